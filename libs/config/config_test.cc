@@ -1,0 +1,143 @@
+#include "libs/config/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace meldpunt::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Sample {
+  std::string brokers = "127.0.0.1:9092";
+  int64_t partitions = 6;
+  double warn = 0.75;
+  bool enabled = true;
+  absl::Duration timeout = absl::Seconds(5);
+  std::vector<std::string> languages = {"nl"};
+  std::map<std::string, std::string> categories;
+  YAML::Node policies;
+};
+
+Schema<Sample> MakeSchema() {
+  Schema<Sample> schema("sample");
+  schema.String("kafka.brokers", &Sample::brokers, "bootstrap servers", HostPort())
+      .Int("kafka.partitions", &Sample::partitions, "partitions", Range(1, 64))
+      .Double("deadline.warn", &Sample::warn, "warning fraction")
+      .Bool("feature.enabled", &Sample::enabled, "on or off")
+      .Duration("kafka.timeout", &Sample::timeout, "produce timeout")
+      .StringList("languages", &Sample::languages, "languages")
+      .StringMap("routing.categories", &Sample::categories, "category -> department")
+      .Tree("deadline.policies", &Sample::policies, "policies")
+      .Check([](const Sample& s) {
+        return s.warn > 0 && s.warn < 1 ? absl::OkStatus()
+                                        : absl::InvalidArgumentError("deadline.warn must be in (0, 1)");
+      });
+  return schema;
+}
+
+TEST(Config, DefaultsWhenEmpty) {
+  absl::StatusOr<Sample> config = MakeSchema().LoadString("", {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->brokers, "127.0.0.1:9092");
+  EXPECT_EQ(config->partitions, 6);
+  EXPECT_EQ(config->timeout, absl::Seconds(5));
+}
+
+TEST(Config, ReadsNestedKeysOfEveryType) {
+  absl::StatusOr<Sample> config = MakeSchema().LoadString(R"(
+kafka:
+  brokers: "10.0.0.1:9093"
+  partitions: 12
+  timeout: 250ms
+deadline:
+  warn: 0.5
+  policies:
+    - name: complaint
+feature: {enabled: false}
+languages: [nl, fr, en]
+routing:
+  categories:
+    street-lighting: public-works
+    noise: environment
+)",
+                                                          {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->brokers, "10.0.0.1:9093");
+  EXPECT_EQ(config->partitions, 12);
+  EXPECT_EQ(config->timeout, absl::Milliseconds(250));
+  EXPECT_DOUBLE_EQ(config->warn, 0.5);
+  EXPECT_FALSE(config->enabled);
+  EXPECT_THAT(config->languages, ::testing::ElementsAre("nl", "fr", "en"));
+  EXPECT_EQ(config->categories.at("noise"), "environment");
+  ASSERT_TRUE(config->policies.IsSequence());
+  EXPECT_EQ(config->policies[0]["name"].as<std::string>(), "complaint");
+}
+
+TEST(Config, RejectsUnknownKeysByName) {
+  absl::StatusOr<Sample> config = MakeSchema().LoadString("kafka:\n  brokerz: x\n", {}, "intake.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("intake.yaml"));
+  EXPECT_THAT(config.status().message(), HasSubstr("unknown config key 'kafka.brokerz'"));
+}
+
+TEST(Config, RejectsBadValuesNamingKeyAndReason) {
+  auto bad_int = MakeSchema().LoadString("kafka: {partitions: many}", {});
+  EXPECT_THAT(bad_int.status().message(), HasSubstr("'kafka.partitions': expected an integer"));
+  auto out_of_range = MakeSchema().LoadString("kafka: {partitions: 100}", {});
+  EXPECT_THAT(out_of_range.status().message(), HasSubstr("between 1 and 64"));
+  auto bad_host = MakeSchema().LoadString("kafka: {brokers: nohost}", {});
+  EXPECT_THAT(bad_host.status().message(), HasSubstr("'kafka.brokers'"));
+  auto bad_duration = MakeSchema().LoadString("kafka: {timeout: soon}", {});
+  EXPECT_THAT(bad_duration.status().message(), HasSubstr("not a duration"));
+  auto cross = MakeSchema().LoadString("deadline: {warn: 1.5}", {});
+  EXPECT_THAT(cross.status().message(), HasSubstr("deadline.warn must be in (0, 1)"));
+  auto not_map = MakeSchema().LoadString("- a\n- b\n", {});
+  EXPECT_THAT(not_map.status().message(), HasSubstr("mapping"));
+  auto broken = MakeSchema().LoadString("kafka: [unclosed", {});
+  EXPECT_THAT(broken.status().message(), HasSubstr("not valid YAML"));
+}
+
+TEST(Config, EnvironmentOverridesFile) {
+  absl::StatusOr<Sample> config =
+      MakeSchema().LoadString("kafka: {brokers: '10.0.0.1:1'}",
+                              {{"MELDPUNT_KAFKA_BROKERS", "127.0.0.1:19092"},
+                               {"MELDPUNT_KAFKA_PARTITIONS", "3"},
+                               {"MELDPUNT_LANGUAGES", "nl, en"},
+                               {"MELDPUNT_UNRELATED", "ignored"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->brokers, "127.0.0.1:19092");
+  EXPECT_EQ(config->partitions, 3);
+  EXPECT_THAT(config->languages, ::testing::ElementsAre("nl", "en"));
+
+  auto bad = MakeSchema().LoadString("", {{"MELDPUNT_KAFKA_PARTITIONS", "x"}});
+  EXPECT_THAT(bad.status().message(), HasSubstr("MELDPUNT_KAFKA_PARTITIONS"));
+}
+
+TEST(Config, MissingFileIsNotFound) {
+  auto config = MakeSchema().LoadFile("/nonexistent/meldpunt.yaml", {});
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(Config, DescribeListsEveryKeyWithEnvName) {
+  std::string help = MakeSchema().Describe();
+  EXPECT_THAT(help, HasSubstr("kafka.brokers"));
+  EXPECT_THAT(help, HasSubstr("MELDPUNT_ROUTING_CATEGORIES"));
+  EXPECT_THAT(help, HasSubstr("default: 127.0.0.1:9092"));
+}
+
+TEST(Duration, ParsesUnits) {
+  EXPECT_EQ(*ParseDuration("250ms"), absl::Milliseconds(250));
+  EXPECT_EQ(*ParseDuration("10s"), absl::Seconds(10));
+  EXPECT_EQ(*ParseDuration("5m"), absl::Minutes(5));
+  EXPECT_EQ(*ParseDuration("2h"), absl::Hours(2));
+  EXPECT_EQ(*ParseDuration("45d"), absl::Hours(24 * 45));
+  EXPECT_EQ(*ParseDuration("1.5"), absl::Milliseconds(1500));
+  EXPECT_FALSE(ParseDuration("").ok());
+  EXPECT_FALSE(ParseDuration("-3s").ok());
+  EXPECT_FALSE(ParseDuration("3 weeks").ok());
+}
+
+}  // namespace
+}  // namespace meldpunt::config

@@ -1,0 +1,63 @@
+#include "libs/events/codec.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace meldpunt::events {
+
+void SetTime(google::protobuf::Timestamp* out, absl::Time time) {
+  const int64_t nanos = absl::ToUnixNanos(time);
+  out->set_seconds(nanos / 1'000'000'000);
+  out->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+}
+
+absl::Time GetTime(const google::protobuf::Timestamp& in) {
+  return absl::FromUnixSeconds(in.seconds()) + absl::Nanoseconds(in.nanos());
+}
+
+Envelope NewEnvelope(const std::string& case_id, const std::string& producer, absl::Time occurred_at) {
+  Envelope envelope;
+  envelope.set_case_id(case_id);
+  envelope.set_producer(producer);
+  SetTime(envelope.mutable_occurred_at(), occurred_at);
+  return envelope;
+}
+
+std::string PayloadType(const Envelope& envelope) {
+  const google::protobuf::OneofDescriptor* oneof = Envelope::descriptor()->FindOneofByName("payload");
+  const google::protobuf::FieldDescriptor* field =
+      Envelope::GetReflection()->GetOneofFieldDescriptor(envelope, oneof);
+  return field == nullptr ? "" : field->message_type()->name();
+}
+
+void Finish(Envelope& envelope, const std::string& event_id) {
+  envelope.set_event_id(event_id);
+  envelope.set_type(PayloadType(envelope));
+}
+
+std::string Encode(const Envelope& envelope) { return envelope.SerializeAsString(); }
+
+absl::StatusOr<Envelope> Decode(const std::string& bytes) {
+  Envelope envelope;
+  if (!envelope.ParseFromString(bytes)) {
+    return absl::InvalidArgumentError("event: bytes are not a meldpunt.events.v1.Envelope");
+  }
+  if (envelope.event_id().empty()) return absl::InvalidArgumentError("event: event_id is empty");
+  if (envelope.case_id().empty()) return absl::InvalidArgumentError("event: case_id is empty");
+  if (envelope.payload_case() == Envelope::PAYLOAD_NOT_SET) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event ", envelope.event_id(), ": no payload (written by a newer version?)"));
+  }
+  return envelope;
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
+}
+
+}  // namespace meldpunt::events

@@ -1,0 +1,42 @@
+// The event envelope on the wire: protobuf bytes, with the type and id also in Kafka headers so
+// tools can filter without decoding.
+//
+//   Envelope e = NewEnvelope(case_id, "intake", clock.Now());
+//   *e.mutable_case_submitted() = submitted;
+//   Finish(e, DeterministicId("submitted", {case_id}));
+//   std::string bytes = Encode(e);
+//   absl::StatusOr<Envelope> back = Decode(bytes);
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "meldpunt/events/v1/dispatch.pb.h"
+#include "meldpunt/events/v1/events.pb.h"
+
+namespace meldpunt::events {
+
+using Envelope = ::meldpunt::events::v1::Envelope;
+
+// An envelope with case id, producer and time set; the caller sets the payload and calls Finish.
+Envelope NewEnvelope(const std::string& case_id, const std::string& producer, absl::Time occurred_at);
+
+// Sets the event id and the type name from the payload.
+void Finish(Envelope& envelope, const std::string& event_id);
+
+// The payload's message name ("CaseSubmitted"), or "" when none is set.
+std::string PayloadType(const Envelope& envelope);
+
+std::string Encode(const Envelope& envelope);
+
+// Fails with INVALID_ARGUMENT on bytes that are not an envelope, or one without id, case or payload.
+absl::StatusOr<Envelope> Decode(const std::string& bytes);
+
+// The JSON form of a message (field names as in the proto), for kcat users and logs.
+std::string ToJson(const google::protobuf::Message& message);
+
+void SetTime(google::protobuf::Timestamp* out, absl::Time time);
+absl::Time GetTime(const google::protobuf::Timestamp& in);
+
+}  // namespace meldpunt::events

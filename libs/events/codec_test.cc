@@ -1,0 +1,63 @@
+#include "libs/events/codec.h"
+
+#include <gtest/gtest.h>
+
+#include "libs/events/ids.h"
+#include "libs/events/topics.h"
+
+namespace meldpunt::events {
+namespace {
+
+TEST(Codec, RoundTripKeepsEveryEnvelopeField) {
+  const absl::Time at = absl::FromUnixMillis(1'763'800'000'123);
+  Envelope envelope = NewEnvelope("MP-0123456789ABC", "intake", at);
+  envelope.set_correlation_id("trace-1");
+  envelope.mutable_case_submitted()->set_submitting_system("web-form");
+  envelope.mutable_case_submitted()->mutable_draft()->set_category("street-lighting");
+  Finish(envelope, DeterministicId("submitted", {"MP-0123456789ABC"}));
+  EXPECT_EQ(envelope.type(), "CaseSubmitted");
+
+  absl::StatusOr<Envelope> back = Decode(Encode(envelope));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->event_id(), envelope.event_id());
+  EXPECT_EQ(back->case_id(), "MP-0123456789ABC");
+  EXPECT_EQ(back->producer(), "intake");
+  EXPECT_EQ(back->correlation_id(), "trace-1");
+  EXPECT_EQ(GetTime(back->occurred_at()), at);
+  EXPECT_EQ(back->case_submitted().draft().category(), "street-lighting");
+}
+
+TEST(Codec, DecodeRejectsGarbageAndIncompleteEnvelopes) {
+  EXPECT_EQ(Decode("\xff\xff\xff").status().code(), absl::StatusCode::kInvalidArgument);
+  Envelope no_payload = NewEnvelope("MP-0123456789ABC", "intake", absl::Now());
+  no_payload.set_event_id("ev-1");
+  EXPECT_NE(Decode(Encode(no_payload)).status().message().find("no payload"), std::string::npos);
+  Envelope no_id = NewEnvelope("MP-0123456789ABC", "intake", absl::Now());
+  no_id.mutable_case_closed();
+  EXPECT_NE(Decode(Encode(no_id)).status().message().find("event_id"), std::string::npos);
+}
+
+TEST(Codec, PayloadTypeNamesEveryPayload) {
+  Envelope envelope;
+  EXPECT_EQ(PayloadType(envelope), "");
+  envelope.mutable_deadline_breached();
+  EXPECT_EQ(PayloadType(envelope), "DeadlineBreached");
+  envelope.mutable_notification_delivered();
+  EXPECT_EQ(PayloadType(envelope), "NotificationDelivered");
+}
+
+TEST(Codec, JsonUsesProtoFieldNames) {
+  v1::DispatchMessage dispatch;
+  dispatch.set_case_id("MP-0123456789ABC");
+  dispatch.set_department("public-works");
+  const std::string json = ToJson(dispatch);
+  EXPECT_NE(json.find("\"case_id\":\"MP-0123456789ABC\""), std::string::npos) << json;
+}
+
+TEST(Topics, DispatchTopicPerDepartment) {
+  EXPECT_EQ(DispatchTopic("public-works"), "meldpunt.dispatch.public-works.v1");
+  EXPECT_STREQ(kCaseEventsTopic, "meldpunt.case-events.v1");
+}
+
+}  // namespace
+}  // namespace meldpunt::events

@@ -1,0 +1,18 @@
+// Topic names: part of the contract with departments and operations; keep them stable.
+#pragma once
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace meldpunt::events {
+
+inline constexpr char kCaseEventsTopic[] = "meldpunt.case-events.v1";
+inline constexpr char kNotificationDeadLetterTopic[] = "meldpunt.notification-dlq.v1";
+
+inline std::string DispatchTopic(absl::string_view department) {
+  return absl::StrCat("meldpunt.dispatch.", department, ".v1");
+}
+
+}  // namespace meldpunt::events
