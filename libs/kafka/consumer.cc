@@ -1,0 +1,160 @@
+#include "libs/kafka/consumer.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/kafka/errors.h"
+#include "libs/kafka/properties.h"
+#include "libs/observability/log.h"
+
+namespace meldpunt::kafka {
+namespace {
+
+std::vector<TopicPartition> Convert(const std::vector<RdKafka::TopicPartition*>& partitions) {
+  std::vector<TopicPartition> out;
+  out.reserve(partitions.size());
+  for (const RdKafka::TopicPartition* tp : partitions) out.push_back({tp->topic(), tp->partition()});
+  return out;
+}
+
+}  // namespace
+
+class Consumer::Rebalancer : public RdKafka::RebalanceCb, public RdKafka::EventCb {
+ public:
+  explicit Rebalancer(RebalanceListener* listener) : listener_(listener) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      consumer->assign(partitions);
+      log::Info("kafka partitions assigned", {{"count", partitions.size()}});
+      if (listener_) listener_->OnAssigned(Convert(partitions));
+    } else {
+      if (listener_) listener_->OnRevoked(Convert(partitions));
+      // Commit what was handled before the partitions move to another replica.
+      RdKafka::ErrorCode commit = consumer->commitSync();
+      if (commit != RdKafka::ERR_NO_ERROR && commit != RdKafka::ERR__NO_OFFSET) {
+        log::Warning("kafka commit on revoke failed", {{"error", RdKafka::err2str(commit)}});
+      }
+      consumer->unassign();
+      log::Info("kafka partitions revoked", {{"count", partitions.size()}});
+    }
+  }
+
+  void event_cb(RdKafka::Event& event) override {
+    if (event.type() == RdKafka::Event::EVENT_ERROR) {
+      log::Write(event.fatal() ? log::Level::kError : log::Level::kWarning, "kafka consumer error",
+                 {{"error", RdKafka::err2str(event.err())}, {"detail", event.str()}});
+    }
+  }
+
+ private:
+  RebalanceListener* listener_;
+};
+
+absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& options,
+                                                           RebalanceListener* listener) {
+  if (options.group_id.empty()) return absl::InvalidArgumentError("kafka consumer: group_id is empty");
+  if (options.topics.empty()) return absl::InvalidArgumentError("kafka consumer: no topics");
+  std::unique_ptr<Consumer> consumer(new Consumer());
+  consumer->rebalancer_ = std::make_unique<Rebalancer>(listener);
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::map<std::string, std::string> properties = {
+      {"bootstrap.servers", options.brokers},
+      {"group.id", options.group_id},
+      {"client.id", options.client_id},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"isolation.level", "read_committed"},
+      {"enable.partition.eof", "false"},
+      {"session.timeout.ms", absl::StrCat(absl::ToInt64Milliseconds(options.session_timeout))},
+      {"heartbeat.interval.ms", absl::StrCat(absl::ToInt64Milliseconds(options.session_timeout) / 4)},
+      {"topic.metadata.refresh.interval.ms", "5000"},
+  };
+  for (const auto& [key, value] : options.extra) properties[key] = value;
+  if (absl::Status status = ApplyProperties(*conf, properties); !status.ok()) return status;
+  std::string error;
+  if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(consumer->rebalancer_.get()), error) !=
+          RdKafka::Conf::CONF_OK ||
+      conf->set("event_cb", static_cast<RdKafka::EventCb*>(consumer->rebalancer_.get()), error) !=
+          RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(absl::StrCat("kafka consumer callbacks: ", error));
+  }
+  consumer->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!consumer->consumer_) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", error));
+  RdKafka::ErrorCode err = consumer->consumer_->subscribe(options.topics);
+  if (err != RdKafka::ERR_NO_ERROR) return ToStatus(err, "kafka subscribe");
+  return consumer;
+}
+
+Consumer::~Consumer() { Close(); }
+
+absl::StatusOr<std::optional<Record>> Consumer::Poll(absl::Duration timeout) {
+  std::unique_ptr<RdKafka::Message> message(
+      consumer_->consume(static_cast<int>(absl::ToInt64Milliseconds(timeout))));
+  switch (message->err()) {
+    case RdKafka::ERR_NO_ERROR: {
+      Record record;
+      record.topic = message->topic_name();
+      record.partition = message->partition();
+      record.offset = message->offset();
+      if (message->key() != nullptr) record.key = *message->key();
+      record.value.assign(static_cast<const char*>(message->payload()), message->len());
+      record.timestamp = absl::FromUnixMillis(message->timestamp().timestamp);
+      if (RdKafka::Headers* headers = message->headers(); headers != nullptr) {
+        for (const RdKafka::Headers::Header& header : headers->get_all()) {
+          record.headers.emplace_back(header.key(),
+                                      header.value() == nullptr
+                                          ? std::string()
+                                          : std::string(static_cast<const char*>(header.value()),
+                                                        header.value_size()));
+        }
+      }
+      return std::optional<Record>(std::move(record));
+    }
+    case RdKafka::ERR__TIMED_OUT:
+    case RdKafka::ERR__PARTITION_EOF:
+      return std::optional<Record>();
+    default: {
+      absl::Status status = ToStatus(message->err(), "kafka consume");
+      if (status.code() == absl::StatusCode::kInternal && Classify(message->err()) == ErrorClass::kFatal) {
+        return status;
+      }
+      log::Warning("kafka consume error", {{"error", message->errstr()}});
+      return std::optional<Record>();
+    }
+  }
+}
+
+absl::Status Consumer::Commit(const Record& record) {
+  std::vector<RdKafka::TopicPartition*> offsets = {
+      RdKafka::TopicPartition::create(record.topic, record.partition, record.offset + 1)};
+  RdKafka::ErrorCode err = consumer_->offsets_store(offsets);
+  if (err == RdKafka::ERR_NO_ERROR) err = consumer_->commitAsync(offsets);
+  RdKafka::TopicPartition::destroy(offsets);
+  // A partition revoked meanwhile cannot be committed by us: the next owner handles it again.
+  if (err == RdKafka::ERR__STATE || err == RdKafka::ERR__UNKNOWN_PARTITION) return absl::OkStatus();
+  return ToStatus(err, "kafka commit");
+}
+
+absl::Status Consumer::CommitSync() {
+  RdKafka::ErrorCode err = consumer_->commitSync();
+  if (err == RdKafka::ERR__NO_OFFSET) return absl::OkStatus();
+  return ToStatus(err, "kafka commit");
+}
+
+std::vector<TopicPartition> Consumer::Assignment() {
+  std::vector<RdKafka::TopicPartition*> partitions;
+  consumer_->assignment(partitions);
+  std::vector<TopicPartition> out = Convert(partitions);
+  RdKafka::TopicPartition::destroy(partitions);
+  return out;
+}
+
+void Consumer::Close() {
+  if (closed_ || !consumer_) return;
+  closed_ = true;
+  (void)CommitSync();
+  consumer_->close();
+}
+
+}  // namespace meldpunt::kafka

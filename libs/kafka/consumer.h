@@ -1,0 +1,97 @@
+// A Kafka group consumer with manual offset commits: the caller commits a record only after it
+// handled it, so a crash means the record is handled again (at least once), never skipped.
+//
+//   ASSIGN_OR_RETURN(auto consumer, Consumer::Create({.brokers = b, .group_id = "meldpunt-routing",
+//                                                     .topics = {kCaseEventsTopic}}, &listener));
+//   while (running) {
+//     ASSIGN_OR_RETURN(std::optional<Record> record, consumer->Poll(absl::Milliseconds(200)));
+//     if (!record) continue;
+//     RETURN_IF_ERROR(Handle(*record));
+//     RETURN_IF_ERROR(consumer->Commit(*record));
+//   }
+//
+// Not thread-safe: one thread polls, handles and commits. The rebalance listener runs on that
+// thread, inside Poll. Close() commits nothing by itself and leaves the group cleanly.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace meldpunt::kafka {
+
+struct ConsumerOptions {
+  std::string brokers;
+  std::string group_id;
+  std::vector<std::string> topics;
+  std::string client_id = "meldpunt";
+  absl::Duration session_timeout = absl::Seconds(10);
+  std::map<std::string, std::string> extra;
+};
+
+struct Record {
+  std::string topic;
+  int32_t partition = -1;
+  int64_t offset = -1;
+  std::string key;
+  std::string value;
+  std::vector<std::pair<std::string, std::string>> headers;
+  absl::Time timestamp;
+};
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition;
+  bool operator==(const TopicPartition&) const = default;
+};
+
+// Told which partitions this replica owns; a service moves per-partition state (timers) on it.
+class RebalanceListener {
+ public:
+  virtual ~RebalanceListener() = default;
+  virtual void OnAssigned(const std::vector<TopicPartition>& partitions) = 0;
+  // Before the partitions go; the consumer commits what it handled right after.
+  virtual void OnRevoked(const std::vector<TopicPartition>& partitions) = 0;
+};
+
+class Consumer {
+ public:
+  // `listener` may be null; it must outlive the consumer.
+  static absl::StatusOr<std::unique_ptr<Consumer>> Create(const ConsumerOptions& options,
+                                                          RebalanceListener* listener = nullptr);
+  ~Consumer();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  // The next record, or nullopt when none arrived in `timeout`. Transient errors (broker down,
+  // partition EOF) are logged and give nullopt; a fatal error is returned as INTERNAL.
+  absl::StatusOr<std::optional<Record>> Poll(absl::Duration timeout);
+
+  // Marks the record handled: its offset + 1 is committed (asynchronously; Close and revocation
+  // commit synchronously what was marked).
+  absl::Status Commit(const Record& record);
+  absl::Status CommitSync();
+
+  std::vector<TopicPartition> Assignment();
+
+  void Close();
+
+ private:
+  class Rebalancer;
+  Consumer() = default;
+
+  std::unique_ptr<Rebalancer> rebalancer_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  bool closed_ = false;
+};
+
+}  // namespace meldpunt::kafka
