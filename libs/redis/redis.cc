@@ -1,0 +1,197 @@
+#include "libs/redis/redis.h"
+
+#include <hiredis/hiredis.h>
+
+#include <atomic>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "libs/status/status_macros.h"
+
+namespace meldpunt::redis {
+namespace {
+
+
+Reply Convert(const redisReply* raw) {
+  Reply reply;
+  switch (raw->type) {
+    case REDIS_REPLY_STRING:
+      reply.type = Reply::Type::kString;
+      reply.str.assign(raw->str, raw->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      reply.type = Reply::Type::kStatus;
+      reply.str.assign(raw->str, raw->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      reply.type = Reply::Type::kError;
+      reply.str.assign(raw->str, raw->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      reply.type = Reply::Type::kInteger;
+      reply.integer = raw->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      reply.type = Reply::Type::kArray;
+      for (size_t i = 0; i < raw->elements; ++i) reply.elements.push_back(Convert(raw->element[i]));
+      break;
+    default:
+      reply.type = Reply::Type::kNil;
+  }
+  return reply;
+}
+
+void Append(redisContext* context, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const std::string& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  redisAppendCommandArgv(context, static_cast<int>(args.size()), argv.data(), lengths.data());
+}
+
+}  // namespace
+
+absl::Status ReplyStatus(const Reply& reply) {
+  if (reply.type == Reply::Type::kError) return absl::InternalError(absl::StrCat("redis: ", reply.str));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(const Options& options) {
+  std::unique_ptr<Connection> connection(new Connection(options));
+  RETURN_IF_ERROR(connection->Reconnect());
+  return connection;
+}
+
+Connection::~Connection() {
+  if (context_) redisFree(context_);
+}
+
+absl::Status Connection::Reconnect() {
+  if (context_) {
+    redisFree(context_);
+    context_ = nullptr;
+  }
+  size_t colon = options_.address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(options_.address.substr(colon + 1), &port)) {
+    return absl::InvalidArgumentError(absl::StrCat("redis address '", options_.address, "' is not host:port"));
+  }
+  const std::string host = options_.address.substr(0, colon);
+  context_ = redisConnectWithTimeout(host.c_str(), port, absl::ToTimeval(options_.connect_timeout));
+  if (context_ == nullptr || context_->err) {
+    std::string error = context_ ? context_->errstr : "out of memory";
+    if (context_) redisFree(context_);
+    context_ = nullptr;
+    return absl::UnavailableError(absl::StrCat("redis ", options_.address, ": ", error));
+  }
+  redisSetTimeout(context_, absl::ToTimeval(options_.command_timeout));
+  redisEnableKeepAlive(context_);
+  shas_.clear();
+  for (const redis::Script& script : options_.scripts) {
+    ASSIGN_OR_RETURN(std::vector<Reply> replies, Send({{"SCRIPT", "LOAD", script.source}}));
+    RETURN_IF_ERROR(ReplyStatus(replies[0]));
+    shas_.emplace_back(script.name, replies[0].str);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Reply>> Connection::Send(const std::vector<std::vector<std::string>>& commands) {
+  if (context_ == nullptr) return absl::UnavailableError("redis: not connected");
+  for (const auto& command : commands) Append(context_, command);
+  std::vector<Reply> replies;
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {
+      std::string error = context_->errstr;
+      redisFree(context_);  // the stream is out of step now; never reuse it
+      context_ = nullptr;
+      return absl::UnavailableError(absl::StrCat("redis ", options_.address, ": ", error));
+    }
+    replies.push_back(Convert(static_cast<redisReply*>(raw)));
+    freeReplyObject(raw);
+  }
+  return replies;
+}
+
+absl::StatusOr<std::vector<Reply>> Connection::Pipeline(const std::vector<std::vector<std::string>>& commands) {
+  if (commands.empty()) return std::vector<Reply>();
+  if (context_ != nullptr) {
+    absl::StatusOr<std::vector<Reply>> replies = Send(commands);
+    if (replies.ok() || replies.status().code() != absl::StatusCode::kUnavailable) return replies;
+  }
+  RETURN_IF_ERROR(Reconnect());
+  return Send(commands);
+}
+
+absl::StatusOr<Reply> Connection::Command(const std::vector<std::string>& args) {
+  ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline({args}));
+  return std::move(replies[0]);
+}
+
+absl::StatusOr<Reply> Connection::Script(const std::string& name, const std::vector<std::string>& keys,
+                                         const std::vector<std::string>& args) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::string sha;
+    for (const auto& [script, hash] : shas_)
+      if (script == name) sha = hash;
+    if (sha.empty() && context_ != nullptr) return absl::InvalidArgumentError(absl::StrCat("redis: no script '", name, "'"));
+    if (context_ == nullptr) {
+      RETURN_IF_ERROR(Reconnect());
+      continue;
+    }
+    std::vector<std::string> command = {"EVALSHA", sha, absl::StrCat(keys.size())};
+    command.insert(command.end(), keys.begin(), keys.end());
+    command.insert(command.end(), args.begin(), args.end());
+    absl::StatusOr<std::vector<Reply>> replies = Send({command});
+    if (!replies.ok()) {
+      if (replies.status().code() != absl::StatusCode::kUnavailable) return replies.status();
+      RETURN_IF_ERROR(Reconnect());
+      continue;
+    }
+    Reply reply = std::move((*replies)[0]);
+    // After SCRIPT FLUSH or a Redis restart without our reconnect noticing: load and repeat.
+    if (reply.type == Reply::Type::kError && absl::StartsWith(reply.str, "NOSCRIPT")) {
+      RETURN_IF_ERROR(Reconnect());
+      continue;
+    }
+    return reply;
+  }
+  return absl::UnavailableError(absl::StrCat("redis: script '", name, "' could not run"));
+}
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Create(const Options& options) {
+  auto client = std::make_unique<Client>();
+  const int size = std::max(1, options.pool_size);
+  for (int i = 0; i < size; ++i) {
+    auto slot = std::make_unique<Slot>();
+    ASSIGN_OR_RETURN(slot->connection, Connection::Connect(options));
+    client->slots_.push_back(std::move(slot));
+  }
+  return client;
+}
+
+template <typename F>
+auto Client::With(F&& f) -> decltype(f(std::declval<Connection&>())) {
+  Slot& slot = *slots_[next_.fetch_add(1) % slots_.size()];
+  std::lock_guard<std::mutex> lock(slot.mu);
+  return f(*slot.connection);
+}
+
+absl::StatusOr<Reply> Client::Command(const std::vector<std::string>& args) {
+  return With([&](Connection& c) { return c.Command(args); });
+}
+
+absl::StatusOr<std::vector<Reply>> Client::Pipeline(const std::vector<std::vector<std::string>>& commands) {
+  return With([&](Connection& c) { return c.Pipeline(commands); });
+}
+
+absl::StatusOr<Reply> Client::Script(const std::string& name, const std::vector<std::string>& keys,
+                                     const std::vector<std::string>& args) {
+  return With([&](Connection& c) { return c.Script(name, keys, args); });
+}
+
+}  // namespace meldpunt::redis

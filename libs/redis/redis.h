@@ -1,0 +1,100 @@
+// Redis access over hiredis: an RAII connection that reconnects, loads its Lua scripts on every
+// connect and calls them by SHA, and pipelines commands; and a small thread-safe pool of them.
+//
+//   ASSIGN_OR_RETURN(auto redis, Client::Create({.address = "127.0.0.1:6379",
+//                                                .scripts = {{"cas", kCasLua}}}));
+//   ASSIGN_OR_RETURN(Reply r, redis->Command({"HGET", key, "state"}));
+//   ASSIGN_OR_RETURN(Reply s, redis->Script("cas", {key}, {expected, value}));
+//
+// Errors: UNAVAILABLE when Redis cannot be reached (retry), INTERNAL for an error reply.
+#pragma once
+
+#include <cstdint>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+struct redisContext;
+
+namespace meldpunt::redis {
+
+struct Reply {
+  enum class Type { kNil, kString, kInteger, kArray, kStatus, kError };
+  Type type = Type::kNil;
+  std::string str;
+  int64_t integer = 0;
+  std::vector<Reply> elements;
+
+  bool is_nil() const { return type == Type::kNil; }
+};
+
+struct Script {
+  std::string name;
+  std::string source;
+};
+
+struct Options {
+  std::string address = "127.0.0.1:6379";
+  absl::Duration connect_timeout = absl::Seconds(2);
+  absl::Duration command_timeout = absl::Seconds(2);
+  std::vector<Script> scripts;
+  int pool_size = 4;
+};
+
+// One connection; not thread-safe (the pool serialises access).
+class Connection {
+ public:
+  static absl::StatusOr<std::unique_ptr<Connection>> Connect(const Options& options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends one command. On a broken connection it reconnects once and repeats the command, so
+  // commands must be safe to repeat (ours are: SETs, CAS scripts, idempotent adds).
+  absl::StatusOr<Reply> Command(const std::vector<std::string>& args);
+  // Sends all commands in one round trip; the replies come back in order (error replies included).
+  absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& commands);
+  absl::StatusOr<Reply> Script(const std::string& name, const std::vector<std::string>& keys,
+                               const std::vector<std::string>& args);
+
+ private:
+  explicit Connection(Options options) : options_(std::move(options)) {}
+  absl::Status Reconnect();
+  absl::StatusOr<std::vector<Reply>> Send(const std::vector<std::vector<std::string>>& commands);
+
+  Options options_;
+  redisContext* context_ = nullptr;
+  std::vector<std::pair<std::string, std::string>> shas_;  // script name -> sha1
+};
+
+// A fixed pool of connections, each guarded by its own mutex; safe from any thread.
+class Client {
+ public:
+  static absl::StatusOr<std::unique_ptr<Client>> Create(const Options& options);
+
+  absl::StatusOr<Reply> Command(const std::vector<std::string>& args);
+  absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& commands);
+  absl::StatusOr<Reply> Script(const std::string& name, const std::vector<std::string>& keys,
+                               const std::vector<std::string>& args);
+
+ private:
+  struct Slot {
+    std::mutex mu;
+    std::unique_ptr<Connection> connection;
+  };
+  template <typename F>
+  auto With(F&& f) -> decltype(f(std::declval<Connection&>()));
+
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::atomic<size_t> next_{0};
+};
+
+// An error reply as a Status (OK for any other reply).
+absl::Status ReplyStatus(const Reply& reply);
+
+}  // namespace meldpunt::redis

@@ -1,0 +1,120 @@
+// The Redis wrapper against a real redis-server started by the CTest fixture.
+#include "libs/redis/redis.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/testing/stack.h"
+
+namespace meldpunt::redis {
+namespace {
+
+constexpr char kIncrByLua[] = R"(
+  local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+  return v
+)";
+
+class RedisTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto stack = testing::LoadStack();
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    options_.address = stack->redis;
+    options_.scripts = {{"incrby", kIncrByLua}};
+    options_.pool_size = 2;
+    prefix_ = testing::UniqueName("redis-test");
+  }
+  Options options_;
+  std::string prefix_;
+};
+
+TEST_F(RedisTest, CommandsAndReplyTypes) {
+  auto client = Client::Create(options_);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto set = (*client)->Command({"SET", prefix_ + ":a", std::string("bin\0ary", 7)});
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(set->type, Reply::Type::kStatus);
+  auto get = (*client)->Command({"GET", prefix_ + ":a"});
+  ASSERT_TRUE(get.ok());
+  EXPECT_EQ(get->str, std::string("bin\0ary", 7));
+  auto missing = (*client)->Command({"GET", prefix_ + ":missing"});
+  ASSERT_TRUE(missing.ok());
+  EXPECT_TRUE(missing->is_nil());
+  auto error = (*client)->Command({"INCR", prefix_ + ":a"});
+  ASSERT_TRUE(error.ok());
+  EXPECT_EQ(error->type, Reply::Type::kError);
+  EXPECT_EQ(ReplyStatus(*error).code(), absl::StatusCode::kInternal);
+}
+
+TEST_F(RedisTest, PipelineKeepsOrder) {
+  auto client = Client::Create(options_);
+  ASSERT_TRUE(client.ok());
+  std::vector<std::vector<std::string>> commands;
+  for (int i = 0; i < 100; ++i) commands.push_back({"RPUSH", prefix_ + ":list", std::to_string(i)});
+  commands.push_back({"LRANGE", prefix_ + ":list", "0", "-1"});
+  auto replies = (*client)->Pipeline(commands);
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  ASSERT_EQ(replies->size(), 101u);
+  EXPECT_EQ((*replies)[99].integer, 100);
+  ASSERT_EQ(replies->back().elements.size(), 100u);
+  EXPECT_EQ(replies->back().elements[42].str, "42");
+}
+
+TEST_F(RedisTest, ScriptsSurviveScriptFlush) {
+  auto client = Client::Create(options_);
+  ASSERT_TRUE(client.ok());
+  auto first = (*client)->Script("incrby", {prefix_ + ":n"}, {"5"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->integer, 5);
+  ASSERT_TRUE((*client)->Command({"SCRIPT", "FLUSH"}).ok());
+  // Both pooled connections lost their script: each must reload it and go on.
+  for (int i = 0; i < 2; ++i) {
+    auto again = (*client)->Script("incrby", {prefix_ + ":n"}, {"1"});
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(again->type, Reply::Type::kInteger);
+  }
+  auto value = (*client)->Command({"GET", prefix_ + ":n"});
+  EXPECT_EQ(value->str, "7");
+  auto unknown = (*client)->Script("nope", {}, {});
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RedisTest, ReconnectsAfterTheServerDroppedTheConnection) {
+  auto connection = Connection::Connect(options_);
+  ASSERT_TRUE(connection.ok());
+  auto id = (*connection)->Command({"CLIENT", "ID"});
+  ASSERT_TRUE(id.ok());
+  auto other = Connection::Connect(options_);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->Command({"CLIENT", "KILL", "ID", std::to_string(id->integer)}).ok());
+  auto after = (*connection)->Command({"PING"});
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->str, "PONG");
+}
+
+TEST_F(RedisTest, ConcurrentUseOfThePool) {
+  auto client = Client::Create(options_);
+  ASSERT_TRUE(client.ok());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) ASSERT_TRUE((*client)->Command({"INCR", prefix_ + ":c"}).ok());
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ((*client)->Command({"GET", prefix_ + ":c"})->str, "800");
+}
+
+TEST_F(RedisTest, UnreachableServerIsUnavailable) {
+  Options options = options_;
+  options.address = "127.0.0.1:" + std::to_string(testing::ClosedPort());
+  auto client = Client::Create(options);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kUnavailable);
+  options.address = "nonsense";
+  EXPECT_EQ(Client::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace meldpunt::redis

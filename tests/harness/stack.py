@@ -1,0 +1,948 @@
+#!/usr/bin/python3
+"""Starts, watches and stops a local Meldpunt stack on loopback.
+
+The stack is Redis, one Apache Kafka broker (KRaft, combined broker and controller), an SMTP sink,
+a webhook sink and, on request, the four service binaries. Every process runs in its own session
+and outlives this script; everything about a stack lives in one state folder, described by
+STATE/stack.json. Used by tools/dev (the developer's stack) and by the CTest fixtures (one state
+folder per fixture). See tests/harness/README.md.
+
+  stack.py start-infra     --state-dir D [--redis-port N] [--kafka-port N] [--smtp-port N]
+                           [--webhook-port N] [--kafka-cache DIR] [--fresh]
+  stack.py start-services  --state-dir D --bin-dir B --config-dir C [--services a,b] [--fixed-ports]
+  stack.py stop-service    --state-dir D --name S [--signal TERM|KILL]
+  stack.py restart-service --state-dir D --name S [--signal TERM|KILL]
+  stack.py stop            --state-dir D [--wipe]
+  stack.py status          --state-dir D
+  stack.py env             --state-dir D [--shell]
+
+Exit status: 0 on success, 1 on failure, 2 on bad usage; status exits 3 when something recorded
+is not running.
+"""
+
+import argparse
+import base64
+import contextlib
+import datetime
+import fcntl
+import json
+import os
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+HARNESS_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(os.path.dirname(HARNESS_DIR))
+KAFKA_POM = os.path.join(REPO_ROOT, "tools", "kafka", "pom.xml")
+DEFAULT_KAFKA_VERSION = "3.7.2"
+LOOPBACK = "127.0.0.1"
+
+INFRA = ["redis", "kafka", "smtp_sink", "webhook_sink"]
+# name -> (binary under --bin-dir, fixed gRPC port, fixed admin port)
+SERVICES = {
+    "intake": ("services/intake/meldpunt-intake", 50051, 9101),
+    "routing": ("services/routing/meldpunt-routing", 50052, 9102),
+    "deadline_watch": ("services/deadline_watch/meldpunt-deadline-watch", 50053, 9103),
+    "notification": ("services/notification/meldpunt-notification", 50054, 9104),
+}
+SERVICE_ORDER = ["intake", "routing", "deadline_watch", "notification"]
+
+READY_TIMEOUT = {"kafka": 90.0, "service": 60.0, "default": 30.0}
+STOP_TIMEOUT = 15.0
+KAFKA_STARTED_MARKER = "Kafka Server started"
+
+
+class StackError(Exception):
+    pass
+
+
+class Interrupted(Exception):
+    pass
+
+
+def say(msg):
+    print("stack: %s" % msg, flush=True)
+
+
+def warn(msg):
+    print("stack: %s" % msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# State folder
+
+
+def state_path(d):
+    return os.path.join(d, "stack.json")
+
+
+def load_state(d):
+    try:
+        with open(state_path(d), encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except ValueError as e:
+        raise StackError("%s is not valid JSON: %s" % (state_path(d), e))
+
+
+def save_state(d, st):
+    # The "services" view repeats the pid of each service: keep it in step with "processes".
+    for name, svc in st.get("services", {}).items():
+        rec = st.get("processes", {}).get(name)
+        if rec is not None:
+            svc["pid"] = rec.get("pid")
+            svc["log"] = rec.get("log")
+    tmp = state_path(d) + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(st, f, indent=2, sort_keys=False)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, state_path(d))
+
+
+@contextlib.contextmanager
+def state_lock(d):
+    """Serialises the commands that change one state folder."""
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, ".lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+#
+# Each child is started with start_new_session=True, so its pid is also its process group and
+# session id. A record's "starttime" (from /proc) guards against a recycled pid: a process whose
+# start time differs is someone else's and is never signalled.
+
+_children = {}  # pid -> Popen, for the children this invocation started (to reap them)
+
+
+def proc_stat(pid):
+    try:
+        with open("/proc/%d/stat" % pid, encoding="utf-8", errors="replace") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    rest = data[data.rfind(")") + 2:].split()
+    return {"state": rest[0], "pgrp": int(rest[2]), "session": int(rest[3]),
+            "starttime": int(rest[19])}
+
+
+def reap():
+    for pid, p in list(_children.items()):
+        if p.poll() is not None:
+            del _children[pid]
+
+
+def is_alive(rec):
+    reap()
+    pid = rec.get("pid") if rec else None
+    if not pid:
+        return False
+    st = proc_stat(pid)
+    if st is None or st["state"] in ("Z", "X"):
+        return False
+    return rec.get("starttime") in (None, st["starttime"])
+
+
+def session_members(rec):
+    """Live processes of the record's session (the leader and anything it forked)."""
+    reap()
+    sid = rec.get("pid") if rec else None
+    if not sid:
+        return []
+    leader = proc_stat(sid)
+    if leader is not None and rec.get("starttime") not in (None, leader["starttime"]):
+        return []  # the pid now belongs to another process
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        st = proc_stat(int(entry))
+        if st is not None and st["session"] == sid and st["state"] not in ("Z", "X"):
+            members.append(int(entry))
+    return members
+
+
+def signal_record(rec, sig):
+    for pid in session_members(rec):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def terminate(recs, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+    """Signals each record's session, waits for them to go, then kills what is left."""
+    recs = [r for r in recs if r and r.get("pid")]
+    for rec in recs:
+        signal_record(rec, sig)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(session_members(r) for r in recs):
+            return
+        time.sleep(0.1)
+    for rec in recs:
+        if session_members(rec):
+            warn("pid %d did not stop within %.0fs, killing it" % (rec["pid"], timeout))
+            signal_record(rec, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(session_members(r) for r in recs):
+        time.sleep(0.1)
+
+
+def file_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def spawn(rec):
+    """Starts the process a record describes and fills in its pid. The record keeps the command,
+    the environment overrides and the working folder, so restart-service can start it again."""
+    log = rec["log"]
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+    env = dict(os.environ)
+    for key in rec.get("env_unset", []):
+        env.pop(key, None)
+    env.update(rec.get("env", {}))
+    rec["log_offset"] = file_size(log)
+    with open(log, "ab") as f:
+        stamp = datetime.datetime.now().isoformat(timespec="seconds")
+        f.write(("==== stack.py %s: %s\n" % (stamp, " ".join(rec["cmd"]))).encode())
+        f.flush()
+        p = subprocess.Popen(rec["cmd"], stdin=subprocess.DEVNULL, stdout=f,
+                             stderr=subprocess.STDOUT, cwd=rec.get("cwd") or None, env=env,
+                             start_new_session=True, close_fds=True)
+    _children[p.pid] = p
+    st = proc_stat(p.pid)
+    rec["pid"] = p.pid
+    rec["starttime"] = st["starttime"] if st else None
+    rec["started_at"] = time.time()
+    return rec
+
+
+def log_tail(rec, lines=40):
+    path = rec.get("log")
+    try:
+        with open(path, "rb") as f:
+            f.seek(rec.get("log_offset", 0))
+            data = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return "(no log at %s)" % path
+    return "\n".join(data.splitlines()[-lines:])
+
+
+# ---------------------------------------------------------------------------------------------
+# Ports and readiness
+
+
+def port_is_free(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(taken):
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((LOOPBACK, 0))
+            port = s.getsockname()[1]
+        if port not in taken:
+            taken.add(port)
+            return port
+    raise StackError("could not find a free port on %s" % LOOPBACK)
+
+
+def pick_port(what, requested, previous, taken):
+    """A requested port must be free; 0 means the previous run's port if free, else any."""
+    if requested:
+        if requested in taken or not port_is_free(requested):
+            raise StackError("port %d for %s is already in use on %s" % (requested, what, LOOPBACK))
+        taken.add(requested)
+        return requested
+    if previous and previous not in taken and port_is_free(previous):
+        taken.add(previous)
+        return previous
+    return free_port(taken)
+
+
+def port_of(address):
+    if not address:
+        return 0
+    m = re.search(r":(\d+)/?$", address)
+    return int(m.group(1)) if m else 0
+
+
+_no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def probe(rec):
+    ready = rec.get("ready", {})
+    kind = ready.get("kind")
+    try:
+        if kind == "redis":
+            with socket.create_connection((LOOPBACK, ready["port"]), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+        if kind == "smtp":
+            with socket.create_connection((LOOPBACK, ready["port"]), timeout=1) as s:
+                ok = s.recv(512).startswith(b"220")
+                s.sendall(b"QUIT\r\n")
+                return ok
+        if kind == "kafka":
+            with socket.create_connection((LOOPBACK, ready["port"]), timeout=1):
+                pass
+            with open(rec["log"], "rb") as f:
+                f.seek(rec.get("log_offset", 0))
+                return KAFKA_STARTED_MARKER.encode() in f.read()
+        if kind == "http":
+            with _no_proxy.open(ready["url"], timeout=2) as r:
+                return r.status == 200
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+    return True  # no probe: running is ready
+
+
+def ready_timeout(rec):
+    kind = rec.get("role")
+    if rec.get("ready", {}).get("kind") == "kafka":
+        return READY_TIMEOUT["kafka"]
+    return READY_TIMEOUT["service"] if kind == "service" else READY_TIMEOUT["default"]
+
+
+def wait_ready(named):
+    """Waits until every (name, record) answers its probe; raises with the log tail if one dies
+    or runs out of time."""
+    start = time.monotonic()
+    pending = dict(named)
+    while pending:
+        for name, rec in list(pending.items()):
+            if probe(rec):
+                say("%s ready (%.1fs)" % (name, time.monotonic() - start))
+                del pending[name]
+            elif not is_alive(rec):
+                raise StackError("%s exited during start-up; last lines of %s:\n%s"
+                                 % (name, rec["log"], log_tail(rec)))
+            elif time.monotonic() - start > ready_timeout(rec):
+                raise StackError("%s not ready after %.0fs; last lines of %s:\n%s"
+                                 % (name, ready_timeout(rec), rec["log"], log_tail(rec)))
+        if pending:
+            time.sleep(0.1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Infrastructure
+
+
+def kafka_version():
+    try:
+        with open(KAFKA_POM, encoding="utf-8") as f:
+            m = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", f.read())
+            if m:
+                return m.group(1).strip()
+    except OSError:
+        pass
+    return DEFAULT_KAFKA_VERSION
+
+
+def default_kafka_cache():
+    cache = os.environ.get("MELDPUNT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                             "meldpunt")
+    return os.path.join(cache, "kafka-%s" % kafka_version())
+
+
+def find_java():
+    home = os.environ.get("JAVA_HOME")
+    if home and os.access(os.path.join(home, "bin", "java"), os.X_OK):
+        return os.path.join(home, "bin", "java")
+    java = shutil.which("java")
+    if not java:
+        raise StackError("java not found: run tools/setup")
+    return java
+
+
+def sink_python():
+    # The sinks need Debian's python3-aiosmtpd, which only the system interpreter sees.
+    return "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+
+
+def new_cluster_id():
+    while True:
+        raw = secrets.token_bytes(16)
+        cid = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+        # A leading '-' would read as an option on the command line; zero ids are reserved.
+        if not cid.startswith("-") and any(raw):
+            return cid
+
+
+def write_file(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def kafka_files(d, port, ctrl_port):
+    kdir = os.path.join(d, "kafka")
+    data = os.path.join(kdir, "data")
+    log = os.path.join(d, "logs", "kafka.log")
+    props = os.path.join(kdir, "server.properties")
+    write_file(props, "\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        "controller.quorum.voters=1@%s:%d" % (LOOPBACK, ctrl_port),
+        "listeners=PLAINTEXT://%s:%d,CONTROLLER://%s:%d" % (LOOPBACK, port, LOOPBACK, ctrl_port),
+        "advertised.listeners=PLAINTEXT://%s:%d" % (LOOPBACK, port),
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        "log.dirs=%s" % data,
+        "num.partitions=1",
+        "default.replication.factor=1",
+        "min.insync.replicas=1",
+        "auto.create.topics.enable=false",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=4",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "transaction.state.log.num.partitions=4",
+        "group.initial.rebalance.delay.ms=0",
+        "num.network.threads=2",
+        "num.io.threads=4",
+        "num.recovery.threads.per.data.dir=1",
+        "log.retention.hours=168",
+        "",
+    ]))
+    log4j = os.path.join(kdir, "log4j.properties")
+    write_file(log4j, "\n".join([
+        "log4j.rootLogger=INFO, file",
+        "log4j.appender.file=org.apache.log4j.FileAppender",
+        "log4j.appender.file.File=%s" % log,
+        "log4j.appender.file.Append=true",
+        "log4j.appender.file.layout=org.apache.log4j.PatternLayout",
+        "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n",
+        "log4j.logger.kafka.request.logger=WARN",
+        "log4j.logger.org.apache.kafka.clients.NetworkClient=WARN",
+        "",
+    ]))
+    tools_log4j = os.path.join(kdir, "tools-log4j.properties")
+    write_file(tools_log4j, "\n".join([
+        "log4j.rootLogger=WARN, stderr",
+        "log4j.appender.stderr=org.apache.log4j.ConsoleAppender",
+        "log4j.appender.stderr.Target=System.err",
+        "log4j.appender.stderr.layout=org.apache.log4j.PatternLayout",
+        "log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n",
+        "",
+    ]))
+    return {"dir": kdir, "data": data, "log": log, "props": props, "log4j": log4j,
+            "tools_log4j": tools_log4j}
+
+
+def start_kafka_format(java, cache, kf, d):
+    """Formats the KRaft log folder once; returns a Popen to wait on, or None if already done."""
+    if os.path.exists(os.path.join(kf["data"], "meta.properties")):
+        return None
+    shutil.rmtree(kf["data"], ignore_errors=True)  # a half-finished earlier format
+    cluster_id = new_cluster_id()
+    write_file(os.path.join(kf["dir"], "cluster.id"), cluster_id + "\n")
+    cmd = [java, "-Xmx256m", "-Dlog4j.configuration=file:" + kf["tools_log4j"],
+           "-cp", os.path.join(cache, "*"), "kafka.tools.StorageTool", "format",
+           "-t", cluster_id, "-c", kf["props"]]
+    out = open(os.path.join(d, "logs", "kafka-format.log"), "wb")
+    try:
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    finally:
+        out.close()
+    return p
+
+
+def infra_records(d, ports, java, cache, kf):
+    logs = os.path.join(d, "logs")
+    mail = os.path.join(d, "mail")
+    hooks = os.path.join(d, "webhooks")
+    redis_dir = os.path.join(d, "redis")
+    os.makedirs(redis_dir, exist_ok=True)
+    redis_conf = os.path.join(redis_dir, "redis.conf")
+    write_file(redis_conf, "\n".join([
+        "bind %s" % LOOPBACK,
+        "port %d" % ports["redis"],
+        "protected-mode no",
+        "daemonize no",
+        "supervised no",
+        'logfile ""',
+        "dir %s" % redis_dir,
+        "appendonly yes",
+        "appendfsync everysec",
+        'save ""',
+        "",
+    ]))
+    kafka_cmd = [java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                 "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+                 "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+                 "-Dlog4j.configuration=file:" + kf["log4j"], "-Dkafka.logs.dir=" + logs,
+                 "-cp", os.path.join(cache, "*"), "kafka.Kafka", kf["props"]]
+    py_unset = ["PYTHONPATH", "PYTHONHOME"]
+    return {
+        "redis": {
+            "role": "infra", "endpoint": "%s:%d" % (LOOPBACK, ports["redis"]),
+            "cmd": ["redis-server", redis_conf], "cwd": redis_dir,
+            "log": os.path.join(logs, "redis.log"),
+            "ready": {"kind": "redis", "port": ports["redis"]},
+        },
+        "kafka": {
+            "role": "infra", "endpoint": "%s:%d" % (LOOPBACK, ports["kafka"]),
+            "cmd": kafka_cmd, "cwd": kf["dir"], "log": kf["log"],
+            "ready": {"kind": "kafka", "port": ports["kafka"]},
+        },
+        "smtp_sink": {
+            "role": "infra", "endpoint": "%s:%d" % (LOOPBACK, ports["smtp"]),
+            "cmd": [sink_python(), os.path.join(HARNESS_DIR, "smtp_sink.py"),
+                    "--port", str(ports["smtp"]), "--dir", mail],
+            "cwd": d, "env_unset": py_unset, "log": os.path.join(logs, "smtp_sink.log"),
+            "ready": {"kind": "smtp", "port": ports["smtp"]},
+        },
+        "webhook_sink": {
+            "role": "infra", "endpoint": "http://%s:%d" % (LOOPBACK, ports["webhook"]),
+            "cmd": [sink_python(), os.path.join(HARNESS_DIR, "webhook_sink.py"),
+                    "--port", str(ports["webhook"]), "--dir", hooks],
+            "cwd": d, "env_unset": py_unset, "log": os.path.join(logs, "webhook_sink.log"),
+            "ready": {"kind": "http",
+                      "url": "http://%s:%d/healthz" % (LOOPBACK, ports["webhook"])},
+        },
+    }
+
+
+def print_summary(st):
+    for key in ("redis", "kafka", "smtp", "smtp_dir", "webhook", "webhook_dir"):
+        if key in st:
+            print("  %-12s %s" % (key, st[key]))
+    for name, svc in st.get("services", {}).items():
+        print("  %-12s grpc %s  admin http://%s" % (name, svc["grpc"], svc["admin"]))
+    print("  %-12s %s" % ("state", state_path(st["state_dir"])), flush=True)
+
+
+@contextlib.contextmanager
+def interruptible():
+    """Turns SIGTERM/SIGINT into an exception, so a start that is cut short cleans up."""
+    def raise_interrupted(signum, _frame):
+        raise Interrupted("interrupted by signal %d" % signum)
+    old = {s: signal.signal(s, raise_interrupted) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def stop_records(d, st, names):
+    recs = [st["processes"][n] for n in names if n in st.get("processes", {})]
+    terminate(recs)
+    for rec in recs:
+        rec["pid"] = None
+        rec["starttime"] = None
+    save_state(d, st)
+
+
+def cmd_start_infra(args):
+    d = os.path.abspath(args.state_dir)
+    if args.fresh:
+        cmd_stop(argparse.Namespace(state_dir=d, wipe=True))
+    with state_lock(d), interruptible():
+        st = load_state(d)
+        procs = (st or {}).get("processes", {})
+        alive = [n for n in INFRA if is_alive(procs.get(n))]
+        if st and len(alive) == len(INFRA):
+            say("infra already running in %s" % d)
+            print_summary(st)
+            return 0
+        started = []
+        ctx = {"st": st}
+        t0 = time.monotonic()
+        try:
+            if st and alive:
+                # Part of a recorded stack is up: bring back the rest exactly as recorded.
+                dead = [n for n in INFRA if n not in alive]
+                say("infra partly running in %s; restarting %s" % (d, ", ".join(dead)))
+                for n in dead:
+                    spawn(procs[n])
+                    started.append(n)
+                    save_state(d, st)
+                wait_ready([(n, procs[n]) for n in dead])
+            else:
+                st = fresh_infra(d, args, ctx, started)
+        except (StackError, Interrupted, OSError) as e:
+            warn("start-infra failed: %s" % e)
+            if started:
+                warn("stopping what was started: %s" % ", ".join(started))
+                stop_records(d, ctx["st"], started)
+            return 1
+        say("infra ready in %.1fs" % (time.monotonic() - t0))
+        print_summary(st)
+        return 0
+
+
+def fresh_infra(d, args, ctx, started):
+    """Starts all four from scratch. ctx["st"] is the state being built, for cleanup on failure;
+    started lists what is running so far."""
+    prev = ctx["st"] or {}
+    taken = set()
+    ports = {
+        "redis": pick_port("redis", args.redis_port, port_of(prev.get("redis")), taken),
+        "kafka": pick_port("kafka", args.kafka_port, port_of(prev.get("kafka")), taken),
+        "kafka_controller": pick_port("kafka controller", 0,
+                                      port_of(prev.get("kafka_controller")), taken),
+        "smtp": pick_port("smtp sink", args.smtp_port, port_of(prev.get("smtp")), taken),
+        "webhook": pick_port("webhook sink", args.webhook_port, port_of(prev.get("webhook")),
+                             taken),
+    }
+    cache = os.path.abspath(args.kafka_cache or default_kafka_cache())
+    jar = os.path.join(cache, "kafka_2.13-%s.jar" % kafka_version())
+    if not os.path.isfile(jar):
+        raise StackError("%s not found: run tools/setup (or pass --kafka-cache)" % jar)
+    if not shutil.which("redis-server"):
+        raise StackError("redis-server not found: run tools/setup")
+    java = find_java()
+    for sub in ("logs", "mail", "webhooks", "redis", "kafka"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+
+    st = {
+        "state_dir": d,
+        "redis": "%s:%d" % (LOOPBACK, ports["redis"]),
+        "kafka": "%s:%d" % (LOOPBACK, ports["kafka"]),
+        "kafka_controller": "%s:%d" % (LOOPBACK, ports["kafka_controller"]),
+        "smtp": "%s:%d" % (LOOPBACK, ports["smtp"]),
+        "smtp_dir": os.path.join(d, "mail"),
+        "webhook": "http://%s:%d" % (LOOPBACK, ports["webhook"]),
+        "webhook_dir": os.path.join(d, "webhooks"),
+        "logs_dir": os.path.join(d, "logs"),
+        "processes": {},
+    }
+    ctx["st"] = st
+    kf = kafka_files(d, ports["kafka"], ports["kafka_controller"])
+    recs = infra_records(d, ports, java, cache, kf)
+    # Formatting Kafka's storage costs a JVM start: do it while the others come up.
+    fmt = start_kafka_format(java, cache, kf, d)
+    try:
+        for name in ("redis", "smtp_sink", "webhook_sink"):
+            st["processes"][name] = spawn(recs[name])
+            started.append(name)
+            save_state(d, st)
+        if fmt is not None:
+            rc = fmt.wait(timeout=60)
+            if rc != 0:
+                with open(os.path.join(d, "logs", "kafka-format.log"), errors="replace") as f:
+                    out = f.read()
+                shutil.rmtree(kf["data"], ignore_errors=True)
+                raise StackError("formatting Kafka storage failed (exit %d):\n%s" % (rc, out))
+            fmt = None
+        st["processes"]["kafka"] = spawn(recs["kafka"])
+        started.append("kafka")
+        save_state(d, st)
+    finally:
+        if fmt is not None and fmt.poll() is None:
+            fmt.kill()
+            fmt.wait()
+    wait_ready([(n, st["processes"][n]) for n in INFRA])
+    return st
+
+
+# ---------------------------------------------------------------------------------------------
+# Services
+
+
+def cmd_start_services(args):
+    d = os.path.abspath(args.state_dir)
+    bin_dir = os.path.abspath(args.bin_dir)
+    config_dir = os.path.abspath(args.config_dir)
+    names = [n.strip() for n in args.services.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SERVICES]
+    if unknown:
+        warn("unknown service(s): %s (known: %s)" % (", ".join(unknown), ", ".join(SERVICE_ORDER)))
+        return 2
+    with state_lock(d), interruptible():
+        st = load_state(d)
+        if not st:
+            warn("no stack in %s: run start-infra first" % d)
+            return 1
+        procs = st.setdefault("processes", {})
+        needed = ["redis", "kafka"] + (["smtp_sink", "webhook_sink"]
+                                       if "notification" in names else [])
+        down = [n for n in needed if not is_alive(procs.get(n))]
+        if down:
+            warn("infra not running in %s (%s): run start-infra first" % (d, ", ".join(down)))
+            return 1
+
+        todo = []
+        for name in names:
+            if is_alive(procs.get(name)):
+                say("%s already running (pid %d)" % (name, procs[name]["pid"]))
+            else:
+                todo.append(name)
+        problems = []
+        for name in todo:
+            binary = os.path.join(bin_dir, SERVICES[name][0])
+            config = os.path.join(config_dir, name + ".yaml")
+            if not os.access(binary, os.X_OK):
+                problems.append("binary not found or not executable: %s" % binary)
+            if not os.path.isfile(config):
+                problems.append("config not found: %s" % config)
+        if problems:
+            for p in problems:
+                warn(p)
+            return 1
+
+        services = st.setdefault("services", {})
+        taken = {port_of(st.get(k)) for k in ("redis", "kafka", "kafka_controller", "smtp",
+                                               "webhook")}
+        for svc in services.values():
+            taken.update({port_of(svc.get("grpc")), port_of(svc.get("admin"))})
+        started = []
+        try:
+            for name in todo:
+                binary_rel, grpc_fixed, admin_fixed = SERVICES[name]
+                prev = services.get(name, {})
+                taken.discard(port_of(prev.get("grpc")))
+                taken.discard(port_of(prev.get("admin")))
+                grpc_port = pick_port(name + " grpc", grpc_fixed if args.fixed_ports else 0,
+                                      port_of(prev.get("grpc")), taken)
+                admin_port = pick_port(name + " admin", admin_fixed if args.fixed_ports else 0,
+                                       port_of(prev.get("admin")), taken)
+                grpc = "%s:%d" % (LOOPBACK, grpc_port)
+                admin = "%s:%d" % (LOOPBACK, admin_port)
+                env = {
+                    "MELDPUNT_KAFKA_BROKERS": st["kafka"],
+                    "MELDPUNT_REDIS_ADDRESS": st["redis"],
+                    "MELDPUNT_GRPC_LISTEN": grpc,
+                    "MELDPUNT_ADMIN_LISTEN": admin,
+                }
+                if name == "notification":
+                    env["MELDPUNT_SMTP_URL"] = "smtp://%s" % st["smtp"]
+                    env["MELDPUNT_WEBHOOK_BASE_URL"] = st["webhook"]
+                rec = {
+                    "role": "service", "endpoint": grpc,
+                    "cmd": [os.path.join(bin_dir, binary_rel), "--config",
+                            os.path.join(config_dir, name + ".yaml")],
+                    "cwd": args.cwd or REPO_ROOT, "env": env,
+                    "log": os.path.join(d, "logs", name + ".log"),
+                    "ready": {"kind": "http", "url": "http://%s/readyz" % admin},
+                }
+                procs[name] = spawn(rec)
+                services[name] = {"grpc": grpc, "admin": admin, "pid": rec["pid"],
+                                  "log": rec["log"]}
+                started.append(name)
+                save_state(d, st)
+                say("started %s (pid %d, grpc %s, admin %s)" % (name, rec["pid"], grpc, admin))
+            wait_ready([(n, procs[n]) for n in started])
+        except (StackError, Interrupted, OSError) as e:
+            warn("start-services failed: %s" % e)
+            save_state(d, st)
+            return 1
+        print_summary(st)
+        return 0
+
+
+def cmd_stop_service(args):
+    d = os.path.abspath(args.state_dir)
+    with state_lock(d):
+        st = load_state(d)
+        rec = (st or {}).get("processes", {}).get(args.name)
+        if rec is None:
+            warn("no process named %s in %s" % (args.name, d))
+            return 1
+        if not is_alive(rec):
+            say("%s is not running" % args.name)
+        else:
+            sig = signal.SIGKILL if args.signal == "KILL" else signal.SIGTERM
+            pid = rec["pid"]
+            terminate([rec], sig)
+            say("stopped %s (pid %d, SIG%s)" % (args.name, pid, args.signal))
+        rec["pid"] = None
+        rec["starttime"] = None
+        save_state(d, st)
+        return 0
+
+
+def cmd_restart_service(args):
+    d = os.path.abspath(args.state_dir)
+    with state_lock(d), interruptible():
+        st = load_state(d)
+        rec = (st or {}).get("processes", {}).get(args.name)
+        if rec is None:
+            warn("no process named %s in %s" % (args.name, d))
+            return 1
+        try:
+            if is_alive(rec):
+                terminate([rec], signal.SIGKILL if args.signal == "KILL" else signal.SIGTERM)
+            spawn(rec)
+            save_state(d, st)
+            wait_ready([(args.name, rec)])
+        except (StackError, Interrupted, OSError) as e:
+            warn("restart-service failed: %s" % e)
+            save_state(d, st)
+            return 1
+        say("restarted %s (pid %d)" % (args.name, rec["pid"]))
+        return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Stop, status, env
+
+
+def ordered_names(st):
+    procs = st.get("processes", {})
+    services = [n for n in reversed(SERVICE_ORDER) if n in procs]
+    infra = [n for n in ("webhook_sink", "smtp_sink", "kafka", "redis") if n in procs]
+    others = [n for n in procs if n not in services and n not in infra]
+    return services + others, infra
+
+
+def cmd_stop(args):
+    d = os.path.abspath(args.state_dir)
+    if not os.path.isdir(d):
+        say("nothing to stop in %s" % d)
+        return 0
+    with state_lock(d):
+        st = load_state(d)
+        if st:
+            first, then = ordered_names(st)
+            running = [n for n in first + then if is_alive(st["processes"][n])]
+            # Services first, so they can drain while Kafka and Redis are still there.
+            for group in (first, then):
+                stop_records(d, st, group)
+            if running:
+                say("stopped %s" % ", ".join(running))
+            else:
+                say("nothing running in %s" % d)
+        else:
+            say("nothing to stop in %s" % d)
+    if getattr(args, "wipe", False):
+        for sub in ("redis", "kafka", "mail", "webhooks", "logs"):
+            shutil.rmtree(os.path.join(d, sub), ignore_errors=True)
+        for f in ("stack.json", "stack.json.tmp", ".lock"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(d, f))
+        with contextlib.suppress(OSError):
+            os.rmdir(d)
+        say("wiped %s" % d)
+    return 0
+
+
+def cmd_status(args):
+    d = os.path.abspath(args.state_dir)
+    st = load_state(d)
+    if not st or not st.get("processes"):
+        print("no stack in %s" % d)
+        return 3
+    first, then = ordered_names(st)
+    all_alive = True
+    for name in list(reversed(then)) + list(reversed(first)):
+        rec = st["processes"][name]
+        alive = is_alive(rec)
+        all_alive = all_alive and alive
+        endpoint = rec.get("endpoint", "")
+        if name in st.get("services", {}):
+            endpoint = "grpc %s admin %s" % (st["services"][name]["grpc"],
+                                             st["services"][name]["admin"])
+        print("%-15s %-8s %-6s %s" % (name, rec.get("pid") or "-", "alive" if alive else "dead",
+                                      endpoint))
+    return 0 if all_alive else 3
+
+
+def cmd_env(args):
+    d = os.path.abspath(args.state_dir)
+    st = load_state(d)
+    if not st:
+        warn("no stack in %s" % d)
+        return 1
+    if args.shell:
+        pairs = [("MELDPUNT_KAFKA_BROKERS", st.get("kafka")),
+                 ("MELDPUNT_REDIS_ADDRESS", st.get("redis")),
+                 ("MELDPUNT_SMTP_URL", "smtp://%s" % st["smtp"] if st.get("smtp") else None),
+                 ("MELDPUNT_SMTP_DIR", st.get("smtp_dir")),
+                 ("MELDPUNT_WEBHOOK_BASE_URL", st.get("webhook")),
+                 ("MELDPUNT_WEBHOOK_DIR", st.get("webhook_dir"))]
+        for key, value in pairs:
+            if value:
+                print("export %s=%s" % (key, shlex.quote(value)))
+        return 0
+    print(json.dumps(st, indent=2))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(prog="stack.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name, func, help_text):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--state-dir", required=True, help="folder that holds this stack's state")
+        p.set_defaults(func=func)
+        return p
+
+    p = add("start-infra", cmd_start_infra, "start Redis, Kafka and the sinks")
+    p.add_argument("--redis-port", type=int, default=0)
+    p.add_argument("--kafka-port", type=int, default=0)
+    p.add_argument("--smtp-port", type=int, default=0)
+    p.add_argument("--webhook-port", type=int, default=0)
+    p.add_argument("--kafka-cache", help="folder with the Kafka jars (default: tools/setup's)")
+    p.add_argument("--fresh", action="store_true",
+                   help="stop any stack in the state folder and wipe its data first")
+
+    p = add("start-services", cmd_start_services, "start the service binaries")
+    p.add_argument("--bin-dir", required=True, help="the CMake build folder")
+    p.add_argument("--config-dir", required=True, help="folder with <service>.yaml")
+    p.add_argument("--services", default=",".join(SERVICE_ORDER))
+    p.add_argument("--fixed-ports", action="store_true",
+                   help="use the default ports (gRPC 50051-50054, admin 9101-9104)")
+    p.add_argument("--cwd", help="working folder of the services (default: the repo root)")
+
+    for name, func, text in (("stop-service", cmd_stop_service, "stop one process"),
+                             ("restart-service", cmd_restart_service,
+                              "stop (if running) and start one process as recorded")):
+        p = add(name, func, text)
+        p.add_argument("--name", required=True, help="a service or redis/kafka/smtp_sink/webhook_sink")
+        p.add_argument("--signal", choices=["TERM", "KILL"], default="TERM")
+
+    p = add("stop", cmd_stop, "stop everything in the state folder")
+    p.add_argument("--wipe", action="store_true", help="also delete data, mail and logs")
+    add("status", cmd_status, "one line per process")
+    p = add("env", cmd_env, "print stack.json")
+    p.add_argument("--shell", action="store_true", help="print export lines instead")
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except StackError as e:
+        warn("error: %s" % e)
+        return 1
+    except Interrupted as e:
+        warn(str(e))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,73 @@
+#include "tests/testing/stack.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "libs/events/ids.h"
+#include "nlohmann/json.hpp"
+
+namespace meldpunt::testing {
+
+absl::StatusOr<Stack> LoadStack(const std::string& name) {
+  const char* root = std::getenv("MELDPUNT_TEST_STACK");
+  if (root == nullptr) {
+    return absl::FailedPreconditionError("MELDPUNT_TEST_STACK is not set: run this test through ctest");
+  }
+  const std::string path = absl::StrCat(root, "/", name, "/stack.json");
+  std::ifstream in(path);
+  if (!in) return absl::FailedPreconditionError(absl::StrCat("no stack at ", path, " (fixture not started?)"));
+  nlohmann::json json;
+  try {
+    in >> json;
+  } catch (const std::exception& e) {
+    return absl::FailedPreconditionError(absl::StrCat(path, ": ", e.what()));
+  }
+  Stack stack;
+  stack.redis = json.value("redis", "");
+  stack.kafka = json.value("kafka", "");
+  stack.smtp = json.value("smtp", "");
+  stack.smtp_dir = json.value("smtp_dir", "");
+  stack.webhook = json.value("webhook", "");
+  stack.webhook_dir = json.value("webhook_dir", "");
+  if (json.contains("services") && json["services"].is_object()) {
+    for (auto it = json["services"].begin(); it != json["services"].end(); ++it) {
+      stack.services[it.key()] = {it.value().value("grpc", ""), it.value().value("admin", "")};
+    }
+  }
+  return stack;
+}
+
+std::string UniqueName(const std::string& prefix) {
+  return absl::StrCat(prefix, "-", events::RandomId("t").substr(2, 12));
+}
+
+int ClosedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+bool Eventually(const std::function<bool()>& check, absl::Duration limit) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (absl::Now() < deadline) {
+    if (check()) return true;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return check();
+}
+
+}  // namespace meldpunt::testing
