@@ -427,6 +427,10 @@ def kafka_files(d, port, ctrl_port):
         "transaction.state.log.min.isr=1",
         "transaction.state.log.num.partitions=4",
         "group.initial.rebalance.delay.ms=0",
+        # After a hard kill the restarted broker cannot register until the controller drops
+        # its old registration; a short session keeps a chaos restart at a few seconds.
+        "broker.session.timeout.ms=4000",
+        "broker.heartbeat.interval.ms=500",
         "num.network.threads=2",
         "num.io.threads=4",
         "num.recovery.threads.per.data.dir=1",
@@ -536,10 +540,10 @@ def infra_records(d, ports, java, cache, kf):
 def print_summary(st):
     for key in ("redis", "kafka", "smtp", "smtp_dir", "webhook", "webhook_dir"):
         if key in st:
-            print("  %-12s %s" % (key, st[key]))
+            print("  %-15s %s" % (key, st[key]))
     for name, svc in st.get("services", {}).items():
-        print("  %-12s grpc %s  admin http://%s" % (name, svc["grpc"], svc["admin"]))
-    print("  %-12s %s" % ("state", state_path(st["state_dir"])), flush=True)
+        print("  %-15s grpc %s  admin http://%s" % (name, svc["grpc"], svc["admin"]))
+    print("  %-15s %s" % ("state", state_path(st["state_dir"])), flush=True)
 
 
 @contextlib.contextmanager
