@@ -1,0 +1,77 @@
+#include "libs/service/runtime.h"
+
+#include <csignal>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace meldpunt::service {
+
+namespace {
+sigset_t ShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+}  // namespace
+
+void BlockShutdownSignals() {
+  sigset_t set = ShutdownSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void WaitForShutdownSignal() {
+  sigset_t set = ShutdownSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  int signal = 0;
+  sigwait(&set, &signal);
+  log::Info("shutdown signal received", {{"signal", signal}});
+}
+
+absl::Status RetryUntilAvailable(const std::string& what, absl::Duration timeout,
+                                 const std::function<absl::Status()>& attempt) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Duration backoff = absl::Milliseconds(200);
+  while (true) {
+    absl::Status status = attempt();
+    if (status.ok() || status.code() != absl::StatusCode::kUnavailable) return status;
+    if (absl::Now() + backoff > deadline) {
+      return absl::UnavailableError(absl::StrCat(what, " not reachable after ", absl::FormatDuration(timeout), ": ",
+                                                 status.message()));
+    }
+    log::Warning("waiting for dependency", {{"dependency", what}, {"error", status.ToString()}});
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(3));
+  }
+}
+
+absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      args.config_path = argv[++i];
+    } else if (arg.rfind("--config=", 0) == 0) {
+      args.config_path = arg.substr(9);
+    } else if (arg == "--help-config") {
+      args.help_config = true;
+    } else if (arg == "--check-config") {
+      args.check_config = true;
+    } else if (arg == "--help" || arg == "-h") {
+      return absl::InvalidArgumentError("");
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown argument '", arg, "'"));
+    }
+  }
+  return args;
+}
+
+std::string Usage(const std::string& program) {
+  return absl::StrCat("usage: ", program, " [--config FILE] [--check-config] [--help-config]\n",
+                      "  Every key can be overridden by an environment variable MELDPUNT_<KEY>, e.g.\n",
+                      "  kafka.brokers -> MELDPUNT_KAFKA_BROKERS. --help-config lists the keys.\n");
+}
+
+}  // namespace meldpunt::service

@@ -1,0 +1,48 @@
+#include "libs/service/runtime.h"
+
+#include <gtest/gtest.h>
+
+namespace meldpunt::service {
+namespace {
+
+absl::StatusOr<Args> Parse(std::vector<std::string> words) {
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  return ParseArgs(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(Runtime, ParsesArguments) {
+  auto args = Parse({"prog", "--config", "a.yaml", "--check-config"});
+  ASSERT_TRUE(args.ok());
+  EXPECT_EQ(args->config_path, "a.yaml");
+  EXPECT_TRUE(args->check_config);
+  EXPECT_EQ(Parse({"prog", "--config=b.yaml"})->config_path, "b.yaml");
+  EXPECT_TRUE(Parse({"prog", "--help-config"})->help_config);
+  auto bad = Parse({"prog", "--bogus"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--bogus"), std::string::npos);
+}
+
+TEST(Runtime, RetryStopsOnSuccessOrPermanentError) {
+  int calls = 0;
+  absl::Status ok = RetryUntilAvailable("thing", absl::Seconds(5), [&] {
+    return ++calls < 3 ? absl::UnavailableError("not yet") : absl::OkStatus();
+  });
+  EXPECT_TRUE(ok.ok());
+  EXPECT_EQ(calls, 3);
+  calls = 0;
+  absl::Status bad = RetryUntilAvailable("thing", absl::Seconds(5), [&] {
+    ++calls;
+    return absl::InvalidArgumentError("bad address");
+  });
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(calls, 1);
+  absl::Status timeout = RetryUntilAvailable("thing", absl::Milliseconds(300), [] {
+    return absl::UnavailableError("down");
+  });
+  EXPECT_EQ(timeout.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(timeout.message().find("thing not reachable"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace meldpunt::service
