@@ -578,7 +578,8 @@ def cmd_start_infra(args):
         alive = [n for n in INFRA if is_alive(procs.get(n))]
         if st and len(alive) == len(INFRA):
             say("infra already running in %s" % d)
-            print_summary(st)
+            if not args.quiet:
+                print_summary(st)
             return 0
         started = []
         ctx = {"st": st}
@@ -602,7 +603,8 @@ def cmd_start_infra(args):
                 stop_records(d, ctx["st"], started)
             return 1
         say("infra ready in %.1fs" % (time.monotonic() - t0))
-        print_summary(st)
+        if not args.quiet:
+            print_summary(st)
         return 0
 
 
@@ -762,7 +764,8 @@ def cmd_start_services(args):
             warn("start-services failed: %s" % e)
             save_state(d, st)
             return 1
-        print_summary(st)
+        if not args.quiet:
+            print_summary(st)
         return 0
 
 
@@ -915,6 +918,7 @@ def main(argv):
     p.add_argument("--kafka-cache", help="folder with the Kafka jars (default: tools/setup's)")
     p.add_argument("--fresh", action="store_true",
                    help="stop any stack in the state folder and wipe its data first")
+    p.add_argument("--quiet", action="store_true", help="do not print the endpoints")
 
     p = add("start-services", cmd_start_services, "start the service binaries")
     p.add_argument("--bin-dir", required=True, help="the CMake build folder")
@@ -923,6 +927,7 @@ def main(argv):
     p.add_argument("--fixed-ports", action="store_true",
                    help="use the default ports (gRPC 50051-50054, admin 9101-9104)")
     p.add_argument("--cwd", help="working folder of the services (default: the repo root)")
+    p.add_argument("--quiet", action="store_true", help="do not print the endpoints")
 
     for name, func, text in (("stop-service", cmd_stop_service, "stop one process"),
                              ("restart-service", cmd_restart_service,

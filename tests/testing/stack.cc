@@ -41,6 +41,11 @@ absl::StatusOr<Stack> LoadStack(const std::string& name) {
       stack.services[it.key()] = {it.value().value("grpc", ""), it.value().value("admin", "")};
     }
   }
+  if (json.contains("processes") && json["processes"].is_object()) {
+    for (auto it = json["processes"].begin(); it != json["processes"].end(); ++it) {
+      if (it.value().is_object() && it.value().contains("pid")) stack.pids[it.key()] = it.value()["pid"].get<int>();
+    }
+  }
   return stack;
 }
 

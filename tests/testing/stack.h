@@ -27,6 +27,8 @@ struct Stack {
   std::string webhook;
   std::string webhook_dir;
   std::map<std::string, ServiceEndpoints> services;
+  // Process ids by name (redis, kafka, smtp, webhook, and the services when started).
+  std::map<std::string, int> pids;
 };
 
 // Reads $MELDPUNT_TEST_STACK/<name>/stack.json.

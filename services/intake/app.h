@@ -1,0 +1,58 @@
+// The intake's composition root: real Kafka, Redis and gRPC objects wired into IntakeLogic.
+//
+//   IntakeApp app(config);
+//   RETURN_IF_ERROR(app.Start());   // topics, Redis, projection consumer, gRPC, admin HTTP
+//   WaitForShutdownSignal();
+//   app.Stop();                     // drains gRPC calls, stops the consumer, flushes Kafka
+#pragma once
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "libs/clock/clock.h"
+#include "libs/events/event_consumer.h"
+#include "libs/events/event_log.h"
+#include "libs/grpc/server.h"
+#include "libs/kafka/producer.h"
+#include "libs/observability/admin_server.h"
+#include "libs/redis/redis.h"
+#include "services/intake/config.h"
+#include "services/intake/intake_logic.h"
+#include "services/intake/intake_service.h"
+#include "services/intake/metrics.h"
+
+namespace meldpunt::intake {
+
+class IntakeApp {
+ public:
+  explicit IntakeApp(IntakeConfig config);
+  ~IntakeApp();
+
+  absl::Status Start();
+  void Stop();
+  bool Ready() const;
+  int grpc_port() const { return grpc_.port(); }
+  int admin_port() const { return admin_ ? admin_->port() : 0; }
+
+ private:
+  absl::Status HandleEvent(const events::Envelope& envelope);
+
+  IntakeConfig config_;
+  clock::SystemClock clock_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<IntakeMetrics> metrics_;
+  std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<events::KafkaEventLog> event_log_;
+  std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<RedisCaseStore> store_;
+  std::unique_ptr<IntakeLogic> logic_;
+  std::unique_ptr<IntakeService> service_;
+  std::unique_ptr<events::EventConsumer> projection_;
+  std::unique_ptr<observability::AdminServer> admin_;
+  grpc_util::ServerRunner grpc_;
+  bool started_ = false;
+};
+
+absl::Status RunIntake(const IntakeConfig& config);
+
+}  // namespace meldpunt::intake

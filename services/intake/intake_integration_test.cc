@@ -1,0 +1,190 @@
+// The intake in-process against the real Kafka broker and redis-server of the test stack, called
+// over real gRPC.
+#include <grpcpp/grpcpp.h>
+
+#include <gtest/gtest.h>
+
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include <signal.h>
+
+#include "libs/events/codec.h"
+#include "libs/events/ids.h"
+#include "libs/events/topics.h"
+#include "libs/kafka/consumer.h"
+#include "meldpunt/intake/v1/intake.grpc.pb.h"
+#include "services/intake/app.h"
+#include "tests/testing/stack.h"
+
+namespace meldpunt::intake {
+namespace {
+
+namespace t = ::meldpunt::types::v1;
+
+class IntakeIntegration : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto stack = testing::LoadStack();
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = *stack;
+  }
+
+  IntakeConfig Config(const std::string& brokers) {
+    IntakeConfig config;
+    config.grpc_listen = "127.0.0.1:0";
+    config.admin_listen = "127.0.0.1:0";
+    config.kafka_brokers = brokers;
+    config.redis_address = stack_.redis;
+    config.consumer_group = testing::UniqueName("intake-test");
+    config.produce_timeout = absl::Seconds(5);
+    config.startup_timeout = absl::Seconds(30);
+    return config;
+  }
+
+  static std::unique_ptr<v1::Intake::Stub> Stub(int port) {
+    return v1::Intake::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  }
+
+  static v1::SubmitCaseRequest Request(const std::string& key) {
+    v1::SubmitCaseRequest r;
+    r.set_submitting_system("integration-test");
+    r.set_request_key(key);
+    auto* d = r.mutable_draft();
+    d->set_kind(t::REPORT);
+    d->set_channel(t::APP);
+    d->set_category("street-lighting");
+    d->set_description("Street light out at the market square");
+    d->mutable_reporter()->set_name("An Janssens");
+    d->mutable_reporter()->set_email("an@example.org");
+    return r;
+  }
+
+  static grpc::Status Submit(v1::Intake::Stub& stub, const v1::SubmitCaseRequest& request,
+                             v1::SubmitCaseResponse* response, absl::Duration deadline = absl::Seconds(20)) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    return stub.SubmitCase(&context, request, response);
+  }
+
+  testing::Stack stack_;
+};
+
+TEST_F(IntakeIntegration, SubmitIsInTheLogAndReadableAtOnce) {
+  IntakeApp app(Config(stack_.kafka));
+  ASSERT_TRUE(app.Start().ok());
+  auto stub = Stub(app.grpc_port());
+  const std::string key = testing::UniqueName("key");
+  v1::SubmitCaseResponse response;
+  grpc::Status status = Submit(*stub, Request(key), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(response.created());
+  const std::string case_id = response.case_id();
+
+  // Read-your-writes.
+  grpc::ClientContext get_context;
+  v1::GetCaseRequest get;
+  get.set_case_id(case_id);
+  v1::GetCaseResponse got;
+  ASSERT_TRUE(stub->GetCase(&get_context, get, &got).ok());
+  EXPECT_EQ(got.case_().state(), t::RECEIVED);
+  EXPECT_EQ(got.case_().draft().category(), "street-lighting");
+
+  // The same key again: same case, nothing new.
+  v1::SubmitCaseResponse again;
+  ASSERT_TRUE(Submit(*stub, Request(key), &again).ok());
+  EXPECT_FALSE(again.created());
+  EXPECT_EQ(again.case_id(), case_id);
+
+  // Exactly one CaseSubmitted for this case in the real log.
+  auto consumer = kafka::Consumer::Create({.brokers = stack_.kafka,
+                                           .group_id = testing::UniqueName("reader"),
+                                           .topics = {events::kCaseEventsTopic}});
+  ASSERT_TRUE(consumer.ok());
+  int found = 0;
+  const absl::Time until = absl::Now() + absl::Seconds(20);
+  bool seen = false;
+  while (absl::Now() < until) {
+    auto record = (*consumer)->Poll(absl::Milliseconds(200));
+    ASSERT_TRUE(record.ok());
+    if (!record->has_value()) {
+      if (seen) break;  // caught up after seeing it
+      continue;
+    }
+    if ((*record)->key != case_id) continue;
+    auto envelope = events::Decode((*record)->value);
+    ASSERT_TRUE(envelope.ok());
+    EXPECT_EQ(envelope->type(), "CaseSubmitted");
+    ++found;
+    seen = true;
+  }
+  EXPECT_EQ(found, 1);
+  app.Stop();
+}
+
+TEST_F(IntakeIntegration, BadInputIsInvalidArgumentWithTheField) {
+  IntakeApp app(Config(stack_.kafka));
+  ASSERT_TRUE(app.Start().ok());
+  auto stub = Stub(app.grpc_port());
+  auto request = Request(testing::UniqueName("bad"));
+  request.mutable_draft()->mutable_reporter()->set_email("nope");
+  v1::SubmitCaseResponse response;
+  grpc::Status status = Submit(*stub, request, &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("draft.reporter.email"), std::string::npos);
+  google::rpc::Status rich;
+  ASSERT_TRUE(rich.ParseFromString(status.error_details()));
+  google::rpc::BadRequest bad;
+  ASSERT_TRUE(bad.ParseFromString(rich.details(0).value()));
+  EXPECT_EQ(bad.field_violations(0).field(), "draft.reporter.email");
+  // Nothing was stored for it.
+  grpc::ClientContext get_context;
+  v1::GetCaseRequest get;
+  get.set_case_id(events::CaseIdFor(request.submitting_system(), request.request_key()));
+  v1::GetCaseResponse got;
+  EXPECT_EQ(stub->GetCase(&get_context, get, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  app.Stop();
+}
+
+// Kafka down while the intake runs: the broker process is frozen (SIGSTOP), so nothing it
+// receives is acknowledged. SubmitCase must fail with UNAVAILABLE around the call deadline, never OK.
+TEST_F(IntakeIntegration, KafkaDownGivesUnavailableWithinTheCallDeadlineNeverOk) {
+  ASSERT_GT(stack_.pids.count("kafka"), 0u);
+  const int kafka_pid = stack_.pids.at("kafka");
+  IntakeApp app(Config(stack_.kafka));
+  ASSERT_TRUE(app.Start().ok());
+  auto stub = Stub(app.grpc_port());
+  v1::SubmitCaseResponse warm;
+  ASSERT_TRUE(Submit(*stub, Request(testing::UniqueName("warm")), &warm).ok());
+
+  ASSERT_EQ(kill(kafka_pid, SIGSTOP), 0);
+  const absl::Time start = absl::Now();
+  v1::SubmitCaseResponse response;
+  const std::string key = testing::UniqueName("down");
+  grpc::Status status = Submit(*stub, Request(key), &response, absl::Seconds(3));
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_EQ(kill(kafka_pid, SIGCONT), 0);
+  EXPECT_TRUE(status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+              status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)
+      << status.error_code() << " " << status.error_message();
+  EXPECT_LT(took, absl::Seconds(8));  // bounded by the call deadline, with slack for a busy machine
+
+  // Once the broker is back, the retry with the same key succeeds.
+  v1::SubmitCaseResponse retry;
+  grpc::Status retried = Submit(*stub, Request(key), &retry, absl::Seconds(30));
+  EXPECT_TRUE(retried.ok()) << retried.error_message();
+  app.Stop();
+}
+
+// A broker that is not there at all: the intake does not start (and says why).
+TEST_F(IntakeIntegration, NoBrokerAtStartIsUnavailable) {
+  IntakeConfig config = Config("127.0.0.1:" + std::to_string(testing::ClosedPort()));
+  config.startup_timeout = absl::Seconds(2);
+  IntakeApp app(config);
+  absl::Status started = app.Start();
+  EXPECT_EQ(started.code(), absl::StatusCode::kUnavailable) << started;
+  EXPECT_NE(started.message().find("kafka"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace meldpunt::intake

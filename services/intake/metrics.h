@@ -1,0 +1,28 @@
+// The intake's metrics, in one place; logic and adapters only call these methods.
+#pragma once
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "prometheus/counter.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace meldpunt::intake {
+
+class IntakeMetrics {
+ public:
+  explicit IntakeMetrics(prometheus::Registry& registry);
+
+  void ObserveSubmit(const absl::Status& status, bool created, absl::Duration latency);
+  void ProjectionApplied(bool duplicate);
+  void ProjectionRejected();
+
+ private:
+  prometheus::Family<prometheus::Counter>& submits_;
+  prometheus::Histogram& submit_latency_;
+  prometheus::Family<prometheus::Counter>& projection_;
+};
+
+}  // namespace meldpunt::intake
