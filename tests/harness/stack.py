@@ -99,8 +99,11 @@ def save_state(d, st):
     for name, svc in st.get("services", {}).items():
         rec = st.get("processes", {}).get(name)
         if rec is not None:
-            svc["pid"] = rec.get("pid")
             svc["log"] = rec.get("log")
+            if rec.get("pid"):
+                svc["pid"] = rec["pid"]
+            else:
+                svc.pop("pid", None)
     tmp = state_path(d) + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(st, f, indent=2, sort_keys=False)
@@ -563,9 +566,14 @@ def stop_records(d, st, names):
     recs = [st["processes"][n] for n in names if n in st.get("processes", {})]
     terminate(recs)
     for rec in recs:
-        rec["pid"] = None
-        rec["starttime"] = None
+        forget_pid(rec)
     save_state(d, st)
+
+
+def forget_pid(rec):
+    """A stopped process keeps its record (for restart-service) but loses its pid."""
+    rec.pop("pid", None)
+    rec.pop("starttime", None)
 
 
 def cmd_start_infra(args):
@@ -585,7 +593,7 @@ def cmd_start_infra(args):
         ctx = {"st": st}
         t0 = time.monotonic()
         try:
-            if st and alive:
+            if st and alive and all(n in procs for n in INFRA):
                 # Part of a recorded stack is up: bring back the rest exactly as recorded.
                 dead = [n for n in INFRA if n not in alive]
                 say("infra partly running in %s; restarting %s" % (d, ", ".join(dead)))
@@ -784,8 +792,7 @@ def cmd_stop_service(args):
             pid = rec["pid"]
             terminate([rec], sig)
             say("stopped %s (pid %d, SIG%s)" % (args.name, pid, args.signal))
-        rec["pid"] = None
-        rec["starttime"] = None
+        forget_pid(rec)
         save_state(d, st)
         return 0
 
