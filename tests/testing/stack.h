@@ -27,7 +27,7 @@ struct Stack {
   std::string webhook;
   std::string webhook_dir;
   std::map<std::string, ServiceEndpoints> services;
-  // Process ids by name (redis, kafka, smtp, webhook, and the services when started).
+  // Process ids by name (redis, kafka, smtp_sink, webhook_sink, and the services when started).
   std::map<std::string, int> pids;
 };
 

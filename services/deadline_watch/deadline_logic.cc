@@ -1,0 +1,129 @@
+#include "services/deadline_watch/deadline_logic.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "libs/events/ids.h"
+#include "libs/status/status_macros.h"
+
+namespace meldpunt::deadline {
+
+const ClockPolicy* DeadlineLogic::Find(const std::string& name) const {
+  for (const ClockPolicy& p : policies_)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::vector<Timer> DeadlineLogic::TimersFor(const v1::Clock& clock, const ClockPolicy& policy) const {
+  std::vector<Timer> timers;
+  const absl::Time started = events::GetTime(clock.started_at());
+  const absl::Time due = events::GetTime(clock.due_at());
+  auto make = [&](const std::string& kind, int permille) {
+    Timer t;
+    t.case_id = clock.case_id();
+    t.clock = clock.name();
+    t.generation = clock.generation();
+    t.kind = kind;
+    t.permille = permille;
+    t.due_ms = absl::ToUnixMillis(due);
+    t.fire_ms = absl::ToUnixMillis(started + (due - started) * (permille / 1000.0));
+    return t;
+  };
+  for (double fraction : policy.warn_at) timers.push_back(make("warning", static_cast<int>(std::lround(fraction * 1000))));
+  timers.push_back(make("breach", 1000));
+  return timers;
+}
+
+absl::Status DeadlineLogic::OnEvent(const events::Envelope& envelope, int32_t partition) {
+  if (envelope.payload_case() == events::Envelope::kCaseSubmitted) {
+    const auto kind = envelope.case_submitted().draft().kind();
+    ASSIGN_OR_RETURN(std::vector<v1::Clock> existing, store_.Clocks(envelope.case_id()));
+    for (const ClockPolicy& policy : policies_) {
+      if (!policy.kinds.count(kind)) continue;
+      bool known = false;
+      for (const v1::Clock& c : existing) known |= (c.name() == policy.name);
+      if (known) continue;  // a repeated CaseSubmitted starts nothing new
+      v1::Clock clock;
+      clock.set_case_id(envelope.case_id());
+      clock.set_name(policy.name);
+      clock.set_generation(1);
+      clock.set_status(v1::RUNNING);
+      clock.set_policy(policy.name);
+      const absl::Time started = events::GetTime(envelope.occurred_at());
+      *clock.mutable_started_at() = envelope.occurred_at();
+      events::SetTime(clock.mutable_due_at(), started + policy.duration);
+      // Timers first: a crash in between leaves timers without a record, which fire as stale
+      // no-ops, rather than a record without timers, which would never fire.
+      RETURN_IF_ERROR(store_.Schedule(partition, TimersFor(clock, policy)));
+      RETURN_IF_ERROR(store_.PutClock(clock));
+    }
+    return absl::OkStatus();
+  }
+  const std::string token = StopToken(envelope);
+  if (token.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<v1::Clock> clocks, store_.Clocks(envelope.case_id()));
+  for (v1::Clock& clock : clocks) {
+    const ClockPolicy* policy = Find(clock.name());
+    if (policy == nullptr || !policy->stop_on.count(token)) continue;
+    if (clock.status() == v1::STOPPED || clock.status() == v1::BREACHED) continue;
+    RETURN_IF_ERROR(store_.Cancel(partition, TimersFor(clock, *policy)));
+    clock.set_status(v1::STOPPED);
+    *clock.mutable_stopped_at() = envelope.occurred_at();
+    RETURN_IF_ERROR(store_.PutClock(clock));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Firing>> DeadlineLogic::ClaimDue(int32_t partition) {
+  const absl::Time now = clock_.Now();
+  ASSIGN_OR_RETURN(std::vector<Timer> timers, store_.ClaimDue(partition, now, options_.lease, options_.claim_limit));
+  std::vector<Firing> out;
+  for (const Timer& timer : timers) {
+    Firing firing{timer, std::nullopt};
+    ASSIGN_OR_RETURN(std::vector<v1::Clock> clocks, store_.Clocks(timer.case_id));
+    const v1::Clock* clock = nullptr;
+    for (const v1::Clock& c : clocks)
+      if (c.name() == timer.clock && c.generation() == timer.generation) clock = &c;
+    if (clock != nullptr && clock->status() != v1::STOPPED) {
+      events::Envelope e = events::NewEnvelope(timer.case_id, "deadline-watch", now);
+      e.mutable_actor()->set_id("service:deadline-watch");
+      const absl::Time due = absl::FromUnixMillis(timer.due_ms);
+      if (timer.kind == "breach") {
+        auto* b = e.mutable_deadline_breached();
+        b->set_clock(timer.clock);
+        b->set_generation(timer.generation);
+        events::SetTime(b->mutable_due_at(), due);
+      } else {
+        auto* w = e.mutable_deadline_warning();
+        w->set_clock(timer.clock);
+        w->set_generation(timer.generation);
+        w->set_fraction(timer.permille / 1000.0);
+        events::SetTime(w->mutable_due_at(), due);
+      }
+      events::Finish(e, events::DeterministicId("deadline", {timer.case_id, timer.clock,
+                                                             absl::StrCat(timer.generation), timer.kind,
+                                                             absl::StrCat(timer.permille)}));
+      firing.event = std::move(e);
+    }
+    out.push_back(std::move(firing));
+  }
+  return out;
+}
+
+absl::Status DeadlineLogic::Complete(int32_t partition, const Firing& firing) {
+  if (firing.event.has_value()) {
+    ASSIGN_OR_RETURN(std::vector<v1::Clock> clocks, store_.Clocks(firing.timer.case_id));
+    for (v1::Clock& clock : clocks) {
+      if (clock.name() != firing.timer.clock || clock.generation() != firing.timer.generation) continue;
+      if (clock.status() == v1::STOPPED) break;
+      const v1::ClockStatus next = firing.timer.kind == "breach" ? v1::BREACHED : v1::WARNED;
+      if (clock.status() != v1::BREACHED && clock.status() != next) {
+        clock.set_status(next);
+        RETURN_IF_ERROR(store_.PutClock(clock));
+      }
+    }
+  }
+  return store_.Complete(partition, firing.timer);
+}
+
+}  // namespace meldpunt::deadline

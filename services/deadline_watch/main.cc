@@ -1,0 +1,9 @@
+// meldpunt-deadline-watch: the legal clocks of every case. See README.md.
+#include "libs/service/runtime.h"
+#include "services/deadline_watch/app.h"
+
+int main(int argc, char** argv) {
+  using meldpunt::deadline::DeadlineConfig;
+  return meldpunt::service::RunMain<DeadlineConfig>(argc, argv, "deadline-watch", meldpunt::deadline::DeadlineSchema(),
+                                                    meldpunt::deadline::RunDeadlineWatch);
+}

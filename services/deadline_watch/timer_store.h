@@ -1,0 +1,70 @@
+// Durable timers and clock records.
+//
+// Redis layout (the partition as hash tag, so a partition's timers live in one Redis Cluster slot
+// and move with the Kafka partition between replicas):
+//   mp:{p<N>}:timers     sorted set, score = fire time (ms), member = Timer::Member()
+//   mp:{p<N>}:inflight   sorted set, score = lease expiry (ms): claimed, not yet completed
+//   mp:clock:{<case>}    hash: clock name -> serialized meldpunt.deadline.v1.Clock
+//
+// Claim moves due timers to the in-flight set under a lease (one Lua script, atomic); Complete
+// removes them after their event is in the log. A lease that expires (the replica died between
+// claim and complete) makes the timer due again: it fires again with the same event id.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/redis/redis.h"
+#include "meldpunt/deadline/v1/deadline.pb.h"
+
+namespace meldpunt::deadline {
+
+struct Timer {
+  std::string case_id;
+  std::string clock;
+  int32_t generation = 1;
+  std::string kind;   // "warning" or "breach"
+  int32_t permille = 1000;  // fraction of the duration at which it fires
+  int64_t due_ms = 0;       // the clock's due time
+  int64_t fire_ms = 0;      // when this timer fires
+
+  std::string Member() const;
+  static std::optional<Timer> Parse(const std::string& member);
+};
+
+class TimerStore {
+ public:
+  virtual ~TimerStore() = default;
+  virtual absl::Status Schedule(int32_t partition, const std::vector<Timer>& timers) = 0;
+  virtual absl::Status Cancel(int32_t partition, const std::vector<Timer>& timers) = 0;
+  virtual absl::StatusOr<std::vector<Timer>> ClaimDue(int32_t partition, absl::Time now, absl::Duration lease,
+                                                      int limit) = 0;
+  virtual absl::Status Complete(int32_t partition, const Timer& timer) = 0;
+  virtual absl::StatusOr<std::vector<v1::Clock>> Clocks(const std::string& case_id) = 0;
+  virtual absl::Status PutClock(const v1::Clock& clock) = 0;
+};
+
+class RedisTimerStore final : public TimerStore {
+ public:
+  explicit RedisTimerStore(redis::Client& redis) : redis_(redis) {}
+  static redis::Script ClaimScript();
+
+  absl::Status Schedule(int32_t partition, const std::vector<Timer>& timers) override;
+  absl::Status Cancel(int32_t partition, const std::vector<Timer>& timers) override;
+  absl::StatusOr<std::vector<Timer>> ClaimDue(int32_t partition, absl::Time now, absl::Duration lease,
+                                              int limit) override;
+  absl::Status Complete(int32_t partition, const Timer& timer) override;
+  absl::StatusOr<std::vector<v1::Clock>> Clocks(const std::string& case_id) override;
+  absl::Status PutClock(const v1::Clock& clock) override;
+
+  static std::string TimersKey(int32_t partition);
+  static std::string InflightKey(int32_t partition);
+
+ private:
+  redis::Client& redis_;
+};
+
+}  // namespace meldpunt::deadline

@@ -1,0 +1,75 @@
+// RedisTimerStore against the real redis-server of the test stack: the Lua claim, leases,
+// cancellation and partition separation.
+#include "services/deadline_watch/timer_store.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/testing/stack.h"
+
+namespace meldpunt::deadline {
+namespace {
+
+class TimerStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto stack = testing::LoadStack();
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    auto client = redis::Client::Create({.address = stack->redis, .scripts = {RedisTimerStore::ClaimScript()}});
+    ASSERT_TRUE(client.ok()) << client.status();
+    redis_ = std::move(*client);
+    store_ = std::make_unique<RedisTimerStore>(*redis_);
+    // Partitions far away from the ones the services use, unique per run.
+    partition_ = 100000 + static_cast<int32_t>(absl::ToUnixMicros(absl::Now()) % 800000);
+  }
+  Timer At(const std::string& case_id, int64_t fire_ms) { return Timer{case_id, "answer", 1, "breach", 1000, fire_ms, fire_ms}; }
+
+  std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<RedisTimerStore> store_;
+  int32_t partition_ = 0;
+};
+
+TEST_F(TimerStoreTest, ClaimsOnlyDueTimersInOrderAndLeasesThem) {
+  const absl::Time now = absl::FromUnixMillis(1'000'000);
+  ASSERT_TRUE(store_->Schedule(partition_, {At("MP-A", 999'000), At("MP-B", 1'000'000), At("MP-C", 1'000'001)}).ok());
+  auto claimed = store_->ClaimDue(partition_, now, absl::Seconds(30), 10);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 2u);
+  EXPECT_EQ((*claimed)[0].case_id, "MP-A");
+  EXPECT_EQ((*claimed)[1].case_id, "MP-B");
+  EXPECT_TRUE(store_->ClaimDue(partition_, now, absl::Seconds(30), 10)->empty());
+  // Lease expired: claimed again.
+  auto again = store_->ClaimDue(partition_, now + absl::Seconds(31), absl::Seconds(30), 10);
+  ASSERT_EQ(again->size(), 3u);  // A and B again, and C is due by now
+  for (const Timer& t : *again) ASSERT_TRUE(store_->Complete(partition_, t).ok());
+  EXPECT_TRUE(store_->ClaimDue(partition_, now + absl::Hours(1), absl::Seconds(30), 10)->empty());
+}
+
+TEST_F(TimerStoreTest, LimitAndCancelAndPartitionsAreSeparate) {
+  const absl::Time now = absl::FromUnixMillis(5'000'000);
+  std::vector<Timer> timers;
+  for (int i = 0; i < 5; ++i) timers.push_back(At("MP-" + std::to_string(i), 4'000'000 + i));
+  ASSERT_TRUE(store_->Schedule(partition_, timers).ok());
+  ASSERT_TRUE(store_->Cancel(partition_, {timers[4]}).ok());
+  EXPECT_TRUE(store_->ClaimDue(partition_ + 1, now, absl::Seconds(30), 10)->empty());
+  auto two = store_->ClaimDue(partition_, now, absl::Seconds(30), 2);
+  EXPECT_EQ(two->size(), 2u);
+  auto rest = store_->ClaimDue(partition_, now, absl::Seconds(30), 10);
+  EXPECT_EQ(rest->size(), 2u);
+}
+
+TEST_F(TimerStoreTest, ClockRecords) {
+  v1::Clock clock;
+  const std::string case_id = "MP-" + testing::UniqueName("c");
+  clock.set_case_id(case_id);
+  clock.set_name("answer");
+  clock.set_status(v1::RUNNING);
+  ASSERT_TRUE(store_->PutClock(clock).ok());
+  clock.set_status(v1::STOPPED);
+  ASSERT_TRUE(store_->PutClock(clock).ok());
+  auto clocks = store_->Clocks(case_id);
+  ASSERT_EQ(clocks->size(), 1u);
+  EXPECT_EQ((*clocks)[0].status(), v1::STOPPED);
+}
+
+}  // namespace
+}  // namespace meldpunt::deadline
