@@ -1,0 +1,23 @@
+// gRPC adapter of meldpunt.notification.v1.Notifications.
+#pragma once
+
+#include "meldpunt/notification/v1/notification.grpc.pb.h"
+#include "services/notification/delivery_store.h"
+#include "services/notification/templates.h"
+
+namespace meldpunt::notification {
+
+class NotificationService final : public v1::Notifications::Service {
+ public:
+  NotificationService(DeliveryStore& store, const Templates& templates) : store_(store), templates_(templates) {}
+  grpc::Status ListDeliveries(grpc::ServerContext*, const v1::ListDeliveriesRequest* request,
+                              v1::ListDeliveriesResponse* response) override;
+  grpc::Status PreviewTemplate(grpc::ServerContext*, const v1::PreviewTemplateRequest* request,
+                               v1::PreviewTemplateResponse* response) override;
+
+ private:
+  DeliveryStore& store_;
+  const Templates& templates_;
+};
+
+}  // namespace meldpunt::notification

@@ -1,0 +1,66 @@
+// SmtpMailer against the real SMTP sink (aiosmtpd) of the test stack.
+#include "services/notification/mailer.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/escaping.h"
+#include "tests/testing/stack.h"
+
+namespace meldpunt::notification {
+namespace {
+
+std::string FindMail(const std::string& dir, const std::string& needle) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".eml") continue;
+    std::ifstream in(entry.path());
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    if (buffer.str().find(needle) != std::string::npos) return buffer.str();
+  }
+  return "";
+}
+
+TEST(SmtpMailer, DeliversToARealSmtpServer) {
+  auto stack = testing::LoadStack();
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  SmtpMailer mailer({.url = "smtp://" + stack->smtp, .from = "meldpunt@gemeente.example"});
+  const std::string key = testing::UniqueName("notify");
+  std::string body = "Beste Jan,\n\nUw melding is ontvangen. Één lange regel: " + std::string(1500, 'x') + "\n";
+  Email email{"jan@example.org", "Ontvangstmelding MP-TEST: ü", body, key, "MP-0123456789ABC", "nl"};
+  ASSERT_TRUE(mailer.Send(email).ok());
+  std::string raw;
+  ASSERT_TRUE(testing::Eventually([&] { return !(raw = FindMail(stack->smtp_dir, key)).empty(); }, absl::Seconds(10)));
+  EXPECT_NE(raw.find("X-Meldpunt-Idempotency-Key: " + key), std::string::npos);
+  EXPECT_NE(raw.find("X-Meldpunt-Case: MP-0123456789ABC"), std::string::npos);
+  EXPECT_NE(raw.find("To: jan@example.org"), std::string::npos);
+  // The body is base64: decode it and compare.
+  size_t start = raw.find("\r\n\r\n");
+  if (start == std::string::npos) start = raw.find("\n\n");
+  ASSERT_NE(start, std::string::npos);
+  std::string encoded;
+  for (char c : raw.substr(start)) if (!isspace(static_cast<unsigned char>(c))) encoded.push_back(c);
+  std::string decoded;
+  ASSERT_TRUE(absl::Base64Unescape(encoded, &decoded));
+  EXPECT_EQ(decoded, body);
+}
+
+TEST(SmtpMailer, UnreachableServerIsUnavailable) {
+  SmtpMailer mailer({.url = "smtp://127.0.0.1:" + std::to_string(testing::ClosedPort()),
+                     .timeout = absl::Seconds(5)});
+  absl::Status status = mailer.Send({"a@example.org", "s", "b", "k", "MP-0123456789ABC", "nl"});
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+}
+
+TEST(SmtpMailer, HeaderInjectionIsRefused) {
+  SmtpMailer mailer({});
+  EXPECT_EQ(mailer.Send({"a@example.org\r\nBcc: x@example.org", "s", "b", "k", "c", "nl"}).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace meldpunt::notification
