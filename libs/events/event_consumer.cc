@@ -5,8 +5,19 @@
 
 namespace meldpunt::events {
 
-EventConsumer::EventConsumer(std::unique_ptr<kafka::Consumer> consumer, EventHandler handler)
-    : consumer_(std::move(consumer)), handler_(std::move(handler)) {}
+EventConsumer::EventConsumer(std::unique_ptr<kafka::Consumer> consumer, EventHandler handler,
+                             prometheus::Registry* registry, const std::string& group)
+    : consumer_(std::move(consumer)), handler_(std::move(handler)) {
+  if (registry != nullptr) {
+    auto& family = prometheus::BuildCounter()
+                       .Name("meldpunt_events_consumed_total")
+                       .Help("Case events taken from the log, by outcome (handled, skipped, retried)")
+                       .Register(*registry);
+    handled_metric_ = &family.Add({{"group", group}, {"outcome", "handled"}});
+    skipped_metric_ = &family.Add({{"group", group}, {"outcome", "skipped"}});
+    retried_metric_ = &family.Add({{"group", group}, {"outcome", "retried"}});
+  }
+}
 
 EventConsumer::~EventConsumer() { Stop(); }
 
@@ -53,6 +64,7 @@ void EventConsumer::Run() {
       status = handler_(*envelope, record);
       if (status.ok() || !IsRetriable(status)) break;
       stats_.retries++;
+      if (retried_metric_) retried_metric_->Increment();
       log::Warning("event handling failed, retrying", {{"case_id", envelope->case_id()},
                                                        {"event_id", envelope->event_id()},
                                                        {"error", status.ToString()}});
@@ -62,8 +74,10 @@ void EventConsumer::Run() {
     if (stop_.load() && !status.ok() && IsRetriable(status)) return;  // not handled: the next owner will
     if (status.ok()) {
       stats_.handled++;
+      if (handled_metric_) handled_metric_->Increment();
     } else {
       stats_.skipped++;
+      if (skipped_metric_) skipped_metric_->Increment();
       log::Error("event skipped", {{"topic", record.topic},
                                    {"partition", record.partition},
                                    {"offset", record.offset},

@@ -16,11 +16,14 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "absl/status/status.h"
 #include "libs/events/codec.h"
 #include "libs/kafka/consumer.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
 
 namespace meldpunt::events {
 
@@ -34,7 +37,9 @@ struct EventConsumerStats {
 
 class EventConsumer {
  public:
-  EventConsumer(std::unique_ptr<kafka::Consumer> consumer, EventHandler handler);
+  // `registry` (optional) gets meldpunt_events_consumed_total{group, outcome}.
+  EventConsumer(std::unique_ptr<kafka::Consumer> consumer, EventHandler handler,
+                prometheus::Registry* registry = nullptr, const std::string& group = "");
   ~EventConsumer();
 
   void Start();
@@ -54,6 +59,9 @@ class EventConsumer {
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
   EventConsumerStats stats_;
+  prometheus::Counter* handled_metric_ = nullptr;
+  prometheus::Counter* skipped_metric_ = nullptr;
+  prometheus::Counter* retried_metric_ = nullptr;
   std::thread thread_;
 };
 

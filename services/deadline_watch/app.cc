@@ -47,7 +47,8 @@ absl::Status DeadlineApp::Start() {
                                                           this));
   consumer_ = std::make_unique<events::EventConsumer>(
       std::move(consumer),
-      [this](const events::Envelope& e, const kafka::Record& r) { return logic_->OnEvent(e, r.partition); });
+      [this](const events::Envelope& e, const kafka::Record& r) { return logic_->OnEvent(e, r.partition); },
+      registry_.get(), config_.consumer_group);
   consumer_->Start();
   timer_thread_ = std::thread([this] { TimerLoop(); });
   service_ = std::make_unique<DeadlineService>(*store_);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "libs/config/service_config.h"
+#include "services/deadline_watch/policy.h"
 
 namespace meldpunt::deadline {
 
@@ -27,7 +28,8 @@ inline config::Schema<DeadlineConfig> DeadlineSchema() {
       .Duration("deadline.lease", &DeadlineConfig::lease,
                 "how long a claimed timer is reserved before another attempt may fire it again")
       .Tree("deadline.clocks", &DeadlineConfig::clocks,
-            "list of clocks: {name, kinds, duration, warn_at, stop_on}");
+            "list of clocks: {name, kinds, duration, warn_at, stop_on}")
+      .Check([](const DeadlineConfig& c) { return ParsePolicies(c.clocks).status(); });
   return schema;
 }
 

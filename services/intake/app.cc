@@ -44,7 +44,8 @@ absl::Status IntakeApp::Start() {
                                                            .topics = {events::kCaseEventsTopic},
                                                            .client_id = "meldpunt-intake"}));
   projection_ = std::make_unique<events::EventConsumer>(
-      std::move(consumer), [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); });
+      std::move(consumer), [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); },
+      registry_.get(), config_.consumer_group);
   projection_->Start();
 
   service_ = std::make_unique<IntakeService>(*logic_, *metrics_);

@@ -57,7 +57,8 @@ absl::Status NotificationApp::Start() {
                                                            .topics = {events::kCaseEventsTopic},
                                                            .client_id = "meldpunt-notification"}));
   consumer_ = std::make_unique<events::EventConsumer>(
-      std::move(consumer), [this](const events::Envelope& e, const kafka::Record&) { return logic_->Handle(e); });
+      std::move(consumer), [this](const events::Envelope& e, const kafka::Record&) { return logic_->Handle(e); },
+      registry_.get(), config_.consumer_group);
   consumer_->Start();
   service_ = std::make_unique<NotificationService>(*store_, *templates_);
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}));

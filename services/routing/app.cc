@@ -42,7 +42,8 @@ absl::Status RoutingApp::Start() {
                                                            .topics = {events::kCaseEventsTopic},
                                                            .client_id = "meldpunt-routing"}));
   consumer_ = std::make_unique<events::EventConsumer>(
-      std::move(consumer), [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); });
+      std::move(consumer), [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); },
+      registry_.get(), config_.consumer_group);
   consumer_->Start();
   service_ = std::make_unique<RoutingService>(*rules_);
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}));

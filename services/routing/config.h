@@ -5,6 +5,7 @@
 #include <string>
 
 #include "libs/config/service_config.h"
+#include "services/routing/rules.h"
 
 namespace meldpunt::routing {
 
@@ -30,7 +31,10 @@ inline config::Schema<RoutingConfig> RoutingSchema() {
               "where a case goes when no rule matches (the Meldpunt triage queue)", config::NonEmpty())
       .StringMap("routing.categories", &RoutingConfig::categories, "category -> department id")
       .Tree("routing.departments", &RoutingConfig::departments,
-            "list of departments: {id, name, may_see_reporter}");
+            "list of departments: {id, name, may_see_reporter}")
+      .Check([](const RoutingConfig& c) {
+        return Rules::FromConfig(c.categories, c.departments, c.default_department).status();
+      });
   return schema;
 }
 

@@ -1,0 +1,297 @@
+// One case through all four services, end to end on the real stack: the intake, routing,
+// deadline-watch and notification binaries (started by the e2e_services fixture with
+// tests/e2e/config), a real Kafka broker, Redis and the SMTP sink. Checks what a department, a
+// reporter and the Meldpunt team would see.
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "libs/events/codec.h"
+#include "libs/events/ids.h"
+#include "libs/events/topics.h"
+#include "libs/kafka/consumer.h"
+#include "meldpunt/deadline/v1/deadline.grpc.pb.h"
+#include "meldpunt/intake/v1/intake.grpc.pb.h"
+#include "meldpunt/notification/v1/notification.grpc.pb.h"
+#include "tests/testing/stack.h"
+
+namespace meldpunt {
+namespace {
+
+namespace t = ::meldpunt::types::v1;
+using events::Envelope;
+
+class WalkingSkeleton : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto stack = testing::LoadStack();
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    ASSERT_EQ(stack->services.size(), 4u) << "the e2e_services fixture did not start the four services";
+    stack_ = new testing::Stack(*stack);
+  }
+  static void TearDownTestSuite() { delete stack_; }
+
+  std::unique_ptr<intake::v1::Intake::Stub> Intake() {
+    return intake::v1::Intake::NewStub(
+        grpc::CreateChannel(stack_->services.at("intake").grpc, grpc::InsecureChannelCredentials()));
+  }
+
+  static intake::v1::SubmitCaseRequest Request(const std::string& key, t::CaseKind kind, const std::string& category,
+                                               t::Language language = t::NL) {
+    intake::v1::SubmitCaseRequest r;
+    r.set_submitting_system("e2e-web-form");
+    r.set_request_key(key);
+    auto* d = r.mutable_draft();
+    d->set_kind(kind);
+    d->set_channel(t::WEB);
+    d->set_category(category);
+    d->set_description("Straatlamp defect voor huisnummer 12");
+    d->mutable_location()->set_postcode("9000");
+    d->mutable_reporter()->set_name("Jan Peeters");
+    d->mutable_reporter()->set_email("jan.peeters@example.org");
+    d->mutable_reporter()->set_language(language);
+    return r;
+  }
+
+  grpc::Status Submit(const intake::v1::SubmitCaseRequest& request, intake::v1::SubmitCaseResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    return Intake()->SubmitCase(&context, request, response);
+  }
+
+  absl::StatusOr<intake::v1::GetCaseResponse> Get(const std::string& case_id) {
+    grpc::ClientContext context;
+    intake::v1::GetCaseRequest request;
+    request.set_case_id(case_id);
+    intake::v1::GetCaseResponse response;
+    grpc::Status status = Intake()->GetCase(&context, request, &response);
+    if (!status.ok()) return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+    return response;
+  }
+
+  // Every record on `topic` whose key is `key`, read by a fresh consumer group until `done`
+  // says enough or `limit` passes.
+  static std::vector<kafka::Record> Read(const std::string& topic, const std::string& key,
+                                         const std::function<bool(const std::vector<kafka::Record>&)>& done,
+                                         absl::Duration limit) {
+    auto consumer = kafka::Consumer::Create(
+        {.brokers = stack_->kafka, .group_id = testing::UniqueName("e2e-reader"), .topics = {topic}});
+    EXPECT_TRUE(consumer.ok()) << consumer.status();
+    std::vector<kafka::Record> out;
+    if (!consumer.ok()) return out;
+    const absl::Time deadline = absl::Now() + limit;
+    while (absl::Now() < deadline && !done(out)) {
+      auto record = (*consumer)->Poll(absl::Milliseconds(200));
+      if (record.ok() && record->has_value() && (*record)->key == key) out.push_back(**record);
+    }
+    (*consumer)->Close();
+    return out;
+  }
+
+  static std::vector<Envelope> CaseEvents(const std::string& case_id,
+                                          const std::function<bool(const std::vector<Envelope>&)>& done,
+                                          absl::Duration limit) {
+    std::vector<Envelope> envelopes;
+    Read(events::kCaseEventsTopic, case_id,
+         [&](const std::vector<kafka::Record>& records) {
+           envelopes.clear();
+           for (const auto& r : records) {
+             auto e = events::Decode(r.value);
+             if (e.ok()) envelopes.push_back(*e);
+           }
+           return done(envelopes);
+         },
+         limit);
+    return envelopes;
+  }
+
+  static int Count(const std::vector<Envelope>& envelopes, const std::string& type) {
+    int n = 0;
+    for (const auto& e : envelopes) n += e.type() == type;
+    return n;
+  }
+
+  // The decoded body of the mail in the sink that carries this case id, or "".
+  static std::string Mail(const std::string& case_id, std::string* raw_out = nullptr) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(stack_->smtp_dir, ec)) {
+      if (entry.path().extension() != ".eml") continue;
+      std::ifstream in(entry.path());
+      std::stringstream buffer;
+      buffer << in.rdbuf();
+      const std::string raw = buffer.str();
+      if (raw.find("X-Meldpunt-Case: " + case_id) == std::string::npos) continue;
+      size_t start = raw.find("\r\n\r\n");
+      if (start == std::string::npos) start = raw.find("\n\n");
+      std::string encoded;
+      for (char c : raw.substr(start)) if (!isspace(static_cast<unsigned char>(c))) encoded.push_back(c);
+      std::string body;
+      absl::Base64Unescape(encoded, &body);
+      if (raw_out) *raw_out = raw;
+      return body;
+    }
+    return "";
+  }
+
+  static testing::Stack* stack_;
+};
+
+testing::Stack* WalkingSkeleton::stack_ = nullptr;
+
+TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
+  const std::string key = testing::UniqueName("report");
+  intake::v1::SubmitCaseResponse submitted;
+  grpc::Status status = Submit(Request(key, t::REPORT, "street-lighting"), &submitted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const std::string case_id = submitted.case_id();
+  EXPECT_TRUE(events::IsCaseId(case_id));
+  EXPECT_TRUE(submitted.created());
+
+  // Read-your-writes for the submitter.
+  auto first = Get(case_id);
+  ASSERT_TRUE(first.ok()) << first.status();
+
+  // The department's feed, read by a separate consumer.
+  auto dispatched = Read(events::DispatchTopic("public-works"), case_id,
+                         [](const std::vector<kafka::Record>& r) { return !r.empty(); }, absl::Seconds(60));
+  ASSERT_EQ(dispatched.size(), 1u) << "no dispatch message for " << case_id;
+  events::v1::DispatchMessage dispatch;
+  ASSERT_TRUE(dispatch.ParseFromString(dispatched[0].value));
+  EXPECT_EQ(dispatch.case_id(), case_id);
+  EXPECT_EQ(dispatch.department(), "public-works");
+  EXPECT_EQ(dispatch.category(), "street-lighting");
+  EXPECT_FALSE(dispatch.has_reporter()) << "public-works may not see the reporter";
+
+  // The acknowledgement reached the reporter through SMTP, with the reference.
+  std::string raw;
+  ASSERT_TRUE(testing::Eventually([&] { return !Mail(case_id, &raw).empty(); }, absl::Seconds(60)))
+      << "no acknowledgement e-mail for " << case_id << " in " << stack_->smtp_dir;
+  const std::string body = Mail(case_id);
+  EXPECT_NE(body.find(case_id), std::string::npos) << body;
+  EXPECT_NE(body.find("Beste Jan Peeters"), std::string::npos) << body;
+  EXPECT_NE(raw.find("To: jan.peeters@example.org"), std::string::npos);
+
+  // The answer clock of the test policy (4 s, warning at 50 %) fires a warning and a breach.
+  auto history = CaseEvents(case_id, [](const std::vector<Envelope>& e) {
+    return Count(e, "DeadlineBreached") >= 1 && Count(e, "NotificationDelivered") >= 1 && Count(e, "CaseRouted") >= 1;
+  }, absl::Seconds(60));
+  EXPECT_EQ(Count(history, "CaseSubmitted"), 1);
+  EXPECT_EQ(Count(history, "CaseRouted"), 1);
+  EXPECT_EQ(Count(history, "NotificationDelivered"), 1);
+  EXPECT_EQ(Count(history, "DeadlineWarning"), 1);
+  EXPECT_EQ(Count(history, "DeadlineBreached"), 1);
+  for (const auto& e : history) {
+    if (e.type() == "CaseRouted") EXPECT_EQ(e.causation_id(), history[0].event_id());
+  }
+
+  // What the Meldpunt team sees.
+  intake::v1::GetCaseResponse shown;
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        auto got = Get(case_id);
+        if (!got.ok()) return false;
+        shown = *got;
+        return got->case_().acknowledged() && got->case_().breached_clocks_size() > 0;
+      },
+      absl::Seconds(30)));
+  EXPECT_EQ(shown.case_().state(), t::ROUTED);
+  EXPECT_EQ(shown.case_().department(), "public-works");
+  EXPECT_EQ(shown.case_().breached_clocks(0), "answer");
+
+  // Operations: the clocks and the deliveries of the case.
+  auto deadline_stub = deadline::v1::DeadlineWatch::NewStub(
+      grpc::CreateChannel(stack_->services.at("deadline_watch").grpc, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext clocks_context;
+  deadline::v1::ListClocksRequest clocks_request;
+  clocks_request.set_case_id(case_id);
+  deadline::v1::ListClocksResponse clocks;
+  ASSERT_TRUE(deadline_stub->ListClocks(&clocks_context, clocks_request, &clocks).ok());
+  std::map<std::string, deadline::v1::ClockStatus> by_name;
+  for (const auto& c : clocks.clocks()) by_name[c.name()] = c.status();
+  EXPECT_EQ(by_name["acknowledge"], deadline::v1::STOPPED);
+  EXPECT_EQ(by_name["answer"], deadline::v1::BREACHED);
+
+  auto notification_stub = notification::v1::Notifications::NewStub(
+      grpc::CreateChannel(stack_->services.at("notification").grpc, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext deliveries_context;
+  notification::v1::ListDeliveriesRequest deliveries_request;
+  deliveries_request.set_case_id(case_id);
+  notification::v1::ListDeliveriesResponse deliveries;
+  ASSERT_TRUE(notification_stub->ListDeliveries(&deliveries_context, deliveries_request, &deliveries).ok());
+  ASSERT_EQ(deliveries.deliveries_size(), 1);
+  EXPECT_EQ(deliveries.deliveries(0).status(), "delivered");
+}
+
+TEST_F(WalkingSkeleton, ComplaintInFrenchGoesToTheComplaintsOfficeWithIdentity) {
+  intake::v1::SubmitCaseResponse submitted;
+  ASSERT_TRUE(Submit(Request(testing::UniqueName("complaint"), t::COMPLAINT, "staff-conduct", t::FR), &submitted).ok());
+  const std::string case_id = submitted.case_id();
+  auto dispatched = Read(events::DispatchTopic("complaints-office"), case_id,
+                         [](const std::vector<kafka::Record>& r) { return !r.empty(); }, absl::Seconds(60));
+  ASSERT_EQ(dispatched.size(), 1u);
+  events::v1::DispatchMessage dispatch;
+  ASSERT_TRUE(dispatch.ParseFromString(dispatched[0].value));
+  ASSERT_TRUE(dispatch.has_reporter());
+  EXPECT_EQ(dispatch.reporter().email(), "jan.peeters@example.org");
+  ASSERT_TRUE(testing::Eventually([&] { return !Mail(case_id).empty(); }, absl::Seconds(60)));
+  EXPECT_NE(Mail(case_id).find("plainte"), std::string::npos) << Mail(case_id);
+}
+
+TEST_F(WalkingSkeleton, RepeatedRequestKeyGivesTheSameCaseAndOneEvent) {
+  const std::string key = testing::UniqueName("repeat");
+  intake::v1::SubmitCaseResponse a, b;
+  ASSERT_TRUE(Submit(Request(key, t::QUESTION, "parking"), &a).ok());
+  ASSERT_TRUE(Submit(Request(key, t::QUESTION, "parking"), &b).ok());
+  EXPECT_EQ(a.case_id(), b.case_id());
+  EXPECT_TRUE(a.created());
+  EXPECT_FALSE(b.created());
+  // Wait for routing's answer (so the log has been read past the submission), then count.
+  auto history = CaseEvents(a.case_id(), [](const std::vector<Envelope>& e) {
+    return Count(e, "CaseRouted") >= 1 && Count(e, "NotificationDelivered") >= 1;
+  }, absl::Seconds(60));
+  EXPECT_EQ(Count(history, "CaseSubmitted"), 1);
+  EXPECT_EQ(Count(history, "CaseRouted"), 1);
+}
+
+TEST_F(WalkingSkeleton, BadInputIsRefusedByFieldAndEmitsNothing) {
+  auto request = Request(testing::UniqueName("bad"), t::REPORT, "street-lighting");
+  request.mutable_draft()->set_description(std::string(4001, 'x'));
+  intake::v1::SubmitCaseResponse response;
+  grpc::Status status = Submit(request, &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("draft.description"), std::string::npos) << status.error_message();
+  const std::string would_be = events::CaseIdFor(request.submitting_system(), request.request_key());
+  EXPECT_EQ(Get(would_be).status().code(), absl::StatusCode::kNotFound);
+  // A valid case submitted after it is in the log; the refused one never is.
+  intake::v1::SubmitCaseResponse later;
+  ASSERT_TRUE(Submit(Request(testing::UniqueName("after-bad"), t::REPORT, "roads"), &later).ok());
+  auto after = CaseEvents(later.case_id(), [](const std::vector<Envelope>& e) { return !e.empty(); },
+                          absl::Seconds(30));
+  ASSERT_FALSE(after.empty());
+  EXPECT_TRUE(CaseEvents(would_be, [](const std::vector<Envelope>&) { return false; }, absl::Seconds(3)).empty());
+}
+
+TEST_F(WalkingSkeleton, EveryServiceIsHealthyReadyAndExposesMetrics) {
+  for (const auto& [name, endpoints] : stack_->services) {
+    const size_t colon = endpoints.admin.rfind(':');
+    httplib::Client client(endpoints.admin.substr(0, colon), std::stoi(endpoints.admin.substr(colon + 1)));
+    auto ready = client.Get("/readyz");
+    ASSERT_TRUE(ready) << name;
+    EXPECT_EQ(ready->status, 200) << name;
+    auto metrics = client.Get("/metrics");
+    ASSERT_TRUE(metrics) << name;
+    EXPECT_NE(metrics->body.find("meldpunt_"), std::string::npos) << name << ": " << metrics->body.substr(0, 200);
+  }
+}
+
+}  // namespace
+}  // namespace meldpunt
