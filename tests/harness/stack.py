@@ -259,9 +259,20 @@ def port_is_free(port):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((LOOPBACK, port))
+            return True
+        except OSError:
+            pass
+    # Connections of a stopped process linger in TIME_WAIT and make a test bind fail, while a
+    # server (which sets SO_REUSEADDR) can still listen there: only a listener makes it busy.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        try:
+            s.connect((LOOPBACK, port))
+            return False
+        except ConnectionRefusedError:
+            return True
         except OSError:
             return False
-    return True
 
 
 def free_port(taken):
