@@ -39,8 +39,10 @@ absl::StatusOr<absl::Duration> ParseDuration(const std::string& raw) {
     const char* suffix;
     absl::Duration unit;
   };
-  static const Unit kUnits[] = {{"ms", absl::Milliseconds(1)}, {"s", absl::Seconds(1)},
-                                {"m", absl::Minutes(1)},       {"h", absl::Hours(1)},
+  static const Unit kUnits[] = {{"ms", absl::Milliseconds(1)},
+                                {"s", absl::Seconds(1)},
+                                {"m", absl::Minutes(1)},
+                                {"h", absl::Hours(1)},
                                 {"d", absl::Hours(24)}};
   for (const Unit& unit : kUnits) {
     absl::string_view number = text;
@@ -60,21 +62,26 @@ std::string FormatDuration(absl::Duration duration) { return absl::FormatDuratio
 
 Validator<int64_t> Range(int64_t min, int64_t max) {
   return [min, max](const int64_t& value) -> std::string {
-    if (value < min || value > max) return absl::StrCat("must be between ", min, " and ", max, ", got ", value);
+    if (value < min || value > max)
+      return absl::StrCat("must be between ", min, " and ", max, ", got ", value);
     return "";
   };
 }
 
 Validator<std::string> NonEmpty() {
-  return [](const std::string& value) -> std::string { return value.empty() ? "must not be empty" : ""; };
+  return [](const std::string& value) -> std::string {
+    return value.empty() ? "must not be empty" : "";
+  };
 }
 
 Validator<std::string> HostPort(bool allow_zero) {
   return [allow_zero](const std::string& value) -> std::string {
     size_t colon = value.rfind(':');
-    if (colon == std::string::npos || colon == 0) return absl::StrCat("'", value, "' is not host:port");
+    if (colon == std::string::npos || colon == 0)
+      return absl::StrCat("'", value, "' is not host:port");
     int port = 0;
-    if (!absl::SimpleAtoi(value.substr(colon + 1), &port) || port < (allow_zero ? 0 : 1) || port > 65535) {
+    if (!absl::SimpleAtoi(value.substr(colon + 1), &port) || port < (allow_zero ? 0 : 1) ||
+        port > 65535) {
       return absl::StrCat("'", value, "' has no valid port");
     }
     return "";
@@ -184,7 +191,9 @@ std::string Show(int64_t v) { return absl::StrCat(v); }
 std::string Show(double v) { return absl::StrCat(v); }
 std::string Show(bool v) { return v ? "true" : "false"; }
 std::string Show(absl::Duration v) { return absl::FormatDuration(v); }
-std::string Show(const std::vector<std::string>& v) { return absl::StrCat("[", absl::StrJoin(v, ", "), "]"); }
+std::string Show(const std::vector<std::string>& v) {
+  return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
+}
 std::string Show(const std::map<std::string, std::string>& v) {
   return absl::StrCat("{", absl::StrJoin(v, ", ", absl::PairFormatter(": ")), "}");
 }
@@ -210,7 +219,8 @@ absl::Status Walk(const YAML::Node& root, const std::vector<FieldInfo>& fields,
       [&](const YAML::Node& node, const std::string& prefix) -> absl::Status {
     for (const auto& item : node) {
       if (!item.first.IsScalar()) return absl::InvalidArgumentError("keys must be strings");
-      std::string key = prefix.empty() ? item.first.Scalar() : absl::StrCat(prefix, ".", item.first.Scalar());
+      std::string key =
+          prefix.empty() ? item.first.Scalar() : absl::StrCat(prefix, ".", item.first.Scalar());
       bool exact = false;
       bool is_prefix = false;
       for (const FieldInfo& field : fields) {

@@ -6,7 +6,8 @@
 //   struct Config { std::string brokers = "127.0.0.1:9092"; int64_t partitions = 6; };
 //   Schema<Config> schema("intake");
 //   schema.String("kafka.brokers", &Config::brokers, "bootstrap servers")
-//         .Int("kafka.partitions", &Config::partitions, "partitions of the case topic", Range(1, 256));
+//         .Int("kafka.partitions", &Config::partitions, "partitions of the case topic", Range(1,
+//         256));
 //   absl::StatusOr<Config> config = schema.LoadFile("intake.yaml", ProcessEnvironment());
 //
 // Environment override: MELDPUNT_<KEY> with dots as underscores, upper case
@@ -97,13 +98,15 @@ class Schema {
   explicit Schema(std::string component) : component_(std::move(component)) {}
 
   template <typename V>
-  Schema& Field(std::string key, V T::*member, std::string description, Validator<V> validate = {}) {
+  Schema& Field(std::string key, V T::*member, std::string description,
+                Validator<V> validate = {}) {
     Entry entry;
     entry.info = {key, internal::TypeName(static_cast<const V*>(nullptr)), std::move(description)};
     entry.apply = [member, validate, key](T& target, const YAML::Node& node) -> absl::Status {
       V value{};
       if (absl::Status status = internal::Convert(node, &value); !status.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("config key '", key, "': ", status.message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("config key '", key, "': ", status.message()));
       }
       if (validate) {
         if (std::string problem = validate(value); !problem.empty()) {
@@ -128,7 +131,9 @@ class Schema {
   Schema& Double(std::string key, double T::*m, std::string d, Validator<double> v = {}) {
     return Field(std::move(key), m, std::move(d), std::move(v));
   }
-  Schema& Bool(std::string key, bool T::*m, std::string d) { return Field(std::move(key), m, std::move(d)); }
+  Schema& Bool(std::string key, bool T::*m, std::string d) {
+    return Field(std::move(key), m, std::move(d));
+  }
   Schema& Duration(std::string key, absl::Duration T::*m, std::string d,
                    Validator<absl::Duration> v = {}) {
     return Field(std::move(key), m, std::move(d), std::move(v));
@@ -164,10 +169,12 @@ class Schema {
     std::vector<internal::FieldInfo> infos;
     for (const Entry& entry : entries_) infos.push_back(entry.info);
     if (root && root.IsMap()) {
-      absl::Status status = internal::Walk(root, infos, [&](const std::string& key, const YAML::Node& node) {
-        return Find(key)->apply(config, node);
-      });
-      if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat(source, ": ", status.message()));
+      absl::Status status =
+          internal::Walk(root, infos, [&](const std::string& key, const YAML::Node& node) {
+            return Find(key)->apply(config, node);
+          });
+      if (!status.ok())
+        return absl::InvalidArgumentError(absl::StrCat(source, ": ", status.message()));
     }
     for (const Entry& entry : entries_) {
       auto it = env.find(EnvName(entry.info.key));
@@ -184,7 +191,8 @@ class Schema {
         }
       }
       if (absl::Status status = entry.apply(config, node); !status.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("environment ", it->first, ": ", status.message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("environment ", it->first, ": ", status.message()));
       }
     }
     for (const auto& check : checks_) {
@@ -202,8 +210,9 @@ class Schema {
     T defaults{};
     std::string out = absl::StrCat("Configuration keys of ", component_, ":\n");
     for (const Entry& entry : entries_) {
-      absl::StrAppend(&out, "  ", entry.info.key, " (", entry.info.type, ", env ", EnvName(entry.info.key),
-                      ")\n      ", entry.info.description, "\n      default: ", entry.show(defaults), "\n");
+      absl::StrAppend(&out, "  ", entry.info.key, " (", entry.info.type, ", env ",
+                      EnvName(entry.info.key), ")\n      ", entry.info.description,
+                      "\n      default: ", entry.show(defaults), "\n");
     }
     return out;
   }

@@ -30,8 +30,9 @@ Schema<Sample> MakeSchema() {
       .StringMap("routing.categories", &Sample::categories, "category -> department")
       .Tree("deadline.policies", &Sample::policies, "policies")
       .Check([](const Sample& s) {
-        return s.warn > 0 && s.warn < 1 ? absl::OkStatus()
-                                        : absl::InvalidArgumentError("deadline.warn must be in (0, 1)");
+        return s.warn > 0 && s.warn < 1
+                   ? absl::OkStatus()
+                   : absl::InvalidArgumentError("deadline.warn must be in (0, 1)");
       });
   return schema;
 }
@@ -75,7 +76,8 @@ routing:
 }
 
 TEST(Config, RejectsUnknownKeysByName) {
-  absl::StatusOr<Sample> config = MakeSchema().LoadString("kafka:\n  brokerz: x\n", {}, "intake.yaml");
+  absl::StatusOr<Sample> config =
+      MakeSchema().LoadString("kafka:\n  brokerz: x\n", {}, "intake.yaml");
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(config.status().message(), HasSubstr("intake.yaml"));
@@ -100,12 +102,11 @@ TEST(Config, RejectsBadValuesNamingKeyAndReason) {
 }
 
 TEST(Config, EnvironmentOverridesFile) {
-  absl::StatusOr<Sample> config =
-      MakeSchema().LoadString("kafka: {brokers: '10.0.0.1:1'}",
-                              {{"MELDPUNT_KAFKA_BROKERS", "127.0.0.1:19092"},
-                               {"MELDPUNT_KAFKA_PARTITIONS", "3"},
-                               {"MELDPUNT_LANGUAGES", "nl, en"},
-                               {"MELDPUNT_UNRELATED", "ignored"}});
+  absl::StatusOr<Sample> config = MakeSchema().LoadString(
+      "kafka: {brokers: '10.0.0.1:1'}", {{"MELDPUNT_KAFKA_BROKERS", "127.0.0.1:19092"},
+                                         {"MELDPUNT_KAFKA_PARTITIONS", "3"},
+                                         {"MELDPUNT_LANGUAGES", "nl, en"},
+                                         {"MELDPUNT_UNRELATED", "ignored"}});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->brokers, "127.0.0.1:19092");
   EXPECT_EQ(config->partitions, 3);

@@ -26,20 +26,25 @@ struct ServiceConfig {
 template <typename T>
 void AddServiceKeys(Schema<T>& schema) {
   schema.String("grpc.listen", &T::grpc_listen, "host:port of the gRPC server", HostPort(true))
-      .String("admin.listen", &T::admin_listen, "host:port of the admin HTTP server (/metrics, /healthz, /readyz)",
-              HostPort(true))
-      .String("kafka.brokers", &T::kafka_brokers, "Kafka bootstrap servers, comma separated", NonEmpty())
+      .String("admin.listen", &T::admin_listen,
+              "host:port of the admin HTTP server (/metrics, /healthz, /readyz)", HostPort(true))
+      .String("kafka.brokers", &T::kafka_brokers, "Kafka bootstrap servers, comma separated",
+              NonEmpty())
       .Int("kafka.case_events_partitions", &T::case_events_partitions,
            "partitions of meldpunt.case-events.v1 when this service creates it", Range(1, 1024))
       .Int("kafka.replication_factor", &T::replication_factor,
            "replication factor of topics this service creates (3 in production)", Range(1, 7))
       .Duration("kafka.produce_timeout", &T::produce_timeout,
-                "how long an append may wait for Kafka's acknowledgement before the call fails with UNAVAILABLE")
+                "how long an append may wait for Kafka's acknowledgement before the call fails "
+                "with UNAVAILABLE")
       .String("redis.address", &T::redis_address, "host:port of Redis", HostPort())
       .Int("redis.pool_size", &T::redis_pool_size, "Redis connections in the pool", Range(1, 64))
-      .String("log.level", &T::log_level, "debug, info, warning or error", OneOf({"debug", "info", "warning", "error"}))
-      .Duration("startup.timeout", &T::startup_timeout, "how long to wait for Kafka and Redis at start")
-      .Duration("shutdown.grace", &T::shutdown_grace, "how long in-flight calls may finish on SIGTERM");
+      .String("log.level", &T::log_level, "debug, info, warning or error",
+              OneOf({"debug", "info", "warning", "error"}))
+      .Duration("startup.timeout", &T::startup_timeout,
+                "how long to wait for Kafka and Redis at start")
+      .Duration("shutdown.grace", &T::shutdown_grace,
+                "how long in-flight calls may finish on SIGTERM");
 }
 
 }  // namespace meldpunt::config

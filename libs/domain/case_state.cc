@@ -22,8 +22,7 @@ constexpr std::initializer_list<CaseState> kWorking = {t::ROUTED, t::ACCEPTED, t
 
 bool IsOpen(CaseState state) {
   return state != t::CASE_STATE_UNSPECIFIED && !IsTerminal(state) && state != t::CLOSED &&
-         state != t::ANSWERED &&
-         state != t::INADMISSIBLE && state != t::REFERRED;
+         state != t::ANSWERED && state != t::INADMISSIBLE && state != t::REFERRED;
 }
 
 // The states each payload may be applied in; bookkeeping events (deadlines, notifications,
@@ -41,7 +40,8 @@ bool Allowed(CaseState s, const Envelope& e) {
     case Envelope::kCaseBounced:
       return In(s, {t::ROUTED, t::ACCEPTED});
     case Envelope::kInformationRequested:
-      return In(s, {t::ROUTED, t::ACCEPTED, t::IN_PROGRESS, t::ADMISSIBILITY_PENDING, t::IN_TRIAGE});
+      return In(s,
+                {t::ROUTED, t::ACCEPTED, t::IN_PROGRESS, t::ADMISSIBILITY_PENDING, t::IN_TRIAGE});
     case Envelope::kInformationProvided:
       return IsOpen(s);
     case Envelope::kCaseAnswered:
@@ -82,16 +82,17 @@ std::string StateName(CaseState state) { return t::CaseState_Name(state); }
 
 absl::Status Check(const Case& c, const Envelope& e) {
   if (!c.case_id().empty() && c.case_id() != e.case_id()) {
-    return absl::InvalidArgumentError(absl::StrCat("event ", e.event_id(), " belongs to case ", e.case_id(),
-                                                   ", not ", c.case_id()));
+    return absl::InvalidArgumentError(absl::StrCat("event ", e.event_id(), " belongs to case ",
+                                                   e.case_id(), ", not ", c.case_id()));
   }
   if (!Allowed(c.state(), e)) {
     if (c.state() == t::CASE_STATE_UNSPECIFIED) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(events::PayloadType(e), " for case ", e.case_id(), " that was never submitted"));
+      return absl::FailedPreconditionError(absl::StrCat(events::PayloadType(e), " for case ",
+                                                        e.case_id(), " that was never submitted"));
     }
-    return absl::FailedPreconditionError(absl::StrCat(events::PayloadType(e), " is not allowed while case ",
-                                                      e.case_id(), " is ", StateName(c.state())));
+    return absl::FailedPreconditionError(absl::StrCat(events::PayloadType(e),
+                                                      " is not allowed while case ", e.case_id(),
+                                                      " is ", StateName(c.state())));
   }
   return absl::OkStatus();
 }
@@ -105,7 +106,8 @@ absl::Status Apply(Case& c, const Envelope& e) {
       *c.mutable_draft() = p.draft();
       c.set_submitting_system(p.submitting_system());
       *c.mutable_submitted_at() = e.occurred_at();
-      c.set_priority(p.draft().priority() == t::PRIORITY_UNSPECIFIED ? t::NORMAL : p.draft().priority());
+      c.set_priority(p.draft().priority() == t::PRIORITY_UNSPECIFIED ? t::NORMAL
+                                                                     : p.draft().priority());
       c.set_state(t::RECEIVED);
       break;
     }

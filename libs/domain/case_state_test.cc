@@ -38,9 +38,12 @@ TEST(CaseState, SubmitRouteAcknowledgeAndBreach) {
   EXPECT_EQ(c.state(), t::ROUTED);
   EXPECT_EQ(c.department(), "public-works");
   EXPECT_EQ(c.route_hops(), 1);
-  ASSERT_TRUE(Apply(c, Event(2, [](Envelope& e) {
-                e.mutable_notification_delivered()->set_template_name("acknowledgement");
-              })).ok());
+  ASSERT_TRUE(Apply(c, Event(2,
+                             [](Envelope& e) {
+                               e.mutable_notification_delivered()->set_template_name(
+                                   "acknowledgement");
+                             }))
+                  .ok());
   EXPECT_TRUE(c.acknowledged());
   EXPECT_EQ(c.state(), t::ROUTED);
   auto breach = Event(3, [](Envelope& e) { e.mutable_deadline_breached()->set_clock("answer"); });
@@ -96,7 +99,8 @@ TEST(CaseState, EveryStateAgainstEveryEvent) {
         continue;
       }
       if (IsTerminal(static_cast<t::CaseState>(s))) {
-        EXPECT_EQ(c.state(), s) << StateName(static_cast<t::CaseState>(s)) << " left by " << e.type();
+        EXPECT_EQ(c.state(), s) << StateName(static_cast<t::CaseState>(s)) << " left by "
+                                << e.type();
       }
       if (s == t::CLOSED && c.state() != t::CLOSED) EXPECT_EQ(c.state(), t::REOPENED) << e.type();
     }
@@ -125,7 +129,8 @@ TEST(CaseState, LifecycleThroughBounceInformationAnswerAndReopen) {
   ASSERT_TRUE(apply([](Envelope& e) { e.mutable_case_answered(); }).ok());
   ASSERT_TRUE(apply([](Envelope& e) { e.mutable_case_closed(); }).ok());
   EXPECT_EQ(c.state(), t::CLOSED);
-  EXPECT_EQ(apply([](Envelope& e) { e.mutable_case_withdrawn(); }).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(apply([](Envelope& e) { e.mutable_case_withdrawn(); }).code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

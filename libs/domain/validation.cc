@@ -23,7 +23,8 @@ bool IsSlug(const std::string& text, size_t max) {
 // Deliberately simple: one @, a dot in the domain, no spaces; the mail server has the last word.
 bool LooksLikeEmail(const std::string& email) {
   size_t at = email.find('@');
-  if (at == std::string::npos || at == 0 || email.find('@', at + 1) != std::string::npos) return false;
+  if (at == std::string::npos || at == 0 || email.find('@', at + 1) != std::string::npos)
+    return false;
   std::string domain = email.substr(at + 1);
   if (domain.size() < 3 || domain.find('.') == std::string::npos || domain.front() == '.' ||
       domain.back() == '.') {
@@ -41,7 +42,8 @@ bool LooksLikePhone(const std::string& phone) {
     char c = phone[i];
     if (absl::ascii_isdigit(c)) {
       ++digits;
-    } else if (!(c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')' || (c == '+' && i == 0))) {
+    } else if (!(c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')' ||
+                 (c == '+' && i == 0))) {
       return false;
     }
   }
@@ -50,17 +52,20 @@ bool LooksLikePhone(const std::string& phone) {
 
 absl::Status CheckReporter(const t::CaseDraft& draft) {
   const t::Reporter& r = draft.reporter();
-  if (!t::Language_IsValid(r.language())) return FieldError("draft.reporter.language", "unknown language");
+  if (!t::Language_IsValid(r.language()))
+    return FieldError("draft.reporter.language", "unknown language");
   if (!t::Channel_IsValid(r.preferred_channel())) {
     return FieldError("draft.reporter.preferred_channel", "unknown channel");
   }
   if (r.anonymous()) {
     if (draft.kind() == t::COMPLAINT) {
       return FieldError("draft.reporter.anonymous",
-                        "a complaint cannot be anonymous: the reporter's name and an address or e-mail are needed");
+                        "a complaint cannot be anonymous: the reporter's name and an address or "
+                        "e-mail are needed");
     }
     if (!r.name().empty() || !r.email().empty() || !r.phone().empty() || !r.address().empty()) {
-      return FieldError("draft.reporter.anonymous", "an anonymous reporter must not carry name or contact data");
+      return FieldError("draft.reporter.anonymous",
+                        "an anonymous reporter must not carry name or contact data");
     }
     return absl::OkStatus();
   }
@@ -73,7 +78,8 @@ absl::Status CheckReporter(const t::CaseDraft& draft) {
     return FieldError("draft.reporter.phone", "is not a valid phone number");
   }
   if (r.email().empty() && r.phone().empty() && r.address().empty()) {
-    return FieldError("draft.reporter", "needs at least one of email, phone or address (or anonymous)");
+    return FieldError("draft.reporter",
+                      "needs at least one of email, phone or address (or anonymous)");
   }
   return absl::OkStatus();
 }
@@ -84,7 +90,8 @@ absl::Status CheckLocation(const t::Location& l) {
     bool four_digits = l.postcode().size() == 4;
     for (char c : l.postcode()) four_digits &= absl::ascii_isdigit(c) != 0;
     if (!four_digits || l.postcode()[0] == '0') {
-      return FieldError("draft.location.postcode", "must be a Belgian postcode of four digits (1000-9999)");
+      return FieldError("draft.location.postcode",
+                        "must be a Belgian postcode of four digits (1000-9999)");
     }
   }
   if (l.has_coordinates()) {
@@ -95,7 +102,8 @@ absl::Status CheckLocation(const t::Location& l) {
       return FieldError("draft.location.longitude", "must be between -180 and 180");
     }
   } else if (l.latitude() != 0 || l.longitude() != 0) {
-    return FieldError("draft.location.has_coordinates", "must be true when latitude/longitude are given");
+    return FieldError("draft.location.has_coordinates",
+                      "must be true when latitude/longitude are given");
   }
   if (!l.district().empty() && !IsSlug(l.district(), 64)) {
     return FieldError("draft.location.district", "must be 1-64 characters of a-z, 0-9 and '-'");
@@ -134,8 +142,8 @@ int64_t Utf8Length(const std::string& text) {
       code = (code << 6) | (s[i + k] & 0x3F);
     }
     // Overlong forms, surrogates and values beyond U+10FFFF are not valid UTF-8.
-    if ((extra == 1 && code < 0x80) || (extra == 2 && code < 0x800) || (extra == 3 && code < 0x10000) ||
-        (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) {
+    if ((extra == 1 && code < 0x80) || (extra == 2 && code < 0x800) ||
+        (extra == 3 && code < 0x10000) || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) {
       return -1;
     }
     i += extra + 1;
@@ -144,14 +152,16 @@ int64_t Utf8Length(const std::string& text) {
   return count;
 }
 
-absl::Status CheckText(const std::string& field, const std::string& text, size_t max_chars, bool multiline,
-                       bool required) {
+absl::Status CheckText(const std::string& field, const std::string& text, size_t max_chars,
+                       bool multiline, bool required) {
   if (text.empty()) return required ? FieldError(field, "is required") : absl::OkStatus();
-  if (text.size() > max_chars * 4) return FieldError(field, absl::StrCat("must be at most ", max_chars, " characters"));
+  if (text.size() > max_chars * 4)
+    return FieldError(field, absl::StrCat("must be at most ", max_chars, " characters"));
   int64_t length = Utf8Length(text);
   if (length < 0) return FieldError(field, "is not valid UTF-8");
   if (static_cast<size_t>(length) > max_chars) {
-    return FieldError(field, absl::StrCat("must be at most ", max_chars, " characters, got ", length));
+    return FieldError(field,
+                      absl::StrCat("must be at most ", max_chars, " characters, got ", length));
   }
   for (unsigned char c : text) {
     if (c < 0x20 || c == 0x7f) {
@@ -159,12 +169,13 @@ absl::Status CheckText(const std::string& field, const std::string& text, size_t
       return FieldError(field, "must not contain control characters");
     }
   }
-  if (required && absl::StripAsciiWhitespace(text).empty()) return FieldError(field, "must not be blank");
+  if (required && absl::StripAsciiWhitespace(text).empty())
+    return FieldError(field, "must not be blank");
   return absl::OkStatus();
 }
 
-absl::Status ValidateSubmission(const std::string& submitting_system, const std::string& request_key,
-                                const t::CaseDraft& draft) {
+absl::Status ValidateSubmission(const std::string& submitting_system,
+                                const std::string& request_key, const t::CaseDraft& draft) {
   if (!IsSlug(submitting_system, 64)) {
     return FieldError("submitting_system", "must be 1-64 characters of a-z, 0-9 and '-'");
   }
@@ -172,32 +183,41 @@ absl::Status ValidateSubmission(const std::string& submitting_system, const std:
     return FieldError("request_key", "must be 1-128 characters (the client's idempotency key)");
   }
   for (char c : request_key) {
-    if (c < 0x21 || c > 0x7e) return FieldError("request_key", "must be printable ASCII without spaces");
+    if (c < 0x21 || c > 0x7e)
+      return FieldError("request_key", "must be printable ASCII without spaces");
   }
   if (draft.kind() == t::CASE_KIND_UNSPECIFIED || !t::CaseKind_IsValid(draft.kind())) {
-    return FieldError("draft.kind", "must be one of REPORT, COMPLAINT, SUGGESTION, COMPLIMENT, QUESTION");
+    return FieldError("draft.kind",
+                      "must be one of REPORT, COMPLAINT, SUGGESTION, COMPLIMENT, QUESTION");
   }
   if (draft.channel() == t::CHANNEL_UNSPECIFIED || !t::Channel_IsValid(draft.channel())) {
-    return FieldError("draft.channel", "must be one of WEB, PHONE, EMAIL, COUNTER, LETTER, APP, PARTNER_SYSTEM");
+    return FieldError("draft.channel",
+                      "must be one of WEB, PHONE, EMAIL, COUNTER, LETTER, APP, PARTNER_SYSTEM");
   }
   if (!IsSlug(draft.category(), 64)) {
     return FieldError("draft.category", "must be 1-64 characters of a-z, 0-9 and '-'");
   }
-  RETURN_IF_ERROR(CheckText("draft.description", draft.description(), kMaxDescriptionChars, true, true));
-  if (!t::Priority_IsValid(draft.priority())) return FieldError("draft.priority", "unknown priority");
-  RETURN_IF_ERROR(CheckText("draft.external_reference", draft.external_reference(), 128, false, false));
+  RETURN_IF_ERROR(
+      CheckText("draft.description", draft.description(), kMaxDescriptionChars, true, true));
+  if (!t::Priority_IsValid(draft.priority()))
+    return FieldError("draft.priority", "unknown priority");
+  RETURN_IF_ERROR(
+      CheckText("draft.external_reference", draft.external_reference(), 128, false, false));
   RETURN_IF_ERROR(CheckLocation(draft.location()));
   if (draft.attachments_size() > kMaxAttachments) {
-    return FieldError("draft.attachments", absl::StrCat("at most ", kMaxAttachments, " attachments"));
+    return FieldError("draft.attachments",
+                      absl::StrCat("at most ", kMaxAttachments, " attachments"));
   }
   for (int i = 0; i < draft.attachments_size(); ++i) {
     const t::Attachment& a = draft.attachments(i);
     const std::string prefix = absl::StrCat("draft.attachments[", i, "]");
-    if (!(absl::StartsWith(a.url(), "https://") || absl::StartsWith(a.url(), "http://")) || a.url().size() > 2048) {
+    if (!(absl::StartsWith(a.url(), "https://") || absl::StartsWith(a.url(), "http://")) ||
+        a.url().size() > 2048) {
       return FieldError(prefix + ".url", "must be an http(s) URL of at most 2048 characters");
     }
     RETURN_IF_ERROR(CheckText(prefix + ".url", a.url(), 2048, false, true));
-    if (a.media_type().empty() || a.media_type().size() > 127 || a.media_type().find('/') == std::string::npos) {
+    if (a.media_type().empty() || a.media_type().size() > 127 ||
+        a.media_type().find('/') == std::string::npos) {
       return FieldError(prefix + ".media_type", "must be a media type such as image/jpeg");
     }
     RETURN_IF_ERROR(CheckText(prefix + ".media_type", a.media_type(), 127, false, true));

@@ -15,14 +15,14 @@ inline constexpr size_t kMaxDescriptionChars = 4000;
 inline constexpr int kMaxAttachments = 10;
 inline constexpr int64_t kMaxAttachmentBytes = 50LL * 1024 * 1024;
 
-absl::Status ValidateSubmission(const std::string& submitting_system, const std::string& request_key,
-                                const types::v1::CaseDraft& draft);
+absl::Status ValidateSubmission(const std::string& submitting_system,
+                                const std::string& request_key, const types::v1::CaseDraft& draft);
 
 // Number of Unicode code points in valid UTF-8; -1 when the bytes are not valid UTF-8.
 int64_t Utf8Length(const std::string& text);
 
 // Valid UTF-8 without control characters (tab, CR and LF allowed when multiline).
-absl::Status CheckText(const std::string& field, const std::string& text, size_t max_chars, bool multiline,
-                       bool required);
+absl::Status CheckText(const std::string& field, const std::string& text, size_t max_chars,
+                       bool multiline, bool required);
 
 }  // namespace meldpunt::domain

@@ -130,11 +130,11 @@ TEST(Validation, AnonymityDependsOnKind) {
 TEST(Utf8, LengthAndValidity) {
   EXPECT_EQ(Utf8Length(""), 0);
   EXPECT_EQ(Utf8Length("abc"), 3);
-  EXPECT_EQ(Utf8Length("\xe2\x82\xac"), 1);       // €
-  EXPECT_EQ(Utf8Length("\xf0\x9f\x98\x80"), 1);   // emoji
-  EXPECT_EQ(Utf8Length("\xe2\x82"), -1);          // truncated
-  EXPECT_EQ(Utf8Length("\xc0\xaf"), -1);          // overlong
-  EXPECT_EQ(Utf8Length("\xed\xa0\x80"), -1);      // surrogate
+  EXPECT_EQ(Utf8Length("\xe2\x82\xac"), 1);      // €
+  EXPECT_EQ(Utf8Length("\xf0\x9f\x98\x80"), 1);  // emoji
+  EXPECT_EQ(Utf8Length("\xe2\x82"), -1);         // truncated
+  EXPECT_EQ(Utf8Length("\xc0\xaf"), -1);         // overlong
+  EXPECT_EQ(Utf8Length("\xed\xa0\x80"), -1);     // surrogate
   EXPECT_EQ(Utf8Length("\xff"), -1);
 }
 

@@ -16,7 +16,8 @@ absl::Time GetTime(const google::protobuf::Timestamp& in) {
   return absl::FromUnixSeconds(in.seconds()) + absl::Nanoseconds(in.nanos());
 }
 
-Envelope NewEnvelope(const std::string& case_id, const std::string& producer, absl::Time occurred_at) {
+Envelope NewEnvelope(const std::string& case_id, const std::string& producer,
+                     absl::Time occurred_at) {
   Envelope envelope;
   envelope.set_case_id(case_id);
   envelope.set_producer(producer);
@@ -25,7 +26,8 @@ Envelope NewEnvelope(const std::string& case_id, const std::string& producer, ab
 }
 
 std::string PayloadType(const Envelope& envelope) {
-  const google::protobuf::OneofDescriptor* oneof = Envelope::descriptor()->FindOneofByName("payload");
+  const google::protobuf::OneofDescriptor* oneof =
+      Envelope::descriptor()->FindOneofByName("payload");
   const google::protobuf::FieldDescriptor* field =
       Envelope::GetReflection()->GetOneofFieldDescriptor(envelope, oneof);
   return field == nullptr ? "" : field->message_type()->name();

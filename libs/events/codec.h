@@ -20,7 +20,8 @@ namespace meldpunt::events {
 using Envelope = ::meldpunt::events::v1::Envelope;
 
 // An envelope with case id, producer and time set; the caller sets the payload and calls Finish.
-Envelope NewEnvelope(const std::string& case_id, const std::string& producer, absl::Time occurred_at);
+Envelope NewEnvelope(const std::string& case_id, const std::string& producer,
+                     absl::Time occurred_at);
 
 // Sets the event id and the type name from the payload.
 void Finish(Envelope& envelope, const std::string& event_id);
@@ -30,7 +31,8 @@ std::string PayloadType(const Envelope& envelope);
 
 std::string Encode(const Envelope& envelope);
 
-// Fails with INVALID_ARGUMENT on bytes that are not an envelope, or one without id, case or payload.
+// Fails with INVALID_ARGUMENT on bytes that are not an envelope, or one without id, case or
+// payload.
 absl::StatusOr<Envelope> Decode(const std::string& bytes);
 
 // The JSON form of a message (field names as in the proto), for kcat users and logs.

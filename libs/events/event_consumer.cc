@@ -9,10 +9,11 @@ EventConsumer::EventConsumer(std::unique_ptr<kafka::Consumer> consumer, EventHan
                              prometheus::Registry* registry, const std::string& group)
     : consumer_(std::move(consumer)), handler_(std::move(handler)) {
   if (registry != nullptr) {
-    auto& family = prometheus::BuildCounter()
-                       .Name("meldpunt_events_consumed_total")
-                       .Help("Case events taken from the log, by outcome (handled, skipped, retried)")
-                       .Register(*registry);
+    auto& family =
+        prometheus::BuildCounter()
+            .Name("meldpunt_events_consumed_total")
+            .Help("Case events taken from the log, by outcome (handled, skipped, retried)")
+            .Register(*registry);
     handled_metric_ = &family.Add({{"group", group}, {"outcome", "handled"}});
     skipped_metric_ = &family.Add({{"group", group}, {"outcome", "skipped"}});
     retried_metric_ = &family.Add({{"group", group}, {"outcome", "retried"}});
@@ -51,7 +52,8 @@ void EventConsumer::Run() {
   while (!stop_.load()) {
     absl::StatusOr<std::optional<kafka::Record>> polled = consumer_->Poll(absl::Milliseconds(200));
     if (!polled.ok()) {
-      log::Error("event consumer stopped on a fatal Kafka error", {{"error", polled.status().ToString()}});
+      log::Error("event consumer stopped on a fatal Kafka error",
+                 {{"error", polled.status().ToString()}});
       running_ = false;
       return;
     }
@@ -71,7 +73,8 @@ void EventConsumer::Run() {
       absl::SleepFor(backoff);
       backoff = std::min(backoff * 2, absl::Seconds(5));
     }
-    if (stop_.load() && !status.ok() && IsRetriable(status)) return;  // not handled: the next owner will
+    if (stop_.load() && !status.ok() && IsRetriable(status))
+      return;  // not handled: the next owner will
     if (status.ok()) {
       stats_.handled++;
       if (handled_metric_) handled_metric_->Increment();

@@ -7,7 +7,9 @@ namespace meldpunt::events {
 std::string KafkaEventLog::kCaseEventsTopicName() { return kCaseEventsTopic; }
 
 kafka::Message ToRecord(const std::string& topic, const Envelope& envelope) {
-  return kafka::Message{topic, envelope.case_id(), Encode(envelope),
+  return kafka::Message{topic,
+                        envelope.case_id(),
+                        Encode(envelope),
                         {{"event-id", envelope.event_id()}, {"event-type", envelope.type()}}};
 }
 

@@ -12,8 +12,8 @@
 namespace meldpunt::events {
 namespace {
 
-std::array<unsigned char, SHA256_DIGEST_LENGTH> Digest(absl::string_view kind,
-                                                        std::initializer_list<absl::string_view> parts) {
+std::array<unsigned char, SHA256_DIGEST_LENGTH> Digest(
+    absl::string_view kind, std::initializer_list<absl::string_view> parts) {
   SHA256_CTX ctx;
   SHA256_Init(&ctx);
   auto add = [&ctx](absl::string_view part) {
@@ -34,10 +34,12 @@ constexpr char kCrockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 }  // namespace
 
-std::string DeterministicId(absl::string_view kind, std::initializer_list<absl::string_view> parts) {
+std::string DeterministicId(absl::string_view kind,
+                            std::initializer_list<absl::string_view> parts) {
   auto digest = Digest(kind, parts);
-  return absl::StrCat(kind, "-",
-                      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest.data()), 16)));
+  return absl::StrCat(
+      kind, "-",
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest.data()), 16)));
 }
 
 std::string RandomId(absl::string_view kind) {
@@ -46,7 +48,8 @@ std::string RandomId(absl::string_view kind) {
     // RAND_bytes fails only without an entropy source; never hand out a predictable id silently.
     std::abort();
   }
-  return absl::StrCat(kind, "-", absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(bytes), 16)));
+  return absl::StrCat(
+      kind, "-", absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(bytes), 16)));
 }
 
 std::string CaseIdFor(absl::string_view submitting_system, absl::string_view request_key) {

@@ -10,7 +10,8 @@ namespace meldpunt::grpc_util {
 
 ServerRunner::~ServerRunner() { Shutdown(absl::ZeroDuration()); }
 
-absl::Status ServerRunner::Start(const std::string& listen, const std::vector<grpc::Service*>& services) {
+absl::Status ServerRunner::Start(const std::string& listen,
+                                 const std::vector<grpc::Service*>& services) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

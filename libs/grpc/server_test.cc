@@ -10,7 +10,8 @@ namespace {
 
 // The health service answers through a generic call, so this test needs no generated health stub.
 grpc::Status CheckHealth(int port, std::string* response_bytes) {
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -33,7 +34,8 @@ grpc::Status CheckHealth(int port, std::string* response_bytes) {
   cv.wait(lock, [&] { return done; });
   std::vector<grpc::Slice> slices;
   if (result.ok() && response.Dump(&slices).ok()) {
-    for (auto& slice : slices) response_bytes->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    for (auto& slice : slices)
+      response_bytes->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   }
   return result;
 }

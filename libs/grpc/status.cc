@@ -24,7 +24,9 @@ std::string ErrorField(const absl::Status& status) {
   auto payload = status.GetPayload(kBadRequestUrl);
   if (!payload) return "";
   google::rpc::BadRequest bad_request;
-  if (!bad_request.ParseFromString(std::string(*payload)) || bad_request.field_violations_size() == 0) return "";
+  if (!bad_request.ParseFromString(std::string(*payload)) ||
+      bad_request.field_violations_size() == 0)
+    return "";
   return bad_request.field_violations(0).field();
 }
 

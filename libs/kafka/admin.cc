@@ -11,22 +11,24 @@
 namespace meldpunt::kafka {
 namespace {
 
-absl::Status CreateOnce(rd_kafka_t* rk, const std::vector<TopicSpec>& topics, absl::Duration timeout) {
+absl::Status CreateOnce(rd_kafka_t* rk, const std::vector<TopicSpec>& topics,
+                        absl::Duration timeout) {
   std::vector<rd_kafka_NewTopic_t*> new_topics;
   char error[512];
   for (const TopicSpec& spec : topics) {
-    rd_kafka_NewTopic_t* topic =
-        rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, spec.replication_factor, error, sizeof error);
+    rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(
+        spec.name.c_str(), spec.partitions, spec.replication_factor, error, sizeof error);
     if (topic == nullptr) {
       for (auto* t : new_topics) rd_kafka_NewTopic_destroy(t);
       return absl::InvalidArgumentError(absl::StrCat("topic ", spec.name, ": ", error));
     }
-    for (const auto& [key, value] : spec.config) rd_kafka_NewTopic_set_config(topic, key.c_str(), value.c_str());
+    for (const auto& [key, value] : spec.config)
+      rd_kafka_NewTopic_set_config(topic, key.c_str(), value.c_str());
     new_topics.push_back(topic);
   }
   rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_request_timeout(options, static_cast<int>(absl::ToInt64Milliseconds(timeout)), error,
-                                            sizeof error);
+  rd_kafka_AdminOptions_set_request_timeout(
+      options, static_cast<int>(absl::ToInt64Milliseconds(timeout)), error, sizeof error);
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
   rd_kafka_CreateTopics(rk, new_topics.data(), new_topics.size(), options, queue);
   rd_kafka_event_t* event =
@@ -43,7 +45,8 @@ absl::Status CreateOnce(rd_kafka_t* rk, const std::vector<TopicSpec>& topics, ab
     const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(created, &count);
     for (size_t i = 0; i < count && result.ok(); ++i) {
       rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) continue;
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+        continue;
       const char* message = rd_kafka_topic_result_error_string(results[i]);
       result = ToStatus(static_cast<RdKafka::ErrorCode>(err),
                         absl::StrCat("create topic ", rd_kafka_topic_result_name(results[i]), ": ",
@@ -64,12 +67,14 @@ absl::Status EnsureTopics(const std::string& brokers, const std::vector<TopicSpe
   if (topics.empty()) return absl::OkStatus();
   char error[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK) {
+  if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), error, sizeof error) !=
+      RD_KAFKA_CONF_OK) {
     rd_kafka_conf_destroy(conf);
     return absl::InvalidArgumentError(absl::StrCat("kafka admin: ", error));
   }
   for (const auto& [key, value] : extra) {
-    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK) {
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error, sizeof error) !=
+        RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
       return absl::InvalidArgumentError(absl::StrCat("kafka admin property '", key, "': ", error));
     }
@@ -79,7 +84,9 @@ absl::Status EnsureTopics(const std::string& brokers, const std::vector<TopicSpe
   const absl::Time deadline = absl::Now() + timeout;
   absl::Status status;
   do {
-    status = CreateOnce(rk, topics, std::min(absl::Seconds(10), std::max(absl::Seconds(1), deadline - absl::Now())));
+    status =
+        CreateOnce(rk, topics,
+                   std::min(absl::Seconds(10), std::max(absl::Seconds(1), deadline - absl::Now())));
     if (status.ok() || status.code() != absl::StatusCode::kUnavailable) break;
     absl::SleepFor(absl::Milliseconds(500));
   } while (absl::Now() < deadline);

@@ -11,7 +11,8 @@ namespace {
 std::vector<TopicPartition> Convert(const std::vector<RdKafka::TopicPartition*>& partitions) {
   std::vector<TopicPartition> out;
   out.reserve(partitions.size());
-  for (const RdKafka::TopicPartition* tp : partitions) out.push_back({tp->topic(), tp->partition()});
+  for (const RdKafka::TopicPartition* tp : partitions)
+    out.push_back({tp->topic(), tp->partition()});
   return out;
 }
 
@@ -52,7 +53,8 @@ class Consumer::Rebalancer : public RdKafka::RebalanceCb, public RdKafka::EventC
 
 absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& options,
                                                            RebalanceListener* listener) {
-  if (options.group_id.empty()) return absl::InvalidArgumentError("kafka consumer: group_id is empty");
+  if (options.group_id.empty())
+    return absl::InvalidArgumentError("kafka consumer: group_id is empty");
   if (options.topics.empty()) return absl::InvalidArgumentError("kafka consumer: no topics");
   std::unique_ptr<Consumer> consumer(new Consumer());
   consumer->rebalancer_ = std::make_unique<Rebalancer>(listener);
@@ -67,20 +69,22 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions
       {"isolation.level", "read_committed"},
       {"enable.partition.eof", "false"},
       {"session.timeout.ms", absl::StrCat(absl::ToInt64Milliseconds(options.session_timeout))},
-      {"heartbeat.interval.ms", absl::StrCat(absl::ToInt64Milliseconds(options.session_timeout) / 4)},
+      {"heartbeat.interval.ms",
+       absl::StrCat(absl::ToInt64Milliseconds(options.session_timeout) / 4)},
       {"topic.metadata.refresh.interval.ms", "5000"},
   };
   for (const auto& [key, value] : options.extra) properties[key] = value;
   if (absl::Status status = ApplyProperties(*conf, properties); !status.ok()) return status;
   std::string error;
-  if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(consumer->rebalancer_.get()), error) !=
-          RdKafka::Conf::CONF_OK ||
+  if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(consumer->rebalancer_.get()),
+                error) != RdKafka::Conf::CONF_OK ||
       conf->set("event_cb", static_cast<RdKafka::EventCb*>(consumer->rebalancer_.get()), error) !=
           RdKafka::Conf::CONF_OK) {
     return absl::InternalError(absl::StrCat("kafka consumer callbacks: ", error));
   }
   consumer->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
-  if (!consumer->consumer_) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", error));
+  if (!consumer->consumer_)
+    return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", error));
   RdKafka::ErrorCode err = consumer->consumer_->subscribe(options.topics);
   if (err != RdKafka::ERR_NO_ERROR) return ToStatus(err, "kafka subscribe");
   return consumer;
@@ -102,11 +106,11 @@ absl::StatusOr<std::optional<Record>> Consumer::Poll(absl::Duration timeout) {
       record.timestamp = absl::FromUnixMillis(message->timestamp().timestamp);
       if (RdKafka::Headers* headers = message->headers(); headers != nullptr) {
         for (const RdKafka::Headers::Header& header : headers->get_all()) {
-          record.headers.emplace_back(header.key(),
-                                      header.value() == nullptr
-                                          ? std::string()
-                                          : std::string(static_cast<const char*>(header.value()),
-                                                        header.value_size()));
+          record.headers.emplace_back(
+              header.key(),
+              header.value() == nullptr
+                  ? std::string()
+                  : std::string(static_cast<const char*>(header.value()), header.value_size()));
         }
       }
       return std::optional<Record>(std::move(record));
@@ -116,7 +120,8 @@ absl::StatusOr<std::optional<Record>> Consumer::Poll(absl::Duration timeout) {
       return std::optional<Record>();
     default: {
       absl::Status status = ToStatus(message->err(), "kafka consume");
-      if (status.code() == absl::StatusCode::kInternal && Classify(message->err()) == ErrorClass::kFatal) {
+      if (status.code() == absl::StatusCode::kInternal &&
+          Classify(message->err()) == ErrorClass::kFatal) {
         return status;
       }
       log::Warning("kafka consume error", {{"error", message->errstr()}});

@@ -20,9 +20,11 @@ TEST(KafkaErrors, MapsToStatusCodes) {
   EXPECT_EQ(ToStatus(RdKafka::ERR__MSG_TIMED_OUT, "x").code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(ToStatus(RdKafka::ERR_INVALID_PRODUCER_EPOCH, "x").code(), absl::StatusCode::kAborted);
   EXPECT_EQ(ToStatus(RdKafka::ERR__FATAL, "x").code(), absl::StatusCode::kInternal);
-  EXPECT_EQ(ToStatus(RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED, "x").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ToStatus(RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED, "x").code(),
+            absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(ToStatus(RdKafka::ERR_UNKNOWN_TOPIC_OR_PART, "x").code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(ToStatus(RdKafka::ERR_MSG_SIZE_TOO_LARGE, "x").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ToStatus(RdKafka::ERR_MSG_SIZE_TOO_LARGE, "x").code(),
+            absl::StatusCode::kInvalidArgument);
   absl::Status status = ToStatus(RdKafka::ERR__MSG_TIMED_OUT, "delivery to t");
   EXPECT_NE(status.message().find("delivery to t"), std::string::npos);
 }

@@ -49,7 +49,9 @@ class RecordingListener : public RebalanceListener {
   void OnAssigned(const std::vector<TopicPartition>& partitions) override {
     assigned.insert(assigned.end(), partitions.begin(), partitions.end());
   }
-  void OnRevoked(const std::vector<TopicPartition>& partitions) override { revoked += partitions.size(); }
+  void OnRevoked(const std::vector<TopicPartition>& partitions) override {
+    revoked += partitions.size();
+  }
   std::vector<TopicPartition> assigned;
   size_t revoked = 0;
 };
@@ -68,7 +70,7 @@ std::vector<Record> ReadN(Consumer& consumer, size_t n, absl::Duration limit) {
 TEST_F(MockCluster, SendReturnsOnlyAfterAcknowledgement) {
   auto producer = MakeProducer();
   auto delivered = producer->Send({"events", "MP-1", "payload", {{"event-type", "CaseSubmitted"}}},
-                                   absl::Now() + absl::Seconds(10));
+                                  absl::Now() + absl::Seconds(10));
   ASSERT_TRUE(delivered.ok()) << delivered.status();
   EXPECT_GE(delivered->partition, 0);
   EXPECT_GE(delivered->offset, 0);
@@ -77,13 +79,17 @@ TEST_F(MockCluster, SendReturnsOnlyAfterAcknowledgement) {
 TEST_F(MockCluster, ConsumerReadsHeadersAndResumesAfterCommittedOffset) {
   auto producer = MakeProducer();
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(producer->Send({"events", "same-key", "v" + std::to_string(i), {{"event-id", std::to_string(i)}}},
-                               absl::Now() + absl::Seconds(10))
-                    .ok());
+    ASSERT_TRUE(
+        producer
+            ->Send(
+                {"events", "same-key", "v" + std::to_string(i), {{"event-id", std::to_string(i)}}},
+                absl::Now() + absl::Seconds(10))
+            .ok());
   }
   RecordingListener listener;
   {
-    auto consumer = Consumer::Create({.brokers = brokers_, .group_id = "g1", .topics = {"events"}}, &listener);
+    auto consumer =
+        Consumer::Create({.brokers = brokers_, .group_id = "g1", .topics = {"events"}}, &listener);
     ASSERT_TRUE(consumer.ok()) << consumer.status();
     std::vector<Record> first = ReadN(**consumer, 2, absl::Seconds(20));
     ASSERT_EQ(first.size(), 2u);
@@ -107,7 +113,8 @@ TEST_F(MockCluster, ConsumerReadsHeadersAndResumesAfterCommittedOffset) {
 
 TEST_F(MockCluster, RetriableBrokerErrorIsRetriedTransparently) {
   auto producer = MakeProducer();
-  rd_kafka_mock_push_request_errors(cluster_, kProduceApiKey, 2, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+  rd_kafka_mock_push_request_errors(cluster_, kProduceApiKey, 2,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
                                     RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
   auto delivered = producer->Send({"events", "k", "v", {}}, absl::Now() + absl::Seconds(10));
   EXPECT_TRUE(delivered.ok()) << delivered.status();
@@ -115,7 +122,8 @@ TEST_F(MockCluster, RetriableBrokerErrorIsRetriedTransparently) {
 
 TEST_F(MockCluster, PermanentBrokerErrorComesBackAsStatus) {
   auto producer = MakeProducer();
-  rd_kafka_mock_push_request_errors(cluster_, kProduceApiKey, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  rd_kafka_mock_push_request_errors(cluster_, kProduceApiKey, 1,
+                                    RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
   auto delivered = producer->Send({"events", "k", "v", {}}, absl::Now() + absl::Seconds(10));
   ASSERT_FALSE(delivered.ok());
   EXPECT_EQ(delivered.status().code(), absl::StatusCode::kPermissionDenied) << delivered.status();

@@ -19,7 +19,8 @@ class Producer::Reports : public RdKafka::DeliveryReportCb, public RdKafka::Even
     if (message.err() == RdKafka::ERR_NO_ERROR) {
       (*done)(Delivered{message.partition(), message.offset()});
     } else {
-      (*done)(ToStatus(message.err(), absl::StrCat("delivery to ", message.topic_name()), fatal_->load()));
+      (*done)(ToStatus(message.err(), absl::StrCat("delivery to ", message.topic_name()),
+                       fatal_->load()));
     }
     delete done;
   }
@@ -28,7 +29,9 @@ class Producer::Reports : public RdKafka::DeliveryReportCb, public RdKafka::Even
     if (event.type() == RdKafka::Event::EVENT_ERROR) {
       if (event.fatal()) fatal_->store(true);
       log::Write(event.fatal() ? log::Level::kError : log::Level::kWarning, "kafka producer error",
-                 {{"error", RdKafka::err2str(event.err())}, {"detail", event.str()}, {"fatal", event.fatal()}});
+                 {{"error", RdKafka::err2str(event.err())},
+                  {"detail", event.str()},
+                  {"fatal", event.fatal()}});
     }
   }
 
@@ -53,14 +56,15 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions
   for (const auto& [key, value] : options.extra) properties[key] = value;
   if (absl::Status status = ApplyProperties(*conf, properties); !status.ok()) return status;
   std::string error;
-  if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(producer->reports_.get()), error) !=
-          RdKafka::Conf::CONF_OK ||
+  if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(producer->reports_.get()),
+                error) != RdKafka::Conf::CONF_OK ||
       conf->set("event_cb", static_cast<RdKafka::EventCb*>(producer->reports_.get()), error) !=
           RdKafka::Conf::CONF_OK) {
     return absl::InternalError(absl::StrCat("kafka producer callbacks: ", error));
   }
   producer->producer_.reset(RdKafka::Producer::create(conf.get(), error));
-  if (!producer->producer_) return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", error));
+  if (!producer->producer_)
+    return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", error));
   Producer* raw = producer.get();
   producer->poller_ = std::thread([raw] {
     while (!raw->stop_.load()) raw->producer_->poll(50);
@@ -88,8 +92,8 @@ absl::Status Producer::SendAsync(const Message& message, DeliveryCallback done) 
   auto* callback = new DeliveryCallback(std::move(done));
   RdKafka::ErrorCode err = producer_->produce(
       message.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-      const_cast<char*>(message.value.data()), message.value.size(), message.key.data(), message.key.size(),
-      0, headers, callback);
+      const_cast<char*>(message.value.data()), message.value.size(), message.key.data(),
+      message.key.size(), 0, headers, callback);
   if (err != RdKafka::ERR_NO_ERROR) {
     delete headers;  // ownership passes to librdkafka only on success
     delete callback;
@@ -110,8 +114,8 @@ absl::StatusOr<Delivered> Producer::Send(const Message& message, absl::Time dead
   });
   if (!queued.ok()) return queued;
   if (!waiter->done.WaitForNotificationWithDeadline(deadline)) {
-    return absl::UnavailableError(
-        absl::StrCat("kafka did not acknowledge the record on ", message.topic, " before the deadline"));
+    return absl::UnavailableError(absl::StrCat("kafka did not acknowledge the record on ",
+                                               message.topic, " before the deadline"));
   }
   return waiter->result;
 }

@@ -2,7 +2,8 @@
 // a Status: a caller answers its client only after the broker acknowledged the record.
 //
 //   ASSIGN_OR_RETURN(auto producer, Producer::Create({.brokers = "127.0.0.1:9092"}));
-//   ASSIGN_OR_RETURN(Delivered d, producer->Send({topic, key, value}, absl::Now() + absl::Seconds(5)));
+//   ASSIGN_OR_RETURN(Delivered d, producer->Send({topic, key, value}, absl::Now() +
+//   absl::Seconds(5)));
 //
 // Owns one thread that polls librdkafka for delivery reports; the destructor flushes (bounded)
 // and joins it. Send is safe from any thread.

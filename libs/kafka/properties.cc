@@ -4,7 +4,8 @@
 
 namespace meldpunt::kafka {
 
-absl::Status ApplyProperties(RdKafka::Conf& conf, const std::map<std::string, std::string>& properties) {
+absl::Status ApplyProperties(RdKafka::Conf& conf,
+                             const std::map<std::string, std::string>& properties) {
   std::string error;
   for (const auto& [key, value] : properties) {
     if (conf.set(key, value, error) != RdKafka::Conf::CONF_OK) {

@@ -10,6 +10,7 @@
 
 namespace meldpunt::kafka {
 
-absl::Status ApplyProperties(RdKafka::Conf& conf, const std::map<std::string, std::string>& properties);
+absl::Status ApplyProperties(RdKafka::Conf& conf,
+                             const std::map<std::string, std::string>& properties);
 
 }  // namespace meldpunt::kafka

@@ -13,8 +13,11 @@ std::string RenderMetrics(prometheus::Registry& registry) {
   return serializer.Serialize(registry.Collect());
 }
 
-AdminServer::AdminServer(std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready)
-    : registry_(std::move(registry)), ready_(std::move(ready)), server_(std::make_unique<httplib::Server>()) {
+AdminServer::AdminServer(std::shared_ptr<prometheus::Registry> registry,
+                         std::function<bool()> ready)
+    : registry_(std::move(registry)),
+      ready_(std::move(ready)),
+      server_(std::make_unique<httplib::Server>()) {
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(RenderMetrics(*registry_), "text/plain; version=0.0.4");
   });

@@ -13,7 +13,8 @@ namespace {
 
 TEST(AdminServer, ServesMetricsHealthAndReadiness) {
   auto registry = std::make_shared<prometheus::Registry>();
-  auto& family = prometheus::BuildCounter().Name("meldpunt_test_total").Help("test").Register(*registry);
+  auto& family =
+      prometheus::BuildCounter().Name("meldpunt_test_total").Help("test").Register(*registry);
   family.Add({{"kind", "x"}}).Increment(3);
   std::atomic<bool> ready{false};
   AdminServer admin(registry, [&] { return ready.load(); });
@@ -24,7 +25,8 @@ TEST(AdminServer, ServesMetricsHealthAndReadiness) {
   auto metrics = client.Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
-  EXPECT_NE(metrics->body.find("meldpunt_test_total{kind=\"x\"} 3"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("meldpunt_test_total{kind=\"x\"} 3"), std::string::npos)
+      << metrics->body;
 
   auto health = client.Get("/healthz");
   ASSERT_TRUE(health);

@@ -23,10 +23,14 @@ State& GetState() {
 
 const char* LevelName(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarning: return "warning";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarning:
+      return "warning";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -38,7 +42,8 @@ absl::StatusOr<Level> ParseLevel(const std::string& text) {
   if (text == "info") return Level::kInfo;
   if (text == "warning" || text == "warn") return Level::kWarning;
   if (text == "error") return Level::kError;
-  return absl::InvalidArgumentError(absl::StrCat("unknown log level '", text, "' (debug, info, warning, error)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown log level '", text, "' (debug, info, warning, error)"));
 }
 
 void Init(std::string service, Level level) {

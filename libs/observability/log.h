@@ -23,11 +23,20 @@ void Init(std::string service, Level level);
 // Renders the line Write would print (exposed for tests).
 std::string Format(Level level, const std::string& message, const nlohmann::json& fields);
 
-void Write(Level level, const std::string& message, const nlohmann::json& fields = nlohmann::json::object());
+void Write(Level level, const std::string& message,
+           const nlohmann::json& fields = nlohmann::json::object());
 
-inline void Debug(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) { Write(Level::kDebug, m, f); }
-inline void Info(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) { Write(Level::kInfo, m, f); }
-inline void Warning(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) { Write(Level::kWarning, m, f); }
-inline void Error(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) { Write(Level::kError, m, f); }
+inline void Debug(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) {
+  Write(Level::kDebug, m, f);
+}
+inline void Info(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) {
+  Write(Level::kInfo, m, f);
+}
+inline void Warning(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) {
+  Write(Level::kWarning, m, f);
+}
+inline void Error(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) {
+  Write(Level::kError, m, f);
+}
 
 }  // namespace meldpunt::log

@@ -7,7 +7,8 @@ namespace {
 
 TEST(Log, LinesAreJsonWithServiceLevelAndFields) {
   Init("intake", Level::kInfo);
-  std::string line = Format(Level::kWarning, "case submitted", {{"case_id", "MP-1"}, {"attempt", 2}});
+  std::string line =
+      Format(Level::kWarning, "case submitted", {{"case_id", "MP-1"}, {"attempt", 2}});
   nlohmann::json parsed = nlohmann::json::parse(line);
   EXPECT_EQ(parsed["service"], "intake");
   EXPECT_EQ(parsed["level"], "warning");

@@ -12,7 +12,6 @@
 namespace meldpunt::redis {
 namespace {
 
-
 Reply Convert(const redisReply* raw) {
   Reply reply;
   switch (raw->type) {
@@ -55,7 +54,8 @@ void Append(redisContext* context, const std::vector<std::string>& args) {
 }  // namespace
 
 absl::Status ReplyStatus(const Reply& reply) {
-  if (reply.type == Reply::Type::kError) return absl::InternalError(absl::StrCat("redis: ", reply.str));
+  if (reply.type == Reply::Type::kError)
+    return absl::InternalError(absl::StrCat("redis: ", reply.str));
   return absl::OkStatus();
 }
 
@@ -77,7 +77,8 @@ absl::Status Connection::Reconnect() {
   size_t colon = options_.address.rfind(':');
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(options_.address.substr(colon + 1), &port)) {
-    return absl::InvalidArgumentError(absl::StrCat("redis address '", options_.address, "' is not host:port"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("redis address '", options_.address, "' is not host:port"));
   }
   const std::string host = options_.address.substr(0, colon);
   context_ = redisConnectWithTimeout(host.c_str(), port, absl::ToTimeval(options_.connect_timeout));
@@ -98,7 +99,8 @@ absl::Status Connection::Reconnect() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<Reply>> Connection::Send(const std::vector<std::vector<std::string>>& commands) {
+absl::StatusOr<std::vector<Reply>> Connection::Send(
+    const std::vector<std::vector<std::string>>& commands) {
   if (context_ == nullptr) return absl::UnavailableError("redis: not connected");
   for (const auto& command : commands) Append(context_, command);
   std::vector<Reply> replies;
@@ -117,7 +119,8 @@ absl::StatusOr<std::vector<Reply>> Connection::Send(const std::vector<std::vecto
   return replies;
 }
 
-absl::StatusOr<std::vector<Reply>> Connection::Pipeline(const std::vector<std::vector<std::string>>& commands) {
+absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
+    const std::vector<std::vector<std::string>>& commands) {
   if (commands.empty()) return std::vector<Reply>();
   if (context_ != nullptr) {
     absl::StatusOr<std::vector<Reply>> replies = Send(commands);
@@ -132,13 +135,15 @@ absl::StatusOr<Reply> Connection::Command(const std::vector<std::string>& args) 
   return std::move(replies[0]);
 }
 
-absl::StatusOr<Reply> Connection::Script(const std::string& name, const std::vector<std::string>& keys,
+absl::StatusOr<Reply> Connection::Script(const std::string& name,
+                                         const std::vector<std::string>& keys,
                                          const std::vector<std::string>& args) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::string sha;
     for (const auto& [script, hash] : shas_)
       if (script == name) sha = hash;
-    if (sha.empty() && context_ != nullptr) return absl::InvalidArgumentError(absl::StrCat("redis: no script '", name, "'"));
+    if (sha.empty() && context_ != nullptr)
+      return absl::InvalidArgumentError(absl::StrCat("redis: no script '", name, "'"));
     if (context_ == nullptr) {
       RETURN_IF_ERROR(Reconnect());
       continue;
@@ -185,7 +190,8 @@ absl::StatusOr<Reply> Client::Command(const std::vector<std::string>& args) {
   return With([&](Connection& c) { return c.Command(args); });
 }
 
-absl::StatusOr<std::vector<Reply>> Client::Pipeline(const std::vector<std::vector<std::string>>& commands) {
+absl::StatusOr<std::vector<Reply>> Client::Pipeline(
+    const std::vector<std::vector<std::string>>& commands) {
   return With([&](Connection& c) { return c.Pipeline(commands); });
 }
 

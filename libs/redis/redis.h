@@ -9,8 +9,8 @@
 // Errors: UNAVAILABLE when Redis cannot be reached (retry), INTERNAL for an error reply.
 #pragma once
 
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,7 +58,8 @@ class Connection {
   // commands must be safe to repeat (ours are: SETs, CAS scripts, idempotent adds).
   absl::StatusOr<Reply> Command(const std::vector<std::string>& args);
   // Sends all commands in one round trip; the replies come back in order (error replies included).
-  absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& commands);
+  absl::StatusOr<std::vector<Reply>> Pipeline(
+      const std::vector<std::vector<std::string>>& commands);
   absl::StatusOr<Reply> Script(const std::string& name, const std::vector<std::string>& keys,
                                const std::vector<std::string>& args);
 
@@ -78,7 +79,8 @@ class Client {
   static absl::StatusOr<std::unique_ptr<Client>> Create(const Options& options);
 
   absl::StatusOr<Reply> Command(const std::vector<std::string>& args);
-  absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& commands);
+  absl::StatusOr<std::vector<Reply>> Pipeline(
+      const std::vector<std::vector<std::string>>& commands);
   absl::StatusOr<Reply> Script(const std::string& name, const std::vector<std::string>& keys,
                                const std::vector<std::string>& args);
 

@@ -38,8 +38,8 @@ absl::Status RetryUntilAvailable(const std::string& what, absl::Duration timeout
     absl::Status status = attempt();
     if (status.ok() || status.code() != absl::StatusCode::kUnavailable) return status;
     if (absl::Now() + backoff > deadline) {
-      return absl::UnavailableError(absl::StrCat(what, " not reachable after ", absl::FormatDuration(timeout), ": ",
-                                                 status.message()));
+      return absl::UnavailableError(absl::StrCat(
+          what, " not reachable after ", absl::FormatDuration(timeout), ": ", status.message()));
     }
     log::Warning("waiting for dependency", {{"dependency", what}, {"error", status.ToString()}});
     absl::SleepFor(backoff);
@@ -69,9 +69,10 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
 }
 
 std::string Usage(const std::string& program) {
-  return absl::StrCat("usage: ", program, " [--config FILE] [--check-config] [--help-config]\n",
-                      "  Every key can be overridden by an environment variable MELDPUNT_<KEY>, e.g.\n",
-                      "  kafka.brokers -> MELDPUNT_KAFKA_BROKERS. --help-config lists the keys.\n");
+  return absl::StrCat(
+      "usage: ", program, " [--config FILE] [--check-config] [--help-config]\n",
+      "  Every key can be overridden by an environment variable MELDPUNT_<KEY>, e.g.\n",
+      "  kafka.brokers -> MELDPUNT_KAFKA_BROKERS. --help-config lists the keys.\n");
 }
 
 }  // namespace meldpunt::service

@@ -2,7 +2,8 @@
 // dependencies at start, and waiting for SIGTERM/SIGINT.
 //
 //   int main(int argc, char** argv) {
-//     return RunMain<IntakeConfig>(argc, argv, "intake", IntakeSchema(), [](const IntakeConfig& c) {
+//     return RunMain<IntakeConfig>(argc, argv, "intake", IntakeSchema(), [](const IntakeConfig& c)
+//     {
 //       return RunIntake(c);  // builds the app, serves until WaitForShutdownSignal() returns
 //     });
 //   }
@@ -46,16 +47,17 @@ int RunMain(int argc, char** argv, const std::string& service, const config::Sch
             const std::function<absl::Status(const Config&)>& run) {
   absl::StatusOr<Args> args = ParseArgs(argc, argv);
   if (!args.ok()) {
-    std::fprintf(stderr, "%s\n%s", std::string(args.status().message()).c_str(), Usage(argv[0]).c_str());
+    std::fprintf(stderr, "%s\n%s", std::string(args.status().message()).c_str(),
+                 Usage(argv[0]).c_str());
     return 2;
   }
   if (args->help_config) {
     std::printf("%s", schema.Describe().c_str());
     return 0;
   }
-  absl::StatusOr<Config> config = args->config_path.empty()
-                                      ? schema.LoadString("", config::ProcessEnvironment(), "<defaults>")
-                                      : schema.LoadFile(args->config_path, config::ProcessEnvironment());
+  absl::StatusOr<Config> config =
+      args->config_path.empty() ? schema.LoadString("", config::ProcessEnvironment(), "<defaults>")
+                                : schema.LoadFile(args->config_path, config::ProcessEnvironment());
   if (!config.ok()) {
     std::fprintf(stderr, "meldpunt-%s: invalid configuration: %s\n", service.c_str(),
                  std::string(config.status().message()).c_str());

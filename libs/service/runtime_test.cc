@@ -37,9 +37,8 @@ TEST(Runtime, RetryStopsOnSuccessOrPermanentError) {
   });
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(calls, 1);
-  absl::Status timeout = RetryUntilAvailable("thing", absl::Milliseconds(300), [] {
-    return absl::UnavailableError("down");
-  });
+  absl::Status timeout = RetryUntilAvailable("thing", absl::Milliseconds(300),
+                                             [] { return absl::UnavailableError("down"); });
   EXPECT_EQ(timeout.code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(timeout.message().find("thing not reachable"), std::string::npos);
 }

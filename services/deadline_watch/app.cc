@@ -24,22 +24,27 @@ absl::Status DeadlineApp::Start() {
   admin_ = std::make_unique<observability::AdminServer>(registry_, [this] { return Ready(); });
   RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
   RETURN_IF_ERROR(service::RetryUntilAvailable("kafka", config_.startup_timeout, [&] {
-    return kafka::EnsureTopics(config_.kafka_brokers,
-                               {{events::kCaseEventsTopic, static_cast<int>(config_.case_events_partitions),
-                                 static_cast<int>(config_.replication_factor)}},
-                               absl::Seconds(5));
+    return kafka::EnsureTopics(
+        config_.kafka_brokers,
+        {{events::kCaseEventsTopic, static_cast<int>(config_.case_events_partitions),
+          static_cast<int>(config_.replication_factor)}},
+        absl::Seconds(5));
   }));
-  ASSIGN_OR_RETURN(producer_, kafka::Producer::Create({.brokers = config_.kafka_brokers,
-                                                       .client_id = "meldpunt-deadline-watch",
-                                                       .delivery_timeout = config_.produce_timeout}));
-  RETURN_IF_ERROR(service::RetryUntilAvailable("redis", config_.startup_timeout, [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(redis_, redis::Client::Create({.address = config_.redis_address,
-                                                    .scripts = {RedisTimerStore::ClaimScript()},
-                                                    .pool_size = static_cast<int>(config_.redis_pool_size)}));
-    return absl::OkStatus();
-  }));
+  ASSIGN_OR_RETURN(producer_,
+                   kafka::Producer::Create({.brokers = config_.kafka_brokers,
+                                            .client_id = "meldpunt-deadline-watch",
+                                            .delivery_timeout = config_.produce_timeout}));
+  RETURN_IF_ERROR(
+      service::RetryUntilAvailable("redis", config_.startup_timeout, [&]() -> absl::Status {
+        ASSIGN_OR_RETURN(redis_, redis::Client::Create(
+                                     {.address = config_.redis_address,
+                                      .scripts = {RedisTimerStore::ClaimScript()},
+                                      .pool_size = static_cast<int>(config_.redis_pool_size)}));
+        return absl::OkStatus();
+      }));
   store_ = std::make_unique<RedisTimerStore>(*redis_);
-  logic_ = std::make_unique<DeadlineLogic>(*store_, clock_, std::move(policies), DeadlineOptions{.lease = config_.lease});
+  logic_ = std::make_unique<DeadlineLogic>(*store_, clock_, std::move(policies),
+                                           DeadlineOptions{.lease = config_.lease});
   ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Create({.brokers = config_.kafka_brokers,
                                                            .group_id = config_.consumer_group,
                                                            .topics = {events::kCaseEventsTopic},
@@ -47,7 +52,9 @@ absl::Status DeadlineApp::Start() {
                                                           this));
   consumer_ = std::make_unique<events::EventConsumer>(
       std::move(consumer),
-      [this](const events::Envelope& e, const kafka::Record& r) { return logic_->OnEvent(e, r.partition); },
+      [this](const events::Envelope& e, const kafka::Record& r) {
+        return logic_->OnEvent(e, r.partition);
+      },
       registry_.get(), config_.consumer_group);
   consumer_->Start();
   timer_thread_ = std::thread([this] { TimerLoop(); });

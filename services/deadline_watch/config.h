@@ -20,10 +20,15 @@ struct DeadlineConfig : config::ServiceConfig {
 inline config::Schema<DeadlineConfig> DeadlineSchema() {
   config::Schema<DeadlineConfig> schema("meldpunt-deadline-watch");
   config::AddServiceKeys(schema);
-  schema.String("deadline.consumer_group", &DeadlineConfig::consumer_group, "Kafka consumer group", config::NonEmpty())
-      .Duration("deadline.poll_interval", &DeadlineConfig::poll_interval, "how often due timers are claimed",
+  schema
+      .String("deadline.consumer_group", &DeadlineConfig::consumer_group, "Kafka consumer group",
+              config::NonEmpty())
+      .Duration("deadline.poll_interval", &DeadlineConfig::poll_interval,
+                "how often due timers are claimed",
                 [](const absl::Duration& d) {
-                  return d >= absl::Milliseconds(10) && d <= absl::Minutes(1) ? "" : "must be between 10ms and 1m";
+                  return d >= absl::Milliseconds(10) && d <= absl::Minutes(1)
+                             ? ""
+                             : "must be between 10ms and 1m";
                 })
       .Duration("deadline.lease", &DeadlineConfig::lease,
                 "how long a claimed timer is reserved before another attempt may fire it again")

@@ -14,7 +14,8 @@ const ClockPolicy* DeadlineLogic::Find(const std::string& name) const {
   return nullptr;
 }
 
-std::vector<Timer> DeadlineLogic::TimersFor(const v1::Clock& clock, const ClockPolicy& policy) const {
+std::vector<Timer> DeadlineLogic::TimersFor(const v1::Clock& clock,
+                                            const ClockPolicy& policy) const {
   std::vector<Timer> timers;
   const absl::Time started = events::GetTime(clock.started_at());
   const absl::Time due = events::GetTime(clock.due_at());
@@ -29,7 +30,8 @@ std::vector<Timer> DeadlineLogic::TimersFor(const v1::Clock& clock, const ClockP
     t.fire_ms = absl::ToUnixMillis(started + (due - started) * (permille / 1000.0));
     return t;
   };
-  for (double fraction : policy.warn_at) timers.push_back(make("warning", static_cast<int>(std::lround(fraction * 1000))));
+  for (double fraction : policy.warn_at)
+    timers.push_back(make("warning", static_cast<int>(std::lround(fraction * 1000))));
   timers.push_back(make("breach", 1000));
   return timers;
 }
@@ -76,7 +78,8 @@ absl::Status DeadlineLogic::OnEvent(const events::Envelope& envelope, int32_t pa
 
 absl::StatusOr<std::vector<Firing>> DeadlineLogic::ClaimDue(int32_t partition) {
   const absl::Time now = clock_.Now();
-  ASSIGN_OR_RETURN(std::vector<Timer> timers, store_.ClaimDue(partition, now, options_.lease, options_.claim_limit));
+  ASSIGN_OR_RETURN(std::vector<Timer> timers,
+                   store_.ClaimDue(partition, now, options_.lease, options_.claim_limit));
   std::vector<Firing> out;
   for (const Timer& timer : timers) {
     Firing firing{timer, std::nullopt};
@@ -100,9 +103,9 @@ absl::StatusOr<std::vector<Firing>> DeadlineLogic::ClaimDue(int32_t partition) {
         w->set_fraction(timer.permille / 1000.0);
         events::SetTime(w->mutable_due_at(), due);
       }
-      events::Finish(e, events::DeterministicId("deadline", {timer.case_id, timer.clock,
-                                                             absl::StrCat(timer.generation), timer.kind,
-                                                             absl::StrCat(timer.permille)}));
+      events::Finish(e, events::DeterministicId(
+                            "deadline", {timer.case_id, timer.clock, absl::StrCat(timer.generation),
+                                         timer.kind, absl::StrCat(timer.permille)}));
       firing.event = std::move(e);
     }
     out.push_back(std::move(firing));
@@ -114,7 +117,8 @@ absl::Status DeadlineLogic::Complete(int32_t partition, const Firing& firing) {
   if (firing.event.has_value()) {
     ASSIGN_OR_RETURN(std::vector<v1::Clock> clocks, store_.Clocks(firing.timer.case_id));
     for (v1::Clock& clock : clocks) {
-      if (clock.name() != firing.timer.clock || clock.generation() != firing.timer.generation) continue;
+      if (clock.name() != firing.timer.clock || clock.generation() != firing.timer.generation)
+        continue;
       if (clock.status() == v1::STOPPED) break;
       const v1::ClockStatus next = firing.timer.kind == "breach" ? v1::BREACHED : v1::WARNED;
       if (clock.status() != v1::BREACHED && clock.status() != next) {

@@ -23,7 +23,8 @@ class MemoryTimerStore : public TimerStore {
     }
     return absl::OkStatus();
   }
-  absl::StatusOr<std::vector<Timer>> ClaimDue(int32_t p, absl::Time now, absl::Duration lease, int limit) override {
+  absl::StatusOr<std::vector<Timer>> ClaimDue(int32_t p, absl::Time now, absl::Duration lease,
+                                              int limit) override {
     std::vector<Timer> out;
     const int64_t now_ms = absl::ToUnixMillis(now);
     for (auto& [member, until] : inflight_[p]) {
@@ -83,12 +84,14 @@ events::Envelope Event(const std::function<void(events::Envelope&)>& set, absl::
 }
 
 events::Envelope Submitted(t::CaseKind kind) {
-  return Event([kind](events::Envelope& e) { e.mutable_case_submitted()->mutable_draft()->set_kind(kind); });
+  return Event(
+      [kind](events::Envelope& e) { e.mutable_case_submitted()->mutable_draft()->set_kind(kind); });
 }
 
 class DeadlineLogicTest : public ::testing::Test {
  protected:
-  DeadlineLogicTest() : clock_(kStart), logic_(store_, clock_, Policies(), {.lease = absl::Seconds(30)}) {}
+  DeadlineLogicTest()
+      : clock_(kStart), logic_(store_, clock_, Policies(), {.lease = absl::Seconds(30)}) {}
 
   std::vector<Firing> FireAll(int32_t p = 0) {
     auto firings = logic_.ClaimDue(p);
@@ -137,7 +140,8 @@ TEST_F(DeadlineLogicTest, WarningThenBreachFireOnceEachWithDeterministicIds) {
   auto breaches = FireAll();
   ASSERT_EQ(breaches.size(), 1u);
   EXPECT_EQ(breaches[0].event->type(), "DeadlineBreached");
-  EXPECT_EQ(events::GetTime(breaches[0].event->deadline_breached().due_at()), kStart + absl::Hours(240));
+  EXPECT_EQ(events::GetTime(breaches[0].event->deadline_breached().due_at()),
+            kStart + absl::Hours(240));
   EXPECT_EQ((*store_.Clocks(kCase))[0].status(), v1::BREACHED);
   clock_.Advance(absl::Hours(24 * 30));
   EXPECT_TRUE(FireAll().empty());
@@ -146,9 +150,15 @@ TEST_F(DeadlineLogicTest, WarningThenBreachFireOnceEachWithDeterministicIds) {
 
 TEST_F(DeadlineLogicTest, StopEventCancelsTheClock) {
   ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
-  ASSERT_TRUE(logic_.OnEvent(Event([](events::Envelope& e) {
-                               e.mutable_notification_delivered()->set_template_name("acknowledgement");
-                             }, kStart + absl::Hours(1)), 0).ok());
+  ASSERT_TRUE(logic_
+                  .OnEvent(Event(
+                               [](events::Envelope& e) {
+                                 e.mutable_notification_delivered()->set_template_name(
+                                     "acknowledgement");
+                               },
+                               kStart + absl::Hours(1)),
+                           0)
+                  .ok());
   EXPECT_EQ((*store_.Clocks(kCase))[0].status(), v1::STOPPED);
   EXPECT_EQ(store_.Pending(0), 0u);
   clock_.Advance(absl::Hours(24 * 11));
@@ -190,15 +200,24 @@ TEST_F(DeadlineLogicTest, TimersThatFellDueWhileDownFireAtOnce) {
 }
 
 TEST(Policies, ErrorsNameTheEntry) {
-  auto msg = [](const char* yaml) { return std::string(ParsePolicies(YAML::Load(yaml)).status().message()); };
-  EXPECT_NE(msg("[{name: a, kinds: [NOPE], duration: 1d}]").find("deadline.clocks[0].kinds"), std::string::npos);
-  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: soon}]").find("duration"), std::string::npos);
-  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: 1d, warn_at: [1.5]}]").find("warn_at"), std::string::npos);
-  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: 1d, stop_on: [lunch]}]").find("lunch"), std::string::npos);
-  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: 1d}, {name: a, kinds: [REPORT], duration: 1d}]").find("twice"),
+  auto msg = [](const char* yaml) {
+    return std::string(ParsePolicies(YAML::Load(yaml)).status().message());
+  };
+  EXPECT_NE(msg("[{name: a, kinds: [NOPE], duration: 1d}]").find("deadline.clocks[0].kinds"),
             std::string::npos);
+  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: soon}]").find("duration"),
+            std::string::npos);
+  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: 1d, warn_at: [1.5]}]").find("warn_at"),
+            std::string::npos);
+  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: 1d, stop_on: [lunch]}]").find("lunch"),
+            std::string::npos);
+  EXPECT_NE(
+      msg("[{name: a, kinds: [REPORT], duration: 1d}, {name: a, kinds: [REPORT], duration: 1d}]")
+          .find("twice"),
+      std::string::npos);
   EXPECT_NE(msg("[{name: a, kinds: [REPORT]}]").find("duration: required"), std::string::npos);
-  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: 1d, colour: red}]").find("colour"), std::string::npos);
+  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: 1d, colour: red}]").find("colour"),
+            std::string::npos);
 }
 
 TEST(TimerMember, RoundTrips) {

@@ -4,6 +4,7 @@
 
 int main(int argc, char** argv) {
   using meldpunt::deadline::DeadlineConfig;
-  return meldpunt::service::RunMain<DeadlineConfig>(argc, argv, "deadline-watch", meldpunt::deadline::DeadlineSchema(),
+  return meldpunt::service::RunMain<DeadlineConfig>(argc, argv, "deadline-watch",
+                                                    meldpunt::deadline::DeadlineSchema(),
                                                     meldpunt::deadline::RunDeadlineWatch);
 }

@@ -6,8 +6,9 @@
 namespace meldpunt::deadline {
 namespace {
 const std::set<std::string>& KnownStops() {
-  static const auto* stops = new std::set<std::string>{"acknowledged", "routed", "accepted", "answered",
-                                                       "closed", "withdrawn", "referred", "merged", "inadmissible"};
+  static const auto* stops =
+      new std::set<std::string>{"acknowledged", "routed",   "accepted", "answered",    "closed",
+                                "withdrawn",    "referred", "merged",   "inadmissible"};
   return *stops;
 }
 }  // namespace
@@ -20,7 +21,8 @@ absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks)
   for (size_t i = 0; i < clocks.size(); ++i) {
     const YAML::Node& node = clocks[i];
     const std::string where = absl::StrCat("deadline.clocks[", i, "]");
-    if (!node.IsMap()) return absl::InvalidArgumentError(absl::StrCat(where, ": must be a mapping"));
+    if (!node.IsMap())
+      return absl::InvalidArgumentError(absl::StrCat(where, ": must be a mapping"));
     ClockPolicy p;
     bool has_duration = false;
     try {
@@ -31,15 +33,18 @@ absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks)
         } else if (key == "kinds") {
           for (const auto& k : item.second) {
             types::v1::CaseKind kind;
-            if (!types::v1::CaseKind_Parse(k.as<std::string>(), &kind) || kind == types::v1::CASE_KIND_UNSPECIFIED) {
-              return absl::InvalidArgumentError(absl::StrCat(where, ".kinds: unknown kind '", k.as<std::string>(), "'"));
+            if (!types::v1::CaseKind_Parse(k.as<std::string>(), &kind) ||
+                kind == types::v1::CASE_KIND_UNSPECIFIED) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat(where, ".kinds: unknown kind '", k.as<std::string>(), "'"));
             }
             p.kinds.insert(kind);
           }
         } else if (key == "duration") {
           auto d = config::ParseDuration(item.second.as<std::string>());
           if (!d.ok() || *d <= absl::ZeroDuration()) {
-            return absl::InvalidArgumentError(absl::StrCat(where, ".duration: must be a positive duration such as 10d"));
+            return absl::InvalidArgumentError(
+                absl::StrCat(where, ".duration: must be a positive duration such as 10d"));
           }
           p.duration = *d;
           has_duration = true;
@@ -47,7 +52,8 @@ absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks)
           for (const auto& f : item.second) {
             double v = f.as<double>();
             if (!(v > 0 && v < 1)) {
-              return absl::InvalidArgumentError(absl::StrCat(where, ".warn_at: fractions must be between 0 and 1"));
+              return absl::InvalidArgumentError(
+                  absl::StrCat(where, ".warn_at: fractions must be between 0 and 1"));
             }
             p.warn_at.push_back(v);
           }
@@ -55,7 +61,8 @@ absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks)
           for (const auto& s : item.second) {
             std::string token = s.as<std::string>();
             if (!KnownStops().count(token)) {
-              return absl::InvalidArgumentError(absl::StrCat(where, ".stop_on: unknown event '", token, "'"));
+              return absl::InvalidArgumentError(
+                  absl::StrCat(where, ".stop_on: unknown event '", token, "'"));
             }
             p.stop_on.insert(token);
           }
@@ -69,9 +76,12 @@ absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks)
     if (p.name.empty() || p.name.find('|') != std::string::npos) {
       return absl::InvalidArgumentError(absl::StrCat(where, ".name: required, without '|'"));
     }
-    if (!names.insert(p.name).second) return absl::InvalidArgumentError(absl::StrCat(where, ".name: '", p.name, "' twice"));
-    if (!has_duration) return absl::InvalidArgumentError(absl::StrCat(where, ".duration: required"));
-    if (p.kinds.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ".kinds: at least one kind"));
+    if (!names.insert(p.name).second)
+      return absl::InvalidArgumentError(absl::StrCat(where, ".name: '", p.name, "' twice"));
+    if (!has_duration)
+      return absl::InvalidArgumentError(absl::StrCat(where, ".duration: required"));
+    if (p.kinds.empty())
+      return absl::InvalidArgumentError(absl::StrCat(where, ".kinds: at least one kind"));
     out.push_back(std::move(p));
   }
   return out;
@@ -81,16 +91,24 @@ std::string StopToken(const events::Envelope& e) {
   switch (e.payload_case()) {
     case events::Envelope::kNotificationDelivered:
       return e.notification_delivered().template_name() == "acknowledgement" ? "acknowledged" : "";
-    case events::Envelope::kCaseRouted: return "routed";
-    case events::Envelope::kCaseAccepted: return "accepted";
-    case events::Envelope::kCaseAnswered: return "answered";
-    case events::Envelope::kCaseClosed: return "closed";
-    case events::Envelope::kCaseWithdrawn: return "withdrawn";
-    case events::Envelope::kCaseReferred: return "referred";
-    case events::Envelope::kCaseMerged: return "merged";
+    case events::Envelope::kCaseRouted:
+      return "routed";
+    case events::Envelope::kCaseAccepted:
+      return "accepted";
+    case events::Envelope::kCaseAnswered:
+      return "answered";
+    case events::Envelope::kCaseClosed:
+      return "closed";
+    case events::Envelope::kCaseWithdrawn:
+      return "withdrawn";
+    case events::Envelope::kCaseReferred:
+      return "referred";
+    case events::Envelope::kCaseMerged:
+      return "merged";
     case events::Envelope::kAdmissibilityDecided:
       return e.admissibility_decided().admissible() ? "" : "inadmissible";
-    default: return "";
+    default:
+      return "";
   }
 }
 

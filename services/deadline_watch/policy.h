@@ -26,7 +26,8 @@ struct ClockPolicy {
   std::set<types::v1::CaseKind> kinds;
   absl::Duration duration;
   std::vector<double> warn_at;
-  std::set<std::string> stop_on;  // acknowledged, routed, accepted, answered, closed, withdrawn, referred, merged
+  std::set<std::string>
+      stop_on;  // acknowledged, routed, accepted, answered, closed, withdrawn, referred, merged
 };
 
 absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks);

@@ -31,12 +31,15 @@ end
 return out
 )lua";
 
-std::string ClockKey(const std::string& case_id) { return absl::StrCat("mp:clock:{", case_id, "}"); }
+std::string ClockKey(const std::string& case_id) {
+  return absl::StrCat("mp:clock:{", case_id, "}");
+}
 
 }  // namespace
 
 std::string Timer::Member() const {
-  return absl::StrCat(case_id, "|", clock, "|", generation, "|", kind, "|", permille, "|", due_ms, "|", fire_ms);
+  return absl::StrCat(case_id, "|", clock, "|", generation, "|", kind, "|", permille, "|", due_ms,
+                      "|", fire_ms);
 }
 
 std::optional<Timer> Timer::Parse(const std::string& member) {
@@ -55,7 +58,9 @@ std::optional<Timer> Timer::Parse(const std::string& member) {
 
 redis::Script RedisTimerStore::ClaimScript() { return {"timer_claim", kClaimLua}; }
 std::string RedisTimerStore::TimersKey(int32_t p) { return absl::StrCat("mp:{p", p, "}:timers"); }
-std::string RedisTimerStore::InflightKey(int32_t p) { return absl::StrCat("mp:{p", p, "}:inflight"); }
+std::string RedisTimerStore::InflightKey(int32_t p) {
+  return absl::StrCat("mp:{p", p, "}:inflight");
+}
 
 absl::Status RedisTimerStore::Schedule(int32_t partition, const std::vector<Timer>& timers) {
   if (timers.empty()) return absl::OkStatus();
@@ -81,12 +86,13 @@ absl::Status RedisTimerStore::Cancel(int32_t partition, const std::vector<Timer>
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<Timer>> RedisTimerStore::ClaimDue(int32_t partition, absl::Time now, absl::Duration lease,
-                                                             int limit) {
-  ASSIGN_OR_RETURN(redis::Reply reply,
-                   redis_.Script("timer_claim", {TimersKey(partition), InflightKey(partition)},
-                                 {absl::StrCat(absl::ToUnixMillis(now)), absl::StrCat(absl::ToInt64Milliseconds(lease)),
-                                  absl::StrCat(limit)}));
+absl::StatusOr<std::vector<Timer>> RedisTimerStore::ClaimDue(int32_t partition, absl::Time now,
+                                                             absl::Duration lease, int limit) {
+  ASSIGN_OR_RETURN(
+      redis::Reply reply,
+      redis_.Script("timer_claim", {TimersKey(partition), InflightKey(partition)},
+                    {absl::StrCat(absl::ToUnixMillis(now)),
+                     absl::StrCat(absl::ToInt64Milliseconds(lease)), absl::StrCat(limit)}));
   RETURN_IF_ERROR(redis::ReplyStatus(reply));
   std::vector<Timer> out;
   for (const redis::Reply& member : reply.elements) {
@@ -102,7 +108,8 @@ absl::StatusOr<std::vector<Timer>> RedisTimerStore::ClaimDue(int32_t partition, 
 }
 
 absl::Status RedisTimerStore::Complete(int32_t partition, const Timer& timer) {
-  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"ZREM", InflightKey(partition), timer.Member()}));
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"ZREM", InflightKey(partition), timer.Member()}));
   return redis::ReplyStatus(reply);
 }
 
@@ -118,8 +125,8 @@ absl::StatusOr<std::vector<v1::Clock>> RedisTimerStore::Clocks(const std::string
 }
 
 absl::Status RedisTimerStore::PutClock(const v1::Clock& clock) {
-  ASSIGN_OR_RETURN(redis::Reply reply,
-                   redis_.Command({"HSET", ClockKey(clock.case_id()), clock.name(), clock.SerializeAsString()}));
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HSET", ClockKey(clock.case_id()),
+                                                       clock.name(), clock.SerializeAsString()}));
   return redis::ReplyStatus(reply);
 }
 

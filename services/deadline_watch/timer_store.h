@@ -26,7 +26,7 @@ struct Timer {
   std::string case_id;
   std::string clock;
   int32_t generation = 1;
-  std::string kind;   // "warning" or "breach"
+  std::string kind;         // "warning" or "breach"
   int32_t permille = 1000;  // fraction of the duration at which it fires
   int64_t due_ms = 0;       // the clock's due time
   int64_t fire_ms = 0;      // when this timer fires
@@ -40,8 +40,8 @@ class TimerStore {
   virtual ~TimerStore() = default;
   virtual absl::Status Schedule(int32_t partition, const std::vector<Timer>& timers) = 0;
   virtual absl::Status Cancel(int32_t partition, const std::vector<Timer>& timers) = 0;
-  virtual absl::StatusOr<std::vector<Timer>> ClaimDue(int32_t partition, absl::Time now, absl::Duration lease,
-                                                      int limit) = 0;
+  virtual absl::StatusOr<std::vector<Timer>> ClaimDue(int32_t partition, absl::Time now,
+                                                      absl::Duration lease, int limit) = 0;
   virtual absl::Status Complete(int32_t partition, const Timer& timer) = 0;
   virtual absl::StatusOr<std::vector<v1::Clock>> Clocks(const std::string& case_id) = 0;
   virtual absl::Status PutClock(const v1::Clock& clock) = 0;
@@ -54,8 +54,8 @@ class RedisTimerStore final : public TimerStore {
 
   absl::Status Schedule(int32_t partition, const std::vector<Timer>& timers) override;
   absl::Status Cancel(int32_t partition, const std::vector<Timer>& timers) override;
-  absl::StatusOr<std::vector<Timer>> ClaimDue(int32_t partition, absl::Time now, absl::Duration lease,
-                                              int limit) override;
+  absl::StatusOr<std::vector<Timer>> ClaimDue(int32_t partition, absl::Time now,
+                                              absl::Duration lease, int limit) override;
   absl::Status Complete(int32_t partition, const Timer& timer) override;
   absl::StatusOr<std::vector<v1::Clock>> Clocks(const std::string& case_id) override;
   absl::Status PutClock(const v1::Clock& clock) override;

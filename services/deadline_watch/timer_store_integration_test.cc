@@ -14,14 +14,17 @@ class TimerStoreTest : public ::testing::Test {
   void SetUp() override {
     auto stack = testing::LoadStack();
     ASSERT_TRUE(stack.ok()) << stack.status();
-    auto client = redis::Client::Create({.address = stack->redis, .scripts = {RedisTimerStore::ClaimScript()}});
+    auto client = redis::Client::Create(
+        {.address = stack->redis, .scripts = {RedisTimerStore::ClaimScript()}});
     ASSERT_TRUE(client.ok()) << client.status();
     redis_ = std::move(*client);
     store_ = std::make_unique<RedisTimerStore>(*redis_);
     // Partitions far away from the ones the services use, unique per run.
     partition_ = 100000 + static_cast<int32_t>(absl::ToUnixMicros(absl::Now()) % 800000);
   }
-  Timer At(const std::string& case_id, int64_t fire_ms) { return Timer{case_id, "answer", 1, "breach", 1000, fire_ms, fire_ms}; }
+  Timer At(const std::string& case_id, int64_t fire_ms) {
+    return Timer{case_id, "answer", 1, "breach", 1000, fire_ms, fire_ms};
+  }
 
   std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<RedisTimerStore> store_;
@@ -30,7 +33,10 @@ class TimerStoreTest : public ::testing::Test {
 
 TEST_F(TimerStoreTest, ClaimsOnlyDueTimersInOrderAndLeasesThem) {
   const absl::Time now = absl::FromUnixMillis(1'000'000);
-  ASSERT_TRUE(store_->Schedule(partition_, {At("MP-A", 999'000), At("MP-B", 1'000'000), At("MP-C", 1'000'001)}).ok());
+  ASSERT_TRUE(store_
+                  ->Schedule(partition_,
+                             {At("MP-A", 999'000), At("MP-B", 1'000'000), At("MP-C", 1'000'001)})
+                  .ok());
   auto claimed = store_->ClaimDue(partition_, now, absl::Seconds(30), 10);
   ASSERT_TRUE(claimed.ok()) << claimed.status();
   ASSERT_EQ(claimed->size(), 2u);

@@ -19,22 +19,26 @@ absl::Status IntakeApp::Start() {
   RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
 
   RETURN_IF_ERROR(service::RetryUntilAvailable("kafka", config_.startup_timeout, [&] {
-    return kafka::EnsureTopics(config_.kafka_brokers,
-                               {{events::kCaseEventsTopic, static_cast<int>(config_.case_events_partitions),
-                                 static_cast<int>(config_.replication_factor)}},
-                               absl::Seconds(5));
+    return kafka::EnsureTopics(
+        config_.kafka_brokers,
+        {{events::kCaseEventsTopic, static_cast<int>(config_.case_events_partitions),
+          static_cast<int>(config_.replication_factor)}},
+        absl::Seconds(5));
   }));
-  ASSIGN_OR_RETURN(producer_, kafka::Producer::Create({.brokers = config_.kafka_brokers,
-                                                       .client_id = "meldpunt-intake",
-                                                       .delivery_timeout = config_.produce_timeout}));
+  ASSIGN_OR_RETURN(producer_,
+                   kafka::Producer::Create({.brokers = config_.kafka_brokers,
+                                            .client_id = "meldpunt-intake",
+                                            .delivery_timeout = config_.produce_timeout}));
   event_log_ = std::make_unique<events::KafkaEventLog>(*producer_);
 
-  RETURN_IF_ERROR(service::RetryUntilAvailable("redis", config_.startup_timeout, [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(redis_, redis::Client::Create({.address = config_.redis_address,
-                                                    .scripts = {RedisCaseStore::CasScript()},
-                                                    .pool_size = static_cast<int>(config_.redis_pool_size)}));
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(
+      service::RetryUntilAvailable("redis", config_.startup_timeout, [&]() -> absl::Status {
+        ASSIGN_OR_RETURN(redis_, redis::Client::Create(
+                                     {.address = config_.redis_address,
+                                      .scripts = {RedisCaseStore::CasScript()},
+                                      .pool_size = static_cast<int>(config_.redis_pool_size)}));
+        return absl::OkStatus();
+      }));
   store_ = std::make_unique<RedisCaseStore>(*redis_);
   logic_ = std::make_unique<IntakeLogic>(*event_log_, *store_, clock_,
                                          IntakeOptions{.append_timeout = config_.produce_timeout});
@@ -44,7 +48,8 @@ absl::Status IntakeApp::Start() {
                                                            .topics = {events::kCaseEventsTopic},
                                                            .client_id = "meldpunt-intake"}));
   projection_ = std::make_unique<events::EventConsumer>(
-      std::move(consumer), [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); },
+      std::move(consumer),
+      [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); },
       registry_.get(), config_.consumer_group);
   projection_->Start();
 
@@ -67,10 +72,12 @@ absl::Status IntakeApp::HandleEvent(const events::Envelope& envelope) {
     return absl::OkStatus();
   }
   if (outcome.status().code() == absl::StatusCode::kFailedPrecondition) {
-    // Harmless: the command side refuses such events; one that still arrives is counted and skipped.
+    // Harmless: the command side refuses such events; one that still arrives is counted and
+    // skipped.
     metrics_->ProjectionRejected();
     log::Warning("event rejected by the case state machine",
-                 {{"case_id", envelope.case_id()}, {"event_id", envelope.event_id()},
+                 {{"case_id", envelope.case_id()},
+                  {"event_id", envelope.event_id()},
                   {"error", outcome.status().ToString()}});
     return absl::OkStatus();
   }

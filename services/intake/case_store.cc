@@ -8,7 +8,8 @@
 namespace meldpunt::intake {
 namespace {
 
-// KEYS: case hash, event id set, history list. ARGV: event id, expected ver, new pb, new ver, envelope.
+// KEYS: case hash, event id set, history list. ARGV: event id, expected ver, new pb, new ver,
+// envelope.
 constexpr char kCasLua[] = R"lua(
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 'DUP' end
 local ver = redis.call('HGET', KEYS[1], 'ver')
@@ -25,7 +26,9 @@ constexpr int kMaxCasAttempts = 20;
 
 redis::Script RedisCaseStore::CasScript() { return {"case_cas", kCasLua}; }
 
-std::string RedisCaseStore::CaseKey(const std::string& case_id) { return absl::StrCat("mp:case:{", case_id, "}"); }
+std::string RedisCaseStore::CaseKey(const std::string& case_id) {
+  return absl::StrCat("mp:case:{", case_id, "}");
+}
 
 absl::StatusOr<std::optional<Case>> RedisCaseStore::Get(const std::string& case_id) {
   ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGET", CaseKey(case_id), "pb"}));
@@ -33,7 +36,8 @@ absl::StatusOr<std::optional<Case>> RedisCaseStore::Get(const std::string& case_
   if (reply.is_nil()) return std::optional<Case>();
   Case c;
   if (!c.ParseFromString(reply.str)) {
-    return absl::DataLossError(absl::StrCat("projection of ", case_id, " is not a Case (rebuild it from the log)"));
+    return absl::DataLossError(
+        absl::StrCat("projection of ", case_id, " is not a Case (rebuild it from the log)"));
   }
   return std::optional<Case>(std::move(c));
 }
@@ -45,14 +49,16 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
   const std::string encoded = events::Encode(envelope);
   for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
     ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
-                     redis_.Pipeline({{"HMGET", key, "pb", "ver"}, {"SISMEMBER", events_key, envelope.event_id()}}));
+                     redis_.Pipeline({{"HMGET", key, "pb", "ver"},
+                                      {"SISMEMBER", events_key, envelope.event_id()}}));
     RETURN_IF_ERROR(redis::ReplyStatus(replies[0]));
     if (replies[1].integer == 1) return ApplyOutcome::kDuplicate;
     Case current;
     std::string version = "0";
     if (replies[0].elements.size() == 2 && !replies[0].elements[0].is_nil()) {
       if (!current.ParseFromString(replies[0].elements[0].str)) {
-        return absl::DataLossError(absl::StrCat("projection of ", envelope.case_id(), " is corrupt"));
+        return absl::DataLossError(
+            absl::StrCat("projection of ", envelope.case_id(), " is corrupt"));
       }
       version = replies[0].elements[1].str;
     }
@@ -70,7 +76,8 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
     if (result.str == "DUP") return ApplyOutcome::kDuplicate;
     // CONFLICT: another writer folded an event meanwhile; read again and retry.
   }
-  return absl::AbortedError(absl::StrCat("case ", envelope.case_id(), ": too many concurrent updates"));
+  return absl::AbortedError(
+      absl::StrCat("case ", envelope.case_id(), ": too many concurrent updates"));
 }
 
 }  // namespace meldpunt::intake

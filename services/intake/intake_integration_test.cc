@@ -4,9 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
-#include <signal.h>
 
 #include "libs/events/codec.h"
 #include "libs/events/ids.h"
@@ -42,8 +42,8 @@ class IntakeIntegration : public ::testing::Test {
   }
 
   static std::unique_ptr<v1::Intake::Stub> Stub(int port) {
-    return v1::Intake::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+    return v1::Intake::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                                   grpc::InsecureChannelCredentials()));
   }
 
   static v1::SubmitCaseRequest Request(const std::string& key) {
@@ -61,7 +61,8 @@ class IntakeIntegration : public ::testing::Test {
   }
 
   static grpc::Status Submit(v1::Intake::Stub& stub, const v1::SubmitCaseRequest& request,
-                             v1::SubmitCaseResponse* response, absl::Duration deadline = absl::Seconds(20)) {
+                             v1::SubmitCaseResponse* response,
+                             absl::Duration deadline = absl::Seconds(20)) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
     return stub.SubmitCase(&context, request, response);
@@ -147,7 +148,8 @@ TEST_F(IntakeIntegration, BadInputIsInvalidArgumentWithTheField) {
 }
 
 // Kafka down while the intake runs: the broker process is frozen (SIGSTOP), so nothing it
-// receives is acknowledged. SubmitCase must fail with UNAVAILABLE around the call deadline, never OK.
+// receives is acknowledged. SubmitCase must fail with UNAVAILABLE around the call deadline, never
+// OK.
 TEST_F(IntakeIntegration, KafkaDownGivesUnavailableWithinTheCallDeadlineNeverOk) {
   ASSERT_GT(stack_.pids.count("kafka"), 0u);
   const int kafka_pid = stack_.pids.at("kafka");

@@ -10,8 +10,10 @@
 
 namespace meldpunt::intake {
 
-absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& request, absl::Time deadline) {
-  RETURN_IF_ERROR(domain::ValidateSubmission(request.submitting_system(), request.request_key(), request.draft()));
+absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& request,
+                                                 absl::Time deadline) {
+  RETURN_IF_ERROR(domain::ValidateSubmission(request.submitting_system(), request.request_key(),
+                                             request.draft()));
   if (request.correlation_id().size() > 128) {
     return grpc_util::FieldError("correlation_id", "must be at most 128 characters");
   }
@@ -24,7 +26,7 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
   const absl::Time now = clock_.Now();
   events::Envelope envelope = events::NewEnvelope(case_id, "intake", now);
   envelope.set_correlation_id(request.correlation_id().empty() ? events::RandomId("trace")
-                                                                : request.correlation_id());
+                                                               : request.correlation_id());
   envelope.mutable_actor()->set_id(absl::StrCat("system:", request.submitting_system()));
   auto* submitted = envelope.mutable_case_submitted();
   *submitted->mutable_draft() = request.draft();

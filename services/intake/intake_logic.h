@@ -28,7 +28,8 @@ struct SubmitResult {
 
 class IntakeLogic {
  public:
-  IntakeLogic(events::EventLog& log, CaseStore& store, const clock::Clock& clock, IntakeOptions options)
+  IntakeLogic(events::EventLog& log, CaseStore& store, const clock::Clock& clock,
+              IntakeOptions options)
       : log_(log), store_(store), clock_(clock), options_(options) {}
 
   // INVALID_ARGUMENT naming the field; UNAVAILABLE when the event is not durable by `deadline`

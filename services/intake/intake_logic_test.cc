@@ -48,7 +48,8 @@ class MemoryStore : public CaseStore {
 
 class IntakeLogicTest : public ::testing::Test {
  protected:
-  IntakeLogicTest() : clock_(absl::FromUnixSeconds(1'763'800'000)), logic_(log_, store_, clock_, {}) {}
+  IntakeLogicTest()
+      : clock_(absl::FromUnixSeconds(1'763'800'000)), logic_(log_, store_, clock_, {}) {}
 
   v1::SubmitCaseRequest Request(const std::string& key = "req-1") {
     v1::SubmitCaseRequest r;

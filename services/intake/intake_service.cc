@@ -5,7 +5,8 @@
 
 namespace meldpunt::intake {
 
-grpc::Status IntakeService::SubmitCase(grpc::ServerContext* context, const v1::SubmitCaseRequest* request,
+grpc::Status IntakeService::SubmitCase(grpc::ServerContext* context,
+                                       const v1::SubmitCaseRequest* request,
                                        v1::SubmitCaseResponse* response) {
   const absl::Time started = absl::Now();
   // Answer a little before the caller gives up, so it gets our UNAVAILABLE, not its own timeout.

@@ -4,6 +4,6 @@
 
 int main(int argc, char** argv) {
   using meldpunt::intake::IntakeConfig;
-  return meldpunt::service::RunMain<IntakeConfig>(argc, argv, "intake", meldpunt::intake::IntakeSchema(),
-                                                  meldpunt::intake::RunIntake);
+  return meldpunt::service::RunMain<IntakeConfig>(
+      argc, argv, "intake", meldpunt::intake::IntakeSchema(), meldpunt::intake::RunIntake);
 }

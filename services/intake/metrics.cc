@@ -9,19 +9,23 @@ IntakeMetrics::IntakeMetrics(prometheus::Registry& registry)
                    .Name("meldpunt_intake_submit_total")
                    .Help("SubmitCase calls by outcome (created, repeated, or the gRPC code)")
                    .Register(registry)),
-      submit_latency_(prometheus::BuildHistogram()
-                          .Name("meldpunt_intake_submit_seconds")
-                          .Help("SubmitCase latency, Kafka acknowledgement included")
-                          .Register(registry)
-                          .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                                           0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
+      submit_latency_(
+          prometheus::BuildHistogram()
+              .Name("meldpunt_intake_submit_seconds")
+              .Help("SubmitCase latency, Kafka acknowledgement included")
+              .Register(registry)
+              .Add({},
+                   prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                           0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
       projection_(prometheus::BuildCounter()
                       .Name("meldpunt_intake_projection_events_total")
                       .Help("Events folded into the case projection by outcome")
                       .Register(registry)) {}
 
-void IntakeMetrics::ObserveSubmit(const absl::Status& status, bool created, absl::Duration latency) {
-  std::string outcome = status.ok() ? (created ? "created" : "repeated") : absl::StatusCodeToString(status.code());
+void IntakeMetrics::ObserveSubmit(const absl::Status& status, bool created,
+                                  absl::Duration latency) {
+  std::string outcome =
+      status.ok() ? (created ? "created" : "repeated") : absl::StatusCodeToString(status.code());
   submits_.Add({{"outcome", outcome}}).Increment();
   submit_latency_.Observe(absl::ToDoubleSeconds(latency));
 }

@@ -32,16 +32,20 @@ absl::Status NotificationApp::Start() {
          {events::kNotificationDeadLetterTopic, 1, static_cast<int>(config_.replication_factor)}},
         absl::Seconds(5));
   }));
-  ASSIGN_OR_RETURN(producer_, kafka::Producer::Create({.brokers = config_.kafka_brokers,
-                                                       .client_id = "meldpunt-notification",
-                                                       .delivery_timeout = config_.produce_timeout}));
+  ASSIGN_OR_RETURN(producer_,
+                   kafka::Producer::Create({.brokers = config_.kafka_brokers,
+                                            .client_id = "meldpunt-notification",
+                                            .delivery_timeout = config_.produce_timeout}));
   case_log_ = std::make_unique<events::KafkaEventLog>(*producer_);
-  dead_letters_ = std::make_unique<events::KafkaEventLog>(*producer_, events::kNotificationDeadLetterTopic);
-  RETURN_IF_ERROR(service::RetryUntilAvailable("redis", config_.startup_timeout, [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(redis_, redis::Client::Create({.address = config_.redis_address,
-                                                    .pool_size = static_cast<int>(config_.redis_pool_size)}));
-    return absl::OkStatus();
-  }));
+  dead_letters_ =
+      std::make_unique<events::KafkaEventLog>(*producer_, events::kNotificationDeadLetterTopic);
+  RETURN_IF_ERROR(
+      service::RetryUntilAvailable("redis", config_.startup_timeout, [&]() -> absl::Status {
+        ASSIGN_OR_RETURN(redis_, redis::Client::Create(
+                                     {.address = config_.redis_address,
+                                      .pool_size = static_cast<int>(config_.redis_pool_size)}));
+        return absl::OkStatus();
+      }));
   store_ = std::make_unique<RedisDeliveryStore>(*redis_);
   NotificationOptions options{.max_attempts = static_cast<int>(config_.max_attempts),
                               .first_backoff = config_.first_backoff,
@@ -50,22 +54,25 @@ absl::Status NotificationApp::Start() {
     int64_t n = 0;
     if (absl::SimpleAtoi(days, &n)) options.answer_days[kind] = n;
   }
-  logic_ = std::make_unique<NotificationLogic>(*templates_, *mailer_, *store_, *case_log_, *dead_letters_, clock_,
-                                               [](absl::Duration d) { absl::SleepFor(d); }, options);
+  logic_ = std::make_unique<NotificationLogic>(
+      *templates_, *mailer_, *store_, *case_log_, *dead_letters_, clock_,
+      [](absl::Duration d) { absl::SleepFor(d); }, options);
   ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Create({.brokers = config_.kafka_brokers,
                                                            .group_id = config_.consumer_group,
                                                            .topics = {events::kCaseEventsTopic},
                                                            .client_id = "meldpunt-notification"}));
   consumer_ = std::make_unique<events::EventConsumer>(
-      std::move(consumer), [this](const events::Envelope& e, const kafka::Record&) { return logic_->Handle(e); },
+      std::move(consumer),
+      [this](const events::Envelope& e, const kafka::Record&) { return logic_->Handle(e); },
       registry_.get(), config_.consumer_group);
   consumer_->Start();
   service_ = std::make_unique<NotificationService>(*store_, *templates_);
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}));
   grpc_.SetServing(true);
   started_ = true;
-  log::Info("notification started", {{"grpc_port", grpc_.port()}, {"admin_port", admin_->port()},
-                                     {"smtp", config_.smtp_url}});
+  log::Info(
+      "notification started",
+      {{"grpc_port", grpc_.port()}, {"admin_port", admin_->port()}, {"smtp", config_.smtp_url}});
   return absl::OkStatus();
 }
 

@@ -6,10 +6,13 @@
 namespace meldpunt::notification {
 namespace {
 std::string SentKey(const std::string& c) { return absl::StrCat("mp:notify:sent:{", c, "}"); }
-std::string DeliveriesKey(const std::string& c) { return absl::StrCat("mp:notify:deliveries:{", c, "}"); }
+std::string DeliveriesKey(const std::string& c) {
+  return absl::StrCat("mp:notify:deliveries:{", c, "}");
+}
 }  // namespace
 
-absl::StatusOr<bool> RedisDeliveryStore::IsSent(const std::string& case_id, const std::string& key) {
+absl::StatusOr<bool> RedisDeliveryStore::IsSent(const std::string& case_id,
+                                                const std::string& key) {
   ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"SISMEMBER", SentKey(case_id), key}));
   RETURN_IF_ERROR(redis::ReplyStatus(reply));
   return reply.integer == 1;
@@ -21,13 +24,14 @@ absl::Status RedisDeliveryStore::MarkSent(const std::string& case_id, const std:
 }
 
 absl::Status RedisDeliveryStore::Record(const v1::Delivery& delivery) {
-  ASSIGN_OR_RETURN(redis::Reply reply,
-                   redis_.Command({"RPUSH", DeliveriesKey(delivery.case_id()), delivery.SerializeAsString()}));
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"RPUSH", DeliveriesKey(delivery.case_id()),
+                                                       delivery.SerializeAsString()}));
   return redis::ReplyStatus(reply);
 }
 
 absl::StatusOr<std::vector<v1::Delivery>> RedisDeliveryStore::List(const std::string& case_id) {
-  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"LRANGE", DeliveriesKey(case_id), "0", "-1"}));
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"LRANGE", DeliveriesKey(case_id), "0", "-1"}));
   RETURN_IF_ERROR(redis::ReplyStatus(reply));
   std::vector<v1::Delivery> out;
   for (const auto& item : reply.elements) {

@@ -38,26 +38,23 @@ size_t ReadCallback(char* buffer, size_t size, size_t count, void* user) {
 std::string SmtpMailer::Compose(const SmtpOptions& options, const Email& email, absl::Time now) {
   std::string encoded = absl::Base64Escape(email.body);
   std::string wrapped;
-  for (size_t i = 0; i < encoded.size(); i += 76) absl::StrAppend(&wrapped, encoded.substr(i, 76), "\r\n");
+  for (size_t i = 0; i < encoded.size(); i += 76)
+    absl::StrAppend(&wrapped, encoded.substr(i, 76), "\r\n");
   return absl::StrCat(
       "Date: ", absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", now, absl::UTCTimeZone()), "\r\n",
-      "From: ", options.from, "\r\n",
-      "To: ", email.to, "\r\n",
-      "Subject: ", EncodeHeader(email.subject), "\r\n",
-      "Message-ID: <", email.idempotency_key, "@meldpunt>\r\n",
-      "X-Meldpunt-Idempotency-Key: ", email.idempotency_key, "\r\n",
-      "X-Meldpunt-Case: ", email.case_id, "\r\n",
-      "Content-Language: ", email.language, "\r\n",
-      "MIME-Version: 1.0\r\n",
-      "Content-Type: text/plain; charset=utf-8\r\n",
-      "Content-Transfer-Encoding: base64\r\n",
-      "\r\n", wrapped);
+      "From: ", options.from, "\r\n", "To: ", email.to, "\r\n",
+      "Subject: ", EncodeHeader(email.subject), "\r\n", "Message-ID: <", email.idempotency_key,
+      "@meldpunt>\r\n", "X-Meldpunt-Idempotency-Key: ", email.idempotency_key, "\r\n",
+      "X-Meldpunt-Case: ", email.case_id, "\r\n", "Content-Language: ", email.language, "\r\n",
+      "MIME-Version: 1.0\r\n", "Content-Type: text/plain; charset=utf-8\r\n",
+      "Content-Transfer-Encoding: base64\r\n", "\r\n", wrapped);
 }
 
 absl::Status SmtpMailer::Send(const Email& email) {
   if (email.to.empty() || HasLineBreak(email.to) || HasLineBreak(email.idempotency_key) ||
       HasLineBreak(email.case_id)) {
-    return absl::InvalidArgumentError("e-mail: recipient or header with a line break, or no recipient");
+    return absl::InvalidArgumentError(
+        "e-mail: recipient or header with a line break, or no recipient");
   }
   const std::string message = Compose(options_, email, absl::Now());
   CURL* curl = curl_easy_init();
@@ -72,7 +69,8 @@ absl::Status SmtpMailer::Send(const Email& email) {
   curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
   curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(options_.timeout)));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(options_.timeout)));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   if (!options_.username.empty()) {
     curl_easy_setopt(curl, CURLOPT_USERNAME, options_.username.c_str());
@@ -84,8 +82,9 @@ absl::Status SmtpMailer::Send(const Email& email) {
   curl_slist_free_all(recipients);
   curl_easy_cleanup(curl);
   if (code == CURLE_OK) return absl::OkStatus();
-  const std::string detail = absl::StrCat("smtp ", options_.url, ": ", error[0] ? error : curl_easy_strerror(code),
-                                          response ? absl::StrCat(" (reply ", response, ")") : "");
+  const std::string detail =
+      absl::StrCat("smtp ", options_.url, ": ", error[0] ? error : curl_easy_strerror(code),
+                   response ? absl::StrCat(" (reply ", response, ")") : "");
   // 5xx replies are permanent for this message; everything else (connection, 4xx) may pass later.
   if (response >= 500 && response < 600) return absl::FailedPreconditionError(detail);
   return absl::UnavailableError(detail);

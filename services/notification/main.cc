@@ -7,9 +7,9 @@
 int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);  // once, before any thread
   using meldpunt::notification::NotificationConfig;
-  int rc = meldpunt::service::RunMain<NotificationConfig>(argc, argv, "notification",
-                                                          meldpunt::notification::NotificationSchema(),
-                                                          meldpunt::notification::RunNotification);
+  int rc = meldpunt::service::RunMain<NotificationConfig>(
+      argc, argv, "notification", meldpunt::notification::NotificationSchema(),
+      meldpunt::notification::RunNotification);
   curl_global_cleanup();
   return rc;
 }

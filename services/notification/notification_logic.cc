@@ -21,14 +21,27 @@ const absl::TimeZone& Brussels() {
 }
 
 std::string KindLabel(t::CaseKind kind, const std::string& lang) {
-  struct Labels { const char* nl; const char* fr; const char* en; };
+  struct Labels {
+    const char* nl;
+    const char* fr;
+    const char* en;
+  };
   Labels l{"melding", "signalement", "report"};
   switch (kind) {
-    case t::COMPLAINT: l = {"klacht", "plainte", "complaint"}; break;
-    case t::SUGGESTION: l = {"suggestie", "suggestion", "suggestion"}; break;
-    case t::COMPLIMENT: l = {"compliment", "compliment", "compliment"}; break;
-    case t::QUESTION: l = {"vraag", "question", "question"}; break;
-    default: break;
+    case t::COMPLAINT:
+      l = {"klacht", "plainte", "complaint"};
+      break;
+    case t::SUGGESTION:
+      l = {"suggestie", "suggestion", "suggestion"};
+      break;
+    case t::COMPLIMENT:
+      l = {"compliment", "compliment", "compliment"};
+      break;
+    case t::QUESTION:
+      l = {"vraag", "question", "question"};
+      break;
+    default:
+      break;
   }
   return lang == "fr" ? l.fr : lang == "en" ? l.en : l.nl;
 }
@@ -37,13 +50,17 @@ std::string KindLabel(t::CaseKind kind, const std::string& lang) {
 
 std::string LanguageCode(t::Language language) {
   switch (language) {
-    case t::FR: return "fr";
-    case t::EN: return "en";
-    default: return "nl";
+    case t::FR:
+      return "fr";
+    case t::EN:
+      return "en";
+    default:
+      return "nl";
   }
 }
 
-std::map<std::string, std::string> NotificationLogic::LetterValues(const events::Envelope& e) const {
+std::map<std::string, std::string> NotificationLogic::LetterValues(
+    const events::Envelope& e) const {
   const auto& s = e.case_submitted();
   const std::string lang = LanguageCode(s.draft().reporter().language());
   const absl::Time submitted = events::GetTime(e.occurred_at());
@@ -69,22 +86,25 @@ absl::Status NotificationLogic::Handle(const events::Envelope& envelope) {
   if (reporter.anonymous() || reporter.email().empty()) return absl::OkStatus();
 
   const std::string template_name = "acknowledgement";
-  const std::string key = events::DeterministicId("notify", {envelope.case_id(), template_name, "email", "reporter"});
+  const std::string key =
+      events::DeterministicId("notify", {envelope.case_id(), template_name, "email", "reporter"});
   const std::string lang = LanguageCode(reporter.language());
   ASSIGN_OR_RETURN(bool sent, store_.IsSent(envelope.case_id(), key));
 
   int attempts = 0;
   absl::Status last = absl::OkStatus();
   if (!sent) {
-    ASSIGN_OR_RETURN(Rendered letter, templates_.Render(template_name, lang, LetterValues(envelope)));
+    ASSIGN_OR_RETURN(Rendered letter,
+                     templates_.Render(template_name, lang, LetterValues(envelope)));
     Email email{reporter.email(), letter.subject, letter.body, key, envelope.case_id(), lang};
     absl::Duration backoff = options_.first_backoff;
     while (attempts < options_.max_attempts) {
       ++attempts;
       last = mailer_.Send(email);
       if (last.ok() || last.code() != absl::StatusCode::kUnavailable) break;
-      log::Warning("e-mail delivery failed", {{"case_id", envelope.case_id()}, {"attempt", attempts},
-                                              {"error", last.ToString()}});
+      log::Warning(
+          "e-mail delivery failed",
+          {{"case_id", envelope.case_id()}, {"attempt", attempts}, {"error", last.ToString()}});
       if (attempts < options_.max_attempts) {
         sleep_(backoff);
         backoff = std::min(backoff * 2, options_.max_backoff);
@@ -119,7 +139,8 @@ absl::Status NotificationLogic::Handle(const events::Envelope& envelope) {
     (void)appended;
     delivery.set_status("delivered");
     if (!sent) RETURN_IF_ERROR(store_.Record(delivery));
-    log::Info("acknowledgement delivered", {{"case_id", envelope.case_id()}, {"attempts", attempts}});
+    log::Info("acknowledgement delivered",
+              {{"case_id", envelope.case_id()}, {"attempts", attempts}});
     return absl::OkStatus();
   }
   auto* f = outcome.mutable_notification_failed();
@@ -139,8 +160,8 @@ absl::Status NotificationLogic::Handle(const events::Envelope& envelope) {
   delivery.set_status("dead_lettered");
   delivery.set_last_error(std::string(last.message()));
   RETURN_IF_ERROR(store_.Record(delivery));
-  log::Error("acknowledgement dead-lettered", {{"case_id", envelope.case_id()}, {"attempts", attempts},
-                                                {"error", last.ToString()}});
+  log::Error("acknowledgement dead-lettered",
+             {{"case_id", envelope.case_id()}, {"attempts", attempts}, {"error", last.ToString()}});
   return absl::OkStatus();
 }
 

@@ -28,11 +28,17 @@ class NotificationLogic {
  public:
   using Sleep = std::function<void(absl::Duration)>;
 
-  NotificationLogic(const Templates& templates, Mailer& mailer, DeliveryStore& store, events::EventLog& case_log,
-                    events::EventLog& dead_letters, const clock::Clock& clock, Sleep sleep,
-                    NotificationOptions options)
-      : templates_(templates), mailer_(mailer), store_(store), case_log_(case_log), dead_letters_(dead_letters),
-        clock_(clock), sleep_(std::move(sleep)), options_(std::move(options)) {}
+  NotificationLogic(const Templates& templates, Mailer& mailer, DeliveryStore& store,
+                    events::EventLog& case_log, events::EventLog& dead_letters,
+                    const clock::Clock& clock, Sleep sleep, NotificationOptions options)
+      : templates_(templates),
+        mailer_(mailer),
+        store_(store),
+        case_log_(case_log),
+        dead_letters_(dead_letters),
+        clock_(clock),
+        sleep_(std::move(sleep)),
+        options_(std::move(options)) {}
 
   absl::Status Handle(const events::Envelope& envelope);
 

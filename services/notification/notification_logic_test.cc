@@ -28,7 +28,9 @@ class FakeMailer : public Mailer {
 
 class MemoryDeliveries : public DeliveryStore {
  public:
-  absl::StatusOr<bool> IsSent(const std::string& c, const std::string& k) override { return sent.count(c + k) > 0; }
+  absl::StatusOr<bool> IsSent(const std::string& c, const std::string& k) override {
+    return sent.count(c + k) > 0;
+  }
   absl::Status MarkSent(const std::string& c, const std::string& k) override {
     sent.insert(c + k);
     return absl::OkStatus();
@@ -55,13 +57,15 @@ class FakeLog : public events::EventLog {
 
 Templates LoadTemplates() {
   const char* source = std::getenv("MELDPUNT_SOURCE_DIR");
-  auto templates = Templates::Load(std::string(source ? source : ".") + "/services/notification/templates");
+  auto templates =
+      Templates::Load(std::string(source ? source : ".") + "/services/notification/templates");
   EXPECT_TRUE(templates.ok()) << templates.status();
   return *templates;
 }
 
 events::Envelope Submitted(t::Language language = t::NL, bool anonymous = false) {
-  events::Envelope e = events::NewEnvelope("MP-0123456789ABC", "intake", absl::FromUnixSeconds(1'763'800'000));
+  events::Envelope e =
+      events::NewEnvelope("MP-0123456789ABC", "intake", absl::FromUnixSeconds(1'763'800'000));
   auto* s = e.mutable_case_submitted();
   s->set_reference("MP-0123456789ABC");
   s->mutable_draft()->set_kind(t::COMPLAINT);
@@ -80,10 +84,13 @@ events::Envelope Submitted(t::Language language = t::NL, bool anonymous = false)
 class NotificationLogicTest : public ::testing::Test {
  protected:
   NotificationLogicTest()
-      : templates_(LoadTemplates()), clock_(absl::FromUnixSeconds(1'763'800'100)),
+      : templates_(LoadTemplates()),
+        clock_(absl::FromUnixSeconds(1'763'800'100)),
         logic_(templates_, mailer_, store_, log_, dead_letters_, clock_,
                [this](absl::Duration d) { slept_.push_back(d); },
-               {.max_attempts = 3, .first_backoff = absl::Seconds(1), .answer_days = {{"COMPLAINT", 45}}}) {}
+               {.max_attempts = 3,
+                .first_backoff = absl::Seconds(1),
+                .answer_days = {{"COMPLAINT", 45}}}) {}
 
   Templates templates_;
   FakeMailer mailer_;

@@ -5,7 +5,8 @@
 
 namespace meldpunt::notification {
 
-grpc::Status NotificationService::ListDeliveries(grpc::ServerContext*, const v1::ListDeliveriesRequest* request,
+grpc::Status NotificationService::ListDeliveries(grpc::ServerContext*,
+                                                 const v1::ListDeliveriesRequest* request,
                                                  v1::ListDeliveriesResponse* response) {
   if (!events::IsCaseId(request->case_id())) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("case_id", "is not a case id"));
@@ -16,7 +17,8 @@ grpc::Status NotificationService::ListDeliveries(grpc::ServerContext*, const v1:
   return grpc::Status::OK;
 }
 
-grpc::Status NotificationService::PreviewTemplate(grpc::ServerContext*, const v1::PreviewTemplateRequest* request,
+grpc::Status NotificationService::PreviewTemplate(grpc::ServerContext*,
+                                                  const v1::PreviewTemplateRequest* request,
                                                   v1::PreviewTemplateResponse* response) {
   const std::string lang = request->language().empty() ? "nl" : request->language();
   if (lang != "nl" && lang != "fr" && lang != "en") {

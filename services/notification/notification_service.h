@@ -9,7 +9,8 @@ namespace meldpunt::notification {
 
 class NotificationService final : public v1::Notifications::Service {
  public:
-  NotificationService(DeliveryStore& store, const Templates& templates) : store_(store), templates_(templates) {}
+  NotificationService(DeliveryStore& store, const Templates& templates)
+      : store_(store), templates_(templates) {}
   grpc::Status ListDeliveries(grpc::ServerContext*, const v1::ListDeliveriesRequest* request,
                               v1::ListDeliveriesResponse* response) override;
   grpc::Status PreviewTemplate(grpc::ServerContext*, const v1::PreviewTemplateRequest* request,

@@ -30,11 +30,14 @@ TEST(SmtpMailer, DeliversToARealSmtpServer) {
   ASSERT_TRUE(stack.ok()) << stack.status();
   SmtpMailer mailer({.url = "smtp://" + stack->smtp, .from = "meldpunt@gemeente.example"});
   const std::string key = testing::UniqueName("notify");
-  std::string body = "Beste Jan,\n\nUw melding is ontvangen. Één lange regel: " + std::string(1500, 'x') + "\n";
-  Email email{"jan@example.org", "Ontvangstmelding MP-TEST: ü", body, key, "MP-0123456789ABC", "nl"};
+  std::string body =
+      "Beste Jan,\n\nUw melding is ontvangen. Één lange regel: " + std::string(1500, 'x') + "\n";
+  Email email{
+      "jan@example.org", "Ontvangstmelding MP-TEST: ü", body, key, "MP-0123456789ABC", "nl"};
   ASSERT_TRUE(mailer.Send(email).ok());
   std::string raw;
-  ASSERT_TRUE(testing::Eventually([&] { return !(raw = FindMail(stack->smtp_dir, key)).empty(); }, absl::Seconds(10)));
+  ASSERT_TRUE(testing::Eventually([&] { return !(raw = FindMail(stack->smtp_dir, key)).empty(); },
+                                  absl::Seconds(10)));
   EXPECT_NE(raw.find("X-Meldpunt-Idempotency-Key: " + key), std::string::npos);
   EXPECT_NE(raw.find("X-Meldpunt-Case: MP-0123456789ABC"), std::string::npos);
   EXPECT_NE(raw.find("To: jan@example.org"), std::string::npos);
@@ -43,7 +46,8 @@ TEST(SmtpMailer, DeliversToARealSmtpServer) {
   if (start == std::string::npos) start = raw.find("\n\n");
   ASSERT_NE(start, std::string::npos);
   std::string encoded;
-  for (char c : raw.substr(start)) if (!isspace(static_cast<unsigned char>(c))) encoded.push_back(c);
+  for (char c : raw.substr(start))
+    if (!isspace(static_cast<unsigned char>(c))) encoded.push_back(c);
   std::string decoded;
   ASSERT_TRUE(absl::Base64Unescape(encoded, &decoded));
   EXPECT_EQ(decoded, body);

@@ -15,7 +15,8 @@ absl::StatusOr<Templates> Templates::Load(const std::string& dir) {
   Templates templates;
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
-    return absl::NotFoundError(absl::StrCat("notification.templates_dir: '", dir, "' is not a directory"));
+    return absl::NotFoundError(
+        absl::StrCat("notification.templates_dir: '", dir, "' is not a directory"));
   }
   for (const char* language : {"nl", "fr", "en"}) {
     const std::filesystem::path folder = std::filesystem::path(dir) / language;
@@ -26,15 +27,18 @@ absl::StatusOr<Templates> Templates::Load(const std::string& dir) {
       if (!text.ok()) return text.status();
       kainjow::mustache::mustache parsed(*text);
       if (!parsed.is_valid()) {
-        return absl::InvalidArgumentError(absl::StrCat(entry.path().string(), ": ", parsed.error_message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat(entry.path().string(), ": ", parsed.error_message()));
       }
       if (!absl::StartsWith(*text, "Subject: ")) {
-        return absl::InvalidArgumentError(absl::StrCat(entry.path().string(), ": must start with 'Subject: '"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(entry.path().string(), ": must start with 'Subject: '"));
       }
       templates.sources_[absl::StrCat(language, "/", entry.path().stem().string())] = *text;
     }
   }
-  if (templates.sources_.empty()) return absl::NotFoundError(absl::StrCat("no templates under '", dir, "'"));
+  if (templates.sources_.empty())
+    return absl::NotFoundError(absl::StrCat("no templates under '", dir, "'"));
   return templates;
 }
 
@@ -51,7 +55,8 @@ absl::StatusOr<Rendered> Templates::Render(const std::string& name, const std::s
     if (!value.empty()) data.set(key, value);
   }
   std::string text = view.render(data);
-  if (!view.is_valid()) return absl::InternalError(absl::StrCat("template '", name, "': ", view.error_message()));
+  if (!view.is_valid())
+    return absl::InternalError(absl::StrCat("template '", name, "': ", view.error_message()));
   Rendered out;
   size_t end_of_subject = text.find('\n');
   out.subject = std::string(absl::StripPrefix(text.substr(0, end_of_subject), "Subject: "));

@@ -1,7 +1,7 @@
 #include "services/routing/app.h"
 
-#include "absl/time/clock.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "libs/events/event_log.h"
 #include "libs/events/topics.h"
 #include "libs/kafka/admin.h"
@@ -17,7 +17,8 @@ RoutingApp::RoutingApp(RoutingConfig config)
 RoutingApp::~RoutingApp() { Stop(); }
 
 absl::Status RoutingApp::Start() {
-  ASSIGN_OR_RETURN(Rules rules, Rules::FromConfig(config_.categories, config_.departments, config_.default_department));
+  ASSIGN_OR_RETURN(Rules rules, Rules::FromConfig(config_.categories, config_.departments,
+                                                  config_.default_department));
   rules_ = std::make_unique<Rules>(std::move(rules));
   logic_ = std::make_unique<RoutingLogic>(*rules_, clock_);
   routed_ = &prometheus::BuildCounter()
@@ -27,22 +28,27 @@ absl::Status RoutingApp::Start() {
   admin_ = std::make_unique<observability::AdminServer>(registry_, [this] { return Ready(); });
   RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
 
-  std::vector<kafka::TopicSpec> topics = {{events::kCaseEventsTopic, static_cast<int>(config_.case_events_partitions),
+  std::vector<kafka::TopicSpec> topics = {{events::kCaseEventsTopic,
+                                           static_cast<int>(config_.case_events_partitions),
                                            static_cast<int>(config_.replication_factor)}};
   for (const std::string& topic : rules_->DispatchTopics()) {
-    topics.push_back({topic, static_cast<int>(config_.dispatch_partitions), static_cast<int>(config_.replication_factor)});
+    topics.push_back({topic, static_cast<int>(config_.dispatch_partitions),
+                      static_cast<int>(config_.replication_factor)});
   }
-  RETURN_IF_ERROR(service::RetryUntilAvailable(
-      "kafka", config_.startup_timeout, [&] { return kafka::EnsureTopics(config_.kafka_brokers, topics, absl::Seconds(5)); }));
-  ASSIGN_OR_RETURN(producer_, kafka::Producer::Create({.brokers = config_.kafka_brokers,
-                                                       .client_id = "meldpunt-routing",
-                                                       .delivery_timeout = config_.produce_timeout}));
+  RETURN_IF_ERROR(service::RetryUntilAvailable("kafka", config_.startup_timeout, [&] {
+    return kafka::EnsureTopics(config_.kafka_brokers, topics, absl::Seconds(5));
+  }));
+  ASSIGN_OR_RETURN(producer_,
+                   kafka::Producer::Create({.brokers = config_.kafka_brokers,
+                                            .client_id = "meldpunt-routing",
+                                            .delivery_timeout = config_.produce_timeout}));
   ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Create({.brokers = config_.kafka_brokers,
                                                            .group_id = config_.consumer_group,
                                                            .topics = {events::kCaseEventsTopic},
                                                            .client_id = "meldpunt-routing"}));
   consumer_ = std::make_unique<events::EventConsumer>(
-      std::move(consumer), [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); },
+      std::move(consumer),
+      [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); },
       registry_.get(), config_.consumer_group);
   consumer_->Start();
   service_ = std::make_unique<RoutingService>(*rules_);

@@ -24,11 +24,15 @@ struct RoutingConfig : config::ServiceConfig {
 inline config::Schema<RoutingConfig> RoutingSchema() {
   config::Schema<RoutingConfig> schema("meldpunt-routing");
   config::AddServiceKeys(schema);
-  schema.String("routing.consumer_group", &RoutingConfig::consumer_group, "Kafka consumer group", config::NonEmpty())
+  schema
+      .String("routing.consumer_group", &RoutingConfig::consumer_group, "Kafka consumer group",
+              config::NonEmpty())
       .Int("routing.dispatch_partitions", &RoutingConfig::dispatch_partitions,
-           "partitions of each meldpunt.dispatch.<department>.v1 topic routing creates", config::Range(1, 256))
+           "partitions of each meldpunt.dispatch.<department>.v1 topic routing creates",
+           config::Range(1, 256))
       .String("routing.default_department", &RoutingConfig::default_department,
-              "where a case goes when no rule matches (the Meldpunt triage queue)", config::NonEmpty())
+              "where a case goes when no rule matches (the Meldpunt triage queue)",
+              config::NonEmpty())
       .StringMap("routing.categories", &RoutingConfig::categories, "category -> department id")
       .Tree("routing.departments", &RoutingConfig::departments,
             "list of departments: {id, name, may_see_reporter}")

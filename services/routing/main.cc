@@ -4,6 +4,6 @@
 
 int main(int argc, char** argv) {
   using meldpunt::routing::RoutingConfig;
-  return meldpunt::service::RunMain<RoutingConfig>(argc, argv, "routing", meldpunt::routing::RoutingSchema(),
-                                                   meldpunt::routing::RunRouting);
+  return meldpunt::service::RunMain<RoutingConfig>(
+      argc, argv, "routing", meldpunt::routing::RoutingSchema(), meldpunt::routing::RunRouting);
 }

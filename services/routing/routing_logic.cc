@@ -48,7 +48,8 @@ std::optional<RoutingOutput> RoutingLogic::Handle(const events::Envelope& envelo
   // confidential complaints.
   const Department* department = rules_.FindDepartment(decision.department());
   const bool confidential = draft.confidential() && draft.kind() == types::v1::COMPLAINT;
-  if (department != nullptr && department->may_see_reporter && !confidential && !draft.reporter().anonymous()) {
+  if (department != nullptr && department->may_see_reporter && !confidential &&
+      !draft.reporter().anonymous()) {
     *d.mutable_reporter() = draft.reporter();
   }
   out.dispatch_topic = decision.dispatch_topic();
@@ -56,11 +57,14 @@ std::optional<RoutingOutput> RoutingLogic::Handle(const events::Envelope& envelo
 }
 
 kafka::Message DispatchRecord(const RoutingOutput& output) {
-  return kafka::Message{output.dispatch_topic, output.dispatch.case_id(), output.dispatch.SerializeAsString(),
-                        {{"event-id", output.dispatch.dispatch_id()},
-                         {"event-type", "DispatchMessage"},
-                         {"content-type", "application/x-protobuf; messageType=meldpunt.events.v1.DispatchMessage"},
-                         {"json", events::ToJson(output.dispatch)}}};
+  return kafka::Message{
+      output.dispatch_topic,
+      output.dispatch.case_id(),
+      output.dispatch.SerializeAsString(),
+      {{"event-id", output.dispatch.dispatch_id()},
+       {"event-type", "DispatchMessage"},
+       {"content-type", "application/x-protobuf; messageType=meldpunt.events.v1.DispatchMessage"},
+       {"json", events::ToJson(output.dispatch)}}};
 }
 
 }  // namespace meldpunt::routing

@@ -18,14 +18,16 @@ YAML::Node Departments() {
 }
 
 Rules MakeRules() {
-  auto rules = Rules::FromConfig({{"street-lighting", "public-works"}, {"noise", "environment"}}, Departments(),
-                                 "meldpunt-triage");
+  auto rules = Rules::FromConfig({{"street-lighting", "public-works"}, {"noise", "environment"}},
+                                 Departments(), "meldpunt-triage");
   EXPECT_TRUE(rules.ok()) << rules.status();
   return *rules;
 }
 
-events::Envelope Submitted(const std::string& category, bool confidential = false, t::CaseKind kind = t::REPORT) {
-  events::Envelope e = events::NewEnvelope("MP-0123456789ABC", "intake", absl::FromUnixSeconds(1'763'800'000));
+events::Envelope Submitted(const std::string& category, bool confidential = false,
+                           t::CaseKind kind = t::REPORT) {
+  events::Envelope e =
+      events::NewEnvelope("MP-0123456789ABC", "intake", absl::FromUnixSeconds(1'763'800'000));
   auto* s = e.mutable_case_submitted();
   s->set_reference("MP-0123456789ABC");
   s->mutable_draft()->set_kind(kind);
@@ -40,14 +42,23 @@ events::Envelope Submitted(const std::string& category, bool confidential = fals
 }
 
 TEST(Rules, ConfigErrorsNameTheEntry) {
-  EXPECT_NE(Rules::FromConfig({{"x", "nowhere"}}, Departments(), "meldpunt-triage").status().message().find(
-                "routing.categories.x"),
+  EXPECT_NE(Rules::FromConfig({{"x", "nowhere"}}, Departments(), "meldpunt-triage")
+                .status()
+                .message()
+                .find("routing.categories.x"),
             std::string::npos);
-  EXPECT_NE(Rules::FromConfig({}, Departments(), "missing").status().message().find("routing.default_department"),
+  EXPECT_NE(Rules::FromConfig({}, Departments(), "missing")
+                .status()
+                .message()
+                .find("routing.default_department"),
             std::string::npos);
-  EXPECT_NE(Rules::FromConfig({}, YAML::Load("[{id: a}, {id: a}]"), "a").status().message().find("twice"),
-            std::string::npos);
-  EXPECT_NE(Rules::FromConfig({}, YAML::Load("[{id: a, colour: red}]"), "a").status().message().find("colour"),
+  EXPECT_NE(
+      Rules::FromConfig({}, YAML::Load("[{id: a}, {id: a}]"), "a").status().message().find("twice"),
+      std::string::npos);
+  EXPECT_NE(Rules::FromConfig({}, YAML::Load("[{id: a, colour: red}]"), "a")
+                .status()
+                .message()
+                .find("colour"),
             std::string::npos);
   EXPECT_FALSE(Rules::FromConfig({}, YAML::Node(), "a").ok());
 }
@@ -114,7 +125,8 @@ TEST(RoutingLogic, DispatchRecordCarriesIdsAndJson) {
   ASSERT_TRUE(parsed.ParseFromString(record.value));
   EXPECT_EQ(parsed.category(), "noise");
   bool has_json = false;
-  for (const auto& [k, v] : record.headers) has_json |= (k == "json" && v.find("\"category\":\"noise\"") != std::string::npos);
+  for (const auto& [k, v] : record.headers)
+    has_json |= (k == "json" && v.find("\"category\":\"noise\"") != std::string::npos);
   EXPECT_TRUE(has_json);
 }
 

@@ -5,7 +5,8 @@
 
 namespace meldpunt::routing {
 
-grpc::Status RoutingService::ExplainRoute(grpc::ServerContext*, const v1::ExplainRouteRequest* request,
+grpc::Status RoutingService::ExplainRoute(grpc::ServerContext*,
+                                          const v1::ExplainRouteRequest* request,
                                           v1::RouteDecision* response) {
   if (request->draft().category().empty()) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("draft.category", "is required"));

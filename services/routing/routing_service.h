@@ -11,7 +11,8 @@ class RoutingService final : public v1::Routing::Service {
   explicit RoutingService(const Rules& rules) : rules_(rules) {}
   grpc::Status ExplainRoute(grpc::ServerContext*, const v1::ExplainRouteRequest* request,
                             v1::RouteDecision* response) override;
-  grpc::Status GetRules(grpc::ServerContext*, const v1::GetRulesRequest*, v1::GetRulesResponse* response) override;
+  grpc::Status GetRules(grpc::ServerContext*, const v1::GetRulesRequest*,
+                        v1::GetRulesResponse* response) override;
 
  private:
   const Rules& rules_;

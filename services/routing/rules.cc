@@ -17,7 +17,8 @@ bool IsSlug(const std::string& s) {
 }  // namespace
 
 absl::StatusOr<Rules> Rules::FromConfig(const std::map<std::string, std::string>& categories,
-                                        const YAML::Node& departments, const std::string& default_department) {
+                                        const YAML::Node& departments,
+                                        const std::string& default_department) {
   Rules rules;
   if (!departments || !departments.IsSequence() || departments.size() == 0) {
     return absl::InvalidArgumentError("routing.departments: must be a non-empty list");
@@ -25,7 +26,8 @@ absl::StatusOr<Rules> Rules::FromConfig(const std::map<std::string, std::string>
   for (size_t i = 0; i < departments.size(); ++i) {
     const YAML::Node& node = departments[i];
     const std::string where = absl::StrCat("routing.departments[", i, "]");
-    if (!node.IsMap()) return absl::InvalidArgumentError(absl::StrCat(where, ": must be a mapping"));
+    if (!node.IsMap())
+      return absl::InvalidArgumentError(absl::StrCat(where, ": must be a mapping"));
     Department d;
     for (const auto& item : node) {
       const std::string key = item.first.as<std::string>();
@@ -36,7 +38,8 @@ absl::StatusOr<Rules> Rules::FromConfig(const std::map<std::string, std::string>
       } else if (key == "may_see_reporter") {
         std::string v = item.second.as<std::string>();
         if (v != "true" && v != "false") {
-          return absl::InvalidArgumentError(absl::StrCat(where, ".may_see_reporter: expected true or false"));
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, ".may_see_reporter: expected true or false"));
         }
         d.may_see_reporter = v == "true";
       } else {
@@ -44,7 +47,8 @@ absl::StatusOr<Rules> Rules::FromConfig(const std::map<std::string, std::string>
       }
     }
     if (!IsSlug(d.id)) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ".id: must be 1-64 characters of a-z, 0-9 and '-'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".id: must be 1-64 characters of a-z, 0-9 and '-'"));
     }
     if (d.name.empty()) d.name = d.id;
     if (!rules.departments_.emplace(d.id, d).second) {
@@ -53,16 +57,18 @@ absl::StatusOr<Rules> Rules::FromConfig(const std::map<std::string, std::string>
   }
   for (const auto& [category, department] : categories) {
     if (!IsSlug(category)) {
-      return absl::InvalidArgumentError(absl::StrCat("routing.categories: '", category, "' is not a valid category"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("routing.categories: '", category, "' is not a valid category"));
     }
     if (!rules.departments_.count(department)) {
-      return absl::InvalidArgumentError(absl::StrCat("routing.categories.", category, ": department '", department,
+      return absl::InvalidArgumentError(absl::StrCat("routing.categories.", category,
+                                                     ": department '", department,
                                                      "' is not in routing.departments"));
     }
   }
   if (!rules.departments_.count(default_department)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("routing.default_department: '", default_department, "' is not in routing.departments"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "routing.default_department: '", default_department, "' is not in routing.departments"));
   }
   rules.categories_ = categories;
   rules.default_department_ = default_department;
@@ -75,13 +81,16 @@ v1::RouteDecision Rules::Decide(const types::v1::CaseDraft& draft) const {
   if (it != categories_.end()) {
     decision.set_department(it->second);
     decision.set_rule_id(absl::StrCat("category:", draft.category()));
-    decision.set_explanation(absl::StrCat("category '", draft.category(), "' is handled by ", it->second));
+    decision.set_explanation(
+        absl::StrCat("category '", draft.category(), "' is handled by ", it->second));
   } else {
     decision.set_department(default_department_);
     decision.set_rule_id("default");
-    decision.set_explanation(absl::StrCat("no rule for category '", draft.category(), "': to ", default_department_));
+    decision.set_explanation(
+        absl::StrCat("no rule for category '", draft.category(), "': to ", default_department_));
   }
-  decision.set_priority(draft.priority() == types::v1::PRIORITY_UNSPECIFIED ? types::v1::NORMAL : draft.priority());
+  decision.set_priority(draft.priority() == types::v1::PRIORITY_UNSPECIFIED ? types::v1::NORMAL
+                                                                            : draft.priority());
   decision.set_dispatch_topic(events::DispatchTopic(decision.department()));
   return decision;
 }

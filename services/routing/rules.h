@@ -1,7 +1,7 @@
 // Routing rules as data: departments and a category table, loaded from the routing config.
 //
-//   ASSIGN_OR_RETURN(Rules rules, Rules::FromConfig(config.categories, config.departments, "meldpunt-triage"));
-//   RouteDecision d = rules.Decide(draft);
+//   ASSIGN_OR_RETURN(Rules rules, Rules::FromConfig(config.categories, config.departments,
+//   "meldpunt-triage")); RouteDecision d = rules.Decide(draft);
 #pragma once
 
 #include <map>
@@ -27,7 +27,8 @@ class Rules {
   // `departments` is the YAML list under routing.departments; every department a category or the
   // default names must be listed there. Errors name the offending entry.
   static absl::StatusOr<Rules> FromConfig(const std::map<std::string, std::string>& categories,
-                                          const YAML::Node& departments, const std::string& default_department);
+                                          const YAML::Node& departments,
+                                          const std::string& default_department);
 
   v1::RouteDecision Decide(const types::v1::CaseDraft& draft) const;
   const Department* FindDepartment(const std::string& id) const;

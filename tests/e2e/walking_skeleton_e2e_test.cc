@@ -35,17 +35,19 @@ class WalkingSkeleton : public ::testing::Test {
   static void SetUpTestSuite() {
     auto stack = testing::LoadStack();
     ASSERT_TRUE(stack.ok()) << stack.status();
-    ASSERT_EQ(stack->services.size(), 4u) << "the e2e_services fixture did not start the four services";
+    ASSERT_EQ(stack->services.size(), 4u)
+        << "the e2e_services fixture did not start the four services";
     stack_ = new testing::Stack(*stack);
   }
   static void TearDownTestSuite() { delete stack_; }
 
   std::unique_ptr<intake::v1::Intake::Stub> Intake() {
-    return intake::v1::Intake::NewStub(
-        grpc::CreateChannel(stack_->services.at("intake").grpc, grpc::InsecureChannelCredentials()));
+    return intake::v1::Intake::NewStub(grpc::CreateChannel(stack_->services.at("intake").grpc,
+                                                           grpc::InsecureChannelCredentials()));
   }
 
-  static intake::v1::SubmitCaseRequest Request(const std::string& key, t::CaseKind kind, const std::string& category,
+  static intake::v1::SubmitCaseRequest Request(const std::string& key, t::CaseKind kind,
+                                               const std::string& category,
                                                t::Language language = t::NL) {
     intake::v1::SubmitCaseRequest r;
     r.set_submitting_system("e2e-web-form");
@@ -62,7 +64,8 @@ class WalkingSkeleton : public ::testing::Test {
     return r;
   }
 
-  grpc::Status Submit(const intake::v1::SubmitCaseRequest& request, intake::v1::SubmitCaseResponse* response) {
+  grpc::Status Submit(const intake::v1::SubmitCaseRequest& request,
+                      intake::v1::SubmitCaseResponse* response) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
     return Intake()->SubmitCase(&context, request, response);
@@ -74,17 +77,20 @@ class WalkingSkeleton : public ::testing::Test {
     request.set_case_id(case_id);
     intake::v1::GetCaseResponse response;
     grpc::Status status = Intake()->GetCase(&context, request, &response);
-    if (!status.ok()) return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+    if (!status.ok())
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          status.error_message());
     return response;
   }
 
   // Every record on `topic` whose key is `key`, read by a fresh consumer group until `done`
   // says enough or `limit` passes.
-  static std::vector<kafka::Record> Read(const std::string& topic, const std::string& key,
-                                         const std::function<bool(const std::vector<kafka::Record>&)>& done,
-                                         absl::Duration limit) {
-    auto consumer = kafka::Consumer::Create(
-        {.brokers = stack_->kafka, .group_id = testing::UniqueName("e2e-reader"), .topics = {topic}});
+  static std::vector<kafka::Record> Read(
+      const std::string& topic, const std::string& key,
+      const std::function<bool(const std::vector<kafka::Record>&)>& done, absl::Duration limit) {
+    auto consumer = kafka::Consumer::Create({.brokers = stack_->kafka,
+                                             .group_id = testing::UniqueName("e2e-reader"),
+                                             .topics = {topic}});
     EXPECT_TRUE(consumer.ok()) << consumer.status();
     std::vector<kafka::Record> out;
     if (!consumer.ok()) return out;
@@ -97,20 +103,21 @@ class WalkingSkeleton : public ::testing::Test {
     return out;
   }
 
-  static std::vector<Envelope> CaseEvents(const std::string& case_id,
-                                          const std::function<bool(const std::vector<Envelope>&)>& done,
-                                          absl::Duration limit) {
+  static std::vector<Envelope> CaseEvents(
+      const std::string& case_id, const std::function<bool(const std::vector<Envelope>&)>& done,
+      absl::Duration limit) {
     std::vector<Envelope> envelopes;
-    Read(events::kCaseEventsTopic, case_id,
-         [&](const std::vector<kafka::Record>& records) {
-           envelopes.clear();
-           for (const auto& r : records) {
-             auto e = events::Decode(r.value);
-             if (e.ok()) envelopes.push_back(*e);
-           }
-           return done(envelopes);
-         },
-         limit);
+    Read(
+        events::kCaseEventsTopic, case_id,
+        [&](const std::vector<kafka::Record>& records) {
+          envelopes.clear();
+          for (const auto& r : records) {
+            auto e = events::Decode(r.value);
+            if (e.ok()) envelopes.push_back(*e);
+          }
+          return done(envelopes);
+        },
+        limit);
     return envelopes;
   }
 
@@ -133,7 +140,8 @@ class WalkingSkeleton : public ::testing::Test {
       size_t start = raw.find("\r\n\r\n");
       if (start == std::string::npos) start = raw.find("\n\n");
       std::string encoded;
-      for (char c : raw.substr(start)) if (!isspace(static_cast<unsigned char>(c))) encoded.push_back(c);
+      for (char c : raw.substr(start))
+        if (!isspace(static_cast<unsigned char>(c))) encoded.push_back(c);
       std::string body;
       absl::Base64Unescape(encoded, &body);
       if (raw_out) *raw_out = raw;
@@ -161,8 +169,9 @@ TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
   ASSERT_TRUE(first.ok()) << first.status();
 
   // The department's feed, read by a separate consumer.
-  auto dispatched = Read(events::DispatchTopic("public-works"), case_id,
-                         [](const std::vector<kafka::Record>& r) { return !r.empty(); }, absl::Seconds(60));
+  auto dispatched = Read(
+      events::DispatchTopic("public-works"), case_id,
+      [](const std::vector<kafka::Record>& r) { return !r.empty(); }, absl::Seconds(60));
   ASSERT_EQ(dispatched.size(), 1u) << "no dispatch message for " << case_id;
   events::v1::DispatchMessage dispatch;
   ASSERT_TRUE(dispatch.ParseFromString(dispatched[0].value));
@@ -181,9 +190,13 @@ TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
   EXPECT_NE(raw.find("To: jan.peeters@example.org"), std::string::npos);
 
   // The answer clock of the test policy (4 s, warning at 50 %) fires a warning and a breach.
-  auto history = CaseEvents(case_id, [](const std::vector<Envelope>& e) {
-    return Count(e, "DeadlineBreached") >= 1 && Count(e, "NotificationDelivered") >= 1 && Count(e, "CaseRouted") >= 1;
-  }, absl::Seconds(60));
+  auto history = CaseEvents(
+      case_id,
+      [](const std::vector<Envelope>& e) {
+        return Count(e, "DeadlineBreached") >= 1 && Count(e, "NotificationDelivered") >= 1 &&
+               Count(e, "CaseRouted") >= 1;
+      },
+      absl::Seconds(60));
   EXPECT_EQ(Count(history, "CaseSubmitted"), 1);
   EXPECT_EQ(Count(history, "CaseRouted"), 1);
   EXPECT_EQ(Count(history, "NotificationDelivered"), 1);
@@ -208,8 +221,8 @@ TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
   EXPECT_EQ(shown.case_().breached_clocks(0), "answer");
 
   // Operations: the clocks and the deliveries of the case.
-  auto deadline_stub = deadline::v1::DeadlineWatch::NewStub(
-      grpc::CreateChannel(stack_->services.at("deadline_watch").grpc, grpc::InsecureChannelCredentials()));
+  auto deadline_stub = deadline::v1::DeadlineWatch::NewStub(grpc::CreateChannel(
+      stack_->services.at("deadline_watch").grpc, grpc::InsecureChannelCredentials()));
   grpc::ClientContext clocks_context;
   deadline::v1::ListClocksRequest clocks_request;
   clocks_request.set_case_id(case_id);
@@ -220,23 +233,28 @@ TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
   EXPECT_EQ(by_name["acknowledge"], deadline::v1::STOPPED);
   EXPECT_EQ(by_name["answer"], deadline::v1::BREACHED);
 
-  auto notification_stub = notification::v1::Notifications::NewStub(
-      grpc::CreateChannel(stack_->services.at("notification").grpc, grpc::InsecureChannelCredentials()));
+  auto notification_stub = notification::v1::Notifications::NewStub(grpc::CreateChannel(
+      stack_->services.at("notification").grpc, grpc::InsecureChannelCredentials()));
   grpc::ClientContext deliveries_context;
   notification::v1::ListDeliveriesRequest deliveries_request;
   deliveries_request.set_case_id(case_id);
   notification::v1::ListDeliveriesResponse deliveries;
-  ASSERT_TRUE(notification_stub->ListDeliveries(&deliveries_context, deliveries_request, &deliveries).ok());
+  ASSERT_TRUE(
+      notification_stub->ListDeliveries(&deliveries_context, deliveries_request, &deliveries).ok());
   ASSERT_EQ(deliveries.deliveries_size(), 1);
   EXPECT_EQ(deliveries.deliveries(0).status(), "delivered");
 }
 
 TEST_F(WalkingSkeleton, ComplaintInFrenchGoesToTheComplaintsOfficeWithIdentity) {
   intake::v1::SubmitCaseResponse submitted;
-  ASSERT_TRUE(Submit(Request(testing::UniqueName("complaint"), t::COMPLAINT, "staff-conduct", t::FR), &submitted).ok());
+  ASSERT_TRUE(
+      Submit(Request(testing::UniqueName("complaint"), t::COMPLAINT, "staff-conduct", t::FR),
+             &submitted)
+          .ok());
   const std::string case_id = submitted.case_id();
-  auto dispatched = Read(events::DispatchTopic("complaints-office"), case_id,
-                         [](const std::vector<kafka::Record>& r) { return !r.empty(); }, absl::Seconds(60));
+  auto dispatched = Read(
+      events::DispatchTopic("complaints-office"), case_id,
+      [](const std::vector<kafka::Record>& r) { return !r.empty(); }, absl::Seconds(60));
   ASSERT_EQ(dispatched.size(), 1u);
   events::v1::DispatchMessage dispatch;
   ASSERT_TRUE(dispatch.ParseFromString(dispatched[0].value));
@@ -255,9 +273,12 @@ TEST_F(WalkingSkeleton, RepeatedRequestKeyGivesTheSameCaseAndOneEvent) {
   EXPECT_TRUE(a.created());
   EXPECT_FALSE(b.created());
   // Wait for routing's answer (so the log has been read past the submission), then count.
-  auto history = CaseEvents(a.case_id(), [](const std::vector<Envelope>& e) {
-    return Count(e, "CaseRouted") >= 1 && Count(e, "NotificationDelivered") >= 1;
-  }, absl::Seconds(60));
+  auto history = CaseEvents(
+      a.case_id(),
+      [](const std::vector<Envelope>& e) {
+        return Count(e, "CaseRouted") >= 1 && Count(e, "NotificationDelivered") >= 1;
+      },
+      absl::Seconds(60));
   EXPECT_EQ(Count(history, "CaseSubmitted"), 1);
   EXPECT_EQ(Count(history, "CaseRouted"), 1);
 }
@@ -268,28 +289,35 @@ TEST_F(WalkingSkeleton, BadInputIsRefusedByFieldAndEmitsNothing) {
   intake::v1::SubmitCaseResponse response;
   grpc::Status status = Submit(request, &response);
   ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(status.error_message().find("draft.description"), std::string::npos) << status.error_message();
-  const std::string would_be = events::CaseIdFor(request.submitting_system(), request.request_key());
+  EXPECT_NE(status.error_message().find("draft.description"), std::string::npos)
+      << status.error_message();
+  const std::string would_be =
+      events::CaseIdFor(request.submitting_system(), request.request_key());
   EXPECT_EQ(Get(would_be).status().code(), absl::StatusCode::kNotFound);
   // A valid case submitted after it is in the log; the refused one never is.
   intake::v1::SubmitCaseResponse later;
   ASSERT_TRUE(Submit(Request(testing::UniqueName("after-bad"), t::REPORT, "roads"), &later).ok());
-  auto after = CaseEvents(later.case_id(), [](const std::vector<Envelope>& e) { return !e.empty(); },
-                          absl::Seconds(30));
+  auto after = CaseEvents(
+      later.case_id(), [](const std::vector<Envelope>& e) { return !e.empty(); },
+      absl::Seconds(30));
   ASSERT_FALSE(after.empty());
-  EXPECT_TRUE(CaseEvents(would_be, [](const std::vector<Envelope>&) { return false; }, absl::Seconds(3)).empty());
+  EXPECT_TRUE(CaseEvents(
+                  would_be, [](const std::vector<Envelope>&) { return false; }, absl::Seconds(3))
+                  .empty());
 }
 
 TEST_F(WalkingSkeleton, EveryServiceIsHealthyReadyAndExposesMetrics) {
   for (const auto& [name, endpoints] : stack_->services) {
     const size_t colon = endpoints.admin.rfind(':');
-    httplib::Client client(endpoints.admin.substr(0, colon), std::stoi(endpoints.admin.substr(colon + 1)));
+    httplib::Client client(endpoints.admin.substr(0, colon),
+                           std::stoi(endpoints.admin.substr(colon + 1)));
     auto ready = client.Get("/readyz");
     ASSERT_TRUE(ready) << name;
     EXPECT_EQ(ready->status, 200) << name;
     auto metrics = client.Get("/metrics");
     ASSERT_TRUE(metrics) << name;
-    EXPECT_NE(metrics->body.find("meldpunt_"), std::string::npos) << name << ": " << metrics->body.substr(0, 200);
+    EXPECT_NE(metrics->body.find("meldpunt_"), std::string::npos)
+        << name << ": " << metrics->body.substr(0, 200);
   }
 }
 

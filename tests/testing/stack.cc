@@ -18,11 +18,14 @@ namespace meldpunt::testing {
 absl::StatusOr<Stack> LoadStack(const std::string& name) {
   const char* root = std::getenv("MELDPUNT_TEST_STACK");
   if (root == nullptr) {
-    return absl::FailedPreconditionError("MELDPUNT_TEST_STACK is not set: run this test through ctest");
+    return absl::FailedPreconditionError(
+        "MELDPUNT_TEST_STACK is not set: run this test through ctest");
   }
   const std::string path = absl::StrCat(root, "/", name, "/stack.json");
   std::ifstream in(path);
-  if (!in) return absl::FailedPreconditionError(absl::StrCat("no stack at ", path, " (fixture not started?)"));
+  if (!in)
+    return absl::FailedPreconditionError(
+        absl::StrCat("no stack at ", path, " (fixture not started?)"));
   nlohmann::json json;
   try {
     in >> json;
@@ -43,7 +46,8 @@ absl::StatusOr<Stack> LoadStack(const std::string& name) {
   }
   if (json.contains("processes") && json["processes"].is_object()) {
     for (auto it = json["processes"].begin(); it != json["processes"].end(); ++it) {
-      if (it.value().is_object() && it.value().contains("pid")) stack.pids[it.key()] = it.value()["pid"].get<int>();
+      if (it.value().is_object() && it.value().contains("pid"))
+        stack.pids[it.key()] = it.value()["pid"].get<int>();
     }
   }
   return stack;

@@ -1,10 +1,8 @@
 // meldctl: the command line for people (Meldpunt team, operations, integrators trying things out).
 //
-//   meldctl submit --kind REPORT --category street-lighting --description "Lamp out" --email a@b.be --name "A B"
-//   meldctl get MP-7K3QX9M2TD4AB
-//   meldctl clocks MP-7K3QX9M2TD4AB
-//   meldctl deliveries MP-7K3QX9M2TD4AB
-//   meldctl explain --category noise
+//   meldctl submit --kind REPORT --category street-lighting --description "Lamp out" --email a@b.be
+//   --name "A B" meldctl get MP-7K3QX9M2TD4AB meldctl clocks MP-7K3QX9M2TD4AB meldctl deliveries
+//   MP-7K3QX9M2TD4AB meldctl explain --category noise
 //
 // Output is one key=value per line (easy to grep in scripts), or JSON with --json.
 #include <grpcpp/grpcpp.h>
@@ -139,7 +137,8 @@ int main(int argc, char** argv) {
   const int timeout = std::atoi(options.Get("timeout", "10").c_str());
   auto context = [&] {
     auto c = std::make_unique<grpc::ClientContext>();
-    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout > 0 ? timeout : 10));
+    c->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(timeout > 0 ? timeout : 10));
     return c;
   };
   auto need_case = [&]() -> std::string {
@@ -163,7 +162,8 @@ int main(int argc, char** argv) {
     draft->set_kind(kind);
     t::Channel channel = t::CHANNEL_UNSPECIFIED;
     if (!t::Channel_Parse(options.Get("channel", "WEB"), &channel)) {
-      std::fprintf(stderr, "--channel: one of WEB, PHONE, EMAIL, COUNTER, LETTER, APP, PARTNER_SYSTEM\n");
+      std::fprintf(stderr,
+                   "--channel: one of WEB, PHONE, EMAIL, COUNTER, LETTER, APP, PARTNER_SYSTEM\n");
       return 2;
     }
     draft->set_channel(channel);
@@ -184,7 +184,8 @@ int main(int argc, char** argv) {
     reporter->set_address(options.Get("address"));
     const std::string language = options.Get("language", "nl");
     reporter->set_language(language == "fr" ? t::FR : language == "en" ? t::EN : t::NL);
-    auto stub = meldpunt::intake::v1::Intake::NewStub(Channel(options.Get("intake", "127.0.0.1:50051")));
+    auto stub =
+        meldpunt::intake::v1::Intake::NewStub(Channel(options.Get("intake", "127.0.0.1:50051")));
     meldpunt::intake::v1::SubmitCaseResponse response;
     grpc::Status status = stub->SubmitCase(context().get(), request, &response);
     if (!status.ok()) return Fail(status);
@@ -192,12 +193,14 @@ int main(int argc, char** argv) {
       std::printf("%s\n", meldpunt::events::ToJson(response).c_str());
     } else {
       std::printf("case_id=%s\ncreated=%s\nstate=%s\n", response.case_id().c_str(),
-                  response.created() ? "true" : "false", t::CaseState_Name(response.case_().state()).c_str());
+                  response.created() ? "true" : "false",
+                  t::CaseState_Name(response.case_().state()).c_str());
     }
     return 0;
   }
   if (command == "get") {
-    auto stub = meldpunt::intake::v1::Intake::NewStub(Channel(options.Get("intake", "127.0.0.1:50051")));
+    auto stub =
+        meldpunt::intake::v1::Intake::NewStub(Channel(options.Get("intake", "127.0.0.1:50051")));
     meldpunt::intake::v1::GetCaseRequest request;
     request.set_case_id(need_case());
     meldpunt::intake::v1::GetCaseResponse response;
@@ -207,17 +210,22 @@ int main(int argc, char** argv) {
     if (options.json) {
       std::printf("%s\n", meldpunt::events::ToJson(c).c_str());
     } else {
-      std::printf("case_id=%s\nkind=%s\nstate=%s\ncategory=%s\ndepartment=%s\npriority=%s\nacknowledged=%s\n"
-                  "submitted_at=%s\nupdated_at=%s\nbreached_clocks=%s\nversion=%lld\n",
-                  c.case_id().c_str(), t::CaseKind_Name(c.draft().kind()).c_str(), t::CaseState_Name(c.state()).c_str(),
-                  c.draft().category().c_str(), c.department().c_str(), t::Priority_Name(c.priority()).c_str(),
-                  c.acknowledged() ? "true" : "false", Time(c.submitted_at()).c_str(), Time(c.updated_at()).c_str(),
-                  absl::StrJoin(c.breached_clocks(), ",").c_str(), static_cast<long long>(c.version()));
+      std::printf(
+          "case_id=%s\nkind=%s\nstate=%s\ncategory=%s\ndepartment=%s\npriority=%s\nacknowledged=%"
+          "s\n"
+          "submitted_at=%s\nupdated_at=%s\nbreached_clocks=%s\nversion=%lld\n",
+          c.case_id().c_str(), t::CaseKind_Name(c.draft().kind()).c_str(),
+          t::CaseState_Name(c.state()).c_str(), c.draft().category().c_str(),
+          c.department().c_str(), t::Priority_Name(c.priority()).c_str(),
+          c.acknowledged() ? "true" : "false", Time(c.submitted_at()).c_str(),
+          Time(c.updated_at()).c_str(), absl::StrJoin(c.breached_clocks(), ",").c_str(),
+          static_cast<long long>(c.version()));
     }
     return 0;
   }
   if (command == "clocks") {
-    auto stub = meldpunt::deadline::v1::DeadlineWatch::NewStub(Channel(options.Get("deadline", "127.0.0.1:50053")));
+    auto stub = meldpunt::deadline::v1::DeadlineWatch::NewStub(
+        Channel(options.Get("deadline", "127.0.0.1:50053")));
     meldpunt::deadline::v1::ListClocksRequest request;
     request.set_case_id(need_case());
     meldpunt::deadline::v1::ListClocksResponse response;
@@ -229,14 +237,14 @@ int main(int argc, char** argv) {
     }
     for (const auto& clock : response.clocks()) {
       std::printf("clock=%s status=%s due_at=%s started_at=%s\n", clock.name().c_str(),
-                  meldpunt::deadline::v1::ClockStatus_Name(clock.status()).c_str(), Time(clock.due_at()).c_str(),
-                  Time(clock.started_at()).c_str());
+                  meldpunt::deadline::v1::ClockStatus_Name(clock.status()).c_str(),
+                  Time(clock.due_at()).c_str(), Time(clock.started_at()).c_str());
     }
     return 0;
   }
   if (command == "deliveries") {
-    auto stub =
-        meldpunt::notification::v1::Notifications::NewStub(Channel(options.Get("notification", "127.0.0.1:50054")));
+    auto stub = meldpunt::notification::v1::Notifications::NewStub(
+        Channel(options.Get("notification", "127.0.0.1:50054")));
     meldpunt::notification::v1::ListDeliveriesRequest request;
     request.set_case_id(need_case());
     meldpunt::notification::v1::ListDeliveriesResponse response;
@@ -247,13 +255,15 @@ int main(int argc, char** argv) {
       return 0;
     }
     for (const auto& d : response.deliveries()) {
-      std::printf("template=%s channel=%s recipient=%s status=%s attempts=%d at=%s\n", d.template_name().c_str(),
-                  d.channel().c_str(), d.recipient().c_str(), d.status().c_str(), d.attempts(), Time(d.at()).c_str());
+      std::printf("template=%s channel=%s recipient=%s status=%s attempts=%d at=%s\n",
+                  d.template_name().c_str(), d.channel().c_str(), d.recipient().c_str(),
+                  d.status().c_str(), d.attempts(), Time(d.at()).c_str());
     }
     return 0;
   }
   if (command == "explain") {
-    auto stub = meldpunt::routing::v1::Routing::NewStub(Channel(options.Get("routing", "127.0.0.1:50052")));
+    auto stub =
+        meldpunt::routing::v1::Routing::NewStub(Channel(options.Get("routing", "127.0.0.1:50052")));
     meldpunt::routing::v1::ExplainRouteRequest request;
     request.mutable_draft()->set_category(options.Get("category"));
     request.mutable_draft()->set_description(options.Get("description"));
@@ -266,8 +276,9 @@ int main(int argc, char** argv) {
     if (options.json) {
       std::printf("%s\n", meldpunt::events::ToJson(response).c_str());
     } else {
-      std::printf("department=%s\nrule=%s\ndispatch_topic=%s\nexplanation=%s\n", response.department().c_str(),
-                  response.rule_id().c_str(), response.dispatch_topic().c_str(), response.explanation().c_str());
+      std::printf("department=%s\nrule=%s\ndispatch_topic=%s\nexplanation=%s\n",
+                  response.department().c_str(), response.rule_id().c_str(),
+                  response.dispatch_topic().c_str(), response.explanation().c_str());
     }
     return 0;
   }
