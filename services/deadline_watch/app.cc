@@ -5,7 +5,7 @@
 #include "libs/events/topics.h"
 #include "libs/kafka/admin.h"
 #include "libs/observability/log.h"
-#include "libs/service/runtime.h"
+#include "libs/service/wiring.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::deadline {
@@ -23,33 +23,14 @@ absl::Status DeadlineApp::Start() {
                 .Register(*registry_);
   admin_ = std::make_unique<observability::AdminServer>(registry_, [this] { return Ready(); });
   RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
-  RETURN_IF_ERROR(service::RetryUntilAvailable("kafka", config_.startup_timeout, [&] {
-    return kafka::EnsureTopics(
-        config_.kafka_brokers,
-        {{events::kCaseEventsTopic, static_cast<int>(config_.case_events_partitions),
-          static_cast<int>(config_.replication_factor)}},
-        absl::Seconds(5));
-  }));
-  ASSIGN_OR_RETURN(producer_,
-                   kafka::Producer::Create({.brokers = config_.kafka_brokers,
-                                            .client_id = "meldpunt-deadline-watch",
-                                            .delivery_timeout = config_.produce_timeout}));
-  RETURN_IF_ERROR(
-      service::RetryUntilAvailable("redis", config_.startup_timeout, [&]() -> absl::Status {
-        ASSIGN_OR_RETURN(redis_, redis::Client::Create(
-                                     {.address = config_.redis_address,
-                                      .scripts = {RedisTimerStore::ClaimScript()},
-                                      .pool_size = static_cast<int>(config_.redis_pool_size)}));
-        return absl::OkStatus();
-      }));
+  RETURN_IF_ERROR(service::EnsureTopicsAtStart(config_));
+  ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-deadline-watch"));
+  ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {RedisTimerStore::ClaimScript()}));
   store_ = std::make_unique<RedisTimerStore>(*redis_);
   logic_ = std::make_unique<DeadlineLogic>(*store_, clock_, std::move(policies),
                                            DeadlineOptions{.lease = config_.lease});
-  ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Create({.brokers = config_.kafka_brokers,
-                                                           .group_id = config_.consumer_group,
-                                                           .topics = {events::kCaseEventsTopic},
-                                                           .client_id = "meldpunt-deadline-watch"},
-                                                          this));
+  ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
+                                                                 "meldpunt-deadline-watch", this));
   consumer_ = std::make_unique<events::EventConsumer>(
       std::move(consumer),
       [this](const events::Envelope& e, const kafka::Record& r) {
@@ -126,14 +107,6 @@ void DeadlineApp::Stop() {
     if (producer_) (void)producer_->Flush(absl::Seconds(5));
   }
   if (admin_) admin_->Stop();
-}
-
-absl::Status RunDeadlineWatch(const DeadlineConfig& config) {
-  DeadlineApp app(config);
-  RETURN_IF_ERROR(app.Start());
-  service::WaitForShutdownSignal();
-  app.Stop();
-  return absl::OkStatus();
 }
 
 }  // namespace meldpunt::deadline

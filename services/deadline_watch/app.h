@@ -57,6 +57,4 @@ class DeadlineApp : public kafka::RebalanceListener {
   bool started_ = false;
 };
 
-absl::Status RunDeadlineWatch(const DeadlineConfig& config);
-
 }  // namespace meldpunt::deadline

@@ -3,7 +3,7 @@
 #include "libs/events/topics.h"
 #include "libs/kafka/admin.h"
 #include "libs/observability/log.h"
-#include "libs/service/runtime.h"
+#include "libs/service/wiring.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::intake {
@@ -18,35 +18,17 @@ absl::Status IntakeApp::Start() {
   admin_ = std::make_unique<observability::AdminServer>(registry_, [this] { return Ready(); });
   RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
 
-  RETURN_IF_ERROR(service::RetryUntilAvailable("kafka", config_.startup_timeout, [&] {
-    return kafka::EnsureTopics(
-        config_.kafka_brokers,
-        {{events::kCaseEventsTopic, static_cast<int>(config_.case_events_partitions),
-          static_cast<int>(config_.replication_factor)}},
-        absl::Seconds(5));
-  }));
-  ASSIGN_OR_RETURN(producer_,
-                   kafka::Producer::Create({.brokers = config_.kafka_brokers,
-                                            .client_id = "meldpunt-intake",
-                                            .delivery_timeout = config_.produce_timeout}));
+  RETURN_IF_ERROR(service::EnsureTopicsAtStart(config_));
+  ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-intake"));
   event_log_ = std::make_unique<events::KafkaEventLog>(*producer_);
 
-  RETURN_IF_ERROR(
-      service::RetryUntilAvailable("redis", config_.startup_timeout, [&]() -> absl::Status {
-        ASSIGN_OR_RETURN(redis_, redis::Client::Create(
-                                     {.address = config_.redis_address,
-                                      .scripts = {RedisCaseStore::CasScript()},
-                                      .pool_size = static_cast<int>(config_.redis_pool_size)}));
-        return absl::OkStatus();
-      }));
+  ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {RedisCaseStore::CasScript()}));
   store_ = std::make_unique<RedisCaseStore>(*redis_);
   logic_ = std::make_unique<IntakeLogic>(*event_log_, *store_, clock_,
                                          IntakeOptions{.append_timeout = config_.produce_timeout});
 
-  ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Create({.brokers = config_.kafka_brokers,
-                                                           .group_id = config_.consumer_group,
-                                                           .topics = {events::kCaseEventsTopic},
-                                                           .client_id = "meldpunt-intake"}));
+  ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
+                                                                 "meldpunt-intake"));
   projection_ = std::make_unique<events::EventConsumer>(
       std::move(consumer),
       [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); },
@@ -96,14 +78,6 @@ void IntakeApp::Stop() {
   if (projection_) projection_->Stop();
   if (producer_) (void)producer_->Flush(absl::Seconds(5));
   if (admin_) admin_->Stop();
-}
-
-absl::Status RunIntake(const IntakeConfig& config) {
-  IntakeApp app(config);
-  RETURN_IF_ERROR(app.Start());
-  service::WaitForShutdownSignal();
-  app.Stop();
-  return absl::OkStatus();
 }
 
 }  // namespace meldpunt::intake

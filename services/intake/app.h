@@ -53,6 +53,4 @@ class IntakeApp {
   bool started_ = false;
 };
 
-absl::Status RunIntake(const IntakeConfig& config);
-
 }  // namespace meldpunt::intake

@@ -5,7 +5,7 @@
 #include "libs/events/topics.h"
 #include "libs/kafka/admin.h"
 #include "libs/observability/log.h"
-#include "libs/service/runtime.h"
+#include "libs/service/wiring.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::notification {
@@ -24,28 +24,14 @@ absl::Status NotificationApp::Start() {
                                                      .password = config_.smtp_password});
   admin_ = std::make_unique<observability::AdminServer>(registry_, [this] { return Ready(); });
   RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
-  RETURN_IF_ERROR(service::RetryUntilAvailable("kafka", config_.startup_timeout, [&] {
-    return kafka::EnsureTopics(
-        config_.kafka_brokers,
-        {{events::kCaseEventsTopic, static_cast<int>(config_.case_events_partitions),
-          static_cast<int>(config_.replication_factor)},
-         {events::kNotificationDeadLetterTopic, 1, static_cast<int>(config_.replication_factor)}},
-        absl::Seconds(5));
-  }));
-  ASSIGN_OR_RETURN(producer_,
-                   kafka::Producer::Create({.brokers = config_.kafka_brokers,
-                                            .client_id = "meldpunt-notification",
-                                            .delivery_timeout = config_.produce_timeout}));
+  RETURN_IF_ERROR(service::EnsureTopicsAtStart(
+      config_,
+      {{events::kNotificationDeadLetterTopic, 1, static_cast<int>(config_.replication_factor)}}));
+  ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-notification"));
   case_log_ = std::make_unique<events::KafkaEventLog>(*producer_);
   dead_letters_ =
       std::make_unique<events::KafkaEventLog>(*producer_, events::kNotificationDeadLetterTopic);
-  RETURN_IF_ERROR(
-      service::RetryUntilAvailable("redis", config_.startup_timeout, [&]() -> absl::Status {
-        ASSIGN_OR_RETURN(redis_, redis::Client::Create(
-                                     {.address = config_.redis_address,
-                                      .pool_size = static_cast<int>(config_.redis_pool_size)}));
-        return absl::OkStatus();
-      }));
+  ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_));
   store_ = std::make_unique<RedisDeliveryStore>(*redis_);
   NotificationOptions options{.max_attempts = static_cast<int>(config_.max_attempts),
                               .first_backoff = config_.first_backoff,
@@ -57,10 +43,8 @@ absl::Status NotificationApp::Start() {
   logic_ = std::make_unique<NotificationLogic>(
       *templates_, *mailer_, *store_, *case_log_, *dead_letters_, clock_,
       [](absl::Duration d) { absl::SleepFor(d); }, options);
-  ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Create({.brokers = config_.kafka_brokers,
-                                                           .group_id = config_.consumer_group,
-                                                           .topics = {events::kCaseEventsTopic},
-                                                           .client_id = "meldpunt-notification"}));
+  ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
+                                                                 "meldpunt-notification"));
   consumer_ = std::make_unique<events::EventConsumer>(
       std::move(consumer),
       [this](const events::Envelope& e, const kafka::Record&) { return logic_->Handle(e); },
@@ -86,14 +70,6 @@ void NotificationApp::Stop() {
     if (producer_) (void)producer_->Flush(absl::Seconds(5));
   }
   if (admin_) admin_->Stop();
-}
-
-absl::Status RunNotification(const NotificationConfig& config) {
-  NotificationApp app(config);
-  RETURN_IF_ERROR(app.Start());
-  service::WaitForShutdownSignal();
-  app.Stop();
-  return absl::OkStatus();
 }
 
 }  // namespace meldpunt::notification

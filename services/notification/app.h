@@ -44,6 +44,4 @@ class NotificationApp {
   bool started_ = false;
 };
 
-absl::Status RunNotification(const NotificationConfig& config);
-
 }  // namespace meldpunt::notification

@@ -1,7 +1,7 @@
 // meldpunt-notification: letters to reporters and departments. See README.md.
 #include <curl/curl.h>
 
-#include "libs/service/runtime.h"
+#include "libs/service/wiring.h"
 #include "services/notification/app.h"
 
 int main(int argc, char** argv) {
@@ -9,7 +9,7 @@ int main(int argc, char** argv) {
   using meldpunt::notification::NotificationConfig;
   int rc = meldpunt::service::RunMain<NotificationConfig>(
       argc, argv, "notification", meldpunt::notification::NotificationSchema(),
-      meldpunt::notification::RunNotification);
+      meldpunt::service::RunApp<meldpunt::notification::NotificationApp, NotificationConfig>);
   curl_global_cleanup();
   return rc;
 }

@@ -6,7 +6,7 @@
 #include "libs/events/topics.h"
 #include "libs/kafka/admin.h"
 #include "libs/observability/log.h"
-#include "libs/service/runtime.h"
+#include "libs/service/wiring.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::routing {
@@ -28,24 +28,15 @@ absl::Status RoutingApp::Start() {
   admin_ = std::make_unique<observability::AdminServer>(registry_, [this] { return Ready(); });
   RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
 
-  std::vector<kafka::TopicSpec> topics = {{events::kCaseEventsTopic,
-                                           static_cast<int>(config_.case_events_partitions),
-                                           static_cast<int>(config_.replication_factor)}};
+  std::vector<kafka::TopicSpec> topics;
   for (const std::string& topic : rules_->DispatchTopics()) {
     topics.push_back({topic, static_cast<int>(config_.dispatch_partitions),
                       static_cast<int>(config_.replication_factor)});
   }
-  RETURN_IF_ERROR(service::RetryUntilAvailable("kafka", config_.startup_timeout, [&] {
-    return kafka::EnsureTopics(config_.kafka_brokers, topics, absl::Seconds(5));
-  }));
-  ASSIGN_OR_RETURN(producer_,
-                   kafka::Producer::Create({.brokers = config_.kafka_brokers,
-                                            .client_id = "meldpunt-routing",
-                                            .delivery_timeout = config_.produce_timeout}));
-  ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::Create({.brokers = config_.kafka_brokers,
-                                                           .group_id = config_.consumer_group,
-                                                           .topics = {events::kCaseEventsTopic},
-                                                           .client_id = "meldpunt-routing"}));
+  RETURN_IF_ERROR(service::EnsureTopicsAtStart(config_, topics));
+  ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-routing"));
+  ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
+                                                                 "meldpunt-routing"));
   consumer_ = std::make_unique<events::EventConsumer>(
       std::move(consumer),
       [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); },
@@ -103,14 +94,6 @@ void RoutingApp::Stop() {
     if (producer_) (void)producer_->Flush(absl::Seconds(5));
   }
   if (admin_) admin_->Stop();
-}
-
-absl::Status RunRouting(const RoutingConfig& config) {
-  RoutingApp app(config);
-  RETURN_IF_ERROR(app.Start());
-  service::WaitForShutdownSignal();
-  app.Stop();
-  return absl::OkStatus();
 }
 
 }  // namespace meldpunt::routing

@@ -42,6 +42,4 @@ class RoutingApp {
   bool started_ = false;
 };
 
-absl::Status RunRouting(const RoutingConfig& config);
-
 }  // namespace meldpunt::routing

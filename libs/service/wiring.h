@@ -1,0 +1,50 @@
+// The wiring every service repeats: its Kafka topics, producer and case-event consumer, and its
+// Redis pool, built from the shared ServiceConfig; and the run loop of an app.
+//
+//   RETURN_IF_ERROR(EnsureTopicsAtStart(config_, {{DispatchTopic("x"), 3, 1}}));
+//   ASSIGN_OR_RETURN(producer_, MakeProducer(config_, "meldpunt-routing"));
+//   ASSIGN_OR_RETURN(auto consumer, MakeCaseEventConsumer(config_, "meldpunt-routing", "meldpunt-routing"));
+//   ASSIGN_OR_RETURN(redis_, ConnectRedisAtStart(config_, {RedisTimerStore::ClaimScript()}));
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "libs/config/service_config.h"
+#include "libs/kafka/admin.h"
+#include "libs/kafka/consumer.h"
+#include "libs/kafka/producer.h"
+#include "libs/redis/redis.h"
+#include "libs/service/runtime.h"
+
+namespace meldpunt::service {
+
+// meldpunt.case-events.v1 (config's partitions and replication) plus `extra`; waits for Kafka up to
+// startup.timeout.
+absl::Status EnsureTopicsAtStart(const config::ServiceConfig& config,
+                                 const std::vector<kafka::TopicSpec>& extra = {});
+
+absl::StatusOr<std::unique_ptr<kafka::Producer>> MakeProducer(const config::ServiceConfig& config,
+                                                              const std::string& client_id);
+
+absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
+    const config::ServiceConfig& config, const std::string& group, const std::string& client_id,
+    kafka::RebalanceListener* listener = nullptr);
+
+// Waits for Redis up to startup.timeout.
+absl::StatusOr<std::unique_ptr<redis::Client>> ConnectRedisAtStart(
+    const config::ServiceConfig& config, std::vector<redis::Script> scripts = {});
+
+// Builds the app, starts it, serves until SIGTERM or SIGINT, then drains it.
+template <typename App, typename Config>
+absl::Status RunApp(const Config& config) {
+  App app(config);
+  if (absl::Status started = app.Start(); !started.ok()) return started;
+  WaitForShutdownSignal();
+  app.Stop();
+  return absl::OkStatus();
+}
+
+}  // namespace meldpunt::service
