@@ -37,9 +37,10 @@ absl::StatusOr<std::unique_ptr<redis::Client>> ConnectRedisAtStart(
     const config::ServiceConfig& config, std::vector<redis::Script> scripts) {
   std::unique_ptr<redis::Client> client;
   RETURN_IF_ERROR(RetryUntilAvailable("redis", config.startup_timeout, [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(client, redis::Client::Create({.address = config.redis_address,
-                                                    .scripts = scripts,
-                                                    .pool_size = static_cast<int>(config.redis_pool_size)}));
+    ASSIGN_OR_RETURN(
+        client, redis::Client::Create({.address = config.redis_address,
+                                       .scripts = scripts,
+                                       .pool_size = static_cast<int>(config.redis_pool_size)}));
     return absl::OkStatus();
   }));
   return client;

@@ -3,8 +3,9 @@
 //
 //   RETURN_IF_ERROR(EnsureTopicsAtStart(config_, {{DispatchTopic("x"), 3, 1}}));
 //   ASSIGN_OR_RETURN(producer_, MakeProducer(config_, "meldpunt-routing"));
-//   ASSIGN_OR_RETURN(auto consumer, MakeCaseEventConsumer(config_, "meldpunt-routing", "meldpunt-routing"));
-//   ASSIGN_OR_RETURN(redis_, ConnectRedisAtStart(config_, {RedisTimerStore::ClaimScript()}));
+//   ASSIGN_OR_RETURN(auto consumer, MakeCaseEventConsumer(config_, "meldpunt-routing",
+//   "meldpunt-routing")); ASSIGN_OR_RETURN(redis_, ConnectRedisAtStart(config_,
+//   {RedisTimerStore::ClaimScript()}));
 #pragma once
 
 #include <memory>

@@ -1,0 +1,143 @@
+// The consume-handle-commit loop against librdkafka's mock cluster: retriable failures are
+// retried on the same record, permanent ones are skipped, and only handled records are committed.
+#include "libs/events/event_consumer.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <atomic>
+#include <mutex>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/time/clock.h"
+#include "libs/events/event_log.h"
+#include "libs/kafka/producer.h"
+
+namespace meldpunt::events {
+namespace {
+
+class EventConsumerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char error[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", error, sizeof error);
+    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+    ASSERT_NE(handle_, nullptr);
+    cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
+    brokers_ = rd_kafka_mock_cluster_bootstraps(cluster_);
+    ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, "events", 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    auto producer = kafka::Producer::Create({.brokers = brokers_});
+    ASSERT_TRUE(producer.ok());
+    producer_ = std::move(*producer);
+  }
+  void TearDown() override {
+    producer_.reset();
+    rd_kafka_mock_cluster_destroy(cluster_);
+    rd_kafka_destroy(handle_);
+  }
+
+  void Append(const std::string& case_id, const std::string& event_id) {
+    Envelope e = NewEnvelope(case_id, "test", absl::Now());
+    e.mutable_case_closed();
+    Finish(e, event_id);
+    ASSERT_TRUE(producer_->Send(ToRecord("events", e), absl::Now() + absl::Seconds(10)).ok());
+  }
+
+  std::unique_ptr<kafka::Consumer> NewConsumer() {
+    auto consumer =
+        kafka::Consumer::Create({.brokers = brokers_, .group_id = "loop", .topics = {"events"}});
+    EXPECT_TRUE(consumer.ok());
+    return std::move(*consumer);
+  }
+
+  rd_kafka_t* handle_ = nullptr;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+  std::string brokers_;
+  std::unique_ptr<kafka::Producer> producer_;
+};
+
+bool WaitFor(const std::function<bool()>& check) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    if (check()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+TEST_F(EventConsumerTest, RetriesInPlaceSkipsPermanentFailuresAndCommitsOnlyWhatIsDone) {
+  Append("MP-1", "ev-1");
+  ASSERT_TRUE(producer_
+                  ->Send({"events", "MP-2", "not an envelope", {}}, absl::Now() + absl::Seconds(10))
+                  .ok());
+  Append("MP-3", "ev-3");
+
+  std::mutex mu;
+  std::vector<std::string> seen;
+  std::atomic<int> failures_left{2};
+  EventConsumer loop(NewConsumer(), [&](const Envelope& e, const kafka::Record&) -> absl::Status {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(e.event_id());
+    if (e.event_id() == "ev-1" && failures_left.fetch_sub(1) > 0) {
+      return absl::UnavailableError("redis down");
+    }
+    if (e.event_id() == "ev-3") return absl::FailedPreconditionError("not allowed");
+    return absl::OkStatus();
+  });
+  loop.Start();
+  ASSERT_TRUE(WaitFor([&] { return loop.stats().handled + loop.stats().skipped == 3; }));
+  loop.Stop();
+  EXPECT_EQ(loop.stats().handled, 1);
+  EXPECT_EQ(loop.stats().skipped, 2);  // undecodable bytes and the refused event
+  EXPECT_EQ(loop.stats().retries, 2);
+  EXPECT_EQ(seen, (std::vector<std::string>{"ev-1", "ev-1", "ev-1", "ev-3"}));
+
+  // Everything was committed: a new member of the group starts after the last record.
+  Append("MP-4", "ev-4");
+  std::vector<std::string> second;
+  EventConsumer next(NewConsumer(), [&](const Envelope& e, const kafka::Record&) {
+    std::lock_guard<std::mutex> lock(mu);
+    second.push_back(e.event_id());
+    return absl::OkStatus();
+  });
+  next.Start();
+  ASSERT_TRUE(WaitFor([&] { return next.stats().handled == 1; }));
+  next.Stop();
+  EXPECT_EQ(second, (std::vector<std::string>{"ev-4"}));
+}
+
+TEST_F(EventConsumerTest, StopDuringRetriesLeavesTheRecordUncommitted) {
+  Append("MP-1", "ev-1");
+  std::atomic<int> calls{0};
+  {
+    EventConsumer loop(NewConsumer(), [&](const Envelope&, const kafka::Record&) {
+      ++calls;
+      return absl::UnavailableError("still down");
+    });
+    loop.Start();
+    ASSERT_TRUE(WaitFor([&] { return calls.load() >= 2; }));
+    loop.Stop();
+  }
+  std::atomic<int> handled{0};
+  EventConsumer next(NewConsumer(), [&](const Envelope& e, const kafka::Record&) {
+    if (e.event_id() == "ev-1") ++handled;
+    return absl::OkStatus();
+  });
+  next.Start();
+  EXPECT_TRUE(WaitFor([&] { return handled.load() == 1; }));
+  next.Stop();
+}
+
+TEST(EventConsumerRetry, WhichErrorsAreRetried) {
+  EXPECT_TRUE(EventConsumer::IsRetriable(absl::UnavailableError("")));
+  EXPECT_TRUE(EventConsumer::IsRetriable(absl::AbortedError("")));
+  EXPECT_TRUE(EventConsumer::IsRetriable(absl::InternalError("")));
+  EXPECT_FALSE(EventConsumer::IsRetriable(absl::InvalidArgumentError("")));
+  EXPECT_FALSE(EventConsumer::IsRetriable(absl::FailedPreconditionError("")));
+}
+
+}  // namespace
+}  // namespace meldpunt::events
