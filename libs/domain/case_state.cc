@@ -17,14 +17,6 @@ bool In(CaseState state, std::initializer_list<CaseState> states) {
   return false;
 }
 
-// Open states in which a department works on the case.
-constexpr std::initializer_list<CaseState> kWorking = {t::ROUTED, t::ACCEPTED, t::IN_PROGRESS};
-
-bool IsOpen(CaseState state) {
-  return state != t::CASE_STATE_UNSPECIFIED && !IsTerminal(state) && state != t::CLOSED &&
-         state != t::ANSWERED && state != t::INADMISSIBLE && state != t::REFERRED;
-}
-
 // The states each payload may be applied in; bookkeeping events (deadlines, notifications,
 // rejections) are allowed in every state of an existing case.
 bool Allowed(CaseState s, const Envelope& e) {
@@ -34,18 +26,18 @@ bool Allowed(CaseState s, const Envelope& e) {
     case Envelope::kCaseRouted:
       return In(s, {t::RECEIVED, t::ADMISSIBILITY_PENDING, t::IN_TRIAGE, t::REOPENED});
     case Envelope::kCaseTriaged:
-      return In(s, {t::RECEIVED, t::ADMISSIBILITY_PENDING, t::REOPENED});
+      return In(s, {t::RECEIVED, t::REOPENED});
     case Envelope::kCaseAccepted:
       return s == t::ROUTED;
     case Envelope::kCaseBounced:
       return In(s, {t::ROUTED, t::ACCEPTED});
     case Envelope::kInformationRequested:
       return In(s,
-                {t::ROUTED, t::ACCEPTED, t::IN_PROGRESS, t::ADMISSIBILITY_PENDING, t::IN_TRIAGE});
+                {t::ADMISSIBILITY_PENDING, t::IN_TRIAGE, t::ROUTED, t::ACCEPTED, t::IN_PROGRESS});
     case Envelope::kInformationProvided:
       return IsOpen(s);
     case Envelope::kCaseAnswered:
-      return In(s, kWorking) || s == t::REOPENED;
+      return In(s, {t::ROUTED, t::ACCEPTED, t::IN_PROGRESS, t::REOPENED});
     case Envelope::kCaseClosed:
       return In(s, {t::ANSWERED, t::INADMISSIBLE, t::REFERRED, t::REOPENED});
     case Envelope::kCaseReopened:
@@ -53,11 +45,11 @@ bool Allowed(CaseState s, const Envelope& e) {
     case Envelope::kCaseWithdrawn:
       return IsOpen(s);
     case Envelope::kCaseReassigned:
-      return In(s, kWorking) || s == t::IN_TRIAGE;
+      return In(s, {t::IN_TRIAGE, t::ROUTED, t::ACCEPTED, t::IN_PROGRESS});
     case Envelope::kAdmissibilityDecided:
-      return In(s, {t::RECEIVED, t::ADMISSIBILITY_PENDING, t::ROUTED, t::ACCEPTED, t::IN_TRIAGE});
+      return s == t::ADMISSIBILITY_PENDING;
     case Envelope::kCaseReferred:
-      return In(s, {t::RECEIVED, t::ADMISSIBILITY_PENDING, t::IN_TRIAGE, t::ROUTED});
+      return In(s, {t::RECEIVED, t::ADMISSIBILITY_PENDING, t::IN_TRIAGE, t::ROUTED, t::ACCEPTED});
     case Envelope::kCaseMerged:
       return IsOpen(s);
     case Envelope::kDeadlineStarted:
@@ -77,6 +69,12 @@ bool Allowed(CaseState s, const Envelope& e) {
 }  // namespace
 
 bool IsTerminal(CaseState state) { return In(state, {t::WITHDRAWN, t::MERGED}); }
+
+bool IsOpen(CaseState state) {
+  return state != types::v1::CASE_STATE_UNSPECIFIED && !IsTerminal(state) &&
+         state != types::v1::CLOSED && state != types::v1::ANSWERED &&
+         state != types::v1::INADMISSIBLE && state != types::v1::REFERRED;
+}
 
 std::string StateName(CaseState state) { return t::CaseState_Name(state); }
 
@@ -103,12 +101,18 @@ absl::Status Apply(Case& c, const Envelope& e) {
     case Envelope::kCaseSubmitted: {
       const auto& p = e.case_submitted();
       c.set_case_id(e.case_id());
+      c.set_reference(p.reference());
       *c.mutable_draft() = p.draft();
       c.set_submitting_system(p.submitting_system());
       *c.mutable_submitted_at() = e.occurred_at();
       c.set_priority(p.draft().priority() == t::PRIORITY_UNSPECIFIED ? t::NORMAL
                                                                      : p.draft().priority());
-      c.set_state(t::RECEIVED);
+      if (p.draft().kind() == t::COMPLAINT) {
+        c.set_admissibility(t::ADMISSIBILITY_UNDECIDED);
+        c.set_state(t::ADMISSIBILITY_PENDING);
+      } else {
+        c.set_state(t::RECEIVED);
+      }
       break;
     }
     case Envelope::kCaseRouted: {
@@ -118,7 +122,8 @@ absl::Status Apply(Case& c, const Envelope& e) {
       c.set_assignee(p.assignee());
       if (p.priority() != t::PRIORITY_UNSPECIFIED) c.set_priority(p.priority());
       c.set_route_hops(c.route_hops() + 1);
-      c.set_state(t::ROUTED);
+      // A complaint stays with its admissibility decision pending; the department is known now.
+      if (c.state() != t::ADMISSIBILITY_PENDING) c.set_state(t::ROUTED);
       break;
     }
     case Envelope::kCaseTriaged:
@@ -130,24 +135,42 @@ absl::Status Apply(Case& c, const Envelope& e) {
       c.set_state(t::ACCEPTED);
       break;
     case Envelope::kCaseBounced:
+      c.add_bounced_departments(c.department());
       c.clear_department();
       c.clear_team();
       c.clear_assignee();
       c.set_state(t::RECEIVED);  // waiting to be routed again
       break;
     case Envelope::kInformationRequested:
+      c.set_state_before_wait(c.state());
+      c.set_open_question(e.information_requested().question());
       c.set_state(t::WAITING_FOR_REPORTER);
       break;
     case Envelope::kInformationProvided:
-      if (c.state() == t::WAITING_FOR_REPORTER) c.set_state(t::IN_PROGRESS);
+      if (c.state() == t::WAITING_FOR_REPORTER) {
+        const CaseState back = c.state_before_wait();
+        c.set_state(back == t::ACCEPTED ? t::IN_PROGRESS : back);
+        c.clear_state_before_wait();
+        c.clear_open_question();
+      }
       break;
-    case Envelope::kCaseAnswered:
+    case Envelope::kCaseAnswered: {
+      const auto& p = e.case_answered();
+      c.set_answer(p.answer());
+      if (p.outcome() != events::v1::COMPLAINT_OUTCOME_UNSPECIFIED) {
+        c.set_outcome(events::v1::ComplaintOutcome_Name(p.outcome()));
+      }
+      c.set_ombudsnorm(p.ombudsnorm());
+      *c.mutable_answered_at() = e.occurred_at();
       c.set_state(t::ANSWERED);
       break;
+    }
     case Envelope::kCaseClosed:
+      *c.mutable_closed_at() = e.occurred_at();
       c.set_state(t::CLOSED);
       break;
     case Envelope::kCaseReopened:
+      c.clear_closed_at();
       c.set_state(t::REOPENED);
       break;
     case Envelope::kCaseWithdrawn:
@@ -161,13 +184,24 @@ absl::Status Apply(Case& c, const Envelope& e) {
       c.set_state(t::ROUTED);
       break;
     }
-    case Envelope::kAdmissibilityDecided:
-      if (!e.admissibility_decided().admissible()) c.set_state(t::INADMISSIBLE);
+    case Envelope::kAdmissibilityDecided: {
+      const auto& p = e.admissibility_decided();
+      if (p.admissible()) {
+        c.set_admissibility(t::ADMISSIBILITY_ADMISSIBLE);
+        c.set_state(c.department().empty() ? t::RECEIVED : t::ROUTED);
+      } else {
+        c.set_admissibility(t::ADMISSIBILITY_INADMISSIBLE);
+        c.set_inadmissibility_ground(events::v1::InadmissibilityGround_Name(p.ground()));
+        c.set_state(t::INADMISSIBLE);
+      }
       break;
+    }
     case Envelope::kCaseReferred:
+      c.set_referred_to(e.case_referred().body());
       c.set_state(t::REFERRED);
       break;
     case Envelope::kCaseMerged:
+      c.set_master_case_id(e.case_merged().master_case_id());
       c.set_state(t::MERGED);
       break;
     case Envelope::kDeadlineBreached: {

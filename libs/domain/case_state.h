@@ -31,4 +31,8 @@ bool IsTerminal(CaseState state);
 
 std::string StateName(CaseState state);
 
+// Open: the Meldpunt or a department still has to act (not answered, closed, inadmissible,
+// referred, merged or withdrawn).
+bool IsOpen(CaseState state);
+
 }  // namespace meldpunt::domain

@@ -1,5 +1,9 @@
 #include "libs/domain/case_state.h"
 
+#include <algorithm>
+#include <map>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace meldpunt::domain {
@@ -131,6 +135,146 @@ TEST(CaseState, LifecycleThroughBounceInformationAnswerAndReopen) {
   EXPECT_EQ(c.state(), t::CLOSED);
   EXPECT_EQ(apply([](Envelope& e) { e.mutable_case_withdrawn(); }).code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace meldpunt::domain
+
+namespace meldpunt::domain {
+namespace {
+
+namespace t = ::meldpunt::types::v1;
+using events::Envelope;
+
+// The lifecycle as documented in docs/api.md, stated independently of the implementation:
+// for each payload, the states it is allowed in and the state it leads to ("=" keeps the state).
+struct Rule {
+  const char* payload;
+  std::vector<t::CaseState> from;
+  std::map<t::CaseState, t::CaseState> to;  // per from-state; missing = `fallback`
+  t::CaseState fallback;
+};
+
+const std::vector<t::CaseState> kOpen = {
+    t::RECEIVED,    t::ADMISSIBILITY_PENDING, t::IN_TRIAGE, t::ROUTED, t::ACCEPTED,
+    t::IN_PROGRESS, t::WAITING_FOR_REPORTER,  t::REOPENED};
+
+std::vector<Rule> Rules() {
+  const auto keep = t::CASE_STATE_UNSPECIFIED;  // marker: state unchanged
+  return {
+      {"case_routed",
+       {t::RECEIVED, t::ADMISSIBILITY_PENDING, t::IN_TRIAGE, t::REOPENED},
+       {{t::ADMISSIBILITY_PENDING, keep}},
+       t::ROUTED},
+      {"case_triaged", {t::RECEIVED, t::REOPENED}, {}, t::IN_TRIAGE},
+      {"case_accepted", {t::ROUTED}, {}, t::ACCEPTED},
+      {"case_bounced", {t::ROUTED, t::ACCEPTED}, {}, t::RECEIVED},
+      {"information_requested",
+       {t::ADMISSIBILITY_PENDING, t::IN_TRIAGE, t::ROUTED, t::ACCEPTED, t::IN_PROGRESS},
+       {},
+       t::WAITING_FOR_REPORTER},
+      {"information_provided", kOpen, {{t::WAITING_FOR_REPORTER, t::IN_PROGRESS}}, keep},
+      {"case_answered", {t::ROUTED, t::ACCEPTED, t::IN_PROGRESS, t::REOPENED}, {}, t::ANSWERED},
+      {"case_closed", {t::ANSWERED, t::INADMISSIBLE, t::REFERRED, t::REOPENED}, {}, t::CLOSED},
+      {"case_reopened", {t::ANSWERED, t::CLOSED}, {}, t::REOPENED},
+      {"case_withdrawn", kOpen, {}, t::WITHDRAWN},
+      {"case_reassigned", {t::IN_TRIAGE, t::ROUTED, t::ACCEPTED, t::IN_PROGRESS}, {}, t::ROUTED},
+      {"admissibility_decided", {t::ADMISSIBILITY_PENDING}, {}, t::INADMISSIBLE},
+      {"case_referred",
+       {t::RECEIVED, t::ADMISSIBILITY_PENDING, t::IN_TRIAGE, t::ROUTED, t::ACCEPTED},
+       {},
+       t::REFERRED},
+      {"case_merged", kOpen, {}, t::MERGED},
+  };
+}
+
+TEST(CaseStateTable, EveryLifecycleEventInEveryState) {
+  const auto* descriptor = Envelope::descriptor();
+  for (const Rule& rule : Rules()) {
+    const auto* field = descriptor->FindFieldByName(rule.payload);
+    ASSERT_NE(field, nullptr) << rule.payload;
+    for (int s = t::CaseState_MIN + 1; s <= t::CaseState_MAX; ++s) {
+      const auto state = static_cast<t::CaseState>(s);
+      Case c;
+      c.set_case_id("MP-0123456789ABC");
+      c.set_state(state);
+      c.set_department("d");
+      // Waiting cases remember an accepted state, so providing information moves to IN_PROGRESS.
+      c.set_state_before_wait(t::ACCEPTED);
+      Envelope e = events::NewEnvelope("MP-0123456789ABC", "test", absl::FromUnixSeconds(1));
+      e.GetReflection()->MutableMessage(&e, field);  // admissibility_decided: not admissible
+      events::Finish(e, "ev");
+      absl::Status status = Apply(c, e);
+      const bool allowed = std::find(rule.from.begin(), rule.from.end(), state) != rule.from.end();
+      if (!allowed) {
+        EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition)
+            << rule.payload << " in " << StateName(state);
+        EXPECT_NE(status.message().find(StateName(state)), std::string::npos) << status;
+        EXPECT_EQ(c.state(), state);
+        continue;
+      }
+      ASSERT_TRUE(status.ok()) << rule.payload << " in " << StateName(state) << ": " << status;
+      auto it = rule.to.find(state);
+      t::CaseState expected = it != rule.to.end() ? it->second : rule.fallback;
+      if (expected == t::CASE_STATE_UNSPECIFIED) expected = state;
+      EXPECT_EQ(c.state(), expected)
+          << rule.payload << " in " << StateName(state) << " gave " << StateName(c.state());
+    }
+  }
+}
+
+TEST(CaseStateTable, ComplaintWaitsForItsAdmissibilityDecision) {
+  Case c;
+  Envelope submitted = events::NewEnvelope("MP-0123456789ABC", "intake", absl::FromUnixSeconds(1));
+  submitted.mutable_case_submitted()->mutable_draft()->set_kind(t::COMPLAINT);
+  submitted.mutable_case_submitted()->set_reference("MP-2026-ABCDEFGHJ");
+  events::Finish(submitted, "s");
+  ASSERT_TRUE(Apply(c, submitted).ok());
+  EXPECT_EQ(c.state(), t::ADMISSIBILITY_PENDING);
+  EXPECT_EQ(c.admissibility(), t::ADMISSIBILITY_UNDECIDED);
+  EXPECT_EQ(c.reference(), "MP-2026-ABCDEFGHJ");
+  Envelope routed = events::NewEnvelope("MP-0123456789ABC", "routing", absl::FromUnixSeconds(2));
+  routed.mutable_case_routed()->set_department("complaints-office");
+  events::Finish(routed, "r");
+  ASSERT_TRUE(Apply(c, routed).ok());
+  EXPECT_EQ(c.state(), t::ADMISSIBILITY_PENDING);
+  EXPECT_EQ(c.department(), "complaints-office");
+  Envelope accept = events::NewEnvelope("MP-0123456789ABC", "x", absl::FromUnixSeconds(3));
+  accept.mutable_case_accepted();
+  events::Finish(accept, "a");
+  EXPECT_EQ(Apply(c, accept).code(), absl::StatusCode::kFailedPrecondition);
+  Envelope decided = events::NewEnvelope("MP-0123456789ABC", "x", absl::FromUnixSeconds(4));
+  decided.mutable_admissibility_decided()->set_admissible(true);
+  events::Finish(decided, "d");
+  ASSERT_TRUE(Apply(c, decided).ok());
+  EXPECT_EQ(c.state(), t::ROUTED);
+  EXPECT_EQ(c.admissibility(), t::ADMISSIBILITY_ADMISSIBLE);
+  ASSERT_TRUE(Apply(c, accept).ok());
+  Envelope answered = events::NewEnvelope("MP-0123456789ABC", "x", absl::FromUnixSeconds(5));
+  answered.mutable_case_answered()->set_outcome(events::v1::PARTLY_FOUNDED);
+  answered.mutable_case_answered()->set_answer("We apologise.");
+  events::Finish(answered, "an");
+  ASSERT_TRUE(Apply(c, answered).ok());
+  EXPECT_EQ(c.outcome(), "PARTLY_FOUNDED");
+  EXPECT_EQ(c.answer(), "We apologise.");
+}
+
+TEST(CaseStateTable, InformationRequestReturnsToTheStateBefore) {
+  Case c;
+  c.set_case_id("MP-0123456789ABC");
+  c.set_state(t::ADMISSIBILITY_PENDING);
+  Envelope ask = events::NewEnvelope("MP-0123456789ABC", "x", absl::FromUnixSeconds(1));
+  ask.mutable_information_requested()->set_question("Which day?");
+  events::Finish(ask, "q");
+  ASSERT_TRUE(Apply(c, ask).ok());
+  EXPECT_EQ(c.state(), t::WAITING_FOR_REPORTER);
+  EXPECT_EQ(c.open_question(), "Which day?");
+  Envelope answer = events::NewEnvelope("MP-0123456789ABC", "x", absl::FromUnixSeconds(2));
+  answer.mutable_information_provided()->set_text("Monday");
+  events::Finish(answer, "p");
+  ASSERT_TRUE(Apply(c, answer).ok());
+  EXPECT_EQ(c.state(), t::ADMISSIBILITY_PENDING);
+  EXPECT_EQ(c.open_question(), "");
 }
 
 }  // namespace

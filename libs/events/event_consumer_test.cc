@@ -70,9 +70,9 @@ bool WaitFor(const std::function<bool()>& check) {
 
 TEST_F(EventConsumerTest, RetriesInPlaceSkipsPermanentFailuresAndCommitsOnlyWhatIsDone) {
   Append("MP-1", "ev-1");
-  ASSERT_TRUE(producer_
-                  ->Send({"events", "MP-2", "not an envelope", {}}, absl::Now() + absl::Seconds(10))
-                  .ok());
+  ASSERT_TRUE(
+      producer_->Send({"events", "MP-2", "not an envelope", {}}, absl::Now() + absl::Seconds(10))
+          .ok());
   Append("MP-3", "ev-3");
 
   std::mutex mu;

@@ -4,6 +4,7 @@
 #include <openssl/sha.h>
 
 #include <array>
+#include <cctype>
 #include <cstdint>
 
 #include "absl/strings/escaping.h"
@@ -70,6 +71,64 @@ bool IsCaseId(absl::string_view text) {
     if (!found) return false;
   }
   return true;
+}
+
+}  // namespace meldpunt::events
+
+namespace meldpunt::events {
+namespace {
+
+int CrockfordValue(char c) {
+  for (int i = 0; i < 32; ++i)
+    if (kCrockford[i] == c) return i;
+  return -1;
+}
+
+// Luhn mod N over the Crockford alphabet: catches every single-character error and most swaps.
+char CheckCharacter(absl::string_view code) {
+  int factor = 2;
+  int sum = 0;
+  for (int i = static_cast<int>(code.size()) - 1; i >= 0; --i) {
+    int addend = factor * CrockfordValue(code[i]);
+    factor = factor == 2 ? 1 : 2;
+    addend = addend / 32 + addend % 32;
+    sum += addend;
+  }
+  return kCrockford[(32 - sum % 32) % 32];
+}
+
+}  // namespace
+
+std::string ReferenceFor(absl::string_view case_id, int year, int length) {
+  absl::string_view code = case_id.substr(3);  // after "MP-"
+  // The first character of a case id carries only 4 bits; take the fully random ones after it.
+  std::string part(code.substr(1, std::min<size_t>(length, code.size() - 1)));
+  return absl::StrCat("MP-", year, "-", part, std::string(1, CheckCharacter(part)));
+}
+
+std::string NormalizeReference(absl::string_view text, bool* check_ok) {
+  std::string cleaned;
+  for (char c : text) {
+    if (c == ' ' || c == '-' || c == '.') continue;
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    cleaned.push_back(c);
+  }
+  *check_ok = false;
+  // MP + 4-digit year + code (>= 2 characters, the last being the check character).
+  if (cleaned.size() < 2 + 4 + 3 || cleaned.substr(0, 2) != "MP") return "";
+  std::string year = cleaned.substr(2, 4);
+  for (char c : year)
+    if (c < '0' || c > '9') return "";
+  std::string code;
+  for (char c : cleaned.substr(6)) {
+    if (c == 'I' || c == 'L') c = '1';
+    if (c == 'O') c = '0';
+    if (CrockfordValue(c) < 0) return "";
+    code.push_back(c);
+  }
+  std::string body = code.substr(0, code.size() - 1);
+  *check_ok = CheckCharacter(body) == code.back();
+  return absl::StrCat("MP-", year, "-", code);
 }
 
 }  // namespace meldpunt::events

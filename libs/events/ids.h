@@ -27,3 +27,15 @@ std::string CaseIdFor(absl::string_view submitting_system, absl::string_view req
 bool IsCaseId(absl::string_view text);
 
 }  // namespace meldpunt::events
+
+namespace meldpunt::events {
+
+// The reference a citizen reads over the phone: "MP-<year>-" + `length` Crockford base32 characters
+// taken from the case id + one Luhn mod 32 check character, e.g. "MP-2026-7K3QX9M2T".
+std::string ReferenceFor(absl::string_view case_id, int year, int length = 8);
+
+// Normalises what a person typed (case, spaces, I/L for 1, O for 0) into the canonical form, or ""
+// when it is not a reference. `check_ok` tells whether the check character matches.
+std::string NormalizeReference(absl::string_view text, bool* check_ok);
+
+}  // namespace meldpunt::events

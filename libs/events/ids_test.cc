@@ -42,3 +42,49 @@ TEST(Ids, IsCaseIdRejectsMalformed) {
 
 }  // namespace
 }  // namespace meldpunt::events
+
+namespace meldpunt::events {
+namespace {
+
+TEST(Reference, DerivedFromTheCaseIdWithACheckCharacter) {
+  const std::string case_id = CaseIdFor("web-form", "req-42");
+  const std::string reference = ReferenceFor(case_id, 2026);
+  EXPECT_EQ(reference.size(), std::string("MP-2026-").size() + 9) << reference;
+  EXPECT_EQ(reference.rfind("MP-2026-", 0), 0u);
+  EXPECT_EQ(reference.substr(8, 8), case_id.substr(4, 8));
+  EXPECT_EQ(ReferenceFor(case_id, 2026, 10).size(), std::string("MP-2026-").size() + 11);
+  bool ok = false;
+  EXPECT_EQ(NormalizeReference(reference, &ok), reference);
+  EXPECT_TRUE(ok);
+}
+
+TEST(Reference, NormalisesWhatAPersonTypes) {
+  const std::string reference = ReferenceFor(CaseIdFor("crm", "k"), 2026);
+  std::string typed;
+  for (char c : reference) typed.push_back(static_cast<char>(std::tolower(c)));
+  typed.insert(10, " ");
+  bool ok = false;
+  EXPECT_EQ(NormalizeReference(typed, &ok), reference);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(NormalizeReference("MP-2026-0O1I", &ok), "MP-2026-0011");
+  EXPECT_EQ(NormalizeReference("not a reference", &ok), "");
+  EXPECT_EQ(NormalizeReference("MP-20X6-ABCDE", &ok), "");
+}
+
+TEST(Reference, CheckCharacterCatchesEverySingleTypo) {
+  const std::string reference = ReferenceFor(CaseIdFor("crm", "typo"), 2026);
+  const std::string alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  for (size_t i = 8; i < reference.size(); ++i) {
+    for (char c : alphabet) {
+      if (c == reference[i]) continue;
+      std::string typo = reference;
+      typo[i] = c;
+      bool ok = true;
+      NormalizeReference(typo, &ok);
+      EXPECT_FALSE(ok) << typo;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace meldpunt::events
