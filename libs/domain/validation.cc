@@ -113,6 +113,23 @@ absl::Status CheckLocation(const t::Location& l) {
 
 }  // namespace
 
+absl::Status CheckAttachment(const std::string& prefix, const t::Attachment& a) {
+  if (!(absl::StartsWith(a.url(), "https://") || absl::StartsWith(a.url(), "http://")) ||
+      a.url().size() > 2048) {
+    return FieldError(prefix + ".url", "must be an http(s) URL of at most 2048 characters");
+  }
+  RETURN_IF_ERROR(CheckText(prefix + ".url", a.url(), 2048, false, true));
+  if (a.media_type().empty() || a.media_type().size() > 127 ||
+      a.media_type().find('/') == std::string::npos) {
+    return FieldError(prefix + ".media_type", "must be a media type such as image/jpeg");
+  }
+  RETURN_IF_ERROR(CheckText(prefix + ".media_type", a.media_type(), 127, false, true));
+  if (a.size_bytes() <= 0 || a.size_bytes() > kMaxAttachmentBytes) {
+    return FieldError(prefix + ".size_bytes", "must be between 1 byte and 50 MiB");
+  }
+  return absl::OkStatus();
+}
+
 int64_t Utf8Length(const std::string& text) {
   int64_t count = 0;
   size_t i = 0;
@@ -209,21 +226,8 @@ absl::Status ValidateSubmission(const std::string& submitting_system,
                       absl::StrCat("at most ", kMaxAttachments, " attachments"));
   }
   for (int i = 0; i < draft.attachments_size(); ++i) {
-    const t::Attachment& a = draft.attachments(i);
-    const std::string prefix = absl::StrCat("draft.attachments[", i, "]");
-    if (!(absl::StartsWith(a.url(), "https://") || absl::StartsWith(a.url(), "http://")) ||
-        a.url().size() > 2048) {
-      return FieldError(prefix + ".url", "must be an http(s) URL of at most 2048 characters");
-    }
-    RETURN_IF_ERROR(CheckText(prefix + ".url", a.url(), 2048, false, true));
-    if (a.media_type().empty() || a.media_type().size() > 127 ||
-        a.media_type().find('/') == std::string::npos) {
-      return FieldError(prefix + ".media_type", "must be a media type such as image/jpeg");
-    }
-    RETURN_IF_ERROR(CheckText(prefix + ".media_type", a.media_type(), 127, false, true));
-    if (a.size_bytes() <= 0 || a.size_bytes() > kMaxAttachmentBytes) {
-      return FieldError(prefix + ".size_bytes", "must be between 1 byte and 50 MiB");
-    }
+    RETURN_IF_ERROR(
+        CheckAttachment(absl::StrCat("draft.attachments[", i, "]"), draft.attachments(i)));
   }
   return CheckReporter(draft);
 }

@@ -22,6 +22,9 @@ absl::Status ValidateSubmission(const std::string& submitting_system,
 int64_t Utf8Length(const std::string& text);
 
 // Valid UTF-8 without control characters (tab, CR and LF allowed when multiline).
+// One attachment reference: http(s) URL, media type, 1 byte to 50 MiB. `field` prefixes the errors.
+absl::Status CheckAttachment(const std::string& field, const types::v1::Attachment& attachment);
+
 absl::Status CheckText(const std::string& field, const std::string& text, size_t max_chars,
                        bool multiline, bool required);
 

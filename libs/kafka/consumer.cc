@@ -155,6 +155,35 @@ std::vector<TopicPartition> Consumer::Assignment() {
   return out;
 }
 
+absl::StatusOr<int> Consumer::PartitionCount(const std::string& topic, absl::Duration timeout) {
+  std::string error;
+  std::unique_ptr<RdKafka::Topic> handle(
+      RdKafka::Topic::create(consumer_.get(), topic, nullptr, error));
+  if (!handle) return absl::InvalidArgumentError(absl::StrCat("kafka topic ", topic, ": ", error));
+  RdKafka::Metadata* raw = nullptr;
+  RdKafka::ErrorCode err = consumer_->metadata(
+      false, handle.get(), &raw, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  if (err != RdKafka::ERR_NO_ERROR) return ToStatus(err, absl::StrCat("metadata of ", topic));
+  for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
+    if (t->topic() != topic) continue;
+    if (t->err() != RdKafka::ERR_NO_ERROR)
+      return ToStatus(t->err(), absl::StrCat("metadata of ", topic));
+    return static_cast<int>(t->partitions()->size());
+  }
+  return absl::NotFoundError(absl::StrCat("kafka topic ", topic, " not found"));
+}
+
+absl::StatusOr<int64_t> Consumer::HighWatermark(const std::string& topic, int32_t partition,
+                                                absl::Duration timeout) {
+  int64_t low = 0;
+  int64_t high = 0;
+  RdKafka::ErrorCode err = consumer_->query_watermark_offsets(
+      topic, partition, &low, &high, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  if (err != RdKafka::ERR_NO_ERROR) return ToStatus(err, absl::StrCat("watermarks of ", topic));
+  return high;
+}
+
 void Consumer::Close() {
   if (closed_ || !consumer_) return;
   closed_ = true;

@@ -83,6 +83,12 @@ class Consumer {
 
   std::vector<TopicPartition> Assignment();
 
+  // The number of partitions of `topic` (from the broker's metadata).
+  absl::StatusOr<int> PartitionCount(const std::string& topic, absl::Duration timeout);
+  // The offset the next record written to the partition will get (the high watermark).
+  absl::StatusOr<int64_t> HighWatermark(const std::string& topic, int32_t partition,
+                                        absl::Duration timeout);
+
   void Close();
 
  private:

@@ -1,7 +1,10 @@
 #include "services/intake/app.h"
 
+#include <map>
+
+#include "absl/time/clock.h"
+#include "libs/events/ids.h"
 #include "libs/events/topics.h"
-#include "libs/kafka/admin.h"
 #include "libs/observability/log.h"
 #include "libs/service/wiring.h"
 #include "libs/status/status_macros.h"
@@ -21,22 +24,20 @@ absl::Status IntakeApp::Start() {
   RETURN_IF_ERROR(service::EnsureTopicsAtStart(config_));
   ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-intake"));
   event_log_ = std::make_unique<events::KafkaEventLog>(*producer_);
-
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {RedisCaseStore::CasScript()}));
   store_ = std::make_unique<RedisCaseStore>(*redis_);
+  const CommandRules rules{.reopen_window = config_.reopen_window};
   logic_ = std::make_unique<IntakeLogic>(*event_log_, *store_, clock_,
-                                         IntakeOptions{.append_timeout = config_.produce_timeout});
+                                         IntakeOptions{.append_timeout = config_.produce_timeout,
+                                                       .projection_wait = config_.projection_wait,
+                                                       .rules = rules});
+  RETURN_IF_ERROR(StartProjection());
 
-  ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
-                                                                 "meldpunt-intake"));
-  projection_ = std::make_unique<events::EventConsumer>(
-      std::move(consumer),
-      [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); },
-      registry_.get(), config_.consumer_group);
-  projection_->Start();
-
-  service_ = std::make_unique<IntakeService>(*logic_, *metrics_);
-  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}));
+  service_ = std::make_unique<IntakeService>(*logic_, *metrics_, rules);
+  casework_ = std::make_unique<CaseWorkService>(*logic_, *metrics_);
+  admin_service_ = std::make_unique<AdminService>([this] { return RebuildProjection(); });
+  RETURN_IF_ERROR(
+      grpc_.Start(config_.grpc_listen, {service_.get(), casework_.get(), admin_service_.get()}));
   grpc_.SetServing(true);
   started_ = true;
   log::Info("intake started", {{"grpc", config_.grpc_listen},
@@ -47,36 +48,115 @@ absl::Status IntakeApp::Start() {
   return absl::OkStatus();
 }
 
-absl::Status IntakeApp::HandleEvent(const events::Envelope& envelope) {
-  absl::StatusOr<ApplyOutcome> outcome = store_->Apply(envelope);
+absl::Status IntakeApp::StartProjection() {
+  ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
+                                                                 "meldpunt-intake"));
+  absl::MutexLock lock(&projection_mu_);
+  projection_ = std::make_unique<events::EventConsumer>(
+      std::move(consumer),
+      [this](const events::Envelope& e, const kafka::Record& r) {
+        return HandleEvent(e, r.offset);
+      },
+      registry_.get(), config_.consumer_group);
+  projection_->Start();
+  return absl::OkStatus();
+}
+
+absl::Status IntakeApp::HandleEvent(const events::Envelope& envelope, int64_t offset) {
+  absl::StatusOr<ApplyOutcome> outcome = store_->Apply(envelope, offset);
   if (outcome.ok()) {
-    metrics_->ProjectionApplied(*outcome == ApplyOutcome::kDuplicate);
+    if (*outcome == ApplyOutcome::kRejected) {
+      metrics_->ProjectionRejected();
+      log::Warning("event refused by the case state machine; kept in the history as refused",
+                   {{"case_id", envelope.case_id()},
+                    {"event_id", envelope.event_id()},
+                    {"type", envelope.type()}});
+    } else {
+      metrics_->ProjectionApplied(*outcome == ApplyOutcome::kDuplicate);
+    }
     return absl::OkStatus();
   }
   if (outcome.status().code() == absl::StatusCode::kFailedPrecondition) {
-    // Harmless: the command side refuses such events; one that still arrives is counted and
-    // skipped.
+    // An event for a case that was never submitted: nowhere to keep it; counted and skipped.
     metrics_->ProjectionRejected();
-    log::Warning("event rejected by the case state machine",
-                 {{"case_id", envelope.case_id()},
-                  {"event_id", envelope.event_id()},
-                  {"error", outcome.status().ToString()}});
+    log::Warning("event for an unknown case", {{"case_id", envelope.case_id()},
+                                               {"event_id", envelope.event_id()},
+                                               {"error", outcome.status().ToString()}});
     return absl::OkStatus();
   }
   return outcome.status();
 }
 
-bool IntakeApp::Ready() const { return started_ && projection_ && projection_->running(); }
+absl::StatusOr<v1::RebuildProjectionResponse> IntakeApp::RebuildProjection() {
+  if (rebuilding_.exchange(true)) return absl::AbortedError("a rebuild is already running");
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag = false; }
+  } done{rebuilding_};
+  log::Warning("projection rebuild started: queries answer NOT_FOUND until it is done");
+  {
+    absl::MutexLock lock(&projection_mu_);
+    if (projection_) projection_->Stop();
+    projection_.reset();
+  }
+  ASSIGN_OR_RETURN(int64_t removed, store_->Clear());
+  // A throwaway group that starts at the beginning of the log and stops at today's end.
+  ASSIGN_OR_RETURN(auto reader, service::MakeCaseEventConsumer(
+                                    config_, events::RandomId("meldpunt-intake-rebuild"),
+                                    "meldpunt-intake-rebuild"));
+  ASSIGN_OR_RETURN(int partitions,
+                   reader->PartitionCount(events::kCaseEventsTopic, absl::Seconds(10)));
+  std::map<int32_t, int64_t> remaining;  // partition -> high watermark still to reach
+  for (int32_t p = 0; p < partitions; ++p) {
+    ASSIGN_OR_RETURN(int64_t high,
+                     reader->HighWatermark(events::kCaseEventsTopic, p, absl::Seconds(10)));
+    if (high > 0) remaining[p] = high;
+  }
+  v1::RebuildProjectionResponse response;
+  const absl::Time deadline = absl::Now() + config_.rebuild_timeout;
+  while (!remaining.empty()) {
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError("rebuild did not reach the end of the log in time");
+    }
+    ASSIGN_OR_RETURN(std::optional<kafka::Record> record, reader->Poll(absl::Milliseconds(200)));
+    if (!record) continue;
+    absl::StatusOr<events::Envelope> envelope = events::Decode(record->value);
+    if (envelope.ok()) {
+      absl::Status handled;
+      do {
+        handled = HandleEvent(*envelope, record->offset);
+        if (!handled.ok()) absl::SleepFor(absl::Milliseconds(100));
+      } while (!handled.ok() && absl::Now() < deadline);
+      RETURN_IF_ERROR(handled);
+      response.set_events(response.events() + 1);
+      if (envelope->payload_case() == events::Envelope::kCaseSubmitted) {
+        response.set_cases(response.cases() + 1);
+      }
+    }
+    auto it = remaining.find(record->partition);
+    if (it != remaining.end() && record->offset + 1 >= it->second) remaining.erase(it);
+  }
+  reader->Close();
+  RETURN_IF_ERROR(StartProjection());
+  log::Warning(
+      "projection rebuilt",
+      {{"keys_removed", removed}, {"events", response.events()}, {"cases", response.cases()}});
+  return response;
+}
+
+bool IntakeApp::Ready() const {
+  if (!started_ || rebuilding_) return false;
+  absl::MutexLock lock(const_cast<absl::Mutex*>(&projection_mu_));
+  return projection_ && projection_->running();
+}
 
 void IntakeApp::Stop() {
-  if (!started_) {
-    if (admin_) admin_->Stop();
-    return;
+  if (started_.exchange(false)) {
+    grpc_.Shutdown(config_.shutdown_grace);
+    absl::MutexLock lock(&projection_mu_);
+    if (projection_) projection_->Stop();
+    if (producer_) (void)producer_->Flush(absl::Seconds(5));
   }
-  started_ = false;
-  grpc_.Shutdown(config_.shutdown_grace);
-  if (projection_) projection_->Stop();
-  if (producer_) (void)producer_->Flush(absl::Seconds(5));
   if (admin_) admin_->Stop();
 }
 

@@ -1,4 +1,5 @@
-// The intake's composition root: real Kafka, Redis and gRPC objects wired into IntakeLogic.
+// The intake's composition root: real Kafka, Redis and gRPC objects wired into IntakeLogic, the
+// projection consumer, and the projection rebuild.
 //
 //   IntakeApp app(config);
 //   RETURN_IF_ERROR(app.Start());   // topics, Redis, projection consumer, gRPC, admin HTTP
@@ -6,9 +7,11 @@
 //   app.Stop();                     // drains gRPC calls, stops the consumer, flushes Kafka
 #pragma once
 
+#include <atomic>
 #include <memory>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/clock/clock.h"
 #include "libs/events/event_consumer.h"
 #include "libs/events/event_log.h"
@@ -34,8 +37,12 @@ class IntakeApp {
   int grpc_port() const { return grpc_.port(); }
   int admin_port() const { return admin_ ? admin_->port() : 0; }
 
+  // Clears the projection and folds the whole log again (the Admin RPC calls this).
+  absl::StatusOr<v1::RebuildProjectionResponse> RebuildProjection();
+
  private:
-  absl::Status HandleEvent(const events::Envelope& envelope);
+  absl::Status HandleEvent(const events::Envelope& envelope, int64_t offset);
+  absl::Status StartProjection();
 
   IntakeConfig config_;
   clock::SystemClock clock_;
@@ -47,10 +54,14 @@ class IntakeApp {
   std::unique_ptr<RedisCaseStore> store_;
   std::unique_ptr<IntakeLogic> logic_;
   std::unique_ptr<IntakeService> service_;
-  std::unique_ptr<events::EventConsumer> projection_;
+  std::unique_ptr<CaseWorkService> casework_;
+  std::unique_ptr<AdminService> admin_service_;
+  absl::Mutex projection_mu_;  // held while the projection consumer is replaced (rebuild)
+  std::unique_ptr<events::EventConsumer> projection_ ABSL_GUARDED_BY(projection_mu_);
+  std::atomic<bool> rebuilding_{false};
   std::unique_ptr<observability::AdminServer> admin_;
   grpc_util::ServerRunner grpc_;
-  bool started_ = false;
+  std::atomic<bool> started_{false};
 };
 
 }  // namespace meldpunt::intake

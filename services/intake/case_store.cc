@@ -1,5 +1,8 @@
 #include "services/intake/case_store.h"
 
+#include <cstdio>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/domain/case_state.h"
@@ -8,19 +11,41 @@
 namespace meldpunt::intake {
 namespace {
 
-// KEYS: case hash, event id set, history list. ARGV: event id, expected ver, new pb, new ver,
-// envelope.
+namespace t = ::meldpunt::types::v1;
+
+// KEYS: case hash, event id set, history list.
+// ARGV: event id, expected ver, new pb, new ver, history entry, offset (-1: unknown).
 constexpr char kCasLua[] = R"lua(
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 'DUP' end
-local ver = redis.call('HGET', KEYS[1], 'ver')
-if (ver or '0') ~= ARGV[2] then return 'CONFLICT' end
+local cur = redis.call('HMGET', KEYS[1], 'ver', 'off')
+local offset = tonumber(ARGV[6])
+if offset >= 0 and cur[2] and tonumber(cur[2]) >= offset then return 'DUP' end
+if (cur[1] or '0') ~= ARGV[2] then return 'CONFLICT' end
 redis.call('HSET', KEYS[1], 'pb', ARGV[3], 'ver', ARGV[4])
+if offset >= 0 then redis.call('HSET', KEYS[1], 'off', ARGV[6]) end
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('RPUSH', KEYS[3], ARGV[5])
 return 'OK'
 )lua";
 
 constexpr int kMaxCasAttempts = 20;
+constexpr char kIndexKey[] = "mp:cases";
+constexpr int kListBatch = 100;
+constexpr int kListBudget = 5000;  // cases examined per call at most; then a token is returned
+
+std::string RefKey(const std::string& reference) {
+  return absl::StrCat("mp:ref:{", reference, "}");
+}
+std::string LockKey(const std::string& case_id) {
+  return absl::StrCat("mp:submit:{", case_id, "}");
+}
+
+std::string Micros20(absl::Time time) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%020lld",
+                static_cast<long long>(std::max<int64_t>(0, absl::ToUnixMicros(time))));
+  return buffer;
+}
 
 }  // namespace
 
@@ -28,6 +53,25 @@ redis::Script RedisCaseStore::CasScript() { return {"case_cas", kCasLua}; }
 
 std::string RedisCaseStore::CaseKey(const std::string& case_id) {
   return absl::StrCat("mp:case:{", case_id, "}");
+}
+
+std::string RedisCaseStore::IndexMember(const Case& c) {
+  return absl::StrCat(Micros20(events::GetTime(c.submitted_at())), "|", c.case_id());
+}
+
+bool Matches(const Case& c, const ListQuery& q) {
+  if (q.kind != t::CASE_KIND_UNSPECIFIED && c.draft().kind() != q.kind) return false;
+  if (q.state != t::CASE_STATE_UNSPECIFIED && c.state() != q.state) return false;
+  if (!q.department.empty() && c.department() != q.department) return false;
+  if (!q.category.empty() && c.draft().category() != q.category) return false;
+  if (q.overdue &&
+      (c.breached_clocks_size() == 0 || c.state() == t::CLOSED || domain::IsTerminal(c.state()))) {
+    return false;
+  }
+  const absl::Time submitted = events::GetTime(c.submitted_at());
+  if (q.submitted_from && submitted < *q.submitted_from) return false;
+  if (q.submitted_to && submitted >= *q.submitted_to) return false;
+  return true;
 }
 
 absl::StatusOr<std::optional<Case>> RedisCaseStore::Get(const std::string& case_id) {
@@ -42,11 +86,11 @@ absl::StatusOr<std::optional<Case>> RedisCaseStore::Get(const std::string& case_
   return std::optional<Case>(std::move(c));
 }
 
-absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envelope) {
+absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envelope,
+                                                   int64_t offset) {
   const std::string key = CaseKey(envelope.case_id());
   const std::string events_key = key + ":events";
   const std::string history_key = key + ":history";
-  const std::string encoded = events::Encode(envelope);
   for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
     ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
                      redis_.Pipeline({{"HMGET", key, "pb", "ver"},
@@ -62,22 +106,182 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
       }
       version = replies[0].elements[1].str;
     }
+    v1::HistoryEntry entry;
+    entry.set_event_id(envelope.event_id());
+    entry.set_type(envelope.type());
+    *entry.mutable_occurred_at() = envelope.occurred_at();
+    *entry.mutable_actor() = envelope.actor();
+    entry.set_producer(envelope.producer());
+    *entry.mutable_event() = envelope;
     Case next = current;
-    RETURN_IF_ERROR(domain::Apply(next, envelope));
+    ApplyOutcome outcome = ApplyOutcome::kApplied;
+    if (absl::Status folded = domain::Apply(next, envelope); !folded.ok()) {
+      if (folded.code() != absl::StatusCode::kFailedPrecondition) return folded;
+      // A case that was never submitted has nowhere to keep the refusal: only the caller's log.
+      if (current.case_id().empty()) return folded;
+      next = current;
+      next.set_rejected_events(current.rejected_events() + 1);
+      entry.set_rejected(true);
+      entry.set_rejection(std::string(folded.message()));
+      outcome = ApplyOutcome::kRejected;
+    }
     int64_t next_version = 0;
     if (!absl::SimpleAtoi(version, &next_version)) next_version = 0;
     ++next_version;
     ASSIGN_OR_RETURN(redis::Reply result,
                      redis_.Script("case_cas", {key, events_key, history_key},
                                    {envelope.event_id(), version, next.SerializeAsString(),
-                                    absl::StrCat(next_version), encoded}));
+                                    absl::StrCat(next_version), entry.SerializeAsString(),
+                                    absl::StrCat(offset)}));
     RETURN_IF_ERROR(redis::ReplyStatus(result));
-    if (result.str == "OK") return ApplyOutcome::kApplied;
     if (result.str == "DUP") return ApplyOutcome::kDuplicate;
-    // CONFLICT: another writer folded an event meanwhile; read again and retry.
+    if (result.str != "OK") continue;  // CONFLICT: another writer folded meanwhile; read again
+    if (envelope.payload_case() == events::Envelope::kCaseSubmitted &&
+        outcome == ApplyOutcome::kApplied) {
+      // Secondary indexes: idempotent, rebuilt with the projection.
+      std::vector<std::vector<std::string>> commands = {
+          {"ZADD", kIndexKey, "0", IndexMember(next)}};
+      if (!next.reference().empty()) {
+        commands.push_back({"SET", RefKey(next.reference()), next.case_id()});
+      }
+      ASSIGN_OR_RETURN(std::vector<redis::Reply> indexed, redis_.Pipeline(commands));
+      for (const auto& r : indexed) RETURN_IF_ERROR(redis::ReplyStatus(r));
+    }
+    return outcome;
   }
   return absl::AbortedError(
       absl::StrCat("case ", envelope.case_id(), ": too many concurrent updates"));
+}
+
+absl::StatusOr<bool> RedisCaseStore::HasEvent(const std::string& case_id,
+                                              const std::string& event_id) {
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"SISMEMBER", CaseKey(case_id) + ":events", event_id}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  return reply.integer == 1;
+}
+
+absl::StatusOr<int64_t> RedisCaseStore::AppliedOffset(const std::string& case_id) {
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGET", CaseKey(case_id), "off"}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  int64_t offset = -1;
+  if (!reply.is_nil() && !absl::SimpleAtoi(reply.str, &offset)) offset = -1;
+  return offset;
+}
+
+absl::StatusOr<std::optional<std::string>> RedisCaseStore::ResolveReference(
+    const std::string& reference) {
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"GET", RefKey(reference)}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  if (reply.is_nil()) return std::optional<std::string>();
+  return std::optional<std::string>(reply.str);
+}
+
+absl::StatusOr<bool> RedisCaseStore::ClaimReference(const std::string& reference,
+                                                    const std::string& case_id) {
+  ASSIGN_OR_RETURN(
+      std::vector<redis::Reply> replies,
+      redis_.Pipeline({{"SET", RefKey(reference), case_id, "NX"}, {"GET", RefKey(reference)}}));
+  RETURN_IF_ERROR(redis::ReplyStatus(replies[1]));
+  return replies[1].str == case_id;
+}
+
+absl::StatusOr<bool> RedisCaseStore::TryLockSubmission(const std::string& case_id,
+                                                       absl::Duration ttl) {
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"SET", LockKey(case_id), "1", "NX", "PX",
+                                   absl::StrCat(absl::ToInt64Milliseconds(ttl))}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  return !reply.is_nil();
+}
+
+absl::Status RedisCaseStore::ReleaseSubmission(const std::string& case_id) {
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"DEL", LockKey(case_id)}));
+  return redis::ReplyStatus(reply);
+}
+
+absl::StatusOr<std::vector<v1::HistoryEntry>> RedisCaseStore::History(const std::string& case_id) {
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"LRANGE", CaseKey(case_id) + ":history", "0", "-1"}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  std::vector<v1::HistoryEntry> entries;
+  for (const auto& item : reply.elements) {
+    v1::HistoryEntry entry;
+    if (!entry.ParseFromString(item.str)) {
+      return absl::DataLossError(absl::StrCat("history of ", case_id, " is corrupt"));
+    }
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+absl::StatusOr<ListPage> RedisCaseStore::List(const ListQuery& query) {
+  ListPage page;
+  // Upper bound (newest first): the token, or the end of the submitted_to range.
+  std::string max = "+";
+  if (!query.page_token.empty()) {
+    max = absl::StrCat("(", query.page_token);
+  } else if (query.submitted_to) {
+    max = absl::StrCat("(", Micros20(*query.submitted_to));
+  }
+  const std::string min =
+      query.submitted_from ? absl::StrCat("[", Micros20(*query.submitted_from)) : "-";
+  int examined = 0;
+  std::string last_member;
+  while (static_cast<int>(page.cases.size()) < query.page_size && examined < kListBudget) {
+    ASSIGN_OR_RETURN(redis::Reply members,
+                     redis_.Command({"ZREVRANGEBYLEX", kIndexKey, max, min, "LIMIT", "0",
+                                     absl::StrCat(kListBatch)}));
+    RETURN_IF_ERROR(redis::ReplyStatus(members));
+    if (members.elements.empty()) return page;  // nothing more: no token
+    std::vector<std::vector<std::string>> gets;
+    for (const auto& m : members.elements) {
+      const std::string case_id = m.str.substr(m.str.find('|') + 1);
+      gets.push_back({"HGET", CaseKey(case_id), "pb"});
+    }
+    ASSIGN_OR_RETURN(std::vector<redis::Reply> blobs, redis_.Pipeline(gets));
+    for (size_t i = 0; i < blobs.size(); ++i) {
+      ++examined;
+      last_member = members.elements[i].str;
+      Case c;
+      if (blobs[i].is_nil() || !c.ParseFromString(blobs[i].str)) continue;
+      if (!Matches(c, query)) continue;
+      page.cases.push_back(std::move(c));
+      if (static_cast<int>(page.cases.size()) == query.page_size) break;
+    }
+    if (static_cast<int>(members.elements.size()) < kListBatch &&
+        last_member == members.elements.back().str) {
+      // Reached the end of the range in this batch.
+      if (static_cast<int>(page.cases.size()) < query.page_size) return page;
+    }
+    max = absl::StrCat("(", last_member);
+  }
+  // Full page or budget spent: continue after the last member looked at. A later page may turn
+  // out empty; the caller then stops at an empty next_page_token.
+  page.next_page_token = last_member;
+  return page;
+}
+
+absl::StatusOr<int64_t> RedisCaseStore::Clear() {
+  int64_t removed = 0;
+  for (const char* pattern : {"mp:case:*", "mp:ref:*", "mp:cases"}) {
+    std::string cursor = "0";
+    do {
+      ASSIGN_OR_RETURN(redis::Reply reply,
+                       redis_.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "500"}));
+      RETURN_IF_ERROR(redis::ReplyStatus(reply));
+      if (reply.elements.size() != 2) return absl::InternalError("redis: unexpected SCAN reply");
+      cursor = reply.elements[0].str;
+      std::vector<std::string> del = {"UNLINK"};
+      for (const auto& key : reply.elements[1].elements) del.push_back(key.str);
+      if (del.size() > 1) {
+        ASSIGN_OR_RETURN(redis::Reply deleted, redis_.Command(del));
+        RETURN_IF_ERROR(redis::ReplyStatus(deleted));
+        removed += deleted.integer;
+      }
+    } while (cursor != "0");
+  }
+  return removed;
 }
 
 }  // namespace meldpunt::intake

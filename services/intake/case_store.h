@@ -1,34 +1,77 @@
 // The case projection: each case's state, folded from its events, kept in Redis.
 //
 // Keys (the case id as hash tag, so Redis Cluster keeps a case's keys together):
-//   mp:case:{<id>}          hash: pb = serialized meldpunt.types.v1.Case, ver = events folded
-//   mp:case:{<id>}:events   set of the event ids folded (repeats are dropped)
-//   mp:case:{<id>}:history  list of the encoded envelopes, in fold order
+//   mp:case:{<id>}          hash: pb = serialized meldpunt.types.v1.Case, ver = records folded,
+//                           off = Kafka offset of the last event folded (the case's partition)
+//   mp:case:{<id>}:events   set of the event ids folded or refused (repeats are dropped)
+//   mp:case:{<id>}:history  list of serialized meldpunt.intake.v1.HistoryEntry, in fold order
+//   mp:ref:{<reference>}    the case id of a reference
+//   mp:cases                sorted set (all scores 0) of "<submitted µs, 20 digits>|<case id>",
+//                           the listing index, newest last
+//   mp:submit:{<id>}        short-lived lock while a submission is being appended
 //
-// Apply() folds with optimistic concurrency (a Lua compare-and-set on ver), so the intake's own
-// write after a submit and the projection consumer may race safely.
+// Apply() folds with optimistic concurrency (a Lua compare-and-set on ver) and stores the event's
+// offset with the state in the same script: an event at or below the stored offset, or one whose
+// id was folded before, changes nothing, so the projection applies each event exactly once.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "libs/events/codec.h"
 #include "libs/redis/redis.h"
+#include "meldpunt/intake/v1/intake.pb.h"
 #include "meldpunt/types/v1/case.pb.h"
 
 namespace meldpunt::intake {
 
 using Case = ::meldpunt::types::v1::Case;
 
-enum class ApplyOutcome { kApplied, kDuplicate };
+enum class ApplyOutcome { kApplied, kDuplicate, kRejected };
+
+struct ListQuery {
+  types::v1::CaseKind kind = types::v1::CASE_KIND_UNSPECIFIED;
+  types::v1::CaseState state = types::v1::CASE_STATE_UNSPECIFIED;
+  std::string department;
+  std::string category;
+  bool overdue = false;
+  std::optional<absl::Time> submitted_from;
+  std::optional<absl::Time> submitted_to;
+  int page_size = 50;
+  std::string page_token;  // opaque: the index member after which to continue
+};
+
+struct ListPage {
+  std::vector<Case> cases;
+  std::string next_page_token;
+};
 
 class CaseStore {
  public:
   virtual ~CaseStore() = default;
   virtual absl::StatusOr<std::optional<Case>> Get(const std::string& case_id) = 0;
-  // FAILED_PRECONDITION when the case's state does not allow the event (nothing is written).
-  virtual absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& envelope) = 0;
+  // Folds an event read from the log at `offset` (-1 when unknown). An event the case's state does
+  // not allow is recorded in the history as refused (kRejected) and changes nothing else.
+  virtual absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& envelope, int64_t offset) = 0;
+  virtual absl::StatusOr<bool> HasEvent(const std::string& case_id,
+                                        const std::string& event_id) = 0;
+  // The offset of the last event folded for the case, or -1.
+  virtual absl::StatusOr<int64_t> AppliedOffset(const std::string& case_id) = 0;
+  virtual absl::StatusOr<std::optional<std::string>> ResolveReference(
+      const std::string& reference) = 0;
+  // Reserves a reference for a case: true when it is free or already this case's.
+  virtual absl::StatusOr<bool> ClaimReference(const std::string& reference,
+                                              const std::string& case_id) = 0;
+  virtual absl::StatusOr<bool> TryLockSubmission(const std::string& case_id,
+                                                 absl::Duration ttl) = 0;
+  virtual absl::Status ReleaseSubmission(const std::string& case_id) = 0;
+  virtual absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& case_id) = 0;
+  virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
+  // Deletes the whole projection (before a rebuild). Returns the number of keys removed.
+  virtual absl::StatusOr<int64_t> Clear() = 0;
 };
 
 class RedisCaseStore final : public CaseStore {
@@ -36,14 +79,30 @@ class RedisCaseStore final : public CaseStore {
   explicit RedisCaseStore(redis::Client& redis) : redis_(redis) {}
 
   absl::StatusOr<std::optional<Case>> Get(const std::string& case_id) override;
-  absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& envelope) override;
+  absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& envelope, int64_t offset) override;
+  absl::StatusOr<bool> HasEvent(const std::string& case_id, const std::string& event_id) override;
+  absl::StatusOr<int64_t> AppliedOffset(const std::string& case_id) override;
+  absl::StatusOr<std::optional<std::string>> ResolveReference(
+      const std::string& reference) override;
+  absl::StatusOr<bool> ClaimReference(const std::string& reference,
+                                      const std::string& case_id) override;
+  absl::StatusOr<bool> TryLockSubmission(const std::string& case_id, absl::Duration ttl) override;
+  absl::Status ReleaseSubmission(const std::string& case_id) override;
+  absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& case_id) override;
+  absl::StatusOr<ListPage> List(const ListQuery& query) override;
+  absl::StatusOr<int64_t> Clear() override;
 
   // The scripts this store needs loaded on every Redis connection.
   static redis::Script CasScript();
   static std::string CaseKey(const std::string& case_id);
+  // The listing index member of a case.
+  static std::string IndexMember(const Case& c);
 
  private:
   redis::Client& redis_;
 };
+
+// True when the case matches every filter of the query (paging aside).
+bool Matches(const Case& c, const ListQuery& query);
 
 }  // namespace meldpunt::intake

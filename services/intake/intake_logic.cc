@@ -1,6 +1,10 @@
 #include "services/intake/intake_logic.h"
 
+#include <functional>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "libs/domain/case_state.h"
 #include "libs/domain/validation.h"
 #include "libs/events/ids.h"
@@ -9,6 +13,96 @@
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::intake {
+namespace {
+
+namespace t = ::meldpunt::types::v1;
+
+const absl::TimeZone& Brussels() {
+  static const absl::TimeZone* zone = [] {
+    auto* z = new absl::TimeZone();
+    if (!absl::LoadTimeZone("Europe/Brussels", z)) *z = absl::UTCTimeZone();
+    return z;
+  }();
+  return *zone;
+}
+
+// Polls `ready` until it holds or `deadline` passes; short waits first (the projection usually
+// follows within milliseconds).
+absl::StatusOr<bool> PollUntil(const std::function<absl::StatusOr<bool>()>& ready,
+                               absl::Time deadline) {
+  absl::Duration pause = absl::Milliseconds(2);
+  while (true) {
+    ASSIGN_OR_RETURN(bool done, ready());
+    if (done) return true;
+    if (absl::Now() + pause > deadline) return false;
+    absl::SleepFor(pause);
+    pause = std::min(pause * 2, absl::Milliseconds(50));
+  }
+}
+
+}  // namespace
+
+absl::Mutex& IntakeLogic::LockFor(const std::string& case_id) {
+  return stripes_[std::hash<std::string>()(case_id) % stripes_.size()];
+}
+
+absl::StatusOr<std::string> IntakeLogic::Resolve(const std::string& case_ref,
+                                                 const std::string& field) {
+  if (events::IsCaseId(case_ref)) return case_ref;
+  bool check_ok = false;
+  const std::string reference = events::NormalizeReference(case_ref, &check_ok);
+  if (reference.empty()) {
+    return grpc_util::FieldError(
+        field, "is neither a case id (MP-XXXXXXXXXXXXX) nor a reference (MP-YYYY-...)");
+  }
+  if (!check_ok) {
+    return grpc_util::FieldError(field,
+                                 "the reference's check character does not match: a typing error?");
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> case_id, store_.ResolveReference(reference));
+  if (!case_id) return absl::NotFoundError(absl::StrCat("no case with reference ", reference));
+  return *case_id;
+}
+
+absl::StatusOr<std::string> IntakeLogic::ReserveReference(const std::string& case_id,
+                                                          absl::Time now) {
+  const int year = absl::ToCivilYear(now, Brussels()).year();
+  // Two cases of one year share the first 8 characters about once in a lifetime: take more then.
+  for (int length : {8, 10, 12}) {
+    const std::string reference = events::ReferenceFor(case_id, year, length);
+    ASSIGN_OR_RETURN(bool mine, store_.ClaimReference(reference, case_id));
+    if (mine) return reference;
+  }
+  return absl::InternalError(absl::StrCat("no free reference for ", case_id));
+}
+
+absl::StatusOr<Case> IntakeLogic::AppendAndWait(const events::Envelope& envelope,
+                                                const Case& before, absl::Time deadline) {
+  const absl::Time now = clock_.Now();
+  const absl::Time append_deadline = std::min(deadline, absl::Now() + options_.append_timeout);
+  ASSIGN_OR_RETURN(events::Appended appended, log_.Append(envelope, append_deadline));
+  (void)now;
+  // The event is durable: the answer is OK from here on. Wait (bounded) until the projection has
+  // folded it, so that the caller's next read shows it.
+  const absl::Time wait_deadline = std::min(deadline, absl::Now() + options_.projection_wait);
+  absl::StatusOr<bool> caught_up = PollUntil(
+      [&]() -> absl::StatusOr<bool> {
+        ASSIGN_OR_RETURN(int64_t offset, store_.AppliedOffset(envelope.case_id()));
+        if (offset >= appended.offset) return true;
+        // A repeat of an event folded before (same id, new offset) is never folded again.
+        return store_.HasEvent(envelope.case_id(), envelope.event_id());
+      },
+      wait_deadline);
+  if (caught_up.ok() && *caught_up) {
+    absl::StatusOr<std::optional<Case>> shown = store_.Get(envelope.case_id());
+    if (shown.ok() && shown->has_value()) return **shown;
+  }
+  log::Warning("projection did not show the event in time; answering from the event itself",
+               {{"case_id", envelope.case_id()}, {"event_id", envelope.event_id()}});
+  Case after = before;
+  if (absl::Status folded = domain::Apply(after, envelope); !folded.ok()) return folded;
+  return after;
+}
 
 absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& request,
                                                  absl::Time deadline) {
@@ -22,8 +116,27 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
   // The same key from the same system: the first case, and nothing new in the log.
   ASSIGN_OR_RETURN(std::optional<Case> existing, store_.Get(case_id));
   if (existing.has_value()) return SubmitResult{*std::move(existing), false};
+  ASSIGN_OR_RETURN(bool locked, store_.TryLockSubmission(case_id, options_.submission_lock));
+  if (!locked) {
+    // A concurrent call with the same key is appending it: answer with its case once it shows.
+    std::optional<Case> shown;
+    ASSIGN_OR_RETURN(bool appeared, PollUntil(
+                                        [&]() -> absl::StatusOr<bool> {
+                                          ASSIGN_OR_RETURN(shown, store_.Get(case_id));
+                                          return shown.has_value();
+                                        },
+                                        deadline - absl::Milliseconds(50)));
+    if (appeared) return SubmitResult{*std::move(shown), false};
+    return absl::UnavailableError(
+        "a submission with this request_key is still in progress; retry with the same key");
+  }
 
   const absl::Time now = clock_.Now();
+  absl::StatusOr<std::string> reference = ReserveReference(case_id, now);
+  if (!reference.ok()) {
+    (void)store_.ReleaseSubmission(case_id);
+    return reference.status();
+  }
   events::Envelope envelope = events::NewEnvelope(case_id, "intake", now);
   envelope.set_correlation_id(request.correlation_id().empty() ? events::RandomId("trace")
                                                                : request.correlation_id());
@@ -32,36 +145,120 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
   *submitted->mutable_draft() = request.draft();
   submitted->set_submitting_system(request.submitting_system());
   submitted->set_request_key(request.request_key());
-  submitted->set_reference(case_id);
+  submitted->set_reference(*reference);
   // Deterministic: a retry after a lost answer appends the same event id, which consumers drop.
   events::Finish(envelope, events::DeterministicId("submitted", {case_id}));
 
-  const absl::Time append_deadline = std::min(deadline, now + options_.append_timeout);
-  ASSIGN_OR_RETURN(events::Appended appended, log_.Append(envelope, append_deadline));
-
-  // Read-your-writes: fold the event now rather than wait for the projection consumer. If Redis
-  // fails here the consumer still folds it from the log; the answer stays OK because it is durable.
-  Case c;
-  if (absl::Status folded = domain::Apply(c, envelope); !folded.ok()) return folded;
-  absl::StatusOr<ApplyOutcome> stored = store_.Apply(envelope);
-  if (!stored.ok()) {
-    log::Warning("projection write after submit failed; the consumer will fold it",
-                 {{"case_id", case_id}, {"error", stored.status().ToString()}});
+  absl::StatusOr<Case> c = AppendAndWait(envelope, Case(), deadline);
+  if (!c.ok()) {
+    (void)store_.ReleaseSubmission(case_id);
+    return c.status();
   }
-  log::Info("case submitted", {{"case_id", case_id},
-                               {"trace_id", envelope.correlation_id()},
-                               {"partition", appended.partition},
-                               {"offset", appended.offset}});
-  return SubmitResult{std::move(c), true};
+  log::Info(
+      "case submitted",
+      {{"case_id", case_id}, {"reference", *reference}, {"trace_id", envelope.correlation_id()}});
+  return SubmitResult{*std::move(c), true};
 }
 
-absl::StatusOr<Case> IntakeLogic::Get(const std::string& case_id) {
-  if (!events::IsCaseId(case_id)) {
-    return grpc_util::FieldError("case_id", "is not a case id (MP- followed by 13 characters)");
+absl::StatusOr<CommandResult> IntakeLogic::Execute(const Command& command, absl::Time deadline) {
+  ASSIGN_OR_RETURN(std::string case_id, Resolve(command.case_ref));
+  absl::MutexLock lock(&LockFor(case_id));
+  ASSIGN_OR_RETURN(std::optional<Case> current, store_.Get(case_id));
+  if (!current) return absl::NotFoundError(absl::StrCat("case ", case_id, " not found"));
+
+  const std::string event_id =
+      command.command_id.empty()
+          ? events::RandomId("ev")
+          : events::DeterministicId("command", {case_id, command.name, command.command_id});
+  if (!command.command_id.empty()) {
+    ASSIGN_OR_RETURN(bool done, store_.HasEvent(case_id, event_id));
+    if (done) return CommandResult{*std::move(current), event_id};
   }
+  const absl::Time now = clock_.Now();
+  events::Envelope envelope = events::NewEnvelope(case_id, "intake", now);
+  *envelope.mutable_actor() = command.actor;
+  command.payload(envelope);
+  events::Finish(envelope, event_id);
+  RETURN_IF_ERROR(domain::Check(*current, envelope));
+  RETURN_IF_ERROR(command.check(*current, now));
+  ASSIGN_OR_RETURN(Case after, AppendAndWait(envelope, *current, deadline));
+  log::Info("case command", {{"case_id", case_id},
+                             {"command", command.name},
+                             {"actor", command.actor.id()},
+                             {"event_id", event_id}});
+  return CommandResult{std::move(after), event_id};
+}
+
+absl::StatusOr<CommandResult> IntakeLogic::Merge(Command command, const std::string& master_ref,
+                                                 absl::Time deadline) {
+  ASSIGN_OR_RETURN(std::string master_id, Resolve(master_ref, "master_case_id"));
+  ASSIGN_OR_RETURN(std::string case_id, Resolve(command.case_ref));
+  if (master_id == case_id) {
+    return grpc_util::FieldError("master_case_id", "a case cannot be merged into itself");
+  }
+  ASSIGN_OR_RETURN(std::optional<Case> master, store_.Get(master_id));
+  if (!master) return absl::NotFoundError(absl::StrCat("master case ", master_id, " not found"));
+  if (!domain::IsOpen(master->state())) {
+    return absl::FailedPreconditionError(absl::StrCat("master case ", master_id, " is ",
+                                                      domain::StateName(master->state()),
+                                                      "; merge into an open case"));
+  }
+  command.payload = [master_id](events::Envelope& e) {
+    e.mutable_case_merged()->set_master_case_id(master_id);
+  };
+  return Execute(command, deadline);
+}
+
+absl::StatusOr<Case> IntakeLogic::Get(const std::string& case_ref) {
+  ASSIGN_OR_RETURN(std::string case_id, Resolve(case_ref));
   ASSIGN_OR_RETURN(std::optional<Case> c, store_.Get(case_id));
   if (!c.has_value()) return absl::NotFoundError(absl::StrCat("case ", case_id, " not found"));
   return *std::move(c);
+}
+
+absl::StatusOr<std::vector<v1::HistoryEntry>> IntakeLogic::History(const std::string& case_ref,
+                                                                   std::string* case_id) {
+  ASSIGN_OR_RETURN(*case_id, Resolve(case_ref));
+  ASSIGN_OR_RETURN(std::vector<v1::HistoryEntry> entries, store_.History(*case_id));
+  if (entries.empty()) return absl::NotFoundError(absl::StrCat("case ", *case_id, " not found"));
+  return entries;
+}
+
+absl::StatusOr<ListPage> IntakeLogic::List(const v1::ListCasesRequest& request) {
+  ListQuery query;
+  if (!t::CaseKind_IsValid(request.kind())) return grpc_util::FieldError("kind", "unknown kind");
+  if (!t::CaseState_IsValid(request.state()))
+    return grpc_util::FieldError("state", "unknown state");
+  query.kind = request.kind();
+  query.state = request.state();
+  if (request.department().size() > 64) return grpc_util::FieldError("department", "too long");
+  if (request.category().size() > 64) return grpc_util::FieldError("category", "too long");
+  query.department = request.department();
+  query.category = request.category();
+  query.overdue = request.overdue();
+  if (request.has_submitted_from())
+    query.submitted_from = events::GetTime(request.submitted_from());
+  if (request.has_submitted_to()) query.submitted_to = events::GetTime(request.submitted_to());
+  if (query.submitted_from && query.submitted_to && *query.submitted_to <= *query.submitted_from) {
+    return grpc_util::FieldError("submitted_to", "must be after submitted_from");
+  }
+  if (request.page_size() < 0 || request.page_size() > 200) {
+    return grpc_util::FieldError("page_size", "must be between 1 and 200 (0: the default, 50)");
+  }
+  query.page_size = request.page_size() == 0 ? 50 : request.page_size();
+  if (!request.page_token().empty()) {
+    std::string token;
+    if (!absl::WebSafeBase64Unescape(request.page_token(), &token) || token.size() != 37 ||
+        token[20] != '|' || !events::IsCaseId(token.substr(21))) {
+      return grpc_util::FieldError("page_token", "is not a token this service gave out");
+    }
+    query.page_token = token;
+  }
+  ASSIGN_OR_RETURN(ListPage page, store_.List(query));
+  if (!page.next_page_token.empty()) {
+    page.next_page_token = absl::WebSafeBase64Escape(page.next_page_token);
+  }
+  return page;
 }
 
 }  // namespace meldpunt::intake

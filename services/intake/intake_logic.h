@@ -1,29 +1,46 @@
-// The intake's rules, free of gRPC and Kafka: validate a submission, make it durable in the log,
-// fold it into the projection, answer queries. Depends only on EventLog, CaseStore and Clock.
+// The intake's rules, free of gRPC and Kafka: validate a submission or a command, make its event
+// durable in the log, wait until the projection shows it (read-your-writes), answer queries.
+// Depends only on EventLog, CaseStore and Clock.
 //
 //   IntakeLogic logic(event_log, store, clock, {.append_timeout = absl::Seconds(10)});
-//   absl::StatusOr<SubmitResult> r = logic.Submit(request);
+//   absl::StatusOr<SubmitResult> r = logic.Submit(request, deadline);
+//   absl::StatusOr<CommandResult> a = logic.Execute(*AcceptCommand(accept_request), deadline);
+//
+// Thread-safe: commands on one case are serialised by a striped mutex.
 #pragma once
 
+#include <array>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/clock/clock.h"
 #include "libs/events/event_log.h"
 #include "meldpunt/intake/v1/intake.pb.h"
 #include "services/intake/case_store.h"
+#include "services/intake/commands.h"
 
 namespace meldpunt::intake {
 
 struct IntakeOptions {
   // Upper bound of waiting for Kafka's acknowledgement (the call's own deadline may be shorter).
   absl::Duration append_timeout = absl::Seconds(10);
+  // Upper bound of waiting for the projection to show an appended event before answering.
+  absl::Duration projection_wait = absl::Seconds(5);
+  // How long a submission holds its request key while it is being appended.
+  absl::Duration submission_lock = absl::Seconds(30);
+  CommandRules rules;
 };
 
 struct SubmitResult {
   Case c;
   bool created = false;
+};
+
+struct CommandResult {
+  Case c;
+  std::string event_id;
 };
 
 class IntakeLogic {
@@ -36,13 +53,35 @@ class IntakeLogic {
   // (a retry with the same request_key is safe). Repeating a request_key returns the first case.
   absl::StatusOr<SubmitResult> Submit(const v1::SubmitCaseRequest& request, absl::Time deadline);
 
-  absl::StatusOr<Case> Get(const std::string& case_id);
+  // Resolves the case (id or reference), checks the command against its state, appends the event
+  // and answers with the case after it. A repeated command_id appends nothing and answers the same.
+  absl::StatusOr<CommandResult> Execute(const Command& command, absl::Time deadline);
+  // MergeCase: `command` from MergeCommand, master from the request.
+  absl::StatusOr<CommandResult> Merge(Command command, const std::string& master_ref,
+                                      absl::Time deadline);
+
+  absl::StatusOr<Case> Get(const std::string& case_ref);
+  absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& case_ref,
+                                                        std::string* case_id);
+  absl::StatusOr<ListPage> List(const v1::ListCasesRequest& request);
+
+  // The case id of an id or a reference. INVALID_ARGUMENT (naming `field`) for neither, or for a
+  // reference whose check character does not match; NOT_FOUND for an unknown one.
+  absl::StatusOr<std::string> Resolve(const std::string& case_ref,
+                                      const std::string& field = "case_id");
 
  private:
+  absl::Mutex& LockFor(const std::string& case_id);
+  // Appends and waits until the projection has folded it; the case after the event.
+  absl::StatusOr<Case> AppendAndWait(const events::Envelope& envelope, const Case& before,
+                                     absl::Time deadline);
+  absl::StatusOr<std::string> ReserveReference(const std::string& case_id, absl::Time now);
+
   events::EventLog& log_;
   CaseStore& store_;
   const clock::Clock& clock_;
   IntakeOptions options_;
+  std::array<absl::Mutex, 64> stripes_;
 };
 
 }  // namespace meldpunt::intake

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "libs/domain/case_state.h"
+#include "libs/events/ids.h"
 #include "libs/grpc/status.h"
 
 namespace meldpunt::intake {
@@ -13,19 +14,7 @@ namespace {
 
 namespace t = ::meldpunt::types::v1;
 
-class FakeLog : public events::EventLog {
- public:
-  absl::StatusOr<events::Appended> Append(const events::Envelope& e, absl::Time deadline) override {
-    last_deadline = deadline;
-    if (!next_error.ok()) return next_error;
-    appended.push_back(e);
-    return events::Appended{0, static_cast<int64_t>(appended.size() - 1)};
-  }
-  std::vector<events::Envelope> appended;
-  absl::Status next_error = absl::OkStatus();
-  absl::Time last_deadline;
-};
-
+// The projection in memory, with the same semantics as RedisCaseStore.
 class MemoryStore : public CaseStore {
  public:
   absl::StatusOr<std::optional<Case>> Get(const std::string& id) override {
@@ -34,29 +23,95 @@ class MemoryStore : public CaseStore {
     if (it == cases.end()) return std::optional<Case>();
     return std::optional<Case>(it->second);
   }
-  absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& e) override {
+  absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& e, int64_t offset) override {
     if (!error.ok()) return error;
-    if (!seen.insert(e.event_id()).second) return ApplyOutcome::kDuplicate;
-    Case& c = cases[e.case_id()];
-    if (absl::Status s = domain::Apply(c, e); !s.ok()) return s;
+    if (seen[e.case_id()].count(e.event_id())) return ApplyOutcome::kDuplicate;
+    auto off = offsets.find(e.case_id());
+    if (offset >= 0 && off != offsets.end() && off->second >= offset)
+      return ApplyOutcome::kDuplicate;
+    Case next = cases[e.case_id()];
+    if (absl::Status s = domain::Apply(next, e); !s.ok()) {
+      if (cases[e.case_id()].case_id().empty()) {
+        cases.erase(e.case_id());
+        return s;
+      }
+      seen[e.case_id()].insert(e.event_id());
+      return ApplyOutcome::kRejected;
+    }
+    cases[e.case_id()] = next;
+    seen[e.case_id()].insert(e.event_id());
+    if (offset >= 0) offsets[e.case_id()] = offset;
+    if (e.has_case_submitted()) refs[next.reference()] = next.case_id();
     return ApplyOutcome::kApplied;
   }
+  absl::StatusOr<bool> HasEvent(const std::string& c, const std::string& e) override {
+    return seen[c].count(e) > 0;
+  }
+  absl::StatusOr<int64_t> AppliedOffset(const std::string& c) override {
+    auto it = offsets.find(c);
+    return it == offsets.end() ? -1 : it->second;
+  }
+  absl::StatusOr<std::optional<std::string>> ResolveReference(const std::string& r) override {
+    auto it = refs.find(r);
+    if (it == refs.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
+  absl::StatusOr<bool> ClaimReference(const std::string& r, const std::string& c) override {
+    return refs.emplace(r, c).first->second == c;
+  }
+  absl::StatusOr<bool> TryLockSubmission(const std::string& c, absl::Duration) override {
+    if (!error.ok()) return error;
+    return locks.insert(c).second;
+  }
+  absl::Status ReleaseSubmission(const std::string& c) override {
+    locks.erase(c);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string&) override {
+    return std::vector<v1::HistoryEntry>();
+  }
+  absl::StatusOr<ListPage> List(const ListQuery&) override { return ListPage(); }
+  absl::StatusOr<int64_t> Clear() override { return 0; }
+
   std::map<std::string, Case> cases;
-  std::set<std::string> seen;
+  std::map<std::string, std::set<std::string>> seen;
+  std::map<std::string, int64_t> offsets;
+  std::map<std::string, std::string> refs;
+  std::set<std::string> locks;
   absl::Status error = absl::OkStatus();
+};
+
+// The log; `consumer` (when set) folds each appended event at once, like a fast projection.
+class FakeLog : public events::EventLog {
+ public:
+  absl::StatusOr<events::Appended> Append(const events::Envelope& e, absl::Time deadline) override {
+    last_deadline = deadline;
+    if (!next_error.ok()) return next_error;
+    appended.push_back(e);
+    const int64_t offset = static_cast<int64_t>(appended.size() - 1);
+    if (consumer) (void)consumer->Apply(e, offset);
+    return events::Appended{0, offset};
+  }
+  std::vector<events::Envelope> appended;
+  absl::Status next_error = absl::OkStatus();
+  absl::Time last_deadline;
+  CaseStore* consumer = nullptr;
 };
 
 class IntakeLogicTest : public ::testing::Test {
  protected:
   IntakeLogicTest()
-      : clock_(absl::FromUnixSeconds(1'763'800'000)), logic_(log_, store_, clock_, {}) {}
+      : clock_(absl::FromUnixSeconds(1'763'800'000)),
+        logic_(log_, store_, clock_, {.projection_wait = absl::Milliseconds(50)}) {
+    log_.consumer = &store_;
+  }
 
-  v1::SubmitCaseRequest Request(const std::string& key = "req-1") {
+  v1::SubmitCaseRequest Request(const std::string& key = "req-1", t::CaseKind kind = t::REPORT) {
     v1::SubmitCaseRequest r;
     r.set_submitting_system("web-form");
     r.set_request_key(key);
     auto* d = r.mutable_draft();
-    d->set_kind(t::REPORT);
+    d->set_kind(kind);
     d->set_channel(t::WEB);
     d->set_category("street-lighting");
     d->set_description("Street light out");
@@ -64,7 +119,23 @@ class IntakeLogicTest : public ::testing::Test {
     d->mutable_reporter()->set_email("jan@example.org");
     return r;
   }
-  absl::Time Deadline() { return clock_.Now() + absl::Seconds(30); }
+  absl::Time Deadline() { return absl::Now() + absl::Seconds(30); }
+
+  // Appends an event as another service would (routing, notification).
+  void External(const std::string& case_id, const std::function<void(events::Envelope&)>& set) {
+    events::Envelope e = events::NewEnvelope(case_id, "routing", clock_.Now());
+    set(e);
+    events::Finish(e, events::RandomId("ext"));
+    ASSERT_TRUE(log_.Append(e, Deadline()).ok());
+  }
+
+  template <typename Req>
+  Req Cmd(const std::string& case_id) {
+    Req r;
+    r.set_case_id(case_id);
+    r.mutable_actor()->set_id("department:public-works");
+    return r;
+  }
 
   FakeLog log_;
   MemoryStore store_;
@@ -72,7 +143,7 @@ class IntakeLogicTest : public ::testing::Test {
   IntakeLogic logic_;
 };
 
-TEST_F(IntakeLogicTest, SubmitAppendsOneEventAndFoldsIt) {
+TEST_F(IntakeLogicTest, SubmitAppendsOneEventWithAReference) {
   auto result = logic_.Submit(Request(), Deadline());
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->created);
@@ -80,15 +151,25 @@ TEST_F(IntakeLogicTest, SubmitAppendsOneEventAndFoldsIt) {
   ASSERT_EQ(log_.appended.size(), 1u);
   const events::Envelope& e = log_.appended[0];
   EXPECT_EQ(e.type(), "CaseSubmitted");
-  EXPECT_EQ(e.case_id(), result->c.case_id());
-  EXPECT_EQ(e.producer(), "intake");
-  EXPECT_FALSE(e.correlation_id().empty());
-  EXPECT_EQ(events::GetTime(e.occurred_at()), clock_.Now());
-  EXPECT_EQ(e.case_submitted().draft().category(), "street-lighting");
-  EXPECT_EQ(store_.cases.count(result->c.case_id()), 1u);
-  auto got = logic_.Get(result->c.case_id());
-  ASSERT_TRUE(got.ok());
-  EXPECT_EQ(got->state(), t::RECEIVED);
+  EXPECT_EQ(e.case_submitted().reference().rfind("MP-2025-", 0), 0u)
+      << e.case_submitted().reference();
+  EXPECT_EQ(result->c.reference(), e.case_submitted().reference());
+  // Readable by id and by reference, also as typed over the phone.
+  EXPECT_TRUE(logic_.Get(result->c.case_id()).ok());
+  std::string typed = result->c.reference();
+  for (char& ch : typed) ch = static_cast<char>(std::tolower(ch));
+  auto by_reference = logic_.Get(typed);
+  ASSERT_TRUE(by_reference.ok()) << by_reference.status();
+  EXPECT_EQ(by_reference->case_id(), result->c.case_id());
+  std::string typo = result->c.reference();
+  typo.back() = typo.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(grpc_util::ErrorField(logic_.Get(typo).status()), "case_id");
+}
+
+TEST_F(IntakeLogicTest, ComplaintStartsWithAdmissibilityPending) {
+  auto result = logic_.Submit(Request("c", t::COMPLAINT), Deadline());
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->c.state(), t::ADMISSIBILITY_PENDING);
 }
 
 TEST_F(IntakeLogicTest, SameKeyReturnsSameCaseAndEmitsNothing) {
@@ -98,17 +179,20 @@ TEST_F(IntakeLogicTest, SameKeyReturnsSameCaseAndEmitsNothing) {
   EXPECT_FALSE(second->created);
   EXPECT_EQ(first->c.case_id(), second->c.case_id());
   EXPECT_EQ(log_.appended.size(), 1u);
-  auto other = logic_.Submit(Request("other"), Deadline());
-  EXPECT_NE(other->c.case_id(), first->c.case_id());
-  EXPECT_EQ(log_.appended.size(), 2u);
+}
+
+TEST_F(IntakeLogicTest, SubmissionInProgressElsewhereIsWaitedFor) {
+  const std::string case_id = events::CaseIdFor("web-form", "busy");
+  store_.locks.insert(case_id);
+  auto result = logic_.Submit(Request("busy"), absl::Now() + absl::Milliseconds(300));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(log_.appended.empty());
 }
 
 TEST_F(IntakeLogicTest, BadInputNamesTheFieldAndEmitsNothing) {
   auto request = Request();
   request.mutable_draft()->set_description(std::string(4001, 'x'));
   auto result = logic_.Submit(request, Deadline());
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(grpc_util::ErrorField(result.status()), "draft.description");
   request = Request();
   request.set_correlation_id(std::string(200, 'c'));
@@ -117,44 +201,142 @@ TEST_F(IntakeLogicTest, BadInputNamesTheFieldAndEmitsNothing) {
   EXPECT_TRUE(store_.cases.empty());
 }
 
-TEST_F(IntakeLogicTest, KafkaUnavailableIsUnavailableAndNothingIsStored) {
+TEST_F(IntakeLogicTest, KafkaUnavailableIsUnavailableAndARetryWorks) {
   log_.next_error = absl::UnavailableError("kafka did not acknowledge");
-  auto result = logic_.Submit(Request(), Deadline());
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(logic_.Submit(Request(), Deadline()).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(store_.cases.empty());
-  // The retry with the same key succeeds once Kafka is back, with the same event id.
+  EXPECT_TRUE(store_.locks.empty()) << "a failed append must free the request key";
   log_.next_error = absl::OkStatus();
   auto retry = logic_.Submit(Request(), Deadline());
   ASSERT_TRUE(retry.ok());
   EXPECT_TRUE(retry->created);
 }
 
+TEST_F(IntakeLogicTest, AnswersFromTheEventWhenTheProjectionLags) {
+  log_.consumer = nullptr;  // nobody folds
+  auto result = logic_.Submit(Request(), Deadline());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->c.state(), t::RECEIVED);
+}
+
 TEST_F(IntakeLogicTest, AppendWaitsNoLongerThanTheCallDeadline) {
-  const absl::Time short_deadline = clock_.Now() + absl::Seconds(2);
+  const absl::Time short_deadline = absl::Now() + absl::Seconds(2);
   ASSERT_TRUE(logic_.Submit(Request(), short_deadline).ok());
   EXPECT_EQ(log_.last_deadline, short_deadline);
-  ASSERT_TRUE(logic_.Submit(Request("later"), clock_.Now() + absl::Hours(1)).ok());
-  EXPECT_EQ(log_.last_deadline, clock_.Now() + absl::Seconds(10));
 }
 
-TEST_F(IntakeLogicTest, RedisDownBeforeAppendIsUnavailable) {
-  store_.error = absl::UnavailableError("redis down");
-  EXPECT_EQ(logic_.Submit(Request(), Deadline()).status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_TRUE(log_.appended.empty());
+TEST_F(IntakeLogicTest, CaseworkFollowsTheStateMachine) {
+  auto submitted = logic_.Submit(Request(), Deadline());
+  const std::string id = submitted->c.case_id();
+  // Not routed yet: accepting is refused, naming the state, and nothing is appended.
+  auto early = logic_.Execute(*AcceptCommand(Cmd<v1::AcceptCaseRequest>(id)), Deadline());
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(early.status().message().find("RECEIVED"), std::string::npos) << early.status();
+  EXPECT_EQ(log_.appended.size(), 1u);
+  External(id,
+           [](events::Envelope& e) { e.mutable_case_routed()->set_department("public-works"); });
+  auto accepted = logic_.Execute(*AcceptCommand(Cmd<v1::AcceptCaseRequest>(id)), Deadline());
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  EXPECT_EQ(accepted->c.state(), t::ACCEPTED);
+  auto question = Cmd<v1::RequestInformationRequest>(id);
+  question.set_question("Which lamp post number?");
+  ASSERT_EQ(logic_.Execute(*RequestInformationCommand(question), Deadline())->c.state(),
+            t::WAITING_FOR_REPORTER);
+  v1::ProvideInformationRequest info;
+  info.set_case_id(id);
+  info.set_text("Number 1234");
+  auto provided = logic_.Execute(*ProvideInformationCommand(info), Deadline());
+  ASSERT_TRUE(provided.ok());
+  EXPECT_EQ(provided->c.state(), t::IN_PROGRESS);
+  EXPECT_EQ(log_.appended.back().actor().id(), "reporter");
+  auto answer = Cmd<v1::AnswerCaseRequest>(id);
+  answer.set_answer("Repaired.");
+  answer.set_outcome(events::v1::FOUNDED);
+  EXPECT_EQ(grpc_util::ErrorField(logic_.Execute(*AnswerCommand(answer), Deadline()).status()),
+            "outcome");
+  answer.clear_outcome();
+  ASSERT_EQ(logic_.Execute(*AnswerCommand(answer), Deadline())->c.state(), t::ANSWERED);
+  v1::ReopenCaseRequest reopen;
+  reopen.set_case_id(id);
+  reopen.set_reason("Still dark");
+  clock_.Advance(absl::Hours(24 * 61));
+  auto late = logic_.Execute(*ReopenCommand(reopen, {}), Deadline());
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition) << late.status();
+  clock_.Advance(-absl::Hours(24 * 60));
+  ASSERT_EQ(logic_.Execute(*ReopenCommand(reopen, {}), Deadline())->c.state(), t::REOPENED);
 }
 
-TEST_F(IntakeLogicTest, GetValidatesAndReportsNotFound) {
-  EXPECT_EQ(grpc_util::ErrorField(logic_.Get("nope").status()), "case_id");
+TEST_F(IntakeLogicTest, RepeatedCommandIdAppendsNothingNew) {
+  auto submitted = logic_.Submit(Request(), Deadline());
+  const std::string id = submitted->c.case_id();
+  External(id,
+           [](events::Envelope& e) { e.mutable_case_routed()->set_department("public-works"); });
+  auto accept = Cmd<v1::AcceptCaseRequest>(id);
+  accept.set_command_id("accept-1");
+  auto first = logic_.Execute(*AcceptCommand(accept), Deadline());
+  auto again = logic_.Execute(*AcceptCommand(accept), Deadline());
+  ASSERT_TRUE(first.ok() && again.ok()) << again.status();
+  EXPECT_EQ(first->event_id, again->event_id);
+  EXPECT_EQ(log_.appended.size(), 3u);
+}
+
+TEST_F(IntakeLogicTest, CommandsValidateTheirFields) {
+  auto submitted = logic_.Submit(Request("v", t::COMPLAINT), Deadline());
+  const std::string id = submitted->c.case_id();
+  auto no_actor = Cmd<v1::AcceptCaseRequest>(id);
+  no_actor.clear_actor();
+  EXPECT_EQ(grpc_util::ErrorField(AcceptCommand(no_actor).status()), "actor.id");
+  auto bounce = Cmd<v1::BounceCaseRequest>(id);
+  EXPECT_EQ(grpc_util::ErrorField(BounceCommand(bounce).status()), "reason");
+  auto decide = Cmd<v1::DecideAdmissibilityRequest>(id);
+  decide.set_admissible(false);
+  EXPECT_EQ(grpc_util::ErrorField(DecideAdmissibilityCommand(decide).status()), "ground");
+  decide.set_ground(events::v1::FACTS_OLDER_THAN_ONE_YEAR);
+  EXPECT_EQ(grpc_util::ErrorField(DecideAdmissibilityCommand(decide).status()), "motivation");
+  decide.set_motivation("The facts date from 2023.");
+  auto decided = logic_.Execute(*DecideAdmissibilityCommand(decide), Deadline());
+  ASSERT_TRUE(decided.ok()) << decided.status();
+  EXPECT_EQ(decided->c.state(), t::INADMISSIBLE);
+  EXPECT_EQ(decided->c.inadmissibility_ground(), "FACTS_OLDER_THAN_ONE_YEAR");
+  auto reassign = Cmd<v1::ReassignCaseRequest>(id);
+  reassign.set_department("Not A Slug");
+  EXPECT_EQ(grpc_util::ErrorField(ReassignCommand(reassign).status()), "department");
   EXPECT_EQ(logic_.Get("MP-0123456789ABC").status().code(), absl::StatusCode::kNotFound);
+  auto unknown = Cmd<v1::AcceptCaseRequest>("MP-0123456789ABC");
+  EXPECT_EQ(logic_.Execute(*AcceptCommand(unknown), Deadline()).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
-TEST_F(IntakeLogicTest, EventIdIsDeterministicPerCase) {
-  auto a = logic_.Submit(Request("x"), Deadline());
-  store_.cases.clear();
-  store_.seen.clear();
-  auto b = logic_.Submit(Request("x"), Deadline());
-  ASSERT_EQ(log_.appended.size(), 2u);
-  EXPECT_EQ(log_.appended[0].event_id(), log_.appended[1].event_id());
+TEST_F(IntakeLogicTest, MergeNeedsAnotherOpenMaster) {
+  const std::string a = logic_.Submit(Request("a"), Deadline())->c.case_id();
+  const std::string b = logic_.Submit(Request("b"), Deadline())->c.case_id();
+  auto merge = Cmd<v1::MergeCaseRequest>(b);
+  EXPECT_EQ(grpc_util::ErrorField(MergeCommand(merge).status()), "master_case_id");
+  merge.set_master_case_id(b);
+  EXPECT_EQ(grpc_util::ErrorField(logic_.Merge(*MergeCommand(merge), b, Deadline()).status()),
+            "master_case_id");
+  merge.set_master_case_id(a);
+  auto merged = logic_.Merge(*MergeCommand(merge), a, Deadline());
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_EQ(merged->c.state(), t::MERGED);
+  EXPECT_EQ(merged->c.master_case_id(), a);
+  auto into_merged = Cmd<v1::MergeCaseRequest>(a);
+  into_merged.set_master_case_id(b);
+  EXPECT_EQ(logic_.Merge(*MergeCommand(into_merged), b, Deadline()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(IntakeLogicTest, ListValidatesItsArguments) {
+  v1::ListCasesRequest r;
+  r.set_page_size(500);
+  EXPECT_EQ(grpc_util::ErrorField(logic_.List(r).status()), "page_size");
+  r.set_page_size(10);
+  r.set_page_token("garbage");
+  EXPECT_EQ(grpc_util::ErrorField(logic_.List(r).status()), "page_token");
+  r.clear_page_token();
+  r.mutable_submitted_from()->set_seconds(100);
+  r.mutable_submitted_to()->set_seconds(50);
+  EXPECT_EQ(grpc_util::ErrorField(logic_.List(r).status()), "submitted_to");
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
-// gRPC adapter of meldpunt.intake.v1.Intake: translates protos, calls IntakeLogic, maps errors.
+// gRPC adapters of meldpunt.intake.v1 Intake, CaseWork and Admin: translate protos, call
+// IntakeLogic (or the projection rebuild), map errors with ToGrpcStatus.
 #pragma once
+
+#include <functional>
 
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "services/intake/intake_logic.h"
@@ -9,16 +12,70 @@ namespace meldpunt::intake {
 
 class IntakeService final : public v1::Intake::Service {
  public:
-  IntakeService(IntakeLogic& logic, IntakeMetrics& metrics) : logic_(logic), metrics_(metrics) {}
+  IntakeService(IntakeLogic& logic, IntakeMetrics& metrics, CommandRules rules)
+      : logic_(logic), metrics_(metrics), rules_(rules) {}
 
   grpc::Status SubmitCase(grpc::ServerContext* context, const v1::SubmitCaseRequest* request,
                           v1::SubmitCaseResponse* response) override;
   grpc::Status GetCase(grpc::ServerContext* context, const v1::GetCaseRequest* request,
                        v1::GetCaseResponse* response) override;
+  grpc::Status ProvideInformation(grpc::ServerContext* context,
+                                  const v1::ProvideInformationRequest* request,
+                                  v1::CaseResponse* response) override;
+  grpc::Status WithdrawCase(grpc::ServerContext* context, const v1::WithdrawCaseRequest* request,
+                            v1::CaseResponse* response) override;
+  grpc::Status ReopenCase(grpc::ServerContext* context, const v1::ReopenCaseRequest* request,
+                          v1::CaseResponse* response) override;
+  grpc::Status ListCases(grpc::ServerContext* context, const v1::ListCasesRequest* request,
+                         v1::ListCasesResponse* response) override;
+  grpc::Status GetCaseHistory(grpc::ServerContext* context,
+                              const v1::GetCaseHistoryRequest* request,
+                              v1::GetCaseHistoryResponse* response) override;
 
  private:
   IntakeLogic& logic_;
   IntakeMetrics& metrics_;
+  CommandRules rules_;
+};
+
+class CaseWorkService final : public v1::CaseWork::Service {
+ public:
+  CaseWorkService(IntakeLogic& logic, IntakeMetrics& metrics) : logic_(logic), metrics_(metrics) {}
+
+  grpc::Status AcceptCase(grpc::ServerContext*, const v1::AcceptCaseRequest*,
+                          v1::CaseResponse*) override;
+  grpc::Status BounceCase(grpc::ServerContext*, const v1::BounceCaseRequest*,
+                          v1::CaseResponse*) override;
+  grpc::Status RequestInformation(grpc::ServerContext*, const v1::RequestInformationRequest*,
+                                  v1::CaseResponse*) override;
+  grpc::Status AnswerCase(grpc::ServerContext*, const v1::AnswerCaseRequest*,
+                          v1::CaseResponse*) override;
+  grpc::Status CloseCase(grpc::ServerContext*, const v1::CloseCaseRequest*,
+                         v1::CaseResponse*) override;
+  grpc::Status ReassignCase(grpc::ServerContext*, const v1::ReassignCaseRequest*,
+                            v1::CaseResponse*) override;
+  grpc::Status DecideAdmissibility(grpc::ServerContext*, const v1::DecideAdmissibilityRequest*,
+                                   v1::CaseResponse*) override;
+  grpc::Status MergeCase(grpc::ServerContext*, const v1::MergeCaseRequest*,
+                         v1::CaseResponse*) override;
+  grpc::Status ReferExternally(grpc::ServerContext*, const v1::ReferExternallyRequest*,
+                               v1::CaseResponse*) override;
+
+ private:
+  IntakeLogic& logic_;
+  IntakeMetrics& metrics_;
+};
+
+using RebuildFunction = std::function<absl::StatusOr<v1::RebuildProjectionResponse>()>;
+
+class AdminService final : public v1::Admin::Service {
+ public:
+  explicit AdminService(RebuildFunction rebuild) : rebuild_(std::move(rebuild)) {}
+  grpc::Status RebuildProjection(grpc::ServerContext*, const v1::RebuildProjectionRequest*,
+                                 v1::RebuildProjectionResponse* response) override;
+
+ private:
+  RebuildFunction rebuild_;
 };
 
 }  // namespace meldpunt::intake

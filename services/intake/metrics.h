@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -16,6 +17,8 @@ class IntakeMetrics {
   explicit IntakeMetrics(prometheus::Registry& registry);
 
   void ObserveSubmit(const absl::Status& status, bool created, absl::Duration latency);
+  void ObserveCommand(const std::string& command, const absl::Status& status,
+                      absl::Duration latency);
   void ProjectionApplied(bool duplicate);
   void ProjectionRejected();
 
@@ -23,6 +26,8 @@ class IntakeMetrics {
   prometheus::Family<prometheus::Counter>& submits_;
   prometheus::Histogram& submit_latency_;
   prometheus::Family<prometheus::Counter>& projection_;
+  prometheus::Family<prometheus::Counter>& commands_;
+  prometheus::Family<prometheus::Histogram>& command_latency_;
 };
 
 }  // namespace meldpunt::intake
