@@ -185,7 +185,8 @@ TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
   ASSERT_TRUE(testing::Eventually([&] { return !Mail(case_id, &raw).empty(); }, absl::Seconds(60)))
       << "no acknowledgement e-mail for " << case_id << " in " << stack_->smtp_dir;
   const std::string body = Mail(case_id);
-  EXPECT_NE(body.find(case_id), std::string::npos) << body;
+  EXPECT_NE(body.find(submitted.reference()), std::string::npos) << body;
+  EXPECT_EQ(submitted.reference().rfind("MP-20", 0), 0u) << submitted.reference();
   EXPECT_NE(body.find("Beste Jan Peeters"), std::string::npos) << body;
   EXPECT_NE(raw.find("To: jan.peeters@example.org"), std::string::npos);
 
