@@ -95,9 +95,12 @@ class Casework : public ::testing::Test {
     events::Envelope e = events::NewEnvelope(case_id, "routing", absl::Now());
     e.mutable_case_routed()->set_department(department);
     events::Finish(e, events::RandomId("routed"));
-    ASSERT_TRUE(producer_->Send(events::ToRecord(events::kCaseEventsTopic, e), absl::Now() + absl::Seconds(10)).ok());
-    ASSERT_TRUE(testing::Eventually(
-        [&] { return Get(case_id).department() == department; }, absl::Seconds(20)));
+    ASSERT_TRUE(
+        producer_
+            ->Send(events::ToRecord(events::kCaseEventsTopic, e), absl::Now() + absl::Seconds(10))
+            .ok());
+    ASSERT_TRUE(testing::Eventually([&] { return Get(case_id).department() == department; },
+                                    absl::Seconds(20)));
   }
 
   static t::Case Get(const std::string& ref) {
@@ -183,10 +186,10 @@ TEST_F(Casework, AReportFromSubmissionToReopenedAndClosedAgain) {
   ASSERT_TRUE(intake_->GetCaseHistory(Ctx().get(), history_request, &history).ok());
   std::vector<std::string> types;
   for (const auto& e : history.entries()) types.push_back(e.type());
-  EXPECT_EQ(types, (std::vector<std::string>{"CaseSubmitted", "CaseRouted", "CaseAccepted",
-                                             "InformationRequested", "InformationProvided",
-                                             "CaseAnswered", "CaseClosed", "CaseReopened",
-                                             "CaseAnswered", "CaseClosed"}));
+  EXPECT_EQ(types,
+            (std::vector<std::string>{"CaseSubmitted", "CaseRouted", "CaseAccepted",
+                                      "InformationRequested", "InformationProvided", "CaseAnswered",
+                                      "CaseClosed", "CaseReopened", "CaseAnswered", "CaseClosed"}));
   EXPECT_EQ(history.entries(2).actor().id(), "department:public-works");
   EXPECT_EQ(history.entries(4).actor().id(), "reporter");
   EXPECT_TRUE(history.entries(0).has_occurred_at());
@@ -198,7 +201,8 @@ TEST_F(Casework, ComplaintsNeedAnAdmissibilityDecisionAndAnOutcome) {
   Route(a.case_id(), "complaints-office");
   EXPECT_EQ(Get(a.case_id()).state(), t::ADMISSIBILITY_PENDING);
   v1::CaseResponse out;
-  grpc::Status early = work_->AcceptCase(Ctx().get(), Cmd<v1::AcceptCaseRequest>(a.case_id()), &out);
+  grpc::Status early =
+      work_->AcceptCase(Ctx().get(), Cmd<v1::AcceptCaseRequest>(a.case_id()), &out);
   EXPECT_EQ(early.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(early.error_message().find("ADMISSIBILITY_PENDING"), std::string::npos);
 
@@ -274,7 +278,8 @@ TEST_F(Casework, ErrorsChangeNothing) {
   t::Case c = Submit(testing::UniqueName("errors"), t::REPORT, "sewer");
   const int before = HistorySize(c.case_id());
   v1::CaseResponse out;
-  grpc::Status illegal = work_->AcceptCase(Ctx().get(), Cmd<v1::AcceptCaseRequest>(c.case_id()), &out);
+  grpc::Status illegal =
+      work_->AcceptCase(Ctx().get(), Cmd<v1::AcceptCaseRequest>(c.case_id()), &out);
   EXPECT_EQ(illegal.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(illegal.error_message().find("RECEIVED"), std::string::npos);
   auto bad = Cmd<v1::ReassignCaseRequest>(c.case_id());
@@ -307,7 +312,8 @@ TEST_F(Casework, RepeatedCommandIdIsAppliedOnce) {
 TEST_F(Casework, ListFiltersAndPagesStably) {
   const std::string category = "test-" + testing::UniqueName("cat").substr(4, 8);
   std::set<std::string> ids;
-  for (int i = 0; i < 5; ++i) ids.insert(Submit(testing::UniqueName("list"), t::SUGGESTION, category).case_id());
+  for (int i = 0; i < 5; ++i)
+    ids.insert(Submit(testing::UniqueName("list"), t::SUGGESTION, category).case_id());
   Submit(testing::UniqueName("other"), t::QUESTION, category);
   v1::ListCasesRequest request;
   request.set_category(category);
@@ -389,8 +395,12 @@ TEST_F(Casework, ZZRebuildFromTheLogGivesTheIdenticalProjection) {
   events::Envelope stray = events::NewEnvelope(ids[1], "test", absl::Now());
   stray.mutable_case_closed();
   events::Finish(stray, events::RandomId("stray"));
-  ASSERT_TRUE(producer_->Send(events::ToRecord(events::kCaseEventsTopic, stray), absl::Now() + absl::Seconds(10)).ok());
-  ASSERT_TRUE(testing::Eventually([&] { return Get(ids[1]).rejected_events() == 1; }, absl::Seconds(20)));
+  ASSERT_TRUE(
+      producer_
+          ->Send(events::ToRecord(events::kCaseEventsTopic, stray), absl::Now() + absl::Seconds(10))
+          .ok());
+  ASSERT_TRUE(
+      testing::Eventually([&] { return Get(ids[1]).rejected_events() == 1; }, absl::Seconds(20)));
   EXPECT_EQ(Get(ids[1]).state(), t::ADMISSIBILITY_PENDING);
 
   std::map<std::string, std::string> before;
@@ -402,7 +412,8 @@ TEST_F(Casework, ZZRebuildFromTheLogGivesTheIdenticalProjection) {
   v1::RebuildProjectionResponse rebuilt;
   auto context = Ctx();
   context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(5)));
-  grpc::Status status = admin_->RebuildProjection(context.get(), v1::RebuildProjectionRequest(), &rebuilt);
+  grpc::Status status =
+      admin_->RebuildProjection(context.get(), v1::RebuildProjectionRequest(), &rebuilt);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_GE(rebuilt.cases(), 3);
   EXPECT_GT(rebuilt.events(), rebuilt.cases());

@@ -15,16 +15,19 @@ using grpc_util::FieldError;
 absl::Status CheckCommandId(const std::string& id) {
   if (id.size() > 128) return FieldError("command_id", "must be at most 128 characters");
   for (char c : id) {
-    if (c < 0x21 || c > 0x7e) return FieldError("command_id", "must be printable ASCII without spaces");
+    if (c < 0x21 || c > 0x7e)
+      return FieldError("command_id", "must be printable ASCII without spaces");
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckActor(const events::v1::Actor& actor, bool required) {
-  if (actor.id().empty()) return required ? FieldError("actor.id", "is required") : absl::OkStatus();
+  if (actor.id().empty())
+    return required ? FieldError("actor.id", "is required") : absl::OkStatus();
   if (actor.id().size() > 128) return FieldError("actor.id", "must be at most 128 characters");
   for (char c : actor.id()) {
-    if (c < 0x21 || c > 0x7e) return FieldError("actor.id", "must be printable ASCII without spaces");
+    if (c < 0x21 || c > 0x7e)
+      return FieldError("actor.id", "must be printable ASCII without spaces");
   }
   return domain::CheckText("actor.display_name", actor.display_name(), 200, false, false);
 }
@@ -60,10 +63,12 @@ absl::StatusOr<Command> ProvideInformationCommand(const v1::ProvideInformationRe
   ASSIGN_OR_RETURN(Command c, Base("ProvideInformation", r, false, "reporter"));
   RETURN_IF_ERROR(domain::CheckText("text", r.text(), domain::kMaxDescriptionChars, true, true));
   if (r.attachments_size() > domain::kMaxAttachments) {
-    return FieldError("attachments", absl::StrCat("at most ", domain::kMaxAttachments, " attachments"));
+    return FieldError("attachments",
+                      absl::StrCat("at most ", domain::kMaxAttachments, " attachments"));
   }
   for (int i = 0; i < r.attachments_size(); ++i) {
-    RETURN_IF_ERROR(domain::CheckAttachment(absl::StrCat("attachments[", i, "]"), r.attachments(i)));
+    RETURN_IF_ERROR(
+        domain::CheckAttachment(absl::StrCat("attachments[", i, "]"), r.attachments(i)));
   }
   c.payload = [r](events::Envelope& e) {
     e.mutable_information_provided()->set_text(r.text());
@@ -123,7 +128,8 @@ absl::StatusOr<Command> RequestInformationCommand(const v1::RequestInformationRe
   };
   c.check = [](const t::Case& current, absl::Time) -> absl::Status {
     if (current.draft().reporter().anonymous()) {
-      return absl::FailedPreconditionError("the reporter is anonymous and cannot be asked anything");
+      return absl::FailedPreconditionError(
+          "the reporter is anonymous and cannot be asked anything");
     }
     return absl::OkStatus();
   };
@@ -133,7 +139,8 @@ absl::StatusOr<Command> RequestInformationCommand(const v1::RequestInformationRe
 absl::StatusOr<Command> AnswerCommand(const v1::AnswerCaseRequest& r) {
   ASSIGN_OR_RETURN(Command c, Base("AnswerCase", r, true, ""));
   RETURN_IF_ERROR(domain::CheckText("answer", r.answer(), 10000, true, true));
-  if (!events::v1::ComplaintOutcome_IsValid(r.outcome())) return FieldError("outcome", "unknown outcome");
+  if (!events::v1::ComplaintOutcome_IsValid(r.outcome()))
+    return FieldError("outcome", "unknown outcome");
   RETURN_IF_ERROR(domain::CheckText("ombudsnorm", r.ombudsnorm(), 200, false, false));
   c.payload = [r](events::Envelope& e) {
     auto* a = e.mutable_case_answered();
@@ -144,7 +151,8 @@ absl::StatusOr<Command> AnswerCommand(const v1::AnswerCaseRequest& r) {
   c.check = [r](const t::Case& current, absl::Time) -> absl::Status {
     const bool complaint = current.draft().kind() == t::COMPLAINT;
     if (complaint && r.outcome() == events::v1::COMPLAINT_OUTCOME_UNSPECIFIED) {
-      return FieldError("outcome", "a complaint's answer needs FOUNDED, PARTLY_FOUNDED or UNFOUNDED");
+      return FieldError("outcome",
+                        "a complaint's answer needs FOUNDED, PARTLY_FOUNDED or UNFOUNDED");
     }
     if (!complaint && r.outcome() != events::v1::COMPLAINT_OUTCOME_UNSPECIFIED) {
       return FieldError("outcome", "only a complaint's answer has an outcome");
@@ -169,7 +177,8 @@ absl::StatusOr<Command> ReassignCommand(const v1::ReassignCaseRequest& r) {
   if (!IsSlug(r.department())) {
     return FieldError("department", "must be a department id: 1-64 characters of a-z, 0-9 and '-'");
   }
-  if (!r.team().empty() && !IsSlug(r.team())) return FieldError("team", "must be 1-64 of a-z, 0-9, '-'");
+  if (!r.team().empty() && !IsSlug(r.team()))
+    return FieldError("team", "must be 1-64 of a-z, 0-9, '-'");
   RETURN_IF_ERROR(domain::CheckText("assignee", r.assignee(), 128, false, false));
   RETURN_IF_ERROR(domain::CheckText("reason", r.reason(), 1000, true, false));
   c.payload = [r](events::Envelope& e) {
@@ -184,7 +193,8 @@ absl::StatusOr<Command> ReassignCommand(const v1::ReassignCaseRequest& r) {
 
 absl::StatusOr<Command> DecideAdmissibilityCommand(const v1::DecideAdmissibilityRequest& r) {
   ASSIGN_OR_RETURN(Command c, Base("DecideAdmissibility", r, true, ""));
-  if (!events::v1::InadmissibilityGround_IsValid(r.ground())) return FieldError("ground", "unknown ground");
+  if (!events::v1::InadmissibilityGround_IsValid(r.ground()))
+    return FieldError("ground", "unknown ground");
   if (r.admissible() && r.ground() != events::v1::INADMISSIBILITY_GROUND_UNSPECIFIED) {
     return FieldError("ground", "an admissible complaint has no inadmissibility ground");
   }

@@ -178,6 +178,11 @@ absl::StatusOr<CommandResult> IntakeLogic::Execute(const Command& command, absl:
   events::Envelope envelope = events::NewEnvelope(case_id, "intake", now);
   *envelope.mutable_actor() = command.actor;
   command.payload(envelope);
+  // The department acting is the one the case is with.
+  if (envelope.has_case_accepted())
+    envelope.mutable_case_accepted()->set_department(current->department());
+  if (envelope.has_case_bounced())
+    envelope.mutable_case_bounced()->set_department(current->department());
   events::Finish(envelope, event_id);
   RETURN_IF_ERROR(domain::Check(*current, envelope));
   RETURN_IF_ERROR(command.check(*current, now));

@@ -1,20 +1,27 @@
-// meldctl: the command line for people (Meldpunt team, operations, integrators trying things out).
+// meldctl: the command line for people (Meldpunt team, departments, operations, integrators trying
+// things out). `meldctl help` lists every command.
 //
-//   meldctl submit --kind REPORT --category street-lighting --description "Lamp out" --email a@b.be
-//   --name "A B" meldctl get MP-7K3QX9M2TD4AB meldctl clocks MP-7K3QX9M2TD4AB meldctl deliveries
-//   MP-7K3QX9M2TD4AB meldctl explain --category noise
+//   meldctl submit --kind REPORT --category street-lighting --description "Lamp out" \
+//       --name "An Peeters" --email an@example.org
+//   meldctl get MP-2026-7K3QX9M2T
+//   meldctl list --state ROUTED --department roads
+//   meldctl accept MP-2026-7K3QX9M2T --actor department:roads --assignee an.peeters
+//   meldctl history MP-2026-7K3QX9M2T
 //
-// Output is one key=value per line (easy to grep in scripts), or JSON with --json.
+// Output is one key=value per line (easy to grep in scripts), or JSON with --json. Exit status:
+// 0 done, 2 usage error or INVALID_ARGUMENT, 1 any other error. Parsing lives in cli.h, the
+// requests in requests.h, the printing in output.h; this file only calls the services.
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <cstdio>
-#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/time/clock.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "libs/events/codec.h"
@@ -23,235 +30,286 @@
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "meldpunt/notification/v1/notification.grpc.pb.h"
 #include "meldpunt/routing/v1/routing.grpc.pb.h"
+#include "tools/meldctl/cli.h"
+#include "tools/meldctl/output.h"
+#include "tools/meldctl/requests.h"
 
+namespace meldpunt::meldctl {
 namespace {
 
 namespace t = ::meldpunt::types::v1;
 
-constexpr char kUsage[] = R"(usage: meldctl [global options] COMMAND [options]
+constexpr char kIntakeAddress[] = "127.0.0.1:50051";
+constexpr int kDefaultTimeoutSeconds = 10;
+// The intake's own limit for a rebuild (projection.rebuild_timeout) is 30 minutes by default.
+constexpr int kRebuildTimeoutSeconds = 1800;
 
-global options:
-  --intake HOST:PORT        intake gRPC address (default 127.0.0.1:50051)
-  --routing HOST:PORT       routing gRPC address (default 127.0.0.1:50052)
-  --deadline HOST:PORT      deadline-watch gRPC address (default 127.0.0.1:50053)
-  --notification HOST:PORT  notification gRPC address (default 127.0.0.1:50054)
-  --timeout SECONDS         call deadline (default 10)
-  --json                    print the response as JSON
-
-commands:
-  submit --kind KIND --category CAT --description TEXT [--channel WEB] [--name N] [--email E]
-         [--phone P] [--address A] [--postcode NNNN] [--language nl|fr|en] [--anonymous]
-         [--priority NORMAL] [--system meldctl] [--request-key KEY]
-  get CASE_ID
-  clocks CASE_ID
-  deliveries CASE_ID
-  explain --category CAT [--kind KIND] [--description TEXT]
-)";
-
-struct Options {
-  std::map<std::string, std::string> values;
-  std::vector<std::string> positional;
-  bool json = false;
-  bool anonymous = false;
-  std::string Get(const std::string& key, const std::string& fallback = "") const {
-    auto it = values.find(key);
-    return it == values.end() ? fallback : it->second;
+int UsageFail(const absl::Status& status, const std::string& command) {
+  std::fprintf(stderr, "meldctl: %s\n", std::string(status.message()).c_str());
+  const CommandSpec* spec = FindCommand(command);
+  if (spec != nullptr && spec->name != "help") {
+    std::fprintf(stderr, "%s", CommandUsage(*spec).c_str());
+  } else {
+    std::fprintf(stderr, "run 'meldctl help' for the commands and their options\n");
   }
-};
-
-bool Parse(int argc, char** argv, Options* out, std::string* error) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--json") {
-      out->json = true;
-    } else if (arg == "--anonymous") {
-      out->anonymous = true;
-    } else if (arg == "-h" || arg == "--help") {
-      out->positional = {"help"};
-      return true;
-    } else if (arg.rfind("--", 0) == 0) {
-      std::string key = arg.substr(2);
-      std::string value;
-      size_t eq = key.find('=');
-      if (eq != std::string::npos) {
-        value = key.substr(eq + 1);
-        key = key.substr(0, eq);
-      } else if (i + 1 < argc) {
-        value = argv[++i];
-      } else {
-        *error = absl::StrCat("option --", key, " needs a value");
-        return false;
-      }
-      out->values[key] = value;
-    } else {
-      out->positional.push_back(arg);
-    }
-  }
-  return true;
+  return 2;
 }
 
-int Fail(const grpc::Status& status) {
-  std::fprintf(stderr, "error: %d %s\n", status.error_code(), status.error_message().c_str());
+// Prints the error and the fields a google.rpc.BadRequest names. `retry_hint` is printed when the
+// outcome is unknown and a retry is safe.
+int Fail(const grpc::Status& status, const std::string& retry_hint = "") {
+  const int code = status.error_code();
+  const std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  std::fprintf(stderr, "error: %s (%d): %s\n", name.c_str(), code, status.error_message().c_str());
   google::rpc::Status rich;
   if (!status.error_details().empty() && rich.ParseFromString(status.error_details())) {
     for (const auto& detail : rich.details()) {
       google::rpc::BadRequest bad;
-      if (bad.ParseFromString(detail.value())) {
+      if (detail.UnpackTo(&bad)) {
         for (const auto& v : bad.field_violations()) {
           std::fprintf(stderr, "field %s: %s\n", v.field().c_str(), v.description().c_str());
         }
       }
     }
   }
+  if (!retry_hint.empty() && (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                              status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
+    std::fprintf(stderr, "the outcome is unknown; repeating with %s is safe\n", retry_hint.c_str());
+  }
   return status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? 2 : 1;
 }
 
-template <typename Enum>
-bool ParseEnum(const std::string& text, bool (*parse)(const std::string&, Enum*), Enum* out) {
-  return parse(text, out);
+void PrintJson(const google::protobuf::Message& message) {
+  std::printf("%s\n", events::ToJson(message).c_str());
 }
 
-std::string Time(const google::protobuf::Timestamp& ts) {
-  if (ts.seconds() == 0 && ts.nanos() == 0) return "";
-  return absl::FormatTime(absl::RFC3339_sec, meldpunt::events::GetTime(ts), absl::UTCTimeZone());
-}
+class Cli {
+ public:
+  explicit Cli(Options options) : options_(std::move(options)) {}
 
-std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
-  return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  Options options;
-  std::string error;
-  if (!Parse(argc, argv, &options, &error)) {
-    std::fprintf(stderr, "%s\n%s", error.c_str(), kUsage);
-    return 2;
+  int Run() {
+    const std::string& command = options_.command;
+    if (command == "submit") return Submit();
+    if (command == "get") return Get();
+    if (command == "list") return List();
+    if (command == "history") return History();
+    if (command == "accept") return Command(AcceptRequest(options_), &CaseWorkStub::AcceptCase);
+    if (command == "bounce") return Command(BounceRequest(options_), &CaseWorkStub::BounceCase);
+    if (command == "request-info") {
+      return Command(RequestInfoRequest(options_), &CaseWorkStub::RequestInformation);
+    }
+    if (command == "answer") return Command(AnswerRequest(options_), &CaseWorkStub::AnswerCase);
+    if (command == "close") return Command(CloseRequest(options_), &CaseWorkStub::CloseCase);
+    if (command == "reassign") {
+      return Command(ReassignRequest(options_), &CaseWorkStub::ReassignCase);
+    }
+    if (command == "admissibility") {
+      return Command(AdmissibilityRequest(options_), &CaseWorkStub::DecideAdmissibility);
+    }
+    if (command == "merge") return Command(MergeRequest(options_), &CaseWorkStub::MergeCase);
+    if (command == "refer") return Command(ReferRequest(options_), &CaseWorkStub::ReferExternally);
+    if (command == "provide-info") {
+      return Command(ProvideInfoRequest(options_), &IntakeStub::ProvideInformation);
+    }
+    if (command == "withdraw") {
+      return Command(WithdrawRequest(options_), &IntakeStub::WithdrawCase);
+    }
+    if (command == "reopen") return Command(ReopenRequest(options_), &IntakeStub::ReopenCase);
+    if (command == "clocks") return Clocks();
+    if (command == "deliveries") return Deliveries();
+    if (command == "explain") return Explain();
+    if (command == "rebuild") return Rebuild();
+    return UsageFail(absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'")),
+                     command);
   }
-  if (options.positional.empty() || options.positional[0] == "help") {
-    std::printf("%s", kUsage);
-    return options.positional.empty() ? 2 : 0;
-  }
-  const std::string command = options.positional[0];
-  const int timeout = std::atoi(options.Get("timeout", "10").c_str());
-  auto context = [&] {
-    auto c = std::make_unique<grpc::ClientContext>();
-    c->set_deadline(std::chrono::system_clock::now() +
-                    std::chrono::seconds(timeout > 0 ? timeout : 10));
-    return c;
-  };
-  auto need_case = [&]() -> std::string {
-    if (options.positional.size() < 2) {
-      std::fprintf(stderr, "%s needs a case id\n", command.c_str());
-      std::exit(2);
-    }
-    return options.positional[1];
-  };
 
-  if (command == "submit") {
-    meldpunt::intake::v1::SubmitCaseRequest request;
-    request.set_submitting_system(options.Get("system", "meldctl"));
-    request.set_request_key(options.Get("request-key", meldpunt::events::RandomId("meldctl")));
-    auto* draft = request.mutable_draft();
-    t::CaseKind kind = t::CASE_KIND_UNSPECIFIED;
-    if (!t::CaseKind_Parse(options.Get("kind", "REPORT"), &kind)) {
-      std::fprintf(stderr, "--kind: one of REPORT, COMPLAINT, SUGGESTION, COMPLIMENT, QUESTION\n");
-      return 2;
-    }
-    draft->set_kind(kind);
-    t::Channel channel = t::CHANNEL_UNSPECIFIED;
-    if (!t::Channel_Parse(options.Get("channel", "WEB"), &channel)) {
-      std::fprintf(stderr,
-                   "--channel: one of WEB, PHONE, EMAIL, COUNTER, LETTER, APP, PARTNER_SYSTEM\n");
-      return 2;
-    }
-    draft->set_channel(channel);
-    t::Priority priority = t::PRIORITY_UNSPECIFIED;
-    if (!t::Priority_Parse(options.Get("priority", "PRIORITY_UNSPECIFIED"), &priority)) {
-      std::fprintf(stderr, "--priority: one of LOW, NORMAL, HIGH, URGENT\n");
-      return 2;
-    }
-    draft->set_priority(priority);
-    draft->set_category(options.Get("category"));
-    draft->set_description(options.Get("description"));
-    draft->mutable_location()->set_postcode(options.Get("postcode"));
-    auto* reporter = draft->mutable_reporter();
-    reporter->set_anonymous(options.anonymous);
-    reporter->set_name(options.Get("name"));
-    reporter->set_email(options.Get("email"));
-    reporter->set_phone(options.Get("phone"));
-    reporter->set_address(options.Get("address"));
-    const std::string language = options.Get("language", "nl");
-    reporter->set_language(language == "fr" ? t::FR : language == "en" ? t::EN : t::NL);
-    auto stub =
-        meldpunt::intake::v1::Intake::NewStub(Channel(options.Get("intake", "127.0.0.1:50051")));
-    meldpunt::intake::v1::SubmitCaseResponse response;
-    grpc::Status status = stub->SubmitCase(context().get(), request, &response);
-    if (!status.ok()) return Fail(status);
-    if (options.json) {
-      std::printf("%s\n", meldpunt::events::ToJson(response).c_str());
+ private:
+  using IntakeStub = intake::v1::Intake::Stub;
+  using CaseWorkStub = intake::v1::CaseWork::Stub;
+
+  std::unique_ptr<grpc::ClientContext> Context(int default_seconds = kDefaultTimeoutSeconds) const {
+    int seconds = default_seconds;
+    if (options_.Has("timeout")) seconds = std::stoi(options_.Get("timeout"));  // checked by Parse
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+    return context;
+  }
+
+  std::shared_ptr<grpc::Channel> Channel(const std::string& option,
+                                         const std::string& fallback) const {
+    return grpc::CreateChannel(options_.Get(option, fallback), grpc::InsecureChannelCredentials());
+  }
+
+  std::unique_ptr<IntakeStub> Intake() const {
+    return intake::v1::Intake::NewStub(Channel("intake", kIntakeAddress));
+  }
+
+  // Prints a command's answer: the case after the command, and the event appended.
+  int PrintCaseResponse(const intake::v1::CaseResponse& response) const {
+    if (options_.Flag("json")) {
+      PrintJson(response);
     } else {
-      std::printf("case_id=%s\ncreated=%s\nstate=%s\n", response.case_id().c_str(),
-                  response.created() ? "true" : "false",
-                  t::CaseState_Name(response.case_().state()).c_str());
+      std::printf("%sevent_id=%s\n", CaseText(response.case_()).c_str(),
+                  response.event_id().c_str());
     }
     return 0;
   }
-  if (command == "get") {
-    auto stub =
-        meldpunt::intake::v1::Intake::NewStub(Channel(options.Get("intake", "127.0.0.1:50051")));
-    meldpunt::intake::v1::GetCaseRequest request;
-    request.set_case_id(need_case());
-    meldpunt::intake::v1::GetCaseResponse response;
-    grpc::Status status = stub->GetCase(context().get(), request, &response);
+
+  // The command id a retry must repeat: --command-id, or one made up now.
+  template <typename Request>
+  void EnsureCommandId(Request& request) const {
+    if (request.command_id().empty()) request.set_command_id(events::RandomId("meldctl"));
+  }
+
+  // A command on a case (CaseWork, or the reporter's commands on Intake): prints the case after it.
+  template <typename Stub, typename Request>
+  int Command(absl::StatusOr<Request> request,
+              grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                           intake::v1::CaseResponse*)) {
+    if (!request.ok()) return UsageFail(request.status(), options_.command);
+    EnsureCommandId(*request);
+    Stub stub(Channel("intake", kIntakeAddress));
+    intake::v1::CaseResponse response;
+    grpc::Status status = (stub.*method)(Context().get(), *request, &response);
+    if (!status.ok()) return Fail(status, "--command-id " + request->command_id());
+    return PrintCaseResponse(response);
+  }
+
+  // The case id of the CASE argument. Deadline-watch and notification know case ids only, so a
+  // reference is looked up at the intake first. 0 when done, else the exit status.
+  int ResolveCaseId(std::string* case_id) {
+    const std::string& arg = options_.args.at(0);
+    if (events::IsCaseId(arg)) {
+      *case_id = arg;
+      return 0;
+    }
+    intake::v1::GetCaseRequest request;
+    request.set_case_id(arg);
+    intake::v1::GetCaseResponse response;
+    grpc::Status status = Intake()->GetCase(Context().get(), request, &response);
     if (!status.ok()) return Fail(status);
-    const auto& c = response.case_();
-    if (options.json) {
-      std::printf("%s\n", meldpunt::events::ToJson(c).c_str());
+    *case_id = response.case_().case_id();
+    return 0;
+  }
+
+  int Submit() {
+    absl::StatusOr<intake::v1::SubmitCaseRequest> request = SubmitRequest(options_);
+    if (!request.ok()) return UsageFail(request.status(), options_.command);
+    intake::v1::SubmitCaseResponse response;
+    grpc::Status status = Intake()->SubmitCase(Context().get(), *request, &response);
+    if (!status.ok()) {
+      return Fail(status, absl::StrCat("--system ", request->submitting_system(), " --request-key ",
+                                       request->request_key()));
+    }
+    if (options_.Flag("json")) {
+      PrintJson(response);
+      return 0;
+    }
+    const std::string reference =
+        response.reference().empty() ? response.case_().reference() : response.reference();
+    std::printf("case_id=%s\nreference=%s\ncreated=%s\nstate=%s\n", response.case_id().c_str(),
+                reference.c_str(), response.created() ? "true" : "false",
+                t::CaseState_Name(response.case_().state()).c_str());
+    return 0;
+  }
+
+  int Get() {
+    intake::v1::GetCaseRequest request;
+    request.set_case_id(options_.args.at(0));
+    intake::v1::GetCaseResponse response;
+    grpc::Status status = Intake()->GetCase(Context().get(), request, &response);
+    if (!status.ok()) return Fail(status);
+    if (options_.Flag("json")) {
+      PrintJson(response.case_());
     } else {
-      std::printf(
-          "case_id=%s\nkind=%s\nstate=%s\ncategory=%s\ndepartment=%s\npriority=%s\nacknowledged=%"
-          "s\n"
-          "submitted_at=%s\nupdated_at=%s\nbreached_clocks=%s\nversion=%lld\n",
-          c.case_id().c_str(), t::CaseKind_Name(c.draft().kind()).c_str(),
-          t::CaseState_Name(c.state()).c_str(), c.draft().category().c_str(),
-          c.department().c_str(), t::Priority_Name(c.priority()).c_str(),
-          c.acknowledged() ? "true" : "false", Time(c.submitted_at()).c_str(),
-          Time(c.updated_at()).c_str(), absl::StrJoin(c.breached_clocks(), ",").c_str(),
-          static_cast<long long>(c.version()));
+      std::printf("%s", CaseText(response.case_()).c_str());
     }
     return 0;
   }
-  if (command == "clocks") {
-    auto stub = meldpunt::deadline::v1::DeadlineWatch::NewStub(
-        Channel(options.Get("deadline", "127.0.0.1:50053")));
-    meldpunt::deadline::v1::ListClocksRequest request;
-    request.set_case_id(need_case());
-    meldpunt::deadline::v1::ListClocksResponse response;
-    grpc::Status status = stub->ListClocks(context().get(), request, &response);
+
+  int List() {
+    absl::StatusOr<intake::v1::ListCasesRequest> request = ListRequest(options_);
+    if (!request.ok()) return UsageFail(request.status(), options_.command);
+    auto stub = Intake();
+    intake::v1::ListCasesResponse all;
+    while (true) {
+      intake::v1::ListCasesResponse page;
+      grpc::Status status = stub->ListCases(Context().get(), *request, &page);
+      if (!status.ok()) {
+        // What was listed so far is not lost; the token continues from there.
+        if (!all.cases().empty()) {
+          std::fprintf(stderr, "listed %d cases before the error; continue with --page-token %s\n",
+                       all.cases_size(), request->page_token().c_str());
+        }
+        return Fail(status);
+      }
+      for (auto& c : *page.mutable_cases()) *all.add_cases() = std::move(c);
+      all.set_next_page_token(page.next_page_token());
+      if (!options_.Flag("all") || page.next_page_token().empty()) break;
+      if (page.next_page_token() == request->page_token()) {
+        std::fprintf(stderr, "error: the server returned the same page token twice; stopped\n");
+        return 1;
+      }
+      request->set_page_token(page.next_page_token());
+    }
+    if (options_.Flag("json")) {
+      PrintJson(all);
+      return 0;
+    }
+    std::printf("%s", CaseTable(all.cases()).c_str());
+    if (!all.next_page_token().empty()) {
+      std::printf("next_page_token=%s\n", all.next_page_token().c_str());
+    }
+    return 0;
+  }
+
+  int History() {
+    intake::v1::GetCaseHistoryRequest request;
+    request.set_case_id(options_.args.at(0));
+    intake::v1::GetCaseHistoryResponse response;
+    grpc::Status status = Intake()->GetCaseHistory(Context().get(), request, &response);
     if (!status.ok()) return Fail(status);
-    if (options.json) {
-      std::printf("%s\n", meldpunt::events::ToJson(response).c_str());
+    if (options_.Flag("json")) {
+      PrintJson(response);
+    } else {
+      std::printf("%s", HistoryText(response).c_str());
+    }
+    return 0;
+  }
+
+  int Clocks() {
+    std::string case_id;
+    if (int failed = ResolveCaseId(&case_id); failed != 0) return failed;
+    auto stub = deadline::v1::DeadlineWatch::NewStub(Channel("deadline", "127.0.0.1:50053"));
+    deadline::v1::ListClocksRequest request;
+    request.set_case_id(case_id);
+    deadline::v1::ListClocksResponse response;
+    grpc::Status status = stub->ListClocks(Context().get(), request, &response);
+    if (!status.ok()) return Fail(status);
+    if (options_.Flag("json")) {
+      PrintJson(response);
       return 0;
     }
     for (const auto& clock : response.clocks()) {
       std::printf("clock=%s status=%s due_at=%s started_at=%s\n", clock.name().c_str(),
-                  meldpunt::deadline::v1::ClockStatus_Name(clock.status()).c_str(),
+                  deadline::v1::ClockStatus_Name(clock.status()).c_str(),
                   Time(clock.due_at()).c_str(), Time(clock.started_at()).c_str());
     }
     return 0;
   }
-  if (command == "deliveries") {
-    auto stub = meldpunt::notification::v1::Notifications::NewStub(
-        Channel(options.Get("notification", "127.0.0.1:50054")));
-    meldpunt::notification::v1::ListDeliveriesRequest request;
-    request.set_case_id(need_case());
-    meldpunt::notification::v1::ListDeliveriesResponse response;
-    grpc::Status status = stub->ListDeliveries(context().get(), request, &response);
+
+  int Deliveries() {
+    std::string case_id;
+    if (int failed = ResolveCaseId(&case_id); failed != 0) return failed;
+    auto stub =
+        notification::v1::Notifications::NewStub(Channel("notification", "127.0.0.1:50054"));
+    notification::v1::ListDeliveriesRequest request;
+    request.set_case_id(case_id);
+    notification::v1::ListDeliveriesResponse response;
+    grpc::Status status = stub->ListDeliveries(Context().get(), request, &response);
     if (!status.ok()) return Fail(status);
-    if (options.json) {
-      std::printf("%s\n", meldpunt::events::ToJson(response).c_str());
+    if (options_.Flag("json")) {
+      PrintJson(response);
       return 0;
     }
     for (const auto& d : response.deliveries()) {
@@ -261,27 +319,87 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  if (command == "explain") {
-    auto stub =
-        meldpunt::routing::v1::Routing::NewStub(Channel(options.Get("routing", "127.0.0.1:50052")));
-    meldpunt::routing::v1::ExplainRouteRequest request;
-    request.mutable_draft()->set_category(options.Get("category"));
-    request.mutable_draft()->set_description(options.Get("description"));
-    t::CaseKind kind = t::REPORT;
-    t::CaseKind_Parse(options.Get("kind", "REPORT"), &kind);
-    request.mutable_draft()->set_kind(kind);
-    meldpunt::routing::v1::RouteDecision response;
-    grpc::Status status = stub->ExplainRoute(context().get(), request, &response);
+
+  int Explain() {
+    absl::StatusOr<routing::v1::ExplainRouteRequest> request = ExplainRequest(options_);
+    if (!request.ok()) return UsageFail(request.status(), options_.command);
+    auto stub = routing::v1::Routing::NewStub(Channel("routing", "127.0.0.1:50052"));
+    routing::v1::RouteDecision response;
+    grpc::Status status = stub->ExplainRoute(Context().get(), *request, &response);
     if (!status.ok()) return Fail(status);
-    if (options.json) {
-      std::printf("%s\n", meldpunt::events::ToJson(response).c_str());
+    if (options_.Flag("json")) {
+      PrintJson(response);
     } else {
       std::printf("department=%s\nrule=%s\ndispatch_topic=%s\nexplanation=%s\n",
                   response.department().c_str(), response.rule_id().c_str(),
-                  response.dispatch_topic().c_str(), response.explanation().c_str());
+                  response.dispatch_topic().c_str(), OneLine(response.explanation()).c_str());
     }
     return 0;
   }
-  std::fprintf(stderr, "unknown command '%s'\n%s", command.c_str(), kUsage);
-  return 2;
+
+  int Rebuild() {
+    auto stub = intake::v1::Admin::NewStub(Channel("intake", kIntakeAddress));
+    intake::v1::RebuildProjectionRequest request;
+    intake::v1::RebuildProjectionResponse response;
+    grpc::Status status =
+        stub->RebuildProjection(Context(kRebuildTimeoutSeconds).get(), request, &response);
+    if (!status.ok()) {
+      if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        std::fprintf(stderr,
+                     "the rebuild may still be running in the intake: its /readyz answers 503 "
+                     "until it is done, and another rebuild answers ABORTED meanwhile\n");
+      }
+      return Fail(status);
+    }
+    if (options_.Flag("json")) {
+      PrintJson(response);
+    } else {
+      std::printf("events=%lld\ncases=%lld\n", static_cast<long long>(response.events()),
+                  static_cast<long long>(response.cases()));
+    }
+    return 0;
+  }
+
+  Options options_;
+};
+
+int Main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "%s", Usage().c_str());
+    return 2;
+  }
+  absl::StatusOr<Options> options = Parse(std::vector<std::string>(argv + 1, argv + argc));
+  if (!options.ok()) {
+    // Name the command when there is one, so its usage line can follow.
+    std::string command;
+    for (int i = 1; i < argc; ++i) {
+      if (FindCommand(argv[i]) != nullptr) {
+        command = argv[i];
+        break;
+      }
+    }
+    return UsageFail(options.status(), command);
+  }
+  if (options->command == "help" || options->help) {
+    const std::string topic = options->command == "help"
+                                  ? (options->args.empty() ? "" : options->args[0])
+                                  : options->command;
+    if (topic.empty()) {
+      std::printf("%s", Usage().c_str());
+      return 0;
+    }
+    const CommandSpec* spec = FindCommand(topic);
+    if (spec == nullptr) {
+      return UsageFail(absl::InvalidArgumentError(absl::StrCat("unknown command '", topic, "'")),
+                       "");
+    }
+    std::printf("%s", CommandUsage(*spec).c_str());
+    return 0;
+  }
+  return Cli(*std::move(options)).Run();
 }
+
+}  // namespace
+}  // namespace meldpunt::meldctl
+
+int main(int argc, char** argv) { return meldpunt::meldctl::Main(argc, argv); }

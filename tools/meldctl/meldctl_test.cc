@@ -1,0 +1,470 @@
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/events/codec.h"
+#include "tools/meldctl/cli.h"
+#include "tools/meldctl/output.h"
+#include "tools/meldctl/requests.h"
+
+namespace meldpunt::meldctl {
+namespace {
+
+namespace t = ::meldpunt::types::v1;
+namespace ev = ::meldpunt::events::v1;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kCase[] = "MP-7K3QX9M2TD4AB";
+
+Options MustParse(const std::vector<std::string>& args) {
+  absl::StatusOr<Options> options = Parse(args);
+  EXPECT_TRUE(options.ok()) << options.status();
+  return options.ok() ? *options : Options{};
+}
+
+std::string ParseError(const std::vector<std::string>& args) {
+  absl::StatusOr<Options> options = Parse(args);
+  EXPECT_FALSE(options.ok());
+  if (options.ok()) return "";
+  EXPECT_EQ(options.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(options.status().message());
+}
+
+template <typename T>
+std::string BuildError(const absl::StatusOr<T>& request) {
+  EXPECT_FALSE(request.ok());
+  if (request.ok()) return "";
+  EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(request.status().message());
+}
+
+TEST(ParseTest, GlobalOptionsGoAnywhereAndBothValueFormsWork) {
+  Options o = MustParse({"--intake", "localhost:6000", "accept", kCase, "--json", "--assignee=an",
+                         "--timeout", "30"});
+  EXPECT_EQ(o.command, "accept");
+  EXPECT_EQ(o.args, std::vector<std::string>{kCase});
+  EXPECT_EQ(o.Get("intake"), "localhost:6000");
+  EXPECT_EQ(o.Get("assignee"), "an");
+  EXPECT_EQ(o.Get("timeout"), "30");
+  EXPECT_TRUE(o.Flag("json"));
+}
+
+TEST(ParseTest, DoubleDashEndsOptions) {
+  Options o = MustParse({"get", "--", "-odd"});
+  EXPECT_EQ(o.args, std::vector<std::string>{"-odd"});
+}
+
+TEST(ParseTest, UsageErrorsNameWhatIsWrong) {
+  EXPECT_EQ(ParseError({}), "no command given");
+  EXPECT_EQ(ParseError({"frobnicate"}), "unknown command 'frobnicate'");
+  EXPECT_EQ(ParseError({"accept", kCase, "--reason", "x"}), "unknown option --reason for 'accept'");
+  EXPECT_EQ(ParseError({"get", kCase, "--overdue"}), "unknown option --overdue for 'get'");
+  EXPECT_EQ(ParseError({"bounce", kCase, "--reason"}), "option --reason needs a value");
+  EXPECT_EQ(ParseError({"close", kCase, "--reason", "a", "--reason", "b"}),
+            "option --reason given more than once");
+  EXPECT_EQ(ParseError({"list", "--all", "--all"}), "option --all given more than once");
+  EXPECT_EQ(ParseError({"list", "--json=yes"}), "option --json takes no value");
+  EXPECT_EQ(ParseError({"accept"}), "accept needs a CASE (case id or reference)");
+  EXPECT_EQ(ParseError({"get", kCase, "extra"}), "unexpected argument 'extra' for 'get'");
+  EXPECT_EQ(ParseError({"bounce", kCase}), "bounce needs --reason");
+  EXPECT_EQ(ParseError({"bounce", kCase, "--reason", "  "}), "bounce needs --reason");
+  EXPECT_EQ(ParseError({"refer", kCase, "--body", "Vlaamse Ombudsdienst"}), "refer needs --reason");
+  EXPECT_EQ(ParseError({"merge", kCase}), "merge needs --into");
+  EXPECT_EQ(ParseError({"get", kCase, "-x"}), "unknown option -x");
+  EXPECT_THAT(ParseError({"get", kCase, "--timeout", "soon"}), HasSubstr("--timeout: 'soon'"));
+  EXPECT_THAT(ParseError({"get", kCase, "--timeout", "0"}), HasSubstr("--timeout"));
+}
+
+TEST(ParseTest, HelpNeedsNoOtherArguments) {
+  EXPECT_TRUE(MustParse({"--help"}).help);
+  Options o = MustParse({"answer", "--help"});
+  EXPECT_TRUE(o.help);
+  EXPECT_EQ(o.command, "answer");
+  EXPECT_EQ(MustParse({"help", "answer"}).args, std::vector<std::string>{"answer"});
+}
+
+TEST(CommandsTest, HelpListsEveryCommandAndRequiredOptionsAreOptions) {
+  const std::string usage = Usage();
+  for (const CommandSpec& spec : Commands()) {
+    EXPECT_THAT(usage, HasSubstr(absl::StrCat("\n  ", spec.name))) << spec.name;
+    for (absl::string_view required : spec.required) {
+      EXPECT_NE(std::find(spec.options.begin(), spec.options.end(), required), spec.options.end())
+          << spec.name << " --" << required;
+    }
+    // The options of a command on a case are in its own help; the others in its synopsis.
+    const std::string help = CommandUsage(spec);
+    for (absl::string_view option : spec.options) {
+      EXPECT_THAT(help, HasSubstr(absl::StrCat("--", option, " "))) << spec.name << " --" << option;
+    }
+    for (absl::string_view flag : spec.flags) {
+      EXPECT_THAT(help, HasSubstr(absl::StrCat("--", flag))) << spec.name << " --" << flag;
+    }
+  }
+  for (const char* name : {"FOUNDED", "PARTLY_FOUNDED", "IDENTITY_UNKNOWN", "OTHER_PROCEDURE",
+                           "WAITING_FOR_REPORTER", "COMPLIMENT"}) {
+    EXPECT_THAT(usage, HasSubstr(name));
+  }
+  EXPECT_THAT(usage, Not(HasSubstr("UNSPECIFIED")));
+}
+
+TEST(CommandsTest, EveryOptionAndFlagOfEveryCommandParses) {
+  for (const CommandSpec& spec : Commands()) {
+    std::vector<std::string> base = {std::string(spec.name)};
+    if (spec.min_args > 0) base.push_back(kCase);
+    for (absl::string_view required : spec.required) {
+      base.push_back(absl::StrCat("--", required));
+      base.push_back("x");
+    }
+    for (absl::string_view option : spec.options) {
+      if (std::find(spec.required.begin(), spec.required.end(), option) != spec.required.end()) {
+        continue;
+      }
+      std::vector<std::string> args = base;
+      args.push_back(absl::StrCat("--", option));
+      args.push_back("v");
+      Options o = MustParse(args);
+      EXPECT_EQ(o.Get(std::string(option)), "v") << spec.name << " --" << option;
+      EXPECT_EQ(o.args.size(), static_cast<size_t>(spec.min_args)) << spec.name;
+    }
+    for (absl::string_view flag : spec.flags) {
+      std::vector<std::string> args = base;
+      args.push_back(absl::StrCat("--", flag));
+      if (spec.max_args > 0) args.push_back(kCase);  // a flag takes no value: this is the CASE
+      if (spec.min_args > 0) args.erase(args.begin() + 1);
+      Options o = MustParse(args);
+      EXPECT_TRUE(o.Flag(std::string(flag))) << spec.name << " --" << flag;
+    }
+  }
+}
+
+TEST(EnumTest, CaseInsensitiveWithDashesAndNeverTheZeroValue) {
+  EXPECT_EQ(*ParseEnumOption("outcome", "partly-founded", ev::ComplaintOutcome_descriptor()),
+            ev::PARTLY_FOUNDED);
+  EXPECT_EQ(*ParseEnumOption("state", "Waiting_For_Reporter", t::CaseState_descriptor()),
+            t::WAITING_FOR_REPORTER);
+  absl::StatusOr<int> bad =
+      ParseEnumOption("kind", "CASE_KIND_UNSPECIFIED", t::CaseKind_descriptor());
+  EXPECT_EQ(bad.status().message(),
+            "--kind: unknown value 'CASE_KIND_UNSPECIFIED'; one of REPORT, COMPLAINT, SUGGESTION, "
+            "COMPLIMENT, QUESTION");
+}
+
+TEST(TimeTest, Rfc3339AndDates) {
+  EXPECT_EQ(*ParseTimeOption("from", "2026-03-01T09:30:00Z"), absl::FromUnixSeconds(1772357400));
+  EXPECT_EQ(*ParseTimeOption("from", "2026-03-01T10:30:00+01:00"),
+            absl::FromUnixSeconds(1772357400));
+  EXPECT_EQ(*ParseTimeOption("to", "2026-03-01"), absl::FromUnixSeconds(1772323200));
+  EXPECT_THAT(ParseTimeOption("to", "yesterday").status().message(),
+              HasSubstr("--to: 'yesterday' is not an RFC 3339 time"));
+}
+
+TEST(SubmitTest, DefaultsAndFields) {
+  auto request = SubmitRequest(
+      MustParse({"submit", "--category", "street-lighting", "--description", "Lamp out", "--email",
+                 "a@b.be", "--name", "A B", "--postcode", "9000"}));
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->submitting_system(), "meldctl");
+  EXPECT_TRUE(absl::StartsWith(request->request_key(), "meldctl-"));
+  EXPECT_EQ(request->draft().kind(), t::REPORT);
+  EXPECT_EQ(request->draft().channel(), t::WEB);
+  EXPECT_EQ(request->draft().priority(), t::PRIORITY_UNSPECIFIED);
+  EXPECT_EQ(request->draft().category(), "street-lighting");
+  EXPECT_EQ(request->draft().description(), "Lamp out");
+  EXPECT_EQ(request->draft().location().postcode(), "9000");
+  EXPECT_EQ(request->draft().reporter().name(), "A B");
+  EXPECT_EQ(request->draft().reporter().email(), "a@b.be");
+  EXPECT_EQ(request->draft().reporter().language(), t::NL);
+  EXPECT_FALSE(request->draft().reporter().anonymous());
+  EXPECT_FALSE(request->draft().confidential());
+
+  request = SubmitRequest(
+      MustParse({"submit", "--kind", "complaint", "--channel", "phone", "--priority", "urgent",
+                 "--language", "FR", "--system", "crm", "--request-key", "k-1", "--correlation-id",
+                 "trace-1", "--confidential", "--external-reference", "CRM-42", "--anonymous"}));
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->draft().kind(), t::COMPLAINT);
+  EXPECT_EQ(request->draft().channel(), t::PHONE);
+  EXPECT_EQ(request->draft().priority(), t::URGENT);
+  EXPECT_EQ(request->draft().reporter().language(), t::FR);
+  EXPECT_TRUE(request->draft().reporter().anonymous());
+  EXPECT_TRUE(request->draft().confidential());
+  EXPECT_EQ(request->draft().external_reference(), "CRM-42");
+  EXPECT_EQ(request->submitting_system(), "crm");
+  EXPECT_EQ(request->request_key(), "k-1");
+  EXPECT_EQ(request->correlation_id(), "trace-1");
+  EXPECT_FALSE(request->draft().has_location());
+
+  EXPECT_THAT(BuildError(SubmitRequest(MustParse({"submit", "--language", "de"}))),
+              HasSubstr("--language: unknown value 'de'; one of NL, FR, EN"));
+  EXPECT_THAT(BuildError(SubmitRequest(MustParse({"submit", "--kind", "klacht"}))),
+              HasSubstr("--kind: unknown value 'klacht'"));
+  EXPECT_THAT(BuildError(SubmitRequest(MustParse({"submit", "--kind", ""}))),
+              HasSubstr("--kind: unknown value ''"));
+}
+
+TEST(ListTest, Filters) {
+  auto request = ListRequest(
+      MustParse({"list", "--kind", "COMPLAINT", "--state", "routed", "--department", "roads",
+                 "--category", "potholes", "--overdue", "--from", "2026-03-01", "--to",
+                 "2026-04-01T00:00:00Z", "--page-size", "20", "--page-token", "tok"}));
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->kind(), t::COMPLAINT);
+  EXPECT_EQ(request->state(), t::ROUTED);
+  EXPECT_EQ(request->department(), "roads");
+  EXPECT_EQ(request->category(), "potholes");
+  EXPECT_TRUE(request->overdue());
+  EXPECT_EQ(events::GetTime(request->submitted_from()), absl::FromUnixSeconds(1772323200));
+  EXPECT_EQ(events::GetTime(request->submitted_to()), absl::FromUnixSeconds(1775001600));
+  EXPECT_EQ(request->page_size(), 20);
+  EXPECT_EQ(request->page_token(), "tok");
+
+  request = ListRequest(MustParse({"list"}));
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(request->kind(), t::CASE_KIND_UNSPECIFIED);
+  EXPECT_EQ(request->state(), t::CASE_STATE_UNSPECIFIED);
+  EXPECT_FALSE(request->has_submitted_from());
+  EXPECT_FALSE(request->has_submitted_to());
+  EXPECT_EQ(request->page_size(), 0);  // the server's default
+
+  EXPECT_THAT(BuildError(ListRequest(MustParse({"list", "--state", "OPEN"}))),
+              HasSubstr("--state: unknown value 'OPEN'; one of RECEIVED, ADMISSIBILITY_PENDING"));
+  EXPECT_THAT(BuildError(ListRequest(MustParse({"list", "--page-size", "500"}))),
+              HasSubstr("--page-size: '500' is not a whole number from 1 to 200"));
+  EXPECT_THAT(BuildError(ListRequest(MustParse({"list", "--from", "maart"}))),
+              HasSubstr("--from: 'maart'"));
+}
+
+TEST(CaseWorkTest, CommonFieldsDefaultActorAndOverrides) {
+  auto accept = AcceptRequest(MustParse({"accept", kCase}));
+  ASSERT_TRUE(accept.ok());
+  EXPECT_EQ(accept->case_id(), kCase);
+  EXPECT_EQ(accept->command_id(), "");
+  EXPECT_EQ(accept->actor().id(), "team:meldpunt");
+  EXPECT_EQ(accept->actor().display_name(), "");
+  EXPECT_EQ(accept->assignee(), "");
+
+  accept = AcceptRequest(
+      MustParse({"accept", "MP-2026-7K3QX9M2T", "--actor", "department:roads", "--actor-name",
+                 "Wegen", "--command-id", "cmd-1", "--assignee", "an.peeters"}));
+  ASSERT_TRUE(accept.ok());
+  EXPECT_EQ(accept->case_id(), "MP-2026-7K3QX9M2T");
+  EXPECT_EQ(accept->command_id(), "cmd-1");
+  EXPECT_EQ(accept->actor().id(), "department:roads");
+  EXPECT_EQ(accept->actor().display_name(), "Wegen");
+  EXPECT_EQ(accept->assignee(), "an.peeters");
+}
+
+TEST(CaseWorkTest, EachCommandFillsItsFields) {
+  auto bounce = BounceRequest(MustParse({"bounce", kCase, "--reason", "not ours"}));
+  ASSERT_TRUE(bounce.ok());
+  EXPECT_EQ(bounce->reason(), "not ours");
+  EXPECT_EQ(bounce->actor().id(), "team:meldpunt");
+
+  auto ask = RequestInfoRequest(MustParse({"request-info", kCase, "--question", "Which pole?"}));
+  ASSERT_TRUE(ask.ok());
+  EXPECT_EQ(ask->question(), "Which pole?");
+  EXPECT_EQ(ask->case_id(), kCase);
+
+  auto answer =
+      AnswerRequest(MustParse({"answer", kCase, "--answer", "Fixed.\nRegards", "--outcome",
+                               "partly_founded", "--ombudsnorm", "correct-information"}));
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->answer(), "Fixed.\nRegards");
+  EXPECT_EQ(answer->outcome(), ev::PARTLY_FOUNDED);
+  EXPECT_EQ(answer->ombudsnorm(), "correct-information");
+  answer = AnswerRequest(MustParse({"answer", kCase, "--answer", "Thanks"}));
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->outcome(), ev::COMPLAINT_OUTCOME_UNSPECIFIED);
+  EXPECT_THAT(BuildError(AnswerRequest(
+                  MustParse({"answer", kCase, "--answer", "x", "--outcome", "GEGROND"}))),
+              HasSubstr("--outcome: unknown value 'GEGROND'; one of FOUNDED, PARTLY_FOUNDED, "
+                        "UNFOUNDED"));
+
+  auto close = CloseRequest(MustParse({"close", kCase}));
+  ASSERT_TRUE(close.ok());
+  EXPECT_EQ(close->reason(), "");
+  close = CloseRequest(MustParse({"close", kCase, "--reason", "done"}));
+  EXPECT_EQ(close->reason(), "done");
+
+  auto reassign =
+      ReassignRequest(MustParse({"reassign", kCase, "--department", "parks", "--team", "north",
+                                 "--assignee", "jo", "--reason", "parks own it"}));
+  ASSERT_TRUE(reassign.ok());
+  EXPECT_EQ(reassign->department(), "parks");
+  EXPECT_EQ(reassign->team(), "north");
+  EXPECT_EQ(reassign->assignee(), "jo");
+  EXPECT_EQ(reassign->reason(), "parks own it");
+
+  auto merge = MergeRequest(MustParse({"merge", kCase, "--into", "MP-2026-AAAAAAAAB"}));
+  ASSERT_TRUE(merge.ok());
+  EXPECT_EQ(merge->case_id(), kCase);
+  EXPECT_EQ(merge->master_case_id(), "MP-2026-AAAAAAAAB");
+
+  auto refer = ReferRequest(
+      MustParse({"refer", kCase, "--body", "Vlaamse Ombudsdienst", "--reason", "second line"}));
+  ASSERT_TRUE(refer.ok());
+  EXPECT_EQ(refer->body(), "Vlaamse Ombudsdienst");
+  EXPECT_EQ(refer->reason(), "second line");
+}
+
+TEST(CaseWorkTest, Admissibility) {
+  auto yes = AdmissibilityRequest(MustParse({"admissibility", kCase, "--admissible"}));
+  ASSERT_TRUE(yes.ok());
+  EXPECT_TRUE(yes->admissible());
+  EXPECT_EQ(yes->ground(), ev::INADMISSIBILITY_GROUND_UNSPECIFIED);
+  EXPECT_EQ(yes->actor().id(), "team:meldpunt");
+
+  auto no = AdmissibilityRequest(
+      MustParse({"admissibility", kCase, "--inadmissible", "--ground", "facts-older-than-one-year",
+                 "--motivation", "The facts date from 2023."}));
+  ASSERT_TRUE(no.ok()) << no.status();
+  EXPECT_FALSE(no->admissible());
+  EXPECT_EQ(no->ground(), ev::FACTS_OLDER_THAN_ONE_YEAR);
+  EXPECT_EQ(no->motivation(), "The facts date from 2023.");
+
+  EXPECT_EQ(BuildError(AdmissibilityRequest(MustParse({"admissibility", kCase}))),
+            "admissibility needs exactly one of --admissible or --inadmissible");
+  EXPECT_EQ(BuildError(AdmissibilityRequest(
+                MustParse({"admissibility", kCase, "--admissible", "--inadmissible"}))),
+            "admissibility needs exactly one of --admissible or --inadmissible");
+  EXPECT_EQ(BuildError(AdmissibilityRequest(
+                MustParse({"admissibility", kCase, "--admissible", "--ground", "NO_INTEREST"}))),
+            "--ground goes with --inadmissible only");
+  EXPECT_THAT(BuildError(AdmissibilityRequest(
+                  MustParse({"admissibility", kCase, "--inadmissible", "--motivation", "m"}))),
+              HasSubstr("--inadmissible needs --ground (one of IDENTITY_UNKNOWN,"));
+  EXPECT_EQ(BuildError(AdmissibilityRequest(
+                MustParse({"admissibility", kCase, "--inadmissible", "--ground", "NO_INTEREST"}))),
+            "--inadmissible needs --motivation");
+  EXPECT_THAT(
+      BuildError(AdmissibilityRequest(MustParse(
+          {"admissibility", kCase, "--inadmissible", "--ground", "late", "--motivation", "m"}))),
+      HasSubstr("--ground: unknown value 'late'; one of IDENTITY_UNKNOWN"));
+}
+
+TEST(ReporterTest, DefaultActorIsTheReporter) {
+  auto provide = ProvideInfoRequest(MustParse({"provide-info", kCase, "--text", "Pole 14"}));
+  ASSERT_TRUE(provide.ok());
+  EXPECT_EQ(provide->actor().id(), "reporter");
+  EXPECT_EQ(provide->text(), "Pole 14");
+  EXPECT_EQ(provide->attachments_size(), 0);
+
+  auto withdraw = WithdrawRequest(MustParse({"withdraw", kCase, "--command-id", "w-1"}));
+  ASSERT_TRUE(withdraw.ok());
+  EXPECT_EQ(withdraw->actor().id(), "reporter");
+  EXPECT_EQ(withdraw->command_id(), "w-1");
+  EXPECT_EQ(withdraw->reason(), "");
+
+  auto reopen = ReopenRequest(
+      MustParse({"reopen", kCase, "--reason", "still broken", "--actor", "system:web-form"}));
+  ASSERT_TRUE(reopen.ok());
+  EXPECT_EQ(reopen->actor().id(), "system:web-form");
+  EXPECT_EQ(reopen->reason(), "still broken");
+  EXPECT_EQ(ParseError({"reopen", kCase}), "reopen needs --reason");
+  EXPECT_EQ(ParseError({"provide-info", kCase}), "provide-info needs --text");
+}
+
+TEST(ExplainTest, KindIsChecked) {
+  auto request = ExplainRequest(MustParse({"explain", "--category", "noise"}));
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(request->draft().kind(), t::REPORT);
+  EXPECT_EQ(request->draft().category(), "noise");
+  EXPECT_THAT(BuildError(ExplainRequest(MustParse({"explain", "--kind", "melding"}))),
+              HasSubstr("--kind: unknown value 'melding'"));
+}
+
+TEST(OutputTest, CaseTextPrintsWhatIsSet) {
+  t::Case c;
+  c.set_case_id(kCase);
+  c.set_state(t::ROUTED);
+  c.mutable_draft()->set_kind(t::REPORT);
+  c.mutable_draft()->set_category("street-lighting");
+  c.set_department("roads");
+  c.set_priority(t::NORMAL);
+  c.set_version(3);
+  events::SetTime(c.mutable_submitted_at(), absl::FromUnixSeconds(1772357400));
+  std::string text = CaseText(c);
+  EXPECT_THAT(text, HasSubstr("case_id=MP-7K3QX9M2TD4AB\n"));
+  EXPECT_THAT(text, HasSubstr("state=ROUTED\n"));
+  EXPECT_THAT(text, HasSubstr("department=roads\n"));
+  EXPECT_THAT(text, HasSubstr("submitted_at=2026-03-01T09:30:00Z\n"));
+  EXPECT_THAT(text, HasSubstr("breached_clocks=\n"));
+  EXPECT_THAT(text, HasSubstr("version=3\n"));
+  for (const char* absent :
+       {"reference=", "admissibility=", "outcome=", "answer=", "open_question=", "master_case_id=",
+        "referred_to=", "bounced_departments=", "closed_at=", "state_before_wait="}) {
+    EXPECT_THAT(text, Not(HasSubstr(absent))) << absent;
+  }
+
+  c.set_reference("MP-2026-7K3QX9M2T");
+  c.set_admissibility(t::ADMISSIBILITY_ADMISSIBLE);
+  c.set_outcome("FOUNDED");
+  c.set_answer("Repaired.\nThank you");
+  c.set_open_question("Which pole?");
+  c.set_state_before_wait(t::ACCEPTED);
+  c.set_master_case_id("MP-AAAAAAAAAAAAA");
+  c.set_referred_to("Vlaamse Ombudsdienst");
+  c.add_bounced_departments("parks");
+  c.add_bounced_departments("water");
+  events::SetTime(c.mutable_closed_at(), absl::FromUnixSeconds(1772357460));
+  text = CaseText(c);
+  EXPECT_THAT(text, HasSubstr("\nreference=MP-2026-7K3QX9M2T\n"));
+  EXPECT_THAT(text, HasSubstr("\nadmissibility=ADMISSIBILITY_ADMISSIBLE\n"));
+  EXPECT_THAT(text, HasSubstr("\noutcome=FOUNDED\n"));
+  EXPECT_THAT(text, HasSubstr("\nanswer=Repaired.\\nThank you\n"));
+  EXPECT_THAT(text, HasSubstr("\nopen_question=Which pole?\n"));
+  EXPECT_THAT(text, HasSubstr("\nstate_before_wait=ACCEPTED\n"));
+  EXPECT_THAT(text, HasSubstr("\nmaster_case_id=MP-AAAAAAAAAAAAA\n"));
+  EXPECT_THAT(text, HasSubstr("\nreferred_to=Vlaamse Ombudsdienst\n"));
+  EXPECT_THAT(text, HasSubstr("\nbounced_departments=parks,water\n"));
+  EXPECT_THAT(text, HasSubstr("\nclosed_at=2026-03-01T09:31:00Z\n"));
+}
+
+TEST(OutputTest, OneLineEscapes) { EXPECT_EQ(OneLine("a\\b\nc\td\r"), "a\\\\b\\nc\\td\\r"); }
+
+TEST(OutputTest, TableAlignsColumns) {
+  google::protobuf::RepeatedPtrField<t::Case> cases;
+  t::Case* c = cases.Add();
+  c->set_case_id(kCase);
+  c->set_reference("MP-2026-7K3QX9M2T");
+  c->mutable_draft()->set_kind(t::COMPLAINT);
+  c->mutable_draft()->set_category("staff-conduct");
+  c->set_state(t::ADMISSIBILITY_PENDING);
+  events::SetTime(c->mutable_submitted_at(), absl::FromUnixSeconds(1772357400));
+  EXPECT_EQ(CaseTable(cases),
+            "case_id           reference          kind       state                  department  "
+            "category       submitted_at\n"
+            "MP-7K3QX9M2TD4AB  MP-2026-7K3QX9M2T  COMPLAINT  ADMISSIBILITY_PENDING  -           "
+            "staff-conduct  2026-03-01T09:30:00Z\n");
+}
+
+TEST(OutputTest, HistoryMarksRejectedEvents) {
+  intake::v1::GetCaseHistoryResponse history;
+  auto* entry = history.add_entries();
+  entry->set_event_id("submitted-1");
+  entry->set_type("CaseSubmitted");
+  events::SetTime(entry->mutable_occurred_at(), absl::FromUnixSeconds(1772357400));
+  entry->mutable_actor()->set_id("system:web-form");
+  entry->set_producer("intake");
+  entry = history.add_entries();
+  entry->set_event_id("accepted-1");
+  entry->set_type("CaseAccepted");
+  events::SetTime(entry->mutable_occurred_at(), absl::FromUnixSeconds(1772357460));
+  entry->set_producer("intake");
+  entry->set_rejected(true);
+  entry->set_rejection("CaseAccepted is not allowed in state RECEIVED");
+  EXPECT_EQ(HistoryText(history),
+            "at=2026-03-01T09:30:00Z type=CaseSubmitted actor=system:web-form producer=intake "
+            "event_id=submitted-1\n"
+            "at=2026-03-01T09:31:00Z type=CaseAccepted actor=- producer=intake "
+            "event_id=accepted-1 REJECTED: CaseAccepted is not allowed in state RECEIVED\n");
+}
+
+}  // namespace
+}  // namespace meldpunt::meldctl
