@@ -19,7 +19,17 @@ sigset_t ShutdownSignals() {
 
 void BlockShutdownSignals() {
   sigset_t set = ShutdownSignals();
+  sigaddset(&set, SIGHUP);  // taken by WaitForReloadSignal where a service reloads; else ignored
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+bool WaitForReloadSignal(absl::Duration timeout) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  timespec ts = absl::ToTimespec(timeout);
+  return sigtimedwait(&set, nullptr, &ts) == SIGHUP;
 }
 
 void WaitForShutdownSignal() {

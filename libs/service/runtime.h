@@ -27,6 +27,9 @@ void BlockShutdownSignals();
 // Blocks until SIGTERM or SIGINT arrives.
 void WaitForShutdownSignal();
 
+// True when SIGHUP arrived within `timeout` (for a reload loop that also checks a stop flag).
+bool WaitForReloadSignal(absl::Duration timeout);
+
 // Calls `attempt` until it succeeds, fails with a non-UNAVAILABLE error, or `timeout` passes.
 absl::Status RetryUntilAvailable(const std::string& what, absl::Duration timeout,
                                  const std::function<absl::Status()>& attempt);

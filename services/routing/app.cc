@@ -4,7 +4,6 @@
 #include "absl/time/clock.h"
 #include "libs/events/event_log.h"
 #include "libs/events/topics.h"
-#include "libs/kafka/admin.h"
 #include "libs/observability/log.h"
 #include "libs/service/wiring.h"
 #include "libs/status/status_macros.h"
@@ -16,25 +15,74 @@ RoutingApp::RoutingApp(RoutingConfig config)
 
 RoutingApp::~RoutingApp() { Stop(); }
 
+std::shared_ptr<const RuleSet> RoutingApp::Rules() const {
+  absl::MutexLock lock(&rules_mu_);
+  return rules_;
+}
+
+std::map<std::string, int64_t> RoutingApp::OpenCases(const RuleSet& rules,
+                                                     const std::string& department) {
+  absl::StatusOr<std::map<std::string, int64_t>> open =
+      store_->OpenCases(department, rules.Members(department));
+  if (!open.ok()) {
+    // Without the counts every member looks free; the capacity check is then best effort.
+    log::Warning("workload counts unavailable",
+                 {{"department", department}, {"error", open.status().ToString()}});
+    return {};
+  }
+  return *open;
+}
+
+absl::Status RoutingApp::ReloadRules() {
+  absl::StatusOr<std::shared_ptr<const RuleSet>> loaded = RuleSet::LoadFile(config_.rules_file);
+  if (!loaded.ok()) {
+    reloads_->Add({{"outcome", "refused"}}).Increment();
+    log::Error("rules reload refused; the rules in force stay",
+               {{"error", loaded.status().ToString()}});
+    return loaded.status();
+  }
+  std::vector<kafka::TopicSpec> topics;
+  for (const std::string& topic : (*loaded)->DispatchTopics()) {
+    topics.push_back({topic, static_cast<int>(config_.dispatch_partitions),
+                      static_cast<int>(config_.replication_factor)});
+  }
+  RETURN_IF_ERROR(kafka::EnsureTopics(config_.kafka_brokers, topics, absl::Seconds(10)));
+  {
+    absl::MutexLock lock(&rules_mu_);
+    rules_ = *loaded;
+  }
+  reloads_->Add({{"outcome", "applied"}}).Increment();
+  log::Info("rules reloaded", {{"file", config_.rules_file}, {"rules", (*loaded)->rule_count()}});
+  return absl::OkStatus();
+}
+
 absl::Status RoutingApp::Start() {
-  ASSIGN_OR_RETURN(Rules rules, Rules::FromConfig(config_.categories, config_.departments,
-                                                  config_.default_department));
-  rules_ = std::make_unique<Rules>(std::move(rules));
-  logic_ = std::make_unique<RoutingLogic>(*rules_, clock_);
+  ASSIGN_OR_RETURN(std::shared_ptr<const RuleSet> rules, RuleSet::LoadFile(config_.rules_file));
+  {
+    absl::MutexLock lock(&rules_mu_);
+    rules_ = rules;
+  }
+  logic_ = std::make_unique<RoutingLogic>(clock_);
   routed_ = &prometheus::BuildCounter()
-                 .Name("meldpunt_routing_routed_total")
-                 .Help("Cases routed, by department")
+                 .Name("meldpunt_routing_decisions_total")
+                 .Help("Routing decisions, by department (or referred) and rule")
                  .Register(*registry_);
+  reloads_ = &prometheus::BuildCounter()
+                  .Name("meldpunt_routing_rule_reloads_total")
+                  .Help("Rules reloads by outcome (applied, refused)")
+                  .Register(*registry_);
   admin_ = std::make_unique<observability::AdminServer>(registry_, [this] { return Ready(); });
   RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
 
   std::vector<kafka::TopicSpec> topics;
-  for (const std::string& topic : rules_->DispatchTopics()) {
+  for (const std::string& topic : rules->DispatchTopics()) {
     topics.push_back({topic, static_cast<int>(config_.dispatch_partitions),
                       static_cast<int>(config_.replication_factor)});
   }
   RETURN_IF_ERROR(service::EnsureTopicsAtStart(config_, topics));
   ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-routing"));
+  ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_));
+  store_ = std::make_unique<RedisRouteStore>(*redis_);
   ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
                                                                  "meldpunt-routing"));
   consumer_ = std::make_unique<events::EventConsumer>(
@@ -42,51 +90,81 @@ absl::Status RoutingApp::Start() {
       [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); },
       registry_.get(), config_.consumer_group);
   consumer_->Start();
-  service_ = std::make_unique<RoutingService>(*rules_);
+  service_ = std::make_unique<RoutingService>(
+      [this] { return Rules(); }, [this] { return ReloadRules(); },
+      [this](const RuleSet& r, const std::string& d) { return OpenCases(r, d); },
+      config_.rules_file);
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}));
   grpc_.SetServing(true);
+  reload_thread_ = std::thread([this] {
+    while (!stop_.load()) {
+      if (service::WaitForReloadSignal(absl::Milliseconds(500))) (void)ReloadRules();
+    }
+  });
   started_ = true;
-  log::Info("routing started", {{"grpc_port", grpc_.port()}, {"admin_port", admin_->port()}});
+  log::Info("routing started", {{"grpc_port", grpc_.port()},
+                                {"admin_port", admin_->port()},
+                                {"rules", rules->rule_count()}});
   return absl::OkStatus();
 }
 
 absl::Status RoutingApp::HandleEvent(const events::Envelope& envelope) {
-  std::optional<RoutingOutput> output = logic_->Handle(envelope);
-  if (!output) return absl::OkStatus();
-  // Both records in flight at once; the input is committed only when both are acknowledged.
-  const absl::Time deadline = absl::Now() + config_.produce_timeout;
-  struct Ack {
-    absl::Notification done;
-    absl::Status status;
-  };
-  auto dispatch_ack = std::make_shared<Ack>();
-  auto routed_ack = std::make_shared<Ack>();
-  auto callback = [](std::shared_ptr<Ack> ack) {
-    return [ack](absl::StatusOr<kafka::Delivered> result) {
-      ack->status = result.status();
-      ack->done.Notify();
+  ASSIGN_OR_RETURN(v1::RouteState before, store_->Load(envelope.case_id()));
+  std::shared_ptr<const RuleSet> rules = Rules();
+  std::optional<RoutingOutput> output = logic_->Handle(
+      *rules, envelope, before, [&](const std::string& d) { return OpenCases(*rules, d); });
+  if (output) {
+    // Every record in flight at once; the input is committed only when all are acknowledged.
+    const absl::Time deadline = absl::Now() + config_.produce_timeout;
+    struct Ack {
+      absl::Notification done;
+      absl::Status status;
     };
-  };
-  RETURN_IF_ERROR(producer_->SendAsync(DispatchRecord(*output), callback(dispatch_ack)));
-  RETURN_IF_ERROR(producer_->SendAsync(events::ToRecord(events::kCaseEventsTopic, output->routed),
-                                       callback(routed_ack)));
-  for (const auto& ack : {dispatch_ack, routed_ack}) {
-    if (!ack->done.WaitForNotificationWithDeadline(deadline)) {
-      return absl::UnavailableError("routing output not acknowledged in time");
+    std::vector<std::shared_ptr<Ack>> acks;
+    auto send = [&](const kafka::Message& message) -> absl::Status {
+      auto ack = std::make_shared<Ack>();
+      acks.push_back(ack);
+      return producer_->SendAsync(message, [ack](absl::StatusOr<kafka::Delivered> result) {
+        ack->status = result.status();
+        ack->done.Notify();
+      });
+    };
+    if (output->dispatch)
+      RETURN_IF_ERROR(send(DispatchRecord(output->dispatch_topic, *output->dispatch)));
+    for (const auto& e : output->events)
+      RETURN_IF_ERROR(send(events::ToRecord(events::kCaseEventsTopic, e)));
+    for (const auto& ack : acks) {
+      if (!ack->done.WaitForNotificationWithDeadline(deadline)) {
+        return absl::UnavailableError("routing output not acknowledged in time");
+      }
+      RETURN_IF_ERROR(ack->status);
     }
-    RETURN_IF_ERROR(ack->status);
+    for (const auto& e : output->events) {
+      const bool referred = e.has_case_referred();
+      routed_
+          ->Add({{"department", referred ? "referred" : e.case_routed().department()},
+                 {"rule", referred ? "" : e.case_routed().rule_id()}})
+          .Increment();
+      log::Info(referred ? "case referred" : "case routed",
+                {{"case_id", envelope.case_id()},
+                 {"trace_id", envelope.correlation_id()},
+                 {"to", referred ? e.case_referred().body() : e.case_routed().department()},
+                 {"why", referred ? e.case_referred().reason() : e.case_routed().explanation()}});
+    }
   }
-  routed_->Add({{"department", output->routed.case_routed().department()}}).Increment();
-  log::Info("case routed", {{"case_id", envelope.case_id()},
-                            {"trace_id", envelope.correlation_id()},
-                            {"department", output->routed.case_routed().department()},
-                            {"rule", output->routed.case_routed().rule_id()}});
+  v1::RouteState after = before;
+  RoutingLogic::Fold(after, envelope);
+  if (after.SerializeAsString() != before.SerializeAsString()) {
+    RETURN_IF_ERROR(store_->Save(envelope.case_id(), before, after));
+  }
   return absl::OkStatus();
 }
 
 bool RoutingApp::Ready() const { return started_ && consumer_ && consumer_->running(); }
 
 void RoutingApp::Stop() {
+  stop_ = true;
+  if (reload_thread_.joinable()) reload_thread_.join();
   if (started_) {
     started_ = false;
     grpc_.Shutdown(config_.shutdown_grace);

@@ -1,17 +1,24 @@
-// The routing service's composition root: consumer of the case log, producer of CaseRouted and
-// dispatch messages, the Routing gRPC service and the admin port.
+// The routing service's composition root: consumer of the case log, routing state and workload in
+// Redis, producer of CaseRouted / CaseReferred and dispatch messages, the Routing gRPC service, the
+// rules reload (RPC and SIGHUP) and the admin port. Owns the reload thread.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/clock/clock.h"
 #include "libs/events/event_consumer.h"
 #include "libs/grpc/server.h"
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
+#include "libs/redis/redis.h"
 #include "prometheus/counter.h"
 #include "services/routing/config.h"
+#include "services/routing/route_store.h"
 #include "services/routing/routing_logic.h"
 #include "services/routing/routing_service.h"
 
@@ -25,20 +32,31 @@ class RoutingApp {
   void Stop();
   bool Ready() const;
 
+  // Reads the rules file again; on error the rules in force stay.
+  absl::Status ReloadRules();
+
  private:
   absl::Status HandleEvent(const events::Envelope& envelope);
+  std::shared_ptr<const RuleSet> Rules() const;
+  std::map<std::string, int64_t> OpenCases(const RuleSet& rules, const std::string& department);
 
   RoutingConfig config_;
   clock::SystemClock clock_;
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* routed_ = nullptr;
-  std::unique_ptr<Rules> rules_;
+  prometheus::Family<prometheus::Counter>* reloads_ = nullptr;
+  mutable absl::Mutex rules_mu_;
+  std::shared_ptr<const RuleSet> rules_ ABSL_GUARDED_BY(rules_mu_);
   std::unique_ptr<RoutingLogic> logic_;
   std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<RedisRouteStore> store_;
   std::unique_ptr<events::EventConsumer> consumer_;
   std::unique_ptr<RoutingService> service_;
   std::unique_ptr<observability::AdminServer> admin_;
   grpc_util::ServerRunner grpc_;
+  std::atomic<bool> stop_{false};
+  std::thread reload_thread_;
   bool started_ = false;
 };
 

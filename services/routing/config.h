@@ -1,7 +1,6 @@
-// The routing service's configuration: shared service keys plus the routing rules.
+// The routing service's configuration: shared service keys, the rules file and the dispatch topics.
 #pragma once
 
-#include <map>
 #include <string>
 
 #include "libs/config/service_config.h"
@@ -16,9 +15,7 @@ struct RoutingConfig : config::ServiceConfig {
   }
   std::string consumer_group = "meldpunt-routing";
   int64_t dispatch_partitions = 3;
-  std::string default_department = "meldpunt-triage";
-  std::map<std::string, std::string> categories;
-  YAML::Node departments;
+  std::string rules_file = "deploy/config/routing-rules.yaml";
 };
 
 inline config::Schema<RoutingConfig> RoutingSchema() {
@@ -30,15 +27,11 @@ inline config::Schema<RoutingConfig> RoutingSchema() {
       .Int("routing.dispatch_partitions", &RoutingConfig::dispatch_partitions,
            "partitions of each meldpunt.dispatch.<department>.v1 topic routing creates",
            config::Range(1, 256))
-      .String("routing.default_department", &RoutingConfig::default_department,
-              "where a case goes when no rule matches (the Meldpunt triage queue)",
+      .String("routing.rules_file", &RoutingConfig::rules_file,
+              "the routing rules (departments, categories, districts, rules); reloaded by "
+              "ReloadRules and SIGHUP",
               config::NonEmpty())
-      .StringMap("routing.categories", &RoutingConfig::categories, "category -> department id")
-      .Tree("routing.departments", &RoutingConfig::departments,
-            "list of departments: {id, name, may_see_reporter}")
-      .Check([](const RoutingConfig& c) {
-        return Rules::FromConfig(c.categories, c.departments, c.default_department).status();
-      });
+      .Check([](const RoutingConfig& c) { return RuleSet::LoadFile(c.rules_file).status(); });
   return schema;
 }
 

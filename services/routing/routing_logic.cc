@@ -4,67 +4,172 @@
 #include "libs/events/topics.h"
 
 namespace meldpunt::routing {
+namespace {
+namespace t = ::meldpunt::types::v1;
+}  // namespace
 
-std::optional<RoutingOutput> RoutingLogic::Handle(const events::Envelope& envelope) const {
-  if (envelope.payload_case() != events::Envelope::kCaseSubmitted) return std::nullopt;
-  const auto& submitted = envelope.case_submitted();
-  const types::v1::CaseDraft& draft = submitted.draft();
-  v1::RouteDecision decision = rules_.Decide(draft);
+void RoutingLogic::Fold(v1::RouteState& state, const events::Envelope& e) {
+  switch (e.payload_case()) {
+    case events::Envelope::kCaseSubmitted:
+      if (state.draft().kind() == t::CASE_KIND_UNSPECIFIED) {
+        *state.mutable_draft() = e.case_submitted().draft();
+        state.set_submitting_system(e.case_submitted().submitting_system());
+        state.set_reference(e.case_submitted().reference());
+        *state.mutable_submitted_at() = e.occurred_at();
+      }
+      break;
+    case events::Envelope::kCaseRouted:
+      if (state.last_routed_event_id() == e.event_id()) break;
+      state.set_last_routed_event_id(e.event_id());
+      state.set_hops(state.hops() + 1);
+      state.set_department(e.case_routed().department());
+      state.set_assignee(e.case_routed().assignee());
+      break;
+    case events::Envelope::kCaseBounced: {
+      const std::string& from = e.case_bounced().department().empty()
+                                    ? state.department()
+                                    : e.case_bounced().department();
+      bool known = false;
+      for (const auto& b : state.bounced()) known |= b == from;
+      if (!known && !from.empty()) state.add_bounced(from);
+      state.clear_department();
+      state.clear_assignee();
+      break;
+    }
+    case events::Envelope::kCaseReassigned:
+      state.set_department(e.case_reassigned().department());
+      state.set_assignee(e.case_reassigned().assignee());
+      break;
+    case events::Envelope::kCaseAnswered:
+    case events::Envelope::kCaseClosed:
+    case events::Envelope::kCaseWithdrawn:
+    case events::Envelope::kCaseMerged:
+    case events::Envelope::kCaseReferred:
+      state.set_closed(true);
+      break;
+    case events::Envelope::kCaseReopened:
+      state.set_closed(false);
+      break;
+    default:
+      break;
+  }
+}
+
+std::optional<RoutingOutput> RoutingLogic::Handle(const RuleSet& rules, const events::Envelope& e,
+                                                  const v1::RouteState& before,
+                                                  const OpenCases& open_cases) const {
+  v1::RouteState state = before;
+  switch (e.payload_case()) {
+    case events::Envelope::kCaseSubmitted:
+      if (before.hops() > 0) return std::nullopt;  // routed already (a repeat)
+      Fold(state, e);
+      return Route(rules, e, state, open_cases);
+    case events::Envelope::kCaseBounced:
+      Fold(state, e);
+      return Route(rules, e, state, open_cases);
+    case events::Envelope::kCaseReassigned: {
+      const auto& r = e.case_reassigned();
+      RoutingOutput out;
+      out.dispatch_topic = events::DispatchTopic(r.department());
+      out.dispatch =
+          Dispatch(rules, e, state, events::DeterministicId("dispatch", {e.event_id()}),
+                   r.department(), r.team(), r.assignee(), state.draft().priority(),
+                   r.reason().empty() ? "reassigned by the Meldpunt" : "reassigned: " + r.reason());
+      return out;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+RoutingOutput RoutingLogic::Route(const RuleSet& rules, const events::Envelope& cause,
+                                  const v1::RouteState& state, const OpenCases& open_cases) const {
+  RouteInput input;
+  input.draft = state.draft();
+  input.submitting_system = state.submitting_system();
+  input.bounced = {state.bounced().begin(), state.bounced().end()};
+  input.hops = state.hops();
+  v1::RouteDecision decision = rules.Decide(input);
   const absl::Time now = clock_.Now();
-
   RoutingOutput out;
-  out.routed = events::NewEnvelope(envelope.case_id(), "routing", now);
-  out.routed.set_causation_id(envelope.event_id());
-  out.routed.set_correlation_id(envelope.correlation_id());
-  out.routed.mutable_actor()->set_id("service:routing");
-  auto* routed = out.routed.mutable_case_routed();
+  events::Envelope event = events::NewEnvelope(cause.case_id(), "routing", now);
+  event.set_causation_id(cause.event_id());
+  event.set_correlation_id(cause.correlation_id());
+  event.mutable_actor()->set_id("service:routing");
+  if (!decision.refer_to().empty()) {
+    event.mutable_case_referred()->set_body(decision.refer_to());
+    event.mutable_case_referred()->set_reason(decision.explanation());
+    events::Finish(event, events::DeterministicId("referred", {cause.event_id()}));
+    out.events.push_back(std::move(event));
+    return out;
+  }
+  std::set<std::string> skills(decision.required_skills().begin(),
+                               decision.required_skills().end());
+  const std::string assignee = rules.PickAssignee(decision.department(), decision.team(), skills,
+                                                  open_cases(decision.department()));
+  std::string explanation = decision.explanation();
+  if (!assignee.empty()) {
+    explanation += "; assigned to " + assignee + " (fewest open cases with capacity and skills)";
+  }
+  auto* routed = event.mutable_case_routed();
   routed->set_department(decision.department());
   routed->set_team(decision.team());
-  routed->set_assignee(decision.assignee());
+  routed->set_assignee(assignee);
   routed->set_priority(decision.priority());
+  routed->set_deadline_policy(decision.deadline_policy());
   routed->set_rule_id(decision.rule_id());
-  routed->set_explanation(decision.explanation());
+  routed->set_explanation(explanation);
   routed->set_dispatch_topic(decision.dispatch_topic());
-  routed->set_hop(1);
-  events::Finish(out.routed, events::DeterministicId("routed", {envelope.event_id()}));
-
-  auto& d = out.dispatch;
-  d.set_dispatch_id(out.routed.event_id());
-  d.set_case_id(envelope.case_id());
-  d.set_reference(submitted.reference().empty() ? envelope.case_id() : submitted.reference());
-  d.set_department(decision.department());
-  d.set_team(decision.team());
-  d.set_assignee(decision.assignee());
-  d.set_kind(draft.kind());
-  d.set_category(draft.category());
-  d.set_priority(decision.priority());
-  *d.mutable_location() = draft.location();
-  d.set_description(draft.description());
-  *d.mutable_attachments() = draft.attachments();
-  *d.mutable_submitted_at() = envelope.occurred_at();
-  events::SetTime(d.mutable_routed_at(), now);
-  d.set_explanation(decision.explanation());
-  // Data minimisation: identity only where the department's policy needs it, never for
-  // confidential complaints.
-  const Department* department = rules_.FindDepartment(decision.department());
-  const bool confidential = draft.confidential() && draft.kind() == types::v1::COMPLAINT;
-  if (department != nullptr && department->may_see_reporter && !confidential &&
-      !draft.reporter().anonymous()) {
-    *d.mutable_reporter() = draft.reporter();
-  }
+  routed->set_hop(state.hops() + 1);
+  events::Finish(event, events::DeterministicId("routed", {cause.event_id()}));
+  out.dispatch = Dispatch(rules, cause, state, event.event_id(), decision.department(),
+                          decision.team(), assignee, decision.priority(), explanation);
   out.dispatch_topic = decision.dispatch_topic();
+  out.events.push_back(std::move(event));
   return out;
 }
 
-kafka::Message DispatchRecord(const RoutingOutput& output) {
+events::v1::DispatchMessage RoutingLogic::Dispatch(
+    const RuleSet& rules, const events::Envelope& cause, const v1::RouteState& state,
+    const std::string& dispatch_id, const std::string& department, const std::string& team,
+    const std::string& assignee, t::Priority priority, const std::string& explanation) const {
+  const t::CaseDraft& draft = state.draft();
+  events::v1::DispatchMessage d;
+  d.set_dispatch_id(dispatch_id);
+  d.set_case_id(cause.case_id());
+  d.set_reference(state.reference().empty() ? cause.case_id() : state.reference());
+  d.set_department(department);
+  d.set_team(team);
+  d.set_assignee(assignee);
+  d.set_kind(draft.kind());
+  d.set_category(draft.category());
+  d.set_priority(priority == t::PRIORITY_UNSPECIFIED ? t::NORMAL : priority);
+  *d.mutable_location() = draft.location();
+  d.set_description(draft.description());
+  *d.mutable_attachments() = draft.attachments();
+  *d.mutable_submitted_at() = state.submitted_at();
+  events::SetTime(d.mutable_routed_at(), clock_.Now());
+  d.set_explanation(explanation);
+  // Data minimisation: identity only where the department's policy needs it, never for
+  // confidential complaints or anonymous reporters.
+  const Department* dept = rules.FindDepartment(department);
+  const bool confidential = draft.confidential() && draft.kind() == t::COMPLAINT;
+  if (dept != nullptr && dept->may_see_reporter && !confidential && !draft.reporter().anonymous()) {
+    *d.mutable_reporter() = draft.reporter();
+  }
+  return d;
+}
+
+kafka::Message DispatchRecord(const std::string& topic,
+                              const events::v1::DispatchMessage& dispatch) {
   return kafka::Message{
-      output.dispatch_topic,
-      output.dispatch.case_id(),
-      output.dispatch.SerializeAsString(),
-      {{"event-id", output.dispatch.dispatch_id()},
+      topic,
+      dispatch.case_id(),
+      dispatch.SerializeAsString(),
+      {{"event-id", dispatch.dispatch_id()},
        {"event-type", "DispatchMessage"},
        {"content-type", "application/x-protobuf; messageType=meldpunt.events.v1.DispatchMessage"},
-       {"json", events::ToJson(output.dispatch)}}};
+       {"json", events::ToJson(dispatch)}}};
 }
 
 }  // namespace meldpunt::routing

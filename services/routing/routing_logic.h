@@ -1,39 +1,62 @@
-// What routing does with a case event: for a submitted case, decide the department and produce
-// CaseRouted (on the case log) and the dispatch message (on the department's feed). Both carry
-// ids derived from the submission's event id, so handling the same event twice produces the same
+// What routing does with a case event, as pure functions over the case's RouteState:
+// - CaseSubmitted: decide and produce CaseRouted + the dispatch message (or CaseReferred when a
+//   rule sends the case to an outside body);
+// - CaseBounced: decide again without the departments that bounced it (to triage after the hop
+//   limit) and dispatch again;
+// - CaseReassigned: dispatch to the new department.
+// Output ids derive from the input event's id, so handling an event twice produces the same
 // records and consumers drop the repeat.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <vector>
 
-#include "absl/status/statusor.h"
 #include "libs/clock/clock.h"
 #include "libs/events/codec.h"
 #include "libs/kafka/producer.h"
+#include "meldpunt/routing/v1/routing.pb.h"
 #include "services/routing/rules.h"
 
 namespace meldpunt::routing {
 
 struct RoutingOutput {
-  events::Envelope routed;
-  events::v1::DispatchMessage dispatch;
+  std::vector<events::Envelope> events;  // for meldpunt.case-events.v1
+  std::optional<events::v1::DispatchMessage> dispatch;
   std::string dispatch_topic;
 };
 
+// Open cases per member of a department (for workload-aware assignment).
+using OpenCases = std::function<std::map<std::string, int64_t>(const std::string& department)>;
+
 class RoutingLogic {
  public:
-  RoutingLogic(const Rules& rules, const clock::Clock& clock) : rules_(rules), clock_(clock) {}
+  RoutingLogic(const clock::Clock& clock) : clock_(clock) {}
 
-  // nullopt for events routing does not act on.
-  std::optional<RoutingOutput> Handle(const events::Envelope& envelope) const;
+  // nullopt for events routing does not act on. `state` is the case's state before the event.
+  std::optional<RoutingOutput> Handle(const RuleSet& rules, const events::Envelope& envelope,
+                                      const v1::RouteState& state,
+                                      const OpenCases& open_cases) const;
+
+  // The case's routing state after the event.
+  static void Fold(v1::RouteState& state, const events::Envelope& envelope);
 
  private:
-  const Rules& rules_;
+  RoutingOutput Route(const RuleSet& rules, const events::Envelope& cause,
+                      const v1::RouteState& state, const OpenCases& open_cases) const;
+  events::v1::DispatchMessage Dispatch(const RuleSet& rules, const events::Envelope& cause,
+                                       const v1::RouteState& state, const std::string& dispatch_id,
+                                       const std::string& department, const std::string& team,
+                                       const std::string& assignee, types::v1::Priority priority,
+                                       const std::string& explanation) const;
+
   const clock::Clock& clock_;
 };
 
-// The dispatch record: key = case id; the JSON form in a header for kcat users.
-kafka::Message DispatchRecord(const RoutingOutput& output);
+// The dispatch record: key = case id, headers event-id (= dispatch_id), event-type, content-type
+// and json (the message as JSON, for kcat users).
+kafka::Message DispatchRecord(const std::string& topic,
+                              const events::v1::DispatchMessage& dispatch);
 
 }  // namespace meldpunt::routing

@@ -1,5 +1,7 @@
 #include "services/routing/routing_logic.h"
 
+#include <cstdlib>
+
 #include <gtest/gtest.h>
 
 #include "libs/events/ids.h"
@@ -9,27 +11,21 @@ namespace {
 
 namespace t = ::meldpunt::types::v1;
 
-YAML::Node Departments() {
-  return YAML::Load(R"(
-- {id: public-works, name: Public Works, may_see_reporter: false}
-- {id: environment, name: Environment, may_see_reporter: true}
-- {id: meldpunt-triage, name: Meldpunt triage}
-)");
-}
-
-Rules MakeRules() {
-  auto rules = Rules::FromConfig({{"street-lighting", "public-works"}, {"noise", "environment"}},
-                                 Departments(), "meldpunt-triage");
+std::shared_ptr<const RuleSet> DeployRules() {
+  const char* source = std::getenv("MELDPUNT_SOURCE_DIR");
+  auto rules =
+      RuleSet::LoadFile(std::string(source ? source : ".") + "/deploy/config/routing-rules.yaml");
   EXPECT_TRUE(rules.ok()) << rules.status();
   return *rules;
 }
 
-events::Envelope Submitted(const std::string& category, bool confidential = false,
-                           t::CaseKind kind = t::REPORT) {
+events::Envelope Submitted(const std::string& category, t::CaseKind kind = t::REPORT,
+                           bool confidential = false) {
   events::Envelope e =
       events::NewEnvelope("MP-0123456789ABC", "intake", absl::FromUnixSeconds(1'763'800'000));
   auto* s = e.mutable_case_submitted();
-  s->set_reference("MP-0123456789ABC");
+  s->set_reference("MP-2025-123456789");
+  s->set_submitting_system("web-form");
   s->mutable_draft()->set_kind(kind);
   s->mutable_draft()->set_category(category);
   s->mutable_draft()->set_description("Lamp out");
@@ -41,89 +37,137 @@ events::Envelope Submitted(const std::string& category, bool confidential = fals
   return e;
 }
 
-TEST(Rules, ConfigErrorsNameTheEntry) {
-  EXPECT_NE(Rules::FromConfig({{"x", "nowhere"}}, Departments(), "meldpunt-triage")
-                .status()
-                .message()
-                .find("routing.categories.x"),
-            std::string::npos);
-  EXPECT_NE(Rules::FromConfig({}, Departments(), "missing")
-                .status()
-                .message()
-                .find("routing.default_department"),
-            std::string::npos);
-  EXPECT_NE(
-      Rules::FromConfig({}, YAML::Load("[{id: a}, {id: a}]"), "a").status().message().find("twice"),
-      std::string::npos);
-  EXPECT_NE(Rules::FromConfig({}, YAML::Load("[{id: a, colour: red}]"), "a")
-                .status()
-                .message()
-                .find("colour"),
-            std::string::npos);
-  EXPECT_FALSE(Rules::FromConfig({}, YAML::Node(), "a").ok());
-}
+class RoutingLogicTest : public ::testing::Test {
+ protected:
+  RoutingLogicTest()
+      : rules_(DeployRules()), clock_(absl::FromUnixSeconds(1'763'800'100)), logic_(clock_) {}
 
-TEST(RoutingLogic, RoutesByCategoryAndFallsBackToTriage) {
-  Rules rules = MakeRules();
-  clock::FakeClock clock(absl::FromUnixSeconds(1'763'800'100));
-  RoutingLogic logic(rules, clock);
-  auto out = logic.Handle(Submitted("street-lighting"));
+  std::optional<RoutingOutput> Handle(const events::Envelope& e) {
+    auto out = logic_.Handle(*rules_, e, state_, [this](const std::string&) { return open_; });
+    RoutingLogic::Fold(state_, e);
+    if (out) {
+      for (const auto& produced : out->events) RoutingLogic::Fold(state_, produced);
+    }
+    return out;
+  }
+
+  events::Envelope Bounce(const std::string& id) {
+    events::Envelope e = events::NewEnvelope("MP-0123456789ABC", "intake", clock_.Now());
+    e.mutable_case_bounced()->set_department(state_.department());
+    e.mutable_case_bounced()->set_reason("not ours");
+    events::Finish(e, id);
+    return e;
+  }
+
+  std::shared_ptr<const RuleSet> rules_;
+  clock::FakeClock clock_;
+  RoutingLogic logic_;
+  v1::RouteState state_;
+  std::map<std::string, int64_t> open_;
+};
+
+TEST_F(RoutingLogicTest, RoutesDispatchesAndAssigns) {
+  open_ = {{"an.peeters", 3}, {"bart.claes", 1}};
+  auto out = Handle(Submitted("street-lighting"));
   ASSERT_TRUE(out.has_value());
-  EXPECT_EQ(out->routed.case_routed().department(), "public-works");
+  ASSERT_EQ(out->events.size(), 1u);
+  const auto& routed = out->events[0];
+  EXPECT_EQ(routed.type(), "CaseRouted");
+  EXPECT_EQ(routed.case_routed().department(), "public-works");
+  EXPECT_EQ(routed.case_routed().team(), "lighting");
+  EXPECT_EQ(routed.case_routed().assignee(), "bart.claes") << "fewest open cases";
+  EXPECT_EQ(routed.case_routed().hop(), 1);
+  EXPECT_EQ(routed.causation_id(), "submitted-1");
   EXPECT_EQ(out->dispatch_topic, "meldpunt.dispatch.public-works.v1");
-  EXPECT_EQ(out->routed.type(), "CaseRouted");
-  EXPECT_EQ(out->routed.causation_id(), "submitted-1");
-  EXPECT_EQ(out->routed.correlation_id(), "trace-1");
-  EXPECT_EQ(out->dispatch.dispatch_id(), out->routed.event_id());
-  EXPECT_EQ(out->dispatch.description(), "Lamp out");
-  EXPECT_NE(out->routed.case_routed().explanation().find("street-lighting"), std::string::npos);
-
-  auto unknown = logic.Handle(Submitted("graffiti"));
-  EXPECT_EQ(unknown->routed.case_routed().department(), "meldpunt-triage");
-  EXPECT_EQ(unknown->routed.case_routed().rule_id(), "default");
+  EXPECT_EQ(out->dispatch->dispatch_id(), routed.event_id());
+  EXPECT_EQ(out->dispatch->reference(), "MP-2025-123456789");
+  EXPECT_FALSE(out->dispatch->has_reporter());
+  EXPECT_NE(routed.case_routed().explanation().find("street-lighting"), std::string::npos);
 }
 
-TEST(RoutingLogic, SameInputGivesSameIds) {
-  Rules rules = MakeRules();
-  clock::FakeClock clock(absl::FromUnixSeconds(1));
-  RoutingLogic logic(rules, clock);
-  auto a = logic.Handle(Submitted("noise"));
-  clock.Advance(absl::Minutes(5));
-  auto b = logic.Handle(Submitted("noise"));
-  EXPECT_EQ(a->routed.event_id(), b->routed.event_id());
-  EXPECT_EQ(a->dispatch.dispatch_id(), b->dispatch.dispatch_id());
+TEST_F(RoutingLogicTest, RepeatedSubmissionIsNotRoutedTwice) {
+  ASSERT_TRUE(Handle(Submitted("noise")).has_value());
+  EXPECT_FALSE(Handle(Submitted("noise")).has_value());
 }
 
-TEST(RoutingLogic, DispatchIsDataMinimised) {
-  Rules rules = MakeRules();
-  clock::FakeClock clock(absl::FromUnixSeconds(1));
-  RoutingLogic logic(rules, clock);
-  EXPECT_FALSE(logic.Handle(Submitted("street-lighting"))->dispatch.has_reporter());
-  auto visible = logic.Handle(Submitted("noise"));
-  ASSERT_TRUE(visible->dispatch.has_reporter());
-  EXPECT_EQ(visible->dispatch.reporter().email(), "jan@example.org");
-  EXPECT_FALSE(logic.Handle(Submitted("noise", true, t::COMPLAINT))->dispatch.has_reporter());
+TEST_F(RoutingLogicTest, SameInputGivesSameIds) {
+  v1::RouteState fresh;
+  auto a = logic_.Handle(*rules_, Submitted("noise"), fresh,
+                         [](const std::string&) { return std::map<std::string, int64_t>(); });
+  clock_.Advance(absl::Minutes(5));
+  auto b = logic_.Handle(*rules_, Submitted("noise"), fresh,
+                         [](const std::string&) { return std::map<std::string, int64_t>(); });
+  EXPECT_EQ(a->events[0].event_id(), b->events[0].event_id());
+  EXPECT_EQ(a->dispatch->dispatch_id(), b->dispatch->dispatch_id());
 }
 
-TEST(RoutingLogic, IgnoresOtherEvents) {
-  Rules rules = MakeRules();
-  clock::FakeClock clock(absl::FromUnixSeconds(1));
-  RoutingLogic logic(rules, clock);
-  events::Envelope e = events::NewEnvelope("MP-0123456789ABC", "x", absl::FromUnixSeconds(1));
-  e.mutable_case_closed();
-  EXPECT_FALSE(logic.Handle(e).has_value());
+TEST_F(RoutingLogicTest, BounceReroutesWithoutTheBouncerThenTriageAtTheHopLimit) {
+  auto first = Handle(Submitted("potholes"));
+  EXPECT_EQ(first->events[0].case_routed().department(), "public-works");
+  auto second = Handle(Bounce("bounce-1"));
+  ASSERT_TRUE(second.has_value());
+  // potholes -> roads -> public-space all belong to public-works, which bounced: triage.
+  EXPECT_EQ(second->events[0].case_routed().department(), "meldpunt-triage");
+  EXPECT_EQ(second->events[0].case_routed().hop(), 2);
+  EXPECT_EQ(second->dispatch_topic, "meldpunt.dispatch.meldpunt-triage.v1");
+  EXPECT_NE(second->events[0].case_routed().explanation().find("bounced"), std::string::npos)
+      << second->events[0].case_routed().explanation();
+  auto third = Handle(Bounce("bounce-2"));
+  EXPECT_EQ(third->events[0].case_routed().department(), "meldpunt-triage");
+  auto fourth = Handle(Bounce("bounce-3"));
+  EXPECT_EQ(fourth->events[0].case_routed().rule_id(), "hop-limit");
+  EXPECT_EQ(state_.hops(), 4);
 }
 
-TEST(RoutingLogic, DispatchRecordCarriesIdsAndJson) {
-  Rules rules = MakeRules();
-  clock::FakeClock clock(absl::FromUnixSeconds(1));
-  RoutingLogic logic(rules, clock);
-  kafka::Message record = DispatchRecord(*logic.Handle(Submitted("noise")));
-  EXPECT_EQ(record.topic, "meldpunt.dispatch.environment.v1");
+TEST_F(RoutingLogicTest, RuleCanReferToAnOutsideBody) {
+  events::Envelope question = Submitted("service-quality", t::QUESTION);
+  question.mutable_case_submitted()->mutable_draft()->set_description(
+      "Kan ik bij de Ombudsman terecht?");
+  auto out = Handle(question);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_FALSE(out->dispatch.has_value());
+  ASSERT_EQ(out->events.size(), 1u);
+  EXPECT_EQ(out->events[0].type(), "CaseReferred");
+  EXPECT_EQ(out->events[0].case_referred().body(), "Vlaamse Ombudsdienst");
+}
+
+TEST_F(RoutingLogicTest, ReassignmentDispatchesToTheNewDepartment) {
+  Handle(Submitted("parks"));
+  events::Envelope reassigned = events::NewEnvelope("MP-0123456789ABC", "intake", clock_.Now());
+  reassigned.mutable_case_reassigned()->set_department("environment");
+  events::Finish(reassigned, "reassign-1");
+  auto out = Handle(reassigned);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_TRUE(out->events.empty());
+  EXPECT_EQ(out->dispatch_topic, "meldpunt.dispatch.environment.v1");
+  EXPECT_TRUE(out->dispatch->has_reporter()) << "environment may see the reporter";
+  EXPECT_EQ(state_.department(), "environment");
+}
+
+TEST_F(RoutingLogicTest, DispatchIsDataMinimised) {
+  EXPECT_TRUE(Handle(Submitted("noise"))->dispatch->has_reporter());
+  state_ = v1::RouteState();
+  EXPECT_FALSE(Handle(Submitted("staff-conduct", t::COMPLAINT, true))->dispatch->has_reporter());
+}
+
+TEST_F(RoutingLogicTest, FoldTracksWorkloadRelevantState) {
+  Handle(Submitted("noise"));
+  EXPECT_EQ(state_.department(), "environment");
+  EXPECT_FALSE(state_.closed());
+  events::Envelope closed = events::NewEnvelope("MP-0123456789ABC", "intake", clock_.Now());
+  closed.mutable_case_closed();
+  events::Finish(closed, "closed-1");
+  RoutingLogic::Fold(state_, closed);
+  EXPECT_TRUE(state_.closed());
+}
+
+TEST(DispatchRecord, CarriesIdsAndJson) {
+  events::v1::DispatchMessage d;
+  d.set_dispatch_id("routed-1");
+  d.set_case_id("MP-0123456789ABC");
+  d.set_category("noise");
+  kafka::Message record = DispatchRecord("meldpunt.dispatch.environment.v1", d);
   EXPECT_EQ(record.key, "MP-0123456789ABC");
-  events::v1::DispatchMessage parsed;
-  ASSERT_TRUE(parsed.ParseFromString(record.value));
-  EXPECT_EQ(parsed.category(), "noise");
   bool has_json = false;
   for (const auto& [k, v] : record.headers)
     has_json |= (k == "json" && v.find("\"category\":\"noise\"") != std::string::npos);

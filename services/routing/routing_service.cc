@@ -11,13 +11,41 @@ grpc::Status RoutingService::ExplainRoute(grpc::ServerContext*,
   if (request->draft().category().empty()) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("draft.category", "is required"));
   }
-  *response = rules_.Decide(request->draft());
+  if (request->hops() < 0 || request->hops() > 100) {
+    return grpc_util::ToGrpcStatus(grpc_util::FieldError("hops", "must be between 0 and 100"));
+  }
+  if (absl::Status s = domain::CheckText("draft.description", request->draft().description(),
+                                         domain::kMaxDescriptionChars, true, false);
+      !s.ok()) {
+    return grpc_util::ToGrpcStatus(s);
+  }
+  std::shared_ptr<const RuleSet> rules = rules_();
+  RouteInput input{request->draft(),
+                   request->submitting_system(),
+                   {request->bounced_departments().begin(), request->bounced_departments().end()},
+                   request->hops()};
+  *response = rules->Decide(input);
+  if (response->refer_to().empty()) {
+    std::set<std::string> skills(response->required_skills().begin(),
+                                 response->required_skills().end());
+    response->set_assignee(rules->PickAssignee(response->department(), response->team(), skills,
+                                               open_cases_(*rules, response->department())));
+  }
   return grpc::Status::OK;
 }
 
 grpc::Status RoutingService::GetRules(grpc::ServerContext*, const v1::GetRulesRequest*,
                                       v1::GetRulesResponse* response) {
-  *response = rules_.Describe();
+  *response = rules_()->Describe();
+  response->set_source(source_);
+  return grpc::Status::OK;
+}
+
+grpc::Status RoutingService::ReloadRules(grpc::ServerContext*, const v1::ReloadRulesRequest*,
+                                         v1::GetRulesResponse* response) {
+  if (absl::Status status = reload_(); !status.ok()) return grpc_util::ToGrpcStatus(status);
+  *response = rules_()->Describe();
+  response->set_source(source_);
   return grpc::Status::OK;
 }
 

@@ -1,6 +1,9 @@
 // gRPC adapter of meldpunt.routing.v1.Routing.
 #pragma once
 
+#include <functional>
+#include <memory>
+
 #include "meldpunt/routing/v1/routing.grpc.pb.h"
 #include "services/routing/rules.h"
 
@@ -8,14 +11,29 @@ namespace meldpunt::routing {
 
 class RoutingService final : public v1::Routing::Service {
  public:
-  explicit RoutingService(const Rules& rules) : rules_(rules) {}
+  using CurrentRules = std::function<std::shared_ptr<const RuleSet>()>;
+  using Reload = std::function<absl::Status()>;
+  using OpenCasesOf =
+      std::function<std::map<std::string, int64_t>(const RuleSet&, const std::string&)>;
+
+  RoutingService(CurrentRules rules, Reload reload, OpenCasesOf open_cases, std::string source)
+      : rules_(std::move(rules)),
+        reload_(std::move(reload)),
+        open_cases_(std::move(open_cases)),
+        source_(std::move(source)) {}
+
   grpc::Status ExplainRoute(grpc::ServerContext*, const v1::ExplainRouteRequest* request,
                             v1::RouteDecision* response) override;
   grpc::Status GetRules(grpc::ServerContext*, const v1::GetRulesRequest*,
                         v1::GetRulesResponse* response) override;
+  grpc::Status ReloadRules(grpc::ServerContext*, const v1::ReloadRulesRequest*,
+                           v1::GetRulesResponse* response) override;
 
  private:
-  const Rules& rules_;
+  CurrentRules rules_;
+  Reload reload_;
+  OpenCasesOf open_cases_;
+  std::string source_;
 };
 
 }  // namespace meldpunt::routing

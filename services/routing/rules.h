@@ -1,44 +1,139 @@
-// Routing rules as data: departments and a category table, loaded from the routing config.
+// Routing rules as data, loaded from a YAML file (docs in services/routing/README.md):
+// departments with teams and members, a category tree, districts (postcodes, GeoJSON polygons),
+// ordered rules, danger words and the default (the Meldpunt triage queue).
 //
-//   ASSIGN_OR_RETURN(Rules rules, Rules::FromConfig(config.categories, config.departments,
-//   "meldpunt-triage")); RouteDecision d = rules.Decide(draft);
+//   ASSIGN_OR_RETURN(std::shared_ptr<const RuleSet> rules,
+//   RuleSet::LoadFile("routing-rules.yaml")); RouteDecision d = rules->Decide({.draft = draft,
+//   .submitting_system = "web-form"});
+//
+// A RuleSet is immutable once loaded; a reload builds a new one and swaps the pointer, so every
+// decision sees one consistent set. Decide is thread-safe.
 #pragma once
 
 #include <map>
+#include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "meldpunt/routing/v1/routing.pb.h"
 #include "meldpunt/types/v1/case.pb.h"
+#include "re2/re2.h"
+#include "services/routing/districts.h"
 #include "yaml-cpp/yaml.h"
 
 namespace meldpunt::routing {
+
+struct Member {
+  std::string id;
+  int64_t capacity = 0;  // open cases at most
+  std::set<std::string> skills;
+  bool available = true;
+};
+
+struct Team {
+  std::string id;
+  std::vector<Member> members;
+};
 
 struct Department {
   std::string id;
   std::string name;
   // Whether dispatch messages to this department carry the reporter's identity.
   bool may_see_reporter = false;
+  std::vector<std::string> contacts;
+  std::vector<std::string> escalation;
+  std::vector<Team> teams;
 };
 
-class Rules {
- public:
-  // `departments` is the YAML list under routing.departments; every department a category or the
-  // default names must be listed there. Errors name the offending entry.
-  static absl::StatusOr<Rules> FromConfig(const std::map<std::string, std::string>& categories,
-                                          const YAML::Node& departments,
-                                          const std::string& default_department);
+struct Category {
+  std::string id;
+  std::string parent;
+  std::string department;  // empty: inherited from the parent
+  std::string team;
+  std::set<std::string> skills;
+};
 
-  v1::RouteDecision Decide(const types::v1::CaseDraft& draft) const;
+struct Match {
+  std::set<types::v1::CaseKind> kinds;
+  std::set<std::string> categories;  // a category matches its whole subtree
+  std::set<std::string> districts;
+  std::set<std::string> postcodes;
+  std::set<types::v1::Priority> priorities;
+  std::vector<std::string> keywords;  // lower case, whole words
+  std::unique_ptr<RE2> regex;
+  std::set<types::v1::Channel> channels;
+  std::set<std::string> systems;
+};
+
+struct Result {
+  std::string department;
+  std::string team;
+  types::v1::Priority priority = types::v1::PRIORITY_UNSPECIFIED;
+  std::string deadline_policy;
+  std::set<std::string> skills;
+  std::string refer_to;  // an outside body: the case is referred, not routed
+};
+
+struct Rule {
+  std::string id;
+  int line = 0;
+  Match match;
+  Result result;
+};
+
+// What routing knows about a case when it decides.
+struct RouteInput {
+  types::v1::CaseDraft draft;
+  std::string submitting_system;
+  std::set<std::string> bounced;  // departments that bounced the case
+  int hops = 0;                   // routings so far
+};
+
+class RuleSet {
+ public:
+  static absl::StatusOr<std::shared_ptr<const RuleSet>> LoadFile(const std::string& path);
+  // `source` names the text in errors ("routing-rules.yaml:12:5: rules[3].match.kind: ...").
+  static absl::StatusOr<std::shared_ptr<const RuleSet>> Parse(const std::string& yaml_text,
+                                                              const std::string& source);
+
+  // The department (or outside body), team, priority, deadline policy, matched rule and reasons.
+  // The assignee is left to the caller (it needs workload counts): see PickAssignee.
+  v1::RouteDecision Decide(const RouteInput& input) const;
+
+  // The member of `department`/`team` with the fewest open cases among the available ones with
+  // capacity left and the skills; ties go to the smallest id. Empty when nobody qualifies.
+  std::string PickAssignee(const std::string& department, const std::string& team,
+                           const std::set<std::string>& skills,
+                           const std::map<std::string, int64_t>& open_cases) const;
+
   const Department* FindDepartment(const std::string& id) const;
+  // Ids of every member of the department's teams.
+  std::vector<std::string> Members(const std::string& department) const;
+  const std::string& default_department() const { return default_department_; }
+  int max_hops() const { return max_hops_; }
   v1::GetRulesResponse Describe() const;
   std::vector<std::string> DispatchTopics() const;
+  size_t rule_count() const { return rules_.size(); }
 
  private:
+  RuleSet() = default;
+  bool InCategory(const std::string& category, const std::string& ancestor) const;
+  std::optional<std::string> DistrictOf(const types::v1::Location& location) const;
+  const Category* CategoryWithDepartment(const std::string& category) const;
+
   std::map<std::string, Department> departments_;
-  std::map<std::string, std::string> categories_;
+  std::map<std::string, Category> categories_;
+  std::vector<std::unique_ptr<District>> districts_;
+  std::vector<Rule> rules_;
+  std::vector<std::string> danger_words_;
   std::string default_department_;
+  int max_hops_ = 3;
 };
+
+// Lower-cased whole words of a text (UTF-8 bytes >= 0x80 count as letters).
+std::vector<std::string> Words(const std::string& text);
 
 }  // namespace meldpunt::routing
