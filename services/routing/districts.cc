@@ -9,7 +9,8 @@ namespace {
 GEOSContextHandle_t Ctx(void* p) { return static_cast<GEOSContextHandle_t>(p); }
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<District>> District::Create(std::string id, std::set<std::string> postcodes,
+absl::StatusOr<std::unique_ptr<District>> District::Create(std::string id,
+                                                           std::set<std::string> postcodes,
                                                            const std::string& geojson) {
   std::unique_ptr<District> d(new District());
   d->id_ = std::move(id);
@@ -27,7 +28,8 @@ absl::StatusOr<std::unique_ptr<District>> District::Create(std::string id, std::
     return absl::InvalidArgumentError("polygon: must be a GeoJSON Polygon or MultiPolygon");
   }
   if (GEOSisValid_r(ctx, geometry) != 1) {
-    return absl::InvalidArgumentError("polygon: not a valid polygon (self-intersecting or unclosed ring?)");
+    return absl::InvalidArgumentError(
+        "polygon: not a valid polygon (self-intersecting or unclosed ring?)");
   }
   d->prepared_ = GEOSPrepare_r(ctx, geometry);
   if (d->prepared_ == nullptr) return absl::InternalError("polygon: GEOS could not prepare it");
@@ -37,7 +39,8 @@ absl::StatusOr<std::unique_ptr<District>> District::Create(std::string id, std::
 District::~District() {
   if (context_ == nullptr) return;
   GEOSContextHandle_t ctx = Ctx(context_);
-  if (prepared_) GEOSPreparedGeom_destroy_r(ctx, static_cast<const GEOSPreparedGeometry*>(prepared_));
+  if (prepared_)
+    GEOSPreparedGeom_destroy_r(ctx, static_cast<const GEOSPreparedGeometry*>(prepared_));
   if (geometry_) GEOSGeom_destroy_r(ctx, static_cast<GEOSGeometry*>(geometry_));
   GEOS_finish_r(ctx);
 }

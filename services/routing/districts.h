@@ -20,7 +20,8 @@ class District {
  public:
   // `geojson` may be empty (postcodes only); otherwise a Polygon or MultiPolygon in WGS84
   // (longitude, latitude).
-  static absl::StatusOr<std::unique_ptr<District>> Create(std::string id, std::set<std::string> postcodes,
+  static absl::StatusOr<std::unique_ptr<District>> Create(std::string id,
+                                                          std::set<std::string> postcodes,
                                                           const std::string& geojson);
   ~District();
   District(const District&) = delete;
@@ -35,9 +36,9 @@ class District {
   District() = default;
   std::string id_;
   std::set<std::string> postcodes_;
-  void* context_ = nullptr;          // GEOSContextHandle_t
-  void* geometry_ = nullptr;         // GEOSGeometry*
-  const void* prepared_ = nullptr;   // const GEOSPreparedGeometry*
+  void* context_ = nullptr;         // GEOSContextHandle_t
+  void* geometry_ = nullptr;        // GEOSGeometry*
+  const void* prepared_ = nullptr;  // const GEOSPreparedGeometry*
   mutable std::mutex mu_;
 };
 

@@ -5,7 +5,9 @@
 
 namespace meldpunt::routing {
 namespace {
-std::string StateKey(const std::string& case_id) { return absl::StrCat("mp:route:{", case_id, "}"); }
+std::string StateKey(const std::string& case_id) {
+  return absl::StrCat("mp:route:{", case_id, "}");
+}
 std::string OpenKey(const std::string& department, const std::string& member) {
   return absl::StrCat("mp:open:{", department, "}:", member);
 }
@@ -23,10 +25,12 @@ absl::StatusOr<v1::RouteState> RedisRouteStore::Load(const std::string& case_id)
 
 absl::Status RedisRouteStore::Save(const std::string& case_id, const v1::RouteState& before,
                                    const v1::RouteState& after) {
-  std::vector<std::vector<std::string>> commands = {{"SET", StateKey(case_id), after.SerializeAsString()}};
+  std::vector<std::vector<std::string>> commands = {
+      {"SET", StateKey(case_id), after.SerializeAsString()}};
   const bool was_open = !before.assignee().empty() && !before.closed();
   const bool is_open = !after.assignee().empty() && !after.closed();
-  if (was_open && (!is_open || before.assignee() != after.assignee() || before.department() != after.department())) {
+  if (was_open && (!is_open || before.assignee() != after.assignee() ||
+                   before.department() != after.department())) {
     commands.push_back({"SREM", OpenKey(before.department(), before.assignee()), case_id});
   }
   if (is_open) commands.push_back({"SADD", OpenKey(after.department(), after.assignee()), case_id});
@@ -35,8 +39,8 @@ absl::Status RedisRouteStore::Save(const std::string& case_id, const v1::RouteSt
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::map<std::string, int64_t>> RedisRouteStore::OpenCases(const std::string& department,
-                                                                          const std::vector<std::string>& members) {
+absl::StatusOr<std::map<std::string, int64_t>> RedisRouteStore::OpenCases(
+    const std::string& department, const std::vector<std::string>& members) {
   std::map<std::string, int64_t> out;
   if (members.empty()) return out;
   std::vector<std::vector<std::string>> commands;

@@ -21,8 +21,8 @@ class RouteStore {
   // Writes the state and moves the case between the workload sets of `before` and `after`.
   virtual absl::Status Save(const std::string& case_id, const v1::RouteState& before,
                             const v1::RouteState& after) = 0;
-  virtual absl::StatusOr<std::map<std::string, int64_t>> OpenCases(const std::string& department,
-                                                                   const std::vector<std::string>& members) = 0;
+  virtual absl::StatusOr<std::map<std::string, int64_t>> OpenCases(
+      const std::string& department, const std::vector<std::string>& members) = 0;
 };
 
 class RedisRouteStore final : public RouteStore {
@@ -31,8 +31,8 @@ class RedisRouteStore final : public RouteStore {
   absl::StatusOr<v1::RouteState> Load(const std::string& case_id) override;
   absl::Status Save(const std::string& case_id, const v1::RouteState& before,
                     const v1::RouteState& after) override;
-  absl::StatusOr<std::map<std::string, int64_t>> OpenCases(const std::string& department,
-                                                           const std::vector<std::string>& members) override;
+  absl::StatusOr<std::map<std::string, int64_t>> OpenCases(
+      const std::string& department, const std::vector<std::string>& members) override;
 
  private:
   redis::Client& redis_;

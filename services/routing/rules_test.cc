@@ -86,8 +86,8 @@ TEST(Rules, PolygonDistrictsOnAGrid) {
   for (int i = 0; i < 20; ++i) {
     for (int j = 0; j < 20; ++j) {
       RouteInput in = Input("potholes");
-      const double lat = 51.02 + 0.0037 * i;   // 51.020 .. 51.090
-      const double lon = 3.68 + 0.0041 * j;    // 3.680 .. 3.758
+      const double lat = 51.02 + 0.0037 * i;  // 51.020 .. 51.090
+      const double lon = 3.68 + 0.0041 * j;   // 3.680 .. 3.758
       in.draft.mutable_location()->set_has_coordinates(true);
       in.draft.mutable_location()->set_latitude(lat);
       in.draft.mutable_location()->set_longitude(lon);
@@ -147,7 +147,8 @@ TEST(Rules, DangerWordsRaisePriority) {
   EXPECT_EQ(danger.priority(), t::URGENT);
   EXPECT_THAT(danger.explanation(), HasSubstr("gevaar"));
   EXPECT_EQ(rules->Decide(Input("lighting", "I smell a gas leak")).priority(), t::URGENT);
-  EXPECT_EQ(rules->Decide(Input("lighting", "gevaarlijk")).priority(), t::NORMAL) << "whole words only";
+  EXPECT_EQ(rules->Decide(Input("lighting", "gevaarlijk")).priority(), t::NORMAL)
+      << "whole words only";
 }
 
 TEST(Rules, BouncedDepartmentsAreSkippedAndTheHopLimitSendsToTriage) {
@@ -169,11 +170,13 @@ TEST(Rules, BouncedDepartmentsAreSkippedAndTheHopLimitSendsToTriage) {
 
 TEST(Rules, AssigneeIsLeastLoadedWithCapacityAndSkills) {
   auto rules = Load();
-  EXPECT_EQ(rules->PickAssignee("works", "lights", {"lighting"}, {}), "yann") << "ties: smallest id";
+  EXPECT_EQ(rules->PickAssignee("works", "lights", {"lighting"}, {}), "yann")
+      << "ties: smallest id";
   EXPECT_EQ(rules->PickAssignee("works", "lights", {"lighting"}, {{"yann", 3}, {"zoe", 1}}), "zoe");
   EXPECT_EQ(rules->PickAssignee("works", "lights", {"lighting"}, {{"yann", 3}, {"zoe", 2}}), "yann")
       << "zoe is at capacity";
-  EXPECT_EQ(rules->PickAssignee("works", "lights", {"electrical"}, {{"zoe", 2}}), "") << "nobody left";
+  EXPECT_EQ(rules->PickAssignee("works", "lights", {"electrical"}, {{"zoe", 2}}), "")
+      << "nobody left";
   EXPECT_EQ(rules->PickAssignee("works", "", {"lighting"}, {}), "yann");
   EXPECT_EQ(rules->PickAssignee("mobility", "", {}, {}), "") << "no teams";
   auto d = rules->Decide(Input("lighting"));
@@ -186,19 +189,26 @@ TEST(Rules, ErrorsNameTheLineAndTheReason) {
     return std::string(RuleSet::Parse(text, "bad.yaml").status().message());
   };
   const std::string base = "default_department: a\ndepartments: [{id: a}]\n";
-  EXPECT_THAT(error(base + "rules:\n  - id: r\n    match: {kind: [REPROT]}\n    result: {department: a}\n"),
-              HasSubstr("bad.yaml:5:"));
-  EXPECT_THAT(error(base + "rules:\n  - id: r\n    match: {kind: [REPROT]}\n    result: {department: a}\n"),
-              HasSubstr("rules[0].match.kind: unknown value 'REPROT'"));
+  EXPECT_THAT(
+      error(base + "rules:\n  - id: r\n    match: {kind: [REPROT]}\n    result: {department: a}\n"),
+      HasSubstr("bad.yaml:5:"));
+  EXPECT_THAT(
+      error(base + "rules:\n  - id: r\n    match: {kind: [REPROT]}\n    result: {department: a}\n"),
+      HasSubstr("rules[0].match.kind: unknown value 'REPROT'"));
   EXPECT_THAT(error(base + "rules:\n  - id: r\n    match: {}\n    result: {department: nowhere}\n"),
               HasSubstr("rules[0].result.department"));
-  EXPECT_THAT(error(base + "rules:\n  - id: r\n    match: {regex: '(unclosed'}\n    result: {department: a}\n"),
-              HasSubstr("not a valid RE2 expression"));
-  EXPECT_THAT(error(base + "categories:\n  - {id: x, parent: y}\n  - {id: y, parent: x}\n"), HasSubstr("cycle"));
-  EXPECT_THAT(error(base + "districts:\n  - {id: d, polygon: {type: Point, coordinates: [1, 2]}}\n"),
-              HasSubstr("Polygon"));
+  EXPECT_THAT(
+      error(base +
+            "rules:\n  - id: r\n    match: {regex: '(unclosed'}\n    result: {department: a}\n"),
+      HasSubstr("not a valid RE2 expression"));
+  EXPECT_THAT(error(base + "categories:\n  - {id: x, parent: y}\n  - {id: y, parent: x}\n"),
+              HasSubstr("cycle"));
+  EXPECT_THAT(
+      error(base + "districts:\n  - {id: d, polygon: {type: Point, coordinates: [1, 2]}}\n"),
+      HasSubstr("Polygon"));
   EXPECT_THAT(error(base + "colour: red\n"), HasSubstr("unknown key 'colour'"));
-  EXPECT_THAT(error("default_department: b\ndepartments: [{id: a}]\n"), HasSubstr("default_department"));
+  EXPECT_THAT(error("default_department: b\ndepartments: [{id: a}]\n"),
+              HasSubstr("default_department"));
   EXPECT_THAT(error("departments: [unclosed\n"), HasSubstr("bad.yaml:"));
   EXPECT_THAT(error(base + "max_hops: 0\n"), HasSubstr("max_hops"));
 }

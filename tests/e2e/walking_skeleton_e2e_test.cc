@@ -307,6 +307,61 @@ TEST_F(WalkingSkeleton, BadInputIsRefusedByFieldAndEmitsNothing) {
                   .empty());
 }
 
+TEST_F(WalkingSkeleton, BouncedReportIsRoutedAgainAndAQuestionForTheOmbudsmanIsReferred) {
+  intake::v1::SubmitCaseResponse submitted;
+  ASSERT_TRUE(
+      Submit(Request(testing::UniqueName("bounce"), t::REPORT, "potholes"), &submitted).ok());
+  const std::string case_id = submitted.case_id();
+  ASSERT_EQ(Read(
+                events::DispatchTopic("public-works"), case_id,
+                [](const std::vector<kafka::Record>& r) { return !r.empty(); }, absl::Seconds(60))
+                .size(),
+            1u);
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        auto c = Get(case_id);
+        return c.ok() && c->case_().state() == t::ROUTED;
+      },
+      absl::Seconds(30)));
+  auto work = intake::v1::CaseWork::NewStub(
+      grpc::CreateChannel(stack_->services.at("intake").grpc, grpc::InsecureChannelCredentials()));
+  intake::v1::BounceCaseRequest bounce;
+  bounce.set_case_id(case_id);
+  bounce.mutable_actor()->set_id("department:public-works");
+  bounce.set_reason("Gewestweg: niet onze bevoegdheid");
+  intake::v1::CaseResponse out;
+  grpc::ClientContext context;
+  ASSERT_TRUE(work->BounceCase(&context, bounce, &out).ok());
+  // potholes belongs to public-works all the way up the category tree: triage is next.
+  auto again = Read(
+      events::DispatchTopic("meldpunt-triage"), case_id,
+      [](const std::vector<kafka::Record>& r) { return !r.empty(); }, absl::Seconds(60));
+  ASSERT_EQ(again.size(), 1u);
+  events::v1::DispatchMessage dispatch;
+  ASSERT_TRUE(dispatch.ParseFromString(again[0].value));
+  EXPECT_NE(dispatch.explanation().find("bounced"), std::string::npos) << dispatch.explanation();
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        auto c = Get(case_id);
+        return c.ok() && c->case_().department() == "meldpunt-triage" &&
+               c->case_().state() == t::ROUTED;
+      },
+      absl::Seconds(30)));
+  EXPECT_EQ(Get(case_id)->case_().route_hops(), 2);
+
+  auto question = Request(testing::UniqueName("ombudsman"), t::QUESTION, "service-quality");
+  question.mutable_draft()->set_description("Kan ik met mijn klacht naar de ombudsman?");
+  intake::v1::SubmitCaseResponse referred;
+  ASSERT_TRUE(Submit(question, &referred).ok());
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        auto c = Get(referred.case_id());
+        return c.ok() && c->case_().state() == t::REFERRED;
+      },
+      absl::Seconds(30)));
+  EXPECT_EQ(Get(referred.case_id())->case_().referred_to(), "Vlaamse Ombudsdienst");
+}
+
 TEST_F(WalkingSkeleton, EveryServiceIsHealthyReadyAndExposesMetrics) {
   for (const auto& [name, endpoints] : stack_->services) {
     const size_t colon = endpoints.admin.rfind(':');
