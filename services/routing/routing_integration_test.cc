@@ -48,7 +48,9 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
   RoutingApp app(config);
   ASSERT_TRUE(app.Start().ok());
 
-  Write(rules_file, std::string(kGoodRules) + "rules:\n  - id: r\n    match: {kind: [NOPE]}\n    result: {department: works}\n");
+  Write(rules_file,
+        std::string(kGoodRules) +
+            "rules:\n  - id: r\n    match: {kind: [NOPE]}\n    result: {department: works}\n");
   absl::Status refused = app.ReloadRules();
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(refused.message().find(":7:"), std::string::npos) << refused;
@@ -56,7 +58,8 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
 
   // The old rules still decide: a pothole-free "roads" case goes to works, "noise" to triage.
   Write(rules_file, std::string(kGoodRules) +
-                        "rules:\n  - id: noise-to-works\n    match: {category: [noise]}\n    result: {department: works}\n");
+                        "rules:\n  - id: noise-to-works\n    match: {category: [noise]}\n    "
+                        "result: {department: works}\n");
   ASSERT_TRUE(app.ReloadRules().ok());
 
   // A case through Kafka is decided by the new rules.
@@ -68,7 +71,10 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
   submitted.mutable_case_submitted()->mutable_draft()->set_category("noise");
   submitted.mutable_case_submitted()->mutable_draft()->set_description("loud");
   events::Finish(submitted, events::DeterministicId("submitted", {case_id}));
-  ASSERT_TRUE((*producer)->Send(events::ToRecord(events::kCaseEventsTopic, submitted), absl::Now() + absl::Seconds(10)).ok());
+  ASSERT_TRUE((*producer)
+                  ->Send(events::ToRecord(events::kCaseEventsTopic, submitted),
+                         absl::Now() + absl::Seconds(10))
+                  .ok());
 
   auto reader = kafka::Consumer::Create({.brokers = stack->kafka,
                                          .group_id = testing::UniqueName("dispatch-reader"),

@@ -119,6 +119,8 @@ class Cli {
     if (command == "deliveries") return Deliveries();
     if (command == "explain") return Explain();
     if (command == "rebuild") return Rebuild();
+    if (command == "rules") return RulesCommand(false);
+    if (command == "reload-rules") return RulesCommand(true);
     return UsageFail(absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'")),
                      command);
   }
@@ -330,10 +332,45 @@ class Cli {
     if (options_.Flag("json")) {
       PrintJson(response);
     } else {
-      std::printf("department=%s\nrule=%s\ndispatch_topic=%s\nexplanation=%s\n",
-                  response.department().c_str(), response.rule_id().c_str(),
-                  response.dispatch_topic().c_str(), OneLine(response.explanation()).c_str());
+      if (!response.refer_to().empty()) {
+        std::printf("refer_to=%s\n", OneLine(response.refer_to()).c_str());
+      } else {
+        std::printf("department=%s\nteam=%s\nassignee=%s\ndispatch_topic=%s\n",
+                    response.department().c_str(), response.team().c_str(),
+                    response.assignee().c_str(), response.dispatch_topic().c_str());
+      }
+      std::printf("rule=%s\npriority=%s\ndistrict=%s\ndeadline_policy=%s\n",
+                  response.rule_id().c_str(), types::v1::Priority_Name(response.priority()).c_str(),
+                  response.district().c_str(), response.deadline_policy().c_str());
+      for (const auto& reason : response.reasons())
+        std::printf("reason=%s\n", OneLine(reason).c_str());
     }
+    return 0;
+  }
+
+  int RulesCommand(bool reload) {
+    auto stub = routing::v1::Routing::NewStub(Channel("routing", "127.0.0.1:50052"));
+    routing::v1::GetRulesResponse response;
+    grpc::Status status =
+        reload ? stub->ReloadRules(Context().get(), routing::v1::ReloadRulesRequest(), &response)
+               : stub->GetRules(Context().get(), routing::v1::GetRulesRequest(), &response);
+    if (!status.ok()) return Fail(status);
+    if (options_.Flag("json")) {
+      PrintJson(response);
+      return 0;
+    }
+    if (reload) std::printf("reloaded=%s\n", response.source().c_str());
+    std::printf("source=%s\ndefault_department=%s\nmax_hops=%d\n", response.source().c_str(),
+                response.default_department().c_str(), response.max_hops());
+    for (const auto& d : response.departments()) {
+      std::printf("department=%s topic=%s may_see_reporter=%s\n", d.id().c_str(),
+                  d.dispatch_topic().c_str(), d.may_see_reporter() ? "true" : "false");
+    }
+    for (const auto& c : response.categories()) {
+      std::printf("category=%s department=%s\n", c.category().c_str(), c.department().c_str());
+    }
+    for (const auto& r : response.rules()) std::printf("rule=%s\n", r.c_str());
+    for (const auto& d : response.districts()) std::printf("district=%s\n", d.c_str());
     return 0;
   }
 

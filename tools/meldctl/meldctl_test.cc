@@ -375,7 +375,8 @@ TEST(ExplainTest, KindIsChecked) {
   ASSERT_TRUE(request.ok());
   EXPECT_EQ(request->draft().kind(), t::REPORT);
   EXPECT_EQ(request->draft().category(), "noise");
-  EXPECT_THAT(BuildError(ExplainRequest(MustParse({"explain", "--kind", "melding"}))),
+  EXPECT_THAT(BuildError(ExplainRequest(
+                  MustParse({"explain", "--category", "noise", "--kind", "melding"}))),
               HasSubstr("--kind: unknown value 'melding'"));
 }
 
@@ -464,6 +465,30 @@ TEST(OutputTest, HistoryMarksRejectedEvents) {
             "event_id=submitted-1\n"
             "at=2026-03-01T09:31:00Z type=CaseAccepted actor=- producer=intake "
             "event_id=accepted-1 REJECTED: CaseAccepted is not allowed in state RECEIVED\n");
+}
+
+}  // namespace
+}  // namespace meldpunt::meldctl
+
+namespace meldpunt::meldctl {
+namespace {
+
+TEST(ExplainOptions, LocationBouncesAndHops) {
+  auto options =
+      Parse({"explain", "--category", "potholes", "--postcode", "9000", "--lat", "51.05", "--lon",
+             "3.72", "--bounced", "mobility,works", "--hops", "2", "--system", "crm"});
+  ASSERT_TRUE(options.ok()) << options.status();
+  auto request = ExplainRequest(*options);
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->draft().location().postcode(), "9000");
+  EXPECT_TRUE(request->draft().location().has_coordinates());
+  EXPECT_DOUBLE_EQ(request->draft().location().latitude(), 51.05);
+  EXPECT_EQ(request->bounced_departments_size(), 2);
+  EXPECT_EQ(request->hops(), 2);
+  EXPECT_EQ(request->submitting_system(), "crm");
+  auto half = Parse({"explain", "--category", "x", "--lat", "51"});
+  ASSERT_TRUE(half.ok());
+  EXPECT_FALSE(ExplainRequest(*half).ok());
 }
 
 }  // namespace

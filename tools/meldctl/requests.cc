@@ -1,6 +1,8 @@
 #include "tools/meldctl/requests.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "libs/events/codec.h"
 #include "libs/events/ids.h"
 #include "meldpunt/events/v1/events.pb.h"
@@ -116,6 +118,44 @@ absl::StatusOr<routing::v1::ExplainRouteRequest> ExplainRequest(const Options& o
   request.mutable_draft()->set_kind(kind);
   request.mutable_draft()->set_category(options.Get("category"));
   request.mutable_draft()->set_description(options.Get("description"));
+  t::Channel channel = t::CHANNEL_UNSPECIFIED;
+  if (auto s = EnumOption(options, "channel", t::Channel_descriptor(), &channel, "WEB"); !s.ok())
+    return s;
+  request.mutable_draft()->set_channel(channel);
+  t::Priority priority = t::PRIORITY_UNSPECIFIED;
+  if (options.Has("priority")) {
+    if (auto s = EnumOption(options, "priority", t::Priority_descriptor(), &priority, "NORMAL");
+        !s.ok())
+      return s;
+  }
+  request.mutable_draft()->set_priority(priority);
+  auto* location = request.mutable_draft()->mutable_location();
+  location->set_postcode(options.Get("postcode"));
+  if (options.Has("lat") != options.Has("lon")) {
+    return absl::InvalidArgumentError("--lat and --lon go together");
+  }
+  if (options.Has("lat")) {
+    double lat = 0, lon = 0;
+    if (!absl::SimpleAtod(options.Get("lat"), &lat) ||
+        !absl::SimpleAtod(options.Get("lon"), &lon)) {
+      return absl::InvalidArgumentError(
+          "--lat/--lon: decimal degrees, e.g. --lat 51.054 --lon 3.721");
+    }
+    location->set_has_coordinates(true);
+    location->set_latitude(lat);
+    location->set_longitude(lon);
+  }
+  request.set_submitting_system(options.Get("system"));
+  for (absl::string_view d : absl::StrSplit(options.Get("bounced"), ',', absl::SkipEmpty())) {
+    request.add_bounced_departments(std::string(d));
+  }
+  if (options.Has("hops")) {
+    int hops = 0;
+    if (!absl::SimpleAtoi(options.Get("hops"), &hops) || hops < 0) {
+      return absl::InvalidArgumentError("--hops: a number of routings >= 0");
+    }
+    request.set_hops(hops);
+  }
   return request;
 }
 
