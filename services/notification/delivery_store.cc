@@ -41,4 +41,22 @@ absl::StatusOr<std::vector<v1::Delivery>> RedisDeliveryStore::List(const std::st
   return out;
 }
 
+absl::Status RedisDeliveryStore::SaveSubmission(const events::Envelope& submitted) {
+  ASSIGN_OR_RETURN(
+      redis::Reply reply,
+      redis_.Command({"SET", absl::StrCat("mp:notify:case:{", submitted.case_id(), "}"),
+                      events::Encode(submitted)}));
+  return redis::ReplyStatus(reply);
+}
+
+absl::StatusOr<std::optional<events::Envelope>> RedisDeliveryStore::LoadSubmission(
+    const std::string& case_id) {
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"GET", absl::StrCat("mp:notify:case:{", case_id, "}")}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  if (reply.is_nil()) return std::optional<events::Envelope>();
+  ASSIGN_OR_RETURN(events::Envelope e, events::Decode(reply.str));
+  return std::optional<events::Envelope>(std::move(e));
+}
+
 }  // namespace meldpunt::notification

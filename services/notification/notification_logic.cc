@@ -80,22 +80,44 @@ std::map<std::string, std::string> NotificationLogic::LetterValues(
 }
 
 absl::Status NotificationLogic::Handle(const events::Envelope& envelope) {
-  if (envelope.payload_case() != events::Envelope::kCaseSubmitted) return absl::OkStatus();
-  const auto& reporter = envelope.case_submitted().draft().reporter();
+  switch (envelope.payload_case()) {
+    case events::Envelope::kCaseSubmitted:
+      RETURN_IF_ERROR(store_.SaveSubmission(envelope));
+      return Deliver("acknowledgement",
+                     events::DeterministicId(
+                         "notify", {envelope.case_id(), "acknowledgement", "email", "reporter"}),
+                     envelope, envelope, LetterValues(envelope));
+    case events::Envelope::kCaseReferred: {
+      ASSIGN_OR_RETURN(std::optional<events::Envelope> submitted,
+                       store_.LoadSubmission(envelope.case_id()));
+      if (!submitted) return absl::OkStatus();  // submitted before this service kept submissions
+      std::map<std::string, std::string> values = LetterValues(*submitted);
+      values["referred_to"] = envelope.case_referred().body();
+      values["reason"] = envelope.case_referred().reason();
+      return Deliver(
+          "referral",
+          events::DeterministicId("notify", {envelope.case_id(), "referral", envelope.event_id()}),
+          envelope, *submitted, values);
+    }
+    default:
+      return absl::OkStatus();
+  }
+}
+
+absl::Status NotificationLogic::Deliver(const std::string& template_name, const std::string& key,
+                                        const events::Envelope& envelope,
+                                        const events::Envelope& submitted,
+                                        const std::map<std::string, std::string>& values) {
+  const auto& reporter = submitted.case_submitted().draft().reporter();
   // No e-mail address, no e-mail: other channels (letter, phone) are the Meldpunt team's work.
   if (reporter.anonymous() || reporter.email().empty()) return absl::OkStatus();
-
-  const std::string template_name = "acknowledgement";
-  const std::string key =
-      events::DeterministicId("notify", {envelope.case_id(), template_name, "email", "reporter"});
   const std::string lang = LanguageCode(reporter.language());
   ASSIGN_OR_RETURN(bool sent, store_.IsSent(envelope.case_id(), key));
 
   int attempts = 0;
   absl::Status last = absl::OkStatus();
   if (!sent) {
-    ASSIGN_OR_RETURN(Rendered letter,
-                     templates_.Render(template_name, lang, LetterValues(envelope)));
+    ASSIGN_OR_RETURN(Rendered letter, templates_.Render(template_name, lang, values));
     Email email{reporter.email(), letter.subject, letter.body, key, envelope.case_id(), lang};
     absl::Duration backoff = options_.first_backoff;
     while (attempts < options_.max_attempts) {
@@ -139,8 +161,9 @@ absl::Status NotificationLogic::Handle(const events::Envelope& envelope) {
     (void)appended;
     delivery.set_status("delivered");
     if (!sent) RETURN_IF_ERROR(store_.Record(delivery));
-    log::Info("acknowledgement delivered",
-              {{"case_id", envelope.case_id()}, {"attempts", attempts}});
+    log::Info(
+        "letter delivered",
+        {{"case_id", envelope.case_id()}, {"template", template_name}, {"attempts", attempts}});
     return absl::OkStatus();
   }
   auto* f = outcome.mutable_notification_failed();
@@ -160,7 +183,7 @@ absl::Status NotificationLogic::Handle(const events::Envelope& envelope) {
   delivery.set_status("dead_lettered");
   delivery.set_last_error(std::string(last.message()));
   RETURN_IF_ERROR(store_.Record(delivery));
-  log::Error("acknowledgement dead-lettered",
+  log::Error("letter dead-lettered",
              {{"case_id", envelope.case_id()}, {"attempts", attempts}, {"error", last.ToString()}});
   return absl::OkStatus();
 }

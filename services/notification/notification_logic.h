@@ -1,6 +1,7 @@
 // What notification does with case events: for a submitted case with a reporter e-mail, send the
-// acknowledgement (in the reporter's language), retry with backoff, dead-letter after the last
-// attempt, and record the outcome as an event. Free of Kafka and Redis: works through EventLog,
+// acknowledgement (in the reporter's language); for a case referred to an outside body, the
+// referral letter. Retries with backoff, dead-letters after the last attempt, and records the
+// outcome as an event. Free of Kafka and Redis: works through EventLog,
 // DeliveryStore, Mailer and Clock.
 #pragma once
 
@@ -46,6 +47,12 @@ class NotificationLogic {
   std::map<std::string, std::string> LetterValues(const events::Envelope& submitted) const;
 
  private:
+  // Sends `template_name` to the reporter of `submitted` (once per `key`), and records the outcome
+  // as an event caused by `envelope`.
+  absl::Status Deliver(const std::string& template_name, const std::string& key,
+                       const events::Envelope& envelope, const events::Envelope& submitted,
+                       const std::map<std::string, std::string>& values);
+
   const Templates& templates_;
   Mailer& mailer_;
   DeliveryStore& store_;

@@ -40,6 +40,16 @@ class MemoryDeliveries : public DeliveryStore {
     return absl::OkStatus();
   }
   absl::StatusOr<std::vector<v1::Delivery>> List(const std::string&) override { return records; }
+  absl::Status SaveSubmission(const events::Envelope& e) override {
+    submissions[e.case_id()] = e;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<events::Envelope>> LoadSubmission(const std::string& c) override {
+    auto it = submissions.find(c);
+    if (it == submissions.end()) return std::optional<events::Envelope>();
+    return std::optional<events::Envelope>(it->second);
+  }
+  std::map<std::string, events::Envelope> submissions;
   std::set<std::string> sent;
   std::vector<v1::Delivery> records;
 };
@@ -176,6 +186,26 @@ TEST_F(NotificationLogicTest, NoEmailNoMessage) {
   ASSERT_TRUE(logic_.Handle(Submitted(t::NL, /*anonymous=*/true)).ok());
   EXPECT_TRUE(mailer_.sent.empty());
   EXPECT_TRUE(log_.appended.empty());
+}
+
+TEST_F(NotificationLogicTest, ReferralLetterGoesToTheReporter) {
+  ASSERT_TRUE(logic_.Handle(Submitted(t::EN)).ok());
+  events::Envelope referred =
+      events::NewEnvelope("MP-0123456789ABC", "routing", absl::FromUnixSeconds(1'763'900'000));
+  referred.mutable_case_referred()->set_body("Vlaamse Ombudsdienst");
+  referred.mutable_case_referred()->set_reason("second-line complaint");
+  events::Finish(referred, "referred-1");
+  ASSERT_TRUE(logic_.Handle(referred).ok());
+  ASSERT_EQ(mailer_.sent.size(), 2u);
+  EXPECT_NE(mailer_.sent[1].subject.find("Vlaamse Ombudsdienst"), std::string::npos)
+      << mailer_.sent[1].subject;
+  EXPECT_NE(mailer_.sent[1].body.find("second-line complaint"), std::string::npos)
+      << mailer_.sent[1].body;
+  EXPECT_NE(mailer_.sent[1].idempotency_key, mailer_.sent[0].idempotency_key);
+  EXPECT_EQ(log_.appended.back().notification_delivered().template_name(), "referral");
+  // Redelivered: not sent again.
+  ASSERT_TRUE(logic_.Handle(referred).ok());
+  EXPECT_EQ(mailer_.sent.size(), 2u);
 }
 
 TEST(Templates, RenderFallsBackToDutchAndDoesNotEscape) {

@@ -150,6 +150,28 @@ class WalkingSkeleton : public ::testing::Test {
     return "";
   }
 
+  // Decoded bodies of every mail in the sink about this case.
+  static std::vector<std::string> Mails(const std::string& case_id) {
+    std::vector<std::string> bodies;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(stack_->smtp_dir, ec)) {
+      if (entry.path().extension() != ".eml") continue;
+      std::ifstream in(entry.path());
+      std::stringstream buffer;
+      buffer << in.rdbuf();
+      const std::string raw = buffer.str();
+      if (raw.find("X-Meldpunt-Case: " + case_id) == std::string::npos) continue;
+      size_t start = raw.find("\r\n\r\n");
+      std::string encoded;
+      for (char c : raw.substr(start == std::string::npos ? 0 : start))
+        if (!isspace(static_cast<unsigned char>(c))) encoded.push_back(c);
+      std::string body;
+      absl::Base64Unescape(encoded, &body);
+      bodies.push_back(body);
+    }
+    return bodies;
+  }
+
   static testing::Stack* stack_;
 };
 
@@ -360,6 +382,13 @@ TEST_F(WalkingSkeleton, BouncedReportIsRoutedAgainAndAQuestionForTheOmbudsmanIsR
       },
       absl::Seconds(30)));
   EXPECT_EQ(Get(referred.case_id())->case_().referred_to(), "Vlaamse Ombudsdienst");
+  // The reporter hears where the case went.
+  ASSERT_TRUE(testing::Eventually([&] { return Mails(referred.case_id()).size() == 2; },
+                                  absl::Seconds(60)));
+  bool letter = false;
+  for (const auto& body : Mails(referred.case_id()))
+    letter |= body.find("doorgestuurd naar Vlaamse Ombudsdienst") != std::string::npos;
+  EXPECT_TRUE(letter);
 }
 
 TEST_F(WalkingSkeleton, EveryServiceIsHealthyReadyAndExposesMetrics) {
