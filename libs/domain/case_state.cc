@@ -59,6 +59,7 @@ bool Allowed(CaseState s, const Envelope& e) {
     case Envelope::kNotificationDelivered:
     case Envelope::kNotificationFailed:
     case Envelope::kEventRejected:
+    case Envelope::kCaseLinked:
       return s != t::CASE_STATE_UNSPECIFIED;
     case Envelope::PAYLOAD_NOT_SET:
       return false;
@@ -203,6 +204,9 @@ absl::Status Apply(Case& c, const Envelope& e) {
     case Envelope::kCaseMerged:
       c.set_master_case_id(e.case_merged().master_case_id());
       c.set_state(t::MERGED);
+      break;
+    case Envelope::kCaseLinked:
+      c.set_duplicate_of(e.case_linked().master_case_id());
       break;
     case Envelope::kDeadlineBreached: {
       const std::string& clock = e.deadline_breached().clock();

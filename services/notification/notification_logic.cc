@@ -99,6 +99,27 @@ absl::Status NotificationLogic::Handle(const events::Envelope& envelope) {
           events::DeterministicId("notify", {envelope.case_id(), "referral", envelope.event_id()}),
           envelope, *submitted, values);
     }
+    case events::Envelope::kCaseLinked:
+    case events::Envelope::kCaseMerged: {
+      // The problem is already known: tell the reporter, with the reference of the master case.
+      ASSIGN_OR_RETURN(std::optional<events::Envelope> submitted,
+                       store_.LoadSubmission(envelope.case_id()));
+      if (!submitted) return absl::OkStatus();
+      const std::string master = envelope.has_case_linked()
+                                     ? envelope.case_linked().master_case_id()
+                                     : envelope.case_merged().master_case_id();
+      std::map<std::string, std::string> values = LetterValues(*submitted);
+      ASSIGN_OR_RETURN(std::optional<events::Envelope> master_submitted,
+                       store_.LoadSubmission(master));
+      values["master_reference"] =
+          master_submitted && !master_submitted->case_submitted().reference().empty()
+              ? master_submitted->case_submitted().reference()
+              : master;
+      return Deliver(
+          "duplicate",
+          events::DeterministicId("notify", {envelope.case_id(), "duplicate", envelope.event_id()}),
+          envelope, *submitted, values);
+    }
     default:
       return absl::OkStatus();
   }

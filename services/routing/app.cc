@@ -111,8 +111,25 @@ absl::Status RoutingApp::Start() {
 absl::Status RoutingApp::HandleEvent(const events::Envelope& envelope) {
   ASSIGN_OR_RETURN(v1::RouteState before, store_->Load(envelope.case_id()));
   std::shared_ptr<const RuleSet> rules = Rules();
+  auto nearby = [&](const std::string& category, double lat, double lon, double radius_m,
+                    absl::Time since) -> std::optional<Nearby> {
+    absl::StatusOr<std::vector<std::pair<std::string, double>>> near =
+        store_->Near(category, lat, lon, radius_m);
+    if (!near.ok()) {
+      log::Warning("duplicate search unavailable", {{"error", near.status().ToString()}});
+      return std::nullopt;
+    }
+    for (const auto& [case_id, distance] : *near) {
+      if (case_id == envelope.case_id()) continue;
+      absl::StatusOr<v1::RouteState> other = store_->Load(case_id);
+      if (!other.ok() || other->closed()) continue;
+      if (events::GetTime(other->submitted_at()) < since) continue;
+      return Nearby{case_id, distance};
+    }
+    return std::nullopt;
+  };
   std::optional<RoutingOutput> output = logic_->Handle(
-      *rules, envelope, before, [&](const std::string& d) { return OpenCases(*rules, d); });
+      *rules, envelope, before, [&](const std::string& d) { return OpenCases(*rules, d); }, nearby);
   if (output) {
     // Every record in flight at once; the input is committed only when all are acknowledged.
     const absl::Time deadline = absl::Now() + config_.produce_timeout;
@@ -140,6 +157,17 @@ absl::Status RoutingApp::HandleEvent(const events::Envelope& envelope) {
       RETURN_IF_ERROR(ack->status);
     }
     for (const auto& e : output->events) {
+      if (e.has_case_linked() || e.has_case_merged()) {
+        routed_
+            ->Add(
+                {{"department", e.has_case_merged() ? "merged" : "linked"}, {"rule", "duplicates"}})
+            .Increment();
+        log::Info("likely duplicate",
+                  {{"case_id", envelope.case_id()},
+                   {"master", e.has_case_merged() ? e.case_merged().master_case_id()
+                                                  : e.case_linked().master_case_id()}});
+        continue;
+      }
       const bool referred = e.has_case_referred();
       routed_
           ->Add({{"department", referred ? "referred" : e.case_routed().department()},

@@ -1,5 +1,6 @@
 #include "services/routing/route_store.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/status/status_macros.h"
 
@@ -8,6 +9,7 @@ namespace {
 std::string StateKey(const std::string& case_id) {
   return absl::StrCat("mp:route:{", case_id, "}");
 }
+std::string GeoKey(const std::string& category) { return absl::StrCat("mp:geo:{", category, "}"); }
 std::string OpenKey(const std::string& department, const std::string& member) {
   return absl::StrCat("mp:open:{", department, "}:", member);
 }
@@ -34,6 +36,16 @@ absl::Status RedisRouteStore::Save(const std::string& case_id, const v1::RouteSt
     commands.push_back({"SREM", OpenKey(before.department(), before.assignee()), case_id});
   }
   if (is_open) commands.push_back({"SADD", OpenKey(after.department(), after.assignee()), case_id});
+  const auto& where = after.draft().location();
+  if (where.has_coordinates() && !after.draft().category().empty()) {
+    if (!after.closed() && (before.draft().category().empty() || before.closed())) {
+      commands.push_back({"GEOADD", GeoKey(after.draft().category()),
+                          absl::StrCat(where.longitude()), absl::StrCat(where.latitude()),
+                          case_id});
+    } else if (after.closed() && !before.closed()) {
+      commands.push_back({"ZREM", GeoKey(after.draft().category()), case_id});
+    }
+  }
   ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
   for (const auto& r : replies) RETURN_IF_ERROR(redis::ReplyStatus(r));
   return absl::OkStatus();
@@ -49,6 +61,23 @@ absl::StatusOr<std::map<std::string, int64_t>> RedisRouteStore::OpenCases(
   for (size_t i = 0; i < members.size(); ++i) {
     RETURN_IF_ERROR(redis::ReplyStatus(replies[i]));
     out[members[i]] = replies[i].integer;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, double>>> RedisRouteStore::Near(
+    const std::string& category, double latitude, double longitude, double radius_m) {
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"GEOSEARCH", GeoKey(category), "FROMLONLAT",
+                                   absl::StrCat(longitude), absl::StrCat(latitude), "BYRADIUS",
+                                   absl::StrCat(radius_m), "m", "ASC", "COUNT", "10", "WITHDIST"}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& item : reply.elements) {
+    if (item.elements.size() < 2) continue;
+    double distance = 0;
+    if (!absl::SimpleAtod(item.elements[1].str, &distance)) continue;
+    out.emplace_back(item.elements[0].str, distance);
   }
   return out;
 }

@@ -1,11 +1,13 @@
 // What routing keeps in Redis, all derived from case events:
 //   mp:route:{<case>}               serialized meldpunt.routing.v1.RouteState
 //   mp:open:{<department>}:<member> set of the open cases assigned to a member (workload)
+//   mp:geo:{<category>}             Redis GEO set of the open cases with coordinates (duplicates)
 // Sets make the workload idempotent: folding an event twice adds or removes the same member.
 #pragma once
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -18,11 +20,15 @@ class RouteStore {
  public:
   virtual ~RouteStore() = default;
   virtual absl::StatusOr<v1::RouteState> Load(const std::string& case_id) = 0;
-  // Writes the state and moves the case between the workload sets of `before` and `after`.
+  // Writes the state, moves the case between the workload sets of `before` and `after`, and
+  // keeps it in (or takes it out of) its category's GEO set while it is open.
   virtual absl::Status Save(const std::string& case_id, const v1::RouteState& before,
                             const v1::RouteState& after) = 0;
   virtual absl::StatusOr<std::map<std::string, int64_t>> OpenCases(
       const std::string& department, const std::vector<std::string>& members) = 0;
+  // Open cases of the category within the radius, nearest first: (case id, metres).
+  virtual absl::StatusOr<std::vector<std::pair<std::string, double>>> Near(
+      const std::string& category, double latitude, double longitude, double radius_m) = 0;
 };
 
 class RedisRouteStore final : public RouteStore {
@@ -33,6 +39,10 @@ class RedisRouteStore final : public RouteStore {
                     const v1::RouteState& after) override;
   absl::StatusOr<std::map<std::string, int64_t>> OpenCases(
       const std::string& department, const std::vector<std::string>& members) override;
+  absl::StatusOr<std::vector<std::pair<std::string, double>>> Near(const std::string& category,
+                                                                   double latitude,
+                                                                   double longitude,
+                                                                   double radius_m) override;
 
  private:
   redis::Client& redis_;

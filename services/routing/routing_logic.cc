@@ -1,5 +1,6 @@
 #include "services/routing/routing_logic.h"
 
+#include "absl/strings/str_cat.h"
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
 
@@ -57,13 +58,46 @@ void RoutingLogic::Fold(v1::RouteState& state, const events::Envelope& e) {
 
 std::optional<RoutingOutput> RoutingLogic::Handle(const RuleSet& rules, const events::Envelope& e,
                                                   const v1::RouteState& before,
-                                                  const OpenCases& open_cases) const {
+                                                  const OpenCases& open_cases,
+                                                  const FindNearby& nearby) const {
   v1::RouteState state = before;
   switch (e.payload_case()) {
-    case events::Envelope::kCaseSubmitted:
-      if (before.hops() > 0) return std::nullopt;  // routed already (a repeat)
+    case events::Envelope::kCaseSubmitted: {
+      if (before.hops() > 0 || before.closed()) return std::nullopt;  // handled already (a repeat)
       Fold(state, e);
+      const DuplicatePolicy& policy = rules.duplicates();
+      const t::Location& where = state.draft().location();
+      if (policy.enabled && nearby && policy.kinds.count(state.draft().kind()) &&
+          where.has_coordinates()) {
+        std::optional<Nearby> master =
+            nearby(state.draft().category(), where.latitude(), where.longitude(), policy.radius_m,
+                   events::GetTime(e.occurred_at()) - policy.window);
+        if (master && master->case_id != e.case_id()) {
+          events::Envelope dup = events::NewEnvelope(e.case_id(), "routing", clock_.Now());
+          dup.set_causation_id(e.event_id());
+          dup.set_correlation_id(e.correlation_id());
+          dup.mutable_actor()->set_id("service:routing");
+          const std::string reason = absl::StrCat("same category ", state.draft().category(), ", ",
+                                                  static_cast<int>(master->distance_m),
+                                                  " m from open case ", master->case_id);
+          if (policy.merge) {
+            dup.mutable_case_merged()->set_master_case_id(master->case_id);
+            events::Finish(dup, events::DeterministicId("duplicate", {e.event_id()}));
+            RoutingOutput out;
+            out.events.push_back(std::move(dup));
+            return out;
+          }
+          dup.mutable_case_linked()->set_master_case_id(master->case_id);
+          dup.mutable_case_linked()->set_distance_m(master->distance_m);
+          dup.mutable_case_linked()->set_reason(reason);
+          events::Finish(dup, events::DeterministicId("duplicate", {e.event_id()}));
+          RoutingOutput out = Route(rules, e, state, open_cases, master->case_id);
+          out.events.insert(out.events.begin(), std::move(dup));
+          return out;
+        }
+      }
       return Route(rules, e, state, open_cases);
+    }
     case events::Envelope::kCaseBounced:
       Fold(state, e);
       return Route(rules, e, state, open_cases);
@@ -71,10 +105,10 @@ std::optional<RoutingOutput> RoutingLogic::Handle(const RuleSet& rules, const ev
       const auto& r = e.case_reassigned();
       RoutingOutput out;
       out.dispatch_topic = events::DispatchTopic(r.department());
-      out.dispatch =
-          Dispatch(rules, e, state, events::DeterministicId("dispatch", {e.event_id()}),
-                   r.department(), r.team(), r.assignee(), state.draft().priority(),
-                   r.reason().empty() ? "reassigned by the Meldpunt" : "reassigned: " + r.reason());
+      out.dispatch = Dispatch(
+          rules, e, state, events::DeterministicId("dispatch", {e.event_id()}), r.department(),
+          r.team(), r.assignee(), state.draft().priority(),
+          r.reason().empty() ? "reassigned by the Meldpunt" : "reassigned: " + r.reason(), "");
       return out;
     }
     default:
@@ -83,7 +117,8 @@ std::optional<RoutingOutput> RoutingLogic::Handle(const RuleSet& rules, const ev
 }
 
 RoutingOutput RoutingLogic::Route(const RuleSet& rules, const events::Envelope& cause,
-                                  const v1::RouteState& state, const OpenCases& open_cases) const {
+                                  const v1::RouteState& state, const OpenCases& open_cases,
+                                  const std::string& duplicate_of) const {
   RouteInput input;
   input.draft = state.draft();
   input.submitting_system = state.submitting_system();
@@ -122,8 +157,9 @@ RoutingOutput RoutingLogic::Route(const RuleSet& rules, const events::Envelope& 
   routed->set_dispatch_topic(decision.dispatch_topic());
   routed->set_hop(state.hops() + 1);
   events::Finish(event, events::DeterministicId("routed", {cause.event_id()}));
-  out.dispatch = Dispatch(rules, cause, state, event.event_id(), decision.department(),
-                          decision.team(), assignee, decision.priority(), explanation);
+  out.dispatch =
+      Dispatch(rules, cause, state, event.event_id(), decision.department(), decision.team(),
+               assignee, decision.priority(), explanation, duplicate_of);
   out.dispatch_topic = decision.dispatch_topic();
   out.events.push_back(std::move(event));
   return out;
@@ -132,7 +168,8 @@ RoutingOutput RoutingLogic::Route(const RuleSet& rules, const events::Envelope& 
 events::v1::DispatchMessage RoutingLogic::Dispatch(
     const RuleSet& rules, const events::Envelope& cause, const v1::RouteState& state,
     const std::string& dispatch_id, const std::string& department, const std::string& team,
-    const std::string& assignee, t::Priority priority, const std::string& explanation) const {
+    const std::string& assignee, t::Priority priority, const std::string& explanation,
+    const std::string& duplicate_of) const {
   const t::CaseDraft& draft = state.draft();
   events::v1::DispatchMessage d;
   d.set_dispatch_id(dispatch_id);
@@ -150,6 +187,7 @@ events::v1::DispatchMessage RoutingLogic::Dispatch(
   *d.mutable_submitted_at() = state.submitted_at();
   events::SetTime(d.mutable_routed_at(), clock_.Now());
   d.set_explanation(explanation);
+  d.set_duplicate_of(duplicate_of);
   // Data minimisation: identity only where the department's policy needs it, never for
   // confidential complaints or anonymous reporters.
   const Department* dept = rules.FindDepartment(department);

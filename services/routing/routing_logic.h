@@ -30,26 +30,37 @@ struct RoutingOutput {
 // Open cases per member of a department (for workload-aware assignment).
 using OpenCases = std::function<std::map<std::string, int64_t>(const std::string& department)>;
 
+struct Nearby {
+  std::string case_id;
+  double distance_m = 0;
+};
+// The nearest open case of the category within the radius, submitted since `since`.
+using FindNearby =
+    std::function<std::optional<Nearby>(const std::string& category, double latitude,
+                                        double longitude, double radius_m, absl::Time since)>;
+
 class RoutingLogic {
  public:
   RoutingLogic(const clock::Clock& clock) : clock_(clock) {}
 
   // nullopt for events routing does not act on. `state` is the case's state before the event.
   std::optional<RoutingOutput> Handle(const RuleSet& rules, const events::Envelope& envelope,
-                                      const v1::RouteState& state,
-                                      const OpenCases& open_cases) const;
+                                      const v1::RouteState& state, const OpenCases& open_cases,
+                                      const FindNearby& nearby = nullptr) const;
 
   // The case's routing state after the event.
   static void Fold(v1::RouteState& state, const events::Envelope& envelope);
 
  private:
   RoutingOutput Route(const RuleSet& rules, const events::Envelope& cause,
-                      const v1::RouteState& state, const OpenCases& open_cases) const;
+                      const v1::RouteState& state, const OpenCases& open_cases,
+                      const std::string& duplicate_of = "") const;
   events::v1::DispatchMessage Dispatch(const RuleSet& rules, const events::Envelope& cause,
                                        const v1::RouteState& state, const std::string& dispatch_id,
                                        const std::string& department, const std::string& team,
                                        const std::string& assignee, types::v1::Priority priority,
-                                       const std::string& explanation) const;
+                                       const std::string& explanation,
+                                       const std::string& duplicate_of) const;
 
   const clock::Clock& clock_;
 };

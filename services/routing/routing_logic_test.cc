@@ -176,3 +176,71 @@ TEST(DispatchRecord, CarriesIdsAndJson) {
 
 }  // namespace
 }  // namespace meldpunt::routing
+
+namespace meldpunt::routing {
+namespace {
+
+TEST(Duplicates, NearbyOpenReportIsLinkedOrMerged) {
+  auto link_rules = RuleSet::Parse(R"(
+default_department: triage
+departments: [{id: triage}, {id: works}]
+categories: [{id: potholes, department: works}]
+duplicates: {kinds: [REPORT], radius_m: 40, window: 7d, action: link}
+)",
+                                   "dup.yaml");
+  ASSERT_TRUE(link_rules.ok()) << link_rules.status();
+  clock::FakeClock clock(absl::FromUnixSeconds(1'763'800'100));
+  RoutingLogic logic(clock);
+  events::Envelope e =
+      events::NewEnvelope("MP-0123456789ABC", "intake", absl::FromUnixSeconds(1'763'800'000));
+  auto* draft = e.mutable_case_submitted()->mutable_draft();
+  draft->set_kind(t::REPORT);
+  draft->set_category("potholes");
+  draft->mutable_location()->set_has_coordinates(true);
+  draft->mutable_location()->set_latitude(51.05);
+  draft->mutable_location()->set_longitude(3.72);
+  events::Finish(e, "submitted-2");
+  double asked_radius = 0;
+  absl::Time asked_since;
+  FindNearby nearby = [&](const std::string& category, double, double, double radius,
+                          absl::Time since) {
+    asked_radius = radius;
+    asked_since = since;
+    return category == "potholes" ? std::optional<Nearby>(Nearby{"MP-ZZZZZZZZZZZZZ", 12.5})
+                                  : std::nullopt;
+  };
+  auto none = [](const std::string&) { return std::map<std::string, int64_t>(); };
+  auto out = logic.Handle(**link_rules, e, v1::RouteState(), none, nearby);
+  ASSERT_TRUE(out.has_value());
+  ASSERT_EQ(out->events.size(), 2u);
+  EXPECT_EQ(out->events[0].type(), "CaseLinked");
+  EXPECT_EQ(out->events[0].case_linked().master_case_id(), "MP-ZZZZZZZZZZZZZ");
+  EXPECT_EQ(out->events[1].type(), "CaseRouted");
+  EXPECT_EQ(out->dispatch->duplicate_of(), "MP-ZZZZZZZZZZZZZ");
+  EXPECT_DOUBLE_EQ(asked_radius, 40);
+  EXPECT_EQ(asked_since, absl::FromUnixSeconds(1'763'800'000) - absl::Hours(24 * 7));
+
+  auto merge_rules = RuleSet::Parse(R"(
+default_department: triage
+departments: [{id: triage}]
+duplicates: {action: merge}
+)",
+                                    "dup.yaml");
+  ASSERT_TRUE(merge_rules.ok());
+  auto merged = logic.Handle(**merge_rules, e, v1::RouteState(), none, nearby);
+  ASSERT_EQ(merged->events.size(), 1u);
+  EXPECT_EQ(merged->events[0].type(), "CaseMerged");
+  EXPECT_FALSE(merged->dispatch.has_value());
+
+  // Without coordinates, or for another kind, nobody looks.
+  draft->mutable_location()->set_has_coordinates(false);
+  events::Finish(e, "submitted-3");
+  EXPECT_EQ(logic.Handle(**link_rules, e, v1::RouteState(), none, nearby)->events.size(), 1u);
+  EXPECT_FALSE(
+      RuleSet::Parse("default_department: a\ndepartments: [{id: a}]\nduplicates: {action: fuse}\n",
+                     "x")
+          .ok());
+}
+
+}  // namespace
+}  // namespace meldpunt::routing

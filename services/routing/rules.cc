@@ -173,7 +173,7 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(const std::string&
   std::shared_ptr<RuleSet> rules(new RuleSet());
   RETURN_IF_BAD(CheckKeys(err, root, "routing rules",
                           {"default_department", "max_hops", "danger_words", "departments",
-                           "categories", "districts", "rules"}));
+                           "categories", "districts", "rules", "duplicates"}));
   // Departments.
   const YAML::Node departments = root["departments"];
   if (!departments || !departments.IsSequence() || departments.size() == 0) {
@@ -263,6 +263,31 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(const std::string&
       return err.At(root["max_hops"], "max_hops", "must be between 1 and 20");
     }
     rules->max_hops_ = static_cast<int>(hops);
+  }
+  if (const YAML::Node dup = root["duplicates"]) {
+    RETURN_IF_BAD(CheckKeys(err, dup, "duplicates", {"kinds", "radius_m", "window", "action"}));
+    DuplicatePolicy& p = rules->duplicates_;
+    p.enabled = true;
+    auto kinds = Enums<t::CaseKind>(err, dup["kinds"], "duplicates.kinds", &t::CaseKind_Parse);
+    if (!kinds.ok()) return kinds.status();
+    p.kinds = kinds->empty() ? std::set<t::CaseKind>{t::REPORT} : *kinds;
+    if (dup["radius_m"] && (!absl::SimpleAtod(dup["radius_m"].Scalar(), &p.radius_m) ||
+                            p.radius_m <= 0 || p.radius_m > 10000)) {
+      return err.At(dup["radius_m"], "duplicates.radius_m", "metres, between 0 and 10000");
+    }
+    if (dup["window"]) {
+      auto window = config::ParseDuration(dup["window"].Scalar());
+      if (!window.ok() || *window <= absl::ZeroDuration()) {
+        return err.At(dup["window"], "duplicates.window", "a positive duration such as 14d");
+      }
+      p.window = *window;
+    }
+    if (dup["action"]) {
+      const std::string action = dup["action"].Scalar();
+      if (action != "link" && action != "merge")
+        return err.At(dup["action"], "duplicates.action", "link or merge");
+      p.merge = action == "merge";
+    }
   }
   auto danger = List(err, root["danger_words"], "danger_words");
   if (!danger.ok()) return danger.status();

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "meldpunt/routing/v1/routing.pb.h"
 #include "meldpunt/types/v1/case.pb.h"
 #include "re2/re2.h"
@@ -84,6 +85,16 @@ struct Rule {
   Result result;
 };
 
+// When a new case is a likely duplicate of an open one: same category, within `radius_m`,
+// submitted within `window`.
+struct DuplicatePolicy {
+  bool enabled = false;
+  std::set<types::v1::CaseKind> kinds;
+  double radius_m = 50;
+  absl::Duration window = absl::Hours(24 * 14);
+  bool merge = false;  // merge into the master instead of linking to it
+};
+
 // What routing knows about a case when it decides.
 struct RouteInput {
   types::v1::CaseDraft draft;
@@ -114,6 +125,7 @@ class RuleSet {
   std::vector<std::string> Members(const std::string& department) const;
   const std::string& default_department() const { return default_department_; }
   int max_hops() const { return max_hops_; }
+  const DuplicatePolicy& duplicates() const { return duplicates_; }
   v1::GetRulesResponse Describe() const;
   std::vector<std::string> DispatchTopics() const;
   size_t rule_count() const { return rules_.size(); }
@@ -131,6 +143,7 @@ class RuleSet {
   std::vector<std::string> danger_words_;
   std::string default_department_;
   int max_hops_ = 3;
+  DuplicatePolicy duplicates_;
 };
 
 // Lower-cased whole words of a text (UTF-8 bytes >= 0x80 count as letters).

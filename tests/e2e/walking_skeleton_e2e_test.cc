@@ -391,6 +391,56 @@ TEST_F(WalkingSkeleton, BouncedReportIsRoutedAgainAndAQuestionForTheOmbudsmanIsR
   EXPECT_TRUE(letter);
 }
 
+TEST_F(WalkingSkeleton, ASecondReportNearbyIsLinkedAsADuplicateAndItsReporterTold) {
+  // A spot of its own for this run, so earlier reports cannot interfere.
+  const double lat = 51.0 + (absl::ToUnixMicros(absl::Now()) % 1000) / 100000.0;
+  auto at = [&](const std::string& key, double dlat) {
+    auto request = Request(testing::UniqueName(key), t::REPORT, "illegal-dumping");
+    auto* where = request.mutable_draft()->mutable_location();
+    where->set_has_coordinates(true);
+    where->set_latitude(lat + dlat);
+    where->set_longitude(3.65);
+    return request;
+  };
+  intake::v1::SubmitCaseResponse first, second;
+  ASSERT_TRUE(Submit(at("dup-first", 0), &first).ok());
+  ASSERT_EQ(Read(
+                events::DispatchTopic("environment"), first.case_id(),
+                [](const std::vector<kafka::Record>& r) { return !r.empty(); }, absl::Seconds(60))
+                .size(),
+            1u);
+  ASSERT_TRUE(Submit(at("dup-second", 0.0001), &second).ok());  // about 11 m north
+  auto dispatched = Read(
+      events::DispatchTopic("environment"), second.case_id(),
+      [](const std::vector<kafka::Record>& r) { return !r.empty(); }, absl::Seconds(60));
+  ASSERT_EQ(dispatched.size(), 1u);
+  events::v1::DispatchMessage dispatch;
+  ASSERT_TRUE(dispatch.ParseFromString(dispatched[0].value));
+  EXPECT_EQ(dispatch.duplicate_of(), first.case_id());
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        auto c = Get(second.case_id());
+        return c.ok() && c->case_().duplicate_of() == first.case_id();
+      },
+      absl::Seconds(30)));
+  EXPECT_EQ(Get(first.case_id())->case_().duplicate_of(), "");
+  ASSERT_TRUE(
+      testing::Eventually([&] { return Mails(second.case_id()).size() == 2; }, absl::Seconds(60)));
+  bool told = false;
+  for (const auto& body : Mails(second.case_id()))
+    told |= body.find(first.reference()) != std::string::npos;
+  EXPECT_TRUE(told) << "the duplicate letter names the first case's reference";
+  // Far away: not a duplicate.
+  intake::v1::SubmitCaseResponse far;
+  ASSERT_TRUE(Submit(at("dup-far", 0.01), &far).ok());  // about 1.1 km
+  ASSERT_EQ(Read(
+                events::DispatchTopic("environment"), far.case_id(),
+                [](const std::vector<kafka::Record>& r) { return !r.empty(); }, absl::Seconds(60))
+                .size(),
+            1u);
+  EXPECT_EQ(Get(far.case_id())->case_().duplicate_of(), "");
+}
+
 TEST_F(WalkingSkeleton, EveryServiceIsHealthyReadyAndExposesMetrics) {
   for (const auto& [name, endpoints] : stack_->services) {
     const size_t colon = endpoints.admin.rfind(':');
