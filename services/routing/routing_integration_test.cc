@@ -14,6 +14,7 @@
 #include "libs/kafka/consumer.h"
 #include "meldpunt/routing/v1/routing.grpc.pb.h"
 #include "services/routing/app.h"
+#include "services/routing/route_store.h"
 #include "tests/testing/stack.h"
 
 namespace meldpunt::routing {
@@ -96,6 +97,53 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
   EXPECT_TRUE(dispatched);
   app.Stop();
   std::remove(rules_file.c_str());
+}
+
+// Workload sets and the duplicate index follow the case's state, idempotently.
+TEST(RouteStoreIntegration, WorkloadAndGeoIndexFollowTheState) {
+  auto stack = testing::LoadStack();
+  ASSERT_TRUE(stack.ok());
+  auto redis = redis::Client::Create({.address = stack->redis});
+  ASSERT_TRUE(redis.ok());
+  RedisRouteStore store(**redis);
+  const std::string department = testing::UniqueName("dept");
+  const std::string category = testing::UniqueName("cat");
+  const std::string case_id = events::CaseIdFor("store-test", testing::UniqueName("c"));
+  v1::RouteState empty;
+  v1::RouteState submitted;
+  submitted.mutable_draft()->set_kind(t::REPORT);
+  submitted.mutable_draft()->set_category(category);
+  submitted.mutable_draft()->mutable_location()->set_has_coordinates(true);
+  submitted.mutable_draft()->mutable_location()->set_latitude(51.05);
+  submitted.mutable_draft()->mutable_location()->set_longitude(3.72);
+  ASSERT_TRUE(store.Save(case_id, empty, submitted).ok());
+  auto near = store.Near(category, 51.0501, 3.72, 50);
+  ASSERT_TRUE(near.ok()) << near.status();
+  ASSERT_EQ(near->size(), 1u);
+  EXPECT_EQ((*near)[0].first, case_id);
+  EXPECT_NEAR((*near)[0].second, 11.1, 1.0);
+  EXPECT_TRUE(store.Near(category, 51.06, 3.72, 50)->empty()) << "1.1 km away";
+
+  v1::RouteState routed = submitted;
+  routed.set_department(department);
+  routed.set_assignee("an");
+  ASSERT_TRUE(store.Save(case_id, submitted, routed).ok());
+  ASSERT_TRUE(store.Save(case_id, submitted, routed).ok());  // folded twice
+  EXPECT_EQ(store.OpenCases(department, {"an", "bo"})->at("an"), 1);
+  v1::RouteState moved = routed;
+  moved.set_assignee("bo");
+  ASSERT_TRUE(store.Save(case_id, routed, moved).ok());
+  auto counts = store.OpenCases(department, {"an", "bo"});
+  EXPECT_EQ(counts->at("an"), 0);
+  EXPECT_EQ(counts->at("bo"), 1);
+  v1::RouteState closed = moved;
+  closed.set_closed(true);
+  ASSERT_TRUE(store.Save(case_id, moved, closed).ok());
+  EXPECT_EQ(store.OpenCases(department, {"bo"})->at("bo"), 0);
+  EXPECT_TRUE(store.Near(category, 51.05, 3.72, 50)->empty()) << "closed cases leave the index";
+  auto loaded = store.Load(case_id);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_TRUE(loaded->closed());
 }
 
 }  // namespace

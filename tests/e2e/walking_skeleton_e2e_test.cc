@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -439,6 +440,27 @@ TEST_F(WalkingSkeleton, ASecondReportNearbyIsLinkedAsADuplicateAndItsReporterTol
                 .size(),
             1u);
   EXPECT_EQ(Get(far.case_id())->case_().duplicate_of(), "");
+}
+
+TEST_F(WalkingSkeleton, SighupMakesRoutingReloadItsRules) {
+  const auto& admin = stack_->services.at("routing").admin;
+  const size_t colon = admin.rfind(':');
+  httplib::Client client(admin.substr(0, colon), std::stoi(admin.substr(colon + 1)));
+  auto applied = [&]() -> int {
+    auto metrics = client.Get("/metrics");
+    if (!metrics) return -1;
+    const std::string needle = "meldpunt_routing_rule_reloads_total{outcome=\"applied\"} ";
+    size_t at = metrics->body.find(needle);
+    return at == std::string::npos ? 0 : std::atoi(metrics->body.c_str() + at + needle.size());
+  };
+  const int before = applied();
+  ASSERT_GE(before, 0);
+  ASSERT_GT(stack_->pids.count("routing"), 0u);
+  ASSERT_EQ(kill(stack_->pids.at("routing"), SIGHUP), 0);
+  EXPECT_TRUE(testing::Eventually([&] { return applied() == before + 1; }, absl::Seconds(10)));
+  auto ready = client.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << "still serving after the reload";
 }
 
 TEST_F(WalkingSkeleton, EveryServiceIsHealthyReadyAndExposesMetrics) {

@@ -20,28 +20,32 @@ constexpr int kRules = 1000;
 constexpr int kDistricts = 100;  // a 10 x 10 grid of squares
 
 std::string RulesYaml() {
-  std::string y = "default_department: triage\nmax_hops: 3\ndanger_words: [gevaar, brand, gaslek]\n";
+  std::string y =
+      "default_department: triage\nmax_hops: 3\ndanger_words: [gevaar, brand, gaslek]\n";
   y += "departments:\n  - {id: triage}\n";
   for (int d = 0; d < 20; ++d) {
     absl::StrAppend(&y, "  - id: dept-", d, "\n    teams:\n      - id: team\n        members:\n");
-    for (int m = 0; m < 5; ++m) absl::StrAppend(&y, "          - {id: m", d, "-", m, ", capacity: 100}\n");
+    for (int m = 0; m < 5; ++m)
+      absl::StrAppend(&y, "          - {id: m", d, "-", m, ", capacity: 100}\n");
   }
   y += "categories:\n";
-  for (int c = 0; c < 200; ++c) absl::StrAppend(&y, "  - {id: cat-", c, ", department: dept-", c % 20, "}\n");
+  for (int c = 0; c < 200; ++c)
+    absl::StrAppend(&y, "  - {id: cat-", c, ", department: dept-", c % 20, "}\n");
   y += "districts:\n";
   for (int i = 0; i < kDistricts; ++i) {
     const double lat = 51.00 + (i / 10) * 0.01;
     const double lon = 3.60 + (i % 10) * 0.01;
     absl::StrAppend(&y, "  - id: district-", i, "\n    postcodes: [\"", 9000 + i, "\"]\n",
-                    "    polygon: {type: Polygon, coordinates: [[[", lon, ", ", lat, "], [", lon + 0.01, ", ", lat,
-                    "], [", lon + 0.01, ", ", lat + 0.01, "], [", lon, ", ", lat + 0.01, "], [", lon, ", ", lat,
-                    "]]]}\n");
+                    "    polygon: {type: Polygon, coordinates: [[[", lon, ", ", lat, "], [",
+                    lon + 0.01, ", ", lat, "], [", lon + 0.01, ", ", lat + 0.01, "], [", lon, ", ",
+                    lat + 0.01, "], [", lon, ", ", lat, "]]]}\n");
   }
   y += "rules:\n";
   for (int r = 0; r < kRules; ++r) {
     // Mostly rules that do not match the benchmark's cases, so a decision walks the whole list.
-    absl::StrAppend(&y, "  - id: rule-", r, "\n    match: {category: [cat-", r % 200, "], district: [district-",
-                    r % kDistricts, "], keywords: [woord", r, "]}\n    result: {department: dept-", r % 20, "}\n");
+    absl::StrAppend(&y, "  - id: rule-", r, "\n    match: {category: [cat-", r % 200,
+                    "], district: [district-", r % kDistricts, "], keywords: [woord", r,
+                    "]}\n    result: {department: dept-", r % 20, "}\n");
   }
   return y;
 }
@@ -60,7 +64,8 @@ RouteInput Case(int i, bool coordinates) {
   in.draft.set_kind(t::REPORT);
   in.draft.set_channel(t::WEB);
   in.draft.set_category(absl::StrCat("cat-", i % 200));
-  in.draft.set_description("Er ligt al een week een grote hoop afval naast de glasbak aan het plein");
+  in.draft.set_description(
+      "Er ligt al een week een grote hoop afval naast de glasbak aan het plein");
   if (coordinates) {
     in.draft.mutable_location()->set_has_coordinates(true);
     in.draft.mutable_location()->set_latitude(51.0 + (i % 97) * 0.001);
@@ -100,7 +105,8 @@ BENCHMARK(BM_DecideCoordinates);
 // Workload-aware assignment among 5 members.
 void BM_PickAssignee(benchmark::State& state) {
   const RuleSet& rules = Rules();
-  std::map<std::string, int64_t> open = {{"m3-0", 4}, {"m3-1", 2}, {"m3-2", 7}, {"m3-3", 2}, {"m3-4", 9}};
+  std::map<std::string, int64_t> open = {
+      {"m3-0", 4}, {"m3-1", 2}, {"m3-2", 7}, {"m3-3", 2}, {"m3-4", 9}};
   for (auto _ : state) benchmark::DoNotOptimize(rules.PickAssignee("dept-3", "team", {}, open));
   state.SetItemsProcessed(state.iterations());
 }
