@@ -1,0 +1,97 @@
+#include "libs/calendar/calendar.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace meldpunt::calendar {
+
+absl::CivilDay EasterSunday(int year) {
+  const int a = year % 19;
+  const int b = year / 100;
+  const int c = year % 100;
+  const int d = b / 4;
+  const int e = b % 4;
+  const int f = (b + 8) / 25;
+  const int g = (b - f + 1) / 3;
+  const int h = (19 * a + b - d - g + 15) % 30;
+  const int i = c / 4;
+  const int k = c % 4;
+  const int l = (32 + 2 * e + 2 * i - h - k) % 7;
+  const int m = (a + 11 * h + 22 * l) / 451;
+  const int month = (h + l - 7 * m + 114) / 31;
+  const int day = (h + l - 7 * m + 114) % 31 + 1;
+  return absl::CivilDay(year, month, day);
+}
+
+absl::StatusOr<BusinessCalendar> BusinessCalendar::Create(const CalendarOptions& options) {
+  BusinessCalendar cal;
+  if (!absl::LoadTimeZone(options.time_zone, &cal.zone_)) {
+    return absl::InvalidArgumentError(absl::StrCat("calendar.time_zone: unknown time zone '", options.time_zone, "'"));
+  }
+  cal.flemish_holiday_ = options.flemish_holiday;
+  for (const std::string& text : options.closing_days) {
+    absl::CivilDay day;
+    if (!absl::ParseCivilTime(text, &day)) {
+      return absl::InvalidArgumentError(absl::StrCat("calendar.closing_days: '", text, "' is not YYYY-MM-DD"));
+    }
+    cal.closing_days_.insert(day);
+  }
+  return cal;
+}
+
+std::vector<absl::CivilDay> BusinessCalendar::Holidays(int year) const {
+  const absl::CivilDay easter = EasterSunday(year);
+  std::vector<absl::CivilDay> days = {
+      absl::CivilDay(year, 1, 1),    // Nieuwjaar
+      easter + 1,                    // Paasmaandag
+      absl::CivilDay(year, 5, 1),    // Dag van de Arbeid
+      easter + 39,                   // O.L.H. Hemelvaart
+      easter + 50,                   // Pinkstermaandag
+      absl::CivilDay(year, 7, 21),   // Nationale feestdag
+      absl::CivilDay(year, 8, 15),   // O.L.V. Hemelvaart
+      absl::CivilDay(year, 11, 1),   // Allerheiligen
+      absl::CivilDay(year, 11, 11),  // Wapenstilstand
+      absl::CivilDay(year, 12, 25),  // Kerstmis
+  };
+  if (flemish_holiday_) days.push_back(absl::CivilDay(year, 7, 11));
+  for (const absl::CivilDay& d : closing_days_)
+    if (d.year() == year) days.push_back(d);
+  std::sort(days.begin(), days.end());
+  days.erase(std::unique(days.begin(), days.end()), days.end());
+  return days;
+}
+
+bool BusinessCalendar::IsHoliday(absl::CivilDay day) const {
+  const std::vector<absl::CivilDay> days = Holidays(static_cast<int>(day.year()));
+  return std::binary_search(days.begin(), days.end(), day);
+}
+
+bool BusinessCalendar::IsWorkingDay(absl::CivilDay day) const {
+  const absl::Weekday weekday = absl::GetWeekday(day);
+  if (weekday == absl::Weekday::saturday || weekday == absl::Weekday::sunday) return false;
+  return !IsHoliday(day);
+}
+
+absl::CivilDay BusinessCalendar::LocalDay(absl::Time t) const { return absl::ToCivilDay(t, zone_); }
+
+absl::Time BusinessCalendar::StartOf(absl::CivilDay day) const {
+  // Midnight exists every day in Brussels (DST changes at 02:00/03:00); pre = the earlier instant.
+  return zone_.At(absl::CivilSecond(day)).pre;
+}
+
+absl::Time BusinessCalendar::AddCalendarDays(absl::Time from, int days) const {
+  return StartOf(LocalDay(from) + days + 1);
+}
+
+absl::Time BusinessCalendar::AddWorkingDays(absl::Time from, int days) const {
+  absl::CivilDay day = LocalDay(from);
+  int counted = 0;
+  while (counted < days) {
+    day += 1;
+    if (IsWorkingDay(day)) ++counted;
+  }
+  return StartOf(day + 1);
+}
+
+}  // namespace meldpunt::calendar
