@@ -27,13 +27,15 @@ absl::CivilDay EasterSunday(int year) {
 absl::StatusOr<BusinessCalendar> BusinessCalendar::Create(const CalendarOptions& options) {
   BusinessCalendar cal;
   if (!absl::LoadTimeZone(options.time_zone, &cal.zone_)) {
-    return absl::InvalidArgumentError(absl::StrCat("calendar.time_zone: unknown time zone '", options.time_zone, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("calendar.time_zone: unknown time zone '", options.time_zone, "'"));
   }
   cal.flemish_holiday_ = options.flemish_holiday;
   for (const std::string& text : options.closing_days) {
     absl::CivilDay day;
     if (!absl::ParseCivilTime(text, &day)) {
-      return absl::InvalidArgumentError(absl::StrCat("calendar.closing_days: '", text, "' is not YYYY-MM-DD"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("calendar.closing_days: '", text, "' is not YYYY-MM-DD"));
     }
     cal.closing_days_.insert(day);
   }

@@ -32,8 +32,10 @@ TEST(Easter, KnownDates) {
 
 TEST(Holidays, Belgium2026) {
   const std::vector<absl::CivilDay> expected = {
-      absl::CivilDay(2026, 1, 1), absl::CivilDay(2026, 4, 6), absl::CivilDay(2026, 5, 1), absl::CivilDay(2026, 5, 14), absl::CivilDay(2026, 5, 25),
-      absl::CivilDay(2026, 7, 21), absl::CivilDay(2026, 8, 15), absl::CivilDay(2026, 11, 1), absl::CivilDay(2026, 11, 11), absl::CivilDay(2026, 12, 25)};
+      absl::CivilDay(2026, 1, 1),  absl::CivilDay(2026, 4, 6),  absl::CivilDay(2026, 5, 1),
+      absl::CivilDay(2026, 5, 14), absl::CivilDay(2026, 5, 25), absl::CivilDay(2026, 7, 21),
+      absl::CivilDay(2026, 8, 15), absl::CivilDay(2026, 11, 1), absl::CivilDay(2026, 11, 11),
+      absl::CivilDay(2026, 12, 25)};
   EXPECT_EQ(Make().Holidays(2026), expected);
 }
 
@@ -51,7 +53,8 @@ TEST(Holidays, Belgium2025WithTheFlemishHolidayAndAClosingDay) {
 
 TEST(Deadlines, WorkingDaysSkipWeekendsAndHolidays) {
   BusinessCalendar cal = Make();
-  // Wed 13 May 2026 10:00 CEST; Thu 14 May is Ascension: Fri 15 (1), Mon 18 (2): due Tue 19 00:00 CEST.
+  // Wed 13 May 2026 10:00 CEST; Thu 14 May is Ascension: Fri 15 (1), Mon 18 (2): due Tue 19 00:00
+  // CEST.
   EXPECT_EQ(cal.AddWorkingDays(Utc("2026-05-13T08:00:00Z"), 2), Utc("2026-05-18T22:00:00Z"));
   // Wed 23 Dec 2026: Thu 24 (1), Fri 25 Christmas, Mon 28 (2), Tue 29 (3): due Wed 30 00:00 CET.
   EXPECT_EQ(cal.AddWorkingDays(Utc("2026-12-23T10:00:00Z"), 3), Utc("2026-12-29T23:00:00Z"));
@@ -70,9 +73,11 @@ TEST(Deadlines, WorkingDaysSkipWeekendsAndHolidays) {
 
 TEST(Deadlines, CalendarDaysAcrossBothDstChanges) {
   BusinessCalendar cal = Make();
-  // Summer time starts 29 March 2026: received Fri 27 March 15:00 CET, 10 days: end of 6 April CEST.
+  // Summer time starts 29 March 2026: received Fri 27 March 15:00 CET, 10 days: end of 6 April
+  // CEST.
   EXPECT_EQ(cal.AddCalendarDays(Utc("2026-03-27T14:00:00Z"), 10), Utc("2026-04-06T22:00:00Z"));
-  // Winter time starts 25 October 2026: received Thu 22 October 09:00 CEST, 10 days: end of 1 Nov CET.
+  // Winter time starts 25 October 2026: received Thu 22 October 09:00 CEST, 10 days: end of 1 Nov
+  // CET.
   EXPECT_EQ(cal.AddCalendarDays(Utc("2026-10-22T07:00:00Z"), 10), Utc("2026-11-01T23:00:00Z"));
   // The complaint's 45 days: received 22 Nov 2026, due at the end of 6 January 2027.
   EXPECT_EQ(cal.AddCalendarDays(Utc("2026-11-22T10:00:00Z"), 45), Utc("2027-01-06T23:00:00Z"));
@@ -84,9 +89,15 @@ TEST(Deadlines, CalendarDaysAcrossBothDstChanges) {
 }
 
 TEST(Calendar, BadOptionsAreRefusedByName) {
-  EXPECT_NE(BusinessCalendar::Create({.time_zone = "Mars/Olympus"}).status().message().find("calendar.time_zone"),
+  EXPECT_NE(BusinessCalendar::Create({.time_zone = "Mars/Olympus"})
+                .status()
+                .message()
+                .find("calendar.time_zone"),
             std::string::npos);
-  EXPECT_NE(BusinessCalendar::Create({.closing_days = {"24/12/2026"}}).status().message().find("closing_days"),
+  EXPECT_NE(BusinessCalendar::Create({.closing_days = {"24/12/2026"}})
+                .status()
+                .message()
+                .find("closing_days"),
             std::string::npos);
 }
 

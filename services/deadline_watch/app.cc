@@ -17,6 +17,10 @@ DeadlineApp::~DeadlineApp() { Stop(); }
 
 absl::Status DeadlineApp::Start() {
   ASSIGN_OR_RETURN(std::vector<ClockPolicy> policies, ParsePolicies(config_.clocks));
+  ASSIGN_OR_RETURN(calendar::BusinessCalendar cal,
+                   calendar::BusinessCalendar::Create(
+                       {config_.time_zone, config_.flemish_holiday, config_.closing_days}));
+  calendar_ = std::make_unique<calendar::BusinessCalendar>(std::move(cal));
   fired_ = &prometheus::BuildCounter()
                 .Name("meldpunt_deadline_fired_total")
                 .Help("Deadline warnings and breaches fired, by clock and kind")
@@ -27,7 +31,7 @@ absl::Status DeadlineApp::Start() {
   ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-deadline-watch"));
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {RedisTimerStore::ClaimScript()}));
   store_ = std::make_unique<RedisTimerStore>(*redis_);
-  logic_ = std::make_unique<DeadlineLogic>(*store_, clock_, std::move(policies),
+  logic_ = std::make_unique<DeadlineLogic>(*store_, clock_, *calendar_, std::move(policies),
                                            DeadlineOptions{.lease = config_.lease});
   ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
                                                                  "meldpunt-deadline-watch", this));

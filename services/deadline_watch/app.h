@@ -45,6 +45,7 @@ class DeadlineApp : public kafka::RebalanceListener {
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<RedisTimerStore> store_;
+  std::unique_ptr<calendar::BusinessCalendar> calendar_;
   std::unique_ptr<DeadlineLogic> logic_;
   std::unique_ptr<events::EventConsumer> consumer_;
   std::unique_ptr<DeadlineService> service_;

@@ -15,6 +15,9 @@ struct DeadlineConfig : config::ServiceConfig {
   absl::Duration poll_interval = absl::Seconds(1);
   absl::Duration lease = absl::Seconds(30);
   YAML::Node clocks;
+  std::string time_zone = "Europe/Brussels";
+  bool flemish_holiday = false;
+  std::vector<std::string> closing_days;
 };
 
 inline config::Schema<DeadlineConfig> DeadlineSchema() {
@@ -34,7 +37,19 @@ inline config::Schema<DeadlineConfig> DeadlineSchema() {
                 "how long a claimed timer is reserved before another attempt may fire it again")
       .Tree("deadline.clocks", &DeadlineConfig::clocks,
             "list of clocks: {name, kinds, duration, warn_at, stop_on}")
-      .Check([](const DeadlineConfig& c) { return ParsePolicies(c.clocks).status(); });
+      .String("calendar.time_zone", &DeadlineConfig::time_zone,
+              "time zone of the business calendar")
+      .Bool("calendar.flemish_holiday", &DeadlineConfig::flemish_holiday,
+            "11 July (Flemish community holiday) is a closing day")
+      .StringList("calendar.closing_days", &DeadlineConfig::closing_days,
+                  "extra closing days of the municipality, YYYY-MM-DD")
+      .Check([](const DeadlineConfig& c) -> absl::Status {
+        absl::Status calendar =
+            calendar::BusinessCalendar::Create({c.time_zone, c.flemish_holiday, c.closing_days})
+                .status();
+        if (!calendar.ok()) return calendar;
+        return ParsePolicies(c.clocks).status();
+      });
   return schema;
 }
 

@@ -53,7 +53,7 @@ absl::Status DeadlineLogic::OnEvent(const events::Envelope& envelope, int32_t pa
       clock.set_policy(policy.name);
       const absl::Time started = events::GetTime(envelope.occurred_at());
       *clock.mutable_started_at() = envelope.occurred_at();
-      events::SetTime(clock.mutable_due_at(), started + policy.duration);
+      events::SetTime(clock.mutable_due_at(), policy.duration.DueFrom(started, calendar_));
       // Timers first: a crash in between leaves timers without a record, which fire as stale
       // no-ops, rather than a record without timers, which would never fire.
       RETURN_IF_ERROR(store_.Schedule(partition, TimersFor(clock, policy)));

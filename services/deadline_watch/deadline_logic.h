@@ -30,9 +30,14 @@ struct DeadlineOptions {
 
 class DeadlineLogic {
  public:
-  DeadlineLogic(TimerStore& store, const clock::Clock& clock, std::vector<ClockPolicy> policies,
+  DeadlineLogic(TimerStore& store, const clock::Clock& clock,
+                const calendar::BusinessCalendar& calendar, std::vector<ClockPolicy> policies,
                 DeadlineOptions options = {})
-      : store_(store), clock_(clock), policies_(std::move(policies)), options_(options) {}
+      : store_(store),
+        clock_(clock),
+        calendar_(calendar),
+        policies_(std::move(policies)),
+        options_(options) {}
 
   // Starts clocks on CaseSubmitted, stops them on the events their policy names. Idempotent: a
   // repeated event changes nothing.
@@ -53,6 +58,7 @@ class DeadlineLogic {
 
   TimerStore& store_;
   const clock::Clock& clock_;
+  const calendar::BusinessCalendar& calendar_;
   std::vector<ClockPolicy> policies_;
   DeadlineOptions options_;
 };

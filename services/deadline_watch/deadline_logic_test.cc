@@ -69,8 +69,8 @@ const absl::Time kStart = absl::FromUnixSeconds(1'763'800'000);
 
 std::vector<ClockPolicy> Policies() {
   auto parsed = ParsePolicies(YAML::Load(R"(
-- {name: acknowledge, kinds: [COMPLAINT, REPORT], duration: 10d, warn_at: [0.75], stop_on: [acknowledged, closed]}
-- {name: answer, kinds: [COMPLAINT], duration: 45d, warn_at: [0.5, 0.9], stop_on: [answered, closed]}
+- {name: acknowledge, kinds: [COMPLAINT, REPORT], duration: 240h, warn_at: [0.75], stop_on: [acknowledged, closed]}
+- {name: answer, kinds: [COMPLAINT], duration: 1080h, warn_at: [0.5, 0.9], stop_on: [answered, closed]}
 )"));
   EXPECT_TRUE(parsed.ok()) << parsed.status();
   return *parsed;
@@ -91,7 +91,9 @@ events::Envelope Submitted(t::CaseKind kind) {
 class DeadlineLogicTest : public ::testing::Test {
  protected:
   DeadlineLogicTest()
-      : clock_(kStart), logic_(store_, clock_, Policies(), {.lease = absl::Seconds(30)}) {}
+      : clock_(kStart),
+        calendar_(*calendar::BusinessCalendar::Create({})),
+        logic_(store_, clock_, calendar_, Policies(), {.lease = absl::Seconds(30)}) {}
 
   std::vector<Firing> FireAll(int32_t p = 0) {
     auto firings = logic_.ClaimDue(p);
@@ -102,6 +104,7 @@ class DeadlineLogicTest : public ::testing::Test {
 
   MemoryTimerStore store_;
   clock::FakeClock clock_;
+  calendar::BusinessCalendar calendar_;
   DeadlineLogic logic_;
 };
 
@@ -117,7 +120,7 @@ TEST_F(DeadlineLogicTest, ComplaintGetsItsClocksWithDueTimes) {
   EXPECT_EQ(store_.Pending(3), 5u);  // acknowledge: 0.75 + breach; answer: 0.5, 0.9 + breach
   // A report only gets the acknowledge clock.
   MemoryTimerStore other;
-  DeadlineLogic report_logic(other, clock_, Policies());
+  DeadlineLogic report_logic(other, clock_, calendar_, Policies());
   events::Envelope report = Submitted(t::REPORT);
   report.set_case_id("MP-ZZZZZZZZZZZZZ");
   ASSERT_TRUE(report_logic.OnEvent(report, 0).ok());
@@ -197,6 +200,40 @@ TEST_F(DeadlineLogicTest, TimersThatFellDueWhileDownFireAtOnce) {
   ASSERT_TRUE(logic_.OnEvent(Submitted(t::COMPLAINT), 0).ok());
   clock_.Advance(absl::Hours(24 * 100));
   EXPECT_EQ(FireAll().size(), 5u);
+}
+
+TEST(Terms, CalendarAndWorkingDaysOnTheBusinessCalendar) {
+  auto cal = calendar::BusinessCalendar::Create({});
+  ASSERT_TRUE(cal.ok());
+  // kStart is Saturday 22 November 2025, 09:26:40 in Brussels.
+  auto ten = Term::Parse("10d");
+  ASSERT_TRUE(ten.ok());
+  EXPECT_EQ(ten->DueFrom(kStart, *cal),
+            absl::FromUnixSeconds(1'764'716'400));  // 2025-12-02T23:00:00Z
+  auto two = Term::Parse("2wd");
+  ASSERT_TRUE(two.ok());
+  // Mon 24 (1), Tue 25 (2): due Wednesday 26 November 00:00 CET.
+  EXPECT_EQ(two->DueFrom(kStart, *cal),
+            absl::FromUnixSeconds(1'764'111'600));  // 2025-11-25T23:00:00Z
+  auto hours = Term::Parse("48h");
+  ASSERT_TRUE(hours.ok());
+  EXPECT_EQ(hours->DueFrom(kStart, *cal), kStart + absl::Hours(48));
+  EXPECT_FALSE(Term::Parse("0d").ok());
+  EXPECT_FALSE(Term::Parse("twowd").ok());
+  EXPECT_FALSE(Term::Parse("-3h").ok());
+}
+
+TEST_F(DeadlineLogicTest, WorkingDayClockDueOnTheCalendar) {
+  auto policies =
+      ParsePolicies(YAML::Load("[{name: department_acceptance, kinds: [REPORT], duration: 2wd, "
+                               "warn_at: [0.5], stop_on: [accepted]}]"));
+  ASSERT_TRUE(policies.ok());
+  MemoryTimerStore store;
+  DeadlineLogic logic(store, clock_, calendar_, *policies);
+  ASSERT_TRUE(logic.OnEvent(Submitted(t::REPORT), 0).ok());
+  auto clocks = *store.Clocks(kCase);
+  ASSERT_EQ(clocks.size(), 1u);
+  EXPECT_EQ(events::GetTime(clocks[0].due_at()), absl::FromUnixSeconds(1'764'111'600));
 }
 
 TEST(Policies, ErrorsNameTheEntry) {

@@ -1,5 +1,8 @@
 #include "services/deadline_watch/policy.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/config/config.h"
 
@@ -12,6 +15,42 @@ const std::set<std::string>& KnownStops() {
   return *stops;
 }
 }  // namespace
+
+absl::Time Term::DueFrom(absl::Time start, const calendar::BusinessCalendar& calendar) const {
+  switch (unit) {
+    case Unit::kCalendarDays:
+      return calendar.AddCalendarDays(start, days);
+    case Unit::kWorkingDays:
+      return calendar.AddWorkingDays(start, days);
+    case Unit::kElapsed:
+      break;
+  }
+  return start + elapsed;
+}
+
+absl::StatusOr<Term> Term::Parse(const std::string& raw) {
+  std::string text(absl::StripAsciiWhitespace(raw));
+  Term term;
+  int days = 0;
+  if (absl::EndsWith(text, "wd") && absl::SimpleAtoi(text.substr(0, text.size() - 2), &days) &&
+      days > 0) {
+    term.unit = Unit::kWorkingDays;
+    term.days = days;
+    return term;
+  }
+  if (absl::EndsWith(text, "d") && absl::SimpleAtoi(text.substr(0, text.size() - 1), &days) &&
+      days > 0) {
+    term.unit = Unit::kCalendarDays;
+    term.days = days;
+    return term;
+  }
+  absl::StatusOr<absl::Duration> elapsed = config::ParseDuration(text);
+  if (!elapsed.ok() || *elapsed <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a term"));
+  }
+  term.elapsed = *elapsed;
+  return term;
+}
 
 absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks) {
   std::vector<ClockPolicy> out;
@@ -41,10 +80,11 @@ absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks)
             p.kinds.insert(kind);
           }
         } else if (key == "duration") {
-          auto d = config::ParseDuration(item.second.as<std::string>());
-          if (!d.ok() || *d <= absl::ZeroDuration()) {
-            return absl::InvalidArgumentError(
-                absl::StrCat(where, ".duration: must be a positive duration such as 10d"));
+          auto d = Term::Parse(item.second.as<std::string>());
+          if (!d.ok()) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                where,
+                ".duration: must be calendar days (10d), working days (2wd) or a time (48h)"));
           }
           p.duration = *d;
           has_duration = true;
