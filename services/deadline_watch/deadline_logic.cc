@@ -61,6 +61,10 @@ absl::Status DeadlineLogic::OnEvent(const events::Envelope& envelope, int32_t pa
     }
     return absl::OkStatus();
   }
+  if (envelope.payload_case() == events::Envelope::kInformationRequested ||
+      envelope.payload_case() == events::Envelope::kInformationProvided) {
+    return PauseOrResume(envelope, partition);
+  }
   const std::string token = StopToken(envelope);
   if (token.empty()) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::vector<v1::Clock> clocks, store_.Clocks(envelope.case_id()));
@@ -71,6 +75,42 @@ absl::Status DeadlineLogic::OnEvent(const events::Envelope& envelope, int32_t pa
     RETURN_IF_ERROR(store_.Cancel(partition, TimersFor(clock, *policy)));
     clock.set_status(v1::STOPPED);
     *clock.mutable_stopped_at() = envelope.occurred_at();
+    RETURN_IF_ERROR(store_.PutClock(clock));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DeadlineLogic::PauseOrResume(const events::Envelope& envelope, int32_t partition) {
+  const bool pause = envelope.payload_case() == events::Envelope::kInformationRequested;
+  const absl::Time at = events::GetTime(envelope.occurred_at());
+  ASSIGN_OR_RETURN(std::vector<v1::Clock> clocks, store_.Clocks(envelope.case_id()));
+  for (v1::Clock& clock : clocks) {
+    const ClockPolicy* policy = Find(clock.name());
+    if (policy == nullptr || !policy->pauses) continue;
+    if (pause) {
+      if (clock.status() != v1::RUNNING && clock.status() != v1::WARNED) continue;
+      RETURN_IF_ERROR(store_.Cancel(partition, TimersFor(clock, *policy)));
+      clock.set_status_before_pause(clock.status());
+      clock.set_status(v1::PAUSED);
+      *clock.mutable_paused_at() = envelope.occurred_at();
+      RETURN_IF_ERROR(store_.PutClock(clock));
+      continue;
+    }
+    if (clock.status() != v1::PAUSED) continue;  // a repeat, or information nobody asked for
+    const absl::Duration span =
+        std::max(absl::ZeroDuration(), at - events::GetTime(clock.paused_at()));
+    events::SetTime(clock.mutable_started_at(), events::GetTime(clock.started_at()) + span);
+    events::SetTime(clock.mutable_due_at(), events::GetTime(clock.due_at()) + span);
+    clock.set_paused_seconds(clock.paused_seconds() + absl::ToInt64Seconds(span));
+    clock.set_generation(clock.generation() + 1);  // new timers, new event ids
+    clock.set_status(clock.status_before_pause() == v1::WARNED ? v1::WARNED : v1::RUNNING);
+    clock.clear_paused_at();
+    // Only what had not fired before the pause: the shifted timers still ahead of `at`.
+    std::vector<Timer> ahead;
+    for (const Timer& t : TimersFor(clock, *policy)) {
+      if (t.fire_ms >= absl::ToUnixMillis(at)) ahead.push_back(t);
+    }
+    RETURN_IF_ERROR(store_.Schedule(partition, ahead));
     RETURN_IF_ERROR(store_.PutClock(clock));
   }
   return absl::OkStatus();

@@ -39,8 +39,9 @@ class DeadlineLogic {
         policies_(std::move(policies)),
         options_(options) {}
 
-  // Starts clocks on CaseSubmitted, stops them on the events their policy names. Idempotent: a
-  // repeated event changes nothing.
+  // Starts clocks on CaseSubmitted, stops them on the events their policy names, pauses the ones
+  // whose policy says so on InformationRequested and resumes them on InformationProvided (the due
+  // time moves by the paused span). Idempotent: a repeated event changes nothing.
   absl::Status OnEvent(const events::Envelope& envelope, int32_t partition);
 
   // Claims the due timers of one partition and builds their events (deterministic ids: case,
@@ -53,6 +54,7 @@ class DeadlineLogic {
   const std::vector<ClockPolicy>& policies() const { return policies_; }
 
  private:
+  absl::Status PauseOrResume(const events::Envelope& envelope, int32_t partition);
   std::vector<Timer> TimersFor(const v1::Clock& clock, const ClockPolicy& policy) const;
   const ClockPolicy* Find(const std::string& name) const;
 

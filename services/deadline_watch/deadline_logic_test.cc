@@ -236,6 +236,69 @@ TEST_F(DeadlineLogicTest, WorkingDayClockDueOnTheCalendar) {
   EXPECT_EQ(events::GetTime(clocks[0].due_at()), absl::FromUnixSeconds(1'764'111'600));
 }
 
+TEST_F(DeadlineLogicTest, PausedWhileWaitingForTheReporterAndDueLaterByThePausedSpan) {
+  auto policies = ParsePolicies(YAML::Load(
+      "[{name: answer, kinds: [REPORT], duration: 240h, warn_at: [0.5], pauses: true, stop_on: "
+      "[answered]},"
+      " {name: acknowledge, kinds: [REPORT], duration: 240h, stop_on: [acknowledged]}]"));
+  ASSERT_TRUE(policies.ok()) << policies.status();
+  MemoryTimerStore store;
+  DeadlineLogic logic(store, clock_, calendar_, *policies);
+  ASSERT_TRUE(logic.OnEvent(Submitted(t::REPORT), 0).ok());
+  auto fire = [&] {
+    auto firings = *logic.ClaimDue(0);
+    for (const auto& f : firings) EXPECT_TRUE(logic.Complete(0, f).ok());
+    return firings;
+  };
+  const absl::Time asked = kStart + absl::Hours(24);
+  ASSERT_TRUE(
+      logic.OnEvent(Event([](events::Envelope& e) { e.mutable_information_requested(); }, asked), 0)
+          .ok());
+  auto by_name = [&](const std::string& name) {
+    const std::vector<v1::Clock> clocks = *store.Clocks(kCase);
+    for (const auto& c : clocks)
+      if (c.name() == name) return c;
+    return v1::Clock();
+  };
+  EXPECT_EQ(by_name("answer").status(), v1::PAUSED);
+  EXPECT_EQ(by_name("acknowledge").status(), v1::RUNNING) << "its policy does not pause";
+  // Past the original warning time: the paused clock stays silent.
+  clock_.Set(kStart + absl::Hours(130));
+  EXPECT_TRUE(fire().empty());
+  const absl::Time answered_by_reporter = kStart + absl::Hours(72);  // paused for 48 h
+  ASSERT_TRUE(logic
+                  .OnEvent(Event([](events::Envelope& e) { e.mutable_information_provided(); },
+                                 answered_by_reporter),
+                           0)
+                  .ok());
+  const v1::Clock resumed = by_name("answer");
+  EXPECT_EQ(resumed.status(), v1::RUNNING);
+  EXPECT_EQ(events::GetTime(resumed.due_at()), kStart + absl::Hours(240 + 48));
+  EXPECT_EQ(resumed.paused_seconds(), 48 * 3600);
+  EXPECT_EQ(resumed.generation(), 2);
+  clock_.Set(kStart + absl::Hours(120 + 48) - absl::Seconds(1));
+  EXPECT_TRUE(fire().empty());
+  clock_.Set(kStart + absl::Hours(120 + 48));
+  auto warned = fire();
+  ASSERT_EQ(warned.size(), 1u);
+  EXPECT_EQ(warned[0].event->deadline_warning().generation(), 2);
+  clock_.Set(kStart + absl::Hours(240));
+  auto acknowledge_breach = fire();
+  ASSERT_EQ(acknowledge_breach.size(), 1u);
+  EXPECT_EQ(acknowledge_breach[0].event->deadline_breached().clock(), "acknowledge");
+  clock_.Set(kStart + absl::Hours(288));
+  auto answer_breach = fire();
+  ASSERT_EQ(answer_breach.size(), 1u);
+  EXPECT_EQ(answer_breach[0].event->deadline_breached().clock(), "answer");
+  // Information nobody asked for does not touch a running clock.
+  ASSERT_TRUE(logic
+                  .OnEvent(Event([](events::Envelope& e) { e.mutable_information_provided(); },
+                                 kStart + absl::Hours(300)),
+                           0)
+                  .ok());
+  EXPECT_EQ(by_name("answer").generation(), 2);
+}
+
 TEST(Policies, ErrorsNameTheEntry) {
   auto msg = [](const char* yaml) {
     return std::string(ParsePolicies(YAML::Load(yaml)).status().message());

@@ -88,6 +88,12 @@ absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks)
           }
           p.duration = *d;
           has_duration = true;
+        } else if (key == "pauses") {
+          const std::string v = item.second.as<std::string>();
+          if (v != "true" && v != "false") {
+            return absl::InvalidArgumentError(absl::StrCat(where, ".pauses: true or false"));
+          }
+          p.pauses = v == "true";
         } else if (key == "warn_at") {
           for (const auto& f : item.second) {
             double v = f.as<double>();

@@ -41,6 +41,8 @@ struct ClockPolicy {
   std::set<types::v1::CaseKind> kinds;
   Term duration;
   std::vector<double> warn_at;
+  // Pauses while the case waits for the reporter (InformationRequested .. InformationProvided).
+  bool pauses = false;
   std::set<std::string>
       stop_on;  // acknowledged, routed, accepted, answered, closed, withdrawn, referred, merged
 };
