@@ -51,6 +51,7 @@ absl::Status DeadlineLogic::OnEvent(const events::Envelope& envelope, int32_t pa
       clock.set_generation(1);
       clock.set_status(v1::RUNNING);
       clock.set_policy(policy.name);
+      clock.set_kind(types::v1::CaseKind_Name(kind));
       const absl::Time started = events::GetTime(envelope.occurred_at());
       *clock.mutable_started_at() = envelope.occurred_at();
       events::SetTime(clock.mutable_due_at(), policy.duration.DueFrom(started, calendar_));
@@ -60,6 +61,20 @@ absl::Status DeadlineLogic::OnEvent(const events::Envelope& envelope, int32_t pa
       RETURN_IF_ERROR(store_.PutClock(clock));
     }
     return absl::OkStatus();
+  }
+  if (envelope.payload_case() == events::Envelope::kCaseRouted ||
+      envelope.payload_case() == events::Envelope::kCaseReassigned) {
+    // The ops view lists clocks by the department the case is with.
+    const std::string department = envelope.has_case_routed()
+                                       ? envelope.case_routed().department()
+                                       : envelope.case_reassigned().department();
+    ASSIGN_OR_RETURN(std::vector<v1::Clock> clocks, store_.Clocks(envelope.case_id()));
+    for (v1::Clock& clock : clocks) {
+      if (clock.department() == department) continue;
+      clock.set_department(department);
+      RETURN_IF_ERROR(store_.PutClock(clock));
+    }
+    if (envelope.has_case_reassigned()) return absl::OkStatus();
   }
   if (envelope.payload_case() == events::Envelope::kInformationRequested ||
       envelope.payload_case() == events::Envelope::kInformationProvided) {

@@ -57,6 +57,9 @@ class MemoryTimerStore : public TimerStore {
     clocks_[c.case_id()][c.name()] = c;
     return absl::OkStatus();
   }
+  absl::StatusOr<DeadlinePage> ListDeadlines(const DeadlineQuery&) override {
+    return DeadlinePage();
+  }
   size_t Pending(int32_t p) { return due_[p].size() + inflight_[p].size(); }
 
  private:

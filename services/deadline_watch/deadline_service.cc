@@ -1,5 +1,7 @@
 #include "services/deadline_watch/deadline_service.h"
 
+#include "absl/strings/escaping.h"
+#include "libs/events/codec.h"
 #include "libs/events/ids.h"
 #include "libs/grpc/status.h"
 
@@ -13,6 +15,42 @@ grpc::Status DeadlineService::ListClocks(grpc::ServerContext*, const v1::ListClo
   absl::StatusOr<std::vector<v1::Clock>> clocks = store_.Clocks(request->case_id());
   if (!clocks.ok()) return grpc_util::ToGrpcStatus(clocks.status());
   for (auto& clock : *clocks) *response->add_clocks() = std::move(clock);
+  return grpc::Status::OK;
+}
+
+grpc::Status DeadlineService::ListDeadlines(grpc::ServerContext*,
+                                            const v1::ListDeadlinesRequest* request,
+                                            v1::ListDeadlinesResponse* response) {
+  if (request->page_size() < 0 || request->page_size() > 500) {
+    return grpc_util::ToGrpcStatus(
+        grpc_util::FieldError("page_size", "must be between 1 and 500 (0: 100)"));
+  }
+  if (request->department().size() > 64 || request->kind().size() > 32) {
+    return grpc_util::ToGrpcStatus(
+        grpc_util::FieldError(request->kind().size() > 32 ? "kind" : "department", "too long"));
+  }
+  DeadlineQuery query;
+  if (request->has_due_before()) query.due_before = events::GetTime(request->due_before());
+  query.breached_only = request->breached_only();
+  query.department = request->department();
+  query.kind = request->kind();
+  query.page_size = request->page_size() == 0 ? 100 : request->page_size();
+  if (!request->page_token().empty() &&
+      !absl::WebSafeBase64Unescape(request->page_token(), &query.page_token)) {
+    return grpc_util::ToGrpcStatus(
+        grpc_util::FieldError("page_token", "is not a token this service gave out"));
+  }
+  absl::StatusOr<DeadlinePage> page = store_.ListDeadlines(query);
+  if (!page.ok()) {
+    if (page.status().code() == absl::StatusCode::kInvalidArgument) {
+      return grpc_util::ToGrpcStatus(
+          grpc_util::FieldError("page_token", "is not a token this service gave out"));
+    }
+    return grpc_util::ToGrpcStatus(page.status());
+  }
+  for (auto& clock : page->clocks) *response->add_clocks() = std::move(clock);
+  if (!page->next_page_token.empty())
+    response->set_next_page_token(absl::WebSafeBase64Escape(page->next_page_token));
   return grpc::Status::OK;
 }
 

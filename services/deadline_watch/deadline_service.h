@@ -11,6 +11,8 @@ class DeadlineService final : public v1::DeadlineWatch::Service {
   explicit DeadlineService(TimerStore& store) : store_(store) {}
   grpc::Status ListClocks(grpc::ServerContext*, const v1::ListClocksRequest* request,
                           v1::ListClocksResponse* response) override;
+  grpc::Status ListDeadlines(grpc::ServerContext*, const v1::ListDeadlinesRequest* request,
+                             v1::ListDeadlinesResponse* response) override;
 
  private:
   TimerStore& store_;

@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "libs/events/codec.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::deadline {
@@ -34,6 +35,7 @@ return out
 std::string ClockKey(const std::string& case_id) {
   return absl::StrCat("mp:clock:{", case_id, "}");
 }
+constexpr char kDeadlinesKey[] = "mp:deadlines";
 
 }  // namespace
 
@@ -125,9 +127,75 @@ absl::StatusOr<std::vector<v1::Clock>> RedisTimerStore::Clocks(const std::string
 }
 
 absl::Status RedisTimerStore::PutClock(const v1::Clock& clock) {
-  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HSET", ClockKey(clock.case_id()),
-                                                       clock.name(), clock.SerializeAsString()}));
-  return redis::ReplyStatus(reply);
+  const std::string member = absl::StrCat(clock.case_id(), "|", clock.name());
+  std::vector<std::vector<std::string>> commands = {
+      {"HSET", ClockKey(clock.case_id()), clock.name(), clock.SerializeAsString()}};
+  if (clock.status() == v1::STOPPED) {
+    commands.push_back({"ZREM", kDeadlinesKey, member});
+  } else {
+    commands.push_back({"ZADD", kDeadlinesKey,
+                        absl::StrCat(absl::ToUnixMillis(events::GetTime(clock.due_at()))), member});
+  }
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
+  for (const auto& r : replies) RETURN_IF_ERROR(redis::ReplyStatus(r));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DeadlinePage> RedisTimerStore::ListDeadlines(const DeadlineQuery& query) {
+  DeadlinePage page;
+  std::string min = "-inf";
+  std::string after_member;
+  int64_t after_score = 0;
+  if (!query.page_token.empty()) {
+    const size_t bar = query.page_token.find('|');
+    if (bar == std::string::npos ||
+        !absl::SimpleAtoi(query.page_token.substr(0, bar), &after_score)) {
+      return absl::InvalidArgumentError("page_token: not a token this service gave out");
+    }
+    after_member = query.page_token.substr(bar + 1);
+    min = absl::StrCat(after_score);
+  }
+  const std::string max =
+      query.due_before ? absl::StrCat("(", absl::ToUnixMillis(*query.due_before)) : "+inf";
+  int64_t offset = 0;
+  int examined = 0;
+  std::string last_token;
+  constexpr int kBatch = 200;
+  constexpr int kBudget = 20000;
+  while (static_cast<int>(page.clocks.size()) < query.page_size && examined < kBudget) {
+    ASSIGN_OR_RETURN(redis::Reply entries,
+                     redis_.Command({"ZRANGEBYSCORE", kDeadlinesKey, min, max, "WITHSCORES",
+                                     "LIMIT", absl::StrCat(offset), absl::StrCat(kBatch)}));
+    RETURN_IF_ERROR(redis::ReplyStatus(entries));
+    if (entries.elements.empty()) return page;
+    offset += static_cast<int64_t>(entries.elements.size() / 2);
+    for (size_t i = 0; i + 1 < entries.elements.size(); i += 2) {
+      const std::string& member = entries.elements[i].str;
+      int64_t score = 0;
+      absl::SimpleAtoi(entries.elements[i + 1].str, &score);
+      // Entries up to the token's own were on earlier pages.
+      if (!after_member.empty() && score == after_score && member <= after_member) continue;
+      ++examined;
+      last_token = absl::StrCat(score, "|", member);
+      const size_t bar = member.find('|');
+      if (bar == std::string::npos) continue;
+      ASSIGN_OR_RETURN(redis::Reply blob, redis_.Command({"HGET", ClockKey(member.substr(0, bar)),
+                                                          member.substr(bar + 1)}));
+      v1::Clock clock;
+      if (blob.is_nil() || !clock.ParseFromString(blob.str)) continue;
+      if (query.breached_only && clock.status() != v1::BREACHED) continue;
+      if (!query.department.empty() && clock.department() != query.department) continue;
+      if (!query.kind.empty() && clock.kind() != query.kind) continue;
+      page.clocks.push_back(std::move(clock));
+      if (static_cast<int>(page.clocks.size()) == query.page_size) break;
+    }
+    if (static_cast<int>(entries.elements.size() / 2) < kBatch &&
+        static_cast<int>(page.clocks.size()) < query.page_size) {
+      return page;  // the end of the range
+    }
+  }
+  page.next_page_token = last_token;
+  return page;
 }
 
 }  // namespace meldpunt::deadline

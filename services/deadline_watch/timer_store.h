@@ -5,6 +5,8 @@
 //   mp:{p<N>}:timers     sorted set, score = fire time (ms), member = Timer::Member()
 //   mp:{p<N>}:inflight   sorted set, score = lease expiry (ms): claimed, not yet completed
 //   mp:clock:{<case>}    hash: clock name -> serialized meldpunt.deadline.v1.Clock
+//   mp:deadlines         sorted set, score = due time (ms), member "<case>|<clock>", of every clock
+//                        not stopped: the ops view, earliest due first
 //
 // Claim moves due timers to the in-flight set under a lease (one Lua script, atomic); Complete
 // removes them after their event is in the log. A lease that expires (the replica died between
@@ -35,6 +37,20 @@ struct Timer {
   static std::optional<Timer> Parse(const std::string& member);
 };
 
+struct DeadlineQuery {
+  std::optional<absl::Time> due_before;
+  bool breached_only = false;
+  std::string department;
+  std::string kind;
+  int page_size = 100;
+  std::string page_token;  // "<due ms>|<case>|<clock>": continue after this entry
+};
+
+struct DeadlinePage {
+  std::vector<v1::Clock> clocks;
+  std::string next_page_token;
+};
+
 class TimerStore {
  public:
   virtual ~TimerStore() = default;
@@ -44,7 +60,10 @@ class TimerStore {
                                                       absl::Duration lease, int limit) = 0;
   virtual absl::Status Complete(int32_t partition, const Timer& timer) = 0;
   virtual absl::StatusOr<std::vector<v1::Clock>> Clocks(const std::string& case_id) = 0;
+  // Writes the clock and keeps the deadline index (mp:deadlines) in step: clocks that are not
+  // stopped are listed by due time.
   virtual absl::Status PutClock(const v1::Clock& clock) = 0;
+  virtual absl::StatusOr<DeadlinePage> ListDeadlines(const DeadlineQuery& query) = 0;
 };
 
 class RedisTimerStore final : public TimerStore {
@@ -59,6 +78,7 @@ class RedisTimerStore final : public TimerStore {
   absl::Status Complete(int32_t partition, const Timer& timer) override;
   absl::StatusOr<std::vector<v1::Clock>> Clocks(const std::string& case_id) override;
   absl::Status PutClock(const v1::Clock& clock) override;
+  absl::StatusOr<DeadlinePage> ListDeadlines(const DeadlineQuery& query) override;
 
   static std::string TimersKey(int32_t partition);
   static std::string InflightKey(int32_t partition);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "libs/events/codec.h"
 #include "tests/testing/stack.h"
 
 namespace meldpunt::deadline {
@@ -75,6 +76,51 @@ TEST_F(TimerStoreTest, ClockRecords) {
   auto clocks = store_->Clocks(case_id);
   ASSERT_EQ(clocks->size(), 1u);
   EXPECT_EQ((*clocks)[0].status(), v1::STOPPED);
+}
+
+TEST_F(TimerStoreTest, DeadlinesListedEarliestFirstFilteredAndPaged) {
+  const std::string department = testing::UniqueName("dept");
+  // Five clocks due at 1000, 2000, 2000, 3000, 4000 ms after the epoch; one stopped, one breached.
+  auto put = [&](const std::string& case_id, int64_t due_ms, v1::ClockStatus status) {
+    v1::Clock clock;
+    clock.set_case_id(case_id);
+    clock.set_name("answer");
+    clock.set_status(status);
+    clock.set_department(department);
+    clock.set_kind("REPORT");
+    events::SetTime(clock.mutable_due_at(), absl::FromUnixMillis(due_ms));
+    ASSERT_TRUE(store_->PutClock(clock).ok());
+  };
+  const std::string p = testing::UniqueName("c");
+  put(p + "-a", 1000, v1::RUNNING);
+  put(p + "-b", 2000, v1::BREACHED);
+  put(p + "-c", 2000, v1::WARNED);
+  put(p + "-d", 3000, v1::RUNNING);
+  put(p + "-e", 4000, v1::RUNNING);
+  put(p + "-e", 4000, v1::STOPPED);  // stopped: leaves the index
+  DeadlineQuery query;
+  query.department = department;
+  query.page_size = 2;
+  std::vector<std::string> seen;
+  for (int pages = 0; pages < 5; ++pages) {
+    auto page = store_->ListDeadlines(query);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& c : page->clocks) seen.push_back(c.case_id());
+    if (page->next_page_token.empty()) break;
+    query.page_token = page->next_page_token;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{p + "-a", p + "-b", p + "-c", p + "-d"}));
+  DeadlineQuery breached;
+  breached.department = department;
+  breached.breached_only = true;
+  EXPECT_EQ(store_->ListDeadlines(breached)->clocks.size(), 1u);
+  DeadlineQuery soon;
+  soon.department = department;
+  soon.due_before = absl::FromUnixMillis(2500);
+  EXPECT_EQ(store_->ListDeadlines(soon)->clocks.size(), 3u);
+  DeadlineQuery bad;
+  bad.page_token = "garbage";
+  EXPECT_EQ(store_->ListDeadlines(bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

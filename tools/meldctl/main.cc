@@ -119,6 +119,7 @@ class Cli {
     if (command == "deliveries") return Deliveries();
     if (command == "explain") return Explain();
     if (command == "rebuild") return Rebuild();
+    if (command == "deadlines") return Deadlines();
     if (command == "rules") return RulesCommand(false);
     if (command == "reload-rules") return RulesCommand(true);
     return UsageFail(absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'")),
@@ -296,6 +297,44 @@ class Cli {
       std::printf("clock=%s status=%s due_at=%s started_at=%s\n", clock.name().c_str(),
                   deadline::v1::ClockStatus_Name(clock.status()).c_str(),
                   Time(clock.due_at()).c_str(), Time(clock.started_at()).c_str());
+    }
+    return 0;
+  }
+
+  int Deadlines() {
+    deadline::v1::ListDeadlinesRequest request;
+    if (options_.Has("due-before")) {
+      absl::StatusOr<absl::Time> before = ParseTimeOption("due-before", options_.Get("due-before"));
+      if (!before.ok()) return UsageFail(before.status(), options_.command);
+      events::SetTime(request.mutable_due_before(), *before);
+    }
+    request.set_breached_only(options_.Flag("breached"));
+    request.set_department(options_.Get("department"));
+    request.set_kind(options_.Get("kind"));
+    if (options_.Has("page-size")) {
+      int size = 0;
+      if (!absl::SimpleAtoi(options_.Get("page-size"), &size) || size < 1 || size > 500) {
+        return UsageFail(absl::InvalidArgumentError("--page-size: 1-500"), options_.command);
+      }
+      request.set_page_size(size);
+    }
+    request.set_page_token(options_.Get("page-token"));
+    auto stub = deadline::v1::DeadlineWatch::NewStub(Channel("deadline", "127.0.0.1:50053"));
+    deadline::v1::ListDeadlinesResponse response;
+    grpc::Status status = stub->ListDeadlines(Context().get(), request, &response);
+    if (!status.ok()) return Fail(status);
+    if (options_.Flag("json")) {
+      PrintJson(response);
+      return 0;
+    }
+    for (const auto& clock : response.clocks()) {
+      std::printf("case=%s clock=%s status=%s due_at=%s department=%s kind=%s\n",
+                  clock.case_id().c_str(), clock.name().c_str(),
+                  deadline::v1::ClockStatus_Name(clock.status()).c_str(),
+                  Time(clock.due_at()).c_str(), clock.department().c_str(), clock.kind().c_str());
+    }
+    if (!response.next_page_token().empty()) {
+      std::printf("next_page_token=%s\n", response.next_page_token().c_str());
     }
     return 0;
   }
