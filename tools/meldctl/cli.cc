@@ -26,7 +26,7 @@ bool Contains(const absl::string_view (&list)[N], absl::string_view name) {
 // Options that never take a value, whatever the command: the parser must know them before it
 // knows the command (options may come before it).
 constexpr absl::string_view kAllFlags[] = {"json", "anonymous",  "confidential", "overdue",
-                                           "all",  "admissible", "inadmissible"};
+                                           "all",  "admissible", "inadmissible", "breached"};
 
 // The options of every command on one case.
 std::vector<absl::string_view> WithCommon(std::vector<absl::string_view> options) {
