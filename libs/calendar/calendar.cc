@@ -6,6 +6,15 @@
 
 namespace meldpunt::calendar {
 
+const absl::TimeZone& BrusselsTimeZone() {
+  static const absl::TimeZone* zone = [] {
+    auto* z = new absl::TimeZone();
+    if (!absl::LoadTimeZone("Europe/Brussels", z)) *z = absl::UTCTimeZone();
+    return z;
+  }();
+  return *zone;
+}
+
 absl::CivilDay EasterSunday(int year) {
   const int a = year % 19;
   const int b = year / 100;

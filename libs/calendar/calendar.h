@@ -28,6 +28,9 @@ struct CalendarOptions {
   std::vector<std::string> closing_days;
 };
 
+// Europe/Brussels, loaded once (UTC if the system has no time zone data).
+const absl::TimeZone& BrusselsTimeZone();
+
 // Easter Sunday of a year (Gregorian; anonymous algorithm of Meeus/Jones/Butcher).
 absl::CivilDay EasterSunday(int year);
 

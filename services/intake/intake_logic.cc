@@ -5,6 +5,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "libs/calendar/calendar.h"
 #include "libs/domain/case_state.h"
 #include "libs/domain/validation.h"
 #include "libs/events/ids.h"
@@ -16,15 +17,6 @@ namespace meldpunt::intake {
 namespace {
 
 namespace t = ::meldpunt::types::v1;
-
-const absl::TimeZone& Brussels() {
-  static const absl::TimeZone* zone = [] {
-    auto* z = new absl::TimeZone();
-    if (!absl::LoadTimeZone("Europe/Brussels", z)) *z = absl::UTCTimeZone();
-    return z;
-  }();
-  return *zone;
-}
 
 // Polls `ready` until it holds or `deadline` passes; short waits first (the projection usually
 // follows within milliseconds).
@@ -66,7 +58,7 @@ absl::StatusOr<std::string> IntakeLogic::Resolve(const std::string& case_ref,
 
 absl::StatusOr<std::string> IntakeLogic::ReserveReference(const std::string& case_id,
                                                           absl::Time now) {
-  const int year = absl::ToCivilYear(now, Brussels()).year();
+  const int year = absl::ToCivilYear(now, calendar::BrusselsTimeZone()).year();
   // Two cases of one year share the first 8 characters about once in a lifetime: take more then.
   for (int length : {8, 10, 12}) {
     const std::string reference = events::ReferenceFor(case_id, year, length);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "libs/calendar/calendar.h"
 #include "libs/events/ids.h"
 #include "libs/observability/log.h"
 #include "libs/status/status_macros.h"
@@ -10,15 +11,6 @@ namespace meldpunt::notification {
 namespace {
 
 namespace t = ::meldpunt::types::v1;
-
-const absl::TimeZone& Brussels() {
-  static const absl::TimeZone* zone = [] {
-    auto* z = new absl::TimeZone();
-    if (!absl::LoadTimeZone("Europe/Brussels", z)) *z = absl::UTCTimeZone();
-    return z;
-  }();
-  return *zone;
-}
 
 std::string KindLabel(t::CaseKind kind, const std::string& lang) {
   struct Labels {
@@ -69,12 +61,12 @@ std::map<std::string, std::string> NotificationLogic::LetterValues(
       {"name", s.draft().reporter().name()},
       {"kind_label", KindLabel(s.draft().kind(), lang)},
       {"category", s.draft().category()},
-      {"submitted_date", absl::FormatTime("%d/%m/%Y", submitted, Brussels())},
+      {"submitted_date", absl::FormatTime("%d/%m/%Y", submitted, calendar::BrusselsTimeZone())},
   };
   auto days = options_.answer_days.find(t::CaseKind_Name(s.draft().kind()));
   if (days != options_.answer_days.end() && days->second > 0) {
-    values["expected_answer_date"] =
-        absl::FormatTime("%d/%m/%Y", submitted + absl::Hours(24 * days->second), Brussels());
+    values["expected_answer_date"] = absl::FormatTime(
+        "%d/%m/%Y", submitted + absl::Hours(24 * days->second), calendar::BrusselsTimeZone());
   }
   return values;
 }

@@ -128,8 +128,9 @@ class WalkingSkeleton : public ::testing::Test {
     return n;
   }
 
-  // The decoded body of the mail in the sink that carries this case id, or "".
-  static std::string Mail(const std::string& case_id, std::string* raw_out = nullptr) {
+  // Raw text and decoded body of every mail in the sink about this case.
+  static std::vector<std::pair<std::string, std::string>> RawMails(const std::string& case_id) {
+    std::vector<std::pair<std::string, std::string>> mails;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(stack_->smtp_dir, ec)) {
       if (entry.path().extension() != ".eml") continue;
@@ -141,35 +142,26 @@ class WalkingSkeleton : public ::testing::Test {
       size_t start = raw.find("\r\n\r\n");
       if (start == std::string::npos) start = raw.find("\n\n");
       std::string encoded;
-      for (char c : raw.substr(start))
-        if (!isspace(static_cast<unsigned char>(c))) encoded.push_back(c);
-      std::string body;
-      absl::Base64Unescape(encoded, &body);
-      if (raw_out) *raw_out = raw;
-      return body;
-    }
-    return "";
-  }
-
-  // Decoded bodies of every mail in the sink about this case.
-  static std::vector<std::string> Mails(const std::string& case_id) {
-    std::vector<std::string> bodies;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(stack_->smtp_dir, ec)) {
-      if (entry.path().extension() != ".eml") continue;
-      std::ifstream in(entry.path());
-      std::stringstream buffer;
-      buffer << in.rdbuf();
-      const std::string raw = buffer.str();
-      if (raw.find("X-Meldpunt-Case: " + case_id) == std::string::npos) continue;
-      size_t start = raw.find("\r\n\r\n");
-      std::string encoded;
       for (char c : raw.substr(start == std::string::npos ? 0 : start))
         if (!isspace(static_cast<unsigned char>(c))) encoded.push_back(c);
       std::string body;
       absl::Base64Unescape(encoded, &body);
-      bodies.push_back(body);
+      mails.emplace_back(raw, body);
     }
+    return mails;
+  }
+
+  // The decoded body of the first mail about this case, or "".
+  static std::string Mail(const std::string& case_id, std::string* raw_out = nullptr) {
+    auto mails = RawMails(case_id);
+    if (mails.empty()) return "";
+    if (raw_out) *raw_out = mails[0].first;
+    return mails[0].second;
+  }
+
+  static std::vector<std::string> Mails(const std::string& case_id) {
+    std::vector<std::string> bodies;
+    for (auto& [raw, body] : RawMails(case_id)) bodies.push_back(body);
     return bodies;
   }
 
