@@ -2,9 +2,11 @@
 
 #include "absl/time/clock.h"
 #include "libs/events/event_log.h"
+#include "libs/events/ids.h"
 #include "libs/events/topics.h"
 #include "libs/kafka/admin.h"
 #include "libs/observability/log.h"
+#include "libs/service/replay.h"
 #include "libs/service/wiring.h"
 #include "libs/status/status_macros.h"
 
@@ -33,17 +35,17 @@ absl::Status DeadlineApp::Start() {
   store_ = std::make_unique<RedisTimerStore>(*redis_);
   logic_ = std::make_unique<DeadlineLogic>(*store_, clock_, *calendar_, std::move(policies),
                                            DeadlineOptions{.lease = config_.lease});
-  ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
-                                                                 "meldpunt-deadline-watch", this));
-  consumer_ = std::make_unique<events::EventConsumer>(
-      std::move(consumer),
-      [this](const events::Envelope& e, const kafka::Record& r) {
-        return logic_->OnEvent(e, r.partition);
-      },
-      registry_.get(), config_.consumer_group);
-  consumer_->Start();
+  ASSIGN_OR_RETURN(bool intact, store_->Intact());
+  if (!intact) {
+    // A new Redis, or one that lost its data: the timers are rebuilt from the log first.
+    log::Warning("timers not known to be complete; rebuilding them from the log");
+    ASSIGN_OR_RETURN(int64_t replayed, RebuildTimers());
+    (void)replayed;
+  } else {
+    RETURN_IF_ERROR(StartConsumer());
+  }
   timer_thread_ = std::thread([this] { TimerLoop(); });
-  service_ = std::make_unique<DeadlineService>(*store_);
+  service_ = std::make_unique<DeadlineService>(*store_, [this] { return RebuildTimers(); });
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}));
   grpc_.SetServing(true);
   started_ = true;
@@ -51,6 +53,47 @@ absl::Status DeadlineApp::Start() {
                                        {"admin_port", admin_->port()},
                                        {"clocks", logic_->policies().size()}});
   return absl::OkStatus();
+}
+
+absl::Status DeadlineApp::StartConsumer() {
+  ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
+                                                                 "meldpunt-deadline-watch", this));
+  absl::MutexLock lock(&consumer_mu_);
+  consumer_ = std::make_unique<events::EventConsumer>(
+      std::move(consumer),
+      [this](const events::Envelope& e, const kafka::Record& r) {
+        return logic_->OnEvent(e, r.partition);
+      },
+      registry_.get(), config_.consumer_group);
+  consumer_->Start();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> DeadlineApp::RebuildTimers() {
+  if (rebuilding_.exchange(true)) return absl::AbortedError("a rebuild is already running");
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag = false; }
+  } done{rebuilding_};
+  {
+    absl::MutexLock lock(&consumer_mu_);
+    if (consumer_) consumer_->Stop();
+    consumer_.reset();
+  }
+  RETURN_IF_ERROR(store_->Clear());
+  absl::StatusOr<int64_t> replayed =
+      service::ReplayCaseLog(config_, "meldpunt-deadline-rebuild", absl::Minutes(30),
+                             [this](const events::Envelope& e, const kafka::Record& r) {
+                               return logic_->OnEvent(e, r.partition);
+                             });
+  if (!replayed.ok()) {
+    RETURN_IF_ERROR(StartConsumer());  // keep following the log; the marker stays unset: retried
+    return replayed.status();
+  }
+  RETURN_IF_ERROR(store_->MarkIntact());
+  RETURN_IF_ERROR(StartConsumer());
+  log::Warning("timers rebuilt from the log", {{"events", *replayed}});
+  return *replayed;
 }
 
 void DeadlineApp::OnAssigned(const std::vector<kafka::TopicPartition>& partitions) {
@@ -64,7 +107,23 @@ void DeadlineApp::OnRevoked(const std::vector<kafka::TopicPartition>& partitions
 }
 
 void DeadlineApp::TimerLoop() {
+  int pass = 0;
   while (!stop_.load()) {
+    if (rebuilding_.load()) {
+      absl::SleepFor(config_.poll_interval);
+      continue;
+    }
+    // Every 50 passes: has Redis lost its data (FLUSHALL, a new instance)? Then rebuild.
+    if (++pass % 50 == 0) {
+      absl::StatusOr<bool> intact = store_->Intact();
+      if (intact.ok() && !*intact) {
+        log::Warning("Redis lost the timers; rebuilding them from the log");
+        if (absl::StatusOr<int64_t> r = RebuildTimers(); !r.ok()) {
+          log::Error("timer rebuild failed; will try again", {{"error", r.status().ToString()}});
+        }
+        continue;
+      }
+    }
     std::set<int32_t> partitions;
     {
       absl::MutexLock lock(&mu_);
@@ -99,7 +158,11 @@ absl::Status DeadlineApp::FirePartition(int32_t partition) {
   return absl::OkStatus();
 }
 
-bool DeadlineApp::Ready() const { return started_ && consumer_ && consumer_->running(); }
+bool DeadlineApp::Ready() const {
+  if (!started_ || rebuilding_) return false;
+  absl::MutexLock lock(const_cast<absl::Mutex*>(&consumer_mu_));
+  return consumer_ && consumer_->running();
+}
 
 void DeadlineApp::Stop() {
   if (started_) {
@@ -107,6 +170,7 @@ void DeadlineApp::Stop() {
     grpc_.Shutdown(config_.shutdown_grace);
     stop_ = true;
     if (timer_thread_.joinable()) timer_thread_.join();
+    absl::MutexLock lock(&consumer_mu_);
     if (consumer_) consumer_->Stop();
     if (producer_) (void)producer_->Flush(absl::Seconds(5));
   }

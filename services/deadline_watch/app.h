@@ -34,8 +34,12 @@ class DeadlineApp : public kafka::RebalanceListener {
   void OnAssigned(const std::vector<kafka::TopicPartition>& partitions) override;
   void OnRevoked(const std::vector<kafka::TopicPartition>& partitions) override;
 
+  // Clears timers and clocks and folds the whole case log again; returns the records read.
+  absl::StatusOr<int64_t> RebuildTimers();
+
  private:
   void TimerLoop();
+  absl::Status StartConsumer();
   absl::Status FirePartition(int32_t partition);
 
   DeadlineConfig config_;
@@ -47,7 +51,9 @@ class DeadlineApp : public kafka::RebalanceListener {
   std::unique_ptr<RedisTimerStore> store_;
   std::unique_ptr<calendar::BusinessCalendar> calendar_;
   std::unique_ptr<DeadlineLogic> logic_;
-  std::unique_ptr<events::EventConsumer> consumer_;
+  absl::Mutex consumer_mu_;  // held while the consumer is replaced (rebuild)
+  std::unique_ptr<events::EventConsumer> consumer_ ABSL_GUARDED_BY(consumer_mu_);
+  std::atomic<bool> rebuilding_{false};
   std::unique_ptr<DeadlineService> service_;
   std::unique_ptr<observability::AdminServer> admin_;
   grpc_util::ServerRunner grpc_;
@@ -55,7 +61,7 @@ class DeadlineApp : public kafka::RebalanceListener {
   std::set<int32_t> partitions_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};
   std::thread timer_thread_;
-  bool started_ = false;
+  std::atomic<bool> started_{false};
 };
 
 }  // namespace meldpunt::deadline

@@ -80,6 +80,9 @@ absl::Status DeadlineLogic::OnEvent(const events::Envelope& envelope, int32_t pa
       envelope.payload_case() == events::Envelope::kInformationProvided) {
     return PauseOrResume(envelope, partition);
   }
+  if (envelope.has_deadline_warning() || envelope.has_deadline_breached()) {
+    return MarkFired(envelope, partition);
+  }
   const std::string token = StopToken(envelope);
   if (token.empty()) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::vector<v1::Clock> clocks, store_.Clocks(envelope.case_id()));
@@ -91,6 +94,37 @@ absl::Status DeadlineLogic::OnEvent(const events::Envelope& envelope, int32_t pa
     clock.set_status(v1::STOPPED);
     *clock.mutable_stopped_at() = envelope.occurred_at();
     RETURN_IF_ERROR(store_.PutClock(clock));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DeadlineLogic::MarkFired(const events::Envelope& envelope, int32_t partition) {
+  const bool breach = envelope.has_deadline_breached();
+  const std::string& name =
+      breach ? envelope.deadline_breached().clock() : envelope.deadline_warning().clock();
+  const int32_t generation =
+      breach ? envelope.deadline_breached().generation() : envelope.deadline_warning().generation();
+  const int permille =
+      breach ? 1000 : static_cast<int>(std::lround(envelope.deadline_warning().fraction() * 1000));
+  ASSIGN_OR_RETURN(std::vector<v1::Clock> clocks, store_.Clocks(envelope.case_id()));
+  for (v1::Clock& clock : clocks) {
+    if (clock.name() != name || clock.generation() != generation) continue;
+    const ClockPolicy* policy = Find(clock.name());
+    if (policy == nullptr) continue;
+    // Replayed from the log (a rebuild) or our own firing coming back: that timer is done.
+    for (const Timer& t : TimersFor(clock, *policy)) {
+      if (t.kind == (breach ? "breach" : "warning") && t.permille == permille) {
+        RETURN_IF_ERROR(store_.Cancel(partition, {t}));
+      }
+    }
+    if (clock.status() == v1::STOPPED || clock.status() == v1::PAUSED ||
+        clock.status() == v1::BREACHED)
+      continue;
+    const v1::ClockStatus next = breach ? v1::BREACHED : v1::WARNED;
+    if (clock.status() != next) {
+      clock.set_status(next);
+      RETURN_IF_ERROR(store_.PutClock(clock));
+    }
   }
   return absl::OkStatus();
 }

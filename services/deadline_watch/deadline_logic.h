@@ -55,6 +55,7 @@ class DeadlineLogic {
 
  private:
   absl::Status PauseOrResume(const events::Envelope& envelope, int32_t partition);
+  absl::Status MarkFired(const events::Envelope& envelope, int32_t partition);
   std::vector<Timer> TimersFor(const v1::Clock& clock, const ClockPolicy& policy) const;
   const ClockPolicy* Find(const std::string& name) const;
 

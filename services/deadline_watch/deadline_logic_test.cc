@@ -60,6 +60,9 @@ class MemoryTimerStore : public TimerStore {
   absl::StatusOr<DeadlinePage> ListDeadlines(const DeadlineQuery&) override {
     return DeadlinePage();
   }
+  absl::StatusOr<bool> Intact() override { return true; }
+  absl::Status MarkIntact() override { return absl::OkStatus(); }
+  absl::Status Clear() override { return absl::OkStatus(); }
   size_t Pending(int32_t p) { return due_[p].size() + inflight_[p].size(); }
 
  private:
@@ -300,6 +303,28 @@ TEST_F(DeadlineLogicTest, PausedWhileWaitingForTheReporterAndDueLaterByThePaused
                            0)
                   .ok());
   EXPECT_EQ(by_name("answer").generation(), 2);
+}
+
+TEST_F(DeadlineLogicTest, ReplayingTheLogRebuildsTimersWithoutFiringTwice) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  clock_.Advance(absl::Hours(24 * 8));
+  auto warned = FireAll();
+  ASSERT_EQ(warned.size(), 1u);
+  // Redis lost everything: a new store, and the log replayed into it (with our own warning).
+  MemoryTimerStore rebuilt;
+  DeadlineLogic replay(rebuilt, clock_, calendar_, Policies());
+  ASSERT_TRUE(replay.OnEvent(Submitted(t::REPORT), 0).ok());
+  ASSERT_TRUE(replay.OnEvent(*warned[0].event, 0).ok());
+  EXPECT_EQ((*rebuilt.Clocks(kCase))[0].status(), v1::WARNED);
+  auto again = *replay.ClaimDue(0);
+  EXPECT_TRUE(again.empty()) << "the warning is in the log already";
+  clock_.Advance(absl::Hours(24 * 3));
+  auto breach = *replay.ClaimDue(0);
+  ASSERT_EQ(breach.size(), 1u);
+  EXPECT_EQ(breach[0].event->type(), "DeadlineBreached");
+  // Our own event coming back through the consumer changes nothing.
+  ASSERT_TRUE(logic_.OnEvent(*warned[0].event, 0).ok());
+  EXPECT_EQ((*store_.Clocks(kCase))[0].status(), v1::WARNED);
 }
 
 TEST(Policies, ErrorsNameTheEntry) {

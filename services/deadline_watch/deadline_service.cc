@@ -54,4 +54,12 @@ grpc::Status DeadlineService::ListDeadlines(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status DeadlineService::RebuildTimers(grpc::ServerContext*, const v1::RebuildTimersRequest*,
+                                            v1::RebuildTimersResponse* response) {
+  absl::StatusOr<int64_t> events = rebuild_();
+  if (!events.ok()) return grpc_util::ToGrpcStatus(events.status());
+  response->set_events(*events);
+  return grpc::Status::OK;
+}
+
 }  // namespace meldpunt::deadline

@@ -64,6 +64,12 @@ class TimerStore {
   // stopped are listed by due time.
   virtual absl::Status PutClock(const v1::Clock& clock) = 0;
   virtual absl::StatusOr<DeadlinePage> ListDeadlines(const DeadlineQuery& query) = 0;
+  // Whether the timers are known to be complete (a marker written after a start or a rebuild; it
+  // is gone when Redis lost its data).
+  virtual absl::StatusOr<bool> Intact() = 0;
+  virtual absl::Status MarkIntact() = 0;
+  // Deletes every timer, clock and the deadline index (before a rebuild).
+  virtual absl::Status Clear() = 0;
 };
 
 class RedisTimerStore final : public TimerStore {
@@ -79,6 +85,9 @@ class RedisTimerStore final : public TimerStore {
   absl::StatusOr<std::vector<v1::Clock>> Clocks(const std::string& case_id) override;
   absl::Status PutClock(const v1::Clock& clock) override;
   absl::StatusOr<DeadlinePage> ListDeadlines(const DeadlineQuery& query) override;
+  absl::StatusOr<bool> Intact() override;
+  absl::Status MarkIntact() override;
+  absl::Status Clear() override;
 
   static std::string TimersKey(int32_t partition);
   static std::string InflightKey(int32_t partition);

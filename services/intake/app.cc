@@ -6,6 +6,7 @@
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
 #include "libs/observability/log.h"
+#include "libs/service/replay.h"
 #include "libs/service/wiring.h"
 #include "libs/status/status_macros.h"
 
@@ -100,44 +101,21 @@ absl::StatusOr<v1::RebuildProjectionResponse> IntakeApp::RebuildProjection() {
     projection_.reset();
   }
   ASSIGN_OR_RETURN(int64_t removed, store_->Clear());
-  // A throwaway group that starts at the beginning of the log and stops at today's end.
-  ASSIGN_OR_RETURN(auto reader, service::MakeCaseEventConsumer(
-                                    config_, events::RandomId("meldpunt-intake-rebuild"),
-                                    "meldpunt-intake-rebuild"));
-  ASSIGN_OR_RETURN(int partitions,
-                   reader->PartitionCount(events::kCaseEventsTopic, absl::Seconds(10)));
-  std::map<int32_t, int64_t> remaining;  // partition -> high watermark still to reach
-  for (int32_t p = 0; p < partitions; ++p) {
-    ASSIGN_OR_RETURN(int64_t high,
-                     reader->HighWatermark(events::kCaseEventsTopic, p, absl::Seconds(10)));
-    if (high > 0) remaining[p] = high;
-  }
   v1::RebuildProjectionResponse response;
-  const absl::Time deadline = absl::Now() + config_.rebuild_timeout;
-  while (!remaining.empty()) {
-    if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError("rebuild did not reach the end of the log in time");
-    }
-    ASSIGN_OR_RETURN(std::optional<kafka::Record> record, reader->Poll(absl::Milliseconds(200)));
-    if (!record) continue;
-    absl::StatusOr<events::Envelope> envelope = events::Decode(record->value);
-    if (envelope.ok()) {
-      absl::Status handled;
-      do {
-        handled = HandleEvent(*envelope, record->offset);
-        if (!handled.ok()) absl::SleepFor(absl::Milliseconds(100));
-      } while (!handled.ok() && absl::Now() < deadline);
-      RETURN_IF_ERROR(handled);
-      response.set_events(response.events() + 1);
-      if (envelope->payload_case() == events::Envelope::kCaseSubmitted) {
-        response.set_cases(response.cases() + 1);
-      }
-    }
-    auto it = remaining.find(record->partition);
-    if (it != remaining.end() && record->offset + 1 >= it->second) remaining.erase(it);
-  }
-  reader->Close();
-  RETURN_IF_ERROR(StartProjection());
+  absl::StatusOr<int64_t> records = service::ReplayCaseLog(
+      config_, "meldpunt-intake-rebuild", config_.rebuild_timeout,
+      [&](const events::Envelope& e, const kafka::Record& r) -> absl::Status {
+        RETURN_IF_ERROR(HandleEvent(e, r.offset));
+        if (e.payload_case() == events::Envelope::kCaseSubmitted) {
+          response.set_cases(response.cases() + 1);
+        }
+        return absl::OkStatus();
+      });
+  // The projection consumer comes back whatever happened, so the intake keeps serving.
+  absl::Status restarted = StartProjection();
+  if (!records.ok()) return records.status();
+  RETURN_IF_ERROR(restarted);
+  response.set_events(*records);
   log::Warning(
       "projection rebuilt",
       {{"keys_removed", removed}, {"events", response.events()}, {"cases", response.cases()}});

@@ -20,6 +20,7 @@
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
 #include "libs/kafka/consumer.h"
+#include "libs/redis/redis.h"
 #include "meldpunt/deadline/v1/deadline.grpc.pb.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "meldpunt/notification/v1/notification.grpc.pb.h"
@@ -259,6 +260,29 @@ TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
       notification_stub->ListDeliveries(&deliveries_context, deliveries_request, &deliveries).ok());
   ASSERT_EQ(deliveries.deliveries_size(), 1);
   EXPECT_EQ(deliveries.deliveries(0).status(), "delivered");
+
+  // Redis loses the timers: deadline-watch notices by itself and rebuilds them from the log,
+  // without firing what already fired.
+  auto redis = redis::Client::Create({.address = stack_->redis});
+  ASSERT_TRUE(redis.ok());
+  ASSERT_TRUE((*redis)->Command({"DEL", "mp:deadline:intact", "mp:clock:{" + case_id + "}"}).ok());
+  auto clocks_of = [&]() {
+    grpc::ClientContext context;
+    deadline::v1::ListClocksResponse response;
+    (void)deadline_stub->ListClocks(&context, clocks_request, &response);
+    std::map<std::string, deadline::v1::ClockStatus> out;
+    for (const auto& c : response.clocks()) out[c.name()] = c.status();
+    return out;
+  };
+  ASSERT_TRUE(testing::Eventually([&] { return clocks_of().size() == 2; }, absl::Seconds(60)))
+      << "the clocks were not rebuilt";
+  EXPECT_EQ(clocks_of()["answer"], deadline::v1::BREACHED);
+  EXPECT_EQ(clocks_of()["acknowledge"], deadline::v1::STOPPED);
+  absl::SleepFor(absl::Seconds(2));
+  auto after = CaseEvents(
+      case_id, [](const std::vector<Envelope>&) { return false; }, absl::Seconds(5));
+  EXPECT_EQ(Count(after, "DeadlineBreached"), 1) << "a rebuilt timer fired again";
+  EXPECT_EQ(Count(after, "DeadlineWarning"), 1);
 }
 
 TEST_F(WalkingSkeleton, ComplaintInFrenchGoesToTheComplaintsOfficeWithIdentity) {

@@ -120,6 +120,7 @@ class Cli {
     if (command == "explain") return Explain();
     if (command == "rebuild") return Rebuild();
     if (command == "deadlines") return Deadlines();
+    if (command == "rebuild-timers") return RebuildTimers();
     if (command == "rules") return RulesCommand(false);
     if (command == "reload-rules") return RulesCommand(true);
     return UsageFail(absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'")),
@@ -335,6 +336,20 @@ class Cli {
     }
     if (!response.next_page_token().empty()) {
       std::printf("next_page_token=%s\n", response.next_page_token().c_str());
+    }
+    return 0;
+  }
+
+  int RebuildTimers() {
+    auto stub = deadline::v1::DeadlineWatch::NewStub(Channel("deadline", "127.0.0.1:50053"));
+    deadline::v1::RebuildTimersResponse response;
+    grpc::Status status = stub->RebuildTimers(Context(kRebuildTimeoutSeconds).get(),
+                                              deadline::v1::RebuildTimersRequest(), &response);
+    if (!status.ok()) return Fail(status);
+    if (options_.Flag("json")) {
+      PrintJson(response);
+    } else {
+      std::printf("events=%lld\n", static_cast<long long>(response.events()));
     }
     return 0;
   }

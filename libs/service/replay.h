@@ -1,0 +1,26 @@
+// Folding the whole case log again, from its first record to where it ends now, with a throwaway
+// consumer group: how a service rebuilds derived state (the intake's projection, deadline-watch's
+// timers) after Redis lost it or on an operator's request.
+//
+//   ASSIGN_OR_RETURN(int64_t records, ReplayCaseLog(config, "meldpunt-intake-rebuild", absl::Minutes(30),
+//       [&](const events::Envelope& e, const kafka::Record& r) { return store.Apply(e, r.offset); }));
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/config/service_config.h"
+#include "libs/events/codec.h"
+#include "libs/kafka/consumer.h"
+
+namespace meldpunt::service {
+
+// Calls `handle` for every decodable record of meldpunt.case-events.v1 up to the high watermarks
+// read at the start, retrying a failing record until `timeout`. Returns the records read.
+absl::StatusOr<int64_t> ReplayCaseLog(
+    const config::ServiceConfig& config, const std::string& group_prefix, absl::Duration timeout,
+    const std::function<absl::Status(const events::Envelope&, const kafka::Record&)>& handle);
+
+}  // namespace meldpunt::service
