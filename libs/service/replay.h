@@ -2,8 +2,10 @@
 // consumer group: how a service rebuilds derived state (the intake's projection, deadline-watch's
 // timers) after Redis lost it or on an operator's request.
 //
-//   ASSIGN_OR_RETURN(int64_t records, ReplayCaseLog(config, "meldpunt-intake-rebuild", absl::Minutes(30),
-//       [&](const events::Envelope& e, const kafka::Record& r) { return store.Apply(e, r.offset); }));
+//   ASSIGN_OR_RETURN(int64_t records, ReplayCaseLog(config, "meldpunt-intake-rebuild",
+//   absl::Minutes(30),
+//       [&](const events::Envelope& e, const kafka::Record& r) { return store.Apply(e, r.offset);
+//       }));
 #pragma once
 
 #include <functional>
