@@ -200,4 +200,24 @@ absl::StatusOr<Reply> Client::Script(const std::string& name, const std::vector<
   return With([&](Connection& c) { return c.Script(name, keys, args); });
 }
 
+absl::StatusOr<int64_t> DeleteMatching(Client& client, const std::string& pattern) {
+  int64_t removed = 0;
+  std::string cursor = "0";
+  do {
+    ASSIGN_OR_RETURN(Reply reply,
+                     client.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "500"}));
+    RETURN_IF_ERROR(ReplyStatus(reply));
+    if (reply.elements.size() != 2) return absl::InternalError("redis: unexpected SCAN reply");
+    cursor = reply.elements[0].str;
+    std::vector<std::string> unlink = {"UNLINK"};
+    for (const Reply& key : reply.elements[1].elements) unlink.push_back(key.str);
+    if (unlink.size() > 1) {
+      ASSIGN_OR_RETURN(Reply deleted, client.Command(unlink));
+      RETURN_IF_ERROR(ReplyStatus(deleted));
+      removed += deleted.integer;
+    }
+  } while (cursor != "0");
+  return removed;
+}
+
 }  // namespace meldpunt::redis

@@ -99,4 +99,8 @@ class Client {
 // An error reply as a Status (OK for any other reply).
 absl::Status ReplyStatus(const Reply& reply);
 
+// Deletes every key matching a SCAN pattern (in batches, without blocking Redis); returns how
+// many were removed. For rebuilding derived state, not for hot paths.
+absl::StatusOr<int64_t> DeleteMatching(Client& client, const std::string& pattern);
+
 }  // namespace meldpunt::redis

@@ -106,6 +106,21 @@ TEST_F(RedisTest, ConcurrentUseOfThePool) {
   EXPECT_EQ((*client)->Command({"GET", prefix_ + ":c"})->str, "800");
 }
 
+TEST_F(RedisTest, DeleteMatchingRemovesOnlyMatchingKeys) {
+  auto client = Client::Create(options_);
+  ASSERT_TRUE(client.ok());
+  std::vector<std::vector<std::string>> sets;
+  for (int i = 0; i < 1200; ++i)
+    sets.push_back({"SET", prefix_ + ":gone:" + std::to_string(i), "x"});
+  sets.push_back({"SET", prefix_ + ":kept", "y"});
+  ASSERT_TRUE((*client)->Pipeline(sets).ok());
+  auto removed = DeleteMatching(**client, prefix_ + ":gone:*");
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(*removed, 1200);
+  EXPECT_EQ((*client)->Command({"EXISTS", prefix_ + ":kept"})->integer, 1);
+  EXPECT_EQ((*client)->Command({"EXISTS", prefix_ + ":gone:7"})->integer, 0);
+}
+
 TEST_F(RedisTest, UnreachableServerIsUnavailable) {
   Options options = options_;
   options.address = "127.0.0.1:" + std::to_string(testing::ClosedPort());

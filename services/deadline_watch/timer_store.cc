@@ -211,20 +211,8 @@ absl::Status RedisTimerStore::MarkIntact() {
 
 absl::Status RedisTimerStore::Clear() {
   for (const char* pattern : {"mp:clock:*", "mp:{p*}:timers", "mp:{p*}:inflight", "mp:deadlines"}) {
-    std::string cursor = "0";
-    do {
-      ASSIGN_OR_RETURN(redis::Reply reply,
-                       redis_.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "500"}));
-      RETURN_IF_ERROR(redis::ReplyStatus(reply));
-      if (reply.elements.size() != 2) return absl::InternalError("redis: unexpected SCAN reply");
-      cursor = reply.elements[0].str;
-      std::vector<std::string> del = {"UNLINK"};
-      for (const auto& key : reply.elements[1].elements) del.push_back(key.str);
-      if (del.size() > 1) {
-        ASSIGN_OR_RETURN(redis::Reply deleted, redis_.Command(del));
-        RETURN_IF_ERROR(redis::ReplyStatus(deleted));
-      }
-    } while (cursor != "0");
+    ASSIGN_OR_RETURN(int64_t removed, redis::DeleteMatching(redis_, pattern));
+    (void)removed;
   }
   return absl::OkStatus();
 }

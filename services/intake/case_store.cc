@@ -265,21 +265,8 @@ absl::StatusOr<ListPage> RedisCaseStore::List(const ListQuery& query) {
 absl::StatusOr<int64_t> RedisCaseStore::Clear() {
   int64_t removed = 0;
   for (const char* pattern : {"mp:case:*", "mp:ref:*", "mp:cases"}) {
-    std::string cursor = "0";
-    do {
-      ASSIGN_OR_RETURN(redis::Reply reply,
-                       redis_.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "500"}));
-      RETURN_IF_ERROR(redis::ReplyStatus(reply));
-      if (reply.elements.size() != 2) return absl::InternalError("redis: unexpected SCAN reply");
-      cursor = reply.elements[0].str;
-      std::vector<std::string> del = {"UNLINK"};
-      for (const auto& key : reply.elements[1].elements) del.push_back(key.str);
-      if (del.size() > 1) {
-        ASSIGN_OR_RETURN(redis::Reply deleted, redis_.Command(del));
-        RETURN_IF_ERROR(redis::ReplyStatus(deleted));
-        removed += deleted.integer;
-      }
-    } while (cursor != "0");
+    ASSIGN_OR_RETURN(int64_t n, redis::DeleteMatching(redis_, pattern));
+    removed += n;
   }
   return removed;
 }
