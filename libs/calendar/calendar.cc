@@ -2,9 +2,37 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace meldpunt::calendar {
+namespace {
+
+// Whether text[pos, pos + 5) has the form HH:MM (digits; the range is checked by ClockMinutes).
+bool IsClock(const std::string& text, size_t pos) {
+  for (size_t i = 0; i < 5; ++i) {
+    const char c = text[pos + i];
+    if (i == 2 ? c != ':' : !absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+// Minutes after midnight of the HH:MM at text[pos]; -1 if it is outside 00:00-24:00.
+int ClockMinutes(const std::string& text, size_t pos) {
+  const int hours = (text[pos] - '0') * 10 + (text[pos + 1] - '0');
+  const int minutes = (text[pos + 3] - '0') * 10 + (text[pos + 4] - '0');
+  if (minutes > 59 || hours * 60 + minutes > 24 * 60) return -1;
+  return hours * 60 + minutes;
+}
+
+// The instant of a local civil time: the earlier one if the clock goes back through it, the
+// moment of the change if the clock jumps over it.
+absl::Time LocalInstant(const absl::TimeZone& zone, absl::CivilSecond local) {
+  const absl::TimeZone::TimeInfo info = zone.At(local);
+  return info.kind == absl::TimeZone::TimeInfo::SKIPPED ? info.trans : info.pre;
+}
+
+}  // namespace
 
 const absl::TimeZone& BrusselsTimeZone() {
   static const absl::TimeZone* zone = [] {
@@ -47,6 +75,24 @@ absl::StatusOr<BusinessCalendar> BusinessCalendar::Create(const CalendarOptions&
           absl::StrCat("calendar.closing_days: '", text, "' is not YYYY-MM-DD"));
     }
     cal.closing_days_.insert(day);
+  }
+  if (!options.working_hours.empty()) {
+    const std::string& text = options.working_hours;
+    const std::string prefix = absl::StrCat("calendar.working_hours: \"", text, "\"");
+    if (text.size() != 11 || text[5] != '-' || !IsClock(text, 0) || !IsClock(text, 6)) {
+      return absl::InvalidArgumentError(absl::StrCat(prefix, " is not HH:MM-HH:MM"));
+    }
+    const int start = ClockMinutes(text, 0);
+    const int end = ClockMinutes(text, 6);
+    if (start < 0 || end < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(prefix, " is outside 00:00-24:00"));
+    }
+    if (start >= end) {
+      return absl::InvalidArgumentError(absl::StrCat(prefix, ": start must be before end"));
+    }
+    cal.has_working_hours_ = true;
+    cal.work_start_minute_ = start;
+    cal.work_end_minute_ = end;
   }
   return cal;
 }
@@ -103,6 +149,24 @@ absl::Time BusinessCalendar::AddWorkingDays(absl::Time from, int days) const {
     if (IsWorkingDay(day)) ++counted;
   }
   return StartOf(day + 1);
+}
+
+absl::Time BusinessCalendar::AddWorkingHours(absl::Time from, absl::Duration amount) const {
+  if (amount <= absl::ZeroDuration() || from == absl::InfiniteFuture() ||
+      from == absl::InfinitePast()) {
+    return from;
+  }
+  if (amount == absl::InfiniteDuration()) return absl::InfiniteFuture();
+  // One window per day, each converted from local civil time on its own (days of 23 or 25 hours).
+  for (absl::CivilDay day = LocalDay(from);; ++day) {
+    if (!IsWorkingDay(day)) continue;
+    const absl::CivilSecond midnight(day);
+    const absl::Time open = std::max(from, LocalInstant(zone_, midnight + work_start_minute_ * 60));
+    const absl::Time close = LocalInstant(zone_, midnight + work_end_minute_ * 60);
+    if (open >= close) continue;  // `from` is at or after the end of this day's window
+    if (amount <= close - open) return open + amount;
+    amount -= close - open;
+  }
 }
 
 }  // namespace meldpunt::calendar

@@ -1,10 +1,13 @@
 // The business calendar of the municipality: Europe/Brussels time (DST-correct), weekends, the
 // Belgian public holidays (Easter-dependent ones computed), optionally 11 July (Flemish
-// community holiday) and closing days from config.
+// community holiday), closing days and optional working hours from config.
 //
-//   ASSIGN_OR_RETURN(BusinessCalendar cal, BusinessCalendar::Create({.flemish_holiday = true}));
+//   ASSIGN_OR_RETURN(BusinessCalendar cal,
+//                    BusinessCalendar::Create({.flemish_holiday = true,
+//                                              .working_hours = "08:30-17:00"}));
 //   absl::Time due = cal.AddWorkingDays(received, 2);    // end of the 2nd working day after
 //   absl::Time due45 = cal.AddCalendarDays(received, 45); // end of the 45th day after
+//   absl::Time reply = cal.AddWorkingHours(received, absl::Hours(16));  // 16 office hours later
 //
 // Deadlines end at midnight (local) at the end of their last day: a case received on Monday with
 // 2 working days is due at Wednesday 24:00 (Thursday 00:00) Brussels time. Immutable; thread-safe.
@@ -26,6 +29,9 @@ struct CalendarOptions {
   bool flemish_holiday = false;
   // Extra closing days of the municipality, "YYYY-MM-DD".
   std::vector<std::string> closing_days;
+  // Office hours on working days, "HH:MM-HH:MM" local time within 00:00-24:00, start before end
+  // (e.g. "08:30-17:00"). Empty: not configured, AddWorkingHours counts whole working days.
+  std::string working_hours;
 };
 
 // Europe/Brussels, loaded once (UTC if the system has no time zone data).
@@ -53,6 +59,16 @@ class BusinessCalendar {
   // does not count, whether or not it is a working day.
   absl::Time AddWorkingDays(absl::Time from, int days) const;
 
+  bool has_working_hours() const { return has_working_hours_; }
+  // The instant at which `amount` of working time, counted from `from`, is used up. Only time
+  // inside the working hours of working days counts (local time, DST-correct); without configured
+  // working hours every working day counts from 00:00 to 24:00. Counting starts at `from` if it
+  // falls inside a window, at the window's start if `from` is earlier that day, and otherwise at
+  // the start of the next working day's window. Ending exactly at the close of a window gives
+  // that close, not the next opening. An `amount` <= 0 (or an infinite `from`) returns `from`;
+  // an infinite `amount` gives absl::InfiniteFuture(). One loop step per day.
+  absl::Time AddWorkingHours(absl::Time from, absl::Duration amount) const;
+
   const absl::TimeZone& zone() const { return zone_; }
 
  private:
@@ -60,6 +76,10 @@ class BusinessCalendar {
   bool flemish_holiday_ = false;
   std::set<absl::CivilDay> closing_days_;
   absl::TimeZone zone_;
+  bool has_working_hours_ = false;
+  // The working window of a working day, in minutes after local midnight.
+  int work_start_minute_ = 0;
+  int work_end_minute_ = 24 * 60;
 };
 
 }  // namespace meldpunt::calendar

@@ -1,6 +1,10 @@
 // Hand-checked against the Belgian public holidays and the DST changes of the years concerned.
 #include "libs/calendar/calendar.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace meldpunt::calendar {
@@ -99,6 +103,129 @@ TEST(Calendar, BadOptionsAreRefusedByName) {
                 .message()
                 .find("closing_days"),
             std::string::npos);
+}
+
+// Working hours "08:00-17:00": 9 hours a working day. November 2026 is CET (UTC+1): 23 Nov is a
+// Monday, 21 Nov a Saturday, 27 Nov a Friday.
+BusinessCalendar Office(std::vector<std::string> closing_days = {}) {
+  return Make({.closing_days = std::move(closing_days), .working_hours = "08:00-17:00"});
+}
+
+TEST(WorkingHours, CountOnlyOfficeHoursOnWorkingDays) {
+  BusinessCalendar cal = Office();
+  EXPECT_TRUE(cal.has_working_hours());
+  // Mon 23 Nov 10:00 CET + 16h: Monday 10:00-17:00 = 7h, 9h left = all of Tuesday: used up at the
+  // close, Tue 24 Nov 17:00 CET = 16:00Z (not Wednesday 08:00).
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2026-11-23T09:00:00Z"), absl::Hours(16)),
+            Utc("2026-11-24T16:00:00Z"));
+  // Fri 27 Nov 16:00 CET + 2h: 1h on Friday, weekend skipped, Mon 30 Nov 08:00 + 1h = 09:00 CET.
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2026-11-27T15:00:00Z"), absl::Hours(2)),
+            Utc("2026-11-30T08:00:00Z"));
+  // Sat 21 Nov 12:00 CET + 3h: counting starts Mon 23 Nov 08:00: 11:00 CET = 10:00Z.
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2026-11-21T11:00:00Z"), absl::Hours(3)),
+            Utc("2026-11-23T10:00:00Z"));
+  // Tue 24 Nov 06:30 CET, before opening, + 2h30: 08:00 + 2h30 = 10:30 CET = 09:30Z.
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2026-11-24T05:30:00Z"), absl::Minutes(150)),
+            Utc("2026-11-24T09:30:00Z"));
+  // Inside the window: Tue 24 Nov 09:15 CET + 45 min = 10:00 CET = 09:00Z.
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2026-11-24T08:15:00Z"), absl::Minutes(45)),
+            Utc("2026-11-24T09:00:00Z"));
+  // Mon 2 Nov 08:00 CET + 300h = 33 working days of 9h + 3h. Working days from 2 Nov: 2-6 (5),
+  // 9, 10, 12, 13 (9; 11 Nov is a holiday), 16-20 (14), 23-27 (19), 30 Nov-4 Dec (24), 7-11 (29),
+  // 14, 15, 16, 17 Dec (33): 297h used up Thu 17 Dec 17:00; Fri 18 Dec 08:00 + 3h = 11:00 CET.
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2026-11-02T07:00:00Z"), absl::Hours(300)),
+            Utc("2026-12-18T10:00:00Z"));
+}
+
+TEST(WorkingHours, AtOrAfterTheCloseCountingStartsTheNextMorning) {
+  BusinessCalendar cal = Office();
+  // Mon 23 Nov 16:00 CET + 1h ends exactly at the close: 17:00 CET = 16:00Z.
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2026-11-23T15:00:00Z"), absl::Hours(1)),
+            Utc("2026-11-23T16:00:00Z"));
+  // From exactly Mon 23 Nov 17:00 CET, from 20:00 CET and from 23:30 CET + 1h: Tue 24 Nov 08:00
+  // + 1h = 09:00 CET = 08:00Z.
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2026-11-23T16:00:00Z"), absl::Hours(1)),
+            Utc("2026-11-24T08:00:00Z"));
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2026-11-23T19:00:00Z"), absl::Hours(1)),
+            Utc("2026-11-24T08:00:00Z"));
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2026-11-23T22:30:00Z"), absl::Hours(1)),
+            Utc("2026-11-24T08:00:00Z"));
+}
+
+TEST(WorkingHours, SkipHolidaysAndClosingDays) {
+  // Mon 9 Nov 2026 08:00 CET + 27h: Monday 9h, Tuesday 9h, Wed 11 Nov (Wapenstilstand) skipped,
+  // Thursday 9h: used up Thu 12 Nov 17:00 CET = 16:00Z.
+  EXPECT_EQ(Office().AddWorkingHours(Utc("2026-11-09T07:00:00Z"), absl::Hours(27)),
+            Utc("2026-11-12T16:00:00Z"));
+  // Closed on Tue 24 Nov: Mon 23 Nov 16:00 CET + 2h: 1h on Monday, Wed 25 Nov 09:00 CET = 08:00Z.
+  EXPECT_EQ(Office({"2026-11-24"}).AddWorkingHours(Utc("2026-11-23T15:00:00Z"), absl::Hours(2)),
+            Utc("2026-11-25T08:00:00Z"));
+}
+
+TEST(WorkingHours, AcrossEasterMondayAndTheSpringDstChange) {
+  BusinessCalendar cal = Office();
+  // Easter 2027 is Sunday 28 March, also the day summer time starts (02:00 CET -> 03:00 CEST).
+  // Fri 26 March 15:00 CET (14:00Z) + 5h: Friday 15:00-17:00 = 2h, 3h left; Sat 27, Sun 28 and
+  // Easter Monday 29 skipped; Tue 30 March 08:00 CEST + 3h = 11:00 CEST = 09:00Z (adding 4 x 24h
+  // in UTC would wrongly give 10:00Z).
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2027-03-26T14:00:00Z"), absl::Hours(5)),
+            Utc("2027-03-30T09:00:00Z"));
+  // Thu 25 March 08:00 CET (07:00Z) + 27h: Thursday 9h, Friday 9h, Tuesday 30 March 9h: used up
+  // at 17:00 CEST = 15:00Z.
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2027-03-25T07:00:00Z"), absl::Hours(27)),
+            Utc("2027-03-30T15:00:00Z"));
+}
+
+TEST(WorkingHours, AcrossTheAutumnDstChange) {
+  // Winter time starts Sun 25 Oct 2026 (03:00 CEST -> 02:00 CET). Fri 23 Oct 16:00 CEST (14:00Z)
+  // + 2h: 1h on Friday, Mon 26 Oct 08:00 CET + 1h = 09:00 CET = 08:00Z.
+  EXPECT_EQ(Office().AddWorkingHours(Utc("2026-10-23T14:00:00Z"), absl::Hours(2)),
+            Utc("2026-10-26T08:00:00Z"));
+}
+
+TEST(WorkingHours, WithoutWorkingHoursWholeWorkingDaysCount) {
+  BusinessCalendar cal = Make();
+  EXPECT_FALSE(cal.has_working_hours());
+  // Fri 27 Nov 2026 20:00 CET + 10h: 4h until midnight, weekend skipped, Mon 30 Nov 00:00 + 6h =
+  // 06:00 CET = 05:00Z.
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2026-11-27T19:00:00Z"), absl::Hours(10)),
+            Utc("2026-11-30T05:00:00Z"));
+  // Sat 21 Nov 12:00 CET + 24h = all of Monday 23 Nov: its end, 24:00 CET = 23:00Z.
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2026-11-21T11:00:00Z"), absl::Hours(24)),
+            Utc("2026-11-23T23:00:00Z"));
+  // Fri 26 March 2027 12:00 CET + 20h: 12h on Friday; Sat, Sun (23 hours long) and Easter Monday
+  // skipped; Tue 30 March 00:00 CEST + 8h = 08:00 CEST = 06:00Z.
+  EXPECT_EQ(cal.AddWorkingHours(Utc("2027-03-26T11:00:00Z"), absl::Hours(20)),
+            Utc("2027-03-30T06:00:00Z"));
+}
+
+TEST(WorkingHours, ZeroOrNegativeAmountReturnsFrom) {
+  BusinessCalendar cal = Office();
+  const absl::Time saturday = Utc("2026-11-21T11:00:00Z");
+  EXPECT_EQ(cal.AddWorkingHours(saturday, absl::ZeroDuration()), saturday);
+  EXPECT_EQ(cal.AddWorkingHours(saturday, absl::Hours(-3)), saturday);
+  const absl::Time evening = Utc("2026-11-23T19:00:00Z");
+  EXPECT_EQ(cal.AddWorkingHours(evening, absl::ZeroDuration()), evening);
+}
+
+TEST(WorkingHours, BadValuesAreRefusedWithTheReason) {
+  const auto error = [](const std::string& hours) {
+    absl::StatusOr<BusinessCalendar> cal = BusinessCalendar::Create({.working_hours = hours});
+    EXPECT_EQ(cal.status().code(), absl::StatusCode::kInvalidArgument) << hours;
+    return std::string(cal.status().message());
+  };
+  EXPECT_EQ(error("8-17"), "calendar.working_hours: \"8-17\" is not HH:MM-HH:MM");
+  EXPECT_EQ(error("8:00-17:00"), "calendar.working_hours: \"8:00-17:00\" is not HH:MM-HH:MM");
+  EXPECT_EQ(error("08:00 - 17:00"), "calendar.working_hours: \"08:00 - 17:00\" is not HH:MM-HH:MM");
+  EXPECT_EQ(error("08h00-17h00"), "calendar.working_hours: \"08h00-17h00\" is not HH:MM-HH:MM");
+  EXPECT_EQ(error("17:00-08:00"),
+            "calendar.working_hours: \"17:00-08:00\": start must be before end");
+  EXPECT_EQ(error("08:00-08:00"),
+            "calendar.working_hours: \"08:00-08:00\": start must be before end");
+  EXPECT_EQ(error("08:00-24:30"), "calendar.working_hours: \"08:00-24:30\" is outside 00:00-24:00");
+  EXPECT_EQ(error("25:00-26:00"), "calendar.working_hours: \"25:00-26:00\" is outside 00:00-24:00");
+  EXPECT_EQ(error("08:60-17:00"), "calendar.working_hours: \"08:60-17:00\" is outside 00:00-24:00");
+  EXPECT_TRUE(BusinessCalendar::Create({.working_hours = "00:00-24:00"})->has_working_hours());
 }
 
 }  // namespace

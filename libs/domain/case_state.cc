@@ -60,6 +60,11 @@ bool Allowed(CaseState s, const Envelope& e) {
     case Envelope::kNotificationFailed:
     case Envelope::kEventRejected:
     case Envelope::kCaseLinked:
+    case Envelope::kClockStarted:
+    case Envelope::kClockPaused:
+    case Envelope::kClockResumed:
+    case Envelope::kClockStopped:
+    case Envelope::kCaseEscalated:
       return s != t::CASE_STATE_UNSPECIFIED;
     case Envelope::PAYLOAD_NOT_SET:
       return false;

@@ -17,6 +17,9 @@
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
 #include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "services/deadline_watch/alert_hub.h"
 #include "services/deadline_watch/config.h"
 #include "services/deadline_watch/deadline_logic.h"
 #include "services/deadline_watch/deadline_service.h"
@@ -39,13 +42,26 @@ class DeadlineApp : public kafka::RebalanceListener {
 
  private:
   void TimerLoop();
+  void TailLoop();
   absl::Status StartConsumer();
   absl::Status FirePartition(int32_t partition);
+  // Appends events to the case log and waits until every one is acknowledged.
+  absl::Status AppendAll(const std::vector<events::Envelope>& envelopes);
+  void UpdateGauges();
 
   DeadlineConfig config_;
   clock::SystemClock clock_;
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* fired_ = nullptr;
+  prometheus::Family<prometheus::Counter>* breaches_ = nullptr;
+  prometheus::Family<prometheus::Counter>* clock_events_ = nullptr;
+  prometheus::Histogram* lateness_ = nullptr;
+  prometheus::Gauge* open_clocks_ = nullptr;
+  prometheus::Gauge* due_24h_ = nullptr;
+  AlertHub alerts_;
+  std::unique_ptr<kafka::Consumer> tail_;  // every partition, from the end: the alert stream
+  std::thread tail_thread_;
+  std::atomic<bool> tail_assigned_{false};
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<RedisTimerStore> store_;
@@ -54,6 +70,8 @@ class DeadlineApp : public kafka::RebalanceListener {
   absl::Mutex consumer_mu_;  // held while the consumer is replaced (rebuild)
   std::unique_ptr<events::EventConsumer> consumer_ ABSL_GUARDED_BY(consumer_mu_);
   std::atomic<bool> rebuilding_{false};
+  std::atomic<bool> remote_rebuild_{false};  // another replica holds the rebuild lock
+  absl::Mutex fire_mu_;                      // held by the timer thread during a firing pass
   std::unique_ptr<DeadlineService> service_;
   std::unique_ptr<observability::AdminServer> admin_;
   grpc_util::ServerRunner grpc_;

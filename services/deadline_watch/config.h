@@ -12,12 +12,14 @@ struct DeadlineConfig : config::ServiceConfig {
     admin_listen = "127.0.0.1:9103";
   }
   std::string consumer_group = "meldpunt-deadline-watch";
-  absl::Duration poll_interval = absl::Seconds(1);
+  absl::Duration poll_interval = absl::Milliseconds(100);
   absl::Duration lease = absl::Seconds(30);
+  int64_t claim_limit = 500;
   YAML::Node clocks;
   std::string time_zone = "Europe/Brussels";
   bool flemish_holiday = false;
   std::vector<std::string> closing_days;
+  std::string working_hours;
 };
 
 inline config::Schema<DeadlineConfig> DeadlineSchema() {
@@ -35,17 +37,29 @@ inline config::Schema<DeadlineConfig> DeadlineSchema() {
                 })
       .Duration("deadline.lease", &DeadlineConfig::lease,
                 "how long a claimed timer is reserved before another attempt may fire it again")
+      .Int("deadline.claim_limit", &DeadlineConfig::claim_limit,
+           "timers claimed (and their events appended) per page", config::Range(1, 10000))
       .Tree("deadline.clocks", &DeadlineConfig::clocks,
-            "list of clocks: {name, kinds, duration, warn_at, stop_on}")
+            "list of clocks: {name, id, kinds, priorities, categories, departments, start_on, "
+            "duration, warn_at, pauses, on_reassign, on_bounce, stop_on, escalate}")
       .String("calendar.time_zone", &DeadlineConfig::time_zone,
               "time zone of the business calendar")
       .Bool("calendar.flemish_holiday", &DeadlineConfig::flemish_holiday,
             "11 July (Flemish community holiday) is a closing day")
       .StringList("calendar.closing_days", &DeadlineConfig::closing_days,
                   "extra closing days of the municipality, YYYY-MM-DD")
+      .String("calendar.working_hours", &DeadlineConfig::working_hours,
+              "office hours on working days, HH:MM-HH:MM (for terms in working hours, 16wh); "
+              "empty: whole working days")
       .Check([](const DeadlineConfig& c) -> absl::Status {
+        if (c.lease <= c.produce_timeout) {
+          return absl::InvalidArgumentError(
+              "deadline.lease: must be longer than kafka.produce_timeout (a claim must outlive "
+              "the wait for its append)");
+        }
         absl::Status calendar =
-            calendar::BusinessCalendar::Create({c.time_zone, c.flemish_holiday, c.closing_days})
+            calendar::BusinessCalendar::Create(
+                {c.time_zone, c.flemish_holiday, c.closing_days, c.working_hours})
                 .status();
         if (!calendar.ok()) return calendar;
         return ParsePolicies(c.clocks).status();

@@ -1,12 +1,20 @@
-// The clocks of every case: started and stopped by case events, fired when due. Free of Kafka
-// and Redis: it works through a TimerStore and a Clock, so tests move a fake clock.
+// The clocks of every case: started, paused, resumed, restarted and stopped by case events, fired
+// when due, escalated after a breach. Free of Kafka and Redis: it works through a TimerStore and a
+// Clock, so tests move a fake clock.
 //
-//   DeadlineLogic logic(store, clock, policies);
-//   RETURN_IF_ERROR(logic.OnEvent(envelope, record.partition));
+//   DeadlineLogic logic(store, clock, calendar, policies);
+//   ASSIGN_OR_RETURN(std::vector<events::Envelope> out, logic.OnEvent(envelope, partition));
+//   append `out` (ClockStarted, ClockPaused, ClockResumed, ClockStopped) before committing;
 //   ASSIGN_OR_RETURN(std::vector<Firing> due, logic.ClaimDue(partition));
-//   for (auto& f : due) { append f.event; logic.Complete(partition, f); }
+//   append each firing's event (DeadlineWarning, DeadlineBreached, CaseEscalated), then
+//   logic.Complete(partition, due);
+//
+// Only the event consumer writes clock records: a firing's status change (WARNED, BREACHED,
+// escalation level) is recorded when its event comes back from the log, so the timer loop never
+// races the consumer on a record.
 #pragma once
 
+#include <set>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -19,13 +27,17 @@ namespace meldpunt::deadline {
 
 struct Firing {
   Timer timer;
-  // Empty when the timer is stale (its clock stopped meanwhile): complete it without an event.
+  // Empty when the timer is stale (its clock stopped or moved on meanwhile): completed silently.
   std::optional<events::Envelope> event;
+  std::string department;  // of the case when it fired
+  // Its clock record is not there (yet): the consumer writes it right after the timers, so the
+  // timer is left claimed and comes back after its lease rather than being dropped.
+  bool deferred = false;
 };
 
 struct DeadlineOptions {
   absl::Duration lease = absl::Seconds(30);
-  int claim_limit = 100;
+  int claim_limit = 500;
 };
 
 class DeadlineLogic {
@@ -39,25 +51,41 @@ class DeadlineLogic {
         policies_(std::move(policies)),
         options_(options) {}
 
-  // Starts clocks on CaseSubmitted, stops them on the events their policy names, pauses the ones
-  // whose policy says so on InformationRequested and resumes them on InformationProvided (the due
-  // time moves by the paused span). Idempotent: a repeated event changes nothing.
-  absl::Status OnEvent(const events::Envelope& envelope, int32_t partition);
+  // Applies one case event to the case's clocks and returns the clock events to append
+  // (deterministic ids; a repeated event returns the same ones again if it was the last to change
+  // the clock, so a crash between the change and the append loses nothing).
+  absl::StatusOr<std::vector<events::Envelope>> OnEvent(const events::Envelope& envelope,
+                                                        int32_t partition);
 
   // Claims the due timers of one partition and builds their events (deterministic ids: case,
-  // clock, generation, kind and fraction).
+  // clock, generation, kind and fraction or level).
   absl::StatusOr<std::vector<Firing>> ClaimDue(int32_t partition);
 
-  // After the firing's event is durable: drop the timer and record the clock's new status.
-  absl::Status Complete(int32_t partition, const Firing& firing);
+  // After the firings' events are durable: drop their timers.
+  absl::Status Complete(int32_t partition, const std::vector<Firing>& firings);
 
   const std::vector<ClockPolicy>& policies() const { return policies_; }
 
  private:
-  absl::Status PauseOrResume(const events::Envelope& envelope, int32_t partition);
-  absl::Status MarkFired(const events::Envelope& envelope, int32_t partition);
+  absl::Status UpdateFacts(const events::Envelope& envelope, CaseFacts& facts, bool& known);
+  absl::Status Start(const events::Envelope& e, const CaseFacts& facts,
+                     std::vector<v1::Clock>& clocks, int32_t partition,
+                     std::vector<events::Envelope>& out);
+  absl::Status Restart(const events::Envelope& e, const CaseFacts& facts, v1::Clock& clock,
+                       const std::string& reason, int32_t partition,
+                       std::vector<events::Envelope>& out);
+  absl::Status Stop(const events::Envelope& e, v1::Clock& clock, const std::string& token,
+                    int32_t partition, std::vector<events::Envelope>& out);
+  absl::Status PauseOrResume(const events::Envelope& e, v1::Clock& clock, int32_t partition,
+                             std::vector<events::Envelope>& out);
+  absl::Status MarkFired(const events::Envelope& envelope, std::vector<v1::Clock>& clocks,
+                         int32_t partition);
   std::vector<Timer> TimersFor(const v1::Clock& clock, const ClockPolicy& policy) const;
-  const ClockPolicy* Find(const std::string& name) const;
+  const ClockPolicy* Find(const v1::Clock& clock) const;
+  // The first policy for the clock `name` that applies to the case.
+  const ClockPolicy* Select(const std::string& name, const CaseFacts& facts) const;
+  events::Envelope ClockEvent(const events::Envelope& cause, const v1::Clock& clock,
+                              const std::string& what, const std::string& reason) const;
 
   TimerStore& store_;
   const clock::Clock& clock_;

@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "absl/strings/str_cat.h"
+
 #include <gtest/gtest.h>
 
 namespace meldpunt::deadline {
@@ -44,10 +46,20 @@ class MemoryTimerStore : public TimerStore {
     }
     return out;
   }
-  absl::Status Complete(int32_t p, const Timer& timer) override {
-    inflight_[p].erase(timer.Member());
+  absl::Status Complete(int32_t p, const std::vector<Timer>& timers) override {
+    for (const Timer& timer : timers) inflight_[p].erase(timer.Member());
     return absl::OkStatus();
   }
+  absl::StatusOr<std::optional<CaseFacts>> Facts(const std::string& case_id) override {
+    auto it = facts_.find(case_id);
+    if (it == facts_.end()) return std::nullopt;
+    return it->second;
+  }
+  absl::Status PutFacts(const std::string& case_id, const CaseFacts& facts) override {
+    facts_[case_id] = facts;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<ClockCounts> Counts(absl::Time, absl::Duration) override { return ClockCounts{}; }
   absl::StatusOr<std::vector<v1::Clock>> Clocks(const std::string& case_id) override {
     std::vector<v1::Clock> out;
     for (const auto& [name, c] : clocks_[case_id]) out.push_back(c);
@@ -68,6 +80,7 @@ class MemoryTimerStore : public TimerStore {
  private:
   std::map<int32_t, std::map<std::string, int64_t>> due_, inflight_;
   std::map<std::string, std::map<std::string, v1::Clock>> clocks_;
+  std::map<std::string, CaseFacts> facts_;
 };
 
 constexpr char kCase[] = "MP-0123456789ABC";
@@ -83,9 +96,10 @@ std::vector<ClockPolicy> Policies() {
 }
 
 events::Envelope Event(const std::function<void(events::Envelope&)>& set, absl::Time at = kStart) {
+  static int sequence = 0;
   events::Envelope e = events::NewEnvelope(kCase, "test", at);
   set(e);
-  events::Finish(e, "ev");
+  events::Finish(e, absl::StrCat("ev-", ++sequence));
   return e;
 }
 
@@ -101,10 +115,14 @@ class DeadlineLogicTest : public ::testing::Test {
         calendar_(*calendar::BusinessCalendar::Create({})),
         logic_(store_, clock_, calendar_, Policies(), {.lease = absl::Seconds(30)}) {}
 
-  std::vector<Firing> FireAll(int32_t p = 0) {
-    auto firings = logic_.ClaimDue(p);
+  // Claims what is due, "appends" the events and lets them come back through the consumer.
+  std::vector<Firing> FireAll(int32_t p = 0) { return Fire(logic_, p); }
+  static std::vector<Firing> Fire(DeadlineLogic& logic, int32_t p = 0) {
+    auto firings = logic.ClaimDue(p);
     EXPECT_TRUE(firings.ok());
-    for (const Firing& f : *firings) EXPECT_TRUE(logic_.Complete(p, f).ok());
+    EXPECT_TRUE(logic.Complete(p, *firings).ok());
+    for (const Firing& f : *firings)
+      if (f.event) EXPECT_TRUE(logic.OnEvent(*f.event, p).ok());
     return *firings;
   }
 
@@ -251,11 +269,7 @@ TEST_F(DeadlineLogicTest, PausedWhileWaitingForTheReporterAndDueLaterByThePaused
   MemoryTimerStore store;
   DeadlineLogic logic(store, clock_, calendar_, *policies);
   ASSERT_TRUE(logic.OnEvent(Submitted(t::REPORT), 0).ok());
-  auto fire = [&] {
-    auto firings = *logic.ClaimDue(0);
-    for (const auto& f : firings) EXPECT_TRUE(logic.Complete(0, f).ok());
-    return firings;
-  };
+  auto fire = [&] { return Fire(logic); };
   const absl::Time asked = kStart + absl::Hours(24);
   ASSERT_TRUE(
       logic.OnEvent(Event([](events::Envelope& e) { e.mutable_information_requested(); }, asked), 0)
@@ -341,11 +355,260 @@ TEST(Policies, ErrorsNameTheEntry) {
             std::string::npos);
   EXPECT_NE(
       msg("[{name: a, kinds: [REPORT], duration: 1d}, {name: a, kinds: [REPORT], duration: 1d}]")
-          .find("twice"),
+          .find("deadline.clocks[1].id: 'a' twice"),
       std::string::npos);
   EXPECT_NE(msg("[{name: a, kinds: [REPORT]}]").find("duration: required"), std::string::npos);
   EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: 1d, colour: red}]").find("colour"),
             std::string::npos);
+  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: 1d, priorities: [HUGE]}]")
+                .find("deadline.clocks[0].priorities: unknown priority 'HUGE'"),
+            std::string::npos);
+  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: 1d, start_on: lunch}]")
+                .find("deadline.clocks[0].start_on: unknown event 'lunch'"),
+            std::string::npos);
+  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: 1d, departments: [parks]}]")
+                .find("deadline.clocks[0].departments: the department is known only once routed"),
+            std::string::npos);
+  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: 1d, on_bounce: later}]")
+                .find("deadline.clocks[0].on_bounce: keep or restart"),
+            std::string::npos);
+  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: 1d, escalate: [{after: soon, to: x}]}]")
+                .find("deadline.clocks[0].escalate[0].after: must be"),
+            std::string::npos);
+  EXPECT_NE(msg("[{name: a, kinds: [REPORT], duration: 1d, escalate: [{to: x}]}]")
+                .find("deadline.clocks[0].escalate[0]: must be {after: <term>, to: <target>}"),
+            std::string::npos);
+}
+
+std::vector<std::string> Types(const std::vector<events::Envelope>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) out.push_back(e.type());
+  return out;
+}
+
+TEST_F(DeadlineLogicTest, ClockEventsGoToTheLogAndARepeatedEventGivesTheSameOnes) {
+  const events::Envelope submitted = Submitted(t::COMPLAINT);
+  auto started = logic_.OnEvent(submitted, 0);
+  ASSERT_TRUE(started.ok());
+  ASSERT_EQ(Types(*started), (std::vector<std::string>{"ClockStarted", "ClockStarted"}));
+  EXPECT_EQ((*started)[0].clock_started().clock(), "acknowledge");
+  EXPECT_EQ((*started)[0].clock_started().reason(), "submitted");
+  EXPECT_EQ((*started)[0].clock_started().term(), "240h");
+  EXPECT_EQ((*started)[0].causation_id(), submitted.event_id());
+  EXPECT_EQ(events::GetTime((*started)[1].clock_started().due_at()), kStart + absl::Hours(1080));
+  // The consumer crashed before committing: the same event again gives the same events (ids).
+  auto again = logic_.OnEvent(submitted, 0);
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->size(), 2u);
+  EXPECT_EQ((*again)[0].event_id(), (*started)[0].event_id());
+  EXPECT_EQ((*again)[1].SerializeAsString(), (*started)[1].SerializeAsString());
+  // A later event with another id changes nothing and says nothing.
+  EXPECT_TRUE(logic_.OnEvent(Submitted(t::COMPLAINT), 0)->empty());
+
+  // Stopped within the term, and a stop event that comes again.
+  const events::Envelope answered =
+      Event([](events::Envelope& e) { e.mutable_case_answered(); }, kStart + absl::Hours(100));
+  auto stopped = logic_.OnEvent(answered, 0);
+  ASSERT_TRUE(stopped.ok());
+  ASSERT_EQ(Types(*stopped), (std::vector<std::string>{"ClockStopped"}));
+  EXPECT_EQ((*stopped)[0].clock_stopped().clock(), "answer");
+  EXPECT_EQ((*stopped)[0].clock_stopped().reason(), "answered");
+  EXPECT_TRUE((*stopped)[0].clock_stopped().within_term());
+  EXPECT_EQ(logic_.OnEvent(answered, 0)->at(0).event_id(), (*stopped)[0].event_id());
+  // The acknowledge clock, stopped late.
+  auto closed = logic_.OnEvent(
+      Event([](events::Envelope& e) { e.mutable_case_closed(); }, kStart + absl::Hours(300)), 0);
+  ASSERT_EQ(closed->size(), 1u);
+  EXPECT_EQ((*closed)[0].clock_stopped().clock(), "acknowledge");
+  EXPECT_FALSE((*closed)[0].clock_stopped().within_term());
+}
+
+TEST_F(DeadlineLogicTest, PauseAndResumeAreOnTheLog) {
+  auto policies = ParsePolicies(YAML::Load(
+      "[{name: resolve, kinds: [REPORT], duration: 240h, pauses: true, stop_on: [answered]}]"));
+  ASSERT_TRUE(policies.ok());
+  MemoryTimerStore store;
+  DeadlineLogic logic(store, clock_, calendar_, *policies);
+  ASSERT_TRUE(logic.OnEvent(Submitted(t::REPORT), 0).ok());
+  const events::Envelope asked = Event(
+      [](events::Envelope& e) { e.mutable_information_requested(); }, kStart + absl::Hours(10));
+  auto paused = logic.OnEvent(asked, 0);
+  ASSERT_EQ(Types(*paused), (std::vector<std::string>{"ClockPaused"}));
+  EXPECT_EQ(logic.OnEvent(asked, 0)->size(), 1u) << "repeated: the same event again";
+  auto resumed = logic.OnEvent(Event([](events::Envelope& e) { e.mutable_information_provided(); },
+                                     kStart + absl::Hours(34)),
+                               0);
+  ASSERT_EQ(Types(*resumed), (std::vector<std::string>{"ClockResumed"}));
+  EXPECT_EQ((*resumed)[0].clock_resumed().generation(), 2);
+  EXPECT_EQ((*resumed)[0].clock_resumed().paused_seconds(), 24 * 3600);
+  EXPECT_EQ(events::GetTime((*resumed)[0].clock_resumed().due_at()), kStart + absl::Hours(264));
+}
+
+events::Envelope Routed(const std::string& department, t::Priority priority, absl::Time at) {
+  return Event(
+      [&](events::Envelope& e) {
+        e.mutable_case_routed()->set_department(department);
+        e.mutable_case_routed()->set_priority(priority);
+      },
+      at);
+}
+
+TEST_F(DeadlineLogicTest, PolicyChosenByPriorityAndDepartmentWhenRouted) {
+  auto policies = ParsePolicies(YAML::Load(R"(
+- {name: resolve, id: resolve-urgent, kinds: [REPORT], priorities: [URGENT], start_on: routed, duration: 24h, stop_on: [answered]}
+- {name: resolve, id: resolve-parks, kinds: [REPORT], departments: [parks], start_on: routed, duration: 480h, stop_on: [answered]}
+- {name: resolve, kinds: [REPORT], categories: [roads], start_on: routed, duration: 240h, stop_on: [answered]}
+)"));
+  ASSERT_TRUE(policies.ok()) << policies.status();
+  auto run = [&](t::Priority submitted_priority, const std::string& category,
+                 const std::string& department, t::Priority routed_priority) {
+    MemoryTimerStore store;
+    DeadlineLogic logic(store, clock_, calendar_, *policies);
+    events::Envelope submitted = Submitted(t::REPORT);
+    submitted.mutable_case_submitted()->mutable_draft()->set_priority(submitted_priority);
+    submitted.mutable_case_submitted()->mutable_draft()->set_category(category);
+    EXPECT_TRUE(logic.OnEvent(submitted, 0)->empty()) << "starts when routed";
+    auto out = logic.OnEvent(Routed(department, routed_priority, kStart + absl::Hours(1)), 0);
+    EXPECT_TRUE(out.ok());
+    auto clocks = *store.Clocks(kCase);
+    return clocks.empty()
+               ? std::string("none")
+               : absl::StrCat(clocks[0].policy(), " ",
+                              absl::FormatDuration(events::GetTime(clocks[0].due_at()) -
+                                                   events::GetTime(clocks[0].started_at())),
+                              " ", clocks[0].department());
+  };
+  EXPECT_EQ(run(t::NORMAL, "roads/potholes", "public-works", t::URGENT),
+            "resolve-urgent 24h public-works")
+      << "routing raised the priority (danger words)";
+  EXPECT_EQ(run(t::NORMAL, "greenery", "parks", t::NORMAL), "resolve-parks 480h parks");
+  EXPECT_EQ(run(t::NORMAL, "roads/potholes", "public-works", t::NORMAL),
+            "resolve 240h public-works");
+  EXPECT_EQ(run(t::NORMAL, "waste", "public-works", t::NORMAL), "none");
+}
+
+TEST_F(DeadlineLogicTest, AcceptanceClockRestartsOnReassignmentAndBounceButTheAnswerClockKeeps) {
+  auto policies = ParsePolicies(YAML::Load(R"(
+- {name: department_acceptance, kinds: [REPORT], start_on: routed, duration: 48h, warn_at: [0.5], on_reassign: restart, on_bounce: restart, stop_on: [accepted]}
+- {name: resolve, kinds: [REPORT], duration: 240h, on_reassign: keep, stop_on: [answered]}
+)"));
+  ASSERT_TRUE(policies.ok()) << policies.status();
+  MemoryTimerStore store;
+  DeadlineLogic logic(store, clock_, calendar_, *policies);
+  ASSERT_TRUE(logic.OnEvent(Submitted(t::REPORT), 0).ok());
+  ASSERT_EQ(logic.OnEvent(Routed("roads", t::NORMAL, kStart), 0)->size(), 1u);
+  clock_.Set(kStart + absl::Hours(25));
+  auto first = Fire(logic);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].event->deadline_warning().generation(), 1);
+  EXPECT_EQ(first[0].event->deadline_warning().department(), "roads");
+  const absl::Time moved = kStart + absl::Hours(30);
+  const events::Envelope reassigned = Event(
+      [](events::Envelope& e) { e.mutable_case_reassigned()->set_department("parks"); }, moved);
+  auto out = logic.OnEvent(reassigned, 0);
+  ASSERT_EQ(Types(*out), (std::vector<std::string>{"ClockStarted"}));
+  EXPECT_EQ((*out)[0].clock_started().reason(), "reassigned");
+  EXPECT_EQ((*out)[0].clock_started().generation(), 2);
+  auto by_name = [&](const std::string& name) {
+    const std::vector<v1::Clock> clocks = *store.Clocks(kCase);
+    for (const auto& c : clocks)
+      if (c.name() == name) return c;
+    return v1::Clock();
+  };
+  EXPECT_EQ(events::GetTime(by_name("department_acceptance").due_at()), moved + absl::Hours(48));
+  EXPECT_EQ(by_name("department_acceptance").department(), "parks");
+  EXPECT_EQ(by_name("resolve").generation(), 1);
+  EXPECT_EQ(by_name("resolve").department(), "parks");
+  // The first generation's breach (at 48 h) is gone with it.
+  clock_.Set(kStart + absl::Hours(50));
+  EXPECT_TRUE(Fire(logic).empty());
+  clock_.Set(moved + absl::Hours(24));
+  auto fired = Fire(logic);
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(fired[0].event->deadline_warning().generation(), 2);
+  EXPECT_EQ(fired[0].event->deadline_warning().department(), "parks");
+  // A bounce restarts it again.
+  auto bounced = logic.OnEvent(
+      Event([](events::Envelope& e) { e.mutable_case_bounced()->set_department("parks"); },
+            moved + absl::Hours(25)),
+      0);
+  ASSERT_EQ(bounced->size(), 1u);
+  EXPECT_EQ((*bounced)[0].clock_started().reason(), "bounced");
+  EXPECT_EQ((*bounced)[0].clock_started().generation(), 3);
+}
+
+TEST_F(DeadlineLogicTest, BreachClimbsTheEscalationChainUntilTheCaseIsAnswered) {
+  auto policies = ParsePolicies(YAML::Load(R"(
+- name: answer
+  kinds: [COMPLAINT]
+  duration: 240h
+  stop_on: [answered]
+  escalate:
+    - {after: 0h, to: department-head}
+    - {after: 48h, to: meldpunt-coordinator}
+    - {after: 96h, to: alderman}
+)"));
+  ASSERT_TRUE(policies.ok()) << policies.status();
+  MemoryTimerStore store;
+  DeadlineLogic logic(store, clock_, calendar_, *policies);
+  ASSERT_TRUE(logic.OnEvent(Submitted(t::COMPLAINT), 0).ok());
+  ASSERT_TRUE(logic.OnEvent(Routed("social", t::NORMAL, kStart), 0).ok());
+  clock_.Set(kStart + absl::Hours(240));
+  auto fired = Fire(logic);
+  ASSERT_EQ(fired.size(), 2u);
+  EXPECT_EQ(fired[0].event->type(), "DeadlineBreached");
+  EXPECT_EQ(fired[0].event->deadline_breached().department(), "social");
+  EXPECT_EQ(fired[1].event->type(), "CaseEscalated");
+  EXPECT_EQ(fired[1].event->case_escalated().level(), 1);
+  EXPECT_EQ(fired[1].event->case_escalated().target(), "department-head");
+  EXPECT_EQ(fired[1].event->case_escalated().department(), "social");
+  clock_.Set(kStart + absl::Hours(240 + 48));
+  fired = Fire(logic);
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(fired[0].event->case_escalated().target(), "meldpunt-coordinator");
+  v1::Clock clock = (*store.Clocks(kCase))[0];
+  EXPECT_EQ(clock.status(), v1::BREACHED);
+  EXPECT_EQ(clock.escalation_level(), 2);
+  // Answered: the breached clock stops, and the last step never fires.
+  auto out = logic.OnEvent(
+      Event([](events::Envelope& e) { e.mutable_case_answered(); }, kStart + absl::Hours(300)), 0);
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_FALSE((*out)[0].clock_stopped().within_term());
+  clock = (*store.Clocks(kCase))[0];
+  EXPECT_EQ(clock.status(), v1::STOPPED);
+  EXPECT_TRUE(clock.breached());
+  clock_.Set(kStart + absl::Hours(24 * 30));
+  EXPECT_TRUE(Fire(logic).empty());
+  EXPECT_EQ(store.Pending(0), 0u);
+}
+
+TEST_F(DeadlineLogicTest, WorkingHoursTerm) {
+  auto cal = calendar::BusinessCalendar::Create({.working_hours = "08:00-17:00"});
+  ASSERT_TRUE(cal.ok()) << cal.status();
+  auto term = Term::Parse("16wh");
+  ASSERT_TRUE(term.ok());
+  EXPECT_EQ(term->text, "16wh");
+  // kStart is Saturday 22 November 2025 in Brussels: Monday 08:00-17:00 (9 h) and Tuesday
+  // 08:00-15:00 (7 h): due Tuesday 25 November 15:00 CET = 14:00Z.
+  EXPECT_EQ(term->DueFrom(kStart, *cal), absl::FromUnixSeconds(1'764'079'200));
+}
+
+TEST_F(DeadlineLogicTest, ATimerWhoseClockRecordIsNotWrittenYetWaitsInsteadOfBeingDropped) {
+  // The consumer wrote the timers and has not written the record yet when the timer is claimed.
+  Timer timer{
+      kCase, "answer", 1, "breach", 1000, absl::ToUnixMillis(kStart), absl::ToUnixMillis(kStart)};
+  ASSERT_TRUE(store_.Schedule(0, {timer}).ok());
+  auto first = FireAll();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_TRUE(first[0].deferred);
+  EXPECT_EQ(store_.Pending(0), 1u) << "left claimed";
+  // A week later with still no record: an orphan, dropped without an event.
+  clock_.Advance(absl::Hours(24 * 8));
+  auto later = FireAll();
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_FALSE(later[0].deferred);
+  EXPECT_FALSE(later[0].event.has_value());
+  EXPECT_EQ(store_.Pending(0), 0u);
 }
 
 TEST(TimerMember, RoundTrips) {

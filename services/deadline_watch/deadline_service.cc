@@ -7,8 +7,9 @@
 
 namespace meldpunt::deadline {
 
-grpc::Status DeadlineService::ListClocks(grpc::ServerContext*, const v1::ListClocksRequest* request,
-                                         v1::ListClocksResponse* response) {
+grpc::Status DeadlineService::GetCaseClocks(grpc::ServerContext*,
+                                            const v1::GetCaseClocksRequest* request,
+                                            v1::GetCaseClocksResponse* response) {
   if (!events::IsCaseId(request->case_id())) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("case_id", "is not a case id"));
   }
@@ -59,6 +60,41 @@ grpc::Status DeadlineService::RebuildTimers(grpc::ServerContext*, const v1::Rebu
   absl::StatusOr<int64_t> events = rebuild_();
   if (!events.ok()) return grpc_util::ToGrpcStatus(events.status());
   response->set_events(*events);
+  return grpc::Status::OK;
+}
+
+grpc::Status DeadlineService::WatchDeadlines(grpc::ServerContext* context,
+                                             const v1::WatchDeadlinesRequest* request,
+                                             grpc::ServerWriter<v1::DeadlineAlert>* writer) {
+  if (request->department().size() > 64) {
+    return grpc_util::ToGrpcStatus(grpc_util::FieldError("department", "too long"));
+  }
+  if (!request->kind().empty()) {
+    types::v1::CaseKind kind;
+    if (!types::v1::CaseKind_Parse(request->kind(), &kind) ||
+        kind == types::v1::CASE_KIND_UNSPECIFIED) {
+      return grpc_util::ToGrpcStatus(grpc_util::FieldError(
+          "kind", "must be a case kind: COMPLAINT, REPORT, QUESTION, SUGGESTION or COMPLIMENT"));
+    }
+  }
+  absl::StatusOr<std::shared_ptr<AlertHub::Subscription>> sub =
+      alerts_.Subscribe({request->department(), request->kind()});
+  if (!sub.ok()) return grpc_util::ToGrpcStatus(sub.status());
+  struct Leave {
+    AlertHub& hub;
+    std::shared_ptr<AlertHub::Subscription> sub;
+    ~Leave() { hub.Unsubscribe(sub); }
+  } leave{alerts_, *sub};
+  // Headers go out at once, so a client knows it is subscribed before the first alert.
+  writer->SendInitialMetadata();
+  while (!context->IsCancelled()) {
+    std::optional<v1::DeadlineAlert> alert = (*sub)->Next(absl::Milliseconds(500));
+    if (!alert) {
+      if (alerts_.closed()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down");
+      continue;
+    }
+    if (!writer->Write(*alert)) break;  // the client went away
+  }
   return grpc::Status::OK;
 }
 

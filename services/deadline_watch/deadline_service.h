@@ -3,7 +3,10 @@
 
 #include <functional>
 
+#include <atomic>
+
 #include "meldpunt/deadline/v1/deadline.grpc.pb.h"
+#include "services/deadline_watch/alert_hub.h"
 #include "services/deadline_watch/timer_store.h"
 
 namespace meldpunt::deadline {
@@ -11,17 +14,21 @@ namespace meldpunt::deadline {
 class DeadlineService final : public v1::DeadlineWatch::Service {
  public:
   using Rebuild = std::function<absl::StatusOr<int64_t>()>;
-  DeadlineService(TimerStore& store, Rebuild rebuild)
-      : store_(store), rebuild_(std::move(rebuild)) {}
-  grpc::Status ListClocks(grpc::ServerContext*, const v1::ListClocksRequest* request,
-                          v1::ListClocksResponse* response) override;
+  DeadlineService(TimerStore& store, AlertHub& alerts, Rebuild rebuild)
+      : store_(store), alerts_(alerts), rebuild_(std::move(rebuild)) {}
+  grpc::Status GetCaseClocks(grpc::ServerContext*, const v1::GetCaseClocksRequest* request,
+                             v1::GetCaseClocksResponse* response) override;
   grpc::Status ListDeadlines(grpc::ServerContext*, const v1::ListDeadlinesRequest* request,
                              v1::ListDeadlinesResponse* response) override;
   grpc::Status RebuildTimers(grpc::ServerContext*, const v1::RebuildTimersRequest*,
                              v1::RebuildTimersResponse* response) override;
+  grpc::Status WatchDeadlines(grpc::ServerContext* context,
+                              const v1::WatchDeadlinesRequest* request,
+                              grpc::ServerWriter<v1::DeadlineAlert>* writer) override;
 
  private:
   TimerStore& store_;
+  AlertHub& alerts_;
   Rebuild rebuild_;
 };
 

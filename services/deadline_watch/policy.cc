@@ -14,6 +14,26 @@ const std::set<std::string>& KnownStops() {
                                 "withdrawn",    "referred", "merged",   "inadmissible"};
   return *stops;
 }
+
+const std::set<std::string>& KnownStarts() {
+  static const auto* starts =
+      new std::set<std::string>{"submitted", "routed", "accepted", "acknowledged", "admissible"};
+  return *starts;
+}
+
+std::vector<std::string> Strings(const YAML::Node& node, const std::string& where) {
+  if (!node.IsSequence()) throw YAML::Exception(node.Mark(), where + ": must be a list");
+  std::vector<std::string> out;
+  for (const auto& item : node) out.push_back(item.as<std::string>());
+  return out;
+}
+
+bool KeepOrRestart(const YAML::Node& node, bool* restart) {
+  const std::string v = node.as<std::string>();
+  if (v != "keep" && v != "restart") return false;
+  *restart = v == "restart";
+  return true;
+}
 }  // namespace
 
 absl::Time Term::DueFrom(absl::Time start, const calendar::BusinessCalendar& calendar) const {
@@ -22,41 +42,64 @@ absl::Time Term::DueFrom(absl::Time start, const calendar::BusinessCalendar& cal
       return calendar.AddCalendarDays(start, days);
     case Unit::kWorkingDays:
       return calendar.AddWorkingDays(start, days);
+    case Unit::kWorkingHours:
+      return calendar.AddWorkingHours(start, elapsed);
     case Unit::kElapsed:
       break;
   }
   return start + elapsed;
 }
 
-absl::StatusOr<Term> Term::Parse(const std::string& raw) {
+absl::StatusOr<Term> Term::Parse(const std::string& raw, bool allow_zero) {
   std::string text(absl::StripAsciiWhitespace(raw));
   Term term;
-  int days = 0;
-  if (absl::EndsWith(text, "wd") && absl::SimpleAtoi(text.substr(0, text.size() - 2), &days) &&
-      days > 0) {
+  term.text = text;
+  int n = 0;
+  auto count = [&](size_t suffix) {
+    return absl::SimpleAtoi(text.substr(0, text.size() - suffix), &n) && n > 0;
+  };
+  if (absl::EndsWith(text, "wd") && count(2)) {
     term.unit = Unit::kWorkingDays;
-    term.days = days;
+    term.days = n;
     return term;
   }
-  if (absl::EndsWith(text, "d") && absl::SimpleAtoi(text.substr(0, text.size() - 1), &days) &&
-      days > 0) {
+  if (absl::EndsWith(text, "wh") && count(2)) {
+    term.unit = Unit::kWorkingHours;
+    term.elapsed = absl::Hours(n);
+    return term;
+  }
+  if (absl::EndsWith(text, "d") && count(1)) {
     term.unit = Unit::kCalendarDays;
-    term.days = days;
+    term.days = n;
     return term;
   }
   absl::StatusOr<absl::Duration> elapsed = config::ParseDuration(text);
-  if (!elapsed.ok() || *elapsed <= absl::ZeroDuration()) {
+  if (!elapsed.ok() || *elapsed < absl::ZeroDuration() ||
+      (*elapsed == absl::ZeroDuration() && !allow_zero)) {
     return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a term"));
   }
   term.elapsed = *elapsed;
   return term;
 }
 
+bool ClockPolicy::Matches(const CaseFacts& facts) const {
+  if (!kinds.count(facts.kind)) return false;
+  if (!priorities.empty() && !priorities.count(facts.priority)) return false;
+  if (!departments.empty() && !departments.count(facts.department)) return false;
+  if (categories.empty()) return true;
+  for (const std::string& c : categories) {
+    if (facts.category == c || absl::StartsWith(facts.category, c + "/")) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks) {
   std::vector<ClockPolicy> out;
   if (!clocks || clocks.IsNull()) return out;
   if (!clocks.IsSequence()) return absl::InvalidArgumentError("deadline.clocks: must be a list");
-  std::set<std::string> names;
+  std::set<std::string> ids;
+  constexpr char kTermHelp[] =
+      "must be calendar days (10d), working days (2wd), working hours (16wh) or a time (48h)";
   for (size_t i = 0; i < clocks.size(); ++i) {
     const YAML::Node& node = clocks[i];
     const std::string where = absl::StrCat("deadline.clocks[", i, "]");
@@ -64,53 +107,86 @@ absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks)
       return absl::InvalidArgumentError(absl::StrCat(where, ": must be a mapping"));
     ClockPolicy p;
     bool has_duration = false;
+    auto invalid = [&](const std::string& key, const std::string& why) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ".", key, ": ", why));
+    };
     try {
       for (const auto& item : node) {
         const std::string key = item.first.as<std::string>();
+        const YAML::Node& value = item.second;
         if (key == "name") {
-          p.name = item.second.as<std::string>();
+          p.name = value.as<std::string>();
+        } else if (key == "id") {
+          p.id = value.as<std::string>();
         } else if (key == "kinds") {
-          for (const auto& k : item.second) {
+          for (const std::string& k : Strings(value, where + ".kinds")) {
             types::v1::CaseKind kind;
-            if (!types::v1::CaseKind_Parse(k.as<std::string>(), &kind) ||
-                kind == types::v1::CASE_KIND_UNSPECIFIED) {
-              return absl::InvalidArgumentError(
-                  absl::StrCat(where, ".kinds: unknown kind '", k.as<std::string>(), "'"));
-            }
+            if (!types::v1::CaseKind_Parse(k, &kind) || kind == types::v1::CASE_KIND_UNSPECIFIED)
+              return invalid(key, absl::StrCat("unknown kind '", k, "'"));
             p.kinds.insert(kind);
           }
-        } else if (key == "duration") {
-          auto d = Term::Parse(item.second.as<std::string>());
-          if (!d.ok()) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                where,
-                ".duration: must be calendar days (10d), working days (2wd) or a time (48h)"));
+        } else if (key == "priorities") {
+          for (const std::string& k : Strings(value, where + ".priorities")) {
+            types::v1::Priority priority;
+            if (!types::v1::Priority_Parse(k, &priority) ||
+                priority == types::v1::PRIORITY_UNSPECIFIED)
+              return invalid(key, absl::StrCat("unknown priority '", k, "'"));
+            p.priorities.insert(priority);
           }
+        } else if (key == "categories") {
+          for (const std::string& c : Strings(value, where + ".categories")) {
+            if (c.empty()) return invalid(key, "an empty category");
+            p.categories.insert(c);
+          }
+        } else if (key == "departments") {
+          for (const std::string& d : Strings(value, where + ".departments")) {
+            if (d.empty()) return invalid(key, "an empty department");
+            p.departments.insert(d);
+          }
+        } else if (key == "start_on") {
+          p.start_on = value.as<std::string>();
+          if (!KnownStarts().count(p.start_on)) {
+            return invalid(key, absl::StrCat("unknown event '", p.start_on,
+                                             "' (submitted, routed, accepted, acknowledged, "
+                                             "admissible)"));
+          }
+        } else if (key == "duration") {
+          auto d = Term::Parse(value.as<std::string>());
+          if (!d.ok()) return invalid(key, kTermHelp);
           p.duration = *d;
           has_duration = true;
         } else if (key == "pauses") {
-          const std::string v = item.second.as<std::string>();
-          if (v != "true" && v != "false") {
-            return absl::InvalidArgumentError(absl::StrCat(where, ".pauses: true or false"));
-          }
+          const std::string v = value.as<std::string>();
+          if (v != "true" && v != "false") return invalid(key, "true or false");
           p.pauses = v == "true";
+        } else if (key == "on_reassign") {
+          if (!KeepOrRestart(value, &p.restart_on_reassign)) return invalid(key, "keep or restart");
+        } else if (key == "on_bounce") {
+          if (!KeepOrRestart(value, &p.restart_on_bounce)) return invalid(key, "keep or restart");
         } else if (key == "warn_at") {
-          for (const auto& f : item.second) {
+          for (const auto& f : value) {
             double v = f.as<double>();
-            if (!(v > 0 && v < 1)) {
-              return absl::InvalidArgumentError(
-                  absl::StrCat(where, ".warn_at: fractions must be between 0 and 1"));
-            }
+            if (!(v > 0 && v < 1)) return invalid(key, "fractions must be between 0 and 1");
             p.warn_at.push_back(v);
           }
         } else if (key == "stop_on") {
-          for (const auto& s : item.second) {
-            std::string token = s.as<std::string>();
-            if (!KnownStops().count(token)) {
-              return absl::InvalidArgumentError(
-                  absl::StrCat(where, ".stop_on: unknown event '", token, "'"));
-            }
+          for (const std::string& token : Strings(value, where + ".stop_on")) {
+            if (!KnownStops().count(token))
+              return invalid(key, absl::StrCat("unknown event '", token, "'"));
             p.stop_on.insert(token);
+          }
+        } else if (key == "escalate") {
+          if (!value.IsSequence()) return invalid(key, "must be a list of {after, to}");
+          for (size_t j = 0; j < value.size(); ++j) {
+            const std::string at = absl::StrCat("escalate[", j, "]");
+            const YAML::Node& step = value[j];
+            if (!step.IsMap() || !step["after"] || !step["to"] || step.size() != 2)
+              return invalid(at, "must be {after: <term>, to: <target>}");
+            auto after = Term::Parse(step["after"].as<std::string>(), /*allow_zero=*/true);
+            if (!after.ok()) return invalid(at + ".after", kTermHelp);
+            Escalation e{*after, step["to"].as<std::string>()};
+            if (e.target.empty()) return invalid(at + ".to", "required");
+            p.escalate.push_back(std::move(e));
           }
         } else {
           return absl::InvalidArgumentError(absl::StrCat(where, ": unknown key '", key, "'"));
@@ -120,14 +196,23 @@ absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks)
       return absl::InvalidArgumentError(absl::StrCat(where, ": ", e.what()));
     }
     if (p.name.empty() || p.name.find('|') != std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ".name: required, without '|'"));
+      return invalid("name", "required, without '|'");
     }
-    if (!names.insert(p.name).second)
-      return absl::InvalidArgumentError(absl::StrCat(where, ".name: '", p.name, "' twice"));
-    if (!has_duration)
-      return absl::InvalidArgumentError(absl::StrCat(where, ".duration: required"));
-    if (p.kinds.empty())
-      return absl::InvalidArgumentError(absl::StrCat(where, ".kinds: at least one kind"));
+    if (p.id.empty()) p.id = p.name;
+    if (p.id.find('|') != std::string::npos) return invalid("id", "without '|'");
+    if (!ids.insert(p.id).second) {
+      return invalid("id",
+                     absl::StrCat("'", p.id, "' twice (entries sharing a name need an id each)"));
+    }
+    if (!has_duration) return invalid("duration", "required");
+    if (p.kinds.empty()) return invalid("kinds", "at least one kind");
+    if (!p.departments.empty() && p.start_on == "submitted") {
+      return invalid("departments",
+                     "the department is known only once routed: use start_on routed or later");
+    }
+    if (p.restart_on_bounce && p.start_on == "submitted" && p.stop_on.count("routed")) {
+      return invalid("on_bounce", "a clock stopped by routing cannot restart on a bounce");
+    }
     out.push_back(std::move(p));
   }
   return out;
@@ -153,6 +238,23 @@ std::string StopToken(const events::Envelope& e) {
       return "merged";
     case events::Envelope::kAdmissibilityDecided:
       return e.admissibility_decided().admissible() ? "" : "inadmissible";
+    default:
+      return "";
+  }
+}
+
+std::string StartToken(const events::Envelope& e) {
+  switch (e.payload_case()) {
+    case events::Envelope::kCaseSubmitted:
+      return "submitted";
+    case events::Envelope::kCaseRouted:
+      return "routed";
+    case events::Envelope::kCaseAccepted:
+      return "accepted";
+    case events::Envelope::kNotificationDelivered:
+      return e.notification_delivered().template_name() == "acknowledgement" ? "acknowledged" : "";
+    case events::Envelope::kAdmissibilityDecided:
+      return e.admissibility_decided().admissible() ? "admissible" : "";
     default:
       return "";
   }

@@ -1,14 +1,27 @@
-// Deadline policies as data: which clocks run for which case kinds, how long, when they warn, and
-// which events stop them.
+// Deadline policies as data: which clocks run for which cases, how long, when they warn, what
+// starts, pauses, restarts and stops them, and whom a breach escalates to.
 //
 //   deadline:
 //     clocks:
-//       - {name: acknowledge, kinds: [COMPLAINT, REPORT], duration: 10d, warn_at: [0.75],
-//          stop_on: [acknowledged, answered, closed, withdrawn]}
+//       - name: resolve                 # the clock; several entries may share a name: the first
+//         id: resolve-urgent            #   that matches a case wins (id tells them apart)
+//         kinds: [REPORT]
+//         priorities: [URGENT]          # optional filters: priorities, categories (a category
+//         start_on: routed              #   matches itself and its sub-categories), departments
+//         duration: 1wd
+//         warn_at: [0.5, 0.75, 0.9]
+//         pauses: true                  # stands still while the reporter is asked for information
+//         on_reassign: keep             # keep | restart (a new generation, a full term)
+//         on_bounce: restart
+//         stop_on: [answered, closed, withdrawn]
+//         escalate:                     # after the breach: level 1, 2, ... (delay after due)
+//           - {after: 0h, to: department-head}
+//           - {after: 2wd, to: meldpunt-coordinator}
 //
-// Durations: "10d" = until the end of the 10th calendar day after receipt, "2wd" = until the end of
-// the 2nd working day after receipt (business calendar: Europe/Brussels, weekends, Belgian
-// holidays, closing days), anything else ("48h", "30s") = exactly that much time.
+// Terms: "10d" = until the end of the 10th calendar day after the start; "2wd" = until the end of
+// the 2nd working day (business calendar: Europe/Brussels, weekends, Belgian holidays, closing
+// days); "16wh" = 16 hours inside the working hours of working days; anything else ("48h", "30s")
+// = exactly that much time.
 #pragma once
 
 #include <set>
@@ -26,30 +39,56 @@ namespace meldpunt::deadline {
 
 // How long a clock runs.
 struct Term {
-  enum class Unit { kElapsed, kCalendarDays, kWorkingDays };
+  enum class Unit { kElapsed, kCalendarDays, kWorkingDays, kWorkingHours };
   Unit unit = Unit::kElapsed;
-  absl::Duration elapsed;
-  int days = 0;
+  absl::Duration elapsed;  // kElapsed and kWorkingHours
+  int days = 0;            // kCalendarDays and kWorkingDays
+  std::string text;        // as configured
 
   absl::Time DueFrom(absl::Time start, const calendar::BusinessCalendar& calendar) const;
-  // "10d", "2wd", or a duration such as "48h".
-  static absl::StatusOr<Term> Parse(const std::string& text);
+  // "10d", "2wd", "16wh", or a duration such as "48h". `allow_zero` for escalation delays.
+  static absl::StatusOr<Term> Parse(const std::string& text, bool allow_zero = false);
+};
+
+struct Escalation {
+  Term after;  // after the due time
+  std::string target;
+};
+
+// What a policy knows of a case when it decides whether it applies.
+struct CaseFacts {
+  types::v1::CaseKind kind = types::v1::CASE_KIND_UNSPECIFIED;
+  types::v1::Priority priority = types::v1::PRIORITY_UNSPECIFIED;
+  std::string category;
+  std::string department;  // empty until routed
 };
 
 struct ClockPolicy {
-  std::string name;
+  std::string id;    // unique; defaults to the name
+  std::string name;  // the clock
   std::set<types::v1::CaseKind> kinds;
+  std::set<types::v1::Priority> priorities;  // empty: any
+  std::set<std::string> categories;          // empty: any
+  std::set<std::string> departments;         // empty: any
+  std::string start_on = "submitted";        // submitted, routed, accepted, acknowledged
   Term duration;
   std::vector<double> warn_at;
   // Pauses while the case waits for the reporter (InformationRequested .. InformationProvided).
   bool pauses = false;
+  bool restart_on_reassign = false;
+  bool restart_on_bounce = false;
   std::set<std::string>
       stop_on;  // acknowledged, routed, accepted, answered, closed, withdrawn, referred, merged
+  std::vector<Escalation> escalate;
+
+  bool Matches(const CaseFacts& facts) const;
 };
 
 absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks);
 
 // The stop token an event stands for ("" when none).
 std::string StopToken(const events::Envelope& envelope);
+// The start token an event stands for ("" when none).
+std::string StartToken(const events::Envelope& envelope);
 
 }  // namespace meldpunt::deadline

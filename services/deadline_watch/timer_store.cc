@@ -1,5 +1,6 @@
 #include "services/deadline_watch/timer_store.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -109,33 +110,118 @@ absl::StatusOr<std::vector<Timer>> RedisTimerStore::ClaimDue(int32_t partition, 
   return out;
 }
 
-absl::Status RedisTimerStore::Complete(int32_t partition, const Timer& timer) {
-  ASSIGN_OR_RETURN(redis::Reply reply,
-                   redis_.Command({"ZREM", InflightKey(partition), timer.Member()}));
+absl::Status RedisTimerStore::Complete(int32_t partition, const std::vector<Timer>& timers) {
+  if (timers.empty()) return absl::OkStatus();
+  std::vector<std::string> command = {"ZREM", InflightKey(partition)};
+  for (const Timer& t : timers) command.push_back(t.Member());
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command(command));
   return redis::ReplyStatus(reply);
 }
 
-absl::StatusOr<std::vector<v1::Clock>> RedisTimerStore::Clocks(const std::string& case_id) {
-  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGETALL", ClockKey(case_id)}));
-  RETURN_IF_ERROR(redis::ReplyStatus(reply));
-  std::vector<v1::Clock> out;
-  for (size_t i = 1; i < reply.elements.size(); i += 2) {
-    v1::Clock clock;
-    if (clock.ParseFromString(reply.elements[i].str)) out.push_back(std::move(clock));
+absl::StatusOr<std::map<std::string, std::vector<v1::Clock>>> TimerStore::ClocksOf(
+    const std::vector<std::string>& case_ids) {
+  std::map<std::string, std::vector<v1::Clock>> out;
+  for (const std::string& id : case_ids) {
+    if (out.count(id)) continue;
+    ASSIGN_OR_RETURN(out[id], Clocks(id));
   }
   return out;
 }
 
-absl::Status RedisTimerStore::PutClock(const v1::Clock& clock) {
+namespace {
+std::vector<v1::Clock> ParseClocks(const redis::Reply& reply) {
+  std::vector<v1::Clock> out;
+  for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+    if (absl::StartsWith(reply.elements[i].str, "_")) continue;  // _facts
+    v1::Clock clock;
+    if (clock.ParseFromString(reply.elements[i + 1].str)) out.push_back(std::move(clock));
+  }
+  return out;
+}
+constexpr char kFactsField[] = "_facts";
+}  // namespace
+
+absl::StatusOr<std::vector<v1::Clock>> RedisTimerStore::Clocks(const std::string& case_id) {
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGETALL", ClockKey(case_id)}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  return ParseClocks(reply);
+}
+
+absl::StatusOr<std::map<std::string, std::vector<v1::Clock>>> RedisTimerStore::ClocksOf(
+    const std::vector<std::string>& case_ids) {
+  std::map<std::string, std::vector<v1::Clock>> out;
+  std::vector<std::string> unique;
+  std::vector<std::vector<std::string>> commands;
+  for (const std::string& id : case_ids) {
+    if (!out.emplace(id, std::vector<v1::Clock>()).second) continue;
+    unique.push_back(id);
+    commands.push_back({"HGETALL", ClockKey(id)});
+  }
+  if (commands.empty()) return out;
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
+  for (size_t i = 0; i < replies.size(); ++i) {
+    RETURN_IF_ERROR(redis::ReplyStatus(replies[i]));
+    out[unique[i]] = ParseClocks(replies[i]);
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<CaseFacts>> RedisTimerStore::Facts(const std::string& case_id) {
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGET", ClockKey(case_id), kFactsField}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  if (reply.is_nil()) return std::nullopt;
+  // kind|priority|department|category (the category last: it is free text)
+  std::vector<std::string> parts = absl::StrSplit(reply.str, absl::MaxSplits('|', 3));
+  if (parts.size() != 4) return std::nullopt;
+  CaseFacts facts;
+  int kind = 0, priority = 0;
+  if (!absl::SimpleAtoi(parts[0], &kind) || !absl::SimpleAtoi(parts[1], &priority)) {
+    return std::nullopt;
+  }
+  facts.kind = static_cast<types::v1::CaseKind>(kind);
+  facts.priority = static_cast<types::v1::Priority>(priority);
+  facts.department = parts[2];
+  facts.category = parts[3];
+  return facts;
+}
+
+absl::Status RedisTimerStore::PutFacts(const std::string& case_id, const CaseFacts& facts) {
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"HSET", ClockKey(case_id), kFactsField,
+                                   absl::StrCat(static_cast<int>(facts.kind), "|",
+                                                static_cast<int>(facts.priority), "|",
+                                                facts.department, "|", facts.category)}));
+  return redis::ReplyStatus(reply);
+}
+
+absl::StatusOr<ClockCounts> RedisTimerStore::Counts(absl::Time now, absl::Duration ahead) {
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
+                   redis_.Pipeline({{"ZCARD", kDeadlinesKey},
+                                    {"ZCOUNT", kDeadlinesKey, absl::StrCat(absl::ToUnixMillis(now)),
+                                     absl::StrCat(absl::ToUnixMillis(now + ahead))}}));
+  for (const auto& r : replies) RETURN_IF_ERROR(redis::ReplyStatus(r));
+  return ClockCounts{replies[0].integer, replies[1].integer};
+}
+
+namespace {
+void ClockCommands(const v1::Clock& clock, std::vector<std::vector<std::string>>& commands) {
   const std::string member = absl::StrCat(clock.case_id(), "|", clock.name());
-  std::vector<std::vector<std::string>> commands = {
-      {"HSET", ClockKey(clock.case_id()), clock.name(), clock.SerializeAsString()}};
+  commands.push_back({"HSET", ClockKey(clock.case_id()), clock.name(), clock.SerializeAsString()});
   if (clock.status() == v1::STOPPED) {
     commands.push_back({"ZREM", kDeadlinesKey, member});
   } else {
     commands.push_back({"ZADD", kDeadlinesKey,
                         absl::StrCat(absl::ToUnixMillis(events::GetTime(clock.due_at()))), member});
   }
+}
+}  // namespace
+
+absl::Status RedisTimerStore::PutClock(const v1::Clock& clock) { return PutClocks({clock}); }
+
+absl::Status RedisTimerStore::PutClocks(const std::vector<v1::Clock>& clocks) {
+  std::vector<std::vector<std::string>> commands;
+  for (const v1::Clock& clock : clocks) ClockCommands(clock, commands);
+  if (commands.empty()) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
   for (const auto& r : replies) RETURN_IF_ERROR(redis::ReplyStatus(r));
   return absl::OkStatus();
@@ -196,6 +282,25 @@ absl::StatusOr<DeadlinePage> RedisTimerStore::ListDeadlines(const DeadlineQuery&
   }
   page.next_page_token = last_token;
   return page;
+}
+
+absl::StatusOr<bool> RedisTimerStore::TryLockRebuild(const std::string& owner, absl::Duration ttl) {
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"SET", "mp:deadline:rebuilding", owner, "NX", "PX",
+                                   absl::StrCat(absl::ToInt64Milliseconds(ttl))}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  return !reply.is_nil();
+}
+
+absl::Status RedisTimerStore::UnlockRebuild() {
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"DEL", "mp:deadline:rebuilding"}));
+  return redis::ReplyStatus(reply);
+}
+
+absl::StatusOr<bool> RedisTimerStore::RebuildRunning() {
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"EXISTS", "mp:deadline:rebuilding"}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  return reply.integer == 1;
 }
 
 absl::StatusOr<bool> RedisTimerStore::Intact() {

@@ -4,7 +4,9 @@
 // and move with the Kafka partition between replicas):
 //   mp:{p<N>}:timers     sorted set, score = fire time (ms), member = Timer::Member()
 //   mp:{p<N>}:inflight   sorted set, score = lease expiry (ms): claimed, not yet completed
-//   mp:clock:{<case>}    hash: clock name -> serialized meldpunt.deadline.v1.Clock
+//   mp:clock:{<case>}    hash: clock name -> serialized meldpunt.deadline.v1.Clock, and field
+//                        "_facts": what the policies match on (kind, priority, category,
+//                        department)
 //   mp:deadlines         sorted set, score = due time (ms), member "<case>|<clock>", of every clock
 //                        not stopped: the ops view, earliest due first
 //
@@ -13,6 +15,7 @@
 // claim and complete) makes the timer due again: it fires again with the same event id.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +24,7 @@
 #include "absl/time/time.h"
 #include "libs/redis/redis.h"
 #include "meldpunt/deadline/v1/deadline.pb.h"
+#include "services/deadline_watch/policy.h"
 
 namespace meldpunt::deadline {
 
@@ -28,8 +32,8 @@ struct Timer {
   std::string case_id;
   std::string clock;
   int32_t generation = 1;
-  std::string kind;         // "warning" or "breach"
-  int32_t permille = 1000;  // fraction of the duration at which it fires
+  std::string kind;         // "warning", "breach" or "escalation"
+  int32_t permille = 1000;  // fraction of the duration at which it fires; escalations: the level
   int64_t due_ms = 0;       // the clock's due time
   int64_t fire_ms = 0;      // when this timer fires
 
@@ -51,6 +55,11 @@ struct DeadlinePage {
   std::string next_page_token;
 };
 
+struct ClockCounts {
+  int64_t open = 0;      // clocks not stopped
+  int64_t due_soon = 0;  // of those, due between now and now + ahead
+};
+
 class TimerStore {
  public:
   virtual ~TimerStore() = default;
@@ -58,8 +67,15 @@ class TimerStore {
   virtual absl::Status Cancel(int32_t partition, const std::vector<Timer>& timers) = 0;
   virtual absl::StatusOr<std::vector<Timer>> ClaimDue(int32_t partition, absl::Time now,
                                                       absl::Duration lease, int limit) = 0;
-  virtual absl::Status Complete(int32_t partition, const Timer& timer) = 0;
+  // Drops claimed timers whose event is in the log.
+  virtual absl::Status Complete(int32_t partition, const std::vector<Timer>& timers) = 0;
   virtual absl::StatusOr<std::vector<v1::Clock>> Clocks(const std::string& case_id) = 0;
+  // The clocks of several cases at once (one round trip in Redis).
+  virtual absl::StatusOr<std::map<std::string, std::vector<v1::Clock>>> ClocksOf(
+      const std::vector<std::string>& case_ids);
+  virtual absl::StatusOr<std::optional<CaseFacts>> Facts(const std::string& case_id) = 0;
+  virtual absl::Status PutFacts(const std::string& case_id, const CaseFacts& facts) = 0;
+  virtual absl::StatusOr<ClockCounts> Counts(absl::Time now, absl::Duration ahead) = 0;
   // Writes the clock and keeps the deadline index (mp:deadlines) in step: clocks that are not
   // stopped are listed by due time.
   virtual absl::Status PutClock(const v1::Clock& clock) = 0;
@@ -81,9 +97,22 @@ class RedisTimerStore final : public TimerStore {
   absl::Status Cancel(int32_t partition, const std::vector<Timer>& timers) override;
   absl::StatusOr<std::vector<Timer>> ClaimDue(int32_t partition, absl::Time now,
                                               absl::Duration lease, int limit) override;
-  absl::Status Complete(int32_t partition, const Timer& timer) override;
+  absl::Status Complete(int32_t partition, const std::vector<Timer>& timers) override;
   absl::StatusOr<std::vector<v1::Clock>> Clocks(const std::string& case_id) override;
+  absl::StatusOr<std::map<std::string, std::vector<v1::Clock>>> ClocksOf(
+      const std::vector<std::string>& case_ids) override;
+  absl::StatusOr<std::optional<CaseFacts>> Facts(const std::string& case_id) override;
+  absl::Status PutFacts(const std::string& case_id, const CaseFacts& facts) override;
+  absl::StatusOr<ClockCounts> Counts(absl::Time now, absl::Duration ahead) override;
   absl::Status PutClock(const v1::Clock& clock) override;
+  // One replica at a time rebuilds: a lock with a time to live (mp:deadline:rebuilding). While it
+  // is held, the other replicas hold their consumers and timer loops (their work would race the
+  // replay).
+  absl::StatusOr<bool> TryLockRebuild(const std::string& owner, absl::Duration ttl);
+  absl::Status UnlockRebuild();
+  absl::StatusOr<bool> RebuildRunning();
+  // Many clocks in one pipeline (bulk loads: benchmarks).
+  absl::Status PutClocks(const std::vector<v1::Clock>& clocks);
   absl::StatusOr<DeadlinePage> ListDeadlines(const DeadlineQuery& query) override;
   absl::StatusOr<bool> Intact() override;
   absl::Status MarkIntact() override;

@@ -2,9 +2,14 @@
 // cancellation and partition separation.
 #include "services/deadline_watch/timer_store.h"
 
+#include <set>
+
 #include <gtest/gtest.h>
 
+#include "libs/clock/clock.h"
 #include "libs/events/codec.h"
+#include "libs/events/ids.h"
+#include "services/deadline_watch/deadline_logic.h"
 #include "tests/testing/stack.h"
 
 namespace meldpunt::deadline {
@@ -47,7 +52,7 @@ TEST_F(TimerStoreTest, ClaimsOnlyDueTimersInOrderAndLeasesThem) {
   // Lease expired: claimed again.
   auto again = store_->ClaimDue(partition_, now + absl::Seconds(31), absl::Seconds(30), 10);
   ASSERT_EQ(again->size(), 3u);  // A and B again, and C is due by now
-  for (const Timer& t : *again) ASSERT_TRUE(store_->Complete(partition_, t).ok());
+  ASSERT_TRUE(store_->Complete(partition_, *again).ok());
   EXPECT_TRUE(store_->ClaimDue(partition_, now + absl::Hours(1), absl::Seconds(30), 10)->empty());
 }
 
@@ -62,6 +67,83 @@ TEST_F(TimerStoreTest, LimitAndCancelAndPartitionsAreSeparate) {
   EXPECT_EQ(two->size(), 2u);
   auto rest = store_->ClaimDue(partition_, now, absl::Seconds(30), 10);
   EXPECT_EQ(rest->size(), 2u);
+}
+
+TEST_F(TimerStoreTest, FactsBesideTheClocksAndCountsForTheGauges) {
+  const std::string case_id = "MP-" + testing::UniqueName("f");
+  EXPECT_FALSE(store_->Facts(case_id)->has_value());
+  CaseFacts facts{types::v1::REPORT, types::v1::URGENT, "roads/pot|holes", "public-works"};
+  ASSERT_TRUE(store_->PutFacts(case_id, facts).ok());
+  auto read = store_->Facts(case_id);
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_EQ((*read)->kind, types::v1::REPORT);
+  EXPECT_EQ((*read)->priority, types::v1::URGENT);
+  EXPECT_EQ((*read)->category, "roads/pot|holes");
+  EXPECT_EQ((*read)->department, "public-works");
+  v1::Clock clock;
+  clock.set_case_id(case_id);
+  clock.set_name("answer");
+  clock.set_status(v1::RUNNING);
+  auto before = store_->Counts(absl::Now(), absl::Hours(24));
+  ASSERT_TRUE(before.ok());
+  events::SetTime(clock.mutable_due_at(), absl::Now() + absl::Hours(2));
+  ASSERT_TRUE(store_->PutClock(clock).ok());
+  auto after = store_->Counts(absl::Now(), absl::Hours(24));
+  EXPECT_EQ(after->open, before->open + 1);
+  EXPECT_EQ(after->due_soon, before->due_soon + 1);
+  // The facts field is not a clock.
+  auto of = store_->ClocksOf({case_id, case_id, "MP-" + testing::UniqueName("none")});
+  ASSERT_TRUE(of.ok());
+  EXPECT_EQ(of->size(), 2u);
+  EXPECT_EQ((*of)[case_id].size(), 1u);
+  clock.set_status(v1::STOPPED);
+  ASSERT_TRUE(store_->PutClock(clock).ok());
+  EXPECT_EQ(store_->Counts(absl::Now(), absl::Hours(24))->open, before->open);
+}
+
+// A replica claims due timers, then dies before its events reach the log. Another replica (or
+// the same after a restart) claims them again when the lease runs out, and builds events with
+// the same ids: whatever did reach the log before the crash is recognised as a repeat.
+TEST_F(TimerStoreTest, CrashBetweenClaimAndAppendFiresAgainWithTheSameEventIds) {
+  auto policies = ParsePolicies(YAML::Load(
+      "[{name: answer, kinds: [COMPLAINT], duration: 240h, warn_at: [0.5], stop_on: [answered]}]"));
+  ASSERT_TRUE(policies.ok());
+  auto calendar = calendar::BusinessCalendar::Create({});
+  const absl::Time start = absl::FromUnixSeconds(1'763'800'000);
+  clock::FakeClock clock(start);
+  DeadlineLogic first(*store_, clock, *calendar, *policies, {.lease = absl::Seconds(30)});
+  std::vector<std::string> cases;
+  for (int i = 0; i < 20; ++i) {
+    events::Envelope e = events::NewEnvelope(
+        events::CaseIdFor("crash-test", testing::UniqueName("k")), "test", start);
+    e.mutable_case_submitted()->mutable_draft()->set_kind(types::v1::COMPLAINT);
+    events::Finish(e, events::RandomId("submitted"));
+    ASSERT_TRUE(first.OnEvent(e, partition_).ok());
+    cases.push_back(e.case_id());
+  }
+  clock.Set(start + absl::Hours(241));
+  auto claimed = first.ClaimDue(partition_);  // the "crash": never appended, never completed
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 40u);  // a warning and a breach per case
+  std::set<std::string> ids;
+  for (const Firing& f : *claimed) {
+    ASSERT_TRUE(f.event.has_value());
+    ids.insert(f.event->event_id());
+  }
+  EXPECT_EQ(ids.size(), 40u);
+  // Within the lease nobody fires them.
+  DeadlineLogic second(*store_, clock, *calendar, *policies, {.lease = absl::Seconds(30)});
+  clock.Advance(absl::Seconds(29));
+  EXPECT_TRUE(second.ClaimDue(partition_)->empty());
+  clock.Advance(absl::Seconds(2));
+  auto again = second.ClaimDue(partition_);
+  ASSERT_TRUE(again.ok());
+  std::set<std::string> again_ids;
+  for (const Firing& f : *again) again_ids.insert(f.event->event_id());
+  EXPECT_EQ(again_ids, ids);
+  ASSERT_TRUE(second.Complete(partition_, *again).ok());
+  clock.Advance(absl::Minutes(5));
+  EXPECT_TRUE(second.ClaimDue(partition_)->empty()) << "completed: gone for good";
 }
 
 TEST_F(TimerStoreTest, ClockRecords) {

@@ -11,11 +11,13 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/events/codec.h"
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
@@ -172,6 +174,32 @@ class WalkingSkeleton : public ::testing::Test {
 testing::Stack* WalkingSkeleton::stack_ = nullptr;
 
 TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
+  // An ops dashboard follows the deadlines of public-works.
+  auto watch_stub = deadline::v1::DeadlineWatch::NewStub(grpc::CreateChannel(
+      stack_->services.at("deadline_watch").grpc, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext watch_context;
+  deadline::v1::WatchDeadlinesRequest watch_request;
+  watch_request.set_department("public-works");
+  auto watch = watch_stub->WatchDeadlines(&watch_context, watch_request);
+  watch->WaitForInitialMetadata();
+  absl::Mutex alerts_mu;
+  std::vector<deadline::v1::DeadlineAlert> alerts;
+  std::thread watcher([&] {
+    deadline::v1::DeadlineAlert alert;
+    while (watch->Read(&alert)) {
+      absl::MutexLock lock(&alerts_mu);
+      alerts.push_back(alert);
+    }
+  });
+  struct StopWatching {
+    grpc::ClientContext& context;
+    std::thread& thread;
+    ~StopWatching() {
+      context.TryCancel();
+      thread.join();
+    }
+  } stop_watching{watch_context, watcher};
+
   const std::string key = testing::UniqueName("report");
   intake::v1::SubmitCaseResponse submitted;
   grpc::Status status = Submit(Request(key, t::REPORT, "street-lighting"), &submitted);
@@ -241,14 +269,47 @@ TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
   auto deadline_stub = deadline::v1::DeadlineWatch::NewStub(grpc::CreateChannel(
       stack_->services.at("deadline_watch").grpc, grpc::InsecureChannelCredentials()));
   grpc::ClientContext clocks_context;
-  deadline::v1::ListClocksRequest clocks_request;
+  deadline::v1::GetCaseClocksRequest clocks_request;
   clocks_request.set_case_id(case_id);
-  deadline::v1::ListClocksResponse clocks;
-  ASSERT_TRUE(deadline_stub->ListClocks(&clocks_context, clocks_request, &clocks).ok());
+  deadline::v1::GetCaseClocksResponse clocks;
+  ASSERT_TRUE(deadline_stub->GetCaseClocks(&clocks_context, clocks_request, &clocks).ok());
   std::map<std::string, deadline::v1::ClockStatus> by_name;
   for (const auto& c : clocks.clocks()) by_name[c.name()] = c.status();
   EXPECT_EQ(by_name["acknowledge"], deadline::v1::STOPPED);
   EXPECT_EQ(by_name["answer"], deadline::v1::BREACHED);
+
+  // The dashboard saw the warning, the breach and the escalation, each once.
+  std::multiset<int> alert_types;
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        absl::MutexLock lock(&alerts_mu);
+        alert_types.clear();
+        for (const auto& a : alerts)
+          if (a.case_id() == case_id) alert_types.insert(a.type());
+        return alert_types.count(deadline::v1::DeadlineAlert::ESCALATION) > 0;
+      },
+      absl::Seconds(30)))
+      << "no escalation alert for " << case_id;
+  EXPECT_EQ(alert_types.count(deadline::v1::DeadlineAlert::WARNING), 1u);
+  EXPECT_EQ(alert_types.count(deadline::v1::DeadlineAlert::BREACH), 1u);
+  EXPECT_EQ(alert_types.count(deadline::v1::DeadlineAlert::ESCALATION), 1u);
+  {
+    absl::MutexLock lock(&alerts_mu);
+    for (const auto& a : alerts) {
+      EXPECT_EQ(a.department(), "public-works");
+      if (a.type() == deadline::v1::DeadlineAlert::ESCALATION && a.case_id() == case_id) {
+        EXPECT_EQ(a.target(), "department-head");
+        EXPECT_EQ(a.level(), 1);
+      }
+    }
+  }
+  // The clocks' lives are on the case log.
+  auto lives = CaseEvents(
+      case_id, [](const std::vector<Envelope>& e) { return Count(e, "CaseEscalated") > 0; },
+      absl::Seconds(30));
+  EXPECT_EQ(Count(lives, "ClockStarted"), 2);
+  EXPECT_EQ(Count(lives, "ClockStopped"), 1) << "the acknowledgement stops its clock";
+  EXPECT_EQ(Count(lives, "CaseEscalated"), 1);
 
   auto notification_stub = notification::v1::Notifications::NewStub(grpc::CreateChannel(
       stack_->services.at("notification").grpc, grpc::InsecureChannelCredentials()));
@@ -268,8 +329,8 @@ TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
   ASSERT_TRUE((*redis)->Command({"DEL", "mp:deadline:intact", "mp:clock:{" + case_id + "}"}).ok());
   auto clocks_of = [&]() {
     grpc::ClientContext context;
-    deadline::v1::ListClocksResponse response;
-    (void)deadline_stub->ListClocks(&context, clocks_request, &response);
+    deadline::v1::GetCaseClocksResponse response;
+    (void)deadline_stub->GetCaseClocks(&context, clocks_request, &response);
     std::map<std::string, deadline::v1::ClockStatus> out;
     for (const auto& c : response.clocks()) out[c.name()] = c.status();
     return out;
@@ -283,6 +344,7 @@ TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
       case_id, [](const std::vector<Envelope>&) { return false; }, absl::Seconds(5));
   EXPECT_EQ(Count(after, "DeadlineBreached"), 1) << "a rebuilt timer fired again";
   EXPECT_EQ(Count(after, "DeadlineWarning"), 1);
+  EXPECT_EQ(Count(after, "CaseEscalated"), 1);
 }
 
 TEST_F(WalkingSkeleton, ComplaintInFrenchGoesToTheComplaintsOfficeWithIdentity) {

@@ -121,6 +121,7 @@ class Cli {
     if (command == "rebuild") return Rebuild();
     if (command == "deadlines") return Deadlines();
     if (command == "rebuild-timers") return RebuildTimers();
+    if (command == "watch") return Watch();
     if (command == "rules") return RulesCommand(false);
     if (command == "reload-rules") return RulesCommand(true);
     return UsageFail(absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'")),
@@ -285,10 +286,10 @@ class Cli {
     std::string case_id;
     if (int failed = ResolveCaseId(&case_id); failed != 0) return failed;
     auto stub = deadline::v1::DeadlineWatch::NewStub(Channel("deadline", "127.0.0.1:50053"));
-    deadline::v1::ListClocksRequest request;
+    deadline::v1::GetCaseClocksRequest request;
     request.set_case_id(case_id);
-    deadline::v1::ListClocksResponse response;
-    grpc::Status status = stub->ListClocks(Context().get(), request, &response);
+    deadline::v1::GetCaseClocksResponse response;
+    grpc::Status status = stub->GetCaseClocks(Context().get(), request, &response);
     if (!status.ok()) return Fail(status);
     if (options_.Flag("json")) {
       PrintJson(response);
@@ -337,6 +338,51 @@ class Cli {
     if (!response.next_page_token().empty()) {
       std::printf("next_page_token=%s\n", response.next_page_token().c_str());
     }
+    return 0;
+  }
+
+  int Watch() {
+    deadline::v1::WatchDeadlinesRequest request;
+    request.set_department(options_.Get("department"));
+    request.set_kind(options_.Get("kind"));
+    int64_t count = 0;
+    if (options_.Has("count") && (!absl::SimpleAtoi(options_.Get("count"), &count) || count < 1)) {
+      return UsageFail(absl::InvalidArgumentError("--count: a positive number"), options_.command);
+    }
+    auto stub = deadline::v1::DeadlineWatch::NewStub(Channel("deadline", "127.0.0.1:50053"));
+    grpc::ClientContext context;
+    if (options_.Has("timeout")) {
+      context.set_deadline(std::chrono::system_clock::now() +
+                           std::chrono::seconds(std::stoi(options_.Get("timeout"))));
+    }
+    auto reader = stub->WatchDeadlines(&context, request);
+    deadline::v1::DeadlineAlert alert;
+    int64_t seen = 0;
+    while (reader->Read(&alert)) {
+      if (options_.Flag("json")) {
+        PrintJson(alert);
+      } else {
+        std::printf("%s %s case=%s clock=%s generation=%d due_at=%s department=%s",
+                    Time(alert.occurred_at()).c_str(),
+                    deadline::v1::DeadlineAlert::Type_Name(alert.type()).c_str(),
+                    alert.case_id().c_str(), alert.clock().c_str(), alert.generation(),
+                    Time(alert.due_at()).c_str(), alert.department().c_str());
+        if (alert.type() == deadline::v1::DeadlineAlert::WARNING)
+          std::printf(" fraction=%.2f", alert.fraction());
+        if (alert.type() == deadline::v1::DeadlineAlert::ESCALATION)
+          std::printf(" level=%d target=%s", alert.level(), alert.target().c_str());
+        std::printf("\n");
+      }
+      std::fflush(stdout);
+      if (count > 0 && ++seen >= count) {
+        context.TryCancel();
+        break;
+      }
+    }
+    grpc::Status status = reader->Finish();
+    if (count > 0 && seen >= count) return 0;
+    if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return 0;  // --timeout
+    if (!status.ok()) return Fail(status);
     return 0;
   }
 
