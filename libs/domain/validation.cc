@@ -57,6 +57,16 @@ absl::Status CheckReporter(const t::CaseDraft& draft) {
   if (!t::Channel_IsValid(r.preferred_channel())) {
     return FieldError("draft.reporter.preferred_channel", "unknown channel");
   }
+  if (!t::NotifyBy_IsValid(r.notify_by())) {
+    return FieldError("draft.reporter.notify_by", "unknown value");
+  }
+  if (r.anonymous() && r.notify_by() != t::NOTIFY_BY_UNSPECIFIED &&
+      r.notify_by() != t::NOTIFY_NONE) {
+    return FieldError("draft.reporter.notify_by", "an anonymous reporter gets no messages");
+  }
+  if (r.notify_by() == t::NOTIFY_EMAIL && r.email().empty()) {
+    return FieldError("draft.reporter.notify_by", "NOTIFY_EMAIL needs draft.reporter.email");
+  }
   if (r.anonymous()) {
     if (draft.kind() == t::COMPLAINT) {
       return FieldError("draft.reporter.anonymous",

@@ -9,7 +9,7 @@
 namespace meldpunt::events {
 
 inline constexpr char kCaseEventsTopic[] = "meldpunt.case-events.v1";
-inline constexpr char kNotificationDeadLetterTopic[] = "meldpunt.notification-dlq.v1";
+inline constexpr char kNotificationDeadLetterTopic[] = "meldpunt.notifications.dlq.v1";
 
 inline std::string DispatchTopic(absl::string_view department) {
   return absl::StrCat("meldpunt.dispatch.", department, ".v1");

@@ -1,6 +1,13 @@
 #include "libs/service/replay.h"
 
+#include <deque>
 #include <map>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
 
 #include "absl/time/clock.h"
 #include "libs/events/ids.h"
@@ -10,9 +17,87 @@
 
 namespace meldpunt::service {
 
+namespace {
+
+// A thread that handles the records of some partitions, in order.
+class Lane {
+ public:
+  using Handle = std::function<absl::Status(const events::Envelope&, const kafka::Record&)>;
+  Lane(const Handle& handle, absl::Time deadline)
+      : handle_(handle), deadline_(deadline), thread_([this] { Run(); }) {}
+  ~Lane() {
+    {
+      absl::MutexLock lock(&mu_);
+      closed_ = true;
+    }
+    thread_.join();
+  }
+  // Waits while the lane is full; false once the lane failed.
+  bool Push(events::Envelope envelope, kafka::Record record) {
+    absl::MutexLock lock(&mu_);
+    auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return queue_.size() < 2000 || !error_.ok();
+    };
+    mu_.Await(absl::Condition(&room));
+    if (!error_.ok()) return false;
+    queue_.emplace_back(std::move(envelope), std::move(record));
+    return true;
+  }
+  // Waits until everything pushed is handled; the first error, if any.
+  absl::Status Drain() {
+    absl::MutexLock lock(&mu_);
+    auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return (queue_.empty() && !busy_) || !error_.ok();
+    };
+    mu_.Await(absl::Condition(&idle));
+    return error_;
+  }
+  absl::Status error() {
+    absl::MutexLock lock(&mu_);
+    return error_;
+  }
+
+ private:
+  void Run() {
+    while (true) {
+      std::pair<events::Envelope, kafka::Record> item;
+      {
+        absl::MutexLock lock(&mu_);
+        auto ready = [this]()
+                         ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !queue_.empty() || closed_; };
+        mu_.Await(absl::Condition(&ready));
+        if (queue_.empty()) return;
+        item = std::move(queue_.front());
+        queue_.pop_front();
+        busy_ = true;
+      }
+      absl::Status handled = handle_(item.first, item.second);
+      while (!handled.ok() && absl::Now() < deadline_) {
+        absl::SleepFor(absl::Milliseconds(100));
+        handled = handle_(item.first, item.second);
+      }
+      absl::MutexLock lock(&mu_);
+      busy_ = false;
+      if (!handled.ok() && error_.ok()) error_ = handled;
+    }
+  }
+
+  const Handle& handle_;
+  const absl::Time deadline_;
+  absl::Mutex mu_;
+  std::deque<std::pair<events::Envelope, kafka::Record>> queue_ ABSL_GUARDED_BY(mu_);
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace
+
 absl::StatusOr<int64_t> ReplayCaseLog(
     const config::ServiceConfig& config, const std::string& group_prefix, absl::Duration timeout,
-    const std::function<absl::Status(const events::Envelope&, const kafka::Record&)>& handle) {
+    const std::function<absl::Status(const events::Envelope&, const kafka::Record&)>& handle,
+    int parallelism) {
   const absl::Time deadline = absl::Now() + timeout;
   ASSIGN_OR_RETURN(auto reader,
                    MakeCaseEventConsumer(config, events::RandomId(group_prefix), group_prefix));
@@ -30,6 +115,9 @@ absl::StatusOr<int64_t> ReplayCaseLog(
         }
         return absl::OkStatus();
       }));
+  std::vector<std::unique_ptr<Lane>> lanes;
+  for (int i = 0; i < parallelism && parallelism > 1; ++i)
+    lanes.push_back(std::make_unique<Lane>(handle, deadline));
   int64_t records = 0;
   while (!remaining.empty()) {
     if (absl::Now() > deadline)
@@ -37,17 +125,28 @@ absl::StatusOr<int64_t> ReplayCaseLog(
     ASSIGN_OR_RETURN(std::optional<kafka::Record> record, reader->Poll(absl::Milliseconds(200)));
     if (!record) continue;
     if (absl::StatusOr<events::Envelope> envelope = events::Decode(record->value); envelope.ok()) {
-      absl::Status handled = handle(*envelope, *record);
-      while (!handled.ok() && absl::Now() < deadline) {
-        absl::SleepFor(absl::Milliseconds(100));
-        handled = handle(*envelope, *record);
+      if (!lanes.empty()) {
+        Lane& lane = *lanes[static_cast<size_t>(record->partition) % lanes.size()];
+        const int32_t partition = record->partition;
+        const int64_t offset = record->offset;
+        if (!lane.Push(std::move(*envelope), std::move(*record))) return lane.error();
+        record = kafka::Record{};
+        record->partition = partition;
+        record->offset = offset;
+      } else {
+        absl::Status handled = handle(*envelope, *record);
+        while (!handled.ok() && absl::Now() < deadline) {
+          absl::SleepFor(absl::Milliseconds(100));
+          handled = handle(*envelope, *record);
+        }
+        RETURN_IF_ERROR(handled);
       }
-      RETURN_IF_ERROR(handled);
     }
     ++records;
     auto it = remaining.find(record->partition);
     if (it != remaining.end() && record->offset + 1 >= it->second) remaining.erase(it);
   }
+  for (auto& lane : lanes) RETURN_IF_ERROR(lane->Drain());
   reader->Close();
   return records;
 }

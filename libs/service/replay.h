@@ -21,8 +21,12 @@ namespace meldpunt::service {
 
 // Calls `handle` for every decodable record of meldpunt.case-events.v1 up to the high watermarks
 // read at the start, retrying a failing record until `timeout`. Returns the records read.
+// With `parallelism` > 1, that many threads handle the records, each the partitions p with
+// p % parallelism == its number, in log order within a partition (a case's events stay in order;
+// `handle` must be safe to call from several threads for different cases).
 absl::StatusOr<int64_t> ReplayCaseLog(
     const config::ServiceConfig& config, const std::string& group_prefix, absl::Duration timeout,
-    const std::function<absl::Status(const events::Envelope&, const kafka::Record&)>& handle);
+    const std::function<absl::Status(const events::Envelope&, const kafka::Record&)>& handle,
+    int parallelism = 1);
 
 }  // namespace meldpunt::service

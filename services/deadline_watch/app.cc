@@ -141,12 +141,14 @@ absl::StatusOr<int64_t> DeadlineApp::RebuildTimers() {
     consumer_.reset();
   }
   RETURN_IF_ERROR(store_->Clear());
-  absl::StatusOr<int64_t> replayed =
-      service::ReplayCaseLog(config_, "meldpunt-deadline-rebuild", absl::Minutes(30),
-                             [this](const events::Envelope& e, const kafka::Record& r) {
-                               // The clock events of the past are in the log already.
-                               return logic_->OnEvent(e, r.partition).status();
-                             });
+  absl::StatusOr<int64_t> replayed = service::ReplayCaseLog(
+      config_, "meldpunt-deadline-rebuild", absl::Minutes(30),
+      [this](const events::Envelope& e, const kafka::Record& r) {
+        // The clock events of the past are in the log already.
+        return logic_->OnEvent(e, r.partition).status();
+      },
+      // A lane per Redis connection: cases are independent.
+      static_cast<int>(config_.redis_pool_size));
   if (!replayed.ok()) {
     RETURN_IF_ERROR(StartConsumer());  // keep following the log; the marker stays unset: retried
     return replayed.status();

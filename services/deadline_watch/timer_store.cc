@@ -5,33 +5,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "libs/events/codec.h"
+#include "libs/redis/lease_queue.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::deadline {
 namespace {
-
-// KEYS: timers, inflight. ARGV: now ms, lease ms, limit. Returns the claimed members.
-constexpr char kClaimLua[] = R"lua(
-local now = tonumber(ARGV[1])
-local lease_until = now + tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-local out = {}
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
-for _, m in ipairs(expired) do
-  redis.call('ZADD', KEYS[2], lease_until, m)
-  out[#out + 1] = m
-end
-local room = limit - #out
-if room > 0 then
-  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, room)
-  for _, m in ipairs(due) do
-    redis.call('ZREM', KEYS[1], m)
-    redis.call('ZADD', KEYS[2], lease_until, m)
-    out[#out + 1] = m
-  end
-end
-return out
-)lua";
 
 std::string ClockKey(const std::string& case_id) {
   return absl::StrCat("mp:clock:{", case_id, "}");
@@ -59,7 +37,7 @@ std::optional<Timer> Timer::Parse(const std::string& member) {
   return t;
 }
 
-redis::Script RedisTimerStore::ClaimScript() { return {"timer_claim", kClaimLua}; }
+redis::Script RedisTimerStore::ClaimScript() { return redis::LeaseClaimScript(); }
 std::string RedisTimerStore::TimersKey(int32_t p) { return absl::StrCat("mp:{p", p, "}:timers"); }
 std::string RedisTimerStore::InflightKey(int32_t p) {
   return absl::StrCat("mp:{p", p, "}:inflight");
@@ -92,19 +70,16 @@ absl::Status RedisTimerStore::Cancel(int32_t partition, const std::vector<Timer>
 absl::StatusOr<std::vector<Timer>> RedisTimerStore::ClaimDue(int32_t partition, absl::Time now,
                                                              absl::Duration lease, int limit) {
   ASSIGN_OR_RETURN(
-      redis::Reply reply,
-      redis_.Script("timer_claim", {TimersKey(partition), InflightKey(partition)},
-                    {absl::StrCat(absl::ToUnixMillis(now)),
-                     absl::StrCat(absl::ToInt64Milliseconds(lease)), absl::StrCat(limit)}));
-  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+      std::vector<std::string> members,
+      redis::ClaimLeased(redis_, TimersKey(partition), InflightKey(partition), now, lease, limit));
   std::vector<Timer> out;
-  for (const redis::Reply& member : reply.elements) {
-    std::optional<Timer> t = Timer::Parse(member.str);
+  for (const std::string& member : members) {
+    std::optional<Timer> t = Timer::Parse(member);
     if (t) {
       out.push_back(*t);
     } else {
       // Unreadable member: drop it so it cannot block the partition forever.
-      (void)redis_.Command({"ZREM", InflightKey(partition), member.str});
+      (void)redis_.Command({"ZREM", InflightKey(partition), member});
     }
   }
   return out;

@@ -1,10 +1,15 @@
 #include "services/notification/app.h"
 
+#include <cstdlib>
+
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/events/topics.h"
 #include "libs/kafka/admin.h"
 #include "libs/observability/log.h"
+#include "libs/redis/lease_queue.h"
 #include "libs/service/wiring.h"
 #include "libs/status/status_macros.h"
 
@@ -16,12 +21,58 @@ NotificationApp::NotificationApp(NotificationConfig config)
 NotificationApp::~NotificationApp() { Stop(); }
 
 absl::Status NotificationApp::Start() {
+  ASSIGN_OR_RETURN(NotificationRules rules,
+                   ParseRules(config_.rules, config_.recipients,
+                              [](const std::string& name) -> std::optional<std::string> {
+                                const char* v = std::getenv(name.c_str());
+                                if (v == nullptr) return std::nullopt;
+                                return std::string(v);
+                              }));
+  for (auto& [name, r] : rules.recipients) {
+    if (absl::StartsWith(r.webhook, "/")) {
+      if (config_.webhook_base_url.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("notification.recipients.", name,
+                                                       ".webhook: a path needs webhook.base_url"));
+      }
+      r.webhook = absl::StrCat(config_.webhook_base_url, r.webhook);
+    }
+  }
+  rules_ = std::make_unique<NotificationRules>(std::move(rules));
   ASSIGN_OR_RETURN(Templates templates, Templates::Load(config_.templates_dir));
   templates_ = std::make_unique<Templates>(std::move(templates));
+  // Every letter a rule names, in every language, with known placeholders only: a missing
+  // template is an error now, never a half-rendered letter later.
+  std::vector<std::string> names;
+  for (const Rule& r : rules_->rules) names.push_back(r.template_name);
+  RETURN_IF_ERROR(templates_->Check(names));
   mailer_ = std::make_unique<SmtpMailer>(SmtpOptions{.url = config_.smtp_url,
                                                      .from = config_.smtp_from,
                                                      .username = config_.smtp_username,
                                                      .password = config_.smtp_password});
+  ASSIGN_OR_RETURN(WebhookSender webhooks,
+                   WebhookSender::Create({.allow_private = config_.webhook_allow_private,
+                                          .timeout = config_.webhook_timeout}));
+  webhooks_ = std::make_unique<WebhookSender>(std::move(webhooks));
+  for (const std::string& range : config_.webhook_allow_private) {
+    log::Warning("webhook targets in a private range are allowed", {{"range", range}});
+  }
+  attempts_ = &prometheus::BuildCounter()
+                   .Name("meldpunt_notification_attempts_total")
+                   .Help(
+                       "Delivery attempts by channel and outcome (delivered, retrying, "
+                       "dead_lettered, deferred, skipped)")
+                   .Register(*registry_);
+  latency_ = &prometheus::BuildHistogram()
+                  .Name("meldpunt_notification_delivery_latency_seconds")
+                  .Help("From the case event to the message's delivery")
+                  .Register(*registry_)
+                  .Add({}, prometheus::Histogram::BucketBoundaries{
+                               0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600, 3600});
+  waiting_ = &prometheus::BuildGauge()
+                  .Name("meldpunt_notification_waiting")
+                  .Help("Messages in this replica's queues (due, retrying later, or in flight)")
+                  .Register(*registry_)
+                  .Add({});
   admin_ = std::make_unique<observability::AdminServer>(registry_, [this] { return Ready(); });
   RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
   RETURN_IF_ERROR(service::EnsureTopicsAtStart(
@@ -31,33 +82,123 @@ absl::Status NotificationApp::Start() {
   case_log_ = std::make_unique<events::KafkaEventLog>(*producer_);
   dead_letters_ =
       std::make_unique<events::KafkaEventLog>(*producer_, events::kNotificationDeadLetterTopic);
-  ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_));
+  ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {redis::LeaseClaimScript()}));
   store_ = std::make_unique<RedisDeliveryStore>(*redis_);
-  NotificationOptions options{.max_attempts = static_cast<int>(config_.max_attempts),
-                              .first_backoff = config_.first_backoff,
-                              .max_backoff = config_.max_backoff};
+  NotificationOptions options{
+      .max_attempts = static_cast<int>(config_.max_attempts),
+      .first_backoff = config_.first_backoff,
+      .max_backoff = config_.max_backoff,
+      .max_in_flight_per_host = static_cast<int>(config_.max_in_flight_per_host)};
   for (const auto& [kind, days] : config_.answer_days) {
     int64_t n = 0;
     if (absl::SimpleAtoi(days, &n)) options.answer_days[kind] = n;
   }
   logic_ = std::make_unique<NotificationLogic>(
-      *templates_, *mailer_, *store_, *case_log_, *dead_letters_, clock_,
-      [](absl::Duration d) { absl::SleepFor(d); }, options);
+      *templates_, *rules_, *mailer_,
+      [this](const WebhookTarget& target, const WebhookMessage& message) {
+        return webhooks_->Send(target, message);
+      },
+      *store_, *case_log_, *dead_letters_, clock_, options);
   ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
-                                                                 "meldpunt-notification"));
+                                                                 "meldpunt-notification", this));
   consumer_ = std::make_unique<events::EventConsumer>(
       std::move(consumer),
-      [this](const events::Envelope& e, const kafka::Record&) { return logic_->Handle(e); },
+      [this](const events::Envelope& e, const kafka::Record& r) {
+        return logic_->Handle(e, r.partition);
+      },
       registry_.get(), config_.consumer_group);
   consumer_->Start();
-  service_ = std::make_unique<NotificationService>(*store_, *templates_);
+  dispatcher_ = std::thread([this] { DispatchLoop(); });
+  for (int i = 0; i < config_.workers; ++i) workers_.emplace_back([this] { WorkLoop(); });
+  service_ = std::make_unique<NotificationService>(*store_, *templates_, *logic_);
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}));
   grpc_.SetServing(true);
   started_ = true;
-  log::Info(
-      "notification started",
-      {{"grpc_port", grpc_.port()}, {"admin_port", admin_->port()}, {"smtp", config_.smtp_url}});
+  log::Info("notification started", {{"grpc_port", grpc_.port()},
+                                     {"admin_port", admin_->port()},
+                                     {"smtp", config_.smtp_url},
+                                     {"rules", rules_->rules.size()},
+                                     {"workers", config_.workers}});
   return absl::OkStatus();
+}
+
+void NotificationApp::OnAssigned(const std::vector<kafka::TopicPartition>& partitions) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& tp : partitions) partitions_.insert(tp.partition);
+}
+
+void NotificationApp::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& tp : partitions) partitions_.erase(tp.partition);
+  // Messages of those partitions already claimed are sent here; their leases keep the next
+  // owner from sending them at the same time.
+}
+
+void NotificationApp::DispatchLoop() {
+  int pass = 0;
+  while (!stop_.load()) {
+    std::set<int32_t> partitions;
+    int free = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      partitions = partitions_;
+      free = static_cast<int>(config_.workers) - busy_ - static_cast<int>(queue_.size());
+    }
+    int64_t waiting = 0;
+    for (int32_t p : partitions) {
+      if (free > 0) {
+        absl::StatusOr<std::vector<v1::Job>> jobs =
+            store_->Claim(p, absl::Now(), config_.lease, std::min(free, 100));
+        if (!jobs.ok()) {
+          log::Warning("claiming messages failed",
+                       {{"partition", p}, {"error", jobs.status().ToString()}});
+          continue;
+        }
+        free -= static_cast<int>(jobs->size());
+        absl::MutexLock lock(&mu_);
+        for (auto& job : *jobs) queue_.push_back(std::move(job));
+      }
+      if (pass % 40 == 0) {
+        absl::StatusOr<int64_t> n = store_->Waiting(p);
+        if (n.ok()) waiting += *n;
+      }
+    }
+    if (pass++ % 40 == 0) waiting_->Set(static_cast<double>(waiting));
+    absl::SleepFor(config_.poll_interval);
+  }
+}
+
+void NotificationApp::WorkLoop() {
+  while (true) {
+    v1::Job job;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]()
+                       ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stop_.load(); };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
+      if (stop_.load()) return;
+      if (queue_.empty()) continue;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      ++busy_;
+    }
+    const std::string channel = job.delivery().channel();
+    absl::StatusOr<AttemptOutcome> outcome = logic_->Attempt(std::move(job));
+    {
+      absl::MutexLock lock(&mu_);
+      --busy_;
+    }
+    if (!outcome.ok()) {
+      // Redis or Kafka did not answer: the message stays claimed and goes again after its lease.
+      log::Warning("delivery attempt could not be recorded",
+                   {{"error", outcome.status().ToString()}});
+      attempts_->Add({{"channel", channel}, {"outcome", "error"}}).Increment();
+      continue;
+    }
+    attempts_->Add({{"channel", channel}, {"outcome", outcome->status}}).Increment();
+    if (outcome->status == "delivered")
+      latency_->Observe(std::max(0.0, absl::ToDoubleSeconds(outcome->since_event)));
+  }
 }
 
 bool NotificationApp::Ready() const { return started_ && consumer_ && consumer_->running(); }
@@ -67,6 +208,11 @@ void NotificationApp::Stop() {
     started_ = false;
     grpc_.Shutdown(config_.shutdown_grace);
     if (consumer_) consumer_->Stop();
+    stop_ = true;
+    if (dispatcher_.joinable()) dispatcher_.join();
+    // A worker finishes the message it is sending; queued ones go back after their lease.
+    for (auto& w : workers_)
+      if (w.joinable()) w.join();
     if (producer_) (void)producer_->Flush(absl::Seconds(5));
   }
   if (admin_) admin_->Stop();

@@ -1,36 +1,64 @@
-// Notification's composition root: case-event consumer, SMTP mailer, Redis delivery store, the
-// dead-letter topic, the Notifications gRPC service and the admin port.
+// Notification's composition root: the case-event consumer (queues messages), the senders (a
+// dispatcher claims due messages of this replica's partitions, a pool of workers sends them),
+// SMTP and webhook channels, the Redis outbox, the dead-letter topic, the Notifications gRPC
+// service and the admin port.
 #pragma once
 
+#include <atomic>
+#include <deque>
 #include <memory>
+#include <set>
+#include <thread>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "libs/clock/clock.h"
 #include "libs/events/event_consumer.h"
 #include "libs/events/event_log.h"
 #include "libs/grpc/server.h"
+#include "libs/kafka/consumer.h"
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
 #include "services/notification/config.h"
+#include "services/notification/delivery_store.h"
+#include "services/notification/mailer.h"
 #include "services/notification/notification_logic.h"
 #include "services/notification/notification_service.h"
+#include "services/notification/rules.h"
+#include "services/notification/templates.h"
+#include "services/notification/webhook.h"
 
 namespace meldpunt::notification {
 
-class NotificationApp {
+class NotificationApp : public kafka::RebalanceListener {
  public:
   explicit NotificationApp(NotificationConfig config);
-  ~NotificationApp();
+  ~NotificationApp() override;
   absl::Status Start();
   void Stop();
   bool Ready() const;
 
+  void OnAssigned(const std::vector<kafka::TopicPartition>& partitions) override;
+  void OnRevoked(const std::vector<kafka::TopicPartition>& partitions) override;
+
  private:
+  void DispatchLoop();
+  void WorkLoop();
+
   NotificationConfig config_;
   clock::SystemClock clock_;
   std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* attempts_ = nullptr;
+  prometheus::Histogram* latency_ = nullptr;
+  prometheus::Gauge* waiting_ = nullptr;
   std::unique_ptr<Templates> templates_;
+  std::unique_ptr<NotificationRules> rules_;
   std::unique_ptr<SmtpMailer> mailer_;
+  std::unique_ptr<WebhookSender> webhooks_;
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<events::KafkaEventLog> case_log_;
   std::unique_ptr<events::KafkaEventLog> dead_letters_;
@@ -41,6 +69,14 @@ class NotificationApp {
   std::unique_ptr<NotificationService> service_;
   std::unique_ptr<observability::AdminServer> admin_;
   grpc_util::ServerRunner grpc_;
+
+  absl::Mutex mu_;
+  std::set<int32_t> partitions_ ABSL_GUARDED_BY(mu_);
+  std::deque<v1::Job> queue_ ABSL_GUARDED_BY(mu_);
+  int busy_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<bool> stop_{false};
+  std::thread dispatcher_;
+  std::vector<std::thread> workers_;
   bool started_ = false;
 };
 

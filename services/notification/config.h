@@ -1,6 +1,8 @@
 // Notification configuration: shared service keys, SMTP, templates and retry policy.
 #pragma once
 
+#include "yaml-cpp/yaml.h"
+
 #include <map>
 
 #include "absl/strings/numbers.h"
@@ -22,9 +24,17 @@ struct NotificationConfig : config::ServiceConfig {
   std::string smtp_password;
   std::string webhook_base_url;
   std::string templates_dir = "services/notification/templates";
-  int64_t max_attempts = 5;
-  absl::Duration first_backoff = absl::Seconds(1);
-  absl::Duration max_backoff = absl::Seconds(30);
+  int64_t max_attempts = 8;
+  absl::Duration first_backoff = absl::Seconds(2);
+  absl::Duration max_backoff = absl::Minutes(10);
+  int64_t workers = 8;
+  absl::Duration lease = absl::Minutes(2);
+  absl::Duration poll_interval = absl::Milliseconds(50);
+  int64_t max_in_flight_per_host = 2;
+  YAML::Node rules;
+  YAML::Node recipients;
+  std::vector<std::string> webhook_allow_private;
+  absl::Duration webhook_timeout = absl::Seconds(15);
   std::map<std::string, std::string> answer_days = {
       {"COMPLAINT", "45"}, {"REPORT", "10"}, {"QUESTION", "14"}};
 };
@@ -49,7 +59,25 @@ inline config::Schema<NotificationConfig> NotificationSchema() {
       .String("smtp.password", &NotificationConfig::smtp_password,
               "SMTP password; set it through MELDPUNT_SMTP_PASSWORD, never in the file")
       .String("webhook.base_url", &NotificationConfig::webhook_base_url,
-              "base URL of department webhooks (not used yet by the acknowledgement flow)")
+              "prefix of recipient webhooks written as a path (/hooks/x); empty: full URLs only")
+      .StringList("webhook.allow_private", &NotificationConfig::webhook_allow_private,
+                  "CIDR ranges webhook targets may resolve into although private or loopback "
+                  "(e.g. 127.0.0.0/8 in development); everything else private is refused")
+      .Duration("webhook.timeout", &NotificationConfig::webhook_timeout,
+                "longest a webhook request may take")
+      .Int("notification.workers", &NotificationConfig::workers, "messages sent at the same time",
+           config::Range(1, 256))
+      .Duration("notification.lease", &NotificationConfig::lease,
+                "how long a claimed message is reserved before it may be tried again elsewhere "
+                "(longer than any send)")
+      .Duration("notification.poll_interval", &NotificationConfig::poll_interval,
+                "how often due messages are claimed")
+      .Int("notification.max_in_flight_per_host", &NotificationConfig::max_in_flight_per_host,
+           "webhook requests to one host at the same time", config::Range(1, 256))
+      .Tree("notification.rules", &NotificationConfig::rules,
+            "list of {on, when, kinds, to, template, channel}: which letter goes to whom")
+      .Tree("notification.recipients", &NotificationConfig::recipients,
+            "map role -> {email, webhook, secret_env, language}")
       .String("notification.templates_dir", &NotificationConfig::templates_dir,
               "folder with <language>/<template>.mustache files", config::NonEmpty())
       .Int("notification.max_attempts", &NotificationConfig::max_attempts,
@@ -61,6 +89,10 @@ inline config::Schema<NotificationConfig> NotificationSchema() {
       .StringMap("notification.answer_days", &NotificationConfig::answer_days,
                  "case kind -> days until the answer, printed in the acknowledgement")
       .Check([](const NotificationConfig& c) -> absl::Status {
+        if (c.lease <= c.webhook_timeout + absl::Seconds(5)) {
+          return absl::InvalidArgumentError(
+              "notification.lease: must be longer than webhook.timeout plus 5s");
+        }
         for (const auto& [kind, days] : c.answer_days) {
           int64_t n = 0;
           if (!absl::SimpleAtoi(days, &n) || n < 0 || n > 3650) {

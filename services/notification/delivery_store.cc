@@ -1,62 +1,166 @@
 #include "services/notification/delivery_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/redis/lease_queue.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::notification {
 namespace {
-std::string SentKey(const std::string& c) { return absl::StrCat("mp:notify:sent:{", c, "}"); }
-std::string DeliveriesKey(const std::string& c) {
-  return absl::StrCat("mp:notify:deliveries:{", c, "}");
+std::string JobsKey(const std::string& c) { return absl::StrCat("mp:notify:jobs:{", c, "}"); }
+std::string CaseKey(const std::string& c) { return absl::StrCat("mp:notify:case:{", c, "}"); }
+std::string Member(const v1::Job& job) {
+  return absl::StrCat(job.delivery().case_id(), "|", job.delivery().idempotency_key());
+}
+std::string Ms(absl::Time t) { return absl::StrCat(absl::ToUnixMillis(t)); }
+
+absl::Status AllOk(const std::vector<redis::Reply>& replies) {
+  for (const auto& r : replies) RETURN_IF_ERROR(redis::ReplyStatus(r));
+  return absl::OkStatus();
 }
 }  // namespace
 
-absl::StatusOr<bool> RedisDeliveryStore::IsSent(const std::string& case_id,
-                                                const std::string& key) {
-  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"SISMEMBER", SentKey(case_id), key}));
-  RETURN_IF_ERROR(redis::ReplyStatus(reply));
-  return reply.integer == 1;
+std::string RedisDeliveryStore::DueKey(int32_t p) {
+  return absl::StrCat("mp:{p", p, "}:notify:due");
+}
+std::string RedisDeliveryStore::InflightKey(int32_t p) {
+  return absl::StrCat("mp:{p", p, "}:notify:inflight");
 }
 
-absl::Status RedisDeliveryStore::MarkSent(const std::string& case_id, const std::string& key) {
-  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"SADD", SentKey(case_id), key}));
-  return redis::ReplyStatus(reply);
+absl::StatusOr<bool> RedisDeliveryStore::Enqueue(const v1::Job& job, absl::Time due) {
+  const std::string& key = job.delivery().idempotency_key();
+  ASSIGN_OR_RETURN(redis::Reply added, redis_.Command({"HSETNX", JobsKey(job.delivery().case_id()),
+                                                       key, job.SerializeAsString()}));
+  RETURN_IF_ERROR(redis::ReplyStatus(added));
+  if (added.integer == 1) {
+    ASSIGN_OR_RETURN(redis::Reply r,
+                     redis_.Command({"ZADD", DueKey(job.partition()), "NX", Ms(due), Member(job)}));
+    RETURN_IF_ERROR(redis::ReplyStatus(r));
+    return true;
+  }
+  // Known already. If it never reached the queue (a crash between the two writes), it does now:
+  // a job that is neither finished nor queued would never go.
+  ASSIGN_OR_RETURN(std::optional<v1::Job> stored, Job(job.delivery().case_id(), key));
+  if (stored &&
+      (stored->delivery().status() == "pending" || stored->delivery().status() == "retrying")) {
+    ASSIGN_OR_RETURN(redis::Reply claimed,
+                     redis_.Command({"ZSCORE", InflightKey(job.partition()), Member(job)}));
+    if (claimed.is_nil()) {
+      ASSIGN_OR_RETURN(redis::Reply r, redis_.Command({"ZADD", DueKey(job.partition()), "NX",
+                                                       Ms(due), Member(job)}));
+      RETURN_IF_ERROR(redis::ReplyStatus(r));
+    }
+  }
+  return false;
 }
 
-absl::Status RedisDeliveryStore::Record(const v1::Delivery& delivery) {
-  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"RPUSH", DeliveriesKey(delivery.case_id()),
-                                                       delivery.SerializeAsString()}));
-  return redis::ReplyStatus(reply);
-}
-
-absl::StatusOr<std::vector<v1::Delivery>> RedisDeliveryStore::List(const std::string& case_id) {
-  ASSIGN_OR_RETURN(redis::Reply reply,
-                   redis_.Command({"LRANGE", DeliveriesKey(case_id), "0", "-1"}));
-  RETURN_IF_ERROR(redis::ReplyStatus(reply));
-  std::vector<v1::Delivery> out;
-  for (const auto& item : reply.elements) {
-    v1::Delivery d;
-    if (d.ParseFromString(item.str)) out.push_back(std::move(d));
+absl::StatusOr<std::vector<v1::Job>> RedisDeliveryStore::Claim(int32_t partition, absl::Time now,
+                                                               absl::Duration lease, int limit) {
+  ASSIGN_OR_RETURN(
+      std::vector<std::string> members,
+      redis::ClaimLeased(redis_, DueKey(partition), InflightKey(partition), now, lease, limit));
+  std::vector<v1::Job> out;
+  if (members.empty()) return out;
+  std::vector<std::vector<std::string>> gets;
+  for (const std::string& m : members) {
+    const size_t bar = m.find('|');
+    gets.push_back(
+        {"HGET", JobsKey(m.substr(0, bar)), bar == std::string::npos ? "" : m.substr(bar + 1)});
+  }
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(gets));
+  for (size_t i = 0; i < replies.size(); ++i) {
+    v1::Job job;
+    if (replies[i].is_nil() || !job.ParseFromString(replies[i].str)) {
+      // No record (deleted by hand): drop the entry so it cannot block the queue.
+      (void)redis_.Command({"ZREM", InflightKey(partition), members[i]});
+      continue;
+    }
+    out.push_back(std::move(job));
   }
   return out;
 }
 
-absl::Status RedisDeliveryStore::SaveSubmission(const events::Envelope& submitted) {
+absl::Status RedisDeliveryStore::Reschedule(const v1::Job& job, absl::Time due) {
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
+                   redis_.Pipeline({{"HSET", JobsKey(job.delivery().case_id()),
+                                     job.delivery().idempotency_key(), job.SerializeAsString()},
+                                    {"ZADD", DueKey(job.partition()), Ms(due), Member(job)},
+                                    {"ZREM", InflightKey(job.partition()), Member(job)}}));
+  return AllOk(replies);
+}
+
+absl::Status RedisDeliveryStore::Save(const v1::Job& job) {
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"HSET", JobsKey(job.delivery().case_id()),
+                                   job.delivery().idempotency_key(), job.SerializeAsString()}));
+  return redis::ReplyStatus(reply);
+}
+
+absl::Status RedisDeliveryStore::Finish(const v1::Job& job) {
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
+                   redis_.Pipeline({{"HSET", JobsKey(job.delivery().case_id()),
+                                     job.delivery().idempotency_key(), job.SerializeAsString()},
+                                    {"ZREM", InflightKey(job.partition()), Member(job)},
+                                    {"ZREM", DueKey(job.partition()), Member(job)}}));
+  return AllOk(replies);
+}
+
+absl::StatusOr<std::vector<v1::Job>> RedisDeliveryStore::Jobs(const std::string& case_id) {
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGETALL", JobsKey(case_id)}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  std::vector<v1::Job> out;
+  for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+    v1::Job job;
+    if (job.ParseFromString(reply.elements[i + 1].str)) out.push_back(std::move(job));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<v1::Job>> RedisDeliveryStore::Job(const std::string& case_id,
+                                                               const std::string& key) {
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGET", JobsKey(case_id), key}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  if (reply.is_nil()) return std::nullopt;
+  v1::Job job;
+  if (!job.ParseFromString(reply.str)) return absl::DataLossError("unreadable outbox record");
+  return job;
+}
+
+absl::StatusOr<int64_t> RedisDeliveryStore::Waiting(int32_t partition) {
   ASSIGN_OR_RETURN(
-      redis::Reply reply,
-      redis_.Command({"SET", absl::StrCat("mp:notify:case:{", submitted.case_id(), "}"),
-                      events::Encode(submitted)}));
+      std::vector<redis::Reply> replies,
+      redis_.Pipeline({{"ZCARD", DueKey(partition)}, {"ZCARD", InflightKey(partition)}}));
+  RETURN_IF_ERROR(AllOk(replies));
+  return replies[0].integer + replies[1].integer;
+}
+
+absl::Status RedisDeliveryStore::SaveSubmission(const events::Envelope& submitted) {
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"HSET", CaseKey(submitted.case_id()), "submitted",
+                                   submitted.SerializeAsString()}));
   return redis::ReplyStatus(reply);
 }
 
 absl::StatusOr<std::optional<events::Envelope>> RedisDeliveryStore::LoadSubmission(
     const std::string& case_id) {
-  ASSIGN_OR_RETURN(redis::Reply reply,
-                   redis_.Command({"GET", absl::StrCat("mp:notify:case:{", case_id, "}")}));
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGET", CaseKey(case_id), "submitted"}));
   RETURN_IF_ERROR(redis::ReplyStatus(reply));
-  if (reply.is_nil()) return std::optional<events::Envelope>();
-  ASSIGN_OR_RETURN(events::Envelope e, events::Decode(reply.str));
-  return std::optional<events::Envelope>(std::move(e));
+  if (reply.is_nil()) return std::nullopt;
+  events::Envelope e;
+  if (!e.ParseFromString(reply.str)) return absl::DataLossError("unreadable submission");
+  return e;
+}
+
+absl::Status RedisDeliveryStore::SetDepartment(const std::string& case_id,
+                                               const std::string& dept) {
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"HSET", CaseKey(case_id), "department", dept}));
+  return redis::ReplyStatus(reply);
+}
+
+absl::StatusOr<std::string> RedisDeliveryStore::Department(const std::string& case_id) {
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGET", CaseKey(case_id), "department"}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  return reply.is_nil() ? std::string() : reply.str;
 }
 
 }  // namespace meldpunt::notification

@@ -1,7 +1,12 @@
-// What notification remembers, in Redis:
-//   mp:notify:sent:{<case>}        set of idempotency keys already handed to the mail server
-//   mp:notify:deliveries:{<case>}  list of serialized meldpunt.notification.v1.Delivery records
-//   mp:notify:case:{<case>}        the case's CaseSubmitted envelope (reporter and language)
+// What notification keeps, in Redis: an outbox of messages and what each case's letters need.
+//   mp:notify:jobs:{<case>}          hash idempotency key -> meldpunt.notification.v1.Job (the
+//                                    message, its status and attempts: the delivery record)
+//   mp:{p<N>}:notify:due             sorted set "<case>|<key>", score = next attempt (ms)
+//   mp:{p<N>}:notify:inflight        claimed messages, score = lease expiry
+//   (libs/redis/lease_queue) mp:notify:case:{<case>}          hash: "submitted" -> the
+//   CaseSubmitted envelope, "department"
+// The partition is the case's partition on the case topic, so a replica sends the messages of
+// the partitions it is assigned, and a rebalance hands them over.
 #pragma once
 
 #include <optional>
@@ -9,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "libs/events/codec.h"
 #include "libs/redis/redis.h"
 #include "meldpunt/notification/v1/notification.pb.h"
@@ -18,26 +24,52 @@ namespace meldpunt::notification {
 class DeliveryStore {
  public:
   virtual ~DeliveryStore() = default;
-  virtual absl::StatusOr<bool> IsSent(const std::string& case_id, const std::string& key) = 0;
-  virtual absl::Status MarkSent(const std::string& case_id, const std::string& key) = 0;
-  virtual absl::Status Record(const v1::Delivery& delivery) = 0;
-  virtual absl::StatusOr<std::vector<v1::Delivery>> List(const std::string& case_id) = 0;
-  // The case's CaseSubmitted envelope, kept for the letters that follow it (reporter, language).
+  // Adds the message and schedules it for `due`, unless a message with its key exists (then
+  // false, nothing changed: the event was handled before).
+  virtual absl::StatusOr<bool> Enqueue(const v1::Job& job, absl::Time due) = 0;
+  virtual absl::StatusOr<std::vector<v1::Job>> Claim(int32_t partition, absl::Time now,
+                                                     absl::Duration lease, int limit) = 0;
+  // Writes the job and schedules it again for `due` (it leaves the in-flight set).
+  virtual absl::Status Reschedule(const v1::Job& job, absl::Time due) = 0;
+  // Writes the job (still claimed): e.g. "delivered" before its event is appended.
+  virtual absl::Status Save(const v1::Job& job) = 0;
+  // Writes the job and takes it out of the queue for good.
+  virtual absl::Status Finish(const v1::Job& job) = 0;
+  virtual absl::StatusOr<std::vector<v1::Job>> Jobs(const std::string& case_id) = 0;
+  virtual absl::StatusOr<std::optional<v1::Job>> Job(const std::string& case_id,
+                                                     const std::string& key) = 0;
+  // Messages waiting (due or not) in a partition's queue.
+  virtual absl::StatusOr<int64_t> Waiting(int32_t partition) = 0;
+
+  // The case's CaseSubmitted envelope (reporter, language), and the department it is with.
   virtual absl::Status SaveSubmission(const events::Envelope& submitted) = 0;
   virtual absl::StatusOr<std::optional<events::Envelope>> LoadSubmission(
       const std::string& case_id) = 0;
+  virtual absl::Status SetDepartment(const std::string& case_id, const std::string& dept) = 0;
+  virtual absl::StatusOr<std::string> Department(const std::string& case_id) = 0;
 };
 
 class RedisDeliveryStore final : public DeliveryStore {
  public:
   explicit RedisDeliveryStore(redis::Client& redis) : redis_(redis) {}
-  absl::StatusOr<bool> IsSent(const std::string& case_id, const std::string& key) override;
-  absl::Status MarkSent(const std::string& case_id, const std::string& key) override;
-  absl::Status Record(const v1::Delivery& delivery) override;
-  absl::StatusOr<std::vector<v1::Delivery>> List(const std::string& case_id) override;
+  absl::StatusOr<bool> Enqueue(const v1::Job& job, absl::Time due) override;
+  absl::StatusOr<std::vector<v1::Job>> Claim(int32_t partition, absl::Time now,
+                                             absl::Duration lease, int limit) override;
+  absl::Status Reschedule(const v1::Job& job, absl::Time due) override;
+  absl::Status Save(const v1::Job& job) override;
+  absl::Status Finish(const v1::Job& job) override;
+  absl::StatusOr<std::vector<v1::Job>> Jobs(const std::string& case_id) override;
+  absl::StatusOr<std::optional<v1::Job>> Job(const std::string& case_id,
+                                             const std::string& key) override;
+  absl::StatusOr<int64_t> Waiting(int32_t partition) override;
   absl::Status SaveSubmission(const events::Envelope& submitted) override;
   absl::StatusOr<std::optional<events::Envelope>> LoadSubmission(
       const std::string& case_id) override;
+  absl::Status SetDepartment(const std::string& case_id, const std::string& dept) override;
+  absl::StatusOr<std::string> Department(const std::string& case_id) override;
+
+  static std::string DueKey(int32_t partition);
+  static std::string InflightKey(int32_t partition);
 
  private:
   redis::Client& redis_;

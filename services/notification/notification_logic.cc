@@ -1,41 +1,105 @@
 #include "services/notification/notification_logic.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/calendar/calendar.h"
 #include "libs/events/ids.h"
 #include "libs/observability/log.h"
 #include "libs/status/status_macros.h"
+#include "nlohmann/json.hpp"
 
 namespace meldpunt::notification {
 namespace {
 
 namespace t = ::meldpunt::types::v1;
 
+std::string Pick(const std::string& lang, const char* nl, const char* fr, const char* en) {
+  return lang == "fr" ? fr : lang == "en" ? en : nl;
+}
+
 std::string KindLabel(t::CaseKind kind, const std::string& lang) {
-  struct Labels {
-    const char* nl;
-    const char* fr;
-    const char* en;
-  };
-  Labels l{"melding", "signalement", "report"};
   switch (kind) {
     case t::COMPLAINT:
-      l = {"klacht", "plainte", "complaint"};
-      break;
+      return Pick(lang, "klacht", "plainte", "complaint");
     case t::SUGGESTION:
-      l = {"suggestie", "suggestion", "suggestion"};
-      break;
+      return Pick(lang, "suggestie", "suggestion", "suggestion");
     case t::COMPLIMENT:
-      l = {"compliment", "compliment", "compliment"};
-      break;
+      return Pick(lang, "compliment", "compliment", "compliment");
     case t::QUESTION:
-      l = {"vraag", "question", "question"};
-      break;
+      return Pick(lang, "vraag", "question", "question");
     default:
-      break;
+      return Pick(lang, "melding", "signalement", "report");
   }
-  return lang == "fr" ? l.fr : lang == "en" ? l.en : l.nl;
+}
+
+std::string GroundLabel(events::v1::InadmissibilityGround g, const std::string& lang) {
+  switch (g) {
+    case events::v1::IDENTITY_UNKNOWN:
+      return Pick(lang, "de identiteit van de klager is niet gekend",
+                  "l'identité du plaignant n'est pas connue",
+                  "the complainant's identity is not known");
+    case events::v1::FACTS_OLDER_THAN_ONE_YEAR:
+      return Pick(lang, "de feiten dateren van meer dan een jaar voor de klacht",
+                  "les faits datent de plus d'un an avant la plainte",
+                  "the facts date from more than a year before the complaint");
+    case events::v1::ALREADY_HANDLED:
+      return Pick(lang, "dezelfde feiten werden al behandeld",
+                  "les mêmes faits ont déjà été traités", "the same facts were already handled");
+    case events::v1::MANIFESTLY_UNFOUNDED:
+      return Pick(lang, "de klacht is kennelijk ongegrond",
+                  "la plainte est manifestement non fondée",
+                  "the complaint is manifestly unfounded");
+    case events::v1::NO_INTEREST:
+      return Pick(lang, "de klager heeft geen belang", "le plaignant n'a pas d'intérêt",
+                  "the complainant has no interest");
+    case events::v1::OTHER_PROCEDURE:
+      return Pick(lang, "een andere beroepsprocedure staat open of werd niet gebruikt",
+                  "une autre procédure de recours est ouverte ou n'a pas été utilisée",
+                  "another appeal procedure is open or was not used");
+    default:
+      return Pick(lang, "andere", "autre", "other");
+  }
+}
+
+std::string OutcomeLabel(events::v1::ComplaintOutcome o, const std::string& lang) {
+  switch (o) {
+    case events::v1::FOUNDED:
+      return Pick(lang, "gegrond", "fondée", "founded");
+    case events::v1::PARTLY_FOUNDED:
+      return Pick(lang, "deels gegrond", "partiellement fondée", "partly founded");
+    case events::v1::UNFOUNDED:
+      return Pick(lang, "ongegrond", "non fondée", "unfounded");
+    default:
+      return "";
+  }
+}
+
+std::string PriorityLabel(t::Priority p, const std::string& lang) {
+  switch (p) {
+    case t::URGENT:
+      return Pick(lang, "dringend", "urgent", "urgent");
+    case t::HIGH:
+      return Pick(lang, "hoog", "élevée", "high");
+    case t::LOW:
+      return Pick(lang, "laag", "basse", "low");
+    default:
+      return Pick(lang, "normaal", "normale", "normal");
+  }
+}
+
+std::string Date(absl::Time t) {
+  return absl::FormatTime("%d/%m/%Y", t, calendar::BrusselsTimeZone());
+}
+std::string DateTime(absl::Time t) {
+  return absl::FormatTime("%d/%m/%Y %H:%M", t, calendar::BrusselsTimeZone());
+}
+
+bool Retryable(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kUnavailable ||
+         s.code() == absl::StatusCode::kDeadlineExceeded ||
+         s.code() == absl::StatusCode::kResourceExhausted;
 }
 
 }  // namespace
@@ -51,154 +115,379 @@ std::string LanguageCode(t::Language language) {
   }
 }
 
-std::map<std::string, std::string> NotificationLogic::LetterValues(
-    const events::Envelope& e) const {
-  const auto& s = e.case_submitted();
-  const std::string lang = LanguageCode(s.draft().reporter().language());
-  const absl::Time submitted = events::GetTime(e.occurred_at());
-  std::map<std::string, std::string> values = {
-      {"reference", s.reference().empty() ? e.case_id() : s.reference()},
-      {"name", s.draft().reporter().name()},
-      {"kind_label", KindLabel(s.draft().kind(), lang)},
-      {"category", s.draft().category()},
-      {"submitted_date", absl::FormatTime("%d/%m/%Y", submitted, calendar::BrusselsTimeZone())},
-  };
-  auto days = options_.answer_days.find(t::CaseKind_Name(s.draft().kind()));
-  if (days != options_.answer_days.end() && days->second > 0) {
-    values["expected_answer_date"] = absl::FormatTime(
-        "%d/%m/%Y", submitted + absl::Hours(24 * days->second), calendar::BrusselsTimeZone());
+absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Values(
+    const std::string& case_id, const events::Envelope* e, const std::string& lang) {
+  ASSIGN_OR_RETURN(std::optional<events::Envelope> submitted, store_.LoadSubmission(case_id));
+  ASSIGN_OR_RETURN(std::string department, store_.Department(case_id));
+  std::map<std::string, std::string> v = {{"case_id", case_id}, {"department", department}};
+  if (submitted) {
+    const auto& s = submitted->case_submitted();
+    const absl::Time at = events::GetTime(submitted->occurred_at());
+    v["reference"] = s.reference().empty() ? case_id : s.reference();
+    v["name"] = s.draft().reporter().name();
+    v["kind_label"] = KindLabel(s.draft().kind(), lang);
+    v["category"] = s.draft().category();
+    v["submitted_date"] = Date(at);
+    v["description"] = s.draft().description();
+    v["location"] = s.draft().location().address();
+    v["priority_label"] = PriorityLabel(s.draft().priority(), lang);
+    if (s.draft().kind() == t::COMPLAINT) v["is_complaint"] = "true";
+    auto days = options_.answer_days.find(t::CaseKind_Name(s.draft().kind()));
+    if (days != options_.answer_days.end() && days->second > 0)
+      v["expected_answer_date"] = Date(at + absl::Hours(24 * days->second));
+  } else {
+    v["reference"] = case_id;
   }
-  return values;
-}
-
-absl::Status NotificationLogic::Handle(const events::Envelope& envelope) {
-  switch (envelope.payload_case()) {
-    case events::Envelope::kCaseSubmitted:
-      RETURN_IF_ERROR(store_.SaveSubmission(envelope));
-      return Deliver("acknowledgement",
-                     events::DeterministicId(
-                         "notify", {envelope.case_id(), "acknowledgement", "email", "reporter"}),
-                     envelope, envelope, LetterValues(envelope));
-    case events::Envelope::kCaseReferred: {
-      ASSIGN_OR_RETURN(std::optional<events::Envelope> submitted,
-                       store_.LoadSubmission(envelope.case_id()));
-      if (!submitted) return absl::OkStatus();  // submitted before this service kept submissions
-      std::map<std::string, std::string> values = LetterValues(*submitted);
-      values["referred_to"] = envelope.case_referred().body();
-      values["reason"] = envelope.case_referred().reason();
-      return Deliver(
-          "referral",
-          events::DeterministicId("notify", {envelope.case_id(), "referral", envelope.event_id()}),
-          envelope, *submitted, values);
-    }
+  if (e == nullptr) return v;
+  auto clock_label = [&](const std::string& clock) {
+    if (clock == "acknowledge")
+      return Pick(lang, "ontvangstmelding", "accusé de réception", "acknowledgement");
+    if (clock == "admissibility")
+      return Pick(lang, "ontvankelijkheid", "recevabilité", "admissibility");
+    if (clock == "department_acceptance")
+      return Pick(lang, "aanvaarding door de dienst", "acceptation par le service",
+                  "acceptance by the department");
+    if (clock == "answer") return Pick(lang, "antwoord", "réponse", "answer");
+    if (clock == "resolve") return Pick(lang, "afhandeling", "traitement", "resolution");
+    return clock;
+  };
+  switch (e->payload_case()) {
+    case events::Envelope::kInformationRequested:
+      v["question"] = e->information_requested().question();
+      break;
+    case events::Envelope::kAdmissibilityDecided:
+      v["ground_label"] = GroundLabel(e->admissibility_decided().ground(), lang);
+      v["motivation"] = e->admissibility_decided().motivation();
+      break;
+    case events::Envelope::kCaseReferred:
+      v["referred_to"] = e->case_referred().body();
+      v["reason"] = e->case_referred().reason();
+      break;
+    case events::Envelope::kCaseAnswered:
+      v["answer_text"] = e->case_answered().answer();
+      v["outcome_label"] = OutcomeLabel(e->case_answered().outcome(), lang);
+      break;
     case events::Envelope::kCaseLinked:
     case events::Envelope::kCaseMerged: {
-      // The problem is already known: tell the reporter, with the reference of the master case.
-      ASSIGN_OR_RETURN(std::optional<events::Envelope> submitted,
-                       store_.LoadSubmission(envelope.case_id()));
-      if (!submitted) return absl::OkStatus();
-      const std::string master = envelope.has_case_linked()
-                                     ? envelope.case_linked().master_case_id()
-                                     : envelope.case_merged().master_case_id();
-      std::map<std::string, std::string> values = LetterValues(*submitted);
-      ASSIGN_OR_RETURN(std::optional<events::Envelope> master_submitted,
-                       store_.LoadSubmission(master));
-      values["master_reference"] =
-          master_submitted && !master_submitted->case_submitted().reference().empty()
-              ? master_submitted->case_submitted().reference()
-              : master;
-      return Deliver(
-          "duplicate",
-          events::DeterministicId("notify", {envelope.case_id(), "duplicate", envelope.event_id()}),
-          envelope, *submitted, values);
+      const std::string master = e->has_case_linked() ? e->case_linked().master_case_id()
+                                                      : e->case_merged().master_case_id();
+      ASSIGN_OR_RETURN(std::optional<events::Envelope> m, store_.LoadSubmission(master));
+      v["master_reference"] =
+          m && !m->case_submitted().reference().empty() ? m->case_submitted().reference() : master;
+      break;
     }
+    case events::Envelope::kCaseRouted:
+      v["department"] = e->case_routed().department();
+      if (e->case_routed().priority() != t::PRIORITY_UNSPECIFIED)
+        v["priority_label"] = PriorityLabel(e->case_routed().priority(), lang);
+      break;
+    case events::Envelope::kDeadlineWarning:
+      v["clock_label"] = clock_label(e->deadline_warning().clock());
+      v["due_date"] = DateTime(events::GetTime(e->deadline_warning().due_at()));
+      v["percent"] = absl::StrCat(std::lround(e->deadline_warning().fraction() * 100));
+      break;
+    case events::Envelope::kDeadlineBreached:
+      v["clock_label"] = clock_label(e->deadline_breached().clock());
+      v["due_date"] = DateTime(events::GetTime(e->deadline_breached().due_at()));
+      v["percent"] = "100";
+      break;
+    case events::Envelope::kCaseEscalated:
+      v["clock_label"] = clock_label(e->case_escalated().clock());
+      v["due_date"] = DateTime(events::GetTime(e->case_escalated().due_at()));
+      v["level"] = absl::StrCat(e->case_escalated().level());
+      v["target"] = e->case_escalated().target();
+      if (!e->case_escalated().department().empty())
+        v["department"] = e->case_escalated().department();
+      break;
     default:
-      return absl::OkStatus();
+      break;
   }
+  return v;
 }
 
-absl::Status NotificationLogic::Deliver(const std::string& template_name, const std::string& key,
-                                        const events::Envelope& envelope,
-                                        const events::Envelope& submitted,
-                                        const std::map<std::string, std::string>& values) {
-  const auto& reporter = submitted.case_submitted().draft().reporter();
-  // No e-mail address, no e-mail: other channels (letter, phone) are the Meldpunt team's work.
-  if (reporter.anonymous() || reporter.email().empty()) return absl::OkStatus();
-  const std::string lang = LanguageCode(reporter.language());
-  ASSIGN_OR_RETURN(bool sent, store_.IsSent(envelope.case_id(), key));
-
-  int attempts = 0;
-  absl::Status last = absl::OkStatus();
-  if (!sent) {
-    ASSIGN_OR_RETURN(Rendered letter, templates_.Render(template_name, lang, values));
-    Email email{reporter.email(), letter.subject, letter.body, key, envelope.case_id(), lang};
-    absl::Duration backoff = options_.first_backoff;
-    while (attempts < options_.max_attempts) {
-      ++attempts;
-      last = mailer_.Send(email);
-      if (last.ok() || last.code() != absl::StatusCode::kUnavailable) break;
-      log::Warning(
-          "e-mail delivery failed",
-          {{"case_id", envelope.case_id()}, {"attempt", attempts}, {"error", last.ToString()}});
-      if (attempts < options_.max_attempts) {
-        sleep_(backoff);
-        backoff = std::min(backoff * 2, options_.max_backoff);
-      }
-    }
-    if (last.ok()) RETURN_IF_ERROR(store_.MarkSent(envelope.case_id(), key));
+absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partition) {
+  if (e.has_case_submitted()) RETURN_IF_ERROR(store_.SaveSubmission(e));
+  if (e.has_case_routed())
+    RETURN_IF_ERROR(store_.SetDepartment(e.case_id(), e.case_routed().department()));
+  if (e.has_case_reassigned())
+    RETURN_IF_ERROR(store_.SetDepartment(e.case_id(), e.case_reassigned().department()));
+  if (!KnownEvents().count(e.type())) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::optional<events::Envelope> submitted, store_.LoadSubmission(e.case_id()));
+  if (!submitted) return absl::OkStatus();  // a case from before this service kept submissions
+  const t::CaseKind kind = submitted->case_submitted().draft().kind();
+  for (const Rule* rule : rules_.Match(e, kind)) {
+    RETURN_IF_ERROR(Queue(*rule, e, partition, *submitted));
   }
+  return absl::OkStatus();
+}
 
-  const absl::Time now = clock_.Now();
-  events::Envelope outcome = events::NewEnvelope(envelope.case_id(), "notification", now);
-  outcome.set_causation_id(envelope.event_id());
-  outcome.set_correlation_id(envelope.correlation_id());
-  outcome.mutable_actor()->set_id("service:notification");
-  v1::Delivery delivery;
-  delivery.set_case_id(envelope.case_id());
-  delivery.set_template_name(template_name);
-  delivery.set_channel("email");
-  delivery.set_recipient("reporter");
-  delivery.set_attempts(attempts);
-  delivery.set_idempotency_key(key);
-  events::SetTime(delivery.mutable_at(), now);
-  if (last.ok()) {
-    auto* d = outcome.mutable_notification_delivered();
-    d->set_template_name(template_name);
-    d->set_channel(events::v1::EMAIL);
+absl::Status NotificationLogic::Queue(const Rule& rule, const events::Envelope& e,
+                                      int32_t partition, const events::Envelope& submitted) {
+  const auto& reporter = submitted.case_submitted().draft().reporter();
+  ASSIGN_OR_RETURN(std::string department, store_.Department(e.case_id()));
+  if (e.has_case_routed()) department = e.case_routed().department();
+  if (e.has_case_escalated() && !e.case_escalated().department().empty())
+    department = e.case_escalated().department();
+
+  v1::Job job;
+  v1::Delivery* d = job.mutable_delivery();
+  std::string language = "nl";
+  std::string secret_name;
+  if (rule.to == "reporter") {
+    if (reporter.anonymous() || reporter.notify_by() == t::NOTIFY_NONE) return absl::OkStatus();
+    language = LanguageCode(reporter.language());
     d->set_recipient("reporter");
-    d->set_idempotency_key(key);
-    d->set_attempts(attempts);
-    d->set_language(lang);
-    events::Finish(outcome, events::DeterministicId("delivered", {key}));
-    ASSIGN_OR_RETURN(events::Appended appended, case_log_.Append(outcome, now + absl::Seconds(30)));
-    (void)appended;
-    delivery.set_status("delivered");
-    if (!sent) RETURN_IF_ERROR(store_.Record(delivery));
-    log::Info(
-        "letter delivered",
-        {{"case_id", envelope.case_id()}, {"template", template_name}, {"attempts", attempts}});
+    if (reporter.notify_by() == t::NOTIFY_WEBHOOK) {
+      secret_name = absl::StrCat("system:", submitted.case_submitted().submitting_system());
+      const Recipient* system = rules_.Find(secret_name, "");
+      if (system == nullptr || system->webhook.empty()) {
+        log::Warning("no webhook for the reporter's submitting system: nothing sent",
+                     {{"case_id", e.case_id()}, {"system", secret_name}});
+        return absl::OkStatus();
+      }
+      d->set_channel("webhook");
+      job.set_address(system->webhook);
+    } else {
+      // No e-mail address, no e-mail: other channels (letter, phone) are the team's work.
+      if (reporter.email().empty()) return absl::OkStatus();
+      d->set_channel("email");
+      job.set_address(reporter.email());
+    }
+  } else {
+    std::string role = rule.to;
+    if (rule.to == "department") {
+      if (department.empty()) return absl::OkStatus();
+      role = absl::StrCat("department:", department);
+    } else if (rule.to == "escalation-target") {
+      role = e.case_escalated().target();
+    }
+    const Recipient* r = rules_.Find(role, department);
+    if (r == nullptr) {
+      log::Warning(
+          "no address configured for a recipient: nothing sent",
+          {{"case_id", e.case_id()}, {"recipient", role}, {"template", rule.template_name}});
+      return absl::OkStatus();
+    }
+    d->set_recipient(role);
+    language = r->language;
+    const bool webhook = rule.channel == "webhook" || (rule.channel.empty() && r->email.empty());
+    if (webhook && r->webhook.empty()) return absl::OkStatus();
+    if (!webhook && r->email.empty()) return absl::OkStatus();
+    d->set_channel(webhook ? "webhook" : "email");
+    job.set_address(webhook ? r->webhook : r->email);
+    if (webhook) {
+      secret_name = rules_.recipients.count(absl::StrCat(role, "@", department))
+                        ? absl::StrCat(role, "@", department)
+                        : role;
+    }
+  }
+  const std::string key = events::DeterministicId(
+      "notify", {e.event_id(), rule.template_name, d->recipient(), d->channel()});
+  ASSIGN_OR_RETURN(auto values, Values(e.case_id(), &e, language));
+  values["department"] = department.empty() ? values["department"] : department;
+  ASSIGN_OR_RETURN(Rendered letter, templates_.Render(rule.template_name, language, values));
+  d->set_case_id(e.case_id());
+  d->set_template_name(rule.template_name);
+  d->set_status("pending");
+  d->set_idempotency_key(key);
+  d->set_language(language);
+  d->set_event_type(e.type());
+  d->set_event_id(e.event_id());
+  *d->mutable_at() = e.occurred_at();
+  const absl::Time now = clock_.Now();
+  events::SetTime(d->mutable_next_attempt_at(), now);
+  job.set_subject(letter.subject);
+  job.set_body(letter.body);
+  job.set_secret_name(secret_name);
+  job.set_correlation_id(e.correlation_id());
+  job.set_partition(partition);
+  if (d->channel() == "webhook") {
+    nlohmann::json payload = {{"type", "meldpunt.notification"},
+                              {"idempotency_key", key},
+                              {"case_id", e.case_id()},
+                              {"reference", values["reference"]},
+                              {"template", rule.template_name},
+                              {"language", language},
+                              {"recipient", d->recipient()},
+                              {"event_type", e.type()},
+                              {"event_id", e.event_id()},
+                              {"subject", letter.subject},
+                              {"body", letter.body}};
+    job.set_payload(payload.dump());
+  }
+  ASSIGN_OR_RETURN(bool added, store_.Enqueue(job, now));
+  if (added) {
+    log::Info("message queued", {{"case_id", e.case_id()},
+                                 {"template", rule.template_name},
+                                 {"channel", d->channel()},
+                                 {"recipient", d->recipient()}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Duration NotificationLogic::Backoff(int attempts) {
+  absl::Duration base = options_.first_backoff;
+  for (int i = 1; i < attempts && base < options_.max_backoff; ++i) base *= 2;
+  base = std::min(base, options_.max_backoff);
+  absl::MutexLock lock(&mu_);
+  // "Equal jitter": half the backoff fixed, half random, so retries of many messages spread out.
+  const double r = absl::Uniform(random_, 0.5, 1.0);
+  return base * r;
+}
+
+std::string NotificationLogic::HostOf(const v1::Job& job) const {
+  if (job.delivery().channel() == "email") return "smtp";
+  const std::string& url = job.address();
+  const size_t start = url.find("://");
+  if (start == std::string::npos) return url;
+  const size_t end = url.find_first_of("/?#", start + 3);
+  return url.substr(start + 3, end == std::string::npos ? std::string::npos : end - start - 3);
+}
+
+absl::Status NotificationLogic::AppendOutcome(const v1::Job& job, bool delivered) {
+  const v1::Delivery& d = job.delivery();
+  const absl::Time now = clock_.Now();
+  events::Envelope outcome = events::NewEnvelope(d.case_id(), "notification", now);
+  outcome.set_causation_id(d.event_id());
+  outcome.set_correlation_id(job.correlation_id());
+  outcome.mutable_actor()->set_id("service:notification");
+  const auto channel = d.channel() == "webhook" ? events::v1::WEBHOOK : events::v1::EMAIL;
+  if (delivered) {
+    auto* x = outcome.mutable_notification_delivered();
+    x->set_template_name(d.template_name());
+    x->set_channel(channel);
+    x->set_recipient(d.recipient());
+    x->set_idempotency_key(d.idempotency_key());
+    x->set_attempts(d.attempts());
+    x->set_language(d.language());
+    events::Finish(outcome, events::DeterministicId("delivered", {d.idempotency_key()}));
+    ASSIGN_OR_RETURN(events::Appended a, case_log_.Append(outcome, now + absl::Seconds(30)));
+    (void)a;
     return absl::OkStatus();
   }
   auto* f = outcome.mutable_notification_failed();
-  f->set_template_name(template_name);
-  f->set_channel(events::v1::EMAIL);
-  f->set_recipient("reporter");
-  f->set_idempotency_key(key);
-  f->set_attempts(attempts);
-  f->set_last_error(std::string(last.message()));
+  f->set_template_name(d.template_name());
+  f->set_channel(channel);
+  f->set_recipient(d.recipient());
+  f->set_idempotency_key(d.idempotency_key());
+  f->set_attempts(d.attempts());
+  f->set_last_error(d.last_error());
   f->set_dead_lettered(true);
-  events::Finish(outcome, events::DeterministicId("failed", {key}));
-  // Dead letter first: if the service dies in between, the retry appends both again (same ids).
+  // One id per round of attempts: a manual retry that fails again is a new failure.
+  events::Finish(
+      outcome, events::DeterministicId("failed", {d.idempotency_key(), absl::StrCat(d.retries())}));
+  // Dead letter first: if the service dies in between, the next claim appends both again.
   ASSIGN_OR_RETURN(events::Appended dl, dead_letters_.Append(outcome, now + absl::Seconds(30)));
   ASSIGN_OR_RETURN(events::Appended ev, case_log_.Append(outcome, now + absl::Seconds(30)));
   (void)dl;
   (void)ev;
-  delivery.set_status("dead_lettered");
-  delivery.set_last_error(std::string(last.message()));
-  RETURN_IF_ERROR(store_.Record(delivery));
-  log::Error("letter dead-lettered",
-             {{"case_id", envelope.case_id()}, {"attempts", attempts}, {"error", last.ToString()}});
   return absl::OkStatus();
+}
+
+absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
+  v1::Delivery* d = job.mutable_delivery();
+  AttemptOutcome outcome;
+  // Sent before, but the service stopped before its event was in the log: only the event.
+  if (d->status() == "delivered" || d->status() == "dead_lettered") {
+    RETURN_IF_ERROR(AppendOutcome(job, d->status() == "delivered"));
+    RETURN_IF_ERROR(store_.Finish(job));
+    outcome.status = "skipped";
+    return outcome;
+  }
+  // Webhook hosts are other systems: each gets at most its share of the senders. E-mail goes to
+  // the municipality's own relay.
+  const std::string host = HostOf(job);
+  {
+    absl::ReleasableMutexLock lock(&mu_);
+    if (d->channel() == "webhook" && in_flight_[host] >= options_.max_in_flight_per_host) {
+      // This host has its share of senders already: wait a little, without using an attempt.
+      lock.Release();
+      RETURN_IF_ERROR(store_.Reschedule(job, clock_.Now() + absl::Seconds(1)));
+      outcome.status = "deferred";
+      return outcome;
+    }
+    ++in_flight_[host];
+  }
+  absl::Status sent;
+  if (d->channel() == "webhook") {
+    const Recipient* r = rules_.Find(job.secret_name(), "");
+    if (r == nullptr || r->secret.empty()) {
+      sent = absl::FailedPreconditionError(
+          absl::StrCat("no signing secret for ", job.secret_name(), " any more"));
+    } else {
+      sent =
+          webhook_(WebhookTarget{job.address(), r->secret},
+                   WebhookMessage{d->idempotency_key(), job.payload(), clock_.Now(), d->case_id()});
+    }
+  } else {
+    sent = mailer_.Send(Email{job.address(), job.subject(), job.body(), d->idempotency_key(),
+                              d->case_id(), d->language()});
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (--in_flight_[host] <= 0) in_flight_.erase(host);
+  }
+  const absl::Time now = clock_.Now();
+  d->set_attempts(d->attempts() + 1);
+  if (sent.ok()) {
+    d->set_status("delivered");
+    d->clear_last_error();
+    d->clear_next_attempt_at();
+    outcome.since_event = now - events::GetTime(d->at());
+    events::SetTime(d->mutable_at(), now);
+    RETURN_IF_ERROR(store_.Save(job));  // before the event: a repeat sends nothing again
+    RETURN_IF_ERROR(AppendOutcome(job, true));
+    RETURN_IF_ERROR(store_.Finish(job));
+    log::Info("message delivered", {{"case_id", d->case_id()},
+                                    {"template", d->template_name()},
+                                    {"channel", d->channel()},
+                                    {"attempts", d->attempts()}});
+    outcome.status = "delivered";
+    return outcome;
+  }
+  d->set_last_error(std::string(sent.message()).substr(0, 500));
+  if (Retryable(sent) && d->attempts() < options_.max_attempts) {
+    const absl::Time next = now + Backoff(d->attempts());
+    d->set_status("retrying");
+    events::SetTime(d->mutable_next_attempt_at(), next);
+    RETURN_IF_ERROR(store_.Reschedule(job, next));
+    log::Warning("delivery failed; trying again later",
+                 {{"case_id", d->case_id()},
+                  {"channel", d->channel()},
+                  {"attempt", d->attempts()},
+                  {"next_attempt_in_ms", absl::ToInt64Milliseconds(next - now)},
+                  {"error", sent.ToString()}});
+    outcome.status = "retrying";
+    return outcome;
+  }
+  d->set_status("dead_lettered");
+  d->clear_next_attempt_at();
+  events::SetTime(d->mutable_at(), now);
+  RETURN_IF_ERROR(store_.Save(job));
+  RETURN_IF_ERROR(AppendOutcome(job, false));
+  RETURN_IF_ERROR(store_.Finish(job));
+  log::Error("message dead-lettered", {{"case_id", d->case_id()},
+                                       {"channel", d->channel()},
+                                       {"attempts", d->attempts()},
+                                       {"error", sent.ToString()}});
+  outcome.status = "dead_lettered";
+  return outcome;
+}
+
+absl::StatusOr<v1::Delivery> NotificationLogic::Retry(const std::string& case_id,
+                                                      const std::string& key) {
+  ASSIGN_OR_RETURN(std::optional<v1::Job> job, store_.Job(case_id, key));
+  if (!job) return absl::NotFoundError("no message with this idempotency_key for this case");
+  if (job->delivery().status() == "delivered")
+    return absl::FailedPreconditionError("the message was delivered");
+  v1::Delivery* d = job->mutable_delivery();
+  d->set_status("retrying");
+  d->set_attempts(0);
+  d->set_retries(d->retries() + 1);
+  const absl::Time now = clock_.Now();
+  events::SetTime(d->mutable_next_attempt_at(), now);
+  RETURN_IF_ERROR(store_.Reschedule(*job, now));
+  return *d;
 }
 
 }  // namespace meldpunt::notification

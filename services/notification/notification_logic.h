@@ -1,66 +1,104 @@
-// What notification does with case events: for a submitted case with a reporter e-mail, send the
-// acknowledgement (in the reporter's language); for a case referred to an outside body, the
-// referral letter. Retries with backoff, dead-letters after the last attempt, and records the
-// outcome as an event. Free of Kafka and Redis: works through EventLog,
-// DeliveryStore, Mailer and Clock.
+// What notification does. The consumer side (Handle) turns a case event into messages by the
+// rules (who, which letter, which channel), renders them in the recipient's language and puts
+// them in the outbox, once per idempotency key. The sending side (Attempt) sends one claimed
+// message: delivered -> NotificationDelivered on the case log; a failure worth retrying ->
+// scheduled again with exponential backoff and jitter (in Redis: no thread sleeps); the last
+// attempt failed, or a failure that can never succeed -> a record on the dead-letter topic and
+// NotificationFailed on the case log. Free of Kafka, Redis, SMTP and HTTP: it works through
+// EventLog, DeliveryStore, Mailer, a webhook function and Clock.
+//
+//   RETURN_IF_ERROR(logic.Handle(envelope, record.partition));
+//   for (v1::Job& job : store.Claim(partition, now, lease, 10)) logic.Attempt(job);
 #pragma once
 
 #include <functional>
 #include <map>
+#include <string>
 
-#include "absl/status/status.h"
+#include "absl/random/random.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/clock/clock.h"
+#include "libs/events/codec.h"
 #include "libs/events/event_log.h"
 #include "services/notification/delivery_store.h"
 #include "services/notification/mailer.h"
+#include "services/notification/rules.h"
 #include "services/notification/templates.h"
+#include "services/notification/webhook.h"
 
 namespace meldpunt::notification {
 
 struct NotificationOptions {
-  int max_attempts = 5;
-  absl::Duration first_backoff = absl::Seconds(1);
-  absl::Duration max_backoff = absl::Seconds(30);
+  int max_attempts = 8;
+  absl::Duration first_backoff = absl::Seconds(2);
+  absl::Duration max_backoff = absl::Minutes(10);
   // Days until the answer is due, per case kind name (REPORT, COMPLAINT, ...), for the letter.
   std::map<std::string, int64_t> answer_days;
+  // Messages in flight to one host at most; more wait (not counted as an attempt), so a slow
+  // endpoint never takes every sender.
+  int max_in_flight_per_host = 2;
+};
+
+using WebhookSend = std::function<absl::Status(const WebhookTarget&, const WebhookMessage&)>;
+
+// What happened to one attempt (for metrics and logs).
+struct AttemptOutcome {
+  std::string status;          // delivered | retrying | dead_lettered | deferred | skipped
+  absl::Duration since_event;  // from the case event to now (delivered only)
 };
 
 class NotificationLogic {
  public:
-  using Sleep = std::function<void(absl::Duration)>;
-
-  NotificationLogic(const Templates& templates, Mailer& mailer, DeliveryStore& store,
-                    events::EventLog& case_log, events::EventLog& dead_letters,
-                    const clock::Clock& clock, Sleep sleep, NotificationOptions options)
+  NotificationLogic(const Templates& templates, const NotificationRules& rules, Mailer& mailer,
+                    WebhookSend webhook, DeliveryStore& store, events::EventLog& case_log,
+                    events::EventLog& dead_letters, const clock::Clock& clock,
+                    NotificationOptions options)
       : templates_(templates),
+        rules_(rules),
         mailer_(mailer),
+        webhook_(std::move(webhook)),
         store_(store),
         case_log_(case_log),
         dead_letters_(dead_letters),
         clock_(clock),
-        sleep_(std::move(sleep)),
         options_(std::move(options)) {}
 
-  absl::Status Handle(const events::Envelope& envelope);
+  // Consumer side: queues the messages `envelope` calls for. Idempotent.
+  absl::Status Handle(const events::Envelope& envelope, int32_t partition);
 
-  // The values a letter about this submission is rendered with.
-  std::map<std::string, std::string> LetterValues(const events::Envelope& submitted) const;
+  // Sending side: one attempt at a claimed message.
+  absl::StatusOr<AttemptOutcome> Attempt(v1::Job job);
+
+  // Puts a failed or dead-lettered message back in the queue, due now, with a fresh round of
+  // attempts. NOT_FOUND, or FAILED_PRECONDITION when it was delivered.
+  absl::StatusOr<v1::Delivery> Retry(const std::string& case_id, const std::string& key);
+
+  // The values a letter about the case is rendered with (its submission and department), plus
+  // those the event gives.
+  absl::StatusOr<std::map<std::string, std::string>> Values(const std::string& case_id,
+                                                            const events::Envelope* event,
+                                                            const std::string& language);
 
  private:
-  // Sends `template_name` to the reporter of `submitted` (once per `key`), and records the outcome
-  // as an event caused by `envelope`.
-  absl::Status Deliver(const std::string& template_name, const std::string& key,
-                       const events::Envelope& envelope, const events::Envelope& submitted,
-                       const std::map<std::string, std::string>& values);
+  absl::Status Queue(const Rule& rule, const events::Envelope& e, int32_t partition,
+                     const events::Envelope& submitted);
+  absl::Status AppendOutcome(const v1::Job& job, bool delivered);
+  absl::Duration Backoff(int attempts);
+  std::string HostOf(const v1::Job& job) const;
 
   const Templates& templates_;
+  const NotificationRules& rules_;
   Mailer& mailer_;
+  WebhookSend webhook_;
   DeliveryStore& store_;
   events::EventLog& case_log_;
   events::EventLog& dead_letters_;
   const clock::Clock& clock_;
-  Sleep sleep_;
   NotificationOptions options_;
+  absl::Mutex mu_;
+  absl::BitGen random_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);  // host -> messages being sent
 };
 
 std::string LanguageCode(types::v1::Language language);

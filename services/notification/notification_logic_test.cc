@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "nlohmann/json.hpp"
+
 namespace meldpunt::notification {
 namespace {
 
@@ -26,20 +28,67 @@ class FakeMailer : public Mailer {
   absl::Status failure = absl::UnavailableError("connection refused");
 };
 
-class MemoryDeliveries : public DeliveryStore {
+// The outbox in memory, with the Redis one's queue semantics (due, claimed under a lease).
+class MemoryStore : public DeliveryStore {
  public:
-  absl::StatusOr<bool> IsSent(const std::string& c, const std::string& k) override {
-    return sent.count(c + k) > 0;
+  absl::StatusOr<bool> Enqueue(const v1::Job& job, absl::Time due) override {
+    const std::string key = Key(job);
+    if (jobs.count(key)) return false;
+    jobs[key] = job;
+    due_[key] = due;
+    return true;
   }
-  absl::Status MarkSent(const std::string& c, const std::string& k) override {
-    sent.insert(c + k);
+  absl::StatusOr<std::vector<v1::Job>> Claim(int32_t, absl::Time now, absl::Duration lease,
+                                             int limit) override {
+    std::vector<v1::Job> out;
+    for (auto it = inflight_.begin(); it != inflight_.end(); ++it) {
+      if (it->second <= now && static_cast<int>(out.size()) < limit) {
+        it->second = now + lease;
+        out.push_back(jobs[it->first]);
+      }
+    }
+    for (auto it = due_.begin(); it != due_.end();) {
+      if (it->second <= now && static_cast<int>(out.size()) < limit) {
+        inflight_[it->first] = now + lease;
+        out.push_back(jobs[it->first]);
+        it = due_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return out;
+  }
+  absl::Status Reschedule(const v1::Job& job, absl::Time due) override {
+    jobs[Key(job)] = job;
+    inflight_.erase(Key(job));
+    due_[Key(job)] = due;
     return absl::OkStatus();
   }
-  absl::Status Record(const v1::Delivery& d) override {
-    records.push_back(d);
+  absl::Status Save(const v1::Job& job) override {
+    jobs[Key(job)] = job;
     return absl::OkStatus();
   }
-  absl::StatusOr<std::vector<v1::Delivery>> List(const std::string&) override { return records; }
+  absl::Status Finish(const v1::Job& job) override {
+    jobs[Key(job)] = job;
+    inflight_.erase(Key(job));
+    due_.erase(Key(job));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<v1::Job>> Jobs(const std::string& case_id) override {
+    std::vector<v1::Job> out;
+    for (const auto& [k, j] : jobs)
+      if (j.delivery().case_id() == case_id) out.push_back(j);
+    return out;
+  }
+  absl::StatusOr<std::optional<v1::Job>> Job(const std::string& case_id,
+                                             const std::string& key) override {
+    auto it = jobs.find(case_id + "|" + key);
+    if (it == jobs.end()) return std::nullopt;
+    return it->second;
+  }
+  absl::StatusOr<int64_t> Waiting(int32_t) override {
+    return static_cast<int64_t>(due_.size() + inflight_.size());
+  }
   absl::Status SaveSubmission(const events::Envelope& e) override {
     submissions[e.case_id()] = e;
     return absl::OkStatus();
@@ -49,9 +98,29 @@ class MemoryDeliveries : public DeliveryStore {
     if (it == submissions.end()) return std::optional<events::Envelope>();
     return std::optional<events::Envelope>(it->second);
   }
+  absl::Status SetDepartment(const std::string& c, const std::string& d) override {
+    departments[c] = d;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> Department(const std::string& c) override {
+    return departments.count(c) ? departments[c] : std::string();
+  }
+  size_t Queued() const { return due_.size() + inflight_.size(); }
+  std::optional<absl::Time> DueAt(const v1::Job& job) const {
+    auto it = due_.find(Key(job));
+    if (it == due_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  std::map<std::string, v1::Job> jobs;
   std::map<std::string, events::Envelope> submissions;
-  std::set<std::string> sent;
-  std::vector<v1::Delivery> records;
+  std::map<std::string, std::string> departments;
+
+ private:
+  static std::string Key(const v1::Job& j) {
+    return j.delivery().case_id() + "|" + j.delivery().idempotency_key();
+  }
+  std::map<std::string, absl::Time> due_, inflight_;
 };
 
 class FakeLog : public events::EventLog {
@@ -73,11 +142,36 @@ Templates LoadTemplates() {
   return *templates;
 }
 
+constexpr char kCase[] = "MP-0123456789ABC";
+const absl::Time kAt = absl::FromUnixSeconds(1'763'800'000);
+
+NotificationRules Rules() {
+  auto rules = ParseRules(YAML::Load(R"(
+- {on: CaseSubmitted, kinds: [COMPLAINT, REPORT], to: reporter, template: acknowledgement}
+- {on: CaseReferred, to: reporter, template: referral}
+- {on: AdmissibilityDecided, when: inadmissible, to: reporter, template: inadmissible}
+- {on: CaseRouted, to: department, template: dispatch}
+- {on: CaseEscalated, to: escalation-target, template: escalation}
+)"),
+                          YAML::Load(R"(
+department:waste: {email: afval@gemeente.example}
+department-head@waste: {email: hoofd.afval@gemeente.example, language: fr}
+department-head: {email: hoofd@gemeente.example}
+system:e-loket: {webhook: "https://e-loket.example/hooks", secret_env: ELOKET_SECRET}
+)"),
+                          [](const std::string& name) -> std::optional<std::string> {
+                            if (name == "ELOKET_SECRET") return "0123456789abcdef0123";
+                            return std::nullopt;
+                          });
+  EXPECT_TRUE(rules.ok()) << rules.status();
+  return *rules;
+}
+
 events::Envelope Submitted(t::Language language = t::NL, bool anonymous = false) {
-  events::Envelope e =
-      events::NewEnvelope("MP-0123456789ABC", "intake", absl::FromUnixSeconds(1'763'800'000));
+  events::Envelope e = events::NewEnvelope(kCase, "intake", kAt);
   auto* s = e.mutable_case_submitted();
-  s->set_reference("MP-0123456789ABC");
+  s->set_reference("MP-2025-7K3QX9M2T");
+  s->set_submitting_system("e-loket");
   s->mutable_draft()->set_kind(t::COMPLAINT);
   s->mutable_draft()->set_category("waste-collection");
   if (anonymous) {
@@ -91,34 +185,72 @@ events::Envelope Submitted(t::Language language = t::NL, bool anonymous = false)
   return e;
 }
 
+events::Envelope Event(const std::string& id, const std::function<void(events::Envelope&)>& set) {
+  events::Envelope e = events::NewEnvelope(kCase, "test", kAt + absl::Hours(1));
+  set(e);
+  events::Finish(e, id);
+  return e;
+}
+
 class NotificationLogicTest : public ::testing::Test {
  protected:
   NotificationLogicTest()
       : templates_(LoadTemplates()),
-        clock_(absl::FromUnixSeconds(1'763'800'100)),
-        logic_(templates_, mailer_, store_, log_, dead_letters_, clock_,
-               [this](absl::Duration d) { slept_.push_back(d); },
+        rules_(Rules()),
+        clock_(kAt + absl::Seconds(1)),
+        logic_(templates_, rules_, mailer_,
+               [this](const WebhookTarget& target, const WebhookMessage& message) {
+                 hooks_.emplace_back(target, message);
+                 if (on_hook_) return on_hook_();
+                 return absl::OkStatus();
+               },
+               store_, log_, dead_letters_, clock_,
                {.max_attempts = 3,
-                .first_backoff = absl::Seconds(1),
-                .answer_days = {{"COMPLAINT", 45}}}) {}
+                .first_backoff = absl::Seconds(2),
+                .max_backoff = absl::Seconds(60),
+                .answer_days = {{"COMPLAINT", 45}},
+                .max_in_flight_per_host = 1}) {}
+
+  // Sends what is due now, as the workers do.
+  std::vector<std::string> Pump() {
+    std::vector<std::string> outcomes;
+    auto jobs = store_.Claim(0, clock_.Now(), absl::Minutes(2), 100);
+    EXPECT_TRUE(jobs.ok());
+    for (const v1::Job& job : *jobs) {
+      auto outcome = logic_.Attempt(job);
+      outcomes.push_back(outcome.ok() ? outcome->status : outcome.status().ToString());
+    }
+    return outcomes;
+  }
+
+  v1::Delivery Only() {
+    EXPECT_EQ(store_.jobs.size(), 1u);
+    return store_.jobs.begin()->second.delivery();
+  }
 
   Templates templates_;
+  NotificationRules rules_;
   FakeMailer mailer_;
-  MemoryDeliveries store_;
+  std::vector<std::pair<WebhookTarget, WebhookMessage>> hooks_;
+  std::function<absl::Status()> on_hook_;
+  MemoryStore store_;
   FakeLog log_;
   FakeLog dead_letters_;
   clock::FakeClock clock_;
-  std::vector<absl::Duration> slept_;
   NotificationLogic logic_;
 };
 
-TEST_F(NotificationLogicTest, AcknowledgementIsSentAndRecorded) {
-  ASSERT_TRUE(logic_.Handle(Submitted()).ok());
+TEST_F(NotificationLogicTest, AcknowledgementIsQueuedThenSentAndRecorded) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 3).ok());
+  EXPECT_TRUE(mailer_.sent.empty()) << "the consumer only queues";
+  EXPECT_EQ(Only().status(), "pending");
+  EXPECT_EQ(store_.jobs.begin()->second.partition(), 3);
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));
   ASSERT_EQ(mailer_.sent.size(), 1u);
   const Email& email = mailer_.sent[0];
   EXPECT_EQ(email.to, "els@example.org");
-  EXPECT_NE(email.subject.find("MP-0123456789ABC"), std::string::npos) << email.subject;
-  EXPECT_NE(email.body.find("Beste Els Maes"), std::string::npos) << email.body;
+  EXPECT_NE(email.subject.find("MP-2025-7K3QX9M2T"), std::string::npos) << email.subject;
+  EXPECT_NE(email.body.find("Els Maes"), std::string::npos) << email.body;
   EXPECT_NE(email.body.find("klacht"), std::string::npos);
   // 1763800000 = 22/11/2025 in Brussels; + 45 days = 06/01/2026.
   EXPECT_NE(email.body.find("22/11/2025"), std::string::npos) << email.body;
@@ -129,92 +261,248 @@ TEST_F(NotificationLogicTest, AcknowledgementIsSentAndRecorded) {
   EXPECT_EQ(delivered.notification_delivered().template_name(), "acknowledgement");
   EXPECT_EQ(delivered.notification_delivered().idempotency_key(), email.idempotency_key);
   EXPECT_EQ(delivered.causation_id(), "submitted-1");
-  EXPECT_EQ(store_.records.size(), 1u);
+  EXPECT_EQ(Only().status(), "delivered");
+  EXPECT_EQ(Only().attempts(), 1);
+  EXPECT_EQ(store_.Queued(), 0u);
 }
 
 TEST_F(NotificationLogicTest, LanguageFollowsTheReporter) {
-  ASSERT_TRUE(logic_.Handle(Submitted(t::FR)).ok());
+  ASSERT_TRUE(logic_.Handle(Submitted(t::FR), 0).ok());
+  Pump();
+  ASSERT_EQ(mailer_.sent.size(), 1u);
   EXPECT_NE(mailer_.sent[0].body.find("plainte"), std::string::npos) << mailer_.sent[0].body;
   EXPECT_EQ(mailer_.sent[0].language, "fr");
 }
 
-TEST_F(NotificationLogicTest, RedeliveredEventDoesNotSendTwice) {
-  ASSERT_TRUE(logic_.Handle(Submitted()).ok());
-  ASSERT_TRUE(logic_.Handle(Submitted()).ok());
+TEST_F(NotificationLogicTest, RedeliveredEventQueuesOnce) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  EXPECT_EQ(store_.Queued(), 1u);
+  Pump();
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  EXPECT_TRUE(Pump().empty());
   EXPECT_EQ(mailer_.sent.size(), 1u);
-  ASSERT_EQ(log_.appended.size(), 2u);  // the outcome again, with the same id
-  EXPECT_EQ(log_.appended[0].event_id(), log_.appended[1].event_id());
 }
 
-TEST_F(NotificationLogicTest, RetriesWithBackoffThenDelivers) {
-  mailer_.failures_left = 2;
-  ASSERT_TRUE(logic_.Handle(Submitted()).ok());
-  EXPECT_EQ(mailer_.sent.size(), 3u);
-  EXPECT_EQ(slept_, (std::vector<absl::Duration>{absl::Seconds(1), absl::Seconds(2)}));
-  EXPECT_EQ(log_.appended[0].notification_delivered().attempts(), 3);
+TEST_F(NotificationLogicTest, FailureIsScheduledInTheStoreWithBackoffAndJitterNotSlept) {
+  mailer_.failures_left = 1;
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"retrying"}));
+  const v1::Job job = store_.jobs.begin()->second;
+  EXPECT_EQ(job.delivery().status(), "retrying");
+  EXPECT_EQ(job.delivery().last_error(), "connection refused");
+  // First backoff 2 s, half of it random: due between 1 and 2 s from now.
+  const absl::Duration wait = *store_.DueAt(job) - clock_.Now();
+  EXPECT_GE(wait, absl::Seconds(1));
+  EXPECT_LE(wait, absl::Seconds(2));
+  EXPECT_TRUE(Pump().empty()) << "not due yet";
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));
+  EXPECT_EQ(mailer_.sent.size(), 2u);
+  EXPECT_EQ(mailer_.sent[0].idempotency_key, mailer_.sent[1].idempotency_key);
+  EXPECT_EQ(log_.appended[0].notification_delivered().attempts(), 2);
 }
 
-TEST_F(NotificationLogicTest, DeadLettersAfterTheLastAttempt) {
+TEST_F(NotificationLogicTest, DeadLetteredAfterTheLastAttemptAndRetriedByHand) {
   mailer_.failures_left = 100;
-  ASSERT_TRUE(logic_.Handle(Submitted()).ok());
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  for (int i = 0; i < 3; ++i) {
+    Pump();
+    clock_.Advance(absl::Minutes(5));
+  }
   EXPECT_EQ(mailer_.sent.size(), 3u);
   ASSERT_EQ(dead_letters_.appended.size(), 1u);
   ASSERT_EQ(log_.appended.size(), 1u);
   EXPECT_EQ(log_.appended[0].type(), "NotificationFailed");
   EXPECT_TRUE(log_.appended[0].notification_failed().dead_lettered());
-  EXPECT_EQ(store_.records[0].status(), "dead_lettered");
+  EXPECT_EQ(log_.appended[0].notification_failed().attempts(), 3);
+  EXPECT_EQ(Only().status(), "dead_lettered");
+  EXPECT_TRUE(Pump().empty());
+  // Ops fixed the mail server and retries it: the same key, a fresh round of attempts.
+  mailer_.failures_left = 0;
+  auto retried = logic_.Retry(kCase, Only().idempotency_key());
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->status(), "retrying");
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));
+  EXPECT_EQ(mailer_.sent.back().idempotency_key, mailer_.sent.front().idempotency_key);
+  EXPECT_EQ(logic_.Retry(kCase, Only().idempotency_key()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(logic_.Retry(kCase, "nope").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(NotificationLogicTest, PermanentRefusalIsNotRetried) {
   mailer_.failures_left = 1;
-  mailer_.failure = absl::FailedPreconditionError("550 no such mailbox");
-  ASSERT_TRUE(logic_.Handle(Submitted()).ok());
+  mailer_.failure = absl::InvalidArgumentError("550 no such mailbox");
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"dead_lettered"}));
   EXPECT_EQ(mailer_.sent.size(), 1u);
   EXPECT_EQ(dead_letters_.appended.size(), 1u);
 }
 
-TEST_F(NotificationLogicTest, LogDownIsRetriableAndDoesNotResend) {
+TEST_F(NotificationLogicTest, LogDownAfterSendingDoesNotSendAgain) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
   log_.error = absl::UnavailableError("kafka down");
-  EXPECT_EQ(logic_.Handle(Submitted()).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Pump().size(), 1u);
+  EXPECT_EQ(Only().status(), "delivered") << "recorded before the event";
   log_.error = absl::OkStatus();
-  ASSERT_TRUE(logic_.Handle(Submitted()).ok());
+  clock_.Advance(absl::Minutes(3));  // the lease ran out
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"skipped"}));
   EXPECT_EQ(mailer_.sent.size(), 1u);
   EXPECT_EQ(log_.appended.size(), 1u);
 }
 
-TEST_F(NotificationLogicTest, NoEmailNoMessage) {
-  ASSERT_TRUE(logic_.Handle(Submitted(t::NL, /*anonymous=*/true)).ok());
+TEST_F(NotificationLogicTest, AnonymousOrNoMessagesWantedGetNothing) {
+  ASSERT_TRUE(logic_.Handle(Submitted(t::NL, /*anonymous=*/true), 0).ok());
+  EXPECT_EQ(store_.Queued(), 0u);
+  events::Envelope none = Submitted();
+  none.mutable_case_submitted()->mutable_draft()->mutable_reporter()->set_notify_by(t::NOTIFY_NONE);
+  store_.submissions.clear();
+  ASSERT_TRUE(logic_.Handle(none, 0).ok());
+  EXPECT_EQ(store_.Queued(), 0u);
+}
+
+TEST_F(NotificationLogicTest, ReporterByWebhookThroughTheSubmittingSystemSigned) {
+  events::Envelope submitted = Submitted(t::EN);
+  submitted.mutable_case_submitted()->mutable_draft()->mutable_reporter()->set_notify_by(
+      t::NOTIFY_WEBHOOK);
+  ASSERT_TRUE(logic_.Handle(submitted, 0).ok());
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));
+  ASSERT_EQ(hooks_.size(), 1u);
   EXPECT_TRUE(mailer_.sent.empty());
-  EXPECT_TRUE(log_.appended.empty());
+  EXPECT_EQ(hooks_[0].first.url, "https://e-loket.example/hooks");
+  EXPECT_EQ(hooks_[0].first.secret, "0123456789abcdef0123");
+  auto payload = nlohmann::json::parse(hooks_[0].second.body);
+  EXPECT_EQ(payload["reference"], "MP-2025-7K3QX9M2T");
+  EXPECT_EQ(payload["template"], "acknowledgement");
+  EXPECT_EQ(payload["language"], "en");
+  EXPECT_EQ(payload["idempotency_key"], hooks_[0].second.id);
+  EXPECT_EQ(log_.appended[0].notification_delivered().channel(), events::v1::WEBHOOK);
 }
 
-TEST_F(NotificationLogicTest, ReferralLetterGoesToTheReporter) {
-  ASSERT_TRUE(logic_.Handle(Submitted(t::EN)).ok());
-  events::Envelope referred =
-      events::NewEnvelope("MP-0123456789ABC", "routing", absl::FromUnixSeconds(1'763'900'000));
-  referred.mutable_case_referred()->set_body("Vlaamse Ombudsdienst");
-  referred.mutable_case_referred()->set_reason("second-line complaint");
-  events::Finish(referred, "referred-1");
-  ASSERT_TRUE(logic_.Handle(referred).ok());
-  ASSERT_EQ(mailer_.sent.size(), 2u);
-  EXPECT_NE(mailer_.sent[1].subject.find("Vlaamse Ombudsdienst"), std::string::npos)
-      << mailer_.sent[1].subject;
-  EXPECT_NE(mailer_.sent[1].body.find("second-line complaint"), std::string::npos)
-      << mailer_.sent[1].body;
-  EXPECT_NE(mailer_.sent[1].idempotency_key, mailer_.sent[0].idempotency_key);
-  EXPECT_EQ(log_.appended.back().notification_delivered().template_name(), "referral");
-  // Redelivered: not sent again.
-  ASSERT_TRUE(logic_.Handle(referred).ok());
-  EXPECT_EQ(mailer_.sent.size(), 2u);
+TEST_F(NotificationLogicTest, ASlowHostGetsOnlyItsShareOfSenders) {
+  events::Envelope submitted = Submitted();
+  submitted.mutable_case_submitted()->mutable_draft()->mutable_reporter()->set_notify_by(
+      t::NOTIFY_WEBHOOK);
+  ASSERT_TRUE(logic_.Handle(submitted, 0).ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("referred-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_referred()->set_body("Ombudsdienst");
+                                }),
+                          0)
+                  .ok());
+  auto jobs = *store_.Claim(0, clock_.Now(), absl::Minutes(2), 10);
+  ASSERT_EQ(jobs.size(), 2u);
+  // While the first request hangs on the host, the second to the same host waits its turn.
+  std::string second;
+  bool first_call = true;
+  on_hook_ = [&] {
+    if (first_call) {
+      first_call = false;
+      second = logic_.Attempt(jobs[1])->status;
+    }
+    return absl::OkStatus();
+  };
+  EXPECT_EQ(logic_.Attempt(jobs[0])->status, "delivered");
+  EXPECT_EQ(second, "deferred");
+  EXPECT_EQ(hooks_.size(), 1u);
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));
+  EXPECT_EQ(store_.jobs[std::string(kCase) + "|" + jobs[1].delivery().idempotency_key()]
+                .delivery()
+                .attempts(),
+            1)
+      << "waiting is not an attempt";
 }
 
-TEST(Templates, RenderFallsBackToDutchAndDoesNotEscape) {
-  Templates templates = LoadTemplates();
-  auto r = templates.Render("acknowledgement", "de", {{"reference", "MP-1"}, {"name", "A & B"}});
-  ASSERT_TRUE(r.ok());
-  EXPECT_NE(r->body.find("Beste A & B"), std::string::npos) << r->body;
-  EXPECT_EQ(templates.Render("nope", "nl", {}).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Templates::Load("/nonexistent").status().code(), absl::StatusCode::kNotFound);
+TEST_F(NotificationLogicTest, DepartmentAndEscalationLettersGoToConfiguredRecipients) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("routed-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_routed()->set_department("waste");
+                                  e.mutable_case_routed()->set_priority(t::URGENT);
+                                }),
+                          0)
+                  .ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("escalated-1",
+                                [](events::Envelope& e) {
+                                  auto* x = e.mutable_case_escalated();
+                                  x->set_clock("answer");
+                                  x->set_level(1);
+                                  x->set_target("department-head");
+                                  x->set_department("waste");
+                                }),
+                          0)
+                  .ok());
+  Pump();
+  std::map<std::string, Email> by_to;
+  for (const Email& m : mailer_.sent) by_to[m.to] = m;
+  ASSERT_EQ(by_to.size(), 3u);
+  ASSERT_TRUE(by_to.count("afval@gemeente.example"));
+  EXPECT_NE(by_to["afval@gemeente.example"].subject.find("MP-2025-7K3QX9M2T"), std::string::npos);
+  ASSERT_TRUE(by_to.count("hoofd.afval@gemeente.example")) << "role@department first";
+  EXPECT_EQ(by_to["hoofd.afval@gemeente.example"].language, "fr");
+  // A case routed to a department nobody configured: nothing queued, nothing crashes.
+  const size_t before = store_.jobs.size();
+  ASSERT_TRUE(logic_
+                  .Handle(Event("routed-2",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_routed()->set_department("parks");
+                                }),
+                          0)
+                  .ok());
+  EXPECT_EQ(store_.jobs.size(), before);
+}
+
+TEST_F(NotificationLogicTest, InadmissibleLetterNamesTheGround) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("admissible-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_admissibility_decided()->set_admissible(true);
+                                }),
+                          0)
+                  .ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("inadmissible-1",
+                                [](events::Envelope& e) {
+                                  auto* a = e.mutable_admissibility_decided();
+                                  a->set_admissible(false);
+                                  a->set_ground(events::v1::FACTS_OLDER_THAN_ONE_YEAR);
+                                  a->set_motivation("De feiten dateren van 2019.");
+                                }),
+                          0)
+                  .ok());
+  Pump();
+  ASSERT_EQ(mailer_.sent.size(), 2u) << "acknowledgement and the inadmissible letter only";
+  const Email& letter =
+      mailer_.sent[0].body.find("2019") != std::string::npos ? mailer_.sent[0] : mailer_.sent[1];
+  EXPECT_NE(letter.body.find("meer dan een jaar"), std::string::npos) << letter.body;
+  EXPECT_NE(letter.body.find("De feiten dateren van 2019."), std::string::npos) << letter.body;
+  EXPECT_NE(letter.body.find("Ombudsdienst"), std::string::npos) << letter.body;
+}
+
+TEST(Rules, ErrorsNameTheEntry) {
+  auto env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  auto msg = [&](const char* rules, const char* recipients = "{}") {
+    return std::string(
+        ParseRules(YAML::Load(rules), YAML::Load(recipients), env).status().message());
+  };
+  EXPECT_EQ(msg("[{on: CaseEaten, to: reporter, template: x}]"),
+            "notification.rules[0].on: 'CaseEaten' is not an event notification handles");
+  EXPECT_EQ(msg("[{on: CaseRouted, template: x}]"), "notification.rules[0].to: required");
+  EXPECT_EQ(msg("[{on: CaseRouted, to: department, template: x, channel: fax}]"),
+            "notification.rules[0].channel: email or webhook");
+  EXPECT_EQ(msg("[{on: CaseRouted, to: escalation-target, template: x}]"),
+            "notification.rules[0].to: escalation-target only on CaseEscalated");
+  EXPECT_EQ(msg("[]", "{x: {webhook: 'https://a.example', secret_env: NOPE}}"),
+            "notification.recipients.x.secret_env: the environment variable NOPE must hold the "
+            "signing secret (at least 16 characters)");
+  EXPECT_EQ(msg("[]", "{x: {email: nobody}}"),
+            "notification.recipients.x.email: 'nobody' is not an e-mail address");
+  EXPECT_EQ(msg("[]", "{x: {}}"), "notification.recipients.x: needs email or webhook");
 }
 
 }  // namespace

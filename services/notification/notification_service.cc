@@ -1,5 +1,7 @@
 #include "services/notification/notification_service.h"
 
+#include <algorithm>
+
 #include "libs/events/ids.h"
 #include "libs/grpc/status.h"
 
@@ -11,9 +13,30 @@ grpc::Status NotificationService::ListDeliveries(grpc::ServerContext*,
   if (!events::IsCaseId(request->case_id())) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("case_id", "is not a case id"));
   }
-  auto deliveries = store_.List(request->case_id());
-  if (!deliveries.ok()) return grpc_util::ToGrpcStatus(deliveries.status());
-  for (auto& d : *deliveries) *response->add_deliveries() = std::move(d);
+  auto jobs = store_.Jobs(request->case_id());
+  if (!jobs.ok()) return grpc_util::ToGrpcStatus(jobs.status());
+  std::sort(jobs->begin(), jobs->end(), [](const v1::Job& a, const v1::Job& b) {
+    return std::make_pair(a.delivery().at().seconds(), a.delivery().idempotency_key()) <
+           std::make_pair(b.delivery().at().seconds(), b.delivery().idempotency_key());
+  });
+  // The record without the address, the letter or the payload: those are personal data.
+  for (auto& job : *jobs) *response->add_deliveries() = std::move(*job.mutable_delivery());
+  return grpc::Status::OK;
+}
+
+grpc::Status NotificationService::RetryDelivery(grpc::ServerContext*,
+                                                const v1::RetryDeliveryRequest* request,
+                                                v1::RetryDeliveryResponse* response) {
+  if (!events::IsCaseId(request->case_id())) {
+    return grpc_util::ToGrpcStatus(grpc_util::FieldError("case_id", "is not a case id"));
+  }
+  if (request->idempotency_key().empty() || request->idempotency_key().size() > 128) {
+    return grpc_util::ToGrpcStatus(
+        grpc_util::FieldError("idempotency_key", "is required (see ListDeliveries)"));
+  }
+  auto delivery = logic_.Retry(request->case_id(), request->idempotency_key());
+  if (!delivery.ok()) return grpc_util::ToGrpcStatus(delivery.status());
+  *response->mutable_delivery() = std::move(*delivery);
   return grpc::Status::OK;
 }
 
@@ -27,7 +50,25 @@ grpc::Status NotificationService::PreviewTemplate(grpc::ServerContext*,
   if (request->template_name().empty()) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("template_name", "is required"));
   }
-  std::map<std::string, std::string> values(request->values().begin(), request->values().end());
+  if (!Placeholders().count(request->template_name())) {
+    return grpc_util::ToGrpcStatus(
+        grpc_util::FieldError("template_name", "is not a letter this service has"));
+  }
+  std::map<std::string, std::string> values;
+  if (!request->case_id().empty()) {
+    if (!events::IsCaseId(request->case_id())) {
+      return grpc_util::ToGrpcStatus(grpc_util::FieldError("case_id", "is not a case id"));
+    }
+    auto submitted = store_.LoadSubmission(request->case_id());
+    if (!submitted.ok()) return grpc_util::ToGrpcStatus(submitted.status());
+    if (!submitted->has_value()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "notification does not know this case");
+    }
+    auto case_values = logic_.Values(request->case_id(), nullptr, lang);
+    if (!case_values.ok()) return grpc_util::ToGrpcStatus(case_values.status());
+    values = std::move(*case_values);
+  }
+  for (const auto& [k, v] : request->values()) values[k] = v;
   auto rendered = templates_.Render(request->template_name(), lang, values);
   if (!rendered.ok()) return grpc_util::ToGrpcStatus(rendered.status());
   response->set_subject(rendered->subject);

@@ -1,6 +1,8 @@
 // gRPC adapter of meldpunt.notification.v1.Notifications.
 #pragma once
 
+#include "services/notification/notification_logic.h"
+
 #include "meldpunt/notification/v1/notification.grpc.pb.h"
 #include "services/notification/delivery_store.h"
 #include "services/notification/templates.h"
@@ -9,16 +11,19 @@ namespace meldpunt::notification {
 
 class NotificationService final : public v1::Notifications::Service {
  public:
-  NotificationService(DeliveryStore& store, const Templates& templates)
-      : store_(store), templates_(templates) {}
+  NotificationService(DeliveryStore& store, const Templates& templates, NotificationLogic& logic)
+      : store_(store), templates_(templates), logic_(logic) {}
   grpc::Status ListDeliveries(grpc::ServerContext*, const v1::ListDeliveriesRequest* request,
                               v1::ListDeliveriesResponse* response) override;
+  grpc::Status RetryDelivery(grpc::ServerContext*, const v1::RetryDeliveryRequest* request,
+                             v1::RetryDeliveryResponse* response) override;
   grpc::Status PreviewTemplate(grpc::ServerContext*, const v1::PreviewTemplateRequest* request,
                                v1::PreviewTemplateResponse* response) override;
 
  private:
   DeliveryStore& store_;
   const Templates& templates_;
+  NotificationLogic& logic_;
 };
 
 }  // namespace meldpunt::notification

@@ -2,12 +2,23 @@
 // "Subject: ..." followed by a blank line and the body. nl is the default language.
 //
 //   ASSIGN_OR_RETURN(Templates templates, Templates::Load("services/notification/templates"));
+//   RETURN_IF_ERROR(templates.Check({"acknowledgement", "referral", "duplicate"}));
 //   ASSIGN_OR_RETURN(Rendered letter, templates.Render("acknowledgement", "fr", values));
+//
+// Placeholders() is the catalogue of letters and the values each is rendered with; Check holds the
+// loaded files to it at start-up, so a typo in a letter fails the start rather than a mail.
+//
+// Optional lines: kainjow 4.1 leaves an empty line where a section on lines of its own is skipped,
+// so the letters open a section at the end of the line before and close it at the end of its last
+// line ("Category: {{category}}{{#location}}\nLocation: {{location}}{{/location}}\n").
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace meldpunt::notification {
@@ -16,6 +27,9 @@ struct Rendered {
   std::string subject;
   std::string body;
 };
+
+// The values each letter is rendered with: the common ones plus its own.
+const std::map<std::string, std::set<std::string>>& Placeholders();
 
 class Templates {
  public:
@@ -26,7 +40,14 @@ class Templates {
   absl::StatusOr<Rendered> Render(const std::string& name, const std::string& language,
                                   const std::map<std::string, std::string>& values) const;
 
+  // Every named template must exist in nl, fr and en, and use only placeholders its catalogue
+  // entry allows (variables and sections alike; partials are not allowed). The error names the
+  // file and the placeholder: "templates/fr/answer.mustache: unknown placeholder 'outcome'".
+  // A name not in the catalogue is an error too. All problems are reported, one per line.
+  absl::Status Check(const std::vector<std::string>& names) const;
+
  private:
+  std::string dir_;
   std::map<std::string, std::string> sources_;  // "<lang>/<name>" -> text
 };
 

@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -15,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -26,6 +28,7 @@
 #include "meldpunt/deadline/v1/deadline.grpc.pb.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "meldpunt/notification/v1/notification.grpc.pb.h"
+#include "nlohmann/json.hpp"
 #include "tests/testing/stack.h"
 
 namespace meldpunt {
@@ -131,8 +134,10 @@ class WalkingSkeleton : public ::testing::Test {
     return n;
   }
 
-  // Raw text and decoded body of every mail in the sink about this case.
-  static std::vector<std::pair<std::string, std::string>> RawMails(const std::string& case_id) {
+  // Raw text and decoded body of every mail in the sink about this case to `to` (by default the
+  // reporter of Request()).
+  static std::vector<std::pair<std::string, std::string>> RawMails(
+      const std::string& case_id, const std::string& to = "jan.peeters@example.org") {
     std::vector<std::pair<std::string, std::string>> mails;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(stack_->smtp_dir, ec)) {
@@ -142,6 +147,7 @@ class WalkingSkeleton : public ::testing::Test {
       buffer << in.rdbuf();
       const std::string raw = buffer.str();
       if (raw.find("X-Meldpunt-Case: " + case_id) == std::string::npos) continue;
+      if (raw.find("To: " + to) == std::string::npos) continue;
       size_t start = raw.find("\r\n\r\n");
       if (start == std::string::npos) start = raw.find("\n\n");
       std::string encoded;
@@ -166,6 +172,47 @@ class WalkingSkeleton : public ::testing::Test {
     std::vector<std::string> bodies;
     for (auto& [raw, body] : RawMails(case_id)) bodies.push_back(body);
     return bodies;
+  }
+
+  // Every request the webhook sink recorded on `path` whose body mentions the case.
+  static std::vector<nlohmann::json> Webhooks(const std::string& path, const std::string& case_id) {
+    std::vector<nlohmann::json> out;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(stack_->webhook_dir, ec)) {
+      if (entry.path().extension() != ".json") continue;
+      std::ifstream in(entry.path());
+      nlohmann::json request = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (request.is_discarded() || request.value("path", "") != path) continue;
+      if (request.value("body", "").find(case_id) == std::string::npos) continue;
+      out.push_back(std::move(request));
+    }
+    return out;
+  }
+
+  // The Standard Webhooks signature of a recorded request, computed by Python's hmac: an
+  // implementation independent of ours.
+  static std::string PythonSignature(const nlohmann::json& request, const std::string& secret) {
+    const std::string dir = ::testing::TempDir();
+    const std::string base = dir + "/" + testing::UniqueName("sig");
+    auto header = [&](const std::string& name) {
+      for (const auto& [k, v] : request["headers"].items())
+        if (absl::AsciiStrToLower(k) == name) return v.get<std::string>();
+      return std::string();
+    };
+    std::ofstream(base + ".id") << header("webhook-id");
+    std::ofstream(base + ".ts") << header("webhook-timestamp");
+    std::ofstream(base + ".body") << request["body"].get<std::string>();
+    std::ofstream(base + ".key") << secret;
+    const std::string command =
+        "python3 -c 'import base64,hashlib,hmac,sys; r=lambda s: open(sys.argv[1]+s,\"rb\")"
+        ".read(); print(\"v1,\"+base64.b64encode(hmac.new(r(\".key\"), r(\".id\")+b\".\"+"
+        "r(\".ts\")+b\".\"+r(\".body\"), hashlib.sha256).digest()).decode())' " +
+        base + " > " + base + ".out";
+    if (std::system(command.c_str()) != 0) return "python failed";
+    std::ifstream in(base + ".out");
+    std::string line;
+    std::getline(in, line);
+    return line;
   }
 
   static testing::Stack* stack_;
@@ -244,7 +291,10 @@ TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
       absl::Seconds(60));
   EXPECT_EQ(Count(history, "CaseSubmitted"), 1);
   EXPECT_EQ(Count(history, "CaseRouted"), 1);
-  EXPECT_EQ(Count(history, "NotificationDelivered"), 1);
+  int acknowledgements = 0;
+  for (const auto& e : history)
+    acknowledgements += e.notification_delivered().template_name() == "acknowledgement";
+  EXPECT_EQ(acknowledgements, 1);
   EXPECT_EQ(Count(history, "DeadlineWarning"), 1);
   EXPECT_EQ(Count(history, "DeadlineBreached"), 1);
   for (const auto& e : history) {
@@ -313,14 +363,43 @@ TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
 
   auto notification_stub = notification::v1::Notifications::NewStub(grpc::CreateChannel(
       stack_->services.at("notification").grpc, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext deliveries_context;
   notification::v1::ListDeliveriesRequest deliveries_request;
   deliveries_request.set_case_id(case_id);
   notification::v1::ListDeliveriesResponse deliveries;
-  ASSERT_TRUE(
-      notification_stub->ListDeliveries(&deliveries_context, deliveries_request, &deliveries).ok());
-  ASSERT_EQ(deliveries.deliveries_size(), 1);
-  EXPECT_EQ(deliveries.deliveries(0).status(), "delivered");
+  // The reporter's acknowledgement by e-mail; the department's dispatch letter and reminder by
+  // signed webhook; the escalation to the department head by e-mail.
+  std::map<std::string, notification::v1::Delivery> by_template;
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        grpc::ClientContext context;
+        deliveries.Clear();
+        if (!notification_stub->ListDeliveries(&context, deliveries_request, &deliveries).ok())
+          return false;
+        by_template.clear();
+        for (const auto& d : deliveries.deliveries())
+          if (d.status() == "delivered") by_template[d.template_name()] = d;
+        return by_template.size() == 4;
+      },
+      absl::Seconds(30)))
+      << deliveries.DebugString();
+  EXPECT_EQ(by_template["acknowledgement"].channel(), "email");
+  EXPECT_EQ(by_template["acknowledgement"].recipient(), "reporter");
+  EXPECT_EQ(by_template["dispatch"].channel(), "webhook");
+  EXPECT_EQ(by_template["dispatch"].recipient(), "department:public-works");
+  EXPECT_EQ(by_template["reminder"].channel(), "webhook");
+  EXPECT_EQ(by_template["escalation"].recipient(), "department-head");
+  EXPECT_EQ(RawMails(case_id, "diensthoofden@gemeente.example").size(), 1u);
+  auto hooks = Webhooks("/hooks/public-works", case_id);
+  ASSERT_EQ(hooks.size(), 2u) << "dispatch and reminder, each once";
+  for (const auto& hook : hooks) {
+    std::string signature;
+    for (const auto& [k, v] : hook["headers"].items())
+      if (absl::AsciiStrToLower(k) == "webhook-signature") signature = v.get<std::string>();
+    EXPECT_EQ(signature, PythonSignature(hook, "meldpunt-development-webhook-secret"));
+    auto payload = nlohmann::json::parse(hook["body"].get<std::string>());
+    EXPECT_EQ(payload["case_id"], case_id);
+    EXPECT_EQ(payload["reference"], submitted.reference());
+  }
 
   // Redis loses the timers: deadline-watch notices by itself and rebuilds them from the log,
   // without firing what already fired.

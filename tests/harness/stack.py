@@ -46,6 +46,8 @@ DEFAULT_KAFKA_VERSION = "3.7.2"
 LOOPBACK = "127.0.0.1"
 
 INFRA = ["redis", "kafka", "smtp_sink", "webhook_sink"]
+# Signing secret for the webhooks of the development and test configurations: public, loopback only.
+DEV_WEBHOOK_SECRET = "meldpunt-development-webhook-secret"
 # name -> (binary under --bin-dir, fixed gRPC port, fixed admin port)
 SERVICES = {
     "intake": ("services/intake/meldpunt-intake", 50051, 9101),
@@ -764,6 +766,8 @@ def cmd_start_services(args):
                 if name == "notification":
                     env["MELDPUNT_SMTP_URL"] = "smtp://%s" % st["smtp"]
                     env["MELDPUNT_WEBHOOK_BASE_URL"] = st["webhook"]
+                    # Signing secret of the webhooks in the dev and test configs (loopback only).
+                    env["MELDPUNT_DEV_WEBHOOK_SECRET"] = DEV_WEBHOOK_SECRET
                 rec = {
                     "role": "service", "endpoint": grpc,
                     "cmd": [os.path.join(bin_dir, binary_rel), "--config",

@@ -1,0 +1,51 @@
+#include "libs/redis/lease_queue.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/status/status_macros.h"
+
+namespace meldpunt::redis {
+namespace {
+
+// KEYS: due, inflight. ARGV: now ms, lease ms, limit. Returns the claimed members.
+constexpr char kClaimLua[] = R"lua(
+local now = tonumber(ARGV[1])
+local lease_until = now + tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local out = {}
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
+for _, m in ipairs(expired) do
+  redis.call('ZADD', KEYS[2], lease_until, m)
+  out[#out + 1] = m
+end
+local room = limit - #out
+if room > 0 then
+  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, room)
+  for _, m in ipairs(due) do
+    redis.call('ZREM', KEYS[1], m)
+    redis.call('ZADD', KEYS[2], lease_until, m)
+    out[#out + 1] = m
+  end
+end
+return out
+)lua";
+
+}  // namespace
+
+Script LeaseClaimScript() { return {"lease_claim", kClaimLua}; }
+
+absl::StatusOr<std::vector<std::string>> ClaimLeased(Client& client, const std::string& due_key,
+                                                     const std::string& inflight_key,
+                                                     absl::Time now, absl::Duration lease,
+                                                     int limit) {
+  ASSIGN_OR_RETURN(Reply reply, client.Script("lease_claim", {due_key, inflight_key},
+                                              {absl::StrCat(absl::ToUnixMillis(now)),
+                                               absl::StrCat(absl::ToInt64Milliseconds(lease)),
+                                               absl::StrCat(limit)}));
+  RETURN_IF_ERROR(ReplyStatus(reply));
+  std::vector<std::string> out;
+  out.reserve(reply.elements.size());
+  for (Reply& member : reply.elements) out.push_back(std::move(member.str));
+  return out;
+}
+
+}  // namespace meldpunt::redis
