@@ -103,8 +103,8 @@ events::Envelope DeadlineLogic::ClockEvent(const events::Envelope& cause, const 
   return e;
 }
 
-absl::Status DeadlineLogic::UpdateFacts(const events::Envelope& e, CaseFacts& facts, bool& known) {
-  ASSIGN_OR_RETURN(std::optional<CaseFacts> stored, store_.Facts(e.case_id()));
+absl::Status DeadlineLogic::UpdateFacts(const events::Envelope& e, std::optional<CaseFacts> stored,
+                                        CaseFacts& facts, bool& known) {
   known = stored.has_value();
   if (known) facts = *stored;
   CaseFacts next = facts;
@@ -150,9 +150,11 @@ absl::StatusOr<std::vector<events::Envelope>> DeadlineLogic::OnEvent(const event
   }
   CaseFacts facts;
   bool known = false;
-  RETURN_IF_ERROR(UpdateFacts(e, facts, known));
+  // One read of the case's record: its facts and its clocks.
+  ASSIGN_OR_RETURN(TimerStore::CaseRecord record, store_.Load(e.case_id()));
+  RETURN_IF_ERROR(UpdateFacts(e, record.facts, facts, known));
   if (!known) return out;
-  ASSIGN_OR_RETURN(std::vector<v1::Clock> clocks, store_.Clocks(e.case_id()));
+  std::vector<v1::Clock>& clocks = record.clocks;
 
   if (e.has_deadline_warning() || e.has_deadline_breached() || e.has_case_escalated()) {
     RETURN_IF_ERROR(MarkFired(e, clocks, partition));
@@ -197,6 +199,8 @@ absl::Status DeadlineLogic::Start(const events::Envelope& e, const CaseFacts& fa
   const std::string token = StartToken(e);
   if (token.empty()) return absl::OkStatus();
   std::set<std::string> seen;
+  std::vector<Timer> new_timers;
+  std::vector<v1::Clock> new_clocks;
   for (const ClockPolicy& candidate : policies_) {
     if (!seen.insert(candidate.name).second) continue;
     const ClockPolicy* policy = Select(candidate.name, facts);
@@ -220,14 +224,18 @@ absl::Status DeadlineLogic::Start(const events::Envelope& e, const CaseFacts& fa
     const absl::Time started = events::GetTime(e.occurred_at());
     *clock.mutable_started_at() = e.occurred_at();
     events::SetTime(clock.mutable_due_at(), policy->duration.DueFrom(started, calendar_));
-    // Timers first: a crash in between leaves timers without a record, which fire as stale
-    // no-ops, rather than a record without timers, which would never fire.
-    RETURN_IF_ERROR(store_.Schedule(partition, TimersFor(clock, *policy)));
-    RETURN_IF_ERROR(store_.PutClock(clock));
+    std::vector<Timer> timers = TimersFor(clock, *policy);
+    new_timers.insert(new_timers.end(), timers.begin(), timers.end());
     out.push_back(ClockEvent(e, clock, "started", token));
+    new_clocks.push_back(clock);
     clocks.push_back(std::move(clock));
   }
-  return absl::OkStatus();
+  if (new_clocks.empty()) return absl::OkStatus();
+  // Timers first: a crash in between leaves timers without a record, which wait for it (the
+  // event is handled again and writes it), rather than a record without timers, which would
+  // never fire.
+  RETURN_IF_ERROR(store_.Schedule(partition, new_timers));
+  return store_.PutClocks(new_clocks);
 }
 
 absl::Status DeadlineLogic::Restart(const events::Envelope& e, const CaseFacts& facts,

@@ -67,7 +67,8 @@ class DeadlineLogic {
   const std::vector<ClockPolicy>& policies() const { return policies_; }
 
  private:
-  absl::Status UpdateFacts(const events::Envelope& envelope, CaseFacts& facts, bool& known);
+  absl::Status UpdateFacts(const events::Envelope& envelope, std::optional<CaseFacts> stored,
+                           CaseFacts& facts, bool& known);
   absl::Status Start(const events::Envelope& e, const CaseFacts& facts,
                      std::vector<v1::Clock>& clocks, int32_t partition,
                      std::vector<events::Envelope>& out);

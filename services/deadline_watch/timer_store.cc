@@ -93,6 +93,18 @@ absl::Status RedisTimerStore::Complete(int32_t partition, const std::vector<Time
   return redis::ReplyStatus(reply);
 }
 
+absl::StatusOr<TimerStore::CaseRecord> TimerStore::Load(const std::string& case_id) {
+  CaseRecord record;
+  ASSIGN_OR_RETURN(record.facts, Facts(case_id));
+  ASSIGN_OR_RETURN(record.clocks, Clocks(case_id));
+  return record;
+}
+
+absl::Status TimerStore::PutClocks(const std::vector<v1::Clock>& clocks) {
+  for (const v1::Clock& clock : clocks) RETURN_IF_ERROR(PutClock(clock));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::map<std::string, std::vector<v1::Clock>>> TimerStore::ClocksOf(
     const std::vector<std::string>& case_ids) {
   std::map<std::string, std::vector<v1::Clock>> out;
@@ -141,12 +153,10 @@ absl::StatusOr<std::map<std::string, std::vector<v1::Clock>>> RedisTimerStore::C
   return out;
 }
 
-absl::StatusOr<std::optional<CaseFacts>> RedisTimerStore::Facts(const std::string& case_id) {
-  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGET", ClockKey(case_id), kFactsField}));
-  RETURN_IF_ERROR(redis::ReplyStatus(reply));
-  if (reply.is_nil()) return std::nullopt;
+namespace {
+std::optional<CaseFacts> ParseFacts(const std::string& text) {
   // kind|priority|department|category (the category last: it is free text)
-  std::vector<std::string> parts = absl::StrSplit(reply.str, absl::MaxSplits('|', 3));
+  std::vector<std::string> parts = absl::StrSplit(text, absl::MaxSplits('|', 3));
   if (parts.size() != 4) return std::nullopt;
   CaseFacts facts;
   int kind = 0, priority = 0;
@@ -158,6 +168,25 @@ absl::StatusOr<std::optional<CaseFacts>> RedisTimerStore::Facts(const std::strin
   facts.department = parts[2];
   facts.category = parts[3];
   return facts;
+}
+}  // namespace
+
+absl::StatusOr<std::optional<CaseFacts>> RedisTimerStore::Facts(const std::string& case_id) {
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGET", ClockKey(case_id), kFactsField}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  if (reply.is_nil()) return std::nullopt;
+  return ParseFacts(reply.str);
+}
+
+absl::StatusOr<TimerStore::CaseRecord> RedisTimerStore::Load(const std::string& case_id) {
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGETALL", ClockKey(case_id)}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  CaseRecord record;
+  record.clocks = ParseClocks(reply);
+  for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+    if (reply.elements[i].str == kFactsField) record.facts = ParseFacts(reply.elements[i + 1].str);
+  }
+  return record;
 }
 
 absl::Status RedisTimerStore::PutFacts(const std::string& case_id, const CaseFacts& facts) {

@@ -76,6 +76,14 @@ class TimerStore {
   virtual absl::StatusOr<std::optional<CaseFacts>> Facts(const std::string& case_id) = 0;
   virtual absl::Status PutFacts(const std::string& case_id, const CaseFacts& facts) = 0;
   virtual absl::StatusOr<ClockCounts> Counts(absl::Time now, absl::Duration ahead) = 0;
+  // A case's facts and clocks together (one round trip in Redis).
+  struct CaseRecord {
+    std::optional<CaseFacts> facts;
+    std::vector<v1::Clock> clocks;
+  };
+  virtual absl::StatusOr<CaseRecord> Load(const std::string& case_id);
+  // Several clocks (one pipeline in Redis).
+  virtual absl::Status PutClocks(const std::vector<v1::Clock>& clocks);
   // Writes the clock and keeps the deadline index (mp:deadlines) in step: clocks that are not
   // stopped are listed by due time.
   virtual absl::Status PutClock(const v1::Clock& clock) = 0;
@@ -111,8 +119,8 @@ class RedisTimerStore final : public TimerStore {
   absl::StatusOr<bool> TryLockRebuild(const std::string& owner, absl::Duration ttl);
   absl::Status UnlockRebuild();
   absl::StatusOr<bool> RebuildRunning();
-  // Many clocks in one pipeline (bulk loads: benchmarks).
-  absl::Status PutClocks(const std::vector<v1::Clock>& clocks);
+  absl::Status PutClocks(const std::vector<v1::Clock>& clocks) override;
+  absl::StatusOr<CaseRecord> Load(const std::string& case_id) override;
   absl::StatusOr<DeadlinePage> ListDeadlines(const DeadlineQuery& query) override;
   absl::StatusOr<bool> Intact() override;
   absl::Status MarkIntact() override;

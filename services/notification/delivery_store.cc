@@ -80,11 +80,18 @@ absl::StatusOr<std::vector<v1::Job>> RedisDeliveryStore::Claim(int32_t partition
 }
 
 absl::Status RedisDeliveryStore::Reschedule(const v1::Job& job, absl::Time due) {
+  // One transaction: a claim in between must not see the message both due and in flight (its
+  // fresh lease would be removed by our ZREM). The keys share the case's and the partition's slot
+  // only on a single Redis; on Redis Cluster the record is written first, then the two queues.
+  ASSIGN_OR_RETURN(redis::Reply saved,
+                   redis_.Command({"HSET", JobsKey(job.delivery().case_id()),
+                                   job.delivery().idempotency_key(), job.SerializeAsString()}));
+  RETURN_IF_ERROR(redis::ReplyStatus(saved));
   ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
-                   redis_.Pipeline({{"HSET", JobsKey(job.delivery().case_id()),
-                                     job.delivery().idempotency_key(), job.SerializeAsString()},
+                   redis_.Pipeline({{"MULTI"},
+                                    {"ZREM", InflightKey(job.partition()), Member(job)},
                                     {"ZADD", DueKey(job.partition()), Ms(due), Member(job)},
-                                    {"ZREM", InflightKey(job.partition()), Member(job)}}));
+                                    {"EXEC"}}));
   return AllOk(replies);
 }
 

@@ -294,6 +294,7 @@ absl::Status NotificationLogic::Queue(const Rule& rule, const events::Envelope& 
   d->set_event_type(e.type());
   d->set_event_id(e.event_id());
   *d->mutable_at() = e.occurred_at();
+  *d->mutable_event_at() = e.occurred_at();
   const absl::Time now = clock_.Now();
   events::SetTime(d->mutable_next_attempt_at(), now);
   job.set_subject(letter.subject);
@@ -402,7 +403,9 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
     if (d->channel() == "webhook" && in_flight_[host] >= options_.max_in_flight_per_host) {
       // This host has its share of senders already: wait a little, without using an attempt.
       lock.Release();
-      RETURN_IF_ERROR(store_.Reschedule(job, clock_.Now() + absl::Seconds(1)));
+      const absl::Time later = clock_.Now() + absl::Seconds(1);
+      events::SetTime(d->mutable_next_attempt_at(), later);
+      RETURN_IF_ERROR(store_.Reschedule(job, later));
       outcome.status = "deferred";
       return outcome;
     }
@@ -433,7 +436,7 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
     d->set_status("delivered");
     d->clear_last_error();
     d->clear_next_attempt_at();
-    outcome.since_event = now - events::GetTime(d->at());
+    outcome.since_event = now - events::GetTime(d->event_at());
     events::SetTime(d->mutable_at(), now);
     RETURN_IF_ERROR(store_.Save(job));  // before the event: a repeat sends nothing again
     RETURN_IF_ERROR(AppendOutcome(job, true));
@@ -480,6 +483,11 @@ absl::StatusOr<v1::Delivery> NotificationLogic::Retry(const std::string& case_id
   if (!job) return absl::NotFoundError("no message with this idempotency_key for this case");
   if (job->delivery().status() == "delivered")
     return absl::FailedPreconditionError("the message was delivered");
+  if (job->delivery().status() != "dead_lettered") {
+    // Still in the queue (perhaps being sent right now): a second copy would race it.
+    return absl::FailedPreconditionError(
+        "the message is still being tried; retry it once it is dead-lettered");
+  }
   v1::Delivery* d = job->mutable_delivery();
   d->set_status("retrying");
   d->set_attempts(0);

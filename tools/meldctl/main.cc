@@ -122,6 +122,8 @@ class Cli {
     if (command == "deadlines") return Deadlines();
     if (command == "rebuild-timers") return RebuildTimers();
     if (command == "watch") return Watch();
+    if (command == "retry") return Retry();
+    if (command == "preview") return Preview();
     if (command == "rules") return RulesCommand(false);
     if (command == "reload-rules") return RulesCommand(true);
     return UsageFail(absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'")),
@@ -415,10 +417,66 @@ class Cli {
       return 0;
     }
     for (const auto& d : response.deliveries()) {
-      std::printf("template=%s channel=%s recipient=%s status=%s attempts=%d at=%s\n",
+      std::printf("template=%s channel=%s recipient=%s status=%s attempts=%d at=%s key=%s",
                   d.template_name().c_str(), d.channel().c_str(), d.recipient().c_str(),
-                  d.status().c_str(), d.attempts(), Time(d.at()).c_str());
+                  d.status().c_str(), d.attempts(), Time(d.at()).c_str(),
+                  d.idempotency_key().c_str());
+      if (d.has_next_attempt_at())
+        std::printf(" next_attempt_at=%s", Time(d.next_attempt_at()).c_str());
+      if (!d.last_error().empty()) std::printf(" last_error=%s", d.last_error().c_str());
+      std::printf("\n");
     }
+    return 0;
+  }
+
+  int Retry() {
+    std::string case_id;
+    if (int failed = ResolveCaseId(&case_id); failed != 0) return failed;
+    auto stub =
+        notification::v1::Notifications::NewStub(Channel("notification", "127.0.0.1:50054"));
+    notification::v1::RetryDeliveryRequest request;
+    request.set_case_id(case_id);
+    request.set_idempotency_key(options_.Get("key"));
+    notification::v1::RetryDeliveryResponse response;
+    grpc::Status status = stub->RetryDelivery(Context().get(), request, &response);
+    if (!status.ok()) return Fail(status);
+    if (options_.Flag("json")) {
+      PrintJson(response);
+      return 0;
+    }
+    std::printf("template=%s status=%s next_attempt_at=%s\n",
+                response.delivery().template_name().c_str(), response.delivery().status().c_str(),
+                Time(response.delivery().next_attempt_at()).c_str());
+    return 0;
+  }
+
+  int Preview() {
+    notification::v1::PreviewTemplateRequest request;
+    request.set_template_name(options_.args.at(0));
+    request.set_language(options_.Get("language"));
+    if (options_.Has("case")) {
+      const std::string arg = options_.Get("case");
+      if (events::IsCaseId(arg)) {
+        request.set_case_id(arg);
+      } else {
+        intake::v1::GetCaseRequest get;
+        get.set_case_id(arg);  // a reference is accepted there
+        intake::v1::GetCaseResponse got;
+        grpc::Status status = Intake()->GetCase(Context().get(), get, &got);
+        if (!status.ok()) return Fail(status);
+        request.set_case_id(got.case_().case_id());
+      }
+    }
+    auto stub =
+        notification::v1::Notifications::NewStub(Channel("notification", "127.0.0.1:50054"));
+    notification::v1::PreviewTemplateResponse response;
+    grpc::Status status = stub->PreviewTemplate(Context().get(), request, &response);
+    if (!status.ok()) return Fail(status);
+    if (options_.Flag("json")) {
+      PrintJson(response);
+      return 0;
+    }
+    std::printf("Subject: %s\n\n%s", response.subject().c_str(), response.body().c_str());
     return 0;
   }
 
