@@ -127,6 +127,24 @@ TEST(Validation, AnonymityDependsOnKind) {
   EXPECT_EQ(FieldOf(d), "draft.reporter.anonymous");
 }
 
+TEST(Validation, HowTheReporterHearsFromUs) {
+  auto d = ValidDraft();
+  d.mutable_reporter()->set_notify_by(t::NOTIFY_WEBHOOK);
+  EXPECT_EQ(FieldOf(d), "OK");
+  d.mutable_reporter()->set_notify_by(static_cast<t::NotifyBy>(42));
+  EXPECT_EQ(FieldOf(d), "draft.reporter.notify_by");
+  d.mutable_reporter()->set_notify_by(t::NOTIFY_EMAIL);
+  d.mutable_reporter()->clear_email();
+  d.mutable_reporter()->set_phone("+32 9 123 45 67");
+  EXPECT_EQ(FieldOf(d), "draft.reporter.notify_by");
+  d.clear_reporter();
+  d.mutable_reporter()->set_anonymous(true);
+  d.mutable_reporter()->set_notify_by(t::NOTIFY_WEBHOOK);
+  EXPECT_EQ(FieldOf(d), "draft.reporter.notify_by");
+  d.mutable_reporter()->set_notify_by(t::NOTIFY_NONE);
+  EXPECT_EQ(FieldOf(d), "OK");
+}
+
 TEST(Utf8, LengthAndValidity) {
   EXPECT_EQ(Utf8Length(""), 0);
   EXPECT_EQ(Utf8Length("abc"), 3);

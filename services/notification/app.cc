@@ -164,7 +164,19 @@ void NotificationApp::DispatchLoop() {
       }
     }
     if (pass++ % 40 == 0) waiting_->Set(static_cast<double>(waiting));
-    absl::SleepFor(config_.poll_interval);
+    // Nothing free: wait for a sender to finish (at most a poll interval) and claim again at
+    // once, so a backlog drains at the senders' pace rather than the poll's.
+    absl::MutexLock lock(&mu_);
+    auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return busy_ + static_cast<int>(queue_.size()) < config_.workers || stop_.load();
+    };
+    if (free <= 0) {
+      mu_.AwaitWithTimeout(absl::Condition(&room), config_.poll_interval);
+    } else {
+      mu_.Unlock();
+      absl::SleepFor(config_.poll_interval);
+      mu_.Lock();
+    }
   }
 }
 

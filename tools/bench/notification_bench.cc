@@ -207,7 +207,18 @@ class Pool {
         absl::MutexLock lock(&mu_);
         for (auto& job : *jobs) queue_.push_back(std::move(job));
       }
-      absl::SleepFor(poll_);
+      // As app.cc: with every sender busy, claim again as soon as one is free.
+      absl::MutexLock lock(&mu_);
+      auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return busy_ + static_cast<int>(queue_.size()) < workers_ || stop_.load();
+      };
+      if (free <= 0) {
+        mu_.AwaitWithTimeout(absl::Condition(&room), poll_);
+      } else {
+        mu_.Unlock();
+        absl::SleepFor(poll_);
+        mu_.Lock();
+      }
     }
   }
 
