@@ -99,6 +99,24 @@ absl::Status NotificationApp::Start() {
         return webhooks_->Send(target, message);
       },
       *store_, *case_log_, *dead_letters_, clock_, options);
+  senders_ = std::make_unique<Senders>(
+      *logic_, *store_,
+      SenderOptions{.workers = static_cast<int>(config_.workers),
+                    .lease = config_.lease,
+                    .poll_interval = config_.poll_interval},
+      [this](const std::string& channel, const absl::StatusOr<AttemptOutcome>& outcome,
+             absl::Duration) {
+        if (!outcome.ok()) {
+          log::Warning("delivery attempt could not be recorded; it goes again after its lease",
+                       {{"error", outcome.status().ToString()}});
+          attempts_->Add({{"channel", channel}, {"outcome", "error"}}).Increment();
+          return;
+        }
+        attempts_->Add({{"channel", channel}, {"outcome", outcome->status}}).Increment();
+        if (outcome->status == "delivered")
+          latency_->Observe(std::max(0.0, absl::ToDoubleSeconds(outcome->since_event)));
+        waiting_->Set(static_cast<double>(senders_->waiting()));
+      });
   ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
                                                                  "meldpunt-notification", this));
   consumer_ = std::make_unique<events::EventConsumer>(
@@ -108,8 +126,7 @@ absl::Status NotificationApp::Start() {
       },
       registry_.get(), config_.consumer_group);
   consumer_->Start();
-  dispatcher_ = std::thread([this] { DispatchLoop(); });
-  for (int i = 0; i < config_.workers; ++i) workers_.emplace_back([this] { WorkLoop(); });
+  senders_->Start();
   service_ = std::make_unique<NotificationService>(*store_, *templates_, *logic_);
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}));
   grpc_.SetServing(true);
@@ -123,94 +140,15 @@ absl::Status NotificationApp::Start() {
 }
 
 void NotificationApp::OnAssigned(const std::vector<kafka::TopicPartition>& partitions) {
-  absl::MutexLock lock(&mu_);
-  for (const auto& tp : partitions) partitions_.insert(tp.partition);
+  std::vector<int32_t> ids;
+  for (const auto& tp : partitions) ids.push_back(tp.partition);
+  senders_->Assign(ids);
 }
 
 void NotificationApp::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) {
-  absl::MutexLock lock(&mu_);
-  for (const auto& tp : partitions) partitions_.erase(tp.partition);
-  // Messages of those partitions already claimed are sent here; their leases keep the next
-  // owner from sending them at the same time.
-}
-
-void NotificationApp::DispatchLoop() {
-  int pass = 0;
-  while (!stop_.load()) {
-    std::set<int32_t> partitions;
-    int free = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      partitions = partitions_;
-      free = static_cast<int>(config_.workers) - busy_ - static_cast<int>(queue_.size());
-    }
-    int64_t waiting = 0;
-    for (int32_t p : partitions) {
-      if (free > 0) {
-        absl::StatusOr<std::vector<v1::Job>> jobs =
-            store_->Claim(p, absl::Now(), config_.lease, std::min(free, 100));
-        if (!jobs.ok()) {
-          log::Warning("claiming messages failed",
-                       {{"partition", p}, {"error", jobs.status().ToString()}});
-          continue;
-        }
-        free -= static_cast<int>(jobs->size());
-        absl::MutexLock lock(&mu_);
-        for (auto& job : *jobs) queue_.push_back(std::move(job));
-      }
-      if (pass % 40 == 0) {
-        absl::StatusOr<int64_t> n = store_->Waiting(p);
-        if (n.ok()) waiting += *n;
-      }
-    }
-    if (pass++ % 40 == 0) waiting_->Set(static_cast<double>(waiting));
-    // Nothing free: wait for a sender to finish (at most a poll interval) and claim again at
-    // once, so a backlog drains at the senders' pace rather than the poll's.
-    absl::MutexLock lock(&mu_);
-    auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return busy_ + static_cast<int>(queue_.size()) < config_.workers || stop_.load();
-    };
-    if (free <= 0) {
-      mu_.AwaitWithTimeout(absl::Condition(&room), config_.poll_interval);
-    } else {
-      mu_.Unlock();
-      absl::SleepFor(config_.poll_interval);
-      mu_.Lock();
-    }
-  }
-}
-
-void NotificationApp::WorkLoop() {
-  while (true) {
-    v1::Job job;
-    {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]()
-                       ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stop_.load(); };
-      mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
-      if (stop_.load()) return;
-      if (queue_.empty()) continue;
-      job = std::move(queue_.front());
-      queue_.pop_front();
-      ++busy_;
-    }
-    const std::string channel = job.delivery().channel();
-    absl::StatusOr<AttemptOutcome> outcome = logic_->Attempt(std::move(job));
-    {
-      absl::MutexLock lock(&mu_);
-      --busy_;
-    }
-    if (!outcome.ok()) {
-      // Redis or Kafka did not answer: the message stays claimed and goes again after its lease.
-      log::Warning("delivery attempt could not be recorded",
-                   {{"error", outcome.status().ToString()}});
-      attempts_->Add({{"channel", channel}, {"outcome", "error"}}).Increment();
-      continue;
-    }
-    attempts_->Add({{"channel", channel}, {"outcome", outcome->status}}).Increment();
-    if (outcome->status == "delivered")
-      latency_->Observe(std::max(0.0, absl::ToDoubleSeconds(outcome->since_event)));
-  }
+  std::vector<int32_t> ids;
+  for (const auto& tp : partitions) ids.push_back(tp.partition);
+  senders_->Revoke(ids);
 }
 
 bool NotificationApp::Ready() const { return started_ && consumer_ && consumer_->running(); }
@@ -220,11 +158,7 @@ void NotificationApp::Stop() {
     started_ = false;
     grpc_.Shutdown(config_.shutdown_grace);
     if (consumer_) consumer_->Stop();
-    stop_ = true;
-    if (dispatcher_.joinable()) dispatcher_.join();
-    // A worker finishes the message it is sending; queued ones go back after their lease.
-    for (auto& w : workers_)
-      if (w.joinable()) w.join();
+    if (senders_) senders_->Stop();
     if (producer_) (void)producer_->Flush(absl::Seconds(5));
   }
   if (admin_) admin_->Stop();

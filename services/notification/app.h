@@ -29,6 +29,7 @@
 #include "services/notification/notification_logic.h"
 #include "services/notification/notification_service.h"
 #include "services/notification/rules.h"
+#include "services/notification/senders.h"
 #include "services/notification/templates.h"
 #include "services/notification/webhook.h"
 
@@ -46,9 +47,6 @@ class NotificationApp : public kafka::RebalanceListener {
   void OnRevoked(const std::vector<kafka::TopicPartition>& partitions) override;
 
  private:
-  void DispatchLoop();
-  void WorkLoop();
-
   NotificationConfig config_;
   clock::SystemClock clock_;
   std::shared_ptr<prometheus::Registry> registry_;
@@ -70,13 +68,7 @@ class NotificationApp : public kafka::RebalanceListener {
   std::unique_ptr<observability::AdminServer> admin_;
   grpc_util::ServerRunner grpc_;
 
-  absl::Mutex mu_;
-  std::set<int32_t> partitions_ ABSL_GUARDED_BY(mu_);
-  std::deque<v1::Job> queue_ ABSL_GUARDED_BY(mu_);
-  int busy_ ABSL_GUARDED_BY(mu_) = 0;
-  std::atomic<bool> stop_{false};
-  std::thread dispatcher_;
-  std::vector<std::thread> workers_;
+  std::unique_ptr<Senders> senders_;
   bool started_ = false;
 };
 

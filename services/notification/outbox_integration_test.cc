@@ -41,6 +41,7 @@
 #include "services/notification/templates.h"
 #include "services/notification/webhook.h"
 #include "tests/testing/stack.h"
+#include "tests/testing/webhook_sink.h"
 
 namespace meldpunt::notification {
 namespace {
@@ -83,55 +84,6 @@ class NoMailer : public Mailer {
     return absl::OkStatus();
   }
 };
-
-// The requests the sink recorded for `path`, in the order they arrived (its file names are the
-// arrival time and a sequence number; files appear by rename, whole).
-std::vector<nlohmann::json> FindRecords(const std::string& dir, const std::string& path) {
-  std::vector<std::pair<std::string, nlohmann::json>> found;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.path().extension() != ".json" || name[0] == '.') continue;
-    std::ifstream in(entry.path());
-    nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (json.is_object() && json.value("path", "") == path) found.emplace_back(name, json);
-  }
-  std::sort(found.begin(), found.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<nlohmann::json> out;
-  for (auto& [name, json] : found) out.push_back(std::move(json));
-  return out;
-}
-
-std::string Header(const nlohmann::json& record, const std::string& name) {
-  if (!record.contains("headers")) return "";
-  for (const auto& [key, value] : record["headers"].items()) {
-    if (absl::AsciiStrToLower(key) == absl::AsciiStrToLower(name)) return value.get<std::string>();
-  }
-  return "";
-}
-
-size_t Discard(char*, size_t size, size_t count, void*) { return size * count; }
-
-// Talks to the sink's control endpoint: POST /_sink/respond with `json`, or DELETE it.
-long SinkControl(const std::string& base, const char* method, const std::string& json = "") {
-  CURL* curl = curl_easy_init();
-  const std::string url = base + "/_sink/respond";
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Discard);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-  curl_easy_setopt(curl, CURLOPT_PROXY, "");
-  if (!json.empty()) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json.c_str());
-  long status = 0;
-  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  return status;
-}
 
 // Joins a thread however the test leaves its scope (a failed ASSERT must not terminate).
 class Joiner {
@@ -182,7 +134,7 @@ class OutboxIntegrationTest : public ::testing::Test {
   // The sink is shared: leave it answering 200 at once (this also releases a hanging request).
   // And take this test's keys out of Redis.
   void TearDown() override {
-    if (!stack_.webhook.empty()) EXPECT_EQ(SinkControl(stack_.webhook, "DELETE"), 200);
+    if (!stack_.webhook.empty()) EXPECT_EQ(testing::SinkControl(stack_.webhook, "DELETE"), 200);
     if (redis_ == nullptr) return;
     std::vector<std::string> keys = {RedisDeliveryStore::DueKey(partition_),
                                      RedisDeliveryStore::InflightKey(partition_)};
@@ -194,7 +146,7 @@ class OutboxIntegrationTest : public ::testing::Test {
   }
 
   void Respond(const std::string& json) {
-    ASSERT_EQ(SinkControl(stack_.webhook, "POST", json), 200) << json;
+    ASSERT_EQ(testing::SinkControl(stack_.webhook, "POST", json), 200) << json;
   }
 
   // A sink path of its own per recipient and test.
@@ -494,17 +446,17 @@ TEST_F(OutboxIntegrationTest, DepartmentWebhookIsRetriedThenDeliveredWithOneKeyA
   EXPECT_EQ(*store_->Waiting(partition_), 0);
   EXPECT_TRUE(Claim().empty());
 
-  const std::vector<nlohmann::json> records = FindRecords(stack_.webhook_dir, path);
+  const std::vector<nlohmann::json> records = testing::SinkRequests(stack_.webhook_dir, path);
   ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[0].value("status", 0), 500);
   EXPECT_EQ(records[1].value("status", 0), 500);
   EXPECT_EQ(records[2].value("status", 0), 200);
   for (const nlohmann::json& record : records) {
     EXPECT_EQ(record.value("method", ""), "POST");
-    EXPECT_EQ(Header(record, "webhook-id"), key);
-    EXPECT_EQ(Header(record, "X-Meldpunt-Idempotency-Key"), key);
-    const std::string timestamp = Header(record, "webhook-timestamp");
-    const std::string signature = Header(record, "webhook-signature");
+    EXPECT_EQ(testing::SinkHeader(record, "webhook-id"), key);
+    EXPECT_EQ(testing::SinkHeader(record, "X-Meldpunt-Idempotency-Key"), key);
+    const std::string timestamp = testing::SinkHeader(record, "webhook-timestamp");
+    const std::string signature = testing::SinkHeader(record, "webhook-signature");
     EXPECT_THAT(signature, ::testing::StartsWith("v1,"));
     int64_t seconds = 0;
     ASSERT_TRUE(absl::SimpleAtoi(timestamp, &seconds)) << timestamp;
@@ -519,7 +471,8 @@ TEST_F(OutboxIntegrationTest, DepartmentWebhookIsRetriedThenDeliveredWithOneKeyA
     EXPECT_THAT(body.value("body", ""), HasSubstr("public-works"));
   }
   // Each attempt is signed at its own time.
-  EXPECT_LT(Header(records[0], "webhook-timestamp"), Header(records[2], "webhook-timestamp"));
+  EXPECT_LT(testing::SinkHeader(records[0], "webhook-timestamp"),
+            testing::SinkHeader(records[2], "webhook-timestamp"));
 
   ASSERT_EQ(case_log_.appended().size(), 1u);
   const events::Envelope delivered = case_log_.appended()[0];
@@ -559,7 +512,8 @@ TEST_F(OutboxIntegrationTest, HangingEndpointHoldsUpOnlyItsOwnHost) {
   Joiner joiner(slow);
   // It is at the sink (recorded before the sink waits), so it is in flight to its host.
   ASSERT_TRUE(testing::Eventually(
-      [&] { return !FindRecords(stack_.webhook_dir, slow_path).empty(); }, absl::Seconds(10)));
+      [&] { return !testing::SinkRequests(stack_.webhook_dir, slow_path).empty(); },
+      absl::Seconds(10)));
 
   // Same host: its one sender is taken, so the message waits (not an attempt).
   auto same_host = logic_->Attempt(jobs[same_host_case]);
@@ -571,9 +525,9 @@ TEST_F(OutboxIntegrationTest, HangingEndpointHoldsUpOnlyItsOwnHost) {
   EXPECT_EQ(other_host->status, "delivered");
   EXPECT_FALSE(slow_done) << "the hanging attempt finished before the one to another host";
   const std::vector<nlohmann::json> other_records =
-      FindRecords(stack_.webhook_dir, other_host_path);
+      testing::SinkRequests(stack_.webhook_dir, other_host_path);
   ASSERT_EQ(other_records.size(), 1u);
-  EXPECT_EQ(Header(other_records[0], "Host"), absl::StrCat("localhost:", port_));
+  EXPECT_EQ(testing::SinkHeader(other_records[0], "Host"), absl::StrCat("localhost:", port_));
 
   const absl::Time joined_at = absl::Now();
   slow.join();
@@ -604,9 +558,11 @@ TEST_F(OutboxIntegrationTest, HangingEndpointHoldsUpOnlyItsOwnHost) {
   EXPECT_EQ(case_log_.OfType("NotificationDelivered").size(), 3u);
   EXPECT_EQ(*store_->Waiting(partition_), 0);
   // The one that timed out arrived twice with the same key: the receiver can drop the repeat.
-  const std::vector<nlohmann::json> slow_records = FindRecords(stack_.webhook_dir, slow_path);
+  const std::vector<nlohmann::json> slow_records =
+      testing::SinkRequests(stack_.webhook_dir, slow_path);
   ASSERT_EQ(slow_records.size(), 2u);
-  EXPECT_EQ(Header(slow_records[0], "webhook-id"), Header(slow_records[1], "webhook-id"));
+  EXPECT_EQ(testing::SinkHeader(slow_records[0], "webhook-id"),
+            testing::SinkHeader(slow_records[1], "webhook-id"));
 }
 
 TEST_F(OutboxIntegrationTest, AlwaysFailingIsDeadLetteredThenRetriedByHandWithTheSameKey) {
@@ -636,10 +592,10 @@ TEST_F(OutboxIntegrationTest, AlwaysFailingIsDeadLetteredThenRetriedByHandWithTh
   EXPECT_THAT(failed.notification_failed().last_error(), HasSubstr("HTTP 500"));
   ASSERT_EQ(dead_letters_.appended().size(), 1u);
   EXPECT_EQ(dead_letters_.appended()[0].event_id(), failed.event_id());
-  EXPECT_EQ(FindRecords(stack_.webhook_dir, path).size(), 3u);
+  EXPECT_EQ(testing::SinkRequests(stack_.webhook_dir, path).size(), 3u);
 
   // The receiver is fixed; ops retry it: a fresh round, the same key.
-  ASSERT_EQ(SinkControl(stack_.webhook, "DELETE"), 200);
+  ASSERT_EQ(testing::SinkControl(stack_.webhook, "DELETE"), 200);
   auto retried = logic_->Retry(case_id, key);
   ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_EQ(retried->status(), "retrying");
@@ -652,10 +608,11 @@ TEST_F(OutboxIntegrationTest, AlwaysFailingIsDeadLetteredThenRetriedByHandWithTh
   EXPECT_EQ(delivered.delivery().attempts(), 1);
   EXPECT_EQ(*store_->Waiting(partition_), 0);
 
-  const std::vector<nlohmann::json> records = FindRecords(stack_.webhook_dir, path);
+  const std::vector<nlohmann::json> records = testing::SinkRequests(stack_.webhook_dir, path);
   ASSERT_EQ(records.size(), 4u);
   EXPECT_EQ(records[3].value("status", 0), 200);
-  for (const nlohmann::json& record : records) EXPECT_EQ(Header(record, "webhook-id"), key);
+  for (const nlohmann::json& record : records)
+    EXPECT_EQ(testing::SinkHeader(record, "webhook-id"), key);
   const std::vector<events::Envelope> ok = case_log_.OfType("NotificationDelivered");
   ASSERT_EQ(ok.size(), 1u);
   EXPECT_EQ(ok[0].notification_delivered().idempotency_key(), key);
@@ -679,7 +636,7 @@ TEST_F(OutboxIntegrationTest, NotFoundIsDeadLetteredAtOnce) {
   EXPECT_EQ(*store_->Waiting(partition_), 0);
   clock_.Advance(absl::Hours(1));
   EXPECT_TRUE(Claim().empty()) << "a refusal is not retried";
-  EXPECT_EQ(FindRecords(stack_.webhook_dir, path).size(), 1u);
+  EXPECT_EQ(testing::SinkRequests(stack_.webhook_dir, path).size(), 1u);
   ASSERT_EQ(dead_letters_.appended().size(), 1u);
   ASSERT_EQ(case_log_.appended().size(), 1u);
   EXPECT_EQ(case_log_.appended()[0].type(), "NotificationFailed");

@@ -25,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/stack.h"
+#include "tests/testing/webhook_sink.h"
 
 extern char** environ;
 
@@ -50,35 +51,6 @@ std::optional<Record> FindRecord(const std::string& dir, const std::string& path
     if (json.is_object() && json.value("path", "") == path) return Record{entry.path(), json};
   }
   return std::nullopt;
-}
-
-std::string Header(const nlohmann::json& record, const std::string& name) {
-  for (const auto& [key, value] : record["headers"].items()) {
-    if (absl::AsciiStrToLower(key) == absl::AsciiStrToLower(name)) return value.get<std::string>();
-  }
-  return "";
-}
-
-size_t Discard(char*, size_t size, size_t count, void*) { return size * count; }
-
-// Talks to the sink's control endpoint: POST /_sink/respond with `json`, or DELETE it.
-long SinkControl(const std::string& base, const char* method, const std::string& json = "") {
-  CURL* curl = curl_easy_init();
-  const std::string url = base + "/_sink/respond";
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Discard);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-  curl_easy_setopt(curl, CURLOPT_PROXY, "");
-  if (!json.empty()) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json.c_str());
-  long status = 0;
-  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  return status;
 }
 
 // Runs `python3 -c script args...` without a shell; returns its stdout (trimmed), or "" on
@@ -123,11 +95,11 @@ class WebhookSenderTest : public ::testing::Test {
 
   // The sink is shared: leave it answering 200 at once.
   void TearDown() override {
-    if (!stack_.webhook.empty()) EXPECT_EQ(SinkControl(stack_.webhook, "DELETE"), 200);
+    if (!stack_.webhook.empty()) EXPECT_EQ(testing::SinkControl(stack_.webhook, "DELETE"), 200);
   }
 
   void Respond(const std::string& json) {
-    ASSERT_EQ(SinkControl(stack_.webhook, "POST", json), 200) << json;
+    ASSERT_EQ(testing::SinkControl(stack_.webhook, "POST", json), 200) << json;
   }
 
   // A path of its own for each request, so its record is easy to find.
@@ -176,11 +148,12 @@ TEST_F(WebhookSenderTest, SignedDeliveryArrivesWithHeadersAndBody) {
   const nlohmann::json& json = record->json;
   EXPECT_EQ(json.value("method", ""), "POST");
   EXPECT_EQ(json.value("body", ""), body);
-  EXPECT_EQ(Header(json, "Content-Type"), "application/json");
-  EXPECT_EQ(Header(json, "webhook-id"), message.id);
-  EXPECT_EQ(Header(json, "X-Meldpunt-Idempotency-Key"), message.id);
-  EXPECT_EQ(Header(json, "webhook-timestamp"), std::to_string(absl::ToUnixSeconds(now)));
-  const std::string signature = Header(json, "webhook-signature");
+  EXPECT_EQ(testing::SinkHeader(json, "Content-Type"), "application/json");
+  EXPECT_EQ(testing::SinkHeader(json, "webhook-id"), message.id);
+  EXPECT_EQ(testing::SinkHeader(json, "X-Meldpunt-Idempotency-Key"), message.id);
+  EXPECT_EQ(testing::SinkHeader(json, "webhook-timestamp"),
+            std::to_string(absl::ToUnixSeconds(now)));
+  const std::string signature = testing::SinkHeader(json, "webhook-signature");
   EXPECT_EQ(signature, WebhookSender::Sign(secret, message.id, absl::ToUnixSeconds(now), body));
 
   // Independently: Python's hmac over what the sink recorded (id, timestamp and body as they

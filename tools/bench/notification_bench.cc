@@ -45,6 +45,7 @@
 #include "services/notification/mailer.h"
 #include "services/notification/notification_logic.h"
 #include "services/notification/rules.h"
+#include "services/notification/senders.h"
 #include "services/notification/templates.h"
 #include "services/notification/webhook.h"
 #include "yaml-cpp/yaml.h"
@@ -109,27 +110,22 @@ class NoMailer final : public Mailer {
   }
 };
 
-// The dispatcher and workers of app.cc, small: every poll interval the dispatcher claims up to
-// `free workers` due messages per partition; the workers call Attempt.
+// The service's senders (services/notification/senders.h) over every partition, with the figures
+// of each attempt collected.
 class Pool {
  public:
   Pool(NotificationLogic& logic, DeliveryStore& store, int workers, absl::Duration poll)
-      : logic_(logic), store_(store), workers_(workers), poll_(poll) {}
+      : senders_(logic, store, {.workers = workers, .poll_interval = poll},
+                 [this](const std::string&, const absl::StatusOr<AttemptOutcome>& outcome,
+                        absl::Duration took) { Observe(outcome, took); }) {
+    std::vector<int32_t> all;
+    for (int32_t p = 0; p < kPartitions; ++p) all.push_back(p);
+    senders_.Assign(all);
+  }
   ~Pool() { Stop(); }
 
-  void Start() {
-    stop_ = false;
-    dispatcher_ = std::thread([this] { DispatchLoop(); });
-    for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] { WorkLoop(); });
-  }
-
-  void Stop() {
-    stop_ = true;
-    if (dispatcher_.joinable()) dispatcher_.join();
-    for (auto& w : threads_)
-      if (w.joinable()) w.join();
-    threads_.clear();
-  }
+  void Start() { senders_.Start(); }
+  void Stop() { senders_.Stop(); }
 
   void Reset() {
     absl::MutexLock lock(&mu_);
@@ -189,92 +185,33 @@ class Pool {
   }
 
  private:
-  void DispatchLoop() {
-    while (!stop_.load()) {
-      int free = 0;
-      {
-        absl::MutexLock lock(&mu_);
-        free = workers_ - busy_ - static_cast<int>(queue_.size());
+  void Observe(const absl::StatusOr<AttemptOutcome>& outcome, absl::Duration took) {
+    const absl::Time now = absl::Now();
+    absl::MutexLock lock(&mu_);
+    attempt_seconds_.push_back(absl::ToDoubleSeconds(took));
+    if (!outcome.ok()) {
+      if (outcomes_["error"]++ == 0) {
+        std::fprintf(stderr, "notification_bench: attempt: %s\n",
+                     outcome.status().ToString().c_str());
       }
-      for (int32_t p = 0; p < kPartitions && free > 0; ++p) {
-        absl::StatusOr<std::vector<v1::Job>> jobs =
-            store_.Claim(p, absl::Now(), absl::Minutes(2), std::min(free, 100));
-        if (!jobs.ok()) {
-          std::fprintf(stderr, "notification_bench: claim: %s\n", jobs.status().ToString().c_str());
-          continue;
-        }
-        free -= static_cast<int>(jobs->size());
-        absl::MutexLock lock(&mu_);
-        for (auto& job : *jobs) queue_.push_back(std::move(job));
-      }
-      // As app.cc: with every sender busy, claim again as soon as one is free.
-      absl::MutexLock lock(&mu_);
-      auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return busy_ + static_cast<int>(queue_.size()) < workers_ || stop_.load();
-      };
-      if (free <= 0) {
-        mu_.AwaitWithTimeout(absl::Condition(&room), poll_);
-      } else {
-        mu_.Unlock();
-        absl::SleepFor(poll_);
-        mu_.Lock();
-      }
+      return;
     }
+    ++outcomes_[outcome->status];
+    if (outcome->status == "delivered" || outcome->status == "dead_lettered") {
+      ++finished_;
+      last_ = now;
+    }
+    if (outcome->status == "delivered")
+      latencies_.push_back(absl::ToDoubleSeconds(outcome->since_event));
   }
 
-  void WorkLoop() {
-    while (true) {
-      v1::Job job;
-      {
-        absl::MutexLock lock(&mu_);
-        auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-          return !queue_.empty() || stop_.load();
-        };
-        mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
-        if (stop_.load()) return;
-        if (queue_.empty()) continue;
-        job = std::move(queue_.front());
-        queue_.pop_front();
-        ++busy_;
-      }
-      const absl::Time start = absl::Now();
-      absl::StatusOr<AttemptOutcome> outcome = logic_.Attempt(std::move(job));
-      const absl::Time now = absl::Now();
-      absl::MutexLock lock(&mu_);
-      --busy_;
-      attempt_seconds_.push_back(absl::ToDoubleSeconds(now - start));
-      if (!outcome.ok()) {
-        if (outcomes_["error"]++ == 0) {
-          std::fprintf(stderr, "notification_bench: attempt: %s\n",
-                       outcome.status().ToString().c_str());
-        }
-        continue;
-      }
-      ++outcomes_[outcome->status];
-      if (outcome->status == "delivered" || outcome->status == "dead_lettered") {
-        ++finished_;
-        last_ = now;
-      }
-      if (outcome->status == "delivered")
-        latencies_.push_back(absl::ToDoubleSeconds(outcome->since_event));
-    }
-  }
-
-  NotificationLogic& logic_;
-  DeliveryStore& store_;
-  const int workers_;
-  const absl::Duration poll_;
-  std::atomic<bool> stop_{false};
-  std::thread dispatcher_;
-  std::vector<std::thread> threads_;
   absl::Mutex mu_;
-  std::deque<v1::Job> queue_ ABSL_GUARDED_BY(mu_);
-  int busy_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<double> latencies_ ABSL_GUARDED_BY(mu_);
   std::vector<double> attempt_seconds_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> outcomes_ ABSL_GUARDED_BY(mu_);
   int64_t finished_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  Senders senders_;  // last: its threads stop before the figures go
 };
 
 // One case: submitted, then routed to a bench department, both "now"; Handle queues one dispatch

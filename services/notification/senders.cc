@@ -1,0 +1,108 @@
+#include "services/notification/senders.h"
+
+#include <algorithm>
+
+#include "absl/time/clock.h"
+#include "libs/observability/log.h"
+
+namespace meldpunt::notification {
+
+void Senders::Start() {
+  stop_ = false;
+  dispatcher_ = std::thread([this] { DispatchLoop(); });
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkLoop(); });
+}
+
+void Senders::Stop() {
+  stop_ = true;
+  if (dispatcher_.joinable()) dispatcher_.join();
+  for (auto& w : workers_)
+    if (w.joinable()) w.join();
+  workers_.clear();
+}
+
+void Senders::Assign(const std::vector<int32_t>& partitions) {
+  absl::MutexLock lock(&mu_);
+  partitions_.insert(partitions.begin(), partitions.end());
+}
+
+void Senders::Revoke(const std::vector<int32_t>& partitions) {
+  // Messages of those partitions already claimed are sent here; their leases keep the next
+  // owner from sending them at the same time.
+  absl::MutexLock lock(&mu_);
+  for (int32_t p : partitions) partitions_.erase(p);
+}
+
+void Senders::DispatchLoop() {
+  int pass = 0;
+  while (!stop_.load()) {
+    std::set<int32_t> partitions;
+    int free = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      partitions = partitions_;
+      free = options_.workers - busy_ - static_cast<int>(queue_.size());
+    }
+    int64_t waiting = 0;
+    for (int32_t p : partitions) {
+      if (free > 0) {
+        absl::StatusOr<std::vector<v1::Job>> jobs =
+            store_.Claim(p, absl::Now(), options_.lease, std::min(free, 100));
+        if (!jobs.ok()) {
+          log::Warning("claiming messages failed",
+                       {{"partition", p}, {"error", jobs.status().ToString()}});
+          continue;
+        }
+        free -= static_cast<int>(jobs->size());
+        absl::MutexLock lock(&mu_);
+        for (auto& job : *jobs) queue_.push_back(std::move(job));
+      }
+      if (pass % 40 == 0) {
+        absl::StatusOr<int64_t> n = store_.Waiting(p);
+        if (n.ok()) waiting += *n;
+      }
+    }
+    if (pass++ % 40 == 0) waiting_ = waiting;
+    // Every sender busy: wait for one to finish (at most a poll interval) and claim again at
+    // once, so a backlog drains at the senders' pace rather than the poll's.
+    absl::MutexLock lock(&mu_);
+    auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return busy_ + static_cast<int>(queue_.size()) < options_.workers || stop_.load();
+    };
+    if (free <= 0) {
+      mu_.AwaitWithTimeout(absl::Condition(&room), options_.poll_interval);
+    } else {
+      mu_.Unlock();
+      absl::SleepFor(options_.poll_interval);
+      mu_.Lock();
+    }
+  }
+}
+
+void Senders::WorkLoop() {
+  while (true) {
+    v1::Job job;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]()
+                       ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stop_.load(); };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
+      if (stop_.load()) return;
+      if (queue_.empty()) continue;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      ++busy_;
+    }
+    const std::string channel = job.delivery().channel();
+    const absl::Time start = absl::Now();
+    absl::StatusOr<AttemptOutcome> outcome = logic_.Attempt(std::move(job));
+    const absl::Duration took = absl::Now() - start;
+    {
+      absl::MutexLock lock(&mu_);
+      --busy_;
+    }
+    if (observe_) observe_(channel, outcome, took);
+  }
+}
+
+}  // namespace meldpunt::notification

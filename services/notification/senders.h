@@ -1,0 +1,71 @@
+// The sending side of notification: a dispatcher claims due messages of the partitions this
+// replica owns (up to the number of free senders, and again as soon as one is free), and a pool of
+// senders makes one attempt each (NotificationLogic::Attempt). Shared by the service and its
+// benchmark.
+//
+//   Senders senders(logic, store, {.workers = 8}, [](const auto& channel, const auto& outcome,
+//                                                    absl::Duration took) { ... });
+//   senders.Assign({0, 1, 2});
+//   senders.Start();
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "services/notification/delivery_store.h"
+#include "services/notification/notification_logic.h"
+
+namespace meldpunt::notification {
+
+struct SenderOptions {
+  int workers = 8;
+  absl::Duration lease = absl::Minutes(2);
+  absl::Duration poll_interval = absl::Milliseconds(50);
+};
+
+// Told of every attempt (from the sender's thread): the channel, the outcome or the error (Redis
+// or Kafka did not answer: the message goes again after its lease), and how long it took.
+using AttemptObserver = std::function<void(
+    const std::string& channel, const absl::StatusOr<AttemptOutcome>& outcome, absl::Duration)>;
+
+class Senders {
+ public:
+  Senders(NotificationLogic& logic, DeliveryStore& store, SenderOptions options,
+          AttemptObserver observe)
+      : logic_(logic), store_(store), options_(options), observe_(std::move(observe)) {}
+  ~Senders() { Stop(); }
+
+  void Start();
+  // A sender finishes the message it is sending; queued ones go again after their lease.
+  void Stop();
+  void Assign(const std::vector<int32_t>& partitions);
+  void Revoke(const std::vector<int32_t>& partitions);
+  // Messages in the queues of the assigned partitions (refreshed every 40 passes).
+  int64_t waiting() const { return waiting_.load(); }
+
+ private:
+  void DispatchLoop();
+  void WorkLoop();
+
+  NotificationLogic& logic_;
+  DeliveryStore& store_;
+  const SenderOptions options_;
+  AttemptObserver observe_;
+  absl::Mutex mu_;
+  std::set<int32_t> partitions_ ABSL_GUARDED_BY(mu_);
+  std::deque<v1::Job> queue_ ABSL_GUARDED_BY(mu_);
+  int busy_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> waiting_{0};
+  std::thread dispatcher_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace meldpunt::notification
