@@ -119,6 +119,12 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Values(
     const std::string& case_id, const events::Envelope* e, const std::string& lang) {
   ASSIGN_OR_RETURN(std::optional<events::Envelope> submitted, store_.LoadSubmission(case_id));
   ASSIGN_OR_RETURN(std::string department, store_.Department(case_id));
+  return Fill(case_id, submitted ? &*submitted : nullptr, department, e, lang);
+}
+
+absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
+    const std::string& case_id, const events::Envelope* submitted, const std::string& department,
+    const events::Envelope* e, const std::string& lang) {
   std::map<std::string, std::string> v = {{"case_id", case_id}, {"department", department}};
   if (submitted) {
     const auto& s = submitted->case_submitted();
@@ -212,22 +218,34 @@ absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partit
   if (e.has_case_reassigned())
     RETURN_IF_ERROR(store_.SetDepartment(e.case_id(), e.case_reassigned().department()));
   if (!KnownEvents().count(e.type())) return absl::OkStatus();
-  ASSIGN_OR_RETURN(std::optional<events::Envelope> submitted, store_.LoadSubmission(e.case_id()));
-  if (!submitted) return absl::OkStatus();  // a case from before this service kept submissions
-  const t::CaseKind kind = submitted->case_submitted().draft().kind();
-  for (const Rule* rule : rules_.Match(e, kind)) {
-    RETURN_IF_ERROR(Queue(*rule, e, partition, *submitted));
+  std::optional<events::Envelope> submitted;
+  if (e.has_case_submitted()) {
+    submitted = e;
+  } else {
+    ASSIGN_OR_RETURN(submitted, store_.LoadSubmission(e.case_id()));
   }
+  if (!submitted) return absl::OkStatus();  // a case from before this service kept submissions
+  const std::vector<const Rule*> rules =
+      rules_.Match(e, submitted->case_submitted().draft().kind());
+  if (rules.empty()) return absl::OkStatus();
+  // The department the case is with, read once for every message of this event.
+  std::string department;
+  if (e.has_case_routed()) {
+    department = e.case_routed().department();
+  } else if (e.has_case_escalated() && !e.case_escalated().department().empty()) {
+    department = e.case_escalated().department();
+  } else {
+    ASSIGN_OR_RETURN(department, store_.Department(e.case_id()));
+  }
+  for (const Rule* rule : rules)
+    RETURN_IF_ERROR(Queue(*rule, e, partition, *submitted, department));
   return absl::OkStatus();
 }
 
 absl::Status NotificationLogic::Queue(const Rule& rule, const events::Envelope& e,
-                                      int32_t partition, const events::Envelope& submitted) {
+                                      int32_t partition, const events::Envelope& submitted,
+                                      const std::string& department) {
   const auto& reporter = submitted.case_submitted().draft().reporter();
-  ASSIGN_OR_RETURN(std::string department, store_.Department(e.case_id()));
-  if (e.has_case_routed()) department = e.case_routed().department();
-  if (e.has_case_escalated() && !e.case_escalated().department().empty())
-    department = e.case_escalated().department();
 
   v1::Job job;
   v1::Delivery* d = job.mutable_delivery();
@@ -283,8 +301,7 @@ absl::Status NotificationLogic::Queue(const Rule& rule, const events::Envelope& 
   }
   const std::string key = events::DeterministicId(
       "notify", {e.event_id(), rule.template_name, d->recipient(), d->channel()});
-  ASSIGN_OR_RETURN(auto values, Values(e.case_id(), &e, language));
-  values["department"] = department.empty() ? values["department"] : department;
+  ASSIGN_OR_RETURN(auto values, Fill(e.case_id(), &submitted, department, &e, language));
   ASSIGN_OR_RETURN(Rendered letter, templates_.Render(rule.template_name, language, values));
   d->set_case_id(e.case_id());
   d->set_template_name(rule.template_name);

@@ -82,7 +82,12 @@ class NotificationLogic {
 
  private:
   absl::Status Queue(const Rule& rule, const events::Envelope& e, int32_t partition,
-                     const events::Envelope& submitted);
+                     const events::Envelope& submitted, const std::string& department);
+  absl::StatusOr<std::map<std::string, std::string>> Fill(const std::string& case_id,
+                                                          const events::Envelope* submitted,
+                                                          const std::string& department,
+                                                          const events::Envelope* event,
+                                                          const std::string& language);
   absl::Status AppendOutcome(const v1::Job& job, bool delivered);
   absl::Duration Backoff(int attempts);
   std::string HostOf(const v1::Job& job) const;

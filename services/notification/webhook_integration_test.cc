@@ -4,10 +4,6 @@
 #include "services/notification/webhook.h"
 
 #include <curl/curl.h>
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -26,8 +22,6 @@
 #include "nlohmann/json.hpp"
 #include "tests/testing/stack.h"
 #include "tests/testing/webhook_sink.h"
-
-extern char** environ;
 
 namespace meldpunt::notification {
 namespace {
@@ -51,32 +45,6 @@ std::optional<Record> FindRecord(const std::string& dir, const std::string& path
     if (json.is_object() && json.value("path", "") == path) return Record{entry.path(), json};
   }
   return std::nullopt;
-}
-
-// Runs `python3 -c script args...` without a shell; returns its stdout (trimmed), or "" on
-// failure.
-std::string RunPython(const std::string& script, const std::vector<std::string>& args,
-                      const std::filesystem::path& out) {
-  std::vector<std::string> argv_strings = {"python3", "-c", script};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& s : argv_strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, "python3", &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return "";
-  int wstatus = 0;
-  waitpid(pid, &wstatus, 0);
-  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) return "";
-  std::ifstream in(out);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return std::string(absl::StripAsciiWhitespace(buffer.str()));
 }
 
 class WebhookSenderTest : public ::testing::Test {
@@ -157,26 +125,8 @@ TEST_F(WebhookSenderTest, SignedDeliveryArrivesWithHeadersAndBody) {
   EXPECT_EQ(signature, WebhookSender::Sign(secret, message.id, absl::ToUnixSeconds(now), body));
 
   // Independently: Python's hmac over what the sink recorded (id, timestamp and body as they
-  // arrived) and the secret, which goes through a file because it is raw bytes.
-  const std::filesystem::path tmp =
-      std::filesystem::temp_directory_path() / testing::UniqueName("webhook-sig");
-  std::filesystem::create_directories(tmp);
-  {
-    std::ofstream out(tmp / "secret", std::ios::binary);
-    out.write(secret.data(), static_cast<std::streamsize>(secret.size()));
-  }
-  constexpr char kVerify[] = R"(
-import base64, hashlib, hmac, json, sys
-record = json.load(open(sys.argv[1], encoding="utf-8"))
-headers = {k.lower(): v for k, v in record["headers"].items()}
-secret = open(sys.argv[2], "rb").read()
-signed = "%s.%s.%s" % (headers["webhook-id"], headers["webhook-timestamp"], record["body"])
-mac = hmac.new(secret, signed.encode("utf-8"), hashlib.sha256).digest()
-print("v1," + base64.b64encode(mac).decode("ascii"))
-)";
-  const std::string expected =
-      RunPython(kVerify, {record->file.string(), (tmp / "secret").string()}, tmp / "out");
-  std::filesystem::remove_all(tmp);
+  // arrived) and the secret.
+  const std::string expected = testing::PythonSignature(json, secret);
   ASSERT_FALSE(expected.empty()) << "python3 failed";
   EXPECT_EQ(signature, expected);
 }

@@ -6,7 +6,6 @@
 #include <httplib.h>
 
 #include <csignal>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -16,7 +15,6 @@
 
 #include <gtest/gtest.h>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -30,6 +28,7 @@
 #include "meldpunt/notification/v1/notification.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/stack.h"
+#include "tests/testing/webhook_sink.h"
 
 namespace meldpunt {
 namespace {
@@ -177,42 +176,9 @@ class WalkingSkeleton : public ::testing::Test {
   // Every request the webhook sink recorded on `path` whose body mentions the case.
   static std::vector<nlohmann::json> Webhooks(const std::string& path, const std::string& case_id) {
     std::vector<nlohmann::json> out;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(stack_->webhook_dir, ec)) {
-      if (entry.path().extension() != ".json") continue;
-      std::ifstream in(entry.path());
-      nlohmann::json request = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-      if (request.is_discarded() || request.value("path", "") != path) continue;
-      if (request.value("body", "").find(case_id) == std::string::npos) continue;
-      out.push_back(std::move(request));
-    }
+    for (auto& request : testing::SinkRequests(stack_->webhook_dir, path))
+      if (request.value("body", "").find(case_id) != std::string::npos) out.push_back(request);
     return out;
-  }
-
-  // The Standard Webhooks signature of a recorded request, computed by Python's hmac: an
-  // implementation independent of ours.
-  static std::string PythonSignature(const nlohmann::json& request, const std::string& secret) {
-    const std::string dir = ::testing::TempDir();
-    const std::string base = dir + "/" + testing::UniqueName("sig");
-    auto header = [&](const std::string& name) {
-      for (const auto& [k, v] : request["headers"].items())
-        if (absl::AsciiStrToLower(k) == name) return v.get<std::string>();
-      return std::string();
-    };
-    std::ofstream(base + ".id") << header("webhook-id");
-    std::ofstream(base + ".ts") << header("webhook-timestamp");
-    std::ofstream(base + ".body") << request["body"].get<std::string>();
-    std::ofstream(base + ".key") << secret;
-    const std::string command =
-        "python3 -c 'import base64,hashlib,hmac,sys; r=lambda s: open(sys.argv[1]+s,\"rb\")"
-        ".read(); print(\"v1,\"+base64.b64encode(hmac.new(r(\".key\"), r(\".id\")+b\".\"+"
-        "r(\".ts\")+b\".\"+r(\".body\"), hashlib.sha256).digest()).decode())' " +
-        base + " > " + base + ".out";
-    if (std::system(command.c_str()) != 0) return "python failed";
-    std::ifstream in(base + ".out");
-    std::string line;
-    std::getline(in, line);
-    return line;
   }
 
   static testing::Stack* stack_;
@@ -392,10 +358,8 @@ TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
   auto hooks = Webhooks("/hooks/public-works", case_id);
   ASSERT_EQ(hooks.size(), 2u) << "dispatch and reminder, each once";
   for (const auto& hook : hooks) {
-    std::string signature;
-    for (const auto& [k, v] : hook["headers"].items())
-      if (absl::AsciiStrToLower(k) == "webhook-signature") signature = v.get<std::string>();
-    EXPECT_EQ(signature, PythonSignature(hook, "meldpunt-development-webhook-secret"));
+    EXPECT_EQ(testing::SinkHeader(hook, "webhook-signature"),
+              testing::PythonSignature(hook, "meldpunt-development-webhook-secret"));
     auto payload = nlohmann::json::parse(hook["body"].get<std::string>());
     EXPECT_EQ(payload["case_id"], case_id);
     EXPECT_EQ(payload["reference"], submitted.reference());

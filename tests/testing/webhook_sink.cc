@@ -2,12 +2,20 @@
 
 #include <curl/curl.h>
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "tests/testing/stack.h"
+
+extern char** environ;
 
 namespace meldpunt::testing {
 namespace {
@@ -56,6 +64,48 @@ long SinkControl(const std::string& base, const char* method, const std::string&
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
   return status;
+}
+
+std::string PythonSignature(const nlohmann::json& request, const std::string& secret) {
+  // The request and the secret (raw bytes) go through files, never through a shell.
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / UniqueName("webhook-signature");
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "request.json") << request.dump();
+  {
+    std::ofstream out(dir / "secret", std::ios::binary);
+    out.write(secret.data(), static_cast<std::streamsize>(secret.size()));
+  }
+  constexpr char kScript[] = R"(
+import base64, hashlib, hmac, json, sys
+record = json.load(open(sys.argv[1], encoding="utf-8"))
+headers = {k.lower(): v for k, v in record["headers"].items()}
+secret = open(sys.argv[2], "rb").read()
+signed = "%s.%s.%s" % (headers["webhook-id"], headers["webhook-timestamp"], record["body"])
+mac = hmac.new(secret, signed.encode("utf-8"), hashlib.sha256).digest()
+print("v1," + base64.b64encode(mac).decode("ascii"))
+)";
+  std::vector<std::string> args = {"python3", "-c", kScript, (dir / "request.json").string(),
+                                   (dir / "secret").string()};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string out = (dir / "out").string();
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, "python3", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  std::string line;
+  if (rc == 0) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) std::getline(std::ifstream(out), line);
+  }
+  std::filesystem::remove_all(dir);
+  return std::string(absl::StripAsciiWhitespace(line));
 }
 
 }  // namespace meldpunt::testing

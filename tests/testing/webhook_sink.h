@@ -23,4 +23,9 @@ std::string SinkHeader(const nlohmann::json& request, const std::string& name);
 // DELETE it to go back to 200. Returns the HTTP status, 0 when the sink did not answer.
 long SinkControl(const std::string& base, const char* method, const std::string& json = "");
 
+// The Standard Webhooks signature of a recorded request ("v1,<base64 HMAC-SHA256(secret,
+// "<webhook-id>.<webhook-timestamp>.<body>")>"), computed by Python's hmac from what the sink
+// recorded: an implementation independent of ours. "" when python3 failed.
+std::string PythonSignature(const nlohmann::json& request, const std::string& secret);
+
 }  // namespace meldpunt::testing
