@@ -702,11 +702,18 @@ def cmd_start_services(args):
     d = os.path.abspath(args.state_dir)
     bin_dir = os.path.abspath(args.bin_dir)
     config_dir = os.path.abspath(args.config_dir)
-    names = [n.strip() for n in args.services.split(",") if n.strip()]
-    unknown = [n for n in names if n not in SERVICES]
+    bases = [n.strip() for n in args.services.split(",") if n.strip()]
+    unknown = [n for n in bases if n not in SERVICES]
     if unknown:
         warn("unknown service(s): %s (known: %s)" % (", ".join(unknown), ", ".join(SERVICE_ORDER)))
         return 2
+    if args.instance is not None and (args.instance < 2 or args.fixed_ports):
+        warn("--instance must be 2 or more, and cannot go with --fixed-ports")
+        return 2
+    # A replica runs as <service>-<instance>: same binary and config, its own ports and log.
+    suffix = "" if args.instance is None else "-%d" % args.instance
+    base_of = {b + suffix: b for b in bases}
+    names = list(base_of)
     with state_lock(d), interruptible():
         st = load_state(d)
         if not st:
@@ -714,7 +721,7 @@ def cmd_start_services(args):
             return 1
         procs = st.setdefault("processes", {})
         needed = ["redis", "kafka"] + (["smtp_sink", "webhook_sink"]
-                                       if "notification" in names else [])
+                                       if "notification" in bases else [])
         down = [n for n in needed if not is_alive(procs.get(n))]
         if down:
             warn("infra not running in %s (%s): run start-infra first" % (d, ", ".join(down)))
@@ -728,8 +735,8 @@ def cmd_start_services(args):
                 todo.append(name)
         problems = []
         for name in todo:
-            binary = os.path.join(bin_dir, SERVICES[name][0])
-            config = os.path.join(config_dir, name + ".yaml")
+            binary = os.path.join(bin_dir, SERVICES[base_of[name]][0])
+            config = os.path.join(config_dir, base_of[name] + ".yaml")
             if not os.access(binary, os.X_OK):
                 problems.append("binary not found or not executable: %s" % binary)
             if not os.path.isfile(config):
@@ -747,7 +754,8 @@ def cmd_start_services(args):
         started = []
         try:
             for name in todo:
-                binary_rel, grpc_fixed, admin_fixed = SERVICES[name]
+                base = base_of[name]
+                binary_rel, grpc_fixed, admin_fixed = SERVICES[base]
                 prev = services.get(name, {})
                 taken.discard(port_of(prev.get("grpc")))
                 taken.discard(port_of(prev.get("admin")))
@@ -763,7 +771,7 @@ def cmd_start_services(args):
                     "MELDPUNT_GRPC_LISTEN": grpc,
                     "MELDPUNT_ADMIN_LISTEN": admin,
                 }
-                if name == "notification":
+                if base == "notification":
                     env["MELDPUNT_SMTP_URL"] = "smtp://%s" % st["smtp"]
                     env["MELDPUNT_WEBHOOK_BASE_URL"] = st["webhook"]
                     # Signing secret of the webhooks in the dev and test configs (loopback only).
@@ -771,7 +779,7 @@ def cmd_start_services(args):
                 rec = {
                     "role": "service", "endpoint": grpc,
                     "cmd": [os.path.join(bin_dir, binary_rel), "--config",
-                            os.path.join(config_dir, name + ".yaml")],
+                            os.path.join(config_dir, base + ".yaml")],
                     "cwd": args.cwd or REPO_ROOT, "env": env,
                     "log": os.path.join(d, "logs", name + ".log"),
                     "ready": {"kind": "http", "url": "http://%s/readyz" % admin},
@@ -831,6 +839,22 @@ def cmd_restart_service(args):
             save_state(d, st)
             return 1
         say("restarted %s (pid %d)" % (args.name, rec["pid"]))
+        return 0
+
+
+def cmd_signal_service(args):
+    d = os.path.abspath(args.state_dir)
+    with state_lock(d):
+        st = load_state(d)
+        rec = (st or {}).get("processes", {}).get(args.name)
+        if rec is None:
+            warn("no process named %s in %s" % (args.name, d))
+            return 1
+        if not is_alive(rec):
+            warn("%s is not running" % args.name)
+            return 1
+        signal_record(rec, getattr(signal, "SIG" + args.signal))
+        say("sent SIG%s to %s (pid %d)" % (args.signal, args.name, rec["pid"]))
         return 0
 
 
@@ -949,7 +973,13 @@ def main(argv):
     p.add_argument("--fixed-ports", action="store_true",
                    help="use the default ports (gRPC 50051-50054, admin 9101-9104)")
     p.add_argument("--cwd", help="working folder of the services (default: the repo root)")
+    p.add_argument("--instance", type=int,
+                   help="start replicas named <service>-N (N >= 2) beside the first ones")
     p.add_argument("--quiet", action="store_true", help="do not print the endpoints")
+
+    p = add("signal-service", cmd_signal_service, "send STOP, CONT or HUP to one process")
+    p.add_argument("--name", required=True)
+    p.add_argument("--signal", choices=["STOP", "CONT", "HUP"], required=True)
 
     for name, func, text in (("stop-service", cmd_stop_service, "stop one process"),
                              ("restart-service", cmd_restart_service,

@@ -1,0 +1,392 @@
+#!/usr/bin/python3
+"""The chaos suite: faults under load, each scenario checked by the independent verifier.
+
+For every scenario it starts `meldpunt-chaos load` (cases at a steady rate, a ledger line per
+OK), injects the scenario's faults through tests/harness/stack.py while the load runs, brings
+everything back, then runs `meldpunt-chaos verify` on that scenario's ledger and prints one row
+of the table. Exit status 0 when every scenario passed, 1 when one did not, 2 on bad usage.
+
+    tools/chaos/chaos.py run [--short] [--scenarios a,b] [--state-dir D] [--bin-dir B]
+    tools/chaos/chaos.py list
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(os.path.dirname(TOOLS_DIR))
+STACK = [sys.executable, os.path.join(REPO_ROOT, "tests", "harness", "stack.py")]
+CONFIG_DIR = os.path.join(TOOLS_DIR, "config")
+SERVICES = ["intake", "routing", "deadline_watch", "notification"]
+CASE_TOPIC = "meldpunt.case-events.v1"
+
+
+def say(msg):
+    print("chaos: %s" % msg, flush=True)
+
+
+class Fault(Exception):
+    pass
+
+
+class Run:
+    """One chaos run: the stack in `state_dir`, the binaries under `bin_dir`."""
+
+    def __init__(self, args):
+        self.short = args.short
+        self.state_dir = os.path.abspath(args.state_dir)
+        self.bin_dir = os.path.abspath(args.bin_dir)
+        self.chaos_bin = os.path.join(self.bin_dir, "tools", "chaos", "meldpunt-chaos")
+        self.meldctl = os.path.join(self.bin_dir, "tools", "meldctl", "meldctl")
+        self.events = []  # (seconds since scenario start, what happened)
+        self.t0 = time.monotonic()
+
+    # -- the stack --------------------------------------------------------------------------
+    def stack(self, *argv, check=True):
+        cmd = STACK + [argv[0], "--state-dir", self.state_dir] + list(argv[1:])
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if check and p.returncode != 0:
+            raise Fault("stack.py %s failed: %s" % (" ".join(argv), p.stderr.strip()[-2000:]))
+        return p
+
+    def state(self):
+        with open(os.path.join(self.state_dir, "stack.json")) as f:
+            return json.load(f)
+
+    def mark(self, what):
+        at = time.monotonic() - self.t0
+        self.events.append((round(at, 1), what))
+        say("  %6.1fs %s" % (at, what))
+
+    def start(self):
+        say("starting a fresh stack in %s" % self.state_dir)
+        self.stack("start-infra", "--fresh", "--quiet")
+        self.stack("start-services", "--bin-dir", self.bin_dir, "--config-dir", CONFIG_DIR,
+                   "--cwd", REPO_ROOT, "--quiet")
+
+    def stop(self):
+        self.stack("stop", check=False)
+
+    def kill(self, name, down_for):
+        self.stack("stop-service", "--name", name, "--signal", "KILL")
+        self.mark("kill -9 %s" % name)
+        time.sleep(down_for)
+        self.stack("restart-service", "--name", name)
+        self.mark("%s back" % name)
+
+    def sigterm(self, name):
+        self.stack("restart-service", "--name", name, "--signal", "TERM")
+        self.mark("SIGTERM %s, restarted" % name)
+
+    def pause(self, name, seconds):
+        self.stack("signal-service", "--name", name, "--signal", "STOP")
+        self.mark("SIGSTOP %s" % name)
+        time.sleep(seconds)
+        self.stack("signal-service", "--name", name, "--signal", "CONT")
+        self.mark("SIGCONT %s" % name)
+
+    def replica(self, name, up):
+        if up:
+            self.stack("start-services", "--bin-dir", self.bin_dir, "--config-dir", CONFIG_DIR,
+                       "--cwd", REPO_ROOT, "--services", name, "--instance", "2", "--quiet")
+            self.mark("%s-2 started" % name)
+        else:
+            self.stack("stop-service", "--name", name + "-2", "--signal", "TERM")
+            self.mark("%s-2 stopped" % name)
+
+    def redis_cli(self, *argv):
+        host, port = self.state()["redis"].rsplit(":", 1)
+        p = subprocess.run(["redis-cli", "-h", host, "-p", port] + list(argv),
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise Fault("redis-cli %s: %s" % (" ".join(argv), p.stderr.strip()))
+        return p.stdout.strip()
+
+    def webhook_sink(self, method, body=None):
+        import urllib.request
+        req = urllib.request.Request(self.state()["webhook"] + "/_sink/respond", method=method,
+                                     data=None if body is None else json.dumps(body).encode())
+        urllib.request.urlopen(req, timeout=10).read()
+
+    def ensure_all_running(self):
+        """Every process of the stack runs again (a scenario may have left one down)."""
+        st = self.state()
+        for name, rec in st.get("processes", {}).items():
+            if name.endswith("-2"):
+                if rec.get("pid"):
+                    self.stack("stop-service", "--name", name, check=False)
+                continue
+            if not rec.get("pid"):
+                self.stack("restart-service", "--name", name)
+                self.mark("%s restarted (was down)" % name)
+
+    # -- one scenario -----------------------------------------------------------------------
+    def scenario(self, name, fault, rate, seconds, settle, allow_dead_letter=False,
+                 fault_after=5):
+        say("scenario %s: %d cases/s for %ds" % (name, rate, seconds))
+        self.events = []
+        self.t0 = time.monotonic()
+        ledger = os.path.join(self.state_dir, "ledgers", name + ".jsonl")
+        os.makedirs(os.path.dirname(ledger), exist_ok=True)
+        if os.path.exists(ledger):
+            os.remove(ledger)
+        intake = self.state()["services"]["intake"]["grpc"]
+        load = subprocess.Popen(
+            [self.chaos_bin, "load", "--intake", intake, "--ledger", ledger,
+             "--key-prefix", "%s-%d" % (name, int(time.time())), "--rate", str(rate),
+             "--seconds", str(seconds)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        error = None
+        try:
+            time.sleep(fault_after)
+            fault()
+        except Fault as e:
+            error = str(e)
+            say("  fault injection failed: %s" % e)
+        out, err = load.communicate()
+        self.mark("load done")
+        try:
+            self.ensure_all_running()
+        except Fault as e:
+            error = error or str(e)
+        try:
+            summary = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            summary = {"error": err.strip()[-500:]}
+        cmd = [self.chaos_bin, "verify", "--stack", os.path.join(self.state_dir, "stack.json"),
+               "--ledger", ledger, "--settle", str(settle)]
+        if allow_dead_letter:
+            cmd.append("--allow-dead-letter")
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            result = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            result = {"passed": False, "failures": [p.stderr.strip()[-500:]]}
+        self.mark("verified")
+        if error:
+            result["passed"] = False
+            result.setdefault("failures", []).insert(0, "fault: " + error)
+        row = {"scenario": name, "load": summary, "verify": result, "events": self.events}
+        print_row(row)
+        return row
+
+
+def print_row(row):
+    v, l = row["verify"], row["load"]
+    say("  %s: %s" % (row["scenario"], "PASSED" if v.get("passed") else "FAILED"))
+    say("    load: %s" % json.dumps(l))
+    say("    verify: %s" % json.dumps({k: x for k, x in v.items() if k != "failures"}))
+    for f in v.get("failures", []):
+        say("    failure: %s" % f)
+
+
+def table(rows):
+    head = ("| scenario | acknowledged | found | dispatched once | clocks right | acks delivered "
+            "| repeats absorbed | violations | retried submits | lag p50 / max (s) | settled (s) | result |")
+    lines = [head, "|" + " --- |" * 12]
+    for r in rows:
+        v, l = r["verify"], r["load"]
+        acks = "%s" % v.get("acks_delivered", "?")
+        if v.get("acks_dead_lettered"):
+            acks += " (%d dead-lettered)" % v["acks_dead_lettered"]
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f / %.1f | %.0f | %s |" % (
+            r["scenario"], v.get("acknowledged", "?"), v.get("found", "?"),
+            v.get("dispatched_once", "?"), v.get("clocks_right", "?"), acks,
+            v.get("repeats_absorbed", "?"), v.get("violations", "?"), l.get("retries", "?"),
+            v.get("lag_p50_s", 0), v.get("lag_max_s", 0), v.get("settled_after_s", 0),
+            "pass" if v.get("passed") else "FAIL"))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# The scenarios: (name, description, function(run, short) -> row)
+
+
+def s_kill_services(run, short):
+    rounds = 1 if short else 3
+
+    def fault():
+        for _ in range(rounds):
+            for name in SERVICES:
+                run.kill(name, down_for=2)
+                time.sleep(3)
+    return run.scenario("kill-services", fault, rate=10, seconds=(35 if short else 90),
+                        settle=150)
+
+
+def s_sigterm_services(run, short):
+    def fault():
+        for name in SERVICES:
+            run.sigterm(name)
+            time.sleep(3)
+    return run.scenario("sigterm-services", fault, rate=10, seconds=40, settle=150)
+
+
+def s_zombie_routing(run, short):
+    def fault():
+        run.stack("signal-service", "--name", "routing", "--signal", "STOP")
+        run.mark("SIGSTOP routing")
+        run.replica("routing", up=True)
+        time.sleep(18)  # past the 10 s consumer session timeout: routing-2 takes over
+        run.stack("signal-service", "--name", "routing", "--signal", "CONT")
+        run.mark("SIGCONT routing (the zombie wakes)")
+        time.sleep(10)
+        run.replica("routing", up=False)
+    return run.scenario("zombie-routing", fault, rate=10, seconds=50, settle=150)
+
+
+def s_kafka_kill(run, short):
+    return run.scenario("kafka-kill", lambda: run.kill("kafka", down_for=5), rate=10, seconds=45,
+                        settle=180)
+
+
+def s_kafka_stop(run, short):
+    return run.scenario("kafka-stop", lambda: run.pause("kafka", 20), rate=10, seconds=45,
+                        settle=180)
+
+
+def s_redis_kill(run, short):
+    return run.scenario("redis-kill", lambda: run.kill("redis", down_for=3), rate=10, seconds=40,
+                        settle=180)
+
+
+def s_redis_flushall(run, short):
+    def fault():
+        run.redis_cli("FLUSHALL")
+        run.mark("FLUSHALL")
+        # The operator's recovery (DESIGN.md §4): the projection is rebuilt from the log;
+        # deadline-watch notices the loss by itself and rebuilds its timers.
+        intake = run.state()["services"]["intake"]["grpc"]
+        p = subprocess.run([run.meldctl, "--intake", intake, "rebuild"], capture_output=True,
+                           text=True)
+        if p.returncode != 0:
+            raise Fault("meldctl rebuild: %s" % (p.stderr or p.stdout).strip())
+        run.mark("meldctl rebuild done")
+    return run.scenario("redis-flushall", fault, rate=10, seconds=40, settle=180)
+
+
+def s_sinks_down(run, short):
+    down = 30 if short else 150
+
+    def fault():
+        run.stack("stop-service", "--name", "smtp_sink", "--signal", "KILL")
+        run.webhook_sink("POST", {"status": 503, "count": 1000000})
+        run.mark("SMTP sink down, webhook sink answers 503")
+        time.sleep(down)
+        run.stack("restart-service", "--name", "smtp_sink")
+        run.webhook_sink("DELETE")
+        run.mark("sinks back")
+    # Retries last about a minute (tools/chaos/config/notification.yaml): a longer outage ends
+    # in the dead-letter topic, visible to ops, which passes only here.
+    return run.scenario("sinks-down", fault, rate=5, seconds=down + 20, settle=180,
+                        allow_dead_letter=not short)
+
+
+def s_poison(run, short):
+    def fault():
+        kafka = run.state()["kafka"]
+        for key, value in (("MP-POISON0000001", b"\x00\x01garbage that is not an envelope"),
+                           ("MP-POISON0000002", b""),
+                           ("", b"\x0a\xff\xff\xff\xff\x0f")):
+            cmd = ["kcat", "-P", "-b", kafka, "-t", CASE_TOPIC]
+            if key:
+                cmd += ["-k", key]
+            p = subprocess.run(cmd, input=value, capture_output=True)
+            if p.returncode != 0:
+                raise Fault("kcat: %s" % p.stderr.decode(errors="replace").strip())
+        run.mark("3 poison records written to %s" % CASE_TOPIC)
+    return run.scenario("poison-record", fault, rate=10, seconds=25, settle=150)
+
+
+def s_rebalance_storm(run, short):
+    def fault():
+        end = time.monotonic() + 45
+        up = False
+        while time.monotonic() < end:
+            up = not up
+            for name in ("routing", "deadline_watch", "notification"):
+                run.replica(name, up)
+            time.sleep(4)
+        if up:
+            for name in ("routing", "deadline_watch", "notification"):
+                run.replica(name, False)
+    return run.scenario("rebalance-storm", fault, rate=10, seconds=60, settle=180)
+
+
+SCENARIOS = [
+    ("kill-services", "kill -9 each service in turn (3 rounds; 1 in --short)", s_kill_services),
+    ("poison-record", "undecodable records written into the case topic", s_poison),
+    ("sigterm-services", "graceful SIGTERM and restart of each service", s_sigterm_services),
+    ("zombie-routing", "SIGSTOP routing past its session timeout, a replacement, SIGCONT",
+     s_zombie_routing),
+    ("kafka-kill", "kill -9 of the Kafka broker, restarted after 5 s", s_kafka_kill),
+    ("kafka-stop", "SIGSTOP of the Kafka broker for 20 s", s_kafka_stop),
+    ("redis-kill", "kill -9 of Redis (AOF on), restarted after 3 s", s_redis_kill),
+    ("redis-flushall", "FLUSHALL of Redis, then meldctl rebuild", s_redis_flushall),
+    ("sinks-down", "SMTP sink killed and webhooks answering 503 for 150 s (30 s in --short)",
+     s_sinks_down),
+    ("rebalance-storm", "replicas of routing, deadline-watch and notification added and removed "
+     "every 4 s for 45 s", s_rebalance_storm),
+]
+SHORT = ["kill-services", "poison-record"]
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(prog="chaos.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run scenarios on a fresh stack of their own")
+    p.add_argument("--short", action="store_true",
+                   help="the test command's version: %s, shorter" % ", ".join(SHORT))
+    p.add_argument("--scenarios", help="comma-separated names (default: all, or the short set)")
+    p.add_argument("--state-dir", default=os.path.join(REPO_ROOT, "build", "chaos-stack"))
+    p.add_argument("--bin-dir", default=os.path.join(REPO_ROOT, "build"))
+    p.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
+    p.add_argument("--json", help="also write the rows as JSON to this file")
+    sub.add_parser("list", help="the scenarios")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for name, text, _ in SCENARIOS:
+            print("%-18s %s%s" % (name, text, "  [short]" if name in SHORT else ""))
+        return 0
+    by_name = {n: f for n, _, f in SCENARIOS}
+    names = (args.scenarios.split(",") if args.scenarios
+             else SHORT if args.short else [n for n, _, _ in SCENARIOS])
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        print("chaos.py: unknown scenario(s): %s (see chaos.py list)" % ", ".join(unknown),
+              file=sys.stderr)
+        return 2
+    run = Run(args)
+    if not os.access(run.chaos_bin, os.X_OK):
+        print("chaos.py: %s not built" % run.chaos_bin, file=sys.stderr)
+        return 2
+    rows = []
+    started = time.monotonic()
+    try:
+        run.start()
+        for name in names:
+            try:
+                rows.append(by_name[name](run, args.short))
+            except Fault as e:
+                rows.append({"scenario": name, "load": {},
+                             "verify": {"passed": False, "failures": [str(e)]}, "events": []})
+                print_row(rows[-1])
+    finally:
+        if not args.keep:
+            run.stop()
+    print()
+    print(table(rows))
+    print()
+    say("%d scenario(s) in %.0f s" % (len(rows), time.monotonic() - started))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return 0 if all(r["verify"].get("passed") for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,542 @@
+#include "tools/chaos/verify.h"
+
+#include <grpcpp/grpcpp.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "libs/events/codec.h"
+#include "libs/events/topics.h"
+#include "meldpunt/deadline/v1/deadline.grpc.pb.h"
+#include "meldpunt/intake/v1/intake.grpc.pb.h"
+#include "meldpunt/notification/v1/notification.grpc.pb.h"
+
+namespace meldpunt::chaos {
+namespace {
+
+struct LedgerCase {
+  std::string key, case_id, email;
+  int64_t ok_ms = 0;
+};
+
+struct RawRecord {
+  std::string topic, key, value, event_id;
+  int64_t timestamp_ms = 0;
+};
+
+// Every record of `topics` from offset 0 to the end as it is now, read-committed.
+std::vector<RawRecord> ReadAll(const std::string& brokers, const std::vector<std::string>& topics,
+                               std::string* error) {
+  std::vector<RawRecord> out;
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", brokers, err);
+  conf->set("group.id", absl::StrCat("chaos-verify-", absl::ToUnixNanos(absl::Now())), err);
+  conf->set("enable.auto.commit", "false", err);
+  conf->set("isolation.level", "read_committed", err);
+  conf->set("enable.partition.eof", "true", err);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer) {
+    *error = err;
+    return out;
+  }
+  std::vector<RdKafka::TopicPartition*> assignment;
+  for (const auto& topic : topics) {
+    RdKafka::Metadata* raw = nullptr;
+    std::unique_ptr<RdKafka::Topic> handle(
+        RdKafka::Topic::create(consumer.get(), topic, nullptr, err));
+    if (consumer->metadata(false, handle.get(), &raw, 10000) != RdKafka::ERR_NO_ERROR || !raw) {
+      *error = absl::StrCat("no metadata for ", topic);
+      return out;
+    }
+    std::unique_ptr<RdKafka::Metadata> metadata(raw);
+    for (const auto* t : *metadata->topics()) {
+      if (t->topic() != topic) continue;
+      for (const auto* p : *t->partitions()) {
+        assignment.push_back(
+            RdKafka::TopicPartition::create(topic, p->id(), RdKafka::Topic::OFFSET_BEGINNING));
+      }
+    }
+  }
+  const size_t partitions = assignment.size();
+  consumer->assign(assignment);
+  RdKafka::TopicPartition::destroy(assignment);
+  size_t at_end = 0;
+  const absl::Time limit = absl::Now() + absl::Minutes(5);
+  while (at_end < partitions && absl::Now() < limit) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(500));
+    if (m->err() == RdKafka::ERR__PARTITION_EOF) {
+      ++at_end;
+      continue;
+    }
+    if (m->err() == RdKafka::ERR__TIMED_OUT) continue;
+    if (m->err() != RdKafka::ERR_NO_ERROR) continue;  // transient; the next round reads again
+    RawRecord r;
+    r.topic = m->topic_name();
+    if (m->key()) r.key = *m->key();
+    if (m->payload()) r.value.assign(static_cast<const char*>(m->payload()), m->len());
+    r.timestamp_ms = m->timestamp().timestamp;
+    if (const RdKafka::Headers* headers = m->headers()) {
+      for (const auto& h : headers->get("event-id")) {
+        if (h.value()) r.event_id.assign(static_cast<const char*>(h.value()), h.value_size());
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  if (at_end < partitions) *error = "the topics were not read to their end within 5 minutes";
+  consumer->close();
+  return out;
+}
+
+std::vector<std::string> DispatchTopics(const std::string& brokers) {
+  std::vector<std::string> out;
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", brokers, err);
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
+  if (!producer) return out;
+  RdKafka::Metadata* raw = nullptr;
+  if (producer->metadata(true, nullptr, &raw, 10000) != RdKafka::ERR_NO_ERROR || !raw) return out;
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  for (const auto* t : *metadata->topics()) {
+    if (absl::StartsWith(t->topic(), "meldpunt.dispatch.") && absl::EndsWith(t->topic(), ".v1"))
+      out.push_back(t->topic());
+  }
+  return out;
+}
+
+// What the log says about one case.
+struct CaseFacts {
+  std::set<std::string> submitted, routed, dispatched;
+  int64_t submitted_raw = 0, routed_raw = 0, dispatched_raw = 0;
+  int64_t first_dispatch_ms = 0;
+  // (clock, generation) -> event ids / due time / stopped
+  std::map<std::pair<std::string, int>, std::set<std::string>> clock_started;
+  std::map<std::pair<std::string, int>, absl::Time> clock_due;
+  std::set<std::pair<std::string, int>> clock_stopped, clock_breached;
+  // (type, clock, generation, level or fraction) -> distinct event ids
+  std::map<std::tuple<std::string, std::string, int, int>, std::set<std::string>> firings;
+  std::set<std::string> ack_keys;  // NotificationDelivered acknowledgement -> reporter
+  int64_t ack_delivered_ms = 0;
+  bool ack_dead_lettered = false;
+};
+
+struct MailFacts {
+  std::set<std::string> keys;
+  int64_t raw = 0;
+};
+
+struct Probe {
+  bool get_case = false, clocks = false, deliveries = false;
+  std::string clocks_why, deliveries_why, get_case_why;
+};
+
+std::string Header(const std::string& eml, const std::string& name) {
+  const std::string needle = absl::StrCat("\r\n", name, ": ");
+  size_t at = eml.find(needle);
+  if (at == std::string::npos) return "";
+  at += needle.size();
+  const size_t end = eml.find("\r\n", at);
+  return eml.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+class Verifier {
+ public:
+  explicit Verifier(const VerifyOptions& options) : options_(options) {
+    for (const auto& path : options.ledgers) {
+      std::ifstream in(path);
+      std::string line;
+      while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded()) continue;
+        LedgerCase c{j.value("key", ""), j.value("case_id", ""), j.value("email", ""),
+                     j.value("ok_ms", int64_t{0})};
+        if (!ledger_index_.count(c.case_id)) {
+          ledger_index_[c.case_id] = ledger_.size();
+          ledger_.push_back(c);
+        }
+      }
+    }
+    auto channel = [](const std::string& address) {
+      return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    };
+    intake_ = intake::v1::Intake::NewStub(channel(options.intake));
+    deadline_ = deadline::v1::DeadlineWatch::NewStub(channel(options.deadline));
+    notification_ = notification::v1::Notifications::NewStub(channel(options.notification));
+  }
+
+  VerifyResult Run() {
+    const absl::Time start = absl::Now();
+    const absl::Time limit = start + options_.settle;
+    VerifyResult result;
+    while (true) {
+      result = Round();
+      result.settled_after_s = absl::ToDoubleSeconds(absl::Now() - start);
+      if (result.passed || absl::Now() >= limit) break;
+      absl::SleepFor(absl::Seconds(3));
+    }
+    return result;
+  }
+
+ private:
+  VerifyResult Round() {
+    VerifyResult r;
+    r.acknowledged = static_cast<int64_t>(ledger_.size());
+    std::map<std::string, CaseFacts> facts;
+    std::map<std::string, std::set<std::string>> cases_by_key;
+    std::string error;
+    auto case_records = ReadAll(options_.kafka, {events::kCaseEventsTopic}, &error);
+    if (!error.empty()) r.failures.push_back("read " + error);
+    std::map<std::string, int64_t> seen_ids;
+    for (const auto& rec : case_records) {
+      auto decoded = events::Decode(rec.value);
+      if (!decoded.ok()) {
+        ++r.undecodable_records;
+        continue;
+      }
+      const events::Envelope& e = *decoded;
+      const bool ours = ledger_index_.count(e.case_id()) > 0;
+      if (e.has_case_submitted() && e.case_submitted().submitting_system() == "chaos-load")
+        cases_by_key[e.case_submitted().request_key()].insert(e.case_id());
+      if (!ours) continue;
+      if (++seen_ids[e.event_id()] > 1) ++r.repeats_absorbed;
+      CaseFacts& f = facts[e.case_id()];
+      switch (e.payload_case()) {
+        case events::Envelope::kCaseSubmitted:
+          f.submitted.insert(e.event_id());
+          ++f.submitted_raw;
+          break;
+        case events::Envelope::kCaseRouted:
+          f.routed.insert(e.event_id());
+          ++f.routed_raw;
+          break;
+        case events::Envelope::kClockStarted: {
+          const auto& p = e.clock_started();
+          f.clock_started[{p.clock(), p.generation()}].insert(e.event_id());
+          f.clock_due[{p.clock(), p.generation()}] = events::GetTime(p.due_at());
+          break;
+        }
+        case events::Envelope::kClockStopped:
+          f.clock_stopped.insert({e.clock_stopped().clock(), e.clock_stopped().generation()});
+          break;
+        case events::Envelope::kDeadlineWarning: {
+          const auto& p = e.deadline_warning();
+          f.firings[{"warning", p.clock(), p.generation(), static_cast<int>(p.fraction() * 1000)}]
+              .insert(e.event_id());
+          break;
+        }
+        case events::Envelope::kDeadlineBreached: {
+          const auto& p = e.deadline_breached();
+          f.firings[{"breach", p.clock(), p.generation(), 0}].insert(e.event_id());
+          f.clock_breached.insert({p.clock(), p.generation()});
+          break;
+        }
+        case events::Envelope::kCaseEscalated: {
+          const auto& p = e.case_escalated();
+          f.firings[{"escalation", p.clock(), p.generation(), p.level()}].insert(e.event_id());
+          break;
+        }
+        case events::Envelope::kNotificationDelivered: {
+          const auto& p = e.notification_delivered();
+          if (p.template_name() == "acknowledgement" && p.recipient() == "reporter") {
+            f.ack_keys.insert(p.idempotency_key());
+            if (!f.ack_delivered_ms) f.ack_delivered_ms = rec.timestamp_ms;
+          }
+          break;
+        }
+        case events::Envelope::kNotificationFailed: {
+          const auto& p = e.notification_failed();
+          if (p.template_name() == "acknowledgement" && p.recipient() == "reporter" &&
+              p.dead_lettered())
+            f.ack_dead_lettered = true;
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    std::vector<std::string> dispatch_topics = DispatchTopics(options_.kafka);
+    std::map<std::string, int64_t> seen_dispatch;
+    if (!dispatch_topics.empty()) {
+      for (const auto& rec : ReadAll(options_.kafka, dispatch_topics, &error)) {
+        if (!ledger_index_.count(rec.key)) continue;
+        CaseFacts& f = facts[rec.key];
+        std::string id = rec.event_id;
+        if (id.empty()) {
+          events::v1::DispatchMessage m;
+          if (m.ParseFromString(rec.value)) id = m.dispatch_id();
+        }
+        f.dispatched.insert(id);
+        ++f.dispatched_raw;
+        if (++seen_dispatch[id] > 1) ++r.repeats_absorbed;
+        if (!f.first_dispatch_ms) f.first_dispatch_ms = rec.timestamp_ms;
+      }
+    }
+    ReadMails();
+    for (const auto& [id, mail] : mails_) r.repeats_absorbed += mail.raw - mail.keys.size();
+
+    auto fail = [&](const std::string& rule, const std::string& case_id, const std::string& why) {
+      int& n = failure_counts_[rule];
+      if (++n <= 5) r.failures.push_back(absl::StrCat(rule, " ", case_id, ": ", why));
+    };
+    failure_counts_.clear();
+    for (const auto& [key, ids] : cases_by_key) {
+      if (ids.size() > 1) {
+        ++r.violations;
+        fail("one-case-per-key", key, absl::StrCat(ids.size(), " cases"));
+      }
+    }
+    std::vector<double> lags;
+    const absl::Time now = absl::Now();
+    for (const LedgerCase& c : ledger_) {
+      CaseFacts& f = facts[c.case_id];
+      Probe& probe = probes_[c.case_id];
+      // 1. In the log and in GetCase.
+      if (f.submitted.size() > 1) {
+        ++r.violations;
+        fail("submitted-once", c.case_id, absl::StrCat(f.submitted.size(), " ids"));
+      }
+      if (!probe.get_case) probe.get_case = GetCase(c.case_id, &probe.get_case_why);
+      if (f.submitted.empty()) {
+        fail("in-log", c.case_id, "no CaseSubmitted on the log");
+      } else if (!probe.get_case) {
+        fail("get-case", c.case_id, probe.get_case_why);
+      } else {
+        ++r.found;
+      }
+      // 2. Routed and dispatched once in effect.
+      if (f.routed.size() > 1 || f.dispatched.size() > 1) {
+        ++r.violations;
+        fail("dispatched-once", c.case_id,
+             absl::StrCat(f.routed.size(), " CaseRouted ids, ", f.dispatched.size(),
+                          " dispatch ids"));
+      } else if (f.routed.size() == 1 && f.dispatched.size() == 1) {
+        ++r.dispatched_once;
+      } else {
+        fail("dispatched", c.case_id,
+             absl::StrCat(f.routed.size(), " CaseRouted, ", f.dispatched.size(), " dispatched"));
+      }
+      // 3. Clocks: started once per generation, held in Redis, fired when due, once.
+      bool clocks_ok = true;
+      for (const auto& [k, ids] : f.firings) {
+        if (ids.size() > 1) {
+          ++r.violations;
+          clocks_ok = false;
+          fail("fired-once", c.case_id,
+               absl::StrCat(std::get<0>(k), " of ", std::get<1>(k), " generation ", std::get<2>(k),
+                            ": ", ids.size(), " ids"));
+        }
+      }
+      std::map<std::string, int> newest;
+      for (const auto& [k, ids] : f.clock_started) {
+        if (ids.size() > 1) {
+          ++r.violations;
+          clocks_ok = false;
+          fail("clock-started-once", c.case_id,
+               absl::StrCat(k.first, " generation ", k.second, ": ", ids.size(), " ids"));
+        }
+        newest[k.first] = std::max(newest[k.first], k.second);
+        const bool stopped = f.clock_stopped.count(k) > 0;
+        // A clock that runs out during the run must have fired: the verifier waits for it (a
+        // 10-day clock is checked by being held in Redis, below).
+        if (!stopped && !f.clock_breached.count(k) && f.clock_due[k] < now + options_.settle) {
+          clocks_ok = false;
+          fail(f.clock_due[k] + options_.fire_grace < now ? "fired-when-due" : "not-due-yet",
+               c.case_id,
+               absl::StrCat(k.first, " due ", absl::FormatTime(f.clock_due[k]),
+                            " has no DeadlineBreached"));
+        }
+      }
+      for (const auto& name : options_.clocks) {
+        if (!newest.count(name)) {
+          clocks_ok = false;
+          fail("clock-started", c.case_id, absl::StrCat("no ClockStarted for ", name));
+        }
+      }
+      if (clocks_ok && !probe.clocks) probe.clocks = Clocks(c.case_id, newest, &probe.clocks_why);
+      if (clocks_ok && !probe.clocks) {
+        clocks_ok = false;
+        fail("clocks-in-redis", c.case_id, probe.clocks_why);
+      }
+      if (clocks_ok) ++r.clocks_right;
+      // 4. The acknowledgement reached the reporter (log, Redis and the sink), or is visible
+      // to ops as dead-lettered.
+      const auto mail = mails_.find(c.case_id);
+      const bool mailed = mail != mails_.end() && !mail->second.keys.empty();
+      if (f.ack_keys.size() > 1) {
+        ++r.violations;
+        fail("acknowledged-once", c.case_id, absl::StrCat(f.ack_keys.size(), " keys"));
+      }
+      if (!f.ack_keys.empty() && mailed) {
+        if (!probe.deliveries) probe.deliveries = Deliveries(c.case_id, &probe.deliveries_why);
+        if (probe.deliveries) {
+          ++r.acks_delivered;
+        } else {
+          fail("acknowledgement-in-redis", c.case_id, probe.deliveries_why);
+        }
+      } else if (f.ack_dead_lettered) {
+        ++r.acks_dead_lettered;
+        if (options_.allow_dead_letter) {
+          ++r.acks_delivered;
+        } else {
+          fail("acknowledged", c.case_id, "dead-lettered");
+        }
+      } else {
+        fail("acknowledged", c.case_id,
+             absl::StrCat(f.ack_keys.empty() ? "no NotificationDelivered" : "delivered",
+                          mailed ? ", mail in the sink" : ", no mail in the sink"));
+      }
+      if (f.first_dispatch_ms && f.ack_delivered_ms) {
+        lags.push_back(
+            static_cast<double>(std::max(f.first_dispatch_ms, f.ack_delivered_ms) - c.ok_ms) /
+            1000.0);
+      }
+    }
+    if (!lags.empty()) {
+      std::sort(lags.begin(), lags.end());
+      r.lag_p50_s = lags[lags.size() / 2];
+      r.lag_max_s = lags.back();
+    }
+    for (const auto& [rule, n] : failure_counts_) {
+      if (n > 5) r.failures.push_back(absl::StrCat(rule, ": ", n - 5, " more"));
+    }
+    const int64_t n = r.acknowledged;
+    r.passed = r.violations == 0 && r.found == n && r.dispatched_once == n && r.clocks_right == n &&
+               r.acks_delivered == n && error.empty();
+    return r;
+  }
+
+  bool GetCase(const std::string& case_id, std::string* why) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    intake::v1::GetCaseRequest request;
+    request.set_case_id(case_id);
+    intake::v1::GetCaseResponse response;
+    const grpc::Status status = intake_->GetCase(&context, request, &response);
+    if (!status.ok()) *why = absl::StrCat("GetCase: ", status.error_message());
+    return status.ok();
+  }
+
+  bool Clocks(const std::string& case_id, const std::map<std::string, int>& newest,
+              std::string* why) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    deadline::v1::GetCaseClocksRequest request;
+    request.set_case_id(case_id);
+    deadline::v1::GetCaseClocksResponse response;
+    const grpc::Status status = deadline_->GetCaseClocks(&context, request, &response);
+    if (!status.ok()) {
+      *why = absl::StrCat("GetCaseClocks: ", status.error_message());
+      return false;
+    }
+    for (const auto& [name, generation] : newest) {
+      bool held = false;
+      for (const auto& clock : response.clocks())
+        held = held || (clock.name() == name && clock.generation() == generation);
+      if (!held) {
+        *why = absl::StrCat("GetCaseClocks has no ", name, " generation ", generation);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool Deliveries(const std::string& case_id, std::string* why) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    notification::v1::ListDeliveriesRequest request;
+    request.set_case_id(case_id);
+    notification::v1::ListDeliveriesResponse response;
+    const grpc::Status status = notification_->ListDeliveries(&context, request, &response);
+    if (!status.ok()) {
+      *why = absl::StrCat("ListDeliveries: ", status.error_message());
+      return false;
+    }
+    for (const auto& d : response.deliveries()) {
+      if (d.template_name() == "acknowledgement" && d.recipient() == "reporter" &&
+          d.status() == "delivered")
+        return true;
+    }
+    *why = "ListDeliveries shows no delivered acknowledgement";
+    return false;
+  }
+
+  // The SMTP sink's files: per message a JSON with the envelope and the raw message (.eml).
+  void ReadMails() {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(options_.smtp_dir, ec)) {
+      const std::string path = entry.path().string();
+      if (!absl::EndsWith(path, ".json") || mail_files_.count(path)) continue;
+      std::ifstream in(path);
+      std::stringstream buffer;
+      buffer << in.rdbuf();
+      auto j = nlohmann::json::parse(buffer.str(), nullptr, false);
+      if (j.is_discarded()) continue;  // never half written (the sink renames), but be safe
+      // "eml" names the raw message beside it, which is there before its .json.
+      std::ifstream raw(std::filesystem::path(options_.smtp_dir) / j.value("eml", std::string()));
+      std::stringstream message;
+      message << raw.rdbuf();
+      if (message.str().empty()) continue;
+      mail_files_.insert(path);
+      const std::string whole = message.str();
+      const std::string eml = "\r\n" + whole.substr(0, whole.find("\r\n\r\n"));
+      const std::string case_id = Header(eml, "X-Meldpunt-Case");
+      const auto it = ledger_index_.find(case_id);
+      if (it == ledger_index_.end()) continue;
+      bool to_reporter = false;
+      for (const auto& to : j.value("rcpt_tos", std::vector<std::string>{}))
+        to_reporter = to_reporter || to == ledger_[it->second].email;
+      if (!to_reporter) continue;
+      MailFacts& m = mails_[case_id];
+      m.keys.insert(Header(eml, "X-Meldpunt-Idempotency-Key"));
+      ++m.raw;
+    }
+  }
+
+  const VerifyOptions& options_;
+  std::vector<LedgerCase> ledger_;
+  std::map<std::string, size_t> ledger_index_;
+  std::map<std::string, Probe> probes_;
+  std::map<std::string, MailFacts> mails_;
+  std::set<std::string> mail_files_;
+  std::map<std::string, int> failure_counts_;
+  std::unique_ptr<intake::v1::Intake::Stub> intake_;
+  std::unique_ptr<deadline::v1::DeadlineWatch::Stub> deadline_;
+  std::unique_ptr<notification::v1::Notifications::Stub> notification_;
+};
+
+}  // namespace
+
+nlohmann::json VerifyResult::ToJson() const {
+  return {{"acknowledged", acknowledged},
+          {"found", found},
+          {"dispatched_once", dispatched_once},
+          {"clocks_right", clocks_right},
+          {"acks_delivered", acks_delivered},
+          {"acks_dead_lettered", acks_dead_lettered},
+          {"repeats_absorbed", repeats_absorbed},
+          {"violations", violations},
+          {"undecodable_records", undecodable_records},
+          {"lag_p50_s", lag_p50_s},
+          {"lag_max_s", lag_max_s},
+          {"settled_after_s", settled_after_s},
+          {"passed", passed},
+          {"failures", failures}};
+}
+
+VerifyResult Verify(const VerifyOptions& options) { return Verifier(options).Run(); }
+
+}  // namespace meldpunt::chaos

@@ -1,0 +1,58 @@
+// The independent verifier: holds the system to DESIGN.md §4 for every case in a ledger. It
+// reads every topic from offset 0 (read-committed), asks the services what Redis holds
+// (GetCase, GetCaseClocks, ListDeliveries) and reads the SMTP sink's files, and repeats until
+// every case passes or `settle` runs out. It trusts nothing the services say about themselves
+// beyond what a user of theirs would see.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+
+namespace meldpunt::chaos {
+
+struct VerifyOptions {
+  std::vector<std::string> ledgers;
+  std::string kafka;
+  std::string intake;        // gRPC host:port
+  std::string deadline;      // gRPC host:port
+  std::string notification;  // gRPC host:port
+  std::string smtp_dir;
+  // Clocks every ledger case must have (the chaos deadline policy gives reports and complaints
+  // both). A clock due within `settle` must fire; after `fire_grace` past its due time it counts
+  // as lost (timers that fell due while deadline-watch was down fire late, within the lease).
+  std::vector<std::string> clocks = {"acknowledge", "answer"};
+  absl::Duration fire_grace = absl::Seconds(20);
+  absl::Duration settle = absl::Seconds(180);
+  // A dead-lettered acknowledgement passes (it is visible to ops) only when the scenario made
+  // the sinks fail for longer than the retries last.
+  bool allow_dead_letter = false;
+};
+
+// One row of the scenario table, and the first failures by rule (case id and why).
+struct VerifyResult {
+  int64_t acknowledged = 0;         // ledger lines (SubmitCase OK)
+  int64_t found = 0;                // in the log and in GetCase
+  int64_t dispatched_once = 0;      // one CaseRouted id and one dispatch id
+  int64_t clocks_right = 0;         // every clock started once, held in Redis, fired when due
+  int64_t acks_delivered = 0;       // NotificationDelivered + ListDeliveries + the sink's mail
+  int64_t acks_dead_lettered = 0;   // on the DLQ and the log instead (counted in acks_delivered
+                                    // only when allowed)
+  int64_t repeats_absorbed = 0;     // records repeated with the same event id / idempotency key
+  int64_t violations = 0;           // distinct ids for one fact, duplicate cases for one key
+  int64_t undecodable_records = 0;  // on the case topic (poison), skipped by every service
+  double lag_p50_s = 0;             // OK -> dispatched and acknowledged, per case
+  double lag_max_s = 0;
+  double settled_after_s = 0;  // from the start of verification until all passed
+  bool passed = false;
+  std::vector<std::string> failures;  // "rule case_id: why", the first few per rule
+
+  nlohmann::json ToJson() const;
+};
+
+VerifyResult Verify(const VerifyOptions& options);
+
+}  // namespace meldpunt::chaos
