@@ -23,6 +23,14 @@ namespace meldpunt::grpc_util {
 
 class ServerRunner {
  public:
+  // The limits every Meldpunt gRPC server applies (libs/grpc/README.md says why).
+  static constexpr int kMaxReceiveBytes = 4 * 1024 * 1024;
+  static constexpr int kMaxSendBytes = 32 * 1024 * 1024;
+  static constexpr int kMaxMetadataBytes = 16 * 1024;
+  static constexpr int kMaxStreamsPerConnection = 100;
+  static constexpr size_t kMemoryQuotaBytes = 256 * 1024 * 1024;
+  static constexpr int kMaxThreads = 64;
+
   ServerRunner() = default;
   ~ServerRunner();
   ServerRunner(const ServerRunner&) = delete;
