@@ -62,6 +62,9 @@ void EventConsumer::Run() {
     absl::StatusOr<Envelope> envelope = Decode(record.value);
     absl::Status status = envelope.ok() ? absl::OkStatus() : envelope.status();
     absl::Duration backoff = absl::Milliseconds(100);
+    // A record polled just as Stop() came is left unhandled and uncommitted: committing it
+    // without handling would lose it (the next owner starts after the committed offset).
+    if (envelope.ok() && stop_.load()) return;
     while (envelope.ok() && !stop_.load()) {
       status = handler_(*envelope, record);
       if (status.ok() || !IsRetriable(status)) break;

@@ -92,9 +92,18 @@ absl::Status Connection::Reconnect() {
   redisEnableKeepAlive(context_);
   shas_.clear();
   for (const redis::Script& script : options_.scripts) {
-    ASSIGN_OR_RETURN(std::vector<Reply> replies, Send({{"SCRIPT", "LOAD", script.source}}));
-    RETURN_IF_ERROR(ReplyStatus(replies[0]));
-    shas_.emplace_back(script.name, replies[0].str);
+    absl::StatusOr<std::vector<Reply>> replies = Send({{"SCRIPT", "LOAD", script.source}});
+    absl::Status loaded = replies.ok() ? ReplyStatus((*replies)[0]) : replies.status();
+    if (!loaded.ok()) {
+      // E.g. "LOADING" while a restarted Redis replays its AOF. A connection without its
+      // scripts is never kept: the next call connects again and loads them then.
+      if (context_) redisFree(context_);
+      context_ = nullptr;
+      shas_.clear();
+      return absl::UnavailableError(
+          absl::StrCat("redis ", options_.address, ": loading scripts: ", loaded.message()));
+    }
+    shas_.emplace_back(script.name, (*replies)[0].str);
   }
   return absl::OkStatus();
 }
@@ -139,12 +148,13 @@ absl::StatusOr<Reply> Connection::Script(const std::string& name,
                                          const std::vector<std::string>& keys,
                                          const std::vector<std::string>& args) {
   for (int attempt = 0; attempt < 2; ++attempt) {
+    bool known = false;
+    for (const redis::Script& script : options_.scripts) known = known || script.name == name;
+    if (!known) return absl::InvalidArgumentError(absl::StrCat("redis: no script '", name, "'"));
     std::string sha;
     for (const auto& [script, hash] : shas_)
       if (script == name) sha = hash;
-    if (sha.empty() && context_ != nullptr)
-      return absl::InvalidArgumentError(absl::StrCat("redis: no script '", name, "'"));
-    if (context_ == nullptr) {
+    if (context_ == nullptr || sha.empty()) {
       RETURN_IF_ERROR(Reconnect());
       continue;
     }

@@ -209,8 +209,34 @@ absl::StatusOr<CommandResult> IntakeLogic::Merge(Command command, const std::str
 absl::StatusOr<Case> IntakeLogic::Get(const std::string& case_ref) {
   ASSIGN_OR_RETURN(std::string case_id, Resolve(case_ref));
   ASSIGN_OR_RETURN(std::optional<Case> c, store_.Get(case_id));
-  if (!c.has_value()) return absl::NotFoundError(absl::StrCat("case ", case_id, " not found"));
-  return *std::move(c);
+  if (c.has_value()) return *std::move(c);
+  // Read-your-writes when the projection lags (SubmitCase answered from the event itself because
+  // the caller's deadline ran out): a case whose reference was claimed by a submission is
+  // waited for, and if it still does not show, the answer is "retry", never NOT_FOUND.
+  ASSIGN_OR_RETURN(bool submitted, SubmissionSeen(case_id));
+  if (!submitted) return absl::NotFoundError(absl::StrCat("case ", case_id, " not found"));
+  ASSIGN_OR_RETURN(bool shown, PollUntil(
+                                   [&]() -> absl::StatusOr<bool> {
+                                     ASSIGN_OR_RETURN(c, store_.Get(case_id));
+                                     return c.has_value();
+                                   },
+                                   absl::Now() + options_.projection_wait));
+  if (shown) return *std::move(c);
+  return absl::UnavailableError(
+      absl::StrCat("case ", case_id, " was submitted and is not readable yet; retry"));
+}
+
+absl::StatusOr<bool> IntakeLogic::SubmissionSeen(const std::string& case_id) {
+  // Submit claims the case's reference (of the year it came in) before it appends.
+  const int year = absl::ToCivilYear(clock_.Now(), calendar::BrusselsTimeZone()).year();
+  for (int y : {year, year - 1}) {
+    for (int length : {8, 10, 12}) {
+      ASSIGN_OR_RETURN(std::optional<std::string> owner,
+                       store_.ResolveReference(events::ReferenceFor(case_id, y, length)));
+      if (owner == case_id) return true;
+    }
+  }
+  return false;
 }
 
 absl::StatusOr<std::vector<v1::HistoryEntry>> IntakeLogic::History(const std::string& case_ref,

@@ -60,6 +60,8 @@ class IntakeLogic {
   absl::StatusOr<CommandResult> Merge(Command command, const std::string& master_ref,
                                       absl::Time deadline);
 
+  // NOT_FOUND for a case nobody submitted; UNAVAILABLE (retry) for a submitted case the
+  // projection has not folded within projection_wait.
   absl::StatusOr<Case> Get(const std::string& case_ref);
   absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& case_ref,
                                                         std::string* case_id);
@@ -76,6 +78,8 @@ class IntakeLogic {
   absl::StatusOr<Case> AppendAndWait(const events::Envelope& envelope, const Case& before,
                                      absl::Time deadline);
   absl::StatusOr<std::string> ReserveReference(const std::string& case_id, absl::Time now);
+  // Whether a submission claimed this case's reference (this year or last).
+  absl::StatusOr<bool> SubmissionSeen(const std::string& case_id);
 
   events::EventLog& log_;
   CaseStore& store_;

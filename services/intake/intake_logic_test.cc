@@ -219,6 +219,24 @@ TEST_F(IntakeLogicTest, AnswersFromTheEventWhenTheProjectionLags) {
   EXPECT_EQ(result->c.state(), t::RECEIVED);
 }
 
+TEST_F(IntakeLogicTest, ASubmittedCaseTheProjectionLacksIsRetryNotNotFound) {
+  log_.consumer = nullptr;  // nobody folds
+  auto result = logic_.Submit(Request(), Deadline());
+  ASSERT_TRUE(result.ok()) << result.status();
+  const std::string case_id = result->c.case_id();
+  auto got = logic_.Get(case_id);
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
+  EXPECT_NE(got.status().message().find("retry"), std::string::npos);
+  // By reference too.
+  EXPECT_EQ(logic_.Get(result->c.reference()).status().code(), absl::StatusCode::kUnavailable);
+  // Once folded, it shows.
+  ASSERT_TRUE(store_.Apply(log_.appended.back(), 0).ok());
+  ASSERT_TRUE(logic_.Get(case_id).ok());
+  // A case nobody submitted is NOT_FOUND at once.
+  EXPECT_EQ(logic_.Get(events::CaseIdFor("web-form", "never-sent")).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(IntakeLogicTest, AppendWaitsNoLongerThanTheCallDeadline) {
   const absl::Time short_deadline = absl::Now() + absl::Seconds(2);
   ASSERT_TRUE(logic_.Submit(Request(), short_deadline).ok());

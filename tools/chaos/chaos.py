@@ -289,13 +289,15 @@ def s_sinks_down(run, short):
 def s_poison(run, short):
     def fault():
         kafka = run.state()["kafka"]
+        poison = os.path.join(run.state_dir, "poison")
         for key, value in (("MP-POISON0000001", b"\x00\x01garbage that is not an envelope"),
-                           ("MP-POISON0000002", b""),
-                           ("", b"\x0a\xff\xff\xff\xff\x0f")):
-            cmd = ["kcat", "-P", "-b", kafka, "-t", CASE_TOPIC]
-            if key:
-                cmd += ["-k", key]
-            p = subprocess.run(cmd, input=value, capture_output=True)
+                           ("MP-POISON0000002", b"\x0a\x03abc"),  # an envelope with an id only
+                           ("", b"\x0a\xff\xff\xff\xff\x0f")):  # a length past the end
+            with open(poison, "wb") as f:
+                f.write(value)
+            # A file argument is one message, whatever bytes it holds.
+            cmd = ["kcat", "-P", "-b", kafka, "-t", CASE_TOPIC] + (["-k", key] if key else [])
+            p = subprocess.run(cmd + [poison], capture_output=True)
             if p.returncode != 0:
                 raise Fault("kcat: %s" % p.stderr.decode(errors="replace").strip())
         run.mark("3 poison records written to %s" % CASE_TOPIC)

@@ -29,6 +29,8 @@ namespace {
 struct LedgerCase {
   std::string key, case_id, email;
   int64_t ok_ms = 0;
+  bool read_your_write = true;
+  std::string read_your_write_error;
 };
 
 struct RawRecord {
@@ -162,8 +164,12 @@ class Verifier {
         if (line.empty()) continue;
         auto j = nlohmann::json::parse(line, nullptr, false);
         if (j.is_discarded()) continue;
-        LedgerCase c{j.value("key", ""), j.value("case_id", ""), j.value("email", ""),
-                     j.value("ok_ms", int64_t{0})};
+        LedgerCase c{j.value("key", ""),
+                     j.value("case_id", ""),
+                     j.value("email", ""),
+                     j.value("ok_ms", int64_t{0}),
+                     j.value("read_your_write", true),
+                     j.value("read_your_write_error", "")};
         if (!ledger_index_.count(c.case_id)) {
           ledger_index_[c.case_id] = ledger_.size();
           ledger_.push_back(c);
@@ -310,7 +316,11 @@ class Verifier {
         fail("submitted-once", c.case_id, absl::StrCat(f.submitted.size(), " ids"));
       }
       if (!probe.get_case) probe.get_case = GetCase(c.case_id, &probe.get_case_why);
-      if (f.submitted.empty()) {
+      if (!c.read_your_write) {
+        // The submitter's GetCase right after the OK did not show the case.
+        ++r.violations;
+        fail("read-your-writes", c.case_id, c.read_your_write_error);
+      } else if (f.submitted.empty()) {
         fail("in-log", c.case_id, "no CaseSubmitted on the log");
       } else if (!probe.get_case) {
         fail("get-case", c.case_id, probe.get_case_why);
