@@ -245,6 +245,12 @@ TEST(Terms, CalendarAndWorkingDaysOnTheBusinessCalendar) {
   EXPECT_FALSE(Term::Parse("0d").ok());
   EXPECT_FALSE(Term::Parse("twowd").ok());
   EXPECT_FALSE(Term::Parse("-3h").ok());
+  // Ten years at most: the calendar walks a term day by day, so a typo must not hang a timer.
+  EXPECT_TRUE(Term::Parse("3660wd").ok());
+  EXPECT_FALSE(Term::Parse("999999999wd").ok());
+  EXPECT_FALSE(Term::Parse("2147483647wh").ok());
+  EXPECT_FALSE(Term::Parse("3661d").ok());
+  EXPECT_FALSE(Term::Parse("1e300h").ok());
 }
 
 TEST_F(DeadlineLogicTest, WorkingDayClockDueOnTheCalendar) {

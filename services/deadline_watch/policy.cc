@@ -55,27 +55,28 @@ absl::StatusOr<Term> Term::Parse(const std::string& raw, bool allow_zero) {
   Term term;
   term.text = text;
   int n = 0;
-  auto count = [&](size_t suffix) {
-    return absl::SimpleAtoi(text.substr(0, text.size() - suffix), &n) && n > 0;
+  auto count = [&](size_t suffix, int max) {
+    return absl::SimpleAtoi(text.substr(0, text.size() - suffix), &n) && n > 0 && n <= max;
   };
-  if (absl::EndsWith(text, "wd") && count(2)) {
+  if (absl::EndsWith(text, "wd") && count(2, kMaxTermDays)) {
     term.unit = Unit::kWorkingDays;
     term.days = n;
     return term;
   }
-  if (absl::EndsWith(text, "wh") && count(2)) {
+  if (absl::EndsWith(text, "wh") && count(2, kMaxTermDays * 24)) {
     term.unit = Unit::kWorkingHours;
     term.elapsed = absl::Hours(n);
     return term;
   }
-  if (absl::EndsWith(text, "d") && count(1)) {
+  if (absl::EndsWith(text, "d") && count(1, kMaxTermDays)) {
     term.unit = Unit::kCalendarDays;
     term.days = n;
     return term;
   }
   absl::StatusOr<absl::Duration> elapsed = config::ParseDuration(text);
   if (!elapsed.ok() || *elapsed < absl::ZeroDuration() ||
-      (*elapsed == absl::ZeroDuration() && !allow_zero)) {
+      (*elapsed == absl::ZeroDuration() && !allow_zero) ||
+      *elapsed > absl::Hours(24 * kMaxTermDays)) {
     return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a term"));
   }
   term.elapsed = *elapsed;
@@ -99,7 +100,8 @@ absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks)
   if (!clocks.IsSequence()) return absl::InvalidArgumentError("deadline.clocks: must be a list");
   std::set<std::string> ids;
   constexpr char kTermHelp[] =
-      "must be calendar days (10d), working days (2wd), working hours (16wh) or a time (48h)";
+      "must be calendar days (10d), working days (2wd), working hours (16wh) or a time (48h), of "
+      "at most ten years";
   for (size_t i = 0; i < clocks.size(); ++i) {
     const YAML::Node& node = clocks[i];
     const std::string where = absl::StrCat("deadline.clocks[", i, "]");

@@ -37,6 +37,11 @@
 
 namespace meldpunt::deadline {
 
+// The longest term a policy may name: ten years, counted as days, working days, working hours
+// or time. The calendar walks terms a day at a time, so a typo such as "2000000000wd" must not
+// reach it.
+inline constexpr int kMaxTermDays = 3660;
+
 // How long a clock runs.
 struct Term {
   enum class Unit { kElapsed, kCalendarDays, kWorkingDays, kWorkingHours };
@@ -46,7 +51,8 @@ struct Term {
   std::string text;        // as configured
 
   absl::Time DueFrom(absl::Time start, const calendar::BusinessCalendar& calendar) const;
-  // "10d", "2wd", "16wh", or a duration such as "48h". `allow_zero` for escalation delays.
+  // "10d", "2wd", "16wh", or a duration such as "48h", at most kMaxTermDays long (in hours for
+  // "wh"). `allow_zero` for escalation delays.
   static absl::StatusOr<Term> Parse(const std::string& text, bool allow_zero = false);
 };
 

@@ -111,13 +111,12 @@ const std::map<std::string, std::set<std::string>>& Placeholders() {
 }
 
 absl::StatusOr<Templates> Templates::Load(const std::string& dir) {
-  Templates templates;
-  templates.dir_ = dir;
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     return absl::NotFoundError(
         absl::StrCat("notification.templates_dir: '", dir, "' is not a directory"));
   }
+  std::map<std::string, std::string> sources;
   for (const char* language : kLanguages) {
     const std::filesystem::path folder = std::filesystem::path(dir) / language;
     if (!std::filesystem::is_directory(folder, ec)) continue;
@@ -125,18 +124,28 @@ absl::StatusOr<Templates> Templates::Load(const std::string& dir) {
       if (entry.path().extension() != ".mustache") continue;
       absl::StatusOr<std::string> text = config::ReadFile(entry.path().string());
       if (!text.ok()) return text.status();
-      kainjow::mustache::mustache parsed(*text);
-      if (!parsed.is_valid()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(entry.path().string(), ": ", parsed.error_message()));
-      }
-      if (!absl::StartsWith(*text, "Subject: ")) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(entry.path().string(), ": must start with 'Subject: '"));
-      }
-      templates.sources_[absl::StrCat(language, "/", entry.path().stem().string())] = *text;
+      sources[absl::StrCat(language, "/", entry.path().stem().string())] = *std::move(text);
     }
   }
+  if (sources.empty()) return absl::NotFoundError(absl::StrCat("no templates under '", dir, "'"));
+  return FromSources(dir, sources);
+}
+
+absl::StatusOr<Templates> Templates::FromSources(
+    const std::string& dir, const std::map<std::string, std::string>& sources) {
+  Templates templates;
+  templates.dir_ = dir;
+  for (const auto& [key, text] : sources) {
+    const std::string file = (std::filesystem::path(dir) / absl::StrCat(key, ".mustache")).string();
+    kainjow::mustache::mustache parsed(text);
+    if (!parsed.is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": ", parsed.error_message()));
+    }
+    if (!absl::StartsWith(text, "Subject: ")) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": must start with 'Subject: '"));
+    }
+  }
+  templates.sources_ = sources;
   if (templates.sources_.empty())
     return absl::NotFoundError(absl::StrCat("no templates under '", dir, "'"));
   return templates;

@@ -35,6 +35,10 @@ class Templates {
  public:
   // Reads every <dir>/<lang>/<name>.mustache for lang in nl, fr, en; each must parse.
   static absl::StatusOr<Templates> Load(const std::string& dir);
+  // What Load does once the files are read: `sources` maps "<lang>/<name>" to the text of
+  // <dir>/<lang>/<name>.mustache; `dir` only names the files in errors.
+  static absl::StatusOr<Templates> FromSources(const std::string& dir,
+                                               const std::map<std::string, std::string>& sources);
 
   // Falls back to nl when the language has no such template. NOT_FOUND for an unknown name.
   absl::StatusOr<Rendered> Render(const std::string& name, const std::string& language,

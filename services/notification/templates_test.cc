@@ -302,5 +302,22 @@ TEST_F(CheckFolder, ReadsEveryTagFormAndRejectsPartials) {
   EXPECT_THAT(message, Not(HasSubstr("'reference'")));  // trimmed, and allowed
 }
 
+TEST(FromSources, ChecksTheTextsAsLoadDoes) {
+  absl::StatusOr<Templates> bad = Templates::FromSources("letters", {{"nl/answer", "{{#x}}"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("letters/nl/answer.mustache"));
+  absl::StatusOr<Templates> no_subject =
+      Templates::FromSources("letters", {{"nl/answer", "Dear {{name}}"}});
+  ASSERT_FALSE(no_subject.ok());
+  EXPECT_THAT(no_subject.status().message(), HasSubstr("must start with 'Subject: '"));
+  absl::StatusOr<Templates> good =
+      Templates::FromSources("letters", {{"nl/answer", "Subject: {{reference}}\n\nHi"}});
+  ASSERT_TRUE(good.ok()) << good.status();
+  absl::StatusOr<Rendered> letter = good->Render("answer", "fr", {{"reference", "MP-1"}});
+  ASSERT_TRUE(letter.ok()) << letter.status();
+  EXPECT_EQ(letter->subject, "MP-1");
+  EXPECT_EQ(letter->body, "Hi");
+}
+
 }  // namespace
 }  // namespace meldpunt::notification

@@ -360,7 +360,12 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(const std::string&
       if (!postcodes.ok()) return postcodes.status();
       std::string geojson;
       if (const YAML::Node polygon = districts[i]["polygon"]) {
-        geojson = polygon.IsScalar() ? polygon.Scalar() : ToJson(polygon).dump();
+        try {
+          geojson = polygon.IsScalar() ? polygon.Scalar() : ToJson(polygon).dump();
+        } catch (const nlohmann::json::exception& e) {
+          // dump() refuses strings that are not UTF-8.
+          return err.At(polygon, path + ".polygon", absl::StrCat("not valid GeoJSON: ", e.what()));
+        }
       }
       if (postcodes->empty() && geojson.empty()) {
         return err.At(districts[i], path, "needs postcodes, a polygon, or both");

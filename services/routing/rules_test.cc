@@ -211,6 +211,9 @@ TEST(Rules, ErrorsNameTheLineAndTheReason) {
               HasSubstr("default_department"));
   EXPECT_THAT(error("departments: [unclosed\n"), HasSubstr("bad.yaml:"));
   EXPECT_THAT(error(base + "max_hops: 0\n"), HasSubstr("max_hops"));
+  // A polygon written as YAML with a string that is not UTF-8: an error, not an exception.
+  EXPECT_THAT(error(base + "districts: [{id: d, polygon: {type: Polygon, name: \"x\x91y\"}}]\n"),
+              HasSubstr("districts[0].polygon: not valid GeoJSON"));
 }
 
 TEST(Words, SplitsOnNonLettersAndLowerCases) {
