@@ -206,8 +206,13 @@ absl::Status DeadlineLogic::Start(const events::Envelope& e, const CaseFacts& fa
     const ClockPolicy* policy = Select(candidate.name, facts);
     if (policy == nullptr || policy->start_on != token) continue;
     if (v1::Clock* existing = Named(clocks, policy->name)) {
-      // Started before: by this very event (a repeat after a crash) the event goes out again.
-      if (existing->changed_by() == e.event_id() && existing->generation() == 1)
+      // Started before: by this very event (a repeat after a crash, or the live consumer
+      // catching up with a rebuild that folded the event first) the event goes out again, even
+      // when a later event has stopped the clock since.
+      const bool started_here = existing->started_by().empty()
+                                    ? existing->changed_by() == e.event_id()
+                                    : existing->started_by() == e.event_id();
+      if (started_here && existing->generation() == 1)
         out.push_back(ClockEvent(e, *existing, "started", token));
       continue;
     }
@@ -221,6 +226,7 @@ absl::Status DeadlineLogic::Start(const events::Envelope& e, const CaseFacts& fa
     clock.set_kind(types::v1::CaseKind_Name(facts.kind));
     clock.set_department(facts.department);
     clock.set_changed_by(e.event_id());
+    clock.set_started_by(e.event_id());
     const absl::Time started = events::GetTime(e.occurred_at());
     *clock.mutable_started_at() = e.occurred_at();
     events::SetTime(clock.mutable_due_at(), policy->duration.DueFrom(started, calendar_));
@@ -263,6 +269,7 @@ absl::Status DeadlineLogic::Restart(const events::Envelope& e, const CaseFacts& 
   clock.set_escalation_level(0);
   clock.set_breached(false);
   clock.set_changed_by(e.event_id());
+  clock.set_started_by(e.event_id());
   RETURN_IF_ERROR(store_.Schedule(partition, TimersFor(clock, *policy)));
   RETURN_IF_ERROR(store_.PutClock(clock));
   out.push_back(ClockEvent(e, clock, "started", reason));

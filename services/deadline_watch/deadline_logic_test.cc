@@ -429,6 +429,27 @@ TEST_F(DeadlineLogicTest, ClockEventsGoToTheLogAndARepeatedEventGivesTheSameOnes
   EXPECT_FALSE((*closed)[0].clock_stopped().within_term());
 }
 
+TEST_F(DeadlineLogicTest, ARepeatedStartAfterTheClockStoppedStillGivesItsClockStarted) {
+  // A rebuild folded the submission and the acknowledgement before the live consumer handled
+  // the submission: the clock is stopped by then, and its ClockStarted must still go out.
+  const events::Envelope submitted = Submitted(t::REPORT);
+  auto started = logic_.OnEvent(submitted, 0);
+  ASSERT_TRUE(started.ok());
+  ASSERT_EQ(Types(*started), (std::vector<std::string>{"ClockStarted", "ClockStarted"}));
+  const events::Envelope acknowledged = Event(
+      [](events::Envelope& e) {
+        e.mutable_notification_delivered()->set_template_name("acknowledgement");
+      },
+      kStart + absl::Hours(1));
+  ASSERT_EQ(Types(*logic_.OnEvent(acknowledged, 0)), (std::vector<std::string>{"ClockStopped"}));
+  auto again = logic_.OnEvent(submitted, 0);
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(Types(*again), (std::vector<std::string>{"ClockStarted", "ClockStarted"}));
+  EXPECT_EQ((*again)[0].event_id(), (*started)[0].event_id());
+  EXPECT_EQ((*again)[1].event_id(), (*started)[1].event_id());
+  EXPECT_EQ((*store_.Clocks(kCase))[0].status(), v1::STOPPED) << "the repeat changes nothing";
+}
+
 TEST_F(DeadlineLogicTest, PauseAndResumeAreOnTheLog) {
   auto policies = ParsePolicies(YAML::Load(
       "[{name: resolve, kinds: [REPORT], duration: 240h, pauses: true, stop_on: [answered]}]"));

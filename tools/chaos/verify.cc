@@ -132,7 +132,8 @@ struct CaseFacts {
   std::map<std::tuple<std::string, std::string, int, int>, std::set<std::string>> firings;
   std::set<std::string> ack_keys;  // NotificationDelivered acknowledgement -> reporter
   int64_t ack_delivered_ms = 0;
-  bool ack_dead_lettered = false;
+  bool ack_dead_lettered = false;  // NotificationFailed (dead_lettered) on the case log
+  bool ack_in_dlq = false;         // and its record on the dead-letter topic
 };
 
 struct MailFacts {
@@ -291,6 +292,15 @@ class Verifier {
         if (!f.first_dispatch_ms) f.first_dispatch_ms = rec.timestamp_ms;
       }
     }
+    for (const auto& rec :
+         ReadAll(options_.kafka, {events::kNotificationDeadLetterTopic}, &error)) {
+      if (!ledger_index_.count(rec.key)) continue;
+      auto decoded = events::Decode(rec.value);
+      if (decoded.ok() && decoded->has_notification_failed() &&
+          decoded->notification_failed().template_name() == "acknowledgement" &&
+          decoded->notification_failed().recipient() == "reporter")
+        facts[rec.key].ack_in_dlq = true;
+    }
     ReadMails();
     for (const auto& [id, mail] : mails_) r.repeats_absorbed += mail.raw - mail.keys.size();
 
@@ -391,7 +401,8 @@ class Verifier {
         fail("acknowledged-once", c.case_id, absl::StrCat(f.ack_keys.size(), " keys"));
       }
       if (!f.ack_keys.empty() && mailed) {
-        if (!probe.deliveries) probe.deliveries = Deliveries(c.case_id, &probe.deliveries_why);
+        if (!probe.deliveries)
+          probe.deliveries = Deliveries(c.case_id, "delivered", &probe.deliveries_why);
         if (probe.deliveries) {
           ++r.acks_delivered;
         } else {
@@ -399,10 +410,15 @@ class Verifier {
         }
       } else if (f.ack_dead_lettered) {
         ++r.acks_dead_lettered;
-        if (options_.allow_dead_letter) {
-          ++r.acks_delivered;
-        } else {
+        std::string why;
+        if (!options_.allow_dead_letter) {
           fail("acknowledged", c.case_id, "dead-lettered");
+        } else if (!f.ack_in_dlq) {
+          fail("dead-lettered-visibly", c.case_id, "no record on the dead-letter topic");
+        } else if (!Deliveries(c.case_id, "dead_lettered", &why)) {
+          fail("dead-lettered-visibly", c.case_id, why);
+        } else {
+          ++r.acks_delivered;
         }
       } else {
         fail("acknowledged", c.case_id,
@@ -464,23 +480,24 @@ class Verifier {
     return true;
   }
 
-  bool Deliveries(const std::string& case_id, std::string* why) {
+  // Whether ListDeliveries (the ops view in Redis) shows the acknowledgement with `status`.
+  bool Deliveries(const std::string& case_id, const std::string& status, std::string* why) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
     notification::v1::ListDeliveriesRequest request;
     request.set_case_id(case_id);
     notification::v1::ListDeliveriesResponse response;
-    const grpc::Status status = notification_->ListDeliveries(&context, request, &response);
-    if (!status.ok()) {
-      *why = absl::StrCat("ListDeliveries: ", status.error_message());
+    const grpc::Status rpc = notification_->ListDeliveries(&context, request, &response);
+    if (!rpc.ok()) {
+      *why = absl::StrCat("ListDeliveries: ", rpc.error_message());
       return false;
     }
     for (const auto& d : response.deliveries()) {
       if (d.template_name() == "acknowledgement" && d.recipient() == "reporter" &&
-          d.status() == "delivered")
+          d.status() == status)
         return true;
     }
-    *why = "ListDeliveries shows no delivered acknowledgement";
+    *why = absl::StrCat("ListDeliveries shows no acknowledgement ", status);
     return false;
   }
 
