@@ -432,7 +432,7 @@ TEST_F(DeadlineLogicTest, ClockEventsGoToTheLogAndARepeatedEventGivesTheSameOnes
 TEST_F(DeadlineLogicTest, ARepeatedStartAfterTheClockStoppedStillGivesItsClockStarted) {
   // A rebuild folded the submission and the acknowledgement before the live consumer handled
   // the submission: the clock is stopped by then, and its ClockStarted must still go out.
-  const events::Envelope submitted = Submitted(t::REPORT);
+  const events::Envelope submitted = Submitted(t::COMPLAINT);
   auto started = logic_.OnEvent(submitted, 0);
   ASSERT_TRUE(started.ok());
   ASSERT_EQ(Types(*started), (std::vector<std::string>{"ClockStarted", "ClockStarted"}));
