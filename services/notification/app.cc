@@ -10,6 +10,7 @@
 #include "libs/kafka/admin.h"
 #include "libs/observability/log.h"
 #include "libs/redis/lease_queue.h"
+#include "libs/service/replay.h"
 #include "libs/service/wiring.h"
 #include "libs/status/status_macros.h"
 
@@ -127,7 +128,8 @@ absl::Status NotificationApp::Start() {
       registry_.get(), config_.consumer_group);
   consumer_->Start();
   senders_->Start();
-  service_ = std::make_unique<NotificationService>(*store_, *templates_, *logic_);
+  service_ = std::make_unique<NotificationService>(*store_, *templates_, *logic_,
+                                                   [this] { return RebuildDeliveries(); });
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}));
   grpc_.SetServing(true);
   started_ = true;
@@ -137,6 +139,31 @@ absl::Status NotificationApp::Start() {
                                      {"rules", rules_->rules.size()},
                                      {"workers", config_.workers}});
   return absl::OkStatus();
+}
+
+absl::StatusOr<v1::RebuildDeliveriesResponse> NotificationApp::RebuildDeliveries() {
+  if (rebuilding_.exchange(true)) return absl::AbortedError("a rebuild is already running");
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag = false; }
+  } done{rebuilding_};
+  log::Warning("rebuilding the outbox and the delivery records from the log");
+  logic_->Hold();
+  absl::StatusOr<int64_t> events =
+      service::ReplayCaseLog(config_, "meldpunt-notification-rebuild", absl::Minutes(30),
+                             [this](const events::Envelope& e, const kafka::Record& r) {
+                               return logic_->Restore(e, r.partition);
+                             });
+  // Released whatever the replay's outcome: a held message must not wait a year.
+  absl::StatusOr<int64_t> released = logic_->Release();
+  RETURN_IF_ERROR(events.status());
+  RETURN_IF_ERROR(released.status());
+  log::Warning("outbox and delivery records rebuilt from the log",
+               {{"events", *events}, {"sent_again", *released}});
+  v1::RebuildDeliveriesResponse response;
+  response.set_events(*events);
+  response.set_sent_again(*released);
+  return response;
 }
 
 void NotificationApp::OnAssigned(const std::vector<kafka::TopicPartition>& partitions) {

@@ -42,6 +42,8 @@ class NotificationApp : public kafka::RebalanceListener {
   absl::Status Start();
   void Stop();
   bool Ready() const;
+  // RebuildDeliveries: the outbox and delivery records folded again from the whole case log.
+  absl::StatusOr<v1::RebuildDeliveriesResponse> RebuildDeliveries();
 
   void OnAssigned(const std::vector<kafka::TopicPartition>& partitions) override;
   void OnRevoked(const std::vector<kafka::TopicPartition>& partitions) override;
@@ -70,6 +72,7 @@ class NotificationApp : public kafka::RebalanceListener {
 
   std::unique_ptr<Senders> senders_;
   bool started_ = false;
+  std::atomic<bool> rebuilding_{false};
 };
 
 }  // namespace meldpunt::notification

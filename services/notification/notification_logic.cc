@@ -13,6 +13,9 @@
 namespace meldpunt::notification {
 namespace {
 
+// How far in the future a message queued during a rebuild is scheduled (Release makes it due).
+constexpr absl::Duration kHeld = absl::Hours(24 * 365);
+
 namespace t = ::meldpunt::types::v1;
 
 std::string Pick(const std::string& lang, const char* nl, const char* fr, const char* en) {
@@ -333,7 +336,16 @@ absl::Status NotificationLogic::Queue(const Rule& rule, const events::Envelope& 
                               {"body", letter.body}};
     job.set_payload(payload.dump());
   }
-  ASSIGN_OR_RETURN(bool added, store_.Enqueue(job, now));
+  absl::Time due = now;
+  {
+    absl::MutexLock lock(&mu_);
+    if (holding_) {
+      // A rebuild is running: not due until it knows whether the log says this was sent.
+      due = now + kHeld;
+      held_.emplace_back(e.case_id(), key);
+    }
+  }
+  ASSIGN_OR_RETURN(bool added, store_.Enqueue(job, due));
   if (added) {
     log::Info("message queued", {{"case_id", e.case_id()},
                                  {"template", rule.template_name},
@@ -360,6 +372,54 @@ std::string NotificationLogic::HostOf(const v1::Job& job) const {
   if (start == std::string::npos) return url;
   const size_t end = url.find_first_of("/?#", start + 3);
   return url.substr(start + 3, end == std::string::npos ? std::string::npos : end - start - 3);
+}
+
+void NotificationLogic::Hold() {
+  absl::MutexLock lock(&mu_);
+  holding_ = true;
+  held_.clear();
+}
+
+absl::Status NotificationLogic::Restore(const events::Envelope& e, int32_t partition) {
+  const bool delivered = e.has_notification_delivered();
+  const bool dead_lettered = e.has_notification_failed() && e.notification_failed().dead_lettered();
+  if (!delivered && !dead_lettered) return Handle(e, partition);
+  const std::string& key = delivered ? e.notification_delivered().idempotency_key()
+                                     : e.notification_failed().idempotency_key();
+  ASSIGN_OR_RETURN(std::optional<v1::Job> job, store_.Job(e.case_id(), key));
+  if (!job) return absl::OkStatus();  // a message today's rules no longer call for
+  v1::Delivery* d = job->mutable_delivery();
+  if (delivered) {
+    d->set_status("delivered");
+    d->set_attempts(e.notification_delivered().attempts());
+  } else {
+    // A retry by hand after a dead letter queues the same key again: the later event wins.
+    d->set_status("dead_lettered");
+    d->set_attempts(e.notification_failed().attempts());
+    d->set_last_error(e.notification_failed().last_error());
+  }
+  *d->mutable_at() = e.occurred_at();
+  d->clear_next_attempt_at();
+  return store_.Finish(*job);
+}
+
+absl::StatusOr<int64_t> NotificationLogic::Release() {
+  std::vector<std::pair<std::string, std::string>> held;
+  {
+    absl::MutexLock lock(&mu_);
+    holding_ = false;
+    held.swap(held_);
+  }
+  int64_t released = 0;
+  const absl::Time now = clock_.Now();
+  for (const auto& [case_id, key] : held) {
+    ASSIGN_OR_RETURN(std::optional<v1::Job> job, store_.Job(case_id, key));
+    if (!job || job->delivery().status() != "pending") continue;
+    events::SetTime(job->mutable_delivery()->mutable_next_attempt_at(), now);
+    RETURN_IF_ERROR(store_.Reschedule(*job, now));
+    ++released;
+  }
+  return released;
 }
 
 absl::Status NotificationLogic::AppendOutcome(const v1::Job& job, bool delivered) {

@@ -67,6 +67,18 @@ class NotificationLogic {
   // Consumer side: queues the messages `envelope` calls for. Idempotent.
   absl::Status Handle(const events::Envelope& envelope, int32_t partition);
 
+  // Rebuilding the outbox and the delivery records from the log after Redis lost them:
+  //   logic.Hold();                                   // new messages wait, not due
+  //   ReplayCaseLog(..., logic.Restore(e, partition)) // every event, in log order
+  //   logic.Release();                                // what has no outcome on the log goes
+  // While held, every message queued (by the replay or the live consumer) is scheduled far in
+  // the future and remembered; Restore marks a message whose NotificationDelivered or
+  // dead-lettered NotificationFailed it meets as such and takes it out of the queue; Release
+  // makes the rest due now. Returns how many it released.
+  void Hold();
+  absl::Status Restore(const events::Envelope& envelope, int32_t partition);
+  absl::StatusOr<int64_t> Release();
+
   // Sending side: one attempt at a claimed message.
   absl::StatusOr<AttemptOutcome> Attempt(v1::Job job);
 
@@ -104,6 +116,8 @@ class NotificationLogic {
   absl::Mutex mu_;
   absl::BitGen random_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);  // host -> messages being sent
+  bool holding_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::pair<std::string, std::string>> held_ ABSL_GUARDED_BY(mu_);  // case, key
 };
 
 std::string LanguageCode(types::v1::Language language);

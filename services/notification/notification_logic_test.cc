@@ -284,6 +284,50 @@ TEST_F(NotificationLogicTest, RedeliveredEventQueuesOnce) {
   EXPECT_EQ(mailer_.sent.size(), 1u);
 }
 
+TEST_F(NotificationLogicTest, RebuildRecordsWhatTheLogSaysWasSentAndSendsOnlyTheRest) {
+  // What the log holds: the complaint, its routing; the acknowledgement delivered, the
+  // department's letter never recorded (the service died between queueing and sending).
+  const events::Envelope submitted = Submitted();
+  const events::Envelope routed = Event(
+      "routed-1", [](events::Envelope& e) { e.mutable_case_routed()->set_department("waste"); });
+  ASSERT_TRUE(logic_.Handle(submitted, 0).ok());
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));
+  const events::Envelope delivered = log_.appended.at(0);
+  ASSERT_EQ(delivered.type(), "NotificationDelivered");
+  store_ = MemoryStore();  // Redis lost everything
+  mailer_.sent.clear();
+
+  logic_.Hold();
+  for (const auto* e : {&submitted, &routed, &delivered}) ASSERT_TRUE(logic_.Restore(*e, 0).ok());
+  // A live event while the rebuild runs waits too.
+  ASSERT_TRUE(logic_
+                  .Handle(Event("referred-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_referred()->set_body("Ombudsdienst");
+                                }),
+                          0)
+                  .ok());
+  EXPECT_TRUE(Pump().empty()) << "nothing is sent while the rebuild runs";
+  EXPECT_EQ(store_.jobs.size(), 3u);
+  auto released = logic_.Release();
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(*released, 2) << "the department's letter and the referral";
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered", "delivered"}));
+  ASSERT_EQ(mailer_.sent.size(), 2u) << "the department's letter and the referral, not the "
+                                        "acknowledgement again";
+  std::set<std::string> to = {mailer_.sent[0].to, mailer_.sent[1].to};
+  EXPECT_EQ(to, (std::set<std::string>{"afval@gemeente.example", "els@example.org"}));
+  for (const auto& [key, job] : store_.jobs) {
+    EXPECT_EQ(job.delivery().status(), "delivered") << job.delivery().template_name();
+    if (job.delivery().template_name() == "acknowledgement")
+      EXPECT_EQ(job.delivery().idempotency_key(),
+                delivered.notification_delivered().idempotency_key());
+  }
+  // Handled again, nothing more is queued.
+  ASSERT_TRUE(logic_.Handle(submitted, 0).ok());
+  EXPECT_TRUE(Pump().empty());
+}
+
 TEST_F(NotificationLogicTest, FailureIsScheduledInTheStoreWithBackoffAndJitterNotSlept) {
   mailer_.failures_left = 1;
   ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());

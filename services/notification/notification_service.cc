@@ -76,4 +76,13 @@ grpc::Status NotificationService::PreviewTemplate(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status NotificationService::RebuildDeliveries(grpc::ServerContext*,
+                                                    const v1::RebuildDeliveriesRequest*,
+                                                    v1::RebuildDeliveriesResponse* response) {
+  absl::StatusOr<v1::RebuildDeliveriesResponse> done = rebuild_();
+  if (!done.ok()) return grpc_util::ToGrpcStatus(done.status());
+  *response = *std::move(done);
+  return grpc::Status::OK;
+}
+
 }  // namespace meldpunt::notification

@@ -1,6 +1,8 @@
 // gRPC adapter of meldpunt.notification.v1.Notifications.
 #pragma once
 
+#include <functional>
+
 #include "services/notification/notification_logic.h"
 
 #include "meldpunt/notification/v1/notification.grpc.pb.h"
@@ -11,19 +13,24 @@ namespace meldpunt::notification {
 
 class NotificationService final : public v1::Notifications::Service {
  public:
-  NotificationService(DeliveryStore& store, const Templates& templates, NotificationLogic& logic)
-      : store_(store), templates_(templates), logic_(logic) {}
+  using Rebuild = std::function<absl::StatusOr<v1::RebuildDeliveriesResponse>()>;
+  NotificationService(DeliveryStore& store, const Templates& templates, NotificationLogic& logic,
+                      Rebuild rebuild)
+      : store_(store), templates_(templates), logic_(logic), rebuild_(std::move(rebuild)) {}
   grpc::Status ListDeliveries(grpc::ServerContext*, const v1::ListDeliveriesRequest* request,
                               v1::ListDeliveriesResponse* response) override;
   grpc::Status RetryDelivery(grpc::ServerContext*, const v1::RetryDeliveryRequest* request,
                              v1::RetryDeliveryResponse* response) override;
   grpc::Status PreviewTemplate(grpc::ServerContext*, const v1::PreviewTemplateRequest* request,
                                v1::PreviewTemplateResponse* response) override;
+  grpc::Status RebuildDeliveries(grpc::ServerContext*, const v1::RebuildDeliveriesRequest*,
+                                 v1::RebuildDeliveriesResponse* response) override;
 
  private:
   DeliveryStore& store_;
   const Templates& templates_;
   NotificationLogic& logic_;
+  Rebuild rebuild_;
 };
 
 }  // namespace meldpunt::notification

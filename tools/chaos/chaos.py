@@ -258,14 +258,16 @@ def s_redis_flushall(run, short):
     def fault():
         run.redis_cli("FLUSHALL")
         run.mark("FLUSHALL")
-        # The operator's recovery (DESIGN.md §4): the projection is rebuilt from the log;
-        # deadline-watch notices the loss by itself and rebuilds its timers.
-        intake = run.state()["services"]["intake"]["grpc"]
-        p = subprocess.run([run.meldctl, "--intake", intake, "rebuild"], capture_output=True,
-                           text=True)
-        if p.returncode != 0:
-            raise Fault("meldctl rebuild: %s" % (p.stderr or p.stdout).strip())
-        run.mark("meldctl rebuild done")
+        # The operator's recovery (DESIGN.md §4): the projection and notification's outbox are
+        # rebuilt from the log; deadline-watch notices the loss by itself and rebuilds its timers.
+        services = run.state()["services"]
+        for flag, name, command in (("--intake", "intake", "rebuild"),
+                                    ("--notification", "notification", "rebuild-deliveries")):
+            p = subprocess.run([run.meldctl, flag, services[name]["grpc"], command],
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                raise Fault("meldctl %s: %s" % (command, (p.stderr or p.stdout).strip()))
+            run.mark("meldctl %s done: %s" % (command, p.stdout.strip()))
     return run.scenario("redis-flushall", fault, rate=10, seconds=40, settle=180)
 
 
@@ -328,7 +330,8 @@ SCENARIOS = [
     ("kafka-kill", "kill -9 of the Kafka broker, restarted after 5 s", s_kafka_kill),
     ("kafka-stop", "SIGSTOP of the Kafka broker for 20 s", s_kafka_stop),
     ("redis-kill", "kill -9 of Redis (AOF on), restarted after 3 s", s_redis_kill),
-    ("redis-flushall", "FLUSHALL of Redis, then meldctl rebuild", s_redis_flushall),
+    ("redis-flushall", "FLUSHALL of Redis, then meldctl rebuild and rebuild-deliveries",
+     s_redis_flushall),
     ("sinks-down", "SMTP sink killed and webhooks answering 503 for 150 s (30 s in --short)",
      s_sinks_down),
     ("rebalance-storm", "replicas of routing, deadline-watch and notification added and removed "

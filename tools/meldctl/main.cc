@@ -121,6 +121,7 @@ class Cli {
     if (command == "rebuild") return Rebuild();
     if (command == "deadlines") return Deadlines();
     if (command == "rebuild-timers") return RebuildTimers();
+    if (command == "rebuild-deliveries") return RebuildDeliveries();
     if (command == "watch") return Watch();
     if (command == "retry") return Retry();
     if (command == "preview") return Preview();
@@ -398,6 +399,23 @@ class Cli {
       PrintJson(response);
     } else {
       std::printf("events=%lld\n", static_cast<long long>(response.events()));
+    }
+    return 0;
+  }
+
+  int RebuildDeliveries() {
+    auto stub =
+        notification::v1::Notifications::NewStub(Channel("notification", "127.0.0.1:50054"));
+    notification::v1::RebuildDeliveriesResponse response;
+    grpc::Status status =
+        stub->RebuildDeliveries(Context(kRebuildTimeoutSeconds).get(),
+                                notification::v1::RebuildDeliveriesRequest(), &response);
+    if (!status.ok()) return Fail(status);
+    if (options_.Flag("json")) {
+      PrintJson(response);
+    } else {
+      std::printf("events=%lld sent_again=%lld\n", static_cast<long long>(response.events()),
+                  static_cast<long long>(response.sent_again()));
     }
     return 0;
   }
