@@ -247,7 +247,8 @@ TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
   EXPECT_NE(body.find("Beste Jan Peeters"), std::string::npos) << body;
   EXPECT_NE(raw.find("To: jan.peeters@example.org"), std::string::npos);
 
-  // The answer clock of the test policy (4 s, warning at 50 %) fires a warning and a breach.
+  // The answer clock of the test policy (10 s, warning at 50 %: the case is routed by then, so the
+  // warning names its department) fires a warning and a breach.
   auto history = CaseEvents(
       case_id,
       [](const std::vector<Envelope>& e) {
