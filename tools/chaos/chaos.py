@@ -267,7 +267,7 @@ def s_redis_flushall(run, short):
                                capture_output=True, text=True)
             if p.returncode != 0:
                 raise Fault("meldctl %s: %s" % (command, (p.stderr or p.stdout).strip()))
-            run.mark("meldctl %s done: %s" % (command, p.stdout.strip()))
+            run.mark("meldctl %s done: %s" % (command, " ".join(p.stdout.split())))
     return run.scenario("redis-flushall", fault, rate=10, seconds=40, settle=180)
 
 
