@@ -63,7 +63,10 @@ absl::Status ServerRunner::Start(const std::string& listen,
   // Without this gRPC binds with SO_REUSEPORT and a second process on the same port "succeeds".
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port_);
-  // Bounded input: no request may exceed 4 MiB (RESOURCE_EXHAUSTED before any handler runs).
+  // Bounded input: no request may exceed 512 KiB (RESOURCE_EXHAUSTED before any handler runs).
+  // The largest valid request (a submission with a 4,000-character description and ten
+  // attachments) is far below; a bigger limit would only let tiny repeated entries, which
+  // protobuf parses to some 35 times their wire size, take more memory.
   builder.SetMaxReceiveMessageSize(kMaxReceiveBytes);
   // Far above the largest real answer (a full ListCases page); a bigger one is a bug, not sent.
   builder.SetMaxSendMessageSize(kMaxSendBytes);

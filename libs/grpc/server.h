@@ -24,7 +24,7 @@ namespace meldpunt::grpc_util {
 class ServerRunner {
  public:
   // The limits every Meldpunt gRPC server applies (libs/grpc/README.md says why).
-  static constexpr int kMaxReceiveBytes = 4 * 1024 * 1024;
+  static constexpr int kMaxReceiveBytes = 512 * 1024;
   static constexpr int kMaxSendBytes = 32 * 1024 * 1024;
   static constexpr int kMaxMetadataBytes = 16 * 1024;
   static constexpr int kMaxStreamsPerConnection = 100;
