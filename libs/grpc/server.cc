@@ -17,7 +17,8 @@ namespace {
 // the caller knows to fix the request rather than retry it.
 class UnparsableRequestInterceptor final : public grpc::experimental::Interceptor {
  public:
-  explicit UnparsableRequestInterceptor(std::string method) : method_(std::move(method)) {}
+  // `method` is gRPC's, valid for the whole call: no copy per call.
+  explicit UnparsableRequestInterceptor(const char* method) : method_(method) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
@@ -35,7 +36,7 @@ class UnparsableRequestInterceptor final : public grpc::experimental::Intercepto
   }
 
  private:
-  const std::string method_;
+  const char* const method_;
   bool unparsable_ = false;
 };
 

@@ -800,13 +800,20 @@ def cmd_start_services(args):
         return 0
 
 
+def recorded(d, name):
+    """The stack's state and the record of process `name` (None, with a warning, if unknown)."""
+    st = load_state(d)
+    rec = (st or {}).get("processes", {}).get(name)
+    if rec is None:
+        warn("no process named %s in %s" % (name, d))
+    return st, rec
+
+
 def cmd_stop_service(args):
     d = os.path.abspath(args.state_dir)
     with state_lock(d):
-        st = load_state(d)
-        rec = (st or {}).get("processes", {}).get(args.name)
+        st, rec = recorded(d, args.name)
         if rec is None:
-            warn("no process named %s in %s" % (args.name, d))
             return 1
         if not is_alive(rec):
             say("%s is not running" % args.name)
@@ -823,10 +830,8 @@ def cmd_stop_service(args):
 def cmd_restart_service(args):
     d = os.path.abspath(args.state_dir)
     with state_lock(d), interruptible():
-        st = load_state(d)
-        rec = (st or {}).get("processes", {}).get(args.name)
+        st, rec = recorded(d, args.name)
         if rec is None:
-            warn("no process named %s in %s" % (args.name, d))
             return 1
         try:
             if is_alive(rec):
@@ -845,10 +850,8 @@ def cmd_restart_service(args):
 def cmd_signal_service(args):
     d = os.path.abspath(args.state_dir)
     with state_lock(d):
-        st = load_state(d)
-        rec = (st or {}).get("processes", {}).get(args.name)
+        st, rec = recorded(d, args.name)
         if rec is None:
-            warn("no process named %s in %s" % (args.name, d))
             return 1
         if not is_alive(rec):
             warn("%s is not running" % args.name)

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -38,8 +39,10 @@ struct RawRecord {
   int64_t timestamp_ms = 0;
 };
 
-// Every record of `topics` from offset 0 to the end as it is now, read-committed.
-std::vector<RawRecord> ReadAll(const std::string& brokers, const std::vector<std::string>& topics,
+// Every record of the topics `wanted` accepts (one metadata request for all of them), from offset
+// 0 to the end as it is now, read-committed.
+std::vector<RawRecord> ReadAll(const std::string& brokers,
+                               const std::function<bool(const std::string&)>& wanted,
                                std::string* error) {
   std::vector<RawRecord> out;
   std::string err;
@@ -54,22 +57,18 @@ std::vector<RawRecord> ReadAll(const std::string& brokers, const std::vector<std
     *error = err;
     return out;
   }
+  RdKafka::Metadata* raw = nullptr;
+  if (consumer->metadata(true, nullptr, &raw, 10000) != RdKafka::ERR_NO_ERROR || !raw) {
+    *error = "no topic metadata";
+    return out;
+  }
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
   std::vector<RdKafka::TopicPartition*> assignment;
-  for (const auto& topic : topics) {
-    RdKafka::Metadata* raw = nullptr;
-    std::unique_ptr<RdKafka::Topic> handle(
-        RdKafka::Topic::create(consumer.get(), topic, nullptr, err));
-    if (consumer->metadata(false, handle.get(), &raw, 10000) != RdKafka::ERR_NO_ERROR || !raw) {
-      *error = absl::StrCat("no metadata for ", topic);
-      return out;
-    }
-    std::unique_ptr<RdKafka::Metadata> metadata(raw);
-    for (const auto* t : *metadata->topics()) {
-      if (t->topic() != topic) continue;
-      for (const auto* p : *t->partitions()) {
-        assignment.push_back(
-            RdKafka::TopicPartition::create(topic, p->id(), RdKafka::Topic::OFFSET_BEGINNING));
-      }
+  for (const auto* t : *metadata->topics()) {
+    if (!wanted(t->topic())) continue;
+    for (const auto* p : *t->partitions()) {
+      assignment.push_back(
+          RdKafka::TopicPartition::create(t->topic(), p->id(), RdKafka::Topic::OFFSET_BEGINNING));
     }
   }
   const size_t partitions = assignment.size();
@@ -102,21 +101,9 @@ std::vector<RawRecord> ReadAll(const std::string& brokers, const std::vector<std
   return out;
 }
 
-std::vector<std::string> DispatchTopics(const std::string& brokers) {
-  std::vector<std::string> out;
-  std::string err;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", brokers, err);
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
-  if (!producer) return out;
-  RdKafka::Metadata* raw = nullptr;
-  if (producer->metadata(true, nullptr, &raw, 10000) != RdKafka::ERR_NO_ERROR || !raw) return out;
-  std::unique_ptr<RdKafka::Metadata> metadata(raw);
-  for (const auto* t : *metadata->topics()) {
-    if (absl::StartsWith(t->topic(), "meldpunt.dispatch.") && absl::EndsWith(t->topic(), ".v1"))
-      out.push_back(t->topic());
-  }
-  return out;
+bool IsVerifiedTopic(const std::string& topic) {
+  return topic == events::kCaseEventsTopic || topic == events::kNotificationDeadLetterTopic ||
+         (absl::StartsWith(topic, "meldpunt.dispatch.") && absl::EndsWith(topic, ".v1"));
 }
 
 // What the log says about one case.
@@ -205,7 +192,14 @@ class Verifier {
     std::map<std::string, CaseFacts> facts;
     std::map<std::string, std::set<std::string>> cases_by_key;
     std::string error;
-    auto case_records = ReadAll(options_.kafka, {events::kCaseEventsTopic}, &error);
+    // One read of the case log, every dispatch feed and the dead-letter topic.
+    std::vector<RawRecord> case_records, dispatch_records, dead_letters;
+    for (RawRecord& rec : ReadAll(options_.kafka, IsVerifiedTopic, &error)) {
+      (rec.topic == events::kCaseEventsTopic               ? case_records
+       : rec.topic == events::kNotificationDeadLetterTopic ? dead_letters
+                                                           : dispatch_records)
+          .push_back(std::move(rec));
+    }
     if (!error.empty()) r.failures.push_back("read " + error);
     std::map<std::string, int64_t> seen_ids;
     for (const auto& rec : case_records) {
@@ -275,25 +269,21 @@ class Verifier {
           break;
       }
     }
-    std::vector<std::string> dispatch_topics = DispatchTopics(options_.kafka);
     std::map<std::string, int64_t> seen_dispatch;
-    if (!dispatch_topics.empty()) {
-      for (const auto& rec : ReadAll(options_.kafka, dispatch_topics, &error)) {
-        if (!ledger_index_.count(rec.key)) continue;
-        CaseFacts& f = facts[rec.key];
-        std::string id = rec.event_id;
-        if (id.empty()) {
-          events::v1::DispatchMessage m;
-          if (m.ParseFromString(rec.value)) id = m.dispatch_id();
-        }
-        f.dispatched.insert(id);
-        ++f.dispatched_raw;
-        if (++seen_dispatch[id] > 1) ++r.repeats_absorbed;
-        if (!f.first_dispatch_ms) f.first_dispatch_ms = rec.timestamp_ms;
+    for (const auto& rec : dispatch_records) {
+      if (!ledger_index_.count(rec.key)) continue;
+      CaseFacts& f = facts[rec.key];
+      std::string id = rec.event_id;
+      if (id.empty()) {
+        events::v1::DispatchMessage m;
+        if (m.ParseFromString(rec.value)) id = m.dispatch_id();
       }
+      f.dispatched.insert(id);
+      ++f.dispatched_raw;
+      if (++seen_dispatch[id] > 1) ++r.repeats_absorbed;
+      if (!f.first_dispatch_ms) f.first_dispatch_ms = rec.timestamp_ms;
     }
-    for (const auto& rec :
-         ReadAll(options_.kafka, {events::kNotificationDeadLetterTopic}, &error)) {
+    for (const auto& rec : dead_letters) {
       if (!ledger_index_.count(rec.key)) continue;
       auto decoded = events::Decode(rec.value);
       if (decoded.ok() && decoded->has_notification_failed() &&
