@@ -10,7 +10,13 @@
 // A record is committed only after its handler returned OK or a permanent error (bad bytes,
 // INVALID_ARGUMENT, FAILED_PRECONDITION: handling it again would fail the same way; it is logged
 // and counted). Retriable errors are retried with backoff on the same record, so nothing is
-// skipped. Owns one thread.
+// skipped. Owns one thread (and, with `lanes` > 1, up to lanes - 1 more while a batch runs).
+//
+// With `lanes` > 1 the loop takes what the consumer already holds (up to `max_batch` records),
+// handles each partition's records in order on its own lane (partition % lanes), in parallel with
+// the other lanes, and commits each partition's last handled record once the whole batch is done.
+// Order within a partition (so within a case) is kept; the handler must be safe to call from
+// several threads at once.
 #pragma once
 
 #include <atomic>
@@ -35,11 +41,17 @@ struct EventConsumerStats {
   std::atomic<int64_t> retries{0};
 };
 
+struct EventConsumerOptions {
+  int lanes = 1;        // partitions handled in parallel (1: one record at a time)
+  int max_batch = 256;  // records taken at once when lanes > 1
+};
+
 class EventConsumer {
  public:
   // `registry` (optional) gets meldpunt_events_consumed_total{group, outcome}.
   EventConsumer(std::unique_ptr<kafka::Consumer> consumer, EventHandler handler,
-                prometheus::Registry* registry = nullptr, const std::string& group = "");
+                prometheus::Registry* registry = nullptr, const std::string& group = "",
+                EventConsumerOptions options = {});
   ~EventConsumer();
 
   void Start();
@@ -53,9 +65,14 @@ class EventConsumer {
 
  private:
   void Run();
+  void RunLanes();
+  // Decodes and handles one record, retrying in place. False when Stop() came before it was
+  // handled: the record must not be committed.
+  bool Process(const kafka::Record& record);
 
   std::unique_ptr<kafka::Consumer> consumer_;
   EventHandler handler_;
+  EventConsumerOptions options_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
   EventConsumerStats stats_;

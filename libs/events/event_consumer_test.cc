@@ -6,11 +6,13 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/events/event_log.h"
 #include "libs/kafka/producer.h"
@@ -129,6 +131,78 @@ TEST_F(EventConsumerTest, StopDuringRetriesLeavesTheRecordUncommitted) {
   next.Start();
   EXPECT_TRUE(WaitFor([&] { return handled.load() == 1; }));
   next.Stop();
+}
+
+TEST_F(EventConsumerTest, LanesKeepEachPartitionsOrderAndCommitWhatIsDone) {
+  ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, "many", 4, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  // 40 cases of 5 events each, spread over the 4 partitions by key.
+  for (int c = 0; c < 40; ++c) {
+    for (int n = 0; n < 5; ++n) {
+      Envelope e = NewEnvelope(absl::StrCat("MP-", c), "test", absl::Now());
+      e.mutable_case_closed();
+      Finish(e, absl::StrCat("ev-", c, "-", n));
+      ASSERT_TRUE(producer_->SendAsync(ToRecord("many", e), [](auto) {}).ok());
+    }
+  }
+  ASSERT_TRUE(producer_->Flush(absl::Seconds(10)).ok());
+  auto consumer = [&] {
+    auto c =
+        kafka::Consumer::Create({.brokers = brokers_, .group_id = "lanes", .topics = {"many"}});
+    EXPECT_TRUE(c.ok());
+    return std::move(*c);
+  };
+
+  std::mutex mu;
+  std::map<std::string, std::vector<int>> order;  // case -> event numbers in handling order
+  std::atomic<int> inside{0};
+  std::atomic<int> most_inside{0};
+  std::atomic<int> failures_left{3};
+  EventConsumer loop(
+      consumer(),
+      [&](const Envelope& e, const kafka::Record&) -> absl::Status {
+        const int now_inside = ++inside;
+        int seen = most_inside.load();
+        while (now_inside > seen && !most_inside.compare_exchange_weak(seen, now_inside)) {
+        }
+        absl::SleepFor(absl::Milliseconds(2));  // long enough for the lanes to overlap
+        --inside;
+        // A retriable failure is retried on the same record, in its place.
+        if (e.event_id() == "ev-7-2" && failures_left.fetch_sub(1) > 0) {
+          return absl::UnavailableError("redis down");
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        const std::string& id = e.event_id();
+        order[e.case_id()].push_back(id.back() - '0');
+        return absl::OkStatus();
+      },
+      nullptr, "", {.lanes = 4});
+  loop.Start();
+  ASSERT_TRUE(WaitFor([&] { return loop.stats().handled == 200; }));
+  loop.Stop();
+  EXPECT_EQ(loop.stats().retries, 3);
+  EXPECT_GT(most_inside.load(), 1);  // the partitions were handled in parallel
+  ASSERT_EQ(order.size(), 40u);
+  for (const auto& [case_id, events] : order) {
+    EXPECT_EQ(events, (std::vector<int>{0, 1, 2, 3, 4})) << case_id;
+  }
+
+  // Everything handled was committed: the next member sees only what comes after.
+  Envelope e = NewEnvelope("MP-1", "test", absl::Now());
+  e.mutable_case_closed();
+  Finish(e, "ev-late");
+  ASSERT_TRUE(producer_->Send(ToRecord("many", e), absl::Now() + absl::Seconds(10)).ok());
+  std::vector<std::string> second;
+  EventConsumer next(consumer(),
+                     [&](const Envelope& e, const kafka::Record&) {
+                       std::lock_guard<std::mutex> lock(mu);
+                       second.push_back(e.event_id());
+                       return absl::OkStatus();
+                     },
+                     nullptr, "", {.lanes = 4});
+  next.Start();
+  ASSERT_TRUE(WaitFor([&] { return next.stats().handled == 1; }));
+  next.Stop();
+  EXPECT_EQ(second, (std::vector<std::string>{"ev-late"}));
 }
 
 TEST(EventConsumerRetry, WhichErrorsAreRetried) {

@@ -31,7 +31,8 @@ absl::Status IntakeApp::Start() {
   logic_ = std::make_unique<IntakeLogic>(*event_log_, *store_, clock_,
                                          IntakeOptions{.append_timeout = config_.produce_timeout,
                                                        .projection_wait = config_.projection_wait,
-                                                       .rules = rules});
+                                                       .rules = rules},
+                                         &fold_watch_);
   RETURN_IF_ERROR(StartProjection());
 
   service_ = std::make_unique<IntakeService>(*logic_, *metrics_, rules);
@@ -58,14 +59,18 @@ absl::Status IntakeApp::StartProjection() {
       [this](const events::Envelope& e, const kafka::Record& r) {
         return HandleEvent(e, r.offset);
       },
-      registry_.get(), config_.consumer_group);
+      registry_.get(), config_.consumer_group,
+      events::EventConsumerOptions{.lanes = static_cast<int>(config_.projection_lanes)});
   projection_->Start();
   return absl::OkStatus();
 }
 
 absl::Status IntakeApp::HandleEvent(const events::Envelope& envelope, int64_t offset) {
-  absl::StatusOr<ApplyOutcome> outcome = store_->Apply(envelope, offset);
+  Case folded;
+  absl::StatusOr<ApplyOutcome> outcome = store_->Apply(envelope, offset, &folded);
   if (outcome.ok()) {
+    fold_watch_.Folded(envelope.case_id(), envelope.event_id(),
+                       *outcome == ApplyOutcome::kDuplicate ? nullptr : &folded);
     if (*outcome == ApplyOutcome::kRejected) {
       metrics_->ProjectionRejected();
       log::Warning("event refused by the case state machine; kept in the history as refused",

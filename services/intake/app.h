@@ -52,6 +52,7 @@ class IntakeApp {
   std::unique_ptr<events::KafkaEventLog> event_log_;
   std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<RedisCaseStore> store_;
+  FoldWatch fold_watch_;  // the projection consumer tells waiting calls what it folded
   std::unique_ptr<IntakeLogic> logic_;
   std::unique_ptr<IntakeService> service_;
   std::unique_ptr<CaseWorkService> casework_;

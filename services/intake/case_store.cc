@@ -86,43 +86,98 @@ absl::StatusOr<std::optional<Case>> RedisCaseStore::Get(const std::string& case_
   return std::optional<Case>(std::move(c));
 }
 
-absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envelope,
-                                                   int64_t offset) {
+absl::StatusOr<SubmissionStart> CaseStore::BeginSubmission(const std::string& case_id,
+                                                           const std::string& reference,
+                                                           absl::Duration ttl) {
+  SubmissionStart start;
+  ASSIGN_OR_RETURN(start.existing, Get(case_id));
+  if (start.existing) return start;
+  ASSIGN_OR_RETURN(start.locked, TryLockSubmission(case_id, ttl));
+  if (!start.locked) return start;
+  ASSIGN_OR_RETURN(start.reference_mine, ClaimReference(reference, case_id));
+  return start;
+}
+
+absl::StatusOr<SubmissionStart> RedisCaseStore::BeginSubmission(const std::string& case_id,
+                                                                const std::string& reference,
+                                                                absl::Duration ttl) {
+  // One round trip. Claiming the reference before knowing whether the case exists is harmless:
+  // it is derived from the case id, so an existing case of this key holds it already.
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
+                   redis_.Pipeline({{"HGET", CaseKey(case_id), "pb"},
+                                    {"SET", LockKey(case_id), "1", "NX", "PX",
+                                     absl::StrCat(absl::ToInt64Milliseconds(ttl))},
+                                    {"SET", RefKey(reference), case_id, "NX"},
+                                    {"GET", RefKey(reference)}}));
+  for (const redis::Reply& reply : replies) RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  SubmissionStart start;
+  start.locked = !replies[1].is_nil();
+  start.reference_mine = replies[3].str == case_id;
+  if (!replies[0].is_nil()) {
+    Case c;
+    if (!c.ParseFromString(replies[0].str)) {
+      return absl::DataLossError(
+          absl::StrCat("projection of ", case_id, " is not a Case (rebuild it from the log)"));
+    }
+    // The case exists: give the lock back, and the reference of another year if we just took it.
+    std::vector<std::vector<std::string>> undo;
+    if (start.locked) undo.push_back({"DEL", LockKey(case_id)});
+    if (!replies[2].is_nil() && c.reference() != reference)
+      undo.push_back({"DEL", RefKey(reference)});
+    if (!undo.empty()) {
+      ASSIGN_OR_RETURN(std::vector<redis::Reply> undone, redis_.Pipeline(undo));
+      for (const redis::Reply& reply : undone) RETURN_IF_ERROR(redis::ReplyStatus(reply));
+    }
+    start.locked = false;
+    start.existing = std::move(c);
+  }
+  return start;
+}
+
+absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envelope, int64_t offset,
+                                                   Case* folded) {
   const std::string key = CaseKey(envelope.case_id());
   const std::string events_key = key + ":events";
   const std::string history_key = key + ":history";
+  v1::HistoryEntry entry;
+  entry.set_event_id(envelope.event_id());
+  entry.set_type(envelope.type());
+  *entry.mutable_occurred_at() = envelope.occurred_at();
+  *entry.mutable_actor() = envelope.actor();
+  entry.set_producer(envelope.producer());
+  *entry.mutable_event() = envelope;
+  // A submission almost always starts a case nobody folded yet: try that first without reading
+  // (the script refuses it as CONFLICT when the case exists, and the loop then reads it).
+  bool assume_new = envelope.payload_case() == events::Envelope::kCaseSubmitted;
   for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
-    ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
-                     redis_.Pipeline({{"HMGET", key, "pb", "ver"},
-                                      {"SISMEMBER", events_key, envelope.event_id()}}));
-    RETURN_IF_ERROR(redis::ReplyStatus(replies[0]));
-    if (replies[1].integer == 1) return ApplyOutcome::kDuplicate;
     Case current;
     std::string version = "0";
-    if (replies[0].elements.size() == 2 && !replies[0].elements[0].is_nil()) {
-      if (!current.ParseFromString(replies[0].elements[0].str)) {
-        return absl::DataLossError(
-            absl::StrCat("projection of ", envelope.case_id(), " is corrupt"));
+    if (!assume_new) {
+      ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
+                       redis_.Pipeline({{"HMGET", key, "pb", "ver"},
+                                        {"SISMEMBER", events_key, envelope.event_id()}}));
+      RETURN_IF_ERROR(redis::ReplyStatus(replies[0]));
+      if (replies[1].integer == 1) return ApplyOutcome::kDuplicate;
+      if (replies[0].elements.size() == 2 && !replies[0].elements[0].is_nil()) {
+        if (!current.ParseFromString(replies[0].elements[0].str)) {
+          return absl::DataLossError(
+              absl::StrCat("projection of ", envelope.case_id(), " is corrupt"));
+        }
+        version = replies[0].elements[1].str;
       }
-      version = replies[0].elements[1].str;
     }
-    v1::HistoryEntry entry;
-    entry.set_event_id(envelope.event_id());
-    entry.set_type(envelope.type());
-    *entry.mutable_occurred_at() = envelope.occurred_at();
-    *entry.mutable_actor() = envelope.actor();
-    entry.set_producer(envelope.producer());
-    *entry.mutable_event() = envelope;
+    assume_new = false;
+    v1::HistoryEntry this_entry = entry;
     Case next = current;
     ApplyOutcome outcome = ApplyOutcome::kApplied;
-    if (absl::Status folded = domain::Apply(next, envelope); !folded.ok()) {
-      if (folded.code() != absl::StatusCode::kFailedPrecondition) return folded;
+    if (absl::Status applied = domain::Apply(next, envelope); !applied.ok()) {
+      if (applied.code() != absl::StatusCode::kFailedPrecondition) return applied;
       // A case that was never submitted has nowhere to keep the refusal: only the caller's log.
-      if (current.case_id().empty()) return folded;
+      if (current.case_id().empty()) return applied;
       next = current;
       next.set_rejected_events(current.rejected_events() + 1);
-      entry.set_rejected(true);
-      entry.set_rejection(std::string(folded.message()));
+      this_entry.set_rejected(true);
+      this_entry.set_rejection(std::string(applied.message()));
       outcome = ApplyOutcome::kRejected;
     }
     int64_t next_version = 0;
@@ -131,7 +186,7 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
     ASSIGN_OR_RETURN(redis::Reply result,
                      redis_.Script("case_cas", {key, events_key, history_key},
                                    {envelope.event_id(), version, next.SerializeAsString(),
-                                    absl::StrCat(next_version), entry.SerializeAsString(),
+                                    absl::StrCat(next_version), this_entry.SerializeAsString(),
                                     absl::StrCat(offset)}));
     RETURN_IF_ERROR(redis::ReplyStatus(result));
     if (result.str == "DUP") return ApplyOutcome::kDuplicate;
@@ -147,6 +202,7 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
       ASSIGN_OR_RETURN(std::vector<redis::Reply> indexed, redis_.Pipeline(commands));
       for (const auto& r : indexed) RETURN_IF_ERROR(redis::ReplyStatus(r));
     }
+    if (folded != nullptr) *folded = std::move(next);
     return outcome;
   }
   return absl::AbortedError(

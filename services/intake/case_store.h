@@ -44,6 +44,14 @@ struct ListQuery {
   std::string page_token;  // opaque: the index member after which to continue
 };
 
+// What a submission finds when it starts: the case of its request key if it exists, whether it
+// holds the submission lock, and whether the reference it wants is now its own.
+struct SubmissionStart {
+  std::optional<Case> existing;
+  bool locked = false;
+  bool reference_mine = false;
+};
+
 struct ListPage {
   std::vector<Case> cases;
   std::string next_page_token;
@@ -55,7 +63,9 @@ class CaseStore {
   virtual absl::StatusOr<std::optional<Case>> Get(const std::string& case_id) = 0;
   // Folds an event read from the log at `offset` (-1 when unknown). An event the case's state does
   // not allow is recorded in the history as refused (kRejected) and changes nothing else.
-  virtual absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& envelope, int64_t offset) = 0;
+  // `folded` (may be null) gets the case after the event when it was applied or refused.
+  virtual absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& envelope, int64_t offset,
+                                             Case* folded = nullptr) = 0;
   virtual absl::StatusOr<bool> HasEvent(const std::string& case_id,
                                         const std::string& event_id) = 0;
   // The offset of the last event folded for the case, or -1.
@@ -68,6 +78,11 @@ class CaseStore {
   virtual absl::StatusOr<bool> TryLockSubmission(const std::string& case_id,
                                                  absl::Duration ttl) = 0;
   virtual absl::Status ReleaseSubmission(const std::string& case_id) = 0;
+  // Get + TryLockSubmission + ClaimReference in one go (RedisCaseStore: one round trip). A lock
+  // taken while the case exists is released again.
+  virtual absl::StatusOr<SubmissionStart> BeginSubmission(const std::string& case_id,
+                                                          const std::string& reference,
+                                                          absl::Duration ttl);
   virtual absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& case_id) = 0;
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
   // Deletes the whole projection (before a rebuild). Returns the number of keys removed.
@@ -79,7 +94,8 @@ class RedisCaseStore final : public CaseStore {
   explicit RedisCaseStore(redis::Client& redis) : redis_(redis) {}
 
   absl::StatusOr<std::optional<Case>> Get(const std::string& case_id) override;
-  absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& envelope, int64_t offset) override;
+  absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& envelope, int64_t offset,
+                                     Case* folded = nullptr) override;
   absl::StatusOr<bool> HasEvent(const std::string& case_id, const std::string& event_id) override;
   absl::StatusOr<int64_t> AppliedOffset(const std::string& case_id) override;
   absl::StatusOr<std::optional<std::string>> ResolveReference(
@@ -88,6 +104,9 @@ class RedisCaseStore final : public CaseStore {
                                       const std::string& case_id) override;
   absl::StatusOr<bool> TryLockSubmission(const std::string& case_id, absl::Duration ttl) override;
   absl::Status ReleaseSubmission(const std::string& case_id) override;
+  absl::StatusOr<SubmissionStart> BeginSubmission(const std::string& case_id,
+                                                  const std::string& reference,
+                                                  absl::Duration ttl) override;
   absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& case_id) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
   absl::StatusOr<int64_t> Clear() override;

@@ -70,21 +70,39 @@ absl::StatusOr<std::string> IntakeLogic::ReserveReference(const std::string& cas
 
 absl::StatusOr<Case> IntakeLogic::AppendAndWait(const events::Envelope& envelope,
                                                 const Case& before, absl::Time deadline) {
-  const absl::Time now = clock_.Now();
+  // Registered before the append: this intake's projection may fold the event before the
+  // acknowledgement reaches us.
+  std::optional<FoldWatch::Waiter> waiter;
+  if (watch_ != nullptr) waiter.emplace(*watch_, envelope.case_id(), envelope.event_id());
   const absl::Time append_deadline = std::min(deadline, absl::Now() + options_.append_timeout);
   ASSIGN_OR_RETURN(events::Appended appended, log_.Append(envelope, append_deadline));
-  (void)now;
   // The event is durable: the answer is OK from here on. Wait (bounded) until the projection has
-  // folded it, so that the caller's next read shows it.
+  // folded it, so that the caller's next read shows it: told at once when this intake folded it,
+  // found by polling Redis when another replica did.
   const absl::Time wait_deadline = std::min(deadline, absl::Now() + options_.projection_wait);
-  absl::StatusOr<bool> caught_up = PollUntil(
-      [&]() -> absl::StatusOr<bool> {
-        ASSIGN_OR_RETURN(int64_t offset, store_.AppliedOffset(envelope.case_id()));
-        if (offset >= appended.offset) return true;
-        // A repeat of an event folded before (same id, new offset) is never folded again.
-        return store_.HasEvent(envelope.case_id(), envelope.event_id());
-      },
-      wait_deadline);
+  auto folded_in_redis = [&]() -> absl::StatusOr<bool> {
+    ASSIGN_OR_RETURN(int64_t offset, store_.AppliedOffset(envelope.case_id()));
+    if (offset >= appended.offset) return true;
+    // A repeat of an event folded before (same id, new offset) is never folded again.
+    return store_.HasEvent(envelope.case_id(), envelope.event_id());
+  };
+  absl::StatusOr<bool> caught_up = false;
+  if (waiter) {
+    absl::Duration pause = absl::Milliseconds(5);
+    while (true) {
+      const absl::Time until = std::min(wait_deadline, absl::Now() + pause);
+      if (waiter->Wait(until)) {
+        if (waiter->folded()) return *waiter->folded();
+        caught_up = true;
+        break;
+      }
+      caught_up = folded_in_redis();
+      if (!caught_up.ok() || *caught_up || absl::Now() >= wait_deadline) break;
+      pause = std::min(pause * 2, absl::Milliseconds(50));
+    }
+  } else {
+    caught_up = PollUntil(folded_in_redis, wait_deadline);
+  }
   if (caught_up.ok() && *caught_up) {
     absl::StatusOr<std::optional<Case>> shown = store_.Get(envelope.case_id());
     if (shown.ok() && shown->has_value()) return **shown;
@@ -105,11 +123,15 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
   }
   const std::string case_id = events::CaseIdFor(request.submitting_system(), request.request_key());
 
-  // The same key from the same system: the first case, and nothing new in the log.
-  ASSIGN_OR_RETURN(std::optional<Case> existing, store_.Get(case_id));
-  if (existing.has_value()) return SubmitResult{*std::move(existing), false};
-  ASSIGN_OR_RETURN(bool locked, store_.TryLockSubmission(case_id, options_.submission_lock));
-  if (!locked) {
+  // The same key from the same system: the first case, and nothing new in the log. The lock and
+  // the reference of this year are taken in the same round trip.
+  const absl::Time now = clock_.Now();
+  const int year = absl::ToCivilYear(now, calendar::BrusselsTimeZone()).year();
+  ASSIGN_OR_RETURN(SubmissionStart start,
+                   store_.BeginSubmission(case_id, events::ReferenceFor(case_id, year, 8),
+                                          options_.submission_lock));
+  if (start.existing.has_value()) return SubmitResult{*std::move(start.existing), false};
+  if (!start.locked) {
     // A concurrent call with the same key is appending it: answer with its case once it shows.
     std::optional<Case> shown;
     ASSIGN_OR_RETURN(bool appeared, PollUntil(
@@ -123,8 +145,9 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
         "a submission with this request_key is still in progress; retry with the same key");
   }
 
-  const absl::Time now = clock_.Now();
-  absl::StatusOr<std::string> reference = ReserveReference(case_id, now);
+  absl::StatusOr<std::string> reference = start.reference_mine
+                                              ? events::ReferenceFor(case_id, year, 8)
+                                              : ReserveReference(case_id, now);
   if (!reference.ok()) {
     (void)store_.ReleaseSubmission(case_id);
     return reference.status();

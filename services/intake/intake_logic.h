@@ -2,7 +2,7 @@
 // durable in the log, wait until the projection shows it (read-your-writes), answer queries.
 // Depends only on EventLog, CaseStore and Clock.
 //
-//   IntakeLogic logic(event_log, store, clock, {.append_timeout = absl::Seconds(10)});
+//   IntakeLogic logic(event_log, store, clock, {.append_timeout = absl::Seconds(10)}, &watch);
 //   absl::StatusOr<SubmitResult> r = logic.Submit(request, deadline);
 //   absl::StatusOr<CommandResult> a = logic.Execute(*AcceptCommand(accept_request), deadline);
 //
@@ -20,6 +20,7 @@
 #include "meldpunt/intake/v1/intake.pb.h"
 #include "services/intake/case_store.h"
 #include "services/intake/commands.h"
+#include "services/intake/fold_watch.h"
 
 namespace meldpunt::intake {
 
@@ -45,9 +46,11 @@ struct CommandResult {
 
 class IntakeLogic {
  public:
+  // `watch` (may be null) is told by this intake's projection consumer what it folded, so a call
+  // waiting for read-your-writes wakes at once instead of polling Redis.
   IntakeLogic(events::EventLog& log, CaseStore& store, const clock::Clock& clock,
-              IntakeOptions options)
-      : log_(log), store_(store), clock_(clock), options_(options) {}
+              IntakeOptions options, FoldWatch* watch = nullptr)
+      : log_(log), store_(store), clock_(clock), options_(options), watch_(watch) {}
 
   // INVALID_ARGUMENT naming the field; UNAVAILABLE when the event is not durable by `deadline`
   // (a retry with the same request_key is safe). Repeating a request_key returns the first case.
@@ -85,6 +88,7 @@ class IntakeLogic {
   CaseStore& store_;
   const clock::Clock& clock_;
   IntakeOptions options_;
+  FoldWatch* watch_;
   std::array<absl::Mutex, 64> stripes_;
 };
 

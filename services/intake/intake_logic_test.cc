@@ -23,7 +23,8 @@ class MemoryStore : public CaseStore {
     if (it == cases.end()) return std::optional<Case>();
     return std::optional<Case>(it->second);
   }
-  absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& e, int64_t offset) override {
+  absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& e, int64_t offset,
+                                     Case* folded = nullptr) override {
     if (!error.ok()) return error;
     if (seen[e.case_id()].count(e.event_id())) return ApplyOutcome::kDuplicate;
     auto off = offsets.find(e.case_id());
@@ -39,6 +40,7 @@ class MemoryStore : public CaseStore {
       return ApplyOutcome::kRejected;
     }
     cases[e.case_id()] = next;
+    if (folded != nullptr) *folded = next;
     seen[e.case_id()].insert(e.event_id());
     if (offset >= 0) offsets[e.case_id()] = offset;
     if (e.has_case_submitted()) refs[next.reference()] = next.case_id();
@@ -90,12 +92,14 @@ class FakeLog : public events::EventLog {
     appended.push_back(e);
     const int64_t offset = static_cast<int64_t>(appended.size() - 1);
     if (consumer) (void)consumer->Apply(e, offset);
+    if (on_append) on_append(e);
     return events::Appended{0, offset};
   }
   std::vector<events::Envelope> appended;
   absl::Status next_error = absl::OkStatus();
   absl::Time last_deadline;
   CaseStore* consumer = nullptr;
+  std::function<void(const events::Envelope&)> on_append;
 };
 
 class IntakeLogicTest : public ::testing::Test {
@@ -217,6 +221,36 @@ TEST_F(IntakeLogicTest, AnswersFromTheEventWhenTheProjectionLags) {
   auto result = logic_.Submit(Request(), Deadline());
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->c.state(), t::RECEIVED);
+}
+
+TEST_F(IntakeLogicTest, AFoldThisIntakeReportsAnswersTheSubmission) {
+  // The projection consumer of this intake tells the waiting call what it folded: the answer is
+  // that case, not a Redis read (the store here never shows it) nor the event itself.
+  FoldWatch watch;
+  IntakeLogic logic(log_, store_, clock_, {.projection_wait = absl::Milliseconds(50)}, &watch);
+  log_.consumer = nullptr;
+  log_.on_append = [&](const events::Envelope& e) {
+    Case folded;
+    ASSERT_TRUE(domain::Apply(folded, e).ok());
+    folded.set_rejected_events(7);  // a mark only the watch's case carries
+    watch.Folded(e.case_id(), e.event_id(), &folded);
+  };
+  absl::StatusOr<SubmitResult> r = logic.Submit(Request(), Deadline());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->created);
+  EXPECT_EQ(r->c.rejected_events(), 7);
+  EXPECT_EQ(watch.waiting(), 0u);
+
+  // A repeat (the fold found the event folded before) gives no case: the store answers.
+  log_.consumer = &store_;
+  log_.on_append = [&](const events::Envelope& e) {
+    watch.Folded(e.case_id(), e.event_id(), nullptr);
+  };
+  absl::StatusOr<SubmitResult> second = logic.Submit(Request("req-2"), Deadline());
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->c.rejected_events(), 0);
+  EXPECT_EQ(second->c.case_id(), events::CaseIdFor("web-form", "req-2"));
+  EXPECT_EQ(store_.cases.count(second->c.case_id()), 1u);
 }
 
 TEST_F(IntakeLogicTest, ASubmittedCaseTheProjectionLacksIsRetryNotNotFound) {

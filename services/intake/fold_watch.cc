@@ -1,0 +1,38 @@
+#include "services/intake/fold_watch.h"
+
+namespace meldpunt::intake {
+
+FoldWatch::Waiter::Waiter(FoldWatch& watch, std::string case_id, std::string event_id)
+    : watch_(watch), case_id_(std::move(case_id)), event_id_(std::move(event_id)) {
+  absl::MutexLock lock(&watch_.mu_);
+  entry_ = watch_.waiters_.emplace(case_id_, this);
+}
+
+FoldWatch::Waiter::~Waiter() {
+  absl::MutexLock lock(&watch_.mu_);
+  watch_.waiters_.erase(entry_);
+}
+
+bool FoldWatch::Waiter::Wait(absl::Time deadline) {
+  absl::MutexLock lock(&watch_.mu_);
+  return watch_.mu_.AwaitWithDeadline(absl::Condition(&done_), deadline);
+}
+
+void FoldWatch::Folded(const std::string& case_id, const std::string& event_id,
+                       const types::v1::Case* folded) {
+  absl::MutexLock lock(&mu_);
+  auto [begin, end] = waiters_.equal_range(case_id);
+  for (auto it = begin; it != end; ++it) {
+    Waiter* waiter = it->second;
+    if (waiter->done_ || waiter->event_id_ != event_id) continue;
+    waiter->done_ = true;
+    if (folded != nullptr) waiter->folded_ = *folded;
+  }
+}
+
+size_t FoldWatch::waiting() const {
+  absl::MutexLock lock(&mu_);
+  return waiters_.size();
+}
+
+}  // namespace meldpunt::intake

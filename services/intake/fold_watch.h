@@ -1,0 +1,64 @@
+// Tells a call waiting for read-your-writes the moment this intake's projection consumer has
+// folded its event, instead of polling Redis for it. The projection consumer reports every event
+// it folded (or found folded before); a waiter registered for that event id wakes at once and
+// gets the case as folded. Events folded by another replica are not seen here: the waiter's
+// caller polls Redis for those (IntakeLogic does both).
+//
+//   FoldWatch watch;
+//   FoldWatch::Waiter waiter(watch, case_id, event_id);    // before the append
+//   ... append ...
+//   if (waiter.Wait(deadline)) use(waiter.folded());       // the case, when the fold gave it
+//
+//   // projection consumer, after Redis has the fold:
+//   watch.Folded(case_id, event_id, &folded_case);
+//
+// Thread-safe; holds one absl::Mutex.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "meldpunt/types/v1/case.pb.h"
+
+namespace meldpunt::intake {
+
+class FoldWatch {
+ public:
+  class Waiter {
+   public:
+    Waiter(FoldWatch& watch, std::string case_id, std::string event_id);
+    ~Waiter();
+    Waiter(const Waiter&) = delete;
+    Waiter& operator=(const Waiter&) = delete;
+
+    // True once the event was folded (or found folded before), false at `deadline`.
+    bool Wait(absl::Time deadline);
+    // The case right after the fold, when the projection passed it on (not for a repeat).
+    const std::optional<types::v1::Case>& folded() const { return folded_; }
+
+   private:
+    friend class FoldWatch;
+    FoldWatch& watch_;
+    std::string case_id_;
+    std::string event_id_;
+    bool done_ = false;  // guarded by watch_.mu_
+    std::optional<types::v1::Case> folded_;
+    std::multimap<std::string, Waiter*>::iterator entry_;
+  };
+
+  // `folded` (may be null) is the case after the event; Redis must already hold it.
+  void Folded(const std::string& case_id, const std::string& event_id,
+              const types::v1::Case* folded);
+
+  size_t waiting() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::multimap<std::string, Waiter*> waiters_ ABSL_GUARDED_BY(mu_);  // by case id
+};
+
+}  // namespace meldpunt::intake

@@ -1,0 +1,61 @@
+#include "services/intake/fold_watch.h"
+
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "absl/time/clock.h"
+
+namespace meldpunt::intake {
+namespace {
+
+types::v1::Case CaseWith(const std::string& id) {
+  types::v1::Case c;
+  c.set_case_id(id);
+  return c;
+}
+
+TEST(FoldWatch, AWaiterWakesForItsOwnEventOnlyAndGetsTheCase) {
+  FoldWatch watch;
+  FoldWatch::Waiter mine(watch, "MP-1", "ev-1");
+  FoldWatch::Waiter other(watch, "MP-1", "ev-2");
+  EXPECT_EQ(watch.waiting(), 2u);
+  const types::v1::Case folded = CaseWith("MP-1");
+  watch.Folded("MP-2", "ev-1", &folded);  // another case
+  watch.Folded("MP-1", "ev-1", &folded);
+  EXPECT_TRUE(mine.Wait(absl::Now()));
+  ASSERT_TRUE(mine.folded().has_value());
+  EXPECT_EQ(mine.folded()->case_id(), "MP-1");
+  EXPECT_FALSE(other.Wait(absl::Now()));  // deadline already passed, not told
+}
+
+TEST(FoldWatch, ARepeatWakesWithoutACase) {
+  FoldWatch watch;
+  FoldWatch::Waiter waiter(watch, "MP-1", "ev-1");
+  watch.Folded("MP-1", "ev-1", nullptr);
+  EXPECT_TRUE(waiter.Wait(absl::Now()));
+  EXPECT_FALSE(waiter.folded().has_value());
+}
+
+TEST(FoldWatch, AWaiterBlockedInWaitIsWokenFromAnotherThread) {
+  FoldWatch watch;
+  FoldWatch::Waiter waiter(watch, "MP-1", "ev-1");
+  std::thread projection([&] {
+    while (watch.waiting() == 0) {
+    }
+    const types::v1::Case folded = CaseWith("MP-1");
+    watch.Folded("MP-1", "ev-1", &folded);
+  });
+  EXPECT_TRUE(waiter.Wait(absl::Now() + absl::Seconds(30)));
+  projection.join();
+}
+
+TEST(FoldWatch, AGoneWaiterIsForgotten) {
+  FoldWatch watch;
+  { FoldWatch::Waiter waiter(watch, "MP-1", "ev-1"); }
+  EXPECT_EQ(watch.waiting(), 0u);
+  watch.Folded("MP-1", "ev-1", nullptr);  // nobody to tell: no crash
+}
+
+}  // namespace
+}  // namespace meldpunt::intake
