@@ -16,6 +16,7 @@ struct ServiceConfig {
   int64_t case_events_partitions = 6;
   int64_t replication_factor = 1;
   absl::Duration produce_timeout = absl::Seconds(10);
+  int64_t consumer_lanes = 6;
   std::string redis_address = "127.0.0.1:6379";
   int64_t redis_pool_size = 4;
   std::string log_level = "info";
@@ -34,6 +35,10 @@ void AddServiceKeys(Schema<T>& schema) {
            "partitions of meldpunt.case-events.v1 when this service creates it", Range(1, 1024))
       .Int("kafka.replication_factor", &T::replication_factor,
            "replication factor of topics this service creates (3 in production)", Range(1, 7))
+      .Int("kafka.consumer_lanes", &T::consumer_lanes,
+           "case-topic partitions this service handles in parallel (1: one event at a time); "
+           "order within a partition, so within a case, is kept",
+           Range(1, 64))
       .Duration("kafka.produce_timeout", &T::produce_timeout,
                 "how long an append may wait for Kafka's acknowledgement before the call fails "
                 "with UNAVAILABLE")

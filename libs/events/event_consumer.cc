@@ -1,5 +1,6 @@
 #include "libs/events/event_consumer.h"
 
+#include <algorithm>
 #include <map>
 #include <vector>
 
@@ -28,6 +29,29 @@ EventConsumer::~EventConsumer() { Stop(); }
 
 void EventConsumer::Start() {
   running_ = true;
+  for (int i = 1; i < options_.lanes; ++i) {
+    lane_threads_.emplace_back([this] {
+      while (true) {
+        size_t lane = 0;
+        const std::function<void(size_t)>* run = nullptr;
+        {
+          absl::MutexLock lock(&work_.mu);
+          work_.mu.Await(absl::Condition(
+              +[](LaneWork* w)
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu) { return w->quit || !w->pending.empty(); },
+              &work_));
+          if (work_.quit) return;
+          lane = work_.pending.back();
+          work_.pending.pop_back();
+          run = work_.run;
+          ++work_.busy;
+        }
+        (*run)(lane);
+        absl::MutexLock lock(&work_.mu);
+        --work_.busy;
+      }
+    });
+  }
   thread_ = std::thread([this] {
     if (options_.lanes > 1) {
       RunLanes();
@@ -40,6 +64,12 @@ void EventConsumer::Start() {
 void EventConsumer::Stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+  {
+    absl::MutexLock lock(&work_.mu);
+    work_.quit = true;
+  }
+  for (std::thread& t : lane_threads_) t.join();
+  lane_threads_.clear();
   if (consumer_) consumer_->Close();
   running_ = false;
 }
@@ -88,14 +118,26 @@ void EventConsumer::RunLanes() {
     }
     if (!polled->has_value()) continue;
     // What the consumer already holds joins the batch; nothing waits for more.
-    std::vector<std::vector<kafka::Record>> by_lane(lanes);
-    size_t taken = 1;
-    by_lane[static_cast<size_t>((**polled).partition) % lanes].push_back(*std::move(*polled));
-    while (taken < static_cast<size_t>(options_.max_batch)) {
+    const int64_t generation = consumer_->rebalances();
+    std::vector<kafka::Record> batch;
+    batch.push_back(*std::move(*polled));
+    while (batch.size() < static_cast<size_t>(options_.max_batch)) {
       absl::StatusOr<std::optional<kafka::Record>> more = consumer_->Poll(absl::ZeroDuration());
       if (!more.ok() || !more->has_value()) break;
-      by_lane[static_cast<size_t>((**more).partition) % lanes].push_back(*std::move(*more));
-      ++taken;
+      batch.push_back(*std::move(*more));
+    }
+    // A rebalance inside those polls may have taken partitions away: their records are the next
+    // owner's now, and handling them here would race with it.
+    std::vector<kafka::TopicPartition> owned;
+    if (consumer_->rebalances() != generation) owned = consumer_->Assignment();
+    std::vector<std::vector<kafka::Record>> by_lane(lanes);
+    for (kafka::Record& record : batch) {
+      if (consumer_->rebalances() != generation &&
+          std::find(owned.begin(), owned.end(),
+                    kafka::TopicPartition{record.topic, record.partition}) == owned.end()) {
+        continue;
+      }
+      by_lane[static_cast<size_t>(record.partition) % lanes].push_back(std::move(record));
     }
     // Each lane handles its records in order and stops at the first one Stop() left unhandled;
     // done[lane] counts the records it finished (handled or skipped for good).
@@ -106,18 +148,11 @@ void EventConsumer::RunLanes() {
         ++done[lane];
       }
     };
-    std::vector<std::thread> helpers;
-    size_t inline_lane = lanes;
+    std::vector<size_t> busy_lanes;
     for (size_t lane = 0; lane < lanes; ++lane) {
-      if (by_lane[lane].empty()) continue;
-      if (inline_lane == lanes) {
-        inline_lane = lane;
-      } else {
-        helpers.emplace_back(run_lane, lane);
-      }
+      if (!by_lane[lane].empty()) busy_lanes.push_back(lane);
     }
-    if (inline_lane < lanes) run_lane(inline_lane);
-    for (std::thread& helper : helpers) helper.join();
+    RunOnLanes(busy_lanes, run_lane);
     // A partition's records are committed up to the last one finished in order.
     std::map<std::pair<std::string, int32_t>, const kafka::Record*> last;
     bool all_done = true;
@@ -137,6 +172,37 @@ void EventConsumer::RunLanes() {
       }
     }
     if (!all_done) return;  // Stop() came: the rest is the next owner's
+  }
+}
+
+void EventConsumer::RunOnLanes(const std::vector<size_t>& lanes,
+                               const std::function<void(size_t)>& lane) {
+  if (lanes.size() > 1) {
+    absl::MutexLock lock(&work_.mu);
+    work_.run = &lane;
+    work_.pending.assign(lanes.begin() + 1, lanes.end());
+  }
+  if (!lanes.empty()) lane(lanes[0]);
+  if (lanes.size() > 1) {
+    // Take back what no lane thread picked up yet, then wait for the rest.
+    while (true) {
+      size_t mine = 0;
+      {
+        absl::MutexLock lock(&work_.mu);
+        if (work_.pending.empty()) {
+          work_.mu.Await(absl::Condition(
+              +[](LaneWork* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu) {
+                return w->pending.empty() && w->busy == 0;
+              },
+              &work_));
+          work_.run = nullptr;
+          return;
+        }
+        mine = work_.pending.back();
+        work_.pending.pop_back();
+      }
+      lane(mine);
+    }
   }
 }
 

@@ -24,6 +24,9 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
 
 #include "absl/status/status.h"
 #include "libs/events/codec.h"
@@ -69,6 +72,9 @@ class EventConsumer {
   // Decodes and handles one record, retrying in place. False when Stop() came before it was
   // handled: the record must not be committed.
   bool Process(const kafka::Record& record);
+  // Runs lane(i) for every i in `lanes` (lanes[0] on this thread, the rest on the lane threads)
+  // and returns when all are done.
+  void RunOnLanes(const std::vector<size_t>& lanes, const std::function<void(size_t)>& lane);
 
   std::unique_ptr<kafka::Consumer> consumer_;
   EventHandler handler_;
@@ -80,6 +86,17 @@ class EventConsumer {
   prometheus::Counter* skipped_metric_ = nullptr;
   prometheus::Counter* retried_metric_ = nullptr;
   std::thread thread_;
+
+  // The lane threads (lanes - 1 of them), started with the loop; a batch hands each its lane.
+  struct LaneWork {
+    absl::Mutex mu;
+    const std::function<void(size_t)>* run ABSL_GUARDED_BY(mu) = nullptr;
+    std::vector<size_t> pending ABSL_GUARDED_BY(mu);  // lanes not taken yet
+    size_t busy ABSL_GUARDED_BY(mu) = 0;              // lanes taken, not finished
+    bool quit ABSL_GUARDED_BY(mu) = false;
+  };
+  LaneWork work_;
+  std::vector<std::thread> lane_threads_;
 };
 
 }  // namespace meldpunt::events

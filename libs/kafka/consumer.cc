@@ -1,6 +1,7 @@
 #include "libs/kafka/consumer.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "libs/kafka/errors.h"
 #include "libs/kafka/properties.h"
 #include "libs/observability/log.h"
@@ -24,6 +25,7 @@ class Consumer::Rebalancer : public RdKafka::RebalanceCb, public RdKafka::EventC
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
+    ++rebalances_;
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       consumer->assign(partitions);
       log::Info("kafka partitions assigned", {{"count", partitions.size()}});
@@ -47,8 +49,11 @@ class Consumer::Rebalancer : public RdKafka::RebalanceCb, public RdKafka::EventC
     }
   }
 
+  int64_t rebalances() const { return rebalances_; }
+
  private:
   RebalanceListener* listener_;
+  int64_t rebalances_ = 0;  // only the polling thread writes it
 };
 
 absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& options,
@@ -57,6 +62,7 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions
     return absl::InvalidArgumentError("kafka consumer: group_id is empty");
   if (options.topics.empty()) return absl::InvalidArgumentError("kafka consumer: no topics");
   std::unique_ptr<Consumer> consumer(new Consumer());
+  consumer->commit_interval_ = options.commit_interval;
   consumer->rebalancer_ = std::make_unique<Rebalancer>(listener);
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::map<std::string, std::string> properties = {
@@ -93,6 +99,7 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions
 Consumer::~Consumer() { Close(); }
 
 absl::StatusOr<std::optional<Record>> Consumer::Poll(absl::Duration timeout) {
+  MaybeCommit();
   std::unique_ptr<RdKafka::Message> message(
       consumer_->consume(static_cast<int>(absl::ToInt64Milliseconds(timeout))));
   switch (message->err()) {
@@ -134,11 +141,26 @@ absl::Status Consumer::Commit(const Record& record) {
   std::vector<RdKafka::TopicPartition*> offsets = {
       RdKafka::TopicPartition::create(record.topic, record.partition, record.offset + 1)};
   RdKafka::ErrorCode err = consumer_->offsets_store(offsets);
-  if (err == RdKafka::ERR_NO_ERROR) err = consumer_->commitAsync(offsets);
   RdKafka::TopicPartition::destroy(offsets);
   // A partition revoked meanwhile cannot be committed by us: the next owner handles it again.
   if (err == RdKafka::ERR__STATE || err == RdKafka::ERR__UNKNOWN_PARTITION) return absl::OkStatus();
-  return ToStatus(err, "kafka commit");
+  if (err != RdKafka::ERR_NO_ERROR) return ToStatus(err, "kafka commit");
+  uncommitted_ = true;
+  MaybeCommit();
+  return absl::OkStatus();
+}
+
+void Consumer::MaybeCommit() {
+  if (!uncommitted_) return;
+  const absl::Time now = absl::Now();
+  if (now - last_commit_ < commit_interval_) return;
+  last_commit_ = now;
+  uncommitted_ = false;
+  // Without offsets: commits every stored offset of the assignment.
+  RdKafka::ErrorCode err = consumer_->commitAsync();
+  if (err != RdKafka::ERR_NO_ERROR && err != RdKafka::ERR__NO_OFFSET) {
+    log::Warning("kafka commit failed", {{"error", RdKafka::err2str(err)}});
+  }
 }
 
 absl::Status Consumer::CommitSync() {
@@ -146,6 +168,8 @@ absl::Status Consumer::CommitSync() {
   if (err == RdKafka::ERR__NO_OFFSET) return absl::OkStatus();
   return ToStatus(err, "kafka commit");
 }
+
+int64_t Consumer::rebalances() const { return rebalancer_->rebalances(); }
 
 std::vector<TopicPartition> Consumer::Assignment() {
   std::vector<RdKafka::TopicPartition*> partitions;

@@ -35,6 +35,10 @@ struct ConsumerOptions {
   std::vector<std::string> topics;
   std::string client_id = "meldpunt";
   absl::Duration session_timeout = absl::Seconds(10);
+  // Handled offsets are stored at once and committed at most this often (and synchronously on
+  // revocation and Close), instead of one OffsetCommit request per record: a crash hands at most
+  // this much work to the next owner again, which every handler absorbs (idempotent on event id).
+  absl::Duration commit_interval = absl::Milliseconds(100);
   std::map<std::string, std::string> extra;
 };
 
@@ -76,12 +80,15 @@ class Consumer {
   // partition EOF) are logged and give nullopt; a fatal error is returned as INTERNAL.
   absl::StatusOr<std::optional<Record>> Poll(absl::Duration timeout);
 
-  // Marks the record handled: its offset + 1 is committed (asynchronously; Close and revocation
-  // commit synchronously what was marked).
+  // Marks the record handled: its offset + 1 is stored and committed asynchronously within
+  // `commit_interval` (Close and revocation commit synchronously what was marked).
   absl::Status Commit(const Record& record);
   absl::Status CommitSync();
 
   std::vector<TopicPartition> Assignment();
+  // Counts the assignments and revocations so far (they happen inside Poll): a caller holding
+  // records polled earlier checks it to drop those of partitions it no longer owns.
+  int64_t rebalances() const;
 
   // The number of partitions of `topic` (from the broker's metadata).
   absl::StatusOr<int> PartitionCount(const std::string& topic, absl::Duration timeout);
@@ -96,7 +103,13 @@ class Consumer {
   Consumer() = default;
 
   std::unique_ptr<Rebalancer> rebalancer_;
+  // Commits the stored offsets when some wait and `commit_interval` has passed since the last.
+  void MaybeCommit();
+
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  absl::Duration commit_interval_;
+  absl::Time last_commit_ = absl::InfinitePast();
+  bool uncommitted_ = false;
   bool closed_ = false;
 };
 

@@ -117,7 +117,8 @@ absl::Status DeadlineApp::StartConsumer() {
         // which gives the same clock events (same ids) again.
         return AppendAll(out);
       },
-      registry_.get(), config_.consumer_group);
+      registry_.get(), config_.consumer_group,
+      events::EventConsumerOptions{.lanes = static_cast<int>(config_.consumer_lanes)});
   consumer_->Start();
   return absl::OkStatus();
 }

@@ -60,7 +60,7 @@ absl::Status IntakeApp::StartProjection() {
         return HandleEvent(e, r.offset);
       },
       registry_.get(), config_.consumer_group,
-      events::EventConsumerOptions{.lanes = static_cast<int>(config_.projection_lanes)});
+      events::EventConsumerOptions{.lanes = static_cast<int>(config_.consumer_lanes)});
   projection_->Start();
   return absl::OkStatus();
 }

@@ -12,7 +12,6 @@ struct IntakeConfig : config::ServiceConfig {
   }
   std::string consumer_group = "meldpunt-intake-projection";
   absl::Duration projection_wait = absl::Seconds(5);
-  int64_t projection_lanes = 6;
   absl::Duration reopen_window = absl::Hours(24 * 60);
   absl::Duration rebuild_timeout = absl::Minutes(30);
 };
@@ -25,9 +24,6 @@ inline config::Schema<IntakeConfig> IntakeSchema() {
               "Kafka consumer group of the case projection", config::NonEmpty())
       .Duration("projection.wait", &IntakeConfig::projection_wait,
                 "how long a command waits for the projection to show its event before answering")
-      .Int("projection.lanes", &IntakeConfig::projection_lanes,
-           "case-topic partitions the projection folds in parallel (1: one event at a time)",
-           config::Range(1, 64))
       .Duration("projection.rebuild_timeout", &IntakeConfig::rebuild_timeout,
                 "how long a projection rebuild may take")
       .Duration("cases.reopen_window", &IntakeConfig::reopen_window,

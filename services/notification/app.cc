@@ -125,7 +125,8 @@ absl::Status NotificationApp::Start() {
       [this](const events::Envelope& e, const kafka::Record& r) {
         return logic_->Handle(e, r.partition);
       },
-      registry_.get(), config_.consumer_group);
+      registry_.get(), config_.consumer_group,
+      events::EventConsumerOptions{.lanes = static_cast<int>(config_.consumer_lanes)});
   consumer_->Start();
   senders_->Start();
   service_ = std::make_unique<NotificationService>(*store_, *templates_, *logic_,

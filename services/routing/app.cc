@@ -88,7 +88,8 @@ absl::Status RoutingApp::Start() {
   consumer_ = std::make_unique<events::EventConsumer>(
       std::move(consumer),
       [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); },
-      registry_.get(), config_.consumer_group);
+      registry_.get(), config_.consumer_group,
+      events::EventConsumerOptions{.lanes = static_cast<int>(config_.consumer_lanes)});
   consumer_->Start();
   service_ = std::make_unique<RoutingService>(
       [this] { return Rules(); }, [this] { return ReloadRules(); },
@@ -109,6 +110,7 @@ absl::Status RoutingApp::Start() {
 }
 
 absl::Status RoutingApp::HandleEvent(const events::Envelope& envelope) {
+  if (!RoutingLogic::Relevant(envelope)) return absl::OkStatus();
   ASSIGN_OR_RETURN(v1::RouteState before, store_->Load(envelope.case_id()));
   std::shared_ptr<const RuleSet> rules = Rules();
   auto nearby = [&](const std::string& category, double lat, double lon, double radius_m,

@@ -56,6 +56,24 @@ void RoutingLogic::Fold(v1::RouteState& state, const events::Envelope& e) {
   }
 }
 
+bool RoutingLogic::Relevant(const events::Envelope& e) {
+  switch (e.payload_case()) {
+    case events::Envelope::kCaseSubmitted:
+    case events::Envelope::kCaseRouted:
+    case events::Envelope::kCaseBounced:
+    case events::Envelope::kCaseReassigned:
+    case events::Envelope::kCaseAnswered:
+    case events::Envelope::kCaseClosed:
+    case events::Envelope::kCaseWithdrawn:
+    case events::Envelope::kCaseMerged:
+    case events::Envelope::kCaseReferred:
+    case events::Envelope::kCaseReopened:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::optional<RoutingOutput> RoutingLogic::Handle(const RuleSet& rules, const events::Envelope& e,
                                                   const v1::RouteState& before,
                                                   const OpenCases& open_cases,

@@ -51,6 +51,10 @@ class RoutingLogic {
   // The case's routing state after the event.
   static void Fold(v1::RouteState& state, const events::Envelope& envelope);
 
+  // Whether Handle or Fold can do anything with the event: the others (clocks, deliveries,
+  // casework that does not move the case) are passed by without reading the case's state.
+  static bool Relevant(const events::Envelope& envelope);
+
  private:
   RoutingOutput Route(const RuleSet& rules, const events::Envelope& cause,
                       const v1::RouteState& state, const OpenCases& open_cases,

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "libs/events/ids.h"
 
 namespace meldpunt::routing {
@@ -240,6 +241,48 @@ duplicates: {action: merge}
       RuleSet::Parse("default_department: a\ndepartments: [{id: a}]\nduplicates: {action: fuse}\n",
                      "x")
           .ok());
+}
+
+}  // namespace
+}  // namespace meldpunt::routing
+
+namespace meldpunt::routing {
+namespace {
+
+// Every event type Relevant() passes by must be one Fold and Handle ignore, whatever the case's
+// state: the service skips those without reading the state.
+TEST(RoutingRelevance, EventsPassedByChangeNothing) {
+  auto rules = DeployRules();
+  clock::FakeClock clock(absl::FromUnixSeconds(1'763'800'100));
+  RoutingLogic logic(clock);
+  v1::RouteState routed;
+  RoutingLogic::Fold(routed, Submitted("street-lighting"));
+  routed.set_department("public-works");
+  routed.set_hops(1);
+  const google::protobuf::OneofDescriptor* payload =
+      events::Envelope::descriptor()->FindOneofByName("payload");
+  ASSERT_NE(payload, nullptr);
+  int passed_by = 0;
+  for (int i = 0; i < payload->field_count(); ++i) {
+    events::Envelope e = events::NewEnvelope("MP-0123456789ABC", "test", clock.Now());
+    e.GetReflection()->MutableMessage(&e, payload->field(i));
+    events::Finish(e, absl::StrCat("ev-", i));
+    if (RoutingLogic::Relevant(e)) continue;
+    ++passed_by;
+    for (const v1::RouteState& before : {v1::RouteState(), routed}) {
+      v1::RouteState after = before;
+      RoutingLogic::Fold(after, e);
+      EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString()) << payload->field(i)->name();
+      EXPECT_FALSE(logic
+                       .Handle(*rules, e, before,
+                               [](const std::string&) { return std::map<std::string, int64_t>(); })
+                       .has_value())
+          << payload->field(i)->name();
+    }
+  }
+  EXPECT_GT(passed_by, 10);  // clocks, deadlines, deliveries, acknowledgements ...
+  events::Envelope submitted = Submitted("street-lighting");
+  EXPECT_TRUE(RoutingLogic::Relevant(submitted));
 }
 
 }  // namespace

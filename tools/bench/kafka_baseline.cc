@@ -5,11 +5,14 @@
 //       N records of S bytes (keys spread like case ids), acks=all, idempotent, linger 2 ms,
 //       the producer settings of libs/kafka; K > 0 keeps at most K unacknowledged (like K
 //       concurrent SubmitCase calls), 0 enqueues as fast as librdkafka takes them.
+//   kafka_baseline create --brokers B --topic T [--partitions P]
+//       creates the topic (replication factor 1) unless it exists.
 //   kafka_baseline consume --brokers B --topic T
 //       every record of every partition from the beginning to the end, read-committed, and
 //       nothing done with it.
 //
 // Prints one JSON object: records, seconds, per_second (and, for produce, ack latency p50/p99 ms).
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
@@ -34,6 +37,7 @@ struct Args {
   long messages = 100000;
   long bytes = 600;
   long in_flight = 0;
+  long partitions = 6;
 };
 
 [[noreturn]] void Die(const std::string& why) {
@@ -146,6 +150,44 @@ int Produce(const Args& a) {
   return acks.failed == 0 ? 0 : 1;
 }
 
+int Create(const Args& a) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (rd_kafka_conf_set(conf, "bootstrap.servers", a.brokers.c_str(), error, sizeof error) !=
+      RD_KAFKA_CONF_OK)
+    Die(error);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+  if (rk == nullptr) Die(error);
+  rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(
+      a.topic.c_str(), static_cast<int>(a.partitions), 1, error, sizeof error);
+  if (topic == nullptr) Die(error);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, &topic, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+  int rc = 1;
+  if (event != nullptr) {
+    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+    size_t n = 0;
+    const rd_kafka_topic_result_t** topics =
+        result ? rd_kafka_CreateTopics_result_topics(result, &n) : nullptr;
+    if (n == 1) {
+      const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(topics[0]);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        rc = 0;
+      } else {
+        std::fprintf(stderr, "kafka_baseline: create %s: %s\n", a.topic.c_str(),
+                     rd_kafka_err2str(err));
+      }
+    }
+    rd_kafka_event_destroy(event);
+  }
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_NewTopic_destroy(topic);
+  rd_kafka_destroy(rk);
+  if (rc == 0) std::printf("{\"mode\":\"create\",\"topic\":\"%s\"}\n", a.topic.c_str());
+  return rc;
+}
+
 int Consume(const Args& a) {
   std::unique_ptr<RdKafka::Conf> conf = Conf({{"bootstrap.servers", a.brokers},
                                               {"group.id", "meldpunt-bench-raw-consume"},
@@ -221,5 +263,6 @@ int main(int argc, char** argv) {
   if (a.brokers.empty() || a.topic.empty()) Die("--brokers and --topic are required");
   if (a.mode == "produce") return Produce(a);
   if (a.mode == "consume") return Consume(a);
+  if (a.mode == "create") return Create(a);
   Die("unknown mode " + a.mode);
 }

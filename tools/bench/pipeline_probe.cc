@@ -6,8 +6,8 @@
 //
 // Stages: routed (CaseRouted), dispatched (the record on meldpunt.dispatch.<dept>.v1), clock set
 // (the first ClockStarted), acknowledged (NotificationDelivered of the reporter's
-// acknowledgement). Times: the envelopes' occurred_at (set by the service that appended it), the
-// dispatch record's Kafka timestamp (milliseconds). Prints one JSON object.
+// acknowledgement). Times: each record's Kafka timestamp (set by the producer when the service
+// appended it; milliseconds) minus the CaseSubmitted record's. Prints one JSON object.
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
   std::map<std::string, CaseTimes> others;          // events of cases not (yet) known as ours
   size_t at_end = 0;
   int64_t records = 0;
+  int64_t submitted_bytes = 0;
+  int64_t submitted_records = 0;
   while (at_end < partitions) {
     std::unique_ptr<RdKafka::Message> m(consumer->consume(1000));
     if (m->err() == RdKafka::ERR__PARTITION_EOF) {
@@ -127,14 +129,20 @@ int main(int argc, char** argv) {
     }
     absl::StatusOr<meldpunt::events::Envelope> e = meldpunt::events::Decode(value);
     if (!e.ok()) continue;
-    const absl::Time at = meldpunt::events::GetTime(e->occurred_at());
+    // When the event was appended (the producer's timestamp): a ClockStarted's occurred_at is
+    // the instant its clock started from, not when deadline-watch got to it.
+    const absl::Time at = absl::FromUnixMillis(m->timestamp().timestamp);
     CaseTimes& c = others[e->case_id()];
     auto first = [&](absl::Time& slot) {
       if (!Set(slot) || at < slot) slot = at;
     };
     switch (e->payload_case()) {
       case meldpunt::events::Envelope::kCaseSubmitted:
-        if (e->case_submitted().submitting_system() == system) first(c.submitted);
+        if (e->case_submitted().submitting_system() == system) {
+          first(c.submitted);
+          submitted_bytes += static_cast<int64_t>(value.size());
+          ++submitted_records;
+        }
         break;
       case meldpunt::events::Envelope::kCaseRouted:
         first(c.routed);
@@ -177,14 +185,16 @@ int main(int argc, char** argv) {
       last_done = std::max(last_done, done);
     }
   }
-  nlohmann::json out = {{"system", system},
-                        {"records_read", records},
-                        {"submitted", total},
-                        {"routed", Stage(routed, total)},
-                        {"dispatched", Stage(dispatched, total)},
-                        {"clock_set", Stage(clock_set, total)},
-                        {"acknowledged", Stage(acknowledged, total)},
-                        {"complete", Stage(complete, total)}};
+  nlohmann::json out = {
+      {"system", system},
+      {"records_read", records},
+      {"submitted", total},
+      {"submitted_record_bytes", submitted_records ? submitted_bytes / submitted_records : 0},
+      {"routed", Stage(routed, total)},
+      {"dispatched", Stage(dispatched, total)},
+      {"clock_set", Stage(clock_set, total)},
+      {"acknowledged", Stage(acknowledged, total)},
+      {"complete", Stage(complete, total)}};
   if (total > 0) {
     const double submit_s = absl::ToDoubleSeconds(last_submit - first_submit);
     out["submit_seconds"] = submit_s;
