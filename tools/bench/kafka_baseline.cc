@@ -257,6 +257,8 @@ int main(int argc, char** argv) {
       a.bytes = std::atol(value.c_str());
     else if (flag == "--in-flight")
       a.in_flight = std::atol(value.c_str());
+    else if (flag == "--partitions")
+      a.partitions = std::atol(value.c_str());
     else
       Die("unknown flag " + flag);
   }
