@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "libs/config/service_config.h"
+
 namespace meldpunt::config {
 namespace {
 
@@ -138,6 +140,30 @@ TEST(Duration, ParsesUnits) {
   EXPECT_FALSE(ParseDuration("").ok());
   EXPECT_FALSE(ParseDuration("-3s").ok());
   EXPECT_FALSE(ParseDuration("3 weeks").ok());
+}
+
+}  // namespace
+}  // namespace meldpunt::config
+
+namespace meldpunt::config {
+namespace {
+
+TEST(ServiceKeys, LanesAndLingerAreBoundedAndNamed) {
+  Schema<ServiceConfig> schema("svc");
+  AddServiceKeys(schema);
+  auto ok = schema.LoadString("kafka: {consumer_lanes: 3, linger: 5ms}", {});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->consumer_lanes, 3);
+  EXPECT_EQ(ok->producer_linger, absl::Milliseconds(5));
+  auto defaults = schema.LoadString("{}", {});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->consumer_lanes, 6);
+  EXPECT_EQ(defaults->producer_linger, absl::Milliseconds(2));
+  auto no_lanes = schema.LoadString("kafka: {consumer_lanes: 0}", {});
+  EXPECT_THAT(no_lanes.status().message(), HasSubstr("'kafka.consumer_lanes'"));
+  auto long_linger = schema.LoadString("kafka: {linger: 10s}", {});
+  EXPECT_THAT(long_linger.status().message(), HasSubstr("'kafka.linger'"));
+  EXPECT_THAT(long_linger.status().message(), HasSubstr("between 0s and 1s"));
 }
 
 }  // namespace

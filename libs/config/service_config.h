@@ -17,6 +17,7 @@ struct ServiceConfig {
   int64_t replication_factor = 1;
   absl::Duration produce_timeout = absl::Seconds(10);
   int64_t consumer_lanes = 6;
+  absl::Duration producer_linger = absl::Milliseconds(2);
   std::string redis_address = "127.0.0.1:6379";
   int64_t redis_pool_size = 4;
   std::string log_level = "info";
@@ -39,6 +40,14 @@ void AddServiceKeys(Schema<T>& schema) {
            "case-topic partitions this service handles in parallel (1: one event at a time); "
            "order within a partition, so within a case, is kept",
            Range(1, 64))
+      .Duration("kafka.linger", &T::producer_linger,
+                "how long the producer gathers records into one request (linger.ms): longer "
+                "means fewer, larger requests for the broker and that much more latency",
+                [](const absl::Duration& d) -> std::string {
+                  return d < absl::ZeroDuration() || d > absl::Seconds(1)
+                             ? "must be between 0s and 1s"
+                             : "";
+                })
       .Duration("kafka.produce_timeout", &T::produce_timeout,
                 "how long an append may wait for Kafka's acknowledgement before the call fails "
                 "with UNAVAILABLE")

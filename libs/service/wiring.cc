@@ -20,7 +20,8 @@ absl::StatusOr<std::unique_ptr<kafka::Producer>> MakeProducer(const config::Serv
                                                               const std::string& client_id) {
   return kafka::Producer::Create({.brokers = config.kafka_brokers,
                                   .client_id = client_id,
-                                  .delivery_timeout = config.produce_timeout});
+                                  .delivery_timeout = config.produce_timeout,
+                                  .linger = config.producer_linger});
 }
 
 absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(

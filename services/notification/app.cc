@@ -150,11 +150,12 @@ absl::StatusOr<v1::RebuildDeliveriesResponse> NotificationApp::RebuildDeliveries
   } done{rebuilding_};
   log::Warning("rebuilding the outbox and the delivery records from the log");
   logic_->Hold();
-  absl::StatusOr<int64_t> events =
-      service::ReplayCaseLog(config_, "meldpunt-notification-rebuild", absl::Minutes(30),
-                             [this](const events::Envelope& e, const kafka::Record& r) {
-                               return logic_->Restore(e, r.partition);
-                             });
+  absl::StatusOr<int64_t> events = service::ReplayCaseLog(
+      config_, "meldpunt-notification-rebuild", absl::Minutes(30),
+      [this](const events::Envelope& e, const kafka::Record& r) {
+        return logic_->Restore(e, r.partition);
+      },
+      static_cast<int>(config_.consumer_lanes));
   // Released whatever the replay's outcome: a held message must not wait a year.
   absl::StatusOr<int64_t> released = logic_->Release();
   RETURN_IF_ERROR(events.status());

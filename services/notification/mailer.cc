@@ -50,6 +50,29 @@ std::string SmtpMailer::Compose(const SmtpOptions& options, const Email& email, 
       "Content-Transfer-Encoding: base64\r\n", "\r\n", wrapped);
 }
 
+SmtpMailer::~SmtpMailer() {
+  for (void* handle : idle_) curl_easy_cleanup(static_cast<CURL*>(handle));
+}
+
+void* SmtpMailer::TakeHandle() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      void* handle = idle_.back();
+      idle_.pop_back();
+      // Options go, the connection stays.
+      curl_easy_reset(static_cast<CURL*>(handle));
+      return handle;
+    }
+  }
+  return curl_easy_init();
+}
+
+void SmtpMailer::GiveBack(void* handle) {
+  std::lock_guard<std::mutex> lock(mu_);
+  idle_.push_back(handle);
+}
+
 absl::Status SmtpMailer::Send(const Email& email) {
   if (email.to.empty() || HasLineBreak(email.to) || HasLineBreak(email.idempotency_key) ||
       HasLineBreak(email.case_id)) {
@@ -57,7 +80,7 @@ absl::Status SmtpMailer::Send(const Email& email) {
         "e-mail: recipient or header with a line break, or no recipient");
   }
   const std::string message = Compose(options_, email, absl::Now());
-  CURL* curl = curl_easy_init();
+  CURL* curl = static_cast<CURL*>(TakeHandle());
   if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
   Upload upload{&message};
   curl_slist* recipients = curl_slist_append(nullptr, email.to.c_str());
@@ -79,9 +102,15 @@ absl::Status SmtpMailer::Send(const Email& email) {
   CURLcode code = curl_easy_perform(curl);
   long response = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response);
+  long connects = 0;
+  curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
+  connections_opened_ += connects;
   curl_slist_free_all(recipients);
-  curl_easy_cleanup(curl);
-  if (code == CURLE_OK) return absl::OkStatus();
+  if (code == CURLE_OK) {
+    GiveBack(curl);
+    return absl::OkStatus();
+  }
+  curl_easy_cleanup(curl);  // its connection may be in any state
   const std::string detail =
       absl::StrCat("smtp ", options_.url, ": ", error[0] ? error : curl_easy_strerror(code),
                    response ? absl::StrCat(" (reply ", response, ")") : "");

@@ -5,6 +5,9 @@
 //   RETURN_IF_ERROR(mailer.Send(email));
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -38,16 +41,30 @@ struct SmtpOptions {
   absl::Duration timeout = absl::Seconds(20);
 };
 
+// Keeps the connections of messages that went through for the next ones (one curl handle per
+// sender at a time, so one SMTP session each instead of a connect, EHLO and QUIT per message); a
+// handle whose message failed is closed. Thread-safe: the idle handles are guarded by a mutex.
 class SmtpMailer final : public Mailer {
  public:
   explicit SmtpMailer(SmtpOptions options) : options_(std::move(options)) {}
+  ~SmtpMailer() override;
+  SmtpMailer(const SmtpMailer&) = delete;
+  SmtpMailer& operator=(const SmtpMailer&) = delete;
   absl::Status Send(const Email& email) override;
+  // SMTP connections opened so far (a message sent on a kept connection opens none).
+  int64_t connections_opened() const { return connections_opened_.load(); }
 
   // The RFC 5322 message (CRLF line ends, base64 body so any line length and UTF-8 are safe).
   static std::string Compose(const SmtpOptions& options, const Email& email, absl::Time now);
 
  private:
+  void* TakeHandle();
+  void GiveBack(void* handle);
+
   SmtpOptions options_;
+  std::mutex mu_;
+  std::vector<void*> idle_;  // CURL* handles with a live connection, guarded by mu_
+  std::atomic<int64_t> connections_opened_{0};
 };
 
 }  // namespace meldpunt::notification

@@ -53,6 +53,25 @@ TEST(SmtpMailer, DeliversToARealSmtpServer) {
   EXPECT_EQ(decoded, body);
 }
 
+TEST(SmtpMailer, MessagesInARowShareOneConnection) {
+  auto stack = testing::LoadStack();
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  SmtpMailer mailer({.url = "smtp://" + stack->smtp, .from = "meldpunt@gemeente.example"});
+  std::vector<std::string> keys;
+  for (int i = 0; i < 5; ++i) {
+    keys.push_back(testing::UniqueName("reuse"));
+    Email email{"els@example.org", "Ontvangstmelding", "Beste Els,\n",
+                keys.back(),       "MP-0123456789ABC", "nl"};
+    ASSERT_TRUE(mailer.Send(email).ok()) << i;
+  }
+  EXPECT_EQ(mailer.connections_opened(), 1);
+  for (const std::string& key : keys) {
+    EXPECT_TRUE(testing::Eventually([&] { return !FindMail(stack->smtp_dir, key).empty(); },
+                                    absl::Seconds(10)))
+        << key;
+  }
+}
+
 TEST(SmtpMailer, UnreachableServerIsUnavailable) {
   SmtpMailer mailer({.url = "smtp://127.0.0.1:" + std::to_string(testing::ClosedPort()),
                      .timeout = absl::Seconds(5)});

@@ -199,10 +199,11 @@ def part_submit(args, rep, results):
                 raise RuntimeError("the bare server printed no port")
             targets = {"bare": "127.0.0.1:" + port, "intake": st["services"]["intake"]["grpc"]}
             runs = {"bare": [], "intake": [], "half": []}
-            # A warm-up on each (JIT of the broker, connections, the producer id), not counted.
+            # A warm-up on each (the broker's JIT, connections, the producer id), not counted:
+            # a broker fresh from its start is markedly slower for its first minute of load.
             for name, target in targets.items():
                 warm = argparse.Namespace(**vars(ghz_args(args, "bench-warm")))
-                warm.seconds = 5
+                warm.seconds = 20 if name == "intake" else 5
                 submit_bench.ghz(warm, target, os.path.join(out, "warm-%s.json" % name))
             for i in range(args.runs):
                 for name in ("bare", "intake"):
@@ -248,7 +249,7 @@ def part_submit(args, rep, results):
         "ghz (%d concurrent calls over 4 connections, %d s a run, each call a new case) loads "
         "`tools/bench/bare_intake_server` (the same generated service on the same gRPC, "
         "answering at once) and the real intake (`deploy/config/intake.yaml`) on a Redis and "
-        "Kafka of its own, after a 5-second warm-up of each. Calls still in flight when a run "
+        "Kafka of its own, after a warm-up of each (20 s on the intake, 5 s on the bare server). Calls still in flight when a run "
         "ends are cancelled by ghz and not counted." % (50, args.seconds), rows)
     rep.target("SubmitCase / bare gRPC server", fmt(results["submit_ratio"], 3), "0.35 or better")
 
@@ -342,11 +343,11 @@ def part_pipeline(args, rep, results):
         intake = st["services"]["intake"]["grpc"]
         out = os.path.join(d, "runs")
         os.makedirs(out, exist_ok=True)
-        # Warm-up (not counted): 600 cases at 200/s through the whole pipeline.
+        # Warm-up (not counted): 15 s at 150 cases/s through the whole pipeline.
         warm = ghz_args(args, "bench-warm")
-        warm.seconds = 3
-        submit_bench.ghz(warm, intake, os.path.join(out, "warm.json"), rps=200)
-        wait_pipeline(args, st, "bench-warm", 1, timeout=120)
+        warm.seconds = 15
+        submit_bench.ghz(warm, intake, os.path.join(out, "warm.json"), rps=150)
+        wait_pipeline(args, st, "bench-warm", 1, timeout=180)
         time.sleep(5)
         rest = {name: rss_mib(pid) for name, pid in pids.items()}
         redis_before = redis_info(st["redis"], "used_memory")
@@ -374,6 +375,17 @@ def part_pipeline(args, rep, results):
             cpu = {name: cpu_seconds(pid) - cpu0[name] for name, pid in everyone.items()}
             cpu_wall = time.time() - t_cpu0
             fixed_cases = sum(r["submitted"] for r in fixed)
+            calm = []
+            for i in range(args.runs):
+                system = "bench-calm-%d" % i
+                r = submit_bench.ghz(ghz_args(args, system, concurrency=10), intake,
+                                     os.path.join(out, "%s.json" % system), rps=args.calm_rate)
+                probe = wait_pipeline(args, st, system, r["ok"])
+                calm.append(probe)
+                total_cases += probe["submitted"]
+                say("pipeline at %d/s run %d: dispatch p50 %.1f p99 %.1f ms, complete p99 %.0f "
+                    "ms" % (args.calm_rate, i + 1, probe["dispatched"]["p50_ms"],
+                            probe["dispatched"]["p99_ms"], probe["complete"]["p99_ms"]))
             for i in range(args.runs):
                 system = "bench-max-%d" % i
                 r = submit_bench.ghz(ghz_args(args, system), intake,
@@ -433,13 +445,27 @@ def part_pipeline(args, rep, results):
     rep.section(
         "Full pipeline at %d cases per second" % args.rate,
         "The four services (`deploy/config`) on a Redis, Kafka, SMTP sink and webhook sink of "
-        "their own, after a warm-up of 600 cases. ghz submits at a fixed rate; "
+        "their own, after a warm-up of 15 s at 150 cases/s. ghz submits at a fixed rate; "
         "`tools/bench/pipeline_probe` then reads the case log and every dispatch feed "
         "(read-committed) until every case of the run was routed, dispatched, had its first "
         "clock started and its acknowledgement delivered. Times are the records' Kafka "
         "timestamps (set when a service appended them; milliseconds) minus the "
         "CaseSubmitted's.",
         rows)
+    rows = [["cases per run at %d/s for %d s" % (args.calm_rate, args.seconds),
+             fmt(med([r["submitted"] for r in calm]))]]
+    for s_, label in (("routed", "routed"), ("dispatched", "dispatched"),
+                      ("clock_set", "clock set"), ("acknowledged", "acknowledgement delivered"),
+                      ("complete", "all four done")):
+        rows.append(["submit to %s p50 / p99 / max (ms)" % label,
+                     "%s / %s / %s" % (fmt(stage(calm, s_, "p50_ms"), 1),
+                                       fmt(stage(calm, s_, "p99_ms"), 1),
+                                       fmt(stage(calm, s_, "max_ms"), 0))])
+    rep.section("Full pipeline at %d cases per second" % args.calm_rate,
+                "The same stack and probe at a rate it sustains on this machine (10 concurrent "
+                "calls): the latency of each stage without a backlog.", rows)
+    rep.target("submit to dispatch p99 at %d cases/s (ms)" % args.calm_rate,
+               fmt(stage(calm, "dispatched", "p99_ms"), 1), "(no target; the unloaded latency)")
     rows = [
         ["cases per run (ghz at max rate, 50 concurrent, %d s)" % args.seconds,
          fmt(med([r["submitted"] for r in maxed]))],
@@ -688,6 +714,8 @@ def main(argv):
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--seconds", type=int, default=10, help="ghz run length")
     p.add_argument("--rate", type=int, default=1000, help="the pipeline's fixed rate")
+    p.add_argument("--calm-rate", type=int, default=100,
+                   help="a fixed rate the pipeline sustains, for its unloaded latency")
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--ghz", default=os.path.join(os.environ.get(
         "MELDPUNT_CACHE", os.path.expanduser("~/.cache/meldpunt")), "bin", "ghz"))
