@@ -10,7 +10,8 @@
 // A record is committed only after its handler returned OK or a permanent error (bad bytes,
 // INVALID_ARGUMENT, FAILED_PRECONDITION: handling it again would fail the same way; it is logged
 // and counted). Retriable errors are retried with backoff on the same record, so nothing is
-// skipped. Owns one thread (and, with `lanes` > 1, up to lanes - 1 more while a batch runs).
+// skipped. Owns one thread, and with `lanes` > 1 a pool of lanes - 1 lane threads that lives as
+// long as the loop.
 //
 // With `lanes` > 1 the loop takes what the consumer already holds (up to `max_batch` records),
 // handles each partition's records in order on its own lane (partition % lanes), in parallel with

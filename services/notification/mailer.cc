@@ -60,8 +60,6 @@ void* SmtpMailer::TakeHandle() {
     if (!idle_.empty()) {
       void* handle = idle_.back();
       idle_.pop_back();
-      // Options go, the connection stays.
-      curl_easy_reset(static_cast<CURL*>(handle));
       return handle;
     }
   }
@@ -69,6 +67,8 @@ void* SmtpMailer::TakeHandle() {
 }
 
 void SmtpMailer::GiveBack(void* handle) {
+  // Nothing of the finished call (buffers, recipients) stays pointed at; the connection does.
+  curl_easy_reset(static_cast<CURL*>(handle));
   std::lock_guard<std::mutex> lock(mu_);
   idle_.push_back(handle);
 }

@@ -1,5 +1,8 @@
 #include "services/routing/app.h"
 
+#include <functional>
+#include <optional>
+
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "libs/events/event_log.h"
@@ -111,6 +114,15 @@ absl::Status RoutingApp::Start() {
 
 absl::Status RoutingApp::HandleEvent(const events::Envelope& envelope) {
   if (!RoutingLogic::Relevant(envelope)) return absl::OkStatus();
+  // A submission with coordinates searches the duplicate index and is added to it by the Save
+  // below: one at a time per category (lanes handle other partitions at the same moment).
+  std::optional<absl::MutexLock> duplicate_lock;
+  if (envelope.has_case_submitted() &&
+      envelope.case_submitted().draft().location().has_coordinates()) {
+    const std::string& category = envelope.case_submitted().draft().category();
+    duplicate_lock.emplace(
+        &duplicate_stripes_[std::hash<std::string>()(category) % duplicate_stripes_.size()]);
+  }
   ASSIGN_OR_RETURN(v1::RouteState before, store_->Load(envelope.case_id()));
   std::shared_ptr<const RuleSet> rules = Rules();
   auto nearby = [&](const std::string& category, double lat, double lon, double radius_m,

@@ -3,6 +3,7 @@
 // rules reload (RPC and SIGHUP) and the admin port. Owns the reload thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -47,6 +48,9 @@ class RoutingApp {
   prometheus::Family<prometheus::Counter>* reloads_ = nullptr;
   mutable absl::Mutex rules_mu_;
   std::shared_ptr<const RuleSet> rules_ ABSL_GUARDED_BY(rules_mu_);
+  // Held by category from the duplicate search until the case is in the duplicate index, so two
+  // nearby cases handled on two lanes at once cannot both miss each other.
+  std::array<absl::Mutex, 16> duplicate_stripes_;
   std::unique_ptr<RoutingLogic> logic_;
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<redis::Client> redis_;

@@ -5,9 +5,12 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+#include "libs/events/codec.h"
 #include "libs/events/event_log.h"
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
@@ -97,6 +100,78 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
   EXPECT_TRUE(dispatched);
   app.Stop();
   std::remove(rules_file.c_str());
+}
+
+// Nearby cases of one category that reach routing together, on different partitions and so on
+// different lanes, still find each other: of each pair, exactly one is linked to the other.
+TEST(RoutingIntegration, NearbyCasesRoutedAtOnceOnOtherLanesAreLinked) {
+  auto stack = testing::LoadStack();
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  const std::string rules_file = std::string(std::getenv("MELDPUNT_BINARY_DIR")) + "/" +
+                                 testing::UniqueName("rules") + ".yaml";
+  Write(rules_file, std::string(kGoodRules) +
+                        "duplicates: {kinds: [REPORT], radius_m: 50, window: 14d, action: link}\n");
+  auto producer = kafka::Producer::Create({.brokers = stack->kafka});
+  ASSERT_TRUE(producer.ok());
+  // Written before routing starts, so its first batch holds them all.
+  constexpr int kPairs = 12;
+  std::map<std::string, int> pair_of;  // case id -> pair
+  const std::string run = testing::UniqueName("dup");
+  for (int pair = 0; pair < kPairs; ++pair) {
+    for (int member = 0; member < 2; ++member) {
+      const std::string case_id =
+          events::CaseIdFor("routing-test", absl::StrCat(run, "-", pair, "-", member));
+      pair_of[case_id] = pair;
+      events::Envelope e = events::NewEnvelope(case_id, "intake", absl::Now());
+      auto* draft = e.mutable_case_submitted()->mutable_draft();
+      draft->set_kind(t::REPORT);
+      draft->set_category(absl::StrCat(run, "-", pair));
+      draft->set_description("lamp out");
+      draft->mutable_location()->set_has_coordinates(true);
+      draft->mutable_location()->set_latitude(51.05 + pair * 0.01);
+      draft->mutable_location()->set_longitude(3.72 + member * 0.0001);  // about 7 m apart
+      events::Finish(e, events::DeterministicId("submitted", {case_id}));
+      ASSERT_TRUE(
+          (*producer)
+              ->Send(events::ToRecord(events::kCaseEventsTopic, e), absl::Now() + absl::Seconds(10))
+              .ok());
+    }
+  }
+  RoutingConfig config;
+  config.grpc_listen = "127.0.0.1:0";
+  config.admin_listen = "127.0.0.1:0";
+  config.kafka_brokers = stack->kafka;
+  config.redis_address = stack->redis;
+  config.redis_pool_size = 8;
+  config.consumer_lanes = 6;
+  config.consumer_group = testing::UniqueName("routing-dup");
+  config.rules_file = rules_file;
+  RoutingApp app(config);
+  ASSERT_TRUE(app.Start().ok());
+
+  auto reader = kafka::Consumer::Create({.brokers = stack->kafka,
+                                         .group_id = testing::UniqueName("links-reader"),
+                                         .topics = {events::kCaseEventsTopic}});
+  ASSERT_TRUE(reader.ok());
+  std::map<int, int> links;  // pair -> CaseLinked events
+  int routed = 0;
+  const absl::Time until = absl::Now() + absl::Seconds(60);
+  while (routed < 2 * kPairs && absl::Now() < until) {
+    auto record = (*reader)->Poll(absl::Milliseconds(200));
+    ASSERT_TRUE(record.ok());
+    if (!record->has_value()) continue;
+    auto e = events::Decode((*record)->value);
+    if (!e.ok() || !pair_of.count(e->case_id())) continue;
+    if (e->has_case_linked()) {
+      ++links[pair_of[e->case_id()]];
+      EXPECT_EQ(pair_of[e->case_linked().master_case_id()], pair_of[e->case_id()]);
+    }
+    if (e->has_case_routed()) ++routed;
+  }
+  app.Stop();
+  std::remove(rules_file.c_str());
+  EXPECT_EQ(routed, 2 * kPairs);
+  for (int pair = 0; pair < kPairs; ++pair) EXPECT_EQ(links[pair], 1) << "pair " << pair;
 }
 
 // Workload sets and the duplicate index follow the case's state, idempotently.

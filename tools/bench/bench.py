@@ -565,20 +565,24 @@ def merged_table(outputs):
     return merged
 
 
-def part_deadline(args, rep, results):
-    """deadline_bench on a fresh Redis and Kafka for every run."""
+def fresh_runs(args, name, command):
+    """`command(stack)` once per run, each on a fresh Redis, Kafka and sinks; the outputs."""
     outputs = []
     for i in range(args.runs):
-        d = os.path.join(args.build, "bench-stack-deadline")
-        with stack(d) as st:
-            say("deadline run %d of %d" % (i + 1, args.runs))
-            out = subprocess.run(
-                [os.path.join(args.build, "tools/bench/deadline_bench"), "--redis", st["redis"],
-                 "--kafka", st["kafka"], "--policies",
-                 os.path.join(CONFIG, "deadline_watch.yaml")] + args.deadline_args,
-                check=True, capture_output=True, text=True).stdout
+        with stack(os.path.join(args.build, "bench-stack-" + name)) as st:
+            say("%s run %d of %d" % (name, i + 1, args.runs))
+            out = subprocess.run(command(st), check=True, capture_output=True, text=True).stdout
             print(out, flush=True)
             outputs.append(out)
+    return outputs
+
+
+def part_deadline(args, rep, results):
+    """deadline_bench on a fresh Redis and Kafka for every run."""
+    outputs = fresh_runs(args, "deadline", lambda st: [
+        os.path.join(args.build, "tools/bench/deadline_bench"), "--redis", st["redis"],
+        "--kafka", st["kafka"], "--policies", os.path.join(CONFIG, "deadline_watch.yaml")
+    ] + args.deadline_args)
     rows = merged_table(outputs)
     rep.section(
         "Deadline timers (1,000,000 pending)",
@@ -599,18 +603,10 @@ def part_deadline(args, rep, results):
 
 
 def part_notification(args, rep, results):
-    outputs = []
-    for i in range(args.runs):
-        d = os.path.join(args.build, "bench-stack-notification")
-        with stack(d) as st:
-            say("notification run %d of %d" % (i + 1, args.runs))
-            out = subprocess.run(
-                [os.path.join(args.build, "tools/bench/notification_bench"), "--redis",
-                 st["redis"], "--kafka", st["kafka"], "--webhook", st["webhook"], "--templates",
-                 os.path.join(ROOT, "services/notification/templates"), "--messages", "3000"],
-                check=True, capture_output=True, text=True).stdout
-            print(out, flush=True)
-            outputs.append(out)
+    outputs = fresh_runs(args, "notification", lambda st: [
+        os.path.join(args.build, "tools/bench/notification_bench"), "--redis", st["redis"],
+        "--kafka", st["kafka"], "--webhook", st["webhook"], "--templates",
+        os.path.join(ROOT, "services/notification/templates"), "--messages", "3000"])
     rep.section(
         "Notification deliveries to a local webhook sink",
         "`tools/bench/notification_bench` on a fresh Redis, Kafka and webhook sink per run, "
