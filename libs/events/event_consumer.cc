@@ -88,15 +88,19 @@ bool EventConsumer::IsRetriable(const absl::Status& status) {
   }
 }
 
+std::optional<std::optional<kafka::Record>> EventConsumer::PollNext() {
+  absl::StatusOr<std::optional<kafka::Record>> polled = consumer_->Poll(absl::Milliseconds(200));
+  if (polled.ok()) return *std::move(polled);
+  log::Error("event consumer stopped on a fatal Kafka error",
+             {{"error", polled.status().ToString()}});
+  running_ = false;
+  return std::nullopt;
+}
+
 void EventConsumer::Run() {
   while (!stop_.load()) {
-    absl::StatusOr<std::optional<kafka::Record>> polled = consumer_->Poll(absl::Milliseconds(200));
-    if (!polled.ok()) {
-      log::Error("event consumer stopped on a fatal Kafka error",
-                 {{"error", polled.status().ToString()}});
-      running_ = false;
-      return;
-    }
+    std::optional<std::optional<kafka::Record>> polled = PollNext();
+    if (!polled) return;
     if (!polled->has_value()) continue;
     const kafka::Record& record = **polled;
     if (!Process(record)) return;  // not handled: the next owner will
@@ -109,13 +113,8 @@ void EventConsumer::Run() {
 void EventConsumer::RunLanes() {
   const size_t lanes = static_cast<size_t>(options_.lanes);
   while (!stop_.load()) {
-    absl::StatusOr<std::optional<kafka::Record>> polled = consumer_->Poll(absl::Milliseconds(200));
-    if (!polled.ok()) {
-      log::Error("event consumer stopped on a fatal Kafka error",
-                 {{"error", polled.status().ToString()}});
-      running_ = false;
-      return;
-    }
+    std::optional<std::optional<kafka::Record>> polled = PollNext();
+    if (!polled) return;
     if (!polled->has_value()) continue;
     // What the consumer already holds joins the batch; nothing waits for more.
     const int64_t generation = consumer_->rebalances();

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,6 +71,9 @@ class EventConsumer {
  private:
   void Run();
   void RunLanes();
+  // The next record (or none within the poll timeout); nullopt after a fatal Kafka error, which
+  // ends the loop (logged, running() turns false).
+  std::optional<std::optional<kafka::Record>> PollNext();
   // Decodes and handles one record, retrying in place. False when Stop() came before it was
   // handled: the record must not be committed.
   bool Process(const kafka::Record& record);
