@@ -127,11 +127,12 @@ void EventConsumer::RunLanes() {
     }
     // A rebalance inside those polls may have taken partitions away: their records are the next
     // owner's now, and handling them here would race with it.
-    std::vector<kafka::TopicPartition> owned;
-    if (consumer_->rebalances() != generation) owned = consumer_->Assignment();
+    const bool moved = consumer_->rebalances() != generation;
+    const std::vector<kafka::TopicPartition> owned =
+        moved ? consumer_->Assignment() : std::vector<kafka::TopicPartition>();
     std::vector<std::vector<kafka::Record>> by_lane(lanes);
     for (kafka::Record& record : batch) {
-      if (consumer_->rebalances() != generation &&
+      if (moved &&
           std::find(owned.begin(), owned.end(),
                     kafka::TopicPartition{record.topic, record.partition}) == owned.end()) {
         continue;
@@ -152,17 +153,15 @@ void EventConsumer::RunLanes() {
       if (!by_lane[lane].empty()) busy_lanes.push_back(lane);
     }
     RunOnLanes(busy_lanes, run_lane);
-    // A partition's records are committed up to the last one finished in order.
+    // A lane finished a prefix of its records, in log order per partition: each partition is
+    // committed up to its last record in that prefix.
     std::map<std::pair<std::string, int32_t>, const kafka::Record*> last;
     bool all_done = true;
     for (size_t lane = 0; lane < lanes; ++lane) {
       if (done[lane] < by_lane[lane].size()) all_done = false;
-      std::map<std::pair<std::string, int32_t>, bool> stopped;
-      for (size_t i = 0; i < by_lane[lane].size(); ++i) {
+      for (size_t i = 0; i < done[lane]; ++i) {
         const kafka::Record& record = by_lane[lane][i];
-        const auto key = std::make_pair(record.topic, record.partition);
-        if (i >= done[lane]) stopped[key] = true;
-        if (!stopped[key]) last[key] = &record;
+        last[{record.topic, record.partition}] = &record;
       }
     }
     for (const auto& [key, record] : last) {

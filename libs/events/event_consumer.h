@@ -28,9 +28,8 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
-
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/events/codec.h"
 #include "libs/kafka/consumer.h"
 #include "prometheus/counter.h"

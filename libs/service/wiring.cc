@@ -34,6 +34,10 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
                                  listener);
 }
 
+events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config) {
+  return {.lanes = static_cast<int>(config.consumer_lanes)};
+}
+
 absl::StatusOr<std::unique_ptr<redis::Client>> ConnectRedisAtStart(
     const config::ServiceConfig& config, std::vector<redis::Script> scripts) {
   std::unique_ptr<redis::Client> client;

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "libs/config/service_config.h"
+#include "libs/events/event_consumer.h"
 #include "libs/kafka/admin.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/producer.h"
@@ -33,6 +34,10 @@ absl::StatusOr<std::unique_ptr<kafka::Producer>> MakeProducer(const config::Serv
 absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
     const config::ServiceConfig& config, const std::string& group, const std::string& client_id,
     kafka::RebalanceListener* listener = nullptr);
+
+// How the service's consume-handle-commit loop runs (kafka.consumer_lanes); a rebuild's replay
+// uses the same number of lanes.
+events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config);
 
 // Waits for Redis up to startup.timeout.
 absl::StatusOr<std::unique_ptr<redis::Client>> ConnectRedisAtStart(

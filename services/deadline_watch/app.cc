@@ -117,8 +117,7 @@ absl::Status DeadlineApp::StartConsumer() {
         // which gives the same clock events (same ids) again.
         return AppendAll(out);
       },
-      registry_.get(), config_.consumer_group,
-      events::EventConsumerOptions{.lanes = static_cast<int>(config_.consumer_lanes)});
+      registry_.get(), config_.consumer_group, service::LoopOptions(config_));
   consumer_->Start();
   return absl::OkStatus();
 }

@@ -59,8 +59,7 @@ absl::Status IntakeApp::StartProjection() {
       [this](const events::Envelope& e, const kafka::Record& r) {
         return HandleEvent(e, r.offset);
       },
-      registry_.get(), config_.consumer_group,
-      events::EventConsumerOptions{.lanes = static_cast<int>(config_.consumer_lanes)});
+      registry_.get(), config_.consumer_group, service::LoopOptions(config_));
   projection_->Start();
   return absl::OkStatus();
 }
@@ -116,7 +115,7 @@ absl::StatusOr<v1::RebuildProjectionResponse> IntakeApp::RebuildProjection() {
         if (e.payload_case() == events::Envelope::kCaseSubmitted) ++cases;
         return absl::OkStatus();
       },
-      static_cast<int>(config_.consumer_lanes));
+      service::LoopOptions(config_).lanes);
   response.set_cases(cases.load());
   // The projection consumer comes back whatever happened, so the intake keeps serving.
   absl::Status restarted = StartProjection();

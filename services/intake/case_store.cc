@@ -167,7 +167,8 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
       }
     }
     assume_new = false;
-    v1::HistoryEntry this_entry = entry;
+    entry.clear_rejected();
+    entry.clear_rejection();
     Case next = current;
     ApplyOutcome outcome = ApplyOutcome::kApplied;
     if (absl::Status applied = domain::Apply(next, envelope); !applied.ok()) {
@@ -176,8 +177,8 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
       if (current.case_id().empty()) return applied;
       next = current;
       next.set_rejected_events(current.rejected_events() + 1);
-      this_entry.set_rejected(true);
-      this_entry.set_rejection(std::string(applied.message()));
+      entry.set_rejected(true);
+      entry.set_rejection(std::string(applied.message()));
       outcome = ApplyOutcome::kRejected;
     }
     int64_t next_version = 0;
@@ -186,7 +187,7 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
     ASSIGN_OR_RETURN(redis::Reply result,
                      redis_.Script("case_cas", {key, events_key, history_key},
                                    {envelope.event_id(), version, next.SerializeAsString(),
-                                    absl::StrCat(next_version), this_entry.SerializeAsString(),
+                                    absl::StrCat(next_version), entry.SerializeAsString(),
                                     absl::StrCat(offset)}));
     RETURN_IF_ERROR(redis::ReplyStatus(result));
     if (result.str == "DUP") return ApplyOutcome::kDuplicate;

@@ -19,15 +19,24 @@ namespace {
 namespace t = ::meldpunt::types::v1;
 
 // Polls `ready` until it holds or `deadline` passes; short waits first (the projection usually
-// follows within milliseconds).
+// follows within milliseconds). With `waiter`, each wait ends as soon as this intake's projection
+// reports the fold (then true), and `ready` is first asked after the first wait: it only finds
+// what another replica folded.
 absl::StatusOr<bool> PollUntil(const std::function<absl::StatusOr<bool>()>& ready,
-                               absl::Time deadline) {
-  absl::Duration pause = absl::Milliseconds(2);
-  while (true) {
-    ASSIGN_OR_RETURN(bool done, ready());
-    if (done) return true;
-    if (absl::Now() + pause > deadline) return false;
-    absl::SleepFor(pause);
+                               absl::Time deadline, FoldWatch::Waiter* waiter = nullptr) {
+  absl::Duration pause = absl::Milliseconds(waiter != nullptr ? 5 : 2);
+  for (bool first = true;; first = false) {
+    if (waiter == nullptr || !first) {
+      ASSIGN_OR_RETURN(bool done, ready());
+      if (done) return true;
+    }
+    const absl::Time now = absl::Now();
+    if (now >= deadline || (waiter == nullptr && now + pause > deadline)) return false;
+    if (waiter != nullptr) {
+      if (waiter->Wait(std::min(deadline, now + pause))) return true;
+    } else {
+      absl::SleepFor(pause);
+    }
     pause = std::min(pause * 2, absl::Milliseconds(50));
   }
 }
@@ -80,30 +89,16 @@ absl::StatusOr<Case> IntakeLogic::AppendAndWait(const events::Envelope& envelope
   // folded it, so that the caller's next read shows it: told at once when this intake folded it,
   // found by polling Redis when another replica did.
   const absl::Time wait_deadline = std::min(deadline, absl::Now() + options_.projection_wait);
-  auto folded_in_redis = [&]() -> absl::StatusOr<bool> {
-    ASSIGN_OR_RETURN(int64_t offset, store_.AppliedOffset(envelope.case_id()));
-    if (offset >= appended.offset) return true;
-    // A repeat of an event folded before (same id, new offset) is never folded again.
-    return store_.HasEvent(envelope.case_id(), envelope.event_id());
-  };
-  absl::StatusOr<bool> caught_up = false;
-  if (waiter) {
-    absl::Duration pause = absl::Milliseconds(5);
-    while (true) {
-      const absl::Time until = std::min(wait_deadline, absl::Now() + pause);
-      if (waiter->Wait(until)) {
-        if (waiter->folded()) return *waiter->folded();
-        caught_up = true;
-        break;
-      }
-      caught_up = folded_in_redis();
-      if (!caught_up.ok() || *caught_up || absl::Now() >= wait_deadline) break;
-      pause = std::min(pause * 2, absl::Milliseconds(50));
-    }
-  } else {
-    caught_up = PollUntil(folded_in_redis, wait_deadline);
-  }
+  absl::StatusOr<bool> caught_up = PollUntil(
+      [&]() -> absl::StatusOr<bool> {
+        ASSIGN_OR_RETURN(int64_t offset, store_.AppliedOffset(envelope.case_id()));
+        if (offset >= appended.offset) return true;
+        // A repeat of an event folded before (same id, new offset) is never folded again.
+        return store_.HasEvent(envelope.case_id(), envelope.event_id());
+      },
+      wait_deadline, waiter ? &*waiter : nullptr);
   if (caught_up.ok() && *caught_up) {
+    if (waiter && waiter->folded()) return *waiter->folded();
     absl::StatusOr<std::optional<Case>> shown = store_.Get(envelope.case_id());
     if (shown.ok() && shown->has_value()) return **shown;
   }
@@ -126,10 +121,10 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
   // The same key from the same system: the first case, and nothing new in the log. The lock and
   // the reference of this year are taken in the same round trip.
   const absl::Time now = clock_.Now();
-  const int year = absl::ToCivilYear(now, calendar::BrusselsTimeZone()).year();
+  const std::string first_reference =
+      events::ReferenceFor(case_id, absl::ToCivilYear(now, calendar::BrusselsTimeZone()).year(), 8);
   ASSIGN_OR_RETURN(SubmissionStart start,
-                   store_.BeginSubmission(case_id, events::ReferenceFor(case_id, year, 8),
-                                          options_.submission_lock));
+                   store_.BeginSubmission(case_id, first_reference, options_.submission_lock));
   if (start.existing.has_value()) return SubmitResult{*std::move(start.existing), false};
   if (!start.locked) {
     // A concurrent call with the same key is appending it: answer with its case once it shows.
@@ -145,9 +140,8 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
         "a submission with this request_key is still in progress; retry with the same key");
   }
 
-  absl::StatusOr<std::string> reference = start.reference_mine
-                                              ? events::ReferenceFor(case_id, year, 8)
-                                              : ReserveReference(case_id, now);
+  absl::StatusOr<std::string> reference =
+      start.reference_mine ? first_reference : ReserveReference(case_id, now);
   if (!reference.ok()) {
     (void)store_.ReleaseSubmission(case_id);
     return reference.status();

@@ -125,8 +125,7 @@ absl::Status NotificationApp::Start() {
       [this](const events::Envelope& e, const kafka::Record& r) {
         return logic_->Handle(e, r.partition);
       },
-      registry_.get(), config_.consumer_group,
-      events::EventConsumerOptions{.lanes = static_cast<int>(config_.consumer_lanes)});
+      registry_.get(), config_.consumer_group, service::LoopOptions(config_));
   consumer_->Start();
   senders_->Start();
   service_ = std::make_unique<NotificationService>(*store_, *templates_, *logic_,
@@ -155,7 +154,7 @@ absl::StatusOr<v1::RebuildDeliveriesResponse> NotificationApp::RebuildDeliveries
       [this](const events::Envelope& e, const kafka::Record& r) {
         return logic_->Restore(e, r.partition);
       },
-      static_cast<int>(config_.consumer_lanes));
+      service::LoopOptions(config_).lanes);
   // Released whatever the replay's outcome: a held message must not wait a year.
   absl::StatusOr<int64_t> released = logic_->Release();
   RETURN_IF_ERROR(events.status());

@@ -91,8 +91,7 @@ absl::Status RoutingApp::Start() {
   consumer_ = std::make_unique<events::EventConsumer>(
       std::move(consumer),
       [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); },
-      registry_.get(), config_.consumer_group,
-      events::EventConsumerOptions{.lanes = static_cast<int>(config_.consumer_lanes)});
+      registry_.get(), config_.consumer_group, service::LoopOptions(config_));
   consumer_->Start();
   service_ = std::make_unique<RoutingService>(
       [this] { return Rules(); }, [this] { return ReloadRules(); },

@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,8 +33,16 @@ HAND_MARK = "<!-- Everything below this line is written by hand; tools/dev bench
 RAW_TOPIC = "meldpunt.bench.raw.v1"
 SERVICES = ["intake", "routing", "deadline_watch", "notification"]
 
-sys.path.insert(0, HERE)
-import submit_bench  # noqa: E402  (the ghz call and its parsing)
+# The SubmitCase every ghz call makes; a fresh request key per call ({{.UUID}}): a new case each.
+CALL = "meldpunt.intake.v1.Intake.SubmitCase"
+DRAFT = {
+    "kind": "REPORT",
+    "channel": "WEB",
+    "category": "street-lighting",
+    "description": "Street light out in front of number 12",
+    "location": {"postcode": "9000"},
+    "reporter": {"name": "Jan Peeters", "email": "jan.peeters@example.org", "language": "NL"},
+}
 
 
 def say(msg):
@@ -168,11 +175,31 @@ def redis_info(address, field):
     raise RuntimeError("redis INFO has no %s" % field)
 
 
-def ghz_args(args, system, concurrency=50):
-    ns = argparse.Namespace(ghz=args.ghz, proto_root=os.path.join(ROOT, "proto"),
-                            seconds=args.seconds, concurrency=concurrency, connections=4)
-    submit_bench.DATA["submittingSystem"] = system
-    return ns
+def ghz(args, target, out, system, seconds=None, concurrency=50, rps=0):
+    """One ghz run of SubmitCase from `system` (max rate, or `rps`); OK/s and OK latencies."""
+    data = {"submittingSystem": system, "requestKey": "bench-{{.UUID}}", "draft": DRAFT}
+    proto_root = os.path.join(ROOT, "proto")
+    cmd = [args.ghz, "--insecure", "--proto",
+           os.path.join(proto_root, "meldpunt/intake/v1/intake.proto"), "--import-paths",
+           proto_root, "--call", CALL, "-d", json.dumps(data), "-c", str(concurrency),
+           "--connections", "4", "-z", "%ds" % (seconds or args.seconds), "-O", "json",
+           "-o", out]
+    if rps:
+        cmd += ["--rps", str(rps)]
+    subprocess.run(cmd + [target], check=True, stdout=subprocess.DEVNULL)
+    with open(out) as f:
+        report = json.load(f)
+    latencies = sorted(d["latency"] for d in report.get("details", []) if d.get("status") == "OK")
+    ok = report.get("statusCodeDistribution", {}).get("OK", 0)
+
+    def pct(p):
+        if not latencies:
+            return float("nan")
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p / 100.0))] / 1e6
+
+    # ghz cancels the calls in flight when a run ends; they are not counted as OK.
+    return {"rps_ok": ok / (report["total"] / 1e9), "ok": ok,
+            "p50": pct(50), "p99": pct(99), "p999": pct(99.9)}
 
 
 # ----------------------------------------------------------------------------- parts
@@ -202,20 +229,19 @@ def part_submit(args, rep, results):
             # A warm-up on each (the broker's JIT, connections, the producer id), not counted:
             # a broker fresh from its start is markedly slower for its first minute of load.
             for name, target in targets.items():
-                warm = argparse.Namespace(**vars(ghz_args(args, "bench-warm")))
-                warm.seconds = 20 if name == "intake" else 5
-                submit_bench.ghz(warm, target, os.path.join(out, "warm-%s.json" % name))
+                ghz(args, target, os.path.join(out, "warm-%s.json" % name), "bench-warm",
+                    seconds=20 if name == "intake" else 5)
             for i in range(args.runs):
                 for name in ("bare", "intake"):
-                    r = submit_bench.ghz(ghz_args(args, "bench"), targets[name],
-                                         os.path.join(out, "%s-%d.json" % (name, i)))
+                    r = ghz(args, targets[name], os.path.join(out, "%s-%d.json" % (name, i)),
+                            "bench")
                     runs[name].append(r)
                     say("submit %s max rate run %d: %.0f OK/s p50 %.1f ms p99 %.1f ms" % (
                         name, i + 1, r["rps_ok"], r["p50"], r["p99"]))
             half = int(statistics.median(r["rps_ok"] for r in runs["intake"]) / 2)
             for i in range(args.runs):
-                r = submit_bench.ghz(ghz_args(args, "bench"), targets["intake"],
-                                     os.path.join(out, "half-%d.json" % i), rps=half)
+                r = ghz(args, targets["intake"], os.path.join(out, "half-%d.json" % i), "bench",
+                        rps=half)
                 runs["half"].append(r)
                 say("submit intake at %d/s run %d: p50 %.1f ms p99 %.1f ms p99.9 %.1f ms" % (
                     half, i + 1, r["p50"], r["p99"], r["p999"]))
@@ -344,9 +370,7 @@ def part_pipeline(args, rep, results):
         out = os.path.join(d, "runs")
         os.makedirs(out, exist_ok=True)
         # Warm-up (not counted): 15 s at 150 cases/s through the whole pipeline.
-        warm = ghz_args(args, "bench-warm")
-        warm.seconds = 15
-        submit_bench.ghz(warm, intake, os.path.join(out, "warm.json"), rps=150)
+        ghz(args, intake, os.path.join(out, "warm.json"), "bench-warm", seconds=15, rps=150)
         wait_pipeline(args, st, "bench-warm", 1, timeout=180)
         time.sleep(5)
         rest = {name: rss_mib(pid) for name, pid in pids.items()}
@@ -362,8 +386,8 @@ def part_pipeline(args, rep, results):
         with RssSampler(pids) as sampler:
             for i in range(args.runs):
                 system = "bench-fixed-%d" % i
-                r = submit_bench.ghz(ghz_args(args, system), intake,
-                                     os.path.join(out, "%s.json" % system), rps=args.rate)
+                r = ghz(args, intake, os.path.join(out, "%s.json" % system), system,
+                        rps=args.rate)
                 probe = wait_pipeline(args, st, system, r["ok"])
                 fixed.append(probe)
                 total_cases += probe["submitted"]
@@ -378,8 +402,8 @@ def part_pipeline(args, rep, results):
             calm = []
             for i in range(args.runs):
                 system = "bench-calm-%d" % i
-                r = submit_bench.ghz(ghz_args(args, system, concurrency=10), intake,
-                                     os.path.join(out, "%s.json" % system), rps=args.calm_rate)
+                r = ghz(args, intake, os.path.join(out, "%s.json" % system), system,
+                        concurrency=10, rps=args.calm_rate)
                 probe = wait_pipeline(args, st, system, r["ok"])
                 calm.append(probe)
                 total_cases += probe["submitted"]
@@ -388,8 +412,7 @@ def part_pipeline(args, rep, results):
                             probe["dispatched"]["p99_ms"], probe["complete"]["p99_ms"]))
             for i in range(args.runs):
                 system = "bench-max-%d" % i
-                r = submit_bench.ghz(ghz_args(args, system), intake,
-                                     os.path.join(out, "%s.json" % system))
+                r = ghz(args, intake, os.path.join(out, "%s.json" % system), system)
                 probe = wait_pipeline(args, st, system, r["ok"])
                 maxed.append(probe)
                 total_cases += probe["submitted"]
@@ -419,10 +442,7 @@ def part_pipeline(args, rep, results):
                 events = int(body.get("events", 0))
                 rebuilds[command].append((events, seconds))
                 say("%s run %d: %d events in %.1f s" % (command, i + 1, events, seconds))
-    results["pipeline_fixed"] = fixed
-    results["pipeline_max"] = maxed
     stage = lambda runs, s, k: med([r[s][k] for r in runs])
-    dispatch_p50 = stage(fixed, "dispatched", "p50_ms")
     dispatch_p99 = stage(fixed, "dispatched", "p99_ms")
     rows = [
         ["cases per run at %d/s for %d s (all through every stage)" % (args.rate, args.seconds),
@@ -498,7 +518,6 @@ def part_pipeline(args, rep, results):
                     args.runs, fixed_cases, cpu_wall), rows,
                 header=("process", "at rest (share of one core)", "CPU ms per case",
                         "CPU ms per case above rest"))
-    results["cpu_per_case_ms"] = sum(cpu.values()) * 1000.0 / max(1, fixed_cases)
     rows = []
     for name in SERVICES + ["kafka", "redis"]:
         rows.append([name, "%.0f MiB" % (rest[name] or 0), "%.0f MiB" % peak[name]])
@@ -506,7 +525,6 @@ def part_pipeline(args, rep, results):
                 "VmRSS at rest (after the warm-up) and the peak sampled every 0.5 s during the "
                 "pipeline runs above.", rows, header=("process", "at rest", "peak under load"))
     per_case = (redis_after - redis_before) / max(1, total_cases)
-    results["redis_per_case"] = per_case
     raw_rate = med([r["per_second"] for r in raw])
     rows = [["Redis memory per open case (projection, history, routing state, clocks and "
              "timers, outbox and deliveries): used_memory growth / %d cases" % total_cases,
@@ -522,7 +540,6 @@ def part_pipeline(args, rep, results):
         rows.append(["rebuild of the %s (events/s; whole call)" % labels[command],
                      "%s (%s of the raw read)" % (fmt(rate), fmt(
                          med([(e / s) / r["per_second"] for (e, s), r in zip(got, raw)]), 2))])
-        results["rebuild_" + command] = rate
     rep.section("Redis memory, replay and rebuild",
                 "On the same stack after the pipeline runs; each rebuild clears what the "
                 "service keeps in Redis and folds the whole log again through the service's own "

@@ -1,5 +1,6 @@
 // Deadline-watch's timer figures against a real redis-server and Kafka broker (started by
-// `tools/dev bench deadline`, which also runs redis-benchmark as the raw baseline):
+// `tools/dev bench deadline`; redis-benchmark on the same Redis build is `tools/dev bench
+// baselines`):
 //   1. Redis memory per pending timer and per clock record, with 1,000,000 timers pending;
 //   2. firing lateness p50 / p99 / max at 2,000 timers due per second, on top of those;
 //   3. how long 100,000 timers due at the same instant take to drain;
