@@ -120,8 +120,19 @@ std::vector<absl::CivilDay> BusinessCalendar::Holidays(int year) const {
 }
 
 bool BusinessCalendar::IsHoliday(absl::CivilDay day) const {
-  const std::vector<absl::CivilDay> days = Holidays(static_cast<int>(day.year()));
-  return std::binary_search(days.begin(), days.end(), day);
+  // The same days as Holidays(), without building the list: this runs once per day walked.
+  const int month = day.month();
+  const int dom = day.day();
+  if ((month == 1 && dom == 1) || (month == 5 && dom == 1) || (month == 7 && dom == 21) ||
+      (month == 8 && dom == 15) || (month == 11 && (dom == 1 || dom == 11)) ||
+      (month == 12 && dom == 25) || (flemish_holiday_ && month == 7 && dom == 11)) {
+    return true;
+  }
+  if (month >= 3 && month <= 6) {  // Easter Monday (23 Mar-26 Apr) to Whit Monday (to 14 Jun)
+    const absl::civil_diff_t after_easter = day - EasterSunday(static_cast<int>(day.year()));
+    if (after_easter == 1 || after_easter == 39 || after_easter == 50) return true;
+  }
+  return closing_days_.count(day) > 0;
 }
 
 bool BusinessCalendar::IsWorkingDay(absl::CivilDay day) const {
@@ -151,6 +162,50 @@ absl::Time BusinessCalendar::AddWorkingDays(absl::Time from, int days) const {
   return StartOf(day + 1);
 }
 
+absl::Duration BusinessCalendar::WindowOf(absl::CivilDay day, absl::Time from) const {
+  const absl::CivilSecond midnight(day);
+  const absl::Time open = std::max(from, LocalInstant(zone_, midnight + work_start_minute_ * 60));
+  const absl::Time close = LocalInstant(zone_, midnight + work_end_minute_ * 60);
+  return open >= close ? absl::ZeroDuration() : close - open;
+}
+
+absl::Duration BusinessCalendar::YearWorkingTime(absl::civil_year_t year) const {
+  const absl::CivilDay first(year, 1, 1);
+  const absl::CivilDay end(year + 1, 1, 1);
+  // Weekdays: five in every whole week, then the days left over.
+  const absl::civil_diff_t days = end - first;
+  absl::civil_diff_t working = days / 7 * 5;
+  for (absl::CivilDay d = first + days / 7 * 7; d < end; ++d) {
+    const absl::Weekday weekday = absl::GetWeekday(d);
+    if (weekday != absl::Weekday::saturday && weekday != absl::Weekday::sunday) ++working;
+  }
+  for (const absl::CivilDay& d : Holidays(static_cast<int>(year))) {
+    const absl::Weekday weekday = absl::GetWeekday(d);
+    if (weekday != absl::Weekday::saturday && weekday != absl::Weekday::sunday) --working;
+  }
+  const absl::Duration nominal = absl::Minutes(work_end_minute_ - work_start_minute_);
+  absl::Duration total = working * nominal;
+  // A window differs from its nominal length only on a day with a change of UTC offset inside
+  // it; a window that closes at 24:00 ends on the next day, hence the day before each change too.
+  std::set<absl::CivilDay> changed;
+  absl::Time t = StartOf(first - 1);
+  const absl::Time limit = StartOf(end + 1);
+  absl::TimeZone::CivilTransition change;
+  while (zone_.NextTransition(t, &change)) {
+    const absl::Time at = zone_.At(change.to).trans;
+    if (at >= limit || at <= t) break;
+    for (const absl::CivilDay d : {absl::CivilDay(change.from), absl::CivilDay(change.to)}) {
+      changed.insert(d);
+      changed.insert(d - 1);
+    }
+    t = at;
+  }
+  for (const absl::CivilDay& d : changed) {
+    if (d.year() == year && IsWorkingDay(d)) total += WindowOf(d, absl::InfinitePast()) - nominal;
+  }
+  return total;
+}
+
 absl::Time BusinessCalendar::AddWorkingHours(absl::Time from, absl::Duration amount) const {
   if (amount <= absl::ZeroDuration() || from == absl::InfiniteFuture() ||
       from == absl::InfinitePast()) {
@@ -158,14 +213,25 @@ absl::Time BusinessCalendar::AddWorkingHours(absl::Time from, absl::Duration amo
   }
   if (amount == absl::InfiniteDuration()) return absl::InfiniteFuture();
   // One window per day, each converted from local civil time on its own (days of 23 or 25 hours).
-  for (absl::CivilDay day = LocalDay(from);; ++day) {
+  const absl::CivilDay first = LocalDay(from);
+  for (absl::CivilDay day = first;; ++day) {
+    // A year that starts after `from` and is used up whole is passed in one step, so that a long
+    // term with short hours (ten years of 08:00-08:01) takes a step per year, not per day.
+    if (day > first && day.month() == 1 && day.day() == 1) {
+      for (absl::Duration year = YearWorkingTime(day.year()); amount > year;
+           year = YearWorkingTime(day.year())) {
+        amount -= year;
+        day = absl::CivilDay(day.year() + 1, 1, 1);
+      }
+    }
     if (!IsWorkingDay(day)) continue;
-    const absl::CivilSecond midnight(day);
-    const absl::Time open = std::max(from, LocalInstant(zone_, midnight + work_start_minute_ * 60));
-    const absl::Time close = LocalInstant(zone_, midnight + work_end_minute_ * 60);
-    if (open >= close) continue;  // `from` is at or after the end of this day's window
-    if (amount <= close - open) return open + amount;
-    amount -= close - open;
+    const absl::Duration window = WindowOf(day, from);
+    if (window == absl::ZeroDuration()) continue;  // `from` is at or after this day's close
+    if (amount <= window) {
+      const absl::CivilSecond midnight(day);
+      return std::max(from, LocalInstant(zone_, midnight + work_start_minute_ * 60)) + amount;
+    }
+    amount -= window;
   }
 }
 

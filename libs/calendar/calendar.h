@@ -66,13 +66,18 @@ class BusinessCalendar {
   // falls inside a window, at the window's start if `from` is earlier that day, and otherwise at
   // the start of the next working day's window. Ending exactly at the close of a window gives
   // that close, not the next opening. An `amount` <= 0 (or an infinite `from`) returns `from`;
-  // an infinite `amount` gives absl::InfiniteFuture(). One loop step per day.
+  // an infinite `amount` gives absl::InfiniteFuture(). A step per day, and one per whole year
+  // that the amount outlasts.
   absl::Time AddWorkingHours(absl::Time from, absl::Duration amount) const;
 
   const absl::TimeZone& zone() const { return zone_; }
 
  private:
   BusinessCalendar() = default;
+  // The working time in `day`'s window that lies after `from` (zero on a day it cannot count).
+  absl::Duration WindowOf(absl::CivilDay day, absl::Time from) const;
+  // The working time in all the windows of a local year's working days.
+  absl::Duration YearWorkingTime(absl::civil_year_t year) const;
   bool flemish_holiday_ = false;
   std::set<absl::CivilDay> closing_days_;
   absl::TimeZone zone_;

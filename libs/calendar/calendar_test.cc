@@ -1,6 +1,8 @@
 // Hand-checked against the Belgian public holidays and the DST changes of the years concerned.
 #include "libs/calendar/calendar.h"
 
+#include <algorithm>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -226,6 +228,79 @@ TEST(WorkingHours, BadValuesAreRefusedWithTheReason) {
   EXPECT_EQ(error("25:00-26:00"), "calendar.working_hours: \"25:00-26:00\" is outside 00:00-24:00");
   EXPECT_EQ(error("08:60-17:00"), "calendar.working_hours: \"08:60-17:00\" is outside 00:00-24:00");
   EXPECT_TRUE(BusinessCalendar::Create({.working_hours = "00:00-24:00"})->has_working_hours());
+}
+
+// The walk AddWorkingHours makes without passing whole years: one step per day, every day's
+// window converted from local civil time on its own.
+absl::Time DayByDay(const BusinessCalendar& cal, int start_minute, int end_minute, absl::Time from,
+                    absl::Duration amount) {
+  const auto instant = [&](absl::CivilSecond local) {
+    const absl::TimeZone::TimeInfo info = cal.zone().At(local);
+    return info.kind == absl::TimeZone::TimeInfo::SKIPPED ? info.trans : info.pre;
+  };
+  for (absl::CivilDay day = cal.LocalDay(from);; ++day) {
+    if (!cal.IsWorkingDay(day)) continue;
+    const absl::Time open = std::max(from, instant(absl::CivilSecond(day) + start_minute * 60));
+    const absl::Time close = instant(absl::CivilSecond(day) + end_minute * 60);
+    if (open >= close) continue;
+    if (amount <= close - open) return open + amount;
+    amount -= close - open;
+  }
+}
+
+TEST(WorkingHours, PassingWholeYearsGivesTheSameInstantAsWalkingEveryDay) {
+  // Zones with DST at 02:00, none, a half-hour change, a change at midnight and a change in the
+  // small hours; windows that hold a change, that close at 24:00 and that are a minute long.
+  struct Window {
+    const char* text;
+    int start;
+    int end;
+  };
+  const std::vector<Window> windows = {{"08:30-17:00", 510, 1020},
+                                       {"00:00-24:00", 0, 1440},
+                                       {"01:30-03:30", 90, 210},
+                                       {"23:00-24:00", 1380, 1440},
+                                       {"08:00-08:01", 480, 481}};
+  std::mt19937_64 random(20261201);
+  int compared = 0;
+  for (const char* zone :
+       {"Europe/Brussels", "UTC", "Australia/Lord_Howe", "America/Santiago", "Pacific/Apia"}) {
+    for (const Window& w : windows) {
+      BusinessCalendar cal = Make({.time_zone = zone,
+                                   .flemish_holiday = true,
+                                   .closing_days = {"2027-01-04", "2031-12-31"},
+                                   .working_hours = w.text});
+      for (int i = 0; i < 12; ++i) {
+        // From 1970 to 2400 (and once past 9000), up to about 25 years of windows.
+        const int64_t seconds = std::uniform_int_distribution<int64_t>(0, 13'500'000'000)(random) +
+                                (i == 0 ? 220'000'000'000 : 0);
+        const absl::Time from = absl::FromUnixSeconds(seconds);
+        const absl::Duration amount =
+            absl::Minutes(std::uniform_int_distribution<int64_t>(1, 25 * 260)(random) *
+                          (w.end - w.start)) +
+            absl::Seconds(std::uniform_int_distribution<int64_t>(-59, 59)(random));
+        EXPECT_EQ(cal.AddWorkingHours(from, amount), DayByDay(cal, w.start, w.end, from, amount))
+            << zone << " " << w.text << " from " << absl::FormatTime(from) << " + " << amount;
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, 5 * 5 * 12);
+}
+
+TEST(WorkingHours, TenYearsOfAOneMinuteWindowEndTwentyThousandYearsLater) {
+  // The longest working-hours term a policy allows (ten years) against a one-minute window:
+  // about 5.3 million working days. Passed a year at a time, not walked day by day.
+  BusinessCalendar cal = Make({.working_hours = "08:00-08:01"});
+  const absl::Time from = Utc("2026-12-01T12:00:00Z");
+  const absl::Duration ten_years = absl::Hours(24 * 3660);
+  const absl::Time due = cal.AddWorkingHours(from, ten_years);
+  const int64_t year = cal.LocalDay(due).year();
+  EXPECT_GT(year, 20000);
+  EXPECT_LT(year, 23000);
+  // Still a minute of a window on a working day, and more time never ends sooner.
+  EXPECT_TRUE(cal.IsWorkingDay(cal.LocalDay(due)));
+  EXPECT_GT(cal.AddWorkingHours(from, ten_years + absl::Minutes(1)), due);
 }
 
 }  // namespace
