@@ -10,9 +10,9 @@
 #include <utility>
 
 #include <grpcpp/security/auth_context.h>
-#include <nlohmann/json.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
+#include <nlohmann/json.hpp>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
@@ -90,9 +90,7 @@ bool IsLoopback(const std::string& listen) {
   return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }
 
-absl::Status Unauthenticated(absl::string_view why) {
-  return absl::UnauthenticatedError(why);
-}
+absl::Status Unauthenticated(absl::string_view why) { return absl::UnauthenticatedError(why); }
 
 // The value of `name=` in an RFC 2253 subject ("CN=roads,OU=department,O=City"); "" if absent.
 std::string SubjectPart(absl::string_view subject, absl::string_view name) {
@@ -253,8 +251,9 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token, absl::T
   }
   jwt_t* raw = nullptr;
   const std::string text(token);
-  const int error = jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char*>(key_.data()),
-                               static_cast<int>(key_.size()));
+  const int error =
+      jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char*>(key_.data()),
+                 static_cast<int>(key_.size()));
   std::unique_ptr<jwt_t, JwtDeleter> jwt(raw);
   if (error != 0 || jwt == nullptr) {
     return Unauthenticated("bearer token: malformed or its signature does not verify");
@@ -291,7 +290,8 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token, absl::T
       std::free(json);
       if (aud.is_string()) found = aud.get<std::string>() == audience_;
       if (aud.is_array()) {
-        for (const auto& a : aud) found = found || (a.is_string() && a.get<std::string>() == audience_);
+        for (const auto& a : aud)
+          found = found || (a.is_string() && a.get<std::string>() == audience_);
       }
     }
     if (!found) {
@@ -300,7 +300,8 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token, absl::T
   }
   Principal who;
   const char* sub = jwt_get_grant(jwt.get(), "sub");
-  if (!IsName(sub)) return Unauthenticated("bearer token: 'sub' must be 1-128 printable characters");
+  if (!IsName(sub))
+    return Unauthenticated("bearer token: 'sub' must be 1-128 printable characters");
   who.subject = sub;
   const char* role = jwt_get_grant(jwt.get(), "role");
   if (role == nullptr || !ParseRole(role, &who.role)) {
@@ -324,9 +325,9 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(const SecurityOptions& opti
   if (!options.jwt_key_file.empty()) {
     auto key = ReadFile("auth.jwt.key_file", options.jwt_key_file);
     if (!key.ok()) return key.status();
-    auto verifier = TokenVerifier::Create(options.jwt_algorithm, *std::move(key),
-                                          options.jwt_issuer, options.jwt_audience,
-                                          options.clock_skew);
+    auto verifier =
+        TokenVerifier::Create(options.jwt_algorithm, *std::move(key), options.jwt_issuer,
+                              options.jwt_audience, options.clock_skew);
     if (!verifier.ok()) return verifier.status();
     guard->tokens_ = std::make_unique<TokenVerifier>(*std::move(verifier));
   }
@@ -334,8 +335,9 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(const SecurityOptions& opti
   if (registry != nullptr) {
     auto& family = prometheus::BuildCounter()
                        .Name("meldpunt_auth_denied_total")
-                       .Help("gRPC calls refused by authentication (unauthenticated) or by the "
-                             "role and case checks (permission_denied)")
+                       .Help(
+                           "gRPC calls refused by authentication (unauthenticated) or by the "
+                           "role and case checks (permission_denied)")
                        .Register(*registry);
     guard->unauthenticated_ = &family.Add({{"reason", "unauthenticated"}});
     guard->permission_denied_ = &family.Add({{"reason", "permission_denied"}});
@@ -350,11 +352,14 @@ std::unique_ptr<Guard> Guard::Open() {
 }
 
 absl::Status Guard::Deny(absl::Status status) const {
-  prometheus::Counter* counter = status.code() == absl::StatusCode::kUnauthenticated
-                                     ? unauthenticated_
-                                     : permission_denied_;
+  prometheus::Counter* counter =
+      status.code() == absl::StatusCode::kUnauthenticated ? unauthenticated_ : permission_denied_;
   if (counter != nullptr) counter->Increment();
   return status;
+}
+
+absl::Status Guard::Refuse(absl::string_view message) const {
+  return Deny(absl::PermissionDeniedError(message));
 }
 
 absl::StatusOr<Principal> Guard::Admit(const grpc::ServerContext& context,
@@ -389,7 +394,8 @@ absl::StatusOr<Principal> Guard::Admit(absl::string_view authorization,
   }
   if (!authorization.empty()) {
     if (tokens_ == nullptr) {
-      return Deny(Unauthenticated("bearer tokens are not accepted on this port (no auth.jwt.key_file)"));
+      return Deny(
+          Unauthenticated("bearer tokens are not accepted on this port (no auth.jwt.key_file)"));
     }
     if (!absl::StartsWithIgnoreCase(authorization, "bearer ")) {
       return Deny(Unauthenticated("authorization: must be 'Bearer <token>'"));
@@ -409,9 +415,9 @@ absl::StatusOr<Principal> Guard::Admit(absl::string_view authorization,
     }
     if (who.role == Role::kDepartment) who.department = who.subject;
   } else {
-    return Deny(Unauthenticated(
-        tokens_ != nullptr ? "missing credentials: send 'authorization: Bearer <token>'"
-                           : "missing credentials: present a client certificate"));
+    return Deny(Unauthenticated(tokens_ != nullptr
+                                    ? "missing credentials: send 'authorization: Bearer <token>'"
+                                    : "missing credentials: present a client certificate"));
   }
   if (!RoleMayCall(who.role, method)) {
     return Deny(absl::PermissionDeniedError(
@@ -429,12 +435,12 @@ absl::Status Guard::MayUseCase(const Principal& who, absl::string_view case_id,
       return absl::OkStatus();
     case Role::kSubmitter:
       if (who.subject == submitting_system) return absl::OkStatus();
-      return Deny(absl::PermissionDeniedError(absl::StrCat(
-          "case ", case_id, " was submitted by another system than ", who.subject)));
+      return Deny(absl::PermissionDeniedError(
+          absl::StrCat("case ", case_id, " was submitted by another system than ", who.subject)));
     case Role::kDepartment:
       if (confidential) {
-        return Deny(absl::PermissionDeniedError(absl::StrCat(
-            "case ", case_id, " is confidential: only the Meldpunt team may see it")));
+        return Deny(absl::PermissionDeniedError(
+            absl::StrCat("case ", case_id, " is confidential: only the Meldpunt team may see it")));
       }
       if (who.department == department) return absl::OkStatus();
       return Deny(absl::PermissionDeniedError(

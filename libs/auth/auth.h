@@ -55,7 +55,7 @@ absl::string_view RoleName(Role role);
 bool ParseRole(absl::string_view name, Role* role);
 
 struct Principal {
-  std::string subject;     // the token's `sub` or the certificate's CN
+  std::string subject;  // the token's `sub` or the certificate's CN
   Role role = Role::kOps;
   std::string department;  // the department role's department
   // False only for the open development mode (no credentials asked).
@@ -180,6 +180,10 @@ class Guard {
   absl::Status MayUseCase(const Principal& who, absl::string_view case_id,
                           absl::string_view submitting_system, absl::string_view department,
                           bool confidential) const;
+
+  // PERMISSION_DENIED with `message`, counted like every refusal (for checks of a request's own
+  // fields, e.g. a submitter naming another system).
+  absl::Status Refuse(absl::string_view message) const;
 
   bool open() const { return open_; }
 

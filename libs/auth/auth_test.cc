@@ -74,8 +74,10 @@ std::string Sign(const Claims& c, jwt_alg_t alg, const std::string& key) {
   if (c.exp != 0) jwt_add_grant_int(jwt, "exp", c.exp);
   if (c.nbf != 0) jwt_add_grant_int(jwt, "nbf", c.nbf);
   if (!c.iss.empty()) jwt_add_grant(jwt, "iss", c.iss.c_str());
-  if (!c.aud_json.empty()) jwt_add_grants_json(jwt, absl::StrCat("{\"aud\":", c.aud_json, "}").c_str());
-  jwt_set_alg(jwt, alg, alg == JWT_ALG_NONE ? nullptr : reinterpret_cast<const unsigned char*>(key.data()),
+  if (!c.aud_json.empty())
+    jwt_add_grants_json(jwt, absl::StrCat("{\"aud\":", c.aud_json, "}").c_str());
+  jwt_set_alg(jwt, alg,
+              alg == JWT_ALG_NONE ? nullptr : reinterpret_cast<const unsigned char*>(key.data()),
               alg == JWT_ALG_NONE ? 0 : static_cast<int>(key.size()));
   char* text = jwt_encode_str(jwt);
   std::string token = text == nullptr ? "" : text;
@@ -146,8 +148,8 @@ TEST(Tokens, ForgedTamperedOrWronglySignedTokensAreUnauthenticated) {
   Claims admin;
   admin.role = "admin";
   const std::string forged = Rs(admin);
-  const std::string payload =
-      forged.substr(forged.find('.') + 1, forged.find('.', forged.find('.') + 1) - forged.find('.') - 1);
+  const std::string payload = forged.substr(
+      forged.find('.') + 1, forged.find('.', forged.find('.') + 1) - forged.find('.') - 1);
   token = token.substr(0, first + 1) + payload + token.substr(second);
   EXPECT_FALSE(v.Verify(token, kNow).ok());
   // alg "none", and HS256 with the public key as the HMAC secret (algorithm confusion).
@@ -259,18 +261,16 @@ TEST(Guard, TheRoleDecidesWhichMethodsAreOpen) {
   EXPECT_EQ(guard->Admit(bearer("ops"), "", methods::kGetCase, kNow).status().code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(guard->Admit(bearer("ops"), "", methods::kListDeadlines, kNow).ok());
-  EXPECT_EQ(guard->Admit(bearer("department", "roads"), "", methods::kReassignCase, kNow)
-                .status()
-                .code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      guard->Admit(bearer("department", "roads"), "", methods::kReassignCase, kNow).status().code(),
+      absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(guard->Admit(bearer("department", "roads"), "", methods::kAcceptCase, kNow).ok());
   EXPECT_EQ(guard->Admit(bearer("team"), "", methods::kReloadRules, kNow).status().code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(guard->Admit(bearer("admin"), "", methods::kReloadRules, kNow).ok());
-  EXPECT_EQ(guard->Admit(bearer("admin"), "", "/meldpunt.intake.v1.Intake/Unknown", kNow)
-                .status()
-                .code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      guard->Admit(bearer("admin"), "", "/meldpunt.intake.v1.Intake/Unknown", kNow).status().code(),
+      absl::StatusCode::kPermissionDenied);
   // A certificate names its role in OU; the department role's department is its CN.
   absl::StatusOr<Principal> cert =
       guard->Admit("", "CN=parks,OU=department,O=City of Gent", methods::kAcceptCase, kNow);
@@ -327,10 +327,10 @@ TEST(Policy, EveryMethodOfEveryServiceHasARule) {
   ASSERT_NE(deadline::v1::ListDeadlinesRequest::descriptor(), nullptr);
   ASSERT_NE(notification::v1::ListDeliveriesRequest::descriptor(), nullptr);
   int methods_seen = 0;
-  for (const char* name : {"meldpunt.intake.v1.Intake", "meldpunt.intake.v1.CaseWork",
-                           "meldpunt.intake.v1.Admin", "meldpunt.routing.v1.Routing",
-                           "meldpunt.deadline.v1.DeadlineWatch",
-                           "meldpunt.notification.v1.Notifications"}) {
+  for (const char* name :
+       {"meldpunt.intake.v1.Intake", "meldpunt.intake.v1.CaseWork", "meldpunt.intake.v1.Admin",
+        "meldpunt.routing.v1.Routing", "meldpunt.deadline.v1.DeadlineWatch",
+        "meldpunt.notification.v1.Notifications"}) {
     const google::protobuf::ServiceDescriptor* service =
         google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
     ASSERT_NE(service, nullptr) << name;

@@ -151,19 +151,49 @@ namespace {
 TEST(ServiceKeys, LanesAndLingerAreBoundedAndNamed) {
   Schema<ServiceConfig> schema("svc");
   AddServiceKeys(schema);
-  auto ok = schema.LoadString("kafka: {consumer_lanes: 3, linger: 5ms}", {});
+  const std::string dev = "grpc: {listen: '127.0.0.1:1', plaintext_loopback: true}\n";
+  auto ok = schema.LoadString(dev + "kafka: {consumer_lanes: 3, linger: 5ms}", {});
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(ok->consumer_lanes, 3);
   EXPECT_EQ(ok->producer_linger, absl::Milliseconds(5));
-  auto defaults = schema.LoadString("{}", {});
+  auto defaults = schema.LoadString(dev, {});
   ASSERT_TRUE(defaults.ok());
   EXPECT_EQ(defaults->consumer_lanes, 6);
   EXPECT_EQ(defaults->producer_linger, absl::Milliseconds(2));
-  auto no_lanes = schema.LoadString("kafka: {consumer_lanes: 0}", {});
+  auto no_lanes = schema.LoadString(dev + "kafka: {consumer_lanes: 0}", {});
   EXPECT_THAT(no_lanes.status().message(), HasSubstr("'kafka.consumer_lanes'"));
-  auto long_linger = schema.LoadString("kafka: {linger: 10s}", {});
+  auto long_linger = schema.LoadString(dev + "kafka: {linger: 10s}", {});
   EXPECT_THAT(long_linger.status().message(), HasSubstr("'kafka.linger'"));
   EXPECT_THAT(long_linger.status().message(), HasSubstr("between 0s and 1s"));
+}
+
+TEST(ServiceKeys, TheGrpcPortIsSecuredOrPlaintextOnLoopbackOnly) {
+  Schema<ServiceConfig> schema("svc");
+  AddServiceKeys(schema);
+  // Nothing said: refused, naming the key to set.
+  auto none = schema.LoadString("grpc: {listen: '0.0.0.0:50051'}", {});
+  EXPECT_THAT(none.status().message(), HasSubstr("grpc.tls.cert_file: required"));
+  // Plaintext on a routable address: refused.
+  auto open = schema.LoadString("grpc: {listen: '0.0.0.0:50051', plaintext_loopback: true}", {});
+  EXPECT_THAT(open.status().message(), HasSubstr("loopback address only"));
+  // TLS without a way to authenticate callers: refused.
+  auto anonymous = schema.LoadString(
+      "grpc: {listen: '0.0.0.0:1', tls: {cert_file: c.pem, key_file: k.pem}}", {});
+  EXPECT_THAT(anonymous.status().message(), HasSubstr("auth.jwt.key_file"));
+  // TLS with tokens, partly from the environment.
+  auto secured = schema.LoadString(
+      "grpc: {listen: '0.0.0.0:1', tls: {cert_file: c.pem, key_file: k.pem}}\n"
+      "auth: {jwt: {key_file: jwt.pem, algorithm: ES256}, clock_skew: 5s}",
+      {{"MELDPUNT_AUTH_JWT_ISSUER", "https://idp.gent.be"}});
+  ASSERT_TRUE(secured.ok()) << secured.status();
+  EXPECT_EQ(secured->security().jwt_algorithm, "ES256");
+  EXPECT_EQ(secured->security().jwt_issuer, "https://idp.gent.be");
+  EXPECT_EQ(secured->security().clock_skew, absl::Seconds(5));
+  auto bad_alg = schema.LoadString(
+      "grpc: {listen: '0.0.0.0:1', tls: {cert_file: c.pem, key_file: k.pem}}\n"
+      "auth: {jwt: {key_file: jwt.pem, algorithm: none}}",
+      {});
+  EXPECT_THAT(bad_alg.status().message(), HasSubstr("auth.jwt.algorithm"));
 }
 
 }  // namespace

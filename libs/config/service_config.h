@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "libs/auth/auth.h"
 #include "libs/config/config.h"
 
 namespace meldpunt::config {
@@ -23,6 +24,28 @@ struct ServiceConfig {
   std::string log_level = "info";
   absl::Duration startup_timeout = absl::Seconds(60);
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // Who may call the gRPC port (libs/auth/auth.h): TLS, client certificates, bearer tokens.
+  bool grpc_plaintext_loopback = false;
+  std::string grpc_tls_cert_file;
+  std::string grpc_tls_key_file;
+  std::string grpc_tls_client_ca_file;
+  std::string jwt_key_file;
+  std::string jwt_algorithm = "RS256";
+  std::string jwt_issuer;
+  std::string jwt_audience;
+  absl::Duration auth_clock_skew = absl::Seconds(30);
+
+  auth::SecurityOptions security() const {
+    return {.tls_cert_file = grpc_tls_cert_file,
+            .tls_key_file = grpc_tls_key_file,
+            .tls_client_ca_file = grpc_tls_client_ca_file,
+            .plaintext_loopback = grpc_plaintext_loopback,
+            .jwt_key_file = jwt_key_file,
+            .jwt_algorithm = jwt_algorithm,
+            .jwt_issuer = jwt_issuer,
+            .jwt_audience = jwt_audience,
+            .clock_skew = auth_clock_skew};
+  }
 };
 
 template <typename T>
@@ -58,7 +81,32 @@ void AddServiceKeys(Schema<T>& schema) {
       .Duration("startup.timeout", &T::startup_timeout,
                 "how long to wait for Kafka and Redis at start")
       .Duration("shutdown.grace", &T::shutdown_grace,
-                "how long in-flight calls may finish on SIGTERM");
+                "how long in-flight calls may finish on SIGTERM")
+      .Bool("grpc.plaintext_loopback", &T::grpc_plaintext_loopback,
+            "development only: serve gRPC without TLS; refused unless grpc.listen is a loopback "
+            "address; without auth.jwt.key_file every call is let in unauthenticated (the "
+            "service warns at start)")
+      .String("grpc.tls.cert_file", &T::grpc_tls_cert_file,
+              "PEM certificate chain of the gRPC port (TLS); required unless "
+              "grpc.plaintext_loopback")
+      .String("grpc.tls.key_file", &T::grpc_tls_key_file, "PEM private key of grpc.tls.cert_file")
+      .String("grpc.tls.client_ca_file", &T::grpc_tls_client_ca_file,
+              "PEM CA bundle of client certificates: when set every client must present one it "
+              "signed (mTLS); the certificate's CN is the caller, its OU the role")
+      .String("auth.jwt.key_file", &T::jwt_key_file,
+              "bearer-token verification key: the shared secret (HS*) or the PEM public key "
+              "(RS*, ES*); tokens carry sub, role (submitter, department, team, ops, admin), "
+              "department (for the department role) and exp")
+      .String(
+          "auth.jwt.algorithm", &T::jwt_algorithm,
+          "the one signing algorithm accepted: HS256, HS384, HS512, RS256, RS384, RS512, "
+          "ES256, ES384 or ES512",
+          OneOf({"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}))
+      .String("auth.jwt.issuer", &T::jwt_issuer, "when set, a token's iss must equal it")
+      .String("auth.jwt.audience", &T::jwt_audience, "when set, a token's aud must include it")
+      .Duration("auth.clock_skew", &T::auth_clock_skew,
+                "tolerance on a token's exp and nbf for clocks that differ")
+      .Check([](const T& c) { return auth::CheckOptions(c.security(), c.grpc_listen); });
 }
 
 }  // namespace meldpunt::config

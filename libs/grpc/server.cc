@@ -57,13 +57,15 @@ class UnparsableRequestInterceptorFactory final
 ServerRunner::~ServerRunner() { Shutdown(absl::ZeroDuration()); }
 
 absl::Status ServerRunner::Start(const std::string& listen,
-                                 const std::vector<grpc::Service*>& services) {
+                                 const std::vector<grpc::Service*>& services,
+                                 std::shared_ptr<grpc::ServerCredentials> credentials) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   // Without this gRPC binds with SO_REUSEPORT and a second process on the same port "succeeds".
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(
+      listen, credentials != nullptr ? credentials : grpc::InsecureServerCredentials(), &port_);
   // Bounded input: no request may exceed 512 KiB (RESOURCE_EXHAUSTED before any handler runs).
   // The largest valid request (a submission with a 4,000-character description and ten
   // attachments) is far below; a bigger limit would only let tiny repeated entries, which

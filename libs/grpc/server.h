@@ -36,8 +36,10 @@ class ServerRunner {
   ServerRunner(const ServerRunner&) = delete;
   ServerRunner& operator=(const ServerRunner&) = delete;
 
-  // Binds `listen` (host:port; port 0 picks one) with insecure credentials.
-  absl::Status Start(const std::string& listen, const std::vector<grpc::Service*>& services);
+  // Binds `listen` (host:port; port 0 picks one) with `credentials` (TLS or, on loopback for
+  // development, insecure: auth::ServerCredentials); null means insecure.
+  absl::Status Start(const std::string& listen, const std::vector<grpc::Service*>& services,
+                     std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
   // Health status of the overall server ("") and every registered service.
   void SetServing(bool serving);
   void Shutdown(absl::Duration grace);

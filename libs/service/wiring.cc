@@ -1,6 +1,7 @@
 #include "libs/service/wiring.h"
 
 #include "libs/events/topics.h"
+#include "libs/observability/log.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::service {
@@ -49,6 +50,37 @@ absl::StatusOr<std::unique_ptr<redis::Client>> ConnectRedisAtStart(
     return absl::OkStatus();
   }));
   return client;
+}
+
+}  // namespace meldpunt::service
+
+namespace meldpunt::service {
+
+absl::StatusOr<GrpcSecurity> MakeGrpcSecurity(const config::ServiceConfig& config,
+                                              prometheus::Registry* registry) {
+  const auth::SecurityOptions options = config.security();
+  RETURN_IF_ERROR(auth::CheckOptions(options, config.grpc_listen));
+  GrpcSecurity security;
+  ASSIGN_OR_RETURN(security.guard, auth::Guard::Create(options, registry));
+  ASSIGN_OR_RETURN(security.credentials, auth::ServerCredentials(options));
+  if (security.guard->open()) {
+    log::Warning(
+        "INSECURE: the gRPC port is plaintext and lets every call in unauthenticated, with every "
+        "role (grpc.plaintext_loopback without auth.jwt.key_file). Development on loopback only.",
+        {{"grpc", config.grpc_listen}});
+  } else if (options.plaintext_loopback) {
+    log::Warning(
+        "the gRPC port is plaintext (grpc.plaintext_loopback): bearer tokens cross it "
+        "unencrypted. Development on loopback only.",
+        {{"grpc", config.grpc_listen}});
+  } else {
+    log::Info("gRPC port secured",
+              {{"grpc", config.grpc_listen},
+               {"tls", "on"},
+               {"client_certificates", options.tls_client_ca_file.empty() ? "no" : "required"},
+               {"bearer_tokens", options.jwt_key_file.empty() ? "no" : options.jwt_algorithm}});
+  }
+  return security;
 }
 
 }  // namespace meldpunt::service

@@ -12,7 +12,10 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/security/server_credentials.h>
+
 #include "absl/status/statusor.h"
+#include "libs/auth/auth.h"
 #include "libs/config/service_config.h"
 #include "libs/events/event_consumer.h"
 #include "libs/kafka/admin.h"
@@ -42,6 +45,16 @@ events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config);
 // Waits for Redis up to startup.timeout.
 absl::StatusOr<std::unique_ptr<redis::Client>> ConnectRedisAtStart(
     const config::ServiceConfig& config, std::vector<redis::Script> scripts = {});
+
+// Who may call the gRPC port: the guard every handler asks, and the port's credentials (TLS,
+// mTLS, or plaintext on loopback). Logs a warning at start when the port is plaintext, and a
+// louder one when it lets every call in unauthenticated.
+struct GrpcSecurity {
+  std::unique_ptr<auth::Guard> guard;
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+};
+absl::StatusOr<GrpcSecurity> MakeGrpcSecurity(const config::ServiceConfig& config,
+                                              prometheus::Registry* registry);
 
 // Builds the app, starts it, serves until SIGTERM or SIGINT, then drains it.
 template <typename App, typename Config>

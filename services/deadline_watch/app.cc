@@ -19,6 +19,7 @@ DeadlineApp::DeadlineApp(DeadlineConfig config)
 DeadlineApp::~DeadlineApp() { Stop(); }
 
 absl::Status DeadlineApp::Start() {
+  ASSIGN_OR_RETURN(security_, service::MakeGrpcSecurity(config_, registry_.get()));
   ASSIGN_OR_RETURN(std::vector<ClockPolicy> policies, ParsePolicies(config_.clocks));
   ASSIGN_OR_RETURN(
       calendar::BusinessCalendar cal,
@@ -89,9 +90,9 @@ absl::Status DeadlineApp::Start() {
     tail_thread_ = std::thread([this] { TailLoop(); });
   }
   timer_thread_ = std::thread([this] { TimerLoop(); });
-  service_ =
-      std::make_unique<DeadlineService>(*store_, alerts_, [this] { return RebuildTimers(); });
-  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}));
+  service_ = std::make_unique<DeadlineService>(*security_.guard, *store_, alerts_,
+                                               [this] { return RebuildTimers(); });
+  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}, security_.credentials));
   grpc_.SetServing(true);
   started_ = true;
   log::Info("deadline-watch started", {{"grpc_port", grpc_.port()},

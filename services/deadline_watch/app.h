@@ -16,6 +16,7 @@
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
+#include "libs/service/wiring.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -52,6 +53,7 @@ class DeadlineApp : public kafka::RebalanceListener {
   DeadlineConfig config_;
   clock::SystemClock clock_;
   std::shared_ptr<prometheus::Registry> registry_;
+  service::GrpcSecurity security_;  // before the service that holds its guard
   prometheus::Family<prometheus::Counter>* fired_ = nullptr;
   prometheus::Family<prometheus::Counter>* breaches_ = nullptr;
   prometheus::Family<prometheus::Counter>* clock_events_ = nullptr;

@@ -7,9 +7,13 @@
 
 namespace meldpunt::deadline {
 
-grpc::Status DeadlineService::GetCaseClocks(grpc::ServerContext*,
+grpc::Status DeadlineService::GetCaseClocks(grpc::ServerContext* context,
                                             const v1::GetCaseClocksRequest* request,
                                             v1::GetCaseClocksResponse* response) {
+  if (absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kGetCaseClocks);
+      !who.ok()) {
+    return grpc_util::ToGrpcStatus(who.status());
+  }
   if (!events::IsCaseId(request->case_id())) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("case_id", "is not a case id"));
   }
@@ -19,9 +23,13 @@ grpc::Status DeadlineService::GetCaseClocks(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status DeadlineService::ListDeadlines(grpc::ServerContext*,
+grpc::Status DeadlineService::ListDeadlines(grpc::ServerContext* context,
                                             const v1::ListDeadlinesRequest* request,
                                             v1::ListDeadlinesResponse* response) {
+  if (absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kListDeadlines);
+      !who.ok()) {
+    return grpc_util::ToGrpcStatus(who.status());
+  }
   if (request->page_size() < 0 || request->page_size() > 500) {
     return grpc_util::ToGrpcStatus(
         grpc_util::FieldError("page_size", "must be between 1 and 500 (0: 100)"));
@@ -55,8 +63,13 @@ grpc::Status DeadlineService::ListDeadlines(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status DeadlineService::RebuildTimers(grpc::ServerContext*, const v1::RebuildTimersRequest*,
+grpc::Status DeadlineService::RebuildTimers(grpc::ServerContext* context,
+                                            const v1::RebuildTimersRequest*,
                                             v1::RebuildTimersResponse* response) {
+  if (absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kRebuildTimers);
+      !who.ok()) {
+    return grpc_util::ToGrpcStatus(who.status());
+  }
   absl::StatusOr<int64_t> events = rebuild_();
   if (!events.ok()) return grpc_util::ToGrpcStatus(events.status());
   response->set_events(*events);
@@ -66,6 +79,10 @@ grpc::Status DeadlineService::RebuildTimers(grpc::ServerContext*, const v1::Rebu
 grpc::Status DeadlineService::WatchDeadlines(grpc::ServerContext* context,
                                              const v1::WatchDeadlinesRequest* request,
                                              grpc::ServerWriter<v1::DeadlineAlert>* writer) {
+  if (absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kWatchDeadlines);
+      !who.ok()) {
+    return grpc_util::ToGrpcStatus(who.status());
+  }
   if (request->department().size() > 64) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("department", "too long"));
   }

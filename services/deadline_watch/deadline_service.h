@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "libs/auth/auth.h"
 #include "meldpunt/deadline/v1/deadline.grpc.pb.h"
 #include "services/deadline_watch/alert_hub.h"
 #include "services/deadline_watch/timer_store.h"
@@ -14,8 +15,8 @@ namespace meldpunt::deadline {
 class DeadlineService final : public v1::DeadlineWatch::Service {
  public:
   using Rebuild = std::function<absl::StatusOr<int64_t>()>;
-  DeadlineService(TimerStore& store, AlertHub& alerts, Rebuild rebuild)
-      : store_(store), alerts_(alerts), rebuild_(std::move(rebuild)) {}
+  DeadlineService(const auth::Guard& guard, TimerStore& store, AlertHub& alerts, Rebuild rebuild)
+      : guard_(guard), store_(store), alerts_(alerts), rebuild_(std::move(rebuild)) {}
   grpc::Status GetCaseClocks(grpc::ServerContext*, const v1::GetCaseClocksRequest* request,
                              v1::GetCaseClocksResponse* response) override;
   grpc::Status ListDeadlines(grpc::ServerContext*, const v1::ListDeadlinesRequest* request,
@@ -27,6 +28,7 @@ class DeadlineService final : public v1::DeadlineWatch::Service {
                               grpc::ServerWriter<v1::DeadlineAlert>* writer) override;
 
  private:
+  const auth::Guard& guard_;
   TimerStore& store_;
   AlertHub& alerts_;
   Rebuild rebuild_;

@@ -273,7 +273,8 @@ class DeadlineHandoverTest : public ::testing::Test {
     *admin_port = testing::ClosedPort();
     const int grpc_port = testing::ClosedPort();
     const std::string config = (dir_ / (name + ".yaml")).string();
-    std::ofstream(config) << "grpc:\n  listen: 127.0.0.1:" << grpc_port << "\n"
+    std::ofstream(config) << "grpc:\n  plaintext_loopback: true\n  listen: 127.0.0.1:" << grpc_port
+                          << "\n"
                           << "admin:\n  listen: 127.0.0.1:" << *admin_port << "\n"
                           << "kafka:\n  brokers: " << kafka_ << "\n  produce_timeout: 2s\n"
                           << "redis:\n  address: 127.0.0.1:" << redis_port_ << "\n"

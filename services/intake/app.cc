@@ -19,6 +19,7 @@ IntakeApp::~IntakeApp() { Stop(); }
 
 absl::Status IntakeApp::Start() {
   metrics_ = std::make_unique<IntakeMetrics>(*registry_);
+  ASSIGN_OR_RETURN(security_, service::MakeGrpcSecurity(config_, registry_.get()));
   admin_ = std::make_unique<observability::AdminServer>(registry_, [this] { return Ready(); });
   RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
 
@@ -35,11 +36,13 @@ absl::Status IntakeApp::Start() {
                                          &fold_watch_);
   RETURN_IF_ERROR(StartProjection());
 
-  service_ = std::make_unique<IntakeService>(*logic_, *metrics_, rules);
-  casework_ = std::make_unique<CaseWorkService>(*logic_, *metrics_);
-  admin_service_ = std::make_unique<AdminService>([this] { return RebuildProjection(); });
-  RETURN_IF_ERROR(
-      grpc_.Start(config_.grpc_listen, {service_.get(), casework_.get(), admin_service_.get()}));
+  service_ = std::make_unique<IntakeService>(*security_.guard, *logic_, *metrics_, rules);
+  casework_ = std::make_unique<CaseWorkService>(*security_.guard, *logic_, *metrics_);
+  admin_service_ =
+      std::make_unique<AdminService>(*security_.guard, [this] { return RebuildProjection(); });
+  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen,
+                              {service_.get(), casework_.get(), admin_service_.get()},
+                              security_.credentials));
   grpc_.SetServing(true);
   started_ = true;
   log::Info("intake started", {{"grpc", config_.grpc_listen},

@@ -19,6 +19,7 @@
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
+#include "libs/service/wiring.h"
 #include "services/intake/config.h"
 #include "services/intake/intake_logic.h"
 #include "services/intake/intake_service.h"
@@ -47,6 +48,7 @@ class IntakeApp {
   IntakeConfig config_;
   clock::SystemClock clock_;
   std::shared_ptr<prometheus::Registry> registry_;
+  service::GrpcSecurity security_;  // before the services that hold its guard
   std::unique_ptr<IntakeMetrics> metrics_;
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<events::KafkaEventLog> event_log_;

@@ -41,6 +41,7 @@ class Casework : public ::testing::Test {
     stack_ = new testing::Stack(*stack);
     IntakeConfig config;
     config.grpc_listen = "127.0.0.1:0";
+    config.grpc_plaintext_loopback = true;
     config.admin_listen = "127.0.0.1:0";
     config.kafka_brokers = stack_->kafka;
     config.redis_address = stack_->redis;

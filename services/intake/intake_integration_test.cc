@@ -32,6 +32,7 @@ class IntakeIntegration : public ::testing::Test {
   IntakeConfig Config(const std::string& brokers) {
     IntakeConfig config;
     config.grpc_listen = "127.0.0.1:0";
+    config.grpc_plaintext_loopback = true;
     config.admin_listen = "127.0.0.1:0";
     config.kafka_brokers = brokers;
     config.redis_address = stack_.redis;

@@ -1,5 +1,6 @@
 #include "services/intake/intake_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/grpc/status.h"
 
@@ -18,10 +19,35 @@ grpc::Status Finish(const absl::StatusOr<CommandResult>& result, v1::CaseRespons
   return grpc::Status::OK;
 }
 
+// PERMISSION_DENIED unless the caller may act on the case (a submitter its own system's cases, a
+// department the cases it holds); the team and admins without reading the case.
+absl::Status MayUseCase(const auth::Guard& guard, IntakeLogic& logic, const auth::Principal& who,
+                        const std::string& case_id) {
+  if (who.role == auth::Role::kTeam || who.role == auth::Role::kAdmin) return absl::OkStatus();
+  absl::StatusOr<Case> c = logic.Get(case_id);
+  if (!c.ok()) return c.status();
+  return guard.MayUseCase(who, c->case_id(), c->submitting_system(), c->department(),
+                          c->draft().confidential());
+}
+
+// Admits the caller for `method` and the request's case.
+absl::StatusOr<auth::Principal> AdmitForCase(const auth::Guard& guard, IntakeLogic& logic,
+                                             const grpc::ServerContext& context,
+                                             absl::string_view method, const std::string& case_id) {
+  absl::StatusOr<auth::Principal> who = guard.Admit(context, method);
+  if (!who.ok()) return who.status();
+  if (absl::Status may = MayUseCase(guard, logic, *who, case_id); !may.ok()) return may;
+  return who;
+}
+
 template <typename Request>
-grpc::Status Run(IntakeLogic& logic, IntakeMetrics& metrics, grpc::ServerContext* context,
+grpc::Status Run(const auth::Guard& guard, IntakeLogic& logic, IntakeMetrics& metrics,
+                 grpc::ServerContext* context, absl::string_view method, const Request& request,
                  const absl::StatusOr<Command>& command, v1::CaseResponse* response) {
   const absl::Time started = absl::Now();
+  absl::StatusOr<auth::Principal> who =
+      AdmitForCase(guard, logic, *context, method, request.case_id());
+  if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
   absl::StatusOr<CommandResult> result = command.ok()
                                              ? logic.Execute(*command, Deadline(context))
                                              : absl::StatusOr<CommandResult>(command.status());
@@ -35,6 +61,13 @@ grpc::Status Run(IntakeLogic& logic, IntakeMetrics& metrics, grpc::ServerContext
 grpc::Status IntakeService::SubmitCase(grpc::ServerContext* context,
                                        const v1::SubmitCaseRequest* request,
                                        v1::SubmitCaseResponse* response) {
+  absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kSubmitCase);
+  if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
+  if (who->role == auth::Role::kSubmitter && request->submitting_system() != who->subject) {
+    return grpc_util::ToGrpcStatus(
+        guard_.Refuse(absl::StrCat("submitting_system: must be the caller's own system '",
+                                   who->subject, "', not '", request->submitting_system(), "'")));
+  }
   const absl::Time started = absl::Now();
   absl::StatusOr<SubmitResult> result = logic_.Submit(*request, Deadline(context));
   metrics_.ObserveSubmit(result.status(), result.ok() && result->created, absl::Now() - started);
@@ -46,10 +79,17 @@ grpc::Status IntakeService::SubmitCase(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status IntakeService::GetCase(grpc::ServerContext*, const v1::GetCaseRequest* request,
+grpc::Status IntakeService::GetCase(grpc::ServerContext* context, const v1::GetCaseRequest* request,
                                     v1::GetCaseResponse* response) {
+  absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kGetCase);
+  if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
   absl::StatusOr<Case> c = logic_.Get(request->case_id());
   if (!c.ok()) return grpc_util::ToGrpcStatus(c.status());
+  if (absl::Status may = guard_.MayUseCase(*who, c->case_id(), c->submitting_system(),
+                                           c->department(), c->draft().confidential());
+      !may.ok()) {
+    return grpc_util::ToGrpcStatus(may);
+  }
   response->set_reference(c->reference());
   *response->mutable_case_() = *std::move(c);
   return grpc::Status::OK;
@@ -58,36 +98,57 @@ grpc::Status IntakeService::GetCase(grpc::ServerContext*, const v1::GetCaseReque
 grpc::Status IntakeService::ProvideInformation(grpc::ServerContext* context,
                                                const v1::ProvideInformationRequest* request,
                                                v1::CaseResponse* response) {
-  return Run<v1::ProvideInformationRequest>(logic_, metrics_, context,
-                                            ProvideInformationCommand(*request), response);
+  return Run(guard_, logic_, metrics_, context, auth::methods::kProvideInformation, *request,
+             ProvideInformationCommand(*request), response);
 }
 
 grpc::Status IntakeService::WithdrawCase(grpc::ServerContext* context,
                                          const v1::WithdrawCaseRequest* request,
                                          v1::CaseResponse* response) {
-  return Run<v1::WithdrawCaseRequest>(logic_, metrics_, context, WithdrawCommand(*request),
-                                      response);
+  return Run(guard_, logic_, metrics_, context, auth::methods::kWithdrawCase, *request,
+             WithdrawCommand(*request), response);
 }
 
 grpc::Status IntakeService::ReopenCase(grpc::ServerContext* context,
                                        const v1::ReopenCaseRequest* request,
                                        v1::CaseResponse* response) {
-  return Run<v1::ReopenCaseRequest>(logic_, metrics_, context, ReopenCommand(*request, rules_),
-                                    response);
+  return Run(guard_, logic_, metrics_, context, auth::methods::kReopenCase, *request,
+             ReopenCommand(*request, rules_), response);
 }
 
-grpc::Status IntakeService::ListCases(grpc::ServerContext*, const v1::ListCasesRequest* request,
+grpc::Status IntakeService::ListCases(grpc::ServerContext* context,
+                                      const v1::ListCasesRequest* request,
                                       v1::ListCasesResponse* response) {
+  absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kListCases);
+  if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
+  v1::ListCasesRequest scoped;
+  if (who->role == auth::Role::kDepartment) {
+    // A department lists its own cases: the filter is set for it, another one is refused.
+    if (!request->department().empty() && request->department() != who->department) {
+      return grpc_util::ToGrpcStatus(guard_.Refuse(
+          absl::StrCat("department: the caller may list department '", who->department, "' only")));
+    }
+    scoped = *request;
+    scoped.set_department(who->department);
+    request = &scoped;
+  }
   absl::StatusOr<ListPage> page = logic_.List(*request);
   if (!page.ok()) return grpc_util::ToGrpcStatus(page.status());
-  for (auto& c : page->cases) *response->add_cases() = std::move(c);
+  for (auto& c : page->cases) {
+    // Confidential complaints are for the Meldpunt team only.
+    if (who->role == auth::Role::kDepartment && c.draft().confidential()) continue;
+    *response->add_cases() = std::move(c);
+  }
   response->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
 }
 
-grpc::Status IntakeService::GetCaseHistory(grpc::ServerContext*,
+grpc::Status IntakeService::GetCaseHistory(grpc::ServerContext* context,
                                            const v1::GetCaseHistoryRequest* request,
                                            v1::GetCaseHistoryResponse* response) {
+  absl::StatusOr<auth::Principal> who =
+      AdmitForCase(guard_, logic_, *context, auth::methods::kGetCaseHistory, request->case_id());
+  if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
   std::string case_id;
   absl::StatusOr<std::vector<v1::HistoryEntry>> entries =
       logic_.History(request->case_id(), &case_id);
@@ -99,45 +160,49 @@ grpc::Status IntakeService::GetCaseHistory(grpc::ServerContext*,
 
 grpc::Status CaseWorkService::AcceptCase(grpc::ServerContext* c, const v1::AcceptCaseRequest* r,
                                          v1::CaseResponse* out) {
-  return Run<v1::AcceptCaseRequest>(logic_, metrics_, c, AcceptCommand(*r), out);
+  return Run(guard_, logic_, metrics_, c, auth::methods::kAcceptCase, *r, AcceptCommand(*r), out);
 }
 
 grpc::Status CaseWorkService::BounceCase(grpc::ServerContext* c, const v1::BounceCaseRequest* r,
                                          v1::CaseResponse* out) {
-  return Run<v1::BounceCaseRequest>(logic_, metrics_, c, BounceCommand(*r), out);
+  return Run(guard_, logic_, metrics_, c, auth::methods::kBounceCase, *r, BounceCommand(*r), out);
 }
 
 grpc::Status CaseWorkService::RequestInformation(grpc::ServerContext* c,
                                                  const v1::RequestInformationRequest* r,
                                                  v1::CaseResponse* out) {
-  return Run<v1::RequestInformationRequest>(logic_, metrics_, c, RequestInformationCommand(*r),
-                                            out);
+  return Run(guard_, logic_, metrics_, c, auth::methods::kRequestInformation, *r,
+             RequestInformationCommand(*r), out);
 }
 
 grpc::Status CaseWorkService::AnswerCase(grpc::ServerContext* c, const v1::AnswerCaseRequest* r,
                                          v1::CaseResponse* out) {
-  return Run<v1::AnswerCaseRequest>(logic_, metrics_, c, AnswerCommand(*r), out);
+  return Run(guard_, logic_, metrics_, c, auth::methods::kAnswerCase, *r, AnswerCommand(*r), out);
 }
 
 grpc::Status CaseWorkService::CloseCase(grpc::ServerContext* c, const v1::CloseCaseRequest* r,
                                         v1::CaseResponse* out) {
-  return Run<v1::CloseCaseRequest>(logic_, metrics_, c, CloseCommand(*r), out);
+  return Run(guard_, logic_, metrics_, c, auth::methods::kCloseCase, *r, CloseCommand(*r), out);
 }
 
 grpc::Status CaseWorkService::ReassignCase(grpc::ServerContext* c, const v1::ReassignCaseRequest* r,
                                            v1::CaseResponse* out) {
-  return Run<v1::ReassignCaseRequest>(logic_, metrics_, c, ReassignCommand(*r), out);
+  return Run(guard_, logic_, metrics_, c, auth::methods::kReassignCase, *r, ReassignCommand(*r),
+             out);
 }
 
 grpc::Status CaseWorkService::DecideAdmissibility(grpc::ServerContext* c,
                                                   const v1::DecideAdmissibilityRequest* r,
                                                   v1::CaseResponse* out) {
-  return Run<v1::DecideAdmissibilityRequest>(logic_, metrics_, c, DecideAdmissibilityCommand(*r),
-                                             out);
+  return Run(guard_, logic_, metrics_, c, auth::methods::kDecideAdmissibility, *r,
+             DecideAdmissibilityCommand(*r), out);
 }
 
 grpc::Status CaseWorkService::MergeCase(grpc::ServerContext* c, const v1::MergeCaseRequest* r,
                                         v1::CaseResponse* out) {
+  absl::StatusOr<auth::Principal> who =
+      AdmitForCase(guard_, logic_, *c, auth::methods::kMergeCase, r->case_id());
+  if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
   const absl::Time started = absl::Now();
   absl::StatusOr<Command> command = MergeCommand(*r);
   absl::StatusOr<CommandResult> result =
@@ -150,12 +215,15 @@ grpc::Status CaseWorkService::MergeCase(grpc::ServerContext* c, const v1::MergeC
 grpc::Status CaseWorkService::ReferExternally(grpc::ServerContext* c,
                                               const v1::ReferExternallyRequest* r,
                                               v1::CaseResponse* out) {
-  return Run<v1::ReferExternallyRequest>(logic_, metrics_, c, ReferCommand(*r), out);
+  return Run(guard_, logic_, metrics_, c, auth::methods::kReferExternally, *r, ReferCommand(*r),
+             out);
 }
 
-grpc::Status AdminService::RebuildProjection(grpc::ServerContext*,
+grpc::Status AdminService::RebuildProjection(grpc::ServerContext* context,
                                              const v1::RebuildProjectionRequest*,
                                              v1::RebuildProjectionResponse* response) {
+  absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kRebuildProjection);
+  if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
   absl::StatusOr<v1::RebuildProjectionResponse> result = rebuild_();
   if (!result.ok()) return grpc_util::ToGrpcStatus(result.status());
   *response = *result;

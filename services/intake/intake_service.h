@@ -1,9 +1,11 @@
-// gRPC adapters of meldpunt.intake.v1 Intake, CaseWork and Admin: translate protos, call
+// gRPC adapters of meldpunt.intake.v1 Intake, CaseWork and Admin: admit the caller (auth::Guard:
+// its role, and for submitters and departments that the case is theirs), translate protos, call
 // IntakeLogic (or the projection rebuild), map errors with ToGrpcStatus.
 #pragma once
 
 #include <functional>
 
+#include "libs/auth/auth.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "services/intake/intake_logic.h"
 #include "services/intake/metrics.h"
@@ -12,8 +14,9 @@ namespace meldpunt::intake {
 
 class IntakeService final : public v1::Intake::Service {
  public:
-  IntakeService(IntakeLogic& logic, IntakeMetrics& metrics, CommandRules rules)
-      : logic_(logic), metrics_(metrics), rules_(rules) {}
+  IntakeService(const auth::Guard& guard, IntakeLogic& logic, IntakeMetrics& metrics,
+                CommandRules rules)
+      : guard_(guard), logic_(logic), metrics_(metrics), rules_(rules) {}
 
   grpc::Status SubmitCase(grpc::ServerContext* context, const v1::SubmitCaseRequest* request,
                           v1::SubmitCaseResponse* response) override;
@@ -33,6 +36,7 @@ class IntakeService final : public v1::Intake::Service {
                               v1::GetCaseHistoryResponse* response) override;
 
  private:
+  const auth::Guard& guard_;
   IntakeLogic& logic_;
   IntakeMetrics& metrics_;
   CommandRules rules_;
@@ -40,7 +44,8 @@ class IntakeService final : public v1::Intake::Service {
 
 class CaseWorkService final : public v1::CaseWork::Service {
  public:
-  CaseWorkService(IntakeLogic& logic, IntakeMetrics& metrics) : logic_(logic), metrics_(metrics) {}
+  CaseWorkService(const auth::Guard& guard, IntakeLogic& logic, IntakeMetrics& metrics)
+      : guard_(guard), logic_(logic), metrics_(metrics) {}
 
   grpc::Status AcceptCase(grpc::ServerContext*, const v1::AcceptCaseRequest*,
                           v1::CaseResponse*) override;
@@ -62,6 +67,7 @@ class CaseWorkService final : public v1::CaseWork::Service {
                                v1::CaseResponse*) override;
 
  private:
+  const auth::Guard& guard_;
   IntakeLogic& logic_;
   IntakeMetrics& metrics_;
 };
@@ -70,11 +76,13 @@ using RebuildFunction = std::function<absl::StatusOr<v1::RebuildProjectionRespon
 
 class AdminService final : public v1::Admin::Service {
  public:
-  explicit AdminService(RebuildFunction rebuild) : rebuild_(std::move(rebuild)) {}
+  AdminService(const auth::Guard& guard, RebuildFunction rebuild)
+      : guard_(guard), rebuild_(std::move(rebuild)) {}
   grpc::Status RebuildProjection(grpc::ServerContext*, const v1::RebuildProjectionRequest*,
                                  v1::RebuildProjectionResponse* response) override;
 
  private:
+  const auth::Guard& guard_;
   RebuildFunction rebuild_;
 };
 

@@ -22,6 +22,7 @@ NotificationApp::NotificationApp(NotificationConfig config)
 NotificationApp::~NotificationApp() { Stop(); }
 
 absl::Status NotificationApp::Start() {
+  ASSIGN_OR_RETURN(security_, service::MakeGrpcSecurity(config_, registry_.get()));
   ASSIGN_OR_RETURN(NotificationRules rules,
                    ParseRules(config_.rules, config_.recipients,
                               [](const std::string& name) -> std::optional<std::string> {
@@ -128,9 +129,9 @@ absl::Status NotificationApp::Start() {
       registry_.get(), config_.consumer_group, service::LoopOptions(config_));
   consumer_->Start();
   senders_->Start();
-  service_ = std::make_unique<NotificationService>(*store_, *templates_, *logic_,
+  service_ = std::make_unique<NotificationService>(*security_.guard, *store_, *templates_, *logic_,
                                                    [this] { return RebuildDeliveries(); });
-  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}));
+  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}, security_.credentials));
   grpc_.SetServing(true);
   started_ = true;
   log::Info("notification started", {{"grpc_port", grpc_.port()},

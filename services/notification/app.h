@@ -20,6 +20,7 @@
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
+#include "libs/service/wiring.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -52,6 +53,7 @@ class NotificationApp : public kafka::RebalanceListener {
   NotificationConfig config_;
   clock::SystemClock clock_;
   std::shared_ptr<prometheus::Registry> registry_;
+  service::GrpcSecurity security_;  // before the service that holds its guard
   prometheus::Family<prometheus::Counter>* attempts_ = nullptr;
   prometheus::Histogram* latency_ = nullptr;
   prometheus::Gauge* waiting_ = nullptr;

@@ -7,9 +7,13 @@
 
 namespace meldpunt::notification {
 
-grpc::Status NotificationService::ListDeliveries(grpc::ServerContext*,
+grpc::Status NotificationService::ListDeliveries(grpc::ServerContext* context,
                                                  const v1::ListDeliveriesRequest* request,
                                                  v1::ListDeliveriesResponse* response) {
+  if (absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kListDeliveries);
+      !who.ok()) {
+    return grpc_util::ToGrpcStatus(who.status());
+  }
   if (!events::IsCaseId(request->case_id())) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("case_id", "is not a case id"));
   }
@@ -24,9 +28,13 @@ grpc::Status NotificationService::ListDeliveries(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status NotificationService::RetryDelivery(grpc::ServerContext*,
+grpc::Status NotificationService::RetryDelivery(grpc::ServerContext* context,
                                                 const v1::RetryDeliveryRequest* request,
                                                 v1::RetryDeliveryResponse* response) {
+  if (absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kRetryDelivery);
+      !who.ok()) {
+    return grpc_util::ToGrpcStatus(who.status());
+  }
   if (!events::IsCaseId(request->case_id())) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("case_id", "is not a case id"));
   }
@@ -40,9 +48,13 @@ grpc::Status NotificationService::RetryDelivery(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status NotificationService::PreviewTemplate(grpc::ServerContext*,
+grpc::Status NotificationService::PreviewTemplate(grpc::ServerContext* context,
                                                   const v1::PreviewTemplateRequest* request,
                                                   v1::PreviewTemplateResponse* response) {
+  if (absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kPreviewTemplate);
+      !who.ok()) {
+    return grpc_util::ToGrpcStatus(who.status());
+  }
   const std::string lang = request->language().empty() ? "nl" : request->language();
   if (lang != "nl" && lang != "fr" && lang != "en") {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("language", "must be nl, fr or en"));
@@ -76,9 +88,14 @@ grpc::Status NotificationService::PreviewTemplate(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status NotificationService::RebuildDeliveries(grpc::ServerContext*,
+grpc::Status NotificationService::RebuildDeliveries(grpc::ServerContext* context,
                                                     const v1::RebuildDeliveriesRequest*,
                                                     v1::RebuildDeliveriesResponse* response) {
+  if (absl::StatusOr<auth::Principal> who =
+          guard_.Admit(*context, auth::methods::kRebuildDeliveries);
+      !who.ok()) {
+    return grpc_util::ToGrpcStatus(who.status());
+  }
   absl::StatusOr<v1::RebuildDeliveriesResponse> done = rebuild_();
   if (!done.ok()) return grpc_util::ToGrpcStatus(done.status());
   *response = *std::move(done);

@@ -3,6 +3,7 @@
 
 #include <functional>
 
+#include "libs/auth/auth.h"
 #include "services/notification/notification_logic.h"
 
 #include "meldpunt/notification/v1/notification.grpc.pb.h"
@@ -14,9 +15,13 @@ namespace meldpunt::notification {
 class NotificationService final : public v1::Notifications::Service {
  public:
   using Rebuild = std::function<absl::StatusOr<v1::RebuildDeliveriesResponse>()>;
-  NotificationService(DeliveryStore& store, const Templates& templates, NotificationLogic& logic,
-                      Rebuild rebuild)
-      : store_(store), templates_(templates), logic_(logic), rebuild_(std::move(rebuild)) {}
+  NotificationService(const auth::Guard& guard, DeliveryStore& store, const Templates& templates,
+                      NotificationLogic& logic, Rebuild rebuild)
+      : guard_(guard),
+        store_(store),
+        templates_(templates),
+        logic_(logic),
+        rebuild_(std::move(rebuild)) {}
   grpc::Status ListDeliveries(grpc::ServerContext*, const v1::ListDeliveriesRequest* request,
                               v1::ListDeliveriesResponse* response) override;
   grpc::Status RetryDelivery(grpc::ServerContext*, const v1::RetryDeliveryRequest* request,
@@ -27,6 +32,7 @@ class NotificationService final : public v1::Notifications::Service {
                                  v1::RebuildDeliveriesResponse* response) override;
 
  private:
+  const auth::Guard& guard_;
   DeliveryStore& store_;
   const Templates& templates_;
   NotificationLogic& logic_;

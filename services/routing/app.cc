@@ -60,6 +60,7 @@ absl::Status RoutingApp::ReloadRules() {
 }
 
 absl::Status RoutingApp::Start() {
+  ASSIGN_OR_RETURN(security_, service::MakeGrpcSecurity(config_, registry_.get()));
   ASSIGN_OR_RETURN(std::shared_ptr<const RuleSet> rules, RuleSet::LoadFile(config_.rules_file));
   {
     absl::MutexLock lock(&rules_mu_);
@@ -94,10 +95,10 @@ absl::Status RoutingApp::Start() {
       registry_.get(), config_.consumer_group, service::LoopOptions(config_));
   consumer_->Start();
   service_ = std::make_unique<RoutingService>(
-      [this] { return Rules(); }, [this] { return ReloadRules(); },
+      *security_.guard, [this] { return Rules(); }, [this] { return ReloadRules(); },
       [this](const RuleSet& r, const std::string& d) { return OpenCases(r, d); },
       config_.rules_file);
-  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}));
+  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}, security_.credentials));
   grpc_.SetServing(true);
   reload_thread_ = std::thread([this] {
     while (!stop_.load()) {

@@ -17,6 +17,7 @@
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
+#include "libs/service/wiring.h"
 #include "prometheus/counter.h"
 #include "services/routing/config.h"
 #include "services/routing/route_store.h"
@@ -44,6 +45,7 @@ class RoutingApp {
   RoutingConfig config_;
   clock::SystemClock clock_;
   std::shared_ptr<prometheus::Registry> registry_;
+  service::GrpcSecurity security_;  // before the service that holds its guard
   prometheus::Family<prometheus::Counter>* routed_ = nullptr;
   prometheus::Family<prometheus::Counter>* reloads_ = nullptr;
   mutable absl::Mutex rules_mu_;

@@ -44,6 +44,7 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
   Write(rules_file, kGoodRules);
   RoutingConfig config;
   config.grpc_listen = "127.0.0.1:0";
+  config.grpc_plaintext_loopback = true;
   config.admin_listen = "127.0.0.1:0";
   config.kafka_brokers = stack->kafka;
   config.redis_address = stack->redis;
@@ -139,6 +140,7 @@ TEST(RoutingIntegration, NearbyCasesRoutedAtOnceOnOtherLanesAreLinked) {
   }
   RoutingConfig config;
   config.grpc_listen = "127.0.0.1:0";
+  config.grpc_plaintext_loopback = true;
   config.admin_listen = "127.0.0.1:0";
   config.kafka_brokers = stack->kafka;
   config.redis_address = stack->redis;

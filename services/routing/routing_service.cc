@@ -5,9 +5,13 @@
 
 namespace meldpunt::routing {
 
-grpc::Status RoutingService::ExplainRoute(grpc::ServerContext*,
+grpc::Status RoutingService::ExplainRoute(grpc::ServerContext* context,
                                           const v1::ExplainRouteRequest* request,
                                           v1::RouteDecision* response) {
+  if (absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kExplainRoute);
+      !who.ok()) {
+    return grpc_util::ToGrpcStatus(who.status());
+  }
   if (request->draft().category().empty()) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("draft.category", "is required"));
   }
@@ -34,15 +38,24 @@ grpc::Status RoutingService::ExplainRoute(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RoutingService::GetRules(grpc::ServerContext*, const v1::GetRulesRequest*,
+grpc::Status RoutingService::GetRules(grpc::ServerContext* context, const v1::GetRulesRequest*,
                                       v1::GetRulesResponse* response) {
+  if (absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kGetRules);
+      !who.ok()) {
+    return grpc_util::ToGrpcStatus(who.status());
+  }
   *response = rules_()->Describe();
   response->set_source(source_);
   return grpc::Status::OK;
 }
 
-grpc::Status RoutingService::ReloadRules(grpc::ServerContext*, const v1::ReloadRulesRequest*,
+grpc::Status RoutingService::ReloadRules(grpc::ServerContext* context,
+                                         const v1::ReloadRulesRequest*,
                                          v1::GetRulesResponse* response) {
+  if (absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kReloadRules);
+      !who.ok()) {
+    return grpc_util::ToGrpcStatus(who.status());
+  }
   if (absl::Status status = reload_(); !status.ok()) return grpc_util::ToGrpcStatus(status);
   *response = rules_()->Describe();
   response->set_source(source_);

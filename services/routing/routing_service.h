@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 
+#include "libs/auth/auth.h"
 #include "meldpunt/routing/v1/routing.grpc.pb.h"
 #include "services/routing/rules.h"
 
@@ -16,8 +17,10 @@ class RoutingService final : public v1::Routing::Service {
   using OpenCasesOf =
       std::function<std::map<std::string, int64_t>(const RuleSet&, const std::string&)>;
 
-  RoutingService(CurrentRules rules, Reload reload, OpenCasesOf open_cases, std::string source)
-      : rules_(std::move(rules)),
+  RoutingService(const auth::Guard& guard, CurrentRules rules, Reload reload,
+                 OpenCasesOf open_cases, std::string source)
+      : guard_(guard),
+        rules_(std::move(rules)),
         reload_(std::move(reload)),
         open_cases_(std::move(open_cases)),
         source_(std::move(source)) {}
@@ -30,6 +33,7 @@ class RoutingService final : public v1::Routing::Service {
                            v1::GetRulesResponse* response) override;
 
  private:
+  const auth::Guard& guard_;
   CurrentRules rules_;
   Reload reload_;
   OpenCasesOf open_cases_;
