@@ -4,6 +4,9 @@
 // keys are made fresh per run with the openssl command.
 #include <jwt.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -348,7 +351,27 @@ TEST_F(AuthIntegration, WithTokensOnlyACallWithoutOneIsUnauthenticated) {
             grpc::StatusCode::UNAUTHENTICATED);
   const std::string web = Token(*pki_, {.sub = "web-form", .role = "submitter"});
   status = intake->SubmitCase(Ctx(web).get(), Draft("web-form"), &submitted);
-  EXPECT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  // meldctl over TLS with the token; and without it.
+  const char* bin = std::getenv("MELDPUNT_BINARY_DIR");
+  ASSERT_NE(bin, nullptr);
+  const std::string meldctl =
+      absl::StrCat(bin, "/tools/meldctl/meldctl --intake 127.0.0.1:", app.grpc_port(), " --ca ",
+                   pki_->ca, " get ", submitted.case_id(), " --json 2>&1");
+  const auto run = [](const std::string& command, std::string* output) {
+    FILE* pipe = popen(command.c_str(), "r");
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output->append(buffer, n);
+    return WEXITSTATUS(pclose(pipe));
+  };
+  std::string output;
+  EXPECT_EQ(run("MELDPUNT_TOKEN=" + web + " " + meldctl, &output), 0) << output;
+  EXPECT_NE(output.find(submitted.case_id()), std::string::npos) << output;
+  output.clear();
+  EXPECT_EQ(run("env -u MELDPUNT_TOKEN " + meldctl, &output), 1) << output;
+  EXPECT_NE(output.find("UNAUTHENTICATED"), std::string::npos) << output;
   app.Stop();
 }
 

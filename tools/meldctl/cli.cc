@@ -1,5 +1,7 @@
 #include "tools/meldctl/cli.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
@@ -376,6 +378,13 @@ global options (anywhere on the line):
   --notification HOST:PORT  notification gRPC address (default 127.0.0.1:50054)
   --timeout SECONDS         call deadline (default 10)
   --json                    print the response as JSON
+  --token JWT               bearer token sent with every call (default: $MELDPUNT_TOKEN)
+  --token-file FILE         read the bearer token from FILE (default: $MELDPUNT_TOKEN_FILE)
+  --ca FILE                 connect with TLS, trusting the CA certificates in FILE (PEM;
+                            default: $MELDPUNT_TLS_CA); without it the connection is plaintext
+  --cert FILE, --key FILE   client certificate and key for mTLS (PEM; default:
+                            $MELDPUNT_TLS_CERT, $MELDPUNT_TLS_KEY)
+  --tls-name NAME           the server name to verify when it differs from the address host
 )";
   struct Section {
     Group group;
@@ -504,6 +513,14 @@ absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
   if (out.Has("timeout")) {
     auto timeout = ParseIntOption("timeout", out.Get("timeout"), 1, 86400);
     if (!timeout.ok()) return timeout.status();
+  }
+  for (const char* file : {"ca", "cert", "key", "token-file"}) {
+    if (out.Has(file) && access(out.Get(file).c_str(), R_OK) != 0) {
+      return UsageError(absl::StrCat("--", file, ": cannot read '", out.Get(file), "'"));
+    }
+  }
+  if (out.Has("cert") != out.Has("key")) {
+    return UsageError("--cert and --key: give both (the client certificate and its key)");
   }
   return out;
 }

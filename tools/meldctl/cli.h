@@ -53,8 +53,9 @@ const std::vector<CommandSpec>& Commands();
 const CommandSpec* FindCommand(absl::string_view name);
 
 // Options every command takes.
-inline constexpr absl::string_view kGlobalOptions[] = {"intake", "routing", "deadline",
-                                                       "notification", "timeout"};
+inline constexpr absl::string_view kGlobalOptions[] = {
+    "intake",     "routing", "deadline", "notification", "timeout", "token",
+    "token-file", "ca",      "cert",     "key",          "tls-name"};
 inline constexpr absl::string_view kGlobalFlags[] = {"json"};
 
 // The actor a command acts as when --actor is not given.

@@ -15,12 +15,16 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -140,12 +144,53 @@ class Cli {
     if (options_.Has("timeout")) seconds = std::stoi(options_.Get("timeout"));  // checked by Parse
     auto context = std::make_unique<grpc::ClientContext>();
     context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+    Authorize(*context);
     return context;
+  }
+
+  // A global option, else its environment variable, else "".
+  std::string Setting(const std::string& option, const char* env) const {
+    if (options_.Has(option)) return options_.Get(option);
+    const char* value = std::getenv(env);
+    return value == nullptr ? "" : value;
+  }
+
+  static std::string ReadFileOrEmpty(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  // The bearer token of every call (--token, --token-file, $MELDPUNT_TOKEN, $MELDPUNT_TOKEN_FILE).
+  void Authorize(grpc::ClientContext& context) const {
+    std::string token = Setting("token", "MELDPUNT_TOKEN");
+    if (token.empty()) {
+      const std::string file = Setting("token-file", "MELDPUNT_TOKEN_FILE");
+      if (!file.empty()) token = ReadFileOrEmpty(file);
+    }
+    token = std::string(absl::StripAsciiWhitespace(token));
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
   }
 
   std::shared_ptr<grpc::Channel> Channel(const std::string& option,
                                          const std::string& fallback) const {
-    return grpc::CreateChannel(options_.Get(option, fallback), grpc::InsecureChannelCredentials());
+    const std::string address = options_.Get(option, fallback);
+    const std::string ca = Setting("ca", "MELDPUNT_TLS_CA");
+    const std::string cert = Setting("cert", "MELDPUNT_TLS_CERT");
+    if (ca.empty() && cert.empty()) {
+      return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    }
+    grpc::SslCredentialsOptions ssl;
+    if (!ca.empty()) ssl.pem_root_certs = ReadFileOrEmpty(ca);
+    if (!cert.empty()) {
+      ssl.pem_cert_chain = ReadFileOrEmpty(cert);
+      ssl.pem_private_key = ReadFileOrEmpty(Setting("key", "MELDPUNT_TLS_KEY"));
+    }
+    grpc::ChannelArguments args;
+    const std::string name = Setting("tls-name", "MELDPUNT_TLS_NAME");
+    if (!name.empty()) args.SetSslTargetNameOverride(name);
+    return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
   }
 
   std::unique_ptr<IntakeStub> Intake() const {
@@ -354,6 +399,7 @@ class Cli {
     }
     auto stub = deadline::v1::DeadlineWatch::NewStub(Channel("deadline", "127.0.0.1:50053"));
     grpc::ClientContext context;
+    Authorize(context);
     if (options_.Has("timeout")) {
       context.set_deadline(std::chrono::system_clock::now() +
                            std::chrono::seconds(std::stoi(options_.Get("timeout"))));
