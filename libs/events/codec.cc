@@ -54,6 +54,15 @@ absl::StatusOr<Envelope> Decode(const std::string& bytes) {
   return envelope;
 }
 
+void AddTraceHeader(const Envelope& envelope,
+                    std::vector<std::pair<std::string, std::string>>& headers) {
+  if (envelope.correlation_id().empty()) return;
+  for (const auto& [name, value] : headers) {
+    if (name == kTraceIdHeader) return;
+  }
+  headers.emplace_back(kTraceIdHeader, envelope.correlation_id());
+}
+
 std::string ToJson(const google::protobuf::Message& message) {
   std::string out;
   google::protobuf::util::JsonPrintOptions options;

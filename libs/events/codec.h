@@ -9,6 +9,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -34,6 +36,16 @@ std::string Encode(const Envelope& envelope);
 // Fails with INVALID_ARGUMENT on bytes that are not an envelope, or one without id, case or
 // payload.
 absl::StatusOr<Envelope> Decode(const std::string& bytes);
+
+// The Kafka header that carries the envelope's correlation_id (the caller's trace id), so one
+// trace can be followed through the topics (kcat -f '%h') without decoding.
+inline constexpr char kTraceIdHeader[] = "trace-id";
+
+// Appends the trace-id header (the envelope's correlation_id) to a record's headers and leaves
+// the others as they are; nothing when the correlation_id is empty or a trace-id header is
+// already there. `headers` is kafka::Message::headers.
+void AddTraceHeader(const Envelope& envelope,
+                    std::vector<std::pair<std::string, std::string>>& headers);
 
 // The JSON form of a message (field names as in the proto), for kcat users and logs.
 std::string ToJson(const google::protobuf::Message& message);

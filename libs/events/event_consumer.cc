@@ -22,6 +22,13 @@ EventConsumer::EventConsumer(std::unique_ptr<kafka::Consumer> consumer, EventHan
     handled_metric_ = &family.Add({{"group", group}, {"outcome", "handled"}});
     skipped_metric_ = &family.Add({{"group", group}, {"outcome", "skipped"}});
     retried_metric_ = &family.Add({{"group", group}, {"outcome", "retried"}});
+    lag_metric_ = &prometheus::BuildGauge()
+                       .Name("meldpunt_kafka_consumer_lag")
+                       .Help(
+                           "Records behind the end of the log on the partitions this replica "
+                           "holds, by consumer group")
+                       .Register(*registry)
+                       .Add({{"group", group}});
   }
 }
 
@@ -71,6 +78,9 @@ void EventConsumer::Stop() {
   for (std::thread& t : lane_threads_) t.join();
   lane_threads_.clear();
   if (consumer_) consumer_->Close();
+  // A stopped loop holds no partitions: its share of the group's lag goes with it.
+  if (lag_metric_ != nullptr) lag_metric_->Decrement(static_cast<double>(lag_reported_));
+  lag_reported_ = 0;
   running_ = false;
 }
 
@@ -88,7 +98,17 @@ bool EventConsumer::IsRetriable(const absl::Status& status) {
   }
 }
 
+void EventConsumer::MaybeReportLag() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_lag_sample_) return;
+  next_lag_sample_ = now + std::chrono::seconds(1);
+  const int64_t lag = consumer_->Lag();
+  lag_metric_->Increment(static_cast<double>(lag - lag_reported_));
+  lag_reported_ = lag;
+}
+
 std::optional<std::optional<kafka::Record>> EventConsumer::PollNext() {
+  if (lag_metric_ != nullptr) MaybeReportLag();
   absl::StatusOr<std::optional<kafka::Record>> polled = consumer_->Poll(absl::Milliseconds(200));
   if (polled.ok()) return *std::move(polled);
   log::Error("event consumer stopped on a fatal Kafka error",

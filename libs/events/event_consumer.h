@@ -21,6 +21,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -33,6 +34,7 @@
 #include "libs/events/codec.h"
 #include "libs/kafka/consumer.h"
 #include "prometheus/counter.h"
+#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 
 namespace meldpunt::events {
@@ -52,7 +54,10 @@ struct EventConsumerOptions {
 
 class EventConsumer {
  public:
-  // `registry` (optional) gets meldpunt_events_consumed_total{group, outcome}.
+  // `registry` (optional, must outlive the loop) gets meldpunt_events_consumed_total{group,
+  // outcome} and meldpunt_kafka_consumer_lag{group}: the records behind on the partitions this
+  // loop holds (kafka::Consumer::Lag), sampled by the loop thread at most once a second between
+  // polls, 0 once stopped. Loops of one group in one process add up.
   EventConsumer(std::unique_ptr<kafka::Consumer> consumer, EventHandler handler,
                 prometheus::Registry* registry = nullptr, const std::string& group = "",
                 EventConsumerOptions options = {});
@@ -73,6 +78,8 @@ class EventConsumer {
   // The next record (or none within the poll timeout); nullopt after a fatal Kafka error, which
   // ends the loop (logged, running() turns false).
   std::optional<std::optional<kafka::Record>> PollNext();
+  // Moves the lag gauge to consumer_->Lag() when a second has passed since the last sample.
+  void MaybeReportLag();
   // Decodes and handles one record, retrying in place. False when Stop() came before it was
   // handled: the record must not be committed.
   bool Process(const kafka::Record& record);
@@ -89,6 +96,9 @@ class EventConsumer {
   prometheus::Counter* handled_metric_ = nullptr;
   prometheus::Counter* skipped_metric_ = nullptr;
   prometheus::Counter* retried_metric_ = nullptr;
+  prometheus::Gauge* lag_metric_ = nullptr;
+  int64_t lag_reported_ = 0;  // what this loop added to the gauge (loop thread, then Stop)
+  std::chrono::steady_clock::time_point next_lag_sample_;
   std::thread thread_;
 
   // The lane threads (lanes - 1 of them), started with the loop; a batch hands each its lane.

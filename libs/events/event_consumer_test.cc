@@ -8,14 +8,17 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "libs/events/event_log.h"
 #include "libs/kafka/producer.h"
+#include "prometheus/registry.h"
 
 namespace meldpunt::events {
 namespace {
@@ -203,6 +206,107 @@ TEST_F(EventConsumerTest, LanesKeepEachPartitionsOrderAndCommitWhatIsDone) {
   ASSERT_TRUE(WaitFor([&] { return next.stats().handled == 1; }));
   next.Stop();
   EXPECT_EQ(second, (std::vector<std::string>{"ev-late"}));
+}
+
+// meldpunt_kafka_consumer_lag{group}, or -1 when the registry does not have the series.
+double LagGauge(prometheus::Registry& registry, const std::string& group) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "meldpunt_kafka_consumer_lag") continue;
+    for (const auto& metric : family.metric) {
+      for (const auto& label : metric.label) {
+        if (label.name == "group" && label.value == group) return metric.gauge.value;
+      }
+    }
+  }
+  return -1;
+}
+
+TEST_F(EventConsumerTest, ExportsTheLagOfItsGroupWhileBehindAndNoneOnceCaughtUpOrStopped) {
+  for (int i = 0; i < 60; ++i) Append(absl::StrCat("MP-", i), absl::StrCat("ev-", i));
+  prometheus::Registry registry;
+  std::mutex mu;
+  std::set<std::string> handled;
+  // Handles slowly until `fast` is notified, so the loop samples the lag (once a second) while
+  // records wait.
+  auto handler = [&](absl::Notification& fast) {
+    return [&](const Envelope& e, const kafka::Record&) {
+      if (!fast.HasBeenNotified()) absl::SleepFor(absl::Milliseconds(50));
+      std::lock_guard<std::mutex> lock(mu);
+      handled.insert(e.event_id());
+      return absl::OkStatus();
+    };
+  };
+  auto handled_count = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return handled.size();
+  };
+
+  absl::Notification never;
+  {
+    EventConsumer slow(NewConsumer(), handler(never), &registry, "loop");
+    EXPECT_EQ(LagGauge(registry, "loop"), 0);
+    slow.Start();
+    EXPECT_TRUE(WaitFor([&] { return LagGauge(registry, "loop") > 0; }));
+    EXPECT_LT(LagGauge(registry, "loop"), 60);  // some are handled by the time it samples
+    slow.Stop();
+    // A stopped loop holds no partitions.
+    EXPECT_EQ(LagGauge(registry, "loop"), 0);
+  }
+  ASSERT_LT(handled_count(), 60u);
+
+  // The next member (lanes this time) takes over what was left, and its lag falls to 0.
+  absl::Notification fast;
+  EventConsumer next(NewConsumer(), handler(fast), &registry, "loop", {.lanes = 2});
+  next.Start();
+  EXPECT_TRUE(WaitFor([&] { return LagGauge(registry, "loop") > 0; }));
+  fast.Notify();
+  EXPECT_TRUE(WaitFor([&] { return handled_count() == 60 && LagGauge(registry, "loop") == 0; }))
+      << handled_count() << " handled, lag " << LagGauge(registry, "loop");
+  next.Stop();
+  EXPECT_EQ(LagGauge(registry, "loop"), 0);
+}
+
+TEST(AddTraceHeader, AddsTheCorrelationIdAfterTheOtherHeadersOnce) {
+  Envelope e = NewEnvelope("MP-1", "test", absl::Now());
+  e.mutable_case_closed();
+  Finish(e, "ev-1");
+  kafka::Message record = ToRecord("events", e);
+  const auto without = record.headers;
+  AddTraceHeader(e, record.headers);
+  EXPECT_EQ(record.headers, without);  // no correlation_id: no header
+
+  e.set_correlation_id("trace-1");
+  record = ToRecord("events", e);
+  AddTraceHeader(e, record.headers);
+  AddTraceHeader(e, record.headers);  // idempotent
+  auto expected = without;
+  expected.emplace_back("trace-id", "trace-1");
+  EXPECT_EQ(record.headers, expected);
+}
+
+TEST_F(EventConsumerTest, AProducedRecordCarriesTheTraceIdHeader) {
+  Envelope e = NewEnvelope("MP-1", "test", absl::Now());
+  e.mutable_case_closed();
+  e.set_correlation_id("4bf92f3577b34da6a3ce929d0e0e4736");
+  Finish(e, "ev-traced");
+  kafka::Message record = ToRecord("events", e);
+  AddTraceHeader(e, record.headers);
+  ASSERT_TRUE(producer_->Send(record, absl::Now() + absl::Seconds(10)).ok());
+
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> headers;
+  EventConsumer loop(NewConsumer(), [&](const Envelope&, const kafka::Record& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    headers = r.headers;
+    return absl::OkStatus();
+  });
+  loop.Start();
+  ASSERT_TRUE(WaitFor([&] { return loop.stats().handled == 1; }));
+  loop.Stop();
+  EXPECT_EQ(headers, (std::vector<std::pair<std::string, std::string>>{
+                         {"event-id", "ev-traced"},
+                         {"event-type", "CaseClosed"},
+                         {"trace-id", "4bf92f3577b34da6a3ce929d0e0e4736"}}));
 }
 
 TEST(EventConsumerRetry, WhichErrorsAreRetried) {

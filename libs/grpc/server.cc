@@ -1,14 +1,136 @@
 #include "libs/grpc/server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
 #include <grpcpp/support/server_interceptor.h>
 
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "prometheus/counter.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
 
 namespace meldpunt::grpc_util {
+
+// The per-method series of meldpunt_grpc_requests_total and meldpunt_grpc_request_seconds.
+// Thread-safe: gRPC creates interceptors on all its threads; the method table has a lock, each
+// method's series are created once and then only incremented.
+class ServerMetrics {
+ public:
+  // Beyond this many distinct methods every further one is "unknown" (no server has that many;
+  // the method names come from the registered services, so this is only a second fence).
+  static constexpr size_t kMaxMethods = 256;
+
+  class Method {
+   public:
+    Method(std::string name, prometheus::Family<prometheus::Counter>& calls,
+           prometheus::Family<prometheus::Histogram>& seconds)
+        : name_(std::move(name)),
+          calls_(calls),
+          seconds_(seconds.Add({{"method", name_}}, Buckets())) {}
+
+    void Record(grpc::StatusCode code, double seconds) {
+      const size_t index = static_cast<size_t>(code) < kCodeNames.size()
+                               ? static_cast<size_t>(code)
+                               : static_cast<size_t>(grpc::StatusCode::UNKNOWN);
+      prometheus::Counter* counter = counters_[index].load(std::memory_order_acquire);
+      if (counter == nullptr) {
+        // Family::Add returns the same counter for the same labels, so a race here is harmless.
+        counter = &calls_.Add({{"method", name_}, {"code", std::string(kCodeNames[index])}});
+        counters_[index].store(counter, std::memory_order_release);
+      }
+      counter->Increment();
+      seconds_.Observe(seconds);
+    }
+
+   private:
+    static prometheus::Histogram::BucketBoundaries Buckets() {
+      return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+    }
+    // grpc::StatusCode by value (0..16), named as gRPC and grpcurl name them.
+    static constexpr std::array<std::string_view, 17> kCodeNames = {"OK",
+                                                                    "CANCELLED",
+                                                                    "UNKNOWN",
+                                                                    "INVALID_ARGUMENT",
+                                                                    "DEADLINE_EXCEEDED",
+                                                                    "NOT_FOUND",
+                                                                    "ALREADY_EXISTS",
+                                                                    "PERMISSION_DENIED",
+                                                                    "RESOURCE_EXHAUSTED",
+                                                                    "FAILED_PRECONDITION",
+                                                                    "ABORTED",
+                                                                    "OUT_OF_RANGE",
+                                                                    "UNIMPLEMENTED",
+                                                                    "INTERNAL",
+                                                                    "UNAVAILABLE",
+                                                                    "DATA_LOSS",
+                                                                    "UNAUTHENTICATED"};
+
+    const std::string name_;
+    prometheus::Family<prometheus::Counter>& calls_;
+    prometheus::Histogram& seconds_;
+    std::array<std::atomic<prometheus::Counter*>, kCodeNames.size()> counters_{};
+  };
+
+  explicit ServerMetrics(prometheus::Registry& registry)
+      : calls_(prometheus::BuildCounter()
+                   .Name("meldpunt_grpc_requests_total")
+                   .Help("gRPC calls served, by method and final status code")
+                   .Register(registry)),
+        seconds_(prometheus::BuildHistogram()
+                     .Name("meldpunt_grpc_request_seconds")
+                     .Help("gRPC call duration from its arrival to its final status, by method")
+                     .Register(registry)) {}
+
+  // The series of the method a call is for. A call the server has no method for (gRPC hands
+  // those to its generic "unimplemented" handler, naming them after whatever path the client
+  // sent) is "unknown": only registered methods become labels.
+  Method* For(grpc::experimental::ServerRpcInfo& info) {
+    const char* name = info.method();
+    grpc::ServerContextBase* context = info.server_context();
+    const bool generic = dynamic_cast<grpc::GenericCallbackServerContext*>(context) != nullptr ||
+                         dynamic_cast<grpc::GenericServerContext*>(context) != nullptr;
+    // The sync server's own unknown-method handler is registered as "unknown" (no leading '/').
+    const absl::string_view method =
+        generic || name == nullptr || name[0] != '/' ? absl::string_view("unknown") : name;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      if (auto it = methods_.find(method); it != methods_.end()) return it->second.get();
+    }
+    absl::MutexLock lock(&mu_);
+    auto it = methods_.find(method);
+    if (it != methods_.end()) return it->second.get();
+    if (methods_.size() >= kMaxMethods) {
+      it = methods_.find(absl::string_view("unknown"));
+      if (it != methods_.end()) return it->second.get();
+      return Insert("unknown");
+    }
+    return Insert(method);
+  }
+
+ private:
+  Method* Insert(absl::string_view method) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto& slot = methods_[method];
+    slot = std::make_unique<Method>(std::string(method), calls_, seconds_);
+    return slot.get();
+  }
+
+  prometheus::Family<prometheus::Counter>& calls_;
+  prometheus::Family<prometheus::Histogram>& seconds_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Method>> methods_ ABSL_GUARDED_BY(mu_);
+};
+
 namespace {
 
 // gRPC answers a request whose bytes do not parse as the method's message (a string field that is
@@ -52,9 +174,61 @@ class UnparsableRequestInterceptorFactory final
   }
 };
 
+// Counts a call at its final status (for a server stream: when it ends) and observes its duration.
+// Runs after UnparsableRequestInterceptor, so it sees the status the client gets.
+class CallMetricsInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit CallMetricsInterceptor(ServerMetrics::Method* method)
+      : method_(method), start_(std::chrono::steady_clock::now()) {}
+
+  // A call that ends without the server sending a status (cancelled, or dropped at shutdown).
+  ~CallMetricsInterceptor() override {
+    if (!recorded_) Record(grpc::StatusCode::CANCELLED);
+  }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS) &&
+        !recorded_) {
+      Record(methods->GetSendStatus().error_code());
+    }
+    methods->Proceed();
+  }
+
+ private:
+  void Record(grpc::StatusCode code) {
+    recorded_ = true;
+    method_->Record(
+        code, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  }
+
+  ServerMetrics::Method* const method_;
+  const std::chrono::steady_clock::time_point start_;
+  bool recorded_ = false;
+};
+
+class CallMetricsInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit CallMetricsInterceptorFactory(std::shared_ptr<ServerMetrics> metrics)
+      : metrics_(std::move(metrics)) {}
+
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new CallMetricsInterceptor(metrics_->For(*info));
+  }
+
+ private:
+  const std::shared_ptr<ServerMetrics> metrics_;
+};
+
 }  // namespace
 
 ServerRunner::~ServerRunner() { Shutdown(absl::ZeroDuration()); }
+
+void ServerRunner::SetMetrics(prometheus::Registry* registry) {
+  metrics_ = registry != nullptr ? std::make_shared<ServerMetrics>(*registry) : nullptr;
+}
 
 absl::Status ServerRunner::Start(const std::string& listen,
                                  const std::vector<grpc::Service*>& services,
@@ -98,6 +272,9 @@ absl::Status ServerRunner::Start(const std::string& listen,
   builder.SetResourceQuota(quota);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<UnparsableRequestInterceptorFactory>());
+  // After the one above: interceptors see PRE_SEND_STATUS in this order, so the metrics count
+  // the status the client gets.
+  if (metrics_) interceptors.push_back(std::make_unique<CallMetricsInterceptorFactory>(metrics_));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   for (grpc::Service* service : services) builder.RegisterService(service);
   server_ = builder.BuildAndStart();

@@ -1,5 +1,7 @@
 #include "libs/kafka/consumer.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/kafka/errors.h"
@@ -21,13 +23,14 @@ std::vector<TopicPartition> Convert(const std::vector<RdKafka::TopicPartition*>&
 
 class Consumer::Rebalancer : public RdKafka::RebalanceCb, public RdKafka::EventCb {
  public:
-  explicit Rebalancer(RebalanceListener* listener) : listener_(listener) {}
+  Rebalancer(Consumer* owner, RebalanceListener* listener) : owner_(owner), listener_(listener) {}
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
     ++rebalances_;
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       consumer->assign(partitions);
+      owner_->Hold(Convert(partitions));
       log::Info("kafka partitions assigned", {{"count", partitions.size()}});
       if (listener_) listener_->OnAssigned(Convert(partitions));
     } else {
@@ -38,6 +41,7 @@ class Consumer::Rebalancer : public RdKafka::RebalanceCb, public RdKafka::EventC
         log::Warning("kafka commit on revoke failed", {{"error", RdKafka::err2str(commit)}});
       }
       consumer->unassign();
+      owner_->Hold({});
       log::Info("kafka partitions revoked", {{"count", partitions.size()}});
     }
   }
@@ -52,6 +56,7 @@ class Consumer::Rebalancer : public RdKafka::RebalanceCb, public RdKafka::EventC
   int64_t rebalances() const { return rebalances_; }
 
  private:
+  Consumer* const owner_;
   RebalanceListener* listener_;
   int64_t rebalances_ = 0;  // only the polling thread writes it
 };
@@ -63,7 +68,7 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions
   if (options.topics.empty()) return absl::InvalidArgumentError("kafka consumer: no topics");
   std::unique_ptr<Consumer> consumer(new Consumer());
   consumer->commit_interval_ = options.commit_interval;
-  consumer->rebalancer_ = std::make_unique<Rebalancer>(listener);
+  consumer->rebalancer_ = std::make_unique<Rebalancer>(consumer.get(), listener);
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::map<std::string, std::string> properties = {
       {"bootstrap.servers", options.brokers},
@@ -120,6 +125,8 @@ absl::StatusOr<std::optional<Record>> Consumer::Poll(absl::Duration timeout) {
                   : std::string(static_cast<const char*>(header.value()), header.value_size()));
         }
       }
+      // The first record of a partition whose position is not known yet is the next to handle.
+      next_offset_.try_emplace({record.topic, record.partition}, record.offset);
       return std::optional<Record>(std::move(record));
     }
     case RdKafka::ERR__TIMED_OUT:
@@ -145,6 +152,7 @@ absl::Status Consumer::Commit(const Record& record) {
   // A partition revoked meanwhile cannot be committed by us: the next owner handles it again.
   if (err == RdKafka::ERR__STATE || err == RdKafka::ERR__UNKNOWN_PARTITION) return absl::OkStatus();
   if (err != RdKafka::ERR_NO_ERROR) return ToStatus(err, "kafka commit");
+  next_offset_[{record.topic, record.partition}] = record.offset + 1;
   uncommitted_ = true;
   MaybeCommit();
   return absl::OkStatus();
@@ -206,6 +214,58 @@ absl::StatusOr<int64_t> Consumer::HighWatermark(const std::string& topic, int32_
       topic, partition, &low, &high, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
   if (err != RdKafka::ERR_NO_ERROR) return ToStatus(err, absl::StrCat("watermarks of ", topic));
   return high;
+}
+
+void Consumer::Hold(std::vector<TopicPartition> partitions) {
+  held_ = std::move(partitions);
+  next_offset_.clear();
+  committed_unknown_ = !held_.empty();
+}
+
+void Consumer::FetchCommitted() {
+  std::vector<RdKafka::TopicPartition*> wanted;
+  for (const TopicPartition& tp : held_) {
+    if (!next_offset_.contains({tp.topic, tp.partition}))
+      wanted.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition));
+  }
+  if (wanted.empty()) return;
+  RdKafka::ErrorCode err =
+      consumer_->committed(wanted, static_cast<int>(absl::ToInt64Milliseconds(kCommittedTimeout)));
+  if (err == RdKafka::ERR_NO_ERROR) {
+    for (const RdKafka::TopicPartition* tp : wanted) {
+      if (tp->err() != RdKafka::ERR_NO_ERROR) continue;
+      next_offset_.try_emplace({tp->topic(), tp->partition()},
+                               tp->offset() >= 0 ? tp->offset() : kFromLogStart);
+    }
+  }
+  // On failure the first record polled from each partition gives its position instead.
+  RdKafka::TopicPartition::destroy(wanted);
+}
+
+int64_t Consumer::Lag() {
+  if (committed_unknown_) {
+    committed_unknown_ = false;
+    FetchCommitted();
+  }
+  int64_t lag = 0;
+  for (const TopicPartition& tp : held_) {
+    auto next = next_offset_.find({tp.topic, tp.partition});
+    if (next == next_offset_.end()) continue;
+    int64_t low = RdKafka::Topic::OFFSET_INVALID;
+    int64_t high = RdKafka::Topic::OFFSET_INVALID;
+    // The watermarks of the last fetch response: no request (rd_kafka_get_watermark_offsets).
+    if (consumer_->get_watermark_offsets(tp.topic, tp.partition, &low, &high) !=
+            RdKafka::ERR_NO_ERROR ||
+        high < 0) {
+      continue;
+    }
+    int64_t position = next->second == kFromLogStart ? low : next->second;
+    // Records removed by retention cannot be behind: consumption resumes at the log start.
+    if (low >= 0) position = std::max(position, low);
+    if (position < 0) continue;
+    lag += std::max<int64_t>(0, high - position);
+  }
+  return lag;
 }
 
 void Consumer::Close() {

@@ -96,6 +96,15 @@ class Consumer {
   absl::StatusOr<int64_t> HighWatermark(const std::string& topic, int32_t partition,
                                         absl::Duration timeout);
 
+  // Records behind on the partitions this consumer holds, summed: per partition the high
+  // watermark librdkafka took from its last fetch response (cached, no request) minus the next
+  // offset to handle - after the last Commit()ed record; before one, the group's committed
+  // offset (asked for once per assignment) or else the first record polled. A partition whose
+  // watermark or position is not known yet counts 0. Only the first call after an assignment
+  // waits, for that one OffsetFetch (at most kCommittedTimeout). Same thread as Poll.
+  int64_t Lag();
+  static constexpr absl::Duration kCommittedTimeout = absl::Seconds(1);
+
   void Close();
 
  private:
@@ -106,7 +115,18 @@ class Consumer {
   // Commits the stored offsets when some wait and `commit_interval` has passed since the last.
   void MaybeCommit();
 
+  // For Lag: the partitions held now (set on every rebalance, inside Poll).
+  void Hold(std::vector<TopicPartition> partitions);
+  // Fills next_offset_ from the group's committed offsets for the held partitions without one.
+  void FetchCommitted();
+
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::vector<TopicPartition> held_;
+  // Per held partition, the next offset to handle (or kFromLogStart: the group has committed
+  // nothing, so consumption starts at the log start).
+  std::map<std::pair<std::string, int32_t>, int64_t> next_offset_;
+  static constexpr int64_t kFromLogStart = -2;
+  bool committed_unknown_ = false;  // assigned since Lag() last asked for committed offsets
   absl::Duration commit_interval_;
   absl::Time last_commit_ = absl::InfinitePast();
   bool uncommitted_ = false;

@@ -6,9 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
+
 #include "absl/time/clock.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/producer.h"
+#include "prometheus/registry.h"
 
 namespace meldpunt::kafka {
 namespace {
@@ -65,6 +69,24 @@ std::vector<Record> ReadN(Consumer& consumer, size_t n, absl::Duration limit) {
     if (record.ok() && record->has_value()) out.push_back(**record);
   }
   return out;
+}
+
+bool WaitFor(const std::function<bool()>& check, absl::Duration limit = absl::Seconds(30)) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (absl::Now() < deadline) {
+    if (check()) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return check();
+}
+
+// meldpunt_kafka_producer_queue, or -1 when the registry does not have it.
+double QueueGauge(prometheus::Registry& registry) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name == "meldpunt_kafka_producer_queue" && family.metric.size() == 1)
+      return family.metric[0].gauge.value;
+  }
+  return -1;
 }
 
 TEST_F(MockCluster, SendReturnsOnlyAfterAcknowledgement) {
@@ -140,6 +162,102 @@ TEST_F(MockCluster, BrokerDownGivesUnavailableWithinTheDeadline) {
   // Generous bound: the call must return around its deadline, not hang.
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
   rd_kafka_mock_broker_set_up(cluster_, 1);
+}
+
+TEST_F(MockCluster, QueueGaugeCountsRecordsWaitingForTheBrokerAcrossProducers) {
+  prometheus::Registry registry;
+  auto first = MakeProducer();
+  auto second = MakeProducer();
+  first->ExportMetrics(registry);
+  second->ExportMetrics(registry);
+  EXPECT_EQ(QueueGauge(registry), 0);
+  ASSERT_TRUE(first->Send({"events", "k", "warm", {}}, absl::Now() + absl::Seconds(10)).ok());
+  ASSERT_TRUE(second->Send({"events", "k", "warm", {}}, absl::Now() + absl::Seconds(10)).ok());
+  rd_kafka_mock_broker_set_down(cluster_, 1);
+  std::atomic<int> delivered{0};
+  auto count = [&](absl::StatusOr<Delivered> result) {
+    if (result.ok()) ++delivered;
+  };
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(first->SendAsync({"events", "k", "a", {}}, count).ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(second->SendAsync({"events", "k", "b", {}}, count).ok());
+  // The queue also holds events not yet served (the broker going down): they pass quickly.
+  EXPECT_TRUE(WaitFor([&] { return first->QueueLength() == 20 && second->QueueLength() == 5; }))
+      << first->QueueLength() << " and " << second->QueueLength();
+  // Sampled about once a second by each producer's poll thread; the two add up.
+  EXPECT_TRUE(WaitFor([&] { return QueueGauge(registry) == 25; })) << QueueGauge(registry);
+  rd_kafka_mock_broker_set_up(cluster_, 1);
+  EXPECT_TRUE(WaitFor([&] { return QueueGauge(registry) == 0 && delivered == 25; }))
+      << QueueGauge(registry) << " waiting, " << delivered << " delivered";
+  // A producer that goes takes its share with it, and never below zero.
+  second.reset();
+  EXPECT_EQ(QueueGauge(registry), 0);
+}
+
+TEST_F(MockCluster, LagRisesWithUnhandledRecordsAndFallsAsTheyAreCommitted) {
+  auto producer = MakeProducer();
+  auto created = Consumer::Create({.brokers = brokers_, .group_id = "lag", .topics = {"events"}});
+  ASSERT_TRUE(created.ok()) << created.status();
+  Consumer& consumer = **created;
+  // Join the group while the topic is empty: no record is taken by these polls.
+  ASSERT_TRUE(WaitFor([&] {
+    EXPECT_TRUE(consumer.Poll(absl::Milliseconds(100)).ok());
+    return consumer.Assignment().size() == 2;
+  }));
+  EXPECT_EQ(consumer.Lag(), 0);
+
+  auto produce = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_TRUE(producer
+                      ->Send({"events", "key-" + std::to_string(i), "v", {}},
+                             absl::Now() + absl::Seconds(10))
+                      .ok());
+    }
+  };
+  produce(10);  // over both partitions (murmur2 of the keys)
+  // Nothing handled: the group has committed nothing, so all ten are behind.
+  EXPECT_TRUE(WaitFor([&] { return consumer.Lag() == 10; })) << consumer.Lag();
+
+  std::vector<Record> taken = ReadN(consumer, 4, absl::Seconds(20));
+  ASSERT_EQ(taken.size(), 4u);
+  // Taken is not handled: only commits move the lag.
+  EXPECT_EQ(consumer.Lag(), 10);
+  for (const Record& record : taken) ASSERT_TRUE(consumer.Commit(record).ok());
+  EXPECT_EQ(consumer.Lag(), 6);
+
+  std::vector<Record> rest = ReadN(consumer, 6, absl::Seconds(20));
+  ASSERT_EQ(rest.size(), 6u);
+  for (const Record& record : rest) ASSERT_TRUE(consumer.Commit(record).ok());
+  EXPECT_EQ(consumer.Lag(), 0);
+
+  produce(3);
+  EXPECT_TRUE(WaitFor([&] { return consumer.Lag() == 3; })) << consumer.Lag();
+}
+
+TEST_F(MockCluster, LagStartsFromTheGroupsCommittedOffset) {
+  auto producer = MakeProducer();
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(
+        producer->Send({"events", "same-key", "v", {}}, absl::Now() + absl::Seconds(10)).ok());
+  }
+  {
+    auto first =
+        Consumer::Create({.brokers = brokers_, .group_id = "resume", .topics = {"events"}});
+    ASSERT_TRUE(first.ok());
+    std::vector<Record> two = ReadN(**first, 2, absl::Seconds(20));
+    ASSERT_EQ(two.size(), 2u);
+    for (const Record& record : two) ASSERT_TRUE((*first)->Commit(record).ok());
+    (*first)->Close();  // commits synchronously
+  }
+  // The next member has handled nothing itself: its lag comes from the committed offset.
+  auto next = Consumer::Create({.brokers = brokers_, .group_id = "resume", .topics = {"events"}});
+  ASSERT_TRUE(next.ok());
+  Consumer& consumer = **next;
+  ASSERT_TRUE(WaitFor([&] {
+    // Polls join the group; a record they take is not handled, so the lag stays 4 either way.
+    EXPECT_TRUE(consumer.Poll(absl::Milliseconds(100)).ok());
+    return consumer.Assignment().size() == 2;
+  }));
+  EXPECT_TRUE(WaitFor([&] { return consumer.Lag() == 4; })) << consumer.Lag();
 }
 
 TEST_F(MockCluster, CreateRejectsBadOptionsByName) {

@@ -1,11 +1,15 @@
 #include "libs/kafka/producer.h"
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "libs/kafka/errors.h"
 #include "libs/kafka/properties.h"
 #include "libs/observability/log.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
 
 namespace meldpunt::kafka {
 
@@ -67,7 +71,14 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions
     return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", error));
   Producer* raw = producer.get();
   producer->poller_ = std::thread([raw] {
-    while (!raw->stop_.load()) raw->producer_->poll(50);
+    auto next_sample = std::chrono::steady_clock::now();
+    while (!raw->stop_.load()) {
+      raw->producer_->poll(50);
+      if (const auto now = std::chrono::steady_clock::now(); now >= next_sample) {
+        raw->SampleQueue();
+        next_sample = now + std::chrono::seconds(1);
+      }
+    }
   });
   return producer;
 }
@@ -83,6 +94,34 @@ Producer::~Producer() {
     producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
     producer_->poll(0);
   }
+  absl::MutexLock lock(&metrics_mu_);
+  if (queue_gauge_ != nullptr) queue_gauge_->Decrement(static_cast<double>(queue_reported_));
+}
+
+int64_t Producer::QueueLength() const { return producer_->outq_len(); }
+
+void Producer::ExportMetrics(prometheus::Registry& registry) {
+  prometheus::Gauge& gauge =
+      prometheus::BuildGauge()
+          .Name("meldpunt_kafka_producer_queue")
+          .Help("Records waiting in the Kafka producer for the broker's acknowledgement")
+          .Register(registry)
+          .Add({});
+  {
+    absl::MutexLock lock(&metrics_mu_);
+    if (queue_gauge_ != nullptr) queue_gauge_->Decrement(static_cast<double>(queue_reported_));
+    queue_gauge_ = &gauge;
+    queue_reported_ = 0;
+  }
+  SampleQueue();
+}
+
+void Producer::SampleQueue() {
+  absl::MutexLock lock(&metrics_mu_);
+  if (queue_gauge_ == nullptr) return;
+  const int64_t length = QueueLength();
+  queue_gauge_->Increment(static_cast<double>(length - queue_reported_));
+  queue_reported_ = length;
 }
 
 absl::Status Producer::SendAsync(const Message& message, DeliveryCallback done) {

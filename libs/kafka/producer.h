@@ -5,8 +5,9 @@
 //   ASSIGN_OR_RETURN(Delivered d, producer->Send({topic, key, value}, absl::Now() +
 //   absl::Seconds(5)));
 //
-// Owns one thread that polls librdkafka for delivery reports; the destructor flushes (bounded)
-// and joins it. Send is safe from any thread.
+// Owns one thread that polls librdkafka for delivery reports (and, after ExportMetrics, samples
+// the queue gauge once a second); the destructor flushes (bounded) and joins it. Send is safe
+// from any thread.
 #pragma once
 
 #include <atomic>
@@ -21,7 +22,13 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+
+namespace prometheus {
+class Gauge;
+class Registry;
+}  // namespace prometheus
 
 namespace meldpunt::kafka {
 
@@ -69,15 +76,30 @@ class Producer {
   // Set once librdkafka reported a fatal error; the producer must be recreated.
   bool fatal() const { return fatal_.load(); }
 
+  // Records (and requests) waiting in the producer: enqueued and not yet acknowledged or failed,
+  // plus delivery reports not yet served (rd_kafka_outq_len). Cheap, safe from any thread.
+  int64_t QueueLength() const;
+
+  // Exports meldpunt_kafka_producer_queue (QueueLength) to `registry`, which must outlive the
+  // producer; the poll thread samples it once a second, no thread of its own. Producers sharing
+  // a registry add up (each adds its change); a second call moves the export to `registry`.
+  void ExportMetrics(prometheus::Registry& registry);
+
  private:
   class Reports;
   Producer() = default;
+  // Moves the gauge to the current queue length (poll thread, ExportMetrics).
+  void SampleQueue();
 
   std::unique_ptr<Reports> reports_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> fatal_{false};
   std::thread poller_;
+
+  absl::Mutex metrics_mu_;
+  prometheus::Gauge* queue_gauge_ ABSL_GUARDED_BY(metrics_mu_) = nullptr;
+  int64_t queue_reported_ ABSL_GUARDED_BY(metrics_mu_) = 0;  // what this producer added to it
 };
 
 }  // namespace meldpunt::kafka
