@@ -54,6 +54,7 @@ const absl::flat_hash_map<absl::string_view, unsigned>& Policy() {
       {methods::kMergeCase, kTeam | kAdmin},
       {methods::kReferExternally, kTeam | kAdmin},
       {methods::kRebuildProjection, kAdmin},
+      {methods::kEraseReporterData, kAdmin},
       {methods::kExplainRoute, kTeam | kOps | kAdmin},
       {methods::kGetRules, kTeam | kOps | kAdmin},
       {methods::kReloadRules, kAdmin},

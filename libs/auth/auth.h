@@ -113,6 +113,8 @@ inline constexpr absl::string_view kReferExternally =
     "/meldpunt.intake.v1.CaseWork/ReferExternally";
 inline constexpr absl::string_view kRebuildProjection =
     "/meldpunt.intake.v1.Admin/RebuildProjection";
+inline constexpr absl::string_view kEraseReporterData =
+    "/meldpunt.intake.v1.Admin/EraseReporterData";
 inline constexpr absl::string_view kExplainRoute = "/meldpunt.routing.v1.Routing/ExplainRoute";
 inline constexpr absl::string_view kGetRules = "/meldpunt.routing.v1.Routing/GetRules";
 inline constexpr absl::string_view kReloadRules = "/meldpunt.routing.v1.Routing/ReloadRules";

@@ -34,6 +34,9 @@ struct ServiceConfig {
   std::string jwt_issuer;
   std::string jwt_audience;
   absl::Duration auth_clock_skew = absl::Seconds(30);
+  // The reporters' data keys (AddPrivacyKeys; libs/privacy/privacy.h).
+  std::string privacy_master_key_file;
+  std::string key_store_address = "127.0.0.1:6380";
 
   auth::SecurityOptions security() const {
     return {.tls_cert_file = grpc_tls_cert_file,
@@ -107,6 +110,22 @@ void AddServiceKeys(Schema<T>& schema) {
       .Duration("auth.clock_skew", &T::auth_clock_skew,
                 "tolerance on a token's exp and nbf for clocks that differ")
       .Check([](const T& c) { return auth::CheckOptions(c.security(), c.grpc_listen); });
+}
+
+// The keys of the services that seal or open the reporter's personal data (intake, routing,
+// notification).
+template <typename T>
+void AddPrivacyKeys(Schema<T>& schema) {
+  schema
+      .String("privacy.master_key_file", &T::privacy_master_key_file,
+              "file with the 256-bit master key (64 hex characters) that wraps every case's data "
+              "key; the same file for every service; losing it loses all personal data",
+              NonEmpty())
+      .String("privacy.key_store.address", &T::key_store_address,
+              "host:port of the Redis that keeps the cases' data keys: persistent (AOF) and "
+              "backed up, and not the Redis of the derived state (which may be flushed and "
+              "rebuilt from the log)",
+              HostPort());
 }
 
 }  // namespace meldpunt::config

@@ -65,6 +65,7 @@ bool Allowed(CaseState s, const Envelope& e) {
     case Envelope::kClockResumed:
     case Envelope::kClockStopped:
     case Envelope::kCaseEscalated:
+    case Envelope::kReporterDataErased:
       return s != t::CASE_STATE_UNSPECIFIED;
     case Envelope::PAYLOAD_NOT_SET:
       return false;
@@ -213,6 +214,16 @@ absl::Status Apply(Case& c, const Envelope& e) {
     case Envelope::kCaseLinked:
       c.set_duplicate_of(e.case_linked().master_case_id());
       break;
+    case Envelope::kReporterDataErased: {
+      t::Reporter* r = c.mutable_draft()->mutable_reporter();
+      r->clear_name();
+      r->clear_email();
+      r->clear_phone();
+      r->clear_address();
+      r->clear_sealed();
+      r->set_erased(true);
+      break;
+    }
     case Envelope::kDeadlineBreached: {
       const std::string& clock = e.deadline_breached().clock();
       bool known = false;

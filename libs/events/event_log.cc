@@ -7,10 +7,12 @@ namespace meldpunt::events {
 std::string KafkaEventLog::kCaseEventsTopicName() { return kCaseEventsTopic; }
 
 kafka::Message ToRecord(const std::string& topic, const Envelope& envelope) {
-  return kafka::Message{topic,
+  kafka::Message record{topic,
                         envelope.case_id(),
                         Encode(envelope),
                         {{"event-id", envelope.event_id()}, {"event-type", envelope.type()}}};
+  AddTraceHeader(envelope, record.headers);  // the trace, readable without decoding
+  return record;
 }
 
 absl::StatusOr<Appended> KafkaEventLog::Append(const Envelope& envelope, absl::Time deadline) {

@@ -10,6 +10,8 @@ namespace meldpunt::events {
 
 inline constexpr char kCaseEventsTopic[] = "meldpunt.case-events.v1";
 inline constexpr char kNotificationDeadLetterTopic[] = "meldpunt.notifications.dlq.v1";
+// The audit trail of personal data (events/v1/audit.proto), key = case id.
+inline constexpr char kAuditTopic[] = "meldpunt.audit.v1";
 
 inline std::string DispatchTopic(absl::string_view department) {
   return absl::StrCat("meldpunt.dispatch.", department, ".v1");

@@ -84,3 +84,22 @@ absl::StatusOr<GrpcSecurity> MakeGrpcSecurity(const config::ServiceConfig& confi
 }
 
 }  // namespace meldpunt::service
+
+namespace meldpunt::service {
+
+absl::StatusOr<Privacy> ConnectKeyStoreAtStart(const config::ServiceConfig& config) {
+  ASSIGN_OR_RETURN(std::string master, privacy::ReadMasterKey("privacy.master_key_file",
+                                                              config.privacy_master_key_file));
+  Privacy p;
+  RETURN_IF_ERROR(RetryUntilAvailable("key store", config.startup_timeout, [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(
+        p.redis, redis::Client::Create({.address = config.key_store_address,
+                                        .pool_size = static_cast<int>(config.redis_pool_size)}));
+    return absl::OkStatus();
+  }));
+  p.keys = std::make_unique<privacy::RedisKeyStore>(*p.redis, std::move(master));
+  p.sealer = std::make_unique<privacy::Sealer>(*p.keys);
+  return p;
+}
+
+}  // namespace meldpunt::service

@@ -21,6 +21,7 @@
 #include "libs/kafka/admin.h"
 #include "libs/kafka/consumer.h"
 #include "libs/kafka/producer.h"
+#include "libs/privacy/privacy.h"
 #include "libs/redis/redis.h"
 #include "libs/service/runtime.h"
 
@@ -55,6 +56,15 @@ struct GrpcSecurity {
 };
 absl::StatusOr<GrpcSecurity> MakeGrpcSecurity(const config::ServiceConfig& config,
                                               prometheus::Registry* registry);
+
+// The reporters' data keys: the key store's Redis (waited for up to startup.timeout), the master
+// key read from privacy.master_key_file, and the sealer over them.
+struct Privacy {
+  std::unique_ptr<redis::Client> redis;
+  std::unique_ptr<privacy::RedisKeyStore> keys;
+  std::unique_ptr<privacy::Sealer> sealer;
+};
+absl::StatusOr<Privacy> ConnectKeyStoreAtStart(const config::ServiceConfig& config);
 
 // Builds the app, starts it, serves until SIGTERM or SIGINT, then drains it.
 template <typename App, typename Config>

@@ -58,6 +58,7 @@ absl::Status DeadlineApp::Start() {
   RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
   RETURN_IF_ERROR(service::EnsureTopicsAtStart(config_));
   ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-deadline-watch"));
+  producer_->ExportMetrics(*registry_);
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {RedisTimerStore::ClaimScript()}));
   store_ = std::make_unique<RedisTimerStore>(*redis_);
   logic_ = std::make_unique<DeadlineLogic>(
@@ -92,6 +93,7 @@ absl::Status DeadlineApp::Start() {
   timer_thread_ = std::thread([this] { TimerLoop(); });
   service_ = std::make_unique<DeadlineService>(*security_.guard, *store_, alerts_,
                                                [this] { return RebuildTimers(); });
+  grpc_.SetMetrics(registry_.get());
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}, security_.credentials));
   grpc_.SetServing(true);
   started_ = true;

@@ -3,6 +3,8 @@
 #include <map>
 
 #include "absl/time/clock.h"
+#include "libs/domain/case_state.h"
+#include "libs/events/codec.h"
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
 #include "libs/observability/log.h"
@@ -23,28 +25,38 @@ absl::Status IntakeApp::Start() {
   admin_ = std::make_unique<observability::AdminServer>(registry_, [this] { return Ready(); });
   RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
 
-  RETURN_IF_ERROR(service::EnsureTopicsAtStart(config_));
+  RETURN_IF_ERROR(service::EnsureTopicsAtStart(
+      config_, {{events::kAuditTopic, static_cast<int>(config_.case_events_partitions),
+                 static_cast<int>(config_.replication_factor)}}));
   ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-intake"));
+  producer_->ExportMetrics(*registry_);
   event_log_ = std::make_unique<events::KafkaEventLog>(*producer_);
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {RedisCaseStore::CasScript()}));
+  ASSIGN_OR_RETURN(privacy_, service::ConnectKeyStoreAtStart(config_));
+  audit_ = std::make_unique<KafkaAuditTrail>(*producer_);
   store_ = std::make_unique<RedisCaseStore>(*redis_);
   const CommandRules rules{.reopen_window = config_.reopen_window};
   logic_ = std::make_unique<IntakeLogic>(*event_log_, *store_, clock_,
                                          IntakeOptions{.append_timeout = config_.produce_timeout,
                                                        .projection_wait = config_.projection_wait,
-                                                       .rules = rules},
+                                                       .rules = rules,
+                                                       .keys = privacy_.keys.get(),
+                                                       .sealer = privacy_.sealer.get()},
                                          &fold_watch_);
   RETURN_IF_ERROR(StartProjection());
 
-  service_ = std::make_unique<IntakeService>(*security_.guard, *logic_, *metrics_, rules);
+  service_ = std::make_unique<IntakeService>(*security_.guard, *logic_, *metrics_, rules,
+                                             privacy_.sealer.get(), audit_.get());
   casework_ = std::make_unique<CaseWorkService>(*security_.guard, *logic_, *metrics_);
-  admin_service_ =
-      std::make_unique<AdminService>(*security_.guard, [this] { return RebuildProjection(); });
+  admin_service_ = std::make_unique<AdminService>(*security_.guard, *logic_, *metrics_,
+                                                  [this] { return RebuildProjection(); });
+  grpc_.SetMetrics(registry_.get());
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen,
                               {service_.get(), casework_.get(), admin_service_.get()},
                               security_.credentials));
   grpc_.SetServing(true);
   started_ = true;
+  retention_thread_ = std::thread([this] { RetentionLoop(); });
   log::Info("intake started", {{"grpc", config_.grpc_listen},
                                {"grpc_port", grpc_.port()},
                                {"admin_port", admin_->port()},
@@ -73,6 +85,7 @@ absl::Status IntakeApp::HandleEvent(const events::Envelope& envelope, int64_t of
   if (outcome.ok()) {
     fold_watch_.Folded(envelope.case_id(), envelope.event_id(),
                        *outcome == ApplyOutcome::kDuplicate ? nullptr : &folded);
+    if (*outcome == ApplyOutcome::kApplied) RETURN_IF_ERROR(TrackRetention(envelope, folded));
     if (*outcome == ApplyOutcome::kRejected) {
       metrics_->ProjectionRejected();
       log::Warning("event refused by the case state machine; kept in the history as refused",
@@ -137,7 +150,69 @@ bool IntakeApp::Ready() const {
   return projection_ && projection_->running();
 }
 
+absl::Status IntakeApp::TrackRetention(const events::Envelope& envelope, const Case& folded) {
+  if (envelope.has_case_reopened() || envelope.has_reporter_data_erased()) {
+    ASSIGN_OR_RETURN(redis::Reply removed,
+                     redis_->Command({"ZREM", kRetentionKey, folded.case_id()}));
+    return redis::ReplyStatus(removed);
+  }
+  const types::v1::Reporter& reporter = folded.draft().reporter();
+  if (domain::IsOpen(folded.state()) || reporter.sealed().empty() || reporter.erased()) {
+    return absl::OkStatus();
+  }
+  // NX: the term runs from the closing, not from later events (deliveries) on the closed case.
+  const absl::Time due = events::GetTime(folded.updated_at()) +
+                         config_.RetentionOf(types::v1::CaseKind_Name(folded.draft().kind()));
+  ASSIGN_OR_RETURN(redis::Reply added,
+                   redis_->Command({"ZADD", kRetentionKey, "NX",
+                                    absl::StrCat(absl::ToUnixMillis(due)), folded.case_id()}));
+  return redis::ReplyStatus(added);
+}
+
+absl::StatusOr<int64_t> IntakeApp::EraseDue(absl::Time now) {
+  int64_t erased = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(redis::Reply due,
+                     redis_->Command({"ZRANGEBYSCORE", kRetentionKey, "-inf",
+                                      absl::StrCat(absl::ToUnixMillis(now)), "LIMIT", "0", "100"}));
+    RETURN_IF_ERROR(redis::ReplyStatus(due));
+    if (due.elements.empty()) return erased;
+    for (const redis::Reply& id : due.elements) {
+      ASSIGN_OR_RETURN(std::optional<Case> c, store_->Get(id.str));
+      v1::EraseReporterDataRequest request;
+      request.set_case_id(id.str);
+      request.set_command_id("retention");
+      request.mutable_actor()->set_id("service:retention");
+      request.set_reason(
+          absl::StrCat("retention: ", c ? types::v1::CaseKind_Name(c->draft().kind()) : "case",
+                       " closed longer ago than its term"));
+      ASSIGN_OR_RETURN(Command command, EraseCommand(request));
+      absl::StatusOr<CommandResult> result =
+          c ? logic_->Erase(command, absl::Now() + config_.produce_timeout)
+            : absl::StatusOr<CommandResult>(absl::NotFoundError("gone"));
+      if (!result.ok() && !absl::IsNotFound(result.status())) return result.status();
+      if (result.ok()) ++erased;
+      ASSIGN_OR_RETURN(redis::Reply removed, redis_->Command({"ZREM", kRetentionKey, id.str}));
+      RETURN_IF_ERROR(redis::ReplyStatus(removed));
+    }
+  }
+}
+
+void IntakeApp::RetentionLoop() {
+  while (!stopping_.WaitForNotificationWithTimeout(config_.retention_interval)) {
+    absl::StatusOr<int64_t> erased = EraseDue(clock_.Now());
+    if (!erased.ok()) {
+      log::Warning("retention pass failed; the next pass retries",
+                   {{"error", erased.status().ToString()}});
+    } else if (*erased > 0) {
+      log::Info("retention: personal data erased", {{"cases", *erased}});
+    }
+  }
+}
+
 void IntakeApp::Stop() {
+  if (!stopping_.HasBeenNotified()) stopping_.Notify();
+  if (retention_thread_.joinable()) retention_thread_.join();
   if (started_.exchange(false)) {
     grpc_.Shutdown(config_.shutdown_grace);
     absl::MutexLock lock(&projection_mu_);

@@ -9,9 +9,11 @@
 
 #include <atomic>
 #include <memory>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "libs/clock/clock.h"
 #include "libs/events/event_consumer.h"
 #include "libs/events/event_log.h"
@@ -20,6 +22,7 @@
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
 #include "libs/service/wiring.h"
+#include "services/intake/audit.h"
 #include "services/intake/config.h"
 #include "services/intake/intake_logic.h"
 #include "services/intake/intake_service.h"
@@ -44,7 +47,19 @@ class IntakeApp {
  private:
   absl::Status HandleEvent(const events::Envelope& envelope, int64_t offset);
   absl::Status StartProjection();
+  // Keeps mp:retention (case id by the time its personal data falls due for erasure) in step
+  // with a folded case: added when it closes, removed when it reopens or is erased.
+  absl::Status TrackRetention(const events::Envelope& envelope, const Case& folded);
+  // The retention job: erases what fell due, every privacy.retention_interval.
+  void RetentionLoop();
+  absl::StatusOr<int64_t> EraseDue(absl::Time now);
 
+ public:
+  // One pass of the retention job now (tests and meldctl use the scheduled one otherwise).
+  absl::StatusOr<int64_t> RunRetentionOnce() { return EraseDue(clock_.Now()); }
+  static constexpr char kRetentionKey[] = "mp:retention";
+
+ private:
   IntakeConfig config_;
   clock::SystemClock clock_;
   std::shared_ptr<prometheus::Registry> registry_;
@@ -53,6 +68,8 @@ class IntakeApp {
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<events::KafkaEventLog> event_log_;
   std::unique_ptr<redis::Client> redis_;
+  service::Privacy privacy_;
+  std::unique_ptr<KafkaAuditTrail> audit_;
   std::unique_ptr<RedisCaseStore> store_;
   FoldWatch fold_watch_;  // the projection consumer tells waiting calls what it folded
   std::unique_ptr<IntakeLogic> logic_;
@@ -65,6 +82,8 @@ class IntakeApp {
   std::unique_ptr<observability::AdminServer> admin_;
   grpc_util::ServerRunner grpc_;
   std::atomic<bool> started_{false};
+  absl::Notification stopping_;
+  std::thread retention_thread_;
 };
 
 }  // namespace meldpunt::intake

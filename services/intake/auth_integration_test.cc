@@ -140,6 +140,8 @@ class AuthIntegration : public ::testing::Test {
     config.jwt_issuer = "meldpunt-test-idp";
     config.kafka_brokers = stack_.kafka;
     config.redis_address = stack_.redis;
+    config.privacy_master_key_file = testing::DevMasterKeyFile();
+    config.key_store_address = stack_.key_store;
     config.consumer_group = testing::UniqueName("intake-auth-test");
     config.produce_timeout = absl::Seconds(5);
     config.startup_timeout = absl::Seconds(30);

@@ -45,6 +45,8 @@ class Casework : public ::testing::Test {
     config.admin_listen = "127.0.0.1:0";
     config.kafka_brokers = stack_->kafka;
     config.redis_address = stack_->redis;
+    config.privacy_master_key_file = testing::DevMasterKeyFile();
+    config.key_store_address = stack_->key_store;
     config.consumer_group = testing::UniqueName("casework-test");
     config.startup_timeout = absl::Seconds(30);
     app_ = new IntakeApp(config);

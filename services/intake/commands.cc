@@ -229,4 +229,13 @@ absl::StatusOr<Command> ReferCommand(const v1::ReferExternallyRequest& r) {
   return c;
 }
 
+absl::StatusOr<Command> EraseCommand(const v1::EraseReporterDataRequest& r) {
+  ASSIGN_OR_RETURN(Command c, Base("EraseReporterData", r, false, "team:meldpunt"));
+  RETURN_IF_ERROR(domain::CheckText("reason", r.reason(), 1000, true, true));
+  c.payload = [r](events::Envelope& e) {
+    e.mutable_reporter_data_erased()->set_reason(r.reason());
+  };
+  return c;
+}
+
 }  // namespace meldpunt::intake

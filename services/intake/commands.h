@@ -46,5 +46,7 @@ absl::StatusOr<Command> DecideAdmissibilityCommand(const v1::DecideAdmissibility
 // The master is resolved and checked by the caller (it needs the store); see IntakeLogic.
 absl::StatusOr<Command> MergeCommand(const v1::MergeCaseRequest& r);
 absl::StatusOr<Command> ReferCommand(const v1::ReferExternallyRequest& r);
+// The key is destroyed by the caller before the event is appended; see IntakeLogic::Erase.
+absl::StatusOr<Command> EraseCommand(const v1::EraseReporterDataRequest& r);
 
 }  // namespace meldpunt::intake

@@ -1,7 +1,12 @@
 // The intake's configuration: the shared service keys (libs/config/service_config.h).
 #pragma once
 
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
 #include "libs/config/service_config.h"
+#include "meldpunt/types/v1/case.pb.h"
 
 namespace meldpunt::intake {
 
@@ -14,11 +19,28 @@ struct IntakeConfig : config::ServiceConfig {
   absl::Duration projection_wait = absl::Seconds(5);
   absl::Duration reopen_window = absl::Hours(24 * 60);
   absl::Duration rebuild_timeout = absl::Minutes(30);
+  // Personal data is erased this long after a case is closed (answered, closed, withdrawn,
+  // inadmissible, referred or merged), per kind; a kind not named keeps the default.
+  std::map<std::string, std::string> retention = {{"COMPLAINT", "1825d"},
+                                                  {"REPORT", "730d"},
+                                                  {"QUESTION", "365d"},
+                                                  {"SUGGESTION", "365d"},
+                                                  {"COMPLIMENT", "365d"}};
+  absl::Duration retention_interval = absl::Hours(1);
+
+  // The retention term of a kind (CaseKind name); checked at load, so always valid here.
+  absl::Duration RetentionOf(const std::string& kind) const {
+    auto it = retention.find(kind);
+    absl::StatusOr<absl::Duration> d =
+        config::ParseDuration(it == retention.end() ? "365d" : it->second);
+    return d.ok() ? *d : absl::Hours(24 * 365);
+  }
 };
 
 inline config::Schema<IntakeConfig> IntakeSchema() {
   config::Schema<IntakeConfig> schema("meldpunt-intake");
   config::AddServiceKeys(schema);
+  config::AddPrivacyKeys(schema);
   schema
       .String("projection.consumer_group", &IntakeConfig::consumer_group,
               "Kafka consumer group of the case projection", config::NonEmpty())
@@ -27,7 +49,34 @@ inline config::Schema<IntakeConfig> IntakeSchema() {
       .Duration("projection.rebuild_timeout", &IntakeConfig::rebuild_timeout,
                 "how long a projection rebuild may take")
       .Duration("cases.reopen_window", &IntakeConfig::reopen_window,
-                "how long after the answer or closing a reporter may reopen a case");
+                "how long after the answer or closing a reporter may reopen a case")
+      .StringMap("privacy.retention", &IntakeConfig::retention,
+                 "per case kind (COMPLAINT, REPORT, QUESTION, SUGGESTION, COMPLIMENT): how long "
+                 "after closing the reporter's personal data is kept before it is erased "
+                 "(e.g. 1825d); kinds not named keep their default")
+      .Duration("privacy.retention_interval", &IntakeConfig::retention_interval,
+                "how often the retention job looks for personal data past its term")
+      .Check([](const IntakeConfig& c) -> absl::Status {
+        for (const auto& [kind, term] : c.retention) {
+          types::v1::CaseKind parsed;
+          if (!types::v1::CaseKind_Parse(kind, &parsed) ||
+              parsed == types::v1::CASE_KIND_UNSPECIFIED) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "privacy.retention: '", kind,
+                "' is not a case kind (COMPLAINT, REPORT, QUESTION, SUGGESTION, COMPLIMENT)"));
+          }
+          absl::StatusOr<absl::Duration> d = config::ParseDuration(term);
+          if (!d.ok() || *d <= absl::ZeroDuration()) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("privacy.retention.", kind, ": '", term,
+                             "' is not a positive duration (e.g. 730d)"));
+          }
+        }
+        if (c.retention_interval < absl::Seconds(1)) {
+          return absl::InvalidArgumentError("privacy.retention_interval: must be at least 1s");
+        }
+        return absl::OkStatus();
+      });
   return schema;
 }
 

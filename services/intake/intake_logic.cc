@@ -152,6 +152,16 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
   envelope.mutable_actor()->set_id(absl::StrCat("system:", request.submitting_system()));
   auto* submitted = envelope.mutable_case_submitted();
   *submitted->mutable_draft() = request.draft();
+  // The personal data leaves this call only sealed with the case's own key.
+  if (options_.sealer != nullptr) {
+    if (absl::Status sealed =
+            options_.sealer->SealReporter(case_id, submitted->mutable_draft()->mutable_reporter());
+        !sealed.ok()) {
+      (void)store_.ReleaseSubmission(case_id);
+      return absl::UnavailableError(
+          absl::StrCat("the key store did not answer: ", sealed.message(), "; retry"));
+    }
+  }
   submitted->set_submitting_system(request.submitting_system());
   submitted->set_request_key(request.request_key());
   submitted->set_reference(*reference);
@@ -167,6 +177,31 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
       "case submitted",
       {{"case_id", case_id}, {"reference", *reference}, {"trace_id", envelope.correlation_id()}});
   return SubmitResult{*std::move(c), true};
+}
+
+absl::StatusOr<CommandResult> IntakeLogic::Erase(Command command, absl::Time deadline) {
+  if (options_.keys == nullptr) {
+    return absl::FailedPreconditionError("this intake has no key store (privacy.key_store)");
+  }
+  ASSIGN_OR_RETURN(std::string case_id, Resolve(command.case_ref));
+  ASSIGN_OR_RETURN(std::optional<Case> current, store_.Get(case_id));
+  if (!current) return absl::NotFoundError(absl::StrCat("case ", case_id, " not found"));
+  // The key first: once it is gone the person is erased from every copy, whatever happens to
+  // the event (a retry appends it).
+  absl::StatusOr<bool> destroyed = options_.keys->Destroy(case_id);
+  if (!destroyed.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("the key store did not answer: ", destroyed.status().message(), "; retry"));
+  }
+  auto fill = command.payload;
+  command.payload = [fill, destroyed = *destroyed](events::Envelope& e) {
+    fill(e);
+    e.mutable_reporter_data_erased()->set_key_destroyed(destroyed);
+  };
+  log::Warning(
+      "reporter's personal data erased",
+      {{"case_id", case_id}, {"key_destroyed", *destroyed}, {"actor", command.actor.id()}});
+  return Execute(command, deadline);
 }
 
 absl::StatusOr<CommandResult> IntakeLogic::Execute(const Command& command, absl::Time deadline) {

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "libs/clock/clock.h"
 #include "libs/events/event_log.h"
+#include "libs/privacy/privacy.h"
 #include "meldpunt/intake/v1/intake.pb.h"
 #include "services/intake/case_store.h"
 #include "services/intake/commands.h"
@@ -32,6 +33,10 @@ struct IntakeOptions {
   // How long a submission holds its request key while it is being appended.
   absl::Duration submission_lock = absl::Seconds(30);
   CommandRules rules;
+  // The reporters' data keys: a submission's personal data is sealed with its case's key before
+  // it is appended, and EraseReporterData destroys the key. Null: kept as sent (tests only).
+  privacy::KeyStore* keys = nullptr;
+  const privacy::Sealer* sealer = nullptr;
 };
 
 struct SubmitResult {
@@ -62,6 +67,9 @@ class IntakeLogic {
   // MergeCase: `command` from MergeCommand, master from the request.
   absl::StatusOr<CommandResult> Merge(Command command, const std::string& master_ref,
                                       absl::Time deadline);
+  // Destroys the case's data key, then appends ReporterDataErased (key_destroyed says whether
+  // this call destroyed it). FAILED_PRECONDITION without a key store.
+  absl::StatusOr<CommandResult> Erase(Command command, absl::Time deadline);
 
   // NOT_FOUND for a case nobody submitted; UNAVAILABLE (retry) for a submitted case the
   // projection has not folded within projection_wait.

@@ -3,9 +3,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/grpc/status.h"
+#include "libs/grpc/trace.h"
 
 namespace meldpunt::intake {
 namespace {
+
+namespace t = ::meldpunt::types::v1;
 
 // Answer a little before the caller gives up, so it gets our UNAVAILABLE, not its own timeout.
 absl::Time Deadline(grpc::ServerContext* context) {
@@ -68,6 +71,16 @@ grpc::Status IntakeService::SubmitCase(grpc::ServerContext* context,
         guard_.Refuse(absl::StrCat("submitting_system: must be the caller's own system '",
                                    who->subject, "', not '", request->submitting_system(), "'")));
   }
+  // A trace id in the call's metadata (x-trace-id, traceparent) carries through the case's events
+  // when the request names none.
+  v1::SubmitCaseRequest traced;
+  if (request->correlation_id().empty()) {
+    if (std::string trace = grpc_util::TraceIdFrom(*context); !trace.empty()) {
+      traced = *request;
+      traced.set_correlation_id(std::move(trace));
+      request = &traced;
+    }
+  }
   const absl::Time started = absl::Now();
   absl::StatusOr<SubmitResult> result = logic_.Submit(*request, Deadline(context));
   metrics_.ObserveSubmit(result.status(), result.ok() && result->created, absl::Now() - started);
@@ -89,6 +102,32 @@ grpc::Status IntakeService::GetCase(grpc::ServerContext* context, const v1::GetC
                                            c->department(), c->draft().confidential());
       !may.ok()) {
     return grpc_util::ToGrpcStatus(may);
+  }
+  t::Reporter* reporter = c->mutable_draft()->mutable_reporter();
+  // Departments get the reporter's identity on their dispatch feed when their policy needs it;
+  // here the submitting system, the team and admins do.
+  if (who->role == auth::Role::kDepartment) {
+    privacy::Sealer::Withhold(reporter);
+  } else if (sealer_ != nullptr && !reporter->sealed().empty()) {
+    if (absl::Status opened = sealer_->OpenReporter(c->case_id(), reporter); !opened.ok()) {
+      return grpc_util::ToGrpcStatus(absl::UnavailableError(
+          absl::StrCat("the key store did not answer: ", opened.message(), "; retry")));
+    }
+    std::vector<std::string> fields;
+    for (const auto& [name, value] :
+         {std::pair<const char*, const std::string*>{"reporter.name", &reporter->name()},
+          {"reporter.email", &reporter->email()},
+          {"reporter.phone", &reporter->phone()},
+          {"reporter.address", &reporter->address()}}) {
+      if (!value->empty()) fields.push_back(name);
+    }
+    if (!fields.empty() && audit_ != nullptr) {
+      absl::Status audited =
+          audit_->Record(ReadRecord(*who, auth::methods::kGetCase, c->case_id(), std::move(fields),
+                                    grpc_util::TraceIdFrom(*context), absl::Now()),
+                         Deadline(context));
+      if (!audited.ok()) return grpc_util::ToGrpcStatus(audited);
+    }
   }
   response->set_reference(c->reference());
   *response->mutable_case_() = *std::move(c);
@@ -137,6 +176,8 @@ grpc::Status IntakeService::ListCases(grpc::ServerContext* context,
   for (auto& c : page->cases) {
     // Confidential complaints are for the Meldpunt team only.
     if (who->role == auth::Role::kDepartment && c.draft().confidential()) continue;
+    // Lists carry no personal data: GetCase shows it (and records that it did).
+    if (sealer_ != nullptr) privacy::Sealer::Withhold(c.mutable_draft()->mutable_reporter());
     *response->add_cases() = std::move(c);
   }
   response->set_next_page_token(page->next_page_token);
@@ -154,7 +195,14 @@ grpc::Status IntakeService::GetCaseHistory(grpc::ServerContext* context,
       logic_.History(request->case_id(), &case_id);
   if (!entries.ok()) return grpc_util::ToGrpcStatus(entries.status());
   response->set_case_id(case_id);
-  for (auto& entry : *entries) *response->add_entries() = std::move(entry);
+  for (auto& entry : *entries) {
+    // The history shows what happened, not who the reporter is: sealed data stays out.
+    if (entry.event().has_case_submitted()) {
+      privacy::Sealer::Withhold(
+          entry.mutable_event()->mutable_case_submitted()->mutable_draft()->mutable_reporter());
+    }
+    *response->add_entries() = std::move(entry);
+  }
   return grpc::Status::OK;
 }
 
@@ -228,6 +276,24 @@ grpc::Status AdminService::RebuildProjection(grpc::ServerContext* context,
   if (!result.ok()) return grpc_util::ToGrpcStatus(result.status());
   *response = *result;
   return grpc::Status::OK;
+}
+
+grpc::Status AdminService::EraseReporterData(grpc::ServerContext* context,
+                                             const v1::EraseReporterDataRequest* request,
+                                             v1::CaseResponse* response) {
+  absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kEraseReporterData);
+  if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
+  const absl::Time started = absl::Now();
+  absl::StatusOr<Command> command = EraseCommand(*request);
+  if (command.ok() && request->actor().id().empty()) {
+    command->actor.set_id(absl::StrCat("admin:", who->subject));
+  }
+  absl::StatusOr<CommandResult> result = command.ok()
+                                             ? logic_.Erase(*command, Deadline(context))
+                                             : absl::StatusOr<CommandResult>(command.status());
+  metrics_.ObserveCommand("EraseReporterData", result.status(), absl::Now() - started);
+  if (result.ok()) privacy::Sealer::Withhold(result->c.mutable_draft()->mutable_reporter());
+  return Finish(result, response);
 }
 
 }  // namespace meldpunt::intake

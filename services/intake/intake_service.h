@@ -6,7 +6,9 @@
 #include <functional>
 
 #include "libs/auth/auth.h"
+#include "libs/privacy/privacy.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
+#include "services/intake/audit.h"
 #include "services/intake/intake_logic.h"
 #include "services/intake/metrics.h"
 
@@ -14,9 +16,17 @@ namespace meldpunt::intake {
 
 class IntakeService final : public v1::Intake::Service {
  public:
+  // `sealer` opens the reporter's personal data for GetCase, and `audit` records each such read
+  // first; without them (tests) personal data is answered as stored.
   IntakeService(const auth::Guard& guard, IntakeLogic& logic, IntakeMetrics& metrics,
-                CommandRules rules)
-      : guard_(guard), logic_(logic), metrics_(metrics), rules_(rules) {}
+                CommandRules rules, const privacy::Sealer* sealer = nullptr,
+                AuditTrail* audit = nullptr)
+      : guard_(guard),
+        logic_(logic),
+        metrics_(metrics),
+        rules_(rules),
+        sealer_(sealer),
+        audit_(audit) {}
 
   grpc::Status SubmitCase(grpc::ServerContext* context, const v1::SubmitCaseRequest* request,
                           v1::SubmitCaseResponse* response) override;
@@ -40,6 +50,8 @@ class IntakeService final : public v1::Intake::Service {
   IntakeLogic& logic_;
   IntakeMetrics& metrics_;
   CommandRules rules_;
+  const privacy::Sealer* sealer_;
+  AuditTrail* audit_;
 };
 
 class CaseWorkService final : public v1::CaseWork::Service {
@@ -76,13 +88,18 @@ using RebuildFunction = std::function<absl::StatusOr<v1::RebuildProjectionRespon
 
 class AdminService final : public v1::Admin::Service {
  public:
-  AdminService(const auth::Guard& guard, RebuildFunction rebuild)
-      : guard_(guard), rebuild_(std::move(rebuild)) {}
+  AdminService(const auth::Guard& guard, IntakeLogic& logic, IntakeMetrics& metrics,
+               RebuildFunction rebuild)
+      : guard_(guard), logic_(logic), metrics_(metrics), rebuild_(std::move(rebuild)) {}
   grpc::Status RebuildProjection(grpc::ServerContext*, const v1::RebuildProjectionRequest*,
                                  v1::RebuildProjectionResponse* response) override;
+  grpc::Status EraseReporterData(grpc::ServerContext*, const v1::EraseReporterDataRequest*,
+                                 v1::CaseResponse* response) override;
 
  private:
   const auth::Guard& guard_;
+  IntakeLogic& logic_;
+  IntakeMetrics& metrics_;
   RebuildFunction rebuild_;
 };
 

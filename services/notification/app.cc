@@ -81,16 +81,19 @@ absl::Status NotificationApp::Start() {
       config_,
       {{events::kNotificationDeadLetterTopic, 1, static_cast<int>(config_.replication_factor)}}));
   ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-notification"));
+  producer_->ExportMetrics(*registry_);
   case_log_ = std::make_unique<events::KafkaEventLog>(*producer_);
   dead_letters_ =
       std::make_unique<events::KafkaEventLog>(*producer_, events::kNotificationDeadLetterTopic);
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {redis::LeaseClaimScript()}));
   store_ = std::make_unique<RedisDeliveryStore>(*redis_);
+  ASSIGN_OR_RETURN(privacy_, service::ConnectKeyStoreAtStart(config_));
   NotificationOptions options{
       .max_attempts = static_cast<int>(config_.max_attempts),
       .first_backoff = config_.first_backoff,
       .max_backoff = config_.max_backoff,
-      .max_in_flight_per_host = static_cast<int>(config_.max_in_flight_per_host)};
+      .max_in_flight_per_host = static_cast<int>(config_.max_in_flight_per_host),
+      .sealer = privacy_.sealer.get()};
   for (const auto& [kind, days] : config_.answer_days) {
     int64_t n = 0;
     if (absl::SimpleAtoi(days, &n)) options.answer_days[kind] = n;
@@ -131,6 +134,7 @@ absl::Status NotificationApp::Start() {
   senders_->Start();
   service_ = std::make_unique<NotificationService>(*security_.guard, *store_, *templates_, *logic_,
                                                    [this] { return RebuildDeliveries(); });
+  grpc_.SetMetrics(registry_.get());
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}, security_.credentials));
   grpc_.SetServing(true);
   started_ = true;

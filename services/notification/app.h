@@ -65,6 +65,7 @@ class NotificationApp : public kafka::RebalanceListener {
   std::unique_ptr<events::KafkaEventLog> case_log_;
   std::unique_ptr<events::KafkaEventLog> dead_letters_;
   std::unique_ptr<redis::Client> redis_;
+  service::Privacy privacy_;
   std::unique_ptr<RedisDeliveryStore> store_;
   std::unique_ptr<NotificationLogic> logic_;
   std::unique_ptr<events::EventConsumer> consumer_;

@@ -42,6 +42,7 @@ struct NotificationConfig : config::ServiceConfig {
 inline config::Schema<NotificationConfig> NotificationSchema() {
   config::Schema<NotificationConfig> schema("meldpunt-notification");
   config::AddServiceKeys(schema);
+  config::AddPrivacyKeys(schema);
   schema
       .String("notification.consumer_group", &NotificationConfig::consumer_group,
               "Kafka consumer group", config::NonEmpty())

@@ -118,9 +118,17 @@ std::string LanguageCode(t::Language language) {
   }
 }
 
+absl::Status NotificationLogic::OpenReporter(events::Envelope& submitted) const {
+  if (options_.sealer == nullptr || !submitted.has_case_submitted()) return absl::OkStatus();
+  // An erased reporter opens as empty (no address: nothing is sent to them).
+  return options_.sealer->OpenReporter(
+      submitted.case_id(), submitted.mutable_case_submitted()->mutable_draft()->mutable_reporter());
+}
+
 absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Values(
     const std::string& case_id, const events::Envelope* e, const std::string& lang) {
   ASSIGN_OR_RETURN(std::optional<events::Envelope> submitted, store_.LoadSubmission(case_id));
+  if (submitted) RETURN_IF_ERROR(OpenReporter(*submitted));
   ASSIGN_OR_RETURN(std::string department, store_.Department(case_id));
   return Fill(case_id, submitted ? &*submitted : nullptr, department, e, lang);
 }
@@ -228,6 +236,7 @@ absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partit
     ASSIGN_OR_RETURN(submitted, store_.LoadSubmission(e.case_id()));
   }
   if (!submitted) return absl::OkStatus();  // a case from before this service kept submissions
+  RETURN_IF_ERROR(OpenReporter(*submitted));
   const std::vector<const Rule*> rules =
       rules_.Match(e, submitted->case_submitted().draft().kind());
   if (rules.empty()) return absl::OkStatus();

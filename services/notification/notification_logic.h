@@ -21,6 +21,7 @@
 #include "libs/clock/clock.h"
 #include "libs/events/codec.h"
 #include "libs/events/event_log.h"
+#include "libs/privacy/privacy.h"
 #include "services/notification/delivery_store.h"
 #include "services/notification/mailer.h"
 #include "services/notification/rules.h"
@@ -38,6 +39,9 @@ struct NotificationOptions {
   // Messages in flight to one host at most; more wait (not counted as an attempt), so a slow
   // endpoint never takes every sender.
   int max_in_flight_per_host = 2;
+  // Opens the reporter's sealed personal data (the address, the name in the letter). Null: the
+  // submission is used as stored (tests).
+  const privacy::Sealer* sealer = nullptr;
 };
 
 using WebhookSend = std::function<absl::Status(const WebhookTarget&, const WebhookMessage&)>;
@@ -95,6 +99,7 @@ class NotificationLogic {
  private:
   absl::Status Queue(const Rule& rule, const events::Envelope& e, int32_t partition,
                      const events::Envelope& submitted, const std::string& department);
+  absl::Status OpenReporter(events::Envelope& submitted) const;
   absl::StatusOr<std::map<std::string, std::string>> Fill(const std::string& case_id,
                                                           const events::Envelope* submitted,
                                                           const std::string& department,

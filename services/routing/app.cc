@@ -85,7 +85,9 @@ absl::Status RoutingApp::Start() {
   }
   RETURN_IF_ERROR(service::EnsureTopicsAtStart(config_, topics));
   ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-routing"));
+  producer_->ExportMetrics(*registry_);
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_));
+  ASSIGN_OR_RETURN(privacy_, service::ConnectKeyStoreAtStart(config_));
   store_ = std::make_unique<RedisRouteStore>(*redis_);
   ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
                                                                  "meldpunt-routing"));
@@ -98,6 +100,7 @@ absl::Status RoutingApp::Start() {
       *security_.guard, [this] { return Rules(); }, [this] { return ReloadRules(); },
       [this](const RuleSet& r, const std::string& d) { return OpenCases(r, d); },
       config_.rules_file);
+  grpc_.SetMetrics(registry_.get());
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}, security_.credentials));
   grpc_.SetServing(true);
   reload_thread_ = std::thread([this] {
@@ -160,6 +163,11 @@ absl::Status RoutingApp::HandleEvent(const events::Envelope& envelope) {
         ack->done.Notify();
       });
     };
+    if (output->dispatch && output->dispatch->has_reporter()) {
+      // The department may see who reported (its policy): the sealed fields are opened for it.
+      RETURN_IF_ERROR(privacy_.sealer->OpenReporter(output->dispatch->case_id(),
+                                                    output->dispatch->mutable_reporter()));
+    }
     if (output->dispatch)
       RETURN_IF_ERROR(send(DispatchRecord(output->dispatch_topic, *output->dispatch)));
     for (const auto& e : output->events)

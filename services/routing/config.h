@@ -21,6 +21,7 @@ struct RoutingConfig : config::ServiceConfig {
 inline config::Schema<RoutingConfig> RoutingSchema() {
   config::Schema<RoutingConfig> schema("meldpunt-routing");
   config::AddServiceKeys(schema);
+  config::AddPrivacyKeys(schema);
   schema
       .String("routing.consumer_group", &RoutingConfig::consumer_group, "Kafka consumer group",
               config::NonEmpty())

@@ -45,7 +45,7 @@ KAFKA_POM = os.path.join(REPO_ROOT, "tools", "kafka", "pom.xml")
 DEFAULT_KAFKA_VERSION = "3.7.2"
 LOOPBACK = "127.0.0.1"
 
-INFRA = ["redis", "kafka", "smtp_sink", "webhook_sink"]
+INFRA = ["redis", "key_store", "kafka", "smtp_sink", "webhook_sink"]
 # Signing secret for the webhooks of the development and test configurations: public, loopback only.
 DEV_WEBHOOK_SECRET = "meldpunt-development-webhook-secret"
 # name -> (binary under --bin-dir, fixed gRPC port, fixed admin port)
@@ -497,6 +497,22 @@ def start_kafka_format(java, cache, kf, d):
     return p
 
 
+def redis_conf_lines(port, data_dir):
+    return "\n".join([
+        "bind %s" % LOOPBACK,
+        "port %d" % port,
+        "protected-mode no",
+        "daemonize no",
+        "supervised no",
+        'logfile ""',
+        "dir %s" % data_dir,
+        "appendonly yes",
+        "appendfsync everysec",
+        'save ""',
+        "",
+    ])
+
+
 def infra_records(d, ports, java, cache, kf):
     logs = os.path.join(d, "logs")
     mail = os.path.join(d, "mail")
@@ -504,19 +520,13 @@ def infra_records(d, ports, java, cache, kf):
     redis_dir = os.path.join(d, "redis")
     os.makedirs(redis_dir, exist_ok=True)
     redis_conf = os.path.join(redis_dir, "redis.conf")
-    write_file(redis_conf, "\n".join([
-        "bind %s" % LOOPBACK,
-        "port %d" % ports["redis"],
-        "protected-mode no",
-        "daemonize no",
-        "supervised no",
-        'logfile ""',
-        "dir %s" % redis_dir,
-        "appendonly yes",
-        "appendfsync everysec",
-        'save ""',
-        "",
-    ]))
+    write_file(redis_conf, redis_conf_lines(ports["redis"], redis_dir))
+    # The key store of the reporters' data keys: a Redis of its own, so that losing or flushing
+    # the derived state (rebuilt from the log) never erases anyone.
+    keys_dir = os.path.join(d, "key-store")
+    os.makedirs(keys_dir, exist_ok=True)
+    keys_conf = os.path.join(keys_dir, "redis.conf")
+    write_file(keys_conf, redis_conf_lines(ports["key_store"], keys_dir))
     kafka_cmd = [java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
                  "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
                  "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
@@ -529,6 +539,12 @@ def infra_records(d, ports, java, cache, kf):
             "cmd": ["redis-server", redis_conf], "cwd": redis_dir,
             "log": os.path.join(logs, "redis.log"),
             "ready": {"kind": "redis", "port": ports["redis"]},
+        },
+        "key_store": {
+            "role": "infra", "endpoint": "%s:%d" % (LOOPBACK, ports["key_store"]),
+            "cmd": ["redis-server", keys_conf], "cwd": keys_dir,
+            "log": os.path.join(logs, "key-store.log"),
+            "ready": {"kind": "redis", "port": ports["key_store"]},
         },
         "kafka": {
             "role": "infra", "endpoint": "%s:%d" % (LOOPBACK, ports["kafka"]),
@@ -554,7 +570,7 @@ def infra_records(d, ports, java, cache, kf):
 
 
 def print_summary(st):
-    for key in ("redis", "kafka", "smtp", "smtp_dir", "webhook", "webhook_dir"):
+    for key in ("redis", "key_store", "kafka", "smtp", "smtp_dir", "webhook", "webhook_dir"):
         if key in st:
             print("  %-15s %s" % (key, st[key]))
     for name, svc in st.get("services", {}).items():
@@ -636,6 +652,7 @@ def fresh_infra(d, args, ctx, started):
     taken = set()
     ports = {
         "redis": pick_port("redis", args.redis_port, port_of(prev.get("redis")), taken),
+        "key_store": pick_port("key store", 0, port_of(prev.get("key_store")), taken),
         "kafka": pick_port("kafka", args.kafka_port, port_of(prev.get("kafka")), taken),
         "kafka_controller": pick_port("kafka controller", 0,
                                       port_of(prev.get("kafka_controller")), taken),
@@ -650,12 +667,13 @@ def fresh_infra(d, args, ctx, started):
     if not shutil.which("redis-server"):
         raise StackError("redis-server not found: run tools/setup")
     java = find_java()
-    for sub in ("logs", "mail", "webhooks", "redis", "kafka"):
+    for sub in ("logs", "mail", "webhooks", "redis", "key-store", "kafka"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
 
     st = {
         "state_dir": d,
         "redis": "%s:%d" % (LOOPBACK, ports["redis"]),
+        "key_store": "%s:%d" % (LOOPBACK, ports["key_store"]),
         "kafka": "%s:%d" % (LOOPBACK, ports["kafka"]),
         "kafka_controller": "%s:%d" % (LOOPBACK, ports["kafka_controller"]),
         "smtp": "%s:%d" % (LOOPBACK, ports["smtp"]),
@@ -671,7 +689,7 @@ def fresh_infra(d, args, ctx, started):
     # Formatting Kafka's storage costs a JVM start: do it while the others come up.
     fmt = start_kafka_format(java, cache, kf, d)
     try:
-        for name in ("redis", "smtp_sink", "webhook_sink"):
+        for name in ("redis", "key_store", "smtp_sink", "webhook_sink"):
             st["processes"][name] = spawn(recs[name])
             started.append(name)
             save_state(d, st)
@@ -720,7 +738,7 @@ def cmd_start_services(args):
             warn("no stack in %s: run start-infra first" % d)
             return 1
         procs = st.setdefault("processes", {})
-        needed = ["redis", "kafka"] + (["smtp_sink", "webhook_sink"]
+        needed = ["redis", "key_store", "kafka"] + (["smtp_sink", "webhook_sink"]
                                        if "notification" in bases else [])
         down = [n for n in needed if not is_alive(procs.get(n))]
         if down:
@@ -768,6 +786,7 @@ def cmd_start_services(args):
                 env = {
                     "MELDPUNT_KAFKA_BROKERS": st["kafka"],
                     "MELDPUNT_REDIS_ADDRESS": st["redis"],
+                    "MELDPUNT_PRIVACY_KEY_STORE_ADDRESS": st["key_store"],
                     "MELDPUNT_GRPC_LISTEN": grpc,
                     "MELDPUNT_ADMIN_LISTEN": admin,
                 }
@@ -868,7 +887,8 @@ def cmd_signal_service(args):
 def ordered_names(st):
     procs = st.get("processes", {})
     services = [n for n in reversed(SERVICE_ORDER) if n in procs]
-    infra = [n for n in ("webhook_sink", "smtp_sink", "kafka", "redis") if n in procs]
+    infra = [n for n in ("webhook_sink", "smtp_sink", "kafka", "key_store", "redis")
+             if n in procs]
     others = [n for n in procs if n not in services and n not in infra]
     return services + others, infra
 
@@ -893,7 +913,7 @@ def cmd_stop(args):
         else:
             say("nothing to stop in %s" % d)
     if getattr(args, "wipe", False):
-        for sub in ("redis", "kafka", "mail", "webhooks", "logs"):
+        for sub in ("redis", "key-store", "kafka", "mail", "webhooks", "logs"):
             shutil.rmtree(os.path.join(d, sub), ignore_errors=True)
         for f in ("stack.json", "stack.json.tmp", ".lock"):
             with contextlib.suppress(FileNotFoundError):
@@ -934,6 +954,7 @@ def cmd_env(args):
     if args.shell:
         pairs = [("MELDPUNT_KAFKA_BROKERS", st.get("kafka")),
                  ("MELDPUNT_REDIS_ADDRESS", st.get("redis")),
+                 ("MELDPUNT_PRIVACY_KEY_STORE_ADDRESS", st.get("key_store")),
                  ("MELDPUNT_SMTP_URL", "smtp://%s" % st["smtp"] if st.get("smtp") else None),
                  ("MELDPUNT_SMTP_DIR", st.get("smtp_dir")),
                  ("MELDPUNT_WEBHOOK_BASE_URL", st.get("webhook")),

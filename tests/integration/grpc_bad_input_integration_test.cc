@@ -291,6 +291,8 @@ class GrpcBadInput : public ::testing::Test {
     config.admin_listen = "127.0.0.1:0";
     config.kafka_brokers = stack_->kafka;
     config.redis_address = stack_->redis;
+    config.privacy_master_key_file = testing::DevMasterKeyFile();
+    config.key_store_address = stack_->key_store;
     config.consumer_group = testing::UniqueName("bad-input");
     config.produce_timeout = absl::Seconds(5);
     config.startup_timeout = absl::Seconds(30);

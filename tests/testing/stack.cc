@@ -34,6 +34,7 @@ absl::StatusOr<Stack> LoadStack(const std::string& name) {
   }
   Stack stack;
   stack.redis = json.value("redis", "");
+  stack.key_store = json.value("key_store", "");
   stack.kafka = json.value("kafka", "");
   stack.smtp = json.value("smtp", "");
   stack.smtp_dir = json.value("smtp_dir", "");
@@ -77,6 +78,15 @@ bool Eventually(const std::function<bool()>& check, absl::Duration limit) {
     absl::SleepFor(absl::Milliseconds(100));
   }
   return check();
+}
+
+}  // namespace meldpunt::testing
+
+namespace meldpunt::testing {
+
+std::string DevMasterKeyFile() {
+  const char* source = std::getenv("MELDPUNT_SOURCE_DIR");
+  return std::string(source == nullptr ? "." : source) + "/deploy/config/dev-master.key";
 }
 
 }  // namespace meldpunt::testing

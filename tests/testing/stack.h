@@ -21,6 +21,7 @@ struct ServiceEndpoints {
 
 struct Stack {
   std::string redis;
+  std::string key_store;  // the Redis of the reporters' data keys
   std::string kafka;
   std::string smtp;
   std::string smtp_dir;
@@ -36,6 +37,8 @@ absl::StatusOr<Stack> LoadStack(const std::string& name = "infra");
 
 // A name no other test run uses (for topics, groups, keys).
 std::string UniqueName(const std::string& prefix);
+// The public master key of the development and test configurations (deploy/config).
+std::string DevMasterKeyFile();
 
 // A loopback port nothing listens on (bound, then released).
 int ClosedPort();

@@ -1,0 +1,245 @@
+#include "libs/privacy/privacy.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "libs/status/status_macros.h"
+
+namespace meldpunt::privacy {
+namespace {
+
+constexpr char kErased[] = "erased";
+
+struct CipherDeleter {
+  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
+};
+using Cipher = std::unique_ptr<EVP_CIPHER_CTX, CipherDeleter>;
+
+const unsigned char* Bytes(absl::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace
+
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+    std::abort();  // no randomness: never seal with a predictable key or nonce
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> Seal(absl::string_view key, absl::string_view plaintext,
+                                 absl::string_view aad) {
+  if (key.size() != kKeyBytes) return absl::InternalError("seal: the key is not 32 bytes");
+  const std::string nonce = RandomBytes(kNonceBytes);
+  Cipher ctx(EVP_CIPHER_CTX_new());
+  std::string out = nonce;
+  out.resize(kNonceBytes + plaintext.size() + kTagBytes);
+  auto* body = reinterpret_cast<unsigned char*>(out.data()) + kNonceBytes;
+  int len = 0;
+  int total = 0;
+  if (ctx == nullptr ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, Bytes(key), Bytes(nonce)) != 1 ||
+      (!aad.empty() && EVP_EncryptUpdate(ctx.get(), nullptr, &len, Bytes(aad),
+                                         static_cast<int>(aad.size())) != 1) ||
+      EVP_EncryptUpdate(ctx.get(), body, &len, Bytes(plaintext),
+                        static_cast<int>(plaintext.size())) != 1) {
+    return absl::InternalError("seal: AES-256-GCM failed");
+  }
+  total = len;
+  if (EVP_EncryptFinal_ex(ctx.get(), body + total, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, body + plaintext.size()) !=
+          1) {
+    return absl::InternalError("seal: AES-256-GCM failed");
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> Open(absl::string_view key, absl::string_view sealed,
+                                 absl::string_view aad) {
+  if (key.size() != kKeyBytes) return absl::InternalError("open: the key is not 32 bytes");
+  if (sealed.size() < kNonceBytes + kTagBytes) {
+    return absl::DataLossError("open: sealed data too short");
+  }
+  const size_t size = sealed.size() - kNonceBytes - kTagBytes;
+  std::string out(size, '\0');
+  std::string tag(sealed.substr(kNonceBytes + size));
+  Cipher ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  if (ctx == nullptr ||
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, Bytes(key),
+                         Bytes(sealed.substr(0, kNonceBytes))) != 1 ||
+      (!aad.empty() && EVP_DecryptUpdate(ctx.get(), nullptr, &len, Bytes(aad),
+                                         static_cast<int>(aad.size())) != 1) ||
+      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                        Bytes(sealed.substr(kNonceBytes, size)), static_cast<int>(size)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) !=
+          1) {
+    return absl::DataLossError("open: the sealed data does not authenticate");
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> ReadMasterKey(const std::string& key, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(key, ": cannot read '", path, "'"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string hex(absl::StripAsciiWhitespace(text.str()));
+  if (hex.size() != 2 * kKeyBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, ": '", path, "' must hold 64 hex characters (a 256-bit key), it holds ",
+                     hex.size(), " characters"));
+  }
+  for (char c : hex) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, ": '", path, "' must hold hex characters only"));
+    }
+  }
+  return absl::HexStringToBytes(hex);
+}
+
+std::string RedisKeyStore::KeyName(const std::string& case_id) {
+  return absl::StrCat("mp:dek:{", case_id, "}");
+}
+
+absl::StatusOr<std::string> RedisKeyStore::Unwrap(const std::string& case_id,
+                                                  const std::string& wrapped) {
+  absl::StatusOr<std::string> key = Open(master_, wrapped, absl::StrCat("dek:", case_id));
+  if (!key.ok()) {
+    return absl::DataLossError(absl::StrCat("the data key of ", case_id,
+                                            " does not open with the master key (wrong "
+                                            "privacy.master_key_file?)"));
+  }
+  return key;
+}
+
+absl::StatusOr<std::string> RedisKeyStore::KeyFor(const std::string& case_id) {
+  absl::StatusOr<std::string> wrapped = Seal(master_, RandomBytes(kKeyBytes), "dek:" + case_id);
+  if (!wrapped.ok()) return wrapped.status();
+  const std::string name = KeyName(case_id);
+  // SET NX then GET in one round trip: the first caller's key wins, every other caller reads it.
+  absl::StatusOr<std::vector<redis::Reply>> replies =
+      redis_.Pipeline({{"SET", name, *wrapped, "NX"}, {"GET", name}});
+  if (!replies.ok()) return replies.status();
+  RETURN_IF_ERROR(redis::ReplyStatus((*replies)[0]));
+  const redis::Reply& stored = (*replies)[1];
+  RETURN_IF_ERROR(redis::ReplyStatus(stored));
+  if (stored.is_nil()) return absl::UnavailableError("the key store lost a key just written");
+  if (stored.str == kErased) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the personal data of ", case_id, " was erased"));
+  }
+  return Unwrap(case_id, stored.str);
+}
+
+absl::StatusOr<std::string> RedisKeyStore::Find(const std::string& case_id) {
+  absl::StatusOr<redis::Reply> stored = redis_.Command({"GET", KeyName(case_id)});
+  if (!stored.ok()) return stored.status();
+  RETURN_IF_ERROR(redis::ReplyStatus(*stored));
+  if (stored->is_nil() || stored->str == kErased) {
+    return absl::NotFoundError(absl::StrCat("no data key for ", case_id));
+  }
+  return Unwrap(case_id, stored->str);
+}
+
+absl::StatusOr<bool> RedisKeyStore::Destroy(const std::string& case_id) {
+  // The old value tells whether there was a key; the tombstone keeps it from being made again.
+  absl::StatusOr<redis::Reply> old = redis_.Command({"SET", KeyName(case_id), kErased, "GET"});
+  if (!old.ok()) return old.status();
+  RETURN_IF_ERROR(redis::ReplyStatus(*old));
+  return !old->is_nil() && old->str != kErased;
+}
+
+absl::StatusOr<std::string> MemoryKeyStore::KeyFor(const std::string& case_id) {
+  absl::MutexLock lock(&mu_);
+  auto [it, made] = keys_.try_emplace(case_id, RandomBytes(kKeyBytes));
+  if (it->second.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the personal data of ", case_id, " was erased"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::string> MemoryKeyStore::Find(const std::string& case_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = keys_.find(case_id);
+  if (it == keys_.end() || it->second.empty()) {
+    return absl::NotFoundError(absl::StrCat("no data key for ", case_id));
+  }
+  return it->second;
+}
+
+absl::StatusOr<bool> MemoryKeyStore::Destroy(const std::string& case_id) {
+  absl::MutexLock lock(&mu_);
+  std::string& key = keys_[case_id];
+  const bool had = !key.empty();
+  key.clear();
+  return had;
+}
+
+bool Sealer::HasPersonalData(const types::v1::Reporter& r) {
+  return !r.name().empty() || !r.email().empty() || !r.phone().empty() || !r.address().empty() ||
+         !r.sealed().empty();
+}
+
+void Sealer::Withhold(types::v1::Reporter* r) {
+  r->clear_name();
+  r->clear_email();
+  r->clear_phone();
+  r->clear_address();
+  r->clear_sealed();
+}
+
+absl::Status Sealer::SealReporter(const std::string& case_id, types::v1::Reporter* r) const {
+  if (!r->sealed().empty()) return absl::OkStatus();
+  if (r->name().empty() && r->email().empty() && r->phone().empty() && r->address().empty()) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> key = keys_.KeyFor(case_id);
+  if (!key.ok()) return key.status();
+  types::v1::Reporter personal;
+  personal.set_name(r->name());
+  personal.set_email(r->email());
+  personal.set_phone(r->phone());
+  personal.set_address(r->address());
+  absl::StatusOr<std::string> sealed = Seal(*key, personal.SerializeAsString(), case_id);
+  if (!sealed.ok()) return sealed.status();
+  Withhold(r);
+  r->set_sealed(*std::move(sealed));
+  return absl::OkStatus();
+}
+
+absl::Status Sealer::OpenReporter(const std::string& case_id, types::v1::Reporter* r) const {
+  if (r->sealed().empty()) return absl::OkStatus();
+  absl::StatusOr<std::string> key = keys_.Find(case_id);
+  if (absl::IsNotFound(key.status())) {
+    Withhold(r);
+    r->set_erased(true);
+    return absl::OkStatus();
+  }
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> plain = Open(*key, r->sealed(), case_id);
+  if (!plain.ok()) return plain.status();
+  types::v1::Reporter personal;
+  if (!personal.ParseFromString(*plain)) {
+    return absl::DataLossError(absl::StrCat("the sealed reporter of ", case_id, " does not parse"));
+  }
+  r->clear_sealed();
+  r->set_name(personal.name());
+  r->set_email(personal.email());
+  r->set_phone(personal.phone());
+  r->set_address(personal.address());
+  return absl::OkStatus();
+}
+
+}  // namespace meldpunt::privacy
