@@ -5,12 +5,17 @@
 // retention job erases what has been closed longer than its term.
 #include <grpcpp/grpcpp.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "libs/domain/case_state.h"
 #include "libs/events/codec.h"
 #include "libs/events/topics.h"
@@ -286,6 +291,20 @@ TEST_F(PrivacyIntegration, TheRetentionJobErasesWhatWasClosedLongerThanItsTerm) 
     }
   }
   EXPECT_TRUE(by_retention);
+
+  // meldctl erase: the open case's reporter goes too, on request.
+  const char* bin = std::getenv("MELDPUNT_BINARY_DIR");
+  ASSERT_NE(bin, nullptr);
+  const std::string command =
+      absl::StrCat(bin, "/tools/meldctl/meldctl --intake 127.0.0.1:", app_->grpc_port(), " erase ",
+                   open, " --reason 'request of the reporter' --json 2>&1");
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+  EXPECT_EQ(WEXITSTATUS(pclose(pipe)), 0) << output;
+  EXPECT_NE(output.find("\"erased\""), std::string::npos) << output;
+  EXPECT_TRUE(Get(open).draft().reporter().erased());
 }
 
 }  // namespace

@@ -180,6 +180,15 @@ std::vector<CommandSpec> MakeCommands() {
        {"reason"}},
 
       // Operations.
+      {"erase",
+       Group::kOperations,
+       "CASE --reason R [--actor ID] [--actor-name NAME] [--command-id ID]",
+       "erase the reporter's personal data for good (admin); the case stays",
+       1,
+       1,
+       WithCommon({"reason"}),
+       {},
+       {"reason"}},
       {"clocks",
        Group::kOperations,
        "CASE",

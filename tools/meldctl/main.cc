@@ -123,6 +123,9 @@ class Cli {
     if (command == "deliveries") return Deliveries();
     if (command == "explain") return Explain();
     if (command == "rebuild") return Rebuild();
+    if (command == "erase") {
+      return Command(EraseRequest(options_), &intake::v1::Admin::Stub::EraseReporterData);
+    }
     if (command == "deadlines") return Deadlines();
     if (command == "rebuild-timers") return RebuildTimers();
     if (command == "rebuild-deliveries") return RebuildDeliveries();

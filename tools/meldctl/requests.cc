@@ -269,6 +269,13 @@ absl::StatusOr<iv1::WithdrawCaseRequest> WithdrawRequest(const Options& options)
   return request;
 }
 
+absl::StatusOr<iv1::EraseReporterDataRequest> EraseRequest(const Options& options) {
+  iv1::EraseReporterDataRequest request;
+  FillCommand(options, "", &request);
+  request.set_reason(options.Get("reason"));
+  return request;
+}
+
 absl::StatusOr<iv1::ReopenCaseRequest> ReopenRequest(const Options& options) {
   iv1::ReopenCaseRequest request;
   FillCommand(options, kReporterActor, &request);

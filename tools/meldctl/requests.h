@@ -36,6 +36,8 @@ absl::StatusOr<iv1::ReferExternallyRequest> ReferRequest(const Options& options)
 // The reporter's commands: the actor defaults to kReporterActor.
 absl::StatusOr<iv1::ProvideInformationRequest> ProvideInfoRequest(const Options& options);
 absl::StatusOr<iv1::WithdrawCaseRequest> WithdrawRequest(const Options& options);
+// Without --actor the intake records the erasure as admin:<the caller>.
+absl::StatusOr<iv1::EraseReporterDataRequest> EraseRequest(const Options& options);
 absl::StatusOr<iv1::ReopenCaseRequest> ReopenRequest(const Options& options);
 
 }  // namespace meldpunt::meldctl
