@@ -68,6 +68,8 @@ class EventConsumer {
   const EventConsumerStats& stats() const { return stats_; }
   // True once the consumer has joined its group and holds partitions (or polled without error).
   bool running() const { return running_.load(); }
+  // The group has given this consumer its partitions (libs/kafka Consumer::joined).
+  bool joined() const { return consumer_ && consumer_->joined(); }
 
   // Whether a handler error means "try the same record again".
   static bool IsRetriable(const absl::Status& status);

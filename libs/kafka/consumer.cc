@@ -1,5 +1,7 @@
 #include "libs/kafka/consumer.h"
 
+#include <atomic>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -30,6 +32,7 @@ class Consumer::Rebalancer : public RdKafka::RebalanceCb, public RdKafka::EventC
     ++rebalances_;
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       consumer->assign(partitions);
+      joined_ = true;
       owner_->Hold(Convert(partitions));
       log::Info("kafka partitions assigned", {{"count", partitions.size()}});
       if (listener_) listener_->OnAssigned(Convert(partitions));
@@ -54,11 +57,13 @@ class Consumer::Rebalancer : public RdKafka::RebalanceCb, public RdKafka::EventC
   }
 
   int64_t rebalances() const { return rebalances_; }
+  bool joined() const { return joined_; }
 
  private:
   Consumer* const owner_;
   RebalanceListener* listener_;
-  int64_t rebalances_ = 0;  // only the polling thread writes it
+  std::atomic<int64_t> rebalances_{0};  // only the polling thread writes it; any thread reads
+  std::atomic<bool> joined_{false};
 };
 
 absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& options,
@@ -178,6 +183,8 @@ absl::Status Consumer::CommitSync() {
 }
 
 int64_t Consumer::rebalances() const { return rebalancer_->rebalances(); }
+
+bool Consumer::joined() const { return rebalancer_->joined(); }
 
 std::vector<TopicPartition> Consumer::Assignment() {
   std::vector<RdKafka::TopicPartition*> partitions;

@@ -89,6 +89,9 @@ class Consumer {
   // Counts the assignments and revocations so far (they happen inside Poll): a caller holding
   // records polled earlier checks it to drop those of partitions it no longer owns.
   int64_t rebalances() const;
+  // Whether the group gave this consumer its first assignment (possibly no partitions, when the
+  // group has more members than partitions) since it was created. Any thread.
+  bool joined() const;
 
   // The number of partitions of `topic` (from the broker's metadata).
   absl::StatusOr<int> PartitionCount(const std::string& topic, absl::Duration timeout);

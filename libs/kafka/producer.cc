@@ -100,6 +100,19 @@ Producer::~Producer() {
 
 int64_t Producer::QueueLength() const { return producer_->outq_len(); }
 
+absl::Status Producer::Ping(absl::Duration timeout) const {
+  RdKafka::Metadata* metadata = nullptr;
+  const RdKafka::ErrorCode err = producer_->metadata(
+      /*all_topics=*/false, nullptr, &metadata,
+      static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  delete metadata;
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(
+        absl::StrCat("kafka: no broker answered: ", RdKafka::err2str(err)));
+  }
+  return absl::OkStatus();
+}
+
 void Producer::ExportMetrics(prometheus::Registry& registry) {
   prometheus::Gauge& gauge =
       prometheus::BuildGauge()

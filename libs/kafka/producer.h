@@ -79,6 +79,9 @@ class Producer {
   // Records (and requests) waiting in the producer: enqueued and not yet acknowledged or failed,
   // plus delivery reports not yet served (rd_kafka_outq_len). Cheap, safe from any thread.
   int64_t QueueLength() const;
+  // OK when a broker answers a metadata request within `timeout` (readiness); UNAVAILABLE else.
+  // Any thread.
+  absl::Status Ping(absl::Duration timeout) const;
 
   // Exports meldpunt_kafka_producer_queue (QueueLength) to `registry`, which must outlive the
   // producer; the poll thread samples it once a second, no thread of its own. Producers sharing

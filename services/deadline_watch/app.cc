@@ -96,6 +96,8 @@ absl::Status DeadlineApp::Start() {
   grpc_.SetMetrics(registry_.get());
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}, security_.credentials));
   grpc_.SetServing(true);
+  dependencies_ = std::make_unique<service::DependencyCheck>(
+      producer_.get(), std::vector<redis::Client*>{redis_.get()});
   started_ = true;
   log::Info("deadline-watch started", {{"grpc_port", grpc_.port()},
                                        {"admin_port", admin_->port()},
@@ -279,7 +281,8 @@ bool DeadlineApp::Ready() const {
   // Ready once the alert stream follows the log too (a stream opened later misses nothing).
   if (!started_ || rebuilding_ || !tail_assigned_) return false;
   absl::MutexLock lock(const_cast<absl::Mutex*>(&consumer_mu_));
-  return consumer_ && consumer_->running();
+  return consumer_ && consumer_->running() && consumer_->joined() && dependencies_ &&
+         dependencies_->up();
 }
 
 void DeadlineApp::Stop() {

@@ -16,6 +16,7 @@
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
+#include "libs/service/readiness.h"
 #include "libs/service/wiring.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -77,6 +78,8 @@ class DeadlineApp : public kafka::RebalanceListener {
   std::unique_ptr<DeadlineService> service_;
   std::unique_ptr<observability::AdminServer> admin_;
   grpc_util::ServerRunner grpc_;
+  // Kafka and Redis answering, for /readyz; made last in Start, gone first.
+  std::unique_ptr<service::DependencyCheck> dependencies_;
   mutable absl::Mutex mu_;
   std::set<int32_t> partitions_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};

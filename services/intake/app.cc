@@ -55,6 +55,8 @@ absl::Status IntakeApp::Start() {
                               {service_.get(), casework_.get(), admin_service_.get()},
                               security_.credentials));
   grpc_.SetServing(true);
+  dependencies_ = std::make_unique<service::DependencyCheck>(
+      producer_.get(), std::vector<redis::Client*>{redis_.get(), privacy_.redis.get()});
   started_ = true;
   retention_thread_ = std::thread([this] { RetentionLoop(); });
   log::Info("intake started", {{"grpc", config_.grpc_listen},
@@ -147,7 +149,8 @@ absl::StatusOr<v1::RebuildProjectionResponse> IntakeApp::RebuildProjection() {
 bool IntakeApp::Ready() const {
   if (!started_ || rebuilding_) return false;
   absl::MutexLock lock(const_cast<absl::Mutex*>(&projection_mu_));
-  return projection_ && projection_->running();
+  return projection_ && projection_->running() && projection_->joined() && dependencies_ &&
+         dependencies_->up();
 }
 
 absl::Status IntakeApp::TrackRetention(const events::Envelope& envelope, const Case& folded) {

@@ -21,6 +21,7 @@
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
+#include "libs/service/readiness.h"
 #include "libs/service/wiring.h"
 #include "services/intake/audit.h"
 #include "services/intake/config.h"
@@ -81,6 +82,8 @@ class IntakeApp {
   std::atomic<bool> rebuilding_{false};
   std::unique_ptr<observability::AdminServer> admin_;
   grpc_util::ServerRunner grpc_;
+  // Kafka and Redis answering, for /readyz; made last in Start, gone first.
+  std::unique_ptr<service::DependencyCheck> dependencies_;
   std::atomic<bool> started_{false};
   absl::Notification stopping_;
   std::thread retention_thread_;

@@ -137,6 +137,8 @@ absl::Status NotificationApp::Start() {
   grpc_.SetMetrics(registry_.get());
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}, security_.credentials));
   grpc_.SetServing(true);
+  dependencies_ = std::make_unique<service::DependencyCheck>(
+      producer_.get(), std::vector<redis::Client*>{redis_.get(), privacy_.redis.get()});
   started_ = true;
   log::Info("notification started", {{"grpc_port", grpc_.port()},
                                      {"admin_port", admin_->port()},
@@ -184,7 +186,10 @@ void NotificationApp::OnRevoked(const std::vector<kafka::TopicPartition>& partit
   senders_->Revoke(ids);
 }
 
-bool NotificationApp::Ready() const { return started_ && consumer_ && consumer_->running(); }
+bool NotificationApp::Ready() const {
+  return started_ && consumer_ && consumer_->running() && consumer_->joined() && dependencies_ &&
+         dependencies_->up();
+}
 
 void NotificationApp::Stop() {
   if (started_) {

@@ -20,6 +20,7 @@
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
+#include "libs/service/readiness.h"
 #include "libs/service/wiring.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -72,6 +73,8 @@ class NotificationApp : public kafka::RebalanceListener {
   std::unique_ptr<NotificationService> service_;
   std::unique_ptr<observability::AdminServer> admin_;
   grpc_util::ServerRunner grpc_;
+  // Kafka and Redis answering, for /readyz; made last in Start, gone first.
+  std::unique_ptr<service::DependencyCheck> dependencies_;
 
   std::unique_ptr<Senders> senders_;
   bool started_ = false;

@@ -108,6 +108,8 @@ absl::Status RoutingApp::Start() {
       if (service::WaitForReloadSignal(absl::Milliseconds(500))) (void)ReloadRules();
     }
   });
+  dependencies_ = std::make_unique<service::DependencyCheck>(
+      producer_.get(), std::vector<redis::Client*>{redis_.get(), privacy_.redis.get()});
   started_ = true;
   log::Info("routing started", {{"grpc_port", grpc_.port()},
                                 {"admin_port", admin_->port()},
@@ -210,7 +212,10 @@ absl::Status RoutingApp::HandleEvent(const events::Envelope& envelope) {
   return absl::OkStatus();
 }
 
-bool RoutingApp::Ready() const { return started_ && consumer_ && consumer_->running(); }
+bool RoutingApp::Ready() const {
+  return started_ && consumer_ && consumer_->running() && consumer_->joined() && dependencies_ &&
+         dependencies_->up();
+}
 
 void RoutingApp::Stop() {
   stop_ = true;

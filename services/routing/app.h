@@ -17,6 +17,7 @@
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
+#include "libs/service/readiness.h"
 #include "libs/service/wiring.h"
 #include "prometheus/counter.h"
 #include "services/routing/config.h"
@@ -62,6 +63,8 @@ class RoutingApp {
   std::unique_ptr<RoutingService> service_;
   std::unique_ptr<observability::AdminServer> admin_;
   grpc_util::ServerRunner grpc_;
+  // Kafka and Redis answering, for /readyz; made last in Start, gone first.
+  std::unique_ptr<service::DependencyCheck> dependencies_;
   std::atomic<bool> stop_{false};
   std::thread reload_thread_;
   bool started_ = false;

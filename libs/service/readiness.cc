@@ -1,0 +1,55 @@
+#include "libs/service/readiness.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/observability/log.h"
+
+namespace meldpunt::service {
+
+DependencyCheck::DependencyCheck(const kafka::Producer* producer, std::vector<redis::Client*> redis,
+                                 absl::Duration interval)
+    : producer_(producer), redis_(std::move(redis)), interval_(interval) {
+  Check();
+  thread_ = std::thread([this] {
+    while (!stop_.WaitForNotificationWithTimeout(interval_)) Check();
+  });
+}
+
+DependencyCheck::~DependencyCheck() {
+  stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string DependencyCheck::down() const {
+  absl::MutexLock lock(&mu_);
+  return down_;
+}
+
+void DependencyCheck::Check() {
+  std::string down;
+  if (producer_ != nullptr) {
+    if (absl::Status kafka = producer_->Ping(absl::Milliseconds(800)); !kafka.ok()) {
+      down = std::string(kafka.message());
+    }
+  }
+  for (redis::Client* redis : redis_) {
+    if (redis == nullptr) continue;
+    absl::StatusOr<redis::Reply> pong = redis->Command({"PING"});
+    if (!pong.ok() || !redis::ReplyStatus(*pong).ok()) {
+      absl::StrAppend(&down, down.empty() ? "" : "; ",
+                      "redis: ", pong.ok() ? "PING refused" : pong.status().message());
+    }
+  }
+  const bool was_up = up_.exchange(down.empty());
+  if (checked_ && was_up != down.empty()) {
+    if (down.empty()) {
+      log::Info("dependencies answer again: ready");
+    } else {
+      log::Warning("a dependency does not answer: not ready", {{"down", down}});
+    }
+  }
+  checked_ = true;
+  absl::MutexLock lock(&mu_);
+  down_ = std::move(down);
+}
+
+}  // namespace meldpunt::service
