@@ -131,24 +131,8 @@ class DeadlineHandoverTest : public ::testing::Test {
   // Starts a redis-server of this test only (the replicas' timers must not mix with others').
   void StartRedis() {
     redis_port_ = testing::ClosedPort();
-    redis_ = std::make_unique<Child>(
-        "redis-server",
-        std::vector<std::string>{"redis-server", "--port", absl::StrCat(redis_port_), "--bind",
-                                 "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize",
-                                 "no"},
-        (dir_ / "redis.log").string());
-    ASSERT_TRUE(redis_->Spawn());
-    const bool up = testing::Eventually(
-        [&] {
-          if (!redis_->Running()) return true;
-          auto client = redis::Client::Create(
-              {.address = absl::StrCat("127.0.0.1:", redis_port_), .pool_size = 1});
-          if (!client.ok()) return false;
-          auto pong = (*client)->Command({"PING"});
-          return pong.ok() && pong->str == "PONG";
-        },
-        absl::Seconds(20));
-    ASSERT_TRUE(up && redis_->Running()) << "redis-server did not answer PING";
+    redis_ = testing::StartPrivateRedis(redis_port_, (dir_ / "redis.log").string());
+    ASSERT_NE(redis_, nullptr) << "redis-server did not answer PING";
   }
 
   // Writes the replica's config and starts it; `admin_port` is where its /readyz and /metrics are.

@@ -74,20 +74,8 @@ class Operability : public ::testing::Test {
   }
 
   void StartRedis() {
-    redis_ = std::make_unique<Child>(
-        "redis-server",
-        std::vector<std::string>{"redis-server", "--port", absl::StrCat(redis_port_), "--bind",
-                                 "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize",
-                                 "no"},
-        (dir_ / "redis.log").string());
-    ASSERT_TRUE(redis_->Spawn());
-    ASSERT_TRUE(testing::Eventually(
-        [&] {
-          auto client = redis::Client::Create(
-              {.address = absl::StrCat("127.0.0.1:", redis_port_), .pool_size = 1});
-          return client.ok() && (*client)->Command({"PING"}).ok();
-        },
-        absl::Seconds(20)));
+    redis_ = testing::StartPrivateRedis(redis_port_, (dir_ / "redis.log").string());
+    ASSERT_NE(redis_, nullptr) << "redis-server did not answer PING";
   }
 
   grpc::Status Submit(const std::string& key, const std::string& trace,

@@ -12,6 +12,7 @@
 
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,7 +22,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "libs/redis/redis.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/stack.h"
 
 extern char** environ;
 
@@ -152,6 +155,29 @@ inline int HttpGet(int port, const std::string& path, std::string* body = nullpt
   if (!response) return -1;
   if (body != nullptr) *body = response->body;
   return response->status;
+}
+
+// A redis-server of the test's own on `port` (no persistence), its output in `log`; null when it
+// did not answer PING within 20 s.
+inline std::unique_ptr<Child> StartPrivateRedis(int port, const std::string& log) {
+  auto redis = std::make_unique<Child>(
+      "redis-server",
+      std::vector<std::string>{"redis-server", "--port", absl::StrCat(port), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no", "--daemonize", "no"},
+      log);
+  if (!redis->Spawn()) return nullptr;
+  const bool up = Eventually(
+      [&] {
+        if (!redis->Running()) return true;
+        auto client =
+            redis::Client::Create({.address = absl::StrCat("127.0.0.1:", port), .pool_size = 1});
+        if (!client.ok()) return false;
+        auto pong = (*client)->Command({"PING"});
+        return pong.ok() && pong->str == "PONG";
+      },
+      absl::Seconds(20));
+  if (!up || !redis->Running()) return nullptr;
+  return redis;
 }
 
 }  // namespace meldpunt::testing
