@@ -115,6 +115,10 @@ inline constexpr absl::string_view kRebuildProjection =
     "/meldpunt.intake.v1.Admin/RebuildProjection";
 inline constexpr absl::string_view kEraseReporterData =
     "/meldpunt.intake.v1.Admin/EraseReporterData";
+inline constexpr absl::string_view kGetIndicators = "/meldpunt.intake.v1.Reporting/GetIndicators";
+inline constexpr absl::string_view kGetComplaintsReport =
+    "/meldpunt.intake.v1.Reporting/GetComplaintsReport";
+inline constexpr absl::string_view kExportReport = "/meldpunt.intake.v1.Reporting/ExportReport";
 inline constexpr absl::string_view kExplainRoute = "/meldpunt.routing.v1.Routing/ExplainRoute";
 inline constexpr absl::string_view kGetRules = "/meldpunt.routing.v1.Routing/GetRules";
 inline constexpr absl::string_view kReloadRules = "/meldpunt.routing.v1.Routing/ReloadRules";

@@ -329,8 +329,8 @@ TEST(Policy, EveryMethodOfEveryServiceHasARule) {
   int methods_seen = 0;
   for (const char* name :
        {"meldpunt.intake.v1.Intake", "meldpunt.intake.v1.CaseWork", "meldpunt.intake.v1.Admin",
-        "meldpunt.routing.v1.Routing", "meldpunt.deadline.v1.DeadlineWatch",
-        "meldpunt.notification.v1.Notifications"}) {
+        "meldpunt.intake.v1.Reporting", "meldpunt.routing.v1.Routing",
+        "meldpunt.deadline.v1.DeadlineWatch", "meldpunt.notification.v1.Notifications"}) {
     const google::protobuf::ServiceDescriptor* service =
         google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
     ASSERT_NE(service, nullptr) << name;

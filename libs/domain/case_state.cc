@@ -1,5 +1,7 @@
 #include "libs/domain/case_state.h"
 
+#include <algorithm>
+
 #include <initializer_list>
 
 #include "absl/strings/str_cat.h"
@@ -178,8 +180,19 @@ absl::Status Apply(Case& c, const Envelope& e) {
       break;
     case Envelope::kCaseReopened:
       c.clear_closed_at();
+      c.set_reopen_count(c.reopen_count() + 1);
       c.set_state(t::REOPENED);
       break;
+    case Envelope::kClockStopped: {
+      // The last stop of a clock decides (a reopened case's clock may run and stop again).
+      const std::string& clock = e.clock_stopped().clock();
+      for (auto* list : {c.mutable_clocks_within_term(), c.mutable_clocks_late()}) {
+        list->erase(std::remove(list->begin(), list->end(), clock), list->end());
+      }
+      (e.clock_stopped().within_term() ? c.add_clocks_within_term() : c.add_clocks_late())
+          ->assign(clock);
+      break;
+    }
     case Envelope::kCaseWithdrawn:
       c.set_state(t::WITHDRAWN);
       break;

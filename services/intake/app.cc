@@ -51,9 +51,11 @@ absl::Status IntakeApp::Start() {
   admin_service_ = std::make_unique<AdminService>(*security_.guard, *logic_, *metrics_,
                                                   [this] { return RebuildProjection(); });
   grpc_.SetMetrics(registry_.get());
-  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen,
-                              {service_.get(), casework_.get(), admin_service_.get()},
-                              security_.credentials));
+  reporting_ = std::make_unique<ReportingService>(*security_.guard, *store_, clock_);
+  RETURN_IF_ERROR(
+      grpc_.Start(config_.grpc_listen,
+                  {service_.get(), casework_.get(), admin_service_.get(), reporting_.get()},
+                  security_.credentials));
   grpc_.SetServing(true);
   dependencies_ = std::make_unique<service::DependencyCheck>(
       producer_.get(), std::vector<redis::Client*>{redis_.get(), privacy_.redis.get()});

@@ -28,6 +28,7 @@
 #include "services/intake/intake_logic.h"
 #include "services/intake/intake_service.h"
 #include "services/intake/metrics.h"
+#include "services/intake/reporting_service.h"
 
 namespace meldpunt::intake {
 
@@ -77,6 +78,7 @@ class IntakeApp {
   std::unique_ptr<IntakeService> service_;
   std::unique_ptr<CaseWorkService> casework_;
   std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<ReportingService> reporting_;
   absl::Mutex projection_mu_;  // held while the projection consumer is replaced (rebuild)
   std::unique_ptr<events::EventConsumer> projection_ ABSL_GUARDED_BY(projection_mu_);
   std::atomic<bool> rebuilding_{false};

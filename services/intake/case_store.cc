@@ -328,4 +328,34 @@ absl::StatusOr<int64_t> RedisCaseStore::Clear() {
   return removed;
 }
 
+absl::StatusOr<std::vector<Case>> RedisCaseStore::Submitted(absl::Time from, absl::Time to,
+                                                            int64_t limit) {
+  std::vector<Case> cases;
+  std::string min = absl::StrCat("[", Micros20(from));
+  const std::string max = absl::StrCat("(", Micros20(to));
+  constexpr int kBatch = 500;
+  for (;;) {
+    ASSIGN_OR_RETURN(redis::Reply members, redis_.Command({"ZRANGEBYLEX", kIndexKey, min, max,
+                                                           "LIMIT", "0", absl::StrCat(kBatch)}));
+    RETURN_IF_ERROR(redis::ReplyStatus(members));
+    if (members.elements.empty()) return cases;
+    std::vector<std::vector<std::string>> gets;
+    for (const auto& m : members.elements) {
+      gets.push_back({"HGET", CaseKey(m.str.substr(m.str.find('|') + 1)), "pb"});
+    }
+    ASSIGN_OR_RETURN(std::vector<redis::Reply> blobs, redis_.Pipeline(gets));
+    for (const redis::Reply& blob : blobs) {
+      Case c;
+      if (blob.is_nil() || !c.ParseFromString(blob.str)) continue;
+      if (static_cast<int64_t>(cases.size()) >= limit) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("more than ", limit, " cases in the period: ask for a shorter one"));
+      }
+      cases.push_back(std::move(c));
+    }
+    if (static_cast<int>(members.elements.size()) < kBatch) return cases;
+    min = absl::StrCat("(", members.elements.back().str);
+  }
+}
+
 }  // namespace meldpunt::intake

@@ -87,6 +87,11 @@ class CaseStore {
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
   // Deletes the whole projection (before a rebuild). Returns the number of keys removed.
   virtual absl::StatusOr<int64_t> Clear() = 0;
+  // Every case submitted in [from, to), oldest first (reports). RESOURCE_EXHAUSTED past `limit`.
+  virtual absl::StatusOr<std::vector<Case>> Submitted(absl::Time from, absl::Time to,
+                                                      int64_t limit) {
+    return absl::UnimplementedError("this store keeps no index of submissions");
+  }
 };
 
 class RedisCaseStore final : public CaseStore {
@@ -110,6 +115,8 @@ class RedisCaseStore final : public CaseStore {
   absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& case_id) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
   absl::StatusOr<int64_t> Clear() override;
+  absl::StatusOr<std::vector<Case>> Submitted(absl::Time from, absl::Time to,
+                                              int64_t limit) override;
 
   // The scripts this store needs loaded on every Redis connection.
   static redis::Script CasScript();

@@ -237,6 +237,17 @@ std::vector<CommandSpec> MakeCommands() {
        {},
        {},
        {}},
+      {"report",
+       Group::kOperations,
+       "indicators|complaints|export [--from T --to T] [--year Y] [--group-by G] [--format "
+       "csv|html] [--out FILE]",
+       "figures: indicators of a period by kind, category, department, channel, district or "
+       "month; the complaints report of a year; the annual report as CSV or HTML",
+       1,
+       1,
+       {"from", "to", "year", "group-by", "format", "out"},
+       {},
+       {}},
       {"deliveries",
        Group::kOperations,
        "CASE",

@@ -123,6 +123,7 @@ class Cli {
     if (command == "deliveries") return Deliveries();
     if (command == "explain") return Explain();
     if (command == "rebuild") return Rebuild();
+    if (command == "report") return Report();
     if (command == "erase") {
       return Command(EraseRequest(options_), &intake::v1::Admin::Stub::EraseReporterData);
     }
@@ -467,6 +468,107 @@ class Cli {
                   static_cast<long long>(response.sent_again()));
     }
     return 0;
+  }
+
+  // --group-by: none, kind, category, department, channel, district or month.
+  absl::StatusOr<intake::v1::ReportGrouping> Grouping() const {
+    const std::string text = absl::AsciiStrToUpper(options_.Get("group-by", "none"));
+    intake::v1::ReportGrouping group;
+    if (!intake::v1::ReportGrouping_Parse("GROUP_" + text, &group)) {
+      return UsageError(
+          "--group-by: one of none, kind, category, department, channel, district, month");
+    }
+    return group;
+  }
+
+  int Report() {
+    const std::string what = options_.args.at(0);
+    auto stub = intake::v1::Reporting::NewStub(Channel("intake", kIntakeAddress));
+    absl::StatusOr<intake::v1::ReportGrouping> group = Grouping();
+    if (!group.ok()) return UsageFail(group.status(), "report");
+    auto year = [&]() -> absl::StatusOr<int64_t> {
+      if (!options_.Has("year")) return UsageError("report " + what + " needs --year");
+      return ParseIntOption("year", options_.Get("year"), 2000, 2100);
+    };
+    if (what == "indicators") {
+      intake::v1::GetIndicatorsRequest request;
+      for (const char* bound : {"from", "to"}) {
+        if (!options_.Has(bound)) {
+          return UsageFail(UsageError(absl::StrCat("report indicators needs --", bound)), "report");
+        }
+        absl::StatusOr<absl::Time> t = ParseTimeOption(bound, options_.Get(bound));
+        if (!t.ok()) return UsageFail(t.status(), "report");
+        events::SetTime(
+            std::string(bound) == "from" ? request.mutable_from() : request.mutable_to(), *t);
+      }
+      request.set_group_by(*group);
+      intake::v1::GetIndicatorsResponse response;
+      grpc::Status status = stub->GetIndicators(Context(60).get(), request, &response);
+      if (!status.ok()) return Fail(status);
+      if (options_.Flag("json")) {
+        PrintJson(response);
+        return 0;
+      }
+      std::printf("%-24s %9s %8s %7s %9s %9s %8s %9s %9s %10s\n", "group", "received", "closed",
+                  "open", "p50_days", "p90_days", "bounces", "reroutes", "reopened", "duplicates");
+      auto line = [](const intake::v1::IndicatorRow& row, const std::string& group) {
+        std::printf("%-24s %9lld %8lld %7lld %9.1f %9.1f %8lld %9lld %9lld %10lld\n", group.c_str(),
+                    static_cast<long long>(row.received()), static_cast<long long>(row.closed()),
+                    static_cast<long long>(row.open()), row.handling_days_p50(),
+                    row.handling_days_p90(), static_cast<long long>(row.bounces()),
+                    static_cast<long long>(row.reroutes()), static_cast<long long>(row.reopened()),
+                    static_cast<long long>(row.duplicates()));
+      };
+      for (const auto& row : response.rows())
+        line(row, row.group().empty() ? "(none)" : row.group());
+      line(response.total(), "total");
+      for (const auto& share : response.total().within_term()) {
+        std::printf("within_term clock=%s stopped=%lld within=%lld share=%.3f\n",
+                    share.clock().c_str(), static_cast<long long>(share.stopped()),
+                    static_cast<long long>(share.within_term()), share.share());
+      }
+      return 0;
+    }
+    if (what == "complaints") {
+      absl::StatusOr<int64_t> y = year();
+      if (!y.ok()) return UsageFail(y.status(), "report");
+      intake::v1::GetComplaintsReportRequest request;
+      request.set_year(static_cast<int>(*y));
+      intake::v1::ComplaintsReport response;
+      grpc::Status status = stub->GetComplaintsReport(Context(60).get(), request, &response);
+      if (!status.ok()) return Fail(status);
+      PrintJson(response);
+      return 0;
+    }
+    if (what == "export") {
+      absl::StatusOr<int64_t> y = year();
+      if (!y.ok()) return UsageFail(y.status(), "report");
+      const std::string format = absl::AsciiStrToLower(options_.Get("format", "html"));
+      if (format != "csv" && format != "html") {
+        return UsageFail(UsageError("--format: csv or html"), "report");
+      }
+      intake::v1::ExportReportRequest request;
+      request.set_year(static_cast<int>(*y));
+      request.set_format(format == "csv" ? intake::v1::CSV : intake::v1::HTML);
+      request.set_group_by(*group);
+      intake::v1::ExportReportResponse response;
+      grpc::Status status = stub->ExportReport(Context(120).get(), request, &response);
+      if (!status.ok()) return Fail(status);
+      if (!options_.Has("out")) {
+        std::fwrite(response.body().data(), 1, response.body().size(), stdout);
+        return 0;
+      }
+      std::ofstream out(options_.Get("out"), std::ios::binary);
+      out << response.body();
+      if (!out) {
+        std::fprintf(stderr, "meldctl: cannot write %s\n", options_.Get("out").c_str());
+        return 1;
+      }
+      std::printf("wrote %s (%zu bytes, %s)\n", options_.Get("out").c_str(), response.body().size(),
+                  response.content_type().c_str());
+      return 0;
+    }
+    return UsageFail(UsageError("report: indicators, complaints or export"), "report");
   }
 
   int Deliveries() {

@@ -1,0 +1,88 @@
+#include "services/intake/reporting_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/events/codec.h"
+#include "libs/grpc/status.h"
+#include "services/intake/reporting.h"
+
+namespace meldpunt::intake {
+namespace {
+
+calendar::BusinessCalendar Brussels() {
+  // Only the time zone matters for the calendar days of the 45-day term; it always loads.
+  return *calendar::BusinessCalendar::Create({});
+}
+
+}  // namespace
+
+ReportingService::ReportingService(const auth::Guard& guard, CaseStore& store,
+                                   const clock::Clock& clock)
+    : guard_(guard), store_(store), clock_(clock), calendar_(Brussels()) {}
+
+grpc::Status ReportingService::GetIndicators(grpc::ServerContext* context,
+                                             const v1::GetIndicatorsRequest* request,
+                                             v1::GetIndicatorsResponse* response) {
+  if (auto who = guard_.Admit(*context, auth::methods::kGetIndicators); !who.ok()) {
+    return grpc_util::ToGrpcStatus(who.status());
+  }
+  if (absl::Status bad = reporting::CheckIndicatorsRequest(*request); !bad.ok()) {
+    return grpc_util::ToGrpcStatus(bad);
+  }
+  const absl::Time from = events::GetTime(request->from());
+  const absl::Time to = events::GetTime(request->to());
+  absl::StatusOr<std::vector<Case>> cases = store_.Submitted(from, to, kMaxCases);
+  if (!cases.ok()) return grpc_util::ToGrpcStatus(cases.status());
+  *response = reporting::Indicators(*cases, from, to, request->group_by(), clock_.Now());
+  return grpc::Status::OK;
+}
+
+grpc::Status ReportingService::GetComplaintsReport(grpc::ServerContext* context,
+                                                   const v1::GetComplaintsReportRequest* request,
+                                                   v1::ComplaintsReport* response) {
+  if (auto who = guard_.Admit(*context, auth::methods::kGetComplaintsReport); !who.ok()) {
+    return grpc_util::ToGrpcStatus(who.status());
+  }
+  if (absl::Status bad = reporting::CheckYear(request->year()); !bad.ok()) {
+    return grpc_util::ToGrpcStatus(bad);
+  }
+  absl::StatusOr<std::vector<Case>> cases = store_.Submitted(
+      reporting::YearStart(request->year()), reporting::YearStart(request->year() + 1), kMaxCases);
+  if (!cases.ok()) return grpc_util::ToGrpcStatus(cases.status());
+  *response = reporting::Complaints(*cases, request->year(), clock_.Now(), calendar_);
+  return grpc::Status::OK;
+}
+
+grpc::Status ReportingService::ExportReport(grpc::ServerContext* context,
+                                            const v1::ExportReportRequest* request,
+                                            v1::ExportReportResponse* response) {
+  if (auto who = guard_.Admit(*context, auth::methods::kExportReport); !who.ok()) {
+    return grpc_util::ToGrpcStatus(who.status());
+  }
+  if (absl::Status bad = reporting::CheckYear(request->year()); !bad.ok()) {
+    return grpc_util::ToGrpcStatus(bad);
+  }
+  if (request->format() != v1::CSV && request->format() != v1::HTML) {
+    return grpc_util::ToGrpcStatus(grpc_util::FieldError("format", "must be CSV or HTML"));
+  }
+  if (!v1::ReportGrouping_IsValid(request->group_by())) {
+    return grpc_util::ToGrpcStatus(grpc_util::FieldError("group_by", "is not a known grouping"));
+  }
+  const absl::Time from = reporting::YearStart(request->year());
+  const absl::Time to = reporting::YearStart(request->year() + 1);
+  absl::StatusOr<std::vector<Case>> cases = store_.Submitted(from, to, kMaxCases);
+  if (!cases.ok()) return grpc_util::ToGrpcStatus(cases.status());
+  const absl::Time now = clock_.Now();
+  const v1::ReportGrouping group =
+      request->group_by() == v1::GROUP_NONE ? v1::GROUP_MONTH : request->group_by();
+  const v1::GetIndicatorsResponse indicators = reporting::Indicators(*cases, from, to, group, now);
+  const v1::ComplaintsReport complaints =
+      reporting::Complaints(*cases, request->year(), now, calendar_);
+  const bool csv = request->format() == v1::CSV;
+  response->set_content_type(csv ? "text/csv; charset=utf-8" : "text/html; charset=utf-8");
+  response->set_filename(absl::StrCat("meldpunt-report-", request->year(), csv ? ".csv" : ".html"));
+  response->set_body(csv ? reporting::Csv(indicators, complaints)
+                         : reporting::Html(indicators, complaints));
+  return grpc::Status::OK;
+}
+
+}  // namespace meldpunt::intake

@@ -1,0 +1,35 @@
+// gRPC adapter of meldpunt.intake.v1.Reporting: admits the caller (team, ops, admin), reads the
+// cases of the period from the projection and computes the figures (reporting.h).
+#pragma once
+
+#include "libs/auth/auth.h"
+#include "libs/calendar/calendar.h"
+#include "libs/clock/clock.h"
+#include "meldpunt/intake/v1/intake.grpc.pb.h"
+#include "services/intake/case_store.h"
+
+namespace meldpunt::intake {
+
+class ReportingService final : public v1::Reporting::Service {
+ public:
+  // The most cases one report reads from the projection.
+  static constexpr int64_t kMaxCases = 2'000'000;
+
+  ReportingService(const auth::Guard& guard, CaseStore& store, const clock::Clock& clock);
+
+  grpc::Status GetIndicators(grpc::ServerContext* context, const v1::GetIndicatorsRequest* request,
+                             v1::GetIndicatorsResponse* response) override;
+  grpc::Status GetComplaintsReport(grpc::ServerContext* context,
+                                   const v1::GetComplaintsReportRequest* request,
+                                   v1::ComplaintsReport* response) override;
+  grpc::Status ExportReport(grpc::ServerContext* context, const v1::ExportReportRequest* request,
+                            v1::ExportReportResponse* response) override;
+
+ private:
+  const auth::Guard& guard_;
+  CaseStore& store_;
+  const clock::Clock& clock_;
+  calendar::BusinessCalendar calendar_;
+};
+
+}  // namespace meldpunt::intake
