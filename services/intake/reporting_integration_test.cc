@@ -489,15 +489,18 @@ TEST_F(ReportingIntegration, ASeededYearEqualsThePlanTheRecountAndRendersAsChart
   ASSERT_EQ(recounted.size(), year.facts().size());
   for (const auto& [id, planned] : year.facts()) {
     const Facts& found = recounted.at(id);
-    EXPECT_TRUE(found == planned)
-        << id << ": planned open " << planned.open << " answered " << planned.answered.has_value()
-        << " closed " << planned.closed.has_value() << " hops " << planned.hops << " bounces "
-        << planned.bounces << " reopens " << planned.reopens << " clocks " << planned.clocks.size()
-        << " adm " << planned.admissibility << " dup " << planned.duplicate << "; recounted open "
-        << found.open << " answered " << found.answered.has_value() << " closed "
-        << found.closed.has_value() << " hops " << found.hops << " bounces " << found.bounces
-        << " reopens " << found.reopens << " clocks " << found.clocks.size() << " adm "
-        << found.admissibility << " dup " << found.duplicate;
+    EXPECT_TRUE(found == planned) << id << ": planned open " << planned.open << " answered "
+                                  << planned.answered.has_value() << " closed "
+                                  << planned.closed.has_value() << " hops " << planned.hops
+                                  << " bounces " << planned.bounces << " reopens "
+                                  << planned.reopens << " clocks " << planned.clocks.size()
+                                  << " adm " << planned.admissibility << " dup "
+                                  << planned.duplicate << "; recounted open " << found.open
+                                  << " answered " << found.answered.has_value() << " closed "
+                                  << found.closed.has_value() << " hops " << found.hops
+                                  << " bounces " << found.bounces << " reopens " << found.reopens
+                                  << " clocks " << found.clocks.size() << " adm "
+                                  << found.admissibility << " dup " << found.duplicate;
   }
 
   // The service's figures, month by month, equal those worked out from the plan.
@@ -526,6 +529,9 @@ TEST_F(ReportingIntegration, ASeededYearEqualsThePlanTheRecountAndRendersAsChart
     EXPECT_EQ(stopped, m.stopped);
     EXPECT_EQ(within, m.within);
   }
+
+  // Every open case of the year is more than 90 days old by now.
+  EXPECT_EQ(got.total().backlog(3).cases(), got.total().open());
 
   // The complaints report of the year, against the plan.
   v1::GetComplaintsReportRequest complaints_request;
