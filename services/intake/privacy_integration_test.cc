@@ -24,6 +24,7 @@
 #include "meldpunt/events/v1/audit.pb.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "services/intake/app.h"
+#include "services/intake/test_config.h"
 #include "tests/testing/stack.h"
 
 namespace meldpunt::intake {
@@ -40,17 +41,7 @@ class PrivacyIntegration : public ::testing::Test {
     auto stack = testing::LoadStack();
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = *stack;
-    IntakeConfig config;
-    config.grpc_listen = "127.0.0.1:0";
-    config.grpc_plaintext_loopback = true;
-    config.admin_listen = "127.0.0.1:0";
-    config.kafka_brokers = stack_.kafka;
-    config.redis_address = stack_.redis;
-    config.privacy_master_key_file = testing::DevMasterKeyFile();
-    config.key_store_address = stack_.key_store;
-    config.consumer_group = testing::UniqueName("intake-privacy-test");
-    config.produce_timeout = absl::Seconds(5);
-    config.startup_timeout = absl::Seconds(30);
+    IntakeConfig config = TestConfig(stack_, "intake-privacy-test");
     // Withdrawn reports fall due at once; the job itself is run by hand below.
     config.retention["REPORT"] = "1s";
     config.retention_interval = absl::Hours(24);

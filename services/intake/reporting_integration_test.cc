@@ -32,6 +32,7 @@
 #include "libs/kafka/producer.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "services/intake/app.h"
+#include "services/intake/test_config.h"
 #include "tests/testing/process.h"
 #include "tests/testing/stack.h"
 
@@ -415,16 +416,7 @@ class ReportingIntegration : public ::testing::Test {
 TEST_F(ReportingIntegration, ASeededYearEqualsThePlanTheRecountAndRendersAsCharts) {
   Year year(20251231);
   year.Generate();
-  IntakeConfig config;
-  config.grpc_listen = "127.0.0.1:0";
-  config.grpc_plaintext_loopback = true;
-  config.admin_listen = "127.0.0.1:0";
-  config.kafka_brokers = stack_.kafka;
-  config.redis_address = stack_.redis;
-  config.privacy_master_key_file = testing::DevMasterKeyFile();
-  config.key_store_address = stack_.key_store;
-  config.consumer_group = testing::UniqueName("intake-reporting-test");
-  config.startup_timeout = absl::Seconds(30);
+  IntakeConfig config = TestConfig(stack_, "intake-reporting-test");
   IntakeApp app(config);
   ASSERT_TRUE(app.Start().ok());
   // The intake made the case topic at its start; the year goes in while it folds.
