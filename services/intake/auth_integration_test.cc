@@ -260,7 +260,7 @@ TEST_F(AuthIntegration, MutualTlsTokensRolesAndCasesOverRealConnections) {
   auto producer = kafka::Producer::Create({.brokers = stack_.kafka});
   ASSERT_TRUE(producer.ok());
   events::Envelope routed = events::NewEnvelope(case_id, "routing", absl::Now());
-  routed.mutable_case_routed()->set_department("roads");
+  routed.mutable_case_routed()->set_department("public-works");
   events::Finish(routed, events::RandomId("routed"));
   ASSERT_TRUE((*producer)
                   ->Send(events::ToRecord(events::kCaseEventsTopic, routed),
@@ -269,25 +269,25 @@ TEST_F(AuthIntegration, MutualTlsTokensRolesAndCasesOverRealConnections) {
   ASSERT_TRUE(testing::Eventually(
       [&] {
         return intake->GetCase(Ctx(team).get(), get, &got).ok() &&
-               got.case_().department() == "roads";
+               got.case_().department() == "public-works";
       },
       absl::Seconds(20)));
   v1::ReassignCaseRequest reassign;
   reassign.set_case_id(case_id);
   reassign.mutable_actor()->set_id("team:meldpunt");
-  reassign.set_department("parks");
+  reassign.set_department("green-spaces");
   reassign.set_reason("the lamp is in the park");
   v1::CaseResponse out;
   const std::string roads =
-      Token(*pki_, {.sub = "j.peeters", .role = "department", .department = "roads"});
+      Token(*pki_, {.sub = "j.peeters", .role = "department", .department = "public-works"});
   const std::string parks =
-      Token(*pki_, {.sub = "m.claes", .role = "department", .department = "parks"});
+      Token(*pki_, {.sub = "m.claes", .role = "department", .department = "green-spaces"});
   EXPECT_TRUE(intake->GetCase(Ctx(roads).get(), get, &got).ok());
   EXPECT_EQ(intake->GetCase(Ctx(parks).get(), get, &got).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   v1::AcceptCaseRequest accept;
   accept.set_case_id(case_id);
-  accept.mutable_actor()->set_id("department:parks");
+  accept.mutable_actor()->set_id("department:green-spaces");
   EXPECT_EQ(casework->AcceptCase(Ctx(parks).get(), accept, &out).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   // A department may not reassign (a triage decision), nor may a submitter do casework.
@@ -295,19 +295,19 @@ TEST_F(AuthIntegration, MutualTlsTokensRolesAndCasesOverRealConnections) {
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(casework->AcceptCase(Ctx(web).get(), accept, &out).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
-  accept.mutable_actor()->set_id("department:roads");
+  accept.mutable_actor()->set_id("department:public-works");
   status = casework->AcceptCase(Ctx(roads).get(), accept, &out);
   EXPECT_TRUE(status.ok()) << status.error_message();
 
   // Lists: a department sees its own cases only, and may not ask for another's.
   v1::ListCasesRequest list;
   v1::ListCasesResponse page;
-  list.set_department("roads");
+  list.set_department("public-works");
   EXPECT_EQ(intake->ListCases(Ctx(parks).get(), list, &page).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   list.clear_department();
   ASSERT_TRUE(intake->ListCases(Ctx(parks).get(), list, &page).ok());
-  for (const auto& c : page.cases()) EXPECT_EQ(c.department(), "parks");
+  for (const auto& c : page.cases()) EXPECT_EQ(c.department(), "green-spaces");
   ASSERT_TRUE(intake->ListCases(Ctx(roads).get(), list, &page).ok());
   bool listed = false;
   for (const auto& c : page.cases()) listed = listed || c.case_id() == case_id;

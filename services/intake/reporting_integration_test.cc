@@ -406,7 +406,8 @@ bool DecodePng(const std::string& png, int* width, int* height, std::vector<uint
 class ReportingIntegration : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto stack = testing::LoadStack();
+    // A stack of its own: the seeded year must not reach the shared stack's services.
+    auto stack = testing::LoadStack("reporting");
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = *stack;
   }
