@@ -105,9 +105,13 @@ LoadSummary RunLoad(const LoadOptions& options) {
           // Read-your-writes: the submitter sees its case at once.
           bool seen = false;
           std::string ryw_error;
-          for (int i = 0; i < 20 && !seen; ++i) {
+          // While the intake is down (killed, restarting) there is no answer to miss: keep asking
+          // for up to 30 s; an answer without the case (NOT_FOUND) is a miss at once.
+          for (int i = 0; i < 120 && !seen; ++i) {
             grpc::ClientContext get_context;
             get_context.set_deadline(absl::ToChronoTime(absl::Now() + options.call_timeout));
+            // Wait for the channel to reconnect rather than fail fast during its backoff.
+            get_context.set_wait_for_ready(true);
             intake::v1::GetCaseRequest get;
             get.set_case_id(response.case_id());
             intake::v1::GetCaseResponse got;
