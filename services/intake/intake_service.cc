@@ -18,6 +18,8 @@ absl::Time Deadline(grpc::ServerContext* context) {
 grpc::Status Finish(const absl::StatusOr<CommandResult>& result, v1::CaseResponse* response) {
   if (!result.ok()) return grpc_util::ToGrpcStatus(result.status());
   *response->mutable_case_() = result->c;
+  // Answers carry no sealed personal data; GetCase shows it to those who may see it.
+  privacy::Sealer::Withhold(response->mutable_case_()->mutable_draft()->mutable_reporter());
   response->set_event_id(result->event_id);
   return grpc::Status::OK;
 }
@@ -89,6 +91,7 @@ grpc::Status IntakeService::SubmitCase(grpc::ServerContext* context,
   response->set_reference(result->c.reference());
   response->set_created(result->created);
   *response->mutable_case_() = std::move(result->c);
+  privacy::Sealer::Withhold(response->mutable_case_()->mutable_draft()->mutable_reporter());
   return grpc::Status::OK;
 }
 

@@ -78,6 +78,7 @@ class PrivacyIntegration : public ::testing::Test {
     v1::SubmitCaseResponse response;
     grpc::Status status = intake_->SubmitCase(Ctx().get(), r, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_FALSE(privacy::Sealer::HasPersonalData(response.case_().draft().reporter()));
     // The answer to the submitter has no sealed bytes in it, but the fields it sent are not echoed
     // in the clear either: GetCase shows them, on the audit trail.
     return response.case_id();
@@ -179,6 +180,17 @@ TEST_F(PrivacyIntegration, ThePersonIsSealedAuditedAndErasedForGoodWhileTheCaseR
   ASSERT_FALSE(entries.entries().empty());
   EXPECT_FALSE(privacy::Sealer::HasPersonalData(
       entries.entries(0).event().case_submitted().draft().reporter()));
+
+  // A command's answer carries none either.
+  {
+    v1::ProvideInformationRequest info;
+    info.set_case_id(case_id);
+    info.set_text("The incident happened at the counter on Monday.");
+    v1::CaseResponse answer;
+    grpc::Status provided = intake_->ProvideInformation(Ctx().get(), info, &answer);
+    ASSERT_TRUE(provided.ok()) << provided.error_message();
+    EXPECT_FALSE(privacy::Sealer::HasPersonalData(answer.case_().draft().reporter()));
+  }
 
   // Bad input changes nothing.
   v1::CaseResponse erased;
