@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -40,13 +41,15 @@ class ServerMetrics {
           seconds_(seconds.Add({{"method", name_}}, Buckets())) {}
 
     void Record(grpc::StatusCode code, double seconds) {
-      const size_t index = static_cast<size_t>(code) < kCodeNames.size()
+      const size_t index = static_cast<size_t>(code) < kCodes
                                ? static_cast<size_t>(code)
                                : static_cast<size_t>(grpc::StatusCode::UNKNOWN);
       prometheus::Counter* counter = counters_[index].load(std::memory_order_acquire);
       if (counter == nullptr) {
         // Family::Add returns the same counter for the same labels, so a race here is harmless.
-        counter = &calls_.Add({{"method", name_}, {"code", std::string(kCodeNames[index])}});
+        counter =
+            &calls_.Add({{"method", name_},
+                         {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(index))}});
         counters_[index].store(counter, std::memory_order_release);
       }
       counter->Increment();
@@ -57,29 +60,13 @@ class ServerMetrics {
     static prometheus::Histogram::BucketBoundaries Buckets() {
       return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
     }
-    // grpc::StatusCode by value (0..16), named as gRPC and grpcurl name them.
-    static constexpr std::array<std::string_view, 17> kCodeNames = {"OK",
-                                                                    "CANCELLED",
-                                                                    "UNKNOWN",
-                                                                    "INVALID_ARGUMENT",
-                                                                    "DEADLINE_EXCEEDED",
-                                                                    "NOT_FOUND",
-                                                                    "ALREADY_EXISTS",
-                                                                    "PERMISSION_DENIED",
-                                                                    "RESOURCE_EXHAUSTED",
-                                                                    "FAILED_PRECONDITION",
-                                                                    "ABORTED",
-                                                                    "OUT_OF_RANGE",
-                                                                    "UNIMPLEMENTED",
-                                                                    "INTERNAL",
-                                                                    "UNAVAILABLE",
-                                                                    "DATA_LOSS",
-                                                                    "UNAUTHENTICATED"};
+    // grpc::StatusCode 0..16, the same numbers and names as absl::StatusCode.
+    static constexpr size_t kCodes = 17;
 
     const std::string name_;
     prometheus::Family<prometheus::Counter>& calls_;
     prometheus::Histogram& seconds_;
-    std::array<std::atomic<prometheus::Counter*>, kCodeNames.size()> counters_{};
+    std::array<std::atomic<prometheus::Counter*>, kCodes> counters_{};
   };
 
   explicit ServerMetrics(prometheus::Registry& registry)

@@ -39,17 +39,29 @@ events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config) {
   return {.lanes = static_cast<int>(config.consumer_lanes)};
 }
 
-absl::StatusOr<std::unique_ptr<redis::Client>> ConnectRedisAtStart(
-    const config::ServiceConfig& config, std::vector<redis::Script> scripts) {
+namespace {
+
+// A Redis client for `address`, waiting for it up to startup.timeout.
+absl::StatusOr<std::unique_ptr<redis::Client>> ConnectAtStart(const config::ServiceConfig& config,
+                                                              const std::string& what,
+                                                              const std::string& address,
+                                                              std::vector<redis::Script> scripts) {
   std::unique_ptr<redis::Client> client;
-  RETURN_IF_ERROR(RetryUntilAvailable("redis", config.startup_timeout, [&]() -> absl::Status {
+  RETURN_IF_ERROR(RetryUntilAvailable(what, config.startup_timeout, [&]() -> absl::Status {
     ASSIGN_OR_RETURN(
-        client, redis::Client::Create({.address = config.redis_address,
+        client, redis::Client::Create({.address = address,
                                        .scripts = scripts,
                                        .pool_size = static_cast<int>(config.redis_pool_size)}));
     return absl::OkStatus();
   }));
   return client;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<redis::Client>> ConnectRedisAtStart(
+    const config::ServiceConfig& config, std::vector<redis::Script> scripts) {
+  return ConnectAtStart(config, "redis", config.redis_address, std::move(scripts));
 }
 
 }  // namespace meldpunt::service
@@ -91,12 +103,7 @@ absl::StatusOr<Privacy> ConnectKeyStoreAtStart(const config::ServiceConfig& conf
   ASSIGN_OR_RETURN(std::string master, privacy::ReadMasterKey("privacy.master_key_file",
                                                               config.privacy_master_key_file));
   Privacy p;
-  RETURN_IF_ERROR(RetryUntilAvailable("key store", config.startup_timeout, [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(
-        p.redis, redis::Client::Create({.address = config.key_store_address,
-                                        .pool_size = static_cast<int>(config.redis_pool_size)}));
-    return absl::OkStatus();
-  }));
+  ASSIGN_OR_RETURN(p.redis, ConnectAtStart(config, "key store", config.key_store_address, {}));
   p.keys = std::make_unique<privacy::RedisKeyStore>(*p.redis, std::move(master));
   p.sealer = std::make_unique<privacy::Sealer>(*p.keys);
   return p;
