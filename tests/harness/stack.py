@@ -7,7 +7,7 @@ and outlives this script; everything about a stack lives in one state folder, de
 STATE/stack.json. Used by tools/dev (the developer's stack) and by the CTest fixtures (one state
 folder per fixture). See tests/harness/README.md.
 
-  stack.py start-infra     --state-dir D [--redis-port N] [--kafka-port N] [--smtp-port N]
+  stack.py start-infra     --state-dir D [--redis-port N] [--key-store-port N] [--kafka-port N] [--smtp-port N]
                            [--webhook-port N] [--kafka-cache DIR] [--fresh]
   stack.py start-services  --state-dir D --bin-dir B --config-dir C [--services a,b] [--fixed-ports]
   stack.py stop-service    --state-dir D --name S [--signal TERM|KILL]
@@ -652,7 +652,8 @@ def fresh_infra(d, args, ctx, started):
     taken = set()
     ports = {
         "redis": pick_port("redis", args.redis_port, port_of(prev.get("redis")), taken),
-        "key_store": pick_port("key store", 0, port_of(prev.get("key_store")), taken),
+        "key_store": pick_port("key store", args.key_store_port, port_of(prev.get("key_store")),
+                               taken),
         "kafka": pick_port("kafka", args.kafka_port, port_of(prev.get("kafka")), taken),
         "kafka_controller": pick_port("kafka controller", 0,
                                       port_of(prev.get("kafka_controller")), taken),
@@ -982,6 +983,8 @@ def main(argv):
 
     p = add("start-infra", cmd_start_infra, "start Redis, Kafka and the sinks")
     p.add_argument("--redis-port", type=int, default=0)
+    p.add_argument("--key-store-port", type=int, default=0,
+                   help="port of the key store's Redis (0: a free one)")
     p.add_argument("--kafka-port", type=int, default=0)
     p.add_argument("--smtp-port", type=int, default=0)
     p.add_argument("--webhook-port", type=int, default=0)
