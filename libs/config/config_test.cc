@@ -167,6 +167,36 @@ TEST(ServiceKeys, LanesAndLingerAreBoundedAndNamed) {
   EXPECT_THAT(long_linger.status().message(), HasSubstr("between 0s and 1s"));
 }
 
+TEST(ServiceKeys, KafkaPropertiesPassThroughButNotTheOnesMeldpuntOwns) {
+  Schema<ServiceConfig> schema("svc");
+  AddServiceKeys(schema);
+  const std::string dev = "grpc: {listen: '127.0.0.1:1', plaintext_loopback: true}\n";
+  auto ok = schema.LoadString(dev +
+                                  "kafka:\n  consumer_properties: {fetch.wait.max.ms: 10, "
+                                  "fetch.min.bytes: '65536'}\n  producer_properties: "
+                                  "{batch.size: 1000000}\n",
+                              {});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->consumer_properties.at("fetch.wait.max.ms"), "10");
+  EXPECT_EQ(ok->consumer_properties.at("fetch.min.bytes"), "65536");
+  EXPECT_EQ(ok->producer_properties.at("batch.size"), "1000000");
+  // From the environment, as a YAML mapping.
+  auto env =
+      schema.LoadString(dev, {{"MELDPUNT_KAFKA_CONSUMER_PROPERTIES", "{fetch.wait.max.ms: 5}"}});
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->consumer_properties.at("fetch.wait.max.ms"), "5");
+  auto commit =
+      schema.LoadString(dev + "kafka: {consumer_properties: {enable.auto.commit: true}}", {});
+  EXPECT_THAT(commit.status().message(),
+              HasSubstr("'kafka.consumer_properties.enable.auto.commit': Meldpunt sets this"));
+  auto acks = schema.LoadString(dev + "kafka: {producer_properties: {acks: 1}}", {});
+  EXPECT_THAT(acks.status().message(), HasSubstr("'kafka.producer_properties.acks'"));
+  auto linger = schema.LoadString(dev + "kafka: {producer_properties: {linger.ms: 5}}", {});
+  EXPECT_THAT(linger.status().message(), HasSubstr("use kafka.linger"));
+  auto empty = schema.LoadString(dev + "kafka: {producer_properties: {batch.size: ''}}", {});
+  EXPECT_THAT(empty.status().message(), HasSubstr("the value is empty"));
+}
+
 TEST(ServiceKeys, TheGrpcPortIsSecuredOrPlaintextOnLoopbackOnly) {
   Schema<ServiceConfig> schema("svc");
   AddServiceKeys(schema);

@@ -2,8 +2,12 @@
 // A service's own config struct derives from ServiceConfig and calls AddServiceKeys on its schema.
 #pragma once
 
+#include <map>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "libs/auth/auth.h"
 #include "libs/config/config.h"
@@ -19,6 +23,9 @@ struct ServiceConfig {
   absl::Duration produce_timeout = absl::Seconds(10);
   int64_t consumer_lanes = 6;
   absl::Duration producer_linger = absl::Milliseconds(2);
+  // librdkafka properties passed through to the case-event consumer and the producer.
+  std::map<std::string, std::string> consumer_properties;
+  std::map<std::string, std::string> producer_properties;
   std::string redis_address = "127.0.0.1:6379";
   int64_t redis_pool_size = 4;
   std::string log_level = "info";
@@ -51,6 +58,56 @@ struct ServiceConfig {
   }
 };
 
+// The librdkafka properties Meldpunt sets itself because its guarantees rest on them (offsets
+// stored only after an event is handled, read-committed, idempotent acks=all appends, the Java
+// client's partitioner); kafka.*_properties may not change them.
+inline constexpr absl::string_view kOwnedConsumerProperties[] = {"bootstrap.servers",
+                                                                 "group.id",
+                                                                 "enable.auto.commit",
+                                                                 "enable.auto.offset.store",
+                                                                 "isolation.level",
+                                                                 "auto.offset.reset",
+                                                                 "enable.partition.eof",
+                                                                 "rebalance_cb",
+                                                                 "event_cb",
+                                                                 "partition.assignment.strategy"};
+inline constexpr absl::string_view kOwnedProducerProperties[] = {
+    "bootstrap.servers",
+    "enable.idempotence",
+    "acks",
+    "request.required.acks",
+    "partitioner",
+    "message.timeout.ms",
+    "delivery.timeout.ms",
+    "transactional.id",
+    "dr_cb",
+    "event_cb",
+    "max.in.flight.requests.per.connection",
+    "max.in.flight",
+    "linger.ms",
+    "queue.buffering.max.ms"};
+
+template <size_t N>
+absl::Status CheckPassThrough(absl::string_view key, const std::map<std::string, std::string>& m,
+                              const absl::string_view (&owned)[N]) {
+  for (const auto& [name, value] : m) {
+    for (absl::string_view o : owned) {
+      if (name == o) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "'", key, ".", name, "': Meldpunt sets this property itself and it may not be changed",
+            name == "linger.ms" || name == "queue.buffering.max.ms" ? " (use kafka.linger)"
+            : name == "message.timeout.ms" || name == "delivery.timeout.ms"
+                ? " (use kafka.produce_timeout)"
+                : ""));
+      }
+    }
+    if (value.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("'", key, ".", name, "': the value is empty"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 template <typename T>
 void AddServiceKeys(Schema<T>& schema) {
   schema.String("grpc.listen", &T::grpc_listen, "host:port of the gRPC server", HostPort(true))
@@ -74,6 +131,20 @@ void AddServiceKeys(Schema<T>& schema) {
                              ? "must be between 0s and 1s"
                              : "";
                 })
+      .StringMap("kafka.consumer_properties", &T::consumer_properties,
+                 "librdkafka properties of the case-event consumer, passed through (e.g. "
+                 "fetch.wait.max.ms); the keys Meldpunt's guarantees rest on are refused")
+      .StringMap("kafka.producer_properties", &T::producer_properties,
+                 "librdkafka properties of the producer, passed through (e.g. batch.size); the "
+                 "keys Meldpunt's guarantees rest on are refused")
+      .Check([](const T& c) {
+        return CheckPassThrough("kafka.consumer_properties", c.consumer_properties,
+                                kOwnedConsumerProperties);
+      })
+      .Check([](const T& c) {
+        return CheckPassThrough("kafka.producer_properties", c.producer_properties,
+                                kOwnedProducerProperties);
+      })
       .Duration("kafka.produce_timeout", &T::produce_timeout,
                 "how long an append may wait for Kafka's acknowledgement before the call fails "
                 "with UNAVAILABLE")

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "libs/events/acks.h"
 #include "libs/observability/log.h"
 
 namespace meldpunt::events {
@@ -162,12 +163,7 @@ void EventConsumer::RunLanes() {
     // Each lane handles its records in order and stops at the first one Stop() left unhandled;
     // done[lane] counts the records it finished (handled or skipped for good).
     std::vector<size_t> done(lanes, 0);
-    auto run_lane = [&](size_t lane) {
-      for (const kafka::Record& record : by_lane[lane]) {
-        if (!Process(record)) return;
-        ++done[lane];
-      }
-    };
+    auto run_lane = [&](size_t lane) { done[lane] = RunLane(by_lane[lane]); };
     std::vector<size_t> busy_lanes;
     for (size_t lane = 0; lane < lanes; ++lane) {
       if (!by_lane[lane].empty()) busy_lanes.push_back(lane);
@@ -190,6 +186,45 @@ void EventConsumer::RunLanes() {
       }
     }
     if (!all_done) return;  // Stop() came: the rest is the next owner's
+  }
+}
+
+size_t EventConsumer::RunLane(const std::vector<kafka::Record>& records) {
+  size_t from = 0;
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    // The handlers' acknowledgement waits (AwaitAcks) come here: one wait for the run.
+    internal::DeferredAcks deferred;
+    size_t handled = from;
+    std::optional<size_t> failed;
+    absl::Status error;
+    for (size_t i = from; i < records.size(); ++i) {
+      // A case's next record sees what its earlier one did once that is durable.
+      if (!deferred.empty() && deferred.Holds(records[i].key)) {
+        failed = deferred.Wait(&error);
+        if (failed) break;
+      }
+      deferred.At(i, records[i].key);
+      if (!Process(records[i])) break;
+      handled = i + 1;
+    }
+    if (!failed) failed = deferred.Wait(&error);
+    if (!failed) return handled;
+    // Not durable from record *failed on: those records are handled again (the same event
+    // ids), unless Stop() came, which leaves them to the next owner.
+    if (stop_.load()) return std::min(*failed, handled);
+    stats_.retries++;
+    if (retried_metric_) retried_metric_->Increment();
+    const kafka::Record& record = records[*failed];
+    log::Warning("appending the records of an event failed, handling it again",
+                 {{"topic", record.topic},
+                  {"partition", record.partition},
+                  {"offset", record.offset},
+                  {"case_id", record.key},
+                  {"error", error.ToString()}});
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+    from = *failed;
   }
 }
 

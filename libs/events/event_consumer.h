@@ -17,7 +17,9 @@
 // handles each partition's records in order on its own lane (partition % lanes), in parallel with
 // the other lanes, and commits each partition's last handled record once the whole batch is done.
 // Order within a partition (so within a case) is kept; the handler must be safe to call from
-// several threads at once.
+// several threads at once. A lane waits for the acknowledgements of what its handlers appended
+// through events::AwaitAcks once for its run of records instead of once per record
+// (libs/events/acks.h), and before it handles a case's next record.
 #pragma once
 
 #include <atomic>
@@ -85,6 +87,10 @@ class EventConsumer {
   // Decodes and handles one record, retrying in place. False when Stop() came before it was
   // handled: the record must not be committed.
   bool Process(const kafka::Record& record);
+  // Handles one lane's records in order, with the handlers' acknowledgement waits deferred to the
+  // end of the run (events::AwaitAcks); returns how many are done for good (handled and durable,
+  // or skipped), a prefix: fewer than all only when Stop() came.
+  size_t RunLane(const std::vector<kafka::Record>& records);
   // Runs lane(i) for every i in `lanes` (lanes[0] on this thread, the rest on the lane threads)
   // and returns when all are done.
   void RunOnLanes(const std::vector<size_t>& lanes, const std::function<void(size_t)>& lane);

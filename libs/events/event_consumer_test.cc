@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "libs/events/acks.h"
 #include "libs/events/event_log.h"
 #include "libs/kafka/producer.h"
 #include "prometheus/registry.h"
@@ -206,6 +208,177 @@ TEST_F(EventConsumerTest, LanesKeepEachPartitionsOrderAndCommitWhatIsDone) {
   ASSERT_TRUE(WaitFor([&] { return next.stats().handled == 1; }));
   next.Stop();
   EXPECT_EQ(second, (std::vector<std::string>{"ev-late"}));
+}
+
+// A handler's acknowledgement waits (AwaitAcks) go to its lane: the lane handles the next records
+// while they are outstanding, runs each `then` once its records are durable, in order, waits
+// before a case's next record, and handles a record whose append failed again with the ones
+// after it.
+TEST_F(EventConsumerTest, LanesWaitForTheAcknowledgementsOfTheirRunOnceAndRedoWhatFailed) {
+  ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, "acked", 2, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  for (int c = 0; c < 20; ++c) {
+    for (int n = 0; n < 4; ++n) {
+      Envelope e = NewEnvelope(absl::StrCat("MP-", c), "test", absl::Now());
+      e.mutable_case_closed();
+      Finish(e, absl::StrCat("ev-", c, "-", n));
+      ASSERT_TRUE(producer_->SendAsync(ToRecord("acked", e), [](auto) {}).ok());
+    }
+  }
+  ASSERT_TRUE(producer_->Flush(absl::Seconds(10)).ok());
+  auto consumer = [&] {
+    auto c =
+        kafka::Consumer::Create({.brokers = brokers_, .group_id = "acked", .topics = {"acked"}});
+    EXPECT_TRUE(c.ok());
+    return std::move(*c);
+  };
+
+  // The "broker": acknowledges what the handlers sent 3 ms later; the first append of ev-3-1
+  // fails.
+  struct Sent {
+    kafka::DeliveryCallback done;
+    absl::Time at;
+    bool fail;
+    int32_t partition;
+  };
+  absl::Mutex mu;
+  std::vector<Sent> sent;
+  std::map<std::string, std::vector<int>> durable;  // case -> event numbers whose `then` ran
+  std::map<std::string, int> handled;               // event id -> handler calls
+  std::map<int32_t, int> outstanding;               // partition -> sent, not acknowledged
+  int handled_while_outstanding = 0;  // while its own partition's sends were outstanding
+  int overlapping_a_case = 0;         // a case's event handled before its previous one was durable
+  bool failed_once = false;
+  std::atomic<bool> quit{false};
+  std::thread broker([&] {
+    while (!quit.load()) {
+      std::vector<Sent> due;
+      {
+        absl::MutexLock lock(&mu);
+        const absl::Time now = absl::Now();
+        for (auto it = sent.begin(); it != sent.end();) {
+          if (it->at <= now) {
+            due.push_back(std::move(*it));
+            --outstanding[it->partition];
+            it = sent.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+      for (Sent& s : due) {
+        if (s.fail) {
+          s.done(absl::UnavailableError("broker gone"));
+        } else {
+          s.done(kafka::Delivered{0, 0});
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+  });
+  EventConsumer loop(
+      consumer(),
+      [&](const Envelope& e, const kafka::Record& r) -> absl::Status {
+        const std::string id = e.event_id();
+        const std::string case_id = e.case_id();
+        const int n = id.back() - '0';
+        Acks acks;
+        {
+          absl::MutexLock lock(&mu);
+          ++handled[id];
+          if (outstanding[r.partition] > 0) ++handled_while_outstanding;
+          if (static_cast<int>(durable[case_id].size()) < n) ++overlapping_a_case;
+          const bool fail = id == "ev-3-1" && !failed_once;
+          failed_once |= fail;
+          sent.push_back({acks.Track(), absl::Now() + absl::Milliseconds(3), fail, r.partition});
+          ++outstanding[r.partition];
+        }
+        return AwaitAcks(std::move(acks), absl::Now() + absl::Seconds(10), [&, case_id, n] {
+          absl::MutexLock lock(&mu);
+          durable[case_id].push_back(n);
+          return absl::OkStatus();
+        });
+      },
+      nullptr, "", {.lanes = 2});
+  loop.Start();
+  ASSERT_TRUE(WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    int done = 0;
+    for (const auto& [c, events] : durable) done += static_cast<int>(events.size());
+    return done == 80;
+  }));
+  loop.Stop();
+  quit = true;
+  broker.join();
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(durable.size(), 20u);
+  for (const auto& [case_id, events] : durable) {
+    EXPECT_EQ(events, (std::vector<int>{0, 1, 2, 3})) << case_id;  // once each, in order
+  }
+  EXPECT_EQ(handled["ev-3-1"], 2);  // handled again after its append failed
+  EXPECT_EQ(loop.stats().retries, 1);
+  EXPECT_GT(handled_while_outstanding, 0);  // the lane did not wait record by record
+  EXPECT_EQ(overlapping_a_case, 0);
+  for (const auto& [id, calls] : handled) {
+    // Only the failed record and the records after it in its lane were handled twice.
+    EXPECT_LE(calls, 2) << id;
+  }
+
+  // What was durable was committed: the next member sees only what comes after.
+  Envelope e = NewEnvelope("MP-1", "test", absl::Now());
+  e.mutable_case_closed();
+  Finish(e, "ev-late");
+  ASSERT_TRUE(producer_->Send(ToRecord("acked", e), absl::Now() + absl::Seconds(10)).ok());
+  std::vector<std::string> second;
+  EventConsumer next(consumer(),
+                     [&](const Envelope& e, const kafka::Record&) {
+                       second.push_back(e.event_id());
+                       return absl::OkStatus();
+                     },
+                     nullptr, "", {.lanes = 2});
+  next.Start();
+  ASSERT_TRUE(WaitFor([&] { return next.stats().handled == 1; }));
+  next.Stop();
+  EXPECT_EQ(second, (std::vector<std::string>{"ev-late"}));
+}
+
+// Outside a lane AwaitAcks waits at once, and runs `then` only after the acknowledgements.
+TEST(AwaitAcks, OutsideALaneWaitsThenRuns) {
+  Acks ok;
+  kafka::DeliveryCallback done = ok.Track();
+  std::thread later([&] {
+    absl::SleepFor(absl::Milliseconds(20));
+    done(kafka::Delivered{0, 1});
+  });
+  bool ran = false;
+  EXPECT_TRUE(AwaitAcks(ok, absl::Now() + absl::Seconds(10), [&] {
+                ran = true;
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_TRUE(ran);
+  later.join();
+
+  Acks failed;
+  failed.Track()(absl::UnavailableError("broker gone"));
+  ran = false;
+  EXPECT_EQ(AwaitAcks(failed, absl::Now() + absl::Seconds(10),
+                      [&] {
+                        ran = true;
+                        return absl::OkStatus();
+                      })
+                .code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(ran);
+
+  Acks refused;
+  refused.Refused(absl::ResourceExhaustedError("queue full"));
+  EXPECT_EQ(refused.Wait(absl::Now() + absl::Seconds(1)).code(),
+            absl::StatusCode::kResourceExhausted);
+
+  Acks never;
+  kafka::DeliveryCallback hang = never.Track();
+  EXPECT_EQ(never.Wait(absl::Now() + absl::Milliseconds(50)).code(),
+            absl::StatusCode::kUnavailable);
+  hang(kafka::Delivered{0, 2});  // after the wait gave up: harmless
 }
 
 // meldpunt_kafka_consumer_lag{group}, or -1 when the registry does not have the series.

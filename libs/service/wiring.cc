@@ -22,7 +22,8 @@ absl::StatusOr<std::unique_ptr<kafka::Producer>> MakeProducer(const config::Serv
   return kafka::Producer::Create({.brokers = config.kafka_brokers,
                                   .client_id = client_id,
                                   .delivery_timeout = config.produce_timeout,
-                                  .linger = config.producer_linger});
+                                  .linger = config.producer_linger,
+                                  .extra = config.producer_properties});
 }
 
 absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
@@ -31,7 +32,8 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
   return kafka::Consumer::Create({.brokers = config.kafka_brokers,
                                   .group_id = group,
                                   .topics = {events::kCaseEventsTopic},
-                                  .client_id = client_id},
+                                  .client_id = client_id,
+                                  .extra = config.consumer_properties},
                                  listener);
 }
 

@@ -13,37 +13,18 @@ namespace meldpunt::deadline {
 absl::Status AppendAll(kafka::Producer& producer, const std::vector<events::Envelope>& envelopes,
                        absl::Duration timeout) {
   if (envelopes.empty()) return absl::OkStatus();
-  struct Pending {
-    absl::Mutex mu;
-    size_t left ABSL_GUARDED_BY(mu) = 0;
-    absl::Status error ABSL_GUARDED_BY(mu);
-  };
-  // Shared with the delivery callbacks, which may run after a timeout returned.
-  auto pending = std::make_shared<Pending>();
-  {
-    absl::MutexLock lock(&pending->mu);
-    pending->left = envelopes.size();
-  }
+  return events::AwaitAcks(Send(producer, envelopes), absl::Now() + timeout);
+}
+
+events::Acks Send(kafka::Producer& producer, const std::vector<events::Envelope>& envelopes) {
+  events::Acks acks;
   for (const events::Envelope& e : envelopes) {
-    absl::Status queued = producer.SendAsync(events::ToRecord(events::kCaseEventsTopic, e),
-                                             [pending](absl::StatusOr<kafka::Delivered> delivered) {
-                                               absl::MutexLock lock(&pending->mu);
-                                               if (!delivered.ok() && pending->error.ok())
-                                                 pending->error = delivered.status();
-                                               --pending->left;
-                                             });
-    if (!queued.ok()) {
-      absl::MutexLock lock(&pending->mu);
-      if (pending->error.ok()) pending->error = queued;
-      --pending->left;
-    }
+    kafka::DeliveryCallback done = acks.Track();
+    absl::Status queued =
+        producer.SendAsync(events::ToRecord(events::kCaseEventsTopic, e), std::move(done));
+    if (!queued.ok()) acks.Refused(queued);
   }
-  absl::MutexLock lock(&pending->mu);
-  auto done = [&pending]() ABSL_SHARED_LOCKS_REQUIRED(pending->mu) { return pending->left == 0; };
-  if (!pending->mu.AwaitWithTimeout(absl::Condition(&done), timeout)) {
-    return absl::UnavailableError("kafka did not acknowledge the events in time");
-  }
-  return pending->error;
+  return acks;
 }
 
 absl::StatusOr<int> FireDue(DeadlineLogic& logic, kafka::Producer& producer, int32_t partition,
@@ -58,7 +39,8 @@ absl::StatusOr<int> FireDue(DeadlineLogic& logic, kafka::Producer& producer, int
       if (f.event.has_value()) out.push_back(*f.event);
     // Nothing is completed unless every event is durable: the rest fire again after the lease,
     // with the same ids.
-    RETURN_IF_ERROR(AppendAll(producer, out, options.produce_timeout));
+    // Waited for here, also on a consumer lane: Complete must follow the acknowledgements.
+    RETURN_IF_ERROR(Send(producer, out).Wait(absl::Now() + options.produce_timeout));
     const absl::Time now = absl::Now();
     if (observe) {
       for (const Firing& f : firings)

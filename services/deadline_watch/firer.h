@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/events/acks.h"
 #include "libs/events/codec.h"
 #include "libs/kafka/producer.h"
 #include "services/deadline_watch/deadline_logic.h"
@@ -17,9 +18,12 @@
 namespace meldpunt::deadline {
 
 // Appends the events to meldpunt.case-events.v1 and waits until the broker acknowledged every
-// one (UNAVAILABLE after `timeout`).
+// one (UNAVAILABLE after `timeout`); on a consumer lane the lane waits, with its other records'
+// (events::AwaitAcks).
 absl::Status AppendAll(kafka::Producer& producer, const std::vector<events::Envelope>& envelopes,
                        absl::Duration timeout);
+// Sends the events, all in flight at once; the caller waits on what it returns.
+events::Acks Send(kafka::Producer& producer, const std::vector<events::Envelope>& envelopes);
 
 struct FireOptions {
   absl::Duration produce_timeout = absl::Seconds(10);

@@ -7,6 +7,26 @@
 
 namespace meldpunt::notification {
 
+int ClaimFairly(const std::vector<int32_t>& partitions, int free,
+                const std::function<absl::StatusOr<int>(int32_t, int)>& claim) {
+  int claimed = 0;
+  std::vector<int32_t> round = partitions;
+  while (free > 0 && !round.empty()) {
+    std::vector<int32_t> full;  // took their whole share: they may have more
+    for (size_t i = 0; i < round.size() && free > 0; ++i) {
+      const int left = static_cast<int>(round.size() - i);
+      const int share = std::min((free + left - 1) / left, 100);
+      absl::StatusOr<int> got = claim(round[i], share);
+      if (!got.ok()) continue;
+      free -= *got;
+      claimed += *got;
+      if (*got >= share) full.push_back(round[i]);
+    }
+    round.swap(full);
+  }
+  return claimed;
+}
+
 void Senders::Start() {
   stop_ = false;
   dispatcher_ = std::thread([this] { DispatchLoop(); });
@@ -43,21 +63,28 @@ void Senders::DispatchLoop() {
       partitions = partitions_;
       free = options_.workers - busy_ - static_cast<int>(queue_.size());
     }
-    int64_t waiting = 0;
-    for (int32_t p : partitions) {
-      if (free > 0) {
-        absl::StatusOr<std::vector<v1::Job>> jobs =
-            store_.Claim(p, absl::Now(), options_.lease, std::min(free, 100));
-        if (!jobs.ok()) {
-          log::Warning("claiming messages failed",
-                       {{"partition", p}, {"error", jobs.status().ToString()}});
-          continue;
-        }
-        free -= static_cast<int>(jobs->size());
-        absl::MutexLock lock(&mu_);
-        for (auto& job : *jobs) queue_.push_back(std::move(job));
+    // A different partition first on every pass.
+    std::vector<int32_t> order(partitions.begin(), partitions.end());
+    if (!order.empty()) {
+      std::rotate(order.begin(), order.begin() + static_cast<size_t>(pass) % order.size(),
+                  order.end());
+    }
+    const absl::Time now = absl::Now();
+    free -= ClaimFairly(order, free, [&](int32_t p, int n) -> absl::StatusOr<int> {
+      absl::StatusOr<std::vector<v1::Job>> jobs = store_.Claim(p, now, options_.lease, n);
+      if (!jobs.ok()) {
+        log::Warning("claiming messages failed",
+                     {{"partition", p}, {"error", jobs.status().ToString()}});
+        return jobs.status();
       }
-      if (pass % 40 == 0) {
+      const int got = static_cast<int>(jobs->size());
+      absl::MutexLock lock(&mu_);
+      for (auto& job : *jobs) queue_.push_back(std::move(job));
+      return got;
+    });
+    int64_t waiting = 0;
+    if (pass % 40 == 0) {
+      for (int32_t p : partitions) {
         absl::StatusOr<int64_t> n = store_.Waiting(p);
         if (n.ok()) waiting += *n;
       }

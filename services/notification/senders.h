@@ -35,6 +35,14 @@ struct SenderOptions {
 using AttemptObserver = std::function<void(
     const std::string& channel, const absl::StatusOr<AttemptOutcome>& outcome, absl::Duration)>;
 
+// Claims up to `free` messages from `partitions`, fairly: each partition in turn (starting with
+// the first) gets an even share of what is still free, and what a partition leaves goes round
+// again to those that took their whole share, until nothing is free or nothing is left. A backlog
+// in one partition cannot hold back the messages of the others. `claim(p, n)` claims at most n
+// of partition p and returns how many it got; a failed claim is passed by.
+int ClaimFairly(const std::vector<int32_t>& partitions, int free,
+                const std::function<absl::StatusOr<int>(int32_t, int)>& claim);
+
 class Senders {
  public:
   Senders(NotificationLogic& logic, DeliveryStore& store, SenderOptions options,

@@ -5,6 +5,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "libs/events/acks.h"
 #include "libs/events/event_log.h"
 #include "libs/events/topics.h"
 #include "libs/observability/log.h"
@@ -149,67 +150,67 @@ absl::Status RoutingApp::HandleEvent(const events::Envelope& envelope) {
   };
   std::optional<RoutingOutput> output = logic_->Handle(
       *rules, envelope, before, [&](const std::string& d) { return OpenCases(*rules, d); }, nearby);
-  if (output) {
-    // Every record in flight at once; the input is committed only when all are acknowledged.
-    const absl::Time deadline = absl::Now() + config_.produce_timeout;
-    struct Ack {
-      absl::Notification done;
-      absl::Status status;
-    };
-    std::vector<std::shared_ptr<Ack>> acks;
-    auto send = [&](const kafka::Message& message) -> absl::Status {
-      auto ack = std::make_shared<Ack>();
-      acks.push_back(ack);
-      return producer_->SendAsync(message, [ack](absl::StatusOr<kafka::Delivered> result) {
-        ack->status = result.status();
-        ack->done.Notify();
-      });
-    };
-    if (output->dispatch && output->dispatch->has_reporter()) {
-      // The department may see who reported (its policy): the sealed fields are opened for it.
-      RETURN_IF_ERROR(privacy_.sealer->OpenReporter(output->dispatch->case_id(),
-                                                    output->dispatch->mutable_reporter()));
-    }
-    if (output->dispatch)
-      RETURN_IF_ERROR(send(DispatchRecord(output->dispatch_topic, *output->dispatch)));
-    for (const auto& e : output->events)
-      RETURN_IF_ERROR(send(events::ToRecord(events::kCaseEventsTopic, e)));
-    for (const auto& ack : acks) {
-      if (!ack->done.WaitForNotificationWithDeadline(deadline)) {
-        return absl::UnavailableError("routing output not acknowledged in time");
-      }
-      RETURN_IF_ERROR(ack->status);
-    }
-    for (const auto& e : output->events) {
-      if (e.has_case_linked() || e.has_case_merged()) {
-        routed_
-            ->Add(
-                {{"department", e.has_case_merged() ? "merged" : "linked"}, {"rule", "duplicates"}})
-            .Increment();
-        log::Info("likely duplicate",
-                  {{"case_id", envelope.case_id()},
-                   {"master", e.has_case_merged() ? e.case_merged().master_case_id()
-                                                  : e.case_linked().master_case_id()}});
-        continue;
-      }
-      const bool referred = e.has_case_referred();
-      routed_
-          ->Add({{"department", referred ? "referred" : e.case_routed().department()},
-                 {"rule", referred ? "" : e.case_routed().rule_id()}})
-          .Increment();
-      log::Info(referred ? "case referred" : "case routed",
-                {{"case_id", envelope.case_id()},
-                 {"trace_id", envelope.correlation_id()},
-                 {"to", referred ? e.case_referred().body() : e.case_routed().department()},
-                 {"why", referred ? e.case_referred().reason() : e.case_routed().explanation()}});
-    }
-  }
   v1::RouteState after = before;
   RoutingLogic::Fold(after, envelope);
-  if (after.SerializeAsString() != before.SerializeAsString()) {
-    RETURN_IF_ERROR(store_->Save(envelope.case_id(), before, after));
+  const bool changed = after.SerializeAsString() != before.SerializeAsString();
+  if (!output) return changed ? store_->Save(envelope.case_id(), before, after) : absl::OkStatus();
+  // Every record in flight at once; the state is saved and the input committed only when all are
+  // acknowledged (a repeat before then routes the case again, with the same event ids).
+  events::Acks acks;
+  auto send = [&](const kafka::Message& message) -> absl::Status {
+    kafka::DeliveryCallback done = acks.Track();
+    absl::Status queued = producer_->SendAsync(message, std::move(done));
+    if (!queued.ok()) acks.Refused(queued);
+    return queued;
+  };
+  if (output->dispatch && output->dispatch->has_reporter()) {
+    // The department may see who reported (its policy): the sealed fields are opened for it.
+    RETURN_IF_ERROR(privacy_.sealer->OpenReporter(output->dispatch->case_id(),
+                                                  output->dispatch->mutable_reporter()));
   }
-  return absl::OkStatus();
+  if (output->dispatch)
+    RETURN_IF_ERROR(send(DispatchRecord(output->dispatch_topic, *output->dispatch)));
+  for (const auto& e : output->events)
+    RETURN_IF_ERROR(send(events::ToRecord(events::kCaseEventsTopic, e)));
+  events::AfterAcks then = [this, case_id = envelope.case_id(), trace = envelope.correlation_id(),
+                            out = std::move(output->events), before, after, changed] {
+    RecordRouted(case_id, trace, out);
+    return changed ? store_->Save(case_id, before, after) : absl::OkStatus();
+  };
+  const absl::Time deadline = absl::Now() + config_.produce_timeout;
+  if (duplicate_lock) {
+    // Into the duplicate index before the next submission of the category searches it.
+    RETURN_IF_ERROR(acks.Wait(deadline));
+    return then();
+  }
+  // In a consumer lane the wait is the lane's, with its other records' (libs/events/acks.h).
+  return events::AwaitAcks(std::move(acks), deadline, std::move(then));
+}
+
+void RoutingApp::RecordRouted(const std::string& case_id, const std::string& trace_id,
+                              const std::vector<events::Envelope>& out) {
+  for (const auto& e : out) {
+    if (e.has_case_linked() || e.has_case_merged()) {
+      routed_
+          ->Add({{"department", e.has_case_merged() ? "merged" : "linked"}, {"rule", "duplicates"}})
+          .Increment();
+      log::Info("likely duplicate",
+                {{"case_id", case_id},
+                 {"master", e.has_case_merged() ? e.case_merged().master_case_id()
+                                                : e.case_linked().master_case_id()}});
+      continue;
+    }
+    const bool referred = e.has_case_referred();
+    routed_
+        ->Add({{"department", referred ? "referred" : e.case_routed().department()},
+               {"rule", referred ? "" : e.case_routed().rule_id()}})
+        .Increment();
+    log::Info(referred ? "case referred" : "case routed",
+              {{"case_id", case_id},
+               {"trace_id", trace_id},
+               {"to", referred ? e.case_referred().body() : e.case_routed().department()},
+               {"why", referred ? e.case_referred().reason() : e.case_routed().explanation()}});
+  }
 }
 
 bool RoutingApp::Ready() const {

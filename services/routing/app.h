@@ -40,6 +40,9 @@ class RoutingApp {
 
  private:
   absl::Status HandleEvent(const events::Envelope& envelope);
+  // The metrics and log lines of a routing decision, once its records are durable.
+  void RecordRouted(const std::string& case_id, const std::string& trace_id,
+                    const std::vector<events::Envelope>& out);
   std::shared_ptr<const RuleSet> Rules() const;
   std::map<std::string, int64_t> OpenCases(const RuleSet& rules, const std::string& department);
 
