@@ -27,7 +27,7 @@ struct NotificationConfig : config::ServiceConfig {
   int64_t max_attempts = 8;
   absl::Duration first_backoff = absl::Seconds(2);
   absl::Duration max_backoff = absl::Minutes(10);
-  int64_t workers = 8;
+  int64_t workers = 16;
   absl::Duration lease = absl::Minutes(2);
   absl::Duration poll_interval = absl::Milliseconds(50);
   int64_t max_in_flight_per_host = 2;
