@@ -156,13 +156,14 @@ class RssSampler:
 
 
 def cpu_seconds(pid):
-    """User + system CPU seconds of a process so far (its threads included)."""
+    """User + system CPU seconds of a process so far: its threads, and the children it has reaped
+    (Redis's append-only-file rewrites run in a forked child)."""
     try:
         with open("/proc/%d/stat" % pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def redis_info(address, field):
