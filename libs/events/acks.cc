@@ -6,10 +6,15 @@ namespace meldpunt::events {
 
 Acks::Acks() : state_(std::make_shared<State>()) {}
 
+absl::Status Acks::Send(kafka::Producer& producer, const kafka::Message& message) {
+  absl::Status queued = producer.SendAsync(message, Track());
+  if (!queued.ok()) Refused(queued);
+  return queued;
+}
+
 kafka::DeliveryCallback Acks::Track() {
   {
     absl::MutexLock lock(&state_->mu);
-    ++state_->tracked;
     ++state_->left;
   }
   // Shares the state: the callback may run after a timed-out Wait returned.
@@ -22,13 +27,7 @@ kafka::DeliveryCallback Acks::Track() {
 
 void Acks::Refused(const absl::Status& status) {
   absl::MutexLock lock(&state_->mu);
-  ++state_->tracked;
   if (state_->error.ok()) state_->error = status;
-}
-
-bool Acks::empty() const {
-  absl::MutexLock lock(&state_->mu);
-  return state_->tracked == 0;
 }
 
 absl::Status Acks::Wait(absl::Time deadline) const {
@@ -63,12 +62,12 @@ DeferredAcks::~DeferredAcks() {
 
 DeferredAcks* DeferredAcks::Current() { return current; }
 
-void DeferredAcks::At(size_t index, const std::string& key) {
+void DeferredAcks::At(size_t index, absl::string_view key) {
   index_ = index;
   key_ = key;
 }
 
-bool DeferredAcks::Holds(const std::string& key) const {
+bool DeferredAcks::Holds(absl::string_view key) const {
   for (const Entry& e : entries_)
     if (e.key == key) return true;
   return false;

@@ -1,7 +1,7 @@
 // The acknowledgements of records a handler appended, and who waits for them.
 //
 //   events::Acks acks;
-//   RETURN_IF_ERROR(producer.SendAsync(record, acks.Track()));
+//   RETURN_IF_ERROR(acks.Send(producer, record));
 //   return events::AwaitAcks(std::move(acks), absl::Now() + timeout,
 //                            [&] { return store.Save(...); });  // after the records are durable
 //
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/kafka/producer.h"
@@ -30,18 +31,19 @@ namespace meldpunt::events {
 class Acks {
  public:
   Acks();
+  // Sends the record (Producer::SendAsync) and tracks its acknowledgement; a refused enqueue is
+  // returned, and Wait returns it too.
+  absl::Status Send(kafka::Producer& producer, const kafka::Message& message);
   // The delivery callback of one SendAsync; call it once per record sent.
   kafka::DeliveryCallback Track();
   // A record that could not be enqueued (SendAsync refused it): Wait returns this error.
   void Refused(const absl::Status& status);
   // Every tracked record acknowledged: OK; the first error; UNAVAILABLE at `deadline`.
   absl::Status Wait(absl::Time deadline) const;
-  bool empty() const;
 
  private:
   struct State {
     absl::Mutex mu;
-    int64_t tracked ABSL_GUARDED_BY(mu) = 0;
     int64_t left ABSL_GUARDED_BY(mu) = 0;
     absl::Status error ABSL_GUARDED_BY(mu);
   };
@@ -65,10 +67,11 @@ class DeferredAcks {
   DeferredAcks(const DeferredAcks&) = delete;
   DeferredAcks& operator=(const DeferredAcks&) = delete;
 
-  // The record being handled now (its index in the lane's run, and its key).
-  void At(size_t index, const std::string& key);
+  // The record being handled now: its index in the lane's run, and its key, which must outlive
+  // this object (the lane's records do).
+  void At(size_t index, absl::string_view key);
   // Whether a deferred wait belongs to a record with this key.
-  bool Holds(const std::string& key) const;
+  bool Holds(absl::string_view key) const;
   bool empty() const { return entries_.empty(); }
   // Waits for every deferred acknowledgement and runs every `then`, in record order, and forgets
   // them all. nullopt: all done; else the index of the first record that failed (its error in
@@ -81,14 +84,14 @@ class DeferredAcks {
  private:
   struct Entry {
     size_t index;
-    std::string key;
+    absl::string_view key;
     Acks acks;
     absl::Time deadline;
     AfterAcks then;
   };
   std::vector<Entry> entries_;
   size_t index_ = 0;
-  std::string key_;
+  absl::string_view key_;
 };
 
 }  // namespace internal

@@ -19,10 +19,8 @@ absl::Status AppendAll(kafka::Producer& producer, const std::vector<events::Enve
 events::Acks Send(kafka::Producer& producer, const std::vector<events::Envelope>& envelopes) {
   events::Acks acks;
   for (const events::Envelope& e : envelopes) {
-    kafka::DeliveryCallback done = acks.Track();
-    absl::Status queued =
-        producer.SendAsync(events::ToRecord(events::kCaseEventsTopic, e), std::move(done));
-    if (!queued.ok()) acks.Refused(queued);
+    // A refused record is in `acks` too: Wait returns its error.
+    (void)acks.Send(producer, events::ToRecord(events::kCaseEventsTopic, e));
   }
   return acks;
 }

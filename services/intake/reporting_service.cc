@@ -45,11 +45,14 @@ grpc::Status ReportingService::GetComplaintsReport(grpc::ServerContext* context,
   if (absl::Status bad = reporting::CheckYear(request->year()); !bad.ok()) {
     return grpc_util::ToGrpcStatus(bad);
   }
-  absl::StatusOr<std::vector<Case>> cases = store_.Submitted(
-      reporting::YearStart(request->year()), reporting::YearStart(request->year() + 1), kMaxCases);
+  absl::StatusOr<std::vector<Case>> cases = YearCases(request->year());
   if (!cases.ok()) return grpc_util::ToGrpcStatus(cases.status());
   *response = reporting::Complaints(*cases, request->year(), clock_.Now(), calendar_);
   return grpc::Status::OK;
+}
+
+absl::StatusOr<std::vector<Case>> ReportingService::YearCases(int year) const {
+  return store_.Submitted(reporting::YearStart(year), reporting::YearStart(year + 1), kMaxCases);
 }
 
 grpc::Status ReportingService::ExportReport(grpc::ServerContext* context,
@@ -67,10 +70,10 @@ grpc::Status ReportingService::ExportReport(grpc::ServerContext* context,
   if (!v1::ReportGrouping_IsValid(request->group_by())) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("group_by", "is not a known grouping"));
   }
+  absl::StatusOr<std::vector<Case>> cases = YearCases(request->year());
+  if (!cases.ok()) return grpc_util::ToGrpcStatus(cases.status());
   const absl::Time from = reporting::YearStart(request->year());
   const absl::Time to = reporting::YearStart(request->year() + 1);
-  absl::StatusOr<std::vector<Case>> cases = store_.Submitted(from, to, kMaxCases);
-  if (!cases.ok()) return grpc_util::ToGrpcStatus(cases.status());
   const absl::Time now = clock_.Now();
   const v1::ReportGrouping group =
       request->group_by() == v1::GROUP_NONE ? v1::GROUP_MONTH : request->group_by();

@@ -26,6 +26,9 @@ class ReportingService final : public v1::Reporting::Service {
                             v1::ExportReportResponse* response) override;
 
  private:
+  // The cases submitted in calendar year `year` (the municipality's time zone).
+  absl::StatusOr<std::vector<Case>> YearCases(int year) const;
+
   const auth::Guard& guard_;
   CaseStore& store_;
   const clock::Clock& clock_;

@@ -157,21 +157,16 @@ absl::Status RoutingApp::HandleEvent(const events::Envelope& envelope) {
   // Every record in flight at once; the state is saved and the input committed only when all are
   // acknowledged (a repeat before then routes the case again, with the same event ids).
   events::Acks acks;
-  auto send = [&](const kafka::Message& message) -> absl::Status {
-    kafka::DeliveryCallback done = acks.Track();
-    absl::Status queued = producer_->SendAsync(message, std::move(done));
-    if (!queued.ok()) acks.Refused(queued);
-    return queued;
-  };
   if (output->dispatch && output->dispatch->has_reporter()) {
     // The department may see who reported (its policy): the sealed fields are opened for it.
     RETURN_IF_ERROR(privacy_.sealer->OpenReporter(output->dispatch->case_id(),
                                                   output->dispatch->mutable_reporter()));
   }
   if (output->dispatch)
-    RETURN_IF_ERROR(send(DispatchRecord(output->dispatch_topic, *output->dispatch)));
+    RETURN_IF_ERROR(
+        acks.Send(*producer_, DispatchRecord(output->dispatch_topic, *output->dispatch)));
   for (const auto& e : output->events)
-    RETURN_IF_ERROR(send(events::ToRecord(events::kCaseEventsTopic, e)));
+    RETURN_IF_ERROR(acks.Send(*producer_, events::ToRecord(events::kCaseEventsTopic, e)));
   events::AfterAcks then = [this, case_id = envelope.case_id(), trace = envelope.correlation_id(),
                             out = std::move(output->events), before, after, changed] {
     RecordRouted(case_id, trace, out);
