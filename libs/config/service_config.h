@@ -36,10 +36,10 @@ struct ServiceConfig {
   std::string grpc_tls_cert_file;
   std::string grpc_tls_key_file;
   std::string grpc_tls_client_ca_file;
-  std::string jwt_key_file;
-  std::string jwt_algorithm = "RS256";
+  std::string jwt_key_set_file;
   std::string jwt_issuer;
   std::string jwt_audience;
+  absl::Duration jwt_max_lifetime = absl::Hours(24);
   absl::Duration auth_clock_skew = absl::Seconds(30);
   // The reporters' data keys (AddPrivacyKeys; libs/privacy/privacy.h).
   std::string privacy_master_key_file;
@@ -50,10 +50,10 @@ struct ServiceConfig {
             .tls_key_file = grpc_tls_key_file,
             .tls_client_ca_file = grpc_tls_client_ca_file,
             .plaintext_loopback = grpc_plaintext_loopback,
-            .jwt_key_file = jwt_key_file,
-            .jwt_algorithm = jwt_algorithm,
+            .jwt_key_set_file = jwt_key_set_file,
             .jwt_issuer = jwt_issuer,
             .jwt_audience = jwt_audience,
+            .jwt_max_lifetime = jwt_max_lifetime,
             .clock_skew = auth_clock_skew};
   }
 };
@@ -158,7 +158,7 @@ void AddServiceKeys(Schema<T>& schema) {
                 "how long in-flight calls may finish on SIGTERM")
       .Bool("grpc.plaintext_loopback", &T::grpc_plaintext_loopback,
             "development only: serve gRPC without TLS; refused unless grpc.listen is a loopback "
-            "address; without auth.jwt.key_file every call is let in unauthenticated (the "
+            "address; without auth.jwt.key_set_file every call is let in unauthenticated (the "
             "service warns at start)")
       .String("grpc.tls.cert_file", &T::grpc_tls_cert_file,
               "PEM certificate chain of the gRPC port (TLS); required unless "
@@ -167,17 +167,18 @@ void AddServiceKeys(Schema<T>& schema) {
       .String("grpc.tls.client_ca_file", &T::grpc_tls_client_ca_file,
               "PEM CA bundle of client certificates: when set every client must present one it "
               "signed (mTLS); the certificate's CN is the caller, its OU the role")
-      .String("auth.jwt.key_file", &T::jwt_key_file,
-              "bearer-token verification key: the shared secret (HS*) or the PEM public key "
-              "(RS*, ES*); tokens carry sub, role (submitter, department, team, ops, admin), "
-              "department (for the department role) and exp")
-      .String(
-          "auth.jwt.algorithm", &T::jwt_algorithm,
-          "the one signing algorithm accepted: HS256, HS384, HS512, RS256, RS384, RS512, "
-          "ES256, ES384 or ES512",
-          OneOf({"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}))
-      .String("auth.jwt.issuer", &T::jwt_issuer, "when set, a token's iss must equal it")
-      .String("auth.jwt.audience", &T::jwt_audience, "when set, a token's aud must include it")
+      .String("auth.jwt.key_set_file", &T::jwt_key_set_file,
+              "bearer-token verification keys: a JSON Web Key Set (RFC 7517) whose keys each "
+              "carry kid, alg and the key (RSA n/e, EC crv/x/y, or oct k); a token's kid picks "
+              "its key; the file is read again when it changes, so keys rotate without a "
+              "restart; tokens carry sub, role (submitter, department, team, ops, admin), "
+              "department (for the department role), iss, aud, iat and exp")
+      .String("auth.jwt.issuer", &T::jwt_issuer,
+              "a token's iss must equal it; required with auth.jwt.key_set_file")
+      .String("auth.jwt.audience", &T::jwt_audience,
+              "a token's aud must include it; required with auth.jwt.key_set_file")
+      .Duration("auth.jwt.max_lifetime", &T::jwt_max_lifetime,
+                "the longest a token may be valid (exp - iat); longer-lived tokens are refused")
       .Duration("auth.clock_skew", &T::auth_clock_skew,
                 "tolerance on a token's exp and nbf for clocks that differ")
       .Check([](const T& c) { return auth::CheckOptions(c.security(), c.grpc_listen); });

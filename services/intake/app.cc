@@ -33,7 +33,7 @@ absl::Status IntakeApp::Start() {
   event_log_ = std::make_unique<events::KafkaEventLog>(*producer_);
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {RedisCaseStore::CasScript()}));
   ASSIGN_OR_RETURN(privacy_, service::ConnectKeyStoreAtStart(config_));
-  audit_ = std::make_unique<KafkaAuditTrail>(*producer_);
+  audit_ = std::make_unique<audit::KafkaAuditTrail>(*producer_);
   store_ = std::make_unique<RedisCaseStore>(*redis_);
   const CommandRules rules{.reopen_window = config_.reopen_window};
   logic_ = std::make_unique<IntakeLogic>(*event_log_, *store_, clock_,

@@ -23,7 +23,7 @@
 #include "libs/redis/redis.h"
 #include "libs/service/readiness.h"
 #include "libs/service/wiring.h"
-#include "services/intake/audit.h"
+#include "libs/audit/audit.h"
 #include "services/intake/config.h"
 #include "services/intake/intake_logic.h"
 #include "services/intake/intake_service.h"
@@ -71,7 +71,7 @@ class IntakeApp {
   std::unique_ptr<events::KafkaEventLog> event_log_;
   std::unique_ptr<redis::Client> redis_;
   service::Privacy privacy_;
-  std::unique_ptr<KafkaAuditTrail> audit_;
+  std::unique_ptr<audit::KafkaAuditTrail> audit_;
   std::unique_ptr<RedisCaseStore> store_;
   FoldWatch fold_watch_;  // the projection consumer tells waiting calls what it folded
   std::unique_ptr<IntakeLogic> logic_;

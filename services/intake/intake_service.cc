@@ -126,8 +126,9 @@ grpc::Status IntakeService::GetCase(grpc::ServerContext* context, const v1::GetC
     }
     if (!fields.empty() && audit_ != nullptr) {
       absl::Status audited =
-          audit_->Record(ReadRecord(*who, auth::methods::kGetCase, c->case_id(), std::move(fields),
-                                    grpc_util::TraceIdFrom(*context), absl::Now()),
+          audit_->Record(audit::ReadRecord(*who, auth::methods::kGetCase, c->case_id(),
+                                           std::move(fields), grpc_util::TraceIdFrom(*context),
+                                           absl::Now(), "intake"),
                          Deadline(context));
       if (!audited.ok()) return grpc_util::ToGrpcStatus(audited);
     }

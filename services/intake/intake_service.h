@@ -8,7 +8,7 @@
 #include "libs/auth/auth.h"
 #include "libs/privacy/privacy.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
-#include "services/intake/audit.h"
+#include "libs/audit/audit.h"
 #include "services/intake/intake_logic.h"
 #include "services/intake/metrics.h"
 
@@ -20,7 +20,7 @@ class IntakeService final : public v1::Intake::Service {
   // first; without them (tests) personal data is answered as stored.
   IntakeService(const auth::Guard& guard, IntakeLogic& logic, IntakeMetrics& metrics,
                 CommandRules rules, const privacy::Sealer* sealer = nullptr,
-                AuditTrail* audit = nullptr)
+                audit::AuditTrail* audit = nullptr)
       : guard_(guard),
         logic_(logic),
         metrics_(metrics),
@@ -51,7 +51,7 @@ class IntakeService final : public v1::Intake::Service {
   IntakeMetrics& metrics_;
   CommandRules rules_;
   const privacy::Sealer* sealer_;
-  AuditTrail* audit_;
+  audit::AuditTrail* audit_;
 };
 
 class CaseWorkService final : public v1::CaseWork::Service {

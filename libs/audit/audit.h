@@ -1,6 +1,7 @@
 // The audit trail of personal data: every answer that shows a reporter's personal data is
 // recorded on meldpunt.audit.v1 (who, which case, which fields, when, the trace), and the record
-// is durable before the answer leaves; no record, no answer (UNAVAILABLE).
+// is durable before the answer leaves; no record, no answer (UNAVAILABLE). Every service that
+// shows personal data records through it (intake's GetCase, notification's PreviewTemplate).
 #pragma once
 
 #include <string>
@@ -12,7 +13,7 @@
 #include "libs/kafka/producer.h"
 #include "meldpunt/events/v1/audit.pb.h"
 
-namespace meldpunt::intake {
+namespace meldpunt::audit {
 
 class AuditTrail {
  public:
@@ -29,9 +30,11 @@ class KafkaAuditTrail final : public AuditTrail {
   kafka::Producer& producer_;
 };
 
-// The record of `who` reading the personal `fields` of a case through `method`.
+// The record of `who` reading the personal `fields` of a case through `method` of `producer`
+// (the service that answered: "intake", "notification").
 events::v1::PersonalDataRead ReadRecord(const auth::Principal& who, absl::string_view method,
                                         const std::string& case_id, std::vector<std::string> fields,
-                                        const std::string& trace, absl::Time now);
+                                        const std::string& trace, absl::Time now,
+                                        absl::string_view producer);
 
-}  // namespace meldpunt::intake
+}  // namespace meldpunt::audit

@@ -1,10 +1,10 @@
-#include "services/intake/audit.h"
+#include "libs/audit/audit.h"
 
 #include "libs/events/codec.h"
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
 
-namespace meldpunt::intake {
+namespace meldpunt::audit {
 
 absl::Status KafkaAuditTrail::Record(const events::v1::PersonalDataRead& read,
                                      absl::Time deadline) {
@@ -23,7 +23,8 @@ absl::Status KafkaAuditTrail::Record(const events::v1::PersonalDataRead& read,
 
 events::v1::PersonalDataRead ReadRecord(const auth::Principal& who, absl::string_view method,
                                         const std::string& case_id, std::vector<std::string> fields,
-                                        const std::string& trace, absl::Time now) {
+                                        const std::string& trace, absl::Time now,
+                                        absl::string_view producer) {
   events::v1::PersonalDataRead read;
   read.set_audit_id(events::RandomId("audit"));
   read.set_case_id(case_id);
@@ -33,8 +34,8 @@ events::v1::PersonalDataRead ReadRecord(const auth::Principal& who, absl::string
   for (std::string& f : fields) read.add_fields(std::move(f));
   events::SetTime(read.mutable_at(), now);
   read.set_trace_id(trace);
-  read.set_producer("intake");
+  read.set_producer(std::string(producer));
   return read;
 }
 
-}  // namespace meldpunt::intake
+}  // namespace meldpunt::audit
