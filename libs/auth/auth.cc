@@ -1,6 +1,6 @@
 #include "libs/auth/auth.h"
 
-#include <jwt.h>
+#include <arpa/inet.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -12,7 +12,6 @@
 #include <grpcpp/security/auth_context.h>
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
-#include <nlohmann/json.hpp>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
@@ -20,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "libs/auth/certificates.h"
 #include "absl/time/clock.h"
 
 namespace meldpunt::auth {
@@ -84,44 +84,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& key, const std::string& 
   return text.str();
 }
 
-bool IsLoopback(const std::string& listen) {
-  // host:port, [v6]:port
-  const size_t colon = listen.rfind(':');
-  std::string host = listen.substr(0, colon == std::string::npos ? listen.size() : colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
-}
-
 absl::Status Unauthenticated(absl::string_view why) { return absl::UnauthenticatedError(why); }
-
-// The value of `name=` in an RFC 2253 subject ("CN=roads,OU=department,O=City"); "" if absent.
-std::string SubjectPart(absl::string_view subject, absl::string_view name) {
-  for (absl::string_view part : absl::StrSplit(subject, ',')) {
-    part = absl::StripAsciiWhitespace(part);
-    if (part.size() > name.size() && absl::StartsWithIgnoreCase(part, name) &&
-        part[name.size()] == '=') {
-      return std::string(part.substr(name.size() + 1));
-    }
-  }
-  return "";
-}
-
-struct JwtDeleter {
-  void operator()(jwt_t* jwt) const { jwt_free(jwt); }
-};
-
-// A claim that names someone or something: 1-128 printable ASCII characters.
-bool IsName(const char* value) {
-  if (value == nullptr) return false;
-  const absl::string_view text(value);
-  if (text.empty() || text.size() > 128) return false;
-  for (char c : text) {
-    if (c < 0x21 || c > 0x7e) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -151,6 +114,31 @@ bool ParseRole(absl::string_view name, Role* role) {
   return false;
 }
 
+std::string ActorId(const Principal& who) {
+  if (who.role == Role::kDepartment && who.subject != who.department) {
+    return absl::StrCat("department:", who.department, "/", who.subject);
+  }
+  return absl::StrCat(RoleName(who.role), ":", who.subject);
+}
+
+std::string CallerKey(const Principal& who) {
+  return absl::StrCat(RoleName(who.role), "|", who.department, "|", who.subject);
+}
+
+bool IsLoopbackListen(absl::string_view listen) {
+  // host:port or [v6]:port; the host must be an IP literal.
+  const size_t colon = listen.rfind(':');
+  std::string host(listen.substr(0, colon == absl::string_view::npos ? listen.size() : colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    in6_addr v6{};
+    return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+  }
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) != 1) return false;
+  return (ntohl(v4.s_addr) >> 24) == 127;  // 127.0.0.0/8
+}
+
 bool RoleMayCall(Role role, absl::string_view method) {
   const auto it = Policy().find(method);
   return it != Policy().end() && (it->second & Bit(role)) != 0;
@@ -178,21 +166,32 @@ absl::Status CheckOptions(const SecurityOptions& options, const std::string& lis
         "grpc.tls.cert_file: required (TLS on every gRPC port); for development on loopback "
         "only, set grpc.plaintext_loopback: true instead");
   }
-  if (options.plaintext_loopback && !IsLoopback(listen)) {
+  if (options.plaintext_loopback && !IsLoopbackListen(listen)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "grpc.plaintext_loopback: plaintext is allowed on a loopback address only, not on '",
+        "grpc.plaintext_loopback: plaintext is allowed on a loopback IP address only (127.0.0.1, "
+        "[::1]), not on '",
         listen, "'; configure grpc.tls.cert_file and grpc.tls.key_file"));
   }
-  if (tls && options.tls_client_ca_file.empty() && options.jwt_key_file.empty()) {
+  if (tls && options.tls_client_ca_file.empty() && options.jwt_key_set_file.empty()) {
     return absl::InvalidArgumentError(
-        "auth.jwt.key_file: a TLS port must authenticate its callers: set auth.jwt.key_file "
-        "(bearer tokens) or grpc.tls.client_ca_file (client certificates), or both");
+        "auth.jwt.key_set_file: a TLS port must authenticate its callers: set "
+        "auth.jwt.key_set_file (bearer tokens) or grpc.tls.client_ca_file (client certificates), "
+        "or both");
   }
-  if (jwt_str_alg(options.jwt_algorithm.c_str()) == JWT_ALG_INVAL ||
-      jwt_str_alg(options.jwt_algorithm.c_str()) == JWT_ALG_NONE) {
-    return absl::InvalidArgumentError(absl::StrCat("auth.jwt.algorithm: '", options.jwt_algorithm,
-                                                   "' is not one of HS256, HS384, HS512, RS256, "
-                                                   "RS384, RS512, ES256, ES384, ES512"));
+  if (!options.jwt_key_set_file.empty()) {
+    // A token made for another service or another identity provider must not pass.
+    if (options.jwt_issuer.empty()) {
+      return absl::InvalidArgumentError(
+          "auth.jwt.issuer: required with auth.jwt.key_set_file (the iss every token must carry)");
+    }
+    if (options.jwt_audience.empty()) {
+      return absl::InvalidArgumentError(
+          "auth.jwt.audience: required with auth.jwt.key_set_file (the aud every token must "
+          "carry)");
+    }
+  }
+  if (options.jwt_max_lifetime < absl::Minutes(1) || options.jwt_max_lifetime > absl::Hours(24 * 7)) {
+    return absl::InvalidArgumentError("auth.jwt.max_lifetime: must be between 1m and 168h");
   }
   if (options.clock_skew < absl::ZeroDuration() || options.clock_skew > absl::Minutes(10)) {
     return absl::InvalidArgumentError("auth.clock_skew: must be between 0s and 10m");
@@ -223,117 +222,18 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
-absl::StatusOr<TokenVerifier> TokenVerifier::Create(std::string algorithm, std::string key,
-                                                    std::string issuer, std::string audience,
-                                                    absl::Duration clock_skew) {
-  TokenVerifier verifier;
-  const jwt_alg_t alg = jwt_str_alg(algorithm.c_str());
-  if (alg == JWT_ALG_INVAL || alg == JWT_ALG_NONE) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("auth.jwt.algorithm: '", algorithm, "' is not a signing algorithm"));
-  }
-  if ((alg >= JWT_ALG_RS256) && !absl::StrContains(key, "-----BEGIN PUBLIC KEY-----")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "auth.jwt.key_file: ", algorithm, " needs a PEM public key (-----BEGIN PUBLIC KEY-----)"));
-  }
-  if (alg < JWT_ALG_RS256 && key.size() < 32) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("auth.jwt.key_file: an ", algorithm, " secret must be at least 32 bytes"));
-  }
-  verifier.algorithm_ = alg;
-  verifier.algorithm_name_ = std::move(algorithm);
-  verifier.key_ = std::move(key);
-  verifier.issuer_ = std::move(issuer);
-  verifier.audience_ = std::move(audience);
-  verifier.clock_skew_ = clock_skew;
-  return verifier;
-}
-
-absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token, absl::Time now) const {
-  if (token.empty() || token.size() > 8192) {
-    return Unauthenticated("bearer token: empty or longer than 8192 characters");
-  }
-  jwt_t* raw = nullptr;
-  const std::string text(token);
-  const int error =
-      jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char*>(key_.data()),
-                 static_cast<int>(key_.size()));
-  std::unique_ptr<jwt_t, JwtDeleter> jwt(raw);
-  if (error != 0 || jwt == nullptr) {
-    return Unauthenticated("bearer token: malformed or its signature does not verify");
-  }
-  // Checked after the signature, against the configured algorithm only: a token that names
-  // another algorithm (none, or HS256 signed with the public key as secret) is refused.
-  if (jwt_get_alg(jwt.get()) != algorithm_) {
-    return Unauthenticated(absl::StrCat("bearer token: signed with ",
-                                        jwt_alg_str(jwt_get_alg(jwt.get())), ", expected ",
-                                        algorithm_name_));
-  }
-  errno = 0;
-  const long exp = jwt_get_grant_int(jwt.get(), "exp");
-  if (errno != 0) return Unauthenticated("bearer token: no numeric 'exp' claim");
-  if (absl::FromUnixSeconds(exp) + clock_skew_ <= now) {
-    return Unauthenticated(
-        absl::StrCat("bearer token: expired at ", absl::FormatTime(absl::FromUnixSeconds(exp))));
-  }
-  errno = 0;
-  const long nbf = jwt_get_grant_int(jwt.get(), "nbf");
-  if (errno == 0 && absl::FromUnixSeconds(nbf) - clock_skew_ > now) {
-    return Unauthenticated("bearer token: not valid yet (nbf)");
-  }
-  if (!issuer_.empty()) {
-    const char* iss = jwt_get_grant(jwt.get(), "iss");
-    if (iss == nullptr || issuer_ != iss) {
-      return Unauthenticated(absl::StrCat("bearer token: issuer must be '", issuer_, "'"));
-    }
-  }
-  if (!audience_.empty()) {
-    bool found = false;
-    if (char* json = jwt_get_grants_json(jwt.get(), "aud")) {
-      const nlohmann::json aud = nlohmann::json::parse(json, nullptr, false);
-      std::free(json);
-      if (aud.is_string()) found = aud.get<std::string>() == audience_;
-      if (aud.is_array()) {
-        for (const auto& a : aud)
-          found = found || (a.is_string() && a.get<std::string>() == audience_);
-      }
-    }
-    if (!found) {
-      return Unauthenticated(absl::StrCat("bearer token: audience must include '", audience_, "'"));
-    }
-  }
-  Principal who;
-  const char* sub = jwt_get_grant(jwt.get(), "sub");
-  if (!IsName(sub))
-    return Unauthenticated("bearer token: 'sub' must be 1-128 printable characters");
-  who.subject = sub;
-  const char* role = jwt_get_grant(jwt.get(), "role");
-  if (role == nullptr || !ParseRole(role, &who.role)) {
-    return Unauthenticated(
-        "bearer token: 'role' must be one of submitter, department, team, ops, admin");
-  }
-  if (who.role == Role::kDepartment) {
-    const char* department = jwt_get_grant(jwt.get(), "department");
-    if (!IsName(department)) {
-      return Unauthenticated("bearer token: the department role needs a 'department' claim");
-    }
-    who.department = department;
-  }
-  return who;
-}
-
 absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(const SecurityOptions& options,
                                                      prometheus::Registry* registry) {
   auto guard = std::unique_ptr<Guard>(new Guard());
   guard->certificates_ = !options.tls_client_ca_file.empty();
-  if (!options.jwt_key_file.empty()) {
-    auto key = ReadFile("auth.jwt.key_file", options.jwt_key_file);
-    if (!key.ok()) return key.status();
-    auto verifier =
-        TokenVerifier::Create(options.jwt_algorithm, *std::move(key), options.jwt_issuer,
-                              options.jwt_audience, options.clock_skew);
+  if (!options.jwt_key_set_file.empty()) {
+    auto verifier = TokenVerifier::FromFile(options.jwt_key_set_file,
+                                            {.issuer = options.jwt_issuer,
+                                             .audience = options.jwt_audience,
+                                             .max_lifetime = options.jwt_max_lifetime,
+                                             .clock_skew = options.clock_skew});
     if (!verifier.ok()) return verifier.status();
-    guard->tokens_ = std::make_unique<TokenVerifier>(*std::move(verifier));
+    guard->tokens_ = *std::move(verifier);
   }
   guard->open_ = options.plaintext_loopback && !guard->tokens_ && !guard->certificates_;
   if (registry != nullptr) {
@@ -366,6 +266,11 @@ absl::Status Guard::Refuse(absl::string_view message) const {
   return Deny(absl::PermissionDeniedError(message));
 }
 
+absl::Status Guard::RefuseCase(absl::string_view case_ref) const {
+  return Deny(absl::PermissionDeniedError(
+      absl::StrCat("case ", case_ref, ": not open to this caller (no such case, or not yours)")));
+}
+
 absl::StatusOr<Principal> Guard::Admit(const grpc::ServerContext& context,
                                        absl::string_view method) const {
   if (open_) return Admit("", "", method, absl::Now());
@@ -374,20 +279,22 @@ absl::StatusOr<Principal> Guard::Admit(const grpc::ServerContext& context,
   if (auto it = metadata.find("authorization"); it != metadata.end()) {
     authorization.assign(it->second.data(), it->second.size());
   }
-  std::string subject;
+  std::string pem;
   if (certificates_) {
     const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
     if (auth != nullptr && auth->IsPeerAuthenticated()) {
-      for (const grpc::string_ref& value : auth->FindPropertyValues("x509_subject")) {
-        subject.assign(value.data(), value.size());
+      // The leaf certificate itself (GRPC_X509_PEM_CERT_PROPERTY_NAME), parsed below: never the
+      // printed subject, whose escapes a split on ',' would ignore.
+      for (const grpc::string_ref& value : auth->FindPropertyValues("x509_pem_cert")) {
+        pem.assign(value.data(), value.size());
       }
     }
   }
-  return Admit(authorization, subject, method, absl::Now());
+  return Admit(authorization, pem, method, absl::Now());
 }
 
 absl::StatusOr<Principal> Guard::Admit(absl::string_view authorization,
-                                       absl::string_view certificate_subject,
+                                       absl::string_view certificate_pem,
                                        absl::string_view method, absl::Time now) const {
   Principal who;
   if (open_) {
@@ -399,7 +306,7 @@ absl::StatusOr<Principal> Guard::Admit(absl::string_view authorization,
   if (!authorization.empty()) {
     if (tokens_ == nullptr) {
       return Deny(
-          Unauthenticated("bearer tokens are not accepted on this port (no auth.jwt.key_file)"));
+          Unauthenticated("bearer tokens are not accepted on this port (no auth.jwt.key_set_file)"));
     }
     if (!absl::StartsWithIgnoreCase(authorization, "bearer ")) {
       return Deny(Unauthenticated("authorization: must be 'Bearer <token>'"));
@@ -408,16 +315,10 @@ absl::StatusOr<Principal> Guard::Admit(absl::string_view authorization,
         tokens_->Verify(absl::StripAsciiWhitespace(authorization.substr(7)), now);
     if (!verified.ok()) return Deny(verified.status());
     who = *std::move(verified);
-  } else if (!certificate_subject.empty()) {
-    who.subject = SubjectPart(certificate_subject, "CN");
-    const std::string role = SubjectPart(certificate_subject, "OU");
-    if (!IsName(who.subject.c_str()) || !ParseRole(role, &who.role)) {
-      return Deny(Unauthenticated(absl::StrCat(
-          "client certificate: needs CN (who) and OU (one of submitter, department, team, ops, "
-          "admin); got '",
-          certificate_subject, "'")));
-    }
-    if (who.role == Role::kDepartment) who.department = who.subject;
+  } else if (!certificate_pem.empty()) {
+    absl::StatusOr<Principal> certified = CertificatePrincipal(certificate_pem);
+    if (!certified.ok()) return Deny(certified.status());
+    who = *std::move(certified);
   } else {
     return Deny(Unauthenticated(tokens_ != nullptr
                                     ? "missing credentials: send 'authorization: Bearer <token>'"
@@ -439,21 +340,16 @@ absl::Status Guard::MayUseCase(const Principal& who, absl::string_view case_id,
       return absl::OkStatus();
     case Role::kSubmitter:
       if (who.subject == submitting_system) return absl::OkStatus();
-      return Deny(absl::PermissionDeniedError(
-          absl::StrCat("case ", case_id, " was submitted by another system than ", who.subject)));
+      break;
     case Role::kDepartment:
-      if (confidential) {
-        return Deny(absl::PermissionDeniedError(
-            absl::StrCat("case ", case_id, " is confidential: only the Meldpunt team may see it")));
-      }
-      if (who.department == department) return absl::OkStatus();
-      return Deny(absl::PermissionDeniedError(
-          absl::StrCat("case ", case_id, " is not with department ", who.department)));
+      // Not with the department, or confidential: the same refusal, so that another department
+      // does not learn that a case is confidential.
+      if (who.department == department && !confidential) return absl::OkStatus();
+      break;
     case Role::kOps:
       break;
   }
-  return Deny(absl::PermissionDeniedError(
-      absl::StrCat("role ", RoleName(who.role), " may not see case ", case_id)));
+  return RefuseCase(case_id);
 }
 
 }  // namespace meldpunt::auth

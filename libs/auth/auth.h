@@ -7,17 +7,17 @@
 //   grpc::Status Service::GetCase(grpc::ServerContext* context, ...) {
 //     absl::StatusOr<auth::Principal> who = guard.Admit(*context, auth::methods::kGetCase);
 //     if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
-//     ... guard.MayReadCase(*who, c) ...
+//     ... guard.MayUseCase(*who, c) ...
 //
 // A caller proves who it is with a bearer token (`authorization: Bearer <JWT>`, verified against
-// the configured key and algorithm; claims `sub`, `role`, `exp`, and `department` for the
-// department role) or, when the port asks for client certificates (mTLS), with its certificate:
-// CN is the subject, OU the role, and for the department role the CN is the department. A token
-// wins over the certificate. Missing, malformed, unverifiable or expired credentials give
-// UNAUTHENTICATED; a role the method does not allow, or another department's or system's case,
-// PERMISSION_DENIED.
+// the key set, libs/auth/tokens.h) or, when the port asks for client certificates (mTLS), with
+// its certificate (libs/auth/certificates.h: one CN, who; one OU, the role; for the department
+// role the CN is the department). A token wins over the certificate. Missing, malformed,
+// unverifiable or expired credentials give UNAUTHENTICATED; a role the method does not allow, or
+// another department's or system's case, PERMISSION_DENIED, and every refusal of a case says the
+// same thing, so that it tells nothing of the case.
 //
-// Development only: with `grpc.plaintext_loopback` and neither a token key nor a client CA
+// Development only: with `grpc.plaintext_loopback` and neither a key set nor a client CA
 // configured, calls are not authenticated at all and act as `dev` with every role; the service
 // says so loudly at start (Guard::open()).
 #pragma once
@@ -31,6 +31,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "libs/auth/principal.h"
+#include "libs/auth/tokens.h"
 
 namespace prometheus {
 class Registry;
@@ -41,27 +43,6 @@ class Counter;
 
 namespace meldpunt::auth {
 
-enum class Role {
-  kSubmitter,   // a municipal system that submits cases and follows its own
-  kDepartment,  // a department: the cases routed to it
-  kTeam,        // the Meldpunt team: every case, triage included
-  kOps,         // operations: deadlines, deliveries and figures; no personal data
-  kAdmin,       // rules, rebuilds, erasure
-};
-
-// "submitter", "department", "team", "ops", "admin".
-absl::string_view RoleName(Role role);
-// The role of a name above; false for anything else.
-bool ParseRole(absl::string_view name, Role* role);
-
-struct Principal {
-  std::string subject;  // the token's `sub` or the certificate's CN
-  Role role = Role::kOps;
-  std::string department;  // the department role's department
-  // False only for the open development mode (no credentials asked).
-  bool authenticated = true;
-};
-
 struct SecurityOptions {
   // Server certificate chain and private key (PEM files). Without them the port is plaintext,
   // which is allowed only with plaintext_loopback on a loopback address.
@@ -71,17 +52,16 @@ struct SecurityOptions {
   // it signed (mTLS).
   std::string tls_client_ca_file;
   bool plaintext_loopback = false;
-  // Verification key of bearer tokens: the shared secret for HS256, the PEM public key for RS256
-  // and ES256. Empty: no tokens accepted.
-  std::string jwt_key_file;
-  std::string jwt_algorithm = "RS256";
-  std::string jwt_issuer;    // when set, the `iss` claim must equal it
-  std::string jwt_audience;  // when set, the `aud` claim must hold it
+  // The key set (JWKS) that verifies bearer tokens. Empty: no tokens accepted.
+  std::string jwt_key_set_file;
+  std::string jwt_issuer;    // required with a key set: the `iss` claim must equal it
+  std::string jwt_audience;  // required with a key set: the `aud` claim must hold it
+  absl::Duration jwt_max_lifetime = absl::Hours(24);
   absl::Duration clock_skew = absl::Seconds(30);
 };
 
 // The error of the options, naming the key ("grpc.tls.key_file: ..."), or OK. `listen` is the
-// gRPC listen address (plaintext is refused unless it is a loopback address).
+// gRPC listen address (plaintext is refused unless its host is a loopback IP literal).
 absl::Status CheckOptions(const SecurityOptions& options, const std::string& listen);
 
 // TLS (with client certificates when a client CA is set) or, for plaintext_loopback, insecure
@@ -143,25 +123,9 @@ inline constexpr absl::string_view kRebuildDeliveries =
 // Whether `role` may call `method` at all (the table in auth.cc; an unknown method: no one).
 bool RoleMayCall(Role role, absl::string_view method);
 
-// Verifies bearer tokens. Thread-safe.
-class TokenVerifier {
- public:
-  // `key` is the secret (HS256) or the PEM public key (RS256, ES256).
-  static absl::StatusOr<TokenVerifier> Create(std::string algorithm, std::string key,
-                                              std::string issuer, std::string audience,
-                                              absl::Duration clock_skew);
-  // The principal of a valid token; UNAUTHENTICATED saying what is wrong otherwise.
-  absl::StatusOr<Principal> Verify(absl::string_view token, absl::Time now) const;
-
- private:
-  TokenVerifier() = default;
-  int algorithm_ = 0;  // jwt_alg_t
-  std::string algorithm_name_;
-  std::string key_;
-  std::string issuer_;
-  std::string audience_;
-  absl::Duration clock_skew_;
-};
+// Whether the host of `listen` ("127.0.0.1:50051", "[::1]:50051") is a loopback IP literal, read
+// with inet_pton: names, "localhost" included, are not (they resolve to whatever DNS says).
+bool IsLoopbackListen(absl::string_view listen);
 
 class Guard {
  public:
@@ -174,15 +138,16 @@ class Guard {
   // Authenticates the call and checks that its role may call `method`.
   absl::StatusOr<Principal> Admit(const grpc::ServerContext& context,
                                   absl::string_view method) const;
-  // Same, from the parts of a call (the `authorization` header, the verified client certificate's
-  // subject, e.g. "CN=roads,OU=department"); for tests and for Admit.
+  // Same, from the parts of a call (the `authorization` header, the verified client certificate
+  // as PEM, gRPC's x509_pem_cert); for tests and for Admit.
   absl::StatusOr<Principal> Admit(absl::string_view authorization,
-                                  absl::string_view certificate_subject, absl::string_view method,
+                                  absl::string_view certificate_pem, absl::string_view method,
                                   absl::Time now) const;
 
   // PERMISSION_DENIED unless the principal may see and act on a case submitted by
   // `submitting_system` and now with `department`: a submitter only its own cases, a department
-  // only its own and never a confidential one, ops none; team and admin all.
+  // only its own and never a confidential one (domain::ForDepartment), ops none; team and admin
+  // all. Every refusal has the same message (CaseRefusal), whatever the reason.
   absl::Status MayUseCase(const Principal& who, absl::string_view case_id,
                           absl::string_view submitting_system, absl::string_view department,
                           bool confidential) const;
@@ -190,6 +155,9 @@ class Guard {
   // PERMISSION_DENIED with `message`, counted like every refusal (for checks of a request's own
   // fields, e.g. a submitter naming another system).
   absl::Status Refuse(absl::string_view message) const;
+  // The one refusal of a case to a caller who may not use it, or when it does not exist and the
+  // caller is not the team's (so that a refusal does not tell whether, or why).
+  absl::Status RefuseCase(absl::string_view case_ref) const;
 
   bool open() const { return open_; }
 
@@ -198,7 +166,7 @@ class Guard {
   absl::Status Deny(absl::Status status) const;
   bool open_ = false;
   bool certificates_ = false;
-  std::unique_ptr<TokenVerifier> tokens_;
+  std::unique_ptr<TokenVerifier> tokens_;  // null: no tokens accepted
   prometheus::Counter* unauthenticated_ = nullptr;
   prometheus::Counter* permission_denied_ = nullptr;
 };

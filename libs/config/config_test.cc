@@ -205,7 +205,100 @@ TEST(ServiceKeys, TheGrpcPortIsSecuredOrPlaintextOnLoopbackOnly) {
   EXPECT_THAT(none.status().message(), HasSubstr("grpc.tls.cert_file: required"));
   // Plaintext on a routable address: refused.
   auto open = schema.LoadString("grpc: {listen: '0.0.0.0:50051', plaintext_loopback: true}", {});
-  EXPECT_THAT(open.status().message(), HasSubstr("loopback address only"));
+  EXPECT_THAT(open.status().message(), HasSubstr("loopback IP address only"));
+  // TLS without a way to authenticate callers: refused.
+  auto anonymous = schema.LoadString(
+      "grpc: {listen: '0.0.0.0:1', tls: {cert_file: c.pem, key_file: k.pem}}", {});
+  EXPECT_THAT(anonymous.status().message(), HasSubstr("auth.jwt.key_set_file"));
+  // TLS with tokens, partly from the environment.
+  auto secured = schema.LoadString(
+      "grpc: {listen: '0.0.0.0:1', tls: {cert_file: c.pem, key_file: k.pem}}\n"
+      "auth: {jwt: {key_set_file: jwks.json, audience: meldpunt, max_lifetime: 1h}, "
+      "clock_skew: 5s}",
+      {{"MELDPUNT_AUTH_JWT_ISSUER", "https://idp.gent.be"}});
+  ASSERT_TRUE(secured.ok()) << secured.status();
+  EXPECT_EQ(secured->security().jwt_key_set_file, "jwks.json");
+  EXPECT_EQ(secured->security().jwt_issuer, "https://idp.gent.be");
+  EXPECT_EQ(secured->security().jwt_max_lifetime, absl::Hours(1));
+  EXPECT_EQ(secured->security().clock_skew, absl::Seconds(5));
+  // Tokens without an issuer or an audience: refused (a token for another service would pass).
+  auto no_audience = schema.LoadString(
+      "grpc: {listen: '0.0.0.0:1', tls: {cert_file: c.pem, key_file: k.pem}}\n"
+      "auth: {jwt: {key_set_file: jwks.json, issuer: idp}}",
+      {});
+  EXPECT_THAT(no_audience.status().message(), HasSubstr("auth.jwt.audience: required"));
+  // The keys of a single static key are gone: named as unknown.
+  auto old_key = schema.LoadString(
+      "grpc: {listen: '0.0.0.0:1', tls: {cert_file: c.pem, key_file: k.pem}}\n"
+      "auth: {jwt: {key_file: jwt.pem, algorithm: ES256}}",
+      {});
+  EXPECT_THAT(old_key.status().message(), HasSubstr("auth.jwt.key_file"));
+}
+
+}  // namespace
+}  // namespace meldpunt::config
+
+namespace meldpunt::config {
+namespace {
+
+TEST(ServiceKeys, LanesAndLingerAreBoundedAndNamed) {
+  Schema<ServiceConfig> schema("svc");
+  AddServiceKeys(schema);
+  const std::string dev = "grpc: {listen: '127.0.0.1:1', plaintext_loopback: true}\n";
+  auto ok = schema.LoadString(dev + "kafka: {consumer_lanes: 3, linger: 5ms}", {});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->consumer_lanes, 3);
+  EXPECT_EQ(ok->producer_linger, absl::Milliseconds(5));
+  auto defaults = schema.LoadString(dev, {});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->consumer_lanes, 6);
+  EXPECT_EQ(defaults->producer_linger, absl::Milliseconds(2));
+  auto no_lanes = schema.LoadString(dev + "kafka: {consumer_lanes: 0}", {});
+  EXPECT_THAT(no_lanes.status().message(), HasSubstr("'kafka.consumer_lanes'"));
+  auto long_linger = schema.LoadString(dev + "kafka: {linger: 10s}", {});
+  EXPECT_THAT(long_linger.status().message(), HasSubstr("'kafka.linger'"));
+  EXPECT_THAT(long_linger.status().message(), HasSubstr("between 0s and 1s"));
+}
+
+TEST(ServiceKeys, KafkaPropertiesPassThroughButNotTheOnesMeldpuntOwns) {
+  Schema<ServiceConfig> schema("svc");
+  AddServiceKeys(schema);
+  const std::string dev = "grpc: {listen: '127.0.0.1:1', plaintext_loopback: true}\n";
+  auto ok = schema.LoadString(dev +
+                                  "kafka:\n  consumer_properties: {fetch.wait.max.ms: 10, "
+                                  "fetch.min.bytes: '65536'}\n  producer_properties: "
+                                  "{batch.size: 1000000}\n",
+                              {});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->consumer_properties.at("fetch.wait.max.ms"), "10");
+  EXPECT_EQ(ok->consumer_properties.at("fetch.min.bytes"), "65536");
+  EXPECT_EQ(ok->producer_properties.at("batch.size"), "1000000");
+  // From the environment, as a YAML mapping.
+  auto env =
+      schema.LoadString(dev, {{"MELDPUNT_KAFKA_CONSUMER_PROPERTIES", "{fetch.wait.max.ms: 5}"}});
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->consumer_properties.at("fetch.wait.max.ms"), "5");
+  auto commit =
+      schema.LoadString(dev + "kafka: {consumer_properties: {enable.auto.commit: true}}", {});
+  EXPECT_THAT(commit.status().message(),
+              HasSubstr("'kafka.consumer_properties.enable.auto.commit': Meldpunt sets this"));
+  auto acks = schema.LoadString(dev + "kafka: {producer_properties: {acks: 1}}", {});
+  EXPECT_THAT(acks.status().message(), HasSubstr("'kafka.producer_properties.acks'"));
+  auto linger = schema.LoadString(dev + "kafka: {producer_properties: {linger.ms: 5}}", {});
+  EXPECT_THAT(linger.status().message(), HasSubstr("use kafka.linger"));
+  auto empty = schema.LoadString(dev + "kafka: {producer_properties: {batch.size: ''}}", {});
+  EXPECT_THAT(empty.status().message(), HasSubstr("the value is empty"));
+}
+
+TEST(ServiceKeys, TheGrpcPortIsSecuredOrPlaintextOnLoopbackOnly) {
+  Schema<ServiceConfig> schema("svc");
+  AddServiceKeys(schema);
+  // Nothing said: refused, naming the key to set.
+  auto none = schema.LoadString("grpc: {listen: '0.0.0.0:50051'}", {});
+  EXPECT_THAT(none.status().message(), HasSubstr("grpc.tls.cert_file: required"));
+  // Plaintext on a routable address: refused.
+  auto open = schema.LoadString("grpc: {listen: '0.0.0.0:50051', plaintext_loopback: true}", {});
+  EXPECT_THAT(open.status().message(), HasSubstr("loopback IP address only"));
   // TLS without a way to authenticate callers: refused.
   auto anonymous = schema.LoadString(
       "grpc: {listen: '0.0.0.0:1', tls: {cert_file: c.pem, key_file: k.pem}}", {});

@@ -2,6 +2,7 @@
 // A service's own config struct derives from ServiceConfig and calls AddServiceKeys on its schema.
 #pragma once
 
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "absl/time/time.h"
 #include "libs/auth/auth.h"
 #include "libs/config/config.h"
+#include "libs/kafka/security.h"
 
 namespace meldpunt::config {
 
@@ -26,6 +28,24 @@ struct ServiceConfig {
   // librdkafka properties passed through to the case-event consumer and the producer.
   std::map<std::string, std::string> consumer_properties;
   std::map<std::string, std::string> producer_properties;
+  // How every Kafka client of the service connects (kafka::ClientSecurity): TLS, SASL/SCRAM.
+  std::string kafka_security_protocol = "PLAINTEXT";
+  std::string kafka_tls_ca_file;
+  std::string kafka_tls_cert_file;
+  std::string kafka_tls_key_file;
+  std::string kafka_sasl_mechanism = "SCRAM-SHA-512";
+  std::string kafka_sasl_username;
+  std::string kafka_sasl_password_file;
+
+  kafka::ClientSecurity kafka_security() const {
+    return {.protocol = kafka_security_protocol,
+            .ca_file = kafka_tls_ca_file,
+            .cert_file = kafka_tls_cert_file,
+            .key_file = kafka_tls_key_file,
+            .sasl_mechanism = kafka_sasl_mechanism,
+            .sasl_username = kafka_sasl_username,
+            .sasl_password_file = kafka_sasl_password_file};
+  }
   std::string redis_address = "127.0.0.1:6379";
   int64_t redis_pool_size = 4;
   std::string log_level = "info";
@@ -87,10 +107,19 @@ inline constexpr absl::string_view kOwnedProducerProperties[] = {
     "linger.ms",
     "queue.buffering.max.ms"};
 
+// The client security properties (security.*, ssl.*, sasl.*: kafka::IsSecurityProperty) are
+// set from kafka.security.protocol, kafka.tls.* and kafka.sasl.* only: a pass-through could
+// otherwise turn TLS or certificate checks off, or swap the principal.
 template <size_t N>
 absl::Status CheckPassThrough(absl::string_view key, const std::map<std::string, std::string>& m,
                               const absl::string_view (&owned)[N]) {
   for (const auto& [name, value] : m) {
+    if (kafka::IsSecurityProperty(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", key, ".", name,
+                       "': the Kafka client's security is set by kafka.security.protocol, "
+                       "kafka.tls.* and kafka.sasl.* only"));
+    }
     for (absl::string_view o : owned) {
       if (name == o) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -106,6 +135,46 @@ absl::Status CheckPassThrough(absl::string_view key, const std::map<std::string,
     }
   }
   return absl::OkStatus();
+}
+
+// The kafka.security.protocol, kafka.tls.* and kafka.sasl.* keys agree with each other and their
+// files can be read (the password itself is read again by each client made).
+inline absl::Status CheckKafkaSecurity(const ServiceConfig& c) {
+  const bool tls = c.kafka_security_protocol != "PLAINTEXT";
+  const bool sasl = c.kafka_security_protocol == "SASL_SSL";
+  auto readable = [](absl::string_view key, const std::string& path) -> absl::Status {
+    if (path.empty() || std::ifstream(path)) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("'", key, "': cannot read the file ", path));
+  };
+  const std::pair<absl::string_view, const std::string*> tls_files[] = {
+      {"kafka.tls.ca_file", &c.kafka_tls_ca_file},
+      {"kafka.tls.cert_file", &c.kafka_tls_cert_file},
+      {"kafka.tls.key_file", &c.kafka_tls_key_file}};
+  for (const auto& [key, path] : tls_files) {
+    if (!tls && !path->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", key, "': set, but kafka.security.protocol is PLAINTEXT (no TLS)"));
+    }
+    if (absl::Status s = readable(key, *path); !s.ok()) return s;
+  }
+  if (c.kafka_tls_cert_file.empty() != c.kafka_tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "'kafka.tls.cert_file' and 'kafka.tls.key_file': set both or neither");
+  }
+  if (!sasl) {
+    if (!c.kafka_sasl_username.empty() || !c.kafka_sasl_password_file.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'kafka.sasl.username' / 'kafka.sasl.password_file': set, but "
+                       "kafka.security.protocol is ",
+                       c.kafka_security_protocol, " (SASL needs SASL_SSL)"));
+    }
+    return absl::OkStatus();
+  }
+  if (c.kafka_sasl_username.empty()) {
+    return absl::InvalidArgumentError(
+        "'kafka.sasl.username': required with kafka.security.protocol SASL_SSL");
+  }
+  return kafka::ReadSecretFile("kafka.sasl.password_file", c.kafka_sasl_password_file).status();
 }
 
 template <typename T>
@@ -145,6 +214,28 @@ void AddServiceKeys(Schema<T>& schema) {
         return CheckPassThrough("kafka.producer_properties", c.producer_properties,
                                 kOwnedProducerProperties);
       })
+      .String("kafka.security.protocol", &T::kafka_security_protocol,
+              "how every Kafka client of the service connects: SASL_SSL (TLS, and a SCRAM user "
+              "the broker's ACLs name; production), SSL (TLS; with kafka.tls.cert_file the "
+              "certificate is the principal) or PLAINTEXT (no encryption, no authentication: "
+              "development on loopback only, warned at start)",
+              OneOf({"PLAINTEXT", "SSL", "SASL_SSL"}))
+      .String("kafka.tls.ca_file", &T::kafka_tls_ca_file,
+              "PEM CA bundle that signed the broker certificates (SSL, SASL_SSL); empty: the "
+              "system's CAs. The broker's certificate must name the host in kafka.brokers")
+      .String("kafka.tls.cert_file", &T::kafka_tls_cert_file,
+              "PEM client certificate (optional; with SSL its subject is the principal)")
+      .String("kafka.tls.key_file", &T::kafka_tls_key_file,
+              "PEM private key of kafka.tls.cert_file")
+      .String("kafka.sasl.mechanism", &T::kafka_sasl_mechanism,
+              "SASL mechanism with SASL_SSL", OneOf({"SCRAM-SHA-512", "SCRAM-SHA-256"}))
+      .String("kafka.sasl.username", &T::kafka_sasl_username,
+              "the service's Kafka principal (SCRAM user); required with SASL_SSL")
+      .String("kafka.sasl.password_file", &T::kafka_sasl_password_file,
+              "file whose first line is the SCRAM password of kafka.sasl.username (a mounted "
+              "secret; never the password itself in the config); required with SASL_SSL; read "
+              "again by every Kafka client the service makes")
+      .Check([](const T& c) { return CheckKafkaSecurity(c); })
       .Duration("kafka.produce_timeout", &T::produce_timeout,
                 "how long an append may wait for Kafka's acknowledgement before the call fails "
                 "with UNAVAILABLE")

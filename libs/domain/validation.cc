@@ -52,6 +52,12 @@ bool LooksLikePhone(const std::string& phone) {
 
 absl::Status CheckReporter(const t::CaseDraft& draft) {
   const t::Reporter& r = draft.reporter();
+  // What Meldpunt itself sets: a client that sends them could keep its reporter out of the seal
+  // (sealed) or its case out of retention (erased).
+  if (!r.sealed().empty()) {
+    return FieldError("draft.reporter.sealed", "is set by Meldpunt only; send the plain fields");
+  }
+  if (r.erased()) return FieldError("draft.reporter.erased", "is set by Meldpunt only");
   if (!t::Language_IsValid(r.language()))
     return FieldError("draft.reporter.language", "unknown language");
   if (!t::Channel_IsValid(r.preferred_channel())) {

@@ -127,6 +127,20 @@ TEST(Validation, AnonymityDependsOnKind) {
   EXPECT_EQ(FieldOf(d), "draft.reporter.anonymous");
 }
 
+TEST(Validation, WhatMeldpuntSetsIsRefusedFromAClient) {
+  auto d = ValidDraft();
+  d.mutable_reporter()->set_sealed("x");
+  EXPECT_EQ(FieldOf(d), "draft.reporter.sealed");
+  d = ValidDraft();
+  d.mutable_reporter()->set_erased(true);
+  EXPECT_EQ(FieldOf(d), "draft.reporter.erased");
+  // Anonymous reporters too: the check comes before anything else of the reporter.
+  d.clear_reporter();
+  d.mutable_reporter()->set_anonymous(true);
+  d.mutable_reporter()->set_erased(true);
+  EXPECT_EQ(FieldOf(d), "draft.reporter.erased");
+}
+
 TEST(Validation, HowTheReporterHearsFromUs) {
   auto d = ValidDraft();
   d.mutable_reporter()->set_notify_by(t::NOTIFY_WEBHOOK);

@@ -201,7 +201,12 @@ void Sealer::Withhold(types::v1::Reporter* r) {
 }
 
 absl::Status Sealer::SealReporter(const std::string& case_id, types::v1::Reporter* r) const {
-  if (!r->sealed().empty()) return absl::OkStatus();
+  // Never trusted as sent: sealed data or an erasure mark from outside would pass unsealed
+  // fields on, or keep a case out of retention.
+  if (!r->sealed().empty() || r->erased()) {
+    return absl::InvalidArgumentError(
+        "draft.reporter: sealed and erased are set by Meldpunt only; send the plain fields");
+  }
   if (r->name().empty() && r->email().empty() && r->phone().empty() && r->address().empty()) {
     return absl::OkStatus();
   }

@@ -94,7 +94,8 @@ class Sealer {
   explicit Sealer(KeyStore& keys) : keys_(keys) {}
 
   // Moves name, email, phone and address into `reporter->sealed` (sealed with the case's key,
-  // bound to the case id). A reporter without any of them, or already sealed, is left as is.
+  // bound to the case id). A reporter without any of them is left as is; one that arrives with
+  // `sealed` or `erased` set is refused (INVALID_ARGUMENT): only Meldpunt sets them.
   absl::Status SealReporter(const std::string& case_id, types::v1::Reporter* reporter) const;
   // Puts the sealed fields back. When the key is destroyed the fields stay empty and `erased` is
   // set. A reporter with nothing sealed is left as is.

@@ -75,10 +75,19 @@ TEST(Sealer, ThePersonalFieldsTravelSealedAndComeBack) {
   EXPECT_EQ(r.language(), t::NL);
   EXPECT_EQ(r.notify_by(), t::NOTIFY_EMAIL);
   EXPECT_EQ(r.SerializeAsString().find("Janssens"), std::string::npos);
-  // Sealing twice changes nothing; a reporter without personal data is not sealed.
+  // A reporter that arrives sealed or erased is refused: only Meldpunt sets those, and a client
+  // that set them would keep its plain fields out of the seal or its case out of retention.
   const std::string once = r.sealed();
-  ASSERT_TRUE(sealer.SealReporter("MP-1", &r).ok());
+  t::Reporter forged = Person();
+  forged.set_sealed("x");
+  EXPECT_EQ(sealer.SealReporter("MP-1", &forged).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(forged.name(), "An Janssens");  // unchanged, and never passed on
+  forged = Person();
+  forged.set_erased(true);
+  EXPECT_EQ(sealer.SealReporter("MP-1", &forged).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(sealer.SealReporter("MP-1", &r).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.sealed(), once);
+  // A reporter without personal data is not sealed.
   t::Reporter anonymous;
   anonymous.set_anonymous(true);
   ASSERT_TRUE(sealer.SealReporter("MP-2", &anonymous).ok());

@@ -79,10 +79,8 @@ grpc::Status DeadlineService::RebuildTimers(grpc::ServerContext* context,
 grpc::Status DeadlineService::WatchDeadlines(grpc::ServerContext* context,
                                              const v1::WatchDeadlinesRequest* request,
                                              grpc::ServerWriter<v1::DeadlineAlert>* writer) {
-  if (absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kWatchDeadlines);
-      !who.ok()) {
-    return grpc_util::ToGrpcStatus(who.status());
-  }
+  absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kWatchDeadlines);
+  if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
   if (request->department().size() > 64) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("department", "too long"));
   }
@@ -94,6 +92,9 @@ grpc::Status DeadlineService::WatchDeadlines(grpc::ServerContext* context,
           "kind", "must be a case kind: COMPLAINT, REPORT, QUESTION, SUGGESTION or COMPLIMENT"));
     }
   }
+  // One caller cannot take every stream of the replica.
+  absl::StatusOr<auth::CallerLimit::Ticket> ticket = streams_.Acquire(*who);
+  if (!ticket.ok()) return grpc_util::ToGrpcStatus(ticket.status());
   absl::StatusOr<std::shared_ptr<AlertHub::Subscription>> sub =
       alerts_.Subscribe({request->department(), request->kind()});
   if (!sub.ok()) return grpc_util::ToGrpcStatus(sub.status());

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "libs/auth/auth.h"
+#include "libs/auth/limits.h"
 #include "meldpunt/deadline/v1/deadline.grpc.pb.h"
 #include "services/deadline_watch/alert_hub.h"
 #include "services/deadline_watch/timer_store.h"
@@ -28,7 +29,12 @@ class DeadlineService final : public v1::DeadlineWatch::Service {
                               grpc::ServerWriter<v1::DeadlineAlert>* writer) override;
 
  private:
+  // WatchDeadlines streams one caller may hold at once (a dashboard and a pager, with room for a
+  // reconnect); the hub bounds the replica's total.
+  static constexpr int kStreamsPerCaller = 4;
+
   const auth::Guard& guard_;
+  auth::CallerLimit streams_{"WatchDeadlines streams", kStreamsPerCaller, 1 << 20};
   TimerStore& store_;
   AlertHub& alerts_;
   Rebuild rebuild_;

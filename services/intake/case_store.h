@@ -87,7 +87,8 @@ class CaseStore {
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
   // Deletes the whole projection (before a rebuild). Returns the number of keys removed.
   virtual absl::StatusOr<int64_t> Clear() = 0;
-  // Every case submitted in [from, to), oldest first (reports). RESOURCE_EXHAUSTED past `limit`.
+  // Every case submitted in [from, to), oldest first, for reports: without the description, the
+  // attachments and the sealed reporter, which no figure needs. RESOURCE_EXHAUSTED past `limit`.
   virtual absl::StatusOr<std::vector<Case>> Submitted(absl::Time from, absl::Time to,
                                                       int64_t limit) {
     return absl::UnimplementedError("this store keeps no index of submissions");

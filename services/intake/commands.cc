@@ -21,9 +21,7 @@ absl::Status CheckCommandId(const std::string& id) {
   return absl::OkStatus();
 }
 
-absl::Status CheckActor(const events::v1::Actor& actor, bool required) {
-  if (actor.id().empty())
-    return required ? FieldError("actor.id", "is required") : absl::OkStatus();
+absl::Status CheckActor(const events::v1::Actor& actor) {
   if (actor.id().size() > 128) return FieldError("actor.id", "must be at most 128 characters");
   for (char c : actor.id()) {
     if (c < 0x21 || c > 0x7e)
@@ -39,14 +37,16 @@ bool IsSlug(const std::string& s) {
   return true;
 }
 
-// Fields every command shares. `actor_required`: casework must say who acts.
+// Fields every command shares. The actor a request names is only what it says of itself: the
+// gRPC adapter records the authenticated caller (IntakeService's SetActor) and keeps this as the
+// display name; `default_actor` stands when the request names none.
 template <typename Request>
-absl::StatusOr<Command> Base(const std::string& name, const Request& r, bool actor_required,
+absl::StatusOr<Command> Base(const std::string& name, const Request& r,
                              const std::string& default_actor) {
   if (r.case_id().empty()) return FieldError("case_id", "is required (a case id or reference)");
   if (r.case_id().size() > 64) return FieldError("case_id", "is not a case id or reference");
   RETURN_IF_ERROR(CheckCommandId(r.command_id()));
-  RETURN_IF_ERROR(CheckActor(r.actor(), actor_required));
+  RETURN_IF_ERROR(CheckActor(r.actor()));
   Command c;
   c.name = name;
   c.case_ref = r.case_id();
@@ -60,7 +60,7 @@ absl::StatusOr<Command> Base(const std::string& name, const Request& r, bool act
 }  // namespace
 
 absl::StatusOr<Command> ProvideInformationCommand(const v1::ProvideInformationRequest& r) {
-  ASSIGN_OR_RETURN(Command c, Base("ProvideInformation", r, false, "reporter"));
+  ASSIGN_OR_RETURN(Command c, Base("ProvideInformation", r, "reporter"));
   RETURN_IF_ERROR(domain::CheckText("text", r.text(), domain::kMaxDescriptionChars, true, true));
   if (r.attachments_size() > domain::kMaxAttachments) {
     return FieldError("attachments",
@@ -78,14 +78,14 @@ absl::StatusOr<Command> ProvideInformationCommand(const v1::ProvideInformationRe
 }
 
 absl::StatusOr<Command> WithdrawCommand(const v1::WithdrawCaseRequest& r) {
-  ASSIGN_OR_RETURN(Command c, Base("WithdrawCase", r, false, "reporter"));
+  ASSIGN_OR_RETURN(Command c, Base("WithdrawCase", r, "reporter"));
   RETURN_IF_ERROR(domain::CheckText("reason", r.reason(), 1000, true, false));
   c.payload = [r](events::Envelope& e) { e.mutable_case_withdrawn()->set_reason(r.reason()); };
   return c;
 }
 
 absl::StatusOr<Command> ReopenCommand(const v1::ReopenCaseRequest& r, const CommandRules& rules) {
-  ASSIGN_OR_RETURN(Command c, Base("ReopenCase", r, false, "reporter"));
+  ASSIGN_OR_RETURN(Command c, Base("ReopenCase", r, "reporter"));
   RETURN_IF_ERROR(domain::CheckText("reason", r.reason(), 1000, true, true));
   c.payload = [r](events::Envelope& e) { e.mutable_case_reopened()->set_reason(r.reason()); };
   c.check = [window = rules.reopen_window](const t::Case& current, absl::Time now) -> absl::Status {
@@ -104,14 +104,14 @@ absl::StatusOr<Command> ReopenCommand(const v1::ReopenCaseRequest& r, const Comm
 }
 
 absl::StatusOr<Command> AcceptCommand(const v1::AcceptCaseRequest& r) {
-  ASSIGN_OR_RETURN(Command c, Base("AcceptCase", r, true, ""));
+  ASSIGN_OR_RETURN(Command c, Base("AcceptCase", r, ""));
   RETURN_IF_ERROR(domain::CheckText("assignee", r.assignee(), 128, false, false));
   c.payload = [r](events::Envelope& e) { e.mutable_case_accepted()->set_assignee(r.assignee()); };
   return c;
 }
 
 absl::StatusOr<Command> BounceCommand(const v1::BounceCaseRequest& r) {
-  ASSIGN_OR_RETURN(Command c, Base("BounceCase", r, true, ""));
+  ASSIGN_OR_RETURN(Command c, Base("BounceCase", r, ""));
   RETURN_IF_ERROR(domain::CheckText("reason", r.reason(), 1000, true, true));
   c.payload = [r](events::Envelope& e) { e.mutable_case_bounced()->set_reason(r.reason()); };
   c.check = [](const t::Case& current, absl::Time) {
@@ -121,7 +121,7 @@ absl::StatusOr<Command> BounceCommand(const v1::BounceCaseRequest& r) {
 }
 
 absl::StatusOr<Command> RequestInformationCommand(const v1::RequestInformationRequest& r) {
-  ASSIGN_OR_RETURN(Command c, Base("RequestInformation", r, true, ""));
+  ASSIGN_OR_RETURN(Command c, Base("RequestInformation", r, ""));
   RETURN_IF_ERROR(domain::CheckText("question", r.question(), 2000, true, true));
   c.payload = [r](events::Envelope& e) {
     e.mutable_information_requested()->set_question(r.question());
@@ -137,7 +137,7 @@ absl::StatusOr<Command> RequestInformationCommand(const v1::RequestInformationRe
 }
 
 absl::StatusOr<Command> AnswerCommand(const v1::AnswerCaseRequest& r) {
-  ASSIGN_OR_RETURN(Command c, Base("AnswerCase", r, true, ""));
+  ASSIGN_OR_RETURN(Command c, Base("AnswerCase", r, ""));
   RETURN_IF_ERROR(domain::CheckText("answer", r.answer(), 10000, true, true));
   if (!events::v1::ComplaintOutcome_IsValid(r.outcome()))
     return FieldError("outcome", "unknown outcome");
@@ -166,14 +166,14 @@ absl::StatusOr<Command> AnswerCommand(const v1::AnswerCaseRequest& r) {
 }
 
 absl::StatusOr<Command> CloseCommand(const v1::CloseCaseRequest& r) {
-  ASSIGN_OR_RETURN(Command c, Base("CloseCase", r, true, ""));
+  ASSIGN_OR_RETURN(Command c, Base("CloseCase", r, ""));
   RETURN_IF_ERROR(domain::CheckText("reason", r.reason(), 1000, true, false));
   c.payload = [r](events::Envelope& e) { e.mutable_case_closed()->set_reason(r.reason()); };
   return c;
 }
 
 absl::StatusOr<Command> ReassignCommand(const v1::ReassignCaseRequest& r) {
-  ASSIGN_OR_RETURN(Command c, Base("ReassignCase", r, true, ""));
+  ASSIGN_OR_RETURN(Command c, Base("ReassignCase", r, ""));
   if (!IsSlug(r.department())) {
     return FieldError("department", "must be a department id: 1-64 characters of a-z, 0-9 and '-'");
   }
@@ -192,7 +192,7 @@ absl::StatusOr<Command> ReassignCommand(const v1::ReassignCaseRequest& r) {
 }
 
 absl::StatusOr<Command> DecideAdmissibilityCommand(const v1::DecideAdmissibilityRequest& r) {
-  ASSIGN_OR_RETURN(Command c, Base("DecideAdmissibility", r, true, ""));
+  ASSIGN_OR_RETURN(Command c, Base("DecideAdmissibility", r, ""));
   if (!events::v1::InadmissibilityGround_IsValid(r.ground()))
     return FieldError("ground", "unknown ground");
   if (r.admissible() && r.ground() != events::v1::INADMISSIBILITY_GROUND_UNSPECIFIED) {
@@ -212,14 +212,14 @@ absl::StatusOr<Command> DecideAdmissibilityCommand(const v1::DecideAdmissibility
 }
 
 absl::StatusOr<Command> MergeCommand(const v1::MergeCaseRequest& r) {
-  ASSIGN_OR_RETURN(Command c, Base("MergeCase", r, true, ""));
+  ASSIGN_OR_RETURN(Command c, Base("MergeCase", r, ""));
   if (r.master_case_id().empty()) return FieldError("master_case_id", "is required");
   // The caller resolves the master to its id and sets the payload.
   return c;
 }
 
 absl::StatusOr<Command> ReferCommand(const v1::ReferExternallyRequest& r) {
-  ASSIGN_OR_RETURN(Command c, Base("ReferExternally", r, true, ""));
+  ASSIGN_OR_RETURN(Command c, Base("ReferExternally", r, ""));
   RETURN_IF_ERROR(domain::CheckText("body", r.body(), 200, false, true));
   RETURN_IF_ERROR(domain::CheckText("reason", r.reason(), 1000, true, true));
   c.payload = [r](events::Envelope& e) {
@@ -230,7 +230,7 @@ absl::StatusOr<Command> ReferCommand(const v1::ReferExternallyRequest& r) {
 }
 
 absl::StatusOr<Command> EraseCommand(const v1::EraseReporterDataRequest& r) {
-  ASSIGN_OR_RETURN(Command c, Base("EraseReporterData", r, false, "team:meldpunt"));
+  ASSIGN_OR_RETURN(Command c, Base("EraseReporterData", r, "team:meldpunt"));
   RETURN_IF_ERROR(domain::CheckText("reason", r.reason(), 1000, true, true));
   c.payload = [r](events::Envelope& e) {
     e.mutable_reporter_data_erased()->set_reason(r.reason());

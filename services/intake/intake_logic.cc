@@ -110,7 +110,7 @@ absl::StatusOr<Case> IntakeLogic::AppendAndWait(const events::Envelope& envelope
 }
 
 absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& request,
-                                                 absl::Time deadline) {
+                                                 absl::Time deadline, const std::string& actor) {
   RETURN_IF_ERROR(domain::ValidateSubmission(request.submitting_system(), request.request_key(),
                                              request.draft()));
   if (request.correlation_id().size() > 128) {
@@ -149,7 +149,9 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
   events::Envelope envelope = events::NewEnvelope(case_id, "intake", now);
   envelope.set_correlation_id(request.correlation_id().empty() ? events::RandomId("trace")
                                                                : request.correlation_id());
-  envelope.mutable_actor()->set_id(absl::StrCat("system:", request.submitting_system()));
+  envelope.mutable_actor()->set_id(actor.empty()
+                                       ? absl::StrCat("system:", request.submitting_system())
+                                       : actor);
   auto* submitted = envelope.mutable_case_submitted();
   *submitted->mutable_draft() = request.draft();
   // The personal data leaves this call only sealed with the case's own key.
@@ -158,6 +160,7 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
             options_.sealer->SealReporter(case_id, submitted->mutable_draft()->mutable_reporter());
         !sealed.ok()) {
       (void)store_.ReleaseSubmission(case_id);
+      if (absl::IsInvalidArgument(sealed)) return sealed;
       return absl::UnavailableError(
           absl::StrCat("the key store did not answer: ", sealed.message(), "; retry"));
     }

@@ -59,7 +59,10 @@ class IntakeLogic {
 
   // INVALID_ARGUMENT naming the field; UNAVAILABLE when the event is not durable by `deadline`
   // (a retry with the same request_key is safe). Repeating a request_key returns the first case.
-  absl::StatusOr<SubmitResult> Submit(const v1::SubmitCaseRequest& request, absl::Time deadline);
+  // `actor`: who submits, when it is not the submitting system itself (a team member who
+  // registers a letter); empty: "system:<submitting_system>".
+  absl::StatusOr<SubmitResult> Submit(const v1::SubmitCaseRequest& request, absl::Time deadline,
+                                      const std::string& actor = "");
 
   // Resolves the case (id or reference), checks the command against its state, appends the event
   // and answers with the case after it. A repeated command_id appends nothing and answers the same.

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "libs/domain/disclosure.h"
 #include "libs/grpc/status.h"
 #include "libs/grpc/trace.h"
 
@@ -24,15 +25,49 @@ grpc::Status Finish(const absl::StatusOr<CommandResult>& result, v1::CaseRespons
   return grpc::Status::OK;
 }
 
-// PERMISSION_DENIED unless the caller may act on the case (a submitter its own system's cases, a
-// department the cases it holds); the team and admins without reading the case.
-absl::Status MayUseCase(const auth::Guard& guard, IntakeLogic& logic, const auth::Principal& who,
-                        const std::string& case_id) {
-  if (who.role == auth::Role::kTeam || who.role == auth::Role::kAdmin) return absl::OkStatus();
-  absl::StatusOr<Case> c = logic.Get(case_id);
+bool SeesEveryCase(const auth::Principal& who) {
+  return who.role == auth::Role::kTeam || who.role == auth::Role::kAdmin;
+}
+
+// The case for a caller who may use it. For callers who do not see every case, a case that does
+// not exist is refused like one that is not theirs: the answer tells nothing of other cases.
+absl::StatusOr<Case> CaseFor(const auth::Guard& guard, IntakeLogic& logic,
+                             const auth::Principal& who, const std::string& case_ref) {
+  absl::StatusOr<Case> c = logic.Get(case_ref);
+  if (SeesEveryCase(who)) return c;
+  if (absl::IsNotFound(c.status())) return guard.RefuseCase(case_ref);
   if (!c.ok()) return c.status();
-  return guard.MayUseCase(who, c->case_id(), c->submitting_system(), c->department(),
-                          c->draft().confidential());
+  if (absl::Status may = guard.MayUseCase(who, case_ref, c->submitting_system(), c->department(),
+                                          domain::IsConfidential(c->draft()));
+      !may.ok()) {
+    return may;
+  }
+  return c;
+}
+
+// PERMISSION_DENIED unless the caller may act on the case (a submitter its own system's cases, a
+// department the cases it holds and that are not confidential); the team and admins without
+// reading the case.
+absl::Status MayUseCase(const auth::Guard& guard, IntakeLogic& logic, const auth::Principal& who,
+                        const std::string& case_ref) {
+  if (SeesEveryCase(who)) return absl::OkStatus();
+  return CaseFor(guard, logic, who, case_ref).status();
+}
+
+// The actor recorded for a command: the authenticated caller (auth::ActorId). What the request
+// says of its actor stays only as the display name. In the open development mode nobody is
+// authenticated, and the request's actor stands.
+void SetActor(const auth::Principal& who, Command& command) {
+  if (!who.authenticated) {
+    if (command.actor.id().empty()) command.actor.set_id(auth::ActorId(who));
+    return;
+  }
+  const events::v1::Actor requested = command.actor;
+  command.actor.Clear();
+  command.actor.set_id(auth::ActorId(who));
+  const std::string& shown =
+      !requested.display_name().empty() ? requested.display_name() : requested.id();
+  if (!shown.empty() && shown != command.actor.id()) command.actor.set_display_name(shown);
 }
 
 // Admits the caller for `method` and the request's case.
@@ -53,9 +88,12 @@ grpc::Status Run(const auth::Guard& guard, IntakeLogic& logic, IntakeMetrics& me
   absl::StatusOr<auth::Principal> who =
       AdmitForCase(guard, logic, *context, method, request.case_id());
   if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
-  absl::StatusOr<CommandResult> result = command.ok()
-                                             ? logic.Execute(*command, Deadline(context))
-                                             : absl::StatusOr<CommandResult>(command.status());
+  absl::StatusOr<CommandResult> result = command.status();
+  if (command.ok()) {
+    Command acted = *command;
+    SetActor(*who, acted);
+    result = logic.Execute(acted, Deadline(context));
+  }
   metrics.ObserveCommand(command.ok() ? command->name : "invalid", result.status(),
                          absl::Now() - started);
   return Finish(result, response);
@@ -84,7 +122,11 @@ grpc::Status IntakeService::SubmitCase(grpc::ServerContext* context,
     }
   }
   const absl::Time started = absl::Now();
-  absl::StatusOr<SubmitResult> result = logic_.Submit(*request, Deadline(context));
+  // A submitter acts as its own system (checked above); a team member or admin who registers a
+  // case for a system is recorded as themselves.
+  const std::string actor =
+      who->authenticated && who->role != auth::Role::kSubmitter ? auth::ActorId(*who) : "";
+  absl::StatusOr<SubmitResult> result = logic_.Submit(*request, Deadline(context), actor);
   metrics_.ObserveSubmit(result.status(), result.ok() && result->created, absl::Now() - started);
   if (!result.ok()) return grpc_util::ToGrpcStatus(result.status());
   response->set_case_id(result->c.case_id());
@@ -99,17 +141,16 @@ grpc::Status IntakeService::GetCase(grpc::ServerContext* context, const v1::GetC
                                     v1::GetCaseResponse* response) {
   absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kGetCase);
   if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
-  absl::StatusOr<Case> c = logic_.Get(request->case_id());
+  absl::StatusOr<Case> c = CaseFor(guard_, logic_, *who, request->case_id());
   if (!c.ok()) return grpc_util::ToGrpcStatus(c.status());
-  if (absl::Status may = guard_.MayUseCase(*who, c->case_id(), c->submitting_system(),
-                                           c->department(), c->draft().confidential());
-      !may.ok()) {
-    return grpc_util::ToGrpcStatus(may);
-  }
   t::Reporter* reporter = c->mutable_draft()->mutable_reporter();
-  // Departments get the reporter's identity on their dispatch feed when their policy needs it;
-  // here the submitting system, the team and admins do.
-  if (who->role == auth::Role::kDepartment) {
+  // The submitting system, the team and admins see who reported; a department only when its
+  // policy lets it (Case.reporter_visible, from the last routing): the dispatch feed never
+  // carries it. Every such read is audited, and after erasure there is nothing to show.
+  const bool shows_reporter =
+      who->role != auth::Role::kDepartment ||
+      (c->reporter_visible() && domain::ReporterVisible(c->draft(), /*department_may_see_reporter=*/true));
+  if (!shows_reporter) {
     privacy::Sealer::Withhold(reporter);
   } else if (sealer_ != nullptr && !reporter->sealed().empty()) {
     if (absl::Status opened = sealer_->OpenReporter(c->case_id(), reporter); !opened.ok()) {
@@ -178,8 +219,11 @@ grpc::Status IntakeService::ListCases(grpc::ServerContext* context,
   absl::StatusOr<ListPage> page = logic_.List(*request);
   if (!page.ok()) return grpc_util::ToGrpcStatus(page.status());
   for (auto& c : page->cases) {
-    // Confidential complaints are for the Meldpunt team only.
-    if (who->role == auth::Role::kDepartment && c.draft().confidential()) continue;
+    // Confidential cases are for the Meldpunt team only (domain::ForDepartment).
+    if (who->role == auth::Role::kDepartment &&
+        domain::ForDepartment(c.draft()) == domain::Disclosure::kNothing) {
+      continue;
+    }
     // Lists carry no personal data: GetCase shows it (and records that it did).
     if (sealer_ != nullptr) privacy::Sealer::Withhold(c.mutable_draft()->mutable_reporter());
     *response->add_cases() = std::move(c);
@@ -257,6 +301,7 @@ grpc::Status CaseWorkService::MergeCase(grpc::ServerContext* c, const v1::MergeC
   if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
   const absl::Time started = absl::Now();
   absl::StatusOr<Command> command = MergeCommand(*r);
+  if (command.ok()) SetActor(*who, *command);
   absl::StatusOr<CommandResult> result =
       command.ok() ? logic_.Merge(*command, r->master_case_id(), Deadline(c))
                    : absl::StatusOr<CommandResult>(command.status());
@@ -289,9 +334,7 @@ grpc::Status AdminService::EraseReporterData(grpc::ServerContext* context,
   if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
   const absl::Time started = absl::Now();
   absl::StatusOr<Command> command = EraseCommand(*request);
-  if (command.ok() && request->actor().id().empty()) {
-    command->actor.set_id(absl::StrCat("admin:", who->subject));
-  }
+  if (command.ok()) SetActor(*who, *command);
   absl::StatusOr<CommandResult> result = command.ok()
                                              ? logic_.Erase(*command, Deadline(context))
                                              : absl::StatusOr<CommandResult>(command.status());

@@ -19,12 +19,18 @@ ReportingService::ReportingService(const auth::Guard& guard, CaseStore& store,
                                    const clock::Clock& clock)
     : guard_(guard), store_(store), clock_(clock), calendar_(Brussels()) {}
 
+absl::StatusOr<auth::CallerLimit::Ticket> ReportingService::Admit(grpc::ServerContext& context,
+                                                                  absl::string_view method) {
+  absl::StatusOr<auth::Principal> who = guard_.Admit(context, method);
+  if (!who.ok()) return who.status();
+  return reports_.Acquire(*who);
+}
+
 grpc::Status ReportingService::GetIndicators(grpc::ServerContext* context,
                                              const v1::GetIndicatorsRequest* request,
                                              v1::GetIndicatorsResponse* response) {
-  if (auto who = guard_.Admit(*context, auth::methods::kGetIndicators); !who.ok()) {
-    return grpc_util::ToGrpcStatus(who.status());
-  }
+  absl::StatusOr<auth::CallerLimit::Ticket> ticket = Admit(*context, auth::methods::kGetIndicators);
+  if (!ticket.ok()) return grpc_util::ToGrpcStatus(ticket.status());
   if (absl::Status bad = reporting::CheckIndicatorsRequest(*request); !bad.ok()) {
     return grpc_util::ToGrpcStatus(bad);
   }
@@ -39,9 +45,8 @@ grpc::Status ReportingService::GetIndicators(grpc::ServerContext* context,
 grpc::Status ReportingService::GetComplaintsReport(grpc::ServerContext* context,
                                                    const v1::GetComplaintsReportRequest* request,
                                                    v1::ComplaintsReport* response) {
-  if (auto who = guard_.Admit(*context, auth::methods::kGetComplaintsReport); !who.ok()) {
-    return grpc_util::ToGrpcStatus(who.status());
-  }
+  absl::StatusOr<auth::CallerLimit::Ticket> ticket = Admit(*context, auth::methods::kGetComplaintsReport);
+  if (!ticket.ok()) return grpc_util::ToGrpcStatus(ticket.status());
   if (absl::Status bad = reporting::CheckYear(request->year()); !bad.ok()) {
     return grpc_util::ToGrpcStatus(bad);
   }
@@ -58,9 +63,8 @@ absl::StatusOr<std::vector<Case>> ReportingService::YearCases(int year) const {
 grpc::Status ReportingService::ExportReport(grpc::ServerContext* context,
                                             const v1::ExportReportRequest* request,
                                             v1::ExportReportResponse* response) {
-  if (auto who = guard_.Admit(*context, auth::methods::kExportReport); !who.ok()) {
-    return grpc_util::ToGrpcStatus(who.status());
-  }
+  absl::StatusOr<auth::CallerLimit::Ticket> ticket = Admit(*context, auth::methods::kExportReport);
+  if (!ticket.ok()) return grpc_util::ToGrpcStatus(ticket.status());
   if (absl::Status bad = reporting::CheckYear(request->year()); !bad.ok()) {
     return grpc_util::ToGrpcStatus(bad);
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "libs/auth/auth.h"
+#include "libs/auth/limits.h"
 #include "libs/calendar/calendar.h"
 #include "libs/clock/clock.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
@@ -12,8 +13,13 @@ namespace meldpunt::intake {
 
 class ReportingService final : public v1::Reporting::Service {
  public:
-  // The most cases one report reads from the projection.
-  static constexpr int64_t kMaxCases = 2'000'000;
+  // The most cases one report reads from the projection (of each only what the figures need:
+  // CaseStore::Submitted drops descriptions, attachments and the sealed reporter).
+  static constexpr int64_t kMaxCases = 1'000'000;
+  // Reports at once: one per caller, two on a replica, so that one caller cannot fill the
+  // intake's memory with reports, nor keep others from theirs.
+  static constexpr int kReportsPerCaller = 1;
+  static constexpr int kReportsPerReplica = 2;
 
   ReportingService(const auth::Guard& guard, CaseStore& store, const clock::Clock& clock);
 
@@ -29,7 +35,12 @@ class ReportingService final : public v1::Reporting::Service {
   // The cases submitted in calendar year `year` (the municipality's time zone).
   absl::StatusOr<std::vector<Case>> YearCases(int year) const;
 
+  // Admits the caller for `method` and takes one of the report places.
+  absl::StatusOr<auth::CallerLimit::Ticket> Admit(grpc::ServerContext& context,
+                                                   absl::string_view method);
+
   const auth::Guard& guard_;
+  auth::CallerLimit reports_{"reports", kReportsPerCaller, kReportsPerReplica};
   CaseStore& store_;
   const clock::Clock& clock_;
   calendar::BusinessCalendar calendar_;

@@ -314,6 +314,17 @@ std::vector<CommandSpec> MakeCommands() {
        {},
        {}},
 
+      {"jwk",
+       Group::kOperations,
+       "--kid KID --alg ES256|RS256|... PUBLIC_KEY.pem",
+       "print the JWK of a PEM public key, to publish in a token key set (auth.jwt.key_set_file); "
+       "no server is called",
+       1,
+       1,
+       {"kid", "alg"},
+       {},
+       {"kid", "alg"}},
+
       {"help",
        Group::kOther,
        "[COMMAND]",

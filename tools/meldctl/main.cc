@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "libs/auth/tokens.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "libs/events/codec.h"
@@ -135,6 +136,7 @@ class Cli {
     if (command == "preview") return Preview();
     if (command == "rules") return RulesCommand(false);
     if (command == "reload-rules") return RulesCommand(true);
+    if (command == "jwk") return Jwk();
     return UsageFail(absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'")),
                      command);
   }
@@ -616,6 +618,26 @@ class Cli {
     std::printf("template=%s status=%s next_attempt_at=%s\n",
                 response.delivery().template_name().c_str(), response.delivery().status().c_str(),
                 Time(response.delivery().next_attempt_at()).c_str());
+    return 0;
+  }
+
+  // The JWK of a public key: what an operator adds to the key set to rotate token keys.
+  int Jwk() {
+    std::ifstream in(options_.args.at(0));
+    if (!in) {
+      return UsageFail(
+          absl::InvalidArgumentError(absl::StrCat("cannot read '", options_.args.at(0), "'")),
+          "jwk");
+    }
+    std::ostringstream pem;
+    pem << in.rdbuf();
+    absl::StatusOr<std::string> jwk =
+        auth::PublicKeyJwk(pem.str(), options_.Get("kid"), options_.Get("alg"));
+    if (!jwk.ok()) return UsageFail(jwk.status(), "jwk");
+    absl::StatusOr<std::vector<auth::VerificationKey>> check =
+        auth::ParseKeySet(absl::StrCat("{\"keys\": [", *jwk, "]}"), "--alg/--kid");
+    if (!check.ok()) return UsageFail(check.status(), "jwk");
+    std::printf("%s\n", jwk->c_str());
     return 0;
   }
 
