@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/kafka/errors.h"
+#include "libs/kafka/security.h"
 
 namespace meldpunt::kafka {
 namespace {
@@ -72,7 +73,9 @@ absl::Status EnsureTopics(const std::string& brokers, const std::vector<TopicSpe
     rd_kafka_conf_destroy(conf);
     return absl::InvalidArgumentError(absl::StrCat("kafka admin: ", error));
   }
-  for (const auto& [key, value] : extra) {
+  std::map<std::string, std::string> properties = ProcessSecurity();
+  for (const auto& [key, value] : extra) properties[key] = value;
+  for (const auto& [key, value] : properties) {
     if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error, sizeof error) !=
         RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);

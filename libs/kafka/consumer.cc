@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "libs/kafka/errors.h"
 #include "libs/kafka/properties.h"
+#include "libs/kafka/security.h"
 #include "libs/observability/log.h"
 
 namespace meldpunt::kafka {
@@ -89,6 +90,8 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions
        absl::StrCat(absl::ToInt64Milliseconds(options.session_timeout) / 4)},
       {"topic.metadata.refresh.interval.ms", "5000"},
   };
+  // The process's security first (security.h), then what this client names itself.
+  for (const auto& [key, value] : ProcessSecurity()) properties[key] = value;
   for (const auto& [key, value] : options.extra) properties[key] = value;
   if (absl::Status status = ApplyProperties(*conf, properties); !status.ok()) return status;
   std::string error;

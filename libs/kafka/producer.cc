@@ -7,6 +7,7 @@
 #include "absl/synchronization/notification.h"
 #include "libs/kafka/errors.h"
 #include "libs/kafka/properties.h"
+#include "libs/kafka/security.h"
 #include "libs/observability/log.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
@@ -57,6 +58,8 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions
       // Same partitioner as the Java client, so every tool agrees where a case id lives.
       {"partitioner", "murmur2_random"},
   };
+  // The process's security first (security.h), then what this client names itself.
+  for (const auto& [key, value] : ProcessSecurity()) properties[key] = value;
   for (const auto& [key, value] : options.extra) properties[key] = value;
   if (absl::Status status = ApplyProperties(*conf, properties); !status.ok()) return status;
   std::string error;

@@ -1,10 +1,43 @@
 #include "libs/service/wiring.h"
 
+#include "absl/strings/str_cat.h"
 #include "libs/events/topics.h"
+#include "libs/kafka/security.h"
 #include "libs/observability/log.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::service {
+
+absl::StatusOr<std::map<std::string, std::string>> KafkaSecurityProperties(
+    const config::ServiceConfig& config) {
+  return kafka::SecurityProperties(config.kafka_security());
+}
+
+absl::Status InstallKafkaSecurity(const config::ServiceConfig& config) {
+  ASSIGN_OR_RETURN(auto properties, KafkaSecurityProperties(config));
+  kafka::SetProcessSecurity(std::move(properties));
+  if (config.kafka_security_protocol == "PLAINTEXT") {
+    log::Warning(
+        "INSECURE: the Kafka clients are plaintext and unauthenticated "
+        "(kafka.security.protocol PLAINTEXT). Development on loopback only.",
+        {{"kafka", config.kafka_brokers}});
+  } else {
+    log::Info("Kafka clients secured",
+              {{"kafka", config.kafka_brokers},
+               {"protocol", config.kafka_security_protocol},
+               {"principal", config.kafka_security_protocol == "SASL_SSL"
+                                 ? config.kafka_sasl_username
+                                 : (config.kafka_tls_cert_file.empty() ? "(none)"
+                                                                       : "(certificate)")}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EnsureTopics(const config::ServiceConfig& config,
+                          const std::vector<kafka::TopicSpec>& topics, absl::Duration timeout) {
+  ASSIGN_OR_RETURN(auto properties, KafkaSecurityProperties(config));
+  return kafka::EnsureTopics(config.kafka_brokers, topics, timeout, properties);
+}
 
 absl::Status EnsureTopicsAtStart(const config::ServiceConfig& config,
                                  const std::vector<kafka::TopicSpec>& extra) {
@@ -12,29 +45,47 @@ absl::Status EnsureTopicsAtStart(const config::ServiceConfig& config,
                                            static_cast<int>(config.case_events_partitions),
                                            static_cast<int>(config.replication_factor)}};
   topics.insert(topics.end(), extra.begin(), extra.end());
-  return RetryUntilAvailable("kafka", config.startup_timeout, [&] {
-    return kafka::EnsureTopics(config.kafka_brokers, topics, absl::Seconds(5));
-  });
+  return RetryUntilAvailable("kafka", config.startup_timeout,
+                             [&] { return EnsureTopics(config, topics, absl::Seconds(5)); });
 }
 
 absl::StatusOr<std::unique_ptr<kafka::Producer>> MakeProducer(const config::ServiceConfig& config,
                                                               const std::string& client_id) {
+  ASSIGN_OR_RETURN(auto properties, KafkaSecurityProperties(config));
+  for (const auto& [key, value] : config.producer_properties) properties[key] = value;
   return kafka::Producer::Create({.brokers = config.kafka_brokers,
                                   .client_id = client_id,
                                   .delivery_timeout = config.produce_timeout,
                                   .linger = config.producer_linger,
-                                  .extra = config.producer_properties});
+                                  .extra = std::move(properties)});
+}
+
+absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeConsumer(const config::ServiceConfig& config,
+                                                              kafka::ConsumerOptions options,
+                                                              kafka::RebalanceListener* listener) {
+  ASSIGN_OR_RETURN(auto properties, KafkaSecurityProperties(config));
+  for (const auto& [key, value] : options.extra) {
+    if (kafka::IsSecurityProperty(key)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka consumer property '", key, "': set by kafka.security.* only"));
+    }
+    properties[key] = value;
+  }
+  options.brokers = config.kafka_brokers;
+  options.extra = std::move(properties);
+  return kafka::Consumer::Create(options, listener);
 }
 
 absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
     const config::ServiceConfig& config, const std::string& group, const std::string& client_id,
     kafka::RebalanceListener* listener) {
-  return kafka::Consumer::Create({.brokers = config.kafka_brokers,
-                                  .group_id = group,
-                                  .topics = {events::kCaseEventsTopic},
-                                  .client_id = client_id,
-                                  .extra = config.consumer_properties},
-                                 listener);
+  return MakeConsumer(config,
+                      {.brokers = config.kafka_brokers,
+                       .group_id = group,
+                       .topics = {events::kCaseEventsTopic},
+                       .client_id = client_id,
+                       .extra = config.consumer_properties},
+                      listener);
 }
 
 events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config) {
@@ -80,7 +131,8 @@ absl::StatusOr<GrpcSecurity> MakeGrpcSecurity(const config::ServiceConfig& confi
   if (security.guard->open()) {
     log::Warning(
         "INSECURE: the gRPC port is plaintext and lets every call in unauthenticated, with every "
-        "role (grpc.plaintext_loopback without auth.jwt.key_file). Development on loopback only.",
+        "role (grpc.plaintext_loopback without auth.jwt.key_set_file). Development on loopback "
+        "only.",
         {{"grpc", config.grpc_listen}});
   } else if (options.plaintext_loopback) {
     log::Warning(
@@ -92,7 +144,8 @@ absl::StatusOr<GrpcSecurity> MakeGrpcSecurity(const config::ServiceConfig& confi
               {{"grpc", config.grpc_listen},
                {"tls", "on"},
                {"client_certificates", options.tls_client_ca_file.empty() ? "no" : "required"},
-               {"bearer_tokens", options.jwt_key_file.empty() ? "no" : options.jwt_algorithm}});
+               {"bearer_tokens", options.jwt_key_set_file.empty() ? "no" : "key set"},
+               {"token_issuer", options.jwt_issuer}});
   }
   return security;
 }

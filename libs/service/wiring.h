@@ -8,6 +8,7 @@
 //   {RedisTimerStore::ClaimScript()}));
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,27 @@ absl::Status EnsureTopicsAtStart(const config::ServiceConfig& config,
 
 absl::StatusOr<std::unique_ptr<kafka::Producer>> MakeProducer(const config::ServiceConfig& config,
                                                               const std::string& client_id);
+
+// The librdkafka security properties of the service's Kafka clients (kafka.security.protocol,
+// kafka.tls.*, kafka.sasl.*; the password file read now). Every client below carries them.
+absl::StatusOr<std::map<std::string, std::string>> KafkaSecurityProperties(
+    const config::ServiceConfig& config);
+
+// Makes every Kafka client of this process carry the config's security (kafka::SetProcessSecurity),
+// also those made without the helpers here, and says at start how the clients connect (a warning
+// when PLAINTEXT). RunApp calls it before the app makes any client.
+absl::Status InstallKafkaSecurity(const config::ServiceConfig& config);
+
+// kafka::EnsureTopics with the config's brokers and security (topics created after start, e.g.
+// a department added to the routing rules).
+absl::Status EnsureTopics(const config::ServiceConfig& config,
+                          const std::vector<kafka::TopicSpec>& topics, absl::Duration timeout);
+
+// A consumer of any topics with the config's brokers and security; `options.brokers` is filled
+// in, `options.extra` comes on top of the security (it may not name security properties).
+absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeConsumer(
+    const config::ServiceConfig& config, kafka::ConsumerOptions options,
+    kafka::RebalanceListener* listener = nullptr);
 
 absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
     const config::ServiceConfig& config, const std::string& group, const std::string& client_id,
@@ -69,6 +91,7 @@ absl::StatusOr<Privacy> ConnectKeyStoreAtStart(const config::ServiceConfig& conf
 // Builds the app, starts it, serves until SIGTERM or SIGINT, then drains it.
 template <typename App, typename Config>
 absl::Status RunApp(const Config& config) {
+  if (absl::Status secured = InstallKafkaSecurity(config); !secured.ok()) return secured;
   App app(config);
   if (absl::Status started = app.Start(); !started.ok()) return started;
   WaitForShutdownSignal();

@@ -107,6 +107,8 @@ class DeadlineHandoverTest : public ::testing::Test {
     auto stack = testing::LoadStack();
     ASSERT_TRUE(stack.ok()) << stack.status();
     kafka_ = stack->kafka;
+    kafka_properties_ = stack->kafka_properties;
+    stack_ = *stack;
     dir_ = std::filesystem::path(::testing::TempDir()) / testing::UniqueName("deadline-handover");
     std::filesystem::create_directories(dir_);
   }
@@ -145,6 +147,7 @@ class DeadlineHandoverTest : public ::testing::Test {
                           << "\n"
                           << "admin:\n  listen: 127.0.0.1:" << *admin_port << "\n"
                           << "kafka:\n  brokers: " << kafka_ << "\n  produce_timeout: 2s\n"
+                          << testing::KafkaYaml(stack_)
                           << "redis:\n  address: 127.0.0.1:" << redis_port_ << "\n"
                           << "startup:\n  timeout: 30s\n"
                           << "shutdown:\n  grace: 1s\n"
@@ -173,6 +176,8 @@ class DeadlineHandoverTest : public ::testing::Test {
   }
 
   std::string kafka_;
+  std::map<std::string, std::string> kafka_properties_;
+  testing::Stack stack_;
   std::filesystem::path dir_;
   int redis_port_ = 0;
   std::unique_ptr<Child> redis_;
@@ -199,7 +204,7 @@ TEST_F(DeadlineHandoverTest, SurvivorFiresTheKilledReplicasTimersNoneLostDuplica
   {
     auto meta = kafka::Consumer::Create({.brokers = kafka_,
                                          .group_id = testing::UniqueName("handover-meta"),
-                                         .topics = {events::kCaseEventsTopic}});
+                                         .topics = {events::kCaseEventsTopic}, .extra = kafka_properties_});
     ASSERT_TRUE(meta.ok()) << meta.status();
     auto count = (*meta)->PartitionCount(events::kCaseEventsTopic, absl::Seconds(10));
     ASSERT_TRUE(count.ok()) << count.status();
@@ -218,7 +223,7 @@ TEST_F(DeadlineHandoverTest, SurvivorFiresTheKilledReplicasTimersNoneLostDuplica
       absl::Seconds(60)))
       << "the group did not balance over both replicas";
 
-  auto producer = kafka::Producer::Create({.brokers = kafka_, .client_id = "handover-test"});
+  auto producer = kafka::Producer::Create({.brokers = kafka_, .client_id = "handover-test", .extra = kafka_properties_});
   ASSERT_TRUE(producer.ok()) << producer.status();
 
   struct Case {
@@ -292,7 +297,7 @@ TEST_F(DeadlineHandoverTest, SurvivorFiresTheKilledReplicasTimersNoneLostDuplica
     auto reader = kafka::Consumer::Create({.brokers = kafka_,
                                            .group_id = testing::UniqueName("handover-reader"),
                                            .topics = {events::kCaseEventsTopic},
-                                           .client_id = "handover-test-reader"});
+                                           .client_id = "handover-test-reader", .extra = kafka_properties_});
     ASSERT_TRUE(reader.ok()) << reader.status();
     const absl::Time deadline = kill_time + kFiringLimit;
     while (absl::Now() < deadline && !complete() && b_->Running()) {

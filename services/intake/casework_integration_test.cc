@@ -43,7 +43,7 @@ class Casework : public ::testing::Test {
     config.grpc_listen = "127.0.0.1:0";
     config.grpc_plaintext_loopback = true;
     config.admin_listen = "127.0.0.1:0";
-    config.kafka_brokers = stack_->kafka;
+    testing::UseStackKafka(*stack_, config);
     config.redis_address = stack_->redis;
     config.privacy_master_key_file = testing::DevMasterKeyFile();
     config.key_store_address = stack_->key_store;
@@ -57,7 +57,7 @@ class Casework : public ::testing::Test {
     intake_ = v1::Intake::NewStub(channel).release();
     work_ = v1::CaseWork::NewStub(channel).release();
     admin_ = v1::Admin::NewStub(channel).release();
-    auto producer = kafka::Producer::Create({.brokers = stack_->kafka});
+    auto producer = kafka::Producer::Create({.brokers = stack_->kafka, .extra = stack_->kafka_properties});
     ASSERT_TRUE(producer.ok());
     producer_ = producer->release();
   }
@@ -363,7 +363,7 @@ TEST_F(Casework, ConcurrentRetriesOfOneKeyMakeOneCaseAndOneEvent) {
   // Exactly one CaseSubmitted for it in the log.
   auto reader = kafka::Consumer::Create({.brokers = stack_->kafka,
                                          .group_id = testing::UniqueName("concurrent-reader"),
-                                         .topics = {events::kCaseEventsTopic}});
+                                         .topics = {events::kCaseEventsTopic}, .extra = stack_->kafka_properties});
   ASSERT_TRUE(reader.ok());
   int found = 0;
   int idle = 0;

@@ -34,7 +34,8 @@ class IntakeIntegration : public ::testing::Test {
     config.grpc_listen = "127.0.0.1:0";
     config.grpc_plaintext_loopback = true;
     config.admin_listen = "127.0.0.1:0";
-    config.kafka_brokers = brokers;
+    testing::UseStackKafka(stack_, config);
+    config.kafka_brokers = brokers;  // a closed port in the tests of Kafka being down
     config.redis_address = stack_.redis;
     config.privacy_master_key_file = testing::DevMasterKeyFile();
     config.key_store_address = stack_.key_store;
@@ -103,7 +104,7 @@ TEST_F(IntakeIntegration, SubmitIsInTheLogAndReadableAtOnce) {
   // Exactly one CaseSubmitted for this case in the real log.
   auto consumer = kafka::Consumer::Create({.brokers = stack_.kafka,
                                            .group_id = testing::UniqueName("reader"),
-                                           .topics = {events::kCaseEventsTopic}});
+                                           .topics = {events::kCaseEventsTopic}, .extra = stack_.kafka_properties});
   ASSERT_TRUE(consumer.ok());
   int found = 0;
   const absl::Time until = absl::Now() + absl::Seconds(20);

@@ -97,7 +97,7 @@ class PrivacyIntegration : public ::testing::Test {
   std::vector<std::string> RawRecords(const std::string& topic, const std::string& case_id,
                                       size_t at_least) {
     auto consumer = kafka::Consumer::Create(
-        {.brokers = stack_.kafka, .group_id = testing::UniqueName("raw"), .topics = {topic}});
+        {.brokers = stack_.kafka, .group_id = testing::UniqueName("raw"), .topics = {topic}, .extra = stack_.kafka_properties});
     EXPECT_TRUE(consumer.ok());
     std::vector<std::string> values;
     const absl::Time until = absl::Now() + absl::Seconds(30);

@@ -15,7 +15,7 @@ inline IntakeConfig TestConfig(const testing::Stack& stack, const std::string& g
   config.grpc_listen = "127.0.0.1:0";
   config.grpc_plaintext_loopback = true;
   config.admin_listen = "127.0.0.1:0";
-  config.kafka_brokers = stack.kafka;
+  testing::UseStackKafka(stack, config);
   config.redis_address = stack.redis;
   config.privacy_master_key_file = testing::DevMasterKeyFile();
   config.key_store_address = stack.key_store;

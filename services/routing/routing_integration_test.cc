@@ -16,6 +16,7 @@
 #include "libs/events/topics.h"
 #include "libs/kafka/consumer.h"
 #include "meldpunt/routing/v1/routing.grpc.pb.h"
+#include "libs/service/wiring.h"
 #include "services/routing/app.h"
 #include "services/routing/route_store.h"
 #include "tests/testing/stack.h"
@@ -46,12 +47,14 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
   config.grpc_listen = "127.0.0.1:0";
   config.grpc_plaintext_loopback = true;
   config.admin_listen = "127.0.0.1:0";
-  config.kafka_brokers = stack->kafka;
+  testing::UseStackKafka(*stack, config);
   config.redis_address = stack->redis;
   config.privacy_master_key_file = testing::DevMasterKeyFile();
   config.key_store_address = stack->key_store;
   config.consumer_group = testing::UniqueName("routing-test");
   config.rules_file = rules_file;
+  // As RunApp: the rules reload makes its admin client without the wiring helpers.
+  ASSERT_TRUE(service::InstallKafkaSecurity(config).ok());
   RoutingApp app(config);
   ASSERT_TRUE(app.Start().ok());
 
@@ -70,7 +73,7 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
   ASSERT_TRUE(app.ReloadRules().ok());
 
   // A case through Kafka is decided by the new rules.
-  auto producer = kafka::Producer::Create({.brokers = stack->kafka});
+  auto producer = kafka::Producer::Create({.brokers = stack->kafka, .extra = stack->kafka_properties});
   ASSERT_TRUE(producer.ok());
   const std::string case_id = events::CaseIdFor("routing-test", testing::UniqueName("k"));
   events::Envelope submitted = events::NewEnvelope(case_id, "intake", absl::Now());
@@ -85,7 +88,7 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
 
   auto reader = kafka::Consumer::Create({.brokers = stack->kafka,
                                          .group_id = testing::UniqueName("dispatch-reader"),
-                                         .topics = {events::DispatchTopic("works")}});
+                                         .topics = {events::DispatchTopic("works")}, .extra = stack->kafka_properties});
   ASSERT_TRUE(reader.ok());
   bool dispatched = false;
   const absl::Time until = absl::Now() + absl::Seconds(60);
@@ -114,7 +117,7 @@ TEST(RoutingIntegration, NearbyCasesRoutedAtOnceOnOtherLanesAreLinked) {
                                  testing::UniqueName("rules") + ".yaml";
   Write(rules_file, std::string(kGoodRules) +
                         "duplicates: {kinds: [REPORT], radius_m: 50, window: 14d, action: link}\n");
-  auto producer = kafka::Producer::Create({.brokers = stack->kafka});
+  auto producer = kafka::Producer::Create({.brokers = stack->kafka, .extra = stack->kafka_properties});
   ASSERT_TRUE(producer.ok());
   // Written before routing starts, so its first batch holds them all.
   constexpr int kPairs = 12;
@@ -144,7 +147,7 @@ TEST(RoutingIntegration, NearbyCasesRoutedAtOnceOnOtherLanesAreLinked) {
   config.grpc_listen = "127.0.0.1:0";
   config.grpc_plaintext_loopback = true;
   config.admin_listen = "127.0.0.1:0";
-  config.kafka_brokers = stack->kafka;
+  testing::UseStackKafka(*stack, config);
   config.redis_address = stack->redis;
   config.privacy_master_key_file = testing::DevMasterKeyFile();
   config.key_store_address = stack->key_store;
@@ -155,12 +158,14 @@ TEST(RoutingIntegration, NearbyCasesRoutedAtOnceOnOtherLanesAreLinked) {
   // with no dispatch topic here are skipped after this long instead of the default 10 s.
   config.produce_timeout = absl::Seconds(2);
   config.rules_file = rules_file;
+  // As RunApp: the rules reload makes its admin client without the wiring helpers.
+  ASSERT_TRUE(service::InstallKafkaSecurity(config).ok());
   RoutingApp app(config);
   ASSERT_TRUE(app.Start().ok());
 
   auto reader = kafka::Consumer::Create({.brokers = stack->kafka,
                                          .group_id = testing::UniqueName("links-reader"),
-                                         .topics = {events::kCaseEventsTopic}});
+                                         .topics = {events::kCaseEventsTopic}, .extra = stack->kafka_properties});
   ASSERT_TRUE(reader.ok());
   std::map<int, int> links;  // pair -> CaseLinked events
   int routed = 0;

@@ -96,7 +96,7 @@ class WalkingSkeleton : public ::testing::Test {
       const std::function<bool(const std::vector<kafka::Record>&)>& done, absl::Duration limit) {
     auto consumer = kafka::Consumer::Create({.brokers = stack_->kafka,
                                              .group_id = testing::UniqueName("e2e-reader"),
-                                             .topics = {topic}});
+                                             .topics = {topic}, .extra = stack_->kafka_properties});
     EXPECT_TRUE(consumer.ok()) << consumer.status();
     std::vector<kafka::Record> out;
     if (!consumer.ok()) return out;

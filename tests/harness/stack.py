@@ -9,6 +9,7 @@ folder per fixture). See tests/harness/README.md.
 
   stack.py start-infra     --state-dir D [--redis-port N] [--key-store-port N] [--kafka-port N] [--smtp-port N]
                            [--webhook-port N] [--kafka-cache DIR] [--fresh]
+                           [--secure-kafka [--kafka-departments a,b]]
   stack.py start-services  --state-dir D --bin-dir B --config-dir C [--services a,b] [--fixed-ports]
   stack.py stop-service    --state-dir D --name S [--signal TERM|KILL]
   stack.py restart-service --state-dir D --name S [--signal TERM|KILL]
@@ -56,6 +57,20 @@ SERVICES = {
     "notification": ("services/notification/meldpunt-notification", 50054, 9104),
 }
 SERVICE_ORDER = ["intake", "routing", "deadline_watch", "notification"]
+
+# Kafka principals of a secured broker (--secure-kafka): one SCRAM-SHA-512 user per service, per
+# department and for ops, and "admin", the super user of the harness's own tooling and the tests.
+SERVICE_PRINCIPALS = {"intake": "intake", "routing": "routing",
+                      "deadline_watch": "deadline-watch", "notification": "notification"}
+SASL_MECHANISM = "SCRAM-SHA-512"
+ADMIN_PRINCIPAL = "admin"
+OPS_PRINCIPAL = "ops"
+BROKER_CERT_SUBJECT = "CN=meldpunt-kafka-broker"
+CASE_TOPIC = "meldpunt.case-events.v1"
+AUDIT_TOPIC = "meldpunt.audit.v1"
+DLQ_TOPIC = "meldpunt.notifications.dlq.v1"
+DISPATCH_PREFIX = "meldpunt.dispatch."
+ROUTING_RULES = os.path.join(REPO_ROOT, "deploy", "config", "routing-rules.yaml")
 
 READY_TIMEOUT = {"kafka": 90.0, "service": 60.0, "default": 30.0}
 STOP_TIMEOUT = 15.0
@@ -418,7 +433,41 @@ def write_file(path, text):
     os.replace(tmp, path)
 
 
-def kafka_files(d, port, ctrl_port):
+def listener_lines(port, ctrl_port, sec):
+    """The listeners: open (PLAINTEXT everywhere) or, with `sec`, SASL_SSL for clients (SCRAM,
+    ACLs, no one in without a user) and SSL with client certificates for the controller (only the
+    broker holds one), so that no port of the broker takes an unauthenticated client."""
+    if not sec:
+        return [
+            "listeners=PLAINTEXT://%s:%d,CONTROLLER://%s:%d" % (LOOPBACK, port, LOOPBACK, ctrl_port),
+            "advertised.listeners=PLAINTEXT://%s:%d" % (LOOPBACK, port),
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+        ]
+    jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+            'username="%s" password="%s";' % (ADMIN_PRINCIPAL, sec["passwords"][ADMIN_PRINCIPAL]))
+    return [
+        "listeners=SASL_SSL://%s:%d,CONTROLLER://%s:%d" % (LOOPBACK, port, LOOPBACK, ctrl_port),
+        "advertised.listeners=SASL_SSL://%s:%d" % (LOOPBACK, port),
+        "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=SASL_SSL",
+        "sasl.enabled.mechanisms=%s" % SASL_MECHANISM,
+        "sasl.mechanism.inter.broker.protocol=%s" % SASL_MECHANISM,
+        "listener.name.sasl_ssl.%s.sasl.jaas.config=%s" % (SASL_MECHANISM.lower(), jaas),
+        "ssl.keystore.type=PEM",
+        "ssl.keystore.location=%s" % sec["keystore"],
+        "ssl.truststore.type=PEM",
+        "ssl.truststore.location=%s" % sec["ca_file"],
+        "listener.name.controller.ssl.client.auth=required",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found=false",
+        "super.users=User:%s;User:%s" % (ADMIN_PRINCIPAL, BROKER_CERT_SUBJECT),
+    ]
+
+
+def kafka_files(d, port, ctrl_port, sec=None):
     kdir = os.path.join(d, "kafka")
     data = os.path.join(kdir, "data")
     log = os.path.join(d, "logs", "kafka.log")
@@ -427,11 +476,7 @@ def kafka_files(d, port, ctrl_port):
         "process.roles=broker,controller",
         "node.id=1",
         "controller.quorum.voters=1@%s:%d" % (LOOPBACK, ctrl_port),
-        "listeners=PLAINTEXT://%s:%d,CONTROLLER://%s:%d" % (LOOPBACK, port, LOOPBACK, ctrl_port),
-        "advertised.listeners=PLAINTEXT://%s:%d" % (LOOPBACK, port),
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "controller.listener.names=CONTROLLER",
-        "inter.broker.listener.name=PLAINTEXT",
+    ] + listener_lines(port, ctrl_port, sec) + [
         "log.dirs=%s" % data,
         "num.partitions=1",
         "default.replication.factor=1",
@@ -478,8 +523,9 @@ def kafka_files(d, port, ctrl_port):
             "tools_log4j": tools_log4j}
 
 
-def start_kafka_format(java, cache, kf, d):
-    """Formats the KRaft log folder once; returns a Popen to wait on, or None if already done."""
+def start_kafka_format(java, cache, kf, d, sec=None):
+    """Formats the KRaft log folder once; returns a Popen to wait on, or None if already done.
+    With `sec` the SCRAM users go into the first metadata (KIP-900), before the broker starts."""
     if os.path.exists(os.path.join(kf["data"], "meta.properties")):
         return None
     shutil.rmtree(kf["data"], ignore_errors=True)  # a half-finished earlier format
@@ -488,6 +534,8 @@ def start_kafka_format(java, cache, kf, d):
     cmd = [java, "-Xmx256m", "-Dlog4j.configuration=file:" + kf["tools_log4j"],
            "-cp", os.path.join(cache, "*"), "kafka.tools.StorageTool", "format",
            "-t", cluster_id, "-c", kf["props"]]
+    for name, password in sorted((sec or {}).get("passwords", {}).items()):
+        cmd += ["--add-scram", "%s=[name=%s,password=%s]" % (SASL_MECHANISM, name, password)]
     out = open(os.path.join(d, "logs", "kafka-format.log"), "wb")
     try:
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -495,6 +543,196 @@ def start_kafka_format(java, cache, kf, d):
     finally:
         out.close()
     return p
+
+
+# ---------------------------------------------------------------------------------------------
+# A secured Kafka (--secure-kafka): TLS from a CA of the stack's own, SCRAM users, ACLs
+
+
+def rules_departments(path=ROUTING_RULES):
+    """The department ids of a routing rules file (the `- id:` entries of its departments list);
+    a plain scan, so the harness needs no YAML library."""
+    departments, inside = [], False
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if re.match(r"^departments:\s*$", line):
+                inside = True
+            elif inside and re.match(r"^[A-Za-z_]", line):
+                break
+            elif inside:
+                m = re.match(r"^  - id:\s*([A-Za-z0-9_-]+)\s*$", line)
+                if m:
+                    departments.append(m.group(1))
+    return departments
+
+
+def department_principal(department):
+    return "dept-%s" % department
+
+
+def run_openssl(args, cwd):
+    p = subprocess.run(["openssl"] + args, cwd=cwd, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if p.returncode != 0:
+        raise StackError("openssl %s failed:\n%s" % (args[0], p.stdout.decode(errors="replace")))
+
+
+def make_certificates(tls):
+    """A CA of this stack's own and the broker's certificate for 127.0.0.1 and localhost (also
+    its client certificate on the controller listener). Kept across restarts of the folder."""
+    ca, ca_key = os.path.join(tls, "ca.pem"), os.path.join(tls, "ca.key")
+    cert, key = os.path.join(tls, "broker.pem"), os.path.join(tls, "broker.key")
+    keystore = os.path.join(tls, "broker-keystore.pem")
+    if all(os.path.isfile(p) for p in (ca, cert, key, keystore)):
+        return ca, keystore
+    if not shutil.which("openssl"):
+        raise StackError("openssl not found: run tools/setup")
+    os.makedirs(tls, mode=0o700, exist_ok=True)
+    run_openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+                 "-days", "30", "-subj", "/CN=meldpunt-test-ca",
+                 "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign"], tls)
+    csr = os.path.join(tls, "broker.csr")
+    run_openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                 "-subj", "/" + BROKER_CERT_SUBJECT], tls)
+    ext = os.path.join(tls, "broker.ext")
+    write_file(ext, "\n".join([
+        "basicConstraints=CA:FALSE",
+        "keyUsage=critical,digitalSignature,keyEncipherment",
+        "extendedKeyUsage=serverAuth,clientAuth",
+        "subjectAltName=IP:%s,DNS:localhost" % LOOPBACK,
+        "",
+    ]))
+    run_openssl(["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-out", cert,
+                 "-days", "30", "-set_serial", str(secrets.randbits(63)), "-extfile", ext], tls)
+    with open(key, encoding="ascii") as k, open(cert, encoding="ascii") as c:
+        write_file(keystore, k.read() + c.read())  # Kafka's PEM keystore: key, then chain
+    for p in (ca_key, key, keystore):
+        os.chmod(p, 0o600)
+    return ca, keystore
+
+
+def kafka_principals(departments):
+    return ([ADMIN_PRINCIPAL, OPS_PRINCIPAL] + [SERVICE_PRINCIPALS[n] for n in SERVICE_ORDER]
+            + [department_principal(x) for x in departments])
+
+
+def make_passwords(sdir, principals):
+    """A random SCRAM password per principal, one file each (0600); existing ones are kept, as the
+    formatted broker already knows them."""
+    os.makedirs(sdir, mode=0o700, exist_ok=True)
+    passwords, files = {}, {}
+    for name in principals:
+        path = os.path.join(sdir, name + ".password")
+        if not os.path.isfile(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(24) + "\n")
+        with open(path, encoding="ascii") as f:
+            passwords[name] = f.read().strip()
+        files[name] = path
+    return passwords, files
+
+
+def kafka_acls(departments):
+    """The ACLs of a secured broker, as "principal resource-type pattern-type name operation"
+    (docs/operations.md has them as a table). Services: the case log (read, write, create), the
+    audit trail (write), their consumer groups (prefix meldpunt-<service>); routing the dispatch
+    feeds; notification the dead letters; each department its own feed and groups "dept-<id>.*";
+    ops the audit trail and the dead letters, and Describe for lag."""
+    acls = []
+
+    def allow(principal, rtype, pattern, name, *ops):
+        acls.extend("User:%s %s %s %s %s" % (principal, rtype, pattern, name, op) for op in ops)
+
+    groups = {"intake": "meldpunt-intake", "routing": "meldpunt-routing",
+              "deadline_watch": "meldpunt-deadline-watch", "notification": "meldpunt-notification"}
+    for service in SERVICE_ORDER:
+        p = SERVICE_PRINCIPALS[service]
+        allow(p, "TOPIC", "LITERAL", CASE_TOPIC, "READ", "WRITE", "DESCRIBE", "CREATE")
+        allow(p, "TOPIC", "LITERAL", AUDIT_TOPIC, "WRITE", "DESCRIBE", "CREATE")
+        allow(p, "GROUP", "PREFIXED", groups[service], "READ", "DESCRIBE")
+    allow(SERVICE_PRINCIPALS["routing"], "TOPIC", "PREFIXED", DISPATCH_PREFIX,
+          "WRITE", "DESCRIBE", "CREATE")
+    allow(SERVICE_PRINCIPALS["notification"], "TOPIC", "LITERAL", DLQ_TOPIC,
+          "WRITE", "DESCRIBE", "CREATE")
+    for department in departments:
+        p = department_principal(department)
+        allow(p, "TOPIC", "LITERAL", "%s%s.v1" % (DISPATCH_PREFIX, department), "READ", "DESCRIBE")
+        allow(p, "GROUP", "PREFIXED", p + ".", "READ", "DESCRIBE")
+    allow(OPS_PRINCIPAL, "TOPIC", "LITERAL", AUDIT_TOPIC, "READ", "DESCRIBE")
+    allow(OPS_PRINCIPAL, "TOPIC", "LITERAL", DLQ_TOPIC, "READ", "DESCRIBE")
+    allow(OPS_PRINCIPAL, "TOPIC", "LITERAL", CASE_TOPIC, "DESCRIBE")
+    allow(OPS_PRINCIPAL, "GROUP", "PREFIXED", "ops.", "READ", "DESCRIBE")
+    allow(OPS_PRINCIPAL, "GROUP", "PREFIXED", "meldpunt-", "DESCRIBE")
+    return acls
+
+
+def kafka_security(d, departments):
+    kdir = os.path.join(d, "kafka")
+    ca, keystore = make_certificates(os.path.join(kdir, "tls"))
+    passwords, files = make_passwords(os.path.join(kdir, "secrets"),
+                                      kafka_principals(departments))
+    return {"ca_file": ca, "keystore": keystore, "passwords": passwords, "password_files": files,
+            "departments": departments}
+
+
+def client_properties(sec, principal):
+    """librdkafka properties of `principal` on the secured broker."""
+    return {"security.protocol": "SASL_SSL", "ssl.ca.location": sec["ca_file"],
+            "sasl.mechanisms": SASL_MECHANISM, "sasl.username": principal,
+            "sasl.password": sec["passwords"][principal]}
+
+
+def security_record(sec):
+    """What stack.json says about a secured broker (tests/testing/stack.h reads it)."""
+    return {
+        "protocol": "SASL_SSL",
+        "sasl_mechanism": SASL_MECHANISM,
+        "ca_file": sec["ca_file"],
+        "admin": ADMIN_PRINCIPAL,
+        "ops": OPS_PRINCIPAL,
+        "services": dict(SERVICE_PRINCIPALS),
+        "departments": {x: department_principal(x) for x in sec["departments"]},
+        "principals": {name: {"password_file": sec["password_files"][name],
+                              "password": sec["passwords"][name]}
+                       for name in sorted(sec["passwords"])},
+        "admin_properties": client_properties(sec, ADMIN_PRINCIPAL),
+    }
+
+
+def apply_kafka_acls(java, cache, kf, st, sec):
+    """Creates the ACLs through the admin principal (tests/harness/KafkaAcls.java: one JVM)."""
+    kdir = kf["dir"]
+    admin_props = os.path.join(kdir, "admin.properties")
+    jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+            'username="%s" password="%s";' % (ADMIN_PRINCIPAL, sec["passwords"][ADMIN_PRINCIPAL]))
+    write_file(admin_props, "\n".join([
+        "bootstrap.servers=%s" % st["kafka"],
+        "security.protocol=SASL_SSL",
+        "sasl.mechanism=%s" % SASL_MECHANISM,
+        "sasl.jaas.config=%s" % jaas,
+        "ssl.truststore.type=PEM",
+        "ssl.truststore.location=%s" % sec["ca_file"],
+        "",
+    ]))
+    os.chmod(admin_props, 0o600)
+    acl_file = os.path.join(kdir, "acls.txt")
+    write_file(acl_file, "\n".join(kafka_acls(sec["departments"])) + "\n")
+    cmd = [java, "-Xmx256m", "-Dlog4j.configuration=file:" + kf["tools_log4j"],
+           "-cp", os.path.join(cache, "*"), os.path.join(HARNESS_DIR, "KafkaAcls.java"),
+           admin_props, acl_file]
+    with open(os.path.join(st["logs_dir"], "kafka-acls.log"), "ab") as out:
+        try:
+            p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                               timeout=180)
+        except subprocess.TimeoutExpired:
+            raise StackError("creating the Kafka ACLs took over 180s; see %s/kafka-acls.log"
+                             % st["logs_dir"])
+    if p.returncode != 0:
+        with open(os.path.join(st["logs_dir"], "kafka-acls.log"), errors="replace") as f:
+            tail = "\n".join(f.read().splitlines()[-30:])
+        raise StackError("creating the Kafka ACLs failed (exit %d):\n%s" % (p.returncode, tail))
 
 
 def redis_conf_lines(port, data_dir):
@@ -640,6 +878,9 @@ def cmd_start_infra(args):
                 stop_records(d, ctx["st"], started)
             return 1
         say("infra ready in %.1fs" % (time.monotonic() - t0))
+        if not st.get("kafka_security"):
+            say("NOTE: Kafka on %s is OPEN: plaintext, no authentication, no ACLs (development "
+                "on loopback only; start-infra --secure-kafka locks it)" % st["kafka"])
         if not args.quiet:
             print_summary(st)
         return 0
@@ -670,6 +911,22 @@ def fresh_infra(d, args, ctx, started):
     java = find_java()
     for sub in ("logs", "mail", "webhooks", "redis", "key-store", "kafka"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
+    # The broker's storage remembers whether it was formatted with SCRAM users: a folder keeps
+    # the kind of broker it was made with.
+    formatted = os.path.exists(os.path.join(d, "kafka", "data", "meta.properties"))
+    if formatted and bool(prev.get("kafka_security")) != bool(args.secure_kafka):
+        raise StackError("the Kafka data in %s was made %s; start it again %s, or use --fresh"
+                         % (d, "secured" if prev.get("kafka_security") else "open",
+                            "with --secure-kafka" if prev.get("kafka_security")
+                            else "without --secure-kafka"))
+    sec = None
+    if args.secure_kafka:
+        departments = ([x.strip() for x in args.kafka_departments.split(",") if x.strip()]
+                       if args.kafka_departments is not None else rules_departments())
+        if formatted:
+            # The formatted broker knows the users it was made with.
+            departments = list(prev["kafka_security"].get("departments", {}))
+        sec = kafka_security(d, departments)
 
     st = {
         "state_dir": d,
@@ -684,11 +941,13 @@ def fresh_infra(d, args, ctx, started):
         "logs_dir": os.path.join(d, "logs"),
         "processes": {},
     }
+    if sec:
+        st["kafka_security"] = security_record(sec)
     ctx["st"] = st
-    kf = kafka_files(d, ports["kafka"], ports["kafka_controller"])
+    kf = kafka_files(d, ports["kafka"], ports["kafka_controller"], sec)
     recs = infra_records(d, ports, java, cache, kf)
     # Formatting Kafka's storage costs a JVM start: do it while the others come up.
-    fmt = start_kafka_format(java, cache, kf, d)
+    fmt = start_kafka_format(java, cache, kf, d, sec)
     try:
         for name in ("redis", "key_store", "smtp_sink", "webhook_sink"):
             st["processes"][name] = spawn(recs[name])
@@ -710,6 +969,11 @@ def fresh_infra(d, args, ctx, started):
             fmt.kill()
             fmt.wait()
     wait_ready([(n, st["processes"][n]) for n in INFRA])
+    if sec:
+        t0 = time.monotonic()
+        apply_kafka_acls(java, cache, kf, st, sec)
+        say("kafka secured: SASL_SSL (%s) with TLS from the stack's own CA, %d principals, ACLs "
+            "(%.1fs)" % (SASL_MECHANISM, len(sec["passwords"]), time.monotonic() - t0))
     return st
 
 
@@ -791,6 +1055,18 @@ def cmd_start_services(args):
                     "MELDPUNT_GRPC_LISTEN": grpc,
                     "MELDPUNT_ADMIN_LISTEN": admin,
                 }
+                sec = st.get("kafka_security")
+                if sec:
+                    # Each service as its own principal (its ACLs), over SASL_SSL.
+                    principal = sec["services"][base]
+                    env.update({
+                        "MELDPUNT_KAFKA_SECURITY_PROTOCOL": sec["protocol"],
+                        "MELDPUNT_KAFKA_TLS_CA_FILE": sec["ca_file"],
+                        "MELDPUNT_KAFKA_SASL_MECHANISM": sec["sasl_mechanism"],
+                        "MELDPUNT_KAFKA_SASL_USERNAME": principal,
+                        "MELDPUNT_KAFKA_SASL_PASSWORD_FILE":
+                            sec["principals"][principal]["password_file"],
+                    })
                 if base == "notification":
                     env["MELDPUNT_SMTP_URL"] = "smtp://%s" % st["smtp"]
                     env["MELDPUNT_WEBHOOK_BASE_URL"] = st["webhook"]
@@ -960,6 +1236,13 @@ def cmd_env(args):
                  ("MELDPUNT_SMTP_DIR", st.get("smtp_dir")),
                  ("MELDPUNT_WEBHOOK_BASE_URL", st.get("webhook")),
                  ("MELDPUNT_WEBHOOK_DIR", st.get("webhook_dir"))]
+        sec = st.get("kafka_security")
+        if sec:
+            # How to reach the secured broker; the principal (kafka.sasl.username and
+            # password_file) is the caller's to choose from stack.json.
+            pairs += [("MELDPUNT_KAFKA_SECURITY_PROTOCOL", sec["protocol"]),
+                      ("MELDPUNT_KAFKA_TLS_CA_FILE", sec["ca_file"]),
+                      ("MELDPUNT_KAFKA_SASL_MECHANISM", sec["sasl_mechanism"])]
         for key, value in pairs:
             if value:
                 print("export %s=%s" % (key, shlex.quote(value)))
@@ -991,6 +1274,12 @@ def main(argv):
     p.add_argument("--kafka-cache", help="folder with the Kafka jars (default: tools/setup's)")
     p.add_argument("--fresh", action="store_true",
                    help="stop any stack in the state folder and wipe its data first")
+    p.add_argument("--secure-kafka", action="store_true",
+                   help="Kafka with TLS (a CA of the stack's own), SCRAM-SHA-512 principals and "
+                        "ACLs instead of an open plaintext broker")
+    p.add_argument("--kafka-departments",
+                   help="with --secure-kafka: the departments that get a principal, comma "
+                        "separated (default: those of deploy/config/routing-rules.yaml)")
     p.add_argument("--quiet", action="store_true", help="do not print the endpoints")
 
     p = add("start-services", cmd_start_services, "start the service binaries")

@@ -289,7 +289,7 @@ class GrpcBadInput : public ::testing::Test {
     config.grpc_listen = "127.0.0.1:0";
     config.grpc_plaintext_loopback = true;
     config.admin_listen = "127.0.0.1:0";
-    config.kafka_brokers = stack_->kafka;
+    testing::UseStackKafka(*stack_, config);
     config.redis_address = stack_->redis;
     config.privacy_master_key_file = testing::DevMasterKeyFile();
     config.key_store_address = stack_->key_store;
@@ -370,7 +370,7 @@ class GrpcBadInput : public ::testing::Test {
   static int64_t CaseTopicEnd() {
     auto consumer = kafka::Consumer::Create({.brokers = stack_->kafka,
                                              .group_id = testing::UniqueName("bad-input-offsets"),
-                                             .topics = {events::kCaseEventsTopic}});
+                                             .topics = {events::kCaseEventsTopic}, .extra = stack_->kafka_properties});
     EXPECT_TRUE(consumer.ok()) << consumer.status();
     if (!consumer.ok()) return -1;
     auto partitions = (*consumer)->PartitionCount(events::kCaseEventsTopic, absl::Seconds(10));

@@ -40,6 +40,18 @@ absl::StatusOr<Stack> LoadStack(const std::string& name) {
   stack.smtp_dir = json.value("smtp_dir", "");
   stack.webhook = json.value("webhook", "");
   stack.webhook_dir = json.value("webhook_dir", "");
+  if (json.contains("kafka_security") && json["kafka_security"].is_object()) {
+    const nlohmann::json& security = json["kafka_security"];
+    stack.kafka_ca_file = security.value("ca_file", "");
+    for (auto it = security["admin_properties"].begin(); it != security["admin_properties"].end();
+         ++it) {
+      stack.kafka_properties[it.key()] = it.value().get<std::string>();
+    }
+    for (auto it = security["principals"].begin(); it != security["principals"].end(); ++it) {
+      stack.kafka_principals[it.key()] = {it.value().value("password", ""),
+                                          it.value().value("password_file", "")};
+    }
+  }
   if (json.contains("services") && json["services"].is_object()) {
     for (auto it = json["services"].begin(); it != json["services"].end(); ++it) {
       stack.services[it.key()] = {it.value().value("grpc", ""), it.value().value("admin", "")};
@@ -52,6 +64,27 @@ absl::StatusOr<Stack> LoadStack(const std::string& name) {
     }
   }
   return stack;
+}
+
+std::map<std::string, std::string> KafkaPropertiesOf(const Stack& stack,
+                                                     const std::string& principal,
+                                                     const std::string& password) {
+  if (!KafkaSecured(stack)) return {};
+  std::map<std::string, std::string> properties = stack.kafka_properties;
+  properties["sasl.username"] = principal;
+  auto it = stack.kafka_principals.find(principal);
+  properties["sasl.password"] =
+      !password.empty() ? password : it != stack.kafka_principals.end() ? it->second.password : "";
+  return properties;
+}
+
+std::string KafkaYaml(const Stack& stack, const std::string& principal) {
+  if (!KafkaSecured(stack)) return "";
+  return absl::StrCat("  security:\n    protocol: SASL_SSL\n  tls:\n    ca_file: ",
+                      stack.kafka_ca_file, "\n  sasl:\n    mechanism: ",
+                      stack.kafka_properties.at("sasl.mechanisms"), "\n    username: ", principal,
+                      "\n    password_file: ", stack.kafka_principals.at(principal).password_file,
+                      "\n");
 }
 
 std::string UniqueName(const std::string& prefix) {
