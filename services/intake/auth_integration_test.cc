@@ -138,7 +138,7 @@ class AuthIntegration : public ::testing::Test {
     config.jwt_key_file = pki_->jwt_public;
     config.jwt_algorithm = "ES256";
     config.jwt_issuer = "meldpunt-test-idp";
-    config.kafka_brokers = stack_.kafka;
+    testing::UseStackKafka(stack_, config);
     config.redis_address = stack_.redis;
     config.privacy_master_key_file = testing::DevMasterKeyFile();
     config.key_store_address = stack_.key_store;
@@ -257,7 +257,7 @@ TEST_F(AuthIntegration, MutualTlsTokensRolesAndCasesOverRealConnections) {
 
   // Routed to roads (as routing would): roads reads and accepts it, parks may not.
   const std::string team = Token(*pki_, {.sub = "k.devos", .role = "team"});
-  auto producer = kafka::Producer::Create({.brokers = stack_.kafka});
+  auto producer = kafka::Producer::Create({.brokers = stack_.kafka, .extra = stack_.kafka_properties});
   ASSERT_TRUE(producer.ok());
   events::Envelope routed = events::NewEnvelope(case_id, "routing", absl::Now());
   routed.mutable_case_routed()->set_department("public-works");
