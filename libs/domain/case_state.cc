@@ -131,12 +131,15 @@ absl::Status Apply(Case& c, const Envelope& e) {
       c.set_assignee(p.assignee());
       if (p.priority() != t::PRIORITY_UNSPECIFIED) c.set_priority(p.priority());
       c.set_route_hops(c.route_hops() + 1);
+      // Every routing decides anew: a department that may not see the reporter clears it.
+      c.set_reporter_visible(p.reporter_visible());
       // A complaint stays with its admissibility decision pending; the department is known now.
       if (c.state() != t::ADMISSIBILITY_PENDING) c.set_state(t::ROUTED);
       break;
     }
     case Envelope::kCaseTriaged:
       c.clear_department();
+      c.clear_reporter_visible();
       c.set_state(t::IN_TRIAGE);
       break;
     case Envelope::kCaseAccepted:
@@ -146,6 +149,7 @@ absl::Status Apply(Case& c, const Envelope& e) {
     case Envelope::kCaseBounced:
       c.add_bounced_departments(c.department());
       c.clear_department();
+      c.clear_reporter_visible();
       c.clear_team();
       c.clear_assignee();
       c.set_state(t::RECEIVED);  // waiting to be routed again
@@ -198,6 +202,9 @@ absl::Status Apply(Case& c, const Envelope& e) {
       break;
     case Envelope::kCaseReassigned: {
       const auto& p = e.case_reassigned();
+      // The intake does not know the new department's policy (routing's rules do), and a
+      // reassignment carries none: the new department does not see the reporter.
+      c.clear_reporter_visible();
       c.set_department(p.department());
       c.set_team(p.team());
       c.set_assignee(p.assignee());

@@ -58,6 +58,42 @@ TEST(CaseState, SubmitRouteAcknowledgeAndBreach) {
   EXPECT_EQ(c.last_event_id(), "ev-3");
 }
 
+TEST(CaseState, EveryRoutingDecidesWhetherTheDepartmentSeesTheReporter) {
+  Case c;
+  int n = 0;
+  auto apply = [&](const std::function<void(Envelope&)>& set) { return Apply(c, Event(++n, set)); };
+  auto routed = [](const std::string& department, bool visible) {
+    return [=](Envelope& e) {
+      e.mutable_case_routed()->set_department(department);
+      e.mutable_case_routed()->set_reporter_visible(visible);
+    };
+  };
+  ASSERT_TRUE(Apply(c, Submitted()).ok());
+  EXPECT_FALSE(c.reporter_visible());
+  ASSERT_TRUE(apply(routed("environment", true)).ok());
+  EXPECT_TRUE(c.reporter_visible());
+  // Bounced: nobody holds the case.
+  ASSERT_TRUE(
+      apply([](Envelope& e) { e.mutable_case_bounced()->set_department("environment"); }).ok());
+  EXPECT_FALSE(c.reporter_visible());
+  ASSERT_TRUE(apply(routed("environment", true)).ok());
+  EXPECT_TRUE(c.reporter_visible());
+  // Routed again (a bounce further on) to a department that may not: cleared.
+  ASSERT_TRUE(
+      apply([](Envelope& e) { e.mutable_case_bounced()->set_department("environment"); }).ok());
+  ASSERT_TRUE(apply(routed("public-works", false)).ok());
+  EXPECT_FALSE(c.reporter_visible());
+  ASSERT_TRUE(
+      apply([](Envelope& e) { e.mutable_case_bounced()->set_department("public-works"); }).ok());
+  ASSERT_TRUE(apply(routed("environment", true)).ok());
+  ASSERT_TRUE(c.reporter_visible());
+  // Reassigned by the team: the reassignment says nothing of the new department's policy.
+  ASSERT_TRUE(
+      apply([](Envelope& e) { e.mutable_case_reassigned()->set_department("mobility"); }).ok());
+  EXPECT_FALSE(c.reporter_visible());
+  EXPECT_EQ(c.department(), "mobility");
+}
+
 TEST(CaseState, IllegalEventIsRefusedNamingTheStateAndChangesNothing) {
   Case c;
   ASSERT_TRUE(Apply(c, Submitted()).ok());

@@ -88,7 +88,6 @@ absl::Status RoutingApp::Start() {
   ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-routing"));
   producer_->ExportMetrics(*registry_);
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_));
-  ASSIGN_OR_RETURN(privacy_, service::ConnectKeyStoreAtStart(config_));
   store_ = std::make_unique<RedisRouteStore>(*redis_);
   ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
                                                                  "meldpunt-routing"));
@@ -109,8 +108,9 @@ absl::Status RoutingApp::Start() {
       if (service::WaitForReloadSignal(absl::Milliseconds(500))) (void)ReloadRules();
     }
   });
+  // No key store: routing never opens the reporter (nothing personal goes on a dispatch feed).
   dependencies_ = std::make_unique<service::DependencyCheck>(
-      producer_.get(), std::vector<redis::Client*>{redis_.get(), privacy_.redis.get()});
+      producer_.get(), std::vector<redis::Client*>{redis_.get()});
   started_ = true;
   log::Info("routing started", {{"grpc_port", grpc_.port()},
                                 {"admin_port", admin_->port()},
@@ -157,11 +157,6 @@ absl::Status RoutingApp::HandleEvent(const events::Envelope& envelope) {
   // Every record in flight at once; the state is saved and the input committed only when all are
   // acknowledged (a repeat before then routes the case again, with the same event ids).
   events::Acks acks;
-  if (output->dispatch && output->dispatch->has_reporter()) {
-    // The department may see who reported (its policy): the sealed fields are opened for it.
-    RETURN_IF_ERROR(privacy_.sealer->OpenReporter(output->dispatch->case_id(),
-                                                  output->dispatch->mutable_reporter()));
-  }
   if (output->dispatch)
     RETURN_IF_ERROR(
         acks.Send(*producer_, DispatchRecord(output->dispatch_topic, *output->dispatch)));

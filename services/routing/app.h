@@ -60,7 +60,6 @@ class RoutingApp {
   std::unique_ptr<RoutingLogic> logic_;
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<redis::Client> redis_;
-  service::Privacy privacy_;
   std::unique_ptr<RedisRouteStore> store_;
   std::unique_ptr<events::EventConsumer> consumer_;
   std::unique_ptr<RoutingService> service_;

@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "libs/domain/disclosure.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::routing {
@@ -37,7 +38,8 @@ absl::Status RedisRouteStore::Save(const std::string& case_id, const v1::RouteSt
   }
   if (is_open) commands.push_back({"SADD", OpenKey(after.department(), after.assignee()), case_id});
   const auto& where = after.draft().location();
-  if (where.has_coordinates() && !after.draft().category().empty()) {
+  if (where.has_coordinates() && !after.draft().category().empty() &&
+      !domain::IsConfidential(after.draft())) {
     if (!after.closed() && (before.draft().category().empty() || before.closed())) {
       commands.push_back({"GEOADD", GeoKey(after.draft().category()),
                           absl::StrCat(where.longitude()), absl::StrCat(where.latitude()),

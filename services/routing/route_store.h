@@ -1,7 +1,8 @@
 // What routing keeps in Redis, all derived from case events:
 //   mp:route:{<case>}               serialized meldpunt.routing.v1.RouteState
 //   mp:open:{<department>}:<member> set of the open cases assigned to a member (workload)
-//   mp:geo:{<category>}             Redis GEO set of the open cases with coordinates (duplicates)
+//   mp:geo:{<category>}             Redis GEO set of the open cases with coordinates (duplicates),
+//                                   confidential cases excepted
 // Sets make the workload idempotent: folding an event twice adds or removes the same member.
 #pragma once
 

@@ -15,8 +15,8 @@
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
 #include "libs/kafka/consumer.h"
-#include "meldpunt/routing/v1/routing.grpc.pb.h"
 #include "libs/service/wiring.h"
+#include "meldpunt/routing/v1/routing.grpc.pb.h"
 #include "services/routing/app.h"
 #include "services/routing/route_store.h"
 #include "tests/testing/stack.h"
@@ -73,7 +73,8 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
   ASSERT_TRUE(app.ReloadRules().ok());
 
   // A case through Kafka is decided by the new rules.
-  auto producer = kafka::Producer::Create({.brokers = stack->kafka, .extra = stack->kafka_properties});
+  auto producer =
+      kafka::Producer::Create({.brokers = stack->kafka, .extra = stack->kafka_properties});
   ASSERT_TRUE(producer.ok());
   const std::string case_id = events::CaseIdFor("routing-test", testing::UniqueName("k"));
   events::Envelope submitted = events::NewEnvelope(case_id, "intake", absl::Now());
@@ -88,7 +89,8 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
 
   auto reader = kafka::Consumer::Create({.brokers = stack->kafka,
                                          .group_id = testing::UniqueName("dispatch-reader"),
-                                         .topics = {events::DispatchTopic("works")}, .extra = stack->kafka_properties});
+                                         .topics = {events::DispatchTopic("works")},
+                                         .extra = stack->kafka_properties});
   ASSERT_TRUE(reader.ok());
   bool dispatched = false;
   const absl::Time until = absl::Now() + absl::Seconds(60);
@@ -117,7 +119,8 @@ TEST(RoutingIntegration, NearbyCasesRoutedAtOnceOnOtherLanesAreLinked) {
                                  testing::UniqueName("rules") + ".yaml";
   Write(rules_file, std::string(kGoodRules) +
                         "duplicates: {kinds: [REPORT], radius_m: 50, window: 14d, action: link}\n");
-  auto producer = kafka::Producer::Create({.brokers = stack->kafka, .extra = stack->kafka_properties});
+  auto producer =
+      kafka::Producer::Create({.brokers = stack->kafka, .extra = stack->kafka_properties});
   ASSERT_TRUE(producer.ok());
   // Written before routing starts, so its first batch holds them all.
   constexpr int kPairs = 12;
@@ -165,7 +168,8 @@ TEST(RoutingIntegration, NearbyCasesRoutedAtOnceOnOtherLanesAreLinked) {
 
   auto reader = kafka::Consumer::Create({.brokers = stack->kafka,
                                          .group_id = testing::UniqueName("links-reader"),
-                                         .topics = {events::kCaseEventsTopic}, .extra = stack->kafka_properties});
+                                         .topics = {events::kCaseEventsTopic},
+                                         .extra = stack->kafka_properties});
   ASSERT_TRUE(reader.ok());
   std::map<int, int> links;  // pair -> CaseLinked events
   int routed = 0;

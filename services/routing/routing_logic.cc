@@ -1,6 +1,7 @@
 #include "services/routing/routing_logic.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/domain/disclosure.h"
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
 
@@ -51,6 +52,17 @@ void RoutingLogic::Fold(v1::RouteState& state, const events::Envelope& e) {
     case events::Envelope::kCaseReopened:
       state.set_closed(false);
       break;
+    case events::Envelope::kReporterDataErased: {
+      // The sealed copy cannot be opened any more (the key is gone); it is not kept either.
+      t::Reporter* r = state.mutable_draft()->mutable_reporter();
+      r->clear_name();
+      r->clear_email();
+      r->clear_phone();
+      r->clear_address();
+      r->clear_sealed();
+      r->set_erased(true);
+      break;
+    }
     default:
       break;
   }
@@ -68,6 +80,7 @@ bool RoutingLogic::Relevant(const events::Envelope& e) {
     case events::Envelope::kCaseMerged:
     case events::Envelope::kCaseReferred:
     case events::Envelope::kCaseReopened:
+    case events::Envelope::kReporterDataErased:
       return true;
     default:
       return false;
@@ -85,8 +98,10 @@ std::optional<RoutingOutput> RoutingLogic::Handle(const RuleSet& rules, const ev
       Fold(state, e);
       const DuplicatePolicy& policy = rules.duplicates();
       const t::Location& where = state.draft().location();
+      // A confidential case is neither linked to another nor a master others are linked to (its
+      // id would reach another department's feed): see RouteStore::Save.
       if (policy.enabled && nearby && policy.kinds.count(state.draft().kind()) &&
-          where.has_coordinates()) {
+          where.has_coordinates() && !domain::IsConfidential(state.draft())) {
         std::optional<Nearby> master =
             nearby(state.draft().category(), where.latitude(), where.longitude(), policy.radius_m,
                    events::GetTime(e.occurred_at()) - policy.window);
@@ -174,6 +189,7 @@ RoutingOutput RoutingLogic::Route(const RuleSet& rules, const events::Envelope& 
   routed->set_explanation(explanation);
   routed->set_dispatch_topic(decision.dispatch_topic());
   routed->set_hop(state.hops() + 1);
+  routed->set_reporter_visible(ReporterVisible(rules, state.draft(), decision.department()));
   events::Finish(event, events::DeterministicId("routed", {cause.event_id()}));
   out.dispatch =
       Dispatch(rules, cause, state, event.event_id(), decision.department(), decision.team(),
@@ -197,23 +213,31 @@ events::v1::DispatchMessage RoutingLogic::Dispatch(
   d.set_team(team);
   d.set_assignee(assignee);
   d.set_kind(draft.kind());
-  d.set_category(draft.category());
   d.set_priority(priority == t::PRIORITY_UNSPECIFIED ? t::NORMAL : priority);
+  *d.mutable_submitted_at() = state.submitted_at();
+  events::SetTime(d.mutable_routed_at(), clock_.Now());
+  d.set_duplicate_of(duplicate_of);
+  // The reporter's identity never travels on a feed: a department whose policy allows it reads
+  // it through GetCase (audited, gone once erased).
+  d.set_reporter_available(ReporterVisible(rules, draft, department));
+  if (domain::ForDepartment(draft) == domain::Disclosure::kNothing) {
+    // For the Meldpunt team only: ids, kind, priority and dates; the case itself through GetCase.
+    d.set_confidential(true);
+    d.set_explanation(kConfidentialExplanation);
+    return d;
+  }
+  d.set_category(draft.category());
   *d.mutable_location() = draft.location();
   d.set_description(draft.description());
   *d.mutable_attachments() = draft.attachments();
-  *d.mutable_submitted_at() = state.submitted_at();
-  events::SetTime(d.mutable_routed_at(), clock_.Now());
   d.set_explanation(explanation);
-  d.set_duplicate_of(duplicate_of);
-  // Data minimisation: identity only where the department's policy needs it, never for
-  // confidential complaints or anonymous reporters.
-  const Department* dept = rules.FindDepartment(department);
-  const bool confidential = draft.confidential() && draft.kind() == t::COMPLAINT;
-  if (dept != nullptr && dept->may_see_reporter && !confidential && !draft.reporter().anonymous()) {
-    *d.mutable_reporter() = draft.reporter();
-  }
   return d;
+}
+
+bool ReporterVisible(const RuleSet& rules, const t::CaseDraft& draft,
+                     const std::string& department) {
+  const Department* dept = rules.FindDepartment(department);
+  return domain::ReporterVisible(draft, dept != nullptr && dept->may_see_reporter);
 }
 
 kafka::Message DispatchRecord(const std::string& topic,

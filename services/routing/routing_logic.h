@@ -6,6 +6,10 @@
 // - CaseReassigned: dispatch to the new department.
 // Output ids derive from the input event's id, so handling an event twice produces the same
 // records and consumers drop the repeat.
+//
+// What a dispatch message carries (domain/disclosure.h): never the reporter (reporter_available
+// says whether the department may read it through GetCase); for a confidential case (any kind)
+// no content either, only ids, kind, priority and dates, and it goes to the team's queue.
 #pragma once
 
 #include <functional>
@@ -68,6 +72,16 @@ class RoutingLogic {
 
   const clock::Clock& clock_;
 };
+
+// The explanation of a confidential case's routing (CaseRouted, DispatchMessage): it quotes
+// nothing of the case.
+inline constexpr char kConfidentialExplanation[] =
+    "confidential case: for the Meldpunt team only (confidential_department)";
+
+// Whether `department` may read the reporter of `draft` through GetCase: its policy allows it
+// and the case is neither confidential nor anonymous (domain::ReporterVisible).
+bool ReporterVisible(const RuleSet& rules, const types::v1::CaseDraft& draft,
+                     const std::string& department);
 
 // The dispatch record: key = case id, headers event-id (= dispatch_id), event-type, content-type
 // and json (the message as JSON, for kcat users).

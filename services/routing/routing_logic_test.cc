@@ -141,14 +141,141 @@ TEST_F(RoutingLogicTest, ReassignmentDispatchesToTheNewDepartment) {
   ASSERT_TRUE(out.has_value());
   EXPECT_TRUE(out->events.empty());
   EXPECT_EQ(out->dispatch_topic, "meldpunt.dispatch.environment.v1");
-  EXPECT_TRUE(out->dispatch->has_reporter()) << "environment may see the reporter";
+  EXPECT_FALSE(out->dispatch->has_reporter()) << "never on a feed";
+  EXPECT_TRUE(out->dispatch->reporter_available()) << "environment may see the reporter";
   EXPECT_EQ(state_.department(), "environment");
 }
 
-TEST_F(RoutingLogicTest, DispatchIsDataMinimised) {
-  EXPECT_TRUE(Handle(Submitted("noise"))->dispatch->has_reporter());
+// Every byte of the dispatch record: its value and every header.
+std::string Wire(const RoutingOutput& out) {
+  kafka::Message m = DispatchRecord(out.dispatch_topic, *out.dispatch);
+  std::string all = m.key + m.value;
+  for (const auto& [name, value] : m.headers) absl::StrAppend(&all, name, value);
+  return all;
+}
+
+TEST_F(RoutingLogicTest, TheReporterIsNeverOnTheFeedOnlyWhetherTheDepartmentMayReadIt) {
+  // environment may see the reporter (its policy): still not on the feed, nor in the json header.
+  auto out = Handle(Submitted("noise"));
+  ASSERT_TRUE(out.has_value());
+  EXPECT_FALSE(out->dispatch->has_reporter());
+  EXPECT_TRUE(out->dispatch->reporter_available());
+  EXPECT_TRUE(out->events[0].case_routed().reporter_visible());
+  EXPECT_EQ(Wire(*out).find("Jan"), std::string::npos) << Wire(*out);
+  EXPECT_EQ(Wire(*out).find("jan@example.org"), std::string::npos);
+  EXPECT_NE(Wire(*out).find("Lamp out"), std::string::npos) << "the content is there";
+  // public-works may not.
   state_ = v1::RouteState();
-  EXPECT_FALSE(Handle(Submitted("staff-conduct", t::COMPLAINT, true))->dispatch->has_reporter());
+  out = Handle(Submitted("street-lighting"));
+  EXPECT_FALSE(out->dispatch->reporter_available());
+  EXPECT_FALSE(out->events[0].case_routed().reporter_visible());
+  // Nor anyone, for an anonymous reporter.
+  state_ = v1::RouteState();
+  events::Envelope anonymous = Submitted("noise");
+  anonymous.mutable_case_submitted()->mutable_draft()->mutable_reporter()->set_anonymous(true);
+  out = Handle(anonymous);
+  EXPECT_FALSE(out->dispatch->reporter_available());
+  EXPECT_FALSE(out->events[0].case_routed().reporter_visible());
+}
+
+TEST_F(RoutingLogicTest, AReassignmentSaysWhetherTheNewDepartmentMayReadTheReporter) {
+  Handle(Submitted("noise"));
+  events::Envelope reassigned = events::NewEnvelope("MP-0123456789ABC", "intake", clock_.Now());
+  reassigned.mutable_case_reassigned()->set_department("public-works");
+  events::Finish(reassigned, "reassign-1");
+  auto out = Handle(reassigned);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_FALSE(out->dispatch->reporter_available());
+  EXPECT_FALSE(out->dispatch->has_reporter());
+}
+
+TEST_F(RoutingLogicTest, AConfidentialCaseOfAnyKindGoesToTheTeamWithoutContent) {
+  for (t::CaseKind kind : {t::REPORT, t::COMPLAINT, t::QUESTION}) {
+    state_ = v1::RouteState();
+    events::Envelope e = Submitted("noise", kind, /*confidential=*/true);
+    auto* draft = e.mutable_case_submitted()->mutable_draft();
+    draft->set_description("De buurman Pieter Claes dumpt gevaarlijk afval");
+    draft->mutable_location()->set_address("Kerkstraat 7, 9000 Gent");
+    draft->mutable_location()->set_has_coordinates(true);
+    draft->mutable_location()->set_latitude(51.05);
+    draft->mutable_location()->set_longitude(3.72);
+    draft->add_attachments()->set_url("https://files.example/foto-van-de-buurman.jpg");
+    auto out = Handle(e);
+    ASSERT_TRUE(out.has_value()) << t::CaseKind_Name(kind);
+    ASSERT_EQ(out->events.size(), 1u);
+    const auto& routed = out->events[0].case_routed();
+    EXPECT_EQ(routed.department(), rules_->confidential_department()) << t::CaseKind_Name(kind);
+    EXPECT_EQ(routed.rule_id(), "confidential");
+    EXPECT_FALSE(routed.reporter_visible());
+    EXPECT_EQ(out->dispatch_topic, "meldpunt.dispatch.meldpunt-triage.v1");
+    const auto& d = *out->dispatch;
+    EXPECT_TRUE(d.confidential());
+    EXPECT_FALSE(d.reporter_available());
+    EXPECT_EQ(d.case_id(), "MP-0123456789ABC");
+    EXPECT_EQ(d.reference(), "MP-2025-123456789");
+    EXPECT_EQ(d.kind(), kind);
+    EXPECT_EQ(d.priority(), t::URGENT) << "a danger word still counts";
+    EXPECT_TRUE(d.has_submitted_at());
+    EXPECT_TRUE(d.has_routed_at());
+    EXPECT_EQ(d.description(), "");
+    EXPECT_EQ(d.category(), "");
+    EXPECT_FALSE(d.has_location());
+    EXPECT_EQ(d.attachments_size(), 0);
+    EXPECT_FALSE(d.has_reporter());
+    for (const std::string& quoted :
+         {"Pieter", "Kerkstraat", "foto", "gevaarlijk", "noise", "Jan", "jan@example.org"}) {
+      EXPECT_EQ(Wire(*out).find(quoted), std::string::npos) << quoted << " in " << Wire(*out);
+      EXPECT_EQ(routed.explanation().find(quoted), std::string::npos) << routed.explanation();
+    }
+  }
+}
+
+TEST_F(RoutingLogicTest, AConfidentialCaseIsNeverADuplicate) {
+  events::Envelope e = Submitted("illegal-dumping", t::REPORT, /*confidential=*/true);
+  auto* where = e.mutable_case_submitted()->mutable_draft()->mutable_location();
+  where->set_has_coordinates(true);
+  where->set_latitude(51.05);
+  where->set_longitude(3.72);
+  bool searched = false;
+  auto out = logic_.Handle(
+      *rules_, e, state_, [](const std::string&) { return std::map<std::string, int64_t>(); },
+      [&](const std::string&, double, double, double, absl::Time) -> std::optional<Nearby> {
+        searched = true;
+        return Nearby{"MP-ZZZZZZZZZZZZZ", 3};
+      });
+  ASSERT_TRUE(out.has_value());
+  EXPECT_FALSE(searched);
+  ASSERT_EQ(out->events.size(), 1u);
+  EXPECT_EQ(out->events[0].type(), "CaseRouted");
+  EXPECT_EQ(out->dispatch->duplicate_of(), "");
+}
+
+TEST_F(RoutingLogicTest, ExplainRouteShowsTheConfidentialRule) {
+  RouteInput input;
+  input.draft = Submitted("street-lighting", t::REPORT, true).case_submitted().draft();
+  input.bounced = {"meldpunt-triage"};
+  v1::RouteDecision d = rules_->Decide(input);
+  EXPECT_EQ(d.department(), "meldpunt-triage") << "whatever the category or the bounces";
+  EXPECT_EQ(d.rule_id(), "confidential");
+  EXPECT_NE(d.explanation().find("confidential_department"), std::string::npos) << d.explanation();
+}
+
+TEST_F(RoutingLogicTest, ErasureDropsTheSealedReporterFromTheRouteState) {
+  events::Envelope submitted = Submitted("noise");
+  auto* reporter = submitted.mutable_case_submitted()->mutable_draft()->mutable_reporter();
+  reporter->clear_name();
+  reporter->clear_email();
+  reporter->set_sealed("sealed-bytes");
+  Handle(submitted);
+  ASSERT_EQ(state_.draft().reporter().sealed(), "sealed-bytes");
+  events::Envelope erased = events::NewEnvelope("MP-0123456789ABC", "intake", clock_.Now());
+  erased.mutable_reporter_data_erased()->set_key_destroyed(true);
+  events::Finish(erased, "erased-1");
+  EXPECT_TRUE(RoutingLogic::Relevant(erased));
+  EXPECT_FALSE(Handle(erased).has_value());
+  EXPECT_EQ(state_.draft().reporter().sealed(), "");
+  EXPECT_TRUE(state_.draft().reporter().erased());
+  EXPECT_EQ(state_.department(), "environment");
 }
 
 TEST_F(RoutingLogicTest, FoldTracksWorkloadRelevantState) {

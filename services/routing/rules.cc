@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/config/config.h"
+#include "libs/domain/disclosure.h"
 #include "libs/events/topics.h"
 #include "nlohmann/json.hpp"
 
@@ -171,9 +172,10 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(const std::string&
                                                    e.mark.column + 1, ": not valid YAML: ", e.msg));
   }
   std::shared_ptr<RuleSet> rules(new RuleSet());
-  RETURN_IF_BAD(CheckKeys(err, root, "routing rules",
-                          {"default_department", "max_hops", "danger_words", "departments",
-                           "categories", "districts", "rules", "duplicates"}));
+  RETURN_IF_BAD(
+      CheckKeys(err, root, "routing rules",
+                {"default_department", "confidential_department", "max_hops", "danger_words",
+                 "departments", "categories", "districts", "rules", "duplicates"}));
   // Departments.
   const YAML::Node departments = root["departments"];
   if (!departments || !departments.IsSequence() || departments.size() == 0) {
@@ -257,6 +259,14 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(const std::string&
                   "default_department", "required, and must be one of the departments");
   }
   rules->default_department_ = root["default_department"].Scalar();
+  // The Meldpunt team's queue for confidential cases; the triage queue when the file names none.
+  rules->confidential_department_ = rules->default_department_;
+  if (const YAML::Node node = root["confidential_department"]) {
+    if (!node.IsScalar() || !rules->departments_.count(node.Scalar())) {
+      return err.At(node, "confidential_department", "must be one of the departments");
+    }
+    rules->confidential_department_ = node.Scalar();
+  }
   if (root["max_hops"]) {
     int64_t hops = 0;
     if (!absl::SimpleAtoi(root["max_hops"].Scalar(), &hops) || hops < 1 || hops > 20) {
@@ -537,8 +547,35 @@ std::optional<std::string> RuleSet::DistrictOf(const t::Location& location) cons
   return std::nullopt;
 }
 
+v1::RouteDecision RuleSet::DecideConfidential(const RouteInput& input) const {
+  // No rule, category, district or keyword decides, and the reasons quote nothing of the case:
+  // the explanation goes on the case log and into the dispatch message.
+  const t::CaseDraft& draft = input.draft;
+  v1::RouteDecision decision;
+  t::Priority priority = draft.priority() == t::PRIORITY_UNSPECIFIED ? t::NORMAL : draft.priority();
+  const std::vector<std::string> words = Words(draft.description());
+  for (const std::string& word : danger_words_) {
+    if (HasWord(words, word)) {
+      priority = t::URGENT;
+      break;
+    }
+  }
+  decision.set_department(confidential_department_);
+  decision.set_dispatch_topic(events::DispatchTopic(confidential_department_));
+  decision.set_rule_id("confidential");
+  decision.set_priority(priority);
+  decision.add_reasons(absl::StrCat("confidential case: for the Meldpunt team only, to ",
+                                    confidential_department_, " (confidential_department)"));
+  if (priority == t::URGENT && draft.priority() != t::URGENT) {
+    decision.add_reasons("a danger word: priority URGENT");
+  }
+  decision.set_explanation(absl::StrJoin(decision.reasons(), "; "));
+  return decision;
+}
+
 v1::RouteDecision RuleSet::Decide(const RouteInput& input) const {
   const t::CaseDraft& draft = input.draft;
+  if (domain::IsConfidential(draft)) return DecideConfidential(input);
   v1::RouteDecision decision;
   std::vector<std::string> reasons;
   const std::vector<std::string> words = Words(draft.description());

@@ -1,6 +1,7 @@
 // Routing rules as data, loaded from a YAML file (docs in services/routing/README.md):
 // departments with teams and members, a category tree, districts (postcodes, GeoJSON polygons),
-// ordered rules, danger words and the default (the Meldpunt triage queue).
+// ordered rules, danger words, the default (the Meldpunt triage queue) and the queue of
+// confidential cases (domain::IsConfidential: any kind), which no rule or category overrides.
 //
 //   ASSIGN_OR_RETURN(std::shared_ptr<const RuleSet> rules,
 //   RuleSet::LoadFile("routing-rules.yaml")); RouteDecision d = rules->Decide({.draft = draft,
@@ -42,7 +43,8 @@ struct Team {
 struct Department {
   std::string id;
   std::string name;
-  // Whether dispatch messages to this department carry the reporter's identity.
+  // Whether the department may read who reported, through GetCase (audited); never on its feed.
+  // Never for a confidential or anonymous case (domain::ReporterVisible).
   bool may_see_reporter = false;
   std::vector<std::string> contacts;
   std::vector<std::string> escalation;
@@ -124,6 +126,8 @@ class RuleSet {
   // Ids of every member of the department's teams.
   std::vector<std::string> Members(const std::string& department) const;
   const std::string& default_department() const { return default_department_; }
+  // Where every confidential case goes, whatever its category: the Meldpunt team's queue.
+  const std::string& confidential_department() const { return confidential_department_; }
   int max_hops() const { return max_hops_; }
   const DuplicatePolicy& duplicates() const { return duplicates_; }
   v1::GetRulesResponse Describe() const;
@@ -132,6 +136,8 @@ class RuleSet {
 
  private:
   RuleSet() = default;
+  // A confidential case: the team's queue, with reasons that quote nothing of the case.
+  v1::RouteDecision DecideConfidential(const RouteInput& input) const;
   bool InCategory(const std::string& category, const std::string& ancestor) const;
   std::optional<std::string> DistrictOf(const types::v1::Location& location) const;
   const Category* CategoryWithDepartment(const std::string& category) const;
@@ -142,6 +148,7 @@ class RuleSet {
   std::vector<Rule> rules_;
   std::vector<std::string> danger_words_;
   std::string default_department_;
+  std::string confidential_department_;
   int max_hops_ = 3;
   DuplicatePolicy duplicates_;
 };

@@ -11,6 +11,7 @@ using ::testing::HasSubstr;
 
 constexpr char kRules[] = R"(
 default_department: triage
+confidential_department: team
 max_hops: 2
 danger_words: [gevaar, "gas leak"]
 departments:
@@ -25,6 +26,7 @@ departments:
   - {id: mobility}
   - {id: environment}
   - {id: triage}
+  - {id: team}
 categories:
   - {id: public-space, department: works}
   - {id: lighting, parent: public-space, team: lights, department: works, skills: [lighting]}
@@ -211,9 +213,33 @@ TEST(Rules, ErrorsNameTheLineAndTheReason) {
               HasSubstr("default_department"));
   EXPECT_THAT(error("departments: [unclosed\n"), HasSubstr("bad.yaml:"));
   EXPECT_THAT(error(base + "max_hops: 0\n"), HasSubstr("max_hops"));
+  EXPECT_THAT(error(base + "confidential_department: nowhere\n"),
+              HasSubstr("bad.yaml:3:26: confidential_department: must be one of the departments"));
   // A polygon written as YAML with a string that is not UTF-8: an error, not an exception.
   EXPECT_THAT(error(base + "districts: [{id: d, polygon: {type: Polygon, name: \"x\x91y\"}}]\n"),
               HasSubstr("districts[0].polygon: not valid GeoJSON"));
+}
+
+TEST(Rules, AConfidentialCaseGoesToTheConfidentialDepartmentWhateverMatches) {
+  auto rules = Load();
+  EXPECT_EQ(rules->confidential_department(), "team");
+  RouteInput in = Input("noise", "'s nachts gevaar");
+  in.draft.set_channel(t::APP);
+  in.draft.set_confidential(true);
+  in.bounced = {"team"};
+  in.hops = 5;
+  v1::RouteDecision d = rules->Decide(in);
+  EXPECT_EQ(d.department(), "team");
+  EXPECT_EQ(d.dispatch_topic(), "meldpunt.dispatch.team.v1");
+  EXPECT_EQ(d.rule_id(), "confidential");
+  EXPECT_EQ(d.priority(), t::URGENT);
+  EXPECT_THAT(d.explanation(), HasSubstr("confidential"));
+  EXPECT_EQ(d.explanation().find("nacht"), std::string::npos) << d.explanation();
+  EXPECT_EQ(d.explanation().find("gevaar"), std::string::npos) << d.explanation();
+  // Without the key, the triage queue (the default department).
+  auto fallback = RuleSet::Parse("default_department: a\ndepartments: [{id: a}, {id: b}]\n", "f");
+  ASSERT_TRUE(fallback.ok()) << fallback.status();
+  EXPECT_EQ((*fallback)->confidential_department(), "a");
 }
 
 TEST(Words, SplitsOnNonLettersAndLowerCases) {
