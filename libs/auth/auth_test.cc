@@ -109,8 +109,8 @@ std::string KeySetJson() {
   EXPECT_TRUE(rsa.ok()) << rsa.status();
   std::string secret;
   absl::WebSafeBase64Escape(kSecret, &secret);
-  return absl::StrCat("{\"keys\": [", *rsa, R"(, {"kty": "oct", "kid": "hs-1", "alg": "HS256", "k": ")",
-                      secret, "\"}]}");
+  return absl::StrCat("{\"keys\": [", *rsa,
+                      R"(, {"kty": "oct", "kid": "hs-1", "alg": "HS256", "k": ")", secret, "\"}]}");
 }
 
 std::unique_ptr<TokenVerifier> Verifier() {
@@ -250,8 +250,9 @@ TEST(KeySets, BadKeySetsAreRefusedNamingTheEntry) {
   };
   EXPECT_NE(why("[]").find("JSON Web Key Set"), std::string::npos);
   EXPECT_NE(why(R"({"keys": []})").find("no keys"), std::string::npos);
-  EXPECT_NE(why(R"({"keys": [{"kty": "oct", "alg": "HS256", "k": "c2hvcnQ"}]})").find("keys[0].kid"),
-            std::string::npos);
+  EXPECT_NE(
+      why(R"({"keys": [{"kty": "oct", "alg": "HS256", "k": "c2hvcnQ"}]})").find("keys[0].kid"),
+      std::string::npos);
   EXPECT_NE(why(R"({"keys": [{"kty": "oct", "kid": "a", "alg": "none", "k": "c2hvcnQ"}]})")
                 .find("keys[0].alg"),
             std::string::npos);
@@ -267,8 +268,9 @@ TEST(KeySets, BadKeySetsAreRefusedNamingTheEntry) {
             std::string::npos);
   // A point that is not on the curve.
   const std::string zeros(43, 'A');
-  EXPECT_NE(why(absl::StrCat(R"({"keys": [{"kty": "EC", "kid": "a", "alg": "ES256", "crv": "P-256", "x": ")",
-                             zeros, R"(", "y": ")", zeros, "\"}]}"))
+  EXPECT_NE(why(absl::StrCat(
+                    R"({"keys": [{"kty": "EC", "kid": "a", "alg": "ES256", "crv": "P-256", "x": ")",
+                    zeros, R"(", "y": ")", zeros, "\"}]}"))
                 .find("keys[0]"),
             std::string::npos);
   // A private key in the set, and a kid twice.
@@ -309,8 +311,8 @@ TEST(KeySets, AnEcKeyRoundTripsThroughItsJwk) {
 TEST(KeySets, ARotatedKeySetIsReadWithoutARestart) {
   const std::string path = ::testing::TempDir() + "/rotating-jwks.json";
   const RsaKeys next = MakeRsaKeys();
-  WriteFile(path, absl::StrCat("{\"keys\": [", *PublicKeyJwk(Keys().public_pem, "rsa-1", "RS256"),
-                               "]}"));
+  WriteFile(path,
+            absl::StrCat("{\"keys\": [", *PublicKeyJwk(Keys().public_pem, "rsa-1", "RS256"), "]}"));
   auto v = TokenVerifier::FromFile(path, kRules);
   ASSERT_TRUE(v.ok()) << v.status();
   Claims old_key;
@@ -332,11 +334,10 @@ TEST(KeySets, ARotatedKeySetIsReadWithoutARestart) {
   WriteFile(path, "{\"keys\": [");
   const absl::Time later2 = later + absl::Seconds(6);
   EXPECT_TRUE((*v)->Verify(Rs(old_later), later2).ok());
-  WriteFile(path, absl::StrCat("{\"keys\": [", *PublicKeyJwk(next.public_pem, "rsa-2", "RS256"),
-                               "]}"));
+  WriteFile(path,
+            absl::StrCat("{\"keys\": [", *PublicKeyJwk(next.public_pem, "rsa-2", "RS256"), "]}"));
   const absl::Time later3 = later2 + absl::Seconds(6);
-  EXPECT_NE(Why((*v)->Verify(Rs(old_later), later3)).find("not in the key set"),
-            std::string::npos);
+  EXPECT_NE(Why((*v)->Verify(Rs(old_later), later3)).find("not in the key set"), std::string::npos);
   EXPECT_TRUE((*v)->Verify(Sign(new_later, JWT_ALG_RS256, next.private_pem), later3).ok());
 }
 
@@ -404,16 +405,17 @@ std::string Certificate(const std::vector<std::pair<int, std::string>>& entries)
 }
 
 TEST(Certificates, TheRoleComesFromTheOneOuOfTheParsedSubject) {
-  absl::StatusOr<Principal> who = CertificatePrincipal(
-      Certificate({{NID_commonName, "parks"}, {NID_organizationalUnitName, "department"},
-                   {NID_organizationName, "City of Gent"}}));
+  absl::StatusOr<Principal> who =
+      CertificatePrincipal(Certificate({{NID_commonName, "parks"},
+                                        {NID_organizationalUnitName, "department"},
+                                        {NID_organizationName, "City of Gent"}}));
   ASSERT_TRUE(who.ok()) << who.status();
   EXPECT_EQ(who->role, Role::kDepartment);
   EXPECT_EQ(who->department, "parks");
   // A CN that spells a second attribute (printed "CN=evil\,OU=admin,OU=submitter") is a name
   // with a comma: refused, never an admin.
-  who = CertificatePrincipal(Certificate(
-      {{NID_commonName, "evil,OU=admin"}, {NID_organizationalUnitName, "submitter"}}));
+  who = CertificatePrincipal(
+      Certificate({{NID_commonName, "evil,OU=admin"}, {NID_organizationalUnitName, "submitter"}}));
   EXPECT_EQ(who.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_NE(who.status().message().find("CN"), std::string::npos);
   // Two OUs: which one is the role is not for us to guess.
@@ -421,7 +423,8 @@ TEST(Certificates, TheRoleComesFromTheOneOuOfTheParsedSubject) {
                                           {NID_organizationalUnitName, "submitter"},
                                           {NID_organizationalUnitName, "admin"}}));
   EXPECT_NE(who.status().message().find("more than one OU"), std::string::npos);
-  who = CertificatePrincipal(Certificate({{NID_commonName, "crm"}, {NID_commonName, "admin"},
+  who = CertificatePrincipal(Certificate({{NID_commonName, "crm"},
+                                          {NID_commonName, "admin"},
                                           {NID_organizationalUnitName, "submitter"}}));
   EXPECT_NE(who.status().message().find("more than one CN"), std::string::npos);
   who = CertificatePrincipal(Certificate({{NID_commonName, "roads"}}));
@@ -518,7 +521,8 @@ TEST(Guard, CasesAreOpenOnlyToTheirSystemTheirDepartmentAndTheTeamWithOneRefusal
   Principal roads{.subject = "j", .role = Role::kDepartment, .department = "roads"};
   EXPECT_TRUE(guard->MayUseCase(roads, "MP-1", "crm", "roads", false).ok());
   const absl::Status elsewhere = guard->MayUseCase(roads, "MP-1", "crm", "parks", false);
-  const absl::Status confidential_elsewhere = guard->MayUseCase(roads, "MP-1", "crm", "parks", true);
+  const absl::Status confidential_elsewhere =
+      guard->MayUseCase(roads, "MP-1", "crm", "parks", true);
   const absl::Status confidential_here = guard->MayUseCase(roads, "MP-1", "crm", "roads", true);
   Principal ops{.subject = "o", .role = Role::kOps};
   const absl::Status ops_refused = guard->MayUseCase(ops, "MP-1", "crm", "roads", false);
@@ -631,7 +635,7 @@ TEST(Policy, TheOperationsGuideSaysWhatTheCodeDoes) {
       at = bar + 1;
     }
     ASSERT_EQ(cells.size(), 6u) << line;
-    const std::string method = "/meldpunt." + cells[0].substr(1, cells[0].size() - 2);
+    const std::string method = "/" + cells[0].substr(1, cells[0].size() - 2);
     int column = 1;
     for (Role role : {Role::kSubmitter, Role::kDepartment, Role::kTeam, Role::kOps, Role::kAdmin}) {
       EXPECT_EQ(cells[column++] == "yes", RoleMayCall(role, method))

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "libs/events/codec.h"
+#include "libs/events/event_log.h"
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
 #include "libs/kafka/producer.h"
@@ -53,12 +54,14 @@ class Security : public ::testing::Test {
     // The review's certificate: printed "CN=evil\,OU=admin,OU=submitter", read as admin before.
     pki_->Client("crafted", "/CN=evil,OU=admin/OU=submitter/O=City");
     pki_->Client("two-roles", "/CN=crm/OU=submitter/OU=admin/O=City");
-    intake_ = Start("intake", MELDPUNT_INTAKE_BIN,
-                    absl::StrCat("projection:\n  consumer_group: ",
-                                 testing::UniqueName("intake-security"), "\n"));
-    deadline_ = Start("deadline-watch", MELDPUNT_DEADLINE_BIN,
-                      absl::StrCat("deadline:\n  consumer_group: ",
-                                   testing::UniqueName("deadline-security"), "\n"));
+    intake_ =
+        Start("intake", MELDPUNT_INTAKE_BIN,
+              absl::StrCat(
+                  "projection:\n  consumer_group: ", testing::UniqueName("intake-security"), "\n"));
+    deadline_ =
+        Start("deadline-watch", MELDPUNT_DEADLINE_BIN,
+              absl::StrCat(
+                  "deadline:\n  consumer_group: ", testing::UniqueName("deadline-security"), "\n"));
   }
 
   static void TearDownTestSuite() {
@@ -75,17 +78,18 @@ class Security : public ::testing::Test {
 
   // The secured part of a service's config: TLS with client certificates and tokens.
   static std::string SecuredConfig(int grpc_port, int admin_port) {
-    return absl::StrCat("grpc:\n  listen: 127.0.0.1:", grpc_port, "\n  tls:\n    cert_file: ",
-                        pki_->server_cert, "\n    key_file: ", pki_->server_key,
-                        "\n    client_ca_file: ", pki_->ca, "\nauth:\n  jwt:\n    key_set_file: ",
-                        pki_->jwks, "\n    issuer: ", testing::kTestIssuer,
-                        "\n    audience: ", testing::kTestAudience, "\n    max_lifetime: 12h",
-                        "\nadmin:\n  listen: 127.0.0.1:", admin_port, "\n");
+    return absl::StrCat(
+        "grpc:\n  listen: 127.0.0.1:", grpc_port, "\n  tls:\n    cert_file: ", pki_->server_cert,
+        "\n    key_file: ", pki_->server_key, "\n    client_ca_file: ", pki_->ca,
+        "\nauth:\n  jwt:\n    key_set_file: ", pki_->jwks, "\n    issuer: ", testing::kTestIssuer,
+        "\n    audience: ", testing::kTestAudience, "\n    max_lifetime: 12h",
+        "\nadmin:\n  listen: 127.0.0.1:", admin_port, "\n");
   }
 
   static std::string InfraConfig(int redis_port) {
-    return absl::StrCat(testing::KafkaConfigYaml(*stack_, "service"), "redis:\n  address: 127.0.0.1:",
-                        redis_port, "\nprivacy:\n  master_key_file: ", testing::DevMasterKeyFile(),
+    return absl::StrCat(testing::KafkaConfigYaml(*stack_, "service"),
+                        "redis:\n  address: 127.0.0.1:", redis_port,
+                        "\nprivacy:\n  master_key_file: ", testing::DevMasterKeyFile(),
                         "\n  key_store:\n    address: ", stack_->key_store,
                         "\nstartup:\n  timeout: 30s\nshutdown:\n  grace: 3s\n");
   }
@@ -99,12 +103,14 @@ class Security : public ::testing::Test {
     s->grpc_port = testing::ClosedPort();
     s->admin_port = testing::ClosedPort();
     const std::string config = *dir_ + "/" + name + ".yaml";
-    std::string text = SecuredConfig(s->grpc_port, s->admin_port) + InfraConfig(redis_port) + own_keys;
+    std::string text =
+        SecuredConfig(s->grpc_port, s->admin_port) + InfraConfig(redis_port) + own_keys;
     if (name == "deadline-watch") {
       // deadline-watch keeps no personal data: no privacy keys.
-      text = absl::StrReplaceAll(text, {{"privacy:\n  master_key_file: " + testing::DevMasterKeyFile() +
-                                             "\n  key_store:\n    address: " + stack_->key_store + "\n",
-                                         ""}});
+      text = absl::StrReplaceAll(text,
+                                 {{"privacy:\n  master_key_file: " + testing::DevMasterKeyFile() +
+                                       "\n  key_store:\n    address: " + stack_->key_store + "\n",
+                                   ""}});
     }
     std::ofstream(config) << text;
     s->process = std::make_unique<Child>(name, std::vector<std::string>{binary, "--config", config},
@@ -303,11 +309,11 @@ TEST_F(Security, TokensNeedTheAudienceAShortLifeAndAKeyOfTheSet) {
   EXPECT_NE(refused(Token(*pki_, {.sub = "web-form", .role = "submitter", .audience = "payroll"}))
                 .find("audience"),
             std::string::npos);
-  EXPECT_NE(refused(Token(*pki_, {.sub = "web-form",
-                                  .role = "submitter",
-                                  .valid = absl::Hours(24 * 365 * 3)}))
-                .find("longer than"),
-            std::string::npos);
+  EXPECT_NE(
+      refused(Token(*pki_,
+                    {.sub = "web-form", .role = "submitter", .valid = absl::Hours(24 * 365 * 3)}))
+          .find("longer than"),
+      std::string::npos);
   EXPECT_NE(refused(Token(*pki_, {.sub = "web-form", .role = "submitter", .kid = ""})).find("kid"),
             std::string::npos);
   // A new key published in the set is taken up without a restart; a retired one stops working.
@@ -343,14 +349,13 @@ TEST_F(Security, AConfigWithoutIssuerAudienceOrALoopbackIpIsRefused) {
   std::string out;
   const std::string secured = SecuredConfig(1, 2) + InfraConfig(3);
   ASSERT_EQ(check("good", secured, &out), 0) << out;
-  EXPECT_NE(check("no-audience", absl::StrReplaceAll(secured, {{"    audience: meldpunt\n", ""}}),
-                  &out),
-            0);
+  EXPECT_NE(
+      check("no-audience", absl::StrReplaceAll(secured, {{"    audience: meldpunt\n", ""}}), &out),
+      0);
   EXPECT_NE(out.find("auth.jwt.audience"), std::string::npos) << out;
   EXPECT_NE(check("no-issuer",
-                  absl::StrReplaceAll(secured, {{absl::StrCat("    issuer: ", testing::kTestIssuer,
-                                                              "\n"),
-                                                 ""}}),
+                  absl::StrReplaceAll(
+                      secured, {{absl::StrCat("    issuer: ", testing::kTestIssuer, "\n"), ""}}),
                   &out),
             0);
   EXPECT_NE(out.find("auth.jwt.issuer"), std::string::npos) << out;
