@@ -79,10 +79,13 @@ absl::Status NotificationApp::Start() {
   RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
   RETURN_IF_ERROR(service::EnsureTopicsAtStart(
       config_,
-      {{events::kNotificationDeadLetterTopic, 1, static_cast<int>(config_.replication_factor)}}));
+      {{events::kNotificationDeadLetterTopic, 1, static_cast<int>(config_.replication_factor)},
+       {events::kAuditTopic, static_cast<int>(config_.case_events_partitions),
+        static_cast<int>(config_.replication_factor)}}));
   ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-notification"));
   producer_->ExportMetrics(*registry_);
   case_log_ = std::make_unique<events::KafkaEventLog>(*producer_);
+  audit_ = std::make_unique<audit::KafkaAuditTrail>(*producer_);
   dead_letters_ =
       std::make_unique<events::KafkaEventLog>(*producer_, events::kNotificationDeadLetterTopic);
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {redis::LeaseClaimScript()}));
@@ -93,7 +96,8 @@ absl::Status NotificationApp::Start() {
       .first_backoff = config_.first_backoff,
       .max_backoff = config_.max_backoff,
       .max_in_flight_per_host = static_cast<int>(config_.max_in_flight_per_host),
-      .sealer = privacy_.sealer.get()};
+      .sealer = privacy_.sealer.get(),
+      .keys = privacy_.keys.get()};
   for (const auto& [kind, days] : config_.answer_days) {
     int64_t n = 0;
     if (absl::SimpleAtoi(days, &n)) options.answer_days[kind] = n;
@@ -133,7 +137,7 @@ absl::Status NotificationApp::Start() {
   consumer_->Start();
   senders_->Start();
   service_ = std::make_unique<NotificationService>(*security_.guard, *store_, *templates_, *logic_,
-                                                   [this] { return RebuildDeliveries(); });
+                                                   *audit_, [this] { return RebuildDeliveries(); });
   grpc_.SetMetrics(registry_.get());
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}, security_.credentials));
   grpc_.SetServing(true);

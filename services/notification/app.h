@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "libs/audit/audit.h"
 #include "libs/clock/clock.h"
 #include "libs/events/event_consumer.h"
 #include "libs/events/event_log.h"
@@ -65,6 +66,7 @@ class NotificationApp : public kafka::RebalanceListener {
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<events::KafkaEventLog> case_log_;
   std::unique_ptr<events::KafkaEventLog> dead_letters_;
+  std::unique_ptr<audit::KafkaAuditTrail> audit_;  // PreviewTemplate's reads of personal data
   std::unique_ptr<redis::Client> redis_;
   service::Privacy privacy_;
   std::unique_ptr<RedisDeliveryStore> store_;

@@ -3,8 +3,10 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "libs/calendar/calendar.h"
+#include "libs/domain/disclosure.h"
 #include "libs/events/ids.h"
 #include "libs/observability/log.h"
 #include "libs/status/status_macros.h"
@@ -15,6 +17,12 @@ namespace {
 
 // How far in the future a message queued during a rebuild is scheduled (Release makes it due).
 constexpr absl::Duration kHeld = absl::Hours(24 * 365);
+
+constexpr char kErased[] = "cancelled: the reporter's data was erased";
+
+// What a sealed letter is bound to besides its case, so that it never opens as another sealed
+// value of the case (the reporter).
+std::string LetterAad(const std::string& case_id) { return absl::StrCat("letter:", case_id); }
 
 namespace t = ::meldpunt::types::v1;
 
@@ -107,6 +115,30 @@ bool Retryable(const absl::Status& s) {
 
 }  // namespace
 
+std::string RecipientHint(const std::string& channel, const std::string& address) {
+  if (address.empty()) return "";
+  if (channel == "webhook") {
+    const size_t scheme = address.find("://");
+    if (scheme == std::string::npos) return "";
+    const size_t end = address.find_first_of("/?#", scheme + 3);
+    return address.substr(0, end);
+  }
+  const size_t at = address.rfind('@');
+  if (at == std::string::npos || at == 0) return "***";
+  return absl::StrCat(address.substr(0, 1), "***", address.substr(at));
+}
+
+void Redact(v1::Job& job, bool erased) {
+  job.clear_address();
+  job.clear_subject();
+  job.clear_body();
+  job.clear_payload();
+  job.clear_sealed();
+  if (erased && job.delivery().recipient() == "reporter") {
+    job.mutable_delivery()->clear_recipient_hint();
+  }
+}
+
 std::string LanguageCode(t::Language language) {
   switch (language) {
     case t::FR:
@@ -126,27 +158,36 @@ absl::Status NotificationLogic::OpenReporter(events::Envelope& submitted) const 
 }
 
 absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Values(
-    const std::string& case_id, const events::Envelope* e, const std::string& lang) {
+    const std::string& case_id, const events::Envelope* e, const std::string& lang,
+    bool for_reporter) {
   ASSIGN_OR_RETURN(std::optional<events::Envelope> submitted, store_.LoadSubmission(case_id));
-  if (submitted) RETURN_IF_ERROR(OpenReporter(*submitted));
+  // Staff letters never carry the reporter: it is not even opened for them.
+  if (submitted && for_reporter) RETURN_IF_ERROR(OpenReporter(*submitted));
   ASSIGN_OR_RETURN(std::string department, store_.Department(case_id));
-  return Fill(case_id, submitted ? &*submitted : nullptr, department, e, lang);
+  return Fill(case_id, submitted ? &*submitted : nullptr, department, e, lang, for_reporter);
 }
 
 absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
     const std::string& case_id, const events::Envelope* submitted, const std::string& department,
-    const events::Envelope* e, const std::string& lang) {
+    const events::Envelope* e, const std::string& lang, bool for_reporter) {
   std::map<std::string, std::string> v = {{"case_id", case_id}, {"department", department}};
   if (submitted) {
     const auto& s = submitted->case_submitted();
     const absl::Time at = events::GetTime(submitted->occurred_at());
+    // A letter to staff about a confidential case names it and its dates, nothing of its content.
+    const bool content =
+        for_reporter || domain::ForDepartment(s.draft()) == domain::Disclosure::kContent;
     v["reference"] = s.reference().empty() ? case_id : s.reference();
-    v["name"] = s.draft().reporter().name();
+    if (for_reporter) v["name"] = s.draft().reporter().name();
     v["kind_label"] = KindLabel(s.draft().kind(), lang);
-    v["category"] = s.draft().category();
     v["submitted_date"] = Date(at);
-    v["description"] = s.draft().description();
-    v["location"] = s.draft().location().address();
+    if (content) {
+      v["category"] = s.draft().category();
+      v["description"] = s.draft().description();
+      v["location"] = s.draft().location().address();
+    } else {
+      v["confidential"] = "true";
+    }
     v["priority_label"] = PriorityLabel(s.draft().priority(), lang);
     if (s.draft().kind() == t::COMPLAINT) v["is_complaint"] = "true";
     auto days = options_.answer_days.find(t::CaseKind_Name(s.draft().kind()));
@@ -223,6 +264,7 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
 }
 
 absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partition) {
+  if (e.has_reporter_data_erased()) return Erase(e);
   if (e.has_case_submitted()) RETURN_IF_ERROR(store_.SaveSubmission(e));
   if (e.has_case_routed())
     RETURN_IF_ERROR(store_.SetDepartment(e.case_id(), e.case_routed().department()));
@@ -313,7 +355,9 @@ absl::Status NotificationLogic::Queue(const Rule& rule, const events::Envelope& 
   }
   const std::string key = events::DeterministicId(
       "notify", {e.event_id(), rule.template_name, d->recipient(), d->channel()});
-  ASSIGN_OR_RETURN(auto values, Fill(e.case_id(), &submitted, department, &e, language));
+  const bool for_reporter = rule.to == "reporter";
+  ASSIGN_OR_RETURN(auto values,
+                   Fill(e.case_id(), &submitted, department, &e, language, for_reporter));
   ASSIGN_OR_RETURN(Rendered letter, templates_.Render(rule.template_name, language, values));
   d->set_case_id(e.case_id());
   d->set_template_name(rule.template_name);
@@ -326,6 +370,7 @@ absl::Status NotificationLogic::Queue(const Rule& rule, const events::Envelope& 
   *d->mutable_event_at() = e.occurred_at();
   const absl::Time now = clock_.Now();
   events::SetTime(d->mutable_next_attempt_at(), now);
+  d->set_recipient_hint(RecipientHint(d->channel(), job.address()));
   job.set_subject(letter.subject);
   job.set_body(letter.body);
   job.set_secret_name(secret_name);
@@ -344,6 +389,20 @@ absl::Status NotificationLogic::Queue(const Rule& rule, const events::Envelope& 
                               {"subject", letter.subject},
                               {"body", letter.body}};
     job.set_payload(payload.dump());
+  }
+  if (for_reporter && options_.keys != nullptr) {
+    // Sealed while it waits: the reporter's address and the letter with their name rest in the
+    // outbox only as the log holds them, and erasing the key erases them here too.
+    ASSIGN_OR_RETURN(std::string key, options_.keys->KeyFor(e.case_id()));
+    v1::Letter sealed;
+    sealed.set_address(job.address());
+    sealed.set_subject(job.subject());
+    sealed.set_body(job.body());
+    sealed.set_payload(job.payload());
+    ASSIGN_OR_RETURN(std::string bytes,
+                     privacy::Seal(key, sealed.SerializeAsString(), LetterAad(e.case_id())));
+    Redact(job);
+    job.set_sealed(std::move(bytes));
   }
   absl::Time due = now;
   {
@@ -374,9 +433,8 @@ absl::Duration NotificationLogic::Backoff(int attempts) {
   return base * r;
 }
 
-std::string NotificationLogic::HostOf(const v1::Job& job) const {
-  if (job.delivery().channel() == "email") return "smtp";
-  const std::string& url = job.address();
+std::string NotificationLogic::HostOf(const std::string& channel, const std::string& url) const {
+  if (channel == "email") return "smtp";
   const size_t start = url.find("://");
   if (start == std::string::npos) return url;
   const size_t end = url.find_first_of("/?#", start + 3);
@@ -401,6 +459,7 @@ absl::Status NotificationLogic::Restore(const events::Envelope& e, int32_t parti
   if (delivered) {
     d->set_status("delivered");
     d->set_attempts(e.notification_delivered().attempts());
+    Redact(*job);
   } else {
     // A retry by hand after a dead letter queues the same key again: the later event wins.
     d->set_status("dead_lettered");
@@ -471,6 +530,80 @@ absl::Status NotificationLogic::AppendOutcome(const v1::Job& job, bool delivered
   return absl::OkStatus();
 }
 
+absl::StatusOr<v1::Letter> NotificationLogic::LetterOf(const v1::Job& job) const {
+  v1::Letter letter;
+  if (job.sealed().empty()) {
+    letter.set_address(job.address());
+    letter.set_subject(job.subject());
+    letter.set_body(job.body());
+    letter.set_payload(job.payload());
+    return letter;
+  }
+  if (options_.keys == nullptr) return absl::FailedPreconditionError("no key store to open with");
+  const std::string& case_id = job.delivery().case_id();
+  ASSIGN_OR_RETURN(std::string key, options_.keys->Find(case_id));  // NOT_FOUND: erased
+  ASSIGN_OR_RETURN(std::string plain, privacy::Open(key, job.sealed(), LetterAad(case_id)));
+  if (!letter.ParseFromString(plain)) return absl::DataLossError("a sealed letter does not parse");
+  return letter;
+}
+
+absl::Status NotificationLogic::Cancel(v1::Job& job) {
+  v1::Delivery* d = job.mutable_delivery();
+  const absl::Time now = clock_.Now();
+  events::Envelope outcome = events::NewEnvelope(d->case_id(), "notification", now);
+  outcome.set_causation_id(d->event_id());
+  outcome.set_correlation_id(job.correlation_id());
+  outcome.mutable_actor()->set_id("service:notification");
+  auto* f = outcome.mutable_notification_failed();
+  f->set_template_name(d->template_name());
+  f->set_channel(d->channel() == "webhook" ? events::v1::WEBHOOK : events::v1::EMAIL);
+  f->set_recipient(d->recipient());
+  f->set_idempotency_key(d->idempotency_key());
+  f->set_attempts(d->attempts());
+  f->set_last_error(kErased);
+  f->set_dead_lettered(false);
+  events::Finish(outcome, events::DeterministicId("cancelled", {d->idempotency_key()}));
+  // The event first: handling the erasure again after a crash finds the message still waiting.
+  ASSIGN_OR_RETURN(events::Appended a, case_log_.Append(outcome, now + absl::Seconds(30)));
+  (void)a;
+  d->set_status("cancelled");
+  d->set_last_error(kErased);
+  d->clear_next_attempt_at();
+  events::SetTime(d->mutable_at(), now);
+  Redact(job, /*erased=*/true);
+  RETURN_IF_ERROR(store_.Finish(job));
+  log::Info("message to the reporter cancelled: their data was erased",
+            {{"case_id", d->case_id()}, {"template", d->template_name()}});
+  return absl::OkStatus();
+}
+
+absl::Status NotificationLogic::Erase(const events::Envelope& e) {
+  ASSIGN_OR_RETURN(std::optional<events::Envelope> submitted, store_.LoadSubmission(e.case_id()));
+  if (submitted && submitted->has_case_submitted()) {
+    t::Reporter* r = submitted->mutable_case_submitted()->mutable_draft()->mutable_reporter();
+    if (privacy::Sealer::HasPersonalData(*r) || !r->erased()) {
+      privacy::Sealer::Withhold(r);
+      r->set_erased(true);
+      RETURN_IF_ERROR(store_.SaveSubmission(*submitted));
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<v1::Job> jobs, store_.Jobs(e.case_id()));
+  for (v1::Job& job : jobs) {
+    // Staff messages never carry the reporter (Fill): nothing of theirs to erase.
+    if (job.delivery().recipient() != "reporter") continue;
+    const std::string& status = job.delivery().status();
+    if (status == "pending" || status == "retrying") {
+      RETURN_IF_ERROR(Cancel(job));
+      continue;
+    }
+    v1::Job redacted = job;
+    Redact(redacted, /*erased=*/true);
+    if (redacted.SerializeAsString() != job.SerializeAsString())
+      RETURN_IF_ERROR(store_.Save(redacted));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
   v1::Delivery* d = job.mutable_delivery();
   AttemptOutcome outcome;
@@ -481,9 +614,23 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
     outcome.status = "skipped";
     return outcome;
   }
+  if (d->status() == "cancelled") {
+    RETURN_IF_ERROR(store_.Finish(job));
+    outcome.status = "skipped";
+    return outcome;
+  }
+  // Opened only here, in memory: the job as stored keeps it sealed.
+  absl::StatusOr<v1::Letter> letter = LetterOf(job);
+  if (absl::IsNotFound(letter.status())) {
+    // The reporter's data was erased while the message waited: it will never go.
+    RETURN_IF_ERROR(Cancel(job));
+    outcome.status = "cancelled";
+    return outcome;
+  }
+  RETURN_IF_ERROR(letter.status());
   // Webhook hosts are other systems: each gets at most its share of the senders. E-mail goes to
   // the municipality's own relay.
-  const std::string host = HostOf(job);
+  const std::string host = HostOf(d->channel(), letter->address());
   {
     absl::ReleasableMutexLock lock(&mu_);
     if (d->channel() == "webhook" && in_flight_[host] >= options_.max_in_flight_per_host) {
@@ -504,13 +651,13 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
       sent = absl::FailedPreconditionError(
           absl::StrCat("no signing secret for ", job.secret_name(), " any more"));
     } else {
-      sent =
-          webhook_(WebhookTarget{job.address(), r->secret},
-                   WebhookMessage{d->idempotency_key(), job.payload(), clock_.Now(), d->case_id()});
+      sent = webhook_(
+          WebhookTarget{letter->address(), r->secret},
+          WebhookMessage{d->idempotency_key(), letter->payload(), clock_.Now(), d->case_id()});
     }
   } else {
-    sent = mailer_.Send(Email{job.address(), job.subject(), job.body(), d->idempotency_key(),
-                              d->case_id(), d->language()});
+    sent = mailer_.Send(Email{letter->address(), letter->subject(), letter->body(),
+                              d->idempotency_key(), d->case_id(), d->language()});
   }
   {
     absl::MutexLock lock(&mu_);
@@ -524,6 +671,8 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
     d->clear_next_attempt_at();
     outcome.since_event = now - events::GetTime(d->event_at());
     events::SetTime(d->mutable_at(), now);
+    // Gone: the record keeps what ops need, not what was sent nor where.
+    Redact(job);
     RETURN_IF_ERROR(store_.Save(job));  // before the event: a repeat sends nothing again
     RETURN_IF_ERROR(AppendOutcome(job, true));
     RETURN_IF_ERROR(store_.Finish(job));
@@ -534,7 +683,12 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
     outcome.status = "delivered";
     return outcome;
   }
-  d->set_last_error(std::string(sent.message()).substr(0, 500));
+  // A server's reply may quote the address: the record, the log and the dead letter get the hint.
+  std::string error = std::string(sent.message()).substr(0, 500);
+  if (!letter->address().empty()) {
+    error = absl::StrReplaceAll(error, {{letter->address(), d->recipient_hint()}});
+  }
+  d->set_last_error(error);
   if (Retryable(sent) && d->attempts() < options_.max_attempts) {
     const absl::Time next = now + Backoff(d->attempts());
     d->set_status("retrying");
@@ -545,10 +699,12 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
                   {"channel", d->channel()},
                   {"attempt", d->attempts()},
                   {"next_attempt_in_ms", absl::ToInt64Milliseconds(next - now)},
-                  {"error", sent.ToString()}});
+                  {"error", error}});
     outcome.status = "retrying";
     return outcome;
   }
+  // Dead-lettered: RetryDelivery may send it again, so the letter stays, sealed for the reporter
+  // (unreadable once erased); a staff letter never carries the reporter (Fill).
   d->set_status("dead_lettered");
   d->clear_next_attempt_at();
   events::SetTime(d->mutable_at(), now);
@@ -558,7 +714,7 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
   log::Error("message dead-lettered", {{"case_id", d->case_id()},
                                        {"channel", d->channel()},
                                        {"attempts", d->attempts()},
-                                       {"error", sent.ToString()}});
+                                       {"error", error}});
   outcome.status = "dead_lettered";
   return outcome;
 }
@@ -569,6 +725,9 @@ absl::StatusOr<v1::Delivery> NotificationLogic::Retry(const std::string& case_id
   if (!job) return absl::NotFoundError("no message with this idempotency_key for this case");
   if (job->delivery().status() == "delivered")
     return absl::FailedPreconditionError("the message was delivered");
+  if (job->delivery().status() == "cancelled")
+    return absl::FailedPreconditionError(
+        "the message was cancelled: the reporter's data was erased");
   if (job->delivery().status() != "dead_lettered") {
     // Still in the queue (perhaps being sent right now): a second copy would race it.
     return absl::FailedPreconditionError(

@@ -42,6 +42,10 @@ struct NotificationOptions {
   // Opens the reporter's sealed personal data (the address, the name in the letter). Null: the
   // submission is used as stored (tests).
   const privacy::Sealer* sealer = nullptr;
+  // Seals what a message to the reporter sends (address, letter) with the case's data key while
+  // it waits in the outbox, so that erasing the key erases it there too. Null: kept in clear
+  // until delivered (tests).
+  privacy::KeyStore* keys = nullptr;
 };
 
 using WebhookSend = std::function<absl::Status(const WebhookTarget&, const WebhookMessage&)>;
@@ -68,7 +72,9 @@ class NotificationLogic {
         clock_(clock),
         options_(std::move(options)) {}
 
-  // Consumer side: queues the messages `envelope` calls for. Idempotent.
+  // Consumer side: queues the messages `envelope` calls for. Idempotent. ReporterDataErased
+  // redacts every message of the case and cancels those to the reporter that have not gone yet
+  // (NotificationFailed "cancelled: the reporter's data was erased", not dead-lettered).
   absl::Status Handle(const events::Envelope& envelope, int32_t partition);
 
   // Rebuilding the outbox and the delivery records from the log after Redis lost them:
@@ -91,23 +97,32 @@ class NotificationLogic {
   absl::StatusOr<v1::Delivery> Retry(const std::string& case_id, const std::string& key);
 
   // The values a letter about the case is rendered with (its submission and department), plus
-  // those the event gives.
+  // those the event gives. Only a letter `for_reporter` gets the reporter's name; a letter to
+  // staff about a confidential case gets no content (description, location, category).
   absl::StatusOr<std::map<std::string, std::string>> Values(const std::string& case_id,
                                                             const events::Envelope* event,
-                                                            const std::string& language);
+                                                            const std::string& language,
+                                                            bool for_reporter);
 
  private:
   absl::Status Queue(const Rule& rule, const events::Envelope& e, int32_t partition,
                      const events::Envelope& submitted, const std::string& department);
   absl::Status OpenReporter(events::Envelope& submitted) const;
-  absl::StatusOr<std::map<std::string, std::string>> Fill(const std::string& case_id,
-                                                          const events::Envelope* submitted,
-                                                          const std::string& department,
-                                                          const events::Envelope* event,
-                                                          const std::string& language);
+  absl::StatusOr<std::map<std::string, std::string>> Fill(
+      const std::string& case_id, const events::Envelope* submitted, const std::string& department,
+      const events::Envelope* event, const std::string& language, bool for_reporter);
+  // ReporterDataErased: the stored submission loses its sealed reporter, every message to the
+  // reporter its address and letter, and those still waiting are cancelled.
+  absl::Status Erase(const events::Envelope& erased);
+  // What `job` sends: opened from `job.sealed` (NOT_FOUND once the data key is gone), or the
+  // clear fields.
+  absl::StatusOr<v1::Letter> LetterOf(const v1::Job& job) const;
+  // A message to the reporter that will not go: recorded as NotificationFailed (not
+  // dead-lettered), redacted, out of the queue.
+  absl::Status Cancel(v1::Job& job);
   absl::Status AppendOutcome(const v1::Job& job, bool delivered);
   absl::Duration Backoff(int attempts);
-  std::string HostOf(const v1::Job& job) const;
+  std::string HostOf(const std::string& channel, const std::string& url) const;
 
   const Templates& templates_;
   const NotificationRules& rules_;
@@ -126,5 +141,14 @@ class NotificationLogic {
 };
 
 std::string LanguageCode(types::v1::Language language);
+
+// Where a message went, without the address: "e***@example.org" for an e-mail address, the scheme
+// and host of a webhook URL.
+std::string RecipientHint(const std::string& channel, const std::string& address);
+
+// The job without what it sent (address, subject, body, payload, sealed letter): what a delivered,
+// dead-lettered or cancelled message keeps. `erased`: the recipient hint of a message to the
+// reporter goes too.
+void Redact(v1::Job& job, bool erased = false);
 
 }  // namespace meldpunt::notification

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "libs/privacy/privacy.h"
 #include "nlohmann/json.hpp"
 
 namespace meldpunt::notification {
@@ -209,7 +210,9 @@ class NotificationLogicTest : public ::testing::Test {
                 .first_backoff = absl::Seconds(2),
                 .max_backoff = absl::Seconds(60),
                 .answer_days = {{"COMPLAINT", 45}},
-                .max_in_flight_per_host = 1}) {}
+                .max_in_flight_per_host = 1,
+                .sealer = &sealer_,
+                .keys = &keys_}) {}
 
   // Sends what is due now, as the workers do.
   std::vector<std::string> Pump() {
@@ -228,6 +231,24 @@ class NotificationLogicTest : public ::testing::Test {
     return store_.jobs.begin()->second.delivery();
   }
 
+  // Every byte notification keeps about the case: its messages and its stored submission.
+  std::string Kept() {
+    std::string all;
+    for (const auto& [key, job] : store_.jobs) all += job.SerializeAsString();
+    for (const auto& [c, e] : store_.submissions) all += e.SerializeAsString();
+    return all;
+  }
+
+  events::Envelope Erased() {
+    EXPECT_TRUE(keys_.Destroy(kCase).ok());  // what EraseReporterData does first
+    return Event("erased-1", [](events::Envelope& e) {
+      e.mutable_reporter_data_erased()->set_reason("request of the reporter");
+      e.mutable_reporter_data_erased()->set_key_destroyed(true);
+    });
+  }
+
+  privacy::MemoryKeyStore keys_;
+  privacy::Sealer sealer_{keys_};
   Templates templates_;
   NotificationRules rules_;
   FakeMailer mailer_;
@@ -526,6 +547,210 @@ TEST_F(NotificationLogicTest, InadmissibleLetterNamesTheGround) {
   EXPECT_NE(letter.body.find("meer dan een jaar"), std::string::npos) << letter.body;
   EXPECT_NE(letter.body.find("De feiten dateren van 2019."), std::string::npos) << letter.body;
   EXPECT_NE(letter.body.find("Ombudsdienst"), std::string::npos) << letter.body;
+}
+
+TEST(Redaction, RecipientHintsNameNoAddress) {
+  EXPECT_EQ(RecipientHint("email", "els@example.org"), "e***@example.org");
+  EXPECT_EQ(RecipientHint("email", "@x"), "***");
+  EXPECT_EQ(RecipientHint("webhook", "https://e-loket.example/hooks?token=1"),
+            "https://e-loket.example");
+  EXPECT_EQ(RecipientHint("email", ""), "");
+}
+
+TEST_F(NotificationLogicTest, AMessageToTheReporterWaitsSealedAndKeepsNothingOnceDelivered) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  const v1::Job waiting = store_.jobs.begin()->second;
+  EXPECT_FALSE(waiting.sealed().empty());
+  EXPECT_EQ(waiting.SerializeAsString().find("els@example.org"), std::string::npos);
+  EXPECT_EQ(waiting.SerializeAsString().find("Els Maes"), std::string::npos);
+  EXPECT_EQ(waiting.delivery().recipient_hint(), "e***@example.org");
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));
+  ASSERT_EQ(mailer_.sent.size(), 1u);
+  EXPECT_EQ(mailer_.sent[0].to, "els@example.org");
+  const v1::Job done = store_.jobs.begin()->second;
+  EXPECT_EQ(done.delivery().status(), "delivered");
+  EXPECT_EQ(done.address(), "");
+  EXPECT_EQ(done.subject(), "");
+  EXPECT_EQ(done.body(), "");
+  EXPECT_EQ(done.payload(), "");
+  EXPECT_EQ(done.sealed(), "");
+  EXPECT_EQ(done.delivery().recipient_hint(), "e***@example.org") << "what ops need";
+  EXPECT_EQ(done.delivery().attempts(), 1);
+}
+
+TEST_F(NotificationLogicTest, ADeliveredStaffMessageKeepsNeitherAddressNorLetter) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("routed-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_routed()->set_department("waste");
+                                }),
+                          0)
+                  .ok());
+  Pump();
+  ASSERT_EQ(mailer_.sent.size(), 2u);
+  for (const auto& [key, job] : store_.jobs) {
+    EXPECT_EQ(job.delivery().status(), "delivered");
+    EXPECT_EQ(job.address(), "") << job.delivery().template_name();
+    EXPECT_EQ(job.body(), "") << job.delivery().template_name();
+  }
+}
+
+TEST_F(NotificationLogicTest, ErasureCancelsWhatWaitsForTheReporterAndRedactsTheRest) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));  // the acknowledgement
+  // The referral letter waits (the mail server is down), the department's letter too.
+  mailer_.failures_left = 100;
+  ASSERT_TRUE(logic_
+                  .Handle(Event("referred-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_referred()->set_body("Ombudsdienst");
+                                }),
+                          0)
+                  .ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("routed-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_routed()->set_department("waste");
+                                }),
+                          0)
+                  .ok());
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"retrying", "retrying"}));
+  log_.appended.clear();
+
+  ASSERT_TRUE(logic_.Handle(Erased(), 0).ok());
+  const std::string kept = Kept();
+  EXPECT_EQ(kept.find("els@example.org"), std::string::npos);
+  EXPECT_EQ(kept.find("Els Maes"), std::string::npos);
+  EXPECT_EQ(kept.find("e***@example.org"), std::string::npos) << "not even the hint";
+  std::map<std::string, v1::Job> by_template;
+  for (const auto& [key, job] : store_.jobs) by_template[job.delivery().template_name()] = job;
+  EXPECT_EQ(by_template["acknowledgement"].delivery().status(), "delivered");
+  EXPECT_EQ(by_template["referral"].delivery().status(), "cancelled");
+  EXPECT_EQ(by_template["referral"].sealed(), "");
+  EXPECT_EQ(by_template["dispatch"].delivery().status(), "retrying") << "staff letters still go";
+  ASSERT_EQ(log_.appended.size(), 1u);
+  const auto& cancelled = log_.appended[0].notification_failed();
+  EXPECT_EQ(cancelled.template_name(), "referral");
+  EXPECT_FALSE(cancelled.dead_lettered());
+  EXPECT_NE(cancelled.last_error().find("erased"), std::string::npos) << cancelled.last_error();
+  EXPECT_TRUE(dead_letters_.appended.empty());
+  // Handled again (a redelivery): nothing more.
+  ASSERT_TRUE(logic_.Handle(Erased(), 0).ok());
+  EXPECT_EQ(log_.appended.size(), 1u);
+  // Only the department's letter goes on.
+  mailer_.failures_left = 0;
+  mailer_.sent.clear();
+  clock_.Advance(absl::Minutes(5));
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));
+  ASSERT_EQ(mailer_.sent.size(), 1u);
+  EXPECT_EQ(mailer_.sent[0].to, "afval@gemeente.example");
+  EXPECT_EQ(
+      logic_.Retry(kCase, by_template["referral"].delivery().idempotency_key()).status().code(),
+      absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(NotificationLogicTest, AMessageWhoseKeyIsGoneWhenItsTurnComesIsCancelled) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  ASSERT_TRUE(keys_.Destroy(kCase).ok());  // erased; ReporterDataErased not handled yet
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"cancelled"}));
+  EXPECT_TRUE(mailer_.sent.empty());
+  EXPECT_EQ(Only().status(), "cancelled");
+  ASSERT_EQ(log_.appended.size(), 1u);
+  EXPECT_EQ(log_.appended[0].type(), "NotificationFailed");
+  EXPECT_FALSE(log_.appended[0].notification_failed().dead_lettered());
+}
+
+TEST_F(NotificationLogicTest, ARebuildAfterErasureBringsNothingBack) {
+  events::Envelope submitted = Submitted();
+  ASSERT_TRUE(
+      sealer_
+          .SealReporter(kCase,
+                        submitted.mutable_case_submitted()->mutable_draft()->mutable_reporter())
+          .ok());  // as the intake appends it
+  const events::Envelope routed = Event(
+      "routed-1", [](events::Envelope& e) { e.mutable_case_routed()->set_department("waste"); });
+  ASSERT_TRUE(logic_.Handle(submitted, 0).ok());
+  ASSERT_TRUE(logic_.Handle(routed, 0).ok());
+  Pump();
+  ASSERT_EQ(mailer_.sent.size(), 2u);
+  std::vector<events::Envelope> log = {submitted, routed};
+  for (const auto& e : log_.appended) log.push_back(e);
+  log.push_back(Erased());
+  ASSERT_TRUE(logic_.Handle(log.back(), 0).ok());
+
+  store_ = MemoryStore();  // Redis lost everything: the log is folded again
+  mailer_.sent.clear();
+  logic_.Hold();
+  for (const auto& e : log) ASSERT_TRUE(logic_.Restore(e, 0).ok()) << e.type();
+  ASSERT_TRUE(logic_.Release().ok());
+  EXPECT_TRUE(Pump().empty());
+  EXPECT_TRUE(mailer_.sent.empty());
+  const std::string kept = Kept();
+  EXPECT_EQ(kept.find("els@example.org"), std::string::npos);
+  EXPECT_EQ(kept.find("Els Maes"), std::string::npos);
+  for (const auto& [c, e] : store_.submissions) {
+    EXPECT_EQ(e.case_submitted().draft().reporter().sealed(), "");
+    EXPECT_TRUE(e.case_submitted().draft().reporter().erased());
+  }
+}
+
+TEST_F(NotificationLogicTest, AFailureThatQuotesTheAddressIsRecordedWithTheHintOnly) {
+  mailer_.failures_left = 1;
+  mailer_.failure = absl::InvalidArgumentError("550 <els@example.org>: no such mailbox");
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"dead_lettered"}));
+  ASSERT_EQ(dead_letters_.appended.size(), 1u);
+  const std::string dead = dead_letters_.appended[0].SerializeAsString();
+  EXPECT_EQ(dead.find("els@example.org"), std::string::npos);
+  EXPECT_NE(dead.find("e***@example.org"), std::string::npos);
+  EXPECT_EQ(Only().status(), "dead_lettered");
+  EXPECT_EQ(store_.jobs.begin()->second.SerializeAsString().find("els@example.org"),
+            std::string::npos)
+      << "the letter stays sealed";
+  // Ops fix the address book and retry: the sealed letter opens and goes.
+  auto retried = logic_.Retry(kCase, Only().idempotency_key());
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));
+  EXPECT_EQ(mailer_.sent.back().to, "els@example.org");
+}
+
+TEST_F(NotificationLogicTest, StaffLettersCarryNoReporterAndNoContentOfAConfidentialCase) {
+  events::Envelope submitted = Submitted();
+  auto* draft = submitted.mutable_case_submitted()->mutable_draft();
+  draft->set_confidential(true);
+  draft->set_description("De loketbediende Pieter was onbeleefd");
+  draft->mutable_location()->set_address("Stadhuis, Botermarkt 1");
+  ASSERT_TRUE(logic_.Handle(submitted, 0).ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("routed-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_routed()->set_department("waste");
+                                }),
+                          0)
+                  .ok());
+  Pump();
+  std::map<std::string, Email> by_to;
+  for (const Email& m : mailer_.sent) by_to[m.to] = m;
+  ASSERT_TRUE(by_to.count("afval@gemeente.example"));
+  const Email& letter = by_to["afval@gemeente.example"];
+  const std::string text = letter.subject + "\n" + letter.body;
+  for (const char* secret :
+       {"Pieter", "Botermarkt", "waste-collection", "Els Maes", "els@example.org"}) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in\n" << text;
+  }
+  EXPECT_NE(text.find("MP-2025-7K3QX9M2T"), std::string::npos);
+  EXPECT_NE(text.find("Vertrouwelijke zaak"), std::string::npos) << text;
+  // The reporter's own letter is theirs.
+  EXPECT_NE(by_to["els@example.org"].body.find("Els Maes"), std::string::npos);
+  // What a preview of a staff letter is rendered with: not even the name.
+  auto values = logic_.Values(kCase, nullptr, "nl", /*for_reporter=*/false);
+  ASSERT_TRUE(values.ok()) << values.status();
+  EXPECT_FALSE(values->count("name"));
+  EXPECT_FALSE(values->count("description"));
+  auto own = logic_.Values(kCase, nullptr, "nl", /*for_reporter=*/true);
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->at("name"), "Els Maes");
 }
 
 TEST(Rules, ErrorsNameTheEntry) {

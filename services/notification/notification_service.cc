@@ -2,10 +2,23 @@
 
 #include <algorithm>
 
+#include "absl/time/clock.h"
 #include "libs/events/ids.h"
 #include "libs/grpc/status.h"
+#include "libs/grpc/trace.h"
 
 namespace meldpunt::notification {
+namespace {
+
+// The audit record must be durable before the answer leaves: within the caller's deadline, and
+// never more than a few seconds.
+absl::Time AuditDeadline(const grpc::ServerContext& context) {
+  const absl::Time cap = absl::Now() + absl::Seconds(5);
+  const absl::Time caller = absl::FromChrono(context.deadline()) - absl::Milliseconds(150);
+  return std::min(cap, caller);
+}
+
+}  // namespace
 
 grpc::Status NotificationService::ListDeliveries(grpc::ServerContext* context,
                                                  const v1::ListDeliveriesRequest* request,
@@ -51,10 +64,8 @@ grpc::Status NotificationService::RetryDelivery(grpc::ServerContext* context,
 grpc::Status NotificationService::PreviewTemplate(grpc::ServerContext* context,
                                                   const v1::PreviewTemplateRequest* request,
                                                   v1::PreviewTemplateResponse* response) {
-  if (absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kPreviewTemplate);
-      !who.ok()) {
-    return grpc_util::ToGrpcStatus(who.status());
-  }
+  absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kPreviewTemplate);
+  if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
   const std::string lang = request->language().empty() ? "nl" : request->language();
   if (lang != "nl" && lang != "fr" && lang != "en") {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("language", "must be nl, fr or en"));
@@ -76,9 +87,20 @@ grpc::Status NotificationService::PreviewTemplate(grpc::ServerContext* context,
     if (!submitted->has_value()) {
       return grpc::Status(grpc::StatusCode::NOT_FOUND, "notification does not know this case");
     }
-    auto case_values = logic_.Values(request->case_id(), nullptr, lang);
+    // Only a letter to the reporter opens the reporter (for their name).
+    auto case_values =
+        logic_.Values(request->case_id(), nullptr, lang, ForReporter(request->template_name()));
     if (!case_values.ok()) return grpc_util::ToGrpcStatus(case_values.status());
     values = std::move(*case_values);
+    // A read of personal data: recorded before the answer leaves, or no answer.
+    if (auto name = values.find("name"); name != values.end() && !name->second.empty()) {
+      absl::Status audited =
+          audit_.Record(audit::ReadRecord(*who, auth::methods::kPreviewTemplate, request->case_id(),
+                                          {"reporter.name"}, grpc_util::TraceIdFrom(*context),
+                                          absl::Now(), "notification"),
+                        AuditDeadline(*context));
+      if (!audited.ok()) return grpc_util::ToGrpcStatus(audited);
+    }
   }
   for (const auto& [k, v] : request->values()) values[k] = v;
   auto rendered = templates_.Render(request->template_name(), lang, values);

@@ -1,8 +1,11 @@
-// gRPC adapter of meldpunt.notification.v1.Notifications.
+// gRPC adapter of meldpunt.notification.v1.Notifications. PreviewTemplate of a letter to the
+// reporter shows their name: each such answer is recorded on the audit trail first (no record, no
+// answer: UNAVAILABLE).
 #pragma once
 
 #include <functional>
 
+#include "libs/audit/audit.h"
 #include "libs/auth/auth.h"
 #include "services/notification/notification_logic.h"
 
@@ -16,11 +19,12 @@ class NotificationService final : public v1::Notifications::Service {
  public:
   using Rebuild = std::function<absl::StatusOr<v1::RebuildDeliveriesResponse>()>;
   NotificationService(const auth::Guard& guard, DeliveryStore& store, const Templates& templates,
-                      NotificationLogic& logic, Rebuild rebuild)
+                      NotificationLogic& logic, audit::AuditTrail& audit, Rebuild rebuild)
       : guard_(guard),
         store_(store),
         templates_(templates),
         logic_(logic),
+        audit_(audit),
         rebuild_(std::move(rebuild)) {}
   grpc::Status ListDeliveries(grpc::ServerContext*, const v1::ListDeliveriesRequest* request,
                               v1::ListDeliveriesResponse* response) override;
@@ -36,6 +40,7 @@ class NotificationService final : public v1::Notifications::Service {
   DeliveryStore& store_;
   const Templates& templates_;
   NotificationLogic& logic_;
+  audit::AuditTrail& audit_;
   Rebuild rebuild_;
 };
 

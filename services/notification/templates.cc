@@ -93,8 +93,9 @@ const std::map<std::string, std::set<std::string>>& Placeholders() {
         {"answer", {"answer_text", "is_complaint", "outcome_label"}},
         {"duplicate", {"master_reference"}},
         // To the department.
-        {"dispatch", {"description", "location", "priority_label", "due_date"}},
-        {"reminder", {"clock_label", "due_date", "percent"}},
+        // `confidential`: set for a confidential case, whose letters to staff carry no content.
+        {"dispatch", {"description", "location", "priority_label", "due_date", "confidential"}},
+        {"reminder", {"clock_label", "due_date", "percent", "confidential"}},
         // To managers.
         {"warning", {"clock_label", "due_date", "percent"}},
         {"escalation", {"clock_label", "due_date", "level", "target"}},
@@ -108,6 +109,12 @@ const std::map<std::string, std::set<std::string>>& Placeholders() {
     return all;
   }();
   return *catalogue;
+}
+
+bool ForReporter(const std::string& name) {
+  static const auto* const letters = new std::set<std::string>{
+      "acknowledgement", "information-request", "inadmissible", "referral", "answer", "duplicate"};
+  return letters->contains(name);
 }
 
 absl::StatusOr<Templates> Templates::Load(const std::string& dir) {

@@ -31,6 +31,10 @@ struct Rendered {
 // The values each letter is rendered with: the common ones plus its own.
 const std::map<std::string, std::set<std::string>>& Placeholders();
 
+// Whether the letter goes to the reporter (and may carry their name); the others go to staff and
+// never carry the reporter's identity, nor any content of a confidential case.
+bool ForReporter(const std::string& name);
+
 class Templates {
  public:
   // Reads every <dir>/<lang>/<name>.mustache for lang in nl, fr, en; each must parse.

@@ -17,6 +17,7 @@
 namespace meldpunt::notification {
 namespace {
 
+using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -74,6 +75,7 @@ const std::map<std::string, std::string>& Samples() {
       {"percent", "75"},
       {"level", "2"},
       {"target", "meldpunt-coordinator"},
+      {"confidential", "true"},
   };
   return *samples;
 }
@@ -81,6 +83,7 @@ const std::map<std::string, std::string>& Samples() {
 std::map<std::string, std::string> ValuesFor(const std::string& name) {
   std::map<std::string, std::string> values;
   for (const std::string& placeholder : Placeholders().at(name)) {
+    if (placeholder == "confidential") continue;  // a flag that hides content: its own test
     auto sample = Samples().find(placeholder);
     EXPECT_NE(sample, Samples().end()) << "no sample for " << placeholder;
     if (sample != Samples().end()) values[placeholder] = sample->second;
@@ -141,10 +144,50 @@ TEST(Render, EveryLetterInEveryLanguage) {
       ASSERT_TRUE(letter.ok()) << letter.status();
       const std::string text = absl::StrCat(letter->subject, "\n", letter->body);
       for (const std::string& placeholder : Placeholders().at(name)) {
-        if (kCommon.contains(placeholder) || placeholder == "is_complaint") continue;
+        if (kCommon.contains(placeholder) || placeholder == "is_complaint" ||
+            placeholder == "confidential") {
+          continue;
+        }
         EXPECT_THAT(text, HasSubstr(full.at(placeholder))) << placeholder;
       }
     }
+  }
+}
+
+TEST(Render, StaffLettersOfAConfidentialCaseCarryNoContent) {
+  Templates templates = Shipped();
+  for (const char* name : {"dispatch", "reminder"}) {
+    for (const std::string& language : kLanguages) {
+      SCOPED_TRACE(absl::StrCat(language, "/", name));
+      // What the service gives for a confidential case: no description, location or category.
+      std::map<std::string, std::string> values = ValuesFor(name);
+      for (const char* content : {"description", "location", "category"}) values.erase(content);
+      values["confidential"] = "true";
+      absl::StatusOr<Rendered> letter = templates.Render(name, language, values);
+      ASSERT_TRUE(letter.ok()) << letter.status();
+      EXPECT_THAT(letter->subject, Not(HasSubstr(":  ")));
+      EXPECT_THAT(letter->body, Not(HasSubstr("\n\n\n"))) << letter->body;
+      EXPECT_THAT(letter->body, Not(HasSubstr("{{")));
+      if (std::string(name) == "dispatch") {
+        EXPECT_THAT(letter->body,
+                    AnyOf(HasSubstr("Vertrouwelijke zaak"), HasSubstr("Dossier confidentiel"),
+                          HasSubstr("Confidential case")))
+            << letter->body;
+        EXPECT_THAT(letter->body, Not(AnyOf(HasSubstr("Omschrijving"), HasSubstr("Description"))))
+            << letter->body;
+      }
+      EXPECT_THAT(letter->body,
+                  Not(AnyOf(HasSubstr("Categorie"), HasSubstr("Catégorie"), HasSubstr("Category"))))
+          << letter->body;
+    }
+  }
+}
+
+TEST(Placeholders, OnlyTheReporterLettersAreForTheReporter) {
+  for (const auto& [name, allowed] : Placeholders()) {
+    const bool staff =
+        name == "dispatch" || name == "reminder" || name == "warning" || name == "escalation";
+    EXPECT_EQ(ForReporter(name), !staff) << name;
   }
 }
 
