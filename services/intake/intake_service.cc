@@ -88,11 +88,13 @@ grpc::Status Run(const auth::Guard& guard, IntakeLogic& logic, IntakeMetrics& me
   absl::StatusOr<auth::Principal> who =
       AdmitForCase(guard, logic, *context, method, request.case_id());
   if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
-  absl::StatusOr<CommandResult> result = command.status();
+  absl::StatusOr<CommandResult> result = absl::UnknownError("not run");
   if (command.ok()) {
     Command acted = *command;
     SetActor(*who, acted);
     result = logic.Execute(acted, Deadline(context));
+  } else {
+    result = command.status();
   }
   metrics.ObserveCommand(command.ok() ? command->name : "invalid", result.status(),
                          absl::Now() - started);
@@ -149,7 +151,8 @@ grpc::Status IntakeService::GetCase(grpc::ServerContext* context, const v1::GetC
   // carries it. Every such read is audited, and after erasure there is nothing to show.
   const bool shows_reporter =
       who->role != auth::Role::kDepartment ||
-      (c->reporter_visible() && domain::ReporterVisible(c->draft(), /*department_may_see_reporter=*/true));
+      (c->reporter_visible() &&
+       domain::ReporterVisible(c->draft(), /*department_may_see_reporter=*/true));
   if (!shows_reporter) {
     privacy::Sealer::Withhold(reporter);
   } else if (sealer_ != nullptr && !reporter->sealed().empty()) {
@@ -166,11 +169,10 @@ grpc::Status IntakeService::GetCase(grpc::ServerContext* context, const v1::GetC
       if (!value->empty()) fields.push_back(name);
     }
     if (!fields.empty() && audit_ != nullptr) {
-      absl::Status audited =
-          audit_->Record(audit::ReadRecord(*who, auth::methods::kGetCase, c->case_id(),
-                                           std::move(fields), grpc_util::TraceIdFrom(*context),
-                                           absl::Now(), "intake"),
-                         Deadline(context));
+      absl::Status audited = audit_->Record(
+          audit::ReadRecord(*who, auth::methods::kGetCase, c->case_id(), std::move(fields),
+                            grpc_util::TraceIdFrom(*context), absl::Now(), "intake"),
+          Deadline(context));
       if (!audited.ok()) return grpc_util::ToGrpcStatus(audited);
     }
   }

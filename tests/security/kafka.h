@@ -1,4 +1,5 @@
-// How the security tests reach the test stack's Kafka, as the services and the test's own tooling.
+// How the security tests reach the test stack's Kafka (locked: TLS and SCRAM, tests/testing/stack.h)
+// from the service binaries they start and from their own tooling.
 #pragma once
 
 #include <string>
@@ -9,15 +10,16 @@
 
 namespace meldpunt::testing {
 
-// The kafka section of a service's config on the test stack.
-inline std::string KafkaConfigYaml(const Stack& stack, const std::string& /*principal*/) {
-  return absl::StrCat("kafka:\n  brokers: ", stack.kafka, "\n  produce_timeout: 5s\n");
+// The kafka section of a service's config on the test stack, as the admin principal: the
+// binaries here use consumer groups of their own, which the services' principals may not.
+inline std::string KafkaConfigYaml(const Stack& stack) {
+  return absl::StrCat("kafka:\n  brokers: ", stack.kafka, "\n  produce_timeout: 5s\n",
+                      KafkaYaml(stack));
 }
 
-// A producer's options on the test stack, as the test's own tooling.
-inline kafka::ProducerOptions KafkaClientOptions(const Stack& stack,
-                                                 const std::string& /*principal*/) {
-  return {.brokers = stack.kafka};
+// A producer's options on the test stack, as the test's own tooling (the admin principal).
+inline kafka::ProducerOptions KafkaClientOptions(const Stack& stack) {
+  return {.brokers = stack.kafka, .extra = stack.kafka_properties};
 }
 
 }  // namespace meldpunt::testing

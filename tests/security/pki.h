@@ -41,7 +41,7 @@ struct Pki {
   std::string dir;
   std::string ca, server_cert, server_key;
   std::string jwks;  // the key set file the services read (auth.jwt.key_set_file)
-  std::map<std::string, std::string> token_keys;  // kid -> PEM private key
+  std::map<std::string, std::string> token_keys;   // kid -> PEM private key
   std::map<std::string, std::string> public_jwks;  // kid -> JWK
 
   // A client certificate with `subject` in openssl's -subj form ("/CN=roads/OU=department"),
@@ -66,8 +66,12 @@ struct Pki {
     MustRun(absl::StrCat("openssl pkcs8 -topk8 -nocrypt -in ", base, ".ec -out ", base, ".key"));
     MustRun(absl::StrCat("openssl ec -in ", base, ".ec -pubout -out ", base, ".pub"));
     token_keys[kid] = ReadText(base + ".key");
-    if (!publish) return;
-    absl::StatusOr<std::string> jwk = auth::PublicKeyJwk(ReadText(base + ".pub"), kid, "ES256");
+    if (publish) Publish(kid);
+  }
+  // The key set file holds `kid`'s public key from now on.
+  void Publish(const std::string& kid) {
+    absl::StatusOr<std::string> jwk =
+        auth::PublicKeyJwk(ReadText(dir + "/jwt-" + kid + ".pub"), kid, "ES256");
     ASSERT_TRUE(jwk.ok()) << jwk.status();
     public_jwks[kid] = *jwk;
     WriteKeySet();
