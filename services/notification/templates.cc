@@ -97,8 +97,8 @@ const std::map<std::string, std::set<std::string>>& Placeholders() {
         {"dispatch", {"description", "location", "priority_label", "due_date", "confidential"}},
         {"reminder", {"clock_label", "due_date", "percent", "confidential"}},
         // To managers.
-        {"warning", {"clock_label", "due_date", "percent"}},
-        {"escalation", {"clock_label", "due_date", "level", "target"}},
+        {"warning", {"clock_label", "due_date", "percent", "confidential"}},
+        {"escalation", {"clock_label", "due_date", "level", "target", "confidential"}},
     };
     auto* all = new std::map<std::string, std::set<std::string>>;
     for (const auto& [name, values] : own) {

@@ -156,7 +156,7 @@ TEST(Render, EveryLetterInEveryLanguage) {
 
 TEST(Render, StaffLettersOfAConfidentialCaseCarryNoContent) {
   Templates templates = Shipped();
-  for (const char* name : {"dispatch", "reminder"}) {
+  for (const char* name : {"dispatch", "reminder", "warning", "escalation"}) {
     for (const std::string& language : kLanguages) {
       SCOPED_TRACE(absl::StrCat(language, "/", name));
       // What the service gives for a confidential case: no description, location or category.

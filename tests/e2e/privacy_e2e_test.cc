@@ -387,6 +387,16 @@ TEST_F(PrivacyE2e, AfterErasureTheReporterIsNowhereInClearNotEvenAfterARebuild) 
               absl::Seconds(30)),
           "ReporterDataErased"));
 
+  // The searches see what is there: the case's description is on its events and its dispatch
+  // message, its id in Redis.
+  std::vector<std::string> control = GrepKafka({"Lawaai van een bouwwerf, elke nacht"});
+  EXPECT_GE(control.size(), 2u) << absl::StrJoin(control, "\n");
+  bool on_feed = false;
+  for (const std::string& where : control)
+    on_feed |= where.rfind(events::DispatchTopic("environment"), 0) == 0;
+  EXPECT_TRUE(on_feed) << absl::StrJoin(control, "\n");
+  EXPECT_FALSE(GrepRedisAll({case_id}).empty());
+
   const std::vector<std::string> needles = p.All();
   ExpectRedisClean(needles, "after the erasure");
   std::vector<std::string> in_kafka = GrepKafka(needles);
