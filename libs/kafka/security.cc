@@ -23,8 +23,8 @@ absl::StatusOr<std::map<std::string, std::string>> SecurityProperties(
   std::map<std::string, std::string> properties = {{"security.protocol", security.protocol}};
   if (security.protocol == "PLAINTEXT") return properties;
   if (security.protocol != "SSL" && security.protocol != "SASL_SSL") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'kafka.security.protocol': ", security.protocol, " is not PLAINTEXT, SSL or SASL_SSL"));
+    return absl::InvalidArgumentError(absl::StrCat("'kafka.security.protocol': ", security.protocol,
+                                                   " is not PLAINTEXT, SSL or SASL_SSL"));
   }
   // The broker's certificate must name the host the client dialled (librdkafka's default since
   // 2.0, said here so that no pass-through can turn it off unnoticed).
@@ -41,9 +41,9 @@ absl::StatusOr<std::map<std::string, std::string>> SecurityProperties(
   }
   if (security.protocol == "SASL_SSL") {
     if (security.sasl_mechanism != "SCRAM-SHA-512" && security.sasl_mechanism != "SCRAM-SHA-256") {
-      return absl::InvalidArgumentError(absl::StrCat("'kafka.sasl.mechanism': ",
-                                                     security.sasl_mechanism,
-                                                     " is not SCRAM-SHA-512 or SCRAM-SHA-256"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("'kafka.sasl.mechanism': ", security.sasl_mechanism,
+                       " is not SCRAM-SHA-512 or SCRAM-SHA-256"));
     }
     if (security.sasl_username.empty()) {
       return absl::InvalidArgumentError(

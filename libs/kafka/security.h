@@ -6,7 +6,8 @@
 //   ASSIGN_OR_RETURN(auto properties, SecurityProperties({.protocol = "SASL_SSL",
 //                                                         .ca_file = "/etc/meldpunt/kafka-ca.pem",
 //                                                         .sasl_username = "routing",
-//                                                         .sasl_password_file = "/run/secrets/x"}));
+//                                                         .sasl_password_file =
+//                                                         "/run/secrets/x"}));
 //   options.extra = properties;  // before any pass-through properties
 #pragma once
 
@@ -17,8 +18,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 
 namespace meldpunt::kafka {
 
@@ -61,15 +62,13 @@ inline absl::StatusOr<std::string> ReadSecretFile(absl::string_view what, const 
   if (path.empty()) return absl::InvalidArgumentError(absl::StrCat("'", what, "': not set"));
   std::ifstream in(path);
   if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", what, "': cannot read the file ", path));
+    return absl::InvalidArgumentError(absl::StrCat("'", what, "': cannot read the file ", path));
   }
   std::string line;
   std::getline(in, line);
   std::string secret(absl::StripAsciiWhitespace(line));
   if (secret.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", what, "': the file ", path, " is empty"));
+    return absl::InvalidArgumentError(absl::StrCat("'", what, "': the file ", path, " is empty"));
   }
   return secret;
 }

@@ -62,9 +62,10 @@ TEST(SecurityProperties, ErrorsNameTheKey) {
 }
 
 TEST(IsSecurityProperty, CoversEveryWayToChangeTheConnection) {
-  for (const char* p : {"security.protocol", "ssl.ca.location", "ssl.endpoint.identification.algorithm",
-                        "sasl.username", "sasl.password", "sasl.mechanisms",
-                        "enable.ssl.certificate.verification", "plugin.library.paths"}) {
+  for (const char* p :
+       {"security.protocol", "ssl.ca.location", "ssl.endpoint.identification.algorithm",
+        "sasl.username", "sasl.password", "sasl.mechanisms", "enable.ssl.certificate.verification",
+        "plugin.library.paths"}) {
     EXPECT_TRUE(IsSecurityProperty(p)) << p;
   }
   for (const char* p : {"fetch.wait.max.ms", "batch.size", "client.id"}) {

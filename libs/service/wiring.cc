@@ -22,13 +22,13 @@ absl::Status InstallKafkaSecurity(const config::ServiceConfig& config) {
         "(kafka.security.protocol PLAINTEXT). Development on loopback only.",
         {{"kafka", config.kafka_brokers}});
   } else {
-    log::Info("Kafka clients secured",
-              {{"kafka", config.kafka_brokers},
-               {"protocol", config.kafka_security_protocol},
-               {"principal", config.kafka_security_protocol == "SASL_SSL"
-                                 ? config.kafka_sasl_username
-                                 : (config.kafka_tls_cert_file.empty() ? "(none)"
-                                                                       : "(certificate)")}});
+    log::Info(
+        "Kafka clients secured",
+        {{"kafka", config.kafka_brokers},
+         {"protocol", config.kafka_security_protocol},
+         {"principal", config.kafka_security_protocol == "SASL_SSL"
+                           ? config.kafka_sasl_username
+                           : (config.kafka_tls_cert_file.empty() ? "(none)" : "(certificate)")}});
   }
   return absl::OkStatus();
 }

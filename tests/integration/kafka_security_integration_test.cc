@@ -91,10 +91,9 @@ class KafkaSecurity : public ::testing::Test {
                                      {events::kAuditTopic, 6, 1}},
                                     absl::Seconds(30), stack_.kafka_properties)
                     .ok());
-    for (const std::string topic : {events::DispatchTopic("mobility"),
-                                    events::DispatchTopic("environment"), std::string(
-                                        events::kCaseEventsTopic),
-                                    std::string(events::kAuditTopic)}) {
+    for (const std::string topic :
+         {events::DispatchTopic("mobility"), events::DispatchTopic("environment"),
+          std::string(events::kCaseEventsTopic), std::string(events::kAuditTopic)}) {
       ASSERT_EQ(Write(stack_.kafka_properties, topic), RD_KAFKA_RESP_ERR_NO_ERROR) << topic;
     }
   }
@@ -103,16 +102,17 @@ class KafkaSecurity : public ::testing::Test {
     return testing::KafkaPropertiesOf(stack_, principal);
   }
 
-  // Writes one record as `props`: the delivery report's error (no idempotence: a principal
-  // without any Write would fail at InitProducerId before the topic is even asked for).
+  // Writes one record to partition 0 (which Read reads) as `props`: the delivery report's error (no
+  // idempotence: a principal without any Write would fail at InitProducerId before the topic is
+  // even asked for).
   rd_kafka_resp_err_t Write(const Properties& props, const std::string& topic) {
     ErrorLog log;
     rd_kafka_t* rk = NewClient(RD_KAFKA_PRODUCER, stack_.kafka, props, &log);
     Delivery delivery;
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY("MP-SECURITYTEST", 15),
-        RD_KAFKA_V_VALUE(const_cast<char*>("x"), 1), RD_KAFKA_V_OPAQUE(&delivery),
-        RD_KAFKA_V_END);
+        rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+        RD_KAFKA_V_KEY("MP-SECURITYTEST", 15), RD_KAFKA_V_VALUE(const_cast<char*>("x"), 1),
+        RD_KAFKA_V_OPAQUE(&delivery), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       const absl::Time deadline = absl::Now() + absl::Seconds(60);
       while (!delivery.done && absl::Now() < deadline) rd_kafka_poll(rk, 100);
@@ -123,28 +123,43 @@ class KafkaSecurity : public ::testing::Test {
     return err;
   }
 
-  // Reads partition 0 of `topic` from its start as `props`: NO_ERROR once a record arrives, else
-  // the error that came instead (a fetch error, or an authentication error of the connection).
-  rd_kafka_resp_err_t Read(const Properties& props, const std::string& topic,
-                           const std::string& group) {
+  // Reads partition 0 of `topic` from its start as `props` (the simple consumer, as kcat -C -p 0:
+  // the fetch alone, no group): NO_ERROR once a record arrives, else the error that came instead
+  // (a fetch error, or an authentication error of the connection).
+  rd_kafka_resp_err_t Read(const Properties& props, const std::string& topic) {
     ErrorLog log;
-    rd_kafka_t* rk = NewClient(RD_KAFKA_CONSUMER, stack_.kafka, props, &log, group);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_t* rk = NewClient(RD_KAFKA_CONSUMER, stack_.kafka, props, &log);
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
     rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    // As kcat: the topic's metadata first. A principal without Describe on it gets the broker's
+    // TOPIC_AUTHORIZATION_FAILED here (librdkafka then fetches nothing and says no more).
+    const rd_kafka_metadata_t* metadata = nullptr;
+    if (rd_kafka_metadata(rk, 0, rkt, &metadata, 30000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        metadata->topic_cnt == 1 && metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      result = metadata->topics[0].err;
+    }
+    if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+    if (result == RD_KAFKA_RESP_ERR__TIMED_OUT &&
+        rd_kafka_consume_start(rkt, 0, RD_KAFKA_OFFSET_BEGINNING) == -1) {
+      result = rd_kafka_last_error();
+    }
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
     while (absl::Now() < deadline && result == RD_KAFKA_RESP_ERR__TIMED_OUT) {
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+      rd_kafka_message_t* m = rd_kafka_consume(rkt, 0, 200);
       if (m != nullptr) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) result = m->err;
         rd_kafka_message_destroy(m);
       }
+      rd_kafka_poll(rk, 0);
       if (log.Saw(RD_KAFKA_RESP_ERR__AUTHENTICATION)) result = RD_KAFKA_RESP_ERR__AUTHENTICATION;
+      // Without Describe the topic's metadata is refused: librdkafka reports that as an error
+      // event of the client rather than on the partition.
+      if (log.Saw(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)) {
+        result = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+      }
     }
-    rd_kafka_consumer_close(rk);
+    rd_kafka_consume_stop(rkt, 0);
+    rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
     return result;
   }
@@ -155,17 +170,14 @@ class KafkaSecurity : public ::testing::Test {
 constexpr rd_kafka_resp_err_t kTopicDenied = RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
 
 TEST_F(KafkaSecurity, ADepartmentReadsItsOwnFeedAndNoOtherOne) {
-  EXPECT_EQ(Read(As("dept-mobility"), events::DispatchTopic("mobility"), "dept-mobility.tool"),
+  EXPECT_EQ(Read(As("dept-mobility"), events::DispatchTopic("mobility")),
             RD_KAFKA_RESP_ERR_NO_ERROR);
-  EXPECT_EQ(Read(As("dept-mobility"), events::DispatchTopic("environment"), "dept-mobility.tool"),
-            kTopicDenied);
-  EXPECT_EQ(Read(As("dept-environment"), events::DispatchTopic("mobility"), "dept-environment.x"),
-            kTopicDenied);
+  EXPECT_EQ(Read(As("dept-mobility"), events::DispatchTopic("environment")), kTopicDenied);
+  EXPECT_EQ(Read(As("dept-environment"), events::DispatchTopic("mobility")), kTopicDenied);
 }
 
 TEST_F(KafkaSecurity, ADepartmentCannotReadOrWriteTheCaseLog) {
-  EXPECT_EQ(Read(As("dept-mobility"), events::kCaseEventsTopic, "dept-mobility.tool"),
-            kTopicDenied);
+  EXPECT_EQ(Read(As("dept-mobility"), events::kCaseEventsTopic), kTopicDenied);
   EXPECT_EQ(Write(As("dept-mobility"), events::kCaseEventsTopic), kTopicDenied);
   EXPECT_EQ(Write(As("dept-mobility"), events::DispatchTopic("mobility")), kTopicDenied)
       << "a department's feed is written by routing only";
@@ -183,11 +195,11 @@ TEST_F(KafkaSecurity, APlaintextClientIsRefused) {
 
 TEST_F(KafkaSecurity, AWrongPasswordIsRefused) {
   EXPECT_EQ(Read(testing::KafkaPropertiesOf(stack_, "routing", "not-the-password"),
-                 events::kCaseEventsTopic, "meldpunt-routing-wrong"),
+                 events::kCaseEventsTopic),
             RD_KAFKA_RESP_ERR__AUTHENTICATION);
-  EXPECT_EQ(Read(testing::KafkaPropertiesOf(stack_, "nobody", "whatever"),
-                 events::kCaseEventsTopic, "meldpunt-nobody"),
-            RD_KAFKA_RESP_ERR__AUTHENTICATION);
+  EXPECT_EQ(
+      Read(testing::KafkaPropertiesOf(stack_, "nobody", "whatever"), events::kCaseEventsTopic),
+      RD_KAFKA_RESP_ERR__AUTHENTICATION);
 }
 
 TEST_F(KafkaSecurity, AServiceDoesWhatItNeedsAndNoMore) {
@@ -197,16 +209,14 @@ TEST_F(KafkaSecurity, AServiceDoesWhatItNeedsAndNoMore) {
   ASSERT_TRUE(producer.ok()) << producer.status();
   for (const std::string topic :
        {std::string(events::kCaseEventsTopic), events::DispatchTopic("mobility")}) {
-    auto sent = (*producer)->Send({topic, "MP-SECURITYTEST", "routed"},
-                                  absl::Now() + absl::Seconds(60));
+    auto sent =
+        (*producer)->Send({topic, "MP-SECURITYTEST", "routed"}, absl::Now() + absl::Seconds(60));
     EXPECT_TRUE(sent.ok()) << topic << ": " << sent.status();
   }
   const std::string new_feed = events::DispatchTopic(testing::UniqueName("newdept"));
-  EXPECT_TRUE(kafka::EnsureTopics(stack_.kafka, {{new_feed, 1, 1}}, absl::Seconds(30),
-                                  As("routing"))
-                  .ok());
-  EXPECT_EQ(Read(As("routing"), events::kCaseEventsTopic, "meldpunt-routing-securitytest"),
-            RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_TRUE(
+      kafka::EnsureTopics(stack_.kafka, {{new_feed, 1, 1}}, absl::Seconds(30), As("routing")).ok());
+  EXPECT_EQ(Read(As("routing"), events::kCaseEventsTopic), RD_KAFKA_RESP_ERR_NO_ERROR);
   auto consumer = kafka::Consumer::Create({.brokers = stack_.kafka,
                                            .group_id = testing::UniqueName("meldpunt-routing"),
                                            .topics = {events::kCaseEventsTopic},
@@ -221,14 +231,13 @@ TEST_F(KafkaSecurity, AServiceDoesWhatItNeedsAndNoMore) {
       << "routing may not join its own group";
   (*consumer)->Close();
   // ... but it reads no department's feed, and intake writes none.
-  EXPECT_EQ(Read(As("routing"), events::DispatchTopic("mobility"), "meldpunt-routing-x"),
-            kTopicDenied);
+  EXPECT_EQ(Read(As("routing"), events::DispatchTopic("mobility")), kTopicDenied);
   EXPECT_EQ(Write(As("intake"), events::DispatchTopic("mobility")), kTopicDenied);
   // The audit trail: written by the services, read by ops alone.
   EXPECT_EQ(Write(As("intake"), events::kAuditTopic), RD_KAFKA_RESP_ERR_NO_ERROR);
-  EXPECT_EQ(Read(As("ops"), events::kAuditTopic, "ops.audit"), RD_KAFKA_RESP_ERR_NO_ERROR);
-  EXPECT_EQ(Read(As("intake"), events::kAuditTopic, "meldpunt-intake-audit"), kTopicDenied);
-  EXPECT_EQ(Read(As("ops"), events::kCaseEventsTopic, "ops.cases"), kTopicDenied);
+  EXPECT_EQ(Read(As("ops"), events::kAuditTopic), RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_EQ(Read(As("intake"), events::kAuditTopic), kTopicDenied);
+  EXPECT_EQ(Read(As("ops"), events::kCaseEventsTopic), kTopicDenied);
 }
 
 }  // namespace

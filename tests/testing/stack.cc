@@ -73,18 +73,19 @@ std::map<std::string, std::string> KafkaPropertiesOf(const Stack& stack,
   std::map<std::string, std::string> properties = stack.kafka_properties;
   properties["sasl.username"] = principal;
   auto it = stack.kafka_principals.find(principal);
-  properties["sasl.password"] =
-      !password.empty() ? password : it != stack.kafka_principals.end() ? it->second.password : "";
+  properties["sasl.password"] = !password.empty()                    ? password
+                                : it != stack.kafka_principals.end() ? it->second.password
+                                                                     : "";
   return properties;
 }
 
 std::string KafkaYaml(const Stack& stack, const std::string& principal) {
   if (!KafkaSecured(stack)) return "";
-  return absl::StrCat("  security:\n    protocol: SASL_SSL\n  tls:\n    ca_file: ",
-                      stack.kafka_ca_file, "\n  sasl:\n    mechanism: ",
-                      stack.kafka_properties.at("sasl.mechanisms"), "\n    username: ", principal,
-                      "\n    password_file: ", stack.kafka_principals.at(principal).password_file,
-                      "\n");
+  return absl::StrCat(
+      "  security:\n    protocol: SASL_SSL\n  tls:\n    ca_file: ", stack.kafka_ca_file,
+      "\n  sasl:\n    mechanism: ", stack.kafka_properties.at("sasl.mechanisms"),
+      "\n    username: ", principal,
+      "\n    password_file: ", stack.kafka_principals.at(principal).password_file, "\n");
 }
 
 std::string UniqueName(const std::string& prefix) {
