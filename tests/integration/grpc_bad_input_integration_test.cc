@@ -370,7 +370,8 @@ class GrpcBadInput : public ::testing::Test {
   static int64_t CaseTopicEnd() {
     auto consumer = kafka::Consumer::Create({.brokers = stack_->kafka,
                                              .group_id = testing::UniqueName("bad-input-offsets"),
-                                             .topics = {events::kCaseEventsTopic}, .extra = stack_->kafka_properties});
+                                             .topics = {events::kCaseEventsTopic},
+                                             .extra = stack_->kafka_properties});
     EXPECT_TRUE(consumer.ok()) << consumer.status();
     if (!consumer.ok()) return -1;
     auto partitions = (*consumer)->PartitionCount(events::kCaseEventsTopic, absl::Seconds(10));

@@ -49,8 +49,7 @@ class Operability : public ::testing::Test {
     const std::string config = (dir_ / "intake.yaml").string();
     std::ofstream(config) << "grpc:\n  plaintext_loopback: true\n  listen: 127.0.0.1:" << grpc_port_
                           << "\nadmin:\n  listen: 127.0.0.1:" << admin_port_
-                          << "\nkafka:\n  brokers: " << stack_.kafka
-                          << "\n  produce_timeout: 3s\n"
+                          << "\nkafka:\n  brokers: " << stack_.kafka << "\n  produce_timeout: 3s\n"
                           << testing::KafkaYaml(stack_)
                           << "redis:\n  address: 127.0.0.1:" << redis_port_
                           << "\nprivacy:\n  master_key_file: " << testing::DevMasterKeyFile()
@@ -101,7 +100,8 @@ class Operability : public ::testing::Test {
   std::map<std::string, kafka::Record> Submitted(const std::set<std::string>& ids) {
     auto consumer = kafka::Consumer::Create({.brokers = stack_.kafka,
                                              .group_id = testing::UniqueName("ops-reader"),
-                                             .topics = {events::kCaseEventsTopic}, .extra = stack_.kafka_properties});
+                                             .topics = {events::kCaseEventsTopic},
+                                             .extra = stack_.kafka_properties});
     EXPECT_TRUE(consumer.ok());
     std::map<std::string, kafka::Record> found;
     const absl::Time until = absl::Now() + absl::Seconds(40);
