@@ -19,8 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "libs/auth/certificates.h"
 #include "absl/time/clock.h"
+#include "libs/auth/certificates.h"
 
 namespace meldpunt::auth {
 namespace {
@@ -190,7 +190,8 @@ absl::Status CheckOptions(const SecurityOptions& options, const std::string& lis
           "carry)");
     }
   }
-  if (options.jwt_max_lifetime < absl::Minutes(1) || options.jwt_max_lifetime > absl::Hours(24 * 7)) {
+  if (options.jwt_max_lifetime < absl::Minutes(1) ||
+      options.jwt_max_lifetime > absl::Hours(24 * 7)) {
     return absl::InvalidArgumentError("auth.jwt.max_lifetime: must be between 1m and 168h");
   }
   if (options.clock_skew < absl::ZeroDuration() || options.clock_skew > absl::Minutes(10)) {
@@ -227,11 +228,11 @@ absl::StatusOr<std::unique_ptr<Guard>> Guard::Create(const SecurityOptions& opti
   auto guard = std::unique_ptr<Guard>(new Guard());
   guard->certificates_ = !options.tls_client_ca_file.empty();
   if (!options.jwt_key_set_file.empty()) {
-    auto verifier = TokenVerifier::FromFile(options.jwt_key_set_file,
-                                            {.issuer = options.jwt_issuer,
-                                             .audience = options.jwt_audience,
-                                             .max_lifetime = options.jwt_max_lifetime,
-                                             .clock_skew = options.clock_skew});
+    auto verifier =
+        TokenVerifier::FromFile(options.jwt_key_set_file, {.issuer = options.jwt_issuer,
+                                                           .audience = options.jwt_audience,
+                                                           .max_lifetime = options.jwt_max_lifetime,
+                                                           .clock_skew = options.clock_skew});
     if (!verifier.ok()) return verifier.status();
     guard->tokens_ = *std::move(verifier);
   }
@@ -294,8 +295,8 @@ absl::StatusOr<Principal> Guard::Admit(const grpc::ServerContext& context,
 }
 
 absl::StatusOr<Principal> Guard::Admit(absl::string_view authorization,
-                                       absl::string_view certificate_pem,
-                                       absl::string_view method, absl::Time now) const {
+                                       absl::string_view certificate_pem, absl::string_view method,
+                                       absl::Time now) const {
   Principal who;
   if (open_) {
     who.subject = "dev";
@@ -305,8 +306,8 @@ absl::StatusOr<Principal> Guard::Admit(absl::string_view authorization,
   }
   if (!authorization.empty()) {
     if (tokens_ == nullptr) {
-      return Deny(
-          Unauthenticated("bearer tokens are not accepted on this port (no auth.jwt.key_set_file)"));
+      return Deny(Unauthenticated(
+          "bearer tokens are not accepted on this port (no auth.jwt.key_set_file)"));
     }
     if (!absl::StartsWithIgnoreCase(authorization, "bearer ")) {
       return Deny(Unauthenticated("authorization: must be 'Bearer <token>'"));

@@ -11,8 +11,8 @@ absl::StatusOr<CallerLimit::Ticket> CallerLimit::Acquire(const Principal& who) {
   // In the open development mode nobody is told apart: only the total counts.
   if (who.authenticated && mine >= per_caller_) {
     if (mine == 0) by_caller_.erase(key);
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "at most ", per_caller_, " ", what_, " at once per caller; close one and retry"));
+    return absl::ResourceExhaustedError(absl::StrCat("at most ", per_caller_, " ", what_,
+                                                     " at once per caller; close one and retry"));
   }
   if (in_use_ >= total_) {
     if (mine == 0) by_caller_.erase(key);

@@ -104,7 +104,7 @@ absl::StatusOr<std::string> PublicPem(const Json& jwk, const std::string& where)
   };
   OSSL_PARAM_BLD* build = OSSL_PARAM_BLD_new();
   std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> build_owner(build,
-                                                                            OSSL_PARAM_BLD_free);
+                                                                              OSSL_PARAM_BLD_free);
   Bn n, e;
   std::string point, group;
   if (kty == "RSA") {
@@ -272,7 +272,8 @@ absl::StatusOr<std::vector<VerificationKey>> ParseKeySet(absl::string_view json,
   }
   std::vector<VerificationKey> keys;
   for (size_t i = 0; i < doc["keys"].size(); ++i) {
-    absl::StatusOr<VerificationKey> k = ParseKey(doc["keys"][i], absl::StrCat(key, ": keys[", i, "]"));
+    absl::StatusOr<VerificationKey> k =
+        ParseKey(doc["keys"][i], absl::StrCat(key, ": keys[", i, "]"));
     if (!k.ok()) return k.status();
     for (const VerificationKey& other : keys) {
       if (other.kid == k->kid) {
@@ -309,7 +310,7 @@ absl::StatusOr<std::string> PublicKeyJwk(absl::string_view pem, absl::string_vie
     EVP_PKEY_get_utf8_string_param(key.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
                                    &length);
     const absl::string_view name(group, length);
-    const char* crv = name == "prime256v1" ? "P-256"
+    const char* crv = name == "prime256v1"  ? "P-256"
                       : name == "secp384r1" ? "P-384"
                       : name == "secp521r1" ? "P-521"
                                             : nullptr;
@@ -338,8 +339,7 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::FromFile(std::stri
     return absl::InvalidArgumentError(
         absl::StrCat("auth.jwt.key_set_file: ", text.status().message()));
   }
-  absl::StatusOr<std::vector<VerificationKey>> keys =
-      ParseKeySet(*text, "auth.jwt.key_set_file");
+  absl::StatusOr<std::vector<VerificationKey>> keys = ParseKeySet(*text, "auth.jwt.key_set_file");
   if (!keys.ok()) return keys.status();
   auto verifier = absl::WrapUnique(new TokenVerifier(path, rules));
   absl::MutexLock lock(&verifier->mu_);
@@ -412,7 +412,8 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token, absl::T
   const long iat = jwt_get_grant_int(jwt.get(), "iat");
   if (errno != 0) return Unauthenticated("no numeric 'iat' claim");
   if (absl::FromUnixSeconds(exp) + rules_.clock_skew <= now) {
-    return Unauthenticated(absl::StrCat("expired at ", absl::FormatTime(absl::FromUnixSeconds(exp))));
+    return Unauthenticated(
+        absl::StrCat("expired at ", absl::FormatTime(absl::FromUnixSeconds(exp))));
   }
   if (absl::FromUnixSeconds(iat) - rules_.clock_skew > now) {
     return Unauthenticated("issued in the future (iat)");

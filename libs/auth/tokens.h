@@ -57,8 +57,8 @@ class TokenVerifier {
   static absl::StatusOr<std::unique_ptr<TokenVerifier>> FromFile(std::string path,
                                                                  TokenRules rules);
   // A fixed key set (tests).
-  static absl::StatusOr<std::unique_ptr<TokenVerifier>> FromKeys(
-      std::vector<VerificationKey> keys, TokenRules rules);
+  static absl::StatusOr<std::unique_ptr<TokenVerifier>> FromKeys(std::vector<VerificationKey> keys,
+                                                                 TokenRules rules);
 
   // The principal of a valid token; UNAUTHENTICATED saying what is wrong otherwise.
   absl::StatusOr<Principal> Verify(absl::string_view token, absl::Time now) const;

@@ -227,8 +227,8 @@ void AddServiceKeys(Schema<T>& schema) {
               "PEM client certificate (optional; with SSL its subject is the principal)")
       .String("kafka.tls.key_file", &T::kafka_tls_key_file,
               "PEM private key of kafka.tls.cert_file")
-      .String("kafka.sasl.mechanism", &T::kafka_sasl_mechanism,
-              "SASL mechanism with SASL_SSL", OneOf({"SCRAM-SHA-512", "SCRAM-SHA-256"}))
+      .String("kafka.sasl.mechanism", &T::kafka_sasl_mechanism, "SASL mechanism with SASL_SSL",
+              OneOf({"SCRAM-SHA-512", "SCRAM-SHA-256"}))
       .String("kafka.sasl.username", &T::kafka_sasl_username,
               "the service's Kafka principal (SCRAM user); required with SASL_SSL")
       .String("kafka.sasl.password_file", &T::kafka_sasl_password_file,

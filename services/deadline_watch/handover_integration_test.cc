@@ -204,7 +204,8 @@ TEST_F(DeadlineHandoverTest, SurvivorFiresTheKilledReplicasTimersNoneLostDuplica
   {
     auto meta = kafka::Consumer::Create({.brokers = kafka_,
                                          .group_id = testing::UniqueName("handover-meta"),
-                                         .topics = {events::kCaseEventsTopic}, .extra = kafka_properties_});
+                                         .topics = {events::kCaseEventsTopic},
+                                         .extra = kafka_properties_});
     ASSERT_TRUE(meta.ok()) << meta.status();
     auto count = (*meta)->PartitionCount(events::kCaseEventsTopic, absl::Seconds(10));
     ASSERT_TRUE(count.ok()) << count.status();
@@ -223,7 +224,8 @@ TEST_F(DeadlineHandoverTest, SurvivorFiresTheKilledReplicasTimersNoneLostDuplica
       absl::Seconds(60)))
       << "the group did not balance over both replicas";
 
-  auto producer = kafka::Producer::Create({.brokers = kafka_, .client_id = "handover-test", .extra = kafka_properties_});
+  auto producer = kafka::Producer::Create(
+      {.brokers = kafka_, .client_id = "handover-test", .extra = kafka_properties_});
   ASSERT_TRUE(producer.ok()) << producer.status();
 
   struct Case {
@@ -297,7 +299,8 @@ TEST_F(DeadlineHandoverTest, SurvivorFiresTheKilledReplicasTimersNoneLostDuplica
     auto reader = kafka::Consumer::Create({.brokers = kafka_,
                                            .group_id = testing::UniqueName("handover-reader"),
                                            .topics = {events::kCaseEventsTopic},
-                                           .client_id = "handover-test-reader", .extra = kafka_properties_});
+                                           .client_id = "handover-test-reader",
+                                           .extra = kafka_properties_});
     ASSERT_TRUE(reader.ok()) << reader.status();
     const absl::Time deadline = kill_time + kFiringLimit;
     while (absl::Now() < deadline && !complete() && b_->Running()) {

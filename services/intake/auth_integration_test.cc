@@ -2,8 +2,6 @@
 // test stack: TLS with client certificates (mTLS) and ES256 bearer tokens, every outcome of the
 // authentication and of the role and case checks, over real gRPC connections. Certificates and
 // keys are made fresh per run with the openssl command.
-#include <jwt.h>
-
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -25,6 +23,7 @@
 #include "libs/kafka/producer.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "services/intake/app.h"
+#include "tests/security/pki.h"
 #include "tests/testing/stack.h"
 
 namespace meldpunt::intake {
@@ -32,95 +31,14 @@ namespace {
 
 namespace t = ::meldpunt::types::v1;
 
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testing::Pki;
+using testing::Token;
 
-void Run(const std::string& command) {
-  ASSERT_EQ(std::system((command + " >/dev/null 2>&1").c_str()), 0) << command;
-}
-
-// A CA, the server's certificate for 127.0.0.1, client certificates, a rogue CA, and an ES256
-// key pair for tokens, in a fresh folder.
-struct Pki {
-  std::string dir;
-  std::string ca, server_cert, server_key, jwt_private, jwt_public;
-
-  std::string Client(const std::string& name, const std::string& subject, bool rogue = false) {
-    const std::string key = dir + "/" + name + ".key";
-    const std::string cert = dir + "/" + name + ".pem";
-    const std::string ca_name = rogue ? "rogue" : "ca";
-    Run(absl::StrCat(
-        "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ", key,
-        " -subj '", subject, "' -out ", dir, "/", name, ".csr"));
-    Run(absl::StrCat("openssl x509 -req -in ", dir, "/", name, ".csr -CA ", dir, "/", ca_name,
-                     ".pem -CAkey ", dir, "/", ca_name, ".key -CAcreateserial -days 2 -out ",
-                     cert));
-    return name;
-  }
-};
-
-Pki MakePki() {
-  Pki pki;
-  pki.dir = testing::UniqueName(::testing::TempDir() + "/meldpunt-pki");
-  Run("mkdir -p " + pki.dir);
-  const std::string d = pki.dir;
-  for (const char* ca : {"ca", "rogue"}) {
-    Run(absl::StrCat(
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-        "-keyout ",
-        d, "/", ca, ".key -out ", d, "/", ca, ".pem -days 2 -subj '/CN=", ca, " test CA'"));
-  }
-  Run(absl::StrCat(
-      "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ", d,
-      "/server.key -subj '/CN=localhost' -out ", d, "/server.csr"));
-  std::ofstream(d + "/server.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
-  Run(absl::StrCat("openssl x509 -req -in ", d, "/server.csr -CA ", d, "/ca.pem -CAkey ", d,
-                   "/ca.key -CAcreateserial -days 2 -extfile ", d, "/server.ext -out ", d,
-                   "/server.pem"));
-  Run(absl::StrCat("openssl ecparam -name prime256v1 -genkey -noout -out ", d, "/jwt.key"));
-  Run(absl::StrCat("openssl pkcs8 -topk8 -nocrypt -in ", d, "/jwt.key -out ", d, "/jwt8.key"));
-  Run(absl::StrCat("openssl ec -in ", d, "/jwt.key -pubout -out ", d, "/jwt.pub"));
-  pki.ca = d + "/ca.pem";
-  pki.server_cert = d + "/server.pem";
-  pki.server_key = d + "/server.key";
-  pki.jwt_private = Read(d + "/jwt8.key");
-  pki.jwt_public = d + "/jwt.pub";
-  return pki;
-}
-
-struct Claims {
-  std::string sub;
-  std::string role;
-  std::string department;
-  absl::Duration valid = absl::Minutes(10);
-  std::string issuer = "meldpunt-test-idp";
-};
-
-std::string Token(const Pki& pki, const Claims& c) {
-  jwt_t* jwt = nullptr;
-  jwt_new(&jwt);
-  jwt_add_grant(jwt, "sub", c.sub.c_str());
-  jwt_add_grant(jwt, "role", c.role.c_str());
-  if (!c.department.empty()) jwt_add_grant(jwt, "department", c.department.c_str());
-  jwt_add_grant(jwt, "iss", c.issuer.c_str());
-  jwt_add_grant_int(jwt, "exp", absl::ToUnixSeconds(absl::Now() + c.valid));
-  jwt_set_alg(jwt, JWT_ALG_ES256, reinterpret_cast<const unsigned char*>(pki.jwt_private.data()),
-              static_cast<int>(pki.jwt_private.size()));
-  char* text = jwt_encode_str(jwt);
-  EXPECT_NE(text, nullptr);
-  std::string token = text == nullptr ? "" : text;
-  std::free(text);
-  jwt_free(jwt);
-  return token;
-}
+std::string Read(const std::string& path) { return testing::ReadText(path); }
 
 class AuthIntegration : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { pki_ = new Pki(MakePki()); }
+  static void SetUpTestSuite() { pki_ = new Pki(testing::MakePki()); }
 
   void SetUp() override {
     auto stack = testing::LoadStack();
@@ -135,9 +53,9 @@ class AuthIntegration : public ::testing::Test {
     config.grpc_tls_cert_file = pki_->server_cert;
     config.grpc_tls_key_file = pki_->server_key;
     if (client_certificates) config.grpc_tls_client_ca_file = pki_->ca;
-    config.jwt_key_file = pki_->jwt_public;
-    config.jwt_algorithm = "ES256";
-    config.jwt_issuer = "meldpunt-test-idp";
+    config.jwt_key_set_file = pki_->jwks;
+    config.jwt_issuer = testing::kTestIssuer;
+    config.jwt_audience = testing::kTestAudience;
     testing::UseStackKafka(stack_, config);
     config.redis_address = stack_.redis;
     config.privacy_master_key_file = testing::DevMasterKeyFile();
@@ -257,7 +175,8 @@ TEST_F(AuthIntegration, MutualTlsTokensRolesAndCasesOverRealConnections) {
 
   // Routed to roads (as routing would): roads reads and accepts it, parks may not.
   const std::string team = Token(*pki_, {.sub = "k.devos", .role = "team"});
-  auto producer = kafka::Producer::Create({.brokers = stack_.kafka, .extra = stack_.kafka_properties});
+  auto producer =
+      kafka::Producer::Create({.brokers = stack_.kafka, .extra = stack_.kafka_properties});
   ASSERT_TRUE(producer.ok());
   events::Envelope routed = events::NewEnvelope(case_id, "routing", absl::Now());
   routed.mutable_case_routed()->set_department("public-works");

@@ -57,7 +57,8 @@ class Casework : public ::testing::Test {
     intake_ = v1::Intake::NewStub(channel).release();
     work_ = v1::CaseWork::NewStub(channel).release();
     admin_ = v1::Admin::NewStub(channel).release();
-    auto producer = kafka::Producer::Create({.brokers = stack_->kafka, .extra = stack_->kafka_properties});
+    auto producer =
+        kafka::Producer::Create({.brokers = stack_->kafka, .extra = stack_->kafka_properties});
     ASSERT_TRUE(producer.ok());
     producer_ = producer->release();
   }
@@ -363,7 +364,8 @@ TEST_F(Casework, ConcurrentRetriesOfOneKeyMakeOneCaseAndOneEvent) {
   // Exactly one CaseSubmitted for it in the log.
   auto reader = kafka::Consumer::Create({.brokers = stack_->kafka,
                                          .group_id = testing::UniqueName("concurrent-reader"),
-                                         .topics = {events::kCaseEventsTopic}, .extra = stack_->kafka_properties});
+                                         .topics = {events::kCaseEventsTopic},
+                                         .extra = stack_->kafka_properties});
   ASSERT_TRUE(reader.ok());
   int found = 0;
   int idle = 0;

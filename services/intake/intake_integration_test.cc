@@ -104,7 +104,8 @@ TEST_F(IntakeIntegration, SubmitIsInTheLogAndReadableAtOnce) {
   // Exactly one CaseSubmitted for this case in the real log.
   auto consumer = kafka::Consumer::Create({.brokers = stack_.kafka,
                                            .group_id = testing::UniqueName("reader"),
-                                           .topics = {events::kCaseEventsTopic}, .extra = stack_.kafka_properties});
+                                           .topics = {events::kCaseEventsTopic},
+                                           .extra = stack_.kafka_properties});
   ASSERT_TRUE(consumer.ok());
   int found = 0;
   const absl::Time until = absl::Now() + absl::Seconds(20);

@@ -149,9 +149,8 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
   events::Envelope envelope = events::NewEnvelope(case_id, "intake", now);
   envelope.set_correlation_id(request.correlation_id().empty() ? events::RandomId("trace")
                                                                : request.correlation_id());
-  envelope.mutable_actor()->set_id(actor.empty()
-                                       ? absl::StrCat("system:", request.submitting_system())
-                                       : actor);
+  envelope.mutable_actor()->set_id(
+      actor.empty() ? absl::StrCat("system:", request.submitting_system()) : actor);
   auto* submitted = envelope.mutable_case_submitted();
   *submitted->mutable_draft() = request.draft();
   // The personal data leaves this call only sealed with the case's own key.

@@ -5,10 +5,10 @@
 
 #include <functional>
 
+#include "libs/audit/audit.h"
 #include "libs/auth/auth.h"
 #include "libs/privacy/privacy.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
-#include "libs/audit/audit.h"
 #include "services/intake/intake_logic.h"
 #include "services/intake/metrics.h"
 

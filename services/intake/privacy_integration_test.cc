@@ -96,8 +96,10 @@ class PrivacyIntegration : public ::testing::Test {
   // Every record of `topic` with key `case_id`, read from the start (read-committed).
   std::vector<std::string> RawRecords(const std::string& topic, const std::string& case_id,
                                       size_t at_least) {
-    auto consumer = kafka::Consumer::Create(
-        {.brokers = stack_.kafka, .group_id = testing::UniqueName("raw"), .topics = {topic}, .extra = stack_.kafka_properties});
+    auto consumer = kafka::Consumer::Create({.brokers = stack_.kafka,
+                                             .group_id = testing::UniqueName("raw"),
+                                             .topics = {topic},
+                                             .extra = stack_.kafka_properties});
     EXPECT_TRUE(consumer.ok());
     std::vector<std::string> values;
     const absl::Time until = absl::Now() + absl::Seconds(30);

@@ -421,7 +421,8 @@ TEST_F(ReportingIntegration, ASeededYearEqualsThePlanTheRecountAndRendersAsChart
   IntakeApp app(config);
   ASSERT_TRUE(app.Start().ok());
   // The intake made the case topic at its start; the year goes in while it folds.
-  auto producer = kafka::Producer::Create({.brokers = stack_.kafka, .extra = stack_.kafka_properties});
+  auto producer =
+      kafka::Producer::Create({.brokers = stack_.kafka, .extra = stack_.kafka_properties});
   ASSERT_TRUE(producer.ok());
   for (const ev::Envelope& e : year.events()) {
     ASSERT_TRUE((*producer)
@@ -464,7 +465,8 @@ TEST_F(ReportingIntegration, ASeededYearEqualsThePlanTheRecountAndRendersAsChart
   // The raw log holds what the plan wrote: recounted independently, the facts are equal.
   auto consumer = kafka::Consumer::Create({.brokers = stack_.kafka,
                                            .group_id = testing::UniqueName("recount"),
-                                           .topics = {events::kCaseEventsTopic}, .extra = stack_.kafka_properties});
+                                           .topics = {events::kCaseEventsTopic},
+                                           .extra = stack_.kafka_properties});
   ASSERT_TRUE(consumer.ok());
   const std::set<std::string> ids(year.ids().begin(), year.ids().end());
   std::vector<ev::Envelope> log;

@@ -45,7 +45,8 @@ grpc::Status ReportingService::GetIndicators(grpc::ServerContext* context,
 grpc::Status ReportingService::GetComplaintsReport(grpc::ServerContext* context,
                                                    const v1::GetComplaintsReportRequest* request,
                                                    v1::ComplaintsReport* response) {
-  absl::StatusOr<auth::CallerLimit::Ticket> ticket = Admit(*context, auth::methods::kGetComplaintsReport);
+  absl::StatusOr<auth::CallerLimit::Ticket> ticket =
+      Admit(*context, auth::methods::kGetComplaintsReport);
   if (!ticket.ok()) return grpc_util::ToGrpcStatus(ticket.status());
   if (absl::Status bad = reporting::CheckYear(request->year()); !bad.ok()) {
     return grpc_util::ToGrpcStatus(bad);

@@ -37,7 +37,7 @@ class ReportingService final : public v1::Reporting::Service {
 
   // Admits the caller for `method` and takes one of the report places.
   absl::StatusOr<auth::CallerLimit::Ticket> Admit(grpc::ServerContext& context,
-                                                   absl::string_view method);
+                                                  absl::string_view method);
 
   const auth::Guard& guard_;
   auth::CallerLimit reports_{"reports", kReportsPerCaller, kReportsPerReplica};
