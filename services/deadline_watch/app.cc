@@ -82,12 +82,11 @@ absl::Status DeadlineApp::Start() {
   {
     // The alert stream follows every partition from the end, whichever this replica owns.
     kafka::ConsumerOptions options;
-    options.brokers = config_.kafka_brokers;
     options.group_id = events::RandomId("meldpunt-deadline-watch-alerts");
     options.topics = {events::kCaseEventsTopic};
     options.client_id = "meldpunt-deadline-watch-alerts";
     options.extra = {{"auto.offset.reset", "latest"}, {"enable.auto.commit", "false"}};
-    ASSIGN_OR_RETURN(tail_, kafka::Consumer::Create(options));
+    ASSIGN_OR_RETURN(tail_, service::MakeConsumer(config_, std::move(options)));
     tail_thread_ = std::thread([this] { TailLoop(); });
   }
   timer_thread_ = std::thread([this] { TimerLoop(); });
