@@ -146,7 +146,7 @@ absl::StatusOr<int64_t> DeadlineApp::RebuildTimers() {
   }
   RETURN_IF_ERROR(store_->Clear());
   absl::StatusOr<int64_t> replayed = service::ReplayCaseLog(
-      config_, "meldpunt-deadline-rebuild", absl::Minutes(30),
+      config_, "meldpunt-deadline-watch-rebuild", absl::Minutes(30),
       [this](const events::Envelope& e, const kafka::Record& r) {
         // The clock events of the past are in the log already.
         return logic_->OnEvent(e, r.partition).status();

@@ -1,5 +1,5 @@
-// How the security tests reach the test stack's Kafka (locked: TLS and SCRAM, tests/testing/stack.h)
-// from the service binaries they start and from their own tooling.
+// How the security tests reach the test stack's Kafka (locked: TLS and SCRAM,
+// tests/testing/stack.h) from the service binaries they start and from their own tooling.
 #pragma once
 
 #include <string>
