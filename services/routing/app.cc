@@ -50,7 +50,7 @@ absl::Status RoutingApp::ReloadRules() {
     topics.push_back({topic, static_cast<int>(config_.dispatch_partitions),
                       static_cast<int>(config_.replication_factor)});
   }
-  RETURN_IF_ERROR(kafka::EnsureTopics(config_.kafka_brokers, topics, absl::Seconds(10)));
+  RETURN_IF_ERROR(service::EnsureTopics(config_, topics, absl::Seconds(10)));
   {
     absl::MutexLock lock(&rules_mu_);
     rules_ = *loaded;
