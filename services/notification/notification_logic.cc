@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "libs/calendar/calendar.h"
@@ -126,6 +127,18 @@ std::string RecipientHint(const std::string& channel, const std::string& address
   const size_t at = address.rfind('@');
   if (at == std::string::npos || at == 0) return "***";
   return absl::StrCat(address.substr(0, 1), "***", address.substr(at));
+}
+
+std::string ScrubAddress(std::string text, const std::string& address) {
+  if (address.empty()) return text;
+  const std::string lower_address = absl::AsciiStrToLower(address);
+  std::string lower = absl::AsciiStrToLower(text);
+  for (size_t at = lower.find(lower_address); at != std::string::npos;
+       at = lower.find(lower_address, at + 1)) {
+    text.replace(at, address.size(), kScrubbedRecipient);
+    lower.replace(at, address.size(), kScrubbedRecipient);
+  }
+  return text;
 }
 
 void Redact(v1::Job& job, bool erased) {
@@ -683,11 +696,10 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
     outcome.status = "delivered";
     return outcome;
   }
-  // A server's reply may quote the address: the record, the log and the dead letter get the hint.
-  std::string error = std::string(sent.message()).substr(0, 500);
-  if (!letter->address().empty()) {
-    error = absl::StrReplaceAll(error, {{letter->address(), d->recipient_hint()}});
-  }
+  // A server's reply may quote the address, in any case: the record, the log and the dead letter
+  // get "<recipient>" instead, so that not even a hint of it reaches the case log.
+  const std::string error =
+      ScrubAddress(std::string(sent.message()).substr(0, 500), letter->address());
   d->set_last_error(error);
   if (Retryable(sent) && d->attempts() < options_.max_attempts) {
     const absl::Time next = now + Backoff(d->attempts());

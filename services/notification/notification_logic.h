@@ -146,6 +146,12 @@ std::string LanguageCode(types::v1::Language language);
 // and host of a webhook URL.
 std::string RecipientHint(const std::string& channel, const std::string& address);
 
+// What stands for the recipient's address in an error text.
+inline constexpr char kScrubbedRecipient[] = "<recipient>";
+// `text` with every occurrence of `address`, in any letter case, replaced by kScrubbedRecipient:
+// a mail server's reply may quote the address, and the error goes to the case log.
+std::string ScrubAddress(std::string text, const std::string& address);
+
 // The job without what it sent (address, subject, body, payload, sealed letter): what a delivered,
 // dead-lettered or cancelled message keeps. `erased`: the recipient hint of a message to the
 // reporter goes too.

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/ascii.h"
 #include "libs/privacy/privacy.h"
 #include "nlohmann/json.hpp"
 
@@ -695,15 +696,19 @@ TEST_F(NotificationLogicTest, ARebuildAfterErasureBringsNothingBack) {
   }
 }
 
-TEST_F(NotificationLogicTest, AFailureThatQuotesTheAddressIsRecordedWithTheHintOnly) {
+TEST_F(NotificationLogicTest, AFailureThatQuotesTheAddressIsRecordedWithoutIt) {
   mailer_.failures_left = 1;
-  mailer_.failure = absl::InvalidArgumentError("550 <els@example.org>: no such mailbox");
+  mailer_.failure = absl::InvalidArgumentError("550 <ELS@Example.org>: no such mailbox");
   ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
   EXPECT_EQ(Pump(), (std::vector<std::string>{"dead_lettered"}));
   ASSERT_EQ(dead_letters_.appended.size(), 1u);
-  const std::string dead = dead_letters_.appended[0].SerializeAsString();
+  // Not the address in any letter case, nor its hint: the dead letter and the case log keep
+  // "<recipient>".
+  const std::string dead = absl::AsciiStrToLower(dead_letters_.appended[0].SerializeAsString());
   EXPECT_EQ(dead.find("els@example.org"), std::string::npos);
-  EXPECT_NE(dead.find("e***@example.org"), std::string::npos);
+  EXPECT_EQ(dead.find("e***@example.org"), std::string::npos);
+  EXPECT_EQ(dead_letters_.appended[0].notification_failed().last_error(),
+            "550 <<recipient>>: no such mailbox");
   EXPECT_EQ(Only().status(), "dead_lettered");
   EXPECT_EQ(store_.jobs.begin()->second.SerializeAsString().find("els@example.org"),
             std::string::npos)
@@ -713,6 +718,13 @@ TEST_F(NotificationLogicTest, AFailureThatQuotesTheAddressIsRecordedWithTheHintO
   ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));
   EXPECT_EQ(mailer_.sent.back().to, "els@example.org");
+}
+
+TEST(ScrubAddress, EveryOccurrenceInAnyCase) {
+  EXPECT_EQ(ScrubAddress("550 <Els@Example.ORG> unknown; els@example.org", "els@example.org"),
+            "550 <<recipient>> unknown; <recipient>");
+  EXPECT_EQ(ScrubAddress("421 try later", "els@example.org"), "421 try later");
+  EXPECT_EQ(ScrubAddress("x", ""), "x");
 }
 
 TEST_F(NotificationLogicTest, StaffLettersCarryNoReporterAndNoContentOfAConfidentialCase) {

@@ -23,13 +23,13 @@ absl::Time AuditDeadline(const grpc::ServerContext& context) {
 grpc::Status NotificationService::ListDeliveries(grpc::ServerContext* context,
                                                  const v1::ListDeliveriesRequest* request,
                                                  v1::ListDeliveriesResponse* response) {
-  if (absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kListDeliveries);
-      !who.ok()) {
-    return grpc_util::ToGrpcStatus(who.status());
-  }
+  absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kListDeliveries);
+  if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
   if (!events::IsCaseId(request->case_id())) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("case_id", "is not a case id"));
   }
+  // Ops sees no personal data, not even the hint of an address.
+  const bool hints = who->role != auth::Role::kOps;
   auto jobs = store_.Jobs(request->case_id());
   if (!jobs.ok()) return grpc_util::ToGrpcStatus(jobs.status());
   std::sort(jobs->begin(), jobs->end(), [](const v1::Job& a, const v1::Job& b) {
@@ -37,7 +37,10 @@ grpc::Status NotificationService::ListDeliveries(grpc::ServerContext* context,
            std::make_pair(b.delivery().at().seconds(), b.delivery().idempotency_key());
   });
   // The record without the address, the letter or the payload: those are personal data.
-  for (auto& job : *jobs) *response->add_deliveries() = std::move(*job.mutable_delivery());
+  for (auto& job : *jobs) {
+    if (!hints) job.mutable_delivery()->clear_recipient_hint();
+    *response->add_deliveries() = std::move(*job.mutable_delivery());
+  }
   return grpc::Status::OK;
 }
 
