@@ -1,5 +1,8 @@
 #include "libs/kafka/security.h"
 
+#include <fstream>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
@@ -30,6 +33,15 @@ absl::StatusOr<std::map<std::string, std::string>> SecurityProperties(
   // 2.0, said here so that no pass-through can turn it off unnoticed).
   properties["ssl.endpoint.identification.algorithm"] = "https";
   properties["enable.ssl.certificate.verification"] = "true";
+  // The files are read here, when a client is made, and a missing one is named by its key.
+  for (const auto& [key, path] :
+       {std::pair<const char*, const std::string*>{"kafka.tls.ca_file", &security.ca_file},
+        {"kafka.tls.cert_file", &security.cert_file},
+        {"kafka.tls.key_file", &security.key_file}}) {
+    if (!path->empty() && !std::ifstream(*path)) {
+      return absl::InvalidArgumentError(absl::StrCat("'", key, "': cannot read the file ", *path));
+    }
+  }
   if (!security.ca_file.empty()) properties["ssl.ca.location"] = security.ca_file;
   if (security.cert_file.empty() != security.key_file.empty()) {
     return absl::InvalidArgumentError(

@@ -50,6 +50,8 @@ TEST(SecurityProperties, ErrorsNameTheKey) {
   auto no_file = SecurityProperties(
       {.protocol = "SASL_SSL", .sasl_username = "x", .sasl_password_file = "/nonexistent"});
   EXPECT_THAT(no_file.status().message(), HasSubstr("'kafka.sasl.password_file'"));
+  auto no_ca = SecurityProperties({.protocol = "SSL", .ca_file = "/nonexistent/ca.pem"});
+  EXPECT_THAT(no_ca.status().message(), HasSubstr("'kafka.tls.ca_file': cannot read"));
   const std::string empty = WriteTemp("\n");
   auto blank = SecurityProperties(
       {.protocol = "SASL_SSL", .sasl_username = "x", .sasl_password_file = empty});
