@@ -33,6 +33,10 @@ absl::StatusOr<std::map<std::string, std::string>> SecurityProperties(
   // 2.0, said here so that no pass-through can turn it off unnoticed).
   properties["ssl.endpoint.identification.algorithm"] = "https";
   properties["enable.ssl.certificate.verification"] = "true";
+  if (security.cert_file.empty() != security.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "'kafka.tls.cert_file' and 'kafka.tls.key_file': set both or neither");
+  }
   // The files are read here, when a client is made, and a missing one is named by its key.
   for (const auto& [key, path] :
        {std::pair<const char*, const std::string*>{"kafka.tls.ca_file", &security.ca_file},
@@ -43,10 +47,6 @@ absl::StatusOr<std::map<std::string, std::string>> SecurityProperties(
     }
   }
   if (!security.ca_file.empty()) properties["ssl.ca.location"] = security.ca_file;
-  if (security.cert_file.empty() != security.key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "'kafka.tls.cert_file' and 'kafka.tls.key_file': set both or neither");
-  }
   if (!security.cert_file.empty()) {
     properties["ssl.certificate.location"] = security.cert_file;
     properties["ssl.key.location"] = security.key_file;

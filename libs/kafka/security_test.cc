@@ -30,18 +30,20 @@ TEST(SecurityProperties, PlaintextSetsOnlyTheProtocol) {
 
 TEST(SecurityProperties, SaslSslReadsThePasswordFile) {
   const std::string file = WriteTemp("s3cret\n");
+  const std::string ca = WriteTemp("-----BEGIN CERTIFICATE-----\n");
   auto p = SecurityProperties({.protocol = "SASL_SSL",
-                               .ca_file = "/etc/ca.pem",
+                               .ca_file = ca,
                                .sasl_username = "routing",
                                .sasl_password_file = file});
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->at("security.protocol"), "SASL_SSL");
-  EXPECT_EQ(p->at("ssl.ca.location"), "/etc/ca.pem");
+  EXPECT_EQ(p->at("ssl.ca.location"), ca);
   EXPECT_EQ(p->at("ssl.endpoint.identification.algorithm"), "https");
   EXPECT_EQ(p->at("sasl.mechanisms"), "SCRAM-SHA-512");
   EXPECT_EQ(p->at("sasl.username"), "routing");
   EXPECT_EQ(p->at("sasl.password"), "s3cret");
   std::remove(file.c_str());
+  std::remove(ca.c_str());
 }
 
 TEST(SecurityProperties, ErrorsNameTheKey) {
