@@ -1,5 +1,7 @@
 #include "libs/kafka/producer.h"
 
+#include <librdkafka/rdkafka.h>
+
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -102,6 +104,16 @@ Producer::~Producer() {
 }
 
 int64_t Producer::QueueLength() const { return producer_->outq_len(); }
+
+absl::Status Producer::RaiseFatalErrorForTest(const std::string& reason) {
+  const rd_kafka_resp_err_t err = rd_kafka_test_fatal_error(
+      producer_->c_ptr(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason.c_str());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no fatal error raised: ", rd_kafka_err2str(err)));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status Producer::Ping(absl::Duration timeout) const {
   RdKafka::Metadata* metadata = nullptr;

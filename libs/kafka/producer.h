@@ -75,6 +75,9 @@ class Producer {
 
   // Set once librdkafka reported a fatal error; the producer must be recreated.
   bool fatal() const { return fatal_.load(); }
+  // Makes librdkafka raise a fatal error on this producer as a real one would be raised
+  // (rd_kafka_test_fatal_error), for tests of what follows one.
+  absl::Status RaiseFatalErrorForTest(const std::string& reason);
 
   // Records (and requests) waiting in the producer: enqueued and not yet acknowledged or failed,
   // plus delivery reports not yet served (rd_kafka_outq_len). Cheap, safe from any thread.

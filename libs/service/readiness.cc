@@ -2,12 +2,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/observability/log.h"
+#include "libs/service/runtime.h"
 
 namespace meldpunt::service {
 
 DependencyCheck::DependencyCheck(const kafka::Producer* producer, std::vector<redis::Client*> redis,
-                                 absl::Duration interval)
-    : producer_(producer), redis_(std::move(redis)), interval_(interval) {
+                                 absl::Duration interval, OnFatal on_fatal)
+    : producer_(producer),
+      redis_(std::move(redis)),
+      interval_(interval),
+      on_fatal_(on_fatal ? std::move(on_fatal) : OnFatal(RequestFailureExit)) {
   Check();
   thread_ = std::thread([this] {
     while (!stop_.WaitForNotificationWithTimeout(interval_)) Check();
@@ -26,7 +30,13 @@ std::string DependencyCheck::down() const {
 
 void DependencyCheck::Check() {
   std::string down;
-  if (producer_ != nullptr) {
+  if (producer_ != nullptr && producer_->fatal()) {
+    down = "kafka: the producer reported a fatal error and cannot send again";
+    if (!fatal_reported_) {
+      fatal_reported_ = true;
+      on_fatal_(absl::InternalError(absl::StrCat(down, " (see the 'kafka producer error' log)")));
+    }
+  } else if (producer_ != nullptr) {
     if (absl::Status kafka = producer_->Ping(absl::Milliseconds(800)); !kafka.ok()) {
       down = std::string(kafka.message());
     }

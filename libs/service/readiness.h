@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,10 +20,14 @@
 
 namespace meldpunt::service {
 
+// A producer that reported a fatal error (Producer::fatal) can never send again: the check then
+// says not ready for good and calls `on_fatal` once (by default service::RequestFailureExit, so
+// the process drains and exits non-zero to be restarted). Owns one thread, the checker.
 class DependencyCheck {
  public:
+  using OnFatal = std::function<void(const absl::Status&)>;
   DependencyCheck(const kafka::Producer* producer, std::vector<redis::Client*> redis,
-                  absl::Duration interval = absl::Seconds(1));
+                  absl::Duration interval = absl::Seconds(1), OnFatal on_fatal = nullptr);
   ~DependencyCheck();
   DependencyCheck(const DependencyCheck&) = delete;
   DependencyCheck& operator=(const DependencyCheck&) = delete;
@@ -37,6 +42,8 @@ class DependencyCheck {
   const kafka::Producer* producer_;
   std::vector<redis::Client*> redis_;
   absl::Duration interval_;
+  OnFatal on_fatal_;
+  bool fatal_reported_ = false;  // only the checking thread (and the constructor before it)
   std::atomic<bool> up_{false};
   bool checked_ = false;  // only the checking thread (and the constructor before it) use it
   mutable absl::Mutex mu_;

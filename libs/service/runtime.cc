@@ -1,13 +1,28 @@
 #include "libs/service/runtime.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <csignal>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace meldpunt::service {
 
 namespace {
+
+// The process's one exit reason (RequestFailureExit): process-wide like the signals it rides on.
+struct FailureExit {
+  absl::Mutex mu;
+  absl::Status why ABSL_GUARDED_BY(mu);
+};
+FailureExit& TheFailureExit() {
+  static FailureExit* exit = new FailureExit();
+  return *exit;
+}
+
 sigset_t ShutdownSignals() {
   sigset_t set;
   sigemptyset(&set);
@@ -16,6 +31,25 @@ sigset_t ShutdownSignals() {
   return set;
 }
 }  // namespace
+
+void RequestFailureExit(const absl::Status& why) {
+  FailureExit& exit = TheFailureExit();
+  {
+    absl::MutexLock lock(&exit.mu);
+    if (!exit.why.ok()) return;  // already on its way out
+    exit.why = why.ok() ? absl::InternalError("failure exit requested") : why;
+  }
+  log::Error("the process cannot go on: draining and exiting to be restarted",
+             {{"error", why.ToString()}});
+  // Every thread blocks SIGTERM (BlockShutdownSignals): it waits for WaitForShutdownSignal.
+  kill(getpid(), SIGTERM);
+}
+
+absl::Status FailureExitReason() {
+  FailureExit& exit = TheFailureExit();
+  absl::MutexLock lock(&exit.mu);
+  return exit.why;
+}
 
 void BlockShutdownSignals() {
   sigset_t set = ShutdownSignals();

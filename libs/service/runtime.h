@@ -24,8 +24,17 @@ namespace meldpunt::service {
 // only WaitForShutdownSignal receives them. RunMain calls it before any thread exists.
 void BlockShutdownSignals();
 
-// Blocks until SIGTERM or SIGINT arrives.
+// Blocks until SIGTERM or SIGINT arrives, or RequestFailureExit is called.
 void WaitForShutdownSignal();
+
+// Ends serving as a failure, for what the process cannot recover from (a fatal Kafka producer
+// error: librdkafka's idempotent producer must then be recreated, and the process is the unit that
+// is restarted): WaitForShutdownSignal returns, the app drains, and RunApp returns `why`, so the
+// process exits non-zero and the orchestrator starts it again. Thread-safe; the first reason
+// stays.
+void RequestFailureExit(const absl::Status& why);
+// The reason given to RequestFailureExit; OK when none was.
+absl::Status FailureExitReason();
 
 // True when SIGHUP arrived within `timeout` (for a reload loop that also checks a stop flag).
 bool WaitForReloadSignal(absl::Duration timeout);

@@ -1,5 +1,7 @@
 #include "libs/service/runtime.h"
 
+#include <csignal>
+
 #include <gtest/gtest.h>
 
 namespace meldpunt::service {
@@ -41,6 +43,21 @@ TEST(Runtime, RetryStopsOnSuccessOrPermanentError) {
                                              [] { return absl::UnavailableError("down"); });
   EXPECT_EQ(timeout.code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(timeout.message().find("thing not reachable"), std::string::npos);
+}
+
+TEST(Runtime, AFailureExitEndsTheWaitAndIsTheResult) {
+  // As RunMain does before any thread exists: SIGTERM then waits for WaitForShutdownSignal.
+  BlockShutdownSignals();
+  EXPECT_TRUE(FailureExitReason().ok());
+  RequestFailureExit(absl::InternalError("kafka: the producer reported a fatal error"));
+  WaitForShutdownSignal();  // returns at once: the request raised SIGTERM
+  EXPECT_EQ(FailureExitReason(), absl::InternalError("kafka: the producer reported a fatal error"));
+  // The first reason stays, and no second signal is raised.
+  RequestFailureExit(absl::InternalError("another"));
+  EXPECT_EQ(FailureExitReason().message(), "kafka: the producer reported a fatal error");
+  sigset_t pending;
+  sigpending(&pending);
+  EXPECT_FALSE(sigismember(&pending, SIGTERM));
 }
 
 }  // namespace

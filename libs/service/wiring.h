@@ -96,7 +96,7 @@ absl::Status RunApp(const Config& config) {
   if (absl::Status started = app.Start(); !started.ok()) return started;
   WaitForShutdownSignal();
   app.Stop();
-  return absl::OkStatus();
+  return FailureExitReason();  // OK after SIGTERM; the reason after RequestFailureExit
 }
 
 }  // namespace meldpunt::service
