@@ -58,23 +58,7 @@ absl::Status NotificationApp::Start() {
   for (const std::string& range : config_.webhook_allow_private) {
     log::Warning("webhook targets in a private range are allowed", {{"range", range}});
   }
-  attempts_ = &prometheus::BuildCounter()
-                   .Name("meldpunt_notification_attempts_total")
-                   .Help(
-                       "Delivery attempts by channel and outcome (delivered, retrying, "
-                       "dead_lettered, deferred, skipped)")
-                   .Register(*registry_);
-  latency_ = &prometheus::BuildHistogram()
-                  .Name("meldpunt_notification_delivery_latency_seconds")
-                  .Help("From the case event to the message's delivery")
-                  .Register(*registry_)
-                  .Add({}, prometheus::Histogram::BucketBoundaries{
-                               0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600, 3600});
-  waiting_ = &prometheus::BuildGauge()
-                  .Name("meldpunt_notification_waiting")
-                  .Help("Messages in this replica's queues (due, retrying later, or in flight)")
-                  .Register(*registry_)
-                  .Add({});
+  metrics_ = std::make_unique<NotificationMetrics>(*registry_);
   admin_ = std::make_unique<observability::AdminServer>(registry_, [this] { return Ready(); });
   RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
   RETURN_IF_ERROR(service::EnsureTopicsAtStart(
@@ -92,9 +76,9 @@ absl::Status NotificationApp::Start() {
   store_ = std::make_unique<RedisDeliveryStore>(*redis_);
   ASSIGN_OR_RETURN(privacy_, service::ConnectKeyStoreAtStart(config_));
   NotificationOptions options{
-      .max_attempts = static_cast<int>(config_.max_attempts),
       .first_backoff = config_.first_backoff,
       .max_backoff = config_.max_backoff,
+      .retry_for = config_.retry_for,
       .max_in_flight_per_host = static_cast<int>(config_.max_in_flight_per_host),
       .sealer = privacy_.sealer.get(),
       .keys = privacy_.keys.get()};
@@ -112,19 +96,18 @@ absl::Status NotificationApp::Start() {
       *logic_, *store_,
       SenderOptions{.workers = static_cast<int>(config_.workers),
                     .lease = config_.lease,
-                    .poll_interval = config_.poll_interval},
+                    .poll_interval = config_.poll_interval,
+                    .on_queue =
+                        [this](int64_t waiting, std::optional<absl::Duration> oldest) {
+                          metrics_->Queue(waiting, oldest);
+                        }},
       [this](const std::string& channel, const absl::StatusOr<AttemptOutcome>& outcome,
              absl::Duration) {
         if (!outcome.ok()) {
           log::Warning("delivery attempt could not be recorded; it goes again after its lease",
                        {{"error", outcome.status().ToString()}});
-          attempts_->Add({{"channel", channel}, {"outcome", "error"}}).Increment();
-          return;
         }
-        attempts_->Add({{"channel", channel}, {"outcome", outcome->status}}).Increment();
-        if (outcome->status == "delivered")
-          latency_->Observe(std::max(0.0, absl::ToDoubleSeconds(outcome->since_event)));
-        waiting_->Set(static_cast<double>(senders_->waiting()));
+        metrics_->Attempt(channel, outcome);
       });
   ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
                                                                  "meldpunt-notification", this));

@@ -23,12 +23,10 @@
 #include "libs/redis/redis.h"
 #include "libs/service/readiness.h"
 #include "libs/service/wiring.h"
-#include "prometheus/counter.h"
-#include "prometheus/gauge.h"
-#include "prometheus/histogram.h"
 #include "services/notification/config.h"
 #include "services/notification/delivery_store.h"
 #include "services/notification/mailer.h"
+#include "services/notification/metrics.h"
 #include "services/notification/notification_logic.h"
 #include "services/notification/notification_service.h"
 #include "services/notification/rules.h"
@@ -56,9 +54,7 @@ class NotificationApp : public kafka::RebalanceListener {
   clock::SystemClock clock_;
   std::shared_ptr<prometheus::Registry> registry_;
   service::GrpcSecurity security_;  // before the service that holds its guard
-  prometheus::Family<prometheus::Counter>* attempts_ = nullptr;
-  prometheus::Histogram* latency_ = nullptr;
-  prometheus::Gauge* waiting_ = nullptr;
+  std::unique_ptr<NotificationMetrics> metrics_;
   std::unique_ptr<Templates> templates_;
   std::unique_ptr<NotificationRules> rules_;
   std::unique_ptr<SmtpMailer> mailer_;

@@ -24,7 +24,7 @@ struct NotificationConfig : config::ServiceConfig {
   std::string smtp_password;
   std::string webhook_base_url;
   std::string templates_dir = "services/notification/templates";
-  int64_t max_attempts = 8;
+  absl::Duration retry_for = absl::Hours(24);
   absl::Duration first_backoff = absl::Seconds(2);
   absl::Duration max_backoff = absl::Minutes(10);
   int64_t workers = 16;
@@ -81,18 +81,43 @@ inline config::Schema<NotificationConfig> NotificationSchema() {
             "map role -> {email, webhook, secret_env, language}")
       .String("notification.templates_dir", &NotificationConfig::templates_dir,
               "folder with <language>/<template>.mustache files", config::NonEmpty())
-      .Int("notification.max_attempts", &NotificationConfig::max_attempts,
-           "delivery attempts before a message is dead-lettered", config::Range(1, 100))
+      .Duration("notification.retry_for", &NotificationConfig::retry_for,
+                "how long temporary failures (SMTP 4xx, no connection, timeouts, HTTP 5xx, 408, "
+                "429) are retried from when a message was queued before it is dead-lettered; "
+                "permanent ones (SMTP 5xx, other HTTP 4xx) are dead-lettered at once",
+                [](const absl::Duration& d) -> std::string {
+                  return d >= absl::Seconds(1) && d <= absl::Hours(24 * 30)
+                             ? ""
+                             : "must be between 1s and 30d";
+                })
       .Duration("notification.first_backoff", &NotificationConfig::first_backoff,
-                "wait after the first failure")
+                "wait after the first failure; it doubles, with jitter, up to max_backoff",
+                [](const absl::Duration& d) -> std::string {
+                  return d >= absl::Milliseconds(10) && d <= absl::Hours(1)
+                             ? ""
+                             : "must be between 10ms and 1h";
+                })
       .Duration("notification.max_backoff", &NotificationConfig::max_backoff,
-                "longest wait between attempts")
+                "longest wait between attempts, and the most of a webhook's Retry-After honoured",
+                [](const absl::Duration& d) -> std::string {
+                  return d >= absl::Milliseconds(10) && d <= absl::Hours(6)
+                             ? ""
+                             : "must be between 10ms and 6h";
+                })
       .StringMap("notification.answer_days", &NotificationConfig::answer_days,
                  "case kind -> days until the answer, printed in the acknowledgement")
       .Check([](const NotificationConfig& c) -> absl::Status {
         if (c.lease <= c.webhook_timeout + absl::Seconds(5)) {
           return absl::InvalidArgumentError(
               "notification.lease: must be longer than webhook.timeout plus 5s");
+        }
+        if (c.max_backoff < c.first_backoff) {
+          return absl::InvalidArgumentError(
+              "notification.max_backoff: must not be shorter than notification.first_backoff");
+        }
+        if (c.retry_for < c.max_backoff) {
+          return absl::InvalidArgumentError(
+              "notification.retry_for: must not be shorter than notification.max_backoff");
         }
         for (const auto& [kind, days] : c.answer_days) {
           int64_t n = 0;

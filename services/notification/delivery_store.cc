@@ -1,5 +1,6 @@
 #include "services/notification/delivery_store.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/redis/lease_queue.h"
 #include "libs/status/status_macros.h"
@@ -12,6 +13,10 @@ std::string Member(const v1::Job& job) {
   return absl::StrCat(job.delivery().case_id(), "|", job.delivery().idempotency_key());
 }
 std::string Ms(absl::Time t) { return absl::StrCat(absl::ToUnixMillis(t)); }
+// When the message's round of attempts started (Delivery.at while it waits), else `due`.
+std::string QueuedMs(const v1::Job& job, absl::Time due) {
+  return job.delivery().has_at() ? Ms(events::GetTime(job.delivery().at())) : Ms(due);
+}
 
 absl::Status AllOk(const std::vector<redis::Reply>& replies) {
   for (const auto& r : replies) RETURN_IF_ERROR(redis::ReplyStatus(r));
@@ -25,6 +30,9 @@ std::string RedisDeliveryStore::DueKey(int32_t p) {
 std::string RedisDeliveryStore::InflightKey(int32_t p) {
   return absl::StrCat("mp:{p", p, "}:notify:inflight");
 }
+std::string RedisDeliveryStore::QueuedKey(int32_t p) {
+  return absl::StrCat("mp:{p", p, "}:notify:queued");
+}
 
 absl::StatusOr<bool> RedisDeliveryStore::Enqueue(const v1::Job& job, absl::Time due) {
   const std::string& key = job.delivery().idempotency_key();
@@ -32,9 +40,11 @@ absl::StatusOr<bool> RedisDeliveryStore::Enqueue(const v1::Job& job, absl::Time 
                                                        key, job.SerializeAsString()}));
   RETURN_IF_ERROR(redis::ReplyStatus(added));
   if (added.integer == 1) {
-    ASSIGN_OR_RETURN(redis::Reply r,
-                     redis_.Command({"ZADD", DueKey(job.partition()), "NX", Ms(due), Member(job)}));
-    RETURN_IF_ERROR(redis::ReplyStatus(r));
+    ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
+                     redis_.Pipeline({{"ZADD", DueKey(job.partition()), "NX", Ms(due), Member(job)},
+                                      {"ZADD", QueuedKey(job.partition()), "NX", QueuedMs(job, due),
+                                       Member(job)}}));
+    RETURN_IF_ERROR(AllOk(replies));
     return true;
   }
   // Known already. If it never reached the queue (a crash between the two writes), it does now:
@@ -45,9 +55,12 @@ absl::StatusOr<bool> RedisDeliveryStore::Enqueue(const v1::Job& job, absl::Time 
     ASSIGN_OR_RETURN(redis::Reply claimed,
                      redis_.Command({"ZSCORE", InflightKey(job.partition()), Member(job)}));
     if (claimed.is_nil()) {
-      ASSIGN_OR_RETURN(redis::Reply r, redis_.Command({"ZADD", DueKey(job.partition()), "NX",
-                                                       Ms(due), Member(job)}));
-      RETURN_IF_ERROR(redis::ReplyStatus(r));
+      ASSIGN_OR_RETURN(
+          std::vector<redis::Reply> replies,
+          redis_.Pipeline(
+              {{"ZADD", DueKey(job.partition()), "NX", Ms(due), Member(job)},
+               {"ZADD", QueuedKey(job.partition()), "NX", QueuedMs(*stored, due), Member(job)}}));
+      RETURN_IF_ERROR(AllOk(replies));
     }
   }
   return false;
@@ -87,11 +100,14 @@ absl::Status RedisDeliveryStore::Reschedule(const v1::Job& job, absl::Time due) 
                    redis_.Command({"HSET", JobsKey(job.delivery().case_id()),
                                    job.delivery().idempotency_key(), job.SerializeAsString()}));
   RETURN_IF_ERROR(redis::ReplyStatus(saved));
-  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
-                   redis_.Pipeline({{"MULTI"},
-                                    {"ZREM", InflightKey(job.partition()), Member(job)},
-                                    {"ZADD", DueKey(job.partition()), Ms(due), Member(job)},
-                                    {"EXEC"}}));
+  ASSIGN_OR_RETURN(
+      std::vector<redis::Reply> replies,
+      redis_.Pipeline({{"MULTI"},
+                       {"ZREM", InflightKey(job.partition()), Member(job)},
+                       {"ZADD", DueKey(job.partition()), Ms(due), Member(job)},
+                       // NX: a retry keeps its place; a retry by hand comes back
+                       {"ZADD", QueuedKey(job.partition()), "NX", QueuedMs(job, due), Member(job)},
+                       {"EXEC"}}));
   return AllOk(replies);
 }
 
@@ -107,7 +123,8 @@ absl::Status RedisDeliveryStore::Finish(const v1::Job& job) {
                    redis_.Pipeline({{"HSET", JobsKey(job.delivery().case_id()),
                                      job.delivery().idempotency_key(), job.SerializeAsString()},
                                     {"ZREM", InflightKey(job.partition()), Member(job)},
-                                    {"ZREM", DueKey(job.partition()), Member(job)}}));
+                                    {"ZREM", DueKey(job.partition()), Member(job)},
+                                    {"ZREM", QueuedKey(job.partition()), Member(job)}}));
   return AllOk(replies);
 }
 
@@ -138,6 +155,18 @@ absl::StatusOr<int64_t> RedisDeliveryStore::Waiting(int32_t partition) {
       redis_.Pipeline({{"ZCARD", DueKey(partition)}, {"ZCARD", InflightKey(partition)}}));
   RETURN_IF_ERROR(AllOk(replies));
   return replies[0].integer + replies[1].integer;
+}
+
+absl::StatusOr<std::optional<absl::Time>> RedisDeliveryStore::OldestQueued(int32_t partition) {
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"ZRANGE", QueuedKey(partition), "0", "0", "WITHSCORES"}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  if (reply.elements.size() < 2) return std::optional<absl::Time>();
+  double ms = 0;  // a score, as Redis writes a double
+  if (!absl::SimpleAtod(reply.elements[1].str, &ms)) {
+    return absl::DataLossError("unreadable score in the queue of queued times");
+  }
+  return std::optional<absl::Time>(absl::FromUnixMillis(static_cast<int64_t>(ms)));
 }
 
 absl::Status RedisDeliveryStore::SaveSubmission(const events::Envelope& submitted) {

@@ -3,6 +3,8 @@
 //                                    message, its status and attempts: the delivery record)
 //   mp:{p<N>}:notify:due             sorted set "<case>|<key>", score = next attempt (ms)
 //   mp:{p<N>}:notify:inflight        claimed messages, score = lease expiry
+//   mp:{p<N>}:notify:queued          the same messages (due or in flight), score = when queued
+//                                    or retried by hand (ms): the oldest, for the metric
 //   (libs/redis/lease_queue) mp:notify:case:{<case>}          hash: "submitted" -> the
 //   CaseSubmitted envelope, "department"
 // The partition is the case's partition on the case topic, so a replica sends the messages of
@@ -40,6 +42,9 @@ class DeliveryStore {
                                                      const std::string& key) = 0;
   // Messages waiting (due or not) in a partition's queue.
   virtual absl::StatusOr<int64_t> Waiting(int32_t partition) = 0;
+  // When the oldest message in a partition's queue (pending or retrying) was queued, or retried
+  // by hand; nullopt when the queue is empty.
+  virtual absl::StatusOr<std::optional<absl::Time>> OldestQueued(int32_t partition) = 0;
 
   // The case's CaseSubmitted envelope (reporter, language), and the department it is with.
   virtual absl::Status SaveSubmission(const events::Envelope& submitted) = 0;
@@ -62,6 +67,7 @@ class RedisDeliveryStore final : public DeliveryStore {
   absl::StatusOr<std::optional<v1::Job>> Job(const std::string& case_id,
                                              const std::string& key) override;
   absl::StatusOr<int64_t> Waiting(int32_t partition) override;
+  absl::StatusOr<std::optional<absl::Time>> OldestQueued(int32_t partition) override;
   absl::Status SaveSubmission(const events::Envelope& submitted) override;
   absl::StatusOr<std::optional<events::Envelope>> LoadSubmission(
       const std::string& case_id) override;
@@ -70,6 +76,7 @@ class RedisDeliveryStore final : public DeliveryStore {
 
   static std::string DueKey(int32_t partition);
   static std::string InflightKey(int32_t partition);
+  static std::string QueuedKey(int32_t partition);
 
  private:
   redis::Client& redis_;

@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/notification/delivery_error.h"
 
 namespace meldpunt::notification {
 namespace {
@@ -76,12 +77,14 @@ void SmtpMailer::GiveBack(void* handle) {
 absl::Status SmtpMailer::Send(const Email& email) {
   if (email.to.empty() || HasLineBreak(email.to) || HasLineBreak(email.idempotency_key) ||
       HasLineBreak(email.case_id)) {
-    return absl::InvalidArgumentError(
-        "e-mail: recipient or header with a line break, or no recipient");
+    return PermanentFailure(absl::StatusCode::kInvalidArgument,
+                            "e-mail: recipient or header with a line break, or no recipient");
   }
   const std::string message = Compose(options_, email, absl::Now());
   CURL* curl = static_cast<CURL*>(TakeHandle());
-  if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
+  if (curl == nullptr) {
+    return TemporaryFailure(absl::StatusCode::kResourceExhausted, "curl_easy_init failed");
+  }
   Upload upload{&message};
   curl_slist* recipients = curl_slist_append(nullptr, email.to.c_str());
   char error[CURL_ERROR_SIZE] = {0};
@@ -114,9 +117,12 @@ absl::Status SmtpMailer::Send(const Email& email) {
   const std::string detail =
       absl::StrCat("smtp ", options_.url, ": ", error[0] ? error : curl_easy_strerror(code),
                    response ? absl::StrCat(" (reply ", response, ")") : "");
-  // 5xx replies are permanent for this message; everything else (connection, 4xx) may pass later.
-  if (response >= 500 && response < 600) return absl::FailedPreconditionError(detail);
-  return absl::UnavailableError(detail);
+  // A 5xx reply refuses this message for good (RFC 5321 4.2.1); a 4xx reply, no connection or a
+  // timeout may pass later.
+  if (response >= 500 && response < 600) {
+    return PermanentFailure(absl::StatusCode::kFailedPrecondition, detail);
+  }
+  return TemporaryFailure(absl::StatusCode::kUnavailable, detail);
 }
 
 }  // namespace meldpunt::notification

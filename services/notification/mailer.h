@@ -29,7 +29,9 @@ struct Email {
 class Mailer {
  public:
   virtual ~Mailer() = default;
-  // UNAVAILABLE for failures worth retrying; INVALID_ARGUMENT for a message that can never go.
+  // Classified where it is made (delivery_error.h): TemporaryFailure (UNAVAILABLE) for no
+  // connection, a timeout or an SMTP 4xx reply; PermanentFailure for an SMTP 5xx reply
+  // (FAILED_PRECONDITION) or a message that can never go (INVALID_ARGUMENT).
   virtual absl::Status Send(const Email& email) = 0;
 };
 

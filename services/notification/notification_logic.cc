@@ -7,11 +7,13 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "libs/calendar/calendar.h"
+#include "libs/config/config.h"
 #include "libs/domain/disclosure.h"
 #include "libs/events/ids.h"
 #include "libs/observability/log.h"
 #include "libs/status/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "services/notification/delivery_error.h"
 
 namespace meldpunt::notification {
 namespace {
@@ -106,12 +108,6 @@ std::string Date(absl::Time t) {
 }
 std::string DateTime(absl::Time t) {
   return absl::FormatTime("%d/%m/%Y %H:%M", t, calendar::BrusselsTimeZone());
-}
-
-bool Retryable(const absl::Status& s) {
-  return s.code() == absl::StatusCode::kUnavailable ||
-         s.code() == absl::StatusCode::kDeadlineExceeded ||
-         s.code() == absl::StatusCode::kResourceExhausted;
 }
 
 }  // namespace
@@ -379,9 +375,9 @@ absl::Status NotificationLogic::Queue(const Rule& rule, const events::Envelope& 
   d->set_language(language);
   d->set_event_type(e.type());
   d->set_event_id(e.event_id());
-  *d->mutable_at() = e.occurred_at();
   *d->mutable_event_at() = e.occurred_at();
   const absl::Time now = clock_.Now();
+  events::SetTime(d->mutable_at(), now);  // queued: notification.retry_for counts from here
   events::SetTime(d->mutable_next_attempt_at(), now);
   d->set_recipient_hint(RecipientHint(d->channel(), job.address()));
   job.set_subject(letter.subject);
@@ -661,8 +657,9 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
   if (d->channel() == "webhook") {
     const Recipient* r = rules_.Find(job.secret_name(), "");
     if (r == nullptr || r->secret.empty()) {
-      sent = absl::FailedPreconditionError(
-          absl::StrCat("no signing secret for ", job.secret_name(), " any more"));
+      sent =
+          PermanentFailure(absl::StatusCode::kFailedPrecondition,
+                           absl::StrCat("no signing secret for ", job.secret_name(), " any more"));
     } else {
       sent = webhook_(
           WebhookTarget{letter->address(), r->secret},
@@ -701,8 +698,18 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
   const std::string error =
       ScrubAddress(std::string(sent.message()).substr(0, 500), letter->address());
   d->set_last_error(error);
-  if (Retryable(sent) && d->attempts() < options_.max_attempts) {
-    const absl::Time next = now + Backoff(d->attempts());
+  // The round of attempts started when the message was queued or retried by hand (`at`).
+  const absl::Time started = d->has_at() ? events::GetTime(d->at()) : now;
+  const absl::Time give_up = started + options_.retry_for;
+  const bool attempts_left = options_.max_attempts <= 0 || d->attempts() < options_.max_attempts;
+  if (!IsPermanent(sent) && attempts_left && now < give_up) {
+    absl::Duration wait = Backoff(d->attempts());
+    // The receiver said when to come back: not sooner, but never later than max_backoff.
+    if (std::optional<absl::Duration> asked = RetryAfterOf(sent)) {
+      wait = std::max(wait, std::min(*asked, options_.max_backoff));
+    }
+    // The last attempt is made when retry_for has passed, not a backoff later.
+    const absl::Time next = std::min(now + wait, give_up);
     d->set_status("retrying");
     events::SetTime(d->mutable_next_attempt_at(), next);
     RETURN_IF_ERROR(store_.Reschedule(job, next));
@@ -715,6 +722,10 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
     outcome.status = "retrying";
     return outcome;
   }
+  if (!IsPermanent(sent)) {
+    d->set_last_error(absl::StrCat("temporary failures for ", config::FormatDuration(now - started),
+                                   ", gave up: ", error));
+  }
   // Dead-lettered: RetryDelivery may send it again, so the letter stays, sealed for the reporter
   // (unreadable once erased); a staff letter never carries the reporter (Fill).
   d->set_status("dead_lettered");
@@ -726,7 +737,8 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
   log::Error("message dead-lettered", {{"case_id", d->case_id()},
                                        {"channel", d->channel()},
                                        {"attempts", d->attempts()},
-                                       {"error", error}});
+                                       {"permanent", IsPermanent(sent)},
+                                       {"error", d->last_error()}});
   outcome.status = "dead_lettered";
   return outcome;
 }
@@ -750,6 +762,7 @@ absl::StatusOr<v1::Delivery> NotificationLogic::Retry(const std::string& case_id
   d->set_attempts(0);
   d->set_retries(d->retries() + 1);
   const absl::Time now = clock_.Now();
+  events::SetTime(d->mutable_at(), now);  // a fresh notification.retry_for
   events::SetTime(d->mutable_next_attempt_at(), now);
   RETURN_IF_ERROR(store_.Reschedule(*job, now));
   return *d;

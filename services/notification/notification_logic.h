@@ -2,10 +2,11 @@
 // rules (who, which letter, which channel), renders them in the recipient's language and puts
 // them in the outbox, once per idempotency key. The sending side (Attempt) sends one claimed
 // message: delivered -> NotificationDelivered on the case log; a failure worth retrying ->
-// scheduled again with exponential backoff and jitter (in Redis: no thread sleeps); the last
-// attempt failed, or a failure that can never succeed -> a record on the dead-letter topic and
-// NotificationFailed on the case log. Free of Kafka, Redis, SMTP and HTTP: it works through
-// EventLog, DeliveryStore, Mailer, a webhook function and Clock.
+// scheduled again with exponential backoff and jitter (in Redis: no thread sleeps), for
+// retry_for; a temporary failure after retry_for, or a permanent one (the sender says which,
+// delivery_error.h) -> a record on the dead-letter topic and NotificationFailed on the case log.
+// Free of Kafka, Redis, SMTP and HTTP: it works through EventLog, DeliveryStore, Mailer, a webhook
+// function and Clock.
 //
 //   RETURN_IF_ERROR(logic.Handle(envelope, record.partition));
 //   for (v1::Job& job : store.Claim(partition, now, lease, 10)) logic.Attempt(job);
@@ -31,9 +32,14 @@
 namespace meldpunt::notification {
 
 struct NotificationOptions {
-  int max_attempts = 8;
+  // A bound on the attempts of one round besides retry_for; 0: none (the service sets none).
+  int max_attempts = 0;
   absl::Duration first_backoff = absl::Seconds(2);
+  // Backoff doubles up to this; a webhook's Retry-After is honoured up to this too.
   absl::Duration max_backoff = absl::Minutes(10);
+  // How long temporary failures are retried, from when the message was queued (or retried by
+  // hand); the last attempt is made when this has passed. Permanent failures are not retried.
+  absl::Duration retry_for = absl::Hours(24);
   // Days until the answer is due, per case kind name (REPORT, COMPLAINT, ...), for the letter.
   std::map<std::string, int64_t> answer_days;
   // Messages in flight to one host at most; more wait (not counted as an attempt), so a slow

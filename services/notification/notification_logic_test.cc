@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "libs/privacy/privacy.h"
 #include "nlohmann/json.hpp"
+#include "services/notification/delivery_error.h"
 
 namespace meldpunt::notification {
 namespace {
@@ -19,15 +20,21 @@ class FakeMailer : public Mailer {
  public:
   absl::Status Send(const Email& email) override {
     sent.push_back(email);
-    if (failures_left > 0) {
+    absl::Status status = absl::OkStatus();
+    if (answer) {
+      status = answer();
+    } else if (failures_left > 0) {
       --failures_left;
-      return failure;
+      status = failure;
     }
-    return absl::OkStatus();
+    if (status.ok()) delivered.push_back(email);
+    return status;
   }
-  std::vector<Email> sent;
+  std::vector<Email> sent;       // every attempt
+  std::vector<Email> delivered;  // the attempts that went through
   int failures_left = 0;
-  absl::Status failure = absl::UnavailableError("connection refused");
+  absl::Status failure = TemporaryFailure(absl::StatusCode::kUnavailable, "connection refused");
+  std::function<absl::Status()> answer;  // when set, what every attempt gets
 };
 
 // The outbox in memory, with the Redis one's queue semantics (due, claimed under a lease).
@@ -90,6 +97,16 @@ class MemoryStore : public DeliveryStore {
   }
   absl::StatusOr<int64_t> Waiting(int32_t) override {
     return static_cast<int64_t>(due_.size() + inflight_.size());
+  }
+  absl::StatusOr<std::optional<absl::Time>> OldestQueued(int32_t) override {
+    std::optional<absl::Time> oldest;
+    for (const auto* queue : {&due_, &inflight_}) {
+      for (const auto& [key, at] : *queue) {
+        const absl::Time queued = events::GetTime(jobs[key].delivery().at());
+        if (!oldest || queued < *oldest) oldest = queued;
+      }
+    }
+    return oldest;
   }
   absl::Status SaveSubmission(const events::Envelope& e) override {
     submissions[e.case_id()] = e;
@@ -207,9 +224,9 @@ class NotificationLogicTest : public ::testing::Test {
                  return absl::OkStatus();
                },
                store_, log_, dead_letters_, clock_,
-               {.max_attempts = 3,
-                .first_backoff = absl::Seconds(2),
-                .max_backoff = absl::Seconds(60),
+               {.first_backoff = absl::Seconds(2),
+                .max_backoff = absl::Minutes(10),
+                .retry_for = absl::Hours(24),
                 .answer_days = {{"COMPLAINT", 45}},
                 .max_in_flight_per_host = 1,
                 .sealer = &sealer_,
@@ -369,26 +386,40 @@ TEST_F(NotificationLogicTest, FailureIsScheduledInTheStoreWithBackoffAndJitterNo
   EXPECT_EQ(log_.appended[0].notification_delivered().attempts(), 2);
 }
 
-TEST_F(NotificationLogicTest, DeadLetteredAfterTheLastAttemptAndRetriedByHand) {
-  mailer_.failures_left = 100;
+// Sends what falls due from now until `until`, a minute at a time, as the senders do.
+#define PUMP_UNTIL(until) \
+  for (const absl::Time end = (until); clock_.Now() < end; clock_.Advance(absl::Minutes(1))) Pump()
+
+TEST_F(NotificationLogicTest, TemporaryFailuresAreRetriedForADayThenDeadLetteredAndRetriedByHand) {
+  mailer_.failures_left = 1'000'000;  // the mail relay never comes back by itself
   ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
-  for (int i = 0; i < 3; ++i) {
-    Pump();
-    clock_.Advance(absl::Minutes(5));
-  }
-  EXPECT_EQ(mailer_.sent.size(), 3u);
+  const absl::Time queued = clock_.Now();
+  PUMP_UNTIL(queued + absl::Hours(24) - absl::Minutes(1));
+  EXPECT_EQ(Only().status(), "retrying") << "a day of temporary failures is retried";
+  EXPECT_TRUE(dead_letters_.appended.empty());
+  // Backoff doubles from 2 s up to 10 minutes: about 150 attempts in a day, not 8.
+  EXPECT_GT(mailer_.sent.size(), 140u);
+  EXPECT_LT(mailer_.sent.size(), 300u);
+  PUMP_UNTIL(queued + absl::Hours(24) + absl::Minutes(2));
+  EXPECT_EQ(Only().status(), "dead_lettered");
   ASSERT_EQ(dead_letters_.appended.size(), 1u);
   ASSERT_EQ(log_.appended.size(), 1u);
-  EXPECT_EQ(log_.appended[0].type(), "NotificationFailed");
-  EXPECT_TRUE(log_.appended[0].notification_failed().dead_lettered());
-  EXPECT_EQ(log_.appended[0].notification_failed().attempts(), 3);
-  EXPECT_EQ(Only().status(), "dead_lettered");
+  const auto& failed = log_.appended[0].notification_failed();
+  EXPECT_TRUE(failed.dead_lettered());
+  EXPECT_EQ(failed.attempts(), static_cast<int>(mailer_.sent.size()));
+  EXPECT_EQ(failed.last_error(), "temporary failures for 24h, gave up: connection refused");
+  EXPECT_TRUE(mailer_.delivered.empty());
+  const size_t attempts = mailer_.sent.size();
+  clock_.Advance(absl::Hours(1));
   EXPECT_TRUE(Pump().empty());
-  // Ops fixed the mail server and retries it: the same key, a fresh round of attempts.
-  mailer_.failures_left = 0;
+  EXPECT_EQ(mailer_.sent.size(), attempts);
+  // Ops fixed the mail server and retries it: the same key, a fresh day of attempts.
+  mailer_.failures_left = 1;
   auto retried = logic_.Retry(kCase, Only().idempotency_key());
   ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_EQ(retried->status(), "retrying");
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"retrying"}));
+  clock_.Advance(absl::Seconds(2));
   EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));
   EXPECT_EQ(mailer_.sent.back().idempotency_key, mailer_.sent.front().idempotency_key);
   EXPECT_EQ(logic_.Retry(kCase, Only().idempotency_key()).status().code(),
@@ -396,13 +427,168 @@ TEST_F(NotificationLogicTest, DeadLetteredAfterTheLastAttemptAndRetriedByHand) {
   EXPECT_EQ(logic_.Retry(kCase, "nope").status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(NotificationLogicTest, PermanentRefusalIsNotRetried) {
-  mailer_.failures_left = 1;
-  mailer_.failure = absl::InvalidArgumentError("550 no such mailbox");
+TEST_F(NotificationLogicTest, AnHourLongMailOutageDeliversEveryMessageOnceWithOneKey) {
+  const absl::Time outage_ends = clock_.Now() + absl::Hours(1);
+  mailer_.answer = [&]() -> absl::Status {
+    if (clock_.Now() < outage_ends) {
+      return TemporaryFailure(absl::StatusCode::kUnavailable,
+                              "smtp smtp://relay:25: Couldn't connect to server");
+    }
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("routed-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_routed()->set_department("waste");
+                                }),
+                          0)
+                  .ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("referred-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_referred()->set_body("Ombudsdienst");
+                                }),
+                          0)
+                  .ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("escalated-1",
+                                [](events::Envelope& e) {
+                                  auto* x = e.mutable_case_escalated();
+                                  x->set_clock("answer");
+                                  x->set_level(1);
+                                  x->set_target("department-head");
+                                  x->set_department("waste");
+                                }),
+                          0)
+                  .ok());
+  ASSERT_EQ(store_.jobs.size(), 4u);
+  // What the age of the oldest waiting message is measured from.
+  EXPECT_EQ(*store_.OldestQueued(0), std::optional<absl::Time>(clock_.Now()));
+  std::map<std::string, std::vector<absl::Time>> tried;  // key -> attempt times
+  for (const absl::Time end = clock_.Now() + absl::Hours(2); clock_.Now() < end;
+       clock_.Advance(absl::Seconds(30))) {
+    const size_t before = mailer_.sent.size();
+    Pump();
+    for (size_t i = before; i < mailer_.sent.size(); ++i)
+      tried[mailer_.sent[i].idempotency_key].push_back(clock_.Now());
+    if (clock_.Now() < outage_ends) EXPECT_TRUE(dead_letters_.appended.empty());
+  }
+  EXPECT_TRUE(dead_letters_.appended.empty());
+  EXPECT_EQ(store_.Queued(), 0u);
+  EXPECT_EQ(*store_.OldestQueued(0), std::nullopt);
+  // Each message went through once, under the one key it had on every attempt.
+  ASSERT_EQ(mailer_.delivered.size(), 4u);
+  std::map<std::string, int> delivered_per_key;
+  std::map<std::string, std::set<std::string>> keys_per_message;
+  for (const Email& m : mailer_.delivered) ++delivered_per_key[m.idempotency_key];
+  for (const Email& m : mailer_.sent)
+    keys_per_message[m.to + "|" + m.subject].insert(m.idempotency_key);
+  EXPECT_EQ(delivered_per_key.size(), 4u);
+  for (const auto& [key, n] : delivered_per_key) EXPECT_EQ(n, 1) << key;
+  EXPECT_EQ(keys_per_message.size(), 4u);
+  for (const auto& [message, keys] : keys_per_message) EXPECT_EQ(keys.size(), 1u) << message;
+  ASSERT_EQ(log_.appended.size(), 4u);
+  std::set<std::string> recorded;
+  for (const auto& e : log_.appended) {
+    ASSERT_EQ(e.type(), "NotificationDelivered");
+    recorded.insert(e.notification_delivered().idempotency_key());
+    EXPECT_GT(e.notification_delivered().attempts(), 8) << "more than the 8 attempts of before";
+  }
+  EXPECT_EQ(recorded.size(), 4u);
+  for (const auto& [key, times] : tried) {
+    ASSERT_FALSE(times.empty());
+    // Delivered within a backoff (10 minutes, and the 30 s step) of the relay's return.
+    EXPECT_LE(times.back(), outage_ends + absl::Minutes(10) + absl::Seconds(30)) << key;
+    for (size_t i = 1; i < times.size(); ++i)
+      EXPECT_LE(times[i] - times[i - 1], absl::Minutes(10) + absl::Seconds(30)) << key;
+  }
+  for (const auto& [k, job] : store_.jobs) EXPECT_EQ(job.delivery().status(), "delivered");
+}
+
+TEST_F(NotificationLogicTest, APermanentFailureIsDeadLetteredAfterOneAttempt) {
+  mailer_.failures_left = 1'000'000;
+  mailer_.failure = PermanentFailure(absl::StatusCode::kFailedPrecondition,
+                                     "smtp smtp://relay:25: Failed sending data (reply 550)");
   ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
   EXPECT_EQ(Pump(), (std::vector<std::string>{"dead_lettered"}));
-  EXPECT_EQ(mailer_.sent.size(), 1u);
-  EXPECT_EQ(dead_letters_.appended.size(), 1u);
+  PUMP_UNTIL(clock_.Now() + absl::Hours(2));
+  EXPECT_EQ(mailer_.sent.size(), 1u) << "no further attempts";
+  ASSERT_EQ(dead_letters_.appended.size(), 1u);
+  ASSERT_EQ(log_.appended.size(), 1u);
+  EXPECT_EQ(log_.appended[0].notification_failed().attempts(), 1);
+  EXPECT_TRUE(log_.appended[0].notification_failed().dead_lettered());
+  EXPECT_EQ(log_.appended[0].notification_failed().last_error(),
+            "smtp smtp://relay:25: Failed sending data (reply 550)");
+  EXPECT_EQ(Only().status(), "dead_lettered");
+  // An error nobody classified is not taken for a permanent one.
+  mailer_.failure = absl::InternalError("something unexpected");
+  ASSERT_TRUE(logic_
+                  .Handle(Event("routed-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_routed()->set_department("waste");
+                                }),
+                          0)
+                  .ok());
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"retrying"}));
+}
+
+TEST_F(NotificationLogicTest, AWebhookRefusedForGoodIsDeadLetteredAtOnceAndRetryAfterIsHonoured) {
+  events::Envelope submitted = Submitted();
+  submitted.mutable_case_submitted()->mutable_draft()->mutable_reporter()->set_notify_by(
+      t::NOTIFY_WEBHOOK);
+  ASSERT_TRUE(logic_.Handle(submitted, 0).ok());
+  // 429 with Retry-After: 300 s, although the backoff says 2 s.
+  on_hook_ = [] {
+    return TemporaryFailure(absl::StatusCode::kUnavailable, "HTTP 429", absl::Seconds(300));
+  };
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"retrying"}));
+  EXPECT_EQ(store_.DueAt(store_.jobs.begin()->second), clock_.Now() + absl::Seconds(300));
+  clock_.Advance(absl::Seconds(299));
+  EXPECT_TRUE(Pump().empty()) << "not before the receiver asked";
+  clock_.Advance(absl::Seconds(1));
+  // A Retry-After of ten hours is bounded by max_backoff.
+  on_hook_ = [] {
+    return TemporaryFailure(absl::StatusCode::kUnavailable, "HTTP 503", absl::Hours(10));
+  };
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"retrying"}));
+  EXPECT_EQ(store_.DueAt(store_.jobs.begin()->second), clock_.Now() + absl::Minutes(10));
+  clock_.Advance(absl::Minutes(10));
+  // Then a 404: refused for good, dead-lettered without waiting for retry_for.
+  on_hook_ = [] { return PermanentFailure(absl::StatusCode::kInvalidArgument, "HTTP 404"); };
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"dead_lettered"}));
+  EXPECT_EQ(hooks_.size(), 3u);
+  ASSERT_EQ(dead_letters_.appended.size(), 1u);
+  EXPECT_EQ(dead_letters_.appended[0].notification_failed().last_error(), "HTTP 404");
+}
+
+TEST(DeliveryError, TheClassTravelsWithTheStatus) {
+  const absl::Status temporary =
+      TemporaryFailure(absl::StatusCode::kUnavailable, "HTTP 429", absl::Seconds(30));
+  EXPECT_EQ(temporary.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(temporary.message(), "HTTP 429");
+  EXPECT_FALSE(IsPermanent(temporary));
+  EXPECT_EQ(RetryAfterOf(temporary), absl::Seconds(30));
+  EXPECT_EQ(RetryAfterOf(TemporaryFailure(absl::StatusCode::kUnavailable, "x")), std::nullopt);
+  const absl::Status permanent = PermanentFailure(absl::StatusCode::kInvalidArgument, "HTTP 404");
+  EXPECT_TRUE(IsPermanent(permanent));
+  EXPECT_EQ(permanent.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(IsPermanent(absl::InvalidArgumentError("unclassified")));
+  EXPECT_FALSE(IsPermanent(absl::OkStatus()));
+}
+
+TEST(DeliveryError, RetryAfterIsSecondsOrAnHttpDate) {
+  const absl::Time now = absl::FromUnixSeconds(1'763'800'000);
+  EXPECT_EQ(ParseRetryAfter("120", now), absl::Seconds(120));
+  EXPECT_EQ(ParseRetryAfter(" 0 ", now), absl::ZeroDuration());
+  EXPECT_EQ(ParseRetryAfter(absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", now + absl::Minutes(5),
+                                             absl::UTCTimeZone()),
+                            now),
+            absl::Minutes(5));
+  EXPECT_EQ(ParseRetryAfter("Sat, 01 Jan 2000 00:00:00 GMT", now), absl::ZeroDuration());
+  EXPECT_EQ(ParseRetryAfter("-5", now), std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("soon", now), std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("", now), std::nullopt);
 }
 
 TEST_F(NotificationLogicTest, LogDownAfterSendingDoesNotSendAgain) {
@@ -698,7 +884,8 @@ TEST_F(NotificationLogicTest, ARebuildAfterErasureBringsNothingBack) {
 
 TEST_F(NotificationLogicTest, AFailureThatQuotesTheAddressIsRecordedWithoutIt) {
   mailer_.failures_left = 1;
-  mailer_.failure = absl::InvalidArgumentError("550 <ELS@Example.org>: no such mailbox");
+  mailer_.failure = PermanentFailure(absl::StatusCode::kFailedPrecondition,
+                                     "550 <ELS@Example.org>: no such mailbox");
   ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
   EXPECT_EQ(Pump(), (std::vector<std::string>{"dead_lettered"}));
   ASSERT_EQ(dead_letters_.appended.size(), 1u);

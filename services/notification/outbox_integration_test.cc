@@ -137,7 +137,8 @@ class OutboxIntegrationTest : public ::testing::Test {
     if (!stack_.webhook.empty()) EXPECT_EQ(testing::SinkControl(stack_.webhook, "DELETE"), 200);
     if (redis_ == nullptr) return;
     std::vector<std::string> keys = {RedisDeliveryStore::DueKey(partition_),
-                                     RedisDeliveryStore::InflightKey(partition_)};
+                                     RedisDeliveryStore::InflightKey(partition_),
+                                     RedisDeliveryStore::QueuedKey(partition_)};
     for (const std::string& c : cases_) {
       keys.push_back(absl::StrCat("mp:notify:jobs:{", c, "}"));
       keys.push_back(absl::StrCat("mp:notify:case:{", c, "}"));
@@ -396,6 +397,35 @@ TEST_F(OutboxIntegrationTest, StoreRepairsAMessageThatNeverReachedTheQueueAndCla
   claimed = store_->Claim(partition_, t0 + absl::Seconds(5), absl::Seconds(30), 2);
   ASSERT_EQ(claimed->size(), 1u);
   EXPECT_EQ((*claimed)[0].delivery().idempotency_key(), "a");
+}
+
+TEST_F(OutboxIntegrationTest, StoreKnowsWhenItsOldestWaitingMessageWasQueued) {
+  const std::string case_id = NewCaseId();
+  const absl::Time t0 = absl::FromUnixMillis(1'763'800'000'000);
+  EXPECT_EQ(*store_->OldestQueued(partition_), std::nullopt);
+  v1::Job old = MakeJob(case_id, "old", partition_, "old");
+  events::SetTime(old.mutable_delivery()->mutable_at(), t0);  // queued then
+  v1::Job young = MakeJob(case_id, "young", partition_, "young");
+  events::SetTime(young.mutable_delivery()->mutable_at(), t0 + absl::Hours(1));
+  ASSERT_TRUE(store_->Enqueue(young, t0 + absl::Hours(1)).ok());
+  ASSERT_TRUE(store_->Enqueue(old, t0 + absl::Hours(2)).ok());  // due later, queued earlier
+  EXPECT_EQ(*store_->OldestQueued(partition_), std::optional<absl::Time>(t0));
+  // Claimed and retried later: still queued since t0.
+  auto claimed = store_->Claim(partition_, t0 + absl::Hours(3), absl::Seconds(30), 10);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 2u);
+  EXPECT_EQ(*store_->OldestQueued(partition_), std::optional<absl::Time>(t0));
+  ASSERT_TRUE(store_->Reschedule(old, t0 + absl::Hours(4)).ok());
+  EXPECT_EQ(*store_->OldestQueued(partition_), std::optional<absl::Time>(t0));
+  ASSERT_TRUE(store_->Finish(old).ok());
+  EXPECT_EQ(*store_->OldestQueued(partition_), std::optional<absl::Time>(t0 + absl::Hours(1)));
+  ASSERT_TRUE(store_->Finish(young).ok());
+  EXPECT_EQ(*store_->OldestQueued(partition_), std::nullopt);
+  // Retried by hand: back in the queue, as of the retry.
+  events::SetTime(old.mutable_delivery()->mutable_at(), t0 + absl::Hours(5));
+  ASSERT_TRUE(store_->Reschedule(old, t0 + absl::Hours(5)).ok());
+  EXPECT_EQ(*store_->OldestQueued(partition_), std::optional<absl::Time>(t0 + absl::Hours(5)));
+  ASSERT_TRUE(store_->Finish(old).ok());
 }
 
 TEST_F(OutboxIntegrationTest, StoreKeepsSubmissionAndDepartment) {

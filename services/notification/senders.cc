@@ -82,14 +82,21 @@ void Senders::DispatchLoop() {
       for (auto& job : *jobs) queue_.push_back(std::move(job));
       return got;
     });
-    int64_t waiting = 0;
-    if (pass % 40 == 0) {
+    if (pass++ % 40 == 0) {
+      int64_t waiting = 0;
+      std::optional<absl::Time> oldest;
       for (int32_t p : partitions) {
         absl::StatusOr<int64_t> n = store_.Waiting(p);
         if (n.ok()) waiting += *n;
+        absl::StatusOr<std::optional<absl::Time>> queued = store_.OldestQueued(p);
+        if (queued.ok() && *queued && (!oldest || **queued < *oldest)) oldest = **queued;
+      }
+      waiting_ = waiting;
+      if (options_.on_queue) {
+        options_.on_queue(
+            waiting, oldest ? std::optional<absl::Duration>(absl::Now() - *oldest) : std::nullopt);
       }
     }
-    if (pass++ % 40 == 0) waiting_ = waiting;
     // Every sender busy: wait for one to finish (at most a poll interval) and claim again at
     // once, so a backlog drains at the senders' pace rather than the poll's.
     absl::MutexLock lock(&mu_);

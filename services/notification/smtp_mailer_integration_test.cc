@@ -1,4 +1,5 @@
 // SmtpMailer against the real SMTP sink (aiosmtpd) of the test stack.
+#include "services/notification/delivery_error.h"
 #include "services/notification/mailer.h"
 
 #include <filesystem>
@@ -77,12 +78,15 @@ TEST(SmtpMailer, UnreachableServerIsUnavailable) {
                      .timeout = absl::Seconds(5)});
   absl::Status status = mailer.Send({"a@example.org", "s", "b", "k", "MP-0123456789ABC", "nl"});
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_FALSE(IsPermanent(status)) << "no connection may pass later";
 }
 
 TEST(SmtpMailer, HeaderInjectionIsRefused) {
   SmtpMailer mailer({});
-  EXPECT_EQ(mailer.Send({"a@example.org\r\nBcc: x@example.org", "s", "b", "k", "c", "nl"}).code(),
-            absl::StatusCode::kInvalidArgument);
+  const absl::Status status =
+      mailer.Send({"a@example.org\r\nBcc: x@example.org", "s", "b", "k", "c", "nl"});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(IsPermanent(status)) << "it can never go";
 }
 
 }  // namespace

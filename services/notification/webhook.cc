@@ -21,6 +21,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "libs/status/status_macros.h"
+#include "services/notification/delivery_error.h"
 
 namespace meldpunt::notification {
 namespace {
@@ -280,28 +281,32 @@ absl::StatusOr<WebhookSender> WebhookSender::Create(WebhookOptions options) {
 absl::StatusOr<WebhookSender::Target> WebhookSender::Resolve(const std::string& url) const {
   Target target;
   target.url.reset(curl_url());
-  if (target.url == nullptr) return absl::InternalError("curl_url failed");
+  if (target.url == nullptr)
+    return TemporaryFailure(absl::StatusCode::kInternal, "curl_url failed");
   if (HasControlCharacter(url)) {
-    return absl::InvalidArgumentError("webhook target URL has a control character");
+    return PermanentFailure(absl::StatusCode::kInvalidArgument,
+                            "webhook target URL has a control character");
   }
   if (CURLUcode rc = curl_url_set(target.url.get(), CURLUPART_URL, url.c_str(), 0);
       rc != CURLUE_OK) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("webhook target URL is not valid: ", curl_url_strerror(rc),
-                     " (expected http:// or https:// with a host)"));
+    return PermanentFailure(absl::StatusCode::kInvalidArgument,
+                            absl::StrCat("webhook target URL is not valid: ", curl_url_strerror(rc),
+                                         " (expected http:// or https:// with a host)"));
   }
   const std::string scheme = absl::AsciiStrToLower(UrlPart(target.url.get(), CURLUPART_SCHEME));
   if (scheme != "http" && scheme != "https") {
-    return absl::InvalidArgumentError(
+    return PermanentFailure(
+        absl::StatusCode::kInvalidArgument,
         absl::StrCat("webhook target URL has scheme \"", scheme, "\": only http and https"));
   }
   target.host = UrlPart(target.url.get(), CURLUPART_HOST);
   if (target.host.empty()) {
-    return absl::InvalidArgumentError("webhook target URL has no host");
+    return PermanentFailure(absl::StatusCode::kInvalidArgument, "webhook target URL has no host");
   }
   const std::string port = UrlPart(target.url.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
   if (!absl::SimpleAtoi(port, &target.port) || target.port <= 0 || target.port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("webhook target URL has a bad port: ", port));
+    return PermanentFailure(absl::StatusCode::kInvalidArgument,
+                            absl::StrCat("webhook target URL has a bad port: ", port));
   }
   target.origin = absl::StrCat(scheme, "://", target.host, ":", target.port);
 
@@ -318,8 +323,9 @@ absl::StatusOr<WebhookSender::Target> WebhookSender::Resolve(const std::string& 
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* found = nullptr;
     if (int rc = getaddrinfo(bare.c_str(), nullptr, &hints, &found); rc != 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "webhook target ", target.origin, ": cannot resolve ", bare, ": ", gai_strerror(rc)));
+      return TemporaryFailure(absl::StatusCode::kUnavailable,
+                              absl::StrCat("webhook target ", target.origin, ": cannot resolve ",
+                                           bare, ": ", gai_strerror(rc)));
     }
     for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
       Address a{};
@@ -338,8 +344,9 @@ absl::StatusOr<WebhookSender::Target> WebhookSender::Resolve(const std::string& 
     }
     freeaddrinfo(found);
     if (target.addresses.empty()) {
-      return absl::UnavailableError(absl::StrCat("webhook target ", target.origin, ": ", bare,
-                                                 " resolves to no IPv4 or IPv6 address"));
+      return TemporaryFailure(absl::StatusCode::kUnavailable,
+                              absl::StrCat("webhook target ", target.origin, ": ", bare,
+                                           " resolves to no IPv4 or IPv6 address"));
     }
   }
 
@@ -350,7 +357,8 @@ absl::StatusOr<WebhookSender::Target> WebhookSender::Resolve(const std::string& 
       return InPrefix(a, range.network, range.prefix_bits);
     });
     if (allowed) continue;
-    return absl::PermissionDeniedError(
+    return PermanentFailure(
+        absl::StatusCode::kPermissionDenied,
         absl::StrCat("webhook target ", target.origin,
                      " refused: ", target.literal ? "it is " : absl::StrCat(bare, " resolves to "),
                      FormatAddress(a), ", ", why,
@@ -382,22 +390,26 @@ absl::Status WebhookSender::Send(const WebhookTarget& target, const WebhookMessa
   const std::string what =
       absl::StrCat("webhook delivery ", message.id, " for case ", message.case_id);
   if (message.id.empty() || HasControlCharacter(message.id)) {
-    return absl::InvalidArgumentError(
+    return PermanentFailure(
+        absl::StatusCode::kInvalidArgument,
         absl::StrCat(what, ": the id (webhook-id) is empty or has a control character"));
   }
   if (target.secret.empty()) {
-    return absl::InvalidArgumentError(
+    return PermanentFailure(
+        absl::StatusCode::kInvalidArgument,
         absl::StrCat(what, ": the target has no secret, so it could not be signed"));
   }
   if (message.timestamp == absl::InfinitePast() || message.timestamp == absl::InfiniteFuture() ||
       message.timestamp == absl::UnixEpoch()) {
-    return absl::InvalidArgumentError(
+    return PermanentFailure(
+        absl::StatusCode::kInvalidArgument,
         absl::StrCat(what, ": timestamp not set (it is the time of this attempt)"));
   }
   absl::StatusOr<Target> resolved = Resolve(target.url);
   if (!resolved.ok()) {
-    return absl::Status(resolved.status().code(),
-                        absl::StrCat(what, ": ", resolved.status().message()));
+    const std::string message = absl::StrCat(what, ": ", resolved.status().message());
+    return IsPermanent(resolved.status()) ? PermanentFailure(resolved.status().code(), message)
+                                          : TemporaryFailure(resolved.status().code(), message);
   }
 
   const int64_t timestamp = absl::ToUnixSeconds(message.timestamp);
@@ -411,7 +423,8 @@ absl::Status WebhookSender::Send(const WebhookTarget& target, const WebhookMessa
            std::string("Expect:"),  // no 100-continue round trip
        }) {
     curl_slist* grown = curl_slist_append(headers.get(), header.c_str());
-    if (grown == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
+    if (grown == nullptr)
+      return TemporaryFailure(absl::StatusCode::kResourceExhausted, "curl_slist_append failed");
     headers.release();
     headers.reset(grown);
   }
@@ -426,11 +439,13 @@ absl::Status WebhookSender::Send(const WebhookTarget& target, const WebhookMessa
     const std::string entry =
         absl::StrCat(resolved->host, ":", resolved->port, ":", absl::StrJoin(addresses, ","));
     resolve.reset(curl_slist_append(nullptr, entry.c_str()));
-    if (resolve == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
+    if (resolve == nullptr)
+      return TemporaryFailure(absl::StatusCode::kResourceExhausted, "curl_slist_append failed");
   }
 
   std::unique_ptr<CURL, EasyDeleter> curl(curl_easy_init());
-  if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
+  if (curl == nullptr)
+    return TemporaryFailure(absl::StatusCode::kInternal, "curl_easy_init failed");
   CURL* c = curl.get();
   Pin pin{&resolved->addresses, ""};
   Response response;
@@ -461,28 +476,34 @@ absl::Status WebhookSender::Send(const WebhookTarget& target, const WebhookMessa
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   const std::string where = absl::StrCat(what, " to ", resolved->origin);
   if (!pin.refused.empty()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(where, ": refused to connect to ", pin.refused,
-                     ", which is not an address the target was checked at"));
+    return PermanentFailure(absl::StatusCode::kPermissionDenied,
+                            absl::StrCat(where, ": refused to connect to ", pin.refused,
+                                         ", which is not an address the target was checked at"));
   }
   const bool complete = code == CURLE_OK || (code == CURLE_WRITE_ERROR && response.truncated);
   if (!complete || status == 0) {
     char* ip = nullptr;
     curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &ip);
-    return absl::UnavailableError(
+    return TemporaryFailure(
+        absl::StatusCode::kUnavailable,
         absl::StrCat(where, ": ", error[0] ? error : curl_easy_strerror(code),
                      ip != nullptr && ip[0] ? absl::StrCat(" (at ", ip, ")") : ""));
   }
   if (status >= 200 && status <= 299) return absl::OkStatus();
   std::string detail = absl::StrCat(where, ": HTTP ", status);
   curl_header* retry_after = nullptr;
+  std::optional<absl::Duration> wait;
   if (curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &retry_after) == CURLHE_OK) {
     absl::StrAppend(&detail, " (Retry-After: ", retry_after->value, ")");
+    // Too many requests, or down for maintenance: the receiver says when to come back.
+    if (status == 429 || status == 503)
+      wait = ParseRetryAfter(retry_after->value, message.timestamp);
   }
   if (status >= 300 && status <= 399) absl::StrAppend(&detail, " (redirects are not followed)");
   absl::StrAppend(&detail, ": ", Quote(response.body, response.truncated));
-  if (RetryableStatus(status)) return absl::UnavailableError(detail);
-  return absl::InvalidArgumentError(detail);
+  if (RetryableStatus(status))
+    return TemporaryFailure(absl::StatusCode::kUnavailable, detail, wait);
+  return PermanentFailure(absl::StatusCode::kInvalidArgument, detail);
 }
 
 }  // namespace meldpunt::notification

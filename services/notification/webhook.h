@@ -54,12 +54,14 @@ class WebhookSender {
   // POSTs body with Content-Type application/json and the Standard Webhooks headers:
   //   webhook-id: <id>, webhook-timestamp: <unix seconds>,
   //   webhook-signature: v1,<base64 HMAC-SHA256(secret, "<id>.<timestamp>.<body>")>
-  // plus X-Meldpunt-Idempotency-Key: <id>. Outcome: OK for 2xx; UNAVAILABLE for connection
-  // errors, timeouts, 408, 425, 429 and 5xx (retry); INVALID_ARGUMENT for other statuses (a 4xx,
-  // or a 3xx: redirects are not followed; never retried) and for a message or target that can
-  // never go (bad URL, no secret, no id); PERMISSION_DENIED when the target is refused (see
-  // CheckTarget). Error messages name the target by scheme, host and port only (a path may hold
-  // a token) and quote the start of the response body. Thread-safe.
+  // plus X-Meldpunt-Idempotency-Key: <id>. Outcome, classified here (delivery_error.h): OK for
+  // 2xx; a TemporaryFailure (UNAVAILABLE) for connection errors, timeouts, a name that does not
+  // resolve, 408, 425, 429 and 5xx, carrying the wait of a Retry-After header on 429 and 503; a
+  // PermanentFailure for other statuses (INVALID_ARGUMENT: a 4xx, or a 3xx: redirects are not
+  // followed), for a message or target that can never go (INVALID_ARGUMENT: bad URL, no secret,
+  // no id) and for a refused target (PERMISSION_DENIED, see CheckTarget). Error messages name the
+  // target by scheme, host and port only (a path may hold a token) and quote the start of the
+  // response body. Thread-safe.
   absl::Status Send(const WebhookTarget& target, const WebhookMessage& message) const;
 
   // The target's scheme must be http or https, with a host (else INVALID_ARGUMENT); the host is

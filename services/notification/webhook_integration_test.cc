@@ -1,9 +1,14 @@
 // WebhookSender against the real webhook sink of the test stack (tests/harness/webhook_sink.py),
 // which records every request as a JSON file and can be told to answer with another status or
 // late. The signature is checked by Python's hmac, an implementation independent of ours.
+#include "services/notification/delivery_error.h"
 #include "services/notification/webhook.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -173,6 +178,88 @@ TEST_F(WebhookSenderTest, StatusesMapToRetryOrNot) {
     Respond(absl::StrCat(R"({"status": )", http, R"(, "count": 1})"));
     absl::Status status = sender_->Send(Target(UniquePath()), Message());
     EXPECT_EQ(status.code(), code) << "HTTP " << http << ": " << status;
+    // Said by the sender: a 4xx (but 408, 425, 429) or 3xx is refused for good.
+    EXPECT_EQ(IsPermanent(status), code == absl::StatusCode::kInvalidArgument)
+        << "HTTP " << http << ": " << status;
+  }
+}
+
+// A receiver on loopback that answers one request with `response` (the test sink cannot send a
+// Retry-After header). Returns its URL; the thread ends after the answer.
+class OneAnswer {
+ public:
+  explicit OneAnswer(std::string response) {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        listen(listener_, 1) != 0 ||
+        getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ADD_FAILURE() << "no loopback listener";
+      return;
+    }
+    url = absl::StrCat("http://127.0.0.1:", ntohs(address.sin_port), "/hook");
+    thread_ = std::thread([this, response = std::move(response)] {
+      const int connection = accept(listener_, nullptr, nullptr);
+      if (connection < 0) return;
+      std::string request;
+      char buffer[4096];
+      // The headers, then the body curl sends with them (small: it comes at once).
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = read(connection, buffer, sizeof buffer);
+        if (n <= 0) break;
+        request.append(buffer, static_cast<size_t>(n));
+      }
+      (void)!write(connection, response.data(), response.size());
+      close(connection);
+    });
+  }
+  ~OneAnswer() {
+    if (thread_.joinable()) thread_.join();
+    if (listener_ >= 0) close(listener_);
+  }
+  std::string url;
+
+ private:
+  int listener_ = -1;
+  std::thread thread_;
+};
+
+TEST_F(WebhookSenderTest, RetryAfterOf429And503TravelsWithTheTemporaryFailure) {
+  const absl::Time now = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
+  WebhookMessage message = Message();
+  message.timestamp = now;
+  {
+    OneAnswer receiver(
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 120\r\nContent-Length: 0\r\n"
+        "Connection: close\r\n\r\n");
+    const absl::Status status =
+        sender_->Send({.url = receiver.url, .secret = "meldpunt-test-secret"}, message);
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+    EXPECT_FALSE(IsPermanent(status));
+    EXPECT_EQ(RetryAfterOf(status), absl::Seconds(120)) << status;
+  }
+  {
+    const std::string date =
+        absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", now + absl::Minutes(5), absl::UTCTimeZone());
+    OneAnswer receiver(absl::StrCat("HTTP/1.1 503 Service Unavailable\r\nRetry-After: ", date,
+                                    "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+    const absl::Status status =
+        sender_->Send({.url = receiver.url, .secret = "meldpunt-test-secret"}, message);
+    EXPECT_FALSE(IsPermanent(status)) << status;
+    EXPECT_EQ(RetryAfterOf(status), absl::Minutes(5)) << status;
+  }
+  {
+    // Only 429 and 503 say when to come back.
+    OneAnswer receiver(
+        "HTTP/1.1 500 Internal Server Error\r\nRetry-After: 120\r\nContent-Length: 0\r\n"
+        "Connection: close\r\n\r\n");
+    const absl::Status status =
+        sender_->Send({.url = receiver.url, .secret = "meldpunt-test-secret"}, message);
+    EXPECT_FALSE(IsPermanent(status)) << status;
+    EXPECT_EQ(RetryAfterOf(status), std::nullopt) << status;
   }
 }
 
@@ -187,6 +274,7 @@ TEST_F(WebhookSenderTest, SlowEndpointTimesOutAsUnavailable) {
   absl::Status status = sender->Send(Target(path), Message());
   const absl::Duration took = absl::Now() - start;
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_FALSE(IsPermanent(status)) << "a timeout is temporary";
   EXPECT_LT(took, absl::Seconds(10));
   // It did arrive (the sink records before it waits): a retry must be idempotent.
   EXPECT_TRUE(WaitForRecord(path).has_value());
@@ -229,6 +317,7 @@ TEST_F(WebhookSenderTest, LoopbackTargetIsRefusedWithoutAllowPrivate) {
   const std::string path = UniquePath();
   absl::Status status = strict->Send(Target(path), Message());
   EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << status;
+  EXPECT_TRUE(IsPermanent(status)) << "a refused target is refused for good";
   EXPECT_THAT(status.ToString(), HasSubstr("127.0.0.1"));
   EXPECT_THAT(status.ToString(), HasSubstr("loopback"));
   // By name too: localhost resolves to loopback.
