@@ -426,6 +426,18 @@ TEST_F(OutboxIntegrationTest, StoreKnowsWhenItsOldestWaitingMessageWasQueued) {
   ASSERT_TRUE(store_->Reschedule(old, t0 + absl::Hours(5)).ok());
   EXPECT_EQ(*store_->OldestQueued(partition_), std::optional<absl::Time>(t0 + absl::Hours(5)));
   ASSERT_TRUE(store_->Finish(old).ok());
+  // An entry left behind (a message finished by a release without the set) is dropped.
+  ASSERT_TRUE(redis_
+                  ->Command({"ZADD", RedisDeliveryStore::QueuedKey(partition_),
+                             absl::StrCat(absl::ToUnixMillis(t0 - absl::Hours(1))), "x|gone"})
+                  .ok());
+  v1::Job other = MakeJob(case_id, "other", partition_, "other");
+  events::SetTime(other.mutable_delivery()->mutable_at(), t0 + absl::Hours(6));
+  ASSERT_TRUE(store_->Enqueue(other, t0 + absl::Hours(6)).ok());
+  EXPECT_EQ(*store_->OldestQueued(partition_), std::optional<absl::Time>(t0 + absl::Hours(6)));
+  auto stale = redis_->Command({"ZSCORE", RedisDeliveryStore::QueuedKey(partition_), "x|gone"});
+  ASSERT_TRUE(stale.ok());
+  EXPECT_TRUE(stale->is_nil()) << "the stale entry is gone";
 }
 
 TEST_F(OutboxIntegrationTest, StoreKeepsSubmissionAndDepartment) {
