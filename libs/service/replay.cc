@@ -1,5 +1,6 @@
 #include "libs/service/replay.h"
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -97,56 +98,69 @@ class Lane {
 absl::StatusOr<int64_t> ReplayCaseLog(
     const config::ServiceConfig& config, const std::string& group_prefix, absl::Duration timeout,
     const std::function<absl::Status(const events::Envelope&, const kafka::Record&)>& handle,
-    int parallelism) {
+    int parallelism, const std::function<absl::Status()>& reached) {
   const absl::Time deadline = absl::Now() + timeout;
   ASSIGN_OR_RETURN(auto reader,
                    MakeCaseEventConsumer(config, events::RandomId(group_prefix), group_prefix));
-  // Right after the topic was created its partitions may still lack a leader: wait for them.
+  std::map<int32_t, int64_t> next;       // partition -> the offset after the last record read
   std::map<int32_t, int64_t> remaining;  // partition -> high watermark still to reach
+  // The end of the log now: every partition with records past what was read.
+  auto read_ends = [&]() -> absl::Status {
+    remaining.clear();
+    ASSIGN_OR_RETURN(int partitions,
+                     reader->PartitionCount(events::kCaseEventsTopic, absl::Seconds(10)));
+    for (int32_t p = 0; p < partitions; ++p) {
+      ASSIGN_OR_RETURN(int64_t high,
+                       reader->HighWatermark(events::kCaseEventsTopic, p, absl::Seconds(10)));
+      if (high > next[p]) remaining[p] = high;
+    }
+    return absl::OkStatus();
+  };
+  // Right after the topic was created its partitions may still lack a leader: wait for them.
   RETURN_IF_ERROR(
-      RetryUntilAvailable("kafka partition leaders", config.startup_timeout, [&]() -> absl::Status {
-        remaining.clear();
-        ASSIGN_OR_RETURN(int partitions,
-                         reader->PartitionCount(events::kCaseEventsTopic, absl::Seconds(10)));
-        for (int32_t p = 0; p < partitions; ++p) {
-          ASSIGN_OR_RETURN(int64_t high,
-                           reader->HighWatermark(events::kCaseEventsTopic, p, absl::Seconds(10)));
-          if (high > 0) remaining[p] = high;
-        }
-        return absl::OkStatus();
-      }));
+      RetryUntilAvailable("kafka partition leaders", config.startup_timeout, read_ends));
   std::vector<std::unique_ptr<Lane>> lanes;
   for (int i = 0; i < parallelism && parallelism > 1; ++i)
     lanes.push_back(std::make_unique<Lane>(handle, deadline));
   int64_t records = 0;
-  while (!remaining.empty()) {
-    if (absl::Now() > deadline)
-      return absl::DeadlineExceededError("the replay did not reach the end of the log");
-    ASSIGN_OR_RETURN(std::optional<kafka::Record> record, reader->Poll(absl::Milliseconds(200)));
-    if (!record) continue;
-    if (absl::StatusOr<events::Envelope> envelope = events::Decode(record->value); envelope.ok()) {
-      if (!lanes.empty()) {
-        Lane& lane = *lanes[static_cast<size_t>(record->partition) % lanes.size()];
-        const int32_t partition = record->partition;
-        const int64_t offset = record->offset;
-        if (!lane.Push(std::move(*envelope), std::move(*record))) return lane.error();
-        record = kafka::Record{};
-        record->partition = partition;
-        record->offset = offset;
-      } else {
-        absl::Status handled = handle(*envelope, *record);
-        while (!handled.ok() && absl::Now() < deadline) {
-          absl::SleepFor(absl::Milliseconds(100));
-          handled = handle(*envelope, *record);
+  auto read_to_ends = [&]() -> absl::Status {
+    while (!remaining.empty()) {
+      if (absl::Now() > deadline)
+        return absl::DeadlineExceededError("the replay did not reach the end of the log");
+      ASSIGN_OR_RETURN(std::optional<kafka::Record> record, reader->Poll(absl::Milliseconds(200)));
+      if (!record) continue;
+      const int32_t partition = record->partition;
+      const int64_t offset = record->offset;
+      if (absl::StatusOr<events::Envelope> envelope = events::Decode(record->value);
+          envelope.ok()) {
+        if (!lanes.empty()) {
+          Lane& lane = *lanes[static_cast<size_t>(partition) % lanes.size()];
+          if (!lane.Push(std::move(*envelope), std::move(*record))) return lane.error();
+        } else {
+          absl::Status handled = handle(*envelope, *record);
+          while (!handled.ok() && absl::Now() < deadline) {
+            absl::SleepFor(absl::Milliseconds(100));
+            handled = handle(*envelope, *record);
+          }
+          RETURN_IF_ERROR(handled);
         }
-        RETURN_IF_ERROR(handled);
       }
+      ++records;
+      next[partition] = std::max(next[partition], offset + 1);
+      auto it = remaining.find(partition);
+      if (it != remaining.end() && offset + 1 >= it->second) remaining.erase(it);
     }
-    ++records;
-    auto it = remaining.find(record->partition);
-    if (it != remaining.end() && record->offset + 1 >= it->second) remaining.erase(it);
+    for (auto& lane : lanes) RETURN_IF_ERROR(lane->Drain());
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(read_to_ends());
+  if (reached) {
+    // What was appended until `reached` returned (the caller's own consumer is back by then) is
+    // read too: the caller's consumer takes over from there without a gap.
+    RETURN_IF_ERROR(reached());
+    RETURN_IF_ERROR(read_ends());
+    RETURN_IF_ERROR(read_to_ends());
   }
-  for (auto& lane : lanes) RETURN_IF_ERROR(lane->Drain());
   reader->Close();
   return records;
 }

@@ -24,9 +24,14 @@ namespace meldpunt::service {
 // With `parallelism` > 1, that many threads handle the records, each the partitions p with
 // p % parallelism == its number, in log order within a partition (a case's events stay in order;
 // `handle` must be safe to call from several threads for different cases).
+// With `reached`: once every record up to those high watermarks is handled, `reached` is called
+// (an error of it ends the replay), and the replay then goes on to the high watermarks read after
+// it returned. A service that stopped its own consumer of the log restarts it in `reached`: what
+// was appended while it was stopped is handled by the replay or, later, by that consumer, with no
+// gap between the two (both may handle some records twice: handlers drop what comes twice).
 absl::StatusOr<int64_t> ReplayCaseLog(
     const config::ServiceConfig& config, const std::string& group_prefix, absl::Duration timeout,
     const std::function<absl::Status(const events::Envelope&, const kafka::Record&)>& handle,
-    int parallelism = 1);
+    int parallelism = 1, const std::function<absl::Status()>& reached = nullptr);
 
 }  // namespace meldpunt::service

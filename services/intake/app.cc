@@ -41,7 +41,8 @@ absl::Status IntakeApp::Start() {
                                                        .projection_wait = config_.projection_wait,
                                                        .rules = rules,
                                                        .keys = privacy_.keys.get(),
-                                                       .sealer = privacy_.sealer.get()},
+                                                       .sealer = privacy_.sealer.get(),
+                                                       .rebuilding = &rebuilding_},
                                          &fold_watch_);
   RETURN_IF_ERROR(StartProjection());
 
@@ -118,7 +119,12 @@ absl::StatusOr<v1::RebuildProjectionResponse> IntakeApp::RebuildProjection() {
     std::atomic<bool>& flag;
     ~Done() { flag = false; }
   } done{rebuilding_};
-  log::Warning("projection rebuild started: queries answer NOT_FOUND until it is done");
+  // Until it is done, a case the projection does not hold is "retry", not NOT_FOUND
+  // (IntakeOptions::rebuilding): a submission answered from its event may not be folded yet, and
+  // its reference claim (the evidence of it) went with the clear or the loss being repaired.
+  log::Warning("projection rebuild started: queries of cases not folded yet answer UNAVAILABLE");
+  // The live consumer stops first (its lanes drained, what it folded committed): nothing folds
+  // between the clear and the replay, which the clear would wipe.
   {
     absl::MutexLock lock(&projection_mu_);
     if (projection_) projection_->Stop();
@@ -127,7 +133,11 @@ absl::StatusOr<v1::RebuildProjectionResponse> IntakeApp::RebuildProjection() {
   ASSIGN_OR_RETURN(int64_t removed, store_->Clear());
   v1::RebuildProjectionResponse response;
   std::atomic<int64_t> cases{0};
-  // The partitions in parallel lanes, as the live projection folds them.
+  bool restarted = false;
+  // The partitions in parallel lanes, as the live projection folds them. The end positions are
+  // read after the clear; once they are folded the live consumer comes back, and the replay goes
+  // on to the end of the log as it is then: an event appended while the live consumer was
+  // stopped is folded before the rebuild returns, whether or not it was before the first end.
   absl::StatusOr<int64_t> records = service::ReplayCaseLog(
       config_, "meldpunt-intake-rebuild", config_.rebuild_timeout,
       [&](const events::Envelope& e, const kafka::Record& r) -> absl::Status {
@@ -135,17 +145,37 @@ absl::StatusOr<v1::RebuildProjectionResponse> IntakeApp::RebuildProjection() {
         if (e.payload_case() == events::Envelope::kCaseSubmitted) ++cases;
         return absl::OkStatus();
       },
-      service::LoopOptions(config_).lanes);
+      service::LoopOptions(config_).lanes,
+      [&]() -> absl::Status {
+        if (rebuild_hook_) rebuild_hook_("replayed");
+        RETURN_IF_ERROR(StartProjection());
+        restarted = true;
+        AwaitProjectionJoined(absl::Now() + config_.startup_timeout);
+        return absl::OkStatus();
+      });
   response.set_cases(cases.load());
   // The projection consumer comes back whatever happened, so the intake keeps serving.
-  absl::Status restarted = StartProjection();
+  absl::Status restart = restarted ? absl::OkStatus() : StartProjection();
   if (!records.ok()) return records.status();
-  RETURN_IF_ERROR(restarted);
+  RETURN_IF_ERROR(restart);
   response.set_events(*records);
   log::Warning(
       "projection rebuilt",
       {{"keys_removed", removed}, {"events", response.events()}, {"cases", response.cases()}});
   return response;
+}
+
+void IntakeApp::AwaitProjectionJoined(absl::Time deadline) {
+  // The replay reads its last end positions once the live consumer holds its partitions: what is
+  // appended after them, the live consumer folds in its normal course.
+  while (absl::Now() < deadline) {
+    {
+      absl::MutexLock lock(&projection_mu_);
+      if (!projection_ || !projection_->running() || projection_->joined()) return;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  log::Warning("the projection consumer did not join its group in time; the rebuild goes on");
 }
 
 bool IntakeApp::Ready() const {

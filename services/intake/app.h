@@ -8,7 +8,9 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -45,10 +47,17 @@ class IntakeApp {
 
   // Clears the projection and folds the whole log again (the Admin RPC calls this).
   absl::StatusOr<v1::RebuildProjectionResponse> RebuildProjection();
+  // Tests: called on the rebuild's thread at its steps: "replayed" (the log folded up to the end
+  // positions read after the clear, the live projection consumer not back yet).
+  void SetRebuildHookForTest(std::function<void(const std::string& step)> hook) {
+    rebuild_hook_ = std::move(hook);
+  }
 
  private:
   absl::Status HandleEvent(const events::Envelope& envelope, int64_t offset);
   absl::Status StartProjection();
+  // Waits (until `deadline`) for the projection consumer to hold its partitions.
+  void AwaitProjectionJoined(absl::Time deadline);
   // Keeps mp:retention (case id by the time its personal data falls due for erasure) in step
   // with a folded case: added when it closes, removed when it reopens or is erased.
   absl::Status TrackRetention(const events::Envelope& envelope, const Case& folded);
@@ -82,6 +91,7 @@ class IntakeApp {
   absl::Mutex projection_mu_;  // held while the projection consumer is replaced (rebuild)
   std::unique_ptr<events::EventConsumer> projection_ ABSL_GUARDED_BY(projection_mu_);
   std::atomic<bool> rebuilding_{false};
+  std::function<void(const std::string& step)> rebuild_hook_;
   std::unique_ptr<observability::AdminServer> admin_;
   grpc_util::ServerRunner grpc_;
   // Kafka and Redis answering, for /readyz; made last in Start, gone first.

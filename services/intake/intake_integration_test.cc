@@ -12,6 +12,7 @@
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
 #include "libs/kafka/consumer.h"
+#include "libs/redis/redis.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "services/intake/app.h"
 #include "tests/testing/stack.h"
@@ -191,6 +192,54 @@ TEST_F(IntakeIntegration, NoBrokerAtStartIsUnavailable) {
   absl::Status started = app.Start();
   EXPECT_EQ(started.code(), absl::StatusCode::kUnavailable) << started;
   EXPECT_NE(started.message().find("kafka"), std::string::npos);
+}
+
+// Issue 18: a submission across a FLUSHALL and the rebuild after it. Its reference claim (the
+// intake's evidence that it was submitted) went with the FLUSHALL, and its event came after the
+// end positions of the rebuild's replay, before the live projection consumer is back. GetCase
+// must answer "retry" while the rebuild runs, never NOT_FOUND, and show the case once the rebuild
+// has returned.
+TEST_F(IntakeIntegration, ACaseSubmittedAcrossARebuildIsNeverNotFound) {
+  IntakeConfig config = Config(stack_.kafka);
+  config.projection_wait = absl::Milliseconds(300);
+  IntakeApp app(config);
+  ASSERT_TRUE(app.Start().ok());
+  auto stub = Stub(app.grpc_port());
+  auto redis = redis::Client::Create({.address = stack_.redis});
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  auto get_case = [&](const std::string& case_id) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    v1::GetCaseRequest get;
+    get.set_case_id(case_id);
+    v1::GetCaseResponse got;
+    return stub->GetCase(&context, get, &got);
+  };
+  std::string case_id;
+  grpc::Status during;
+  int steps = 0;
+  app.SetRebuildHookForTest([&](const std::string& step) {
+    if (step != "replayed") return;
+    ++steps;
+    v1::SubmitCaseResponse response;
+    // The projection consumer is stopped: OK from the event itself after projection_wait.
+    grpc::Status submitted = Submit(*stub, Request(testing::UniqueName("across")), &response);
+    ASSERT_TRUE(submitted.ok()) << submitted.error_message();
+    case_id = response.case_id();
+    // What the FLUSHALL did to a claim made before it.
+    auto removed = (*redis)->Command({"DEL", "mp:ref:{" + response.reference() + "}"});
+    ASSERT_TRUE(removed.ok()) << removed.status();
+    during = get_case(case_id);
+  });
+  absl::StatusOr<v1::RebuildProjectionResponse> rebuilt = app.RebuildProjection();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  ASSERT_EQ(steps, 1);
+  ASSERT_FALSE(case_id.empty());
+  EXPECT_EQ(during.error_code(), grpc::StatusCode::UNAVAILABLE) << during.error_message();
+  // At once after the rebuild, as for the load's read-your-writes check.
+  grpc::Status after = get_case(case_id);
+  EXPECT_TRUE(after.ok()) << after.error_code() << " " << after.error_message();
+  app.Stop();
 }
 
 }  // namespace

@@ -43,6 +43,14 @@ absl::StatusOr<bool> PollUntil(const std::function<absl::StatusOr<bool>()>& read
 
 }  // namespace
 
+absl::Status IntakeLogic::Missing(const std::string& message) const {
+  if (options_.rebuilding != nullptr && options_.rebuilding->load()) {
+    return absl::UnavailableError(
+        absl::StrCat(message, " in the projection, which is being rebuilt from the log; retry"));
+  }
+  return absl::NotFoundError(message);
+}
+
 absl::Mutex& IntakeLogic::LockFor(const std::string& case_id) {
   return stripes_[std::hash<std::string>()(case_id) % stripes_.size()];
 }
@@ -61,7 +69,7 @@ absl::StatusOr<std::string> IntakeLogic::Resolve(const std::string& case_ref,
                                  "the reference's check character does not match: a typing error?");
   }
   ASSIGN_OR_RETURN(std::optional<std::string> case_id, store_.ResolveReference(reference));
-  if (!case_id) return absl::NotFoundError(absl::StrCat("no case with reference ", reference));
+  if (!case_id) return Missing(absl::StrCat("no case with reference ", reference));
   return *case_id;
 }
 
@@ -187,7 +195,7 @@ absl::StatusOr<CommandResult> IntakeLogic::Erase(Command command, absl::Time dea
   }
   ASSIGN_OR_RETURN(std::string case_id, Resolve(command.case_ref));
   ASSIGN_OR_RETURN(std::optional<Case> current, store_.Get(case_id));
-  if (!current) return absl::NotFoundError(absl::StrCat("case ", case_id, " not found"));
+  if (!current) return Missing(absl::StrCat("case ", case_id, " not found"));
   // The key first: once it is gone the person is erased from every copy, whatever happens to
   // the event (a retry appends it).
   absl::StatusOr<bool> destroyed = options_.keys->Destroy(case_id);
@@ -210,7 +218,7 @@ absl::StatusOr<CommandResult> IntakeLogic::Execute(const Command& command, absl:
   ASSIGN_OR_RETURN(std::string case_id, Resolve(command.case_ref));
   absl::MutexLock lock(&LockFor(case_id));
   ASSIGN_OR_RETURN(std::optional<Case> current, store_.Get(case_id));
-  if (!current) return absl::NotFoundError(absl::StrCat("case ", case_id, " not found"));
+  if (!current) return Missing(absl::StrCat("case ", case_id, " not found"));
 
   const std::string event_id =
       command.command_id.empty()
@@ -268,7 +276,7 @@ absl::StatusOr<Case> IntakeLogic::Get(const std::string& case_ref) {
   // the caller's deadline ran out): a case whose reference was claimed by a submission is
   // waited for, and if it still does not show, the answer is "retry", never NOT_FOUND.
   ASSIGN_OR_RETURN(bool submitted, SubmissionSeen(case_id));
-  if (!submitted) return absl::NotFoundError(absl::StrCat("case ", case_id, " not found"));
+  if (!submitted) return Missing(absl::StrCat("case ", case_id, " not found"));
   ASSIGN_OR_RETURN(bool shown, PollUntil(
                                    [&]() -> absl::StatusOr<bool> {
                                      ASSIGN_OR_RETURN(c, store_.Get(case_id));
@@ -297,7 +305,7 @@ absl::StatusOr<std::vector<v1::HistoryEntry>> IntakeLogic::History(const std::st
                                                                    std::string* case_id) {
   ASSIGN_OR_RETURN(*case_id, Resolve(case_ref));
   ASSIGN_OR_RETURN(std::vector<v1::HistoryEntry> entries, store_.History(*case_id));
-  if (entries.empty()) return absl::NotFoundError(absl::StrCat("case ", *case_id, " not found"));
+  if (entries.empty()) return Missing(absl::StrCat("case ", *case_id, " not found"));
   return entries;
 }
 

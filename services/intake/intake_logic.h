@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -37,6 +38,9 @@ struct IntakeOptions {
   // it is appended, and EraseReporterData destroys the key. Null: kept as sent (tests only).
   privacy::KeyStore* keys = nullptr;
   const privacy::Sealer* sealer = nullptr;
+  // True while the projection is rebuilt from the log (null: never): a case it does not hold then
+  // may only not be folded again yet, so the answer is UNAVAILABLE ("retry"), not NOT_FOUND.
+  const std::atomic<bool>* rebuilding = nullptr;
 };
 
 struct SubmitResult {
@@ -88,6 +92,8 @@ class IntakeLogic {
 
  private:
   absl::Mutex& LockFor(const std::string& case_id);
+  // NOT_FOUND with `message`, or UNAVAILABLE while the projection is rebuilt.
+  absl::Status Missing(const std::string& message) const;
   // Appends and waits until the projection has folded it; the case after the event.
   absl::StatusOr<Case> AppendAndWait(const events::Envelope& envelope, const Case& before,
                                      absl::Time deadline);

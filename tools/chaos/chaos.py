@@ -7,6 +7,7 @@ everything back, then runs `meldpunt-chaos verify` on that scenario's ledger and
 of the table. Exit status 0 when every scenario passed, 1 when one did not, 2 on bad usage.
 
     tools/chaos/chaos.py run [--short] [--scenarios a,b] [--state-dir D] [--bin-dir B]
+                             [--config-dir C]
     tools/chaos/chaos.py list
 """
 import argparse
@@ -40,6 +41,7 @@ class Run:
         self.short = args.short
         self.state_dir = os.path.abspath(args.state_dir)
         self.bin_dir = os.path.abspath(args.bin_dir)
+        self.config_dir = os.path.abspath(args.config_dir)
         self.chaos_bin = os.path.join(self.bin_dir, "tools", "chaos", "meldpunt-chaos")
         self.meldctl = os.path.join(self.bin_dir, "tools", "meldctl", "meldctl")
         self.events = []  # (seconds since scenario start, what happened)
@@ -65,7 +67,7 @@ class Run:
     def start(self):
         say("starting a fresh stack in %s" % self.state_dir)
         self.stack("start-infra", "--fresh", "--quiet")
-        self.stack("start-services", "--bin-dir", self.bin_dir, "--config-dir", CONFIG_DIR,
+        self.stack("start-services", "--bin-dir", self.bin_dir, "--config-dir", self.config_dir,
                    "--cwd", REPO_ROOT, "--quiet")
 
     def stop(self):
@@ -91,7 +93,7 @@ class Run:
 
     def replica(self, name, up):
         if up:
-            self.stack("start-services", "--bin-dir", self.bin_dir, "--config-dir", CONFIG_DIR,
+            self.stack("start-services", "--bin-dir", self.bin_dir, "--config-dir", self.config_dir,
                        "--cwd", REPO_ROOT, "--services", name, "--instance", "2", "--quiet")
             self.mark("%s-2 started" % name)
         else:
@@ -349,6 +351,8 @@ def main(argv):
     p.add_argument("--scenarios", help="comma-separated names (default: all, or the short set)")
     p.add_argument("--state-dir", default=os.path.join(REPO_ROOT, "build", "chaos-stack"))
     p.add_argument("--bin-dir", default=os.path.join(REPO_ROOT, "build"))
+    p.add_argument("--config-dir", default=CONFIG_DIR,
+                   help="the services' configuration files (default: tools/chaos/config)")
     p.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
     p.add_argument("--json", help="also write the rows as JSON to this file")
     sub.add_parser("list", help="the scenarios")

@@ -317,9 +317,12 @@ class Verifier {
       }
       if (!probe.get_case) probe.get_case = GetCase(c.case_id, &probe.get_case_why);
       if (!c.read_your_write) {
-        // The submitter's GetCase right after the OK did not show the case.
+        // The submitter's GetCase right after the OK did not show the case. Whether it shows now
+        // tells a late fold from a lost one.
         ++r.violations;
-        fail("read-your-writes", c.case_id, c.read_your_write_error);
+        fail("read-your-writes", c.case_id,
+             absl::StrCat(c.read_your_write_error, " right after the OK; now: ",
+                          probe.get_case ? "found" : probe.get_case_why));
       } else if (f.submitted.empty()) {
         fail("in-log", c.case_id, "no CaseSubmitted on the log");
       } else if (!probe.get_case) {
