@@ -11,10 +11,11 @@ function(meldpunt_library)
   target_compile_options(meldpunt_${ARG_NAME} PRIVATE -Wall -Wextra -Wno-unused-parameter)
 endfunction()
 
-# LABEL is one of unit, component, integration, e2e, chaos. FIXTURES names the CTest fixtures
-# the test needs (for example redis_kafka, which starts a real Redis and Kafka broker).
+# LABEL is one or more of unit, component, integration, e2e, chaos, security (a list: LABEL
+# "e2e;security"). FIXTURES names the CTest fixtures the test needs (for example redis_kafka,
+# which starts a real Redis and Kafka broker).
 function(meldpunt_test)
-  cmake_parse_arguments(ARG "" "NAME;LABEL;TIMEOUT" "SRCS;DEPS;FIXTURES" ${ARGN})
+  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "LABEL;SRCS;DEPS;FIXTURES" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SRCS})
   target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
