@@ -77,6 +77,15 @@ bool Allowed(CaseState s, const Envelope& e) {
 
 }  // namespace
 
+void MarkReporterErased(t::Reporter* r) {
+  r->clear_name();
+  r->clear_email();
+  r->clear_phone();
+  r->clear_address();
+  r->clear_sealed();
+  r->set_erased(true);
+}
+
 bool IsTerminal(CaseState state) { return In(state, {t::WITHDRAWN, t::MERGED}); }
 
 bool IsOpen(CaseState state) {
@@ -234,16 +243,9 @@ absl::Status Apply(Case& c, const Envelope& e) {
     case Envelope::kCaseLinked:
       c.set_duplicate_of(e.case_linked().master_case_id());
       break;
-    case Envelope::kReporterDataErased: {
-      t::Reporter* r = c.mutable_draft()->mutable_reporter();
-      r->clear_name();
-      r->clear_email();
-      r->clear_phone();
-      r->clear_address();
-      r->clear_sealed();
-      r->set_erased(true);
+    case Envelope::kReporterDataErased:
+      MarkReporterErased(c.mutable_draft()->mutable_reporter());
       break;
-    }
     case Envelope::kDeadlineBreached: {
       const std::string& clock = e.deadline_breached().clock();
       bool known = false;

@@ -29,6 +29,11 @@ absl::Status Apply(Case& c, const events::Envelope& envelope);
 // True for states a case never leaves (withdrawn, merged). A closed case can still be reopened.
 bool IsTerminal(CaseState state);
 
+// What a fold keeps of the reporter once their data was erased (ReporterDataErased): no personal
+// field, no sealed copy (the key is gone, so it could never be opened again), `erased` set. Every
+// fold of the event (the intake's projection, routing's route state) uses it.
+void MarkReporterErased(types::v1::Reporter* reporter);
+
 std::string StateName(CaseState state);
 
 // Open: the Meldpunt or a department still has to act (not answered, closed, inadmissible,

@@ -1,6 +1,7 @@
 #include "services/routing/routing_logic.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/domain/case_state.h"
 #include "libs/domain/disclosure.h"
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
@@ -52,17 +53,10 @@ void RoutingLogic::Fold(v1::RouteState& state, const events::Envelope& e) {
     case events::Envelope::kCaseReopened:
       state.set_closed(false);
       break;
-    case events::Envelope::kReporterDataErased: {
+    case events::Envelope::kReporterDataErased:
       // The sealed copy cannot be opened any more (the key is gone); it is not kept either.
-      t::Reporter* r = state.mutable_draft()->mutable_reporter();
-      r->clear_name();
-      r->clear_email();
-      r->clear_phone();
-      r->clear_address();
-      r->clear_sealed();
-      r->set_erased(true);
+      domain::MarkReporterErased(state.mutable_draft()->mutable_reporter());
       break;
-    }
     default:
       break;
   }
