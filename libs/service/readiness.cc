@@ -38,6 +38,8 @@ void DependencyCheck::Check() {
     }
   } else if (producer_ != nullptr) {
     if (absl::Status kafka = producer_->Ping(absl::Milliseconds(800)); !kafka.ok()) {
+      // A ping that fails because the producer just turned fatal says so on the next check; until
+      // then it shows the broker's own words.
       down = std::string(kafka.message());
     }
   }
@@ -49,17 +51,25 @@ void DependencyCheck::Check() {
                       "redis: ", pong.ok() ? "PING refused" : pong.status().message());
     }
   }
-  const bool was_up = up_.exchange(down.empty());
-  if (checked_ && was_up != down.empty()) {
-    if (down.empty()) {
+  const bool now_up = down.empty();
+  if (!now_up) {
+    // The reason is in place before anyone can see the check down.
+    absl::MutexLock lock(&mu_);
+    down_ = down;
+  }
+  const bool was_up = up_.exchange(now_up);
+  if (checked_ && was_up != now_up) {
+    if (now_up) {
       log::Info("dependencies answer again: ready");
     } else {
       log::Warning("a dependency does not answer: not ready", {{"down", down}});
     }
   }
   checked_ = true;
-  absl::MutexLock lock(&mu_);
-  down_ = std::move(down);
+  if (now_up) {
+    absl::MutexLock lock(&mu_);
+    down_.clear();
+  }
 }
 
 }  // namespace meldpunt::service
