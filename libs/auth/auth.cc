@@ -69,6 +69,9 @@ const absl::flat_hash_map<absl::string_view, unsigned>& Policy() {
       {methods::kRetryDelivery, kTeam | kOps | kAdmin},
       {methods::kPreviewTemplate, kTeam | kAdmin},
       {methods::kRebuildDeliveries, kAdmin},
+      {methods::kListDeadLetters, kOps | kAdmin},
+      {methods::kReplayDeadLetter, kOps | kAdmin},
+      {methods::kDropDeadLetter, kOps | kAdmin},
   };
   return *policy;
 }

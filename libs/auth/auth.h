@@ -118,6 +118,12 @@ inline constexpr absl::string_view kPreviewTemplate =
     "/meldpunt.notification.v1.Notifications/PreviewTemplate";
 inline constexpr absl::string_view kRebuildDeliveries =
     "/meldpunt.notification.v1.Notifications/RebuildDeliveries";
+// Served by every service for its own entries of meldpunt.case-events.dlq.v1.
+inline constexpr absl::string_view kListDeadLetters =
+    "/meldpunt.ops.v1.DeadLetters/ListDeadLetters";
+inline constexpr absl::string_view kReplayDeadLetter =
+    "/meldpunt.ops.v1.DeadLetters/ReplayDeadLetter";
+inline constexpr absl::string_view kDropDeadLetter = "/meldpunt.ops.v1.DeadLetters/DropDeadLetter";
 }  // namespace methods
 
 // Whether `role` may call `method` at all (the table in auth.cc; an unknown method: no one).

@@ -6,7 +6,9 @@
 
 #include "absl/time/clock.h"
 #include "libs/events/acks.h"
+#include "libs/events/dead_letters.h"
 #include "libs/observability/log.h"
+#include "libs/status/retry.h"
 
 namespace meldpunt::events {
 
@@ -18,10 +20,10 @@ EventConsumer::EventConsumer(std::unique_ptr<kafka::Consumer> consumer, EventHan
     auto& family =
         prometheus::BuildCounter()
             .Name("meldpunt_events_consumed_total")
-            .Help("Case events taken from the log, by outcome (handled, skipped, retried)")
+            .Help("Case events taken from the log, by outcome (handled, dead_lettered, retried)")
             .Register(*registry);
     handled_metric_ = &family.Add({{"group", group}, {"outcome", "handled"}});
-    skipped_metric_ = &family.Add({{"group", group}, {"outcome", "skipped"}});
+    dead_lettered_metric_ = &family.Add({{"group", group}, {"outcome", "dead_lettered"}});
     retried_metric_ = &family.Add({{"group", group}, {"outcome", "retried"}});
     lag_metric_ = &prometheus::BuildGauge()
                        .Name("meldpunt_kafka_consumer_lag")
@@ -83,20 +85,6 @@ void EventConsumer::Stop() {
   if (lag_metric_ != nullptr) lag_metric_->Decrement(static_cast<double>(lag_reported_));
   lag_reported_ = 0;
   running_ = false;
-}
-
-bool EventConsumer::IsRetriable(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kAborted:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kInternal:
-    case absl::StatusCode::kResourceExhausted:
-    case absl::StatusCode::kUnknown:
-      return true;
-    default:
-      return false;
-  }
 }
 
 void EventConsumer::MaybeReportLag() {
@@ -261,35 +249,72 @@ void EventConsumer::RunOnLanes(const std::vector<size_t>& lanes,
 
 bool EventConsumer::Process(const kafka::Record& record) {
   absl::StatusOr<Envelope> envelope = Decode(record.value);
-  absl::Status status = envelope.ok() ? absl::OkStatus() : envelope.status();
-  absl::Duration backoff = absl::Milliseconds(100);
   // A record polled just as Stop() came is left unhandled and uncommitted: committing it
   // without handling would lose it (the next owner starts after the committed offset).
-  if (envelope.ok() && stop_.load()) return false;
-  while (envelope.ok() && !stop_.load()) {
-    status = handler_(*envelope, record);
-    if (status.ok() || !IsRetriable(status)) break;
+  if (stop_.load()) return false;
+  if (!envelope.ok()) return SetAside(record, nullptr, envelope.status(), 0, kCannotBeDecoded);
+  absl::Duration backoff = absl::Milliseconds(100);
+  for (int attempts = 1;; ++attempts) {
+    const absl::Status status = handler_(*envelope, record);
+    if (status.ok()) {
+      stats_.handled++;
+      if (handled_metric_) handled_metric_->Increment();
+      return true;
+    }
+    const status::Retry retry = status::RetryOf(status);
+    if (retry == status::Retry::kGiveUp) {
+      return SetAside(record, &*envelope, status, attempts, kCannotBeRetried);
+    }
+    if (retry == status::Retry::kUnclassified && attempts >= options_.max_attempts) {
+      return SetAside(record, &*envelope, status, attempts, kFailedAfterRetries);
+    }
+    if (stop_.load()) return false;  // the next owner tries again
     stats_.retries++;
     if (retried_metric_) retried_metric_->Increment();
     log::Warning("event handling failed, retrying", {{"case_id", envelope->case_id()},
                                                      {"event_id", envelope->event_id()},
+                                                     {"retry", status::RetryName(retry)},
+                                                     {"attempt", attempts},
                                                      {"error", status.ToString()}});
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
-  if (stop_.load() && !status.ok() && IsRetriable(status)) return false;
-  if (status.ok()) {
-    stats_.handled++;
-    if (handled_metric_) handled_metric_->Increment();
+}
+
+bool EventConsumer::SetAside(const kafka::Record& record, const Envelope* envelope,
+                             const absl::Status& error, int attempts, absl::string_view reason) {
+  const std::string case_id = envelope != nullptr ? envelope->case_id() : record.key;
+  if (options_.dead_letters == nullptr) {
+    log::Error("event skipped (this loop has no dead-letter topic)",
+               {{"topic", record.topic},
+                {"partition", record.partition},
+                {"offset", record.offset},
+                {"case_id", case_id},
+                {"reason", reason},
+                {"error", error.ToString()}});
   } else {
-    stats_.skipped++;
-    if (skipped_metric_) skipped_metric_->Increment();
-    log::Error("event skipped", {{"topic", record.topic},
-                                 {"partition", record.partition},
-                                 {"offset", record.offset},
-                                 {"case_id", envelope.ok() ? envelope->case_id() : record.key},
-                                 {"error", status.ToString()}});
+    absl::Duration backoff = absl::Milliseconds(100);
+    while (true) {
+      absl::Status put = options_.dead_letters->Put(record, envelope, error, attempts, reason);
+      if (put.ok()) break;
+      if (stop_.load()) return false;
+      log::Warning("setting an event aside failed, trying again",
+                   {{"case_id", case_id}, {"error", put.ToString()}});
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+    }
+    log::Error("event set aside on the dead-letter topic",
+               {{"topic", record.topic},
+                {"partition", record.partition},
+                {"offset", record.offset},
+                {"case_id", case_id},
+                {"event_id", envelope != nullptr ? envelope->event_id() : ""},
+                {"reason", reason},
+                {"attempts", attempts},
+                {"error", error.ToString()}});
   }
+  stats_.dead_lettered++;
+  if (dead_lettered_metric_) dead_lettered_metric_->Increment();
   return true;
 }
 

@@ -1,17 +1,26 @@
 // The consume-handle-commit loop every service runs over the case event log.
 //
+//   KafkaDeadLetters dead_letters(*producer, "routing", "meldpunt-routing");
 //   EventConsumer loop(std::move(consumer), [&](const Envelope& e, const kafka::Record& r) {
-//     return logic.Handle(e);  // OK: commit; UNAVAILABLE/ABORTED/INTERNAL: retry in place
-//   });
+//     return logic.Handle(e);
+//   }, registry, "meldpunt-routing", {.dead_letters = &dead_letters});
 //   loop.Start();
 //   ...
 //   loop.Stop();  // finishes the record in hand, commits, leaves the group
 //
-// A record is committed only after its handler returned OK or a permanent error (bad bytes,
-// INVALID_ARGUMENT, FAILED_PRECONDITION: handling it again would fail the same way; it is logged
-// and counted). Retriable errors are retried with backoff on the same record, so nothing is
-// skipped. Owns one thread, and with `lanes` > 1 a pool of lanes - 1 lane threads that lives as
-// long as the loop.
+// A record is committed only once it is handled or set aside. What a handler's error means is
+// read from the status (status::RetryOf, libs/status/retry.h), not guessed from its code:
+// - in place (Kafka or Redis down; also "recreate the client", which the process does by
+//   exiting): the same record again, with backoff capped at 5 s, for as long as it lasts. The
+//   record is not at fault, and setting records aside during an outage would lose them too.
+// - give up (bad bytes, a template that cannot render this case): set aside at once.
+// - unclassified (INTERNAL or UNKNOWN without a payload): retried up to `max_attempts` times,
+//   then set aside.
+// Setting aside puts the record on meldpunt.case-events.dlq.v1 through `dead_letters`
+// (libs/events/dead_letters.h), durably, before the record is committed; while that fails the
+// loop tries again and does not move on. Without a sink (tests of the loop only) a record is
+// skipped with an error log. Owns one thread, and with `lanes` > 1 a pool of lanes - 1 lane
+// threads that lives as long as the loop.
 //
 // With `lanes` > 1 the loop takes what the consumer already holds (up to `max_batch` records),
 // handles each partition's records in order on its own lane (partition % lanes), in parallel with
@@ -45,13 +54,19 @@ using EventHandler = std::function<absl::Status(const Envelope&, const kafka::Re
 
 struct EventConsumerStats {
   std::atomic<int64_t> handled{0};
-  std::atomic<int64_t> skipped{0};  // permanent errors
+  std::atomic<int64_t> dead_lettered{0};  // set aside (on the dead-letter topic)
   std::atomic<int64_t> retries{0};
 };
+
+class DeadLetterSink;
 
 struct EventConsumerOptions {
   int lanes = 1;        // partitions handled in parallel (1: one record at a time)
   int max_batch = 256;  // records taken at once when lanes > 1
+  // Where records that cannot be handled go (must outlive the loop); every service sets it.
+  DeadLetterSink* dead_letters = nullptr;
+  // Attempts at a record whose error says nothing of what to do (status::Retry::kUnclassified).
+  int max_attempts = 5;
 };
 
 class EventConsumer {
@@ -73,9 +88,6 @@ class EventConsumer {
   // The group has given this consumer its partitions (libs/kafka Consumer::joined).
   bool joined() const { return consumer_ && consumer_->joined(); }
 
-  // Whether a handler error means "try the same record again".
-  static bool IsRetriable(const absl::Status& status);
-
  private:
   void Run();
   void RunLanes();
@@ -87,6 +99,10 @@ class EventConsumer {
   // Decodes and handles one record, retrying in place. False when Stop() came before it was
   // handled: the record must not be committed.
   bool Process(const kafka::Record& record);
+  // Puts the record on the dead-letter topic, trying again until that is durable; false when
+  // Stop() came first (the record must not be committed).
+  bool SetAside(const kafka::Record& record, const Envelope* envelope, const absl::Status& error,
+                int attempts, absl::string_view reason);
   // Handles one lane's records in order, with the handlers' acknowledgement waits deferred to the
   // end of the run (events::AwaitAcks); returns how many are done for good (handled and durable,
   // or skipped), a prefix: fewer than all only when Stop() came.
@@ -102,7 +118,7 @@ class EventConsumer {
   std::atomic<bool> running_{false};
   EventConsumerStats stats_;
   prometheus::Counter* handled_metric_ = nullptr;
-  prometheus::Counter* skipped_metric_ = nullptr;
+  prometheus::Counter* dead_lettered_metric_ = nullptr;
   prometheus::Counter* retried_metric_ = nullptr;
   prometheus::Gauge* lag_metric_ = nullptr;
   int64_t lag_reported_ = 0;  // what this loop added to the gauge (loop thread, then Stop)

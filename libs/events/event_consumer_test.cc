@@ -1,5 +1,6 @@
-// The consume-handle-commit loop against librdkafka's mock cluster: retriable failures are
-// retried on the same record, permanent ones are skipped, and only handled records are committed.
+// The consume-handle-commit loop against librdkafka's mock cluster: failures of the record's
+// surroundings are retried on the same record, records that cannot succeed go to the dead-letter
+// topic, and only handled or set-aside records are committed.
 #include "libs/events/event_consumer.h"
 
 #include <librdkafka/rdkafka.h>
@@ -18,8 +19,11 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "libs/events/acks.h"
+#include "libs/events/dead_letters.h"
 #include "libs/events/event_log.h"
+#include "libs/events/topics.h"
 #include "libs/kafka/producer.h"
+#include "libs/status/retry.h"
 #include "prometheus/registry.h"
 
 namespace meldpunt::events {
@@ -36,6 +40,8 @@ class EventConsumerTest : public ::testing::Test {
     cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
     brokers_ = rd_kafka_mock_cluster_bootstraps(cluster_);
     ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, "events", 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, kCaseEventsDeadLetterTopic, 1, 1),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
     auto producer = kafka::Producer::Create({.brokers = brokers_});
     ASSERT_TRUE(producer.ok());
     producer_ = std::move(*producer);
@@ -53,6 +59,26 @@ class EventConsumerTest : public ::testing::Test {
     ASSERT_TRUE(producer_->Send(ToRecord("events", e), absl::Now() + absl::Seconds(10)).ok());
   }
 
+  // Everything on the dead-letter topic so far.
+  std::vector<v1::DeadLetterRecord> DeadLetters(size_t expected) {
+    auto consumer = kafka::Consumer::Create({.brokers = brokers_,
+                                             .group_id = absl::StrCat("dlq-reader-", ++readers_),
+                                             .topics = {kCaseEventsDeadLetterTopic}});
+    EXPECT_TRUE(consumer.ok());
+    std::vector<v1::DeadLetterRecord> out;
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (out.size() < expected && absl::Now() < deadline) {
+      auto record = (*consumer)->Poll(absl::Milliseconds(200));
+      if (!record.ok() || !record->has_value()) continue;
+      v1::DeadLetterRecord entry;
+      EXPECT_TRUE(entry.ParseFromString((*record)->value));
+      EXPECT_EQ((*record)->key, entry.dead_letter().dead_letter_id());
+      out.push_back(entry);
+    }
+    (*consumer)->Close();
+    return out;
+  }
+
   std::unique_ptr<kafka::Consumer> NewConsumer() {
     auto consumer =
         kafka::Consumer::Create({.brokers = brokers_, .group_id = "loop", .topics = {"events"}});
@@ -64,6 +90,7 @@ class EventConsumerTest : public ::testing::Test {
   rd_kafka_mock_cluster_t* cluster_ = nullptr;
   std::string brokers_;
   std::unique_ptr<kafka::Producer> producer_;
+  int readers_ = 0;
 };
 
 bool WaitFor(const std::function<bool()>& check) {
@@ -75,32 +102,73 @@ bool WaitFor(const std::function<bool()>& check) {
   return false;
 }
 
-TEST_F(EventConsumerTest, RetriesInPlaceSkipsPermanentFailuresAndCommitsOnlyWhatIsDone) {
+TEST_F(EventConsumerTest, RetriesInPlaceSetsAsideWhatCannotSucceedAndCommitsOnlyWhatIsDone) {
   Append("MP-1", "ev-1");
   ASSERT_TRUE(
       producer_->Send({"events", "MP-2", "not an envelope", {}}, absl::Now() + absl::Seconds(10))
           .ok());
   Append("MP-3", "ev-3");
+  Append("MP-5", "ev-5");
+  Append("MP-6", "ev-6");
 
   std::mutex mu;
   std::vector<std::string> seen;
-  std::atomic<int> failures_left{2};
-  EventConsumer loop(NewConsumer(), [&](const Envelope& e, const kafka::Record&) -> absl::Status {
-    std::lock_guard<std::mutex> lock(mu);
-    seen.push_back(e.event_id());
-    if (e.event_id() == "ev-1" && failures_left.fetch_sub(1) > 0) {
-      return absl::UnavailableError("redis down");
-    }
-    if (e.event_id() == "ev-3") return absl::FailedPreconditionError("not allowed");
-    return absl::OkStatus();
-  });
+  std::atomic<int> outage_left{4};
+  KafkaDeadLetters sink(*producer_, "test", "loop");
+  EventConsumer loop(NewConsumer(),
+                     [&](const Envelope& e, const kafka::Record&) -> absl::Status {
+                       std::lock_guard<std::mutex> lock(mu);
+                       seen.push_back(e.event_id());
+                       // An outage marked as one is retried for as long as it lasts, past
+                       // max_attempts, even though its code is INTERNAL.
+                       if (e.event_id() == "ev-1" && outage_left.fetch_sub(1) > 0) {
+                         return status::InPlace(absl::InternalError("redis: LOADING"));
+                       }
+                       // A handler's own refusal cannot be retried: set aside at once.
+                       if (e.event_id() == "ev-3")
+                         return absl::FailedPreconditionError("not allowed");
+                       // An error that says nothing: a few attempts, then set aside.
+                       if (e.event_id() == "ev-5") return absl::InternalError("who knows");
+                       return absl::OkStatus();
+                     },
+                     nullptr, "", {.dead_letters = &sink, .max_attempts = 3});
   loop.Start();
-  ASSERT_TRUE(WaitFor([&] { return loop.stats().handled + loop.stats().skipped == 3; }));
+  ASSERT_TRUE(WaitFor([&] { return loop.stats().handled + loop.stats().dead_lettered == 5; }));
   loop.Stop();
-  EXPECT_EQ(loop.stats().handled, 1);
-  EXPECT_EQ(loop.stats().skipped, 2);  // undecodable bytes and the refused event
-  EXPECT_EQ(loop.stats().retries, 2);
-  EXPECT_EQ(seen, (std::vector<std::string>{"ev-1", "ev-1", "ev-1", "ev-3"}));
+  EXPECT_EQ(loop.stats().handled, 2);
+  EXPECT_EQ(loop.stats().dead_lettered, 3);  // undecodable bytes, the refused and the unknown
+  EXPECT_EQ(loop.stats().retries, 4 + 2);
+  EXPECT_EQ(seen, (std::vector<std::string>{"ev-1", "ev-1", "ev-1", "ev-1", "ev-1", "ev-3", "ev-5",
+                                            "ev-5", "ev-5", "ev-6"}));
+
+  // Each set-aside record is on the dead-letter topic with what the operator needs.
+  std::vector<v1::DeadLetterRecord> dead = DeadLetters(3);
+  ASSERT_EQ(dead.size(), 3u);
+  const v1::DeadLetter& bytes = dead[0].dead_letter();
+  EXPECT_EQ(bytes.dead_letter_id(), "loop/events/0/1");
+  EXPECT_EQ(bytes.reason(), kCannotBeDecoded);
+  EXPECT_EQ(bytes.case_id(), "MP-2");
+  EXPECT_EQ(bytes.record_value(), "not an envelope");
+  EXPECT_EQ(bytes.error_code(), "INVALID_ARGUMENT");
+  const v1::DeadLetter& refused = dead[1].dead_letter();
+  EXPECT_EQ(refused.reason(), kCannotBeRetried);
+  EXPECT_EQ(refused.event_id(), "ev-3");
+  EXPECT_EQ(refused.event_type(), "CaseClosed");
+  EXPECT_EQ(refused.service(), "test");
+  EXPECT_EQ(refused.consumer_group(), "loop");
+  EXPECT_EQ(refused.source_topic(), "events");
+  EXPECT_EQ(refused.source_partition(), 0);
+  EXPECT_EQ(refused.source_offset(), 2);
+  EXPECT_EQ(refused.attempts(), 1);
+  EXPECT_EQ(refused.error(), "not allowed");
+  EXPECT_EQ(refused.retry(), "give_up");
+  absl::StatusOr<Envelope> original = Decode(refused.record_value());
+  ASSERT_TRUE(original.ok());
+  EXPECT_EQ(original->event_id(), "ev-3");
+  const v1::DeadLetter& unknown = dead[2].dead_letter();
+  EXPECT_EQ(unknown.reason(), kFailedAfterRetries);
+  EXPECT_EQ(unknown.attempts(), 3);
+  EXPECT_EQ(unknown.retry(), "unclassified");
 
   // Everything was committed: a new member of the group starts after the last record.
   Append("MP-4", "ev-4");
@@ -114,6 +182,49 @@ TEST_F(EventConsumerTest, RetriesInPlaceSkipsPermanentFailuresAndCommitsOnlyWhat
   ASSERT_TRUE(WaitFor([&] { return next.stats().handled == 1; }));
   next.Stop();
   EXPECT_EQ(second, (std::vector<std::string>{"ev-4"}));
+}
+
+// A dead-letter topic that cannot take the record yet: the loop holds the record (it is neither
+// committed nor passed) until the topic takes it.
+class FlakySink : public DeadLetterSink {
+ public:
+  absl::Status Put(const kafka::Record&, const Envelope*, const absl::Status&, int,
+                   absl::string_view) override {
+    if (failures_left.fetch_sub(1) > 0) return absl::UnavailableError("kafka down");
+    ++taken;
+    return absl::OkStatus();
+  }
+  std::atomic<int> failures_left{3};
+  std::atomic<int> taken{0};
+};
+
+TEST_F(EventConsumerTest, ARecordIsNotPassedUntilTheDeadLetterTopicHasIt) {
+  for (int lanes : {1, 3}) {
+    SCOPED_TRACE(absl::StrCat("lanes ", lanes));
+    Append(absl::StrCat("MP-bad-", lanes), "ev-bad");
+    Append(absl::StrCat("MP-next-", lanes), "ev-next");
+    FlakySink sink;
+    std::mutex mu;
+    std::vector<std::string> seen;
+    EventConsumer loop(NewConsumer(),
+                       [&](const Envelope& e, const kafka::Record&) -> absl::Status {
+                         std::lock_guard<std::mutex> lock(mu);
+                         seen.push_back(e.event_id());
+                         if (e.event_id() == "ev-bad")
+                           return status::GiveUp(absl::InternalError("template"));
+                         // The next record comes only after the bad one is on the dead-letter
+                         // topic.
+                         EXPECT_EQ(sink.taken.load(), 1);
+                         return absl::OkStatus();
+                       },
+                       nullptr, "", {.lanes = lanes, .dead_letters = &sink});
+    loop.Start();
+    ASSERT_TRUE(WaitFor([&] { return loop.stats().handled == 1; }));
+    loop.Stop();
+    EXPECT_EQ(loop.stats().dead_lettered, 1);
+    EXPECT_EQ(sink.taken.load(), 1);
+    EXPECT_EQ(seen, (std::vector<std::string>{"ev-bad", "ev-next"}));
+  }
 }
 
 TEST_F(EventConsumerTest, StopDuringRetriesLeavesTheRecordUncommitted) {
@@ -482,14 +593,6 @@ TEST_F(EventConsumerTest, AProducedRecordCarriesTheTraceIdHeader) {
                          {"event-id", "ev-traced"},
                          {"event-type", "CaseClosed"},
                          {"trace-id", "4bf92f3577b34da6a3ce929d0e0e4736"}}));
-}
-
-TEST(EventConsumerRetry, WhichErrorsAreRetried) {
-  EXPECT_TRUE(EventConsumer::IsRetriable(absl::UnavailableError("")));
-  EXPECT_TRUE(EventConsumer::IsRetriable(absl::AbortedError("")));
-  EXPECT_TRUE(EventConsumer::IsRetriable(absl::InternalError("")));
-  EXPECT_FALSE(EventConsumer::IsRetriable(absl::InvalidArgumentError("")));
-  EXPECT_FALSE(EventConsumer::IsRetriable(absl::FailedPreconditionError("")));
 }
 
 }  // namespace

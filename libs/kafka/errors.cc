@@ -1,6 +1,7 @@
 #include "libs/kafka/errors.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/status/retry.h"
 
 namespace meldpunt::kafka {
 
@@ -43,30 +44,34 @@ absl::Status ToStatus(RdKafka::ErrorCode code, const std::string& context, bool 
   const std::string message = absl::StrCat(context, ": ", RdKafka::err2str(code));
   switch (Classify(code, fatal)) {
     case ErrorClass::kRetriable:
-      return absl::UnavailableError(message);
+      return status::InPlace(absl::UnavailableError(message));
     case ErrorClass::kAbortable:
-      return absl::AbortedError(message);
+      return status::InPlace(absl::AbortedError(message));
     case ErrorClass::kFatal:
-      return absl::InternalError(absl::StrCat("fatal, the client must be recreated: ", message));
+      return status::RecreateClient(
+          absl::InternalError(absl::StrCat("fatal, the client must be recreated: ", message)));
     case ErrorClass::kPermanent:
       break;
   }
+  // A missing ACL or topic is the deployment's fault, not the record's: it is retried in place
+  // until an operator fixes it (setting every record aside meanwhile would be a loss of its own).
+  // What is wrong with this record, or unknown, gives up on it.
   switch (code) {
     case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
     case RdKafka::ERR_CLUSTER_AUTHORIZATION_FAILED:
     case RdKafka::ERR_GROUP_AUTHORIZATION_FAILED:
     case RdKafka::ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
-      return absl::PermissionDeniedError(message);
+      return status::InPlace(absl::PermissionDeniedError(message));
     case RdKafka::ERR__UNKNOWN_TOPIC:
     case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
     case RdKafka::ERR__UNKNOWN_PARTITION:
-      return absl::NotFoundError(message);
+      return status::InPlace(absl::NotFoundError(message));
     case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
     case RdKafka::ERR_INVALID_MSG:
     case RdKafka::ERR__INVALID_ARG:
-      return absl::InvalidArgumentError(message);
+      return status::GiveUp(absl::InvalidArgumentError(message));
     default:
-      return absl::InternalError(message);
+      return status::GiveUp(absl::InternalError(message));
   }
 }
 

@@ -1,7 +1,9 @@
 // librdkafka error codes mapped to absl::Status codes chosen by what the caller should do:
 // UNAVAILABLE/DEADLINE_EXCEEDED retry the call; ABORTED abort and retry the transaction;
 // INTERNAL for a fatal error (the client must be recreated); INVALID_ARGUMENT, NOT_FOUND,
-// PERMISSION_DENIED do not retry.
+// PERMISSION_DENIED do not retry. Every status also carries what a consume loop should do
+// (libs/status/retry.h): in place for outages, a missing ACL or topic; recreate the client when
+// fatal; give up on the record when it is the record's fault or unknown.
 #pragma once
 
 #include <string>

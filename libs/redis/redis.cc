@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::redis {
@@ -54,9 +55,19 @@ void Append(redisContext* context, const std::vector<std::string>& args) {
 }  // namespace
 
 absl::Status ReplyStatus(const Reply& reply) {
-  if (reply.type == Reply::Type::kError)
-    return absl::InternalError(absl::StrCat("redis: ", reply.str));
-  return absl::OkStatus();
+  if (reply.type != Reply::Type::kError) return absl::OkStatus();
+  // The replies of a server that cannot serve anyone right now (loading its data, out of memory,
+  // a replica, a busy script, a failover) are an outage: retried in place. Any other error reply
+  // is the answer to this command and would be the same again (a wrong type, a script's error).
+  static constexpr absl::string_view kOutage[] = {
+      "LOADING",  "OOM",         "BUSY",       "MASTERDOWN", "READONLY",
+      "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "MISCONF",    "NOAUTH"};
+  for (absl::string_view prefix : kOutage) {
+    if (absl::StartsWith(reply.str, prefix)) {
+      return status::InPlace(absl::UnavailableError(absl::StrCat("redis: ", reply.str)));
+    }
+  }
+  return status::GiveUp(absl::InternalError(absl::StrCat("redis: ", reply.str)));
 }
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(const Options& options) {
@@ -86,7 +97,8 @@ absl::Status Connection::Reconnect() {
     std::string error = context_ ? context_->errstr : "out of memory";
     if (context_) redisFree(context_);
     context_ = nullptr;
-    return absl::UnavailableError(absl::StrCat("redis ", options_.address, ": ", error));
+    return status::InPlace(
+        absl::UnavailableError(absl::StrCat("redis ", options_.address, ": ", error)));
   }
   redisSetTimeout(context_, absl::ToTimeval(options_.command_timeout));
   redisEnableKeepAlive(context_);
@@ -100,8 +112,8 @@ absl::Status Connection::Reconnect() {
       if (context_) redisFree(context_);
       context_ = nullptr;
       shas_.clear();
-      return absl::UnavailableError(
-          absl::StrCat("redis ", options_.address, ": loading scripts: ", loaded.message()));
+      return status::InPlace(absl::UnavailableError(
+          absl::StrCat("redis ", options_.address, ": loading scripts: ", loaded.message())));
     }
     shas_.emplace_back(script.name, (*replies)[0].str);
   }
@@ -110,7 +122,7 @@ absl::Status Connection::Reconnect() {
 
 absl::StatusOr<std::vector<Reply>> Connection::Send(
     const std::vector<std::vector<std::string>>& commands) {
-  if (context_ == nullptr) return absl::UnavailableError("redis: not connected");
+  if (context_ == nullptr) return status::InPlace(absl::UnavailableError("redis: not connected"));
   for (const auto& command : commands) Append(context_, command);
   std::vector<Reply> replies;
   replies.reserve(commands.size());
@@ -120,7 +132,8 @@ absl::StatusOr<std::vector<Reply>> Connection::Send(
       std::string error = context_->errstr;
       redisFree(context_);  // the stream is out of step now; never reuse it
       context_ = nullptr;
-      return absl::UnavailableError(absl::StrCat("redis ", options_.address, ": ", error));
+      return status::InPlace(
+          absl::UnavailableError(absl::StrCat("redis ", options_.address, ": ", error)));
     }
     replies.push_back(Convert(static_cast<redisReply*>(raw)));
     freeReplyObject(raw);
@@ -175,7 +188,8 @@ absl::StatusOr<Reply> Connection::Script(const std::string& name,
     }
     return reply;
   }
-  return absl::UnavailableError(absl::StrCat("redis: script '", name, "' could not run"));
+  return status::InPlace(
+      absl::UnavailableError(absl::StrCat("redis: script '", name, "' could not run")));
 }
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(const Options& options) {

@@ -41,9 +41,10 @@ absl::Status EnsureTopics(const config::ServiceConfig& config,
 
 absl::Status EnsureTopicsAtStart(const config::ServiceConfig& config,
                                  const std::vector<kafka::TopicSpec>& extra) {
-  std::vector<kafka::TopicSpec> topics = {{events::kCaseEventsTopic,
-                                           static_cast<int>(config.case_events_partitions),
-                                           static_cast<int>(config.replication_factor)}};
+  std::vector<kafka::TopicSpec> topics = {
+      {events::kCaseEventsTopic, static_cast<int>(config.case_events_partitions),
+       static_cast<int>(config.replication_factor)},
+      {events::kCaseEventsDeadLetterTopic, 1, static_cast<int>(config.replication_factor)}};
   topics.insert(topics.end(), extra.begin(), extra.end());
   return RetryUntilAvailable("kafka", config.startup_timeout,
                              [&] { return EnsureTopics(config, topics, absl::Seconds(5)); });
@@ -88,8 +89,9 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
                       listener);
 }
 
-events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config) {
-  return {.lanes = static_cast<int>(config.consumer_lanes)};
+events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config,
+                                         events::DeadLetterSink* dead_letters) {
+  return {.lanes = static_cast<int>(config.consumer_lanes), .dead_letters = dead_letters};
 }
 
 namespace {

@@ -28,7 +28,8 @@
 
 namespace meldpunt::service {
 
-// meldpunt.case-events.v1 (config's partitions and replication) plus `extra`; waits for Kafka up to
+// meldpunt.case-events.v1 (config's partitions and replication), its dead-letter topic
+// meldpunt.case-events.dlq.v1 (one partition) plus `extra`; waits for Kafka up to
 // startup.timeout.
 absl::Status EnsureTopicsAtStart(const config::ServiceConfig& config,
                                  const std::vector<kafka::TopicSpec>& extra = {});
@@ -63,7 +64,9 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
 
 // How the service's consume-handle-commit loop runs (kafka.consumer_lanes); a rebuild's replay
 // uses the same number of lanes.
-events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config);
+// Records it cannot handle go to `dead_letters` (MakeDeadLetters, libs/service/dead_letters.h).
+events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config,
+                                         events::DeadLetterSink* dead_letters = nullptr);
 
 // Waits for Redis up to startup.timeout.
 absl::StatusOr<std::unique_ptr<redis::Client>> ConnectRedisAtStart(

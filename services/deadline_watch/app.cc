@@ -8,6 +8,7 @@
 #include "libs/observability/log.h"
 #include "libs/service/replay.h"
 #include "libs/service/wiring.h"
+#include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
 #include "services/deadline_watch/firer.h"
 
@@ -65,6 +66,9 @@ absl::Status DeadlineApp::Start() {
       *store_, clock_, *calendar_, std::move(policies),
       DeadlineOptions{.lease = config_.lease,
                       .claim_limit = static_cast<int>(config_.claim_limit)});
+  dead_letters_ = service::MakeDeadLetters(
+      config_, *security_.guard, *producer_, "deadline-watch", config_.consumer_group,
+      [this](const events::Envelope& e, const kafka::Record& r) { return HandleRecord(e, r); });
   ASSIGN_OR_RETURN(bool intact, store_->Intact());
   if (!intact) {
     // A new Redis, or one that lost its data: the timers are rebuilt from the log first (by this
@@ -93,7 +97,8 @@ absl::Status DeadlineApp::Start() {
   service_ = std::make_unique<DeadlineService>(*security_.guard, *store_, alerts_,
                                                [this] { return RebuildTimers(); });
   grpc_.SetMetrics(registry_.get());
-  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}, security_.credentials));
+  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get(), dead_letters_.service.get()},
+                              security_.credentials));
   grpc_.SetServing(true);
   dependencies_ = std::make_unique<service::DependencyCheck>(
       producer_.get(), std::vector<redis::Client*>{redis_.get()});
@@ -110,20 +115,23 @@ absl::Status DeadlineApp::StartConsumer() {
   absl::MutexLock lock(&consumer_mu_);
   consumer_ = std::make_unique<events::EventConsumer>(
       std::move(consumer),
-      [this](const events::Envelope& e, const kafka::Record& r) -> absl::Status {
-        if (remote_rebuild_.load()) {
-          // Held in place until the other replica's replay is done: handled now, the event
-          // could reach a case the replay has not rebuilt yet.
-          return absl::UnavailableError("another replica is rebuilding the timers");
-        }
-        ASSIGN_OR_RETURN(std::vector<events::Envelope> out, logic_->OnEvent(e, r.partition));
-        // Appended before the offset is committed: a crash in between handles the event again,
-        // which gives the same clock events (same ids) again.
-        return AppendAll(out);
-      },
-      registry_.get(), config_.consumer_group, service::LoopOptions(config_));
+      [this](const events::Envelope& e, const kafka::Record& r) { return HandleRecord(e, r); },
+      registry_.get(), config_.consumer_group,
+      service::LoopOptions(config_, dead_letters_.sink.get()));
   consumer_->Start();
   return absl::OkStatus();
+}
+
+absl::Status DeadlineApp::HandleRecord(const events::Envelope& e, const kafka::Record& r) {
+  if (remote_rebuild_.load()) {
+    // Held in place until the other replica's replay is done: handled now, the event could reach
+    // a case the replay has not rebuilt yet.
+    return status::InPlace(absl::UnavailableError("another replica is rebuilding the timers"));
+  }
+  ASSIGN_OR_RETURN(std::vector<events::Envelope> out, logic_->OnEvent(e, r.partition));
+  // Appended before the offset is committed: a crash in between handles the event again, which
+  // gives the same clock events (same ids) again.
+  return AppendAll(out);
 }
 
 absl::StatusOr<int64_t> DeadlineApp::RebuildTimers() {

@@ -16,6 +16,7 @@
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
+#include "libs/service/dead_letters.h"
 #include "libs/service/readiness.h"
 #include "libs/service/wiring.h"
 #include "prometheus/counter.h"
@@ -46,6 +47,8 @@ class DeadlineApp : public kafka::RebalanceListener {
   void TimerLoop();
   void TailLoop();
   absl::Status StartConsumer();
+  // What the consumer does with a case event (also a dead letter's replay).
+  absl::Status HandleRecord(const events::Envelope& envelope, const kafka::Record& record);
   absl::Status FirePartition(int32_t partition);
   // Appends events to the case log and waits until every one is acknowledged.
   absl::Status AppendAll(const std::vector<events::Envelope>& envelopes);
@@ -70,7 +73,8 @@ class DeadlineApp : public kafka::RebalanceListener {
   std::unique_ptr<RedisTimerStore> store_;
   std::unique_ptr<calendar::BusinessCalendar> calendar_;
   std::unique_ptr<DeadlineLogic> logic_;
-  absl::Mutex consumer_mu_;  // held while the consumer is replaced (rebuild)
+  absl::Mutex consumer_mu_;            // held while the consumer is replaced (rebuild)
+  service::DeadLetters dead_letters_;  // outlives the consumer
   std::unique_ptr<events::EventConsumer> consumer_ ABSL_GUARDED_BY(consumer_mu_);
   std::atomic<bool> rebuilding_{false};
   std::atomic<bool> remote_rebuild_{false};  // another replica holds the rebuild lock

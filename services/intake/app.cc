@@ -44,6 +44,11 @@ absl::Status IntakeApp::Start() {
                                                        .sealer = privacy_.sealer.get(),
                                                        .rebuilding = &rebuilding_},
                                          &fold_watch_);
+  dead_letters_ = service::MakeDeadLetters(
+      config_, *security_.guard, *producer_, "intake", config_.consumer_group,
+      [this](const events::Envelope& e, const kafka::Record& r) {
+        return HandleEvent(e, r.offset);
+      });
   RETURN_IF_ERROR(StartProjection());
 
   service_ = std::make_unique<IntakeService>(*security_.guard, *logic_, *metrics_, rules,
@@ -53,10 +58,10 @@ absl::Status IntakeApp::Start() {
                                                   [this] { return RebuildProjection(); });
   grpc_.SetMetrics(registry_.get());
   reporting_ = std::make_unique<ReportingService>(*security_.guard, *store_, clock_);
-  RETURN_IF_ERROR(
-      grpc_.Start(config_.grpc_listen,
-                  {service_.get(), casework_.get(), admin_service_.get(), reporting_.get()},
-                  security_.credentials));
+  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen,
+                              {service_.get(), casework_.get(), admin_service_.get(),
+                               reporting_.get(), dead_letters_.service.get()},
+                              security_.credentials));
   grpc_.SetServing(true);
   dependencies_ = std::make_unique<service::DependencyCheck>(
       producer_.get(), std::vector<redis::Client*>{redis_.get(), privacy_.redis.get()});
@@ -79,7 +84,8 @@ absl::Status IntakeApp::StartProjection() {
       [this](const events::Envelope& e, const kafka::Record& r) {
         return HandleEvent(e, r.offset);
       },
-      registry_.get(), config_.consumer_group, service::LoopOptions(config_));
+      registry_.get(), config_.consumer_group,
+      service::LoopOptions(config_, dead_letters_.sink.get()));
   projection_->Start();
   return absl::OkStatus();
 }

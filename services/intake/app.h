@@ -24,6 +24,7 @@
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
+#include "libs/service/dead_letters.h"
 #include "libs/service/readiness.h"
 #include "libs/service/wiring.h"
 #include "services/intake/config.h"
@@ -88,7 +89,8 @@ class IntakeApp {
   std::unique_ptr<CaseWorkService> casework_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<ReportingService> reporting_;
-  absl::Mutex projection_mu_;  // held while the projection consumer is replaced (rebuild)
+  absl::Mutex projection_mu_;          // held while the projection consumer is replaced (rebuild)
+  service::DeadLetters dead_letters_;  // outlives the projection's consumer
   std::unique_ptr<events::EventConsumer> projection_ ABSL_GUARDED_BY(projection_mu_);
   std::atomic<bool> rebuilding_{false};
   std::function<void(const std::string& step)> rebuild_hook_;

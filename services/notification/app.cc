@@ -111,18 +111,22 @@ absl::Status NotificationApp::Start() {
       });
   ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
                                                                  "meldpunt-notification", this));
+  auto handler = [this](const events::Envelope& e, const kafka::Record& r) {
+    return logic_->Handle(e, r.partition);
+  };
+  case_dead_letters_ = service::MakeDeadLetters(config_, *security_.guard, *producer_,
+                                                "notification", config_.consumer_group, handler);
   consumer_ = std::make_unique<events::EventConsumer>(
-      std::move(consumer),
-      [this](const events::Envelope& e, const kafka::Record& r) {
-        return logic_->Handle(e, r.partition);
-      },
-      registry_.get(), config_.consumer_group, service::LoopOptions(config_));
+      std::move(consumer), handler, registry_.get(), config_.consumer_group,
+      service::LoopOptions(config_, case_dead_letters_.sink.get()));
   consumer_->Start();
   senders_->Start();
   service_ = std::make_unique<NotificationService>(*security_.guard, *store_, *templates_, *logic_,
                                                    *audit_, [this] { return RebuildDeliveries(); });
   grpc_.SetMetrics(registry_.get());
-  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}, security_.credentials));
+  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen,
+                              {service_.get(), case_dead_letters_.service.get()},
+                              security_.credentials));
   grpc_.SetServing(true);
   dependencies_ = std::make_unique<service::DependencyCheck>(
       producer_.get(), std::vector<redis::Client*>{redis_.get(), privacy_.redis.get()});

@@ -21,6 +21,7 @@
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
+#include "libs/service/dead_letters.h"
 #include "libs/service/readiness.h"
 #include "libs/service/wiring.h"
 #include "services/notification/config.h"
@@ -67,6 +68,8 @@ class NotificationApp : public kafka::RebalanceListener {
   service::Privacy privacy_;
   std::unique_ptr<RedisDeliveryStore> store_;
   std::unique_ptr<NotificationLogic> logic_;
+  // Case events it could not handle (meldpunt.case-events.dlq.v1); outlives the consumer.
+  service::DeadLetters case_dead_letters_;
   std::unique_ptr<events::EventConsumer> consumer_;
   std::unique_ptr<NotificationService> service_;
   std::unique_ptr<observability::AdminServer> admin_;

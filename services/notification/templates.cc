@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "libs/config/config.h"
+#include "libs/status/retry.h"
 
 namespace meldpunt::notification {
 namespace {
@@ -172,7 +173,8 @@ absl::StatusOr<Rendered> Templates::Render(const std::string& name, const std::s
   }
   std::string text = view.render(data);
   if (!view.is_valid())
-    return absl::InternalError(absl::StrCat("template '", name, "': ", view.error_message()));
+    return status::GiveUp(
+        absl::InternalError(absl::StrCat("template '", name, "': ", view.error_message())));
   Rendered out;
   size_t end_of_subject = text.find('\n');
   out.subject = std::string(absl::StripPrefix(text.substr(0, end_of_subject), "Subject: "));

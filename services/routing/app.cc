@@ -91,17 +91,20 @@ absl::Status RoutingApp::Start() {
   store_ = std::make_unique<RedisRouteStore>(*redis_);
   ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
                                                                  "meldpunt-routing"));
+  auto handler = [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); };
+  dead_letters_ = service::MakeDeadLetters(config_, *security_.guard, *producer_, "routing",
+                                           config_.consumer_group, handler);
   consumer_ = std::make_unique<events::EventConsumer>(
-      std::move(consumer),
-      [this](const events::Envelope& e, const kafka::Record&) { return HandleEvent(e); },
-      registry_.get(), config_.consumer_group, service::LoopOptions(config_));
+      std::move(consumer), handler, registry_.get(), config_.consumer_group,
+      service::LoopOptions(config_, dead_letters_.sink.get()));
   consumer_->Start();
   service_ = std::make_unique<RoutingService>(
       *security_.guard, [this] { return Rules(); }, [this] { return ReloadRules(); },
       [this](const RuleSet& r, const std::string& d) { return OpenCases(r, d); },
       config_.rules_file);
   grpc_.SetMetrics(registry_.get());
-  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get()}, security_.credentials));
+  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get(), dead_letters_.service.get()},
+                              security_.credentials));
   grpc_.SetServing(true);
   reload_thread_ = std::thread([this] {
     while (!stop_.load()) {

@@ -17,6 +17,7 @@
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
+#include "libs/service/dead_letters.h"
 #include "libs/service/readiness.h"
 #include "libs/service/wiring.h"
 #include "prometheus/counter.h"
@@ -61,6 +62,7 @@ class RoutingApp {
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<RedisRouteStore> store_;
+  service::DeadLetters dead_letters_;  // outlives the consumer
   std::unique_ptr<events::EventConsumer> consumer_;
   std::unique_ptr<RoutingService> service_;
   std::unique_ptr<observability::AdminServer> admin_;

@@ -69,6 +69,7 @@ BROKER_CERT_SUBJECT = "CN=meldpunt-kafka-broker"
 CASE_TOPIC = "meldpunt.case-events.v1"
 AUDIT_TOPIC = "meldpunt.audit.v1"
 DLQ_TOPIC = "meldpunt.notifications.dlq.v1"
+CASE_DLQ_TOPIC = "meldpunt.case-events.dlq.v1"
 DISPATCH_PREFIX = "meldpunt.dispatch."
 ROUTING_RULES = os.path.join(REPO_ROOT, "deploy", "config", "routing-rules.yaml")
 
@@ -637,7 +638,8 @@ def make_passwords(sdir, principals):
 def kafka_acls(departments):
     """The ACLs of a secured broker, as "principal resource-type pattern-type name operation"
     (docs/operations.md has them as a table). Services: the case log (read, write, create), the
-    audit trail (write), their consumer groups (prefix meldpunt-<service>); routing the dispatch
+    audit trail (write), the case log's dead letters (read, write), their consumer groups (prefix
+    meldpunt-<service>); routing the dispatch
     feeds; notification the dead letters; each department its own feed and groups "dept-<id>.*";
     ops the audit trail and the dead letters, and Describe for lag."""
     acls = []
@@ -651,6 +653,7 @@ def kafka_acls(departments):
         p = SERVICE_PRINCIPALS[service]
         allow(p, "TOPIC", "LITERAL", CASE_TOPIC, "READ", "WRITE", "DESCRIBE", "CREATE")
         allow(p, "TOPIC", "LITERAL", AUDIT_TOPIC, "WRITE", "DESCRIBE", "CREATE")
+        allow(p, "TOPIC", "LITERAL", CASE_DLQ_TOPIC, "READ", "WRITE", "DESCRIBE", "CREATE")
         allow(p, "GROUP", "PREFIXED", groups[service], "READ", "DESCRIBE")
     allow(SERVICE_PRINCIPALS["routing"], "TOPIC", "PREFIXED", DISPATCH_PREFIX,
           "WRITE", "DESCRIBE", "CREATE")
@@ -662,6 +665,7 @@ def kafka_acls(departments):
         allow(p, "GROUP", "PREFIXED", p + ".", "READ", "DESCRIBE")
     allow(OPS_PRINCIPAL, "TOPIC", "LITERAL", AUDIT_TOPIC, "READ", "DESCRIBE")
     allow(OPS_PRINCIPAL, "TOPIC", "LITERAL", DLQ_TOPIC, "READ", "DESCRIBE")
+    allow(OPS_PRINCIPAL, "TOPIC", "LITERAL", CASE_DLQ_TOPIC, "READ", "DESCRIBE")
     allow(OPS_PRINCIPAL, "TOPIC", "LITERAL", CASE_TOPIC, "DESCRIBE")
     allow(OPS_PRINCIPAL, "GROUP", "PREFIXED", "ops.", "READ", "DESCRIBE")
     allow(OPS_PRINCIPAL, "GROUP", "PREFIXED", "meldpunt-", "DESCRIBE")
