@@ -361,6 +361,7 @@ int Run(const Args& args) {
   Die(sender.status(), "webhook sender");
   NoMailer mailer;
   clock::SystemClock clock;
+  // Backoff and notification.retry_for as shipped (no bound on the attempts, as in the service).
   // Every department's webhook is on the one sink, so the per-host cap (2 as shipped) would
   // hold all workers to 2: it is set to the number of workers here.
   NotificationLogic logic(*templates, *rules, mailer,
@@ -368,9 +369,9 @@ int Run(const Args& args) {
                             return sender->Send(target, message);
                           },
                           store, *case_log, *dead_letters, clock,
-                          {.max_attempts = 8,
-                           .first_backoff = absl::Seconds(2),
+                          {.first_backoff = absl::Seconds(2),
                            .max_backoff = absl::Minutes(10),
+                           .retry_for = absl::Hours(24),
                            .max_in_flight_per_host = workers});
   Cases cases(logic, args.departments);
 
