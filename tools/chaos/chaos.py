@@ -24,6 +24,8 @@ STACK = [sys.executable, os.path.join(REPO_ROOT, "tests", "harness", "stack.py")
 CONFIG_DIR = os.path.join(TOOLS_DIR, "config")
 SERVICES = ["intake", "routing", "deadline_watch", "notification"]
 CASE_TOPIC = "meldpunt.case-events.v1"
+# The services that consume the case log (DeadLetter.service on meldpunt.case-events.dlq.v1).
+CASE_LOG_CONSUMERS = ["intake", "routing", "deadline-watch", "notification"]
 
 
 def say(msg):
@@ -127,15 +129,25 @@ class Run:
                 self.mark("%s restarted (was down)" % name)
 
     # -- one scenario -----------------------------------------------------------------------
+    def injected_ledger(self, name):
+        """The ledger of the cases a scenario makes unhandleable (not held to the rules)."""
+        return os.path.join(self.state_dir, "ledgers", name + ".injected.jsonl")
+
     def scenario(self, name, fault, rate, seconds, settle, allow_dead_letter=False,
-                 fault_after=5):
+                 fault_after=5, injected=False, undecodable=False):
+        """`injected`: the fault wrote injected_ledger(name), every case of which must be
+        dead-lettered by notification; `undecodable`: every service that consumes the case log
+        must dead-letter each undecodable record written during the scenario. Any other case-event
+        dead letter of the scenario fails it."""
         say("scenario %s: %d cases/s for %ds" % (name, rate, seconds))
         self.events = []
         self.t0 = time.monotonic()
+        since_ms = int(time.time() * 1000)
         ledger = os.path.join(self.state_dir, "ledgers", name + ".jsonl")
         os.makedirs(os.path.dirname(ledger), exist_ok=True)
-        if os.path.exists(ledger):
-            os.remove(ledger)
+        for path in (ledger, self.injected_ledger(name)):
+            if os.path.exists(path):
+                os.remove(path)
         intake = self.state()["services"]["intake"]["grpc"]
         load = subprocess.Popen(
             [self.chaos_bin, "load", "--intake", intake, "--ledger", ledger,
@@ -163,6 +175,17 @@ class Run:
                "--ledger", ledger, "--settle", str(settle)]
         if allow_dead_letter:
             cmd.append("--allow-dead-letter")
+        cmd += ["--since-ms", str(since_ms)]
+        ledgers_dir = os.path.dirname(ledger)
+        for f in sorted(os.listdir(ledgers_dir)):
+            if f.endswith(".injected.jsonl"):
+                path = os.path.join(ledgers_dir, f)
+                mine = injected and path == self.injected_ledger(name)
+                cmd += ["--injected" if mine else "--other-injected", path]
+        if injected and not os.path.exists(self.injected_ledger(name)):
+            error = error or "no injected cases (%s)" % self.injected_ledger(name)
+        if undecodable:
+            cmd += ["--undecodable-dead-letters", ",".join(CASE_LOG_CONSUMERS)]
         p = subprocess.run(cmd, capture_output=True, text=True)
         try:
             result = json.loads(p.stdout.strip().splitlines()[-1])
@@ -186,21 +209,30 @@ def print_row(row):
         say("    failure: %s" % f)
 
 
+def dead_letter_text(v):
+    """The scenario's case-event dead letters: "service/reason n, ..." ("0" without any)."""
+    letters = v.get("dead_letters") or {}
+    if not letters:
+        return "0"
+    return ", ".join("%s %d" % (k, n) for k, n in sorted(letters.items()))
+
+
 def table(rows):
     head = ("| scenario | acknowledged | found | dispatched once | clocks right | acks delivered "
-            "| repeats absorbed | violations | retried submits | lag p50 / max (s) | settled (s) | result |")
-    lines = [head, "|" + " --- |" * 12]
+            "| repeats absorbed | violations | retried submits | lag p50 / max (s) | settled (s) "
+            "| case-event dead letters | result |")
+    lines = [head, "|" + " --- |" * 13]
     for r in rows:
         v, l = r["verify"], r["load"]
         acks = "%s" % v.get("acks_delivered", "?")
         if v.get("acks_dead_lettered"):
             acks += " (%d dead-lettered)" % v["acks_dead_lettered"]
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f / %.1f | %.0f | %s |" % (
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f / %.1f | %.0f | %s | %s |" % (
             r["scenario"], v.get("acknowledged", "?"), v.get("found", "?"),
             v.get("dispatched_once", "?"), v.get("clocks_right", "?"), acks,
             v.get("repeats_absorbed", "?"), v.get("violations", "?"), l.get("retries", "?"),
             v.get("lag_p50_s", 0), v.get("lag_max_s", 0), v.get("settled_after_s", 0),
-            "pass" if v.get("passed") else "FAIL"))
+            dead_letter_text(v), "pass" if v.get("passed") else "FAIL"))
     return "\n".join(lines)
 
 
@@ -305,7 +337,46 @@ def s_poison(run, short):
             if p.returncode != 0:
                 raise Fault("kcat: %s" % p.stderr.decode(errors="replace").strip())
         run.mark("3 poison records written to %s" % CASE_TOPIC)
-    return run.scenario("poison-record", fault, rate=10, seconds=25, settle=150)
+    # Each service that consumes the case log sets each of them aside ("cannot be decoded").
+    return run.scenario("poison-record", fault, rate=10, seconds=25, settle=150, undecodable=True)
+
+
+# Not valid protobuf (a length past the end): notification's record of the case's submission.
+UNREADABLE = "\nzunreadable: written by tools/chaos (unhandleable-event)"
+
+
+def s_unhandleable(run, short):
+    name = "unhandleable-event"
+    count = 3
+
+    def fault():
+        # A few cases submitted like the load's (their own ledger), then notification's record of
+        # each submission made unreadable once notification has stored it. Every later event of
+        # these cases that notification handles (routing, the answer clock's warning, breach and
+        # escalation) fails with DATA_LOSS, which can never succeed: dead-lettered at once.
+        ledger = run.injected_ledger(name)
+        p = subprocess.run(
+            [run.chaos_bin, "load", "--intake", run.state()["services"]["intake"]["grpc"],
+             "--ledger", ledger, "--key-prefix", "%s-injected-%d" % (name, int(time.time())),
+             "--rate", "2", "--seconds", str(count / 2), "--workers", "1"],
+            capture_output=True, text=True)
+        if p.returncode != 0:
+            raise Fault("injecting cases: %s" % (p.stderr or p.stdout).strip()[-500:])
+        with open(ledger) as f:
+            case_ids = [json.loads(line)["case_id"] for line in f if line.strip()]
+        if len(case_ids) != count:
+            raise Fault("injected %d cases, not %d" % (len(case_ids), count))
+        run.mark("%d cases injected: %s" % (count, " ".join(case_ids)))
+        for case_id in case_ids:
+            key = "mp:notify:case:{%s}" % case_id
+            end = time.monotonic() + 30
+            while run.redis_cli("HEXISTS", key, "submitted") != "1":
+                if time.monotonic() > end:
+                    raise Fault("notification did not store the submission of %s" % case_id)
+                time.sleep(0.1)
+            run.redis_cli("HSET", key, "submitted", UNREADABLE)
+        run.mark("notification's record of their submission made unreadable")
+    return run.scenario(name, fault, rate=10, seconds=45, settle=150, injected=True)
 
 
 def s_rebalance_storm(run, short):
@@ -326,6 +397,8 @@ def s_rebalance_storm(run, short):
 SCENARIOS = [
     ("kill-services", "kill -9 each service in turn (3 rounds; 1 in --short)", s_kill_services),
     ("poison-record", "undecodable records written into the case topic", s_poison),
+    ("unhandleable-event", "3 cases whose events notification can never handle (its record of "
+     "their submission made unreadable): dead-lettered, the rest flows", s_unhandleable),
     ("sigterm-services", "graceful SIGTERM and restart of each service", s_sigterm_services),
     ("zombie-routing", "SIGSTOP routing past its session timeout, a replacement, SIGCONT",
      s_zombie_routing),

@@ -4,6 +4,8 @@
 //                       [--workers N] [--retry-seconds S]
 //   meldpunt-chaos verify --stack STACK_JSON --ledger FILE [--ledger FILE...] [--settle S]
 //                         [--fire-grace S] [--clocks a,b] [--allow-dead-letter]
+//                         [--since-ms MS] [--injected FILE...] [--other-injected FILE...]
+//                         [--undecodable-dead-letters service,service]
 //
 // load prints a JSON summary; verify prints a JSON result and exits 0 when every case passed,
 // 1 when not, 2 on bad usage.
@@ -32,7 +34,9 @@ using meldpunt::chaos::VerifyOptions;
                "usage: meldpunt-chaos load --intake HOST:PORT --ledger FILE --key-prefix P "
                "[--rate N] [--seconds S] [--workers N] [--retry-seconds S]\n"
                "       meldpunt-chaos verify --stack STACK_JSON --ledger FILE [--ledger FILE...] "
-               "[--settle S] [--fire-grace S] [--clocks a,b] [--allow-dead-letter]\n",
+               "[--settle S] [--fire-grace S] [--clocks a,b] [--allow-dead-letter]\n"
+               "                       [--since-ms MS] [--injected FILE...] "
+               "[--other-injected FILE...] [--undecodable-dead-letters a,b]\n",
                why.c_str());
   std::exit(2);
 }
@@ -93,6 +97,14 @@ int Verify(const std::multimap<std::string, std::string>& flags) {
       o.clocks = absl::StrSplit(value, ',', absl::SkipEmpty());
     else if (flag == "--allow-dead-letter")
       o.allow_dead_letter = true;
+    else if (flag == "--since-ms")
+      o.since_ms = static_cast<int64_t>(Number(flag, value));
+    else if (flag == "--injected")
+      o.injected.push_back(value);
+    else if (flag == "--other-injected")
+      o.other_injected.push_back(value);
+    else if (flag == "--undecodable-dead-letters")
+      o.undecodable_services = absl::StrSplit(value, ',', absl::SkipEmpty());
     else
       Usage("verify: unknown flag " + flag);
   }

@@ -19,8 +19,10 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "libs/events/codec.h"
+#include "libs/events/dead_letters.h"
 #include "libs/events/topics.h"
 #include "meldpunt/deadline/v1/deadline.grpc.pb.h"
+#include "meldpunt/events/v1/dead_letter.pb.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "meldpunt/notification/v1/notification.grpc.pb.h"
 
@@ -36,8 +38,24 @@ struct LedgerCase {
 
 struct RawRecord {
   std::string topic, key, value, event_id;
+  int32_t partition = 0;
+  int64_t offset = 0;
   int64_t timestamp_ms = 0;
 };
+
+// The case ids of ledger files (JSON lines with "case_id").
+std::set<std::string> LedgerCaseIds(const std::vector<std::string>& paths) {
+  std::set<std::string> ids;
+  for (const auto& path : paths) {
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded() && !j.value("case_id", "").empty()) ids.insert(j.value("case_id", ""));
+    }
+  }
+  return ids;
+}
 
 // Every record of the topics `wanted` accepts (one metadata request for all of them), from offset
 // 0 to the end as it is now, read-committed.
@@ -86,6 +104,8 @@ std::vector<RawRecord> ReadAll(const std::string& brokers,
     if (m->err() != RdKafka::ERR_NO_ERROR) continue;  // transient; the next round reads again
     RawRecord r;
     r.topic = m->topic_name();
+    r.partition = m->partition();
+    r.offset = m->offset();
     if (m->key()) r.key = *m->key();
     if (m->payload()) r.value.assign(static_cast<const char*>(m->payload()), m->len());
     r.timestamp_ms = m->timestamp().timestamp;
@@ -103,6 +123,7 @@ std::vector<RawRecord> ReadAll(const std::string& brokers,
 
 bool IsVerifiedTopic(const std::string& topic) {
   return topic == events::kCaseEventsTopic || topic == events::kNotificationDeadLetterTopic ||
+         topic == events::kCaseEventsDeadLetterTopic ||
          (absl::StartsWith(topic, "meldpunt.dispatch.") && absl::EndsWith(topic, ".v1"));
 }
 
@@ -164,6 +185,8 @@ class Verifier {
         }
       }
     }
+    injected_ = LedgerCaseIds(options.injected);
+    other_injected_ = LedgerCaseIds(options.other_injected);
     auto channel = [](const std::string& address) {
       return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
     };
@@ -193,19 +216,23 @@ class Verifier {
     std::map<std::string, std::set<std::string>> cases_by_key;
     std::string error;
     // One read of the case log, every dispatch feed and the dead-letter topic.
-    std::vector<RawRecord> case_records, dispatch_records, dead_letters;
+    std::vector<RawRecord> case_records, dispatch_records, dead_letters, case_dead_letters;
     for (RawRecord& rec : ReadAll(options_.kafka, IsVerifiedTopic, &error)) {
       (rec.topic == events::kCaseEventsTopic               ? case_records
        : rec.topic == events::kNotificationDeadLetterTopic ? dead_letters
+       : rec.topic == events::kCaseEventsDeadLetterTopic   ? case_dead_letters
                                                            : dispatch_records)
           .push_back(std::move(rec));
     }
     if (!error.empty()) r.failures.push_back("read " + error);
     std::map<std::string, int64_t> seen_ids;
+    // The undecodable records written since the scenario started: (partition, offset).
+    std::set<std::pair<int32_t, int64_t>> undecodable;
     for (const auto& rec : case_records) {
       auto decoded = events::Decode(rec.value);
       if (!decoded.ok()) {
         ++r.undecodable_records;
+        if (rec.timestamp_ms >= options_.since_ms) undecodable.insert({rec.partition, rec.offset});
         continue;
       }
       const events::Envelope& e = *decoded;
@@ -299,6 +326,7 @@ class Verifier {
       if (++n <= 5) r.failures.push_back(absl::StrCat(rule, " ", case_id, ": ", why));
     };
     failure_counts_.clear();
+    CheckDeadLetters(case_dead_letters, undecodable, r, fail);
     for (const auto& [key, ids] : cases_by_key) {
       if (ids.size() > 1) {
         ++r.violations;
@@ -438,6 +466,80 @@ class Verifier {
     return r;
   }
 
+  // The case-event dead letters (meldpunt.case-events.dlq.v1) in the scenario's scope, counted
+  // by service and reason and held to what the scenario expects (VerifyOptions).
+  template <typename Fail>
+  void CheckDeadLetters(const std::vector<RawRecord>& records,
+                        const std::set<std::pair<int32_t, int64_t>>& undecodable, VerifyResult& r,
+                        const Fail& fail) {
+    // By dead_letter_id: a record set aside twice (a rebalance in between) is one dead letter.
+    std::map<std::string, events::v1::DeadLetter> letters;
+    for (const auto& rec : records) {
+      events::v1::DeadLetterRecord record;
+      if (record.ParseFromString(rec.value) && record.has_dead_letter())
+        letters.try_emplace(record.dead_letter().dead_letter_id(), record.dead_letter());
+    }
+    const std::set<std::string> expected_services(options_.undecodable_services.begin(),
+                                                  options_.undecodable_services.end());
+    std::map<std::string, std::set<std::string>> injected_by;  // case -> dead letter ids
+    std::set<std::tuple<std::string, int32_t, int64_t>> undecodable_by;
+    for (const auto& [id, d] : letters) {
+      const int64_t at_ms = absl::ToUnixMillis(events::GetTime(d.at()));
+      const bool ledger = !d.case_id().empty() && ledger_index_.count(d.case_id()) > 0;
+      const bool injected = !d.case_id().empty() && injected_.count(d.case_id()) > 0;
+      // Another scenario's: its own injected cases, or set aside before this one started.
+      if (!ledger && !injected &&
+          (other_injected_.count(d.case_id()) > 0 || at_ms < options_.since_ms)) {
+        continue;
+      }
+      ++r.dead_letters[absl::StrCat(d.service(), "/", d.reason())];
+      const int64_t written_ms = absl::ToUnixMillis(events::GetTime(d.record_timestamp()));
+      if (written_ms > 0) {
+        r.dead_letter_after_max_s =
+            std::max(r.dead_letter_after_max_s, static_cast<double>(at_ms - written_ms) / 1000.0);
+      }
+      const std::string what = absl::StrCat(
+          d.service(), " set aside ", d.event_type().empty() ? "a record" : d.event_type(), " at ",
+          d.source_partition(), "/", d.source_offset(), " (", d.reason(), ": ", d.error(), ")");
+      if (injected && d.service() == "notification" && d.reason() == events::kCannotBeRetried) {
+        injected_by[d.case_id()].insert(id);
+        continue;
+      }
+      if (!ledger && !injected && d.reason() == events::kCannotBeDecoded &&
+          expected_services.count(d.service()) &&
+          undecodable.count({d.source_partition(), d.source_offset()})) {
+        undecodable_by.insert({d.service(), d.source_partition(), d.source_offset()});
+        continue;
+      }
+      ++r.unexpected_dead_letters;
+      ++r.violations;
+      fail(ledger     ? "not-dead-lettered"
+           : injected ? "injected-dead-lettered-by-notification-only"
+                      : "unexpected-dead-letter",
+           d.case_id().empty() ? id : d.case_id(), what);
+    }
+    // Every injected case is dead-lettered by notification (the verifier waits for it).
+    r.injected = static_cast<int64_t>(injected_.size());
+    for (const std::string& case_id : injected_) {
+      if (injected_by.count(case_id)) {
+        ++r.injected_dead_lettered;
+      } else {
+        ++r.violations;
+        fail("injected-dead-lettered", case_id, "no dead letter of notification for this case");
+      }
+    }
+    // Every undecodable record is set aside by every service that consumes the case log.
+    r.undecodable_dead_lettered = static_cast<int64_t>(undecodable_by.size());
+    for (const auto& [partition, offset] : undecodable) {
+      for (const std::string& service : expected_services) {
+        if (undecodable_by.count({service, partition, offset})) continue;
+        ++r.violations;
+        fail("undecodable-dead-lettered", absl::StrCat(partition, "/", offset),
+             absl::StrCat("no dead letter of ", service, " (", events::kCannotBeDecoded, ")"));
+      }
+    }
+  }
+
   bool GetCase(const std::string& case_id, std::string* why) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
@@ -528,6 +630,7 @@ class Verifier {
 
   const VerifyOptions& options_;
   std::vector<LedgerCase> ledger_;
+  std::set<std::string> injected_, other_injected_;
   std::map<std::string, size_t> ledger_index_;
   std::map<std::string, Probe> probes_;
   std::map<std::string, MailFacts> mails_;
@@ -550,6 +653,12 @@ nlohmann::json VerifyResult::ToJson() const {
           {"repeats_absorbed", repeats_absorbed},
           {"violations", violations},
           {"undecodable_records", undecodable_records},
+          {"dead_letters", dead_letters},
+          {"unexpected_dead_letters", unexpected_dead_letters},
+          {"injected", injected},
+          {"injected_dead_lettered", injected_dead_lettered},
+          {"undecodable_dead_lettered", undecodable_dead_lettered},
+          {"dead_letter_after_max_s", dead_letter_after_max_s},
           {"lag_p50_s", lag_p50_s},
           {"lag_max_s", lag_max_s},
           {"settled_after_s", settled_after_s},

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,17 @@ struct VerifyOptions {
   // A dead-lettered acknowledgement passes (it is visible to ops) only when the scenario made
   // the sinks fail for longer than the retries last.
   bool allow_dead_letter = false;
+  // The case-event dead letters (meldpunt.case-events.dlq.v1) the scenario expects; any other
+  // in its scope is a violation. In scope: those of a ledger or injected case, and those with no
+  // such case (undecodable records) set aside since `since_ms`.
+  // - injected: ledgers of cases the scenario made unhandleable for notification; every one of
+  //   them must have a dead letter of notification ("cannot be retried"), none of another service.
+  // - undecodable_services: the services (DeadLetter.service) that must each set aside every
+  //   undecodable record written to the case topic since `since_ms` ("cannot be decoded").
+  std::vector<std::string> injected;
+  std::vector<std::string> other_injected;  // other scenarios' injected ledgers: out of scope
+  std::vector<std::string> undecodable_services;
+  int64_t since_ms = 0;
 };
 
 // One row of the scenario table, and the first failures by rule (case id and why).
@@ -44,7 +56,14 @@ struct VerifyResult {
   int64_t repeats_absorbed = 0;     // records repeated with the same event id / idempotency key
   int64_t violations = 0;           // distinct ids for one fact, duplicate cases for one key
   int64_t undecodable_records = 0;  // on the case topic (poison), skipped by every service
-  double lag_p50_s = 0;             // OK -> dispatched and acknowledged, per case
+  // meldpunt.case-events.dlq.v1, in the scenario's scope: "service/reason" -> dead letters.
+  std::map<std::string, int64_t> dead_letters;
+  int64_t unexpected_dead_letters = 0;    // of a ledger case, of another service, or stray
+  int64_t injected = 0;                   // cases made unhandleable (injected ledgers)
+  int64_t injected_dead_lettered = 0;     // of those, with notification's dead letter
+  int64_t undecodable_dead_lettered = 0;  // (record, service) pairs set aside as undecodable
+  double dead_letter_after_max_s = 0;     // record written -> dead letter, the longest
+  double lag_p50_s = 0;                   // OK -> dispatched and acknowledged, per case
   double lag_max_s = 0;
   double settled_after_s = 0;  // from the start of verification until all passed
   bool passed = false;
