@@ -179,7 +179,9 @@ absl::StatusOr<events::v1::DeadLetterAction> DeadLetterService::Replay(const aut
   }
   if (!handled.ok()) {
     RETURN_IF_ERROR(
-        Record(who, id, events::v1::DeadLetterAction::REPLAY_FAILED, handled.ToString()).status());
+        Record(who, id, events::v1::DeadLetterAction::REPLAY_FAILED,
+               absl::StrCat(absl::StatusCodeToString(handled.code()), ": ", handled.message()))
+            .status());
     return absl::FailedPreconditionError(absl::StrCat(
         "dead letter ", id, ": the replay failed again, it stays open: ", handled.message()));
   }

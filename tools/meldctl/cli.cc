@@ -313,6 +313,18 @@ std::vector<CommandSpec> MakeCommands() {
        {},
        {},
        {}},
+      {"dlq",
+       Group::kOperations,
+       "list [--service S] [--all] | replay ID [--service S] | drop ID --reason TEXT "
+       "[--service S]",
+       "case events a service could not handle (meldpunt.case-events.dlq.v1): list them (every "
+       "service unless --service intake|routing|deadline-watch|notification; --all: also closed "
+       "ones), replay one into its service, or drop one with a reason",
+       1,
+       2,
+       {"service", "reason"},
+       {"all"},
+       {}},
 
       {"jwk",
        Group::kOperations,

@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -34,6 +35,7 @@
 #include "meldpunt/deadline/v1/deadline.grpc.pb.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "meldpunt/notification/v1/notification.grpc.pb.h"
+#include "meldpunt/ops/v1/dead_letters.grpc.pb.h"
 #include "meldpunt/routing/v1/routing.grpc.pb.h"
 #include "tools/meldctl/cli.h"
 #include "tools/meldctl/output.h"
@@ -131,6 +133,7 @@ class Cli {
     if (command == "deadlines") return Deadlines();
     if (command == "rebuild-timers") return RebuildTimers();
     if (command == "rebuild-deliveries") return RebuildDeliveries();
+    if (command == "dlq") return DeadLetters();
     if (command == "watch") return Watch();
     if (command == "retry") return Retry();
     if (command == "preview") return Preview();
@@ -468,6 +471,123 @@ class Cli {
     } else {
       std::printf("events=%lld sent_again=%lld\n", static_cast<long long>(response.events()),
                   static_cast<long long>(response.sent_again()));
+    }
+    return 0;
+  }
+
+  // The services that serve dead letters: name, address option, default address, and the
+  // default consumer group (the prefix of its dead-letter ids).
+  struct DeadLetterHost {
+    const char* name;
+    const char* option;
+    const char* address;
+    const char* group;
+  };
+  static constexpr DeadLetterHost kDeadLetterHosts[] = {
+      {"intake", "intake", "127.0.0.1:50051", "meldpunt-intake-projection"},
+      {"routing", "routing", "127.0.0.1:50052", "meldpunt-routing"},
+      {"deadline-watch", "deadline", "127.0.0.1:50053", "meldpunt-deadline-watch"},
+      {"notification", "notification", "127.0.0.1:50054", "meldpunt-notification"}};
+
+  // --service, or for an ID the service whose default group it starts with.
+  absl::StatusOr<const DeadLetterHost*> DeadLetterService(const std::string& id) const {
+    const std::string service = options_.Get("service");
+    for (const DeadLetterHost& host : kDeadLetterHosts) {
+      if (!service.empty() ? service == host.name || service == host.option
+                           : !id.empty() && absl::StartsWith(id, absl::StrCat(host.group, "/"))) {
+        return &host;
+      }
+    }
+    return UsageError(service.empty()
+                          ? "--service: required for this id (intake, routing, deadline-watch or "
+                            "notification)"
+                          : "--service: one of intake, routing, deadline-watch, notification");
+  }
+
+  int DeadLetters() {
+    const std::string action = options_.args.at(0);
+    const std::string id = options_.args.size() > 1 ? options_.args.at(1) : "";
+    if (action == "list") {
+      if (!id.empty()) return UsageFail(UsageError("dlq list takes no ID"), "dlq");
+      std::vector<const DeadLetterHost*> hosts;
+      if (options_.Has("service")) {
+        absl::StatusOr<const DeadLetterHost*> host = DeadLetterService("");
+        if (!host.ok()) return UsageFail(host.status(), "dlq");
+        hosts.push_back(*host);
+      } else {
+        for (const DeadLetterHost& host : kDeadLetterHosts) hosts.push_back(&host);
+      }
+      int failed = 0;
+      ops::v1::ListDeadLettersResponse all;
+      for (const DeadLetterHost* host : hosts) {
+        auto stub = ops::v1::DeadLetters::NewStub(Channel(host->option, host->address));
+        ops::v1::ListDeadLettersRequest request;
+        request.set_include_closed(options_.Flag("all"));
+        ops::v1::ListDeadLettersResponse response;
+        grpc::Status status = stub->ListDeadLetters(Context().get(), request, &response);
+        if (!status.ok()) {
+          std::fprintf(stderr, "%s: ", host->name);
+          failed = Fail(status);
+          continue;
+        }
+        all.set_open(all.open() + response.open());
+        for (auto& entry : *response.mutable_entries()) *all.add_entries() = std::move(entry);
+      }
+      if (options_.Flag("json")) {
+        PrintJson(all);
+      } else {
+        for (const ops::v1::DeadLetterEntry& entry : all.entries()) {
+          const events::v1::DeadLetter& d = entry.dead_letter();
+          std::string state = entry.open() ? "open" : "closed";
+          if (!entry.open() && entry.actions_size() > 0) {
+            state = absl::AsciiStrToLower(events::v1::DeadLetterAction::Kind_Name(
+                entry.actions(entry.actions_size() - 1).kind()));
+          }
+          std::printf(
+              "%s service=%s case=%s event=%s type=%s state=%s reason=\"%s\" attempts=%d "
+              "at=%s error=%s: %s\n",
+              d.dead_letter_id().c_str(), d.service().c_str(), d.case_id().c_str(),
+              d.event_id().c_str(), d.event_type().c_str(), state.c_str(), d.reason().c_str(),
+              d.attempts(), Time(d.at()).c_str(), d.error_code().c_str(), d.error().c_str());
+        }
+        std::printf("open=%d\n", all.open());
+      }
+      return failed;
+    }
+    if (action != "replay" && action != "drop") {
+      return UsageFail(UsageError("dlq: list, replay ID or drop ID --reason TEXT"), "dlq");
+    }
+    if (id.empty())
+      return UsageFail(UsageError(absl::StrCat("dlq ", action, ": ID required")), "dlq");
+    absl::StatusOr<const DeadLetterHost*> host = DeadLetterService(id);
+    if (!host.ok()) return UsageFail(host.status(), "dlq");
+    auto stub = ops::v1::DeadLetters::NewStub(Channel((*host)->option, (*host)->address));
+    events::v1::DeadLetterAction action_taken;
+    grpc::Status status;
+    if (action == "replay") {
+      ops::v1::ReplayDeadLetterRequest request;
+      request.set_dead_letter_id(id);
+      ops::v1::ReplayDeadLetterResponse response;
+      status = stub->ReplayDeadLetter(Context().get(), request, &response);
+      action_taken = response.action();
+    } else {
+      ops::v1::DropDeadLetterRequest request;
+      request.set_dead_letter_id(id);
+      request.set_reason(options_.Get("reason"));
+      ops::v1::DropDeadLetterResponse response;
+      status = stub->DropDeadLetter(Context().get(), request, &response);
+      action_taken = response.action();
+    }
+    if (!status.ok()) return Fail(status);
+    if (options_.Flag("json")) {
+      PrintJson(action_taken);
+    } else {
+      std::printf(
+          "%s %s by %s (%s) at %s\n", action_taken.dead_letter_id().c_str(),
+          absl::AsciiStrToLower(events::v1::DeadLetterAction::Kind_Name(action_taken.kind()))
+              .c_str(),
+          action_taken.actor().c_str(), action_taken.role().c_str(),
+          Time(action_taken.at()).c_str());
     }
     return 0;
   }
