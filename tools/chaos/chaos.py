@@ -227,7 +227,8 @@ def table(rows):
         acks = "%s" % v.get("acks_delivered", "?")
         if v.get("acks_dead_lettered"):
             acks += " (%d dead-lettered)" % v["acks_dead_lettered"]
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f / %.1f | %.0f | %s | %s |" % (
+        row = "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f / %.1f | %.0f | %s | %s |"
+        lines.append(row % (
             r["scenario"], v.get("acknowledged", "?"), v.get("found", "?"),
             v.get("dispatched_once", "?"), v.get("clocks_right", "?"), acks,
             v.get("repeats_absorbed", "?"), v.get("violations", "?"), l.get("retries", "?"),

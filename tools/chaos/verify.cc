@@ -513,7 +513,7 @@ class Verifier {
       }
       ++r.unexpected_dead_letters;
       ++r.violations;
-      fail(ledger     ? "not-dead-lettered"
+      fail(ledger     ? "ledger-case-dead-lettered"
            : injected ? "injected-dead-lettered-by-notification-only"
                       : "unexpected-dead-letter",
            d.case_id().empty() ? id : d.case_id(), what);
