@@ -224,6 +224,34 @@ absl::StatusOr<Reply> Client::Script(const std::string& name, const std::vector<
   return With([&](Connection& c) { return c.Script(name, keys, args); });
 }
 
+absl::StatusOr<bool> HasMarker(Client& client, const std::string& key) {
+  ASSIGN_OR_RETURN(Reply reply, client.Command({"EXISTS", key}));
+  RETURN_IF_ERROR(ReplyStatus(reply));
+  return reply.integer == 1;
+}
+
+absl::Status SetMarker(Client& client, const std::string& key) {
+  ASSIGN_OR_RETURN(Reply reply, client.Command({"SET", key, "1"}));
+  return ReplyStatus(reply);
+}
+
+absl::StatusOr<bool> TryLock(Client& client, const std::string& key, const std::string& owner,
+                             absl::Duration ttl) {
+  ASSIGN_OR_RETURN(Reply reply, client.Command({"SET", key, owner, "NX", "PX",
+                                                absl::StrCat(absl::ToInt64Milliseconds(ttl))}));
+  RETURN_IF_ERROR(ReplyStatus(reply));
+  return !reply.is_nil();
+}
+
+absl::Status Unlock(Client& client, const std::string& key, const std::string& owner) {
+  // Compare and delete in one step: after an expiry another replica may hold the lock.
+  ASSIGN_OR_RETURN(Reply reply, client.Command({"EVAL",
+                                                "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                                                "return redis.call('DEL', KEYS[1]) end return 0",
+                                                "1", key, owner}));
+  return ReplyStatus(reply);
+}
+
 absl::StatusOr<int64_t> DeleteMatching(Client& client, const std::string& pattern) {
   int64_t removed = 0;
   std::string cursor = "0";

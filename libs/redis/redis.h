@@ -103,4 +103,16 @@ absl::Status ReplyStatus(const Reply& reply);
 // many were removed. For rebuilding derived state, not for hot paths.
 absl::StatusOr<int64_t> DeleteMatching(Client& client, const std::string& pattern);
 
+// The marker of derived state known to be complete (e.g. mp:intake:intact), set after a rebuild
+// from the log: gone when Redis lost its data (FLUSHALL, a new instance), which a service checks
+// for and repairs by itself.
+absl::StatusOr<bool> HasMarker(Client& client, const std::string& key);
+absl::Status SetMarker(Client& client, const std::string& key);
+
+// A lock over all replicas (SET NX PX): true when `owner` took it. It expires after `ttl`;
+// Unlock releases it only while `owner` still holds it.
+absl::StatusOr<bool> TryLock(Client& client, const std::string& key, const std::string& owner,
+                             absl::Duration ttl);
+absl::Status Unlock(Client& client, const std::string& key, const std::string& owner);
+
 }  // namespace meldpunt::redis

@@ -42,7 +42,13 @@ absl::Status IntakeApp::Start() {
                                                        .rules = rules,
                                                        .keys = privacy_.keys.get(),
                                                        .sealer = privacy_.sealer.get(),
-                                                       .rebuilding = &rebuilding_},
+                                                       .rebuilding = &rebuilding_,
+                                                       .incomplete =
+                                                           [this] {
+                                                             absl::StatusOr<bool> intact =
+                                                                 store_->Intact();
+                                                             return intact.ok() && !*intact;
+                                                           }},
                                          &fold_watch_);
   dead_letters_ = service::MakeDeadLetters(
       config_, *security_.guard, *producer_, "intake", config_.consumer_group,
@@ -67,6 +73,7 @@ absl::Status IntakeApp::Start() {
       producer_.get(), std::vector<redis::Client*>{redis_.get(), privacy_.redis.get()});
   started_ = true;
   retention_thread_ = std::thread([this] { RetentionLoop(); });
+  watch_thread_ = std::thread([this] { WatchProjection(); });
   log::Info("intake started", {{"grpc", config_.grpc_listen},
                                {"grpc_port", grpc_.port()},
                                {"admin_port", admin_->port()},
@@ -125,6 +132,17 @@ absl::StatusOr<v1::RebuildProjectionResponse> IntakeApp::RebuildProjection() {
     std::atomic<bool>& flag;
     ~Done() { flag = false; }
   } done{rebuilding_};
+  // One replica at a time: a second clear in the middle of the first one's replay would wipe
+  // what it folded after the first one marked the projection complete.
+  const std::string owner = events::RandomId("rebuild");
+  ASSIGN_OR_RETURN(bool locked,
+                   store_->TryLockRebuild(owner, config_.rebuild_timeout + absl::Minutes(5)));
+  if (!locked) return absl::AbortedError("another replica is rebuilding the projection");
+  struct Unlock {
+    RedisCaseStore& store;
+    const std::string& owner;
+    ~Unlock() { (void)store.UnlockRebuild(owner); }
+  } unlock{*store_, owner};
   // Until it is done, a case the projection does not hold is "retry", not NOT_FOUND
   // (IntakeOptions::rebuilding): a submission answered from its event may not be folded yet, and
   // its reference claim (the evidence of it) went with the clear or the loss being repaired.
@@ -164,6 +182,7 @@ absl::StatusOr<v1::RebuildProjectionResponse> IntakeApp::RebuildProjection() {
   absl::Status restart = restarted ? absl::OkStatus() : StartProjection();
   if (!records.ok()) return records.status();
   RETURN_IF_ERROR(restart);
+  RETURN_IF_ERROR(store_->MarkIntact());
   response.set_events(*records);
   log::Warning(
       "projection rebuilt",
@@ -239,6 +258,28 @@ absl::StatusOr<int64_t> IntakeApp::EraseDue(absl::Time now) {
   }
 }
 
+void IntakeApp::WatchProjection() {
+  // At start and then every second: has Redis lost the projection (FLUSHALL, a new instance, the
+  // first start)? Then it is rebuilt from the log, by this replica or by the one that takes the
+  // lock; meanwhile a case the projection does not hold answers UNAVAILABLE (incomplete), and
+  // the live consumer goes on folding.
+  absl::Duration wait = absl::ZeroDuration();
+  while (!stopping_.WaitForNotificationWithTimeout(wait)) {
+    wait = absl::Seconds(1);
+    if (rebuilding_.load()) continue;
+    absl::StatusOr<bool> intact = store_->Intact();
+    if (!intact.ok() || *intact) continue;
+    log::Warning(
+        "the projection is not known to be complete (Redis lost it, or a first start); "
+        "rebuilding it from the log");
+    absl::StatusOr<v1::RebuildProjectionResponse> rebuilt = RebuildProjection();
+    if (!rebuilt.ok() && rebuilt.status().code() != absl::StatusCode::kAborted) {
+      log::Error("projection rebuild failed; the next check tries again",
+                 {{"error", rebuilt.status().ToString()}});
+    }
+  }
+}
+
 void IntakeApp::RetentionLoop() {
   while (!stopping_.WaitForNotificationWithTimeout(config_.retention_interval)) {
     absl::StatusOr<int64_t> erased = EraseDue(clock_.Now());
@@ -254,6 +295,7 @@ void IntakeApp::RetentionLoop() {
 void IntakeApp::Stop() {
   if (!stopping_.HasBeenNotified()) stopping_.Notify();
   if (retention_thread_.joinable()) retention_thread_.join();
+  if (watch_thread_.joinable()) watch_thread_.join();
   if (started_.exchange(false)) {
     grpc_.Shutdown(config_.shutdown_grace);
     absl::MutexLock lock(&projection_mu_);

@@ -56,6 +56,8 @@ class IntakeApp {
 
  private:
   absl::Status HandleEvent(const events::Envelope& envelope, int64_t offset);
+  // Rebuilds the projection by itself when its marker is gone (Redis lost its data).
+  void WatchProjection();
   absl::Status StartProjection();
   // Waits (until `deadline`) for the projection consumer to hold its partitions.
   void AwaitProjectionJoined(absl::Time deadline);
@@ -101,6 +103,7 @@ class IntakeApp {
   std::atomic<bool> started_{false};
   absl::Notification stopping_;
   std::thread retention_thread_;
+  std::thread watch_thread_;  // WatchProjection
 };
 
 }  // namespace meldpunt::intake

@@ -328,6 +328,20 @@ absl::StatusOr<int64_t> RedisCaseStore::Clear() {
   return removed;
 }
 
+absl::StatusOr<bool> RedisCaseStore::Intact() {
+  return redis::HasMarker(redis_, "mp:intake:intact");
+}
+
+absl::Status RedisCaseStore::MarkIntact() { return redis::SetMarker(redis_, "mp:intake:intact"); }
+
+absl::StatusOr<bool> RedisCaseStore::TryLockRebuild(const std::string& owner, absl::Duration ttl) {
+  return redis::TryLock(redis_, "mp:intake:rebuilding", owner, ttl);
+}
+
+absl::Status RedisCaseStore::UnlockRebuild(const std::string& owner) {
+  return redis::Unlock(redis_, "mp:intake:rebuilding", owner);
+}
+
 absl::StatusOr<std::vector<Case>> RedisCaseStore::Submitted(absl::Time from, absl::Time to,
                                                             int64_t limit) {
   std::vector<Case> cases;

@@ -119,6 +119,14 @@ class RedisCaseStore final : public CaseStore {
   absl::StatusOr<std::vector<Case>> Submitted(absl::Time from, absl::Time to,
                                               int64_t limit) override;
 
+  // The marker of a complete projection (mp:intake:intact), set after a rebuild: gone when Redis
+  // lost its data (FLUSHALL, a new instance), which the intake notices and repairs by itself.
+  absl::StatusOr<bool> Intact();
+  absl::Status MarkIntact();
+  // One rebuild at a time over all replicas (mp:intake:rebuilding, expires after `ttl`).
+  absl::StatusOr<bool> TryLockRebuild(const std::string& owner, absl::Duration ttl);
+  absl::Status UnlockRebuild(const std::string& owner);
+
   // The scripts this store needs loaded on every Redis connection.
   static redis::Script CasScript();
   static std::string CaseKey(const std::string& case_id);

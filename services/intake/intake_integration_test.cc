@@ -8,6 +8,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
+#include "absl/strings/str_join.h"
 #include "libs/events/codec.h"
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
@@ -239,6 +240,65 @@ TEST_F(IntakeIntegration, ACaseSubmittedAcrossARebuildIsNeverNotFound) {
   // At once after the rebuild, as for the load's read-your-writes check.
   grpc::Status after = get_case(case_id);
   EXPECT_TRUE(after.ok()) << after.error_code() << " " << after.error_message();
+  app.Stop();
+}
+
+// Redis loses the projection (here: its marker and one case's keys, as a FLUSHALL would; the
+// shared Redis of the other tests is spared): the intake notices it by itself, answers
+// UNAVAILABLE meanwhile, never NOT_FOUND for the case that exists, and rebuilds it from the log.
+TEST_F(IntakeIntegration, ALostProjectionIsNoticedAndRebuiltWithoutAnOperator) {
+  IntakeApp app(Config(stack_.kafka));
+  ASSERT_TRUE(app.Start().ok());
+  auto stub = Stub(app.grpc_port());
+  auto redis = redis::Client::Create({.address = stack_.redis});
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  // A first start on a Redis without the marker rebuilds at once; wait for the marker.
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        absl::StatusOr<bool> intact = redis::HasMarker(**redis, "mp:intake:intact");
+        return intact.ok() && *intact;
+      },
+      absl::Seconds(120)));
+  v1::SubmitCaseResponse submitted;
+  grpc::Status status = Submit(*stub, Request(testing::UniqueName("lost")), &submitted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  auto get_case = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    v1::GetCaseRequest get;
+    get.set_case_id(submitted.case_id());
+    v1::GetCaseResponse got;
+    return stub->GetCase(&context, get, &got);
+  };
+  ASSERT_TRUE(get_case().ok());
+
+  for (const std::string& key :
+       {std::string("mp:intake:intact"), "mp:case:{" + submitted.case_id() + "}",
+        "mp:ref:{" + submitted.reference() + "}"}) {
+    auto removed = (*redis)->Command({"DEL", key});
+    ASSERT_TRUE(removed.ok()) << removed.status();
+  }
+  int unavailable = 0;
+  std::vector<std::string> wrong;
+  const bool back = testing::Eventually(
+      [&] {
+        grpc::Status got = get_case();
+        if (got.error_code() == grpc::StatusCode::UNAVAILABLE) ++unavailable;
+        if (!got.ok() && got.error_code() != grpc::StatusCode::UNAVAILABLE) {
+          wrong.push_back(absl::StrCat(got.error_code(), " ", got.error_message()));
+        }
+        return got.ok();
+      },
+      absl::Seconds(120));
+  EXPECT_TRUE(back) << "the case did not come back without an operator";
+  EXPECT_TRUE(wrong.empty()) << absl::StrJoin(wrong, "; ");
+  EXPECT_TRUE(testing::Eventually(
+      [&] {
+        absl::StatusOr<bool> intact = redis::HasMarker(**redis, "mp:intake:intact");
+        return intact.ok() && *intact;
+      },
+      absl::Seconds(60)))
+      << "the rebuild marks the projection complete again";
   app.Stop();
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "libs/events/ids.h"
 #include "libs/events/topics.h"
 #include "libs/kafka/admin.h"
 #include "libs/observability/log.h"
@@ -131,6 +132,7 @@ absl::Status NotificationApp::Start() {
   dependencies_ = std::make_unique<service::DependencyCheck>(
       producer_.get(), std::vector<redis::Client*>{redis_.get(), privacy_.redis.get()});
   started_ = true;
+  watch_thread_ = std::thread([this] { WatchOutbox(); });
   log::Info("notification started", {{"grpc_port", grpc_.port()},
                                      {"admin_port", admin_->port()},
                                      {"smtp", config_.smtp_url},
@@ -145,6 +147,15 @@ absl::StatusOr<v1::RebuildDeliveriesResponse> NotificationApp::RebuildDeliveries
     std::atomic<bool>& flag;
     ~Done() { flag = false; }
   } done{rebuilding_};
+  // One replica at a time: the held messages are this process's until it releases them.
+  const std::string owner = events::RandomId("rebuild");
+  ASSIGN_OR_RETURN(bool locked, redis::TryLock(*redis_, kRebuildLockKey, owner, absl::Minutes(35)));
+  if (!locked) return absl::AbortedError("another replica is rebuilding the outbox");
+  struct Unlock {
+    redis::Client& redis;
+    const std::string& owner;
+    ~Unlock() { (void)redis::Unlock(redis, kRebuildLockKey, owner); }
+  } unlock{*redis_, owner};
   log::Warning("rebuilding the outbox and the delivery records from the log");
   logic_->Hold();
   absl::StatusOr<int64_t> events = service::ReplayCaseLog(
@@ -157,12 +168,34 @@ absl::StatusOr<v1::RebuildDeliveriesResponse> NotificationApp::RebuildDeliveries
   absl::StatusOr<int64_t> released = logic_->Release();
   RETURN_IF_ERROR(events.status());
   RETURN_IF_ERROR(released.status());
+  RETURN_IF_ERROR(redis::SetMarker(*redis_, kIntactKey));
   log::Warning("outbox and delivery records rebuilt from the log",
                {{"events", *events}, {"sent_again", *released}});
   v1::RebuildDeliveriesResponse response;
   response.set_events(*events);
   response.set_sent_again(*released);
   return response;
+}
+
+void NotificationApp::WatchOutbox() {
+  // At start and then every second: has Redis lost the outbox (FLUSHALL, a new instance, the
+  // first start)? Then it is rebuilt from the log: messages queued before the loss have no
+  // outcome on the log and are sent (with their idempotency keys), delivered ones are not.
+  absl::Duration wait = absl::ZeroDuration();
+  while (!stopping_.WaitForNotificationWithTimeout(wait)) {
+    wait = absl::Seconds(1);
+    if (rebuilding_.load()) continue;
+    absl::StatusOr<bool> intact = redis::HasMarker(*redis_, kIntactKey);
+    if (!intact.ok() || *intact) continue;
+    log::Warning(
+        "the outbox is not known to be complete (Redis lost it, or a first start); "
+        "rebuilding it from the log");
+    absl::StatusOr<v1::RebuildDeliveriesResponse> rebuilt = RebuildDeliveries();
+    if (!rebuilt.ok() && rebuilt.status().code() != absl::StatusCode::kAborted) {
+      log::Error("outbox rebuild failed; the next check tries again",
+                 {{"error", rebuilt.status().ToString()}});
+    }
+  }
 }
 
 void NotificationApp::OnAssigned(const std::vector<kafka::TopicPartition>& partitions) {
@@ -183,6 +216,8 @@ bool NotificationApp::Ready() const {
 }
 
 void NotificationApp::Stop() {
+  if (!stopping_.HasBeenNotified()) stopping_.Notify();
+  if (watch_thread_.joinable()) watch_thread_.join();
   if (started_) {
     started_ = false;
     grpc_.Shutdown(config_.shutdown_grace);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "libs/audit/audit.h"
 #include "libs/clock/clock.h"
 #include "libs/events/event_consumer.h"
@@ -80,6 +81,12 @@ class NotificationApp : public kafka::RebalanceListener {
   std::unique_ptr<Senders> senders_;
   bool started_ = false;
   std::atomic<bool> rebuilding_{false};
+  // Rebuilds the outbox by itself when its marker is gone (Redis lost its data).
+  void WatchOutbox();
+  static constexpr char kIntactKey[] = "mp:notify:intact";
+  static constexpr char kRebuildLockKey[] = "mp:notify:rebuilding";
+  absl::Notification stopping_;
+  std::thread watch_thread_;
 };
 
 }  // namespace meldpunt::notification
