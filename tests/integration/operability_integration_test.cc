@@ -20,8 +20,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/events/codec.h"
+#include "libs/events/event_log.h"
+#include "libs/events/ids.h"
 #include "libs/events/topics.h"
 #include "libs/kafka/consumer.h"
+#include "libs/kafka/producer.h"
 #include "libs/redis/redis.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "tests/testing/process.h"
@@ -167,6 +170,62 @@ TEST_F(Operability, ReadinessFollowsRedisAndMetricsAndTracesAreThere) {
   StartRedis();
   EXPECT_TRUE(testing::Eventually([&] { return HttpGet(admin_port_, "/readyz") == 200; },
                                   absl::Seconds(30)));
+}
+
+// Redis hangs for a few seconds (SIGSTOP) while case events arrive: the projection retries them
+// in place for as long as it lasts, sets none aside on the dead-letter topic, and folds every one
+// once Redis answers again.
+TEST_F(Operability, ARedisOutageIsRetriedInPlaceAndNothingIsLostOrSetAside) {
+  auto producer = kafka::Producer::Create(
+      {.brokers = stack_.kafka, .client_id = "operability", .extra = stack_.kafka_properties});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  redis_->Signal(SIGSTOP);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    const std::string key = testing::UniqueName("outage");
+    const std::string case_id = events::CaseIdFor("operability-test", key);
+    events::Envelope e = events::NewEnvelope(case_id, "intake", absl::Now());
+    auto* submitted = e.mutable_case_submitted();
+    submitted->set_submitting_system("operability-test");
+    submitted->set_request_key(key);
+    submitted->set_reference(events::ReferenceFor(case_id, 2026));
+    submitted->mutable_draft()->set_kind(t::REPORT);
+    submitted->mutable_draft()->set_channel(t::APP);
+    submitted->mutable_draft()->set_category("street-lighting");
+    submitted->mutable_draft()->set_description("Lamp post 15 is dark");
+    events::Finish(e, events::DeterministicId("submitted", {case_id}));
+    auto sent = (*producer)->Send(events::ToRecord(events::kCaseEventsTopic, e),
+                                  absl::Now() + absl::Seconds(10));
+    ASSERT_TRUE(sent.ok()) << sent.status();
+    ids.push_back(case_id);
+  }
+  absl::SleepFor(absl::Seconds(5));
+  redis_->Signal(SIGCONT);
+  for (const std::string& id : ids) {
+    EXPECT_TRUE(testing::Eventually(
+        [&] {
+          grpc::ClientContext context;
+          context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+          intake::v1::GetCaseRequest get;
+          get.set_case_id(id);
+          intake::v1::GetCaseResponse got;
+          return stub_->GetCase(&context, get, &got).ok();
+        },
+        absl::Seconds(60)))
+        << id << " was not folded after the outage";
+  }
+  std::string metrics;
+  ASSERT_EQ(HttpGet(admin_port_, "/metrics", &metrics), 200);
+  // The value of the projection loop's counter with `outcome`.
+  auto consumed = [&](const std::string& outcome) {
+    const std::string label = absl::StrCat("outcome=\"", outcome, "\"} ");
+    const size_t at = metrics.find(label);
+    if (at == std::string::npos) return -1.0;
+    return std::stod(metrics.substr(at + label.size(), metrics.find('\n', at) - at - label.size()));
+  };
+  // Retried while Redis hung; nothing set aside.
+  EXPECT_GT(consumed("retried"), 0) << "the outage was not retried in place";
+  EXPECT_EQ(consumed("dead_lettered"), 0) << "an event was set aside during the outage";
 }
 
 TEST_F(Operability, OnSigtermCallsInFlightFinishAndEveryOkIsInTheLog) {
