@@ -179,6 +179,8 @@ void EventConsumer::RunLanes() {
 
 size_t EventConsumer::RunLane(const std::vector<kafka::Record>& records) {
   size_t from = 0;
+  size_t last_failed = records.size();  // the record whose appends failed last, and how often
+  int failed_attempts = 0;
   absl::Duration backoff = absl::Milliseconds(100);
   while (true) {
     // The handlers' acknowledgement waits (AwaitAcks) come here: one wait for the run.
@@ -199,8 +201,29 @@ size_t EventConsumer::RunLane(const std::vector<kafka::Record>& records) {
     if (!failed) failed = deferred.Wait(&error);
     if (!failed) return handled;
     // Not durable from record *failed on: those records are handled again (the same event
-    // ids), unless Stop() came, which leaves them to the next owner.
+    // ids), unless Stop() came, which leaves them to the next owner. What the error says decides,
+    // as for a handler's own error: a record whose appends or `then` can never succeed is set
+    // aside and the lane goes on after it.
     if (stop_.load()) return std::min(*failed, handled);
+    const status::Retry retry = status::RetryOf(error);
+    if (*failed == last_failed) {
+      ++failed_attempts;
+    } else {
+      last_failed = *failed;
+      failed_attempts = 1;
+    }
+    if (retry == status::Retry::kGiveUp ||
+        (retry == status::Retry::kUnclassified && failed_attempts >= options_.max_attempts)) {
+      const kafka::Record& bad = records[*failed];
+      absl::StatusOr<Envelope> envelope = Decode(bad.value);
+      if (!SetAside(bad, envelope.ok() ? &*envelope : nullptr, error, failed_attempts,
+                    retry == status::Retry::kGiveUp ? kCannotBeRetried : kFailedAfterRetries)) {
+        return *failed;
+      }
+      from = *failed + 1;
+      if (from >= records.size()) return records.size();
+      continue;
+    }
     stats_.retries++;
     if (retried_metric_) retried_metric_->Increment();
     const kafka::Record& record = records[*failed];

@@ -227,6 +227,31 @@ TEST_F(EventConsumerTest, ARecordIsNotPassedUntilTheDeadLetterTopicHasIt) {
   }
 }
 
+// In a lane, what a handler left to run after its acknowledgements (AwaitAcks) can fail for good
+// too: that record is set aside and the lane goes on with the next one, instead of handling it
+// again for ever.
+TEST_F(EventConsumerTest, ALaneSetsAsideARecordWhoseDeferredWorkCanNeverSucceed) {
+  Append("MP-then-bad", "ev-then-bad");
+  Append("MP-then-next", "ev-then-next");
+  FlakySink sink;
+  sink.failures_left = 0;
+  std::atomic<int> bad_calls{0};
+  EventConsumer loop(NewConsumer(),
+                     [&](const Envelope& e, const kafka::Record&) -> absl::Status {
+                       if (e.event_id() != "ev-then-bad") return absl::OkStatus();
+                       ++bad_calls;
+                       return AwaitAcks(Acks(), absl::Now() + absl::Seconds(5), [] {
+                         return status::GiveUp(absl::InternalError("the state cannot be saved"));
+                       });
+                     },
+                     nullptr, "", {.lanes = 3, .dead_letters = &sink});
+  loop.Start();
+  ASSERT_TRUE(WaitFor([&] { return sink.taken.load() == 1 && loop.stats().handled >= 2; }));
+  loop.Stop();
+  EXPECT_EQ(loop.stats().dead_lettered, 1);
+  EXPECT_EQ(bad_calls.load(), 1) << "a give-up is not handled again";
+}
+
 TEST_F(EventConsumerTest, StopDuringRetriesLeavesTheRecordUncommitted) {
   Append("MP-1", "ev-1");
   std::atomic<int> calls{0};

@@ -10,6 +10,7 @@
 #include "libs/kafka/properties.h"
 #include "libs/kafka/security.h"
 #include "libs/observability/log.h"
+#include "libs/status/status_macros.h"
 
 namespace meldpunt::kafka {
 namespace {
@@ -218,12 +219,19 @@ absl::StatusOr<int> Consumer::PartitionCount(const std::string& topic, absl::Dur
 
 absl::StatusOr<int64_t> Consumer::HighWatermark(const std::string& topic, int32_t partition,
                                                 absl::Duration timeout) {
+  ASSIGN_OR_RETURN(auto marks, Watermarks(topic, partition, timeout));
+  return marks.second;
+}
+
+absl::StatusOr<std::pair<int64_t, int64_t>> Consumer::Watermarks(const std::string& topic,
+                                                                 int32_t partition,
+                                                                 absl::Duration timeout) {
   int64_t low = 0;
   int64_t high = 0;
   RdKafka::ErrorCode err = consumer_->query_watermark_offsets(
       topic, partition, &low, &high, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
   if (err != RdKafka::ERR_NO_ERROR) return ToStatus(err, absl::StrCat("watermarks of ", topic));
-  return high;
+  return std::make_pair(low, high);
 }
 
 void Consumer::Hold(std::vector<TopicPartition> partitions) {

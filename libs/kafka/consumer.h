@@ -98,6 +98,10 @@ class Consumer {
   // The offset the next record written to the partition will get (the high watermark).
   absl::StatusOr<int64_t> HighWatermark(const std::string& topic, int32_t partition,
                                         absl::Duration timeout);
+  // The first offset still on the partition (retention may have deleted earlier ones) and the
+  // high watermark.
+  absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string& topic,
+                                                         int32_t partition, absl::Duration timeout);
 
   // Records behind on the partitions this consumer holds, summed: per partition the high
   // watermark librdkafka took from its last fetch response (cached, no request) minus the next

@@ -53,9 +53,11 @@ absl::Status ToStatus(RdKafka::ErrorCode code, const std::string& context, bool 
     case ErrorClass::kPermanent:
       break;
   }
-  // A missing ACL or topic is the deployment's fault, not the record's: it is retried in place
-  // until an operator fixes it (setting every record aside meanwhile would be a loss of its own).
-  // What is wrong with this record, or unknown, gives up on it.
+  // A missing ACL is the deployment's fault, not the record's: it is retried in place until an
+  // operator fixes it (setting every record aside meanwhile would be a loss of its own). A topic
+  // that does not exist is where this record goes (a department's feed): it is set aside, to be
+  // replayed once the topic is there, so the records after it are not held up. What is wrong
+  // with this record, or unknown, gives up on it.
   switch (code) {
     case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
     case RdKafka::ERR_CLUSTER_AUTHORIZATION_FAILED:
@@ -65,13 +67,14 @@ absl::Status ToStatus(RdKafka::ErrorCode code, const std::string& context, bool 
     case RdKafka::ERR__UNKNOWN_TOPIC:
     case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
     case RdKafka::ERR__UNKNOWN_PARTITION:
-      return status::InPlace(absl::NotFoundError(message));
+      return status::GiveUp(absl::NotFoundError(message));
     case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
     case RdKafka::ERR_INVALID_MSG:
     case RdKafka::ERR__INVALID_ARG:
       return status::GiveUp(absl::InvalidArgumentError(message));
     default:
-      return status::GiveUp(absl::InternalError(message));
+      // Unknown: no class, so a consume loop tries a few times before it sets the record aside.
+      return absl::InternalError(message);
   }
 }
 

@@ -59,9 +59,19 @@ absl::Status ReplyStatus(const Reply& reply) {
   // The replies of a server that cannot serve anyone right now (loading its data, out of memory,
   // a replica, a busy script, a failover) are an outage: retried in place. Any other error reply
   // is the answer to this command and would be the same again (a wrong type, a script's error).
-  static constexpr absl::string_view kOutage[] = {
-      "LOADING",  "OOM",         "BUSY",       "MASTERDOWN", "READONLY",
-      "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "MISCONF",    "NOAUTH"};
+  static constexpr absl::string_view kOutage[] = {"LOADING",
+                                                  "OOM",
+                                                  "BUSY",
+                                                  "MASTERDOWN",
+                                                  "READONLY",
+                                                  "TRYAGAIN",
+                                                  "CLUSTERDOWN",
+                                                  "NOREPLICAS",
+                                                  "MISCONF",
+                                                  "NOAUTH",
+                                                  "NOPERM",
+                                                  "WRONGPASS",
+                                                  "ERR max number of clients"};
   for (absl::string_view prefix : kOutage) {
     if (absl::StartsWith(reply.str, prefix)) {
       return status::InPlace(absl::UnavailableError(absl::StrCat("redis: ", reply.str)));
@@ -233,6 +243,17 @@ absl::StatusOr<bool> HasMarker(Client& client, const std::string& key) {
 absl::Status SetMarker(Client& client, const std::string& key) {
   ASSIGN_OR_RETURN(Reply reply, client.Command({"SET", key, "1"}));
   return ReplyStatus(reply);
+}
+
+absl::StatusOr<bool> SetMarkerIfLocked(Client& client, const std::string& key,
+                                       const std::string& lock, const std::string& owner) {
+  ASSIGN_OR_RETURN(Reply reply,
+                   client.Command({"EVAL",
+                                   "if redis.call('GET', KEYS[2]) == ARGV[1] then "
+                                   "redis.call('SET', KEYS[1], '1') return 1 end return 0",
+                                   "2", key, lock, owner}));
+  RETURN_IF_ERROR(ReplyStatus(reply));
+  return reply.integer == 1;
 }
 
 absl::StatusOr<bool> TryLock(Client& client, const std::string& key, const std::string& owner,

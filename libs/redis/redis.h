@@ -108,6 +108,10 @@ absl::StatusOr<int64_t> DeleteMatching(Client& client, const std::string& patter
 // for and repairs by itself.
 absl::StatusOr<bool> HasMarker(Client& client, const std::string& key);
 absl::Status SetMarker(Client& client, const std::string& key);
+// Sets the marker only while `owner` holds `lock` (one step): false when the lock is gone (Redis
+// lost its data again during the rebuild) or another owner's.
+absl::StatusOr<bool> SetMarkerIfLocked(Client& client, const std::string& key,
+                                       const std::string& lock, const std::string& owner);
 
 // A lock over all replicas (SET NX PX): true when `owner` took it. It expires after `ttl`;
 // Unlock releases it only while `owner` still holds it.

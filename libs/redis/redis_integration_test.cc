@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "libs/status/retry.h"
 #include "tests/testing/stack.h"
 
 namespace meldpunt::redis {
@@ -129,6 +130,35 @@ TEST_F(RedisTest, UnreachableServerIsUnavailable) {
   EXPECT_EQ(client.status().code(), absl::StatusCode::kUnavailable);
   options.address = "nonsense";
   EXPECT_EQ(Client::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
+  // Redis down is an outage: a consume loop retries the same record for as long as it lasts.
+  EXPECT_EQ(status::RetryOf(
+                Client::Create({.address = "127.0.0.1:" + std::to_string(testing::ClosedPort())})
+                    .status()),
+            status::Retry::kInPlace);
+}
+
+TEST_F(RedisTest, AnErrorReplySaysWhetherToRetry) {
+  auto client = Client::Create(options_);
+  ASSERT_TRUE(client.ok()) << client.status();
+  const std::string key = testing::UniqueName("mp:test:wrongtype");
+  ASSERT_TRUE((*client)->Command({"SET", key, "x"}).ok());
+  // The answer to this command, the same every time: give up on the record.
+  absl::StatusOr<Reply> wrong = (*client)->Command({"LPUSH", key, "y"});
+  ASSERT_TRUE(wrong.ok());
+  absl::Status refused = ReplyStatus(*wrong);
+  EXPECT_EQ(status::RetryOf(refused), status::Retry::kGiveUp) << refused;
+  EXPECT_NE(refused.message().find("WRONGTYPE"), absl::string_view::npos);
+  (void)(*client)->Command({"DEL", key});
+  // A server that cannot serve anyone now: an outage, retried in place.
+  for (const char* text : {"LOADING Redis is loading the dataset in memory",
+                           "OOM command not allowed when used memory > 'maxmemory'",
+                           "READONLY You can't write against a read only replica.",
+                           "MASTERDOWN Link with MASTER is down"}) {
+    Reply reply;
+    reply.type = Reply::Type::kError;
+    reply.str = text;
+    EXPECT_EQ(status::RetryOf(ReplyStatus(reply)), status::Retry::kInPlace) << text;
+  }
 }
 
 }  // namespace

@@ -29,9 +29,10 @@ absl::StatusOr<std::vector<ops::v1::DeadLetterEntry>> ReadDeadLetters(
   ASSIGN_OR_RETURN(int partitions,
                    reader->PartitionCount(events::kCaseEventsDeadLetterTopic, absl::Seconds(10)));
   for (int32_t p = 0; p < partitions; ++p) {
-    ASSIGN_OR_RETURN(int64_t high, reader->HighWatermark(events::kCaseEventsDeadLetterTopic, p,
-                                                         absl::Seconds(10)));
-    if (high > 0) remaining[p] = high;
+    ASSIGN_OR_RETURN(auto marks,
+                     reader->Watermarks(events::kCaseEventsDeadLetterTopic, p, absl::Seconds(10)));
+    // Nothing to read where retention left nothing (low == high).
+    if (marks.second > marks.first) remaining[p] = marks.second;
   }
   std::vector<ops::v1::DeadLetterEntry> entries;
   std::map<std::string, size_t> index;  // dead_letter_id -> entries[i]

@@ -13,12 +13,42 @@
 #include "absl/time/clock.h"
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
+#include "libs/observability/log.h"
 #include "libs/service/wiring.h"
+#include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::service {
 
 namespace {
+
+// Handles one record as a replay should: an outage is retried until `deadline`; a record that
+// cannot be handled (give up, or no class after 5 attempts) is passed over with an error log, so
+// one bad record never fails a whole rebuild again and again. The live consume loop sets such a
+// record aside on the dead-letter topic when it meets it.
+absl::Status HandleReplayed(
+    const std::function<absl::Status(const events::Envelope&, const kafka::Record&)>& handle,
+    const events::Envelope& envelope, const kafka::Record& record, absl::Time deadline) {
+  absl::Status handled = handle(envelope, record);
+  for (int attempts = 1; !handled.ok(); ++attempts) {
+    const status::Retry retry = status::RetryOf(handled);
+    if (retry == status::Retry::kGiveUp ||
+        (retry == status::Retry::kUnclassified && attempts >= 5)) {
+      log::Error("replay: a record that cannot be handled is passed over",
+                 {{"topic", record.topic},
+                  {"partition", record.partition},
+                  {"offset", record.offset},
+                  {"case_id", envelope.case_id()},
+                  {"event_id", envelope.event_id()},
+                  {"error", handled.ToString()}});
+      return absl::OkStatus();
+    }
+    if (absl::Now() >= deadline) return handled;
+    absl::SleepFor(absl::Milliseconds(100));
+    handled = handle(envelope, record);
+  }
+  return handled;
+}
 
 // A thread that handles the records of some partitions, in order.
 class Lane {
@@ -72,11 +102,7 @@ class Lane {
         queue_.pop_front();
         busy_ = true;
       }
-      absl::Status handled = handle_(item.first, item.second);
-      while (!handled.ok() && absl::Now() < deadline_) {
-        absl::SleepFor(absl::Milliseconds(100));
-        handled = handle_(item.first, item.second);
-      }
+      absl::Status handled = HandleReplayed(handle_, item.first, item.second, deadline_);
       absl::MutexLock lock(&mu_);
       busy_ = false;
       if (!handled.ok() && error_.ok()) error_ = handled;
@@ -137,12 +163,7 @@ absl::StatusOr<int64_t> ReplayCaseLog(
           Lane& lane = *lanes[static_cast<size_t>(partition) % lanes.size()];
           if (!lane.Push(std::move(*envelope), std::move(*record))) return lane.error();
         } else {
-          absl::Status handled = handle(*envelope, *record);
-          while (!handled.ok() && absl::Now() < deadline) {
-            absl::SleepFor(absl::Milliseconds(100));
-            handled = handle(*envelope, *record);
-          }
-          RETURN_IF_ERROR(handled);
+          RETURN_IF_ERROR(HandleReplayed(handle, *envelope, *record, deadline));
         }
       }
       ++records;

@@ -20,7 +20,9 @@
 namespace meldpunt::service {
 
 // Calls `handle` for every decodable record of meldpunt.case-events.v1 up to the high watermarks
-// read at the start, retrying a failing record until `timeout`. Returns the records read.
+// read at the start, retrying a record that fails for an outage until `timeout` (one that cannot
+// be handled, by its status's retry class, is passed over with an error log). Returns the records
+// read.
 // With `parallelism` > 1, that many threads handle the records, each the partitions p with
 // p % parallelism == its number, in log order within a partition (a case's events stay in order;
 // `handle` must be safe to call from several threads for different cases).

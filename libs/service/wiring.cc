@@ -44,7 +44,11 @@ absl::Status EnsureTopicsAtStart(const config::ServiceConfig& config,
   std::vector<kafka::TopicSpec> topics = {
       {events::kCaseEventsTopic, static_cast<int>(config.case_events_partitions),
        static_cast<int>(config.replication_factor)},
-      {events::kCaseEventsDeadLetterTopic, 1, static_cast<int>(config.replication_factor)}};
+      // Kept for ever: the topic is the dead-letter queue's whole state.
+      {events::kCaseEventsDeadLetterTopic,
+       1,
+       static_cast<int>(config.replication_factor),
+       {{"retention.ms", "-1"}, {"retention.bytes", "-1"}}}};
   topics.insert(topics.end(), extra.begin(), extra.end());
   return RetryUntilAvailable("kafka", config.startup_timeout,
                              [&] { return EnsureTopics(config, topics, absl::Seconds(5)); });

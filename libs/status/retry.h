@@ -17,8 +17,8 @@
 // - kUnclassified: no payload. RetryOf falls back on the code, for errors made outside our code.
 #pragma once
 
-#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"

@@ -10,6 +10,7 @@
 #include "libs/observability/log.h"
 #include "libs/service/replay.h"
 #include "libs/service/wiring.h"
+#include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::intake {
@@ -45,16 +46,21 @@ absl::Status IntakeApp::Start() {
                                                        .rebuilding = &rebuilding_,
                                                        .incomplete =
                                                            [this] {
+                                                             // Unknown counts as incomplete:
+                                                             // "retry", never a false NOT_FOUND.
                                                              absl::StatusOr<bool> intact =
                                                                  store_->Intact();
-                                                             return intact.ok() && !*intact;
+                                                             return !intact.ok() || !*intact;
                                                            }},
                                          &fold_watch_);
-  dead_letters_ = service::MakeDeadLetters(
-      config_, *security_.guard, *producer_, "intake", config_.consumer_group,
-      [this](const events::Envelope& e, const kafka::Record& r) {
-        return HandleEvent(e, r.offset);
-      });
+  dead_letters_ = service::MakeDeadLetters(config_, *security_.guard, *producer_, "intake",
+                                           config_.consumer_group,
+                                           [this](const events::Envelope& e, const kafka::Record&) {
+                                             // A replay comes after later events of its case were
+                                             // folded: no offset check (the event id still drops a
+                                             // repeat).
+                                             return HandleLive(e, -1);
+                                           });
   RETURN_IF_ERROR(StartProjection());
 
   service_ = std::make_unique<IntakeService>(*security_.guard, *logic_, *metrics_, rules,
@@ -88,13 +94,33 @@ absl::Status IntakeApp::StartProjection() {
   absl::MutexLock lock(&projection_mu_);
   projection_ = std::make_unique<events::EventConsumer>(
       std::move(consumer),
-      [this](const events::Envelope& e, const kafka::Record& r) {
-        return HandleEvent(e, r.offset);
-      },
+      [this](const events::Envelope& e, const kafka::Record& r) { return HandleLive(e, r.offset); },
       registry_.get(), config_.consumer_group,
       service::LoopOptions(config_, dead_letters_.sink.get()));
   projection_->Start();
   return absl::OkStatus();
+}
+
+bool IntakeApp::ProjectionIntact() {
+  // Asked for every live fold: Redis is asked at most every 100 ms.
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  if (now - intact_checked_ms_.load() >= 100) {
+    absl::StatusOr<bool> intact = store_->Intact();
+    intact_ = intact.ok() && *intact;
+    intact_checked_ms_ = now;
+  }
+  return intact_.load();
+}
+
+absl::Status IntakeApp::HandleLive(const events::Envelope& envelope, int64_t offset) {
+  // While the projection is incomplete (Redis lost it) only the rebuild folds: a live fold of a
+  // later event would move the case's offset past events the replay has yet to fold, which it
+  // would then drop as repeats. The live consumer holds its records in place until it is done.
+  if (!rebuilding_.load() && !ProjectionIntact()) {
+    return status::InPlace(absl::UnavailableError(
+        "the projection is being rebuilt from the log; live folding waits for it"));
+  }
+  return HandleEvent(envelope, offset);
 }
 
 absl::Status IntakeApp::HandleEvent(const events::Envelope& envelope, int64_t offset) {
@@ -138,6 +164,11 @@ absl::StatusOr<v1::RebuildProjectionResponse> IntakeApp::RebuildProjection() {
   ASSIGN_OR_RETURN(bool locked,
                    store_->TryLockRebuild(owner, config_.rebuild_timeout + absl::Minutes(5)));
   if (!locked) return absl::AbortedError("another replica is rebuilding the projection");
+  // Every replica's live fold sees the marker gone within 100 ms (HandleLive) and holds: only
+  // then is the projection cleared.
+  if (absl::StatusOr<bool> intact = store_->Intact(); !intact.ok() || !*intact) {
+    absl::SleepFor(absl::Milliseconds(500));
+  }
   struct Unlock {
     RedisCaseStore& store;
     const std::string& owner;
@@ -182,7 +213,12 @@ absl::StatusOr<v1::RebuildProjectionResponse> IntakeApp::RebuildProjection() {
   absl::Status restart = restarted ? absl::OkStatus() : StartProjection();
   if (!records.ok()) return records.status();
   RETURN_IF_ERROR(restart);
-  RETURN_IF_ERROR(store_->MarkIntact());
+  // Marked only while this rebuild still holds the lock: a Redis that lost its data again
+  // meanwhile lost the lock too, and the next check rebuilds once more.
+  ASSIGN_OR_RETURN(bool marked, store_->MarkIntactIfLocked(owner));
+  if (!marked) {
+    return absl::AbortedError("Redis lost the rebuild's lock before it ended; rebuilding again");
+  }
   response.set_events(*records);
   log::Warning(
       "projection rebuilt",

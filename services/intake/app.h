@@ -56,6 +56,10 @@ class IntakeApp {
 
  private:
   absl::Status HandleEvent(const events::Envelope& envelope, int64_t offset);
+  // The live consumer's fold: held in place while the projection is incomplete on a replica that
+  // is not rebuilding it.
+  absl::Status HandleLive(const events::Envelope& envelope, int64_t offset);
+  bool ProjectionIntact();
   // Rebuilds the projection by itself when its marker is gone (Redis lost its data).
   void WatchProjection();
   absl::Status StartProjection();
@@ -104,6 +108,8 @@ class IntakeApp {
   absl::Notification stopping_;
   std::thread retention_thread_;
   std::thread watch_thread_;  // WatchProjection
+  std::atomic<int64_t> intact_checked_ms_{0};
+  std::atomic<bool> intact_{false};
 };
 
 }  // namespace meldpunt::intake

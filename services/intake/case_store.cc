@@ -334,6 +334,10 @@ absl::StatusOr<bool> RedisCaseStore::Intact() {
 
 absl::Status RedisCaseStore::MarkIntact() { return redis::SetMarker(redis_, "mp:intake:intact"); }
 
+absl::StatusOr<bool> RedisCaseStore::MarkIntactIfLocked(const std::string& owner) {
+  return redis::SetMarkerIfLocked(redis_, "mp:intake:intact", "mp:intake:rebuilding", owner);
+}
+
 absl::StatusOr<bool> RedisCaseStore::TryLockRebuild(const std::string& owner, absl::Duration ttl) {
   return redis::TryLock(redis_, "mp:intake:rebuilding", owner, ttl);
 }

@@ -123,6 +123,8 @@ class RedisCaseStore final : public CaseStore {
   // lost its data (FLUSHALL, a new instance), which the intake notices and repairs by itself.
   absl::StatusOr<bool> Intact();
   absl::Status MarkIntact();
+  // MarkIntact, only while `owner` holds the rebuild lock (false otherwise).
+  absl::StatusOr<bool> MarkIntactIfLocked(const std::string& owner);
   // One rebuild at a time over all replicas (mp:intake:rebuilding, expires after `ttl`).
   absl::StatusOr<bool> TryLockRebuild(const std::string& owner, absl::Duration ttl);
   absl::Status UnlockRebuild(const std::string& owner);

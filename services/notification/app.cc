@@ -168,7 +168,13 @@ absl::StatusOr<v1::RebuildDeliveriesResponse> NotificationApp::RebuildDeliveries
   absl::StatusOr<int64_t> released = logic_->Release();
   RETURN_IF_ERROR(events.status());
   RETURN_IF_ERROR(released.status());
-  RETURN_IF_ERROR(redis::SetMarker(*redis_, kIntactKey));
+  // Marked only while this rebuild still holds the lock: a Redis that lost its data again
+  // meanwhile lost the lock too, and the next check rebuilds once more.
+  ASSIGN_OR_RETURN(bool marked,
+                   redis::SetMarkerIfLocked(*redis_, kIntactKey, kRebuildLockKey, owner));
+  if (!marked) {
+    return absl::AbortedError("Redis lost the rebuild's lock before it ended; rebuilding again");
+  }
   log::Warning("outbox and delivery records rebuilt from the log",
                {{"events", *events}, {"sent_again", *released}});
   v1::RebuildDeliveriesResponse response;

@@ -483,6 +483,9 @@ class Cli {
     const char* address;
     const char* group;
   };
+  // Each call reads the dead-letter topic to its end (and a replay runs the handler): more than
+  // the default deadline.
+  static constexpr int kDeadLetterTimeoutSeconds = 60;
   static constexpr DeadLetterHost kDeadLetterHosts[] = {
       {"intake", "intake", "127.0.0.1:50051", "meldpunt-intake-projection"},
       {"routing", "routing", "127.0.0.1:50052", "meldpunt-routing"},
@@ -524,7 +527,8 @@ class Cli {
         ops::v1::ListDeadLettersRequest request;
         request.set_include_closed(options_.Flag("all"));
         ops::v1::ListDeadLettersResponse response;
-        grpc::Status status = stub->ListDeadLetters(Context().get(), request, &response);
+        grpc::Status status =
+            stub->ListDeadLetters(Context(kDeadLetterTimeoutSeconds).get(), request, &response);
         if (!status.ok()) {
           std::fprintf(stderr, "%s: ", host->name);
           failed = Fail(status);
@@ -568,14 +572,14 @@ class Cli {
       ops::v1::ReplayDeadLetterRequest request;
       request.set_dead_letter_id(id);
       ops::v1::ReplayDeadLetterResponse response;
-      status = stub->ReplayDeadLetter(Context().get(), request, &response);
+      status = stub->ReplayDeadLetter(Context(kDeadLetterTimeoutSeconds).get(), request, &response);
       action_taken = response.action();
     } else {
       ops::v1::DropDeadLetterRequest request;
       request.set_dead_letter_id(id);
       request.set_reason(options_.Get("reason"));
       ops::v1::DropDeadLetterResponse response;
-      status = stub->DropDeadLetter(Context().get(), request, &response);
+      status = stub->DropDeadLetter(Context(kDeadLetterTimeoutSeconds).get(), request, &response);
       action_taken = response.action();
     }
     if (!status.ok()) return Fail(status);
