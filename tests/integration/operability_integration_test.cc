@@ -64,8 +64,9 @@ class Operability : public ::testing::Test {
         "intake", std::vector<std::string>{MELDPUNT_INTAKE_BIN, "--config", config},
         (dir_ / "intake.log").string());
     ASSERT_TRUE(intake_->Spawn());
+    // A private Redis starts empty: the intake first rebuilds its projection from the log.
     ASSERT_TRUE(testing::Eventually([&] { return HttpGet(admin_port_, "/readyz") == 200; },
-                                    absl::Seconds(60)))
+                                    absl::Seconds(150)))
         << intake_->Describe();
     stub_ = intake::v1::Intake::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port_),
                                                             grpc::InsecureChannelCredentials()));
@@ -167,9 +168,11 @@ TEST_F(Operability, ReadinessFollowsRedisAndMetricsAndTracesAreThere) {
   EXPECT_TRUE(testing::Eventually([&] { return HttpGet(admin_port_, "/readyz") == 503; },
                                   absl::Seconds(15)));
   EXPECT_EQ(HttpGet(admin_port_, "/healthz"), 200);
+  // Back empty (no persistence): the intake notices that its projection is gone and rebuilds it
+  // from the whole log of the test stack before it is ready again.
   StartRedis();
   EXPECT_TRUE(testing::Eventually([&] { return HttpGet(admin_port_, "/readyz") == 200; },
-                                  absl::Seconds(30)));
+                                  absl::Seconds(150)));
 }
 
 // Redis hangs for a few seconds (SIGSTOP) while case events arrive: the projection retries them
