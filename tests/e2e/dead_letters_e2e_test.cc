@@ -27,22 +27,14 @@
 #include "libs/status/retry.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "meldpunt/ops/v1/dead_letters.grpc.pb.h"
+#include "tests/testing/e2e.h"
 #include "tests/testing/stack.h"
 
 namespace meldpunt {
 namespace {
 
-class DeadLettersE2e : public ::testing::Test {
+class DeadLettersE2e : public testing::E2eSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto stack = testing::LoadStack();
-    ASSERT_TRUE(stack.ok()) << stack.status();
-    ASSERT_EQ(stack->services.size(), 4u)
-        << "the e2e_services fixture did not start the four services";
-    stack_ = new testing::Stack(*stack);
-  }
-  static void TearDownTestSuite() { delete stack_; }
-
   static std::unique_ptr<ops::v1::DeadLetters::Stub> DeadLetters(const std::string& service) {
     return ops::v1::DeadLetters::NewStub(
         grpc::CreateChannel(stack_->services.at(service).grpc, grpc::InsecureChannelCredentials()));
@@ -88,11 +80,7 @@ class DeadLettersE2e : public ::testing::Test {
     const int status = pclose(pipe);
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
   }
-
-  static testing::Stack* stack_;
 };
-
-testing::Stack* DeadLettersE2e::stack_ = nullptr;
 
 TEST_F(DeadLettersE2e, AnUndecodableRecordIsSetAsideByEveryServiceListedAndDroppedWithAReason) {
   auto producer = Producer();

@@ -30,6 +30,7 @@
 #include "meldpunt/events/v1/audit.pb.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "meldpunt/notification/v1/notification.grpc.pb.h"
+#include "tests/testing/e2e.h"
 #include "tests/testing/stack.h"
 
 namespace meldpunt {
@@ -66,17 +67,8 @@ void Search(const std::string& where, absl::string_view haystack,
   }
 }
 
-class PrivacyE2e : public ::testing::Test {
+class PrivacyE2e : public testing::E2eSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto stack = testing::LoadStack();
-    ASSERT_TRUE(stack.ok()) << stack.status();
-    ASSERT_EQ(stack->services.size(), 4u)
-        << "the e2e_services fixture did not start the four services";
-    stack_ = new testing::Stack(*stack);
-  }
-  static void TearDownTestSuite() { delete stack_; }
-
   static std::shared_ptr<grpc::Channel> Channel(const std::string& service) {
     return grpc::CreateChannel(stack_->services.at(service).grpc,
                                grpc::InsecureChannelCredentials());
@@ -328,11 +320,7 @@ class PrivacyE2e : public ::testing::Test {
         absl::Seconds(60)))
         << when << ": in clear in Redis:\n  " << absl::StrJoin(found, "\n  ");
   }
-
-  static testing::Stack* stack_;
 };
-
-testing::Stack* PrivacyE2e::stack_ = nullptr;
 
 TEST_F(PrivacyE2e, AfterErasureTheReporterIsNowhereInClearNotEvenAfterARebuild) {
   const Person p = NewPerson();

@@ -27,6 +27,7 @@
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "meldpunt/notification/v1/notification.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/e2e.h"
 #include "tests/testing/stack.h"
 #include "tests/testing/webhook_sink.h"
 
@@ -36,17 +37,8 @@ namespace {
 namespace t = ::meldpunt::types::v1;
 using events::Envelope;
 
-class WalkingSkeleton : public ::testing::Test {
+class WalkingSkeleton : public testing::E2eSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto stack = testing::LoadStack();
-    ASSERT_TRUE(stack.ok()) << stack.status();
-    ASSERT_EQ(stack->services.size(), 4u)
-        << "the e2e_services fixture did not start the four services";
-    stack_ = new testing::Stack(*stack);
-  }
-  static void TearDownTestSuite() { delete stack_; }
-
   std::unique_ptr<intake::v1::Intake::Stub> Intake() {
     return intake::v1::Intake::NewStub(grpc::CreateChannel(stack_->services.at("intake").grpc,
                                                            grpc::InsecureChannelCredentials()));
@@ -181,11 +173,7 @@ class WalkingSkeleton : public ::testing::Test {
       if (request.value("body", "").find(case_id) != std::string::npos) out.push_back(request);
     return out;
   }
-
-  static testing::Stack* stack_;
 };
-
-testing::Stack* WalkingSkeleton::stack_ = nullptr;
 
 TEST_F(WalkingSkeleton, ReportIsRoutedDispatchedAcknowledgedAndItsClockFires) {
   // An ops dashboard follows the deadlines of public-works.
