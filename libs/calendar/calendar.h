@@ -23,6 +23,10 @@
 
 namespace meldpunt::calendar {
 
+// Which days besides weekends a term skips. kMunicipality is the calendar as configured: the
+// federal holidays, 11 July when flemish_holiday is set, and the closing days.
+enum class HolidaySet { kFederal, kFederalAndFlemish, kMunicipality };
+
 struct CalendarOptions {
   std::string time_zone = "Europe/Brussels";
   // 11 July, the holiday of the Flemish community (many Flemish municipalities close).

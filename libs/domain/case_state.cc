@@ -13,6 +13,14 @@ using types::v1::CaseState;
 using Envelope = events::Envelope;
 namespace t = ::meldpunt::types::v1;
 
+// The running clock of that name, or null.
+t::RunningClock* FindRunning(t::Case& c, const std::string& clock) {
+  for (t::RunningClock& r : *c.mutable_running_clocks()) {
+    if (r.clock() == clock) return &r;
+  }
+  return nullptr;
+}
+
 bool In(CaseState state, std::initializer_list<CaseState> states) {
   for (CaseState s : states)
     if (s == state) return true;
@@ -66,6 +74,7 @@ bool Allowed(CaseState s, const Envelope& e) {
     case Envelope::kClockPaused:
     case Envelope::kClockResumed:
     case Envelope::kClockStopped:
+    case Envelope::kClockExtended:
     case Envelope::kCaseEscalated:
     case Envelope::kReporterDataErased:
       return s != t::CASE_STATE_UNSPECIFIED;
@@ -123,6 +132,8 @@ absl::Status Apply(Case& c, const Envelope& e) {
       *c.mutable_draft() = p.draft();
       c.set_submitting_system(p.submitting_system());
       *c.mutable_submitted_at() = e.occurred_at();
+      *c.mutable_received_at() =
+          p.draft().has_received_at() ? p.draft().received_at() : e.occurred_at();
       c.set_priority(p.draft().priority() == t::PRIORITY_UNSPECIFIED ? t::NORMAL
                                                                      : p.draft().priority());
       if (p.draft().kind() == t::COMPLAINT) {
@@ -140,6 +151,7 @@ absl::Status Apply(Case& c, const Envelope& e) {
       c.set_assignee(p.assignee());
       if (p.priority() != t::PRIORITY_UNSPECIFIED) c.set_priority(p.priority());
       c.set_route_hops(c.route_hops() + 1);
+      c.clear_triage_reason();
       // Every routing decides anew: a department that may not see the reporter clears it.
       c.set_reporter_visible(p.reporter_visible());
       // A complaint stays with its admissibility decision pending; the department is known now.
@@ -147,6 +159,7 @@ absl::Status Apply(Case& c, const Envelope& e) {
       break;
     }
     case Envelope::kCaseTriaged:
+      c.set_triage_reason(e.case_triaged().reason());
       c.clear_department();
       c.clear_reporter_visible();
       c.set_state(t::IN_TRIAGE);
@@ -204,6 +217,42 @@ absl::Status Apply(Case& c, const Envelope& e) {
       }
       (e.clock_stopped().within_term() ? c.add_clocks_within_term() : c.add_clocks_late())
           ->assign(clock);
+      auto* running = c.mutable_running_clocks();
+      running->erase(std::remove_if(running->begin(), running->end(),
+                                    [&](const t::RunningClock& r) { return r.clock() == clock; }),
+                     running->end());
+      break;
+    }
+    case Envelope::kClockStarted: {
+      const auto& p = e.clock_started();
+      t::RunningClock* r = FindRunning(c, p.clock());
+      if (r == nullptr) r = c.add_running_clocks();
+      r->set_clock(p.clock());
+      r->set_generation(p.generation());
+      *r->mutable_due_at() = p.due_at();
+      r->set_paused(false);
+      break;
+    }
+    case Envelope::kClockPaused:
+      if (t::RunningClock* r = FindRunning(c, e.clock_paused().clock())) r->set_paused(true);
+      break;
+    case Envelope::kClockResumed:
+      if (t::RunningClock* r = FindRunning(c, e.clock_resumed().clock())) {
+        r->set_generation(e.clock_resumed().generation());
+        *r->mutable_due_at() = e.clock_resumed().due_at();
+        r->set_paused(false);
+      }
+      break;
+    case Envelope::kClockExtended: {
+      const auto& p = e.clock_extended();
+      c.add_clocks_extended(p.clock());
+      if (t::RunningClock* r = FindRunning(c, p.clock())) *r->mutable_due_at() = p.due_at();
+      // A clock whose breach the extension lifted is no longer overdue.
+      if (events::GetTime(p.due_at()) > events::GetTime(e.occurred_at())) {
+        auto* breached = c.mutable_breached_clocks();
+        breached->erase(std::remove(breached->begin(), breached->end(), p.clock()),
+                        breached->end());
+      }
       break;
     }
     case Envelope::kCaseWithdrawn:
@@ -214,6 +263,7 @@ absl::Status Apply(Case& c, const Envelope& e) {
       // The intake does not know the new department's policy (routing's rules do), and a
       // reassignment carries none: the new department does not see the reporter.
       c.clear_reporter_visible();
+      c.clear_triage_reason();
       c.set_department(p.department());
       c.set_team(p.team());
       c.set_assignee(p.assignee());

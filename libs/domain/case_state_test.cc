@@ -58,6 +58,80 @@ TEST(CaseState, SubmitRouteAcknowledgeAndBreach) {
   EXPECT_EQ(c.last_event_id(), "ev-3");
 }
 
+TEST(CaseState, ReceiptIsTheSubmissionUnlessTheDraftGivesIt) {
+  Case registered;
+  ASSERT_TRUE(Apply(registered, Submitted()).ok());
+  EXPECT_EQ(events::GetTime(registered.received_at()), absl::FromUnixSeconds(1'763'800'000));
+  Envelope letter = Submitted();
+  events::SetTime(
+      letter.mutable_case_submitted()->mutable_draft()->mutable_received_at(),
+      absl::FromUnixSeconds(1'763'800'000) - absl::Hours(72));
+  Case late;
+  ASSERT_TRUE(Apply(late, letter).ok());
+  EXPECT_EQ(events::GetTime(late.received_at()),
+            absl::FromUnixSeconds(1'763'800'000) - absl::Hours(72));
+  EXPECT_EQ(events::GetTime(late.submitted_at()), absl::FromUnixSeconds(1'763'800'000));
+}
+
+TEST(CaseState, RunningClocksFollowStartPauseResumeExtendAndStop) {
+  const absl::Time t0 = absl::FromUnixSeconds(1'763'800'000);
+  Case c;
+  ASSERT_TRUE(Apply(c, Submitted()).ok());
+  ASSERT_TRUE(Apply(c, Event(1,
+                             [&](Envelope& e) {
+                               auto* p = e.mutable_clock_started();
+                               p->set_clock("answer");
+                               p->set_generation(1);
+                               events::SetTime(p->mutable_due_at(), t0 + absl::Hours(10));
+                             }))
+                  .ok());
+  ASSERT_EQ(c.running_clocks_size(), 1);
+  EXPECT_EQ(events::GetTime(c.running_clocks(0).due_at()), t0 + absl::Hours(10));
+  ASSERT_TRUE(Apply(c, Event(2,
+                             [](Envelope& e) {
+                               e.mutable_clock_paused()->set_clock("answer");
+                               e.mutable_clock_paused()->set_suspended(true);
+                             }))
+                  .ok());
+  EXPECT_TRUE(c.running_clocks(0).paused());
+  ASSERT_TRUE(Apply(c, Event(3,
+                             [&](Envelope& e) {
+                               auto* p = e.mutable_clock_resumed();
+                               p->set_clock("answer");
+                               p->set_generation(2);
+                               events::SetTime(p->mutable_due_at(), t0 + absl::Hours(11));
+                             }))
+                  .ok());
+  EXPECT_FALSE(c.running_clocks(0).paused());
+  EXPECT_EQ(c.running_clocks(0).generation(), 2);
+  // Breached, then extended past the time of the extension: no longer overdue.
+  ASSERT_TRUE(Apply(c, Event(4, [](Envelope& e) {
+                    e.mutable_deadline_breached()->set_clock("answer");
+                  })).ok());
+  EXPECT_EQ(c.breached_clocks_size(), 1);
+  ASSERT_TRUE(Apply(c, Event(5,
+                             [&](Envelope& e) {
+                               auto* p = e.mutable_clock_extended();
+                               p->set_clock("answer");
+                               p->set_generation(2);
+                               events::SetTime(p->mutable_due_at(), t0 + absl::Hours(30));
+                               p->set_reason("expert report awaited");
+                             }))
+                  .ok());
+  EXPECT_EQ(events::GetTime(c.running_clocks(0).due_at()), t0 + absl::Hours(30));
+  EXPECT_EQ(c.breached_clocks_size(), 0);
+  ASSERT_EQ(c.clocks_extended_size(), 1);
+  EXPECT_EQ(c.clocks_extended(0), "answer");
+  ASSERT_TRUE(Apply(c, Event(6,
+                             [](Envelope& e) {
+                               e.mutable_clock_stopped()->set_clock("answer");
+                               e.mutable_clock_stopped()->set_within_term(true);
+                             }))
+                  .ok());
+  EXPECT_EQ(c.running_clocks_size(), 0);
+  EXPECT_EQ(c.clocks_within_term_size(), 1);
+}
+
 TEST(CaseState, EveryRoutingDecidesWhetherTheDepartmentSeesTheReporter) {
   Case c;
   int n = 0;

@@ -227,9 +227,16 @@ absl::Status DeadlineLogic::Start(const events::Envelope& e, const CaseFacts& fa
     clock.set_department(facts.department);
     clock.set_changed_by(e.event_id());
     clock.set_started_by(e.event_id());
-    const absl::Time started = events::GetTime(e.occurred_at());
-    *clock.mutable_started_at() = e.occurred_at();
-    events::SetTime(clock.mutable_due_at(), policy->duration.DueFrom(started, calendar_));
+    // A clock started by the submission runs from the receipt (a letter or a call registered
+    // later), which the draft carries; every other start is the event itself.
+    const bool submitted = e.has_case_submitted();
+    const auto& draft = e.case_submitted().draft();
+    const absl::Time started = events::GetTime(
+        submitted && draft.has_received_at() ? draft.received_at() : e.occurred_at());
+    events::SetTime(clock.mutable_started_at(), started);
+    events::SetTime(clock.mutable_due_at(),
+                    policy->DueFrom(started, calendar_,
+                                    submitted && draft.channel() == types::v1::LETTER));
     std::vector<Timer> timers = TimersFor(clock, *policy);
     new_timers.insert(new_timers.end(), timers.begin(), timers.end());
     out.push_back(ClockEvent(e, clock, "started", token));
@@ -265,7 +272,7 @@ absl::Status DeadlineLogic::Restart(const events::Envelope& e, const CaseFacts& 
   clock.set_policy(policy->id);
   clock.set_term(policy->duration.text);
   *clock.mutable_started_at() = e.occurred_at();
-  events::SetTime(clock.mutable_due_at(), policy->duration.DueFrom(at, calendar_));
+  events::SetTime(clock.mutable_due_at(), policy->DueFrom(at, calendar_, /*by_letter=*/false));
   clock.set_escalation_level(0);
   clock.set_breached(false);
   clock.set_changed_by(e.event_id());

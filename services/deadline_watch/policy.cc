@@ -262,4 +262,10 @@ std::string StartToken(const events::Envelope& e) {
   }
 }
 
+absl::Time ClockPolicy::DueFrom(absl::Time start, const calendar::BusinessCalendar& calendar,
+                                bool by_letter) const {
+  (void)by_letter;
+  return duration.DueFrom(start, calendar);
+}
+
 }  // namespace meldpunt::deadline

@@ -56,6 +56,24 @@ struct Term {
   static absl::StatusOr<Term> Parse(const std::string& text, bool allow_zero = false);
 };
 
+// How a policy counts its term, set per clock policy because the legal basis decides it (the
+// municipality's complaints regulation chooses). docs/deadlines.md names the source of each.
+struct Counting {
+  // kNextDay: the day of the start does not count; the term runs from the next midnight (Judicial
+  // Code art. 52). kInstant: from the moment itself (a "10d" term ends 10 days later at the same
+  // time of day).
+  enum class Start { kNextDay, kInstant };
+  // kNextWorkingDay: a last day that is a weekend day or a holiday of the set moves to the next
+  // working day (Judicial Code art. 53). kNone: the term ends on its last day whatever it is.
+  enum class Roll { kNone, kNextWorkingDay };
+  Start start = Start::kNextDay;
+  Roll roll = Roll::kNone;
+  calendar::HolidaySet holidays = calendar::HolidaySet::kMunicipality;
+  // A case that came in by letter: the term starts on the third working day after the receipt
+  // date (Judicial Code art. 53bis, the date the registered letter was handed to the post).
+  bool registered_letter = false;
+};
+
 struct Escalation {
   Term after;  // after the due time
   std::string target;
@@ -86,8 +104,14 @@ struct ClockPolicy {
   std::set<std::string>
       stop_on;  // acknowledged, routed, accepted, answered, closed, withdrawn, referred, merged
   std::vector<Escalation> escalate;
+  // How the term is counted (the start, the roll forward, the holidays, a registered letter).
+  Counting counting;
 
   bool Matches(const CaseFacts& facts) const;
+  // The due time of a clock that starts at `start`. `by_letter`: the case came in by letter and
+  // this start is its receipt (counting.registered_letter applies).
+  absl::Time DueFrom(absl::Time start, const calendar::BusinessCalendar& calendar,
+                     bool by_letter) const;
 };
 
 absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks);
