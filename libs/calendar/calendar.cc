@@ -97,7 +97,7 @@ absl::StatusOr<BusinessCalendar> BusinessCalendar::Create(const CalendarOptions&
   return cal;
 }
 
-std::vector<absl::CivilDay> BusinessCalendar::Holidays(int year) const {
+std::vector<absl::CivilDay> BusinessCalendar::Holidays(int year, HolidaySet set) const {
   const absl::CivilDay easter = EasterSunday(year);
   std::vector<absl::CivilDay> days = {
       absl::CivilDay(year, 1, 1),    // Nieuwjaar
@@ -111,34 +111,59 @@ std::vector<absl::CivilDay> BusinessCalendar::Holidays(int year) const {
       absl::CivilDay(year, 11, 11),  // Wapenstilstand
       absl::CivilDay(year, 12, 25),  // Kerstmis
   };
-  if (flemish_holiday_) days.push_back(absl::CivilDay(year, 7, 11));
-  for (const absl::CivilDay& d : closing_days_)
-    if (d.year() == year) days.push_back(d);
+  if (set == HolidaySet::kFederalAndFlemish ||
+      (set == HolidaySet::kMunicipality && flemish_holiday_)) {
+    days.push_back(absl::CivilDay(year, 7, 11));
+  }
+  if (set == HolidaySet::kMunicipality) {
+    for (const absl::CivilDay& d : closing_days_)
+      if (d.year() == year) days.push_back(d);
+  }
   std::sort(days.begin(), days.end());
   days.erase(std::unique(days.begin(), days.end()), days.end());
   return days;
 }
 
-bool BusinessCalendar::IsHoliday(absl::CivilDay day) const {
+bool BusinessCalendar::IsHoliday(absl::CivilDay day, HolidaySet set) const {
   // The same days as Holidays(), without building the list: this runs once per day walked.
   const int month = day.month();
   const int dom = day.day();
+  const bool flemish = set == HolidaySet::kFederalAndFlemish ||
+                       (set == HolidaySet::kMunicipality && flemish_holiday_);
   if ((month == 1 && dom == 1) || (month == 5 && dom == 1) || (month == 7 && dom == 21) ||
       (month == 8 && dom == 15) || (month == 11 && (dom == 1 || dom == 11)) ||
-      (month == 12 && dom == 25) || (flemish_holiday_ && month == 7 && dom == 11)) {
+      (month == 12 && dom == 25) || (flemish && month == 7 && dom == 11)) {
     return true;
   }
   if (month >= 3 && month <= 6) {  // Easter Monday (23 Mar-26 Apr) to Whit Monday (to 14 Jun)
     const absl::civil_diff_t after_easter = day - EasterSunday(static_cast<int>(day.year()));
     if (after_easter == 1 || after_easter == 39 || after_easter == 50) return true;
   }
-  return closing_days_.count(day) > 0;
+  return set == HolidaySet::kMunicipality && closing_days_.count(day) > 0;
 }
 
-bool BusinessCalendar::IsWorkingDay(absl::CivilDay day) const {
+bool BusinessCalendar::IsWorkingDay(absl::CivilDay day, HolidaySet set) const {
   const absl::Weekday weekday = absl::GetWeekday(day);
   if (weekday == absl::Weekday::saturday || weekday == absl::Weekday::sunday) return false;
-  return !IsHoliday(day);
+  return !IsHoliday(day, set);
+}
+
+absl::CivilDay BusinessCalendar::FirstWorkingDayFrom(absl::CivilDay day, HolidaySet set) const {
+  while (!IsWorkingDay(day, set)) ++day;
+  return day;
+}
+
+absl::CivilDay BusinessCalendar::NthWorkingDayAfter(absl::CivilDay day, int n,
+                                                    HolidaySet set) const {
+  for (int counted = 0; counted < n;) {
+    ++day;
+    if (IsWorkingDay(day, set)) ++counted;
+  }
+  return day;
+}
+
+absl::Time BusinessCalendar::At(absl::CivilSecond local) const {
+  return LocalInstant(zone_, local);
 }
 
 absl::CivilDay BusinessCalendar::LocalDay(absl::Time t) const { return absl::ToCivilDay(t, zone_); }
@@ -152,14 +177,8 @@ absl::Time BusinessCalendar::AddCalendarDays(absl::Time from, int days) const {
   return StartOf(LocalDay(from) + days + 1);
 }
 
-absl::Time BusinessCalendar::AddWorkingDays(absl::Time from, int days) const {
-  absl::CivilDay day = LocalDay(from);
-  int counted = 0;
-  while (counted < days) {
-    day += 1;
-    if (IsWorkingDay(day)) ++counted;
-  }
-  return StartOf(day + 1);
+absl::Time BusinessCalendar::AddWorkingDays(absl::Time from, int days, HolidaySet set) const {
+  return StartOf(NthWorkingDayAfter(LocalDay(from), days, set) + 1);
 }
 
 absl::Duration BusinessCalendar::WindowOf(absl::CivilDay day, absl::Time from) const {
@@ -169,7 +188,7 @@ absl::Duration BusinessCalendar::WindowOf(absl::CivilDay day, absl::Time from) c
   return open >= close ? absl::ZeroDuration() : close - open;
 }
 
-absl::Duration BusinessCalendar::YearWorkingTime(absl::civil_year_t year) const {
+absl::Duration BusinessCalendar::YearWorkingTime(absl::civil_year_t year, HolidaySet set) const {
   const absl::CivilDay first(year, 1, 1);
   const absl::CivilDay end(year + 1, 1, 1);
   // Weekdays: five in every whole week, then the days left over.
@@ -179,7 +198,7 @@ absl::Duration BusinessCalendar::YearWorkingTime(absl::civil_year_t year) const 
     const absl::Weekday weekday = absl::GetWeekday(d);
     if (weekday != absl::Weekday::saturday && weekday != absl::Weekday::sunday) ++working;
   }
-  for (const absl::CivilDay& d : Holidays(static_cast<int>(year))) {
+  for (const absl::CivilDay& d : Holidays(static_cast<int>(year), set)) {
     const absl::Weekday weekday = absl::GetWeekday(d);
     if (weekday != absl::Weekday::saturday && weekday != absl::Weekday::sunday) --working;
   }
@@ -201,12 +220,15 @@ absl::Duration BusinessCalendar::YearWorkingTime(absl::civil_year_t year) const 
     t = at;
   }
   for (const absl::CivilDay& d : changed) {
-    if (d.year() == year && IsWorkingDay(d)) total += WindowOf(d, absl::InfinitePast()) - nominal;
+    if (d.year() == year && IsWorkingDay(d, set)) {
+      total += WindowOf(d, absl::InfinitePast()) - nominal;
+    }
   }
   return total;
 }
 
-absl::Time BusinessCalendar::AddWorkingHours(absl::Time from, absl::Duration amount) const {
+absl::Time BusinessCalendar::AddWorkingHours(absl::Time from, absl::Duration amount,
+                                             HolidaySet set) const {
   if (amount <= absl::ZeroDuration() || from == absl::InfiniteFuture() ||
       from == absl::InfinitePast()) {
     return from;
@@ -218,13 +240,13 @@ absl::Time BusinessCalendar::AddWorkingHours(absl::Time from, absl::Duration amo
     // A year that starts after `from` and is used up whole is passed in one step, so that a long
     // term with short hours (ten years of 08:00-08:01) takes a step per year, not per day.
     if (day > first && day.month() == 1 && day.day() == 1) {
-      for (absl::Duration year = YearWorkingTime(day.year()); amount > year;
-           year = YearWorkingTime(day.year())) {
+      for (absl::Duration year = YearWorkingTime(day.year(), set); amount > year;
+           year = YearWorkingTime(day.year(), set)) {
         amount -= year;
         day = absl::CivilDay(day.year() + 1, 1, 1);
       }
     }
-    if (!IsWorkingDay(day)) continue;
+    if (!IsWorkingDay(day, set)) continue;
     const absl::Duration window = WindowOf(day, from);
     if (window == absl::ZeroDuration()) continue;  // `from` is at or after this day's close
     if (amount <= window) {

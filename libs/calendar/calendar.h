@@ -48,10 +48,18 @@ class BusinessCalendar {
  public:
   static absl::StatusOr<BusinessCalendar> Create(const CalendarOptions& options);
 
-  // The public holidays of a year (and closing days falling in it), sorted.
-  std::vector<absl::CivilDay> Holidays(int year) const;
-  bool IsHoliday(absl::CivilDay day) const;
-  bool IsWorkingDay(absl::CivilDay day) const;
+  // The holidays of a year in a set (the municipality's: with 11 July if configured and the
+  // closing days falling in it), sorted.
+  std::vector<absl::CivilDay> Holidays(int year, HolidaySet set = HolidaySet::kMunicipality) const;
+  bool IsHoliday(absl::CivilDay day, HolidaySet set = HolidaySet::kMunicipality) const;
+  // Not a Saturday, a Sunday or a holiday of the set.
+  bool IsWorkingDay(absl::CivilDay day, HolidaySet set = HolidaySet::kMunicipality) const;
+  // `day` itself if it is a working day, otherwise the first working day after it.
+  absl::CivilDay FirstWorkingDayFrom(absl::CivilDay day,
+                                     HolidaySet set = HolidaySet::kMunicipality) const;
+  // The `n`-th working day after `day` (`day` itself does not count).
+  absl::CivilDay NthWorkingDayAfter(absl::CivilDay day, int n,
+                                    HolidaySet set = HolidaySet::kMunicipality) const;
 
   absl::CivilDay LocalDay(absl::Time t) const;
   // Midnight at the start of `day`, local time.
@@ -61,7 +69,8 @@ class BusinessCalendar {
   absl::Time AddCalendarDays(absl::Time from, int days) const;
   // End of the `days`-th working day after the day of `from` (local); the day of `from` itself
   // does not count, whether or not it is a working day.
-  absl::Time AddWorkingDays(absl::Time from, int days) const;
+  absl::Time AddWorkingDays(absl::Time from, int days,
+                            HolidaySet set = HolidaySet::kMunicipality) const;
 
   bool has_working_hours() const { return has_working_hours_; }
   // The instant at which `amount` of working time, counted from `from`, is used up. Only time
@@ -72,7 +81,11 @@ class BusinessCalendar {
   // that close, not the next opening. An `amount` <= 0 (or an infinite `from`) returns `from`;
   // an infinite `amount` gives absl::InfiniteFuture(). A step per day, and one per whole year
   // that the amount outlasts.
-  absl::Time AddWorkingHours(absl::Time from, absl::Duration amount) const;
+  absl::Time AddWorkingHours(absl::Time from, absl::Duration amount,
+                             HolidaySet set = HolidaySet::kMunicipality) const;
+  // The instant of a local civil time: the earlier one if the clock goes back through it, the
+  // moment of the change if the clock jumps over it.
+  absl::Time At(absl::CivilSecond local) const;
 
   const absl::TimeZone& zone() const { return zone_; }
 
@@ -81,7 +94,7 @@ class BusinessCalendar {
   // The working time in `day`'s window that lies after `from` (zero on a day it cannot count).
   absl::Duration WindowOf(absl::CivilDay day, absl::Time from) const;
   // The working time in all the windows of a local year's working days.
-  absl::Duration YearWorkingTime(absl::civil_year_t year) const;
+  absl::Duration YearWorkingTime(absl::civil_year_t year, HolidaySet set) const;
   bool flemish_holiday_ = false;
   std::set<absl::CivilDay> closing_days_;
   absl::TimeZone zone_;

@@ -127,6 +127,36 @@ absl::Status CheckLocation(const t::Location& l) {
   return absl::OkStatus();
 }
 
+// What can be checked without a clock; the intake checks the time against its own (not in the
+// future, not older than intake.cases.received_at_max_age).
+absl::Status CheckReceipt(const t::CaseDraft& draft) {
+  const bool by_hand =
+      draft.channel() == t::LETTER || draft.channel() == t::PHONE || draft.channel() == t::COUNTER;
+  if (draft.has_received_at()) {
+    if (!by_hand) {
+      return FieldError("draft.received_at",
+                        "only for a case received by letter, by phone or at the counter (channel "
+                        "LETTER, PHONE or COUNTER) and registered later");
+    }
+    const auto& at = draft.received_at();
+    // 2000-01-01 to 2100-01-01; nanos as in google.protobuf.Timestamp.
+    if (at.seconds() < 946684800 || at.seconds() >= 4102444800 || at.nanos() < 0 ||
+        at.nanos() > 999'999'999) {
+      return FieldError("draft.received_at", "is not a valid time");
+    }
+  }
+  if (draft.registered_letter()) {
+    if (draft.channel() != t::LETTER) {
+      return FieldError("draft.registered_letter", "only for channel LETTER");
+    }
+    if (!draft.has_received_at()) {
+      return FieldError("draft.registered_letter",
+                        "needs draft.received_at, the date the letter was handed to the post");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status CheckAttachment(const std::string& prefix, const t::Attachment& a) {
@@ -237,6 +267,7 @@ absl::Status ValidateSubmission(const std::string& submitting_system,
   RETURN_IF_ERROR(
       CheckText("draft.external_reference", draft.external_reference(), 128, false, false));
   RETURN_IF_ERROR(CheckLocation(draft.location()));
+  RETURN_IF_ERROR(CheckReceipt(draft));
   if (draft.attachments_size() > kMaxAttachments) {
     return FieldError("draft.attachments",
                       absl::StrCat("at most ", kMaxAttachments, " attachments"));

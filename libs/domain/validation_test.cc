@@ -83,6 +83,39 @@ TEST(Validation, NamesTheFieldOfEveryProblem) {
   EXPECT_EQ(FieldOf(d), "draft.reporter.name");
 }
 
+TEST(Validation, AReceiptTimeOnlyForWhatCameInByHand) {
+  t::CaseDraft letter = ValidDraft();
+  letter.set_channel(t::LETTER);
+  letter.mutable_received_at()->set_seconds(1'796'000'000);  // 2026-11-30
+  EXPECT_EQ(FieldOf(letter), "OK");
+  for (t::Channel channel : {t::PHONE, t::COUNTER}) {
+    t::CaseDraft d = letter;
+    d.set_channel(channel);
+    EXPECT_EQ(FieldOf(d), "OK") << t::Channel_Name(channel);
+  }
+  for (t::Channel channel : {t::WEB, t::EMAIL, t::APP, t::PARTNER_SYSTEM}) {
+    t::CaseDraft d = letter;
+    d.set_channel(channel);
+    EXPECT_EQ(FieldOf(d), "draft.received_at") << t::Channel_Name(channel);
+  }
+  t::CaseDraft bad = letter;
+  bad.mutable_received_at()->set_nanos(-1);
+  EXPECT_EQ(FieldOf(bad), "draft.received_at");
+  bad = letter;
+  bad.mutable_received_at()->set_seconds(-62'135'596'800);  // year 1
+  EXPECT_EQ(FieldOf(bad), "draft.received_at");
+
+  t::CaseDraft registered = letter;
+  registered.set_registered_letter(true);
+  EXPECT_EQ(FieldOf(registered), "OK");
+  registered.clear_received_at();
+  EXPECT_EQ(FieldOf(registered), "draft.registered_letter") << "the posting date is needed";
+  t::CaseDraft phoned = letter;
+  phoned.set_channel(t::PHONE);
+  phoned.set_registered_letter(true);
+  EXPECT_EQ(FieldOf(phoned), "draft.registered_letter");
+}
+
 TEST(Validation, DescriptionLimitCountsCharactersNotBytes) {
   auto d = ValidDraft();
   std::string text;

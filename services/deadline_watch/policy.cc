@@ -157,6 +157,10 @@ absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks)
           if (!d.ok()) return invalid(key, kTermHelp);
           p.duration = *d;
           has_duration = true;
+        } else if (key == "counting") {
+          absl::StatusOr<Counting> counting = ParseCounting(value, where + ".counting");
+          if (!counting.ok()) return counting.status();
+          p.counting = *counting;
         } else if (key == "pauses") {
           const std::string v = value.as<std::string>();
           if (v != "true" && v != "false") return invalid(key, "true or false");
@@ -264,8 +268,101 @@ std::string StartToken(const events::Envelope& e) {
 
 absl::Time ClockPolicy::DueFrom(absl::Time start, const calendar::BusinessCalendar& calendar,
                                 bool by_letter) const {
-  (void)by_letter;
-  return duration.DueFrom(start, calendar);
+  using Start = Counting::Start;
+  const calendar::HolidaySet set = counting.holidays;
+  if (start == absl::InfiniteFuture() || start == absl::InfinitePast()) return start;
+  if (duration.unit == Term::Unit::kElapsed) return start + duration.elapsed;
+  // A registered letter is taken to arrive on the third working day after it was posted (the
+  // receipt date given): that day is the day of the event.
+  if (by_letter && counting.registered_letter) {
+    const absl::CivilDay event_day = calendar.NthWorkingDayAfter(calendar.LocalDay(start), 3, set);
+    start = calendar.StartOf(event_day);
+  }
+  const absl::CivilDay first = calendar.LocalDay(start);
+  // The time of day an instant start keeps (seconds after local midnight, as a civil offset).
+  const absl::CivilSecond local = absl::ToCivilSecond(start, calendar.zone());
+  const absl::civil_diff_t time_of_day = local - absl::CivilSecond(first);
+  // The last day of the term, and the instant it ends on that day.
+  absl::CivilDay last;
+  switch (duration.unit) {
+    case Term::Unit::kCalendarDays:
+      last = first + duration.days;
+      break;
+    case Term::Unit::kWorkingDays:
+      last = calendar.NthWorkingDayAfter(first, duration.days, set);
+      break;
+    case Term::Unit::kWorkingHours:
+      // Counted inside the working hours; a next-day start counts from the next midnight. The
+      // term ends within a window, on a working day: there is nothing to roll forward.
+      return calendar.AddWorkingHours(
+          counting.start == Start::kNextDay ? calendar.StartOf(first + 1) : start, duration.elapsed,
+          set);
+    case Term::Unit::kElapsed:
+      break;
+  }
+  if (counting.roll == Counting::Roll::kNextWorkingDay) {
+    last = calendar.FirstWorkingDayFrom(last, set);
+  }
+  if (counting.start == Start::kNextDay) return calendar.StartOf(last + 1);  // end of `last`
+  return calendar.At(absl::CivilSecond(last) + time_of_day);
+}
+
+absl::StatusOr<Counting> ParseCounting(const YAML::Node& node, const std::string& where) {
+  auto invalid = [&](const std::string& key, const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat(where, key.empty() ? "" : ".", key, ": ", why));
+  };
+  Counting c;
+  if (node.IsScalar()) {
+    const std::string basis = node.as<std::string>();
+    if (basis == "judicial_code") {
+      c.roll = Counting::Roll::kNextWorkingDay;
+      c.holidays = calendar::HolidaySet::kFederal;
+      c.registered_letter = true;
+      return c;
+    }
+    if (basis == "bestuursdecreet") return c;
+    return invalid("", absl::StrCat("unknown basis '", basis,
+                                    "' (judicial_code, bestuursdecreet, or a mapping of start, "
+                                    "roll, holidays, registered_letter)"));
+  }
+  if (!node.IsMap()) return invalid("", "a basis name or a mapping");
+  for (const auto& item : node) {
+    const std::string key = item.first.as<std::string>();
+    const std::string value = item.second.as<std::string>();
+    if (key == "start") {
+      if (value == "next_day") {
+        c.start = Counting::Start::kNextDay;
+      } else if (value == "instant") {
+        c.start = Counting::Start::kInstant;
+      } else {
+        return invalid(key, "next_day or instant");
+      }
+    } else if (key == "roll") {
+      if (value == "none") {
+        c.roll = Counting::Roll::kNone;
+      } else if (value == "next_working_day") {
+        c.roll = Counting::Roll::kNextWorkingDay;
+      } else {
+        return invalid(key, "none or next_working_day");
+      }
+    } else if (key == "holidays") {
+      if (value == "federal") {
+        c.holidays = calendar::HolidaySet::kFederal;
+      } else if (value == "federal_and_flemish") {
+        c.holidays = calendar::HolidaySet::kFederalAndFlemish;
+      } else if (value == "municipality") {
+        c.holidays = calendar::HolidaySet::kMunicipality;
+      } else {
+        return invalid(key, "federal, federal_and_flemish or municipality");
+      }
+    } else if (key == "registered_letter") {
+      if (value != "true" && value != "false") return invalid(key, "true or false");
+      c.registered_letter = value == "true";
+    } else {
+      return invalid("", absl::StrCat("unknown key '", key, "'"));
+    }
+  }
+  return c;
 }
 
 }  // namespace meldpunt::deadline

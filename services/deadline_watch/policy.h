@@ -69,8 +69,8 @@ struct Counting {
   Start start = Start::kNextDay;
   Roll roll = Roll::kNone;
   calendar::HolidaySet holidays = calendar::HolidaySet::kMunicipality;
-  // A case that came in by letter: the term starts on the third working day after the receipt
-  // date (Judicial Code art. 53bis, the date the registered letter was handed to the post).
+  // A case that came as a registered letter (CaseDraft.registered_letter): the term starts on
+  // the third working day after the date it was handed to the post (Judicial Code art. 53bis).
   bool registered_letter = false;
 };
 
@@ -108,13 +108,20 @@ struct ClockPolicy {
   Counting counting;
 
   bool Matches(const CaseFacts& facts) const;
-  // The due time of a clock that starts at `start`. `by_letter`: the case came in by letter and
-  // this start is its receipt (counting.registered_letter applies).
+  // The due time of a clock that starts at `start`. `by_letter`: the case came as a registered
+  // letter and `start` is its posting date (counting.registered_letter applies).
   absl::Time DueFrom(absl::Time start, const calendar::BusinessCalendar& calendar,
                      bool by_letter) const;
 };
 
 absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks);
+// A policy's `counting`: a legal basis by name, or a mapping of start (next_day, instant), roll
+// (none, next_working_day), holidays (federal, federal_and_flemish, municipality) and
+// registered_letter (true, false); unnamed keys keep the defaults of Counting. `where` prefixes
+// the errors.
+//   judicial_code:   next_day, next_working_day, federal, registered_letter (Ger.W. art. 52-53bis)
+//   bestuursdecreet: next_day, none, municipality, no registered letter (the defaults)
+absl::StatusOr<Counting> ParseCounting(const YAML::Node& node, const std::string& where);
 
 // The stop token an event stands for ("" when none).
 std::string StopToken(const events::Envelope& envelope);

@@ -36,7 +36,9 @@ absl::Status IntakeApp::Start() {
   ASSIGN_OR_RETURN(privacy_, service::ConnectKeyStoreAtStart(config_));
   audit_ = std::make_unique<audit::KafkaAuditTrail>(*producer_);
   store_ = std::make_unique<RedisCaseStore>(*redis_);
-  const CommandRules rules{.reopen_window = config_.reopen_window};
+  const CommandRules rules{.reopen_window = config_.reopen_window,
+                           .received_at_max_age = config_.received_at_max_age,
+                           .received_at_systems = config_.received_at_systems};
   logic_ = std::make_unique<IntakeLogic>(*event_log_, *store_, clock_,
                                          IntakeOptions{.append_timeout = config_.produce_timeout,
                                                        .projection_wait = config_.projection_wait,

@@ -31,6 +31,12 @@ struct Command {
 struct CommandRules {
   // How long after the answer (or closing) the reporter may reopen a case.
   absl::Duration reopen_window = absl::Hours(24 * 60);
+  // SubmitCase's draft.received_at: how far back it may lie, and the submitting systems (callers
+  // of the submitter role) that may set it; the team and admins always may.
+  absl::Duration received_at_max_age = absl::Hours(24 * 30);
+  std::vector<std::string> received_at_systems;
+  // A receipt time this much ahead of the intake's clock is still taken as "now" (clock skew).
+  static constexpr absl::Duration kReceivedAtSkew = absl::Minutes(5);
 };
 
 absl::StatusOr<Command> ProvideInformationCommand(const v1::ProvideInformationRequest& r);

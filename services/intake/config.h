@@ -18,6 +18,8 @@ struct IntakeConfig : config::ServiceConfig {
   std::string consumer_group = "meldpunt-intake-projection";
   absl::Duration projection_wait = absl::Seconds(5);
   absl::Duration reopen_window = absl::Hours(24 * 60);
+  absl::Duration received_at_max_age = absl::Hours(24 * 30);
+  std::vector<std::string> received_at_systems;
   absl::Duration rebuild_timeout = absl::Minutes(30);
   // Personal data is erased this long after a case is closed (answered, closed, withdrawn,
   // inadmissible, referred or merged), per kind; a kind not named keeps the default.
@@ -50,6 +52,12 @@ inline config::Schema<IntakeConfig> IntakeSchema() {
                 "how long a projection rebuild may take")
       .Duration("cases.reopen_window", &IntakeConfig::reopen_window,
                 "how long after the answer or closing a reporter may reopen a case")
+      .Duration("cases.received_at_max_age", &IntakeConfig::received_at_max_age,
+                "how far back SubmitCase's draft.received_at may lie (a letter or call registered "
+                "later); older is refused")
+      .StringList("cases.received_at_systems", &IntakeConfig::received_at_systems,
+                  "submitting systems (submitter role) that may set draft.received_at, e.g. the "
+                  "contact centre's CRM; the team and admins always may")
       .StringMap("privacy.retention", &IntakeConfig::retention,
                  "per case kind (COMPLAINT, REPORT, QUESTION, SUGGESTION, COMPLIMENT): how long "
                  "after closing the reporter's personal data is kept before it is erased "
@@ -71,6 +79,11 @@ inline config::Schema<IntakeConfig> IntakeSchema() {
                 absl::StrCat("privacy.retention.", kind, ": '", term,
                              "' is not a positive duration (e.g. 730d)"));
           }
+        }
+        if (c.received_at_max_age <= absl::ZeroDuration() ||
+            c.received_at_max_age > absl::Hours(24 * 366)) {
+          return absl::InvalidArgumentError(
+              "cases.received_at_max_age: must be more than 0 and at most 366d");
         }
         if (c.retention_interval < absl::Seconds(1)) {
           return absl::InvalidArgumentError("privacy.retention_interval: must be at least 1s");

@@ -125,6 +125,20 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
   if (request.correlation_id().size() > 128) {
     return grpc_util::FieldError("correlation_id", "must be at most 128 characters");
   }
+  if (request.draft().has_received_at()) {
+    const absl::Time received = events::GetTime(request.draft().received_at());
+    const absl::Time now = clock_.Now();
+    if (received > now + CommandRules::kReceivedAtSkew) {
+      return grpc_util::FieldError("draft.received_at", "lies in the future");
+    }
+    if (received < now - options_.rules.received_at_max_age) {
+      return grpc_util::FieldError(
+          "draft.received_at",
+          absl::StrCat("lies more than ",
+                       absl::ToInt64Hours(options_.rules.received_at_max_age) / 24,
+                       " days back (intake cases.received_at_max_age)"));
+    }
+  }
   const std::string case_id = events::CaseIdFor(request.submitting_system(), request.request_key());
 
   // The same key from the same system: the first case, and nothing new in the log. The lock and
@@ -188,6 +202,13 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
       "case submitted",
       {{"case_id", case_id}, {"reference", *reference}, {"trace_id", envelope.correlation_id()}});
   return SubmitResult{*std::move(c), true};
+}
+
+bool IntakeLogic::MaySetReceivedAt(const std::string& submitting_system) const {
+  for (const std::string& s : options_.rules.received_at_systems) {
+    if (s == submitting_system) return true;
+  }
+  return false;
 }
 
 absl::StatusOr<CommandResult> IntakeLogic::Erase(Command command, absl::Time deadline) {

@@ -69,8 +69,13 @@ class IntakeLogic {
   // (a retry with the same request_key is safe). Repeating a request_key returns the first case.
   // `actor`: who submits, when it is not the submitting system itself (a team member who
   // registers a letter); empty: "system:<submitting_system>".
+  // draft.received_at must not lie in the future nor further back than
+  // rules.received_at_max_age (INVALID_ARGUMENT naming it); who may set it is the caller's check
+  // (MaySetReceivedAt).
   absl::StatusOr<SubmitResult> Submit(const v1::SubmitCaseRequest& request, absl::Time deadline,
                                       const std::string& actor = "");
+  // Whether a submitting system of the submitter role may set draft.received_at.
+  bool MaySetReceivedAt(const std::string& submitting_system) const;
 
   // Resolves the case (id or reference), checks the command against its state, appends the event
   // and answers with the case after it. A repeated command_id appends nothing and answers the same.

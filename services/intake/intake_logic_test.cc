@@ -205,6 +205,41 @@ TEST_F(IntakeLogicTest, BadInputNamesTheFieldAndEmitsNothing) {
   EXPECT_TRUE(store_.cases.empty());
 }
 
+TEST_F(IntakeLogicTest, AReceiptTimeIsCheckedAgainstTheClockAndKeptOnTheCase) {
+  const absl::Time now = clock_.Now();
+  auto request = [&](const std::string& key, absl::Time received) {
+    v1::SubmitCaseRequest r = Request(key);
+    r.mutable_draft()->set_channel(t::LETTER);
+    events::SetTime(r.mutable_draft()->mutable_received_at(), received);
+    return r;
+  };
+  // In the future (beyond the skew) or further back than the limit (30 days by default).
+  for (absl::Time bad : {now + absl::Hours(1), now - absl::Hours(24 * 30) - absl::Minutes(1)}) {
+    absl::Status status = logic_.Submit(request("bad", bad), Deadline()).status();
+    EXPECT_EQ(grpc_util::ErrorField(status), "draft.received_at") << status;
+  }
+  EXPECT_TRUE(log_.appended.empty()) << "a refused receipt time changes nothing";
+  auto letter = logic_.Submit(request("letter", now - absl::Hours(24 * 6)), Deadline());
+  ASSERT_TRUE(letter.ok()) << letter.status();
+  EXPECT_EQ(events::GetTime(letter->c.received_at()), now - absl::Hours(24 * 6));
+  EXPECT_EQ(events::GetTime(letter->c.submitted_at()), now);
+  // A little clock skew is "now".
+  EXPECT_TRUE(logic_.Submit(request("skew", now + absl::Minutes(2)), Deadline()).ok());
+  // Without one, the receipt is the submission.
+  auto web = logic_.Submit(Request("web"), Deadline());
+  ASSERT_TRUE(web.ok());
+  EXPECT_EQ(events::GetTime(web->c.received_at()), now);
+}
+
+TEST_F(IntakeLogicTest, OnlyTheNamedSystemsMaySetTheReceiptTime) {
+  IntakeLogic logic(log_, store_, clock_,
+                    {.rules = {.received_at_systems = {"crm", "mail-gateway"}}});
+  EXPECT_TRUE(logic.MaySetReceivedAt("crm"));
+  EXPECT_TRUE(logic.MaySetReceivedAt("mail-gateway"));
+  EXPECT_FALSE(logic.MaySetReceivedAt("web-form"));
+  EXPECT_FALSE(logic_.MaySetReceivedAt("crm")) << "none by default";
+}
+
 TEST_F(IntakeLogicTest, KafkaUnavailableIsUnavailableAndARetryWorks) {
   log_.next_error = absl::UnavailableError("kafka did not acknowledge");
   EXPECT_EQ(logic_.Submit(Request(), Deadline()).status().code(), absl::StatusCode::kUnavailable);

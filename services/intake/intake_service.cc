@@ -113,6 +113,14 @@ grpc::Status IntakeService::SubmitCase(grpc::ServerContext* context,
         guard_.Refuse(absl::StrCat("submitting_system: must be the caller's own system '",
                                    who->subject, "', not '", request->submitting_system(), "'")));
   }
+  // The receipt time moves every legal term: only the team, admins and the systems named in
+  // cases.received_at_systems may give it.
+  if (request->draft().has_received_at() && who->role == auth::Role::kSubmitter &&
+      !logic_.MaySetReceivedAt(request->submitting_system())) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("draft.received_at: system '", request->submitting_system(),
+                                     "' may not set it (intake cases.received_at_systems)"));
+  }
   // A trace id in the call's metadata (x-trace-id, traceparent) carries through the case's events
   // when the request names none.
   v1::SubmitCaseRequest traced;

@@ -182,7 +182,10 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
   std::map<std::string, std::string> v = {{"case_id", case_id}, {"department", department}};
   if (submitted) {
     const auto& s = submitted->case_submitted();
-    const absl::Time at = events::GetTime(submitted->occurred_at());
+    // The day the Meldpunt received the case: a letter or a call registered later gives it; the
+    // legal terms, and so the expected answer, run from it.
+    const absl::Time at = events::GetTime(s.draft().has_received_at() ? s.draft().received_at()
+                                                                      : submitted->occurred_at());
     // A letter to staff about a confidential case names it and its dates, nothing of its content.
     const bool content =
         for_reporter || domain::ForDepartment(s.draft()) == domain::Disclosure::kContent;

@@ -305,6 +305,22 @@ TEST_F(NotificationLogicTest, AcknowledgementIsQueuedThenSentAndRecorded) {
   EXPECT_EQ(store_.Queued(), 0u);
 }
 
+TEST_F(NotificationLogicTest, TheAcknowledgementNamesTheDayOfReceiptNotOfRegistration) {
+  events::Envelope letter = Submitted();
+  letter.mutable_case_submitted()->mutable_draft()->set_channel(t::LETTER);
+  // Registered on 22/11/2025 (1763800000), received three days earlier, on 19/11/2025.
+  events::SetTime(letter.mutable_case_submitted()->mutable_draft()->mutable_received_at(),
+                  absl::FromUnixSeconds(1'763'800'000) - absl::Hours(72));
+  ASSERT_TRUE(logic_.Handle(letter, 0).ok());
+  Pump();
+  ASSERT_EQ(mailer_.sent.size(), 1u);
+  const std::string& body = mailer_.sent[0].body;
+  EXPECT_NE(body.find("ontvangen op 19/11/2025"), std::string::npos) << body;
+  EXPECT_EQ(body.find("22/11/2025"), std::string::npos) << body;
+  // The answer is due 45 days from receipt: 03/01/2026.
+  EXPECT_NE(body.find("03/01/2026"), std::string::npos) << body;
+}
+
 TEST_F(NotificationLogicTest, LanguageFollowsTheReporter) {
   ASSERT_TRUE(logic_.Handle(Submitted(t::FR), 0).ok());
   Pump();
