@@ -110,6 +110,10 @@ inline constexpr absl::string_view kRebuildTimers =
     "/meldpunt.deadline.v1.DeadlineWatch/RebuildTimers";
 inline constexpr absl::string_view kWatchDeadlines =
     "/meldpunt.deadline.v1.DeadlineWatch/WatchDeadlines";
+inline constexpr absl::string_view kExtendClock = "/meldpunt.deadline.v1.DeadlineWatch/ExtendClock";
+inline constexpr absl::string_view kSuspendClock =
+    "/meldpunt.deadline.v1.DeadlineWatch/SuspendClock";
+inline constexpr absl::string_view kResumeClock = "/meldpunt.deadline.v1.DeadlineWatch/ResumeClock";
 inline constexpr absl::string_view kListDeliveries =
     "/meldpunt.notification.v1.Notifications/ListDeliveries";
 inline constexpr absl::string_view kRetryDelivery =

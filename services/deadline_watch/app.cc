@@ -94,8 +94,9 @@ absl::Status DeadlineApp::Start() {
     tail_thread_ = std::thread([this] { TailLoop(); });
   }
   timer_thread_ = std::thread([this] { TimerLoop(); });
-  service_ = std::make_unique<DeadlineService>(*security_.guard, *store_, alerts_,
-                                               [this] { return RebuildTimers(); });
+  service_ = std::make_unique<DeadlineService>(
+      *security_.guard, *store_, alerts_, [this] { return RebuildTimers(); }, *logic_,
+      [this](const std::vector<events::Envelope>& out) { return AppendAll(out); });
   grpc_.SetMetrics(registry_.get());
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get(), dead_letters_.service.get()},
                               security_.credentials));

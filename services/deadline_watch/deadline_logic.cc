@@ -2,8 +2,10 @@
 
 #include <cmath>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "libs/events/ids.h"
+#include "libs/grpc/status.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::deadline {
@@ -18,6 +20,44 @@ v1::Clock* Named(std::vector<v1::Clock>& clocks, const std::string& name) {
   for (v1::Clock& c : clocks)
     if (c.name() == name) return &c;
   return nullptr;
+}
+
+// The team's changes travel as ClockExtended, and as ClockPaused/ClockResumed marked suspended.
+bool IsTeamChange(const events::Envelope& e) {
+  return e.has_clock_extended() || (e.has_clock_paused() && e.clock_paused().suspended()) ||
+         (e.has_clock_resumed() && e.clock_resumed().suspended());
+}
+
+const v1::ClockChange* ChangeOf(const v1::Clock& clock, const std::string& event_id) {
+  for (const v1::ClockChange& c : clock.changes())
+    if (c.event_id() == event_id) return &c;
+  return nullptr;
+}
+
+absl::Status CheckReason(const std::string& reason) {
+  int chars = 0;
+  for (unsigned char c : reason) {
+    if ((c & 0xC0) != 0x80) ++chars;  // not a UTF-8 continuation byte
+    if (c < 0x20 && c != '\n' && c != '\t')
+      return grpc_util::FieldError("reason", "must not hold control characters");
+  }
+  if (absl::StripAsciiWhitespace(reason).empty())
+    return grpc_util::FieldError("reason", "is required (why the clock changes)");
+  if (chars > 1000) return grpc_util::FieldError("reason", "must be at most 1000 characters");
+  return absl::OkStatus();
+}
+
+absl::Status CheckCommandId(const std::string& id) {
+  if (id.size() > 128) return grpc_util::FieldError("command_id", "must be at most 128 characters");
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e)
+      return grpc_util::FieldError("command_id", "must be printable ASCII without spaces");
+  }
+  return absl::OkStatus();
+}
+
+std::string Stamp(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime(absl::RFC3339_sec, events::GetTime(t), absl::UTCTimeZone());
 }
 
 }  // namespace
@@ -138,7 +178,13 @@ absl::Status DeadlineLogic::UpdateFacts(const events::Envelope& e, std::optional
 absl::StatusOr<std::vector<events::Envelope>> DeadlineLogic::OnEvent(const events::Envelope& e,
                                                                      int32_t partition) {
   std::vector<events::Envelope> out;
+  if (IsTeamChange(e)) {
+    // The event is the record of the change (appended by the gRPC adapter): nothing to append.
+    RETURN_IF_ERROR(ApplyChange(e, partition));
+    return out;
+  }
   switch (e.payload_case()) {
+    case events::Envelope::kClockExtended:
     case events::Envelope::kClockStarted:
     case events::Envelope::kClockPaused:
     case events::Envelope::kClockResumed:
@@ -235,8 +281,7 @@ absl::Status DeadlineLogic::Start(const events::Envelope& e, const CaseFacts& fa
         submitted && draft.has_received_at() ? draft.received_at() : e.occurred_at());
     events::SetTime(clock.mutable_started_at(), started);
     events::SetTime(clock.mutable_due_at(),
-                    policy->DueFrom(started, calendar_,
-                                    submitted && draft.channel() == types::v1::LETTER));
+                    policy->DueFrom(started, calendar_, submitted && draft.registered_letter()));
     std::vector<Timer> timers = TimersFor(clock, *policy);
     new_timers.insert(new_timers.end(), timers.begin(), timers.end());
     out.push_back(ClockEvent(e, clock, "started", token));
@@ -307,6 +352,13 @@ absl::Status DeadlineLogic::PauseOrResume(const events::Envelope& e, v1::Clock& 
   const bool pause = e.has_information_requested();
   const absl::Time at = events::GetTime(e.occurred_at());
   const bool repeat = clock.changed_by() == e.event_id();
+  if (clock.suspended() && clock.status() == v1::PAUSED) {
+    // Suspended by the team: the reporter's answer does not resume it, and ResumeClock waits for
+    // that answer when the case asked the reporter meanwhile. No event: the clock stands still.
+    if (clock.waiting_for_reporter() == pause) return absl::OkStatus();
+    clock.set_waiting_for_reporter(pause);
+    return store_.PutClock(clock);
+  }
   if (pause) {
     if (clock.status() == v1::PAUSED) {
       if (repeat) out.push_back(ClockEvent(e, clock, "paused", ""));
@@ -344,6 +396,254 @@ absl::Status DeadlineLogic::PauseOrResume(const events::Envelope& e, v1::Clock& 
   RETURN_IF_ERROR(store_.PutClock(clock));
   out.push_back(ClockEvent(e, clock, "resumed", ""));
   return absl::OkStatus();
+}
+
+absl::StatusOr<PlannedChange> DeadlineLogic::Plan(const ClockCommand& command) {
+  using Kind = ClockCommand::Kind;
+  if (command.case_id.empty()) return grpc_util::FieldError("case_id", "is required");
+  if (!events::IsCaseId(command.case_id))
+    return grpc_util::FieldError("case_id", "is not a case id (MP-XXXXXXXXXXXXX)");
+  if (command.clock.empty()) return grpc_util::FieldError("clock", "is required (e.g. answer)");
+  if (command.clock.size() > 64) return grpc_util::FieldError("clock", "is not a clock name");
+  RETURN_IF_ERROR(CheckReason(command.reason));
+  RETURN_IF_ERROR(CheckCommandId(command.command_id));
+  std::optional<Term> term;
+  if (command.kind == Kind::kExtend) {
+    if (command.due_at.has_value() == !command.term.empty()) {
+      return grpc_util::FieldError(
+          command.due_at ? "term" : "due_at",
+          "give exactly one of due_at (the new due time) and term (an extra term such as 10d)");
+    }
+    if (!command.term.empty()) {
+      absl::StatusOr<Term> parsed = Term::Parse(command.term);
+      if (!parsed.ok())
+        return grpc_util::FieldError("term", std::string(parsed.status().message()));
+      term = *parsed;
+    }
+  }
+
+  ASSIGN_OR_RETURN(TimerStore::CaseRecord record, store_.Load(command.case_id));
+  if (!record.facts.has_value() && record.clocks.empty()) {
+    return absl::NotFoundError(absl::StrCat("case ", command.case_id, " not found"));
+  }
+  v1::Clock* found = Named(record.clocks, command.clock);
+  if (found == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("case ", command.case_id, " has no clock '", command.clock, "'"));
+  }
+  const v1::Clock& clock = *found;
+  const char* kind_name = command.kind == Kind::kExtend    ? "extend"
+                          : command.kind == Kind::kSuspend ? "suspend"
+                                                           : "resume";
+  PlannedChange plan;
+  plan.event_id = command.command_id.empty()
+                      ? events::RandomId("clock-change")
+                      : events::DeterministicId("clock-change", {command.case_id, command.clock,
+                                                                 kind_name, command.command_id});
+  if (const v1::ClockChange* done = ChangeOf(clock, plan.event_id)) {
+    plan.done = true;
+    plan.clock = clock;
+    plan.refused = done->refused();
+    return plan;
+  }
+  if (clock.changes_size() >= kMaxClockChanges) {
+    return absl::FailedPreconditionError(absl::StrCat("clock '", clock.name(), "' has had ",
+                                                      kMaxClockChanges,
+                                                      " changes by the team, the most it keeps"));
+  }
+  const std::string what = absl::StrCat("clock '", clock.name(), "' of case ", clock.case_id());
+  if (clock.status() == v1::STOPPED) {
+    return absl::FailedPreconditionError(absl::StrCat(what, " is stopped"));
+  }
+  const absl::Time now = clock_.Now();
+  events::Envelope e = events::NewEnvelope(command.case_id, "deadline-watch", now);
+  *e.mutable_actor() = command.actor;
+  e.set_correlation_id(command.correlation_id);
+  switch (command.kind) {
+    case Kind::kExtend: {
+      const absl::Time due = events::GetTime(clock.due_at());
+      const absl::Time next = term ? term->DueFrom(due, calendar_) : *command.due_at;
+      const char* field = term ? "term" : "due_at";
+      if (next <= due) {
+        return grpc_util::FieldError(
+            field, absl::StrCat("must be later than the current due time ", Stamp(clock.due_at())));
+      }
+      if (next <= now) {
+        return grpc_util::FieldError(
+            field, absl::StrCat("the new due time ",
+                                absl::FormatTime(absl::RFC3339_sec, next, absl::UTCTimeZone()),
+                                " has passed already; an extension must end after now"));
+      }
+      auto* x = e.mutable_clock_extended();
+      x->set_clock(clock.name());
+      x->set_generation(clock.generation() + 1);
+      *x->mutable_previous_due_at() = clock.due_at();
+      events::SetTime(x->mutable_due_at(), next);
+      x->set_term(term ? term->text : "");
+      x->set_reason(command.reason);
+      x->set_notify_reporter(command.notify_reporter);
+      break;
+    }
+    case Kind::kSuspend:
+      if (clock.status() == v1::PAUSED) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            what, clock.suspended() ? " is suspended already"
+                                    : " stands still already: the case waits for the reporter"));
+      }
+      if (clock.status() == v1::BREACHED) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            what, " has breached its term; extend it (ExtendClock) instead of suspending it"));
+      }
+      e.mutable_clock_paused()->set_clock(clock.name());
+      e.mutable_clock_paused()->set_generation(clock.generation());
+      e.mutable_clock_paused()->set_suspended(true);
+      e.mutable_clock_paused()->set_reason(command.reason);
+      break;
+    case Kind::kResume: {
+      if (clock.status() != v1::PAUSED || !clock.suspended()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            what,
+            clock.status() == v1::PAUSED
+                ? " waits for the reporter, not suspended: it runs again when the information "
+                  "arrives"
+                : " is not suspended"));
+      }
+      if (clock.waiting_for_reporter()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            what,
+            " is suspended and the case waits for the reporter as well; resume it once the "
+            "reporter answered"));
+      }
+      const absl::Duration span =
+          std::max(absl::ZeroDuration(), now - events::GetTime(clock.paused_at()));
+      auto* r = e.mutable_clock_resumed();
+      r->set_clock(clock.name());
+      r->set_generation(clock.generation() + 1);
+      events::SetTime(r->mutable_due_at(), events::GetTime(clock.due_at()) + span);
+      r->set_paused_seconds(clock.paused_seconds() + absl::ToInt64Seconds(span));
+      r->set_suspended(true);
+      r->set_reason(command.reason);
+      break;
+    }
+  }
+  events::Finish(e, plan.event_id);
+  plan.event = std::move(e);
+  plan.clock = clock;
+  return plan;
+}
+
+absl::Status DeadlineLogic::ApplyChange(const events::Envelope& e, int32_t partition) {
+  const std::string& name = e.has_clock_extended() ? e.clock_extended().clock()
+                            : e.has_clock_paused() ? e.clock_paused().clock()
+                                                   : e.clock_resumed().clock();
+  ASSIGN_OR_RETURN(TimerStore::CaseRecord record, store_.Load(e.case_id()));
+  v1::Clock* found = Named(record.clocks, name);
+  if (found == nullptr) return absl::OkStatus();  // a case or clock this service never had
+  v1::Clock& clock = *found;
+  if (ChangeOf(clock, e.event_id()) != nullptr) return absl::OkStatus();  // a repeat
+  const absl::Time at = events::GetTime(e.occurred_at());
+  v1::ClockChange change;
+  change.set_event_id(e.event_id());
+  *change.mutable_at() = e.occurred_at();
+  change.set_actor(e.actor().id());
+  *change.mutable_previous_due_at() = clock.due_at();
+
+  // Planned on the record as it was: refused when the clock has moved on since (a stop, a
+  // restart, a resume or another extension came first on the log).
+  std::string refused;
+  if (clock.status() == v1::STOPPED) refused = "the clock was stopped meanwhile";
+  if (e.has_clock_extended()) {
+    const auto& x = e.clock_extended();
+    change.set_kind(v1::ClockChange::EXTENDED);
+    change.set_reason(x.reason());
+    change.set_term(x.term());
+    change.set_notify_reporter(x.notify_reporter());
+    *change.mutable_due_at() = x.due_at();
+    if (refused.empty() &&
+        (clock.generation() != x.generation() - 1 ||
+         events::GetTime(clock.due_at()) != events::GetTime(x.previous_due_at()))) {
+      refused = "the clock's due time changed meanwhile";
+    }
+  } else if (e.has_clock_paused()) {
+    change.set_kind(v1::ClockChange::SUSPENDED);
+    change.set_reason(e.clock_paused().reason());
+    if (refused.empty() && (clock.generation() != e.clock_paused().generation() ||
+                            (clock.status() != v1::RUNNING && clock.status() != v1::WARNED))) {
+      refused = "the clock was paused, breached or restarted meanwhile";
+    }
+  } else {
+    change.set_kind(v1::ClockChange::RESUMED);
+    change.set_reason(e.clock_resumed().reason());
+    *change.mutable_due_at() = e.clock_resumed().due_at();
+    if (refused.empty() && (clock.generation() != e.clock_resumed().generation() - 1 ||
+                            clock.status() != v1::PAUSED || !clock.suspended())) {
+      refused = "the clock was not suspended any more";
+    } else if (refused.empty() && clock.waiting_for_reporter()) {
+      refused = "the case came to wait for the reporter meanwhile";
+    }
+  }
+  if (!refused.empty()) {
+    change.set_refused(refused);
+    *clock.add_changes() = std::move(change);
+    return store_.PutClock(clock);
+  }
+
+  const ClockPolicy* policy = Find(clock);
+  const bool paused = clock.status() == v1::PAUSED;
+  // Timers first, then the record (as everywhere here): a crash in between leaves timers that
+  // wait for their record, and the event, not yet committed, is applied again.
+  if (policy != nullptr && !paused)
+    RETURN_IF_ERROR(store_.Cancel(partition, TimersFor(clock, *policy)));
+  std::vector<Timer> ahead;
+  auto schedule_ahead = [&] {
+    if (policy == nullptr) return;
+    for (const Timer& t : TimersFor(clock, *policy))
+      if (t.fire_ms >= absl::ToUnixMillis(at)) ahead.push_back(t);
+  };
+  if (e.has_clock_extended()) {
+    const auto& x = e.clock_extended();
+    change.set_was_breached(clock.breached() || clock.status() == v1::BREACHED);
+    clock.set_generation(x.generation());  // new timers, new event ids
+    *clock.mutable_due_at() = x.due_at();
+    clock.set_breached(false);  // due after the change: no longer overdue
+    clock.set_escalation_level(0);
+    clock.set_extensions(clock.extensions() + 1);
+    // WARNED when a warning point of the new term lies behind; its timers are not fired again.
+    v1::ClockStatus next = v1::RUNNING;
+    if (policy != nullptr) {
+      for (const Timer& t : TimersFor(clock, *policy))
+        if (t.kind == "warning" && t.fire_ms < absl::ToUnixMillis(at)) next = v1::WARNED;
+    }
+    if (paused) {
+      clock.set_status_before_pause(next);
+    } else {
+      clock.set_status(next);
+      schedule_ahead();
+    }
+  } else if (e.has_clock_paused()) {
+    clock.set_status_before_pause(clock.status());
+    clock.set_status(v1::PAUSED);
+    *clock.mutable_paused_at() = e.occurred_at();
+    clock.set_suspended(true);
+    clock.set_suspend_reason(e.clock_paused().reason());
+  } else {
+    const auto& r = e.clock_resumed();
+    const absl::Duration span =
+        std::max(absl::ZeroDuration(), at - events::GetTime(clock.paused_at()));
+    events::SetTime(clock.mutable_started_at(), events::GetTime(clock.started_at()) + span);
+    *clock.mutable_due_at() = r.due_at();
+    clock.set_paused_seconds(r.paused_seconds());
+    clock.set_generation(r.generation());
+    clock.set_status(clock.status_before_pause() == v1::WARNED ? v1::WARNED : v1::RUNNING);
+    clock.clear_paused_at();
+    clock.set_suspended(false);
+    clock.clear_suspend_reason();
+    schedule_ahead();
+  }
+  clock.set_changed_by(e.event_id());
+  *clock.add_changes() = std::move(change);
+  if (!ahead.empty()) RETURN_IF_ERROR(store_.Schedule(partition, ahead));
+  return store_.PutClock(clock);
 }
 
 absl::Status DeadlineLogic::MarkFired(const events::Envelope& e, std::vector<v1::Clock>& clocks,

@@ -9,6 +9,12 @@
 //   append each firing's event (DeadlineWarning, DeadlineBreached, CaseEscalated), then
 //   logic.Complete(partition, due);
 //
+// The team's changes of a clock (ExtendClock, SuspendClock, ResumeClock) are planned here, from the
+// clock's record, as one event (ClockExtended, ClockPaused or ClockResumed with `suspended`); the
+// gRPC adapter appends it and the consumer applies it through OnEvent like any case event:
+//   ASSIGN_OR_RETURN(PlannedChange plan, logic.Plan(command));
+//   if (!plan.done) append plan.event; then wait until the clock's `changes` hold plan.event_id.
+//
 // Only the event consumer writes clock records: a firing's status change (WARNED, BREACHED,
 // escalation level) is recorded when its event comes back from the log, so the timer loop never
 // races the consumer on a record.
@@ -40,6 +46,36 @@ struct DeadlineOptions {
   int claim_limit = 500;
 };
 
+// A change of a clock by the team, as the gRPC adapter read it. The actor is the authenticated
+// caller, never what the request says of itself.
+struct ClockCommand {
+  enum class Kind { kExtend, kSuspend, kResume };
+  Kind kind = Kind::kExtend;
+  std::string case_id;
+  std::string clock;
+  std::string command_id;  // may be empty: then no idempotency
+  std::string reason;
+  std::optional<absl::Time> due_at;  // kExtend: one of due_at and term
+  std::string term;
+  bool notify_reporter = false;
+  events::v1::Actor actor;
+  std::string correlation_id;
+};
+
+struct PlannedChange {
+  std::string event_id;
+  // The event to append (when not `done`).
+  events::Envelope event;
+  // The command_id was handled before: nothing to append; `clock` is the clock now, and `refused`
+  // says why that change was not applied (empty: it was).
+  bool done = false;
+  v1::Clock clock;
+  std::string refused;
+};
+
+// At most this many changes by the team per clock (the record keeps them all, for the repeats).
+inline constexpr int kMaxClockChanges = 100;
+
 class DeadlineLogic {
  public:
   DeadlineLogic(TimerStore& store, const clock::Clock& clock,
@@ -61,6 +97,11 @@ class DeadlineLogic {
   // clock, generation, kind and fraction or level).
   absl::StatusOr<std::vector<Firing>> ClaimDue(int32_t partition);
 
+  // Checks a change of a clock against its record and builds its event (deterministic id from
+  // the case, clock, kind and command_id). INVALID_ARGUMENT naming the field, NOT_FOUND for an
+  // unknown case or clock, FAILED_PRECONDITION for a clock in the wrong state. Changes nothing.
+  absl::StatusOr<PlannedChange> Plan(const ClockCommand& command);
+
   // After the firings' events are durable: drop their timers.
   absl::Status Complete(int32_t partition, const std::vector<Firing>& firings);
 
@@ -79,6 +120,9 @@ class DeadlineLogic {
                     int32_t partition, std::vector<events::Envelope>& out);
   absl::Status PauseOrResume(const events::Envelope& e, v1::Clock& clock, int32_t partition,
                              std::vector<events::Envelope>& out);
+  // A team's change (ClockExtended, or ClockPaused/ClockResumed with `suspended`) from the log:
+  // applied when the clock is still as the change was planned on, else recorded as refused.
+  absl::Status ApplyChange(const events::Envelope& e, int32_t partition);
   absl::Status MarkFired(const events::Envelope& envelope, std::vector<v1::Clock>& clocks,
                          int32_t partition);
   std::vector<Timer> TimersFor(const v1::Clock& clock, const ClockPolicy& policy) const;

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "libs/grpc/status.h"
 
 #include <gtest/gtest.h>
 
@@ -636,6 +637,324 @@ TEST_F(DeadlineLogicTest, ATimerWhoseClockRecordIsNotWrittenYetWaitsInsteadOfBei
   EXPECT_FALSE(later[0].deferred);
   EXPECT_FALSE(later[0].event.has_value());
   EXPECT_EQ(store_.Pending(0), 0u);
+}
+
+// The team's changes of a clock: planned from the record, appended, applied by the consumer.
+class ClockChangeTest : public DeadlineLogicTest {
+ protected:
+  ClockChangeTest()
+      : policies_(*ParsePolicies(YAML::Load(R"(
+- name: answer
+  kinds: [REPORT]
+  duration: 240h
+  warn_at: [0.5]
+  pauses: true
+  stop_on: [answered]
+  escalate: [{after: 24h, to: department-head}]
+)"))),
+        logic_(store_, clock_, calendar_, policies_) {}
+
+  ClockCommand Command(ClockCommand::Kind kind, const std::string& command_id) {
+    ClockCommand c;
+    c.kind = kind;
+    c.case_id = kCase;
+    c.clock = "answer";
+    c.command_id = command_id;
+    c.reason = "waiting for the expert's report";
+    c.actor.set_id("team:an.peeters");
+    return c;
+  }
+  ClockCommand Extend(const std::string& command_id, const std::string& term) {
+    ClockCommand c = Command(ClockCommand::Kind::kExtend, command_id);
+    c.term = term;
+    return c;
+  }
+  // Plans, "appends" and lets the consumer apply the event, as the gRPC adapter and the consumer
+  // do; returns the event.
+  events::Envelope Run(const ClockCommand& command) {
+    absl::StatusOr<PlannedChange> plan = logic_.Plan(command);
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    if (!plan.ok()) return events::Envelope();
+    EXPECT_FALSE(plan->done);
+    auto out = logic_.OnEvent(plan->event, 0);
+    EXPECT_TRUE(out.ok()) << out.status();
+    EXPECT_TRUE(out->empty()) << "the event is the record of the change";
+    return plan->event;
+  }
+  v1::Clock Answer() { return (*store_.Clocks(kCase))[0]; }
+  std::vector<Firing> FireAll() { return Fire(logic_); }
+  void RequestInformation(absl::Time at) {
+    ASSERT_TRUE(
+        logic_.OnEvent(Event([](events::Envelope& e) { e.mutable_information_requested(); }, at), 0)
+            .ok());
+  }
+  void ProvideInformation(absl::Time at) {
+    ASSERT_TRUE(
+        logic_.OnEvent(Event([](events::Envelope& e) { e.mutable_information_provided(); }, at), 0)
+            .ok());
+  }
+
+  std::vector<ClockPolicy> policies_;
+  DeadlineLogic logic_;
+};
+
+TEST_F(ClockChangeTest, ExtendByTermReschedulesTheTimers) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  clock_.Set(kStart + absl::Hours(10));
+  const events::Envelope e = Run(Extend("cmd-1", "48h"));
+  ASSERT_TRUE(e.has_clock_extended());
+  EXPECT_EQ(e.actor().id(), "team:an.peeters");
+  EXPECT_EQ(e.producer(), "deadline-watch");
+  EXPECT_EQ(e.clock_extended().generation(), 2);
+  EXPECT_EQ(e.clock_extended().term(), "48h");
+  EXPECT_EQ(e.clock_extended().reason(), "waiting for the expert's report");
+  EXPECT_EQ(events::GetTime(e.clock_extended().previous_due_at()), kStart + absl::Hours(240));
+  EXPECT_EQ(events::GetTime(e.clock_extended().due_at()), kStart + absl::Hours(288));
+  v1::Clock clock = Answer();
+  EXPECT_EQ(events::GetTime(clock.due_at()), kStart + absl::Hours(288));
+  EXPECT_EQ(clock.generation(), 2);
+  EXPECT_EQ(clock.extensions(), 1);
+  ASSERT_EQ(clock.changes_size(), 1);
+  EXPECT_EQ(clock.changes(0).kind(), v1::ClockChange::EXTENDED);
+  EXPECT_EQ(clock.changes(0).actor(), "team:an.peeters");
+  EXPECT_EQ(clock.changes(0).event_id(), e.event_id());
+  EXPECT_TRUE(clock.changes(0).refused().empty());
+  // The old warning (120 h) and breach (240 h) are gone; the new ones fire at 144 h and 288 h.
+  clock_.Set(kStart + absl::Hours(143));
+  EXPECT_TRUE(FireAll().empty());
+  clock_.Set(kStart + absl::Hours(144));
+  auto warned = FireAll();
+  ASSERT_EQ(warned.size(), 1u);
+  EXPECT_EQ(warned[0].event->deadline_warning().generation(), 2);
+  clock_.Set(kStart + absl::Hours(287));
+  EXPECT_TRUE(FireAll().empty()) << "the old breach at 240 h does not fire";
+  clock_.Set(kStart + absl::Hours(288));
+  auto breached = FireAll();
+  ASSERT_EQ(breached.size(), 1u);
+  EXPECT_EQ(breached[0].event->type(), "DeadlineBreached");
+  EXPECT_EQ(events::GetTime(breached[0].event->deadline_breached().due_at()),
+            kStart + absl::Hours(288));
+  EXPECT_EQ(Answer().status(), v1::BREACHED);
+}
+
+TEST_F(ClockChangeTest, ExtendByTimeLiftsABreachAndTheNewBreachFiresWithANewId) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  clock_.Set(kStart + absl::Hours(264));  // breached, escalated to level 1
+  auto first = FireAll();
+  ASSERT_EQ(first.size(), 3u);
+  ASSERT_EQ(Answer().status(), v1::BREACHED);
+  ASSERT_EQ(Answer().escalation_level(), 1);
+  std::string old_breach;
+  for (const Firing& f : first)
+    if (f.event->has_deadline_breached()) old_breach = f.event->event_id();
+  ClockCommand extend = Command(ClockCommand::Kind::kExtend, "cmd-2");
+  extend.due_at = kStart + absl::Hours(400);
+  extend.notify_reporter = true;
+  const events::Envelope e = Run(extend);
+  EXPECT_TRUE(e.clock_extended().term().empty());
+  EXPECT_TRUE(e.clock_extended().notify_reporter());
+  v1::Clock clock = Answer();
+  EXPECT_EQ(events::GetTime(clock.due_at()), kStart + absl::Hours(400));
+  EXPECT_EQ(clock.status(), v1::WARNED) << "half of the new term lies behind";
+  EXPECT_FALSE(clock.breached());
+  EXPECT_EQ(clock.escalation_level(), 0);
+  EXPECT_TRUE(clock.changes(0).was_breached());
+  clock_.Set(kStart + absl::Hours(399));
+  EXPECT_TRUE(FireAll().empty()) << "no warning again for the part of the term behind";
+  clock_.Set(kStart + absl::Hours(424));
+  auto again = FireAll();
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].event->deadline_breached().generation(), 2);
+  EXPECT_NE(again[0].event->event_id(), old_breach);
+  EXPECT_EQ(again[1].event->case_escalated().level(), 1);
+}
+
+TEST_F(ClockChangeTest, SuspendAndResumeMoveTheDueTimeByTheSuspendedSpan) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  clock_.Set(kStart + absl::Hours(10));
+  const events::Envelope paused = Run(Command(ClockCommand::Kind::kSuspend, "s-1"));
+  EXPECT_TRUE(paused.clock_paused().suspended());
+  EXPECT_EQ(paused.clock_paused().reason(), "waiting for the expert's report");
+  EXPECT_EQ(Answer().status(), v1::PAUSED);
+  EXPECT_TRUE(Answer().suspended());
+  clock_.Set(kStart + absl::Hours(250));  // past the warning and the due time: nothing fires
+  EXPECT_TRUE(FireAll().empty());
+  const events::Envelope resumed = Run(Command(ClockCommand::Kind::kResume, "r-1"));
+  EXPECT_TRUE(resumed.clock_resumed().suspended());
+  EXPECT_EQ(resumed.clock_resumed().generation(), 2);
+  EXPECT_EQ(resumed.clock_resumed().paused_seconds(), 240 * 3600);
+  v1::Clock clock = Answer();
+  EXPECT_EQ(clock.status(), v1::RUNNING);
+  EXPECT_FALSE(clock.suspended());
+  EXPECT_EQ(events::GetTime(clock.due_at()), kStart + absl::Hours(480));
+  EXPECT_EQ(clock.changes_size(), 2);
+  clock_.Set(kStart + absl::Hours(479));
+  auto warned = FireAll();  // 50 % of the shifted term: 360 h
+  ASSERT_EQ(warned.size(), 1u);
+  EXPECT_EQ(warned[0].event->deadline_warning().generation(), 2);
+  clock_.Set(kStart + absl::Hours(480));
+  ASSERT_EQ(FireAll().size(), 1u);
+}
+
+TEST_F(ClockChangeTest, ASuspendedClockIsNotResumedByTheReporterNorAReporterPauseByResumeClock) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  // The reporter pause still works, and ResumeClock does not end it.
+  RequestInformation(kStart + absl::Hours(1));
+  ASSERT_EQ(Answer().status(), v1::PAUSED);
+  clock_.Set(kStart + absl::Hours(2));
+  auto resume = logic_.Plan(Command(ClockCommand::Kind::kResume, "r-0"));
+  EXPECT_EQ(resume.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(resume.status().message().find("waits for the reporter"), std::string::npos);
+  EXPECT_EQ(logic_.Plan(Command(ClockCommand::Kind::kSuspend, "s-0")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ProvideInformation(kStart + absl::Hours(3));
+  ASSERT_EQ(Answer().status(), v1::RUNNING);
+  EXPECT_EQ(events::GetTime(Answer().due_at()), kStart + absl::Hours(242));
+
+  // Suspended: the reporter's answer does not resume it.
+  clock_.Set(kStart + absl::Hours(4));
+  Run(Command(ClockCommand::Kind::kSuspend, "s-1"));
+  RequestInformation(kStart + absl::Hours(5));
+  EXPECT_TRUE(Answer().waiting_for_reporter());
+  clock_.Set(kStart + absl::Hours(6));
+  EXPECT_EQ(logic_.Plan(Command(ClockCommand::Kind::kResume, "r-1")).status().code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "the case waits for the reporter as well";
+  ProvideInformation(kStart + absl::Hours(7));
+  v1::Clock clock = Answer();
+  EXPECT_EQ(clock.status(), v1::PAUSED);
+  EXPECT_TRUE(clock.suspended());
+  EXPECT_FALSE(clock.waiting_for_reporter());
+  clock_.Set(kStart + absl::Hours(300));
+  EXPECT_TRUE(FireAll().empty());
+  clock_.Set(kStart + absl::Hours(8));
+  Run(Command(ClockCommand::Kind::kResume, "r-1"));
+  EXPECT_EQ(Answer().status(), v1::RUNNING);
+  EXPECT_EQ(events::GetTime(Answer().due_at()), kStart + absl::Hours(246));
+}
+
+TEST_F(ClockChangeTest, ARepeatWithTheSameCommandIdChangesNothing) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  clock_.Set(kStart + absl::Hours(10));
+  // Planned twice before the consumer applied it (a retry after a lost answer): the same id.
+  auto a = logic_.Plan(Extend("same", "48h"));
+  auto b = logic_.Plan(Extend("same", "48h"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->event_id, b->event_id);
+  EXPECT_NE(a->event_id, logic_.Plan(Extend("other", "48h"))->event_id);
+  ASSERT_TRUE(logic_.OnEvent(a->event, 0).ok());
+  ASSERT_TRUE(logic_.OnEvent(b->event, 0).ok()) << "the second copy on the log";
+  ASSERT_TRUE(logic_.OnEvent(a->event, 0).ok()) << "redelivered";
+  v1::Clock clock = Answer();
+  EXPECT_EQ(events::GetTime(clock.due_at()), kStart + absl::Hours(288));
+  EXPECT_EQ(clock.extensions(), 1);
+  EXPECT_EQ(clock.changes_size(), 1);
+  // Planned again after it was applied: done, nothing to append.
+  auto again = logic_.Plan(Extend("same", "48h"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->done);
+  EXPECT_EQ(again->event_id, a->event_id);
+  EXPECT_TRUE(again->refused.empty());
+  EXPECT_EQ(events::GetTime(again->clock.due_at()), kStart + absl::Hours(288));
+}
+
+TEST_F(ClockChangeTest, BadInputChangesNothing) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  clock_.Set(kStart + absl::Hours(10));
+  const std::string before = Answer().SerializeAsString();
+  const size_t pending = store_.Pending(0);
+  auto field = [&](ClockCommand c) {
+    absl::StatusOr<PlannedChange> plan = logic_.Plan(c);
+    EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument) << plan.status();
+    return grpc_util::ErrorField(plan.status());
+  };
+  ClockCommand c = Extend("x", "48h");
+  c.reason = "";
+  EXPECT_EQ(field(c), "reason");
+  c.reason = "   ";
+  EXPECT_EQ(field(c), "reason");
+  c.reason = std::string(1001, 'a');
+  EXPECT_EQ(field(c), "reason");
+  c = Extend("x", "soon");
+  EXPECT_EQ(field(c), "term");
+  c = Extend("x", "");
+  EXPECT_EQ(field(c), "due_at") << "neither due_at nor term";
+  c = Extend("x", "48h");
+  c.due_at = kStart + absl::Hours(300);
+  EXPECT_EQ(field(c), "term") << "both";
+  c = Command(ClockCommand::Kind::kExtend, "x");
+  c.due_at = kStart + absl::Hours(200);
+  EXPECT_EQ(field(c), "due_at") << "earlier than the current due time";
+  c = Extend("x", "48h");
+  c.case_id = "not-a-case";
+  EXPECT_EQ(field(c), "case_id");
+  c = Extend("x", "48h");
+  c.clock = "";
+  EXPECT_EQ(field(c), "clock");
+  c = Extend("has space", "48h");
+  EXPECT_EQ(field(c), "command_id");
+  // An overdue clock extended to a time that has passed already.
+  clock_.Set(kStart + absl::Hours(300));
+  EXPECT_EQ(field(Extend("x", "24h")), "term");
+  clock_.Set(kStart + absl::Hours(10));
+
+  c = Extend("x", "48h");
+  c.case_id = "MP-ZZZZZZZZZZZZZ";
+  EXPECT_EQ(logic_.Plan(c).status().code(), absl::StatusCode::kNotFound);
+  c = Extend("x", "48h");
+  c.clock = "acknowledge";
+  EXPECT_EQ(logic_.Plan(c).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(logic_.Plan(Command(ClockCommand::Kind::kResume, "x")).status().code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "not suspended";
+  EXPECT_EQ(Answer().SerializeAsString(), before);
+  EXPECT_EQ(store_.Pending(0), pending);
+
+  // A stopped clock cannot be changed.
+  ASSERT_TRUE(logic_
+                  .OnEvent(Event([](events::Envelope& e) { e.mutable_case_answered(); },
+                                 kStart + absl::Hours(11)),
+                           0)
+                  .ok());
+  EXPECT_EQ(logic_.Plan(Extend("x", "48h")).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(logic_.Plan(Command(ClockCommand::Kind::kSuspend, "x")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ClockChangeTest, AChangeOvertakenOnTheLogIsRecordedAsRefusedAndChangesNothingElse) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  clock_.Set(kStart + absl::Hours(10));
+  auto first = logic_.Plan(Extend("a", "48h"));
+  auto second = logic_.Plan(Extend("b", "96h"));  // planned on the same due time
+  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_TRUE(logic_.OnEvent(first->event, 0).ok());
+  ASSERT_TRUE(logic_.OnEvent(second->event, 0).ok());
+  v1::Clock clock = Answer();
+  EXPECT_EQ(events::GetTime(clock.due_at()), kStart + absl::Hours(288));
+  EXPECT_EQ(clock.extensions(), 1);
+  ASSERT_EQ(clock.changes_size(), 2);
+  EXPECT_FALSE(clock.changes(1).refused().empty());
+  auto repeat = logic_.Plan(Extend("b", "96h"));
+  ASSERT_TRUE(repeat.ok());
+  EXPECT_TRUE(repeat->done);
+  EXPECT_FALSE(repeat->refused.empty());
+}
+
+TEST_F(ClockChangeTest, ReplayingTheLogGivesTheSameClock) {
+  const events::Envelope submitted = Submitted(t::REPORT);
+  ASSERT_TRUE(logic_.OnEvent(submitted, 0).ok());
+  clock_.Set(kStart + absl::Hours(10));
+  const events::Envelope extended = Run(Extend("a", "48h"));
+  clock_.Set(kStart + absl::Hours(20));
+  const events::Envelope suspended = Run(Command(ClockCommand::Kind::kSuspend, "s"));
+  clock_.Set(kStart + absl::Hours(30));
+  const events::Envelope resumed = Run(Command(ClockCommand::Kind::kResume, "r"));
+  MemoryTimerStore rebuilt;
+  DeadlineLogic replay(rebuilt, clock_, calendar_, policies_);
+  for (const auto* e : {&submitted, &extended, &suspended, &resumed})
+    ASSERT_TRUE(replay.OnEvent(*e, 0).ok());
+  EXPECT_EQ((*rebuilt.Clocks(kCase))[0].SerializeAsString(), Answer().SerializeAsString());
+  EXPECT_EQ(rebuilt.Pending(0), store_.Pending(0));
 }
 
 TEST(TimerMember, RoundTrips) {

@@ -27,8 +27,9 @@ bool Contains(const absl::string_view (&list)[N], absl::string_view name) {
 
 // Options that never take a value, whatever the command: the parser must know them before it
 // knows the command (options may come before it).
-constexpr absl::string_view kAllFlags[] = {"json", "anonymous",  "confidential", "overdue",
-                                           "all",  "admissible", "inadmissible", "breached"};
+constexpr absl::string_view kAllFlags[] = {"json",         "anonymous", "confidential",
+                                           "overdue",      "all",       "admissible",
+                                           "inadmissible", "breached",  "notify"};
 
 // The options of every command on one case.
 std::vector<absl::string_view> WithCommon(std::vector<absl::string_view> options) {
@@ -198,6 +199,20 @@ std::vector<CommandSpec> MakeCommands() {
        {},
        {},
        {}},
+      {"clock",
+       Group::kOperations,
+       "extend CASE --clock NAME (--due TIME | --term TERM) --reason TEXT [--notify]\n"
+       "        | suspend CASE --clock NAME --reason TEXT | resume CASE --clock NAME --reason "
+       "TEXT\n"
+       "        [--command-id ID]",
+       "the Meldpunt team changes a running clock (deadline-watch; roles team, admin): a later due "
+       "time or an extra term (10d, 2wd) from the current due time, with --notify a letter to the "
+       "reporter; suspend it; resume it, due later by the time suspended",
+       1,
+       2,
+       {"clock", "due", "term", "reason", "command-id"},
+       {"notify"},
+       {"clock", "reason"}},
       {"deadlines",
        Group::kOperations,
        "[--due-before TIME] [--breached] [--department D] [--kind K] [--page-size N] [--page-token "

@@ -123,6 +123,7 @@ class Cli {
     }
     if (command == "reopen") return Command(ReopenRequest(options_), &IntakeStub::ReopenCase);
     if (command == "clocks") return Clocks();
+    if (command == "clock") return ClockChange();
     if (command == "deliveries") return Deliveries();
     if (command == "explain") return Explain();
     if (command == "rebuild") return Rebuild();
@@ -353,10 +354,59 @@ class Cli {
       return 0;
     }
     for (const auto& clock : response.clocks()) {
-      std::printf("clock=%s status=%s due_at=%s started_at=%s\n", clock.name().c_str(),
-                  deadline::v1::ClockStatus_Name(clock.status()).c_str(),
-                  Time(clock.due_at()).c_str(), Time(clock.started_at()).c_str());
+      std::printf(
+          "clock=%s status=%s due_at=%s started_at=%s%s%s\n", clock.name().c_str(),
+          deadline::v1::ClockStatus_Name(clock.status()).c_str(), Time(clock.due_at()).c_str(),
+          Time(clock.started_at()).c_str(), clock.suspended() ? " suspended=true" : "",
+          clock.extensions() > 0 ? absl::StrCat(" extensions=", clock.extensions()).c_str() : "");
     }
+    return 0;
+  }
+
+  // meldctl clock extend|suspend|resume CASE ...: prints the clock after the change.
+  int ClockChange() {
+    absl::StatusOr<ClockChangeRequest> request = ClockRequest(options_);
+    if (!request.ok()) return UsageFail(request.status(), options_.command);
+    // The CASE is the second argument here; deadline-watch knows case ids only.
+    std::string case_id = options_.args.at(1);
+    if (!events::IsCaseId(case_id)) {
+      intake::v1::GetCaseRequest get;
+      get.set_case_id(case_id);
+      intake::v1::GetCaseResponse found;
+      grpc::Status status = Intake()->GetCase(Context().get(), get, &found);
+      if (!status.ok()) return Fail(status);
+      case_id = found.case_().case_id();
+    }
+    // A retry must repeat the command id: --command-id, or one made up now and printed on failure.
+    std::string command_id = options_.Get("command-id");
+    if (command_id.empty()) command_id = events::RandomId("meldctl");
+    auto stub = deadline::v1::DeadlineWatch::NewStub(Channel("deadline", "127.0.0.1:50053"));
+    deadline::v1::ChangeClockResponse response;
+    grpc::Status status;
+    if (request->action == "extend") {
+      request->extend.set_case_id(case_id);
+      request->extend.set_command_id(command_id);
+      status = stub->ExtendClock(Context().get(), request->extend, &response);
+    } else if (request->action == "suspend") {
+      request->suspend.set_case_id(case_id);
+      request->suspend.set_command_id(command_id);
+      status = stub->SuspendClock(Context().get(), request->suspend, &response);
+    } else {
+      request->resume.set_case_id(case_id);
+      request->resume.set_command_id(command_id);
+      status = stub->ResumeClock(Context().get(), request->resume, &response);
+    }
+    if (!status.ok()) return Fail(status, "--command-id " + command_id);
+    if (options_.Flag("json")) {
+      PrintJson(response);
+      return 0;
+    }
+    const auto& clock = response.clock();
+    std::printf(
+        "clock=%s status=%s generation=%d due_at=%s suspended=%s extensions=%d event_id=%s\n",
+        clock.name().c_str(), deadline::v1::ClockStatus_Name(clock.status()).c_str(),
+        clock.generation(), Time(clock.due_at()).c_str(), clock.suspended() ? "true" : "false",
+        clock.extensions(), response.event_id().c_str());
     return 0;
   }
 

@@ -143,6 +143,71 @@ TEST(CommandsTest, EveryOptionAndFlagOfEveryCommandParses) {
   }
 }
 
+TEST(ClockTest, ExtendByTermOrTimeSuspendAndResume) {
+  absl::StatusOr<ClockChangeRequest> extend = ClockRequest(
+      MustParse({"clock", "extend", kCase, "--clock", "answer", "--term", "10d", "--reason",
+                 "expert report awaited", "--notify", "--command-id", "c-1"}));
+  ASSERT_TRUE(extend.ok()) << extend.status();
+  EXPECT_EQ(extend->action, "extend");
+  EXPECT_EQ(extend->extend.case_id(), kCase);
+  EXPECT_EQ(extend->extend.clock(), "answer");
+  EXPECT_EQ(extend->extend.term(), "10d");
+  EXPECT_FALSE(extend->extend.has_due_at());
+  EXPECT_EQ(extend->extend.reason(), "expert report awaited");
+  EXPECT_TRUE(extend->extend.notify_reporter());
+  EXPECT_EQ(extend->extend.command_id(), "c-1");
+
+  absl::StatusOr<ClockChangeRequest> by_time =
+      ClockRequest(MustParse({"clock", "extend", kCase, "--clock", "answer", "--due",
+                              "2026-03-01T09:30:00Z", "--reason", "r"}));
+  ASSERT_TRUE(by_time.ok()) << by_time.status();
+  EXPECT_EQ(events::GetTime(by_time->extend.due_at()), absl::FromUnixSeconds(1772357400));
+  EXPECT_TRUE(by_time->extend.term().empty());
+  EXPECT_FALSE(by_time->extend.notify_reporter());
+
+  absl::StatusOr<ClockChangeRequest> suspend = ClockRequest(
+      MustParse({"clock", "suspend", kCase, "--clock", "resolve", "--reason", "court case"}));
+  ASSERT_TRUE(suspend.ok()) << suspend.status();
+  EXPECT_EQ(suspend->action, "suspend");
+  EXPECT_EQ(suspend->suspend.case_id(), kCase);
+  EXPECT_EQ(suspend->suspend.clock(), "resolve");
+  EXPECT_EQ(suspend->suspend.reason(), "court case");
+
+  absl::StatusOr<ClockChangeRequest> resume = ClockRequest(
+      MustParse({"clock", "resume", kCase, "--clock", "resolve", "--reason", "judgment in"}));
+  ASSERT_TRUE(resume.ok()) << resume.status();
+  EXPECT_EQ(resume->resume.clock(), "resolve");
+  EXPECT_EQ(resume->resume.reason(), "judgment in");
+}
+
+TEST(ClockTest, UsageErrorsNameWhatIsWrong) {
+  EXPECT_EQ(ParseError({"clock", "extend", kCase, "--term", "10d", "--reason", "r"}),
+            "clock needs --clock");
+  EXPECT_EQ(ParseError({"clock", "suspend", kCase, "--clock", "answer"}), "clock needs --reason");
+  EXPECT_THAT(BuildError(ClockRequest(
+                  MustParse({"clock", "extend", kCase, "--clock", "answer", "--reason", "r"}))),
+              HasSubstr("one of --due TIME and --term TERM"));
+  EXPECT_THAT(
+      BuildError(ClockRequest(MustParse({"clock", "extend", kCase, "--clock", "answer", "--reason",
+                                         "r", "--term", "1d", "--due", "2026-03-01"}))),
+      HasSubstr("one of --due TIME and --term TERM"));
+  EXPECT_THAT(BuildError(ClockRequest(MustParse({"clock", "extend", kCase, "--clock", "answer",
+                                                 "--reason", "r", "--due", "tomorrow"}))),
+              HasSubstr("--due: 'tomorrow'"));
+  EXPECT_THAT(BuildError(ClockRequest(MustParse({"clock", "suspend", kCase, "--clock", "answer",
+                                                 "--reason", "r", "--term", "1d"}))),
+              HasSubstr("--term: only for clock extend"));
+  EXPECT_THAT(BuildError(ClockRequest(MustParse(
+                  {"clock", "resume", kCase, "--clock", "answer", "--reason", "r", "--notify"}))),
+              HasSubstr("--notify: only for clock extend"));
+  EXPECT_THAT(BuildError(ClockRequest(
+                  MustParse({"clock", "stop", kCase, "--clock", "answer", "--reason", "r"}))),
+              HasSubstr("unknown action 'stop'"));
+  EXPECT_THAT(
+      BuildError(ClockRequest(MustParse({"clock", kCase, "--clock", "answer", "--reason", "r"}))),
+      HasSubstr("extend, suspend or resume, then CASE"));
+}
+
 TEST(EnumTest, CaseInsensitiveWithDashesAndNeverTheZeroValue) {
   EXPECT_EQ(*ParseEnumOption("outcome", "partly-founded", ev::ComplaintOutcome_descriptor()),
             ev::PARTLY_FOUNDED);

@@ -283,4 +283,54 @@ absl::StatusOr<iv1::ReopenCaseRequest> ReopenRequest(const Options& options) {
   return request;
 }
 
+absl::StatusOr<ClockChangeRequest> ClockRequest(const Options& options) {
+  ClockChangeRequest out;
+  if (options.args.size() != 2) {
+    return UsageError("clock: extend, suspend or resume, then CASE (case id or reference)");
+  }
+  out.action = options.args[0];
+  const std::string& case_id = options.args[1];
+  if (out.action != "extend") {
+    for (const char* option : {"due", "term"}) {
+      if (options.Has(option)) {
+        return UsageError(absl::StrCat("--", option, ": only for clock extend"));
+      }
+    }
+    if (options.Flag("notify")) return UsageError("--notify: only for clock extend");
+  }
+  if (out.action == "extend") {
+    if (options.Has("due") == options.Has("term")) {
+      return UsageError("clock extend needs one of --due TIME and --term TERM");
+    }
+    auto& r = out.extend;
+    r.set_case_id(case_id);
+    r.set_clock(options.Get("clock"));
+    if (options.Has("due")) {
+      absl::StatusOr<absl::Time> due = ParseTimeOption("due", options.Get("due"));
+      if (!due.ok()) return due.status();
+      events::SetTime(r.mutable_due_at(), *due);
+    }
+    r.set_term(options.Get("term"));
+    r.set_reason(options.Get("reason"));
+    r.set_notify_reporter(options.Flag("notify"));
+    r.set_command_id(options.Get("command-id"));
+  } else if (out.action == "suspend") {
+    auto& r = out.suspend;
+    r.set_case_id(case_id);
+    r.set_clock(options.Get("clock"));
+    r.set_reason(options.Get("reason"));
+    r.set_command_id(options.Get("command-id"));
+  } else if (out.action == "resume") {
+    auto& r = out.resume;
+    r.set_case_id(case_id);
+    r.set_clock(options.Get("clock"));
+    r.set_reason(options.Get("reason"));
+    r.set_command_id(options.Get("command-id"));
+  } else {
+    return UsageError(
+        absl::StrCat("clock: unknown action '", out.action, "'; extend, suspend or resume"));
+  }
+  return out;
+}
+
 }  // namespace meldpunt::meldctl

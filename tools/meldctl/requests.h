@@ -8,6 +8,7 @@
 #pragma once
 
 #include "absl/status/statusor.h"
+#include "meldpunt/deadline/v1/deadline.pb.h"
 #include "meldpunt/intake/v1/intake.pb.h"
 #include "meldpunt/routing/v1/routing.pb.h"
 #include "tools/meldctl/cli.h"
@@ -39,5 +40,16 @@ absl::StatusOr<iv1::WithdrawCaseRequest> WithdrawRequest(const Options& options)
 // Without --actor the intake records the erasure as admin:<the caller>.
 absl::StatusOr<iv1::EraseReporterDataRequest> EraseRequest(const Options& options);
 absl::StatusOr<iv1::ReopenCaseRequest> ReopenRequest(const Options& options);
+
+// `meldctl clock extend|suspend|resume CASE ...`: the action (args[0]) and the request. The
+// case_id is the CASE as typed (a reference is resolved by the caller); --command-id may be empty.
+// Extend needs exactly one of --due and --term; --due, --term and --notify are for extend only.
+struct ClockChangeRequest {
+  std::string action;  // "extend", "suspend" or "resume"
+  deadline::v1::ExtendClockRequest extend;
+  deadline::v1::SuspendClockRequest suspend;
+  deadline::v1::ResumeClockRequest resume;
+};
+absl::StatusOr<ClockChangeRequest> ClockRequest(const Options& options);
 
 }  // namespace meldpunt::meldctl
