@@ -16,8 +16,12 @@ calendar::BusinessCalendar Brussels() {
 }  // namespace
 
 ReportingService::ReportingService(const auth::Guard& guard, CaseStore& store,
-                                   const clock::Clock& clock)
-    : guard_(guard), store_(store), clock_(clock), calendar_(Brussels()) {}
+                                   const clock::Clock& clock, absl::Duration registration_delay)
+    : guard_(guard),
+      store_(store),
+      clock_(clock),
+      calendar_(Brussels()),
+      registration_delay_(registration_delay) {}
 
 absl::StatusOr<auth::CallerLimit::Ticket> ReportingService::Admit(grpc::ServerContext& context,
                                                                   absl::string_view method) {
@@ -36,7 +40,7 @@ grpc::Status ReportingService::GetIndicators(grpc::ServerContext* context,
   }
   const absl::Time from = events::GetTime(request->from());
   const absl::Time to = events::GetTime(request->to());
-  absl::StatusOr<std::vector<Case>> cases = store_.Submitted(from, to, kMaxCases);
+  absl::StatusOr<std::vector<Case>> cases = ReceivedIn(from, to);
   if (!cases.ok()) return grpc_util::ToGrpcStatus(cases.status());
   *response = reporting::Indicators(*cases, from, to, request->group_by(), clock_.Now());
   return grpc::Status::OK;
@@ -51,14 +55,29 @@ grpc::Status ReportingService::GetComplaintsReport(grpc::ServerContext* context,
   if (absl::Status bad = reporting::CheckYear(request->year()); !bad.ok()) {
     return grpc_util::ToGrpcStatus(bad);
   }
+  // The report itself holds ids (the grounds are keys of an API); the language is checked so
+  // that a client learns of a wrong one, and words are for the exports.
+  if (absl::StatusOr<reporting::Lang> lang = reporting::LanguageOf(request->language());
+      !lang.ok()) {
+    return grpc_util::ToGrpcStatus(lang.status());
+  }
   absl::StatusOr<std::vector<Case>> cases = YearCases(request->year());
   if (!cases.ok()) return grpc_util::ToGrpcStatus(cases.status());
   *response = reporting::Complaints(*cases, request->year(), clock_.Now(), calendar_);
   return grpc::Status::OK;
 }
 
+absl::StatusOr<std::vector<Case>> ReportingService::ReceivedIn(absl::Time from,
+                                                               absl::Time to) const {
+  // A case is registered at or after its receipt, never before.
+  absl::StatusOr<std::vector<Case>> submitted =
+      store_.Submitted(from, to + registration_delay_, kMaxCases);
+  if (!submitted.ok()) return submitted.status();
+  return reporting::ReceivedIn(*std::move(submitted), from, to);
+}
+
 absl::StatusOr<std::vector<Case>> ReportingService::YearCases(int year) const {
-  return store_.Submitted(reporting::YearStart(year), reporting::YearStart(year + 1), kMaxCases);
+  return ReceivedIn(reporting::YearStart(year), reporting::YearStart(year + 1));
 }
 
 grpc::Status ReportingService::ExportReport(grpc::ServerContext* context,
@@ -75,6 +94,8 @@ grpc::Status ReportingService::ExportReport(grpc::ServerContext* context,
   if (!v1::ReportGrouping_IsValid(request->group_by())) {
     return grpc_util::ToGrpcStatus(grpc_util::FieldError("group_by", "is not a known grouping"));
   }
+  absl::StatusOr<reporting::Lang> lang = reporting::LanguageOf(request->language());
+  if (!lang.ok()) return grpc_util::ToGrpcStatus(lang.status());
   absl::StatusOr<std::vector<Case>> cases = YearCases(request->year());
   if (!cases.ok()) return grpc_util::ToGrpcStatus(cases.status());
   const absl::Time from = reporting::YearStart(request->year());
@@ -87,9 +108,11 @@ grpc::Status ReportingService::ExportReport(grpc::ServerContext* context,
       reporting::Complaints(*cases, request->year(), now, calendar_);
   const bool csv = request->format() == v1::CSV;
   response->set_content_type(csv ? "text/csv; charset=utf-8" : "text/html; charset=utf-8");
-  response->set_filename(absl::StrCat("meldpunt-report-", request->year(), csv ? ".csv" : ".html"));
-  response->set_body(csv ? reporting::Csv(indicators, complaints)
-                         : reporting::Html(indicators, complaints));
+  response->set_filename(absl::StrCat("meldpunt-report-", request->year(), "-",
+                                      reporting::LangCode(*lang), csv ? ".csv" : ".html"));
+  response->set_body(
+      csv ? reporting::Csv(indicators, complaints, *lang)
+          : reporting::Html(indicators, complaints, *lang, reporting::OpenByState(*cases)));
   return grpc::Status::OK;
 }
 

@@ -1,5 +1,5 @@
 // gRPC adapter of meldpunt.intake.v1.Reporting: admits the caller (team, ops, admin), reads the
-// cases of the period from the projection and computes the figures (reporting.h).
+// cases received in the period from the projection and computes the figures (reporting.h).
 #pragma once
 
 #include "libs/auth/auth.h"
@@ -21,7 +21,13 @@ class ReportingService final : public v1::Reporting::Service {
   static constexpr int kReportsPerCaller = 1;
   static constexpr int kReportsPerReplica = 2;
 
-  ReportingService(const auth::Guard& guard, CaseStore& store, const clock::Clock& clock);
+  // How long after its receipt a case may be registered, at most: the projection indexes cases
+  // by submission, so a period's cases by receipt are among those submitted from its start to
+  // this much after its end. Keep it at least intake's limit on CaseDraft.received_at.
+  static constexpr absl::Duration kDefaultRegistrationDelay = absl::Hours(24 * 92);
+
+  ReportingService(const auth::Guard& guard, CaseStore& store, const clock::Clock& clock,
+                   absl::Duration registration_delay = kDefaultRegistrationDelay);
 
   grpc::Status GetIndicators(grpc::ServerContext* context, const v1::GetIndicatorsRequest* request,
                              v1::GetIndicatorsResponse* response) override;
@@ -32,7 +38,9 @@ class ReportingService final : public v1::Reporting::Service {
                             v1::ExportReportResponse* response) override;
 
  private:
-  // The cases submitted in calendar year `year` (the municipality's time zone).
+  // The cases received in [from, to).
+  absl::StatusOr<std::vector<Case>> ReceivedIn(absl::Time from, absl::Time to) const;
+  // The cases received in calendar year `year` (the municipality's time zone).
   absl::StatusOr<std::vector<Case>> YearCases(int year) const;
 
   // Admits the caller for `method` and takes one of the report places.
@@ -44,6 +52,7 @@ class ReportingService final : public v1::Reporting::Service {
   CaseStore& store_;
   const clock::Clock& clock_;
   calendar::BusinessCalendar calendar_;
+  const absl::Duration registration_delay_;
 };
 
 }  // namespace meldpunt::intake
