@@ -27,6 +27,12 @@ bool In(CaseState state, std::initializer_list<CaseState> states) {
   return false;
 }
 
+// A complaint whose admissibility is undecided goes back to ADMISSIBILITY_PENDING once it has a
+// department (it left that state only for triage), so the decision can still be taken.
+bool AwaitsAdmissibility(const t::Case& c) {
+  return c.state() == t::ADMISSIBILITY_PENDING || c.admissibility() == t::ADMISSIBILITY_UNDECIDED;
+}
+
 // The states each payload may be applied in; bookkeeping events (deadlines, notifications,
 // rejections) are allowed in every state of an existing case.
 bool Allowed(CaseState s, const Envelope& e) {
@@ -36,7 +42,9 @@ bool Allowed(CaseState s, const Envelope& e) {
     case Envelope::kCaseRouted:
       return In(s, {t::RECEIVED, t::ADMISSIBILITY_PENDING, t::IN_TRIAGE, t::REOPENED});
     case Envelope::kCaseTriaged:
-      return In(s, {t::RECEIVED, t::REOPENED});
+      // Wherever routing may fall back to triage: a submission (a complaint waits for its
+      // admissibility decision), a bounce, a reassignment out of triage.
+      return In(s, {t::RECEIVED, t::ADMISSIBILITY_PENDING, t::REOPENED});
     case Envelope::kCaseAccepted:
       return s == t::ROUTED;
     case Envelope::kCaseBounced:
@@ -155,12 +163,16 @@ absl::Status Apply(Case& c, const Envelope& e) {
       // Every routing decides anew: a department that may not see the reporter clears it.
       c.set_reporter_visible(p.reporter_visible());
       // A complaint stays with its admissibility decision pending; the department is known now.
-      if (c.state() != t::ADMISSIBILITY_PENDING) c.set_state(t::ROUTED);
+      c.set_state(AwaitsAdmissibility(c) ? t::ADMISSIBILITY_PENDING : t::ROUTED);
       break;
     }
     case Envelope::kCaseTriaged:
+      // With nobody: the Meldpunt team decides (ReassignCase). A complaint keeps its
+      // admissibility undecided (AwaitsAdmissibility).
       c.set_triage_reason(e.case_triaged().reason());
       c.clear_department();
+      c.clear_team();
+      c.clear_assignee();
       c.clear_reporter_visible();
       c.set_state(t::IN_TRIAGE);
       break;
@@ -267,7 +279,14 @@ absl::Status Apply(Case& c, const Envelope& e) {
       c.set_department(p.department());
       c.set_team(p.team());
       c.set_assignee(p.assignee());
-      c.set_state(t::ROUTED);
+      if (c.state() == t::IN_TRIAGE) {
+        // The team's decision goes through routing: it answers with CaseRouted (the department's
+        // dispatch and clocks, as for any routed case), or CaseTriaged when it cannot. Until
+        // then the case waits for routing, as after a bounce; a department cannot accept it yet.
+        c.set_state(AwaitsAdmissibility(c) ? t::ADMISSIBILITY_PENDING : t::RECEIVED);
+      } else {
+        c.set_state(t::ROUTED);
+      }
       break;
     }
     case Envelope::kAdmissibilityDecided: {

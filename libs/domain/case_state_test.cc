@@ -63,9 +63,8 @@ TEST(CaseState, ReceiptIsTheSubmissionUnlessTheDraftGivesIt) {
   ASSERT_TRUE(Apply(registered, Submitted()).ok());
   EXPECT_EQ(events::GetTime(registered.received_at()), absl::FromUnixSeconds(1'763'800'000));
   Envelope letter = Submitted();
-  events::SetTime(
-      letter.mutable_case_submitted()->mutable_draft()->mutable_received_at(),
-      absl::FromUnixSeconds(1'763'800'000) - absl::Hours(72));
+  events::SetTime(letter.mutable_case_submitted()->mutable_draft()->mutable_received_at(),
+                  absl::FromUnixSeconds(1'763'800'000) - absl::Hours(72));
   Case late;
   ASSERT_TRUE(Apply(late, letter).ok());
   EXPECT_EQ(events::GetTime(late.received_at()),
@@ -105,9 +104,9 @@ TEST(CaseState, RunningClocksFollowStartPauseResumeExtendAndStop) {
   EXPECT_FALSE(c.running_clocks(0).paused());
   EXPECT_EQ(c.running_clocks(0).generation(), 2);
   // Breached, then extended past the time of the extension: no longer overdue.
-  ASSERT_TRUE(Apply(c, Event(4, [](Envelope& e) {
-                    e.mutable_deadline_breached()->set_clock("answer");
-                  })).ok());
+  ASSERT_TRUE(
+      Apply(c, Event(4, [](Envelope& e) { e.mutable_deadline_breached()->set_clock("answer"); }))
+          .ok());
   EXPECT_EQ(c.breached_clocks_size(), 1);
   ASSERT_TRUE(Apply(c, Event(5,
                              [&](Envelope& e) {
@@ -276,7 +275,7 @@ std::vector<Rule> Rules() {
        {t::RECEIVED, t::ADMISSIBILITY_PENDING, t::IN_TRIAGE, t::REOPENED},
        {{t::ADMISSIBILITY_PENDING, keep}},
        t::ROUTED},
-      {"case_triaged", {t::RECEIVED, t::REOPENED}, {}, t::IN_TRIAGE},
+      {"case_triaged", {t::RECEIVED, t::ADMISSIBILITY_PENDING, t::REOPENED}, {}, t::IN_TRIAGE},
       {"case_accepted", {t::ROUTED}, {}, t::ACCEPTED},
       {"case_bounced", {t::ROUTED, t::ACCEPTED}, {}, t::RECEIVED},
       {"information_requested",
@@ -288,7 +287,12 @@ std::vector<Rule> Rules() {
       {"case_closed", {t::ANSWERED, t::INADMISSIBLE, t::REFERRED, t::REOPENED}, {}, t::CLOSED},
       {"case_reopened", {t::ANSWERED, t::CLOSED}, {}, t::REOPENED},
       {"case_withdrawn", kOpen, {}, t::WITHDRAWN},
-      {"case_reassigned", {t::IN_TRIAGE, t::ROUTED, t::ACCEPTED, t::IN_PROGRESS}, {}, t::ROUTED},
+      // Out of triage the case waits for routing's CaseRouted (a complaint whose admissibility is
+      // undecided: ADMISSIBILITY_PENDING, see ATriagedComplaintKeepsItsAdmissibilityDecision).
+      {"case_reassigned",
+       {t::IN_TRIAGE, t::ROUTED, t::ACCEPTED, t::IN_PROGRESS},
+       {{t::IN_TRIAGE, t::RECEIVED}},
+       t::ROUTED},
       {"admissibility_decided", {t::ADMISSIBILITY_PENDING}, {}, t::INADMISSIBLE},
       {"case_referred",
        {t::RECEIVED, t::ADMISSIBILITY_PENDING, t::IN_TRIAGE, t::ROUTED, t::ACCEPTED},
@@ -367,6 +371,135 @@ TEST(CaseStateTable, ComplaintWaitsForItsAdmissibilityDecision) {
   ASSERT_TRUE(Apply(c, answered).ok());
   EXPECT_EQ(c.outcome(), "PARTLY_FOUNDED");
   EXPECT_EQ(c.answer(), "We apologise.");
+}
+
+Envelope At(int n, const std::function<void(Envelope&)>& set) {
+  Envelope e = events::NewEnvelope("MP-0123456789ABC", "test", absl::FromUnixSeconds(n));
+  set(e);
+  events::Finish(e, "ev-" + std::to_string(n));
+  return e;
+}
+
+// Routing could not place the case: the team's queue, with the reason, until the team sends it
+// to a department (through routing, which answers with CaseRouted).
+TEST(CaseStateTable, TriagedThenReassignedThroughRouting) {
+  Case c;
+  ASSERT_TRUE(Apply(c, At(1,
+                          [](Envelope& e) {
+                            e.mutable_case_submitted()->mutable_draft()->set_kind(t::REPORT);
+                          }))
+                  .ok());
+  ASSERT_TRUE(Apply(c, At(2,
+                          [](Envelope& e) {
+                            e.mutable_case_routed()->set_department("green-spaces");
+                            e.mutable_case_routed()->set_assignee("an");
+                            e.mutable_case_routed()->set_reporter_visible(true);
+                          }))
+                  .ok());
+  ASSERT_TRUE(
+      Apply(c, At(3, [](Envelope& e) { e.mutable_case_bounced()->set_department("green-spaces"); }))
+          .ok());
+  ASSERT_EQ(c.state(), t::RECEIVED);
+  ASSERT_TRUE(Apply(c, At(4,
+                          [](Envelope& e) {
+                            e.mutable_case_triaged()->set_reason("every department bounced it");
+                          }))
+                  .ok());
+  EXPECT_EQ(c.state(), t::IN_TRIAGE);
+  EXPECT_EQ(c.triage_reason(), "every department bounced it");
+  EXPECT_EQ(c.department(), "");
+  EXPECT_EQ(c.assignee(), "");
+  EXPECT_FALSE(c.reporter_visible());
+  EXPECT_TRUE(IsOpen(c.state()));
+  // A question to the reporter comes back to the triage queue.
+  ASSERT_TRUE(Apply(c, At(5, [](Envelope& e) { e.mutable_information_requested(); })).ok());
+  ASSERT_TRUE(Apply(c, At(6, [](Envelope& e) { e.mutable_information_provided(); })).ok());
+  EXPECT_EQ(c.state(), t::IN_TRIAGE);
+  // Nobody can accept it in triage.
+  EXPECT_EQ(Apply(c, At(7, [](Envelope& e) { e.mutable_case_accepted(); })).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(
+      Apply(c,
+            At(8, [](Envelope& e) { e.mutable_case_reassigned()->set_department("environment"); }))
+          .ok());
+  EXPECT_EQ(c.state(), t::RECEIVED) << "waits for routing's answer";
+  EXPECT_EQ(c.department(), "environment");
+  EXPECT_EQ(c.triage_reason(), "");
+  EXPECT_EQ(Apply(c, At(9, [](Envelope& e) { e.mutable_case_accepted(); })).code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "not before routing dispatched it";
+  ASSERT_TRUE(Apply(c, At(10,
+                          [](Envelope& e) {
+                            e.mutable_case_routed()->set_department("environment");
+                            e.mutable_case_routed()->set_rule_id("reassigned");
+                            e.mutable_case_routed()->set_reporter_visible(true);
+                          }))
+                  .ok());
+  EXPECT_EQ(c.state(), t::ROUTED);
+  EXPECT_EQ(c.route_hops(), 2);
+  EXPECT_TRUE(c.reporter_visible());
+  ASSERT_TRUE(Apply(c, At(11, [](Envelope& e) { e.mutable_case_accepted(); })).ok());
+  // Routing may answer a reassignment with triage again (a department it does not know).
+  Case again;
+  again.set_case_id("MP-0123456789ABC");
+  again.set_state(t::IN_TRIAGE);
+  ASSERT_TRUE(
+      Apply(again,
+            At(1, [](Envelope& e) { e.mutable_case_reassigned()->set_department("nowhere"); }))
+          .ok());
+  ASSERT_TRUE(Apply(again, At(2,
+                              [](Envelope& e) {
+                                e.mutable_case_triaged()->set_reason("nowhere is not a department");
+                              }))
+                  .ok());
+  EXPECT_EQ(again.state(), t::IN_TRIAGE);
+  EXPECT_EQ(again.department(), "");
+  EXPECT_EQ(again.triage_reason(), "nowhere is not a department");
+}
+
+// A complaint nobody can route is triaged from ADMISSIBILITY_PENDING; once the team sent it to a
+// department it waits for its admissibility decision again.
+TEST(CaseStateTable, ATriagedComplaintKeepsItsAdmissibilityDecision) {
+  Case c;
+  ASSERT_TRUE(Apply(c, At(1,
+                          [](Envelope& e) {
+                            e.mutable_case_submitted()->mutable_draft()->set_kind(t::COMPLAINT);
+                          }))
+                  .ok());
+  ASSERT_EQ(c.state(), t::ADMISSIBILITY_PENDING);
+  ASSERT_TRUE(
+      Apply(c, At(2, [](Envelope& e) { e.mutable_case_triaged()->set_reason("no rule matches"); }))
+          .ok());
+  EXPECT_EQ(c.state(), t::IN_TRIAGE);
+  EXPECT_EQ(c.admissibility(), t::ADMISSIBILITY_UNDECIDED);
+  ASSERT_TRUE(Apply(c, At(3,
+                          [](Envelope& e) {
+                            e.mutable_case_reassigned()->set_department("complaints-office");
+                          }))
+                  .ok());
+  EXPECT_EQ(c.state(), t::ADMISSIBILITY_PENDING);
+  ASSERT_TRUE(Apply(c, At(4,
+                          [](Envelope& e) {
+                            e.mutable_case_routed()->set_department("complaints-office");
+                          }))
+                  .ok());
+  EXPECT_EQ(c.state(), t::ADMISSIBILITY_PENDING);
+  EXPECT_EQ(c.department(), "complaints-office");
+  ASSERT_TRUE(
+      Apply(c, At(5, [](Envelope& e) { e.mutable_admissibility_decided()->set_admissible(true); }))
+          .ok());
+  EXPECT_EQ(c.state(), t::ROUTED);
+  // Admissible, bounced, and nobody else: triage from RECEIVED, and routed on as ROUTED.
+  ASSERT_TRUE(Apply(c, At(6, [](Envelope& e) { e.mutable_case_bounced(); })).ok());
+  ASSERT_TRUE(Apply(c, At(7, [](Envelope& e) { e.mutable_case_triaged(); })).ok());
+  ASSERT_TRUE(
+      Apply(c, At(8, [](Envelope& e) { e.mutable_case_reassigned()->set_department("mobility"); }))
+          .ok());
+  EXPECT_EQ(c.state(), t::RECEIVED);
+  ASSERT_TRUE(
+      Apply(c, At(9, [](Envelope& e) { e.mutable_case_routed()->set_department("mobility"); }))
+          .ok());
+  EXPECT_EQ(c.state(), t::ROUTED);
 }
 
 TEST(CaseStateTable, InformationRequestReturnsToTheStateBefore) {

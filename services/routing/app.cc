@@ -68,10 +68,11 @@ absl::Status RoutingApp::Start() {
     rules_ = rules;
   }
   logic_ = std::make_unique<RoutingLogic>(clock_);
-  routed_ = &prometheus::BuildCounter()
-                 .Name("meldpunt_routing_decisions_total")
-                 .Help("Routing decisions, by department (or referred) and rule")
-                 .Register(*registry_);
+  routed_ =
+      &prometheus::BuildCounter()
+           .Name("meldpunt_routing_decisions_total")
+           .Help("Routing decisions, by department (or referred, triage, linked, merged) and rule")
+           .Register(*registry_);
   reloads_ = &prometheus::BuildCounter()
                   .Name("meldpunt_routing_rule_reloads_total")
                   .Help("Rules reloads by outcome (applied, refused)")
@@ -166,8 +167,9 @@ absl::Status RoutingApp::HandleEvent(const events::Envelope& envelope) {
   for (const auto& e : output->events)
     RETURN_IF_ERROR(acks.Send(*producer_, events::ToRecord(events::kCaseEventsTopic, e)));
   events::AfterAcks then = [this, case_id = envelope.case_id(), trace = envelope.correlation_id(),
-                            out = std::move(output->events), before, after, changed] {
-    RecordRouted(case_id, trace, out);
+                            out = std::move(output->events), triage = output->triage_rule, before,
+                            after, changed] {
+    RecordRouted(case_id, trace, out, triage);
     return changed ? store_->Save(case_id, before, after) : absl::OkStatus();
   };
   const absl::Time deadline = absl::Now() + config_.produce_timeout;
@@ -181,8 +183,17 @@ absl::Status RoutingApp::HandleEvent(const events::Envelope& envelope) {
 }
 
 void RoutingApp::RecordRouted(const std::string& case_id, const std::string& trace_id,
-                              const std::vector<events::Envelope>& out) {
+                              const std::vector<events::Envelope>& out,
+                              const std::string& triage_rule) {
   for (const auto& e : out) {
+    if (e.has_case_triaged()) {
+      routed_->Add({{"department", "triage"}, {"rule", triage_rule}}).Increment();
+      log::Info("case triaged", {{"case_id", case_id},
+                                 {"trace_id", trace_id},
+                                 {"rule", triage_rule},
+                                 {"why", e.case_triaged().reason()}});
+      continue;
+    }
     if (e.has_case_linked() || e.has_case_merged()) {
       routed_
           ->Add({{"department", e.has_case_merged() ? "merged" : "linked"}, {"rule", "duplicates"}})

@@ -1,6 +1,6 @@
 // The routing service's composition root: consumer of the case log, routing state and workload in
-// Redis, producer of CaseRouted / CaseReferred and dispatch messages, the Routing gRPC service, the
-// rules reload (RPC and SIGHUP) and the admin port. Owns the reload thread.
+// Redis, producer of CaseRouted / CaseTriaged / CaseReferred and dispatch messages, the Routing
+// gRPC service, the rules reload (RPC and SIGHUP) and the admin port. Owns the reload thread.
 #pragma once
 
 #include <array>
@@ -43,7 +43,7 @@ class RoutingApp {
   absl::Status HandleEvent(const events::Envelope& envelope);
   // The metrics and log lines of a routing decision, once its records are durable.
   void RecordRouted(const std::string& case_id, const std::string& trace_id,
-                    const std::vector<events::Envelope>& out);
+                    const std::vector<events::Envelope>& out, const std::string& triage_rule);
   std::shared_ptr<const RuleSet> Rules() const;
   std::map<std::string, int64_t> OpenCases(const RuleSet& rules, const std::string& department);
 

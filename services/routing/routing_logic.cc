@@ -9,7 +9,19 @@
 namespace meldpunt::routing {
 namespace {
 namespace t = ::meldpunt::types::v1;
+
+// Routing has folded its own answer (CaseRouted or CaseTriaged) to `cause`: a repeat of the cause
+// must produce nothing (deciding again on the later state could give another answer).
+bool Answered(const v1::RouteState& state, const events::Envelope& cause) {
+  const std::string& last = state.last_routed_event_id();
+  return !last.empty() && (last == events::DeterministicId("routed", {cause.event_id()}) ||
+                           last == events::DeterministicId("triaged", {cause.event_id()}));
+}
 }  // namespace
+
+bool RoutingLogic::InTriage(const v1::RouteState& state) {
+  return !state.closed() && state.department().empty() && !state.last_routed_event_id().empty();
+}
 
 void RoutingLogic::Fold(v1::RouteState& state, const events::Envelope& e) {
   switch (e.payload_case()) {
@@ -28,6 +40,13 @@ void RoutingLogic::Fold(v1::RouteState& state, const events::Envelope& e) {
       state.set_department(e.case_routed().department());
       state.set_assignee(e.case_routed().assignee());
       break;
+    case events::Envelope::kCaseTriaged:
+      if (state.last_routed_event_id() == e.event_id()) break;
+      state.set_last_routed_event_id(e.event_id());
+      // With nobody: the workload set of the last assignee lets go of it (RouteStore::Save).
+      state.clear_department();
+      state.clear_assignee();
+      break;
     case events::Envelope::kCaseBounced: {
       const std::string& from = e.case_bounced().department().empty()
                                     ? state.department()
@@ -40,6 +59,9 @@ void RoutingLogic::Fold(v1::RouteState& state, const events::Envelope& e) {
       break;
     }
     case events::Envelope::kCaseReassigned:
+      // Out of triage, routing's own CaseRouted (or CaseTriaged) answering the reassignment sets
+      // them; until it is folded the case stays in triage, so a repeat answers the same.
+      if (InTriage(state)) break;
       state.set_department(e.case_reassigned().department());
       state.set_assignee(e.case_reassigned().assignee());
       break;
@@ -66,6 +88,7 @@ bool RoutingLogic::Relevant(const events::Envelope& e) {
   switch (e.payload_case()) {
     case events::Envelope::kCaseSubmitted:
     case events::Envelope::kCaseRouted:
+    case events::Envelope::kCaseTriaged:
     case events::Envelope::kCaseBounced:
     case events::Envelope::kCaseReassigned:
     case events::Envelope::kCaseAnswered:
@@ -88,7 +111,9 @@ std::optional<RoutingOutput> RoutingLogic::Handle(const RuleSet& rules, const ev
   v1::RouteState state = before;
   switch (e.payload_case()) {
     case events::Envelope::kCaseSubmitted: {
-      if (before.hops() > 0 || before.closed()) return std::nullopt;  // handled already (a repeat)
+      // Handled already (a repeat): routed, triaged or closed.
+      if (before.hops() > 0 || !before.last_routed_event_id().empty() || before.closed())
+        return std::nullopt;
       Fold(state, e);
       const DuplicatePolicy& policy = rules.duplicates();
       const t::Location& where = state.draft().location();
@@ -126,9 +151,12 @@ std::optional<RoutingOutput> RoutingLogic::Handle(const RuleSet& rules, const ev
       return Route(rules, e, state, open_cases);
     }
     case events::Envelope::kCaseBounced:
+      if (Answered(before, e)) return std::nullopt;
       Fold(state, e);
       return Route(rules, e, state, open_cases);
     case events::Envelope::kCaseReassigned: {
+      if (Answered(before, e)) return std::nullopt;
+      if (InTriage(before)) return RouteReassigned(rules, e, before, open_cases);
       const auto& r = e.case_reassigned();
       RoutingOutput out;
       out.dispatch_topic = events::DispatchTopic(r.department());
@@ -143,6 +171,14 @@ std::optional<RoutingOutput> RoutingLogic::Handle(const RuleSet& rules, const ev
   }
 }
 
+events::Envelope RoutingLogic::Output(const events::Envelope& cause) const {
+  events::Envelope event = events::NewEnvelope(cause.case_id(), "routing", clock_.Now());
+  event.set_causation_id(cause.event_id());
+  event.set_correlation_id(cause.correlation_id());
+  event.mutable_actor()->set_id("service:routing");
+  return event;
+}
+
 RoutingOutput RoutingLogic::Route(const RuleSet& rules, const events::Envelope& cause,
                                   const v1::RouteState& state, const OpenCases& open_cases,
                                   const std::string& duplicate_of) const {
@@ -152,23 +188,59 @@ RoutingOutput RoutingLogic::Route(const RuleSet& rules, const events::Envelope& 
   input.bounced = {state.bounced().begin(), state.bounced().end()};
   input.hops = state.hops();
   v1::RouteDecision decision = rules.Decide(input);
-  const absl::Time now = clock_.Now();
-  RoutingOutput out;
-  events::Envelope event = events::NewEnvelope(cause.case_id(), "routing", now);
-  event.set_causation_id(cause.event_id());
-  event.set_correlation_id(cause.correlation_id());
-  event.mutable_actor()->set_id("service:routing");
   if (!decision.refer_to().empty()) {
+    RoutingOutput out;
+    events::Envelope event = Output(cause);
     event.mutable_case_referred()->set_body(decision.refer_to());
     event.mutable_case_referred()->set_reason(decision.explanation());
     events::Finish(event, events::DeterministicId("referred", {cause.event_id()}));
     out.events.push_back(std::move(event));
     return out;
   }
+  if (IsTriage(decision)) {
+    return Triaged(rules, cause, state, decision.rule_id(), decision.explanation(),
+                   decision.priority(), duplicate_of);
+  }
   std::set<std::string> skills(decision.required_skills().begin(),
                                decision.required_skills().end());
   const std::string assignee = rules.PickAssignee(decision.department(), decision.team(), skills,
                                                   open_cases(decision.department()));
+  return Routed(rules, cause, state, decision, assignee, duplicate_of);
+}
+
+RoutingOutput RoutingLogic::RouteReassigned(const RuleSet& rules, const events::Envelope& cause,
+                                            const v1::RouteState& state,
+                                            const OpenCases& open_cases) const {
+  const auto& r = cause.case_reassigned();
+  RouteInput input;
+  input.draft = state.draft();
+  input.submitting_system = state.submitting_system();
+  input.bounced = {state.bounced().begin(), state.bounced().end()};
+  input.hops = state.hops();
+  v1::RouteDecision decision = rules.DecideReassigned(input, r.department(), r.team(), r.reason());
+  if (rules.FindDepartment(r.department()) == nullptr) {
+    // No feed to put it on and no policy to follow: the team has to decide again.
+    return Triaged(rules, cause, state, kRuleReassigned,
+                   absl::StrCat("the Meldpunt team sent the case to ", r.department(),
+                                ", which is not a department of the routing rules"),
+                   decision.priority(), "");
+  }
+  std::string assignee = r.assignee();
+  if (assignee.empty()) {
+    std::set<std::string> skills(decision.required_skills().begin(),
+                                 decision.required_skills().end());
+    assignee = rules.PickAssignee(decision.department(), decision.team(), skills,
+                                  open_cases(decision.department()));
+  }
+  return Routed(rules, cause, state, decision, assignee, "");
+}
+
+RoutingOutput RoutingLogic::Routed(const RuleSet& rules, const events::Envelope& cause,
+                                   const v1::RouteState& state, const v1::RouteDecision& decision,
+                                   const std::string& assignee,
+                                   const std::string& duplicate_of) const {
+  RoutingOutput out;
+  events::Envelope event = Output(cause);
   std::string explanation = decision.explanation();
   if (!assignee.empty()) {
     explanation += "; assigned to " + assignee + " (fewest open cases with capacity and skills)";
@@ -189,6 +261,25 @@ RoutingOutput RoutingLogic::Route(const RuleSet& rules, const events::Envelope& 
       Dispatch(rules, cause, state, event.event_id(), decision.department(), decision.team(),
                assignee, decision.priority(), explanation, duplicate_of);
   out.dispatch_topic = decision.dispatch_topic();
+  out.events.push_back(std::move(event));
+  return out;
+}
+
+RoutingOutput RoutingLogic::Triaged(const RuleSet& rules, const events::Envelope& cause,
+                                    const v1::RouteState& state, const std::string& rule,
+                                    const std::string& reason, t::Priority priority,
+                                    const std::string& duplicate_of) const {
+  RoutingOutput out;
+  events::Envelope event = Output(cause);
+  event.mutable_case_triaged()->set_reason(reason);
+  events::Finish(event, events::DeterministicId("triaged", {cause.event_id()}));
+  // The team's queue hears of it on its feed as of every other case it must act on; no team, no
+  // assignee: the team decides (ReassignCase).
+  const std::string& queue = rules.default_department();
+  out.dispatch = Dispatch(rules, cause, state, event.event_id(), queue, "", "", priority,
+                          kTriageExplanation + reason, duplicate_of);
+  out.dispatch_topic = events::DispatchTopic(queue);
+  out.triage_rule = rule;
   out.events.push_back(std::move(event));
   return out;
 }

@@ -1,11 +1,16 @@
 // What routing does with a case event, as pure functions over the case's RouteState:
 // - CaseSubmitted: decide and produce CaseRouted + the dispatch message (or CaseReferred when a
 //   rule sends the case to an outside body);
-// - CaseBounced: decide again without the departments that bounced it (to triage after the hop
-//   limit) and dispatch again;
-// - CaseReassigned: dispatch to the new department.
+// - CaseBounced: decide again without the departments that bounced it and dispatch again;
+// - when nobody can take the case (no rule or category decides, every candidate bounced it, the
+//   hop limit): CaseTriaged with the reason, and the message on the triage queue's feed
+//   (default_department), which is how the Meldpunt team's tools hear of it;
+// - CaseReassigned of a case in triage: the team's decision is routed (CaseRouted, rule
+//   `reassigned`, with the department's dispatch, so its clocks start as for any routed case);
+//   of a case with a department: dispatch to the new department.
 // Output ids derive from the input event's id, so handling an event twice produces the same
-// records and consumers drop the repeat.
+// records and consumers drop the repeat; once routing has folded its own answer to an event, a
+// repeat of that event produces nothing.
 //
 // What a dispatch message carries (domain/disclosure.h): never the reporter (reporter_available
 // says whether the department may read it through GetCase); for a confidential case (any kind)
@@ -29,6 +34,8 @@ struct RoutingOutput {
   std::vector<events::Envelope> events;  // for meldpunt.case-events.v1
   std::optional<events::v1::DispatchMessage> dispatch;
   std::string dispatch_topic;
+  // For the metrics: the rule of a CaseTriaged (default, all-bounced, hop-limit, reassigned).
+  std::string triage_rule;
 };
 
 // Open cases per member of a department (for workload-aware assignment).
@@ -59,10 +66,28 @@ class RoutingLogic {
   // casework that does not move the case) are passed by without reading the case's state.
   static bool Relevant(const events::Envelope& envelope);
 
+  // The case is with nobody: routing triaged it (or a bounce awaits routing's answer). A
+  // reassignment then is the team's routing decision.
+  static bool InTriage(const v1::RouteState& state);
+
  private:
   RoutingOutput Route(const RuleSet& rules, const events::Envelope& cause,
                       const v1::RouteState& state, const OpenCases& open_cases,
                       const std::string& duplicate_of = "") const;
+  // The team's decision for a case in triage: CaseRouted to its department, or back to triage
+  // when routing does not know the department.
+  RoutingOutput RouteReassigned(const RuleSet& rules, const events::Envelope& cause,
+                                const v1::RouteState& state, const OpenCases& open_cases) const;
+  // CaseRouted and its dispatch message for a decision with a department.
+  RoutingOutput Routed(const RuleSet& rules, const events::Envelope& cause,
+                       const v1::RouteState& state, const v1::RouteDecision& decision,
+                       const std::string& assignee, const std::string& duplicate_of) const;
+  // CaseTriaged with `reason`, and the message on the triage queue's feed.
+  RoutingOutput Triaged(const RuleSet& rules, const events::Envelope& cause,
+                        const v1::RouteState& state, const std::string& rule,
+                        const std::string& reason, types::v1::Priority priority,
+                        const std::string& duplicate_of) const;
+  events::Envelope Output(const events::Envelope& cause) const;
   events::v1::DispatchMessage Dispatch(const RuleSet& rules, const events::Envelope& cause,
                                        const v1::RouteState& state, const std::string& dispatch_id,
                                        const std::string& department, const std::string& team,
@@ -77,6 +102,10 @@ class RoutingLogic {
 // nothing of the case.
 inline constexpr char kConfidentialExplanation[] =
     "confidential case: for the Meldpunt team only (confidential_department)";
+
+// The explanation of a dispatch message on the triage queue's feed starts with this; the reason
+// follows.
+inline constexpr char kTriageExplanation[] = "triage: ";
 
 // Whether `department` may read the reporter of `draft` through GetCase: its policy allows it
 // and the case is neither confidential nor anonymous (domain::ReporterVisible).

@@ -102,22 +102,168 @@ TEST_F(RoutingLogicTest, SameInputGivesSameIds) {
   EXPECT_EQ(a->dispatch->dispatch_id(), b->dispatch->dispatch_id());
 }
 
-TEST_F(RoutingLogicTest, BounceReroutesWithoutTheBouncerThenTriageAtTheHopLimit) {
+// The shipped rules: a tree goes to green-spaces; bounced, to the next candidate public-works
+// (rule street-trees); bounced there too, to the triage queue with CaseTriaged, not CaseRouted.
+TEST_F(RoutingLogicTest, ShippedRulesBounceToTheNextCandidateThenToTriage) {
+  auto first = Handle(Submitted("trees"));
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->events[0].case_routed().department(), "green-spaces");
+  auto second = Handle(Bounce("bounce-1"));
+  ASSERT_TRUE(second.has_value());
+  ASSERT_EQ(second->events.size(), 1u);
+  const auto& routed = second->events[0].case_routed();
+  EXPECT_EQ(routed.department(), "public-works");
+  EXPECT_EQ(routed.team(), "roads");
+  EXPECT_EQ(routed.rule_id(), "street-trees");
+  EXPECT_EQ(routed.hop(), 2);
+  EXPECT_EQ(second->dispatch_topic, "meldpunt.dispatch.public-works.v1");
+  EXPECT_EQ(state_.department(), "public-works");
+
+  auto third = Handle(Bounce("bounce-2"));
+  ASSERT_TRUE(third.has_value());
+  ASSERT_EQ(third->events.size(), 1u);
+  const events::Envelope& triaged = third->events[0];
+  EXPECT_EQ(triaged.type(), "CaseTriaged");
+  EXPECT_EQ(triaged.event_id(), events::DeterministicId("triaged", {"bounce-2"}));
+  EXPECT_EQ(triaged.causation_id(), "bounce-2");
+  const std::string& reason = triaged.case_triaged().reason();
+  EXPECT_NE(reason.find("every department that could handle the case bounced it"),
+            std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("green-spaces, public-works"), std::string::npos) << reason;
+  EXPECT_EQ(third->triage_rule, kRuleAllBounced);
+  // The team's queue hears of it on its feed, with the reason; nobody is assigned.
+  EXPECT_EQ(third->dispatch_topic, "meldpunt.dispatch.meldpunt-triage.v1");
+  EXPECT_EQ(third->dispatch->dispatch_id(), triaged.event_id());
+  EXPECT_EQ(third->dispatch->department(), "meldpunt-triage");
+  EXPECT_EQ(third->dispatch->assignee(), "");
+  EXPECT_EQ(third->dispatch->explanation(), std::string(kTriageExplanation) + reason);
+  EXPECT_EQ(third->dispatch->category(), "trees") << "the team sees the whole case";
+  EXPECT_EQ(state_.department(), "");
+  EXPECT_EQ(state_.assignee(), "");
+  EXPECT_EQ(state_.hops(), 2) << "triage is not a routing";
+  EXPECT_TRUE(RoutingLogic::InTriage(state_));
+  // Handled again after routing folded its answer: nothing new.
+  EXPECT_FALSE(Handle(Bounce("bounce-2")).has_value());
+  EXPECT_FALSE(Handle(Submitted("trees")).has_value());
+}
+
+TEST_F(RoutingLogicTest, ShippedRulesReferABouncedRoadToTheRoadAgency) {
   auto first = Handle(Submitted("potholes"));
   EXPECT_EQ(first->events[0].case_routed().department(), "public-works");
   auto second = Handle(Bounce("bounce-1"));
   ASSERT_TRUE(second.has_value());
-  // potholes -> roads -> public-space all belong to public-works, which bounced: triage.
-  EXPECT_EQ(second->events[0].case_routed().department(), "meldpunt-triage");
-  EXPECT_EQ(second->events[0].case_routed().hop(), 2);
-  EXPECT_EQ(second->dispatch_topic, "meldpunt.dispatch.meldpunt-triage.v1");
-  EXPECT_NE(second->events[0].case_routed().explanation().find("bounced"), std::string::npos)
-      << second->events[0].case_routed().explanation();
-  auto third = Handle(Bounce("bounce-2"));
-  EXPECT_EQ(third->events[0].case_routed().department(), "meldpunt-triage");
-  auto fourth = Handle(Bounce("bounce-3"));
-  EXPECT_EQ(fourth->events[0].case_routed().rule_id(), "hop-limit");
-  EXPECT_EQ(state_.hops(), 4);
+  ASSERT_EQ(second->events.size(), 1u);
+  EXPECT_EQ(second->events[0].type(), "CaseReferred");
+  EXPECT_EQ(second->events[0].case_referred().body(), "Agentschap Wegen en Verkeer");
+  EXPECT_NE(second->events[0].case_referred().reason().find("regional-roads"), std::string::npos);
+  EXPECT_FALSE(second->dispatch.has_value());
+}
+
+TEST_F(RoutingLogicTest, ACaseNoRuleDecidesIsTriagedAtOnce) {
+  events::Envelope e = Submitted("graffiti");
+  e.mutable_case_submitted()->mutable_draft()->set_description("Graffiti en een gaslek");
+  auto out = Handle(e);
+  ASSERT_TRUE(out.has_value());
+  ASSERT_EQ(out->events.size(), 1u);
+  EXPECT_EQ(out->events[0].type(), "CaseTriaged");
+  EXPECT_EQ(out->events[0].event_id(), events::DeterministicId("triaged", {"submitted-1"}));
+  const std::string& reason = out->events[0].case_triaged().reason();
+  EXPECT_NE(reason.find("category graffiti is not in the routing rules"), std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("triage queue (meldpunt-triage)"), std::string::npos) << reason;
+  EXPECT_EQ(out->triage_rule, kRuleNoRule);
+  EXPECT_EQ(out->dispatch->priority(), t::URGENT) << "a danger word counts in triage too";
+  EXPECT_EQ(state_.hops(), 0);
+  EXPECT_TRUE(RoutingLogic::InTriage(state_));
+  EXPECT_FALSE(Handle(e).has_value()) << "a repeat of the submission";
+}
+
+events::Envelope Reassigned(const std::string& id, const std::string& department,
+                            const std::string& reason = "", const std::string& team = "") {
+  events::Envelope e =
+      events::NewEnvelope("MP-0123456789ABC", "intake", absl::FromUnixSeconds(1'763'800'200));
+  e.mutable_case_reassigned()->set_department(department);
+  e.mutable_case_reassigned()->set_team(team);
+  e.mutable_case_reassigned()->set_reason(reason);
+  events::Finish(e, id);
+  return e;
+}
+
+// The team's ReassignCase out of triage is routed: CaseRouted (rule reassigned) with the
+// department's dispatch, so the department's clocks and mail follow as for any routed case.
+TEST_F(RoutingLogicTest, TheTeamsReassignmentOutOfTriageIsRouted) {
+  Handle(Submitted("graffiti"));
+  ASSERT_TRUE(RoutingLogic::InTriage(state_));
+  open_ = {{"els.willems", 4}, {"frank.goossens", 2}};
+  const v1::RouteState in_triage = state_;
+  events::Envelope reassign = Reassigned("reassign-1", "environment", "graffiti op een container");
+  auto out = Handle(reassign);
+  ASSERT_TRUE(out.has_value());
+  ASSERT_EQ(out->events.size(), 1u);
+  const events::Envelope& routed = out->events[0];
+  ASSERT_EQ(routed.type(), "CaseRouted");
+  EXPECT_EQ(routed.event_id(), events::DeterministicId("routed", {"reassign-1"}));
+  EXPECT_EQ(routed.case_routed().department(), "environment");
+  EXPECT_EQ(routed.case_routed().rule_id(), kRuleReassigned);
+  EXPECT_EQ(routed.case_routed().hop(), 1);
+  EXPECT_EQ(routed.case_routed().assignee(), "frank.goossens") << "fewest open cases";
+  EXPECT_TRUE(routed.case_routed().reporter_visible()) << "environment may see the reporter";
+  EXPECT_NE(routed.case_routed().explanation().find("graffiti op een container"),
+            std::string::npos);
+  EXPECT_EQ(out->dispatch_topic, "meldpunt.dispatch.environment.v1");
+  EXPECT_EQ(out->dispatch->dispatch_id(), routed.event_id());
+  EXPECT_EQ(out->dispatch->assignee(), "frank.goossens");
+  EXPECT_EQ(state_.department(), "environment");
+  EXPECT_EQ(state_.assignee(), "frank.goossens");
+  EXPECT_EQ(state_.hops(), 1);
+  EXPECT_FALSE(RoutingLogic::InTriage(state_));
+  // Handled again after routing folded its CaseRouted: nothing (not a second dispatch).
+  EXPECT_FALSE(Handle(reassign).has_value());
+  // Handled again before that (a crash in between): the same records.
+  v1::RouteState folded_reassign = in_triage;
+  RoutingLogic::Fold(folded_reassign, reassign);
+  EXPECT_EQ(folded_reassign.SerializeAsString(), in_triage.SerializeAsString())
+      << "the department comes with routing's answer";
+  auto again = logic_.Handle(*rules_, reassign, folded_reassign,
+                             [this](const std::string&) { return open_; });
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->events[0].event_id(), routed.event_id());
+  EXPECT_EQ(again->dispatch->dispatch_id(), out->dispatch->dispatch_id());
+}
+
+TEST_F(RoutingLogicTest, AReassignmentToADepartmentRoutingDoesNotKnowGoesBackToTriage) {
+  Handle(Submitted("graffiti"));
+  auto out = Handle(Reassigned("reassign-1", "nowhere"));
+  ASSERT_TRUE(out.has_value());
+  ASSERT_EQ(out->events.size(), 1u);
+  EXPECT_EQ(out->events[0].type(), "CaseTriaged");
+  EXPECT_EQ(out->events[0].event_id(), events::DeterministicId("triaged", {"reassign-1"}));
+  EXPECT_NE(out->events[0].case_triaged().reason().find(
+                "nowhere, which is not a department of the routing rules"),
+            std::string::npos)
+      << out->events[0].case_triaged().reason();
+  EXPECT_EQ(out->dispatch_topic, "meldpunt.dispatch.meldpunt-triage.v1");
+  EXPECT_TRUE(RoutingLogic::InTriage(state_));
+}
+
+// max_hops decides in the shipped rules: two candidates bounced, the team's choice bounced too.
+TEST_F(RoutingLogicTest, TheHopLimitDecidesWhenTheTeamsChoiceIsBouncedToo) {
+  ASSERT_EQ(rules_->max_hops(), 3);
+  Handle(Submitted("trees"));
+  Handle(Bounce("bounce-1"));
+  ASSERT_EQ(Handle(Bounce("bounce-2"))->events[0].type(), "CaseTriaged");
+  auto reassigned = Handle(Reassigned("reassign-1", "mobility"));
+  ASSERT_EQ(reassigned->events[0].case_routed().hop(), 3);
+  auto out = Handle(Bounce("bounce-3"));
+  ASSERT_TRUE(out.has_value());
+  ASSERT_EQ(out->events[0].type(), "CaseTriaged");
+  EXPECT_EQ(out->triage_rule, kRuleHopLimit);
+  const std::string& reason = out->events[0].case_triaged().reason();
+  EXPECT_NE(reason.find("routed 3 times already, the limit is 3 (max_hops)"), std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("green-spaces, mobility, public-works"), std::string::npos) << reason;
+  EXPECT_EQ(state_.bounced_size(), 3);
 }
 
 TEST_F(RoutingLogicTest, RuleCanReferToAnOutsideBody) {

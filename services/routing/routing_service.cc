@@ -29,7 +29,8 @@ grpc::Status RoutingService::ExplainRoute(grpc::ServerContext* context,
                    {request->bounced_departments().begin(), request->bounced_departments().end()},
                    request->hops()};
   *response = rules->Decide(input);
-  if (response->refer_to().empty()) {
+  // Triage has no assignee: the team decides.
+  if (response->refer_to().empty() && !IsTriage(*response)) {
     std::set<std::string> skills(response->required_skills().begin(),
                                  response->required_skills().end());
     response->set_assignee(rules->PickAssignee(response->department(), response->team(), skills,

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/config/config.h"
@@ -401,13 +402,20 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(const std::string&
         return err.At(node, path + ".id", "required and unique");
       }
       rule.id = node["id"].Scalar();
+      for (const char* reserved :
+           {kRuleConfidential, kRuleReassigned, kRuleNoRule, kRuleAllBounced, kRuleHopLimit}) {
+        if (rule.id == reserved || absl::StartsWith(rule.id, "category:")) {
+          return err.At(node["id"], path + ".id",
+                        absl::StrCat("'", rule.id, "' is the id of a decision no rule makes"));
+        }
+      }
       const YAML::Node m = node["match"];
       if (!m)
         return err.At(node, path + ".match", "required (an empty mapping matches every case)");
       const std::string mp = path + ".match";
       RETURN_IF_BAD(CheckKeys(err, m, mp,
                               {"kind", "category", "district", "postcode", "priority", "keywords",
-                               "regex", "channel", "system"}));
+                               "regex", "channel", "system", "bounced_by"}));
       auto kinds = Enums<t::CaseKind>(err, m["kind"], mp + ".kind", &t::CaseKind_Parse);
       if (!kinds.ok()) return kinds.status();
       rule.match.kinds = *kinds;
@@ -456,6 +464,14 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(const std::string&
       auto systems = List(err, m["system"], mp + ".system");
       if (!systems.ok()) return systems.status();
       rule.match.systems = {systems->begin(), systems->end()};
+      auto bounced_by = List(err, m["bounced_by"], mp + ".bounced_by");
+      if (!bounced_by.ok()) return bounced_by.status();
+      for (const std::string& d : *bounced_by) {
+        if (!rules->departments_.count(d))
+          return err.At(m["bounced_by"], mp + ".bounced_by",
+                        absl::StrCat("'", d, "' is not a department"));
+        rule.match.bounced_by.insert(d);
+      }
       const YAML::Node r = node["result"];
       const std::string rp = path + ".result";
       if (!r) return err.At(node, rp, "required");
@@ -573,6 +589,25 @@ v1::RouteDecision RuleSet::DecideConfidential(const RouteInput& input) const {
   return decision;
 }
 
+t::Priority RuleSet::PriorityOf(const t::CaseDraft& draft, std::string* reason) const {
+  t::Priority priority = draft.priority() == t::PRIORITY_UNSPECIFIED ? t::NORMAL : draft.priority();
+  const std::vector<std::string> words = Words(draft.description());
+  for (const std::string& word : danger_words_) {
+    if (HasWord(words, word)) {
+      if (priority != t::URGENT && reason != nullptr)
+        *reason = absl::StrCat("'", word, "' signals danger: priority URGENT");
+      return t::URGENT;
+    }
+  }
+  return priority;
+}
+
+bool IsTriage(const v1::RouteDecision& decision) {
+  if (!decision.refer_to().empty()) return false;
+  const std::string& rule = decision.rule_id();
+  return rule == kRuleNoRule || rule == kRuleAllBounced || rule == kRuleHopLimit;
+}
+
 v1::RouteDecision RuleSet::Decide(const RouteInput& input) const {
   const t::CaseDraft& draft = input.draft;
   if (domain::IsConfidential(draft)) return DecideConfidential(input);
@@ -584,26 +619,28 @@ v1::RouteDecision RuleSet::Decide(const RouteInput& input) const {
     decision.set_district(*district);
     reasons.push_back(absl::StrCat("district ", *district));
   }
-  t::Priority priority = draft.priority() == t::PRIORITY_UNSPECIFIED ? t::NORMAL : draft.priority();
-  for (const std::string& word : danger_words_) {
-    if (HasWord(words, word)) {
-      if (priority != t::URGENT)
-        reasons.push_back(absl::StrCat("'", word, "' signals danger: priority URGENT"));
-      priority = t::URGENT;
-      break;
-    }
-  }
+  std::string danger;
+  t::Priority priority = PriorityOf(draft, &danger);
+  if (!danger.empty()) reasons.push_back(danger);
+  const std::string bounced_by =
+      input.bounced.empty()
+          ? ""
+          : absl::StrCat(" (bounced by ", absl::StrJoin(input.bounced, ", "), ")");
   std::string department;
   std::string team;
   std::set<std::string> skills;
+  // Nobody can take the case: the reason leads the explanation (it becomes CaseTriaged.reason).
+  std::string triage_rule;
+  std::string triage_reason;
+  // A candidate was passed over because its department bounced the case.
+  bool skipped_bounced = false;
   if (input.hops >= max_hops_) {
-    department = default_department_;
-    decision.set_rule_id("hop-limit");
-    reasons.push_back(absl::StrCat("routed ", input.hops, " times already (limit ", max_hops_,
-                                   "): to ", default_department_));
+    triage_rule = kRuleHopLimit;
+    triage_reason = absl::StrCat("routed ", input.hops, " times already, the limit is ", max_hops_,
+                                 " (max_hops)", bounced_by);
   }
   for (const Rule& rule : rules_) {
-    if (!department.empty()) break;
+    if (!department.empty() || !triage_rule.empty()) break;
     const Match& m = rule.match;
     if (!m.kinds.empty() && !m.kinds.count(draft.kind())) continue;
     if (!m.priorities.empty() && !m.priorities.count(priority)) continue;
@@ -611,6 +648,10 @@ v1::RouteDecision RuleSet::Decide(const RouteInput& input) const {
     if (!m.systems.empty() && !m.systems.count(input.submitting_system)) continue;
     if (!m.postcodes.empty() && !m.postcodes.count(draft.location().postcode())) continue;
     if (!m.districts.empty() && (!district || !m.districts.count(*district))) continue;
+    if (!std::includes(input.bounced.begin(), input.bounced.end(), m.bounced_by.begin(),
+                       m.bounced_by.end())) {
+      continue;
+    }
     if (!m.categories.empty()) {
       bool in = false;
       for (const std::string& c : m.categories) in |= InCategory(draft.category(), c);
@@ -631,6 +672,7 @@ v1::RouteDecision RuleSet::Decide(const RouteInput& input) const {
       break;
     }
     if (input.bounced.count(rule.result.department)) {
+      skipped_bounced = true;
       reasons.push_back(absl::StrCat("rule ", rule.id, " skipped: ", rule.result.department,
                                      " bounced the case"));
       continue;
@@ -648,7 +690,7 @@ v1::RouteDecision RuleSet::Decide(const RouteInput& input) const {
     reasons.insert(reasons.begin(),
                    absl::StrCat("rule ", rule.id, " (line ", rule.line, ") matched: ", department));
   }
-  if (department.empty() && decision.refer_to().empty()) {
+  if (department.empty() && decision.refer_to().empty() && triage_rule.empty()) {
     // The category tree: the nearest category up the tree with a department not bounced.
     std::string at = draft.category();
     while (!at.empty()) {
@@ -666,17 +708,38 @@ v1::RouteDecision RuleSet::Decide(const RouteInput& input) const {
                          " is handled by ", department));
         break;
       }
+      skipped_bounced = true;
       reasons.push_back(absl::StrCat("category ", c->id, ": ", c->department, " bounced the case"));
       at = c->parent;
     }
   }
-  if (department.empty() && decision.refer_to().empty()) {
-    department = default_department_;
-    decision.set_rule_id("default");
-    reasons.insert(reasons.begin(),
-                   absl::StrCat("no rule or category decides: to ", default_department_));
+  if (department.empty() && decision.refer_to().empty() && triage_rule.empty()) {
+    if (skipped_bounced) {
+      triage_rule = kRuleAllBounced;
+      triage_reason =
+          absl::StrCat("every department that could handle the case bounced it", bounced_by);
+    } else {
+      triage_rule = kRuleNoRule;
+      if (draft.category().empty()) {
+        triage_reason = "the case has no category and no rule matches it";
+      } else if (!categories_.count(draft.category())) {
+        triage_reason = absl::StrCat("category ", draft.category(),
+                                     " is not in the routing rules and no rule matches the case");
+      } else {
+        triage_reason = absl::StrCat("no rule matches the case and category ", draft.category(),
+                                     " has no department", bounced_by);
+      }
+    }
   }
-  if (decision.refer_to().empty()) {
+  if (!triage_rule.empty()) {
+    // The triage queue's feed; no team, no assignee, no skills: the team decides.
+    decision.set_rule_id(triage_rule);
+    decision.set_department(default_department_);
+    decision.set_dispatch_topic(events::DispatchTopic(default_department_));
+    reasons.insert(reasons.begin(),
+                   absl::StrCat(triage_reason, ": to the Meldpunt's triage queue (",
+                                default_department_, ")"));
+  } else if (decision.refer_to().empty()) {
     decision.set_department(department);
     decision.set_team(team);
     decision.set_dispatch_topic(events::DispatchTopic(department));
@@ -689,6 +752,43 @@ v1::RouteDecision RuleSet::Decide(const RouteInput& input) const {
   decision.set_priority(priority);
   for (const std::string& r : reasons) decision.add_reasons(r);
   decision.set_explanation(absl::StrJoin(reasons, "; "));
+  return decision;
+}
+
+v1::RouteDecision RuleSet::DecideReassigned(const RouteInput& input, const std::string& department,
+                                            const std::string& team,
+                                            const std::string& reason) const {
+  const t::CaseDraft& draft = input.draft;
+  const bool confidential = domain::IsConfidential(draft);
+  v1::RouteDecision decision;
+  std::string danger;
+  decision.set_priority(PriorityOf(draft, &danger));
+  decision.set_rule_id(kRuleReassigned);
+  decision.set_department(department);
+  decision.set_dispatch_topic(events::DispatchTopic(department));
+  // A confidential case's reasons quote nothing of it (the reason is the team's own words).
+  decision.add_reasons(absl::StrCat("the Meldpunt team sent the case from triage to ", department,
+                                    reason.empty() || confidential ? "" : ": " + reason));
+  bool team_known = false;
+  if (const Department* d = FindDepartment(department)) {
+    for (const Team& t : d->teams) team_known |= t.id == team;
+  }
+  if (team_known) {
+    decision.set_team(team);
+  } else if (!team.empty()) {
+    decision.add_reasons(absl::StrCat("team ", team, " is not a team of ", department));
+  }
+  if (!danger.empty())
+    decision.add_reasons(confidential ? "a danger word: priority URGENT" : danger);
+  // The category's skills count where the category belongs to that department.
+  if (const Category* owner = CategoryWithDepartment(draft.category());
+      owner != nullptr && owner->department == department && !confidential) {
+    std::set<std::string> skills = owner->skills;
+    const Category& own = categories_.at(draft.category());
+    skills.insert(own.skills.begin(), own.skills.end());
+    for (const std::string& s : skills) decision.add_required_skills(s);
+  }
+  decision.set_explanation(absl::StrJoin(decision.reasons(), "; "));
   return decision;
 }
 

@@ -1,7 +1,8 @@
 // Routing rules as data, loaded from a YAML file (docs in services/routing/README.md):
 // departments with teams and members, a category tree, districts (postcodes, GeoJSON polygons),
-// ordered rules, danger words, the default (the Meldpunt triage queue) and the queue of
-// confidential cases (domain::IsConfidential: any kind), which no rule or category overrides.
+// ordered rules, danger words, the Meldpunt's triage queue (`default_department`: where a case goes
+// that nobody can take) and the queue of confidential cases (domain::IsConfidential: any kind),
+// which no rule or category overrides.
 //
 //   ASSIGN_OR_RETURN(std::shared_ptr<const RuleSet> rules,
 //   RuleSet::LoadFile("routing-rules.yaml")); RouteDecision d = rules->Decide({.draft = draft,
@@ -69,6 +70,9 @@ struct Match {
   std::unique_ptr<RE2> regex;
   std::set<types::v1::Channel> channels;
   std::set<std::string> systems;
+  // Every one of these departments bounced the case: a next candidate after a bounce (a
+  // neighbouring department, or an outside body with refer_to).
+  std::set<std::string> bounced_by;
 };
 
 struct Result {
@@ -105,6 +109,18 @@ struct RouteInput {
   int hops = 0;                   // routings so far
 };
 
+// The rule ids of decisions no rule of the file makes (a rule of the file may not take them).
+inline constexpr char kRuleConfidential[] = "confidential";
+inline constexpr char kRuleReassigned[] = "reassigned";
+// Triage: nobody can take the case, the Meldpunt team decides (CaseTriaged, not CaseRouted).
+inline constexpr char kRuleNoRule[] = "default";          // no rule or category decides
+inline constexpr char kRuleAllBounced[] = "all-bounced";  // every candidate bounced the case
+inline constexpr char kRuleHopLimit[] = "hop-limit";      // routed max_hops times already
+
+// Whether the decision sends the case to the triage queue: its department is then the queue
+// (default_department), its rule one of the three above and its explanation the reason.
+bool IsTriage(const v1::RouteDecision& decision);
+
 class RuleSet {
  public:
   static absl::StatusOr<std::shared_ptr<const RuleSet>> LoadFile(const std::string& path);
@@ -114,7 +130,15 @@ class RuleSet {
 
   // The department (or outside body), team, priority, deadline policy, matched rule and reasons.
   // The assignee is left to the caller (it needs workload counts): see PickAssignee.
+  // Nobody can take the case (IsTriage): the department is default_department, the explanation
+  // starts with the reason in words an operator understands.
   v1::RouteDecision Decide(const RouteInput& input) const;
+
+  // The Meldpunt team sent a case from triage to `department` (which must be one of the file's):
+  // its priority (danger words) and skills (the category's, when the category belongs to that
+  // department) as Decide would give them, rule `reassigned`.
+  v1::RouteDecision DecideReassigned(const RouteInput& input, const std::string& department,
+                                     const std::string& team, const std::string& reason) const;
 
   // The member of `department`/`team` with the fewest open cases among the available ones with
   // capacity left and the skills; ties go to the smallest id. Empty when nobody qualifies.
@@ -125,6 +149,7 @@ class RuleSet {
   const Department* FindDepartment(const std::string& id) const;
   // Ids of every member of the department's teams.
   std::vector<std::string> Members(const std::string& department) const;
+  // The Meldpunt team's triage queue: its feed gets the cases nobody can take.
   const std::string& default_department() const { return default_department_; }
   // Where every confidential case goes, whatever its category: the Meldpunt team's queue.
   const std::string& confidential_department() const { return confidential_department_; }
@@ -138,6 +163,8 @@ class RuleSet {
   RuleSet() = default;
   // A confidential case: the team's queue, with reasons that quote nothing of the case.
   v1::RouteDecision DecideConfidential(const RouteInput& input) const;
+  // The draft's priority, URGENT with a danger word (its reason in `reason`, quoting the word).
+  types::v1::Priority PriorityOf(const types::v1::CaseDraft& draft, std::string* reason) const;
   bool InCategory(const std::string& category, const std::string& ancestor) const;
   std::optional<std::string> DistrictOf(const types::v1::Location& location) const;
   const Category* CategoryWithDepartment(const std::string& category) const;

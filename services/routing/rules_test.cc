@@ -1,5 +1,7 @@
 #include "services/routing/rules.h"
 
+#include <cstdlib>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -78,6 +80,10 @@ TEST(Rules, CategoryTreeInheritsDepartments) {
   auto unknown = rules->Decide(Input("graffiti"));
   EXPECT_EQ(unknown.department(), "triage");
   EXPECT_EQ(unknown.rule_id(), "default");
+  EXPECT_TRUE(IsTriage(unknown));
+  EXPECT_THAT(unknown.explanation(),
+              HasSubstr("category graffiti is not in the routing rules and no rule matches"));
+  EXPECT_FALSE(IsTriage(rules->Decide(Input("noise"))));
 }
 
 // 400 synthetic cases on a grid around the centre polygon (a rectangle, so the expected answer is
@@ -162,12 +168,95 @@ TEST(Rules, BouncedDepartmentsAreSkippedAndTheHopLimitSendsToTriage) {
   EXPECT_EQ(d.department(), "works");
   EXPECT_THAT(d.explanation(), HasSubstr("centre-roads skipped"));
   in.bounced = {"mobility", "works"};
-  EXPECT_EQ(rules->Decide(in).department(), "triage");
+  auto everyone = rules->Decide(in);
+  EXPECT_EQ(everyone.department(), "triage");
+  EXPECT_EQ(everyone.rule_id(), "all-bounced");
+  EXPECT_TRUE(IsTriage(everyone));
+  EXPECT_EQ(everyone.reasons(0),
+            "every department that could handle the case bounced it (bounced by mobility, works): "
+            "to the Meldpunt's triage queue (triage)");
+  EXPECT_EQ(everyone.assignee(), "");
+  EXPECT_EQ(everyone.team(), "");
   in.bounced = {};
   in.hops = 2;
   auto limited = rules->Decide(in);
   EXPECT_EQ(limited.department(), "triage");
   EXPECT_EQ(limited.rule_id(), "hop-limit");
+  EXPECT_TRUE(IsTriage(limited));
+  EXPECT_THAT(limited.explanation(), HasSubstr("routed 2 times already, the limit is 2"));
+  // A category nobody handles, bounced by a department a rule sent it to: all bounced as well.
+  RouteInput crm = Input("whatever", "parking permit");
+  crm.draft.set_kind(t::QUESTION);
+  crm.submitting_system = "crm";
+  crm.bounced = {"mobility"};
+  EXPECT_EQ(rules->Decide(crm).rule_id(), "all-bounced");
+}
+
+TEST(Rules, BouncedByMakesANextCandidate) {
+  auto rules = RuleSet::Parse(std::string(kRules) + R"(
+  - id: after-works
+    match: {category: [public-space], bounced_by: [works]}
+    result: {department: mobility}
+  - id: after-both
+    match: {category: [public-space], bounced_by: [works, mobility]}
+    result: {refer_to: Road agency}
+)",
+                              "rules.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  RouteInput in = Input("potholes");
+  EXPECT_EQ((*rules)->Decide(in).department(), "works") << "not before works bounced it";
+  in.bounced = {"works"};
+  auto second = (*rules)->Decide(in);
+  EXPECT_EQ(second.department(), "mobility");
+  EXPECT_EQ(second.rule_id(), "after-works");
+  in.bounced = {"works", "mobility"};
+  auto third = (*rules)->Decide(in);
+  EXPECT_EQ(third.refer_to(), "Road agency");
+  EXPECT_EQ(third.rule_id(), "after-both");
+  in.bounced = {"mobility"};
+  EXPECT_EQ((*rules)->Decide(in).department(), "works");
+  EXPECT_THAT(std::string(RuleSet::Parse(std::string(kRules) + R"(
+  - id: r
+    match: {bounced_by: [nowhere]}
+    result: {department: works}
+)",
+                                         "rules.yaml")
+                              .status()
+                              .message()),
+              HasSubstr("rules[4].match.bounced_by: 'nowhere' is not a department"));
+  for (const char* reserved :
+       {"default", "hop-limit", "all-bounced", "reassigned", "confidential", "category:noise"}) {
+    EXPECT_THAT(
+        std::string(RuleSet::Parse(std::string(kRules) + "  - id: \"" + reserved +
+                                       "\"\n    match: {}\n    result: {department: works}\n",
+                                   "rules.yaml")
+                        .status()
+                        .message()),
+        HasSubstr("is the id of a decision no rule makes"))
+        << reserved;
+  }
+}
+
+TEST(Rules, AReassignmentKeepsThePriorityAndTakesTheSkillsOfItsDepartment) {
+  auto rules = Load();
+  RouteInput in = Input("lighting", "gevaar: kabel ligt bloot");
+  auto d = rules->DecideReassigned(in, "works", "lights", "paal in de rijweg");
+  EXPECT_EQ(d.rule_id(), "reassigned");
+  EXPECT_FALSE(IsTriage(d));
+  EXPECT_EQ(d.department(), "works");
+  EXPECT_EQ(d.team(), "lights");
+  EXPECT_EQ(d.priority(), t::URGENT);
+  EXPECT_EQ(d.dispatch_topic(), "meldpunt.dispatch.works.v1");
+  ASSERT_EQ(d.required_skills_size(), 1);
+  EXPECT_EQ(d.required_skills(0), "lighting");
+  EXPECT_THAT(d.explanation(), HasSubstr("paal in de rijweg"));
+  auto elsewhere = rules->DecideReassigned(in, "mobility", "lights", "");
+  EXPECT_EQ(elsewhere.team(), "") << "lights is no team of mobility";
+  EXPECT_EQ(elsewhere.required_skills_size(), 0) << "lighting is not mobility's category";
+  in.draft.set_confidential(true);
+  auto confidential = rules->DecideReassigned(in, "works", "", "paal in de rijweg");
+  EXPECT_EQ(confidential.explanation().find("paal"), std::string::npos);
+  EXPECT_EQ(confidential.explanation().find("gevaar"), std::string::npos);
 }
 
 TEST(Rules, AssigneeIsLeastLoadedWithCapacityAndSkills) {
@@ -240,6 +329,48 @@ TEST(Rules, AConfidentialCaseGoesToTheConfidentialDepartmentWhateverMatches) {
   auto fallback = RuleSet::Parse("default_department: a\ndepartments: [{id: a}, {id: b}]\n", "f");
   ASSERT_TRUE(fallback.ok()) << fallback.status();
   EXPECT_EQ((*fallback)->confidential_department(), "a");
+}
+
+// The shipped file (deploy/config/routing-rules.yaml): a bounce has a next candidate, and when
+// every candidate bounced the case it goes to triage.
+TEST(ShippedRules, ABounceHasANextCandidateAndThenTriage) {
+  const char* source = std::getenv("MELDPUNT_SOURCE_DIR");
+  auto loaded =
+      RuleSet::LoadFile(std::string(source ? source : ".") + "/deploy/config/routing-rules.yaml");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const RuleSet& rules = **loaded;
+  RouteInput tree = Input("trees");
+  EXPECT_EQ(rules.Decide(tree).department(), "green-spaces");
+  tree.bounced = {"green-spaces"};
+  tree.hops = 1;
+  auto second = rules.Decide(tree);
+  EXPECT_EQ(second.department(), "public-works");
+  EXPECT_EQ(second.team(), "roads");
+  EXPECT_EQ(second.rule_id(), "street-trees");
+  tree.bounced = {"green-spaces", "public-works"};
+  tree.hops = 2;
+  auto triage = rules.Decide(tree);
+  EXPECT_TRUE(IsTriage(triage));
+  EXPECT_EQ(triage.rule_id(), "all-bounced");
+  EXPECT_EQ(triage.department(), rules.default_department());
+
+  RouteInput road = Input("potholes");
+  EXPECT_EQ(rules.Decide(road).department(), "public-works");
+  road.bounced = {"public-works"};
+  road.hops = 1;
+  auto referred = rules.Decide(road);
+  EXPECT_EQ(referred.refer_to(), "Agentschap Wegen en Verkeer");
+  EXPECT_EQ(referred.rule_id(), "regional-roads");
+
+  // The team's choice bounced as well: max_hops.
+  tree.bounced = {"green-spaces", "public-works", "mobility"};
+  tree.hops = rules.max_hops();
+  EXPECT_EQ(rules.Decide(tree).rule_id(), "hop-limit");
+  // Confidential cases still go to the team as a routed case, whatever bounced.
+  tree.draft.set_confidential(true);
+  auto confidential = rules.Decide(tree);
+  EXPECT_FALSE(IsTriage(confidential));
+  EXPECT_EQ(confidential.rule_id(), "confidential");
 }
 
 TEST(Words, SplitsOnNonLettersAndLowerCases) {
