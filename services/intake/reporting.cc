@@ -475,7 +475,10 @@ std::vector<t::Case> ReceivedIn(std::vector<t::Case> cases, absl::Time from, abs
 
 bool Overdue(const t::RunningClock& clock,
              const google::protobuf::RepeatedPtrField<std::string>& breached, absl::Time now) {
-  if (clock.paused() || !clock.has_due_at()) return Contains(breached, clock.clock());
+  // The fold copies a ClockStarted's due time as it came: an event without one gives 0.
+  const bool due_known =
+      clock.has_due_at() && (clock.due_at().seconds() != 0 || clock.due_at().nanos() != 0);
+  if (clock.paused() || !due_known) return Contains(breached, clock.clock());
   return events::GetTime(clock.due_at()) < now;
 }
 
@@ -592,8 +595,8 @@ std::string Html(const v1::GetIndicatorsResponse& indicators, const v1::Complain
       ".value{font-size:24px;font-weight:bold}.label{color:#57606a;font-size:13px}",
       "svg text{font-size:13px;fill:#1f2328}.chart-title{font-size:15px;font-weight:bold}",
       ".note{color:#57606a;font-size:13px;max-width:760px}",
-      "table{border-collapse:collapse;font-size:13px;margin-top:8px}th,td{border:1px solid "
-      "#d0d7de;padding:4px 8px;text-align:right}th:first-child,td:first-child{text-align:left}",
+      "table{border-collapse:collapse;font-size:12px;margin-top:8px}th,td{border:1px solid "
+      "#d0d7de;padding:3px 6px;text-align:right}th:first-child,td:first-child{text-align:left}",
       "th{background:#f6f8fa}@media print{body{margin:12mm}}</style></head><body>", "<h1>",
       Escape(absl::Substitute(Text(lang, T::kTitle), r.year())), "</h1>", "<div class=\"sub\">",
       Escape(absl::Substitute(Text(lang, T::kSubtitle), r.year(),

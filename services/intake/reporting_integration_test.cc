@@ -2,6 +2,9 @@
 // reported by its Reporting service, and checked three ways: against the figures worked out from
 // the plan that generated the year, against a recount from the raw log, and the annual report as
 // CSV and as HTML, which headless Chromium renders to a screenshot that must show its charts.
+// Then handcrafted cases of 2023-2024 through the same path: periods, months and the 45 days count
+// from receipt, an open clock past its due time counts as late in the share, the exports speak the
+// requested language, and an unknown language is refused naming the field.
 #include <zlib.h>
 
 #include <algorithm>
@@ -525,6 +528,13 @@ TEST_F(ReportingIntegration, ASeededYearEqualsThePlanTheRecountAndRendersAsChart
     EXPECT_EQ(within, m.within);
   }
 
+  // Every seeded case started the answer clock: each is in exactly one of the four categories.
+  int64_t ran = 0;
+  for (const auto& share : got.total().within_term()) {
+    ran += share.within_term() + share.late() + share.open_overdue() + share.open_within_term();
+  }
+  EXPECT_EQ(ran, kCases);
+
   // Every open case of the year is more than 90 days old by now.
   EXPECT_EQ(got.total().backlog(3).cases(), got.total().open());
 
@@ -587,7 +597,7 @@ TEST_F(ReportingIntegration, ASeededYearEqualsThePlanTheRecountAndRendersAsChart
   v1::ExportReportResponse csv;
   ASSERT_TRUE(reporting->ExportReport(deadline().get(), export_request, &csv).ok());
   EXPECT_EQ(csv.content_type(), "text/csv; charset=utf-8");
-  EXPECT_NE(csv.body().find(absl::StrCat("\r\ntotal,", kCases, ",", got.total().closed(), ",",
+  EXPECT_NE(csv.body().find(absl::StrCat("\r\ntotaal,", kCases, ",", got.total().closed(), ",",
                                          got.total().open(), ",")),
             std::string::npos)
       << csv.body().substr(0, 800);
@@ -636,6 +646,254 @@ TEST_F(ReportingIntegration, ASeededYearEqualsThePlanTheRecountAndRendersAsChart
       "%lld; text %lld)\n",
       shot.c_str(), width, height, static_cast<long long>(blue), static_cast<long long>(green),
       static_cast<long long>(amber), static_cast<long long>(violet), static_cast<long long>(ink));
+  app.Stop();
+}
+
+// Writes handcrafted cases to the log, one event at a time, each with a deterministic id.
+class Writer {
+ public:
+  explicit Writer(const testing::Stack& stack)
+      : producer_(
+            kafka::Producer::Create({.brokers = stack.kafka, .extra = stack.kafka_properties})) {}
+  bool ok() const { return producer_.ok(); }
+
+  // A case received at `received` and registered (submitted) at `submitted`.
+  std::string Submit(const std::string& name, t::CaseKind kind, const std::string& received,
+                     const std::string& submitted) {
+    const std::string id = events::CaseIdFor("report-receipt", absl::StrCat(tag_, name));
+    ev::Envelope e = At(id, submitted);
+    auto* s = e.mutable_case_submitted();
+    s->set_submitting_system("crm");
+    s->set_request_key(id);
+    s->set_reference(events::ReferenceFor(id, 2024, 8));
+    auto* d = s->mutable_draft();
+    d->set_kind(kind);
+    d->set_channel(t::LETTER);
+    d->set_category(kind == t::COMPLAINT ? "waiting-time" : "potholes");
+    d->set_description("A handcrafted case of the reporting test");
+    d->mutable_reporter()->set_anonymous(kind != t::COMPLAINT);
+    events::SetTime(d->mutable_received_at(), Utc(received));
+    Send(e);
+    return id;
+  }
+  void Started(const std::string& id, const std::string& at, const std::string& due) {
+    ev::Envelope e = At(id, at);
+    e.mutable_clock_started()->set_clock("answer");
+    e.mutable_clock_started()->set_generation(1);
+    events::SetTime(e.mutable_clock_started()->mutable_due_at(), Utc(due));
+    Send(e);
+  }
+  void Stopped(const std::string& id, const std::string& at, bool within) {
+    ev::Envelope e = At(id, at);
+    e.mutable_clock_stopped()->set_clock("answer");
+    e.mutable_clock_stopped()->set_generation(1);
+    e.mutable_clock_stopped()->set_within_term(within);
+    Send(e);
+  }
+  void Paused(const std::string& id, const std::string& at) {
+    ev::Envelope e = At(id, at);
+    e.mutable_clock_paused()->set_clock("answer");
+    e.mutable_clock_paused()->set_generation(1);
+    Send(e);
+  }
+  void Breached(const std::string& id, const std::string& at) {
+    ev::Envelope e = At(id, at);
+    e.mutable_deadline_breached()->set_clock("answer");
+    e.mutable_deadline_breached()->set_generation(1);
+    Send(e);
+  }
+  void Extended(const std::string& id, const std::string& at, const std::string& due) {
+    ev::Envelope e = At(id, at);
+    e.mutable_clock_extended()->set_clock("answer");
+    e.mutable_clock_extended()->set_generation(1);
+    events::SetTime(e.mutable_clock_extended()->mutable_due_at(), Utc(due));
+    Send(e);
+  }
+  ev::Envelope At(const std::string& id, const std::string& at) {
+    ev::Envelope e = events::NewEnvelope(id, "report-receipt", Utc(at));
+    e.mutable_actor()->set_id("system:report-receipt");
+    return e;
+  }
+  void Send(ev::Envelope& e) {
+    events::Finish(e, events::DeterministicId("receipt", {e.case_id(), absl::StrCat(seq_++)}));
+    ASSERT_TRUE((*producer_)
+                    ->SendAsync(events::ToRecord(events::kCaseEventsTopic, e),
+                                [](absl::StatusOr<kafka::Delivered> d) { EXPECT_TRUE(d.ok()); })
+                    .ok());
+  }
+  bool Flush() { return (*producer_)->Flush(absl::Seconds(30)).ok(); }
+
+  static absl::Time Utc(const std::string& text) {
+    absl::Time out;
+    EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, text, &out, nullptr)) << text;
+    return out;
+  }
+
+ private:
+  absl::StatusOr<std::unique_ptr<kafka::Producer>> producer_;
+  std::string tag_ = testing::UniqueName("r");
+  int64_t seq_ = 0;
+};
+
+TEST_F(ReportingIntegration, PeriodsCountByReceiptAndAnOpenOverdueClockCountsAsLate) {
+  IntakeConfig config = TestConfig(stack_, "intake-reporting-receipt");
+  IntakeApp app(config);
+  ASSERT_TRUE(app.Start().ok());
+  Writer w(stack_);
+  ASSERT_TRUE(w.ok());
+  // A letter of 30 December 2023, registered on 3 January 2024: a case of 2023.
+  w.Submit("letter-2023", t::REPORT, "2023-12-30T10:00:00Z", "2024-01-03T09:00:00Z");
+  // Open, due on 5 February 2024: long overdue.
+  const std::string overdue =
+      w.Submit("overdue", t::REPORT, "2024-01-05T09:00:00Z", "2024-01-05T09:00:00Z");
+  w.Started(overdue, "2024-01-05T09:00:00Z", "2024-02-05T09:00:00Z");
+  // A complaint received on 20 November, registered on 3 December, answered on 15 January: 56
+  // days from receipt (late), 43 from registration.
+  const std::string complaint =
+      w.Submit("complaint", t::COMPLAINT, "2024-11-20T09:00:00Z", "2024-12-03T09:00:00Z");
+  {
+    ev::Envelope a = w.At(complaint, "2024-12-04T09:00:00Z");
+    a.mutable_admissibility_decided()->set_admissible(true);
+    w.Send(a);
+    ev::Envelope r = w.At(complaint, "2024-12-04T10:00:00Z");
+    r.mutable_case_routed()->set_department("complaints-office");
+    r.mutable_case_routed()->set_hop(1);
+    w.Send(r);
+    ev::Envelope answered = w.At(complaint, "2025-01-15T09:00:00Z");
+    answered.mutable_case_answered()->set_answer("Done.");
+    answered.mutable_case_answered()->set_outcome(ev::FOUNDED);
+    w.Send(answered);
+  }
+  // Stopped within the term, and late.
+  const std::string within =
+      w.Submit("within", t::REPORT, "2024-03-01T09:00:00Z", "2024-03-01T09:00:00Z");
+  w.Started(within, "2024-03-01T09:00:00Z", "2024-03-11T09:00:00Z");
+  w.Stopped(within, "2024-03-05T09:00:00Z", true);
+  const std::string late =
+      w.Submit("late", t::REPORT, "2024-07-01T09:00:00Z", "2024-07-01T09:00:00Z");
+  w.Started(late, "2024-07-01T09:00:00Z", "2024-07-11T09:00:00Z");
+  w.Stopped(late, "2024-07-20T09:00:00Z", false);
+  // Open within its term, which the team extended.
+  const std::string extended =
+      w.Submit("extended", t::REPORT, "2024-06-01T09:00:00Z", "2024-06-01T09:00:00Z");
+  w.Started(extended, "2024-06-01T09:00:00Z", "2099-01-01T00:00:00Z");
+  w.Extended(extended, "2024-06-02T09:00:00Z", "2099-02-01T00:00:00Z");
+  // Paused before its due time (waiting for the reporter): within the term. Paused after its
+  // breach: overdue.
+  const std::string paused =
+      w.Submit("paused", t::REPORT, "2024-04-01T09:00:00Z", "2024-04-01T09:00:00Z");
+  w.Started(paused, "2024-04-01T09:00:00Z", "2024-04-10T09:00:00Z");
+  w.Paused(paused, "2024-04-05T09:00:00Z");
+  const std::string breached =
+      w.Submit("breached", t::REPORT, "2024-05-01T09:00:00Z", "2024-05-01T09:00:00Z");
+  w.Started(breached, "2024-05-01T09:00:00Z", "2024-05-10T09:00:00Z");
+  w.Breached(breached, "2024-05-10T09:00:00Z");
+  w.Paused(breached, "2024-05-12T09:00:00Z");
+  ASSERT_TRUE(w.Flush());
+
+  auto reporting = v1::Reporting::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", app.grpc_port()), grpc::InsecureChannelCredentials()));
+  const auto deadline = [] {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    return c;
+  };
+  const auto indicators = [&](int year, v1::GetIndicatorsResponse* out) {
+    v1::GetIndicatorsRequest request;
+    events::SetTime(request.mutable_from(),
+                    Brussels().At(absl::CivilSecond(year, 1, 1, 0, 0, 0)).pre);
+    events::SetTime(request.mutable_to(),
+                    Brussels().At(absl::CivilSecond(year + 1, 1, 1, 0, 0, 0)).pre);
+    request.set_group_by(v1::GROUP_MONTH);
+    return reporting->GetIndicators(deadline().get(), request, out);
+  };
+  const auto answer = [](const v1::IndicatorRow& row) {
+    for (const auto& s : row.within_term())
+      if (s.clock() == "answer") return s;
+    return v1::ClockShare();
+  };
+  // Until the projection holds every event written (the last of each case).
+  v1::GetIndicatorsResponse y2024;
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        if (!indicators(2024, &y2024).ok()) return false;
+        const v1::ClockShare s = answer(y2024.total());
+        return y2024.total().received() == 7 && y2024.total().answered() == 1 && s.stopped() == 2 &&
+               s.open_overdue() == 2 && s.open_within_term() == 2 && s.extended() == 1;
+      },
+      absl::Seconds(90)))
+      << y2024.total().DebugString();
+
+  // By receipt: the letter of 2023 is not in 2024, though registered in it; the complaint is in
+  // November, the month it came in, not December, when it was registered.
+  std::map<std::string, int64_t> months;
+  for (const auto& row : y2024.rows()) months[row.group()] = row.received();
+  EXPECT_EQ(months, (std::map<std::string, int64_t>{{"2024-01", 1},
+                                                    {"2024-03", 1},
+                                                    {"2024-04", 1},
+                                                    {"2024-05", 1},
+                                                    {"2024-06", 1},
+                                                    {"2024-07", 1},
+                                                    {"2024-11", 1}}));
+  v1::GetIndicatorsResponse y2023;
+  ASSERT_TRUE(indicators(2023, &y2023).ok());
+  EXPECT_EQ(y2023.total().received(), 1);
+  ASSERT_EQ(y2023.rows_size(), 1);
+  EXPECT_EQ(y2023.rows(0).group(), "2023-12");
+  // Handling from receipt: 20 November to 15 January.
+  EXPECT_DOUBLE_EQ(y2024.total().handling_days_p50(), 56);
+
+  // The share: 1 within the term of 2 stopped and 2 open and overdue.
+  const v1::ClockShare s = answer(y2024.total());
+  EXPECT_EQ(s.within_term(), 1);
+  EXPECT_EQ(s.late(), 1);
+  EXPECT_EQ(s.open_overdue(), 2);
+  EXPECT_EQ(s.open_within_term(), 2);
+  EXPECT_DOUBLE_EQ(s.share(), 0.25);
+  EXPECT_EQ(y2024.total().extensions(), 1);
+
+  // The complaints report of 2024: answered late, counted from receipt.
+  v1::GetComplaintsReportRequest complaints_request;
+  complaints_request.set_year(2024);
+  complaints_request.set_language(t::FR);
+  v1::ComplaintsReport report;
+  ASSERT_TRUE(reporting->GetComplaintsReport(deadline().get(), complaints_request, &report).ok());
+  EXPECT_EQ(report.received(), 1);
+  EXPECT_EQ(report.answered(), 1);
+  EXPECT_EQ(report.answered_within_45_days(), 0);
+  EXPECT_EQ(report.answered_later(), 1);
+  EXPECT_DOUBLE_EQ(report.average_handling_days(), 56);
+
+  // The exports in the language asked for, the share as computed, the grounds in words.
+  v1::ExportReportRequest export_request;
+  export_request.set_year(2024);
+  export_request.set_format(v1::HTML);
+  export_request.set_language(t::EN);
+  v1::ExportReportResponse html;
+  ASSERT_TRUE(reporting->ExportReport(deadline().get(), export_request, &html).ok());
+  EXPECT_NE(html.body().find("<html lang=\"en\">"), std::string::npos);
+  EXPECT_NE(html.body().find("<td>answer</td><td>1</td><td>1</td><td>2</td><td>2</td><td>25%</td>"
+                             "<td>1</td>"),
+            std::string::npos)
+      << html.body();
+  EXPECT_NE(html.body().find("the facts date from more than a year before the complaint"),
+            std::string::npos);
+  export_request.set_format(v1::CSV);
+  export_request.clear_language();  // Dutch
+  v1::ExportReportResponse csv;
+  ASSERT_TRUE(reporting->ExportReport(deadline().get(), export_request, &csv).ok());
+  EXPECT_NE(csv.body().find("\r\ntotaal,7,"), std::string::npos) << csv.body();
+  EXPECT_NE(csv.body().find(",1,1,2,2,0.25,1\r\n"), std::string::npos) << csv.body();
+
+  // An unknown language: refused, naming the field, on both RPCs that take one.
+  export_request.set_language(static_cast<t::Language>(9));
+  grpc::Status refused = reporting->ExportReport(deadline().get(), export_request, &csv);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("language"), std::string::npos) << refused.error_message();
+  complaints_request.set_language(static_cast<t::Language>(9));
+  refused = reporting->GetComplaintsReport(deadline().get(), complaints_request, &report);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("language"), std::string::npos) << refused.error_message();
   app.Stop();
 }
 

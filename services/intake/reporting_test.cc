@@ -225,6 +225,12 @@ TEST(OnTime, AnOpenCaseAlreadyOverdueCountsAsLateInTheShare) {
   restarted.add_clocks_extended("answer");
   cases.push_back(restarted);
 
+  // Started without a due time (the fold keeps 0): judged by its breach only, and not breached.
+  t::Case no_due = Make("2025-06-07T08:00:00Z", t::REPORT, t::ROUTED);
+  no_due.add_running_clocks()->set_clock("answer");
+  no_due.mutable_running_clocks(0)->mutable_due_at();
+  cases.push_back(no_due);
+
   const auto r = Indicators(cases, Utc("2025-06-01T00:00:00Z"), Utc("2025-07-01T00:00:00Z"),
                             v1::GROUP_NONE, now);
   const v1::ClockShare& s = ShareOf(r.total(), "answer");
@@ -232,7 +238,7 @@ TEST(OnTime, AnOpenCaseAlreadyOverdueCountsAsLateInTheShare) {
   EXPECT_EQ(s.late(), 1);
   EXPECT_EQ(s.stopped(), 2);
   EXPECT_EQ(s.open_overdue(), 2);
-  EXPECT_EQ(s.open_within_term(), 3);
+  EXPECT_EQ(s.open_within_term(), 4);
   EXPECT_EQ(s.extended(), 1);
   // 1 / (2 stopped + 2 open and overdue), not 1 / 2.
   EXPECT_DOUBLE_EQ(s.share(), 0.25);
