@@ -65,7 +65,7 @@ const Entry kTexts[] = {
     {T::kOnTimeNote,
      {"Aandeel binnen de termijn = binnen de termijn / (afgerond + open en termijn overschreden): "
       "een dossier dat nog open is en waarvan de termijn al verstreken is, telt als te laat. Een "
-      "stilgelegde termijn telt als overschreden als hij vóór de stillegging al verstreken was.",
+      "geschorste termijn telt als overschreden als hij vóór de schorsing al verstreken was.",
       "Part dans le délai = dans le délai / (terminés + en cours hors délai)\u00a0: un dossier "
       "encore en cours dont le délai est déjà dépassé compte comme en retard. Un délai suspendu "
       "compte comme dépassé s'il l'était déjà avant la suspension.",
@@ -124,7 +124,7 @@ const Entry kTexts[] = {
     {T::kColMedianDays, {"mediaan (dagen)", "médiane (jours)", "median (days)"}},
     {T::kColP90Days, {"90e percentiel (dagen)", "90e centile (jours)", "90th percentile (days)"}},
     {T::kColBounces, {"teruggestuurd", "renvoyés", "bounced"}},
-    {T::kColReroutes, {"opnieuw doorgestuurd", "réorientés", "re-routed"}},
+    {T::kColReroutes, {"opnieuw doorgestuurd", "réacheminés", "re-routed"}},
     {T::kColAnswered, {"beantwoord", "répondus", "answered"}},
     {T::kColReopened, {"heropend", "rouverts", "reopened"}},
     {T::kColReopenRate, {"aandeel heropend", "taux de réouverture", "reopen rate"}},
