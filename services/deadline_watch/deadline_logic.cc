@@ -339,6 +339,9 @@ absl::Status DeadlineLogic::Stop(const events::Envelope& e, v1::Clock& clock,
   if (policy != nullptr) RETURN_IF_ERROR(store_.Cancel(partition, TimersFor(clock, *policy)));
   clock.set_status(v1::STOPPED);
   *clock.mutable_stopped_at() = e.occurred_at();
+  // A stopped clock is neither suspended nor waiting (the reason and `changes` say it was).
+  clock.set_suspended(false);
+  clock.set_waiting_for_reporter(false);
   clock.set_changed_by(e.event_id());
   RETURN_IF_ERROR(store_.PutClock(clock));
   out.push_back(ClockEvent(e, clock, "stopped", token));

@@ -833,6 +833,46 @@ TEST_F(ClockChangeTest, ASuspendedClockIsNotResumedByTheReporterNorAReporterPaus
   EXPECT_EQ(events::GetTime(Answer().due_at()), kStart + absl::Hours(246));
 }
 
+TEST_F(ClockChangeTest, APausedClockMayBeExtendedAndMovesAgainOnResume) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  RequestInformation(kStart + absl::Hours(10));
+  const size_t pending = store_.Pending(0);
+  clock_.Set(kStart + absl::Hours(20));
+  Run(Extend("x", "48h"));
+  v1::Clock clock = Answer();
+  EXPECT_EQ(clock.status(), v1::PAUSED) << "it keeps standing still";
+  EXPECT_EQ(events::GetTime(clock.due_at()), kStart + absl::Hours(288));
+  EXPECT_EQ(store_.Pending(0), pending) << "nothing scheduled while paused";
+  ProvideInformation(kStart + absl::Hours(30));  // paused 20 h
+  clock = Answer();
+  EXPECT_EQ(clock.status(), v1::RUNNING);
+  EXPECT_EQ(clock.generation(), 3);
+  EXPECT_EQ(events::GetTime(clock.due_at()), kStart + absl::Hours(308));
+  clock_.Set(kStart + absl::Hours(307));
+  ASSERT_EQ(FireAll().size(), 1u);  // the warning at half of the moved term
+  clock_.Set(kStart + absl::Hours(308));
+  auto breached = FireAll();
+  ASSERT_EQ(breached.size(), 1u);
+  EXPECT_EQ(breached[0].event->deadline_breached().generation(), 3);
+}
+
+TEST_F(ClockChangeTest, ASuspendedClockStopsLikeAnyOther) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  clock_.Set(kStart + absl::Hours(10));
+  Run(Command(ClockCommand::Kind::kSuspend, "s-1"));
+  auto out = logic_.OnEvent(
+      Event([](events::Envelope& e) { e.mutable_case_answered(); }, kStart + absl::Hours(20)), 0);
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_TRUE((*out)[0].clock_stopped().within_term());
+  EXPECT_EQ(Answer().status(), v1::STOPPED);
+  EXPECT_FALSE(Answer().suspended());
+  EXPECT_EQ(logic_.Plan(Command(ClockCommand::Kind::kResume, "r-1")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  clock_.Set(kStart + absl::Hours(500));
+  EXPECT_TRUE(FireAll().empty());
+}
+
 TEST_F(ClockChangeTest, ARepeatWithTheSameCommandIdChangesNothing) {
   ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
   clock_.Set(kStart + absl::Hours(10));
