@@ -1,5 +1,6 @@
 #include "services/intake/app.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/time/clock.h"
@@ -71,7 +72,11 @@ absl::Status IntakeApp::Start() {
   admin_service_ = std::make_unique<AdminService>(*security_.guard, *logic_, *metrics_,
                                                   [this] { return RebuildProjection(); });
   grpc_.SetMetrics(registry_.get());
-  reporting_ = std::make_unique<ReportingService>(*security_.guard, *store_, clock_);
+  // Cases of a period are found among those registered up to this long after it: at least the
+  // furthest a receipt may lie before its registration.
+  reporting_ = std::make_unique<ReportingService>(
+      *security_.guard, *store_, clock_,
+      std::max(ReportingService::kDefaultRegistrationDelay, config_.received_at_max_age));
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen,
                               {service_.get(), casework_.get(), admin_service_.get(),
                                reporting_.get(), dead_letters_.service.get()},

@@ -55,12 +55,6 @@ grpc::Status ReportingService::GetComplaintsReport(grpc::ServerContext* context,
   if (absl::Status bad = reporting::CheckYear(request->year()); !bad.ok()) {
     return grpc_util::ToGrpcStatus(bad);
   }
-  // The report itself holds ids (the grounds are keys of an API); the language is checked so
-  // that a client learns of a wrong one, and words are for the exports.
-  if (absl::StatusOr<reporting::Lang> lang = reporting::LanguageOf(request->language());
-      !lang.ok()) {
-    return grpc_util::ToGrpcStatus(lang.status());
-  }
   absl::StatusOr<std::vector<Case>> cases = YearCases(request->year());
   if (!cases.ok()) return grpc_util::ToGrpcStatus(cases.status());
   *response = reporting::Complaints(*cases, request->year(), clock_.Now(), calendar_);
