@@ -184,12 +184,159 @@ TEST(RoutingIntegration, NearbyCasesRoutedAtOnceOnOtherLanesAreLinked) {
       ++links[pair_of[e->case_id()]];
       EXPECT_EQ(pair_of[e->case_linked().master_case_id()], pair_of[e->case_id()]);
     }
-    if (e->has_case_routed()) ++routed;
+    // Routing's answer: a category of no department is triaged.
+    if (e->has_case_routed() || e->has_case_triaged()) ++routed;
   }
   app.Stop();
   std::remove(rules_file.c_str());
   EXPECT_EQ(routed, 2 * kPairs);
   for (int pair = 0; pair < kPairs; ++pair) EXPECT_EQ(links[pair], 1) << "pair " << pair;
+}
+
+// A case nobody can take, through Kafka and Redis: CaseTriaged on the case log and the message on
+// the triage queue's feed, the route state with nobody; then the team's reassignment (a
+// CaseReassigned on the log) is answered with CaseRouted and the department's dispatch, and the
+// route state and workload follow routing's own answer.
+TEST(RoutingIntegration, ATriagedCaseIsRoutedOnByTheTeamsReassignment) {
+  auto stack = testing::LoadStack();
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  const std::string rules_file = std::string(std::getenv("MELDPUNT_BINARY_DIR")) + "/" +
+                                 testing::UniqueName("rules") + ".yaml";
+  Write(rules_file, R"(
+default_department: triage
+departments:
+  - {id: triage}
+  - id: works
+    teams: [{id: roads, members: [{id: an, capacity: 5}]}]
+categories: [{id: roads, department: works}, {id: noise}]
+)");
+  RoutingConfig config;
+  config.grpc_listen = "127.0.0.1:0";
+  config.grpc_plaintext_loopback = true;
+  config.admin_listen = "127.0.0.1:0";
+  testing::UseStackKafka(*stack, config);
+  config.redis_address = stack->redis;
+  config.privacy_master_key_file = testing::DevMasterKeyFile();
+  config.key_store_address = stack->key_store;
+  config.consumer_group = testing::UniqueName("routing-triage");
+  // The group reads the whole log, earlier tests' cases included; see the test above.
+  config.produce_timeout = absl::Seconds(2);
+  config.rules_file = rules_file;
+  ASSERT_TRUE(service::InstallKafkaSecurity(config).ok());
+  RoutingApp app(config);
+  ASSERT_TRUE(app.Start().ok());
+
+  auto producer =
+      kafka::Producer::Create({.brokers = stack->kafka, .extra = stack->kafka_properties});
+  ASSERT_TRUE(producer.ok());
+  auto events_reader = kafka::Consumer::Create({.brokers = stack->kafka,
+                                                .group_id = testing::UniqueName("triage-events"),
+                                                .topics = {events::kCaseEventsTopic},
+                                                .extra = stack->kafka_properties});
+  ASSERT_TRUE(events_reader.ok());
+  auto feeds_reader = kafka::Consumer::Create(
+      {.brokers = stack->kafka,
+       .group_id = testing::UniqueName("triage-feeds"),
+       .topics = {events::DispatchTopic("triage"), events::DispatchTopic("works")},
+       .extra = stack->kafka_properties});
+  ASSERT_TRUE(feeds_reader.ok());
+  const std::string case_id = events::CaseIdFor("routing-test", testing::UniqueName("triage"));
+  auto send = [&](const events::Envelope& e) {
+    ASSERT_TRUE(
+        (*producer)
+            ->Send(events::ToRecord(events::kCaseEventsTopic, e), absl::Now() + absl::Seconds(10))
+            .ok());
+  };
+  // The next routing output of the case on the log.
+  auto next_output = [&]() -> std::optional<events::Envelope> {
+    const absl::Time until = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < until) {
+      auto record = (*events_reader)->Poll(absl::Milliseconds(200));
+      if (!record.ok() || !record->has_value() || (*record)->key != case_id) continue;
+      auto e = events::Decode((*record)->value);
+      if (e.ok() && e->producer() == "routing") return *e;
+    }
+    return std::nullopt;
+  };
+
+  events::Envelope submitted = events::NewEnvelope(case_id, "intake", absl::Now());
+  submitted.mutable_case_submitted()->mutable_draft()->set_kind(t::REPORT);
+  submitted.mutable_case_submitted()->mutable_draft()->set_category("noise");
+  submitted.mutable_case_submitted()->mutable_draft()->set_description("loud");
+  events::Finish(submitted, events::DeterministicId("submitted", {case_id}));
+  send(submitted);
+  std::optional<events::Envelope> triaged = next_output();
+  ASSERT_TRUE(triaged.has_value());
+  ASSERT_EQ(triaged->type(), "CaseTriaged") << triaged->DebugString();
+  EXPECT_EQ(triaged->event_id(), events::DeterministicId("triaged", {submitted.event_id()}));
+  EXPECT_NE(triaged->case_triaged().reason().find("category noise has no department"),
+            std::string::npos)
+      << triaged->case_triaged().reason();
+
+  auto redis = redis::Client::Create({.address = stack->redis});
+  ASSERT_TRUE(redis.ok());
+  RedisRouteStore store(**redis);
+  // Routing saves its state once it folded its own CaseTriaged from the log.
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        auto state = store.Load(case_id);
+        return state.ok() && state->last_routed_event_id() == triaged->event_id();
+      },
+      absl::Seconds(30)));
+  auto state = store.Load(case_id);
+  EXPECT_EQ(state->department(), "");
+  EXPECT_EQ(state->hops(), 0);
+  EXPECT_TRUE(RoutingLogic::InTriage(*state));
+
+  events::Envelope reassigned = events::NewEnvelope(case_id, "intake", absl::Now());
+  reassigned.mutable_case_reassigned()->set_department("works");
+  reassigned.mutable_case_reassigned()->set_reason("het lawaai komt van de wegenwerken");
+  events::Finish(reassigned, events::DeterministicId("reassigned", {case_id}));
+  send(reassigned);
+  std::optional<events::Envelope> routed = next_output();
+  ASSERT_TRUE(routed.has_value());
+  ASSERT_EQ(routed->type(), "CaseRouted") << routed->DebugString();
+  EXPECT_EQ(routed->event_id(), events::DeterministicId("routed", {reassigned.event_id()}));
+  EXPECT_EQ(routed->case_routed().department(), "works");
+  EXPECT_EQ(routed->case_routed().rule_id(), "reassigned");
+  EXPECT_EQ(routed->case_routed().assignee(), "an");
+  EXPECT_EQ(routed->case_routed().hop(), 1);
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        auto s = store.Load(case_id);
+        return s.ok() && s->last_routed_event_id() == routed->event_id();
+      },
+      absl::Seconds(30)));
+  state = store.Load(case_id);
+  EXPECT_EQ(state->department(), "works");
+  EXPECT_EQ(state->assignee(), "an");
+  EXPECT_EQ(state->hops(), 1);
+  auto open = store.OpenCases("works", {"an"});
+  ASSERT_TRUE(open.ok());
+  EXPECT_GE(open->at("an"), 1);
+  // Both feeds: the queue's message with the reason, the department's with the assignee.
+  std::vector<events::v1::DispatchMessage> dispatched;
+  const absl::Time until = absl::Now() + absl::Seconds(60);
+  while (dispatched.size() < 2 && absl::Now() < until) {
+    auto feed = (*feeds_reader)->Poll(absl::Milliseconds(200));
+    if (feed.ok() && feed->has_value() && (*feed)->key == case_id) {
+      events::v1::DispatchMessage d;
+      EXPECT_TRUE(d.ParseFromString((*feed)->value));
+      dispatched.push_back(d);
+    }
+  }
+  app.Stop();
+  std::remove(rules_file.c_str());
+  ASSERT_EQ(dispatched.size(), 2u);
+  std::map<std::string, events::v1::DispatchMessage> by_department;
+  for (const auto& d : dispatched) by_department[d.department()] = d;
+  ASSERT_EQ(by_department.count("triage"), 1u);
+  ASSERT_EQ(by_department.count("works"), 1u);
+  EXPECT_EQ(by_department["triage"].dispatch_id(), triaged->event_id());
+  EXPECT_EQ(by_department["triage"].explanation(),
+            std::string(kTriageExplanation) + triaged->case_triaged().reason());
+  EXPECT_EQ(by_department["works"].dispatch_id(), routed->event_id());
+  EXPECT_EQ(by_department["works"].assignee(), "an");
 }
 
 // Workload sets and the duplicate index follow the case's state, idempotently.
