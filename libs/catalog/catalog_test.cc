@@ -1,9 +1,11 @@
 #include "libs/catalog/catalog.h"
 
 #include <cstdlib>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
+#include "libs/catalog/catalog_file.h"
 #include "libs/catalog/slug.h"
 
 namespace meldpunt::catalog {
@@ -131,6 +133,28 @@ TEST(Catalog, TheShippedCatalogueLoads) {
     EXPECT_FALSE(c.labels.fr.empty() || c.labels.en.empty()) << c.id;
     EXPECT_FALSE(c.service_code.empty()) << c.id << " needs a public service code";
   }
+}
+
+TEST(CatalogFile, AChangedFileIsReadAgainAndABadOneKeepsTheCatalogueInForce) {
+  const std::string path = ::testing::TempDir() + "/catalog-file-test.yaml";
+  std::ofstream(path) << kSmall;
+  auto file = CatalogFile::Open(path, absl::ZeroDuration());
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_TRUE((*file)->Current()->Contains("potholes"));
+  // A category added: seen at the next look.
+  std::ofstream(path)
+      << kSmall << "  - id: graffiti\n    labels: {nl: Graffiti, fr: Graffiti, en: Graffiti}\n";
+  EXPECT_TRUE((*file)->Current()->Contains("graffiti"));
+  // A file with an error: refused, the catalogue in force stays, Reload says why.
+  std::ofstream(path) << "categories:\n  - id: Graffiti\n";
+  EXPECT_TRUE((*file)->Current()->Contains("graffiti"));
+  absl::Status reload = (*file)->Reload();
+  EXPECT_EQ(reload.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(reload.message().find("categories[0].id"), std::string::npos) << reload;
+  EXPECT_TRUE((*file)->Current()->Contains("graffiti"));
+  // A missing or bad file at start stops the start.
+  EXPECT_FALSE(CatalogFile::Open(path).ok());
+  EXPECT_FALSE(CatalogFile::Open(path + ".missing").ok());
 }
 
 }  // namespace
