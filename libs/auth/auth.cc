@@ -44,6 +44,7 @@ const absl::flat_hash_map<absl::string_view, unsigned>& Policy() {
       {methods::kReopenCase, kSubmitter | kTeam | kAdmin},
       {methods::kListCases, kDepartment | kTeam | kAdmin},
       {methods::kGetCaseHistory, kSubmitter | kDepartment | kTeam | kAdmin},
+      {methods::kGetCategories, kSubmitter | kDepartment | kTeam | kOps | kAdmin},
       {methods::kAcceptCase, kDepartment | kTeam | kAdmin},
       {methods::kBounceCase, kDepartment | kTeam | kAdmin},
       {methods::kRequestInformation, kDepartment | kTeam | kAdmin},

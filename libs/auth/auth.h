@@ -79,6 +79,7 @@ inline constexpr absl::string_view kWithdrawCase = "/meldpunt.intake.v1.Intake/W
 inline constexpr absl::string_view kReopenCase = "/meldpunt.intake.v1.Intake/ReopenCase";
 inline constexpr absl::string_view kListCases = "/meldpunt.intake.v1.Intake/ListCases";
 inline constexpr absl::string_view kGetCaseHistory = "/meldpunt.intake.v1.Intake/GetCaseHistory";
+inline constexpr absl::string_view kGetCategories = "/meldpunt.intake.v1.Intake/GetCategories";
 inline constexpr absl::string_view kAcceptCase = "/meldpunt.intake.v1.CaseWork/AcceptCase";
 inline constexpr absl::string_view kBounceCase = "/meldpunt.intake.v1.CaseWork/BounceCase";
 inline constexpr absl::string_view kRequestInformation =

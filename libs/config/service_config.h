@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "libs/auth/auth.h"
+#include "libs/catalog/catalog.h"
 #include "libs/config/config.h"
 #include "libs/kafka/security.h"
 
@@ -64,6 +65,8 @@ struct ServiceConfig {
   // The reporters' data keys (AddPrivacyKeys; libs/privacy/privacy.h).
   std::string privacy_master_key_file;
   std::string key_store_address = "127.0.0.1:6380";
+  // The category catalogue (AddCatalogKeys; libs/catalog). Empty: none (development only).
+  std::string catalog_file;
 
   auth::SecurityOptions security() const {
     return {.tls_cert_file = grpc_tls_cert_file,
@@ -290,6 +293,21 @@ void AddPrivacyKeys(Schema<T>& schema) {
               "backed up, and not the Redis of the derived state (which may be flushed and "
               "rebuilt from the log)",
               HostPort());
+}
+
+// The category catalogue every service reads (libs/catalog): checked whole at start and by
+// --check-config.
+template <typename T>
+void AddCatalogKeys(Schema<T>& schema) {
+  schema
+      .String("catalog.file", &T::catalog_file,
+              "the category catalogue (deploy/config/categories.yaml): ids, parents, labels in "
+              "nl/fr/en, public service codes; read again when it changes. Empty: no catalogue "
+              "(development only: categories are then checked as ids only)")
+      .Check([](const T& c) -> absl::Status {
+        if (c.catalog_file.empty()) return absl::OkStatus();
+        return catalog::Catalog::LoadFile(c.catalog_file).status();
+      });
 }
 
 }  // namespace meldpunt::config

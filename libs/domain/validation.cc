@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/catalog/slug.h"
 #include "libs/grpc/status.h"
 #include "libs/status/status_macros.h"
 
@@ -11,14 +12,6 @@ namespace {
 
 using grpc_util::FieldError;
 namespace t = ::meldpunt::types::v1;
-
-bool IsSlug(const std::string& text, size_t max) {
-  if (text.empty() || text.size() > max) return false;
-  for (char c : text) {
-    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-')) return false;
-  }
-  return text.front() != '-' && text.back() != '-';
-}
 
 // Deliberately simple: one @, a dot in the domain, no spaces; the mail server has the last word.
 bool LooksLikeEmail(const std::string& email) {
@@ -121,8 +114,8 @@ absl::Status CheckLocation(const t::Location& l) {
     return FieldError("draft.location.has_coordinates",
                       "must be true when latitude/longitude are given");
   }
-  if (!l.district().empty() && !IsSlug(l.district(), 64)) {
-    return FieldError("draft.location.district", "must be 1-64 characters of a-z, 0-9 and '-'");
+  if (!l.district().empty() && !catalog::IsSlug(l.district())) {
+    return FieldError("draft.location.district", catalog::kSlugRule);
   }
   return absl::OkStatus();
 }
@@ -239,8 +232,8 @@ absl::Status CheckText(const std::string& field, const std::string& text, size_t
 
 absl::Status ValidateSubmission(const std::string& submitting_system,
                                 const std::string& request_key, const t::CaseDraft& draft) {
-  if (!IsSlug(submitting_system, 64)) {
-    return FieldError("submitting_system", "must be 1-64 characters of a-z, 0-9 and '-'");
+  if (!catalog::IsSlug(submitting_system)) {
+    return FieldError("submitting_system", catalog::kSlugRule);
   }
   if (request_key.empty() || request_key.size() > 128) {
     return FieldError("request_key", "must be 1-128 characters (the client's idempotency key)");
@@ -257,9 +250,7 @@ absl::Status ValidateSubmission(const std::string& submitting_system,
     return FieldError("draft.channel",
                       "must be one of WEB, PHONE, EMAIL, COUNTER, LETTER, APP, PARTNER_SYSTEM");
   }
-  if (!IsSlug(draft.category(), 64)) {
-    return FieldError("draft.category", "must be 1-64 characters of a-z, 0-9 and '-'");
-  }
+  if (!catalog::IsSlug(draft.category())) return FieldError("draft.category", catalog::kSlugRule);
   RETURN_IF_ERROR(
       CheckText("draft.description", draft.description(), kMaxDescriptionChars, true, true));
   if (!t::Priority_IsValid(draft.priority()))

@@ -37,6 +37,13 @@ absl::Status IntakeApp::Start() {
   ASSIGN_OR_RETURN(privacy_, service::ConnectKeyStoreAtStart(config_));
   audit_ = std::make_unique<audit::KafkaAuditTrail>(*producer_);
   store_ = std::make_unique<RedisCaseStore>(*redis_);
+  if (config_.catalog_file.empty()) {
+    log::Warning(
+        "no category catalogue (catalog.file): categories are checked as ids only, and "
+        "GetCategories answers FAILED_PRECONDITION; for development only");
+  } else {
+    ASSIGN_OR_RETURN(catalog_, catalog::CatalogFile::Open(config_.catalog_file));
+  }
   const CommandRules rules{.reopen_window = config_.reopen_window,
                            .received_at_max_age = config_.received_at_max_age,
                            .received_at_systems = config_.received_at_systems};
@@ -54,7 +61,8 @@ absl::Status IntakeApp::Start() {
                                                              absl::StatusOr<bool> intact =
                                                                  store_->Intact();
                                                              return !intact.ok() || !*intact;
-                                                           }},
+                                                           },
+                                                       .catalog = catalog_.get()},
                                          &fold_watch_);
   dead_letters_ = service::MakeDeadLetters(config_, *security_.guard, *producer_, "intake",
                                            config_.consumer_group,

@@ -89,6 +89,7 @@ class IntakeApp {
   service::Privacy privacy_;
   std::unique_ptr<audit::KafkaAuditTrail> audit_;
   std::unique_ptr<RedisCaseStore> store_;
+  std::unique_ptr<catalog::CatalogFile> catalog_;
   FoldWatch fold_watch_;  // the projection consumer tells waiting calls what it folded
   std::unique_ptr<IntakeLogic> logic_;
   std::unique_ptr<IntakeService> service_;

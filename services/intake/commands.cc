@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "libs/catalog/slug.h"
 #include "libs/domain/validation.h"
 #include "libs/grpc/status.h"
 #include "libs/status/status_macros.h"
@@ -28,13 +29,6 @@ absl::Status CheckActor(const events::v1::Actor& actor) {
       return FieldError("actor.id", "must be printable ASCII without spaces");
   }
   return domain::CheckText("actor.display_name", actor.display_name(), 200, false, false);
-}
-
-bool IsSlug(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s)
-    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-')) return false;
-  return true;
 }
 
 // Fields every command shares. The actor a request names is only what it says of itself: the
@@ -174,11 +168,12 @@ absl::StatusOr<Command> CloseCommand(const v1::CloseCaseRequest& r) {
 
 absl::StatusOr<Command> ReassignCommand(const v1::ReassignCaseRequest& r) {
   ASSIGN_OR_RETURN(Command c, Base("ReassignCase", r, ""));
-  if (!IsSlug(r.department())) {
-    return FieldError("department", "must be a department id: 1-64 characters of a-z, 0-9 and '-'");
+  if (!catalog::IsSlug(r.department())) {
+    return FieldError("department", absl::StrCat("a department id ", catalog::kSlugRule));
   }
-  if (!r.team().empty() && !IsSlug(r.team()))
-    return FieldError("team", "must be 1-64 of a-z, 0-9, '-'");
+  if (!r.team().empty() && !catalog::IsSlug(r.team())) {
+    return FieldError("team", absl::StrCat("a team id ", catalog::kSlugRule));
+  }
   RETURN_IF_ERROR(domain::CheckText("assignee", r.assignee(), 128, false, false));
   RETURN_IF_ERROR(domain::CheckText("reason", r.reason(), 1000, true, false));
   c.payload = [r](events::Envelope& e) {

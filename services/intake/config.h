@@ -43,6 +43,7 @@ inline config::Schema<IntakeConfig> IntakeSchema() {
   config::Schema<IntakeConfig> schema("meldpunt-intake");
   config::AddServiceKeys(schema);
   config::AddPrivacyKeys(schema);
+  config::AddCatalogKeys(schema);
   schema
       .String("projection.consumer_group", &IntakeConfig::consumer_group,
               "Kafka consumer group of the case projection", config::NonEmpty())

@@ -125,6 +125,18 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
   if (request.correlation_id().size() > 128) {
     return grpc_util::FieldError("correlation_id", "must be at most 128 characters");
   }
+  if (std::shared_ptr<const catalog::Catalog> categories = Catalog()) {
+    const catalog::Category* category = categories->Find(request.draft().category());
+    if (category == nullptr) {
+      return grpc_util::FieldError(
+          "draft.category", absl::StrCat("'", request.draft().category(),
+                                         "' is not in the category catalogue (GetCategories)"));
+    }
+    if (!category->active) {
+      return grpc_util::FieldError("draft.category",
+                                   absl::StrCat("'", category->id, "' is no longer in use"));
+    }
+  }
   if (request.draft().has_received_at()) {
     const absl::Time received = events::GetTime(request.draft().received_at());
     const absl::Time now = clock_.Now();

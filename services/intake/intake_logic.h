@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "libs/catalog/catalog_file.h"
 #include "libs/clock/clock.h"
 #include "libs/events/event_log.h"
 #include "libs/privacy/privacy.h"
@@ -45,6 +46,9 @@ struct IntakeOptions {
   // finished, here or on another replica; null: never): the same UNAVAILABLE. Asked only for a
   // case the projection does not hold.
   std::function<bool()> incomplete;
+  // The category catalogue: a new case's category must be in it and active. Null: categories are
+  // checked as ids only (development).
+  catalog::CatalogFile* catalog = nullptr;
 };
 
 struct SubmitResult {
@@ -76,6 +80,10 @@ class IntakeLogic {
                                       const std::string& actor = "");
   // Whether a submitting system of the submitter role may set draft.received_at.
   bool MaySetReceivedAt(const std::string& submitting_system) const;
+  // The catalogue in force (null without one).
+  std::shared_ptr<const catalog::Catalog> Catalog() const {
+    return options_.catalog == nullptr ? nullptr : options_.catalog->Current();
+  }
 
   // Resolves the case (id or reference), checks the command against its state, appends the event
   // and answers with the case after it. A repeated command_id appends nothing and answers the same.

@@ -240,6 +240,34 @@ TEST_F(IntakeLogicTest, OnlyTheNamedSystemsMaySetTheReceiptTime) {
   EXPECT_FALSE(logic_.MaySetReceivedAt("crm")) << "none by default";
 }
 
+TEST_F(IntakeLogicTest, TheCategoryMustBeAnActiveOneOfTheCatalogue) {
+  auto categories = catalog::Catalog::Parse(R"(categories:
+  - id: public-space
+    labels: {nl: Openbare ruimte, fr: Espace public, en: Public space}
+  - id: street-lighting
+    parent: public-space
+    labels: {nl: Straatverlichting, fr: Eclairage public, en: Street lighting}
+  - id: kiosks
+    labels: {nl: Kiosken, fr: Kiosques, en: Kiosks}
+    active: false
+)",
+                                            "categories.yaml");
+  ASSERT_TRUE(categories.ok()) << categories.status();
+  catalog::CatalogFile file(*categories);
+  IntakeLogic logic(log_, store_, clock_,
+                    {.projection_wait = absl::Milliseconds(50), .catalog = &file});
+  for (const char* category : {"graffiti", "kiosks"}) {
+    v1::SubmitCaseRequest r = Request(std::string("cat-") + category);
+    r.mutable_draft()->set_category(category);
+    absl::Status status = logic.Submit(r, Deadline()).status();
+    EXPECT_EQ(grpc_util::ErrorField(status), "draft.category") << status;
+  }
+  EXPECT_TRUE(log_.appended.empty()) << "a refused category changes nothing";
+  EXPECT_TRUE(logic.Submit(Request("cat-ok"), Deadline()).ok()) << "street-lighting is in it";
+  EXPECT_EQ(logic.Catalog()->Label("street-lighting", t::FR), "Eclairage public");
+  EXPECT_EQ(logic_.Catalog(), nullptr) << "no catalogue configured";
+}
+
 TEST_F(IntakeLogicTest, KafkaUnavailableIsUnavailableAndARetryWorks) {
   log_.next_error = absl::UnavailableError("kafka did not acknowledge");
   EXPECT_EQ(logic_.Submit(Request(), Deadline()).status().code(), absl::StatusCode::kUnavailable);

@@ -147,6 +147,34 @@ grpc::Status IntakeService::SubmitCase(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status IntakeService::GetCategories(grpc::ServerContext* context,
+                                          const v1::GetCategoriesRequest* request,
+                                          v1::GetCategoriesResponse* response) {
+  absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kGetCategories);
+  if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
+  if (!t::Language_IsValid(request->language())) {
+    return grpc_util::ToGrpcStatus(grpc_util::FieldError("language", "unknown language"));
+  }
+  std::shared_ptr<const catalog::Catalog> categories = logic_.Catalog();
+  if (categories == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this intake has no category catalogue (catalog.file)");
+  }
+  for (const catalog::Category& c : categories->categories()) {
+    if (!c.active && !request->include_inactive()) continue;
+    v1::CategoryInfo* out = response->add_categories();
+    out->set_id(c.id);
+    out->set_parent(c.parent);
+    out->set_label(c.labels.In(request->language()));
+    out->set_description(c.descriptions.In(request->language()));
+    for (const std::string& k : c.keywords) out->add_keywords(k);
+    out->set_group(c.group);
+    out->set_active(c.active);
+    out->set_service_code(c.service_code);
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status IntakeService::GetCase(grpc::ServerContext* context, const v1::GetCaseRequest* request,
                                     v1::GetCaseResponse* response) {
   absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kGetCase);

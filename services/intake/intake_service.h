@@ -30,6 +30,8 @@ class IntakeService final : public v1::Intake::Service {
 
   grpc::Status SubmitCase(grpc::ServerContext* context, const v1::SubmitCaseRequest* request,
                           v1::SubmitCaseResponse* response) override;
+  grpc::Status GetCategories(grpc::ServerContext* context, const v1::GetCategoriesRequest* request,
+                             v1::GetCategoriesResponse* response) override;
   grpc::Status GetCase(grpc::ServerContext* context, const v1::GetCaseRequest* request,
                        v1::GetCaseResponse* response) override;
   grpc::Status ProvideInformation(grpc::ServerContext* context,
