@@ -258,7 +258,10 @@ absl::Status Apply(Case& c, const Envelope& e) {
     case Envelope::kClockExtended: {
       const auto& p = e.clock_extended();
       c.add_clocks_extended(p.clock());
-      if (t::RunningClock* r = FindRunning(c, p.clock())) *r->mutable_due_at() = p.due_at();
+      if (t::RunningClock* r = FindRunning(c, p.clock())) {
+        *r->mutable_due_at() = p.due_at();
+        r->set_generation(p.generation());
+      }
       // A clock whose breach the extension lifted is no longer overdue.
       if (events::GetTime(p.due_at()) > events::GetTime(e.occurred_at())) {
         auto* breached = c.mutable_breached_clocks();

@@ -27,6 +27,14 @@ absl::Status DeadlineApp::Start() {
       calendar::BusinessCalendar::Create({config_.time_zone, config_.flemish_holiday,
                                           config_.closing_days, config_.working_hours}));
   calendar_ = std::make_unique<calendar::BusinessCalendar>(std::move(cal));
+  if (config_.catalog_file.empty()) {
+    log::Warning(
+        "no category catalogue (catalog.file): a policy for a category applies to that "
+        "category only, not to the categories under it; for development only");
+  } else {
+    ASSIGN_OR_RETURN(catalog_, catalog::CatalogFile::Open(config_.catalog_file));
+    RETURN_IF_ERROR(CheckCategories(policies, *catalog_->Current()));
+  }
   fired_ = &prometheus::BuildCounter()
                 .Name("meldpunt_deadline_fired_total")
                 .Help("Deadline warnings and breaches fired, by clock and kind")
@@ -65,7 +73,8 @@ absl::Status DeadlineApp::Start() {
   logic_ = std::make_unique<DeadlineLogic>(
       *store_, clock_, *calendar_, std::move(policies),
       DeadlineOptions{.lease = config_.lease,
-                      .claim_limit = static_cast<int>(config_.claim_limit)});
+                      .claim_limit = static_cast<int>(config_.claim_limit),
+                      .catalog = catalog_.get()});
   dead_letters_ = service::MakeDeadLetters(
       config_, *security_.guard, *producer_, "deadline-watch", config_.consumer_group,
       [this](const events::Envelope& e, const kafka::Record& r) { return HandleRecord(e, r); });

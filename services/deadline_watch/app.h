@@ -72,6 +72,7 @@ class DeadlineApp : public kafka::RebalanceListener {
   std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<RedisTimerStore> store_;
   std::unique_ptr<calendar::BusinessCalendar> calendar_;
+  std::unique_ptr<catalog::CatalogFile> catalog_;
   std::unique_ptr<DeadlineLogic> logic_;
   absl::Mutex consumer_mu_;            // held while the consumer is replaced (rebuild)
   service::DeadLetters dead_letters_;  // outlives the consumer

@@ -25,6 +25,7 @@ struct DeadlineConfig : config::ServiceConfig {
 inline config::Schema<DeadlineConfig> DeadlineSchema() {
   config::Schema<DeadlineConfig> schema("meldpunt-deadline-watch");
   config::AddServiceKeys(schema);
+  config::AddCatalogKeys(schema);
   schema
       .String("deadline.consumer_group", &DeadlineConfig::consumer_group, "Kafka consumer group",
               config::NonEmpty())
@@ -62,7 +63,12 @@ inline config::Schema<DeadlineConfig> DeadlineSchema() {
                 {c.time_zone, c.flemish_holiday, c.closing_days, c.working_hours})
                 .status();
         if (!calendar.ok()) return calendar;
-        return ParsePolicies(c.clocks).status();
+        absl::StatusOr<std::vector<ClockPolicy>> policies = ParsePolicies(c.clocks);
+        if (!policies.ok() || c.catalog_file.empty()) return policies.status();
+        absl::StatusOr<std::shared_ptr<const catalog::Catalog>> categories =
+            catalog::Catalog::LoadFile(c.catalog_file);
+        if (!categories.ok()) return categories.status();
+        return CheckCategories(*policies, **categories);
       });
   return schema;
 }

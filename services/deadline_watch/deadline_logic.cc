@@ -70,8 +70,10 @@ const ClockPolicy* DeadlineLogic::Find(const v1::Clock& clock) const {
 }
 
 const ClockPolicy* DeadlineLogic::Select(const std::string& name, const CaseFacts& facts) const {
+  const std::shared_ptr<const catalog::Catalog> catalog =
+      options_.catalog == nullptr ? nullptr : options_.catalog->Current();
   for (const ClockPolicy& p : policies_)
-    if (p.name == name && p.Matches(facts)) return &p;
+    if (p.name == name && p.Matches(facts, catalog.get())) return &p;
   return nullptr;
 }
 
@@ -258,8 +260,34 @@ absl::Status DeadlineLogic::Start(const events::Envelope& e, const CaseFacts& fa
       const bool started_here = existing->started_by().empty()
                                     ? existing->changed_by() == e.event_id()
                                     : existing->started_by() == e.event_id();
-      if (started_here && existing->generation() == 1)
+      if (started_here) {
+        if (existing->generation() == 1 || existing->status() != v1::STOPPED) {
+          out.push_back(ClockEvent(e, *existing, "started", token));
+        }
+        continue;
+      }
+      // Stopped because routing sent the case to the triage queue: the next routing (the team's
+      // reassignment) gives the new department a full term of its own, as a new generation.
+      if (existing->status() == v1::STOPPED && existing->stop_reason() == "triaged") {
+        existing->set_generation(existing->generation() + 1);
+        existing->set_status(v1::RUNNING);
+        existing->set_stop_reason("");
+        existing->clear_stopped_at();
+        existing->set_policy(policy->id);
+        existing->set_term(policy->duration.text);
+        existing->set_department(facts.department);
+        existing->set_escalation_level(0);
+        existing->set_breached(false);
+        existing->set_changed_by(e.event_id());
+        existing->set_started_by(e.event_id());
+        *existing->mutable_started_at() = e.occurred_at();
+        events::SetTime(existing->mutable_due_at(),
+                        policy->DueFrom(events::GetTime(e.occurred_at()), calendar_, false));
+        std::vector<Timer> timers = TimersFor(*existing, *policy);
+        new_timers.insert(new_timers.end(), timers.begin(), timers.end());
         out.push_back(ClockEvent(e, *existing, "started", token));
+        new_clocks.push_back(*existing);
+      }
       continue;
     }
     v1::Clock clock;
@@ -338,6 +366,7 @@ absl::Status DeadlineLogic::Stop(const events::Envelope& e, v1::Clock& clock,
   const ClockPolicy* policy = Find(clock);
   if (policy != nullptr) RETURN_IF_ERROR(store_.Cancel(partition, TimersFor(clock, *policy)));
   clock.set_status(v1::STOPPED);
+  clock.set_stop_reason(token);
   *clock.mutable_stopped_at() = e.occurred_at();
   // A stopped clock is neither suspended nor waiting (the reason and `changes` say it was).
   clock.set_suspended(false);

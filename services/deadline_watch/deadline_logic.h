@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/catalog/catalog_file.h"
 #include "libs/clock/clock.h"
 #include "libs/events/codec.h"
 #include "services/deadline_watch/policy.h"
@@ -44,6 +45,9 @@ struct Firing {
 struct DeadlineOptions {
   absl::Duration lease = absl::Seconds(30);
   int claim_limit = 500;
+  // The category catalogue: a policy for a category applies to the categories under it. Null: to
+  // that category only.
+  catalog::CatalogFile* catalog = nullptr;
 };
 
 // A change of a clock by the team, as the gRPC adapter read it. The actor is the authenticated

@@ -488,10 +488,20 @@ TEST_F(DeadlineLogicTest, PolicyChosenByPriorityAndDepartmentWhenRouted) {
 - {name: resolve, kinds: [REPORT], categories: [roads], start_on: routed, duration: 240h, stop_on: [answered]}
 )"));
   ASSERT_TRUE(policies.ok()) << policies.status();
+  // A policy for roads applies to potholes, which lies under it in the catalogue.
+  auto categories = catalog::Catalog::Parse(R"(categories:
+  - {id: roads, labels: {nl: Wegen, fr: Routes, en: Roads}}
+  - {id: potholes, parent: roads, labels: {nl: Putten, fr: Nids, en: Potholes}}
+  - {id: greenery, labels: {nl: Groen, fr: Vert, en: Green}}
+  - {id: waste, labels: {nl: Afval, fr: Dechets, en: Waste}}
+)",
+                                            "categories.yaml");
+  ASSERT_TRUE(categories.ok()) << categories.status();
+  catalog::CatalogFile catalog_file(*categories);
   auto run = [&](t::Priority submitted_priority, const std::string& category,
                  const std::string& department, t::Priority routed_priority) {
     MemoryTimerStore store;
-    DeadlineLogic logic(store, clock_, calendar_, *policies);
+    DeadlineLogic logic(store, clock_, calendar_, *policies, {.catalog = &catalog_file});
     events::Envelope submitted = Submitted(t::REPORT);
     submitted.mutable_case_submitted()->mutable_draft()->set_priority(submitted_priority);
     submitted.mutable_case_submitted()->mutable_draft()->set_category(category);
@@ -506,12 +516,11 @@ TEST_F(DeadlineLogicTest, PolicyChosenByPriorityAndDepartmentWhenRouted) {
                                                    events::GetTime(clocks[0].started_at())),
                               " ", clocks[0].department());
   };
-  EXPECT_EQ(run(t::NORMAL, "roads/potholes", "public-works", t::URGENT),
+  EXPECT_EQ(run(t::NORMAL, "potholes", "public-works", t::URGENT),
             "resolve-urgent 24h public-works")
       << "routing raised the priority (danger words)";
   EXPECT_EQ(run(t::NORMAL, "greenery", "parks", t::NORMAL), "resolve-parks 480h parks");
-  EXPECT_EQ(run(t::NORMAL, "roads/potholes", "public-works", t::NORMAL),
-            "resolve 240h public-works");
+  EXPECT_EQ(run(t::NORMAL, "potholes", "public-works", t::NORMAL), "resolve 240h public-works");
   EXPECT_EQ(run(t::NORMAL, "waste", "public-works", t::NORMAL), "none");
 }
 
@@ -563,6 +572,55 @@ TEST_F(DeadlineLogicTest, AcceptanceClockRestartsOnReassignmentAndBounceButTheAn
   ASSERT_EQ(bounced->size(), 1u);
   EXPECT_EQ((*bounced)[0].clock_started().reason(), "bounced");
   EXPECT_EQ((*bounced)[0].clock_started().generation(), 3);
+}
+
+TEST_F(DeadlineLogicTest, TriageStopsTheDepartmentsClockAndTheNextRoutingStartsItAnew) {
+  auto policies = ParsePolicies(YAML::Load(R"(
+- {name: department_acceptance, kinds: [REPORT], start_on: routed, duration: 48h, on_reassign: restart, on_bounce: restart, stop_on: [accepted, triaged]}
+)"));
+  ASSERT_TRUE(policies.ok()) << policies.status();
+  MemoryTimerStore store;
+  DeadlineLogic logic(store, clock_, calendar_, *policies);
+  ASSERT_TRUE(logic.OnEvent(Submitted(t::REPORT), 0).ok());
+  ASSERT_EQ(logic.OnEvent(Routed("roads", t::NORMAL, kStart), 0)->size(), 1u);
+  // Every department bounced it: the triage queue. The department's clock stops.
+  auto triaged = logic.OnEvent(
+      Event([](events::Envelope& e) { e.mutable_case_triaged()->set_reason("all bounced"); },
+            kStart + absl::Hours(5)),
+      0);
+  ASSERT_EQ(Types(*triaged), (std::vector<std::string>{"ClockStopped"}));
+  EXPECT_EQ((*triaged)[0].clock_stopped().reason(), "triaged");
+  EXPECT_EQ((*store.Clocks(kCase))[0].stop_reason(), "triaged");
+  // No breach while the case waits in triage, for a department that no longer holds it.
+  clock_.Set(kStart + absl::Hours(60));
+  EXPECT_TRUE(Fire(logic).empty());
+  // The team reassigns it to parks; routing routes it there: a full term of its own.
+  const absl::Time moved = kStart + absl::Hours(60);
+  EXPECT_TRUE(logic
+                  .OnEvent(Event(
+                               [](events::Envelope& e) {
+                                 e.mutable_case_reassigned()->set_department("parks");
+                               },
+                               moved),
+                           0)
+                  ->empty());
+  const events::Envelope routed = Routed("parks", t::NORMAL, moved);
+  auto started = logic.OnEvent(routed, 0);
+  ASSERT_EQ(Types(*started), (std::vector<std::string>{"ClockStarted"}));
+  EXPECT_EQ((*started)[0].clock_started().generation(), 2);
+  const v1::Clock clock = (*store.Clocks(kCase))[0];
+  EXPECT_EQ(clock.status(), v1::RUNNING);
+  EXPECT_EQ(clock.department(), "parks");
+  EXPECT_EQ(clock.stop_reason(), "");
+  EXPECT_EQ(events::GetTime(clock.due_at()), moved + absl::Hours(48));
+  // A repeat of the routing starts nothing new (the same event id at most).
+  auto repeat = logic.OnEvent(routed, 0);
+  for (const auto& e : *repeat) EXPECT_EQ(e.event_id(), (*started)[0].event_id());
+  clock_.Set(moved + absl::Hours(49));
+  auto fired = Fire(logic);
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(fired[0].event->deadline_breached().generation(), 2);
+  EXPECT_EQ(fired[0].event->deadline_breached().department(), "parks");
 }
 
 TEST_F(DeadlineLogicTest, BreachClimbsTheEscalationChainUntilTheCaseIsAnswered) {

@@ -161,6 +161,37 @@ TEST(Counting, BadCountingIsRefusedNamingTheKey) {
             std::string::npos);
 }
 
+TEST(Policies, APolicyForACategoryAppliesToTheCategoriesUnderIt) {
+  auto categories = catalog::Catalog::Parse(R"(categories:
+  - {id: public-space, labels: {nl: a, fr: b, en: c}}
+  - {id: roads, parent: public-space, labels: {nl: a, fr: b, en: c}}
+  - {id: potholes, parent: roads, labels: {nl: a, fr: b, en: c}}
+  - {id: parks, labels: {nl: a, fr: b, en: c}}
+)",
+                                            "categories.yaml");
+  ASSERT_TRUE(categories.ok()) << categories.status();
+  auto policies = ParsePolicies(
+      YAML::Load("[{name: resolve, kinds: [REPORT], categories: [roads], duration: 5wd}]"));
+  ASSERT_TRUE(policies.ok()) << policies.status();
+  const ClockPolicy& roads = (*policies)[0];
+  CaseFacts facts{.kind = types::v1::REPORT, .category = "potholes"};
+  EXPECT_TRUE(roads.Matches(facts, categories->get()));
+  EXPECT_FALSE(roads.Matches(facts)) << "without the catalogue only roads itself";
+  facts.category = "roads";
+  EXPECT_TRUE(roads.Matches(facts, categories->get()));
+  facts.category = "public-space";
+  EXPECT_FALSE(roads.Matches(facts, categories->get())) << "not upwards";
+  facts.category = "parks";
+  EXPECT_FALSE(roads.Matches(facts, categories->get()));
+  EXPECT_TRUE(CheckCategories(*policies, **categories).ok());
+  auto typo =
+      ParsePolicies(YAML::Load("[{name: a, kinds: [REPORT], duration: 1d}, "
+                               "{name: b, kinds: [REPORT], categories: [road], duration: 1d}]"));
+  ASSERT_TRUE(typo.ok());
+  EXPECT_EQ(CheckCategories(*typo, **categories).message(),
+            "deadline.clocks[1].categories: 'road' is not in the category catalogue");
+}
+
 // The shipped configuration, as a municipality starts with it.
 class ShippedClocks : public ::testing::Test {
  protected:

@@ -10,8 +10,8 @@ namespace meldpunt::deadline {
 namespace {
 const std::set<std::string>& KnownStops() {
   static const auto* stops =
-      new std::set<std::string>{"acknowledged", "routed",   "accepted", "answered",    "closed",
-                                "withdrawn",    "referred", "merged",   "inadmissible"};
+      new std::set<std::string>{"acknowledged", "routed",   "accepted", "answered",     "closed",
+                                "withdrawn",    "referred", "merged",   "inadmissible", "triaged"};
   return *stops;
 }
 
@@ -83,15 +83,30 @@ absl::StatusOr<Term> Term::Parse(const std::string& raw, bool allow_zero) {
   return term;
 }
 
-bool ClockPolicy::Matches(const CaseFacts& facts) const {
+bool ClockPolicy::Matches(const CaseFacts& facts, const catalog::Catalog* catalog) const {
   if (!kinds.count(facts.kind)) return false;
   if (!priorities.empty() && !priorities.count(facts.priority)) return false;
   if (!departments.empty() && !departments.count(facts.department)) return false;
   if (categories.empty()) return true;
   for (const std::string& c : categories) {
-    if (facts.category == c || absl::StartsWith(facts.category, c + "/")) return true;
+    if (facts.category == c || (catalog != nullptr && catalog->IsWithin(facts.category, c))) {
+      return true;
+    }
   }
   return false;
+}
+
+absl::Status CheckCategories(const std::vector<ClockPolicy>& policies,
+                             const catalog::Catalog& catalog) {
+  for (size_t i = 0; i < policies.size(); ++i) {
+    for (const std::string& c : policies[i].categories) {
+      if (!catalog.Contains(c)) {
+        return absl::InvalidArgumentError(absl::StrCat("deadline.clocks[", i, "].categories: '", c,
+                                                       "' is not in the category catalogue"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks) {
@@ -230,6 +245,8 @@ std::string StopToken(const events::Envelope& e) {
       return e.notification_delivered().template_name() == "acknowledgement" ? "acknowledged" : "";
     case events::Envelope::kCaseRouted:
       return "routed";
+    case events::Envelope::kCaseTriaged:
+      return "triaged";
     case events::Envelope::kCaseAccepted:
       return "accepted";
     case events::Envelope::kCaseAnswered:

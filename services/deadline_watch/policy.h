@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/calendar/calendar.h"
+#include "libs/catalog/catalog.h"
 #include "libs/events/codec.h"
 #include "meldpunt/types/v1/case.pb.h"
 #include "yaml-cpp/yaml.h"
@@ -107,7 +108,9 @@ struct ClockPolicy {
   // How the term is counted (the start, the roll forward, the holidays, a registered letter).
   Counting counting;
 
-  bool Matches(const CaseFacts& facts) const;
+  // The case's kind, priority, department and category fit. A policy for a category applies to
+  // the categories under it in the catalogue (`catalog` null: to that category only).
+  bool Matches(const CaseFacts& facts, const catalog::Catalog* catalog = nullptr) const;
   // The due time of a clock that starts at `start`. `by_letter`: the case came as a registered
   // letter and `start` is its posting date (counting.registered_letter applies).
   absl::Time DueFrom(absl::Time start, const calendar::BusinessCalendar& calendar,
@@ -115,6 +118,9 @@ struct ClockPolicy {
 };
 
 absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks);
+// Every category a policy names is in the catalogue (INVALID_ARGUMENT naming the entry).
+absl::Status CheckCategories(const std::vector<ClockPolicy>& policies,
+                             const catalog::Catalog& catalog);
 // A policy's `counting`: a legal basis by name, or a mapping of start (next_day, instant), roll
 // (none, next_working_day), holidays (federal, federal_and_flemish, municipality) and
 // registered_letter (true, false); unnamed keys keep the defaults of Counting. `where` prefixes

@@ -54,10 +54,10 @@ class Security : public ::testing::Test {
     // The review's certificate: printed "CN=evil\,OU=admin,OU=submitter", read as admin before.
     pki_->Client("crafted", "/CN=evil,OU=admin/OU=submitter/O=City");
     pki_->Client("two-roles", "/CN=crm/OU=submitter/OU=admin/O=City");
-    intake_ =
-        Start("intake", MELDPUNT_INTAKE_BIN,
-              absl::StrCat(
-                  "projection:\n  consumer_group: ", testing::UniqueName("intake-security"), "\n"));
+    intake_ = Start(
+        "intake", MELDPUNT_INTAKE_BIN,
+        absl::StrCat("projection:\n  consumer_group: ", testing::UniqueName("intake-security"),
+                     "\ncases:\n  received_at_systems: [crm]\n"));
     deadline_ =
         Start("deadline-watch", MELDPUNT_DEADLINE_BIN,
               absl::StrCat(
@@ -264,6 +264,38 @@ TEST_F(Security, ClientSetSealedOrErasedIsRefusedAndChangesNothing) {
     ASSERT_TRUE(fixed.ok()) << fixed.error_message();
     EXPECT_TRUE(submitted.created()) << field;
   }
+}
+
+// The receipt time moves every legal term: a submitting system may set it only when the intake's
+// config names it, the team always may, and a refusal changes nothing.
+TEST_F(Security, OnlyTheNamedSystemsAndTheTeamMaySetTheReceiptTime) {
+  auto intake = v1::Intake::NewStub(Channel(intake_->grpc_port, "web-form"));
+  const int64_t received = absl::ToUnixSeconds(absl::Now() - absl::Hours(24 * 3));
+  auto letter = [&](const std::string& system) {
+    v1::SubmitCaseRequest request = Draft(system);
+    request.mutable_draft()->set_channel(t::LETTER);
+    request.mutable_draft()->mutable_received_at()->set_seconds(received);
+    return request;
+  };
+  v1::SubmitCaseRequest request = letter("web-form");
+  v1::SubmitCaseResponse submitted;
+  grpc::Status status = intake->SubmitCase(Ctx(Web()).get(), request, &submitted);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  EXPECT_NE(status.error_message().find("draft.received_at"), std::string::npos)
+      << status.error_message();
+  EXPECT_TRUE(submitted.case_id().empty());
+  // Nothing was appended: the same request key without the receipt time makes a new case.
+  request.mutable_draft()->clear_received_at();
+  ASSERT_TRUE(intake->SubmitCase(Ctx(Web()).get(), request, &submitted).ok());
+  EXPECT_TRUE(submitted.created());
+
+  const std::string crm = Token(*pki_, {.sub = "crm", .role = "submitter"});
+  status = intake->SubmitCase(Ctx(crm).get(), letter("crm"), &submitted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(submitted.case_().received_at().seconds(), received);
+  status = intake->SubmitCase(Ctx(Team()).get(), letter("web-form"), &submitted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(submitted.case_().has_received_at());
 }
 
 // Finding 5: the recorded actor was whatever the caller said.
