@@ -76,13 +76,26 @@ absl::Status NotificationApp::Start() {
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {redis::LeaseClaimScript()}));
   store_ = std::make_unique<RedisDeliveryStore>(*redis_);
   ASSIGN_OR_RETURN(privacy_, service::ConnectKeyStoreAtStart(config_));
+  if (config_.catalog_file.empty()) {
+    log::Warning(
+        "no category catalogue (catalog.file): letters to reporters name no category, staff "
+        "letters its id; for development only");
+  } else {
+    ASSIGN_OR_RETURN(catalog_, catalog::CatalogFile::Open(config_.catalog_file));
+  }
   NotificationOptions options{
       .first_backoff = config_.first_backoff,
       .max_backoff = config_.max_backoff,
       .retry_for = config_.retry_for,
       .max_in_flight_per_host = static_cast<int>(config_.max_in_flight_per_host),
       .sealer = privacy_.sealer.get(),
-      .keys = privacy_.keys.get()};
+      .keys = privacy_.keys.get(),
+      .catalog = catalog_.get(),
+      .second_line = {.name = config_.second_line_name,
+                      .address = config_.second_line_address,
+                      .website = config_.second_line_website,
+                      .email = config_.second_line_email,
+                      .phone = config_.second_line_phone}};
   for (const auto& [kind, days] : config_.answer_days) {
     int64_t n = 0;
     if (absl::SimpleAtoi(days, &n)) options.answer_days[kind] = n;

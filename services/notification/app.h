@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "libs/audit/audit.h"
+#include "libs/catalog/catalog_file.h"
 #include "libs/clock/clock.h"
 #include "libs/events/event_consumer.h"
 #include "libs/events/event_log.h"
@@ -58,6 +59,7 @@ class NotificationApp : public kafka::RebalanceListener {
   service::GrpcSecurity security_;  // before the service that holds its guard
   std::unique_ptr<NotificationMetrics> metrics_;
   std::unique_ptr<Templates> templates_;
+  std::unique_ptr<catalog::CatalogFile> catalog_;  // null without catalog.file (development)
   std::unique_ptr<NotificationRules> rules_;
   std::unique_ptr<SmtpMailer> mailer_;
   std::unique_ptr<WebhookSender> webhooks_;

@@ -35,6 +35,13 @@ struct NotificationConfig : config::ServiceConfig {
   YAML::Node recipients;
   std::vector<std::string> webhook_allow_private;
   absl::Duration webhook_timeout = absl::Seconds(15);
+  // The second-line route named in complaint answers and inadmissibility letters; the defaults are
+  // the Vlaamse Ombudsdienst's (to be checked by the municipality before going live).
+  std::string second_line_name = "Vlaamse Ombudsdienst";
+  std::string second_line_address = "Leuvenseweg 48, 1000 Brussel";
+  std::string second_line_website = "https://www.vlaamseombudsdienst.be";
+  std::string second_line_email = "klachten@vlaamseombudsdienst.be";
+  std::string second_line_phone = "1700";
   std::map<std::string, std::string> answer_days = {
       {"COMPLAINT", "45"}, {"REPORT", "10"}, {"QUESTION", "14"}};
 };
@@ -43,6 +50,7 @@ inline config::Schema<NotificationConfig> NotificationSchema() {
   config::Schema<NotificationConfig> schema("meldpunt-notification");
   config::AddServiceKeys(schema);
   config::AddPrivacyKeys(schema);
+  config::AddCatalogKeys(schema);
   schema
       .String("notification.consumer_group", &NotificationConfig::consumer_group,
               "Kafka consumer group", config::NonEmpty())
@@ -104,6 +112,18 @@ inline config::Schema<NotificationConfig> NotificationSchema() {
                              ? ""
                              : "must be between 10ms and 6h";
                 })
+      .String("notification.second_line.name", &NotificationConfig::second_line_name,
+              "where a citizen goes after a complaint answer or an inadmissibility decision (the "
+              "second line): the Vlaamse Ombudsdienst, or the municipality's own ombudsman",
+              config::NonEmpty())
+      .String("notification.second_line.address", &NotificationConfig::second_line_address,
+              "the second line's postal address (empty: not in the letters)")
+      .String("notification.second_line.website", &NotificationConfig::second_line_website,
+              "the second line's website (empty: not in the letters)")
+      .String("notification.second_line.email", &NotificationConfig::second_line_email,
+              "the second line's e-mail address (empty: not in the letters)")
+      .String("notification.second_line.phone", &NotificationConfig::second_line_phone,
+              "the second line's phone number (empty: not in the letters)")
       .StringMap("notification.answer_days", &NotificationConfig::answer_days,
                  "case kind -> days until the answer, printed in the acknowledgement")
       .Check([](const NotificationConfig& c) -> absl::Status {

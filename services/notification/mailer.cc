@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/notification/delivery_error.h"
+#include "services/notification/html_letter.h"
 
 namespace meldpunt::notification {
 namespace {
@@ -34,21 +35,32 @@ size_t ReadCallback(char* buffer, size_t size, size_t count, void* user) {
   return n;
 }
 
-}  // namespace
-
-std::string SmtpMailer::Compose(const SmtpOptions& options, const Email& email, absl::Time now) {
-  std::string encoded = absl::Base64Escape(email.body);
+std::string Base64Lines(const std::string& text) {
+  const std::string encoded = absl::Base64Escape(text);
   std::string wrapped;
   for (size_t i = 0; i < encoded.size(); i += 76)
     absl::StrAppend(&wrapped, encoded.substr(i, 76), "\r\n");
+  return wrapped;
+}
+
+}  // namespace
+
+std::string SmtpMailer::Compose(const SmtpOptions& options, const Email& email, absl::Time now) {
+  // Base64 never contains "=_", so the boundary cannot occur in a part.
+  const std::string boundary = "=_meldpunt_alternative";
+  const std::string html =
+      email.html.empty() ? HtmlLetter(email.subject, email.body, email.language) : email.html;
   return absl::StrCat(
       "Date: ", absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", now, absl::UTCTimeZone()), "\r\n",
       "From: ", options.from, "\r\n", "To: ", email.to, "\r\n",
       "Subject: ", EncodeHeader(email.subject), "\r\n", "Message-ID: <", email.idempotency_key,
       "@meldpunt>\r\n", "X-Meldpunt-Idempotency-Key: ", email.idempotency_key, "\r\n",
       "X-Meldpunt-Case: ", email.case_id, "\r\n", "Content-Language: ", email.language, "\r\n",
-      "MIME-Version: 1.0\r\n", "Content-Type: text/plain; charset=utf-8\r\n",
-      "Content-Transfer-Encoding: base64\r\n", "\r\n", wrapped);
+      "MIME-Version: 1.0\r\n", "Content-Type: multipart/alternative; boundary=\"", boundary,
+      "\"\r\n", "\r\n", "--", boundary, "\r\n", "Content-Type: text/plain; charset=utf-8\r\n",
+      "Content-Transfer-Encoding: base64\r\n", "\r\n", Base64Lines(email.body), "--", boundary,
+      "\r\n", "Content-Type: text/html; charset=utf-8\r\n", "Content-Transfer-Encoding: base64\r\n",
+      "\r\n", Base64Lines(html), "--", boundary, "--\r\n");
 }
 
 SmtpMailer::~SmtpMailer() {

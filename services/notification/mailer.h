@@ -24,6 +24,8 @@ struct Email {
   std::string idempotency_key;
   std::string case_id;
   std::string language = "nl";
+  // The HTML part (html_letter.h); empty: made from `body` by HtmlLetter.
+  std::string html;
 };
 
 class Mailer {
@@ -56,7 +58,8 @@ class SmtpMailer final : public Mailer {
   // SMTP connections opened so far (a message sent on a kept connection opens none).
   int64_t connections_opened() const { return connections_opened_.load(); }
 
-  // The RFC 5322 message (CRLF line ends, base64 body so any line length and UTF-8 are safe).
+  // The RFC 5322 message: multipart/alternative with a text/plain and a text/html part, both
+  // UTF-8 and base64 (so any line length is safe), CRLF line ends.
   static std::string Compose(const SmtpOptions& options, const Email& email, absl::Time now);
 
  private:

@@ -14,6 +14,7 @@
 #include "libs/status/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "services/notification/delivery_error.h"
+#include "services/notification/html_letter.h"
 
 namespace meldpunt::notification {
 namespace {
@@ -103,6 +104,45 @@ std::string PriorityLabel(t::Priority p, const std::string& lang) {
   }
 }
 
+t::Language LanguageOf(const std::string& lang) {
+  return lang == "fr" ? t::FR : lang == "en" ? t::EN : t::NL;
+}
+
+// A clock's name in words; a clock this service does not know is "the term", never its id.
+std::string ClockLabel(const std::string& clock, const std::string& lang) {
+  if (clock == "acknowledge")
+    return Pick(lang, "ontvangstmelding", "accusé de réception", "acknowledgement");
+  if (clock == "admissibility")
+    return Pick(lang, "ontvankelijkheid", "recevabilité", "admissibility decision");
+  if (clock == "department_acceptance")
+    return Pick(lang, "aanvaarding door de dienst", "acceptation par le service",
+                "acceptance by the department");
+  if (clock == "answer") return Pick(lang, "antwoord", "réponse", "answer");
+  if (clock == "resolve") return Pick(lang, "afhandeling", "traitement", "resolution");
+  return Pick(lang, "behandeling", "traitement", "handling");
+}
+
+// ClockExtended's term ("10d", "2wd") in words; empty for anything else (the letter then names
+// only the new date).
+std::string TermLabel(const std::string& term, const std::string& lang) {
+  size_t digits = 0;
+  while (digits < term.size() && absl::ascii_isdigit(static_cast<unsigned char>(term[digits])))
+    ++digits;
+  if (digits == 0 || digits > 4) return "";
+  const std::string n = term.substr(0, digits);
+  const std::string unit = term.substr(digits);
+  const bool one = n == "1";
+  if (unit == "d")
+    return absl::StrCat(
+        n, " ", Pick(lang, one ? "dag" : "dagen", one ? "jour" : "jours", one ? "day" : "days"));
+  if (unit == "wd")
+    return absl::StrCat(
+        n, " ",
+        Pick(lang, one ? "werkdag" : "werkdagen", one ? "jour ouvrable" : "jours ouvrables",
+             one ? "working day" : "working days"));
+  return "";
+}
+
 std::string Date(absl::Time t) {
   return absl::FormatTime("%d/%m/%Y", t, calendar::BrusselsTimeZone());
 }
@@ -166,6 +206,17 @@ absl::Status NotificationLogic::OpenReporter(events::Envelope& submitted) const 
       submitted.case_id(), submitted.mutable_case_submitted()->mutable_draft()->mutable_reporter());
 }
 
+std::string NotificationLogic::CategoryLabel(const std::string& id, const std::string& lang,
+                                             bool for_reporter) const {
+  if (id.empty()) return "";
+  std::shared_ptr<const catalog::Catalog> current =
+      options_.catalog != nullptr ? options_.catalog->Current() : nullptr;
+  if (current != nullptr && current->Contains(id)) return current->Label(id, LanguageOf(lang));
+  // No catalogue (development only) or a category it does not know: staff read the id, a citizen
+  // never does (the letter leaves the subject out).
+  return for_reporter ? "" : id;
+}
+
 absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Values(
     const std::string& case_id, const events::Envelope* e, const std::string& lang,
     bool for_reporter) {
@@ -179,7 +230,18 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Values(
 absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
     const std::string& case_id, const events::Envelope* submitted, const std::string& department,
     const events::Envelope* e, const std::string& lang, bool for_reporter) {
-  std::map<std::string, std::string> v = {{"case_id", case_id}, {"department", department}};
+  std::map<std::string, std::string> v = {{"case_id", case_id}};
+  // Departments are named by id (their names are routing's): only staff letters carry them.
+  if (!for_reporter) v["department"] = department;
+  const SecondLine& second = options_.second_line;
+  for (const auto& [key, value] : std::initializer_list<std::pair<const char*, const std::string*>>{
+           {"second_line_name", &second.name},
+           {"second_line_address", &second.address},
+           {"second_line_website", &second.website},
+           {"second_line_email", &second.email},
+           {"second_line_phone", &second.phone}}) {
+    if (!value->empty()) v[key] = *value;
+  }
   if (submitted) {
     const auto& s = submitted->case_submitted();
     // The day the Meldpunt received the case: a letter or a call registered later gives it; the
@@ -194,7 +256,7 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
     v["kind_label"] = KindLabel(s.draft().kind(), lang);
     v["submitted_date"] = Date(at);
     if (content) {
-      v["category"] = s.draft().category();
+      v["category"] = CategoryLabel(s.draft().category(), lang, for_reporter);
       v["description"] = s.draft().description();
       v["location"] = s.draft().location().address();
     } else {
@@ -209,18 +271,7 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
     v["reference"] = case_id;
   }
   if (e == nullptr) return v;
-  auto clock_label = [&](const std::string& clock) {
-    if (clock == "acknowledge")
-      return Pick(lang, "ontvangstmelding", "accusé de réception", "acknowledgement");
-    if (clock == "admissibility")
-      return Pick(lang, "ontvankelijkheid", "recevabilité", "admissibility");
-    if (clock == "department_acceptance")
-      return Pick(lang, "aanvaarding door de dienst", "acceptation par le service",
-                  "acceptance by the department");
-    if (clock == "answer") return Pick(lang, "antwoord", "réponse", "answer");
-    if (clock == "resolve") return Pick(lang, "afhandeling", "traitement", "resolution");
-    return clock;
-  };
+  auto clock_label = [&](const std::string& clock) { return ClockLabel(clock, lang); };
   switch (e->payload_case()) {
     case events::Envelope::kInformationRequested:
       v["question"] = e->information_requested().question();
@@ -246,8 +297,16 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
           m && !m->case_submitted().reference().empty() ? m->case_submitted().reference() : master;
       break;
     }
+    case events::Envelope::kClockExtended:
+      v["clock_label"] = clock_label(e->clock_extended().clock());
+      v["due_date"] = Date(events::GetTime(e->clock_extended().due_at()));
+      if (e->clock_extended().has_previous_due_at())
+        v["previous_due_date"] = Date(events::GetTime(e->clock_extended().previous_due_at()));
+      v["term_label"] = TermLabel(e->clock_extended().term(), lang);
+      v["reason"] = e->clock_extended().reason();
+      break;
     case events::Envelope::kCaseRouted:
-      v["department"] = e->case_routed().department();
+      if (!for_reporter) v["department"] = e->case_routed().department();
       if (e->case_routed().priority() != t::PRIORITY_UNSPECIFIED)
         v["priority_label"] = PriorityLabel(e->case_routed().priority(), lang);
       break;
@@ -266,7 +325,7 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
       v["due_date"] = DateTime(events::GetTime(e->case_escalated().due_at()));
       v["level"] = absl::StrCat(e->case_escalated().level());
       v["target"] = e->case_escalated().target();
-      if (!e->case_escalated().department().empty())
+      if (!for_reporter && !e->case_escalated().department().empty())
         v["department"] = e->case_escalated().department();
       break;
     default:
@@ -670,7 +729,8 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
     }
   } else {
     sent = mailer_.Send(Email{letter->address(), letter->subject(), letter->body(),
-                              d->idempotency_key(), d->case_id(), d->language()});
+                              d->idempotency_key(), d->case_id(), d->language(),
+                              HtmlLetter(letter->subject(), letter->body(), d->language())});
   }
   {
     absl::MutexLock lock(&mu_);

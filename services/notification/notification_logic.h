@@ -19,6 +19,7 @@
 #include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "libs/catalog/catalog_file.h"
 #include "libs/clock/clock.h"
 #include "libs/events/codec.h"
 #include "libs/events/event_log.h"
@@ -30,6 +31,17 @@
 #include "services/notification/webhook.h"
 
 namespace meldpunt::notification {
+
+// Where a citizen can go after the municipality's answer or an inadmissibility decision (the
+// second line): named in every complaint answer and inadmissibility letter. The defaults are the
+// Vlaamse Ombudsdienst's; a municipality with its own ombudsman configures that one.
+struct SecondLine {
+  std::string name = "Vlaamse Ombudsdienst";
+  std::string address = "Leuvenseweg 48, 1000 Brussel";
+  std::string website = "https://www.vlaamseombudsdienst.be";
+  std::string email = "klachten@vlaamseombudsdienst.be";
+  std::string phone = "1700";
+};
 
 struct NotificationOptions {
   // A bound on the attempts of one round besides retry_for; 0: none (the service sets none).
@@ -52,6 +64,10 @@ struct NotificationOptions {
   // it waits in the outbox, so that erasing the key erases it there too. Null: kept in clear
   // until delivered (tests).
   privacy::KeyStore* keys = nullptr;
+  // Category labels in the letter's language. Null: no catalogue (development only): letters to
+  // the reporter then name no category, staff letters its id.
+  catalog::CatalogFile* catalog = nullptr;
+  SecondLine second_line;
 };
 
 using WebhookSend = std::function<absl::Status(const WebhookTarget&, const WebhookMessage&)>;
@@ -114,6 +130,9 @@ class NotificationLogic {
   absl::Status Queue(const Rule& rule, const events::Envelope& e, int32_t partition,
                      const events::Envelope& submitted, const std::string& department);
   absl::Status OpenReporter(events::Envelope& submitted) const;
+  // The category's label in `lang`; never an id in a letter to the reporter.
+  std::string CategoryLabel(const std::string& id, const std::string& lang,
+                            bool for_reporter) const;
   absl::StatusOr<std::map<std::string, std::string>> Fill(
       const std::string& case_id, const events::Envelope* submitted, const std::string& department,
       const events::Envelope* event, const std::string& language, bool for_reporter);

@@ -10,7 +10,7 @@ const std::set<std::string>& KnownEvents() {
       "CaseSubmitted",   "InformationRequested", "AdmissibilityDecided", "CaseReferred",
       "CaseAnswered",    "CaseLinked",           "CaseMerged",           "CaseRouted",
       "CaseReassigned",  "CaseAccepted",         "CaseClosed",           "CaseWithdrawn",
-      "DeadlineWarning", "DeadlineBreached",     "CaseEscalated"};
+      "DeadlineWarning", "DeadlineBreached",     "CaseEscalated",        "ClockExtended"};
   return *known;
 }
 
@@ -20,6 +20,8 @@ std::vector<const Rule*> NotificationRules::Match(const events::Envelope& e,
   for (const Rule& r : rules) {
     if (r.on != e.type()) continue;
     if (!r.kinds.empty() && !r.kinds.count(kind)) continue;
+    // The team decides per extension whether the reporter is told.
+    if (e.has_clock_extended() && !e.clock_extended().notify_reporter()) continue;
     if (!r.when.empty() && e.has_admissibility_decided() &&
         (r.when == "admissible") != e.admissibility_decided().admissible()) {
       continue;
@@ -92,6 +94,10 @@ absl::StatusOr<NotificationRules> ParseRules(
         if (r.to == "escalation-target" && r.on != "CaseEscalated") {
           return absl::InvalidArgumentError(
               absl::StrCat(where, ".to: escalation-target only on CaseEscalated"));
+        }
+        if (r.on == "ClockExtended" && r.to != "reporter") {
+          return absl::InvalidArgumentError(absl::StrCat(
+              where, ".to: ClockExtended is told to the reporter only (when notify_reporter)"));
         }
         if (r.template_name.empty())
           return absl::InvalidArgumentError(absl::StrCat(where, ".template: required"));

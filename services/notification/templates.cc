@@ -82,10 +82,15 @@ absl::StatusOr<std::vector<Tag>> Tags(const std::string& text) {
 
 const std::map<std::string, std::set<std::string>>& Placeholders() {
   static const auto* const catalogue = [] {
-    // Every letter may use these.
-    const std::set<std::string> common = {"reference", "case_id",        "name",      "kind_label",
-                                          "category",  "submitted_date", "department"};
-    const std::map<std::string, std::set<std::string>> own = {
+    // Every letter may use these. Letters to the reporter name no department: departments are
+    // known here by id only (their names are routing's), and a citizen never reads an id.
+    const std::set<std::string> common = {"reference",  "case_id",  "name",
+                                          "kind_label", "category", "submitted_date"};
+    // Where the citizen can go next (NotificationOptions::second_line).
+    const std::set<std::string> second_line = {"second_line_name", "second_line_address",
+                                               "second_line_website", "second_line_email",
+                                               "second_line_phone"};
+    std::map<std::string, std::set<std::string>> own = {
         // To the reporter.
         {"acknowledgement", {"expected_answer_date"}},
         {"information-request", {"question", "reply_hint"}},
@@ -93,14 +98,20 @@ const std::map<std::string, std::set<std::string>>& Placeholders() {
         {"referral", {"referred_to", "reason"}},
         {"answer", {"answer_text", "is_complaint", "outcome_label"}},
         {"duplicate", {"master_reference"}},
+        {"clock-extended",
+         {"clock_label", "due_date", "previous_due_date", "term_label", "reason"}},
         // To the department.
         // `confidential`: set for a confidential case, whose letters to staff carry no content.
-        {"dispatch", {"description", "location", "priority_label", "due_date", "confidential"}},
-        {"reminder", {"clock_label", "due_date", "percent", "confidential"}},
+        {"dispatch",
+         {"department", "description", "location", "priority_label", "due_date", "confidential"}},
+        {"reminder", {"department", "clock_label", "due_date", "percent", "confidential"}},
         // To managers.
-        {"warning", {"clock_label", "due_date", "percent", "confidential"}},
-        {"escalation", {"clock_label", "due_date", "level", "target", "confidential"}},
+        {"warning", {"department", "clock_label", "due_date", "percent", "confidential"}},
+        {"escalation",
+         {"department", "clock_label", "due_date", "level", "target", "confidential"}},
     };
+    own["inadmissible"].insert(second_line.begin(), second_line.end());
+    own["answer"].insert(second_line.begin(), second_line.end());
     auto* all = new std::map<std::string, std::set<std::string>>;
     for (const auto& [name, values] : own) {
       std::set<std::string>& allowed = (*all)[name];
@@ -114,7 +125,8 @@ const std::map<std::string, std::set<std::string>>& Placeholders() {
 
 bool ForReporter(const std::string& name) {
   static const auto* const letters = new std::set<std::string>{
-      "acknowledgement", "information-request", "inadmissible", "referral", "answer", "duplicate"};
+      "acknowledgement", "information-request", "inadmissible",  "referral",
+      "answer",          "duplicate",           "clock-extended"};
   return letters->contains(name);
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "services/notification/html_letter.h"
 
 namespace meldpunt::notification {
 namespace {
@@ -22,10 +23,11 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 const std::vector<std::string> kLanguages = {"nl", "fr", "en"};
-const std::set<std::string> kCommon = {"reference", "case_id",        "name",      "kind_label",
-                                       "category",  "submitted_date", "department"};
+const std::set<std::string> kCommon = {"reference",  "case_id",  "name",
+                                       "kind_label", "category", "submitted_date"};
 const std::set<std::string> kReporterLetters = {
-    "acknowledgement", "information-request", "inadmissible", "referral", "answer", "duplicate"};
+    "acknowledgement", "information-request", "inadmissible",  "referral",
+    "answer",          "duplicate",           "clock-extended"};
 const std::set<std::string> kStaffLetters = {"dispatch", "reminder", "warning", "escalation"};
 
 // The shipped folder, found through the source dir CTest passes.
@@ -53,7 +55,7 @@ const std::map<std::string, std::string>& Samples() {
       {"case_id", "case-7f3a"},
       {"name", "Els Maes"},
       {"kind_label", "klacht"},
-      {"category", "wegen-en-voetpaden"},
+      {"category", "Wegen en voetpaden"},
       {"submitted_date", "03/02/2026"},
       {"department", "openbare-werken"},
       {"expected_answer_date", "20/03/2026"},
@@ -76,6 +78,13 @@ const std::map<std::string, std::string>& Samples() {
       {"level", "2"},
       {"target", "meldpunt-coordinator"},
       {"confidential", "true"},
+      {"previous_due_date", "03/03/2026"},
+      {"term_label", "10 dagen"},
+      {"second_line_name", "Ombudsman van Gent"},
+      {"second_line_address", "Botermarkt 1, 9000 Gent"},
+      {"second_line_website", "https://stad.gent/ombudsman"},
+      {"second_line_email", "ombudsman@stad.gent"},
+      {"second_line_phone", "09 266 50 00"},
   };
   return *samples;
 }
@@ -95,15 +104,22 @@ std::string FirstLine(const std::string& text) { return text.substr(0, text.find
 
 TEST(Placeholders, CatalogueHoldsEveryLetterWithTheCommonValues) {
   EXPECT_THAT(CatalogueNames(),
-              ::testing::UnorderedElementsAre("acknowledgement", "information-request",
-                                              "inadmissible", "referral", "answer", "duplicate",
-                                              "dispatch", "reminder", "warning", "escalation"));
+              ::testing::UnorderedElementsAre(
+                  "acknowledgement", "information-request", "inadmissible", "referral", "answer",
+                  "duplicate", "clock-extended", "dispatch", "reminder", "warning", "escalation"));
   for (const auto& [name, allowed] : Placeholders()) {
     for (const std::string& common : kCommon) {
       EXPECT_TRUE(allowed.contains(common)) << name << " lacks " << common;
     }
   }
   EXPECT_TRUE(Placeholders().at("answer").contains("is_complaint"));
+  // Departments are known by id only: a letter to the reporter cannot name one.
+  for (const auto& [name, allowed] : Placeholders()) {
+    EXPECT_EQ(allowed.contains("department"), !ForReporter(name)) << name;
+  }
+  for (const char* name : {"answer", "inadmissible"}) {
+    EXPECT_TRUE(Placeholders().at(name).contains("second_line_name")) << name;
+  }
   EXPECT_FALSE(Placeholders().at("acknowledgement").contains("outcome_label"));
 }
 
@@ -121,10 +137,14 @@ TEST(Render, EveryLetterInEveryLanguage) {
       const std::map<std::string, std::string> full = ValuesFor(name);
       // Only the common values that are always there, and the letter's own non-optional ones.
       std::map<std::string, std::string> bare = full;
-      for (const char* optional : {"name", "department", "case_id", "expected_answer_date",
-                                   "reply_hint", "is_complaint", "outcome_label", "location"}) {
+      for (const char* optional :
+           {"name", "department", "case_id", "expected_answer_date", "reply_hint", "is_complaint",
+            "outcome_label", "location", "previous_due_date", "term_label", "second_line_address",
+            "second_line_website", "second_line_email", "second_line_phone"}) {
         bare.erase(optional);
       }
+      // Without a catalogue label, a letter to the reporter leaves the subject out.
+      if (ForReporter(name)) bare.erase("category");
       if (name == "dispatch") bare.erase("due_date");
       const std::map<std::string, std::string>* const cases[] = {&full, &bare};
       for (const auto* values : cases) {
@@ -191,7 +211,7 @@ TEST(Placeholders, OnlyTheReporterLettersAreForTheReporter) {
   }
 }
 
-TEST(Render, InadmissibleAndComplaintAnswerNameTheOmbudsdienst) {
+TEST(Render, InadmissibleAndComplaintAnswerNameTheSecondLine) {
   Templates templates = Shipped();
   for (const std::string& language : kLanguages) {
     SCOPED_TRACE(language);
@@ -202,20 +222,76 @@ TEST(Render, InadmissibleAndComplaintAnswerNameTheOmbudsdienst) {
     absl::StatusOr<Rendered> complaint = templates.Render("answer", language, values);
     ASSERT_TRUE(complaint.ok()) << complaint.status();
     for (const Rendered* letter : {&*inadmissible, &*complaint}) {
-      EXPECT_THAT(letter->body, HasSubstr("Vlaamse Ombudsdienst"));
-      EXPECT_THAT(letter->body, HasSubstr("www.vlaanderen.be/ombudsdienst"));
-      EXPECT_THAT(letter->body, HasSubstr("0800 240 50"));
+      for (const char* key : {"second_line_name", "second_line_address", "second_line_website",
+                              "second_line_email", "second_line_phone"}) {
+        EXPECT_THAT(letter->body, HasSubstr(Samples().at(key))) << key;
+      }
+      // The old hard-coded route is gone: the configured one is the only one.
+      EXPECT_THAT(letter->body, Not(HasSubstr("Vlaamse Ombudsdienst")));
     }
     EXPECT_THAT(complaint->body, HasSubstr("deels gegrond"));
+
+    // Only a name and a website configured: those two, no empty lines or dangling labels.
+    std::map<std::string, std::string> sparse = ValuesFor("inadmissible");
+    for (const char* key : {"second_line_address", "second_line_email", "second_line_phone"})
+      sparse.erase(key);
+    absl::StatusOr<Rendered> short_route = templates.Render("inadmissible", language, sparse);
+    ASSERT_TRUE(short_route.ok()) << short_route.status();
+    EXPECT_THAT(short_route->body,
+                HasSubstr(absl::StrCat("  Ombudsman van Gent\n  ",
+                                       language == "fr" ? "Site web :" : "Website:",
+                                       " https://stad.gent/ombudsman\n\n")))
+        << short_route->body;
 
     // Not a complaint: no outcome, no second line.
     values.erase("is_complaint");
     absl::StatusOr<Rendered> other = templates.Render("answer", language, values);
     ASSERT_TRUE(other.ok()) << other.status();
     EXPECT_THAT(other->body, HasSubstr(values.at("answer_text")));
-    EXPECT_THAT(other->body, Not(HasSubstr("Ombudsdienst")));
+    EXPECT_THAT(other->body, Not(HasSubstr("Ombudsman van Gent")));
     EXPECT_THAT(other->body, Not(HasSubstr("deels gegrond")));
   }
+}
+
+TEST(Render, TheClockExtendedLetterNamesTheTermTheNewDateAndTheReason) {
+  Templates templates = Shipped();
+  const std::map<std::string, std::string> extended = {
+      {"nl", "verlengd met 10 dagen"}, {"fr", "de 10 dagen"}, {"en", "by 10 dagen"}};
+  for (const std::string& language : kLanguages) {
+    SCOPED_TRACE(language);
+    std::map<std::string, std::string> values = ValuesFor("clock-extended");
+    absl::StatusOr<Rendered> letter = templates.Render("clock-extended", language, values);
+    ASSERT_TRUE(letter.ok()) << letter.status();
+    EXPECT_THAT(letter->subject, HasSubstr("17/02/2026"));
+    EXPECT_THAT(letter->body, HasSubstr(extended.at(language)));
+    EXPECT_THAT(letter->body, HasSubstr("17/02/2026"));
+    EXPECT_THAT(letter->body, HasSubstr("03/03/2026"));
+    EXPECT_THAT(letter->body, HasSubstr(values.at("reason")));
+    EXPECT_THAT(letter->body, HasSubstr("antwoordtermijn"));
+    // A due time set by hand has no term: the letter names the date only.
+    values.erase("term_label");
+    letter = templates.Render("clock-extended", language, values);
+    ASSERT_TRUE(letter.ok()) << letter.status();
+    EXPECT_THAT(letter->body, Not(HasSubstr(extended.at(language))));
+    EXPECT_THAT(letter->body, Not(HasSubstr(" .")));
+  }
+}
+
+TEST(HtmlLetter, EscapesEverythingAndKeepsParagraphsAndLines) {
+  const std::string html =
+      HtmlLetter("Uw klacht <b>MP-1</b>",
+                 "Beste Els,\n\nOmschrijving: <script>alert('x')</script> & co\n"
+                 "tweede regel\n\n  Leuvenseweg 48\n",
+                 "nl");
+  EXPECT_THAT(html, HasSubstr("<html lang=\"nl\">"));
+  EXPECT_THAT(html, HasSubstr("<meta charset=\"utf-8\">"));
+  EXPECT_THAT(html, HasSubstr("<title>Uw klacht &lt;b&gt;MP-1&lt;/b&gt;</title>"));
+  EXPECT_THAT(html, HasSubstr("<p>Beste Els,</p>"));
+  EXPECT_THAT(html, HasSubstr("<p>Omschrijving: &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; "
+                              "&amp; co<br>\ntweede regel</p>"));
+  EXPECT_THAT(html, HasSubstr("<p>&nbsp;&nbsp;Leuvenseweg 48</p>"));
+  EXPECT_THAT(html, Not(HasSubstr("<script>")));
+  EXPECT_THAT(html, Not(HasSubstr("<b>")));
 }
 
 TEST(Render, ReporterLettersStartPolitelyWithOrWithoutName) {
