@@ -27,9 +27,9 @@ bool Contains(const absl::string_view (&list)[N], absl::string_view name) {
 
 // Options that never take a value, whatever the command: the parser must know them before it
 // knows the command (options may come before it).
-constexpr absl::string_view kAllFlags[] = {"json",         "anonymous", "confidential",
-                                           "overdue",      "all",       "admissible",
-                                           "inadmissible", "breached",  "notify"};
+constexpr absl::string_view kAllFlags[] = {"json",   "anonymous",        "confidential", "overdue",
+                                           "all",    "admissible",       "inadmissible", "breached",
+                                           "notify", "registered-letter"};
 
 // The options of every command on one case.
 std::vector<absl::string_view> WithCommon(std::vector<absl::string_view> options) {
@@ -45,26 +45,63 @@ std::vector<CommandSpec> MakeCommands() {
        "--kind KIND --category CAT --description TEXT [--channel CHANNEL] [--priority PRIORITY]\n"
        "         [--name N] [--email E] [--phone P] [--address A] [--postcode NNNN]\n"
        "         [--language nl|fr|en] [--anonymous] [--confidential] [--external-reference REF]\n"
-       "         [--system SYSTEM] [--request-key KEY] [--correlation-id ID]",
+       "         [--system SYSTEM] [--request-key KEY] [--correlation-id ID]\n"
+       "         [--received-at TIME [--registered-letter]]",
        "submit a case (kind REPORT, channel WEB, system meldctl and a fresh request key unless "
-       "given)",
+       "given); --received-at: when a letter, call or counter visit (channel LETTER, PHONE, "
+       "COUNTER) was received, if registered later (the legal terms run from it; team and "
+       "admins); --registered-letter: a registered letter (channel LETTER), --received-at is the "
+       "date it was posted",
        0,
        0,
        {"kind", "category", "description", "channel", "priority", "name", "email", "phone",
         "address", "postcode", "language", "external-reference", "system", "request-key",
-        "correlation-id"},
-       {"anonymous", "confidential"},
+        "correlation-id", "received-at"},
+       {"anonymous", "confidential", "registered-letter"},
        {}},
-      {"get", Group::kCases, "CASE", "the case as the intake knows it", 1, 1, {}, {}, {}},
+      {"get",
+       Group::kCases,
+       "CASE",
+       "the case as the intake knows it (with triage_reason while IN_TRIAGE, and received_at "
+       "when the case was received before it was registered)",
+       1,
+       1,
+       {},
+       {},
+       {}},
       {"list",
        Group::kCases,
        "[--kind KIND] [--state STATE] [--department D] [--category C] [--overdue]\n"
        "         [--from TIME] [--to TIME] [--page-size N] [--page-token T] [--all]",
-       "cases, newest first, one page (default 50) or, with --all, every page",
+       "cases, newest first, one page (default 50) or, with --all, every page; a last column "
+       "triage_reason (cut at 80 characters) when a listed case has one",
        0,
        0,
        {"kind", "state", "department", "category", "from", "to", "page-size", "page-token"},
        {"overdue", "all"},
+       {}},
+      {"triage",
+       Group::kCases,
+       "[--kind KIND] [--category C] [--from TIME] [--to TIME] [--page-size N] [--page-token T]\n"
+       "         [--all]",
+       "the Meldpunt's triage queue (list --state IN_TRIAGE; role team): the cases routing could "
+       "not place, with why, oldest first among those fetched (one page, newest cases, unless "
+       "--all fetches the whole queue); send one on with reassign",
+       0,
+       0,
+       {"kind", "category", "from", "to", "page-size", "page-token"},
+       {"all"},
+       {}},
+      {"categories",
+       Group::kCases,
+       "[--language nl|fr|en] [--all]",
+       "the category catalogue (what submit --category takes): each category under its parent, "
+       "with its label in the language (default nl) and its public service code; --all: also "
+       "the inactive ones, marked",
+       0,
+       0,
+       {"language"},
+       {"all"},
        {}},
       {"history", Group::kCases, "CASE", "every event of the case, in order", 1, 1, {}, {}, {}},
 
@@ -117,7 +154,8 @@ std::vector<CommandSpec> MakeCommands() {
       {"reassign",
        Group::kCaseWork,
        "CASE --department D [--team T] [--assignee A] [--reason R]",
-       "route the case to another department",
+       "route the case to another department (out of IN_TRIAGE, routing routes it there: "
+       "CaseRouted, rule reassigned)",
        1,
        1,
        WithCommon({"department", "team", "assignee", "reason"}),
@@ -255,12 +293,14 @@ std::vector<CommandSpec> MakeCommands() {
       {"report",
        Group::kOperations,
        "indicators|complaints|export [--from T --to T] [--year Y] [--group-by G] [--format "
-       "csv|html] [--out FILE]",
+       "csv|html]\n"
+       "         [--language nl|fr|en] [--out FILE]",
        "figures: indicators of a period by kind, category, department, channel, district or "
-       "month; the complaints report of a year; the annual report as CSV or HTML",
+       "month; the complaints report of a year; the annual report as CSV or HTML, in Dutch "
+       "(default), French or English (--language, export only)",
        1,
        1,
-       {"from", "to", "year", "group-by", "format", "out"},
+       {"from", "to", "year", "group-by", "format", "language", "out"},
        {},
        {}},
       {"deliveries",
@@ -482,7 +522,8 @@ global options (anywhere on the line):
       "Enum values are case-insensitive, '-' for '_'. TIME: RFC 3339 (2026-03-01T09:30:00Z)\n"
       "or a date (2026-03-01, midnight UTC); --from is inclusive, --to exclusive.\n",
       "\nOutput: key=value lines (each value on one line: newline as \\n, backslash as \\\\),\n"
-      "a table for list (then next_page_token= when there is more), or JSON with --json.\n"
+      "a table for list and triage (then next_page_token= when there is more), a tree for\n"
+      "categories, or JSON with --json.\n"
       "Exit status: 0 done; 2 usage error or INVALID_ARGUMENT (the fields at fault are\n"
       "printed); 1 any other error.\n");
   return out;

@@ -99,6 +99,8 @@ class Cli {
     if (command == "submit") return Submit();
     if (command == "get") return Get();
     if (command == "list") return List();
+    if (command == "triage") return Triage();
+    if (command == "categories") return Categories();
     if (command == "history") return History();
     if (command == "accept") return Command(AcceptRequest(options_), &CaseWorkStub::AcceptCase);
     if (command == "bounce") return Command(BounceRequest(options_), &CaseWorkStub::BounceCase);
@@ -290,31 +292,37 @@ class Cli {
     return 0;
   }
 
-  int List() {
-    absl::StatusOr<intake::v1::ListCasesRequest> request = ListRequest(options_);
-    if (!request.ok()) return UsageFail(request.status(), options_.command);
+  // ListCases, one page or with --all every page, into `all`. 0 when done, else the exit status.
+  int FetchCases(intake::v1::ListCasesRequest request, intake::v1::ListCasesResponse* all) {
     auto stub = Intake();
-    intake::v1::ListCasesResponse all;
     while (true) {
       intake::v1::ListCasesResponse page;
-      grpc::Status status = stub->ListCases(Context().get(), *request, &page);
+      grpc::Status status = stub->ListCases(Context().get(), request, &page);
       if (!status.ok()) {
         // What was listed so far is not lost; the token continues from there.
-        if (!all.cases().empty()) {
+        if (!all->cases().empty()) {
           std::fprintf(stderr, "listed %d cases before the error; continue with --page-token %s\n",
-                       all.cases_size(), request->page_token().c_str());
+                       all->cases_size(), request.page_token().c_str());
         }
         return Fail(status);
       }
-      for (auto& c : *page.mutable_cases()) *all.add_cases() = std::move(c);
-      all.set_next_page_token(page.next_page_token());
+      for (auto& c : *page.mutable_cases()) *all->add_cases() = std::move(c);
+      all->set_next_page_token(page.next_page_token());
       if (!options_.Flag("all") || page.next_page_token().empty()) break;
-      if (page.next_page_token() == request->page_token()) {
+      if (page.next_page_token() == request.page_token()) {
         std::fprintf(stderr, "error: the server returned the same page token twice; stopped\n");
         return 1;
       }
-      request->set_page_token(page.next_page_token());
+      request.set_page_token(page.next_page_token());
     }
+    return 0;
+  }
+
+  int List() {
+    absl::StatusOr<intake::v1::ListCasesRequest> request = ListRequest(options_);
+    if (!request.ok()) return UsageFail(request.status(), options_.command);
+    intake::v1::ListCasesResponse all;
+    if (int failed = FetchCases(*request, &all); failed != 0) return failed;
     if (options_.Flag("json")) {
       PrintJson(all);
       return 0;
@@ -322,6 +330,39 @@ class Cli {
     std::printf("%s", CaseTable(all.cases()).c_str());
     if (!all.next_page_token().empty()) {
       std::printf("next_page_token=%s\n", all.next_page_token().c_str());
+    }
+    return 0;
+  }
+
+  // list --state IN_TRIAGE, oldest first among the cases fetched (the JSON too).
+  int Triage() {
+    absl::StatusOr<intake::v1::ListCasesRequest> request = TriageRequest(options_);
+    if (!request.ok()) return UsageFail(request.status(), options_.command);
+    intake::v1::ListCasesResponse all;
+    if (int failed = FetchCases(*request, &all); failed != 0) return failed;
+    SortOldestFirst(all.mutable_cases());
+    if (options_.Flag("json")) {
+      PrintJson(all);
+      return 0;
+    }
+    std::printf("%s", TriageTable(all.cases()).c_str());
+    if (!all.next_page_token().empty()) {
+      // Older cases are on the next pages: this page is the newest of the queue.
+      std::printf("next_page_token=%s\n", all.next_page_token().c_str());
+    }
+    return 0;
+  }
+
+  int Categories() {
+    absl::StatusOr<intake::v1::GetCategoriesRequest> request = CategoriesRequest(options_);
+    if (!request.ok()) return UsageFail(request.status(), options_.command);
+    intake::v1::GetCategoriesResponse response;
+    grpc::Status status = Intake()->GetCategories(Context().get(), *request, &response);
+    if (!status.ok()) return Fail(status);
+    if (options_.Flag("json")) {
+      PrintJson(response);
+    } else {
+      std::printf("%s", CategoryTree(response).c_str());
     }
     return 0;
   }
@@ -646,21 +687,11 @@ class Cli {
     return 0;
   }
 
-  // --group-by: none, kind, category, department, channel, district or month.
-  absl::StatusOr<intake::v1::ReportGrouping> Grouping() const {
-    const std::string text = absl::AsciiStrToUpper(options_.Get("group-by", "none"));
-    intake::v1::ReportGrouping group;
-    if (!intake::v1::ReportGrouping_Parse("GROUP_" + text, &group)) {
-      return UsageError(
-          "--group-by: one of none, kind, category, department, channel, district, month");
-    }
-    return group;
-  }
-
   int Report() {
+    if (absl::Status s = CheckReport(options_); !s.ok()) return UsageFail(s, "report");
     const std::string what = options_.args.at(0);
     auto stub = intake::v1::Reporting::NewStub(Channel("intake", kIntakeAddress));
-    absl::StatusOr<intake::v1::ReportGrouping> group = Grouping();
+    absl::StatusOr<intake::v1::ReportGrouping> group = ReportGroupingOption(options_);
     if (!group.ok()) return UsageFail(group.status(), "report");
     auto year = [&]() -> absl::StatusOr<int64_t> {
       if (!options_.Has("year")) return UsageError("report " + what + " needs --year");
@@ -717,18 +748,10 @@ class Cli {
       return 0;
     }
     if (what == "export") {
-      absl::StatusOr<int64_t> y = year();
-      if (!y.ok()) return UsageFail(y.status(), "report");
-      const std::string format = absl::AsciiStrToLower(options_.Get("format", "html"));
-      if (format != "csv" && format != "html") {
-        return UsageFail(UsageError("--format: csv or html"), "report");
-      }
-      intake::v1::ExportReportRequest request;
-      request.set_year(static_cast<int>(*y));
-      request.set_format(format == "csv" ? intake::v1::CSV : intake::v1::HTML);
-      request.set_group_by(*group);
+      absl::StatusOr<intake::v1::ExportReportRequest> request = ExportRequest(options_);
+      if (!request.ok()) return UsageFail(request.status(), "report");
       intake::v1::ExportReportResponse response;
-      grpc::Status status = stub->ExportReport(Context(120).get(), request, &response);
+      grpc::Status status = stub->ExportReport(Context(120).get(), *request, &response);
       if (!status.ok()) return Fail(status);
       if (!options_.Has("out")) {
         std::fwrite(response.body().data(), 1, response.body().size(), stdout);

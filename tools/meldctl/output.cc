@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
+#include <set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +25,42 @@ void AddIfSet(std::string* out, absl::string_view key, absl::string_view value) 
 }
 
 std::string Cell(absl::string_view value) { return value.empty() ? "-" : OneLine(value); }
+
+// `text` on one line, at most `max` characters (UTF-8 code points): cut with "…" as the last one.
+std::string Cut(absl::string_view text, size_t max) {
+  const std::string line = OneLine(text);
+  size_t chars = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if ((static_cast<unsigned char>(line[i]) & 0xC0) == 0x80) continue;  // inside a character
+    if (++chars == max) {
+      // `i` starts the max-th character: keep it only if it is the last one.
+      size_t next = i + 1;
+      while (next < line.size() && (static_cast<unsigned char>(line[next]) & 0xC0) == 0x80) ++next;
+      if (next == line.size()) return line;
+      return line.substr(0, i) + "\xE2\x80\xA6";  // …
+    }
+  }
+  return line;
+}
+
+// Rows aligned in columns two spaces apart; the last cell of a row is not padded.
+std::string Columns(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    if (width.size() < row.size()) width.resize(row.size());
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      absl::StrAppend(&line, row[i]);
+      if (i + 1 < row.size()) line.append(width[i] - row[i].size() + 2, ' ');
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -80,8 +118,15 @@ std::string CaseText(const t::Case& c) {
   AddIfSet(&out, "master_case_id", c.master_case_id());
   AddIfSet(&out, "referred_to", c.referred_to());
   AddIfSet(&out, "bounced_departments", absl::StrJoin(c.bounced_departments(), ","));
+  AddIfSet(&out, "triage_reason", c.triage_reason());
   Add(&out, "acknowledged", c.acknowledged() ? "true" : "false");
   AddIfSet(&out, "acknowledged_at", Time(c.acknowledged_at()));
+  // The fold sets received_at to submitted_at unless the draft named an earlier receipt.
+  if (const std::string received = Time(c.received_at());
+      !received.empty() && received != Time(c.submitted_at())) {
+    Add(&out, "received_at", received);
+  }
+  if (c.draft().registered_letter()) Add(&out, "registered_letter", "true");
   Add(&out, "submitted_at", Time(c.submitted_at()));
   Add(&out, "updated_at", Time(c.updated_at()));
   AddIfSet(&out, "answered_at", Time(c.answered_at()));
@@ -93,29 +138,79 @@ std::string CaseText(const t::Case& c) {
 }
 
 std::string CaseTable(const google::protobuf::RepeatedPtrField<t::Case>& cases) {
-  using Row = std::array<std::string, 7>;
-  std::vector<Row> rows;
+  constexpr size_t kReasonWidth = 80;
+  const bool triaged = std::any_of(cases.begin(), cases.end(),
+                                   [](const t::Case& c) { return !c.triage_reason().empty(); });
+  std::vector<std::vector<std::string>> rows;
   rows.push_back(
       {"case_id", "reference", "kind", "state", "department", "category", "submitted_at"});
+  if (triaged) rows.back().push_back("triage_reason");
   for (const t::Case& c : cases) {
     rows.push_back({Cell(c.case_id()), Cell(c.reference()), t::CaseKind_Name(c.draft().kind()),
                     t::CaseState_Name(c.state()), Cell(c.department()), Cell(c.draft().category()),
                     Cell(Time(c.submitted_at()))});
-  }
-  std::array<size_t, 7> width{};
-  for (const Row& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  std::string out;
-  for (const Row& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      absl::StrAppend(&line, row[i]);
-      if (i + 1 < row.size()) line.append(width[i] - row[i].size() + 2, ' ');
+    if (triaged) {
+      rows.back().push_back(c.triage_reason().empty() ? "-" : Cut(c.triage_reason(), kReasonWidth));
     }
-    absl::StrAppend(&out, line, "\n");
   }
-  return out;
+  return Columns(rows);
+}
+
+void SortOldestFirst(google::protobuf::RepeatedPtrField<t::Case>* cases) {
+  // Stable, so cases submitted in the same instant keep the server's order among themselves.
+  std::vector<t::Case> sorted(cases->begin(), cases->end());
+  std::stable_sort(sorted.begin(), sorted.end(), [](const t::Case& a, const t::Case& b) {
+    return events::GetTime(a.submitted_at()) < events::GetTime(b.submitted_at());
+  });
+  cases->Clear();
+  for (t::Case& c : sorted) *cases->Add() = std::move(c);
+}
+
+std::string TriageTable(const google::protobuf::RepeatedPtrField<t::Case>& cases) {
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"case_id", "reference", "kind", "category", "submitted_at", "triage_reason"});
+  for (const t::Case& c : cases) {
+    rows.push_back({Cell(c.case_id()), Cell(c.reference()), t::CaseKind_Name(c.draft().kind()),
+                    Cell(c.draft().category()), Cell(Time(c.submitted_at())),
+                    Cell(c.triage_reason())});
+  }
+  return Columns(rows);
+}
+
+std::string CategoryTree(const intake::v1::GetCategoriesResponse& response) {
+  const auto& categories = response.categories();
+  std::set<std::string> listed;
+  for (const auto& c : categories) listed.insert(c.id());
+  // Children by parent, in the catalogue's order; "" holds the top and the orphans.
+  std::map<std::string, std::vector<int>> children;
+  for (int i = 0; i < categories.size(); ++i) {
+    const std::string& parent = categories[i].parent();
+    children[listed.count(parent) > 0 && parent != categories[i].id() ? parent : ""].push_back(i);
+  }
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"id", "label", "service_code"});
+  std::vector<bool> shown(categories.size(), false);
+  // Depth first; `shown` stops a cycle in the parents (the intake refuses one, but a tree printer
+  // must not loop on a bad answer).
+  auto add = [&](auto&& self, int i, int depth) -> void {
+    if (shown[i]) return;
+    shown[i] = true;
+    const intake::v1::CategoryInfo& c = categories[i];
+    std::vector<std::string> row = {std::string(2 * depth, ' ') + Cell(c.id()), Cell(c.label()),
+                                    Cell(c.service_code())};
+    std::vector<std::string> notes;
+    if (!c.active()) notes.push_back("inactive");
+    if (depth == 0 && !c.parent().empty()) notes.push_back("under " + OneLine(c.parent()));
+    if (!notes.empty()) row.push_back(absl::StrJoin(notes, ", "));
+    rows.push_back(std::move(row));
+    auto it = children.find(c.id());
+    if (it == children.end()) return;
+    for (int child : it->second) self(self, child, depth + 1);
+  };
+  for (int i : children[""]) add(add, i, 0);
+  // What a cycle kept from the top: shown flat, so nothing in the answer is left out.
+  for (int i = 0; i < categories.size(); ++i) add(add, i, 0);
+  return Columns(rows);
 }
 
 std::string HistoryText(const intake::v1::GetCaseHistoryResponse& history) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "google/protobuf/repeated_ptr_field.h"
@@ -28,12 +29,27 @@ std::string Time(const google::protobuf::Timestamp& timestamp);
 // acknowledged, submitted_at, updated_at, breached_clocks, version. Where set: reference, team,
 // assignee, admissibility, inadmissibility_ground, outcome, ombudsnorm, answer, open_question,
 // state_before_wait, master_case_id, referred_to, bounced_departments, acknowledged_at,
-// answered_at, closed_at, rejected_events.
+// answered_at, closed_at, rejected_events, triage_reason, registered_letter, and received_at when
+// it is not the submission time (a letter, call or visit registered later).
 std::string CaseText(const types::v1::Case& c);
 
 // A table with a header: case_id, reference, kind, state, department, category, submitted_at;
-// "-" for an empty cell.
+// "-" for an empty cell. When a case has a triage_reason, a last column triage_reason, cut to 80
+// characters ("…" at the end).
 std::string CaseTable(const google::protobuf::RepeatedPtrField<types::v1::Case>& cases);
+
+// The triage queue: the cases by submission, oldest first (ListCases answers newest first).
+void SortOldestFirst(google::protobuf::RepeatedPtrField<types::v1::Case>* cases);
+
+// The triage queue as a table: case_id, reference, kind, category, submitted_at, and the whole
+// triage_reason last (on one line); "-" for an empty cell. In the order given.
+std::string TriageTable(const google::protobuf::RepeatedPtrField<types::v1::Case>& cases);
+
+// The catalogue as a tree: a header (id, label, service_code), then each category under its parent
+// (two spaces deeper per level), in the catalogue's order; "-" for an empty cell, and a last
+// column "inactive" for a category no longer in use. A category whose parent is not in the answer
+// (an inactive parent, left out without --all) stands at the top with "under <parent>".
+std::string CategoryTree(const intake::v1::GetCategoriesResponse& response);
 
 // One line per entry: at=, type=, actor=, producer=, event_id=, then "REJECTED: <why>" for an
 // event the state machine refused.

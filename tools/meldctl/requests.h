@@ -21,6 +21,10 @@ namespace iv1 = ::meldpunt::intake::v1;
 // --channel to WEB.
 absl::StatusOr<iv1::SubmitCaseRequest> SubmitRequest(const Options& options);
 absl::StatusOr<iv1::ListCasesRequest> ListRequest(const Options& options);
+// `meldctl triage`: ListRequest with state IN_TRIAGE.
+absl::StatusOr<iv1::ListCasesRequest> TriageRequest(const Options& options);
+// --language (default: unspecified, which the intake reads as Dutch); --all: the inactive too.
+absl::StatusOr<iv1::GetCategoriesRequest> CategoriesRequest(const Options& options);
 absl::StatusOr<routing::v1::ExplainRouteRequest> ExplainRequest(const Options& options);
 
 // Casework: the actor defaults to kCaseWorkActor. The command id is --command-id (may be empty).
@@ -40,6 +44,15 @@ absl::StatusOr<iv1::WithdrawCaseRequest> WithdrawRequest(const Options& options)
 // Without --actor the intake records the erasure as admin:<the caller>.
 absl::StatusOr<iv1::EraseReporterDataRequest> EraseRequest(const Options& options);
 absl::StatusOr<iv1::ReopenCaseRequest> ReopenRequest(const Options& options);
+
+// `meldctl report indicators|complaints|export`: the action (args[0]) is one of the three, and
+// --language is for export only.
+absl::Status CheckReport(const Options& options);
+// --group-by: none (the default), kind, category, department, channel, district or month.
+absl::StatusOr<iv1::ReportGrouping> ReportGroupingOption(const Options& options);
+// `meldctl report export`: --year required, --format csv or html (default html), --group-by,
+// --language nl|fr|en (default: unspecified, which the intake reads as Dutch).
+absl::StatusOr<iv1::ExportReportRequest> ExportRequest(const Options& options);
 
 // `meldctl clock extend|suspend|resume CASE ...`: the action (args[0]) and the request. The
 // case_id is the CASE as typed (a reference is resolved by the caller); --command-id may be empty.
