@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "libs/catalog/catalog_file.h"
 #include "libs/privacy/privacy.h"
 #include "nlohmann/json.hpp"
 #include "services/notification/delivery_error.h"
@@ -171,6 +173,8 @@ NotificationRules Rules() {
 - {on: AdmissibilityDecided, when: inadmissible, to: reporter, template: inadmissible}
 - {on: CaseRouted, to: department, template: dispatch}
 - {on: CaseEscalated, to: escalation-target, template: escalation}
+- {on: CaseAnswered, to: reporter, template: answer}
+- {on: ClockExtended, to: reporter, template: clock-extended}
 )"),
                           YAML::Load(R"(
 department:waste: {email: afval@gemeente.example}
@@ -184,6 +188,20 @@ system:e-loket: {webhook: "https://e-loket.example/hooks", secret_env: ELOKET_SE
                           });
   EXPECT_TRUE(rules.ok()) << rules.status();
   return *rules;
+}
+
+// A catalogue as the shipped one writes it (deploy/config/categories.yaml).
+std::shared_ptr<const catalog::Catalog> TestCatalog() {
+  auto parsed = catalog::Catalog::Parse(R"(
+categories:
+  - id: waste-collection
+    labels: {nl: Huisvuilophaling, fr: Collecte des déchets, en: Waste collection}
+  - id: staff-conduct
+    labels: {nl: Houding van medewerkers, fr: Attitude du personnel, en: Staff conduct}
+)",
+                                        "test-categories.yaml");
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  return parsed.ok() ? *parsed : nullptr;
 }
 
 events::Envelope Submitted(t::Language language = t::NL, bool anonymous = false) {
@@ -230,7 +248,8 @@ class NotificationLogicTest : public ::testing::Test {
                 .answer_days = {{"COMPLAINT", 45}},
                 .max_in_flight_per_host = 1,
                 .sealer = &sealer_,
-                .keys = &keys_}) {}
+                .keys = &keys_,
+                .catalog = &catalog_}) {}
 
   // Sends what is due now, as the workers do.
   std::vector<std::string> Pump() {
@@ -267,6 +286,7 @@ class NotificationLogicTest : public ::testing::Test {
 
   privacy::MemoryKeyStore keys_;
   privacy::Sealer sealer_{keys_};
+  catalog::CatalogFile catalog_{TestCatalog()};
   Templates templates_;
   NotificationRules rules_;
   FakeMailer mailer_;
@@ -950,8 +970,8 @@ TEST_F(NotificationLogicTest, StaffLettersCarryNoReporterAndNoContentOfAConfiden
   ASSERT_TRUE(by_to.count("afval@gemeente.example"));
   const Email& letter = by_to["afval@gemeente.example"];
   const std::string text = letter.subject + "\n" + letter.body;
-  for (const char* secret :
-       {"Pieter", "Botermarkt", "waste-collection", "Els Maes", "els@example.org"}) {
+  for (const char* secret : {"Pieter", "Botermarkt", "waste-collection", "Huisvuilophaling",
+                             "Els Maes", "els@example.org"}) {
     EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in\n" << text;
   }
   EXPECT_NE(text.find("MP-2025-7K3QX9M2T"), std::string::npos);
@@ -968,6 +988,228 @@ TEST_F(NotificationLogicTest, StaffLettersCarryNoReporterAndNoContentOfAConfiden
   EXPECT_EQ(own->at("name"), "Els Maes");
 }
 
+TEST_F(NotificationLogicTest, TheCategoryIsItsLabelInTheReportersLanguageNeverItsId) {
+  const std::map<t::Language, std::string> labels = {{t::NL, "Onderwerp: Houding van medewerkers"},
+                                                     {t::FR, "Objet : Attitude du personnel"},
+                                                     {t::EN, "Topic: Staff conduct"}};
+  for (const auto& [language, label] : labels) {
+    SCOPED_TRACE(LanguageCode(language));
+    mailer_.sent.clear();
+    store_.jobs.clear();
+    events::Envelope submitted = Submitted(language);
+    submitted.mutable_case_submitted()->mutable_draft()->set_category("staff-conduct");
+    ASSERT_TRUE(logic_.Handle(submitted, 0).ok());
+    Pump();
+    ASSERT_EQ(mailer_.sent.size(), 1u);
+    const Email& email = mailer_.sent[0];
+    EXPECT_NE(email.body.find(label), std::string::npos) << email.body;
+    EXPECT_EQ((email.subject + email.body + email.html).find("staff-conduct"), std::string::npos)
+        << email.body;
+    EXPECT_NE(email.html.find(label.substr(label.find(' ') + 1)), std::string::npos) << email.html;
+  }
+}
+
+TEST_F(NotificationLogicTest, ACategoryTheCatalogueDoesNotKnowIsLeftOutOfTheReportersLetter) {
+  events::Envelope submitted = Submitted();
+  submitted.mutable_case_submitted()->mutable_draft()->set_category("old-category-7");
+  ASSERT_TRUE(logic_.Handle(submitted, 0).ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("routed-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_routed()->set_department("waste");
+                                }),
+                          0)
+                  .ok());
+  Pump();
+  std::map<std::string, Email> by_to;
+  for (const Email& m : mailer_.sent) by_to[m.to] = m;
+  ASSERT_EQ(by_to.size(), 2u);
+  const Email& own = by_to["els@example.org"];
+  EXPECT_EQ(own.body.find("old-category-7"), std::string::npos) << own.body;
+  EXPECT_EQ(own.body.find("Onderwerp"), std::string::npos) << own.body;
+  EXPECT_NE(own.body.find("MP-2025-7K3QX9M2T"), std::string::npos) << own.body;
+  // Staff read the id rather than nothing.
+  EXPECT_NE(by_to["afval@gemeente.example"].body.find("old-category-7"), std::string::npos);
+}
+
+TEST_F(NotificationLogicTest, LettersToTheReporterNameNoDepartment) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("routed-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_routed()->set_department("waste");
+                                }),
+                          0)
+                  .ok());
+  auto values = logic_.Values(kCase, nullptr, "nl", /*for_reporter=*/true);
+  ASSERT_TRUE(values.ok()) << values.status();
+  EXPECT_FALSE(values->count("department"));
+  EXPECT_EQ(values->at("category"), "Huisvuilophaling");
+  auto staff = logic_.Values(kCase, nullptr, "nl", /*for_reporter=*/false);
+  ASSERT_TRUE(staff.ok()) << staff.status();
+  EXPECT_EQ(staff->at("department"), "waste");
+}
+
+TEST_F(NotificationLogicTest, TheComplaintAnswerAndTheInadmissibleLetterNameTheSecondLine) {
+  ASSERT_TRUE(logic_.Handle(Submitted(t::FR), 0).ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("inadmissible-1",
+                                [](events::Envelope& e) {
+                                  auto* a = e.mutable_admissibility_decided();
+                                  a->set_admissible(false);
+                                  a->set_ground(events::v1::ALREADY_HANDLED);
+                                  a->set_motivation("Zie dossier MP-2024-1.");
+                                }),
+                          0)
+                  .ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("answered-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_answered()->set_answer("Voici notre réponse.");
+                                  e.mutable_case_answered()->set_outcome(events::v1::UNFOUNDED);
+                                }),
+                          0)
+                  .ok());
+  Pump();
+  ASSERT_EQ(mailer_.sent.size(), 3u);
+  int with_route = 0;
+  for (const Email& email : mailer_.sent) {
+    if (email.body.find("irrecevable") == std::string::npos &&
+        email.body.find("Voici notre réponse.") == std::string::npos) {
+      continue;
+    }
+    ++with_route;
+    // The defaults: the Vlaamse Ombudsdienst.
+    for (const char* detail : {"  Vlaamse Ombudsdienst\n", "Leuvenseweg 48, 1000 Brussel",
+                               "Site web : https://www.vlaamseombudsdienst.be",
+                               "E-mail : klachten@vlaamseombudsdienst.be", "Téléphone : 1700"}) {
+      EXPECT_NE(email.body.find(detail), std::string::npos) << detail << " in\n" << email.body;
+    }
+  }
+  EXPECT_EQ(with_route, 2);
+}
+
+TEST_F(NotificationLogicTest, EveryEmailHasAnEscapedHtmlPart) {
+  events::Envelope submitted = Submitted();
+  submitted.mutable_case_submitted()->mutable_draft()->set_description(
+      "<script>alert('x')</script> & meer");
+  ASSERT_TRUE(logic_.Handle(submitted, 0).ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("routed-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_routed()->set_department("waste");
+                                }),
+                          0)
+                  .ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("answered-1",
+                                [](events::Envelope& e) {
+                                  e.mutable_case_answered()->set_answer("<b>Opgelost</b>");
+                                  e.mutable_case_answered()->set_outcome(events::v1::FOUNDED);
+                                }),
+                          0)
+                  .ok());
+  Pump();
+  ASSERT_EQ(mailer_.sent.size(), 3u);
+  bool dispatch = false, answer = false;
+  for (const Email& email : mailer_.sent) {
+    EXPECT_NE(email.html.find("<html lang=\"nl\">"), std::string::npos) << email.html;
+    EXPECT_EQ(email.html.find("<script>"), std::string::npos) << email.html;
+    EXPECT_EQ(email.html.find("<b>"), std::string::npos) << email.html;
+    if (email.body.find("<script>alert('x')</script> & meer") != std::string::npos) {
+      dispatch = true;  // the text part as written; the HTML part escaped
+      EXPECT_NE(email.html.find("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; meer"),
+                std::string::npos)
+          << email.html;
+    }
+    if (email.body.find("<b>Opgelost</b>") != std::string::npos) {
+      answer = true;
+      EXPECT_NE(email.html.find("&lt;b&gt;Opgelost&lt;/b&gt;"), std::string::npos) << email.html;
+    }
+  }
+  EXPECT_TRUE(dispatch);
+  EXPECT_TRUE(answer);
+}
+
+events::Envelope Extended(bool notify_reporter, const std::string& clock = "answer") {
+  return Event(absl::StrCat("extended-", notify_reporter, clock), [&](events::Envelope& e) {
+    auto* x = e.mutable_clock_extended();
+    x->set_clock(clock);
+    x->set_generation(2);
+    // 06/01/2026 and 16/01/2026 in Brussels.
+    events::SetTime(x->mutable_previous_due_at(), absl::FromUnixSeconds(1'767'700'000));
+    events::SetTime(x->mutable_due_at(), absl::FromUnixSeconds(1'768'564'000));
+    x->set_term("10d");
+    x->set_reason("Het advies van de brandweer is nog niet binnen.");
+    x->set_notify_reporter(notify_reporter);
+  });
+}
+
+TEST_F(NotificationLogicTest, AnExtendedClockIsToldToTheReporterOnlyWhenTheTeamSaysSo) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  Pump();
+  mailer_.sent.clear();
+  ASSERT_TRUE(logic_.Handle(Extended(false), 0).ok());
+  Pump();
+  EXPECT_TRUE(mailer_.sent.empty()) << "notify_reporter is false";
+
+  ASSERT_TRUE(logic_.Handle(Extended(true), 0).ok());
+  Pump();
+  ASSERT_EQ(mailer_.sent.size(), 1u);
+  const Email& email = mailer_.sent[0];
+  EXPECT_EQ(email.to, "els@example.org");
+  EXPECT_NE(email.subject.find("16/01/2026"), std::string::npos) << email.subject;
+  for (const char* part :
+       {"Beste Els Maes", "uw klacht verlengd, met 10 dagen.\n\nTermijn: antwoord\n",
+        "uiterlijk op 16/01/2026 (in plaats van 06/01/2026)",
+        "Het advies van de brandweer is nog niet binnen.", "onderwerp: Huisvuilophaling"}) {
+    EXPECT_NE(email.body.find(part), std::string::npos) << part << " in\n" << email.body;
+  }
+  EXPECT_EQ(email.body.find("10d"), std::string::npos) << email.body;
+}
+
+TEST_F(NotificationLogicTest, AnExtendedClockInFrenchNamesNoIdOfTheClock) {
+  ASSERT_TRUE(logic_.Handle(Submitted(t::FR), 0).ok());
+  Pump();
+  mailer_.sent.clear();
+  ASSERT_TRUE(logic_.Handle(Extended(true, "municipal_review"), 0).ok());
+  Pump();
+  ASSERT_EQ(mailer_.sent.size(), 1u);
+  const std::string& body = mailer_.sent[0].body;
+  EXPECT_EQ(body.find("municipal_review"), std::string::npos) << body;
+  EXPECT_NE(body.find("votre plainte, de 10 jours.\n\nDélai : traitement\n"), std::string::npos)
+      << body;
+  EXPECT_NE(body.find("au plus tard le 16/01/2026"), std::string::npos) << body;
+}
+
+TEST_F(NotificationLogicTest, AnExtendedClockIsNotToldToAnonymousOrSilentReporters) {
+  events::Envelope anonymous = Submitted(t::NL, /*anonymous=*/true);
+  ASSERT_TRUE(logic_.Handle(anonymous, 0).ok());
+  ASSERT_TRUE(logic_.Handle(Extended(true), 0).ok());
+  EXPECT_EQ(store_.Queued(), 0u);
+
+  store_.submissions.clear();
+  events::Envelope silent = Submitted();
+  silent.mutable_case_submitted()->mutable_draft()->mutable_reporter()->set_notify_by(
+      t::NOTIFY_NONE);
+  ASSERT_TRUE(logic_.Handle(silent, 0).ok());
+  ASSERT_TRUE(logic_.Handle(Extended(true, "acknowledge"), 0).ok());
+  EXPECT_EQ(store_.Queued(), 0u);
+}
+
+TEST_F(NotificationLogicTest, AConfidentialCasesReporterIsToldOfAnExtensionToo) {
+  events::Envelope submitted = Submitted();
+  submitted.mutable_case_submitted()->mutable_draft()->set_confidential(true);
+  ASSERT_TRUE(logic_.Handle(submitted, 0).ok());
+  Pump();
+  mailer_.sent.clear();
+  ASSERT_TRUE(logic_.Handle(Extended(true), 0).ok());
+  Pump();
+  ASSERT_EQ(mailer_.sent.size(), 1u);
+  EXPECT_EQ(mailer_.sent[0].to, "els@example.org");
+  EXPECT_NE(mailer_.sent[0].body.find("16/01/2026"), std::string::npos);
+}
+
 TEST(Rules, ErrorsNameTheEntry) {
   auto env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
   auto msg = [&](const char* rules, const char* recipients = "{}") {
@@ -979,6 +1221,9 @@ TEST(Rules, ErrorsNameTheEntry) {
   EXPECT_EQ(msg("[{on: CaseRouted, template: x}]"), "notification.rules[0].to: required");
   EXPECT_EQ(msg("[{on: CaseRouted, to: department, template: x, channel: fax}]"),
             "notification.rules[0].channel: email or webhook");
+  EXPECT_EQ(msg("[{on: ClockExtended, to: department, template: x}]"),
+            "notification.rules[0].to: ClockExtended is told to the reporter only (when "
+            "notify_reporter)");
   EXPECT_EQ(msg("[{on: CaseRouted, to: escalation-target, template: x}]"),
             "notification.rules[0].to: escalation-target only on CaseEscalated");
   EXPECT_EQ(msg("[]", "{x: {webhook: 'https://a.example', secret_env: NOPE}}"),

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -26,13 +27,47 @@ std::string FindMail(const std::string& dir, const std::string& needle) {
   return "";
 }
 
+// The parts of a multipart message as the sink stored it: Content-Type -> decoded body. Empty
+// when the message is not multipart/alternative.
+std::map<std::string, std::string> Parts(const std::string& raw) {
+  const std::string marker = "Content-Type: multipart/alternative; boundary=\"";
+  const size_t at = raw.find(marker);
+  if (at == std::string::npos) return {};
+  const size_t start = at + marker.size();
+  const std::string boundary = "--" + raw.substr(start, raw.find('"', start) - start);
+  std::map<std::string, std::string> parts;
+  for (size_t pos = raw.find(boundary); pos != std::string::npos;) {
+    const size_t next = raw.find(boundary, pos + boundary.size());
+    if (next == std::string::npos) break;
+    const std::string part = raw.substr(pos + boundary.size(), next - pos - boundary.size());
+    pos = next;
+    const size_t type_at = part.find("Content-Type: ");
+    size_t blank = part.find("\r\n\r\n");
+    if (blank == std::string::npos) blank = part.find("\n\n");
+    if (type_at == std::string::npos || blank == std::string::npos) continue;
+    const size_t type_end = part.find_first_of("\r\n", type_at);
+    const std::string type = part.substr(type_at + 14, type_end - type_at - 14);
+    std::string encoded;
+    for (char c : part.substr(blank))
+      if (!isspace(static_cast<unsigned char>(c))) encoded.push_back(c);
+    std::string decoded;
+    if (part.find("Content-Transfer-Encoding: base64") == std::string::npos ||
+        !absl::Base64Unescape(encoded, &decoded)) {
+      decoded = "<not base64>";
+    }
+    parts[type] = decoded;
+  }
+  return parts;
+}
+
 TEST(SmtpMailer, DeliversToARealSmtpServer) {
   auto stack = testing::LoadStack();
   ASSERT_TRUE(stack.ok()) << stack.status();
   SmtpMailer mailer({.url = "smtp://" + stack->smtp, .from = "meldpunt@gemeente.example"});
   const std::string key = testing::UniqueName("notify");
   std::string body =
-      "Beste Jan,\n\nUw melding is ontvangen. Één lange regel: " + std::string(1500, 'x') + "\n";
+      "Beste Jan & Els,\n\nUw melding is ontvangen: <script>alert(1)</script>\nÉén lange regel: " +
+      std::string(1500, 'x') + "\n";
   Email email{
       "jan@example.org", "Ontvangstmelding MP-TEST: ü", body, key, "MP-0123456789ABC", "nl"};
   ASSERT_TRUE(mailer.Send(email).ok());
@@ -42,16 +77,16 @@ TEST(SmtpMailer, DeliversToARealSmtpServer) {
   EXPECT_NE(raw.find("X-Meldpunt-Idempotency-Key: " + key), std::string::npos);
   EXPECT_NE(raw.find("X-Meldpunt-Case: MP-0123456789ABC"), std::string::npos);
   EXPECT_NE(raw.find("To: jan@example.org"), std::string::npos);
-  // The body is base64: decode it and compare.
-  size_t start = raw.find("\r\n\r\n");
-  if (start == std::string::npos) start = raw.find("\n\n");
-  ASSERT_NE(start, std::string::npos);
-  std::string encoded;
-  for (char c : raw.substr(start))
-    if (!isspace(static_cast<unsigned char>(c))) encoded.push_back(c);
-  std::string decoded;
-  ASSERT_TRUE(absl::Base64Unescape(encoded, &decoded));
-  EXPECT_EQ(decoded, body);
+  // multipart/alternative: the text part is the body as written, the HTML part the same text
+  // escaped; each base64 UTF-8.
+  std::map<std::string, std::string> parts = Parts(raw);
+  ASSERT_EQ(parts.size(), 2u) << raw;
+  EXPECT_EQ(parts["text/plain; charset=utf-8"], body);
+  const std::string& html = parts["text/html; charset=utf-8"];
+  EXPECT_NE(html.find("<p>Beste Jan &amp; Els,</p>"), std::string::npos) << html;
+  EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos) << html;
+  EXPECT_EQ(html.find("<script>"), std::string::npos) << html;
+  EXPECT_NE(html.find("Één lange regel"), std::string::npos) << html;
 }
 
 TEST(SmtpMailer, MessagesInARowShareOneConnection) {

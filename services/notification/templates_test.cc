@@ -256,7 +256,7 @@ TEST(Render, InadmissibleAndComplaintAnswerNameTheSecondLine) {
 TEST(Render, TheClockExtendedLetterNamesTheTermTheNewDateAndTheReason) {
   Templates templates = Shipped();
   const std::map<std::string, std::string> extended = {
-      {"nl", "verlengd met 10 dagen"}, {"fr", "de 10 dagen"}, {"en", "by 10 dagen"}};
+      {"nl", "verlengd, met 10 dagen"}, {"fr", ", de 10 dagen"}, {"en", ", by 10 dagen"}};
   for (const std::string& language : kLanguages) {
     SCOPED_TRACE(language);
     std::map<std::string, std::string> values = ValuesFor("clock-extended");
