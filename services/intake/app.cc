@@ -84,7 +84,8 @@ absl::Status IntakeApp::Start() {
   // furthest a receipt may lie before its registration.
   reporting_ = std::make_unique<ReportingService>(
       *security_.guard, *store_, clock_,
-      std::max(ReportingService::kDefaultRegistrationDelay, config_.received_at_max_age));
+      std::max(ReportingService::kDefaultRegistrationDelay, config_.received_at_max_age),
+      catalog_.get());
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen,
                               {service_.get(), casework_.get(), admin_service_.get(),
                                reporting_.get(), dead_letters_.service.get()},

@@ -737,6 +737,8 @@ class Writer {
 
 TEST_F(ReportingIntegration, PeriodsCountByReceiptAndAnOpenOverdueClockCountsAsLate) {
   IntakeConfig config = TestConfig(stack_, "intake-reporting-receipt");
+  const char* source = std::getenv("MELDPUNT_SOURCE_DIR");
+  config.catalog_file = std::string(source ? source : ".") + "/deploy/config/categories.yaml";
   IntakeApp app(config);
   ASSERT_TRUE(app.Start().ok());
   Writer w(stack_);
@@ -883,6 +885,17 @@ TEST_F(ReportingIntegration, PeriodsCountByReceiptAndAnOpenOverdueClockCountsAsL
   ASSERT_TRUE(reporting->ExportReport(deadline().get(), export_request, &csv).ok());
   EXPECT_NE(csv.body().find("\r\ntotaal,7,"), std::string::npos) << csv.body();
   EXPECT_NE(csv.body().find(",1,1,2,2,0.25,1\r\n"), std::string::npos) << csv.body();
+
+  // Grouped by category, the export names each by its label in the report's language; a category
+  // the catalogue does not hold keeps its id.
+  export_request.set_group_by(v1::GROUP_CATEGORY);
+  export_request.set_format(v1::HTML);
+  export_request.set_language(t::FR);
+  v1::ExportReportResponse by_category;
+  ASSERT_TRUE(reporting->ExportReport(deadline().get(), export_request, &by_category).ok());
+  EXPECT_NE(by_category.body().find("Nids-de-poule"), std::string::npos) << by_category.body();
+  EXPECT_EQ(by_category.body().find(">potholes<"), std::string::npos) << by_category.body();
+  EXPECT_NE(by_category.body().find("waiting-time"), std::string::npos);
 
   // An unknown language: refused, naming the field.
   export_request.set_language(static_cast<t::Language>(9));

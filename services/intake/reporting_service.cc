@@ -16,8 +16,10 @@ calendar::BusinessCalendar Brussels() {
 }  // namespace
 
 ReportingService::ReportingService(const auth::Guard& guard, CaseStore& store,
-                                   const clock::Clock& clock, absl::Duration registration_delay)
+                                   const clock::Clock& clock, absl::Duration registration_delay,
+                                   catalog::CatalogFile* catalog)
     : guard_(guard),
+      catalog_(catalog),
       store_(store),
       clock_(clock),
       calendar_(Brussels()),
@@ -97,7 +99,14 @@ grpc::Status ReportingService::ExportReport(grpc::ServerContext* context,
   const absl::Time now = clock_.Now();
   const v1::ReportGrouping group =
       request->group_by() == v1::GROUP_NONE ? v1::GROUP_MONTH : request->group_by();
-  const v1::GetIndicatorsResponse indicators = reporting::Indicators(*cases, from, to, group, now);
+  v1::GetIndicatorsResponse indicators = reporting::Indicators(*cases, from, to, group, now);
+  // People read category names, not ids: the catalogue's label in the report's language.
+  if (group == v1::GROUP_CATEGORY && catalog_ != nullptr) {
+    const std::shared_ptr<const catalog::Catalog> categories = catalog_->Current();
+    for (v1::IndicatorRow& row : *indicators.mutable_rows()) {
+      if (!row.group().empty()) row.set_group(categories->Label(row.group(), request->language()));
+    }
+  }
   const v1::ComplaintsReport complaints =
       reporting::Complaints(*cases, request->year(), now, calendar_);
   const bool csv = request->format() == v1::CSV;

@@ -5,6 +5,7 @@
 #include "libs/auth/auth.h"
 #include "libs/auth/limits.h"
 #include "libs/calendar/calendar.h"
+#include "libs/catalog/catalog_file.h"
 #include "libs/clock/clock.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "services/intake/case_store.h"
@@ -26,8 +27,10 @@ class ReportingService final : public v1::Reporting::Service {
   // this much after its end. Keep it at least intake's limit on CaseDraft.received_at.
   static constexpr absl::Duration kDefaultRegistrationDelay = absl::Hours(24 * 92);
 
+  // `catalog` (may be null): the exports name categories by their label in the report's language.
   ReportingService(const auth::Guard& guard, CaseStore& store, const clock::Clock& clock,
-                   absl::Duration registration_delay = kDefaultRegistrationDelay);
+                   absl::Duration registration_delay = kDefaultRegistrationDelay,
+                   catalog::CatalogFile* catalog = nullptr);
 
   grpc::Status GetIndicators(grpc::ServerContext* context, const v1::GetIndicatorsRequest* request,
                              v1::GetIndicatorsResponse* response) override;
@@ -48,6 +51,7 @@ class ReportingService final : public v1::Reporting::Service {
                                                   absl::string_view method);
 
   const auth::Guard& guard_;
+  catalog::CatalogFile* catalog_ = nullptr;
   auth::CallerLimit reports_{"reports", kReportsPerCaller, kReportsPerReplica};
   CaseStore& store_;
   const clock::Clock& clock_;
