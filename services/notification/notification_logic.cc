@@ -122,8 +122,8 @@ std::string ClockLabel(const std::string& clock, const std::string& lang) {
   return Pick(lang, "behandeling", "traitement", "handling");
 }
 
-// ClockExtended's term ("10d", "2wd") in words; empty for anything else (the letter then names
-// only the new date).
+// ClockExtended's term ("10d", "2wd", "16wh", "48h") in words; empty for anything else (the letter
+// then names only the new date).
 std::string TermLabel(const std::string& term, const std::string& lang) {
   size_t digits = 0;
   while (digits < term.size() && absl::ascii_isdigit(static_cast<unsigned char>(term[digits])))
@@ -140,7 +140,23 @@ std::string TermLabel(const std::string& term, const std::string& lang) {
         n, " ",
         Pick(lang, one ? "werkdag" : "werkdagen", one ? "jour ouvrable" : "jours ouvrables",
              one ? "working day" : "working days"));
+  if (unit == "wh")
+    return absl::StrCat(n, " ",
+                        Pick(lang, "werkuur", one ? "heure ouvrable" : "heures ouvrables",
+                             one ? "working hour" : "working hours"));
+  if (unit == "h")
+    return absl::StrCat(n, " ",
+                        Pick(lang, "uur", one ? "heure" : "heures", one ? "hour" : "hours"));
   return "";
+}
+
+// The last day of a term for "at the latest on <date>": a due time at midnight (a term counted in
+// days ends at the start of the next day) is the day before.
+std::string LastDay(absl::Time due) {
+  const absl::TimeZone zone = calendar::BrusselsTimeZone();
+  const absl::CivilSecond local = absl::ToCivilSecond(due, zone);
+  if (local.hour() == 0 && local.minute() == 0 && local.second() == 0) due -= absl::Hours(12);
+  return absl::FormatTime("%d/%m/%Y", due, zone);
 }
 
 std::string Date(absl::Time t) {
@@ -299,9 +315,9 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
     }
     case events::Envelope::kClockExtended:
       v["clock_label"] = clock_label(e->clock_extended().clock());
-      v["due_date"] = Date(events::GetTime(e->clock_extended().due_at()));
+      v["due_date"] = LastDay(events::GetTime(e->clock_extended().due_at()));
       if (e->clock_extended().has_previous_due_at())
-        v["previous_due_date"] = Date(events::GetTime(e->clock_extended().previous_due_at()));
+        v["previous_due_date"] = LastDay(events::GetTime(e->clock_extended().previous_due_at()));
       v["term_label"] = TermLabel(e->clock_extended().term(), lang);
       v["reason"] = e->clock_extended().reason();
       break;

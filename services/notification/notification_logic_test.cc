@@ -1182,6 +1182,34 @@ TEST_F(NotificationLogicTest, AnExtendedClockInFrenchNamesNoIdOfTheClock) {
   EXPECT_NE(body.find("au plus tard le 16/01/2026"), std::string::npos) << body;
 }
 
+TEST_F(NotificationLogicTest, AnExtensionToMidnightNamesTheDayBeforeAsTheLastDay) {
+  ASSERT_TRUE(logic_.Handle(Submitted(t::EN), 0).ok());
+  Pump();
+  mailer_.sent.clear();
+  ASSERT_TRUE(logic_
+                  .Handle(Event("extended-midnight",
+                                [](events::Envelope& e) {
+                                  auto* x = e.mutable_clock_extended();
+                                  x->set_clock("answer");
+                                  // 2026-01-17 00:00 in Brussels (23:00 UTC the day before):
+                                  // the term ends with 16/01/2026.
+                                  events::SetTime(
+                                      x->mutable_due_at(),
+                                      absl::FromCivil(absl::CivilSecond(2026, 1, 16, 23, 0, 0),
+                                                      absl::UTCTimeZone()));
+                                  x->set_term("2wd");
+                                  x->set_notify_reporter(true);
+                                }),
+                          0)
+                  .ok());
+  Pump();
+  ASSERT_EQ(mailer_.sent.size(), 1u);
+  const std::string& body = mailer_.sent[0].body;
+  EXPECT_NE(body.find("by 16/01/2026 at the latest"), std::string::npos) << body;
+  EXPECT_NE(body.find(", by 2 working days."), std::string::npos) << body;
+  EXPECT_EQ(body.find("17/01/2026"), std::string::npos) << body;
+}
+
 TEST_F(NotificationLogicTest, AnExtendedClockIsNotToldToAnonymousOrSilentReporters) {
   events::Envelope anonymous = Submitted(t::NL, /*anonymous=*/true);
   ASSERT_TRUE(logic_.Handle(anonymous, 0).ok());
