@@ -558,3 +558,265 @@ TEST(ExplainOptions, LocationBouncesAndHops) {
 
 }  // namespace
 }  // namespace meldpunt::meldctl
+
+namespace meldpunt::meldctl {
+namespace {
+
+namespace t = ::meldpunt::types::v1;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kTriaged[] = "MP-7K3QX9M2TD4AB";
+
+TEST(TriageTest, IsListInTriageWithoutStateOrDepartment) {
+  auto request = TriageRequest(MustParse({"triage", "--kind", "complaint", "--category", "trees",
+                                          "--from", "2026-03-01", "--page-size", "10", "--all"}));
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->state(), t::IN_TRIAGE);
+  EXPECT_EQ(request->kind(), t::COMPLAINT);
+  EXPECT_EQ(request->category(), "trees");
+  EXPECT_EQ(events::GetTime(request->submitted_from()), absl::FromUnixSeconds(1772323200));
+  EXPECT_EQ(request->page_size(), 10);
+  EXPECT_EQ(request->department(), "");
+  request = TriageRequest(MustParse({"triage"}));
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(request->state(), t::IN_TRIAGE);
+
+  EXPECT_EQ(ParseError({"triage", "--state", "ROUTED"}), "unknown option --state for 'triage'");
+  EXPECT_EQ(ParseError({"triage", "--department", "roads"}),
+            "unknown option --department for 'triage'");
+  EXPECT_EQ(ParseError({"triage", kTriaged}),
+            "unexpected argument 'MP-7K3QX9M2TD4AB' for 'triage'");
+  EXPECT_THAT(BuildError(TriageRequest(MustParse({"triage", "--to", "soon"}))),
+              HasSubstr("--to: 'soon'"));
+}
+
+TEST(CategoriesTest, LanguageAndInactive) {
+  auto request = CategoriesRequest(MustParse({"categories"}));
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->language(), t::LANGUAGE_UNSPECIFIED);  // the intake's default, Dutch
+  EXPECT_FALSE(request->include_inactive());
+  request = CategoriesRequest(MustParse({"categories", "--language", "fr", "--all"}));
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->language(), t::FR);
+  EXPECT_TRUE(request->include_inactive());
+  EXPECT_EQ(BuildError(CategoriesRequest(MustParse({"categories", "--language", "de"}))),
+            "--language: unknown value 'de'; one of NL, FR, EN");
+  EXPECT_EQ(ParseError({"categories", "--json", "--all", "trees"}),
+            "unexpected argument 'trees' for 'categories'");
+  EXPECT_EQ(ParseError({"categories", "--include-inactive", "yes"}),
+            "unknown option --include-inactive for 'categories'");
+}
+
+TEST(ReportTest, ExportLanguageFormatAndYear) {
+  auto request = ExportRequest(MustParse({"report", "export", "--year", "2025"}));
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->year(), 2025);
+  EXPECT_EQ(request->format(), intake::v1::HTML);
+  EXPECT_EQ(request->group_by(), intake::v1::GROUP_NONE);
+  EXPECT_EQ(request->language(), t::LANGUAGE_UNSPECIFIED);  // the intake's default, Dutch
+
+  request = ExportRequest(MustParse({"report", "export", "--year", "2025", "--format", "CSV",
+                                     "--group-by", "month", "--language", "En"}));
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->format(), intake::v1::CSV);
+  EXPECT_EQ(request->group_by(), intake::v1::GROUP_MONTH);
+  EXPECT_EQ(request->language(), t::EN);
+  request = ExportRequest(MustParse({"report", "export", "--year", "2025", "--language", "nl"}));
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(request->language(), t::NL);
+
+  EXPECT_EQ(BuildError(ExportRequest(
+                MustParse({"report", "export", "--year", "2025", "--language", "de"}))),
+            "--language: unknown value 'de'; one of NL, FR, EN");
+  EXPECT_EQ(BuildError(ExportRequest(
+                MustParse({"report", "export", "--year", "2025", "--language", "dutch"}))),
+            "--language: unknown value 'dutch'; one of NL, FR, EN");
+  EXPECT_EQ(BuildError(ExportRequest(MustParse({"report", "export", "--language", "fr"}))),
+            "report export needs --year");
+  EXPECT_THAT(BuildError(ExportRequest(MustParse({"report", "export", "--year", "1999"}))),
+              HasSubstr("--year: '1999' is not a whole number from 2000 to 2100"));
+  EXPECT_EQ(BuildError(ExportRequest(
+                MustParse({"report", "export", "--year", "2025", "--format", "pdf"}))),
+            "--format: csv or html");
+  EXPECT_THAT(BuildError(ExportRequest(
+                  MustParse({"report", "export", "--year", "2025", "--group-by", "street"}))),
+              HasSubstr("--group-by: one of none,"));
+}
+
+TEST(ReportTest, LanguageIsForExportOnly) {
+  EXPECT_TRUE(
+      CheckReport(MustParse({"report", "export", "--year", "2025", "--language", "fr"})).ok());
+  EXPECT_TRUE(CheckReport(MustParse({"report", "complaints", "--year", "2025"})).ok());
+  absl::Status complaints =
+      CheckReport(MustParse({"report", "complaints", "--year", "2025", "--language", "fr"}));
+  EXPECT_EQ(complaints.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(complaints.message(), HasSubstr("--language: only for report export"));
+  EXPECT_FALSE(CheckReport(MustParse({"report", "indicators", "--from", "2025-01-01", "--to",
+                                      "2026-01-01", "--language", "en"}))
+                   .ok());
+  EXPECT_EQ(CheckReport(MustParse({"report", "annual"})).message(),
+            "report: indicators, complaints or export");
+}
+
+TEST(SubmitTest, ReceiptTimeAndRegisteredLetter) {
+  auto request = SubmitRequest(MustParse({"submit", "--channel", "letter", "--received-at",
+                                          "2026-03-01T10:30:00+01:00", "--registered-letter"}));
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->draft().channel(), t::LETTER);
+  ASSERT_TRUE(request->draft().has_received_at());
+  EXPECT_EQ(events::GetTime(request->draft().received_at()), absl::FromUnixSeconds(1772357400));
+  EXPECT_TRUE(request->draft().registered_letter());
+
+  request =
+      SubmitRequest(MustParse({"submit", "--channel", "phone", "--received-at", "2026-03-01"}));
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(events::GetTime(request->draft().received_at()), absl::FromUnixSeconds(1772323200));
+  EXPECT_FALSE(request->draft().registered_letter());
+
+  request = SubmitRequest(MustParse({"submit"}));
+  ASSERT_TRUE(request.ok());
+  EXPECT_FALSE(request->draft().has_received_at());  // the intake takes the submission
+  EXPECT_FALSE(request->draft().registered_letter());
+
+  EXPECT_THAT(BuildError(SubmitRequest(MustParse({"submit", "--received-at", "gisteren"}))),
+              HasSubstr("--received-at: 'gisteren' is not an RFC 3339 time"));
+  EXPECT_EQ(ParseError({"submit", "--registered-letter=yes"}),
+            "option --registered-letter takes no value");
+  EXPECT_EQ(ParseError({"list", "--registered-letter"}),
+            "unknown option --registered-letter for 'list'");
+  EXPECT_EQ(ParseError({"submit", "--received-at"}), "option --received-at needs a value");
+}
+
+t::Case TriagedCase(const std::string& id, int64_t submitted, const std::string& reason) {
+  t::Case c;
+  c.set_case_id(id);
+  c.set_reference("MP-2026-" + id.substr(3, 9));
+  c.set_state(t::IN_TRIAGE);
+  c.mutable_draft()->set_kind(t::REPORT);
+  c.mutable_draft()->set_category("trees");
+  c.set_triage_reason(reason);
+  events::SetTime(c.mutable_submitted_at(), absl::FromUnixSeconds(submitted));
+  return c;
+}
+
+TEST(OutputTest, CaseTextTriageReasonAndReceipt) {
+  t::Case c = TriagedCase(kTriaged, 1772357400,
+                          "every department that could handle the case bounced it\n(bounced by "
+                          "green-spaces, public-works)");
+  *c.mutable_received_at() = c.submitted_at();  // as the fold sets it without a receipt time
+  std::string text = CaseText(c);
+  EXPECT_THAT(text, HasSubstr("\nstate=IN_TRIAGE\n"));
+  EXPECT_THAT(text, HasSubstr("\ntriage_reason=every department that could handle the case "
+                              "bounced it\\n(bounced by green-spaces, public-works)\n"));
+  EXPECT_THAT(text, Not(HasSubstr("received_at=")));
+  EXPECT_THAT(text, Not(HasSubstr("registered_letter=")));
+
+  c.clear_triage_reason();
+  events::SetTime(c.mutable_received_at(), absl::FromUnixSeconds(1772357400 - 3 * 86400));
+  c.mutable_draft()->set_registered_letter(true);
+  text = CaseText(c);
+  EXPECT_THAT(text, Not(HasSubstr("triage_reason=")));
+  EXPECT_THAT(text, HasSubstr("\nreceived_at=2026-02-26T09:30:00Z\nregistered_letter=true\n"
+                              "submitted_at=2026-03-01T09:30:00Z\n"));
+}
+
+TEST(OutputTest, TableGetsTriageReasonCutWhenACaseHasOne) {
+  google::protobuf::RepeatedPtrField<t::Case> cases;
+  *cases.Add() = TriagedCase(kTriaged, 1772357400, "no rule matches");
+  // 85 characters, the last ones not ASCII: cut after the 79th, at a character boundary.
+  *cases.Add() = TriagedCase("MP-AAAAAAAAAAAAA", 1772357460, std::string(75, 'x') + "ééééééééé");
+  t::Case* routed = cases.Add();
+  routed->set_case_id("MP-BBBBBBBBBBBBB");
+  routed->set_state(t::ROUTED);
+  routed->set_department("roads");
+  routed->mutable_draft()->set_kind(t::REPORT);
+  routed->mutable_draft()->set_category("potholes");
+  events::SetTime(routed->mutable_submitted_at(), absl::FromUnixSeconds(1772357520));
+  EXPECT_EQ(CaseTable(cases),
+            "case_id           reference          kind    state      department  category  "
+            "submitted_at          triage_reason\n"
+            "MP-7K3QX9M2TD4AB  MP-2026-7K3QX9M2T  REPORT  IN_TRIAGE  -           trees     "
+            "2026-03-01T09:30:00Z  no rule matches\n"
+            "MP-AAAAAAAAAAAAA  MP-2026-AAAAAAAAA  REPORT  IN_TRIAGE  -           trees     "
+            "2026-03-01T09:31:00Z  " +
+                std::string(75, 'x') + "éééé…\n" +
+                "MP-BBBBBBBBBBBBB  -                  REPORT  ROUTED     roads       potholes  "
+                "2026-03-01T09:32:00Z  -\n");
+
+  // Exactly 80 characters stay whole.
+  cases.Clear();
+  *cases.Add() = TriagedCase(kTriaged, 1772357400, std::string(79, 'y') + "é");
+  EXPECT_THAT(CaseTable(cases), HasSubstr(std::string(79, 'y') + "é\n"));
+}
+
+TEST(OutputTest, TriageQueueOldestFirstWithTheWholeReason) {
+  google::protobuf::RepeatedPtrField<t::Case> cases;  // as ListCases answers: newest first
+  const std::string long_reason =
+      "every department that could handle the case bounced it (bounced by green-spaces, "
+      "public-works): to the Meldpunt's triage queue (meldpunt-triage)";
+  *cases.Add() = TriagedCase("MP-CCCCCCCCCCCCC", 1772443800, "");
+  *cases.Add() = TriagedCase("MP-BBBBBBBBBBBBB", 1772357400, "no rule matches the case");
+  *cases.Add() = TriagedCase(kTriaged, 1772357400, long_reason);
+  *cases.Add() = TriagedCase("MP-AAAAAAAAAAAAA", 1772271000, "routed 5 times already");
+  SortOldestFirst(&cases);
+  EXPECT_EQ(TriageTable(cases),
+            "case_id           reference          kind    category  submitted_at          "
+            "triage_reason\n"
+            "MP-AAAAAAAAAAAAA  MP-2026-AAAAAAAAA  REPORT  trees     2026-02-28T09:30:00Z  "
+            "routed 5 times already\n"
+            // Submitted in the same second: the server's order is kept.
+            "MP-BBBBBBBBBBBBB  MP-2026-BBBBBBBBB  REPORT  trees     2026-03-01T09:30:00Z  "
+            "no rule matches the case\n"
+            "MP-7K3QX9M2TD4AB  MP-2026-7K3QX9M2T  REPORT  trees     2026-03-01T09:30:00Z  " +
+                long_reason + "\n" +
+                "MP-CCCCCCCCCCCCC  MP-2026-CCCCCCCCC  REPORT  trees     2026-03-02T09:30:00Z  -\n");
+}
+
+intake::v1::CategoryInfo* AddCategory(intake::v1::GetCategoriesResponse* response,
+                                      const std::string& id, const std::string& parent,
+                                      const std::string& label, const std::string& code,
+                                      bool active = true) {
+  intake::v1::CategoryInfo* c = response->add_categories();
+  c->set_id(id);
+  c->set_parent(parent);
+  c->set_label(label);
+  c->set_service_code(code);
+  c->set_active(active);
+  return c;
+}
+
+TEST(OutputTest, CategoryTreeChildrenUnderTheirParent) {
+  intake::v1::GetCategoriesResponse response;
+  // A child before its parent in the file, a grandchild, an inactive one, a top one without code.
+  AddCategory(&response, "potholes", "roads", "Putten in de weg", "RD-01");
+  AddCategory(&response, "roads", "", "Wegen en voetpaden", "RD");
+  AddCategory(&response, "street-lighting", "", "Éclairage public", "");
+  AddCategory(&response, "sinkholes", "potholes", "Verzakkingen", "RD-01-1");
+  AddCategory(&response, "cobbles", "roads", "Kasseien", "RD-02", /*active=*/false);
+  EXPECT_EQ(CategoryTree(response),
+            "id               label               service_code\n"
+            "roads            Wegen en voetpaden  RD\n"
+            "  potholes       Putten in de weg    RD-01\n"
+            "    sinkholes    Verzakkingen        RD-01-1\n"
+            "  cobbles        Kasseien            RD-02         inactive\n"
+            // Aligned by characters, not bytes.
+            "street-lighting  Éclairage public    -\n");
+}
+
+TEST(OutputTest, CategoryTreeShowsOrphansAndCyclesAtTheTop) {
+  intake::v1::GetCategoriesResponse response;
+  // The parent is inactive and was left out (no --all): the child stands at the top.
+  AddCategory(&response, "benches", "old-furniture", "Banken", "SF-1");
+  // A cycle the intake would refuse: both are shown once, nothing loops.
+  AddCategory(&response, "a", "b", "A", "");
+  AddCategory(&response, "b", "a", "B", "", /*active=*/false);
+  EXPECT_EQ(CategoryTree(response),
+            "id       label   service_code\n"
+            "benches  Banken  SF-1          under old-furniture\n"
+            "a        A       -             under b\n"
+            "  b      B       -             inactive\n");
+}
+
+}  // namespace
+}  // namespace meldpunt::meldctl
