@@ -38,10 +38,13 @@ std::map<std::string, int64_t> RoutingApp::OpenCases(const RuleSet& rules,
 }
 
 absl::Status RoutingApp::ReloadRules() {
-  absl::StatusOr<std::shared_ptr<const RuleSet>> loaded = RuleSet::LoadFile(config_.rules_file);
+  // The catalogue and the rules together: either error keeps both in force (the RuleSet holds the
+  // catalogue it was checked against).
+  absl::StatusOr<std::shared_ptr<const RuleSet>> loaded =
+      LoadRules(config_.rules_file, config_.catalog_file);
   if (!loaded.ok()) {
     reloads_->Add({{"outcome", "refused"}}).Increment();
-    log::Error("rules reload refused; the rules in force stay",
+    log::Error("rules reload refused; the rules and the category catalogue in force stay",
                {{"error", loaded.status().ToString()}});
     return loaded.status();
   }
@@ -56,13 +59,17 @@ absl::Status RoutingApp::ReloadRules() {
     rules_ = *loaded;
   }
   reloads_->Add({{"outcome", "applied"}}).Increment();
-  log::Info("rules reloaded", {{"file", config_.rules_file}, {"rules", (*loaded)->rule_count()}});
+  log::Info("rules reloaded", {{"file", config_.rules_file},
+                               {"catalog", config_.catalog_file},
+                               {"rules", (*loaded)->rule_count()},
+                               {"categories", (*loaded)->catalog()->categories().size()}});
   return absl::OkStatus();
 }
 
 absl::Status RoutingApp::Start() {
   ASSIGN_OR_RETURN(security_, service::MakeGrpcSecurity(config_, registry_.get()));
-  ASSIGN_OR_RETURN(std::shared_ptr<const RuleSet> rules, RuleSet::LoadFile(config_.rules_file));
+  ASSIGN_OR_RETURN(std::shared_ptr<const RuleSet> rules,
+                   LoadRules(config_.rules_file, config_.catalog_file));
   {
     absl::MutexLock lock(&rules_mu_);
     rules_ = rules;

@@ -1,4 +1,5 @@
-// The routing service's configuration: shared service keys, the rules file and the dispatch topics.
+// The routing service's configuration: shared service keys, the category catalogue, the rules file
+// and the dispatch topics.
 #pragma once
 
 #include <string>
@@ -22,6 +23,7 @@ inline config::Schema<RoutingConfig> RoutingSchema() {
   config::Schema<RoutingConfig> schema("meldpunt-routing");
   config::AddServiceKeys(schema);
   config::AddPrivacyKeys(schema);
+  config::AddCatalogKeys(schema);
   schema
       .String("routing.consumer_group", &RoutingConfig::consumer_group, "Kafka consumer group",
               config::NonEmpty())
@@ -29,10 +31,19 @@ inline config::Schema<RoutingConfig> RoutingSchema() {
            "partitions of each meldpunt.dispatch.<department>.v1 topic routing creates",
            config::Range(1, 256))
       .String("routing.rules_file", &RoutingConfig::rules_file,
-              "the routing rules (departments, categories, districts, rules); reloaded by "
+              "the routing rules (departments, what routing says of categories, districts, "
+              "rules), checked against catalog.file; both are read again together by "
               "ReloadRules and SIGHUP",
               config::NonEmpty())
-      .Check([](const RoutingConfig& c) { return RuleSet::LoadFile(c.rules_file).status(); });
+      .Check([](const RoutingConfig& c) -> absl::Status {
+        // The category tree of the rules is the catalogue's: without it a category under
+        // another would not go where its parent goes.
+        if (c.catalog_file.empty()) {
+          return absl::InvalidArgumentError(
+              "catalog.file: required by routing (the category tree its rules are read against)");
+        }
+        return LoadRules(c.rules_file, c.catalog_file).status();
+      });
   return schema;
 }
 

@@ -14,8 +14,9 @@ namespace t = ::meldpunt::types::v1;
 
 std::shared_ptr<const RuleSet> DeployRules() {
   const char* source = std::getenv("MELDPUNT_SOURCE_DIR");
-  auto rules =
-      RuleSet::LoadFile(std::string(source ? source : ".") + "/deploy/config/routing-rules.yaml");
+  const std::string root = std::string(source ? source : ".") + "/deploy/config/";
+  // As routing loads them: the shipped rules read against the shipped catalogue.
+  auto rules = LoadRules(root + "routing-rules.yaml", root + "categories.yaml");
   EXPECT_TRUE(rules.ok()) << rules.status();
   return *rules;
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/catalog/slug.h"
 #include "libs/config/config.h"
 #include "libs/domain/disclosure.h"
 #include "libs/events/topics.h"
@@ -17,12 +18,8 @@ namespace {
 
 namespace t = ::meldpunt::types::v1;
 
-bool IsSlug(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s)
-    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-')) return false;
-  return true;
-}
+using ::meldpunt::catalog::IsSlug;
+using ::meldpunt::catalog::kSlugRule;
 
 // Builds errors that name the file, the line and column, the path and the reason.
 class Errors {
@@ -156,14 +153,24 @@ std::vector<std::string> Words(const std::string& text) {
   return words;
 }
 
-absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::LoadFile(const std::string& path) {
+absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::LoadFile(
+    const std::string& path, std::shared_ptr<const catalog::Catalog> catalog) {
   absl::StatusOr<std::string> text = config::ReadFile(path);
   if (!text.ok()) return text.status();
-  return Parse(*text, path);
+  return Parse(*text, path, std::move(catalog));
 }
 
-absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(const std::string& yaml_text,
-                                                              const std::string& source) {
+absl::StatusOr<std::shared_ptr<const RuleSet>> LoadRules(const std::string& rules_file,
+                                                         const std::string& catalog_file) {
+  absl::StatusOr<std::shared_ptr<const catalog::Catalog>> catalog =
+      catalog::Catalog::LoadFile(catalog_file);
+  if (!catalog.ok()) return catalog.status();
+  return RuleSet::LoadFile(rules_file, *std::move(catalog));
+}
+
+absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(
+    const std::string& yaml_text, const std::string& source,
+    std::shared_ptr<const catalog::Catalog> catalog) {
   const Errors err(source);
   YAML::Node root;
   try {
@@ -173,6 +180,19 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(const std::string&
                                                    e.mark.column + 1, ": not valid YAML: ", e.msg));
   }
   std::shared_ptr<RuleSet> rules(new RuleSet());
+  rules->catalog_ = std::move(catalog);
+  // A category id the file names: a slug, and one of the catalogue's when there is one.
+  auto check_category = [&](const YAML::Node& node, const std::string& path,
+                            const std::string& id) -> absl::Status {
+    if (!IsSlug(id)) return err.At(node, path, absl::StrCat("'", id, "' ", kSlugRule));
+    if (rules->catalog_ != nullptr && !rules->catalog_->Contains(id)) {
+      return err.At(node, path,
+                    absl::StrCat("'", id,
+                                 "' is not in the category catalogue (catalog.file): add it "
+                                 "there first, then reload the rules"));
+    }
+    return absl::OkStatus();
+  };
   RETURN_IF_BAD(
       CheckKeys(err, root, "routing rules",
                 {"default_department", "confidential_department", "max_hops", "danger_words",
@@ -189,7 +209,7 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(const std::string&
                             {"id", "name", "may_see_reporter", "contacts", "escalation", "teams"}));
     Department d;
     if (!node["id"] || !IsSlug(node["id"].Scalar())) {
-      return err.At(node, path + ".id", "required: 1-64 characters of a-z, 0-9 and '-'");
+      return err.At(node, path + ".id", absl::StrCat("required, and ", kSlugRule));
     }
     d.id = node["id"].Scalar();
     d.name = node["name"] ? node["name"].Scalar() : d.id;
@@ -211,7 +231,7 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(const std::string&
         RETURN_IF_BAD(CheckKeys(err, teams[k], tpath, {"id", "members"}));
         Team team;
         if (!teams[k]["id"] || !IsSlug(teams[k]["id"].Scalar()))
-          return err.At(teams[k], tpath + ".id", "required slug");
+          return err.At(teams[k], tpath + ".id", absl::StrCat("required, and ", kSlugRule));
         team.id = teams[k]["id"].Scalar();
         const YAML::Node members = teams[k]["members"];
         if (members && !members.IsSequence())
@@ -303,55 +323,42 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(const std::string&
   auto danger = List(err, root["danger_words"], "danger_words");
   if (!danger.ok()) return danger.status();
   for (const std::string& w : *danger) rules->danger_words_.push_back(absl::AsciiStrToLower(w));
-  // Categories.
+  // Categories: what routing says of them; the tree is the catalogue's.
   if (const YAML::Node categories = root["categories"]) {
     if (!categories.IsSequence()) return err.At(categories, "categories", "must be a list");
     for (size_t i = 0; i < categories.size(); ++i) {
+      const YAML::Node node = categories[i];
       const std::string path = absl::StrCat("categories[", i, "]");
-      RETURN_IF_BAD(
-          CheckKeys(err, categories[i], path, {"id", "parent", "department", "team", "skills"}));
-      Category c;
-      if (!categories[i]["id"] || !IsSlug(categories[i]["id"].Scalar())) {
-        return err.At(categories[i], path + ".id", "required: 1-64 characters of a-z, 0-9 and '-'");
+      if (node.IsMap() && node["parent"]) {
+        return err.At(node["parent"], path + ".parent",
+                      "the category tree is in the category catalogue (catalog.file), not in "
+                      "the routing rules: remove parent here (a category without a department "
+                      "goes where its nearest ancestor in the catalogue goes)");
       }
-      c.id = categories[i]["id"].Scalar();
-      if (categories[i]["parent"]) c.parent = categories[i]["parent"].Scalar();
-      if (categories[i]["department"]) {
-        c.department = categories[i]["department"].Scalar();
+      RETURN_IF_BAD(CheckKeys(err, node, path, {"id", "department", "team", "skills"}));
+      if (!node["id"] || !node["id"].IsScalar()) return err.At(node, path + ".id", "required");
+      Category c;
+      c.id = node["id"].Scalar();
+      RETURN_IF_BAD(check_category(node["id"], path + ".id", c.id));
+      if (node["department"]) {
+        c.department = node["department"].Scalar();
         if (!rules->departments_.count(c.department)) {
-          return err.At(categories[i]["department"], path + ".department",
+          return err.At(node["department"], path + ".department",
                         absl::StrCat("'", c.department, "' is not a department"));
         }
       }
-      if (categories[i]["team"]) {
-        c.team = categories[i]["team"].Scalar();
+      if (node["team"]) {
+        c.team = node["team"].Scalar();
         if (!team_exists(c.department, c.team)) {
-          return err.At(categories[i]["team"], path + ".team",
+          return err.At(node["team"], path + ".team",
                         absl::StrCat("'", c.team, "' is not a team of '", c.department, "'"));
         }
       }
-      auto skills = List(err, categories[i]["skills"], path + ".skills");
+      auto skills = List(err, node["skills"], path + ".skills");
       if (!skills.ok()) return skills.status();
       c.skills = {skills->begin(), skills->end()};
       if (!rules->categories_.emplace(c.id, c).second) {
-        return err.At(categories[i]["id"], path + ".id",
-                      absl::StrCat("'", c.id, "' is listed twice"));
-      }
-    }
-    for (size_t i = 0; i < categories.size(); ++i) {
-      const Category& c = rules->categories_.at(categories[i]["id"].Scalar());
-      if (!c.parent.empty() && !rules->categories_.count(c.parent)) {
-        return err.At(categories[i]["parent"], absl::StrCat("categories[", i, "].parent"),
-                      absl::StrCat("'", c.parent, "' is not a category"));
-      }
-      // No cycles: walking up must end.
-      std::string at = c.id;
-      for (size_t steps = 0; !at.empty(); ++steps) {
-        if (steps > rules->categories_.size()) {
-          return err.At(categories[i], absl::StrCat("categories[", i, "].parent"),
-                        "the parents form a cycle");
-        }
-        at = rules->categories_.at(at).parent;
+        return err.At(node["id"], path + ".id", absl::StrCat("'", c.id, "' is listed twice"));
       }
     }
   }
@@ -363,7 +370,7 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(const std::string&
       const std::string path = absl::StrCat("districts[", i, "]");
       RETURN_IF_BAD(CheckKeys(err, districts[i], path, {"id", "postcodes", "polygon"}));
       if (!districts[i]["id"] || !IsSlug(districts[i]["id"].Scalar())) {
-        return err.At(districts[i], path + ".id", "required: 1-64 characters of a-z, 0-9 and '-'");
+        return err.At(districts[i], path + ".id", absl::StrCat("required, and ", kSlugRule));
       }
       const std::string id = districts[i]["id"].Scalar();
       if (!ids.insert(id).second) return err.At(districts[i]["id"], path + ".id", "listed twice");
@@ -428,10 +435,17 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Parse(const std::string&
       rule.match.channels = *channels;
       auto categories = List(err, m["category"], mp + ".category");
       if (!categories.ok()) return categories.status();
-      for (const std::string& c : *categories) {
-        if (!rules->categories_.count(c))
+      for (size_t k = 0; k < categories->size(); ++k) {
+        const std::string& c = (*categories)[k];
+        const bool listed = m["category"].IsSequence();
+        RETURN_IF_BAD(
+            check_category(listed ? m["category"][k] : m["category"],
+                           listed ? absl::StrCat(mp, ".category[", k, "]") : mp + ".category", c));
+        // Without a catalogue (tools only) a rule may name only the file's categories.
+        if (rules->catalog_ == nullptr && !rules->categories_.count(c)) {
           return err.At(m["category"], mp + ".category",
                         absl::StrCat("'", c, "' is not a category"));
+        }
         rule.match.categories.insert(c);
       }
       auto districts = List(err, m["district"], mp + ".district");
@@ -528,26 +542,29 @@ std::vector<std::string> RuleSet::Members(const std::string& department) const {
   return out;
 }
 
+std::vector<std::string> RuleSet::Lineage(const std::string& category) const {
+  if (category.empty()) return {};
+  if (catalog_ != nullptr && catalog_->Contains(category)) return catalog_->Ancestors(category);
+  return {category};
+}
+
 bool RuleSet::InCategory(const std::string& category, const std::string& ancestor) const {
-  std::string at = category;
-  for (size_t steps = 0; !at.empty() && steps <= categories_.size(); ++steps) {
-    if (at == ancestor) return true;
-    auto it = categories_.find(at);
-    if (it == categories_.end()) return false;
-    at = it->second.parent;
-  }
-  return false;
+  if (category == ancestor) return true;
+  return catalog_ != nullptr && catalog_->IsWithin(category, ancestor);
 }
 
 const Category* RuleSet::CategoryWithDepartment(const std::string& category) const {
-  std::string at = category;
-  for (size_t steps = 0; !at.empty() && steps <= categories_.size(); ++steps) {
+  for (const std::string& at : Lineage(category)) {
     auto it = categories_.find(at);
-    if (it == categories_.end()) return nullptr;
-    if (!it->second.department.empty()) return &it->second;
-    at = it->second.parent;
+    if (it != categories_.end() && !it->second.department.empty()) return &it->second;
   }
   return nullptr;
+}
+
+bool RuleSet::InRules(const std::string& category) const {
+  for (const std::string& at : Lineage(category))
+    if (categories_.count(at)) return true;
+  return false;
 }
 
 std::optional<std::string> RuleSet::DistrictOf(const t::Location& location) const {
@@ -691,11 +708,11 @@ v1::RouteDecision RuleSet::Decide(const RouteInput& input) const {
                    absl::StrCat("rule ", rule.id, " (line ", rule.line, ") matched: ", department));
   }
   if (department.empty() && decision.refer_to().empty() && triage_rule.empty()) {
-    // The category tree: the nearest category up the tree with a department not bounced.
-    std::string at = draft.category();
-    while (!at.empty()) {
-      const Category* c = CategoryWithDepartment(at);
-      if (c == nullptr) break;
+    // The catalogue's tree: the nearest category up the tree with a department not bounced.
+    for (const std::string& at : Lineage(draft.category())) {
+      auto it = categories_.find(at);
+      if (it == categories_.end() || it->second.department.empty()) continue;
+      const Category* c = &it->second;
       if (!input.bounced.count(c->department)) {
         department = c->department;
         team = c->team;
@@ -710,7 +727,6 @@ v1::RouteDecision RuleSet::Decide(const RouteInput& input) const {
       }
       skipped_bounced = true;
       reasons.push_back(absl::StrCat("category ", c->id, ": ", c->department, " bounced the case"));
-      at = c->parent;
     }
   }
   if (department.empty() && decision.refer_to().empty() && triage_rule.empty()) {
@@ -722,7 +738,11 @@ v1::RouteDecision RuleSet::Decide(const RouteInput& input) const {
       triage_rule = kRuleNoRule;
       if (draft.category().empty()) {
         triage_reason = "the case has no category and no rule matches it";
-      } else if (!categories_.count(draft.category())) {
+      } else if (catalog_ != nullptr && !catalog_->Contains(draft.category())) {
+        triage_reason = absl::StrCat("category ", draft.category(),
+                                     " is not in the category catalogue and no rule matches the "
+                                     "case");
+      } else if (!InRules(draft.category())) {
         triage_reason = absl::StrCat("category ", draft.category(),
                                      " is not in the routing rules and no rule matches the case");
       } else {
@@ -784,8 +804,9 @@ v1::RouteDecision RuleSet::DecideReassigned(const RouteInput& input, const std::
   if (const Category* owner = CategoryWithDepartment(draft.category());
       owner != nullptr && owner->department == department && !confidential) {
     std::set<std::string> skills = owner->skills;
-    const Category& own = categories_.at(draft.category());
-    skills.insert(own.skills.begin(), own.skills.end());
+    if (auto own = categories_.find(draft.category()); own != categories_.end()) {
+      skills.insert(own->second.skills.begin(), own->second.skills.end());
+    }
     for (const std::string& s : skills) decision.add_required_skills(s);
   }
   decision.set_explanation(absl::StrJoin(decision.reasons(), "; "));
@@ -825,7 +846,13 @@ v1::GetRulesResponse RuleSet::Describe() const {
     department->set_dispatch_topic(events::DispatchTopic(id));
     department->set_may_see_reporter(d.may_see_reporter);
   }
-  for (const auto& [id, c] : categories_) {
+  std::vector<std::string> ids;
+  if (catalog_ != nullptr) {
+    for (const catalog::Category& c : catalog_->categories()) ids.push_back(c.id);
+  } else {
+    for (const auto& [id, c] : categories_) ids.push_back(id);
+  }
+  for (const std::string& id : ids) {
     const Category* owner = CategoryWithDepartment(id);
     auto* route = out.add_categories();
     route->set_category(id);

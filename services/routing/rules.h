@@ -1,15 +1,17 @@
 // Routing rules as data, loaded from a YAML file (docs in services/routing/README.md):
-// departments with teams and members, a category tree, districts (postcodes, GeoJSON polygons),
+// departments with teams and members, the department, team and skills of categories (the tree of
+// categories is the catalogue's, libs/catalog), districts (postcodes, GeoJSON polygons),
 // ordered rules, danger words, the Meldpunt's triage queue (`default_department`: where a case goes
 // that nobody can take) and the queue of confidential cases (domain::IsConfidential: any kind),
 // which no rule or category overrides.
 //
 //   ASSIGN_OR_RETURN(std::shared_ptr<const RuleSet> rules,
-//   RuleSet::LoadFile("routing-rules.yaml")); RouteDecision d = rules->Decide({.draft = draft,
-//   .submitting_system = "web-form"});
+//                    LoadRules("routing-rules.yaml", "categories.yaml"));
+//   RouteDecision d = rules->Decide({.draft = draft, .submitting_system = "web-form"});
 //
-// A RuleSet is immutable once loaded; a reload builds a new one and swaps the pointer, so every
-// decision sees one consistent set. Decide is thread-safe.
+// A RuleSet is immutable once loaded and holds the catalogue it was checked against: a reload
+// reads both and swaps one pointer, so every decision sees rules and a tree that agree (a rules
+// file is never used with a catalogue that lacks its categories). Decide is thread-safe.
 #pragma once
 
 #include <map>
@@ -21,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/catalog/catalog.h"
 #include "meldpunt/routing/v1/routing.pb.h"
 #include "meldpunt/types/v1/case.pb.h"
 #include "re2/re2.h"
@@ -52,17 +55,17 @@ struct Department {
   std::vector<Team> teams;
 };
 
+// What routing says of a category of the catalogue. Its place in the tree is the catalogue's.
 struct Category {
   std::string id;
-  std::string parent;
-  std::string department;  // empty: inherited from the parent
+  std::string department;  // empty: the nearest ancestor's (in the catalogue) with one
   std::string team;
   std::set<std::string> skills;
 };
 
 struct Match {
   std::set<types::v1::CaseKind> kinds;
-  std::set<std::string> categories;  // a category matches its whole subtree
+  std::set<std::string> categories;  // a category matches its whole subtree (in the catalogue)
   std::set<std::string> districts;
   std::set<std::string> postcodes;
   std::set<types::v1::Priority> priorities;
@@ -123,10 +126,15 @@ bool IsTriage(const v1::RouteDecision& decision);
 
 class RuleSet {
  public:
-  static absl::StatusOr<std::shared_ptr<const RuleSet>> LoadFile(const std::string& path);
+  // Every category the rules name must be in `catalog`, which gives the tree. A null catalogue is
+  // for tools without one (benchmarks): each category then stands alone, checked as a slug only.
+  // The service always passes one (catalog.file is required: LoadRules).
+  static absl::StatusOr<std::shared_ptr<const RuleSet>> LoadFile(
+      const std::string& path, std::shared_ptr<const catalog::Catalog> catalog = nullptr);
   // `source` names the text in errors ("routing-rules.yaml:12:5: rules[3].match.kind: ...").
-  static absl::StatusOr<std::shared_ptr<const RuleSet>> Parse(const std::string& yaml_text,
-                                                              const std::string& source);
+  static absl::StatusOr<std::shared_ptr<const RuleSet>> Parse(
+      const std::string& yaml_text, const std::string& source,
+      std::shared_ptr<const catalog::Catalog> catalog = nullptr);
 
   // The department (or outside body), team, priority, deadline policy, matched rule and reasons.
   // The assignee is left to the caller (it needs workload counts): see PickAssignee.
@@ -155,6 +163,10 @@ class RuleSet {
   const std::string& confidential_department() const { return confidential_department_; }
   int max_hops() const { return max_hops_; }
   const DuplicatePolicy& duplicates() const { return duplicates_; }
+  // The catalogue the rules were checked against (null: none, tools only).
+  const std::shared_ptr<const catalog::Catalog>& catalog() const { return catalog_; }
+  // Every category of the catalogue (without one: of the file) with the department it goes to
+  // without a rule.
   v1::GetRulesResponse Describe() const;
   std::vector<std::string> DispatchTopics() const;
   size_t rule_count() const { return rules_.size(); }
@@ -165,10 +177,17 @@ class RuleSet {
   v1::RouteDecision DecideConfidential(const RouteInput& input) const;
   // The draft's priority, URGENT with a danger word (its reason in `reason`, quoting the word).
   types::v1::Priority PriorityOf(const types::v1::CaseDraft& draft, std::string* reason) const;
+  // The category, then its parents up to the top (the catalogue's tree); just the category when
+  // the catalogue does not hold it.
+  std::vector<std::string> Lineage(const std::string& category) const;
   bool InCategory(const std::string& category, const std::string& ancestor) const;
   std::optional<std::string> DistrictOf(const types::v1::Location& location) const;
+  // The category's own entry, or the nearest ancestor's with a department; null when none.
   const Category* CategoryWithDepartment(const std::string& category) const;
+  // Whether the file says anything of the category or of a category above it.
+  bool InRules(const std::string& category) const;
 
+  std::shared_ptr<const catalog::Catalog> catalog_;
   std::map<std::string, Department> departments_;
   std::map<std::string, Category> categories_;
   std::vector<std::unique_ptr<District>> districts_;
@@ -179,6 +198,12 @@ class RuleSet {
   int max_hops_ = 3;
   DuplicatePolicy duplicates_;
 };
+
+// The catalogue (`catalog_file`), then the rules file checked against it: what routing loads at
+// start, on ReloadRules and SIGHUP, and what --check-config checks. An error in either is
+// returned (INVALID_ARGUMENT naming the file and line); nothing is half loaded.
+absl::StatusOr<std::shared_ptr<const RuleSet>> LoadRules(const std::string& rules_file,
+                                                         const std::string& catalog_file);
 
 // Lower-cased whole words of a text (UTF-8 bytes >= 0x80 count as letters).
 std::vector<std::string> Words(const std::string& text);

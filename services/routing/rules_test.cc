@@ -5,11 +5,34 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "yaml-cpp/yaml.h"
+
 namespace meldpunt::routing {
 namespace {
 
 namespace t = ::meldpunt::types::v1;
 using ::testing::HasSubstr;
+
+// The tree: public-space > lighting, roads > potholes; noise and graffiti at the top.
+constexpr char kCatalog[] = R"(
+categories:
+  - {id: public-space, labels: {nl: Openbare ruimte, fr: Espace public, en: Public space}}
+  - {id: lighting, parent: public-space, labels: {nl: Licht, fr: Lumière, en: Lighting}}
+  - {id: roads, parent: public-space, labels: {nl: Wegen, fr: Routes, en: Roads}}
+  - {id: potholes, parent: roads, labels: {nl: Putten, fr: Nids, en: Potholes}}
+  - {id: noise, labels: {nl: Lawaai, fr: Bruit, en: Noise}}
+  - {id: graffiti, labels: {nl: Graffiti, fr: Graffitis, en: Graffiti}}
+)";
+
+std::shared_ptr<const catalog::Catalog> TestCatalog() {
+  auto loaded = catalog::Catalog::Parse(kCatalog, "categories.yaml");
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  return *loaded;
+}
+
+absl::StatusOr<std::shared_ptr<const RuleSet>> Parse(const std::string& text) {
+  return RuleSet::Parse(text, "rules.yaml", TestCatalog());
+}
 
 constexpr char kRules[] = R"(
 default_department: triage
@@ -31,9 +54,8 @@ departments:
   - {id: team}
 categories:
   - {id: public-space, department: works}
-  - {id: lighting, parent: public-space, team: lights, department: works, skills: [lighting]}
-  - {id: roads, parent: public-space}
-  - {id: potholes, parent: roads}
+  - {id: lighting, team: lights, department: works, skills: [lighting]}
+  - {id: roads}
   - {id: noise, department: environment}
 districts:
   - id: centre
@@ -56,7 +78,7 @@ rules:
 )";
 
 std::shared_ptr<const RuleSet> Load() {
-  auto rules = RuleSet::Parse(kRules, "rules.yaml");
+  auto rules = Parse(kRules);
   EXPECT_TRUE(rules.ok()) << rules.status();
   return *rules;
 }
@@ -84,6 +106,55 @@ TEST(Rules, CategoryTreeInheritsDepartments) {
   EXPECT_THAT(unknown.explanation(),
               HasSubstr("category graffiti is not in the routing rules and no rule matches"));
   EXPECT_FALSE(IsTriage(rules->Decide(Input("noise"))));
+  // Not in the catalogue at all (an old case, or an intake without one): triage, said so.
+  auto stranger = rules->Decide(Input("martians"));
+  EXPECT_EQ(stranger.rule_id(), "default");
+  EXPECT_THAT(stranger.explanation(),
+              HasSubstr("category martians is not in the category catalogue and no rule matches"));
+  // A rule for roads holds for potholes, which lies under it in the catalogue only.
+  auto rule = Parse(std::string(kRules) +
+                    "  - id: roads-rule\n    match: {category: [roads]}\n    result: {department: "
+                    "mobility}\n");
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  EXPECT_EQ((*rule)->Decide(Input("potholes")).rule_id(), "roads-rule");
+  EXPECT_EQ((*rule)->Decide(Input("lighting")).rule_id(), "category:lighting");
+}
+
+// The tree is the catalogue's: a parent in the rules is refused, and so is a category the
+// catalogue does not hold, in categories: and in a rule, each with its line.
+TEST(Rules, CategoriesComeFromTheCatalogue) {
+  auto error = [](const std::string& text) { return std::string(Parse(text).status().message()); };
+  const std::string base = "default_department: a\ndepartments: [{id: a}]\n";
+  EXPECT_THAT(error(base + "categories:\n  - {id: noise}\n  - {id: potholes, parent: roads}\n"),
+              HasSubstr("rules.yaml:5:28: categories[1].parent: the category tree is in the "
+                        "category catalogue (catalog.file)"));
+  EXPECT_THAT(error(base + "categories:\n  - {id: noise}\n  - {id: martians, department: a}\n"),
+              HasSubstr("rules.yaml:5:10: categories[1].id: 'martians' is not in the category "
+                        "catalogue"));
+  EXPECT_THAT(error(base + "categories:\n  - {id: Noise}\n"),
+              HasSubstr("categories[0].id: 'Noise' must be 1-64 characters of a-z"));
+  EXPECT_THAT(
+      error(base + "rules:\n  - id: r\n    match: {category: [noise, martians]}\n    result: "
+                   "{department: a}\n"),
+      HasSubstr("rules.yaml:5:31: rules[0].match.category[1]: 'martians' is not in the category "
+                "catalogue"));
+  // A rule may name a category of the catalogue that has no entry of its own in the rules.
+  EXPECT_TRUE(Parse(base +
+                    "rules:\n  - id: r\n    match: {category: graffiti}\n    result: {department: "
+                    "a}\n")
+                  .ok());
+  // GetRules lists every category of the catalogue, with where it goes without a rule.
+  auto rules = Parse(kRules);
+  ASSERT_TRUE(rules.ok());
+  std::map<std::string, std::string> routes;
+  const v1::GetRulesResponse described = (*rules)->Describe();
+  for (const auto& c : described.categories()) routes[c.category()] = c.department();
+  EXPECT_EQ(routes, (std::map<std::string, std::string>{{"public-space", "works"},
+                                                        {"lighting", "works"},
+                                                        {"roads", "works"},
+                                                        {"potholes", "works"},
+                                                        {"noise", "environment"},
+                                                        {"graffiti", "triage"}}));
 }
 
 // 400 synthetic cases on a grid around the centre polygon (a rectangle, so the expected answer is
@@ -193,15 +264,14 @@ TEST(Rules, BouncedDepartmentsAreSkippedAndTheHopLimitSendsToTriage) {
 }
 
 TEST(Rules, BouncedByMakesANextCandidate) {
-  auto rules = RuleSet::Parse(std::string(kRules) + R"(
+  auto rules = Parse(std::string(kRules) + R"(
   - id: after-works
     match: {category: [public-space], bounced_by: [works]}
     result: {department: mobility}
   - id: after-both
     match: {category: [public-space], bounced_by: [works, mobility]}
     result: {refer_to: Road agency}
-)",
-                              "rules.yaml");
+)");
   ASSERT_TRUE(rules.ok()) << rules.status();
   RouteInput in = Input("potholes");
   EXPECT_EQ((*rules)->Decide(in).department(), "works") << "not before works bounced it";
@@ -215,24 +285,21 @@ TEST(Rules, BouncedByMakesANextCandidate) {
   EXPECT_EQ(third.rule_id(), "after-both");
   in.bounced = {"mobility"};
   EXPECT_EQ((*rules)->Decide(in).department(), "works");
-  EXPECT_THAT(std::string(RuleSet::Parse(std::string(kRules) + R"(
+  EXPECT_THAT(std::string(Parse(std::string(kRules) + R"(
   - id: r
     match: {bounced_by: [nowhere]}
     result: {department: works}
-)",
-                                         "rules.yaml")
+)")
                               .status()
                               .message()),
               HasSubstr("rules[4].match.bounced_by: 'nowhere' is not a department"));
   for (const char* reserved :
        {"default", "hop-limit", "all-bounced", "reassigned", "confidential", "category:noise"}) {
-    EXPECT_THAT(
-        std::string(RuleSet::Parse(std::string(kRules) + "  - id: \"" + reserved +
-                                       "\"\n    match: {}\n    result: {department: works}\n",
-                                   "rules.yaml")
-                        .status()
-                        .message()),
-        HasSubstr("is the id of a decision no rule makes"))
+    EXPECT_THAT(std::string(Parse(std::string(kRules) + "  - id: \"" + reserved +
+                                  "\"\n    match: {}\n    result: {department: works}\n")
+                                .status()
+                                .message()),
+                HasSubstr("is the id of a decision no rule makes"))
         << reserved;
   }
 }
@@ -292,8 +359,9 @@ TEST(Rules, ErrorsNameTheLineAndTheReason) {
       error(base +
             "rules:\n  - id: r\n    match: {regex: '(unclosed'}\n    result: {department: a}\n"),
       HasSubstr("not a valid RE2 expression"));
-  EXPECT_THAT(error(base + "categories:\n  - {id: x, parent: y}\n  - {id: y, parent: x}\n"),
-              HasSubstr("cycle"));
+  EXPECT_THAT(error(base + "categories:\n  - {id: x, parent: y}\n"),
+              HasSubstr("bad.yaml:4:21: categories[0].parent: the category tree is in the category "
+                        "catalogue"));
   EXPECT_THAT(
       error(base + "districts:\n  - {id: d, polygon: {type: Point, coordinates: [1, 2]}}\n"),
       HasSubstr("Polygon"));
@@ -333,10 +401,55 @@ TEST(Rules, AConfidentialCaseGoesToTheConfidentialDepartmentWhateverMatches) {
 
 // The shipped file (deploy/config/routing-rules.yaml): a bounce has a next candidate, and when
 // every candidate bounced the case it goes to triage.
-TEST(ShippedRules, ABounceHasANextCandidateAndThenTriage) {
+std::string Shipped(const std::string& file) {
   const char* source = std::getenv("MELDPUNT_SOURCE_DIR");
-  auto loaded =
-      RuleSet::LoadFile(std::string(source ? source : ".") + "/deploy/config/routing-rules.yaml");
+  return std::string(source ? source : ".") + "/deploy/" + file;
+}
+
+// The shipped rules and the shipped catalogue, loaded together as routing does: every category
+// the rules name is in the catalogue, and the catalogue's tree decides where a category without a
+// department goes.
+TEST(ShippedRules, AreReadAgainstTheShippedCatalogue) {
+  auto loaded = LoadRules(Shipped("config/routing-rules.yaml"), Shipped("config/categories.yaml"));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const RuleSet& rules = **loaded;
+  ASSERT_NE(rules.catalog(), nullptr);
+  const YAML::Node file = YAML::LoadFile(Shipped("config/routing-rules.yaml"));
+  int named = 0;
+  for (const auto& c : file["categories"]) {
+    EXPECT_TRUE(rules.catalog()->Contains(c["id"].Scalar())) << c["id"].Scalar();
+    EXPECT_FALSE(c["parent"]) << c["id"].Scalar() << ": the tree is the catalogue's";
+    ++named;
+  }
+  for (const auto& r : file["rules"]) {
+    for (const auto& c : r["match"]["category"]) {
+      EXPECT_TRUE(rules.catalog()->Contains(c.Scalar())) << c.Scalar();
+      ++named;
+    }
+  }
+  EXPECT_GT(named, 15);
+  // potholes has no department of its own: it goes where roads (its parent) goes.
+  auto potholes = rules.Decide(Input("potholes"));
+  auto roads = rules.Decide(Input("roads"));
+  EXPECT_EQ(potholes.department(), "public-works");
+  EXPECT_EQ(potholes.department(), roads.department());
+  EXPECT_EQ(potholes.team(), roads.team());
+  EXPECT_EQ(potholes.rule_id(), "category:roads");
+  EXPECT_THAT(potholes.explanation(), HasSubstr("category potholes (under roads) is handled by"));
+  EXPECT_EQ(rules.Decide(Input("noise")).department(), "environment");
+  EXPECT_EQ(rules.Decide(Input("trees")).department(), "green-spaces");
+  // In the catalogue, in no rule: the triage queue.
+  auto graffiti = rules.Decide(Input("graffiti"));
+  EXPECT_TRUE(IsTriage(graffiti));
+  EXPECT_THAT(graffiti.explanation(), HasSubstr("category graffiti is not in the routing rules"));
+  // The Kubernetes copy is the same file.
+  auto k8s =
+      LoadRules(Shipped("k8s/base/config/routing-rules.yaml"), Shipped("config/categories.yaml"));
+  EXPECT_TRUE(k8s.ok()) << k8s.status();
+}
+
+TEST(ShippedRules, ABounceHasANextCandidateAndThenTriage) {
+  auto loaded = LoadRules(Shipped("config/routing-rules.yaml"), Shipped("config/categories.yaml"));
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   const RuleSet& rules = **loaded;
   RouteInput tree = Input("trees");
