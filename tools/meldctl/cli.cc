@@ -49,8 +49,9 @@ std::vector<CommandSpec> MakeCommands() {
        "         [--received-at TIME [--registered-letter]]",
        "submit a case (kind REPORT, channel WEB, system meldctl and a fresh request key unless "
        "given); --received-at: when a letter, call or counter visit (channel LETTER, PHONE, "
-       "COUNTER) was received, if registered later (the legal terms run from it; team and "
-       "admins); --registered-letter: a registered letter (channel LETTER), --received-at is the "
+       "COUNTER) was received, if registered later (the legal terms run from it; the team, "
+       "admins and the systems of cases.received_at_systems); --registered-letter: a registered "
+       "letter (channel LETTER), --received-at is the "
        "date it was posted",
        0,
        0,
