@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
+#include "tests/testing/mail.h"
 #include "tests/testing/stack.h"
 
 namespace meldpunt::notification {
@@ -25,39 +26,6 @@ std::string FindMail(const std::string& dir, const std::string& needle) {
     if (buffer.str().find(needle) != std::string::npos) return buffer.str();
   }
   return "";
-}
-
-// The parts of a multipart message as the sink stored it: Content-Type -> decoded body. Empty
-// when the message is not multipart/alternative.
-std::map<std::string, std::string> Parts(const std::string& raw) {
-  const std::string marker = "Content-Type: multipart/alternative; boundary=\"";
-  const size_t at = raw.find(marker);
-  if (at == std::string::npos) return {};
-  const size_t start = at + marker.size();
-  const std::string boundary = "--" + raw.substr(start, raw.find('"', start) - start);
-  std::map<std::string, std::string> parts;
-  for (size_t pos = raw.find(boundary); pos != std::string::npos;) {
-    const size_t next = raw.find(boundary, pos + boundary.size());
-    if (next == std::string::npos) break;
-    const std::string part = raw.substr(pos + boundary.size(), next - pos - boundary.size());
-    pos = next;
-    const size_t type_at = part.find("Content-Type: ");
-    size_t blank = part.find("\r\n\r\n");
-    if (blank == std::string::npos) blank = part.find("\n\n");
-    if (type_at == std::string::npos || blank == std::string::npos) continue;
-    const size_t type_end = part.find_first_of("\r\n", type_at);
-    const std::string type = part.substr(type_at + 14, type_end - type_at - 14);
-    std::string encoded;
-    for (char c : part.substr(blank))
-      if (!isspace(static_cast<unsigned char>(c))) encoded.push_back(c);
-    std::string decoded;
-    if (part.find("Content-Transfer-Encoding: base64") == std::string::npos ||
-        !absl::Base64Unescape(encoded, &decoded)) {
-      decoded = "<not base64>";
-    }
-    parts[type] = decoded;
-  }
-  return parts;
 }
 
 TEST(SmtpMailer, DeliversToARealSmtpServer) {
@@ -79,7 +47,7 @@ TEST(SmtpMailer, DeliversToARealSmtpServer) {
   EXPECT_NE(raw.find("To: jan@example.org"), std::string::npos);
   // multipart/alternative: the text part is the body as written, the HTML part the same text
   // escaped; each base64 UTF-8.
-  std::map<std::string, std::string> parts = Parts(raw);
+  std::map<std::string, std::string> parts = testing::MimeParts(raw);
   ASSERT_EQ(parts.size(), 2u) << raw;
   EXPECT_EQ(parts["text/plain; charset=utf-8"], body);
   const std::string& html = parts["text/html; charset=utf-8"];

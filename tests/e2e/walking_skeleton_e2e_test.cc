@@ -28,6 +28,7 @@
 #include "meldpunt/notification/v1/notification.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/e2e.h"
+#include "tests/testing/mail.h"
 #include "tests/testing/stack.h"
 #include "tests/testing/webhook_sink.h"
 
@@ -140,14 +141,8 @@ class WalkingSkeleton : public testing::E2eSuite {
       const std::string raw = buffer.str();
       if (raw.find("X-Meldpunt-Case: " + case_id) == std::string::npos) continue;
       if (raw.find("To: " + to) == std::string::npos) continue;
-      size_t start = raw.find("\r\n\r\n");
-      if (start == std::string::npos) start = raw.find("\n\n");
-      std::string encoded;
-      for (char c : raw.substr(start == std::string::npos ? 0 : start))
-        if (!isspace(static_cast<unsigned char>(c))) encoded.push_back(c);
-      std::string body;
-      absl::Base64Unescape(encoded, &body);
-      mails.emplace_back(raw, body);
+      // The text part of the multipart/alternative message (the HTML part says the same).
+      mails.emplace_back(raw, testing::MimeParts(raw)["text/plain; charset=utf-8"]);
     }
     return mails;
   }
