@@ -1,14 +1,17 @@
 // The routing service in-process against the real Kafka broker and Redis of the test stack:
-// reloading rules (a broken file is refused with its line, the rules in force stay), and a case
-// event in, CaseRouted and the dispatch message out.
+// reloading rules and the category catalogue together (a broken file, either one, is refused with
+// its line, and both in force stay), a case event in, CaseRouted and the dispatch message out; the
+// duplicate index's distances at the edge of the radius.
 #include <grpcpp/grpcpp.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/events/codec.h"
 #include "libs/events/event_log.h"
@@ -32,9 +35,22 @@ departments: [{id: triage}, {id: works}]
 categories: [{id: roads, department: works}, {id: noise}]
 )";
 
+// The catalogue the tests' rules are read against: potholes lies under roads.
+constexpr char kCatalog[] = R"(
+categories:
+  - {id: roads, labels: {nl: Wegen, fr: Routes, en: Roads}}
+  - {id: potholes, parent: roads, labels: {nl: Putten, fr: Nids, en: Potholes}}
+  - {id: noise, labels: {nl: Lawaai, fr: Bruit, en: Noise}}
+)";
+
 void Write(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
   out << text;
+}
+
+std::string TestFile(const std::string& name) {
+  return std::string(std::getenv("MELDPUNT_BINARY_DIR")) + "/" + testing::UniqueName(name) +
+         ".yaml";
 }
 
 TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
@@ -43,6 +59,8 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
   const std::string rules_file = std::string(std::getenv("MELDPUNT_BINARY_DIR")) + "/" +
                                  testing::UniqueName("rules") + ".yaml";
   Write(rules_file, kGoodRules);
+  const std::string catalog_file = TestFile("catalog");
+  Write(catalog_file, kCatalog);
   RoutingConfig config;
   config.grpc_listen = "127.0.0.1:0";
   config.grpc_plaintext_loopback = true;
@@ -53,6 +71,7 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
   config.key_store_address = stack->key_store;
   config.consumer_group = testing::UniqueName("routing-test");
   config.rules_file = rules_file;
+  config.catalog_file = catalog_file;
   // As RunApp: the rules reload makes its admin client without the wiring helpers.
   ASSERT_TRUE(service::InstallKafkaSecurity(config).ok());
   RoutingApp app(config);
@@ -108,6 +127,113 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
   EXPECT_TRUE(dispatched);
   app.Stop();
   std::remove(rules_file.c_str());
+  std::remove(catalog_file.c_str());
+}
+
+// The catalogue is read again only together with the rules. A reload where either is wrong (the
+// catalogue does not load; the rules name a category the new catalogue lacks) is refused with the
+// file and line, and the rules and the catalogue in force both stay: a pothole still goes where
+// roads goes, by the old rules and the old tree, although the file on disk by then is a valid
+// catalogue without potholes (routing does not pick it up on its own).
+TEST(RoutingIntegration, AReloadWithACatalogueErrorKeepsBothInForce) {
+  auto stack = testing::LoadStack();
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  const std::string rules_file = TestFile("rules");
+  const std::string catalog_file = TestFile("catalog");
+  Write(rules_file, R"(
+default_department: triage
+departments: [{id: triage}, {id: works}, {id: mobility}]
+categories: [{id: roads, department: works}]
+)");
+  Write(catalog_file, kCatalog);
+  RoutingConfig config;
+  config.grpc_listen = "127.0.0.1:0";
+  config.grpc_plaintext_loopback = true;
+  config.admin_listen = "127.0.0.1:0";
+  testing::UseStackKafka(*stack, config);
+  config.redis_address = stack->redis;
+  config.privacy_master_key_file = testing::DevMasterKeyFile();
+  config.key_store_address = stack->key_store;
+  config.consumer_group = testing::UniqueName("routing-catalog");
+  // The group reads the whole log, earlier tests' cases included; see the duplicates test.
+  config.produce_timeout = absl::Seconds(2);
+  config.rules_file = rules_file;
+  config.catalog_file = catalog_file;
+  ASSERT_TRUE(service::InstallKafkaSecurity(config).ok());
+  RoutingApp app(config);
+  ASSERT_TRUE(app.Start().ok());
+
+  // New rules (roads to mobility) with a catalogue that does not load: neither is taken.
+  Write(rules_file, R"(
+default_department: triage
+departments: [{id: triage}, {id: works}, {id: mobility}]
+categories: [{id: roads, department: mobility}]
+)");
+  Write(catalog_file,
+        std::string(kCatalog) + "  - {id: trees, parent: parks, labels: {nl: B, fr: A, en: T}}\n");
+  absl::Status refused = app.ReloadRules();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_NE(refused.message().find(catalog_file), std::string::npos) << refused;
+  EXPECT_NE(refused.message().find(":6:"), std::string::npos) << refused;
+  EXPECT_NE(refused.message().find("parks"), std::string::npos) << refused;
+
+  // A catalogue that loads, without potholes, and rules that name potholes: refused on the rules'
+  // line; the catalogue stays the old one too.
+  Write(catalog_file, R"(
+categories:
+  - {id: roads, labels: {nl: Wegen, fr: Routes, en: Roads}}
+  - {id: noise, labels: {nl: Lawaai, fr: Bruit, en: Noise}}
+)");
+  Write(rules_file, R"(
+default_department: triage
+departments: [{id: triage}, {id: works}, {id: mobility}]
+categories: [{id: roads, department: mobility}, {id: potholes}]
+)");
+  refused = app.ReloadRules();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_NE(refused.message().find(rules_file + ":4:"), std::string::npos) << refused;
+  EXPECT_NE(refused.message().find("'potholes' is not in the category catalogue"),
+            std::string::npos)
+      << refused;
+
+  auto producer =
+      kafka::Producer::Create({.brokers = stack->kafka, .extra = stack->kafka_properties});
+  ASSERT_TRUE(producer.ok());
+  auto reader = kafka::Consumer::Create(
+      {.brokers = stack->kafka,
+       .group_id = testing::UniqueName("catalog-reader"),
+       .topics = {events::DispatchTopic("works"), events::DispatchTopic("mobility"),
+                  events::DispatchTopic("triage")},
+       .extra = stack->kafka_properties});
+  ASSERT_TRUE(reader.ok());
+  const std::string case_id = events::CaseIdFor("routing-test", testing::UniqueName("pothole"));
+  events::Envelope submitted = events::NewEnvelope(case_id, "intake", absl::Now());
+  submitted.mutable_case_submitted()->mutable_draft()->set_kind(t::REPORT);
+  submitted.mutable_case_submitted()->mutable_draft()->set_category("potholes");
+  submitted.mutable_case_submitted()->mutable_draft()->set_description("a hole");
+  events::Finish(submitted, events::DeterministicId("submitted", {case_id}));
+  ASSERT_TRUE((*producer)
+                  ->Send(events::ToRecord(events::kCaseEventsTopic, submitted),
+                         absl::Now() + absl::Seconds(10))
+                  .ok());
+  std::optional<events::v1::DispatchMessage> dispatched;
+  const absl::Time until = absl::Now() + absl::Seconds(60);
+  while (!dispatched && absl::Now() < until) {
+    auto record = (*reader)->Poll(absl::Milliseconds(200));
+    ASSERT_TRUE(record.ok());
+    if (record->has_value() && (*record)->key == case_id) {
+      dispatched.emplace();
+      ASSERT_TRUE(dispatched->ParseFromString((*record)->value));
+    }
+  }
+  app.Stop();
+  std::remove(rules_file.c_str());
+  std::remove(catalog_file.c_str());
+  ASSERT_TRUE(dispatched.has_value());
+  EXPECT_EQ(dispatched->department(), "works") << dispatched->explanation();
+  EXPECT_NE(dispatched->explanation().find("category potholes (under roads) is handled by works"),
+            std::string::npos)
+      << dispatched->explanation();
 }
 
 // Nearby cases of one category that reach routing together, on different partitions and so on
@@ -157,6 +283,9 @@ TEST(RoutingIntegration, NearbyCasesRoutedAtOnceOnOtherLanesAreLinked) {
   config.redis_pool_size = 8;
   config.consumer_lanes = 6;
   config.consumer_group = testing::UniqueName("routing-dup");
+  const std::string catalog_file = TestFile("catalog");
+  Write(catalog_file, kCatalog);
+  config.catalog_file = catalog_file;
   // The group reads the whole log, earlier tests' cases included; those routed to a department
   // with no dispatch topic here are skipped after this long instead of the default 10 s.
   config.produce_timeout = absl::Seconds(2);
@@ -189,6 +318,7 @@ TEST(RoutingIntegration, NearbyCasesRoutedAtOnceOnOtherLanesAreLinked) {
   }
   app.Stop();
   std::remove(rules_file.c_str());
+  std::remove(catalog_file.c_str());
   EXPECT_EQ(routed, 2 * kPairs);
   for (int pair = 0; pair < kPairs; ++pair) EXPECT_EQ(links[pair], 1) << "pair " << pair;
 }
@@ -219,6 +349,9 @@ categories: [{id: roads, department: works}, {id: noise}]
   config.privacy_master_key_file = testing::DevMasterKeyFile();
   config.key_store_address = stack->key_store;
   config.consumer_group = testing::UniqueName("routing-triage");
+  const std::string catalog_file = TestFile("catalog");
+  Write(catalog_file, kCatalog);
+  config.catalog_file = catalog_file;
   // The group reads the whole log, earlier tests' cases included; see the test above.
   config.produce_timeout = absl::Seconds(2);
   config.rules_file = rules_file;
@@ -327,6 +460,7 @@ categories: [{id: roads, department: works}, {id: noise}]
   }
   app.Stop();
   std::remove(rules_file.c_str());
+  std::remove(catalog_file.c_str());
   ASSERT_EQ(dispatched.size(), 2u);
   std::map<std::string, events::v1::DispatchMessage> by_department;
   for (const auto& d : dispatched) by_department[d.department()] = d;
@@ -384,6 +518,109 @@ TEST(RouteStoreIntegration, WorkloadAndGeoIndexFollowTheState) {
   auto loaded = store.Load(case_id);
   ASSERT_TRUE(loaded.ok());
   EXPECT_TRUE(loaded->closed());
+}
+
+// Redis GEO measures with the haversine formula on a sphere of this radius (geohash_helper.c).
+constexpr double kRedisEarthRadiusM = 6372797.560856;
+
+// Degrees of latitude for `metres` along a meridian: there the haversine distance is R * dphi.
+double NorthDegrees(double metres) { return metres / kRedisEarthRadiusM * 180.0 / M_PI; }
+
+// Distances at the edge of the radius, through the store and the routing logic as routing runs
+// them. The first report's coordinates are a geohash cell's centre (where Redis puts any point of
+// that cell), written with every digit: only then is its distance exact to well under 0.1 m, and
+// coordinates cut to 6 digits (51.0543) would put it metres away.
+TEST(RouteStoreIntegration, DuplicateDistancesAreExactAtTheEdgeOfTheRadius) {
+  auto stack = testing::LoadStack();
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  auto redis = redis::Client::Create({.address = stack->redis});
+  ASSERT_TRUE(redis.ok());
+  RedisRouteStore store(**redis);
+  const std::string category = testing::UniqueName("cat");
+  // The cell centre nearest to (51.054321, 3.721234), from a probe in a key of its own.
+  const std::string probe = absl::StrCat("mp:test-probe:{", category, "}");
+  ASSERT_TRUE((*redis)->Command({"GEOADD", probe, "3.721234", "51.054321", "p"}).ok());
+  auto pos = (*redis)->Command({"GEOPOS", probe, "p"});
+  ASSERT_TRUE(pos.ok());
+  ASSERT_EQ(pos->elements.size(), 1u);
+  ASSERT_EQ(pos->elements[0].elements.size(), 2u);
+  double lon = 0, lat = 0;
+  ASSERT_TRUE(absl::SimpleAtod(pos->elements[0].elements[0].str, &lon));
+  ASSERT_TRUE(absl::SimpleAtod(pos->elements[0].elements[1].str, &lat));
+  (void)(*redis)->Command({"DEL", probe});
+  ASSERT_NEAR(lat, 51.054321, 1e-5);
+
+  const std::string first = events::CaseIdFor("store-test", testing::UniqueName("first"));
+  v1::RouteState open;
+  open.mutable_draft()->set_kind(t::REPORT);
+  open.mutable_draft()->set_category(category);
+  open.mutable_draft()->mutable_location()->set_has_coordinates(true);
+  open.mutable_draft()->mutable_location()->set_latitude(lat);
+  open.mutable_draft()->mutable_location()->set_longitude(lon);
+  ASSERT_TRUE(store.Save(first, v1::RouteState(), open).ok());
+
+  // Two reports 20.0 m apart.
+  auto at20 = store.Near(category, lat + NorthDegrees(20.0), lon, 50);
+  ASSERT_TRUE(at20.ok()) << at20.status();
+  ASSERT_EQ(at20->size(), 1u);
+  EXPECT_EQ((*at20)[0].first, first);
+  EXPECT_NEAR((*at20)[0].second, 20.0, 0.1);
+  // 49.9 m away within 50 m: found; 50.1 m away: not.
+  auto at499 = store.Near(category, lat - NorthDegrees(49.9), lon, 50);
+  ASSERT_TRUE(at499.ok());
+  ASSERT_EQ(at499->size(), 1u);
+  EXPECT_NEAR((*at499)[0].second, 49.9, 0.1);
+  auto at501 = store.Near(category, lat - NorthDegrees(50.1), lon, 50);
+  ASSERT_TRUE(at501.ok());
+  EXPECT_TRUE(at501->empty()) << (*at501)[0].second;
+
+  // The same through the routing logic with a 50 m radius: linked at 49.9 m, not at 50.1 m.
+  auto catalog = catalog::Catalog::Parse(
+      absl::StrCat("categories: [{id: ", category, ", labels: {nl: a, fr: b, en: c}}]\n"), "c");
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  auto rules = RuleSet::Parse(absl::StrCat(R"(
+default_department: triage
+departments: [{id: triage}, {id: works}]
+duplicates: {kinds: [REPORT], radius_m: 50, window: 14d, action: link}
+categories: [{id: )",
+                                           category, ", department: works}]\n"),
+                              "dup.yaml", *catalog);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  clock::FakeClock clock(absl::FromUnixSeconds(1'763'800'100));
+  RoutingLogic logic(clock);
+  FindNearby nearby = [&](const std::string& c, double la, double lo, double radius,
+                          absl::Time) -> std::optional<Nearby> {
+    auto near = store.Near(c, la, lo, radius);
+    if (!near.ok() || near->empty()) return std::nullopt;
+    return Nearby{(*near)[0].first, (*near)[0].second};
+  };
+  auto none = [](const std::string&) { return std::map<std::string, int64_t>(); };
+  auto report = [&](double metres_south, const std::string& id) {
+    events::Envelope e = events::NewEnvelope(events::CaseIdFor("store-test", id), "intake",
+                                             absl::FromUnixSeconds(1'763'800'000));
+    auto* draft = e.mutable_case_submitted()->mutable_draft();
+    draft->set_kind(t::REPORT);
+    draft->set_category(category);
+    draft->mutable_location()->set_has_coordinates(true);
+    draft->mutable_location()->set_latitude(lat - NorthDegrees(metres_south));
+    draft->mutable_location()->set_longitude(lon);
+    events::Finish(e, id);
+    return logic.Handle(**rules, e, v1::RouteState(), none, nearby);
+  };
+  auto linked = report(49.9, testing::UniqueName("near"));
+  ASSERT_TRUE(linked.has_value());
+  ASSERT_EQ(linked->events.size(), 2u);
+  ASSERT_EQ(linked->events[0].type(), "CaseLinked");
+  EXPECT_EQ(linked->events[0].case_linked().master_case_id(), first);
+  EXPECT_NEAR(linked->events[0].case_linked().distance_m(), 49.9, 0.1);
+  auto apart = report(50.1, testing::UniqueName("far"));
+  ASSERT_TRUE(apart.has_value());
+  ASSERT_EQ(apart->events.size(), 1u);
+  EXPECT_EQ(apart->events[0].type(), "CaseRouted");
+
+  v1::RouteState closed = open;
+  closed.set_closed(true);
+  ASSERT_TRUE(store.Save(first, open, closed).ok());
 }
 
 }  // namespace
