@@ -613,6 +613,9 @@ categories: [{id: )",
   ASSERT_EQ(linked->events[0].type(), "CaseLinked");
   EXPECT_EQ(linked->events[0].case_linked().master_case_id(), first);
   EXPECT_NEAR(linked->events[0].case_linked().distance_m(), 49.9, 0.1);
+  EXPECT_NE(linked->events[0].case_linked().reason().find(", 49.9 m from open case"),
+            std::string::npos)
+      << linked->events[0].case_linked().reason();
   auto apart = report(50.1, testing::UniqueName("far"));
   ASSERT_TRUE(apart.has_value());
   ASSERT_EQ(apart->events.size(), 1u);

@@ -1,6 +1,7 @@
 #include "services/routing/routing_logic.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "libs/domain/case_state.h"
 #include "libs/domain/disclosure.h"
 #include "libs/events/ids.h"
@@ -129,8 +130,9 @@ std::optional<RoutingOutput> RoutingLogic::Handle(const RuleSet& rules, const ev
           dup.set_causation_id(e.event_id());
           dup.set_correlation_id(e.correlation_id());
           dup.mutable_actor()->set_id("service:routing");
+          // To the decimetre, as Redis measures it (a cut to whole metres read 49.9 as 49).
           const std::string reason = absl::StrCat("same category ", state.draft().category(), ", ",
-                                                  static_cast<int>(master->distance_m),
+                                                  absl::StrFormat("%.1f", master->distance_m),
                                                   " m from open case ", master->case_id);
           if (policy.merge) {
             dup.mutable_case_merged()->set_master_case_id(master->case_id);

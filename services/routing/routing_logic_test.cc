@@ -490,6 +490,8 @@ duplicates: {kinds: [REPORT], radius_m: 40, window: 7d, action: link}
   ASSERT_EQ(out->events.size(), 2u);
   EXPECT_EQ(out->events[0].type(), "CaseLinked");
   EXPECT_EQ(out->events[0].case_linked().master_case_id(), "MP-ZZZZZZZZZZZZZ");
+  EXPECT_EQ(out->events[0].case_linked().reason(),
+            "same category potholes, 12.5 m from open case MP-ZZZZZZZZZZZZZ");
   EXPECT_EQ(out->events[1].type(), "CaseRouted");
   EXPECT_EQ(out->dispatch->duplicate_of(), "MP-ZZZZZZZZZZZZZ");
   EXPECT_DOUBLE_EQ(asked_radius, 40);
