@@ -298,16 +298,16 @@ void AddPrivacyKeys(Schema<T>& schema) {
 // The category catalogue every service reads (libs/catalog): checked whole at start and by
 // --check-config.
 template <typename T>
-void AddCatalogKeys(Schema<T>& schema) {
-  schema
-      .String("catalog.file", &T::catalog_file,
-              "the category catalogue (deploy/config/categories.yaml): ids, parents, labels in "
-              "nl/fr/en, public service codes; read again when it changes. Empty: no catalogue "
-              "(development only: categories are then checked as ids only)")
-      .Check([](const T& c) -> absl::Status {
-        if (c.catalog_file.empty()) return absl::OkStatus();
-        return catalog::Catalog::LoadFile(c.catalog_file).status();
-      });
+void AddCatalogKeys(Schema<T>& schema,
+                    const std::string& help =
+                        "the category catalogue (deploy/config/categories.yaml): ids, parents, "
+                        "labels in nl/fr/en, public service codes; read again when it changes. "
+                        "Empty: no catalogue (development only: categories are then checked as ids "
+                        "only)") {
+  schema.String("catalog.file", &T::catalog_file, help).Check([](const T& c) -> absl::Status {
+    if (c.catalog_file.empty()) return absl::OkStatus();
+    return catalog::Catalog::LoadFile(c.catalog_file).status();
+  });
 }
 
 }  // namespace meldpunt::config

@@ -23,7 +23,10 @@ inline config::Schema<RoutingConfig> RoutingSchema() {
   config::Schema<RoutingConfig> schema("meldpunt-routing");
   config::AddServiceKeys(schema);
   config::AddPrivacyKeys(schema);
-  config::AddCatalogKeys(schema);
+  config::AddCatalogKeys(schema,
+                         "the category catalogue (deploy/config/categories.yaml); required by "
+                         "routing: its rules are read against the catalogue's category tree. Read "
+                         "again only together with the rules (ReloadRules, SIGHUP)");
   schema
       .String("routing.consumer_group", &RoutingConfig::consumer_group, "Kafka consumer group",
               config::NonEmpty())
