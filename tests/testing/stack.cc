@@ -8,12 +8,69 @@
 #include <fstream>
 #include <sstream>
 
+#include <librdkafka/rdkafkacpp.h>
+
+#include <memory>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/events/ids.h"
 #include "nlohmann/json.hpp"
 
 namespace meldpunt::testing {
+
+absl::Status StartGroupAtEnd(const Stack& stack, const std::string& group,
+                             const std::string& topic) {
+  std::string error;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::map<std::string, std::string> properties = stack.kafka_properties;
+  properties["bootstrap.servers"] = stack.kafka;
+  properties["group.id"] = group;
+  properties["enable.auto.commit"] = "false";
+  for (const auto& [k, v] : properties) {
+    if (conf->set(k, v, error) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError(absl::StrCat(k, ": ", error));
+    }
+  }
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (consumer == nullptr) return absl::InternalError(error);
+  std::unique_ptr<RdKafka::Topic> handle(
+      RdKafka::Topic::create(consumer.get(), topic, nullptr, error));
+  if (handle == nullptr) return absl::InternalError(error);
+  RdKafka::Metadata* raw = nullptr;
+  if (RdKafka::ErrorCode code = consumer->metadata(false, handle.get(), &raw, 10000);
+      code != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(
+        absl::StrCat("metadata of ", topic, ": ", RdKafka::err2str(code)));
+  }
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  std::vector<RdKafka::TopicPartition*> ends;
+  absl::Status status = absl::OkStatus();
+  for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
+    if (t->topic() != topic) continue;
+    for (const RdKafka::PartitionMetadata* p : *t->partitions()) {
+      int64_t low = 0, high = 0;
+      if (RdKafka::ErrorCode code =
+              consumer->query_watermark_offsets(topic, p->id(), &low, &high, 10000);
+          code != RdKafka::ERR_NO_ERROR) {
+        status = absl::UnavailableError(absl::StrCat("watermarks: ", RdKafka::err2str(code)));
+        break;
+      }
+      ends.push_back(RdKafka::TopicPartition::create(topic, p->id(), high));
+    }
+  }
+  if (status.ok() && ends.empty()) status = absl::NotFoundError(absl::StrCat("no topic ", topic));
+  if (status.ok()) {
+    if (RdKafka::ErrorCode code = consumer->commitSync(ends); code != RdKafka::ERR_NO_ERROR) {
+      status = absl::UnavailableError(absl::StrCat("commit: ", RdKafka::err2str(code)));
+    }
+  }
+  RdKafka::TopicPartition::destroy(ends);
+  consumer->close();
+  return status;
+}
 
 absl::StatusOr<Stack> LoadStack(const std::string& name) {
   const char* root = std::getenv("MELDPUNT_TEST_STACK");

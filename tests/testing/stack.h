@@ -77,6 +77,12 @@ std::string KafkaYaml(const Stack& stack, const std::string& principal = "admin"
 // Reads $MELDPUNT_TEST_STACK/<name>/stack.json.
 absl::StatusOr<Stack> LoadStack(const std::string& name = "infra");
 
+// Commits the end of every partition of `topic` for consumer group `group`, so that a service
+// started in that group handles only what is written after this call, not the records earlier
+// tests left on the shared log (which its configuration may not be able to handle).
+absl::Status StartGroupAtEnd(const Stack& stack, const std::string& group,
+                             const std::string& topic);
+
 // A name no other test run uses (for topics, groups, keys).
 std::string UniqueName(const std::string& prefix);
 // The public master key of the development and test configurations (deploy/config).
