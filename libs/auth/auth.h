@@ -87,6 +87,7 @@ inline constexpr absl::string_view kRequestInformation =
 inline constexpr absl::string_view kAnswerCase = "/meldpunt.intake.v1.CaseWork/AnswerCase";
 inline constexpr absl::string_view kCloseCase = "/meldpunt.intake.v1.CaseWork/CloseCase";
 inline constexpr absl::string_view kReassignCase = "/meldpunt.intake.v1.CaseWork/ReassignCase";
+inline constexpr absl::string_view kChangePriority = "/meldpunt.intake.v1.CaseWork/ChangePriority";
 inline constexpr absl::string_view kDecideAdmissibility =
     "/meldpunt.intake.v1.CaseWork/DecideAdmissibility";
 inline constexpr absl::string_view kMergeCase = "/meldpunt.intake.v1.CaseWork/MergeCase";
@@ -103,6 +104,7 @@ inline constexpr absl::string_view kExportReport = "/meldpunt.intake.v1.Reportin
 inline constexpr absl::string_view kExplainRoute = "/meldpunt.routing.v1.Routing/ExplainRoute";
 inline constexpr absl::string_view kGetRules = "/meldpunt.routing.v1.Routing/GetRules";
 inline constexpr absl::string_view kReloadRules = "/meldpunt.routing.v1.Routing/ReloadRules";
+inline constexpr absl::string_view kGetWorkload = "/meldpunt.routing.v1.Routing/GetWorkload";
 inline constexpr absl::string_view kGetCaseClocks =
     "/meldpunt.deadline.v1.DeadlineWatch/GetCaseClocks";
 inline constexpr absl::string_view kListDeadlines =

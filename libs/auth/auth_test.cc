@@ -635,6 +635,7 @@ TEST(Policy, TheOperationsGuideSaysWhatTheCodeDoes) {
     if (line == "<!-- role-table:end -->") break;
     if (!inside || line.rfind("| `", 0) != 0) continue;
     // | `intake.v1.Intake/SubmitCase` | yes |  | yes |  | yes |
+    // A "yes" may say more after it: "yes (its own)".
     std::vector<std::string> cells;
     size_t at = 1;
     while (at < line.size()) {
@@ -650,12 +651,12 @@ TEST(Policy, TheOperationsGuideSaysWhatTheCodeDoes) {
     const std::string method = "/" + cells[0].substr(1, cells[0].size() - 2);
     int column = 1;
     for (Role role : {Role::kSubmitter, Role::kDepartment, Role::kTeam, Role::kOps, Role::kAdmin}) {
-      EXPECT_EQ(cells[column++] == "yes", RoleMayCall(role, method))
+      EXPECT_EQ(cells[column++].rfind("yes", 0) == 0, RoleMayCall(role, method))
           << method << " for " << RoleName(role) << " in docs/operations.md";
     }
     ++rows;
   }
-  EXPECT_EQ(rows, 39) << "every method has its row in docs/operations.md";
+  EXPECT_EQ(rows, 41) << "every method has its row in docs/operations.md";
 }
 
 }  // namespace

@@ -69,6 +69,7 @@ bool Allowed(CaseState s, const Envelope& e) {
     case Envelope::kCaseReferred:
       return In(s, {t::RECEIVED, t::ADMISSIBILITY_PENDING, t::IN_TRIAGE, t::ROUTED, t::ACCEPTED});
     case Envelope::kCaseMerged:
+    case Envelope::kPriorityChanged:
       return IsOpen(s);
     case Envelope::kDeadlineStarted:
     case Envelope::kDeadlineWarning:
@@ -314,6 +315,9 @@ absl::Status Apply(Case& c, const Envelope& e) {
       break;
     case Envelope::kCaseLinked:
       c.set_duplicate_of(e.case_linked().master_case_id());
+      break;
+    case Envelope::kPriorityChanged:
+      c.set_priority(e.priority_changed().priority());
       break;
     case Envelope::kReporterDataErased:
       MarkReporterErased(c.mutable_draft()->mutable_reporter());

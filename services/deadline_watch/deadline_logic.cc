@@ -164,6 +164,8 @@ absl::Status DeadlineLogic::UpdateFacts(const events::Envelope& e, std::optional
       next.priority = e.case_routed().priority();
   } else if (e.has_case_reassigned()) {
     next.department = e.case_reassigned().department();
+  } else if (e.has_priority_changed()) {
+    next.priority = e.priority_changed().priority();
   } else {
     return absl::OkStatus();
   }
@@ -230,6 +232,9 @@ absl::StatusOr<std::vector<events::Envelope>> DeadlineLogic::OnEvent(const event
   if (e.has_information_requested() || e.has_information_provided()) {
     for (v1::Clock& clock : clocks) RETURN_IF_ERROR(PauseOrResume(e, clock, partition, out));
   }
+  if (e.has_priority_changed()) {
+    for (v1::Clock& clock : clocks) RETURN_IF_ERROR(Reprioritize(e, facts, clock, partition, out));
+  }
   if (const std::string token = StopToken(e); !token.empty()) {
     for (v1::Clock& clock : clocks) {
       const ClockPolicy* policy = Find(clock);
@@ -281,6 +286,7 @@ absl::Status DeadlineLogic::Start(const events::Envelope& e, const CaseFacts& fa
         existing->set_changed_by(e.event_id());
         existing->set_started_by(e.event_id());
         *existing->mutable_started_at() = e.occurred_at();
+        existing->set_registered_letter(false);
         events::SetTime(existing->mutable_due_at(),
                         policy->DueFrom(events::GetTime(e.occurred_at()), calendar_, false));
         std::vector<Timer> timers = TimersFor(*existing, *policy);
@@ -308,8 +314,9 @@ absl::Status DeadlineLogic::Start(const events::Envelope& e, const CaseFacts& fa
     const absl::Time started = events::GetTime(
         submitted && draft.has_received_at() ? draft.received_at() : e.occurred_at());
     events::SetTime(clock.mutable_started_at(), started);
+    clock.set_registered_letter(submitted && draft.registered_letter());
     events::SetTime(clock.mutable_due_at(),
-                    policy->DueFrom(started, calendar_, submitted && draft.registered_letter()));
+                    policy->DueFrom(started, calendar_, clock.registered_letter()));
     std::vector<Timer> timers = TimersFor(clock, *policy);
     new_timers.insert(new_timers.end(), timers.begin(), timers.end());
     out.push_back(ClockEvent(e, clock, "started", token));
@@ -345,6 +352,7 @@ absl::Status DeadlineLogic::Restart(const events::Envelope& e, const CaseFacts& 
   clock.set_policy(policy->id);
   clock.set_term(policy->duration.text);
   *clock.mutable_started_at() = e.occurred_at();
+  clock.set_registered_letter(false);
   events::SetTime(clock.mutable_due_at(), policy->DueFrom(at, calendar_, /*by_letter=*/false));
   clock.set_escalation_level(0);
   clock.set_breached(false);
@@ -353,6 +361,71 @@ absl::Status DeadlineLogic::Restart(const events::Envelope& e, const CaseFacts& 
   RETURN_IF_ERROR(store_.Schedule(partition, TimersFor(clock, *policy)));
   RETURN_IF_ERROR(store_.PutClock(clock));
   out.push_back(ClockEvent(e, clock, "started", reason));
+  return absl::OkStatus();
+}
+
+absl::Status DeadlineLogic::Reprioritize(const events::Envelope& e, const CaseFacts& facts,
+                                         v1::Clock& clock, int32_t partition,
+                                         std::vector<events::Envelope>& out) {
+  if (clock.changed_by() == e.event_id()) {  // moved by this very event: a repeat
+    if (Running(clock)) out.push_back(ClockEvent(e, clock, "started", "priority"));
+    return absl::OkStatus();
+  }
+  if (clock.status() == v1::STOPPED) return absl::OkStatus();
+  const ClockPolicy* old_policy = Find(clock);
+  const ClockPolicy* policy = Select(clock.name(), facts);
+  if (old_policy == nullptr || policy == nullptr || policy->id == old_policy->id)
+    return absl::OkStatus();
+  const absl::Time at = events::GetTime(e.occurred_at());
+  const absl::Time start = events::GetTime(clock.started_at());
+  const bool by_letter = clock.registered_letter();
+  // What the due time holds beyond the old term (extensions; the pauses moved the start).
+  const absl::Duration kept =
+      events::GetTime(clock.due_at()) - old_policy->DueFrom(start, calendar_, by_letter);
+  const absl::Time due = policy->DueFrom(start, calendar_, by_letter) + kept;
+
+  v1::ClockChange change;
+  change.set_kind(v1::ClockChange::PRIORITY);
+  change.set_event_id(e.event_id());
+  *change.mutable_at() = e.occurred_at();
+  change.set_actor(e.actor().id());
+  change.set_reason(absl::StrCat(types::v1::Priority_Name(e.priority_changed().previous()), " -> ",
+                                 types::v1::Priority_Name(e.priority_changed().priority()), ": ",
+                                 e.priority_changed().reason()));
+  *change.mutable_previous_due_at() = clock.due_at();
+  events::SetTime(change.mutable_due_at(), due);
+  change.set_term(policy->duration.text);
+  change.set_was_breached(clock.breached() || clock.status() == v1::BREACHED);
+
+  const bool paused = clock.status() == v1::PAUSED;
+  if (!paused) RETURN_IF_ERROR(store_.Cancel(partition, TimersFor(clock, *old_policy)));
+  clock.set_policy(policy->id);
+  clock.set_term(policy->duration.text);
+  events::SetTime(clock.mutable_due_at(), due);
+  clock.set_escalation_level(0);
+  clock.set_breached(false);
+  clock.set_changed_by(e.event_id());
+  // Beyond the most a clock keeps, the event on the log is the only record of it.
+  if (clock.changes_size() < kMaxClockChanges) *clock.add_changes() = std::move(change);
+  if (paused) return store_.PutClock(clock);  // resumed later with its timers
+
+  clock.set_generation(clock.generation() + 1);  // new timers, new event ids
+  clock.set_started_by(e.event_id());
+  // A warning point of the new term that lies behind is not fired; the breach (and what follows
+  // it) fires at once when the new due time has passed already.
+  v1::ClockStatus next = v1::RUNNING;
+  std::vector<Timer> timers;
+  for (const Timer& t : TimersFor(clock, *policy)) {
+    if (t.kind == "warning" && t.fire_ms < absl::ToUnixMillis(at)) {
+      next = v1::WARNED;
+      continue;
+    }
+    timers.push_back(t);
+  }
+  clock.set_status(next);
+  RETURN_IF_ERROR(store_.Schedule(partition, timers));
+  RETURN_IF_ERROR(store_.PutClock(clock));
+  out.push_back(ClockEvent(e, clock, "started", "priority"));
   return absl::OkStatus();
 }
 

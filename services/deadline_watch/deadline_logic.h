@@ -124,6 +124,12 @@ class DeadlineLogic {
                     int32_t partition, std::vector<events::Envelope>& out);
   absl::Status PauseOrResume(const events::Envelope& e, v1::Clock& clock, int32_t partition,
                              std::vector<events::Envelope>& out);
+  // PriorityChanged: a clock that is not stopped moves to the policy the new priority selects,
+  // when that is another one. The new term counts from the same start; the time paused and the
+  // extensions are kept. A running clock gets a new generation (ClockStarted, reason
+  // "priority"); a paused one takes the new due time with it when it resumes.
+  absl::Status Reprioritize(const events::Envelope& e, const CaseFacts& facts, v1::Clock& clock,
+                            int32_t partition, std::vector<events::Envelope>& out);
   // A team's change (ClockExtended, or ClockPaused/ClockResumed with `suspended`) from the log:
   // applied when the clock is still as the change was planned on, else recorded as refused.
   absl::Status ApplyChange(const events::Envelope& e, int32_t partition);

@@ -186,6 +186,27 @@ absl::StatusOr<Command> ReassignCommand(const v1::ReassignCaseRequest& r) {
   return c;
 }
 
+absl::StatusOr<Command> ChangePriorityCommand(const v1::ChangePriorityRequest& r) {
+  ASSIGN_OR_RETURN(Command c, Base("ChangePriority", r, ""));
+  if (!t::Priority_IsValid(r.priority()) || r.priority() == t::PRIORITY_UNSPECIFIED) {
+    return FieldError("priority", "is required: LOW, NORMAL, HIGH or URGENT");
+  }
+  RETURN_IF_ERROR(domain::CheckText("reason", r.reason(), 1000, true, false));
+  c.check = [priority = r.priority()](const t::Case& current, absl::Time) -> absl::Status {
+    if (current.priority() == priority) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("priority: the case is ", t::Priority_Name(priority), " already"));
+    }
+    return absl::OkStatus();
+  };
+  c.payload = [r](events::Envelope& e) {
+    auto* p = e.mutable_priority_changed();
+    p->set_priority(r.priority());
+    p->set_reason(r.reason());
+  };
+  return c;
+}
+
 absl::StatusOr<Command> DecideAdmissibilityCommand(const v1::DecideAdmissibilityRequest& r) {
   ASSIGN_OR_RETURN(Command c, Base("DecideAdmissibility", r, ""));
   if (!events::v1::InadmissibilityGround_IsValid(r.ground()))

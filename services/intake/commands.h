@@ -48,6 +48,8 @@ absl::StatusOr<Command> RequestInformationCommand(const v1::RequestInformationRe
 absl::StatusOr<Command> AnswerCommand(const v1::AnswerCaseRequest& r);
 absl::StatusOr<Command> CloseCommand(const v1::CloseCaseRequest& r);
 absl::StatusOr<Command> ReassignCommand(const v1::ReassignCaseRequest& r);
+// A new priority for an open case (PriorityChanged), not the one it has.
+absl::StatusOr<Command> ChangePriorityCommand(const v1::ChangePriorityRequest& r);
 absl::StatusOr<Command> DecideAdmissibilityCommand(const v1::DecideAdmissibilityRequest& r);
 // The master is resolved and checked by the caller (it needs the store); see IntakeLogic.
 absl::StatusOr<Command> MergeCommand(const v1::MergeCaseRequest& r);

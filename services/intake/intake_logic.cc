@@ -271,6 +271,8 @@ absl::StatusOr<CommandResult> IntakeLogic::Execute(const Command& command, absl:
     envelope.mutable_case_accepted()->set_department(current->department());
   if (envelope.has_case_bounced())
     envelope.mutable_case_bounced()->set_department(current->department());
+  if (envelope.has_priority_changed())
+    envelope.mutable_priority_changed()->set_previous(current->priority());
   events::Finish(envelope, event_id);
   RETURN_IF_ERROR(domain::Check(*current, envelope));
   RETURN_IF_ERROR(command.check(*current, now));

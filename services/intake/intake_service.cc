@@ -325,6 +325,13 @@ grpc::Status CaseWorkService::ReassignCase(grpc::ServerContext* c, const v1::Rea
              out);
 }
 
+grpc::Status CaseWorkService::ChangePriority(grpc::ServerContext* c,
+                                             const v1::ChangePriorityRequest* r,
+                                             v1::CaseResponse* out) {
+  return Run(guard_, logic_, metrics_, c, auth::methods::kChangePriority, *r,
+             ChangePriorityCommand(*r), out);
+}
+
 grpc::Status CaseWorkService::DecideAdmissibility(grpc::ServerContext* c,
                                                   const v1::DecideAdmissibilityRequest* r,
                                                   v1::CaseResponse* out) {

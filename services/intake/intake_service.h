@@ -73,6 +73,8 @@ class CaseWorkService final : public v1::CaseWork::Service {
                          v1::CaseResponse*) override;
   grpc::Status ReassignCase(grpc::ServerContext*, const v1::ReassignCaseRequest*,
                             v1::CaseResponse*) override;
+  grpc::Status ChangePriority(grpc::ServerContext*, const v1::ChangePriorityRequest*,
+                              v1::CaseResponse*) override;
   grpc::Status DecideAdmissibility(grpc::ServerContext*, const v1::DecideAdmissibilityRequest*,
                                    v1::CaseResponse*) override;
   grpc::Status MergeCase(grpc::ServerContext*, const v1::MergeCaseRequest*,

@@ -109,7 +109,10 @@ absl::Status RoutingApp::Start() {
   service_ = std::make_unique<RoutingService>(
       *security_.guard, [this] { return Rules(); }, [this] { return ReloadRules(); },
       [this](const RuleSet& r, const std::string& d) { return OpenCases(r, d); },
-      config_.rules_file);
+      [this](const std::string& d, const std::vector<std::string>& members) {
+        return store_->Workload(d, members);
+      },
+      clock_, config_.rules_file);
   grpc_.SetMetrics(registry_.get());
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get(), dead_letters_.service.get()},
                               security_.credentials));

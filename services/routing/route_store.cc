@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "libs/domain/disclosure.h"
 #include "libs/status/status_macros.h"
+#include "services/routing/routing_logic.h"
 
 namespace meldpunt::routing {
 namespace {
@@ -12,6 +13,17 @@ std::string StateKey(const std::string& case_id) {
   return absl::StrCat("mp:route:{", case_id, "}");
 }
 std::string GeoKey(const std::string& category) { return absl::StrCat("mp:geo:{", category, "}"); }
+std::string DueKey(const std::string& department) {
+  return absl::StrCat("mp:due:{", department, "}");
+}
+// Open with a department (assigned or not): in the department's due set.
+bool WithDepartment(const v1::RouteState& state) {
+  return !state.department().empty() && !state.closed();
+}
+std::string DueScore(const v1::RouteState& state) {
+  const std::optional<absl::Time> due = EarliestDue(state);
+  return due ? absl::StrCat(absl::ToUnixMillis(*due)) : "+inf";
+}
 std::string OpenKey(const std::string& department, const std::string& member) {
   return absl::StrCat("mp:open:{", department, "}:", member);
 }
@@ -42,6 +54,13 @@ absl::Status RedisRouteStore::Save(const std::string& case_id, const v1::RouteSt
     commands.push_back({"SREM", OpenKey(before.department(), before.assignee()), case_id});
   }
   if (is_open) commands.push_back({"SADD", OpenKey(after.department(), after.assignee()), case_id});
+  if (WithDepartment(before) &&
+      (!WithDepartment(after) || before.department() != after.department())) {
+    commands.push_back({"ZREM", DueKey(before.department()), case_id});
+  }
+  if (WithDepartment(after)) {
+    commands.push_back({"ZADD", DueKey(after.department()), DueScore(after), case_id});
+  }
   const auto& where = after.draft().location();
   if (where.has_coordinates() && !after.draft().category().empty() &&
       !domain::IsConfidential(after.draft())) {
@@ -67,6 +86,30 @@ absl::StatusOr<std::map<std::string, int64_t>> RedisRouteStore::OpenCases(
   for (size_t i = 0; i < members.size(); ++i) {
     RETURN_IF_ERROR(redis::ReplyStatus(replies[i]));
     out[members[i]] = replies[i].integer;
+  }
+  return out;
+}
+
+absl::StatusOr<DepartmentCases> RedisRouteStore::Workload(const std::string& department,
+                                                          const std::vector<std::string>& members) {
+  std::vector<std::vector<std::string>> commands = {
+      {"ZRANGE", DueKey(department), "0", "-1", "WITHSCORES"}};
+  for (const auto& m : members) commands.push_back({"SMEMBERS", OpenKey(department, m)});
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
+  for (const auto& r : replies) RETURN_IF_ERROR(redis::ReplyStatus(r));
+  DepartmentCases out;
+  const auto& scored = replies[0].elements;
+  for (size_t i = 0; i + 1 < scored.size(); i += 2) {
+    std::optional<absl::Time> due;
+    double ms = 0;
+    if (scored[i + 1].str != "inf" && absl::SimpleAtod(scored[i + 1].str, &ms)) {
+      due = absl::FromUnixMillis(static_cast<int64_t>(ms));
+    }
+    out.due[scored[i].str] = due;
+  }
+  for (size_t i = 0; i < members.size(); ++i) {
+    std::vector<std::string>& cases = out.assigned[members[i]];
+    for (const auto& e : replies[i + 1].elements) cases.push_back(e.str);
   }
   return out;
 }

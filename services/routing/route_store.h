@@ -1,21 +1,33 @@
 // What routing keeps in Redis, all derived from case events:
 //   mp:route:{<case>}               serialized meldpunt.routing.v1.RouteState
 //   mp:open:{<department>}:<member> set of the open cases assigned to a member (workload)
+//   mp:due:{<department>}           sorted set of the department's open cases (assigned or not),
+//                                   scored by the earliest due time of their running clocks
+//                                   (Unix ms; +inf when no clock runs): the workload view
 //   mp:geo:{<category>}             Redis GEO set of the open cases with coordinates (duplicates),
 //                                   confidential cases excepted
 // Sets make the workload idempotent: folding an event twice adds or removes the same member.
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "libs/redis/redis.h"
 #include "meldpunt/routing/v1/routing.pb.h"
 
 namespace meldpunt::routing {
+
+struct DepartmentCases {
+  // Every open case of the department: its earliest running due time, none when no clock runs.
+  std::map<std::string, std::optional<absl::Time>> due;
+  // The open cases assigned to each member asked for.
+  std::map<std::string, std::vector<std::string>> assigned;
+};
 
 class RouteStore {
  public:
@@ -30,6 +42,10 @@ class RouteStore {
   // Open cases of the category within the radius, nearest first: (case id, metres).
   virtual absl::StatusOr<std::vector<std::pair<std::string, double>>> Near(
       const std::string& category, double latitude, double longitude, double radius_m) = 0;
+  // The department's open cases with their earliest due time, and the open cases of each of
+  // `members`: what GetWorkload counts.
+  virtual absl::StatusOr<DepartmentCases> Workload(const std::string& department,
+                                                   const std::vector<std::string>& members) = 0;
 };
 
 class RedisRouteStore final : public RouteStore {
@@ -44,6 +60,8 @@ class RedisRouteStore final : public RouteStore {
                                                                    double latitude,
                                                                    double longitude,
                                                                    double radius_m) override;
+  absl::StatusOr<DepartmentCases> Workload(const std::string& department,
+                                           const std::vector<std::string>& members) override;
 
  private:
   redis::Client& redis_;

@@ -18,7 +18,32 @@ bool Answered(const v1::RouteState& state, const events::Envelope& cause) {
   return !last.empty() && (last == events::DeterministicId("routed", {cause.event_id()}) ||
                            last == events::DeterministicId("triaged", {cause.event_id()}));
 }
+void SetDue(v1::RouteState& state, const std::string& clock, int32_t generation,
+            const google::protobuf::Timestamp& due_at) {
+  auto& running = *state.mutable_running();
+  auto it = running.find(clock);
+  if (it != running.end() && it->second.generation() > generation) return;
+  v1::RunningDue& due = running[clock];
+  due.set_generation(generation);
+  *due.mutable_due_at() = due_at;
+}
+
+// A pause or a stop of that generation (or a later one) takes the clock out.
+void Unset(v1::RouteState& state, const std::string& clock, int32_t generation) {
+  auto& running = *state.mutable_running();
+  auto it = running.find(clock);
+  if (it != running.end() && it->second.generation() <= generation) running.erase(it);
+}
 }  // namespace
+
+std::optional<absl::Time> EarliestDue(const v1::RouteState& state) {
+  std::optional<absl::Time> earliest;
+  for (const auto& [clock, due] : state.running()) {
+    const absl::Time at = events::GetTime(due.due_at());
+    if (!earliest || at < *earliest) earliest = at;
+  }
+  return earliest;
+}
 
 bool RoutingLogic::InTriage(const v1::RouteState& state) {
   return !state.closed() && state.department().empty() && !state.last_routed_event_id().empty();
@@ -80,6 +105,31 @@ void RoutingLogic::Fold(v1::RouteState& state, const events::Envelope& e) {
       // The sealed copy cannot be opened any more (the key is gone); it is not kept either.
       domain::MarkReporterErased(state.mutable_draft()->mutable_reporter());
       break;
+    case events::Envelope::kPriorityChanged:
+      state.set_team_priority(e.priority_changed().priority());
+      break;
+    // The running clocks, for the workload view. A record of an older generation than the one
+    // held (a repeat read again after a newer one) changes nothing.
+    case events::Envelope::kClockStarted:
+      SetDue(state, e.clock_started().clock(), e.clock_started().generation(),
+             e.clock_started().due_at());
+      break;
+    case events::Envelope::kClockResumed:
+      SetDue(state, e.clock_resumed().clock(), e.clock_resumed().generation(),
+             e.clock_resumed().due_at());
+      break;
+    case events::Envelope::kClockExtended:
+      // Appended by the team's call before deadline-watch applies it; one it refuses (the clock
+      // moved on meanwhile) is followed by the clock's own next record, which wins.
+      SetDue(state, e.clock_extended().clock(), e.clock_extended().generation(),
+             e.clock_extended().due_at());
+      break;
+    case events::Envelope::kClockPaused:
+      Unset(state, e.clock_paused().clock(), e.clock_paused().generation());
+      break;
+    case events::Envelope::kClockStopped:
+      Unset(state, e.clock_stopped().clock(), e.clock_stopped().generation());
+      break;
     default:
       break;
   }
@@ -99,6 +149,12 @@ bool RoutingLogic::Relevant(const events::Envelope& e) {
     case events::Envelope::kCaseReferred:
     case events::Envelope::kCaseReopened:
     case events::Envelope::kReporterDataErased:
+    case events::Envelope::kPriorityChanged:
+    case events::Envelope::kClockStarted:
+    case events::Envelope::kClockResumed:
+    case events::Envelope::kClockExtended:
+    case events::Envelope::kClockPaused:
+    case events::Envelope::kClockStopped:
       return true;
     default:
       return false;
@@ -189,6 +245,7 @@ RoutingOutput RoutingLogic::Route(const RuleSet& rules, const events::Envelope& 
   input.submitting_system = state.submitting_system();
   input.bounced = {state.bounced().begin(), state.bounced().end()};
   input.hops = state.hops();
+  input.team_priority = state.team_priority();
   v1::RouteDecision decision = rules.Decide(input);
   if (!decision.refer_to().empty()) {
     RoutingOutput out;
@@ -219,6 +276,7 @@ RoutingOutput RoutingLogic::RouteReassigned(const RuleSet& rules, const events::
   input.submitting_system = state.submitting_system();
   input.bounced = {state.bounced().begin(), state.bounced().end()};
   input.hops = state.hops();
+  input.team_priority = state.team_priority();
   v1::RouteDecision decision = rules.DecideReassigned(input, r.department(), r.team(), r.reason());
   if (rules.FindDepartment(r.department()) == nullptr) {
     // No feed to put it on and no policy to follow: the team has to decide again.

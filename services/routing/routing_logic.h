@@ -98,6 +98,10 @@ class RoutingLogic {
   const clock::Clock& clock_;
 };
 
+// The earliest due time of the case's running clocks (RouteState.running); none when no clock
+// runs.
+std::optional<absl::Time> EarliestDue(const v1::RouteState& state);
+
 // The explanation of a confidential case's routing (CaseRouted, DispatchMessage): it quotes
 // nothing of the case.
 inline constexpr char kConfidentialExplanation[] =

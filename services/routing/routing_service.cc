@@ -1,7 +1,9 @@
 #include "services/routing/routing_service.h"
 
 #include "libs/domain/validation.h"
+#include "libs/events/codec.h"
 #include "libs/grpc/status.h"
+#include "services/routing/workload.h"
 
 namespace meldpunt::routing {
 
@@ -60,6 +62,36 @@ grpc::Status RoutingService::ReloadRules(grpc::ServerContext* context,
   if (absl::Status status = reload_(); !status.ok()) return grpc_util::ToGrpcStatus(status);
   *response = rules_()->Describe();
   response->set_source(source_);
+  return grpc::Status::OK;
+}
+
+grpc::Status RoutingService::GetWorkload(grpc::ServerContext* context,
+                                         const v1::GetWorkloadRequest* request,
+                                         v1::GetWorkloadResponse* response) {
+  absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kGetWorkload);
+  if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
+  std::shared_ptr<const RuleSet> rules = rules_();
+  std::string only = request->department();
+  if (who->role == auth::Role::kDepartment) {
+    // A department sees its own workload, not another's.
+    if (!only.empty() && only != who->department) {
+      return grpc_util::ToGrpcStatus(
+          absl::PermissionDeniedError("a department sees its own workload only"));
+    }
+    only = who->department;
+  }
+  if (!only.empty() && rules->FindDepartment(only) == nullptr) {
+    return grpc_util::ToGrpcStatus(
+        grpc_util::FieldError("department", "is not a department of the routing rules"));
+  }
+  const absl::Time now = clock_.Now();
+  for (const auto& [id, department] : rules->departments()) {
+    if (!only.empty() && id != only) continue;
+    absl::StatusOr<DepartmentCases> cases = workload_(id, rules->Members(id));
+    if (!cases.ok()) return grpc_util::ToGrpcStatus(cases.status());
+    *response->add_departments() = CountWorkload(department, *cases, now);
+  }
+  events::SetTime(response->mutable_as_of(), now);
   return grpc::Status::OK;
 }
 

@@ -585,28 +585,32 @@ v1::RouteDecision RuleSet::DecideConfidential(const RouteInput& input) const {
   // the explanation goes on the case log and into the dispatch message.
   const t::CaseDraft& draft = input.draft;
   v1::RouteDecision decision;
-  t::Priority priority = draft.priority() == t::PRIORITY_UNSPECIFIED ? t::NORMAL : draft.priority();
-  const std::vector<std::string> words = Words(draft.description());
-  for (const std::string& word : danger_words_) {
-    if (HasWord(words, word)) {
-      priority = t::URGENT;
-      break;
-    }
-  }
+  const t::Priority priority = PriorityOf(input, nullptr);
   decision.set_department(confidential_department_);
   decision.set_dispatch_topic(events::DispatchTopic(confidential_department_));
   decision.set_rule_id("confidential");
   decision.set_priority(priority);
   decision.add_reasons(absl::StrCat("confidential case: for the Meldpunt team only, to ",
                                     confidential_department_, " (confidential_department)"));
-  if (priority == t::URGENT && draft.priority() != t::URGENT) {
+  if (input.team_priority != t::PRIORITY_UNSPECIFIED) {
+    decision.add_reasons(
+        absl::StrCat("priority ", t::Priority_Name(priority), " set by the Meldpunt team"));
+  } else if (priority == t::URGENT && draft.priority() != t::URGENT) {
     decision.add_reasons("a danger word: priority URGENT");
   }
   decision.set_explanation(absl::StrJoin(decision.reasons(), "; "));
   return decision;
 }
 
-t::Priority RuleSet::PriorityOf(const t::CaseDraft& draft, std::string* reason) const {
+t::Priority RuleSet::PriorityOf(const RouteInput& input, std::string* reason) const {
+  // The team's decision stands above the draft and the danger words (ChangePriority).
+  if (input.team_priority != t::PRIORITY_UNSPECIFIED) {
+    if (reason != nullptr)
+      *reason = absl::StrCat("priority ", t::Priority_Name(input.team_priority),
+                             " set by the Meldpunt team");
+    return input.team_priority;
+  }
+  const t::CaseDraft& draft = input.draft;
   t::Priority priority = draft.priority() == t::PRIORITY_UNSPECIFIED ? t::NORMAL : draft.priority();
   const std::vector<std::string> words = Words(draft.description());
   for (const std::string& word : danger_words_) {
@@ -637,7 +641,7 @@ v1::RouteDecision RuleSet::Decide(const RouteInput& input) const {
     reasons.push_back(absl::StrCat("district ", *district));
   }
   std::string danger;
-  t::Priority priority = PriorityOf(draft, &danger);
+  t::Priority priority = PriorityOf(input, &danger);
   if (!danger.empty()) reasons.push_back(danger);
   const std::string bounced_by =
       input.bounced.empty()
@@ -782,7 +786,7 @@ v1::RouteDecision RuleSet::DecideReassigned(const RouteInput& input, const std::
   const bool confidential = domain::IsConfidential(draft);
   v1::RouteDecision decision;
   std::string danger;
-  decision.set_priority(PriorityOf(draft, &danger));
+  decision.set_priority(PriorityOf(input, &danger));
   decision.set_rule_id(kRuleReassigned);
   decision.set_department(department);
   decision.set_dispatch_topic(events::DispatchTopic(department));
@@ -799,7 +803,9 @@ v1::RouteDecision RuleSet::DecideReassigned(const RouteInput& input, const std::
     decision.add_reasons(absl::StrCat("team ", team, " is not a team of ", department));
   }
   if (!danger.empty())
-    decision.add_reasons(confidential ? "a danger word: priority URGENT" : danger);
+    decision.add_reasons(confidential && input.team_priority == t::PRIORITY_UNSPECIFIED
+                             ? "a danger word: priority URGENT"
+                             : danger);
   // The category's skills count where the category belongs to that department.
   if (const Category* owner = CategoryWithDepartment(draft.category());
       owner != nullptr && owner->department == department && !confidential) {

@@ -110,6 +110,8 @@ struct RouteInput {
   std::string submitting_system;
   std::set<std::string> bounced;  // departments that bounced the case
   int hops = 0;                   // routings so far
+  // Set by the Meldpunt team (PriorityChanged): it decides, whatever the draft or danger words say.
+  types::v1::Priority team_priority = types::v1::PRIORITY_UNSPECIFIED;
 };
 
 // The rule ids of decisions no rule of the file makes (a rule of the file may not take them).
@@ -155,6 +157,7 @@ class RuleSet {
                            const std::map<std::string, int64_t>& open_cases) const;
 
   const Department* FindDepartment(const std::string& id) const;
+  const std::map<std::string, Department>& departments() const { return departments_; }
   // Ids of every member of the department's teams.
   std::vector<std::string> Members(const std::string& department) const;
   // The Meldpunt team's triage queue: its feed gets the cases nobody can take.
@@ -175,8 +178,9 @@ class RuleSet {
   RuleSet() = default;
   // A confidential case: the team's queue, with reasons that quote nothing of the case.
   v1::RouteDecision DecideConfidential(const RouteInput& input) const;
-  // The draft's priority, URGENT with a danger word (its reason in `reason`, quoting the word).
-  types::v1::Priority PriorityOf(const types::v1::CaseDraft& draft, std::string* reason) const;
+  // The team's priority when it set one; else the draft's, URGENT with a danger word (its reason
+  // in `reason`, quoting the word).
+  types::v1::Priority PriorityOf(const RouteInput& input, std::string* reason) const;
   // The category, then its parents up to the top (the catalogue's tree); just the category when
   // the catalogue does not hold it.
   std::vector<std::string> Lineage(const std::string& category) const;

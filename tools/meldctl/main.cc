@@ -112,6 +112,9 @@ class Cli {
     if (command == "reassign") {
       return Command(ReassignRequest(options_), &CaseWorkStub::ReassignCase);
     }
+    if (command == "priority") {
+      return Command(PriorityRequest(options_), &CaseWorkStub::ChangePriority);
+    }
     if (command == "admissibility") {
       return Command(AdmissibilityRequest(options_), &CaseWorkStub::DecideAdmissibility);
     }
@@ -141,6 +144,7 @@ class Cli {
     if (command == "retry") return Retry();
     if (command == "preview") return Preview();
     if (command == "rules") return RulesCommand(false);
+    if (command == "workload") return Workload();
     if (command == "reload-rules") return RulesCommand(true);
     if (command == "jwk") return Jwk();
     return UsageFail(absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'")),
@@ -891,6 +895,21 @@ class Cli {
       for (const auto& reason : response.reasons())
         std::printf("reason=%s\n", OneLine(reason).c_str());
     }
+    return 0;
+  }
+
+  int Workload() {
+    auto stub = routing::v1::Routing::NewStub(Channel("routing", "127.0.0.1:50052"));
+    routing::v1::GetWorkloadRequest request;
+    request.set_department(options_.Get("department"));
+    routing::v1::GetWorkloadResponse response;
+    grpc::Status status = stub->GetWorkload(Context().get(), request, &response);
+    if (!status.ok()) return Fail(status);
+    if (options_.Flag("json")) {
+      PrintJson(response);
+      return 0;
+    }
+    std::printf("%s", WorkloadTable(response).c_str());
     return 0;
   }
 

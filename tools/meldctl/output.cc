@@ -172,6 +172,29 @@ void SortOldestFirst(google::protobuf::RepeatedPtrField<t::Case>* cases) {
   for (t::Case& c : sorted) *cases->Add() = std::move(c);
 }
 
+std::string WorkloadTable(const routing::v1::GetWorkloadResponse& response) {
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"workload", "open", "due_24h", "overdue", "capacity"});
+  auto row = [&](const std::string& name, const routing::v1::Load& load,
+                 const std::string& note = "") {
+    std::vector<std::string> r = {name, absl::StrCat(load.open()),
+                                  absl::StrCat(load.due_within_24h()), absl::StrCat(load.overdue()),
+                                  load.capacity() > 0 ? absl::StrCat(load.capacity()) : "–"};
+    if (!note.empty()) r.push_back(note);
+    rows.push_back(std::move(r));
+  };
+  for (const auto& d : response.departments()) {
+    row(Cell(d.department()), d.load(), d.name().empty() ? "" : OneLine(d.name()));
+    if (d.unassigned().open() > 0) row("  (unassigned)", d.unassigned());
+    for (const auto& team : d.teams()) {
+      row("  " + Cell(team.team()), team.load());
+      for (const auto& m : team.members())
+        row("    " + Cell(m.member()), m.load(), m.available() ? "" : "unavailable");
+    }
+  }
+  return Columns(rows);
+}
+
 std::string TriageTable(const google::protobuf::RepeatedPtrField<t::Case>& cases) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"case_id", "reference", "kind", "category", "submitted_at", "triage_reason"});

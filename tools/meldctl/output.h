@@ -15,6 +15,7 @@
 #include "google/protobuf/repeated_ptr_field.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "meldpunt/intake/v1/intake.pb.h"
+#include "meldpunt/routing/v1/routing.pb.h"
 #include "meldpunt/types/v1/case.pb.h"
 
 namespace meldpunt::meldctl {
@@ -43,6 +44,9 @@ void SortOldestFirst(google::protobuf::RepeatedPtrField<types::v1::Case>* cases)
 
 // The triage queue as a table: case_id, reference, kind, category, submitted_at, and the whole
 // triage_reason last (on one line); "-" for an empty cell. In the order given.
+// One row per department, then its unassigned cases, teams and members (indented): open,
+// due_24h, overdue, capacity (– when the rules set none) and, for a member, unavailable.
+std::string WorkloadTable(const routing::v1::GetWorkloadResponse& response);
 std::string TriageTable(const google::protobuf::RepeatedPtrField<types::v1::Case>& cases);
 
 // The catalogue as a tree: a header (id, label, service_code), then each category under its parent

@@ -237,6 +237,16 @@ absl::StatusOr<iv1::ReassignCaseRequest> ReassignRequest(const Options& options)
   return request;
 }
 
+absl::StatusOr<iv1::ChangePriorityRequest> PriorityRequest(const Options& options) {
+  iv1::ChangePriorityRequest request;
+  FillCommand(options, kCaseWorkActor, &request);
+  t::Priority priority = t::PRIORITY_UNSPECIFIED;
+  if (auto s = EnumOption(options, "set", t::Priority_descriptor(), &priority); !s.ok()) return s;
+  request.set_priority(priority);
+  request.set_reason(options.Get("reason"));
+  return request;
+}
+
 absl::StatusOr<iv1::DecideAdmissibilityRequest> AdmissibilityRequest(const Options& options) {
   const bool admissible = options.Flag("admissible");
   const bool inadmissible = options.Flag("inadmissible");

@@ -34,6 +34,7 @@ absl::StatusOr<iv1::RequestInformationRequest> RequestInfoRequest(const Options&
 absl::StatusOr<iv1::AnswerCaseRequest> AnswerRequest(const Options& options);
 absl::StatusOr<iv1::CloseCaseRequest> CloseRequest(const Options& options);
 absl::StatusOr<iv1::ReassignCaseRequest> ReassignRequest(const Options& options);
+absl::StatusOr<iv1::ChangePriorityRequest> PriorityRequest(const Options& options);
 absl::StatusOr<iv1::DecideAdmissibilityRequest> AdmissibilityRequest(const Options& options);
 absl::StatusOr<iv1::MergeCaseRequest> MergeRequest(const Options& options);
 absl::StatusOr<iv1::ReferExternallyRequest> ReferRequest(const Options& options);
