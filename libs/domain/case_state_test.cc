@@ -58,6 +58,22 @@ TEST(CaseState, SubmitRouteAcknowledgeAndBreach) {
   EXPECT_EQ(c.last_event_id(), "ev-3");
 }
 
+TEST(CaseState, ThePriorityIsTheTeamsOnceItChangedIt) {
+  Case c;
+  ASSERT_TRUE(Apply(c, Submitted()).ok());
+  ASSERT_TRUE(Apply(c, Routed("public-works")).ok());
+  EXPECT_EQ(c.priority(), t::NORMAL);
+  ASSERT_TRUE(Apply(c, Event(2,
+                             [](Envelope& e) {
+                               e.mutable_priority_changed()->set_previous(t::NORMAL);
+                               e.mutable_priority_changed()->set_priority(t::URGENT);
+                               e.mutable_priority_changed()->set_reason("gas smell");
+                             }))
+                  .ok());
+  EXPECT_EQ(c.priority(), t::URGENT);
+  EXPECT_EQ(c.state(), t::ROUTED);
+}
+
 TEST(CaseState, ReceiptIsTheSubmissionUnlessTheDraftGivesIt) {
   Case registered;
   ASSERT_TRUE(Apply(registered, Submitted()).ok());
@@ -299,6 +315,8 @@ std::vector<Rule> Rules() {
        {},
        t::REFERRED},
       {"case_merged", kOpen, {}, t::MERGED},
+      // The team's lever: any open case, its state unchanged.
+      {"priority_changed", kOpen, {}, keep},
   };
 }
 

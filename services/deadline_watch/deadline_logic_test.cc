@@ -1065,3 +1065,220 @@ TEST(TimerMember, RoundTrips) {
 
 }  // namespace
 }  // namespace meldpunt::deadline
+
+namespace meldpunt::deadline {
+namespace {
+
+// A resolve term per priority: the urgent one first (the first policy that applies decides).
+std::vector<ClockPolicy> PriorityPolicies() {
+  auto parsed = ParsePolicies(YAML::Load(R"(
+- {id: resolve-urgent, name: resolve, kinds: [REPORT], priorities: [URGENT], duration: 48h, warn_at: [0.5], pauses: true, stop_on: [closed]}
+- {id: resolve, name: resolve, kinds: [REPORT], duration: 240h, warn_at: [0.5], pauses: true, stop_on: [closed]}
+- {name: acknowledge, kinds: [REPORT], duration: 240h, stop_on: [acknowledged]}
+)"));
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  return *parsed;
+}
+
+events::Envelope PriorityChange(t::Priority from, t::Priority to, absl::Time at) {
+  return Event(
+      [&](events::Envelope& e) {
+        e.mutable_actor()->set_id("team:an.peeters");
+        auto* p = e.mutable_priority_changed();
+        p->set_previous(from);
+        p->set_priority(to);
+        p->set_reason("gas smell reported by the fire brigade");
+      },
+      at);
+}
+
+class PriorityChangeTest : public ::testing::Test {
+ protected:
+  PriorityChangeTest()
+      : clock_(kStart),
+        calendar_(*calendar::BusinessCalendar::Create({})),
+        logic_(store_, clock_, calendar_, PriorityPolicies(), {.lease = absl::Seconds(30)}) {}
+
+  const ClockPolicy& Policy(const std::string& id) {
+    for (const ClockPolicy& p : logic_.policies())
+      if (p.id == id) return p;
+    ADD_FAILURE() << id;
+    return logic_.policies().front();
+  }
+  v1::Clock Clock(const std::string& name) {
+    const std::vector<v1::Clock> clocks = *store_.Clocks(kCase);
+    for (const v1::Clock& c : clocks)
+      if (c.name() == name) return c;
+    ADD_FAILURE() << name;
+    return v1::Clock();
+  }
+  std::vector<Firing> FireAll() {
+    auto firings = logic_.ClaimDue(0);
+    EXPECT_TRUE(firings.ok());
+    EXPECT_TRUE(logic_.Complete(0, *firings).ok());
+    for (const Firing& f : *firings)
+      if (f.event) EXPECT_TRUE(logic_.OnEvent(*f.event, 0).ok());
+    return *firings;
+  }
+
+  MemoryTimerStore store_;
+  clock::FakeClock clock_;
+  calendar::BusinessCalendar calendar_;
+  DeadlineLogic logic_;
+};
+
+// URGENT: the running resolve clock takes the urgent term from the same start (a new generation,
+// ClockStarted "priority"), breaches on it, and the change is on the clock with who and why; back
+// to NORMAL lifts the breach. The acknowledge clock has one policy for every priority: untouched.
+TEST_F(PriorityChangeTest, RunningClocksFollowTheNewPrioritysPolicy) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  const v1::Clock before = Clock("resolve");
+  EXPECT_EQ(before.policy(), "resolve");
+  const absl::Time normal_due = events::GetTime(before.due_at());
+  EXPECT_EQ(normal_due, Policy("resolve").DueFrom(kStart, calendar_, false));
+  const v1::Clock ack_before = Clock("acknowledge");
+
+  clock_.Advance(absl::Hours(30));
+  const events::Envelope urgent = PriorityChange(t::NORMAL, t::URGENT, clock_.Now());
+  auto out = logic_.OnEvent(urgent, 0);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->size(), 1u) << "the resolve clock only";
+  const events::Envelope& started = (*out)[0];
+  ASSERT_TRUE(started.has_clock_started());
+  EXPECT_EQ(started.clock_started().clock(), "resolve");
+  EXPECT_EQ(started.clock_started().reason(), "priority");
+  EXPECT_EQ(started.clock_started().generation(), 2);
+  EXPECT_EQ(started.clock_started().policy(), "resolve-urgent");
+  EXPECT_EQ(started.clock_started().term(), "48h");
+  EXPECT_EQ(events::GetTime(started.clock_started().started_at()), kStart) << "the same start";
+  const absl::Time urgent_due = Policy("resolve-urgent").DueFrom(kStart, calendar_, false);
+  EXPECT_LT(urgent_due, normal_due);
+  EXPECT_EQ(events::GetTime(started.clock_started().due_at()), urgent_due);
+
+  const v1::Clock after = Clock("resolve");
+  EXPECT_EQ(after.policy(), "resolve-urgent");
+  EXPECT_EQ(after.status(), v1::WARNED) << "half of the urgent term lies behind: not fired again";
+  ASSERT_EQ(after.changes_size(), 1);
+  EXPECT_EQ(after.changes(0).kind(), v1::ClockChange::PRIORITY);
+  EXPECT_EQ(after.changes(0).actor(), "team:an.peeters");
+  EXPECT_EQ(after.changes(0).reason(), "NORMAL -> URGENT: gas smell reported by the fire brigade");
+  EXPECT_EQ(events::GetTime(after.changes(0).previous_due_at()), normal_due);
+  EXPECT_EQ(events::GetTime(after.changes(0).due_at()), urgent_due);
+  EXPECT_EQ(Clock("acknowledge").SerializeAsString(), ack_before.SerializeAsString());
+
+  // Read again (a crash before the commit): the same record goes out, nothing else changes.
+  auto again = logic_.OnEvent(urgent, 0);
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].event_id(), started.event_id());
+  EXPECT_EQ(Clock("resolve").changes_size(), 1);
+
+  // The old generation's timers are gone; the urgent breach fires at its due time.
+  EXPECT_TRUE(FireAll().empty());
+  clock_.Advance(urgent_due - clock_.Now() + absl::Seconds(1));
+  auto fired = FireAll();
+  ASSERT_EQ(fired.size(), 1u);
+  ASSERT_TRUE(fired[0].event->has_deadline_breached());
+  EXPECT_EQ(fired[0].event->deadline_breached().clock(), "resolve");
+  EXPECT_EQ(fired[0].event->deadline_breached().generation(), 2);
+  EXPECT_EQ(Clock("resolve").status(), v1::BREACHED);
+
+  // Back to NORMAL: the long term again, the breach lifted, its warning ahead again.
+  auto normal = logic_.OnEvent(PriorityChange(t::URGENT, t::NORMAL, clock_.Now()), 0);
+  ASSERT_TRUE(normal.ok());
+  ASSERT_EQ(normal->size(), 1u);
+  EXPECT_EQ((*normal)[0].clock_started().generation(), 3);
+  const v1::Clock back = Clock("resolve");
+  EXPECT_EQ(events::GetTime(back.due_at()), normal_due);
+  EXPECT_FALSE(back.breached());
+  EXPECT_EQ(back.status(), v1::RUNNING);
+  EXPECT_TRUE(back.changes(1).was_breached());
+  clock_.Advance(normal_due - clock_.Now() - absl::Seconds(1));
+  for (const Firing& f : FireAll())
+    EXPECT_FALSE(f.event->has_deadline_breached()) << f.event->type();
+  clock_.Advance(absl::Seconds(2));
+  int resolve_breaches = 0;
+  for (const Firing& f : FireAll()) {
+    if (!f.event->has_deadline_breached() || f.event->deadline_breached().clock() != "resolve")
+      continue;
+    ++resolve_breaches;
+    EXPECT_EQ(f.event->deadline_breached().generation(), 3);
+  }
+  EXPECT_EQ(resolve_breaches, 1);
+}
+
+// While the case waits for the reporter the clock takes the new term silently; it resumes with it,
+// later by the time paused. A clock that is stopped, or a priority whose policy is the same, is
+// left alone.
+TEST_F(PriorityChangeTest, APausedClockResumesOnTheNewTermAndAStoppedOneStays) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  clock_.Advance(absl::Hours(10));
+  ASSERT_TRUE(logic_
+                  .OnEvent(Event(
+                               [](events::Envelope& e) {
+                                 e.mutable_information_requested()->set_question("Waar precies?");
+                               },
+                               clock_.Now()),
+                           0)
+                  .ok());
+  ASSERT_EQ(Clock("resolve").status(), v1::PAUSED);
+  auto out = logic_.OnEvent(PriorityChange(t::NORMAL, t::URGENT, clock_.Now()), 0);
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->empty()) << "a paused clock announces nothing until it resumes";
+  const absl::Time urgent_due = Policy("resolve-urgent").DueFrom(kStart, calendar_, false);
+  v1::Clock paused = Clock("resolve");
+  EXPECT_EQ(paused.status(), v1::PAUSED);
+  EXPECT_EQ(paused.policy(), "resolve-urgent");
+  EXPECT_EQ(events::GetTime(paused.due_at()), urgent_due);
+  EXPECT_EQ(paused.generation(), 1);
+
+  clock_.Advance(absl::Hours(5));
+  auto resumed = logic_.OnEvent(
+      Event([](events::Envelope& e) { e.mutable_information_provided()->set_text("Aan nr 12"); },
+            clock_.Now()),
+      0);
+  ASSERT_TRUE(resumed.ok());
+  bool seen = false;
+  for (const auto& e : *resumed) {
+    if (!e.has_clock_resumed() || e.clock_resumed().clock() != "resolve") continue;
+    seen = true;
+    EXPECT_EQ(events::GetTime(e.clock_resumed().due_at()), urgent_due + absl::Hours(5));
+  }
+  EXPECT_TRUE(seen);
+
+  // Closed: the resolve clock stops; a later change of priority leaves it as it is.
+  ASSERT_TRUE(
+      logic_.OnEvent(Event([](events::Envelope& e) { e.mutable_case_closed(); }, clock_.Now()), 0)
+          .ok());
+  const v1::Clock stopped = Clock("resolve");
+  ASSERT_EQ(stopped.status(), v1::STOPPED);
+  out = logic_.OnEvent(PriorityChange(t::URGENT, t::LOW, clock_.Now()), 0);
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->empty());
+  EXPECT_EQ(Clock("resolve").SerializeAsString(), stopped.SerializeAsString());
+}
+
+// An extension given before the change is kept on top of the new term.
+TEST_F(PriorityChangeTest, AnExtensionIsKeptOnTopOfTheNewTerm) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  ClockCommand extend;
+  extend.case_id = kCase;
+  extend.clock = "resolve";
+  extend.term = "24h";
+  extend.reason = "waiting for the utility company";
+  extend.actor.set_id("team:an.peeters");
+  auto plan = logic_.Plan(extend);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_TRUE(logic_.OnEvent(plan->event, 0).ok());
+  const absl::Duration extension = events::GetTime(Clock("resolve").due_at()) -
+                                   Policy("resolve").DueFrom(kStart, calendar_, false);
+  EXPECT_EQ(extension, absl::Hours(24));
+  auto out = logic_.OnEvent(PriorityChange(t::NORMAL, t::URGENT, clock_.Now()), 0);
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ(events::GetTime(Clock("resolve").due_at()),
+            Policy("resolve-urgent").DueFrom(kStart, calendar_, false) + absl::Hours(24));
+}
+
+}  // namespace
+}  // namespace meldpunt::deadline

@@ -426,6 +426,56 @@ TEST_F(IntakeLogicTest, CommandsValidateTheirFields) {
             absl::StatusCode::kNotFound);
 }
 
+// The coordinator's lever: a new priority with a reason, on the log with the case's previous one.
+TEST_F(IntakeLogicTest, ChangePriorityNeedsAPriorityAReasonAndAChange) {
+  auto submitted = logic_.Submit(Request(), Deadline());
+  const std::string id = submitted->c.case_id();
+  const size_t appended = log_.appended.size();
+  auto change = Cmd<v1::ChangePriorityRequest>(id);
+  change.set_reason("gas smell reported by the fire brigade");
+  EXPECT_EQ(grpc_util::ErrorField(ChangePriorityCommand(change).status()), "priority");
+  change.set_priority(static_cast<t::Priority>(17));
+  EXPECT_EQ(grpc_util::ErrorField(ChangePriorityCommand(change).status()), "priority");
+  change.set_priority(t::URGENT);
+  change.set_reason("  ");
+  EXPECT_EQ(grpc_util::ErrorField(ChangePriorityCommand(change).status()), "reason");
+  change.set_reason("gas smell reported by the fire brigade");
+
+  // The case is NORMAL: NORMAL again is refused and appends nothing.
+  auto same = change;
+  same.set_priority(t::NORMAL);
+  auto refused = logic_.Execute(*ChangePriorityCommand(same), Deadline());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_NE(refused.status().message().find("NORMAL already"), std::string::npos);
+  EXPECT_EQ(log_.appended.size(), appended);
+
+  change.set_command_id("prio-1");
+  auto changed = logic_.Execute(*ChangePriorityCommand(change), Deadline());
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_EQ(changed->c.priority(), t::URGENT);
+  ASSERT_EQ(log_.appended.size(), appended + 1);
+  const events::Envelope& event = log_.appended.back();
+  ASSERT_TRUE(event.has_priority_changed());
+  EXPECT_EQ(event.priority_changed().previous(), t::NORMAL);
+  EXPECT_EQ(event.priority_changed().priority(), t::URGENT);
+  EXPECT_EQ(event.priority_changed().reason(), "gas smell reported by the fire brigade");
+  auto again = logic_.Execute(*ChangePriorityCommand(change), Deadline());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->event_id, changed->event_id);
+  EXPECT_EQ(log_.appended.size(), appended + 1);
+
+  // A withdrawn case keeps the priority it had.
+  v1::WithdrawCaseRequest withdraw;
+  withdraw.set_case_id(id);
+  withdraw.set_reason("solved");
+  ASSERT_TRUE(logic_.Execute(*WithdrawCommand(withdraw), Deadline()).ok());
+  auto low = Cmd<v1::ChangePriorityRequest>(id);
+  low.set_priority(t::LOW);
+  low.set_reason("not so urgent after all");
+  EXPECT_EQ(logic_.Execute(*ChangePriorityCommand(low), Deadline()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(IntakeLogicTest, MergeNeedsAnotherOpenMaster) {
   const std::string a = logic_.Submit(Request("a"), Deadline())->c.case_id();
   const std::string b = logic_.Submit(Request("b"), Deadline())->c.case_id();

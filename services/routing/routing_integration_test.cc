@@ -525,6 +525,81 @@ TEST(RouteStoreIntegration, WorkloadAndGeoIndexFollowTheState) {
   EXPECT_TRUE(loaded->closed());
 }
 
+// The workload view's due set follows the case through the real Redis: its earliest running
+// clock, a move to another department, unassigned cases, a closed case.
+TEST(RouteStoreIntegration, TheDueSetFollowsTheClocksAndTheDepartment) {
+  auto stack = testing::LoadStack();
+  ASSERT_TRUE(stack.ok());
+  auto redis = redis::Client::Create({.address = stack->redis});
+  ASSERT_TRUE(redis.ok());
+  RedisRouteStore store(**redis);
+  const std::string works = testing::UniqueName("works");
+  const std::string parks = testing::UniqueName("parks");
+  const std::string first = events::CaseIdFor("store-test", testing::UniqueName("c"));
+  const std::string second = events::CaseIdFor("store-test", testing::UniqueName("c"));
+  const absl::Time due = absl::FromUnixMillis(1'800'000'000'123);
+
+  v1::RouteState empty;
+  v1::RouteState routed;
+  routed.mutable_draft()->set_kind(t::REPORT);
+  routed.set_department(works);
+  routed.set_assignee("an");
+  ASSERT_TRUE(store.Save(first, empty, routed).ok());
+  v1::RouteState unassigned;
+  unassigned.mutable_draft()->set_kind(t::REPORT);
+  unassigned.set_department(works);
+  ASSERT_TRUE(store.Save(second, empty, unassigned).ok());
+
+  auto cases = store.Workload(works, {"an", "bo"});
+  ASSERT_TRUE(cases.ok()) << cases.status();
+  ASSERT_EQ(cases->due.size(), 2u);
+  EXPECT_FALSE(cases->due.at(first).has_value()) << "no clock runs yet";
+  EXPECT_EQ(cases->assigned.at("an"), std::vector<std::string>{first});
+  EXPECT_TRUE(cases->assigned.at("bo").empty());
+
+  // Two clocks: the earliest counts, to the millisecond; saved twice, counted once.
+  v1::RouteState clocked = routed;
+  v1::RunningDue& answer = (*clocked.mutable_running())["answer"];
+  answer.set_generation(1);
+  events::SetTime(answer.mutable_due_at(), due + absl::Hours(24));
+  v1::RunningDue& ack = (*clocked.mutable_running())["acknowledge"];
+  ack.set_generation(1);
+  events::SetTime(ack.mutable_due_at(), due);
+  ASSERT_TRUE(store.Save(first, routed, clocked).ok());
+  ASSERT_TRUE(store.Save(first, routed, clocked).ok());
+  cases = store.Workload(works, {"an"});
+  ASSERT_TRUE(cases.ok());
+  ASSERT_TRUE(cases->due.at(first).has_value());
+  EXPECT_EQ(*cases->due.at(first), due);
+
+  // Reassigned to another department: it leaves the first one's set.
+  v1::RouteState moved = clocked;
+  moved.set_department(parks);
+  moved.set_assignee("cas");
+  ASSERT_TRUE(store.Save(first, clocked, moved).ok());
+  cases = store.Workload(works, {"an"});
+  ASSERT_TRUE(cases.ok());
+  EXPECT_EQ(cases->due.count(first), 0u);
+  EXPECT_TRUE(cases->assigned.at("an").empty());
+  cases = store.Workload(parks, {"cas"});
+  ASSERT_TRUE(cases.ok());
+  ASSERT_EQ(cases->due.count(first), 1u);
+  EXPECT_EQ(*cases->due.at(first), due);
+  EXPECT_EQ(cases->assigned.at("cas"), std::vector<std::string>{first});
+
+  // Closed: out of every set.
+  v1::RouteState closed = moved;
+  closed.set_closed(true);
+  ASSERT_TRUE(store.Save(first, moved, closed).ok());
+  cases = store.Workload(parks, {"cas"});
+  ASSERT_TRUE(cases.ok());
+  EXPECT_TRUE(cases->due.empty());
+  EXPECT_TRUE(cases->assigned.at("cas").empty());
+  cases = store.Workload(works, {});
+  ASSERT_TRUE(cases.ok());
+  EXPECT_EQ(cases->due.size(), 1u) << "the unassigned case stays";
+}
+
 // Redis GEO measures with the haversine formula on a sphere of this radius (geohash_helper.c).
 constexpr double kRedisEarthRadiusM = 6372797.560856;
 

@@ -436,6 +436,104 @@ TEST_F(RoutingLogicTest, FoldTracksWorkloadRelevantState) {
   EXPECT_TRUE(state_.closed());
 }
 
+events::Envelope ClockRecord(const std::string& id, absl::Time at) {
+  events::Envelope e = events::NewEnvelope("MP-0123456789ABC", "deadline-watch", at);
+  events::Finish(e, id);
+  return e;
+}
+
+// The running clocks routing keeps for the workload view: the earliest due time of those that run.
+TEST_F(RoutingLogicTest, FoldKeepsTheRunningClocksForTheWorkload) {
+  Handle(Submitted("noise"));
+  EXPECT_FALSE(EarliestDue(state_).has_value()) << "no clock yet";
+  const absl::Time t0 = clock_.Now();
+  events::Envelope ack = ClockRecord("c1", t0);
+  ack.mutable_clock_started()->set_clock("acknowledge");
+  ack.mutable_clock_started()->set_generation(1);
+  events::SetTime(ack.mutable_clock_started()->mutable_due_at(), t0 + absl::Hours(240));
+  events::Envelope answer = ClockRecord("c2", t0);
+  answer.mutable_clock_started()->set_clock("answer");
+  answer.mutable_clock_started()->set_generation(1);
+  events::SetTime(answer.mutable_clock_started()->mutable_due_at(), t0 + absl::Hours(48));
+  EXPECT_TRUE(RoutingLogic::Relevant(ack));
+  EXPECT_FALSE(Handle(ack).has_value()) << "a clock record routes nothing";
+  Handle(answer);
+  ASSERT_TRUE(EarliestDue(state_).has_value());
+  EXPECT_EQ(*EarliestDue(state_), t0 + absl::Hours(48));
+
+  // Extended: the answer clock is due later (generation 2); the acknowledgement is earlier now.
+  events::Envelope extended = ClockRecord("c3", t0);
+  extended.mutable_clock_extended()->set_clock("answer");
+  extended.mutable_clock_extended()->set_generation(2);
+  events::SetTime(extended.mutable_clock_extended()->mutable_due_at(), t0 + absl::Hours(480));
+  Handle(extended);
+  EXPECT_EQ(*EarliestDue(state_), t0 + absl::Hours(240));
+
+  // A repeat of the older generation read again does not bring the old due time back.
+  Handle(answer);
+  EXPECT_EQ(*EarliestDue(state_), t0 + absl::Hours(240));
+
+  // A pause takes the clock out; its resume puts it back with the later due time.
+  events::Envelope paused = ClockRecord("c4", t0);
+  paused.mutable_clock_paused()->set_clock("acknowledge");
+  paused.mutable_clock_paused()->set_generation(1);
+  Handle(paused);
+  EXPECT_EQ(*EarliestDue(state_), t0 + absl::Hours(480));
+  events::Envelope resumed = ClockRecord("c5", t0);
+  resumed.mutable_clock_resumed()->set_clock("acknowledge");
+  resumed.mutable_clock_resumed()->set_generation(2);
+  events::SetTime(resumed.mutable_clock_resumed()->mutable_due_at(), t0 + absl::Hours(300));
+  Handle(resumed);
+  EXPECT_EQ(*EarliestDue(state_), t0 + absl::Hours(300));
+
+  // A stop of an older generation leaves the newer one running; its own generation stops it.
+  events::Envelope stale_stop = ClockRecord("c6", t0);
+  stale_stop.mutable_clock_stopped()->set_clock("acknowledge");
+  stale_stop.mutable_clock_stopped()->set_generation(1);
+  Handle(stale_stop);
+  EXPECT_EQ(*EarliestDue(state_), t0 + absl::Hours(300));
+  events::Envelope stopped = ClockRecord("c7", t0);
+  stopped.mutable_clock_stopped()->set_clock("acknowledge");
+  stopped.mutable_clock_stopped()->set_generation(2);
+  Handle(stopped);
+  EXPECT_EQ(*EarliestDue(state_), t0 + absl::Hours(480));
+  stopped.mutable_clock_stopped()->set_clock("answer");
+  Handle(stopped);
+  EXPECT_FALSE(EarliestDue(state_).has_value());
+}
+
+// The team's priority decides from then on: above the draft's and above the danger words.
+TEST_F(RoutingLogicTest, TheTeamsPriorityDecidesTheNextRouting) {
+  events::Envelope submitted = Submitted("street-lighting");
+  submitted.mutable_case_submitted()->mutable_draft()->set_description("Paal gevaarlijk scheef");
+  auto out = Handle(submitted);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->events[0].case_routed().priority(), t::URGENT) << "a danger word";
+
+  events::Envelope changed = events::NewEnvelope("MP-0123456789ABC", "intake", clock_.Now());
+  changed.mutable_priority_changed()->set_previous(t::URGENT);
+  changed.mutable_priority_changed()->set_priority(t::LOW);
+  changed.mutable_priority_changed()->set_reason("the post was checked: no danger");
+  events::Finish(changed, "priority-1");
+  EXPECT_TRUE(RoutingLogic::Relevant(changed));
+  EXPECT_FALSE(Handle(changed).has_value()) << "a priority change routes nothing by itself";
+  EXPECT_EQ(state_.team_priority(), t::LOW);
+
+  out = Handle(Bounce("bounced-1"));
+  ASSERT_TRUE(out.has_value());
+  ASSERT_FALSE(out->events.empty());
+  const events::Envelope& next = out->events[0];
+  ASSERT_TRUE(next.has_case_routed() || next.has_case_triaged()) << next.type();
+  if (next.has_case_routed()) {
+    EXPECT_EQ(next.case_routed().priority(), t::LOW);
+    EXPECT_NE(next.case_routed().explanation().find("priority LOW set by the Meldpunt team"),
+              std::string::npos)
+        << next.case_routed().explanation();
+  }
+  ASSERT_TRUE(out->dispatch.has_value());
+  EXPECT_EQ(out->dispatch->priority(), t::LOW);
+}
+
 TEST(DispatchRecord, CarriesIdsAndJson) {
   events::v1::DispatchMessage d;
   d.set_dispatch_id("routed-1");

@@ -366,6 +366,16 @@ TEST(CaseWorkTest, EachCommandFillsItsFields) {
   EXPECT_EQ(reassign->assignee(), "jo");
   EXPECT_EQ(reassign->reason(), "parks own it");
 
+  auto priority =
+      PriorityRequest(MustParse({"priority", kCase, "--set", "urgent", "--reason", "gas smell"}));
+  ASSERT_TRUE(priority.ok()) << priority.status();
+  EXPECT_EQ(priority->case_id(), kCase);
+  EXPECT_EQ(priority->priority(), t::URGENT);
+  EXPECT_EQ(priority->reason(), "gas smell");
+  EXPECT_FALSE(
+      PriorityRequest(MustParse({"priority", kCase, "--set", "soon", "--reason", "x"})).ok());
+  EXPECT_EQ(ParseError({"priority", kCase, "--set", "HIGH"}), "priority needs --reason");
+
   auto merge = MergeRequest(MustParse({"merge", kCase, "--into", "MP-2026-AAAAAAAAB"}));
   ASSERT_TRUE(merge.ok());
   EXPECT_EQ(merge->case_id(), kCase);
@@ -771,6 +781,41 @@ TEST(OutputTest, TriageQueueOldestFirstWithTheWholeReason) {
             "MP-7K3QX9M2TD4AB  MP-2026-7K3QX9M2T  REPORT  trees     2026-03-01T09:30:00Z  " +
                 long_reason + "\n" +
                 "MP-CCCCCCCCCCCCC  MP-2026-CCCCCCCCC  REPORT  trees     2026-03-02T09:30:00Z  -\n");
+}
+
+TEST(OutputTest, WorkloadPerDepartmentTeamAndMember) {
+  routing::v1::GetWorkloadResponse response;
+  auto* d = response.add_departments();
+  d->set_department("public-works");
+  d->set_name("Openbare werken");
+  auto set = [](routing::v1::Load* load, int open, int soon, int overdue, int capacity) {
+    load->set_open(open);
+    load->set_due_within_24h(soon);
+    load->set_overdue(overdue);
+    load->set_capacity(capacity);
+  };
+  set(d->mutable_load(), 12, 3, 2, 50);
+  set(d->mutable_unassigned(), 2, 0, 1, 0);
+  auto* team = d->add_teams();
+  team->set_team("lighting");
+  set(team->mutable_load(), 10, 3, 1, 50);
+  auto* an = team->add_members();
+  an->set_member("an.peeters");
+  an->set_available(true);
+  set(an->mutable_load(), 7, 2, 1, 25);
+  auto* bart = team->add_members();
+  bart->set_member("bart.claes");
+  set(bart->mutable_load(), 3, 1, 0, 0);
+  auto* parks = response.add_departments();
+  parks->set_department("parks");
+  EXPECT_EQ(WorkloadTable(response),
+            "workload        open  due_24h  overdue  capacity\n"
+            "public-works    12    3        2        50        Openbare werken\n"
+            "  (unassigned)  2     0        1        –\n"
+            "  lighting      10    3        1        50\n"
+            "    an.peeters  7     2        1        25\n"
+            "    bart.claes  3     1        0        –         unavailable\n"
+            "parks           0     0        0        –\n");
 }
 
 intake::v1::CategoryInfo* AddCategory(intake::v1::GetCategoriesResponse* response,
