@@ -4,6 +4,7 @@
 // Redis of their own. Every test here failed on the code the review was made against.
 #include <grpcpp/grpcpp.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -20,6 +21,7 @@
 #include "libs/kafka/producer.h"
 #include "meldpunt/deadline/v1/deadline.grpc.pb.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
+#include "meldpunt/routing/v1/routing.grpc.pb.h"
 #include "tests/security/kafka.h"
 #include "tests/security/pki.h"
 #include "tests/testing/process.h"
@@ -58,6 +60,13 @@ class Security : public ::testing::Test {
         "intake", MELDPUNT_INTAKE_BIN,
         absl::StrCat("projection:\n  consumer_group: ", testing::UniqueName("intake-security"),
                      "\ncases:\n  received_at_systems: [crm]\n"));
+    const char* source = std::getenv("MELDPUNT_SOURCE_DIR");
+    const std::string config_dir = absl::StrCat(source ? source : ".", "/deploy/config/");
+    routing_ = Start(
+        "routing", MELDPUNT_ROUTING_BIN,
+        absl::StrCat("routing:\n  consumer_group: ", testing::UniqueName("routing-security"),
+                     "\n  rules_file: ", config_dir,
+                     "routing-rules.yaml\ncatalog:\n  file: ", config_dir, "categories.yaml\n"));
     deadline_ =
         Start("deadline-watch", MELDPUNT_DEADLINE_BIN,
               absl::StrCat(
@@ -66,12 +75,13 @@ class Security : public ::testing::Test {
 
   static void TearDownTestSuite() {
     delete intake_;
+    delete routing_;
     delete deadline_;
   }
 
   void TearDown() override {
     if (!HasFailure()) return;
-    for (Service* s : {intake_, deadline_}) {
+    for (Service* s : {intake_, routing_, deadline_}) {
       if (s != nullptr && s->process) std::cerr << s->process->Describe();
     }
   }
@@ -105,8 +115,8 @@ class Security : public ::testing::Test {
     const std::string config = *dir_ + "/" + name + ".yaml";
     std::string text =
         SecuredConfig(s->grpc_port, s->admin_port) + InfraConfig(redis_port) + own_keys;
-    if (name == "deadline-watch") {
-      // deadline-watch keeps no personal data: no privacy keys.
+    if (name == "deadline-watch" || name == "routing") {
+      // Neither keeps personal data it may open: no privacy keys.
       text = absl::StrReplaceAll(text,
                                  {{"privacy:\n  master_key_file: " + testing::DevMasterKeyFile() +
                                        "\n  key_store:\n    address: " + stack_->key_store + "\n",
@@ -195,6 +205,7 @@ class Security : public ::testing::Test {
   static Pki* pki_;
   static std::string* dir_;
   static Service* intake_;
+  static Service* routing_;
   static Service* deadline_;
 };
 
@@ -202,6 +213,7 @@ testing::Stack* Security::stack_ = nullptr;
 Pki* Security::pki_ = nullptr;
 std::string* Security::dir_ = nullptr;
 Service* Security::intake_ = nullptr;
+Service* Security::routing_ = nullptr;
 Service* Security::deadline_ = nullptr;
 
 // Finding 1: a certificate whose CN spells ",OU=admin" was read as admin.
@@ -456,6 +468,77 @@ TEST_F(Security, OneCallerCannotTakeEveryDeadlineStream) {
   contexts.pop_back();
   for (auto& context : contexts) context->TryCancel();
   for (auto& stream : streams) (void)stream->Finish();
+}
+
+}  // namespace
+}  // namespace meldpunt
+
+namespace meldpunt {
+namespace {
+
+// The workload view: a department sees its own, never another's, whatever its request names; a
+// submitter sees none; the team sees every department.
+TEST_F(Security, ADepartmentSeesItsOwnWorkloadOnly) {
+  auto routing = routing::v1::Routing::NewStub(Channel(routing_->grpc_port));
+  const std::string works =
+      Token(*pki_, {.sub = "j.peeters", .role = "department", .department = "public-works"});
+  routing::v1::GetWorkloadRequest request;
+  routing::v1::GetWorkloadResponse response;
+  grpc::Status status = routing->GetWorkload(Ctx(works).get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.departments_size(), 1) << "its own, though it named none";
+  EXPECT_EQ(response.departments(0).department(), "public-works");
+
+  request.set_department("environment");
+  response.Clear();
+  status = routing->GetWorkload(Ctx(works).get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  EXPECT_EQ(response.departments_size(), 0);
+
+  status = routing->GetWorkload(Ctx(Web()).get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  status = routing->GetWorkload(Ctx().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+
+  request.clear_department();
+  response.Clear();
+  status = routing->GetWorkload(Ctx(Team()).get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GT(response.departments_size(), 1);
+}
+
+// Only the team (and admins) change a priority; the recorded actor is the caller.
+TEST_F(Security, OnlyTheTeamChangesAPriority) {
+  const std::string case_id = Submit();
+  Route(case_id, "public-works");
+  auto casework = v1::CaseWork::NewStub(Channel(intake_->grpc_port));
+  v1::ChangePriorityRequest request;
+  request.set_case_id(case_id);
+  request.set_priority(t::URGENT);
+  request.set_reason("gas smell");
+  request.mutable_actor()->set_id("team:someone-else");
+  v1::CaseResponse response;
+  const std::string works =
+      Token(*pki_, {.sub = "j.peeters", .role = "department", .department = "public-works"});
+  for (const std::string& token : {works, Web()}) {
+    const grpc::Status status = casework->ChangePriority(Ctx(token).get(), request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  }
+  const grpc::Status status = casework->ChangePriority(Ctx(Team()).get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.case_().priority(), t::URGENT);
+  auto intake = v1::Intake::NewStub(Channel(intake_->grpc_port));
+  v1::GetCaseHistoryRequest history;
+  history.set_case_id(case_id);
+  v1::GetCaseHistoryResponse got;
+  ASSERT_TRUE(intake->GetCaseHistory(Ctx(Team()).get(), history, &got).ok());
+  bool seen = false;
+  for (const auto& entry : got.entries()) {
+    if (entry.type() != "PriorityChanged") continue;
+    seen = true;
+    EXPECT_EQ(entry.actor().id(), "team:k.devos") << "the caller, not the request's actor";
+  }
+  EXPECT_TRUE(seen);
 }
 
 }  // namespace
