@@ -158,7 +158,8 @@ absl::Status Apply(Case& c, const Envelope& e) {
       c.set_department(p.department());
       c.set_team(p.team());
       c.set_assignee(p.assignee());
-      if (p.priority() != t::PRIORITY_UNSPECIFIED) c.set_priority(p.priority());
+      if (p.priority() != t::PRIORITY_UNSPECIFIED && !c.priority_by_team())
+        c.set_priority(p.priority());
       c.set_route_hops(c.route_hops() + 1);
       c.clear_triage_reason();
       // Every routing decides anew: a department that may not see the reporter clears it.
@@ -318,6 +319,7 @@ absl::Status Apply(Case& c, const Envelope& e) {
       break;
     case Envelope::kPriorityChanged:
       c.set_priority(e.priority_changed().priority());
+      c.set_priority_by_team(true);
       break;
     case Envelope::kReporterDataErased:
       MarkReporterErased(c.mutable_draft()->mutable_reporter());

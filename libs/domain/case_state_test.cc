@@ -72,6 +72,21 @@ TEST(CaseState, ThePriorityIsTheTeamsOnceItChangedIt) {
                   .ok());
   EXPECT_EQ(c.priority(), t::URGENT);
   EXPECT_EQ(c.state(), t::ROUTED);
+  EXPECT_TRUE(c.priority_by_team());
+  // A routing decided before routing read the change (a bounce routed again while it lagged)
+  // does not undo the team's priority.
+  ASSERT_TRUE(
+      Apply(c,
+            Event(3, [](Envelope& e) { e.mutable_case_bounced()->set_department("public-works"); }))
+          .ok());
+  ASSERT_TRUE(Apply(c, Event(4,
+                             [](Envelope& e) {
+                               e.mutable_case_routed()->set_department("environment");
+                               e.mutable_case_routed()->set_priority(t::NORMAL);
+                             }))
+                  .ok());
+  EXPECT_EQ(c.priority(), t::URGENT);
+  EXPECT_EQ(c.department(), "environment");
 }
 
 TEST(CaseState, ReceiptIsTheSubmissionUnlessTheDraftGivesIt) {

@@ -160,17 +160,20 @@ absl::Status DeadlineLogic::UpdateFacts(const events::Envelope& e, std::optional
     return absl::OkStatus();  // a case this service never saw submitted
   } else if (e.has_case_routed()) {
     next.department = e.case_routed().department();
-    if (e.case_routed().priority() != types::v1::PRIORITY_UNSPECIFIED)
+    // Decided before routing read the team's change, a CaseRouted must not undo it.
+    if (e.case_routed().priority() != types::v1::PRIORITY_UNSPECIFIED && !next.priority_by_team)
       next.priority = e.case_routed().priority();
   } else if (e.has_case_reassigned()) {
     next.department = e.case_reassigned().department();
   } else if (e.has_priority_changed()) {
     next.priority = e.priority_changed().priority();
+    next.priority_by_team = true;
   } else {
     return absl::OkStatus();
   }
   if (known && next.kind == facts.kind && next.priority == facts.priority &&
-      next.category == facts.category && next.department == facts.department) {
+      next.priority_by_team == facts.priority_by_team && next.category == facts.category &&
+      next.department == facts.department) {
     return absl::OkStatus();
   }
   RETURN_IF_ERROR(store_.PutFacts(e.case_id(), next));

@@ -1258,6 +1258,26 @@ TEST_F(PriorityChangeTest, APausedClockResumesOnTheNewTermAndAStoppedOneStays) {
   EXPECT_EQ(Clock("resolve").SerializeAsString(), stopped.SerializeAsString());
 }
 
+// The team's change read before routing's answer to the submission (routing lagged): the later
+// CaseRouted, decided on the draft's priority, does not undo it.
+TEST_F(PriorityChangeTest, ARoutingDecidedBeforeTheChangeDoesNotUndoIt) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  ASSERT_TRUE(logic_.OnEvent(PriorityChange(t::NORMAL, t::URGENT, clock_.Now()), 0).ok());
+  ASSERT_EQ(Clock("resolve").policy(), "resolve-urgent");
+  auto routed = logic_.OnEvent(Event([](events::Envelope& e) {
+                                 e.mutable_case_routed()->set_department("public-works");
+                                 e.mutable_case_routed()->set_priority(t::NORMAL);
+                               }),
+                               0);
+  ASSERT_TRUE(routed.ok());
+  auto facts = store_.Facts(kCase);
+  ASSERT_TRUE(facts.ok() && facts->has_value());
+  EXPECT_EQ((*facts)->priority, t::URGENT);
+  EXPECT_TRUE((*facts)->priority_by_team);
+  EXPECT_EQ((*facts)->department, "public-works");
+  EXPECT_EQ(Clock("resolve").policy(), "resolve-urgent");
+}
+
 // An extension given before the change is kept on top of the new term.
 TEST_F(PriorityChangeTest, AnExtensionIsKeptOnTopOfTheNewTerm) {
   ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());

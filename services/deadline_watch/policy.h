@@ -86,6 +86,8 @@ struct CaseFacts {
   types::v1::Priority priority = types::v1::PRIORITY_UNSPECIFIED;
   std::string category;
   std::string department;  // empty until routed
+  // The team set the priority (PriorityChanged): a later CaseRouted does not overwrite it.
+  bool priority_by_team = false;
 };
 
 struct ClockPolicy {

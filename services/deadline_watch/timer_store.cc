@@ -4,6 +4,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "libs/events/codec.h"
 #include "libs/redis/lease_queue.h"
 #include "libs/status/status_macros.h"
@@ -155,12 +156,15 @@ absl::StatusOr<std::map<std::string, std::vector<v1::Clock>>> RedisTimerStore::C
 
 namespace {
 std::optional<CaseFacts> ParseFacts(const std::string& text) {
-  // kind|priority|department|category (the category last: it is free text)
+  // kind|priority|department|category (the category last: it is free text); the priority ends in
+  // "t" when the team set it.
   std::vector<std::string> parts = absl::StrSplit(text, absl::MaxSplits('|', 3));
   if (parts.size() != 4) return std::nullopt;
   CaseFacts facts;
+  absl::string_view priority_text = parts[1];
+  if (absl::ConsumeSuffix(&priority_text, "t")) facts.priority_by_team = true;
   int kind = 0, priority = 0;
-  if (!absl::SimpleAtoi(parts[0], &kind) || !absl::SimpleAtoi(parts[1], &priority)) {
+  if (!absl::SimpleAtoi(parts[0], &kind) || !absl::SimpleAtoi(priority_text, &priority)) {
     return std::nullopt;
   }
   facts.kind = static_cast<types::v1::CaseKind>(kind);
@@ -193,7 +197,8 @@ absl::Status RedisTimerStore::PutFacts(const std::string& case_id, const CaseFac
   ASSIGN_OR_RETURN(redis::Reply reply,
                    redis_.Command({"HSET", ClockKey(case_id), kFactsField,
                                    absl::StrCat(static_cast<int>(facts.kind), "|",
-                                                static_cast<int>(facts.priority), "|",
+                                                static_cast<int>(facts.priority),
+                                                facts.priority_by_team ? "t|" : "|",
                                                 facts.department, "|", facts.category)}));
   return redis::ReplyStatus(reply);
 }

@@ -80,6 +80,14 @@ TEST_F(TimerStoreTest, FactsBesideTheClocksAndCountsForTheGauges) {
   EXPECT_EQ((*read)->priority, types::v1::URGENT);
   EXPECT_EQ((*read)->category, "roads/pot|holes");
   EXPECT_EQ((*read)->department, "public-works");
+  EXPECT_FALSE((*read)->priority_by_team);
+  facts.priority_by_team = true;
+  ASSERT_TRUE(store_->PutFacts(case_id, facts).ok());
+  read = store_->Facts(case_id);
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_TRUE((*read)->priority_by_team);
+  EXPECT_EQ((*read)->priority, types::v1::URGENT);
+  EXPECT_EQ((*read)->category, "roads/pot|holes");
   v1::Clock clock;
   clock.set_case_id(case_id);
   clock.set_name("answer");

@@ -112,7 +112,7 @@ absl::Status RoutingApp::Start() {
       [this](const std::string& d, const std::vector<std::string>& members) {
         return store_->Workload(d, members);
       },
-      clock_, config_.rules_file);
+      [this] { return store_->Triage(); }, clock_, config_.rules_file);
   grpc_.SetMetrics(registry_.get());
   RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen, {service_.get(), dead_letters_.service.get()},
                               security_.credentials));

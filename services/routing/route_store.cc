@@ -20,6 +20,21 @@ std::string DueKey(const std::string& department) {
 bool WithDepartment(const v1::RouteState& state) {
   return !state.department().empty() && !state.closed();
 }
+constexpr char kTriageKey[] = "mp:triage";
+// ZRANGE ... WITHSCORES as case -> due time (+inf: none).
+std::map<std::string, std::optional<absl::Time>> ParseDue(const redis::Reply& reply) {
+  std::map<std::string, std::optional<absl::Time>> out;
+  const auto& scored = reply.elements;
+  for (size_t i = 0; i + 1 < scored.size(); i += 2) {
+    std::optional<absl::Time> due;
+    double ms = 0;
+    if (scored[i + 1].str != "inf" && absl::SimpleAtod(scored[i + 1].str, &ms)) {
+      due = absl::FromUnixMillis(static_cast<int64_t>(ms));
+    }
+    out[scored[i].str] = due;
+  }
+  return out;
+}
 std::string DueScore(const v1::RouteState& state) {
   const std::optional<absl::Time> due = EarliestDue(state);
   return due ? absl::StrCat(absl::ToUnixMillis(*due)) : "+inf";
@@ -61,6 +76,11 @@ absl::Status RedisRouteStore::Save(const std::string& case_id, const v1::RouteSt
   if (WithDepartment(after)) {
     commands.push_back({"ZADD", DueKey(after.department()), DueScore(after), case_id});
   }
+  if (RoutingLogic::InTriage(after)) {
+    commands.push_back({"ZADD", kTriageKey, DueScore(after), case_id});
+  } else if (RoutingLogic::InTriage(before)) {
+    commands.push_back({"ZREM", kTriageKey, case_id});
+  }
   const auto& where = after.draft().location();
   if (where.has_coordinates() && !after.draft().category().empty() &&
       !domain::IsConfidential(after.draft())) {
@@ -98,20 +118,19 @@ absl::StatusOr<DepartmentCases> RedisRouteStore::Workload(const std::string& dep
   ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
   for (const auto& r : replies) RETURN_IF_ERROR(redis::ReplyStatus(r));
   DepartmentCases out;
-  const auto& scored = replies[0].elements;
-  for (size_t i = 0; i + 1 < scored.size(); i += 2) {
-    std::optional<absl::Time> due;
-    double ms = 0;
-    if (scored[i + 1].str != "inf" && absl::SimpleAtod(scored[i + 1].str, &ms)) {
-      due = absl::FromUnixMillis(static_cast<int64_t>(ms));
-    }
-    out.due[scored[i].str] = due;
-  }
+  out.due = ParseDue(replies[0]);
   for (size_t i = 0; i < members.size(); ++i) {
     std::vector<std::string>& cases = out.assigned[members[i]];
     for (const auto& e : replies[i + 1].elements) cases.push_back(e.str);
   }
   return out;
+}
+
+absl::StatusOr<std::map<std::string, std::optional<absl::Time>>> RedisRouteStore::Triage() {
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"ZRANGE", kTriageKey, "0", "-1", "WITHSCORES"}));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  return ParseDue(reply);
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, double>>> RedisRouteStore::Near(

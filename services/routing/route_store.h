@@ -4,6 +4,7 @@
 //   mp:due:{<department>}           sorted set of the department's open cases (assigned or not),
 //                                   scored by the earliest due time of their running clocks
 //                                   (Unix ms; +inf when no clock runs): the workload view
+//   mp:triage                       sorted set of the cases in the triage queue, scored as mp:due
 //   mp:geo:{<category>}             Redis GEO set of the open cases with coordinates (duplicates),
 //                                   confidential cases excepted
 // Sets make the workload idempotent: folding an event twice adds or removes the same member.
@@ -46,6 +47,8 @@ class RouteStore {
   // `members`: what GetWorkload counts.
   virtual absl::StatusOr<DepartmentCases> Workload(const std::string& department,
                                                    const std::vector<std::string>& members) = 0;
+  // The cases in the triage queue with their earliest due time.
+  virtual absl::StatusOr<std::map<std::string, std::optional<absl::Time>>> Triage() = 0;
 };
 
 class RedisRouteStore final : public RouteStore {
@@ -62,6 +65,7 @@ class RedisRouteStore final : public RouteStore {
                                                                    double radius_m) override;
   absl::StatusOr<DepartmentCases> Workload(const std::string& department,
                                            const std::vector<std::string>& members) override;
+  absl::StatusOr<std::map<std::string, std::optional<absl::Time>>> Triage() override;
 
  private:
   redis::Client& redis_;

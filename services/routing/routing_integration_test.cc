@@ -598,6 +598,22 @@ TEST(RouteStoreIntegration, TheDueSetFollowsTheClocksAndTheDepartment) {
   cases = store.Workload(works, {});
   ASSERT_TRUE(cases.ok());
   EXPECT_EQ(cases->due.size(), 1u) << "the unassigned case stays";
+
+  // Triaged: in the triage queue's set (no department), out of it once routed on.
+  v1::RouteState triaged = unassigned;
+  triaged.clear_department();
+  triaged.set_last_routed_event_id("triaged-1");
+  ASSERT_TRUE(store.Save(second, unassigned, triaged).ok());
+  auto queue = store.Triage();
+  ASSERT_TRUE(queue.ok()) << queue.status();
+  EXPECT_EQ(queue->count(second), 1u);
+  EXPECT_EQ(store.Workload(works, {})->due.count(second), 0u);
+  v1::RouteState routed_on = triaged;
+  routed_on.set_department(parks);
+  routed_on.set_last_routed_event_id("routed-2");
+  ASSERT_TRUE(store.Save(second, triaged, routed_on).ok());
+  EXPECT_EQ(store.Triage()->count(second), 0u);
+  EXPECT_EQ(store.Workload(parks, {})->due.count(second), 1u);
 }
 
 // Redis GEO measures with the haversine formula on a sphere of this radius (geohash_helper.c).

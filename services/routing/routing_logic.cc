@@ -65,6 +65,9 @@ void RoutingLogic::Fold(v1::RouteState& state, const events::Envelope& e) {
       state.set_hops(state.hops() + 1);
       state.set_department(e.case_routed().department());
       state.set_assignee(e.case_routed().assignee());
+      // A CaseRouted decided before the team's change was read keeps the team's priority.
+      if (state.team_priority() == t::PRIORITY_UNSPECIFIED)
+        state.set_priority(e.case_routed().priority());
       break;
     case events::Envelope::kCaseTriaged:
       if (state.last_routed_event_id() == e.event_id()) break;
@@ -107,6 +110,7 @@ void RoutingLogic::Fold(v1::RouteState& state, const events::Envelope& e) {
       break;
     case events::Envelope::kPriorityChanged:
       state.set_team_priority(e.priority_changed().priority());
+      state.set_priority(e.priority_changed().priority());
       break;
     // The running clocks, for the workload view. A record of an older generation than the one
     // held (a repeat read again after a newer one) changes nothing.
@@ -220,7 +224,8 @@ std::optional<RoutingOutput> RoutingLogic::Handle(const RuleSet& rules, const ev
       out.dispatch_topic = events::DispatchTopic(r.department());
       out.dispatch = Dispatch(
           rules, e, state, events::DeterministicId("dispatch", {e.event_id()}), r.department(),
-          r.team(), r.assignee(), state.draft().priority(),
+          r.team(), r.assignee(),
+          state.priority() != t::PRIORITY_UNSPECIFIED ? state.priority() : state.draft().priority(),
           r.reason().empty() ? "reassigned by the Meldpunt" : "reassigned: " + r.reason(), "");
       return out;
     }

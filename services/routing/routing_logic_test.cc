@@ -534,6 +534,32 @@ TEST_F(RoutingLogicTest, TheTeamsPriorityDecidesTheNextRouting) {
   EXPECT_EQ(out->dispatch->priority(), t::LOW);
 }
 
+// A routed case the team sends elsewhere: the new department's message carries the case's
+// priority as it stands (the team's, or routing's own with its danger words), not the draft's.
+TEST_F(RoutingLogicTest, AReassignmentCarriesTheCasesPriority) {
+  events::Envelope submitted = Submitted("street-lighting");
+  submitted.mutable_case_submitted()->mutable_draft()->set_description("Paal gevaarlijk scheef");
+  ASSERT_TRUE(Handle(submitted).has_value());
+  auto reassign = [&](const std::string& id) {
+    events::Envelope e = events::NewEnvelope("MP-0123456789ABC", "intake", clock_.Now());
+    e.mutable_case_reassigned()->set_department("environment");
+    events::Finish(e, id);
+    return Handle(e);
+  };
+  auto out = reassign("reassigned-1");
+  ASSERT_TRUE(out.has_value() && out->dispatch.has_value());
+  EXPECT_EQ(out->dispatch->priority(), t::URGENT) << "routing's priority, with its danger word";
+
+  events::Envelope changed = events::NewEnvelope("MP-0123456789ABC", "intake", clock_.Now());
+  changed.mutable_priority_changed()->set_priority(t::HIGH);
+  changed.mutable_priority_changed()->set_reason("checked on site");
+  events::Finish(changed, "priority-2");
+  Handle(changed);
+  out = reassign("reassigned-2");
+  ASSERT_TRUE(out.has_value() && out->dispatch.has_value());
+  EXPECT_EQ(out->dispatch->priority(), t::HIGH);
+}
+
 TEST(DispatchRecord, CarriesIdsAndJson) {
   events::v1::DispatchMessage d;
   d.set_dispatch_id("routed-1");

@@ -85,6 +85,12 @@ grpc::Status RoutingService::GetWorkload(grpc::ServerContext* context,
         grpc_util::FieldError("department", "is not a department of the routing rules"));
   }
   const absl::Time now = clock_.Now();
+  if (who->role != auth::Role::kDepartment &&
+      (only.empty() || only == rules->default_department())) {
+    absl::StatusOr<std::map<std::string, std::optional<absl::Time>>> triage = triage_();
+    if (!triage.ok()) return grpc_util::ToGrpcStatus(triage.status());
+    *response->mutable_triage() = CountCases(*triage, now);
+  }
   for (const auto& [id, department] : rules->departments()) {
     if (!only.empty() && id != only) continue;
     absl::StatusOr<DepartmentCases> cases = workload_(id, rules->Members(id));

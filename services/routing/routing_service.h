@@ -21,15 +21,19 @@ class RoutingService final : public v1::Routing::Service {
   // RouteStore::Workload of a department and its members.
   using WorkloadOf = std::function<absl::StatusOr<DepartmentCases>(
       const std::string&, const std::vector<std::string>&)>;
+  // RouteStore::Triage.
+  using TriageOf =
+      std::function<absl::StatusOr<std::map<std::string, std::optional<absl::Time>>>()>;
 
   RoutingService(const auth::Guard& guard, CurrentRules rules, Reload reload,
-                 OpenCasesOf open_cases, WorkloadOf workload, const clock::Clock& clock,
-                 std::string source)
+                 OpenCasesOf open_cases, WorkloadOf workload, TriageOf triage,
+                 const clock::Clock& clock, std::string source)
       : guard_(guard),
         rules_(std::move(rules)),
         reload_(std::move(reload)),
         open_cases_(std::move(open_cases)),
         workload_(std::move(workload)),
+        triage_(std::move(triage)),
         clock_(clock),
         source_(std::move(source)) {}
 
@@ -48,6 +52,7 @@ class RoutingService final : public v1::Routing::Service {
   Reload reload_;
   OpenCasesOf open_cases_;
   WorkloadOf workload_;
+  TriageOf triage_;
   const clock::Clock& clock_;
   std::string source_;
 };

@@ -17,6 +17,12 @@ void Add(v1::Load& load, const std::optional<absl::Time>& due, absl::Time now) {
 
 }  // namespace
 
+v1::Load CountCases(const std::map<std::string, std::optional<absl::Time>>& due, absl::Time now) {
+  v1::Load load;
+  for (const auto& [case_id, at] : due) Add(load, at, now);
+  return load;
+}
+
 v1::DepartmentWorkload CountWorkload(const Department& department, const DepartmentCases& cases,
                                      absl::Time now) {
   v1::DepartmentWorkload out;

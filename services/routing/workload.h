@@ -15,6 +15,9 @@ namespace meldpunt::routing {
 // assigned to them; a team's, its members'; the department's, every open case it has, assigned
 // or not (`unassigned` holds those nobody has). A member listed in two teams counts in both
 // teams, once in the department.
+// Open, due within 24 hours and overdue of a set of cases (capacity 0).
+v1::Load CountCases(const std::map<std::string, std::optional<absl::Time>>& due, absl::Time now);
+
 v1::DepartmentWorkload CountWorkload(const Department& department, const DepartmentCases& cases,
                                      absl::Time now);
 

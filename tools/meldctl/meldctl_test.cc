@@ -808,8 +808,10 @@ TEST(OutputTest, WorkloadPerDepartmentTeamAndMember) {
   set(bart->mutable_load(), 3, 1, 0, 0);
   auto* parks = response.add_departments();
   parks->set_department("parks");
+  set(response.mutable_triage(), 4, 1, 1, 0);
   EXPECT_EQ(WorkloadTable(response),
             "workload        open  due_24h  overdue  capacity\n"
+            "(triage)        4     1        1        –         the triage queue: nobody's yet\n"
             "public-works    12    3        2        50        Openbare werken\n"
             "  (unassigned)  2     0        1        –\n"
             "  lighting      10    3        1        50\n"

@@ -183,6 +183,7 @@ std::string WorkloadTable(const routing::v1::GetWorkloadResponse& response) {
     if (!note.empty()) r.push_back(note);
     rows.push_back(std::move(r));
   };
+  if (response.has_triage()) row("(triage)", response.triage(), "the triage queue: nobody's yet");
   for (const auto& d : response.departments()) {
     row(Cell(d.department()), d.load(), d.name().empty() ? "" : OneLine(d.name()));
     if (d.unassigned().open() > 0) row("  (unassigned)", d.unassigned());

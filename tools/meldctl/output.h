@@ -42,11 +42,13 @@ std::string CaseTable(const google::protobuf::RepeatedPtrField<types::v1::Case>&
 // The triage queue: the cases by submission, oldest first (ListCases answers newest first).
 void SortOldestFirst(google::protobuf::RepeatedPtrField<types::v1::Case>* cases);
 
+// The triage queue's row first (when given), then one row per department, its unassigned cases,
+// teams and members (indented): open, due_24h, overdue, capacity (– when the rules set none) and,
+// for a member, unavailable.
+std::string WorkloadTable(const routing::v1::GetWorkloadResponse& response);
+
 // The triage queue as a table: case_id, reference, kind, category, submitted_at, and the whole
 // triage_reason last (on one line); "-" for an empty cell. In the order given.
-// One row per department, then its unassigned cases, teams and members (indented): open,
-// due_24h, overdue, capacity (– when the rules set none) and, for a member, unavailable.
-std::string WorkloadTable(const routing::v1::GetWorkloadResponse& response);
 std::string TriageTable(const google::protobuf::RepeatedPtrField<types::v1::Case>& cases);
 
 // The catalogue as a tree: a header (id, label, service_code), then each category under its parent
