@@ -8,10 +8,11 @@
 // - CaseWork/ChangePriority: PriorityChanged with the previous priority, the reason and the actor;
 //   GetCase follows; a repeated command_id appends nothing; the same priority again, a missing
 //   reason or priority, a case no longer open are refused; meldctl priority and workload.
-// - Deadline-watch on PriorityChanged: the e2e deadline config (tests/e2e/config) has no clock
-//   whose policy depends on the priority (no `priorities:` entry like deploy/config's
-//   resolve-urgent), so no clock may move: the same policy, generation, start and due, no PRIORITY
-//   change, no ClockStarted "priority". The move to another policy is not seen end to end here.
+// - Deadline-watch on PriorityChanged: the e2e deadline config gives sewer reports a `resolve`
+//   clock of 10 days, 48 hours when URGENT. Raised to URGENT, the running resolve clock moves to
+//   resolve-urgent (a new generation, the same start, the earlier due time, a PRIORITY change with
+//   the reason, one ClockStarted "priority"); the clocks with one policy for every priority
+//   (`answer`, `acknowledge`) stay as they were.
 // - Routing decides with the team's priority: a danger word makes a case URGENT, the team lowers
 //   it, and when the case is routed again (bounced, then sent on by the team out of triage) it
 //   stays as the team set it, on the case and on the department's feed.
@@ -316,7 +317,7 @@ TEST_F(CoordinatorE2e, TheWorkloadCountsARoutedCaseAndTheTeamRaisesItsPriority) 
   ASSERT_TRUE(testing::Eventually(
       [&] {
         clocks = Clocks(case_id);
-        return clocks.count("answer") && clocks.count("acknowledge");
+        return clocks.count("answer") && clocks.count("acknowledge") && clocks.count("resolve");
       },
       absl::Seconds(30)))
       << "the clocks of " << case_id << " did not start";
@@ -331,6 +332,8 @@ TEST_F(CoordinatorE2e, TheWorkloadCountsARoutedCaseAndTheTeamRaisesItsPriority) 
   const absl::TimeZone& zone = calendar::BrusselsTimeZone();
   EXPECT_EQ(events::GetTime(clocks["acknowledge"].due_at()),
             absl::FromCivil(absl::ToCivilDay(received, zone) + 11, zone));
+  EXPECT_EQ(clocks["resolve"].policy(), "resolve");
+  EXPECT_EQ(clocks["resolve"].term(), "10d");
 
   // Counted where it was sent: the department, the team, the member (nobody else's); due within
   // 24 hours while `answer` runs (unless routing folded it after its 10 s), then overdue.
@@ -413,7 +416,30 @@ TEST_F(CoordinatorE2e, TheWorkloadCountsARoutedCaseAndTheTeamRaisesItsPriority) 
   EXPECT_EQ(Count(History(case_id), "PriorityChanged"), 1);
   EXPECT_EQ(Get(case_id)->priority(), t::URGENT);
 
-  // Still overdue in the workload: no clock moved.
+  // The resolve clock moves to the urgent policy: from the same start, due earlier.
+  std::map<std::string, Clock> moved;
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        moved = Clocks(case_id);
+        return moved.count("resolve") && moved["resolve"].policy() == "resolve-urgent";
+      },
+      absl::Seconds(30)))
+      << "resolve did not move: " << moved["resolve"].DebugString();
+  const Clock& resolve = moved["resolve"];
+  EXPECT_EQ(resolve.term(), "48h");
+  EXPECT_EQ(resolve.generation(), clocks["resolve"].generation() + 1);
+  EXPECT_EQ(events::GetTime(resolve.started_at()), received);
+  EXPECT_LT(events::GetTime(resolve.due_at()), events::GetTime(clocks["resolve"].due_at()));
+  EXPECT_GE(events::GetTime(resolve.due_at()), received + absl::Hours(48));
+  ASSERT_GE(resolve.changes_size(), 1);
+  const auto& change = resolve.changes(resolve.changes_size() - 1);
+  EXPECT_EQ(change.kind(), deadline::v1::ClockChange::PRIORITY);
+  EXPECT_EQ(change.event_id(), changed.event_id());
+  EXPECT_EQ(change.actor(), kTeamActor);
+  EXPECT_EQ(change.reason(), "NORMAL -> URGENT: " + reason);
+  EXPECT_EQ(events::GetTime(change.previous_due_at()), events::GetTime(clocks["resolve"].due_at()));
+
+  // Still overdue in the workload (`answer` is still the earliest).
   now = ReadWorkload();
   ASSERT_TRUE(now.has_value());
   EXPECT_TRUE(Counts(Minus(now->department, before->department), 1, 0, 1) &&
@@ -433,8 +459,8 @@ TEST_F(CoordinatorE2e, TheWorkloadCountsARoutedCaseAndTheTeamRaisesItsPriority) 
       absl::Seconds(30)))
       << "answer not stopped: " << after["answer"].DebugString();
   EXPECT_EQ(after["answer"].stop_reason(), "answered");
-  // The e2e config gives every priority the same policy for each of the case's clocks, so none
-  // moved to another: as before, with no PRIORITY change.
+  // `answer` and `acknowledge` have one policy for every priority: as before, with no PRIORITY
+  // change.
   for (const char* name : {"answer", "acknowledge"}) {
     ASSERT_TRUE(after.count(name)) << name;
     const Clock& was = clocks[name];
@@ -448,10 +474,15 @@ TEST_F(CoordinatorE2e, TheWorkloadCountsARoutedCaseAndTheTeamRaisesItsPriority) 
       EXPECT_NE(change.kind(), deadline::v1::ClockChange::PRIORITY) << name << change.DebugString();
     }
   }
+  int moved_by_priority = 0;
   for (const auto& e : History(case_id)) {
-    if (!e.event().has_clock_started()) continue;
-    EXPECT_NE(e.event().clock_started().reason(), "priority") << e.DebugString();
+    if (!e.event().has_clock_started() || e.event().clock_started().reason() != "priority")
+      continue;
+    ++moved_by_priority;
+    EXPECT_EQ(e.event().clock_started().clock(), "resolve") << e.DebugString();
+    EXPECT_EQ(e.event().clock_started().policy(), "resolve-urgent") << e.DebugString();
   }
+  EXPECT_EQ(moved_by_priority, 1);
 
   // Answered: out of the workload, and no priority any more.
   EXPECT_TRUE(testing::Eventually(
@@ -509,6 +540,15 @@ TEST_F(CoordinatorE2e, RoutingDecidesWithThePriorityTheTeamSet) {
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->priority(), t::LOW);
 
+  // The triage queue's count in the workload view, before the case falls into it.
+  auto triage_open = [&]() -> int64_t {
+    routing::v1::GetWorkloadResponse w;
+    if (!GetWorkload("", &w).ok() || !w.has_triage()) return -1;
+    return w.triage().open();
+  };
+  const int64_t triage_before = triage_open();
+  ASSERT_GE(triage_before, 0);
+
   intake::v1::BounceCaseRequest bounce;
   bounce.set_case_id(case_id);
   bounce.mutable_actor()->set_id(absl::StrCat("department:", kDepartment));
@@ -521,6 +561,9 @@ TEST_F(CoordinatorE2e, RoutingDecidesWithThePriorityTheTeamSet) {
   ASSERT_TRUE(c && c->state() == t::IN_TRIAGE)
       << "state " << (c ? t::CaseState_Name(c->state()) : "none");
   EXPECT_EQ(c->priority(), t::LOW);
+  EXPECT_TRUE(
+      testing::Eventually([&] { return triage_open() == triage_before + 1; }, absl::Seconds(20)))
+      << "the triage queue counts the case: " << triage_open() << " after " << triage_before;
 
   intake::v1::ReassignCaseRequest reassign;
   reassign.set_case_id(case_id);
@@ -535,6 +578,9 @@ TEST_F(CoordinatorE2e, RoutingDecidesWithThePriorityTheTeamSet) {
   ASSERT_TRUE(c && c->department() == "environment")
       << "state " << (c ? t::CaseState_Name(c->state()) : "none");
   EXPECT_EQ(c->priority(), t::LOW) << "the team's priority, not the danger word's";
+  EXPECT_TRUE(
+      testing::Eventually([&] { return triage_open() == triage_before; }, absl::Seconds(20)))
+      << "out of the triage queue: " << triage_open() << " after " << triage_before;
 
   std::vector<intake::v1::HistoryEntry> history = History(case_id);
   ASSERT_EQ(Count(history, "CaseRouted"), 2);
