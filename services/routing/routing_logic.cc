@@ -122,12 +122,17 @@ void RoutingLogic::Fold(v1::RouteState& state, const events::Envelope& e) {
       SetDue(state, e.clock_resumed().clock(), e.clock_resumed().generation(),
              e.clock_resumed().due_at());
       break;
-    case events::Envelope::kClockExtended:
-      // Appended by the team's call before deadline-watch applies it; one it refuses (the clock
-      // moved on meanwhile) is followed by the clock's own next record, which wins.
-      SetDue(state, e.clock_extended().clock(), e.clock_extended().generation(),
-             e.clock_extended().due_at());
+    case events::Envelope::kClockExtended: {
+      // Appended by the team's call before deadline-watch applies it, planned on the generation
+      // before it: applied only to a clock that still runs at that generation. Deadline-watch
+      // refuses the others too (stopped, or changed meanwhile); a paused clock counts again when
+      // it resumes, with the due time its ClockResumed carries.
+      const auto& x = e.clock_extended();
+      auto it = state.mutable_running()->find(x.clock());
+      if (it != state.mutable_running()->end() && it->second.generation() == x.generation() - 1)
+        SetDue(state, x.clock(), x.generation(), x.due_at());
       break;
+    }
     case events::Envelope::kClockPaused:
       Unset(state, e.clock_paused().clock(), e.clock_paused().generation());
       break;

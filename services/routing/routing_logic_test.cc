@@ -486,6 +486,16 @@ TEST_F(RoutingLogicTest, FoldKeepsTheRunningClocksForTheWorkload) {
   Handle(resumed);
   EXPECT_EQ(*EarliestDue(state_), t0 + absl::Hours(300));
 
+  // An extension planned on a generation that no longer runs (deadline-watch refuses it too)
+  // changes nothing.
+  events::Envelope stale_extension = ClockRecord("c5b", t0);
+  stale_extension.mutable_clock_extended()->set_clock("acknowledge");
+  stale_extension.mutable_clock_extended()->set_generation(2);  // planned on generation 1
+  events::SetTime(stale_extension.mutable_clock_extended()->mutable_due_at(),
+                  t0 + absl::Hours(900));
+  Handle(stale_extension);
+  EXPECT_EQ(*EarliestDue(state_), t0 + absl::Hours(300));
+
   // A stop of an older generation leaves the newer one running; its own generation stops it.
   events::Envelope stale_stop = ClockRecord("c6", t0);
   stale_stop.mutable_clock_stopped()->set_clock("acknowledge");
@@ -499,6 +509,13 @@ TEST_F(RoutingLogicTest, FoldKeepsTheRunningClocksForTheWorkload) {
   EXPECT_EQ(*EarliestDue(state_), t0 + absl::Hours(480));
   stopped.mutable_clock_stopped()->set_clock("answer");
   Handle(stopped);
+  EXPECT_FALSE(EarliestDue(state_).has_value());
+  // The extension of a clock stopped meanwhile does not bring it back.
+  events::Envelope late = ClockRecord("c8", t0);
+  late.mutable_clock_extended()->set_clock("answer");
+  late.mutable_clock_extended()->set_generation(3);
+  events::SetTime(late.mutable_clock_extended()->mutable_due_at(), t0 + absl::Hours(999));
+  Handle(late);
   EXPECT_FALSE(EarliestDue(state_).has_value());
 }
 

@@ -79,7 +79,8 @@ absl::StatusOr<Stack> LoadStack(const std::string& name = "infra");
 
 // Commits the end of every partition of `topic` for consumer group `group`, so that a service
 // started in that group handles only what is written after this call, not the records earlier
-// tests left on the shared log (which its configuration may not be able to handle).
+// tests left on the shared log (which its configuration may not be able to handle). A topic that
+// does not exist yet has nothing to skip: OK, nothing committed.
 absl::Status StartGroupAtEnd(const Stack& stack, const std::string& group,
                              const std::string& topic);
 
