@@ -86,7 +86,8 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Parse(const std::string&
     return absl::InvalidArgumentError(
         absl::StrCat(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
   }
-  if (absl::Status keys = CheckKeys(source, root, "(top)", {"categories"}); !keys.ok()) {
+  if (absl::Status keys = CheckKeys(source, root, "(top)", {"categories", "departments"});
+      !keys.ok()) {
     return keys;
   }
   const YAML::Node list = root["categories"];
@@ -192,7 +193,44 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Parse(const std::string&
       }
     }
   }
+  if (const YAML::Node departments = root["departments"]) {
+    if (!departments.IsSequence()) {
+      return At(source, departments, "departments", "must be a list of departments");
+    }
+    std::set<std::string> ids;
+    for (size_t i = 0; i < departments.size(); ++i) {
+      const YAML::Node node = departments[i];
+      const std::string path = absl::StrCat("departments[", i, "]");
+      if (absl::Status keys = CheckKeys(source, node, path, {"id", "labels"}); !keys.ok()) {
+        return keys;
+      }
+      DepartmentNames d;
+      try {
+        if (!node["id"] || !IsSlug(node["id"].Scalar())) {
+          return At(source, node, path + ".id", kSlugRule);
+        }
+        d.id = node["id"].Scalar();
+        if (!ids.insert(d.id).second) {
+          return At(source, node["id"], path + ".id", absl::StrCat("'", d.id, "' twice"));
+        }
+        if (absl::Status s = ReadTexts(source, node["labels"], path + ".labels", true, d.labels);
+            !s.ok()) {
+          return s;
+        }
+      } catch (const YAML::Exception& e) {
+        return At(source, node, path, e.what());
+      }
+      catalog->departments_.push_back(std::move(d));
+    }
+  }
   return std::shared_ptr<const Catalog>(std::move(catalog));
+}
+
+std::string Catalog::DepartmentLabel(const std::string& id, t::Language language) const {
+  for (const DepartmentNames& d : departments_) {
+    if (d.id == id) return d.labels.In(language);
+  }
+  return id;
 }
 
 const Category* Catalog::Find(const std::string& id) const {

@@ -13,6 +13,13 @@
 //       group: street
 //       service_code: "020"
 //
+// An optional `departments` list gives the departments' names in the three languages, for
+// what people read (reports):
+//
+//   departments:
+//     - id: public-works
+//       labels: {nl: Openbare werken, fr: Travaux publics, en: Public works}
+//
 //   ASSIGN_OR_RETURN(std::shared_ptr<const Catalog> catalog, Catalog::LoadFile(path));
 //   catalog->IsWithin("potholes", "roads");           // true: potholes lies under roads
 //   catalog->Label("potholes", types::v1::FR);        // "Nids-de-poule"
@@ -49,6 +56,11 @@ struct Category {
   std::string service_code;
 };
 
+struct DepartmentNames {
+  std::string id;
+  Texts labels;
+};
+
 class Catalog {
  public:
   static absl::StatusOr<std::shared_ptr<const Catalog>> LoadFile(const std::string& path);
@@ -67,9 +79,13 @@ class Catalog {
   std::string Label(const std::string& id, types::v1::Language language) const;
   // Every category, in the order of the file.
   const std::vector<Category>& categories() const { return categories_; }
+  // The department's name in `language`; the id itself for a department the file does not name.
+  std::string DepartmentLabel(const std::string& id, types::v1::Language language) const;
+  const std::vector<DepartmentNames>& departments() const { return departments_; }
 
  private:
   std::vector<Category> categories_;
+  std::vector<DepartmentNames> departments_;
   std::map<std::string, size_t> index_;
 };
 

@@ -123,6 +123,37 @@ TEST(Catalog, EveryProblemIsNamedWithItsLine) {
             absl::StatusCode::kNotFound);
 }
 
+// The departments' names, for what people read; a department the file does not name keeps its id.
+TEST(Catalog, DepartmentsHaveNamesInTheThreeLanguages) {
+  auto catalog = Catalog::Parse(
+      "departments:\n  - id: public-works\n"
+      "    labels: {nl: Openbare werken, fr: Travaux publics, en: Public works}\n"
+      "categories:\n  - id: a\n    labels: {nl: a, fr: b, en: c}\n",
+      "categories.yaml");
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  EXPECT_EQ((*catalog)->DepartmentLabel("public-works", t::FR), "Travaux publics");
+  EXPECT_EQ((*catalog)->DepartmentLabel("public-works", t::LANGUAGE_UNSPECIFIED),
+            "Openbare werken");
+  EXPECT_EQ((*catalog)->DepartmentLabel("parks", t::EN), "parks");
+  ASSERT_EQ((*catalog)->departments().size(), 1u);
+
+  const std::string category = "categories:\n  - id: a\n    labels: {nl: a, fr: b, en: c}\n";
+  EXPECT_EQ(ErrorOf("departments:\n  - id: Works\n    labels: {nl: a, fr: b, en: c}\n" + category),
+            std::string("categories.yaml:2:5: departments[0].id: ") + kSlugRule);
+  EXPECT_EQ(ErrorOf("departments:\n  - id: w\n    labels: {nl: a, fr: b, en: c}\n"
+                    "  - id: w\n    labels: {nl: a, fr: b, en: c}\n" +
+                    category),
+            "categories.yaml:4:9: departments[1].id: 'w' twice");
+  EXPECT_NE(ErrorOf("departments:\n  - id: w\n    labels: {nl: a}\n" + category)
+                .find("departments[0].labels.fr: required"),
+            std::string::npos);
+  EXPECT_NE(
+      ErrorOf("departments:\n  - id: w\n    name: Werken\n" + category).find("unknown key 'name'"),
+      std::string::npos);
+  EXPECT_NE(ErrorOf("departments: public-works\n" + category).find("departments: must be a list"),
+            std::string::npos);
+}
+
 TEST(Catalog, TheShippedCatalogueLoads) {
   const char* source = std::getenv("MELDPUNT_SOURCE_DIR");
   auto catalog =

@@ -156,7 +156,8 @@ void Fill(const std::map<std::string, int64_t>& counts,
 // ---- Words and figures of the exports ----
 
 // A group's value in words: kinds and channels in the reader's language, months named in HTML
-// ("maart 2025"; CSV keeps "2025-03", which sorts), categories, departments and districts as ids.
+// ("maart 2025"; CSV keeps "2025-03", which sorts); districts as ids. Categories and departments
+// come here named already (the catalogue's labels: ReportingService::ExportReport).
 std::string GroupLabel(const std::string& group, v1::ReportGrouping group_by, Lang lang,
                        bool html) {
   if (group.empty()) return Text(lang, T::kNone);

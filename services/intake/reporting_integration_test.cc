@@ -897,6 +897,14 @@ TEST_F(ReportingIntegration, PeriodsCountByReceiptAndAnOpenOverdueClockCountsAsL
   EXPECT_NE(by_category.body().find("Nids-de-poule"), std::string::npos) << by_category.body();
   EXPECT_EQ(by_category.body().find(">potholes<"), std::string::npos) << by_category.body();
   EXPECT_NE(by_category.body().find("waiting-time"), std::string::npos);
+  // Grouped by department: the department's name from the catalogue, not its id.
+  export_request.set_group_by(v1::GROUP_DEPARTMENT);
+  v1::ExportReportResponse by_department;
+  ASSERT_TRUE(reporting->ExportReport(deadline().get(), export_request, &by_department).ok());
+  EXPECT_NE(by_department.body().find("Service des plaintes"), std::string::npos)
+      << by_department.body();
+  EXPECT_EQ(by_department.body().find(">complaints-office<"), std::string::npos)
+      << by_department.body();
 
   // An unknown language: refused, naming the field.
   export_request.set_language(static_cast<t::Language>(9));

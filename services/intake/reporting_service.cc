@@ -100,11 +100,15 @@ grpc::Status ReportingService::ExportReport(grpc::ServerContext* context,
   const v1::ReportGrouping group =
       request->group_by() == v1::GROUP_NONE ? v1::GROUP_MONTH : request->group_by();
   v1::GetIndicatorsResponse indicators = reporting::Indicators(*cases, from, to, group, now);
-  // People read category names, not ids: the catalogue's label in the report's language.
-  if (group == v1::GROUP_CATEGORY && catalog_ != nullptr) {
-    const std::shared_ptr<const catalog::Catalog> categories = catalog_->Current();
+  // People read names, not ids: the catalogue's label of a category or a department in the
+  // report's language.
+  if ((group == v1::GROUP_CATEGORY || group == v1::GROUP_DEPARTMENT) && catalog_ != nullptr) {
+    const std::shared_ptr<const catalog::Catalog> names = catalog_->Current();
     for (v1::IndicatorRow& row : *indicators.mutable_rows()) {
-      if (!row.group().empty()) row.set_group(categories->Label(row.group(), request->language()));
+      if (row.group().empty()) continue;
+      row.set_group(group == v1::GROUP_CATEGORY
+                        ? names->Label(row.group(), request->language())
+                        : names->DepartmentLabel(row.group(), request->language()));
     }
   }
   const v1::ComplaintsReport complaints =

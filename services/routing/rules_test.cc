@@ -494,3 +494,24 @@ TEST(Words, SplitsOnNonLettersAndLowerCases) {
 
 }  // namespace
 }  // namespace meldpunt::routing
+
+namespace meldpunt::routing {
+namespace {
+
+// What people read names a department by the shipped catalogue's labels: every department of the
+// shipped rules has them.
+TEST(ShippedConfig, EveryDepartmentHasANameInTheCatalogue) {
+  const char* source = std::getenv("MELDPUNT_SOURCE_DIR");
+  const std::string root = std::string(source ? source : ".") + "/deploy/config/";
+  auto rules = LoadRules(root + "routing-rules.yaml", root + "categories.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  std::set<std::string> named;
+  for (const auto& d : (*rules)->catalog()->departments()) named.insert(d.id);
+  for (const auto& [id, department] : (*rules)->departments()) {
+    EXPECT_TRUE(named.count(id)) << id << " has no name in deploy/config/categories.yaml";
+    EXPECT_EQ((*rules)->catalog()->DepartmentLabel(id, types::v1::NL), department.name) << id;
+  }
+}
+
+}  // namespace
+}  // namespace meldpunt::routing
