@@ -191,10 +191,8 @@ absl::StatusOr<Command> ChangePriorityCommand(const v1::ChangePriorityRequest& r
   if (!t::Priority_IsValid(r.priority()) || r.priority() == t::PRIORITY_UNSPECIFIED) {
     return FieldError("priority", "is required: LOW, NORMAL, HIGH or URGENT");
   }
-  if (absl::StripAsciiWhitespace(r.reason()).empty()) {
-    return FieldError("reason", "is required (why the priority changes)");
-  }
-  RETURN_IF_ERROR(domain::CheckText("reason", r.reason(), 1000, true, false));
+  RETURN_IF_ERROR(domain::CheckText("reason", r.reason(), 1000, /*multiline=*/true,
+                                    /*required=*/true));
   c.check = [priority = r.priority()](const t::Case& current, absl::Time) -> absl::Status {
     if (current.priority() == priority) {
       return absl::FailedPreconditionError(
