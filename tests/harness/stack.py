@@ -2,15 +2,16 @@
 """Starts, watches and stops a local Meldpunt stack on loopback.
 
 The stack is Redis, one Apache Kafka broker (KRaft, combined broker and controller), an SMTP sink,
-a webhook sink and, on request, the four service binaries. Every process runs in its own session
-and outlives this script; everything about a stack lives in one state folder, described by
-STATE/stack.json. Used by tools/dev (the developer's stack) and by the CTest fixtures (one state
-folder per fixture). See tests/harness/README.md.
+a webhook sink and, on request, the four service binaries and the Open311 gateway. Every process
+runs in its own session and outlives this script; everything about a stack lives in one state
+folder, described by STATE/stack.json. Used by tools/dev (the developer's stack) and by the CTest
+fixtures (one state folder per fixture). See tests/harness/README.md.
 
   stack.py start-infra     --state-dir D [--redis-port N] [--key-store-port N] [--kafka-port N] [--smtp-port N]
                            [--webhook-port N] [--kafka-cache DIR] [--fresh]
                            [--secure-kafka [--kafka-departments a,b]]
   stack.py start-services  --state-dir D --bin-dir B --config-dir C [--services a,b] [--fixed-ports]
+                           (--services intake,open311,...: the gateway after the intake it calls)
   stack.py stop-service    --state-dir D --name S [--signal TERM|KILL]
   stack.py restart-service --state-dir D --name S [--signal TERM|KILL]
   stack.py stop            --state-dir D [--wipe]
@@ -49,14 +50,22 @@ LOOPBACK = "127.0.0.1"
 INFRA = ["redis", "key_store", "kafka", "smtp_sink", "webhook_sink"]
 # Signing secret for the webhooks of the development and test configurations: public, loopback only.
 DEV_WEBHOOK_SECRET = "meldpunt-development-webhook-secret"
-# name -> (binary under --bin-dir, fixed gRPC port, fixed admin port)
+# name -> (binary under --bin-dir, fixed gRPC port (a gateway's: its HTTP port), fixed admin port)
 SERVICES = {
     "intake": ("services/intake/meldpunt-intake", 50051, 9101),
+    "open311": ("services/open311/meldpunt-open311", 8311, 9105),
     "routing": ("services/routing/meldpunt-routing", 50052, 9102),
     "deadline_watch": ("services/deadline_watch/meldpunt-deadline-watch", 50053, 9103),
     "notification": ("services/notification/meldpunt-notification", 50054, 9104),
 }
+# The four event services (the default of start-services): each reads the case log with a Kafka
+# principal of its own.
 SERVICE_ORDER = ["intake", "routing", "deadline_watch", "notification"]
+# HTTP gateways: clients of another service's gRPC port, without Kafka or Redis and without a
+# Kafka principal. name -> the service it calls (recorded before the gateway starts).
+GATEWAYS = {"open311": "intake"}
+# The order services start in (a gateway right after the service it calls); they stop in reverse.
+START_ORDER = ["intake", "open311", "routing", "deadline_watch", "notification"]
 
 # Kafka principals of a secured broker (--secure-kafka): one SCRAM-SHA-512 user per service, per
 # department and for ops, and "admin", the super user of the harness's own tooling and the tests.
@@ -816,7 +825,10 @@ def print_summary(st):
         if key in st:
             print("  %-15s %s" % (key, st[key]))
     for name, svc in st.get("services", {}).items():
-        print("  %-15s grpc %s  admin http://%s" % (name, svc["grpc"], svc["admin"]))
+        if svc.get("http"):
+            print("  %-15s http://%s  admin http://%s" % (name, svc["http"], svc["admin"]))
+        else:
+            print("  %-15s grpc %s  admin http://%s" % (name, svc["grpc"], svc["admin"]))
     print("  %-15s %s" % ("state", state_path(st["state_dir"])), flush=True)
 
 
@@ -992,8 +1004,10 @@ def cmd_start_services(args):
     bases = [n.strip() for n in args.services.split(",") if n.strip()]
     unknown = [n for n in bases if n not in SERVICES]
     if unknown:
-        warn("unknown service(s): %s (known: %s)" % (", ".join(unknown), ", ".join(SERVICE_ORDER)))
+        warn("unknown service(s): %s (known: %s)" % (", ".join(unknown), ", ".join(START_ORDER)))
         return 2
+    # A gateway starts after the service it calls, whatever the order given.
+    bases.sort(key=START_ORDER.index)
     if args.instance is not None and (args.instance < 2 or args.fixed_ports):
         warn("--instance must be 2 or more, and cannot go with --fixed-ports")
         return 2
@@ -1007,12 +1021,22 @@ def cmd_start_services(args):
             warn("no stack in %s: run start-infra first" % d)
             return 1
         procs = st.setdefault("processes", {})
-        needed = ["redis", "key_store", "kafka"] + (["smtp_sink", "webhook_sink"]
-                                       if "notification" in bases else [])
+        needed = (["redis", "key_store", "kafka"] if any(b not in GATEWAYS for b in bases) else []) \
+            + (["smtp_sink", "webhook_sink"] if "notification" in bases else [])
         down = [n for n in needed if not is_alive(procs.get(n))]
         if down:
             warn("infra not running in %s (%s): run start-infra first" % (d, ", ".join(down)))
             return 1
+        # A gateway is given the gRPC address of the service it calls: that one must be running,
+        # or be started by this command before it.
+        for base in bases:
+            upstream = GATEWAYS.get(base)
+            if upstream and upstream not in bases and not (
+                    is_alive(procs.get(upstream))
+                    and st.get("services", {}).get(upstream, {}).get("grpc")):
+                warn("%s calls the gRPC port of %s, which is not running in %s: start %s first "
+                     "(or both: --services %s,%s)" % (base, upstream, d, upstream, upstream, base))
+                return 1
 
         todo = []
         for name in names:
@@ -1037,11 +1061,15 @@ def cmd_start_services(args):
         taken = {port_of(st.get(k)) for k in ("redis", "kafka", "kafka_controller", "smtp",
                                                "webhook")}
         for svc in services.values():
-            taken.update({port_of(svc.get("grpc")), port_of(svc.get("admin"))})
+            taken.update({port_of(svc.get(k)) for k in ("grpc", "http", "admin")})
         started = []
         try:
             for name in todo:
                 base = base_of[name]
+                if base in GATEWAYS:
+                    start_gateway(d, st, args, name, base, bin_dir, config_dir, taken)
+                    started.append(name)
+                    continue
                 binary_rel, grpc_fixed, admin_fixed = SERVICES[base]
                 prev = services.get(name, {})
                 taken.discard(port_of(prev.get("grpc")))
@@ -1098,6 +1126,47 @@ def cmd_start_services(args):
         if not args.quiet:
             print_summary(st)
         return 0
+
+
+def start_gateway(d, st, args, name, base, bin_dir, config_dir, taken):
+    """Starts an HTTP gateway (open311): its HTTP and admin ports and the gRPC address of the
+    service it calls, nothing of Kafka or Redis. Recorded as services[name] = {"http", "admin"}
+    (no "grpc": it serves none)."""
+    services, procs = st["services"], st["processes"]
+    binary_rel, http_fixed, admin_fixed = SERVICES[base]
+    upstream = services.get(GATEWAYS[base], {}).get("grpc")
+    if not upstream:
+        raise StackError("%s: %s has no recorded gRPC address" % (name, GATEWAYS[base]))
+    prev = services.get(name, {})
+    taken.discard(port_of(prev.get("http")))
+    taken.discard(port_of(prev.get("admin")))
+    http_port = pick_port(name + " http", http_fixed if args.fixed_ports else 0,
+                          port_of(prev.get("http")), taken)
+    admin_port = pick_port(name + " admin", admin_fixed if args.fixed_ports else 0,
+                           port_of(prev.get("admin")), taken)
+    http = "%s:%d" % (LOOPBACK, http_port)
+    admin = "%s:%d" % (LOOPBACK, admin_port)
+    env = {
+        "MELDPUNT_HTTP_LISTEN": http,
+        "MELDPUNT_ADMIN_LISTEN": admin,
+        "MELDPUNT_INTAKE_ADDRESS": upstream,
+        # What discovery.json names as the endpoint: where this one listens.
+        "MELDPUNT_OPEN311_BASE_URL": "http://%s/open311/v2" % http,
+    }
+    rec = {
+        "role": "service", "endpoint": "http://%s" % http,
+        "cmd": [os.path.join(bin_dir, binary_rel), "--config",
+                os.path.join(config_dir, base + ".yaml")],
+        "cwd": args.cwd or REPO_ROOT, "env": env,
+        "log": os.path.join(d, "logs", name + ".log"),
+        # Ready once the intake answers its gRPC health check.
+        "ready": {"kind": "http", "url": "http://%s/readyz" % admin},
+    }
+    procs[name] = spawn(rec)
+    services[name] = {"http": http, "admin": admin, "pid": rec["pid"], "log": rec["log"]}
+    save_state(d, st)
+    say("started %s (pid %d, http %s, admin %s, calls %s at %s)"
+        % (name, rec["pid"], http, admin, GATEWAYS[base], upstream))
 
 
 def recorded(d, name):
@@ -1167,7 +1236,7 @@ def cmd_signal_service(args):
 
 def ordered_names(st):
     procs = st.get("processes", {})
-    services = [n for n in reversed(SERVICE_ORDER) if n in procs]
+    services = [n for n in reversed(START_ORDER) if n in procs]
     infra = [n for n in ("webhook_sink", "smtp_sink", "kafka", "key_store", "redis")
              if n in procs]
     others = [n for n in procs if n not in services and n not in infra]
@@ -1218,9 +1287,10 @@ def cmd_status(args):
         alive = is_alive(rec)
         all_alive = all_alive and alive
         endpoint = rec.get("endpoint", "")
-        if name in st.get("services", {}):
-            endpoint = "grpc %s admin %s" % (st["services"][name]["grpc"],
-                                             st["services"][name]["admin"])
+        svc = st.get("services", {}).get(name)
+        if svc:
+            endpoint = ("http %s admin %s" % (svc["http"], svc["admin"]) if svc.get("http")
+                        else "grpc %s admin %s" % (svc["grpc"], svc["admin"]))
         print("%-15s %-8s %-6s %s" % (name, rec.get("pid") or "-", "alive" if alive else "dead",
                                       endpoint))
     return 0 if all_alive else 3
@@ -1289,9 +1359,12 @@ def main(argv):
     p = add("start-services", cmd_start_services, "start the service binaries")
     p.add_argument("--bin-dir", required=True, help="the CMake build folder")
     p.add_argument("--config-dir", required=True, help="folder with <service>.yaml")
-    p.add_argument("--services", default=",".join(SERVICE_ORDER))
+    p.add_argument("--services", default=",".join(SERVICE_ORDER),
+                   help="comma separated, of %s (default: the four event services; the gateway "
+                        "open311 needs intake, running or named before it)" % ", ".join(START_ORDER))
     p.add_argument("--fixed-ports", action="store_true",
-                   help="use the default ports (gRPC 50051-50054, admin 9101-9104)")
+                   help="use the default ports (gRPC 50051-50054, admin 9101-9104; open311: "
+                        "HTTP 8311, admin 9105)")
     p.add_argument("--cwd", help="working folder of the services (default: the repo root)")
     p.add_argument("--instance", type=int,
                    help="start replicas named <service>-N (N >= 2) beside the first ones")
