@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -31,6 +32,7 @@ constexpr unsigned kDepartment = Bit(Role::kDepartment);
 constexpr unsigned kTeam = Bit(Role::kTeam);
 constexpr unsigned kOps = Bit(Role::kOps);
 constexpr unsigned kAdmin = Bit(Role::kAdmin);
+constexpr unsigned kGateway = Bit(Role::kGateway);
 
 // Who may call what. Personal data (cases, their history) is never open to ops; casework is for
 // the department holding the case and the Meldpunt team; triage decisions for the team; rebuilds
@@ -42,9 +44,9 @@ const absl::flat_hash_map<absl::string_view, unsigned>& Policy() {
       {methods::kProvideInformation, kSubmitter | kTeam | kAdmin},
       {methods::kWithdrawCase, kSubmitter | kTeam | kAdmin},
       {methods::kReopenCase, kSubmitter | kTeam | kAdmin},
-      {methods::kListCases, kDepartment | kTeam | kAdmin},
+      {methods::kListCases, kSubmitter | kDepartment | kTeam | kAdmin},
       {methods::kGetCaseHistory, kSubmitter | kDepartment | kTeam | kAdmin},
-      {methods::kGetCategories, kSubmitter | kDepartment | kTeam | kOps | kAdmin},
+      {methods::kGetCategories, kSubmitter | kDepartment | kTeam | kOps | kAdmin | kGateway},
       {methods::kAcceptCase, kDepartment | kTeam | kAdmin},
       {methods::kBounceCase, kDepartment | kTeam | kAdmin},
       {methods::kRequestInformation, kDepartment | kTeam | kAdmin},
@@ -109,12 +111,15 @@ absl::string_view RoleName(Role role) {
       return "ops";
     case Role::kAdmin:
       return "admin";
+    case Role::kGateway:
+      return "gateway";
   }
   return "unknown";
 }
 
 bool ParseRole(absl::string_view name, Role* role) {
-  for (Role r : {Role::kSubmitter, Role::kDepartment, Role::kTeam, Role::kOps, Role::kAdmin}) {
+  for (Role r : {Role::kSubmitter, Role::kDepartment, Role::kTeam, Role::kOps, Role::kAdmin,
+                 Role::kGateway}) {
     if (name == RoleName(r)) {
       *role = r;
       return true;
@@ -283,9 +288,13 @@ absl::Status Guard::RefuseCase(absl::string_view case_ref) const {
 
 absl::StatusOr<Principal> Guard::Admit(const grpc::ServerContext& context,
                                        absl::string_view method) const {
-  if (open_) return Admit("", "", method, absl::Now());
-  std::string authorization;
   const auto& metadata = context.client_metadata();
+  std::string on_behalf_of;
+  if (auto it = metadata.find(std::string(kOnBehalfOfHeader)); it != metadata.end()) {
+    on_behalf_of.assign(it->second.data(), it->second.size());
+  }
+  if (open_) return Admit("", "", method, absl::Now(), on_behalf_of);
+  std::string authorization;
   if (auto it = metadata.find("authorization"); it != metadata.end()) {
     authorization.assign(it->second.data(), it->second.size());
   }
@@ -300,17 +309,20 @@ absl::StatusOr<Principal> Guard::Admit(const grpc::ServerContext& context,
       }
     }
   }
-  return Admit(authorization, pem, method, absl::Now());
+  return Admit(authorization, pem, method, absl::Now(), on_behalf_of);
 }
 
 absl::StatusOr<Principal> Guard::Admit(absl::string_view authorization,
                                        absl::string_view certificate_pem, absl::string_view method,
-                                       absl::Time now) const {
+                                       absl::Time now, absl::string_view on_behalf_of) const {
   Principal who;
   if (open_) {
     who.subject = "dev";
     who.role = Role::kAdmin;
     who.authenticated = false;
+    // The development stack's gateway speaks for its systems too: their calls are scoped as in
+    // production.
+    if (!on_behalf_of.empty()) return SpeakFor(who, on_behalf_of, method);
     return who;
   }
   if (!authorization.empty()) {
@@ -334,9 +346,41 @@ absl::StatusOr<Principal> Guard::Admit(absl::string_view authorization,
                                     ? "missing credentials: send 'authorization: Bearer <token>'"
                                     : "missing credentials: present a client certificate"));
   }
+  if (!on_behalf_of.empty()) {
+    if (who.role != Role::kGateway) {
+      return Deny(absl::PermissionDeniedError(
+          absl::StrCat(kOnBehalfOfHeader,
+                       ": only the gateway role speaks for a submitting system, "
+                       "not role ",
+                       RoleName(who.role))));
+    }
+    return SpeakFor(who, on_behalf_of, method);
+  }
   if (!RoleMayCall(who.role, method)) {
     return Deny(absl::PermissionDeniedError(
         absl::StrCat("role ", RoleName(who.role), " may not call ", method)));
+  }
+  return who;
+}
+
+absl::StatusOr<Principal> Guard::SpeakFor(const Principal& gateway, absl::string_view system,
+                                          absl::string_view method) const {
+  const bool valid = !system.empty() && system.size() <= 64 &&
+                     std::all_of(system.begin(), system.end(), [](char c) {
+                       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                     });
+  if (!valid) {
+    return Deny(Unauthenticated(
+        absl::StrCat(kOnBehalfOfHeader, ": must be a submitting system, 1-64 of [a-z0-9-]")));
+  }
+  Principal who;
+  who.subject = std::string(system);
+  who.role = Role::kSubmitter;
+  who.authenticated = gateway.authenticated;
+  who.via = gateway.subject;
+  if (!RoleMayCall(who.role, method)) {
+    return Deny(absl::PermissionDeniedError(
+        absl::StrCat("role submitter (through the gateway) may not call ", method)));
   }
   return who;
 }
@@ -357,6 +401,7 @@ absl::Status Guard::MayUseCase(const Principal& who, absl::string_view case_id,
       if (who.department == department && !confidential) return absl::OkStatus();
       break;
     case Role::kOps:
+    case Role::kGateway:  // only ever on behalf of a system, as that submitter
       break;
   }
   return RefuseCase(case_id);

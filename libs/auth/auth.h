@@ -133,6 +133,11 @@ inline constexpr absl::string_view kReplayDeadLetter =
 inline constexpr absl::string_view kDropDeadLetter = "/meldpunt.ops.v1.DeadLetters/DropDeadLetter";
 }  // namespace methods
 
+// The gRPC metadata with which a gateway (role gateway) names the submitting system it speaks
+// for: the call is then that system's, as the submitter role (Principal::via names the gateway).
+// Any other caller that sends it is refused.
+inline constexpr absl::string_view kOnBehalfOfHeader = "meldpunt-on-behalf-of";
+
 // Whether `role` may call `method` at all (the table in auth.cc; an unknown method: no one).
 bool RoleMayCall(Role role, absl::string_view method);
 
@@ -152,10 +157,10 @@ class Guard {
   absl::StatusOr<Principal> Admit(const grpc::ServerContext& context,
                                   absl::string_view method) const;
   // Same, from the parts of a call (the `authorization` header, the verified client certificate
-  // as PEM, gRPC's x509_pem_cert); for tests and for Admit.
+  // as PEM, gRPC's x509_pem_cert, the kOnBehalfOfHeader value); for tests and for Admit.
   absl::StatusOr<Principal> Admit(absl::string_view authorization,
                                   absl::string_view certificate_pem, absl::string_view method,
-                                  absl::Time now) const;
+                                  absl::Time now, absl::string_view on_behalf_of = "") const;
 
   // PERMISSION_DENIED unless the principal may see and act on a case submitted by
   // `submitting_system` and now with `department`: a submitter only its own cases, a department
@@ -177,6 +182,9 @@ class Guard {
  private:
   Guard() = default;
   absl::Status Deny(absl::Status status) const;
+  // `gateway` speaking for `system`: the submitter `system`, if that role may call `method`.
+  absl::StatusOr<Principal> SpeakFor(const Principal& gateway, absl::string_view system,
+                                     absl::string_view method) const;
   bool open_ = false;
   bool certificates_ = false;
   std::unique_ptr<TokenVerifier> tokens_;  // null: no tokens accepted

@@ -524,6 +524,64 @@ TEST(Guard, TheRoleDecidesWhichMethodsAreOpen) {
   EXPECT_EQ(cert->role, Role::kTeam);
 }
 
+// The Open311 gateway speaks for the submitting system its API key names: with the gateway role
+// and meldpunt-on-behalf-of the call is that system's, as a submitter; nobody else may send the
+// header, and alone the gateway reads the catalogue only.
+TEST(Guard, OnlyTheGatewaySpeaksForASubmittingSystem) {
+  auto guard = TokenGuard();
+  const auto bearer = [](const std::string& role, const std::string& subject) {
+    Claims c;
+    c.role = role;
+    c.sub = subject;
+    return "Bearer " + Rs(c);
+  };
+  absl::StatusOr<Principal> who =
+      guard->Admit(bearer("gateway", "open311"), "", methods::kSubmitCase, kNow, "city-app");
+  ASSERT_TRUE(who.ok()) << who.status();
+  EXPECT_EQ(who->role, Role::kSubmitter);
+  EXPECT_EQ(who->subject, "city-app");
+  EXPECT_EQ(who->via, "open311");
+  EXPECT_EQ(ActorId(*who), "submitter:city-app");
+  EXPECT_TRUE(guard->MayUseCase(*who, "MP-1", "city-app", "roads", false).ok());
+  EXPECT_EQ(guard->MayUseCase(*who, "MP-1", "web-form", "roads", false).code(),
+            absl::StatusCode::kPermissionDenied);
+  // Through the gateway a system has the submitter's methods only.
+  EXPECT_EQ(guard->Admit(bearer("gateway", "open311"), "", methods::kAcceptCase, kNow, "city-app")
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  // A submitter (or the team) naming another system is refused, whatever it names.
+  for (const char* role : {"submitter", "team", "admin", "ops"}) {
+    absl::StatusOr<Principal> other =
+        guard->Admit(bearer(role, "web-form"), "", methods::kGetCase, kNow, "city-app");
+    EXPECT_EQ(other.status().code(), absl::StatusCode::kPermissionDenied) << role;
+    EXPECT_NE(other.status().message().find("meldpunt-on-behalf-of"), absl::string_view::npos);
+  }
+  // A certificate with OU=gateway speaks the same way.
+  const std::string gateway_cert =
+      Certificate({{NID_commonName, "open311"}, {NID_organizationalUnitName, "gateway"}});
+  who = guard->Admit("", gateway_cert, methods::kListCases, kNow, "city-app");
+  ASSERT_TRUE(who.ok()) << who.status();
+  EXPECT_EQ(who->subject, "city-app");
+  // A name that is not a system's is refused.
+  for (const char* bad : {"City-App", "a b", "x/../y", "submitter:admin"}) {
+    EXPECT_FALSE(guard->Admit(bearer("gateway", "open311"), "", methods::kGetCase, kNow, bad).ok())
+        << bad;
+  }
+  EXPECT_FALSE(
+      guard->Admit(bearer("gateway", "open311"), "", methods::kGetCase, kNow, std::string(65, 'a'))
+          .ok());
+  // Alone, the gateway reads the catalogue and nothing else.
+  EXPECT_TRUE(guard->Admit(bearer("gateway", "open311"), "", methods::kGetCategories, kNow).ok());
+  EXPECT_EQ(guard->Admit(bearer("gateway", "open311"), "", methods::kGetCase, kNow).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(guard
+                ->MayUseCase(Principal{.subject = "open311", .role = Role::kGateway}, "MP-1",
+                             "open311", "", false)
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
 TEST(Guard, CasesAreOpenOnlyToTheirSystemTheirDepartmentAndTheTeamWithOneRefusal) {
   auto guard = TokenGuard();
   Principal web{.subject = "web-form", .role = Role::kSubmitter};
@@ -647,10 +705,11 @@ TEST(Policy, TheOperationsGuideSaysWhatTheCodeDoes) {
       cells.push_back(cell);
       at = bar + 1;
     }
-    ASSERT_EQ(cells.size(), 6u) << line;
+    ASSERT_EQ(cells.size(), 7u) << line;
     const std::string method = "/" + cells[0].substr(1, cells[0].size() - 2);
     int column = 1;
-    for (Role role : {Role::kSubmitter, Role::kDepartment, Role::kTeam, Role::kOps, Role::kAdmin}) {
+    for (Role role : {Role::kSubmitter, Role::kDepartment, Role::kTeam, Role::kOps, Role::kAdmin,
+                      Role::kGateway}) {
       EXPECT_EQ(cells[column++].rfind("yes", 0) == 0, RoleMayCall(role, method))
           << method << " for " << RoleName(role) << " in docs/operations.md";
     }

@@ -13,9 +13,13 @@ enum class Role {
   kTeam,        // the Meldpunt team: every case, triage and confidential ones included
   kOps,         // operations: deadlines, deliveries and figures; no personal data
   kAdmin,       // rules, rebuilds, erasure
+  // A gateway (services/open311) that speaks for submitting systems: alone it may read the
+  // category catalogue only; with `meldpunt-on-behalf-of: <system>` a call is that system's, as
+  // the submitter role (Guard::Admit).
+  kGateway,
 };
 
-// "submitter", "department", "team", "ops", "admin".
+// "submitter", "department", "team", "ops", "admin", "gateway".
 absl::string_view RoleName(Role role);
 // The role of a name above; false for anything else.
 bool ParseRole(absl::string_view name, Role* role);
@@ -26,6 +30,8 @@ struct Principal {
   std::string department;  // the department role's department
   // False only for the open development mode (no credentials asked).
   bool authenticated = true;
+  // The gateway that made the call for the submitter `subject` ("" for a direct call).
+  std::string via;
 };
 
 // The actor recorded in a case's events for what `who` did: "<role>:<subject>", and for a

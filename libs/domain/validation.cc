@@ -95,6 +95,7 @@ absl::Status CheckReporter(const t::CaseDraft& draft) {
 
 absl::Status CheckLocation(const t::Location& l) {
   RETURN_IF_ERROR(CheckText("draft.location.address", l.address(), 300, false, false));
+  RETURN_IF_ERROR(CheckText("draft.location.address_id", l.address_id(), 128, false, false));
   if (!l.postcode().empty()) {
     bool four_digits = l.postcode().size() == 4;
     for (char c : l.postcode()) four_digits &= absl::ascii_isdigit(c) != 0;

@@ -231,7 +231,38 @@ TEST_F(AuthIntegration, MutualTlsTokensRolesAndCasesOverRealConnections) {
   bool listed = false;
   for (const auto& c : page.cases()) listed = listed || c.case_id() == case_id;
   EXPECT_TRUE(listed);
+  // A submitting system lists the cases it submitted, and no other system's.
+  ASSERT_TRUE(intake->ListCases(Ctx(web).get(), list, &page).ok());
+  EXPECT_FALSE(page.cases().empty());
+  for (const auto& c : page.cases()) EXPECT_EQ(c.submitting_system(), "web-form");
+  list.set_submitting_system("crm");
   EXPECT_EQ(intake->ListCases(Ctx(web).get(), list, &page).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  list.clear_submitting_system();
+
+  // The gateway speaks for the system its caller's key names, and is that system then: its
+  // cases and no other's. A submitter that names another system is refused.
+  const std::string gateway = Token(*pki_, {.sub = "open311", .role = "gateway"});
+  const auto on_behalf = [&](const std::string& token, const std::string& system) {
+    std::unique_ptr<grpc::ClientContext> context = Ctx(token);
+    context->AddMetadata("meldpunt-on-behalf-of", system);
+    return context;
+  };
+  EXPECT_TRUE(intake->GetCase(on_behalf(gateway, "web-form").get(), get, &got).ok());
+  EXPECT_EQ(intake->GetCase(on_behalf(gateway, "crm").get(), get, &got).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(intake->GetCase(Ctx(gateway).get(), get, &got).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  status = intake->GetCase(on_behalf(web, "crm").get(), get, &got);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(status.error_message().find("meldpunt-on-behalf-of"), std::string::npos);
+  v1::SubmitCaseResponse through_gateway;
+  status =
+      intake->SubmitCase(on_behalf(gateway, "web-form").get(), Draft("web-form"), &through_gateway);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(through_gateway.case_().submitting_system(), "web-form");
+  EXPECT_EQ(intake->SubmitCase(on_behalf(gateway, "web-form").get(), Draft("crm"), &through_gateway)
+                .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 
   // The team moves the case to parks: now parks has it and roads no longer does.

@@ -1,5 +1,6 @@
 #include "services/intake/case_store.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/escaping.h"
@@ -71,6 +72,16 @@ bool Matches(const Case& c, const ListQuery& q) {
   const absl::Time submitted = events::GetTime(c.submitted_at());
   if (q.submitted_from && submitted < *q.submitted_from) return false;
   if (q.submitted_to && submitted >= *q.submitted_to) return false;
+  if (!q.submitting_system.empty() && c.submitting_system() != q.submitting_system) return false;
+  if (q.open_filter == v1::OPEN_ONLY && !domain::IsOpen(c.state())) return false;
+  if (q.open_filter == v1::CLOSED_ONLY && domain::IsOpen(c.state())) return false;
+  const absl::Time updated = events::GetTime(c.updated_at());
+  if (q.updated_from && updated < *q.updated_from) return false;
+  if (q.updated_to && updated >= *q.updated_to) return false;
+  if (!q.categories.empty() && std::find(q.categories.begin(), q.categories.end(),
+                                         c.draft().category()) == q.categories.end()) {
+    return false;
+  }
   return true;
 }
 

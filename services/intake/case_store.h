@@ -40,6 +40,11 @@ struct ListQuery {
   bool overdue = false;
   std::optional<absl::Time> submitted_from;
   std::optional<absl::Time> submitted_to;
+  std::string submitting_system;
+  v1::OpenFilter open_filter = v1::OPEN_FILTER_ANY;
+  std::optional<absl::Time> updated_from;
+  std::optional<absl::Time> updated_to;
+  std::vector<std::string> categories;  // any of them
   int page_size = 50;
   std::string page_token;  // opaque: the index member after which to continue
 };

@@ -363,6 +363,28 @@ absl::StatusOr<ListPage> IntakeLogic::List(const v1::ListCasesRequest& request) 
   if (query.submitted_from && query.submitted_to && *query.submitted_to <= *query.submitted_from) {
     return grpc_util::FieldError("submitted_to", "must be after submitted_from");
   }
+  if (request.submitting_system().size() > 64) {
+    return grpc_util::FieldError("submitting_system", "too long");
+  }
+  query.submitting_system = request.submitting_system();
+  if (!v1::OpenFilter_IsValid(request.open_filter())) {
+    return grpc_util::FieldError("open_filter", "unknown filter");
+  }
+  query.open_filter = request.open_filter();
+  if (request.has_updated_from()) query.updated_from = events::GetTime(request.updated_from());
+  if (request.has_updated_to()) query.updated_to = events::GetTime(request.updated_to());
+  if (query.updated_from && query.updated_to && *query.updated_to <= *query.updated_from) {
+    return grpc_util::FieldError("updated_to", "must be after updated_from");
+  }
+  if (request.categories_size() > 50) {
+    return grpc_util::FieldError("categories", "at most 50");
+  }
+  for (const std::string& category : request.categories()) {
+    if (category.empty() || category.size() > 64) {
+      return grpc_util::FieldError("categories", "each must be 1-64 characters");
+    }
+    query.categories.push_back(category);
+  }
   if (request.page_size() < 0 || request.page_size() > 200) {
     return grpc_util::FieldError("page_size", "must be between 1 and 200 (0: the default, 50)");
   }

@@ -253,6 +253,15 @@ grpc::Status IntakeService::ListCases(grpc::ServerContext* context,
     scoped = *request;
     scoped.set_department(who->department);
     request = &scoped;
+  } else if (who->role == auth::Role::kSubmitter) {
+    // A submitting system lists the cases it submitted, and no other system's.
+    if (!request->submitting_system().empty() && request->submitting_system() != who->subject) {
+      return grpc_util::ToGrpcStatus(guard_.Refuse(
+          absl::StrCat("submitting_system: the caller may list system '", who->subject, "' only")));
+    }
+    scoped = *request;
+    scoped.set_submitting_system(who->subject);
+    request = &scoped;
   }
   absl::StatusOr<ListPage> page = logic_.List(*request);
   if (!page.ok()) return grpc_util::ToGrpcStatus(page.status());
