@@ -164,8 +164,9 @@ absl::Status CheckAttachment(const std::string& prefix, const t::Attachment& a) 
     return FieldError(prefix + ".media_type", "must be a media type such as image/jpeg");
   }
   RETURN_IF_ERROR(CheckText(prefix + ".media_type", a.media_type(), 127, false, true));
-  if (a.size_bytes() <= 0 || a.size_bytes() > kMaxAttachmentBytes) {
-    return FieldError(prefix + ".size_bytes", "must be between 1 byte and 50 MiB");
+  // 0: not known (a link the submitting system gives, such as Open311's media_url).
+  if (a.size_bytes() < 0 || a.size_bytes() > kMaxAttachmentBytes) {
+    return FieldError(prefix + ".size_bytes", "must be at most 50 MiB (0: not known)");
   }
   return absl::OkStatus();
 }

@@ -138,8 +138,10 @@ TEST(Validation, AttachmentsAreBounded) {
   a->set_url("ftp://x");
   EXPECT_EQ(FieldOf(d), "draft.attachments[0].url");
   a->set_url("https://files.example.org/photo.jpg");
-  a->set_size_bytes(0);
+  a->set_size_bytes(-1);
   EXPECT_EQ(FieldOf(d), "draft.attachments[0].size_bytes");
+  a->set_size_bytes(0);  // not known: a link
+  EXPECT_EQ(FieldOf(d), "OK");
   a->set_size_bytes(1);
   a->set_media_type("jpeg");
   EXPECT_EQ(FieldOf(d), "draft.attachments[0].media_type");

@@ -661,7 +661,7 @@ HttpResponse Gateway::PostUpdate(Call& call) {
   info.set_case_id(id);
   info.set_text(Param(call.params, "description"));
   if (const std::string media = Param(call.params, "media_url"); !media.empty()) {
-    info.add_attachments()->set_url(media);
+    *info.add_attachments() = MediaLink(media);
   }
   std::string key;
   if (call.request.idempotency_key) {

@@ -51,6 +51,28 @@ Json Attribute(int order, const char* code, const char* datatype, const char* de
   return a;
 }
 
+}  // namespace
+
+t::Attachment MediaLink(const std::string& url) {
+  t::Attachment a;
+  a.set_url(url);
+  std::string path = absl::AsciiStrToLower(url.substr(0, url.find_first_of("?#")));
+  const size_t dot = path.rfind('.');
+  const std::string extension = dot == std::string::npos ? "" : path.substr(dot + 1);
+  static constexpr std::pair<absl::string_view, absl::string_view> kTypes[] = {
+      {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"},     {"png", "image/png"},
+      {"gif", "image/gif"},  {"webp", "image/webp"},     {"heic", "image/heic"},
+      {"mp4", "video/mp4"},  {"pdf", "application/pdf"},
+  };
+  a.set_media_type("application/octet-stream");
+  for (const auto& [ext, type] : kTypes) {
+    if (extension == ext) a.set_media_type(std::string(type));
+  }
+  return a;
+}
+
+namespace {
+
 bool ParseDegrees(const std::string& text, double* out) {
   return !text.empty() && text.size() <= 32 && absl::SimpleAtod(text, out) && std::isfinite(*out);
 }
@@ -226,7 +248,7 @@ absl::StatusOr<intake::v1::SubmitCaseRequest> ToSubmission(const Params& form,
   }
   draft->set_description(Param(form, "description"));
   if (const std::string media = Param(form, "media_url"); !media.empty()) {
-    draft->add_attachments()->set_url(media);
+    *draft->add_attachments() = MediaLink(media);
   }
 
   t::Reporter* reporter = draft->mutable_reporter();

@@ -44,6 +44,10 @@ absl::StatusOr<intake::v1::SubmitCaseRequest> ToSubmission(const Params& form,
                                                            const std::string& request_key,
                                                            t::Language language);
 
+// A media_url as an attachment: a link whose size is not known (0) and whose media type its
+// name gives (.jpg, .png, ...; otherwise application/octet-stream).
+t::Attachment MediaLink(const std::string& url);
+
 // The intake's error message with the field named as Open311 names it ("draft.description: ..."
 // -> "description: ...").
 std::string Open311Message(const std::string& intake_message);

@@ -107,6 +107,10 @@ TEST(Submission, AFormBecomesADraftOfTheCallersSystem) {
   EXPECT_FALSE(d.reporter().anonymous());
   ASSERT_EQ(d.attachments_size(), 1);
   EXPECT_EQ(d.attachments(0).url(), "https://img.example.org/1.jpg");
+  EXPECT_EQ(d.attachments(0).media_type(), "image/jpeg");
+  EXPECT_EQ(d.attachments(0).size_bytes(), 0) << "not known";
+  EXPECT_EQ(MediaLink("https://x.example/a.PNG?w=1").media_type(), "image/png");
+  EXPECT_EQ(MediaLink("https://x.example/view?id=1").media_type(), "application/octet-stream");
   EXPECT_EQ(d.external_reference(), "APP-77");
 }
 

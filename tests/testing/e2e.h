@@ -1,5 +1,5 @@
 // The fixture of the end-to-end tests: the shared test stack (stack_infra_start) with the four
-// services of the e2e_services fixture, loaded once per suite.
+// services and the Open311 gateway of the e2e_services fixture, loaded once per suite.
 //
 //   class WalkingSkeleton : public testing::E2eSuite { ... stack_->services.at("intake") ... };
 #pragma once
@@ -17,8 +17,10 @@ class E2eSuite : public ::testing::Test {
   static void SetUpTestSuite() {
     auto stack = LoadStack();
     ASSERT_TRUE(stack.ok()) << stack.status();
-    ASSERT_EQ(stack->services.size(), 4u)
-        << "the e2e_services fixture did not start the four services";
+    for (const char* name : {"intake", "routing", "deadline_watch", "notification", "open311"}) {
+      ASSERT_EQ(stack->services.count(name), 1u)
+          << "the e2e_services fixture did not start " << name;
+    }
     stack_ = new Stack(*stack);
   }
   static void TearDownTestSuite() {

@@ -111,7 +111,8 @@ absl::StatusOr<Stack> LoadStack(const std::string& name) {
   }
   if (json.contains("services") && json["services"].is_object()) {
     for (auto it = json["services"].begin(); it != json["services"].end(); ++it) {
-      stack.services[it.key()] = {it.value().value("grpc", ""), it.value().value("admin", "")};
+      stack.services[it.key()] = {it.value().value("grpc", ""), it.value().value("admin", ""),
+                                  it.value().value("http", "")};
     }
   }
   if (json.contains("processes") && json["processes"].is_object()) {

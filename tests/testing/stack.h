@@ -17,6 +17,7 @@ namespace meldpunt::testing {
 struct ServiceEndpoints {
   std::string grpc;
   std::string admin;
+  std::string http;  // an HTTP gateway's port (open311)
 };
 
 // A Kafka principal of a secured test broker (stack.py start-infra --secure-kafka).
