@@ -195,7 +195,7 @@ absl::StatusOr<intake::v1::SubmitCaseRequest> ToSubmission(const Params& form,
   static constexpr absl::string_view kKnown[] = {
       "api_key",    "jurisdiction_id", "service_code", "lat",       "long",       "address_string",
       "address_id", "zipcode",         "email",        "device_id", "account_id", "first_name",
-      "last_name",  "phone",           "description",  "media_url"};
+      "last_name",  "phone",           "description",  "media_url", "locale"};
   for (const auto& [name, value] : form) {
     if (absl::StartsWith(name, "attribute[")) continue;
     if (std::find(std::begin(kKnown), std::end(kKnown), name) == std::end(kKnown)) {

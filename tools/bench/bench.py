@@ -2,7 +2,7 @@
 """Every benchmark beside its raw baseline, run on stacks of its own (`tools/dev bench`).
 
   bench.py all [--runs 3]        every part below, then docs/benchmarks.md written anew
-  bench.py submit|pipeline|baselines|deadline|notification|routing [--runs 3]
+  bench.py submit|pipeline|baselines|deadline|notification|routing|open311 [--runs 3]
                                  one part, printed only
 
 Each figure is the median of `--runs` runs (at least three for the document) with min-max. The
@@ -665,9 +665,129 @@ def part_routing(args, rep, results):
                 header=("benchmark", "one operation", "time", "per second, one core"))
 
 
-PARTS = {"submit": part_submit, "baselines": part_baselines, "pipeline": part_pipeline,
+def vegeta(args, url, out, seconds, concurrency, forms):
+    """One vegeta run of POSTs to `url` at the highest rate `concurrency` workers reach, each
+    request with its own form and Idempotency-Key (a new case each); 2xx/s and 2xx latencies."""
+    import base64
+    targets = os.path.join(out + ".targets")
+    with open(targets, "w") as f:
+        for i, form in enumerate(forms):
+            f.write(json.dumps({
+                "method": "POST", "url": url,
+                "body": base64.b64encode(form.encode()).decode(),
+                "header": {"Content-Type": ["application/x-www-form-urlencoded"],
+                           "Idempotency-Key": ["bench-%s-%d" % (os.path.basename(out), i)]}}) + "\n")
+    attack = subprocess.Popen(
+        [args.vegeta, "attack", "-format=json", "-targets=" + targets, "-rate=0",
+         "-workers=%d" % concurrency, "-max-workers=%d" % concurrency,
+         "-duration=%ds" % seconds, "-keepalive=true", "-timeout=10s"],
+        stdout=subprocess.PIPE)
+    report = subprocess.run([args.vegeta, "report", "-type=json"], stdin=attack.stdout,
+                            check=True, capture_output=True, text=True).stdout
+    attack.wait()
+    r = json.loads(report)
+    codes = r.get("status_codes", {})
+    ok = sum(n for code, n in codes.items() if code.startswith("2"))
+    seconds_run = (r["duration"] + r.get("wait", 0)) / 1e9
+    return {"rps_ok": ok / seconds_run if seconds_run else 0.0, "ok": ok, "codes": codes,
+            "p50": r["latencies"]["50th"] / 1e6, "p99": r["latencies"]["99th"] / 1e6}
+
+
+def part_open311(args, rep, results):
+    """POST requests.json through the Open311 gateway, beside a bare handler of the same HTTP
+    library (and cpp-httplib's) and beside SubmitCase over gRPC, in the same run."""
+    if not os.path.exists(args.vegeta):
+        raise RuntimeError("vegeta not installed (tools/setup installs it from the Go module proxy)")
+    d = os.path.join(args.build, "bench-stack-open311")
+    out = os.path.join(d, "runs")
+    concurrency = 50
+    # Far above the load: the figures are of the gateway, not of its rate limit.
+    os.environ["MELDPUNT_OPEN311_RATE_LIMIT"] = "100000"
+    os.environ["MELDPUNT_OPEN311_RATE_BURST"] = "100000"
+    form = ("api_key=dev-open311-key&service_code=101&lat=51.0543&long=3.7174&"
+            "description=Street+light+out+in+front+of+number+12+(%d)&email=jan.peeters%%40example.org&"
+            "first_name=Jan&last_name=Peeters")
+    n = 40000  # more than a run sends: every POST a new case
+    forms = [form % i for i in range(n)]
+    bares = {}
+    with stack(d, ["intake", "open311"], build=args.build) as st:
+        os.makedirs(out, exist_ok=True)
+        procs = []
+        try:
+            for library in ("beast", "httplib"):
+                log = open(os.path.join(d, "bare-%s.log" % library), "w")
+                procs.append((subprocess.Popen(
+                    [os.path.join(args.build, "tools/bench/bare_http_server"), "--library",
+                     library], stdout=log, stderr=subprocess.STDOUT), log))
+                port = None
+                for _ in range(100):
+                    with open(os.path.join(d, "bare-%s.log" % library)) as f:
+                        m = re.search(r"^port=(\d+)", f.read(), re.M)
+                    if m:
+                        port = m.group(1)
+                        break
+                    time.sleep(0.1)
+                if port is None:
+                    raise RuntimeError("the bare %s server printed no port" % library)
+                bares[library] = "http://127.0.0.1:%s/open311/v2/requests.json" % port
+            gateway = "http://%s/open311/v2/requests.json" % st["services"]["open311"]["http"]
+            intake = st["services"]["intake"]["grpc"]
+            runs = {"beast": [], "httplib": [], "gateway": [], "grpc": []}
+            # Warm-ups, not counted (the broker's JIT, connections, the producer id).
+            vegeta(args, gateway, os.path.join(out, "warm-gateway"), 15, concurrency, forms)
+            ghz(args, intake, os.path.join(out, "warm-grpc.json"), "bench-warm", seconds=5)
+            for i in range(args.runs):
+                for name in ("beast", "httplib", "gateway"):
+                    url = gateway if name == "gateway" else bares[name]
+                    r = vegeta(args, url, os.path.join(out, "%s-%d" % (name, i)), args.seconds,
+                               concurrency, forms)
+                    runs[name].append(r)
+                    say("open311 %s run %d: %.0f 2xx/s p50 %.1f ms p99 %.1f ms %s" % (
+                        name, i + 1, r["rps_ok"], r["p50"], r["p99"], r["codes"]))
+                r = ghz(args, intake, os.path.join(out, "grpc-%d.json" % i), "bench")
+                runs["grpc"].append(r)
+                say("open311 SubmitCase over gRPC run %d: %.0f OK/s p50 %.1f ms p99 %.1f ms" % (
+                    i + 1, r["rps_ok"], r["p50"], r["p99"]))
+        finally:
+            for proc, log in procs:
+                proc.terminate()
+                proc.wait()
+                log.close()
+    fig = {k: med([r["rps_ok"] for r in v]) for k, v in runs.items()}
+    lat = {k: {p: med([r[p] for r in v]) for p in ("p50", "p99")} for k, v in runs.items()}
+    ratio_grpc = med([g["rps_ok"] / s["rps_ok"] for g, s in zip(runs["gateway"], runs["grpc"])])
+    ratio_bare = med([g["rps_ok"] / b["rps_ok"] for g, b in zip(runs["gateway"], runs["beast"])])
+    results["open311"] = fig["gateway"]
+
+    def row(label, k):
+        return [label, "%s; p50 / p99 %s / %s ms" % (fmt(fig[k]), fmt(lat[k]["p50"], 1),
+                                                     fmt(lat[k]["p99"], 1))]
+    rows = [
+        row("**raw baseline**: bare Boost.Beast handler (the gateway's HTTP server), POST "
+            "answered at once (2xx/s)", "beast"),
+        row("bare cpp-httplib handler (a thread per connection), POST answered at once (2xx/s)",
+            "httplib"),
+        row("Open311 gateway `POST requests.json`, each a new case, durable (2xx/s)", "gateway"),
+        row("SubmitCase over gRPC to the same intake, each a new case (OK/s)", "grpc"),
+        ["ratio gateway / SubmitCase over gRPC, per pair of runs", fmt(ratio_grpc, 3)],
+        ["ratio gateway / bare Beast handler, per pair of runs", fmt(ratio_bare, 3)],
+    ]
+    rep.section(
+        "Open311 POST requests against a bare HTTP handler and SubmitCase over gRPC",
+        "vegeta (%d workers, keep-alive, %d s a run, each POST a new form with its own "
+        "Idempotency-Key) loads `tools/bench/bare_http_server` (the gateway's Beast server, "
+        "2 I/O threads and 16 workers, and cpp-httplib, each answering at once) and the gateway "
+        "(`deploy/config/open311.yaml`, its rate limit lifted) in front of the intake on a "
+        "Redis and Kafka of its own; ghz (%d concurrent calls) sends SubmitCase straight to "
+        "the same intake. After a warm-up of each." % (concurrency, args.seconds, concurrency),
+        rows)
+    rep.target("Open311 POST / SubmitCase over gRPC", fmt(ratio_grpc, 3), "0.5 or better")
+
+
+
+PARTS = {"open311": part_open311, "submit": part_submit, "baselines": part_baselines, "pipeline": part_pipeline,
          "deadline": part_deadline, "notification": part_notification, "routing": part_routing}
-ORDER = ["submit", "baselines", "pipeline", "deadline", "notification", "routing"]
+ORDER = ["submit", "baselines", "pipeline", "deadline", "notification", "routing", "open311"]
 
 
 def machine():
@@ -733,6 +853,8 @@ def main(argv):
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--ghz", default=os.path.join(os.environ.get(
         "MELDPUNT_CACHE", os.path.expanduser("~/.cache/meldpunt")), "bin", "ghz"))
+    p.add_argument("--vegeta", default=os.path.join(os.environ.get(
+        "MELDPUNT_CACHE", os.path.expanduser("~/.cache/meldpunt")), "bin", "vegeta"))
     p.add_argument("--deadline-args", nargs=argparse.REMAINDER, default=[],
                    help="passed to deadline_bench (e.g. --pending 100000)")
     args = p.parse_args(argv)
