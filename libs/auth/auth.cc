@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -22,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "libs/auth/certificates.h"
+#include "libs/catalog/slug.h"
 
 namespace meldpunt::auth {
 namespace {
@@ -365,13 +365,9 @@ absl::StatusOr<Principal> Guard::Admit(absl::string_view authorization,
 
 absl::StatusOr<Principal> Guard::SpeakFor(const Principal& gateway, absl::string_view system,
                                           absl::string_view method) const {
-  const bool valid = !system.empty() && system.size() <= 64 &&
-                     std::all_of(system.begin(), system.end(), [](char c) {
-                       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-                     });
-  if (!valid) {
+  if (!catalog::IsSlug(std::string_view(system.data(), system.size()))) {
     return Deny(Unauthenticated(
-        absl::StrCat(kOnBehalfOfHeader, ": must be a submitting system, 1-64 of [a-z0-9-]")));
+        absl::StrCat(kOnBehalfOfHeader, ": a submitting system's id ", catalog::kSlugRule)));
   }
   Principal who;
   who.subject = std::string(system);

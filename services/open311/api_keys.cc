@@ -1,28 +1,17 @@
 #include "services/open311/api_keys.h"
 
 #include <openssl/evp.h>
-#include <sys/stat.h>
-
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
+#include "libs/catalog/slug.h"
+#include "libs/config/config.h"
 #include "libs/observability/log.h"
 #include "yaml-cpp/yaml.h"
 
 namespace meldpunt::open311 {
 namespace {
-
-bool IsSystemName(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
-}
 
 bool IsHexDigest(const std::string& s) {
   if (s.size() != 64) return false;
@@ -30,13 +19,6 @@ bool IsHexDigest(const std::string& s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
-}
-
-int64_t ModifiedNs(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return -1;
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec +
-         static_cast<int64_t>(st.st_size);
 }
 
 }  // namespace
@@ -50,14 +32,12 @@ std::string Sha256Hex(const std::string& text) {
 }
 
 absl::StatusOr<std::shared_ptr<const ApiKeys>> ApiKeys::LoadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
+  absl::StatusOr<std::string> text = config::ReadFile(path);
+  if (!text.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("open311.api_keys_file: cannot read '", path, "'"));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return Parse(text.str(), path);
+  return Parse(*text, path);
 }
 
 absl::StatusOr<std::shared_ptr<const ApiKeys>> ApiKeys::Parse(const std::string& yaml_text,
@@ -90,7 +70,7 @@ absl::StatusOr<std::shared_ptr<const ApiKeys>> ApiKeys::Parse(const std::string&
     if (!IsHexDigest(digest)) {
       return bad(i, "sha256", "must be the 64 hex digits of the key's SHA-256");
     }
-    if (!IsSystemName(system)) return bad(i, "system", "must be 1-64 of a-z, 0-9 and '-'");
+    if (!catalog::IsSlug(system)) return bad(i, "system", catalog::kSlugRule);
     if (role != "submitter") {
       return bad(i, "role", "must be submitter: the gateway speaks for submitting systems only");
     }
@@ -112,43 +92,33 @@ std::optional<auth::Principal> ApiKeys::Find(const std::string& key) const {
 
 absl::StatusOr<std::unique_ptr<ApiKeyFile>> ApiKeyFile::Open(const std::string& path) {
   auto file = std::unique_ptr<ApiKeyFile>(new ApiKeyFile(path));
-  if (path.empty()) {
-    absl::StatusOr<std::shared_ptr<const ApiKeys>> none = ApiKeys::Parse("keys: []", "(none)");
-    file->keys_ = *none;
-    return file;
+  absl::StatusOr<std::shared_ptr<const ApiKeys>> keys = ApiKeys::Parse("keys: []", "(none)");
+  if (!path.empty()) {
+    absl::StatusOr<std::string> text = file->file_.Read("open311.api_keys_file");
+    if (!text.ok()) return text.status();
+    keys = ApiKeys::Parse(*text, path);
   }
-  absl::StatusOr<std::shared_ptr<const ApiKeys>> keys = ApiKeys::LoadFile(path);
   if (!keys.ok()) return keys.status();
   file->keys_ = *std::move(keys);
-  file->mtime_ns_ = ModifiedNs(path);
-  file->checked_ = absl::Now();
   return file;
 }
 
-void ApiKeyFile::MaybeReload() {
-  if (path_.empty()) return;
-  const absl::Time now = absl::Now();
-  {
-    absl::MutexLock lock(&mu_);
-    if (now - checked_ < absl::Seconds(1)) return;
-    checked_ = now;
-    const int64_t mtime = ModifiedNs(path_);
-    if (mtime == mtime_ns_) return;
-    mtime_ns_ = mtime;
-  }
-  absl::StatusOr<std::shared_ptr<const ApiKeys>> keys = ApiKeys::LoadFile(path_);
-  if (!keys.ok()) {
-    log::Error("open311.api_keys_file changed but cannot be read; keeping the last keys",
-               {{"error", std::string(keys.status().message())}});
-    return;
-  }
-  log::Info("open311.api_keys_file read again", {{"keys", absl::StrCat((*keys)->size())}});
-  absl::MutexLock lock(&mu_);
-  keys_ = *std::move(keys);
-}
-
 std::optional<auth::Principal> ApiKeyFile::Find(const std::string& key) {
-  MaybeReload();
+  if (!file_.path().empty()) {
+    if (auto changed = file_.Changed("open311.api_keys_file")) {
+      absl::StatusOr<std::shared_ptr<const ApiKeys>> keys =
+          changed->ok() ? ApiKeys::Parse(**changed, file_.path())
+                        : absl::StatusOr<std::shared_ptr<const ApiKeys>>(changed->status());
+      if (keys.ok()) {
+        log::Info("open311.api_keys_file read again", {{"keys", (*keys)->size()}});
+        absl::MutexLock lock(&mu_);
+        keys_ = *std::move(keys);
+      } else {
+        log::Error("open311.api_keys_file changed but cannot be read; keeping the last keys",
+                   {{"error", std::string(keys.status().message())}});
+      }
+    }
+  }
   std::shared_ptr<const ApiKeys> keys;
   {
     absl::MutexLock lock(&mu_);

@@ -3,7 +3,7 @@
 //
 //   keys:
 //     - sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
-//       system: city-app     # the submitting system (1-64 of a-z, 0-9, '-')
+//       system: city-app     # the submitting system (catalog::IsSlug: 1-64 of a-z, 0-9, '-')
 //       role: submitter      # the only role the gateway speaks for
 //
 // A key is made with `openssl rand -hex 32`; its entry with `printf %s KEY | sha256sum`.
@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/auth/principal.h"
+#include "services/open311/watched_file.h"
 
 namespace meldpunt::open311 {
 
@@ -40,9 +41,8 @@ class ApiKeys {
   absl::flat_hash_map<std::string, auth::Principal> by_digest_;
 };
 
-// The keys file, read again when it changes (looked at no more than once a second), so that keys
-// are added and revoked without a restart. A file that turns bad keeps the last good keys and is
-// logged. Thread-safe.
+// The keys file, read again when it changes (WatchedFile), so that keys are added and revoked
+// without a restart. A file that turns bad keeps the last good keys and is logged. Thread-safe.
 class ApiKeyFile {
  public:
   // Empty path: no keys (every api_key is unknown).
@@ -50,14 +50,11 @@ class ApiKeyFile {
   std::optional<auth::Principal> Find(const std::string& key);
 
  private:
-  explicit ApiKeyFile(std::string path) : path_(std::move(path)) {}
-  void MaybeReload();
+  explicit ApiKeyFile(const std::string& path) : file_(path) {}
 
-  const std::string path_;
+  WatchedFile file_;
   absl::Mutex mu_;
   std::shared_ptr<const ApiKeys> keys_ ABSL_GUARDED_BY(mu_);
-  absl::Time checked_ ABSL_GUARDED_BY(mu_);
-  int64_t mtime_ns_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace meldpunt::open311

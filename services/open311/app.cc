@@ -20,7 +20,8 @@ int GatewayApp::admin_port() const { return admin_ ? admin_->port() : 0; }
 bool GatewayApp::Ready() { return http_ != nullptr && intake_ != nullptr && intake_->Healthy(); }
 
 absl::Status GatewayApp::Start() {
-  absl::StatusOr<std::unique_ptr<CatalogFile>> catalog = CatalogFile::Open(config_.catalog_file);
+  absl::StatusOr<std::unique_ptr<catalog::CatalogFile>> catalog =
+      catalog::CatalogFile::Open(config_.catalog_file);
   if (!catalog.ok()) return catalog.status();
   catalog_ = *std::move(catalog);
   absl::StatusOr<std::unique_ptr<ApiKeyFile>> keys = ApiKeyFile::Open(config_.api_keys_file);

@@ -33,7 +33,7 @@ class GatewayApp {
  private:
   GatewayConfig config_;
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<CatalogFile> catalog_;
+  std::unique_ptr<catalog::CatalogFile> catalog_;
   std::unique_ptr<ApiKeyFile> keys_;
   std::unique_ptr<auth::Guard> guard_;
   std::unique_ptr<IntakeClient> intake_;

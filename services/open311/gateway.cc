@@ -64,40 +64,8 @@ struct Gateway::Call {
   Format format = Format::kJson;
   Params params;  // the query's, then the form's
   t::Language language = t::NL;
+  auth::Principal who;  // for the endpoints that need a caller (Gateway::Admit)
 };
-
-absl::StatusOr<std::unique_ptr<CatalogFile>> CatalogFile::Open(const std::string& path) {
-  absl::StatusOr<std::shared_ptr<const catalog::Catalog>> catalog =
-      catalog::Catalog::LoadFile(path);
-  if (!catalog.ok()) return catalog.status();
-  auto file = std::unique_ptr<CatalogFile>(new CatalogFile(path));
-  file->catalog_ = *std::move(catalog);
-  file->mtime_ = Modified(path);
-  file->checked_ = absl::Now();
-  return file;
-}
-
-std::shared_ptr<const catalog::Catalog> CatalogFile::Get() {
-  const absl::Time now = absl::Now();
-  {
-    absl::MutexLock lock(&mu_);
-    if (now - checked_ < absl::Seconds(1)) return catalog_;
-    checked_ = now;
-    const int64_t mtime = Modified(path_);
-    if (mtime == mtime_) return catalog_;
-    mtime_ = mtime;
-  }
-  absl::StatusOr<std::shared_ptr<const catalog::Catalog>> fresh = catalog::Catalog::LoadFile(path_);
-  absl::MutexLock lock(&mu_);
-  if (!fresh.ok()) {
-    log::Error("catalog.file changed but cannot be read; keeping the last catalogue",
-               {{"error", std::string(fresh.status().message())}});
-  } else {
-    log::Info("catalog.file read again");
-    catalog_ = *std::move(fresh);
-  }
-  return catalog_;
-}
 
 HttpResponse ErrorResponse(int status, const std::string& description, Format format) {
   Json errors = Json::array();
@@ -105,7 +73,7 @@ HttpResponse ErrorResponse(int status, const std::string& description, Format fo
   return Answer(status, errors, format, "errors");
 }
 
-Gateway::Gateway(GatewayOptions options, CatalogFile* catalog, ApiKeyFile* keys,
+Gateway::Gateway(GatewayOptions options, catalog::CatalogFile* catalog, ApiKeyFile* keys,
                  const auth::Guard* guard, IntakeClient* intake, prometheus::Registry* registry)
     : options_(std::move(options)),
       catalog_(catalog),
@@ -118,10 +86,18 @@ Gateway::Gateway(GatewayOptions options, CatalogFile* catalog, ApiKeyFile* keys,
                      .Name("meldpunt_open311_requests_total")
                      .Help("Open311 requests answered, by endpoint and HTTP status")
                      .Register(*registry);
-    seconds_ = &prometheus::BuildHistogram()
-                    .Name("meldpunt_open311_request_seconds")
-                    .Help("time to answer an Open311 request, by endpoint")
-                    .Register(*registry);
+    auto& seconds = prometheus::BuildHistogram()
+                        .Name("meldpunt_open311_request_seconds")
+                        .Help("time to answer an Open311 request, by endpoint")
+                        .Register(*registry);
+    for (const char* endpoint :
+         {"discovery", "services", "service", "requests_post", "requests_get", "request", "token",
+          "updates_get", "updates_post", "openapi", "other"}) {
+      seconds_[endpoint] =
+          &seconds.Add({{"endpoint", endpoint}},
+                       prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                               0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+    }
     rate_limited_ = &prometheus::BuildCounter()
                          .Name("meldpunt_open311_rate_limited_total")
                          .Help("Open311 requests refused with 429 (rate limit per caller)")
@@ -188,15 +164,16 @@ HttpResponse Gateway::Handle(const HttpRequest& request) {
                                    Format::kJson)
                    : Route(call);
   }
-  if (requests_ != nullptr) {
-    requests_->Add({{"endpoint", endpoint}, {"code", absl::StrCat(response.status)}}).Increment();
-    seconds_
-        ->Add({{"endpoint", endpoint}},
-              prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                      0.25, 0.5, 1, 2.5, 5})
-        .Observe(absl::ToDoubleSeconds(absl::Now() - started));
-  }
+  Count(endpoint, response.status, absl::Now() - started);
   return response;
+}
+
+void Gateway::Count(const std::string& endpoint, int status, absl::Duration took) {
+  if (requests_ == nullptr) return;
+  requests_->Add({{"endpoint", endpoint}, {"code", absl::StrCat(status)}}).Increment();
+  if (auto it = seconds_.find(endpoint); it != seconds_.end()) {
+    it->second->Observe(absl::ToDoubleSeconds(took));
+  }
 }
 
 HttpResponse Gateway::Route(Call& call) {
@@ -248,32 +225,50 @@ HttpResponse Gateway::Route(Call& call) {
     return false;
   };
   std::optional<HttpResponse> refusal;
-  if (p == "discovery") return method_is({"GET"}, &refusal) ? Discovery(call) : *refusal;
-  if (p == "services") return method_is({"GET"}, &refusal) ? Services(call) : *refusal;
+  // Discovery and the services are public, limited per client address; everything else is a
+  // known caller's, limited per caller.
+  const auto anyone = [&] {
+    refusal = Limit(call, "peer:" + request.peer);
+    return !refusal.has_value();
+  };
+  const auto caller = [&] {
+    absl::StatusOr<auth::Principal> who = Caller(call);
+    if (!who.ok()) {
+      refusal = ErrorResponse(403, std::string(who.status().message()), call.format);
+      return false;
+    }
+    call.who = *std::move(who);
+    refusal = Limit(call, auth::CallerKey(call.who));
+    return !refusal.has_value();
+  };
+  if (p == "discovery") {
+    return method_is({"GET"}, &refusal) && anyone() ? Discovery(call) : *refusal;
+  }
+  if (p == "services") return method_is({"GET"}, &refusal) && anyone() ? Services(call) : *refusal;
   if (absl::StartsWith(p, "services/") && p.find('/', 9) == std::string::npos) {
-    if (!method_is({"GET"}, &refusal)) return *refusal;
+    if (!method_is({"GET"}, &refusal) || !anyone()) return *refusal;
     absl::StatusOr<std::string> code = PercentDecode("service_code", p.substr(9), false);
     if (!code.ok()) return ErrorResponse(400, std::string(code.status().message()), call.format);
     return ServiceDefinition(call, *code);
   }
   if (p == "requests") {
-    if (!method_is({"GET", "POST"}, &refusal)) return *refusal;
+    if (!method_is({"GET", "POST"}, &refusal) || !caller()) return *refusal;
     return post ? PostRequest(call) : GetRequests(call);
   }
   if (absl::StartsWith(p, "requests/") && p.find('/', 9) == std::string::npos) {
-    if (!method_is({"GET"}, &refusal)) return *refusal;
+    if (!method_is({"GET"}, &refusal) || !caller()) return *refusal;
     absl::StatusOr<std::string> id = PercentDecode("service_request_id", p.substr(9), false);
     if (!id.ok()) return ErrorResponse(400, std::string(id.status().message()), call.format);
     return GetRequest(call, *id);
   }
   if (absl::StartsWith(p, "tokens/") && p.find('/', 7) == std::string::npos) {
-    if (!method_is({"GET"}, &refusal)) return *refusal;
+    if (!method_is({"GET"}, &refusal) || !caller()) return *refusal;
     absl::StatusOr<std::string> token = PercentDecode("token", p.substr(7), false);
     if (!token.ok()) return ErrorResponse(400, std::string(token.status().message()), call.format);
     return GetToken(call, *token);
   }
   if (p == "servicerequestupdates") {
-    if (!method_is({"GET", "POST"}, &refusal)) return *refusal;
+    if (!method_is({"GET", "POST"}, &refusal) || !caller()) return *refusal;
     return post ? PostUpdate(call) : GetUpdates(call);
   }
   return ErrorResponse(404, absl::StrCat("path: no endpoint '", p.substr(0, 100), "'"),
@@ -354,7 +349,6 @@ HttpResponse Gateway::FromIntake(const Call& call, const absl::Status& status) {
 }
 
 HttpResponse Gateway::Discovery(Call& call) {
-  if (auto limited = Limit(call, "peer:" + call.request.peer)) return *limited;
   Json endpoint = Json::object();
   endpoint["specification"] = "http://wiki.open311.org/GeoReport_v2";
   endpoint["url"] = options_.base_url;
@@ -370,14 +364,12 @@ HttpResponse Gateway::Discovery(Call& call) {
 }
 
 HttpResponse Gateway::Services(Call& call) {
-  if (auto limited = Limit(call, "peer:" + call.request.peer)) return *limited;
-  return Answer(200, ServiceList(*catalog_->Get(), call.language), call.format, "services");
+  return Answer(200, ServiceList(*catalog_->Current(), call.language), call.format, "services");
 }
 
 HttpResponse Gateway::ServiceDefinition(Call& call, const std::string& code) {
-  if (auto limited = Limit(call, "peer:" + call.request.peer)) return *limited;
   std::optional<Json> definition =
-      open311::ServiceDefinition(*catalog_->Get(), code, call.language);
+      open311::ServiceDefinition(*catalog_->Current(), code, call.language);
   if (!definition) {
     return ErrorResponse(
         404, absl::StrCat("service_code: unknown service code '", code.substr(0, 64), "'"),
@@ -387,9 +379,7 @@ HttpResponse Gateway::ServiceDefinition(Call& call, const std::string& code) {
 }
 
 HttpResponse Gateway::PostRequest(Call& call) {
-  absl::StatusOr<auth::Principal> who = Caller(call);
-  if (!who.ok()) return ErrorResponse(403, std::string(who.status().message()), call.format);
-  if (auto limited = Limit(call, auth::CallerKey(*who))) return *limited;
+  const auth::Principal* who = &call.who;
   std::string key;
   if (call.request.idempotency_key) {
     key = std::string(absl::StripAsciiWhitespace(*call.request.idempotency_key));
@@ -401,7 +391,7 @@ HttpResponse Gateway::PostRequest(Call& call) {
     key = DerivedRequestKey(who->subject, call.params);
   }
   absl::StatusOr<iv1::SubmitCaseRequest> submission =
-      ToSubmission(call.params, *catalog_->Get(), who->subject, key, call.language);
+      ToSubmission(call.params, *catalog_->Current(), who->subject, key, call.language);
   if (!submission.ok()) {
     return ErrorResponse(400, std::string(submission.status().message()), call.format);
   }
@@ -419,9 +409,7 @@ HttpResponse Gateway::PostRequest(Call& call) {
 }
 
 HttpResponse Gateway::GetRequest(Call& call, const std::string& id) {
-  absl::StatusOr<auth::Principal> who = Caller(call);
-  if (!who.ok()) return ErrorResponse(403, std::string(who.status().message()), call.format);
-  if (auto limited = Limit(call, auth::CallerKey(*who))) return *limited;
+  const auth::Principal* who = &call.who;
   if (id.empty() || id.size() > 64) {
     return ErrorResponse(404, "service_request_id: not found", call.format);
   }
@@ -434,14 +422,12 @@ HttpResponse Gateway::GetRequest(Call& call, const std::string& id) {
     }
     return FromIntake(call, got.status());
   }
-  return Answer(200, Json::array({RequestOf(got->case_(), *catalog_->Get(), call.language)}),
+  return Answer(200, Json::array({RequestOf(got->case_(), *catalog_->Current(), call.language)}),
                 call.format, "service_requests");
 }
 
 HttpResponse Gateway::GetToken(Call& call, const std::string& token) {
-  absl::StatusOr<auth::Principal> who = Caller(call);
-  if (!who.ok()) return ErrorResponse(403, std::string(who.status().message()), call.format);
-  if (auto limited = Limit(call, auth::CallerKey(*who))) return *limited;
+  const auth::Principal* who = &call.who;
   if (!ValidKey(token)) return ErrorResponse(404, "token: not found", call.format);
   if (intake_ == nullptr) return FromIntake(call, absl::UnavailableError("no intake"));
   // The token is the request's idempotency key: with the system it names the case.
@@ -506,10 +492,8 @@ void SetTime(google::protobuf::Timestamp* out, absl::Time t) { events::SetTime(o
 }  // namespace
 
 HttpResponse Gateway::GetRequests(Call& call) {
-  absl::StatusOr<auth::Principal> who = Caller(call);
-  if (!who.ok()) return ErrorResponse(403, std::string(who.status().message()), call.format);
-  if (auto limited = Limit(call, auth::CallerKey(*who))) return *limited;
-  std::shared_ptr<const catalog::Catalog> catalog = catalog_->Get();
+  const auth::Principal* who = &call.who;
+  std::shared_ptr<const catalog::Catalog> catalog = catalog_->Current();
   Json list = Json::array();
   // Ids given: those requests, whatever the other filters say (as GeoReport v2 says).
   if (const std::string ids = Param(call.params, "service_request_id"); !ids.empty()) {
@@ -597,20 +581,16 @@ HttpResponse Gateway::GetRequests(Call& call) {
 }
 
 HttpResponse Gateway::GetUpdates(Call& call) {
-  absl::StatusOr<auth::Principal> who = Caller(call);
-  if (!who.ok()) return ErrorResponse(403, std::string(who.status().message()), call.format);
-  if (auto limited = Limit(call, auth::CallerKey(*who))) return *limited;
+  const auth::Principal* who = &call.who;
   absl::Time from, to;
   if (absl::Status s = DateRange(call.params, absl::Now(), &from, &to); !s.ok()) {
     return ErrorResponse(400, std::string(s.message()), call.format);
   }
-  int page = 1, page_size = 200;
-  if (Param(call.params, "page_size").empty()) {
-    // FixMyStreet sends no page: one answer of up to 200 updates, the oldest first.
-  }
+  int page = 1, page_size = 50;
   if (absl::Status s = PageParams(call.params, &page, &page_size); !s.ok()) {
     return ErrorResponse(400, std::string(s.message()), call.format);
   }
+  // FixMyStreet sends no page size: one answer of up to 200 updates, the oldest first.
   if (Param(call.params, "page_size").empty()) page_size = 200;
   if (intake_ == nullptr) return FromIntake(call, absl::UnavailableError("no intake"));
   iv1::ListCasesRequest query;
@@ -640,9 +620,7 @@ HttpResponse Gateway::GetUpdates(Call& call) {
 }
 
 HttpResponse Gateway::PostUpdate(Call& call) {
-  absl::StatusOr<auth::Principal> who = Caller(call);
-  if (!who.ok()) return ErrorResponse(403, std::string(who.status().message()), call.format);
-  if (auto limited = Limit(call, auth::CallerKey(*who))) return *limited;
+  const auth::Principal* who = &call.who;
   static constexpr absl::string_view kKnown[] = {
       "api_key",   "jurisdiction_id", "service_request_id", "description",
       "media_url", "update_id",       "updated_datetime",   "status",

@@ -10,12 +10,11 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/auth/auth.h"
-#include "libs/catalog/catalog.h"
+#include "libs/catalog/catalog_file.h"
 #include "services/open311/api_keys.h"
 #include "services/open311/intake_client.h"
 #include "services/open311/mapping.h"
@@ -51,21 +50,6 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// The catalogue file, read again when it changes (looked at once a second at most).
-class CatalogFile {
- public:
-  static absl::StatusOr<std::unique_ptr<CatalogFile>> Open(const std::string& path);
-  std::shared_ptr<const catalog::Catalog> Get();
-
- private:
-  explicit CatalogFile(std::string path) : path_(std::move(path)) {}
-  const std::string path_;
-  absl::Mutex mu_;
-  std::shared_ptr<const catalog::Catalog> catalog_ ABSL_GUARDED_BY(mu_);
-  int64_t mtime_ ABSL_GUARDED_BY(mu_) = -1;
-  absl::Time checked_ ABSL_GUARDED_BY(mu_);
-};
-
 struct GatewayOptions {
   std::string base_url;
   std::string jurisdiction_id;
@@ -79,8 +63,8 @@ struct GatewayOptions {
 class Gateway {
  public:
   // `intake` null: every call that needs it answers 503 (for tests of the rest).
-  Gateway(GatewayOptions options, CatalogFile* catalog, ApiKeyFile* keys, const auth::Guard* guard,
-          IntakeClient* intake, prometheus::Registry* registry);
+  Gateway(GatewayOptions options, catalog::CatalogFile* catalog, ApiKeyFile* keys,
+          const auth::Guard* guard, IntakeClient* intake, prometheus::Registry* registry);
 
   HttpResponse Handle(const HttpRequest& request);
 
@@ -103,17 +87,21 @@ class Gateway {
   // The caller of a call that needs one (api_key, bearer token or client certificate), or the
   // 403 to answer.
   absl::StatusOr<auth::Principal> Caller(const Call& call);
+  // Takes one request of `who` from the rate limit: the 429 to answer, or nothing.
   std::optional<HttpResponse> Limit(const Call& call, const std::string& who);
+  // The metrics of one request.
+  void Count(const std::string& endpoint, int status, absl::Duration took);
   HttpResponse FromIntake(const Call& call, const absl::Status& status);
 
   GatewayOptions options_;
-  CatalogFile* catalog_;
+  catalog::CatalogFile* catalog_;
   ApiKeyFile* keys_;
   const auth::Guard* guard_;
   IntakeClient* intake_;
   RateLimiter limiter_;
   prometheus::Family<prometheus::Counter>* requests_ = nullptr;
-  prometheus::Family<prometheus::Histogram>* seconds_ = nullptr;
+  // By endpoint (EndpointOf), made at construction: no buckets are built per request.
+  absl::flat_hash_map<std::string, prometheus::Histogram*> seconds_;
   prometheus::Counter* rate_limited_ = nullptr;
   prometheus::Family<prometheus::Counter>* upstream_errors_ = nullptr;
 };

@@ -1,10 +1,5 @@
 #include "services/open311/intake_client.h"
 
-#include <sys/stat.h>
-
-#include <fstream>
-#include <sstream>
-
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
@@ -12,17 +7,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/auth/auth.h"
+#include "libs/config/config.h"
 #include "libs/observability/log.h"
 
 namespace meldpunt::open311 {
 namespace {
 
 absl::StatusOr<std::string> ReadFile(const std::string& key, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(key, ": cannot read '", path, "'"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  absl::StatusOr<std::string> text = config::ReadFile(path);
+  if (!text.ok())
+    return absl::InvalidArgumentError(absl::StrCat(key, ": cannot read '", path, "'"));
+  return text;
 }
 
 absl::Status FromGrpc(const grpc::Status& status) {
@@ -61,9 +56,14 @@ absl::StatusOr<std::unique_ptr<IntakeClient>> IntakeClient::Create(const Gateway
   auto client = std::unique_ptr<IntakeClient>(
       new IntakeClient(grpc::CreateCustomChannel(config.intake_address, credentials, args),
                        config.intake_token_file, config.intake_timeout));
-  if (!config.intake_token_file.empty() && client->Token().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("intake.token_file: cannot read a token from '",
-                                                   config.intake_token_file, "'"));
+  if (client->token_file_ != nullptr) {
+    absl::StatusOr<std::string> token = client->token_file_->Read("intake.token_file");
+    if (!token.ok()) return token.status();
+    client->token_ = std::string(absl::StripAsciiWhitespace(*token));
+    if (client->token_.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("intake.token_file: '", config.intake_token_file, "' is empty"));
+    }
   }
   return client;
 }
@@ -72,28 +72,21 @@ IntakeClient::IntakeClient(std::shared_ptr<grpc::Channel> channel, std::string t
                            absl::Duration timeout)
     : channel_(std::move(channel)),
       stub_(intake::v1::Intake::NewStub(channel_)),
-      token_file_(std::move(token_file)),
-      timeout_(timeout) {}
+      timeout_(timeout),
+      token_file_(token_file.empty() ? nullptr : std::make_unique<WatchedFile>(token_file)) {}
 
 std::string IntakeClient::Token() {
-  if (token_file_.empty()) return "";
-  const absl::Time now = absl::Now();
-  absl::MutexLock lock(&mu_);
-  if (now - token_checked_ < absl::Seconds(1)) return token_;
-  token_checked_ = now;
-  struct stat st {};
-  const int64_t mtime = stat(token_file_.c_str(), &st) == 0
-                            ? st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec + st.st_size
-                            : -1;
-  if (mtime == token_mtime_) return token_;
-  absl::StatusOr<std::string> token = ReadFile("intake.token_file", token_file_);
-  if (!token.ok()) {
-    log::Error("intake.token_file cannot be read; keeping the last token",
-               {{"error", std::string(token.status().message())}});
-    return token_;
+  if (token_file_ == nullptr) return "";
+  if (auto changed = token_file_->Changed("intake.token_file")) {
+    if (changed->ok() && !absl::StripAsciiWhitespace(**changed).empty()) {
+      absl::MutexLock lock(&mu_);
+      token_ = std::string(absl::StripAsciiWhitespace(**changed));
+    } else {
+      log::Error("intake.token_file changed but holds no token; keeping the last one",
+                 {{"error", changed->ok() ? "empty" : std::string(changed->status().message())}});
+    }
   }
-  token_mtime_ = mtime;
-  token_ = std::string(absl::StripAsciiWhitespace(*token));
+  absl::MutexLock lock(&mu_);
   return token_;
 }
 
@@ -107,39 +100,36 @@ std::unique_ptr<grpc::ClientContext> IntakeClient::Context(const std::string& sy
   return context;
 }
 
-absl::StatusOr<intake::v1::SubmitCaseResponse> IntakeClient::Submit(
-    const std::string& system, const intake::v1::SubmitCaseRequest& request) {
-  intake::v1::SubmitCaseResponse response;
-  absl::Status status = FromGrpc(stub_->SubmitCase(Context(system).get(), request, &response));
+template <typename Request, typename Response>
+absl::StatusOr<Response> IntakeClient::Call(grpc::Status (intake::v1::Intake::Stub::*method)(
+                                                grpc::ClientContext*, const Request&, Response*),
+                                            const std::string& system, const Request& request) {
+  Response response;
+  absl::Status status = FromGrpc(((*stub_).*method)(Context(system).get(), request, &response));
   if (!status.ok()) return status;
   return response;
+}
+
+absl::StatusOr<intake::v1::SubmitCaseResponse> IntakeClient::Submit(
+    const std::string& system, const intake::v1::SubmitCaseRequest& request) {
+  return Call(&intake::v1::Intake::Stub::SubmitCase, system, request);
 }
 
 absl::StatusOr<intake::v1::GetCaseResponse> IntakeClient::Get(const std::string& system,
                                                               const std::string& case_id) {
   intake::v1::GetCaseRequest request;
   request.set_case_id(case_id);
-  intake::v1::GetCaseResponse response;
-  absl::Status status = FromGrpc(stub_->GetCase(Context(system).get(), request, &response));
-  if (!status.ok()) return status;
-  return response;
+  return Call(&intake::v1::Intake::Stub::GetCase, system, request);
 }
 
 absl::StatusOr<intake::v1::ListCasesResponse> IntakeClient::List(
     const std::string& system, const intake::v1::ListCasesRequest& request) {
-  intake::v1::ListCasesResponse response;
-  absl::Status status = FromGrpc(stub_->ListCases(Context(system).get(), request, &response));
-  if (!status.ok()) return status;
-  return response;
+  return Call(&intake::v1::Intake::Stub::ListCases, system, request);
 }
 
 absl::StatusOr<intake::v1::CaseResponse> IntakeClient::ProvideInformation(
     const std::string& system, const intake::v1::ProvideInformationRequest& request) {
-  intake::v1::CaseResponse response;
-  absl::Status status =
-      FromGrpc(stub_->ProvideInformation(Context(system).get(), request, &response));
-  if (!status.ok()) return status;
-  return response;
+  return Call(&intake::v1::Intake::Stub::ProvideInformation, system, request);
 }
 
 bool IntakeClient::Healthy() {

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "services/open311/config.h"
+#include "services/open311/watched_file.h"
 
 namespace meldpunt::open311 {
 
@@ -40,15 +41,18 @@ class IntakeClient {
                absl::Duration timeout);
   std::unique_ptr<grpc::ClientContext> Context(const std::string& system);
   std::string Token();
+  // One unary call of the stub for `system`.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(grpc::Status (intake::v1::Intake::Stub::*method)(
+                                    grpc::ClientContext*, const Request&, Response*),
+                                const std::string& system, const Request& request);
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<intake::v1::Intake::Stub> stub_;
-  const std::string token_file_;
   const absl::Duration timeout_;
+  std::unique_ptr<WatchedFile> token_file_;  // null: no token
   absl::Mutex mu_;
   std::string token_ ABSL_GUARDED_BY(mu_);
-  int64_t token_mtime_ ABSL_GUARDED_BY(mu_) = -1;
-  absl::Time token_checked_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time health_checked_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool healthy_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "libs/catalog/slug.h"
 #include "libs/events/codec.h"
 #include "services/open311/api_keys.h"
 
@@ -268,7 +269,7 @@ TEST(ApiKeysFile, EntriesAreCheckedAndKeysFoundByTheirDigest) {
   EXPECT_EQ(why("keys:\n  - {sha256: abc, system: a, role: submitter}\n"),
             "keys.yaml: keys[0].sha256: must be the 64 hex digits of the key's SHA-256");
   EXPECT_EQ(why("keys:\n  - {sha256: " + digest + ", system: A B, role: submitter}\n"),
-            "keys.yaml: keys[0].system: must be 1-64 of a-z, 0-9 and '-'");
+            std::string("keys.yaml: keys[0].system: ") + catalog::kSlugRule);
   EXPECT_EQ(why("keys:\n  - {sha256: " + digest + ", system: a, role: admin}\n"),
             "keys.yaml: keys[0].role: must be submitter: the gateway speaks for submitting "
             "systems only");

@@ -326,6 +326,15 @@ def pick_port(what, requested, previous, taken):
     return free_port(taken)
 
 
+def pick_listen(name, kind, fixed, prev, taken, args):
+    """A loopback host:port for a service's `kind` port ("grpc", "http", "admin"): the fixed one
+    with --fixed-ports, else its previous one when free, else a free one; taken from then on."""
+    taken.discard(port_of(prev.get(kind)))
+    port = pick_port("%s %s" % (name, kind), fixed if args.fixed_ports else 0,
+                     port_of(prev.get(kind)), taken)
+    return "%s:%d" % (LOOPBACK, port)
+
+
 def port_of(address):
     if not address:
         return 0
@@ -1072,14 +1081,8 @@ def cmd_start_services(args):
                     continue
                 binary_rel, grpc_fixed, admin_fixed = SERVICES[base]
                 prev = services.get(name, {})
-                taken.discard(port_of(prev.get("grpc")))
-                taken.discard(port_of(prev.get("admin")))
-                grpc_port = pick_port(name + " grpc", grpc_fixed if args.fixed_ports else 0,
-                                      port_of(prev.get("grpc")), taken)
-                admin_port = pick_port(name + " admin", admin_fixed if args.fixed_ports else 0,
-                                       port_of(prev.get("admin")), taken)
-                grpc = "%s:%d" % (LOOPBACK, grpc_port)
-                admin = "%s:%d" % (LOOPBACK, admin_port)
+                grpc = pick_listen(name, "grpc", grpc_fixed, prev, taken, args)
+                admin = pick_listen(name, "admin", admin_fixed, prev, taken, args)
                 env = {
                     "MELDPUNT_KAFKA_BROKERS": st["kafka"],
                     "MELDPUNT_REDIS_ADDRESS": st["redis"],
@@ -1138,14 +1141,8 @@ def start_gateway(d, st, args, name, base, bin_dir, config_dir, taken):
     if not upstream:
         raise StackError("%s: %s has no recorded gRPC address" % (name, GATEWAYS[base]))
     prev = services.get(name, {})
-    taken.discard(port_of(prev.get("http")))
-    taken.discard(port_of(prev.get("admin")))
-    http_port = pick_port(name + " http", http_fixed if args.fixed_ports else 0,
-                          port_of(prev.get("http")), taken)
-    admin_port = pick_port(name + " admin", admin_fixed if args.fixed_ports else 0,
-                           port_of(prev.get("admin")), taken)
-    http = "%s:%d" % (LOOPBACK, http_port)
-    admin = "%s:%d" % (LOOPBACK, admin_port)
+    http = pick_listen(name, "http", http_fixed, prev, taken, args)
+    admin = pick_listen(name, "admin", admin_fixed, prev, taken, args)
     env = {
         "MELDPUNT_HTTP_LISTEN": http,
         "MELDPUNT_ADMIN_LISTEN": admin,
