@@ -67,6 +67,9 @@ struct ServiceConfig {
   std::string key_store_address = "127.0.0.1:6380";
   // The category catalogue (AddCatalogKeys; libs/catalog). Empty: none (development only).
   std::string catalog_file;
+  // How long a rebuild's replay of the case log may take (AddRebuildKeys; libs/service's
+  // Application and RebuildGuard read it).
+  absl::Duration replay_timeout = absl::Minutes(30);
 
   auth::SecurityOptions security() const {
     return {.tls_cert_file = grpc_tls_cert_file,
@@ -293,6 +296,20 @@ void AddPrivacyKeys(Schema<T>& schema) {
               "backed up, and not the Redis of the derived state (which may be flushed and "
               "rebuilt from the log)",
               HostPort());
+}
+
+// The key of the services that rebuild derived state from the log by themselves (deadline-watch's
+// timers, notification's outbox): how long the replay may take.
+template <typename T>
+void AddRebuildKeys(Schema<T>& schema) {
+  schema.Duration("rebuild.timeout", &T::replay_timeout,
+                  "how long a rebuild of the service's state in Redis from the case log may take "
+                  "(the replay of meldpunt.case-events.v1 from its start, after Redis lost the "
+                  "state or on an operator's request); the lock that keeps the other replicas "
+                  "out lives 5 minutes longer",
+                  [](const absl::Duration& d) -> std::string {
+                    return d <= absl::ZeroDuration() ? "must be longer than 0s" : "";
+                  });
 }
 
 // The category catalogue every service reads (libs/catalog): checked whole at start and by

@@ -19,6 +19,13 @@
 
 namespace meldpunt::service {
 
+// What a replay does with one record of the log.
+using ReplayHandler = std::function<absl::Status(const events::Envelope&, const kafka::Record&)>;
+// A replay of the case log as a rebuild runs it: ReplayCaseLog bound by the composition root to
+// the service's config, consumer group prefix, timeout (rebuild.timeout) and lanes; a list of
+// records in a rebuild's unit test. Returns the records read.
+using CaseLogReplay = std::function<absl::StatusOr<int64_t>(const ReplayHandler& handle)>;
+
 // Calls `handle` for every decodable record of meldpunt.case-events.v1 up to the high watermarks
 // read at the start, retrying a record that fails for an outage until `timeout` (one that cannot
 // be handled, by its status's retry class, is passed over with an error log). Returns the records
