@@ -286,7 +286,7 @@ absl::Status Guard::RefuseCase(absl::string_view case_ref) const {
       absl::StrCat("case ", case_ref, ": not open to this caller (no such case, or not yours)")));
 }
 
-absl::StatusOr<Principal> Guard::Admit(const grpc::ServerContext& context,
+absl::StatusOr<Principal> Guard::Admit(const grpc::ServerContextBase& context,
                                        absl::string_view method) const {
   const auto& metadata = context.client_metadata();
   std::string on_behalf_of;

@@ -154,7 +154,7 @@ class Guard {
   static std::unique_ptr<Guard> Open();
 
   // Authenticates the call and checks that its role may call `method`.
-  absl::StatusOr<Principal> Admit(const grpc::ServerContext& context,
+  absl::StatusOr<Principal> Admit(const grpc::ServerContextBase& context,
                                   absl::string_view method) const;
   // Same, from the parts of a call (the `authorization` header, the verified client certificate
   // as PEM, gRPC's x509_pem_cert, the kOnBehalfOfHeader value); for tests and for Admit.

@@ -1,5 +1,7 @@
 #include "libs/events/event_log.h"
 
+#include <memory>
+
 #include "libs/events/topics.h"
 
 namespace meldpunt::events {
@@ -19,6 +21,22 @@ absl::StatusOr<Appended> KafkaEventLog::Append(const Envelope& envelope, absl::T
   absl::StatusOr<kafka::Delivered> delivered = producer_.Send(ToRecord(topic_, envelope), deadline);
   if (!delivered.ok()) return delivered.status();
   return Appended{delivered->partition, delivered->offset};
+}
+
+void EventLog::AppendAsync(const Envelope& envelope, absl::Time deadline,
+                           std::function<void(absl::StatusOr<Appended>)> done) {
+  done(Append(envelope, deadline));
+}
+
+void KafkaEventLog::AppendAsync(const Envelope& envelope, absl::Time /*deadline*/,
+                                std::function<void(absl::StatusOr<Appended>)> done) {
+  auto shared = std::make_shared<std::function<void(absl::StatusOr<Appended>)>>(std::move(done));
+  absl::Status queued = producer_.SendAsync(
+      ToRecord(topic_, envelope), [shared](absl::StatusOr<kafka::Delivered> delivered) {
+        if (!delivered.ok()) return (*shared)(delivered.status());
+        (*shared)(Appended{delivered->partition, delivered->offset});
+      });
+  if (!queued.ok()) (*shared)(queued);
 }
 
 }  // namespace meldpunt::events

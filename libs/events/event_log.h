@@ -6,6 +6,7 @@
 //   ASSIGN_OR_RETURN(Appended at, log.Append(envelope, absl::Now() + absl::Seconds(5)));
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -25,6 +26,12 @@ class EventLog {
   virtual ~EventLog() = default;
   // OK only once the event is durable (acks=all); UNAVAILABLE when that is not known by `deadline`.
   virtual absl::StatusOr<Appended> Append(const Envelope& envelope, absl::Time deadline) = 0;
+  // Appends without waiting: `done` runs once with where the event is once it is durable, or the
+  // error (on the caller's thread when the append is refused at once; KafkaEventLog: else on the
+  // producer's poll thread, by its delivery timeout at the latest, so keep `done` short).
+  // The default calls Append with `deadline` and then `done`.
+  virtual void AppendAsync(const Envelope& envelope, absl::Time deadline,
+                           std::function<void(absl::StatusOr<Appended>)> done);
 };
 
 // The Kafka record for an envelope on `topic`: key = case id, headers event-id and event-type.
@@ -35,6 +42,9 @@ class KafkaEventLog final : public EventLog {
   explicit KafkaEventLog(kafka::Producer& producer, std::string topic = kCaseEventsTopicName())
       : producer_(producer), topic_(std::move(topic)) {}
   absl::StatusOr<Appended> Append(const Envelope& envelope, absl::Time deadline) override;
+  // Bounded by the producer's delivery timeout (kafka.produce_timeout), not by `deadline`.
+  void AppendAsync(const Envelope& envelope, absl::Time deadline,
+                   std::function<void(absl::StatusOr<Appended>)> done) override;
 
   static std::string kCaseEventsTopicName();
 

@@ -15,6 +15,12 @@
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::intake {
+namespace {
+
+// Each runs a Redis round trip and answers a call; four keep up with the producer's callbacks.
+constexpr int kCompletionThreads = 4;
+
+}  // namespace
 
 IntakeApp::IntakeApp(IntakeConfig config)
     : config_(std::move(config)), registry_(std::make_shared<prometheus::Registry>()) {}
@@ -33,7 +39,7 @@ absl::Status IntakeApp::Start() {
   ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-intake"));
   producer_->ExportMetrics(*registry_);
   event_log_ = std::make_unique<events::KafkaEventLog>(*producer_);
-  ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {RedisCaseStore::CasScript()}));
+  ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, RedisCaseStore::Scripts()));
   ASSIGN_OR_RETURN(privacy_, service::ConnectKeyStoreAtStart(config_));
   audit_ = std::make_unique<audit::KafkaAuditTrail>(*producer_);
   store_ = std::make_unique<RedisCaseStore>(*redis_);
@@ -47,23 +53,26 @@ absl::Status IntakeApp::Start() {
   const CommandRules rules{.reopen_window = config_.reopen_window,
                            .received_at_max_age = config_.received_at_max_age,
                            .received_at_systems = config_.received_at_systems};
-  logic_ = std::make_unique<IntakeLogic>(*event_log_, *store_, clock_,
-                                         IntakeOptions{.append_timeout = config_.produce_timeout,
-                                                       .projection_wait = config_.projection_wait,
-                                                       .rules = rules,
-                                                       .keys = privacy_.keys.get(),
-                                                       .sealer = privacy_.sealer.get(),
-                                                       .rebuilding = &rebuilding_,
-                                                       .incomplete =
-                                                           [this] {
-                                                             // Unknown counts as incomplete:
-                                                             // "retry", never a false NOT_FOUND.
-                                                             absl::StatusOr<bool> intact =
-                                                                 store_->Intact();
-                                                             return !intact.ok() || !*intact;
-                                                           },
-                                                       .catalog = catalog_.get()},
-                                         &fold_watch_);
+  completions_ = std::make_unique<Completions>(kCompletionThreads);
+  logic_ = std::make_unique<IntakeLogic>(
+      *event_log_, *store_, clock_,
+      IntakeOptions{
+          .append_timeout = config_.produce_timeout,
+          .projection_wait = config_.projection_wait,
+          .rules = rules,
+          .keys = privacy_.keys.get(),
+          .sealer = privacy_.sealer.get(),
+          .rebuilding = &rebuilding_,
+          .incomplete =
+              [this] {
+                // Unknown counts as incomplete:
+                // "retry", never a false NOT_FOUND.
+                absl::StatusOr<bool> intact = store_->Intact();
+                return !intact.ok() || !*intact;
+              },
+          .catalog = catalog_.get(),
+          .defer = [this](std::function<void()> work) { completions_->Post(std::move(work)); }},
+      &fold_watch_);
   dead_letters_ = service::MakeDeadLetters(config_, *security_.guard, *producer_, "intake",
                                            config_.consumer_group,
                                            [this](const events::Envelope& e, const kafka::Record&) {
@@ -349,7 +358,8 @@ void IntakeApp::Stop() {
   if (retention_thread_.joinable()) retention_thread_.join();
   if (watch_thread_.joinable()) watch_thread_.join();
   if (started_.exchange(false)) {
-    grpc_.Shutdown(config_.shutdown_grace);
+    grpc_.Shutdown(config_.shutdown_grace);  // waits for every SubmitCase to be answered
+    completions_.reset();
     absl::MutexLock lock(&projection_mu_);
     if (projection_) projection_->Stop();
     if (producer_) (void)producer_->Flush(absl::Seconds(5));

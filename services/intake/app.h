@@ -27,6 +27,7 @@
 #include "libs/service/dead_letters.h"
 #include "libs/service/readiness.h"
 #include "libs/service/wiring.h"
+#include "services/intake/completions.h"
 #include "services/intake/config.h"
 #include "services/intake/intake_logic.h"
 #include "services/intake/intake_service.h"
@@ -92,6 +93,8 @@ class IntakeApp {
   std::unique_ptr<catalog::CatalogFile> catalog_;
   FoldWatch fold_watch_;  // the projection consumer tells waiting calls what it folded
   std::unique_ptr<IntakeLogic> logic_;
+  // SubmitCase's last step after Kafka's acknowledgement (before logic_ goes, which it calls).
+  std::unique_ptr<Completions> completions_;
   std::unique_ptr<IntakeService> service_;
   std::unique_ptr<CaseWorkService> casework_;
   std::unique_ptr<AdminService> admin_service_;

@@ -29,6 +29,19 @@ redis.call('RPUSH', KEYS[3], ARGV[5])
 return 'OK'
 )lua";
 
+// KEYS: case hash, event id set, history list, listing index, reference.
+// ARGV: event id, pb, history entry, index member, case id.
+constexpr char kCreateLua[] = R"lua(
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 'DUP' end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'EXISTS' end
+redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'ver', '1')
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('RPUSH', KEYS[3], ARGV[3])
+redis.call('ZADD', KEYS[4], 0, ARGV[4])
+redis.call('SET', KEYS[5], ARGV[5])
+return 'OK'
+)lua";
+
 constexpr int kMaxCasAttempts = 20;
 constexpr char kIndexKey[] = "mp:cases";
 constexpr int kListBatch = 100;
@@ -48,9 +61,22 @@ std::string Micros20(absl::Time time) {
   return buffer;
 }
 
+v1::HistoryEntry HistoryEntryOf(const events::Envelope& envelope) {
+  v1::HistoryEntry entry;
+  entry.set_event_id(envelope.event_id());
+  entry.set_type(envelope.type());
+  *entry.mutable_occurred_at() = envelope.occurred_at();
+  *entry.mutable_actor() = envelope.actor();
+  entry.set_producer(envelope.producer());
+  *entry.mutable_event() = envelope;
+  return entry;
+}
+
 }  // namespace
 
-redis::Script RedisCaseStore::CasScript() { return {"case_cas", kCasLua}; }
+std::vector<redis::Script> RedisCaseStore::Scripts() {
+  return {{"case_cas", kCasLua}, {"case_create", kCreateLua}};
+}
 
 std::string RedisCaseStore::CaseKey(const std::string& case_id) {
   return absl::StrCat("mp:case:{", case_id, "}");
@@ -145,18 +171,37 @@ absl::StatusOr<SubmissionStart> RedisCaseStore::BeginSubmission(const std::strin
   return start;
 }
 
+absl::StatusOr<bool> CaseStore::Create(const events::Envelope& envelope, Case* folded) {
+  ASSIGN_OR_RETURN(ApplyOutcome outcome, Apply(envelope, -1, folded));
+  return outcome == ApplyOutcome::kApplied;
+}
+
+absl::StatusOr<bool> RedisCaseStore::Create(const events::Envelope& envelope, Case* folded) {
+  if (envelope.payload_case() != events::Envelope::kCaseSubmitted) {
+    return absl::InvalidArgumentError("only a CaseSubmitted creates a case");
+  }
+  Case next;
+  RETURN_IF_ERROR(domain::Apply(next, envelope));
+  const std::string key = CaseKey(envelope.case_id());
+  ASSIGN_OR_RETURN(
+      redis::Reply result,
+      redis_.Script(
+          "case_create",
+          {key, key + ":events", key + ":history", kIndexKey, RefKey(next.reference())},
+          {envelope.event_id(), next.SerializeAsString(),
+           HistoryEntryOf(envelope).SerializeAsString(), IndexMember(next), next.case_id()}));
+  RETURN_IF_ERROR(redis::ReplyStatus(result));
+  if (result.str != "OK") return false;
+  if (folded != nullptr) *folded = std::move(next);
+  return true;
+}
+
 absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envelope, int64_t offset,
                                                    Case* folded) {
   const std::string key = CaseKey(envelope.case_id());
   const std::string events_key = key + ":events";
   const std::string history_key = key + ":history";
-  v1::HistoryEntry entry;
-  entry.set_event_id(envelope.event_id());
-  entry.set_type(envelope.type());
-  *entry.mutable_occurred_at() = envelope.occurred_at();
-  *entry.mutable_actor() = envelope.actor();
-  entry.set_producer(envelope.producer());
-  *entry.mutable_event() = envelope;
+  v1::HistoryEntry entry = HistoryEntryOf(envelope);
   // A submission almost always starts a case nobody folded yet: try that first without reading
   // (the script refuses it as CONFLICT when the case exists, and the loop then reads it).
   bool assume_new = envelope.payload_case() == events::Envelope::kCaseSubmitted;

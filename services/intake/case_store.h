@@ -10,6 +10,8 @@
 //                           the listing index, newest last
 //   mp:submit:{<id>}        short-lived lock while a submission is being appended
 //
+// Create() writes a new case straight after its CaseSubmitted is durable (SubmitCase's
+// read-your-writes); the fold then finds the event's id and drops it.
 // Apply() folds with optimistic concurrency (a Lua compare-and-set on ver) and stores the event's
 // offset with the state in the same script: an event at or below the stored offset, or one whose
 // id was folded before, changes nothing, so the projection applies each event exactly once.
@@ -71,6 +73,13 @@ class CaseStore {
   // `folded` (may be null) gets the case after the event when it was applied or refused.
   virtual absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& envelope, int64_t offset,
                                              Case* folded = nullptr) = 0;
+  // Writes a new case from its first event (CaseSubmitted), with its indexes, as soon as that
+  // event is durable: SubmitCase's read-your-writes without waiting for the fold. No offset is
+  // stored: the fold of the same event later finds its id and drops it, and the case's later
+  // events fold on top in log order (an offset here could be a repeat's, past events of the
+  // case the fold has yet to apply). True: written now (`folded` gets the case); false: the case
+  // exists already (folded from the log, or written by a concurrent call).
+  virtual absl::StatusOr<bool> Create(const events::Envelope& envelope, Case* folded);
   virtual absl::StatusOr<bool> HasEvent(const std::string& case_id,
                                         const std::string& event_id) = 0;
   // The offset of the last event folded for the case, or -1.
@@ -107,6 +116,9 @@ class RedisCaseStore final : public CaseStore {
   absl::StatusOr<std::optional<Case>> Get(const std::string& case_id) override;
   absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& envelope, int64_t offset,
                                      Case* folded = nullptr) override;
+  // One round trip (a script; the store runs on one Redis, not a cluster: the index and the
+  // reference are keys of other slots, as in BeginSubmission).
+  absl::StatusOr<bool> Create(const events::Envelope& envelope, Case* folded) override;
   absl::StatusOr<bool> HasEvent(const std::string& case_id, const std::string& event_id) override;
   absl::StatusOr<int64_t> AppliedOffset(const std::string& case_id) override;
   absl::StatusOr<std::optional<std::string>> ResolveReference(
@@ -135,7 +147,7 @@ class RedisCaseStore final : public CaseStore {
   absl::Status UnlockRebuild(const std::string& owner);
 
   // The scripts this store needs loaded on every Redis connection.
-  static redis::Script CasScript();
+  static std::vector<redis::Script> Scripts();
   static std::string CaseKey(const std::string& case_id);
   // The listing index member of a case.
   static std::string IndexMember(const Case& c);

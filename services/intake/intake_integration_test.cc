@@ -1,6 +1,7 @@
 // The intake in-process against the real Kafka broker and redis-server of the test stack, called
 // over real gRPC.
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/client_unary_call.h>
 
 #include <gtest/gtest.h>
 
@@ -151,6 +152,30 @@ TEST_F(IntakeIntegration, BadInputIsInvalidArgumentWithTheField) {
   get.set_case_id(events::CaseIdFor(request.submitting_system(), request.request_key()));
   v1::GetCaseResponse got;
   EXPECT_EQ(stub->GetCase(&get_context, get, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // A request that does not parse (a description that is not UTF-8) names its field too.
+  auto broken = Request(testing::UniqueName("utf8"));
+  broken.mutable_draft()->set_description("Lamp @@ stuk");
+  std::string bytes = broken.SerializeAsString();
+  bytes.replace(bytes.find("@@"), 2, "\xc3\x28");
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(app.grpc_port()),
+                                     grpc::InsecureChannelCredentials());
+  grpc::internal::RpcMethod method("/meldpunt.intake.v1.Intake/SubmitCase",
+                                   grpc::internal::RpcMethod::NORMAL_RPC);
+  grpc::ClientContext raw_context;
+  raw_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer raw_request(&slice, 1);
+  grpc::ByteBuffer raw_response;
+  grpc::Status unparsable = grpc::internal::BlockingUnaryCall(channel.get(), method, &raw_context,
+                                                              raw_request, &raw_response);
+  ASSERT_EQ(unparsable.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(unparsable.error_message(), "draft.description: is not valid UTF-8");
+  google::rpc::Status unparsable_rich;
+  ASSERT_TRUE(unparsable_rich.ParseFromString(unparsable.error_details()));
+  google::rpc::BadRequest unparsable_bad;
+  ASSERT_TRUE(unparsable_bad.ParseFromString(unparsable_rich.details(0).value()));
+  EXPECT_EQ(unparsable_bad.field_violations(0).field(), "draft.description");
   app.Stop();
 }
 
@@ -223,12 +248,16 @@ TEST_F(IntakeIntegration, ACaseSubmittedAcrossARebuildIsNeverNotFound) {
     if (step != "replayed") return;
     ++steps;
     v1::SubmitCaseResponse response;
-    // The projection consumer is stopped: OK from the event itself after projection_wait.
+    // The projection consumer is stopped; the intake writes the new case itself.
     grpc::Status submitted = Submit(*stub, Request(testing::UniqueName("across")), &response);
     ASSERT_TRUE(submitted.ok()) << submitted.error_message();
     case_id = response.case_id();
-    // What the FLUSHALL did to a claim made before it.
-    auto removed = (*redis)->Command({"DEL", "mp:ref:{" + response.reference() + "}"});
+    grpc::Status written = get_case(case_id);
+    EXPECT_TRUE(written.ok()) << written.error_code() << " " << written.error_message();
+    // What the FLUSHALL did to a claim and a case written before it.
+    const std::string key = "mp:case:{" + case_id + "}";
+    auto removed = (*redis)->Command(
+        {"DEL", "mp:ref:{" + response.reference() + "}", key, key + ":events", key + ":history"});
     ASSERT_TRUE(removed.ok()) << removed.status();
     during = get_case(case_id);
   });

@@ -1,9 +1,12 @@
 #include "services/intake/intake_logic.h"
 
+#include <algorithm>
 #include <functional>
+#include <memory>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "libs/calendar/calendar.h"
 #include "libs/domain/case_state.h"
@@ -120,6 +123,94 @@ absl::StatusOr<Case> IntakeLogic::AppendAndWait(const events::Envelope& envelope
 
 absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& request,
                                                  absl::Time deadline, const std::string& actor) {
+  absl::Notification answered;
+  absl::StatusOr<SubmitResult> result;
+  SubmitAsync(request, deadline, actor, [&](absl::StatusOr<SubmitResult> r) {
+    result = std::move(r);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return result;
+}
+
+void IntakeLogic::Defer(std::function<void()> work) const {
+  if (options_.defer) return options_.defer(std::move(work));
+  work();
+}
+
+void IntakeLogic::SubmitAsync(const v1::SubmitCaseRequest& request, absl::Time deadline,
+                              const std::string& actor, SubmitDone done) {
+  absl::StatusOr<Prepared> prepared = Prepare(request, actor);
+  if (!prepared.ok()) return done(prepared.status());
+  if (prepared->existing.has_value()) {
+    return done(SubmitResult{*std::move(prepared->existing), false});
+  }
+  if (prepared->locked_out) {
+    const std::string case_id = prepared->envelope.case_id();
+    return Defer([this, case_id, deadline, done = std::move(done)] {
+      done(AwaitOtherSubmission(case_id, deadline));
+    });
+  }
+  auto envelope = std::make_shared<const events::Envelope>(std::move(prepared->envelope));
+  const absl::Time append_deadline = std::min(deadline, absl::Now() + options_.append_timeout);
+  log_.AppendAsync(
+      *envelope, append_deadline,
+      [this, envelope, done = std::move(done)](absl::StatusOr<events::Appended> appended) mutable {
+        Defer([this, envelope, appended = std::move(appended), done = std::move(done)] {
+          done(FinishSubmission(*envelope, appended));
+        });
+      });
+}
+
+absl::StatusOr<SubmitResult> IntakeLogic::AwaitOtherSubmission(const std::string& case_id,
+                                                               absl::Time deadline) {
+  std::optional<Case> shown;
+  ASSIGN_OR_RETURN(bool appeared, PollUntil(
+                                      [&]() -> absl::StatusOr<bool> {
+                                        ASSIGN_OR_RETURN(shown, store_.Get(case_id));
+                                        return shown.has_value();
+                                      },
+                                      deadline - absl::Milliseconds(50)));
+  if (appeared) return SubmitResult{*std::move(shown), false};
+  return absl::UnavailableError(
+      "a submission with this request_key is still in progress; retry with the same key");
+}
+
+absl::StatusOr<SubmitResult> IntakeLogic::FinishSubmission(
+    const events::Envelope& envelope, const absl::StatusOr<events::Appended>& appended) {
+  const std::string& case_id = envelope.case_id();
+  if (!appended.ok()) {
+    (void)store_.ReleaseSubmission(case_id);
+    return appended.status();
+  }
+  // The event is durable: the answer is OK from here on. The case goes into the projection now,
+  // so the caller's next read shows it; the fold will find the event's id and drop it.
+  Case c;
+  absl::StatusOr<bool> created = store_.Create(envelope, &c);
+  if (created.ok() && !*created) {
+    // Folded from the log already (or by a retry of this submission that lost its answer).
+    absl::StatusOr<std::optional<Case>> shown = store_.Get(case_id);
+    if (shown.ok() && shown->has_value()) {
+      c = **std::move(shown);
+      created = true;
+    }
+  }
+  if (!created.ok() || !*created) {
+    log::Warning("the new case could not be written to the projection; answering from the event",
+                 {{"case_id", case_id},
+                  {"event_id", envelope.event_id()},
+                  {"error", created.ok() ? "not readable" : created.status().ToString()}});
+    c = Case();
+    RETURN_IF_ERROR(domain::Apply(c, envelope));
+  }
+  log::Info("case submitted", {{"case_id", case_id},
+                               {"reference", envelope.case_submitted().reference()},
+                               {"trace_id", envelope.correlation_id()}});
+  return SubmitResult{std::move(c), true};
+}
+
+absl::StatusOr<IntakeLogic::Prepared> IntakeLogic::Prepare(const v1::SubmitCaseRequest& request,
+                                                           const std::string& actor) {
   RETURN_IF_ERROR(domain::ValidateSubmission(request.submitting_system(), request.request_key(),
                                              request.draft()));
   if (request.correlation_id().size() > 128) {
@@ -160,19 +251,13 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
       events::ReferenceFor(case_id, absl::ToCivilYear(now, calendar::BrusselsTimeZone()).year(), 8);
   ASSIGN_OR_RETURN(SubmissionStart start,
                    store_.BeginSubmission(case_id, first_reference, options_.submission_lock));
-  if (start.existing.has_value()) return SubmitResult{*std::move(start.existing), false};
+  if (start.existing.has_value()) return Prepared{*std::move(start.existing), false, {}};
+  Prepared prepared;
   if (!start.locked) {
-    // A concurrent call with the same key is appending it: answer with its case once it shows.
-    std::optional<Case> shown;
-    ASSIGN_OR_RETURN(bool appeared, PollUntil(
-                                        [&]() -> absl::StatusOr<bool> {
-                                          ASSIGN_OR_RETURN(shown, store_.Get(case_id));
-                                          return shown.has_value();
-                                        },
-                                        deadline - absl::Milliseconds(50)));
-    if (appeared) return SubmitResult{*std::move(shown), false};
-    return absl::UnavailableError(
-        "a submission with this request_key is still in progress; retry with the same key");
+    // A concurrent call with the same key is appending it: answered once its case shows.
+    prepared.locked_out = true;
+    prepared.envelope.set_case_id(case_id);
+    return prepared;
   }
 
   absl::StatusOr<std::string> reference =
@@ -205,15 +290,8 @@ absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& re
   // Deterministic: a retry after a lost answer appends the same event id, which consumers drop.
   events::Finish(envelope, events::DeterministicId("submitted", {case_id}));
 
-  absl::StatusOr<Case> c = AppendAndWait(envelope, Case(), deadline);
-  if (!c.ok()) {
-    (void)store_.ReleaseSubmission(case_id);
-    return c.status();
-  }
-  log::Info(
-      "case submitted",
-      {{"case_id", case_id}, {"reference", *reference}, {"trace_id", envelope.correlation_id()}});
-  return SubmitResult{*std::move(c), true};
+  prepared.envelope = std::move(envelope);
+  return prepared;
 }
 
 bool IntakeLogic::MaySetReceivedAt(const std::string& submitting_system) const {

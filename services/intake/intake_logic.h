@@ -11,6 +11,8 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -49,12 +51,17 @@ struct IntakeOptions {
   // The category catalogue: a new case's category must be in it and active. Null: categories are
   // checked as ids only (development).
   catalog::CatalogFile* catalog = nullptr;
+  // Runs the last step of an asynchronous submission off the producer's poll thread (the app: a
+  // Completions pool). Null: at once, on the thread that reports the append.
+  std::function<void(std::function<void()>)> defer;
 };
 
 struct SubmitResult {
   Case c;
   bool created = false;
 };
+
+using SubmitDone = std::function<void(absl::StatusOr<SubmitResult>)>;
 
 struct CommandResult {
   Case c;
@@ -78,6 +85,14 @@ class IntakeLogic {
   // (MaySetReceivedAt).
   absl::StatusOr<SubmitResult> Submit(const v1::SubmitCaseRequest& request, absl::Time deadline,
                                       const std::string& actor = "");
+  // The same without holding the calling thread: it checks the request, starts the submission
+  // (one Redis round trip) and seals the reporter, then returns; `done` runs once, with the
+  // answer. For a new case, once Kafka acknowledged the event, the case is written to the
+  // projection (CaseStore::Create, the second round trip) and answered: no wait for the fold.
+  // `done` runs on this thread when the answer is known at once (bad input, a known key),
+  // else through `defer`.
+  void SubmitAsync(const v1::SubmitCaseRequest& request, absl::Time deadline,
+                   const std::string& actor, SubmitDone done);
   // Whether a submitting system of the submitter role may set draft.received_at.
   bool MaySetReceivedAt(const std::string& submitting_system) const;
   // The catalogue in force (null without one).
@@ -114,6 +129,21 @@ class IntakeLogic {
   // Appends and waits until the projection has folded it; the case after the event.
   absl::StatusOr<Case> AppendAndWait(const events::Envelope& envelope, const Case& before,
                                      absl::Time deadline);
+  // What a submission knows before its append: the answer already (a known key), or that
+  // another call holds the key, or the event to append.
+  struct Prepared {
+    std::optional<Case> existing;
+    bool locked_out = false;
+    events::Envelope envelope;
+  };
+  absl::StatusOr<Prepared> Prepare(const v1::SubmitCaseRequest& request, const std::string& actor);
+  // After the append: writes the new case (or reads it when it is there already) and answers.
+  absl::StatusOr<SubmitResult> FinishSubmission(const events::Envelope& envelope,
+                                                const absl::StatusOr<events::Appended>& appended);
+  // A concurrent call with the same key is appending it: its case once it shows.
+  absl::StatusOr<SubmitResult> AwaitOtherSubmission(const std::string& case_id,
+                                                    absl::Time deadline);
+  void Defer(std::function<void()> work) const;
   absl::StatusOr<std::string> ReserveReference(const std::string& case_id, absl::Time now);
   // Whether a submission claimed this case's reference (this year or last).
   absl::StatusOr<bool> SubmissionSeen(const std::string& case_id);

@@ -1,7 +1,10 @@
 #include "services/intake/intake_logic.h"
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -279,41 +282,78 @@ TEST_F(IntakeLogicTest, KafkaUnavailableIsUnavailableAndARetryWorks) {
   EXPECT_TRUE(retry->created);
 }
 
-TEST_F(IntakeLogicTest, AnswersFromTheEventWhenTheProjectionLags) {
-  log_.consumer = nullptr;  // nobody folds
+TEST_F(IntakeLogicTest, ASubmissionWritesItsCaseAndTheFoldDropsTheEvent) {
+  log_.consumer = nullptr;  // no fold: the case in the store is the submission's own write
   auto result = logic_.Submit(Request(), Deadline());
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->c.state(), t::RECEIVED);
+  EXPECT_TRUE(result->created);
+  const std::string id = result->c.case_id();
+  ASSERT_EQ(store_.cases.count(id), 1u);
+  EXPECT_EQ(store_.cases[id].reference(), result->c.reference());
+  EXPECT_EQ(store_.AppliedOffset(id).value(), -1) << "no offset: the fold still owns it";
+  // The fold of the same event finds its id: nothing is applied twice.
+  EXPECT_EQ(store_.Apply(log_.appended.back(), 0).value(), ApplyOutcome::kDuplicate);
 }
 
-TEST_F(IntakeLogicTest, AFoldThisIntakeReportsAnswersTheSubmission) {
-  // The projection consumer of this intake tells the waiting call what it folded: the answer is
-  // that case, not a Redis read (the store here never shows it) nor the event itself.
-  FoldWatch watch;
-  IntakeLogic logic(log_, store_, clock_, {.projection_wait = absl::Milliseconds(50)}, &watch);
+TEST_F(IntakeLogicTest, ARepeatedSubmissionAppendedLaterLosesNoEventBetween) {
+  // The first append (offset 0) lost its answer and nobody folded it; routing already reacted
+  // to it (offset 1). The retry appends the same event again (offset 2) and writes the case.
+  // Had that write stored offset 2, the fold would drop the event at offset 1.
   log_.consumer = nullptr;
-  log_.on_append = [&](const events::Envelope& e) {
-    Case folded;
-    ASSERT_TRUE(domain::Apply(folded, e).ok());
-    folded.set_rejected_events(7);  // a mark only the watch's case carries
-    watch.Folded(e.case_id(), e.event_id(), &folded);
-  };
-  absl::StatusOr<SubmitResult> r = logic.Submit(Request(), Deadline());
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_TRUE(r->created);
-  EXPECT_EQ(r->c.rejected_events(), 7);
-  EXPECT_EQ(watch.waiting(), 0u);
+  ASSERT_TRUE(logic_.Submit(Request(), Deadline()).ok());
+  const events::Envelope first = log_.appended.back();
+  store_.cases.clear();
+  store_.seen.clear();
+  store_.locks.clear();
+  events::Envelope routed = events::NewEnvelope(first.case_id(), "routing", clock_.Now());
+  routed.mutable_case_routed()->set_department("public-works");
+  events::Finish(routed, "ev-routed");
+  log_.appended.push_back(routed);
+  auto retry = logic_.Submit(Request(), Deadline());
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  ASSERT_EQ(log_.appended.size(), 3u);
+  for (int64_t offset = 0; offset < 3; ++offset) {
+    ASSERT_TRUE(store_.Apply(log_.appended[offset], offset).ok());
+  }
+  EXPECT_EQ(store_.cases[first.case_id()].department(), "public-works");
+  EXPECT_EQ(store_.AppliedOffset(first.case_id()).value(), 1);
+}
 
-  // A repeat (the fold found the event folded before) gives no case: the store answers.
-  log_.consumer = &store_;
-  log_.on_append = [&](const events::Envelope& e) {
-    watch.Folded(e.case_id(), e.event_id(), nullptr);
+TEST_F(IntakeLogicTest, AnswersFromTheEventWhenTheProjectionCannotBeWritten) {
+  log_.consumer = nullptr;
+  log_.on_append = [&](const events::Envelope&) {
+    store_.error = absl::UnavailableError("redis went away");
   };
-  absl::StatusOr<SubmitResult> second = logic.Submit(Request("req-2"), Deadline());
-  ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_EQ(second->c.rejected_events(), 0);
-  EXPECT_EQ(second->c.case_id(), events::CaseIdFor("web-form", "req-2"));
-  EXPECT_EQ(store_.cases.count(second->c.case_id()), 1u);
+  auto result = logic_.Submit(Request(), Deadline());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->created);
+  EXPECT_EQ(result->c.state(), t::RECEIVED);
+  EXPECT_TRUE(store_.cases.empty());
+}
+
+TEST_F(IntakeLogicTest, TheLastStepRunsWhereTheAppTellsIt) {
+  std::vector<std::function<void()>> deferred;
+  IntakeLogic logic(log_, store_, clock_, {.defer = [&](std::function<void()> work) {
+                      deferred.push_back(std::move(work));
+                    }});
+  std::optional<absl::StatusOr<SubmitResult>> answer;
+  logic.SubmitAsync(Request(), Deadline(), "",
+                    [&](absl::StatusOr<SubmitResult> r) { answer = std::move(r); });
+  ASSERT_EQ(log_.appended.size(), 1u) << "appended before SubmitAsync returned";
+  EXPECT_FALSE(answer.has_value()) << "answered only by the deferred step";
+  ASSERT_EQ(deferred.size(), 1u);
+  deferred[0]();
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_TRUE(answer->ok()) << answer->status();
+  EXPECT_TRUE((*answer)->created);
+  // Bad input is answered at once, on the calling thread.
+  v1::SubmitCaseRequest bad = Request("req-bad");
+  bad.mutable_draft()->set_description("");
+  answer.reset();
+  logic.SubmitAsync(bad, Deadline(), "", [&](absl::StatusOr<SubmitResult> r) { answer = r; });
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(deferred.size(), 1u);
 }
 
 TEST_F(IntakeLogicTest, ASubmittedCaseTheProjectionLacksIsRetryNotNotFound) {
@@ -321,6 +361,8 @@ TEST_F(IntakeLogicTest, ASubmittedCaseTheProjectionLacksIsRetryNotNotFound) {
   auto result = logic_.Submit(Request(), Deadline());
   ASSERT_TRUE(result.ok()) << result.status();
   const std::string case_id = result->c.case_id();
+  store_.cases.erase(case_id);  // its write was lost (Redis restarted without it)
+  store_.seen.erase(case_id);
   auto got = logic_.Get(case_id);
   EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable) << got.status();
   EXPECT_NE(got.status().message().find("retry"), std::string::npos);

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/domain/disclosure.h"
+#include "libs/grpc/raw.h"
 #include "libs/grpc/status.h"
 #include "libs/grpc/trace.h"
 
@@ -12,7 +13,7 @@ namespace {
 namespace t = ::meldpunt::types::v1;
 
 // Answer a little before the caller gives up, so it gets our UNAVAILABLE, not its own timeout.
-absl::Time Deadline(grpc::ServerContext* context) {
+absl::Time Deadline(const grpc::ServerContextBase* context) {
   return absl::FromChrono(context->deadline()) - absl::Milliseconds(150);
 }
 
@@ -103,32 +104,43 @@ grpc::Status Run(const auth::Guard& guard, IntakeLogic& logic, IntakeMetrics& me
 
 }  // namespace
 
-grpc::Status IntakeService::SubmitCase(grpc::ServerContext* context,
-                                       const v1::SubmitCaseRequest* request,
-                                       v1::SubmitCaseResponse* response) {
+grpc::ServerUnaryReactor* IntakeService::SubmitCase(grpc::CallbackServerContext* context,
+                                                    const grpc::ByteBuffer* raw_request,
+                                                    grpc::ByteBuffer* raw_response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<auth::Principal> who = guard_.Admit(*context, auth::methods::kSubmitCase);
-  if (!who.ok()) return grpc_util::ToGrpcStatus(who.status());
-  if (who->role == auth::Role::kSubmitter && request->submitting_system() != who->subject) {
-    return grpc_util::ToGrpcStatus(
+  if (!who.ok()) {
+    reactor->Finish(grpc_util::ToGrpcStatus(who.status()));
+    return reactor;
+  }
+  // Parsed here, not by gRPC, so that a request that does not parse is answered naming its field.
+  v1::SubmitCaseRequest request;
+  if (absl::Status parsed = grpc_util::ParseRequest(*raw_request, &request); !parsed.ok()) {
+    metrics_.ObserveSubmit(parsed, false, absl::ZeroDuration());
+    reactor->Finish(grpc_util::ToGrpcStatus(parsed));
+    return reactor;
+  }
+  if (who->role == auth::Role::kSubmitter && request.submitting_system() != who->subject) {
+    reactor->Finish(grpc_util::ToGrpcStatus(
         guard_.Refuse(absl::StrCat("submitting_system: must be the caller's own system '",
-                                   who->subject, "', not '", request->submitting_system(), "'")));
+                                   who->subject, "', not '", request.submitting_system(), "'"))));
+    return reactor;
   }
   // The receipt time moves every legal term: only the team, admins and the systems named in
   // cases.received_at_systems may give it.
-  if (request->draft().has_received_at() && who->role == auth::Role::kSubmitter &&
-      !logic_.MaySetReceivedAt(request->submitting_system())) {
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        absl::StrCat("draft.received_at: system '", request->submitting_system(),
-                                     "' may not set it (intake cases.received_at_systems)"));
+  if (request.draft().has_received_at() && who->role == auth::Role::kSubmitter &&
+      !logic_.MaySetReceivedAt(request.submitting_system())) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                     absl::StrCat("draft.received_at: system '", request.submitting_system(),
+                                  "' may not set it (intake cases.received_at_systems)")));
+    return reactor;
   }
   // A trace id in the call's metadata (x-trace-id, traceparent) carries through the case's events
   // when the request names none.
-  v1::SubmitCaseRequest traced;
-  if (request->correlation_id().empty()) {
+  if (request.correlation_id().empty()) {
     if (std::string trace = grpc_util::TraceIdFrom(*context); !trace.empty()) {
-      traced = *request;
-      traced.set_correlation_id(std::move(trace));
-      request = &traced;
+      request.set_correlation_id(std::move(trace));
     }
   }
   const absl::Time started = absl::Now();
@@ -136,15 +148,23 @@ grpc::Status IntakeService::SubmitCase(grpc::ServerContext* context,
   // case for a system is recorded as themselves.
   const std::string actor =
       who->authenticated && who->role != auth::Role::kSubmitter ? auth::ActorId(*who) : "";
-  absl::StatusOr<SubmitResult> result = logic_.Submit(*request, Deadline(context), actor);
-  metrics_.ObserveSubmit(result.status(), result.ok() && result->created, absl::Now() - started);
-  if (!result.ok()) return grpc_util::ToGrpcStatus(result.status());
-  response->set_case_id(result->c.case_id());
-  response->set_reference(result->c.reference());
-  response->set_created(result->created);
-  *response->mutable_case_() = std::move(result->c);
-  privacy::Sealer::Withhold(response->mutable_case_()->mutable_draft()->mutable_reporter());
-  return grpc::Status::OK;
+  // No thread waits for Kafka: the answer is sent from the step that follows its acknowledgement.
+  logic_.SubmitAsync(
+      request, Deadline(context), actor,
+      [this, reactor, raw_response, started](absl::StatusOr<SubmitResult> result) {
+        metrics_.ObserveSubmit(result.status(), result.ok() && result->created,
+                               absl::Now() - started);
+        if (!result.ok()) return reactor->Finish(grpc_util::ToGrpcStatus(result.status()));
+        v1::SubmitCaseResponse response;
+        response.set_case_id(result->c.case_id());
+        response.set_reference(result->c.reference());
+        response.set_created(result->created);
+        *response.mutable_case_() = std::move(result->c);
+        privacy::Sealer::Withhold(response.mutable_case_()->mutable_draft()->mutable_reporter());
+        grpc_util::SerializeResponse(response, raw_response);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
 grpc::Status IntakeService::GetCategories(grpc::ServerContext* context,

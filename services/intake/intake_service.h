@@ -14,7 +14,11 @@
 
 namespace meldpunt::intake {
 
-class IntakeService final : public v1::Intake::Service {
+// SubmitCase is a raw callback method: it reads the request's bytes itself (a request that does
+// not parse is answered naming its field) and no thread waits while Kafka acknowledges the event
+// (IntakeLogic::SubmitAsync). The other methods are synchronous.
+class IntakeService final
+    : public v1::Intake::WithRawCallbackMethod_SubmitCase<v1::Intake::Service> {
  public:
   // `sealer` opens the reporter's personal data for GetCase, and `audit` records each such read
   // first; without them (tests) personal data is answered as stored.
@@ -28,8 +32,9 @@ class IntakeService final : public v1::Intake::Service {
         sealer_(sealer),
         audit_(audit) {}
 
-  grpc::Status SubmitCase(grpc::ServerContext* context, const v1::SubmitCaseRequest* request,
-                          v1::SubmitCaseResponse* response) override;
+  grpc::ServerUnaryReactor* SubmitCase(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* raw_request,
+                                       grpc::ByteBuffer* raw_response) override;
   grpc::Status GetCategories(grpc::ServerContext* context, const v1::GetCategoriesRequest* request,
                              v1::GetCategoriesResponse* response) override;
   grpc::Status GetCase(grpc::ServerContext* context, const v1::GetCaseRequest* request,
