@@ -1,0 +1,277 @@
+// The routing handler with the shipped rules, an in-memory route store, a fake record sink and a
+// fake clock: no Kafka, no Redis. The records of a decision go out together; the state is saved
+// and the decision counted only once every one is acknowledged; a failed or refused send saves
+// nothing, and the repeat sends the same ids.
+#include "services/routing/routing_handler.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "libs/events/topics.h"
+#include "libs/service/testing/fake_record_sink.h"
+#include "libs/service/testing/metric_values.h"
+#include "prometheus/registry.h"
+
+namespace meldpunt::routing {
+namespace {
+
+namespace t = ::meldpunt::types::v1;
+
+// The route store in memory: states by case, the open cases of members and the GEO search
+// (great-circle distance) derived from them, as the Redis one derives its sets.
+class MemoryRouteStore : public RouteStore {
+ public:
+  absl::StatusOr<v1::RouteState> Load(const std::string& case_id) override {
+    absl::MutexLock lock(&mu_);
+    ++loads;
+    if (!error.ok()) return error;
+    auto it = states.find(case_id);
+    return it == states.end() ? v1::RouteState() : it->second;
+  }
+  absl::Status Save(const std::string& case_id, const v1::RouteState&,
+                    const v1::RouteState& after) override {
+    absl::MutexLock lock(&mu_);
+    if (!error.ok()) return error;
+    ++saves;
+    states[case_id] = after;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::map<std::string, int64_t>> OpenCases(
+      const std::string& department, const std::vector<std::string>& members) override {
+    absl::MutexLock lock(&mu_);
+    if (!workload_error.ok()) return workload_error;
+    std::map<std::string, int64_t> open;
+    for (const std::string& m : members) open[m] = preset_open.count(m) ? preset_open[m] : 0;
+    for (const auto& [id, s] : states) {
+      if (!s.closed() && s.department() == department && open.count(s.assignee()))
+        ++open[s.assignee()];
+    }
+    return open;
+  }
+  absl::StatusOr<std::vector<std::pair<std::string, double>>> Near(const std::string& category,
+                                                                   double latitude,
+                                                                   double longitude,
+                                                                   double radius_m) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::pair<std::string, double>> out;
+    for (const auto& [id, s] : states) {
+      const t::Location& where = s.draft().location();
+      if (s.closed() || s.draft().category() != category || !where.has_coordinates()) continue;
+      const double d = Metres(latitude, longitude, where.latitude(), where.longitude());
+      if (d <= radius_m) out.emplace_back(id, d);
+    }
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.second < b.second; });
+    return out;
+  }
+  absl::StatusOr<DepartmentCases> Workload(const std::string&,
+                                           const std::vector<std::string>&) override {
+    return DepartmentCases();
+  }
+  absl::StatusOr<std::map<std::string, std::optional<absl::Time>>> Triage() override {
+    return std::map<std::string, std::optional<absl::Time>>();
+  }
+
+  static double Metres(double lat1, double lon1, double lat2, double lon2) {
+    constexpr double kRadians = M_PI / 180, kEarth = 6372797.560856;  // Redis's radius
+    const double dlat = (lat2 - lat1) * kRadians, dlon = (lon2 - lon1) * kRadians;
+    const double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
+                     std::cos(lat1 * kRadians) * std::cos(lat2 * kRadians) * std::sin(dlon / 2) *
+                         std::sin(dlon / 2);
+    return 2 * kEarth * std::asin(std::sqrt(a));
+  }
+
+  absl::Mutex mu_;
+  std::map<std::string, v1::RouteState> states;
+  std::map<std::string, int64_t> preset_open;
+  int loads = 0;
+  int saves = 0;
+  absl::Status error;
+  absl::Status workload_error;
+};
+
+RuleBookOptions ShippedRules() {
+  const char* source = std::getenv("MELDPUNT_SOURCE_DIR");
+  const std::string root = std::string(source ? source : ".") + "/deploy/config/";
+  return {.rules_file = root + "routing-rules.yaml", .catalog_file = root + "categories.yaml"};
+}
+
+const absl::Time kNow = absl::FromUnixSeconds(1'763'800'100);
+
+events::Envelope Submitted(const std::string& case_id, const std::string& category,
+                           std::optional<std::pair<double, double>> at = std::nullopt) {
+  events::Envelope e = events::NewEnvelope(case_id, "intake", kNow - absl::Minutes(1));
+  auto* s = e.mutable_case_submitted();
+  s->set_reference(absl::StrCat("MP-2025-", case_id.substr(3, 9)));
+  s->set_submitting_system("web-form");
+  s->mutable_draft()->set_kind(t::REPORT);
+  s->mutable_draft()->set_category(category);
+  s->mutable_draft()->set_description("Lamp out");
+  if (at) {
+    s->mutable_draft()->mutable_location()->set_has_coordinates(true);
+    s->mutable_draft()->mutable_location()->set_latitude(at->first);
+    s->mutable_draft()->mutable_location()->set_longitude(at->second);
+  }
+  e.set_correlation_id("trace-1");
+  events::Finish(e, absl::StrCat("submitted-", case_id));
+  return e;
+}
+
+std::string Header(const kafka::Message& m, const std::string& name) {
+  for (const auto& [k, v] : m.headers)
+    if (k == name) return v;
+  return "";
+}
+
+std::vector<std::string> EventIds(const std::vector<kafka::Message>& sent) {
+  std::vector<std::string> ids;
+  for (const kafka::Message& m : sent) ids.push_back(Header(m, "event-id"));
+  return ids;
+}
+
+class RoutingHandlerTest : public ::testing::Test {
+ protected:
+  RoutingHandlerTest()
+      : clock_(kNow),
+        logic_(clock_),
+        metrics_(registry_),
+        rules_(
+            ShippedRules(), [](const std::vector<kafka::TopicSpec>&) { return absl::OkStatus(); },
+            metrics_),
+        handler_(store_, logic_, rules_, sink_, metrics_, absl::Seconds(10)) {
+    EXPECT_TRUE(rules_.Load().ok());
+  }
+
+  double Decisions(const std::string& department, const std::string& rule) {
+    return service::CounterValue(registry_, "meldpunt_routing_decisions_total",
+                                 {{"department", department}, {"rule", rule}});
+  }
+
+  clock::FakeClock clock_;
+  RoutingLogic logic_;
+  prometheus::Registry registry_;
+  RoutingMetrics metrics_;
+  RuleBook rules_;
+  MemoryRouteStore store_;
+  service::FakeRecordSink sink_;
+  RoutingHandler handler_;
+};
+
+constexpr char kCase[] = "MP-0123456789ABC";
+
+TEST_F(RoutingHandlerTest, RoutesDispatchesSavesAndCounts) {
+  store_.preset_open = {{"an.peeters", 3}, {"bart.claes", 1}};
+  ASSERT_TRUE(handler_.Handle(Submitted(kCase, "street-lighting")).ok());
+
+  const auto dispatched = sink_.SentTo(events::DispatchTopic("public-works"));
+  ASSERT_EQ(dispatched.size(), 1u);
+  EXPECT_EQ(dispatched[0].key, kCase);
+  const auto logged = sink_.SentTo(events::kCaseEventsTopic);
+  ASSERT_EQ(logged.size(), 1u);
+  absl::StatusOr<events::Envelope> routed = events::Decode(logged[0].value);
+  ASSERT_TRUE(routed.ok());
+  ASSERT_TRUE(routed->has_case_routed());
+  EXPECT_EQ(routed->case_routed().department(), "public-works");
+  EXPECT_EQ(routed->case_routed().assignee(), "bart.claes") << "the fewest open cases";
+
+  // The submission is folded and saved; the department comes with routing's own CaseRouted,
+  // read back from the log.
+  EXPECT_EQ(store_.states[kCase].draft().category(), "street-lighting");
+  EXPECT_EQ(store_.states[kCase].department(), "");
+  EXPECT_EQ(Decisions("public-works", routed->case_routed().rule_id()), 1);
+  ASSERT_TRUE(handler_.Handle(*routed).ok());
+  EXPECT_EQ(store_.states[kCase].department(), "public-works");
+  EXPECT_EQ(store_.states[kCase].assignee(), "bart.claes");
+
+  // A repeat of the submission once routing folded its answer: nothing goes again.
+  sink_.Clear();
+  ASSERT_TRUE(handler_.Handle(Submitted(kCase, "street-lighting")).ok());
+  EXPECT_TRUE(sink_.Sent().empty());
+}
+
+TEST_F(RoutingHandlerTest, TheStateIsSavedOnlyOnceEveryRecordIsAcknowledged) {
+  sink_.Hold();
+  absl::Status handled;
+  std::thread lane([&] { handled = handler_.Handle(Submitted(kCase, "street-lighting")); });
+  // Both records in flight, neither acknowledged: nothing saved, nothing counted.
+  while (sink_.Sent().size() < 2) absl::SleepFor(absl::Milliseconds(1));
+  {
+    absl::MutexLock lock(&store_.mu_);
+    EXPECT_EQ(store_.saves, 0);
+  }
+  EXPECT_EQ(service::CounterTotal(registry_, "meldpunt_routing_decisions_total"), 0);
+  sink_.Acknowledge();
+  lane.join();
+  ASSERT_TRUE(handled.ok()) << handled;
+  EXPECT_EQ(store_.saves, 1);
+  EXPECT_EQ(store_.states[kCase].draft().category(), "street-lighting");
+  EXPECT_EQ(service::CounterTotal(registry_, "meldpunt_routing_decisions_total"), 1);
+}
+
+TEST_F(RoutingHandlerTest, AFailedDeliverySavesNothingAndTheRepeatSendsTheSameIds) {
+  sink_.FailDeliveries(absl::UnavailableError("kafka: broker down"));
+  absl::Status handled = handler_.Handle(Submitted(kCase, "street-lighting"));
+  EXPECT_EQ(handled, absl::UnavailableError("kafka: broker down"));
+  EXPECT_EQ(store_.saves, 0);
+  const std::vector<std::string> first = EventIds(sink_.Sent());
+  ASSERT_EQ(first.size(), 2u);
+
+  sink_.FailDeliveries(absl::OkStatus());
+  sink_.Clear();
+  ASSERT_TRUE(handler_.Handle(Submitted(kCase, "street-lighting")).ok());
+  EXPECT_EQ(EventIds(sink_.Sent()), first) << "deterministic ids: consumers drop the repeat";
+  EXPECT_EQ(store_.saves, 1);
+}
+
+TEST_F(RoutingHandlerTest, ARefusedRecordIsTheError) {
+  sink_.Refuse(absl::ResourceExhaustedError("kafka: the producer queue is full"));
+  EXPECT_EQ(handler_.Handle(Submitted(kCase, "street-lighting")),
+            absl::ResourceExhaustedError("kafka: the producer queue is full"));
+  EXPECT_EQ(store_.saves, 0);
+}
+
+TEST_F(RoutingHandlerTest, RedisDownIsTheErrorAndNothingIsSent) {
+  store_.error = absl::UnavailableError("redis: connection refused");
+  EXPECT_EQ(handler_.Handle(Submitted(kCase, "street-lighting")),
+            absl::UnavailableError("redis: connection refused"));
+  EXPECT_TRUE(sink_.Sent().empty());
+}
+
+TEST_F(RoutingHandlerTest, EventsRoutingDoesNotActOnArePassedByUnread) {
+  events::Envelope delivered = events::NewEnvelope(kCase, "notification", kNow);
+  delivered.mutable_notification_delivered()->set_idempotency_key("k");
+  events::Finish(delivered, "delivered-1");
+  ASSERT_TRUE(handler_.Handle(delivered).ok());
+  EXPECT_EQ(store_.loads, 0);
+  EXPECT_TRUE(sink_.Sent().empty());
+}
+
+TEST_F(RoutingHandlerTest, ANearbyOpenCaseOfTheCategoryIsLinked) {
+  ASSERT_TRUE(handler_.Handle(Submitted("MP-0000000000001", "potholes", {{51.05, 3.72}})).ok());
+  sink_.Clear();
+  // About 11 m north: inside the shipped 50 m.
+  ASSERT_TRUE(handler_.Handle(Submitted("MP-0000000000002", "potholes", {{51.0501, 3.72}})).ok());
+  const auto logged = sink_.SentTo(events::kCaseEventsTopic);
+  ASSERT_FALSE(logged.empty());
+  absl::StatusOr<events::Envelope> linked = events::Decode(logged[0].value);
+  ASSERT_TRUE(linked.ok());
+  ASSERT_TRUE(linked->has_case_linked());
+  EXPECT_EQ(linked->case_linked().master_case_id(), "MP-0000000000001");
+  EXPECT_EQ(Decisions("linked", "duplicates"), 1);
+}
+
+TEST_F(RoutingHandlerTest, WithoutWorkloadCountsEveryMemberLooksFree) {
+  store_.workload_error = absl::UnavailableError("redis: timeout");
+  std::shared_ptr<const RuleSet> rules = rules_.Current();
+  EXPECT_TRUE(handler_.OpenCases(*rules, "public-works").empty());
+  // The case is routed all the same.
+  ASSERT_TRUE(handler_.Handle(Submitted(kCase, "street-lighting")).ok());
+  EXPECT_EQ(sink_.SentTo(events::DispatchTopic("public-works")).size(), 1u);
+}
+
+}  // namespace
+}  // namespace meldpunt::routing
