@@ -4,6 +4,9 @@
   bench.py all [--runs 3]        every part below, then docs/benchmarks.md written anew
   bench.py submit|pipeline|baselines|deadline|notification|routing|open311 [--runs 3]
                                  one part, printed only
+  bench.py submit|pipeline --compare-bin-dir DIR [--compare-label L]
+                                 run i of this build and of the binaries under DIR taking turns,
+                                 each on a fresh stack; the figures side by side
 
 Each figure is the median of `--runs` runs (at least three for the document) with min-max. The
 services, Redis and Kafka run on loopback on this machine, started by tests/harness/stack.py with
@@ -14,6 +17,7 @@ producer loop (acks=all, idempotent, the same record size) and consumer, redis-b
 import argparse
 import contextlib
 import datetime
+import functools
 import json
 import os
 import platform
@@ -23,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -99,10 +104,11 @@ def stack_json(d):
 
 
 @contextlib.contextmanager
-def stack(d, services=None, config_dir=CONFIG, build=None):
-    """A fresh Redis, Kafka and sinks (and `services`) in state folder `d`, stopped on exit."""
-    subprocess.run([STACK, "start-infra", "--quiet", "--fresh", "--state-dir", d], check=True,
-                   stdout=subprocess.DEVNULL)
+def stack(d, services=None, config_dir=CONFIG, build=None, mail_sink="python"):
+    """A fresh Redis, Kafka and sinks (and `services`, the binaries under `build`) in state folder
+    `d`, stopped on exit. `mail_sink`: smtp_sink.py ("python") or Mailpit ("mailpit")."""
+    subprocess.run([STACK, "start-infra", "--quiet", "--fresh", "--state-dir", d, "--mail-sink",
+                    mail_sink], check=True, stdout=subprocess.DEVNULL)
     try:
         if services:
             subprocess.run([STACK, "start-services", "--quiet", "--state-dir", d, "--bin-dir",
@@ -176,6 +182,104 @@ def redis_info(address, field):
     raise RuntimeError("redis INFO has no %s" % field)
 
 
+def redis_commands(address):
+    """Calls so far of each command of a Redis (INFO commandstats), without INFO itself."""
+    host, port = address.rsplit(":", 1)
+    out = subprocess.run(["redis-cli", "-h", host, "-p", port, "info", "commandstats"],
+                         check=True, capture_output=True, text=True).stdout
+    calls = {}
+    for m in re.finditer(r"^cmdstat_([^:]+):calls=(\d+)", out, re.M):
+        if m.group(1) != "info":
+            calls[m.group(1)] = int(m.group(2))
+    return calls
+
+
+def combine(a, b, sign=1):
+    """a + sign * b, for numbers and (nested) dicts of numbers; a key missing on one side is 0."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        a, b = a or {}, b or {}
+        return {k: combine(a.get(k, 0), b.get(k, 0), sign) for k in set(a) | set(b)}
+    return a + sign * b
+
+
+class Counters:
+    """What a stack has done so far, read at the edges of a measurement: the CPU seconds of every
+    process; the broker's requests by type and the end offset of every topic, from one JVM kept
+    for the whole stack (tools/bench/BrokerCounters.java: the broker's own RequestMetrics through
+    the Attach API, no port opened, no restart); the commands of both Redis (INFO commandstats);
+    the e-mails and webhook calls the sinks took. Owns the helper JVM (a child process)."""
+
+    def __init__(self, st, d):
+        self.st = st
+        kafka = st["processes"]["kafka"]
+        jars = kafka["cmd"][kafka["cmd"].index("-cp") + 1]
+        self._log = open(os.path.join(d, "broker-counters.log"), "w")
+        self._proc = subprocess.Popen(
+            [kafka["cmd"][0], "-Xmx128m",
+             "-Dlog4j.configuration=file:" + os.path.join(d, "kafka", "tools-log4j.properties"),
+             "-cp", jars, os.path.join(HERE, "BrokerCounters.java"), str(kafka["pid"]),
+             st["kafka"]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+            text=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        with contextlib.suppress(OSError, ValueError):
+            self._proc.stdin.write("quit\n")
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._log.close()
+
+    def _ask(self, command):
+        self._proc.stdin.write(command + "\n")
+        self._proc.stdin.flush()
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError("BrokerCounters.java stopped; see %s" % self._log.name)
+        return json.loads(line)
+
+    def offsets(self):
+        return self._ask("offsets")["offsets"]
+
+    def _sink_counts(self):
+        st = self.st
+        if st.get("mail_sink") == "mailpit":
+            with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+                    st["smtp_api"] + "/api/v1/info", timeout=10) as r:
+                mails = json.load(r)["RuntimeStats"]["SMTPAccepted"]
+        else:
+            mails = sum(1 for f in os.listdir(st["smtp_dir"]) if f.endswith(".eml"))
+        hooks = sum(1 for f in os.listdir(st["webhook_dir"]) if f.endswith(".json"))
+        return mails, hooks
+
+    def snap(self):
+        broker = self._ask("snap")
+        mails, hooks = self._sink_counts()
+        return {"seconds": time.time(),
+                "cpu": {n: cpu_seconds(r["pid"]) for n, r in self.st["processes"].items()},
+                "requests": broker["requests"], "offsets": broker["offsets"],
+                "redis": redis_commands(self.st["redis"]),
+                "key_store": redis_commands(self.st["key_store"]),
+                "mails": mails, "webhooks": hooks}
+
+    def wait_quiet(self, quiet=2.0, timeout=240):
+        """Until no topic's end offset moved for `quiet` seconds (the pipeline is through)."""
+        last, since, deadline = None, time.time(), time.time() + timeout
+        while time.time() < deadline:
+            now = self.offsets()
+            if now != last:
+                last, since = now, time.time()
+            elif time.time() - since >= quiet:
+                return
+            time.sleep(0.5)
+        say("the log still grew after %d s" % timeout)
+
+
 def ghz(args, target, out, system, seconds=None, concurrency=50, rps=0):
     """One ghz run of SubmitCase from `system` (max rate, or `rps`); OK/s and OK latencies."""
     data = {"submittingSystem": system, "requestKey": "bench-{{.UUID}}", "draft": DRAFT}
@@ -205,14 +309,79 @@ def ghz(args, target, out, system, seconds=None, concurrency=50, rps=0):
 
 # ----------------------------------------------------------------------------- parts
 
-def part_submit(args, rep, results):
-    """SubmitCase alone: the intake against a bare gRPC server of the same service."""
+THIS_BUILD = "this build"
+
+
+def variants(args):
+    """(label, binaries, config folder) of each set of binaries a part measures: this build and,
+    with --compare-bin-dir, the other set."""
+    out = [(THIS_BUILD, args.build, CONFIG)]
+    if args.compare_bin_dir:
+        out.append((args.compare_label, args.compare_bin_dir, args.compare_config_dir))
+    return out
+
+
+def turns(args):
+    """The sessions of a comparison, each on a fresh stack: run i of every set of binaries, the
+    order swapped every run (A B, B A, A B) so that neither always comes first; this build opens."""
+    vs = variants(args)
+    for i in range(args.runs):
+        for v in (vs if i % 2 == 0 else vs[::-1]):
+            yield i, v
+
+
+def side_by_side(tables, labels, header):
+    """The tables of several sets of binaries as one: each value column once per label, the rows
+    matched by their first cell, in the order of the first table."""
+    if len(tables) == 1:
+        return tables[0], header
+    if len(header) == 2:
+        head = [header[0]] + list(labels)
+    else:
+        head = [header[0]] + ["%s (%s)" % (h, label) for h in header[1:] for label in labels]
+    by_label = [{row[0]: row for row in t} for t in tables]
+    rows = []
+    for row in tables[0]:
+        cells = [row[0]]
+        for j in range(1, len(header)):
+            cells += [b[row[0]][j] if row[0] in b else "n/a" for b in by_label]
+        rows.append(cells)
+    return rows, head
+
+
+def emit(rep, args, per_variant):
+    """Writes the sections (and targets) that each set of binaries produced, side by side.
+    per_variant: {label: (sections, targets)}, sections a list of (title, text, rows, header),
+    targets a list of (figure, value, target)."""
+    labels = list(per_variant)
+    first_sections, first_targets = per_variant[labels[0]]
+    for k, (title, text, _, header) in enumerate(first_sections):
+        rows, head = side_by_side([per_variant[label][0][k][2] for label in labels], labels,
+                                  header)
+        if len(labels) > 1:
+            text = ("%s Columns: %s; run i of each on a fresh stack of its own, the sets of "
+                    "binaries taking turns." % (text, ", ".join(
+                        "%s (`%s`)" % (label, b) for label, b, _ in variants(args))))
+        rep.section(title, text, rows, header=head)
+    for k, (figure, value, target) in enumerate(first_targets):
+        others = ["%s: %s" % (label, per_variant[label][1][k][1]) for label in labels[1:]]
+        rep.target(figure, value + (" (%s)" % "; ".join(others) if others else ""), target)
+
+
+def warm_seconds(args, default):
+    return default if args.warm_seconds is None else args.warm_seconds
+
+
+def submit_session(args, bin_dir, config_dir, runs, half):
+    """One stack with the intake under `bin_dir` beside its bare server: after a warm-up of each,
+    `runs` max-rate runs of each in turn, then `runs` runs of the intake at `half` calls per
+    second (None: half the median of its max-rate runs)."""
     d = os.path.join(args.build, "bench-stack-submit")
     out = os.path.join(d, "runs")
-    with stack(d, ["intake"], build=args.build) as st:
+    with stack(d, ["intake"], config_dir=config_dir, build=bin_dir) as st:
         os.makedirs(out, exist_ok=True)
         bare_log = open(os.path.join(d, "bare.log"), "w")
-        bare = subprocess.Popen([os.path.join(args.build, "tools/bench/bare_intake_server")],
+        bare = subprocess.Popen([os.path.join(bin_dir, "tools/bench/bare_intake_server")],
                                 stdout=bare_log, stderr=subprocess.STDOUT)
         try:
             port = None
@@ -226,59 +395,93 @@ def part_submit(args, rep, results):
             if port is None:
                 raise RuntimeError("the bare server printed no port")
             targets = {"bare": "127.0.0.1:" + port, "intake": st["services"]["intake"]["grpc"]}
-            runs = {"bare": [], "intake": [], "half": []}
+            runs_ = {"bare": [], "intake": [], "half": []}
             # A warm-up on each (the broker's JIT, connections, the producer id), not counted:
             # a broker fresh from its start is markedly slower for its first minute of load.
             for name, target in targets.items():
-                ghz(args, target, os.path.join(out, "warm-%s.json" % name), "bench-warm",
-                    seconds=20 if name == "intake" else 5)
-            for i in range(args.runs):
+                seconds = warm_seconds(args, 20 if name == "intake" else 5)
+                if seconds:
+                    ghz(args, target, os.path.join(out, "warm-%s.json" % name), "bench-warm",
+                        seconds=seconds)
+            for i in range(runs):
                 for name in ("bare", "intake"):
                     r = ghz(args, targets[name], os.path.join(out, "%s-%d.json" % (name, i)),
                             "bench")
-                    runs[name].append(r)
+                    runs_[name].append(r)
                     say("submit %s max rate run %d: %.0f OK/s p50 %.1f ms p99 %.1f ms" % (
                         name, i + 1, r["rps_ok"], r["p50"], r["p99"]))
-            half = int(statistics.median(r["rps_ok"] for r in runs["intake"]) / 2)
-            for i in range(args.runs):
+            if half is None:
+                half = int(statistics.median(r["rps_ok"] for r in runs_["intake"]) / 2)
+            for i in range(runs):
                 r = ghz(args, targets["intake"], os.path.join(out, "half-%d.json" % i), "bench",
                         rps=half)
-                runs["half"].append(r)
+                runs_["half"].append(r)
                 say("submit intake at %d/s run %d: p50 %.1f ms p99 %.1f ms p99.9 %.1f ms" % (
                     half, i + 1, r["p50"], r["p99"], r["p999"]))
-            probe = run_json([os.path.join(args.build, "tools/bench/pipeline_probe"),
+            probe = run_json([os.path.join(bin_dir, "tools/bench/pipeline_probe"),
                               "--brokers", st["kafka"], "--system", "bench"])
-            results["record_bytes"] = probe["submitted_record_bytes"]
         finally:
             bare.terminate()
             bare.wait()
             bare_log.close()
-    ratio = [i["rps_ok"] / b["rps_ok"] for i, b in zip(runs["intake"], runs["bare"])]
-    results["bare_grpc"] = med([r["rps_ok"] for r in runs["bare"]])
-    results["submit"] = med([r["rps_ok"] for r in runs["intake"]])
-    results["submit_ratio"] = med(ratio)
+    runs_["half_rate"] = half
+    runs_["record_bytes"] = [probe["submitted_record_bytes"]]
+    return runs_
+
+
+def submit_tables(args, runs, half):
+    """The submit section and its target from the runs of one set of binaries."""
+    ratio = med([i["rps_ok"] / b["rps_ok"] for i, b in zip(runs["intake"], runs["bare"])])
     hp = {k: med([r[k] for r in runs["half"]]) for k in ("p50", "p99", "p999")}
     mp = {k: med([r[k] for r in runs["intake"]]) for k in ("p50", "p99", "p999")}
     rows = [
         ["**raw baseline**: bare gRPC server of the same service, SubmitCase answered at once "
-         "(OK/s)", fmt(results["bare_grpc"])],
+         "(OK/s)", fmt(med([r["rps_ok"] for r in runs["bare"]]))],
         ["intake SubmitCase, durable (acks=all) and shown by the projection (OK/s)",
-         fmt(results["submit"])],
-        ["ratio intake / bare, per pair of runs", fmt(results["submit_ratio"], 3)],
+         fmt(med([r["rps_ok"] for r in runs["intake"]]))],
+        ["ratio intake / bare, per pair of runs", fmt(ratio, 3)],
         ["intake latency at max rate p50 / p99 / p99.9 (ms)",
          " / ".join(fmt(mp[k], 1) for k in ("p50", "p99", "p999"))],
-        ["intake at %d/s (half its max): p50 / p99 / p99.9 (ms)" % half,
+        ["intake at %d/s (half %s): p50 / p99 / p99.9 (ms)" % (
+            half, "the max rate of this build's first run" if args.compare_bin_dir else "its max"),
          " / ".join(fmt(hp[k], 1) for k in ("p50", "p99", "p999"))],
-        ["CaseSubmitted record on the log (bytes)", "%d" % results["record_bytes"]],
+        ["CaseSubmitted record on the log (bytes)", fmt(med(runs["record_bytes"]))],
     ]
-    rep.section(
-        "SubmitCase against a bare gRPC server",
+    text = (
         "ghz (%d concurrent calls over 4 connections, %d s a run, each call a new case) loads "
         "`tools/bench/bare_intake_server` (the same generated service on the same gRPC, "
         "answering at once) and the real intake (`deploy/config/intake.yaml`) on a Redis and "
-        "Kafka of its own, after a warm-up of each (20 s on the intake, 5 s on the bare server). Calls still in flight when a run "
-        "ends are cancelled by ghz and not counted." % (50, args.seconds), rows)
-    rep.target("SubmitCase / bare gRPC server", fmt(results["submit_ratio"], 3), "0.35 or better")
+        "Kafka of its own, after a warm-up of each (%d s on the intake, %d s on the bare "
+        "server). Calls still in flight when a run ends are cancelled by ghz and not counted." % (
+            50, args.seconds, warm_seconds(args, 20), warm_seconds(args, 5)))
+    sections = [("SubmitCase against a bare gRPC server", text, rows,
+                 ("figure (median of runs, min-max)", "value"))]
+    targets = [("SubmitCase / bare gRPC server", fmt(ratio, 3), "0.35 or better")]
+    return sections, targets
+
+
+def part_submit(args, rep, results):
+    """SubmitCase alone: the intake against a bare gRPC server of the same service; with
+    --compare-bin-dir each run of both sets of binaries on a fresh stack, taking turns, the
+    half-rate runs of both at half the max rate of this build's first run (or --half-rate)."""
+    if not args.compare_bin_dir:
+        runs = {THIS_BUILD: submit_session(args, args.build, CONFIG, args.runs, args.half_rate)}
+    else:
+        runs = {label: {"bare": [], "intake": [], "half": [], "record_bytes": []}
+                for label, _, _ in variants(args)}
+        half = args.half_rate
+        for i, (label, bin_dir, config_dir) in turns(args):
+            say("submit run %d of %d: %s" % (i + 1, args.runs, label))
+            got = submit_session(args, bin_dir, config_dir, 1, half)
+            half = got.pop("half_rate")
+            for k, v in got.items():
+                runs[label][k] += v
+        for r in runs.values():
+            r["half_rate"] = half
+    results["record_bytes"] = int(med(runs[THIS_BUILD]["record_bytes"])[0])
+    results["bare_grpc"] = med([r["rps_ok"] for r in runs[THIS_BUILD]["bare"]])
+    results["submit"] = med([r["rps_ok"] for r in runs[THIS_BUILD]["intake"]])
+    emit(rep, args, {label: submit_tables(args, r, r["half_rate"]) for label, r in runs.items()})
 
 
 def part_baselines(args, rep, results):
@@ -347,104 +550,205 @@ def redis_benchmark(host, port, command):
     return float(m[-1])
 
 
-def wait_pipeline(args, st, system, expected, timeout=240):
+def wait_pipeline(probe_exe, st, system, expected, timeout=240):
     """Probes the log until every case of `system` went through every stage (or timeout)."""
     deadline = time.time() + timeout
     probe = None
     while time.time() < deadline:
-        probe = run_json([os.path.join(args.build, "tools/bench/pipeline_probe"), "--brokers",
-                          st["kafka"], "--system", system])
+        probe = run_json([probe_exe, "--brokers", st["kafka"], "--system", system])
         if probe["submitted"] >= expected and probe["complete"]["missing"] == 0:
             return probe
         time.sleep(3)
     return probe
 
 
-def part_pipeline(args, rep, results):
-    """The four services end to end, at a fixed rate and at the maximum rate."""
+REBUILDS = ("rebuild", "rebuild-timers", "rebuild-deliveries")
+SINKS = ("smtp_sink", "webhook_sink")
+
+
+def measured(counters, st, probe_exe, system, load):
+    """`load()` (a ghz run) between two snapshots of the stack, the second once the log stopped
+    growing and before pipeline_probe reads the log (its reads are not the pipeline's work); then
+    the probe until every case of `system` went through every stage. The probe and the window:
+    their difference, with "cases" (the cases of `system`)."""
+    before = counters.snap()
+    r = load()
+    counters.wait_quiet()
+    after = counters.snap()
+    probe = wait_pipeline(probe_exe, st, system, r["ok"])
+    if counters.offsets() != after["offsets"]:
+        say("the log grew after it looked quiet: the counts of %s include the probe's reads" %
+            system)
+        counters.wait_quiet()
+        after = counters.snap()
+    window = combine(after, before, -1)
+    window["cases"] = probe["submitted"]
+    return probe, window
+
+
+def pipeline_session(args, bin_dir, config_dir, runs, rebuild_runs):
+    """One stack of the four services under `bin_dir`: a warm-up, a rest, then `runs` runs at the
+    fixed rate, at the calm rate and at the maximum rate, each probed until every case went
+    through every stage, then `rebuild_runs` of the rebuilds. What it measured."""
     d = os.path.join(args.build, "bench-stack-pipeline")
-    with stack(d, SERVICES, build=args.build) as st:
-        pids = {name: st["processes"][name]["pid"] for name in SERVICES}
-        pids["kafka"] = st["processes"]["kafka"]["pid"]
-        pids["redis"] = st["processes"]["redis"]["pid"]
+    probe_exe = os.path.join(bin_dir, "tools/bench/pipeline_probe")
+    data = {"fixed": [], "calm": [], "maxed": [], "fixed_windows": [], "max_windows": [],
+            "raw": [], "rebuilds": {c: [] for c in REBUILDS}}
+    with stack(d, SERVICES, config_dir=config_dir, build=bin_dir,
+               mail_sink=args.mail_sink) as st, Counters(st, d) as counters:
+        pids = {name: st["processes"][name]["pid"] for name in SERVICES + ["kafka", "redis"]}
         intake = st["services"]["intake"]["grpc"]
         out = os.path.join(d, "runs")
         os.makedirs(out, exist_ok=True)
-        # Warm-up (not counted): 15 s at 150 cases/s through the whole pipeline.
-        ghz(args, intake, os.path.join(out, "warm.json"), "bench-warm", seconds=15, rps=150)
-        wait_pipeline(args, st, "bench-warm", 1, timeout=180)
+        # Warm-up (not counted): at 150 cases/s through the whole pipeline.
+        warm = warm_seconds(args, 15)
+        if warm:
+            ghz(args, intake, os.path.join(out, "warm.json"), "bench-warm", seconds=warm,
+                rps=150)
+            wait_pipeline(probe_exe, st, "bench-warm", 1, timeout=180)
         time.sleep(5)
-        rest = {name: rss_mib(pid) for name, pid in pids.items()}
+        data["rest_rss"] = {name: rss_mib(pid) for name, pid in pids.items()}
         redis_before = redis_info(st["redis"], "used_memory")
-        fixed, maxed = [], []
+        s0 = counters.snap()
+        time.sleep(args.rest_seconds)
+        data["rest"] = combine(counters.snap(), s0, -1)
         total_cases = 0
-        everyone = {name: rec["pid"] for name, rec in st["processes"].items()}
-        idle0 = {name: cpu_seconds(pid) for name, pid in everyone.items()}
-        time.sleep(10)
-        idle = {name: cpu_seconds(pid) - idle0[name] for name, pid in everyone.items()}
-        cpu0 = {name: cpu_seconds(pid) for name, pid in everyone.items()}
-        t_cpu0 = time.time()
         with RssSampler(pids) as sampler:
-            for i in range(args.runs):
+            for i in range(runs):
                 system = "bench-fixed-%d" % i
-                r = ghz(args, intake, os.path.join(out, "%s.json" % system), system,
-                        rps=args.rate)
-                probe = wait_pipeline(args, st, system, r["ok"])
-                fixed.append(probe)
+                probe, window = measured(counters, st, probe_exe, system, lambda: ghz(
+                    args, intake, os.path.join(out, "%s.json" % system), system, rps=args.rate))
+                data["fixed"].append(probe)
+                data["fixed_windows"].append(window)
                 total_cases += probe["submitted"]
                 say("pipeline at %d/s run %d: %d submitted, dispatch p50 %.1f p99 %.1f ms, "
-                    "complete p99 %.0f ms, %d incomplete" % (
+                    "complete p99 %.0f ms, %d incomplete; per case %s" % (
                         args.rate, i + 1, probe["submitted"], probe["dispatched"]["p50_ms"],
                         probe["dispatched"]["p99_ms"], probe["complete"]["p99_ms"],
-                        probe["complete"]["missing"]))
-            cpu = {name: cpu_seconds(pid) - cpu0[name] for name, pid in everyone.items()}
-            cpu_wall = time.time() - t_cpu0
-            fixed_cases = sum(r["submitted"] for r in fixed)
-            calm = []
-            for i in range(args.runs):
+                        probe["complete"]["missing"], per_case_line(window)))
+            for i in range(runs):
                 system = "bench-calm-%d" % i
                 r = ghz(args, intake, os.path.join(out, "%s.json" % system), system,
                         concurrency=10, rps=args.calm_rate)
-                probe = wait_pipeline(args, st, system, r["ok"])
-                calm.append(probe)
+                probe = wait_pipeline(probe_exe, st, system, r["ok"])
+                data["calm"].append(probe)
                 total_cases += probe["submitted"]
                 say("pipeline at %d/s run %d: dispatch p50 %.1f p99 %.1f ms, complete p99 %.0f "
                     "ms" % (args.calm_rate, i + 1, probe["dispatched"]["p50_ms"],
                             probe["dispatched"]["p99_ms"], probe["complete"]["p99_ms"]))
-            for i in range(args.runs):
+            for i in range(runs):
                 system = "bench-max-%d" % i
-                r = ghz(args, intake, os.path.join(out, "%s.json" % system), system)
-                probe = wait_pipeline(args, st, system, r["ok"])
-                maxed.append(probe)
+                probe, window = measured(counters, st, probe_exe, system, lambda: ghz(
+                    args, intake, os.path.join(out, "%s.json" % system), system))
+                data["maxed"].append(probe)
+                data["max_windows"].append(window)
                 total_cases += probe["submitted"]
                 say("pipeline at max rate run %d: %d submitted at %.0f/s, pipeline %.0f/s, "
-                    "drained %.1f s after the last submit" % (
+                    "drained %.1f s after the last submit; per case %s" % (
                         i + 1, probe["submitted"], probe.get("submit_per_second", 0),
                         probe.get("pipeline_per_second", 0),
-                        probe.get("drained_after_last_submit_ms", 0) / 1000.0))
+                        probe.get("drained_after_last_submit_ms", 0) / 1000.0,
+                        per_case_line(window)))
         time.sleep(3)
-        redis_after = redis_info(st["redis"], "used_memory")
-        peak = sampler.peak
+        data["peak"] = sampler.peak
+        data["total_cases"] = total_cases
+        data["redis_per_case"] = [(redis_info(st["redis"], "used_memory") - redis_before) /
+                                  max(1, total_cases)]
         # Replay and rebuild against the raw read of the same log.
         kb = os.path.join(args.build, "tools/bench/kafka_baseline")
         meldctl = os.path.join(args.build, "tools/meldctl/meldctl")
         addr = ["--intake", intake, "--deadline", st["services"]["deadline_watch"]["grpc"],
                 "--notification", st["services"]["notification"]["grpc"]]
-        raw, rebuilds = [], {"rebuild": [], "rebuild-timers": [], "rebuild-deliveries": []}
-        for i in range(args.runs):
-            raw.append(run_json([kb, "consume", "--brokers", st["kafka"], "--topic",
-                                 "meldpunt.case-events.v1"]))
-            for command in rebuilds:
+        for i in range(rebuild_runs):
+            data["raw"].append(run_json([kb, "consume", "--brokers", st["kafka"], "--topic",
+                                         "meldpunt.case-events.v1"]))
+            for command in REBUILDS:
                 t0 = time.time()
                 got = subprocess.run([meldctl] + addr + ["--json", command], check=True,
                                      capture_output=True, text=True).stdout
                 seconds = time.time() - t0
-                body = json.loads(got)
-                events = int(body.get("events", 0))
-                rebuilds[command].append((events, seconds))
+                events = int(json.loads(got).get("events", 0))
+                data["rebuilds"][command].append((events, seconds))
                 say("%s run %d: %d events in %.1f s" % (command, i + 1, events, seconds))
+    return data
+
+
+def merge_sessions(sessions):
+    """The data of several pipeline sessions of one set of binaries as if of one."""
+    m = {k: sum((s[k] for s in sessions), []) for k in (
+        "fixed", "calm", "maxed", "fixed_windows", "max_windows", "raw", "redis_per_case")}
+    m["rebuilds"] = {c: sum((s["rebuilds"][c] for s in sessions), []) for c in REBUILDS}
+    m["rest"] = functools.reduce(combine, (s["rest"] for s in sessions))
+    m["total_cases"] = sum(s["total_cases"] for s in sessions)
+    names = sessions[0]["peak"]
+    m["peak"] = {n: max(s["peak"][n] for s in sessions) for n in names}
+    m["rest_rss"] = {n: statistics.median(s["rest_rss"][n] or 0 for s in sessions)
+                     for n in names}
+    return m
+
+
+def topic_records(offsets):
+    """Records appended (end offsets moved) on the case log, the dispatch feeds and the rest."""
+    case = offsets.get("meldpunt.case-events.v1", 0)
+    dispatch = sum(n for t, n in offsets.items()
+                   if t.startswith("meldpunt.dispatch.") and t.endswith(".v1"))
+    return case, dispatch, sum(offsets.values()) - case - dispatch
+
+
+def per_case_line(w):
+    """A window's counts per case, for the progress lines."""
+    n = max(1, w["cases"])
+    case, dispatch, _ = topic_records(w["offsets"])
+    ours = sum(v for k, v in w["cpu"].items() if k not in SINKS)
+    sinks = sum(w["cpu"].get(k, 0) for k in SINKS)
+    return ("records %.2f, produce %.2f, fetch %.2f, redis commands %.1f, CPU ours %.2f ms, "
+            "sinks %.2f ms" % ((case + dispatch) / n, w["requests"].get("Produce", 0) / n,
+                               w["requests"].get("Fetch", 0) / n, sum(w["redis"].values()) / n,
+                               ours * 1000 / n, sinks * 1000 / n))
+
+
+def top(counts, n, per, digits=2):
+    """The `n` largest of a dict of counts, each divided by `per`, as "name x, name y"."""
+    best = sorted(counts.items(), key=lambda kv: -kv[1])[:n]
+    return ", ".join(("%s %." + str(digits) + "f") % (k, v / per) for k, v in best if v > 0)
+
+
+def count_rows(windows, what):
+    """Per-case counts of the runs' windows (median of runs, min-max), what: which runs."""
+    def each(f):
+        return med([f(w) / max(1, w["cases"]) for w in windows])
+    total = functools.reduce(combine, windows)
+    cases = max(1, total["cases"])
+    # FetchConsumer and FetchFollower split Fetch by who asked: not counted twice.
+    other = {k: v for k, v in total["requests"].items()
+             if k not in ("Produce", "Fetch", "FetchConsumer", "FetchFollower")}
+    rows = [
+        ["Kafka records appended per case %s: case log + dispatch feeds (end offsets; "
+         "transaction markers included)" % what,
+         fmt(each(lambda w: sum(topic_records(w["offsets"])[:2])), 2)],
+        ["the same: case log / dispatch feeds / other topics",
+         " / ".join("%.2f" % (v / cases) for v in topic_records(total["offsets"]))],
+        ["Produce requests per case %s (the broker's RequestMetrics)" % what,
+         fmt(each(lambda w: w["requests"].get("Produce", 0)), 2)],
+        ["Fetch requests per case %s (consumers; the broker's RequestMetrics)" % what,
+         fmt(each(lambda w: w["requests"].get("Fetch", 0)), 2)],
+        ["other broker requests per case %s" % what, top(other, 6, cases) or "none"],
+        ["Redis commands per case %s (derived state: INFO commandstats)" % what,
+         fmt(each(lambda w: sum(w["redis"].values())), 1)],
+        ["the same by command", top(total["redis"], 8, cases)],
+        ["key store Redis commands per case %s" % what,
+         fmt(each(lambda w: sum(w["key_store"].values())), 2)],
+        ["e-mails / webhook calls per case %s (the sinks)" % what,
+         "%.2f / %.2f" % (total["mails"] / cases, total["webhooks"] / cases)],
+    ]
+    return rows
+
+
+def pipeline_tables(args, m):
+    """The pipeline's sections and targets from the (merged) data of one set of binaries."""
+    fixed, calm, maxed = m["fixed"], m["calm"], m["maxed"]
     stage = lambda runs, s, k: med([r[s][k] for r in runs])
-    dispatch_p99 = stage(fixed, "dispatched", "p99_ms")
+    sections, targets = [], []
     rows = [
         ["cases per run at %d/s for %d s (all through every stage)" % (args.rate, args.seconds),
          fmt(med([r["submitted"] for r in fixed])) + " (incomplete: %s)" % fmt(
@@ -463,16 +767,17 @@ def part_pipeline(args, rep, results):
                                        fmt(stage(fixed, s, "max_ms"), 0))])
     rows.append(["every stage done after the last submission (ms; the lag at the end)",
                  fmt(med([r.get("drained_after_last_submit_ms") for r in fixed]))])
-    rep.section(
+    sink = "Mailpit" if args.mail_sink == "mailpit" else "SMTP sink (`smtp_sink.py`)"
+    sections.append((
         "Full pipeline at %d cases per second" % args.rate,
-        "The four services (`deploy/config`) on a Redis, Kafka, SMTP sink and webhook sink of "
-        "their own, after a warm-up of 15 s at 150 cases/s. ghz submits at a fixed rate; "
+        "The four services (`deploy/config`) on a Redis, Kafka, %s and webhook sink of "
+        "their own, after a warm-up of %d s at 150 cases/s. ghz submits at a fixed rate; "
         "`tools/bench/pipeline_probe` then reads the case log and every dispatch feed "
         "(read-committed) until every case of the run was routed, dispatched, had its first "
         "clock started and its acknowledgement delivered. Times are the records' Kafka "
         "timestamps (set when a service appended them; milliseconds) minus the "
-        "CaseSubmitted's.",
-        rows)
+        "CaseSubmitted's." % (sink, warm_seconds(args, 15)), rows,
+        ("figure (median of runs, min-max)", "value")))
     rows = [["cases per run at %d/s for %d s" % (args.calm_rate, args.seconds),
              fmt(med([r["submitted"] for r in calm]))]]
     for s_, label in (("routed", "routed"), ("dispatched", "dispatched"),
@@ -482,11 +787,13 @@ def part_pipeline(args, rep, results):
                      "%s / %s / %s" % (fmt(stage(calm, s_, "p50_ms"), 1),
                                        fmt(stage(calm, s_, "p99_ms"), 1),
                                        fmt(stage(calm, s_, "max_ms"), 0))])
-    rep.section("Full pipeline at %d cases per second" % args.calm_rate,
-                "The same stack and probe at a rate it sustains on this machine (10 concurrent "
-                "calls): the latency of each stage without a backlog.", rows)
-    rep.target("submit to dispatch p99 at %d cases/s (ms)" % args.calm_rate,
-               fmt(stage(calm, "dispatched", "p99_ms"), 1), "(no target; the unloaded latency)")
+    sections.append(("Full pipeline at %d cases per second" % args.calm_rate,
+                     "The same stack and probe at a rate it sustains on this machine (10 "
+                     "concurrent calls): the latency of each stage without a backlog.", rows,
+                     ("figure (median of runs, min-max)", "value")))
+    targets.append(("submit to dispatch p99 at %d cases/s (ms)" % args.calm_rate,
+                    fmt(stage(calm, "dispatched", "p99_ms"), 1),
+                    "(no target; the unloaded latency)"))
     rows = [
         ["cases per run (ghz at max rate, 50 concurrent, %d s)" % args.seconds,
          fmt(med([r["submitted"] for r in maxed]))],
@@ -502,53 +809,124 @@ def part_pipeline(args, rep, results):
          "%s / %s" % (fmt(stage(maxed, "complete", "p50_ms"), 1),
                       fmt(stage(maxed, "complete", "p99_ms"), 1))],
     ]
-    rep.section("Full pipeline at the maximum rate", "The same stack, ghz at its maximum rate.",
-                rows)
-    rows = []
-    for name in sorted(cpu, key=lambda n: -cpu[n]):
-        busy = cpu[name] - idle[name] / 10.0 * cpu_wall
-        rows.append([name, "%.1f%%" % (idle[name] / 10.0 * 100),
-                     "%.2f" % (cpu[name] * 1000.0 / max(1, fixed_cases)),
-                     "%.2f" % (max(0.0, busy) * 1000.0 / max(1, fixed_cases))])
-    rep.section("Where the CPU goes in the pipeline",
-                "CPU time (user + system, from /proc) of every process of the stack over the "
-                "%d fixed-rate runs above (%d cases, %.0f s from the first submission until "
-                "the last case was through), divided by the cases; and each process at rest "
-                "(10 s with no load). The sinks stand in for the mail server and the "
-                "departments' systems and share the two cores with everything else." % (
-                    args.runs, fixed_cases, cpu_wall), rows,
-                header=("process", "at rest (share of one core)", "CPU ms per case",
-                        "CPU ms per case above rest"))
+    sections.append(("Full pipeline at the maximum rate",
+                     "The same stack, ghz at its maximum rate.", rows,
+                     ("figure (median of runs, min-max)", "value")))
+    # Counts and CPU over the same windows: from just before each run's first call until the
+    # log stopped growing after it, before the probe reads the log.
+    rest, windows = m["rest"], m["fixed_windows"]
+    rows = (count_rows(windows, "at {:,}/s".format(args.rate))
+            + count_rows(m["max_windows"], "at max rate"))
+    rs = max(1e-9, rest["seconds"])
+    rows.append(["at rest, per second: Produce / Fetch requests, Redis commands",
+                 "%.1f / %.1f, %.1f" % (rest["requests"].get("Produce", 0) / rs,
+                                        rest["requests"].get("Fetch", 0) / rs,
+                                        sum(rest["redis"].values()) / rs)])
+    sections.append((
+        "What a case costs in Kafka records, requests and Redis commands",
+        "Counted over the runs above, each from just before its first call until no topic's end "
+        "offset had moved for 2 s (before `pipeline_probe` reads the log, so its reads are not "
+        "counted), divided by the run's cases; median of runs (min-max), breakdowns over all "
+        "runs. Records: the end offsets of every topic before and after "
+        "(`tools/bench/BrokerCounters.java`, Kafka's admin client). Requests: the broker's own "
+        "`kafka.network:type=RequestMetrics,name=RequestsPerSec` Count per request type, read "
+        "through JMX in the broker's JVM (the Attach API starts its local agent: no port, no "
+        "restart; the broker counts every client's requests, so this needs nothing of the "
+        "services). Redis: `INFO commandstats` (INFO itself left out). At rest: %.0f s with no "
+        "load after the warm-up." % rest["seconds"], rows,
+        ("figure", "value")))
+    cpu, wall = functools.reduce(combine, windows)["cpu"], sum(w["seconds"] for w in windows)
+    fixed_cases = sum(w["cases"] for w in windows)
+    idle = rest["cpu"]
+
+    def cpu_row(label, names):
+        busy = sum(cpu.get(n, 0) for n in names)
+        at_rest = sum(idle.get(n, 0) for n in names) / rs
+        return [label, "%.1f%%" % (at_rest * 100), "%.2f" % (busy * 1000.0 / max(1, fixed_cases)),
+                "%.2f" % (max(0.0, busy - at_rest * wall) * 1000.0 / max(1, fixed_cases))]
+
+    ours = [n for n in cpu if n not in SINKS]
+    sink_label = {"smtp_sink": "smtp_sink (%s)" % ("Mailpit" if args.mail_sink == "mailpit"
+                                                   else "smtp_sink.py")}
+    rows = [cpu_row(sink_label.get(n, n), [n]) for n in sorted(cpu, key=lambda n: -cpu[n])]
+    ours_row = cpu_row("**CPU per case, our processes** (intake, routing, deadline-watch, "
+                       "notification, Kafka, Redis and the key store's Redis; without the sinks "
+                       "and the load generator)", ours)
+    rows.append(ours_row)
+    rows.append(cpu_row("CPU per case, the sinks (SMTP: %s; webhooks: webhook_sink.py)" % (
+        "Mailpit" if args.mail_sink == "mailpit" else "smtp_sink.py"), SINKS))
+    per_run = med([sum(w["cpu"].get(n, 0) for n in ours) * 1000.0 / max(1, w["cases"])
+                   for w in windows])
+    rows.append(["CPU per case, our processes, per run (median, min-max)", "", fmt(per_run, 2),
+                 ""])
+    rows.append(["cases and seconds measured", "", "{:,} cases in {:.0f} s".format(
+        fixed_cases, wall), ""])
+    sections.append((
+        "Where the CPU goes in the pipeline",
+        "CPU time (user + system, from /proc) of every process of the stack over the fixed-rate "
+        "runs above (each from just before its first call until the log stopped growing), "
+        "divided by the cases; and each process at rest (%.0f s with no load). The load "
+        "generator (ghz) is not a process of the stack. The sinks stand in for the mail server "
+        "and the departments' systems and share the two cores with everything else." % (
+            rest["seconds"]), rows,
+        ("process", "at rest (share of one core)", "CPU ms per case",
+         "CPU ms per case above rest")))
+    targets.append(("CPU per case, every process of the stack except the load generator and "
+                    "the sinks, at {:,}/s (ms)".format(args.rate), ours_row[2],
+                    "lower is better"))
     rows = []
     for name in SERVICES + ["kafka", "redis"]:
-        rows.append([name, "%.0f MiB" % (rest[name] or 0), "%.0f MiB" % peak[name]])
-    rep.section("Resident memory per process",
-                "VmRSS at rest (after the warm-up) and the peak sampled every 0.5 s during the "
-                "pipeline runs above.", rows, header=("process", "at rest", "peak under load"))
-    per_case = (redis_after - redis_before) / max(1, total_cases)
-    raw_rate = med([r["per_second"] for r in raw])
-    rows = [["Redis memory per open case (projection, history, routing state, clocks and "
-             "timers, outbox and deliveries): used_memory growth / %d cases" % total_cases,
-             "%.0f bytes" % per_case],
-            ["**raw baseline**: reading the case log with a bare librdkafka consumer "
-             "(%s records; records/s)" % fmt(med([r["records"] for r in raw])), fmt(raw_rate)]]
-    labels = {"rebuild": "intake projection (`meldctl rebuild`)",
-              "rebuild-timers": "deadline-watch timers and clocks (`meldctl rebuild-timers`)",
-              "rebuild-deliveries": "notification outbox and deliveries "
-                                    "(`meldctl rebuild-deliveries`)"}
-    for command, got in rebuilds.items():
-        rate = med([e / s for e, s in got if s > 0])
-        rows.append(["rebuild of the %s (events/s; whole call)" % labels[command],
-                     "%s (%s of the raw read)" % (fmt(rate), fmt(
-                         med([(e / s) / r["per_second"] for (e, s), r in zip(got, raw)]), 2))])
-    rep.section("Redis memory, replay and rebuild",
-                "On the same stack after the pipeline runs; each rebuild clears what the "
-                "service keeps in Redis and folds the whole log again through the service's own "
-                "code.", rows)
-    rep.target("pipeline throughput (cases/s)",
-               fmt(med([r.get("pipeline_per_second") for r in maxed])), "3,000 or more")
-    rep.target("submit to dispatch p99 at %d cases/s (ms)" % args.rate, fmt(dispatch_p99, 1),
-               "50 at most (at 1,000/s)")
+        rows.append([name, "%.0f MiB" % (m["rest_rss"][name] or 0),
+                     "%.0f MiB" % m["peak"][name]])
+    sections.append(("Resident memory per process",
+                     "VmRSS at rest (after the warm-up) and the peak sampled every 0.5 s during "
+                     "the pipeline runs above.", rows,
+                     ("process", "at rest", "peak under load")))
+    raw = m["raw"]
+    if raw:
+        rows = [["Redis memory per open case (projection, history, routing state, clocks and "
+                 "timers, outbox and deliveries): used_memory growth / cases",
+                 "%s bytes ({:,} cases)".format(m["total_cases"]) % fmt(med(m["redis_per_case"]))],
+                ["**raw baseline**: reading the case log with a bare librdkafka consumer "
+                 "(records/s)", "%s (%s records)" % (
+                     fmt(med([r["per_second"] for r in raw])),
+                     fmt(med([r["records"] for r in raw])))]]
+        labels = {"rebuild": "intake projection (`meldctl rebuild`)",
+                  "rebuild-timers": "deadline-watch timers and clocks (`meldctl rebuild-timers`)",
+                  "rebuild-deliveries": "notification outbox and deliveries "
+                                        "(`meldctl rebuild-deliveries`)"}
+        for command, got in m["rebuilds"].items():
+            rate = med([e / s for e, s in got if s > 0])
+            rows.append(["rebuild of the %s (events/s; whole call)" % labels[command],
+                         "%s (%s of the raw read)" % (fmt(rate), fmt(med(
+                             [(e / s) / r["per_second"] for (e, s), r in zip(got, raw)]), 2))])
+        sections.append(("Redis memory, replay and rebuild",
+                         "On the same stack after the pipeline runs; each rebuild clears what "
+                         "the service keeps in Redis and folds the whole log again through the "
+                         "service's own code.", rows,
+                         ("figure (median of runs, min-max)", "value")))
+    targets.append(("pipeline throughput (cases/s)",
+                    fmt(med([r.get("pipeline_per_second") for r in maxed])), "3,000 or more"))
+    targets.append(("submit to dispatch p99 at %d cases/s (ms)" % args.rate,
+                    fmt(stage(fixed, "dispatched", "p99_ms"), 1), "50 at most (at 1,000/s)"))
+    return sections, targets
+
+
+def part_pipeline(args, rep, results):
+    """The four services end to end, at a fixed rate and at the maximum rate; with
+    --compare-bin-dir each run of both sets of binaries on a fresh stack, taking turns."""
+    rebuild_runs = 0 if args.no_rebuild else args.runs
+    if not args.compare_bin_dir:
+        merged = {THIS_BUILD: pipeline_session(args, args.build, CONFIG, args.runs,
+                                               rebuild_runs)}
+    else:
+        sessions = {label: [] for label, _, _ in variants(args)}
+        for i, (label, bin_dir, config_dir) in turns(args):
+            say("pipeline run %d of %d: %s" % (i + 1, args.runs, label))
+            sessions[label].append(pipeline_session(args, bin_dir, config_dir, 1,
+                                                    0 if args.no_rebuild else 1))
+        merged = {label: merge_sessions(s) for label, s in sessions.items()}
+    emit(rep, args, {label: pipeline_tables(args, m) for label, m in merged.items()})
 
 
 def merge_rows(texts):
@@ -855,12 +1233,47 @@ def main(argv):
         "MELDPUNT_CACHE", os.path.expanduser("~/.cache/meldpunt")), "bin", "ghz"))
     p.add_argument("--vegeta", default=os.path.join(os.environ.get(
         "MELDPUNT_CACHE", os.path.expanduser("~/.cache/meldpunt")), "bin", "vegeta"))
+    p.add_argument("--mail-sink", choices=["mailpit", "python"], default="mailpit",
+                   help="the pipeline's SMTP sink: Mailpit (tools/setup installs it) or the "
+                        "tests' smtp_sink.py")
+    p.add_argument("--compare-bin-dir", metavar="DIR",
+                   help="submit and pipeline: also measure the binaries under DIR (the build "
+                        "folder's layout: services/<svc>/meldpunt-<svc>, "
+                        "tools/bench/pipeline_probe, ...), each run of both on a fresh stack, "
+                        "taking turns; the figures side by side")
+    p.add_argument("--compare-label", metavar="LABEL",
+                   help="the column of --compare-bin-dir (default: its folder name)")
+    p.add_argument("--compare-config-dir", default=CONFIG, metavar="DIR",
+                   help="the service configs for --compare-bin-dir (default: deploy/config)")
+    p.add_argument("--half-rate", type=int,
+                   help="submit: the rate of the latency runs (default: half the intake's "
+                        "max rate; with --compare-bin-dir, of this build's first run)")
+    p.add_argument("--warm-seconds", type=int,
+                   help="every warm-up this long (default: 15 s pipeline, 20 s intake, 5 s bare "
+                        "server; shorter only for trying the script)")
+    p.add_argument("--rest-seconds", type=int, default=10,
+                   help="the pipeline at rest, for the CPU and counts without load")
+    p.add_argument("--no-rebuild", action="store_true",
+                   help="pipeline: leave out the rebuilds (for trying the script)")
     p.add_argument("--deadline-args", nargs=argparse.REMAINDER, default=[],
                    help="passed to deadline_bench (e.g. --pending 100000)")
     args = p.parse_args(argv)
     if not os.path.exists(args.ghz):
         print("bench: ghz not installed (tools/setup installs it from the Go module proxy)",
               file=sys.stderr)
+        return 1
+    if args.compare_bin_dir:
+        args.compare_bin_dir = os.path.abspath(args.compare_bin_dir)
+        args.compare_label = args.compare_label or os.path.basename(args.compare_bin_dir)
+        if args.compare_label == THIS_BUILD:
+            print("bench: --compare-label %r is this build's" % THIS_BUILD, file=sys.stderr)
+            return 2
+    mailpit = os.path.join(os.environ.get("MELDPUNT_CACHE", os.path.expanduser(
+        "~/.cache/meldpunt")), "bin", "mailpit")
+    if args.mail_sink == "mailpit" and args.part in ("all", "pipeline") and not os.path.exists(
+            mailpit):
+        print("bench: mailpit not installed (tools/setup installs it from the Go module proxy; "
+              "or --mail-sink python)", file=sys.stderr)
         return 1
     started = datetime.datetime.now()
     rep, results = Report(), {}
