@@ -26,6 +26,7 @@ inline config::Schema<DeadlineConfig> DeadlineSchema() {
   config::Schema<DeadlineConfig> schema("meldpunt-deadline-watch");
   config::AddServiceKeys(schema);
   config::AddCatalogKeys(schema);
+  config::AddRebuildKeys(schema);
   schema
       .String("deadline.consumer_group", &DeadlineConfig::consumer_group, "Kafka consumer group",
               config::NonEmpty())

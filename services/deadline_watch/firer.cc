@@ -10,22 +10,34 @@
 
 namespace meldpunt::deadline {
 
-absl::Status AppendAll(kafka::Producer& producer, const std::vector<events::Envelope>& envelopes,
+absl::Status AppendAll(service::RecordSink& sink, const std::vector<events::Envelope>& envelopes,
                        absl::Duration timeout) {
   if (envelopes.empty()) return absl::OkStatus();
-  return events::AwaitAcks(Send(producer, envelopes), absl::Now() + timeout);
+  return events::AwaitAcks(Send(sink, envelopes), absl::Now() + timeout);
 }
 
-events::Acks Send(kafka::Producer& producer, const std::vector<events::Envelope>& envelopes) {
+absl::Status AppendAll(kafka::Producer& producer, const std::vector<events::Envelope>& envelopes,
+                       absl::Duration timeout) {
+  service::ProducerSink sink(producer);
+  return AppendAll(sink, envelopes, timeout);
+}
+
+events::Acks Send(service::RecordSink& sink, const std::vector<events::Envelope>& envelopes) {
   events::Acks acks;
   for (const events::Envelope& e : envelopes) {
     // A refused record is in `acks` too: Wait returns its error.
-    (void)acks.Send(producer, events::ToRecord(events::kCaseEventsTopic, e));
+    (void)service::SendTracked(acks, sink, events::ToRecord(events::kCaseEventsTopic, e));
   }
   return acks;
 }
 
 absl::StatusOr<int> FireDue(DeadlineLogic& logic, kafka::Producer& producer, int32_t partition,
+                            const FireOptions& options, const FiredObserver& observe) {
+  service::ProducerSink sink(producer);
+  return FireDue(logic, sink, partition, options, observe);
+}
+
+absl::StatusOr<int> FireDue(DeadlineLogic& logic, service::RecordSink& sink, int32_t partition,
                             const FireOptions& options, const FiredObserver& observe) {
   int appended = 0;
   for (int page = 0; page < options.max_pages; ++page) {
@@ -38,7 +50,7 @@ absl::StatusOr<int> FireDue(DeadlineLogic& logic, kafka::Producer& producer, int
     // Nothing is completed unless every event is durable: the rest fire again after the lease,
     // with the same ids.
     // Waited for here, also on a consumer lane: Complete must follow the acknowledgements.
-    RETURN_IF_ERROR(Send(producer, out).Wait(absl::Now() + options.produce_timeout));
+    RETURN_IF_ERROR(Send(sink, out).Wait(absl::Now() + options.produce_timeout));
     const absl::Time now = absl::Now();
     if (observe) {
       for (const Firing& f : firings)

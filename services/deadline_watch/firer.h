@@ -13,6 +13,7 @@
 #include "libs/events/acks.h"
 #include "libs/events/codec.h"
 #include "libs/kafka/producer.h"
+#include "libs/service/record_sink.h"
 #include "services/deadline_watch/deadline_logic.h"
 
 namespace meldpunt::deadline {
@@ -20,10 +21,12 @@ namespace meldpunt::deadline {
 // Appends the events to meldpunt.case-events.v1 and waits until the broker acknowledged every
 // one (UNAVAILABLE after `timeout`); on a consumer lane the lane waits, with its other records'
 // (events::AwaitAcks).
+absl::Status AppendAll(service::RecordSink& sink, const std::vector<events::Envelope>& envelopes,
+                       absl::Duration timeout);
 absl::Status AppendAll(kafka::Producer& producer, const std::vector<events::Envelope>& envelopes,
                        absl::Duration timeout);
 // Sends the events, all in flight at once; the caller waits on what it returns.
-events::Acks Send(kafka::Producer& producer, const std::vector<events::Envelope>& envelopes);
+events::Acks Send(service::RecordSink& sink, const std::vector<events::Envelope>& envelopes);
 
 struct FireOptions {
   absl::Duration produce_timeout = absl::Seconds(10);
@@ -36,6 +39,8 @@ struct FireOptions {
 using FiredObserver = std::function<void(const Firing& firing, absl::Time appended)>;
 
 // Fires what is due in one partition; returns the events appended.
+absl::StatusOr<int> FireDue(DeadlineLogic& logic, service::RecordSink& sink, int32_t partition,
+                            const FireOptions& options, const FiredObserver& observe);
 absl::StatusOr<int> FireDue(DeadlineLogic& logic, kafka::Producer& producer, int32_t partition,
                             const FireOptions& options, const FiredObserver& observe);
 

@@ -301,7 +301,7 @@ absl::StatusOr<bool> RedisTimerStore::TryLockRebuild(const std::string& owner, a
   return !reply.is_nil();
 }
 
-absl::Status RedisTimerStore::UnlockRebuild() {
+absl::Status RedisTimerStore::UnlockRebuild(const std::string& /*owner*/) {
   ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"DEL", "mp:deadline:rebuilding"}));
   return redis::ReplyStatus(reply);
 }

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/redis/redis.h"
+#include "libs/service/rebuild_guard.h"
 #include "meldpunt/deadline/v1/deadline.pb.h"
 #include "services/deadline_watch/policy.h"
 
@@ -96,7 +97,15 @@ class TimerStore {
   virtual absl::Status Clear() = 0;
 };
 
-class RedisTimerStore final : public TimerStore {
+// The replicas' lock of a timer rebuild, and what every timer pass asks of it: is a rebuild
+// running anywhere (then this replica holds its consumer and its timer loop: their work would
+// race the replay)?
+class TimerRebuildLock : public service::RebuildLock {
+ public:
+  virtual absl::StatusOr<bool> RebuildRunning() = 0;
+};
+
+class RedisTimerStore final : public TimerStore, public TimerRebuildLock {
  public:
   explicit RedisTimerStore(redis::Client& redis) : redis_(redis) {}
   static redis::Script ClaimScript();
@@ -116,9 +125,10 @@ class RedisTimerStore final : public TimerStore {
   // One replica at a time rebuilds: a lock with a time to live (mp:deadline:rebuilding). While it
   // is held, the other replicas hold their consumers and timer loops (their work would race the
   // replay).
-  absl::StatusOr<bool> TryLockRebuild(const std::string& owner, absl::Duration ttl);
-  absl::Status UnlockRebuild();
-  absl::StatusOr<bool> RebuildRunning();
+  absl::StatusOr<bool> TryLockRebuild(const std::string& owner, absl::Duration ttl) override;
+  // Deletes the lock whoever holds it (as it always did; `owner` is not compared).
+  absl::Status UnlockRebuild(const std::string& owner) override;
+  absl::StatusOr<bool> RebuildRunning() override;
   absl::Status PutClocks(const std::vector<v1::Clock>& clocks) override;
   absl::StatusOr<CaseRecord> Load(const std::string& case_id) override;
   absl::StatusOr<DeadlinePage> ListDeadlines(const DeadlineQuery& query) override;

@@ -1,0 +1,111 @@
+// An in-memory TimerStore with the same claim/lease semantics as the Redis one, for the unit
+// tests of the logic, the timer loop and the rebuild. Not thread-safe: tests drive it from one
+// thread.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "services/deadline_watch/timer_store.h"
+
+namespace meldpunt::deadline {
+
+class MemoryTimerStore : public TimerStore {
+ public:
+  absl::Status Schedule(int32_t p, const std::vector<Timer>& timers) override {
+    for (const Timer& tm : timers) due_[p][tm.Member()] = tm.fire_ms;
+    return absl::OkStatus();
+  }
+  absl::Status Cancel(int32_t p, const std::vector<Timer>& timers) override {
+    for (const Timer& tm : timers) {
+      due_[p].erase(tm.Member());
+      inflight_[p].erase(tm.Member());
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<Timer>> ClaimDue(int32_t p, absl::Time now, absl::Duration lease,
+                                              int limit) override {
+    std::vector<Timer> out;
+    const int64_t now_ms = absl::ToUnixMillis(now);
+    for (auto& [member, until] : inflight_[p]) {
+      if (until <= now_ms && static_cast<int>(out.size()) < limit) {
+        until = now_ms + absl::ToInt64Milliseconds(lease);
+        out.push_back(*Timer::Parse(member));
+      }
+    }
+    for (auto it = due_[p].begin(); it != due_[p].end();) {
+      if (it->second <= now_ms && static_cast<int>(out.size()) < limit) {
+        inflight_[p][it->first] = now_ms + absl::ToInt64Milliseconds(lease);
+        out.push_back(*Timer::Parse(it->first));
+        it = due_[p].erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return out;
+  }
+  absl::Status Complete(int32_t p, const std::vector<Timer>& timers) override {
+    for (const Timer& timer : timers) inflight_[p].erase(timer.Member());
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<CaseFacts>> Facts(const std::string& case_id) override {
+    auto it = facts_.find(case_id);
+    if (it == facts_.end()) return std::nullopt;
+    return it->second;
+  }
+  absl::Status PutFacts(const std::string& case_id, const CaseFacts& facts) override {
+    facts_[case_id] = facts;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<v1::Clock>> Clocks(const std::string& case_id) override {
+    std::vector<v1::Clock> out;
+    for (const auto& [name, c] : clocks_[case_id]) out.push_back(c);
+    return out;
+  }
+  absl::Status PutClock(const v1::Clock& c) override {
+    clocks_[c.case_id()][c.name()] = c;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<DeadlinePage> ListDeadlines(const DeadlineQuery&) override {
+    return DeadlinePage();
+  }
+  absl::StatusOr<bool> Intact() override {
+    if (!error.ok()) return error;
+    return intact;
+  }
+  absl::Status MarkIntact() override {
+    intact = true;
+    return absl::OkStatus();
+  }
+  // Deletes every timer, clock and fact, as the Redis one does (the marker stays).
+  absl::Status Clear() override {
+    if (!error.ok()) return error;
+    ++clears;
+    due_.clear();
+    inflight_.clear();
+    clocks_.clear();
+    facts_.clear();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<ClockCounts> Counts(absl::Time, absl::Duration) override {
+    return ClockCounts{.open = open_clocks, .due_soon = due_soon};
+  }
+  size_t Pending(int32_t p) { return due_[p].size() + inflight_[p].size(); }
+
+  // The marker (Intact, MarkIntact) and what Intact and Clear answer.
+  bool intact = true;
+  absl::Status error;
+  int clears = 0;
+  // What Counts answers.
+  int64_t open_clocks = 0;
+  int64_t due_soon = 0;
+
+ private:
+  std::map<int32_t, std::map<std::string, int64_t>> due_, inflight_;
+  std::map<std::string, std::map<std::string, v1::Clock>> clocks_;
+  std::map<std::string, CaseFacts> facts_;
+};
+
+}  // namespace meldpunt::deadline
