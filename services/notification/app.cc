@@ -18,11 +18,24 @@
 namespace meldpunt::notification {
 
 NotificationApp::NotificationApp(NotificationConfig config)
-    : config_(std::move(config)), registry_(std::make_shared<prometheus::Registry>()) {}
+    : config_(std::move(config)),
+      registry_(std::make_shared<prometheus::Registry>()),
+      // Its consumer and senders go on during an outbox rebuild (new messages wait for its end).
+      app_("notification", config_, {.ready_while_rebuilding = true}) {}
 
 NotificationApp::~NotificationApp() { Stop(); }
 
 absl::Status NotificationApp::Start() {
+  RETURN_IF_ERROR(app_.Start([this] { return StartSteps(); }));
+  log::Info("notification started", {{"grpc_port", grpc_.port()},
+                                     {"admin_port", admin_->port()},
+                                     {"smtp", config_.smtp_url},
+                                     {"rules", rules_->rules.size()},
+                                     {"workers", config_.workers}});
+  return absl::OkStatus();
+}
+
+absl::Status NotificationApp::StartSteps() {
   ASSIGN_OR_RETURN(security_, service::MakeGrpcSecurity(config_, registry_.get()));
   ASSIGN_OR_RETURN(NotificationRules rules,
                    ParseRules(config_.rules, config_.recipients,
@@ -61,7 +74,9 @@ absl::Status NotificationApp::Start() {
   }
   metrics_ = std::make_unique<NotificationMetrics>(*registry_);
   admin_ = std::make_unique<observability::AdminServer>(registry_, [this] { return Ready(); });
-  RETURN_IF_ERROR(admin_->Start(config_.admin_listen));
+  RETURN_IF_ERROR(app_.Step(
+      "admin server", [this] { return admin_->Start(config_.admin_listen); },
+      [this] { admin_->Stop(); }));
   RETURN_IF_ERROR(service::EnsureTopicsAtStart(
       config_,
       {{events::kNotificationDeadLetterTopic, 1, static_cast<int>(config_.replication_factor)},
@@ -69,12 +84,14 @@ absl::Status NotificationApp::Start() {
         static_cast<int>(config_.replication_factor)}}));
   ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-notification"));
   producer_->ExportMetrics(*registry_);
+  app_.Defer("producer", [this] { (void)producer_->Flush(absl::Seconds(5)); });
   case_log_ = std::make_unique<events::KafkaEventLog>(*producer_);
   audit_ = std::make_unique<audit::KafkaAuditTrail>(*producer_);
   dead_letters_ =
       std::make_unique<events::KafkaEventLog>(*producer_, events::kNotificationDeadLetterTopic);
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {redis::LeaseClaimScript()}));
   store_ = std::make_unique<RedisDeliveryStore>(*redis_);
+  marks_ = std::make_unique<RedisOutboxMarks>(*redis_);
   ASSIGN_OR_RETURN(privacy_, service::ConnectKeyStoreAtStart(config_));
   if (config_.catalog_file.empty()) {
     log::Warning(
@@ -106,6 +123,12 @@ absl::Status NotificationApp::Start() {
         return webhooks_->Send(target, message);
       },
       *store_, *case_log_, *dead_letters_, clock_, options);
+  outbox_rebuild_ = std::make_unique<OutboxRebuild>(
+      app_.rebuild(), *marks_, *logic_, [this](const service::ReplayHandler& handle) {
+        return service::ReplayCaseLog(config_, "meldpunt-notification-rebuild",
+                                      app_.replay_timeout(), handle,
+                                      service::LoopOptions(config_).lanes);
+      });
   senders_ = std::make_unique<Senders>(
       *logic_, *store_,
       SenderOptions{.workers = static_cast<int>(config_.workers),
@@ -123,8 +146,13 @@ absl::Status NotificationApp::Start() {
         }
         metrics_->Attempt(channel, outcome);
       });
-  ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(config_, config_.consumer_group,
-                                                                 "meldpunt-notification", this));
+  // The senders stop after the consumer (which hands them their partitions), though they start
+  // after it.
+  app_.Defer("senders", [this] { senders_->Stop(); });
+  assignment_ = std::make_unique<SenderAssignment>(*senders_);
+  ASSIGN_OR_RETURN(auto consumer,
+                   service::MakeCaseEventConsumer(config_, config_.consumer_group,
+                                                  "meldpunt-notification", assignment_.get()));
   auto handler = [this](const events::Envelope& e, const kafka::Record& r) {
     return logic_->Handle(e, r.partition);
   };
@@ -133,118 +161,45 @@ absl::Status NotificationApp::Start() {
   consumer_ = std::make_unique<events::EventConsumer>(
       std::move(consumer), handler, registry_.get(), config_.consumer_group,
       service::LoopOptions(config_, case_dead_letters_.sink.get()));
-  consumer_->Start();
+  RETURN_IF_ERROR(app_.Step(
+      "case-event consumer",
+      [this] {
+        consumer_->Start();
+        return absl::OkStatus();
+      },
+      [this] { consumer_->Stop(); }));
   senders_->Start();
-  service_ = std::make_unique<NotificationService>(*security_.guard, *store_, *templates_, *logic_,
-                                                   *audit_, [this] { return RebuildDeliveries(); });
+  service_ =
+      std::make_unique<NotificationService>(*security_.guard, *store_, *templates_, *logic_,
+                                            *audit_, [this] { return outbox_rebuild_->Rebuild(); });
   grpc_.SetMetrics(registry_.get());
-  RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen,
-                              {service_.get(), case_dead_letters_.service.get()},
-                              security_.credentials));
-  grpc_.SetServing(true);
+  RETURN_IF_ERROR(app_.Step(
+      "grpc server",
+      [this]() -> absl::Status {
+        RETURN_IF_ERROR(grpc_.Start(config_.grpc_listen,
+                                    {service_.get(), case_dead_letters_.service.get()},
+                                    security_.credentials));
+        grpc_.SetServing(true);
+        return absl::OkStatus();
+      },
+      [this] { grpc_.Shutdown(config_.shutdown_grace); }));
   dependencies_ = std::make_unique<service::DependencyCheck>(
       producer_.get(), std::vector<redis::Client*>{redis_.get(), privacy_.redis.get()});
-  started_ = true;
-  watch_thread_ = std::thread([this] { WatchOutbox(); });
-  log::Info("notification started", {{"grpc_port", grpc_.port()},
-                                     {"admin_port", admin_->port()},
-                                     {"smtp", config_.smtp_url},
-                                     {"rules", rules_->rules.size()},
-                                     {"workers", config_.workers}});
-  return absl::OkStatus();
-}
-
-absl::StatusOr<v1::RebuildDeliveriesResponse> NotificationApp::RebuildDeliveries() {
-  if (rebuilding_.exchange(true)) return absl::AbortedError("a rebuild is already running");
-  struct Done {
-    std::atomic<bool>& flag;
-    ~Done() { flag = false; }
-  } done{rebuilding_};
-  // One replica at a time: the held messages are this process's until it releases them.
-  const std::string owner = events::RandomId("rebuild");
-  ASSIGN_OR_RETURN(bool locked, redis::TryLock(*redis_, kRebuildLockKey, owner, absl::Minutes(35)));
-  if (!locked) return absl::AbortedError("another replica is rebuilding the outbox");
-  struct Unlock {
-    redis::Client& redis;
-    const std::string& owner;
-    ~Unlock() { (void)redis::Unlock(redis, kRebuildLockKey, owner); }
-  } unlock{*redis_, owner};
-  log::Warning("rebuilding the outbox and the delivery records from the log");
-  logic_->Hold();
-  absl::StatusOr<int64_t> events = service::ReplayCaseLog(
-      config_, "meldpunt-notification-rebuild", absl::Minutes(30),
-      [this](const events::Envelope& e, const kafka::Record& r) {
-        return logic_->Restore(e, r.partition);
+  // At once and then every second: a rebuild when the outbox's marker is gone.
+  return app_.Step(
+      "outbox watcher",
+      [this] {
+        outbox_rebuild_->Start();
+        return absl::OkStatus();
       },
-      service::LoopOptions(config_).lanes);
-  // Released whatever the replay's outcome: a held message must not wait a year.
-  absl::StatusOr<int64_t> released = logic_->Release();
-  RETURN_IF_ERROR(events.status());
-  RETURN_IF_ERROR(released.status());
-  // Marked only while this rebuild still holds the lock: a Redis that lost its data again
-  // meanwhile lost the lock too, and the next check rebuilds once more.
-  ASSIGN_OR_RETURN(bool marked,
-                   redis::SetMarkerIfLocked(*redis_, kIntactKey, kRebuildLockKey, owner));
-  if (!marked) {
-    return absl::AbortedError("Redis lost the rebuild's lock before it ended; rebuilding again");
-  }
-  log::Warning("outbox and delivery records rebuilt from the log",
-               {{"events", *events}, {"sent_again", *released}});
-  v1::RebuildDeliveriesResponse response;
-  response.set_events(*events);
-  response.set_sent_again(*released);
-  return response;
-}
-
-void NotificationApp::WatchOutbox() {
-  // At start and then every second: has Redis lost the outbox (FLUSHALL, a new instance, the
-  // first start)? Then it is rebuilt from the log: messages queued before the loss have no
-  // outcome on the log and are sent (with their idempotency keys), delivered ones are not.
-  absl::Duration wait = absl::ZeroDuration();
-  while (!stopping_.WaitForNotificationWithTimeout(wait)) {
-    wait = absl::Seconds(1);
-    if (rebuilding_.load()) continue;
-    absl::StatusOr<bool> intact = redis::HasMarker(*redis_, kIntactKey);
-    if (!intact.ok() || *intact) continue;
-    log::Warning(
-        "the outbox is not known to be complete (Redis lost it, or a first start); "
-        "rebuilding it from the log");
-    absl::StatusOr<v1::RebuildDeliveriesResponse> rebuilt = RebuildDeliveries();
-    if (!rebuilt.ok() && rebuilt.status().code() != absl::StatusCode::kAborted) {
-      log::Error("outbox rebuild failed; the next check tries again",
-                 {{"error", rebuilt.status().ToString()}});
-    }
-  }
-}
-
-void NotificationApp::OnAssigned(const std::vector<kafka::TopicPartition>& partitions) {
-  std::vector<int32_t> ids;
-  for (const auto& tp : partitions) ids.push_back(tp.partition);
-  senders_->Assign(ids);
-}
-
-void NotificationApp::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) {
-  std::vector<int32_t> ids;
-  for (const auto& tp : partitions) ids.push_back(tp.partition);
-  senders_->Revoke(ids);
+      [this] { outbox_rebuild_->Stop(); });
 }
 
 bool NotificationApp::Ready() const {
-  return started_ && consumer_ && consumer_->running() && consumer_->joined() && dependencies_ &&
-         dependencies_->up();
+  return app_.Ready(
+      [this] { return consumer_->running() && consumer_->joined() && dependencies_->up(); });
 }
 
-void NotificationApp::Stop() {
-  if (!stopping_.HasBeenNotified()) stopping_.Notify();
-  if (watch_thread_.joinable()) watch_thread_.join();
-  if (started_) {
-    started_ = false;
-    grpc_.Shutdown(config_.shutdown_grace);
-    if (consumer_) consumer_->Stop();
-    if (senders_) senders_->Stop();
-    if (producer_) (void)producer_->Flush(absl::Seconds(5));
-  }
-  if (admin_) admin_->Stop();
-}
+void NotificationApp::Stop() { app_.Stop(); }
 
 }  // namespace meldpunt::notification

@@ -1,28 +1,31 @@
-// Notification's composition root: the case-event consumer (queues messages), the senders (a
-// dispatcher claims due messages of this replica's partitions, a pool of workers sends them),
-// SMTP and webhook channels, the Redis outbox, the dead-letter topic, the Notifications gRPC
-// service and the admin port.
+// Notification's composition root: it builds the real Kafka, Redis, SMTP, webhook and gRPC
+// objects and wires them to the behaviour beside it, on the shared application base
+// (libs/service/application.h: start steps that register their stops, readiness, the rebuild
+// guard):
+// - NotificationLogic: a case event in, messages queued in the outbox (the consumer's handler);
+// - Senders: a dispatcher claims the due messages of this replica's partitions, a pool of workers
+//   sends them (SenderAssignment: the consumer's rebalance listener);
+// - OutboxRebuild: the outbox rebuilt from the log (when Redis lost it, or on request);
+// - NotificationMetrics, NotificationService (gRPC), the dead-letter topics.
+//
+//   NotificationApp app(config);
+//   RETURN_IF_ERROR(app.Start());
+//   WaitForShutdownSignal();
+//   app.Stop();
 #pragma once
 
-#include <atomic>
-#include <deque>
 #include <memory>
-#include <set>
-#include <thread>
-#include <vector>
 
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "libs/audit/audit.h"
 #include "libs/catalog/catalog_file.h"
 #include "libs/clock/clock.h"
 #include "libs/events/event_consumer.h"
 #include "libs/events/event_log.h"
 #include "libs/grpc/server.h"
-#include "libs/kafka/consumer.h"
 #include "libs/kafka/producer.h"
 #include "libs/observability/admin_server.h"
 #include "libs/redis/redis.h"
+#include "libs/service/application.h"
 #include "libs/service/dead_letters.h"
 #include "libs/service/readiness.h"
 #include "libs/service/wiring.h"
@@ -32,6 +35,7 @@
 #include "services/notification/metrics.h"
 #include "services/notification/notification_logic.h"
 #include "services/notification/notification_service.h"
+#include "services/notification/outbox_rebuild.h"
 #include "services/notification/rules.h"
 #include "services/notification/senders.h"
 #include "services/notification/templates.h"
@@ -39,20 +43,21 @@
 
 namespace meldpunt::notification {
 
-class NotificationApp : public kafka::RebalanceListener {
+class NotificationApp {
  public:
   explicit NotificationApp(NotificationConfig config);
-  ~NotificationApp() override;
+  ~NotificationApp();
   absl::Status Start();
   void Stop();
   bool Ready() const;
   // RebuildDeliveries: the outbox and delivery records folded again from the whole case log.
-  absl::StatusOr<v1::RebuildDeliveriesResponse> RebuildDeliveries();
-
-  void OnAssigned(const std::vector<kafka::TopicPartition>& partitions) override;
-  void OnRevoked(const std::vector<kafka::TopicPartition>& partitions) override;
+  absl::StatusOr<v1::RebuildDeliveriesResponse> RebuildDeliveries() {
+    return outbox_rebuild_->Rebuild();
+  }
 
  private:
+  absl::Status StartSteps();
+
   NotificationConfig config_;
   clock::SystemClock clock_;
   std::shared_ptr<prometheus::Registry> registry_;
@@ -70,7 +75,11 @@ class NotificationApp : public kafka::RebalanceListener {
   std::unique_ptr<redis::Client> redis_;
   service::Privacy privacy_;
   std::unique_ptr<RedisDeliveryStore> store_;
+  std::unique_ptr<RedisOutboxMarks> marks_;
   std::unique_ptr<NotificationLogic> logic_;
+  std::unique_ptr<OutboxRebuild> outbox_rebuild_;
+  std::unique_ptr<Senders> senders_;
+  std::unique_ptr<SenderAssignment> assignment_;  // the consumer's listener: outlives it
   // Case events it could not handle (meldpunt.case-events.dlq.v1); outlives the consumer.
   service::DeadLetters case_dead_letters_;
   std::unique_ptr<events::EventConsumer> consumer_;
@@ -79,16 +88,8 @@ class NotificationApp : public kafka::RebalanceListener {
   grpc_util::ServerRunner grpc_;
   // Kafka and Redis answering, for /readyz; made last in Start, gone first.
   std::unique_ptr<service::DependencyCheck> dependencies_;
-
-  std::unique_ptr<Senders> senders_;
-  bool started_ = false;
-  std::atomic<bool> rebuilding_{false};
-  // Rebuilds the outbox by itself when its marker is gone (Redis lost its data).
-  void WatchOutbox();
-  static constexpr char kIntactKey[] = "mp:notify:intact";
-  static constexpr char kRebuildLockKey[] = "mp:notify:rebuilding";
-  absl::Notification stopping_;
-  std::thread watch_thread_;
+  // Last: destroyed first, so its stops run while everything they stop still exists.
+  service::Application app_;
 };
 
 }  // namespace meldpunt::notification

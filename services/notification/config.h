@@ -51,6 +51,7 @@ inline config::Schema<NotificationConfig> NotificationSchema() {
   config::AddServiceKeys(schema);
   config::AddPrivacyKeys(schema);
   config::AddCatalogKeys(schema);
+  config::AddRebuildKeys(schema);
   schema
       .String("notification.consumer_group", &NotificationConfig::consumer_group,
               "Kafka consumer group", config::NonEmpty())

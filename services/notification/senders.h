@@ -20,6 +20,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "libs/kafka/consumer.h"
 #include "services/notification/delivery_store.h"
 #include "services/notification/notification_logic.h"
 
@@ -78,6 +79,28 @@ class Senders {
   std::atomic<int64_t> waiting_{0};
   std::thread dispatcher_;
   std::vector<std::thread> workers_;
+};
+
+// The case-event consumer's rebalance listener: the partitions the group gives this replica are
+// the outboxes its senders send (and a revoked one's claimed messages are still sent here: their
+// leases keep the next owner from sending them at the same time).
+class SenderAssignment final : public kafka::RebalanceListener {
+ public:
+  explicit SenderAssignment(Senders& senders) : senders_(senders) {}
+  void OnAssigned(const std::vector<kafka::TopicPartition>& partitions) override {
+    senders_.Assign(Ids(partitions));
+  }
+  void OnRevoked(const std::vector<kafka::TopicPartition>& partitions) override {
+    senders_.Revoke(Ids(partitions));
+  }
+
+ private:
+  static std::vector<int32_t> Ids(const std::vector<kafka::TopicPartition>& partitions) {
+    std::vector<int32_t> ids;
+    for (const auto& tp : partitions) ids.push_back(tp.partition);
+    return ids;
+  }
+  Senders& senders_;
 };
 
 }  // namespace meldpunt::notification

@@ -1,0 +1,94 @@
+// The outbox and the delivery records rebuilt from the log: after Redis lost them (the marker
+// mp:notify:intact is gone: checked at start and every second) or on an operator's request
+// (Notifications/RebuildDeliveries, meldctl rebuild-deliveries). One replica at a time (the
+// RebuildGuard and the lock mp:notify:rebuilding): the messages it holds during the replay are
+// this process's until it releases them.
+//
+// The replay: NotificationLogic::Hold, Restore for every event in log order (every message the
+// rules call for is queued again, not due; a NotificationDelivered or dead-lettered
+// NotificationFailed met later marks its message and takes it out of the queue), Release (what
+// has no outcome on the log becomes due and is sent, with its idempotency key). The consumer and
+// the senders go on meanwhile: live messages queued during the replay wait for the Release too.
+//
+//   OutboxRebuild rebuild(app.rebuild(), marks, logic, replay);
+//   rebuild.Start();   // the watcher: a rebuild when the marker is gone
+//   ASSIGN_OR_RETURN(v1::RebuildDeliveriesResponse done, rebuild.Rebuild());
+//   rebuild.Stop();
+//
+// Owns one thread, the watcher.
+#pragma once
+
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "libs/redis/redis.h"
+#include "libs/service/rebuild_guard.h"
+#include "libs/service/replay.h"
+#include "meldpunt/notification/v1/notification.pb.h"
+#include "services/notification/notification_logic.h"
+
+namespace meldpunt::notification {
+
+// Where the outbox says it is complete, and who is rebuilding it.
+class OutboxMarks : public service::RebuildLock {
+ public:
+  // The outbox is known to be complete (the marker a rebuild sets; gone when Redis lost it).
+  virtual absl::StatusOr<bool> Intact() = 0;
+  // Sets the marker only while `owner` holds the rebuild lock; false when it no longer does (a
+  // Redis that lost its data again meanwhile lost the lock too).
+  virtual absl::StatusOr<bool> MarkIntactIfLocked(const std::string& owner) = 0;
+};
+
+// mp:notify:intact and mp:notify:rebuilding in notification's Redis.
+class RedisOutboxMarks final : public OutboxMarks {
+ public:
+  static constexpr char kIntactKey[] = "mp:notify:intact";
+  static constexpr char kRebuildLockKey[] = "mp:notify:rebuilding";
+
+  explicit RedisOutboxMarks(redis::Client& redis) : redis_(redis) {}
+  absl::StatusOr<bool> TryLockRebuild(const std::string& owner, absl::Duration ttl) override;
+  absl::Status UnlockRebuild(const std::string& owner) override;
+  absl::StatusOr<bool> Intact() override;
+  absl::StatusOr<bool> MarkIntactIfLocked(const std::string& owner) override;
+
+ private:
+  redis::Client& redis_;
+};
+
+class OutboxRebuild {
+ public:
+  OutboxRebuild(service::RebuildGuard& guard, OutboxMarks& marks, NotificationLogic& logic,
+                service::CaseLogReplay replay, absl::Duration check_interval = absl::Seconds(1))
+      : guard_(guard),
+        marks_(marks),
+        logic_(logic),
+        replay_(std::move(replay)),
+        check_interval_(check_interval) {}
+  ~OutboxRebuild() { Stop(); }
+
+  // ABORTED when a rebuild runs here or on another replica, or when Redis lost the lock before
+  // the end (then the marker stays unset and the next check rebuilds once more). Held messages
+  // are released whatever the replay's outcome: a held message must not wait a year.
+  absl::StatusOr<v1::RebuildDeliveriesResponse> Rebuild();
+  // One check of the marker (what the watcher does every check_interval): a rebuild when it is
+  // gone and none runs here. Errors are logged; the next check tries again.
+  void CheckOnce();
+
+  // The watcher: a check at once, then every check_interval.
+  void Start();
+  void Stop();
+
+ private:
+  service::RebuildGuard& guard_;
+  OutboxMarks& marks_;
+  NotificationLogic& logic_;
+  const service::CaseLogReplay replay_;
+  const absl::Duration check_interval_;
+  absl::Notification stopping_;
+  std::thread watcher_;
+};
+
+}  // namespace meldpunt::notification

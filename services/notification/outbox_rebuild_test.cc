@@ -1,0 +1,235 @@
+// The outbox rebuild with the real NotificationLogic over the in-memory outbox, a recording
+// mailer and log, fake marks (the marker and the replicas' lock) and a replay of a list of
+// events: no Kafka, no Redis. What the log says was delivered is not sent again; held messages
+// are released whatever the replay's outcome; one rebuild at a time; the marker only while the
+// lock is still this rebuild's; the watcher rebuilds when the marker is gone.
+#include "services/notification/outbox_rebuild.h"
+
+#include <atomic>
+#include <cstdlib>
+
+#include <gtest/gtest.h>
+
+#include "libs/clock/clock.h"
+#include "libs/status/status_macros.h"
+#include "services/notification/testing/fakes.h"
+
+namespace meldpunt::notification {
+namespace {
+
+namespace t = ::meldpunt::types::v1;
+
+constexpr char kCase[] = "MP-0123456789ABC";
+const absl::Time kAt = absl::FromUnixSeconds(1'763'800'000);
+
+class FakeMarks : public OutboxMarks {
+ public:
+  absl::StatusOr<bool> TryLockRebuild(const std::string& owner, absl::Duration ttl) override {
+    if (!holder.empty()) return false;
+    holder = owner;
+    this->ttl = ttl;
+    return true;
+  }
+  absl::Status UnlockRebuild(const std::string& owner) override {
+    if (holder == owner) holder.clear();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> Intact() override { return intact; }
+  absl::StatusOr<bool> MarkIntactIfLocked(const std::string& owner) override {
+    if (lose_lock) holder.clear();  // Redis lost its data (and the lock) meanwhile
+    if (holder != owner) return false;
+    intact = true;
+    return true;
+  }
+  std::string holder;
+  absl::Duration ttl;
+  bool intact = true;
+  bool lose_lock = false;
+};
+
+Templates LoadTemplates() {
+  const char* source = std::getenv("MELDPUNT_SOURCE_DIR");
+  auto templates =
+      Templates::Load(std::string(source ? source : ".") + "/services/notification/templates");
+  EXPECT_TRUE(templates.ok()) << templates.status();
+  return *templates;
+}
+
+NotificationRules Rules() {
+  auto rules = ParseRules(YAML::Load(R"(
+- {on: CaseSubmitted, kinds: [COMPLAINT], to: reporter, template: acknowledgement}
+- {on: CaseRouted, to: department, template: dispatch}
+)"),
+                          YAML::Load(R"(
+department:waste: {email: afval@gemeente.example}
+)"),
+                          [](const std::string&) { return std::nullopt; });
+  EXPECT_TRUE(rules.ok()) << rules.status();
+  return *rules;
+}
+
+events::Envelope Submitted() {
+  events::Envelope e = events::NewEnvelope(kCase, "intake", kAt);
+  auto* s = e.mutable_case_submitted();
+  s->set_reference("MP-2025-7K3QX9M2T");
+  s->set_submitting_system("e-loket");
+  s->mutable_draft()->set_kind(t::COMPLAINT);
+  s->mutable_draft()->set_category("waste-collection");
+  s->mutable_draft()->mutable_reporter()->set_name("Els Maes");
+  s->mutable_draft()->mutable_reporter()->set_email("els@example.org");
+  events::Finish(e, "submitted-1");
+  return e;
+}
+
+events::Envelope Routed() {
+  events::Envelope e = events::NewEnvelope(kCase, "routing", kAt + absl::Minutes(1));
+  e.mutable_case_routed()->set_department("waste");
+  events::Finish(e, "routed-1");
+  return e;
+}
+
+class OutboxRebuildTest : public ::testing::Test {
+ protected:
+  OutboxRebuildTest()
+      : templates_(LoadTemplates()),
+        rules_(Rules()),
+        clock_(kAt + absl::Seconds(1)),
+        logic_(templates_, rules_, mailer_,
+               [](const WebhookTarget&, const WebhookMessage&) { return absl::OkStatus(); }, store_,
+               log_, dead_letters_, clock_, {}),
+        guard_(absl::Minutes(30)),
+        rebuild_(guard_, marks_, logic_,
+                 [this](const service::ReplayHandler& handle) -> absl::StatusOr<int64_t> {
+                   ++replays_;
+                   if (during_replay_) during_replay_();
+                   int64_t n = 0;
+                   for (const events::Envelope& e : replayed_log_) {
+                     kafka::Record r;
+                     r.partition = 0;
+                     RETURN_IF_ERROR(handle(e, r));
+                     ++n;
+                   }
+                   if (!replay_error_.ok()) return replay_error_;
+                   return n;
+                 }) {}
+
+  // Sends what is due now, as the senders do; the outcomes.
+  std::vector<std::string> Pump() {
+    std::vector<std::string> outcomes;
+    auto jobs = store_.Claim(0, clock_.Now(), absl::Minutes(2), 100);
+    EXPECT_TRUE(jobs.ok());
+    for (const v1::Job& job : *jobs) {
+      auto outcome = logic_.Attempt(job);
+      outcomes.push_back(outcome.ok() ? outcome->status : outcome.status().ToString());
+    }
+    return outcomes;
+  }
+
+  // The log as the live service left it: the acknowledgement delivered, the department's letter
+  // queued and never recorded (the service stopped between queueing and sending); then Redis
+  // lost the outbox.
+  void LiveServiceThenRedisLost() {
+    ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+    EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));
+    ASSERT_TRUE(logic_.Handle(Routed(), 0).ok());
+    ASSERT_EQ(log_.appended.size(), 1u);
+    replayed_log_ = {Submitted(), Routed(), log_.appended[0]};
+    store_ = MemoryStore();
+    mailer_.sent.clear();
+    marks_.intact = false;
+  }
+
+  Templates templates_;
+  NotificationRules rules_;
+  clock::FakeClock clock_;
+  FakeMailer mailer_;
+  MemoryStore store_;
+  FakeLog log_;
+  FakeLog dead_letters_;
+  NotificationLogic logic_;
+  service::RebuildGuard guard_;
+  FakeMarks marks_;
+  std::vector<events::Envelope> replayed_log_;
+  absl::Status replay_error_;
+  std::function<void()> during_replay_;
+  int replays_ = 0;
+  OutboxRebuild rebuild_;
+};
+
+TEST_F(OutboxRebuildTest, WhatTheLogSaysWasDeliveredIsNotSentAgain) {
+  LiveServiceThenRedisLost();
+  absl::StatusOr<v1::RebuildDeliveriesResponse> done = rebuild_.Rebuild();
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->events(), 3);
+  EXPECT_EQ(done->sent_again(), 1) << "the department's letter";
+  EXPECT_TRUE(marks_.intact);
+  EXPECT_TRUE(marks_.holder.empty()) << "the lock is given back";
+  EXPECT_EQ(marks_.ttl, absl::Minutes(35)) << "rebuild.timeout and 5 minutes";
+  EXPECT_FALSE(guard_.running());
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));
+  ASSERT_EQ(mailer_.sent.size(), 1u);
+  EXPECT_EQ(mailer_.sent[0].to, "afval@gemeente.example");
+}
+
+TEST_F(OutboxRebuildTest, HeldMessagesAreReleasedWhenTheReplayFails) {
+  LiveServiceThenRedisLost();
+  replay_error_ = absl::DeadlineExceededError("the replay did not reach the end of the log");
+  EXPECT_EQ(rebuild_.Rebuild().status(), replay_error_);
+  EXPECT_FALSE(marks_.intact) << "the next check tries again";
+  EXPECT_FALSE(Pump().empty()) << "a held message must not wait a year";
+}
+
+TEST_F(OutboxRebuildTest, ARedisThatLostTheLockMeanwhileIsRebuiltAgain) {
+  LiveServiceThenRedisLost();
+  marks_.lose_lock = true;
+  EXPECT_EQ(rebuild_.Rebuild().status(),
+            absl::AbortedError("Redis lost the rebuild's lock before it ended; rebuilding again"));
+  EXPECT_FALSE(marks_.intact);
+}
+
+TEST_F(OutboxRebuildTest, OneRebuildAtATime) {
+  absl::Status second;
+  during_replay_ = [&] { second = rebuild_.Rebuild().status(); };
+  ASSERT_TRUE(rebuild_.Rebuild().ok());
+  EXPECT_EQ(second, absl::AbortedError("a rebuild is already running"));
+  during_replay_ = nullptr;
+  marks_.holder = "rebuild-of-another-replica";
+  EXPECT_EQ(rebuild_.Rebuild().status(),
+            absl::AbortedError("another replica is rebuilding the outbox"));
+  EXPECT_EQ(replays_, 1);
+}
+
+TEST_F(OutboxRebuildTest, TheWatcherRebuildsOnlyWhenTheMarkerIsGone) {
+  rebuild_.CheckOnce();
+  EXPECT_EQ(replays_, 0) << "intact";
+  LiveServiceThenRedisLost();
+  during_replay_ = [&] { rebuild_.CheckOnce(); };  // a check during the rebuild starts none
+  rebuild_.CheckOnce();
+  EXPECT_EQ(replays_, 1);
+  EXPECT_TRUE(marks_.intact);
+  // Another replica rebuilding: this one's check passes (ABORTED is not an error here).
+  marks_.intact = false;
+  marks_.holder = "rebuild-of-another-replica";
+  rebuild_.CheckOnce();
+  EXPECT_EQ(replays_, 1);
+}
+
+TEST_F(OutboxRebuildTest, TheWatcherChecksAtOnceWhenStarted) {
+  LiveServiceThenRedisLost();
+  std::atomic<int> replays{0};
+  OutboxRebuild watcher(
+      guard_, marks_, logic_,
+      [&](const service::ReplayHandler&) -> absl::StatusOr<int64_t> {
+        ++replays;
+        return 0;
+      },
+      /*check_interval=*/absl::Hours(1));
+  watcher.Start();
+  for (absl::Time end = absl::Now() + absl::Seconds(10); replays == 0 && absl::Now() < end;)
+    absl::SleepFor(absl::Milliseconds(1));
+  watcher.Stop();  // does not wait an hour
+  EXPECT_EQ(replays.load(), 1);
+}
+
+}  // namespace
+}  // namespace meldpunt::notification

@@ -1,0 +1,156 @@
+// Fakes for notification's unit tests: a mailer that records (and fails on demand), the outbox in
+// memory with the Redis one's queue semantics, and an event log that records. Not thread-safe:
+// tests drive them from one thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libs/events/event_log.h"
+#include "services/notification/delivery_error.h"
+#include "services/notification/delivery_store.h"
+#include "services/notification/mailer.h"
+
+namespace meldpunt::notification {
+
+class FakeMailer : public Mailer {
+ public:
+  absl::Status Send(const Email& email) override {
+    sent.push_back(email);
+    absl::Status status = absl::OkStatus();
+    if (answer) {
+      status = answer();
+    } else if (failures_left > 0) {
+      --failures_left;
+      status = failure;
+    }
+    if (status.ok()) delivered.push_back(email);
+    return status;
+  }
+  std::vector<Email> sent;       // every attempt
+  std::vector<Email> delivered;  // the attempts that went through
+  int failures_left = 0;
+  absl::Status failure = TemporaryFailure(absl::StatusCode::kUnavailable, "connection refused");
+  std::function<absl::Status()> answer;  // when set, what every attempt gets
+};
+
+// The outbox in memory, with the Redis one's queue semantics (due, claimed under a lease).
+class MemoryStore : public DeliveryStore {
+ public:
+  absl::StatusOr<bool> Enqueue(const v1::Job& job, absl::Time due) override {
+    const std::string key = Key(job);
+    if (jobs.count(key)) return false;
+    jobs[key] = job;
+    due_[key] = due;
+    return true;
+  }
+  absl::StatusOr<std::vector<v1::Job>> Claim(int32_t, absl::Time now, absl::Duration lease,
+                                             int limit) override {
+    std::vector<v1::Job> out;
+    for (auto it = inflight_.begin(); it != inflight_.end(); ++it) {
+      if (it->second <= now && static_cast<int>(out.size()) < limit) {
+        it->second = now + lease;
+        out.push_back(jobs[it->first]);
+      }
+    }
+    for (auto it = due_.begin(); it != due_.end();) {
+      if (it->second <= now && static_cast<int>(out.size()) < limit) {
+        inflight_[it->first] = now + lease;
+        out.push_back(jobs[it->first]);
+        it = due_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return out;
+  }
+  absl::Status Reschedule(const v1::Job& job, absl::Time due) override {
+    jobs[Key(job)] = job;
+    inflight_.erase(Key(job));
+    due_[Key(job)] = due;
+    return absl::OkStatus();
+  }
+  absl::Status Save(const v1::Job& job) override {
+    jobs[Key(job)] = job;
+    return absl::OkStatus();
+  }
+  absl::Status Finish(const v1::Job& job) override {
+    jobs[Key(job)] = job;
+    inflight_.erase(Key(job));
+    due_.erase(Key(job));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<v1::Job>> Jobs(const std::string& case_id) override {
+    std::vector<v1::Job> out;
+    for (const auto& [k, j] : jobs)
+      if (j.delivery().case_id() == case_id) out.push_back(j);
+    return out;
+  }
+  absl::StatusOr<std::optional<v1::Job>> Job(const std::string& case_id,
+                                             const std::string& key) override {
+    auto it = jobs.find(case_id + "|" + key);
+    if (it == jobs.end()) return std::nullopt;
+    return it->second;
+  }
+  absl::StatusOr<int64_t> Waiting(int32_t) override {
+    return static_cast<int64_t>(due_.size() + inflight_.size());
+  }
+  absl::StatusOr<std::optional<absl::Time>> OldestQueued(int32_t) override {
+    std::optional<absl::Time> oldest;
+    for (const auto* queue : {&due_, &inflight_}) {
+      for (const auto& [key, at] : *queue) {
+        const absl::Time queued = events::GetTime(jobs[key].delivery().at());
+        if (!oldest || queued < *oldest) oldest = queued;
+      }
+    }
+    return oldest;
+  }
+  absl::Status SaveSubmission(const events::Envelope& e) override {
+    submissions[e.case_id()] = e;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<events::Envelope>> LoadSubmission(const std::string& c) override {
+    auto it = submissions.find(c);
+    if (it == submissions.end()) return std::optional<events::Envelope>();
+    return std::optional<events::Envelope>(it->second);
+  }
+  absl::Status SetDepartment(const std::string& c, const std::string& d) override {
+    departments[c] = d;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> Department(const std::string& c) override {
+    return departments.count(c) ? departments[c] : std::string();
+  }
+  size_t Queued() const { return due_.size() + inflight_.size(); }
+  std::optional<absl::Time> DueAt(const v1::Job& job) const {
+    auto it = due_.find(Key(job));
+    if (it == due_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  std::map<std::string, v1::Job> jobs;
+  std::map<std::string, events::Envelope> submissions;
+  std::map<std::string, std::string> departments;
+
+ private:
+  static std::string Key(const v1::Job& j) {
+    return j.delivery().case_id() + "|" + j.delivery().idempotency_key();
+  }
+  std::map<std::string, absl::Time> due_, inflight_;
+};
+
+class FakeLog : public events::EventLog {
+ public:
+  absl::StatusOr<events::Appended> Append(const events::Envelope& e, absl::Time) override {
+    if (!error.ok()) return error;
+    appended.push_back(e);
+    return events::Appended{};
+  }
+  std::vector<events::Envelope> appended;
+  absl::Status error = absl::OkStatus();
+};
+
+}  // namespace meldpunt::notification
