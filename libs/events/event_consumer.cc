@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -11,6 +12,13 @@
 #include "libs/status/retry.h"
 
 namespace meldpunt::events {
+
+EventConsumer::EventConsumer(std::unique_ptr<kafka::Consumer> consumer, BatchHandler handler,
+                             prometheus::Registry* registry, const std::string& group,
+                             EventConsumerOptions options)
+    : EventConsumer(std::move(consumer), EventHandler(), registry, group, options) {
+  batch_handler_ = std::move(handler);
+}
 
 EventConsumer::EventConsumer(std::unique_ptr<kafka::Consumer> consumer, EventHandler handler,
                              prometheus::Registry* registry, const std::string& group,
@@ -63,7 +71,7 @@ void EventConsumer::Start() {
     });
   }
   thread_ = std::thread([this] {
-    if (options_.lanes > 1) {
+    if (options_.lanes > 1 || batch_handler_) {
       RunLanes();
     } else {
       Run();
@@ -120,7 +128,7 @@ void EventConsumer::Run() {
 }
 
 void EventConsumer::RunLanes() {
-  const size_t lanes = static_cast<size_t>(options_.lanes);
+  const size_t lanes = static_cast<size_t>(std::max(1, options_.lanes));
   while (!stop_.load()) {
     std::optional<std::optional<kafka::Record>> polled = PollNext();
     if (!polled) return;
@@ -151,7 +159,9 @@ void EventConsumer::RunLanes() {
     // Each lane handles its records in order and stops at the first one Stop() left unhandled;
     // done[lane] counts the records it finished (handled or skipped for good).
     std::vector<size_t> done(lanes, 0);
-    auto run_lane = [&](size_t lane) { done[lane] = RunLane(by_lane[lane]); };
+    auto run_lane = [&](size_t lane) {
+      done[lane] = batch_handler_ ? RunBatchLane(by_lane[lane]) : RunLane(by_lane[lane]);
+    };
     std::vector<size_t> busy_lanes;
     for (size_t lane = 0; lane < lanes; ++lane) {
       if (!by_lane[lane].empty()) busy_lanes.push_back(lane);
@@ -237,6 +247,79 @@ size_t EventConsumer::RunLane(const std::vector<kafka::Record>& records) {
     backoff = std::min(backoff * 2, absl::Seconds(5));
     from = *failed;
   }
+}
+
+size_t EventConsumer::RunBatchLane(const std::vector<kafka::Record>& records) {
+  size_t from = 0;
+  size_t last_failed = records.size();  // the record that failed last, and how often
+  int failed_attempts = 0;
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (from < records.size()) {
+    if (stop_.load()) return from;  // the next owner handles the rest
+    // The records from `from` up to the next one that does not decode, which no handler can use:
+    // it is set aside when it comes first.
+    std::vector<Batch::Item> items;
+    std::set<std::string> cases;
+    for (size_t i = from; i < records.size(); ++i) {
+      if (options_.one_record_per_case && !items.empty() && cases.count(records[i].key) > 0) {
+        break;
+      }
+      cases.insert(records[i].key);
+      absl::StatusOr<Envelope> envelope = Decode(records[i].value);
+      if (!envelope.ok()) {
+        if (!items.empty()) break;
+        if (!SetAside(records[i], nullptr, envelope.status(), 0, kCannotBeDecoded)) return i;
+        from = i + 1;
+        continue;
+      }
+      items.push_back({&records[i], *std::move(envelope)});
+    }
+    if (items.empty()) continue;
+    Batch batch(std::move(items));
+    batch_handler_(batch);
+    absl::Status error;
+    const std::optional<size_t> failed = batch.Finish(absl::Now() + options_.ack_timeout, &error);
+    const size_t done = failed.value_or(batch.size());
+    stats_.handled += static_cast<int64_t>(done);
+    if (handled_metric_) handled_metric_->Increment(static_cast<double>(done));
+    if (!failed) {
+      from += batch.size();
+      continue;
+    }
+    const size_t at = from + *failed;
+    if (stop_.load()) return at;
+    const status::Retry retry = status::RetryOf(error);
+    if (at == last_failed) {
+      ++failed_attempts;
+    } else {
+      last_failed = at;
+      failed_attempts = 1;
+    }
+    if (retry == status::Retry::kGiveUp ||
+        (retry == status::Retry::kUnclassified && failed_attempts >= options_.max_attempts)) {
+      if (!SetAside(records[at], &batch.envelope(*failed), error, failed_attempts,
+                    retry == status::Retry::kGiveUp ? kCannotBeRetried : kFailedAfterRetries)) {
+        return at;
+      }
+      from = at + 1;
+      continue;
+    }
+    stats_.retries++;
+    if (retried_metric_) retried_metric_->Increment();
+    log::Warning("event handling failed, handling it again",
+                 {{"topic", records[at].topic},
+                  {"partition", records[at].partition},
+                  {"offset", records[at].offset},
+                  {"case_id", batch.envelope(*failed).case_id()},
+                  {"event_id", batch.envelope(*failed).event_id()},
+                  {"retry", status::RetryName(retry)},
+                  {"attempt", failed_attempts},
+                  {"error", error.ToString()}});
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+    from = at;
+  }
+  return records.size();
 }
 
 void EventConsumer::RunOnLanes(const std::vector<size_t>& lanes,

@@ -42,6 +42,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "libs/events/batch.h"
 #include "libs/events/codec.h"
 #include "libs/kafka/consumer.h"
 #include "prometheus/counter.h"
@@ -67,6 +68,11 @@ struct EventConsumerOptions {
   DeadLetterSink* dead_letters = nullptr;
   // Attempts at a record whose error says nothing of what to do (status::Retry::kUnclassified).
   int max_attempts = 5;
+  // A batch handler's wait for the acknowledgements of what it sent (Batch::Finish).
+  absl::Duration ack_timeout = absl::Seconds(30);
+  // A batch ends before a second record of a case it holds, so that a handler whose state is
+  // saved only once its records are acknowledged (Batch::After) reads it saved for the next one.
+  bool one_record_per_case = false;
 };
 
 class EventConsumer {
@@ -76,6 +82,12 @@ class EventConsumer {
   // loop holds (kafka::Consumer::Lag), sampled by the loop thread at most once a second between
   // polls, 0 once stopped. Loops of one group in one process add up.
   EventConsumer(std::unique_ptr<kafka::Consumer> consumer, EventHandler handler,
+                prometheus::Registry* registry = nullptr, const std::string& group = "",
+                EventConsumerOptions options = {});
+  // The same loop with a handler that takes each lane's run of records at once (batch.h), in
+  // log order per partition, at most `max_batch` records over all lanes; used with any `lanes`.
+  // Undecodable records are set aside before the handler sees them.
+  EventConsumer(std::unique_ptr<kafka::Consumer> consumer, BatchHandler handler,
                 prometheus::Registry* registry = nullptr, const std::string& group = "",
                 EventConsumerOptions options = {});
   ~EventConsumer();
@@ -107,12 +119,16 @@ class EventConsumer {
   // end of the run (events::AwaitAcks); returns how many are done for good (handled and durable,
   // or skipped), a prefix: fewer than all only when Stop() came.
   size_t RunLane(const std::vector<kafka::Record>& records);
+  // The same for a batch handler: the lane's records from the first not done on, one Batch at a
+  // time, until all are done (or Stop() came).
+  size_t RunBatchLane(const std::vector<kafka::Record>& records);
   // Runs lane(i) for every i in `lanes` (lanes[0] on this thread, the rest on the lane threads)
   // and returns when all are done.
   void RunOnLanes(const std::vector<size_t>& lanes, const std::function<void(size_t)>& lane);
 
   std::unique_ptr<kafka::Consumer> consumer_;
   EventHandler handler_;
+  BatchHandler batch_handler_;
   EventConsumerOptions options_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};

@@ -184,6 +184,144 @@ TEST_F(EventConsumerTest, RetriesInPlaceSetsAsideWhatCannotSucceedAndCommitsOnly
   EXPECT_EQ(second, (std::vector<std::string>{"ev-4"}));
 }
 
+// The same failures with a batch handler: a record that fails ends the batch there; the records
+// before it are done, it and those after it are handled again (an outage) or it is set aside.
+TEST_F(EventConsumerTest, ABatchHandlerRetriesFromTheFailedRecordAndSetsAsideWhatCannotSucceed) {
+  Append("MP-1", "ev-1");
+  ASSERT_TRUE(
+      producer_->Send({"events", "MP-2", "not an envelope", {}}, absl::Now() + absl::Seconds(10))
+          .ok());
+  Append("MP-3", "ev-3");
+  Append("MP-5", "ev-5");
+  Append("MP-6", "ev-6");
+
+  std::mutex mu;
+  std::vector<std::string> seen;
+  std::vector<std::string> after;
+  std::atomic<int> outage_left{2};
+  KafkaDeadLetters sink(*producer_, "test", "loop");
+  EventConsumer loop(
+      NewConsumer(), BatchHandler([&](Batch& batch) {
+        std::lock_guard<std::mutex> lock(mu);
+        for (size_t i = 0; i < batch.size(); ++i) {
+          const std::string id = batch.envelope(i).event_id();
+          seen.push_back(id);
+          if (id == "ev-1" && outage_left.fetch_sub(1) > 0) {
+            return batch.Fail(i, status::InPlace(absl::InternalError("redis: LOADING")));
+          }
+          if (id == "ev-3") return batch.Fail(i, absl::FailedPreconditionError("not allowed"));
+          if (id == "ev-5") return batch.Fail(i, absl::InternalError("who knows"));
+          // Sent for this record, and a step once it is durable.
+          Envelope out = NewEnvelope(batch.envelope(i).case_id(), "test", absl::Now());
+          out.mutable_case_closed();
+          Finish(out, "out-" + id);
+          EXPECT_TRUE(batch.Send(i, *producer_, ToRecord("events-out", out)).ok());
+          batch.After(i, [&, id] {
+            after.push_back(id);
+            return absl::OkStatus();
+          });
+        }
+      }),
+      nullptr, "", {.dead_letters = &sink, .max_attempts = 3});
+  ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, "events-out", 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  loop.Start();
+  ASSERT_TRUE(WaitFor([&] { return loop.stats().handled + loop.stats().dead_lettered == 5; }));
+  loop.Stop();
+  EXPECT_EQ(loop.stats().handled, 2);
+  EXPECT_EQ(loop.stats().dead_lettered, 3);  // undecodable bytes, the refused and the unknown
+  EXPECT_EQ(loop.stats().retries, 2 + 2);
+  // Each record once in order, except where a batch ended: from there again. The undecodable
+  // record never reaches the handler.
+  std::vector<std::string> expected = {"ev-1", "ev-1", "ev-1", "ev-3",
+                                       "ev-5", "ev-5", "ev-5", "ev-6"};
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(after, (std::vector<std::string>{"ev-1", "ev-6"})) << "steps of done records only";
+  std::vector<v1::DeadLetterRecord> dead = DeadLetters(3);
+  ASSERT_EQ(dead.size(), 3u);
+  EXPECT_EQ(dead[0].dead_letter().reason(), kCannotBeDecoded);
+  EXPECT_EQ(dead[1].dead_letter().event_id(), "ev-3");
+  EXPECT_EQ(dead[1].dead_letter().reason(), kCannotBeRetried);
+  EXPECT_EQ(dead[2].dead_letter().event_id(), "ev-5");
+  EXPECT_EQ(dead[2].dead_letter().attempts(), 3);
+
+  // Everything was committed: a new member of the group starts after the last record.
+  Append("MP-4", "ev-4");
+  std::vector<std::string> second;
+  EventConsumer next(NewConsumer(), BatchHandler([&](Batch& batch) {
+                       std::lock_guard<std::mutex> lock(mu);
+                       for (size_t i = 0; i < batch.size(); ++i) {
+                         second.push_back(batch.envelope(i).event_id());
+                       }
+                     }));
+  next.Start();
+  ASSERT_TRUE(WaitFor([&] { return next.stats().handled == 1; }));
+  next.Stop();
+  EXPECT_EQ(second, (std::vector<std::string>{"ev-4"}));
+}
+
+TEST_F(EventConsumerTest, OneRecordPerCaseEndsABatchBeforeACasesSecondRecord) {
+  int n = 0;
+  for (const char* c : {"MP-A", "MP-B", "MP-A", "MP-C", "MP-A"})
+    Append(c, absl::StrCat("ev-", ++n));
+  std::mutex mu;
+  std::vector<std::vector<std::string>> batches;
+  EventConsumer loop(NewConsumer(), BatchHandler([&](Batch& batch) {
+                       std::lock_guard<std::mutex> lock(mu);
+                       batches.emplace_back();
+                       for (size_t i = 0; i < batch.size(); ++i) {
+                         batches.back().push_back(batch.envelope(i).case_id());
+                       }
+                     }),
+                     nullptr, "", {.one_record_per_case = true});
+  loop.Start();
+  ASSERT_TRUE(WaitFor([&] { return loop.stats().handled == 5; }));
+  loop.Stop();
+  std::vector<std::string> all;
+  for (const auto& batch : batches) {
+    std::set<std::string> distinct(batch.begin(), batch.end());
+    EXPECT_EQ(distinct.size(), batch.size()) << "a case twice in one batch";
+    all.insert(all.end(), batch.begin(), batch.end());
+  }
+  EXPECT_EQ(all, (std::vector<std::string>{"MP-A", "MP-B", "MP-A", "MP-C", "MP-A"}));
+}
+
+TEST(Batch, AFailedAcknowledgementEndsTheBatchAtItsRecord) {
+  kafka::Record records[3];
+  std::vector<Batch::Item> items;
+  for (auto& r : records) items.push_back({&r, Envelope()});
+  Batch batch(std::move(items));
+  std::vector<int> ran;
+  batch.After(0, [&] {
+    ran.push_back(0);
+    return absl::OkStatus();
+  });
+  batch.After(1, [&] {
+    ran.push_back(1);
+    return absl::UnavailableError("redis down");
+  });
+  batch.After(2, [&] {
+    ran.push_back(2);
+    return absl::OkStatus();
+  });
+  absl::Status error;
+  std::optional<size_t> failed = batch.Finish(absl::Now() + absl::Seconds(1), &error);
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_EQ(*failed, 1u);
+  EXPECT_EQ(error.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ran, (std::vector<int>{0, 1}));
+  // The lowest Fail counts.
+  std::vector<Batch::Item> more;
+  for (auto& r : records) more.push_back({&r, Envelope()});
+  Batch other(std::move(more));
+  other.Fail(2, absl::InternalError("late"));
+  other.Fail(1, absl::InternalError("first"));
+  other.Fail(2, absl::InternalError("later"));
+  failed = other.Finish(absl::Now(), &error);
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_EQ(*failed, 1u);
+  EXPECT_EQ(error.message(), "first");
+}
+
 // A dead-letter topic that cannot take the record yet: the loop holds the record (it is neither
 // committed nor passed) until the topic takes it.
 class FlakySink : public DeadLetterSink {

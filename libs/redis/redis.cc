@@ -170,36 +170,53 @@ absl::StatusOr<Reply> Connection::Command(const std::vector<std::string>& args) 
 absl::StatusOr<Reply> Connection::Script(const std::string& name,
                                          const std::vector<std::string>& keys,
                                          const std::vector<std::string>& args) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  ASSIGN_OR_RETURN(std::vector<Reply> replies, Scripts({{name, keys, args}}));
+  return std::move(replies[0]);
+}
+
+absl::StatusOr<std::vector<Reply>> Connection::Scripts(const std::vector<ScriptCall>& calls) {
+  for (const ScriptCall& call : calls) {
     bool known = false;
-    for (const redis::Script& script : options_.scripts) known = known || script.name == name;
-    if (!known) return absl::InvalidArgumentError(absl::StrCat("redis: no script '", name, "'"));
-    std::string sha;
-    for (const auto& [script, hash] : shas_)
-      if (script == name) sha = hash;
-    if (context_ == nullptr || sha.empty()) {
+    for (const redis::Script& script : options_.scripts) known = known || script.name == call.name;
+    if (!known) {
+      return absl::InvalidArgumentError(absl::StrCat("redis: no script '", call.name, "'"));
+    }
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (context_ == nullptr || shas_.size() != options_.scripts.size()) {
       RETURN_IF_ERROR(Reconnect());
       continue;
     }
-    std::vector<std::string> command = {"EVALSHA", sha, absl::StrCat(keys.size())};
-    command.insert(command.end(), keys.begin(), keys.end());
-    command.insert(command.end(), args.begin(), args.end());
-    absl::StatusOr<std::vector<Reply>> replies = Send({command});
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(calls.size());
+    for (const ScriptCall& call : calls) {
+      std::string sha;
+      for (const auto& [script, hash] : shas_)
+        if (script == call.name) sha = hash;
+      std::vector<std::string> command = {"EVALSHA", sha, absl::StrCat(call.keys.size())};
+      command.insert(command.end(), call.keys.begin(), call.keys.end());
+      command.insert(command.end(), call.args.begin(), call.args.end());
+      commands.push_back(std::move(command));
+    }
+    absl::StatusOr<std::vector<Reply>> replies = Send(commands);
     if (!replies.ok()) {
       if (replies.status().code() != absl::StatusCode::kUnavailable) return replies.status();
       RETURN_IF_ERROR(Reconnect());
       continue;
     }
-    Reply reply = std::move((*replies)[0]);
     // After SCRIPT FLUSH or a Redis restart without our reconnect noticing: load and repeat.
-    if (reply.type == Reply::Type::kError && absl::StartsWith(reply.str, "NOSCRIPT")) {
+    bool unknown = false;
+    for (const Reply& reply : *replies) {
+      unknown =
+          unknown || (reply.type == Reply::Type::kError && absl::StartsWith(reply.str, "NOSCRIPT"));
+    }
+    if (unknown) {
       RETURN_IF_ERROR(Reconnect());
       continue;
     }
-    return reply;
+    return replies;
   }
-  return status::InPlace(
-      absl::UnavailableError(absl::StrCat("redis: script '", name, "' could not run")));
+  return status::InPlace(absl::UnavailableError("redis: the scripts could not run"));
 }
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(const Options& options) {
@@ -232,6 +249,10 @@ absl::StatusOr<std::vector<Reply>> Client::Pipeline(
 absl::StatusOr<Reply> Client::Script(const std::string& name, const std::vector<std::string>& keys,
                                      const std::vector<std::string>& args) {
   return With([&](Connection& c) { return c.Script(name, keys, args); });
+}
+
+absl::StatusOr<std::vector<Reply>> Client::Scripts(const std::vector<ScriptCall>& calls) {
+  return With([&](Connection& c) { return c.Scripts(calls); });
 }
 
 absl::StatusOr<bool> HasMarker(Client& client, const std::string& key) {

@@ -38,6 +38,13 @@ struct Script {
   std::string source;
 };
 
+// One call of a loaded script, for Scripts(): many calls in one round trip.
+struct ScriptCall {
+  std::string name;
+  std::vector<std::string> keys;
+  std::vector<std::string> args;
+};
+
 struct Options {
   std::string address = "127.0.0.1:6379";
   absl::Duration connect_timeout = absl::Seconds(2);
@@ -62,6 +69,9 @@ class Connection {
       const std::vector<std::vector<std::string>>& commands);
   absl::StatusOr<Reply> Script(const std::string& name, const std::vector<std::string>& keys,
                                const std::vector<std::string>& args);
+  // Runs every call in one round trip; the replies in order. A script Redis no longer knows
+  // (NOSCRIPT) reloads them all and repeats every call, so the scripts must be safe to repeat.
+  absl::StatusOr<std::vector<Reply>> Scripts(const std::vector<ScriptCall>& calls);
 
  private:
   explicit Connection(Options options) : options_(std::move(options)) {}
@@ -83,6 +93,7 @@ class Client {
       const std::vector<std::vector<std::string>>& commands);
   absl::StatusOr<Reply> Script(const std::string& name, const std::vector<std::string>& keys,
                                const std::vector<std::string>& args);
+  absl::StatusOr<std::vector<Reply>> Scripts(const std::vector<ScriptCall>& calls);
 
  private:
   struct Slot {

@@ -81,6 +81,26 @@ TEST_F(RedisTest, ScriptsSurviveScriptFlush) {
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(RedisTest, ManyScriptCallsInOneRoundTripSurviveScriptFlush) {
+  Options options = options_;
+  options.pool_size = 1;
+  auto client = Client::Create(options);
+  ASSERT_TRUE(client.ok());
+  std::vector<ScriptCall> calls;
+  for (int i = 0; i < 10; ++i) calls.push_back({"incrby", {prefix_ + ":many"}, {"1"}});
+  auto replies = (*client)->Scripts(calls);
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  ASSERT_EQ(replies->size(), 10u);
+  EXPECT_EQ((*replies)[9].integer, 10);
+  ASSERT_TRUE((*client)->Command({"SCRIPT", "FLUSH"}).ok());
+  // NOSCRIPT for all of them: loaded again and every call repeated (scripts safe to repeat).
+  replies = (*client)->Scripts({{"incrby", {prefix_ + ":many"}, {"5"}}});
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  EXPECT_EQ((*replies)[0].integer, 15);
+  EXPECT_EQ((*client)->Scripts({{"nope", {}, {}}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(RedisTest, ReconnectsAfterTheServerDroppedTheConnection) {
   auto connection = Connection::Connect(options_);
   ASSERT_TRUE(connection.ok());

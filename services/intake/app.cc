@@ -118,8 +118,7 @@ absl::Status IntakeApp::StartProjection() {
                                                                  "meldpunt-intake"));
   absl::MutexLock lock(&projection_mu_);
   projection_ = std::make_unique<events::EventConsumer>(
-      std::move(consumer),
-      [this](const events::Envelope& e, const kafka::Record& r) { return HandleLive(e, r.offset); },
+      std::move(consumer), events::BatchHandler([this](events::Batch& batch) { FoldLive(batch); }),
       registry_.get(), config_.consumer_group,
       service::LoopOptions(config_, dead_letters_.sink.get()));
   projection_->Start();
@@ -148,9 +147,36 @@ absl::Status IntakeApp::HandleLive(const events::Envelope& envelope, int64_t off
   return HandleEvent(envelope, offset);
 }
 
+void IntakeApp::FoldLive(events::Batch& batch) {
+  // As HandleLive: while the projection is incomplete only the rebuild folds.
+  if (!rebuilding_.load() && !ProjectionIntact()) {
+    return batch.Fail(0, status::InPlace(absl::UnavailableError(
+                             "the projection is being rebuilt from the log; live folding waits "
+                             "for it")));
+  }
+  std::vector<FoldInput> folds;
+  folds.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    folds.push_back({&batch.envelope(i), batch.record(i).offset});
+  }
+  absl::StatusOr<std::vector<FoldOutcome>> outcomes = store_->ApplyAll(folds);
+  if (!outcomes.ok()) return batch.Fail(0, outcomes.status());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (absl::Status done = Folded(batch.envelope(i), (*outcomes)[i]); !done.ok()) {
+      return batch.Fail(i, done);
+    }
+  }
+}
+
 absl::Status IntakeApp::HandleEvent(const events::Envelope& envelope, int64_t offset) {
-  Case folded;
-  absl::StatusOr<ApplyOutcome> outcome = store_->Apply(envelope, offset, &folded);
+  FoldOutcome outcome;
+  outcome.outcome = store_->Apply(envelope, offset, &outcome.folded);
+  return Folded(envelope, outcome);
+}
+
+absl::Status IntakeApp::Folded(const events::Envelope& envelope, const FoldOutcome& fold) {
+  const absl::StatusOr<ApplyOutcome>& outcome = fold.outcome;
+  const Case& folded = fold.folded;
   if (outcome.ok()) {
     fold_watch_.Folded(envelope.case_id(), envelope.event_id(),
                        *outcome == ApplyOutcome::kDuplicate ? nullptr : &folded);

@@ -57,6 +57,12 @@ class IntakeApp {
 
  private:
   absl::Status HandleEvent(const events::Envelope& envelope, int64_t offset);
+  // The live projection's batch handler: a lane's run of events folded with two Redis round trips
+  // (CaseStore::ApplyAll), then each event's follow-up (Folded).
+  void FoldLive(events::Batch& batch);
+  // What follows an event's fold: the waiting command told, retention, metrics; an event for a
+  // case never submitted is counted and skipped.
+  absl::Status Folded(const events::Envelope& envelope, const FoldOutcome& fold);
   // The live consumer's fold: held in place while the projection is incomplete on a replica that
   // is not rebuilding it.
   absl::Status HandleLive(const events::Envelope& envelope, int64_t offset);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -42,6 +44,26 @@ redis.call('SET', KEYS[5], ARGV[5])
 return 'OK'
 )lua";
 
+// KEYS: case hash, event id set, history list[, listing index, reference].
+// ARGV: expected ver, new pb, new ver, offset (-1: none), n, n event ids, n history entries[,
+// index member, case id].
+constexpr char kFoldLua[] = R"lua(
+local cur = redis.call('HGET', KEYS[1], 'ver')
+if (cur or '0') ~= ARGV[1] then return 'CONFLICT' end
+redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'ver', ARGV[3])
+if tonumber(ARGV[4]) >= 0 then redis.call('HSET', KEYS[1], 'off', ARGV[4]) end
+local n = tonumber(ARGV[5])
+for i = 1, n do
+  redis.call('SADD', KEYS[2], ARGV[5 + i])
+  redis.call('RPUSH', KEYS[3], ARGV[5 + n + i])
+end
+if #KEYS == 5 then
+  redis.call('ZADD', KEYS[4], 0, ARGV[6 + 2 * n])
+  redis.call('SET', KEYS[5], ARGV[7 + 2 * n])
+end
+return 'OK'
+)lua";
+
 constexpr int kMaxCasAttempts = 20;
 constexpr char kIndexKey[] = "mp:cases";
 constexpr int kListBatch = 100;
@@ -75,7 +97,7 @@ v1::HistoryEntry HistoryEntryOf(const events::Envelope& envelope) {
 }  // namespace
 
 std::vector<redis::Script> RedisCaseStore::Scripts() {
-  return {{"case_cas", kCasLua}, {"case_create", kCreateLua}};
+  return {{"case_cas", kCasLua}, {"case_create", kCreateLua}, {"case_fold", kFoldLua}};
 }
 
 std::string RedisCaseStore::CaseKey(const std::string& case_id) {
@@ -169,6 +191,154 @@ absl::StatusOr<SubmissionStart> RedisCaseStore::BeginSubmission(const std::strin
     start.existing = std::move(c);
   }
   return start;
+}
+
+absl::StatusOr<std::vector<FoldOutcome>> CaseStore::ApplyAll(const std::vector<FoldInput>& events) {
+  std::vector<FoldOutcome> out(events.size());
+  std::set<std::string> stopped;  // cases whose event failed: their later events wait
+  for (size_t i = 0; i < events.size(); ++i) {
+    const std::string& case_id = events[i].envelope->case_id();
+    if (stopped.count(case_id) > 0) {
+      out[i].outcome = absl::AbortedError("an earlier event of the case failed");
+      continue;
+    }
+    out[i].outcome = Apply(*events[i].envelope, events[i].offset, &out[i].folded);
+    if (!out[i].outcome.ok() &&
+        out[i].outcome.status().code() != absl::StatusCode::kFailedPrecondition) {
+      if (absl::IsUnavailable(out[i].outcome.status())) return out[i].outcome.status();
+      stopped.insert(case_id);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
+    const std::vector<FoldInput>& events) {
+  std::vector<FoldOutcome> out(events.size());
+  // Each case's events, in log order, the cases in the order they first come.
+  std::vector<std::string> pending;
+  std::map<std::string, std::vector<size_t>> of_case;
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto [it, inserted] = of_case.try_emplace(events[i].envelope->case_id());
+    if (inserted) pending.push_back(it->first);
+    it->second.push_back(i);
+  }
+  for (int attempt = 0; attempt < kMaxCasAttempts && !pending.empty(); ++attempt) {
+    std::vector<std::vector<std::string>> reads;
+    for (const std::string& case_id : pending) {
+      const std::string key = CaseKey(case_id);
+      reads.push_back({"HMGET", key, "pb", "ver", "off"});
+      std::vector<std::string> members = {"SMISMEMBER", key + ":events"};
+      for (size_t i : of_case[case_id]) members.push_back(events[i].envelope->event_id());
+      reads.push_back(std::move(members));
+    }
+    ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(reads));
+    std::vector<redis::ScriptCall> writes;
+    std::vector<std::string> written;
+    for (size_t k = 0; k < pending.size(); ++k) {
+      const std::string& case_id = pending[k];
+      const redis::Reply& state = replies[2 * k];
+      const redis::Reply& members = replies[2 * k + 1];
+      RETURN_IF_ERROR(redis::ReplyStatus(state));
+      RETURN_IF_ERROR(redis::ReplyStatus(members));
+      const std::vector<size_t>& indexes = of_case[case_id];
+      Case next;
+      std::string version = "0";
+      int64_t stored_offset = -1;
+      if (state.elements.size() == 3 && !state.elements[0].is_nil()) {
+        if (!next.ParseFromString(state.elements[0].str)) {
+          for (size_t i : indexes) {
+            out[i].outcome =
+                absl::DataLossError(absl::StrCat("projection of ", case_id, " is corrupt"));
+          }
+          continue;
+        }
+        version = state.elements[1].str;
+        if (!state.elements[2].is_nil() && !absl::SimpleAtoi(state.elements[2].str, &stored_offset))
+          stored_offset = -1;
+      }
+      int64_t next_version = 0;
+      if (!absl::SimpleAtoi(version, &next_version)) next_version = 0;
+      std::vector<std::string> ids;
+      std::vector<std::string> entries;
+      std::set<std::string> seen;
+      int64_t offset = -1;
+      bool submitted = false;
+      bool failed = false;
+      for (size_t j = 0; j < indexes.size(); ++j) {
+        const size_t i = indexes[j];
+        const events::Envelope& envelope = *events[i].envelope;
+        out[i] = FoldOutcome();
+        if (failed) {
+          out[i].outcome = absl::AbortedError("an earlier event of the case failed");
+          continue;
+        }
+        const bool folded_before =
+            (j < members.elements.size() && members.elements[j].integer == 1) ||
+            (events[i].offset >= 0 && stored_offset >= events[i].offset) ||
+            !seen.insert(envelope.event_id()).second;
+        if (folded_before) continue;  // kDuplicate
+        v1::HistoryEntry entry = HistoryEntryOf(envelope);
+        Case before = next;
+        if (absl::Status applied = domain::Apply(next, envelope); !applied.ok()) {
+          if (applied.code() != absl::StatusCode::kFailedPrecondition) {
+            out[i].outcome = applied;
+            failed = true;
+            continue;
+          }
+          // A case that was never submitted has nowhere to keep the refusal: only the log.
+          if (before.case_id().empty()) {
+            out[i].outcome = applied;
+            continue;
+          }
+          next = std::move(before);
+          next.set_rejected_events(next.rejected_events() + 1);
+          entry.set_rejected(true);
+          entry.set_rejection(std::string(applied.message()));
+          out[i].outcome = ApplyOutcome::kRejected;
+        } else {
+          out[i].outcome = ApplyOutcome::kApplied;
+          submitted = submitted || envelope.payload_case() == events::Envelope::kCaseSubmitted;
+        }
+        out[i].folded = next;
+        ids.push_back(envelope.event_id());
+        entries.push_back(entry.SerializeAsString());
+        if (events[i].offset >= 0) offset = events[i].offset;
+      }
+      if (ids.empty()) continue;
+      const std::string key = CaseKey(case_id);
+      redis::ScriptCall call{"case_fold", {key, key + ":events", key + ":history"}, {}};
+      call.args = {version, next.SerializeAsString(),
+                   absl::StrCat(next_version + static_cast<int64_t>(ids.size())),
+                   absl::StrCat(offset), absl::StrCat(ids.size())};
+      call.args.insert(call.args.end(), ids.begin(), ids.end());
+      call.args.insert(call.args.end(), entries.begin(), entries.end());
+      if (submitted && !next.reference().empty()) {
+        call.keys.push_back(kIndexKey);
+        call.keys.push_back(RefKey(next.reference()));
+        call.args.push_back(IndexMember(next));
+        call.args.push_back(next.case_id());
+      }
+      writes.push_back(std::move(call));
+      written.push_back(case_id);
+    }
+    pending.clear();
+    if (writes.empty()) break;
+    ASSIGN_OR_RETURN(std::vector<redis::Reply> results, redis_.Scripts(writes));
+    for (size_t w = 0; w < results.size(); ++w) {
+      RETURN_IF_ERROR(redis::ReplyStatus(results[w]));
+      // CONFLICT: another writer (a submission's own write, another replica) changed the case
+      // since it was read: read it and fold its events again.
+      if (results[w].str != "OK") pending.push_back(written[w]);
+    }
+  }
+  for (const std::string& case_id : pending) {
+    for (size_t i : of_case[case_id]) {
+      out[i].outcome =
+          absl::AbortedError(absl::StrCat("case ", case_id, ": too many concurrent updates"));
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<bool> CaseStore::Create(const events::Envelope& envelope, Case* folded) {

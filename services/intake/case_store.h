@@ -34,6 +34,19 @@ using Case = ::meldpunt::types::v1::Case;
 
 enum class ApplyOutcome { kApplied, kDuplicate, kRejected };
 
+// One event of a run to fold (ApplyAll), read from the log at `offset` (-1 when unknown).
+struct FoldInput {
+  const events::Envelope* envelope;
+  int64_t offset = -1;
+};
+
+// What folding it did, as Apply would say it: the outcome (or the error Apply would return for
+// it alone), and the case after it when it was applied or refused.
+struct FoldOutcome {
+  absl::StatusOr<ApplyOutcome> outcome = ApplyOutcome::kDuplicate;
+  Case folded;
+};
+
 struct ListQuery {
   types::v1::CaseKind kind = types::v1::CASE_KIND_UNSPECIFIED;
   types::v1::CaseState state = types::v1::CASE_STATE_UNSPECIFIED;
@@ -80,6 +93,11 @@ class CaseStore {
   // case the fold has yet to apply). True: written now (`folded` gets the case); false: the case
   // exists already (folded from the log, or written by a concurrent call).
   virtual absl::StatusOr<bool> Create(const events::Envelope& envelope, Case* folded);
+  // Folds a run of events of several cases (each case's in log order) with the outcome Apply
+  // would give each one by one. After an event of a case that fails with an error other than
+  // a refusal, the case's later events are not folded (their outcome is that error too). An
+  // error of the store itself (Redis down) is the whole call's. The default calls Apply.
+  virtual absl::StatusOr<std::vector<FoldOutcome>> ApplyAll(const std::vector<FoldInput>& events);
   virtual absl::StatusOr<bool> HasEvent(const std::string& case_id,
                                         const std::string& event_id) = 0;
   // The offset of the last event folded for the case, or -1.
@@ -119,6 +137,11 @@ class RedisCaseStore final : public CaseStore {
   // One round trip (a script; the store runs on one Redis, not a cluster: the index and the
   // reference are keys of other slots, as in BeginSubmission).
   absl::StatusOr<bool> Create(const events::Envelope& envelope, Case* folded) override;
+  // Two round trips for the whole run: one pipeline reads every case (state, version, offset and
+  // which of its event ids were folded before), one runs a compare-and-set script per case with
+  // all of its events (state, offset, event ids, history, and for a submission its indexes). A
+  // case another writer changed in between is read and folded again.
+  absl::StatusOr<std::vector<FoldOutcome>> ApplyAll(const std::vector<FoldInput>& events) override;
   absl::StatusOr<bool> HasEvent(const std::string& case_id, const std::string& event_id) override;
   absl::StatusOr<int64_t> AppliedOffset(const std::string& case_id) override;
   absl::StatusOr<std::optional<std::string>> ResolveReference(

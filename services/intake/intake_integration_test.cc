@@ -333,3 +333,119 @@ TEST_F(IntakeIntegration, ALostProjectionIsNoticedAndRebuiltWithoutAnOperator) {
 
 }  // namespace
 }  // namespace meldpunt::intake
+
+namespace meldpunt::intake {
+namespace {
+
+// The events of one case, as the log would carry them: a submission, its routing, a repeat of
+// the routing (folded before), a withdrawal and a reopening the closed... state refuses or allows.
+std::vector<events::Envelope> CaseEvents(const std::string& case_id, const std::string& key) {
+  std::vector<events::Envelope> out;
+  events::Envelope submitted = events::NewEnvelope(case_id, "intake", absl::Now());
+  auto* s = submitted.mutable_case_submitted();
+  s->set_submitting_system("batch-test");
+  s->set_request_key(key);
+  s->set_reference(events::ReferenceFor(case_id, 2026, 8));
+  s->mutable_draft()->set_kind(types::v1::REPORT);
+  s->mutable_draft()->set_category("street-lighting");
+  s->mutable_draft()->set_description("Lamp out");
+  events::Finish(submitted, "sub-" + case_id);
+  out.push_back(submitted);
+  events::Envelope routed = events::NewEnvelope(case_id, "routing", absl::Now());
+  routed.mutable_case_routed()->set_department("public-works");
+  events::Finish(routed, "routed-" + case_id);
+  out.push_back(routed);
+  out.push_back(routed);  // the same event again
+  events::Envelope refused = events::NewEnvelope(case_id, "intake", absl::Now());
+  refused.mutable_case_reopened();  // an open case cannot be reopened: kept as refused
+  events::Finish(refused, "reopen-" + case_id);
+  out.push_back(refused);
+  events::Envelope withdrawn = events::NewEnvelope(case_id, "intake", absl::Now());
+  withdrawn.mutable_case_withdrawn();
+  events::Finish(withdrawn, "withdrawn-" + case_id);
+  out.push_back(withdrawn);
+  return out;
+}
+
+TEST(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
+  auto stack = testing::LoadStack();
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  auto redis =
+      redis::Client::Create({.address = stack->redis, .scripts = RedisCaseStore::Scripts()});
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  RedisCaseStore store(**redis);
+  const std::string one = events::CaseIdFor("batch-test", testing::UniqueName("one"));
+  const std::string batch = events::CaseIdFor("batch-test", testing::UniqueName("batch"));
+  const std::string other = events::CaseIdFor("batch-test", testing::UniqueName("other"));
+
+  // One by one, the reference.
+  std::vector<ApplyOutcome> expected;
+  for (const events::Envelope& e : CaseEvents(one, "one")) {
+    auto outcome = store.Apply(e, -1);
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    expected.push_back(*outcome);
+  }
+  EXPECT_EQ(expected, (std::vector<ApplyOutcome>{ApplyOutcome::kApplied, ApplyOutcome::kApplied,
+                                                 ApplyOutcome::kDuplicate, ApplyOutcome::kRejected,
+                                                 ApplyOutcome::kApplied}));
+
+  // Two cases interleaved in one run, with offsets, plus an event of a case never submitted.
+  std::vector<events::Envelope> a = CaseEvents(batch, "batch");
+  std::vector<events::Envelope> b = CaseEvents(other, "other");
+  events::Envelope stray = events::NewEnvelope(
+      events::CaseIdFor("batch-test", testing::UniqueName("never")), "routing", absl::Now());
+  stray.mutable_case_routed()->set_department("public-works");
+  events::Finish(stray, testing::UniqueName("stray"));
+  std::vector<FoldInput> run;
+  int64_t offset = 100;
+  for (size_t i = 0; i < a.size(); ++i) {
+    run.push_back({&a[i], offset++});
+    run.push_back({&b[i], offset++});
+  }
+  run.push_back({&stray, offset++});
+  auto outcomes = store.ApplyAll(run);
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  for (size_t i = 0; i < a.size(); ++i) {
+    for (size_t k : {2 * i, 2 * i + 1}) {
+      ASSERT_TRUE((*outcomes)[k].outcome.ok()) << (*outcomes)[k].outcome.status();
+      EXPECT_EQ(*(*outcomes)[k].outcome, expected[i]) << "event " << i;
+    }
+  }
+  EXPECT_EQ((*outcomes)[run.size() - 1].outcome.status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // The same state, history and indexes as folding one by one.
+  auto by_one = store.Get(one);
+  auto by_batch = store.Get(batch);
+  ASSERT_TRUE(by_one.ok() && by_one->has_value() && by_batch.ok() && by_batch->has_value());
+  EXPECT_EQ((*by_batch)->state(), (*by_one)->state());
+  EXPECT_EQ((*by_batch)->department(), "public-works");
+  EXPECT_EQ((*by_batch)->rejected_events(), 1);
+  EXPECT_EQ((*outcomes)[2 * (a.size() - 1)].folded.state(), (*by_batch)->state());
+  EXPECT_EQ(store.History(batch)->size(), store.History(one)->size());
+  EXPECT_EQ(store.ResolveReference(a[0].case_submitted().reference()).value(), batch);
+  EXPECT_EQ(store.AppliedOffset(batch).value(), 100 + 2 * (static_cast<int64_t>(a.size()) - 1));
+
+  // The same run again (a lane handling it twice): nothing is folded twice.
+  auto again = store.ApplyAll(run);
+  ASSERT_TRUE(again.ok()) << again.status();
+  for (size_t k = 0; k + 1 < run.size(); ++k) {
+    EXPECT_EQ(*(*again)[k].outcome, ApplyOutcome::kDuplicate) << k;
+  }
+  EXPECT_EQ(store.History(batch)->size(), store.History(one)->size());
+
+  // A case the submission wrote itself (no offset) before the fold: its CaseSubmitted is a
+  // repeat, the rest folds on top.
+  const std::string created = events::CaseIdFor("batch-test", testing::UniqueName("created"));
+  std::vector<events::Envelope> c = CaseEvents(created, "created");
+  ASSERT_TRUE(store.Create(c[0], nullptr).value());
+  std::vector<FoldInput> rest;
+  for (size_t i = 0; i < c.size(); ++i) rest.push_back({&c[i], 500 + static_cast<int64_t>(i)});
+  auto folded = store.ApplyAll(rest);
+  ASSERT_TRUE(folded.ok()) << folded.status();
+  EXPECT_EQ(*(*folded)[0].outcome, ApplyOutcome::kDuplicate);
+  EXPECT_EQ(*(*folded)[1].outcome, ApplyOutcome::kApplied);
+  EXPECT_EQ(store.Get(created).value()->state(), (*by_one)->state());
+}
+
+}  // namespace
+}  // namespace meldpunt::intake

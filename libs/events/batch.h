@@ -1,0 +1,79 @@
+// A lane's run of records for a batch handler (EventConsumer with a BatchHandler), and what
+// handling them did, said explicitly instead of through a thread's mode:
+//
+//   void Handle(events::Batch& batch) {
+//     // one Redis round trip to read what every record needs, one to write the results ...
+//     for (size_t i = 0; i < batch.size(); ++i) {
+//       if (!ok) return batch.Fail(i, error);       // i and the records after it: again
+//       RETURN_IF_ERROR(batch.Send(i, producer, record));  // acknowledged before the commit
+//       batch.After(i, [..] { return SaveAfterAcks(); });  // once i's sends are durable
+//     }
+//   }
+//
+// The loop then waits once for every acknowledgement, runs each record's `After` steps in record
+// order, and commits the records before the first that failed. A record that failed (by Fail, by
+// an acknowledgement or by an `After` step) is handled again together with the records after it,
+// or set aside on the dead-letter topic, as its error's retry class says (libs/status/retry.h):
+// handlers give the same event ids when they see an event again, and drop what they folded
+// before, so a record handled twice is harmless.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "libs/events/acks.h"
+#include "libs/events/codec.h"
+#include "libs/kafka/consumer.h"
+#include "libs/kafka/producer.h"
+
+namespace meldpunt::events {
+
+class Batch {
+ public:
+  struct Item {
+    const kafka::Record* record;
+    Envelope envelope;
+  };
+
+  explicit Batch(std::vector<Item> items);
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+
+  size_t size() const { return items_.size(); }
+  const Item& item(size_t index) const { return items_[index]; }
+  const Envelope& envelope(size_t index) const { return items_[index].envelope; }
+  const kafka::Record& record(size_t index) const { return *items_[index].record; }
+
+  // Sends a record for item `index` and tracks its acknowledgement; a refused enqueue is
+  // returned (and fails the item at the loop's wait as well).
+  absl::Status Send(size_t index, kafka::Producer& producer, const kafka::Message& message);
+  // Runs once every record sent for item `index` (and for the items before it) is acknowledged.
+  void After(size_t index, AfterAcks then);
+  // Item `index` could not be handled. The first failure (the lowest index) counts; what the
+  // handler did for later items stays undone (no `After` runs for them) until they are handled
+  // again.
+  void Fail(size_t index, absl::Status error);
+
+  // For the loop: waits (until `deadline`) for every acknowledgement and runs the `After` steps
+  // of the items before the first failure, in item order. nullopt: all done; else the first item
+  // that failed, with its error in `error`.
+  std::optional<size_t> Finish(absl::Time deadline, absl::Status* error);
+
+ private:
+  struct Entry {
+    Acks acks;
+    std::vector<AfterAcks> then;
+    bool used = false;
+  };
+  std::vector<Item> items_;
+  std::vector<Entry> entries_;
+  std::optional<size_t> failed_;
+  absl::Status failure_;
+};
+
+using BatchHandler = std::function<void(Batch&)>;
+
+}  // namespace meldpunt::events
