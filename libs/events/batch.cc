@@ -7,13 +7,16 @@ namespace meldpunt::events {
 Batch::Batch(std::vector<Item> items) : items_(std::move(items)), entries_(items_.size()) {}
 
 absl::Status Batch::Send(size_t index, kafka::Producer& producer, const kafka::Message& message) {
-  entries_[index].used = true;
-  return entries_[index].acks.Send(producer, message);
+  Entry& entry = entries_[index];
+  if (entry.acks.empty()) entry.acks.emplace_back();
+  return entry.acks.back().Send(producer, message);
 }
 
-void Batch::After(size_t index, AfterAcks then) {
-  entries_[index].used = true;
-  entries_[index].then.push_back(std::move(then));
+void Batch::After(size_t index, AfterAcks then) { entries_[index].then.push_back(std::move(then)); }
+
+void Batch::Await(size_t index, Acks acks, AfterAcks then) {
+  entries_[index].acks.push_back(std::move(acks));
+  if (then) entries_[index].then.push_back(std::move(then));
 }
 
 void Batch::Fail(size_t index, absl::Status error) {
@@ -26,8 +29,10 @@ std::optional<size_t> Batch::Finish(absl::Time deadline, absl::Status* error) {
   const size_t end = failed_.value_or(items_.size());
   for (size_t i = 0; i < end; ++i) {
     Entry& entry = entries_[i];
-    if (!entry.used) continue;
-    absl::Status status = entry.acks.Wait(deadline);
+    absl::Status status;
+    for (const Acks& acks : entry.acks) {
+      if (status.ok()) status = acks.Wait(deadline);
+    }
     for (AfterAcks& then : entry.then) {
       if (!status.ok()) break;
       status = then();

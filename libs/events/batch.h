@@ -52,6 +52,9 @@ class Batch {
   absl::Status Send(size_t index, kafka::Producer& producer, const kafka::Message& message);
   // Runs once every record sent for item `index` (and for the items before it) is acknowledged.
   void After(size_t index, AfterAcks then);
+  // Records the handler sent for item `index` itself (events::Acks::Send, service::SendTracked),
+  // waited for as Send's; `then` (optional) as After's.
+  void Await(size_t index, Acks acks, AfterAcks then = nullptr);
   // Item `index` could not be handled. The first failure (the lowest index) counts; what the
   // handler did for later items stays undone (no `After` runs for them) until they are handled
   // again.
@@ -64,9 +67,8 @@ class Batch {
 
  private:
   struct Entry {
-    Acks acks;
+    std::vector<Acks> acks;
     std::vector<AfterAcks> then;
-    bool used = false;
   };
   std::vector<Item> items_;
   std::vector<Entry> entries_;

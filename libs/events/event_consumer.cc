@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "libs/events/acks.h"
 #include "libs/events/dead_letters.h"
 #include "libs/observability/log.h"
 #include "libs/status/retry.h"
@@ -188,65 +187,10 @@ void EventConsumer::RunLanes() {
 }
 
 size_t EventConsumer::RunLane(const std::vector<kafka::Record>& records) {
-  size_t from = 0;
-  size_t last_failed = records.size();  // the record whose appends failed last, and how often
-  int failed_attempts = 0;
-  absl::Duration backoff = absl::Milliseconds(100);
-  while (true) {
-    // The handlers' acknowledgement waits (AwaitAcks) come here: one wait for the run.
-    internal::DeferredAcks deferred;
-    size_t handled = from;
-    std::optional<size_t> failed;
-    absl::Status error;
-    for (size_t i = from; i < records.size(); ++i) {
-      // A case's next record sees what its earlier one did once that is durable.
-      if (!deferred.empty() && deferred.Holds(records[i].key)) {
-        failed = deferred.Wait(&error);
-        if (failed) break;
-      }
-      deferred.At(i, records[i].key);
-      if (!Process(records[i])) break;
-      handled = i + 1;
-    }
-    if (!failed) failed = deferred.Wait(&error);
-    if (!failed) return handled;
-    // Not durable from record *failed on: those records are handled again (the same event
-    // ids), unless Stop() came, which leaves them to the next owner. What the error says decides,
-    // as for a handler's own error: a record whose appends or `then` can never succeed is set
-    // aside and the lane goes on after it.
-    if (stop_.load()) return std::min(*failed, handled);
-    const status::Retry retry = status::RetryOf(error);
-    if (*failed == last_failed) {
-      ++failed_attempts;
-    } else {
-      last_failed = *failed;
-      failed_attempts = 1;
-    }
-    if (retry == status::Retry::kGiveUp ||
-        (retry == status::Retry::kUnclassified && failed_attempts >= options_.max_attempts)) {
-      const kafka::Record& bad = records[*failed];
-      absl::StatusOr<Envelope> envelope = Decode(bad.value);
-      if (!SetAside(bad, envelope.ok() ? &*envelope : nullptr, error, failed_attempts,
-                    retry == status::Retry::kGiveUp ? kCannotBeRetried : kFailedAfterRetries)) {
-        return *failed;
-      }
-      from = *failed + 1;
-      if (from >= records.size()) return records.size();
-      continue;
-    }
-    stats_.retries++;
-    if (retried_metric_) retried_metric_->Increment();
-    const kafka::Record& record = records[*failed];
-    log::Warning("appending the records of an event failed, handling it again",
-                 {{"topic", record.topic},
-                  {"partition", record.partition},
-                  {"offset", record.offset},
-                  {"case_id", record.key},
-                  {"error", error.ToString()}});
-    absl::SleepFor(backoff);
-    backoff = std::min(backoff * 2, absl::Seconds(5));
-    from = *failed;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (!Process(records[i])) return i;  // Stop() came: the rest is the next owner's
   }
+  return records.size();
 }
 
 size_t EventConsumer::RunBatchLane(const std::vector<kafka::Record>& records) {

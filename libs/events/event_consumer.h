@@ -26,9 +26,9 @@
 // handles each partition's records in order on its own lane (partition % lanes), in parallel with
 // the other lanes, and commits each partition's last handled record once the whole batch is done.
 // Order within a partition (so within a case) is kept; the handler must be safe to call from
-// several threads at once. A lane waits for the acknowledgements of what its handlers appended
-// through events::AwaitAcks once for its run of records instead of once per record
-// (libs/events/acks.h), and before it handles a case's next record.
+// several threads at once. A batch handler (libs/events/batch.h) gets each lane's run of records
+// at once, with an explicit context: what it sends is waited for once for the run, and what must
+// follow the acknowledgements runs then, in record order.
 #pragma once
 
 #include <atomic>
@@ -115,9 +115,8 @@ class EventConsumer {
   // Stop() came first (the record must not be committed).
   bool SetAside(const kafka::Record& record, const Envelope* envelope, const absl::Status& error,
                 int attempts, absl::string_view reason);
-  // Handles one lane's records in order, with the handlers' acknowledgement waits deferred to the
-  // end of the run (events::AwaitAcks); returns how many are done for good (handled and durable,
-  // or skipped), a prefix: fewer than all only when Stop() came.
+  // Handles one lane's records in order, one at a time; returns how many are done for good
+  // (handled, or set aside), a prefix: fewer than all only when Stop() came.
   size_t RunLane(const std::vector<kafka::Record>& records);
   // The same for a batch handler: the lane's records from the first not done on, one Batch at a
   // time, until all are done (or Stop() came).

@@ -365,26 +365,27 @@ TEST_F(EventConsumerTest, ARecordIsNotPassedUntilTheDeadLetterTopicHasIt) {
   }
 }
 
-// In a lane, what a handler left to run after its acknowledgements (AwaitAcks) can fail for good
-// too: that record is set aside and the lane goes on with the next one, instead of handling it
-// again for ever.
-TEST_F(EventConsumerTest, ALaneSetsAsideARecordWhoseDeferredWorkCanNeverSucceed) {
+// What a batch handler left to run after a record's acknowledgements (Batch::Await) can fail for
+// good too: that record is set aside and the loop goes on with the next one, instead of handling
+// it again for ever.
+TEST_F(EventConsumerTest, ABatchSetsAsideARecordWhoseStepAfterTheAcksCanNeverSucceed) {
   Append("MP-then-bad", "ev-then-bad");
   Append("MP-then-next", "ev-then-next");
   FlakySink sink;
   sink.failures_left = 0;
   std::atomic<int> bad_calls{0};
-  EventConsumer loop(NewConsumer(),
-                     [&](const Envelope& e, const kafka::Record&) -> absl::Status {
-                       if (e.event_id() != "ev-then-bad") return absl::OkStatus();
-                       ++bad_calls;
-                       return AwaitAcks(Acks(), absl::Now() + absl::Seconds(5), [] {
-                         return status::GiveUp(absl::InternalError("the state cannot be saved"));
-                       });
-                     },
+  EventConsumer loop(NewConsumer(), BatchHandler([&](Batch& batch) {
+                       for (size_t i = 0; i < batch.size(); ++i) {
+                         if (batch.envelope(i).event_id() != "ev-then-bad") continue;
+                         ++bad_calls;
+                         batch.Await(i, Acks(), [] {
+                           return status::GiveUp(absl::InternalError("the state cannot be saved"));
+                         });
+                       }
+                     }),
                      nullptr, "", {.lanes = 3, .dead_letters = &sink});
   loop.Start();
-  ASSERT_TRUE(WaitFor([&] { return sink.taken.load() == 1 && loop.stats().handled >= 2; }));
+  ASSERT_TRUE(WaitFor([&] { return sink.taken.load() == 1 && loop.stats().handled >= 1; }));
   loop.Stop();
   EXPECT_EQ(loop.stats().dead_lettered, 1);
   EXPECT_EQ(bad_calls.load(), 1) << "a give-up is not handled again";
@@ -484,11 +485,11 @@ TEST_F(EventConsumerTest, LanesKeepEachPartitionsOrderAndCommitWhatIsDone) {
   EXPECT_EQ(second, (std::vector<std::string>{"ev-late"}));
 }
 
-// A handler's acknowledgement waits (AwaitAcks) go to its lane: the lane handles the next records
-// while they are outstanding, runs each `then` once its records are durable, in order, waits
-// before a case's next record, and handles a record whose append failed again with the ones
-// after it.
-TEST_F(EventConsumerTest, LanesWaitForTheAcknowledgementsOfTheirRunOnceAndRedoWhatFailed) {
+// A batch handler's acknowledgement waits (Batch::Await) are the loop's: the handler goes on with
+// the next records while they are outstanding, each `then` runs once its records are durable, in
+// order, a case's next record waits for the next batch (one_record_per_case), and a record whose
+// append failed is handled again with the ones after it.
+TEST_F(EventConsumerTest, BatchesWaitForTheAcknowledgementsOfTheirRunOnceAndRedoWhatFailed) {
   ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, "acked", 2, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   for (int c = 0; c < 20; ++c) {
     for (int n = 0; n < 4; ++n) {
@@ -549,30 +550,33 @@ TEST_F(EventConsumerTest, LanesWaitForTheAcknowledgementsOfTheirRunOnceAndRedoWh
       absl::SleepFor(absl::Milliseconds(1));
     }
   });
-  EventConsumer loop(
-      consumer(),
-      [&](const Envelope& e, const kafka::Record& r) -> absl::Status {
-        const std::string id = e.event_id();
-        const std::string case_id = e.case_id();
-        const int n = id.back() - '0';
-        Acks acks;
-        {
-          absl::MutexLock lock(&mu);
-          ++handled[id];
-          if (outstanding[r.partition] > 0) ++handled_while_outstanding;
-          if (static_cast<int>(durable[case_id].size()) < n) ++overlapping_a_case;
-          const bool fail = id == "ev-3-1" && !failed_once;
-          failed_once |= fail;
-          sent.push_back({acks.Track(), absl::Now() + absl::Milliseconds(3), fail, r.partition});
-          ++outstanding[r.partition];
-        }
-        return AwaitAcks(std::move(acks), absl::Now() + absl::Seconds(10), [&, case_id, n] {
-          absl::MutexLock lock(&mu);
-          durable[case_id].push_back(n);
-          return absl::OkStatus();
-        });
-      },
-      nullptr, "", {.lanes = 2});
+  EventConsumer loop(consumer(), BatchHandler([&](Batch& batch) {
+                       for (size_t i = 0; i < batch.size(); ++i) {
+                         const Envelope& e = batch.envelope(i);
+                         const std::string id = e.event_id();
+                         const std::string case_id = e.case_id();
+                         const int n = id.back() - '0';
+                         Acks acks;
+                         {
+                           absl::MutexLock lock(&mu);
+                           ++handled[id];
+                           if (outstanding[batch.record(i).partition] > 0)
+                             ++handled_while_outstanding;
+                           if (static_cast<int>(durable[case_id].size()) < n) ++overlapping_a_case;
+                           const bool fail = id == "ev-3-1" && !failed_once;
+                           failed_once |= fail;
+                           sent.push_back({acks.Track(), absl::Now() + absl::Milliseconds(3), fail,
+                                           batch.record(i).partition});
+                           ++outstanding[batch.record(i).partition];
+                         }
+                         batch.Await(i, std::move(acks), [&, case_id, n] {
+                           absl::MutexLock lock(&mu);
+                           durable[case_id].push_back(n);
+                           return absl::OkStatus();
+                         });
+                       }
+                     }),
+                     nullptr, "", {.lanes = 2, .one_record_per_case = true});
   loop.Start();
   ASSERT_TRUE(WaitFor([&] {
     absl::MutexLock lock(&mu);
@@ -590,10 +594,10 @@ TEST_F(EventConsumerTest, LanesWaitForTheAcknowledgementsOfTheirRunOnceAndRedoWh
   }
   EXPECT_EQ(handled["ev-3-1"], 2);  // handled again after its append failed
   EXPECT_EQ(loop.stats().retries, 1);
-  EXPECT_GT(handled_while_outstanding, 0);  // the lane did not wait record by record
+  EXPECT_GT(handled_while_outstanding, 0);  // the batch did not wait record by record
   EXPECT_EQ(overlapping_a_case, 0);
   for (const auto& [id, calls] : handled) {
-    // Only the failed record and the records after it in its lane were handled twice.
+    // Only the failed record and the records after it in its batch were handled twice.
     EXPECT_LE(calls, 2) << id;
   }
 
@@ -615,33 +619,20 @@ TEST_F(EventConsumerTest, LanesWaitForTheAcknowledgementsOfTheirRunOnceAndRedoWh
   EXPECT_EQ(second, (std::vector<std::string>{"ev-late"}));
 }
 
-// Outside a lane AwaitAcks waits at once, and runs `then` only after the acknowledgements.
-TEST(AwaitAcks, OutsideALaneWaitsThenRuns) {
+// Acks: OK once every tracked record is acknowledged; the first error; UNAVAILABLE at the deadline.
+TEST(Acks, WaitsForEveryRecordAndSaysWhatFailed) {
   Acks ok;
   kafka::DeliveryCallback done = ok.Track();
   std::thread later([&] {
     absl::SleepFor(absl::Milliseconds(20));
     done(kafka::Delivered{0, 1});
   });
-  bool ran = false;
-  EXPECT_TRUE(AwaitAcks(ok, absl::Now() + absl::Seconds(10), [&] {
-                ran = true;
-                return absl::OkStatus();
-              }).ok());
-  EXPECT_TRUE(ran);
+  EXPECT_TRUE(ok.Wait(absl::Now() + absl::Seconds(10)).ok());
   later.join();
 
   Acks failed;
   failed.Track()(absl::UnavailableError("broker gone"));
-  ran = false;
-  EXPECT_EQ(AwaitAcks(failed, absl::Now() + absl::Seconds(10),
-                      [&] {
-                        ran = true;
-                        return absl::OkStatus();
-                      })
-                .code(),
-            absl::StatusCode::kUnavailable);
-  EXPECT_FALSE(ran);
+  EXPECT_EQ(failed.Wait(absl::Now() + absl::Seconds(10)).code(), absl::StatusCode::kUnavailable);
 
   Acks refused;
   refused.Refused(absl::ResourceExhaustedError("queue full"));

@@ -4,7 +4,7 @@
 //
 //   events::Acks acks;
 //   RETURN_IF_ERROR(service::SendTracked(acks, sink, events::ToRecord(topic, envelope)));
-//   return events::AwaitAcks(std::move(acks), absl::Now() + timeout, then);
+//   batch.Await(index, std::move(acks), then);  // or acks.Wait(absl::Now() + timeout)
 #pragma once
 
 #include "absl/status/status.h"

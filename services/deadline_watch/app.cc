@@ -63,13 +63,14 @@ absl::Status DeadlineApp::StartSteps() {
         ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(
                                             config_, config_.consumer_group,
                                             "meldpunt-deadline-watch", timer_loop_.get()));
+        // A lane's run at once; each case at most once per batch, so a case's next record is
+        // handled once the clock events of its earlier one are durable.
+        events::EventConsumerOptions loop = service::LoopOptions(config_, dead_letters_.sink.get());
+        loop.one_record_per_case = true;
         return std::make_unique<events::EventConsumer>(
             std::move(consumer),
-            [this](const events::Envelope& e, const kafka::Record& r) {
-              return handler_->Handle(e, r);
-            },
-            registry_.get(), config_.consumer_group,
-            service::LoopOptions(config_, dead_letters_.sink.get()));
+            events::BatchHandler([this](events::Batch& b) { handler_->Handle(b); }),
+            registry_.get(), config_.consumer_group, loop);
       });
   rebuild_ = std::make_unique<TimerRebuild>(app_.rebuild(), *store_, *store_, *logic_, *consumer_,
                                             [this](const service::ReplayHandler& handle) {

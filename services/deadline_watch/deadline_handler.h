@@ -5,17 +5,19 @@
 // team's clock changes for the gRPC service.
 //
 //   DeadlineHandler handler(logic, rebuild, sink, metrics, config.produce_timeout);
-//   EventConsumer loop(..., [&](const Envelope& e, const kafka::Record& r) {
-//     return handler.Handle(e, r);
-//   }, ...);
+//   EventConsumer loop(..., events::BatchHandler([&](events::Batch& b) { handler.Handle(b); }),
+//                      ..., {.one_record_per_case = true});
 //
-// Safe to call from several consumer lanes at once (DeadlineLogic is, per case).
+// Safe to call from several consumer lanes at once (DeadlineLogic is, per case). In a batch the
+// clock events of every record are in flight at once and the batch waits once for all; the loop
+// gives each case at most once per batch, as the lanes used to wait before a case's next record.
 #pragma once
 
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "libs/events/batch.h"
 #include "libs/events/codec.h"
 #include "libs/kafka/consumer.h"
 #include "libs/service/record_sink.h"
@@ -37,9 +39,13 @@ class DeadlineHandler {
 
   // UNAVAILABLE in place while another replica rebuilds the timers: handled now, the event could
   // reach a case the replay has not rebuilt yet.
-  absl::Status Handle(const events::Envelope& envelope, const kafka::Record& record);
-  // Appends events to the case log and waits until every one is acknowledged (on a consumer
-  // lane: the lane waits, with its other records'); counted by type.
+  // Given `batch`, the clock events are left in flight for the batch to wait for, as item
+  // `index`; without, Handle waits for them itself.
+  absl::Status Handle(const events::Envelope& envelope, const kafka::Record& record,
+                      events::Batch* batch = nullptr, size_t index = 0);
+  // The consumer's batch handler: each record in order; the first that fails ends the batch.
+  void Handle(events::Batch& batch);
+  // Appends events to the case log and waits until every one is acknowledged; counted by type.
   absl::Status Append(const std::vector<events::Envelope>& envelopes);
 
  private:

@@ -13,7 +13,7 @@ namespace meldpunt::deadline {
 absl::Status AppendAll(service::RecordSink& sink, const std::vector<events::Envelope>& envelopes,
                        absl::Duration timeout) {
   if (envelopes.empty()) return absl::OkStatus();
-  return events::AwaitAcks(Send(sink, envelopes), absl::Now() + timeout);
+  return Send(sink, envelopes).Wait(absl::Now() + timeout);
 }
 
 absl::Status AppendAll(kafka::Producer& producer, const std::vector<events::Envelope>& envelopes,

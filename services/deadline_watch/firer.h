@@ -19,8 +19,7 @@
 namespace meldpunt::deadline {
 
 // Appends the events to meldpunt.case-events.v1 and waits until the broker acknowledged every
-// one (UNAVAILABLE after `timeout`); on a consumer lane the lane waits, with its other records'
-// (events::AwaitAcks).
+// one (UNAVAILABLE after `timeout`).
 absl::Status AppendAll(service::RecordSink& sink, const std::vector<events::Envelope>& envelopes,
                        absl::Duration timeout);
 absl::Status AppendAll(kafka::Producer& producer, const std::vector<events::Envelope>& envelopes,

@@ -56,9 +56,13 @@ absl::Status RoutingApp::StartSteps() {
   };
   dead_letters_ = service::MakeDeadLetters(config_, *security_.guard, *producer_, "routing",
                                            config_.consumer_group, handle);
+  // A lane's run at once, each case at most once per batch: its state is saved once its
+  // records are acknowledged, before its next record is read.
+  events::EventConsumerOptions loop = service::LoopOptions(config_, dead_letters_.sink.get());
+  loop.one_record_per_case = true;
   consumer_ = std::make_unique<events::EventConsumer>(
-      std::move(consumer), handle, registry_.get(), config_.consumer_group,
-      service::LoopOptions(config_, dead_letters_.sink.get()));
+      std::move(consumer), events::BatchHandler([this](events::Batch& b) { handler_->Handle(b); }),
+      registry_.get(), config_.consumer_group, loop);
   RETURN_IF_ERROR(app_.Step(
       "case-event consumer",
       [this] {

@@ -26,7 +26,16 @@ std::map<std::string, int64_t> RoutingHandler::OpenCases(const RuleSet& rules,
   return *open;
 }
 
-absl::Status RoutingHandler::Handle(const events::Envelope& envelope) {
+void RoutingHandler::Handle(events::Batch& batch) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (absl::Status handled = Handle(batch.envelope(i), &batch, i); !handled.ok()) {
+      return batch.Fail(i, handled);
+    }
+  }
+}
+
+absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Batch* batch,
+                                    size_t index) {
   if (!RoutingLogic::Relevant(envelope)) return absl::OkStatus();
   // A submission with coordinates searches the duplicate index and is added to it by the Save
   // below: one at a time per category (lanes handle other partitions at the same moment).
@@ -80,13 +89,14 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope) {
     return changed ? store_.Save(case_id, before, after) : absl::OkStatus();
   };
   const absl::Time deadline = absl::Now() + produce_timeout_;
-  if (duplicate_lock) {
+  if (duplicate_lock || batch == nullptr) {
     // Into the duplicate index before the next submission of the category searches it.
     RETURN_IF_ERROR(acks.Wait(deadline));
     return then();
   }
-  // In a consumer lane the wait is the lane's, with its other records' (libs/events/acks.h).
-  return events::AwaitAcks(std::move(acks), deadline, std::move(then));
+  // In a batch the wait is the batch's, with its other records' (libs/events/batch.h).
+  batch->Await(index, std::move(acks), std::move(then));
+  return absl::OkStatus();
 }
 
 void RoutingHandler::RecordRouted(const std::string& case_id, const std::string& trace_id,

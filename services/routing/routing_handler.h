@@ -6,14 +6,15 @@
 // routes the case again with the same event ids; consumers drop the repeat.
 //
 //   RoutingHandler handler(store, logic, rules, sink, metrics, config.produce_timeout);
-//   EventConsumer loop(..., [&](const Envelope& e, const kafka::Record&) {
-//     return handler.Handle(e);
-//   }, ...);
+//   EventConsumer loop(..., events::BatchHandler([&](events::Batch& b) { handler.Handle(b); }),
+//                      ..., {.one_record_per_case = true});
 //
 // Safe to call from several consumer lanes at once: a submission with coordinates holds its
 // category's stripe from the duplicate search until it is in the duplicate index (its own
 // acknowledgement waited for at once), so two nearby cases on two lanes cannot miss each other.
-// Other records leave their wait to the lane (events::AwaitAcks).
+// Other records of a batch leave their wait and their save to the batch (events::Batch): one
+// wait for the lane's run; the loop gives each case at most once per batch, so a case's next
+// record reads the state its earlier one saved.
 #pragma once
 
 #include <array>
@@ -24,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "libs/events/batch.h"
 #include "libs/events/codec.h"
 #include "libs/service/record_sink.h"
 #include "services/routing/metrics.h"
@@ -44,9 +46,13 @@ class RoutingHandler {
         metrics_(metrics),
         produce_timeout_(produce_timeout) {}
 
-  // OK once the event is handled for good (or, on a consumer lane, once its records are in
-  // flight: the lane waits). UNAVAILABLE (in place) while Redis or Kafka does not answer.
-  absl::Status Handle(const events::Envelope& envelope);
+  // OK once the event is handled for good (or, given `batch`, once its records are in flight:
+  // the batch waits for them and then saves, as item `index`). UNAVAILABLE (in place) while Redis
+  // or Kafka does not answer.
+  absl::Status Handle(const events::Envelope& envelope, events::Batch* batch = nullptr,
+                      size_t index = 0);
+  // The consumer's batch handler: each record in order; the first that fails ends the batch.
+  void Handle(events::Batch& batch);
 
   // The open cases of each member of `department` (the capacity check). Empty when the counts
   // cannot be read: every member then looks free, and the check is best effort (logged).

@@ -212,6 +212,34 @@ TEST_F(RoutingHandlerTest, TheStateIsSavedOnlyOnceEveryRecordIsAcknowledged) {
   EXPECT_EQ(service::CounterTotal(registry_, "meldpunt_routing_decisions_total"), 1);
 }
 
+TEST_F(RoutingHandlerTest, InABatchTheSaveAndTheCountWaitForTheBatchsOneWait) {
+  sink_.Hold();
+  constexpr char kOther[] = "MP-0123456789ABD";
+  kafka::Record records[2];
+  std::vector<events::Batch::Item> items = {{&records[0], Submitted(kCase, "street-lighting")},
+                                            {&records[1], Submitted(kOther, "street-lighting")}};
+  events::Batch batch(std::move(items));
+  handler_.Handle(batch);  // returns with all four records in flight
+  EXPECT_EQ(sink_.Sent().size(), 4u);
+  EXPECT_EQ(store_.saves, 0);
+  EXPECT_EQ(service::CounterTotal(registry_, "meldpunt_routing_decisions_total"), 0);
+  sink_.Acknowledge();
+  absl::Status error;
+  EXPECT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
+  EXPECT_EQ(store_.saves, 2);
+  EXPECT_EQ(service::CounterTotal(registry_, "meldpunt_routing_decisions_total"), 2);
+
+  // A failed delivery ends the batch at its record: nothing of it is saved.
+  sink_.FailDeliveries(absl::UnavailableError("broker gone"));
+  constexpr char kThird[] = "MP-0123456789ABE";
+  std::vector<events::Batch::Item> more = {{&records[0], Submitted(kThird, "street-lighting")}};
+  events::Batch failing(std::move(more));
+  handler_.Handle(failing);
+  ASSERT_EQ(failing.Finish(absl::Now() + absl::Seconds(5), &error), std::optional<size_t>(0));
+  EXPECT_EQ(error.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store_.saves, 2);
+}
+
 TEST_F(RoutingHandlerTest, AFailedDeliverySavesNothingAndTheRepeatSendsTheSameIds) {
   sink_.FailDeliveries(absl::UnavailableError("kafka: broker down"));
   absl::Status handled = handler_.Handle(Submitted(kCase, "street-lighting"));
