@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -50,12 +51,64 @@ absl::Status HandleReplayed(
   return handled;
 }
 
-// A thread that handles the records of some partitions, in order.
+// Handles a run of records as a batch handler, with the record form's retries (HandleReplayed):
+// the failed record and those after it again while it is an outage (until `deadline`), the
+// failed record passed over when it cannot be handled. The records before a failure are done.
+absl::Status HandleReplayedRun(const events::BatchHandler& handle,
+                               std::vector<std::pair<events::Envelope, kafka::Record>>& run,
+                               absl::Time deadline) {
+  size_t from = 0;
+  size_t failed_at = run.size();
+  int attempts = 0;
+  while (from < run.size()) {
+    std::vector<events::Batch::Item> items;
+    items.reserve(run.size() - from);
+    for (size_t i = from; i < run.size(); ++i) {
+      items.push_back({&run[i].second, std::move(run[i].first)});
+    }
+    events::Batch batch(std::move(items));
+    handle(batch);
+    absl::Status error;
+    const std::optional<size_t> failed = batch.Finish(deadline, &error);
+    if (!failed) return absl::OkStatus();
+    // What is handled again comes back from the batch (a failure is rare: copies are fine).
+    for (size_t k = *failed; k < batch.size(); ++k) run[from + k].first = batch.envelope(k);
+    const size_t at = from + *failed;
+    attempts = at == failed_at ? attempts + 1 : 1;
+    failed_at = at;
+    const status::Retry retry = status::RetryOf(error);
+    if (retry == status::Retry::kGiveUp ||
+        (retry == status::Retry::kUnclassified && attempts >= 5)) {
+      const kafka::Record& record = run[at].second;
+      log::Error("replay: a record that cannot be handled is passed over",
+                 {{"topic", record.topic},
+                  {"partition", record.partition},
+                  {"offset", record.offset},
+                  {"case_id", run[at].first.case_id()},
+                  {"event_id", run[at].first.event_id()},
+                  {"error", error.ToString()}});
+      from = at + 1;
+      continue;
+    }
+    if (absl::Now() >= deadline) return error;
+    absl::SleepFor(absl::Milliseconds(100));
+    from = at;
+  }
+  return absl::OkStatus();
+}
+
+// A thread that handles the records of some partitions, in order: one at a time with a record
+// handler, the run it holds (up to kReplayBatch) with a batch handler.
 class Lane {
  public:
-  using Handle = std::function<absl::Status(const events::Envelope&, const kafka::Record&)>;
-  Lane(const Handle& handle, absl::Time deadline)
-      : handle_(handle), deadline_(deadline), thread_([this] { Run(); }) {}
+  using Item = std::pair<events::Envelope, kafka::Record>;
+  Lane(const ReplayHandler& handle, absl::Time deadline)
+      : handle_(&handle), deadline_(deadline), take_(1), thread_([this] { Run(); }) {}
+  Lane(const events::BatchHandler& handle, absl::Time deadline)
+      : batch_handle_(&handle),
+        deadline_(deadline),
+        take_(kReplayBatch),
+        thread_([this] { Run(); }) {}
   ~Lane() {
     {
       absl::MutexLock lock(&mu_);
@@ -91,28 +144,35 @@ class Lane {
  private:
   void Run() {
     while (true) {
-      std::pair<events::Envelope, kafka::Record> item;
+      std::vector<Item> run;
       {
         absl::MutexLock lock(&mu_);
         auto ready = [this]()
                          ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !queue_.empty() || closed_; };
         mu_.Await(absl::Condition(&ready));
         if (queue_.empty()) return;
-        item = std::move(queue_.front());
-        queue_.pop_front();
+        while (!queue_.empty() && run.size() < take_) {
+          run.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
         busy_ = true;
       }
-      absl::Status handled = HandleReplayed(handle_, item.first, item.second, deadline_);
+      absl::Status handled =
+          batch_handle_ != nullptr
+              ? HandleReplayedRun(*batch_handle_, run, deadline_)
+              : HandleReplayed(*handle_, run.front().first, run.front().second, deadline_);
       absl::MutexLock lock(&mu_);
       busy_ = false;
       if (!handled.ok() && error_.ok()) error_ = handled;
     }
   }
 
-  const Handle& handle_;
+  const ReplayHandler* handle_ = nullptr;
+  const events::BatchHandler* batch_handle_ = nullptr;
   const absl::Time deadline_;
+  const size_t take_;
   absl::Mutex mu_;
-  std::deque<std::pair<events::Envelope, kafka::Record>> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status error_ ABSL_GUARDED_BY(mu_);
@@ -121,10 +181,15 @@ class Lane {
 
 }  // namespace
 
-absl::StatusOr<int64_t> ReplayCaseLog(
-    const config::ServiceConfig& config, const std::string& group_prefix, absl::Duration timeout,
-    const std::function<absl::Status(const events::Envelope&, const kafka::Record&)>& handle,
-    int parallelism, const std::function<absl::Status()>& reached) {
+namespace {
+
+// The replay of both forms: `handle` is a ReplayHandler or a BatchHandler; a batch handler
+// always has lanes (one at least), where its runs gather.
+template <typename Handle>
+absl::StatusOr<int64_t> Replay(const config::ServiceConfig& config, const std::string& group_prefix,
+                               absl::Duration timeout, const Handle& handle, int parallelism,
+                               const std::function<absl::Status()>& reached) {
+  constexpr bool kBatches = std::is_same_v<Handle, events::BatchHandler>;
   const absl::Time deadline = absl::Now() + timeout;
   ASSIGN_OR_RETURN(auto reader,
                    MakeCaseEventConsumer(config, events::RandomId(group_prefix), group_prefix));
@@ -146,8 +211,8 @@ absl::StatusOr<int64_t> ReplayCaseLog(
   RETURN_IF_ERROR(
       RetryUntilAvailable("kafka partition leaders", config.startup_timeout, read_ends));
   std::vector<std::unique_ptr<Lane>> lanes;
-  for (int i = 0; i < parallelism && parallelism > 1; ++i)
-    lanes.push_back(std::make_unique<Lane>(handle, deadline));
+  const int lane_count = kBatches ? std::max(parallelism, 1) : (parallelism > 1 ? parallelism : 0);
+  for (int i = 0; i < lane_count; ++i) lanes.push_back(std::make_unique<Lane>(handle, deadline));
   int64_t records = 0;
   auto read_to_ends = [&]() -> absl::Status {
     while (!remaining.empty()) {
@@ -162,7 +227,7 @@ absl::StatusOr<int64_t> ReplayCaseLog(
         if (!lanes.empty()) {
           Lane& lane = *lanes[static_cast<size_t>(partition) % lanes.size()];
           if (!lane.Push(std::move(*envelope), std::move(*record))) return lane.error();
-        } else {
+        } else if constexpr (!kBatches) {
           RETURN_IF_ERROR(HandleReplayed(handle, *envelope, *record, deadline));
         }
       }
@@ -184,6 +249,22 @@ absl::StatusOr<int64_t> ReplayCaseLog(
   }
   reader->Close();
   return records;
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> ReplayCaseLog(const config::ServiceConfig& config,
+                                      const std::string& group_prefix, absl::Duration timeout,
+                                      const ReplayHandler& handle, int parallelism,
+                                      const std::function<absl::Status()>& reached) {
+  return Replay(config, group_prefix, timeout, handle, parallelism, reached);
+}
+
+absl::StatusOr<int64_t> ReplayCaseLog(const config::ServiceConfig& config,
+                                      const std::string& group_prefix, absl::Duration timeout,
+                                      const events::BatchHandler& handle, int parallelism,
+                                      const std::function<absl::Status()>& reached) {
+  return Replay(config, group_prefix, timeout, handle, parallelism, reached);
 }
 
 }  // namespace meldpunt::service

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/config/service_config.h"
+#include "libs/events/batch.h"
 #include "libs/events/codec.h"
 #include "libs/kafka/consumer.h"
 
@@ -25,6 +26,10 @@ using ReplayHandler = std::function<absl::Status(const events::Envelope&, const 
 // the service's config, consumer group prefix, timeout (rebuild.timeout) and lanes; a list of
 // records in a rebuild's unit test. Returns the records read.
 using CaseLogReplay = std::function<absl::StatusOr<int64_t>(const ReplayHandler& handle)>;
+// The same for a rebuild that folds runs of records at once (the batch form below), with its
+// `reached` step.
+using CaseLogBatchReplay = std::function<absl::StatusOr<int64_t>(
+    const events::BatchHandler& handle, const std::function<absl::Status()>& reached)>;
 
 // Calls `handle` for every decodable record of meldpunt.case-events.v1 up to the high watermarks
 // read at the start, retrying a record that fails for an outage until `timeout` (one that cannot
@@ -42,5 +47,19 @@ absl::StatusOr<int64_t> ReplayCaseLog(
     const config::ServiceConfig& config, const std::string& group_prefix, absl::Duration timeout,
     const std::function<absl::Status(const events::Envelope&, const kafka::Record&)>& handle,
     int parallelism = 1, const std::function<absl::Status()>& reached = nullptr);
+
+// The batch form: the same replay (the same end positions, `reached`, errors and timeout), with
+// each lane handing `handle` the run of records it holds (in log order per partition, at most
+// kReplayBatch at once; with `parallelism` <= 1 one lane). A handler folds the run at once and
+// says what failed with Batch::Fail (it sends nothing: Batch::Send and After are for the live
+// loop). The records before the first failure count as handled; the failed one is tried again
+// with the records after it, as the record form retries one record: an outage until `timeout`, a
+// record that cannot be handled (give up, or no class after 5 attempts) passed over with an error
+// log.
+inline constexpr size_t kReplayBatch = 500;
+absl::StatusOr<int64_t> ReplayCaseLog(const config::ServiceConfig& config,
+                                      const std::string& group_prefix, absl::Duration timeout,
+                                      const events::BatchHandler& handle, int parallelism = 1,
+                                      const std::function<absl::Status()>& reached = nullptr);
 
 }  // namespace meldpunt::service
