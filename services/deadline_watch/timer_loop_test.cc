@@ -178,6 +178,30 @@ TEST_F(DeadlineWatchTest, TheHandlerAppendsAndCountsTheClockEvents) {
             absl::UnavailableError("kafka: broker down"));
 }
 
+TEST_F(DeadlineWatchTest, InABatchTheClockEventsAreInFlightUntilTheBatchWaits) {
+  sink_.Hold();
+  events::Envelope first = Submitted("MP-0000000000003", t::COMPLAINT);
+  events::Envelope second = Submitted("MP-0000000000004", t::COMPLAINT);
+  kafka::Record records[2] = {RecordOf(first, 0), RecordOf(second, 0)};
+  std::vector<events::Batch::Item> items = {{&records[0], first}, {&records[1], second}};
+  events::Batch batch(std::move(items));
+  handler_.Handle(batch);  // returns with every clock event in flight
+  EXPECT_EQ(sink_.Sent().size(), 4u);
+  sink_.Acknowledge();
+  absl::Status error;
+  EXPECT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
+
+  // A failed append ends the batch at its record: it and the ones after it come again.
+  sink_.FailDeliveries(absl::UnavailableError("kafka: broker down"));
+  events::Envelope third = Submitted("MP-0000000000005", t::COMPLAINT);
+  kafka::Record record = RecordOf(third, 0);
+  std::vector<events::Batch::Item> more = {{&record, third}};
+  events::Batch failing(std::move(more));
+  handler_.Handle(failing);
+  EXPECT_EQ(failing.Finish(absl::Now() + absl::Seconds(5), &error), std::optional<size_t>(0));
+  EXPECT_EQ(error, absl::UnavailableError("kafka: broker down"));
+}
+
 TEST_F(DeadlineWatchTest, FiresTheDueTimersOfTheAssignedPartitionsOnly) {
   Consume(Submitted("MP-0000000000001"), 0);
   Consume(Submitted("MP-0000000000002"), 1);
