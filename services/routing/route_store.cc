@@ -58,6 +58,36 @@ absl::StatusOr<v1::RouteState> RedisRouteStore::Load(const std::string& case_id)
   return state;
 }
 
+absl::StatusOr<std::vector<v1::RouteState>> RouteStore::LoadAll(
+    const std::vector<std::string>& case_ids) {
+  std::vector<v1::RouteState> states;
+  for (const std::string& case_id : case_ids) {
+    ASSIGN_OR_RETURN(v1::RouteState state, Load(case_id));
+    states.push_back(std::move(state));
+  }
+  return states;
+}
+
+absl::StatusOr<std::vector<v1::RouteState>> RedisRouteStore::LoadAll(
+    const std::vector<std::string>& case_ids) {
+  if (case_ids.empty()) return std::vector<v1::RouteState>();
+  std::vector<std::string> command = {"MGET"};
+  for (const std::string& case_id : case_ids) command.push_back(StateKey(case_id));
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command(command));
+  RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  if (reply.elements.size() != case_ids.size()) {
+    return absl::InternalError("redis: MGET answered another number of values");
+  }
+  std::vector<v1::RouteState> states(case_ids.size());
+  for (size_t i = 0; i < case_ids.size(); ++i) {
+    const redis::Reply& value = reply.elements[i];
+    if (!value.is_nil() && !states[i].ParseFromString(value.str)) {
+      return absl::DataLossError(absl::StrCat("routing state of ", case_ids[i], " is corrupt"));
+    }
+  }
+  return states;
+}
+
 absl::Status RedisRouteStore::Save(const std::string& case_id, const v1::RouteState& before,
                                    const v1::RouteState& after) {
   std::vector<std::vector<std::string>> commands = {

@@ -34,6 +34,9 @@ class RouteStore {
  public:
   virtual ~RouteStore() = default;
   virtual absl::StatusOr<v1::RouteState> Load(const std::string& case_id) = 0;
+  // The states of many cases at once (a batch's), in the order asked; the default loads each.
+  virtual absl::StatusOr<std::vector<v1::RouteState>> LoadAll(
+      const std::vector<std::string>& case_ids);
   // Writes the state, moves the case between the workload sets of `before` and `after`, and
   // keeps it in (or takes it out of) its category's GEO set while it is open.
   virtual absl::Status Save(const std::string& case_id, const v1::RouteState& before,
@@ -55,6 +58,9 @@ class RedisRouteStore final : public RouteStore {
  public:
   explicit RedisRouteStore(redis::Client& redis) : redis_(redis) {}
   absl::StatusOr<v1::RouteState> Load(const std::string& case_id) override;
+  // One round trip (MGET).
+  absl::StatusOr<std::vector<v1::RouteState>> LoadAll(
+      const std::vector<std::string>& case_ids) override;
   absl::Status Save(const std::string& case_id, const v1::RouteState& before,
                     const v1::RouteState& after) override;
   absl::StatusOr<std::map<std::string, int64_t>> OpenCases(

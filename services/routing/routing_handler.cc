@@ -27,15 +27,26 @@ std::map<std::string, int64_t> RoutingHandler::OpenCases(const RuleSet& rules,
 }
 
 void RoutingHandler::Handle(events::Batch& batch) {
+  std::vector<size_t> relevant;
+  std::vector<std::string> case_ids;
   for (size_t i = 0; i < batch.size(); ++i) {
-    if (absl::Status handled = Handle(batch.envelope(i), &batch, i); !handled.ok()) {
+    if (!RoutingLogic::Relevant(batch.envelope(i))) continue;
+    relevant.push_back(i);
+    case_ids.push_back(batch.envelope(i).case_id());
+  }
+  if (relevant.empty()) return;
+  absl::StatusOr<std::vector<v1::RouteState>> loaded = store_.LoadAll(case_ids);
+  if (!loaded.ok()) return batch.Fail(relevant[0], loaded.status());
+  for (size_t k = 0; k < relevant.size(); ++k) {
+    const size_t i = relevant[k];
+    if (absl::Status handled = Handle(batch.envelope(i), &batch, i, &(*loaded)[k]); !handled.ok()) {
       return batch.Fail(i, handled);
     }
   }
 }
 
 absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Batch* batch,
-                                    size_t index) {
+                                    size_t index, const v1::RouteState* loaded) {
   if (!RoutingLogic::Relevant(envelope)) return absl::OkStatus();
   // A submission with coordinates searches the duplicate index and is added to it by the Save
   // below: one at a time per category (lanes handle other partitions at the same moment).
@@ -46,7 +57,12 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
     duplicate_lock.emplace(
         &duplicate_stripes_[std::hash<std::string>()(category) % duplicate_stripes_.size()]);
   }
-  ASSIGN_OR_RETURN(v1::RouteState before, store_.Load(envelope.case_id()));
+  v1::RouteState before;
+  if (loaded != nullptr) {
+    before = *loaded;
+  } else {
+    ASSIGN_OR_RETURN(before, store_.Load(envelope.case_id()));
+  }
   std::shared_ptr<const RuleSet> rules = rules_.Current();
   auto nearby = [&](const std::string& category, double lat, double lon, double radius_m,
                     absl::Time since) -> std::optional<Nearby> {

@@ -50,8 +50,10 @@ class RoutingHandler {
   // the batch waits for them and then saves, as item `index`). UNAVAILABLE (in place) while Redis
   // or Kafka does not answer.
   absl::Status Handle(const events::Envelope& envelope, events::Batch* batch = nullptr,
-                      size_t index = 0);
-  // The consumer's batch handler: each record in order; the first that fails ends the batch.
+                      size_t index = 0, const v1::RouteState* loaded = nullptr);
+  // The consumer's batch handler: the states of every case of the batch in one round trip
+  // (RouteStore::LoadAll; each case is in a batch once), then each record in order; the first
+  // that fails ends the batch.
   void Handle(events::Batch& batch);
 
   // The open cases of each member of `department` (the capacity check). Empty when the counts

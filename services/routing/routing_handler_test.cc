@@ -25,6 +25,14 @@ namespace t = ::meldpunt::types::v1;
 // (great-circle distance) derived from them, as the Redis one derives its sets.
 class MemoryRouteStore : public RouteStore {
  public:
+  absl::StatusOr<std::vector<v1::RouteState>> LoadAll(
+      const std::vector<std::string>& case_ids) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++load_alls;
+    }
+    return RouteStore::LoadAll(case_ids);
+  }
   absl::StatusOr<v1::RouteState> Load(const std::string& case_id) override {
     absl::MutexLock lock(&mu_);
     ++loads;
@@ -89,6 +97,7 @@ class MemoryRouteStore : public RouteStore {
   std::map<std::string, v1::RouteState> states;
   std::map<std::string, int64_t> preset_open;
   int loads = 0;
+  int load_alls = 0;
   int saves = 0;
   absl::Status error;
   absl::Status workload_error;
@@ -221,6 +230,7 @@ TEST_F(RoutingHandlerTest, InABatchTheSaveAndTheCountWaitForTheBatchsOneWait) {
   events::Batch batch(std::move(items));
   handler_.Handle(batch);  // returns with all four records in flight
   EXPECT_EQ(sink_.Sent().size(), 4u);
+  EXPECT_EQ(store_.load_alls, 1) << "the batch's states in one read";
   EXPECT_EQ(store_.saves, 0);
   EXPECT_EQ(service::CounterTotal(registry_, "meldpunt_routing_decisions_total"), 0);
   sink_.Acknowledge();
