@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "libs/events/codec.h"
 #include "libs/redis/redis.h"
+#include "libs/service/rebuild_guard.h"
 #include "meldpunt/intake/v1/intake.pb.h"
 #include "meldpunt/types/v1/case.pb.h"
 
@@ -127,7 +128,17 @@ class CaseStore {
   }
 };
 
-class RedisCaseStore final : public CaseStore {
+// Where the projection says it is complete, and who is rebuilding it (ProjectionRebuild,
+// ProjectionFold): the marker mp:intake:intact and the replicas' lock mp:intake:rebuilding.
+class ProjectionMarks : public service::RebuildLock {
+ public:
+  // The projection is known to be complete (the marker a rebuild sets; gone when Redis lost it).
+  virtual absl::StatusOr<bool> Intact() = 0;
+  // Sets the marker only while `owner` holds the rebuild lock; false when it no longer does.
+  virtual absl::StatusOr<bool> MarkIntactIfLocked(const std::string& owner) = 0;
+};
+
+class RedisCaseStore final : public CaseStore, public ProjectionMarks {
  public:
   explicit RedisCaseStore(redis::Client& redis) : redis_(redis) {}
 
@@ -161,13 +172,13 @@ class RedisCaseStore final : public CaseStore {
 
   // The marker of a complete projection (mp:intake:intact), set after a rebuild: gone when Redis
   // lost its data (FLUSHALL, a new instance), which the intake notices and repairs by itself.
-  absl::StatusOr<bool> Intact();
+  absl::StatusOr<bool> Intact() override;
   absl::Status MarkIntact();
   // MarkIntact, only while `owner` holds the rebuild lock (false otherwise).
-  absl::StatusOr<bool> MarkIntactIfLocked(const std::string& owner);
+  absl::StatusOr<bool> MarkIntactIfLocked(const std::string& owner) override;
   // One rebuild at a time over all replicas (mp:intake:rebuilding, expires after `ttl`).
-  absl::StatusOr<bool> TryLockRebuild(const std::string& owner, absl::Duration ttl);
-  absl::Status UnlockRebuild(const std::string& owner);
+  absl::StatusOr<bool> TryLockRebuild(const std::string& owner, absl::Duration ttl) override;
+  absl::Status UnlockRebuild(const std::string& owner) override;
 
   // The scripts this store needs loaded on every Redis connection.
   static std::vector<redis::Script> Scripts();

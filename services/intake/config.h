@@ -20,7 +20,6 @@ struct IntakeConfig : config::ServiceConfig {
   absl::Duration reopen_window = absl::Hours(24 * 60);
   absl::Duration received_at_max_age = absl::Hours(24 * 30);
   std::vector<std::string> received_at_systems;
-  absl::Duration rebuild_timeout = absl::Minutes(30);
   // Personal data is erased this long after a case is closed (answered, closed, withdrawn,
   // inadmissible, referred or merged), per kind; a kind not named keeps the default.
   std::map<std::string, std::string> retention = {{"COMPLAINT", "1825d"},
@@ -49,7 +48,8 @@ inline config::Schema<IntakeConfig> IntakeSchema() {
               "Kafka consumer group of the case projection", config::NonEmpty())
       .Duration("projection.wait", &IntakeConfig::projection_wait,
                 "how long a command waits for the projection to show its event before answering")
-      .Duration("projection.rebuild_timeout", &IntakeConfig::rebuild_timeout,
+      // The replay timeout of the application base (rebuild.timeout in the other services).
+      .Duration("projection.rebuild_timeout", &IntakeConfig::replay_timeout,
                 "how long a projection rebuild may take")
       .Duration("cases.reopen_window", &IntakeConfig::reopen_window,
                 "how long after the answer or closing a reporter may reopen a case")

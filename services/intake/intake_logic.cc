@@ -47,7 +47,7 @@ absl::StatusOr<bool> PollUntil(const std::function<absl::StatusOr<bool>()>& read
 }  // namespace
 
 absl::Status IntakeLogic::Missing(const std::string& message) const {
-  if ((options_.rebuilding != nullptr && options_.rebuilding->load()) ||
+  if ((options_.rebuilding && options_.rebuilding()) ||
       (options_.incomplete && options_.incomplete())) {
     return absl::UnavailableError(
         absl::StrCat(message, " in the projection, which is being rebuilt from the log; retry"));

@@ -43,7 +43,7 @@ struct IntakeOptions {
   const privacy::Sealer* sealer = nullptr;
   // True while the projection is rebuilt from the log (null: never): a case it does not hold then
   // may only not be folded again yet, so the answer is UNAVAILABLE ("retry"), not NOT_FOUND.
-  const std::atomic<bool>* rebuilding = nullptr;
+  std::function<bool()> rebuilding;
   // True when the projection is known to be incomplete (Redis lost it and the rebuild has not
   // finished, here or on another replica; null: never): the same UNAVAILABLE. Asked only for a
   // case the projection does not hold.

@@ -11,80 +11,13 @@
 #include "libs/domain/case_state.h"
 #include "libs/events/ids.h"
 #include "libs/grpc/status.h"
+#include "services/intake/testing/memory_store.h"
 
 namespace meldpunt::intake {
 namespace {
 
 namespace t = ::meldpunt::types::v1;
-
-// The projection in memory, with the same semantics as RedisCaseStore.
-class MemoryStore : public CaseStore {
- public:
-  absl::StatusOr<std::optional<Case>> Get(const std::string& id) override {
-    if (!error.ok()) return error;
-    auto it = cases.find(id);
-    if (it == cases.end()) return std::optional<Case>();
-    return std::optional<Case>(it->second);
-  }
-  absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& e, int64_t offset,
-                                     Case* folded = nullptr) override {
-    if (!error.ok()) return error;
-    if (seen[e.case_id()].count(e.event_id())) return ApplyOutcome::kDuplicate;
-    auto off = offsets.find(e.case_id());
-    if (offset >= 0 && off != offsets.end() && off->second >= offset)
-      return ApplyOutcome::kDuplicate;
-    Case next = cases[e.case_id()];
-    if (absl::Status s = domain::Apply(next, e); !s.ok()) {
-      if (cases[e.case_id()].case_id().empty()) {
-        cases.erase(e.case_id());
-        return s;
-      }
-      seen[e.case_id()].insert(e.event_id());
-      return ApplyOutcome::kRejected;
-    }
-    cases[e.case_id()] = next;
-    if (folded != nullptr) *folded = next;
-    seen[e.case_id()].insert(e.event_id());
-    if (offset >= 0) offsets[e.case_id()] = offset;
-    if (e.has_case_submitted()) refs[next.reference()] = next.case_id();
-    return ApplyOutcome::kApplied;
-  }
-  absl::StatusOr<bool> HasEvent(const std::string& c, const std::string& e) override {
-    return seen[c].count(e) > 0;
-  }
-  absl::StatusOr<int64_t> AppliedOffset(const std::string& c) override {
-    auto it = offsets.find(c);
-    return it == offsets.end() ? -1 : it->second;
-  }
-  absl::StatusOr<std::optional<std::string>> ResolveReference(const std::string& r) override {
-    auto it = refs.find(r);
-    if (it == refs.end()) return std::optional<std::string>();
-    return std::optional<std::string>(it->second);
-  }
-  absl::StatusOr<bool> ClaimReference(const std::string& r, const std::string& c) override {
-    return refs.emplace(r, c).first->second == c;
-  }
-  absl::StatusOr<bool> TryLockSubmission(const std::string& c, absl::Duration) override {
-    if (!error.ok()) return error;
-    return locks.insert(c).second;
-  }
-  absl::Status ReleaseSubmission(const std::string& c) override {
-    locks.erase(c);
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string&) override {
-    return std::vector<v1::HistoryEntry>();
-  }
-  absl::StatusOr<ListPage> List(const ListQuery&) override { return ListPage(); }
-  absl::StatusOr<int64_t> Clear() override { return 0; }
-
-  std::map<std::string, Case> cases;
-  std::map<std::string, std::set<std::string>> seen;
-  std::map<std::string, int64_t> offsets;
-  std::map<std::string, std::string> refs;
-  std::set<std::string> locks;
-  absl::Status error = absl::OkStatus();
-};
+using testing::MemoryStore;
 
 // The log; `consumer` (when set) folds each appended event at once, like a fast projection.
 class FakeLog : public events::EventLog {

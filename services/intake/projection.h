@@ -1,0 +1,150 @@
+// The case projection kept from the log: its fold (ProjectionFold: what the live consumer, the
+// dead-letter replay and the rebuild do with events) and its rebuild (ProjectionRebuild: the
+// projection cleared and folded again from the whole log, by hand or by its watcher when Redis
+// lost it).
+//
+//   ProjectionFold fold(store, marks, fold_watch, retention, metrics, clock,
+//                       [&] { return guard.running(); });
+//   EventConsumer live(consumer, BatchHandler([&](Batch& b) { fold.FoldLive(b); }), ...);
+//   ProjectionRebuild rebuild(guard, marks, store, fold, slot, replay, {...});
+//   rebuild.Start();  // the watcher: a rebuild when the marker is gone
+//   ASSIGN_OR_RETURN(v1::RebuildProjectionResponse done, rebuild.Rebuild());
+//   rebuild.Stop();
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "libs/clock/clock.h"
+#include "libs/events/batch.h"
+#include "libs/events/codec.h"
+#include "libs/service/consumer_slot.h"
+#include "libs/service/rebuild_guard.h"
+#include "libs/service/replay.h"
+#include "meldpunt/intake/v1/intake.pb.h"
+#include "services/intake/case_store.h"
+#include "services/intake/fold_watch.h"
+#include "services/intake/metrics.h"
+#include "services/intake/retention.h"
+
+namespace meldpunt::intake {
+
+// Folds events into the projection and does what follows each fold: the waiting command told
+// (FoldWatch), the retention index kept (RetentionJob::Track), the metrics counted; an event for
+// a case never submitted is counted and skipped. Thread-safe (the consumer's lanes call it at
+// once for different cases).
+class ProjectionFold {
+ public:
+  // `rebuilding`: a rebuild of the projection runs in this process (the RebuildGuard).
+  ProjectionFold(CaseStore& store, ProjectionMarks& marks, FoldWatch& fold_watch,
+                 RetentionJob& retention, IntakeMetrics& metrics, const clock::Clock& clock,
+                 std::function<bool()> rebuilding)
+      : store_(store),
+        marks_(marks),
+        fold_watch_(fold_watch),
+        retention_(retention),
+        metrics_(metrics),
+        clock_(clock),
+        rebuilding_(std::move(rebuilding)) {}
+
+  // The live consumer's batch handler: the lane's run folded with two Redis round trips
+  // (CaseStore::ApplyAll), then each event's follow-up. Held in place while the projection is
+  // incomplete on a replica that is not rebuilding it.
+  void FoldLive(events::Batch& batch);
+  // The same for one event (the dead-letter replay; offset -1: no offset check).
+  absl::Status FoldLiveOne(const events::Envelope& envelope, int64_t offset);
+  // A run folded at once, without the live fold's check (the rebuild's replay). `submitted`
+  // (may be null) counts the CaseSubmitted events folded (before the first failure).
+  void FoldRun(events::Batch& batch, std::atomic<int64_t>* submitted = nullptr);
+  // One event folded (CaseStore::Apply), without the live fold's check.
+  absl::Status Fold(const events::Envelope& envelope, int64_t offset);
+
+ private:
+  // The live fold may go on: a rebuild runs here, or the projection is complete. Redis is asked
+  // at most every 100 ms.
+  bool LiveMayFold();
+  absl::Status Folded(const events::Envelope& envelope, const FoldOutcome& fold);
+
+  CaseStore& store_;
+  ProjectionMarks& marks_;
+  FoldWatch& fold_watch_;
+  RetentionJob& retention_;
+  IntakeMetrics& metrics_;
+  const clock::Clock& clock_;
+  const std::function<bool()> rebuilding_;
+  std::atomic<int64_t> intact_checked_ms_{INT64_MIN / 2};
+  std::atomic<bool> intact_{false};
+};
+
+struct ProjectionRebuildOptions {
+  // The live consumer's wait for its partitions once it is back (startup.timeout).
+  absl::Duration join_timeout = absl::Seconds(60);
+  // How long a rebuild of a projection not known to be complete waits before it clears it, so
+  // that every replica's live fold has seen the marker gone (they ask every 100 ms).
+  absl::Duration settle = absl::Milliseconds(500);
+  // How often the watcher checks the marker.
+  absl::Duration check_interval = absl::Seconds(1);
+};
+
+// The projection rebuilt from the log: by an operator (Admin/RebuildProjection, meldctl rebuild)
+// or by the watcher when the marker mp:intake:intact is gone (Redis lost the projection, or a
+// first start). One replica at a time (the RebuildGuard and the replicas' lock). Thread-safe; owns
+// one thread, the watcher (Start to Stop).
+class ProjectionRebuild {
+ public:
+  // Waits until a deadline for the live consumer to hold its partitions (ConsumerSlot).
+  using AwaitJoined = std::function<bool(absl::Time deadline)>;
+
+  ProjectionRebuild(service::RebuildGuard& guard, ProjectionMarks& marks, CaseStore& store,
+                    ProjectionFold& fold, service::LiveConsumer& consumer, AwaitJoined await_joined,
+                    service::CaseLogBatchReplay replay, ProjectionRebuildOptions options)
+      : guard_(guard),
+        marks_(marks),
+        store_(store),
+        fold_(fold),
+        consumer_(consumer),
+        await_joined_(std::move(await_joined)),
+        replay_(std::move(replay)),
+        options_(options) {}
+  ~ProjectionRebuild() { Stop(); }
+
+  // Stops the live consumer, clears the projection, folds the log up to its end positions read
+  // after the clear, starts the live consumer again and waits for its partitions, folds on to the
+  // end of the log as it is then, and marks the projection complete. ABORTED when a rebuild runs
+  // here or on another replica, or when Redis lost the lock before the end (the marker stays
+  // unset and the next check rebuilds once more). The live consumer comes back whatever happens.
+  absl::StatusOr<v1::RebuildProjectionResponse> Rebuild();
+  // One check of the marker (what the watcher does every check_interval): a rebuild when it is
+  // gone and none runs here. Errors are logged; the next check tries again.
+  void CheckOnce();
+
+  void Start();
+  void Stop();
+
+  // Tests: called on the rebuild's thread at its steps: "replayed" (the log folded up to the end
+  // positions read after the clear, the live consumer not back yet).
+  void SetHookForTest(std::function<void(const std::string& step)> hook) {
+    hook_ = std::move(hook);
+  }
+
+ private:
+  service::RebuildGuard& guard_;
+  ProjectionMarks& marks_;
+  CaseStore& store_;
+  ProjectionFold& fold_;
+  service::LiveConsumer& consumer_;
+  const AwaitJoined await_joined_;
+  const service::CaseLogBatchReplay replay_;
+  const ProjectionRebuildOptions options_;
+  std::function<void(const std::string& step)> hook_;
+  absl::Notification stopping_;
+  std::thread watcher_;
+};
+
+}  // namespace meldpunt::intake

@@ -1,0 +1,299 @@
+// The projection's fold and rebuild over the in-memory projection, marks and retention index, a
+// fake live consumer and a replay of a list of events: no Kafka, no Redis. The live fold folds a
+// run with one ApplyAll and holds while the projection is incomplete; the rebuild clears, folds
+// the log in runs (ApplyAll, not Apply), restarts the live consumer at the first end and folds on
+// to the second, counts the cases, and marks the projection only while it holds the lock.
+#include "services/intake/projection.h"
+
+#include <memory>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "libs/service/testing/metric_values.h"
+#include "libs/status/retry.h"
+#include "libs/status/status_macros.h"
+#include "services/intake/testing/events.h"
+#include "services/intake/testing/memory_retention.h"
+#include "services/intake/testing/memory_store.h"
+
+namespace meldpunt::intake {
+namespace {
+
+const absl::Time kAt = absl::FromUnixSeconds(1'763'800'000);
+
+class FakeConsumer : public service::LiveConsumer {
+ public:
+  absl::Status Start() override {
+    steps.push_back("start");
+    running = true;
+    return absl::OkStatus();
+  }
+  void Stop() override {
+    steps.push_back("stop");
+    running = false;
+  }
+  std::vector<std::string> steps;
+  bool running = true;
+};
+
+// Records as the log holds them: offsets in order, one partition.
+std::vector<kafka::Record> Records(const std::vector<events::Envelope>& events, int64_t first) {
+  std::vector<kafka::Record> records;
+  for (size_t i = 0; i < events.size(); ++i) {
+    kafka::Record r;
+    r.topic = "meldpunt.case-events.v1";
+    r.partition = 0;
+    r.offset = first + static_cast<int64_t>(i);
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+// Hands `handle` the events as one Batch; the index of the first failure, if any.
+std::optional<size_t> HandBatch(const events::BatchHandler& handle,
+                                const std::vector<events::Envelope>& events, int64_t first,
+                                absl::Status* error) {
+  std::vector<kafka::Record> records = Records(events, first);
+  std::vector<events::Batch::Item> items;
+  for (size_t i = 0; i < events.size(); ++i) items.push_back({&records[i], events[i]});
+  events::Batch batch(std::move(items));
+  handle(batch);
+  return batch.Finish(absl::Now(), error);
+}
+
+class ProjectionTest : public ::testing::Test {
+ protected:
+  ProjectionTest()
+      : clock_(kAt),
+        metrics_(registry_),
+        retention_(index_, store_, nullptr, clock_,
+                   {.term = [](const std::string&) { return absl::Hours(24); }}),
+        fold_(store_, marks_, fold_watch_, retention_, metrics_, clock_,
+              [this] { return guard_.running(); }),
+        rebuild_(
+            guard_, marks_, store_, fold_, consumer_,
+            [this](absl::Time) {
+              consumer_.steps.push_back("await joined");
+              return true;
+            },
+            [this](const events::BatchHandler& handle, const std::function<absl::Status()>& reached)
+                -> absl::StatusOr<int64_t> { return Replay(handle, reached); },
+            {.settle = absl::ZeroDuration(), .check_interval = absl::Hours(1)}) {}
+
+  // The fake replay: `log` up to `first_end` in runs of `run`, then `reached`, then the rest
+  // (what was appended while the live consumer was stopped).
+  absl::StatusOr<int64_t> Replay(const events::BatchHandler& handle,
+                                 const std::function<absl::Status()>& reached) {
+    auto fold = [&](size_t from, size_t to) -> absl::Status {
+      for (size_t at = from; at < to; at += run) {
+        std::vector<events::Envelope> part(log.begin() + at, log.begin() + std::min(to, at + run));
+        absl::Status error;
+        if (HandBatch(handle, part, static_cast<int64_t>(at), &error)) return error;
+      }
+      return absl::OkStatus();
+    };
+    if (!replay_error.ok()) return replay_error;
+    RETURN_IF_ERROR(fold(0, first_end));
+    RETURN_IF_ERROR(reached());
+    RETURN_IF_ERROR(fold(first_end, log.size()));
+    return static_cast<int64_t>(log.size());
+  }
+
+  double Projected(const std::string& outcome) {
+    return service::CounterValue(registry_, "meldpunt_intake_projection_events_total",
+                                 {{"outcome", outcome}});
+  }
+
+  std::vector<events::Envelope> log;
+  size_t first_end = 0;
+  size_t run = 2;
+  absl::Status replay_error = absl::OkStatus();
+
+  clock::FakeClock clock_;
+  prometheus::Registry registry_;
+  IntakeMetrics metrics_;
+  testing::MemoryStore store_;
+  testing::MemoryMarks marks_;
+  testing::MemoryRetentionIndex index_;
+  FoldWatch fold_watch_;
+  service::RebuildGuard guard_{absl::Minutes(30)};
+  FakeConsumer consumer_;
+  RetentionJob retention_;
+  ProjectionFold fold_;
+  ProjectionRebuild rebuild_;
+};
+
+TEST_F(ProjectionTest, TheLiveFoldFoldsARunAtOnceAndDoesWhatFollows) {
+  absl::Status error;
+  const auto failed = HandBatch([this](events::Batch& b) { fold_.FoldLive(b); },
+                                {testing::Submitted("c1", kAt), testing::Submitted("c2", kAt),
+                                 testing::Withdrawn("c1", kAt + absl::Hours(1))},
+                                0, &error);
+  EXPECT_FALSE(failed.has_value()) << error;
+  EXPECT_EQ(store_.apply_all_calls, 1);
+  EXPECT_EQ(store_.cases["c1"].state(), types::v1::WITHDRAWN);
+  EXPECT_EQ(Projected("applied"), 3);
+  EXPECT_EQ(index_.due_by_case.count("c1"), 1u) << "the closed case is tracked for retention";
+
+  // Again: every event a repeat.
+  HandBatch([this](events::Batch& b) { fold_.FoldLive(b); }, {testing::Submitted("c1", kAt)}, 0,
+            &error);
+  EXPECT_EQ(Projected("duplicate"), 1);
+}
+
+TEST_F(ProjectionTest, AnEventOfACaseNeverSubmittedIsCountedAndSkipped) {
+  absl::Status error;
+  const auto failed =
+      HandBatch([this](events::Batch& b) { fold_.FoldLive(b); },
+                {testing::Withdrawn("nobody", kAt), testing::Submitted("c1", kAt)}, 0, &error);
+  EXPECT_FALSE(failed.has_value()) << error;
+  EXPECT_EQ(Projected("rejected"), 1);
+  EXPECT_EQ(store_.cases.count("c1"), 1u);
+}
+
+TEST_F(ProjectionTest, TheLiveFoldHoldsInPlaceWhileTheProjectionIsIncomplete) {
+  marks_.intact = false;
+  absl::Status error;
+  auto fold_live = [this](events::Batch& b) { fold_.FoldLive(b); };
+  auto failed = HandBatch(fold_live, {testing::Submitted("c1", kAt)}, 0, &error);
+  ASSERT_EQ(failed, std::optional<size_t>(0));
+  EXPECT_TRUE(absl::IsUnavailable(error)) << error;
+  EXPECT_EQ(status::RetryOf(error), status::Retry::kInPlace);
+  EXPECT_EQ(error.message(),
+            "the projection is being rebuilt from the log; live folding waits for it");
+  EXPECT_TRUE(store_.cases.empty());
+  EXPECT_TRUE(absl::IsUnavailable(fold_.FoldLiveOne(testing::Submitted("c1", kAt), -1)));
+
+  // The marker is back: Redis is asked again only once 100 ms have passed.
+  marks_.intact = true;
+  const int asked = marks_.intact_asked;
+  failed = HandBatch(fold_live, {testing::Submitted("c1", kAt)}, 0, &error);
+  EXPECT_TRUE(failed.has_value());
+  EXPECT_EQ(marks_.intact_asked, asked);
+  clock_.Advance(absl::Milliseconds(100));
+  failed = HandBatch(fold_live, {testing::Submitted("c1", kAt)}, 0, &error);
+  EXPECT_FALSE(failed.has_value()) << error;
+  EXPECT_EQ(store_.cases.count("c1"), 1u);
+}
+
+TEST_F(ProjectionTest, TheLiveFoldGoesOnWhileThisReplicaRebuilds) {
+  marks_.intact = false;
+  auto held = guard_.Enter("the projection", nullptr);
+  ASSERT_TRUE(held.ok());
+  absl::Status error;
+  EXPECT_FALSE(HandBatch([this](events::Batch& b) { fold_.FoldLive(b); },
+                         {testing::Submitted("c1", kAt)}, 0, &error)
+                   .has_value());
+}
+
+TEST_F(ProjectionTest, ARedisErrorFailsTheRunFromItsStart) {
+  store_.error = absl::UnavailableError("redis down");
+  absl::Status error;
+  EXPECT_EQ(HandBatch([this](events::Batch& b) { fold_.FoldLive(b); },
+                      {testing::Submitted("c1", kAt), testing::Submitted("c2", kAt)}, 0, &error),
+            std::optional<size_t>(0));
+  EXPECT_TRUE(absl::IsUnavailable(error));
+}
+
+TEST_F(ProjectionTest, TheRebuildClearsAndFoldsTheLogInRunsRestartingTheConsumerAtTheFirstEnd) {
+  // What Redis still held: gone after the rebuild (it is not on the log).
+  ASSERT_TRUE(store_.Apply(testing::Submitted("stale", kAt), 0).ok());
+  log = {testing::Submitted("c1", kAt), testing::Submitted("c2", kAt),
+         testing::Withdrawn("c1", kAt + absl::Hours(1)), testing::Submitted("c3", kAt),
+         // Appended while the live consumer was stopped, after the first end.
+         testing::Submitted("c4", kAt), testing::Withdrawn("c4", kAt + absl::Hours(1))};
+  first_end = 4;
+  std::vector<std::string> hooked;
+  rebuild_.SetHookForTest([&](const std::string& step) {
+    hooked.push_back(step);
+    EXPECT_EQ(store_.cases.size(), 3u) << "the log up to the first end is folded";
+    EXPECT_FALSE(consumer_.running);
+  });
+  marks_.intact = false;
+
+  absl::StatusOr<v1::RebuildProjectionResponse> rebuilt = rebuild_.Rebuild();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(rebuilt->events(), 6);
+  EXPECT_EQ(rebuilt->cases(), 4) << "the CaseSubmitted folded";
+  EXPECT_EQ(store_.clears, 1);
+  EXPECT_EQ(store_.cases.count("stale"), 0u);
+  EXPECT_EQ(store_.cases.size(), 4u);
+  EXPECT_EQ(store_.cases["c4"].state(), types::v1::WITHDRAWN);
+  EXPECT_EQ(store_.apply_all_calls, 3) << "runs of two: [0,2) [2,4) then [4,6)";
+  EXPECT_EQ(hooked, std::vector<std::string>{"replayed"});
+  EXPECT_EQ(consumer_.steps, (std::vector<std::string>{"stop", "start", "await joined"}));
+  EXPECT_TRUE(marks_.intact);
+  EXPECT_TRUE(marks_.holder.empty()) << "the lock is given back";
+  EXPECT_EQ(marks_.ttl, absl::Minutes(35)) << "the replay timeout and the margin";
+  EXPECT_FALSE(guard_.running());
+  EXPECT_EQ(index_.due_by_case.size(), 2u) << "retention tracked by the rebuild's fold";
+}
+
+TEST_F(ProjectionTest, AFailedRunIsFoldedAgainAndCountsItsCasesOnce) {
+  // The replay hands a failed run's rest again (ReplayCaseLog does): a run that failed at its
+  // second event counted only its first.
+  log = {testing::Submitted("c1", kAt), testing::Withdrawn("nobody", kAt)};
+  std::atomic<int64_t> cases{0};
+  store_.error = absl::OkStatus();
+  absl::Status error;
+  int calls = 0;
+  auto handle = [&](events::Batch& b) {
+    if (++calls == 1) return b.Fail(0, absl::UnavailableError("redis down"));
+    fold_.FoldRun(b, &cases);
+  };
+  EXPECT_TRUE(HandBatch(handle, log, 0, &error).has_value());
+  EXPECT_EQ(cases.load(), 0);
+  EXPECT_FALSE(HandBatch(handle, log, 0, &error).has_value());
+  EXPECT_EQ(cases.load(), 1);
+}
+
+TEST_F(ProjectionTest, ARebuildElsewhereIsAbortedAndTouchesNothing) {
+  marks_.holder = "another replica";
+  absl::StatusOr<v1::RebuildProjectionResponse> rebuilt = rebuild_.Rebuild();
+  EXPECT_TRUE(absl::IsAborted(rebuilt.status()));
+  EXPECT_EQ(rebuilt.status().message(), "another replica is rebuilding the projection");
+  EXPECT_TRUE(consumer_.steps.empty());
+  EXPECT_EQ(store_.clears, 0);
+}
+
+TEST_F(ProjectionTest, AFailedReplayStartsTheConsumerAgainAndLeavesTheMarkerUnset) {
+  marks_.intact = false;
+  replay_error = absl::DeadlineExceededError("the replay did not reach the end of the log");
+  absl::StatusOr<v1::RebuildProjectionResponse> rebuilt = rebuild_.Rebuild();
+  EXPECT_TRUE(absl::IsDeadlineExceeded(rebuilt.status()));
+  EXPECT_EQ(consumer_.steps, (std::vector<std::string>{"stop", "start"}));
+  EXPECT_FALSE(marks_.intact);
+  EXPECT_TRUE(marks_.holder.empty());
+}
+
+TEST_F(ProjectionTest, AFailedClearStartsTheConsumerAgain) {
+  store_.error = absl::UnavailableError("redis down");
+  EXPECT_TRUE(absl::IsUnavailable(rebuild_.Rebuild().status()));
+  EXPECT_EQ(consumer_.steps, (std::vector<std::string>{"stop", "start"}));
+}
+
+TEST_F(ProjectionTest, ALockLostBeforeTheEndLeavesTheMarkerUnset) {
+  marks_.intact = false;
+  marks_.lose_lock = true;
+  absl::StatusOr<v1::RebuildProjectionResponse> rebuilt = rebuild_.Rebuild();
+  EXPECT_TRUE(absl::IsAborted(rebuilt.status()));
+  EXPECT_EQ(rebuilt.status().message(),
+            "Redis lost the rebuild's lock before it ended; rebuilding again");
+  EXPECT_FALSE(marks_.intact);
+}
+
+TEST_F(ProjectionTest, TheWatcherRebuildsOnlyWhenTheMarkerIsGone) {
+  log = {testing::Submitted("c1", kAt)};
+  first_end = 1;
+  rebuild_.CheckOnce();
+  EXPECT_EQ(store_.clears, 0);
+  marks_.intact = false;
+  rebuild_.CheckOnce();
+  EXPECT_EQ(store_.clears, 1);
+  EXPECT_TRUE(marks_.intact);
+  EXPECT_EQ(store_.cases.count("c1"), 1u);
+}
+
+}  // namespace
+}  // namespace meldpunt::intake

@@ -1,0 +1,93 @@
+#include "services/intake/retention.h"
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "libs/domain/case_state.h"
+#include "libs/observability/log.h"
+#include "libs/status/status_macros.h"
+
+namespace meldpunt::intake {
+
+absl::Status RedisRetentionIndex::Add(const std::string& case_id, absl::Time due) {
+  // NX: the term runs from the closing, not from later events (deliveries) on the closed case.
+  ASSIGN_OR_RETURN(
+      redis::Reply added,
+      redis_.Command({"ZADD", kKey, "NX", absl::StrCat(absl::ToUnixMillis(due)), case_id}));
+  return redis::ReplyStatus(added);
+}
+
+absl::Status RedisRetentionIndex::Remove(const std::string& case_id) {
+  ASSIGN_OR_RETURN(redis::Reply removed, redis_.Command({"ZREM", kKey, case_id}));
+  return redis::ReplyStatus(removed);
+}
+
+absl::StatusOr<std::vector<std::string>> RedisRetentionIndex::Due(absl::Time now, int limit) {
+  ASSIGN_OR_RETURN(redis::Reply due, redis_.Command({"ZRANGEBYSCORE", kKey, "-inf",
+                                                     absl::StrCat(absl::ToUnixMillis(now)), "LIMIT",
+                                                     "0", absl::StrCat(limit)}));
+  RETURN_IF_ERROR(redis::ReplyStatus(due));
+  std::vector<std::string> ids;
+  ids.reserve(due.elements.size());
+  for (const redis::Reply& id : due.elements) ids.push_back(id.str);
+  return ids;
+}
+
+absl::Status RetentionJob::Track(const events::Envelope& envelope, const Case& folded) {
+  if (envelope.has_case_reopened() || envelope.has_reporter_data_erased()) {
+    return index_.Remove(folded.case_id());
+  }
+  const types::v1::Reporter& reporter = folded.draft().reporter();
+  if (domain::IsOpen(folded.state()) || reporter.sealed().empty() || reporter.erased()) {
+    return absl::OkStatus();
+  }
+  const absl::Time due = events::GetTime(folded.updated_at()) +
+                         options_.term(types::v1::CaseKind_Name(folded.draft().kind()));
+  return index_.Add(folded.case_id(), due);
+}
+
+absl::StatusOr<int64_t> RetentionJob::EraseDue(absl::Time now) {
+  int64_t erased = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(std::vector<std::string> due, index_.Due(now, 100));
+    if (due.empty()) return erased;
+    for (const std::string& id : due) {
+      ASSIGN_OR_RETURN(std::optional<Case> c, store_.Get(id));
+      v1::EraseReporterDataRequest request;
+      request.set_case_id(id);
+      request.set_command_id("retention");
+      request.mutable_actor()->set_id("service:retention");
+      request.set_reason(
+          absl::StrCat("retention: ", c ? types::v1::CaseKind_Name(c->draft().kind()) : "case",
+                       " closed longer ago than its term"));
+      ASSIGN_OR_RETURN(Command command, EraseCommand(request));
+      absl::StatusOr<CommandResult> result =
+          c ? erase_(command, absl::Now() + options_.produce_timeout)
+            : absl::StatusOr<CommandResult>(absl::NotFoundError("gone"));
+      if (!result.ok() && !absl::IsNotFound(result.status())) return result.status();
+      if (result.ok()) ++erased;
+      RETURN_IF_ERROR(index_.Remove(id));
+    }
+  }
+}
+
+void RetentionJob::Start() {
+  thread_ = std::thread([this] {
+    while (!stopping_.WaitForNotificationWithTimeout(options_.interval)) {
+      absl::StatusOr<int64_t> erased = EraseDue(clock_.Now());
+      if (!erased.ok()) {
+        log::Warning("retention pass failed; the next pass retries",
+                     {{"error", erased.status().ToString()}});
+      } else if (*erased > 0) {
+        log::Info("retention: personal data erased", {{"cases", *erased}});
+      }
+    }
+  });
+}
+
+void RetentionJob::Stop() {
+  if (!stopping_.HasBeenNotified()) stopping_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace meldpunt::intake

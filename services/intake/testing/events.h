@@ -1,0 +1,34 @@
+// Events of one case for the intake's unit tests, as the log holds them.
+#pragma once
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "libs/events/codec.h"
+#include "libs/events/ids.h"
+
+namespace meldpunt::intake::testing {
+
+// CaseSubmitted of a REPORT whose reporter is sealed (so a closing puts it in mp:retention).
+inline events::Envelope Submitted(const std::string& case_id, absl::Time at) {
+  events::Envelope e = events::NewEnvelope(case_id, "intake", at);
+  auto* s = e.mutable_case_submitted();
+  s->set_reference("MP-2026-" + case_id);
+  s->set_submitting_system("web-form");
+  s->mutable_draft()->set_kind(types::v1::REPORT);
+  s->mutable_draft()->set_channel(types::v1::WEB);
+  s->mutable_draft()->set_category("street-lighting");
+  s->mutable_draft()->set_description("Street light out");
+  s->mutable_draft()->mutable_reporter()->set_sealed("sealed-bytes");
+  events::Finish(e, "submitted-" + case_id);
+  return e;
+}
+
+inline events::Envelope Withdrawn(const std::string& case_id, absl::Time at) {
+  events::Envelope e = events::NewEnvelope(case_id, "intake", at);
+  e.mutable_case_withdrawn()->set_reason("solved");
+  events::Finish(e, "withdrawn-" + case_id);
+  return e;
+}
+
+}  // namespace meldpunt::intake::testing

@@ -1,0 +1,134 @@
+// What the intake's unit tests share: the projection in memory (MemoryStore), with the semantics
+// of RedisCaseStore, and the projection's marks (MemoryMarks: the marker and the replicas' lock).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "libs/domain/case_state.h"
+#include "services/intake/case_store.h"
+
+namespace meldpunt::intake::testing {
+
+// The projection in memory, with the same semantics as RedisCaseStore.
+class MemoryStore : public CaseStore {
+ public:
+  absl::StatusOr<std::optional<Case>> Get(const std::string& id) override {
+    if (!error.ok()) return error;
+    auto it = cases.find(id);
+    if (it == cases.end()) return std::optional<Case>();
+    return std::optional<Case>(it->second);
+  }
+  absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& e, int64_t offset,
+                                     Case* folded = nullptr) override {
+    if (!error.ok()) return error;
+    if (seen[e.case_id()].count(e.event_id())) return ApplyOutcome::kDuplicate;
+    auto off = offsets.find(e.case_id());
+    if (offset >= 0 && off != offsets.end() && off->second >= offset)
+      return ApplyOutcome::kDuplicate;
+    Case next = cases[e.case_id()];
+    if (absl::Status s = domain::Apply(next, e); !s.ok()) {
+      if (cases[e.case_id()].case_id().empty()) {
+        cases.erase(e.case_id());
+        return s;
+      }
+      seen[e.case_id()].insert(e.event_id());
+      return ApplyOutcome::kRejected;
+    }
+    cases[e.case_id()] = next;
+    if (folded != nullptr) *folded = next;
+    seen[e.case_id()].insert(e.event_id());
+    if (offset >= 0) offsets[e.case_id()] = offset;
+    if (e.has_case_submitted()) refs[next.reference()] = next.case_id();
+    return ApplyOutcome::kApplied;
+  }
+  absl::StatusOr<bool> HasEvent(const std::string& c, const std::string& e) override {
+    return seen[c].count(e) > 0;
+  }
+  absl::StatusOr<int64_t> AppliedOffset(const std::string& c) override {
+    auto it = offsets.find(c);
+    return it == offsets.end() ? -1 : it->second;
+  }
+  absl::StatusOr<std::optional<std::string>> ResolveReference(const std::string& r) override {
+    auto it = refs.find(r);
+    if (it == refs.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
+  absl::StatusOr<bool> ClaimReference(const std::string& r, const std::string& c) override {
+    return refs.emplace(r, c).first->second == c;
+  }
+  absl::StatusOr<bool> TryLockSubmission(const std::string& c, absl::Duration) override {
+    if (!error.ok()) return error;
+    return locks.insert(c).second;
+  }
+  absl::Status ReleaseSubmission(const std::string& c) override {
+    locks.erase(c);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string&) override {
+    return std::vector<v1::HistoryEntry>();
+  }
+  absl::StatusOr<ListPage> List(const ListQuery&) override { return ListPage(); }
+  absl::StatusOr<std::vector<FoldOutcome>> ApplyAll(const std::vector<FoldInput>& events) override {
+    ++apply_all_calls;
+    if (!error.ok()) return error;
+    return CaseStore::ApplyAll(events);
+  }
+  absl::StatusOr<int64_t> Clear() override {
+    if (!error.ok()) return error;
+    const int64_t removed = static_cast<int64_t>(cases.size());
+    cases.clear();
+    seen.clear();
+    offsets.clear();
+    refs.clear();
+    ++clears;
+    return removed;
+  }
+
+  std::map<std::string, Case> cases;
+  std::map<std::string, std::set<std::string>> seen;
+  std::map<std::string, int64_t> offsets;
+  std::map<std::string, std::string> refs;
+  std::set<std::string> locks;
+  absl::Status error = absl::OkStatus();
+  int apply_all_calls = 0;
+  int clears = 0;
+};
+
+// mp:intake:intact and mp:intake:rebuilding in memory; `lose_lock` makes the lock go (Redis lost
+// its data) before the marker is set.
+class MemoryMarks : public ProjectionMarks {
+ public:
+  absl::StatusOr<bool> TryLockRebuild(const std::string& owner, absl::Duration ttl) override {
+    if (!holder.empty()) return false;
+    holder = owner;
+    this->ttl = ttl;
+    return true;
+  }
+  absl::Status UnlockRebuild(const std::string& owner) override {
+    if (holder == owner) holder.clear();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> Intact() override {
+    ++intact_asked;
+    if (!error.ok()) return error;
+    return intact;
+  }
+  absl::StatusOr<bool> MarkIntactIfLocked(const std::string& owner) override {
+    if (lose_lock) holder.clear();
+    if (holder != owner) return false;
+    intact = true;
+    return true;
+  }
+  std::string holder;
+  absl::Duration ttl;
+  bool intact = true;
+  bool lose_lock = false;
+  int intact_asked = 0;
+  absl::Status error = absl::OkStatus();
+};
+
+}  // namespace meldpunt::intake::testing
