@@ -205,10 +205,7 @@ size_t EventConsumer::RunBatchLane(const std::vector<kafka::Record>& records) {
     std::vector<Batch::Item> items;
     std::set<std::string> cases;
     for (size_t i = from; i < records.size(); ++i) {
-      if (options_.one_record_per_case && !items.empty() && cases.count(records[i].key) > 0) {
-        break;
-      }
-      cases.insert(records[i].key);
+      if (options_.one_record_per_case && !cases.insert(records[i].key).second) break;
       absl::StatusOr<Envelope> envelope = Decode(records[i].value);
       if (!envelope.ok()) {
         if (!items.empty()) break;
