@@ -25,8 +25,10 @@ TEST(Completions, RunsWorkOffTheCallersThread) {
 TEST(Completions, RunsEverythingQueuedBeforeItGoes) {
   std::atomic<int> done{0};
   {
-    Completions completions(1);
+    // Declared first so that it outlives the pool: the worker may still be returning from
+    // WaitForNotification when the block ends.
     absl::Notification release;
+    Completions completions(1);
     completions.Post([&] { release.WaitForNotification(); });
     for (int i = 0; i < 100; ++i) completions.Post([&] { ++done; });
     release.Notify();
