@@ -1,8 +1,12 @@
 #include "libs/service/runtime.h"
 
 #include <csignal>
+#include <map>
+#include <string>
 
 #include <gtest/gtest.h>
+
+#include "libs/service/wiring.h"
 
 namespace meldpunt::service {
 namespace {
@@ -58,6 +62,19 @@ TEST(Runtime, AFailureExitEndsTheWaitAndIsTheResult) {
   sigset_t pending;
   sigpending(&pending);
   EXPECT_FALSE(sigismember(&pending, SIGTERM));
+}
+
+TEST(Wiring, TheCaseEventConsumerFetchesFullerRequestsUnlessTheConfigSaysOtherwise) {
+  config::ServiceConfig config;
+  std::map<std::string, std::string> defaults = CaseEventConsumerProperties(config);
+  EXPECT_EQ(defaults.at("fetch.min.bytes"), "32768");
+  EXPECT_EQ(defaults.at("fetch.wait.max.ms"), "20");
+
+  config.consumer_properties = {{"fetch.wait.max.ms", "500"}, {"fetch.max.bytes", "1048576"}};
+  std::map<std::string, std::string> set = CaseEventConsumerProperties(config);
+  EXPECT_EQ(set.at("fetch.wait.max.ms"), "500") << "kafka.consumer_properties wins";
+  EXPECT_EQ(set.at("fetch.min.bytes"), "32768") << "what it does not name keeps its default";
+  EXPECT_EQ(set.at("fetch.max.bytes"), "1048576");
 }
 
 }  // namespace

@@ -81,6 +81,14 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeConsumer(const config::Serv
   return kafka::Consumer::Create(options, listener);
 }
 
+std::map<std::string, std::string> CaseEventConsumerProperties(
+    const config::ServiceConfig& config) {
+  std::map<std::string, std::string> properties = {{"fetch.min.bytes", kFetchMinBytes},
+                                                   {"fetch.wait.max.ms", kFetchWaitMaxMs}};
+  for (const auto& [key, value] : config.consumer_properties) properties[key] = value;
+  return properties;
+}
+
 absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
     const config::ServiceConfig& config, const std::string& group, const std::string& client_id,
     kafka::RebalanceListener* listener) {
@@ -89,7 +97,7 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
                        .group_id = group,
                        .topics = {events::kCaseEventsTopic},
                        .client_id = client_id,
-                       .extra = config.consumer_properties},
+                       .extra = CaseEventConsumerProperties(config)},
                       listener);
 }
 
