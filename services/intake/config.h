@@ -14,6 +14,7 @@ struct IntakeConfig : config::ServiceConfig {
   IntakeConfig() {
     grpc_listen = "127.0.0.1:50051";
     admin_listen = "127.0.0.1:9101";
+    producer_linger = absl::Milliseconds(2);  // a citizen's SubmitCase waits for its append
   }
   std::string consumer_group = "meldpunt-intake-projection";
   absl::Duration projection_wait = absl::Seconds(5);

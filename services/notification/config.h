@@ -16,11 +16,6 @@ struct NotificationConfig : config::ServiceConfig {
   NotificationConfig() {
     grpc_listen = "127.0.0.1:50054";
     admin_listen = "127.0.0.1:9104";
-    // Nothing waits for this service's appends but the next stage: gathering 10 ms of records
-    // into one request cuts the Produce requests per case by a quarter at the maximum rate
-    // (docs/benchmarks.md, "Fewer, fuller fetches"). The intake keeps 2 ms: a citizen's
-    // SubmitCase waits for its append.
-    producer_linger = absl::Milliseconds(10);
   }
   std::string consumer_group = "meldpunt-notification";
   std::string smtp_url = "smtp://127.0.0.1:2525";

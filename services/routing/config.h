@@ -13,11 +13,6 @@ struct RoutingConfig : config::ServiceConfig {
   RoutingConfig() {
     grpc_listen = "127.0.0.1:50052";
     admin_listen = "127.0.0.1:9102";
-    // Nothing waits for this service's appends but the next stage: gathering 10 ms of records
-    // into one request cuts the Produce requests per case by a quarter at the maximum rate
-    // (docs/benchmarks.md, "Fewer, fuller fetches"). The intake keeps 2 ms: a citizen's
-    // SubmitCase waits for its append.
-    producer_linger = absl::Milliseconds(10);
   }
   std::string consumer_group = "meldpunt-routing";
   int64_t dispatch_partitions = 3;
