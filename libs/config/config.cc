@@ -88,6 +88,26 @@ Validator<std::string> HostPort(bool allow_zero) {
   };
 }
 
+std::vector<std::string> SplitList(const std::string& value) {
+  std::vector<std::string> parts;
+  for (absl::string_view part : absl::StrSplit(value, ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (!part.empty()) parts.emplace_back(part);
+  }
+  return parts;
+}
+
+Validator<std::string> HostPortList() {
+  return [](const std::string& value) -> std::string {
+    if (value.empty()) return "";
+    for (absl::string_view part : absl::StrSplit(value, ',')) {
+      const std::string error = HostPort()(std::string(absl::StripAsciiWhitespace(part)));
+      if (!error.empty()) return error;
+    }
+    return "";
+  };
+}
+
 Validator<std::string> OneOf(std::vector<std::string> values) {
   return [values](const std::string& value) -> std::string {
     for (const std::string& allowed : values)

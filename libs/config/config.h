@@ -48,6 +48,10 @@ Validator<int64_t> Range(int64_t min, int64_t max);
 Validator<std::string> NonEmpty();
 // host:port with a port in 1..65535 (port 0 allowed when allow_zero).
 Validator<std::string> HostPort(bool allow_zero = false);
+// "" or host:port[,host:port...].
+Validator<std::string> HostPortList();
+// The parts of a comma-separated list, trimmed, without empty ones.
+std::vector<std::string> SplitList(const std::string& value);
 Validator<std::string> OneOf(std::vector<std::string> values);
 
 namespace internal {

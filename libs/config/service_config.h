@@ -51,6 +51,10 @@ struct ServiceConfig {
             .sasl_password_file = kafka_sasl_password_file};
   }
   std::string redis_address = "127.0.0.1:6379";
+  std::string redis_sentinels;
+  std::string redis_master_name = "meldpunt";
+  int64_t redis_wait_replicas = 0;
+  absl::Duration redis_wait_timeout = absl::Seconds(2);
   int64_t redis_pool_size = 4;
   std::string log_level = "info";
   absl::Duration startup_timeout = absl::Seconds(60);
@@ -68,6 +72,8 @@ struct ServiceConfig {
   // The reporters' data keys (AddPrivacyKeys; libs/privacy/privacy.h).
   std::string privacy_master_key_file;
   std::string key_store_address = "127.0.0.1:6380";
+  std::string key_store_sentinels;
+  std::string key_store_master_name = "meldpunt-keys";
   // The category catalogue (AddCatalogKeys; libs/catalog). Empty: none (development only).
   std::string catalog_file;
   // How long a rebuild's replay of the case log may take (AddRebuildKeys; libs/service's
@@ -252,7 +258,26 @@ void AddServiceKeys(Schema<T>& schema) {
       .Duration("kafka.produce_timeout", &T::produce_timeout,
                 "how long an append may wait for Kafka's acknowledgement before the call fails "
                 "with UNAVAILABLE")
-      .String("redis.address", &T::redis_address, "host:port of Redis", HostPort())
+      .String("redis.address", &T::redis_address,
+              "host:port of Redis (not used when redis.sentinels is set)", HostPort())
+      .String("redis.sentinels", &T::redis_sentinels,
+              "host:port of the Redis Sentinels, comma separated: when set, the service asks "
+              "them for the primary of redis.master_name on every connect and follows a "
+              "failover",
+              HostPortList())
+      .String("redis.master_name", &T::redis_master_name,
+              "the name the Sentinels monitor the primary under", NonEmpty())
+      .Int("redis.wait_replicas", &T::redis_wait_replicas,
+           "replicas that must hold a write (Redis WAIT) before the service commits the Kafka "
+           "offsets it covers or creates or destroys a data key in the key store: 1 with a "
+           "replica, so that a failover loses nothing; 0 with a single Redis",
+           Range(0, 5))
+      .Duration("redis.wait_timeout", &T::redis_wait_timeout,
+                "how long a WAIT may take before the writes count as not yet durable (the "
+                "records are handled again)",
+                [](const absl::Duration& d) -> std::string {
+                  return d <= absl::ZeroDuration() ? "must be longer than 0s" : "";
+                })
       .Int("redis.pool_size", &T::redis_pool_size, "Redis connections in the pool", Range(1, 64))
       .String("log.level", &T::log_level, "debug, info, warning or error",
               OneOf({"debug", "info", "warning", "error"}))
@@ -300,8 +325,14 @@ void AddPrivacyKeys(Schema<T>& schema) {
       .String("privacy.key_store.address", &T::key_store_address,
               "host:port of the Redis that keeps the cases' data keys: persistent (AOF) and "
               "backed up, and not the Redis of the derived state (which may be flushed and "
-              "rebuilt from the log)",
-              HostPort());
+              "rebuilt from the log); not used when privacy.key_store.sentinels is set",
+              HostPort())
+      .String("privacy.key_store.sentinels", &T::key_store_sentinels,
+              "host:port of the Sentinels that monitor the key store, comma separated: when set, "
+              "the service asks them for the primary of privacy.key_store.master_name",
+              HostPortList())
+      .String("privacy.key_store.master_name", &T::key_store_master_name,
+              "the name the Sentinels monitor the key store's primary under", NonEmpty());
 }
 
 // The key of the services that rebuild derived state from the log by themselves (deadline-watch's

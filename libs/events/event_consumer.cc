@@ -119,7 +119,8 @@ void EventConsumer::Run() {
     if (!polled) return;
     if (!polled->has_value()) continue;
     const kafka::Record& record = **polled;
-    if (!Process(record)) return;  // not handled: the next owner will
+    // Not handled (or not durably): the next owner will.
+    if (!HandleDurably([&] { return Process(record); })) return;
     if (absl::Status commit = consumer_->Commit(record); !commit.ok()) {
       log::Warning("offset commit failed", {{"error", commit.ToString()}});
     }
@@ -165,7 +166,11 @@ void EventConsumer::RunLanes() {
     for (size_t lane = 0; lane < lanes; ++lane) {
       if (!by_lane[lane].empty()) busy_lanes.push_back(lane);
     }
-    RunOnLanes(busy_lanes, run_lane);
+    const bool durable = HandleDurably([&] {
+      RunOnLanes(busy_lanes, run_lane);
+      return true;
+    });
+    if (!durable) return;  // Stop() came before the writes were durable: nothing is committed
     // A lane finished a prefix of its records, in log order per partition: each partition is
     // committed up to its last record in that prefix.
     std::map<std::pair<std::string, int32_t>, const kafka::Record*> last;
@@ -183,6 +188,30 @@ void EventConsumer::RunLanes() {
       }
     }
     if (!all_done) return;  // Stop() came: the rest is the next owner's
+  }
+}
+
+bool EventConsumer::HandleDurably(const std::function<bool()>& handle) {
+  Durability* durability = options_.durability;
+  int64_t mark = durability != nullptr ? durability->Mark() : 0;
+  if (!handle()) return false;
+  if (durability == nullptr) return true;
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    absl::Status confirmed = durability->Confirm(mark);
+    if (confirmed.ok()) return true;
+    log::Warning("the writes of handled records are not durable yet; handling them again",
+                 {{"error", confirmed.ToString()}});
+    stats_.retries.fetch_add(1);
+    if (retried_metric_ != nullptr) retried_metric_->Increment();
+    const absl::Time until = absl::Now() + backoff;
+    while (absl::Now() < until) {
+      if (stop_.load()) return false;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+    mark = durability->Mark();
+    if (!handle()) return false;
   }
 }
 

@@ -61,6 +61,20 @@ struct EventConsumerStats {
 
 class DeadLetterSink;
 
+// What handlers wrote outside Kafka, made durable before the offsets that cover it are committed:
+// e.g. Redis writes held by a replica (service::RedisDurability), so that a failover of the
+// primary cannot lose state whose records are already committed. Called from the loop thread.
+class Durability {
+ public:
+  virtual ~Durability() = default;
+  // Taken before a record or batch is handled.
+  virtual int64_t Mark() = 0;
+  // OK when everything written since `mark` is durable. Otherwise the records are handled again
+  // (handlers are idempotent) and confirmed again, with backoff, and nothing is committed until
+  // it is OK.
+  virtual absl::Status Confirm(int64_t mark) = 0;
+};
+
 struct EventConsumerOptions {
   int lanes = 1;        // partitions handled in parallel (1: one record at a time)
   int max_batch = 256;  // records taken at once when lanes > 1
@@ -73,6 +87,8 @@ struct EventConsumerOptions {
   // A batch ends before a second record of a case it holds, so that a handler whose state is
   // saved only once its records are acknowledged (Batch::After) reads it saved for the next one.
   bool one_record_per_case = false;
+  // Confirmed before every commit (must outlive the loop); null: nothing to wait for.
+  Durability* durability = nullptr;
 };
 
 class EventConsumer {
@@ -115,6 +131,10 @@ class EventConsumer {
   // Stop() came first (the record must not be committed).
   bool SetAside(const kafka::Record& record, const Envelope* envelope, const absl::Status& error,
                 int attempts, absl::string_view reason);
+  // Runs `handle` (true: handled, false: Stop() came) until durability confirms what it wrote,
+  // handling again after each failed confirmation; false when Stop() came first (then nothing
+  // may be committed).
+  bool HandleDurably(const std::function<bool()>& handle);
   // Handles one lane's records in order, one at a time; returns how many are done for good
   // (handled, or set aside), a prefix: fewer than all only when Stop() came.
   size_t RunLane(const std::vector<kafka::Record>& records);

@@ -413,6 +413,99 @@ TEST_F(EventConsumerTest, StopDuringRetriesLeavesTheRecordUncommitted) {
   next.Stop();
 }
 
+// Durability that fails its first `failures` confirmations, and counts what it was asked.
+class FlakyDurability : public Durability {
+ public:
+  explicit FlakyDurability(int failures) : failures_(failures) {}
+  int64_t Mark() override { return ++marks_; }
+  absl::Status Confirm(int64_t mark) override {
+    last_confirmed_ = mark;
+    if (confirms_.fetch_add(1) < failures_) {
+      return absl::UnavailableError("1 replica of 1 did not acknowledge");
+    }
+    return absl::OkStatus();
+  }
+  std::atomic<int> confirms_{0};
+  std::atomic<int64_t> marks_{0};
+  std::atomic<int64_t> last_confirmed_{0};
+
+ private:
+  const int failures_;
+};
+
+TEST_F(EventConsumerTest, RecordsWhoseWritesAreNotDurableAreHandledAgainBeforeTheCommit) {
+  for (bool batches : {false, true}) {
+    SCOPED_TRACE(batches ? "batch handler" : "record handler");
+    const std::string id = batches ? "durable-batch" : "durable-record";
+    Append("MP-1", id);
+    FlakyDurability durability(2);
+    std::atomic<int> handled{0};
+    {
+      EventConsumerOptions options{.dead_letters = nullptr, .durability = &durability};
+      std::unique_ptr<EventConsumer> loop;
+      if (batches) {
+        loop = std::make_unique<EventConsumer>(NewConsumer(), BatchHandler([&](Batch& b) {
+                                                 for (size_t i = 0; i < b.size(); ++i)
+                                                   if (b.envelope(i).event_id() == id) ++handled;
+                                               }),
+                                               nullptr, "", options);
+      } else {
+        loop = std::make_unique<EventConsumer>(
+            NewConsumer(),
+            [&](const Envelope& e, const kafka::Record&) {
+              if (e.event_id() == id) ++handled;
+              return absl::OkStatus();
+            },
+            nullptr, "", options);
+      }
+      loop->Start();
+      // Handled, not durable, handled again, not durable, handled again, durable.
+      ASSERT_TRUE(WaitFor([&] { return durability.confirms_.load() == 3; }));
+      loop->Stop();
+      EXPECT_EQ(handled.load(), 3);
+      // Each confirmation covers the mark taken before its own handling.
+      EXPECT_EQ(durability.last_confirmed_.load(), durability.marks_.load());
+    }
+    // Committed once durable: a new member does not see the record again.
+    Append("MP-2", id + "-next");
+    std::vector<std::string> seen;
+    absl::Mutex mu;
+    EventConsumer next(NewConsumer(), [&](const Envelope& e, const kafka::Record&) {
+      absl::MutexLock lock(&mu);
+      seen.push_back(e.event_id());
+      return absl::OkStatus();
+    });
+    next.Start();
+    ASSERT_TRUE(WaitFor([&] {
+      absl::MutexLock lock(&mu);
+      return !seen.empty();
+    }));
+    next.Stop();
+    EXPECT_EQ(seen, std::vector<std::string>{id + "-next"});
+  }
+}
+
+TEST_F(EventConsumerTest, StopBeforeTheWritesAreDurableLeavesTheRecordUncommitted) {
+  Append("MP-1", "ev-1");
+  FlakyDurability never(1 << 30);
+  {
+    EventConsumer loop(NewConsumer(),
+                       [&](const Envelope&, const kafka::Record&) { return absl::OkStatus(); },
+                       nullptr, "", {.durability = &never});
+    loop.Start();
+    ASSERT_TRUE(WaitFor([&] { return never.confirms_.load() >= 2; }));
+    loop.Stop();
+  }
+  std::atomic<int> handled{0};
+  EventConsumer next(NewConsumer(), [&](const Envelope& e, const kafka::Record&) {
+    if (e.event_id() == "ev-1") ++handled;
+    return absl::OkStatus();
+  });
+  next.Start();
+  EXPECT_TRUE(WaitFor([&] { return handled.load() == 1; }));
+  next.Stop();
+}
+
 TEST_F(EventConsumerTest, LanesKeepEachPartitionsOrderAndCommitWhatIsDone) {
   ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, "many", 4, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   // 40 cases of 5 events each, spread over the 4 partitions by key.

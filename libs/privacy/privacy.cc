@@ -127,10 +127,13 @@ absl::StatusOr<std::string> RedisKeyStore::KeyFor(const std::string& case_id) {
   absl::StatusOr<std::string> wrapped = Seal(master_, RandomBytes(kKeyBytes), "dek:" + case_id);
   if (!wrapped.ok()) return wrapped.status();
   const std::string name = KeyName(case_id);
+  const int64_t mark = redis_.DurabilityMark();
   // SET NX then GET in one round trip: the first caller's key wins, every other caller reads it.
   absl::StatusOr<std::vector<redis::Reply>> replies =
       redis_.Pipeline({{"SET", name, *wrapped, "NX"}, {"GET", name}});
   if (!replies.ok()) return replies.status();
+  // A key that a failover could still lose would leave sealed data no one can open.
+  RETURN_IF_ERROR(redis_.WaitForReplicas(mark));
   RETURN_IF_ERROR(redis::ReplyStatus((*replies)[0]));
   const redis::Reply& stored = (*replies)[1];
   RETURN_IF_ERROR(redis::ReplyStatus(stored));
@@ -154,9 +157,12 @@ absl::StatusOr<std::string> RedisKeyStore::Find(const std::string& case_id) {
 
 absl::StatusOr<bool> RedisKeyStore::Destroy(const std::string& case_id) {
   // The old value tells whether there was a key; the tombstone keeps it from being made again.
+  const int64_t mark = redis_.DurabilityMark();
   absl::StatusOr<redis::Reply> old = redis_.Command({"SET", KeyName(case_id), kErased, "GET"});
   if (!old.ok()) return old.status();
   RETURN_IF_ERROR(redis::ReplyStatus(*old));
+  // An erasure a failover could undo would bring the personal data back.
+  RETURN_IF_ERROR(redis_.WaitForReplicas(mark));
   return !old->is_nil() && old->str != kErased;
 }
 

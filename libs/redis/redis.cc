@@ -81,7 +81,7 @@ absl::Status ReplyStatus(const Reply& reply) {
 }
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(const Options& options) {
-  std::unique_ptr<Connection> connection(new Connection(options));
+  std::unique_ptr<Connection> connection(new Connection(options, nullptr));
   RETURN_IF_ERROR(connection->Reconnect());
   return connection;
 }
@@ -90,65 +90,166 @@ Connection::~Connection() {
   if (context_) redisFree(context_);
 }
 
-absl::Status Connection::Reconnect() {
-  if (context_) {
-    redisFree(context_);
-    context_ = nullptr;
+void Connection::Drop() {
+  if (context_) redisFree(context_);
+  context_ = nullptr;
+  address_.clear();
+  shas_.clear();
+  if (unconfirmed_) {
+    unconfirmed_ = false;
+    losses_->fetch_add(1);
   }
-  size_t colon = options_.address.rfind(':');
+}
+
+namespace {
+
+absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
+  size_t colon = address.rfind(':');
   int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(options_.address.substr(colon + 1), &port)) {
+  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("redis address '", options_.address, "' is not host:port"));
+        absl::StrCat("redis address '", address, "' is not host:port"));
   }
-  const std::string host = options_.address.substr(0, colon);
-  context_ = redisConnectWithTimeout(host.c_str(), port, absl::ToTimeval(options_.connect_timeout));
+  return std::make_pair(address.substr(0, colon), port);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Connection::Primary() {
+  if (options_.sentinels.empty()) return options_.address;
+  std::string errors;
+  for (size_t n = 0; n < options_.sentinels.size(); ++n) {
+    const size_t i = (sentinel_ + n) % options_.sentinels.size();
+    const std::string& sentinel = options_.sentinels[i];
+    ASSIGN_OR_RETURN(auto host_port, SplitHostPort(sentinel));
+    redisContext* s = redisConnectWithTimeout(host_port.first.c_str(), host_port.second,
+                                              absl::ToTimeval(options_.connect_timeout));
+    std::string error;
+    if (s == nullptr || s->err) {
+      error = s ? s->errstr : "out of memory";
+    } else {
+      redisSetTimeout(s, absl::ToTimeval(options_.command_timeout));
+      auto* raw = static_cast<redisReply*>(redisCommand(s, "SENTINEL get-master-addr-by-name %b",
+                                                        options_.master_name.data(),
+                                                        options_.master_name.size()));
+      if (raw == nullptr) {
+        error = s->errstr;
+      } else {
+        const Reply reply = Convert(raw);
+        freeReplyObject(raw);
+        if (reply.type == Reply::Type::kArray && reply.elements.size() == 2) {
+          redisFree(s);
+          sentinel_ = i;
+          return absl::StrCat(reply.elements[0].str, ":", reply.elements[1].str);
+        }
+        error = reply.type == Reply::Type::kError ? reply.str : "does not know the primary";
+      }
+    }
+    if (s) redisFree(s);
+    absl::StrAppend(&errors, errors.empty() ? "" : "; ", sentinel, ": ", error);
+  }
+  return status::InPlace(absl::UnavailableError(absl::StrCat(
+      "redis: no sentinel named the primary of '", options_.master_name, "' (", errors, ")")));
+}
+
+absl::Status Connection::Reconnect() {
+  Drop();
+  ASSIGN_OR_RETURN(const std::string address, Primary());
+  ASSIGN_OR_RETURN(auto host_port, SplitHostPort(address));
+  context_ = redisConnectWithTimeout(host_port.first.c_str(), host_port.second,
+                                     absl::ToTimeval(options_.connect_timeout));
   if (context_ == nullptr || context_->err) {
     std::string error = context_ ? context_->errstr : "out of memory";
     if (context_) redisFree(context_);
     context_ = nullptr;
-    return status::InPlace(
-        absl::UnavailableError(absl::StrCat("redis ", options_.address, ": ", error)));
+    return status::InPlace(absl::UnavailableError(absl::StrCat("redis ", address, ": ", error)));
   }
+  address_ = address;
   redisSetTimeout(context_, absl::ToTimeval(options_.command_timeout));
   redisEnableKeepAlive(context_);
-  shas_.clear();
+  if (!options_.sentinels.empty()) {
+    // The sentinels may still name a primary that has become a replica (a failover under way,
+    // or an old primary back before they reconfigured it): only the primary is kept.
+    absl::StatusOr<std::vector<Reply>> role = Send({{"ROLE"}});
+    std::string what = role.ok() ? "" : std::string(role.status().message());
+    if (role.ok() && ((*role)[0].type != Reply::Type::kArray || (*role)[0].elements.empty() ||
+                      (*role)[0].elements[0].str != "master")) {
+      what = absl::StrCat("is not the primary of '", options_.master_name, "' (role ",
+                          (*role)[0].elements.empty() ? (*role)[0].str : (*role)[0].elements[0].str,
+                          ")");
+    }
+    unconfirmed_ = false;
+    if (!what.empty()) {
+      Drop();
+      return status::InPlace(absl::UnavailableError(absl::StrCat("redis ", address, ": ", what)));
+    }
+  }
   for (const redis::Script& script : options_.scripts) {
     absl::StatusOr<std::vector<Reply>> replies = Send({{"SCRIPT", "LOAD", script.source}});
     absl::Status loaded = replies.ok() ? ReplyStatus((*replies)[0]) : replies.status();
     if (!loaded.ok()) {
       // E.g. "LOADING" while a restarted Redis replays its AOF. A connection without its
       // scripts is never kept: the next call connects again and loads them then.
-      if (context_) redisFree(context_);
-      context_ = nullptr;
-      shas_.clear();
+      unconfirmed_ = false;
+      Drop();
       return status::InPlace(absl::UnavailableError(
-          absl::StrCat("redis ", options_.address, ": loading scripts: ", loaded.message())));
+          absl::StrCat("redis ", address, ": loading scripts: ", loaded.message())));
     }
     shas_.emplace_back(script.name, (*replies)[0].str);
   }
+  // Loading scripts writes nothing a failover could lose.
+  unconfirmed_ = false;
   return absl::OkStatus();
 }
+
+namespace {
+
+// A -READONLY reply: the primary this connection reached has become a replica (a failover).
+bool Demoted(const std::vector<Reply>& replies) {
+  for (const Reply& reply : replies) {
+    if (reply.type == Reply::Type::kError && absl::StartsWith(reply.str, "READONLY")) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<Reply>> Connection::Send(
     const std::vector<std::vector<std::string>>& commands) {
   if (context_ == nullptr) return status::InPlace(absl::UnavailableError("redis: not connected"));
+  unconfirmed_ = true;
   for (const auto& command : commands) Append(context_, command);
   std::vector<Reply> replies;
   replies.reserve(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {
     void* raw = nullptr;
     if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {
-      std::string error = context_->errstr;
-      redisFree(context_);  // the stream is out of step now; never reuse it
-      context_ = nullptr;
-      return status::InPlace(
-          absl::UnavailableError(absl::StrCat("redis ", options_.address, ": ", error)));
+      std::string error = absl::StrCat("redis ", address_, ": ", context_->errstr);
+      Drop();  // the stream is out of step now; never reuse it
+      return status::InPlace(absl::UnavailableError(error));
     }
     replies.push_back(Convert(static_cast<redisReply*>(raw)));
     freeReplyObject(raw);
   }
+  // A replica writes nothing; the next call asks the sentinels for the new primary.
+  if (!options_.sentinels.empty() && Demoted(replies)) Drop();
   return replies;
+}
+
+absl::Status Connection::WaitForReplicas() {
+  if (options_.wait_replicas <= 0 || !unconfirmed_) return absl::OkStatus();
+  if (context_ == nullptr) return status::InPlace(absl::UnavailableError("redis: not connected"));
+  ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                   Send({{"WAIT", absl::StrCat(options_.wait_replicas),
+                          absl::StrCat(absl::ToInt64Milliseconds(options_.wait_timeout))}}));
+  RETURN_IF_ERROR(ReplyStatus(replies[0]));
+  if (replies[0].integer < options_.wait_replicas) {
+    return status::InPlace(absl::UnavailableError(absl::StrCat(
+        "redis ", address_, ": ", replies[0].integer, " of ", options_.wait_replicas,
+        " replicas acknowledged the writes within ", absl::FormatDuration(options_.wait_timeout))));
+  }
+  unconfirmed_ = false;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
@@ -156,7 +257,10 @@ absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
   if (commands.empty()) return std::vector<Reply>();
   if (context_ != nullptr) {
     absl::StatusOr<std::vector<Reply>> replies = Send(commands);
-    if (replies.ok() || replies.status().code() != absl::StatusCode::kUnavailable) return replies;
+    // Sent again, once, after a broken connection or a failover: to the primary then.
+    const bool again = replies.ok() ? context_ == nullptr
+                                    : replies.status().code() == absl::StatusCode::kUnavailable;
+    if (!again) return replies;
   }
   RETURN_IF_ERROR(Reconnect());
   return Send(commands);
@@ -182,7 +286,7 @@ absl::StatusOr<std::vector<Reply>> Connection::Scripts(const std::vector<ScriptC
       return absl::InvalidArgumentError(absl::StrCat("redis: no script '", call.name, "'"));
     }
   }
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
     if (context_ == nullptr || shas_.size() != options_.scripts.size()) {
       RETURN_IF_ERROR(Reconnect());
       continue;
@@ -204,8 +308,9 @@ absl::StatusOr<std::vector<Reply>> Connection::Scripts(const std::vector<ScriptC
       RETURN_IF_ERROR(Reconnect());
       continue;
     }
-    // After SCRIPT FLUSH or a Redis restart without our reconnect noticing: load and repeat.
-    bool unknown = false;
+    // After a failover (the connection was dropped on -READONLY), or SCRIPT FLUSH or a Redis
+    // restart without our reconnect noticing: connect, load and repeat.
+    bool unknown = context_ == nullptr;
     for (const Reply& reply : *replies) {
       unknown =
           unknown || (reply.type == Reply::Type::kError && absl::StartsWith(reply.str, "NOSCRIPT"));
@@ -221,13 +326,29 @@ absl::StatusOr<std::vector<Reply>> Connection::Scripts(const std::vector<ScriptC
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(const Options& options) {
   auto client = std::make_unique<Client>();
+  client->wait_replicas_ = options.wait_replicas;
   const int size = std::max(1, options.pool_size);
   for (int i = 0; i < size; ++i) {
     auto slot = std::make_unique<Slot>();
-    ASSIGN_OR_RETURN(slot->connection, Connection::Connect(options));
+    slot->connection.reset(new Connection(options, &client->losses_));
+    RETURN_IF_ERROR(slot->connection->Reconnect());
     client->slots_.push_back(std::move(slot));
   }
   return client;
+}
+
+absl::Status Client::WaitForReplicas(int64_t mark) {
+  if (wait_replicas_ <= 0) return absl::OkStatus();
+  for (const auto& slot : slots_) {
+    std::lock_guard<std::mutex> lock(slot->mu);
+    RETURN_IF_ERROR(slot->connection->WaitForReplicas());
+  }
+  if (losses_.load() != mark) {
+    return status::InPlace(absl::UnavailableError(
+        "redis: a connection was lost before replicas acknowledged its writes; they may be gone "
+        "with the primary"));
+  }
+  return absl::OkStatus();
 }
 
 template <typename F>

@@ -1,5 +1,7 @@
 // Redis access over hiredis: an RAII connection that reconnects, loads its Lua scripts on every
 // connect and calls them by SHA, and pipelines commands; and a small thread-safe pool of them.
+// With Sentinels it finds the primary through them and follows a failover; it can wait until
+// replicas hold what it wrote (WaitForReplicas), so a failover loses nothing acknowledged.
 //
 //   ASSIGN_OR_RETURN(auto redis, Client::Create({.address = "127.0.0.1:6379",
 //                                                .scripts = {{"cas", kCasLua}}}));
@@ -46,7 +48,18 @@ struct ScriptCall {
 };
 
 struct Options {
+  // host:port of Redis, used when there are no sentinels.
   std::string address = "127.0.0.1:6379";
+  // host:port of Redis Sentinels: when set, every connect asks them in turn for the primary of
+  // `master_name` (SENTINEL get-master-addr-by-name), connects there and checks with ROLE that it
+  // is the primary; a -READONLY reply (the primary became a replica) drops the connection and the
+  // call is sent again to the primary the Sentinels name then.
+  std::vector<std::string> sentinels;
+  std::string master_name;
+  // How many replicas must acknowledge the writes before WaitForReplicas() says they are durable
+  // (0: it never asks), and how long it waits for them.
+  int wait_replicas = 0;
+  absl::Duration wait_timeout = absl::Seconds(2);
   absl::Duration connect_timeout = absl::Seconds(2);
   absl::Duration command_timeout = absl::Seconds(2);
   std::vector<Script> scripts;
@@ -72,14 +85,31 @@ class Connection {
   // Runs every call in one round trip; the replies in order. A script Redis no longer knows
   // (NOSCRIPT) reloads them all and repeats every call, so the scripts must be safe to repeat.
   absl::StatusOr<std::vector<Reply>> Scripts(const std::vector<ScriptCall>& calls);
+  // WAIT until options.wait_replicas replicas hold every command this connection sent: OK at once
+  // when nothing was sent since the last OK; UNAVAILABLE when fewer acknowledged in time.
+  absl::Status WaitForReplicas();
+  // Where it is connected ("" when it is not).
+  const std::string& address() const { return address_; }
 
  private:
-  explicit Connection(Options options) : options_(std::move(options)) {}
+  friend class Client;
+  Connection(Options options, std::atomic<int64_t>* losses)
+      : options_(std::move(options)), losses_(losses != nullptr ? losses : &own_losses_) {}
   absl::Status Reconnect();
+  // The address to connect to: options.address, or the primary the sentinels name.
+  absl::StatusOr<std::string> Primary();
   absl::StatusOr<std::vector<Reply>> Send(const std::vector<std::vector<std::string>>& commands);
+  // Closes the connection; when it sent commands no WAIT confirmed, counts a loss (they may be
+  // gone with a failover).
+  void Drop();
 
   Options options_;
+  std::atomic<int64_t>* losses_;  // the pool's, or own_losses_
+  std::atomic<int64_t> own_losses_{0};
   redisContext* context_ = nullptr;
+  std::string address_;
+  bool unconfirmed_ = false;  // commands sent since the last WAIT that confirmed them
+  size_t sentinel_ = 0;       // the sentinel asked first (the last one that answered)
   std::vector<std::pair<std::string, std::string>> shas_;  // script name -> sha1
 };
 
@@ -95,6 +125,19 @@ class Client {
                                const std::vector<std::string>& args);
   absl::StatusOr<std::vector<Reply>> Scripts(const std::vector<ScriptCall>& calls);
 
+  // Durability of writes across a failover. Take a mark before the writes, then:
+  //   int64_t mark = redis.DurabilityMark();
+  //   ... writes ...
+  //   RETURN_IF_ERROR(redis.WaitForReplicas(mark));  // before anything says they are done
+  // OK once options.wait_replicas replicas acknowledged every command sent on the pool (WAIT on
+  // each connection used since its last confirmed WAIT), at once with wait_replicas 0.
+  // UNAVAILABLE (retry in place: do the writes again) when fewer replicas acknowledged within
+  // wait_timeout, or when since `mark` a connection was lost before its commands were confirmed,
+  // since those may be gone with the primary.
+  int64_t DurabilityMark() const { return losses_.load(); }
+  absl::Status WaitForReplicas(int64_t mark);
+  int wait_replicas() const { return wait_replicas_; }
+
  private:
   struct Slot {
     std::mutex mu;
@@ -105,6 +148,8 @@ class Client {
 
   std::vector<std::unique_ptr<Slot>> slots_;
   std::atomic<size_t> next_{0};
+  std::atomic<int64_t> losses_{0};
+  int wait_replicas_ = 0;
 };
 
 // An error reply as a Status (OK for any other reply).

@@ -41,14 +41,11 @@ absl::Status EnsureTopics(const config::ServiceConfig& config,
 
 absl::Status EnsureTopicsAtStart(const config::ServiceConfig& config,
                                  const std::vector<kafka::TopicSpec>& extra) {
+  const int rf = static_cast<int>(config.replication_factor);
   std::vector<kafka::TopicSpec> topics = {
-      {events::kCaseEventsTopic, static_cast<int>(config.case_events_partitions),
-       static_cast<int>(config.replication_factor)},
-      // Kept for ever: the topic is the dead-letter queue's whole state.
-      {events::kCaseEventsDeadLetterTopic,
-       1,
-       static_cast<int>(config.replication_factor),
-       {{"retention.ms", "-1"}, {"retention.bytes", "-1"}}}};
+      events::TopicSpecFor(events::kCaseEventsTopic,
+                           static_cast<int>(config.case_events_partitions), rf),
+      events::TopicSpecFor(events::kCaseEventsDeadLetterTopic, 1, rf)};
   topics.insert(topics.end(), extra.begin(), extra.end());
   return RetryUntilAvailable("kafka", config.startup_timeout,
                              [&] { return EnsureTopics(config, topics, absl::Seconds(5)); });
@@ -102,23 +99,33 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
 }
 
 events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config,
-                                         events::DeadLetterSink* dead_letters) {
-  return {.lanes = static_cast<int>(config.consumer_lanes), .dead_letters = dead_letters};
+                                         events::DeadLetterSink* dead_letters,
+                                         events::Durability* durability) {
+  return {.lanes = static_cast<int>(config.consumer_lanes),
+          .dead_letters = dead_letters,
+          .durability = config.redis_wait_replicas > 0 ? durability : nullptr};
 }
 
 namespace {
 
-// A Redis client for `address`, waiting for it up to startup.timeout.
+// A Redis client for `address` (or the primary `sentinels` name), waiting for it up to
+// startup.timeout.
 absl::StatusOr<std::unique_ptr<redis::Client>> ConnectAtStart(const config::ServiceConfig& config,
                                                               const std::string& what,
                                                               const std::string& address,
+                                                              const std::string& sentinels,
+                                                              const std::string& master_name,
                                                               std::vector<redis::Script> scripts) {
+  const redis::Options options = {.address = address,
+                                  .sentinels = config::SplitList(sentinels),
+                                  .master_name = master_name,
+                                  .wait_replicas = static_cast<int>(config.redis_wait_replicas),
+                                  .wait_timeout = config.redis_wait_timeout,
+                                  .scripts = std::move(scripts),
+                                  .pool_size = static_cast<int>(config.redis_pool_size)};
   std::unique_ptr<redis::Client> client;
   RETURN_IF_ERROR(RetryUntilAvailable(what, config.startup_timeout, [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(
-        client, redis::Client::Create({.address = address,
-                                       .scripts = scripts,
-                                       .pool_size = static_cast<int>(config.redis_pool_size)}));
+    ASSIGN_OR_RETURN(client, redis::Client::Create(options));
     return absl::OkStatus();
   }));
   return client;
@@ -128,7 +135,8 @@ absl::StatusOr<std::unique_ptr<redis::Client>> ConnectAtStart(const config::Serv
 
 absl::StatusOr<std::unique_ptr<redis::Client>> ConnectRedisAtStart(
     const config::ServiceConfig& config, std::vector<redis::Script> scripts) {
-  return ConnectAtStart(config, "redis", config.redis_address, std::move(scripts));
+  return ConnectAtStart(config, "redis", config.redis_address, config.redis_sentinels,
+                        config.redis_master_name, std::move(scripts));
 }
 
 }  // namespace meldpunt::service
@@ -172,7 +180,9 @@ absl::StatusOr<Privacy> ConnectKeyStoreAtStart(const config::ServiceConfig& conf
   ASSIGN_OR_RETURN(std::string master, privacy::ReadMasterKey("privacy.master_key_file",
                                                               config.privacy_master_key_file));
   Privacy p;
-  ASSIGN_OR_RETURN(p.redis, ConnectAtStart(config, "key store", config.key_store_address, {}));
+  ASSIGN_OR_RETURN(p.redis,
+                   ConnectAtStart(config, "key store", config.key_store_address,
+                                  config.key_store_sentinels, config.key_store_master_name, {}));
   p.keys = std::make_unique<privacy::RedisKeyStore>(*p.redis, std::move(master));
   p.sealer = std::make_unique<privacy::Sealer>(*p.keys);
   return p;

@@ -78,8 +78,23 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
 // How the service's consume-handle-commit loop runs (kafka.consumer_lanes); a rebuild's replay
 // uses the same number of lanes.
 // Records it cannot handle go to `dead_letters` (MakeDeadLetters, libs/service/dead_letters.h).
+// With redis.wait_replicas above 0, the loop confirms through `durability` that replicas hold
+// what its handlers wrote to Redis before it commits (RedisDurability).
 events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config,
-                                         events::DeadLetterSink* dead_letters = nullptr);
+                                         events::DeadLetterSink* dead_letters = nullptr,
+                                         events::Durability* durability = nullptr);
+
+// A consumer loop's writes to one Redis, durable once redis.wait_replicas replicas hold them
+// (redis::Client::WaitForReplicas).
+class RedisDurability final : public events::Durability {
+ public:
+  explicit RedisDurability(redis::Client& redis) : redis_(redis) {}
+  int64_t Mark() override { return redis_.DurabilityMark(); }
+  absl::Status Confirm(int64_t mark) override { return redis_.WaitForReplicas(mark); }
+
+ private:
+  redis::Client& redis_;
+};
 
 // Waits for Redis up to startup.timeout.
 absl::StatusOr<std::unique_ptr<redis::Client>> ConnectRedisAtStart(

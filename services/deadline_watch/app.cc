@@ -51,6 +51,7 @@ absl::Status DeadlineApp::StartSteps() {
   app_.Defer("producer", [this] { (void)producer_->Flush(absl::Seconds(5)); });
   sink_ = std::make_unique<service::ProducerSink>(*producer_);
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {RedisTimerStore::ClaimScript()}));
+  durability_ = std::make_unique<service::RedisDurability>(*redis_);
   store_ = std::make_unique<RedisTimerStore>(*redis_);
   logic_ = std::make_unique<DeadlineLogic>(
       *store_, clock_, *calendar_, std::move(policies),
@@ -65,7 +66,8 @@ absl::Status DeadlineApp::StartSteps() {
                                             "meldpunt-deadline-watch", timer_loop_.get()));
         // A lane's run at once; each case at most once per batch, so a case's next record is
         // handled once the clock events of its earlier one are durable.
-        events::EventConsumerOptions loop = service::LoopOptions(config_, dead_letters_.sink.get());
+        events::EventConsumerOptions loop =
+            service::LoopOptions(config_, dead_letters_.sink.get(), durability_.get());
         loop.one_record_per_case = true;
         return std::make_unique<events::EventConsumer>(
             std::move(consumer),

@@ -66,6 +66,7 @@ class DeadlineApp {
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<service::ProducerSink> sink_;
   std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<service::RedisDurability> durability_;
   std::unique_ptr<RedisTimerStore> store_;
   std::unique_ptr<calendar::BusinessCalendar> calendar_;
   std::unique_ptr<catalog::CatalogFile> catalog_;

@@ -43,13 +43,15 @@ absl::Status IntakeApp::StartSteps() {
       [this] { admin_->Stop(); }));
 
   RETURN_IF_ERROR(service::EnsureTopicsAtStart(
-      config_, {{events::kAuditTopic, static_cast<int>(config_.case_events_partitions),
-                 static_cast<int>(config_.replication_factor)}}));
+      config_,
+      {events::TopicSpecFor(events::kAuditTopic, static_cast<int>(config_.case_events_partitions),
+                            static_cast<int>(config_.replication_factor))}));
   ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-intake"));
   producer_->ExportMetrics(*registry_);
   app_.Defer("producer", [this] { (void)producer_->Flush(absl::Seconds(5)); });
   event_log_ = std::make_unique<events::KafkaEventLog>(*producer_);
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, RedisCaseStore::Scripts()));
+  durability_ = std::make_unique<service::RedisDurability>(*redis_);
   ASSIGN_OR_RETURN(privacy_, service::ConnectKeyStoreAtStart(config_));
   audit_ = std::make_unique<audit::KafkaAuditTrail>(*producer_);
   store_ = std::make_unique<RedisCaseStore>(*redis_);
@@ -111,7 +113,7 @@ absl::Status IntakeApp::StartSteps() {
             std::move(consumer),
             events::BatchHandler([this](events::Batch& batch) { fold_->FoldLive(batch); }),
             registry_.get(), config_.consumer_group,
-            service::LoopOptions(config_, dead_letters_.sink.get()));
+            service::LoopOptions(config_, dead_letters_.sink.get(), durability_.get()));
       });
   rebuild_ = std::make_unique<ProjectionRebuild>(
       app_.rebuild(), *store_, *store_, *fold_, *projection_,

@@ -77,6 +77,7 @@ class IntakeApp {
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<events::KafkaEventLog> event_log_;
   std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<service::RedisDurability> durability_;
   service::Privacy privacy_;
   std::unique_ptr<audit::KafkaAuditTrail> audit_;
   std::unique_ptr<RedisCaseStore> store_;

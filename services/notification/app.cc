@@ -79,9 +79,10 @@ absl::Status NotificationApp::StartSteps() {
       [this] { admin_->Stop(); }));
   RETURN_IF_ERROR(service::EnsureTopicsAtStart(
       config_,
-      {{events::kNotificationDeadLetterTopic, 1, static_cast<int>(config_.replication_factor)},
-       {events::kAuditTopic, static_cast<int>(config_.case_events_partitions),
-        static_cast<int>(config_.replication_factor)}}));
+      {events::TopicSpecFor(events::kNotificationDeadLetterTopic, 1,
+                            static_cast<int>(config_.replication_factor)),
+       events::TopicSpecFor(events::kAuditTopic, static_cast<int>(config_.case_events_partitions),
+                            static_cast<int>(config_.replication_factor))}));
   ASSIGN_OR_RETURN(producer_, service::MakeProducer(config_, "meldpunt-notification"));
   producer_->ExportMetrics(*registry_);
   app_.Defer("producer", [this] { (void)producer_->Flush(absl::Seconds(5)); });
@@ -90,6 +91,7 @@ absl::Status NotificationApp::StartSteps() {
   dead_letters_ =
       std::make_unique<events::KafkaEventLog>(*producer_, events::kNotificationDeadLetterTopic);
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_, {redis::LeaseClaimScript()}));
+  durability_ = std::make_unique<service::RedisDurability>(*redis_);
   store_ = std::make_unique<RedisDeliveryStore>(*redis_);
   marks_ = std::make_unique<RedisOutboxMarks>(*redis_);
   ASSIGN_OR_RETURN(privacy_, service::ConnectKeyStoreAtStart(config_));
@@ -160,7 +162,7 @@ absl::Status NotificationApp::StartSteps() {
                                                 "notification", config_.consumer_group, handler);
   consumer_ = std::make_unique<events::EventConsumer>(
       std::move(consumer), handler, registry_.get(), config_.consumer_group,
-      service::LoopOptions(config_, case_dead_letters_.sink.get()));
+      service::LoopOptions(config_, case_dead_letters_.sink.get(), durability_.get()));
   RETURN_IF_ERROR(app_.Step(
       "case-event consumer",
       [this] {

@@ -73,6 +73,7 @@ class NotificationApp {
   std::unique_ptr<events::KafkaEventLog> dead_letters_;
   std::unique_ptr<audit::KafkaAuditTrail> audit_;  // PreviewTemplate's reads of personal data
   std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<service::RedisDurability> durability_;
   service::Privacy privacy_;
   std::unique_ptr<RedisDeliveryStore> store_;
   std::unique_ptr<RedisOutboxMarks> marks_;

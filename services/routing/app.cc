@@ -46,6 +46,7 @@ absl::Status RoutingApp::StartSteps() {
   app_.Defer("producer", [this] { (void)producer_->Flush(absl::Seconds(5)); });
   sink_ = std::make_unique<service::ProducerSink>(*producer_);
   ASSIGN_OR_RETURN(redis_, service::ConnectRedisAtStart(config_));
+  durability_ = std::make_unique<service::RedisDurability>(*redis_);
   store_ = std::make_unique<RedisRouteStore>(*redis_);
   handler_ = std::make_unique<RoutingHandler>(*store_, *logic_, *rules_, *sink_, *metrics_,
                                               config_.produce_timeout);
@@ -58,7 +59,8 @@ absl::Status RoutingApp::StartSteps() {
                                            config_.consumer_group, handle);
   // A lane's run at once, each case at most once per batch: its state is saved once its
   // records are acknowledged, before its next record is read.
-  events::EventConsumerOptions loop = service::LoopOptions(config_, dead_letters_.sink.get());
+  events::EventConsumerOptions loop =
+      service::LoopOptions(config_, dead_letters_.sink.get(), durability_.get());
   loop.one_record_per_case = true;
   consumer_ = std::make_unique<events::EventConsumer>(
       std::move(consumer), events::BatchHandler([this](events::Batch& b) { handler_->Handle(b); }),

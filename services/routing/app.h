@@ -58,6 +58,7 @@ class RoutingApp {
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<service::ProducerSink> sink_;
   std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<service::RedisDurability> durability_;
   std::unique_ptr<RedisRouteStore> store_;
   std::unique_ptr<RoutingHandler> handler_;
   service::DeadLetters dead_letters_;  // outlives the consumer

@@ -1,5 +1,6 @@
 #include "services/routing/rule_book.h"
 
+#include "libs/events/topics.h"
 #include "libs/observability/log.h"
 #include "libs/service/runtime.h"
 #include "libs/status/status_macros.h"
@@ -46,7 +47,8 @@ std::shared_ptr<const RuleSet> RuleBook::Current() const {
 std::vector<kafka::TopicSpec> RuleBook::DispatchTopics(const RuleSet& rules) const {
   std::vector<kafka::TopicSpec> topics;
   for (const std::string& topic : rules.DispatchTopics()) {
-    topics.push_back({topic, options_.dispatch_partitions, options_.replication_factor});
+    topics.push_back(
+        events::TopicSpecFor(topic, options_.dispatch_partitions, options_.replication_factor));
   }
   return topics;
 }

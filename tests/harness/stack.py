@@ -3,19 +3,24 @@
 
 The stack is Redis, one Apache Kafka broker (KRaft, combined broker and controller), an SMTP sink
 (smtp_sink.py; Mailpit with --mail-sink mailpit, for the benchmarks), a webhook sink and, on
-request, the four service binaries and the Open311 gateway. Every process runs in its own session
-and outlives this script; everything about a stack lives in one state folder, described by
-STATE/stack.json. Used by tools/dev (the developer's stack) and by the CTest fixtures (one state
-folder per fixture). See tests/harness/README.md.
+request, the four service binaries and the Open311 gateway. With --cluster it has the production
+shape instead: three Kafka nodes (replication factor 3, min ISR 2) and each Redis with a replica
+under three Sentinels. Every process runs in its own session and outlives this script; everything
+about a stack lives in one state folder, described by STATE/stack.json. Used by tools/dev (the
+developer's stack) and by the CTest fixtures (one state folder per fixture). See
+tests/harness/README.md.
 
   stack.py start-infra     --state-dir D [--redis-port N] [--key-store-port N] [--kafka-port N] [--smtp-port N]
                            [--webhook-port N] [--kafka-cache DIR] [--fresh]
                            [--secure-kafka [--kafka-departments a,b]]
                            [--mail-sink python|mailpit [--mailpit PATH]]
+                           [--cluster [--redis-replica-port N] [--key-store-replica-port N]
+                                      [--sentinel-port N]]
   stack.py start-services  --state-dir D --bin-dir B --config-dir C [--services a,b] [--fixed-ports]
                            (--services intake,open311,...: the gateway after the intake it calls)
   stack.py stop-service    --state-dir D --name S [--signal TERM|KILL]
   stack.py restart-service --state-dir D --name S [--signal TERM|KILL]
+  stack.py signal-service  --state-dir D --name S --signal STOP|CONT|HUP
   stack.py stop            --state-dir D [--wipe]
   stack.py status          --state-dir D
   stack.py env             --state-dir D [--shell]
@@ -87,6 +92,29 @@ ROUTING_RULES = os.path.join(REPO_ROOT, "deploy", "config", "routing-rules.yaml"
 READY_TIMEOUT = {"kafka": 90.0, "service": 60.0, "default": 30.0}
 STOP_TIMEOUT = 15.0
 KAFKA_STARTED_MARKER = "Kafka Server started"
+
+# Cluster mode (start-infra --cluster): three Kafka nodes, each a broker and a controller, and each
+# Redis (the derived state and the key store) a primary with one replica under three Sentinels.
+KAFKA_NODES = ["kafka1", "kafka2", "kafka3"]  # node ids 1, 2, 3
+SENTINELS = ["sentinel1", "sentinel2", "sentinel3"]
+REDIS_MASTER_NAME = "meldpunt"
+KEY_STORE_MASTER_NAME = "meldpunt-keys"
+# Sentinel's master name -> (the initial primary, its replica), as named in stack.json.
+REDIS_GROUPS = {REDIS_MASTER_NAME: ("redis", "redis_replica"),
+                KEY_STORE_MASTER_NAME: ("key_store", "key_store_replica")}
+REDIS_PRIMARIES = ["redis", "key_store"]
+REDIS_REPLICAS = ["redis_replica", "key_store_replica"]
+# Data folder and log name of each Redis node (the key store's were named before the cluster).
+REDIS_NODE_DIRS = {"redis": "redis", "key_store": "key-store", "redis_replica": "redis-replica",
+                   "key_store_replica": "key-store-replica"}
+SENTINEL_QUORUM = 2
+SENTINEL_DOWN_AFTER_MS = 2000
+SENTINEL_FAILOVER_TIMEOUT_MS = 10000
+SENTINEL_PARALLEL_SYNCS = 1
+CLUSTER_INFRA = (REDIS_PRIMARIES + REDIS_REPLICAS + SENTINELS + KAFKA_NODES
+                 + ["smtp_sink", "webhook_sink"])
+CLUSTER_DIRS = ([REDIS_NODE_DIRS[n] for n in REDIS_REPLICAS] + SENTINELS + KAFKA_NODES)
+KAFKA_CLUSTER_TIMEOUT = 60.0
 
 
 class StackError(Exception):
@@ -253,11 +281,13 @@ def spawn(rec):
         env.pop(key, None)
     env.update(rec.get("env", {}))
     rec["log_offset"] = file_size(log)
+    # cmd_extra: arguments of this start only (a cluster's Redis node: its current role).
+    cmd = rec["cmd"] + rec.get("cmd_extra", [])
     with open(log, "ab") as f:
         stamp = datetime.datetime.now().isoformat(timespec="seconds")
-        f.write(("==== stack.py %s: %s\n" % (stamp, " ".join(rec["cmd"]))).encode())
+        f.write(("==== stack.py %s: %s\n" % (stamp, " ".join(cmd))).encode())
         f.flush()
-        p = subprocess.Popen(rec["cmd"], stdin=subprocess.DEVNULL, stdout=f,
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f,
                              stderr=subprocess.STDOUT, cwd=rec.get("cwd") or None, env=env,
                              start_new_session=True, close_fds=True)
     _children[p.pid] = p
@@ -347,14 +377,96 @@ def port_of(address):
 _no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+class RedisReplyError(ValueError):
+    """An error reply (-ERR ...) of Redis or Sentinel."""
+
+
+def read_reply(f):
+    """One RESP2 reply from a socket file: str, int, None or a list of those."""
+    line = f.readline()
+    if not line.endswith(b"\r\n"):
+        raise OSError("connection closed")
+    kind, body = line[:1], line[1:-2]
+    if kind == b"+":
+        return body.decode("utf-8", errors="replace")
+    if kind == b"-":
+        raise RedisReplyError(body.decode("utf-8", errors="replace"))
+    if kind == b":":
+        return int(body)
+    if kind == b"$":
+        n = int(body)
+        if n < 0:
+            return None
+        data = f.read(n + 2)
+        if len(data) != n + 2:
+            raise OSError("connection closed")
+        return data[:-2].decode("utf-8", errors="replace")
+    if kind == b"*":
+        n = int(body)
+        return None if n < 0 else [read_reply(f) for _ in range(n)]
+    raise ValueError("not a RESP reply: %r" % line[:40])
+
+
+def redis_call(port, *args, timeout=1.0):
+    """Sends one command to the Redis or Sentinel on a loopback port and returns its reply."""
+    parts = [a.encode() if isinstance(a, str) else a for a in args]
+    req = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in parts)
+    with socket.create_connection((LOOPBACK, port), timeout=timeout) as s:
+        s.sendall(req)
+        with s.makefile("rb") as f:
+            return read_reply(f)
+
+
+def redis_fields(reply):
+    """A flat [key, value, ...] reply (SENTINEL MASTER, an entry of SENTINEL REPLICAS) as a dict."""
+    return dict(zip(reply[0::2], reply[1::2])) if isinstance(reply, list) else {}
+
+
+def redis_info(port, section, timeout=1.0):
+    """INFO <section> as a dict of its key:value lines."""
+    text = redis_call(port, "INFO", section, timeout=timeout) or ""
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+def replication_ready(port):
+    """A replica is ready once its link to the primary is up; a primary once it answers."""
+    info = redis_info(port, "replication")
+    return info.get("role") == "master" or info.get("master_link_status") == "up"
+
+
+def sentinel_ready(ready):
+    """A Sentinel is ready when, for each master name, it names one of the two nodes as the
+    master, lists the other as its replica and knows the other two Sentinels (a failover needs
+    their votes)."""
+    port = ready["port"]
+    for name, nodes in ready["groups"].items():
+        master = redis_call(port, "SENTINEL", "get-master-addr-by-name", name)
+        if not master:
+            return False
+        address = "%s:%s" % (master[0], master[1])
+        if address not in nodes:
+            return False
+        replicas = ["%s:%s" % (r.get("ip"), r.get("port")) for r in
+                    map(redis_fields, redis_call(port, "SENTINEL", "replicas", name) or [])]
+        if any(n not in replicas for n in nodes if n != address):
+            return False
+        if len(redis_call(port, "SENTINEL", "sentinels", name) or []) < len(SENTINELS) - 1:
+            return False
+    return True
+
+
 def probe(rec):
     ready = rec.get("ready", {})
     kind = ready.get("kind")
     try:
+        if kind == "redis" and ready.get("replication"):
+            return redis_call(ready["port"], "PING") == "PONG" and replication_ready(ready["port"])
         if kind == "redis":
             with socket.create_connection((LOOPBACK, ready["port"]), timeout=1) as s:
                 s.sendall(b"PING\r\n")
                 return s.recv(64).startswith(b"+PONG")
+        if kind == "sentinel":
+            return sentinel_ready(ready)
         if kind == "smtp":
             with socket.create_connection((LOOPBACK, ready["port"]), timeout=1) as s:
                 ok = s.recv(512).startswith(b"220")
@@ -551,6 +663,14 @@ def kafka_files(d, port, ctrl_port, sec=None):
         "log.retention.hours=168",
         "",
     ]))
+    log4j, tools_log4j = kafka_log4j_files(kdir, log)
+    return {"dir": kdir, "data": data, "log": log, "props": props, "log4j": log4j,
+            "tools_log4j": tools_log4j}
+
+
+def kafka_log4j_files(kdir, log):
+    """The broker's log4j configuration (everything into `log`) and the short-lived tools' one
+    (warnings to stderr)."""
     log4j = os.path.join(kdir, "log4j.properties")
     write_file(log4j, "\n".join([
         "log4j.rootLogger=INFO, file",
@@ -572,24 +692,76 @@ def kafka_files(d, port, ctrl_port, sec=None):
         "log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n",
         "",
     ]))
+    return log4j, tools_log4j
+
+
+def kafka_node_files(d, name, node_id, port, ctrl_port, voters):
+    """One node of the cluster (--cluster): broker and controller like the single node, in
+    D/<name>/, one of three voters, with replication factor 3 and min ISR 2."""
+    kdir = os.path.join(d, name)
+    data = os.path.join(kdir, "data")
+    log = os.path.join(d, "logs", name + ".log")
+    props = os.path.join(kdir, "server.properties")
+    write_file(props, "\n".join([
+        "process.roles=broker,controller",
+        "node.id=%d" % node_id,
+        "controller.quorum.voters=%s" % voters,
+    ] + listener_lines(port, ctrl_port, None) + [
+        "log.dirs=%s" % data,
+        "num.partitions=1",
+        "default.replication.factor=3",
+        "min.insync.replicas=2",
+        "unclean.leader.election.enable=false",
+        "auto.create.topics.enable=false",
+        "offsets.topic.replication.factor=3",
+        "offsets.topic.num.partitions=4",
+        "transaction.state.log.replication.factor=3",
+        "transaction.state.log.min.isr=2",
+        "transaction.state.log.num.partitions=4",
+        "group.initial.rebalance.delay.ms=0",
+        # As for the single node: a broker restarted after a hard kill registers again within
+        # seconds; a fenced broker also leaves the in-sync replicas at once.
+        "broker.session.timeout.ms=4000",
+        "broker.heartbeat.interval.ms=500",
+        "num.network.threads=2",
+        "num.io.threads=2",
+        "num.recovery.threads.per.data.dir=1",
+        "log.retention.hours=168",
+        "",
+    ]))
+    log4j, tools_log4j = kafka_log4j_files(kdir, log)
     return {"dir": kdir, "data": data, "log": log, "props": props, "log4j": log4j,
-            "tools_log4j": tools_log4j}
+            "tools_log4j": tools_log4j, "format_log": os.path.join(d, "logs",
+                                                                   name + "-format.log")}
 
 
-def start_kafka_format(java, cache, kf, d, sec=None):
+def formatted_cluster_id(kf):
+    """The cluster id in a formatted node's meta.properties, or None."""
+    try:
+        with open(os.path.join(kf["data"], "meta.properties"), encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("cluster.id="):
+                    return line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def start_kafka_format(java, cache, kf, d, sec=None, cluster_id=None):
     """Formats the KRaft log folder once; returns a Popen to wait on, or None if already done.
-    With `sec` the SCRAM users go into the first metadata (KIP-900), before the broker starts."""
+    With `sec` the SCRAM users go into the first metadata (KIP-900), before the broker starts.
+    The nodes of a cluster are each formatted with the same `cluster_id`."""
     if os.path.exists(os.path.join(kf["data"], "meta.properties")):
         return None
     shutil.rmtree(kf["data"], ignore_errors=True)  # a half-finished earlier format
-    cluster_id = new_cluster_id()
+    cluster_id = cluster_id or new_cluster_id()
     write_file(os.path.join(kf["dir"], "cluster.id"), cluster_id + "\n")
     cmd = [java, "-Xmx256m", "-Dlog4j.configuration=file:" + kf["tools_log4j"],
            "-cp", os.path.join(cache, "*"), "kafka.tools.StorageTool", "format",
            "-t", cluster_id, "-c", kf["props"]]
     for name, password in sorted((sec or {}).get("passwords", {}).items()):
         cmd += ["--add-scram", "%s=[name=%s,password=%s]" % (SASL_MECHANISM, name, password)]
-    out = open(os.path.join(d, "logs", "kafka-format.log"), "wb")
+    out = open(kf.get("format_log") or os.path.join(d, "logs", "kafka-format.log"), "wb")
     try:
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                              start_new_session=True)
@@ -809,8 +981,6 @@ def redis_conf_lines(port, data_dir):
 
 def infra_records(d, ports, java, cache, kf, mailpit=None):
     logs = os.path.join(d, "logs")
-    mail = os.path.join(d, "mail")
-    hooks = os.path.join(d, "webhooks")
     redis_dir = os.path.join(d, "redis")
     os.makedirs(redis_dir, exist_ok=True)
     redis_conf = os.path.join(redis_dir, "redis.conf")
@@ -821,12 +991,7 @@ def infra_records(d, ports, java, cache, kf, mailpit=None):
     os.makedirs(keys_dir, exist_ok=True)
     keys_conf = os.path.join(keys_dir, "redis.conf")
     write_file(keys_conf, redis_conf_lines(ports["key_store"], keys_dir))
-    kafka_cmd = [java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-                 "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
-                 "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
-                 "-Dlog4j.configuration=file:" + kf["log4j"], "-Dkafka.logs.dir=" + logs,
-                 "-cp", os.path.join(cache, "*"), "kafka.Kafka", kf["props"]]
-    py_unset = ["PYTHONPATH", "PYTHONHOME"]
+    kafka_cmd = kafka_command(java, cache, kf, logs, "768m")
     recs = {
         "redis": {
             "role": "infra", "endpoint": "%s:%d" % (LOOPBACK, ports["redis"]),
@@ -845,6 +1010,25 @@ def infra_records(d, ports, java, cache, kf, mailpit=None):
             "cmd": kafka_cmd, "cwd": kf["dir"], "log": kf["log"],
             "ready": {"kind": "kafka", "port": ports["kafka"]},
         },
+    }
+    recs.update(sink_records(d, ports, mailpit))
+    return recs
+
+
+def kafka_command(java, cache, kf, logs, max_heap):
+    return [java, "-Xms256m", "-Xmx" + max_heap, "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+            "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+            "-Dlog4j.configuration=file:" + kf["log4j"], "-Dkafka.logs.dir=" + logs,
+            "-cp", os.path.join(cache, "*"), "kafka.Kafka", kf["props"]]
+
+
+def sink_records(d, ports, mailpit=None):
+    logs = os.path.join(d, "logs")
+    mail = os.path.join(d, "mail")
+    hooks = os.path.join(d, "webhooks")
+    py_unset = ["PYTHONPATH", "PYTHONHOME"]
+    recs = {
         "smtp_sink": {
             "role": "infra", "endpoint": "%s:%d" % (LOOPBACK, ports["smtp"]),
             "cmd": [sink_python(), os.path.join(HARNESS_DIR, "smtp_sink.py"),
@@ -866,17 +1050,338 @@ def infra_records(d, ports, java, cache, kf, mailpit=None):
     return recs
 
 
+# ---------------------------------------------------------------------------------------------
+# The cluster (--cluster): three Kafka nodes, each Redis a primary and a replica under Sentinel
+
+
+def split_addresses(value):
+    """The host:port parts of a comma separated list (one address is a list of one)."""
+    return [a.strip() for a in (value or "").split(",") if a.strip()]
+
+
+def pick_port_run(what, first, previous, taken, count=3):
+    """`count` ports: first, first+1, ... when `first` is given (each must be free), else each
+    one's previous port when free, else a free one."""
+    if first:
+        return [pick_port("%s %d" % (what, i + 1), first + i, 0, taken) for i in range(count)]
+    return [pick_port("%s %d" % (what, i + 1), 0, previous[i] if i < len(previous) else 0, taken)
+            for i in range(count)]
+
+
+def sentinel_conf_masters(d):
+    """Master name -> "ip:port" as the Sentinels' own files of this folder have it. Sentinel
+    rewrites its file at every change (the `sentinel monitor` line names the current master);
+    the file with the highest config epoch of a master name is the latest word."""
+    best = {}
+    for name in SENTINELS:
+        monitors, epochs = {}, {}
+        try:
+            with open(os.path.join(d, name, "sentinel.conf"), encoding="utf-8") as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 5 and parts[:2] == ["sentinel", "monitor"]:
+                        monitors[parts[2]] = "%s:%s" % (parts[3], parts[4])
+                    elif len(parts) >= 4 and parts[:2] == ["sentinel", "config-epoch"]:
+                        epochs[parts[2]] = int(parts[3]) if parts[3].isdigit() else 0
+        except OSError:
+            continue
+        for group, address in monitors.items():
+            epoch = epochs.get(group, 0)
+            if group not in best or epoch > best[group][0]:
+                best[group] = (epoch, address)
+    return {group: address for group, (_, address) in best.items()}
+
+
+def starting_masters(d, prev):
+    """Master name -> the node (stack.json name) that starts as the master. A stopped cluster
+    starts again with the master its Sentinels last named (after a failover: the promoted
+    replica), so that the node with the newest writes is not made a replica of one without
+    them; a new one starts with the primaries."""
+    conf = sentinel_conf_masters(d) if prev.get("cluster") else {}
+    masters = {}
+    for group, (primary, replica) in REDIS_GROUPS.items():
+        promoted = conf.get(group) and conf.get(group) == prev.get(replica)
+        masters[group] = replica if promoted else primary
+    return masters
+
+
+def cluster_redis_conf(port, data_dir, master_port=None):
+    """A node of a primary-and-replica pair: AOF like the single Redis; a replica names its
+    master. The initial sync goes at once (no diskless-sync delay), as any node may be the
+    master after a failover."""
+    text = redis_conf_lines(port, data_dir) + "repl-diskless-sync-delay 0\n"
+    if master_port:
+        text += "replicaof %s %d\n" % (LOOPBACK, master_port)
+    return text
+
+
+def sentinel_conf(port, sdir, masters):
+    """A Sentinel's first configuration: both master names, quorum 2. Sentinel rewrites the file
+    as it learns (replicas, the other Sentinels, failovers), so it lives in a folder of its own."""
+    lines = ["bind %s" % LOOPBACK, "port %d" % port, "protected-mode no", "daemonize no",
+             'logfile ""', "dir %s" % sdir]
+    for group, address in masters.items():
+        host, mport = address.rsplit(":", 1)
+        lines += ["sentinel monitor %s %s %s %d" % (group, host, mport, SENTINEL_QUORUM),
+                  "sentinel down-after-milliseconds %s %d" % (group, SENTINEL_DOWN_AFTER_MS),
+                  "sentinel failover-timeout %s %d" % (group, SENTINEL_FAILOVER_TIMEOUT_MS),
+                  "sentinel parallel-syncs %s %d" % (group, SENTINEL_PARALLEL_SYNCS)]
+    return "\n".join(lines) + "\n"
+
+
+def cluster_records(d, ports, java, cache, kfs, masters, mailpit=None):
+    """The records of a cluster's infra. `masters`: master name -> the node that starts as the
+    master (the other of its pair starts as its replica)."""
+    logs = os.path.join(d, "logs")
+    recs = {}
+    address = {n: "%s:%d" % (LOOPBACK, ports[n]) for n in REDIS_PRIMARIES + REDIS_REPLICAS}
+    for group, nodes in REDIS_GROUPS.items():
+        master = masters[group]
+        for name in nodes:
+            ndir = os.path.join(d, REDIS_NODE_DIRS[name])
+            os.makedirs(ndir, exist_ok=True)
+            conf = os.path.join(ndir, "redis.conf")
+            write_file(conf, cluster_redis_conf(ports[name], ndir,
+                                                None if name == master else ports[master]))
+            recs[name] = {
+                "role": "infra", "endpoint": address[name],
+                "cmd": ["redis-server", conf], "cwd": ndir,
+                "log": os.path.join(logs, REDIS_NODE_DIRS[name] + ".log"),
+                "ready": {"kind": "redis", "port": ports[name], "replication": True},
+            }
+    current = {group: address[masters[group]] for group in REDIS_GROUPS}
+    groups = {group: [address[n] for n in nodes] for group, nodes in REDIS_GROUPS.items()}
+    for name in SENTINELS:
+        sdir = os.path.join(d, name)
+        conf = os.path.join(sdir, "sentinel.conf")
+        write_file(conf, sentinel_conf(ports[name], sdir, current))
+        recs[name] = {
+            "role": "infra", "endpoint": "%s:%d" % (LOOPBACK, ports[name]),
+            "cmd": ["redis-server", conf, "--sentinel"], "cwd": sdir,
+            "log": os.path.join(logs, name + ".log"),
+            "ready": {"kind": "sentinel", "port": ports[name], "groups": groups},
+        }
+    for name in KAFKA_NODES:
+        kf = kfs[name]
+        recs[name] = {
+            "role": "infra", "endpoint": "%s:%d" % (LOOPBACK, ports[name]),
+            "cmd": kafka_command(java, cache, kf, logs, "512m"), "cwd": kf["dir"],
+            "log": kf["log"], "ready": {"kind": "kafka", "port": ports[name]},
+        }
+    recs.update(sink_records(d, ports, mailpit))
+    return recs
+
+
+def redis_group_of(name):
+    return next((g for g, nodes in REDIS_GROUPS.items() if name in nodes), None)
+
+
+def sentinel_master(st, group):
+    """(address, flags) of `group`'s master as the running Sentinels name it (the answer with
+    the highest config epoch), else as their files have it (flags ""); (None, "") if neither."""
+    best = None
+    for address in split_addresses(st.get("redis_sentinels")):
+        try:
+            f = redis_fields(redis_call(port_of(address), "SENTINEL", "master", group))
+        except (OSError, ValueError):
+            continue
+        if not f.get("ip"):
+            continue
+        epoch = int(f.get("config-epoch") or 0)
+        if best is None or epoch > best[0]:
+            best = (epoch, "%s:%s" % (f["ip"], f["port"]), f.get("flags", ""))
+    if best:
+        return best[1], best[2]
+    return sentinel_conf_masters(st["state_dir"]).get(group), ""
+
+
+def redis_role_args(st, name):
+    """The arguments that start Redis node `name` of a cluster again in the role the Sentinels
+    give it: --replicaof <master> when another node is the master (so an old primary restarted
+    after a failover comes back as a replica, not as a second master), --replicaof no one when it
+    is the master itself. While the Sentinels hold the master it is down and its pair is up, a
+    failover is under way: wait for it to end (at most the failover timeout) first."""
+    group = redis_group_of(name)
+    if not st.get("cluster") or group is None:
+        return []
+    me = st.get(name)
+    other = [n for n in REDIS_GROUPS[group] if n != name][0]
+    deadline = time.monotonic() + SENTINEL_FAILOVER_TIMEOUT_MS / 1000.0 + 5
+    while True:
+        master, flags = sentinel_master(st, group)
+        if master is None:
+            warn("no Sentinel names the master of %s; starting %s as configured" % (group, name))
+            return []
+        failing_over = set(flags.split(",")) & {"s_down", "o_down", "failover_in_progress"}
+        if (master == me and failing_over and is_alive(st["processes"].get(other))
+                and time.monotonic() < deadline):
+            time.sleep(0.2)
+            continue
+        break
+    if master == me:
+        return ["--replicaof", "no", "one"]
+    host, port = master.rsplit(":", 1)
+    say("%s: the Sentinels name %s the master of %s; starting %s as its replica"
+        % (name, master, group, name))
+    return ["--replicaof", host, port]
+
+
+def respawn(st, name, rec):
+    """Starts a recorded process again (restart-service, a partly running start-infra)."""
+    rec["cmd_extra"] = redis_role_args(st, name)
+    if not rec["cmd_extra"]:
+        rec.pop("cmd_extra")
+    return spawn(rec)
+
+
+def wait_kafka_cluster(java, cache, kf, st, timeout=KAFKA_CLUSTER_TIMEOUT):
+    """Waits until a client that bootstraps from the cluster is told of all three brokers
+    (kafka.admin.BrokerApiVersionsCommand from the jars: one short JVM per try)."""
+    t0 = time.monotonic()
+    want = set(range(1, len(KAFKA_NODES) + 1))
+    cmd = [java, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+           "-Dlog4j.configuration=file:" + kf["tools_log4j"], "-cp", os.path.join(cache, "*"),
+           "kafka.admin.BrokerApiVersionsCommand", "--bootstrap-server", st["kafka"]]
+    while True:
+        left = timeout - (time.monotonic() - t0)
+        try:
+            p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=max(left, 10))
+            out = p.stdout.decode("utf-8", errors="replace")
+        except subprocess.TimeoutExpired:
+            out = "(no answer within %.0fs)" % max(left, 10)
+        seen = {int(x) for x in re.findall(r"\(id: (\d+) rack:", out)}
+        elapsed = time.monotonic() - t0
+        if want <= seen:
+            say("kafka cluster: brokers %s registered (%.1fs)"
+                % (",".join(map(str, sorted(seen))), elapsed))
+            return
+        if elapsed > timeout:
+            raise StackError("the Kafka cluster at %s shows brokers {%s}, not {1,2,3}, after %.0fs:"
+                             "\n%s" % (st["kafka"], ",".join(map(str, sorted(seen))), elapsed,
+                                       "\n".join(out.splitlines()[-20:])))
+        time.sleep(1)
+
+
+def fresh_cluster_infra(d, args, ctx, started):
+    """fresh_infra for --cluster: three Kafka nodes, Redis and the key store each with a
+    replica, three Sentinels, the sinks."""
+    prev = ctx["st"] or {}
+    taken = set()
+    ports = {}
+    for name, requested in (("redis", args.redis_port), ("key_store", args.key_store_port),
+                            ("redis_replica", args.redis_replica_port),
+                            ("key_store_replica", args.key_store_replica_port)):
+        ports[name] = pick_port(name.replace("_", " "), requested, port_of(prev.get(name)), taken)
+    run = pick_port_run("sentinel", args.sentinel_port,
+                        [port_of(a) for a in split_addresses(prev.get("redis_sentinels"))], taken)
+    ports.update(zip(SENTINELS, run))
+    prev_nodes = prev.get("kafka_nodes") or {}
+    run = pick_port_run("kafka", args.kafka_port,
+                        [port_of(prev_nodes.get(n)) for n in KAFKA_NODES], taken)
+    ports.update(zip(KAFKA_NODES, run))
+    run = pick_port_run("kafka controller", 0, [port_of(a) for a in split_addresses(
+        prev.get("kafka_controller"))], taken)
+    ports.update(zip([n + "_controller" for n in KAFKA_NODES], run))
+    mailpit = pick_sink_ports(args, prev, taken, ports)
+    cache, java = infra_tools(args)
+    for sub in ["logs", "mail", "webhooks"] + CLUSTER_DIRS + [
+            REDIS_NODE_DIRS[n] for n in REDIS_PRIMARIES]:
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+
+    def at(name):
+        return "%s:%d" % (LOOPBACK, ports[name])
+
+    st = {
+        "state_dir": d,
+        "cluster": True,
+        "redis": at("redis"),
+        "key_store": at("key_store"),
+        "kafka": ",".join(at(n) for n in KAFKA_NODES),
+        "kafka_controller": ",".join(at(n + "_controller") for n in KAFKA_NODES),
+        "kafka_nodes": {n: at(n) for n in KAFKA_NODES},
+        "redis_replica": at("redis_replica"),
+        "key_store_replica": at("key_store_replica"),
+        "redis_sentinels": ",".join(at(n) for n in SENTINELS),
+        "redis_master_name": REDIS_MASTER_NAME,
+        "key_store_master_name": KEY_STORE_MASTER_NAME,
+        "smtp": at("smtp"),
+        "smtp_dir": os.path.join(d, "mail"),
+        "webhook": "http://%s" % at("webhook"),
+        "webhook_dir": os.path.join(d, "webhooks"),
+        "logs_dir": os.path.join(d, "logs"),
+        "processes": {},
+    }
+    if mailpit:
+        st["mail_sink"] = "mailpit"
+        st["smtp_api"] = "http://%s" % at("smtp_api")
+    ctx["st"] = st
+    masters = starting_masters(d, prev)
+    voters = ",".join("%d@%s" % (i + 1, at(n + "_controller")) for i, n in enumerate(KAFKA_NODES))
+    kfs = {n: kafka_node_files(d, n, i + 1, ports[n], ports[n + "_controller"], voters)
+           for i, n in enumerate(KAFKA_NODES)}
+    # One cluster id for the three: the one a node was formatted with, else a new one.
+    cluster_id = next(filter(None, map(formatted_cluster_id, kfs.values())), None) \
+        or new_cluster_id()
+    recs = cluster_records(d, ports, java, cache, kfs, masters, mailpit)
+    first = [masters[g] for g in REDIS_GROUPS]
+    then = [n for g, nodes in REDIS_GROUPS.items() for n in nodes if n != masters[g]]
+
+    def start(names):
+        for name in names:
+            st["processes"][name] = spawn(recs[name])
+            started.append(name)
+            save_state(d, st)
+
+    # Formatting costs a JVM start per node: it runs while Redis and the Sentinels come up.
+    fmts = {}
+    try:
+        for name in KAFKA_NODES:
+            p = start_kafka_format(java, cache, kfs[name], d, None, cluster_id)
+            if p is not None:
+                fmts[name] = p
+        start(first + ["smtp_sink", "webhook_sink"])
+        start(then)
+        # The Sentinels start once the replicas are in sync, so that their first look at each
+        # master lists its replica (the next one is 10 s later).
+        wait_ready([(n, st["processes"][n]) for n in first + then])
+        start(SENTINELS)
+        for name in KAFKA_NODES:
+            p = fmts.get(name)
+            if p is None:
+                continue
+            rc = p.wait(timeout=90)
+            del fmts[name]
+            if rc != 0:
+                with open(kfs[name]["format_log"], errors="replace") as f:
+                    out = f.read()
+                shutil.rmtree(kfs[name]["data"], ignore_errors=True)
+                raise StackError("formatting the storage of %s failed (exit %d):\n%s"
+                                 % (name, rc, out))
+        start(KAFKA_NODES)
+    finally:
+        for p in fmts.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    wait_ready([(n, st["processes"][n]) for n in CLUSTER_INFRA if n not in first + then])
+    wait_kafka_cluster(java, cache, kfs[KAFKA_NODES[0]], st)
+    return st
+
+
 def print_summary(st):
-    for key in ("redis", "key_store", "kafka", "smtp", "smtp_dir", "smtp_api", "webhook",
-                "webhook_dir"):
-        if key in st:
-            print("  %-15s %s" % (key, st[key]))
+    keys = [k for k in ("redis", "redis_replica", "key_store", "key_store_replica",
+                        "redis_sentinels", "kafka", "smtp", "smtp_dir", "smtp_api", "webhook",
+                        "webhook_dir") if k in st]
+    w = max([15] + [len(k) for k in keys])
+    for key in keys:
+        print("  %-*s %s" % (w, key, st[key]))
     for name, svc in st.get("services", {}).items():
         if svc.get("http"):
-            print("  %-15s http://%s  admin http://%s" % (name, svc["http"], svc["admin"]))
+            print("  %-*s http://%s  admin http://%s" % (w, name, svc["http"], svc["admin"]))
         else:
-            print("  %-15s grpc %s  admin http://%s" % (name, svc["grpc"], svc["admin"]))
-    print("  %-15s %s" % ("state", state_path(st["state_dir"])), flush=True)
+            print("  %-*s grpc %s  admin http://%s" % (w, name, svc["grpc"], svc["admin"]))
+    print("  %-*s %s" % (w, "state", state_path(st["state_dir"])), flush=True)
 
 
 @contextlib.contextmanager
@@ -906,15 +1411,42 @@ def forget_pid(rec):
     rec.pop("starttime", None)
 
 
+def shape_mismatch(d, st, cluster):
+    """A folder keeps the shape it was made with (one node or the cluster): a message asking for
+    --fresh when `cluster` is the other one, else None."""
+    if st and st.get("processes"):
+        made_cluster = bool(st.get("cluster"))
+    elif os.path.exists(os.path.join(d, "kafka", "data", "meta.properties")):
+        made_cluster = False
+    elif any(os.path.exists(os.path.join(d, n, "data", "meta.properties")) for n in KAFKA_NODES):
+        made_cluster = True
+    else:
+        return None
+    if made_cluster == bool(cluster):
+        return None
+    return ("the stack in %s was made as %s; start it again %s, or use --fresh (which deletes "
+            "its data)" % (d, "a cluster (--cluster)" if made_cluster else "one node",
+                           "with --cluster" if made_cluster else "without --cluster"))
+
+
 def cmd_start_infra(args):
     d = os.path.abspath(args.state_dir)
+    if args.cluster and args.secure_kafka:
+        warn("--secure-kafka does not go with --cluster: the cluster's Kafka is open (plaintext, "
+             "no authentication, no ACLs); a locked broker is the one-node stack's")
+        return 2
     if args.fresh:
         cmd_stop(argparse.Namespace(state_dir=d, wipe=True))
     with state_lock(d), interruptible():
         st = load_state(d)
+        problem = shape_mismatch(d, st, args.cluster)
+        if problem:
+            warn("start-infra: %s" % problem)
+            return 1
+        names = CLUSTER_INFRA if args.cluster else INFRA
         procs = (st or {}).get("processes", {})
-        alive = [n for n in INFRA if is_alive(procs.get(n))]
-        if st and len(alive) == len(INFRA):
+        alive = [n for n in names if is_alive(procs.get(n))]
+        if st and len(alive) == len(names):
             say("infra already running in %s" % d)
             if not args.quiet:
                 print_summary(st)
@@ -923,15 +1455,22 @@ def cmd_start_infra(args):
         ctx = {"st": st}
         t0 = time.monotonic()
         try:
-            if st and alive and all(n in procs for n in INFRA):
-                # Part of a recorded stack is up: bring back the rest exactly as recorded.
-                dead = [n for n in INFRA if n not in alive]
+            if st and alive and all(n in procs for n in names):
+                # Part of a recorded stack is up: bring back the rest exactly as recorded (a
+                # cluster's Redis node in the role its Sentinels give it).
+                dead = [n for n in names if n not in alive]
                 say("infra partly running in %s; restarting %s" % (d, ", ".join(dead)))
                 for n in dead:
-                    spawn(procs[n])
+                    respawn(st, n, procs[n])
                     started.append(n)
                     save_state(d, st)
                 wait_ready([(n, procs[n]) for n in dead])
+                if set(dead) & set(KAFKA_NODES):
+                    cache, java = infra_tools(args)
+                    wait_kafka_cluster(java, cache, {"tools_log4j": os.path.join(
+                        d, KAFKA_NODES[0], "tools-log4j.properties")}, st)
+            elif args.cluster:
+                st = fresh_cluster_infra(d, args, ctx, started)
             else:
                 st = fresh_infra(d, args, ctx, started)
         except (StackError, Interrupted, OSError) as e:
@@ -949,6 +1488,31 @@ def cmd_start_infra(args):
         return 0
 
 
+def pick_sink_ports(args, prev, taken, ports):
+    """The sinks' ports into `ports`; returns the Mailpit binary, or None for smtp_sink.py."""
+    ports["smtp"] = pick_port("smtp sink", args.smtp_port, port_of(prev.get("smtp")), taken)
+    ports["webhook"] = pick_port("webhook sink", args.webhook_port, port_of(prev.get("webhook")),
+                                 taken)
+    mailpit = None
+    if getattr(args, "mail_sink", "python") == "mailpit":
+        ports["smtp_api"] = pick_port("mailpit api", 0, port_of(prev.get("smtp_api")), taken)
+        mailpit = os.path.abspath(args.mailpit or default_mailpit())
+        if not os.access(mailpit, os.X_OK):
+            raise StackError("%s not found: run tools/setup (or pass --mailpit)" % mailpit)
+    return mailpit
+
+
+def infra_tools(args):
+    """(the Kafka jar folder, java), once Kafka's jars and redis-server are known to be there."""
+    cache = os.path.abspath(args.kafka_cache or default_kafka_cache())
+    jar = os.path.join(cache, "kafka_2.13-%s.jar" % kafka_version())
+    if not os.path.isfile(jar):
+        raise StackError("%s not found: run tools/setup (or pass --kafka-cache)" % jar)
+    if not shutil.which("redis-server"):
+        raise StackError("redis-server not found: run tools/setup")
+    return cache, find_java()
+
+
 def fresh_infra(d, args, ctx, started):
     """Starts all four from scratch. ctx["st"] is the state being built, for cleanup on failure;
     started lists what is running so far."""
@@ -961,23 +1525,9 @@ def fresh_infra(d, args, ctx, started):
         "kafka": pick_port("kafka", args.kafka_port, port_of(prev.get("kafka")), taken),
         "kafka_controller": pick_port("kafka controller", 0,
                                       port_of(prev.get("kafka_controller")), taken),
-        "smtp": pick_port("smtp sink", args.smtp_port, port_of(prev.get("smtp")), taken),
-        "webhook": pick_port("webhook sink", args.webhook_port, port_of(prev.get("webhook")),
-                             taken),
     }
-    mailpit = None
-    if getattr(args, "mail_sink", "python") == "mailpit":
-        ports["smtp_api"] = pick_port("mailpit api", 0, port_of(prev.get("smtp_api")), taken)
-        mailpit = os.path.abspath(args.mailpit or default_mailpit())
-        if not os.access(mailpit, os.X_OK):
-            raise StackError("%s not found: run tools/setup (or pass --mailpit)" % mailpit)
-    cache = os.path.abspath(args.kafka_cache or default_kafka_cache())
-    jar = os.path.join(cache, "kafka_2.13-%s.jar" % kafka_version())
-    if not os.path.isfile(jar):
-        raise StackError("%s not found: run tools/setup (or pass --kafka-cache)" % jar)
-    if not shutil.which("redis-server"):
-        raise StackError("redis-server not found: run tools/setup")
-    java = find_java()
+    mailpit = pick_sink_ports(args, prev, taken, ports)
+    cache, java = infra_tools(args)
     for sub in ("logs", "mail", "webhooks", "redis", "key-store", "kafka"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
     # The broker's storage remembers whether it was formatted with SCRAM users: a folder keeps
@@ -1078,9 +1628,12 @@ def cmd_start_services(args):
             warn("no stack in %s: run start-infra first" % d)
             return 1
         procs = st.setdefault("processes", {})
-        needed = (["redis", "key_store", "kafka"] if any(b not in GATEWAYS for b in bases) else []) \
-            + (["smtp_sink", "webhook_sink"] if "notification" in bases else [])
+        event_services = any(b not in GATEWAYS for b in bases)
+        needed = (["redis", "key_store", "kafka"] if event_services and not st.get("cluster")
+                  else []) + (["smtp_sink", "webhook_sink"] if "notification" in bases else [])
         down = [n for n in needed if not is_alive(procs.get(n))]
+        if event_services and st.get("cluster"):
+            down += cluster_short(procs)
         if down:
             warn("infra not running in %s (%s): run start-infra first" % (d, ", ".join(down)))
             return 1
@@ -1115,8 +1668,9 @@ def cmd_start_services(args):
             return 1
 
         services = st.setdefault("services", {})
-        taken = {port_of(st.get(k)) for k in ("redis", "kafka", "kafka_controller", "smtp",
-                                               "smtp_api", "webhook")}
+        taken = {port_of(a) for k in ("redis", "key_store", "redis_replica", "key_store_replica",
+                                      "redis_sentinels", "kafka", "kafka_controller", "smtp",
+                                      "smtp_api", "webhook") for a in split_addresses(st.get(k))}
         for svc in services.values():
             taken.update({port_of(svc.get(k)) for k in ("grpc", "http", "admin")})
         started = []
@@ -1138,6 +1692,8 @@ def cmd_start_services(args):
                     "MELDPUNT_GRPC_LISTEN": grpc,
                     "MELDPUNT_ADMIN_LISTEN": admin,
                 }
+                if st.get("cluster"):
+                    env.update(cluster_env(st))
                 sec = st.get("kafka_security")
                 if sec:
                     # Each service as its own principal (its ACLs), over SASL_SSL.
@@ -1177,6 +1733,36 @@ def cmd_start_services(args):
         if not args.quiet:
             print_summary(st)
         return 0
+
+
+def cluster_short(procs):
+    """What a cluster lacks for the event services to start: a majority of the Kafka nodes and of
+    the Sentinels, and one node of each Redis pair (a failover covers the rest)."""
+    short = []
+    for names in (KAFKA_NODES, SENTINELS):
+        alive = [n for n in names if is_alive(procs.get(n))]
+        if len(alive) <= len(names) // 2:
+            short.append("%d of %s" % (len(alive), "/".join(names)))
+    for nodes in REDIS_GROUPS.values():
+        if not any(is_alive(procs.get(n)) for n in nodes):
+            short.append(" and ".join(nodes))
+    return short
+
+
+def cluster_env(st):
+    """What a service of a cluster stack is told on top of the one-node variables: all three
+    brokers and replication factor 3 for the topics it creates, and the Sentinels that name each
+    Redis master (MELDPUNT_REDIS_ADDRESS and MELDPUNT_PRIVACY_KEY_STORE_ADDRESS stay the first
+    primaries); a write to the derived state waits for one replica."""
+    return {
+        "MELDPUNT_KAFKA_BROKERS": st["kafka"],
+        "MELDPUNT_KAFKA_REPLICATION_FACTOR": str(len(KAFKA_NODES)),
+        "MELDPUNT_REDIS_SENTINELS": st["redis_sentinels"],
+        "MELDPUNT_REDIS_MASTER_NAME": st["redis_master_name"],
+        "MELDPUNT_REDIS_WAIT_REPLICAS": "1",
+        "MELDPUNT_PRIVACY_KEY_STORE_SENTINELS": st["redis_sentinels"],
+        "MELDPUNT_PRIVACY_KEY_STORE_MASTER_NAME": st["key_store_master_name"],
+    }
 
 
 def start_gateway(d, st, args, name, base, bin_dir, config_dir, taken):
@@ -1250,7 +1836,7 @@ def cmd_restart_service(args):
         try:
             if is_alive(rec):
                 terminate([rec], signal.SIGKILL if args.signal == "KILL" else signal.SIGTERM)
-            spawn(rec)
+            respawn(st, args.name, rec)
             save_state(d, st)
             wait_ready([(args.name, rec)])
         except (StackError, Interrupted, OSError) as e:
@@ -1279,13 +1865,23 @@ def cmd_signal_service(args):
 # Stop, status, env
 
 
-def ordered_names(st):
+def stop_stages(st):
+    """The recorded processes in the groups they stop in, one group after the other: services
+    first (so they can drain while Kafka and Redis are still there), then the infra: in a cluster
+    the sinks, the Sentinels (so they start no failover while the rest stops), the replicas, the
+    primaries and the Kafka nodes."""
     procs = st.get("processes", {})
     services = [n for n in reversed(START_ORDER) if n in procs]
-    infra = [n for n in ("webhook_sink", "smtp_sink", "kafka", "key_store", "redis")
-             if n in procs]
-    others = [n for n in procs if n not in services and n not in infra]
-    return services + others, infra
+    if st.get("cluster"):
+        infra = [["webhook_sink", "smtp_sink"], list(reversed(SENTINELS)),
+                 list(reversed(REDIS_REPLICAS)), list(reversed(REDIS_PRIMARIES)),
+                 list(reversed(KAFKA_NODES))]
+    else:
+        infra = [["webhook_sink", "smtp_sink", "kafka", "key_store", "redis"]]
+    infra = [[n for n in group if n in procs] for group in infra]
+    known = set(services).union(*infra)
+    others = [n for n in procs if n not in known]
+    return [services + others] + infra
 
 
 def cmd_stop(args):
@@ -1296,10 +1892,9 @@ def cmd_stop(args):
     with state_lock(d):
         st = load_state(d)
         if st:
-            first, then = ordered_names(st)
-            running = [n for n in first + then if is_alive(st["processes"][n])]
-            # Services first, so they can drain while Kafka and Redis are still there.
-            for group in (first, then):
+            stages = stop_stages(st)
+            running = [n for group in stages for n in group if is_alive(st["processes"][n])]
+            for group in stages:
                 stop_records(d, st, group)
             if running:
                 say("stopped %s" % ", ".join(running))
@@ -1308,7 +1903,7 @@ def cmd_stop(args):
         else:
             say("nothing to stop in %s" % d)
     if getattr(args, "wipe", False):
-        for sub in ("redis", "key-store", "kafka", "mail", "webhooks", "logs"):
+        for sub in ["redis", "key-store", "kafka", "mail", "webhooks", "logs"] + CLUSTER_DIRS:
             shutil.rmtree(os.path.join(d, sub), ignore_errors=True)
         for f in ("stack.json", "stack.json.tmp", ".lock"):
             with contextlib.suppress(FileNotFoundError):
@@ -1325,9 +1920,10 @@ def cmd_status(args):
     if not st or not st.get("processes"):
         print("no stack in %s" % d)
         return 3
-    first, then = ordered_names(st)
     all_alive = True
-    for name in list(reversed(then)) + list(reversed(first)):
+    names = list(reversed([n for group in stop_stages(st) for n in group]))
+    w = max([15] + [len(n) for n in names])
+    for name in names:
         rec = st["processes"][name]
         alive = is_alive(rec)
         all_alive = all_alive and alive
@@ -1336,9 +1932,23 @@ def cmd_status(args):
         if svc:
             endpoint = ("http %s admin %s" % (svc["http"], svc["admin"]) if svc.get("http")
                         else "grpc %s admin %s" % (svc["grpc"], svc["admin"]))
-        print("%-15s %-8s %-6s %s" % (name, rec.get("pid") or "-", "alive" if alive else "dead",
-                                      endpoint))
+        if alive and st.get("cluster") and redis_group_of(name):
+            endpoint += redis_role(rec)
+        print("%-*s %-8s %-6s %s" % (w, name, rec.get("pid") or "-",
+                                     "alive" if alive else "dead", endpoint))
     return 0 if all_alive else 3
+
+
+def redis_role(rec):
+    """ " master" or " replica of <address> (link up|down)" for a running Redis node."""
+    try:
+        info = redis_info(rec["ready"]["port"], "replication", timeout=0.5)
+    except (OSError, ValueError):
+        return ""
+    if info.get("role") == "slave":
+        return " replica of %s:%s (link %s)" % (info.get("master_host"), info.get("master_port"),
+                                                 info.get("master_link_status"))
+    return " " + info.get("role", "")
 
 
 def cmd_env(args):
@@ -1355,6 +1965,11 @@ def cmd_env(args):
                  ("MELDPUNT_SMTP_DIR", st.get("smtp_dir")),
                  ("MELDPUNT_WEBHOOK_BASE_URL", st.get("webhook")),
                  ("MELDPUNT_WEBHOOK_DIR", st.get("webhook_dir"))]
+        if st.get("cluster"):
+            pairs += [("MELDPUNT_REDIS_SENTINELS", st.get("redis_sentinels")),
+                      ("MELDPUNT_REDIS_MASTER_NAME", st.get("redis_master_name")),
+                      ("MELDPUNT_PRIVACY_KEY_STORE_SENTINELS", st.get("redis_sentinels")),
+                      ("MELDPUNT_PRIVACY_KEY_STORE_MASTER_NAME", st.get("key_store_master_name"))]
         sec = st.get("kafka_security")
         if sec:
             # How to reach the secured broker; the principal (kafka.sasl.username and
@@ -1387,7 +2002,18 @@ def main(argv):
     p.add_argument("--redis-port", type=int, default=0)
     p.add_argument("--key-store-port", type=int, default=0,
                    help="port of the key store's Redis (0: a free one)")
-    p.add_argument("--kafka-port", type=int, default=0)
+    p.add_argument("--kafka-port", type=int, default=0,
+                   help="the broker's port; with --cluster kafka1's, kafka2 and kafka3 on the "
+                        "next two")
+    p.add_argument("--cluster", action="store_true",
+                   help="the production shape: three Kafka nodes (replication factor 3, min ISR "
+                        "2), Redis and the key store each with a replica, three Sentinels")
+    p.add_argument("--redis-replica-port", type=int, default=0,
+                   help="with --cluster: port of the derived-state Redis's replica")
+    p.add_argument("--key-store-replica-port", type=int, default=0,
+                   help="with --cluster: port of the key store's replica")
+    p.add_argument("--sentinel-port", type=int, default=0,
+                   help="with --cluster: sentinel1's port, sentinel2 and sentinel3 on the next two")
     p.add_argument("--smtp-port", type=int, default=0)
     p.add_argument("--webhook-port", type=int, default=0)
     p.add_argument("--kafka-cache", help="folder with the Kafka jars (default: tools/setup's)")
@@ -1429,7 +2055,9 @@ def main(argv):
                              ("restart-service", cmd_restart_service,
                               "stop (if running) and start one process as recorded")):
         p = add(name, func, text)
-        p.add_argument("--name", required=True, help="a service or redis/kafka/smtp_sink/webhook_sink")
+        p.add_argument("--name", required=True,
+                       help="a service or redis/key_store/kafka/smtp_sink/webhook_sink; in a "
+                            "cluster also redis_replica/key_store_replica/sentinel1-3/kafka1-3")
         p.add_argument("--signal", choices=["TERM", "KILL"], default="TERM")
 
     p = add("stop", cmd_stop, "stop everything in the state folder")

@@ -6,9 +6,14 @@ OK), injects the scenario's faults through tests/harness/stack.py while the load
 everything back, then runs `meldpunt-chaos verify` on that scenario's ledger and prints one row
 of the table. Exit status 0 when every scenario passed, 1 when one did not, 2 on bad usage.
 
-    tools/chaos/chaos.py run [--short] [--scenarios a,b] [--state-dir D] [--bin-dir B]
-                             [--config-dir C]
+    tools/chaos/chaos.py run [--short] [--cluster] [--scenarios a,b] [--state-dir D]
+                             [--bin-dir B] [--config-dir C]
     tools/chaos/chaos.py list
+
+With --cluster the stack has the production shape (three Kafka nodes, Redis with a replica and
+three Sentinels: stack.py start-infra --cluster) and the scenarios are the cluster's. The run
+then takes place in a network namespace of its own (unshare --net, its loopback only), where the
+partition scenario may change iptables without touching the machine's.
 """
 import argparse
 import json
@@ -20,7 +25,8 @@ import time
 
 TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(TOOLS_DIR))
-STACK = [sys.executable, os.path.join(REPO_ROOT, "tests", "harness", "stack.py")]
+HARNESS_DIR = os.path.join(REPO_ROOT, "tests", "harness")
+STACK = [sys.executable, os.path.join(HARNESS_DIR, "stack.py")]
 CONFIG_DIR = os.path.join(TOOLS_DIR, "config")
 SERVICES = ["intake", "routing", "deadline_watch", "notification"]
 CASE_TOPIC = "meldpunt.case-events.v1"
@@ -41,6 +47,7 @@ class Run:
 
     def __init__(self, args):
         self.short = args.short
+        self.cluster = getattr(args, "cluster", False)
         self.state_dir = os.path.abspath(args.state_dir)
         self.bin_dir = os.path.abspath(args.bin_dir)
         self.config_dir = os.path.abspath(args.config_dir)
@@ -68,7 +75,7 @@ class Run:
 
     def start(self):
         say("starting a fresh stack in %s" % self.state_dir)
-        self.stack("start-infra", "--fresh", "--quiet")
+        self.stack("start-infra", "--fresh", "--quiet", *(["--cluster"] if self.cluster else []))
         self.stack("start-services", "--bin-dir", self.bin_dir, "--config-dir", self.config_dir,
                    "--cwd", REPO_ROOT, "--quiet")
 
@@ -134,11 +141,12 @@ class Run:
         return os.path.join(self.state_dir, "ledgers", name + ".injected.jsonl")
 
     def scenario(self, name, fault, rate, seconds, settle, allow_dead_letter=False,
-                 fault_after=5, injected=False, undecodable=False):
+                 fault_after=5, injected=False, undecodable=False, check=None):
         """`injected`: the fault wrote injected_ledger(name), every case of which must be
         dead-lettered by notification; `undecodable`: every service that consumes the case log
         must dead-letter each undecodable record written during the scenario. Any other case-event
-        dead letter of the scenario fails it."""
+        dead letter of the scenario fails it. `check(ledger lines, load summary)`: the scenario's
+        own rules, a list of failures (empty when they hold)."""
         say("scenario %s: %d cases/s for %ds" % (name, rate, seconds))
         self.events = []
         self.t0 = time.monotonic()
@@ -192,6 +200,14 @@ class Run:
         except (ValueError, IndexError):
             result = {"passed": False, "failures": [p.stderr.strip()[-500:]]}
         self.mark("verified")
+        if check is not None:
+            lines = []
+            if os.path.exists(ledger):
+                with open(ledger) as f:
+                    lines = [json.loads(x) for x in f if x.strip()]
+            for failure in check(lines, summary):
+                result["passed"] = False
+                result.setdefault("failures", []).append(failure)
         if error:
             result["passed"] = False
             result.setdefault("failures", []).insert(0, "fault: " + error)
@@ -420,14 +436,262 @@ SCENARIOS = [
 SHORT = ["kill-services", "poison-record"]
 
 
+# ---------------------------------------------------------------------------------------------
+# The cluster's scenarios (--cluster): three Kafka nodes (kafka1..3, each broker and controller),
+# replication factor 3 and min.insync.replicas 2; Redis primary, replica and three Sentinels.
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def harness():
+    """tests/harness/stack.py as a module (where the Kafka jars and Java are)."""
+    sys.path.insert(0, HARNESS_DIR)
+    import stack  # noqa: E402
+    return stack
+
+
+def kafka_view(run):
+    """The quorum's leader and each case-log partition's leader and ISR (KafkaCluster.java)."""
+    h = harness()
+    cmd = [h.find_java(), "-Xmx256m", "-cp", os.path.join(h.default_kafka_cache(), "*"),
+           os.path.join(TOOLS_DIR, "KafkaCluster.java"), run.state()["kafka"], CASE_TOPIC]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    if p.returncode != 0:
+        raise Fault("the cluster did not describe itself: %s" % p.stderr.strip()[-500:])
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def partition_leader(run, partition=0):
+    return kafka_view(run)["partitions"]["%s/%d" % (CASE_TOPIC, partition)]["leader"]
+
+
+def wait_isr_full(run, timeout=180):
+    """Until every partition of the case log has a leader and all three replicas in sync."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            view = kafka_view(run)
+            if view["partitions"] and all(p["leader"] >= 0 and len(p["isr"]) == 3
+                                          for p in view["partitions"].values()):
+                run.mark("every partition's ISR full again")
+                return view
+        except Fault:
+            pass
+        if time.monotonic() > end:
+            raise Fault("the case log's ISR was not full within %ds" % timeout)
+        time.sleep(2)
+
+
+def redis_primary(run):
+    """The stack's process name of the Redis primary the Sentinels name now."""
+    st = run.state()
+    for sentinel in st["redis_sentinels"].split(","):
+        host, port = sentinel.rsplit(":", 1)
+        p = subprocess.run(["redis-cli", "-h", host, "-p", port, "SENTINEL",
+                            "get-master-addr-by-name", st["redis_master_name"]],
+                           capture_output=True, text=True, timeout=10)
+        parts = p.stdout.split()
+        if p.returncode == 0 and len(parts) == 2:
+            address = "%s:%s" % (parts[0], parts[1])
+            for name in ("redis", "redis_replica"):
+                if st["processes"].get(name, {}).get("endpoint") == address:
+                    return name
+    raise Fault("no sentinel named the Redis primary")
+
+
+def c_leader_kill(run, short):
+    def fault():
+        leader = partition_leader(run)
+        run.kill("kafka%d" % leader, down_for=10)
+        wait_isr_full(run)
+    return run.scenario("leader-kill", fault, rate=10, seconds=45, settle=180)
+
+
+def c_two_brokers_down(run, short):
+    window = {}
+
+    def fault():
+        leader = partition_leader(run)
+        victims = [leader] + [n for n in (1, 2, 3) if n != leader][:1]
+        for n in victims:
+            run.stack("stop-service", "--name", "kafka%d" % n, "--signal", "KILL")
+        window["down_ms"] = now_ms()
+        run.mark("kill -9 kafka%d and kafka%d (the leader of partition 0 among them)"
+                 % tuple(victims))
+        time.sleep(25)
+        window["up_ms"] = now_ms()
+        for n in victims:
+            run.stack("restart-service", "--name", "kafka%d" % n)
+            run.mark("kafka%d back" % n)
+        wait_isr_full(run)
+
+    def check(lines, summary):
+        # An OK needs the record on two brokers: none can be answered while one broker runs (a
+        # second of grace for answers already on their way at the kill).
+        if "down_ms" not in window:
+            return ["the brokers were not stopped"]
+        inside = [l for l in lines
+                  if window["down_ms"] + 1000 < l["ok_ms"] < window.get("up_ms", now_ms())]
+        failures = []
+        if inside:
+            failures.append("%d submissions answered OK while two of three brokers were down "
+                            "(first: %s)" % (len(inside), inside[0]["key"]))
+        if not summary.get("errors", {}).get("14"):
+            failures.append("no submission was answered UNAVAILABLE while two brokers were down "
+                            "(errors: %s)" % json.dumps(summary.get("errors", {})))
+        return failures
+    return run.scenario("two-brokers-down", fault, rate=10, seconds=60, settle=240, check=check)
+
+
+def c_controller_failover(run, short):
+    def fault():
+        controller = kafka_view(run)["controller"]
+        run.stack("stop-service", "--name", "kafka%d" % controller, "--signal", "KILL")
+        run.mark("kill -9 kafka%d, the active controller" % controller)
+        end = time.monotonic() + 60
+        while True:
+            try:
+                now = kafka_view(run)["controller"]
+                if now not in (-1, controller):
+                    run.mark("kafka%d is the controller" % now)
+                    break
+            except Fault:
+                pass
+            if time.monotonic() > end:
+                raise Fault("no new controller within 60 s")
+            time.sleep(1)
+        time.sleep(5)
+        run.stack("restart-service", "--name", "kafka%d" % controller)
+        run.mark("kafka%d back" % controller)
+        wait_isr_full(run)
+    return run.scenario("controller-failover", fault, rate=10, seconds=45, settle=180)
+
+
+def c_rolling_restart(run, short):
+    def fault():
+        for n in (1, 2, 3):
+            run.stack("restart-service", "--name", "kafka%d" % n, "--signal", "TERM")
+            run.mark("kafka%d restarted (SIGTERM)" % n)
+            wait_isr_full(run)
+    return run.scenario("rolling-restart", fault, rate=10, seconds=75, settle=180)
+
+
+def c_redis_failover(run, short):
+    def fault():
+        primary = redis_primary(run)
+        run.stack("stop-service", "--name", primary, "--signal", "KILL")
+        run.mark("kill -9 %s, the Redis primary" % primary)
+        end = time.monotonic() + 60
+        while True:
+            try:
+                if redis_primary(run) != primary:
+                    break
+            except Fault:
+                pass
+            if time.monotonic() > end:
+                raise Fault("the sentinels named no new primary within 60 s")
+            time.sleep(0.5)
+        run.mark("the sentinels promoted %s" % redis_primary(run))
+        time.sleep(5)
+        run.stack("restart-service", "--name", primary)
+        run.mark("%s back, as a replica" % primary)
+    return run.scenario("redis-failover", fault, rate=10, seconds=50, settle=180)
+
+
+CGROUP_ROOT = "/sys/fs/cgroup/unified"
+
+
+def listening_ports(pid_list):
+    """The TCP ports the processes listen on (ss -ltnp)."""
+    p = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True)
+    ports = set()
+    for line in p.stdout.splitlines():
+        if any("pid=%d," % pid in line for pid in pid_list):
+            ports.add(int(line.split()[3].rsplit(":", 1)[1]))
+    return sorted(ports)
+
+
+def iptables(*argv):
+    subprocess.run(["iptables"] + list(argv), check=True, capture_output=True, text=True)
+
+
+def c_broker_isolated(run, short):
+    def fault():
+        if not os.environ.get("MELDPUNT_CHAOS_NETNS"):
+            raise Fault("needs the run's own network namespace (chaos.py run --cluster)")
+        leader = partition_leader(run)
+        name = "kafka%d" % leader
+        pid = run.state()["processes"][name]["pid"]
+        pids = [int(x) for x in subprocess.run(["pgrep", "-s", str(pid)], capture_output=True,
+                                               text=True).stdout.split()] or [pid]
+        ports = listening_ports(pids)
+        if not ports:
+            raise Fault("%s listens on no port" % name)
+        # Everything the broker sends is dropped (its processes in a cgroup of their own, matched
+        # on OUTPUT), and everything sent to its ports: cut off from the other nodes and the
+        # clients alike, while it keeps running and believes itself the leader.
+        group = "meldpunt-chaos-" + name
+        path = os.path.join(CGROUP_ROOT, group)
+        os.makedirs(path, exist_ok=True)
+        for p in pids:
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write(str(p))
+        rules = [["OUTPUT", "-m", "cgroup", "--path", group, "-j", "DROP"]]
+        rules += [["INPUT", "-p", "tcp", "--dport", str(port), "-j", "DROP"] for port in ports]
+        try:
+            for rule in rules:
+                iptables("-A", *rule)
+            run.mark("%s (leader of partition 0) cut off: ports %s" % (name, ports))
+            time.sleep(30)
+        finally:
+            for rule in rules:
+                subprocess.run(["iptables", "-D"] + rule, capture_output=True)
+            for p in pids:
+                try:
+                    with open(os.path.join(CGROUP_ROOT, "cgroup.procs"), "w") as f:
+                        f.write(str(p))
+                except OSError:
+                    pass
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+        run.mark("%s connected again" % name)
+        wait_isr_full(run)
+    return run.scenario("broker-isolated", fault, rate=10, seconds=60, settle=240)
+
+
+CLUSTER_SCENARIOS = [
+    ("leader-kill", "kill -9 of the case log's partition-0 leader, back after 10 s",
+     c_leader_kill),
+    ("two-brokers-down", "kill -9 of two of three brokers for 25 s: UNAVAILABLE, never OK; "
+     "every OK survives", c_two_brokers_down),
+    ("controller-failover", "kill -9 of the active KRaft controller, back once another leads",
+     c_controller_failover),
+    ("rolling-restart", "SIGTERM and restart of each broker in turn, each once the ISR is full",
+     c_rolling_restart),
+    ("redis-failover", "kill -9 of the Redis primary; the Sentinels promote the replica; the old "
+     "primary back as a replica", c_redis_failover),
+    ("broker-isolated", "the partition-0 leader cut off from everyone by iptables for 30 s "
+     "(in the run's own network namespace)", c_broker_isolated),
+]
+CLUSTER_SHORT = ["leader-kill"]
+
+
 def main(argv):
     parser = argparse.ArgumentParser(prog="chaos.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run scenarios on a fresh stack of their own")
     p.add_argument("--short", action="store_true",
                    help="the test command's version: %s, shorter" % ", ".join(SHORT))
+    p.add_argument("--cluster", action="store_true",
+                   help="the production shape (stack.py start-infra --cluster) and its scenarios, "
+                        "in a network namespace of the run's own")
     p.add_argument("--scenarios", help="comma-separated names (default: all, or the short set)")
-    p.add_argument("--state-dir", default=os.path.join(REPO_ROOT, "build", "chaos-stack"))
+    p.add_argument("--state-dir",
+                   help="the stack's folder (default: build/chaos-stack, with --cluster "
+                        "build/chaos-cluster)")
     p.add_argument("--bin-dir", default=os.path.join(REPO_ROOT, "build"))
     p.add_argument("--config-dir", default=CONFIG_DIR,
                    help="the services' configuration files (default: tools/chaos/config)")
@@ -436,12 +700,30 @@ def main(argv):
     sub.add_parser("list", help="the scenarios")
     args = parser.parse_args(argv)
     if args.command == "list":
-        for name, text, _ in SCENARIOS:
-            print("%-18s %s%s" % (name, text, "  [short]" if name in SHORT else ""))
+        for title, scenarios, short in (("one node", SCENARIOS, SHORT),
+                                        ("--cluster", CLUSTER_SCENARIOS, CLUSTER_SHORT)):
+            print("%s:" % title)
+            for name, text, _ in scenarios:
+                print("  %-20s %s%s" % (name, text, "  [short]" if name in short else ""))
         return 0
-    by_name = {n: f for n, _, f in SCENARIOS}
+    if args.cluster and not os.environ.get("MELDPUNT_CHAOS_NETNS"):
+        # Again, inside a network namespace of its own with only its loopback up: the stack, the
+        # load and the verifier all live there, and iptables rules stay there.
+        env = dict(os.environ, MELDPUNT_CHAOS_NETNS="1")
+        inner = [sys.executable, os.path.abspath(__file__)] + argv
+        cmd = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+        return subprocess.call(cmd + inner, env=env)
+    if args.cluster:
+        # A submission that cannot reach two in-sync replicas answers UNAVAILABLE within 5 s,
+        # before the load's 10 s call deadline.
+        os.environ.setdefault("MELDPUNT_KAFKA_PRODUCE_TIMEOUT", "5s")
+    if not args.state_dir:
+        args.state_dir = os.path.join(REPO_ROOT, "build",
+                                      "chaos-cluster" if args.cluster else "chaos-stack")
+    scenarios, short = (CLUSTER_SCENARIOS, CLUSTER_SHORT) if args.cluster else (SCENARIOS, SHORT)
+    by_name = {n: f for n, _, f in scenarios}
     names = (args.scenarios.split(",") if args.scenarios
-             else SHORT if args.short else [n for n, _, _ in SCENARIOS])
+             else short if args.short else [n for n, _, _ in scenarios])
     unknown = [n for n in names if n not in by_name]
     if unknown:
         print("chaos.py: unknown scenario(s): %s (see chaos.py list)" % ", ".join(unknown),
