@@ -203,18 +203,35 @@ absl::StatusOr<int> Consumer::PartitionCount(const std::string& topic, absl::Dur
   std::unique_ptr<RdKafka::Topic> handle(
       RdKafka::Topic::create(consumer_.get(), topic, nullptr, error));
   if (!handle) return absl::InvalidArgumentError(absl::StrCat("kafka topic ", topic, ": ", error));
-  RdKafka::Metadata* raw = nullptr;
-  RdKafka::ErrorCode err = consumer_->metadata(
-      false, handle.get(), &raw, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
-  std::unique_ptr<RdKafka::Metadata> metadata(raw);
-  if (err != RdKafka::ERR_NO_ERROR) return ToStatus(err, absl::StrCat("metadata of ", topic));
-  for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
-    if (t->topic() != topic) continue;
-    if (t->err() != RdKafka::ERR_NO_ERROR)
-      return ToStatus(t->err(), absl::StrCat("metadata of ", topic));
-    return static_cast<int>(t->partitions()->size());
+  // A topic created a moment ago may not be known yet to the broker asked (its metadata reaches
+  // the brokers of a cluster one by one): asked again until `timeout`.
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    RdKafka::Metadata* raw = nullptr;
+    const absl::Duration left = std::max(deadline - absl::Now(), absl::Milliseconds(100));
+    RdKafka::ErrorCode err = consumer_->metadata(false, handle.get(), &raw,
+                                                 static_cast<int>(absl::ToInt64Milliseconds(left)));
+    std::unique_ptr<RdKafka::Metadata> metadata(raw);
+    if (err != RdKafka::ERR_NO_ERROR) return ToStatus(err, absl::StrCat("metadata of ", topic));
+    RdKafka::ErrorCode topic_error = RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
+    int partitions = 0;
+    for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
+      if (t->topic() != topic) continue;
+      topic_error = t->err();
+      partitions = static_cast<int>(t->partitions()->size());
+    }
+    if (topic_error == RdKafka::ERR_NO_ERROR && partitions > 0) return partitions;
+    const bool unknown = topic_error == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART ||
+                         topic_error == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
+                         topic_error == RdKafka::ERR_NO_ERROR;
+    if (!unknown || absl::Now() >= deadline) {
+      if (topic_error == RdKafka::ERR_NO_ERROR) {
+        return absl::NotFoundError(absl::StrCat("kafka topic ", topic, " not found"));
+      }
+      return ToStatus(topic_error, absl::StrCat("metadata of ", topic));
+    }
+    absl::SleepFor(absl::Milliseconds(200));
   }
-  return absl::NotFoundError(absl::StrCat("kafka topic ", topic, " not found"));
 }
 
 absl::StatusOr<int64_t> Consumer::HighWatermark(const std::string& topic, int32_t partition,
@@ -228,10 +245,22 @@ absl::StatusOr<std::pair<int64_t, int64_t>> Consumer::Watermarks(const std::stri
                                                                  absl::Duration timeout) {
   int64_t low = 0;
   int64_t high = 0;
-  RdKafka::ErrorCode err = consumer_->query_watermark_offsets(
-      topic, partition, &low, &high, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
-  if (err != RdKafka::ERR_NO_ERROR) return ToStatus(err, absl::StrCat("watermarks of ", topic));
-  return std::make_pair(low, high);
+  // As in PartitionCount: a topic or leader the broker asked does not know yet (a topic created
+  // a moment ago, a leader moving) is asked again until `timeout`.
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    const absl::Duration left = std::max(deadline - absl::Now(), absl::Milliseconds(100));
+    RdKafka::ErrorCode err = consumer_->query_watermark_offsets(
+        topic, partition, &low, &high, static_cast<int>(absl::ToInt64Milliseconds(left)));
+    if (err == RdKafka::ERR_NO_ERROR) return std::make_pair(low, high);
+    const bool passing = err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART ||
+                         err == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
+                         err == RdKafka::ERR_NOT_LEADER_FOR_PARTITION;
+    if (!passing || absl::Now() >= deadline) {
+      return ToStatus(err, absl::StrCat("watermarks of ", topic));
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
 }
 
 void Consumer::Hold(std::vector<TopicPartition> partitions) {

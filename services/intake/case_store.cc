@@ -560,6 +560,11 @@ absl::StatusOr<bool> RedisCaseStore::Intact() {
 
 absl::Status RedisCaseStore::MarkIntact() { return redis::SetMarker(redis_, "mp:intake:intact"); }
 
+absl::Status RedisCaseStore::ForgetIntact() {
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"DEL", "mp:intake:intact"}));
+  return redis::ReplyStatus(reply);
+}
+
 absl::StatusOr<bool> RedisCaseStore::MarkIntactIfLocked(const std::string& owner) {
   return redis::SetMarkerIfLocked(redis_, "mp:intake:intact", "mp:intake:rebuilding", owner);
 }

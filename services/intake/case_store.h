@@ -136,6 +136,8 @@ class ProjectionMarks : public service::RebuildLock {
   virtual absl::StatusOr<bool> Intact() = 0;
   // Sets the marker only while `owner` holds the rebuild lock; false when it no longer does.
   virtual absl::StatusOr<bool> MarkIntactIfLocked(const std::string& owner) = 0;
+  // Takes the marker away (a rebuild starting): every replica's live fold holds until it is back.
+  virtual absl::Status ForgetIntact() = 0;
 };
 
 class RedisCaseStore final : public CaseStore, public ProjectionMarks {
@@ -176,6 +178,7 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
   absl::Status MarkIntact();
   // MarkIntact, only while `owner` holds the rebuild lock (false otherwise).
   absl::StatusOr<bool> MarkIntactIfLocked(const std::string& owner) override;
+  absl::Status ForgetIntact() override;
   // One rebuild at a time over all replicas (mp:intake:rebuilding, expires after `ttl`).
   absl::StatusOr<bool> TryLockRebuild(const std::string& owner, absl::Duration ttl) override;
   absl::Status UnlockRebuild(const std::string& owner) override;

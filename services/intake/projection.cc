@@ -96,11 +96,14 @@ absl::StatusOr<v1::RebuildProjectionResponse> ProjectionRebuild::Rebuild() {
   // One replica at a time: a second clear in the middle of the first one's replay would wipe
   // what it folded after the first one marked the projection complete.
   ASSIGN_OR_RETURN(service::RebuildGuard::Held held, guard_.Enter("the projection", &marks_));
-  // Every replica's live fold sees the marker gone within 100 ms (ProjectionFold) and holds:
-  // only then is the projection cleared.
-  if (absl::StatusOr<bool> intact = marks_.Intact(); !intact.ok() || !*intact) {
-    absl::SleepFor(options_.settle);
-  }
+  // The rebuild is every replica's, not only this one's: the marker goes first (an operator's
+  // rebuild finds it set), every replica's live fold sees it gone within 100 ms (ProjectionFold)
+  // and holds its records in place until the marker is back; only then is the projection
+  // cleared. A replica folding on would move a case's offset past events the replay has yet to
+  // fold, which the replay would then drop as repeats.
+  ASSIGN_OR_RETURN(const bool intact, marks_.Intact());
+  if (intact) RETURN_IF_ERROR(marks_.ForgetIntact());
+  absl::SleepFor(options_.settle);
   // Until it is done, a case the projection does not hold is "retry", not NOT_FOUND
   // (IntakeOptions::rebuilding): a submission answered from its event may not be folded yet, and
   // its reference claim (the evidence of it) went with the clear or the loss being repaired.

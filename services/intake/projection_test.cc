@@ -230,6 +230,43 @@ TEST_F(ProjectionTest, TheRebuildClearsAndFoldsTheLogInRunsRestartingTheConsumer
   EXPECT_EQ(index_.due_by_case.size(), 2u) << "retention tracked by the rebuild's fold";
 }
 
+TEST_F(ProjectionTest, AnOperatorsRebuildHoldsEveryReplicasLiveFoldBeforeItClears) {
+  // The projection is complete (the marker set) when an operator asks for a rebuild on this
+  // replica. Another replica's live fold (same Redis marks, no rebuild of its own) must hold from
+  // before the clear until the marker is back.
+  testing::MemoryStore other_store;
+  FoldWatch other_watch;
+  ProjectionFold other(other_store, marks_, other_watch, retention_, metrics_, clock_,
+                       [] { return false; });
+  log = {testing::Submitted("c1", kAt)};
+  first_end = 1;
+  marks_.intact = true;
+  bool held_at_replay = false;
+  rebuild_.SetHookForTest([&](const std::string&) {
+    EXPECT_FALSE(marks_.intact) << "the marker went before the clear";
+    EXPECT_EQ(store_.clears, 1);
+    clock_.Advance(absl::Milliseconds(100));  // past the other replica's cached answer
+    absl::Status error;
+    held_at_replay = HandBatch([&](events::Batch& b) { other.FoldLive(b); },
+                               {testing::Submitted("c9", kAt)}, 0, &error)
+                         .has_value() &&
+                     absl::IsUnavailable(error);
+  });
+  absl::StatusOr<v1::RebuildProjectionResponse> rebuilt = rebuild_.Rebuild();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(marks_.forgotten, 1);
+  EXPECT_TRUE(held_at_replay) << "the other replica folded during the rebuild";
+  EXPECT_TRUE(other_store.cases.empty());
+  EXPECT_TRUE(marks_.intact) << "the marker is back at the end";
+  // And the other replica folds again once it sees the marker.
+  clock_.Advance(absl::Milliseconds(100));
+  absl::Status error;
+  EXPECT_FALSE(HandBatch([&](events::Batch& b) { other.FoldLive(b); },
+                         {testing::Submitted("c9", kAt)}, 0, &error)
+                   .has_value())
+      << error;
+}
+
 TEST_F(ProjectionTest, AFailedRunIsFoldedAgainAndCountsItsCasesOnce) {
   // The replay hands a failed run's rest again (ReplayCaseLog does): a run that failed at its
   // second event counted only its first.

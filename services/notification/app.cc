@@ -155,7 +155,10 @@ absl::Status NotificationApp::StartSteps() {
   ASSIGN_OR_RETURN(auto consumer,
                    service::MakeCaseEventConsumer(config_, config_.consumer_group,
                                                   "meldpunt-notification", assignment_.get()));
-  auto handler = [this](const events::Envelope& e, const kafka::Record& r) {
+  gate_ = std::make_unique<OutboxGate>(*marks_, clock_);
+  auto handler = [this](const events::Envelope& e, const kafka::Record& r) -> absl::Status {
+    // Every replica waits while the outbox is being rebuilt (OutboxGate).
+    RETURN_IF_ERROR(gate_->Open());
     return logic_->Handle(e, r.partition);
   };
   case_dead_letters_ = service::MakeDeadLetters(config_, *security_.guard, *producer_,

@@ -79,6 +79,7 @@ class NotificationApp {
   std::unique_ptr<RedisOutboxMarks> marks_;
   std::unique_ptr<NotificationLogic> logic_;
   std::unique_ptr<OutboxRebuild> outbox_rebuild_;
+  std::unique_ptr<OutboxGate> gate_;
   std::unique_ptr<Senders> senders_;
   std::unique_ptr<SenderAssignment> assignment_;  // the consumer's listener: outlives it
   // Case events it could not handle (meldpunt.case-events.dlq.v1); outlives the consumer.

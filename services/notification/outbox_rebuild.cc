@@ -1,6 +1,7 @@
 #include "services/notification/outbox_rebuild.h"
 
 #include "libs/observability/log.h"
+#include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::notification {
@@ -18,6 +19,17 @@ absl::StatusOr<bool> RedisOutboxMarks::Intact() { return redis::HasMarker(redis_
 
 absl::StatusOr<bool> RedisOutboxMarks::MarkIntactIfLocked(const std::string& owner) {
   return redis::SetMarkerIfLocked(redis_, kIntactKey, kRebuildLockKey, owner);
+}
+
+absl::Status OutboxGate::Open() {
+  const int64_t now = absl::ToUnixMillis(clock_.Now());
+  if (now - checked_ms_.load() >= 100) {
+    absl::StatusOr<bool> intact = marks_.Intact();
+    intact_ = intact.ok() && *intact;
+    checked_ms_ = now;
+  }
+  if (intact_.load()) return absl::OkStatus();
+  return status::InPlace(absl::UnavailableError(kWaitingText));
 }
 
 absl::StatusOr<v1::RebuildDeliveriesResponse> OutboxRebuild::Rebuild() {

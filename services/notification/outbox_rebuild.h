@@ -18,12 +18,15 @@
 // Owns one thread, the watcher.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "libs/clock/clock.h"
 #include "libs/redis/redis.h"
 #include "libs/service/rebuild_guard.h"
 #include "libs/service/replay.h"
@@ -56,6 +59,28 @@ class RedisOutboxMarks final : public OutboxMarks {
 
  private:
   redis::Client& redis_;
+};
+
+// The live consumer's gate, on every replica: while the outbox is not known to be complete (the
+// marker gone: Redis lost it, and a rebuild on some replica replays the log), live events wait in
+// place. An event of a case whose submission the replay has not restored yet would find no one to
+// write to and be passed over, and the replay reads only up to the end it saw at its start.
+// Redis is asked at most every 100 ms. Thread-safe.
+class OutboxGate {
+ public:
+  static constexpr char kWaitingText[] =
+      "the outbox is being rebuilt from the log; live events wait for it";
+
+  OutboxGate(OutboxMarks& marks, const clock::Clock& clock) : marks_(marks), clock_(clock) {}
+  // OK when the outbox is complete; UNAVAILABLE (retry in place) otherwise, or when Redis cannot
+  // say.
+  absl::Status Open();
+
+ private:
+  OutboxMarks& marks_;
+  const clock::Clock& clock_;
+  std::atomic<int64_t> checked_ms_{INT64_MIN / 2};
+  std::atomic<bool> intact_{false};
 };
 
 class OutboxRebuild {

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "libs/clock/clock.h"
+#include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
 #include "services/notification/testing/fakes.h"
 
@@ -212,6 +213,24 @@ TEST_F(OutboxRebuildTest, TheWatcherRebuildsOnlyWhenTheMarkerIsGone) {
   marks_.holder = "rebuild-of-another-replica";
   rebuild_.CheckOnce();
   EXPECT_EQ(replays_, 1);
+}
+
+TEST(OutboxGate, LiveEventsWaitInPlaceWhileTheOutboxIsNotKnownToBeComplete) {
+  FakeMarks marks;
+  clock::FakeClock clock(kAt);
+  OutboxGate gate(marks, clock);
+  EXPECT_TRUE(gate.Open().ok());
+  // Redis lost the outbox (or a rebuild elsewhere took the marker): asked again after 100 ms.
+  marks.intact = false;
+  EXPECT_TRUE(gate.Open().ok()) << "the answer of 100 ms ago";
+  clock.Advance(absl::Milliseconds(100));
+  absl::Status waiting = gate.Open();
+  EXPECT_TRUE(absl::IsUnavailable(waiting)) << waiting;
+  EXPECT_EQ(status::RetryOf(waiting), status::Retry::kInPlace);
+  EXPECT_EQ(waiting.message(), OutboxGate::kWaitingText);
+  marks.intact = true;
+  clock.Advance(absl::Milliseconds(100));
+  EXPECT_TRUE(gate.Open().ok());
 }
 
 TEST_F(OutboxRebuildTest, TheWatcherChecksAtOnceWhenStarted) {

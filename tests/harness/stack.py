@@ -1753,13 +1753,15 @@ def cluster_env(st):
     """What a service of a cluster stack is told on top of the one-node variables: all three
     brokers and replication factor 3 for the topics it creates, and the Sentinels that name each
     Redis master (MELDPUNT_REDIS_ADDRESS and MELDPUNT_PRIVACY_KEY_STORE_ADDRESS stay the first
-    primaries); a write to the derived state waits for one replica."""
+    primaries); a write to the derived state waits for one replica (unless the caller's
+    MELDPUNT_REDIS_WAIT_REPLICAS says otherwise)."""
     return {
         "MELDPUNT_KAFKA_BROKERS": st["kafka"],
         "MELDPUNT_KAFKA_REPLICATION_FACTOR": str(len(KAFKA_NODES)),
         "MELDPUNT_REDIS_SENTINELS": st["redis_sentinels"],
         "MELDPUNT_REDIS_MASTER_NAME": st["redis_master_name"],
-        "MELDPUNT_REDIS_WAIT_REPLICAS": "1",
+        # The caller may say otherwise (the chaos suite shows what happens without it).
+        "MELDPUNT_REDIS_WAIT_REPLICAS": os.environ.get("MELDPUNT_REDIS_WAIT_REPLICAS", "1"),
         "MELDPUNT_PRIVACY_KEY_STORE_SENTINELS": st["redis_sentinels"],
         "MELDPUNT_PRIVACY_KEY_STORE_MASTER_NAME": st["key_store_master_name"],
     }

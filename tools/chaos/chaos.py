@@ -599,6 +599,56 @@ def c_redis_failover(run, short):
     return run.scenario("redis-failover", fault, rate=10, seconds=50, settle=180)
 
 
+def replication_link_port(run, replica, primary):
+    """The local port of the replica's replication connection to the primary (ss -tnp)."""
+    st = run.state()
+    pid = st["processes"][replica]["pid"]
+    primary_port = st["processes"][primary]["endpoint"].rsplit(":", 1)[1]
+    p = subprocess.run(["ss", "-Htnp"], capture_output=True, text=True, check=True)
+    for line in p.stdout.splitlines():
+        cols = line.split()
+        if len(cols) >= 6 and "pid=%d," % pid in line and cols[4].endswith(":" + primary_port):
+            return int(cols[3].rsplit(":", 1)[1])
+    raise Fault("%s has no connection to %s" % (replica, primary))
+
+
+def c_redis_failover_behind(run, short):
+    def fault():
+        if not os.environ.get("MELDPUNT_CHAOS_NETNS"):
+            raise Fault("needs the run's own network namespace (chaos.py run --cluster)")
+        primary = redis_primary(run)
+        replica = "redis_replica" if primary == "redis" else "redis"
+        # Nothing of the primary's stream reaches the replica any more (dropped before its
+        # socket, so not even the kernel holds it): the services' writes of the next seconds are
+        # on the primary only, each answered OK by it.
+        rule = ["INPUT", "-p", "tcp", "--dport", str(replication_link_port(run, replica, primary)),
+                "-j", "DROP"]
+        iptables("-A", *rule)
+        try:
+            run.mark("the replication stream to %s cut" % replica)
+            time.sleep(4)
+            run.stack("stop-service", "--name", primary, "--signal", "KILL")
+            run.mark("kill -9 %s, the primary, with writes the replica never got" % primary)
+            # Cut until the promotion: the dead primary's kernel would still flush the rest.
+            end = time.monotonic() + 60
+            while True:
+                try:
+                    if redis_primary(run) == replica:
+                        break
+                except Fault:
+                    pass
+                if time.monotonic() > end:
+                    raise Fault("the sentinels did not promote %s within 60 s" % replica)
+                time.sleep(0.5)
+        finally:
+            subprocess.run(["iptables", "-D"] + rule, capture_output=True)
+        run.mark("the sentinels promoted %s: the writes it missed are gone" % replica)
+        time.sleep(5)
+        run.stack("restart-service", "--name", primary)
+        run.mark("%s back, as a replica" % primary)
+    return run.scenario("redis-failover-behind", fault, rate=10, seconds=50, settle=180)
+
+
 CGROUP_ROOT = "/sys/fs/cgroup/unified"
 
 
@@ -673,6 +723,10 @@ CLUSTER_SCENARIOS = [
      c_rolling_restart),
     ("redis-failover", "kill -9 of the Redis primary; the Sentinels promote the replica; the old "
      "primary back as a replica", c_redis_failover),
+    ("redis-failover-behind", "the replication stream to the Redis replica cut for 4 s, then the "
+     "primary killed: the promoted replica lacks the last writes, which the services must not "
+     "have committed", 
+     c_redis_failover_behind),
     ("broker-isolated", "the partition-0 leader cut off from everyone by iptables for 30 s "
      "(in the run's own network namespace)", c_broker_isolated),
 ]
@@ -688,6 +742,9 @@ def main(argv):
     p.add_argument("--cluster", action="store_true",
                    help="the production shape (stack.py start-infra --cluster) and its scenarios, "
                         "in a network namespace of the run's own")
+    p.add_argument("--redis-wait-replicas", type=int,
+                   help="with --cluster: the services' redis.wait_replicas (default 1; 0 shows "
+                        "what a failover loses without WAIT)")
     p.add_argument("--scenarios", help="comma-separated names (default: all, or the short set)")
     p.add_argument("--state-dir",
                    help="the stack's folder (default: build/chaos-stack, with --cluster "
@@ -717,6 +774,8 @@ def main(argv):
         # A submission that cannot reach two in-sync replicas answers UNAVAILABLE within 5 s,
         # before the load's 10 s call deadline.
         os.environ.setdefault("MELDPUNT_KAFKA_PRODUCE_TIMEOUT", "5s")
+        if args.redis_wait_replicas is not None:
+            os.environ["MELDPUNT_REDIS_WAIT_REPLICAS"] = str(args.redis_wait_replicas)
     if not args.state_dir:
         args.state_dir = os.path.join(REPO_ROOT, "build",
                                       "chaos-cluster" if args.cluster else "chaos-stack")

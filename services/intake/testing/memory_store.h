@@ -117,6 +117,12 @@ class MemoryMarks : public ProjectionMarks {
     if (!error.ok()) return error;
     return intact;
   }
+  absl::Status ForgetIntact() override {
+    if (!error.ok()) return error;
+    intact = false;
+    ++forgotten;
+    return absl::OkStatus();
+  }
   absl::StatusOr<bool> MarkIntactIfLocked(const std::string& owner) override {
     if (lose_lock) holder.clear();
     if (holder != owner) return false;
@@ -128,6 +134,7 @@ class MemoryMarks : public ProjectionMarks {
   bool intact = true;
   bool lose_lock = false;
   int intact_asked = 0;
+  int forgotten = 0;
   absl::Status error = absl::OkStatus();
 };
 
