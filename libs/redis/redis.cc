@@ -239,9 +239,13 @@ absl::StatusOr<std::vector<Reply>> Connection::Send(
 absl::Status Connection::WaitForReplicas() {
   if (options_.wait_replicas <= 0 || !unconfirmed_) return absl::OkStatus();
   if (context_ == nullptr) return status::InPlace(absl::UnavailableError("redis: not connected"));
-  ASSIGN_OR_RETURN(std::vector<Reply> replies,
-                   Send({{"WAIT", absl::StrCat(options_.wait_replicas),
-                          absl::StrCat(absl::ToInt64Milliseconds(options_.wait_timeout))}}));
+  // WAIT blocks for up to wait_timeout: the socket may take that long to answer, and more.
+  redisSetTimeout(context_, absl::ToTimeval(options_.command_timeout + options_.wait_timeout));
+  absl::StatusOr<std::vector<Reply>> waited =
+      Send({{"WAIT", absl::StrCat(options_.wait_replicas),
+             absl::StrCat(absl::ToInt64Milliseconds(options_.wait_timeout))}});
+  if (context_ != nullptr) redisSetTimeout(context_, absl::ToTimeval(options_.command_timeout));
+  ASSIGN_OR_RETURN(std::vector<Reply> replies, std::move(waited));
   RETURN_IF_ERROR(ReplyStatus(replies[0]));
   if (replies[0].integer < options_.wait_replicas) {
     return status::InPlace(absl::UnavailableError(absl::StrCat(

@@ -8,6 +8,7 @@
 //   {RedisTimerStore::ClaimScript()}));
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -16,6 +17,8 @@
 #include <grpcpp/security/server_credentials.h>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "libs/auth/auth.h"
 #include "libs/config/service_config.h"
 #include "libs/events/event_consumer.h"
@@ -90,10 +93,23 @@ class RedisDurability final : public events::Durability {
  public:
   explicit RedisDurability(redis::Client& redis) : redis_(redis) {}
   int64_t Mark() override { return redis_.DurabilityMark(); }
-  absl::Status Confirm(int64_t mark) override { return redis_.WaitForReplicas(mark); }
+  absl::Status Confirm(int64_t mark) override {
+    absl::Status confirmed = redis_.WaitForReplicas(mark);
+    if (!confirmed.ok()) last_failure_ms_ = absl::ToUnixMillis(absl::Now());
+    return confirmed;
+  }
+  // A confirmation failed within the last `window`: the loop is handling records again, and
+  // after a failover Redis may lack what they, and the records polled after them, wrote until the
+  // loop has folded them again (e.g. a case the intake answered from its event). The window
+  // covers the records after the redone ones, which are handled only once those are committed.
+  bool behind(absl::Duration window = absl::Seconds(10)) const {
+    return absl::ToUnixMillis(absl::Now()) - last_failure_ms_.load() <
+           absl::ToInt64Milliseconds(window);
+  }
 
  private:
   redis::Client& redis_;
+  std::atomic<int64_t> last_failure_ms_{INT64_MIN / 2};
 };
 
 // Waits for Redis up to startup.timeout.

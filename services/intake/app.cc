@@ -77,6 +77,9 @@ absl::Status IntakeApp::StartSteps() {
           .rebuilding = [this] { return app_.rebuild().running(); },
           .incomplete =
               [this] {
+                // The fold is handling records again whose writes a Redis failover may have
+                // taken (their offsets were never committed): the case may be among them.
+                if (durability_->behind()) return true;
                 // Unknown counts as incomplete: "retry", never a false NOT_FOUND.
                 absl::StatusOr<bool> intact = store_->Intact();
                 return !intact.ok() || !*intact;

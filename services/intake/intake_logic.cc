@@ -50,7 +50,9 @@ absl::Status IntakeLogic::Missing(const std::string& message) const {
   if ((options_.rebuilding && options_.rebuilding()) ||
       (options_.incomplete && options_.incomplete())) {
     return absl::UnavailableError(
-        absl::StrCat(message, " in the projection, which is being rebuilt from the log; retry"));
+        absl::StrCat(message,
+                     " in the projection, which is being rebuilt from the log or is catching up "
+                     "after a Redis failover; retry"));
   }
   return absl::NotFoundError(message);
 }

@@ -45,8 +45,9 @@ struct IntakeOptions {
   // may only not be folded again yet, so the answer is UNAVAILABLE ("retry"), not NOT_FOUND.
   std::function<bool()> rebuilding;
   // True when the projection is known to be incomplete (Redis lost it and the rebuild has not
-  // finished, here or on another replica; null: never): the same UNAVAILABLE. Asked only for a
-  // case the projection does not hold.
+  // finished, here or on another replica; or the live fold's writes are not confirmed by the
+  // replica and it folds them again, as after a failover; null: never): the same UNAVAILABLE.
+  // Asked only for a case the projection does not hold.
   std::function<bool()> incomplete;
   // The category catalogue: a new case's category must be in it and active. Null: categories are
   // checked as ids only (development).
