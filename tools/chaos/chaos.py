@@ -462,6 +462,21 @@ def kafka_view(run):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def wait_until(check, seconds, what):
+    """Calls check() every half second until it is true (a Fault counts as not yet); a Fault
+    saying `what` when `seconds` pass first."""
+    end = time.monotonic() + seconds
+    while True:
+        try:
+            if check():
+                return
+        except Fault:
+            pass
+        if time.monotonic() > end:
+            raise Fault("%s within %d s" % (what, seconds))
+        time.sleep(0.5)
+
+
 def partition_leader(run, partition=0):
     return kafka_view(run)["partitions"]["%s/%d" % (CASE_TOPIC, partition)]["leader"]
 
@@ -549,18 +564,9 @@ def c_controller_failover(run, short):
         controller = kafka_view(run)["controller"]
         run.stack("stop-service", "--name", "kafka%d" % controller, "--signal", "KILL")
         run.mark("kill -9 kafka%d, the active controller" % controller)
-        end = time.monotonic() + 60
-        while True:
-            try:
-                now = kafka_view(run)["controller"]
-                if now not in (-1, controller):
-                    run.mark("kafka%d is the controller" % now)
-                    break
-            except Fault:
-                pass
-            if time.monotonic() > end:
-                raise Fault("no new controller within 60 s")
-            time.sleep(1)
+        wait_until(lambda: kafka_view(run)["controller"] not in (-1, controller), 60,
+                   "no new controller")
+        run.mark("kafka%d is the controller" % kafka_view(run)["controller"])
         time.sleep(5)
         run.stack("restart-service", "--name", "kafka%d" % controller)
         run.mark("kafka%d back" % controller)
@@ -582,16 +588,8 @@ def c_redis_failover(run, short):
         primary = redis_primary(run)
         run.stack("stop-service", "--name", primary, "--signal", "KILL")
         run.mark("kill -9 %s, the Redis primary" % primary)
-        end = time.monotonic() + 60
-        while True:
-            try:
-                if redis_primary(run) != primary:
-                    break
-            except Fault:
-                pass
-            if time.monotonic() > end:
-                raise Fault("the sentinels named no new primary within 60 s")
-            time.sleep(0.5)
+        wait_until(lambda: redis_primary(run) != primary, 60,
+                   "the sentinels named no new primary")
         run.mark("the sentinels promoted %s" % redis_primary(run))
         time.sleep(5)
         run.stack("restart-service", "--name", primary)
@@ -630,16 +628,8 @@ def c_redis_failover_behind(run, short):
             run.stack("stop-service", "--name", primary, "--signal", "KILL")
             run.mark("kill -9 %s, the primary, with writes the replica never got" % primary)
             # Cut until the promotion: the dead primary's kernel would still flush the rest.
-            end = time.monotonic() + 60
-            while True:
-                try:
-                    if redis_primary(run) == replica:
-                        break
-                except Fault:
-                    pass
-                if time.monotonic() > end:
-                    raise Fault("the sentinels did not promote %s within 60 s" % replica)
-                time.sleep(0.5)
+            wait_until(lambda: redis_primary(run) == replica, 60,
+                       "the sentinels did not promote %s" % replica)
         finally:
             subprocess.run(["iptables", "-D"] + rule, capture_output=True)
         run.mark("the sentinels promoted %s: the writes it missed are gone" % replica)
