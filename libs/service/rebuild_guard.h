@@ -10,10 +10,13 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/clock/clock.h"
 
 namespace meldpunt::service {
 
@@ -78,6 +81,31 @@ class RebuildGuard {
  private:
   const absl::Duration replay_timeout_;
   std::atomic<bool> running_{false};
+};
+
+// Whether the marker of complete state is set, as a live consumer asks it for every record while
+// a rebuild may run on any replica (the intake's fold, notification's outbox gate): Redis is asked
+// at most every 100 ms, and an answer it could not give counts as "not set". Thread-safe.
+class CachedMarker {
+ public:
+  CachedMarker(std::function<absl::StatusOr<bool>()> ask, const clock::Clock& clock)
+      : ask_(std::move(ask)), clock_(clock) {}
+
+  bool Set() {
+    const int64_t now = absl::ToUnixMillis(clock_.Now());
+    if (now - checked_ms_.load() >= 100) {
+      absl::StatusOr<bool> set = ask_();
+      set_ = set.ok() && *set;
+      checked_ms_ = now;
+    }
+    return set_.load();
+  }
+
+ private:
+  const std::function<absl::StatusOr<bool>()> ask_;
+  const clock::Clock& clock_;
+  std::atomic<int64_t> checked_ms_{INT64_MIN / 2};
+  std::atomic<bool> set_{false};
 };
 
 }  // namespace meldpunt::service

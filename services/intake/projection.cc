@@ -19,14 +19,7 @@ bool ProjectionFold::LiveMayFold() {
   // later event would move the case's offset past events the replay has yet to fold, which it
   // would then drop as repeats. The live consumer holds its records in place until it is done.
   if (rebuilding_ && rebuilding_()) return true;
-  // Asked for every live fold: Redis is asked at most every 100 ms.
-  const int64_t now = absl::ToUnixMillis(clock_.Now());
-  if (now - intact_checked_ms_.load() >= 100) {
-    absl::StatusOr<bool> intact = marks_.Intact();
-    intact_ = intact.ok() && *intact;
-    intact_checked_ms_ = now;
-  }
-  return intact_.load();
+  return intact_.Set();
 }
 
 void ProjectionFold::FoldLive(events::Batch& batch) {

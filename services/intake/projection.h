@@ -46,12 +46,11 @@ class ProjectionFold {
                  RetentionJob& retention, IntakeMetrics& metrics, const clock::Clock& clock,
                  std::function<bool()> rebuilding)
       : store_(store),
-        marks_(marks),
         fold_watch_(fold_watch),
         retention_(retention),
         metrics_(metrics),
-        clock_(clock),
-        rebuilding_(std::move(rebuilding)) {}
+        rebuilding_(std::move(rebuilding)),
+        intact_([&marks] { return marks.Intact(); }, clock) {}
 
   // The live consumer's batch handler: the lane's run folded with two Redis round trips
   // (CaseStore::ApplyAll), then each event's follow-up. Held in place while the projection is
@@ -72,14 +71,11 @@ class ProjectionFold {
   absl::Status Folded(const events::Envelope& envelope, const FoldOutcome& fold);
 
   CaseStore& store_;
-  ProjectionMarks& marks_;
   FoldWatch& fold_watch_;
   RetentionJob& retention_;
   IntakeMetrics& metrics_;
-  const clock::Clock& clock_;
   const std::function<bool()> rebuilding_;
-  std::atomic<int64_t> intact_checked_ms_{INT64_MIN / 2};
-  std::atomic<bool> intact_{false};
+  service::CachedMarker intact_;
 };
 
 struct ProjectionRebuildOptions {

@@ -22,13 +22,7 @@ absl::StatusOr<bool> RedisOutboxMarks::MarkIntactIfLocked(const std::string& own
 }
 
 absl::Status OutboxGate::Open() {
-  const int64_t now = absl::ToUnixMillis(clock_.Now());
-  if (now - checked_ms_.load() >= 100) {
-    absl::StatusOr<bool> intact = marks_.Intact();
-    intact_ = intact.ok() && *intact;
-    checked_ms_ = now;
-  }
-  if (intact_.load()) return absl::OkStatus();
+  if (intact_.Set()) return absl::OkStatus();
   return status::InPlace(absl::UnavailableError(kWaitingText));
 }
 

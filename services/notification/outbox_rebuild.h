@@ -71,16 +71,14 @@ class OutboxGate {
   static constexpr char kWaitingText[] =
       "the outbox is being rebuilt from the log; live events wait for it";
 
-  OutboxGate(OutboxMarks& marks, const clock::Clock& clock) : marks_(marks), clock_(clock) {}
+  OutboxGate(OutboxMarks& marks, const clock::Clock& clock)
+      : intact_([&marks] { return marks.Intact(); }, clock) {}
   // OK when the outbox is complete; UNAVAILABLE (retry in place) otherwise, or when Redis cannot
   // say.
   absl::Status Open();
 
  private:
-  OutboxMarks& marks_;
-  const clock::Clock& clock_;
-  std::atomic<int64_t> checked_ms_{INT64_MIN / 2};
-  std::atomic<bool> intact_{false};
+  service::CachedMarker intact_;
 };
 
 class OutboxRebuild {
