@@ -334,6 +334,7 @@ class Verifier {
       }
     }
     std::vector<double> lags;
+    std::string slowest;  // the case of the longest lag, so the logs can be read for it
     const absl::Time now = absl::Now();
     for (const LedgerCase& c : ledger_) {
       CaseFacts& f = facts[c.case_id];
@@ -447,15 +448,22 @@ class Verifier {
                           mailed ? ", mail in the sink" : ", no mail in the sink"));
       }
       if (f.first_dispatch_ms && f.ack_delivered_ms) {
-        lags.push_back(
+        const double lag =
             static_cast<double>(std::max(f.first_dispatch_ms, f.ack_delivered_ms) - c.ok_ms) /
-            1000.0);
+            1000.0;
+        if (lags.empty() || lag > *std::max_element(lags.begin(), lags.end())) {
+          slowest = absl::StrCat(
+              c.case_id, ": dispatched after ", (f.first_dispatch_ms - c.ok_ms) / 1000.0,
+              " s, acknowledged after ", (f.ack_delivered_ms - c.ok_ms) / 1000.0, " s");
+        }
+        lags.push_back(lag);
       }
     }
     if (!lags.empty()) {
       std::sort(lags.begin(), lags.end());
       r.lag_p50_s = lags[lags.size() / 2];
       r.lag_max_s = lags.back();
+      r.lag_max_case = slowest;
     }
     for (const auto& [rule, n] : failure_counts_) {
       if (n > 5) r.failures.push_back(absl::StrCat(rule, ": ", n - 5, " more"));
@@ -661,6 +669,7 @@ nlohmann::json VerifyResult::ToJson() const {
           {"dead_letter_after_max_s", dead_letter_after_max_s},
           {"lag_p50_s", lag_p50_s},
           {"lag_max_s", lag_max_s},
+          {"lag_max_case", lag_max_case},
           {"settled_after_s", settled_after_s},
           {"passed", passed},
           {"failures", failures}};

@@ -65,6 +65,7 @@ struct VerifyResult {
   double dead_letter_after_max_s = 0;     // record written -> dead letter, the longest
   double lag_p50_s = 0;                   // OK -> dispatched and acknowledged, per case
   double lag_max_s = 0;
+  std::string lag_max_case;    // that case, with its dispatch and acknowledgement lags
   double settled_after_s = 0;  // from the start of verification until all passed
   bool passed = false;
   std::vector<std::string> failures;  // "rule case_id: why", the first few per rule
