@@ -335,6 +335,7 @@ class Verifier {
     }
     std::vector<double> lags;
     std::string slowest;  // the case of the longest lag, so the logs can be read for it
+    double slowest_lag = -1;
     const absl::Time now = absl::Now();
     for (const LedgerCase& c : ledger_) {
       CaseFacts& f = facts[c.case_id];
@@ -451,7 +452,8 @@ class Verifier {
         const double lag =
             static_cast<double>(std::max(f.first_dispatch_ms, f.ack_delivered_ms) - c.ok_ms) /
             1000.0;
-        if (lags.empty() || lag > *std::max_element(lags.begin(), lags.end())) {
+        if (lag > slowest_lag) {
+          slowest_lag = lag;
           slowest = absl::StrCat(
               c.case_id, ": dispatched after ", (f.first_dispatch_ms - c.ok_ms) / 1000.0,
               " s, acknowledged after ", (f.ack_delivered_ms - c.ok_ms) / 1000.0, " s");
