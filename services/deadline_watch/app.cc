@@ -74,14 +74,14 @@ absl::Status DeadlineApp::StartSteps() {
             events::BatchHandler([this](events::Batch& b) { handler_->Handle(b); }),
             registry_.get(), config_.consumer_group, loop);
       });
-  rebuild_ = std::make_unique<TimerRebuild>(app_.rebuild(), *store_, *store_, *logic_, *consumer_,
-                                            [this](const service::ReplayHandler& handle) {
-                                              // A lane per Redis connection: cases are independent.
-                                              return service::ReplayCaseLog(
-                                                  config_, "meldpunt-deadline-watch-rebuild",
-                                                  app_.replay_timeout(), handle,
-                                                  static_cast<int>(config_.redis_pool_size));
-                                            });
+  rebuild_ = std::make_unique<TimerRebuild>(
+      app_.rebuild(), *store_, *store_, *logic_, *consumer_,
+      [this](const events::BatchHandler& handle, const std::function<absl::Status()>& reached) {
+        // A lane per Redis connection: cases are independent.
+        return service::ReplayCaseLog(config_, "meldpunt-deadline-watch-rebuild",
+                                      app_.replay_timeout(), handle,
+                                      static_cast<int>(config_.redis_pool_size), reached);
+      });
   handler_ = std::make_unique<DeadlineHandler>(*logic_, *rebuild_, *sink_, *metrics_,
                                                config_.produce_timeout);
   timer_loop_ = std::make_unique<TimerLoop>(

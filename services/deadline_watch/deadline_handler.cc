@@ -2,17 +2,49 @@
 
 #include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
+#include "services/deadline_watch/buffered_timer_store.h"
 #include "services/deadline_watch/firer.h"
 
 namespace meldpunt::deadline {
 
 void DeadlineHandler::Handle(events::Batch& batch) {
-  for (size_t i = 0; i < batch.size(); ++i) {
-    if (absl::Status handled = Handle(batch.envelope(i), batch.record(i), &batch, i);
-        !handled.ok()) {
-      return batch.Fail(i, handled);
-    }
+  if (batch.size() == 0) return;
+  if (rebuild_.remote()) {
+    // Held in place until the other replica's replay is done: handled now, an event could reach
+    // a case the replay has not rebuilt yet.
+    return batch.Fail(
+        0, status::InPlace(absl::UnavailableError("another replica is rebuilding the timers")));
   }
+  // One round trip for the records of the run's cases, one for what the run writes; then the
+  // clock events of every record in flight at once (written before they are appended, as one
+  // record at a time did: a crash in between handles the run again, which gives the same clock
+  // events, with the same ids, again).
+  BufferedTimerStore buffered(logic_.store());
+  std::vector<std::string> case_ids;
+  case_ids.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) case_ids.push_back(batch.envelope(i).case_id());
+  if (absl::Status read = buffered.Prefetch(case_ids); !read.ok()) return batch.Fail(0, read);
+  std::vector<std::vector<events::Envelope>> out(batch.size());
+  size_t done = 0;
+  absl::Status failed;
+  for (; done < batch.size(); ++done) {
+    absl::StatusOr<std::vector<events::Envelope>> events =
+        logic_.OnEvent(batch.envelope(done), batch.record(done).partition, buffered);
+    if (!events.ok()) {
+      failed = events.status();
+      break;
+    }
+    out[done] = *std::move(events);
+  }
+  // What the records before the failed one wrote (and what it wrote itself before failing, as a
+  // crash would leave it) goes out; the failed one is handled again with the ones after it.
+  if (absl::Status written = buffered.Flush(); !written.ok()) return batch.Fail(0, written);
+  for (size_t i = 0; i < done; ++i) {
+    if (out[i].empty()) continue;
+    for (const events::Envelope& clock_event : out[i]) metrics_.ClockEvent(clock_event.type());
+    batch.Await(i, Send(sink_, out[i]));
+  }
+  if (done < batch.size()) batch.Fail(done, failed);
 }
 
 absl::Status DeadlineHandler::Handle(const events::Envelope& e, const kafka::Record& r,

@@ -8,9 +8,10 @@
 //   EventConsumer loop(..., events::BatchHandler([&](events::Batch& b) { handler.Handle(b); }),
 //                      ..., {.one_record_per_case = true});
 //
-// Safe to call from several consumer lanes at once (DeadlineLogic is, per case). In a batch the
-// clock events of every record are in flight at once and the batch waits once for all; the loop
-// gives each case at most once per batch, as the lanes used to wait before a case's next record.
+// Safe to call from several consumer lanes at once (DeadlineLogic is, per case). A batch reads
+// the records of its cases in one Redis round trip and writes what its records changed in one
+// more (BufferedTimerStore); then the clock events of every record are in flight at once and the
+// batch waits once for all.
 #pragma once
 
 #include <vector>

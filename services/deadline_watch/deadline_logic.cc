@@ -145,8 +145,9 @@ events::Envelope DeadlineLogic::ClockEvent(const events::Envelope& cause, const 
   return e;
 }
 
-absl::Status DeadlineLogic::UpdateFacts(const events::Envelope& e, std::optional<CaseFacts> stored,
-                                        CaseFacts& facts, bool& known) {
+absl::Status DeadlineLogic::UpdateFacts(TimerStore& store, const events::Envelope& e,
+                                        std::optional<CaseFacts> stored, CaseFacts& facts,
+                                        bool& known) {
   known = stored.has_value();
   if (known) facts = *stored;
   CaseFacts next = facts;
@@ -176,7 +177,7 @@ absl::Status DeadlineLogic::UpdateFacts(const events::Envelope& e, std::optional
       next.department == facts.department) {
     return absl::OkStatus();
   }
-  RETURN_IF_ERROR(store_.PutFacts(e.case_id(), next));
+  RETURN_IF_ERROR(store.PutFacts(e.case_id(), next));
   facts = next;
   known = true;
   return absl::OkStatus();
@@ -184,10 +185,16 @@ absl::Status DeadlineLogic::UpdateFacts(const events::Envelope& e, std::optional
 
 absl::StatusOr<std::vector<events::Envelope>> DeadlineLogic::OnEvent(const events::Envelope& e,
                                                                      int32_t partition) {
+  return OnEvent(e, partition, store_);
+}
+
+absl::StatusOr<std::vector<events::Envelope>> DeadlineLogic::OnEvent(const events::Envelope& e,
+                                                                     int32_t partition,
+                                                                     TimerStore& store) {
   std::vector<events::Envelope> out;
   if (IsTeamChange(e)) {
     // The event is the record of the change (appended by the gRPC adapter): nothing to append.
-    RETURN_IF_ERROR(ApplyChange(e, partition));
+    RETURN_IF_ERROR(ApplyChange(store, e, partition));
     return out;
   }
   switch (e.payload_case()) {
@@ -204,13 +211,13 @@ absl::StatusOr<std::vector<events::Envelope>> DeadlineLogic::OnEvent(const event
   CaseFacts facts;
   bool known = false;
   // One read of the case's record: its facts and its clocks.
-  ASSIGN_OR_RETURN(TimerStore::CaseRecord record, store_.Load(e.case_id()));
-  RETURN_IF_ERROR(UpdateFacts(e, record.facts, facts, known));
+  ASSIGN_OR_RETURN(TimerStore::CaseRecord record, store.Load(e.case_id()));
+  RETURN_IF_ERROR(UpdateFacts(store, e, record.facts, facts, known));
   if (!known) return out;
   std::vector<v1::Clock>& clocks = record.clocks;
 
   if (e.has_deadline_warning() || e.has_deadline_breached() || e.has_case_escalated()) {
-    RETURN_IF_ERROR(MarkFired(e, clocks, partition));
+    RETURN_IF_ERROR(MarkFired(store, e, clocks, partition));
     return out;
   }
   if (e.has_case_routed() || e.has_case_reassigned()) {
@@ -218,7 +225,7 @@ absl::StatusOr<std::vector<events::Envelope>> DeadlineLogic::OnEvent(const event
     for (v1::Clock& clock : clocks) {
       if (clock.department() == facts.department) continue;
       clock.set_department(facts.department);
-      RETURN_IF_ERROR(store_.PutClock(clock));
+      RETURN_IF_ERROR(store.PutClock(clock));
     }
   }
   if (e.has_case_reassigned() || e.has_case_bounced()) {
@@ -228,30 +235,31 @@ absl::StatusOr<std::vector<events::Envelope>> DeadlineLogic::OnEvent(const event
       if (policy == nullptr) continue;
       if (reassigned ? policy->restart_on_reassign : policy->restart_on_bounce) {
         RETURN_IF_ERROR(
-            Restart(e, facts, clock, reassigned ? "reassigned" : "bounced", partition, out));
+            Restart(store, e, facts, clock, reassigned ? "reassigned" : "bounced", partition, out));
       }
     }
   }
   if (e.has_information_requested() || e.has_information_provided()) {
-    for (v1::Clock& clock : clocks) RETURN_IF_ERROR(PauseOrResume(e, clock, partition, out));
+    for (v1::Clock& clock : clocks) RETURN_IF_ERROR(PauseOrResume(store, e, clock, partition, out));
   }
   if (e.has_priority_changed()) {
-    for (v1::Clock& clock : clocks) RETURN_IF_ERROR(Reprioritize(e, facts, clock, partition, out));
+    for (v1::Clock& clock : clocks)
+      RETURN_IF_ERROR(Reprioritize(store, e, facts, clock, partition, out));
   }
   if (const std::string token = StopToken(e); !token.empty()) {
     for (v1::Clock& clock : clocks) {
       const ClockPolicy* policy = Find(clock);
       if (policy != nullptr && policy->stop_on.count(token))
-        RETURN_IF_ERROR(Stop(e, clock, token, partition, out));
+        RETURN_IF_ERROR(Stop(store, e, clock, token, partition, out));
     }
   }
-  RETURN_IF_ERROR(Start(e, facts, clocks, partition, out));
+  RETURN_IF_ERROR(Start(store, e, facts, clocks, partition, out));
   return out;
 }
 
-absl::Status DeadlineLogic::Start(const events::Envelope& e, const CaseFacts& facts,
-                                  std::vector<v1::Clock>& clocks, int32_t partition,
-                                  std::vector<events::Envelope>& out) {
+absl::Status DeadlineLogic::Start(TimerStore& store, const events::Envelope& e,
+                                  const CaseFacts& facts, std::vector<v1::Clock>& clocks,
+                                  int32_t partition, std::vector<events::Envelope>& out) {
   const std::string token = StartToken(e);
   if (token.empty()) return absl::OkStatus();
   std::set<std::string> seen;
@@ -330,12 +338,13 @@ absl::Status DeadlineLogic::Start(const events::Envelope& e, const CaseFacts& fa
   // Timers first: a crash in between leaves timers without a record, which wait for it (the
   // event is handled again and writes it), rather than a record without timers, which would
   // never fire.
-  RETURN_IF_ERROR(store_.Schedule(partition, new_timers));
-  return store_.PutClocks(new_clocks);
+  RETURN_IF_ERROR(store.Schedule(partition, new_timers));
+  return store.PutClocks(new_clocks);
 }
 
-absl::Status DeadlineLogic::Restart(const events::Envelope& e, const CaseFacts& facts,
-                                    v1::Clock& clock, const std::string& reason, int32_t partition,
+absl::Status DeadlineLogic::Restart(TimerStore& store, const events::Envelope& e,
+                                    const CaseFacts& facts, v1::Clock& clock,
+                                    const std::string& reason, int32_t partition,
                                     std::vector<events::Envelope>& out) {
   if (clock.changed_by() == e.event_id()) {  // restarted by this very event: a repeat
     if (clock.generation() > 1 && Running(clock))
@@ -345,7 +354,7 @@ absl::Status DeadlineLogic::Restart(const events::Envelope& e, const CaseFacts& 
   if (!Running(clock)) return absl::OkStatus();  // stopped, or paused: left as it is
   const ClockPolicy* old_policy = Find(clock);
   if (old_policy == nullptr) return absl::OkStatus();
-  RETURN_IF_ERROR(store_.Cancel(partition, TimersFor(clock, *old_policy)));
+  RETURN_IF_ERROR(store.Cancel(partition, TimersFor(clock, *old_policy)));
   // The new department may have a policy of its own for this clock.
   const ClockPolicy* policy = Select(clock.name(), facts);
   if (policy == nullptr) policy = old_policy;
@@ -361,15 +370,15 @@ absl::Status DeadlineLogic::Restart(const events::Envelope& e, const CaseFacts& 
   clock.set_breached(false);
   clock.set_changed_by(e.event_id());
   clock.set_started_by(e.event_id());
-  RETURN_IF_ERROR(store_.Schedule(partition, TimersFor(clock, *policy)));
-  RETURN_IF_ERROR(store_.PutClock(clock));
+  RETURN_IF_ERROR(store.Schedule(partition, TimersFor(clock, *policy)));
+  RETURN_IF_ERROR(store.PutClock(clock));
   out.push_back(ClockEvent(e, clock, "started", reason));
   return absl::OkStatus();
 }
 
-absl::Status DeadlineLogic::Reprioritize(const events::Envelope& e, const CaseFacts& facts,
-                                         v1::Clock& clock, int32_t partition,
-                                         std::vector<events::Envelope>& out) {
+absl::Status DeadlineLogic::Reprioritize(TimerStore& store, const events::Envelope& e,
+                                         const CaseFacts& facts, v1::Clock& clock,
+                                         int32_t partition, std::vector<events::Envelope>& out) {
   if (clock.changed_by() == e.event_id()) {  // moved by this very event: a repeat
     if (Running(clock)) out.push_back(ClockEvent(e, clock, "started", "priority"));
     return absl::OkStatus();
@@ -401,7 +410,7 @@ absl::Status DeadlineLogic::Reprioritize(const events::Envelope& e, const CaseFa
   change.set_was_breached(clock.breached() || clock.status() == v1::BREACHED);
 
   const bool paused = clock.status() == v1::PAUSED;
-  if (!paused) RETURN_IF_ERROR(store_.Cancel(partition, TimersFor(clock, *old_policy)));
+  if (!paused) RETURN_IF_ERROR(store.Cancel(partition, TimersFor(clock, *old_policy)));
   clock.set_policy(policy->id);
   clock.set_term(policy->duration.text);
   events::SetTime(clock.mutable_due_at(), due);
@@ -410,7 +419,7 @@ absl::Status DeadlineLogic::Reprioritize(const events::Envelope& e, const CaseFa
   clock.set_changed_by(e.event_id());
   // Beyond the most a clock keeps, the event on the log is the only record of it.
   if (clock.changes_size() < kMaxClockChanges) *clock.add_changes() = std::move(change);
-  if (paused) return store_.PutClock(clock);  // resumed later with its timers
+  if (paused) return store.PutClock(clock);  // resumed later with its timers
 
   clock.set_generation(clock.generation() + 1);  // new timers, new event ids
   clock.set_started_by(e.event_id());
@@ -426,13 +435,13 @@ absl::Status DeadlineLogic::Reprioritize(const events::Envelope& e, const CaseFa
     timers.push_back(t);
   }
   clock.set_status(next);
-  RETURN_IF_ERROR(store_.Schedule(partition, timers));
-  RETURN_IF_ERROR(store_.PutClock(clock));
+  RETURN_IF_ERROR(store.Schedule(partition, timers));
+  RETURN_IF_ERROR(store.PutClock(clock));
   out.push_back(ClockEvent(e, clock, "started", "priority"));
   return absl::OkStatus();
 }
 
-absl::Status DeadlineLogic::Stop(const events::Envelope& e, v1::Clock& clock,
+absl::Status DeadlineLogic::Stop(TimerStore& store, const events::Envelope& e, v1::Clock& clock,
                                  const std::string& token, int32_t partition,
                                  std::vector<events::Envelope>& out) {
   if (clock.status() == v1::STOPPED) {
@@ -440,7 +449,7 @@ absl::Status DeadlineLogic::Stop(const events::Envelope& e, v1::Clock& clock,
     return absl::OkStatus();
   }
   const ClockPolicy* policy = Find(clock);
-  if (policy != nullptr) RETURN_IF_ERROR(store_.Cancel(partition, TimersFor(clock, *policy)));
+  if (policy != nullptr) RETURN_IF_ERROR(store.Cancel(partition, TimersFor(clock, *policy)));
   clock.set_status(v1::STOPPED);
   clock.set_stop_reason(token);
   *clock.mutable_stopped_at() = e.occurred_at();
@@ -448,13 +457,14 @@ absl::Status DeadlineLogic::Stop(const events::Envelope& e, v1::Clock& clock,
   clock.set_suspended(false);
   clock.set_waiting_for_reporter(false);
   clock.set_changed_by(e.event_id());
-  RETURN_IF_ERROR(store_.PutClock(clock));
+  RETURN_IF_ERROR(store.PutClock(clock));
   out.push_back(ClockEvent(e, clock, "stopped", token));
   return absl::OkStatus();
 }
 
-absl::Status DeadlineLogic::PauseOrResume(const events::Envelope& e, v1::Clock& clock,
-                                          int32_t partition, std::vector<events::Envelope>& out) {
+absl::Status DeadlineLogic::PauseOrResume(TimerStore& store, const events::Envelope& e,
+                                          v1::Clock& clock, int32_t partition,
+                                          std::vector<events::Envelope>& out) {
   const ClockPolicy* policy = Find(clock);
   if (policy == nullptr || !policy->pauses) return absl::OkStatus();
   const bool pause = e.has_information_requested();
@@ -465,7 +475,7 @@ absl::Status DeadlineLogic::PauseOrResume(const events::Envelope& e, v1::Clock& 
     // that answer when the case asked the reporter meanwhile. No event: the clock stands still.
     if (clock.waiting_for_reporter() == pause) return absl::OkStatus();
     clock.set_waiting_for_reporter(pause);
-    return store_.PutClock(clock);
+    return store.PutClock(clock);
   }
   if (pause) {
     if (clock.status() == v1::PAUSED) {
@@ -473,12 +483,12 @@ absl::Status DeadlineLogic::PauseOrResume(const events::Envelope& e, v1::Clock& 
       return absl::OkStatus();
     }
     if (clock.status() != v1::RUNNING && clock.status() != v1::WARNED) return absl::OkStatus();
-    RETURN_IF_ERROR(store_.Cancel(partition, TimersFor(clock, *policy)));
+    RETURN_IF_ERROR(store.Cancel(partition, TimersFor(clock, *policy)));
     clock.set_status_before_pause(clock.status());
     clock.set_status(v1::PAUSED);
     *clock.mutable_paused_at() = e.occurred_at();
     clock.set_changed_by(e.event_id());
-    RETURN_IF_ERROR(store_.PutClock(clock));
+    RETURN_IF_ERROR(store.PutClock(clock));
     out.push_back(ClockEvent(e, clock, "paused", ""));
     return absl::OkStatus();
   }
@@ -500,8 +510,8 @@ absl::Status DeadlineLogic::PauseOrResume(const events::Envelope& e, v1::Clock& 
   for (const Timer& t : TimersFor(clock, *policy)) {
     if (t.fire_ms >= absl::ToUnixMillis(at)) ahead.push_back(t);
   }
-  RETURN_IF_ERROR(store_.Schedule(partition, ahead));
-  RETURN_IF_ERROR(store_.PutClock(clock));
+  RETURN_IF_ERROR(store.Schedule(partition, ahead));
+  RETURN_IF_ERROR(store.PutClock(clock));
   out.push_back(ClockEvent(e, clock, "resumed", ""));
   return absl::OkStatus();
 }
@@ -640,11 +650,12 @@ absl::StatusOr<PlannedChange> DeadlineLogic::Plan(const ClockCommand& command) {
   return plan;
 }
 
-absl::Status DeadlineLogic::ApplyChange(const events::Envelope& e, int32_t partition) {
+absl::Status DeadlineLogic::ApplyChange(TimerStore& store, const events::Envelope& e,
+                                        int32_t partition) {
   const std::string& name = e.has_clock_extended() ? e.clock_extended().clock()
                             : e.has_clock_paused() ? e.clock_paused().clock()
                                                    : e.clock_resumed().clock();
-  ASSIGN_OR_RETURN(TimerStore::CaseRecord record, store_.Load(e.case_id()));
+  ASSIGN_OR_RETURN(TimerStore::CaseRecord record, store.Load(e.case_id()));
   v1::Clock* found = Named(record.clocks, name);
   if (found == nullptr) return absl::OkStatus();  // a case or clock this service never had
   v1::Clock& clock = *found;
@@ -693,7 +704,7 @@ absl::Status DeadlineLogic::ApplyChange(const events::Envelope& e, int32_t parti
   if (!refused.empty()) {
     change.set_refused(refused);
     *clock.add_changes() = std::move(change);
-    return store_.PutClock(clock);
+    return store.PutClock(clock);
   }
 
   const ClockPolicy* policy = Find(clock);
@@ -701,7 +712,7 @@ absl::Status DeadlineLogic::ApplyChange(const events::Envelope& e, int32_t parti
   // Timers first, then the record (as everywhere here): a crash in between leaves timers that
   // wait for their record, and the event, not yet committed, is applied again.
   if (policy != nullptr && !paused)
-    RETURN_IF_ERROR(store_.Cancel(partition, TimersFor(clock, *policy)));
+    RETURN_IF_ERROR(store.Cancel(partition, TimersFor(clock, *policy)));
   std::vector<Timer> ahead;
   auto schedule_ahead = [&] {
     if (policy == nullptr) return;
@@ -750,12 +761,12 @@ absl::Status DeadlineLogic::ApplyChange(const events::Envelope& e, int32_t parti
   }
   clock.set_changed_by(e.event_id());
   *clock.add_changes() = std::move(change);
-  if (!ahead.empty()) RETURN_IF_ERROR(store_.Schedule(partition, ahead));
-  return store_.PutClock(clock);
+  if (!ahead.empty()) RETURN_IF_ERROR(store.Schedule(partition, ahead));
+  return store.PutClock(clock);
 }
 
-absl::Status DeadlineLogic::MarkFired(const events::Envelope& e, std::vector<v1::Clock>& clocks,
-                                      int32_t partition) {
+absl::Status DeadlineLogic::MarkFired(TimerStore& store, const events::Envelope& e,
+                                      std::vector<v1::Clock>& clocks, int32_t partition) {
   std::string name, kind;
   int32_t generation = 0;
   int permille = 0;
@@ -780,7 +791,7 @@ absl::Status DeadlineLogic::MarkFired(const events::Envelope& e, std::vector<v1:
   if (const ClockPolicy* policy = Find(*clock)) {
     // Replayed from the log (a rebuild) or our own firing coming back: that timer is done.
     for (const Timer& t : TimersFor(*clock, *policy)) {
-      if (t.kind == kind && t.permille == permille) RETURN_IF_ERROR(store_.Cancel(partition, {t}));
+      if (t.kind == kind && t.permille == permille) RETURN_IF_ERROR(store.Cancel(partition, {t}));
     }
   }
   if (clock->status() == v1::STOPPED) return absl::OkStatus();
@@ -803,7 +814,7 @@ absl::Status DeadlineLogic::MarkFired(const events::Envelope& e, std::vector<v1:
     clock->set_status(next);
   }
   if (clock->SerializeAsString() == before.SerializeAsString()) return absl::OkStatus();
-  return store_.PutClock(*clock);
+  return store.PutClock(*clock);
 }
 
 absl::StatusOr<std::vector<Firing>> DeadlineLogic::ClaimDue(int32_t partition) {

@@ -96,6 +96,10 @@ class DeadlineLogic {
   // the clock, so a crash between the change and the append loses nothing).
   absl::StatusOr<std::vector<events::Envelope>> OnEvent(const events::Envelope& envelope,
                                                         int32_t partition);
+  // The same, reading and writing through `store` (a batch's BufferedTimerStore over this
+  // logic's store) instead of the logic's own.
+  absl::StatusOr<std::vector<events::Envelope>> OnEvent(const events::Envelope& envelope,
+                                                        int32_t partition, TimerStore& store);
 
   // Claims the due timers of one partition and builds their events (deterministic ids: case,
   // clock, generation, kind and fraction or level).
@@ -110,31 +114,35 @@ class DeadlineLogic {
   absl::Status Complete(int32_t partition, const std::vector<Firing>& firings);
 
   const std::vector<ClockPolicy>& policies() const { return policies_; }
+  // The store OnEvent(envelope, partition) reads and writes.
+  TimerStore& store() const { return store_; }
 
  private:
-  absl::Status UpdateFacts(const events::Envelope& envelope, std::optional<CaseFacts> stored,
-                           CaseFacts& facts, bool& known);
-  absl::Status Start(const events::Envelope& e, const CaseFacts& facts,
+  absl::Status UpdateFacts(TimerStore& store, const events::Envelope& envelope,
+                           std::optional<CaseFacts> stored, CaseFacts& facts, bool& known);
+  absl::Status Start(TimerStore& store, const events::Envelope& e, const CaseFacts& facts,
                      std::vector<v1::Clock>& clocks, int32_t partition,
                      std::vector<events::Envelope>& out);
-  absl::Status Restart(const events::Envelope& e, const CaseFacts& facts, v1::Clock& clock,
-                       const std::string& reason, int32_t partition,
+  absl::Status Restart(TimerStore& store, const events::Envelope& e, const CaseFacts& facts,
+                       v1::Clock& clock, const std::string& reason, int32_t partition,
                        std::vector<events::Envelope>& out);
-  absl::Status Stop(const events::Envelope& e, v1::Clock& clock, const std::string& token,
-                    int32_t partition, std::vector<events::Envelope>& out);
-  absl::Status PauseOrResume(const events::Envelope& e, v1::Clock& clock, int32_t partition,
-                             std::vector<events::Envelope>& out);
+  absl::Status Stop(TimerStore& store, const events::Envelope& e, v1::Clock& clock,
+                    const std::string& token, int32_t partition,
+                    std::vector<events::Envelope>& out);
+  absl::Status PauseOrResume(TimerStore& store, const events::Envelope& e, v1::Clock& clock,
+                             int32_t partition, std::vector<events::Envelope>& out);
   // PriorityChanged: a clock that is not stopped moves to the policy the new priority selects,
   // when that is another one. The new term counts from the same start; the time paused and the
   // extensions are kept. A running clock gets a new generation (ClockStarted, reason
   // "priority"); a paused one takes the new due time with it when it resumes.
-  absl::Status Reprioritize(const events::Envelope& e, const CaseFacts& facts, v1::Clock& clock,
-                            int32_t partition, std::vector<events::Envelope>& out);
+  absl::Status Reprioritize(TimerStore& store, const events::Envelope& e, const CaseFacts& facts,
+                            v1::Clock& clock, int32_t partition,
+                            std::vector<events::Envelope>& out);
   // A team's change (ClockExtended, or ClockPaused/ClockResumed with `suspended`) from the log:
   // applied when the clock is still as the change was planned on, else recorded as refused.
-  absl::Status ApplyChange(const events::Envelope& e, int32_t partition);
-  absl::Status MarkFired(const events::Envelope& envelope, std::vector<v1::Clock>& clocks,
-                         int32_t partition);
+  absl::Status ApplyChange(TimerStore& store, const events::Envelope& e, int32_t partition);
+  absl::Status MarkFired(TimerStore& store, const events::Envelope& envelope,
+                         std::vector<v1::Clock>& clocks, int32_t partition);
   std::vector<Timer> TimersFor(const v1::Clock& clock, const ClockPolicy& policy) const;
   const ClockPolicy* Find(const v1::Clock& clock) const;
   // The first policy for the clock `name` that applies to the case.

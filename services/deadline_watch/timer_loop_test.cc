@@ -105,13 +105,24 @@ class DeadlineWatchTest : public ::testing::Test {
         guard_(absl::Minutes(30)),
         metrics_(registry_),
         rebuild_(guard_, lock_, store_, logic_, consumer_,
-                 [this](const service::ReplayHandler& handle) -> absl::StatusOr<int64_t> {
+                 [this](const events::BatchHandler& handle,
+                        const std::function<absl::Status()>&) -> absl::StatusOr<int64_t> {
                    replay_saw_consumer_running_ = consumer_.running;
                    replay_saw_clears_ = store_.clears;
                    if (during_replay_) during_replay_();
                    if (!replay_error_.ok()) return replay_error_;
+                   // The whole log as one run, as a replay lane hands it over.
+                   std::vector<kafka::Record> records;
+                   records.reserve(log_.size());
                    for (const auto& [envelope, partition] : log_)
-                     RETURN_IF_ERROR(handle(envelope, RecordOf(envelope, partition)));
+                     records.push_back(RecordOf(envelope, partition));
+                   std::vector<events::Batch::Item> items;
+                   for (size_t i = 0; i < log_.size(); ++i)
+                     items.push_back({&records[i], log_[i].first});
+                   events::Batch batch(std::move(items));
+                   handle(batch);
+                   absl::Status error;
+                   if (batch.Finish(absl::Now() + absl::Seconds(5), &error)) return error;
                    return static_cast<int64_t>(log_.size());
                  }),
         handler_(logic_, rebuild_, sink_, metrics_, absl::Seconds(10)),
@@ -200,6 +211,40 @@ TEST_F(DeadlineWatchTest, InABatchTheClockEventsAreInFlightUntilTheBatchWaits) {
   handler_.Handle(failing);
   EXPECT_EQ(failing.Finish(absl::Now() + absl::Seconds(5), &error), std::optional<size_t>(0));
   EXPECT_EQ(error, absl::UnavailableError("kafka: broker down"));
+}
+
+TEST_F(DeadlineWatchTest, ABatchReadsItsCasesAtOnceAndWritesThemAtOnce) {
+  std::vector<events::Envelope> envelopes = {Submitted("MP-0000000000006", t::COMPLAINT),
+                                             Submitted("MP-0000000000007", t::COMPLAINT),
+                                             Submitted("MP-0000000000008", t::REPORT)};
+  std::vector<kafka::Record> records;
+  for (const events::Envelope& e : envelopes) records.push_back(RecordOf(e, 0));
+  std::vector<events::Batch::Item> items;
+  for (size_t i = 0; i < envelopes.size(); ++i) items.push_back({&records[i], envelopes[i]});
+  events::Batch batch(std::move(items));
+  store_.round_trips = 0;
+  const size_t timers_before = store_.Pending(0);
+  handler_.Handle(batch);
+  EXPECT_EQ(store_.round_trips, 2) << "one read of the three records, one write of what changed";
+  absl::Status error;
+  EXPECT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
+  EXPECT_EQ(Appended().size(), 5u) << "two clocks each for the complaints, one for the report";
+  EXPECT_GT(store_.Pending(0), timers_before) << "their timers are scheduled";
+  EXPECT_EQ(store_.Clocks("MP-0000000000006")->size(), 2u) << "written to the store";
+
+  // A write that fails fails the whole run: none of its clock events is sent.
+  sink_.Clear();
+  store_.write_error = absl::UnavailableError("redis: connection lost");
+  events::Envelope next = Submitted("MP-0000000000009", t::COMPLAINT);
+  kafka::Record record = RecordOf(next, 0);
+  std::vector<events::Batch::Item> more = {{&record, next}};
+  events::Batch failing(std::move(more));
+  handler_.Handle(failing);
+  EXPECT_EQ(failing.Finish(absl::Now() + absl::Seconds(5), &error), std::optional<size_t>(0));
+  EXPECT_EQ(error, store_.write_error);
+  EXPECT_TRUE(Appended().empty()) << "nothing appended for state that was not written";
+  store_.write_error = absl::OkStatus();
+  EXPECT_TRUE(store_.Clocks("MP-0000000000009")->empty());
 }
 
 TEST_F(DeadlineWatchTest, FiresTheDueTimersOfTheAssignedPartitionsOnly) {
@@ -344,6 +389,45 @@ TEST_F(DeadlineWatchTest, ARebuildStopsTheConsumerClearsReplaysMarksAndFollowsAg
   EXPECT_EQ(lock_.ttl, absl::Minutes(35)) << "rebuild.timeout and 5 minutes";
   EXPECT_TRUE(lock_.holder.empty()) << "given back";
   EXPECT_FALSE(rebuild_.running());
+}
+
+TEST_F(DeadlineWatchTest, ARebuildFoldsARunAtOnceAndLaterEventsSeeEarlierOnes) {
+  // Two cases, each with a later event that needs what its submission wrote: the department moves
+  // onto the clocks, and the acknowledgement stops its clock.
+  events::Envelope routed = events::NewEnvelope("MP-0000000000001", "routing", kStart);
+  routed.mutable_case_routed()->set_department("roads");
+  events::Finish(routed, "routed-1");
+  events::Envelope acknowledged = events::NewEnvelope("MP-0000000000002", "notification", kStart);
+  acknowledged.mutable_notification_delivered()->set_template_name("acknowledgement");
+  events::Finish(acknowledged, "acknowledged-2");
+  Consume(Submitted("MP-0000000000001", t::COMPLAINT), 0);
+  Consume(Submitted("MP-0000000000002", t::COMPLAINT), 1);
+  Consume(routed, 0);
+  Consume(acknowledged, 1);
+  const std::vector<v1::Clock> live_one = *store_.Clocks("MP-0000000000001");
+  const std::vector<v1::Clock> live_two = *store_.Clocks("MP-0000000000002");
+  const size_t live_timers = store_.Pending(0) + store_.Pending(1);
+
+  store_.round_trips = 0;
+  absl::StatusOr<int64_t> replayed = rebuild_.Rebuild();
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_EQ(*replayed, 4);
+  EXPECT_EQ(store_.round_trips, 2) << "the four records in one read and one write";
+  // The same clocks and timers as the live fold wrote.
+  const std::vector<v1::Clock> one = *store_.Clocks("MP-0000000000001");
+  const std::vector<v1::Clock> two = *store_.Clocks("MP-0000000000002");
+  ASSERT_EQ(one.size(), live_one.size());
+  ASSERT_EQ(two.size(), live_two.size());
+  for (size_t i = 0; i < one.size(); ++i) {
+    EXPECT_EQ(one[i].SerializeAsString(), live_one[i].SerializeAsString()) << one[i].name();
+    EXPECT_EQ(one[i].department(), "roads");
+  }
+  for (size_t i = 0; i < two.size(); ++i)
+    EXPECT_EQ(two[i].SerializeAsString(), live_two[i].SerializeAsString()) << two[i].name();
+  bool stopped = false;
+  for (const v1::Clock& clock : two) stopped |= clock.status() == v1::STOPPED;
+  EXPECT_TRUE(stopped) << "the acknowledgement stopped a clock its submission started";
+  EXPECT_EQ(store_.Pending(0) + store_.Pending(1), live_timers);
 }
 
 TEST_F(DeadlineWatchTest, OneRebuildAtATime) {

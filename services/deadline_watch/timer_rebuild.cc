@@ -2,6 +2,7 @@
 
 #include "libs/observability/log.h"
 #include "libs/status/status_macros.h"
+#include "services/deadline_watch/buffered_timer_store.h"
 
 namespace meldpunt::deadline {
 
@@ -15,10 +16,7 @@ absl::StatusOr<int64_t> TimerRebuild::Rebuild() {
     return cleared;
   }
   absl::StatusOr<int64_t> replayed =
-      replay_([this](const events::Envelope& e, const kafka::Record& r) {
-        // The clock events of the past are in the log already.
-        return logic_.OnEvent(e, r.partition).status();
-      });
+      replay_([this](events::Batch& batch) { FoldRun(batch); }, nullptr);
   if (!replayed.ok()) {
     RETURN_IF_ERROR(consumer_.Start());  // keep following the log; the marker stays unset: retried
     return replayed.status();
@@ -38,6 +36,25 @@ absl::Status TimerRebuild::StartFollowing() {
   absl::StatusOr<int64_t> replayed = Rebuild();
   if (replayed.status().code() == absl::StatusCode::kAborted) return consumer_.Start();
   return replayed.status();
+}
+
+void TimerRebuild::FoldRun(events::Batch& batch) {
+  BufferedTimerStore buffered(store_);
+  std::vector<std::string> case_ids;
+  case_ids.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) case_ids.push_back(batch.envelope(i).case_id());
+  if (absl::Status read = buffered.Prefetch(case_ids); !read.ok()) return batch.Fail(0, read);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    // The clock events of the past are in the log already: what OnEvent gives is dropped.
+    absl::Status folded =
+        logic_.OnEvent(batch.envelope(i), batch.record(i).partition, buffered).status();
+    if (!folded.ok()) {
+      // What the records before it wrote is kept; it comes again with the ones after it.
+      if (absl::Status written = buffered.Flush(); !written.ok()) return batch.Fail(0, written);
+      return batch.Fail(i, folded);
+    }
+  }
+  if (absl::Status written = buffered.Flush(); !written.ok()) batch.Fail(0, written);
 }
 
 bool TimerRebuild::CheckRemote() {

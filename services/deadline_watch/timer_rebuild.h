@@ -26,7 +26,8 @@ namespace meldpunt::deadline {
 class TimerRebuild {
  public:
   TimerRebuild(service::RebuildGuard& guard, TimerRebuildLock& lock, TimerStore& store,
-               DeadlineLogic& logic, service::LiveConsumer& consumer, service::CaseLogReplay replay)
+               DeadlineLogic& logic, service::LiveConsumer& consumer,
+               service::CaseLogBatchReplay replay)
       : guard_(guard),
         lock_(lock),
         store_(store),
@@ -35,7 +36,8 @@ class TimerRebuild {
         replay_(std::move(replay)) {}
 
   // Stops the consumer, clears the timers, clocks and deadline index, folds the whole case log
-  // again (writing no clock events: those of the past are in the log), marks the timers intact
+  // again, a run of records at a time (writing no clock events: those of the past are in the
+  // log), marks the timers intact
   // and starts the consumer again. Returns the records read. ABORTED when a rebuild runs here or
   // on another replica; on any other error the consumer is started again and the marker stays
   // unset, so the next check tries again.
@@ -59,7 +61,11 @@ class TimerRebuild {
   TimerStore& store_;
   DeadlineLogic& logic_;
   service::LiveConsumer& consumer_;
-  const service::CaseLogReplay replay_;
+  // Folds a replay lane's run: its cases' records read in one round trip, its writes sent in one
+  // more (BufferedTimerStore), no clock events appended.
+  void FoldRun(events::Batch& batch);
+
+  const service::CaseLogBatchReplay replay_;
   std::atomic<bool> remote_{false};
 };
 

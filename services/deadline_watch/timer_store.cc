@@ -44,28 +44,52 @@ std::string RedisTimerStore::InflightKey(int32_t p) {
   return absl::StrCat("mp:{p", p, "}:inflight");
 }
 
-absl::Status RedisTimerStore::Schedule(int32_t partition, const std::vector<Timer>& timers) {
-  if (timers.empty()) return absl::OkStatus();
-  std::vector<std::string> command = {"ZADD", TimersKey(partition)};
+namespace {
+
+using Commands = std::vector<std::vector<std::string>>;
+
+void ScheduleCommands(int32_t partition, const std::vector<Timer>& timers, Commands& commands) {
+  if (timers.empty()) return;
+  std::vector<std::string> command = {"ZADD", RedisTimerStore::TimersKey(partition)};
   for (const Timer& t : timers) {
     command.push_back(absl::StrCat(t.fire_ms));
     command.push_back(t.Member());
   }
-  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command(command));
-  return redis::ReplyStatus(reply);
+  commands.push_back(std::move(command));
 }
 
-absl::Status RedisTimerStore::Cancel(int32_t partition, const std::vector<Timer>& timers) {
-  if (timers.empty()) return absl::OkStatus();
-  std::vector<std::string> timers_cmd = {"ZREM", TimersKey(partition)};
-  std::vector<std::string> inflight_cmd = {"ZREM", InflightKey(partition)};
+void CancelCommands(int32_t partition, const std::vector<Timer>& timers, Commands& commands) {
+  if (timers.empty()) return;
+  std::vector<std::string> timers_cmd = {"ZREM", RedisTimerStore::TimersKey(partition)};
+  std::vector<std::string> inflight_cmd = {"ZREM", RedisTimerStore::InflightKey(partition)};
   for (const Timer& t : timers) {
     timers_cmd.push_back(t.Member());
     inflight_cmd.push_back(t.Member());
   }
-  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline({timers_cmd, inflight_cmd}));
+  commands.push_back(std::move(timers_cmd));
+  commands.push_back(std::move(inflight_cmd));
+}
+
+// Sends `commands` in one pipeline; the first error reply is the result.
+absl::Status Send(redis::Client& redis, const Commands& commands) {
+  if (commands.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis.Pipeline(commands));
   for (const auto& r : replies) RETURN_IF_ERROR(redis::ReplyStatus(r));
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RedisTimerStore::Schedule(int32_t partition, const std::vector<Timer>& timers) {
+  Commands commands;
+  ScheduleCommands(partition, timers, commands);
+  return Send(redis_, commands);
+}
+
+absl::Status RedisTimerStore::Cancel(int32_t partition, const std::vector<Timer>& timers) {
+  Commands commands;
+  CancelCommands(partition, timers, commands);
+  return Send(redis_, commands);
 }
 
 absl::StatusOr<std::vector<Timer>> RedisTimerStore::ClaimDue(int32_t partition, absl::Time now,
@@ -103,6 +127,36 @@ absl::StatusOr<TimerStore::CaseRecord> TimerStore::Load(const std::string& case_
 
 absl::Status TimerStore::PutClocks(const std::vector<v1::Clock>& clocks) {
   for (const v1::Clock& clock : clocks) RETURN_IF_ERROR(PutClock(clock));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<std::string, TimerStore::CaseRecord>> TimerStore::LoadAll(
+    const std::vector<std::string>& case_ids) {
+  std::map<std::string, CaseRecord> out;
+  for (const std::string& id : case_ids) {
+    if (out.count(id)) continue;
+    ASSIGN_OR_RETURN(out[id], Load(id));
+  }
+  return out;
+}
+
+absl::Status TimerStore::WriteAll(const std::vector<Write>& writes) {
+  for (const Write& w : writes) {
+    switch (w.kind) {
+      case Write::Kind::kSchedule:
+        RETURN_IF_ERROR(Schedule(w.partition, w.timers));
+        break;
+      case Write::Kind::kCancel:
+        RETURN_IF_ERROR(Cancel(w.partition, w.timers));
+        break;
+      case Write::Kind::kFacts:
+        RETURN_IF_ERROR(PutFacts(w.case_id, w.facts));
+        break;
+      case Write::Kind::kClocks:
+        RETURN_IF_ERROR(PutClocks(w.clocks));
+        break;
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -193,14 +247,40 @@ absl::StatusOr<TimerStore::CaseRecord> RedisTimerStore::Load(const std::string& 
   return record;
 }
 
+absl::StatusOr<std::map<std::string, TimerStore::CaseRecord>> RedisTimerStore::LoadAll(
+    const std::vector<std::string>& case_ids) {
+  std::map<std::string, CaseRecord> out;
+  std::vector<std::string> unique;
+  Commands commands;
+  for (const std::string& id : case_ids) {
+    if (!out.emplace(id, CaseRecord()).second) continue;
+    unique.push_back(id);
+    commands.push_back({"HGETALL", ClockKey(id)});
+  }
+  if (commands.empty()) return out;
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
+  for (size_t i = 0; i < replies.size(); ++i) {
+    RETURN_IF_ERROR(redis::ReplyStatus(replies[i]));
+    CaseRecord& record = out[unique[i]];
+    record.clocks = ParseClocks(replies[i]);
+    for (size_t f = 0; f + 1 < replies[i].elements.size(); f += 2) {
+      if (replies[i].elements[f].str == kFactsField)
+        record.facts = ParseFacts(replies[i].elements[f + 1].str);
+    }
+  }
+  return out;
+}
+
+namespace {
+std::vector<std::string> FactsCommand(const std::string& case_id, const CaseFacts& facts) {
+  return {"HSET", ClockKey(case_id), kFactsField,
+          absl::StrCat(static_cast<int>(facts.kind), "|", static_cast<int>(facts.priority),
+                       facts.priority_by_team ? "t|" : "|", facts.department, "|", facts.category)};
+}
+}  // namespace
+
 absl::Status RedisTimerStore::PutFacts(const std::string& case_id, const CaseFacts& facts) {
-  ASSIGN_OR_RETURN(redis::Reply reply,
-                   redis_.Command({"HSET", ClockKey(case_id), kFactsField,
-                                   absl::StrCat(static_cast<int>(facts.kind), "|",
-                                                static_cast<int>(facts.priority),
-                                                facts.priority_by_team ? "t|" : "|",
-                                                facts.department, "|", facts.category)}));
-  return redis::ReplyStatus(reply);
+  return Send(redis_, {FactsCommand(case_id, facts)});
 }
 
 absl::StatusOr<ClockCounts> RedisTimerStore::Counts(absl::Time now, absl::Duration ahead) {
@@ -228,12 +308,30 @@ void ClockCommands(const v1::Clock& clock, std::vector<std::vector<std::string>>
 absl::Status RedisTimerStore::PutClock(const v1::Clock& clock) { return PutClocks({clock}); }
 
 absl::Status RedisTimerStore::PutClocks(const std::vector<v1::Clock>& clocks) {
-  std::vector<std::vector<std::string>> commands;
+  Commands commands;
   for (const v1::Clock& clock : clocks) ClockCommands(clock, commands);
-  if (commands.empty()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
-  for (const auto& r : replies) RETURN_IF_ERROR(redis::ReplyStatus(r));
-  return absl::OkStatus();
+  return Send(redis_, commands);
+}
+
+absl::Status RedisTimerStore::WriteAll(const std::vector<Write>& writes) {
+  Commands commands;
+  for (const Write& w : writes) {
+    switch (w.kind) {
+      case Write::Kind::kSchedule:
+        ScheduleCommands(w.partition, w.timers, commands);
+        break;
+      case Write::Kind::kCancel:
+        CancelCommands(w.partition, w.timers, commands);
+        break;
+      case Write::Kind::kFacts:
+        commands.push_back(FactsCommand(w.case_id, w.facts));
+        break;
+      case Write::Kind::kClocks:
+        for (const v1::Clock& clock : w.clocks) ClockCommands(clock, commands);
+        break;
+    }
+  }
+  return Send(redis_, commands);
 }
 
 absl::StatusOr<DeadlinePage> RedisTimerStore::ListDeadlines(const DeadlineQuery& query) {

@@ -83,8 +83,23 @@ class TimerStore {
     std::vector<v1::Clock> clocks;
   };
   virtual absl::StatusOr<CaseRecord> Load(const std::string& case_id);
+  // Several cases' records at once (one pipeline in Redis); every case asked for is in the map.
+  virtual absl::StatusOr<std::map<std::string, CaseRecord>> LoadAll(
+      const std::vector<std::string>& case_ids);
   // Several clocks (one pipeline in Redis).
   virtual absl::Status PutClocks(const std::vector<v1::Clock>& clocks);
+  // A run of the writes above, applied in their order (one pipeline in Redis). A crash part way
+  // leaves a prefix of them applied, as the same calls one at a time would.
+  struct Write {
+    enum class Kind { kSchedule, kCancel, kFacts, kClocks };
+    Kind kind = Kind::kClocks;
+    int32_t partition = 0;          // kSchedule, kCancel
+    std::vector<Timer> timers;      // kSchedule, kCancel
+    std::string case_id;            // kFacts
+    CaseFacts facts;                // kFacts
+    std::vector<v1::Clock> clocks;  // kClocks
+  };
+  virtual absl::Status WriteAll(const std::vector<Write>& writes);
   // Writes the clock and keeps the deadline index (mp:deadlines) in step: clocks that are not
   // stopped are listed by due time.
   virtual absl::Status PutClock(const v1::Clock& clock) = 0;
@@ -131,6 +146,9 @@ class RedisTimerStore final : public TimerStore, public TimerRebuildLock {
   absl::StatusOr<bool> RebuildRunning() override;
   absl::Status PutClocks(const std::vector<v1::Clock>& clocks) override;
   absl::StatusOr<CaseRecord> Load(const std::string& case_id) override;
+  absl::StatusOr<std::map<std::string, CaseRecord>> LoadAll(
+      const std::vector<std::string>& case_ids) override;
+  absl::Status WriteAll(const std::vector<Write>& writes) override;
   absl::StatusOr<DeadlinePage> ListDeadlines(const DeadlineQuery& query) override;
   absl::StatusOr<bool> Intact() override;
   absl::Status MarkIntact() override;

@@ -168,6 +168,59 @@ TEST_F(TimerStoreTest, ClockRecords) {
   EXPECT_EQ((*clocks)[0].status(), v1::STOPPED);
 }
 
+TEST_F(TimerStoreTest, ARunOfWritesInOnePipelineInOrderAndRecordsReadAtOnce) {
+  const std::string a = "MP-" + testing::UniqueName("a");
+  const std::string b = "MP-" + testing::UniqueName("b");
+  v1::Clock clock;
+  clock.set_case_id(a);
+  clock.set_name("answer");
+  clock.set_status(v1::RUNNING);
+  events::SetTime(clock.mutable_due_at(), absl::FromUnixMillis(7'000'000));
+  v1::Clock stopped = clock;
+  stopped.set_status(v1::STOPPED);
+
+  std::vector<TimerStore::Write> writes(5);
+  writes[0].kind = TimerStore::Write::Kind::kFacts;
+  writes[0].case_id = a;
+  writes[0].facts = CaseFacts{.kind = types::v1::COMPLAINT, .department = "roads"};
+  writes[1].kind = TimerStore::Write::Kind::kSchedule;
+  writes[1].partition = partition_;
+  writes[1].timers = {At(a, 1'000), At(b, 2'000)};
+  writes[2].kind = TimerStore::Write::Kind::kClocks;
+  writes[2].clocks = {clock};
+  // Later writes of the run win over earlier ones: the clock stops, a's timer is cancelled.
+  writes[3].kind = TimerStore::Write::Kind::kCancel;
+  writes[3].partition = partition_;
+  writes[3].timers = {At(a, 1'000)};
+  writes[4].kind = TimerStore::Write::Kind::kClocks;
+  writes[4].clocks = {stopped};
+  ASSERT_TRUE(store_->WriteAll(writes).ok());
+  ASSERT_TRUE(store_->WriteAll({}).ok());
+
+  absl::StatusOr<std::vector<Timer>> due =
+      store_->ClaimDue(partition_, absl::FromUnixMillis(10'000), absl::Seconds(30), 10);
+  ASSERT_TRUE(due.ok()) << due.status();
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].case_id, b);
+
+  absl::StatusOr<std::map<std::string, TimerStore::CaseRecord>> records =
+      store_->LoadAll({a, b, a});
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), 2u);
+  const TimerStore::CaseRecord& ra = records->at(a);
+  ASSERT_TRUE(ra.facts.has_value());
+  EXPECT_EQ(ra.facts->department, "roads");
+  EXPECT_EQ(ra.facts->kind, types::v1::COMPLAINT);
+  ASSERT_EQ(ra.clocks.size(), 1u);
+  EXPECT_EQ(ra.clocks[0].status(), v1::STOPPED);
+  EXPECT_FALSE(records->at(b).facts.has_value());
+  EXPECT_TRUE(records->at(b).clocks.empty());
+  // Stopped: not in the deadline index.
+  absl::StatusOr<DeadlinePage> page = store_->ListDeadlines({.department = "roads"});
+  ASSERT_TRUE(page.ok());
+  for (const v1::Clock& listed : page->clocks) EXPECT_NE(listed.case_id(), a);
+}
+
 TEST_F(TimerStoreTest, DeadlinesListedEarliestFirstFilteredAndPaged) {
   const std::string department = testing::UniqueName("dept");
   // Five clocks due at 1000, 2000, 2000, 3000, 4000 ms after the epoch; one stopped, one breached.

@@ -1,6 +1,6 @@
 // An in-memory TimerStore with the same claim/lease semantics as the Redis one, for the unit
 // tests of the logic, the timer loop and the rebuild. Not thread-safe: tests drive it from one
-// thread.
+// thread. Counts the calls that would each be a round trip to Redis (`round_trips`).
 #pragma once
 
 #include <map>
@@ -15,10 +15,12 @@ namespace meldpunt::deadline {
 class MemoryTimerStore : public TimerStore {
  public:
   absl::Status Schedule(int32_t p, const std::vector<Timer>& timers) override {
+    Count();
     for (const Timer& tm : timers) due_[p][tm.Member()] = tm.fire_ms;
     return absl::OkStatus();
   }
   absl::Status Cancel(int32_t p, const std::vector<Timer>& timers) override {
+    Count();
     for (const Timer& tm : timers) {
       due_[p].erase(tm.Member());
       inflight_[p].erase(tm.Member());
@@ -51,22 +53,45 @@ class MemoryTimerStore : public TimerStore {
     return absl::OkStatus();
   }
   absl::StatusOr<std::optional<CaseFacts>> Facts(const std::string& case_id) override {
+    Count();
     auto it = facts_.find(case_id);
     if (it == facts_.end()) return std::nullopt;
     return it->second;
   }
   absl::Status PutFacts(const std::string& case_id, const CaseFacts& facts) override {
+    Count();
     facts_[case_id] = facts;
     return absl::OkStatus();
   }
   absl::StatusOr<std::vector<v1::Clock>> Clocks(const std::string& case_id) override {
+    Count();
     std::vector<v1::Clock> out;
     for (const auto& [name, c] : clocks_[case_id]) out.push_back(c);
     return out;
   }
   absl::Status PutClock(const v1::Clock& c) override {
+    Count();
     clocks_[c.case_id()][c.name()] = c;
     return absl::OkStatus();
+  }
+  // One round trip each, as in Redis.
+  absl::StatusOr<CaseRecord> Load(const std::string& case_id) override {
+    Batch batch(*this);
+    return TimerStore::Load(case_id);
+  }
+  absl::StatusOr<std::map<std::string, CaseRecord>> LoadAll(
+      const std::vector<std::string>& case_ids) override {
+    Batch batch(*this);
+    return TimerStore::LoadAll(case_ids);
+  }
+  absl::Status PutClocks(const std::vector<v1::Clock>& clocks) override {
+    Batch batch(*this);
+    return TimerStore::PutClocks(clocks);
+  }
+  absl::Status WriteAll(const std::vector<Write>& writes) override {
+    if (!write_error.ok()) return write_error;
+    Batch batch(*this);
+    return TimerStore::WriteAll(writes);
   }
   absl::StatusOr<DeadlinePage> ListDeadlines(const DeadlineQuery&) override {
     return DeadlinePage();
@@ -94,6 +119,11 @@ class MemoryTimerStore : public TimerStore {
   }
   size_t Pending(int32_t p) { return due_[p].size() + inflight_[p].size(); }
 
+  // Calls that are a round trip each in Redis: every read and write, a Load, LoadAll, PutClocks
+  // and WriteAll counting once.
+  int round_trips = 0;
+  // What WriteAll answers (applying nothing) when not OK.
+  absl::Status write_error;
   // The marker (Intact, MarkIntact) and what Intact and Clear answer.
   bool intact = true;
   absl::Status error;
@@ -103,6 +133,20 @@ class MemoryTimerStore : public TimerStore {
   int64_t due_soon = 0;
 
  private:
+  void Count() {
+    if (depth_ == 0) ++round_trips;
+  }
+  // One round trip for the calls made while it lives.
+  struct Batch {
+    explicit Batch(MemoryTimerStore& store) : store(store) {
+      store.Count();
+      ++store.depth_;
+    }
+    ~Batch() { --store.depth_; }
+    MemoryTimerStore& store;
+  };
+
+  int depth_ = 0;
   std::map<int32_t, std::map<std::string, int64_t>> due_, inflight_;
   std::map<std::string, std::map<std::string, v1::Clock>> clocks_;
   std::map<std::string, CaseFacts> facts_;

@@ -1,0 +1,64 @@
+// A batch's view of the TimerStore: the records of the batch's cases read in one round trip, the
+// writes of every record kept in order and sent in one more.
+//
+//   BufferedTimerStore buffered(store);
+//   RETURN_IF_ERROR(buffered.Prefetch(case_ids));             // one pipeline of reads
+//   for each record: logic.OnEvent(envelope, partition, buffered);
+//   RETURN_IF_ERROR(buffered.Flush());                        // one pipeline of writes
+//
+// Reads of a case's record (Load, Clocks, Facts) see the writes made through this view before
+// them, so a later event of a case in the same run sees what an earlier one did. The writes reach
+// the store in the order they were made (TimerStore::WriteAll): a crash part way leaves a prefix
+// of them, as the same calls made one at a time would. Everything else (claims, the ops queries,
+// the markers) first flushes, then goes to the store.
+//
+// For one thread (a lane's batch, a replay lane's run); what it holds is dropped with it.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "services/deadline_watch/timer_store.h"
+
+namespace meldpunt::deadline {
+
+class BufferedTimerStore final : public TimerStore {
+ public:
+  explicit BufferedTimerStore(TimerStore& store) : store_(store) {}
+
+  // Reads the records of the cases not held yet, at once.
+  absl::Status Prefetch(const std::vector<std::string>& case_ids);
+  // Sends the writes made so far, at once. On an error they are dropped from the view as well:
+  // the caller handles the records again, from the store.
+  absl::Status Flush();
+  size_t pending() const { return writes_.size(); }
+
+  absl::Status Schedule(int32_t partition, const std::vector<Timer>& timers) override;
+  absl::Status Cancel(int32_t partition, const std::vector<Timer>& timers) override;
+  absl::Status PutFacts(const std::string& case_id, const CaseFacts& facts) override;
+  absl::Status PutClock(const v1::Clock& clock) override;
+  absl::Status PutClocks(const std::vector<v1::Clock>& clocks) override;
+  absl::StatusOr<CaseRecord> Load(const std::string& case_id) override;
+  absl::StatusOr<std::vector<v1::Clock>> Clocks(const std::string& case_id) override;
+  absl::StatusOr<std::optional<CaseFacts>> Facts(const std::string& case_id) override;
+
+  absl::StatusOr<std::vector<Timer>> ClaimDue(int32_t partition, absl::Time now,
+                                              absl::Duration lease, int limit) override;
+  absl::Status Complete(int32_t partition, const std::vector<Timer>& timers) override;
+  absl::StatusOr<ClockCounts> Counts(absl::Time now, absl::Duration ahead) override;
+  absl::StatusOr<DeadlinePage> ListDeadlines(const DeadlineQuery& query) override;
+  absl::StatusOr<bool> Intact() override;
+  absl::Status MarkIntact() override;
+  absl::Status Clear() override;
+
+ private:
+  // The case's record as this view sees it (read from the store when not held yet).
+  absl::StatusOr<CaseRecord*> Held(const std::string& case_id);
+
+  TimerStore& store_;
+  std::map<std::string, CaseRecord> records_;
+  std::vector<Write> writes_;
+};
+
+}  // namespace meldpunt::deadline
