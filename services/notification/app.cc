@@ -156,15 +156,13 @@ absl::Status NotificationApp::StartSteps() {
                    service::MakeCaseEventConsumer(config_, config_.consumer_group,
                                                   "meldpunt-notification", assignment_.get()));
   gate_ = std::make_unique<OutboxGate>(*marks_, clock_);
-  auto handler = [this](const events::Envelope& e, const kafka::Record& r) -> absl::Status {
-    // Every replica waits while the outbox is being rebuilt (OutboxGate).
-    RETURN_IF_ERROR(gate_->Open());
-    return logic_->Handle(e, r.partition);
-  };
-  case_dead_letters_ = service::MakeDeadLetters(config_, *security_.guard, *producer_,
-                                                "notification", config_.consumer_group, handler);
+  handler_ = std::make_unique<NotificationHandler>(*logic_, *gate_);
+  case_dead_letters_ = service::MakeDeadLetters(
+      config_, *security_.guard, *producer_, "notification", config_.consumer_group,
+      [this](const events::Envelope& e, const kafka::Record& r) { return handler_->Handle(e, r); });
   consumer_ = std::make_unique<events::EventConsumer>(
-      std::move(consumer), handler, registry_.get(), config_.consumer_group,
+      std::move(consumer), events::BatchHandler([this](events::Batch& b) { handler_->Handle(b); }),
+      registry_.get(), config_.consumer_group,
       service::LoopOptions(config_, case_dead_letters_.sink.get(), durability_.get()));
   RETURN_IF_ERROR(app_.Step(
       "case-event consumer",

@@ -33,6 +33,7 @@
 #include "services/notification/delivery_store.h"
 #include "services/notification/mailer.h"
 #include "services/notification/metrics.h"
+#include "services/notification/notification_handler.h"
 #include "services/notification/notification_logic.h"
 #include "services/notification/notification_service.h"
 #include "services/notification/outbox_rebuild.h"
@@ -80,6 +81,7 @@ class NotificationApp {
   std::unique_ptr<NotificationLogic> logic_;
   std::unique_ptr<OutboxRebuild> outbox_rebuild_;
   std::unique_ptr<OutboxGate> gate_;
+  std::unique_ptr<NotificationHandler> handler_;
   std::unique_ptr<Senders> senders_;
   std::unique_ptr<SenderAssignment> assignment_;  // the consumer's listener: outlives it
   // Case events it could not handle (meldpunt.case-events.dlq.v1); outlives the consumer.

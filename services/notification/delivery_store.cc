@@ -213,4 +213,113 @@ absl::StatusOr<std::string> RedisDeliveryStore::Department(const std::string& ca
   return reply.is_nil() ? std::string() : reply.str;
 }
 
+absl::StatusOr<std::map<std::string, DeliveryStore::CaseInfo>> DeliveryStore::LoadCases(
+    const std::vector<std::string>& case_ids) {
+  std::map<std::string, CaseInfo> out;
+  for (const std::string& id : case_ids) {
+    if (out.count(id)) continue;
+    CaseInfo& info = out[id];
+    ASSIGN_OR_RETURN(info.submitted, LoadSubmission(id));
+    ASSIGN_OR_RETURN(info.department, Department(id));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<bool>> DeliveryStore::WriteAll(const std::vector<Write>& writes) {
+  std::vector<bool> queued(writes.size(), false);
+  for (size_t i = 0; i < writes.size(); ++i) {
+    const Write& w = writes[i];
+    switch (w.kind) {
+      case Write::Kind::kSubmission:
+        RETURN_IF_ERROR(SaveSubmission(w.submitted));
+        break;
+      case Write::Kind::kDepartment:
+        RETURN_IF_ERROR(SetDepartment(w.case_id, w.department));
+        break;
+      case Write::Kind::kEnqueue: {
+        ASSIGN_OR_RETURN(bool added, Enqueue(w.job, w.due));
+        queued[i] = added;
+        break;
+      }
+    }
+  }
+  return queued;
+}
+
+absl::StatusOr<std::map<std::string, DeliveryStore::CaseInfo>> RedisDeliveryStore::LoadCases(
+    const std::vector<std::string>& case_ids) {
+  std::map<std::string, CaseInfo> out;
+  std::vector<std::string> unique;
+  std::vector<std::vector<std::string>> commands;
+  for (const std::string& id : case_ids) {
+    if (!out.emplace(id, CaseInfo()).second) continue;
+    unique.push_back(id);
+    commands.push_back({"HMGET", CaseKey(id), "submitted", "department"});
+  }
+  if (commands.empty()) return out;
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
+  RETURN_IF_ERROR(AllOk(replies));
+  for (size_t i = 0; i < replies.size(); ++i) {
+    CaseInfo& info = out[unique[i]];
+    const redis::Reply& reply = replies[i];
+    if (reply.elements.size() != 2) return absl::InternalError("redis: HMGET gave no pair");
+    if (!reply.elements[0].is_nil()) {
+      events::Envelope e;
+      if (!e.ParseFromString(reply.elements[0].str))
+        return absl::DataLossError("unreadable submission");
+      info.submitted = std::move(e);
+    }
+    if (!reply.elements[1].is_nil()) info.department = reply.elements[1].str;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<bool>> RedisDeliveryStore::WriteAll(const std::vector<Write>& writes) {
+  std::vector<bool> queued(writes.size(), false);
+  // First round trip: the records, in order; a message's record only if it is new (HSETNX).
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(writes.size());
+  for (const Write& w : writes) {
+    switch (w.kind) {
+      case Write::Kind::kSubmission:
+        commands.push_back(
+            {"HSET", CaseKey(w.submitted.case_id()), "submitted", w.submitted.SerializeAsString()});
+        break;
+      case Write::Kind::kDepartment:
+        commands.push_back({"HSET", CaseKey(w.case_id), "department", w.department});
+        break;
+      case Write::Kind::kEnqueue:
+        commands.push_back({"HSETNX", JobsKey(w.job.delivery().case_id()),
+                            w.job.delivery().idempotency_key(), w.job.SerializeAsString()});
+        break;
+    }
+  }
+  if (commands.empty()) return queued;
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
+  RETURN_IF_ERROR(AllOk(replies));
+  // Second: the new messages into their partition's queue.
+  std::vector<std::vector<std::string>> queue;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    const Write& w = writes[i];
+    if (w.kind != Write::Kind::kEnqueue) continue;
+    if (replies[i].integer == 1) {
+      queued[i] = true;
+      queue.push_back({"ZADD", DueKey(w.job.partition()), "NX", Ms(w.due), Member(w.job)});
+      queue.push_back(
+          {"ZADD", QueuedKey(w.job.partition()), "NX", QueuedMs(w.job, w.due), Member(w.job)});
+    }
+  }
+  if (!queue.empty()) {
+    ASSIGN_OR_RETURN(std::vector<redis::Reply> added, redis_.Pipeline(queue));
+    RETURN_IF_ERROR(AllOk(added));
+  }
+  // Known before (the event came again): queued now if a crash left it recorded but not queued.
+  for (size_t i = 0; i < writes.size(); ++i) {
+    if (writes[i].kind != Write::Kind::kEnqueue || queued[i]) continue;
+    ASSIGN_OR_RETURN(bool added, Enqueue(writes[i].job, writes[i].due));
+    (void)added;  // known: HSETNX said so a moment ago
+  }
+  return queued;
+}
+
 }  // namespace meldpunt::notification

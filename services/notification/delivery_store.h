@@ -11,6 +11,7 @@
 // the partitions it is assigned, and a rebalance hands them over.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,30 @@ class DeliveryStore {
       const std::string& case_id) = 0;
   virtual absl::Status SetDepartment(const std::string& case_id, const std::string& dept) = 0;
   virtual absl::StatusOr<std::string> Department(const std::string& case_id) = 0;
+
+  // What the letters of a case need: its submission and department.
+  struct CaseInfo {
+    std::optional<events::Envelope> submitted;
+    std::string department;
+  };
+  // Several cases' at once (one round trip in Redis); every case asked for is in the map.
+  virtual absl::StatusOr<std::map<std::string, CaseInfo>> LoadCases(
+      const std::vector<std::string>& case_ids);
+  // A run of SaveSubmission, SetDepartment and Enqueue, applied in their order (two round trips
+  // in Redis: the records, then the queue entries of the messages that were new). Returns, per
+  // write, whether it queued a new message (Enqueue's answer; false for the others). A crash part
+  // way leaves a prefix of them, or messages recorded but not queued yet, which Enqueue queues
+  // when the event is handled again.
+  struct Write {
+    enum class Kind { kSubmission, kDepartment, kEnqueue };
+    Kind kind = Kind::kEnqueue;
+    events::Envelope submitted;  // kSubmission
+    std::string case_id;         // kDepartment
+    std::string department;      // kDepartment
+    v1::Job job;                 // kEnqueue
+    absl::Time due;              // kEnqueue
+  };
+  virtual absl::StatusOr<std::vector<bool>> WriteAll(const std::vector<Write>& writes);
 };
 
 class RedisDeliveryStore final : public DeliveryStore {
@@ -73,6 +98,9 @@ class RedisDeliveryStore final : public DeliveryStore {
       const std::string& case_id) override;
   absl::Status SetDepartment(const std::string& case_id, const std::string& dept) override;
   absl::StatusOr<std::string> Department(const std::string& case_id) override;
+  absl::StatusOr<std::map<std::string, CaseInfo>> LoadCases(
+      const std::vector<std::string>& case_ids) override;
+  absl::StatusOr<std::vector<bool>> WriteAll(const std::vector<Write>& writes) override;
 
   static std::string DueKey(int32_t partition);
   static std::string InflightKey(int32_t partition);

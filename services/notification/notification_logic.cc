@@ -240,12 +240,14 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Values(
   // Staff letters never carry the reporter: it is not even opened for them.
   if (submitted && for_reporter) RETURN_IF_ERROR(OpenReporter(*submitted));
   ASSIGN_OR_RETURN(std::string department, store_.Department(case_id));
-  return Fill(case_id, submitted ? &*submitted : nullptr, department, e, lang, for_reporter);
+  return Fill(store_, case_id, submitted ? &*submitted : nullptr, department, e, lang,
+              for_reporter);
 }
 
 absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
-    const std::string& case_id, const events::Envelope* submitted, const std::string& department,
-    const events::Envelope* e, const std::string& lang, bool for_reporter) {
+    DeliveryStore& store, const std::string& case_id, const events::Envelope* submitted,
+    const std::string& department, const events::Envelope* e, const std::string& lang,
+    bool for_reporter) {
   std::map<std::string, std::string> v = {{"case_id", case_id}};
   // Departments are named by id (their names are routing's): only staff letters carry them.
   if (!for_reporter) v["department"] = department;
@@ -308,7 +310,7 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
     case events::Envelope::kCaseMerged: {
       const std::string master = e->has_case_linked() ? e->case_linked().master_case_id()
                                                       : e->case_merged().master_case_id();
-      ASSIGN_OR_RETURN(std::optional<events::Envelope> m, store_.LoadSubmission(master));
+      ASSIGN_OR_RETURN(std::optional<events::Envelope> m, store.LoadSubmission(master));
       v["master_reference"] =
           m && !m->case_submitted().reference().empty() ? m->case_submitted().reference() : master;
       break;
@@ -351,18 +353,23 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
 }
 
 absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partition) {
+  return Handle(e, partition, store_);
+}
+
+absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partition,
+                                       DeliveryStore& store) {
   if (e.has_reporter_data_erased()) return Erase(e);
-  if (e.has_case_submitted()) RETURN_IF_ERROR(store_.SaveSubmission(e));
+  if (e.has_case_submitted()) RETURN_IF_ERROR(store.SaveSubmission(e));
   if (e.has_case_routed())
-    RETURN_IF_ERROR(store_.SetDepartment(e.case_id(), e.case_routed().department()));
+    RETURN_IF_ERROR(store.SetDepartment(e.case_id(), e.case_routed().department()));
   if (e.has_case_reassigned())
-    RETURN_IF_ERROR(store_.SetDepartment(e.case_id(), e.case_reassigned().department()));
+    RETURN_IF_ERROR(store.SetDepartment(e.case_id(), e.case_reassigned().department()));
   if (!KnownEvents().count(e.type())) return absl::OkStatus();
   std::optional<events::Envelope> submitted;
   if (e.has_case_submitted()) {
     submitted = e;
   } else {
-    ASSIGN_OR_RETURN(submitted, store_.LoadSubmission(e.case_id()));
+    ASSIGN_OR_RETURN(submitted, store.LoadSubmission(e.case_id()));
   }
   if (!submitted) return absl::OkStatus();  // a case from before this service kept submissions
   RETURN_IF_ERROR(OpenReporter(*submitted));
@@ -376,15 +383,16 @@ absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partit
   } else if (e.has_case_escalated() && !e.case_escalated().department().empty()) {
     department = e.case_escalated().department();
   } else {
-    ASSIGN_OR_RETURN(department, store_.Department(e.case_id()));
+    ASSIGN_OR_RETURN(department, store.Department(e.case_id()));
   }
   for (const Rule* rule : rules)
-    RETURN_IF_ERROR(Queue(*rule, e, partition, *submitted, department));
+    RETURN_IF_ERROR(Queue(store, *rule, e, partition, *submitted, department));
   return absl::OkStatus();
 }
 
-absl::Status NotificationLogic::Queue(const Rule& rule, const events::Envelope& e,
-                                      int32_t partition, const events::Envelope& submitted,
+absl::Status NotificationLogic::Queue(DeliveryStore& store, const Rule& rule,
+                                      const events::Envelope& e, int32_t partition,
+                                      const events::Envelope& submitted,
                                       const std::string& department) {
   const auto& reporter = submitted.case_submitted().draft().reporter();
 
@@ -444,7 +452,7 @@ absl::Status NotificationLogic::Queue(const Rule& rule, const events::Envelope& 
       "notify", {e.event_id(), rule.template_name, d->recipient(), d->channel()});
   const bool for_reporter = rule.to == "reporter";
   ASSIGN_OR_RETURN(auto values,
-                   Fill(e.case_id(), &submitted, department, &e, language, for_reporter));
+                   Fill(store, e.case_id(), &submitted, department, &e, language, for_reporter));
   ASSIGN_OR_RETURN(Rendered letter, templates_.Render(rule.template_name, language, values));
   d->set_case_id(e.case_id());
   d->set_template_name(rule.template_name);
@@ -500,14 +508,17 @@ absl::Status NotificationLogic::Queue(const Rule& rule, const events::Envelope& 
       held_.emplace_back(e.case_id(), key);
     }
   }
-  ASSIGN_OR_RETURN(bool added, store_.Enqueue(job, due));
-  if (added) {
-    log::Info("message queued", {{"case_id", e.case_id()},
-                                 {"template", rule.template_name},
-                                 {"channel", d->channel()},
-                                 {"recipient", d->recipient()}});
-  }
+  ASSIGN_OR_RETURN(bool added, store.Enqueue(job, due));
+  if (added) LogQueued(job);
   return absl::OkStatus();
+}
+
+void LogQueued(const v1::Job& job) {
+  const v1::Delivery& d = job.delivery();
+  log::Info("message queued", {{"case_id", d.case_id()},
+                               {"template", d.template_name()},
+                               {"channel", d.channel()},
+                               {"recipient", d.recipient()}});
 }
 
 absl::Duration NotificationLogic::Backoff(int attempts) {

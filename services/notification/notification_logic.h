@@ -98,6 +98,12 @@ class NotificationLogic {
   // redacts every message of the case and cancels those to the reporter that have not gone yet
   // (NotificationFailed "cancelled: the reporter's data was erased", not dead-lettered).
   absl::Status Handle(const events::Envelope& envelope, int32_t partition);
+  // The same, reading and writing the outbox through `store` (a batch's BufferedDeliveryStore
+  // over this logic's store) instead of the logic's own. ReporterDataErased works on the logic's
+  // own store: a batch sends what it holds first.
+  absl::Status Handle(const events::Envelope& envelope, int32_t partition, DeliveryStore& store);
+  // The store Handle(envelope, partition) reads and writes.
+  DeliveryStore& store() const { return store_; }
 
   // Rebuilding the outbox and the delivery records from the log after Redis lost them:
   //   logic.Hold();                                   // new messages wait, not due
@@ -127,15 +133,17 @@ class NotificationLogic {
                                                             bool for_reporter);
 
  private:
-  absl::Status Queue(const Rule& rule, const events::Envelope& e, int32_t partition,
-                     const events::Envelope& submitted, const std::string& department);
+  absl::Status Queue(DeliveryStore& store, const Rule& rule, const events::Envelope& e,
+                     int32_t partition, const events::Envelope& submitted,
+                     const std::string& department);
   absl::Status OpenReporter(events::Envelope& submitted) const;
   // The category's label in `lang`; never an id in a letter to the reporter.
   std::string CategoryLabel(const std::string& id, const std::string& lang,
                             bool for_reporter) const;
   absl::StatusOr<std::map<std::string, std::string>> Fill(
-      const std::string& case_id, const events::Envelope* submitted, const std::string& department,
-      const events::Envelope* event, const std::string& language, bool for_reporter);
+      DeliveryStore& store, const std::string& case_id, const events::Envelope* submitted,
+      const std::string& department, const events::Envelope* event, const std::string& language,
+      bool for_reporter);
   // ReporterDataErased: the stored submission loses its sealed reporter, every message to the
   // reporter its address and letter, and those still waiting are cancelled.
   absl::Status Erase(const events::Envelope& erased);
@@ -166,6 +174,9 @@ class NotificationLogic {
 };
 
 std::string LanguageCode(types::v1::Language language);
+
+// The log line of a message put in the outbox.
+void LogQueued(const v1::Job& job);
 
 // Where a message went, without the address: "e***@example.org" for an e-mail address, the scheme
 // and host of a webhook URL.

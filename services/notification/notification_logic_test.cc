@@ -9,9 +9,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "libs/catalog/catalog_file.h"
+#include "libs/events/batch.h"
+#include "libs/events/topics.h"
 #include "libs/privacy/privacy.h"
 #include "nlohmann/json.hpp"
+#include "services/notification/buffered_delivery_store.h"
 #include "services/notification/delivery_error.h"
+#include "services/notification/notification_handler.h"
 #include "services/notification/testing/fakes.h"
 
 namespace meldpunt::notification {
@@ -1124,6 +1128,156 @@ TEST(Rules, ErrorsNameTheEntry) {
   EXPECT_EQ(msg("[]", "{x: {email: nobody}}"),
             "notification.recipients.x.email: 'nobody' is not an e-mail address");
   EXPECT_EQ(msg("[]", "{x: {}}"), "notification.recipients.x: needs email or webhook");
+}
+
+// The outbox marker as the gate reads it.
+class IntactMarks : public OutboxMarks {
+ public:
+  absl::StatusOr<bool> TryLockRebuild(const std::string&, absl::Duration) override { return true; }
+  absl::Status UnlockRebuild(const std::string&) override { return absl::OkStatus(); }
+  absl::StatusOr<bool> Intact() override { return intact; }
+  absl::StatusOr<bool> MarkIntactIfLocked(const std::string&) override { return true; }
+  bool intact = true;
+};
+
+// A lane's run of case events, as the consumer hands it to the batch handler.
+class CaseRun {
+ public:
+  explicit CaseRun(std::vector<events::Envelope> envelopes) : envelopes_(std::move(envelopes)) {
+    for (const events::Envelope& e : envelopes_) {
+      kafka::Record r;
+      r.topic = events::kCaseEventsTopic;
+      r.partition = 0;
+      r.key = e.case_id();
+      r.value = events::Encode(e);
+      records_.push_back(std::move(r));
+    }
+    std::vector<events::Batch::Item> items;
+    for (size_t i = 0; i < envelopes_.size(); ++i) items.push_back({&records_[i], envelopes_[i]});
+    batch_ = std::make_unique<events::Batch>(std::move(items));
+  }
+  events::Batch& batch() { return *batch_; }
+  // The first record that failed, with its error (nullopt: all handled).
+  std::optional<size_t> Finish(absl::Status* error) {
+    return batch_->Finish(absl::Now() + absl::Seconds(5), error);
+  }
+
+ private:
+  std::vector<events::Envelope> envelopes_;
+  std::vector<kafka::Record> records_;
+  std::unique_ptr<events::Batch> batch_;
+};
+
+events::Envelope Routed() {
+  return Event("routed-1",
+               [](events::Envelope& e) { e.mutable_case_routed()->set_department("waste"); });
+}
+events::Envelope Referred() {
+  return Event("referred-1",
+               [](events::Envelope& e) { e.mutable_case_referred()->set_body("Ombudsdienst"); });
+}
+
+TEST_F(NotificationLogicTest, ARunIsReadAtOnceAndWrittenAtOnceAndLaterEventsSeeEarlierOnes) {
+  IntactMarks marks;
+  OutboxGate gate(marks, clock_);
+  NotificationHandler handler(logic_, gate);
+  // The routing and the referral need the submission the same run saves first.
+  CaseRun run({Submitted(), Routed(), Referred()});
+  store_.round_trips = 0;
+  handler.Handle(run.batch());
+  absl::Status error;
+  EXPECT_EQ(run.Finish(&error), std::nullopt) << error;
+  EXPECT_EQ(store_.round_trips, 2) << "one read for the run, one write";
+  std::set<std::string> templates;
+  for (const auto& [key, job] : store_.jobs) templates.insert(job.delivery().template_name());
+  EXPECT_EQ(templates, (std::set<std::string>{"acknowledgement", "dispatch", "referral"}));
+  EXPECT_EQ(store_.departments[kCase], "waste");
+  EXPECT_EQ(store_.Queued(), 3u);
+  EXPECT_EQ(Pump().size(), 3u);
+
+  // The same run again (a redelivery): nothing new is queued.
+  CaseRun again({Submitted(), Routed(), Referred()});
+  handler.Handle(again.batch());
+  EXPECT_EQ(again.Finish(&error), std::nullopt) << error;
+  EXPECT_EQ(store_.jobs.size(), 3u);
+  EXPECT_EQ(store_.Queued(), 0u);
+}
+
+TEST_F(NotificationLogicTest, AnErasureInARunSeesWhatTheRunQueuedBeforeIt) {
+  IntactMarks marks;
+  OutboxGate gate(marks, clock_);
+  NotificationHandler handler(logic_, gate);
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered"}));
+  // The erasure as it comes on the log (its key destroyed by the intake, after the referral was
+  // handled here in the same run).
+  events::Envelope erased = Event("erased-1", [](events::Envelope& e) {
+    e.mutable_reporter_data_erased()->set_reason("request of the reporter");
+    e.mutable_reporter_data_erased()->set_key_destroyed(true);
+  });
+  CaseRun run({Referred(), erased, Routed()});
+  handler.Handle(run.batch());
+  absl::Status error;
+  EXPECT_EQ(run.Finish(&error), std::nullopt) << error;
+  std::map<std::string, v1::Job> by_template;
+  for (const auto& [key, job] : store_.jobs) by_template[job.delivery().template_name()] = job;
+  EXPECT_EQ(by_template["referral"].delivery().status(), "cancelled")
+      << "queued earlier in the run, cancelled by the erasure";
+  EXPECT_EQ(by_template["dispatch"].delivery().status(), "pending") << "staff letters still go";
+  const std::string kept = Kept();
+  EXPECT_EQ(kept.find("els@example.org"), std::string::npos);
+  EXPECT_EQ(kept.find("Els Maes"), std::string::npos);
+}
+
+TEST_F(NotificationLogicTest, ARunThatCannotBeWrittenOrWaitsForARebuildIsHandledAgain) {
+  IntactMarks marks;
+  OutboxGate gate(marks, clock_);
+  NotificationHandler handler(logic_, gate);
+  store_.write_error = absl::UnavailableError("redis: connection lost");
+  CaseRun run({Submitted(), Routed()});
+  handler.Handle(run.batch());
+  absl::Status error;
+  EXPECT_EQ(run.Finish(&error), std::optional<size_t>(0));
+  EXPECT_EQ(error, store_.write_error);
+  EXPECT_TRUE(store_.jobs.empty());
+  EXPECT_TRUE(store_.submissions.empty());
+  store_.write_error = absl::OkStatus();
+
+  // The outbox is being rebuilt: the run waits, in place.
+  marks.intact = false;
+  OutboxGate closed(marks, clock_);
+  NotificationHandler waiting(logic_, closed);
+  CaseRun held({Submitted()});
+  waiting.Handle(held.batch());
+  EXPECT_EQ(held.Finish(&error), std::optional<size_t>(0));
+  EXPECT_EQ(error.code(), absl::StatusCode::kUnavailable) << error;
+  EXPECT_TRUE(store_.jobs.empty());
+}
+
+TEST(BufferedDeliveryStoreTest, ReadsSeeTheWritesHeldAndFlushSaysWhatWasNew) {
+  MemoryStore store;
+  ASSERT_TRUE(store.SetDepartment("MP-A", "roads").ok());
+  store.round_trips = 0;
+  BufferedDeliveryStore buffered(store);
+  ASSERT_TRUE(buffered.Prefetch({"MP-A", "MP-B", "MP-A"}).ok());
+  EXPECT_EQ(store.round_trips, 1);
+  EXPECT_EQ(*buffered.Department("MP-A"), "roads");
+  EXPECT_FALSE(buffered.LoadSubmission("MP-B")->has_value());
+  ASSERT_TRUE(buffered.SetDepartment("MP-A", "parks").ok());
+  EXPECT_EQ(*buffered.Department("MP-A"), "parks");
+  EXPECT_EQ(store.departments["MP-A"], "roads") << "nothing written before the flush";
+  v1::Job job;
+  job.mutable_delivery()->set_case_id("MP-B");
+  job.mutable_delivery()->set_idempotency_key("k1");
+  EXPECT_FALSE(*buffered.Enqueue(job, absl::FromUnixSeconds(10))) << "known at the flush";
+  EXPECT_FALSE(*buffered.Enqueue(job, absl::FromUnixSeconds(10)));
+  EXPECT_EQ(buffered.pending(), 3u);
+  absl::StatusOr<std::vector<v1::Job>> queued = buffered.Flush();
+  ASSERT_TRUE(queued.ok()) << queued.status();
+  EXPECT_EQ(queued->size(), 1u) << "the same message twice is queued once";
+  EXPECT_EQ(store.round_trips, 2);
+  EXPECT_EQ(store.departments["MP-A"], "parks");
+  EXPECT_EQ(store.Queued(), 1u);
 }
 
 }  // namespace

@@ -458,6 +458,53 @@ TEST_F(OutboxIntegrationTest, StoreKeepsSubmissionAndDepartment) {
   EXPECT_TRUE(store_->LoadSubmission(case_id)->has_value()) << "the department leaves it";
 }
 
+TEST_F(OutboxIntegrationTest, StoreWritesARunInOrderQueuesTheNewOnesAndReadsCasesAtOnce) {
+  const std::string case_id = NewCaseId();
+  const std::string other = NewCaseId();
+  const absl::Time t0 = absl::FromUnixMillis(1'763'800'000'000);
+  // A message known before, whose queue entry a crash lost: the run queues it again.
+  ASSERT_TRUE(store_->Enqueue(MakeJob(case_id, "old", partition_, "old"), t0).ok());
+  ASSERT_TRUE(
+      redis_->Command({"ZREM", RedisDeliveryStore::DueKey(partition_), case_id + "|old"}).ok());
+
+  const events::Envelope submitted = Submitted(case_id);
+  std::vector<DeliveryStore::Write> writes(6);
+  writes[0].kind = DeliveryStore::Write::Kind::kSubmission;
+  writes[0].submitted = submitted;
+  writes[1].kind = DeliveryStore::Write::Kind::kDepartment;
+  writes[1].case_id = case_id;
+  writes[1].department = "public-works";
+  writes[2].kind = DeliveryStore::Write::Kind::kEnqueue;
+  writes[2].job = MakeJob(case_id, "new", partition_, "new");
+  writes[2].due = t0 + absl::Seconds(1);
+  writes[3].kind = DeliveryStore::Write::Kind::kEnqueue;  // the same message again: once
+  writes[3].job = MakeJob(case_id, "new", partition_, "again");
+  writes[3].due = t0;
+  writes[4].kind = DeliveryStore::Write::Kind::kEnqueue;
+  writes[4].job = MakeJob(case_id, "old", partition_, "old");
+  writes[4].due = t0;
+  writes[5].kind = DeliveryStore::Write::Kind::kDepartment;  // the later write wins
+  writes[5].case_id = case_id;
+  writes[5].department = "waste";
+  absl::StatusOr<std::vector<bool>> queued = store_->WriteAll(writes);
+  ASSERT_TRUE(queued.ok()) << queued.status();
+  EXPECT_EQ(*queued, (std::vector<bool>{false, false, true, false, false, false}));
+  EXPECT_EQ(*store_->Waiting(partition_), 2) << "the new message and the repaired one";
+  EXPECT_EQ((*store_->Job(case_id, "new"))->subject(), "new");
+
+  absl::StatusOr<std::map<std::string, DeliveryStore::CaseInfo>> cases =
+      store_->LoadCases({case_id, other, case_id});
+  ASSERT_TRUE(cases.ok()) << cases.status();
+  ASSERT_EQ(cases->size(), 2u);
+  const DeliveryStore::CaseInfo& info = cases->at(case_id);
+  ASSERT_TRUE(info.submitted.has_value());
+  EXPECT_EQ(info.submitted->SerializeAsString(), submitted.SerializeAsString());
+  EXPECT_EQ(info.department, "waste");
+  EXPECT_FALSE(cases->at(other).submitted.has_value());
+  EXPECT_EQ(cases->at(other).department, "");
+  EXPECT_TRUE(store_->WriteAll({})->empty());
+}
+
 TEST_F(OutboxIntegrationTest, DepartmentWebhookIsRetriedThenDeliveredWithOneKeyAndSignature) {
   const std::string path = UniquePath("retried");
   Build({{"public-works", stack_.webhook + path}});

@@ -41,6 +41,7 @@ class FakeMailer : public Mailer {
 class MemoryStore : public DeliveryStore {
  public:
   absl::StatusOr<bool> Enqueue(const v1::Job& job, absl::Time due) override {
+    Count();
     const std::string key = Key(job);
     if (jobs.count(key)) return false;
     jobs[key] = job;
@@ -109,20 +110,35 @@ class MemoryStore : public DeliveryStore {
     return oldest;
   }
   absl::Status SaveSubmission(const events::Envelope& e) override {
+    Count();
     submissions[e.case_id()] = e;
     return absl::OkStatus();
   }
   absl::StatusOr<std::optional<events::Envelope>> LoadSubmission(const std::string& c) override {
+    Count();
     auto it = submissions.find(c);
     if (it == submissions.end()) return std::optional<events::Envelope>();
     return std::optional<events::Envelope>(it->second);
   }
   absl::Status SetDepartment(const std::string& c, const std::string& d) override {
+    Count();
     departments[c] = d;
     return absl::OkStatus();
   }
   absl::StatusOr<std::string> Department(const std::string& c) override {
+    Count();
     return departments.count(c) ? departments[c] : std::string();
+  }
+  // One round trip each, as in Redis (WriteAll: two there, counted as one here).
+  absl::StatusOr<std::map<std::string, CaseInfo>> LoadCases(
+      const std::vector<std::string>& case_ids) override {
+    Batch batch(*this);
+    return DeliveryStore::LoadCases(case_ids);
+  }
+  absl::StatusOr<std::vector<bool>> WriteAll(const std::vector<Write>& writes) override {
+    if (!write_error.ok()) return write_error;
+    Batch batch(*this);
+    return DeliveryStore::WriteAll(writes);
   }
   size_t Queued() const { return due_.size() + inflight_.size(); }
   std::optional<absl::Time> DueAt(const v1::Job& job) const {
@@ -134,8 +150,26 @@ class MemoryStore : public DeliveryStore {
   std::map<std::string, v1::Job> jobs;
   std::map<std::string, events::Envelope> submissions;
   std::map<std::string, std::string> departments;
+  // The consumer side's calls that are a round trip to Redis each (reads and writes of the
+  // submissions, departments and new messages; LoadCases and WriteAll once).
+  int round_trips = 0;
+  // What WriteAll answers (writing nothing) when not OK.
+  absl::Status write_error;
 
  private:
+  void Count() {
+    if (depth_ == 0) ++round_trips;
+  }
+  // One round trip for the calls made while it lives.
+  struct Batch {
+    explicit Batch(MemoryStore& store) : store(store) {
+      store.Count();
+      ++store.depth_;
+    }
+    ~Batch() { --store.depth_; }
+    MemoryStore& store;
+  };
+  int depth_ = 0;
   static std::string Key(const v1::Job& j) {
     return j.delivery().case_id() + "|" + j.delivery().idempotency_key();
   }
