@@ -111,20 +111,32 @@ absl::Status RedisDeliveryStore::Reschedule(const v1::Job& job, absl::Time due) 
   return AllOk(replies);
 }
 
-absl::Status RedisDeliveryStore::Save(const v1::Job& job) {
-  ASSIGN_OR_RETURN(redis::Reply reply,
-                   redis_.Command({"HSET", JobsKey(job.delivery().case_id()),
-                                   job.delivery().idempotency_key(), job.SerializeAsString()}));
-  return redis::ReplyStatus(reply);
+absl::Status RedisDeliveryStore::Save(const v1::Job& job) { return SaveAll({job}); }
+
+absl::Status RedisDeliveryStore::Finish(const v1::Job& job) { return FinishAll({job}); }
+
+absl::Status RedisDeliveryStore::SaveAll(const std::vector<v1::Job>& jobs) {
+  if (jobs.empty()) return absl::OkStatus();
+  std::vector<std::vector<std::string>> commands;
+  for (const v1::Job& job : jobs) {
+    commands.push_back({"HSET", JobsKey(job.delivery().case_id()), job.delivery().idempotency_key(),
+                        job.SerializeAsString()});
+  }
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
+  return AllOk(replies);
 }
 
-absl::Status RedisDeliveryStore::Finish(const v1::Job& job) {
-  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
-                   redis_.Pipeline({{"HSET", JobsKey(job.delivery().case_id()),
-                                     job.delivery().idempotency_key(), job.SerializeAsString()},
-                                    {"ZREM", InflightKey(job.partition()), Member(job)},
-                                    {"ZREM", DueKey(job.partition()), Member(job)},
-                                    {"ZREM", QueuedKey(job.partition()), Member(job)}}));
+absl::Status RedisDeliveryStore::FinishAll(const std::vector<v1::Job>& jobs) {
+  if (jobs.empty()) return absl::OkStatus();
+  std::vector<std::vector<std::string>> commands;
+  for (const v1::Job& job : jobs) {
+    commands.push_back({"HSET", JobsKey(job.delivery().case_id()), job.delivery().idempotency_key(),
+                        job.SerializeAsString()});
+    commands.push_back({"ZREM", InflightKey(job.partition()), Member(job)});
+    commands.push_back({"ZREM", DueKey(job.partition()), Member(job)});
+    commands.push_back({"ZREM", QueuedKey(job.partition()), Member(job)});
+  }
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
   return AllOk(replies);
 }
 
@@ -211,6 +223,16 @@ absl::StatusOr<std::string> RedisDeliveryStore::Department(const std::string& ca
   ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGET", CaseKey(case_id), "department"}));
   RETURN_IF_ERROR(redis::ReplyStatus(reply));
   return reply.is_nil() ? std::string() : reply.str;
+}
+
+absl::Status DeliveryStore::SaveAll(const std::vector<v1::Job>& jobs) {
+  for (const v1::Job& job : jobs) RETURN_IF_ERROR(Save(job));
+  return absl::OkStatus();
+}
+
+absl::Status DeliveryStore::FinishAll(const std::vector<v1::Job>& jobs) {
+  for (const v1::Job& job : jobs) RETURN_IF_ERROR(Finish(job));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::map<std::string, DeliveryStore::CaseInfo>> DeliveryStore::LoadCases(

@@ -54,6 +54,10 @@ class DeliveryStore {
   virtual absl::Status SetDepartment(const std::string& case_id, const std::string& dept) = 0;
   virtual absl::StatusOr<std::string> Department(const std::string& case_id) = 0;
 
+  // Save and Finish of several jobs (one round trip each in Redis).
+  virtual absl::Status SaveAll(const std::vector<v1::Job>& jobs);
+  virtual absl::Status FinishAll(const std::vector<v1::Job>& jobs);
+
   // What the letters of a case need: its submission and department.
   struct CaseInfo {
     std::optional<events::Envelope> submitted;
@@ -101,6 +105,8 @@ class RedisDeliveryStore final : public DeliveryStore {
   absl::StatusOr<std::map<std::string, CaseInfo>> LoadCases(
       const std::vector<std::string>& case_ids) override;
   absl::StatusOr<std::vector<bool>> WriteAll(const std::vector<Write>& writes) override;
+  absl::Status SaveAll(const std::vector<v1::Job>& jobs) override;
+  absl::Status FinishAll(const std::vector<v1::Job>& jobs) override;
 
   static std::string DueKey(int32_t partition);
   static std::string InflightKey(int32_t partition);

@@ -597,15 +597,8 @@ absl::Status NotificationLogic::AppendOutcome(const v1::Job& job, bool delivered
   outcome.mutable_actor()->set_id("service:notification");
   const auto channel = d.channel() == "webhook" ? events::v1::WEBHOOK : events::v1::EMAIL;
   if (delivered) {
-    auto* x = outcome.mutable_notification_delivered();
-    x->set_template_name(d.template_name());
-    x->set_channel(channel);
-    x->set_recipient(d.recipient());
-    x->set_idempotency_key(d.idempotency_key());
-    x->set_attempts(d.attempts());
-    x->set_language(d.language());
-    events::Finish(outcome, events::DeterministicId("delivered", {d.idempotency_key()}));
-    ASSIGN_OR_RETURN(events::Appended a, case_log_.Append(outcome, now + absl::Seconds(30)));
+    ASSIGN_OR_RETURN(events::Appended a,
+                     case_log_.Append(DeliveredEvent(job), now + absl::Seconds(30)));
     (void)a;
     return absl::OkStatus();
   }
@@ -626,6 +619,23 @@ absl::Status NotificationLogic::AppendOutcome(const v1::Job& job, bool delivered
   (void)dl;
   (void)ev;
   return absl::OkStatus();
+}
+
+events::Envelope NotificationLogic::DeliveredEvent(const v1::Job& job) const {
+  const v1::Delivery& d = job.delivery();
+  events::Envelope outcome = events::NewEnvelope(d.case_id(), "notification", clock_.Now());
+  outcome.set_causation_id(d.event_id());
+  outcome.set_correlation_id(job.correlation_id());
+  outcome.mutable_actor()->set_id("service:notification");
+  auto* x = outcome.mutable_notification_delivered();
+  x->set_template_name(d.template_name());
+  x->set_channel(d.channel() == "webhook" ? events::v1::WEBHOOK : events::v1::EMAIL);
+  x->set_recipient(d.recipient());
+  x->set_idempotency_key(d.idempotency_key());
+  x->set_attempts(d.attempts());
+  x->set_language(d.language());
+  events::Finish(outcome, events::DeterministicId("delivered", {d.idempotency_key()}));
+  return outcome;
 }
 
 absl::StatusOr<v1::Letter> NotificationLogic::LetterOf(const v1::Job& job) const {
@@ -703,19 +713,104 @@ absl::Status NotificationLogic::Erase(const events::Envelope& e) {
 }
 
 absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
+  ASSIGN_OR_RETURN(Attempted attempted, Send(std::move(job)));
+  std::vector<Attempted> one;
+  one.push_back(std::move(attempted));
+  return std::move(Record(std::move(one))[0]);
+}
+
+std::vector<absl::StatusOr<AttemptOutcome>> NotificationLogic::Record(
+    std::vector<Attempted> attempted) {
+  std::vector<absl::StatusOr<AttemptOutcome>> out;
+  out.reserve(attempted.size());
+  for (const Attempted& a : attempted) out.emplace_back(a.outcome);
+  // 1. The records of the messages delivered now, before their events.
+  std::vector<v1::Job> saves;
+  for (const Attempted& a : attempted) {
+    if (a.left == Attempted::Left::kSave) saves.push_back(a.job);
+  }
+  if (absl::Status saved = store_.SaveAll(saves); !saved.ok()) {
+    for (size_t i = 0; i < attempted.size(); ++i) {
+      if (attempted[i].left == Attempted::Left::kSave) out[i] = saved;
+    }
+  }
+  // 2. Their events, all in flight at once, waited for once.
+  struct Waiting {
+    absl::Mutex mu;
+    size_t left ABSL_GUARDED_BY(mu) = 0;
+  } waiting;
+  std::vector<absl::Status> appended(attempted.size());
+  const absl::Time deadline = clock_.Now() + absl::Seconds(30);
+  for (size_t i = 0; i < attempted.size(); ++i) {
+    const Attempted::Left left = attempted[i].left;
+    if ((left != Attempted::Left::kSave && left != Attempted::Left::kAppend) || !out[i].ok())
+      continue;
+    {
+      absl::MutexLock lock(&waiting.mu);
+      ++waiting.left;
+    }
+    case_log_.AppendAsync(DeliveredEvent(attempted[i].job), deadline,
+                          [&waiting, &appended, i](absl::StatusOr<events::Appended> a) {
+                            absl::MutexLock lock(&waiting.mu);
+                            appended[i] = a.status();
+                            --waiting.left;
+                          });
+  }
+  {
+    absl::MutexLock lock(&waiting.mu);
+    waiting.mu.Await(absl::Condition(
+        +[](size_t* left) { return *left == 0; }, &waiting.left));
+  }
+  // 3. Out of the queue, those whose events are durable (and the cancelled ones).
+  std::vector<v1::Job> finishes;
+  std::vector<size_t> finished;
+  for (size_t i = 0; i < attempted.size(); ++i) {
+    if (attempted[i].left == Attempted::Left::kNothing || !out[i].ok()) continue;
+    if (!appended[i].ok()) {
+      out[i] = appended[i];
+      continue;
+    }
+    finishes.push_back(attempted[i].job);
+    finished.push_back(i);
+  }
+  absl::Status done = store_.FinishAll(finishes);
+  for (size_t i : finished) {
+    if (!done.ok()) {
+      out[i] = done;
+      continue;
+    }
+    if (attempted[i].left != Attempted::Left::kSave) continue;
+    const v1::Delivery& d = attempted[i].job.delivery();
+    log::Info("message delivered", {{"case_id", d.case_id()},
+                                    {"template", d.template_name()},
+                                    {"channel", d.channel()},
+                                    {"attempts", d.attempts()}});
+  }
+  return out;
+}
+
+absl::StatusOr<Attempted> NotificationLogic::Send(v1::Job job) {
+  Attempted attempted;
   v1::Delivery* d = job.mutable_delivery();
-  AttemptOutcome outcome;
+  AttemptOutcome& outcome = attempted.outcome;
   // Sent before, but the service stopped before its event was in the log: only the event.
-  if (d->status() == "delivered" || d->status() == "dead_lettered") {
-    RETURN_IF_ERROR(AppendOutcome(job, d->status() == "delivered"));
+  if (d->status() == "delivered") {
+    outcome.status = "skipped";
+    attempted.left = Attempted::Left::kAppend;
+    attempted.job = std::move(job);
+    return attempted;
+  }
+  if (d->status() == "dead_lettered") {
+    RETURN_IF_ERROR(AppendOutcome(job, false));
     RETURN_IF_ERROR(store_.Finish(job));
     outcome.status = "skipped";
-    return outcome;
+    return attempted;
   }
   if (d->status() == "cancelled") {
-    RETURN_IF_ERROR(store_.Finish(job));
     outcome.status = "skipped";
-    return outcome;
+    attempted.left = Attempted::Left::kFinish;
+    attempted.job = std::move(job);
+    return attempted;
   }
   // Opened only here, in memory: the job as stored keeps it sealed.
   absl::StatusOr<v1::Letter> letter = LetterOf(job);
@@ -723,7 +818,7 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
     // The reporter's data was erased while the message waited: it will never go.
     RETURN_IF_ERROR(Cancel(job));
     outcome.status = "cancelled";
-    return outcome;
+    return attempted;
   }
   RETURN_IF_ERROR(letter.status());
   // Webhook hosts are other systems: each gets at most its share of the senders. E-mail goes to
@@ -738,7 +833,7 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
       events::SetTime(d->mutable_next_attempt_at(), later);
       RETURN_IF_ERROR(store_.Reschedule(job, later));
       outcome.status = "deferred";
-      return outcome;
+      return attempted;
     }
     ++in_flight_[host];
   }
@@ -773,15 +868,11 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
     events::SetTime(d->mutable_at(), now);
     // Gone: the record keeps what ops need, not what was sent nor where.
     Redact(job);
-    RETURN_IF_ERROR(store_.Save(job));  // before the event: a repeat sends nothing again
-    RETURN_IF_ERROR(AppendOutcome(job, true));
-    RETURN_IF_ERROR(store_.Finish(job));
-    log::Info("message delivered", {{"case_id", d->case_id()},
-                                    {"template", d->template_name()},
-                                    {"channel", d->channel()},
-                                    {"attempts", d->attempts()}});
+    // Saved before its event (a repeat sends nothing again), by Record.
     outcome.status = "delivered";
-    return outcome;
+    attempted.left = Attempted::Left::kSave;
+    attempted.job = std::move(job);
+    return attempted;
   }
   // A server's reply may quote the address, in any case: the record, the log and the dead letter
   // get "<recipient>" instead, so that not even a hint of it reaches the case log.
@@ -810,7 +901,7 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
                   {"next_attempt_in_ms", absl::ToInt64Milliseconds(next - now)},
                   {"error", error}});
     outcome.status = "retrying";
-    return outcome;
+    return attempted;
   }
   if (!IsPermanent(sent)) {
     d->set_last_error(absl::StrCat("temporary failures for ", config::FormatDuration(now - started),
@@ -830,7 +921,7 @@ absl::StatusOr<AttemptOutcome> NotificationLogic::Attempt(v1::Job job) {
                                        {"permanent", IsPermanent(sent)},
                                        {"error", d->last_error()}});
   outcome.status = "dead_lettered";
-  return outcome;
+  return attempted;
 }
 
 absl::StatusOr<v1::Delivery> NotificationLogic::Retry(const std::string& case_id,

@@ -78,6 +78,19 @@ struct AttemptOutcome {
   absl::Duration since_event;  // from the case event to now (delivered only)
 };
 
+// An attempt made (NotificationLogic::Send), with what is left to record of it.
+struct Attempted {
+  enum class Left {
+    kNothing,  // recorded already (retrying, deferred, dead-lettered, cancelled)
+    kFinish,   // out of the queue (a cancelled message)
+    kAppend,   // its NotificationDelivered, then out of the queue (delivered before a crash)
+    kSave,     // delivered now: its record, its NotificationDelivered, out of the queue
+  };
+  v1::Job job;
+  AttemptOutcome outcome;
+  Left left = Left::kNothing;
+};
+
 class NotificationLogic {
  public:
   NotificationLogic(const Templates& templates, const NotificationRules& rules, Mailer& mailer,
@@ -117,8 +130,17 @@ class NotificationLogic {
   absl::Status Restore(const events::Envelope& envelope, int32_t partition);
   absl::StatusOr<int64_t> Release();
 
-  // Sending side: one attempt at a claimed message.
+  // Sending side: one attempt at a claimed message (Send, then Record of it alone).
   absl::StatusOr<AttemptOutcome> Attempt(v1::Job job);
+  // The attempt in two steps, so that the senders record many attempts at once. Send makes the
+  // attempt and does what an outcome other than "delivered" needs (a retry scheduled, a dead
+  // letter, a cancellation); Record then records many delivered messages at once: their records
+  // saved in one Redis round trip (before their events: a repeat sends nothing again), their
+  // NotificationDelivered appended together and waited for once, and the messages taken out of the
+  // queue in one more round trip. A message whose recording failed goes again after its lease (it
+  // is sent no more: its record says delivered). Record is for one thread at a time.
+  absl::StatusOr<Attempted> Send(v1::Job job);
+  std::vector<absl::StatusOr<AttemptOutcome>> Record(std::vector<Attempted> attempted);
 
   // Puts a failed or dead-lettered message back in the queue, due now, with a fresh round of
   // attempts. NOT_FOUND, or FAILED_PRECONDITION when it was delivered.
@@ -154,6 +176,8 @@ class NotificationLogic {
   // dead-lettered), redacted, out of the queue.
   absl::Status Cancel(v1::Job& job);
   absl::Status AppendOutcome(const v1::Job& job, bool delivered);
+  // The NotificationDelivered of a delivered message (deterministic id from its key).
+  events::Envelope DeliveredEvent(const v1::Job& job) const;
   absl::Duration Backoff(int attempts);
   std::string HostOf(const std::string& channel, const std::string& url) const;
 

@@ -1254,6 +1254,59 @@ TEST_F(NotificationLogicTest, ARunThatCannotBeWrittenOrWaitsForARebuildIsHandled
   EXPECT_TRUE(store_.jobs.empty());
 }
 
+TEST_F(NotificationLogicTest, DeliveredMessagesAreRecordedTogether) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  ASSERT_TRUE(logic_.Handle(Routed(), 0).ok());
+  ASSERT_TRUE(logic_.Handle(Referred(), 0).ok());
+  absl::StatusOr<std::vector<v1::Job>> jobs = store_.Claim(0, clock_.Now(), absl::Minutes(2), 100);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 3u);
+  std::vector<Attempted> attempted;
+  for (const v1::Job& job : *jobs) {
+    absl::StatusOr<Attempted> a = logic_.Send(job);
+    ASSERT_TRUE(a.ok()) << a.status();
+    EXPECT_EQ(a->left, Attempted::Left::kSave);
+    attempted.push_back(*std::move(a));
+  }
+  EXPECT_EQ(mailer_.delivered.size(), 3u);
+  EXPECT_TRUE(log_.appended.empty()) << "nothing recorded yet";
+  store_.round_trips = 0;
+  std::vector<absl::StatusOr<AttemptOutcome>> outcomes = logic_.Record(std::move(attempted));
+  EXPECT_EQ(store_.round_trips, 2) << "the three records at once, then out of the queue at once";
+  ASSERT_EQ(outcomes.size(), 3u);
+  for (const auto& outcome : outcomes) {
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    EXPECT_EQ(outcome->status, "delivered");
+  }
+  ASSERT_EQ(log_.appended.size(), 3u);
+  for (const events::Envelope& e : log_.appended) EXPECT_EQ(e.type(), "NotificationDelivered");
+  EXPECT_EQ(store_.Queued(), 0u);
+  for (const auto& [key, job] : store_.jobs) EXPECT_EQ(job.delivery().status(), "delivered");
+}
+
+TEST_F(NotificationLogicTest, AnEventNotAppendedLeavesTheMessageToItsLeaseAndItIsNotSentAgain) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  absl::StatusOr<std::vector<v1::Job>> jobs = store_.Claim(0, clock_.Now(), absl::Minutes(2), 100);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  absl::StatusOr<Attempted> sent = logic_.Send((*jobs)[0]);
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  log_.error = absl::UnavailableError("kafka: broker down");
+  std::vector<Attempted> one;
+  one.push_back(*std::move(sent));
+  std::vector<absl::StatusOr<AttemptOutcome>> outcomes = logic_.Record(std::move(one));
+  EXPECT_EQ(outcomes[0].status(), log_.error);
+  EXPECT_EQ(Only().status(), "delivered") << "saved before its event";
+  EXPECT_EQ(store_.Queued(), 1u) << "still claimed: it comes back after its lease";
+  log_.error = absl::OkStatus();
+  clock_.Advance(absl::Minutes(3));
+  EXPECT_EQ(Pump(), (std::vector<std::string>{"skipped"})) << "only its event, this time";
+  EXPECT_EQ(mailer_.sent.size(), 1u) << "sent once";
+  ASSERT_EQ(log_.appended.size(), 1u);
+  EXPECT_EQ(log_.appended[0].type(), "NotificationDelivered");
+  EXPECT_EQ(store_.Queued(), 0u);
+}
+
 TEST(BufferedDeliveryStoreTest, ReadsSeeTheWritesHeldAndFlushSaysWhatWasNew) {
   MemoryStore store;
   ASSERT_TRUE(store.SetDepartment("MP-A", "roads").ok());

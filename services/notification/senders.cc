@@ -29,6 +29,11 @@ int ClaimFairly(const std::vector<int32_t>& partitions, int free,
 
 void Senders::Start() {
   stop_ = false;
+  {
+    absl::MutexLock lock(&mu_);
+    workers_done_ = false;
+  }
+  recorder_ = std::thread([this] { RecordLoop(); });
   dispatcher_ = std::thread([this] { DispatchLoop(); });
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkLoop(); });
 }
@@ -39,6 +44,12 @@ void Senders::Stop() {
   for (auto& w : workers_)
     if (w.joinable()) w.join();
   workers_.clear();
+  // What the senders sent is recorded before the recorder ends.
+  {
+    absl::MutexLock lock(&mu_);
+    workers_done_ = true;
+  }
+  if (recorder_.joinable()) recorder_.join();
 }
 
 void Senders::Assign(const std::vector<int32_t>& partitions) {
@@ -127,15 +138,44 @@ void Senders::WorkLoop() {
       queue_.pop_front();
       ++busy_;
     }
-    const std::string channel = job.delivery().channel();
+    std::string channel = job.delivery().channel();
     const absl::Time start = absl::Now();
-    absl::StatusOr<AttemptOutcome> outcome = logic_.Attempt(std::move(job));
-    const absl::Duration took = absl::Now() - start;
+    absl::StatusOr<Attempted> attempted = logic_.Send(std::move(job));
+    const bool record = attempted.ok() && attempted->left != Attempted::Left::kNothing;
     {
       absl::MutexLock lock(&mu_);
       --busy_;
+      if (record) sent_.push_back(Sent{*std::move(attempted), std::move(channel), start});
     }
-    if (observe_) observe_(channel, outcome, took);
+    if (record) continue;
+    absl::StatusOr<AttemptOutcome> outcome =
+        attempted.ok() ? absl::StatusOr<AttemptOutcome>(attempted->outcome) : attempted.status();
+    if (observe_) observe_(channel, outcome, absl::Now() - start);
+  }
+}
+
+void Senders::RecordLoop() {
+  while (true) {
+    std::vector<Sent> sent;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]()
+                       ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !sent_.empty() || workers_done_; };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
+      if (sent_.empty()) {
+        if (workers_done_) return;
+        continue;
+      }
+      sent.swap(sent_);
+    }
+    std::vector<Attempted> attempted;
+    attempted.reserve(sent.size());
+    for (Sent& s : sent) attempted.push_back(std::move(s.attempted));
+    std::vector<absl::StatusOr<AttemptOutcome>> outcomes = logic_.Record(std::move(attempted));
+    const absl::Time now = absl::Now();
+    for (size_t i = 0; i < sent.size(); ++i) {
+      if (observe_) observe_(sent[i].channel, outcomes[i], now - sent[i].start);
+    }
   }
 }
 

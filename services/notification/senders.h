@@ -1,7 +1,10 @@
 // The sending side of notification: a dispatcher claims due messages of the partitions this
-// replica owns (up to the number of free senders, and again as soon as one is free), and a pool of
-// senders makes one attempt each (NotificationLogic::Attempt). Shared by the service and its
-// benchmark.
+// replica owns (up to the number of free senders, and again as soon as one is free), a pool of
+// senders makes one attempt each (NotificationLogic::Send), and a recorder records the delivered
+// ones together, everything the senders handed it since its last round, at once
+// (NotificationLogic::Record: one Redis round trip for their records, their events appended and
+// waited for once, one more round trip to take them out of the queue). A sender is free for the
+// next message as soon as its message is sent. Shared by the service and its benchmark.
 //
 //   Senders senders(logic, store, {.workers = 8}, [](const auto& channel, const auto& outcome,
 //                                                    absl::Duration took) { ... });
@@ -66,6 +69,14 @@ class Senders {
  private:
   void DispatchLoop();
   void WorkLoop();
+  void RecordLoop();
+
+  // An attempt the recorder has yet to record.
+  struct Sent {
+    Attempted attempted;
+    std::string channel;
+    absl::Time start;
+  };
 
   NotificationLogic& logic_;
   DeliveryStore& store_;
@@ -75,10 +86,13 @@ class Senders {
   std::set<int32_t> partitions_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::Job> queue_ ABSL_GUARDED_BY(mu_);
   int busy_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<Sent> sent_ ABSL_GUARDED_BY(mu_);
+  bool workers_done_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> waiting_{0};
   std::thread dispatcher_;
   std::vector<std::thread> workers_;
+  std::thread recorder_;
 };
 
 // The case-event consumer's rebalance listener: the partitions the group gives this replica are

@@ -75,10 +75,12 @@ class MemoryStore : public DeliveryStore {
     return absl::OkStatus();
   }
   absl::Status Save(const v1::Job& job) override {
+    Count();
     jobs[Key(job)] = job;
     return absl::OkStatus();
   }
   absl::Status Finish(const v1::Job& job) override {
+    Count();
     jobs[Key(job)] = job;
     inflight_.erase(Key(job));
     due_.erase(Key(job));
@@ -135,6 +137,16 @@ class MemoryStore : public DeliveryStore {
     Batch batch(*this);
     return DeliveryStore::LoadCases(case_ids);
   }
+  absl::Status SaveAll(const std::vector<v1::Job>& saved) override {
+    if (saved.empty()) return absl::OkStatus();
+    Batch batch(*this);
+    return DeliveryStore::SaveAll(saved);
+  }
+  absl::Status FinishAll(const std::vector<v1::Job>& finished) override {
+    if (finished.empty()) return absl::OkStatus();
+    Batch batch(*this);
+    return DeliveryStore::FinishAll(finished);
+  }
   absl::StatusOr<std::vector<bool>> WriteAll(const std::vector<Write>& writes) override {
     if (!write_error.ok()) return write_error;
     Batch batch(*this);
@@ -150,8 +162,9 @@ class MemoryStore : public DeliveryStore {
   std::map<std::string, v1::Job> jobs;
   std::map<std::string, events::Envelope> submissions;
   std::map<std::string, std::string> departments;
-  // The consumer side's calls that are a round trip to Redis each (reads and writes of the
-  // submissions, departments and new messages; LoadCases and WriteAll once).
+  // The calls that are a round trip to Redis each: reads and writes of the submissions,
+  // departments and new messages, Save and Finish (LoadCases, WriteAll, SaveAll and FinishAll
+  // once). Not the claims and reschedules.
   int round_trips = 0;
   // What WriteAll answers (writing nothing) when not OK.
   absl::Status write_error;
