@@ -88,10 +88,21 @@ absl::StatusOr<std::vector<v1::RouteState>> RedisRouteStore::LoadAll(
   return states;
 }
 
+absl::Status RouteStore::SaveAll(const std::vector<Change>& changes) {
+  for (const Change& c : changes) RETURN_IF_ERROR(Save(c.case_id, c.before, c.after));
+  return absl::OkStatus();
+}
+
 absl::Status RedisRouteStore::Save(const std::string& case_id, const v1::RouteState& before,
                                    const v1::RouteState& after) {
-  std::vector<std::vector<std::string>> commands = {
-      {"SET", StateKey(case_id), after.SerializeAsString()}};
+  return SaveAll({Change{case_id, before, after}});
+}
+
+namespace {
+// The commands of one save (RouteStore::Save).
+void SaveCommands(const std::string& case_id, const v1::RouteState& before,
+                  const v1::RouteState& after, std::vector<std::vector<std::string>>& commands) {
+  commands.push_back({"SET", StateKey(case_id), after.SerializeAsString()});
   const bool was_open = !before.assignee().empty() && !before.closed();
   const bool is_open = !after.assignee().empty() && !after.closed();
   if (was_open && (!is_open || before.assignee() != after.assignee() ||
@@ -121,6 +132,13 @@ absl::Status RedisRouteStore::Save(const std::string& case_id, const v1::RouteSt
       commands.push_back({"ZREM", GeoKey(after.draft().category()), case_id});
     }
   }
+}
+}  // namespace
+
+absl::Status RedisRouteStore::SaveAll(const std::vector<Change>& changes) {
+  if (changes.empty()) return absl::OkStatus();
+  std::vector<std::vector<std::string>> commands;
+  for (const Change& c : changes) SaveCommands(c.case_id, c.before, c.after, commands);
   ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
   for (const auto& r : replies) RETURN_IF_ERROR(redis::ReplyStatus(r));
   return absl::OkStatus();

@@ -37,16 +37,33 @@ void RoutingHandler::Handle(events::Batch& batch) {
   if (relevant.empty()) return;
   absl::StatusOr<std::vector<v1::RouteState>> loaded = store_.LoadAll(case_ids);
   if (!loaded.ok()) return batch.Fail(relevant[0], loaded.status());
+  std::vector<std::pair<size_t, RouteStore::Change>> changes;
+  std::optional<size_t> failed;
+  absl::Status error;
   for (size_t k = 0; k < relevant.size(); ++k) {
     const size_t i = relevant[k];
-    if (absl::Status handled = Handle(batch.envelope(i), &batch, i, &(*loaded)[k]); !handled.ok()) {
-      return batch.Fail(i, handled);
+    if (absl::Status handled = Handle(batch.envelope(i), &batch, i, &(*loaded)[k], &changes);
+        !handled.ok()) {
+      failed = i;
+      error = handled;
+      break;
     }
   }
+  // The states of the records before the failed one (each case is in the batch once, so they
+  // are independent of each other).
+  std::vector<RouteStore::Change> saves;
+  for (auto& [i, change] : changes) saves.push_back(std::move(change));
+  if (!saves.empty()) {
+    if (absl::Status saved = store_.SaveAll(saves); !saved.ok()) {
+      return batch.Fail(changes.front().first, saved);
+    }
+  }
+  if (failed) batch.Fail(*failed, error);
 }
 
 absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Batch* batch,
-                                    size_t index, const v1::RouteState* loaded) {
+                                    size_t index, const v1::RouteState* loaded,
+                                    std::vector<std::pair<size_t, RouteStore::Change>>* changes) {
   if (!RoutingLogic::Relevant(envelope)) return absl::OkStatus();
   // A submission with coordinates searches the duplicate index and is added to it by the Save
   // below: one at a time per category (lanes handle other partitions at the same moment).
@@ -86,7 +103,12 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
   v1::RouteState after = before;
   RoutingLogic::Fold(after, envelope);
   const bool changed = after.SerializeAsString() != before.SerializeAsString();
-  if (!output) return changed ? store_.Save(envelope.case_id(), before, after) : absl::OkStatus();
+  if (!output) {
+    if (!changed) return absl::OkStatus();
+    if (changes == nullptr) return store_.Save(envelope.case_id(), before, after);
+    changes->emplace_back(index, RouteStore::Change{envelope.case_id(), before, after});
+    return absl::OkStatus();
+  }
   // Every record in flight at once; the state is saved and the input committed only when all are
   // acknowledged (a repeat before then routes the case again, with the same event ids).
   events::Acks acks;

@@ -49,11 +49,16 @@ class RoutingHandler {
   // OK once the event is handled for good (or, given `batch`, once its records are in flight:
   // the batch waits for them and then saves, as item `index`). UNAVAILABLE (in place) while Redis
   // or Kafka does not answer.
+  // Given `changes`, a state that changed with no records to send is added to it for the caller
+  // to save (the batch's SaveAll), instead of being saved here.
   absl::Status Handle(const events::Envelope& envelope, events::Batch* batch = nullptr,
-                      size_t index = 0, const v1::RouteState* loaded = nullptr);
+                      size_t index = 0, const v1::RouteState* loaded = nullptr,
+                      std::vector<std::pair<size_t, RouteStore::Change>>* changes = nullptr);
   // The consumer's batch handler: the states of every case of the batch in one round trip
   // (RouteStore::LoadAll; each case is in a batch once), then each record in order; the first
-  // that fails ends the batch.
+  // that fails ends the batch. The states that changed with nothing to send (most events: a
+  // clock started, a case acknowledged) are saved together in one more round trip at the end;
+  // those that route a case are saved after their records are acknowledged.
   void Handle(events::Batch& batch);
 
   // The open cases of each member of `department` (the capacity check). Empty when the counts

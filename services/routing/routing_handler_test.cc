@@ -48,6 +48,14 @@ class MemoryRouteStore : public RouteStore {
     states[case_id] = after;
     return absl::OkStatus();
   }
+  absl::Status SaveAll(const std::vector<Change>& changes) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++save_alls;
+      if (!save_error.ok()) return save_error;
+    }
+    return RouteStore::SaveAll(changes);
+  }
   absl::StatusOr<std::map<std::string, int64_t>> OpenCases(
       const std::string& department, const std::vector<std::string>& members) override {
     absl::MutexLock lock(&mu_);
@@ -99,6 +107,8 @@ class MemoryRouteStore : public RouteStore {
   int loads = 0;
   int load_alls = 0;
   int saves = 0;
+  int save_alls = 0;
+  absl::Status save_error;  // what SaveAll answers, writing nothing
   absl::Status error;
   absl::Status workload_error;
 };
@@ -248,6 +258,51 @@ TEST_F(RoutingHandlerTest, InABatchTheSaveAndTheCountWaitForTheBatchsOneWait) {
   ASSERT_EQ(failing.Finish(absl::Now() + absl::Seconds(5), &error), std::optional<size_t>(0));
   EXPECT_EQ(error.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(store_.saves, 2);
+}
+
+TEST_F(RoutingHandlerTest, StatesThatChangeWithNothingToSendAreSavedTogether) {
+  // Three routed cases, then a clock started for each: state changes with no records.
+  constexpr const char* kCases[] = {"MP-0123456789ABC", "MP-0123456789ABD", "MP-0123456789ABE"};
+  for (const char* id : kCases) ASSERT_TRUE(handler_.Handle(Submitted(id, "street-lighting")).ok());
+  const int saves_before = store_.saves;
+  const size_t sent_before = sink_.Sent().size();
+  std::vector<events::Envelope> started;
+  for (const char* id : kCases) {
+    events::Envelope e = events::NewEnvelope(id, "deadline-watch", kNow);
+    e.mutable_clock_started()->set_clock("answer");
+    events::SetTime(e.mutable_clock_started()->mutable_due_at(), kNow + absl::Hours(240));
+    events::Finish(e, absl::StrCat("started-", id));
+    started.push_back(std::move(e));
+  }
+  kafka::Record records[3];
+  std::vector<events::Batch::Item> items;
+  for (size_t i = 0; i < started.size(); ++i) items.push_back({&records[i], started[i]});
+  events::Batch batch(std::move(items));
+  store_.save_alls = 0;
+  handler_.Handle(batch);
+  EXPECT_EQ(store_.save_alls, 1) << "the three states in one write";
+  EXPECT_EQ(store_.saves, saves_before + 3);
+  EXPECT_EQ(sink_.Sent().size(), sent_before) << "nothing to send";
+  absl::Status error;
+  EXPECT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
+
+  // A write that fails fails the batch at the first of them: all are handled again.
+  store_.save_error = absl::UnavailableError("redis: connection lost");
+  std::vector<events::Envelope> acknowledge;
+  for (const char* id : kCases) {
+    events::Envelope e = events::NewEnvelope(id, "deadline-watch", kNow);
+    e.mutable_clock_started()->set_clock("acknowledge");
+    events::SetTime(e.mutable_clock_started()->mutable_due_at(), kNow + absl::Hours(48));
+    events::Finish(e, absl::StrCat("acknowledge-", id));
+    acknowledge.push_back(std::move(e));
+  }
+  std::vector<events::Batch::Item> again;
+  for (size_t i = 0; i < acknowledge.size(); ++i) again.push_back({&records[i], acknowledge[i]});
+  events::Batch failing(std::move(again));
+  handler_.Handle(failing);
+  EXPECT_EQ(failing.Finish(absl::Now() + absl::Seconds(5), &error), std::optional<size_t>(0));
+  EXPECT_EQ(error, store_.save_error);
+  store_.save_error = absl::OkStatus();
 }
 
 TEST_F(RoutingHandlerTest, AFailedDeliverySavesNothingAndTheRepeatSendsTheSameIds) {
