@@ -63,7 +63,8 @@ class DeliveryStore {
     std::optional<events::Envelope> submitted;
     std::string department;
   };
-  // Several cases' at once (one round trip in Redis); every case asked for is in the map.
+  // Several cases' at once (one round trip in Redis). A case whose record cannot be read is left
+  // out of the map, so that reading it alone fails the event that needs it and no other.
   virtual absl::StatusOr<std::map<std::string, CaseInfo>> LoadCases(
       const std::vector<std::string>& case_ids);
   // A run of SaveSubmission, SetDepartment and Enqueue, applied in their order (two round trips

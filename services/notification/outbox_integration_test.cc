@@ -503,6 +503,17 @@ TEST_F(OutboxIntegrationTest, StoreWritesARunInOrderQueuesTheNewOnesAndReadsCase
   EXPECT_FALSE(cases->at(other).submitted.has_value());
   EXPECT_EQ(cases->at(other).department, "");
   EXPECT_TRUE(store_->WriteAll({})->empty());
+
+  // A record that cannot be read is left out, for its own event to fail on; the others are read.
+  ASSERT_TRUE(redis_
+                  ->Command({"HSET", absl::StrCat("mp:notify:case:{", other, "}"), "submitted",
+                             "\nzunreadable"})
+                  .ok());
+  cases = store_->LoadCases({case_id, other});
+  ASSERT_TRUE(cases.ok()) << cases.status();
+  EXPECT_EQ(cases->count(other), 0u);
+  EXPECT_EQ(cases->at(case_id).department, "waste");
+  EXPECT_EQ(store_->LoadSubmission(other).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST_F(OutboxIntegrationTest, DepartmentWebhookIsRetriedThenDeliveredWithOneKeyAndSignature) {
