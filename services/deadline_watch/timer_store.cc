@@ -191,20 +191,9 @@ absl::StatusOr<std::vector<v1::Clock>> RedisTimerStore::Clocks(const std::string
 
 absl::StatusOr<std::map<std::string, std::vector<v1::Clock>>> RedisTimerStore::ClocksOf(
     const std::vector<std::string>& case_ids) {
+  ASSIGN_OR_RETURN(auto records, LoadAll(case_ids));  // one pipeline of HGETALL
   std::map<std::string, std::vector<v1::Clock>> out;
-  std::vector<std::string> unique;
-  std::vector<std::vector<std::string>> commands;
-  for (const std::string& id : case_ids) {
-    if (!out.emplace(id, std::vector<v1::Clock>()).second) continue;
-    unique.push_back(id);
-    commands.push_back({"HGETALL", ClockKey(id)});
-  }
-  if (commands.empty()) return out;
-  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
-  for (size_t i = 0; i < replies.size(); ++i) {
-    RETURN_IF_ERROR(redis::ReplyStatus(replies[i]));
-    out[unique[i]] = ParseClocks(replies[i]);
-  }
+  for (auto& [id, record] : records) out[id] = std::move(record.clocks);
   return out;
 }
 
