@@ -19,6 +19,8 @@ void Batch::Await(size_t index, Acks acks, AfterAcks then) {
   if (then) entries_[index].then.push_back(std::move(then));
 }
 
+void Batch::AfterAll(Shared step) { shared_.push_back(std::move(step)); }
+
 void Batch::Fail(size_t index, absl::Status error) {
   if (failed_.has_value() && *failed_ <= index) return;
   failed_ = index;
@@ -26,6 +28,8 @@ void Batch::Fail(size_t index, absl::Status error) {
 }
 
 std::optional<size_t> Batch::Finish(absl::Time deadline, absl::Status* error) {
+  std::optional<size_t> first = failed_;
+  absl::Status first_error = failure_;
   const size_t end = failed_.value_or(items_.size());
   for (size_t i = 0; i < end; ++i) {
     Entry& entry = entries_[i];
@@ -38,15 +42,22 @@ std::optional<size_t> Batch::Finish(absl::Time deadline, absl::Status* error) {
       status = then();
     }
     if (!status.ok()) {
-      *error = std::move(status);
-      return i;
+      first = i;
+      first_error = std::move(status);
+      break;
     }
   }
-  if (failed_.has_value()) {
-    *error = failure_;
-    return failed_;
+  const size_t done = first.value_or(items_.size());
+  for (Shared& step : shared_) {
+    absl::Status status;
+    const std::optional<size_t> at = step(done, &status);
+    if (at.has_value() && *at < done && (!first.has_value() || *at < *first)) {
+      first = at;
+      first_error = std::move(status);
+    }
   }
-  return std::nullopt;
+  if (first.has_value()) *error = first_error;
+  return first;
 }
 
 }  // namespace meldpunt::events

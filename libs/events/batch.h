@@ -8,10 +8,12 @@
 //       RETURN_IF_ERROR(batch.Send(i, producer, record));  // acknowledged before the commit
 //       batch.After(i, [..] { return SaveAfterAcks(); });  // once i's sends are durable
 //     }
+//     batch.AfterAll([..](size_t done) { return SaveTheFirst(done); });  // one write for many
 //   }
 //
 // The loop then waits once for every acknowledgement, runs each record's `After` steps in record
-// order, and commits the records before the first that failed. A record that failed (by Fail, by
+// order, then the `AfterAll` steps with the number of leading records that got that far, and
+// commits the records before the first that failed. A record that failed (by Fail, by
 // an acknowledgement or by an `After` step) is handled again together with the records after it,
 // or set aside on the dead-letter topic, as its error's retry class says (libs/status/retry.h):
 // handlers give the same event ids when they see an event again, and drop what they folded
@@ -19,6 +21,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -55,6 +58,13 @@ class Batch {
   // Records the handler sent for item `index` itself (events::Acks::Send, service::SendTracked),
   // waited for as Send's; `then` (optional) as After's.
   void Await(size_t index, Acks acks, AfterAcks then = nullptr);
+  // What many items share after their acknowledgements (one Redis pipeline for all their saves):
+  // runs once, after the `After` steps, with `done`, the number of leading items whose
+  // acknowledgements and `After` steps succeeded; it must do its part for those items only. It
+  // answers nullopt, or the lowest item whose part failed with its error in `*error`: that item
+  // and the ones after it are handled again, the ones before it are committed.
+  using Shared = std::function<std::optional<size_t>(size_t done, absl::Status* error)>;
+  void AfterAll(Shared step);
   // Item `index` could not be handled. The first failure (the lowest index) counts; what the
   // handler did for later items stays undone (no `After` runs for them) until they are handled
   // again.
@@ -72,6 +82,7 @@ class Batch {
   };
   std::vector<Item> items_;
   std::vector<Entry> entries_;
+  std::vector<Shared> shared_;
   std::optional<size_t> failed_;
   absl::Status failure_;
 };

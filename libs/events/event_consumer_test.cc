@@ -337,6 +337,53 @@ TEST(Batch, AFailedAcknowledgementEndsTheBatchAtItsRecord) {
   EXPECT_EQ(error.message(), "first");
 }
 
+// A step shared by many items (Batch::AfterAll) runs once, after the items' own steps, for the
+// items that got that far; the item it names as failed ends the batch there.
+TEST(Batch, ASharedStepRunsOnceForTheItemsThatGotThatFar) {
+  kafka::Record records[4];
+  auto make = [&] {
+    std::vector<Batch::Item> items;
+    for (auto& r : records) items.push_back({&r, Envelope()});
+    return items;
+  };
+  Batch batch(make());
+  std::vector<std::string> ran;
+  batch.After(1, [&] {
+    ran.push_back("after 1");
+    return absl::OkStatus();
+  });
+  batch.AfterAll([&](size_t done, absl::Status*) -> std::optional<size_t> {
+    ran.push_back(absl::StrCat("shared ", done));
+    return std::nullopt;
+  });
+  absl::Status error;
+  EXPECT_EQ(batch.Finish(absl::Now() + absl::Seconds(1), &error), std::nullopt);
+  EXPECT_EQ(ran, (std::vector<std::string>{"after 1", "shared 4"}));
+
+  // Item 2's own step fails: the shared step does its part for items 0 and 1 only.
+  Batch failing(make());
+  failing.After(2, [] { return absl::UnavailableError("redis down"); });
+  size_t shared_done = 99;
+  failing.AfterAll([&](size_t done, absl::Status*) -> std::optional<size_t> {
+    shared_done = done;
+    return std::nullopt;
+  });
+  EXPECT_EQ(failing.Finish(absl::Now() + absl::Seconds(1), &error), std::optional<size_t>(2));
+  EXPECT_EQ(shared_done, 2u);
+  EXPECT_EQ(error.code(), absl::StatusCode::kUnavailable);
+
+  // The shared step's failure at item 1 comes before Fail(3): item 1 counts.
+  Batch shared_fails(make());
+  shared_fails.Fail(3, absl::InternalError("late"));
+  shared_fails.AfterAll([&](size_t done, absl::Status* e) -> std::optional<size_t> {
+    EXPECT_EQ(done, 3u);
+    *e = absl::InvalidArgumentError("WRONGTYPE");
+    return 1;
+  });
+  EXPECT_EQ(shared_fails.Finish(absl::Now() + absl::Seconds(1), &error), std::optional<size_t>(1));
+  EXPECT_EQ(error.message(), "WRONGTYPE");
+}
+
 // A dead-letter topic that cannot take the record yet: the loop holds the record (it is neither
 // committed nor passed) until the topic takes it.
 class FlakySink : public DeadLetterSink {

@@ -88,8 +88,14 @@ absl::StatusOr<std::vector<v1::RouteState>> RedisRouteStore::LoadAll(
   return states;
 }
 
-absl::Status RouteStore::SaveAll(const std::vector<Change>& changes) {
-  for (const Change& c : changes) RETURN_IF_ERROR(Save(c.case_id, c.before, c.after));
+absl::Status RouteStore::SaveAll(const std::vector<Change>& changes, size_t* failed) {
+  for (size_t i = 0; i < changes.size(); ++i) {
+    if (absl::Status saved = Save(changes[i].case_id, changes[i].before, changes[i].after);
+        !saved.ok()) {
+      if (failed != nullptr) *failed = i;
+      return saved;
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -135,12 +141,23 @@ void SaveCommands(const std::string& case_id, const v1::RouteState& before,
 }
 }  // namespace
 
-absl::Status RedisRouteStore::SaveAll(const std::vector<Change>& changes) {
+absl::Status RedisRouteStore::SaveAll(const std::vector<Change>& changes, size_t* failed) {
   if (changes.empty()) return absl::OkStatus();
+  if (failed != nullptr) *failed = 0;
   std::vector<std::vector<std::string>> commands;
-  for (const Change& c : changes) SaveCommands(c.case_id, c.before, c.after, commands);
+  std::vector<size_t> change_of;  // the change each command belongs to
+  for (size_t i = 0; i < changes.size(); ++i) {
+    SaveCommands(changes[i].case_id, changes[i].before, changes[i].after, commands);
+    change_of.resize(commands.size(), i);
+  }
   ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
-  for (const auto& r : replies) RETURN_IF_ERROR(redis::ReplyStatus(r));
+  for (size_t k = 0; k < replies.size(); ++k) {
+    if (absl::Status refused = redis::ReplyStatus(replies[k]); !refused.ok()) {
+      // Redis applied the commands after it as well: a pipeline is not a transaction.
+      if (failed != nullptr) *failed = change_of[k];
+      return refused;
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -41,13 +41,14 @@ class RouteStore {
   // keeps it in (or takes it out of) its category's GEO set while it is open.
   virtual absl::Status Save(const std::string& case_id, const v1::RouteState& before,
                             const v1::RouteState& after) = 0;
-  // Several saves, in order (one round trip in Redis; the default saves each).
+  // Several saves, in order (one round trip in Redis; the default saves each). On an error,
+  // `*failed` (if given) is the first change whose writes failed; the ones before it are saved.
   struct Change {
     std::string case_id;
     v1::RouteState before;
     v1::RouteState after;
   };
-  virtual absl::Status SaveAll(const std::vector<Change>& changes);
+  virtual absl::Status SaveAll(const std::vector<Change>& changes, size_t* failed = nullptr);
   virtual absl::StatusOr<std::map<std::string, int64_t>> OpenCases(
       const std::string& department, const std::vector<std::string>& members) = 0;
   // Open cases of the category within the radius, nearest first: (case id, metres).
@@ -71,7 +72,7 @@ class RedisRouteStore final : public RouteStore {
   absl::Status Save(const std::string& case_id, const v1::RouteState& before,
                     const v1::RouteState& after) override;
   // One pipeline.
-  absl::Status SaveAll(const std::vector<Change>& changes) override;
+  absl::Status SaveAll(const std::vector<Change>& changes, size_t* failed = nullptr) override;
   absl::StatusOr<std::map<std::string, int64_t>> OpenCases(
       const std::string& department, const std::vector<std::string>& members) override;
   absl::StatusOr<std::vector<std::pair<std::string, double>>> Near(const std::string& category,

@@ -37,34 +37,39 @@ void RoutingHandler::Handle(events::Batch& batch) {
   if (relevant.empty()) return;
   absl::StatusOr<std::vector<v1::RouteState>> loaded = store_.LoadAll(case_ids);
   if (!loaded.ok()) return batch.Fail(relevant[0], loaded.status());
-  std::vector<std::pair<size_t, RouteStore::Change>> changes;
-  std::optional<size_t> failed;
-  absl::Status error;
+  auto work = std::make_shared<BatchWork>();
   for (size_t k = 0; k < relevant.size(); ++k) {
     const size_t i = relevant[k];
-    if (absl::Status handled = Handle(batch.envelope(i), &batch, i, &(*loaded)[k], &changes);
+    if (absl::Status handled = Handle(batch.envelope(i), &batch, i, &(*loaded)[k], work.get());
         !handled.ok()) {
-      failed = i;
-      error = handled;
+      batch.Fail(i, handled);
       break;
     }
   }
-  // The states of the records before the failed one (each case is in the batch once, so they
-  // are independent of each other).
-  std::vector<RouteStore::Change> saves;
-  for (auto& [i, change] : changes) saves.push_back(std::move(change));
-  if (!saves.empty()) {
-    if (absl::Status saved = store_.SaveAll(saves); !saved.ok()) {
-      return batch.Fail(changes.front().first, saved);
+  if (work->changes.empty()) return;
+  // After the acknowledgements: the states of the records that got that far, in one round trip
+  // (each case is in the batch once, so they are independent of each other).
+  batch.AfterAll([this, work](size_t done, absl::Status* error) -> std::optional<size_t> {
+    std::vector<RouteStore::Change> saves;
+    std::vector<size_t> items;
+    for (auto& [i, change] : work->changes) {
+      if (i >= done) break;
+      saves.push_back(std::move(change));
+      items.push_back(i);
     }
-  }
-  if (failed) batch.Fail(*failed, error);
+    if (saves.empty()) return std::nullopt;
+    size_t failed = 0;
+    absl::Status saved = store_.SaveAll(saves, &failed);
+    if (saved.ok()) return std::nullopt;
+    *error = std::move(saved);
+    return items[std::min(failed, items.size() - 1)];
+  });
 }
 
 absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Batch* batch,
-                                    size_t index, const v1::RouteState* loaded,
-                                    std::vector<std::pair<size_t, RouteStore::Change>>* changes) {
+                                    size_t index, const v1::RouteState* loaded, BatchWork* work) {
   if (!RoutingLogic::Relevant(envelope)) return absl::OkStatus();
+  if (batch == nullptr) work = nullptr;
   // A submission with coordinates searches the duplicate index and is added to it by the Save
   // below: one at a time per category (lanes handle other partitions at the same moment).
   std::optional<absl::MutexLock> duplicate_lock;
@@ -98,15 +103,22 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
     }
     return std::nullopt;
   };
-  std::optional<RoutingOutput> output = logic_.Handle(
-      *rules, envelope, before, [&](const std::string& d) { return OpenCases(*rules, d); }, nearby);
+  auto open_cases = [&](const std::string& department) -> std::map<std::string, int64_t> {
+    if (work == nullptr) return OpenCases(*rules, department);
+    auto it = work->open.find(department);
+    if (it == work->open.end()) {
+      it = work->open.emplace(department, OpenCases(*rules, department)).first;
+    }
+    return it->second;
+  };
+  std::optional<RoutingOutput> output = logic_.Handle(*rules, envelope, before, open_cases, nearby);
   v1::RouteState after = before;
   RoutingLogic::Fold(after, envelope);
   const bool changed = after.SerializeAsString() != before.SerializeAsString();
   if (!output) {
     if (!changed) return absl::OkStatus();
-    if (changes == nullptr) return store_.Save(envelope.case_id(), before, after);
-    changes->emplace_back(index, RouteStore::Change{envelope.case_id(), before, after});
+    if (work == nullptr) return store_.Save(envelope.case_id(), before, after);
+    work->changes.emplace_back(index, RouteStore::Change{envelope.case_id(), before, after});
     return absl::OkStatus();
   }
   // Every record in flight at once; the state is saved and the input committed only when all are
@@ -119,21 +131,31 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
   for (const auto& e : output->events) {
     RETURN_IF_ERROR(
         service::SendTracked(acks, sink_, events::ToRecord(events::kCaseEventsTopic, e)));
+    // The batch's next decisions in the department count this case for its assignee (a count the
+    // batch has not read stays unread: the next read finds the case saved, or not yet).
+    if (work != nullptr && e.has_case_routed() && !e.case_routed().assignee().empty()) {
+      auto it = work->open.find(e.case_routed().department());
+      if (it != work->open.end()) ++it->second[e.case_routed().assignee()];
+    }
   }
-  events::AfterAcks then = [this, case_id = envelope.case_id(), trace = envelope.correlation_id(),
-                            out = std::move(output->events), triage = output->triage_rule, before,
-                            after, changed] {
-    RecordRouted(case_id, trace, out, triage);
-    return changed ? store_.Save(case_id, before, after) : absl::OkStatus();
-  };
-  const absl::Time deadline = absl::Now() + produce_timeout_;
-  if (duplicate_lock || batch == nullptr) {
+  auto record = [this, case_id = envelope.case_id(), trace = envelope.correlation_id(),
+                 out = output->events,
+                 triage = output->triage_rule] { RecordRouted(case_id, trace, out, triage); };
+  if (duplicate_lock || work == nullptr) {
     // Into the duplicate index before the next submission of the category searches it.
-    RETURN_IF_ERROR(acks.Wait(deadline));
-    return then();
+    RETURN_IF_ERROR(acks.Wait(absl::Now() + produce_timeout_));
+    record();
+    return changed ? store_.Save(envelope.case_id(), before, after) : absl::OkStatus();
   }
-  // In a batch the wait is the batch's, with its other records' (libs/events/batch.h).
-  batch->Await(index, std::move(acks), std::move(then));
+  // In a batch the wait is the batch's, with its other records' (libs/events/batch.h), and the
+  // save is the batch's too (Batch::AfterAll).
+  batch->Await(index, std::move(acks), [record] {
+    record();
+    return absl::OkStatus();
+  });
+  if (changed) {
+    work->changes.emplace_back(index, RouteStore::Change{envelope.case_id(), before, after});
+  }
   return absl::OkStatus();
 }
 

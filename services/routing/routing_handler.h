@@ -46,19 +46,28 @@ class RoutingHandler {
         metrics_(metrics),
         produce_timeout_(produce_timeout) {}
 
-  // OK once the event is handled for good (or, given `batch`, once its records are in flight:
-  // the batch waits for them and then saves, as item `index`). UNAVAILABLE (in place) while Redis
-  // or Kafka does not answer.
-  // Given `changes`, a state that changed with no records to send is added to it for the caller
-  // to save (the batch's SaveAll), instead of being saved here.
+  // What the records of one batch share: the states to save once their records are
+  // acknowledged, by item, and the workload counts read for the batch's decisions.
+  struct BatchWork {
+    std::vector<std::pair<size_t, RouteStore::Change>> changes;
+    // Department -> member -> open cases: read once per department and batch, and counted up
+    // for every case the batch assigns (so that two cases of one batch see each other).
+    std::map<std::string, std::map<std::string, int64_t>> open;
+  };
+
+  // OK once the event is handled for good (or, given `batch` and `work`, once its records are in
+  // flight: the batch waits for them, and the state to save goes into `work` as item `index`).
+  // UNAVAILABLE (in place) while Redis or Kafka does not answer.
   absl::Status Handle(const events::Envelope& envelope, events::Batch* batch = nullptr,
                       size_t index = 0, const v1::RouteState* loaded = nullptr,
-                      std::vector<std::pair<size_t, RouteStore::Change>>* changes = nullptr);
+                      BatchWork* work = nullptr);
   // The consumer's batch handler: the states of every case of the batch in one round trip
-  // (RouteStore::LoadAll; each case is in a batch once), then each record in order; the first
-  // that fails ends the batch. The states that changed with nothing to send (most events: a
-  // clock started, a case acknowledged) are saved together in one more round trip at the end;
-  // those that route a case are saved after their records are acknowledged.
+  // (RouteStore::LoadAll; each case is in a batch once), the workload counts once per department,
+  // then each record in order; the first that fails ends the batch. Once the batch's records are
+  // acknowledged, every state that changed is saved in one more round trip (Batch::AfterAll;
+  // RouteStore::SaveAll), the records that route a case and those with nothing to send alike. A
+  // submission with coordinates is the exception: it waits and saves at once, because the next
+  // submission of its category must find it in the duplicate index.
   void Handle(events::Batch& batch);
 
   // The open cases of each member of `department` (the capacity check). Empty when the counts

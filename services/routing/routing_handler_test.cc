@@ -44,21 +44,26 @@ class MemoryRouteStore : public RouteStore {
                     const v1::RouteState& after) override {
     absl::MutexLock lock(&mu_);
     if (!error.ok()) return error;
+    if (case_id == refuse_case) return absl::InvalidArgumentError("WRONGTYPE");
     ++saves;
     states[case_id] = after;
     return absl::OkStatus();
   }
-  absl::Status SaveAll(const std::vector<Change>& changes) override {
+  absl::Status SaveAll(const std::vector<Change>& changes, size_t* failed) override {
     {
       absl::MutexLock lock(&mu_);
       ++save_alls;
-      if (!save_error.ok()) return save_error;
+      if (!save_error.ok()) {
+        if (failed != nullptr) *failed = 0;
+        return save_error;
+      }
     }
-    return RouteStore::SaveAll(changes);
+    return RouteStore::SaveAll(changes, failed);
   }
   absl::StatusOr<std::map<std::string, int64_t>> OpenCases(
       const std::string& department, const std::vector<std::string>& members) override {
     absl::MutexLock lock(&mu_);
+    ++open_case_reads;
     if (!workload_error.ok()) return workload_error;
     std::map<std::string, int64_t> open;
     for (const std::string& m : members) open[m] = preset_open.count(m) ? preset_open[m] : 0;
@@ -108,6 +113,8 @@ class MemoryRouteStore : public RouteStore {
   int load_alls = 0;
   int saves = 0;
   int save_alls = 0;
+  int open_case_reads = 0;
+  std::string refuse_case;  // Save refuses this case's state
   absl::Status save_error;  // what SaveAll answers, writing nothing
   absl::Status error;
   absl::Status workload_error;
@@ -247,6 +254,7 @@ TEST_F(RoutingHandlerTest, InABatchTheSaveAndTheCountWaitForTheBatchsOneWait) {
   absl::Status error;
   EXPECT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
   EXPECT_EQ(store_.saves, 2);
+  EXPECT_EQ(store_.save_alls, 1) << "both states in one write";
   EXPECT_EQ(service::CounterTotal(registry_, "meldpunt_routing_decisions_total"), 2);
 
   // A failed delivery ends the batch at its record: nothing of it is saved.
@@ -280,11 +288,12 @@ TEST_F(RoutingHandlerTest, StatesThatChangeWithNothingToSendAreSavedTogether) {
   events::Batch batch(std::move(items));
   store_.save_alls = 0;
   handler_.Handle(batch);
-  EXPECT_EQ(store_.save_alls, 1) << "the three states in one write";
-  EXPECT_EQ(store_.saves, saves_before + 3);
+  EXPECT_EQ(store_.save_alls, 0) << "saved after the batch's wait";
   EXPECT_EQ(sink_.Sent().size(), sent_before) << "nothing to send";
   absl::Status error;
   EXPECT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
+  EXPECT_EQ(store_.save_alls, 1) << "the three states in one write";
+  EXPECT_EQ(store_.saves, saves_before + 3);
 
   // A write that fails fails the batch at the first of them: all are handled again.
   store_.save_error = absl::UnavailableError("redis: connection lost");
@@ -303,6 +312,51 @@ TEST_F(RoutingHandlerTest, StatesThatChangeWithNothingToSendAreSavedTogether) {
   EXPECT_EQ(failing.Finish(absl::Now() + absl::Seconds(5), &error), std::optional<size_t>(0));
   EXPECT_EQ(error, store_.save_error);
   store_.save_error = absl::OkStatus();
+}
+
+// The capacity check reads a department's counts once per batch, and the batch's later decisions
+// count the cases its earlier ones assigned: without that, every case of a batch went to the
+// member who had the fewest before it.
+TEST_F(RoutingHandlerTest, ABatchReadsTheWorkloadOnceAndCountsItsOwnAssignments) {
+  store_.preset_open = {{"an.peeters", 1}, {"bart.claes", 0}};
+  constexpr const char* kCases[] = {"MP-0123456789ABC", "MP-0123456789ABD", "MP-0123456789ABE"};
+  kafka::Record records[3];
+  std::vector<events::Batch::Item> items;
+  for (size_t i = 0; i < 3; ++i)
+    items.push_back({&records[i], Submitted(kCases[i], "street-lighting")});
+  events::Batch batch(std::move(items));
+  handler_.Handle(batch);
+  absl::Status error;
+  ASSERT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
+  EXPECT_EQ(store_.open_case_reads, 1) << "public-works read once for three decisions";
+  std::vector<std::string> assignees;
+  for (const kafka::Message& m : sink_.SentTo(events::kCaseEventsTopic)) {
+    absl::StatusOr<events::Envelope> routed = events::Decode(m.value);
+    ASSERT_TRUE(routed.ok());
+    assignees.push_back(routed->case_routed().assignee());
+  }
+  // 0 against 1: bart; 1 against 1: the first by name; 2 against 1: bart again.
+  EXPECT_EQ(assignees, (std::vector<std::string>{"bart.claes", "an.peeters", "bart.claes"}));
+  EXPECT_EQ(store_.save_alls, 1);
+  EXPECT_EQ(store_.saves, 3);
+}
+
+// A write refused for one state fails the batch at that state's record: the records before it
+// are committed, it and the ones after it are handled again.
+TEST_F(RoutingHandlerTest, ARefusedSaveFailsTheBatchAtItsOwnRecord) {
+  constexpr const char* kCases[] = {"MP-0123456789ABC", "MP-0123456789ABD", "MP-0123456789ABE"};
+  store_.refuse_case = kCases[1];
+  kafka::Record records[3];
+  std::vector<events::Batch::Item> items;
+  for (size_t i = 0; i < 3; ++i)
+    items.push_back({&records[i], Submitted(kCases[i], "street-lighting")});
+  events::Batch batch(std::move(items));
+  handler_.Handle(batch);
+  absl::Status error;
+  EXPECT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::optional<size_t>(1));
+  EXPECT_EQ(error.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_.states.count(kCases[0]), 1u);
+  EXPECT_EQ(store_.states.count(kCases[1]), 0u);
 }
 
 TEST_F(RoutingHandlerTest, AFailedDeliverySavesNothingAndTheRepeatSendsTheSameIds) {

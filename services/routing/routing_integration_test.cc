@@ -532,6 +532,39 @@ TEST(RouteStoreIntegration, WorkloadAndGeoIndexFollowTheState) {
   EXPECT_TRUE(loaded->closed());
 }
 
+// Many saves in one pipeline: all applied, and a write Redis refuses is named by its change.
+TEST(RouteStoreIntegration, SaveAllWritesInOneGoAndNamesTheChangeRedisRefused) {
+  auto stack = testing::LoadStack();
+  ASSERT_TRUE(stack.ok());
+  auto redis = redis::Client::Create({.address = stack->redis});
+  ASSERT_TRUE(redis.ok());
+  RedisRouteStore store(**redis);
+  const std::string department = testing::UniqueName("dept");
+  std::vector<RouteStore::Change> changes;
+  for (const char* member : {"an", "bo", "an"}) {
+    v1::RouteState routed;
+    routed.mutable_draft()->set_kind(t::REPORT);
+    routed.set_department(department);
+    routed.set_assignee(member);
+    changes.push_back({events::CaseIdFor("store-test", testing::UniqueName("c")), {}, routed});
+  }
+  size_t failed = 99;
+  ASSERT_TRUE(store.SaveAll(changes, &failed).ok());
+  auto counts = store.OpenCases(department, {"an", "bo"});
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->at("an"), 2);
+  EXPECT_EQ(counts->at("bo"), 1);
+
+  // The open set of the second change's member is a string: Redis refuses its SADD.
+  const std::string other = testing::UniqueName("dept");
+  for (RouteStore::Change& c : changes) c.after.set_department(other);
+  ASSERT_TRUE((*redis)->Command({"SET", "mp:open:{" + other + "}:bo", "x"}).ok());
+  absl::Status saved = store.SaveAll(changes, &failed);
+  EXPECT_FALSE(saved.ok());
+  EXPECT_EQ(failed, 1u);
+  EXPECT_EQ(store.OpenCases(other, {"an"})->at("an"), 2) << "the others are written";
+}
+
 // The workload view's due set follows the case through the real Redis: its earliest running
 // clock, a move to another department, unassigned cases, a closed case.
 TEST(RouteStoreIntegration, TheDueSetFollowsTheClocksAndTheDepartment) {
