@@ -1,8 +1,8 @@
 #include "services/notification/templates.h"
 
-#include <kainjow/mustache.hpp>
-
 #include <filesystem>
+
+#include <kainjow/mustache.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/config/config.h"
 #include "libs/status/retry.h"
 
@@ -151,6 +152,15 @@ absl::StatusOr<Templates> Templates::Load(const std::string& dir) {
   return FromSources(dir, sources);
 }
 
+struct Templates::Parsed {
+  explicit Parsed(const std::string& text) : view(text) {
+    // Plain-text letters: values are inserted as they are, not HTML-escaped.
+    view.set_custom_escape([](const std::string& s) { return s; });
+  }
+  absl::Mutex mu;
+  kainjow::mustache::mustache view ABSL_GUARDED_BY(mu);
+};
+
 absl::StatusOr<Templates> Templates::FromSources(
     const std::string& dir, const std::map<std::string, std::string>& sources) {
   Templates templates;
@@ -166,6 +176,7 @@ absl::StatusOr<Templates> Templates::FromSources(
     }
   }
   templates.sources_ = sources;
+  for (const auto& [key, text] : sources) templates.parsed_[key] = std::make_shared<Parsed>(text);
   if (templates.sources_.empty())
     return absl::NotFoundError(absl::StrCat("no templates under '", dir, "'"));
   return templates;
@@ -173,20 +184,26 @@ absl::StatusOr<Templates> Templates::FromSources(
 
 absl::StatusOr<Rendered> Templates::Render(const std::string& name, const std::string& language,
                                            const std::map<std::string, std::string>& values) const {
-  auto it = sources_.find(absl::StrCat(language, "/", name));
-  if (it == sources_.end()) it = sources_.find(absl::StrCat("nl/", name));
-  if (it == sources_.end()) return absl::NotFoundError(absl::StrCat("no template '", name, "'"));
-  kainjow::mustache::mustache view(it->second);
-  // Plain-text letters: values are inserted as they are, not HTML-escaped.
-  view.set_custom_escape([](const std::string& s) { return s; });
+  auto it = parsed_.find(absl::StrCat(language, "/", name));
+  if (it == parsed_.end()) it = parsed_.find(absl::StrCat("nl/", name));
+  if (it == parsed_.end()) return absl::NotFoundError(absl::StrCat("no template '", name, "'"));
   kainjow::mustache::data data;
   for (const auto& [key, value] : values) {
     if (!value.empty()) data.set(key, value);
   }
-  std::string text = view.render(data);
-  if (!view.is_valid())
-    return status::GiveUp(
-        absl::InternalError(absl::StrCat("template '", name, "': ", view.error_message())));
+  Parsed& parsed = *it->second;
+  std::string text;
+  {
+    absl::MutexLock lock(&parsed.mu);
+    text = parsed.view.render(data);
+    if (!parsed.view.is_valid()) {
+      const std::string error = parsed.view.error_message();
+      // kainjow keeps the error in the template: parse it again for the next letter.
+      parsed.view = kainjow::mustache::mustache(sources_.at(it->first));
+      parsed.view.set_custom_escape([](const std::string& s) { return s; });
+      return status::GiveUp(absl::InternalError(absl::StrCat("template '", name, "': ", error)));
+    }
+  }
   Rendered out;
   size_t end_of_subject = text.find('\n');
   out.subject = std::string(absl::StripPrefix(text.substr(0, end_of_subject), "Subject: "));

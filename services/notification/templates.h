@@ -14,6 +14,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -55,8 +56,12 @@ class Templates {
   absl::Status Check(const std::vector<std::string>& names) const;
 
  private:
+  // A template parsed once at load (parsing took more CPU than rendering), rendered under its
+  // lock: kainjow's render is not const.
+  struct Parsed;
   std::string dir_;
-  std::map<std::string, std::string> sources_;  // "<lang>/<name>" -> text
+  std::map<std::string, std::string> sources_;             // "<lang>/<name>" -> text
+  std::map<std::string, std::shared_ptr<Parsed>> parsed_;  // the same, parsed
 };
 
 }  // namespace meldpunt::notification

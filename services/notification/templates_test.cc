@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -201,6 +202,32 @@ TEST(Render, StaffLettersOfAConfidentialCaseCarryNoContent) {
           << letter->body;
     }
   }
+}
+
+// The templates are parsed once and shared by the lanes and the senders: letters rendered at the
+// same moment on several threads each carry their own values, and a copy of the loaded set
+// renders the same as the original.
+TEST(Render, ConcurrentLettersEachCarryTheirOwnValues) {
+  const Templates templates = Shipped();
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::map<std::string, std::string> values = ValuesFor("acknowledgement");
+        values["reference"] = absl::StrCat("MP-2026-T", t, "N", i);
+        absl::StatusOr<Rendered> letter = templates.Render("acknowledgement", "nl", values);
+        if (!letter.ok() || letter->subject.find(values["reference"]) == std::string::npos) {
+          ++wrong[t];
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(wrong, std::vector<int>(4, 0));
+  const Templates copy = templates;
+  EXPECT_EQ(copy.Render("acknowledgement", "fr", ValuesFor("acknowledgement"))->body,
+            templates.Render("acknowledgement", "fr", ValuesFor("acknowledgement"))->body);
 }
 
 TEST(Placeholders, OnlyTheReporterLettersAreForTheReporter) {
