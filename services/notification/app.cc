@@ -126,10 +126,11 @@ absl::Status NotificationApp::StartSteps() {
       },
       *store_, *case_log_, *dead_letters_, clock_, options);
   outbox_rebuild_ = std::make_unique<OutboxRebuild>(
-      app_.rebuild(), *marks_, *logic_, [this](const service::ReplayHandler& handle) {
+      app_.rebuild(), *marks_, *logic_,
+      [this](const events::BatchHandler& handle, const std::function<absl::Status()>& reached) {
         return service::ReplayCaseLog(config_, "meldpunt-notification-rebuild",
                                       app_.replay_timeout(), handle,
-                                      service::LoopOptions(config_).lanes);
+                                      service::LoopOptions(config_).lanes, reached);
       });
   senders_ = std::make_unique<Senders>(
       *logic_, *store_,

@@ -161,6 +161,27 @@ absl::StatusOr<std::optional<v1::Job>> RedisDeliveryStore::Job(const std::string
   return job;
 }
 
+absl::StatusOr<std::vector<std::optional<v1::Job>>> RedisDeliveryStore::JobsOf(
+    const std::vector<std::pair<std::string, std::string>>& keys) {
+  std::vector<std::optional<v1::Job>> out;
+  if (keys.empty()) return out;
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(keys.size());
+  for (const auto& [case_id, key] : keys) commands.push_back({"HGET", JobsKey(case_id), key});
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
+  RETURN_IF_ERROR(AllOk(replies));
+  for (const redis::Reply& reply : replies) {
+    if (reply.is_nil()) {
+      out.emplace_back();
+      continue;
+    }
+    v1::Job job;
+    if (!job.ParseFromString(reply.str)) return absl::DataLossError("unreadable outbox record");
+    out.push_back(std::move(job));
+  }
+  return out;
+}
+
 absl::StatusOr<int64_t> RedisDeliveryStore::Waiting(int32_t partition) {
   ASSIGN_OR_RETURN(
       std::vector<redis::Reply> replies,
@@ -223,6 +244,17 @@ absl::StatusOr<std::string> RedisDeliveryStore::Department(const std::string& ca
   ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGET", CaseKey(case_id), "department"}));
   RETURN_IF_ERROR(redis::ReplyStatus(reply));
   return reply.is_nil() ? std::string() : reply.str;
+}
+
+absl::StatusOr<std::vector<std::optional<v1::Job>>> DeliveryStore::JobsOf(
+    const std::vector<std::pair<std::string, std::string>>& keys) {
+  std::vector<std::optional<v1::Job>> out;
+  out.reserve(keys.size());
+  for (const auto& [case_id, key] : keys) {
+    ASSIGN_OR_RETURN(std::optional<v1::Job> job, Job(case_id, key));
+    out.push_back(std::move(job));
+  }
+  return out;
 }
 
 absl::Status DeliveryStore::SaveAll(const std::vector<v1::Job>& jobs) {

@@ -545,19 +545,19 @@ void NotificationLogic::Hold() {
   held_.clear();
 }
 
-absl::Status NotificationLogic::Restore(const events::Envelope& e, int32_t partition) {
-  const bool delivered = e.has_notification_delivered();
-  const bool dead_lettered = e.has_notification_failed() && e.notification_failed().dead_lettered();
-  if (!delivered && !dead_lettered) return Handle(e, partition);
-  const std::string& key = delivered ? e.notification_delivered().idempotency_key()
-                                     : e.notification_failed().idempotency_key();
-  ASSIGN_OR_RETURN(std::optional<v1::Job> job, store_.Job(e.case_id(), key));
-  if (!job) return absl::OkStatus();  // a message today's rules no longer call for
-  v1::Delivery* d = job->mutable_delivery();
-  if (delivered) {
+std::optional<std::string> NotificationLogic::OutcomeKey(const events::Envelope& e) {
+  if (e.has_notification_delivered()) return e.notification_delivered().idempotency_key();
+  if (e.has_notification_failed() && e.notification_failed().dead_lettered())
+    return e.notification_failed().idempotency_key();
+  return std::nullopt;
+}
+
+void NotificationLogic::ApplyOutcome(const events::Envelope& e, v1::Job& job) {
+  v1::Delivery* d = job.mutable_delivery();
+  if (e.has_notification_delivered()) {
     d->set_status("delivered");
     d->set_attempts(e.notification_delivered().attempts());
-    Redact(*job);
+    Redact(job);
   } else {
     // A retry by hand after a dead letter queues the same key again: the later event wins.
     d->set_status("dead_lettered");
@@ -566,6 +566,14 @@ absl::Status NotificationLogic::Restore(const events::Envelope& e, int32_t parti
   }
   *d->mutable_at() = e.occurred_at();
   d->clear_next_attempt_at();
+}
+
+absl::Status NotificationLogic::Restore(const events::Envelope& e, int32_t partition) {
+  const std::optional<std::string> key = OutcomeKey(e);
+  if (!key) return Handle(e, partition);
+  ASSIGN_OR_RETURN(std::optional<v1::Job> job, store_.Job(e.case_id(), *key));
+  if (!job) return absl::OkStatus();  // a message today's rules no longer call for
+  ApplyOutcome(e, *job);
   return store_.Finish(*job);
 }
 

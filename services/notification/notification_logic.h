@@ -120,7 +120,9 @@ class NotificationLogic {
 
   // Rebuilding the outbox and the delivery records from the log after Redis lost them:
   //   logic.Hold();                                   // new messages wait, not due
-  //   ReplayCaseLog(..., logic.Restore(e, partition)) // every event, in log order
+  //   ReplayCaseLog(..., logic.Restore(e, partition)) // every event, in log order (the
+  //                                                   // rebuild does it a run at a time:
+  //                                                   // OutboxRebuild::FoldRun)
   //   logic.Release();                                // what has no outcome on the log goes
   // While held, every message queued (by the replay or the live consumer) is scheduled far in
   // the future and remembered; Restore marks a message whose NotificationDelivered or
@@ -129,6 +131,11 @@ class NotificationLogic {
   void Hold();
   absl::Status Restore(const events::Envelope& envelope, int32_t partition);
   absl::StatusOr<int64_t> Release();
+  // The outcome events Restore applies to a message (NotificationDelivered, and a dead-lettered
+  // NotificationFailed): the message's idempotency key, or nullopt for any other event.
+  static std::optional<std::string> OutcomeKey(const events::Envelope& envelope);
+  // What such an event makes of the message's record (Restore then finishes it).
+  static void ApplyOutcome(const events::Envelope& envelope, v1::Job& job);
 
   // Sending side: one attempt at a claimed message (Send, then Record of it alone).
   absl::StatusOr<AttemptOutcome> Attempt(v1::Job job);

@@ -1,8 +1,15 @@
 #include "services/notification/outbox_rebuild.h"
 
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "libs/observability/log.h"
 #include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
+#include "services/notification/buffered_delivery_store.h"
 
 namespace meldpunt::notification {
 
@@ -31,10 +38,7 @@ absl::StatusOr<v1::RebuildDeliveriesResponse> OutboxRebuild::Rebuild() {
   ASSIGN_OR_RETURN(service::RebuildGuard::Held held, guard_.Enter("the outbox", &marks_));
   log::Warning("rebuilding the outbox and the delivery records from the log");
   logic_.Hold();
-  absl::StatusOr<int64_t> events =
-      replay_([this](const events::Envelope& e, const kafka::Record& r) {
-        return logic_.Restore(e, r.partition);
-      });
+  absl::StatusOr<int64_t> events = replay_([this](events::Batch& run) { FoldRun(run); }, nullptr);
   // Released whatever the replay's outcome: a held message must not wait a year.
   absl::StatusOr<int64_t> released = logic_.Release();
   RETURN_IF_ERROR(events.status());
@@ -51,6 +55,110 @@ absl::StatusOr<v1::RebuildDeliveriesResponse> OutboxRebuild::Rebuild() {
   response.set_events(*events);
   response.set_sent_again(*released);
   return response;
+}
+
+namespace {
+
+// The outcomes (`outcomes`: indexes into `run`, in log order) applied to their messages: one read,
+// one write. Several outcomes of one message apply in order, the later on what the earlier made.
+// A record the store cannot read fails the outcome that needs it (read alone), not the others:
+// the error and the index of the first outcome that failed.
+std::optional<std::pair<size_t, absl::Status>> ApplyOutcomes(DeliveryStore& store,
+                                                             const events::Batch& run,
+                                                             const std::vector<size_t>& outcomes) {
+  if (outcomes.empty()) return std::nullopt;
+  std::vector<std::pair<std::string, std::string>> keys;
+  std::map<std::pair<std::string, std::string>, size_t> slot;  // key -> its place in `keys`
+  for (size_t i : outcomes) {
+    std::pair<std::string, std::string> key = {run.envelope(i).case_id(),
+                                               *NotificationLogic::OutcomeKey(run.envelope(i))};
+    if (slot.emplace(key, keys.size()).second) keys.push_back(std::move(key));
+  }
+  absl::StatusOr<std::vector<std::optional<v1::Job>>> read = store.JobsOf(keys);
+  std::vector<std::optional<v1::Job>> jobs;
+  std::optional<std::pair<size_t, absl::Status>> failed;
+  size_t end = outcomes.size();
+  if (read.ok()) {
+    jobs = *std::move(read);
+  } else if (absl::IsDataLoss(read.status())) {
+    // One of them cannot be read: each alone, up to the first that fails.
+    jobs.resize(keys.size());
+    std::vector<bool> asked(keys.size(), false);
+    for (size_t k = 0; k < outcomes.size(); ++k) {
+      const size_t at = slot[{run.envelope(outcomes[k]).case_id(),
+                              *NotificationLogic::OutcomeKey(run.envelope(outcomes[k]))}];
+      if (asked[at]) continue;
+      absl::StatusOr<std::optional<v1::Job>> one = store.Job(keys[at].first, keys[at].second);
+      if (!one.ok()) {
+        failed = std::make_pair(outcomes[k], one.status());
+        end = k;
+        break;
+      }
+      asked[at] = true;
+      jobs[at] = *std::move(one);
+    }
+  } else {
+    return std::make_pair(outcomes.front(), read.status());
+  }
+  std::vector<size_t> touched;  // places in `keys`, in the order first finished
+  std::vector<bool> seen(keys.size(), false);
+  for (size_t k = 0; k < end; ++k) {
+    const events::Envelope& e = run.envelope(outcomes[k]);
+    const size_t at = slot[{e.case_id(), *NotificationLogic::OutcomeKey(e)}];
+    if (!jobs[at]) continue;  // a message today's rules no longer call for
+    NotificationLogic::ApplyOutcome(e, *jobs[at]);
+    if (!seen[at]) touched.push_back(at);
+    seen[at] = true;
+  }
+  std::vector<v1::Job> finished;
+  for (size_t at : touched) finished.push_back(*jobs[at]);
+  if (absl::Status written = store.FinishAll(finished); !written.ok()) {
+    return std::make_pair(outcomes.front(), written);
+  }
+  return failed;
+}
+
+}  // namespace
+
+void OutboxRebuild::FoldRun(events::Batch& batch) {
+  BufferedDeliveryStore buffered(logic_.store());
+  std::vector<std::string> case_ids;
+  case_ids.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) case_ids.push_back(batch.envelope(i).case_id());
+  if (absl::Status read = buffered.Prefetch(case_ids); !read.ok()) return batch.Fail(0, read);
+  std::vector<size_t> outcomes;  // not applied yet
+  // The run's messages so far into the store, then the outcomes met so far applied to them. The
+  // index to fail at, when it failed.
+  auto settle = [&]() -> std::optional<std::pair<size_t, absl::Status>> {
+    absl::StatusOr<std::vector<v1::Job>> queued = buffered.Flush();
+    if (!queued.ok()) return std::make_pair(size_t{0}, queued.status());
+    for (const v1::Job& job : *queued) LogQueued(job);
+    auto failed = ApplyOutcomes(logic_.store(), batch, outcomes);
+    outcomes.clear();
+    return failed;
+  };
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const events::Envelope& e = batch.envelope(i);
+    if (NotificationLogic::OutcomeKey(e)) {
+      outcomes.push_back(i);
+      continue;
+    }
+    absl::Status handled;
+    if (e.has_reporter_data_erased()) {
+      // The erasure rewrites the case's messages in the store itself: what comes before it first.
+      if (auto failed = settle()) return batch.Fail(failed->first, failed->second);
+      handled = logic_.Handle(e, batch.record(i).partition);
+      buffered.Forget();
+    } else {
+      handled = logic_.Handle(e, batch.record(i).partition, buffered);
+    }
+    if (!handled.ok()) {
+      // What the records before it wrote is kept; it comes again with the ones after it.
+      if (auto failed = settle()) return batch.Fail(failed->first, failed->second);
+      return batch.Fail(i, handled);
+    }
+  }
+  if (auto failed = settle()) batch.Fail(failed->first, failed->second);
 }
 
 void OutboxRebuild::CheckOnce() {

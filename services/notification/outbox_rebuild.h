@@ -4,10 +4,11 @@
 // RebuildGuard and the lock mp:notify:rebuilding): the messages it holds during the replay are
 // this process's until it releases them.
 //
-// The replay: NotificationLogic::Hold, Restore for every event in log order (every message the
-// rules call for is queued again, not due; a NotificationDelivered or dead-lettered
-// NotificationFailed met later marks its message and takes it out of the queue), Release (what
-// has no outcome on the log becomes due and is sent, with its idempotency key). The consumer and
+// The replay: NotificationLogic::Hold, then the log in runs of up to 500 records (FoldRun: what
+// Restore does for each event, with a run's reads and writes at once: every message the rules
+// call for is queued again, not due; a NotificationDelivered or dead-lettered NotificationFailed
+// met later marks its message and takes it out of the queue), Release (what has no outcome on the
+// log becomes due and is sent, with its idempotency key). The consumer and
 // the senders go on meanwhile: live messages queued during the replay wait for the Release too.
 //
 //   OutboxRebuild rebuild(app.rebuild(), marks, logic, replay);
@@ -84,7 +85,8 @@ class OutboxGate {
 class OutboxRebuild {
  public:
   OutboxRebuild(service::RebuildGuard& guard, OutboxMarks& marks, NotificationLogic& logic,
-                service::CaseLogReplay replay, absl::Duration check_interval = absl::Seconds(1))
+                service::CaseLogBatchReplay replay,
+                absl::Duration check_interval = absl::Seconds(1))
       : guard_(guard),
         marks_(marks),
         logic_(logic),
@@ -100,6 +102,12 @@ class OutboxRebuild {
   // gone and none runs here. Errors are logged; the next check tries again.
   void CheckOnce();
 
+  // One run of the replay, at once (the live handler's BufferedDeliveryStore): the submissions,
+  // departments and messages of the run in one read and two writes, then the outcomes on the log
+  // (delivered, dead-lettered) applied to their messages in one read and one write. An erasure
+  // in the run is a barrier: what comes before it is written first.
+  void FoldRun(events::Batch& batch);
+
   // The watcher: a check at once, then every check_interval.
   void Start();
   void Stop();
@@ -108,7 +116,7 @@ class OutboxRebuild {
   service::RebuildGuard& guard_;
   OutboxMarks& marks_;
   NotificationLogic& logic_;
-  const service::CaseLogReplay replay_;
+  const service::CaseLogBatchReplay replay_;
   const absl::Duration check_interval_;
   absl::Notification stopping_;
   std::thread watcher_;

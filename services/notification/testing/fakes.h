@@ -137,6 +137,12 @@ class MemoryStore : public DeliveryStore {
     Batch batch(*this);
     return DeliveryStore::LoadCases(case_ids);
   }
+  absl::StatusOr<std::vector<std::optional<v1::Job>>> JobsOf(
+      const std::vector<std::pair<std::string, std::string>>& keys) override {
+    if (keys.empty()) return std::vector<std::optional<v1::Job>>();
+    Batch batch(*this);
+    return DeliveryStore::JobsOf(keys);
+  }
   absl::Status SaveAll(const std::vector<v1::Job>& saved) override {
     if (saved.empty()) return absl::OkStatus();
     Batch batch(*this);
@@ -163,8 +169,8 @@ class MemoryStore : public DeliveryStore {
   std::map<std::string, events::Envelope> submissions;
   std::map<std::string, std::string> departments;
   // The calls that are a round trip to Redis each: reads and writes of the submissions,
-  // departments and new messages, Save and Finish (LoadCases, WriteAll, SaveAll and FinishAll
-  // once). Not the claims and reschedules.
+  // departments and new messages, Save and Finish (LoadCases, WriteAll, JobsOf, SaveAll and
+  // FinishAll once). Not the claims, the reschedules and the reads of one message.
   int round_trips = 0;
   // What WriteAll answers (writing nothing) when not OK.
   absl::Status write_error;
