@@ -314,17 +314,23 @@ TEST_F(RoutingHandlerTest, StatesThatChangeWithNothingToSendAreSavedTogether) {
   store_.save_error = absl::OkStatus();
 }
 
+constexpr const char* kThree[] = {"MP-0123456789ABC", "MP-0123456789ABD", "MP-0123456789ABE"};
+
+// A batch of the submissions of kThree, each for street lighting (public-works), on `records`.
+std::vector<events::Batch::Item> ThreeSubmitted(kafka::Record (&records)[3]) {
+  std::vector<events::Batch::Item> items;
+  for (size_t i = 0; i < 3; ++i)
+    items.push_back({&records[i], Submitted(kThree[i], "street-lighting")});
+  return items;
+}
+
 // The capacity check reads a department's counts once per batch, and the batch's later decisions
 // count the cases its earlier ones assigned: without that, every case of a batch went to the
 // member who had the fewest before it.
 TEST_F(RoutingHandlerTest, ABatchReadsTheWorkloadOnceAndCountsItsOwnAssignments) {
   store_.preset_open = {{"an.peeters", 1}, {"bart.claes", 0}};
-  constexpr const char* kCases[] = {"MP-0123456789ABC", "MP-0123456789ABD", "MP-0123456789ABE"};
   kafka::Record records[3];
-  std::vector<events::Batch::Item> items;
-  for (size_t i = 0; i < 3; ++i)
-    items.push_back({&records[i], Submitted(kCases[i], "street-lighting")});
-  events::Batch batch(std::move(items));
+  events::Batch batch(ThreeSubmitted(records));
   handler_.Handle(batch);
   absl::Status error;
   ASSERT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
@@ -344,19 +350,15 @@ TEST_F(RoutingHandlerTest, ABatchReadsTheWorkloadOnceAndCountsItsOwnAssignments)
 // A write refused for one state fails the batch at that state's record: the records before it
 // are committed, it and the ones after it are handled again.
 TEST_F(RoutingHandlerTest, ARefusedSaveFailsTheBatchAtItsOwnRecord) {
-  constexpr const char* kCases[] = {"MP-0123456789ABC", "MP-0123456789ABD", "MP-0123456789ABE"};
-  store_.refuse_case = kCases[1];
+  store_.refuse_case = kThree[1];
   kafka::Record records[3];
-  std::vector<events::Batch::Item> items;
-  for (size_t i = 0; i < 3; ++i)
-    items.push_back({&records[i], Submitted(kCases[i], "street-lighting")});
-  events::Batch batch(std::move(items));
+  events::Batch batch(ThreeSubmitted(records));
   handler_.Handle(batch);
   absl::Status error;
   EXPECT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::optional<size_t>(1));
   EXPECT_EQ(error.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_.states.count(kCases[0]), 1u);
-  EXPECT_EQ(store_.states.count(kCases[1]), 0u);
+  EXPECT_EQ(store_.states.count(kThree[0]), 1u);
+  EXPECT_EQ(store_.states.count(kThree[1]), 0u);
 }
 
 TEST_F(RoutingHandlerTest, AFailedDeliverySavesNothingAndTheRepeatSendsTheSameIds) {
