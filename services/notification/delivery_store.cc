@@ -161,23 +161,27 @@ absl::StatusOr<std::optional<v1::Job>> RedisDeliveryStore::Job(const std::string
   return job;
 }
 
-absl::StatusOr<std::vector<std::optional<v1::Job>>> RedisDeliveryStore::JobsOf(
-    const std::vector<std::pair<std::string, std::string>>& keys) {
-  std::vector<std::optional<v1::Job>> out;
-  if (keys.empty()) return out;
+absl::StatusOr<std::map<DeliveryStore::JobKey, std::optional<v1::Job>>> RedisDeliveryStore::JobsOf(
+    const std::vector<JobKey>& keys) {
+  std::map<JobKey, std::optional<v1::Job>> out;
+  std::vector<JobKey> unique;
   std::vector<std::vector<std::string>> commands;
-  commands.reserve(keys.size());
-  for (const auto& [case_id, key] : keys) commands.push_back({"HGET", JobsKey(case_id), key});
+  for (const JobKey& key : keys) {
+    if (!out.emplace(key, std::nullopt).second) continue;
+    unique.push_back(key);
+    commands.push_back({"HGET", JobsKey(key.first), key.second});
+  }
+  if (commands.empty()) return out;
   ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
   RETURN_IF_ERROR(AllOk(replies));
-  for (const redis::Reply& reply : replies) {
-    if (reply.is_nil()) {
-      out.emplace_back();
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (replies[i].is_nil()) continue;
+    v1::Job job;
+    if (!job.ParseFromString(replies[i].str)) {
+      out.erase(unique[i]);  // read alone (Job), it fails only what needs it
       continue;
     }
-    v1::Job job;
-    if (!job.ParseFromString(reply.str)) return absl::DataLossError("unreadable outbox record");
-    out.push_back(std::move(job));
+    out[unique[i]] = std::move(job);
   }
   return out;
 }
@@ -246,13 +250,15 @@ absl::StatusOr<std::string> RedisDeliveryStore::Department(const std::string& ca
   return reply.is_nil() ? std::string() : reply.str;
 }
 
-absl::StatusOr<std::vector<std::optional<v1::Job>>> DeliveryStore::JobsOf(
-    const std::vector<std::pair<std::string, std::string>>& keys) {
-  std::vector<std::optional<v1::Job>> out;
-  out.reserve(keys.size());
-  for (const auto& [case_id, key] : keys) {
-    ASSIGN_OR_RETURN(std::optional<v1::Job> job, Job(case_id, key));
-    out.push_back(std::move(job));
+absl::StatusOr<std::map<DeliveryStore::JobKey, std::optional<v1::Job>>> DeliveryStore::JobsOf(
+    const std::vector<JobKey>& keys) {
+  std::map<JobKey, std::optional<v1::Job>> out;
+  for (const JobKey& key : keys) {
+    if (out.count(key)) continue;
+    absl::StatusOr<std::optional<v1::Job>> job = Job(key.first, key.second);
+    if (absl::IsDataLoss(job.status())) continue;  // left out, as the Redis one does
+    RETURN_IF_ERROR(job.status());
+    out.emplace(key, *std::move(job));
   }
   return out;
 }

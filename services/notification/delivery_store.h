@@ -54,10 +54,12 @@ class DeliveryStore {
   virtual absl::Status SetDepartment(const std::string& case_id, const std::string& dept) = 0;
   virtual absl::StatusOr<std::string> Department(const std::string& case_id) = 0;
 
-  // The messages of several (case, idempotency key) pairs at once, in the order asked (one round
-  // trip in Redis); nullopt for one that does not exist.
-  virtual absl::StatusOr<std::vector<std::optional<v1::Job>>> JobsOf(
-      const std::vector<std::pair<std::string, std::string>>& keys);
+  // The messages of several (case, idempotency key) pairs at once (one round trip in Redis);
+  // nullopt for one that does not exist. One whose record cannot be read is left out, as LoadCases
+  // leaves out a case: reading it alone (Job) fails what needs it, and nothing else.
+  using JobKey = std::pair<std::string, std::string>;
+  virtual absl::StatusOr<std::map<JobKey, std::optional<v1::Job>>> JobsOf(
+      const std::vector<JobKey>& keys);
   // Save and Finish of several jobs (one round trip each in Redis).
   virtual absl::Status SaveAll(const std::vector<v1::Job>& jobs);
   virtual absl::Status FinishAll(const std::vector<v1::Job>& jobs);
@@ -111,8 +113,8 @@ class RedisDeliveryStore final : public DeliveryStore {
       const std::vector<std::string>& case_ids) override;
   absl::StatusOr<std::vector<bool>> WriteAll(const std::vector<Write>& writes) override;
   absl::Status SaveAll(const std::vector<v1::Job>& jobs) override;
-  absl::StatusOr<std::vector<std::optional<v1::Job>>> JobsOf(
-      const std::vector<std::pair<std::string, std::string>>& keys) override;
+  absl::StatusOr<std::map<JobKey, std::optional<v1::Job>>> JobsOf(
+      const std::vector<JobKey>& keys) override;
   absl::Status FinishAll(const std::vector<v1::Job>& jobs) override;
 
   static std::string DueKey(int32_t partition);

@@ -1,5 +1,6 @@
 #include "services/notification/outbox_rebuild.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -61,57 +62,37 @@ namespace {
 
 // The outcomes (`outcomes`: indexes into `run`, in log order) applied to their messages: one read,
 // one write. Several outcomes of one message apply in order, the later on what the earlier made.
-// A record the store cannot read fails the outcome that needs it (read alone), not the others:
-// the error and the index of the first outcome that failed.
+// A message the read left out (its record unreadable) is read alone, which fails the outcome that
+// needs it and no other: the error and the index of the first outcome that failed.
 std::optional<std::pair<size_t, absl::Status>> ApplyOutcomes(DeliveryStore& store,
                                                              const events::Batch& run,
                                                              const std::vector<size_t>& outcomes) {
   if (outcomes.empty()) return std::nullopt;
-  std::vector<std::pair<std::string, std::string>> keys;
-  std::map<std::pair<std::string, std::string>, size_t> slot;  // key -> its place in `keys`
+  std::vector<DeliveryStore::JobKey> keys;  // each outcome's message
   for (size_t i : outcomes) {
-    std::pair<std::string, std::string> key = {run.envelope(i).case_id(),
-                                               *NotificationLogic::OutcomeKey(run.envelope(i))};
-    if (slot.emplace(key, keys.size()).second) keys.push_back(std::move(key));
+    keys.push_back({run.envelope(i).case_id(), *NotificationLogic::OutcomeKey(run.envelope(i))});
   }
-  absl::StatusOr<std::vector<std::optional<v1::Job>>> read = store.JobsOf(keys);
-  std::vector<std::optional<v1::Job>> jobs;
+  absl::StatusOr<std::map<DeliveryStore::JobKey, std::optional<v1::Job>>> jobs = store.JobsOf(keys);
+  if (!jobs.ok()) return std::make_pair(outcomes.front(), jobs.status());
   std::optional<std::pair<size_t, absl::Status>> failed;
-  size_t end = outcomes.size();
-  if (read.ok()) {
-    jobs = *std::move(read);
-  } else if (absl::IsDataLoss(read.status())) {
-    // One of them cannot be read: each alone, up to the first that fails.
-    jobs.resize(keys.size());
-    std::vector<bool> asked(keys.size(), false);
-    for (size_t k = 0; k < outcomes.size(); ++k) {
-      const size_t at = slot[{run.envelope(outcomes[k]).case_id(),
-                              *NotificationLogic::OutcomeKey(run.envelope(outcomes[k]))}];
-      if (asked[at]) continue;
-      absl::StatusOr<std::optional<v1::Job>> one = store.Job(keys[at].first, keys[at].second);
-      if (!one.ok()) {
-        failed = std::make_pair(outcomes[k], one.status());
-        end = k;
+  std::vector<DeliveryStore::JobKey> touched;  // in the order first finished
+  for (size_t k = 0; k < outcomes.size(); ++k) {
+    auto it = jobs->find(keys[k]);
+    if (it == jobs->end()) {
+      absl::StatusOr<std::optional<v1::Job>> alone = store.Job(keys[k].first, keys[k].second);
+      if (!alone.ok()) {
+        failed = std::make_pair(outcomes[k], alone.status());
         break;
       }
-      asked[at] = true;
-      jobs[at] = *std::move(one);
+      it = jobs->emplace(keys[k], *std::move(alone)).first;
     }
-  } else {
-    return std::make_pair(outcomes.front(), read.status());
-  }
-  std::vector<size_t> touched;  // places in `keys`, in the order first finished
-  std::vector<bool> seen(keys.size(), false);
-  for (size_t k = 0; k < end; ++k) {
-    const events::Envelope& e = run.envelope(outcomes[k]);
-    const size_t at = slot[{e.case_id(), *NotificationLogic::OutcomeKey(e)}];
-    if (!jobs[at]) continue;  // a message today's rules no longer call for
-    NotificationLogic::ApplyOutcome(e, *jobs[at]);
-    if (!seen[at]) touched.push_back(at);
-    seen[at] = true;
+    if (!it->second) continue;  // a message today's rules no longer call for
+    NotificationLogic::ApplyOutcome(run.envelope(outcomes[k]), *it->second);
+    if (std::find(touched.begin(), touched.end(), keys[k]) == touched.end())
+      touched.push_back(keys[k]);
   }
   std::vector<v1::Job> finished;
-  for (size_t at : touched) finished.push_back(*jobs[at]);
+  for (const DeliveryStore::JobKey& key : touched) finished.push_back(*jobs->at(key));
   if (absl::Status written = store.FinishAll(finished); !written.ok()) {
     return std::make_pair(outcomes.front(), written);
   }

@@ -139,7 +139,7 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
     }
   }
   auto record = [this, case_id = envelope.case_id(), trace = envelope.correlation_id(),
-                 out = output->events,
+                 out = std::move(output->events),
                  triage = output->triage_rule] { RecordRouted(case_id, trace, out, triage); };
   if (duplicate_lock || work == nullptr) {
     // Into the duplicate index before the next submission of the category searches it.

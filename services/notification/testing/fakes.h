@@ -137,9 +137,9 @@ class MemoryStore : public DeliveryStore {
     Batch batch(*this);
     return DeliveryStore::LoadCases(case_ids);
   }
-  absl::StatusOr<std::vector<std::optional<v1::Job>>> JobsOf(
-      const std::vector<std::pair<std::string, std::string>>& keys) override {
-    if (keys.empty()) return std::vector<std::optional<v1::Job>>();
+  absl::StatusOr<std::map<JobKey, std::optional<v1::Job>>> JobsOf(
+      const std::vector<JobKey>& keys) override {
+    if (keys.empty()) return std::map<JobKey, std::optional<v1::Job>>();
     Batch batch(*this);
     return DeliveryStore::JobsOf(keys);
   }
