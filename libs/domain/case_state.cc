@@ -21,6 +21,16 @@ t::RunningClock* FindRunning(t::Case& c, const std::string& clock) {
   return nullptr;
 }
 
+// A clock started (on its own, or as one of an event's ClocksStarted): it runs until its due time.
+void StartClock(t::Case& c, const events::v1::ClockStarted& p) {
+  t::RunningClock* r = FindRunning(c, p.clock());
+  if (r == nullptr) r = c.add_running_clocks();
+  r->set_clock(p.clock());
+  r->set_generation(p.generation());
+  *r->mutable_due_at() = p.due_at();
+  r->set_paused(false);
+}
+
 bool In(CaseState state, std::initializer_list<CaseState> states) {
   for (CaseState s : states)
     if (s == state) return true;
@@ -80,6 +90,7 @@ bool Allowed(CaseState s, const Envelope& e) {
     case Envelope::kEventRejected:
     case Envelope::kCaseLinked:
     case Envelope::kClockStarted:
+    case Envelope::kClocksStarted:
     case Envelope::kClockPaused:
     case Envelope::kClockResumed:
     case Envelope::kClockStopped:
@@ -237,16 +248,12 @@ absl::Status Apply(Case& c, const Envelope& e) {
                      running->end());
       break;
     }
-    case Envelope::kClockStarted: {
-      const auto& p = e.clock_started();
-      t::RunningClock* r = FindRunning(c, p.clock());
-      if (r == nullptr) r = c.add_running_clocks();
-      r->set_clock(p.clock());
-      r->set_generation(p.generation());
-      *r->mutable_due_at() = p.due_at();
-      r->set_paused(false);
+    case Envelope::kClockStarted:
+      StartClock(c, e.clock_started());
       break;
-    }
+    case Envelope::kClocksStarted:
+      for (const auto& started : e.clocks_started().clocks()) StartClock(c, started);
+      break;
     case Envelope::kClockPaused:
       if (t::RunningClock* r = FindRunning(c, e.clock_paused().clock())) r->set_paused(true);
       break;

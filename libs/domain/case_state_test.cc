@@ -103,6 +103,46 @@ TEST(CaseState, ReceiptIsTheSubmissionUnlessTheDraftGivesIt) {
   EXPECT_EQ(events::GetTime(late.submitted_at()), absl::FromUnixSeconds(1'763'800'000));
 }
 
+TEST(CaseState, TheClocksOneEventStartedAreOneRecordAndEachRuns) {
+  const absl::Time t0 = absl::FromUnixSeconds(1'763'800'000);
+  Case c;
+  ASSERT_TRUE(Apply(c, Submitted()).ok());
+  ASSERT_TRUE(Apply(c, Event(1,
+                             [&](Envelope& e) {
+                               auto* started = e.mutable_clocks_started();
+                               auto* ack = started->add_clocks();
+                               ack->set_clock("acknowledge");
+                               ack->set_generation(1);
+                               events::SetTime(ack->mutable_due_at(), t0 + absl::Hours(240));
+                               auto* answer = started->add_clocks();
+                               answer->set_clock("answer");
+                               answer->set_generation(1);
+                               events::SetTime(answer->mutable_due_at(), t0 + absl::Hours(1080));
+                             }))
+                  .ok());
+  ASSERT_EQ(c.running_clocks_size(), 2);
+  EXPECT_EQ(c.running_clocks(0).clock(), "acknowledge");
+  EXPECT_EQ(events::GetTime(c.running_clocks(0).due_at()), t0 + absl::Hours(240));
+  EXPECT_EQ(c.running_clocks(1).clock(), "answer");
+  EXPECT_EQ(events::GetTime(c.running_clocks(1).due_at()), t0 + absl::Hours(1080));
+  // One of them stops: the other runs on.
+  ASSERT_TRUE(Apply(c, Event(2,
+                             [](Envelope& e) {
+                               e.mutable_clock_stopped()->set_clock("acknowledge");
+                               e.mutable_clock_stopped()->set_within_term(true);
+                             }))
+                  .ok());
+  ASSERT_EQ(c.running_clocks_size(), 1);
+  EXPECT_EQ(c.running_clocks(0).clock(), "answer");
+  // Before the submission there is no case to start a clock on.
+  Case none;
+  EXPECT_FALSE(Apply(none, Event(1,
+                                 [](Envelope& e) {
+                                   e.mutable_clocks_started()->add_clocks()->set_clock("answer");
+                                 }))
+                   .ok());
+}
+
 TEST(CaseState, RunningClocksFollowStartPauseResumeExtendAndStop) {
   const absl::Time t0 = absl::FromUnixSeconds(1'763'800'000);
   Case c;

@@ -1,6 +1,6 @@
 // What deadline-watch does with a case event read from the log (and with a dead letter's
 // replay): DeadlineLogic applies it to the case's clocks, and the clock events it gives
-// (ClockStarted, ClockPaused, ...) are appended before the event is committed: a crash in between
+// (ClocksStarted, ClockPaused, ...) are appended before the event is committed: a crash in between
 // handles the event again, which gives the same clock events (same ids) again. Also appends the
 // team's clock changes for the gRPC service.
 //

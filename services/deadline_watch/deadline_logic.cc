@@ -145,6 +145,32 @@ events::Envelope DeadlineLogic::ClockEvent(const events::Envelope& cause, const 
   return e;
 }
 
+events::Envelope DeadlineLogic::ClocksStartedEvent(const events::Envelope& cause,
+                                                   const std::vector<v1::Clock>& clocks,
+                                                   const std::string& reason) const {
+  events::Envelope e =
+      events::NewEnvelope(cause.case_id(), "deadline-watch", events::GetTime(cause.occurred_at()));
+  e.mutable_actor()->set_id("service:deadline-watch");
+  e.set_causation_id(cause.event_id());
+  e.set_correlation_id(cause.correlation_id());
+  auto* started = e.mutable_clocks_started();
+  for (const v1::Clock& clock : clocks) {
+    auto* s = started->add_clocks();
+    s->set_clock(clock.name());
+    s->set_generation(clock.generation());
+    *s->mutable_started_at() = clock.started_at();
+    *s->mutable_due_at() = clock.due_at();
+    s->set_policy(clock.policy());
+    s->set_term(clock.term());
+    s->set_reason(reason);
+  }
+  // From the cause, not from the clocks: an event handled again (after a crash, or by the live
+  // consumer after a rebuild) gives the same id even when fewer of its clocks are announced again
+  // (a restarted generation stopped since), and a clock generation is started by one event only.
+  events::Finish(e, events::DeterministicId("clocks-started", {cause.case_id(), cause.event_id()}));
+  return e;
+}
+
 absl::Status DeadlineLogic::UpdateFacts(TimerStore& store, const events::Envelope& e,
                                         std::optional<CaseFacts> stored, CaseFacts& facts,
                                         bool& known) {
@@ -200,6 +226,7 @@ absl::StatusOr<std::vector<events::Envelope>> DeadlineLogic::OnEvent(const event
   switch (e.payload_case()) {
     case events::Envelope::kClockExtended:
     case events::Envelope::kClockStarted:
+    case events::Envelope::kClocksStarted:
     case events::Envelope::kClockPaused:
     case events::Envelope::kClockResumed:
     case events::Envelope::kClockStopped:
@@ -265,6 +292,7 @@ absl::Status DeadlineLogic::Start(TimerStore& store, const events::Envelope& e,
   std::set<std::string> seen;
   std::vector<Timer> new_timers;
   std::vector<v1::Clock> new_clocks;
+  std::vector<v1::Clock> announced;  // what the event's ClocksStarted carries
   for (const ClockPolicy& candidate : policies_) {
     if (!seen.insert(candidate.name).second) continue;
     const ClockPolicy* policy = Select(candidate.name, facts);
@@ -278,7 +306,7 @@ absl::Status DeadlineLogic::Start(TimerStore& store, const events::Envelope& e,
                                     : existing->started_by() == e.event_id();
       if (started_here) {
         if (existing->generation() == 1 || existing->status() != v1::STOPPED) {
-          out.push_back(ClockEvent(e, *existing, "started", token));
+          announced.push_back(*existing);
         }
         continue;
       }
@@ -302,7 +330,7 @@ absl::Status DeadlineLogic::Start(TimerStore& store, const events::Envelope& e,
                         policy->DueFrom(events::GetTime(e.occurred_at()), calendar_, false));
         std::vector<Timer> timers = TimersFor(*existing, *policy);
         new_timers.insert(new_timers.end(), timers.begin(), timers.end());
-        out.push_back(ClockEvent(e, *existing, "started", token));
+        announced.push_back(*existing);
         new_clocks.push_back(*existing);
       }
       continue;
@@ -330,10 +358,11 @@ absl::Status DeadlineLogic::Start(TimerStore& store, const events::Envelope& e,
                     policy->DueFrom(started, calendar_, clock.registered_letter()));
     std::vector<Timer> timers = TimersFor(clock, *policy);
     new_timers.insert(new_timers.end(), timers.begin(), timers.end());
-    out.push_back(ClockEvent(e, clock, "started", token));
+    announced.push_back(clock);
     new_clocks.push_back(clock);
     clocks.push_back(std::move(clock));
   }
+  if (!announced.empty()) out.push_back(ClocksStartedEvent(e, announced, token));
   if (new_clocks.empty()) return absl::OkStatus();
   // Timers first: a crash in between leaves timers without a record, which wait for it (the
   // event is handled again and writes it), rather than a record without timers, which would

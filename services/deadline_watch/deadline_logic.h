@@ -4,9 +4,9 @@
 //
 //   DeadlineLogic logic(store, clock, calendar, policies);
 //   ASSIGN_OR_RETURN(std::vector<events::Envelope> out, logic.OnEvent(envelope, partition));
-//   append `out` (ClockStarted, ClockPaused, ClockResumed, ClockStopped) before committing;
-//   ASSIGN_OR_RETURN(std::vector<Firing> due, logic.ClaimDue(partition));
-//   append each firing's event (DeadlineWarning, DeadlineBreached, CaseEscalated), then
+//   append `out` (ClocksStarted, ClockStarted, ClockPaused, ClockResumed, ClockStopped) before
+//   committing; ASSIGN_OR_RETURN(std::vector<Firing> due, logic.ClaimDue(partition)); append each
+//   firing's event (DeadlineWarning, DeadlineBreached, CaseEscalated), then
 //   logic.Complete(partition, due);
 //
 // The team's changes of a clock (ExtendClock, SuspendClock, ResumeClock) are planned here, from the
@@ -149,6 +149,10 @@ class DeadlineLogic {
   const ClockPolicy* Select(const std::string& name, const CaseFacts& facts) const;
   events::Envelope ClockEvent(const events::Envelope& cause, const v1::Clock& clock,
                               const std::string& what, const std::string& reason) const;
+  // The clocks `cause` started by policy (reason: its start token), as one ClocksStarted.
+  events::Envelope ClocksStartedEvent(const events::Envelope& cause,
+                                      const std::vector<v1::Clock>& clocks,
+                                      const std::string& reason) const;
 
   TimerStore& store_;
   const clock::Clock& clock_;

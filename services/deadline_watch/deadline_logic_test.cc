@@ -326,18 +326,27 @@ TEST_F(DeadlineLogicTest, ClockEventsGoToTheLogAndARepeatedEventGivesTheSameOnes
   const events::Envelope submitted = Submitted(t::COMPLAINT);
   auto started = logic_.OnEvent(submitted, 0);
   ASSERT_TRUE(started.ok());
-  ASSERT_EQ(Types(*started), (std::vector<std::string>{"ClockStarted", "ClockStarted"}));
-  EXPECT_EQ((*started)[0].clock_started().clock(), "acknowledge");
-  EXPECT_EQ((*started)[0].clock_started().reason(), "submitted");
-  EXPECT_EQ((*started)[0].clock_started().term(), "240h");
+  // Both clocks the submission starts, in one record.
+  ASSERT_EQ(Types(*started), (std::vector<std::string>{"ClocksStarted"}));
+  const auto& clocks = (*started)[0].clocks_started().clocks();
+  ASSERT_EQ(clocks.size(), 2);
+  EXPECT_EQ(clocks[0].clock(), "acknowledge");
+  EXPECT_EQ(clocks[0].generation(), 1);
+  EXPECT_EQ(clocks[0].reason(), "submitted");
+  EXPECT_EQ(clocks[0].term(), "240h");
+  EXPECT_EQ(events::GetTime(clocks[0].started_at()), kStart);
+  EXPECT_EQ(events::GetTime(clocks[0].due_at()), kStart + absl::Hours(240));
+  EXPECT_EQ(clocks[1].clock(), "answer");
+  EXPECT_EQ(clocks[1].reason(), "submitted");
+  EXPECT_EQ(events::GetTime(clocks[1].due_at()), kStart + absl::Hours(1080));
   EXPECT_EQ((*started)[0].causation_id(), submitted.event_id());
-  EXPECT_EQ(events::GetTime((*started)[1].clock_started().due_at()), kStart + absl::Hours(1080));
-  // The consumer crashed before committing: the same event again gives the same events (ids).
+  EXPECT_EQ((*started)[0].producer(), "deadline-watch");
+  // The consumer crashed before committing: the same event again gives the same record (id).
   auto again = logic_.OnEvent(submitted, 0);
   ASSERT_TRUE(again.ok());
-  ASSERT_EQ(again->size(), 2u);
+  ASSERT_EQ(again->size(), 1u);
   EXPECT_EQ((*again)[0].event_id(), (*started)[0].event_id());
-  EXPECT_EQ((*again)[1].SerializeAsString(), (*started)[1].SerializeAsString());
+  EXPECT_EQ((*again)[0].SerializeAsString(), (*started)[0].SerializeAsString());
   // A later event with another id changes nothing and says nothing.
   EXPECT_TRUE(logic_.OnEvent(Submitted(t::COMPLAINT), 0)->empty());
 
@@ -361,11 +370,12 @@ TEST_F(DeadlineLogicTest, ClockEventsGoToTheLogAndARepeatedEventGivesTheSameOnes
 
 TEST_F(DeadlineLogicTest, ARepeatedStartAfterTheClockStoppedStillGivesItsClockStarted) {
   // A rebuild folded the submission and the acknowledgement before the live consumer handled
-  // the submission: the clock is stopped by then, and its ClockStarted must still go out.
+  // the submission: the clock is stopped by then, and its start must still go out, as the same
+  // record.
   const events::Envelope submitted = Submitted(t::COMPLAINT);
   auto started = logic_.OnEvent(submitted, 0);
   ASSERT_TRUE(started.ok());
-  ASSERT_EQ(Types(*started), (std::vector<std::string>{"ClockStarted", "ClockStarted"}));
+  ASSERT_EQ(Types(*started), (std::vector<std::string>{"ClocksStarted"}));
   const events::Envelope acknowledged = Event(
       [](events::Envelope& e) {
         e.mutable_notification_delivered()->set_template_name("acknowledgement");
@@ -374,9 +384,9 @@ TEST_F(DeadlineLogicTest, ARepeatedStartAfterTheClockStoppedStillGivesItsClockSt
   ASSERT_EQ(Types(*logic_.OnEvent(acknowledged, 0)), (std::vector<std::string>{"ClockStopped"}));
   auto again = logic_.OnEvent(submitted, 0);
   ASSERT_TRUE(again.ok());
-  ASSERT_EQ(Types(*again), (std::vector<std::string>{"ClockStarted", "ClockStarted"}));
+  ASSERT_EQ(Types(*again), (std::vector<std::string>{"ClocksStarted"}));
   EXPECT_EQ((*again)[0].event_id(), (*started)[0].event_id());
-  EXPECT_EQ((*again)[1].event_id(), (*started)[1].event_id());
+  EXPECT_EQ((*again)[0].clocks_started().clocks_size(), 2);
   EXPECT_EQ((*store_.Clocks(kCase))[0].status(), v1::STOPPED) << "the repeat changes nothing";
 }
 
@@ -535,8 +545,10 @@ TEST_F(DeadlineLogicTest, TriageStopsTheDepartmentsClockAndTheNextRoutingStartsI
                   ->empty());
   const events::Envelope routed = Routed("parks", t::NORMAL, moved);
   auto started = logic.OnEvent(routed, 0);
-  ASSERT_EQ(Types(*started), (std::vector<std::string>{"ClockStarted"}));
-  EXPECT_EQ((*started)[0].clock_started().generation(), 2);
+  ASSERT_EQ(Types(*started), (std::vector<std::string>{"ClocksStarted"}));
+  ASSERT_EQ((*started)[0].clocks_started().clocks_size(), 1);
+  EXPECT_EQ((*started)[0].clocks_started().clocks(0).generation(), 2);
+  EXPECT_EQ((*started)[0].clocks_started().clocks(0).reason(), "routed");
   const v1::Clock clock = (*store.Clocks(kCase))[0];
   EXPECT_EQ(clock.status(), v1::RUNNING);
   EXPECT_EQ(clock.department(), "parks");

@@ -13,10 +13,12 @@ DeadlineMetrics::DeadlineMetrics(prometheus::Registry& registry)
                     .Name("meldpunt_deadline_breaches_total")
                     .Help("Deadline breaches fired, by department and clock")
                     .Register(registry)),
-      clock_events_(prometheus::BuildCounter()
-                        .Name("meldpunt_deadline_clock_events_total")
-                        .Help("Clock events appended (ClockStarted, ClockPaused, ...), by type")
-                        .Register(registry)),
+      clock_events_(
+          prometheus::BuildCounter()
+              .Name("meldpunt_deadline_clock_events_total")
+              .Help(
+                  "Clock events appended (ClocksStarted, ClockStarted, ClockPaused, ...), by type")
+              .Register(registry)),
       lateness_(
           prometheus::BuildHistogram()
               .Name("meldpunt_deadline_firing_lateness_seconds")

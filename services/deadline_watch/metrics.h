@@ -22,7 +22,7 @@ class DeadlineMetrics {
 
   // A timer's event is durable: `appended` is when Kafka acknowledged it.
   void Fired(const Firing& firing, absl::Time appended);
-  // A clock event (ClockStarted, ClockPaused, ...) about to be appended.
+  // A clock event (ClocksStarted, ClockStarted, ClockPaused, ...) about to be appended.
   void ClockEvent(const std::string& type);
   // The clocks not stopped, and those due soon.
   void Clocks(const ClockCounts& counts);

@@ -177,11 +177,14 @@ class DeadlineWatchTest : public ::testing::Test {
 TEST_F(DeadlineWatchTest, TheHandlerAppendsAndCountsTheClockEvents) {
   Consume(Submitted("MP-0000000000001", t::COMPLAINT), 0);
   std::vector<events::Envelope> out = Appended();
-  ASSERT_EQ(out.size(), 2u) << "acknowledge and answer";
-  for (const events::Envelope& e : out) EXPECT_EQ(e.type(), "ClockStarted");
+  ASSERT_EQ(out.size(), 1u) << "one record for the clocks the submission started";
+  EXPECT_EQ(out[0].type(), "ClocksStarted");
+  ASSERT_EQ(out[0].clocks_started().clocks_size(), 2) << "acknowledge and answer";
+  EXPECT_EQ(out[0].clocks_started().clocks(0).clock(), "acknowledge");
+  EXPECT_EQ(out[0].clocks_started().clocks(1).clock(), "answer");
   EXPECT_EQ(service::CounterValue(registry_, "meldpunt_deadline_clock_events_total",
-                                  {{"type", "ClockStarted"}}),
-            2);
+                                  {{"type", "ClocksStarted"}}),
+            1);
   // A failed append is the handler's error: the event is handled again, with the same ids.
   sink_.FailDeliveries(absl::UnavailableError("kafka: broker down"));
   events::Envelope other = Submitted("MP-0000000000002", t::COMPLAINT);
@@ -197,7 +200,7 @@ TEST_F(DeadlineWatchTest, InABatchTheClockEventsAreInFlightUntilTheBatchWaits) {
   std::vector<events::Batch::Item> items = {{&records[0], first}, {&records[1], second}};
   events::Batch batch(std::move(items));
   handler_.Handle(batch);  // returns with every clock event in flight
-  EXPECT_EQ(sink_.Sent().size(), 4u);
+  EXPECT_EQ(sink_.Sent().size(), 2u) << "one ClocksStarted for each submission";
   sink_.Acknowledge();
   absl::Status error;
   EXPECT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
@@ -228,7 +231,8 @@ TEST_F(DeadlineWatchTest, ABatchReadsItsCasesAtOnceAndWritesThemAtOnce) {
   EXPECT_EQ(store_.round_trips, 2) << "one read of the three records, one write of what changed";
   absl::Status error;
   EXPECT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
-  EXPECT_EQ(Appended().size(), 5u) << "two clocks each for the complaints, one for the report";
+  EXPECT_EQ(Appended().size(), 3u) << "one ClocksStarted each: two clocks for each complaint, one "
+                                      "for the report";
   EXPECT_GT(store_.Pending(0), timers_before) << "their timers are scheduled";
   EXPECT_EQ(store_.Clocks("MP-0000000000006")->size(), 2u) << "written to the store";
 

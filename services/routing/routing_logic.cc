@@ -118,6 +118,10 @@ void RoutingLogic::Fold(v1::RouteState& state, const events::Envelope& e) {
       SetDue(state, e.clock_started().clock(), e.clock_started().generation(),
              e.clock_started().due_at());
       break;
+    case events::Envelope::kClocksStarted:
+      for (const auto& started : e.clocks_started().clocks())
+        SetDue(state, started.clock(), started.generation(), started.due_at());
+      break;
     case events::Envelope::kClockResumed:
       SetDue(state, e.clock_resumed().clock(), e.clock_resumed().generation(),
              e.clock_resumed().due_at());
@@ -160,6 +164,7 @@ bool RoutingLogic::Relevant(const events::Envelope& e) {
     case events::Envelope::kReporterDataErased:
     case events::Envelope::kPriorityChanged:
     case events::Envelope::kClockStarted:
+    case events::Envelope::kClocksStarted:
     case events::Envelope::kClockResumed:
     case events::Envelope::kClockExtended:
     case events::Envelope::kClockPaused:

@@ -442,6 +442,31 @@ events::Envelope ClockRecord(const std::string& id, absl::Time at) {
   return e;
 }
 
+// The clocks one event started come as one ClocksStarted: each of them counts.
+TEST_F(RoutingLogicTest, FoldTakesEveryClockOfAClocksStarted) {
+  Handle(Submitted("noise"));
+  const absl::Time t0 = clock_.Now();
+  events::Envelope started = ClockRecord("cs1", t0);
+  auto* acceptance = started.mutable_clocks_started()->add_clocks();
+  acceptance->set_clock("department_acceptance");
+  acceptance->set_generation(1);
+  events::SetTime(acceptance->mutable_due_at(), t0 + absl::Hours(48));
+  auto* resolve = started.mutable_clocks_started()->add_clocks();
+  resolve->set_clock("resolve");
+  resolve->set_generation(1);
+  events::SetTime(resolve->mutable_due_at(), t0 + absl::Hours(480));
+  EXPECT_TRUE(RoutingLogic::Relevant(started));
+  EXPECT_FALSE(Handle(started).has_value()) << "a clock record routes nothing";
+  ASSERT_EQ(state_.running_size(), 2);
+  EXPECT_EQ(*EarliestDue(state_), t0 + absl::Hours(48));
+  // The earlier one stops: the other is the earliest now.
+  events::Envelope stopped = ClockRecord("cs2", t0);
+  stopped.mutable_clock_stopped()->set_clock("department_acceptance");
+  stopped.mutable_clock_stopped()->set_generation(1);
+  Handle(stopped);
+  EXPECT_EQ(*EarliestDue(state_), t0 + absl::Hours(480));
+}
+
 // The running clocks routing keeps for the workload view: the earliest due time of those that run.
 TEST_F(RoutingLogicTest, FoldKeepsTheRunningClocksForTheWorkload) {
   Handle(Submitted("noise"));

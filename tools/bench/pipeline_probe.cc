@@ -5,7 +5,7 @@
 //   pipeline_probe --brokers B --system bench-pipeline-1
 //
 // Stages: routed (CaseRouted), dispatched (the record on meldpunt.dispatch.<dept>.v1), clock set
-// (the first ClockStarted), acknowledged (NotificationDelivered of the reporter's
+// (the first ClocksStarted or ClockStarted), acknowledged (NotificationDelivered of the reporter's
 // acknowledgement). Times: each record's Kafka timestamp (set by the producer when the service
 // appended it; milliseconds) minus the CaseSubmitted record's. Prints one JSON object.
 #include <librdkafka/rdkafkacpp.h>
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
     }
     absl::StatusOr<meldpunt::events::Envelope> e = meldpunt::events::Decode(value);
     if (!e.ok()) continue;
-    // When the event was appended (the producer's timestamp): a ClockStarted's occurred_at is
+    // When the event was appended (the producer's timestamp): a clock event's occurred_at is
     // the instant its clock started from, not when deadline-watch got to it.
     const absl::Time at = absl::FromUnixMillis(m->timestamp().timestamp);
     CaseTimes& c = others[e->case_id()];
@@ -148,6 +148,7 @@ int main(int argc, char** argv) {
         first(c.routed);
         break;
       case meldpunt::events::Envelope::kClockStarted:
+      case meldpunt::events::Envelope::kClocksStarted:
         first(c.clock_set);
         break;
       case meldpunt::events::Envelope::kNotificationDelivered:

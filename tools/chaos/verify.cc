@@ -251,10 +251,16 @@ class Verifier {
           f.routed.insert(e.event_id());
           ++f.routed_raw;
           break;
-        case events::Envelope::kClockStarted: {
-          const auto& p = e.clock_started();
-          f.clock_started[{p.clock(), p.generation()}].insert(e.event_id());
-          f.clock_due[{p.clock(), p.generation()}] = events::GetTime(p.due_at());
+        case events::Envelope::kClockStarted:
+        case events::Envelope::kClocksStarted: {
+          // One event id per clock generation, whichever record announced it.
+          std::vector<events::v1::ClockStarted> started(e.clocks_started().clocks().begin(),
+                                                        e.clocks_started().clocks().end());
+          if (e.has_clock_started()) started.push_back(e.clock_started());
+          for (const auto& p : started) {
+            f.clock_started[{p.clock(), p.generation()}].insert(e.event_id());
+            f.clock_due[{p.clock(), p.generation()}] = events::GetTime(p.due_at());
+          }
           break;
         }
         case events::Envelope::kClockStopped:
@@ -406,7 +412,8 @@ class Verifier {
       for (const auto& name : options_.clocks) {
         if (!newest.count(name)) {
           clocks_ok = false;
-          fail("clock-started", c.case_id, absl::StrCat("no ClockStarted for ", name));
+          fail("clock-started", c.case_id,
+               absl::StrCat("no ClocksStarted or ClockStarted for ", name));
         }
       }
       if (clocks_ok && !probe.clocks) probe.clocks = Clocks(c.case_id, newest, &probe.clocks_why);
