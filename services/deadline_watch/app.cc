@@ -103,7 +103,12 @@ absl::Status DeadlineApp::StartSteps() {
     options.group_id = events::RandomId("meldpunt-deadline-watch-alerts");
     options.topics = {events::kCaseEventsTopic};
     options.client_id = "meldpunt-deadline-watch-alerts";
-    options.extra = {{"auto.offset.reset", "latest"}, {"enable.auto.commit", "false"}};
+    // It reads every record of the log, as the case-event consumer does: with the same fewer,
+    // fuller fetches (with librdkafka's defaults it fetched again for every produce request of
+    // the stack: see docs/benchmarks.md, "The alert stream's fetches").
+    options.extra = service::CaseEventConsumerProperties(config_);
+    options.extra["auto.offset.reset"] = "latest";
+    options.extra["enable.auto.commit"] = "false";
     ASSIGN_OR_RETURN(auto tail, service::MakeConsumer(config_, std::move(options)));
     alert_tail_ = std::make_unique<AlertTail>(AlertTail::FromConsumer(std::move(tail)), alerts_);
   }

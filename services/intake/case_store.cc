@@ -24,8 +24,11 @@ local cur = redis.call('HMGET', KEYS[1], 'ver', 'off')
 local offset = tonumber(ARGV[6])
 if offset >= 0 and cur[2] and tonumber(cur[2]) >= offset then return 'DUP' end
 if (cur[1] or '0') ~= ARGV[2] then return 'CONFLICT' end
-redis.call('HSET', KEYS[1], 'pb', ARGV[3], 'ver', ARGV[4])
-if offset >= 0 then redis.call('HSET', KEYS[1], 'off', ARGV[6]) end
+if offset >= 0 then
+  redis.call('HSET', KEYS[1], 'pb', ARGV[3], 'ver', ARGV[4], 'off', ARGV[6])
+else
+  redis.call('HSET', KEYS[1], 'pb', ARGV[3], 'ver', ARGV[4])
+end
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('RPUSH', KEYS[3], ARGV[5])
 return 'OK'
@@ -50,13 +53,19 @@ return 'OK'
 constexpr char kFoldLua[] = R"lua(
 local cur = redis.call('HGET', KEYS[1], 'ver')
 if (cur or '0') ~= ARGV[1] then return 'CONFLICT' end
-redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'ver', ARGV[3])
-if tonumber(ARGV[4]) >= 0 then redis.call('HSET', KEYS[1], 'off', ARGV[4]) end
-local n = tonumber(ARGV[5])
-for i = 1, n do
-  redis.call('SADD', KEYS[2], ARGV[5 + i])
-  redis.call('RPUSH', KEYS[3], ARGV[5 + n + i])
+if tonumber(ARGV[4]) >= 0 then
+  redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'ver', ARGV[3], 'off', ARGV[4])
+else
+  redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'ver', ARGV[3])
 end
+local n = tonumber(ARGV[5])
+local ids, entries = {}, {}
+for i = 1, n do
+  ids[i] = ARGV[5 + i]
+  entries[i] = ARGV[5 + n + i]
+end
+redis.call('SADD', KEYS[2], unpack(ids))
+redis.call('RPUSH', KEYS[3], unpack(entries))
 if #KEYS == 5 then
   redis.call('ZADD', KEYS[4], 0, ARGV[6 + 2 * n])
   redis.call('SET', KEYS[5], ARGV[7 + 2 * n])
