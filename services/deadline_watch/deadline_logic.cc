@@ -105,23 +105,36 @@ std::vector<Timer> DeadlineLogic::TimersFor(const v1::Clock& clock,
   return timers;
 }
 
-events::Envelope DeadlineLogic::ClockEvent(const events::Envelope& cause, const v1::Clock& clock,
-                                           const std::string& what,
-                                           const std::string& reason) const {
+namespace {
+
+// A clock event of deadline-watch about `case_id`, caused by `cause`.
+events::Envelope ClockEnvelope(const std::string& case_id, const events::Envelope& cause) {
   events::Envelope e =
-      events::NewEnvelope(clock.case_id(), "deadline-watch", events::GetTime(cause.occurred_at()));
+      events::NewEnvelope(case_id, "deadline-watch", events::GetTime(cause.occurred_at()));
   e.mutable_actor()->set_id("service:deadline-watch");
   e.set_causation_id(cause.event_id());
   e.set_correlation_id(cause.correlation_id());
+  return e;
+}
+
+void FillStarted(const v1::Clock& clock, const std::string& reason, events::v1::ClockStarted* s) {
+  s->set_clock(clock.name());
+  s->set_generation(clock.generation());
+  *s->mutable_started_at() = clock.started_at();
+  *s->mutable_due_at() = clock.due_at();
+  s->set_policy(clock.policy());
+  s->set_term(clock.term());
+  s->set_reason(reason);
+}
+
+}  // namespace
+
+events::Envelope DeadlineLogic::ClockEvent(const events::Envelope& cause, const v1::Clock& clock,
+                                           const std::string& what,
+                                           const std::string& reason) const {
+  events::Envelope e = ClockEnvelope(clock.case_id(), cause);
   if (what == "started") {
-    auto* s = e.mutable_clock_started();
-    s->set_clock(clock.name());
-    s->set_generation(clock.generation());
-    *s->mutable_started_at() = clock.started_at();
-    *s->mutable_due_at() = clock.due_at();
-    s->set_policy(clock.policy());
-    s->set_term(clock.term());
-    s->set_reason(reason);
+    FillStarted(clock, reason, e.mutable_clock_started());
   } else if (what == "stopped") {
     auto* s = e.mutable_clock_stopped();
     s->set_clock(clock.name());
@@ -148,22 +161,9 @@ events::Envelope DeadlineLogic::ClockEvent(const events::Envelope& cause, const 
 events::Envelope DeadlineLogic::ClocksStartedEvent(const events::Envelope& cause,
                                                    const std::vector<v1::Clock>& clocks,
                                                    const std::string& reason) const {
-  events::Envelope e =
-      events::NewEnvelope(cause.case_id(), "deadline-watch", events::GetTime(cause.occurred_at()));
-  e.mutable_actor()->set_id("service:deadline-watch");
-  e.set_causation_id(cause.event_id());
-  e.set_correlation_id(cause.correlation_id());
-  auto* started = e.mutable_clocks_started();
-  for (const v1::Clock& clock : clocks) {
-    auto* s = started->add_clocks();
-    s->set_clock(clock.name());
-    s->set_generation(clock.generation());
-    *s->mutable_started_at() = clock.started_at();
-    *s->mutable_due_at() = clock.due_at();
-    s->set_policy(clock.policy());
-    s->set_term(clock.term());
-    s->set_reason(reason);
-  }
+  events::Envelope e = ClockEnvelope(cause.case_id(), cause);
+  for (const v1::Clock& clock : clocks)
+    FillStarted(clock, reason, e.mutable_clocks_started()->add_clocks());
   // From the cause, not from the clocks: an event handled again (after a crash, or by the live
   // consumer after a rebuild) gives the same id even when fewer of its clocks are announced again
   // (a restarted generation stopped since), and a clock generation is started by one event only.

@@ -19,7 +19,12 @@ void NotificationHandler::Handle(events::Batch& batch) {
   BufferedDeliveryStore buffered(logic_.store());
   std::vector<std::string> case_ids;
   case_ids.reserve(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) case_ids.push_back(batch.envelope(i).case_id());
+  // Only the cases of the events that read or write them (of a case's seven records, its
+  // submission and its routing): a clock event or a delivery needs nothing of the store.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (NotificationLogic::ReadsCase(batch.envelope(i)))
+      case_ids.push_back(batch.envelope(i).case_id());
+  }
   if (absl::Status read = buffered.Prefetch(case_ids); !read.ok()) return batch.Fail(0, read);
   size_t done = 0;
   absl::Status failed;

@@ -356,8 +356,14 @@ absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partit
   return Handle(e, partition, store_);
 }
 
+bool NotificationLogic::ReadsCase(const events::Envelope& e) {
+  return e.has_reporter_data_erased() || e.has_case_submitted() || e.has_case_routed() ||
+         e.has_case_reassigned() || KnownEvents().count(e.type()) > 0;
+}
+
 absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partition,
                                        DeliveryStore& store) {
+  if (!ReadsCase(e)) return absl::OkStatus();
   if (e.has_reporter_data_erased()) return Erase(e);
   if (e.has_case_submitted()) RETURN_IF_ERROR(store.SaveSubmission(e));
   if (e.has_case_routed())

@@ -115,6 +115,10 @@ class NotificationLogic {
   // over this logic's store) instead of the logic's own. ReporterDataErased works on the logic's
   // own store: a batch sends what it holds first.
   absl::Status Handle(const events::Envelope& envelope, int32_t partition, DeliveryStore& store);
+  // Whether Handle reads or writes what the store keeps of the case (its submission, its
+  // department): false for an event that no rule can match and that changes nothing here (a
+  // clock event, a delivery, a firing no rule names), which a batch need not read the case for.
+  static bool ReadsCase(const events::Envelope& envelope);
   // The store Handle(envelope, partition) reads and writes.
   DeliveryStore& store() const { return store_; }
 

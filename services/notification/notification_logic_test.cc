@@ -1203,6 +1203,48 @@ TEST_F(NotificationLogicTest, ARunIsReadAtOnceAndWrittenAtOnceAndLaterEventsSeeE
   EXPECT_EQ(store_.Queued(), 0u);
 }
 
+// Of a case's records, only its submission and its routing need what the store keeps of it: a run
+// of clock events and deliveries reads nothing, and a run with a submission in it reads that case
+// only.
+TEST_F(NotificationLogicTest, ARunReadsOnlyTheCasesOfTheEventsThatNeedThem) {
+  IntactMarks marks;
+  OutboxGate gate(marks, clock_);
+  NotificationHandler handler(logic_, gate);
+  const events::Envelope started = Event("clocks-started-1", [](events::Envelope& e) {
+    e.mutable_clocks_started()->add_clocks()->set_clock("acknowledge");
+  });
+  const events::Envelope stopped = Event("clock-stopped-1", [](events::Envelope& e) {
+    e.mutable_clock_stopped()->set_clock("acknowledge");
+  });
+  const events::Envelope delivered = Event("delivered-1", [](events::Envelope& e) {
+    e.mutable_notification_delivered()->set_template_name("acknowledgement");
+  });
+  EXPECT_FALSE(NotificationLogic::ReadsCase(started));
+  EXPECT_FALSE(NotificationLogic::ReadsCase(delivered));
+  EXPECT_TRUE(NotificationLogic::ReadsCase(Submitted()));
+  EXPECT_TRUE(NotificationLogic::ReadsCase(Routed()));
+  CaseRun run({started, stopped, delivered});
+  store_.round_trips = 0;
+  handler.Handle(run.batch());
+  absl::Status error;
+  EXPECT_EQ(run.Finish(&error), std::nullopt) << error;
+  EXPECT_EQ(store_.round_trips, 0) << "nothing read, nothing written";
+  EXPECT_TRUE(store_.jobs.empty());
+
+  // Another case's clock event beside a submission: one read (of the submission's case), one
+  // write, and the acknowledgement queued as before.
+  events::Envelope other = started;
+  other.set_case_id("MP-OTHERCASE0001");
+  events::Finish(other, "clocks-started-2");
+  CaseRun mixed({other, Submitted(), started});
+  store_.round_trips = 0;
+  handler.Handle(mixed.batch());
+  EXPECT_EQ(mixed.Finish(&error), std::nullopt) << error;
+  EXPECT_EQ(store_.round_trips, 2) << "one read, one write";
+  ASSERT_EQ(store_.jobs.size(), 1u);
+  EXPECT_EQ(store_.jobs.begin()->second.delivery().template_name(), "acknowledgement");
+}
+
 TEST_F(NotificationLogicTest, AnErasureInARunSeesWhatTheRunQueuedBeforeIt) {
   IntactMarks marks;
   OutboxGate gate(marks, clock_);
