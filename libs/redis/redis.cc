@@ -1,7 +1,9 @@
 #include "libs/redis/redis.h"
 
+#include <fnmatch.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include "absl/strings/match.h"
@@ -420,22 +422,50 @@ absl::Status Unlock(Client& client, const std::string& key, const std::string& o
 }
 
 absl::StatusOr<int64_t> DeleteMatching(Client& client, const std::string& pattern) {
+  return DeleteMatching(client, std::vector<std::string>{pattern});
+}
+
+absl::StatusOr<int64_t> DeleteMatching(Client& client, const std::vector<std::string>& patterns) {
   int64_t removed = 0;
-  std::string cursor = "0";
+  std::vector<std::string> globs;
+  std::vector<std::string> unlink = {"UNLINK"};
+  for (const std::string& pattern : patterns) {
+    if (pattern.find_first_of("*?[\\") == std::string::npos) {
+      unlink.push_back(pattern);
+    } else {
+      globs.push_back(pattern);
+    }
+  }
+  auto flush = [&]() -> absl::Status {
+    if (unlink.size() == 1) return absl::OkStatus();
+    ASSIGN_OR_RETURN(Reply deleted, client.Command(unlink));
+    RETURN_IF_ERROR(ReplyStatus(deleted));
+    removed += deleted.integer;
+    unlink.resize(1);
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(flush());
+  if (globs.empty()) return removed;
+  // One pattern: Redis filters (MATCH). Several: one walk, each key matched here.
+  std::vector<std::string> scan = {"SCAN", "0", "COUNT", "5000"};
+  if (globs.size() == 1) {
+    scan.push_back("MATCH");
+    scan.push_back(globs.front());
+  }
   do {
-    ASSIGN_OR_RETURN(Reply reply,
-                     client.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "500"}));
+    ASSIGN_OR_RETURN(Reply reply, client.Command(scan));
     RETURN_IF_ERROR(ReplyStatus(reply));
     if (reply.elements.size() != 2) return absl::InternalError("redis: unexpected SCAN reply");
-    cursor = reply.elements[0].str;
-    std::vector<std::string> unlink = {"UNLINK"};
-    for (const Reply& key : reply.elements[1].elements) unlink.push_back(key.str);
-    if (unlink.size() > 1) {
-      ASSIGN_OR_RETURN(Reply deleted, client.Command(unlink));
-      RETURN_IF_ERROR(ReplyStatus(deleted));
-      removed += deleted.integer;
+    scan[1] = reply.elements[0].str;
+    for (const Reply& key : reply.elements[1].elements) {
+      const bool matches = globs.size() == 1 ||
+                           std::any_of(globs.begin(), globs.end(), [&key](const std::string& glob) {
+                             return fnmatch(glob.c_str(), key.str.c_str(), 0) == 0;
+                           });
+      if (matches) unlink.push_back(key.str);
     }
-  } while (cursor != "0");
+    RETURN_IF_ERROR(flush());
+  } while (scan[1] != "0");
   return removed;
 }
 

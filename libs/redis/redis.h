@@ -158,6 +158,11 @@ absl::Status ReplyStatus(const Reply& reply);
 // Deletes every key matching a SCAN pattern (in batches, without blocking Redis); returns how
 // many were removed. For rebuilding derived state, not for hot paths.
 absl::StatusOr<int64_t> DeleteMatching(Client& client, const std::string& pattern);
+// The same for several patterns in one pass over the keyspace: a pattern without glob characters
+// is one key, removed at once; the others are matched against each key SCAN returns (glob rules
+// of fnmatch, as Redis's MATCH for these patterns). One SCAN walk costs about one round trip per
+// 5,000 keys of the whole keyspace, whatever the number of patterns.
+absl::StatusOr<int64_t> DeleteMatching(Client& client, const std::vector<std::string>& patterns);
 
 // The marker of derived state known to be complete (e.g. mp:intake:intact), set after a rebuild
 // from the log: gone when Redis lost its data (FLUSHALL, a new instance), which a service checks

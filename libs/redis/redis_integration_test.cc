@@ -142,6 +142,35 @@ TEST_F(RedisTest, DeleteMatchingRemovesOnlyMatchingKeys) {
   EXPECT_EQ((*client)->Command({"EXISTS", prefix_ + ":gone:7"})->integer, 0);
 }
 
+TEST_F(RedisTest, DeleteMatchingTakesSeveralPatternsInOnePass) {
+  auto client = Client::Create(options_);
+  ASSERT_TRUE(client.ok());
+  std::vector<std::vector<std::string>> sets;
+  for (int i = 0; i < 6000; ++i) {
+    sets.push_back({"SET", prefix_ + ":case:{" + std::to_string(i) + "}", "x"});
+    if (i % 10 == 0) sets.push_back({"SET", prefix_ + ":ref:" + std::to_string(i), "x"});
+  }
+  sets.push_back({"SET", prefix_ + ":cases", "index"});
+  sets.push_back({"SET", prefix_ + ":casework", "kept"});
+  sets.push_back({"SET", prefix_ + ":reference", "kept"});
+  ASSERT_TRUE((*client)->Pipeline(sets).ok());
+  auto removed = DeleteMatching(
+      **client,
+      std::vector<std::string>{prefix_ + ":case:*", prefix_ + ":ref:*", prefix_ + ":cases"});
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(*removed, 6000 + 600 + 1);
+  EXPECT_EQ((*client)->Command({"EXISTS", prefix_ + ":casework"})->integer, 1);
+  EXPECT_EQ((*client)->Command({"EXISTS", prefix_ + ":reference"})->integer, 1);
+  EXPECT_EQ((*client)->Command({"EXISTS", prefix_ + ":case:{5999}"})->integer, 0);
+  EXPECT_EQ((*client)->Command({"EXISTS", prefix_ + ":ref:10"})->integer, 0);
+  EXPECT_EQ((*client)->Command({"EXISTS", prefix_ + ":cases"})->integer, 0);
+  // Nothing left to remove: 0, and no error.
+  removed =
+      DeleteMatching(**client, std::vector<std::string>{prefix_ + ":case:*", prefix_ + ":cases"});
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(*removed, 0);
+}
+
 TEST_F(RedisTest, UnreachableServerIsUnavailable) {
   Options options = options_;
   options.address = "127.0.0.1:" + std::to_string(testing::ClosedPort());

@@ -120,7 +120,7 @@ class Lane {
   bool Push(events::Envelope envelope, kafka::Record record) {
     absl::MutexLock lock(&mu_);
     auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return queue_.size() < 2000 || !error_.ok();
+      return queue_.size() < 2 * kReplayBatch || !error_.ok();
     };
     mu_.Await(absl::Condition(&room));
     if (!error_.ok()) return false;

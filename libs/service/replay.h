@@ -56,7 +56,7 @@ absl::StatusOr<int64_t> ReplayCaseLog(
 // with the records after it, as the record form retries one record: an outage until `timeout`, a
 // record that cannot be handled (give up, or no class after 5 attempts) passed over with an error
 // log.
-inline constexpr size_t kReplayBatch = 500;
+inline constexpr size_t kReplayBatch = 5000;
 absl::StatusOr<int64_t> ReplayCaseLog(const config::ServiceConfig& config,
                                       const std::string& group_prefix, absl::Duration timeout,
                                       const events::BatchHandler& handle, int parallelism = 1,

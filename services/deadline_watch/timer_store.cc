@@ -411,11 +411,9 @@ absl::Status RedisTimerStore::MarkIntact() {
 }
 
 absl::Status RedisTimerStore::Clear() {
-  for (const char* pattern : {"mp:clock:*", "mp:{p*}:timers", "mp:{p*}:inflight", "mp:deadlines"}) {
-    ASSIGN_OR_RETURN(int64_t removed, redis::DeleteMatching(redis_, pattern));
-    (void)removed;
-  }
-  return absl::OkStatus();
+  return redis::DeleteMatching(redis_,
+                               {"mp:clock:*", "mp:{p*}:timers", "mp:{p*}:inflight", "mp:deadlines"})
+      .status();
 }
 
 }  // namespace meldpunt::deadline

@@ -99,7 +99,7 @@ absl::Status IntakeApp::StartSteps() {
           .produce_timeout = config_.produce_timeout,
           .term = [this](const std::string& kind) { return config_.RetentionOf(kind); }});
   fold_ = std::make_unique<ProjectionFold>(*store_, *store_, fold_watch_, *retention_, *metrics_,
-                                           clock_, [this] { return app_.rebuild().running(); });
+                                           clock_);
   dead_letters_ = service::MakeDeadLetters(config_, *security_.guard, *producer_, "intake",
                                            config_.consumer_group,
                                            [this](const events::Envelope& e, const kafka::Record&) {

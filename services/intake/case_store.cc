@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/domain/case_state.h"
+#include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::intake {
@@ -47,10 +48,12 @@ redis.call('SET', KEYS[5], ARGV[5])
 return 'OK'
 )lua";
 
-// KEYS: case hash, event id set, history list[, listing index, reference].
-// ARGV: expected ver, new pb, new ver, offset (-1: none), n, n event ids, n history entries[,
-// index member, case id].
+// KEYS: case hash, event id set, history list, the projection's marker[, listing index,
+// reference].
+// ARGV: expected ver, new pb, new ver, offset (-1: none), n, fenced ("1": a live fold, written only
+// while the marker exists), n event ids, n history entries[, index member, case id].
 constexpr char kFoldLua[] = R"lua(
+if ARGV[6] == '1' and redis.call('EXISTS', KEYS[4]) == 0 then return 'HELD' end
 local cur = redis.call('HGET', KEYS[1], 'ver')
 if (cur or '0') ~= ARGV[1] then return 'CONFLICT' end
 if tonumber(ARGV[4]) >= 0 then
@@ -61,20 +64,21 @@ end
 local n = tonumber(ARGV[5])
 local ids, entries = {}, {}
 for i = 1, n do
-  ids[i] = ARGV[5 + i]
-  entries[i] = ARGV[5 + n + i]
+  ids[i] = ARGV[6 + i]
+  entries[i] = ARGV[6 + n + i]
 end
 redis.call('SADD', KEYS[2], unpack(ids))
 redis.call('RPUSH', KEYS[3], unpack(entries))
-if #KEYS == 5 then
-  redis.call('ZADD', KEYS[4], 0, ARGV[6 + 2 * n])
-  redis.call('SET', KEYS[5], ARGV[7 + 2 * n])
+if #KEYS == 6 then
+  redis.call('ZADD', KEYS[5], 0, ARGV[7 + 2 * n])
+  redis.call('SET', KEYS[6], ARGV[8 + 2 * n])
 end
 return 'OK'
 )lua";
 
 constexpr int kMaxCasAttempts = 20;
 constexpr char kIndexKey[] = "mp:cases";
+constexpr char kIntactKey[] = "mp:intake:intact";
 constexpr int kListBatch = 100;
 constexpr int kListBudget = 5000;  // cases examined per call at most; then a token is returned
 
@@ -202,7 +206,8 @@ absl::StatusOr<SubmissionStart> RedisCaseStore::BeginSubmission(const std::strin
   return start;
 }
 
-absl::StatusOr<std::vector<FoldOutcome>> CaseStore::ApplyAll(const std::vector<FoldInput>& events) {
+absl::StatusOr<std::vector<FoldOutcome>> CaseStore::ApplyAll(const std::vector<FoldInput>& events,
+                                                             FoldFence) {
   std::vector<FoldOutcome> out(events.size());
   std::set<std::string> stopped;  // cases whose event failed: their later events wait
   for (size_t i = 0; i < events.size(); ++i) {
@@ -222,7 +227,7 @@ absl::StatusOr<std::vector<FoldOutcome>> CaseStore::ApplyAll(const std::vector<F
 }
 
 absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
-    const std::vector<FoldInput>& events) {
+    const std::vector<FoldInput>& events, FoldFence fence) {
   std::vector<FoldOutcome> out(events.size());
   // Each case's events, in log order, the cases in the order they first come.
   std::vector<std::string> pending;
@@ -288,7 +293,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
             !seen.insert(envelope.event_id()).second;
         if (folded_before) continue;  // kDuplicate
         v1::HistoryEntry entry = HistoryEntryOf(envelope);
-        Case before = next;
+        // domain::Apply checks before it changes anything: a refused event left `next` as it was.
         if (absl::Status applied = domain::Apply(next, envelope); !applied.ok()) {
           if (applied.code() != absl::StatusCode::kFailedPrecondition) {
             out[i].outcome = applied;
@@ -296,11 +301,10 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
             continue;
           }
           // A case that was never submitted has nowhere to keep the refusal: only the log.
-          if (before.case_id().empty()) {
+          if (next.case_id().empty()) {
             out[i].outcome = applied;
             continue;
           }
-          next = std::move(before);
           next.set_rejected_events(next.rejected_events() + 1);
           entry.set_rejected(true);
           entry.set_rejection(std::string(applied.message()));
@@ -316,10 +320,13 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
       }
       if (ids.empty()) continue;
       const std::string key = CaseKey(case_id);
-      redis::ScriptCall call{"case_fold", {key, key + ":events", key + ":history"}, {}};
-      call.args = {version, next.SerializeAsString(),
+      redis::ScriptCall call{"case_fold", {key, key + ":events", key + ":history", kIntactKey}, {}};
+      call.args = {version,
+                   next.SerializeAsString(),
                    absl::StrCat(next_version + static_cast<int64_t>(ids.size())),
-                   absl::StrCat(offset), absl::StrCat(ids.size())};
+                   absl::StrCat(offset),
+                   absl::StrCat(ids.size()),
+                   fence == FoldFence::kLive ? "1" : "0"};
       call.args.insert(call.args.end(), ids.begin(), ids.end());
       call.args.insert(call.args.end(), entries.begin(), entries.end());
       if (submitted && !next.reference().empty()) {
@@ -336,6 +343,14 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
     ASSIGN_OR_RETURN(std::vector<redis::Reply> results, redis_.Scripts(writes));
     for (size_t w = 0; w < results.size(); ++w) {
       RETURN_IF_ERROR(redis::ReplyStatus(results[w]));
+      if (results[w].str == "HELD") {
+        // A rebuild took the marker away: nothing of the case was written.
+        for (size_t i : of_case[written[w]]) {
+          out[i] = FoldOutcome();
+          out[i].outcome = status::InPlace(absl::UnavailableError(kLiveFoldHeldText));
+        }
+        continue;
+      }
       // CONFLICT: another writer (a submission's own write, another replica) changed the case
       // since it was read: read it and fold its events again.
       if (results[w].str != "OK") pending.push_back(written[w]);
@@ -555,27 +570,20 @@ absl::StatusOr<ListPage> RedisCaseStore::List(const ListQuery& query) {
 }
 
 absl::StatusOr<int64_t> RedisCaseStore::Clear() {
-  int64_t removed = 0;
-  for (const char* pattern : {"mp:case:*", "mp:ref:*", "mp:cases"}) {
-    ASSIGN_OR_RETURN(int64_t n, redis::DeleteMatching(redis_, pattern));
-    removed += n;
-  }
-  return removed;
+  return redis::DeleteMatching(redis_, {"mp:case:*", "mp:ref:*", "mp:cases"});
 }
 
-absl::StatusOr<bool> RedisCaseStore::Intact() {
-  return redis::HasMarker(redis_, "mp:intake:intact");
-}
+absl::StatusOr<bool> RedisCaseStore::Intact() { return redis::HasMarker(redis_, kIntactKey); }
 
-absl::Status RedisCaseStore::MarkIntact() { return redis::SetMarker(redis_, "mp:intake:intact"); }
+absl::Status RedisCaseStore::MarkIntact() { return redis::SetMarker(redis_, kIntactKey); }
 
 absl::Status RedisCaseStore::ForgetIntact() {
-  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"DEL", "mp:intake:intact"}));
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"DEL", kIntactKey}));
   return redis::ReplyStatus(reply);
 }
 
 absl::StatusOr<bool> RedisCaseStore::MarkIntactIfLocked(const std::string& owner) {
-  return redis::SetMarkerIfLocked(redis_, "mp:intake:intact", "mp:intake:rebuilding", owner);
+  return redis::SetMarkerIfLocked(redis_, kIntactKey, "mp:intake:rebuilding", owner);
 }
 
 absl::StatusOr<bool> RedisCaseStore::TryLockRebuild(const std::string& owner, absl::Duration ttl) {

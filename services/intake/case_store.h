@@ -35,6 +35,17 @@ using Case = ::meldpunt::types::v1::Case;
 
 enum class ApplyOutcome { kApplied, kDuplicate, kRejected };
 
+// Who folds a run (ApplyAll). The live fold writes a case only while the projection is marked
+// complete (the marker mp:intake:intact), and the store checks that in the same atomic step as
+// the write: once a rebuild has taken the marker away, no live fold of any replica writes again,
+// so the rebuild may clear the projection at once. The rebuild's replay folds unfenced.
+enum class FoldFence { kLive, kNone };
+
+// What a live fold's events get while the marker is gone: held in place (their records stay
+// where they are) until the rebuild marks the projection complete again.
+inline constexpr char kLiveFoldHeldText[] =
+    "the projection is being rebuilt from the log; live folding waits for it";
+
 // One event of a run to fold (ApplyAll), read from the log at `offset` (-1 when unknown).
 struct FoldInput {
   const events::Envelope* envelope;
@@ -97,8 +108,12 @@ class CaseStore {
   // Folds a run of events of several cases (each case's in log order) with the outcome Apply
   // would give each one by one. After an event of a case that fails with an error other than
   // a refusal, the case's later events are not folded (their outcome is that error too). An
-  // error of the store itself (Redis down) is the whole call's. The default calls Apply.
-  virtual absl::StatusOr<std::vector<FoldOutcome>> ApplyAll(const std::vector<FoldInput>& events);
+  // error of the store itself (Redis down) is the whole call's. With FoldFence::kLive, a case
+  // whose write finds the projection not marked complete is not written: its events' outcome is
+  // UNAVAILABLE, retried in place (kLiveFoldHeldText). The default calls Apply and knows no
+  // marker: a store that keeps one overrides it.
+  virtual absl::StatusOr<std::vector<FoldOutcome>> ApplyAll(const std::vector<FoldInput>& events,
+                                                            FoldFence fence);
   virtual absl::StatusOr<bool> HasEvent(const std::string& case_id,
                                         const std::string& event_id) = 0;
   // The offset of the last event folded for the case, or -1.
@@ -136,7 +151,8 @@ class ProjectionMarks : public service::RebuildLock {
   virtual absl::StatusOr<bool> Intact() = 0;
   // Sets the marker only while `owner` holds the rebuild lock; false when it no longer does.
   virtual absl::StatusOr<bool> MarkIntactIfLocked(const std::string& owner) = 0;
-  // Takes the marker away (a rebuild starting): every replica's live fold holds until it is back.
+  // Takes the marker away (a rebuild starting): every replica's live fold holds until it is back
+  // (FoldFence::kLive: no live write lands once this returned).
   virtual absl::Status ForgetIntact() = 0;
 };
 
@@ -152,9 +168,11 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
   absl::StatusOr<bool> Create(const events::Envelope& envelope, Case* folded) override;
   // Two round trips for the whole run: one pipeline reads every case (state, version, offset and
   // which of its event ids were folded before), one runs a compare-and-set script per case with
-  // all of its events (state, offset, event ids, history, and for a submission its indexes). A
-  // case another writer changed in between is read and folded again.
-  absl::StatusOr<std::vector<FoldOutcome>> ApplyAll(const std::vector<FoldInput>& events) override;
+  // all of its events (state, offset, event ids, history, and for a submission its indexes; for
+  // the live fold, the marker's presence). A case another writer changed in between is read and
+  // folded again.
+  absl::StatusOr<std::vector<FoldOutcome>> ApplyAll(const std::vector<FoldInput>& events,
+                                                    FoldFence fence) override;
   absl::StatusOr<bool> HasEvent(const std::string& case_id, const std::string& event_id) override;
   absl::StatusOr<int64_t> AppliedOffset(const std::string& case_id) override;
   absl::StatusOr<std::optional<std::string>> ResolveReference(

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include <signal.h>
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -15,6 +17,7 @@
 #include "libs/events/topics.h"
 #include "libs/kafka/consumer.h"
 #include "libs/redis/redis.h"
+#include "libs/status/retry.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "services/intake/app.h"
 #include "tests/testing/stack.h"
@@ -367,13 +370,25 @@ std::vector<events::Envelope> CaseEvents(const std::string& case_id, const std::
   return out;
 }
 
-TEST(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
-  auto stack = testing::LoadStack();
-  ASSERT_TRUE(stack.ok()) << stack.status();
-  auto redis =
-      redis::Client::Create({.address = stack->redis, .scripts = RedisCaseStore::Scripts()});
-  ASSERT_TRUE(redis.ok()) << redis.status();
-  RedisCaseStore store(**redis);
+// The projection's store on the test stack's Redis, with its scripts.
+class CaseStoreIntegration : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto stack = testing::LoadStack();
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    auto redis =
+        redis::Client::Create({.address = stack->redis, .scripts = RedisCaseStore::Scripts()});
+    ASSERT_TRUE(redis.ok()) << redis.status();
+    redis_ = *std::move(redis);
+    store_ = std::make_unique<RedisCaseStore>(*redis_);
+  }
+
+  std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<RedisCaseStore> store_;
+};
+
+TEST_F(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
+  RedisCaseStore& store = *store_;
   const std::string one = events::CaseIdFor("batch-test", testing::UniqueName("one"));
   const std::string batch = events::CaseIdFor("batch-test", testing::UniqueName("batch"));
   const std::string other = events::CaseIdFor("batch-test", testing::UniqueName("other"));
@@ -403,7 +418,7 @@ TEST(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
     run.push_back({&b[i], offset++});
   }
   run.push_back({&stray, offset++});
-  auto outcomes = store.ApplyAll(run);
+  auto outcomes = store.ApplyAll(run, FoldFence::kNone);
   ASSERT_TRUE(outcomes.ok()) << outcomes.status();
   for (size_t i = 0; i < a.size(); ++i) {
     for (size_t k : {2 * i, 2 * i + 1}) {
@@ -426,7 +441,7 @@ TEST(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
   EXPECT_EQ(store.AppliedOffset(batch).value(), 100 + 2 * (static_cast<int64_t>(a.size()) - 1));
 
   // The same run again (a lane handling it twice): nothing is folded twice.
-  auto again = store.ApplyAll(run);
+  auto again = store.ApplyAll(run, FoldFence::kNone);
   ASSERT_TRUE(again.ok()) << again.status();
   for (size_t k = 0; k + 1 < run.size(); ++k) {
     EXPECT_EQ(*(*again)[k].outcome, ApplyOutcome::kDuplicate) << k;
@@ -440,11 +455,55 @@ TEST(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
   ASSERT_TRUE(store.Create(c[0], nullptr).value());
   std::vector<FoldInput> rest;
   for (size_t i = 0; i < c.size(); ++i) rest.push_back({&c[i], 500 + static_cast<int64_t>(i)});
-  auto folded = store.ApplyAll(rest);
+  auto folded = store.ApplyAll(rest, FoldFence::kNone);
   ASSERT_TRUE(folded.ok()) << folded.status();
   EXPECT_EQ(*(*folded)[0].outcome, ApplyOutcome::kDuplicate);
   EXPECT_EQ(*(*folded)[1].outcome, ApplyOutcome::kApplied);
   EXPECT_EQ(store.Get(created).value()->state(), (*by_one)->state());
+}
+
+// The fence of the live fold: once a rebuild took the marker away, a live write of any replica
+// lands nowhere (the script checks the marker in the same step as the write), so the rebuild may
+// clear the projection at once; the rebuild's own replay folds unfenced.
+TEST_F(CaseStoreIntegration, ALiveFoldWritesNothingOnceTheMarkerIsGone) {
+  RedisCaseStore& store = *store_;
+  // The tests run one at a time: the marker is put back as it was at the end.
+  const absl::StatusOr<bool> had_marker = store.Intact();
+  ASSERT_TRUE(had_marker.ok()) << had_marker.status();
+  ASSERT_TRUE(store.MarkIntact().ok());
+  const std::string id = events::CaseIdFor("fence-test", testing::UniqueName("fenced"));
+  std::vector<events::Envelope> events = CaseEvents(id, "fenced");
+  auto first = store.ApplyAll({{&events[0], 10}}, FoldFence::kLive);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*(*first)[0].outcome, ApplyOutcome::kApplied);
+
+  ASSERT_TRUE(store.ForgetIntact().ok());
+  std::vector<FoldInput> rest = {{&events[1], 11}, {&events[4], 12}};
+  auto held = store.ApplyAll(rest, FoldFence::kLive);
+  ASSERT_TRUE(held.ok()) << held.status();
+  for (const FoldOutcome& outcome : *held) {
+    EXPECT_TRUE(absl::IsUnavailable(outcome.outcome.status())) << outcome.outcome.status();
+    EXPECT_EQ(status::RetryOf(outcome.outcome.status()), status::Retry::kInPlace);
+    EXPECT_EQ(outcome.outcome.status().message(), kLiveFoldHeldText);
+  }
+  EXPECT_EQ(store.Get(id).value()->department(), "") << "the routing was not written";
+  EXPECT_EQ(store.History(id)->size(), 1u);
+  EXPECT_EQ(store.AppliedOffset(id).value(), 10);
+  EXPECT_FALSE(store.HasEvent(id, events[1].event_id()).value());
+
+  // The rebuild's replay writes while the marker is gone.
+  auto replayed = store.ApplyAll(rest, FoldFence::kNone);
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_EQ(*(*replayed)[0].outcome, ApplyOutcome::kApplied);
+  EXPECT_EQ(*(*replayed)[1].outcome, ApplyOutcome::kApplied);
+  EXPECT_EQ(store.Get(id).value()->department(), "public-works");
+  EXPECT_EQ(store.AppliedOffset(id).value(), 12);
+
+  if (*had_marker) {
+    EXPECT_TRUE(store.MarkIntact().ok());
+  } else {
+    EXPECT_TRUE(store.ForgetIntact().ok());
+  }
 }
 
 }  // namespace

@@ -9,38 +9,32 @@
 namespace meldpunt::intake {
 namespace {
 
-constexpr char kRebuildingText[] =
-    "the projection is being rebuilt from the log; live folding waits for it";
+absl::Status Held() { return status::InPlace(absl::UnavailableError(kLiveFoldHeldText)); }
 
 }  // namespace
 
-bool ProjectionFold::LiveMayFold() {
-  // While the projection is incomplete (Redis lost it) only the rebuild folds: a live fold of a
-  // later event would move the case's offset past events the replay has yet to fold, which it
-  // would then drop as repeats. The live consumer holds its records in place until it is done.
-  if (rebuilding_ && rebuilding_()) return true;
-  return intact_.Set();
-}
-
 void ProjectionFold::FoldLive(events::Batch& batch) {
-  if (!LiveMayFold()) {
-    return batch.Fail(0, status::InPlace(absl::UnavailableError(kRebuildingText)));
-  }
-  FoldRun(batch);
+  // While the projection is incomplete only the rebuild folds: a live fold of a later event
+  // would move the case's offset past events the replay has yet to fold, which it would then drop
+  // as repeats. The store's fence makes that so; the cached marker only spares the round trips.
+  if (!intact_.Set()) return batch.Fail(0, Held());
+  Fold(batch, FoldFence::kLive, nullptr);
 }
 
 absl::Status ProjectionFold::FoldLiveOne(const events::Envelope& envelope, int64_t offset) {
-  if (!LiveMayFold()) return status::InPlace(absl::UnavailableError(kRebuildingText));
-  return Fold(envelope, offset);
+  if (!intact_.Set()) return Held();
+  ASSIGN_OR_RETURN(std::vector<FoldOutcome> outcomes,
+                   store_.ApplyAll({{&envelope, offset}}, FoldFence::kLive));
+  return Folded(envelope, outcomes.front());
 }
 
-void ProjectionFold::FoldRun(events::Batch& batch, std::atomic<int64_t>* submitted) {
+void ProjectionFold::Fold(events::Batch& batch, FoldFence fence, std::atomic<int64_t>* submitted) {
   std::vector<FoldInput> folds;
   folds.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     folds.push_back({&batch.envelope(i), batch.record(i).offset});
   }
-  absl::StatusOr<std::vector<FoldOutcome>> outcomes = store_.ApplyAll(folds);
+  absl::StatusOr<std::vector<FoldOutcome>> outcomes = store_.ApplyAll(folds, fence);
   if (!outcomes.ok()) return batch.Fail(0, outcomes.status());
   for (size_t i = 0; i < batch.size(); ++i) {
     if (absl::Status done = Folded(batch.envelope(i), (*outcomes)[i]); !done.ok()) {
@@ -48,12 +42,6 @@ void ProjectionFold::FoldRun(events::Batch& batch, std::atomic<int64_t>* submitt
     }
     if (submitted != nullptr && batch.envelope(i).has_case_submitted()) ++*submitted;
   }
-}
-
-absl::Status ProjectionFold::Fold(const events::Envelope& envelope, int64_t offset) {
-  FoldOutcome outcome;
-  outcome.outcome = store_.Apply(envelope, offset, &outcome.folded);
-  return Folded(envelope, outcome);
 }
 
 absl::Status ProjectionFold::Folded(const events::Envelope& envelope, const FoldOutcome& fold) {
@@ -90,13 +78,13 @@ absl::StatusOr<v1::RebuildProjectionResponse> ProjectionRebuild::Rebuild() {
   // what it folded after the first one marked the projection complete.
   ASSIGN_OR_RETURN(service::RebuildGuard::Held held, guard_.Enter("the projection", &marks_));
   // The rebuild is every replica's, not only this one's: the marker goes first (an operator's
-  // rebuild finds it set), every replica's live fold sees it gone within 100 ms (ProjectionFold)
-  // and holds its records in place until the marker is back; only then is the projection
-  // cleared. A replica folding on would move a case's offset past events the replay has yet to
-  // fold, which the replay would then drop as repeats.
+  // rebuild finds it set). From then on the store refuses every live write, in the same atomic
+  // step as the write (FoldFence::kLive), and each replica's live fold holds its records in
+  // place until the marker is back; so the projection is cleared at once. A replica folding on
+  // would move a case's offset past events the replay has yet to fold, which the replay would
+  // then drop as repeats.
   ASSIGN_OR_RETURN(const bool intact, marks_.Intact());
   if (intact) RETURN_IF_ERROR(marks_.ForgetIntact());
-  absl::SleepFor(options_.settle);
   // Until it is done, a case the projection does not hold is "retry", not NOT_FOUND
   // (IntakeOptions::rebuilding): a submission answered from its event may not be folded yet, and
   // its reference claim (the evidence of it) went with the clear or the loss being repaired.

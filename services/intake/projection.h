@@ -3,8 +3,7 @@
 // projection cleared and folded again from the whole log, by hand or by its watcher when Redis
 // lost it).
 //
-//   ProjectionFold fold(store, marks, fold_watch, retention, metrics, clock,
-//                       [&] { return guard.running(); });
+//   ProjectionFold fold(store, marks, fold_watch, retention, metrics, clock);
 //   EventConsumer live(consumer, BatchHandler([&](Batch& b) { fold.FoldLive(b); }), ...);
 //   ProjectionRebuild rebuild(guard, marks, store, fold, slot, replay, {...});
 //   rebuild.Start();  // the watcher: a rebuild when the marker is gone
@@ -41,49 +40,42 @@ namespace meldpunt::intake {
 // once for different cases).
 class ProjectionFold {
  public:
-  // `rebuilding`: a rebuild of the projection runs in this process (the RebuildGuard).
   ProjectionFold(CaseStore& store, ProjectionMarks& marks, FoldWatch& fold_watch,
-                 RetentionJob& retention, IntakeMetrics& metrics, const clock::Clock& clock,
-                 std::function<bool()> rebuilding)
+                 RetentionJob& retention, IntakeMetrics& metrics, const clock::Clock& clock)
       : store_(store),
         fold_watch_(fold_watch),
         retention_(retention),
         metrics_(metrics),
-        rebuilding_(std::move(rebuilding)),
         intact_([&marks] { return marks.Intact(); }, clock) {}
 
   // The live consumer's batch handler: the lane's run folded with two Redis round trips
-  // (CaseStore::ApplyAll), then each event's follow-up. Held in place while the projection is
-  // incomplete on a replica that is not rebuilding it.
+  // (CaseStore::ApplyAll, FoldFence::kLive), then each event's follow-up. Held in place while
+  // the projection is not marked complete: the store refuses a live write then, in the same
+  // atomic step, and a cached look at the marker (Redis asked at most every 100 ms) spares the
+  // round trips while it is known to be gone.
   void FoldLive(events::Batch& batch);
   // The same for one event (the dead-letter replay; offset -1: no offset check).
   absl::Status FoldLiveOne(const events::Envelope& envelope, int64_t offset);
-  // A run folded at once, without the live fold's check (the rebuild's replay). `submitted`
-  // (may be null) counts the CaseSubmitted events folded (before the first failure).
-  void FoldRun(events::Batch& batch, std::atomic<int64_t>* submitted = nullptr);
-  // One event folded (CaseStore::Apply), without the live fold's check.
-  absl::Status Fold(const events::Envelope& envelope, int64_t offset);
+  // A run folded at once, unfenced (the rebuild's replay). `submitted` (may be null) counts the
+  // CaseSubmitted events folded (before the first failure).
+  void FoldRun(events::Batch& batch, std::atomic<int64_t>* submitted = nullptr) {
+    Fold(batch, FoldFence::kNone, submitted);
+  }
 
  private:
-  // The live fold may go on: a rebuild runs here, or the projection is complete. Redis is asked
-  // at most every 100 ms.
-  bool LiveMayFold();
+  void Fold(events::Batch& batch, FoldFence fence, std::atomic<int64_t>* submitted);
   absl::Status Folded(const events::Envelope& envelope, const FoldOutcome& fold);
 
   CaseStore& store_;
   FoldWatch& fold_watch_;
   RetentionJob& retention_;
   IntakeMetrics& metrics_;
-  const std::function<bool()> rebuilding_;
   service::CachedMarker intact_;
 };
 
 struct ProjectionRebuildOptions {
   // The live consumer's wait for its partitions once it is back (startup.timeout).
   absl::Duration join_timeout = absl::Seconds(60);
-  // How long a rebuild of a projection not known to be complete waits before it clears it, so
-  // that every replica's live fold has seen the marker gone (they ask every 100 ms).
-  absl::Duration settle = absl::Milliseconds(500);
   // How often the watcher checks the marker.
   absl::Duration check_interval = absl::Seconds(1);
 };
@@ -110,7 +102,8 @@ class ProjectionRebuild {
         options_(options) {}
   ~ProjectionRebuild() { Stop(); }
 
-  // Stops the live consumer, clears the projection, folds the log up to its end positions read
+  // Takes the marker away (from then on no live fold of any replica writes: FoldFence::kLive),
+  // stops the live consumer, clears the projection, folds the log up to its end positions read
   // after the clear, starts the live consumer again and waits for its partitions, folds on to the
   // end of the log as it is then, and marks the projection complete. ABORTED when a rebuild runs
   // here or on another replica, or when Redis lost the lock before the end (the marker stays

@@ -69,8 +69,7 @@ class ProjectionTest : public ::testing::Test {
         metrics_(registry_),
         retention_(index_, store_, nullptr, clock_,
                    {.term = [](const std::string&) { return absl::Hours(24); }}),
-        fold_(store_, marks_, fold_watch_, retention_, metrics_, clock_,
-              [this] { return guard_.running(); }),
+        fold_(store_, marks_, fold_watch_, retention_, metrics_, clock_),
         rebuild_(
             guard_, marks_, store_, fold_, consumer_,
             [this](absl::Time) {
@@ -79,7 +78,10 @@ class ProjectionTest : public ::testing::Test {
             },
             [this](const events::BatchHandler& handle, const std::function<absl::Status()>& reached)
                 -> absl::StatusOr<int64_t> { return Replay(handle, reached); },
-            {.settle = absl::ZeroDuration(), .check_interval = absl::Hours(1)}) {}
+            {.check_interval = absl::Hours(1)}) {
+    // The store's fence looks at the same marker (as the Redis script does).
+    store_.marker = &marks_.intact;
+  }
 
   // The fake replay: `log` up to `first_end` in runs of `run`, then `reached`, then the rest
   // (what was appended while the live consumer was stopped).
@@ -177,14 +179,18 @@ TEST_F(ProjectionTest, TheLiveFoldHoldsInPlaceWhileTheProjectionIsIncomplete) {
   EXPECT_EQ(store_.cases.count("c1"), 1u);
 }
 
-TEST_F(ProjectionTest, TheLiveFoldGoesOnWhileThisReplicaRebuilds) {
+TEST_F(ProjectionTest, TheLiveFoldOfTheRebuildingReplicaHoldsToo) {
+  // The replica that rebuilds has stopped its live consumer by then; once it is back (after the
+  // first end), it holds as every replica does until the marker is set.
   marks_.intact = false;
   auto held = guard_.Enter("the projection", nullptr);
   ASSERT_TRUE(held.ok());
   absl::Status error;
-  EXPECT_FALSE(HandBatch([this](events::Batch& b) { fold_.FoldLive(b); },
-                         {testing::Submitted("c1", kAt)}, 0, &error)
-                   .has_value());
+  EXPECT_EQ(HandBatch([this](events::Batch& b) { fold_.FoldLive(b); },
+                      {testing::Submitted("c1", kAt)}, 0, &error),
+            std::optional<size_t>(0));
+  EXPECT_EQ(error.message(), kLiveFoldHeldText);
+  EXPECT_TRUE(store_.cases.empty());
 }
 
 TEST_F(ProjectionTest, ARedisErrorFailsTheRunFromItsStart) {
@@ -236,8 +242,8 @@ TEST_F(ProjectionTest, AnOperatorsRebuildHoldsEveryReplicasLiveFoldBeforeItClear
   // before the clear until the marker is back.
   testing::MemoryStore other_store;
   FoldWatch other_watch;
-  ProjectionFold other(other_store, marks_, other_watch, retention_, metrics_, clock_,
-                       [] { return false; });
+  other_store.marker = &marks_.intact;
+  ProjectionFold other(other_store, marks_, other_watch, retention_, metrics_, clock_);
   log = {testing::Submitted("c1", kAt)};
   first_end = 1;
   marks_.intact = true;
@@ -265,6 +271,35 @@ TEST_F(ProjectionTest, AnOperatorsRebuildHoldsEveryReplicasLiveFoldBeforeItClear
                          {testing::Submitted("c9", kAt)}, 0, &error)
                    .has_value())
       << error;
+}
+
+TEST_F(ProjectionTest, AReplicaStillTrustingItsCachedMarkerWritesNothingOnceTheRebuildBegan) {
+  // Another replica's live fold asked Redis for the marker just before the rebuild took it away:
+  // its cached answer says complete for up to 100 ms more. The rebuild does not wait for that;
+  // the store refuses the live write itself (the fence), so nothing lands after the clear.
+  testing::MemoryStore other_store;
+  other_store.marker = &marks_.intact;
+  FoldWatch other_watch;
+  ProjectionFold other(other_store, marks_, other_watch, retention_, metrics_, clock_);
+  absl::Status error;
+  ASSERT_FALSE(HandBatch([&](events::Batch& b) { other.FoldLive(b); },
+                         {testing::Submitted("c8", kAt)}, 0, &error)
+                   .has_value())
+      << error;
+  log = {testing::Submitted("c1", kAt)};
+  first_end = 1;
+  std::optional<size_t> failed;
+  rebuild_.SetHookForTest([&](const std::string&) {
+    EXPECT_EQ(store_.clears, 1) << "cleared with no wait";
+    failed = HandBatch([&](events::Batch& b) { other.FoldLive(b); },
+                       {testing::Submitted("c9", kAt)}, 0, &error);
+  });
+  ASSERT_TRUE(rebuild_.Rebuild().ok());
+  EXPECT_EQ(failed, std::optional<size_t>(0)) << "the other replica wrote during the rebuild";
+  EXPECT_EQ(error.message(), kLiveFoldHeldText);
+  EXPECT_EQ(status::RetryOf(error), status::Retry::kInPlace);
+  EXPECT_EQ(other_store.held_runs, 1) << "refused by the store, not by the cached marker";
+  EXPECT_EQ(other_store.cases.count("c9"), 0u);
 }
 
 TEST_F(ProjectionTest, AFailedRunIsFoldedAgainAndCountsItsCasesOnce) {

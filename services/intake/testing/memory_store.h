@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "libs/domain/case_state.h"
+#include "libs/status/retry.h"
 #include "services/intake/case_store.h"
 
 namespace meldpunt::intake::testing {
@@ -72,10 +73,21 @@ class MemoryStore : public CaseStore {
     return std::vector<v1::HistoryEntry>();
   }
   absl::StatusOr<ListPage> List(const ListQuery&) override { return ListPage(); }
-  absl::StatusOr<std::vector<FoldOutcome>> ApplyAll(const std::vector<FoldInput>& events) override {
+  // With `marker` set, a live fold (FoldFence::kLive) writes only while *marker is true, as the
+  // Redis store's script checks mp:intake:intact.
+  absl::StatusOr<std::vector<FoldOutcome>> ApplyAll(const std::vector<FoldInput>& events,
+                                                    FoldFence fence) override {
     ++apply_all_calls;
     if (!error.ok()) return error;
-    return CaseStore::ApplyAll(events);
+    if (fence == FoldFence::kLive && marker != nullptr && !*marker) {
+      ++held_runs;
+      std::vector<FoldOutcome> held(events.size());
+      for (FoldOutcome& o : held) {
+        o.outcome = status::InPlace(absl::UnavailableError(kLiveFoldHeldText));
+      }
+      return held;
+    }
+    return CaseStore::ApplyAll(events, fence);
   }
   absl::StatusOr<int64_t> Clear() override {
     if (!error.ok()) return error;
@@ -94,7 +106,9 @@ class MemoryStore : public CaseStore {
   std::map<std::string, std::string> refs;
   std::set<std::string> locks;
   absl::Status error = absl::OkStatus();
+  const bool* marker = nullptr;
   int apply_all_calls = 0;
+  int held_runs = 0;
   int clears = 0;
 };
 
