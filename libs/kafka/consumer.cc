@@ -105,9 +105,21 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions
   consumer->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
   if (!consumer->consumer_)
     return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", error));
+  consumer->subscribed_ = options.subscribe;
+  if (!options.subscribe) return consumer;
   RdKafka::ErrorCode err = consumer->consumer_->subscribe(options.topics);
   if (err != RdKafka::ERR_NO_ERROR) return ToStatus(err, "kafka subscribe");
   return consumer;
+}
+
+absl::Status Consumer::AssignFromStart(const std::string& topic, int partitions) {
+  std::vector<RdKafka::TopicPartition*> list;
+  for (int32_t p = 0; p < partitions; ++p) {
+    list.push_back(RdKafka::TopicPartition::create(topic, p, RdKafka::Topic::OFFSET_BEGINNING));
+  }
+  RdKafka::ErrorCode err = consumer_->assign(list);
+  RdKafka::TopicPartition::destroy(list);
+  return ToStatus(err, absl::StrCat("kafka assign of ", topic));
 }
 
 Consumer::~Consumer() { Close(); }
@@ -318,7 +330,8 @@ int64_t Consumer::Lag() {
 void Consumer::Close() {
   if (closed_ || !consumer_) return;
   closed_ = true;
-  (void)CommitSync();
+  // A consumer of no group has nothing to commit.
+  if (subscribed_) (void)CommitSync();
   consumer_->close();
 }
 

@@ -40,6 +40,10 @@ struct ConsumerOptions {
   // this much work to the next owner again, which every handler absorbs (idempotent on event id).
   absl::Duration commit_interval = absl::Milliseconds(100);
   std::map<std::string, std::string> extra;
+  // False: the consumer joins no group and subscribes to nothing; AssignFromStart gives it its
+  // partitions (a replay of a whole topic: no JoinGroup before the first fetch, no LeaveGroup at
+  // Close). `group_id` then only names it; nothing is committed under it.
+  bool subscribe = true;
 };
 
 struct Record {
@@ -93,6 +97,10 @@ class Consumer {
   // group has more members than partitions) since it was created. Any thread.
   bool joined() const;
 
+  // For a consumer created with `subscribe` false: reads partitions 0..partitions-1 of `topic`
+  // from their first records.
+  absl::Status AssignFromStart(const std::string& topic, int partitions);
+
   // The number of partitions of `topic` (from the broker's metadata).
   absl::StatusOr<int> PartitionCount(const std::string& topic, absl::Duration timeout);
   // The offset the next record written to the partition will get (the high watermark).
@@ -128,6 +136,7 @@ class Consumer {
   void FetchCommitted();
 
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  bool subscribed_ = true;  // ConsumerOptions::subscribe
   std::vector<TopicPartition> held_;
   // Per held partition, the next offset to handle (or kFromLogStart: the group has committed
   // nothing, so consumption starts at the log start).

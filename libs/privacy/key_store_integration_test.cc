@@ -1,5 +1,6 @@
 // The key store against the real redis-server of the test stack: one key per case whoever asks
 // first, wrapped under the master key, and destroyed for good.
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,6 +49,29 @@ TEST(RedisKeyStore, OneKeyPerCaseWrappedAndDestroyedForGood) {
   EXPECT_EQ(keys.KeyFor(case_id).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(keys.Find(testing::UniqueName("MP-NEVER")).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST(RedisKeyStore, FindAllReadsTheKeysOfSeveralCasesAtOnce) {
+  auto stack = testing::LoadStack();
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  auto redis = redis::Client::Create({.address = stack->redis});
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  RedisKeyStore keys(**redis, RandomBytes(kKeyBytes));
+  const std::string a = testing::UniqueName("MP-ALL-A");
+  const std::string b = testing::UniqueName("MP-ALL-B");
+  const std::string erased = testing::UniqueName("MP-ALL-E");
+  const std::string never = testing::UniqueName("MP-ALL-N");
+  const std::string key_a = *keys.KeyFor(a);
+  const std::string key_b = *keys.KeyFor(b);
+  ASSERT_TRUE(keys.KeyFor(erased).ok());
+  ASSERT_TRUE(*keys.Destroy(erased));
+  absl::StatusOr<std::map<std::string, std::string>> found = keys.FindAll({a, erased, never, b, a});
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(*found, (std::map<std::string, std::string>{{a, key_a}, {b, key_b}}));
+  EXPECT_TRUE(keys.FindAll({})->empty());
+  // Under another master key a stored key does not unwrap: the whole read says so.
+  RedisKeyStore other(**redis, RandomBytes(kKeyBytes));
+  EXPECT_EQ(other.FindAll({a}).status().code(), absl::StatusCode::kDataLoss);
 }
 
 }  // namespace

@@ -155,6 +155,86 @@ absl::StatusOr<std::string> RedisKeyStore::Find(const std::string& case_id) {
   return Unwrap(case_id, stored->str);
 }
 
+absl::StatusOr<std::map<std::string, std::string>> KeyStore::FindAll(
+    const std::vector<std::string>& case_ids) {
+  std::map<std::string, std::string> found;
+  for (const std::string& case_id : case_ids) {
+    if (found.count(case_id) > 0) continue;
+    absl::StatusOr<std::string> key = Find(case_id);
+    if (absl::IsNotFound(key.status())) continue;
+    if (!key.ok()) return key.status();
+    found.emplace(case_id, *std::move(key));
+  }
+  return found;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> RedisKeyStore::FindAll(
+    const std::vector<std::string>& case_ids) {
+  std::map<std::string, std::string> found;
+  std::set<std::string> seen;
+  std::vector<std::string> unique;
+  std::vector<std::vector<std::string>> gets;
+  for (const std::string& case_id : case_ids) {
+    if (!seen.insert(case_id).second) continue;
+    unique.push_back(case_id);
+    gets.push_back({"GET", KeyName(case_id)});
+  }
+  if (gets.empty()) return found;
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(gets));
+  for (size_t i = 0; i < replies.size(); ++i) {
+    RETURN_IF_ERROR(redis::ReplyStatus(replies[i]));
+    if (replies[i].is_nil() || replies[i].str == kErased) continue;
+    ASSIGN_OR_RETURN(std::string key, Unwrap(unique[i], replies[i].str));
+    found.emplace(unique[i], std::move(key));
+  }
+  return found;
+}
+
+absl::Status BatchKeys::Prefetch(const std::vector<std::string>& case_ids) {
+  std::vector<std::string> wanted;
+  for (const std::string& case_id : case_ids) {
+    if (held_.count(case_id) == 0 && missing_.count(case_id) == 0) wanted.push_back(case_id);
+  }
+  if (wanted.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(auto found, keys_.FindAll(wanted));
+  for (const std::string& case_id : wanted) {
+    auto it = found.find(case_id);
+    if (it == found.end()) {
+      missing_.insert(case_id);
+    } else {
+      held_.insert_or_assign(case_id, it->second);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> BatchKeys::KeyFor(const std::string& case_id) {
+  if (auto it = held_.find(case_id); it != held_.end()) return it->second;
+  // Not read, or read as missing: the store makes it (or says it was destroyed).
+  ASSIGN_OR_RETURN(std::string key, keys_.KeyFor(case_id));
+  missing_.erase(case_id);
+  held_.insert_or_assign(case_id, key);
+  return key;
+}
+
+absl::StatusOr<std::string> BatchKeys::Find(const std::string& case_id) {
+  if (auto it = held_.find(case_id); it != held_.end()) return it->second;
+  if (missing_.count(case_id) > 0) {
+    return absl::NotFoundError(absl::StrCat("no data key for ", case_id));
+  }
+  absl::StatusOr<std::string> key = keys_.Find(case_id);
+  if (absl::IsNotFound(key.status())) missing_.insert(case_id);
+  if (key.ok()) held_.insert_or_assign(case_id, *key);
+  return key;
+}
+
+absl::StatusOr<bool> BatchKeys::Destroy(const std::string& case_id) {
+  Forget(case_id);
+  absl::StatusOr<bool> destroyed = keys_.Destroy(case_id);
+  if (destroyed.ok()) missing_.insert(case_id);
+  return destroyed;
+}
+
 absl::StatusOr<bool> RedisKeyStore::Destroy(const std::string& case_id) {
   // The old value tells whether there was a key; the tombstone keeps it from being made again.
   const int64_t mark = redis_.DurabilityMark();

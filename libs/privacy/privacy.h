@@ -16,7 +16,9 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -56,6 +58,10 @@ class KeyStore {
   // Destroys the key for good (a tombstone stays so that it is not made again); true when there
   // was a key to destroy.
   virtual absl::StatusOr<bool> Destroy(const std::string& case_id) = 0;
+  // The keys of several cases (those Find answers NOT_FOUND for are left out). The default asks
+  // Find for each; RedisKeyStore reads them in one round trip.
+  virtual absl::StatusOr<std::map<std::string, std::string>> FindAll(
+      const std::vector<std::string>& case_ids);
 };
 
 // Keys in Redis (a store of its own in production: persistent and backed up, not the Redis of
@@ -68,6 +74,9 @@ class RedisKeyStore final : public KeyStore {
   absl::StatusOr<std::string> KeyFor(const std::string& case_id) override;
   absl::StatusOr<std::string> Find(const std::string& case_id) override;
   absl::StatusOr<bool> Destroy(const std::string& case_id) override;
+  // One pipeline of GETs (the keys are of different slots: no MGET).
+  absl::StatusOr<std::map<std::string, std::string>> FindAll(
+      const std::vector<std::string>& case_ids) override;
 
   static std::string KeyName(const std::string& case_id);
 
@@ -87,6 +96,35 @@ class MemoryKeyStore final : public KeyStore {
  private:
   absl::Mutex mu_;
   std::map<std::string, std::string> keys_ ABSL_GUARDED_BY(mu_);  // "" = destroyed
+};
+
+// A batch's view of a KeyStore: the keys of its cases read at once (Prefetch), then Find and
+// KeyFor answered from what was read; a case not read is asked of the store, and its answer is
+// kept too. For one thread (a lane's run); the keys live no longer than the view, which lives no
+// longer than the run. An erasure in the run: Forget the case (its key is destroyed by then).
+//
+//   BatchKeys keys(store);
+//   RETURN_IF_ERROR(keys.Prefetch(case_ids));
+//   Sealer(keys).OpenReporter(case_id, reporter);  // no round trip
+class BatchKeys final : public KeyStore {
+ public:
+  explicit BatchKeys(KeyStore& keys) : keys_(keys) {}
+
+  // Reads the keys of the cases not held yet, at once (KeyStore::FindAll).
+  absl::Status Prefetch(const std::vector<std::string>& case_ids);
+  void Forget(const std::string& case_id) {
+    held_.erase(case_id);
+    missing_.erase(case_id);
+  }
+
+  absl::StatusOr<std::string> KeyFor(const std::string& case_id) override;
+  absl::StatusOr<std::string> Find(const std::string& case_id) override;
+  absl::StatusOr<bool> Destroy(const std::string& case_id) override;
+
+ private:
+  KeyStore& keys_;
+  std::map<std::string, std::string> held_;
+  std::set<std::string> missing_;  // read, and NOT_FOUND (never made, or destroyed)
 };
 
 class Sealer {

@@ -2,9 +2,13 @@
 #include "libs/privacy/privacy.h"
 
 #include <fstream>
+#include <map>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
+
+#include "libs/privacy/testing/counting_key_store.h"
 
 namespace meldpunt::privacy {
 namespace {
@@ -123,6 +127,35 @@ TEST(Sealer, DestroyingTheKeyErasesThePersonForGood) {
   t::Reporter again = Person();
   EXPECT_EQ(sealer.SealReporter("MP-1", &again).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(again.name(), "An Janssens");  // unchanged on error
+}
+
+TEST(BatchKeys, ARunsKeysAreReadOnceAndAnsweredFromWhatWasRead) {
+  testing::CountingKeyStore store;
+  const std::string made = *store.keys.KeyFor("MP-1");
+  ASSERT_TRUE(store.keys.KeyFor("MP-2").ok());
+  ASSERT_TRUE(*store.keys.Destroy("MP-2"));
+  BatchKeys keys(store);
+  ASSERT_TRUE(keys.Prefetch({"MP-1", "MP-2", "MP-3", "MP-1"}).ok());
+  EXPECT_EQ(store.find_all, 1);
+  const int finds = store.find;
+  EXPECT_EQ(*keys.Find("MP-1"), made);
+  EXPECT_EQ(*keys.KeyFor("MP-1"), made);
+  EXPECT_TRUE(absl::IsNotFound(keys.Find("MP-2").status())) << "destroyed";
+  EXPECT_TRUE(absl::IsNotFound(keys.Find("MP-3").status())) << "never made";
+  EXPECT_EQ(store.find, finds) << "answered from the prefetch";
+  EXPECT_EQ(store.key_for, 0);
+  // A key the run needs made: made by the store once, then held.
+  const std::string made_now = *keys.KeyFor("MP-3");
+  EXPECT_EQ(*keys.Find("MP-3"), made_now);
+  EXPECT_EQ(store.key_for, 1);
+  // A destroyed key is not made again behind the view.
+  EXPECT_EQ(keys.KeyFor("MP-2").status().code(), absl::StatusCode::kFailedPrecondition);
+  // What is read again is not asked again; what the view destroys is gone from it too.
+  ASSERT_TRUE(keys.Prefetch({"MP-1", "MP-3"}).ok());
+  EXPECT_EQ(store.find_all, 1);
+  EXPECT_TRUE(*keys.Destroy("MP-1"));
+  EXPECT_TRUE(absl::IsNotFound(keys.Find("MP-1").status()));
+  EXPECT_TRUE(absl::IsNotFound(store.keys.Find("MP-1").status()));
 }
 
 }  // namespace

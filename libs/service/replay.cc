@@ -191,15 +191,19 @@ absl::StatusOr<int64_t> Replay(const config::ServiceConfig& config, const std::s
                                const std::function<absl::Status()>& reached) {
   constexpr bool kBatches = std::is_same_v<Handle, events::BatchHandler>;
   const absl::Time deadline = absl::Now() + timeout;
-  ASSIGN_OR_RETURN(auto reader,
-                   MakeCaseEventConsumer(config, events::RandomId(group_prefix), group_prefix));
+  // In no group: the partitions are assigned from their start, with no JoinGroup before the
+  // first fetch and no LeaveGroup at the end.
+  ASSIGN_OR_RETURN(auto reader, MakeCaseLogReader(config, events::RandomId(group_prefix)));
   std::map<int32_t, int64_t> next;       // partition -> the offset after the last record read
   std::map<int32_t, int64_t> remaining;  // partition -> high watermark still to reach
+  int partitions = 0;                    // those read (the count at the start)
   // The end of the log now: every partition with records past what was read.
   auto read_ends = [&]() -> absl::Status {
     remaining.clear();
-    ASSIGN_OR_RETURN(int partitions,
-                     reader->PartitionCount(events::kCaseEventsTopic, absl::Seconds(10)));
+    if (partitions == 0) {
+      ASSIGN_OR_RETURN(partitions,
+                       reader->PartitionCount(events::kCaseEventsTopic, absl::Seconds(10)));
+    }
     for (int32_t p = 0; p < partitions; ++p) {
       ASSIGN_OR_RETURN(int64_t high,
                        reader->HighWatermark(events::kCaseEventsTopic, p, absl::Seconds(10)));
@@ -210,6 +214,7 @@ absl::StatusOr<int64_t> Replay(const config::ServiceConfig& config, const std::s
   // Right after the topic was created its partitions may still lack a leader: wait for them.
   RETURN_IF_ERROR(
       RetryUntilAvailable("kafka partition leaders", config.startup_timeout, read_ends));
+  RETURN_IF_ERROR(reader->AssignFromStart(events::kCaseEventsTopic, partitions));
   std::vector<std::unique_ptr<Lane>> lanes;
   const int lane_count = kBatches ? std::max(parallelism, 1) : (parallelism > 1 ? parallelism : 0);
   for (int i = 0; i < lane_count; ++i) lanes.push_back(std::make_unique<Lane>(handle, deadline));

@@ -98,6 +98,16 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
                       listener);
 }
 
+absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseLogReader(
+    const config::ServiceConfig& config, const std::string& client_id) {
+  return MakeConsumer(config, {.brokers = config.kafka_brokers,
+                               .group_id = client_id,
+                               .topics = {events::kCaseEventsTopic},
+                               .client_id = client_id,
+                               .extra = CaseEventConsumerProperties(config),
+                               .subscribe = false});
+}
+
 events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config,
                                          events::DeadLetterSink* dead_letters,
                                          events::Durability* durability) {

@@ -78,6 +78,11 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
     const config::ServiceConfig& config, const std::string& group, const std::string& client_id,
     kafka::RebalanceListener* listener = nullptr);
 
+// A reader of the whole case log in no group (a replay): the case-event consumer's properties,
+// kafka::ConsumerOptions::subscribe false; Consumer::AssignFromStart gives it the partitions.
+absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseLogReader(
+    const config::ServiceConfig& config, const std::string& client_id);
+
 // How the service's consume-handle-commit loop runs (kafka.consumer_lanes); a rebuild's replay
 // uses the same number of lanes.
 // Records it cannot handle go to `dead_letters` (MakeDeadLetters, libs/service/dead_letters.h).

@@ -1,7 +1,9 @@
 #include "services/intake/projection.h"
 
+#include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "libs/observability/log.h"
 #include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
@@ -89,13 +91,19 @@ absl::StatusOr<v1::RebuildProjectionResponse> ProjectionRebuild::Rebuild() {
   // (IntakeOptions::rebuilding): a submission answered from its event may not be folded yet, and
   // its reference claim (the evidence of it) went with the clear or the loss being repaired.
   log::Warning("projection rebuild started: queries of cases not folded yet answer UNAVAILABLE");
-  // The live consumer stops first (its lanes drained, what it folded committed): nothing folds
-  // between the clear and the replay, which the clear would wipe.
-  consumer_.Stop();
+  // The live consumer stops (its lanes drained, what it folded committed) beside the clear and
+  // the start of the replay: it writes nothing meanwhile (the fence), and it is started again
+  // only once it has stopped.
+  std::thread stopping([this] { consumer_.Stop(); });
+  auto stopped = [&stopping] {
+    if (stopping.joinable()) stopping.join();
+  };
+  absl::Cleanup join_on_return = stopped;
   absl::StatusOr<int64_t> removed = store_.Clear();
   if (!removed.ok()) {
-    // Redis failed between the stop and the clear: keep following the log; the marker says what
-    // it said, and the next check (or the caller) tries again.
+    // Redis failed: keep following the log; the marker says what it said, and the next check
+    // (or the caller) tries again.
+    stopped();
     RETURN_IF_ERROR(consumer_.Start());
     return removed.status();
   }
@@ -109,6 +117,7 @@ absl::StatusOr<v1::RebuildProjectionResponse> ProjectionRebuild::Rebuild() {
   absl::StatusOr<int64_t> records =
       replay_([&](events::Batch& batch) { fold_.FoldRun(batch, &cases); },
               [&]() -> absl::Status {
+                stopped();
                 if (hook_) hook_("replayed");
                 RETURN_IF_ERROR(consumer_.Start());
                 restarted = true;
@@ -124,6 +133,7 @@ absl::StatusOr<v1::RebuildProjectionResponse> ProjectionRebuild::Rebuild() {
               });
   response.set_cases(cases.load());
   // The live consumer comes back whatever happened, so the intake keeps serving.
+  stopped();
   absl::Status restart = restarted ? absl::OkStatus() : consumer_.Start();
   if (!records.ok()) return records.status();
   RETURN_IF_ERROR(restart);

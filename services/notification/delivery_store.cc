@@ -380,11 +380,37 @@ absl::StatusOr<std::vector<bool>> RedisDeliveryStore::WriteAll(const std::vector
     ASSIGN_OR_RETURN(std::vector<redis::Reply> added, redis_.Pipeline(queue));
     RETURN_IF_ERROR(AllOk(added));
   }
-  // Known before (the event came again): queued now if a crash left it recorded but not queued.
+  // Known before (the event came again, or a rebuild replays it): queued now if a crash left it
+  // recorded but not queued, as Enqueue does for one, in two more round trips for all of them:
+  // each record and whether it is in flight, then the queues of the ones still to send.
+  std::vector<size_t> known;
+  std::vector<std::vector<std::string>> looks;
   for (size_t i = 0; i < writes.size(); ++i) {
     if (writes[i].kind != Write::Kind::kEnqueue || queued[i]) continue;
-    ASSIGN_OR_RETURN(bool added, Enqueue(writes[i].job, writes[i].due));
-    (void)added;  // known: HSETNX said so a moment ago
+    const v1::Job& job = writes[i].job;
+    known.push_back(i);
+    looks.push_back({"HGET", JobsKey(job.delivery().case_id()), job.delivery().idempotency_key()});
+    looks.push_back({"ZSCORE", InflightKey(job.partition()), Member(job)});
+  }
+  if (known.empty()) return queued;
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> seen, redis_.Pipeline(looks));
+  RETURN_IF_ERROR(AllOk(seen));
+  std::vector<std::vector<std::string>> requeue;
+  for (size_t k = 0; k < known.size(); ++k) {
+    const Write& w = writes[known[k]];
+    const redis::Reply& record = seen[2 * k];
+    if (record.is_nil()) continue;
+    v1::Job stored;
+    if (!stored.ParseFromString(record.str)) return absl::DataLossError("unreadable outbox record");
+    const std::string& status = stored.delivery().status();
+    if ((status != "pending" && status != "retrying") || !seen[2 * k + 1].is_nil()) continue;
+    requeue.push_back({"ZADD", DueKey(w.job.partition()), "NX", Ms(w.due), Member(w.job)});
+    requeue.push_back(
+        {"ZADD", QueuedKey(w.job.partition()), "NX", QueuedMs(stored, w.due), Member(w.job)});
+  }
+  if (!requeue.empty()) {
+    ASSIGN_OR_RETURN(std::vector<redis::Reply> added, redis_.Pipeline(requeue));
+    RETURN_IF_ERROR(AllOk(added));
   }
   return queued;
 }

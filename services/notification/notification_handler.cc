@@ -1,8 +1,10 @@
 #include "services/notification/notification_handler.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "libs/privacy/privacy.h"
 #include "libs/status/status_macros.h"
 #include "services/notification/buffered_delivery_store.h"
 
@@ -26,6 +28,13 @@ void NotificationHandler::Handle(events::Batch& batch) {
       case_ids.push_back(batch.envelope(i).case_id());
   }
   if (absl::Status read = buffered.Prefetch(case_ids); !read.ok()) return batch.Fail(0, read);
+  // Their data keys too, in one more round trip: a letter to the reporter opens and seals with
+  // them.
+  std::optional<privacy::BatchKeys> keys;
+  if (logic_.keys() != nullptr) {
+    keys.emplace(*logic_.keys());
+    if (absl::Status read = keys->Prefetch(case_ids); !read.ok()) return batch.Fail(0, read);
+  }
   size_t done = 0;
   absl::Status failed;
   for (; done < batch.size(); ++done) {
@@ -39,8 +48,9 @@ void NotificationHandler::Handle(events::Batch& batch) {
       for (const v1::Job& job : *queued) LogQueued(job);
       failed = logic_.Handle(e, partition);
       buffered.Forget();
+      if (keys) keys->Forget(e.case_id());
     } else {
-      failed = logic_.Handle(e, partition, buffered);
+      failed = logic_.Handle(e, partition, buffered, keys ? &*keys : nullptr);
     }
     if (!failed.ok()) break;
   }

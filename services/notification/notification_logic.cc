@@ -1,6 +1,8 @@
 #include "services/notification/notification_logic.h"
 
+#include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -215,11 +217,14 @@ std::string LanguageCode(t::Language language) {
   }
 }
 
-absl::Status NotificationLogic::OpenReporter(events::Envelope& submitted) const {
+absl::Status NotificationLogic::OpenReporter(events::Envelope& submitted,
+                                             privacy::KeyStore* keys) const {
   if (options_.sealer == nullptr || !submitted.has_case_submitted()) return absl::OkStatus();
+  types::v1::Reporter* reporter =
+      submitted.mutable_case_submitted()->mutable_draft()->mutable_reporter();
   // An erased reporter opens as empty (no address: nothing is sent to them).
-  return options_.sealer->OpenReporter(
-      submitted.case_id(), submitted.mutable_case_submitted()->mutable_draft()->mutable_reporter());
+  if (keys != nullptr) return privacy::Sealer(*keys).OpenReporter(submitted.case_id(), reporter);
+  return options_.sealer->OpenReporter(submitted.case_id(), reporter);
 }
 
 std::string NotificationLogic::CategoryLabel(const std::string& id, const std::string& lang,
@@ -353,7 +358,7 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
 }
 
 absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partition) {
-  return Handle(e, partition, store_);
+  return Handle(e, partition, store_, nullptr);
 }
 
 bool NotificationLogic::ReadsCase(const events::Envelope& e) {
@@ -362,7 +367,8 @@ bool NotificationLogic::ReadsCase(const events::Envelope& e) {
 }
 
 absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partition,
-                                       DeliveryStore& store) {
+                                       DeliveryStore& store, privacy::KeyStore* keys) {
+  if (keys == nullptr) keys = options_.keys;
   if (!ReadsCase(e)) return absl::OkStatus();
   if (e.has_reporter_data_erased()) return Erase(e);
   if (e.has_case_submitted()) RETURN_IF_ERROR(store.SaveSubmission(e));
@@ -378,10 +384,14 @@ absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partit
     ASSIGN_OR_RETURN(submitted, store.LoadSubmission(e.case_id()));
   }
   if (!submitted) return absl::OkStatus();  // a case from before this service kept submissions
-  RETURN_IF_ERROR(OpenReporter(*submitted));
   const std::vector<const Rule*> rules =
       rules_.Match(e, submitted->case_submitted().draft().kind());
   if (rules.empty()) return absl::OkStatus();
+  // The reporter is opened (a key store round trip) only for a letter to them: staff letters
+  // never carry the reporter.
+  if (std::any_of(rules.begin(), rules.end(), [](const Rule* r) { return r->to == "reporter"; })) {
+    RETURN_IF_ERROR(OpenReporter(*submitted, keys));
+  }
   // The department the case is with, read once for every message of this event.
   std::string department;
   if (e.has_case_routed()) {
@@ -392,14 +402,14 @@ absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partit
     ASSIGN_OR_RETURN(department, store.Department(e.case_id()));
   }
   for (const Rule* rule : rules)
-    RETURN_IF_ERROR(Queue(store, *rule, e, partition, *submitted, department));
+    RETURN_IF_ERROR(Queue(store, *rule, e, partition, *submitted, department, keys));
   return absl::OkStatus();
 }
 
 absl::Status NotificationLogic::Queue(DeliveryStore& store, const Rule& rule,
                                       const events::Envelope& e, int32_t partition,
                                       const events::Envelope& submitted,
-                                      const std::string& department) {
+                                      const std::string& department, privacy::KeyStore* keys) {
   const auto& reporter = submitted.case_submitted().draft().reporter();
 
   v1::Job job;
@@ -491,10 +501,10 @@ absl::Status NotificationLogic::Queue(DeliveryStore& store, const Rule& rule,
                               {"body", letter.body}};
     job.set_payload(payload.dump());
   }
-  if (for_reporter && options_.keys != nullptr) {
+  if (for_reporter && keys != nullptr) {
     // Sealed while it waits: the reporter's address and the letter with their name rest in the
     // outbox only as the log holds them, and erasing the key erases them here too.
-    ASSIGN_OR_RETURN(std::string key, options_.keys->KeyFor(e.case_id()));
+    ASSIGN_OR_RETURN(std::string key, keys->KeyFor(e.case_id()));
     v1::Letter sealed;
     sealed.set_address(job.address());
     sealed.set_subject(job.subject());
@@ -590,14 +600,34 @@ absl::StatusOr<int64_t> NotificationLogic::Release() {
     holding_ = false;
     held.swap(held_);
   }
+  // A message the replay queued twice (its event came twice) is released once.
+  std::set<DeliveryStore::JobKey> seen;
+  held.erase(
+      std::remove_if(held.begin(), held.end(),
+                     [&seen](const DeliveryStore::JobKey& k) { return !seen.insert(k).second; }),
+      held.end());
   int64_t released = 0;
   const absl::Time now = clock_.Now();
-  for (const auto& [case_id, key] : held) {
-    ASSIGN_OR_RETURN(std::optional<v1::Job> job, store_.Job(case_id, key));
-    if (!job || job->delivery().status() != "pending") continue;
-    events::SetTime(job->mutable_delivery()->mutable_next_attempt_at(), now);
-    RETURN_IF_ERROR(store_.Reschedule(*job, now));
-    ++released;
+  // Read a thousand at a time (DeliveryStore::JobsOf: one round trip each); only the ones still
+  // pending are written.
+  constexpr size_t kChunk = 1000;
+  for (size_t from = 0; from < held.size(); from += kChunk) {
+    const std::vector<DeliveryStore::JobKey> keys(
+        held.begin() + from, held.begin() + std::min(held.size(), from + kChunk));
+    ASSIGN_OR_RETURN(auto jobs, store_.JobsOf(keys));
+    for (const DeliveryStore::JobKey& key : keys) {
+      auto it = jobs.find(key);
+      if (it == jobs.end()) {
+        // Unreadable in the read of many: read alone, which says what is wrong with it.
+        ASSIGN_OR_RETURN(std::optional<v1::Job> alone, store_.Job(key.first, key.second));
+        it = jobs.emplace(key, std::move(alone)).first;
+      }
+      std::optional<v1::Job>& job = it->second;
+      if (!job || job->delivery().status() != "pending") continue;
+      events::SetTime(job->mutable_delivery()->mutable_next_attempt_at(), now);
+      RETURN_IF_ERROR(store_.Reschedule(*job, now));
+      ++released;
+    }
   }
   return released;
 }

@@ -61,8 +61,8 @@ struct NotificationOptions {
   // submission is used as stored (tests).
   const privacy::Sealer* sealer = nullptr;
   // Seals what a message to the reporter sends (address, letter) with the case's data key while
-  // it waits in the outbox, so that erasing the key erases it there too. Null: kept in clear
-  // until delivered (tests).
+  // it waits in the outbox, so that erasing the key erases it there too; the store `sealer`
+  // opens with. Null: kept in clear until delivered (tests).
   privacy::KeyStore* keys = nullptr;
   // Category labels in the letter's language. Null: no catalogue (development only): letters to
   // the reporter then name no category, staff letters its id.
@@ -112,15 +112,19 @@ class NotificationLogic {
   // (NotificationFailed "cancelled: the reporter's data was erased", not dead-lettered).
   absl::Status Handle(const events::Envelope& envelope, int32_t partition);
   // The same, reading and writing the outbox through `store` (a batch's BufferedDeliveryStore
-  // over this logic's store) instead of the logic's own. ReporterDataErased works on the logic's
-  // own store: a batch sends what it holds first.
-  absl::Status Handle(const events::Envelope& envelope, int32_t partition, DeliveryStore& store);
+  // over this logic's store) instead of the logic's own, and the data keys through `keys` (a
+  // batch's privacy::BatchKeys over keys(); null: keys() itself). ReporterDataErased works on the
+  // logic's own store: a batch sends what it holds first.
+  absl::Status Handle(const events::Envelope& envelope, int32_t partition, DeliveryStore& store,
+                      privacy::KeyStore* keys);
   // Whether Handle reads or writes what the store keeps of the case (its submission, its
   // department): false for an event that no rule can match and that changes nothing here (a
   // clock event, a delivery, a firing no rule names), which a batch need not read the case for.
   static bool ReadsCase(const events::Envelope& envelope);
   // The store Handle(envelope, partition) reads and writes.
   DeliveryStore& store() const { return store_; }
+  // The data keys it seals and opens with (NotificationOptions::keys; null: none).
+  privacy::KeyStore* keys() const { return options_.keys; }
 
   // Rebuilding the outbox and the delivery records from the log after Redis lost them:
   //   logic.Hold();                                   // new messages wait, not due
@@ -168,8 +172,9 @@ class NotificationLogic {
  private:
   absl::Status Queue(DeliveryStore& store, const Rule& rule, const events::Envelope& e,
                      int32_t partition, const events::Envelope& submitted,
-                     const std::string& department);
-  absl::Status OpenReporter(events::Envelope& submitted) const;
+                     const std::string& department, privacy::KeyStore* keys);
+  // Opens the sealed reporter with the keys of `keys` (null: the sealer's own).
+  absl::Status OpenReporter(events::Envelope& submitted, privacy::KeyStore* keys = nullptr) const;
   // The category's label in `lang`; never an id in a letter to the reporter.
   std::string CategoryLabel(const std::string& id, const std::string& lang,
                             bool for_reporter) const;

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -12,6 +14,7 @@
 #include "libs/events/batch.h"
 #include "libs/events/topics.h"
 #include "libs/privacy/privacy.h"
+#include "libs/privacy/testing/counting_key_store.h"
 #include "nlohmann/json.hpp"
 #include "services/notification/buffered_delivery_store.h"
 #include "services/notification/delivery_error.h"
@@ -152,7 +155,7 @@ class NotificationLogicTest : public ::testing::Test {
     });
   }
 
-  privacy::MemoryKeyStore keys_;
+  privacy::testing::CountingKeyStore keys_;
   privacy::Sealer sealer_{keys_};
   catalog::CatalogFile catalog_{TestCatalog()};
   Templates templates_;
@@ -252,9 +255,11 @@ TEST_F(NotificationLogicTest, RebuildRecordsWhatTheLogSaysWasSentAndSendsOnlyThe
                   .ok());
   EXPECT_TRUE(Pump().empty()) << "nothing is sent while the rebuild runs";
   EXPECT_EQ(store_.jobs.size(), 3u);
+  const int round_trips = store_.round_trips;
   auto released = logic_.Release();
   ASSERT_TRUE(released.ok()) << released.status();
   EXPECT_EQ(*released, 2) << "the department's letter and the referral";
+  EXPECT_EQ(store_.round_trips - round_trips, 1) << "the held messages read at once (JobsOf)";
   EXPECT_EQ(Pump(), (std::vector<std::string>{"delivered", "delivered"}));
   ASSERT_EQ(mailer_.sent.size(), 2u) << "the department's letter and the referral, not the "
                                         "acknowledgement again";
@@ -1243,6 +1248,46 @@ TEST_F(NotificationLogicTest, ARunReadsOnlyTheCasesOfTheEventsThatNeedThem) {
   EXPECT_EQ(store_.round_trips, 2) << "one read, one write";
   ASSERT_EQ(store_.jobs.size(), 1u);
   EXPECT_EQ(store_.jobs.begin()->second.delivery().template_name(), "acknowledgement");
+}
+
+// A run's letters to the reporter open the reporter and seal the letter with keys read once for
+// the run, not twice per letter; a staff letter does not open the reporter at all.
+TEST_F(NotificationLogicTest, ARunReadsItsDataKeysOnceAndOnlyLettersToTheReporterOpenThem) {
+  IntactMarks marks;
+  OutboxGate gate(marks, clock_);
+  NotificationHandler handler(logic_, gate);
+  // The intake sealed the reporter with the case's key at submission.
+  events::Envelope submitted = Submitted();
+  ASSERT_TRUE(
+      sealer_
+          .SealReporter(kCase,
+                        submitted.mutable_case_submitted()->mutable_draft()->mutable_reporter())
+          .ok());
+  CaseRun run({submitted, Routed()});
+  const int key_trips = keys_.round_trips();
+  handler.Handle(run.batch());
+  absl::Status error;
+  EXPECT_EQ(run.Finish(&error), std::nullopt) << error;
+  EXPECT_EQ(keys_.round_trips() - key_trips, 1) << "the run's keys read at once";
+  std::set<std::string> templates;
+  for (const auto& [key, job] : store_.jobs) {
+    templates.insert(job.delivery().template_name());
+    if (job.delivery().recipient() == "reporter") {
+      EXPECT_FALSE(job.sealed().empty()) << "sealed while it waits";
+      EXPECT_TRUE(job.address().empty());
+    }
+  }
+  EXPECT_EQ(templates.count("acknowledgement"), 1u);
+  EXPECT_EQ(Pump().size(), store_.jobs.size());
+  ASSERT_FALSE(mailer_.sent.empty());
+  std::set<std::string> to;
+  for (const auto& sent : mailer_.sent) to.insert(sent.to);
+  EXPECT_EQ(to.count("els@example.org"), 1u) << "the reporter's address opened from the seal";
+
+  // A staff letter alone (the department's, on the routing) reads no key for the reporter.
+  const int staff_trips = keys_.round_trips();
+  ASSERT_TRUE(logic_.Handle(Routed(), 0).ok());
+  EXPECT_EQ(keys_.round_trips(), staff_trips) << "a staff letter does not open the reporter";
 }
 
 TEST_F(NotificationLogicTest, AnErasureInARunSeesWhatTheRunQueuedBeforeIt) {

@@ -492,9 +492,17 @@ TEST_F(OutboxIntegrationTest, StoreWritesARunInOrderQueuesTheNewOnesAndReadsCase
   ASSERT_TRUE(store_->Enqueue(MakeJob(case_id, "old", partition_, "old"), t0).ok());
   ASSERT_TRUE(
       redis_->Command({"ZREM", RedisDeliveryStore::DueKey(partition_), case_id + "|old"}).ok());
+  // A message known and in flight (claimed by a sender): left where it is.
+  ASSERT_TRUE(store_->Enqueue(MakeJob(case_id, "flying", partition_, "flying"), t0).ok());
+  ASSERT_EQ(store_->Claim(partition_, t0 + absl::Seconds(1), absl::Minutes(2), 10)->size(), 1u);
+  // A message known and delivered, not in any queue: stays out of them.
+  v1::Job done = MakeJob(case_id, "done", partition_, "done");
+  ASSERT_TRUE(store_->Enqueue(done, t0).ok());
+  done.mutable_delivery()->set_status("delivered");
+  ASSERT_TRUE(store_->Finish(done).ok());
 
   const events::Envelope submitted = Submitted(case_id);
-  std::vector<DeliveryStore::Write> writes(6);
+  std::vector<DeliveryStore::Write> writes(8);
   writes[0].kind = DeliveryStore::Write::Kind::kSubmission;
   writes[0].submitted = submitted;
   writes[1].kind = DeliveryStore::Write::Kind::kDepartment;
@@ -512,10 +520,21 @@ TEST_F(OutboxIntegrationTest, StoreWritesARunInOrderQueuesTheNewOnesAndReadsCase
   writes[5].kind = DeliveryStore::Write::Kind::kDepartment;  // the later write wins
   writes[5].case_id = case_id;
   writes[5].department = "waste";
+  writes[6].job = MakeJob(case_id, "flying", partition_, "flying");
+  writes[6].due = t0;
+  writes[7].job = MakeJob(case_id, "done", partition_, "done");
+  writes[7].due = t0;
   absl::StatusOr<std::vector<bool>> queued = store_->WriteAll(writes);
   ASSERT_TRUE(queued.ok()) << queued.status();
-  EXPECT_EQ(*queued, (std::vector<bool>{false, false, true, false, false, false}));
-  EXPECT_EQ(*store_->Waiting(partition_), 2) << "the new message and the repaired one";
+  EXPECT_EQ(*queued, (std::vector<bool>{false, false, true, false, false, false, false, false}));
+  EXPECT_EQ(*store_->Waiting(partition_), 3)
+      << "the new message, the repaired one and the one in flight";
+  for (const char* key : {"flying", "done"}) {
+    EXPECT_TRUE(
+        redis_->Command({"ZSCORE", RedisDeliveryStore::DueKey(partition_), case_id + "|" + key})
+            ->is_nil())
+        << key << " is not due again";
+  }
   EXPECT_EQ((*store_->Job(case_id, "new"))->subject(), "new");
 
   absl::StatusOr<std::map<std::string, DeliveryStore::CaseInfo>> cases =

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "libs/observability/log.h"
+#include "libs/privacy/privacy.h"
 #include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
 #include "services/notification/buffered_delivery_store.h"
@@ -107,6 +108,11 @@ void OutboxRebuild::FoldRun(events::Batch& batch) {
   case_ids.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) case_ids.push_back(batch.envelope(i).case_id());
   if (absl::Status read = buffered.Prefetch(case_ids); !read.ok()) return batch.Fail(0, read);
+  std::optional<privacy::BatchKeys> keys;  // the letters' data keys, read at once
+  if (logic_.keys() != nullptr) {
+    keys.emplace(*logic_.keys());
+    if (absl::Status read = keys->Prefetch(case_ids); !read.ok()) return batch.Fail(0, read);
+  }
   std::vector<size_t> outcomes;  // not applied yet
   // The run's messages so far into the store, then the outcomes met so far applied to them. The
   // index to fail at, when it failed.
@@ -130,8 +136,9 @@ void OutboxRebuild::FoldRun(events::Batch& batch) {
       if (auto failed = settle()) return batch.Fail(failed->first, failed->second);
       handled = logic_.Handle(e, batch.record(i).partition);
       buffered.Forget();
+      if (keys) keys->Forget(e.case_id());
     } else {
-      handled = logic_.Handle(e, batch.record(i).partition, buffered);
+      handled = logic_.Handle(e, batch.record(i).partition, buffered, keys ? &*keys : nullptr);
     }
     if (!handled.ok()) {
       // What the records before it wrote is kept; it comes again with the ones after it.

@@ -177,7 +177,8 @@ TEST_F(OutboxRebuildTest, WhatTheLogSaysWasDeliveredIsNotSentAgain) {
 
 // A run of the replay is read and written at once: three cases' submissions, departments,
 // messages and outcomes in four round trips, where the replay record by record made a few per
-// event. The outcomes of one message that comes twice apply in order.
+// event; the release reads the six held messages in one more. The outcomes of one message that
+// comes twice apply in order.
 TEST_F(OutboxRebuildTest, ARunIsRestoredWithItsReadsAndWritesAtOnce) {
   constexpr const char* kCases[] = {"MP-0123456789ABC", "MP-0123456789ABD", "MP-0123456789ABE"};
   for (const char* id : kCases) ASSERT_TRUE(logic_.Handle(Submitted(id), 0).ok());
@@ -203,7 +204,8 @@ TEST_F(OutboxRebuildTest, ARunIsRestoredWithItsReadsAndWritesAtOnce) {
   store_.round_trips = 0;
   absl::StatusOr<v1::RebuildDeliveriesResponse> done = rebuild_.Rebuild();
   ASSERT_TRUE(done.ok()) << done.status();
-  EXPECT_EQ(store_.round_trips, 4) << "one read, the writes, one read of the messages, one finish";
+  EXPECT_EQ(store_.round_trips, 5) << "one read, the writes, one read of the messages, one "
+                                      "finish, and the release's one read of the held messages";
   EXPECT_EQ(done->sent_again(), 3) << "the three department letters";
   int delivered = 0, dead_lettered = 0;
   for (const auto& [key, job] : store_.jobs) {
