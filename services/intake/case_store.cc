@@ -370,24 +370,79 @@ absl::StatusOr<bool> CaseStore::Create(const events::Envelope& envelope, Case* f
   return outcome == ApplyOutcome::kApplied;
 }
 
-absl::StatusOr<bool> RedisCaseStore::Create(const events::Envelope& envelope, Case* folded) {
+std::vector<absl::StatusOr<bool>> CaseStore::CreateAll(
+    const std::vector<const events::Envelope*>& envelopes, std::vector<Case>* folded) {
+  std::vector<absl::StatusOr<bool>> out;
+  if (folded != nullptr) folded->assign(envelopes.size(), Case());
+  for (size_t i = 0; i < envelopes.size(); ++i) {
+    out.push_back(Create(*envelopes[i], folded != nullptr ? &(*folded)[i] : nullptr));
+  }
+  return out;
+}
+
+namespace {
+
+// The case a CaseSubmitted starts, and the create script's call for it.
+absl::StatusOr<redis::ScriptCall> CreateCall(const events::Envelope& envelope, Case* next) {
   if (envelope.payload_case() != events::Envelope::kCaseSubmitted) {
     return absl::InvalidArgumentError("only a CaseSubmitted creates a case");
   }
+  RETURN_IF_ERROR(domain::Apply(*next, envelope));
+  const std::string key = RedisCaseStore::CaseKey(envelope.case_id());
+  return redis::ScriptCall{
+      "case_create",
+      {key, key + ":events", key + ":history", kIndexKey, RefKey(next->reference())},
+      {envelope.event_id(), next->SerializeAsString(), HistoryEntryOf(envelope).SerializeAsString(),
+       RedisCaseStore::IndexMember(*next), next->case_id()}};
+}
+
+}  // namespace
+
+absl::StatusOr<bool> RedisCaseStore::Create(const events::Envelope& envelope, Case* folded) {
   Case next;
-  RETURN_IF_ERROR(domain::Apply(next, envelope));
-  const std::string key = CaseKey(envelope.case_id());
-  ASSIGN_OR_RETURN(
-      redis::Reply result,
-      redis_.Script(
-          "case_create",
-          {key, key + ":events", key + ":history", kIndexKey, RefKey(next.reference())},
-          {envelope.event_id(), next.SerializeAsString(),
-           HistoryEntryOf(envelope).SerializeAsString(), IndexMember(next), next.case_id()}));
+  ASSIGN_OR_RETURN(redis::ScriptCall call, CreateCall(envelope, &next));
+  ASSIGN_OR_RETURN(redis::Reply result, redis_.Script(call.name, call.keys, call.args));
   RETURN_IF_ERROR(redis::ReplyStatus(result));
   if (result.str != "OK") return false;
   if (folded != nullptr) *folded = std::move(next);
   return true;
+}
+
+std::vector<absl::StatusOr<bool>> RedisCaseStore::CreateAll(
+    const std::vector<const events::Envelope*>& envelopes, std::vector<Case>* folded) {
+  std::vector<absl::StatusOr<bool>> out(envelopes.size(), false);
+  std::vector<Case> cases(envelopes.size());
+  std::vector<redis::ScriptCall> calls;
+  std::vector<size_t> called;  // the index of each call's envelope
+  for (size_t i = 0; i < envelopes.size(); ++i) {
+    absl::StatusOr<redis::ScriptCall> call = CreateCall(*envelopes[i], &cases[i]);
+    if (!call.ok()) {
+      out[i] = call.status();
+      continue;
+    }
+    calls.push_back(*std::move(call));
+    called.push_back(i);
+  }
+  if (!calls.empty()) {
+    absl::StatusOr<std::vector<redis::Reply>> results = redis_.Scripts(calls);
+    for (size_t k = 0; k < called.size(); ++k) {
+      const size_t i = called[k];
+      if (!results.ok()) {
+        out[i] = results.status();
+      } else if (absl::Status error = redis::ReplyStatus((*results)[k]); !error.ok()) {
+        out[i] = error;
+      } else {
+        out[i] = (*results)[k].str == "OK";
+      }
+    }
+  }
+  if (folded != nullptr) {
+    folded->assign(envelopes.size(), Case());
+    for (size_t i = 0; i < envelopes.size(); ++i) {
+      if (out[i].ok() && *out[i]) (*folded)[i] = std::move(cases[i]);
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envelope, int64_t offset,

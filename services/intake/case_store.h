@@ -105,6 +105,11 @@ class CaseStore {
   // case the fold has yet to apply). True: written now (`folded` gets the case); false: the case
   // exists already (folded from the log, or written by a concurrent call).
   virtual absl::StatusOr<bool> Create(const events::Envelope& envelope, Case* folded);
+  // Create for several new cases at once: each one's answer as Create would give it (`folded`
+  // gets the cases written, in the same order; an error of the store is every case's). The
+  // default calls Create; RedisCaseStore makes one round trip.
+  virtual std::vector<absl::StatusOr<bool>> CreateAll(
+      const std::vector<const events::Envelope*>& envelopes, std::vector<Case>* folded);
   // Folds a run of events of several cases (each case's in log order) with the outcome Apply
   // would give each one by one. After an event of a case that fails with an error other than
   // a refusal, the case's later events are not folded (their outcome is that error too). An
@@ -166,6 +171,9 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
   // One round trip (a script; the store runs on one Redis, not a cluster: the index and the
   // reference are keys of other slots, as in BeginSubmission).
   absl::StatusOr<bool> Create(const events::Envelope& envelope, Case* folded) override;
+  // One round trip: the create script of every case in one pipeline.
+  std::vector<absl::StatusOr<bool>> CreateAll(const std::vector<const events::Envelope*>& envelopes,
+                                              std::vector<Case>* folded) override;
   // Two round trips for the whole run: one pipeline reads every case (state, version, offset and
   // which of its event ids were folded before), one runs a compare-and-set script per case with
   // all of its events (state, offset, event ids, history, and for a submission its indexes; for

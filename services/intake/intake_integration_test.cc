@@ -462,6 +462,29 @@ TEST_F(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
   EXPECT_EQ(store.Get(created).value()->state(), (*by_one)->state());
 }
 
+TEST_F(CaseStoreIntegration, CreateAllWritesSeveralNewCasesInOneGo) {
+  RedisCaseStore& store = *store_;
+  const std::string a = events::CaseIdFor("create-test", testing::UniqueName("a"));
+  const std::string b = events::CaseIdFor("create-test", testing::UniqueName("b"));
+  std::vector<events::Envelope> first = CaseEvents(a, "created-a");
+  std::vector<events::Envelope> second = CaseEvents(b, "created-b");
+  ASSERT_TRUE(store.Create(second[0], nullptr).value()) << "b exists already";
+  std::vector<Case> folded;
+  std::vector<absl::StatusOr<bool>> created =
+      store.CreateAll({&first[0], &second[0], &first[1]}, &folded);
+  ASSERT_EQ(created.size(), 3u);
+  ASSERT_TRUE(created[0].ok()) << created[0].status();
+  EXPECT_TRUE(*created[0]);
+  EXPECT_EQ(folded[0].case_id(), a);
+  ASSERT_TRUE(created[1].ok()) << created[1].status();
+  EXPECT_FALSE(*created[1]) << "b was there";
+  EXPECT_EQ(created[2].status().code(), absl::StatusCode::kInvalidArgument)
+      << "only a CaseSubmitted creates a case";
+  EXPECT_EQ(store.Get(a).value()->state(), types::v1::RECEIVED);
+  EXPECT_EQ(store.ResolveReference(first[0].case_submitted().reference()).value(), a);
+  EXPECT_TRUE(store.HasEvent(a, first[0].event_id()).value());
+}
+
 // The fence of the live fold: once a rebuild took the marker away, a live write of any replica
 // lands nowhere (the script checks the marker in the same step as the write), so the rebuild may
 // clear the projection at once; the rebuild's own replay folds unfenced.

@@ -158,10 +158,52 @@ void IntakeLogic::SubmitAsync(const v1::SubmitCaseRequest& request, absl::Time d
   log_.AppendAsync(
       *envelope, append_deadline,
       [this, envelope, done = std::move(done)](absl::StatusOr<events::Appended> appended) mutable {
-        Defer([this, envelope, appended = std::move(appended), done = std::move(done)] {
-          done(FinishSubmission(*envelope, appended));
-        });
+        QueueFinish({envelope, std::move(appended), std::move(done)});
       });
+}
+
+void IntakeLogic::QueueFinish(Answered answered) {
+  {
+    absl::MutexLock lock(&finish_mu_);
+    to_finish_.push_back(std::move(answered));
+    if (finishing_) return;
+    finishing_ = true;
+  }
+  Defer([this] { FinishQueued(); });
+}
+
+void IntakeLogic::FinishQueued() {
+  for (;;) {
+    std::vector<Answered> batch;
+    {
+      absl::MutexLock lock(&finish_mu_);
+      if (to_finish_.empty()) {
+        finishing_ = false;
+        return;
+      }
+      batch.swap(to_finish_);
+    }
+    // The acknowledgements of one produce request come together: their cases go into the
+    // projection in one round trip.
+    std::vector<const events::Envelope*> durable;
+    std::vector<size_t> of;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (batch[i].appended.ok()) {
+        durable.push_back(batch[i].envelope.get());
+        of.push_back(i);
+        continue;
+      }
+      (void)store_.ReleaseSubmission(batch[i].envelope->case_id());
+      batch[i].done(batch[i].appended.status());
+    }
+    if (durable.empty()) continue;
+    std::vector<Case> written;
+    std::vector<absl::StatusOr<bool>> created = store_.CreateAll(durable, &written);
+    for (size_t k = 0; k < of.size(); ++k) {
+      Answered& a = batch[of[k]];
+      a.done(FinishSubmission(*a.envelope, std::move(created[k]), std::move(written[k])));
+    }
+  }
 }
 
 absl::StatusOr<SubmitResult> IntakeLogic::AwaitOtherSubmission(const std::string& case_id,
@@ -178,17 +220,12 @@ absl::StatusOr<SubmitResult> IntakeLogic::AwaitOtherSubmission(const std::string
       "a submission with this request_key is still in progress; retry with the same key");
 }
 
-absl::StatusOr<SubmitResult> IntakeLogic::FinishSubmission(
-    const events::Envelope& envelope, const absl::StatusOr<events::Appended>& appended) {
+absl::StatusOr<SubmitResult> IntakeLogic::FinishSubmission(const events::Envelope& envelope,
+                                                           absl::StatusOr<bool> created, Case c) {
   const std::string& case_id = envelope.case_id();
-  if (!appended.ok()) {
-    (void)store_.ReleaseSubmission(case_id);
-    return appended.status();
-  }
-  // The event is durable: the answer is OK from here on. The case goes into the projection now,
-  // so the caller's next read shows it; the fold will find the event's id and drop it.
-  Case c;
-  absl::StatusOr<bool> created = store_.Create(envelope, &c);
+  // The event is durable: the answer is OK from here on. The case went into the projection
+  // (CreateAll), so the caller's next read shows it; the fold will find the event's id and drop
+  // it.
   if (created.ok() && !*created) {
     // Folded from the log already (or by a retry of this submission that lost its answer).
     absl::StatusOr<std::optional<Case>> shown = store_.Get(case_id);

@@ -12,8 +12,10 @@
 #include <array>
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -138,9 +140,20 @@ class IntakeLogic {
     events::Envelope envelope;
   };
   absl::StatusOr<Prepared> Prepare(const v1::SubmitCaseRequest& request, const std::string& actor);
-  // After the append: writes the new case (or reads it when it is there already) and answers.
+  // A submission whose append was answered, waiting to be finished.
+  struct Answered {
+    std::shared_ptr<const events::Envelope> envelope;
+    absl::StatusOr<events::Appended> appended;
+    SubmitDone done;
+  };
+  // Queues it; a finisher (Defer) takes every submission answered meanwhile at once.
+  void QueueFinish(Answered answered);
+  // Finishes what is queued until nothing is: the new cases written in one round trip
+  // (CaseStore::CreateAll), each caller answered.
+  void FinishQueued();
+  // After the append and the write: the answer (the case read when it was there already).
   absl::StatusOr<SubmitResult> FinishSubmission(const events::Envelope& envelope,
-                                                const absl::StatusOr<events::Appended>& appended);
+                                                absl::StatusOr<bool> created, Case c);
   // A concurrent call with the same key is appending it: its case once it shows.
   absl::StatusOr<SubmitResult> AwaitOtherSubmission(const std::string& case_id,
                                                     absl::Time deadline);
@@ -155,6 +168,9 @@ class IntakeLogic {
   IntakeOptions options_;
   FoldWatch* watch_;
   std::array<absl::Mutex, 64> stripes_;
+  absl::Mutex finish_mu_;
+  std::vector<Answered> to_finish_ ABSL_GUARDED_BY(finish_mu_);
+  bool finishing_ ABSL_GUARDED_BY(finish_mu_) = false;  // a finisher is queued or running
 };
 
 }  // namespace meldpunt::intake

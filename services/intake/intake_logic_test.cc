@@ -289,6 +289,36 @@ TEST_F(IntakeLogicTest, TheLastStepRunsWhereTheAppTellsIt) {
   EXPECT_EQ(deferred.size(), 1u);
 }
 
+TEST_F(IntakeLogicTest, SubmissionsAcknowledgedTogetherAreWrittenInOneRoundTrip) {
+  log_.consumer = nullptr;  // only the submissions' own writes
+  std::vector<std::function<void()>> deferred;
+  IntakeLogic logic(log_, store_, clock_, {.defer = [&](std::function<void()> work) {
+                      deferred.push_back(std::move(work));
+                    }});
+  std::vector<absl::StatusOr<SubmitResult>> answers;
+  for (const char* key : {"req-a", "req-b", "req-c"}) {
+    logic.SubmitAsync(Request(key), Deadline(), "",
+                      [&](absl::StatusOr<SubmitResult> r) { answers.push_back(std::move(r)); });
+  }
+  EXPECT_EQ(deferred.size(), 1u) << "one finisher for the three acknowledgements";
+  EXPECT_TRUE(answers.empty());
+  deferred[0]();
+  ASSERT_EQ(answers.size(), 3u);
+  for (const absl::StatusOr<SubmitResult>& answer : answers) {
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    EXPECT_TRUE(answer->created);
+    EXPECT_EQ(answer->c.state(), t::RECEIVED);
+  }
+  EXPECT_EQ(store_.create_all_calls, 1) << "the three cases written at once";
+  EXPECT_EQ(store_.cases.size(), 3u);
+  // That finisher is done: the next acknowledgement queues another.
+  logic.SubmitAsync(Request("req-d"), Deadline(), "",
+                    [&](absl::StatusOr<SubmitResult> r) { answers.push_back(std::move(r)); });
+  ASSERT_EQ(deferred.size(), 2u);
+  deferred[1]();
+  EXPECT_EQ(answers.size(), 4u);
+}
+
 TEST_F(IntakeLogicTest, ASubmittedCaseTheProjectionLacksIsRetryNotNotFound) {
   log_.consumer = nullptr;  // nobody folds
   auto result = logic_.Submit(Request(), Deadline());

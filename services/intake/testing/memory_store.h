@@ -89,6 +89,11 @@ class MemoryStore : public CaseStore {
     }
     return CaseStore::ApplyAll(events, fence);
   }
+  std::vector<absl::StatusOr<bool>> CreateAll(const std::vector<const events::Envelope*>& envelopes,
+                                              std::vector<Case>* folded) override {
+    ++create_all_calls;
+    return CaseStore::CreateAll(envelopes, folded);
+  }
   absl::StatusOr<int64_t> Clear() override {
     if (!error.ok()) return error;
     const int64_t removed = static_cast<int64_t>(cases.size());
@@ -108,6 +113,7 @@ class MemoryStore : public CaseStore {
   absl::Status error = absl::OkStatus();
   const bool* marker = nullptr;
   int apply_all_calls = 0;
+  int create_all_calls = 0;
   int held_runs = 0;
   int clears = 0;
 };
