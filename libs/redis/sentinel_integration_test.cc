@@ -229,8 +229,18 @@ TEST_F(SentinelTest, AWriteThatMeetsADemotedPrimaryGoesToTheNewOne) {
   // -READONLY on the connections the client keeps open.
   auto sentinel = Client::Create({.address = options_.sentinels[1], .pool_size = 1});
   ASSERT_TRUE(sentinel.ok());
-  auto failover = (*sentinel)->Command({"SENTINEL", "FAILOVER", kMaster});
-  ASSERT_TRUE(failover.ok() && failover->type == Reply::Type::kStatus) << failover->str;
+  // The sentinels refuse with NOGOODSLAVE until they have seen the restarted replica answer (its
+  // INFO is refreshed every 10 s at most): asked again until they take it.
+  std::string refused;
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        auto failover = (*sentinel)->Command({"SENTINEL", "FAILOVER", kMaster});
+        if (failover.ok() && failover->type == Reply::Type::kStatus) return true;
+        refused = failover.ok() ? failover->str : failover.status().ToString();
+        return false;
+      },
+      absl::Seconds(30)))
+      << refused << Describe();
   const std::string new_primary = absl::StrCat("127.0.0.1:", replica_port_);
   ASSERT_TRUE(testing::Eventually(
       [&] {
