@@ -74,5 +74,35 @@ TEST(RedisKeyStore, FindAllReadsTheKeysOfSeveralCasesAtOnce) {
   EXPECT_EQ(other.FindAll({a}).status().code(), absl::StatusCode::kDataLoss);
 }
 
+TEST(RedisKeyStore, KeysForMakesTheKeysOfSeveralCasesAtOnce) {
+  auto stack = testing::LoadStack();
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  auto redis = redis::Client::Create({.address = stack->redis});
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  RedisKeyStore keys(**redis, RandomBytes(kKeyBytes));
+  const std::string a = testing::UniqueName("MP-MAKE-A");
+  const std::string b = testing::UniqueName("MP-MAKE-B");
+  const std::string old = testing::UniqueName("MP-MAKE-O");
+  const std::string erased = testing::UniqueName("MP-MAKE-E");
+  const std::string key_old = *keys.KeyFor(old);
+  ASSERT_TRUE(keys.KeyFor(erased).ok());
+  ASSERT_TRUE(*keys.Destroy(erased));
+  std::vector<absl::StatusOr<std::string>> made = keys.KeysFor({a, old, erased, b, a});
+  ASSERT_EQ(made.size(), 5u);
+  ASSERT_TRUE(made[0].ok()) << made[0].status();
+  EXPECT_EQ(made[0]->size(), kKeyBytes);
+  ASSERT_TRUE(made[1].ok()) << made[1].status();
+  EXPECT_EQ(*made[1], key_old) << "a key made before stays the key";
+  EXPECT_EQ(made[2].status().code(), absl::StatusCode::kFailedPrecondition)
+      << "a destroyed key is never made again";
+  ASSERT_TRUE(made[3].ok()) << made[3].status();
+  EXPECT_NE(*made[3], *made[0]);
+  ASSERT_TRUE(made[4].ok()) << made[4].status();
+  EXPECT_EQ(*made[4], *made[0]) << "the same case twice: one key";
+  EXPECT_EQ(*keys.Find(a), *made[0]);
+  EXPECT_EQ(*keys.Find(b), *made[3]);
+  EXPECT_TRUE(keys.KeysFor({}).empty());
+}
+
 }  // namespace
 }  // namespace meldpunt::privacy

@@ -124,18 +124,44 @@ absl::StatusOr<std::string> RedisKeyStore::Unwrap(const std::string& case_id,
 }
 
 absl::StatusOr<std::string> RedisKeyStore::KeyFor(const std::string& case_id) {
-  absl::StatusOr<std::string> wrapped = Seal(master_, RandomBytes(kKeyBytes), "dek:" + case_id);
-  if (!wrapped.ok()) return wrapped.status();
-  const std::string name = KeyName(case_id);
+  return std::move(KeysFor({case_id})[0]);
+}
+
+std::vector<absl::StatusOr<std::string>> RedisKeyStore::KeysFor(
+    const std::vector<std::string>& case_ids) {
+  std::vector<absl::StatusOr<std::string>> out(case_ids.size());
+  if (case_ids.empty()) return out;
+  // SET NX then GET in one round trip for every case: the first caller's key wins, every other
+  // caller reads it.
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(2 * case_ids.size());
+  for (const std::string& case_id : case_ids) {
+    absl::StatusOr<std::string> wrapped = Seal(master_, RandomBytes(kKeyBytes), "dek:" + case_id);
+    if (!wrapped.ok()) {
+      out.assign(case_ids.size(), wrapped.status());
+      return out;
+    }
+    const std::string name = KeyName(case_id);
+    commands.push_back({"SET", name, *std::move(wrapped), "NX"});
+    commands.push_back({"GET", name});
+  }
   const int64_t mark = redis_.DurabilityMark();
-  // SET NX then GET in one round trip: the first caller's key wins, every other caller reads it.
-  absl::StatusOr<std::vector<redis::Reply>> replies =
-      redis_.Pipeline({{"SET", name, *wrapped, "NX"}, {"GET", name}});
-  if (!replies.ok()) return replies.status();
+  absl::StatusOr<std::vector<redis::Reply>> replies = redis_.Pipeline(commands);
   // A key that a failover could still lose would leave sealed data no one can open.
-  RETURN_IF_ERROR(redis_.WaitForReplicas(mark));
-  RETURN_IF_ERROR(redis::ReplyStatus((*replies)[0]));
-  const redis::Reply& stored = (*replies)[1];
+  absl::Status durable = replies.ok() ? redis_.WaitForReplicas(mark) : replies.status();
+  if (!durable.ok()) {
+    out.assign(case_ids.size(), durable);
+    return out;
+  }
+  for (size_t i = 0; i < case_ids.size(); ++i) {
+    out[i] = Made(case_ids[i], (*replies)[2 * i], (*replies)[2 * i + 1]);
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> RedisKeyStore::Made(const std::string& case_id, const redis::Reply& set,
+                                                const redis::Reply& stored) {
+  RETURN_IF_ERROR(redis::ReplyStatus(set));
   RETURN_IF_ERROR(redis::ReplyStatus(stored));
   if (stored.is_nil()) return absl::UnavailableError("the key store lost a key just written");
   if (stored.str == kErased) {
@@ -166,6 +192,14 @@ absl::StatusOr<std::map<std::string, std::string>> KeyStore::FindAll(
     found.emplace(case_id, *std::move(key));
   }
   return found;
+}
+
+std::vector<absl::StatusOr<std::string>> KeyStore::KeysFor(
+    const std::vector<std::string>& case_ids) {
+  std::vector<absl::StatusOr<std::string>> out;
+  out.reserve(case_ids.size());
+  for (const std::string& case_id : case_ids) out.push_back(KeyFor(case_id));
+  return out;
 }
 
 absl::StatusOr<std::map<std::string, std::string>> RedisKeyStore::FindAll(
@@ -208,8 +242,26 @@ absl::Status BatchKeys::Prefetch(const std::vector<std::string>& case_ids) {
   return absl::OkStatus();
 }
 
+void BatchKeys::Make(const std::vector<std::string>& case_ids) {
+  std::vector<std::string> wanted;
+  for (const std::string& case_id : case_ids) {
+    if (held_.count(case_id) == 0 && refused_.count(case_id) == 0) wanted.push_back(case_id);
+  }
+  if (wanted.empty()) return;
+  std::vector<absl::StatusOr<std::string>> made = keys_.KeysFor(wanted);
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    missing_.erase(wanted[i]);
+    if (made[i].ok()) {
+      held_.insert_or_assign(wanted[i], *std::move(made[i]));
+    } else {
+      refused_.insert_or_assign(wanted[i], made[i].status());
+    }
+  }
+}
+
 absl::StatusOr<std::string> BatchKeys::KeyFor(const std::string& case_id) {
   if (auto it = held_.find(case_id); it != held_.end()) return it->second;
+  if (auto it = refused_.find(case_id); it != refused_.end()) return it->second;
   // Not read, or read as missing: the store makes it (or says it was destroyed).
   ASSIGN_OR_RETURN(std::string key, keys_.KeyFor(case_id));
   missing_.erase(case_id);
@@ -286,6 +338,10 @@ void Sealer::Withhold(types::v1::Reporter* r) {
   r->clear_sealed();
 }
 
+bool Sealer::NeedsKey(const types::v1::Reporter& r) {
+  return !r.name().empty() || !r.email().empty() || !r.phone().empty() || !r.address().empty();
+}
+
 absl::Status Sealer::SealReporter(const std::string& case_id, types::v1::Reporter* r) const {
   // Never trusted as sent: sealed data or an erasure mark from outside would pass unsealed
   // fields on, or keep a case out of retention.
@@ -293,9 +349,7 @@ absl::Status Sealer::SealReporter(const std::string& case_id, types::v1::Reporte
     return absl::InvalidArgumentError(
         "draft.reporter: sealed and erased are set by Meldpunt only; send the plain fields");
   }
-  if (r->name().empty() && r->email().empty() && r->phone().empty() && r->address().empty()) {
-    return absl::OkStatus();
-  }
+  if (!NeedsKey(*r)) return absl::OkStatus();
   absl::StatusOr<std::string> key = keys_.KeyFor(case_id);
   if (!key.ok()) return key.status();
   types::v1::Reporter personal;

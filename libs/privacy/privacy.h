@@ -62,6 +62,10 @@ class KeyStore {
   // Find for each; RedisKeyStore reads them in one round trip.
   virtual absl::StatusOr<std::map<std::string, std::string>> FindAll(
       const std::vector<std::string>& case_ids);
+  // KeyFor for several cases, in their order. The default asks KeyFor for each; RedisKeyStore
+  // makes them in one round trip (and one wait for the replicas).
+  virtual std::vector<absl::StatusOr<std::string>> KeysFor(
+      const std::vector<std::string>& case_ids);
 };
 
 // Keys in Redis (a store of its own in production: persistent and backed up, not the Redis of
@@ -77,11 +81,17 @@ class RedisKeyStore final : public KeyStore {
   // One pipeline of GETs (the keys are of different slots: no MGET).
   absl::StatusOr<std::map<std::string, std::string>> FindAll(
       const std::vector<std::string>& case_ids) override;
+  // A SET NX and a GET per case, all in one pipeline.
+  std::vector<absl::StatusOr<std::string>> KeysFor(
+      const std::vector<std::string>& case_ids) override;
 
   static std::string KeyName(const std::string& case_id);
 
  private:
   absl::StatusOr<std::string> Unwrap(const std::string& case_id, const std::string& wrapped);
+  // The key KeyFor answers from the GET that followed its SET NX.
+  absl::StatusOr<std::string> Made(const std::string& case_id, const redis::Reply& set,
+                                   const redis::Reply& stored);
   redis::Client& redis_;
   const std::string master_;
 };
@@ -112,9 +122,13 @@ class BatchKeys final : public KeyStore {
 
   // Reads the keys of the cases not held yet, at once (KeyStore::FindAll).
   absl::Status Prefetch(const std::vector<std::string>& case_ids);
+  // Makes the keys of new cases not held yet, at once (KeyStore::KeysFor); KeyFor then answers
+  // from them, also with the error a case's key met.
+  void Make(const std::vector<std::string>& case_ids);
   void Forget(const std::string& case_id) {
     held_.erase(case_id);
     missing_.erase(case_id);
+    refused_.erase(case_id);
   }
 
   absl::StatusOr<std::string> KeyFor(const std::string& case_id) override;
@@ -124,7 +138,8 @@ class BatchKeys final : public KeyStore {
  private:
   KeyStore& keys_;
   std::map<std::string, std::string> held_;
-  std::set<std::string> missing_;  // read, and NOT_FOUND (never made, or destroyed)
+  std::set<std::string> missing_;                // read, and NOT_FOUND (never made, or destroyed)
+  std::map<std::string, absl::Status> refused_;  // Make met an error for them
 };
 
 class Sealer {
@@ -135,6 +150,8 @@ class Sealer {
   // bound to the case id). A reporter without any of them is left as is; one that arrives with
   // `sealed` or `erased` set is refused (INVALID_ARGUMENT): only Meldpunt sets them.
   absl::Status SealReporter(const std::string& case_id, types::v1::Reporter* reporter) const;
+  // Whether SealReporter needs the case's key: the reporter has a plain personal field.
+  static bool NeedsKey(const types::v1::Reporter& reporter);
   // Puts the sealed fields back. When the key is destroyed the fields stay empty and `erased` is
   // set. A reporter with nothing sealed is left as is.
   absl::Status OpenReporter(const std::string& case_id, types::v1::Reporter* reporter) const;

@@ -73,7 +73,6 @@ absl::Status IntakeApp::StartSteps() {
           .projection_wait = config_.projection_wait,
           .rules = rules,
           .keys = privacy_.keys.get(),
-          .sealer = privacy_.sealer.get(),
           .rebuilding = [this] { return app_.rebuild().running(); },
           .incomplete =
               [this] {

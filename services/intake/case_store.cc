@@ -170,40 +170,86 @@ absl::StatusOr<SubmissionStart> CaseStore::BeginSubmission(const std::string& ca
   return start;
 }
 
+std::vector<absl::StatusOr<SubmissionStart>> CaseStore::BeginAll(
+    const std::vector<SubmissionKey>& keys, absl::Duration ttl) {
+  std::vector<absl::StatusOr<SubmissionStart>> out;
+  out.reserve(keys.size());
+  for (const SubmissionKey& key : keys) {
+    out.push_back(BeginSubmission(key.case_id, key.reference, ttl));
+  }
+  return out;
+}
+
 absl::StatusOr<SubmissionStart> RedisCaseStore::BeginSubmission(const std::string& case_id,
                                                                 const std::string& reference,
                                                                 absl::Duration ttl) {
+  return std::move(BeginAll({{case_id, reference}}, ttl)[0]);
+}
+
+std::vector<absl::StatusOr<SubmissionStart>> RedisCaseStore::BeginAll(
+    const std::vector<SubmissionKey>& keys, absl::Duration ttl) {
+  std::vector<absl::StatusOr<SubmissionStart>> out(keys.size());
+  if (keys.empty()) return out;
   // One round trip. Claiming the reference before knowing whether the case exists is harmless:
   // it is derived from the case id, so an existing case of this key holds it already.
-  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
-                   redis_.Pipeline({{"HGET", CaseKey(case_id), "pb"},
-                                    {"SET", LockKey(case_id), "1", "NX", "PX",
-                                     absl::StrCat(absl::ToInt64Milliseconds(ttl))},
-                                    {"SET", RefKey(reference), case_id, "NX"},
-                                    {"GET", RefKey(reference)}}));
-  for (const redis::Reply& reply : replies) RETURN_IF_ERROR(redis::ReplyStatus(reply));
-  SubmissionStart start;
-  start.locked = !replies[1].is_nil();
-  start.reference_mine = replies[3].str == case_id;
-  if (!replies[0].is_nil()) {
-    Case c;
-    if (!c.ParseFromString(replies[0].str)) {
-      return absl::DataLossError(
-          absl::StrCat("projection of ", case_id, " is not a Case (rebuild it from the log)"));
-    }
-    // The case exists: give the lock back, and the reference of another year if we just took it.
-    std::vector<std::vector<std::string>> undo;
-    if (start.locked) undo.push_back({"DEL", LockKey(case_id)});
-    if (!replies[2].is_nil() && c.reference() != reference)
-      undo.push_back({"DEL", RefKey(reference)});
-    if (!undo.empty()) {
-      ASSIGN_OR_RETURN(std::vector<redis::Reply> undone, redis_.Pipeline(undo));
-      for (const redis::Reply& reply : undone) RETURN_IF_ERROR(redis::ReplyStatus(reply));
-    }
-    start.locked = false;
-    start.existing = std::move(c);
+  constexpr size_t kPer = 4;
+  const std::string lock_ms = absl::StrCat(absl::ToInt64Milliseconds(ttl));
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(keys.size() * kPer);
+  for (const SubmissionKey& key : keys) {
+    commands.push_back({"HGET", CaseKey(key.case_id), "pb"});
+    commands.push_back({"SET", LockKey(key.case_id), "1", "NX", "PX", lock_ms});
+    commands.push_back({"SET", RefKey(key.reference), key.case_id, "NX"});
+    commands.push_back({"GET", RefKey(key.reference)});
   }
-  return start;
+  absl::StatusOr<std::vector<redis::Reply>> replies = redis_.Pipeline(commands);
+  if (!replies.ok()) {
+    out.assign(keys.size(), replies.status());
+    return out;
+  }
+  // The cases that exist: give the lock back, and the reference of another year if we just took
+  // it, all in one more round trip.
+  std::vector<std::vector<std::string>> undo;
+  std::vector<size_t> undone_by;  // the key each undo command belongs to
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const redis::Reply* r = &(*replies)[i * kPer];
+    absl::Status error;
+    for (size_t k = 0; k < kPer && error.ok(); ++k) error = redis::ReplyStatus(r[k]);
+    if (!error.ok()) {
+      out[i] = error;
+      continue;
+    }
+    SubmissionStart start;
+    start.locked = !r[1].is_nil();
+    start.reference_mine = r[3].str == keys[i].case_id;
+    if (!r[0].is_nil()) {
+      Case c;
+      if (!c.ParseFromString(r[0].str)) {
+        out[i] = absl::DataLossError(absl::StrCat("projection of ", keys[i].case_id,
+                                                  " is not a Case (rebuild it from the log)"));
+        continue;
+      }
+      if (start.locked) {
+        undo.push_back({"DEL", LockKey(keys[i].case_id)});
+        undone_by.push_back(i);
+      }
+      if (!r[2].is_nil() && c.reference() != keys[i].reference) {
+        undo.push_back({"DEL", RefKey(keys[i].reference)});
+        undone_by.push_back(i);
+      }
+      start.locked = false;
+      start.existing = std::move(c);
+    }
+    out[i] = std::move(start);
+  }
+  if (!undo.empty()) {
+    absl::StatusOr<std::vector<redis::Reply>> undone = redis_.Pipeline(undo);
+    for (size_t k = 0; k < undo.size(); ++k) {
+      absl::Status error = undone.ok() ? redis::ReplyStatus((*undone)[k]) : undone.status();
+      if (!error.ok() && out[undone_by[k]].ok()) out[undone_by[k]] = error;
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<FoldOutcome>> CaseStore::ApplyAll(const std::vector<FoldInput>& events,

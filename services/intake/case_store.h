@@ -84,6 +84,13 @@ struct SubmissionStart {
   bool reference_mine = false;
 };
 
+// What a new submission asks of the store before its append: its case, and the reference it
+// would take this year.
+struct SubmissionKey {
+  std::string case_id;
+  std::string reference;
+};
+
 struct ListPage {
   std::vector<Case> cases;
   std::string next_page_token;
@@ -136,6 +143,11 @@ class CaseStore {
   virtual absl::StatusOr<SubmissionStart> BeginSubmission(const std::string& case_id,
                                                           const std::string& reference,
                                                           absl::Duration ttl);
+  // BeginSubmission for several submissions, in their order: of two with the same case the
+  // second finds it locked. The default asks BeginSubmission for each; RedisCaseStore takes one
+  // round trip for all (and one more to give back what it took for cases that exist).
+  virtual std::vector<absl::StatusOr<SubmissionStart>> BeginAll(
+      const std::vector<SubmissionKey>& keys, absl::Duration ttl);
   virtual absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& case_id) = 0;
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
   // Deletes the whole projection (before a rebuild). Returns the number of keys removed.
@@ -192,6 +204,8 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
   absl::StatusOr<SubmissionStart> BeginSubmission(const std::string& case_id,
                                                   const std::string& reference,
                                                   absl::Duration ttl) override;
+  std::vector<absl::StatusOr<SubmissionStart>> BeginAll(const std::vector<SubmissionKey>& keys,
+                                                        absl::Duration ttl) override;
   absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& case_id) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
   absl::StatusOr<int64_t> Clear() override;

@@ -485,6 +485,42 @@ TEST_F(CaseStoreIntegration, CreateAllWritesSeveralNewCasesInOneGo) {
   EXPECT_TRUE(store.HasEvent(a, first[0].event_id()).value());
 }
 
+TEST_F(CaseStoreIntegration, BeginAllStartsSeveralSubmissionsInOneGo) {
+  RedisCaseStore& store = *store_;
+  const std::string fresh = events::CaseIdFor("begin-test", testing::UniqueName("fresh"));
+  const std::string known = events::CaseIdFor("begin-test", testing::UniqueName("known"));
+  const std::string taken = events::CaseIdFor("begin-test", testing::UniqueName("taken"));
+  std::vector<events::Envelope> known_events = CaseEvents(known, "begin-known");
+  ASSERT_TRUE(store.Create(known_events[0], nullptr).value());
+  const std::string known_reference = known_events[0].case_submitted().reference();
+  // Another case holds the reference `taken` would get.
+  const std::string clash = events::ReferenceFor(taken, 2026, 8);
+  ASSERT_TRUE(store.ClaimReference(clash, "MP-SOMEONE-ELSE").value());
+  const std::string next_year = events::ReferenceFor(known, 2027, 8);
+  std::vector<absl::StatusOr<SubmissionStart>> starts =
+      store.BeginAll({{fresh, events::ReferenceFor(fresh, 2026, 8)},
+                      {fresh, events::ReferenceFor(fresh, 2026, 8)},
+                      {known, next_year},
+                      {taken, clash}},
+                     absl::Seconds(30));
+  ASSERT_EQ(starts.size(), 4u);
+  for (const auto& start : starts) ASSERT_TRUE(start.ok()) << start.status();
+  EXPECT_TRUE(starts[0]->locked);
+  EXPECT_TRUE(starts[0]->reference_mine);
+  EXPECT_FALSE(starts[0]->existing.has_value());
+  EXPECT_FALSE(starts[1]->locked) << "the second of one key in a batch waits for the first";
+  ASSERT_TRUE(starts[2]->existing.has_value());
+  EXPECT_EQ(starts[2]->existing->reference(), known_reference);
+  EXPECT_FALSE(starts[2]->locked) << "a known case's lock is given back";
+  EXPECT_EQ(store.ResolveReference(next_year).value(), std::nullopt)
+      << "and the reference of another year it just took";
+  EXPECT_TRUE(store.TryLockSubmission(known, absl::Seconds(1)).value());
+  EXPECT_TRUE(starts[3]->locked);
+  EXPECT_FALSE(starts[3]->reference_mine);
+  EXPECT_EQ(store.ResolveReference(clash).value(), "MP-SOMEONE-ELSE");
+  EXPECT_TRUE(store.BeginAll({}, absl::Seconds(1)).empty());
+}
+
 // The fence of the live fold: once a rebuild took the marker away, a live write of any replica
 // lands nowhere (the script checks the marker in the same step as the write), so the rebuild may
 // clear the projection at once; the rebuild's own replay folds unfenced.

@@ -123,11 +123,11 @@ absl::StatusOr<Case> IntakeLogic::AppendAndWait(const events::Envelope& envelope
   return after;
 }
 
-absl::StatusOr<SubmitResult> IntakeLogic::Submit(const v1::SubmitCaseRequest& request,
-                                                 absl::Time deadline, const std::string& actor) {
+absl::StatusOr<SubmitResult> IntakeLogic::Submit(v1::SubmitCaseRequest request, absl::Time deadline,
+                                                 const std::string& actor) {
   absl::Notification answered;
   absl::StatusOr<SubmitResult> result;
-  SubmitAsync(request, deadline, actor, [&](absl::StatusOr<SubmitResult> r) {
+  SubmitAsync(std::move(request), deadline, actor, [&](absl::StatusOr<SubmitResult> r) {
     result = std::move(r);
     answered.Notify();
   });
@@ -140,49 +140,92 @@ void IntakeLogic::Defer(std::function<void()> work) const {
   work();
 }
 
-void IntakeLogic::SubmitAsync(const v1::SubmitCaseRequest& request, absl::Time deadline,
+void IntakeLogic::SubmitAsync(v1::SubmitCaseRequest request, absl::Time deadline,
                               const std::string& actor, SubmitDone done) {
-  absl::StatusOr<Prepared> prepared = Prepare(request, actor);
-  if (!prepared.ok()) return done(prepared.status());
-  if (prepared->existing.has_value()) {
-    return done(SubmitResult{*std::move(prepared->existing), false});
-  }
-  if (prepared->locked_out) {
-    const std::string case_id = prepared->envelope.case_id();
-    return Defer([this, case_id, deadline, done = std::move(done)] {
-      done(AwaitOtherSubmission(case_id, deadline));
-    });
-  }
-  auto envelope = std::make_shared<const events::Envelope>(std::move(prepared->envelope));
-  const absl::Time append_deadline = std::min(deadline, absl::Now() + options_.append_timeout);
-  log_.AppendAsync(
-      *envelope, append_deadline,
-      [this, envelope, done = std::move(done)](absl::StatusOr<events::Appended> appended) mutable {
-        QueueFinish({envelope, std::move(appended), std::move(done)});
+  if (absl::Status checked = Check(request); !checked.ok()) return done(checked);
+  Starting s;
+  s.case_id = events::CaseIdFor(request.submitting_system(), request.request_key());
+  s.now = clock_.Now();
+  s.reference = events::ReferenceFor(
+      s.case_id, absl::ToCivilYear(s.now, calendar::BrusselsTimeZone()).year(), 8);
+  s.request = std::move(request);
+  s.deadline = deadline;
+  s.actor = actor;
+  s.done = std::move(done);
+  if (starting_.Push(std::move(s))) Defer([this] { StartQueued(); });
+}
+
+void IntakeLogic::StartQueued() {
+  for (std::vector<Starting> batch; !(batch = starting_.Take()).empty();) StartAll(batch);
+}
+
+void IntakeLogic::StartAll(std::vector<Starting>& batch) {
+  // The same key from the same system: the first case, and nothing new in the log. The locks and
+  // the references of this year of the whole batch are taken in one round trip.
+  std::vector<SubmissionKey> keys;
+  keys.reserve(batch.size());
+  for (const Starting& s : batch) keys.push_back({s.case_id, s.reference});
+  std::vector<absl::StatusOr<SubmissionStart>> starts =
+      store_.BeginAll(keys, options_.submission_lock);
+  std::vector<Starting*> going;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Starting& s = batch[i];
+    if (!starts[i].ok()) {
+      s.done(starts[i].status());
+    } else if (starts[i]->existing.has_value()) {
+      s.done(SubmitResult{*std::move(starts[i]->existing), false});
+    } else if (!starts[i]->locked) {
+      // A concurrent call with the same key is appending it: answered once its case shows.
+      Defer([this, case_id = s.case_id, deadline = s.deadline, done = std::move(s.done)] {
+        done(AwaitOtherSubmission(case_id, deadline));
       });
+    } else if (starts[i]->reference_mine) {
+      going.push_back(&s);
+    } else if (absl::StatusOr<std::string> reference = ReserveReference(s.case_id, s.now);
+               reference.ok()) {
+      s.reference = *std::move(reference);
+      going.push_back(&s);
+    } else {
+      (void)store_.ReleaseSubmission(s.case_id);
+      s.done(reference.status());
+    }
+  }
+  if (going.empty()) return;
+  // The personal data leaves this call only sealed with the case's own key: the keys of the
+  // batch's new cases are made in one round trip of the key store.
+  std::optional<privacy::BatchKeys> batch_keys;
+  if (options_.keys != nullptr) {
+    batch_keys.emplace(*options_.keys);
+    std::vector<std::string> sealed;
+    for (const Starting* s : going) {
+      if (privacy::Sealer::NeedsKey(s->request.draft().reporter())) sealed.push_back(s->case_id);
+    }
+    batch_keys->Make(sealed);
+  }
+  for (Starting* s : going) {
+    absl::StatusOr<events::Envelope> envelope =
+        NewSubmission(*s, batch_keys ? &*batch_keys : nullptr);
+    if (!envelope.ok()) {
+      (void)store_.ReleaseSubmission(s->case_id);
+      s->done(envelope.status());
+      continue;
+    }
+    auto shared = std::make_shared<const events::Envelope>(*std::move(envelope));
+    const absl::Time append_deadline = std::min(s->deadline, absl::Now() + options_.append_timeout);
+    log_.AppendAsync(*shared, append_deadline,
+                     [this, shared, done = std::move(s->done)](
+                         absl::StatusOr<events::Appended> appended) mutable {
+                       QueueFinish({shared, std::move(appended), std::move(done)});
+                     });
+  }
 }
 
 void IntakeLogic::QueueFinish(Answered answered) {
-  {
-    absl::MutexLock lock(&finish_mu_);
-    to_finish_.push_back(std::move(answered));
-    if (finishing_) return;
-    finishing_ = true;
-  }
-  Defer([this] { FinishQueued(); });
+  if (finishing_.Push(std::move(answered))) Defer([this] { FinishQueued(); });
 }
 
 void IntakeLogic::FinishQueued() {
-  for (;;) {
-    std::vector<Answered> batch;
-    {
-      absl::MutexLock lock(&finish_mu_);
-      if (to_finish_.empty()) {
-        finishing_ = false;
-        return;
-      }
-      batch.swap(to_finish_);
-    }
+  for (std::vector<Answered> batch; !(batch = finishing_.Take()).empty();) {
     // The acknowledgements of one produce request come together: their cases go into the
     // projection in one round trip.
     std::vector<const events::Envelope*> durable;
@@ -248,8 +291,7 @@ absl::StatusOr<SubmitResult> IntakeLogic::FinishSubmission(const events::Envelop
   return SubmitResult{std::move(c), true};
 }
 
-absl::StatusOr<IntakeLogic::Prepared> IntakeLogic::Prepare(const v1::SubmitCaseRequest& request,
-                                                           const std::string& actor) {
+absl::Status IntakeLogic::Check(const v1::SubmitCaseRequest& request) const {
   RETURN_IF_ERROR(domain::ValidateSubmission(request.submitting_system(), request.request_key(),
                                              request.draft()));
   if (request.correlation_id().size() > 128) {
@@ -281,43 +323,22 @@ absl::StatusOr<IntakeLogic::Prepared> IntakeLogic::Prepare(const v1::SubmitCaseR
                        " days back (intake cases.received_at_max_age)"));
     }
   }
-  const std::string case_id = events::CaseIdFor(request.submitting_system(), request.request_key());
+  return absl::OkStatus();
+}
 
-  // The same key from the same system: the first case, and nothing new in the log. The lock and
-  // the reference of this year are taken in the same round trip.
-  const absl::Time now = clock_.Now();
-  const std::string first_reference =
-      events::ReferenceFor(case_id, absl::ToCivilYear(now, calendar::BrusselsTimeZone()).year(), 8);
-  ASSIGN_OR_RETURN(SubmissionStart start,
-                   store_.BeginSubmission(case_id, first_reference, options_.submission_lock));
-  if (start.existing.has_value()) return Prepared{*std::move(start.existing), false, {}};
-  Prepared prepared;
-  if (!start.locked) {
-    // A concurrent call with the same key is appending it: answered once its case shows.
-    prepared.locked_out = true;
-    prepared.envelope.set_case_id(case_id);
-    return prepared;
-  }
-
-  absl::StatusOr<std::string> reference =
-      start.reference_mine ? first_reference : ReserveReference(case_id, now);
-  if (!reference.ok()) {
-    (void)store_.ReleaseSubmission(case_id);
-    return reference.status();
-  }
-  events::Envelope envelope = events::NewEnvelope(case_id, "intake", now);
+absl::StatusOr<events::Envelope> IntakeLogic::NewSubmission(Starting& s, privacy::KeyStore* keys) {
+  const v1::SubmitCaseRequest& request = s.request;
+  events::Envelope envelope = events::NewEnvelope(s.case_id, "intake", s.now);
   envelope.set_correlation_id(request.correlation_id().empty() ? events::RandomId("trace")
                                                                : request.correlation_id());
   envelope.mutable_actor()->set_id(
-      actor.empty() ? absl::StrCat("system:", request.submitting_system()) : actor);
+      s.actor.empty() ? absl::StrCat("system:", request.submitting_system()) : s.actor);
   auto* submitted = envelope.mutable_case_submitted();
-  *submitted->mutable_draft() = request.draft();
-  // The personal data leaves this call only sealed with the case's own key.
-  if (options_.sealer != nullptr) {
-    if (absl::Status sealed =
-            options_.sealer->SealReporter(case_id, submitted->mutable_draft()->mutable_reporter());
+  *submitted->mutable_draft() = std::move(*s.request.mutable_draft());
+  if (keys != nullptr) {
+    if (absl::Status sealed = privacy::Sealer(*keys).SealReporter(
+            s.case_id, submitted->mutable_draft()->mutable_reporter());
         !sealed.ok()) {
-      (void)store_.ReleaseSubmission(case_id);
       if (absl::IsInvalidArgument(sealed)) return sealed;
       return absl::UnavailableError(
           absl::StrCat("the key store did not answer: ", sealed.message(), "; retry"));
@@ -325,12 +346,10 @@ absl::StatusOr<IntakeLogic::Prepared> IntakeLogic::Prepare(const v1::SubmitCaseR
   }
   submitted->set_submitting_system(request.submitting_system());
   submitted->set_request_key(request.request_key());
-  submitted->set_reference(*reference);
+  submitted->set_reference(s.reference);
   // Deterministic: a retry after a lost answer appends the same event id, which consumers drop.
-  events::Finish(envelope, events::DeterministicId("submitted", {case_id}));
-
-  prepared.envelope = std::move(envelope);
-  return prepared;
+  events::Finish(envelope, events::DeterministicId("submitted", {s.case_id}));
+  return envelope;
 }
 
 bool IntakeLogic::MaySetReceivedAt(const std::string& submitting_system) const {

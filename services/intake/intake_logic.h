@@ -28,6 +28,7 @@
 #include "services/intake/case_store.h"
 #include "services/intake/commands.h"
 #include "services/intake/fold_watch.h"
+#include "services/intake/hand_off.h"
 
 namespace meldpunt::intake {
 
@@ -42,7 +43,6 @@ struct IntakeOptions {
   // The reporters' data keys: a submission's personal data is sealed with its case's key before
   // it is appended, and EraseReporterData destroys the key. Null: kept as sent (tests only).
   privacy::KeyStore* keys = nullptr;
-  const privacy::Sealer* sealer = nullptr;
   // True while the projection is rebuilt from the log (null: never): a case it does not hold then
   // may only not be folded again yet, so the answer is UNAVAILABLE ("retry"), not NOT_FOUND.
   std::function<bool()> rebuilding;
@@ -54,8 +54,9 @@ struct IntakeOptions {
   // The category catalogue: a new case's category must be in it and active. Null: categories are
   // checked as ids only (development).
   catalog::CatalogFile* catalog = nullptr;
-  // Runs the last step of an asynchronous submission off the producer's poll thread (the app: a
-  // Completions pool). Null: at once, on the thread that reports the append.
+  // Runs the steps of an asynchronous submission that wait for Redis: its start, off the gRPC
+  // thread, and its finish, off the producer's poll thread (the app: a Completions pool). Null:
+  // at once, on the thread that submits or reports the append.
   std::function<void(std::function<void()>)> defer;
 };
 
@@ -86,16 +87,18 @@ class IntakeLogic {
   // draft.received_at must not lie in the future nor further back than
   // rules.received_at_max_age (INVALID_ARGUMENT naming it); who may set it is the caller's check
   // (MaySetReceivedAt).
-  absl::StatusOr<SubmitResult> Submit(const v1::SubmitCaseRequest& request, absl::Time deadline,
+  absl::StatusOr<SubmitResult> Submit(v1::SubmitCaseRequest request, absl::Time deadline,
                                       const std::string& actor = "");
-  // The same without holding the calling thread: it checks the request, starts the submission
-  // (one Redis round trip) and seals the reporter, then returns; `done` runs once, with the
-  // answer. For a new case, once Kafka acknowledged the event, the case is written to the
-  // projection (CaseStore::Create, the second round trip) and answered: no wait for the fold.
-  // `done` runs on this thread when the answer is known at once (bad input, a known key),
-  // else through `defer`.
-  void SubmitAsync(const v1::SubmitCaseRequest& request, absl::Time deadline,
-                   const std::string& actor, SubmitDone done);
+  // The same without holding the calling thread: it checks the request and queues it, then
+  // returns; `done` runs once, with the answer. Bad input is answered at once, on this thread,
+  // before any store is touched. The rest runs through `defer`, a batch at a time: a starter
+  // takes every submission queued meanwhile, starts them all in one Redis round trip
+  // (CaseStore::BeginAll: a known key is answered there), makes their data keys in one round
+  // trip of the key store (KeyStore::KeysFor), seals the reporters and appends. Once Kafka
+  // acknowledged them, a finisher writes the new cases to the projection in one more round trip
+  // (CaseStore::CreateAll) and answers: no wait for the fold.
+  void SubmitAsync(v1::SubmitCaseRequest request, absl::Time deadline, const std::string& actor,
+                   SubmitDone done);
   // Whether a submitting system of the submitter role may set draft.received_at.
   bool MaySetReceivedAt(const std::string& submitting_system) const;
   // The catalogue in force (null without one).
@@ -132,14 +135,26 @@ class IntakeLogic {
   // Appends and waits until the projection has folded it; the case after the event.
   absl::StatusOr<Case> AppendAndWait(const events::Envelope& envelope, const Case& before,
                                      absl::Time deadline);
-  // What a submission knows before its append: the answer already (a known key), or that
-  // another call holds the key, or the event to append.
-  struct Prepared {
-    std::optional<Case> existing;
-    bool locked_out = false;
-    events::Envelope envelope;
+  // A checked submission waiting for its start.
+  struct Starting {
+    v1::SubmitCaseRequest request;
+    absl::Time deadline;
+    std::string actor;
+    SubmitDone done;
+    std::string case_id;
+    absl::Time now;
+    std::string reference;  // this year's first choice, then the one reserved
   };
-  absl::StatusOr<Prepared> Prepare(const v1::SubmitCaseRequest& request, const std::string& actor);
+  // The request's own rules, without any store: INVALID_ARGUMENT naming the field.
+  absl::Status Check(const v1::SubmitCaseRequest& request) const;
+  // Starts what is queued until nothing is (StartAll for each batch).
+  void StartQueued();
+  // Starts a batch: the locks and references in one round trip, the data keys in another, each
+  // new case sealed and appended; every other submission answered.
+  void StartAll(std::vector<Starting>& batch);
+  // The event of a new case (its reporter sealed with `keys`' key when given); the draft moves
+  // out of the request.
+  absl::StatusOr<events::Envelope> NewSubmission(Starting& s, privacy::KeyStore* keys);
   // A submission whose append was answered, waiting to be finished.
   struct Answered {
     std::shared_ptr<const events::Envelope> envelope;
@@ -168,9 +183,8 @@ class IntakeLogic {
   IntakeOptions options_;
   FoldWatch* watch_;
   std::array<absl::Mutex, 64> stripes_;
-  absl::Mutex finish_mu_;
-  std::vector<Answered> to_finish_ ABSL_GUARDED_BY(finish_mu_);
-  bool finishing_ ABSL_GUARDED_BY(finish_mu_) = false;  // a finisher is queued or running
+  HandOff<Starting> starting_;
+  HandOff<Answered> finishing_;
 };
 
 }  // namespace meldpunt::intake

@@ -11,6 +11,7 @@
 #include "libs/domain/case_state.h"
 #include "libs/events/ids.h"
 #include "libs/grpc/status.h"
+#include "libs/privacy/testing/counting_key_store.h"
 #include "services/intake/testing/memory_store.h"
 
 namespace meldpunt::intake {
@@ -264,7 +265,7 @@ TEST_F(IntakeLogicTest, AnswersFromTheEventWhenTheProjectionCannotBeWritten) {
   EXPECT_TRUE(store_.cases.empty());
 }
 
-TEST_F(IntakeLogicTest, TheLastStepRunsWhereTheAppTellsIt) {
+TEST_F(IntakeLogicTest, TheStepsThatWaitRunWhereTheAppTellsIt) {
   std::vector<std::function<void()>> deferred;
   IntakeLogic logic(log_, store_, clock_, {.defer = [&](std::function<void()> work) {
                       deferred.push_back(std::move(work));
@@ -272,10 +273,14 @@ TEST_F(IntakeLogicTest, TheLastStepRunsWhereTheAppTellsIt) {
   std::optional<absl::StatusOr<SubmitResult>> answer;
   logic.SubmitAsync(Request(), Deadline(), "",
                     [&](absl::StatusOr<SubmitResult> r) { answer = std::move(r); });
-  ASSERT_EQ(log_.appended.size(), 1u) << "appended before SubmitAsync returned";
-  EXPECT_FALSE(answer.has_value()) << "answered only by the deferred step";
+  EXPECT_TRUE(log_.appended.empty()) << "the calling thread touches no store";
+  EXPECT_EQ(store_.begin_all_calls, 0);
   ASSERT_EQ(deferred.size(), 1u);
-  deferred[0]();
+  deferred[0]();  // the start: lock, reference, append
+  ASSERT_EQ(log_.appended.size(), 1u);
+  EXPECT_FALSE(answer.has_value()) << "answered only by the finish";
+  ASSERT_EQ(deferred.size(), 2u);
+  deferred[1]();
   ASSERT_TRUE(answer.has_value());
   ASSERT_TRUE(answer->ok()) << answer->status();
   EXPECT_TRUE((*answer)->created);
@@ -286,7 +291,7 @@ TEST_F(IntakeLogicTest, TheLastStepRunsWhereTheAppTellsIt) {
   logic.SubmitAsync(bad, Deadline(), "", [&](absl::StatusOr<SubmitResult> r) { answer = r; });
   ASSERT_TRUE(answer.has_value());
   EXPECT_EQ(answer->status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(deferred.size(), 1u);
+  EXPECT_EQ(deferred.size(), 2u);
 }
 
 TEST_F(IntakeLogicTest, SubmissionsAcknowledgedTogetherAreWrittenInOneRoundTrip) {
@@ -300,9 +305,13 @@ TEST_F(IntakeLogicTest, SubmissionsAcknowledgedTogetherAreWrittenInOneRoundTrip)
     logic.SubmitAsync(Request(key), Deadline(), "",
                       [&](absl::StatusOr<SubmitResult> r) { answers.push_back(std::move(r)); });
   }
-  EXPECT_EQ(deferred.size(), 1u) << "one finisher for the three acknowledgements";
-  EXPECT_TRUE(answers.empty());
+  ASSERT_EQ(deferred.size(), 1u) << "one starter for the three";
   deferred[0]();
+  EXPECT_EQ(store_.begin_all_calls, 1) << "the three started at once";
+  ASSERT_EQ(log_.appended.size(), 3u);
+  EXPECT_TRUE(answers.empty());
+  ASSERT_EQ(deferred.size(), 2u) << "one finisher for the three acknowledgements";
+  deferred[1]();
   ASSERT_EQ(answers.size(), 3u);
   for (const absl::StatusOr<SubmitResult>& answer : answers) {
     ASSERT_TRUE(answer.ok()) << answer.status();
@@ -311,12 +320,87 @@ TEST_F(IntakeLogicTest, SubmissionsAcknowledgedTogetherAreWrittenInOneRoundTrip)
   }
   EXPECT_EQ(store_.create_all_calls, 1) << "the three cases written at once";
   EXPECT_EQ(store_.cases.size(), 3u);
-  // That finisher is done: the next acknowledgement queues another.
+  // Those are done: the next submission queues another starter, then another finisher.
   logic.SubmitAsync(Request("req-d"), Deadline(), "",
                     [&](absl::StatusOr<SubmitResult> r) { answers.push_back(std::move(r)); });
-  ASSERT_EQ(deferred.size(), 2u);
-  deferred[1]();
+  ASSERT_EQ(deferred.size(), 3u);
+  deferred[2]();
+  ASSERT_EQ(deferred.size(), 4u);
+  deferred[3]();
   EXPECT_EQ(answers.size(), 4u);
+}
+
+TEST_F(IntakeLogicTest, ABatchStartsInOneRoundTripAndMakesItsKeysInAnother) {
+  log_.consumer = nullptr;
+  privacy::testing::CountingKeyStore keys;
+  std::vector<std::function<void()>> deferred;
+  IntakeLogic logic(
+      log_, store_, clock_,
+      {.projection_wait = absl::Milliseconds(50),
+       .keys = &keys,
+       .defer = [&](std::function<void()> work) { deferred.push_back(std::move(work)); }});
+  // A case submitted before: its key answers with it, and nothing is appended for it.
+  ASSERT_TRUE(logic_.Submit(Request("req-known"), Deadline()).ok());
+  const size_t appended_before = log_.appended.size();
+  const int begun_before = store_.begin_all_calls;
+  std::map<std::string, absl::StatusOr<SubmitResult>> answers;
+  auto submit = [&](const std::string& label, v1::SubmitCaseRequest request) {
+    logic.SubmitAsync(std::move(request), Deadline(), "",
+                      [&, label](absl::StatusOr<SubmitResult> r) {
+                        answers.insert_or_assign(label, std::move(r));
+                      });
+  };
+  submit("a", Request("req-a"));
+  submit("b", Request("req-b"));
+  submit("a again", Request("req-a"));  // the same key in the same batch
+  submit("known", Request("req-known"));
+  v1::SubmitCaseRequest anonymous = Request("req-anon");
+  anonymous.mutable_draft()->clear_reporter();
+  anonymous.mutable_draft()->mutable_reporter()->set_anonymous(true);
+  submit("anonymous", anonymous);
+  ASSERT_EQ(deferred.size(), 1u);
+  deferred[0]();
+  EXPECT_EQ(store_.begin_all_calls, begun_before + 1);
+  EXPECT_EQ(keys.keys_for, 1) << "the batch's keys made at once";
+  EXPECT_EQ(keys.key_for, 0) << "no key made alone";
+  EXPECT_EQ(keys.round_trips(), 1);
+  ASSERT_EQ(log_.appended.size(), appended_before + 3) << "a, b and the anonymous one";
+  for (size_t i = appended_before; i < log_.appended.size(); ++i) {
+    const t::Reporter& reporter = log_.appended[i].case_submitted().draft().reporter();
+    EXPECT_TRUE(reporter.name().empty() && reporter.email().empty()) << "sealed";
+    EXPECT_EQ(reporter.sealed().empty(),
+              log_.appended[i].case_submitted().request_key() == "req-anon");
+  }
+  // The known key is answered by the start.
+  ASSERT_EQ(answers.count("known"), 1u);
+  ASSERT_TRUE(answers.at("known").ok()) << answers.at("known").status();
+  EXPECT_FALSE(answers.at("known")->created);
+  // The finish writes the new cases; the second call with req-a then finds its case.
+  ASSERT_EQ(deferred.size(), 3u) << "the starter, the wait for req-a's case, the finisher";
+  deferred[2]();
+  deferred[1]();
+  ASSERT_EQ(answers.size(), 5u);
+  for (const char* label : {"a", "b", "anonymous"}) {
+    ASSERT_TRUE(answers.at(label).ok()) << label << ": " << answers.at(label).status();
+    EXPECT_TRUE(answers.at(label)->created) << label;
+  }
+  ASSERT_TRUE(answers.at("a again").ok()) << answers.at("a again").status();
+  EXPECT_FALSE(answers.at("a again")->created);
+  EXPECT_EQ(answers.at("a again")->c.case_id(), answers.at("a")->c.case_id());
+}
+
+TEST_F(IntakeLogicTest, AReporterSentAsSealedIsRefusedBeforeAnyStoreIsTouched) {
+  privacy::testing::CountingKeyStore keys;
+  IntakeLogic logic(log_, store_, clock_, {.keys = &keys});
+  v1::SubmitCaseRequest forged = Request("req-forged");
+  forged.mutable_draft()->mutable_reporter()->set_sealed("from-outside");
+  auto result = logic.Submit(forged, Deadline());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument) << result.status();
+  EXPECT_NE(result.status().message().find("draft.reporter.sealed"), std::string::npos);
+  EXPECT_EQ(store_.begin_all_calls, 0) << "no lock, no reference taken";
+  EXPECT_TRUE(store_.refs.empty());
+  EXPECT_EQ(keys.round_trips(), 0);
+  EXPECT_TRUE(log_.appended.empty());
 }
 
 TEST_F(IntakeLogicTest, ASubmittedCaseTheProjectionLacksIsRetryNotNotFound) {

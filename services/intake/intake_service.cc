@@ -148,9 +148,10 @@ grpc::ServerUnaryReactor* IntakeService::SubmitCase(grpc::CallbackServerContext*
   // case for a system is recorded as themselves.
   const std::string actor =
       who->authenticated && who->role != auth::Role::kSubmitter ? auth::ActorId(*who) : "";
-  // No thread waits for Kafka: the answer is sent from the step that follows its acknowledgement.
+  // No thread waits for Redis or Kafka: the submission starts with others queued meanwhile, and
+  // the answer is sent from the step that follows its acknowledgement.
   logic_.SubmitAsync(
-      request, Deadline(context), actor,
+      std::move(request), Deadline(context), actor,
       [this, reactor, raw_response, started](absl::StatusOr<SubmitResult> result) {
         metrics_.ObserveSubmit(result.status(), result.ok() && result->created,
                                absl::Now() - started);

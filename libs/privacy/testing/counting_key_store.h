@@ -1,5 +1,5 @@
 // A key store in memory that counts the calls a Redis one would answer with a round trip each:
-// for tests of code that should read a batch's keys at once (BatchKeys, FindAll).
+// for tests of code that should read a batch's keys at once (BatchKeys, FindAll, KeysFor).
 #pragma once
 
 #include <map>
@@ -30,13 +30,20 @@ class CountingKeyStore final : public KeyStore {
     ++find_all;
     return keys.FindAll(case_ids);
   }
-  int round_trips() const { return key_for + find + destroy + find_all; }
+  // One round trip, as RedisKeyStore's pipeline (not one KeyFor per case).
+  std::vector<absl::StatusOr<std::string>> KeysFor(
+      const std::vector<std::string>& case_ids) override {
+    ++keys_for;
+    return keys.KeysFor(case_ids);
+  }
+  int round_trips() const { return key_for + find + destroy + find_all + keys_for; }
 
   MemoryKeyStore keys;  // behind it; calls on it directly are not counted
   int key_for = 0;
   int find = 0;
   int destroy = 0;
   int find_all = 0;
+  int keys_for = 0;
 };
 
 }  // namespace meldpunt::privacy::testing

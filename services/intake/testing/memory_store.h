@@ -89,6 +89,11 @@ class MemoryStore : public CaseStore {
     }
     return CaseStore::ApplyAll(events, fence);
   }
+  std::vector<absl::StatusOr<SubmissionStart>> BeginAll(const std::vector<SubmissionKey>& keys,
+                                                        absl::Duration ttl) override {
+    ++begin_all_calls;
+    return CaseStore::BeginAll(keys, ttl);
+  }
   std::vector<absl::StatusOr<bool>> CreateAll(const std::vector<const events::Envelope*>& envelopes,
                                               std::vector<Case>* folded) override {
     ++create_all_calls;
@@ -113,6 +118,7 @@ class MemoryStore : public CaseStore {
   absl::Status error = absl::OkStatus();
   const bool* marker = nullptr;
   int apply_all_calls = 0;
+  int begin_all_calls = 0;
   int create_all_calls = 0;
   int held_runs = 0;
   int clears = 0;
