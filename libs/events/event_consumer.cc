@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "libs/events/dead_letters.h"
 #include "libs/observability/log.h"
+#include "libs/observability/thread_name.h"
 #include "libs/status/retry.h"
 
 namespace meldpunt::events {
@@ -48,6 +49,7 @@ void EventConsumer::Start() {
   running_ = true;
   for (int i = 1; i < options_.lanes; ++i) {
     lane_threads_.emplace_back([this] {
+      observability::NameThread("mp-lane");
       while (true) {
         size_t lane = 0;
         const std::function<void(size_t)>* run = nullptr;
@@ -70,6 +72,7 @@ void EventConsumer::Start() {
     });
   }
   thread_ = std::thread([this] {
+    observability::NameThread("mp-consume");
     if (options_.lanes > 1 || batch_handler_) {
       RunLanes();
     } else {

@@ -11,6 +11,7 @@
 #include "libs/kafka/properties.h"
 #include "libs/kafka/security.h"
 #include "libs/observability/log.h"
+#include "libs/observability/thread_name.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 
@@ -76,6 +77,7 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions
     return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", error));
   Producer* raw = producer.get();
   producer->poller_ = std::thread([raw] {
+    observability::NameThread("mp-produce-poll");
     auto next_sample = std::chrono::steady_clock::now();
     while (!raw->stop_.load()) {
       raw->producer_->poll(50);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "libs/observability/thread_name.h"
 #include "prometheus/text_serializer.h"
 
 namespace meldpunt::observability {
@@ -51,7 +52,10 @@ absl::Status AdminServer::Start(const std::string& listen) {
   if (port_ <= 0) {
     return absl::UnavailableError(absl::StrCat("admin HTTP server cannot listen on ", listen));
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    NameThread("mp-admin-http");
+    server_->listen_after_bind();
+  });
   return absl::OkStatus();
 }
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/observability/log.h"
+#include "libs/observability/thread_name.h"
 #include "libs/service/runtime.h"
 
 namespace meldpunt::service {
@@ -14,6 +15,7 @@ DependencyCheck::DependencyCheck(const kafka::Producer* producer, std::vector<re
       on_fatal_(on_fatal ? std::move(on_fatal) : OnFatal(RequestFailureExit)) {
   Check();
   thread_ = std::thread([this] {
+    observability::NameThread("mp-readiness");
     while (!stop_.WaitForNotificationWithTimeout(interval_)) Check();
   });
 }

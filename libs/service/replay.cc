@@ -15,6 +15,7 @@
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
 #include "libs/observability/log.h"
+#include "libs/observability/thread_name.h"
 #include "libs/service/wiring.h"
 #include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
@@ -103,12 +104,15 @@ class Lane {
  public:
   using Item = std::pair<events::Envelope, kafka::Record>;
   Lane(const ReplayHandler& handle, absl::Time deadline)
-      : handle_(&handle), deadline_(deadline), take_(1), thread_([this] { Run(); }) {}
+      : handle_(&handle), deadline_(deadline), take_(1), thread_([this] {
+          observability::NameThread("mp-replay-lane");
+          Run();
+        }) {}
   Lane(const events::BatchHandler& handle, absl::Time deadline)
-      : batch_handle_(&handle),
-        deadline_(deadline),
-        take_(kReplayBatch),
-        thread_([this] { Run(); }) {}
+      : batch_handle_(&handle), deadline_(deadline), take_(kReplayBatch), thread_([this] {
+          observability::NameThread("mp-replay-lane");
+          Run();
+        }) {}
   ~Lane() {
     {
       absl::MutexLock lock(&mu_);

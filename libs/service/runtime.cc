@@ -51,6 +51,8 @@ absl::Status FailureExitReason() {
   return exit.why;
 }
 
+void TuneServingProcess() { absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore); }
+
 void BlockShutdownSignals() {
   sigset_t set = ShutdownSignals();
   sigaddset(&set, SIGHUP);  // taken by WaitForReloadSignal where a service reloads; else ignored

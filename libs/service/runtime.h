@@ -20,6 +20,12 @@
 
 namespace meldpunt::service {
 
+// What a serving process sets before its first thread: Abseil's lock-order checking off. Debian's
+// Abseil is built without NDEBUG, so every absl::Mutex lock would otherwise update a process-wide
+// graph of lock order under one global lock (it showed in a profile of SubmitCase). The tests and
+// tools/tsan keep the checking. RunMain calls it.
+void TuneServingProcess();
+
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts afterwards, so that
 // only WaitForShutdownSignal receives them. RunMain calls it before any thread exists.
 void BlockShutdownSignals();
@@ -80,6 +86,7 @@ int RunMain(int argc, char** argv, const std::string& service, const config::Sch
     return 0;
   }
   log::Init(service, log::ParseLevel(config->log_level).value_or(log::Level::kInfo));
+  TuneServingProcess();
   BlockShutdownSignals();
   absl::Status status = run(*config);
   if (!status.ok()) {

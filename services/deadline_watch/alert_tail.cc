@@ -2,6 +2,7 @@
 
 #include "absl/time/clock.h"
 #include "libs/observability/log.h"
+#include "libs/observability/thread_name.h"
 
 namespace meldpunt::deadline {
 
@@ -30,6 +31,7 @@ std::unique_ptr<AlertTail::Source> AlertTail::FromConsumer(
 
 void AlertTail::Start() {
   thread_ = std::thread([this] {
+    observability::NameThread("mp-alert-tail");
     while (!stop_.load()) PollOnce();
   });
 }

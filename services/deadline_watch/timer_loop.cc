@@ -2,13 +2,17 @@
 
 #include "absl/time/clock.h"
 #include "libs/observability/log.h"
+#include "libs/observability/thread_name.h"
 #include "services/deadline_watch/firer.h"
 
 namespace meldpunt::deadline {
 
 void TimerLoop::Start() {
   stop_ = false;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    observability::NameThread("mp-timers");
+    Run();
+  });
 }
 
 void TimerLoop::Stop() {

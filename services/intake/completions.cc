@@ -1,4 +1,5 @@
 #include "services/intake/completions.h"
+#include "libs/observability/thread_name.h"
 
 #include <algorithm>
 #include <utility>
@@ -6,7 +7,11 @@
 namespace meldpunt::intake {
 
 Completions::Completions(int threads) {
-  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Run(); });
+  for (int i = 0; i < std::max(1, threads); ++i)
+    threads_.emplace_back([this] {
+      observability::NameThread("mp-complete");
+      Run();
+    });
 }
 
 Completions::~Completions() {

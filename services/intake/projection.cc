@@ -5,6 +5,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "libs/observability/log.h"
+#include "libs/observability/thread_name.h"
 #include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
 
@@ -169,6 +170,7 @@ void ProjectionRebuild::CheckOnce() {
 
 void ProjectionRebuild::Start() {
   watcher_ = std::thread([this] {
+    observability::NameThread("mp-intact-watch");
     absl::Duration wait = absl::ZeroDuration();
     while (!stopping_.WaitForNotificationWithTimeout(wait)) {
       wait = options_.check_interval;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/domain/case_state.h"
 #include "libs/observability/log.h"
+#include "libs/observability/thread_name.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::intake {
@@ -73,6 +74,7 @@ absl::StatusOr<int64_t> RetentionJob::EraseDue(absl::Time now) {
 
 void RetentionJob::Start() {
   thread_ = std::thread([this] {
+    observability::NameThread("mp-retention");
     while (!stopping_.WaitForNotificationWithTimeout(options_.interval)) {
       absl::StatusOr<int64_t> erased = EraseDue(clock_.Now());
       if (!erased.ok()) {

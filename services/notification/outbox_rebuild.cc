@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "libs/observability/log.h"
+#include "libs/observability/thread_name.h"
 #include "libs/privacy/privacy.h"
 #include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
@@ -168,6 +169,7 @@ void OutboxRebuild::CheckOnce() {
 
 void OutboxRebuild::Start() {
   watcher_ = std::thread([this] {
+    observability::NameThread("mp-outbox-watch");
     absl::Duration wait = absl::ZeroDuration();
     while (!stopping_.WaitForNotificationWithTimeout(wait)) {
       wait = check_interval_;

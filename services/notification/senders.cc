@@ -4,6 +4,7 @@
 
 #include "absl/time/clock.h"
 #include "libs/observability/log.h"
+#include "libs/observability/thread_name.h"
 
 namespace meldpunt::notification {
 
@@ -33,9 +34,20 @@ void Senders::Start() {
     absl::MutexLock lock(&mu_);
     workers_done_ = false;
   }
-  recorder_ = std::thread([this] { RecordLoop(); });
-  dispatcher_ = std::thread([this] { DispatchLoop(); });
-  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkLoop(); });
+  recorder_ = std::thread([this] {
+    observability::NameThread("mp-mail-record");
+    RecordLoop();
+  });
+  dispatcher_ = std::thread([this] {
+    observability::NameThread("mp-mail-dispatch");
+    DispatchLoop();
+  });
+  for (int i = 0; i < options_.workers; ++i) {
+    workers_.emplace_back([this] {
+      observability::NameThread("mp-mail-send");
+      WorkLoop();
+    });
+  }
 }
 
 void Senders::Stop() {

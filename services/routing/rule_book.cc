@@ -2,6 +2,7 @@
 
 #include "libs/events/topics.h"
 #include "libs/observability/log.h"
+#include "libs/observability/thread_name.h"
 #include "libs/service/runtime.h"
 #include "libs/status/status_macros.h"
 
@@ -55,6 +56,7 @@ std::vector<kafka::TopicSpec> RuleBook::DispatchTopics(const RuleSet& rules) con
 
 void ReloadOnSignal::Start() {
   thread_ = std::thread([this] {
+    observability::NameThread("mp-rule-reload");
     while (!stop_.load()) {
       if (service::WaitForReloadSignal(absl::Milliseconds(500))) reload_();
     }
