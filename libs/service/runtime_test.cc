@@ -6,7 +6,6 @@
 
 #include <gtest/gtest.h>
 
-#include "absl/synchronization/mutex.h"
 #include "libs/service/wiring.h"
 
 namespace meldpunt::service {
@@ -16,30 +15,6 @@ absl::StatusOr<Args> Parse(std::vector<std::string> words) {
   std::vector<char*> argv;
   for (auto& w : words) argv.push_back(w.data());
   return ParseArgs(static_cast<int>(argv.size()), argv.data());
-}
-
-// Takes two locks in both orders: a potential deadlock to Abseil's lock-order check.
-void LockBothWays() {
-  absl::Mutex a;
-  absl::Mutex b;
-  {
-    absl::MutexLock la(&a);
-    absl::MutexLock lb(&b);
-  }
-  {
-    absl::MutexLock lb(&b);
-    absl::MutexLock la(&a);
-  }
-}
-
-TEST(Runtime, AServingProcessDoesNotCheckLockOrder) {
-  // Under the tests' default the check reports it and the process dies: that is what a serving
-  // process no longer pays for.
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_DEATH(LockBothWays(), "potential deadlock");
-  TuneServingProcess();
-  LockBothWays();
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kAbort);
 }
 
 TEST(Runtime, ParsesArguments) {
