@@ -22,8 +22,9 @@ namespace meldpunt::service {
 
 // What a serving process sets before its first thread: Abseil's lock-order checking off. Debian's
 // Abseil is built without NDEBUG, so every absl::Mutex lock would otherwise update a process-wide
-// graph of lock order under one global lock (it showed in a profile of SubmitCase). The tests and
-// tools/tsan keep the checking. RunMain calls it.
+// graph of lock order under one global lock (it showed in a profile of SubmitCase). The tests keep
+// the checking (tools/tsan's Abseil, built with NDEBUG, has it off; TSan checks lock order
+// itself). RunMain calls it.
 void TuneServingProcess();
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts afterwards, so that
