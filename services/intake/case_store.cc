@@ -158,32 +158,22 @@ absl::StatusOr<std::optional<Case>> RedisCaseStore::Get(const std::string& case_
   return std::optional<Case>(std::move(c));
 }
 
-absl::StatusOr<SubmissionStart> CaseStore::BeginSubmission(const std::string& case_id,
-                                                           const std::string& reference,
-                                                           absl::Duration ttl) {
-  SubmissionStart start;
-  ASSIGN_OR_RETURN(start.existing, Get(case_id));
-  if (start.existing) return start;
-  ASSIGN_OR_RETURN(start.locked, TryLockSubmission(case_id, ttl));
-  if (!start.locked) return start;
-  ASSIGN_OR_RETURN(start.reference_mine, ClaimReference(reference, case_id));
-  return start;
-}
-
 std::vector<absl::StatusOr<SubmissionStart>> CaseStore::BeginAll(
     const std::vector<SubmissionKey>& keys, absl::Duration ttl) {
   std::vector<absl::StatusOr<SubmissionStart>> out;
   out.reserve(keys.size());
   for (const SubmissionKey& key : keys) {
-    out.push_back(BeginSubmission(key.case_id, key.reference, ttl));
+    out.push_back([&]() -> absl::StatusOr<SubmissionStart> {
+      SubmissionStart start;
+      ASSIGN_OR_RETURN(start.existing, Get(key.case_id));
+      if (start.existing) return start;
+      ASSIGN_OR_RETURN(start.locked, TryLockSubmission(key.case_id, ttl));
+      if (!start.locked) return start;
+      ASSIGN_OR_RETURN(start.reference_mine, ClaimReference(key.reference, key.case_id));
+      return start;
+    }());
   }
   return out;
-}
-
-absl::StatusOr<SubmissionStart> RedisCaseStore::BeginSubmission(const std::string& case_id,
-                                                                const std::string& reference,
-                                                                absl::Duration ttl) {
-  return std::move(BeginAll({{case_id, reference}}, ttl)[0]);
 }
 
 std::vector<absl::StatusOr<SubmissionStart>> RedisCaseStore::BeginAll(

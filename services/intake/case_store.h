@@ -138,14 +138,10 @@ class CaseStore {
   virtual absl::StatusOr<bool> TryLockSubmission(const std::string& case_id,
                                                  absl::Duration ttl) = 0;
   virtual absl::Status ReleaseSubmission(const std::string& case_id) = 0;
-  // Get + TryLockSubmission + ClaimReference in one go (RedisCaseStore: one round trip). A lock
-  // taken while the case exists is released again.
-  virtual absl::StatusOr<SubmissionStart> BeginSubmission(const std::string& case_id,
-                                                          const std::string& reference,
-                                                          absl::Duration ttl);
-  // BeginSubmission for several submissions, in their order: of two with the same case the
-  // second finds it locked. The default asks BeginSubmission for each; RedisCaseStore takes one
-  // round trip for all (and one more to give back what it took for cases that exist).
+  // Get + TryLockSubmission + ClaimReference for each submission, in their order: of two with the
+  // same case the second finds it locked. A lock taken while the case exists is released again.
+  // The default asks the three for each; RedisCaseStore takes one round trip for all (and one
+  // more to give back what it took for cases that exist).
   virtual std::vector<absl::StatusOr<SubmissionStart>> BeginAll(
       const std::vector<SubmissionKey>& keys, absl::Duration ttl);
   virtual absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& case_id) = 0;
@@ -181,7 +177,7 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
   absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& envelope, int64_t offset,
                                      Case* folded = nullptr) override;
   // One round trip (a script; the store runs on one Redis, not a cluster: the index and the
-  // reference are keys of other slots, as in BeginSubmission).
+  // reference are keys of other slots, as in BeginAll).
   absl::StatusOr<bool> Create(const events::Envelope& envelope, Case* folded) override;
   // One round trip: the create script of every case in one pipeline.
   std::vector<absl::StatusOr<bool>> CreateAll(const std::vector<const events::Envelope*>& envelopes,
@@ -201,9 +197,6 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
                                       const std::string& case_id) override;
   absl::StatusOr<bool> TryLockSubmission(const std::string& case_id, absl::Duration ttl) override;
   absl::Status ReleaseSubmission(const std::string& case_id) override;
-  absl::StatusOr<SubmissionStart> BeginSubmission(const std::string& case_id,
-                                                  const std::string& reference,
-                                                  absl::Duration ttl) override;
   std::vector<absl::StatusOr<SubmissionStart>> BeginAll(const std::vector<SubmissionKey>& keys,
                                                         absl::Duration ttl) override;
   absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& case_id) override;
