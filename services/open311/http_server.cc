@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/observability/log.h"
+#include "libs/observability/thread_name.h"
 
 namespace meldpunt::open311 {
 namespace {
@@ -340,7 +341,10 @@ absl::Status HttpServer::Start() {
   s.work.emplace(s.io.get_executor());
   s.Accept();
   for (int i = 0; i < std::max(1, s.options.threads); ++i) {
-    s.threads.emplace_back([&s] { s.io.run(); });
+    s.threads.emplace_back([&s] {
+      observability::NameThread("mp-http");
+      s.io.run();
+    });
   }
   return absl::OkStatus();
 }
