@@ -48,4 +48,31 @@ absl::StatusOr<std::vector<std::string>> ClaimLeased(Client& client, const std::
   return out;
 }
 
+absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ClaimLeasedMany(
+    Client& client, const std::vector<LeaseClaim>& claims, absl::Time now, absl::Duration lease) {
+  std::vector<absl::StatusOr<std::vector<std::string>>> out;
+  if (claims.empty()) return out;
+  const std::string now_ms = absl::StrCat(absl::ToUnixMillis(now));
+  const std::string lease_ms = absl::StrCat(absl::ToInt64Milliseconds(lease));
+  std::vector<ScriptCall> calls;
+  calls.reserve(claims.size());
+  for (const LeaseClaim& c : claims) {
+    calls.push_back(
+        {"lease_claim", {c.due_key, c.inflight_key}, {now_ms, lease_ms, absl::StrCat(c.limit)}});
+  }
+  ASSIGN_OR_RETURN(std::vector<Reply> replies, client.Scripts(calls));
+  out.reserve(replies.size());
+  for (Reply& reply : replies) {
+    if (absl::Status status = ReplyStatus(reply); !status.ok()) {
+      out.push_back(status);
+      continue;
+    }
+    std::vector<std::string> members;
+    members.reserve(reply.elements.size());
+    for (Reply& member : reply.elements) members.push_back(std::move(member.str));
+    out.push_back(std::move(members));
+  }
+  return out;
+}
+
 }  // namespace meldpunt::redis

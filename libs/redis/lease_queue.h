@@ -28,4 +28,17 @@ absl::StatusOr<std::vector<std::string>> ClaimLeased(Client& client, const std::
                                                      absl::Time now, absl::Duration lease,
                                                      int limit);
 
+// One queue of a ClaimLeasedMany: its two sorted sets and at most how many to claim.
+struct LeaseClaim {
+  std::string due_key;
+  std::string inflight_key;
+  int limit = 0;
+};
+
+// ClaimLeased of several queues in one round trip (one script call each, pipelined); the members
+// of each, in the order of `claims`, or the error of its script. Fails as a whole only when Redis
+// did not answer.
+absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ClaimLeasedMany(
+    Client& client, const std::vector<LeaseClaim>& claims, absl::Time now, absl::Duration lease);
+
 }  // namespace meldpunt::redis

@@ -68,26 +68,55 @@ absl::StatusOr<bool> RedisDeliveryStore::Enqueue(const v1::Job& job, absl::Time 
 
 absl::StatusOr<std::vector<v1::Job>> RedisDeliveryStore::Claim(int32_t partition, absl::Time now,
                                                                absl::Duration lease, int limit) {
-  ASSIGN_OR_RETURN(
-      std::vector<std::string> members,
-      redis::ClaimLeased(redis_, DueKey(partition), InflightKey(partition), now, lease, limit));
-  std::vector<v1::Job> out;
-  if (members.empty()) return out;
+  return std::move(ClaimMany({{partition, limit}}, now, lease)[0]);
+}
+
+std::vector<absl::StatusOr<std::vector<v1::Job>>> RedisDeliveryStore::ClaimMany(
+    const std::vector<ClaimWant>& wants, absl::Time now, absl::Duration lease) {
+  std::vector<absl::StatusOr<std::vector<v1::Job>>> out;
+  std::vector<redis::LeaseClaim> claims;
+  for (const auto& [partition, limit] : wants)
+    claims.push_back({DueKey(partition), InflightKey(partition), limit});
+  absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> claimed =
+      redis::ClaimLeasedMany(redis_, claims, now, lease);
+  if (!claimed.ok())
+    return std::vector<absl::StatusOr<std::vector<v1::Job>>>(wants.size(), claimed.status());
+  // The records of every member claimed, in one round trip.
   std::vector<std::vector<std::string>> gets;
-  for (const std::string& m : members) {
-    const size_t bar = m.find('|');
-    gets.push_back(
-        {"HGET", JobsKey(m.substr(0, bar)), bar == std::string::npos ? "" : m.substr(bar + 1)});
+  for (const auto& members : *claimed) {
+    if (!members.ok()) continue;
+    for (const std::string& m : *members) {
+      const size_t bar = m.find('|');
+      gets.push_back(
+          {"HGET", JobsKey(m.substr(0, bar)), bar == std::string::npos ? "" : m.substr(bar + 1)});
+    }
   }
-  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(gets));
-  for (size_t i = 0; i < replies.size(); ++i) {
-    v1::Job job;
-    if (replies[i].is_nil() || !job.ParseFromString(replies[i].str)) {
-      // No record (deleted by hand): drop the entry so it cannot block the queue.
-      (void)redis_.Command({"ZREM", InflightKey(partition), members[i]});
+  absl::StatusOr<std::vector<redis::Reply>> replies =
+      gets.empty() ? std::vector<redis::Reply>() : redis_.Pipeline(gets);
+  size_t next = 0;
+  for (size_t i = 0; i < wants.size(); ++i) {
+    const absl::StatusOr<std::vector<std::string>>& members = (*claimed)[i];
+    if (!members.ok()) {
+      out.push_back(members.status());
       continue;
     }
-    out.push_back(std::move(job));
+    if (!replies.ok()) {
+      // Claimed but not read: their leases run out and they are claimed again.
+      out.push_back(replies.status());
+      continue;
+    }
+    std::vector<v1::Job> jobs;
+    for (const std::string& member : *members) {
+      const redis::Reply& reply = (*replies)[next++];
+      v1::Job job;
+      if (reply.is_nil() || !job.ParseFromString(reply.str)) {
+        // No record (deleted by hand): drop the entry so it cannot block the queue.
+        (void)redis_.Command({"ZREM", InflightKey(wants[i].first), member});
+        continue;
+      }
+      jobs.push_back(std::move(job));
+    }
+    out.push_back(std::move(jobs));
   }
   return out;
 }
@@ -260,6 +289,13 @@ absl::StatusOr<std::map<DeliveryStore::JobKey, std::optional<v1::Job>>> Delivery
     RETURN_IF_ERROR(job.status());
     out.emplace(key, *std::move(job));
   }
+  return out;
+}
+
+std::vector<absl::StatusOr<std::vector<v1::Job>>> DeliveryStore::ClaimMany(
+    const std::vector<ClaimWant>& wants, absl::Time now, absl::Duration lease) {
+  std::vector<absl::StatusOr<std::vector<v1::Job>>> out;
+  for (const auto& [partition, limit] : wants) out.push_back(Claim(partition, now, lease, limit));
   return out;
 }
 

@@ -62,6 +62,11 @@ class DeliveryStore {
       const std::vector<JobKey>& keys);
   // Save and Finish of several jobs (one round trip each in Redis).
   virtual absl::Status SaveAll(const std::vector<v1::Job>& jobs);
+  // Claim of several partitions at once, (partition, limit) each: what each got, or why its
+  // claim failed, in the order asked (two round trips in Redis, however many partitions).
+  using ClaimWant = std::pair<int32_t, int>;
+  virtual std::vector<absl::StatusOr<std::vector<v1::Job>>> ClaimMany(
+      const std::vector<ClaimWant>& wants, absl::Time now, absl::Duration lease);
   virtual absl::Status FinishAll(const std::vector<v1::Job>& jobs);
 
   // What the letters of a case need: its submission and department.
@@ -113,6 +118,9 @@ class RedisDeliveryStore final : public DeliveryStore {
       const std::vector<std::string>& case_ids) override;
   absl::StatusOr<std::vector<bool>> WriteAll(const std::vector<Write>& writes) override;
   absl::Status SaveAll(const std::vector<v1::Job>& jobs) override;
+  std::vector<absl::StatusOr<std::vector<v1::Job>>> ClaimMany(const std::vector<ClaimWant>& wants,
+                                                              absl::Time now,
+                                                              absl::Duration lease) override;
   absl::StatusOr<std::map<JobKey, std::optional<v1::Job>>> JobsOf(
       const std::vector<JobKey>& keys) override;
   absl::Status FinishAll(const std::vector<v1::Job>& jobs) override;

@@ -2,11 +2,14 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "libs/observability/thread_name.h"
 #include "services/notification/delivery_error.h"
 #include "services/notification/html_letter.h"
 
@@ -21,7 +24,7 @@ std::string EncodeHeader(const std::string& text) {
 }
 
 struct Upload {
-  const std::string* data;
+  const std::string* data = nullptr;
   size_t offset = 0;
 };
 
@@ -63,27 +66,93 @@ std::string SmtpMailer::Compose(const SmtpOptions& options, const Email& email, 
       "\r\n", Base64Lines(html), "--", boundary, "--\r\n");
 }
 
-SmtpMailer::~SmtpMailer() {
-  for (void* handle : idle_) curl_easy_cleanup(static_cast<CURL*>(handle));
-}
+// One message in flight: what libcurl reads and writes while it goes, and its outcome. Lives on
+// the stack of the Send that waits for it.
+struct SmtpMailer::Transfer {
+  CURL* curl = nullptr;
+  Upload upload;
+  curl_slist* recipients = nullptr;
+  char error[CURL_ERROR_SIZE] = {0};
+  CURLcode code = CURLE_OK;
+  long response = 0;
+  bool stopped = false;  // the mailer stopped before it finished
+  absl::Notification done;
+};
 
-void* SmtpMailer::TakeHandle() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!idle_.empty()) {
-      void* handle = idle_.back();
-      idle_.pop_back();
-      return handle;
-    }
+SmtpMailer::SmtpMailer(SmtpOptions options) : options_(std::move(options)) {
+  CURLM* multi = curl_multi_init();
+  if (multi != nullptr) {
+    // Connections kept for the next messages: enough for every sender at once.
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 64L);
   }
-  return curl_easy_init();
+  multi_ = multi;
+  loop_ = std::thread([this] {
+    observability::NameThread("mp-mail-smtp");
+    Loop();
+  });
 }
 
-void SmtpMailer::GiveBack(void* handle) {
-  // Nothing of the finished call (buffers, recipients) stays pointed at; the connection does.
-  curl_easy_reset(static_cast<CURL*>(handle));
-  std::lock_guard<std::mutex> lock(mu_);
-  idle_.push_back(handle);
+SmtpMailer::~SmtpMailer() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (multi_ != nullptr) curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  if (loop_.joinable()) loop_.join();
+  for (void* handle : idle_) curl_easy_cleanup(static_cast<CURL*>(handle));
+  if (multi_ != nullptr) curl_multi_cleanup(static_cast<CURLM*>(multi_));
+}
+
+void SmtpMailer::Loop() {
+  CURLM* multi = static_cast<CURLM*>(multi_);
+  if (multi == nullptr) return;
+  std::vector<Transfer*> active;
+  while (true) {
+    std::vector<Transfer*> incoming;
+    bool stopping = false;
+    {
+      absl::MutexLock lock(&mu_);
+      incoming.swap(incoming_);
+      stopping = stopping_;
+    }
+    if (stopping) {
+      for (Transfer* t : incoming) active.push_back(t);
+      for (Transfer* t : active) {
+        curl_multi_remove_handle(multi, t->curl);
+        t->stopped = true;
+        t->done.Notify();
+      }
+      return;
+    }
+    for (Transfer* t : incoming) {
+      curl_easy_setopt(t->curl, CURLOPT_PRIVATE, t);
+      if (curl_multi_add_handle(multi, t->curl) != CURLM_OK) {
+        t->code = CURLE_FAILED_INIT;
+        t->done.Notify();
+        continue;
+      }
+      active.push_back(t);
+    }
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    int left = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi, &left)) {
+      if (message->msg != CURLMSG_DONE) continue;
+      CURL* curl = message->easy_handle;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(curl, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+      t->code = message->data.result;
+      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t->response);
+      long connects = 0;
+      curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
+      connections_opened_ += connects;
+      curl_multi_remove_handle(multi, curl);
+      active.erase(std::find(active.begin(), active.end(), t));
+      t->done.Notify();  // t is the waiting Send's: not touched after this
+    }
+    // Until a connection has something, libcurl's own next timeout, or a new message.
+    curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+  }
 }
 
 absl::Status SmtpMailer::Send(const Email& email) {
@@ -92,21 +161,32 @@ absl::Status SmtpMailer::Send(const Email& email) {
     return PermanentFailure(absl::StatusCode::kInvalidArgument,
                             "e-mail: recipient or header with a line break, or no recipient");
   }
+  if (multi_ == nullptr) {
+    return TemporaryFailure(absl::StatusCode::kResourceExhausted, "curl_multi_init failed");
+  }
   const std::string message = Compose(options_, email, absl::Now());
-  CURL* curl = static_cast<CURL*>(TakeHandle());
-  if (curl == nullptr) {
+  Transfer t;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!idle_.empty()) {
+      t.curl = static_cast<CURL*>(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (t.curl == nullptr) t.curl = curl_easy_init();
+  if (t.curl == nullptr) {
     return TemporaryFailure(absl::StatusCode::kResourceExhausted, "curl_easy_init failed");
   }
-  Upload upload{&message};
-  curl_slist* recipients = curl_slist_append(nullptr, email.to.c_str());
-  char error[CURL_ERROR_SIZE] = {0};
+  t.upload.data = &message;
+  t.recipients = curl_slist_append(nullptr, email.to.c_str());
+  CURL* curl = t.curl;
   curl_easy_setopt(curl, CURLOPT_URL, options_.url.c_str());
   curl_easy_setopt(curl, CURLOPT_MAIL_FROM, options_.from.c_str());
-  curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, recipients);
+  curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, t.recipients);
   curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadCallback);
-  curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
+  curl_easy_setopt(curl, CURLOPT_READDATA, &t.upload);
   curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, t.error);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(absl::ToInt64Milliseconds(options_.timeout)));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -114,24 +194,40 @@ absl::Status SmtpMailer::Send(const Email& email) {
     curl_easy_setopt(curl, CURLOPT_USERNAME, options_.username.c_str());
     curl_easy_setopt(curl, CURLOPT_PASSWORD, options_.password.c_str());
   }
-  CURLcode code = curl_easy_perform(curl);
-  long response = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response);
-  long connects = 0;
-  curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
-  connections_opened_ += connects;
-  curl_slist_free_all(recipients);
-  if (code == CURLE_OK) {
-    GiveBack(curl);
-    return absl::OkStatus();
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      t.stopped = true;
+    } else {
+      incoming_.push_back(&t);
+    }
   }
-  curl_easy_cleanup(curl);  // its connection may be in any state
+  if (!t.stopped) {
+    curl_multi_wakeup(static_cast<CURLM*>(multi_));
+    t.done.WaitForNotification();
+  }
+  curl_slist_free_all(t.recipients);
+  // Nothing of the finished message (buffers, recipients) stays pointed at.
+  curl_easy_reset(curl);
+  {
+    absl::MutexLock lock(&mu_);
+    idle_.push_back(curl);
+  }
+  return Outcome(t);
+}
+
+absl::Status SmtpMailer::Outcome(const Transfer& t) const {
+  if (t.stopped) {
+    return TemporaryFailure(absl::StatusCode::kUnavailable,
+                            absl::StrCat("smtp ", options_.url, ": the mailer stopped"));
+  }
+  if (t.code == CURLE_OK) return absl::OkStatus();
   const std::string detail =
-      absl::StrCat("smtp ", options_.url, ": ", error[0] ? error : curl_easy_strerror(code),
-                   response ? absl::StrCat(" (reply ", response, ")") : "");
+      absl::StrCat("smtp ", options_.url, ": ", t.error[0] ? t.error : curl_easy_strerror(t.code),
+                   t.response ? absl::StrCat(" (reply ", t.response, ")") : "");
   // A 5xx reply refuses this message for good (RFC 5321 4.2.1); a 4xx reply, no connection or a
   // timeout may pass later.
-  if (response >= 500 && response < 600) {
+  if (t.response >= 500 && t.response < 600) {
     return PermanentFailure(absl::StatusCode::kFailedPrecondition, detail);
   }
   return TemporaryFailure(absl::StatusCode::kUnavailable, detail);

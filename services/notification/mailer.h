@@ -7,11 +7,13 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace meldpunt::notification {
@@ -45,12 +47,16 @@ struct SmtpOptions {
   absl::Duration timeout = absl::Seconds(20);
 };
 
-// Keeps the connections of messages that went through for the next ones (one curl handle per
-// sender at a time, so one SMTP session each instead of a connect, EHLO and QUIT per message); a
-// handle whose message failed is closed. Thread-safe: the idle handles are guarded by a mutex.
+// Sends through one libcurl multi handle driven by a thread of its own ("mp-mail-smtp"): Send
+// hands its message to that thread and waits for the outcome, and the thread carries every
+// message in flight at once, waking for whichever connections have a reply. The multi handle keeps
+// the connections of messages that went through for the next ones (one SMTP session each, no
+// connect, EHLO and QUIT per message); libcurl closes one whose message failed. Thread-safe: any
+// number of threads may Send at once (each message its own connection while it is in flight).
 class SmtpMailer final : public Mailer {
  public:
-  explicit SmtpMailer(SmtpOptions options) : options_(std::move(options)) {}
+  explicit SmtpMailer(SmtpOptions options);
+  // Once no Send is running.
   ~SmtpMailer() override;
   SmtpMailer(const SmtpMailer&) = delete;
   SmtpMailer& operator=(const SmtpMailer&) = delete;
@@ -63,13 +69,19 @@ class SmtpMailer final : public Mailer {
   static std::string Compose(const SmtpOptions& options, const Email& email, absl::Time now);
 
  private:
-  void* TakeHandle();
-  void GiveBack(void* handle);
+  struct Transfer;
+  void Loop();
+  // The outcome of a finished transfer, from its libcurl result and SMTP reply.
+  absl::Status Outcome(const Transfer& transfer) const;
 
   SmtpOptions options_;
-  std::mutex mu_;
-  std::vector<void*> idle_;  // CURL* handles with a live connection, guarded by mu_
+  void* multi_ = nullptr;  // CURLM*: used by the loop thread only (and curl_multi_wakeup)
+  absl::Mutex mu_;
+  std::vector<Transfer*> incoming_ ABSL_GUARDED_BY(mu_);  // handed in, not yet added
+  std::vector<void*> idle_ ABSL_GUARDED_BY(mu_);          // CURL* handles for the next messages
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<int64_t> connections_opened_{0};
+  std::thread loop_;
 };
 
 }  // namespace meldpunt::notification

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -464,6 +465,46 @@ TEST_F(OutboxIntegrationTest, StoreReadsManyMessagesAtOnce) {
   EXPECT_TRUE(jobs->at({case_id, "a"}).has_value());
   EXPECT_TRUE(absl::IsDataLoss(store_->Job(case_id, "bad").status()));
   EXPECT_TRUE(store_->JobsOf({})->empty());
+}
+
+TEST_F(OutboxIntegrationTest, StoreClaimsSeveralPartitionsAtOnce) {
+  const absl::Time t0 = absl::FromUnixMillis(1'763'800'000'000);
+  const int32_t other = partition_ + 1;
+  const int32_t empty = partition_ + 2;
+  const std::string case_id = NewCaseId();
+  for (const std::string key : {"a", "b", "c"})
+    ASSERT_TRUE(*store_->Enqueue(MakeJob(case_id, key, partition_, key), t0));
+  const std::string other_case = NewCaseId();
+  ASSERT_TRUE(*store_->Enqueue(MakeJob(other_case, "d", other, "d"), t0));
+  const std::string gone_case = NewCaseId();
+  ASSERT_TRUE(*store_->Enqueue(MakeJob(gone_case, "e", other, "e"), t0));
+  // A record deleted by hand: its queue entry is dropped, not handed out.
+  ASSERT_TRUE(redis_->Command({"DEL", absl::StrCat("mp:notify:jobs:{", gone_case, "}")}).ok());
+
+  std::vector<absl::StatusOr<std::vector<v1::Job>>> got =
+      store_->ClaimMany({{partition_, 2}, {other, 5}, {empty, 5}}, t0, absl::Seconds(30));
+  ASSERT_EQ(got.size(), 3u);
+  for (const auto& g : got) ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(got[0]->size(), 2u);
+  std::set<std::string> subjects = {(*got[0])[0].subject(), (*got[0])[1].subject()};
+  ASSERT_EQ(got[1]->size(), 1u);
+  EXPECT_EQ((*got[1])[0].subject(), "d");
+  EXPECT_TRUE(got[2]->empty());
+  EXPECT_EQ(*store_->Waiting(other), 1) << "the entry without a record is gone from the queue";
+  // What is left: the third of the first partition; none twice while their leases run.
+  got = store_->ClaimMany({{partition_, 5}, {other, 5}}, t0, absl::Seconds(30));
+  ASSERT_EQ(got.size(), 2u);
+  ASSERT_TRUE(got[0].ok() && got[1].ok());
+  ASSERT_EQ(got[0]->size(), 1u);
+  EXPECT_TRUE(got[1]->empty());
+  subjects.insert((*got[0])[0].subject());
+  EXPECT_EQ(subjects, (std::set<std::string>{"a", "b", "c"}));
+  for (int32_t p : {other, empty}) {
+    for (const std::string& key :
+         {RedisDeliveryStore::DueKey(p), RedisDeliveryStore::InflightKey(p),
+          RedisDeliveryStore::QueuedKey(p)})
+      (void)redis_->Command({"DEL", key});
+  }
 }
 
 TEST_F(OutboxIntegrationTest, StoreKeepsSubmissionAndDepartment) {

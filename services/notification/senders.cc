@@ -8,20 +8,24 @@
 
 namespace meldpunt::notification {
 
-int ClaimFairly(const std::vector<int32_t>& partitions, int free,
-                const std::function<absl::StatusOr<int>(int32_t, int)>& claim) {
+int ClaimFairly(const std::vector<int32_t>& partitions, int free, const ClaimRound& claim) {
   int claimed = 0;
   std::vector<int32_t> round = partitions;
   while (free > 0 && !round.empty()) {
+    // Even shares of what is free: the first (free % size) get one more; none of more than 100.
+    std::vector<std::pair<int32_t, int>> wants;
+    const int size = static_cast<int>(round.size());
+    for (int i = 0; i < size; ++i) {
+      const int share = std::min(free / size + (i < free % size ? 1 : 0), 100);
+      if (share > 0) wants.emplace_back(round[static_cast<size_t>(i)], share);
+    }
+    const std::vector<absl::StatusOr<int>> got = claim(wants);
     std::vector<int32_t> full;  // took their whole share: they may have more
-    for (size_t i = 0; i < round.size() && free > 0; ++i) {
-      const int left = static_cast<int>(round.size() - i);
-      const int share = std::min((free + left - 1) / left, 100);
-      absl::StatusOr<int> got = claim(round[i], share);
-      if (!got.ok()) continue;
-      free -= *got;
-      claimed += *got;
-      if (*got >= share) full.push_back(round[i]);
+    for (size_t i = 0; i < wants.size() && i < got.size(); ++i) {
+      if (!got[i].ok()) continue;
+      free -= *got[i];
+      claimed += *got[i];
+      if (*got[i] >= wants[i].second) full.push_back(wants[i].first);
     }
     round.swap(full);
   }
@@ -77,6 +81,11 @@ void Senders::Revoke(const std::vector<int32_t>& partitions) {
 }
 
 void Senders::DispatchLoop() {
+  // Messages in hand (being sent or waiting for a sender) at most, and how many must be free
+  // before the dispatcher claims again when it is full: a claim of several at once, not one per
+  // message sent.
+  const int hand = options_.workers + std::max(1, options_.workers / 2);
+  const int batch = std::max(1, options_.workers / 2);
   int pass = 0;
   while (!stop_.load()) {
     std::set<int32_t> partitions;
@@ -84,7 +93,7 @@ void Senders::DispatchLoop() {
     {
       absl::MutexLock lock(&mu_);
       partitions = partitions_;
-      free = options_.workers - busy_ - static_cast<int>(queue_.size());
+      free = hand - busy_ - static_cast<int>(queue_.size());
     }
     // A different partition first on every pass.
     std::vector<int32_t> order(partitions.begin(), partitions.end());
@@ -93,16 +102,21 @@ void Senders::DispatchLoop() {
                   order.end());
     }
     const absl::Time now = absl::Now();
-    free -= ClaimFairly(order, free, [&](int32_t p, int n) -> absl::StatusOr<int> {
-      absl::StatusOr<std::vector<v1::Job>> jobs = store_.Claim(p, now, options_.lease, n);
-      if (!jobs.ok()) {
-        log::Warning("claiming messages failed",
-                     {{"partition", p}, {"error", jobs.status().ToString()}});
-        return jobs.status();
-      }
-      const int got = static_cast<int>(jobs->size());
+    free -= ClaimFairly(order, free, [&](const std::vector<std::pair<int32_t, int>>& wants) {
+      std::vector<absl::StatusOr<std::vector<v1::Job>>> claimed =
+          store_.ClaimMany(wants, now, options_.lease);
+      std::vector<absl::StatusOr<int>> got;
       absl::MutexLock lock(&mu_);
-      for (auto& job : *jobs) queue_.push_back(std::move(job));
+      for (size_t i = 0; i < claimed.size(); ++i) {
+        if (!claimed[i].ok()) {
+          log::Warning("claiming messages failed",
+                       {{"partition", wants[i].first}, {"error", claimed[i].status().ToString()}});
+          got.push_back(claimed[i].status());
+          continue;
+        }
+        got.push_back(static_cast<int>(claimed[i]->size()));
+        for (auto& job : *claimed[i]) queue_.push_back(std::move(job));
+      }
       return got;
     });
     if (pass++ % 40 == 0) {
@@ -120,13 +134,13 @@ void Senders::DispatchLoop() {
             waiting, oldest ? std::optional<absl::Duration>(absl::Now() - *oldest) : std::nullopt);
       }
     }
-    // Every sender busy: wait for one to finish (at most a poll interval) and claim again at
-    // once, so a backlog drains at the senders' pace rather than the poll's.
+    // The hand (nearly) full: wait until a batch's worth is free (at most a poll interval) and
+    // claim again at once, so a backlog drains at the senders' pace rather than the poll's.
     absl::MutexLock lock(&mu_);
-    auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return busy_ + static_cast<int>(queue_.size()) < options_.workers || stop_.load();
+    auto room = [this, hand, batch]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return hand - busy_ - static_cast<int>(queue_.size()) >= batch || stop_.load();
     };
-    if (free <= 0) {
+    if (free < batch) {
       mu_.AwaitWithTimeout(absl::Condition(&room), options_.poll_interval);
     } else {
       mu_.Unlock();

@@ -1,5 +1,7 @@
 // The sending side of notification: a dispatcher claims due messages of the partitions this
-// replica owns (up to the number of free senders, and again as soon as one is free), a pool of
+// replica owns (every partition in one Redis round trip, and their records in one more; up to
+// half as many again as there are senders, so that a sender that finishes finds its next message
+// waiting; and again once half the senders' worth is free, or every poll interval), a pool of
 // senders makes one attempt each (NotificationLogic::Send), and a recorder records the delivered
 // ones together, everything the senders handed it since its last round, at once
 // (NotificationLogic::Record: one Redis round trip for their records, their events appended and
@@ -43,13 +45,15 @@ struct SenderOptions {
 using AttemptObserver = std::function<void(
     const std::string& channel, const absl::StatusOr<AttemptOutcome>& outcome, absl::Duration)>;
 
-// Claims up to `free` messages from `partitions`, fairly: each partition in turn (starting with
-// the first) gets an even share of what is still free, and what a partition leaves goes round
-// again to those that took their whole share, until nothing is free or nothing is left. A backlog
-// in one partition cannot hold back the messages of the others. `claim(p, n)` claims at most n
-// of partition p and returns how many it got; a failed claim is passed by.
-int ClaimFairly(const std::vector<int32_t>& partitions, int free,
-                const std::function<absl::StatusOr<int>(int32_t, int)>& claim);
+// Claims up to `free` messages from `partitions`, fairly: each partition (the first ones first
+// when there is less free than partitions) gets an even share of what is free, and what a
+// partition leaves goes round again to those that took their whole share, until nothing is free
+// or nothing is left. A backlog in one partition cannot hold back the messages of the others.
+// `claim` claims at most n of each (partition, n) it is given, all at once, and returns how many
+// each got, in order; a failed claim is passed by. One call of `claim` per round.
+using ClaimRound = std::function<std::vector<absl::StatusOr<int>>(
+    const std::vector<std::pair<int32_t, int>>& wants)>;
+int ClaimFairly(const std::vector<int32_t>& partitions, int free, const ClaimRound& claim);
 
 class Senders {
  public:

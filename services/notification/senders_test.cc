@@ -14,6 +14,7 @@ struct Queues {
   std::map<int32_t, int> waiting;
   std::map<int32_t, int> taken;
   std::vector<std::pair<int32_t, int>> calls;
+  int rounds = 0;
   absl::StatusOr<int> Claim(int32_t p, int n) {
     calls.emplace_back(p, n);
     if (p < 0) return absl::UnavailableError("redis down");
@@ -25,7 +26,12 @@ struct Queues {
 };
 
 int ClaimFrom(Queues& q, const std::vector<int32_t>& order, int free) {
-  return ClaimFairly(order, free, [&](int32_t p, int n) { return q.Claim(p, n); });
+  return ClaimFairly(order, free, [&](const std::vector<std::pair<int32_t, int>>& wants) {
+    ++q.rounds;
+    std::vector<absl::StatusOr<int>> got;
+    for (const auto& [p, n] : wants) got.push_back(q.Claim(p, n));
+    return got;
+  });
 }
 
 TEST(ClaimFairly, ABacklogInOnePartitionDoesNotHoldBackTheOthers) {
@@ -37,6 +43,18 @@ TEST(ClaimFairly, ABacklogInOnePartitionDoesNotHoldBackTheOthers) {
   EXPECT_GE(q.taken[2], 2);
   EXPECT_GE(q.taken[0], 2);
   EXPECT_EQ(q.taken[0] + q.taken[1] + q.taken[2], 8);
+  // Every partition asked at once, then those that had more: two round trips, not eight.
+  EXPECT_EQ(q.rounds, 2);
+}
+
+TEST(ClaimFairly, OneRoundWhenEveryPartitionHasEnough) {
+  Queues q;
+  q.waiting = {{0, 100}, {1, 100}, {2, 100}, {3, 100}, {4, 100}, {5, 100}};
+  EXPECT_EQ(ClaimFrom(q, {2, 3, 4, 5, 0, 1}, 8), 8);
+  EXPECT_EQ(q.rounds, 1);
+  // 8 over 6: the first two in the order get two, the others one.
+  EXPECT_EQ(q.calls,
+            (std::vector<std::pair<int32_t, int>>{{2, 2}, {3, 2}, {4, 1}, {5, 1}, {0, 1}, {1, 1}}));
 }
 
 TEST(ClaimFairly, WhatOnePartitionLeavesGoesToTheOthersInTheSamePass) {

@@ -2,14 +2,22 @@
 #include "services/notification/delivery_error.h"
 #include "services/notification/mailer.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "tests/testing/mail.h"
 #include "tests/testing/stack.h"
 
@@ -74,6 +82,65 @@ TEST(SmtpMailer, MessagesInARowShareOneConnection) {
                                     absl::Seconds(10)))
         << key;
   }
+}
+
+TEST(SmtpMailer, SendersAtOnceEachGetTheirMessageThroughAndKeepTheirConnections) {
+  auto stack = testing::LoadStack();
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  SmtpMailer mailer({.url = "smtp://" + stack->smtp, .from = "meldpunt@gemeente.example"});
+  constexpr int kSenders = 6;
+  constexpr int kEach = 5;
+  std::vector<std::vector<std::string>> keys(kSenders);
+  std::vector<absl::Status> failed(kSenders);
+  std::vector<std::thread> senders;
+  for (int s = 0; s < kSenders; ++s) {
+    senders.emplace_back([&, s] {
+      for (int i = 0; i < kEach; ++i) {
+        keys[s].push_back(testing::UniqueName("together"));
+        absl::Status sent = mailer.Send({"els@example.org", "Ontvangstmelding",
+                                         absl::StrCat("Bericht ", s, "-", i, "\n"), keys[s].back(),
+                                         "MP-0123456789ABC", "nl"});
+        if (!sent.ok()) failed[s] = sent;
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  for (int s = 0; s < kSenders; ++s) EXPECT_TRUE(failed[s].ok()) << s << ": " << failed[s];
+  // A connection is kept for the next message: at most one per sender at a time was opened.
+  EXPECT_GE(mailer.connections_opened(), 1);
+  EXPECT_LE(mailer.connections_opened(), kSenders);
+  for (int s = 0; s < kSenders; ++s) {
+    for (int i = 0; i < kEach; ++i) {
+      std::string raw;
+      ASSERT_TRUE(testing::Eventually(
+          [&] { return !(raw = FindMail(stack->smtp_dir, keys[s][i])).empty(); },
+          absl::Seconds(10)))
+          << keys[s][i];
+      EXPECT_EQ(testing::MimeParts(raw)["text/plain; charset=utf-8"],
+                absl::StrCat("Bericht ", s, "-", i, "\n"));
+    }
+  }
+}
+
+TEST(SmtpMailer, AServerThatNeverAnswersTimesOutAsUnavailable) {
+  // A loopback port that takes connections (the kernel completes them) and never says a word.
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  SmtpMailer mailer({.url = absl::StrCat("smtp://127.0.0.1:", ntohs(address.sin_port)),
+                     .timeout = absl::Seconds(1)});
+  const absl::Time start = absl::Now();
+  absl::Status status = mailer.Send({"a@example.org", "s", "b", "k", "MP-0123456789ABC", "nl"});
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_FALSE(IsPermanent(status)) << "a timeout may pass later";
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10)) << "the message's timeout ends it";
+  close(listener);
 }
 
 TEST(SmtpMailer, UnreachableServerIsUnavailable) {
