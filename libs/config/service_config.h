@@ -220,9 +220,8 @@ void AddServiceKeys(Schema<T>& schema) {
                  "librdkafka properties of the case-event consumer, passed through (e.g. "
                  "fetch.wait.max.ms); the keys Meldpunt's guarantees rest on are refused. "
                  "Unless named here the consumer fetches with fetch.min.bytes 32768 and "
-                 "fetch.wait.max.ms 20 (intake, routing: a caller waits on them) or 262144 and "
-                 "100 (deadline-watch, notification): fewer, fuller fetches under load, up to "
-                 "20 or 100 ms more per stage when the log is quiet")
+                 "fetch.wait.max.ms 20: fewer, fuller fetches under load, up to 20 ms more per "
+                 "stage when the log is quiet")
       .StringMap("kafka.producer_properties", &T::producer_properties,
                  "librdkafka properties of the producer, passed through (e.g. batch.size); the "
                  "keys Meldpunt's guarantees rest on are refused")

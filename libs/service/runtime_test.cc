@@ -77,17 +77,5 @@ TEST(Wiring, TheCaseEventConsumerFetchesFullerRequestsUnlessTheConfigSaysOtherwi
   EXPECT_EQ(set.at("fetch.max.bytes"), "1048576");
 }
 
-TEST(Wiring, APatientConsumerFetchesFullerStillUnlessTheConfigSaysOtherwise) {
-  config::ServiceConfig config;
-  std::map<std::string, std::string> patient =
-      CaseEventConsumerProperties(config, FetchPace::kPatient);
-  EXPECT_EQ(patient.at("fetch.min.bytes"), "262144");
-  EXPECT_EQ(patient.at("fetch.wait.max.ms"), "100");
-  config.consumer_properties = {{"fetch.wait.max.ms", "20"}};
-  patient = CaseEventConsumerProperties(config, FetchPace::kPatient);
-  EXPECT_EQ(patient.at("fetch.wait.max.ms"), "20") << "kafka.consumer_properties wins";
-  EXPECT_EQ(patient.at("fetch.min.bytes"), "262144");
-}
-
 }  // namespace
 }  // namespace meldpunt::service

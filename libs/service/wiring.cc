@@ -78,25 +78,23 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeConsumer(const config::Serv
   return kafka::Consumer::Create(options, listener);
 }
 
-std::map<std::string, std::string> CaseEventConsumerProperties(const config::ServiceConfig& config,
-                                                               FetchPace pace) {
-  const bool patient = pace == FetchPace::kPatient;
-  std::map<std::string, std::string> properties = {
-      {"fetch.min.bytes", patient ? kPatientFetchMinBytes : kFetchMinBytes},
-      {"fetch.wait.max.ms", patient ? kPatientFetchWaitMaxMs : kFetchWaitMaxMs}};
+std::map<std::string, std::string> CaseEventConsumerProperties(
+    const config::ServiceConfig& config) {
+  std::map<std::string, std::string> properties = {{"fetch.min.bytes", kFetchMinBytes},
+                                                   {"fetch.wait.max.ms", kFetchWaitMaxMs}};
   for (const auto& [key, value] : config.consumer_properties) properties[key] = value;
   return properties;
 }
 
 absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
     const config::ServiceConfig& config, const std::string& group, const std::string& client_id,
-    kafka::RebalanceListener* listener, FetchPace pace) {
+    kafka::RebalanceListener* listener) {
   return MakeConsumer(config,
                       {.brokers = config.kafka_brokers,
                        .group_id = group,
                        .topics = {events::kCaseEventsTopic},
                        .client_id = client_id,
-                       .extra = CaseEventConsumerProperties(config, pace)},
+                       .extra = CaseEventConsumerProperties(config)},
                       listener);
 }
 

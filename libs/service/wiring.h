@@ -69,27 +69,14 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeConsumer(
 // fetches a second per consumer at rest. kafka.consumer_properties overrides either.
 inline constexpr char kFetchMinBytes[] = "32768";
 inline constexpr char kFetchWaitMaxMs[] = "20";
-// A consumer that no caller waits on (deadline-watch's clocks, notification's letters: a deadline
-// runs from the event's time, a letter goes a moment later) fetches still fuller: 256 KiB or
-// 100 ms. Measured on the whole pipeline at 500 cases/s (docs/benchmarks.md, "Patient
-// fetches"): Fetch requests per case 0.85 -> 0.43, at rest 242 -> 127 a second, the stack's
-// CPU per case 3.40 -> 3.07 ms without Redis's file rewrites; the acknowledgement reaches the
-// reporter up to 80 ms later when the log is quiet (p99 at 100 cases/s 95 -> 175 ms).
-inline constexpr char kPatientFetchMinBytes[] = "262144";
-inline constexpr char kPatientFetchWaitMaxMs[] = "100";
 
-// How soon a case-event consumer must see a record: kPrompt where a caller waits for it (the
-// intake's read-your-writes of a command, routing's dispatch), kPatient where none does.
-enum class FetchPace { kPrompt, kPatient };
-
-// The librdkafka properties of the case-event consumer: the fetch defaults above for `pace`, then
+// The librdkafka properties of the case-event consumer: the fetch defaults above, then
 // kafka.consumer_properties on top.
-std::map<std::string, std::string> CaseEventConsumerProperties(const config::ServiceConfig& config,
-                                                               FetchPace pace = FetchPace::kPrompt);
+std::map<std::string, std::string> CaseEventConsumerProperties(const config::ServiceConfig& config);
 
 absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
     const config::ServiceConfig& config, const std::string& group, const std::string& client_id,
-    kafka::RebalanceListener* listener = nullptr, FetchPace pace = FetchPace::kPrompt);
+    kafka::RebalanceListener* listener = nullptr);
 
 // A reader of the whole case log in no group (a replay): the case-event consumer's properties,
 // kafka::ConsumerOptions::subscribe false; Consumer::AssignFromStart gives it the partitions.

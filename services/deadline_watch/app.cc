@@ -61,11 +61,9 @@ absl::Status DeadlineApp::StartSteps() {
 
   consumer_ = std::make_unique<service::ConsumerSlot>(
       [this]() -> absl::StatusOr<std::unique_ptr<events::EventConsumer>> {
-        // No caller waits on it (a clock runs from its event's time): fuller fetches.
-        ASSIGN_OR_RETURN(auto consumer,
-                         service::MakeCaseEventConsumer(
-                             config_, config_.consumer_group, "meldpunt-deadline-watch",
-                             timer_loop_.get(), service::FetchPace::kPatient));
+        ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(
+                                            config_, config_.consumer_group,
+                                            "meldpunt-deadline-watch", timer_loop_.get()));
         // A lane's run at once; each case at most once per batch, so a case's next record is
         // handled once the clock events of its earlier one are durable.
         events::EventConsumerOptions loop =
@@ -107,9 +105,8 @@ absl::Status DeadlineApp::StartSteps() {
     options.client_id = "meldpunt-deadline-watch-alerts";
     // It reads every record of the log, as the case-event consumer does: with the same fewer,
     // fuller fetches (with librdkafka's defaults it fetched again for every produce request of
-    // the stack: see docs/benchmarks.md, "The alert stream's fetches"); an alert may reach a
-    // dashboard 100 ms later.
-    options.extra = service::CaseEventConsumerProperties(config_, service::FetchPace::kPatient);
+    // the stack: see docs/benchmarks.md, "The alert stream's fetches").
+    options.extra = service::CaseEventConsumerProperties(config_);
     options.extra["auto.offset.reset"] = "latest";
     options.extra["enable.auto.commit"] = "false";
     ASSIGN_OR_RETURN(auto tail, service::MakeConsumer(config_, std::move(options)));

@@ -153,10 +153,9 @@ absl::Status NotificationApp::StartSteps() {
   // after it.
   app_.Defer("senders", [this] { senders_->Stop(); });
   assignment_ = std::make_unique<SenderAssignment>(*senders_);
-  // No caller waits on it (a letter goes a moment later): fuller fetches.
-  ASSIGN_OR_RETURN(auto consumer, service::MakeCaseEventConsumer(
-                                      config_, config_.consumer_group, "meldpunt-notification",
-                                      assignment_.get(), service::FetchPace::kPatient));
+  ASSIGN_OR_RETURN(auto consumer,
+                   service::MakeCaseEventConsumer(config_, config_.consumer_group,
+                                                  "meldpunt-notification", assignment_.get()));
   gate_ = std::make_unique<OutboxGate>(*marks_, clock_);
   handler_ = std::make_unique<NotificationHandler>(*logic_, *gate_);
   case_dead_letters_ = service::MakeDeadLetters(
