@@ -37,15 +37,9 @@ absl::StatusOr<std::vector<std::string>> ClaimLeased(Client& client, const std::
                                                      const std::string& inflight_key,
                                                      absl::Time now, absl::Duration lease,
                                                      int limit) {
-  ASSIGN_OR_RETURN(Reply reply, client.Script("lease_claim", {due_key, inflight_key},
-                                              {absl::StrCat(absl::ToUnixMillis(now)),
-                                               absl::StrCat(absl::ToInt64Milliseconds(lease)),
-                                               absl::StrCat(limit)}));
-  RETURN_IF_ERROR(ReplyStatus(reply));
-  std::vector<std::string> out;
-  out.reserve(reply.elements.size());
-  for (Reply& member : reply.elements) out.push_back(std::move(member.str));
-  return out;
+  ASSIGN_OR_RETURN(auto claimed,
+                   ClaimLeasedMany(client, {{due_key, inflight_key, limit}}, now, lease));
+  return std::move(claimed[0]);
 }
 
 absl::StatusOr<std::vector<absl::StatusOr<std::vector<std::string>>>> ClaimLeasedMany(

@@ -2,7 +2,6 @@
 
 #include <curl/curl.h>
 
-#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/escaping.h"
@@ -75,7 +74,6 @@ struct SmtpMailer::Transfer {
   char error[CURL_ERROR_SIZE] = {0};
   CURLcode code = CURLE_OK;
   long response = 0;
-  bool stopped = false;  // the mailer stopped before it finished
   absl::Notification done;
 };
 
@@ -106,7 +104,6 @@ SmtpMailer::~SmtpMailer() {
 void SmtpMailer::Loop() {
   CURLM* multi = static_cast<CURLM*>(multi_);
   if (multi == nullptr) return;
-  std::vector<Transfer*> active;
   while (true) {
     std::vector<Transfer*> incoming;
     bool stopping = false;
@@ -115,23 +112,13 @@ void SmtpMailer::Loop() {
       incoming.swap(incoming_);
       stopping = stopping_;
     }
-    if (stopping) {
-      for (Transfer* t : incoming) active.push_back(t);
-      for (Transfer* t : active) {
-        curl_multi_remove_handle(multi, t->curl);
-        t->stopped = true;
-        t->done.Notify();
-      }
-      return;
-    }
+    if (stopping) return;  // no Send is running (the destructor's contract): none in flight
     for (Transfer* t : incoming) {
       curl_easy_setopt(t->curl, CURLOPT_PRIVATE, t);
       if (curl_multi_add_handle(multi, t->curl) != CURLM_OK) {
         t->code = CURLE_FAILED_INIT;
         t->done.Notify();
-        continue;
       }
-      active.push_back(t);
     }
     int running = 0;
     curl_multi_perform(multi, &running);
@@ -147,7 +134,6 @@ void SmtpMailer::Loop() {
       curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
       connections_opened_ += connects;
       curl_multi_remove_handle(multi, curl);
-      active.erase(std::find(active.begin(), active.end(), t));
       t->done.Notify();  // t is the waiting Send's: not touched after this
     }
     // Until a connection has something, libcurl's own next timeout, or a new message.
@@ -196,16 +182,10 @@ absl::Status SmtpMailer::Send(const Email& email) {
   }
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_) {
-      t.stopped = true;
-    } else {
-      incoming_.push_back(&t);
-    }
+    incoming_.push_back(&t);
   }
-  if (!t.stopped) {
-    curl_multi_wakeup(static_cast<CURLM*>(multi_));
-    t.done.WaitForNotification();
-  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  t.done.WaitForNotification();
   curl_slist_free_all(t.recipients);
   // Nothing of the finished message (buffers, recipients) stays pointed at.
   curl_easy_reset(curl);
@@ -217,10 +197,6 @@ absl::Status SmtpMailer::Send(const Email& email) {
 }
 
 absl::Status SmtpMailer::Outcome(const Transfer& t) const {
-  if (t.stopped) {
-    return TemporaryFailure(absl::StatusCode::kUnavailable,
-                            absl::StrCat("smtp ", options_.url, ": the mailer stopped"));
-  }
   if (t.code == CURLE_OK) return absl::OkStatus();
   const std::string detail =
       absl::StrCat("smtp ", options_.url, ": ", t.error[0] ? t.error : curl_easy_strerror(t.code),
