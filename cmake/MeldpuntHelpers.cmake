@@ -30,6 +30,16 @@ function(meldpunt_test)
   endif()
 endfunction()
 
+# A program's allocator: jemalloc when MELDPUNT_JEMALLOC is on (the top CMakeLists.txt), glibc's
+# malloc otherwise. Linked into the executable, its malloc and free take the place of glibc's for
+# every library the program loads.
+#   meldpunt_allocator(meldpunt-intake)
+function(meldpunt_allocator target)
+  if(MELDPUNT_JEMALLOC)
+    target_link_libraries(${target} PRIVATE PkgConfig::JEMALLOC)
+  endif()
+endfunction()
+
 # Generates C++ (and, with GRPC, the gRPC service stubs) for one proto package into the build dir.
 #   meldpunt_proto(NAME events PROTOS meldpunt/events/v1/events.proto DEPS meldpunt_proto_types)
 function(meldpunt_proto)
