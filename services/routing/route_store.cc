@@ -104,6 +104,13 @@ absl::Status RedisRouteStore::Save(const std::string& case_id, const v1::RouteSt
   return SaveAll({Change{case_id, before, after}});
 }
 
+bool EntersNearbyIndex(const v1::RouteState& before, const v1::RouteState& after) {
+  const auto& where = after.draft().location();
+  return where.has_coordinates() && !after.draft().category().empty() &&
+         !domain::IsConfidential(after.draft()) && !after.closed() &&
+         (before.draft().category().empty() || before.closed());
+}
+
 namespace {
 // The commands of one save (RouteStore::Save).
 void SaveCommands(const std::string& case_id, const v1::RouteState& before,
@@ -129,14 +136,12 @@ void SaveCommands(const std::string& case_id, const v1::RouteState& before,
     commands.push_back({"ZREM", kTriageKey, case_id});
   }
   const auto& where = after.draft().location();
-  if (where.has_coordinates() && !after.draft().category().empty() &&
-      !domain::IsConfidential(after.draft())) {
-    if (!after.closed() && (before.draft().category().empty() || before.closed())) {
-      commands.push_back({"GEOADD", GeoKey(after.draft().category()), Number(where.longitude()),
-                          Number(where.latitude()), case_id});
-    } else if (after.closed() && !before.closed()) {
-      commands.push_back({"ZREM", GeoKey(after.draft().category()), case_id});
-    }
+  if (EntersNearbyIndex(before, after)) {
+    commands.push_back({"GEOADD", GeoKey(after.draft().category()), Number(where.longitude()),
+                        Number(where.latitude()), case_id});
+  } else if (after.closed() && !before.closed() && where.has_coordinates() &&
+             !after.draft().category().empty() && !domain::IsConfidential(after.draft())) {
+    commands.push_back({"ZREM", GeoKey(after.draft().category()), case_id});
   }
 }
 }  // namespace

@@ -30,6 +30,10 @@ struct DepartmentCases {
   std::map<std::string, std::vector<std::string>> assigned;
 };
 
+// Whether a save of `before` -> `after` puts the case into its category's duplicate index (the
+// GEO set Near searches): a submission with coordinates and a category, not confidential, open.
+bool EntersNearbyIndex(const v1::RouteState& before, const v1::RouteState& after);
+
 class RouteStore {
  public:
   virtual ~RouteStore() = default;

@@ -46,24 +46,33 @@ void RoutingHandler::Handle(events::Batch& batch) {
       break;
     }
   }
-  if (work->changes.empty()) return;
-  // After the acknowledgements: the states of the records that got that far, in one round trip
-  // (each case is in the batch once, so they are independent of each other).
-  batch.AfterAll([this, work](size_t done, absl::Status* error) -> std::optional<size_t> {
-    std::vector<RouteStore::Change> saves;
-    std::vector<size_t> items;
-    for (auto& [i, change] : work->changes) {
-      if (i >= done) break;
-      saves.push_back(std::move(change));
-      items.push_back(i);
-    }
-    if (saves.empty()) return std::nullopt;
-    size_t failed = 0;
-    absl::Status saved = store_.SaveAll(saves, &failed);
-    if (saved.ok()) return std::nullopt;
-    *error = std::move(saved);
-    return items[std::min(failed, items.size() - 1)];
-  });
+  if (!work->changes.empty()) {
+    // After the acknowledgements: the states of the records that got that far, in one round trip
+    // (each case is in the batch once, so they are independent of each other).
+    batch.AfterAll([this, work](size_t done, absl::Status* error) -> std::optional<size_t> {
+      std::vector<RouteStore::Change> saves;
+      std::vector<size_t> items;
+      for (auto& [i, change] : work->changes) {
+        if (i >= done) break;
+        saves.push_back(std::move(change));
+        items.push_back(i);
+      }
+      if (saves.empty()) return std::nullopt;
+      size_t failed = 0;
+      absl::Status saved = store_.SaveAll(saves, &failed);
+      if (saved.ok()) return std::nullopt;
+      *error = std::move(saved);
+      return items[std::min(failed, items.size() - 1)];
+    });
+  }
+  if (!work->in_flight.empty()) {
+    // After the save (the batch runs its steps in order): a submission saved is in the index
+    // now, and one not saved is handled again, and searched for again, with the records after it.
+    batch.AfterAll([this, work](size_t, absl::Status*) -> std::optional<size_t> {
+      in_flight_.Remove(work->in_flight);
+      return std::nullopt;
+    });
+  }
 }
 
 absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Batch* batch,
@@ -86,19 +95,41 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
     ASSIGN_OR_RETURN(before, store_.Load(envelope.case_id()));
   }
   std::shared_ptr<const RuleSet> rules = rules_.Current();
+  // The nearest open case of the category within the radius, submitted since `since`: from the
+  // duplicate index, or in flight on a lane (decided, not saved yet), whichever is nearer.
+  // The nearest open case of the category within the radius, submitted since `since`: from the
+  // duplicate index, or in flight on a lane (decided, not saved yet), whichever is nearer. A
+  // candidate whose chain of links starts at this case is passed over: this case is being handled
+  // again (its batch failed after the candidate was linked to it), and a link back would make a
+  // cycle. `master_root` is the chosen one's chain's first case.
+  std::string master_root;
   auto nearby = [&](const std::string& category, double lat, double lon, double radius_m,
                     absl::Time since) -> std::optional<Nearby> {
+    const std::vector<InFlightSubmissions::Found> flying =
+        in_flight_.Near(category, lat, lon, radius_m);
     absl::StatusOr<std::vector<std::pair<std::string, double>>> near =
         store_.Near(category, lat, lon, radius_m);
     if (!near.ok()) {
       log::Warning("duplicate search unavailable", {{"error", near.status().ToString()}});
-      return std::nullopt;
+      if (flying.empty()) return std::nullopt;
+      near = std::vector<std::pair<std::string, double>>();
     }
-    for (const auto& [case_id, distance] : *near) {
+    size_t a = 0, b = 0;
+    while (a < near->size() || b < flying.size()) {
+      if (b < flying.size() && (a == near->size() || flying[b].distance_m < (*near)[a].second)) {
+        const InFlightSubmissions::Found& f = flying[b++];
+        if (f.case_id == envelope.case_id() || f.submitted_at < since) continue;
+        if (f.duplicate_root == envelope.case_id()) continue;
+        master_root = f.duplicate_root.empty() ? f.case_id : f.duplicate_root;
+        return Nearby{f.case_id, f.distance_m};
+      }
+      const auto& [case_id, distance] = (*near)[a++];
       if (case_id == envelope.case_id()) continue;
       absl::StatusOr<v1::RouteState> other = store_.Load(case_id);
       if (!other.ok() || other->closed()) continue;
       if (events::GetTime(other->submitted_at()) < since) continue;
+      if (other->duplicate_root() == envelope.case_id()) continue;
+      master_root = other->duplicate_root().empty() ? case_id : other->duplicate_root();
       return Nearby{case_id, distance};
     }
     return std::nullopt;
@@ -114,7 +145,20 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
   std::optional<RoutingOutput> output = logic_.Handle(*rules, envelope, before, open_cases, nearby);
   v1::RouteState after = before;
   RoutingLogic::Fold(after, envelope);
+  if (output) {
+    for (const events::Envelope& e : output->events) {
+      if (e.has_case_linked() || e.has_case_merged()) after.set_duplicate_root(master_root);
+    }
+  }
   const bool changed = after.SerializeAsString() != before.SerializeAsString();
+  if (work != nullptr && changed && EntersNearbyIndex(before, after)) {
+    // Still under the category's stripe: the next submission's search finds it in flight until
+    // the batch's save has put it in the index.
+    const auto& where = after.draft().location();
+    work->in_flight.push_back(in_flight_.Add(
+        {envelope.case_id(), after.draft().category(), where.latitude(), where.longitude(),
+         events::GetTime(after.submitted_at()), after.duplicate_root()}));
+  }
   if (!output) {
     if (!changed) return absl::OkStatus();
     if (work == nullptr) return store_.Save(envelope.case_id(), before, after);
@@ -141,7 +185,7 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
   auto record = [this, case_id = envelope.case_id(), trace = envelope.correlation_id(),
                  out = std::move(output->events),
                  triage = output->triage_rule] { RecordRouted(case_id, trace, out, triage); };
-  if (duplicate_lock || work == nullptr) {
+  if (work == nullptr) {
     // Into the duplicate index before the next submission of the category searches it.
     RETURN_IF_ERROR(acks.Wait(absl::Now() + produce_timeout_));
     record();

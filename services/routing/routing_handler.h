@@ -9,12 +9,13 @@
 //   EventConsumer loop(..., events::BatchHandler([&](events::Batch& b) { handler.Handle(b); }),
 //                      ..., {.one_record_per_case = true});
 //
-// Safe to call from several consumer lanes at once: a submission with coordinates holds its
-// category's stripe from the duplicate search until it is in the duplicate index (its own
-// acknowledgement waited for at once), so two nearby cases on two lanes cannot miss each other.
-// Other records of a batch leave their wait and their save to the batch (events::Batch): one
-// wait for the lane's run; the loop gives each case at most once per batch, so a case's next
-// record reads the state its earlier one saved.
+// Safe to call from several consumer lanes at once. A submission with coordinates holds its
+// category's stripe from the duplicate search until it is in flight (InFlightSubmissions): the
+// next submission of the category, on any lane or later in the same batch, searches the
+// duplicate index and the submissions in flight, so two nearby cases cannot miss each other,
+// and none waits for its own acknowledgement. Every record of a batch leaves its wait and its
+// save to the batch (events::Batch): one wait for the lane's run; the loop gives each case at
+// most once per batch, so a case's next record reads the state its earlier one saved.
 #pragma once
 
 #include <array>
@@ -28,6 +29,7 @@
 #include "libs/events/batch.h"
 #include "libs/events/codec.h"
 #include "libs/service/record_sink.h"
+#include "services/routing/in_flight.h"
 #include "services/routing/metrics.h"
 #include "services/routing/route_store.h"
 #include "services/routing/routing_logic.h"
@@ -53,6 +55,8 @@ class RoutingHandler {
     // Department -> member -> open cases: read once per department and batch, and counted up
     // for every case the batch assigns (so that two cases of one batch see each other).
     std::map<std::string, std::map<std::string, int64_t>> open;
+    // The batch's submissions in flight (InFlightSubmissions tickets), taken out after its save.
+    std::vector<uint64_t> in_flight;
   };
 
   // OK once the event is handled for good (or, given `batch` and `work`, once its records are in
@@ -65,10 +69,11 @@ class RoutingHandler {
   // (RouteStore::LoadAll; each case is in a batch once), the workload counts once per department,
   // then each record in order; the first that fails ends the batch. Once the batch's records are
   // acknowledged, every state that changed is saved in one more round trip (Batch::AfterAll;
-  // RouteStore::SaveAll), the records that route a case and those with nothing to send alike. A
-  // submission with coordinates is the exception: it waits and saves at once, because the next
-  // submission of its category must find it in the duplicate index.
+  // RouteStore::SaveAll), the records that route a case and those with nothing to send alike,
+  // submissions with coordinates included (in flight for the duplicate search until then).
   void Handle(events::Batch& batch);
+  // The submissions decided and not yet saved (for tests and the metrics).
+  size_t InFlight() const { return in_flight_.size(); }
 
   // The open cases of each member of `department` (the capacity check). Empty when the counts
   // cannot be read: every member then looks free, and the check is best effort (logged).
@@ -85,8 +90,10 @@ class RoutingHandler {
   service::RecordSink& sink_;
   RoutingMetrics& metrics_;
   const absl::Duration produce_timeout_;
-  // Held by category from the duplicate search until the case is in the duplicate index.
+  // Held by category from the duplicate search until the case is in the duplicate index (a
+  // single event) or in flight (a batch's).
   std::array<absl::Mutex, 16> duplicate_stripes_;
+  InFlightSubmissions in_flight_;
 };
 
 }  // namespace meldpunt::routing

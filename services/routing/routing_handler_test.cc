@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "libs/events/topics.h"
 #include "libs/service/testing/fake_record_sink.h"
 #include "libs/service/testing/metric_values.h"
@@ -411,6 +412,164 @@ TEST_F(RoutingHandlerTest, ANearbyOpenCaseOfTheCategoryIsLinked) {
   ASSERT_TRUE(linked->has_case_linked());
   EXPECT_EQ(linked->case_linked().master_case_id(), "MP-0000000000001");
   EXPECT_EQ(Decisions("linked", "duplicates"), 1);
+}
+
+// The master a case's CaseLinked names, among the records sent ("" when none links it).
+std::string LinkedTo(const std::vector<kafka::Message>& sent, const std::string& case_id) {
+  for (const kafka::Message& m : sent) {
+    if (m.topic != events::kCaseEventsTopic || m.key != case_id) continue;
+    absl::StatusOr<events::Envelope> e = events::Decode(m.value);
+    if (e.ok() && e->has_case_linked()) return e->case_linked().master_case_id();
+  }
+  return "";
+}
+
+// Handles `batch` on a lane of its own; false when it has not returned within five seconds (the
+// acknowledgements are then released, so that the lane ends).
+bool HandledWithoutWaiting(RoutingHandler& handler, service::FakeRecordSink& sink,
+                           events::Batch& batch) {
+  absl::Notification returned;
+  std::thread lane([&] {
+    handler.Handle(batch);
+    returned.Notify();
+  });
+  const bool in_time = returned.WaitForNotificationWithTimeout(absl::Seconds(5));
+  if (!in_time) sink.Acknowledge();
+  lane.join();
+  return in_time;
+}
+
+TEST_F(RoutingHandlerTest, InABatchSubmissionsWithCoordinatesWaitOnceAndFindEachOtherInFlight) {
+  sink_.Hold();
+  constexpr char kFirst[] = "MP-0000000000001";
+  constexpr char kSecond[] = "MP-0000000000002";
+  kafka::Record records[2];
+  std::vector<events::Batch::Item> items = {
+      {&records[0], Submitted(kFirst, "potholes", {{51.05, 3.72}})},
+      {&records[1], Submitted(kSecond, "potholes", {{51.0501, 3.72}})}};  // 11 m north
+  events::Batch batch(std::move(items));
+  // No record waits for its own acknowledgement: the batch's one wait is the only one.
+  ASSERT_TRUE(HandledWithoutWaiting(handler_, sink_, batch))
+      << "a submission with coordinates waited for its acknowledgement";
+  EXPECT_EQ(LinkedTo(sink_.Sent(), kSecond), kFirst) << "the first is in flight, not yet saved";
+  EXPECT_EQ(store_.saves, 0);
+  EXPECT_EQ(handler_.InFlight(), 2u);
+
+  sink_.Acknowledge();
+  absl::Status error;
+  EXPECT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
+  EXPECT_EQ(store_.save_alls, 1) << "both states, and both into the index, in one write";
+  EXPECT_EQ(store_.saves, 2);
+  EXPECT_EQ(handler_.InFlight(), 0u) << "saved: searched in the index from now on";
+  EXPECT_EQ(Decisions("linked", "duplicates"), 1);
+}
+
+TEST_F(RoutingHandlerTest, ASubmissionInFlightOnAnotherLaneIsFound) {
+  sink_.Hold();
+  kafka::Record records[4];
+  std::vector<events::Batch::Item> first = {
+      {&records[0], Submitted("MP-0000000000001", "potholes", {{51.05, 3.72}})}};
+  events::Batch lane1(std::move(first));
+  ASSERT_TRUE(HandledWithoutWaiting(handler_, sink_, lane1));
+  // Another lane, while the first case's records are still unacknowledged and its state unsaved.
+  std::vector<events::Batch::Item> second = {
+      {&records[1], Submitted("MP-0000000000002", "potholes", {{51.05, 3.7201}})}};  // 7 m east
+  events::Batch lane2(std::move(second));
+  ASSERT_TRUE(HandledWithoutWaiting(handler_, sink_, lane2));
+  EXPECT_EQ(LinkedTo(sink_.Sent(), "MP-0000000000002"), "MP-0000000000001");
+  // Another category at the same spot, and the same category 60 m away, are not linked.
+  std::vector<events::Batch::Item> others = {
+      {&records[2], Submitted("MP-0000000000003", "street-lighting", {{51.05, 3.72}})},
+      {&records[3], Submitted("MP-0000000000004", "potholes", {{51.05054, 3.72}})}};
+  events::Batch lane3(std::move(others));
+  ASSERT_TRUE(HandledWithoutWaiting(handler_, sink_, lane3));
+  EXPECT_EQ(LinkedTo(sink_.Sent(), "MP-0000000000003"), "");
+  EXPECT_EQ(LinkedTo(sink_.Sent(), "MP-0000000000004"), "");
+
+  sink_.Acknowledge();
+  absl::Status error;
+  for (events::Batch* b : {&lane1, &lane2, &lane3}) {
+    EXPECT_EQ(b->Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
+  }
+  EXPECT_EQ(handler_.InFlight(), 0u);
+  EXPECT_EQ(store_.saves, 4);
+}
+
+TEST_F(RoutingHandlerTest, ASubmissionWhoseBatchFailedIsNoLongerInFlight) {
+  sink_.FailDeliveries(absl::UnavailableError("broker gone"));
+  kafka::Record records[1];
+  std::vector<events::Batch::Item> items = {
+      {&records[0], Submitted("MP-0000000000001", "potholes", {{51.05, 3.72}})}};
+  events::Batch failing(std::move(items));
+  handler_.Handle(failing);
+  absl::Status error;
+  ASSERT_EQ(failing.Finish(absl::Now() + absl::Seconds(5), &error), std::optional<size_t>(0));
+  EXPECT_EQ(handler_.InFlight(), 0u) << "handled again later, and searched for again then";
+  EXPECT_EQ(store_.saves, 0);
+
+  // Not saved and not in flight: a nearby submission now is not linked to it.
+  sink_.FailDeliveries(absl::OkStatus());
+  sink_.Clear();
+  ASSERT_TRUE(handler_.Handle(Submitted("MP-0000000000002", "potholes", {{51.0501, 3.72}})).ok());
+  EXPECT_EQ(LinkedTo(sink_.Sent(), "MP-0000000000002"), "");
+}
+
+TEST_F(RoutingHandlerTest, ACaseHandledAgainIsNotLinkedToItsOwnDuplicates) {
+  // While the first case is in flight, a nearby case on another lane is linked to it, and a third
+  // to that one (its nearest); both are saved. The first's batch then fails at its save, and the
+  // first is handled again.
+  sink_.Hold();
+  kafka::Record records[3];
+  std::vector<events::Batch::Item> first = {
+      {&records[0], Submitted("MP-0000000000001", "potholes", {{51.05, 3.72}})}};
+  events::Batch lane1(std::move(first));
+  ASSERT_TRUE(HandledWithoutWaiting(handler_, sink_, lane1));
+  std::vector<events::Batch::Item> next = {
+      {&records[1], Submitted("MP-0000000000002", "potholes", {{51.0501, 3.72}})},   // 11 m
+      {&records[2], Submitted("MP-0000000000003", "potholes", {{51.0502, 3.72}})}};  // 22 m
+  events::Batch lane2(std::move(next));
+  ASSERT_TRUE(HandledWithoutWaiting(handler_, sink_, lane2));
+  ASSERT_EQ(LinkedTo(sink_.Sent(), "MP-0000000000002"), "MP-0000000000001");
+  ASSERT_EQ(LinkedTo(sink_.Sent(), "MP-0000000000003"), "MP-0000000000002");
+  sink_.Acknowledge();
+  absl::Status error;
+  ASSERT_EQ(lane2.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
+  EXPECT_EQ(store_.states["MP-0000000000002"].duplicate_root(), "MP-0000000000001");
+  EXPECT_EQ(store_.states["MP-0000000000003"].duplicate_root(), "MP-0000000000001")
+      << "the chain's first case, through the second";
+  store_.save_error = absl::UnavailableError("redis: timeout");
+  ASSERT_EQ(lane1.Finish(absl::Now() + absl::Seconds(5), &error), std::optional<size_t>(0));
+  store_.save_error = absl::OkStatus();
+  ASSERT_EQ(handler_.InFlight(), 0u);
+
+  sink_.Clear();
+  ASSERT_TRUE(handler_.Handle(Submitted("MP-0000000000001", "potholes", {{51.05, 3.72}})).ok());
+  EXPECT_EQ(LinkedTo(sink_.Sent(), "MP-0000000000001"), "")
+      << "linked to a case whose chain starts at it: a cycle of duplicates";
+  EXPECT_EQ(sink_.SentTo(events::DispatchTopic("public-works")).size(), 1u) << "routed as usual";
+}
+
+TEST(InFlightSubmissions, NearestFirstWithinTheRadiusOfTheCategoryUntilRemoved) {
+  InFlightSubmissions in_flight;
+  const absl::Time at = absl::FromUnixSeconds(1'763'800'000);
+  const uint64_t far = in_flight.Add({"MP-far", "potholes", 51.0504, 3.72, at});    // 44.49 m
+  const uint64_t near = in_flight.Add({"MP-near", "potholes", 51.0501, 3.72, at});  // 11.1 m
+  in_flight.Add({"MP-other", "street-lighting", 51.05, 3.72, at});
+  in_flight.Add({"MP-out", "potholes", 51.0505, 3.72, at});  // 55.6 m
+  std::vector<InFlightSubmissions::Found> found = in_flight.Near("potholes", 51.05, 3.72, 50);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].case_id, "MP-near");
+  EXPECT_NEAR(found[0].distance_m, 11.12, 0.01);
+  EXPECT_EQ(found[0].submitted_at, at);
+  EXPECT_EQ(found[1].case_id, "MP-far");
+  EXPECT_NEAR(found[1].distance_m, 44.49, 0.01);
+  // The same formula and sphere as the Redis index (and this test's memory store).
+  EXPECT_DOUBLE_EQ(GreatCircleMetres(51.05, 3.72, 51.0501, 3.7201),
+                   MemoryRouteStore::Metres(51.05, 3.72, 51.0501, 3.7201));
+
+  in_flight.Remove({near, far});
+  EXPECT_TRUE(in_flight.Near("potholes", 51.05, 3.72, 50).empty());
+  EXPECT_EQ(in_flight.size(), 2u);
 }
 
 TEST_F(RoutingHandlerTest, WithoutWorkloadCountsEveryMemberLooksFree) {

@@ -50,6 +50,13 @@ DRAFT = {
 }
 
 
+# With --geo: what a city app sends, a point (a random one in a square of about 10 by 6 km, to
+# the metre) besides the postcode; routing then searches each report's duplicates within 50 m.
+GEO_LOCATION = {"postcode": "9000", "hasCoordinates": True,
+                "latitude": "51.0{{randomInt 10000 99999}}",
+                "longitude": "3.7{{randomInt 10000 99999}}"}
+
+
 def say(msg):
     print("bench: %s" % msg, flush=True)
 
@@ -317,7 +324,8 @@ class Counters:
 
 def ghz(args, target, out, system, seconds=None, concurrency=50, rps=0):
     """One ghz run of SubmitCase from `system` (max rate, or `rps`); OK/s and OK latencies."""
-    data = {"submittingSystem": system, "requestKey": "bench-{{.UUID}}", "draft": DRAFT}
+    draft = dict(DRAFT, location=GEO_LOCATION) if getattr(args, "geo", False) else DRAFT
+    data = {"submittingSystem": system, "requestKey": "bench-{{.UUID}}", "draft": draft}
     proto_root = os.path.join(ROOT, "proto")
     cmd = [args.ghz, "--insecure", "--proto",
            os.path.join(proto_root, "meldpunt/intake/v1/intake.proto"), "--import-paths",
@@ -833,12 +841,14 @@ def pipeline_tables(args, m):
         "Full pipeline at %d cases per second" % args.rate,
         "The four services (`deploy/config`) on a Redis, Kafka, %s and webhook sink of "
         "their own, after a warm-up of %d s at 150 cases/s and then at 300 cases/s until the "
-        "broker's JIT compiler is done (at most %d s more). ghz submits at a fixed rate; "
+        "broker's JIT compiler is done (at most %d s more). ghz submits at a fixed rate%s; "
         "`tools/bench/pipeline_probe` then reads the case log and every dispatch feed "
         "(read-committed) until every case of the run was routed, dispatched, had its first "
         "clock started and its acknowledgement delivered. Times are the records' Kafka "
         "timestamps (set when a service appended them; milliseconds) minus the "
-        "CaseSubmitted's." % (sink, warm_seconds(args, 15), args.jit_warm_max), rows,
+        "CaseSubmitted's." % (sink, warm_seconds(args, 15), args.jit_warm_max,
+                              " (`--geo`: every report with a point, searched for duplicates)"
+                              if args.geo else ""), rows,
         ("figure (median of runs, min-max)", "value")))
     rows = [["cases per run at %d/s for %d s" % (args.calm_rate, args.seconds),
              fmt(med([r["submitted"] for r in calm]))]]
@@ -1326,6 +1336,8 @@ def main(argv):
                         "until the broker's JIT compiler uses under 1 %% of a core")
     p.add_argument("--rest-seconds", type=int, default=10,
                    help="the pipeline at rest, for the CPU and counts without load")
+    p.add_argument("--geo", action="store_true",
+                   help="submissions with coordinates (routing's duplicate search on every one)")
     p.add_argument("--no-rebuild", action="store_true",
                    help="pipeline: leave out the rebuilds (for trying the script)")
     p.add_argument("--deadline-args", nargs=argparse.REMAINDER, default=[],
