@@ -79,8 +79,9 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
                                     size_t index, const v1::RouteState* loaded, BatchWork* work) {
   if (!RoutingLogic::Relevant(envelope)) return absl::OkStatus();
   if (batch == nullptr) work = nullptr;
-  // A submission with coordinates searches the duplicate index and is added to it by the Save
-  // below: one at a time per category (lanes handle other partitions at the same moment).
+  // A submission with coordinates searches for duplicates one at a time per category (lanes
+  // handle other partitions at the same moment), from the search until it is in flight (a
+  // batch's record) or saved into the index (a single event, below).
   std::optional<absl::MutexLock> duplicate_lock;
   if (envelope.has_case_submitted() &&
       envelope.case_submitted().draft().location().has_coordinates()) {
@@ -95,8 +96,6 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
     ASSIGN_OR_RETURN(before, store_.Load(envelope.case_id()));
   }
   std::shared_ptr<const RuleSet> rules = rules_.Current();
-  // The nearest open case of the category within the radius, submitted since `since`: from the
-  // duplicate index, or in flight on a lane (decided, not saved yet), whichever is nearer.
   // The nearest open case of the category within the radius, submitted since `since`: from the
   // duplicate index, or in flight on a lane (decided, not saved yet), whichever is nearer. A
   // candidate whose chain of links starts at this case is passed over: this case is being handled
