@@ -104,10 +104,16 @@ absl::Status RedisRouteStore::Save(const std::string& case_id, const v1::RouteSt
   return SaveAll({Change{case_id, before, after}});
 }
 
+namespace {
+// A case the duplicate index holds while it is open: a point, a category, not confidential.
+bool Indexable(const v1::RouteState& s) {
+  return s.draft().location().has_coordinates() && !s.draft().category().empty() &&
+         !domain::IsConfidential(s.draft());
+}
+}  // namespace
+
 bool EntersNearbyIndex(const v1::RouteState& before, const v1::RouteState& after) {
-  const auto& where = after.draft().location();
-  return where.has_coordinates() && !after.draft().category().empty() &&
-         !domain::IsConfidential(after.draft()) && !after.closed() &&
+  return Indexable(after) && !after.closed() &&
          (before.draft().category().empty() || before.closed());
 }
 
@@ -139,8 +145,7 @@ void SaveCommands(const std::string& case_id, const v1::RouteState& before,
   if (EntersNearbyIndex(before, after)) {
     commands.push_back({"GEOADD", GeoKey(after.draft().category()), Number(where.longitude()),
                         Number(where.latitude()), case_id});
-  } else if (after.closed() && !before.closed() && where.has_coordinates() &&
-             !after.draft().category().empty() && !domain::IsConfidential(after.draft())) {
+  } else if (Indexable(after) && after.closed() && !before.closed()) {
     commands.push_back({"ZREM", GeoKey(after.draft().category()), case_id});
   }
 }

@@ -72,7 +72,7 @@ class RoutingHandler {
   // RouteStore::SaveAll), the records that route a case and those with nothing to send alike,
   // submissions with coordinates included (in flight for the duplicate search until then).
   void Handle(events::Batch& batch);
-  // The submissions decided and not yet saved (for tests and the metrics).
+  // The submissions decided and not yet saved (for tests).
   size_t InFlight() const { return in_flight_.size(); }
 
   // The open cases of each member of `department` (the capacity check). Empty when the counts
