@@ -42,7 +42,7 @@ std::vector<InFlightSubmissions::Found> InFlightSubmissions::Near(const std::str
       const Submission& s = e.submission;
       if (s.category != category) continue;
       const double d = GreatCircleMetres(latitude, longitude, s.latitude, s.longitude);
-      if (d <= radius_m) out.push_back({s.case_id, d, s.submitted_at, s.duplicate_root});
+      if (d <= radius_m) out.push_back({s.case_id, d, s.submitted_at, s.duplicate_chain});
     }
   }
   std::stable_sort(out.begin(), out.end(),

@@ -34,13 +34,13 @@ class InFlightSubmissions {
     double latitude = 0;
     double longitude = 0;
     absl::Time submitted_at;
-    std::string duplicate_root;  // RouteState.duplicate_root: its chain's first case, if linked
+    std::vector<std::string> duplicate_chain;  // RouteState.duplicate_chain, if linked
   };
   struct Found {
     std::string case_id;
     double distance_m = 0;
     absl::Time submitted_at;
-    std::string duplicate_root;
+    std::vector<std::string> duplicate_chain;
   };
 
   // Adds `s`; the ticket removes it.

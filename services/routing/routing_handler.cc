@@ -1,5 +1,6 @@
 #include "services/routing/routing_handler.h"
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <utility>
@@ -98,10 +99,20 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
   std::shared_ptr<const RuleSet> rules = rules_.Current();
   // The nearest open case of the category within the radius, submitted since `since`: from the
   // duplicate index, or in flight on a lane (decided, not saved yet), whichever is nearer. A
-  // candidate whose chain of links starts at this case is passed over: this case is being handled
-  // again (its batch failed after the candidate was linked to it), and a link back would make a
-  // cycle. `master_root` is the chosen one's chain's first case.
-  std::string master_root;
+  // candidate whose chain of links holds this case is passed over: this case is being handled
+  // again (its batch failed after the candidate was linked to it, directly or through others), and
+  // a link to it would make a cycle. `master_chain` is the chosen one's chain with it in front.
+  std::vector<std::string> master_chain;
+  auto choose = [&](const std::string& case_id, const auto& chain) {
+    if (case_id == envelope.case_id()) return false;
+    if (std::find(chain.begin(), chain.end(), envelope.case_id()) != chain.end()) return false;
+    master_chain.assign(1, case_id);
+    for (const std::string& c : chain) {
+      if (master_chain.size() == kMaxDuplicateChain) break;
+      master_chain.push_back(c);
+    }
+    return true;
+  };
   auto nearby = [&](const std::string& category, double lat, double lon, double radius_m,
                     absl::Time since) -> std::optional<Nearby> {
     const std::vector<InFlightSubmissions::Found> flying =
@@ -117,19 +128,16 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
     while (a < near->size() || b < flying.size()) {
       if (b < flying.size() && (a == near->size() || flying[b].distance_m < (*near)[a].second)) {
         const InFlightSubmissions::Found& f = flying[b++];
-        if (f.case_id == envelope.case_id() || f.submitted_at < since) continue;
-        if (f.duplicate_root == envelope.case_id()) continue;
-        master_root = f.duplicate_root.empty() ? f.case_id : f.duplicate_root;
-        return Nearby{f.case_id, f.distance_m};
+        if (f.submitted_at < since) continue;
+        if (choose(f.case_id, f.duplicate_chain)) return Nearby{f.case_id, f.distance_m};
+        continue;
       }
       const auto& [case_id, distance] = (*near)[a++];
       if (case_id == envelope.case_id()) continue;
       absl::StatusOr<v1::RouteState> other = store_.Load(case_id);
       if (!other.ok() || other->closed()) continue;
       if (events::GetTime(other->submitted_at()) < since) continue;
-      if (other->duplicate_root() == envelope.case_id()) continue;
-      master_root = other->duplicate_root().empty() ? case_id : other->duplicate_root();
-      return Nearby{case_id, distance};
+      if (choose(case_id, other->duplicate_chain())) return Nearby{case_id, distance};
     }
     return std::nullopt;
   };
@@ -146,7 +154,9 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
   RoutingLogic::Fold(after, envelope);
   if (output) {
     for (const events::Envelope& e : output->events) {
-      if (e.has_case_linked() || e.has_case_merged()) after.set_duplicate_root(master_root);
+      if (e.has_case_linked() || e.has_case_merged()) {
+        *after.mutable_duplicate_chain() = {master_chain.begin(), master_chain.end()};
+      }
     }
   }
   const bool changed = after.SerializeAsString() != before.SerializeAsString();
@@ -154,9 +164,13 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
     // Still under the category's stripe: the next submission's search finds it in flight until
     // the batch's save has put it in the index.
     const auto& where = after.draft().location();
-    work->in_flight.push_back(in_flight_.Add(
-        {envelope.case_id(), after.draft().category(), where.latitude(), where.longitude(),
-         events::GetTime(after.submitted_at()), after.duplicate_root()}));
+    work->in_flight.push_back(
+        in_flight_.Add({envelope.case_id(),
+                        after.draft().category(),
+                        where.latitude(),
+                        where.longitude(),
+                        events::GetTime(after.submitted_at()),
+                        {after.duplicate_chain().begin(), after.duplicate_chain().end()}}));
   }
   if (!output) {
     if (!changed) return absl::OkStatus();

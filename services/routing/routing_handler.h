@@ -72,6 +72,10 @@ class RoutingHandler {
   // RouteStore::SaveAll), the records that route a case and those with nothing to send alike,
   // submissions with coordinates included (in flight for the duplicate search until then).
   void Handle(events::Batch& batch);
+  // The longest chain of links a case keeps (RouteState.duplicate_chain): its master and the
+  // master's own chain, cut here. A cycle through more links than this is not seen; the cases
+  // linked to one while it was in flight are the ones it can meet again, a handful at most.
+  static constexpr size_t kMaxDuplicateChain = 16;
   // The submissions decided and not yet saved (for tests).
   size_t InFlight() const { return in_flight_.size(); }
 

@@ -8,9 +8,11 @@
 #include <cstdlib>
 #include <thread>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "libs/events/topics.h"
 #include "libs/service/testing/fake_record_sink.h"
@@ -19,6 +21,8 @@
 
 namespace meldpunt::routing {
 namespace {
+
+using ::testing::ElementsAre;
 
 namespace t = ::meldpunt::types::v1;
 
@@ -526,9 +530,10 @@ TEST_F(RoutingHandlerTest, ACaseHandledAgainIsNotLinkedToItsOwnDuplicates) {
   sink_.Acknowledge();
   absl::Status error;
   ASSERT_EQ(lane2.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
-  EXPECT_EQ(store_.states["MP-0000000000002"].duplicate_root(), "MP-0000000000001");
-  EXPECT_EQ(store_.states["MP-0000000000003"].duplicate_root(), "MP-0000000000001")
-      << "the chain's first case, through the second";
+  EXPECT_THAT(store_.states["MP-0000000000002"].duplicate_chain(), ElementsAre("MP-0000000000001"));
+  EXPECT_THAT(store_.states["MP-0000000000003"].duplicate_chain(),
+              ElementsAre("MP-0000000000002", "MP-0000000000001"))
+      << "its master, then the master's chain";
   store_.save_error = absl::UnavailableError("redis: timeout");
   ASSERT_EQ(lane1.Finish(absl::Now() + absl::Seconds(5), &error), std::optional<size_t>(0));
   store_.save_error = absl::OkStatus();
@@ -539,6 +544,52 @@ TEST_F(RoutingHandlerTest, ACaseHandledAgainIsNotLinkedToItsOwnDuplicates) {
   EXPECT_EQ(LinkedTo(sink_.Sent(), "MP-0000000000001"), "")
       << "linked to a case whose chain starts at it: a cycle of duplicates";
   EXPECT_EQ(sink_.SentTo(events::DispatchTopic("public-works")).size(), 1u) << "routed as usual";
+}
+
+TEST_F(RoutingHandlerTest, ACaseHandledAgainIsNotLinkedToACaseLinkedToItThroughAnother) {
+  // The first case is saved. The second, 22 m from it, is linked to it and still in flight when a
+  // third, 11 m beyond it (33 m from the first), is linked to the second, its nearest, and saved.
+  // Then the second's batch fails at its save and the second is handled again: its nearest now is
+  // the third, whose chain (the second, then the first) holds it.
+  ASSERT_TRUE(handler_.Handle(Submitted("MP-0000000000001", "potholes", {{51.05, 3.72}})).ok());
+  sink_.Hold();
+  kafka::Record records[2];
+  std::vector<events::Batch::Item> second = {
+      {&records[0], Submitted("MP-0000000000002", "potholes", {{51.0502, 3.72}})}};
+  events::Batch lane1(std::move(second));
+  ASSERT_TRUE(HandledWithoutWaiting(handler_, sink_, lane1));
+  ASSERT_EQ(LinkedTo(sink_.Sent(), "MP-0000000000002"), "MP-0000000000001");
+  std::vector<events::Batch::Item> third = {
+      {&records[1], Submitted("MP-0000000000003", "potholes", {{51.0503, 3.72}})}};
+  events::Batch lane2(std::move(third));
+  ASSERT_TRUE(HandledWithoutWaiting(handler_, sink_, lane2));
+  ASSERT_EQ(LinkedTo(sink_.Sent(), "MP-0000000000003"), "MP-0000000000002");
+  sink_.Acknowledge();
+  absl::Status error;
+  ASSERT_EQ(lane2.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
+  store_.save_error = absl::UnavailableError("redis: timeout");
+  ASSERT_EQ(lane1.Finish(absl::Now() + absl::Seconds(5), &error), std::optional<size_t>(0));
+  store_.save_error = absl::OkStatus();
+
+  sink_.Clear();
+  ASSERT_TRUE(handler_.Handle(Submitted("MP-0000000000002", "potholes", {{51.0502, 3.72}})).ok());
+  EXPECT_EQ(LinkedTo(sink_.Sent(), "MP-0000000000002"), "MP-0000000000001")
+      << "not to the third, linked to it: a cycle of two links";
+  EXPECT_THAT(store_.states["MP-0000000000002"].duplicate_chain(), ElementsAre("MP-0000000000001"));
+}
+
+TEST_F(RoutingHandlerTest, AChainOfLinksIsKeptToItsLimit) {
+  // Twenty cases on a line 5 m apart, one after another: each is linked to the one before it.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(handler_
+                    .Handle(Submitted(absl::StrFormat("MP-%013d", i + 1), "potholes",
+                                      {{51.05 + 0.000045 * i, 3.72}}))
+                    .ok());
+  }
+  const auto& chain = store_.states["MP-0000000000020"].duplicate_chain();
+  ASSERT_EQ(chain.size(), RoutingHandler::kMaxDuplicateChain);
+  EXPECT_EQ(chain[0], "MP-0000000000019");
+  EXPECT_EQ(chain[15], "MP-0000000000004");
 }
 
 TEST(InFlightSubmissions, NearestFirstWithinTheRadiusOfTheCategoryUntilRemoved) {
