@@ -434,8 +434,10 @@ absl::StatusOr<CommandResult> IntakeLogic::Merge(Command command, const std::str
                                                       domain::StateName(master->state()),
                                                       "; merge into an open case"));
   }
-  command.payload = [master_id](events::Envelope& e) {
+  // The reference goes with the id: the reporter's letter names the master by it.
+  command.payload = [master_id, reference = master->reference()](events::Envelope& e) {
     e.mutable_case_merged()->set_master_case_id(master_id);
+    e.mutable_case_merged()->set_master_reference(reference);
   };
   return Execute(command, deadline);
 }

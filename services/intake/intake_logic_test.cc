@@ -578,6 +578,10 @@ TEST_F(IntakeLogicTest, MergeNeedsAnotherOpenMaster) {
   ASSERT_TRUE(merged.ok()) << merged.status();
   EXPECT_EQ(merged->c.state(), t::MERGED);
   EXPECT_EQ(merged->c.master_case_id(), a);
+  ASSERT_TRUE(log_.appended.back().has_case_merged());
+  EXPECT_EQ(log_.appended.back().case_merged().master_reference(), logic_.Get(a)->reference())
+      << "the reporter's letter names the master by its reference";
+  EXPECT_FALSE(log_.appended.back().case_merged().master_reference().empty());
   auto into_merged = Cmd<v1::MergeCaseRequest>(a);
   into_merged.set_master_case_id(b);
   EXPECT_EQ(logic_.Merge(*MergeCommand(into_merged), b, Deadline()).status().code(),

@@ -313,11 +313,26 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
       break;
     case events::Envelope::kCaseLinked:
     case events::Envelope::kCaseMerged: {
-      const std::string master = e->has_case_linked() ? e->case_linked().master_case_id()
-                                                      : e->case_merged().master_case_id();
-      ASSIGN_OR_RETURN(std::optional<events::Envelope> m, store.LoadSubmission(master));
-      v["master_reference"] =
-          m && !m->case_submitted().reference().empty() ? m->case_submitted().reference() : master;
+      // The reporter reads the master's reference, never its case id. Routing names it in the
+      // event; a record from before that is looked up, and while the master's submission is not
+      // known here (it is on another partition of the log) the letter waits: retried, and set
+      // aside for the operators if it stays unknown.
+      const bool linked = e->has_case_linked();
+      const std::string& master =
+          linked ? e->case_linked().master_case_id() : e->case_merged().master_case_id();
+      std::string reference =
+          linked ? e->case_linked().master_reference() : e->case_merged().master_reference();
+      if (reference.empty()) {
+        ASSIGN_OR_RETURN(std::optional<events::Envelope> m, store.LoadSubmission(master));
+        if (m) reference = m->case_submitted().reference();
+      }
+      if (reference.empty()) {
+        return absl::InternalError(
+            absl::StrCat("the reference of master case ", master,
+                         " is not known yet: its submission has not "
+                         "been stored here, and the letter must not show a case id"));
+      }
+      v["master_reference"] = std::move(reference);
       break;
     }
     case events::Envelope::kClockExtended:

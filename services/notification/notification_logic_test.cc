@@ -15,6 +15,7 @@
 #include "libs/events/topics.h"
 #include "libs/privacy/privacy.h"
 #include "libs/privacy/testing/counting_key_store.h"
+#include "libs/status/retry.h"
 #include "nlohmann/json.hpp"
 #include "services/notification/buffered_delivery_store.h"
 #include "services/notification/delivery_error.h"
@@ -46,6 +47,8 @@ NotificationRules Rules() {
 - {on: CaseEscalated, to: escalation-target, template: escalation}
 - {on: CaseAnswered, to: reporter, template: answer}
 - {on: ClockExtended, to: reporter, template: clock-extended}
+- {on: CaseLinked, to: reporter, template: duplicate}
+- {on: CaseMerged, to: reporter, template: duplicate}
 )"),
                           YAML::Load(R"(
 department:waste: {email: afval@gemeente.example}
@@ -903,6 +906,60 @@ TEST_F(NotificationLogicTest, ACategoryTheCatalogueDoesNotKnowIsLeftOutOfTheRepo
   EXPECT_NE(own.body.find("MP-2025-7K3QX9M2T"), std::string::npos) << own.body;
   // Staff read the id rather than nothing.
   EXPECT_NE(by_to["afval@gemeente.example"].body.find("old-category-7"), std::string::npos);
+}
+
+TEST_F(NotificationLogicTest, TheDuplicateLetterNamesTheMastersReferenceFromTheEvent) {
+  // The master's submission is on another partition, not stored here yet: the event names it.
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  ASSERT_TRUE(logic_
+                  .Handle(Event("duplicate-1",
+                                [](events::Envelope& e) {
+                                  auto* l = e.mutable_case_linked();
+                                  l->set_master_case_id("MP-00000000MASTR");
+                                  l->set_master_reference("MP-2025-MASTER42");
+                                  l->set_distance_m(12.5);
+                                }),
+                          0)
+                  .ok());
+  Pump();
+  ASSERT_EQ(mailer_.sent.size(), 2u) << "the acknowledgement and the duplicate letter";
+  const Email& letter = mailer_.sent[0].body.find("al gekend") != std::string::npos ||
+                                mailer_.sent[0].subject.find("al gekend") != std::string::npos
+                            ? mailer_.sent[0]
+                            : mailer_.sent[1];
+  EXPECT_NE(letter.subject.find("al gekend"), std::string::npos) << letter.subject;
+  EXPECT_NE(letter.body.find("referentie MP-2025-MASTER42"), std::string::npos) << letter.body;
+  EXPECT_EQ(letter.body.find("MP-00000000MASTR"), std::string::npos) << letter.body;
+}
+
+TEST_F(NotificationLogicTest, ADuplicateLetterWithoutTheMastersReferenceWaitsRatherThanShowAnId) {
+  // A record written before the event named the reference, whose master is not stored here.
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  const events::Envelope linked = Event("duplicate-1", [](events::Envelope& e) {
+    e.mutable_case_merged()->set_master_case_id("MP-00000000MASTR");
+  });
+  const absl::Status status = logic_.Handle(linked, 0);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << status;
+  EXPECT_EQ(status::RetryOf(status), status::Retry::kUnclassified)
+      << "retried, then set aside for the operators";
+  Pump();
+  ASSERT_EQ(mailer_.sent.size(), 1u) << "the acknowledgement only";
+
+  // Once the master's submission is stored, the letter names its reference.
+  events::Envelope master = Submitted();
+  master.set_case_id("MP-00000000MASTR");
+  master.mutable_case_submitted()->set_reference("MP-2025-MASTER42");
+  events::Finish(master, "submitted-master");
+  ASSERT_TRUE(logic_.Handle(master, 1).ok());
+  ASSERT_TRUE(logic_.Handle(linked, 0).ok());
+  Pump();
+  bool found = false;
+  for (const Email& email : mailer_.sent) {
+    if (email.body.find("MP-2025-MASTER42") == std::string::npos) continue;
+    found = email.to == "els@example.org";
+    EXPECT_EQ(email.body.find("MP-00000000MASTR"), std::string::npos) << email.body;
+  }
+  EXPECT_TRUE(found) << "the duplicate letter to the reporter";
 }
 
 TEST_F(NotificationLogicTest, LettersToTheReporterNameNoDepartment) {

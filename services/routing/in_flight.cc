@@ -42,7 +42,8 @@ std::vector<InFlightSubmissions::Found> InFlightSubmissions::Near(const std::str
       const Submission& s = e.submission;
       if (s.category != category) continue;
       const double d = GreatCircleMetres(latitude, longitude, s.latitude, s.longitude);
-      if (d <= radius_m) out.push_back({s.case_id, d, s.submitted_at, s.duplicate_chain});
+      if (d <= radius_m)
+        out.push_back({s.case_id, d, s.submitted_at, s.duplicate_chain, s.reference});
     }
   }
   std::stable_sort(out.begin(), out.end(),

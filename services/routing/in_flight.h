@@ -35,12 +35,14 @@ class InFlightSubmissions {
     double longitude = 0;
     absl::Time submitted_at;
     std::vector<std::string> duplicate_chain;  // RouteState.duplicate_chain, if linked
+    std::string reference;
   };
   struct Found {
     std::string case_id;
     double distance_m = 0;
     absl::Time submitted_at;
     std::vector<std::string> duplicate_chain;
+    std::string reference;
   };
 
   // Adds `s`; the ticket removes it.

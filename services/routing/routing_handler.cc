@@ -129,7 +129,8 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
       if (b < flying.size() && (a == near->size() || flying[b].distance_m < (*near)[a].second)) {
         const InFlightSubmissions::Found& f = flying[b++];
         if (f.submitted_at < since) continue;
-        if (choose(f.case_id, f.duplicate_chain)) return Nearby{f.case_id, f.distance_m};
+        if (choose(f.case_id, f.duplicate_chain))
+          return Nearby{f.case_id, f.distance_m, f.reference};
         continue;
       }
       const auto& [case_id, distance] = (*near)[a++];
@@ -137,7 +138,8 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
       absl::StatusOr<v1::RouteState> other = store_.Load(case_id);
       if (!other.ok() || other->closed()) continue;
       if (events::GetTime(other->submitted_at()) < since) continue;
-      if (choose(case_id, other->duplicate_chain())) return Nearby{case_id, distance};
+      if (choose(case_id, other->duplicate_chain()))
+        return Nearby{case_id, distance, other->reference()};
     }
     return std::nullopt;
   };
@@ -170,7 +172,8 @@ absl::Status RoutingHandler::Handle(const events::Envelope& envelope, events::Ba
                         where.latitude(),
                         where.longitude(),
                         events::GetTime(after.submitted_at()),
-                        {after.duplicate_chain().begin(), after.duplicate_chain().end()}}));
+                        {after.duplicate_chain().begin(), after.duplicate_chain().end()},
+                        after.reference()}));
   }
   if (!output) {
     if (!changed) return absl::OkStatus();

@@ -129,7 +129,7 @@ events::Envelope Submitted(const std::string& case_id, const std::string& catego
                            std::optional<std::pair<double, double>> at = std::nullopt) {
   events::Envelope e = events::NewEnvelope(case_id, "intake", kNow - absl::Minutes(1));
   auto* s = e.mutable_case_submitted();
-  s->set_reference(absl::StrCat("MP-2025-", case_id.substr(3, 9)));
+  s->set_reference(absl::StrCat("REF-", case_id.substr(3)));
   s->set_submitting_system("web-form");
   s->mutable_draft()->set_kind(t::REPORT);
   s->mutable_draft()->set_category(category);
@@ -420,6 +420,16 @@ std::string LinkedTo(const std::vector<kafka::Message>& sent, const std::string&
   return "";
 }
 
+// The master's reference a case's CaseLinked names ("" when none links it).
+std::string LinkedToReference(const std::vector<kafka::Message>& sent, const std::string& case_id) {
+  for (const kafka::Message& m : sent) {
+    if (m.topic != events::kCaseEventsTopic || m.key != case_id) continue;
+    absl::StatusOr<events::Envelope> e = events::Decode(m.value);
+    if (e.ok() && e->has_case_linked()) return e->case_linked().master_reference();
+  }
+  return "";
+}
+
 // Handles `batch` on a lane of its own; false when it has not returned within five seconds (the
 // acknowledgements are then released, so that the lane ends).
 bool HandledWithoutWaiting(RoutingHandler& handler, service::FakeRecordSink& sink,
@@ -473,6 +483,8 @@ TEST_F(RoutingHandlerTest, ASubmissionInFlightOnAnotherLaneIsFound) {
   events::Batch lane2(std::move(second));
   ASSERT_TRUE(HandledWithoutWaiting(handler_, sink_, lane2));
   EXPECT_EQ(LinkedTo(sink_.Sent(), "MP-0000000000002"), "MP-0000000000001");
+  EXPECT_EQ(LinkedToReference(sink_.Sent(), "MP-0000000000002"), "REF-0000000000001")
+      << "the reporter's letter names the master's reference, never its id";
   // Another category at the same spot, and the same category 60 m away, are not linked.
   std::vector<events::Batch::Item> others = {
       {&records[2], Submitted("MP-0000000000003", "street-lighting", {{51.05, 3.72}})},
@@ -575,6 +587,8 @@ TEST_F(RoutingHandlerTest, ACaseHandledAgainIsNotLinkedToACaseLinkedToItThroughA
   ASSERT_TRUE(handler_.Handle(Submitted("MP-0000000000002", "potholes", {{51.0502, 3.72}})).ok());
   EXPECT_EQ(LinkedTo(sink_.Sent(), "MP-0000000000002"), "MP-0000000000001")
       << "not to the third, linked to it: a cycle of two links";
+  EXPECT_EQ(LinkedToReference(sink_.Sent(), "MP-0000000000002"), "REF-0000000000001")
+      << "from the master's state in Redis";
   EXPECT_THAT(store_.states["MP-0000000000002"].duplicate_chain(), ElementsAre("MP-0000000000001"));
 }
 

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/events/codec.h"
@@ -266,6 +267,7 @@ TEST(RoutingIntegration, NearbyCasesRoutedAtOnceOnOtherLanesAreLinked) {
           events::CaseIdFor("routing-test", absl::StrCat(run, "-", pair, "-", member));
       pair_of[case_id] = pair;
       events::Envelope e = events::NewEnvelope(case_id, "intake", absl::Now());
+      e.mutable_case_submitted()->set_reference(absl::StrCat("REF-", pair, "-", member));
       auto* draft = e.mutable_case_submitted()->mutable_draft();
       draft->set_kind(t::REPORT);
       draft->set_category(absl::StrCat(run, "-", pair));
@@ -320,6 +322,10 @@ TEST(RoutingIntegration, NearbyCasesRoutedAtOnceOnOtherLanesAreLinked) {
     if (e->has_case_linked()) {
       ++links[pair_of[e->case_id()]];
       EXPECT_EQ(pair_of[e->case_linked().master_case_id()], pair_of[e->case_id()]);
+      // The reporter's letter names the master by its reference, whether it was in flight or saved.
+      const std::string other = absl::StrCat("REF-", pair_of[e->case_id()], "-");
+      EXPECT_TRUE(absl::StartsWith(e->case_linked().master_reference(), other))
+          << e->case_linked().master_reference();
     }
     // Routing's answer: a category of no department is triaged.
     if (e->has_case_routed() || e->has_case_triaged()) ++routed;

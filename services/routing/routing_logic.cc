@@ -206,12 +206,14 @@ std::optional<RoutingOutput> RoutingLogic::Handle(const RuleSet& rules, const ev
                                                   " m from open case ", master->case_id);
           if (policy.merge) {
             dup.mutable_case_merged()->set_master_case_id(master->case_id);
+            dup.mutable_case_merged()->set_master_reference(master->reference);
             events::Finish(dup, events::DeterministicId("duplicate", {e.event_id()}));
             RoutingOutput out;
             out.events.push_back(std::move(dup));
             return out;
           }
           dup.mutable_case_linked()->set_master_case_id(master->case_id);
+          dup.mutable_case_linked()->set_master_reference(master->reference);
           dup.mutable_case_linked()->set_distance_m(master->distance_m);
           dup.mutable_case_linked()->set_reason(reason);
           events::Finish(dup, events::DeterministicId("duplicate", {e.event_id()}));

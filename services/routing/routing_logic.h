@@ -44,6 +44,7 @@ using OpenCases = std::function<std::map<std::string, int64_t>(const std::string
 struct Nearby {
   std::string case_id;
   double distance_m = 0;
+  std::string reference;  // the case's reference, for the reporter's letter
 };
 // The nearest open case of the category within the radius, submitted since `since`.
 using FindNearby =
