@@ -57,11 +57,10 @@ absl::Status RoutingApp::StartSteps() {
   };
   dead_letters_ = service::MakeDeadLetters(config_, *security_.guard, *producer_, "routing",
                                            config_.consumer_group, handle);
-  // A lane's run at once, each case at most once per batch: its state is saved once its
-  // records are acknowledged, before its next record is read.
+  // A lane's run at once; a case's later records in a run start from the state its earlier ones
+  // left, and the run's states are saved once its records are acknowledged.
   events::EventConsumerOptions loop =
       service::LoopOptions(config_, dead_letters_.sink.get(), durability_.get());
-  loop.one_record_per_case = true;
   consumer_ = std::make_unique<events::EventConsumer>(
       std::move(consumer), events::BatchHandler([this](events::Batch& b) { handler_->Handle(b); }),
       registry_.get(), config_.consumer_group, loop);

@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/clock.h"
 #include "libs/events/acks.h"
 #include "libs/events/event_log.h"
@@ -39,17 +40,25 @@ void RoutingHandler::Handle(events::Batch& batch) {
   absl::StatusOr<std::vector<v1::RouteState>> loaded = store_.LoadAll(case_ids);
   if (!loaded.ok()) return batch.Fail(relevant[0], loaded.status());
   auto work = std::make_shared<BatchWork>();
+  // A case's later records in the batch start from the state its earlier ones left (saved with
+  // them once the batch's records are acknowledged).
+  absl::flat_hash_map<std::string, v1::RouteState> latest;
   for (size_t k = 0; k < relevant.size(); ++k) {
     const size_t i = relevant[k];
-    if (absl::Status handled = Handle(batch.envelope(i), &batch, i, &(*loaded)[k], work.get());
+    const std::string& case_id = batch.envelope(i).case_id();
+    auto earlier = latest.find(case_id);
+    const v1::RouteState state = earlier != latest.end() ? earlier->second : (*loaded)[k];
+    if (absl::Status handled = Handle(batch.envelope(i), &batch, i, &state, work.get());
         !handled.ok()) {
       batch.Fail(i, handled);
       break;
     }
+    const bool changed = !work->changes.empty() && work->changes.back().first == i;
+    latest[case_id] = changed ? work->changes.back().second.after : state;
   }
   if (!work->changes.empty()) {
     // After the acknowledgements: the states of the records that got that far, in one round trip
-    // (each case is in the batch once, so they are independent of each other).
+    // (a case's changes in the order of its records, each from the state the one before left).
     batch.AfterAll([this, work](size_t done, absl::Status* error) -> std::optional<size_t> {
       std::vector<RouteStore::Change> saves;
       std::vector<size_t> items;

@@ -7,15 +7,16 @@
 //
 //   RoutingHandler handler(store, logic, rules, sink, metrics, config.produce_timeout);
 //   EventConsumer loop(..., events::BatchHandler([&](events::Batch& b) { handler.Handle(b); }),
-//                      ..., {.one_record_per_case = true});
+//                      ...);
 //
 // Safe to call from several consumer lanes at once. A submission with coordinates holds its
 // category's stripe from the duplicate search until it is in flight (InFlightSubmissions): the
 // next submission of the category, on any lane or later in the same batch, searches the
 // duplicate index and the submissions in flight, so two nearby cases cannot miss each other,
 // and none waits for its own acknowledgement. Every record of a batch leaves its wait and its
-// save to the batch (events::Batch): one wait for the lane's run; the loop gives each case at
-// most once per batch, so a case's next record reads the state its earlier one saved.
+// save to the batch (events::Batch): one wait for the lane's run. A case may have several records
+// in a run (its submission, its clocks, ...): each starts from the state the one before left, and
+// the states are saved in their order after the run's wait.
 #pragma once
 
 #include <array>
@@ -66,8 +67,9 @@ class RoutingHandler {
                       size_t index = 0, const v1::RouteState* loaded = nullptr,
                       BatchWork* work = nullptr);
   // The consumer's batch handler: the states of every case of the batch in one round trip
-  // (RouteStore::LoadAll; each case is in a batch once), the workload counts once per department,
-  // then each record in order; the first that fails ends the batch. Once the batch's records are
+  // (RouteStore::LoadAll), the workload counts once per department, then each record in order,
+  // a case's later records from the state its earlier ones left; the first that fails ends the
+  // batch. Once the batch's records are
   // acknowledged, every state that changed is saved in one more round trip (Batch::AfterAll;
   // RouteStore::SaveAll), the records that route a case and those with nothing to send alike,
   // submissions with coordinates included (in flight for the duplicate search until then).

@@ -311,6 +311,33 @@ TEST_F(RoutingHandlerTest, StatesThatChangeWithNothingToSendAreSavedTogether) {
   store_.save_error = absl::OkStatus();
 }
 
+TEST_F(RoutingHandlerTest, ACasesLaterRecordsInABatchStartFromTheStateItsEarlierOnesLeft) {
+  // A backlog as routing finds it after a restart: a case's submission, then its clocks.
+  kafka::Record records[3];
+  std::vector<events::Batch::Item> items;
+  items.push_back({&records[0], Submitted(kCase, "street-lighting")});
+  for (const char* clock : {"acknowledge", "answer"}) {
+    events::Envelope e = events::NewEnvelope(kCase, "deadline-watch", kNow);
+    e.mutable_clock_started()->set_clock(clock);
+    events::SetTime(e.mutable_clock_started()->mutable_due_at(), kNow + absl::Hours(240));
+    events::Finish(e, absl::StrCat("started-", clock));
+    items.push_back({&records[items.size()], std::move(e)});
+  }
+  events::Batch batch(std::move(items));
+  store_.save_alls = 0;
+  handler_.Handle(batch);
+  absl::Status error;
+  ASSERT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
+  EXPECT_EQ(sink_.SentTo(events::DispatchTopic("public-works")).size(), 1u);
+  EXPECT_EQ(store_.save_alls, 1) << "the three changes in one write, after the one wait";
+  EXPECT_EQ(store_.saves, 3);
+  const v1::RouteState& saved = store_.states[kCase];
+  EXPECT_EQ(saved.draft().category(), "street-lighting")
+      << "the clocks started from the submission";
+  EXPECT_EQ(saved.running().size(), 2u) << "the second clock from the state the first left";
+  EXPECT_TRUE(saved.running().contains("acknowledge"));
+}
+
 constexpr const char* kThree[] = {"MP-0123456789ABC", "MP-0123456789ABD", "MP-0123456789ABE"};
 
 // A batch of the submissions of kThree, each for street lighting (public-works), on `records`.
