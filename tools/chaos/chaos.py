@@ -18,6 +18,7 @@ partition scenario may change iptables without touching the machine's.
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -141,12 +142,14 @@ class Run:
         return os.path.join(self.state_dir, "ledgers", name + ".injected.jsonl")
 
     def scenario(self, name, fault, rate, seconds, settle, allow_dead_letter=False,
-                 fault_after=5, injected=False, undecodable=False, check=None):
+                 fault_after=5, injected=False, undecodable=False, check=None, nearby=False):
         """`injected`: the fault wrote injected_ledger(name), every case of which must be
         dead-lettered by notification; `undecodable`: every service that consumes the case log
         must dead-letter each undecodable record written during the scenario. Any other case-event
         dead letter of the scenario fails it. `check(ledger lines, load summary)`: the scenario's
-        own rules, a list of failures (empty when they hold)."""
+        own rules, a list of failures (empty when they hold). `nearby`: every case has a point,
+        reports in groups of likely duplicates (meldpunt-chaos load --nearby), and the verifier
+        holds the links and the duplicate letters to the routing rules' radius."""
         say("scenario %s: %d cases/s for %ds" % (name, rate, seconds))
         self.events = []
         self.t0 = time.monotonic()
@@ -160,7 +163,7 @@ class Run:
         load = subprocess.Popen(
             [self.chaos_bin, "load", "--intake", intake, "--ledger", ledger,
              "--key-prefix", "%s-%d" % (name, int(time.time())), "--rate", str(rate),
-             "--seconds", str(seconds)],
+             "--seconds", str(seconds)] + (["--nearby"] if nearby else []),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         error = None
         try:
@@ -194,6 +197,8 @@ class Run:
             error = error or "no injected cases (%s)" % self.injected_ledger(name)
         if undecodable:
             cmd += ["--undecodable-dead-letters", ",".join(CASE_LOG_CONSUMERS)]
+        if nearby:
+            cmd += ["--duplicate-radius", str(duplicate_radius(self.config_dir))]
         p = subprocess.run(cmd, capture_output=True, text=True)
         try:
             result = json.loads(p.stdout.strip().splitlines()[-1])
@@ -211,9 +216,28 @@ class Run:
         if error:
             result["passed"] = False
             result.setdefault("failures", []).insert(0, "fault: " + error)
-        row = {"scenario": name, "load": summary, "verify": result, "events": self.events}
+        row = {"scenario": name, "load": summary, "verify": result, "events": self.events,
+               "nearby": nearby}
         print_row(row)
         return row
+
+
+def duplicate_radius(config_dir):
+    """The radius_m of the duplicates rule in the routing rules the stack's routing reads."""
+    rules = None
+    with open(os.path.join(config_dir, "routing.yaml")) as f:
+        for line in f:
+            m = re.match(r"\s*rules_file:\s*(\S+)", line)
+            if m:
+                rules = m.group(1)
+    if rules is None:
+        raise Fault("%s/routing.yaml names no rules_file" % config_dir)
+    with open(rules if os.path.isabs(rules) else os.path.join(REPO_ROOT, rules)) as f:
+        for line in f:
+            m = re.match(r"duplicates:.*\bradius_m:\s*([0-9.]+)", line)
+            if m:
+                return float(m.group(1))
+    raise Fault("%s has no duplicates rule with radius_m" % rules)
 
 
 def print_row(row):
@@ -244,8 +268,12 @@ def table(rows):
         if v.get("acks_dead_lettered"):
             acks += " (%d dead-lettered)" % v["acks_dead_lettered"]
         row = "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f / %.1f | %.0f | %s | %s |"
+        name = r["scenario"]
+        if "linked" in v and (v.get("linked") or r.get("nearby")):
+            name += " (%d linked, %d duplicate letters)" % (v["linked"],
+                                                            v.get("duplicate_letters", 0))
         lines.append(row % (
-            r["scenario"], v.get("acknowledged", "?"), v.get("found", "?"),
+            name, v.get("acknowledged", "?"), v.get("found", "?"),
             v.get("dispatched_once", "?"), v.get("clocks_right", "?"), acks,
             v.get("repeats_absorbed", "?"), v.get("violations", "?"), l.get("retries", "?"),
             v.get("lag_p50_s", 0), v.get("lag_max_s", 0), v.get("settled_after_s", 0),
@@ -267,6 +295,37 @@ def s_kill_services(run, short):
                 time.sleep(3)
     return run.scenario("kill-services", fault, rate=10, seconds=(35 if short else 90),
                         settle=150)
+
+
+def assignments(run, name):
+    """How often the service's log says it was given partitions (its log is appended to)."""
+    try:
+        with open(os.path.join(run.state_dir, "logs", name + ".log"), errors="replace") as f:
+            return sum(1 for line in f if '"kafka partitions assigned"' in line)
+    except OSError:
+        return 0
+
+
+def s_nearby_reports(run, short):
+    # Routing killed again and again, each time shortly after it got its partitions back, while it
+    # catches up on the reports that came in while it was down (the killed member keeps them
+    # until its session times out): nearby reports of different partitions in flight together, a
+    # batch cut off between its records and its save, its cases handled again.
+    delays = [0.05, 0.3, 0.1, 1] if short else [0.05, 0.3, 0.1, 1, 0.02, 0.5, 0.2, 2]
+
+    def fault():
+        for after in delays:
+            seen = assignments(run, "routing")
+            run.kill("routing", down_for=1)
+            end = time.monotonic() + 30
+            while assignments(run, "routing") <= seen and time.monotonic() < end:
+                time.sleep(0.01)
+            if assignments(run, "routing") <= seen:
+                raise Fault("routing got no partitions within 30 s of its restart")
+            time.sleep(after)
+            run.mark("routing has its partitions; %.2f s later:" % after)
+    return run.scenario("nearby-reports", fault, rate=40, seconds=(35 if short else 70),
+                        settle=180, nearby=True)
 
 
 def s_sigterm_services(run, short):
@@ -418,6 +477,9 @@ def s_rebalance_storm(run, short):
 SCENARIOS = [
     ("kill-services", "kill -9 each service in turn (3 rounds; 1 in --short)", s_kill_services),
     ("poison-record", "undecodable records written into the case topic", s_poison),
+    ("nearby-reports", "reports in groups of likely duplicates, routing killed 8 times (4 in "
+     "--short): each linked once, to a nearby master, no cycle, no pair missed, the letter "
+     "naming the master's reference", s_nearby_reports),
     ("unhandleable-event", "3 cases whose events notification can never handle (its record of "
      "their submission made unreadable): dead-lettered, the rest flows", s_unhandleable),
     ("sigterm-services", "graceful SIGTERM and restart of each service", s_sigterm_services),
@@ -433,7 +495,7 @@ SCENARIOS = [
     ("rebalance-storm", "replicas of routing, deadline-watch and notification added and removed "
      "every 4 s for 45 s", s_rebalance_storm),
 ]
-SHORT = ["kill-services", "poison-record"]
+SHORT = ["kill-services", "poison-record", "nearby-reports"]
 
 
 # ---------------------------------------------------------------------------------------------

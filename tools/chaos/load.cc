@@ -37,7 +37,7 @@ bool Retryable(grpc::StatusCode code) {
   }
 }
 
-intake::v1::SubmitCaseRequest Request(const std::string& key, int64_t n) {
+intake::v1::SubmitCaseRequest Request(const std::string& key, int64_t n, bool nearby) {
   intake::v1::SubmitCaseRequest r;
   r.set_submitting_system("chaos-load");
   r.set_request_key(key);
@@ -49,8 +49,14 @@ intake::v1::SubmitCaseRequest Request(const std::string& key, int64_t n) {
   d->set_category(complaint ? "service-quality" : kCategories[n % 7]);
   d->set_description(absl::StrCat("Chaos case ", n, ": the street light in front of number ",
                                   n % 200 + 1, " has been out for a week"));
-  // A postcode but no coordinates: nearby-duplicate linking must not merge the load's cases.
+  // A postcode, and coordinates only in a --nearby load: the others leave duplicate linking out.
   d->mutable_location()->set_postcode("9000");
+  if (nearby) {
+    const Point p = NearbyPoint(n);
+    d->mutable_location()->set_has_coordinates(true);
+    d->mutable_location()->set_latitude(p.latitude);
+    d->mutable_location()->set_longitude(p.longitude);
+  }
   d->mutable_reporter()->set_name("Chaos Tester");
   d->mutable_reporter()->set_email(absl::StrCat("chaos+", key, "@example.org"));
   d->mutable_reporter()->set_language(t::NL);
@@ -60,6 +66,19 @@ intake::v1::SubmitCaseRequest Request(const std::string& key, int64_t n) {
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
 }  // namespace
+
+Point NearbyPoint(int64_t n) {
+  const int64_t block = n / 56, k = n % 56;
+  const int64_t spot = (k / 7) % 2;
+  // A spread of the points around their spot that depends on n alone (Knuth's multiplicative
+  // hash): within 0.0001 degrees of latitude (11.1 m) and 0.00016 of longitude (11.2 m here).
+  const uint32_t h = static_cast<uint32_t>(n) * 2654435761u;
+  const double jy = static_cast<double>(h >> 16) / 65535.0 * 2 - 1;
+  const double jx = static_cast<double>(h & 0xffff) / 65535.0 * 2 - 1;
+  return {51.0 + static_cast<double>(block / 20) * 0.01 + static_cast<double>(spot) * 0.0011 +
+              jy * 0.0001,
+          3.65 + static_cast<double>(block % 20) * 0.015 + jx * 0.00016};
+}
 
 LoadSummary RunLoad(const LoadOptions& options) {
   LoadSummary summary;
@@ -89,7 +108,7 @@ LoadSummary RunLoad(const LoadOptions& options) {
       const absl::Time due = start + absl::Seconds(static_cast<double>(n) / options.rate);
       if (absl::Now() < due) absl::SleepFor(due - absl::Now());
       const std::string key = absl::StrCat(options.key_prefix, "-", n);
-      const auto request = Request(key, n);
+      const auto request = Request(key, n, options.nearby);
       const int64_t first_ms = NowMs();
       int attempts = 0;
       absl::Duration backoff = absl::Milliseconds(200);
@@ -138,6 +157,12 @@ LoadSummary RunLoad(const LoadOptions& options) {
                                  {"created", response.created()},
                                  {"read_your_write", seen}};
           if (!seen) line["read_your_write_error"] = ryw_error;
+          if (options.nearby) {
+            const auto& where = request.draft().location();
+            line["category"] = request.draft().category();
+            line["latitude"] = where.latitude();
+            line["longitude"] = where.longitude();
+          }
           std::lock_guard<std::mutex> lock(ledger_mu);
           ledger << line.dump() << "\n";
           ledger.flush();

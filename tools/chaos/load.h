@@ -20,7 +20,19 @@ struct LoadOptions {
   absl::Duration call_timeout = absl::Seconds(10);
   absl::Duration retry_for = absl::Seconds(120);  // after the last submission started
   int workers = 16;
+  // Every case with a point (NearbyPoint): reports of a category in groups of four within 32 m of
+  // each other, likely duplicates for routing to link; each group 100 m or more from any other
+  // of its category. Without it, no case has coordinates.
+  bool nearby = false;
 };
+
+// The point of case `n` of a --nearby load. Cases come in blocks of 56 on a grid of cells about
+// 1 km apart; in a block, the cases 7 apart share a category, and of those the ones 14 apart
+// share one of two spots 122 m apart (each point within about 11 m of its spot, 32 m across).
+struct Point {
+  double latitude = 0, longitude = 0;
+};
+Point NearbyPoint(int64_t n);
 
 struct LoadSummary {
   int64_t attempted = 0;

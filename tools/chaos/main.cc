@@ -1,11 +1,11 @@
 // meldpunt-chaos: the chaos suite's load client and verifier (tools/chaos/chaos.py drives them).
 //
 //   meldpunt-chaos load --intake HOST:PORT --ledger FILE --key-prefix P [--rate N] [--seconds S]
-//                       [--workers N] [--retry-seconds S]
+//                       [--workers N] [--retry-seconds S] [--nearby]
 //   meldpunt-chaos verify --stack STACK_JSON --ledger FILE [--ledger FILE...] [--settle S]
 //                         [--fire-grace S] [--clocks a,b] [--allow-dead-letter]
 //                         [--since-ms MS] [--injected FILE...] [--other-injected FILE...]
-//                         [--undecodable-dead-letters service,service]
+//                         [--undecodable-dead-letters service,service] [--duplicate-radius M]
 //
 // load prints a JSON summary; verify prints a JSON result and exits 0 when every case passed,
 // 1 when not, 2 on bad usage.
@@ -32,11 +32,12 @@ using meldpunt::chaos::VerifyOptions;
   std::fprintf(stderr,
                "meldpunt-chaos: %s\n"
                "usage: meldpunt-chaos load --intake HOST:PORT --ledger FILE --key-prefix P "
-               "[--rate N] [--seconds S] [--workers N] [--retry-seconds S]\n"
+               "[--rate N] [--seconds S] [--workers N] [--retry-seconds S] [--nearby]\n"
                "       meldpunt-chaos verify --stack STACK_JSON --ledger FILE [--ledger FILE...] "
                "[--settle S] [--fire-grace S] [--clocks a,b] [--allow-dead-letter]\n"
                "                       [--since-ms MS] [--injected FILE...] "
-               "[--other-injected FILE...] [--undecodable-dead-letters a,b]\n",
+               "[--other-injected FILE...] [--undecodable-dead-letters a,b]\n"
+               "                       [--duplicate-radius M]\n",
                why.c_str());
   std::exit(2);
 }
@@ -65,6 +66,8 @@ int Load(const std::multimap<std::string, std::string>& flags) {
       o.workers = static_cast<int>(Number(flag, value));
     else if (flag == "--retry-seconds")
       o.retry_for = absl::Seconds(Number(flag, value));
+    else if (flag == "--nearby")
+      o.nearby = true;
     else
       Usage("load: unknown flag " + flag);
   }
@@ -105,6 +108,8 @@ int Verify(const std::multimap<std::string, std::string>& flags) {
       o.other_injected.push_back(value);
     else if (flag == "--undecodable-dead-letters")
       o.undecodable_services = absl::StrSplit(value, ',', absl::SkipEmpty());
+    else if (flag == "--duplicate-radius")
+      o.duplicate_radius_m = Number(flag, value);
     else
       Usage("verify: unknown flag " + flag);
   }
@@ -135,7 +140,7 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag.rfind("--", 0) != 0) Usage("unexpected argument " + flag);
-    if (flag == "--allow-dead-letter") {
+    if (flag == "--allow-dead-letter" || flag == "--nearby") {
       flags.emplace(flag, "");
       continue;
     }

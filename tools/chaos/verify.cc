@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -13,8 +14,10 @@
 #include <sstream>
 #include <tuple>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -34,7 +37,22 @@ struct LedgerCase {
   int64_t ok_ms = 0;
   bool read_your_write = true;
   std::string read_your_write_error;
+  // A --nearby load's: what the duplicate checks need.
+  std::string reference, kind, category;
+  bool has_point = false;
+  double latitude = 0, longitude = 0;
 };
+
+// Great-circle metres on the sphere of Redis's GEO commands (haversine, radius 6372797.560856 m),
+// written here again so that the verifier does not take routing's word for a distance.
+double Metres(double lat1, double lon1, double lat2, double lon2) {
+  constexpr double kRadians = M_PI / 180;
+  const double dlat = (lat2 - lat1) * kRadians, dlon = (lon2 - lon1) * kRadians;
+  const double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
+                   std::cos(lat1 * kRadians) * std::cos(lat2 * kRadians) * std::sin(dlon / 2) *
+                       std::sin(dlon / 2);
+  return 2 * 6372797.560856 * std::asin(std::sqrt(a));
+}
 
 struct RawRecord {
   std::string topic, key, value, event_id;
@@ -142,11 +160,17 @@ struct CaseFacts {
   int64_t ack_delivered_ms = 0;
   bool ack_dead_lettered = false;  // NotificationFailed (dead_lettered) on the case log
   bool ack_in_dlq = false;         // and its record on the dead-letter topic
+  // CaseLinked / CaseMerged: their event ids, and the first record's master and its reference
+  // (what every consumer keeps: a repeat of the id is passed over).
+  std::set<std::string> link_ids;
+  std::string link_master, link_reference;
+  std::set<std::string> duplicate_keys;  // NotificationDelivered duplicate -> reporter
 };
 
 struct MailFacts {
   std::set<std::string> keys;
   int64_t raw = 0;
+  std::map<std::string, std::string> text;  // idempotency key -> the plain text part, decoded
 };
 
 struct Probe {
@@ -179,6 +203,12 @@ class Verifier {
                      j.value("ok_ms", int64_t{0}),
                      j.value("read_your_write", true),
                      j.value("read_your_write_error", "")};
+        c.reference = j.value("reference", "");
+        c.kind = j.value("kind", "");
+        c.category = j.value("category", "");
+        c.has_point = j.contains("latitude") && j.contains("longitude");
+        c.latitude = j.value("latitude", 0.0);
+        c.longitude = j.value("longitude", 0.0);
         if (!ledger_index_.count(c.case_id)) {
           ledger_index_[c.case_id] = ledger_.size();
           ledger_.push_back(c);
@@ -283,8 +313,20 @@ class Verifier {
           f.firings[{"escalation", p.clock(), p.generation(), p.level()}].insert(e.event_id());
           break;
         }
+        case events::Envelope::kCaseLinked:
+        case events::Envelope::kCaseMerged:
+          f.link_ids.insert(e.event_id());
+          if (f.link_master.empty()) {
+            f.link_master = e.has_case_linked() ? e.case_linked().master_case_id()
+                                                : e.case_merged().master_case_id();
+            f.link_reference = e.has_case_linked() ? e.case_linked().master_reference()
+                                                   : e.case_merged().master_reference();
+          }
+          break;
         case events::Envelope::kNotificationDelivered: {
           const auto& p = e.notification_delivered();
+          if (p.template_name() == "duplicate" && p.recipient() == "reporter")
+            f.duplicate_keys.insert(p.idempotency_key());
           if (p.template_name() == "acknowledgement" && p.recipient() == "reporter") {
             f.ack_keys.insert(p.idempotency_key());
             if (!f.ack_delivered_ms) f.ack_delivered_ms = rec.timestamp_ms;
@@ -468,6 +510,7 @@ class Verifier {
         lags.push_back(lag);
       }
     }
+    if (options_.duplicate_radius_m > 0) CheckDuplicates(facts, r, fail);
     if (!lags.empty()) {
       std::sort(lags.begin(), lags.end());
       r.lag_p50_s = lags[lags.size() / 2];
@@ -479,8 +522,104 @@ class Verifier {
     }
     const int64_t n = r.acknowledged;
     r.passed = r.violations == 0 && r.found == n && r.dispatched_once == n && r.clocks_right == n &&
-               r.acks_delivered == n && error.empty();
+               r.acks_delivered == n && r.duplicate_letters == r.linked && error.empty();
     return r;
+  }
+
+  // The duplicate checks of a --nearby load (VerifyOptions::duplicate_radius_m).
+  template <typename Fail>
+  void CheckDuplicates(const std::map<std::string, CaseFacts>& facts, VerifyResult& r,
+                       const Fail& fail) {
+    const double radius = options_.duplicate_radius_m;
+    auto facts_of = [&](const std::string& case_id) -> const CaseFacts* {
+      auto it = facts.find(case_id);
+      return it == facts.end() ? nullptr : &it->second;
+    };
+    std::map<std::string, std::vector<const LedgerCase*>> routed_reports;  // by category
+    for (const LedgerCase& c : ledger_) {
+      const CaseFacts* f = facts_of(c.case_id);
+      if (f == nullptr) continue;
+      if (c.has_point && c.kind == "REPORT" && !f->routed.empty())
+        routed_reports[c.category].push_back(&c);
+      if (f->link_ids.empty()) continue;
+      ++r.linked;
+      bool right = true;
+      auto violation = [&](const std::string& rule, const std::string& why) {
+        ++r.violations;
+        right = false;
+        fail(rule, c.case_id, why);
+      };
+      if (f->link_ids.size() > 1)
+        violation("linked-once", absl::StrCat(f->link_ids.size(), " CaseLinked ids"));
+      if (c.kind != "REPORT" || !c.has_point)
+        violation("linked-reports-only", absl::StrCat("a ", c.kind, " linked"));
+      const auto master = ledger_index_.find(f->link_master);
+      if (master == ledger_index_.end()) {
+        violation("linked-to-a-nearby-case",
+                  absl::StrCat("master ", f->link_master, " is not a case of the load"));
+        continue;
+      }
+      const LedgerCase& m = ledger_[master->second];
+      const double d = Metres(c.latitude, c.longitude, m.latitude, m.longitude);
+      if (m.category != c.category || !m.has_point || d > radius + 1) {
+        violation("linked-to-a-nearby-case",
+                  absl::StrCat("master ", m.case_id, " (", m.category, ") is ",
+                               absl::StrFormat("%.1f", d), " m away"));
+      }
+      if (f->link_reference != m.reference) {
+        violation("link-names-the-reference",
+                  absl::StrCat("names '", f->link_reference, "', the master's is ", m.reference));
+      }
+      // Following the links from here never comes back here.
+      std::string at = f->link_master;
+      for (size_t hops = 0; !at.empty() && hops <= ledger_.size(); ++hops) {
+        if (at == c.case_id) {
+          violation("links-acyclic", absl::StrCat("a cycle of ", hops + 1, " links"));
+          break;
+        }
+        const CaseFacts* next = facts_of(at);
+        at = next == nullptr ? "" : next->link_master;
+      }
+      // The letter: once, in the sink, with the master's reference and not its id.
+      if (f->duplicate_keys.size() > 1) {
+        violation("duplicate-letter-once", absl::StrCat(f->duplicate_keys.size(), " keys"));
+      }
+      if (f->duplicate_keys.empty()) {
+        fail("duplicate-letter", c.case_id, "no NotificationDelivered of the duplicate letter");
+        continue;
+      }
+      const auto mail = mails_.find(c.case_id);
+      const auto text = mail == mails_.end() ? std::map<std::string, std::string>::const_iterator()
+                                             : mail->second.text.find(*f->duplicate_keys.begin());
+      if (mail == mails_.end() || text == mail->second.text.end()) {
+        fail("duplicate-letter", c.case_id, "delivered, no mail in the sink");
+        continue;
+      }
+      if (absl::StrContains(text->second, m.case_id)) {
+        violation("letters-show-no-id", absl::StrCat("the duplicate letter shows ", m.case_id));
+      }
+      if (!absl::StrContains(text->second, m.reference)) {
+        violation("duplicate-letter-names-the-master",
+                  absl::StrCat("the duplicate letter does not name ", m.reference));
+      }
+      if (right) ++r.duplicate_letters;
+    }
+    // Of two routed reports of a category within the radius, one at least is linked.
+    for (const auto& [category, reports] : routed_reports) {
+      for (size_t i = 0; i < reports.size(); ++i) {
+        if (!facts_of(reports[i]->case_id)->link_ids.empty()) continue;
+        for (size_t j = i + 1; j < reports.size(); ++j) {
+          if (!facts_of(reports[j]->case_id)->link_ids.empty()) continue;
+          const double d = Metres(reports[i]->latitude, reports[i]->longitude, reports[j]->latitude,
+                                  reports[j]->longitude);
+          if (d >= radius - 1) continue;
+          ++r.violations;
+          fail("nearby-reports-linked", reports[i]->case_id,
+               absl::StrCat("neither it nor ", reports[j]->case_id, ", ",
+                            absl::StrFormat("%.1f", d), " m away, is linked"));
+        }
+      }
+    }
   }
 
   // The case-event dead letters (meldpunt.case-events.dlq.v1) in the scenario's scope, counted
@@ -640,8 +779,22 @@ class Verifier {
         to_reporter = to_reporter || to == ledger_[it->second].email;
       if (!to_reporter) continue;
       MailFacts& m = mails_[case_id];
-      m.keys.insert(Header(eml, "X-Meldpunt-Idempotency-Key"));
+      const std::string key = Header(eml, "X-Meldpunt-Idempotency-Key");
+      m.keys.insert(key);
       ++m.raw;
+      // The plain text part (the first, base64 in lines: SmtpMailer::Compose).
+      const std::string part = "Content-Transfer-Encoding: base64\r\n\r\n";
+      const size_t from = whole.find(part);
+      if (from != std::string::npos) {
+        const size_t begin = from + part.size();
+        const size_t end = whole.find("\r\n--", begin);
+        std::string encoded = whole.substr(begin, end == std::string::npos ? end : end - begin);
+        encoded.erase(std::remove_if(encoded.begin(), encoded.end(),
+                                     [](char ch) { return ch == '\r' || ch == '\n'; }),
+                      encoded.end());
+        std::string text;
+        if (absl::Base64Unescape(encoded, &text)) m.text[key] = std::move(text);
+      }
     }
   }
 
@@ -675,6 +828,8 @@ nlohmann::json VerifyResult::ToJson() const {
           {"injected", injected},
           {"injected_dead_lettered", injected_dead_lettered},
           {"undecodable_dead_lettered", undecodable_dead_lettered},
+          {"linked", linked},
+          {"duplicate_letters", duplicate_letters},
           {"dead_letter_after_max_s", dead_letter_after_max_s},
           {"lag_p50_s", lag_p50_s},
           {"lag_max_s", lag_max_s},

@@ -42,6 +42,17 @@ struct VerifyOptions {
   std::vector<std::string> other_injected;  // other scenarios' injected ledgers: out of scope
   std::vector<std::string> undecodable_services;
   int64_t since_ms = 0;
+  // The duplicates rule's radius (metres) for a --nearby load, whose ledger lines carry each
+  // case's category and point; 0 leaves the duplicate checks out. With it, beside the rest:
+  // - a case is linked once (one CaseLinked id) and only a report is;
+  // - its master is a case of the ledger, of its category, within the radius (a metre of slack
+  //   for the index's 52-bit cells), and the event names the master's reference;
+  // - following the links never comes back to a case (no cycle);
+  // - of two routed reports of a category less than the radius apart (a metre less), at least
+  //   one is linked: one replica missed no duplicate;
+  // - the reporter of a linked case got the duplicate letter once, in the sink, naming the
+  //   master's reference and not its case id.
+  double duplicate_radius_m = 0;
 };
 
 // One row of the scenario table, and the first failures by rule (case id and why).
@@ -62,6 +73,8 @@ struct VerifyResult {
   int64_t injected = 0;                   // cases made unhandleable (injected ledgers)
   int64_t injected_dead_lettered = 0;     // of those, with notification's dead letter
   int64_t undecodable_dead_lettered = 0;  // (record, service) pairs set aside as undecodable
+  int64_t linked = 0;                     // with duplicate_radius_m: ledger cases linked
+  int64_t duplicate_letters = 0;          // of those, whose reporter got the right letter
   double dead_letter_after_max_s = 0;     // record written -> dead letter, the longest
   double lag_p50_s = 0;                   // OK -> dispatched and acknowledged, per case
   double lag_max_s = 0;
