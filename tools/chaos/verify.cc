@@ -171,6 +171,7 @@ struct MailFacts {
   std::set<std::string> keys;
   int64_t raw = 0;
   std::map<std::string, std::string> text;  // idempotency key -> the plain text part, decoded
+  std::set<std::string> showing_the_id;     // keys of the letters whose text shows the case id
 };
 
 struct Probe {
@@ -468,6 +469,13 @@ class Verifier {
       // to ops as dead-lettered.
       const auto mail = mails_.find(c.case_id);
       const bool mailed = mail != mails_.end() && !mail->second.keys.empty();
+      // A citizen reads the reference, never the case id.
+      if (mail != mails_.end() && !mail->second.showing_the_id.empty()) {
+        ++r.violations;
+        fail("letters-show-no-id", c.case_id,
+             absl::StrCat(mail->second.showing_the_id.size(),
+                          " letter(s) to the reporter show the case id"));
+      }
       if (f.ack_keys.size() > 1) {
         ++r.violations;
         fail("acknowledged-once", c.case_id, absl::StrCat(f.ack_keys.size(), " keys"));
@@ -793,7 +801,10 @@ class Verifier {
                                      [](char ch) { return ch == '\r' || ch == '\n'; }),
                       encoded.end());
         std::string text;
-        if (absl::Base64Unescape(encoded, &text)) m.text[key] = std::move(text);
+        if (absl::Base64Unescape(encoded, &text)) {
+          if (absl::StrContains(text, case_id)) m.showing_the_id.insert(key);
+          m.text[key] = std::move(text);
+        }
       }
     }
   }
