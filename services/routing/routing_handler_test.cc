@@ -437,24 +437,22 @@ TEST_F(RoutingHandlerTest, ANearbyOpenCaseOfTheCategoryIsLinked) {
   EXPECT_EQ(Decisions("linked", "duplicates"), 1);
 }
 
-// The master a case's CaseLinked names, among the records sent ("" when none links it).
-std::string LinkedTo(const std::vector<kafka::Message>& sent, const std::string& case_id) {
+// The CaseLinked of a case among the records sent (empty when none links it).
+events::v1::CaseLinked LinkOf(const std::vector<kafka::Message>& sent, const std::string& case_id) {
   for (const kafka::Message& m : sent) {
     if (m.topic != events::kCaseEventsTopic || m.key != case_id) continue;
     absl::StatusOr<events::Envelope> e = events::Decode(m.value);
-    if (e.ok() && e->has_case_linked()) return e->case_linked().master_case_id();
+    if (e.ok() && e->has_case_linked()) return e->case_linked();
   }
-  return "";
+  return {};
 }
 
-// The master's reference a case's CaseLinked names ("" when none links it).
+// The master a case's CaseLinked names, and its reference ("" when none links it).
+std::string LinkedTo(const std::vector<kafka::Message>& sent, const std::string& case_id) {
+  return LinkOf(sent, case_id).master_case_id();
+}
 std::string LinkedToReference(const std::vector<kafka::Message>& sent, const std::string& case_id) {
-  for (const kafka::Message& m : sent) {
-    if (m.topic != events::kCaseEventsTopic || m.key != case_id) continue;
-    absl::StatusOr<events::Envelope> e = events::Decode(m.value);
-    if (e.ok() && e->has_case_linked()) return e->case_linked().master_reference();
-  }
-  return "";
+  return LinkOf(sent, case_id).master_reference();
 }
 
 // Handles `batch` on a lane of its own; false when it has not returned within five seconds (the
