@@ -327,10 +327,9 @@ absl::StatusOr<std::map<std::string, std::string>> NotificationLogic::Fill(
         if (m) reference = m->case_submitted().reference();
       }
       if (reference.empty()) {
-        return absl::InternalError(
-            absl::StrCat("the reference of master case ", master,
-                         " is not known yet: its submission has not "
-                         "been stored here, and the letter must not show a case id"));
+        return absl::InternalError(absl::StrCat("the reference of master case ", master,
+                                                " is not known yet (its submission is not stored "
+                                                "here); a letter never shows a case id"));
       }
       v["master_reference"] = std::move(reference);
       break;

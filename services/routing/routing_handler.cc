@@ -41,20 +41,23 @@ void RoutingHandler::Handle(events::Batch& batch) {
   if (!loaded.ok()) return batch.Fail(relevant[0], loaded.status());
   auto work = std::make_shared<BatchWork>();
   // A case's later records in the batch start from the state its earlier ones left (saved with
-  // them once the batch's records are acknowledged).
-  absl::flat_hash_map<std::string, v1::RouteState> latest;
+  // them once the batch's records are acknowledged): the case's last change so far, by its place
+  // in work->changes.
+  absl::flat_hash_map<std::string, size_t> last_change;
   for (size_t k = 0; k < relevant.size(); ++k) {
     const size_t i = relevant[k];
     const std::string& case_id = batch.envelope(i).case_id();
-    auto earlier = latest.find(case_id);
-    const v1::RouteState state = earlier != latest.end() ? earlier->second : (*loaded)[k];
-    if (absl::Status handled = Handle(batch.envelope(i), &batch, i, &state, work.get());
+    auto earlier = last_change.find(case_id);
+    const v1::RouteState* state =
+        earlier != last_change.end() ? &work->changes[earlier->second].second.after : &(*loaded)[k];
+    if (absl::Status handled = Handle(batch.envelope(i), &batch, i, state, work.get());
         !handled.ok()) {
       batch.Fail(i, handled);
       break;
     }
-    const bool changed = !work->changes.empty() && work->changes.back().first == i;
-    latest[case_id] = changed ? work->changes.back().second.after : state;
+    if (!work->changes.empty() && work->changes.back().first == i) {
+      last_change[case_id] = work->changes.size() - 1;
+    }
   }
   if (!work->changes.empty()) {
     // After the acknowledgements: the states of the records that got that far, in one round trip

@@ -62,7 +62,8 @@ class RoutingHandler {
 
   // OK once the event is handled for good (or, given `batch` and `work`, once its records are in
   // flight: the batch waits for them, and the state to save goes into `work` as item `index`).
-  // UNAVAILABLE (in place) while Redis or Kafka does not answer.
+  // UNAVAILABLE (in place) while Redis or Kafka does not answer. `loaded` (the case's state, when
+  // the caller has read it) is copied before anything is added to `work`: it may point into it.
   absl::Status Handle(const events::Envelope& envelope, events::Batch* batch = nullptr,
                       size_t index = 0, const v1::RouteState* loaded = nullptr,
                       BatchWork* work = nullptr);
