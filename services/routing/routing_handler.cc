@@ -60,13 +60,22 @@ void RoutingHandler::Handle(events::Batch& batch) {
     }
   }
   if (!work->changes.empty()) {
-    // After the acknowledgements: the states of the records that got that far, in one round trip
-    // (a case's changes in the order of its records, each from the state the one before left).
+    // After the acknowledgements: the states of the records that got that far, in one round trip,
+    // one save per case. A case's changes follow one another (each starts from the state the one
+    // before left), so its save goes from the state it was loaded in to the last one: the same
+    // state and indexes as each change saved in turn, written once. The save stands at the case's
+    // first record: if it fails, the case's records are all handled again.
     batch.AfterAll([this, work](size_t done, absl::Status* error) -> std::optional<size_t> {
       std::vector<RouteStore::Change> saves;
-      std::vector<size_t> items;
+      std::vector<size_t> items;  // the first record of each save
+      absl::flat_hash_map<std::string, size_t> save_of;
       for (auto& [i, change] : work->changes) {
         if (i >= done) break;
+        auto [it, first] = save_of.try_emplace(change.case_id, saves.size());
+        if (!first) {
+          saves[it->second].after = std::move(change.after);
+          continue;
+        }
         saves.push_back(std::move(change));
         items.push_back(i);
       }

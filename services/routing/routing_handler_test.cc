@@ -63,6 +63,7 @@ class MemoryRouteStore : public RouteStore {
         if (failed != nullptr) *failed = 0;
         return save_error;
       }
+      last_save_all = changes;
     }
     return RouteStore::SaveAll(changes, failed);
   }
@@ -110,6 +111,7 @@ class MemoryRouteStore : public RouteStore {
   int load_alls = 0;
   int saves = 0;
   int save_alls = 0;
+  std::vector<Change> last_save_all;  // what the last SaveAll was given
   int open_case_reads = 0;
   std::string refuse_case;  // Save refuses this case's state
   absl::Status save_error;  // what SaveAll answers, writing nothing
@@ -330,12 +332,39 @@ TEST_F(RoutingHandlerTest, ACasesLaterRecordsInABatchStartFromTheStateItsEarlier
   ASSERT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::nullopt) << error;
   EXPECT_EQ(sink_.SentTo(events::DispatchTopic("public-works")).size(), 1u);
   EXPECT_EQ(store_.save_alls, 1) << "the three changes in one write, after the one wait";
-  EXPECT_EQ(store_.saves, 3);
+  EXPECT_EQ(store_.saves, 1) << "one save of the case: from the state loaded to the last";
+  ASSERT_EQ(store_.last_save_all.size(), 1u);
+  EXPECT_TRUE(store_.last_save_all[0].before.draft().category().empty())
+      << "the save starts from the state the batch loaded (none: a new case)";
   const v1::RouteState& saved = store_.states[kCase];
   EXPECT_EQ(saved.draft().category(), "street-lighting")
       << "the clocks started from the submission";
   EXPECT_EQ(saved.running().size(), 2u) << "the second clock from the state the first left";
   EXPECT_TRUE(saved.running().contains("acknowledge"));
+}
+
+// A case whose save fails is handled again from its first record in the batch, its later ones
+// with it: they were saved together.
+TEST_F(RoutingHandlerTest, ACaseWhoseSaveIsRefusedIsHandledAgainFromItsFirstRecord) {
+  store_.refuse_case = kCase;
+  kafka::Record records[3];
+  std::vector<events::Batch::Item> items;
+  items.push_back({&records[0], Submitted(kCase, "street-lighting")});
+  items.push_back({&records[1], Submitted("MP-0123456789ABF", "street-lighting")});
+  events::Envelope started = events::NewEnvelope(kCase, "deadline-watch", kNow);
+  started.mutable_clock_started()->set_clock("acknowledge");
+  events::SetTime(started.mutable_clock_started()->mutable_due_at(), kNow + absl::Hours(240));
+  events::Finish(started, "started-acknowledge");
+  items.push_back({&records[2], std::move(started)});
+  events::Batch batch(std::move(items));
+  handler_.Handle(batch);
+  absl::Status error;
+  EXPECT_EQ(batch.Finish(absl::Now() + absl::Seconds(5), &error), std::optional<size_t>(0));
+  EXPECT_EQ(error.code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_EQ(store_.last_save_all.size(), 2u) << "one save per case";
+  EXPECT_EQ(store_.last_save_all[0].case_id, kCase);
+  EXPECT_TRUE(store_.last_save_all[0].after.running().contains("acknowledge"));
+  EXPECT_EQ(store_.states.count(kCase), 0u);
 }
 
 constexpr const char* kThree[] = {"MP-0123456789ABC", "MP-0123456789ABD", "MP-0123456789ABE"};

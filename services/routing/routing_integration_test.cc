@@ -3,6 +3,7 @@
 // its line, and both in force stay), a case event in, CaseRouted and the dispatch message out; the
 // duplicate index's distances at the edge of the radius.
 #include <grpcpp/grpcpp.h>
+#include <algorithm>
 
 #include <cmath>
 #include <cstdio>
@@ -569,6 +570,68 @@ TEST(RouteStoreIntegration, SaveAllWritesInOneGoAndNamesTheChangeRedisRefused) {
   EXPECT_FALSE(saved.ok());
   EXPECT_EQ(failed, 1u);
   EXPECT_EQ(store.OpenCases(other, {"an"})->at("an"), 2) << "the others are written";
+}
+
+// Routing saves a case once per batch, from the state it loaded to the last one
+// (RoutingHandler::Handle): in the real Redis that leaves the workload view and the duplicate
+// index as the saves one at a time do, for a case submitted, routed, clocked and moved in one run.
+TEST(RouteStoreIntegration, OneSaveFromTheFirstStateToTheLastIndexesAsTheSavesInTurn) {
+  auto stack = testing::LoadStack();
+  ASSERT_TRUE(stack.ok());
+  auto redis = redis::Client::Create({.address = stack->redis});
+  ASSERT_TRUE(redis.ok());
+  RedisRouteStore store(**redis);
+  const std::string works = testing::UniqueName("works");
+  const std::string parks = testing::UniqueName("parks");
+  const std::string category = testing::UniqueName("cat");
+  const std::string in_turn = events::CaseIdFor("store-test", testing::UniqueName("c"));
+  const std::string at_once = events::CaseIdFor("store-test", testing::UniqueName("c"));
+  const absl::Time due = absl::FromUnixMillis(1'800'000'000'123);
+
+  std::vector<v1::RouteState> states(5);  // empty, submitted, routed, clocked, moved
+  states[1].mutable_draft()->set_kind(t::REPORT);
+  states[1].mutable_draft()->set_category(category);
+  states[1].mutable_draft()->mutable_location()->set_has_coordinates(true);
+  states[1].mutable_draft()->mutable_location()->set_latitude(51.05);
+  states[1].mutable_draft()->mutable_location()->set_longitude(3.72);
+  states[2] = states[1];
+  states[2].set_department(works);
+  states[2].set_assignee("an");
+  states[3] = states[2];
+  v1::RunningDue& ack = (*states[3].mutable_running())["acknowledge"];
+  ack.set_generation(1);
+  events::SetTime(ack.mutable_due_at(), due);
+  states[4] = states[3];
+  states[4].set_department(parks);
+  states[4].set_assignee("cas");
+
+  for (size_t i = 1; i < states.size(); ++i) {
+    ASSERT_TRUE(store.Save(in_turn, states[i - 1], states[i]).ok());
+  }
+  ASSERT_TRUE(store.SaveAll({{at_once, states[0], states[4]}}).ok());
+
+  for (const std::string& case_id : {in_turn, at_once}) {
+    auto loaded = store.Load(case_id);
+    ASSERT_TRUE(loaded.ok());
+    EXPECT_EQ(loaded->SerializeAsString(), states[4].SerializeAsString());
+  }
+  auto cases = store.Workload(works, {"an"});
+  ASSERT_TRUE(cases.ok()) << cases.status();
+  EXPECT_TRUE(cases->due.empty()) << "both left the first department";
+  EXPECT_TRUE(cases->assigned.at("an").empty());
+  cases = store.Workload(parks, {"cas"});
+  ASSERT_TRUE(cases.ok()) << cases.status();
+  ASSERT_EQ(cases->due.size(), 2u);
+  EXPECT_EQ(*cases->due.at(in_turn), due);
+  EXPECT_EQ(*cases->due.at(at_once), due);
+  std::vector<std::string> assigned = cases->assigned.at("cas");
+  std::vector<std::string> both = {in_turn, at_once};
+  std::sort(assigned.begin(), assigned.end());
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(assigned, both);
+  auto near = store.Near(category, 51.05, 3.72, 10);
+  ASSERT_TRUE(near.ok()) << near.status();
+  EXPECT_EQ(near->size(), 2u) << "both in the duplicate index";
 }
 
 // The workload view's due set follows the case through the real Redis: its earliest running
