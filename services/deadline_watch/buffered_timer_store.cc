@@ -1,5 +1,11 @@
 #include "services/deadline_watch/buffered_timer_store.h"
 
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::deadline {
@@ -15,10 +21,100 @@ absl::Status BufferedTimerStore::Prefetch(const std::vector<std::string>& case_i
   return absl::OkStatus();
 }
 
+namespace {
+
+// What `writes` leave, as few writes (BufferedTimerStore::Writes::kFinalState). Each write of
+// the result touches other keys, fields or members than the others, except that a timer's
+// cancel comes before its schedule: the cancel also takes it out of the in-flight set, as it
+// did in the run, and the schedule puts it back where the run left it.
+std::vector<TimerStore::Write> FinalState(std::vector<TimerStore::Write> writes) {
+  using Write = TimerStore::Write;
+  struct TimerFate {
+    int32_t partition = 0;
+    Timer* timer = nullptr;  // in `writes`, the last write of it
+    bool cancelled = false;  // a cancel in the run: out of the in-flight set
+    bool scheduled = false;  // the run's last word on it was a schedule
+  };
+  // By "<partition>|<member>"; the cases and clocks by their place in `writes`.
+  absl::flat_hash_map<std::string, TimerFate> timers;
+  absl::flat_hash_map<std::string, CaseFacts*> facts;
+  absl::flat_hash_map<std::string, v1::Clock*> clocks;  // by "<case>|<clock>"
+  std::vector<std::string> fact_order, clock_order, timer_order;
+  for (Write& w : writes) {
+    switch (w.kind) {
+      case Write::Kind::kSchedule:
+      case Write::Kind::kCancel:
+        for (Timer& t : w.timers) {
+          std::string key = absl::StrCat(w.partition, "|", t.Member());
+          auto [it, first] = timers.try_emplace(key);
+          if (first) timer_order.push_back(std::move(key));
+          TimerFate& fate = it->second;
+          fate.partition = w.partition;
+          fate.timer = &t;
+          fate.scheduled = w.kind == Write::Kind::kSchedule;
+          if (w.kind == Write::Kind::kCancel) fate.cancelled = true;
+        }
+        break;
+      case Write::Kind::kFacts: {
+        auto [it, first] = facts.try_emplace(w.case_id, &w.facts);
+        if (first) fact_order.push_back(w.case_id);
+        it->second = &w.facts;
+        break;
+      }
+      case Write::Kind::kClocks:
+        for (v1::Clock& c : w.clocks) {
+          std::string key = absl::StrCat(c.case_id(), "|", c.name());
+          auto [it, first] = clocks.try_emplace(key, &c);
+          if (first) clock_order.push_back(std::move(key));
+          it->second = &c;
+        }
+        break;
+    }
+  }
+  std::map<int32_t, Write> cancels, schedules;
+  for (const std::string& key : timer_order) {
+    const TimerFate& fate = timers[key];
+    if (fate.cancelled) {
+      Write& w = cancels[fate.partition];
+      w.kind = Write::Kind::kCancel;
+      w.partition = fate.partition;
+      w.timers.push_back(*fate.timer);
+    }
+    if (fate.scheduled) {
+      Write& w = schedules[fate.partition];
+      w.kind = Write::Kind::kSchedule;
+      w.partition = fate.partition;
+      w.timers.push_back(std::move(*fate.timer));
+    }
+  }
+  std::vector<Write> out;
+  out.reserve(cancels.size() + schedules.size() + fact_order.size() + 1);
+  for (auto& [partition, w] : cancels) out.push_back(std::move(w));
+  for (auto& [partition, w] : schedules) out.push_back(std::move(w));
+  for (const std::string& case_id : fact_order) {
+    Write w;
+    w.kind = Write::Kind::kFacts;
+    w.case_id = case_id;
+    w.facts = std::move(*facts[case_id]);
+    out.push_back(std::move(w));
+  }
+  if (!clock_order.empty()) {
+    Write w;
+    w.kind = Write::Kind::kClocks;
+    w.clocks.reserve(clock_order.size());
+    for (const std::string& key : clock_order) w.clocks.push_back(std::move(*clocks[key]));
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::Status BufferedTimerStore::Flush() {
   if (writes_.empty()) return absl::OkStatus();
   std::vector<Write> writes;
   writes.swap(writes_);
+  if (mode_ == Writes::kFinalState) writes = FinalState(std::move(writes));
   absl::Status written = store_.WriteAll(writes);
   // Unknown how much of it arrived: what this view holds may no longer be what the store holds.
   if (!written.ok()) records_.clear();

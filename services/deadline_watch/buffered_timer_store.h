@@ -9,8 +9,9 @@
 // Reads of a case's record (Load, Clocks, Facts) see the writes made through this view before
 // them, so a later event of a case in the same run sees what an earlier one did. The writes reach
 // the store in the order they were made (TimerStore::WriteAll): a crash part way leaves a prefix
-// of them, as the same calls made one at a time would. Everything else (claims, the ops queries,
-// the markers) first flushes, then goes to the store.
+// of them, as the same calls made one at a time would; or, for the rebuild, only what the run
+// leaves (Writes::kFinalState). Everything else (claims, the ops queries, the markers) first
+// flushes, then goes to the store.
 //
 // For one thread (a lane's batch, a replay lane's run); what it holds is dropped with it.
 #pragma once
@@ -25,7 +26,23 @@ namespace meldpunt::deadline {
 
 class BufferedTimerStore final : public TimerStore {
  public:
-  explicit BufferedTimerStore(TimerStore& store) : store_(store) {}
+  // What Flush sends.
+  enum class Writes {
+    // Every write, in the order it was made: a crash part way leaves a prefix of them, as the
+    // same calls made one at a time would (the live handler: it appends the clock events of what
+    // it wrote, and a repeat relies on that prefix).
+    kInOrder,
+    // Only what the run leaves: per timer its last schedule or cancel, per case its last facts,
+    // per clock its last record. The same keys hold the same values at the end as with kInOrder,
+    // but a crash part way leaves some of them in no order (the rebuild: a crash part way leaves
+    // the timers not marked complete, and they are rebuilt again from the start). A timer
+    // scheduled and cancelled in the same run, as the clocks of the past were, is never added:
+    // in a sorted set of every pending timer an insert is the costly write.
+    kFinalState,
+  };
+
+  explicit BufferedTimerStore(TimerStore& store, Writes writes = Writes::kInOrder)
+      : store_(store), mode_(writes) {}
 
   // Reads the records of the cases not held yet, at once.
   absl::Status Prefetch(const std::vector<std::string>& case_ids);
@@ -57,6 +74,7 @@ class BufferedTimerStore final : public TimerStore {
   absl::StatusOr<CaseRecord*> Held(const std::string& case_id);
 
   TimerStore& store_;
+  const Writes mode_;
   std::map<std::string, CaseRecord> records_;
   std::vector<Write> writes_;
 };

@@ -411,12 +411,16 @@ TEST_F(DeadlineWatchTest, ARebuildFoldsARunAtOnceAndLaterEventsSeeEarlierOnes) {
   const std::vector<v1::Clock> live_one = *store_.Clocks("MP-0000000000001");
   const std::vector<v1::Clock> live_two = *store_.Clocks("MP-0000000000002");
   const size_t live_timers = store_.Pending(0) + store_.Pending(1);
+  const int64_t live_scheduled = store_.timers_scheduled;
 
   store_.round_trips = 0;
+  store_.timers_scheduled = 0;
   absl::StatusOr<int64_t> replayed = rebuild_.Rebuild();
   ASSERT_TRUE(replayed.ok()) << replayed.status();
   EXPECT_EQ(*replayed, 4);
   EXPECT_EQ(store_.round_trips, 2) << "the four records in one read and one write";
+  EXPECT_LT(store_.timers_scheduled, live_scheduled)
+      << "the timers of the clock the acknowledgement stopped in the same run never went in";
   // The same clocks and timers as the live fold wrote.
   const std::vector<v1::Clock> one = *store_.Clocks("MP-0000000000001");
   const std::vector<v1::Clock> two = *store_.Clocks("MP-0000000000002");

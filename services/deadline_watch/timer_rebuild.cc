@@ -39,7 +39,8 @@ absl::Status TimerRebuild::StartFollowing() {
 }
 
 void TimerRebuild::FoldRun(events::Batch& batch) {
-  BufferedTimerStore buffered(store_);
+  // Only what the run leaves: a rebuild that stops part way is done again from the start.
+  BufferedTimerStore buffered(store_, BufferedTimerStore::Writes::kFinalState);
   std::vector<std::string> case_ids;
   case_ids.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) case_ids.push_back(batch.envelope(i).case_id());

@@ -17,6 +17,7 @@ class MemoryTimerStore : public TimerStore {
   absl::Status Schedule(int32_t p, const std::vector<Timer>& timers) override {
     Count();
     for (const Timer& tm : timers) due_[p][tm.Member()] = tm.fire_ms;
+    timers_scheduled += static_cast<int64_t>(timers.size());
     return absl::OkStatus();
   }
   absl::Status Cancel(int32_t p, const std::vector<Timer>& timers) override {
@@ -118,10 +119,35 @@ class MemoryTimerStore : public TimerStore {
     return ClockCounts{.open = open_clocks, .due_soon = due_soon};
   }
   size_t Pending(int32_t p) { return due_[p].size() + inflight_[p].size(); }
+  // Everything it holds, in one comparable text: the timers due and in flight of every
+  // partition, the facts and the clocks.
+  std::string Dump() const {
+    std::string out;
+    for (const auto* set : {&due_, &inflight_}) {
+      out += set == &due_ ? "due:" : "inflight:";
+      for (const auto& [p, members] : *set) {
+        for (const auto& [member, score] : members) {
+          out += " " + std::to_string(p) + "/" + member + "@" + std::to_string(score);
+        }
+      }
+      out += "\n";
+    }
+    for (const auto& [case_id, f] : facts_) {
+      out += "facts " + case_id + " " + f.department + " " + f.category + "\n";
+    }
+    for (const auto& [case_id, by_name] : clocks_) {
+      for (const auto& [name, c] : by_name) {
+        out += "clock " + case_id + " " + name + " " + c.ShortDebugString() + "\n";
+      }
+    }
+    return out;
+  }
 
   // Calls that are a round trip each in Redis: every read and write, a Load, LoadAll, PutClocks
   // and WriteAll counting once.
   int round_trips = 0;
+  // Timers handed to Schedule (each an insert into a sorted set in Redis).
+  int64_t timers_scheduled = 0;
   // What WriteAll answers (applying nothing) when not OK.
   absl::Status write_error;
   // The marker (Intact, MarkIntact) and what Intact and Clear answer.
