@@ -35,45 +35,41 @@ std::vector<TimerStore::Write> FinalState(std::vector<TimerStore::Write> writes)
     bool cancelled = false;  // a cancel in the run: out of the in-flight set
     bool scheduled = false;  // the run's last word on it was a schedule
   };
-  // By "<partition>|<member>"; the cases and clocks by their place in `writes`.
-  absl::flat_hash_map<std::string, TimerFate> timers;
+  // Each timer and clock once, in the order first written, pointing into `writes` at its last
+  // write (their places by "<partition>|<member>" and "<case>|<clock>"); each case's last facts.
+  std::vector<TimerFate> timers;
+  std::vector<v1::Clock*> clocks;
+  absl::flat_hash_map<std::string, size_t> timer_at, clock_at;
   absl::flat_hash_map<std::string, CaseFacts*> facts;
-  absl::flat_hash_map<std::string, v1::Clock*> clocks;  // by "<case>|<clock>"
-  std::vector<std::string> fact_order, clock_order, timer_order;
   for (Write& w : writes) {
     switch (w.kind) {
       case Write::Kind::kSchedule:
       case Write::Kind::kCancel:
         for (Timer& t : w.timers) {
-          std::string key = absl::StrCat(w.partition, "|", t.Member());
-          auto [it, first] = timers.try_emplace(key);
-          if (first) timer_order.push_back(std::move(key));
-          TimerFate& fate = it->second;
-          fate.partition = w.partition;
+          auto [at, first] =
+              timer_at.try_emplace(absl::StrCat(w.partition, "|", t.Member()), timers.size());
+          if (first) timers.push_back({.partition = w.partition});
+          TimerFate& fate = timers[at->second];
           fate.timer = &t;
           fate.scheduled = w.kind == Write::Kind::kSchedule;
           if (w.kind == Write::Kind::kCancel) fate.cancelled = true;
         }
         break;
-      case Write::Kind::kFacts: {
-        auto [it, first] = facts.try_emplace(w.case_id, &w.facts);
-        if (first) fact_order.push_back(w.case_id);
-        it->second = &w.facts;
+      case Write::Kind::kFacts:
+        facts[w.case_id] = &w.facts;
         break;
-      }
       case Write::Kind::kClocks:
         for (v1::Clock& c : w.clocks) {
-          std::string key = absl::StrCat(c.case_id(), "|", c.name());
-          auto [it, first] = clocks.try_emplace(key, &c);
-          if (first) clock_order.push_back(std::move(key));
-          it->second = &c;
+          auto [at, first] =
+              clock_at.try_emplace(absl::StrCat(c.case_id(), "|", c.name()), clocks.size());
+          if (first) clocks.push_back(nullptr);
+          clocks[at->second] = &c;
         }
         break;
     }
   }
   std::map<int32_t, Write> cancels, schedules;
-  for (const std::string& key : timer_order) {
-    const TimerFate& fate = timers[key];
+  for (TimerFate& fate : timers) {
     if (fate.cancelled) {
       Write& w = cancels[fate.partition];
       w.kind = Write::Kind::kCancel;
@@ -88,21 +84,21 @@ std::vector<TimerStore::Write> FinalState(std::vector<TimerStore::Write> writes)
     }
   }
   std::vector<Write> out;
-  out.reserve(cancels.size() + schedules.size() + fact_order.size() + 1);
+  out.reserve(cancels.size() + schedules.size() + facts.size() + 1);
   for (auto& [partition, w] : cancels) out.push_back(std::move(w));
   for (auto& [partition, w] : schedules) out.push_back(std::move(w));
-  for (const std::string& case_id : fact_order) {
+  for (auto& [case_id, last] : facts) {
     Write w;
     w.kind = Write::Kind::kFacts;
     w.case_id = case_id;
-    w.facts = std::move(*facts[case_id]);
+    w.facts = std::move(*last);
     out.push_back(std::move(w));
   }
-  if (!clock_order.empty()) {
+  if (!clocks.empty()) {
     Write w;
     w.kind = Write::Kind::kClocks;
-    w.clocks.reserve(clock_order.size());
-    for (const std::string& key : clock_order) w.clocks.push_back(std::move(*clocks[key]));
+    w.clocks.reserve(clocks.size());
+    for (v1::Clock* c : clocks) w.clocks.push_back(std::move(*c));
     out.push_back(std::move(w));
   }
   return out;
