@@ -152,16 +152,21 @@ TEST(ServiceKeys, LanesAndLingerAreBoundedAndNamed) {
   Schema<ServiceConfig> schema("svc");
   AddServiceKeys(schema);
   const std::string dev = "grpc: {listen: '127.0.0.1:1', plaintext_loopback: true}\n";
-  auto ok = schema.LoadString(dev + "kafka: {consumer_lanes: 3, linger: 5ms}", {});
+  auto ok = schema.LoadString(
+      dev + "kafka: {consumer_lanes: 3, consumer_lane_min_records: 16, linger: 5ms}", {});
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(ok->consumer_lanes, 3);
+  EXPECT_EQ(ok->consumer_lane_min_records, 16);
   EXPECT_EQ(ok->producer_linger, absl::Milliseconds(5));
   auto defaults = schema.LoadString(dev, {});
   ASSERT_TRUE(defaults.ok());
   EXPECT_EQ(defaults->consumer_lanes, 6);
+  EXPECT_EQ(defaults->consumer_lane_min_records, 64);
   EXPECT_EQ(defaults->producer_linger, absl::Milliseconds(10));  // the intake sets 2 ms
   auto no_lanes = schema.LoadString(dev + "kafka: {consumer_lanes: 0}", {});
   EXPECT_THAT(no_lanes.status().message(), HasSubstr("'kafka.consumer_lanes'"));
+  auto no_records = schema.LoadString(dev + "kafka: {consumer_lane_min_records: 0}", {});
+  EXPECT_THAT(no_records.status().message(), HasSubstr("'kafka.consumer_lane_min_records'"));
   auto long_linger = schema.LoadString(dev + "kafka: {linger: 10s}", {});
   EXPECT_THAT(long_linger.status().message(), HasSubstr("'kafka.linger'"));
   EXPECT_THAT(long_linger.status().message(), HasSubstr("between 0s and 1s"));

@@ -25,6 +25,7 @@ struct ServiceConfig {
   int64_t replication_factor = 1;
   absl::Duration produce_timeout = absl::Seconds(10);
   int64_t consumer_lanes = 6;
+  int64_t consumer_lane_min_records = 64;
   // Only the next stage waits for a service's appends: gathering 10 ms of records into one request
   // cuts the Produce requests per case by a quarter at the maximum rate (docs/benchmarks.md,
   // "Fewer, fuller fetches"). The intake, whose SubmitCase waits for its append, sets 2 ms.
@@ -205,9 +206,13 @@ void AddServiceKeys(Schema<T>& schema) {
       .Int("kafka.replication_factor", &T::replication_factor,
            "replication factor of topics this service creates (3 in production)", Range(1, 7))
       .Int("kafka.consumer_lanes", &T::consumer_lanes,
-           "case-topic partitions this service handles in parallel (1: one event at a time); "
-           "order within a partition, so within a case, is kept",
+           "case-topic partitions this service handles in parallel, at most (1: one event at a "
+           "time); order within a partition, so within a case, is kept",
            Range(1, 64))
+      .Int("kafka.consumer_lane_min_records", &T::consumer_lane_min_records,
+           "records polled at once that make another lane worth its round trips: a poll of "
+           "fewer than twice this many is handled as one run, whatever partitions it spans",
+           Range(1, 100000))
       .Duration("kafka.linger", &T::producer_linger,
                 "how long the producer gathers records into one request (linger.ms): longer "
                 "means fewer, larger requests for the broker and that much more latency",

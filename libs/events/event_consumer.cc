@@ -150,23 +150,33 @@ void EventConsumer::RunLanes() {
     const bool moved = consumer_->rebalances() != generation;
     const std::vector<kafka::TopicPartition> owned =
         moved ? consumer_->Assignment() : std::vector<kafka::TopicPartition>();
-    std::vector<std::vector<kafka::Record>> by_lane(lanes);
+    // One lane's run for every lane_min_records records: a lane costs its round trips and its
+    // wait whatever it holds, so a small batch goes as one run (partitions and all). A handler
+    // that takes a case once per run (one_record_per_case) keeps a lane per partition: its runs
+    // end at a case's second record, and one lane would take the partitions' runs in turn.
+    const size_t spread =
+        options_.one_record_per_case
+            ? lanes
+            : std::clamp<size_t>(
+                  batch.size() / static_cast<size_t>(std::max(1, options_.lane_min_records)), 1,
+                  lanes);
+    std::vector<std::vector<kafka::Record>> by_lane(spread);
     for (kafka::Record& record : batch) {
       if (moved &&
           std::find(owned.begin(), owned.end(),
                     kafka::TopicPartition{record.topic, record.partition}) == owned.end()) {
         continue;
       }
-      by_lane[static_cast<size_t>(record.partition) % lanes].push_back(std::move(record));
+      by_lane[static_cast<size_t>(record.partition) % spread].push_back(std::move(record));
     }
     // Each lane handles its records in order and stops at the first one Stop() left unhandled;
     // done[lane] counts the records it finished (handled or skipped for good).
-    std::vector<size_t> done(lanes, 0);
+    std::vector<size_t> done(spread, 0);
     auto run_lane = [&](size_t lane) {
       done[lane] = batch_handler_ ? RunBatchLane(by_lane[lane]) : RunLane(by_lane[lane]);
     };
     std::vector<size_t> busy_lanes;
-    for (size_t lane = 0; lane < lanes; ++lane) {
+    for (size_t lane = 0; lane < spread; ++lane) {
       if (!by_lane[lane].empty()) busy_lanes.push_back(lane);
     }
     const bool durable = HandleDurably([&] {
@@ -178,7 +188,7 @@ void EventConsumer::RunLanes() {
     // committed up to its last record in that prefix.
     std::map<std::pair<std::string, int32_t>, const kafka::Record*> last;
     bool all_done = true;
-    for (size_t lane = 0; lane < lanes; ++lane) {
+    for (size_t lane = 0; lane < spread; ++lane) {
       if (done[lane] < by_lane[lane].size()) all_done = false;
       for (size_t i = 0; i < done[lane]; ++i) {
         const kafka::Record& record = by_lane[lane][i];

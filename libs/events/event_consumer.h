@@ -23,8 +23,10 @@
 // threads that lives as long as the loop.
 //
 // With `lanes` > 1 the loop takes what the consumer already holds (up to `max_batch` records),
-// handles each partition's records in order on its own lane (partition % lanes), in parallel with
-// the other lanes, and commits each partition's last handled record once the whole batch is done.
+// spreads it over as many lanes as it has `lane_min_records` records for (one at least, `lanes` at
+// most), handles each partition's records in order on its lane (partition % the lanes used), in
+// parallel with the other lanes, and commits each partition's last handled record once the whole
+// batch is done.
 // Order within a partition (so within a case) is kept; the handler must be safe to call from
 // several threads at once. A batch handler (libs/events/batch.h) gets each lane's run of records
 // at once, with an explicit context: what it sends is waited for once for the run, and what must
@@ -76,8 +78,15 @@ class Durability {
 };
 
 struct EventConsumerOptions {
-  int lanes = 1;        // partitions handled in parallel (1: one record at a time)
+  int lanes = 1;        // partitions handled in parallel, at most (1: one record at a time)
   int max_batch = 256;  // records taken at once when lanes > 1
+  // A lane's run costs the same round trips to Redis and the same wait for its acknowledgements
+  // however few records it holds, so a batch is spread over another lane only for each
+  // `lane_min_records` records it holds: a batch of fewer than 2 * lane_min_records records is
+  // one run on the loop's own thread, whatever partitions it spans. Not with
+  // one_record_per_case, whose runs end at a case's second record: there each partition keeps a
+  // lane (partition % lanes), so that the partitions' runs go side by side, not in turn.
+  int lane_min_records = 64;
   // Where records that cannot be handled go (must outlive the loop); every service sets it.
   DeadLetterSink* dead_letters = nullptr;
   // Attempts at a record whose error says nothing of what to do (status::Retry::kUnclassified).

@@ -6,6 +6,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -598,7 +599,7 @@ TEST_F(EventConsumerTest, LanesKeepEachPartitionsOrderAndCommitWhatIsDone) {
         order[e.case_id()].push_back(id.back() - '0');
         return absl::OkStatus();
       },
-      nullptr, "", {.lanes = 4});
+      nullptr, "", {.lanes = 4, .lane_min_records = 1});
   loop.Start();
   ASSERT_TRUE(WaitFor([&] { return loop.stats().handled == 200; }));
   loop.Stop();
@@ -626,6 +627,60 @@ TEST_F(EventConsumerTest, LanesKeepEachPartitionsOrderAndCommitWhatIsDone) {
   ASSERT_TRUE(WaitFor([&] { return next.stats().handled == 1; }));
   next.Stop();
   EXPECT_EQ(second, (std::vector<std::string>{"ev-late"}));
+}
+
+// A lane's run costs its round trips and its wait for acknowledgements whatever it holds, so a
+// poll of a few records is one run on the loop's own thread, whatever partitions it spans; with
+// lane_min_records 1, or runs that end at a case's second record, each partition keeps its lane.
+TEST_F(EventConsumerTest, AFewRecordsPolledAtOnceAreOneRunWhateverPartitionsTheySpan) {
+  ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, "few", 4, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  for (int c = 0; c < 16; ++c) {
+    Envelope e = NewEnvelope(absl::StrCat("MP-few-", c), "test", absl::Now());
+    e.mutable_case_closed();
+    Finish(e, absl::StrCat("ev-few-", c));
+    ASSERT_TRUE(producer_->SendAsync(ToRecord("few", e), [](auto) {}).ok());
+  }
+  ASSERT_TRUE(producer_->Flush(absl::Seconds(10)).ok());
+  struct Seen {
+    std::mutex mu;
+    std::set<int32_t> partitions;
+    std::set<std::thread::id> threads;
+    std::vector<std::set<int32_t>> runs;  // the partitions of each run
+  };
+  auto run = [&](const std::string& group, EventConsumerOptions options, Seen& seen) {
+    auto consumer =
+        kafka::Consumer::Create({.brokers = brokers_, .group_id = group, .topics = {"few"}});
+    ASSERT_TRUE(consumer.ok());
+    EventConsumer loop(std::move(*consumer), BatchHandler([&](Batch& batch) {
+                         std::lock_guard<std::mutex> lock(seen.mu);
+                         seen.threads.insert(std::this_thread::get_id());
+                         std::set<int32_t>& partitions = seen.runs.emplace_back();
+                         for (size_t i = 0; i < batch.size(); ++i) {
+                           partitions.insert(batch.record(i).partition);
+                           seen.partitions.insert(batch.record(i).partition);
+                         }
+                       }),
+                       nullptr, "", options);
+    loop.Start();
+    ASSERT_TRUE(WaitFor([&] { return loop.stats().handled == 16; }));
+    loop.Stop();
+  };
+  Seen few;
+  run("few-one-run", {.lanes = 4}, few);
+  ASSERT_GT(few.partitions.size(), 1u) << "the cases' keys cover more than one partition";
+  EXPECT_EQ(few.threads.size(), 1u);
+  EXPECT_TRUE(std::any_of(few.runs.begin(), few.runs.end(), [](const std::set<int32_t>& p) {
+    return p.size() > 1;
+  })) << "one run holds records of several partitions";
+
+  Seen spread;
+  run("few-spread", {.lanes = 4, .lane_min_records = 1}, spread);
+  for (const std::set<int32_t>& partitions : spread.runs) EXPECT_EQ(partitions.size(), 1u);
+
+  // Runs that end at a case's second record keep a lane per partition, side by side.
+  Seen per_case;
+  run("few-per-case", {.lanes = 4, .one_record_per_case = true}, per_case);
+  for (const std::set<int32_t>& partitions : per_case.runs) EXPECT_EQ(partitions.size(), 1u);
 }
 
 // A batch handler's acknowledgement waits (Batch::Await) are the loop's: the handler goes on with

@@ -112,6 +112,7 @@ events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config,
                                          events::DeadLetterSink* dead_letters,
                                          events::Durability* durability) {
   return {.lanes = static_cast<int>(config.consumer_lanes),
+          .lane_min_records = static_cast<int>(config.consumer_lane_min_records),
           .dead_letters = dead_letters,
           .durability = config.redis_wait_replicas > 0 ? durability : nullptr};
 }

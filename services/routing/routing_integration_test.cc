@@ -293,6 +293,7 @@ TEST(RoutingIntegration, NearbyCasesRoutedAtOnceOnOtherLanesAreLinked) {
   config.key_store_address = stack->key_store;
   config.redis_pool_size = 8;
   config.consumer_lanes = 6;
+  config.consumer_lane_min_records = 1;  // every partition of the first batch on a lane of its own
   config.consumer_group = group;
   const std::string catalog_file = TestFile("catalog");
   Write(catalog_file, kCatalog);
