@@ -211,8 +211,8 @@ void AddServiceKeys(Schema<T>& schema) {
            Range(1, 64))
       .Int("kafka.consumer_lane_min_records", &T::consumer_lane_min_records,
            "records polled at once that make another lane worth its round trips: a poll of "
-           "fewer than twice this many is handled as one run, whatever partitions it spans "
-           "(deadline-watch, which takes a case once per run, keeps a lane per partition)",
+           "fewer than twice this many goes to one lane, whose runs take its partitions side "
+           "by side",
            Range(1, 100000))
       .Duration("kafka.linger", &T::producer_linger,
                 "how long the producer gathers records into one request (linger.ms): longer "

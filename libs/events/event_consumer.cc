@@ -1,12 +1,13 @@
 #include "libs/events/event_consumer.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <map>
-#include <set>
 #include <vector>
 
 #include "absl/time/clock.h"
 #include "libs/events/dead_letters.h"
+#include "libs/events/lane_runs.h"
 #include "libs/observability/log.h"
 #include "libs/observability/thread_name.h"
 #include "libs/status/retry.h"
@@ -150,16 +151,11 @@ void EventConsumer::RunLanes() {
     const bool moved = consumer_->rebalances() != generation;
     const std::vector<kafka::TopicPartition> owned =
         moved ? consumer_->Assignment() : std::vector<kafka::TopicPartition>();
-    // One lane's run for every lane_min_records records: a lane costs its round trips and its
-    // wait whatever it holds, so a small batch goes as one run (partitions and all). A handler
-    // that takes a case once per run (one_record_per_case) keeps a lane per partition: its runs
-    // end at a case's second record, and one lane would take the partitions' runs in turn.
-    const size_t spread =
-        options_.one_record_per_case
-            ? lanes
-            : std::clamp<size_t>(
-                  batch.size() / static_cast<size_t>(std::max(1, options_.lane_min_records)), 1,
-                  lanes);
+    // One lane for every lane_min_records records: a lane's run costs its round trips and its
+    // wait whatever it holds, so a small batch goes to one lane, whose runs take its partitions
+    // side by side (LaneRuns).
+    const size_t spread = std::clamp<size_t>(
+        batch.size() / static_cast<size_t>(std::max(1, options_.lane_min_records)), 1, lanes);
     std::vector<std::vector<kafka::Record>> by_lane(spread);
     for (kafka::Record& record : batch) {
       if (moved &&
@@ -169,11 +165,18 @@ void EventConsumer::RunLanes() {
       }
       by_lane[static_cast<size_t>(record.partition) % spread].push_back(std::move(record));
     }
-    // Each lane handles its records in order and stops at the first one Stop() left unhandled;
-    // done[lane] counts the records it finished (handled or skipped for good).
-    std::vector<size_t> done(spread, 0);
+    // Each lane handles each partition's records in order and stops at the first one Stop() left
+    // unhandled; done[lane][i] says whether its record i is finished (handled or set aside for
+    // good), a prefix of each partition.
+    std::vector<std::vector<char>> done(spread);
     auto run_lane = [&](size_t lane) {
-      done[lane] = batch_handler_ ? RunBatchLane(by_lane[lane]) : RunLane(by_lane[lane]);
+      if (batch_handler_) {
+        done[lane] = RunBatchLane(by_lane[lane]);
+        return;
+      }
+      const size_t finished = RunLane(by_lane[lane]);
+      done[lane].assign(by_lane[lane].size(), 0);
+      std::fill(done[lane].begin(), done[lane].begin() + static_cast<ptrdiff_t>(finished), 1);
     };
     std::vector<size_t> busy_lanes;
     for (size_t lane = 0; lane < spread; ++lane) {
@@ -184,13 +187,16 @@ void EventConsumer::RunLanes() {
       return true;
     });
     if (!durable) return;  // Stop() came before the writes were durable: nothing is committed
-    // A lane finished a prefix of its records, in log order per partition: each partition is
-    // committed up to its last record in that prefix.
+    // A lane finished a prefix of each partition's records: each partition is committed up to
+    // its last record in that prefix.
     std::map<std::pair<std::string, int32_t>, const kafka::Record*> last;
     bool all_done = true;
     for (size_t lane = 0; lane < spread; ++lane) {
-      if (done[lane] < by_lane[lane].size()) all_done = false;
-      for (size_t i = 0; i < done[lane]; ++i) {
+      for (size_t i = 0; i < by_lane[lane].size(); ++i) {
+        if (!done[lane][i]) {
+          all_done = false;
+          continue;
+        }
         const kafka::Record& record = by_lane[lane][i];
         last[{record.topic, record.partition}] = &record;
       }
@@ -235,42 +241,49 @@ size_t EventConsumer::RunLane(const std::vector<kafka::Record>& records) {
   return records.size();
 }
 
-size_t EventConsumer::RunBatchLane(const std::vector<kafka::Record>& records) {
-  size_t from = 0;
+std::vector<char> EventConsumer::RunBatchLane(const std::vector<kafka::Record>& records) {
+  LaneRuns runs(records, options_.one_record_per_case);
   size_t last_failed = records.size();  // the record that failed last, and how often
   int failed_attempts = 0;
   absl::Duration backoff = absl::Milliseconds(100);
-  while (from < records.size()) {
-    if (stop_.load()) return from;  // the next owner handles the rest
-    // The records from `from` up to the next one that does not decode, which no handler can use:
-    // it is set aside when it comes first.
+  auto done = [&] {
+    std::vector<char> flags(records.size());
+    for (size_t i = 0; i < records.size(); ++i) flags[i] = runs.done(i) ? 1 : 0;
+    return flags;
+  };
+  while (!runs.finished()) {
+    if (stop_.load()) return done();  // the next owner handles the rest
+    // From every partition its next records, each up to the next one that does not decode,
+    // which no handler can use: that one is set aside once it comes first in its partition.
     std::vector<Batch::Item> items;
-    std::set<std::string> cases;
-    for (size_t i = from; i < records.size(); ++i) {
-      if (options_.one_record_per_case && !cases.insert(records[i].key).second) break;
+    std::vector<std::pair<size_t, absl::Status>> undecodable;
+    const std::vector<size_t> run = runs.Next([&](size_t i, bool head) {
       absl::StatusOr<Envelope> envelope = Decode(records[i].value);
       if (!envelope.ok()) {
-        if (!items.empty()) break;
-        if (!SetAside(records[i], nullptr, envelope.status(), 0, kCannotBeDecoded)) return i;
-        from = i + 1;
-        continue;
+        if (head) undecodable.emplace_back(i, envelope.status());
+        return false;
       }
       items.push_back({&records[i], *std::move(envelope)});
+      return true;
+    });
+    for (const auto& [i, error] : undecodable) {
+      if (!SetAside(records[i], nullptr, error, 0, kCannotBeDecoded)) return done();
+      runs.Done(i);
     }
     if (items.empty()) continue;
     Batch batch(std::move(items));
     batch_handler_(batch);
     absl::Status error;
     const std::optional<size_t> failed = batch.Finish(absl::Now() + options_.ack_timeout, &error);
-    const size_t done = failed.value_or(batch.size());
-    stats_.handled += static_cast<int64_t>(done);
-    if (handled_metric_) handled_metric_->Increment(static_cast<double>(done));
-    if (!failed) {
-      from += batch.size();
-      continue;
-    }
-    const size_t at = from + *failed;
-    if (stop_.load()) return at;
+    // The run is partition by partition, each in log order: what comes before the failed record
+    // is done, and so is a prefix of each partition.
+    const size_t handled = failed.value_or(batch.size());
+    for (size_t k = 0; k < handled; ++k) runs.Done(run[k]);
+    stats_.handled += static_cast<int64_t>(handled);
+    if (handled_metric_) handled_metric_->Increment(static_cast<double>(handled));
+    if (!failed) continue;
+    const size_t at = run[*failed];
+    if (stop_.load()) return done();
     const status::Retry retry = status::RetryOf(error);
     if (at == last_failed) {
       ++failed_attempts;
@@ -282,9 +295,9 @@ size_t EventConsumer::RunBatchLane(const std::vector<kafka::Record>& records) {
         (retry == status::Retry::kUnclassified && failed_attempts >= options_.max_attempts)) {
       if (!SetAside(records[at], &batch.envelope(*failed), error, failed_attempts,
                     retry == status::Retry::kGiveUp ? kCannotBeRetried : kFailedAfterRetries)) {
-        return at;
+        return done();
       }
-      from = at + 1;
+      runs.Done(at);
       continue;
     }
     stats_.retries++;
@@ -300,9 +313,8 @@ size_t EventConsumer::RunBatchLane(const std::vector<kafka::Record>& records) {
                   {"error", error.ToString()}});
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(5));
-    from = at;
   }
-  return records.size();
+  return done();
 }
 
 void EventConsumer::RunOnLanes(const std::vector<size_t>& lanes,

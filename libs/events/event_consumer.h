@@ -26,7 +26,7 @@
 // spreads it over as many lanes as it has `lane_min_records` records for (one at least, `lanes` at
 // most), handles each partition's records in order on its lane (partition % the lanes used), in
 // parallel with the other lanes, and commits each partition's last handled record once the whole
-// batch is done.
+// batch is done. A batch handler's run takes from each partition of its lane its next records.
 // Order within a partition (so within a case) is kept; the handler must be safe to call from
 // several threads at once. A batch handler (libs/events/batch.h) gets each lane's run of records
 // at once, with an explicit context: what it sends is waited for once for the run, and what must
@@ -82,10 +82,9 @@ struct EventConsumerOptions {
   int max_batch = 256;  // records taken at once when lanes > 1
   // A lane's run costs the same round trips to Redis and the same wait for its acknowledgements
   // however few records it holds, so a batch is spread over another lane only for each
-  // `lane_min_records` records it holds: a batch of fewer than 2 * lane_min_records records is
-  // one run on the loop's own thread, whatever partitions it spans. Not with
-  // one_record_per_case, whose runs end at a case's second record: there each partition keeps a
-  // lane (partition % lanes), so that the partitions' runs go side by side, not in turn.
+  // `lane_min_records` records it holds: a batch of fewer than 2 * lane_min_records records goes
+  // to one lane on the loop's own thread, whatever partitions it spans, and each of its runs
+  // takes the partitions side by side (libs/events/lane_runs.h).
   int lane_min_records = 64;
   // Where records that cannot be handled go (must outlive the loop); every service sets it.
   DeadLetterSink* dead_letters = nullptr;
@@ -147,9 +146,10 @@ class EventConsumer {
   // Handles one lane's records in order, one at a time; returns how many are done for good
   // (handled, or set aside), a prefix: fewer than all only when Stop() came.
   size_t RunLane(const std::vector<kafka::Record>& records);
-  // The same for a batch handler: the lane's records from the first not done on, one Batch at a
-  // time, until all are done (or Stop() came).
-  size_t RunBatchLane(const std::vector<kafka::Record>& records);
+  // The same for a batch handler: the lane's records one Batch at a time, each taking every
+  // partition's next records (LaneRuns), until all are done (or Stop() came). Says of each record
+  // whether it is done: a prefix of each partition.
+  std::vector<char> RunBatchLane(const std::vector<kafka::Record>& records);
   // Runs lane(i) for every i in `lanes` (lanes[0] on this thread, the rest on the lane threads)
   // and returns when all are done.
   void RunOnLanes(const std::vector<size_t>& lanes, const std::function<void(size_t)>& lane);
