@@ -631,8 +631,8 @@ TEST_F(EventConsumerTest, LanesKeepEachPartitionsOrderAndCommitWhatIsDone) {
 
 // A lane's run costs its round trips and its wait for acknowledgements whatever it holds, so a
 // poll of a few records is one run on the loop's own thread, whatever partitions it spans; with
-// lane_min_records 1 each partition has a lane of its own. (How a lane's runs take its partitions:
-// lane_runs_test.cc.)
+// lane_min_records 1, or runs that end at a case's second record, each partition has a lane of its
+// own. (How a lane's runs take its partitions: lane_runs_test.cc.)
 TEST_F(EventConsumerTest, AFewRecordsPolledAtOnceAreOneRunWhateverPartitionsTheySpan) {
   ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, "few", 4, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   for (int c = 0; c < 16; ++c) {
@@ -677,6 +677,12 @@ TEST_F(EventConsumerTest, AFewRecordsPolledAtOnceAreOneRunWhateverPartitionsThey
   Seen spread;
   run("few-spread", {.lanes = 4, .lane_min_records = 1}, spread);
   for (const std::set<int32_t>& partitions : spread.runs) EXPECT_EQ(partitions.size(), 1u);
+
+  // Runs that end at a case's second record keep a lane per partition, so that one partition cut
+  // there does not hold up the others.
+  Seen per_case;
+  run("few-per-case", {.lanes = 4, .one_record_per_case = true}, per_case);
+  for (const std::set<int32_t>& partitions : per_case.runs) EXPECT_EQ(partitions.size(), 1u);
 }
 
 // A batch handler's acknowledgement waits (Batch::Await) are the loop's: the handler goes on with
