@@ -252,11 +252,7 @@ std::vector<char> EventConsumer::RunBatchLane(const std::vector<kafka::Record>& 
   size_t last_failed = records.size();  // the record that failed last, and how often
   int failed_attempts = 0;
   absl::Duration backoff = absl::Milliseconds(100);
-  auto done = [&] {
-    std::vector<char> flags(records.size());
-    for (size_t i = 0; i < records.size(); ++i) flags[i] = runs.done(i) ? 1 : 0;
-    return flags;
-  };
+  auto done = [&] { return runs.done_flags(); };
   while (!runs.finished()) {
     if (stop_.load()) return done();  // the next owner handles the rest
     // From every partition its next records, each up to the next one that does not decode,

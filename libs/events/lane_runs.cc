@@ -1,10 +1,8 @@
 #include "libs/events/lane_runs.h"
 
 #include <cstdlib>
-#include <map>
 #include <set>
 #include <string>
-#include <utility>
 
 #include "libs/observability/log.h"
 
@@ -15,13 +13,18 @@ LaneRuns::LaneRuns(const std::vector<kafka::Record>& records, bool one_record_pe
       one_record_per_case_(one_record_per_case),
       partition_of_(records.size()),
       done_(records.size(), 0) {
-  std::map<std::pair<std::string, int32_t>, size_t> index;
+  // A lane holds a few partitions: a look along them, by the first record of each, copies no
+  // topic names.
   for (size_t i = 0; i < records.size(); ++i) {
-    auto [it, added] =
-        index.try_emplace({records[i].topic, records[i].partition}, partitions_.size());
-    if (added) partitions_.emplace_back();
-    partitions_[it->second].push_back(i);
-    partition_of_[i] = it->second;
+    size_t p = 0;
+    while (p < partitions_.size() &&
+           (records[partitions_[p][0]].partition != records[i].partition ||
+            records[partitions_[p][0]].topic != records[i].topic)) {
+      ++p;
+    }
+    if (p == partitions_.size()) partitions_.emplace_back();
+    partitions_[p].push_back(i);
+    partition_of_[i] = p;
   }
   next_.assign(partitions_.size(), 0);
 }

@@ -36,6 +36,8 @@ class LaneRuns {
   void Done(size_t i);
 
   bool done(size_t i) const { return done_[i] != 0; }
+  // Of every record, whether it is done (1) or not (0).
+  const std::vector<char>& done_flags() const { return done_; }
   bool finished() const { return done_count_ == done_.size(); }
   size_t done_count() const { return done_count_; }
 
