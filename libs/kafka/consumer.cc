@@ -90,6 +90,9 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions
       {"heartbeat.interval.ms",
        absl::StrCat(absl::ToInt64Milliseconds(options.session_timeout) / 4)},
       {"topic.metadata.refresh.interval.ms", "5000"},
+      // TCP_NODELAY, as the producer (producer.cc): a commit or heartbeat beside a fetch in
+      // flight is not held back.
+      {"socket.nagle.disable", "true"},
   };
   // The process's security first (security.h), then what this client names itself.
   for (const auto& [key, value] : ProcessSecurity()) properties[key] = value;

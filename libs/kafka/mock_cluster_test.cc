@@ -1,13 +1,21 @@
 // Component tests of the Kafka wrapper against librdkafka's in-process mock cluster. They prove
 // the wrapper's semantics (acknowledgement, error mapping, manual commits, rebalance); the system
 // itself is proven against a real broker in tests/integration and tests/e2e.
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "libs/kafka/consumer.h"
@@ -80,6 +88,30 @@ bool WaitFor(const std::function<bool()>& check, absl::Duration limit = absl::Se
   return check();
 }
 
+// TCP_NODELAY of every socket of this process connected to `port` on loopback: the clients' ends
+// of their connections to the mock broker (which runs in this process too; its own ends have the
+// port as their local one, not their peer's).
+std::vector<int> NoDelayOfConnectionsTo(int port) {
+  std::vector<int> out;
+  DIR* fds = opendir("/proc/self/fd");
+  if (fds == nullptr) return out;
+  while (const dirent* entry = readdir(fds)) {
+    const int fd = std::atoi(entry->d_name);
+    if (fd <= 2 || fd == dirfd(fds)) continue;
+    sockaddr_in peer{};
+    socklen_t size = sizeof peer;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &size) != 0 ||
+        peer.sin_family != AF_INET || ntohs(peer.sin_port) != port) {
+      continue;
+    }
+    int nodelay = -1;
+    socklen_t length = sizeof nodelay;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &length) == 0) out.push_back(nodelay);
+  }
+  closedir(fds);
+  return out;
+}
+
 // meldpunt_kafka_producer_queue, or -1 when the registry does not have it.
 double QueueGauge(prometheus::Registry& registry) {
   for (const auto& family : registry.Collect()) {
@@ -96,6 +128,23 @@ TEST_F(MockCluster, SendReturnsOnlyAfterAcknowledgement) {
   ASSERT_TRUE(delivered.ok()) << delivered.status();
   EXPECT_GE(delivered->partition, 0);
   EXPECT_GE(delivered->offset, 0);
+}
+
+// With Nagle's algorithm a request written while an earlier one on the connection is unanswered
+// (a produce request behind another, a commit beside a fetch) waits for the broker's reply.
+TEST_F(MockCluster, ProducerAndConsumerConnectionsSendAtOnce) {
+  auto producer = MakeProducer();
+  ASSERT_TRUE(
+      producer->Send({"events", "MP-1", "payload", {}}, absl::Now() + absl::Seconds(10)).ok());
+  auto consumer = Consumer::Create({.brokers = brokers_, .group_id = "g", .topics = {"events"}});
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  ASSERT_EQ(ReadN(**consumer, 1, absl::Seconds(20)).size(), 1u);
+  const int port = std::atoi(brokers_.substr(brokers_.rfind(':') + 1).c_str());
+  const std::vector<int> nodelay = NoDelayOfConnectionsTo(port);
+  // At least the producer's connection and the consumer's (librdkafka may open more).
+  ASSERT_GE(nodelay.size(), 2u);
+  for (int value : nodelay) EXPECT_EQ(value, 1);
+  (*consumer)->Close();
 }
 
 TEST_F(MockCluster, ConsumerReadsHeadersAndResumesAfterCommittedOffset) {

@@ -60,6 +60,10 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions
       {"linger.ms", absl::StrCat(absl::ToInt64Milliseconds(options.linger))},
       // Same partitioner as the Java client, so every tool agrees where a case id lives.
       {"partitioner", "murmur2_random"},
+      // TCP_NODELAY, as Kafka's own clients, gRPC, hiredis and libcurl set it: with Nagle a
+      // request written while the previous one is unanswered waits for the broker's reply
+      // (docs/benchmarks.md, "Kafka's connections without Nagle's delay").
+      {"socket.nagle.disable", "true"},
   };
   // The process's security first (security.h), then what this client names itself.
   for (const auto& [key, value] : ProcessSecurity()) properties[key] = value;

@@ -3,8 +3,8 @@
 //
 //   kafka_baseline produce --brokers B --topic T --messages N --bytes S [--in-flight K]
 //       N records of S bytes (keys spread like case ids), acks=all, idempotent, linger 2 ms,
-//       the producer settings of libs/kafka; K > 0 keeps at most K unacknowledged (like K
-//       concurrent SubmitCase calls), 0 enqueues as fast as librdkafka takes them.
+//       TCP_NODELAY: the producer settings of libs/kafka; K > 0 keeps at most K unacknowledged
+//       (like K concurrent SubmitCase calls), 0 enqueues as fast as librdkafka takes them.
 //   kafka_baseline create --brokers B --topic T [--partitions P]
 //       creates the topic (replication factor 1) unless it exists.
 //   kafka_baseline consume --brokers B --topic T
@@ -90,6 +90,7 @@ int Produce(const Args& a) {
                                               {"enable.idempotence", "true"},
                                               {"acks", "all"},
                                               {"linger.ms", "2"},
+                                              {"socket.nagle.disable", "true"},
                                               {"partitioner", "murmur2_random"}});
   std::string error;
   if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&acks), error) !=
@@ -193,6 +194,7 @@ int Consume(const Args& a) {
                                               {"group.id", "meldpunt-bench-raw-consume"},
                                               {"enable.auto.commit", "false"},
                                               {"isolation.level", "read_committed"},
+                                              {"socket.nagle.disable", "true"},
                                               {"enable.partition.eof", "true"}});
   std::string error;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
