@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <map>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -259,15 +261,33 @@ std::vector<char> EventConsumer::RunBatchLane(const std::vector<kafka::Record>& 
     // which no handler can use: that one is set aside once it comes first in its partition.
     std::vector<Batch::Item> items;
     std::vector<std::pair<size_t, absl::Status>> undecodable;
-    const std::vector<size_t> run = runs.Next([&](size_t i, bool head) {
-      absl::StatusOr<Envelope> envelope = Decode(records[i].value);
-      if (!envelope.ok()) {
-        if (head) undecodable.emplace_back(i, envelope.status());
-        return false;
-      }
-      items.push_back({&records[i], *std::move(envelope)});
-      return true;
-    });
+    // What `inert` decoded, for `take` to use, which LaneRuns asks next of the same record.
+    std::optional<std::pair<size_t, Envelope>> decoded;
+    std::function<bool(size_t)> inert;
+    if (options_.one_record_per_case && options_.inert) {
+      inert = [&](size_t i) {
+        absl::StatusOr<Envelope> envelope = Decode(records[i].value);
+        if (!envelope.ok()) return false;  // `take` sets it aside
+        decoded.emplace(i, *std::move(envelope));
+        return options_.inert(decoded->second);
+      };
+    }
+    const std::vector<size_t> run = runs.Next(
+        [&](size_t i, bool head) {
+          if (decoded && decoded->first == i) {
+            items.push_back({&records[i], std::move(decoded->second)});
+            decoded.reset();
+            return true;
+          }
+          absl::StatusOr<Envelope> envelope = Decode(records[i].value);
+          if (!envelope.ok()) {
+            if (head) undecodable.emplace_back(i, envelope.status());
+            return false;
+          }
+          items.push_back({&records[i], *std::move(envelope)});
+          return true;
+        },
+        inert);
     for (const auto& [i, error] : undecodable) {
       if (!SetAside(records[i], nullptr, error, 0, kCannotBeDecoded)) return done();
       runs.Done(i);

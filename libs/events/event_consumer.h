@@ -98,6 +98,10 @@ struct EventConsumerOptions {
   // A batch ends before a second record of a case it holds, so that a handler whose state is
   // saved only once its records are acknowledged (Batch::After) reads it saved for the next one.
   bool one_record_per_case = false;
+  // With one_record_per_case: the records the handler reads and drops, changing nothing and
+  // appending nothing (deadline-watch: its own clock records). They do not count as their case's
+  // record, so a run goes on past them (LaneRuns). Null: every record counts.
+  std::function<bool(const Envelope&)> inert;
   // Confirmed before every commit (must outlive the loop); null: nothing to wait for.
   Durability* durability = nullptr;
 };

@@ -301,6 +301,40 @@ TEST_F(EventConsumerTest, OneRecordPerCaseEndsABatchBeforeACasesSecondRecord) {
   EXPECT_EQ(all, (std::vector<std::string>{"MP-A", "MP-B", "MP-A", "MP-C", "MP-A"}));
 }
 
+// A record the handler drops (`inert`) goes into the run beside its case's other record; the
+// case's next record that counts still waits for the next run.
+TEST_F(EventConsumerTest, AnInertRecordOfACaseSharesItsBatch) {
+  // One produce request: the three records come in one fetch, so in one poll.
+  for (const char* id : {"ev-1", "ev-2", "ev-3"}) {
+    Envelope e = NewEnvelope("MP-A", "test", absl::Now());
+    if (std::string(id) == "ev-2") {
+      e.mutable_clocks_started();
+    } else {
+      e.mutable_case_closed();
+    }
+    Finish(e, id);
+    ASSERT_TRUE(producer_->SendAsync(ToRecord("events", e), [](auto) {}).ok());
+  }
+  ASSERT_TRUE(producer_->Flush(absl::Seconds(10)).ok());
+  std::mutex mu;
+  std::vector<std::vector<std::string>> batches;
+  EventConsumer loop(NewConsumer(), BatchHandler([&](Batch& batch) {
+                       std::lock_guard<std::mutex> lock(mu);
+                       batches.emplace_back();
+                       for (size_t i = 0; i < batch.size(); ++i) {
+                         batches.back().push_back(batch.envelope(i).event_id());
+                       }
+                     }),
+                     nullptr, "",
+                     {.lanes = 2, .one_record_per_case = true, .inert = [](const Envelope& e) {
+                        return e.has_clocks_started();
+                      }});
+  loop.Start();
+  ASSERT_TRUE(WaitFor([&] { return loop.stats().handled == 3; }));
+  loop.Stop();
+  EXPECT_EQ(batches, (std::vector<std::vector<std::string>>{{"ev-1", "ev-2"}, {"ev-3"}}));
+}
+
 TEST(Batch, AFailedAcknowledgementEndsTheBatchAtItsRecord) {
   kafka::Record records[3];
   std::vector<Batch::Item> items;

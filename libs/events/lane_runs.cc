@@ -29,16 +29,19 @@ LaneRuns::LaneRuns(const std::vector<kafka::Record>& records, bool one_record_pe
   next_.assign(partitions_.size(), 0);
 }
 
-std::vector<size_t> LaneRuns::Next(const std::function<bool(size_t, bool)>& take) const {
+std::vector<size_t> LaneRuns::Next(const std::function<bool(size_t, bool)>& take,
+                                   const std::function<bool(size_t)>& inert) const {
   std::vector<size_t> run;
   std::set<std::string> cases;
   for (size_t p = 0; p < partitions_.size(); ++p) {
     const std::vector<size_t>& records = partitions_[p];
     for (size_t k = next_[p]; k < records.size(); ++k) {
       const size_t i = records[k];
-      if (one_record_per_case_ && cases.count(records_[i].key) > 0) break;
+      // An inert record changes nothing, so it may sit beside any record of its case.
+      const bool counted = one_record_per_case_ && !(inert && inert(i));
+      if (counted && cases.count(records_[i].key) > 0) break;
       if (!take(i, k == next_[p])) break;
-      if (one_record_per_case_) cases.insert(records_[i].key);
+      if (counted) cases.insert(records_[i].key);
       run.push_back(i);
     }
   }

@@ -11,8 +11,10 @@
 // A run holds, per partition, a prefix of the records not done yet, in log order and together;
 // the partitions come in the order they first appear in `records`. A partition's part ends at the
 // first record `take` refuses and, with `one_record_per_case`, before a record of a case the run
-// already holds. What is done is therefore a prefix of each partition, which is what a commit of
-// the partition's last done record needs.
+// already holds, unless one of the two is inert (`inert`: a record that changes nothing of its
+// case, such as deadline-watch's own clock records, which it reads and drops). What is done is
+// therefore a prefix of each partition, which is what a commit of the partition's last done
+// record needs.
 #pragma once
 
 #include <cstddef>
@@ -30,8 +32,11 @@ class LaneRuns {
 
   // The next run: record indexes into `records`. `take(i, head)` says whether record i may join
   // it (`head`: i is its partition's first record not done). Empty when finished, or when every
-  // partition's first record not done was refused.
-  std::vector<size_t> Next(const std::function<bool(size_t, bool)>& take) const;
+  // partition's first record not done was refused. With `one_record_per_case`, `inert(i)`
+  // (optional) is asked of each record before `take`: an inert record neither ends the run as a
+  // case's second record nor counts as its case's record.
+  std::vector<size_t> Next(const std::function<bool(size_t, bool)>& take,
+                           const std::function<bool(size_t)>& inert = nullptr) const;
   // Marks record i done; it must be its partition's first record not done.
   void Done(size_t i);
 

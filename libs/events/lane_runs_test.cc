@@ -75,6 +75,35 @@ TEST(LaneRuns, ARefusedRecordEndsOnlyItsPartitionsPart) {
   EXPECT_TRUE(runs.Next(kTakeAll).empty());
 }
 
+// An inert record (one the handler drops, changing nothing) neither ends a run as its case's
+// second record nor counts as its case's record; a case's second record that is not inert still
+// ends its partition's part.
+TEST(LaneRuns, AnInertRecordSharesTheRunWithItsCasesRecord) {
+  // Partition 0: x, x (inert), x, y (inert), y. Partition 1: z (inert), z, z.
+  const std::vector<kafka::Record> records = {At(0, 1, "x"), At(0, 2, "x"), At(0, 3, "x"),
+                                              At(0, 4, "y"), At(0, 5, "y"), At(1, 1, "z"),
+                                              At(1, 2, "z"), At(1, 3, "z")};
+  const std::vector<bool> inert = {false, true, false, true, false, true, false, false};
+  auto is_inert = [&](size_t i) { return static_cast<bool>(inert[i]); };
+  LaneRuns runs(records, /*one_record_per_case=*/true);
+  std::vector<std::vector<size_t>> seen;
+  while (!runs.finished()) {
+    std::vector<size_t> run = runs.Next(kTakeAll, is_inert);
+    ASSERT_FALSE(run.empty());
+    for (size_t i : run) runs.Done(i);
+    seen.push_back(run);
+  }
+  EXPECT_EQ(seen, (std::vector<std::vector<size_t>>{{0, 1, 5, 6}, {2, 3, 4, 7}}));
+  // Without the predicate every record counts: four runs.
+  LaneRuns counted(records, /*one_record_per_case=*/true);
+  size_t count = 0;
+  while (!counted.finished()) {
+    for (size_t i : counted.Next(kTakeAll)) counted.Done(i);
+    ++count;
+  }
+  EXPECT_EQ(count, 4u);
+}
+
 // Marking a record done before the records ahead of it in its partition would let a commit pass
 // records nobody handled: it stops the process.
 TEST(LaneRunsDeathTest, ARecordIsDoneOnlyAfterThoseBeforeIt) {

@@ -65,10 +65,12 @@ absl::Status DeadlineApp::StartSteps() {
                                             config_, config_.consumer_group,
                                             "meldpunt-deadline-watch", timer_loop_.get()));
         // A lane's run at once; each case at most once per batch, so a case's next record is
-        // handled once the clock events of its earlier one are durable.
+        // handled once the clock events of its earlier one are durable. Its own clock records
+        // change nothing here and do not count.
         events::EventConsumerOptions loop =
             service::LoopOptions(config_, dead_letters_.sink.get(), durability_.get());
         loop.one_record_per_case = true;
+        loop.inert = &DeadlineLogic::Inert;
         return std::make_unique<events::EventConsumer>(
             std::move(consumer),
             events::BatchHandler([this](events::Batch& b) { handler_->Handle(b); }),

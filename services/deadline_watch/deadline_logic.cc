@@ -209,6 +209,22 @@ absl::Status DeadlineLogic::UpdateFacts(TimerStore& store, const events::Envelop
   return absl::OkStatus();
 }
 
+bool DeadlineLogic::Inert(const events::Envelope& e) {
+  if (IsTeamChange(e)) return false;
+  switch (e.payload_case()) {
+    case events::Envelope::kClockExtended:
+    case events::Envelope::kClockStarted:
+    case events::Envelope::kClocksStarted:
+    case events::Envelope::kClockPaused:
+    case events::Envelope::kClockResumed:
+    case events::Envelope::kClockStopped:
+    case events::Envelope::kEventRejected:
+      return true;
+    default:
+      return false;
+  }
+}
+
 absl::StatusOr<std::vector<events::Envelope>> DeadlineLogic::OnEvent(const events::Envelope& e,
                                                                      int32_t partition) {
   return OnEvent(e, partition, store_);
@@ -223,18 +239,7 @@ absl::StatusOr<std::vector<events::Envelope>> DeadlineLogic::OnEvent(const event
     RETURN_IF_ERROR(ApplyChange(store, e, partition));
     return out;
   }
-  switch (e.payload_case()) {
-    case events::Envelope::kClockExtended:
-    case events::Envelope::kClockStarted:
-    case events::Envelope::kClocksStarted:
-    case events::Envelope::kClockPaused:
-    case events::Envelope::kClockResumed:
-    case events::Envelope::kClockStopped:
-    case events::Envelope::kEventRejected:
-      return out;  // our own record of what happened, or a projection's note
-    default:
-      break;
-  }
+  if (Inert(e)) return out;  // our own record of what happened, or a projection's note
   CaseFacts facts;
   bool known = false;
   // One read of the case's record: its facts and its clocks.

@@ -100,6 +100,11 @@ class DeadlineLogic {
   // logic's store) instead of the logic's own.
   absl::StatusOr<std::vector<events::Envelope>> OnEvent(const events::Envelope& envelope,
                                                         int32_t partition, TimerStore& store);
+  // Whether OnEvent drops `envelope` without reading or writing anything: this service's own
+  // record of a clock (ClocksStarted, ClockStopped, ...; not the team's changes, which it
+  // applies) and a projection's EventRejected. The consumer loop lets such a record share a run
+  // with its case's other record (events::EventConsumerOptions::inert).
+  static bool Inert(const events::Envelope& envelope);
 
   // Claims the due timers of one partition and builds their events (deterministic ids: case,
   // clock, generation, kind and fraction or level).

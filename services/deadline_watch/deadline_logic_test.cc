@@ -368,6 +368,43 @@ TEST_F(DeadlineLogicTest, ClockEventsGoToTheLogAndARepeatedEventGivesTheSameOnes
   EXPECT_FALSE((*closed)[0].clock_stopped().within_term());
 }
 
+// What deadline-watch appends comes back to it through the log: it drops those records without a
+// read or a write, which is why the consumer loop lets them share a run with the case's next
+// record (DeadlineLogic::Inert). The team's changes are records too, and those it applies.
+TEST_F(DeadlineLogicTest, ItsOwnClockRecordsAreInertButTheTeamsChangesAreNot) {
+  auto started = logic_.OnEvent(Submitted(t::COMPLAINT), 0);
+  ASSERT_TRUE(started.ok());
+  auto stopped = logic_.OnEvent(
+      Event([](events::Envelope& e) { e.mutable_case_answered(); }, kStart + absl::Hours(1)), 0);
+  ASSERT_TRUE(stopped.ok());
+  std::vector<events::Envelope> own = *started;
+  own.insert(own.end(), stopped->begin(), stopped->end());
+  own.push_back(Event([](events::Envelope& e) { e.mutable_event_rejected(); }));
+  own.push_back(Event([](events::Envelope& e) { e.mutable_clock_paused(); }));
+  ASSERT_EQ(own.size(), 4u);
+  auto before = store_.Load(kCase);
+  ASSERT_TRUE(before.ok());
+  for (const events::Envelope& e : own) {
+    EXPECT_TRUE(DeadlineLogic::Inert(e)) << e.DebugString();
+    auto out = logic_.OnEvent(e, 0);
+    ASSERT_TRUE(out.ok());
+    EXPECT_TRUE(out->empty());
+  }
+  auto after = store_.Load(kCase);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->clocks.size(), before->clocks.size());
+  for (size_t i = 0; i < after->clocks.size(); ++i)
+    EXPECT_EQ(after->clocks[i].SerializeAsString(), before->clocks[i].SerializeAsString());
+  EXPECT_FALSE(DeadlineLogic::Inert(Submitted(t::COMPLAINT)));
+  EXPECT_FALSE(DeadlineLogic::Inert(Event([](events::Envelope& e) { e.mutable_case_routed(); })));
+  EXPECT_FALSE(
+      DeadlineLogic::Inert(Event([](events::Envelope& e) { e.mutable_clock_extended(); })));
+  EXPECT_FALSE(DeadlineLogic::Inert(
+      Event([](events::Envelope& e) { e.mutable_clock_paused()->set_suspended(true); })));
+  EXPECT_FALSE(DeadlineLogic::Inert(
+      Event([](events::Envelope& e) { e.mutable_clock_resumed()->set_suspended(true); })));
+}
+
 TEST_F(DeadlineLogicTest, ARepeatedStartAfterTheClockStoppedStillGivesItsClockStarted) {
   // A rebuild folded the submission and the acknowledgement before the live consumer handled
   // the submission: the clock is stopped by then, and its start must still go out, as the same
