@@ -213,6 +213,16 @@ TEST(Tokens, ForgedTamperedOrWronglySignedTokensAreUnauthenticated) {
   EXPECT_FALSE(v->Verify(Sign({}, JWT_ALG_NONE, ""), kNow).ok());
   EXPECT_NE(Why(v->Verify(Sign({}, JWT_ALG_HS256, Keys().public_pem), kNow)).find("RS256"),
             std::string::npos);
+  // A header whose alg is not a string (a number, an object): refused, not an exception that
+  // ends the process.
+  for (const char* alg : {"5", "{}", "null", "[\"RS256\"]"}) {
+    const std::string header =
+        absl::WebSafeBase64Escape(absl::StrCat(R"({"kid": "rsa-1", "alg": )", alg, "}"));
+    const std::string rest = Rs({}).substr(Rs({}).find('.'));
+    absl::StatusOr<Principal> who = v->Verify(header + rest, kNow);
+    EXPECT_EQ(who.status().code(), absl::StatusCode::kUnauthenticated) << alg;
+    EXPECT_NE(Why(who).find("alg"), std::string::npos) << alg;
+  }
   // Not a token at all.
   EXPECT_FALSE(v->Verify("not.a.token", kNow).ok());
   EXPECT_FALSE(v->Verify("", kNow).ok());
@@ -255,6 +265,14 @@ TEST(KeySets, BadKeySetsAreRefusedNamingTheEntry) {
       std::string::npos);
   EXPECT_NE(why(R"({"keys": [{"kty": "oct", "kid": "a", "alg": "none", "k": "c2hvcnQ"}]})")
                 .find("keys[0].alg"),
+            std::string::npos);
+  // Members of the wrong type are refused by name, not thrown (the fuzzer's "alg": 5).
+  EXPECT_NE(why(R"({"keys": [{"kty": "oct", "kid": "hs", "alg": 5}]})").find("keys[0].alg"),
+            std::string::npos);
+  EXPECT_NE(why(R"({"keys": [{"kty": 1, "kid": "hs", "alg": "HS256"}]})").find("keys[0].kty"),
+            std::string::npos);
+  EXPECT_NE(why(R"({"keys": [{"kty": "EC", "kid": "e", "alg": "ES256", "crv": []}]})")
+                .find("keys[0].crv"),
             std::string::npos);
   EXPECT_NE(why(R"({"keys": [{"kty": "oct", "kid": "a", "alg": "HS256", "k": "c2hvcnQ"}]})")
                 .find("32 bytes"),

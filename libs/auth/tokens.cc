@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <utility>
 
@@ -22,6 +23,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "libs/status/status_macros.h"
 
 namespace meldpunt::auth {
 namespace {
@@ -90,8 +92,25 @@ absl::StatusOr<std::string> PemOf(EVP_PKEY* key) {
 }
 
 // The public key of an RSA or EC JWK, as PEM (what libjwt verifies with).
+// The string member `name` of a JSON object from outside: "" when it is absent, nullopt when it
+// is there but not a string (nlohmann's value() would throw type_error for that, and an exception
+// from a caller's input must not end the process).
+std::optional<std::string> StringMember(const Json& object, const char* name) {
+  const auto it = object.find(name);
+  if (it == object.end()) return std::string();
+  if (!it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+// The same in a key set: INVALID_ARGUMENT naming the entry's member when it is not a string.
+absl::StatusOr<std::string> KeyMember(const Json& jwk, const std::string& where, const char* name) {
+  std::optional<std::string> value = StringMember(jwk, name);
+  if (!value) return absl::InvalidArgumentError(absl::StrCat(where, ".", name, ": not a string"));
+  return *std::move(value);
+}
+
 absl::StatusOr<std::string> PublicPem(const Json& jwk, const std::string& where) {
-  const std::string kty = jwk.value("kty", "");
+  ASSIGN_OR_RETURN(const std::string kty, KeyMember(jwk, where, "kty"));
   auto field = [&](const char* name) -> absl::StatusOr<std::string> {
     if (!jwk.contains(name) || !jwk[name].is_string()) {
       return absl::InvalidArgumentError(absl::StrCat(where, ".", name, ": required for kty ", kty));
@@ -122,7 +141,7 @@ absl::StatusOr<std::string> PublicPem(const Json& jwk, const std::string& where)
     OSSL_PARAM_BLD_push_BN(build, OSSL_PKEY_PARAM_RSA_N, n.get());
     OSSL_PARAM_BLD_push_BN(build, OSSL_PKEY_PARAM_RSA_E, e.get());
   } else {
-    const std::string crv = jwk.value("crv", "");
+    ASSIGN_OR_RETURN(const std::string crv, KeyMember(jwk, where, "crv"));
     size_t width = 0;
     if (crv == "P-256") {
       group = "prime256v1";
@@ -180,7 +199,7 @@ absl::StatusOr<VerificationKey> ParseKey(const Json& jwk, const std::string& whe
         absl::StrCat(where, ".kid: required, 1-128 printable characters"));
   }
   key.kid = jwk["kid"].get<std::string>();
-  key.algorithm = jwk.value("alg", "");
+  ASSIGN_OR_RETURN(key.algorithm, KeyMember(jwk, where, "alg"));
   if (!IsAlgorithm(key.algorithm)) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ".alg: '", key.algorithm,
@@ -190,7 +209,7 @@ absl::StatusOr<VerificationKey> ParseKey(const Json& jwk, const std::string& whe
   if (jwk.contains("use") && jwk["use"] != "sig") {
     return absl::InvalidArgumentError(absl::StrCat(where, ".use: must be sig"));
   }
-  const std::string kty = jwk.value("kty", "");
+  ASSIGN_OR_RETURN(const std::string kty, KeyMember(jwk, where, "kty"));
   const char family = key.algorithm[0];
   if ((family == 'H' && kty != "oct") || (family == 'R' && kty != "RSA") ||
       (family == 'E' && kty != "EC")) {
@@ -381,7 +400,9 @@ absl::StatusOr<Principal> TokenVerifier::Verify(absl::string_view token, absl::T
     return Unauthenticated("the header names no key (kid)");
   }
   const std::string kid = (*header)["kid"].get<std::string>();
-  const std::string alg = header->value("alg", "");
+  const std::optional<std::string> named_alg = StringMember(*header, "alg");
+  if (!named_alg) return Unauthenticated("the header's algorithm (alg) is not a string");
+  const std::string& alg = *named_alg;
   std::shared_ptr<const std::vector<VerificationKey>> keys = Keys(now);
   const VerificationKey* key = nullptr;
   for (const VerificationKey& k : *keys) {
