@@ -261,30 +261,30 @@ std::vector<char> EventConsumer::RunBatchLane(const std::vector<kafka::Record>& 
     // which no handler can use: that one is set aside once it comes first in its partition.
     std::vector<Batch::Item> items;
     std::vector<std::pair<size_t, absl::Status>> undecodable;
-    // What `inert` decoded, for `take` to use, which LaneRuns asks next of the same record.
-    std::optional<std::pair<size_t, Envelope>> decoded;
+    // One record decoded at a time: `inert` and then `take` ask of the same record, and the
+    // second finds what the first decoded.
+    std::optional<std::pair<size_t, absl::StatusOr<Envelope>>> decoded;
+    auto decode = [&](size_t i) -> absl::StatusOr<Envelope>& {
+      if (!decoded || decoded->first != i) decoded.emplace(i, Decode(records[i].value));
+      return decoded->second;
+    };
     std::function<bool(size_t)> inert;
     if (options_.one_record_per_case && options_.inert) {
       inert = [&](size_t i) {
-        absl::StatusOr<Envelope> envelope = Decode(records[i].value);
-        if (!envelope.ok()) return false;  // `take` sets it aside
-        decoded.emplace(i, *std::move(envelope));
-        return options_.inert(decoded->second);
+        const absl::StatusOr<Envelope>& envelope = decode(i);
+        return envelope.ok() &&
+               options_.inert(*envelope);  // `take` sets one aside that does not decode
       };
     }
     const std::vector<size_t> run = runs.Next(
         [&](size_t i, bool head) {
-          if (decoded && decoded->first == i) {
-            items.push_back({&records[i], std::move(decoded->second)});
-            decoded.reset();
-            return true;
-          }
-          absl::StatusOr<Envelope> envelope = Decode(records[i].value);
+          absl::StatusOr<Envelope>& envelope = decode(i);
           if (!envelope.ok()) {
             if (head) undecodable.emplace_back(i, envelope.status());
             return false;
           }
           items.push_back({&records[i], *std::move(envelope)});
+          decoded.reset();
           return true;
         },
         inert);

@@ -30,6 +30,16 @@
 namespace meldpunt::events {
 namespace {
 
+// A batch handler that keeps each batch it is given, as `field` of each of its envelopes.
+BatchHandler KeepBatches(std::mutex& mu, std::vector<std::vector<std::string>>& batches,
+                         std::string (*field)(const Envelope&)) {
+  return [&mu, &batches, field](Batch& batch) {
+    std::lock_guard<std::mutex> lock(mu);
+    batches.emplace_back();
+    for (size_t i = 0; i < batch.size(); ++i) batches.back().push_back(field(batch.envelope(i)));
+  };
+}
+
 class EventConsumerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -281,13 +291,8 @@ TEST_F(EventConsumerTest, OneRecordPerCaseEndsABatchBeforeACasesSecondRecord) {
     Append(c, absl::StrCat("ev-", ++n));
   std::mutex mu;
   std::vector<std::vector<std::string>> batches;
-  EventConsumer loop(NewConsumer(), BatchHandler([&](Batch& batch) {
-                       std::lock_guard<std::mutex> lock(mu);
-                       batches.emplace_back();
-                       for (size_t i = 0; i < batch.size(); ++i) {
-                         batches.back().push_back(batch.envelope(i).case_id());
-                       }
-                     }),
+  EventConsumer loop(NewConsumer(),
+                     KeepBatches(mu, batches, [](const Envelope& e) { return e.case_id(); }),
                      nullptr, "", {.one_record_per_case = true});
   loop.Start();
   ASSERT_TRUE(WaitFor([&] { return loop.stats().handled == 5; }));
@@ -318,17 +323,11 @@ TEST_F(EventConsumerTest, AnInertRecordOfACaseSharesItsBatch) {
   ASSERT_TRUE(producer_->Flush(absl::Seconds(10)).ok());
   std::mutex mu;
   std::vector<std::vector<std::string>> batches;
-  EventConsumer loop(NewConsumer(), BatchHandler([&](Batch& batch) {
-                       std::lock_guard<std::mutex> lock(mu);
-                       batches.emplace_back();
-                       for (size_t i = 0; i < batch.size(); ++i) {
-                         batches.back().push_back(batch.envelope(i).event_id());
-                       }
-                     }),
-                     nullptr, "",
-                     {.lanes = 2, .one_record_per_case = true, .inert = [](const Envelope& e) {
-                        return e.has_clocks_started();
-                      }});
+  EventConsumer loop(
+      NewConsumer(), KeepBatches(mu, batches, [](const Envelope& e) { return e.event_id(); }),
+      nullptr, "", {.lanes = 2, .one_record_per_case = true, .inert = [](const Envelope& e) {
+                      return e.has_clocks_started();
+                    }});
   loop.Start();
   ASSERT_TRUE(WaitFor([&] { return loop.stats().handled == 3; }));
   loop.Stop();
