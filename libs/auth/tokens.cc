@@ -91,7 +91,6 @@ absl::StatusOr<std::string> PemOf(EVP_PKEY* key) {
   return pem;
 }
 
-// The public key of an RSA or EC JWK, as PEM (what libjwt verifies with).
 // The string member `name` of a JSON object from outside: "" when it is absent, nullopt when it
 // is there but not a string (nlohmann's value() would throw type_error for that, and an exception
 // from a caller's input must not end the process).
@@ -109,8 +108,10 @@ absl::StatusOr<std::string> KeyMember(const Json& jwk, const std::string& where,
   return *std::move(value);
 }
 
-absl::StatusOr<std::string> PublicPem(const Json& jwk, const std::string& where) {
-  ASSIGN_OR_RETURN(const std::string kty, KeyMember(jwk, where, "kty"));
+// The public key of an RSA or EC JWK (`kty` its type, as ParseKey read it), as PEM (what libjwt
+// verifies with).
+absl::StatusOr<std::string> PublicPem(const Json& jwk, const std::string& where,
+                                      const std::string& kty) {
   auto field = [&](const char* name) -> absl::StatusOr<std::string> {
     if (!jwk.contains(name) || !jwk[name].is_string()) {
       return absl::InvalidArgumentError(absl::StrCat(where, ".", name, ": required for kty ", kty));
@@ -232,7 +233,7 @@ absl::StatusOr<VerificationKey> ParseKey(const Json& jwk, const std::string& whe
           absl::StrCat(where, ".", part, ": a private key does not belong in the key set"));
     }
   }
-  absl::StatusOr<std::string> pem = PublicPem(jwk, where);
+  absl::StatusOr<std::string> pem = PublicPem(jwk, where, kty);
   if (!pem.ok()) return pem.status();
   key.key = *std::move(pem);
   return key;

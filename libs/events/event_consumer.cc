@@ -268,12 +268,12 @@ std::vector<char> EventConsumer::RunBatchLane(const std::vector<kafka::Record>& 
       if (!decoded || decoded->first != i) decoded.emplace(i, Decode(records[i].value));
       return decoded->second;
     };
-    std::function<bool(size_t)> inert;
-    if (options_.one_record_per_case && options_.inert) {
+    std::function<bool(size_t)> inert;  // LaneRuns asks it only with one_record_per_case
+    if (options_.inert) {
       inert = [&](size_t i) {
+        // A record that does not decode is not inert: `take` sets it aside.
         const absl::StatusOr<Envelope>& envelope = decode(i);
-        return envelope.ok() &&
-               options_.inert(*envelope);  // `take` sets one aside that does not decode
+        return envelope.ok() && options_.inert(*envelope);
       };
     }
     const std::vector<size_t> run = runs.Next(

@@ -979,7 +979,7 @@ def redis_conf_lines(port, data_dir, derived=True):
         "appendonly yes",
         "appendfsync everysec",
         'save ""',
-    ] + ([] if not derived else ["rdbcompression no"]) + [""])
+    ] + (["rdbcompression no"] if derived else []) + [""])
 
 
 def infra_records(d, ports, java, cache, kf, mailpit=None):
