@@ -2,18 +2,18 @@
 """Starts, watches and stops a local Meldpunt stack on loopback.
 
 The stack is Redis, one Apache Kafka broker (KRaft, combined broker and controller), an SMTP sink
-(smtp_sink.py; Mailpit with --mail-sink mailpit, for the benchmarks), a webhook sink and, on
-request, the four service binaries and the Open311 gateway. With --cluster it has the production
-shape instead: three Kafka nodes (replication factor 3, min ISR 2) and each Redis with a replica
-under three Sentinels. Every process runs in its own session and outlives this script; everything
-about a stack lives in one state folder, described by STATE/stack.json. Used by tools/dev (the
-developer's stack) and by the CTest fixtures (one state folder per fixture). See
+(smtp_sink.py; for the benchmarks Postfix's smtp-sink or Mailpit, --mail-sink), a webhook sink
+and, on request, the four service binaries and the Open311 gateway. With --cluster it has the
+production shape instead: three Kafka nodes (replication factor 3, min ISR 2) and each Redis with
+a replica under three Sentinels. Every process runs in its own session and outlives this
+script; everything about a stack lives in one state folder, described by STATE/stack.json. Used by
+tools/dev (the developer's stack) and by the CTest fixtures (one state folder per fixture). See
 tests/harness/README.md.
 
   stack.py start-infra     --state-dir D [--redis-port N] [--key-store-port N] [--kafka-port N] [--smtp-port N]
                            [--webhook-port N] [--kafka-cache DIR] [--fresh]
                            [--secure-kafka [--kafka-departments a,b]]
-                           [--mail-sink python|mailpit [--mailpit PATH]]
+                           [--mail-sink python|smtp-sink|mailpit [--mailpit PATH]]
                            [--cluster [--redis-replica-port N] [--key-store-replica-port N]
                                       [--sentinel-port N]]
   stack.py start-services  --state-dir D --bin-dir B --config-dir C [--services a,b] [--fixed-ports]
@@ -553,6 +553,44 @@ def default_mailpit():
     return os.path.join(cache, "bin", "mailpit")
 
 
+def record_mail_sink(st, mail, d, ports):
+    """What a reader of stack.json needs of a mail sink other than smtp_sink.py, whose messages
+    are files in smtp_dir."""
+    if not mail:
+        return
+    st["mail_sink"] = mail[0]
+    if mail[0] == "mailpit":
+        # smtp_dir holds Mailpit's database, not .eml files: read the mail through smtp_api.
+        st["smtp_api"] = "http://%s:%d" % (LOOPBACK, ports["smtp_api"])
+    else:
+        # smtp-sink keeps no mail: its counters ("... mesg=N") are the last line of its log.
+        st["smtp_counters"] = os.path.join(d, "logs", "smtp_sink.log")
+
+
+def default_smtp_sink():
+    return shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+
+
+def smtp_sink_record(d, ports, binary):
+    """Postfix's smtp-sink (Debian's postfix package; tools/setup installs it and leaves Postfix
+    itself unconfigured and stopped) as the SMTP sink, for the benchmarks: Postfix's own test
+    server for measuring SMTP clients, one event-driven C process that takes each message through
+    DATA and the final "." and throws it away. It stores nothing, so the stand-in for the
+    municipality's mail server costs the shared cores as little as an SMTP server can. No AUTH
+    (-a: it would answer AUTH with 250, not 235; the stack's notification config sends no
+    credentials). Its running counters (-c: "sess=N quit=N mesg=N", each update ending in a
+    carriage return) go to its log, where the benchmark reads the messages taken. As root it
+    needs a user to drop to after binding its port (-u)."""
+    drop = ["-u", "nobody"] if os.geteuid() == 0 else []
+    return {
+        "role": "infra", "endpoint": "%s:%d" % (LOOPBACK, ports["smtp"]),
+        "cmd": [binary] + drop + ["-a", "-c", "-h", "meldpunt-sink",
+                                  "%s:%d" % (LOOPBACK, ports["smtp"]), "256"],
+        "cwd": d, "log": os.path.join(d, "logs", "smtp_sink.log"),
+        "ready": {"kind": "smtp", "port": ports["smtp"]},
+    }
+
+
 def mailpit_record(d, ports, binary):
     """Mailpit (tools/setup installs it) as the SMTP sink, for the benchmarks: a mail catcher of
     its own instead of a Python process. SMTP where smtp_sink.py would listen: plain, no
@@ -982,7 +1020,7 @@ def redis_conf_lines(port, data_dir, derived=True):
     ] + (["rdbcompression no"] if derived else []) + [""])
 
 
-def infra_records(d, ports, java, cache, kf, mailpit=None):
+def infra_records(d, ports, java, cache, kf, mail=None):
     logs = os.path.join(d, "logs")
     redis_dir = os.path.join(d, "redis")
     os.makedirs(redis_dir, exist_ok=True)
@@ -1014,7 +1052,7 @@ def infra_records(d, ports, java, cache, kf, mailpit=None):
             "ready": {"kind": "kafka", "port": ports["kafka"]},
         },
     }
-    recs.update(sink_records(d, ports, mailpit))
+    recs.update(sink_records(d, ports, mail))
     return recs
 
 
@@ -1026,7 +1064,7 @@ def kafka_command(java, cache, kf, logs, max_heap):
             "-cp", os.path.join(cache, "*"), "kafka.Kafka", kf["props"]]
 
 
-def sink_records(d, ports, mailpit=None):
+def sink_records(d, ports, mail_sink=None):
     logs = os.path.join(d, "logs")
     mail = os.path.join(d, "mail")
     hooks = os.path.join(d, "webhooks")
@@ -1048,8 +1086,10 @@ def sink_records(d, ports, mailpit=None):
                       "url": "http://%s:%d/healthz" % (LOOPBACK, ports["webhook"])},
         },
     }
-    if mailpit:
-        recs["smtp_sink"] = mailpit_record(d, ports, mailpit)
+    if mail_sink:
+        kind, binary = mail_sink
+        recs["smtp_sink"] = (mailpit_record if kind == "mailpit" else smtp_sink_record)(
+            d, ports, binary)
     return recs
 
 
@@ -1132,7 +1172,7 @@ def sentinel_conf(port, sdir, masters):
     return "\n".join(lines) + "\n"
 
 
-def cluster_records(d, ports, java, cache, kfs, masters, mailpit=None):
+def cluster_records(d, ports, java, cache, kfs, masters, mail=None):
     """The records of a cluster's infra. `masters`: master name -> the node that starts as the
     master (the other of its pair starts as its replica)."""
     logs = os.path.join(d, "logs")
@@ -1171,7 +1211,7 @@ def cluster_records(d, ports, java, cache, kfs, masters, mailpit=None):
             "cmd": kafka_command(java, cache, kf, logs, "512m"), "cwd": kf["dir"],
             "log": kf["log"], "ready": {"kind": "kafka", "port": ports[name]},
         }
-    recs.update(sink_records(d, ports, mailpit))
+    recs.update(sink_records(d, ports, mail))
     return recs
 
 
@@ -1286,7 +1326,7 @@ def fresh_cluster_infra(d, args, ctx, started):
     run = pick_port_run("kafka controller", 0, [port_of(a) for a in split_addresses(
         prev.get("kafka_controller"))], taken)
     ports.update(zip([n + "_controller" for n in KAFKA_NODES], run))
-    mailpit = pick_sink_ports(args, prev, taken, ports)
+    mail = pick_sink_ports(args, prev, taken, ports)
     cache, java = infra_tools(args)
     for sub in ["logs", "mail", "webhooks"] + CLUSTER_DIRS + [
             REDIS_NODE_DIRS[n] for n in REDIS_PRIMARIES]:
@@ -1315,9 +1355,7 @@ def fresh_cluster_infra(d, args, ctx, started):
         "logs_dir": os.path.join(d, "logs"),
         "processes": {},
     }
-    if mailpit:
-        st["mail_sink"] = "mailpit"
-        st["smtp_api"] = "http://%s" % at("smtp_api")
+    record_mail_sink(st, mail, d, ports)
     ctx["st"] = st
     masters = starting_masters(d, prev)
     voters = ",".join("%d@%s" % (i + 1, at(n + "_controller")) for i, n in enumerate(KAFKA_NODES))
@@ -1326,7 +1364,7 @@ def fresh_cluster_infra(d, args, ctx, started):
     # One cluster id for the three: the one a node was formatted with, else a new one.
     cluster_id = next(filter(None, map(formatted_cluster_id, kfs.values())), None) \
         or new_cluster_id()
-    recs = cluster_records(d, ports, java, cache, kfs, masters, mailpit)
+    recs = cluster_records(d, ports, java, cache, kfs, masters, mail)
     first = [masters[g] for g in REDIS_GROUPS]
     then = [n for g, nodes in REDIS_GROUPS.items() for n in nodes if n != masters[g]]
 
@@ -1374,8 +1412,8 @@ def fresh_cluster_infra(d, args, ctx, started):
 
 def print_summary(st):
     keys = [k for k in ("redis", "redis_replica", "key_store", "key_store_replica",
-                        "redis_sentinels", "kafka", "smtp", "smtp_dir", "smtp_api", "webhook",
-                        "webhook_dir") if k in st]
+                        "redis_sentinels", "kafka", "smtp", "smtp_dir", "smtp_api", "smtp_counters",
+                        "webhook", "webhook_dir") if k in st]
     w = max([15] + [len(k) for k in keys])
     for key in keys:
         print("  %-*s %s" % (w, key, st[key]))
@@ -1492,17 +1530,23 @@ def cmd_start_infra(args):
 
 
 def pick_sink_ports(args, prev, taken, ports):
-    """The sinks' ports into `ports`; returns the Mailpit binary, or None for smtp_sink.py."""
+    """The sinks' ports into `ports`; returns the mail sink as (kind, binary) for Mailpit or
+    Postfix's smtp-sink, or None for smtp_sink.py."""
     ports["smtp"] = pick_port("smtp sink", args.smtp_port, port_of(prev.get("smtp")), taken)
     ports["webhook"] = pick_port("webhook sink", args.webhook_port, port_of(prev.get("webhook")),
                                  taken)
-    mailpit = None
-    if getattr(args, "mail_sink", "python") == "mailpit":
+    kind = getattr(args, "mail_sink", "python")
+    if kind == "mailpit":
         ports["smtp_api"] = pick_port("mailpit api", 0, port_of(prev.get("smtp_api")), taken)
-        mailpit = os.path.abspath(args.mailpit or default_mailpit())
-        if not os.access(mailpit, os.X_OK):
-            raise StackError("%s not found: run tools/setup (or pass --mailpit)" % mailpit)
-    return mailpit
+        binary = os.path.abspath(args.mailpit or default_mailpit())
+    elif kind == "smtp-sink":
+        binary = default_smtp_sink()
+    else:
+        return None
+    if not os.access(binary, os.X_OK):
+        raise StackError("%s not found: run tools/setup%s" % (
+            binary, " (or pass --mailpit)" if kind == "mailpit" else ""))
+    return kind, binary
 
 
 def infra_tools(args):
@@ -1529,7 +1573,7 @@ def fresh_infra(d, args, ctx, started):
         "kafka_controller": pick_port("kafka controller", 0,
                                       port_of(prev.get("kafka_controller")), taken),
     }
-    mailpit = pick_sink_ports(args, prev, taken, ports)
+    mail = pick_sink_ports(args, prev, taken, ports)
     cache, java = infra_tools(args)
     for sub in ("logs", "mail", "webhooks", "redis", "key-store", "kafka"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
@@ -1563,15 +1607,12 @@ def fresh_infra(d, args, ctx, started):
         "logs_dir": os.path.join(d, "logs"),
         "processes": {},
     }
-    if mailpit:
-        # smtp_dir holds Mailpit's database, not .eml files: read the mail through smtp_api.
-        st["mail_sink"] = "mailpit"
-        st["smtp_api"] = "http://%s:%d" % (LOOPBACK, ports["smtp_api"])
+    record_mail_sink(st, mail, d, ports)
     if sec:
         st["kafka_security"] = security_record(sec)
     ctx["st"] = st
     kf = kafka_files(d, ports["kafka"], ports["kafka_controller"], sec)
-    recs = infra_records(d, ports, java, cache, kf, mailpit)
+    recs = infra_records(d, ports, java, cache, kf, mail)
     # Formatting Kafka's storage costs a JVM start: do it while the others come up.
     fmt = start_kafka_format(java, cache, kf, d, sec)
     try:
@@ -2030,10 +2071,12 @@ def main(argv):
     p.add_argument("--kafka-departments",
                    help="with --secure-kafka: the departments that get a principal, comma "
                         "separated (default: those of deploy/config/routing-rules.yaml)")
-    p.add_argument("--mail-sink", choices=["python", "mailpit"], default="python",
+    p.add_argument("--mail-sink", choices=["python", "mailpit", "smtp-sink"], default="python",
                    help="the SMTP sink: smtp_sink.py, which stores each message as files in "
-                        "D/mail (the tests read them), or Mailpit (the benchmarks; its HTTP API "
-                        "on a port of its own, recorded as smtp_api)")
+                        "D/mail (the tests read them); Mailpit (its HTTP API on a port of its "
+                        "own, recorded as smtp_api); or Postfix's smtp-sink (the benchmarks: "
+                        "takes every message and keeps none; its counters in its log, recorded "
+                        "as smtp_counters)")
     p.add_argument("--mailpit", help="the Mailpit binary (default: tools/setup's, "
                                      "$MELDPUNT_CACHE/bin/mailpit)")
     p.add_argument("--quiet", action="store_true", help="do not print the endpoints")

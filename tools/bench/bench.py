@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -113,7 +114,8 @@ def stack_json(d):
 @contextlib.contextmanager
 def stack(d, services=None, config_dir=CONFIG, build=None, mail_sink="python"):
     """A fresh Redis, Kafka and sinks (and `services`, the binaries under `build`) in state folder
-    `d`, stopped on exit. `mail_sink`: smtp_sink.py ("python") or Mailpit ("mailpit")."""
+    `d`, stopped on exit. `mail_sink`: stack.py's --mail-sink (smtp_sink.py "python", Postfix's
+    "smtp-sink" or "mailpit")."""
     subprocess.run([STACK, "start-infra", "--quiet", "--fresh", "--state-dir", d, "--mail-sink",
                     mail_sink], check=True, stdout=subprocess.DEVNULL)
     try:
@@ -292,6 +294,8 @@ class Counters:
             with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
                     st["smtp_api"] + "/api/v1/info", timeout=10) as r:
                 mails = json.load(r)["RuntimeStats"]["SMTPAccepted"]
+        elif st.get("mail_sink") == "smtp-sink":
+            mails = smtp_sink_messages(st["smtp_counters"])
         else:
             mails = sum(1 for f in os.listdir(st["smtp_dir"]) if f.endswith(".eml"))
         hooks = sum(1 for f in os.listdir(st["webhook_dir"]) if f.endswith(".json"))
@@ -607,6 +611,19 @@ def wait_pipeline(probe_exe, st, system, expected, timeout=240):
 
 REBUILDS = ("rebuild", "rebuild-timers", "rebuild-deliveries")
 SINKS = ("smtp_sink", "webhook_sink")
+# The pipeline's SMTP sinks (stack.py --mail-sink), as the tables name them.
+MAIL_SINKS = {"smtp-sink": "Postfix's smtp-sink", "mailpit": "Mailpit",
+              "python": "SMTP sink (`smtp_sink.py`)"}
+
+
+def smtp_sink_messages(log):
+    """The messages Postfix's smtp-sink has taken: its running counters (-c) go to its log,
+    each update "sess=N quit=N mesg=N" ended by a carriage return; the last one counts."""
+    with open(log, "rb") as f:
+        f.seek(max(0, os.path.getsize(log) - 4096))
+        tail = f.read().decode("ascii", "replace")
+    counts = re.findall(r"mesg=(\d+)", tail)
+    return int(counts[-1]) if counts else 0
 
 
 def measured(counters, st, probe_exe, system, load):
@@ -836,7 +853,7 @@ def pipeline_tables(args, m):
                                        fmt(stage(fixed, s, "max_ms"), 0))])
     rows.append(["every stage done after the last submission (ms; the lag at the end)",
                  fmt(med([r.get("drained_after_last_submit_ms") for r in fixed]))])
-    sink = "Mailpit" if args.mail_sink == "mailpit" else "SMTP sink (`smtp_sink.py`)"
+    sink = MAIL_SINKS[args.mail_sink]
     sections.append((
         "Full pipeline at %d cases per second" % args.rate,
         "The four services (`deploy/config`) on a Redis, Kafka, %s and webhook sink of "
@@ -918,15 +935,14 @@ def pipeline_tables(args, m):
                 "%.2f" % (max(0.0, busy - at_rest * wall) * 1000.0 / max(1, fixed_cases))]
 
     ours = [n for n in cpu if n not in SINKS]
-    sink_label = {"smtp_sink": "smtp_sink (%s)" % ("Mailpit" if args.mail_sink == "mailpit"
-                                                   else "smtp_sink.py")}
+    sink_label = {"smtp_sink": "smtp_sink (%s)" % MAIL_SINKS[args.mail_sink]}
     rows = [cpu_row(sink_label.get(n, n), [n]) for n in sorted(cpu, key=lambda n: -cpu[n])]
     ours_row = cpu_row("**CPU per case, our processes** (intake, routing, deadline-watch, "
                        "notification, Kafka, Redis and the key store's Redis; without the sinks "
                        "and the load generator)", ours)
     rows.append(ours_row)
-    rows.append(cpu_row("CPU per case, the sinks (SMTP: %s; webhooks: webhook_sink.py)" % (
-        "Mailpit" if args.mail_sink == "mailpit" else "smtp_sink.py"), SINKS))
+    rows.append(cpu_row("CPU per case, the sinks (SMTP: %s; webhooks: webhook_sink.py)" %
+                        MAIL_SINKS[args.mail_sink], SINKS))
     per_run = med([sum(w["cpu"].get(n, 0) for n in ours) * 1000.0 / max(1, w["cases"])
                    for w in windows])
     rows.append(["CPU per case, our processes, per run (median, min-max)", "", fmt(per_run, 2),
@@ -1313,9 +1329,10 @@ def main(argv):
         "MELDPUNT_CACHE", os.path.expanduser("~/.cache/meldpunt")), "bin", "ghz"))
     p.add_argument("--vegeta", default=os.path.join(os.environ.get(
         "MELDPUNT_CACHE", os.path.expanduser("~/.cache/meldpunt")), "bin", "vegeta"))
-    p.add_argument("--mail-sink", choices=["mailpit", "python"], default="mailpit",
-                   help="the pipeline's SMTP sink: Mailpit (tools/setup installs it) or the "
-                        "tests' smtp_sink.py")
+    p.add_argument("--mail-sink", choices=sorted(MAIL_SINKS), default="smtp-sink",
+                   help="the pipeline's SMTP sink: Postfix's smtp-sink, which takes every "
+                        "message and keeps none (tools/setup installs it); Mailpit, which stores "
+                        "and indexes each one; or the tests' smtp_sink.py")
     p.add_argument("--compare-bin-dir", metavar="DIR",
                    help="submit and pipeline: also measure the binaries under DIR (the build "
                         "folder's layout: services/<svc>/meldpunt-<svc>, "
@@ -1353,12 +1370,12 @@ def main(argv):
         if args.compare_label == THIS_BUILD:
             print("bench: --compare-label %r is this build's" % THIS_BUILD, file=sys.stderr)
             return 2
-    mailpit = os.path.join(os.environ.get("MELDPUNT_CACHE", os.path.expanduser(
-        "~/.cache/meldpunt")), "bin", "mailpit")
-    if args.mail_sink == "mailpit" and args.part in ("all", "pipeline") and not os.path.exists(
-            mailpit):
-        print("bench: mailpit not installed (tools/setup installs it from the Go module proxy; "
-              "or --mail-sink python)", file=sys.stderr)
+    mail_sink = {"mailpit": os.path.join(os.environ.get("MELDPUNT_CACHE", os.path.expanduser(
+        "~/.cache/meldpunt")), "bin", "mailpit"),
+        "smtp-sink": shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"}.get(args.mail_sink)
+    if mail_sink and args.part in ("all", "pipeline") and not os.path.exists(mail_sink):
+        print("bench: %s not installed (tools/setup installs it; or --mail-sink python)"
+              % mail_sink, file=sys.stderr)
         return 1
     started = datetime.datetime.now()
     rep, results = Report(), {}
