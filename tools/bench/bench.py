@@ -648,11 +648,12 @@ def measured(counters, st, probe_exe, system, load):
 
 def pipeline_session(args, bin_dir, config_dir, runs, rebuild_runs):
     """One stack of the four services under `bin_dir`: a warm-up, a rest, then `runs` runs at the
-    fixed rate, at the calm rate and at the maximum rate, each probed until every case went
-    through every stage, then `rebuild_runs` of the rebuilds. What it measured."""
+    fixed rate, at the mid and the calm rate and at the maximum rate, each probed until every case
+    went through every stage, then `rebuild_runs` of the rebuilds. What it measured."""
     d = os.path.join(args.build, "bench-stack-pipeline")
     probe_exe = os.path.join(bin_dir, "tools/bench/pipeline_probe")
-    data = {"fixed": [], "calm": [], "maxed": [], "fixed_windows": [], "max_windows": [],
+    data = {"fixed": [], "mid": [], "calm": [], "maxed": [], "fixed_windows": [],
+            "max_windows": [],
             "raw": [], "rebuilds": {c: [] for c in REBUILDS}}
     with stack(d, SERVICES, config_dir=config_dir, build=bin_dir,
                mail_sink=args.mail_sink) as st, Counters(st, d) as counters:
@@ -703,6 +704,16 @@ def pipeline_session(args, bin_dir, config_dir, runs, rebuild_runs):
                         probe["dispatched"]["p99_ms"], probe["complete"]["p99_ms"],
                         probe["complete"]["missing"], per_case_line(window)))
             for i in range(runs):
+                system = "bench-mid-%d" % i
+                r = ghz(args, intake, os.path.join(out, "%s.json" % system), system,
+                        rps=args.mid_rate)
+                probe = wait_pipeline(probe_exe, st, system, r["ok"])
+                data["mid"].append(probe)
+                total_cases += probe["submitted"]
+                say("pipeline at %d/s run %d: dispatch p50 %.1f p99 %.1f ms, complete p99 %.0f "
+                    "ms" % (args.mid_rate, i + 1, probe["dispatched"]["p50_ms"],
+                            probe["dispatched"]["p99_ms"], probe["complete"]["p99_ms"]))
+            for i in range(runs):
                 system = "bench-calm-%d" % i
                 r = ghz(args, intake, os.path.join(out, "%s.json" % system), system,
                         concurrency=10, rps=args.calm_rate)
@@ -752,7 +763,8 @@ def pipeline_session(args, bin_dir, config_dir, runs, rebuild_runs):
 def merge_sessions(sessions):
     """The data of several pipeline sessions of one set of binaries as if of one."""
     m = {k: sum((s[k] for s in sessions), []) for k in (
-        "fixed", "calm", "maxed", "fixed_windows", "max_windows", "raw", "redis_per_case")}
+        "fixed", "mid", "calm", "maxed", "fixed_windows", "max_windows", "raw",
+        "redis_per_case")}
     m["rebuilds"] = {c: sum((s["rebuilds"][c] for s in sessions), []) for c in REBUILDS}
     m["rest"] = functools.reduce(combine, (s["rest"] for s in sessions))
     m["total_cases"] = sum(s["total_cases"] for s in sessions)
@@ -832,7 +844,7 @@ def warm_note(m):
 
 def pipeline_tables(args, m):
     """The pipeline's sections and targets from the (merged) data of one set of binaries."""
-    fixed, calm, maxed = m["fixed"], m["calm"], m["maxed"]
+    fixed, mid, calm, maxed = m["fixed"], m["mid"], m["calm"], m["maxed"]
     stage = lambda runs, s, k: med([r[s][k] for r in runs])
     sections, targets = [], []
     rows = [
@@ -867,6 +879,21 @@ def pipeline_tables(args, m):
                               " (`--geo`: every report with a point, searched for duplicates)"
                               if args.geo else ""), rows,
         ("figure (median of runs, min-max)", "value")))
+    rows = [["cases per run at %d/s for %d s" % (args.mid_rate, args.seconds),
+             fmt(med([r["submitted"] for r in mid]))]]
+    for s_, label in (("routed", "routed"), ("dispatched", "dispatched"),
+                      ("clock_set", "clock set"), ("acknowledged", "acknowledgement delivered"),
+                      ("complete", "all four done")):
+        rows.append(["submit to %s p50 / p99 / max (ms)" % label,
+                     "%s / %s / %s" % (fmt(stage(mid, s_, "p50_ms"), 1),
+                                       fmt(stage(mid, s_, "p99_ms"), 1),
+                                       fmt(stage(mid, s_, "max_ms"), 0))])
+    sections.append(("Full pipeline at %d cases per second" % args.mid_rate,
+                     "The same stack and probe at half the fixed rate (50 concurrent calls), "
+                     "the rate of the issue's dispatch target.", rows,
+                     ("figure (median of runs, min-max)", "value")))
+    targets.append(("submit to dispatch p99 at %d cases/s (ms)" % args.mid_rate,
+                    fmt(stage(mid, "dispatched", "p99_ms"), 1), "50 at most"))
     rows = [["cases per run at %d/s for %d s" % (args.calm_rate, args.seconds),
              fmt(med([r["submitted"] for r in calm]))]]
     for s_, label in (("routed", "routed"), ("dispatched", "dispatched"),
@@ -1004,7 +1031,7 @@ def pipeline_tables(args, m):
     targets.append(("pipeline throughput (cases/s)",
                     fmt(med([r.get("pipeline_per_second") for r in maxed])), "3,000 or more"))
     targets.append(("submit to dispatch p99 at %d cases/s (ms)" % args.rate,
-                    fmt(stage(fixed, "dispatched", "p99_ms"), 1), "50 at most (at 1,000/s)"))
+                    fmt(stage(fixed, "dispatched", "p99_ms"), 1), "(no target; 50 at 500/s)"))
     return sections, targets
 
 
@@ -1322,6 +1349,8 @@ def main(argv):
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--seconds", type=int, default=10, help="ghz run length")
     p.add_argument("--rate", type=int, default=1000, help="the pipeline's fixed rate")
+    p.add_argument("--mid-rate", type=int, default=500,
+                   help="the pipeline's second fixed rate, for the dispatch target at 500/s")
     p.add_argument("--calm-rate", type=int, default=100,
                    help="a fixed rate the pipeline sustains, for its unloaded latency")
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
