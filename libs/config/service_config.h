@@ -26,9 +26,10 @@ struct ServiceConfig {
   absl::Duration produce_timeout = absl::Seconds(10);
   int64_t consumer_lanes = 6;
   int64_t consumer_lane_min_records = 64;
-  // Only the next stage waits for a service's appends: gathering 10 ms of records into one request
-  // cuts the Produce requests per case by a quarter at the maximum rate (docs/benchmarks.md,
-  // "Fewer, fuller fetches"). The intake, whose SubmitCase waits for its append, sets 2 ms.
+  // Gathering 10 ms of records into one request cuts the Produce requests per case by a quarter
+  // at the maximum rate (docs/benchmarks.md, "Fewer, fuller fetches"). Where someone waits for
+  // the append, a service sets 2 ms: the intake (SubmitCase), routing (the dispatch) and
+  // deadline-watch (each run's clock events before its next run); notification keeps 10 ms.
   absl::Duration producer_linger = absl::Milliseconds(10);
   // librdkafka properties passed through to the case-event consumer and the producer.
   std::map<std::string, std::string> consumer_properties;

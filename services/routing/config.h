@@ -13,6 +13,9 @@ struct RoutingConfig : config::ServiceConfig {
   RoutingConfig() {
     grpc_listen = "127.0.0.1:50052";
     admin_listen = "127.0.0.1:9102";
+    // A case is dispatched when routing's run is acknowledged: the linger is in every case's
+    // time to dispatch (docs/benchmarks.md, "The producers' linger where a run waits").
+    producer_linger = absl::Milliseconds(2);
   }
   std::string consumer_group = "meldpunt-routing";
   int64_t dispatch_partitions = 3;
