@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -236,6 +237,14 @@ def redis_commands(address):
     return calls
 
 
+def children_cpu():
+    """User + system CPU seconds of this script's children that have ended: between two
+    snapshots of a pipeline run, the ghz run that ended in between (the probe runs after the
+    second, the broker-counter JVM lives as long as the stack)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def combine(a, b, sign=1):
     """a + sign * b, for numbers and (nested) dicts of numbers; a key missing on one side is 0."""
     if isinstance(a, dict) or isinstance(b, dict):
@@ -311,7 +320,7 @@ class Counters:
                 "requests": broker["requests"], "offsets": broker["offsets"],
                 "redis": redis_commands(self.st["redis"]),
                 "key_store": redis_commands(self.st["key_store"]),
-                "mails": mails, "webhooks": hooks}
+                "mails": mails, "webhooks": hooks, "load": children_cpu()}
 
     def wait_quiet(self, quiet=2.0, timeout=240):
         """Until no topic's end offset moved for `quiet` seconds (the pipeline is through)."""
@@ -970,6 +979,15 @@ def pipeline_tables(args, m):
     rows.append(ours_row)
     rows.append(cpu_row("CPU per case, the sinks (SMTP: %s; webhooks: webhook_sink.py)" %
                         MAIL_SINKS[args.mail_sink], SINKS))
+    load = sum(w.get("load", 0) for w in windows) * 1000.0 / max(1, fixed_cases)
+    rows.append(["CPU per case, the load generator (ghz; in neither sum above)", "",
+                 "%.2f" % load, ""])
+    machine = (sum(cpu.values()) * 1000.0 / max(1, fixed_cases)) + load
+    cores = os.cpu_count() or 1
+    rows.append(["CPU per case, everything on the machine (our processes, the sinks and the "
+                 "load generator), and the cases a second its %d cores could carry at that cost"
+                 % cores, "", "%.2f (%s cases/s)" % (machine, "{:,.0f}".format(
+                     cores * 1000.0 / max(1e-9, machine))), ""])
     per_run = med([sum(w["cpu"].get(n, 0) for n in ours) * 1000.0 / max(1, w["cases"])
                    for w in windows])
     rows.append(["CPU per case, our processes, per run (median, min-max)", "", fmt(per_run, 2),
