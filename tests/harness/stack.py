@@ -553,18 +553,15 @@ def default_mailpit():
     return os.path.join(cache, "bin", "mailpit")
 
 
-def record_mail_sink(st, mail, d, ports):
+def record_mail_sink(st, mail, ports):
     """What a reader of stack.json needs of a mail sink other than smtp_sink.py, whose messages
-    are files in smtp_dir."""
+    are files in smtp_dir. smtp-sink keeps none: its counters are in its process's log."""
     if not mail:
         return
     st["mail_sink"] = mail[0]
     if mail[0] == "mailpit":
         # smtp_dir holds Mailpit's database, not .eml files: read the mail through smtp_api.
         st["smtp_api"] = "http://%s:%d" % (LOOPBACK, ports["smtp_api"])
-    else:
-        # smtp-sink keeps no mail: its counters ("... mesg=N") are the last line of its log.
-        st["smtp_counters"] = os.path.join(d, "logs", "smtp_sink.log")
 
 
 def default_smtp_sink():
@@ -1355,7 +1352,7 @@ def fresh_cluster_infra(d, args, ctx, started):
         "logs_dir": os.path.join(d, "logs"),
         "processes": {},
     }
-    record_mail_sink(st, mail, d, ports)
+    record_mail_sink(st, mail, ports)
     ctx["st"] = st
     masters = starting_masters(d, prev)
     voters = ",".join("%d@%s" % (i + 1, at(n + "_controller")) for i, n in enumerate(KAFKA_NODES))
@@ -1412,8 +1409,8 @@ def fresh_cluster_infra(d, args, ctx, started):
 
 def print_summary(st):
     keys = [k for k in ("redis", "redis_replica", "key_store", "key_store_replica",
-                        "redis_sentinels", "kafka", "smtp", "smtp_dir", "smtp_api", "smtp_counters",
-                        "webhook", "webhook_dir") if k in st]
+                        "redis_sentinels", "kafka", "smtp", "smtp_dir", "smtp_api", "webhook",
+                        "webhook_dir") if k in st]
     w = max([15] + [len(k) for k in keys])
     for key in keys:
         print("  %-*s %s" % (w, key, st[key]))
@@ -1607,7 +1604,7 @@ def fresh_infra(d, args, ctx, started):
         "logs_dir": os.path.join(d, "logs"),
         "processes": {},
     }
-    record_mail_sink(st, mail, d, ports)
+    record_mail_sink(st, mail, ports)
     if sec:
         st["kafka_security"] = security_record(sec)
     ctx["st"] = st
@@ -2075,8 +2072,7 @@ def main(argv):
                    help="the SMTP sink: smtp_sink.py, which stores each message as files in "
                         "D/mail (the tests read them); Mailpit (its HTTP API on a port of its "
                         "own, recorded as smtp_api); or Postfix's smtp-sink (the benchmarks: "
-                        "takes every message and keeps none; its counters in its log, recorded "
-                        "as smtp_counters)")
+                        "takes every message and keeps none; its counters in its log)")
     p.add_argument("--mailpit", help="the Mailpit binary (default: tools/setup's, "
                                      "$MELDPUNT_CACHE/bin/mailpit)")
     p.add_argument("--quiet", action="store_true", help="do not print the endpoints")

@@ -304,7 +304,7 @@ class Counters:
                     st["smtp_api"] + "/api/v1/info", timeout=10) as r:
                 mails = json.load(r)["RuntimeStats"]["SMTPAccepted"]
         elif st.get("mail_sink") == "smtp-sink":
-            mails = smtp_sink_messages(st["smtp_counters"])
+            mails = smtp_sink_messages(st["processes"]["smtp_sink"]["log"])
         else:
             mails = sum(1 for f in os.listdir(st["smtp_dir"]) if f.endswith(".eml"))
         hooks = sum(1 for f in os.listdir(st["webhook_dir"]) if f.endswith(".json"))
