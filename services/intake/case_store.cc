@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "absl/strings/escaping.h"
@@ -96,18 +98,39 @@ std::string Micros20(absl::Time time) {
   return buffer;
 }
 
-v1::HistoryEntry HistoryEntryOf(const events::Envelope& envelope) {
+}  // namespace
+
+std::string EncodeHistoryEntry(const events::Envelope& envelope, const std::string* encoded,
+                               bool rejected, absl::string_view rejection) {
   v1::HistoryEntry entry;
   entry.set_event_id(envelope.event_id());
   entry.set_type(envelope.type());
   *entry.mutable_occurred_at() = envelope.occurred_at();
   *entry.mutable_actor() = envelope.actor();
   entry.set_producer(envelope.producer());
-  *entry.mutable_event() = envelope;
-  return entry;
+  entry.set_rejected(rejected);
+  entry.set_rejection(std::string(rejection));
+  if (encoded == nullptr) {
+    *entry.mutable_event() = envelope;
+    return entry.SerializeAsString();
+  }
+  // A message's fields may come in any order, and a field of a message type is its tag, its
+  // length and its encoding: appending `event` (field 8) so is what encoding it would write.
+  constexpr int kLengthDelimited = 2;  // the wire type of a message field
+  static_assert((v1::HistoryEntry::kEventFieldNumber << 3 | kLengthDelimited) < 0x80);
+  std::string out = entry.SerializeAsString();
+  out.reserve(out.size() + 11 + encoded->size());
+  out.push_back(static_cast<char>(v1::HistoryEntry::kEventFieldNumber << 3 | kLengthDelimited));
+  for (uint64_t n = encoded->size();; n >>= 7) {  // the length, as a varint
+    if (n < 0x80) {
+      out.push_back(static_cast<char>(n));
+      break;
+    }
+    out.push_back(static_cast<char>((n & 0x7f) | 0x80));
+  }
+  out.append(*encoded);
+  return out;
 }
-
-}  // namespace
 
 std::vector<redis::Script> RedisCaseStore::Scripts() {
   return {{"case_cas", kCasLua}, {"case_create", kCreateLua}, {"case_fold", kFoldLua}};
@@ -252,7 +275,11 @@ absl::StatusOr<std::vector<FoldOutcome>> CaseStore::ApplyAll(const std::vector<F
       out[i].outcome = absl::AbortedError("an earlier event of the case failed");
       continue;
     }
-    out[i].outcome = Apply(*events[i].envelope, events[i].offset, &out[i].folded);
+    Case folded;
+    out[i].outcome = Apply(*events[i].envelope, events[i].offset, &folded);
+    if (out[i].outcome.ok() && *out[i].outcome != ApplyOutcome::kDuplicate) {
+      out[i].folded = std::make_shared<const Case>(std::move(folded));
+    }
     if (!out[i].outcome.ok() &&
         out[i].outcome.status().code() != absl::StatusCode::kFailedPrecondition) {
       if (absl::IsUnavailable(out[i].outcome.status())) return out[i].outcome.status();
@@ -311,6 +338,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
       if (!absl::SimpleAtoi(version, &next_version)) next_version = 0;
       std::vector<std::string> ids;
       std::vector<std::string> entries;
+      std::vector<size_t> folded_here;  // the events applied or refused: they get the state
       std::set<std::string> seen;
       int64_t offset = -1;
       bool submitted = false;
@@ -328,7 +356,6 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
             (events[i].offset >= 0 && stored_offset >= events[i].offset) ||
             !seen.insert(envelope.event_id()).second;
         if (folded_before) continue;  // kDuplicate
-        v1::HistoryEntry entry = HistoryEntryOf(envelope);
         // domain::Apply checks before it changes anything: a refused event left `next` as it was.
         if (absl::Status applied = domain::Apply(next, envelope); !applied.ok()) {
           if (applied.code() != absl::StatusCode::kFailedPrecondition) {
@@ -342,35 +369,41 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
             continue;
           }
           next.set_rejected_events(next.rejected_events() + 1);
-          entry.set_rejected(true);
-          entry.set_rejection(std::string(applied.message()));
+          entries.push_back(
+              EncodeHistoryEntry(envelope, events[i].encoded, true, applied.message()));
           out[i].outcome = ApplyOutcome::kRejected;
         } else {
+          entries.push_back(EncodeHistoryEntry(envelope, events[i].encoded));
           out[i].outcome = ApplyOutcome::kApplied;
           submitted = submitted || envelope.payload_case() == events::Envelope::kCaseSubmitted;
         }
-        out[i].folded = next;
+        folded_here.push_back(i);
         ids.push_back(envelope.event_id());
-        entries.push_back(entry.SerializeAsString());
         if (events[i].offset >= 0) offset = events[i].offset;
       }
       if (ids.empty()) continue;
       const std::string key = CaseKey(case_id);
       redis::ScriptCall call{"case_fold", {key, key + ":events", key + ":history", kIntactKey}, {}};
+      call.args.reserve(8 + 2 * ids.size());
       call.args = {version,
                    next.SerializeAsString(),
                    absl::StrCat(next_version + static_cast<int64_t>(ids.size())),
                    absl::StrCat(offset),
                    absl::StrCat(ids.size()),
                    fence == FoldFence::kLive ? "1" : "0"};
-      call.args.insert(call.args.end(), ids.begin(), ids.end());
-      call.args.insert(call.args.end(), entries.begin(), entries.end());
+      call.args.insert(call.args.end(), std::make_move_iterator(ids.begin()),
+                       std::make_move_iterator(ids.end()));
+      call.args.insert(call.args.end(), std::make_move_iterator(entries.begin()),
+                       std::make_move_iterator(entries.end()));
       if (submitted && !next.reference().empty()) {
         call.keys.push_back(kIndexKey);
         call.keys.push_back(RefKey(next.reference()));
         call.args.push_back(IndexMember(next));
         call.args.push_back(next.case_id());
       }
+      // One copy of the state for every event of the case in this run.
+      auto after = std::make_shared<const Case>(std::move(next));
+      for (size_t i : folded_here) out[i].folded = after;
       writes.push_back(std::move(call));
       written.push_back(case_id);
     }
@@ -428,7 +461,7 @@ absl::StatusOr<redis::ScriptCall> CreateCall(const events::Envelope& envelope, C
   return redis::ScriptCall{
       "case_create",
       {key, key + ":events", key + ":history", kIndexKey, RefKey(next->reference())},
-      {envelope.event_id(), next->SerializeAsString(), HistoryEntryOf(envelope).SerializeAsString(),
+      {envelope.event_id(), next->SerializeAsString(), EncodeHistoryEntry(envelope, nullptr),
        RedisCaseStore::IndexMember(*next), next->case_id()}};
 }
 
@@ -486,7 +519,6 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
   const std::string key = CaseKey(envelope.case_id());
   const std::string events_key = key + ":events";
   const std::string history_key = key + ":history";
-  v1::HistoryEntry entry = HistoryEntryOf(envelope);
   // A submission almost always starts a case nobody folded yet: try that first without reading
   // (the script refuses it as CONFLICT when the case exists, and the loop then reads it).
   bool assume_new = envelope.payload_case() == events::Envelope::kCaseSubmitted;
@@ -508,8 +540,7 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
       }
     }
     assume_new = false;
-    entry.clear_rejected();
-    entry.clear_rejection();
+    std::string entry;
     Case next = current;
     ApplyOutcome outcome = ApplyOutcome::kApplied;
     if (absl::Status applied = domain::Apply(next, envelope); !applied.ok()) {
@@ -518,18 +549,19 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
       if (current.case_id().empty()) return applied;
       next = current;
       next.set_rejected_events(current.rejected_events() + 1);
-      entry.set_rejected(true);
-      entry.set_rejection(std::string(applied.message()));
+      entry = EncodeHistoryEntry(envelope, nullptr, true, applied.message());
       outcome = ApplyOutcome::kRejected;
+    } else {
+      entry = EncodeHistoryEntry(envelope, nullptr);
     }
     int64_t next_version = 0;
     if (!absl::SimpleAtoi(version, &next_version)) next_version = 0;
     ++next_version;
-    ASSIGN_OR_RETURN(redis::Reply result,
-                     redis_.Script("case_cas", {key, events_key, history_key},
-                                   {envelope.event_id(), version, next.SerializeAsString(),
-                                    absl::StrCat(next_version), entry.SerializeAsString(),
-                                    absl::StrCat(offset)}));
+    ASSIGN_OR_RETURN(
+        redis::Reply result,
+        redis_.Script("case_cas", {key, events_key, history_key},
+                      {envelope.event_id(), version, next.SerializeAsString(),
+                       absl::StrCat(next_version), std::move(entry), absl::StrCat(offset)}));
     RETURN_IF_ERROR(redis::ReplyStatus(result));
     if (result.str == "DUP") return ApplyOutcome::kDuplicate;
     if (result.str != "OK") continue;  // CONFLICT: another writer folded meanwhile; read again

@@ -17,11 +17,13 @@
 // id was folded before, changes nothing, so the projection applies each event exactly once.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "libs/events/codec.h"
 #include "libs/redis/redis.h"
@@ -47,17 +49,28 @@ inline constexpr char kLiveFoldHeldText[] =
     "the projection is being rebuilt from the log; live folding waits for it";
 
 // One event of a run to fold (ApplyAll), read from the log at `offset` (-1 when unknown).
+// `encoded`, when given, is the record's value: the envelope as the log holds it, which the
+// history keeps as it is instead of encoding the envelope again.
 struct FoldInput {
   const events::Envelope* envelope;
   int64_t offset = -1;
+  const std::string* encoded = nullptr;
 };
 
 // What folding it did, as Apply would say it: the outcome (or the error Apply would return for
-// it alone), and the case after it when it was applied or refused.
+// it alone), and, when it was applied or refused, the case as the run left it (shared by the
+// events of a case in one run: a later state of the case than right after the event when the
+// run holds more of its events).
 struct FoldOutcome {
   absl::StatusOr<ApplyOutcome> outcome = ApplyOutcome::kDuplicate;
-  Case folded;
+  std::shared_ptr<const Case> folded;
 };
+
+// A history entry of `envelope` as the projection keeps it (intake.v1.HistoryEntry encoded), the
+// event as `encoded` (the log's bytes of it) when given: the same message as encoding the
+// envelope again, without the copy.
+std::string EncodeHistoryEntry(const events::Envelope& envelope, const std::string* encoded,
+                               bool rejected = false, absl::string_view rejection = {});
 
 struct ListQuery {
   types::v1::CaseKind kind = types::v1::CASE_KIND_UNSPECIFIED;

@@ -435,7 +435,8 @@ TEST_F(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
   EXPECT_EQ((*by_batch)->state(), (*by_one)->state());
   EXPECT_EQ((*by_batch)->department(), "public-works");
   EXPECT_EQ((*by_batch)->rejected_events(), 1);
-  EXPECT_EQ((*outcomes)[2 * (a.size() - 1)].folded.state(), (*by_batch)->state());
+  ASSERT_NE((*outcomes)[2 * (a.size() - 1)].folded, nullptr);
+  EXPECT_EQ((*outcomes)[2 * (a.size() - 1)].folded->state(), (*by_batch)->state());
   EXPECT_EQ(store.History(batch)->size(), store.History(one)->size());
   EXPECT_EQ(store.ResolveReference(a[0].case_submitted().reference()).value(), batch);
   EXPECT_EQ(store.AppliedOffset(batch).value(), 100 + 2 * (static_cast<int64_t>(a.size()) - 1));

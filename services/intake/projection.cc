@@ -35,7 +35,10 @@ void ProjectionFold::Fold(events::Batch& batch, FoldFence fence, std::atomic<int
   std::vector<FoldInput> folds;
   folds.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    folds.push_back({&batch.envelope(i), batch.record(i).offset});
+    // The record's value is the envelope as the log holds it (events::Decode parses it as it
+    // is); a record without one (a test's) has the envelope encoded again.
+    const std::string& value = batch.record(i).value;
+    folds.push_back({&batch.envelope(i), batch.record(i).offset, value.empty() ? nullptr : &value});
   }
   absl::StatusOr<std::vector<FoldOutcome>> outcomes = store_.ApplyAll(folds, fence);
   if (!outcomes.ok()) return batch.Fail(0, outcomes.status());
@@ -49,11 +52,12 @@ void ProjectionFold::Fold(events::Batch& batch, FoldFence fence, std::atomic<int
 
 absl::Status ProjectionFold::Folded(const events::Envelope& envelope, const FoldOutcome& fold) {
   const absl::StatusOr<ApplyOutcome>& outcome = fold.outcome;
-  const Case& folded = fold.folded;
   if (outcome.ok()) {
-    fold_watch_.Folded(envelope.case_id(), envelope.event_id(),
-                       *outcome == ApplyOutcome::kDuplicate ? nullptr : &folded);
-    if (*outcome == ApplyOutcome::kApplied) RETURN_IF_ERROR(retention_.Track(envelope, folded));
+    const Case* folded = *outcome == ApplyOutcome::kDuplicate ? nullptr : fold.folded.get();
+    fold_watch_.Folded(envelope.case_id(), envelope.event_id(), folded);
+    if (*outcome == ApplyOutcome::kApplied && folded != nullptr) {
+      RETURN_IF_ERROR(retention_.Track(envelope, *folded));
+    }
     if (*outcome == ApplyOutcome::kRejected) {
       metrics_.ProjectionRejected();
       log::Warning("event refused by the case state machine; kept in the history as refused",

@@ -367,5 +367,34 @@ TEST_F(ProjectionTest, TheWatcherRebuildsOnlyWhenTheMarkerIsGone) {
   EXPECT_EQ(store_.cases.count("c1"), 1u);
 }
 
+// The history keeps the event as the log's bytes of it (FoldInput::encoded): the same entry as
+// encoding the envelope again, a length of more than one varint byte included, and a field this
+// version does not know kept as the log holds it.
+TEST(HistoryEntryTest, TheLogsBytesOfAnEventMakeTheSameEntryAsEncodingItAgain) {
+  events::Envelope e = testing::Submitted("c1", kAt);
+  e.mutable_case_submitted()->mutable_draft()->set_description(std::string(300, 'x'));
+  const std::string bytes = e.SerializeAsString();
+  ASSERT_GT(bytes.size(), 128u);
+  EXPECT_EQ(EncodeHistoryEntry(e, &bytes), EncodeHistoryEntry(e, nullptr));
+  EXPECT_EQ(EncodeHistoryEntry(e, &bytes, true, "not open"),
+            EncodeHistoryEntry(e, nullptr, true, "not open"));
+
+  v1::HistoryEntry entry;
+  ASSERT_TRUE(entry.ParseFromString(EncodeHistoryEntry(e, &bytes, true, "not open")));
+  EXPECT_EQ(entry.event_id(), e.event_id());
+  EXPECT_EQ(entry.type(), e.type());
+  EXPECT_TRUE(entry.rejected());
+  EXPECT_EQ(entry.rejection(), "not open");
+  EXPECT_EQ(entry.event().SerializeAsString(), bytes);
+
+  // Field 4000, varint 7: written by a newer producer.
+  const std::string newer = bytes + std::string("\x80\xfa\x01\x07", 4);
+  events::Envelope parsed;
+  ASSERT_TRUE(parsed.ParseFromString(newer));
+  ASSERT_TRUE(entry.ParseFromString(EncodeHistoryEntry(parsed, &newer)));
+  EXPECT_EQ(entry.event().SerializeAsString(), newer);
+  EXPECT_EQ(entry.event().case_submitted().draft().description(), std::string(300, 'x'));
+}
+
 }  // namespace
 }  // namespace meldpunt::intake

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,6 +79,7 @@ std::optional<std::pair<size_t, absl::Status>> ApplyOutcomes(DeliveryStore& stor
   if (!jobs.ok()) return std::make_pair(outcomes.front(), jobs.status());
   std::optional<std::pair<size_t, absl::Status>> failed;
   std::vector<DeliveryStore::JobKey> touched;  // in the order first finished
+  std::set<DeliveryStore::JobKey> seen;        // the same, to look up (a run has thousands)
   for (size_t k = 0; k < outcomes.size(); ++k) {
     auto it = jobs->find(keys[k]);
     if (it == jobs->end()) {
@@ -90,8 +92,7 @@ std::optional<std::pair<size_t, absl::Status>> ApplyOutcomes(DeliveryStore& stor
     }
     if (!it->second) continue;  // a message today's rules no longer call for
     NotificationLogic::ApplyOutcome(run.envelope(outcomes[k]), *it->second);
-    if (std::find(touched.begin(), touched.end(), keys[k]) == touched.end())
-      touched.push_back(keys[k]);
+    if (seen.insert(keys[k]).second) touched.push_back(keys[k]);
   }
   std::vector<v1::Job> finished;
   for (const DeliveryStore::JobKey& key : touched) finished.push_back(*jobs->at(key));
