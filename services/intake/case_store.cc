@@ -10,6 +10,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "libs/domain/case_state.h"
 #include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
@@ -116,18 +118,17 @@ std::string EncodeHistoryEntry(const events::Envelope& envelope, const std::stri
   }
   // A message's fields may come in any order, and a field of a message type is its tag, its
   // length and its encoding: appending `event` (field 8) so is what encoding it would write.
-  constexpr int kLengthDelimited = 2;  // the wire type of a message field
-  static_assert((v1::HistoryEntry::kEventFieldNumber << 3 | kLengthDelimited) < 0x80);
+  using google::protobuf::internal::WireFormatLite;
+  using google::protobuf::io::CodedOutputStream;
+  uint8_t head[16];  // the tag (5 bytes at most) and the length (10 at most)
+  uint8_t* end = CodedOutputStream::WriteTagToArray(
+      WireFormatLite::MakeTag(v1::HistoryEntry::kEventFieldNumber,
+                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
+      head);
+  end = CodedOutputStream::WriteVarint64ToArray(encoded->size(), end);
   std::string out = entry.SerializeAsString();
-  out.reserve(out.size() + 11 + encoded->size());
-  out.push_back(static_cast<char>(v1::HistoryEntry::kEventFieldNumber << 3 | kLengthDelimited));
-  for (uint64_t n = encoded->size();; n >>= 7) {  // the length, as a varint
-    if (n < 0x80) {
-      out.push_back(static_cast<char>(n));
-      break;
-    }
-    out.push_back(static_cast<char>((n & 0x7f) | 0x80));
-  }
+  out.reserve(out.size() + static_cast<size_t>(end - head) + encoded->size());
+  out.append(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
   out.append(*encoded);
   return out;
 }
@@ -384,7 +385,6 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
       if (ids.empty()) continue;
       const std::string key = CaseKey(case_id);
       redis::ScriptCall call{"case_fold", {key, key + ":events", key + ":history", kIntactKey}, {}};
-      call.args.reserve(8 + 2 * ids.size());
       call.args = {version,
                    next.SerializeAsString(),
                    absl::StrCat(next_version + static_cast<int64_t>(ids.size())),
