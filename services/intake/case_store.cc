@@ -55,27 +55,34 @@ return 'OK'
 // KEYS: case hash, event id set, history list, the projection's marker[, listing index,
 // reference].
 // ARGV: expected ver, new pb, new ver, offset (-1: none), n, fenced ("1": a live fold, written only
-// while the marker exists), n event ids, n history entries[, index member, case id].
+// while the marker exists), check ("1": the ids were not read with the state: DUP when one of
+// them was folded before, and nothing written), n event ids, n history entries[, index member,
+// case id].
 constexpr char kFoldLua[] = R"lua(
 if ARGV[6] == '1' and redis.call('EXISTS', KEYS[4]) == 0 then return 'HELD' end
 local cur = redis.call('HGET', KEYS[1], 'ver')
 if (cur or '0') ~= ARGV[1] then return 'CONFLICT' end
+local n = tonumber(ARGV[5])
+local ids, entries = {}, {}
+for i = 1, n do
+  ids[i] = ARGV[7 + i]
+  entries[i] = ARGV[7 + n + i]
+end
+if ARGV[7] == '1' then
+  for _, folded in ipairs(redis.call('SMISMEMBER', KEYS[2], unpack(ids))) do
+    if folded == 1 then return 'DUP' end
+  end
+end
 if tonumber(ARGV[4]) >= 0 then
   redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'ver', ARGV[3], 'off', ARGV[4])
 else
   redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'ver', ARGV[3])
 end
-local n = tonumber(ARGV[5])
-local ids, entries = {}, {}
-for i = 1, n do
-  ids[i] = ARGV[6 + i]
-  entries[i] = ARGV[6 + n + i]
-end
 redis.call('SADD', KEYS[2], unpack(ids))
 redis.call('RPUSH', KEYS[3], unpack(entries))
 if #KEYS == 6 then
-  redis.call('ZADD', KEYS[5], 0, ARGV[7 + 2 * n])
-  redis.call('SET', KEYS[6], ARGV[8 + 2 * n])
+  redis.call('ZADD', KEYS[5], 0, ARGV[8 + 2 * n])
+  redis.call('SET', KEYS[6], ARGV[9 + 2 * n])
 end
 return 'OK'
 )lua";
@@ -290,6 +297,35 @@ absl::StatusOr<std::vector<FoldOutcome>> CaseStore::ApplyAll(const std::vector<F
   return out;
 }
 
+std::optional<RedisCaseStore::Known> RedisCaseStore::Recall(const std::string& case_id) {
+  absl::MutexLock lock(&known_mu_);
+  if (auto it = known_.find(case_id); it != known_.end()) return it->second;
+  if (auto it = known_older_.find(case_id); it != known_older_.end()) return it->second;
+  return std::nullopt;
+}
+
+void RedisCaseStore::Remember(const std::string& case_id, Known known) {
+  absl::MutexLock lock(&known_mu_);
+  known_older_.erase(case_id);
+  if (known_.size() >= kKnownCases / 2 && known_.find(case_id) == known_.end()) {
+    known_older_ = std::move(known_);
+    known_.clear();
+  }
+  known_.insert_or_assign(case_id, std::move(known));
+}
+
+void RedisCaseStore::Forget(const std::string& case_id) {
+  absl::MutexLock lock(&known_mu_);
+  known_.erase(case_id);
+  known_older_.erase(case_id);
+}
+
+void RedisCaseStore::ForgetAll() {
+  absl::MutexLock lock(&known_mu_);
+  known_.clear();
+  known_older_.clear();
+}
+
 absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
     const std::vector<FoldInput>& events, FoldFence fence) {
   std::vector<FoldOutcome> out(events.size());
@@ -302,38 +338,70 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
     it->second.push_back(i);
   }
   for (int attempt = 0; attempt < kMaxCasAttempts && !pending.empty(); ++attempt) {
+    // Where each case's fold starts: what the store knows of it (the first attempt only: a case
+    // that comes round again is read), what the pipeline reads, or, for the rebuild's replay, an
+    // absent case.
+    std::vector<Known> starts(pending.size());
+    std::vector<bool> checked(pending.size(), false);  // the script checks the event ids
+    std::vector<size_t> read_at(pending.size(), SIZE_MAX);
     std::vector<std::vector<std::string>> reads;
-    for (const std::string& case_id : pending) {
+    for (size_t k = 0; k < pending.size(); ++k) {
+      const std::string& case_id = pending[k];
+      if (attempt == 0) {
+        if (std::optional<Known> known = Recall(case_id)) {
+          starts[k] = std::move(*known);
+          checked[k] = true;
+          continue;
+        }
+        if (fence == FoldFence::kNone) {  // absent: no state, version "0"
+          checked[k] = true;
+          continue;
+        }
+      }
       const std::string key = CaseKey(case_id);
+      read_at[k] = reads.size();
       reads.push_back({"HMGET", key, "pb", "ver", "off"});
       std::vector<std::string> members = {"SMISMEMBER", key + ":events"};
       for (size_t i : of_case[case_id]) members.push_back(events[i].envelope->event_id());
       reads.push_back(std::move(members));
     }
-    ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(reads));
+    std::vector<redis::Reply> replies;
+    if (!reads.empty()) {
+      ASSIGN_OR_RETURN(replies, redis_.Pipeline(reads));
+    }
     std::vector<redis::ScriptCall> writes;
     std::vector<std::string> written;
+    std::vector<Known> written_known;
+    std::vector<std::string> unchecked;  // cases folded from what the store knew, nothing written
     for (size_t k = 0; k < pending.size(); ++k) {
       const std::string& case_id = pending[k];
-      const redis::Reply& state = replies[2 * k];
-      const redis::Reply& members = replies[2 * k + 1];
-      RETURN_IF_ERROR(redis::ReplyStatus(state));
-      RETURN_IF_ERROR(redis::ReplyStatus(members));
       const std::vector<size_t>& indexes = of_case[case_id];
       Case next;
       std::string version = "0";
       int64_t stored_offset = -1;
-      if (state.elements.size() == 3 && !state.elements[0].is_nil()) {
-        if (!next.ParseFromString(state.elements[0].str)) {
-          for (size_t i : indexes) {
-            out[i].outcome =
-                absl::DataLossError(absl::StrCat("projection of ", case_id, " is corrupt"));
+      const redis::Reply* members = nullptr;
+      if (read_at[k] == SIZE_MAX) {
+        if (starts[k].state != nullptr) next = *starts[k].state;
+        version = starts[k].version;
+        stored_offset = starts[k].offset;
+      } else {
+        const redis::Reply& state = replies[read_at[k]];
+        members = &replies[read_at[k] + 1];
+        RETURN_IF_ERROR(redis::ReplyStatus(state));
+        RETURN_IF_ERROR(redis::ReplyStatus(*members));
+        if (state.elements.size() == 3 && !state.elements[0].is_nil()) {
+          if (!next.ParseFromString(state.elements[0].str)) {
+            for (size_t i : indexes) {
+              out[i].outcome =
+                  absl::DataLossError(absl::StrCat("projection of ", case_id, " is corrupt"));
+            }
+            continue;
           }
-          continue;
+          version = state.elements[1].str;
+          if (!state.elements[2].is_nil() &&
+              !absl::SimpleAtoi(state.elements[2].str, &stored_offset))
+            stored_offset = -1;
         }
-        version = state.elements[1].str;
-        if (!state.elements[2].is_nil() && !absl::SimpleAtoi(state.elements[2].str, &stored_offset))
-          stored_offset = -1;
       }
       int64_t next_version = 0;
       if (!absl::SimpleAtoi(version, &next_version)) next_version = 0;
@@ -353,8 +421,10 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
           continue;
         }
         const bool folded_before =
-            (j < members.elements.size() && members.elements[j].integer == 1) ||
+            (members != nullptr && j < members->elements.size() &&
+             members->elements[j].integer == 1) ||
             (events[i].offset >= 0 && stored_offset >= events[i].offset) ||
+            (!next.last_event_id().empty() && next.last_event_id() == envelope.event_id()) ||
             !seen.insert(envelope.event_id()).second;
         if (folded_before) continue;  // kDuplicate
         // domain::Apply checks before it changes anything: a refused event left `next` as it was.
@@ -382,15 +452,30 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
         ids.push_back(envelope.event_id());
         if (events[i].offset >= 0) offset = events[i].offset;
       }
-      if (ids.empty()) continue;
+      if (ids.empty()) {
+        if (read_at[k] == SIZE_MAX) {
+          // Nothing to write, so no script checks the version this fold started from: what it
+          // decided (repeats, a case never submitted) holds only for what Redis holds. Read it.
+          unchecked.push_back(case_id);
+          continue;
+        }
+        // What was read is what Redis holds (one HMGET): as good to start from as a write.
+        if (version != "0") {
+          Remember(case_id,
+                   Known{std::make_shared<const Case>(std::move(next)), version, stored_offset});
+        }
+        continue;
+      }
       const std::string key = CaseKey(case_id);
+      const std::string new_version = absl::StrCat(next_version + static_cast<int64_t>(ids.size()));
       redis::ScriptCall call{"case_fold", {key, key + ":events", key + ":history", kIntactKey}, {}};
       call.args = {version,
                    next.SerializeAsString(),
-                   absl::StrCat(next_version + static_cast<int64_t>(ids.size())),
+                   new_version,
                    absl::StrCat(offset),
                    absl::StrCat(ids.size()),
-                   fence == FoldFence::kLive ? "1" : "0"};
+                   fence == FoldFence::kLive ? "1" : "0",
+                   checked[k] ? "1" : "0"};
       call.args.insert(call.args.end(), std::make_move_iterator(ids.begin()),
                        std::make_move_iterator(ids.end()));
       call.args.insert(call.args.end(), std::make_move_iterator(entries.begin()),
@@ -406,12 +491,19 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
       for (size_t i : folded_here) out[i].folded = after;
       writes.push_back(std::move(call));
       written.push_back(case_id);
+      written_known.push_back(Known{after, new_version, offset >= 0 ? offset : stored_offset});
     }
-    pending.clear();
-    if (writes.empty()) break;
+    pending = std::move(unchecked);
+    if (writes.empty()) continue;
+    // Until a script's answer says what it did, the store knows nothing of its case.
+    for (const std::string& case_id : written) Forget(case_id);
     ASSIGN_OR_RETURN(std::vector<redis::Reply> results, redis_.Scripts(writes));
     for (size_t w = 0; w < results.size(); ++w) {
       RETURN_IF_ERROR(redis::ReplyStatus(results[w]));
+      if (results[w].str == "OK") {
+        Remember(written[w], std::move(written_known[w]));
+        continue;
+      }
       if (results[w].str == "HELD") {
         // A rebuild took the marker away: nothing of the case was written.
         for (size_t i : of_case[written[w]]) {
@@ -420,9 +512,11 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
         }
         continue;
       }
-      // CONFLICT: another writer (a submission's own write, another replica) changed the case
-      // since it was read: read it and fold its events again.
-      if (results[w].str != "OK") pending.push_back(written[w]);
+      // CONFLICT: another writer (a submission's own write, another replica, the rebuild's
+      // clear) changed the case since the fold started from it; DUP: one of its events was
+      // folded before. Either way it is read and its events folded again.
+      for (size_t i : of_case[written[w]]) out[i] = FoldOutcome();
+      pending.push_back(written[w]);
     }
   }
   for (const std::string& case_id : pending) {
@@ -693,7 +787,11 @@ absl::StatusOr<ListPage> RedisCaseStore::List(const ListQuery& query) {
 }
 
 absl::StatusOr<int64_t> RedisCaseStore::Clear() {
-  return redis::DeleteMatching(redis_, {"mp:case:*", "mp:ref:*", "mp:cases"});
+  ForgetAll();
+  absl::StatusOr<int64_t> removed =
+      redis::DeleteMatching(redis_, {"mp:case:*", "mp:ref:*", "mp:cases"});
+  ForgetAll();  // a fold that ran beside the clear
+  return removed;
 }
 
 absl::StatusOr<bool> RedisCaseStore::Intact() { return redis::HasMarker(redis_, kIntactKey); }

@@ -22,8 +22,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/events/codec.h"
 #include "libs/redis/redis.h"
@@ -195,11 +198,16 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
   // One round trip: the create script of every case in one pipeline.
   std::vector<absl::StatusOr<bool>> CreateAll(const std::vector<const events::Envelope*>& envelopes,
                                               std::vector<Case>* folded) override;
-  // Two round trips for the whole run: one pipeline reads every case (state, version, offset and
-  // which of its event ids were folded before), one runs a compare-and-set script per case with
-  // all of its events (state, offset, event ids, history, and for a submission its indexes; for
-  // the live fold, the marker's presence). A case another writer changed in between is read and
-  // folded again.
+  // One round trip for the whole run, two when a case must be read: one pipeline reads the cases
+  // this store does not know (state, version, offset and which of its event ids were folded
+  // before), one runs a compare-and-set script per case with all of its events (state, offset,
+  // event ids, history, and for a submission its indexes; for the live fold, the marker's
+  // presence). The store keeps what its own last write of a case left (the state, the version,
+  // the offset) for the cases it wrote last (Known): a case it knows is not read, and its script
+  // checks the event ids itself. A case another writer changed in between (its version is not
+  // the one the fold started from) or with an event id folded before is read and folded again.
+  // The rebuild's replay (FoldFence::kNone) folds into a cleared projection: a case it does not
+  // know it takes as absent, and the script's check says otherwise when it is not.
   absl::StatusOr<std::vector<FoldOutcome>> ApplyAll(const std::vector<FoldInput>& events,
                                                     FoldFence fence) override;
   absl::StatusOr<bool> HasEvent(const std::string& case_id, const std::string& event_id) override;
@@ -229,6 +237,9 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
   absl::StatusOr<bool> TryLockRebuild(const std::string& owner, absl::Duration ttl) override;
   absl::Status UnlockRebuild(const std::string& owner) override;
 
+  // Cases whose state this store knows, at most (Known): two generations of half as many each.
+  static constexpr size_t kKnownCases = 4096;
+
   // The scripts this store needs loaded on every Redis connection.
   static std::vector<redis::Script> Scripts();
   static std::string CaseKey(const std::string& case_id);
@@ -236,7 +247,25 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
   static std::string IndexMember(const Case& c);
 
  private:
+  // What the store's own last write of a case left. Correct while the version in Redis is this
+  // one: every write of a case's state sets a new version (the fold's, Apply's and Create's
+  // scripts), and the fold's script writes only over the version it started from.
+  struct Known {
+    std::shared_ptr<const Case> state;  // null: absent
+    std::string version = "0";
+    int64_t offset = -1;  // the stored offset (-1: none)
+  };
+  std::optional<Known> Recall(const std::string& case_id);
+  void Remember(const std::string& case_id, Known known);
+  void Forget(const std::string& case_id);
+  void ForgetAll();
+
   redis::Client& redis_;
+  absl::Mutex known_mu_;
+  // The newer generation takes every write; when it is full it becomes the older one, and the
+  // older one is dropped: the cases written least recently go first.
+  absl::flat_hash_map<std::string, Known> known_ ABSL_GUARDED_BY(known_mu_);
+  absl::flat_hash_map<std::string, Known> known_older_ ABSL_GUARDED_BY(known_mu_);
 };
 
 // True when the case matches every filter of the query (paging aside).

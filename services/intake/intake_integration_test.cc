@@ -525,6 +525,78 @@ TEST_F(CaseStoreIntegration, BeginAllStartsSeveralSubmissionsInOneGo) {
 // The fence of the live fold: once a rebuild took the marker away, a live write of any replica
 // lands nowhere (the script checks the marker in the same step as the write), so the rebuild may
 // clear the projection at once; the rebuild's own replay folds unfenced.
+// A store folds a case from what its own last write left, without reading it; what another
+// writer (another replica) changed since, or an event id folded before, makes it read the case.
+TEST_F(CaseStoreIntegration, AFoldStartsFromItsLastWriteAndReadsWhatAnotherWriterChanged) {
+  RedisCaseStore& store = *store_;
+  RedisCaseStore replica(*redis_);
+  const absl::StatusOr<bool> had_marker = store.Intact();
+  ASSERT_TRUE(had_marker.ok()) << had_marker.status();
+  ASSERT_TRUE(store.MarkIntact().ok());
+  const std::string id = events::CaseIdFor("known-test", testing::UniqueName("known"));
+  std::vector<events::Envelope> events = CaseEvents(id, "known");
+
+  auto submitted = store.ApplyAll({{&events[0], 10}}, FoldFence::kLive);
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_EQ(*(*submitted)[0].outcome, ApplyOutcome::kApplied);
+  // The other replica routes it: the first store's version of the case is one behind.
+  auto routed = replica.ApplyAll({{&events[1], 11}}, FoldFence::kLive);
+  ASSERT_TRUE(routed.ok()) << routed.status();
+  EXPECT_EQ(*(*routed)[0].outcome, ApplyOutcome::kApplied);
+
+  auto rest = store.ApplyAll({{&events[1], 11}, {&events[4], 12}}, FoldFence::kLive);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(*(*rest)[0].outcome, ApplyOutcome::kDuplicate);
+  EXPECT_EQ(*(*rest)[1].outcome, ApplyOutcome::kApplied);
+  ASSERT_NE((*rest)[1].folded, nullptr);
+  EXPECT_EQ((*rest)[1].folded->department(), "public-works") << "folded on the replica's routing";
+  EXPECT_EQ(store.Get(id).value()->department(), "public-works");
+  EXPECT_EQ(store.Get(id).value()->state(), (*rest)[1].folded->state());
+  EXPECT_EQ(store.History(id)->size(), 3u);
+  EXPECT_EQ(store.AppliedOffset(id).value(), 12);
+
+  // The routing appended again at a later offset (its producer stopped before it committed):
+  // the store knows the case as its last write left it, and the event's id says it is a repeat.
+  auto again = store.ApplyAll({{&events[1], 13}}, FoldFence::kLive);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*(*again)[0].outcome, ApplyOutcome::kDuplicate);
+  EXPECT_EQ(store.History(id)->size(), 3u) << "no refusal of the repeat was kept";
+  EXPECT_EQ(store.AppliedOffset(id).value(), 12);
+
+  if (*had_marker) {
+    EXPECT_TRUE(store.MarkIntact().ok());
+  } else {
+    EXPECT_TRUE(store.ForgetIntact().ok());
+  }
+}
+
+// The rebuild's replay takes a case it does not know as absent (the projection was cleared);
+// one another writer put there meanwhile is read and folded on, never folded over or refused.
+TEST_F(CaseStoreIntegration, TheReplayReadsACaseItTookAsAbsentWhenItIsThere) {
+  RedisCaseStore& writer = *store_;
+  const std::string id = events::CaseIdFor("absent-test", testing::UniqueName("there"));
+  std::vector<events::Envelope> events = CaseEvents(id, "there");
+  auto written = writer.ApplyAll({{&events[0], 10}, {&events[1], 11}}, FoldFence::kNone);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(*(*written)[1].outcome, ApplyOutcome::kApplied);
+
+  // Its routing alone: folded on nothing, it would be refused as a case never submitted.
+  RedisCaseStore replay(*redis_);
+  auto routed_again = replay.ApplyAll({{&events[1], 11}}, FoldFence::kNone);
+  ASSERT_TRUE(routed_again.ok()) << routed_again.status();
+  EXPECT_EQ(*(*routed_again)[0].outcome, ApplyOutcome::kDuplicate);
+
+  // Its submission and withdrawal: folded on nothing, the case would start over.
+  RedisCaseStore other(*redis_);
+  auto rest = other.ApplyAll({{&events[0], 10}, {&events[4], 12}}, FoldFence::kNone);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(*(*rest)[0].outcome, ApplyOutcome::kDuplicate);
+  EXPECT_EQ(*(*rest)[1].outcome, ApplyOutcome::kApplied);
+  EXPECT_EQ(writer.Get(id).value()->department(), "public-works");
+  EXPECT_EQ(writer.History(id)->size(), 3u);
+  EXPECT_EQ(writer.AppliedOffset(id).value(), 12);
+}
+
 TEST_F(CaseStoreIntegration, ALiveFoldWritesNothingOnceTheMarkerIsGone) {
   RedisCaseStore& store = *store_;
   // The tests run one at a time: the marker is put back as it was at the end.
