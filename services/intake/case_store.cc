@@ -305,11 +305,12 @@ std::optional<RedisCaseStore::Known> RedisCaseStore::Recall(const std::string& c
 }
 
 void RedisCaseStore::Remember(const std::string& case_id, Known known) {
+  absl::flat_hash_map<std::string, Known> dropped;  // freed after the lock is let go
   absl::MutexLock lock(&known_mu_);
   known_older_.erase(case_id);
   if (known_.size() >= kKnownCases / 2 && known_.find(case_id) == known_.end()) {
-    known_older_ = std::move(known_);
-    known_.clear();
+    dropped.swap(known_older_);
+    known_older_.swap(known_);
   }
   known_.insert_or_assign(case_id, std::move(known));
 }
