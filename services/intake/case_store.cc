@@ -342,8 +342,9 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
     // Where each case's fold starts: what the store knows of it (the first attempt only: a case
     // that comes round again is read), what the pipeline reads, or, for the rebuild's replay, an
     // absent case.
+    // read_at: where a case's replies are in the pipeline; SIZE_MAX for a case not read, whose
+    // event ids its script checks.
     std::vector<Known> starts(pending.size());
-    std::vector<bool> checked(pending.size(), false);  // the script checks the event ids
     std::vector<size_t> read_at(pending.size(), SIZE_MAX);
     std::vector<std::vector<std::string>> reads;
     for (size_t k = 0; k < pending.size(); ++k) {
@@ -351,13 +352,9 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
       if (attempt == 0) {
         if (std::optional<Known> known = Recall(case_id)) {
           starts[k] = std::move(*known);
-          checked[k] = true;
           continue;
         }
-        if (fence == FoldFence::kNone) {  // absent: no state, version "0"
-          checked[k] = true;
-          continue;
-        }
+        if (fence == FoldFence::kNone) continue;  // absent: no state, version "0"
       }
       const std::string key = CaseKey(case_id);
       read_at[k] = reads.size();
@@ -476,7 +473,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
                    absl::StrCat(offset),
                    absl::StrCat(ids.size()),
                    fence == FoldFence::kLive ? "1" : "0",
-                   checked[k] ? "1" : "0"};
+                   read_at[k] == SIZE_MAX ? "1" : "0"};
       call.args.insert(call.args.end(), std::make_move_iterator(ids.begin()),
                        std::make_move_iterator(ids.end()));
       call.args.insert(call.args.end(), std::make_move_iterator(entries.begin()),
