@@ -218,12 +218,19 @@ bool Demoted(const std::vector<Reply>& replies) {
 
 absl::StatusOr<std::vector<Reply>> Connection::Send(
     const std::vector<std::vector<std::string>>& commands) {
+  return Exchange(commands.size(), [&] {
+    for (const auto& command : commands) Append(context_, command);
+  });
+}
+
+absl::StatusOr<std::vector<Reply>> Connection::Exchange(size_t count,
+                                                        absl::FunctionRef<void()> append) {
   if (context_ == nullptr) return status::InPlace(absl::UnavailableError("redis: not connected"));
   unconfirmed_ = true;
-  for (const auto& command : commands) Append(context_, command);
+  append();
   std::vector<Reply> replies;
-  replies.reserve(commands.size());
-  for (size_t i = 0; i < commands.size(); ++i) {
+  replies.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
     void* raw = nullptr;
     if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {
       std::string error = absl::StrCat("redis ", address_, ": ", context_->errstr);
@@ -297,18 +304,30 @@ absl::StatusOr<std::vector<Reply>> Connection::Scripts(const std::vector<ScriptC
       RETURN_IF_ERROR(Reconnect());
       continue;
     }
-    std::vector<std::vector<std::string>> commands;
-    commands.reserve(calls.size());
-    for (const ScriptCall& call : calls) {
-      std::string sha;
-      for (const auto& [script, hash] : shas_)
-        if (script == call.name) sha = hash;
-      std::vector<std::string> command = {"EVALSHA", sha, absl::StrCat(call.keys.size())};
-      command.insert(command.end(), call.keys.begin(), call.keys.end());
-      command.insert(command.end(), call.args.begin(), call.args.end());
-      commands.push_back(std::move(command));
-    }
-    absl::StatusOr<std::vector<Reply>> replies = Send(commands);
+    // Each call's words are handed to hiredis where they are, not copied into a command first.
+    absl::StatusOr<std::vector<Reply>> replies = Exchange(calls.size(), [&] {
+      std::vector<const char*> argv;
+      std::vector<size_t> lengths;
+      auto add = [&](absl::string_view word) {
+        argv.push_back(word.data());
+        lengths.push_back(word.size());
+      };
+      for (const ScriptCall& call : calls) {
+        argv.clear();
+        lengths.clear();
+        const std::string* sha = nullptr;
+        for (const auto& [script, hash] : shas_)
+          if (script == call.name) sha = &hash;
+        const std::string numkeys = absl::StrCat(call.keys.size());
+        add("EVALSHA");
+        add(sha != nullptr ? absl::string_view(*sha) : absl::string_view());
+        add(numkeys);
+        for (const std::string& key : call.keys) add(key);
+        for (const std::string& arg : call.args) add(arg);
+        redisAppendCommandArgv(context_, static_cast<int>(argv.size()), argv.data(),
+                               lengths.data());
+      }
+    });
     if (!replies.ok()) {
       if (replies.status().code() != absl::StatusCode::kUnavailable) return replies.status();
       RETURN_IF_ERROR(Reconnect());

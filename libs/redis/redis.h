@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
@@ -99,6 +100,8 @@ class Connection {
   // The address to connect to: options.address, or the primary the sentinels name.
   absl::StatusOr<std::string> Primary();
   absl::StatusOr<std::vector<Reply>> Send(const std::vector<std::vector<std::string>>& commands);
+  // Writes `count` commands with `append` (into context_) and reads their replies.
+  absl::StatusOr<std::vector<Reply>> Exchange(size_t count, absl::FunctionRef<void()> append);
   // Closes the connection; when it sent commands no WAIT confirmed, counts a loss (they may be
   // gone with a failover).
   void Drop();

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "libs/domain/case_state.h"
 #include "libs/status/retry.h"
@@ -111,32 +112,59 @@ std::string Micros20(absl::Time time) {
 
 std::string EncodeHistoryEntry(const events::Envelope& envelope, const std::string* encoded,
                                bool rejected, absl::string_view rejection) {
-  v1::HistoryEntry entry;
-  entry.set_event_id(envelope.event_id());
-  entry.set_type(envelope.type());
-  *entry.mutable_occurred_at() = envelope.occurred_at();
-  *entry.mutable_actor() = envelope.actor();
-  entry.set_producer(envelope.producer());
-  entry.set_rejected(rejected);
-  entry.set_rejection(std::string(rejection));
   if (encoded == nullptr) {
+    v1::HistoryEntry entry;
+    entry.set_event_id(envelope.event_id());
+    entry.set_type(envelope.type());
+    *entry.mutable_occurred_at() = envelope.occurred_at();
+    *entry.mutable_actor() = envelope.actor();
+    entry.set_producer(envelope.producer());
+    entry.set_rejected(rejected);
+    entry.set_rejection(std::string(rejection));
     *entry.mutable_event() = envelope;
     return entry.SerializeAsString();
   }
-  // A message's fields may come in any order, and a field of a message type is its tag, its
-  // length and its encoding: appending `event` (field 8) so is what encoding it would write.
+  // The entry written field by field from the envelope, without a HistoryEntry to copy the
+  // actor and the strings into first: what encoding that message writes (the fields in number
+  // order, an empty string or a false left out, the two message fields always there, as setting
+  // them through mutable_ makes them). A field of a message type is its tag, its length and its
+  // encoding, so `event` is the record's bytes as they are. A unit test compares the two paths.
   using google::protobuf::internal::WireFormatLite;
   using google::protobuf::io::CodedOutputStream;
-  uint8_t head[16];  // the tag (5 bytes at most) and the length (10 at most)
-  uint8_t* end = CodedOutputStream::WriteTagToArray(
-      WireFormatLite::MakeTag(v1::HistoryEntry::kEventFieldNumber,
-                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
-      head);
-  end = CodedOutputStream::WriteVarint64ToArray(encoded->size(), end);
-  std::string out = entry.SerializeAsString();
-  out.reserve(out.size() + static_cast<size_t>(end - head) + encoded->size());
-  out.append(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
-  out.append(*encoded);
+  using google::protobuf::io::StringOutputStream;
+  std::string out;
+  out.reserve(encoded->size() + envelope.event_id().size() + envelope.type().size() +
+              envelope.producer().size() + rejection.size() + 128);
+  {
+    StringOutputStream raw(&out);
+    CodedOutputStream stream(&raw);
+    auto string_field = [&stream](int number, absl::string_view value) {
+      if (value.empty()) return;
+      stream.WriteTag(WireFormatLite::MakeTag(number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+      stream.WriteVarint64(value.size());
+      stream.WriteRaw(value.data(), static_cast<int>(value.size()));
+    };
+    auto message_field = [&stream](int number, const google::protobuf::MessageLite& value) {
+      stream.WriteTag(WireFormatLite::MakeTag(number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+      stream.WriteVarint64(value.ByteSizeLong());
+      value.SerializeWithCachedSizes(&stream);
+    };
+    string_field(v1::HistoryEntry::kEventIdFieldNumber, envelope.event_id());
+    string_field(v1::HistoryEntry::kTypeFieldNumber, envelope.type());
+    message_field(v1::HistoryEntry::kOccurredAtFieldNumber, envelope.occurred_at());
+    message_field(v1::HistoryEntry::kActorFieldNumber, envelope.actor());
+    string_field(v1::HistoryEntry::kProducerFieldNumber, envelope.producer());
+    if (rejected) {
+      stream.WriteTag(WireFormatLite::MakeTag(v1::HistoryEntry::kRejectedFieldNumber,
+                                              WireFormatLite::WIRETYPE_VARINT));
+      stream.WriteVarint32(1);
+    }
+    string_field(v1::HistoryEntry::kRejectionFieldNumber, rejection);
+    stream.WriteTag(WireFormatLite::MakeTag(v1::HistoryEntry::kEventFieldNumber,
+                                            WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+    stream.WriteVarint64(encoded->size());
+    stream.WriteRaw(encoded->data(), static_cast<int>(encoded->size()));
+  }
   return out;
 }
 
@@ -311,6 +339,7 @@ void RedisCaseStore::Remember(const std::string& case_id, Known known) {
   if (known_.size() >= kKnownCases / 2 && known_.find(case_id) == known_.end()) {
     dropped.swap(known_older_);
     known_older_.swap(known_);
+    known_.reserve(kKnownCases / 2);  // filled again without growing step by step
   }
   known_.insert_or_assign(case_id, std::move(known));
 }

@@ -373,11 +373,21 @@ TEST_F(ProjectionTest, TheWatcherRebuildsOnlyWhenTheMarkerIsGone) {
 TEST(HistoryEntryTest, TheLogsBytesOfAnEventMakeTheSameEntryAsEncodingItAgain) {
   events::Envelope e = testing::Submitted("c1", kAt);
   e.mutable_case_submitted()->mutable_draft()->set_description(std::string(300, 'x'));
+  e.mutable_actor()->set_id("staff-17");
+  e.mutable_actor()->set_display_name("Desk 3");
+  e.set_producer("intake");
   const std::string bytes = e.SerializeAsString();
   ASSERT_GT(bytes.size(), 128u);
   EXPECT_EQ(EncodeHistoryEntry(e, &bytes), EncodeHistoryEntry(e, nullptr));
   EXPECT_EQ(EncodeHistoryEntry(e, &bytes, true, "not open"),
             EncodeHistoryEntry(e, nullptr, true, "not open"));
+  // Written field by field: an envelope without an actor, a time or a producer too.
+  events::Envelope bare = e;
+  bare.clear_actor();
+  bare.clear_occurred_at();
+  bare.clear_producer();
+  const std::string bare_bytes = bare.SerializeAsString();
+  EXPECT_EQ(EncodeHistoryEntry(bare, &bare_bytes), EncodeHistoryEntry(bare, nullptr));
 
   v1::HistoryEntry entry;
   ASSERT_TRUE(entry.ParseFromString(EncodeHistoryEntry(e, &bytes, true, "not open")));
