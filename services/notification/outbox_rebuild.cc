@@ -119,9 +119,11 @@ void OutboxRebuild::FoldRun(events::Batch& batch) {
   // The run's messages so far into the store, then the outcomes met so far applied to them. The
   // index to fail at, when it failed.
   auto settle = [&]() -> std::optional<std::pair<size_t, absl::Status>> {
+    // No "message queued" line for each message made again: the rebuild makes the records of
+    // every message the log ever called for, most of them delivered long ago. What it sends
+    // again is counted in its last line (sent_again), and each of those is logged when it goes.
     absl::StatusOr<std::vector<v1::Job>> queued = buffered.Flush();
     if (!queued.ok()) return std::make_pair(size_t{0}, queued.status());
-    for (const v1::Job& job : *queued) LogQueued(job);
     auto failed = ApplyOutcomes(logic_.store(), batch, outcomes);
     outcomes.clear();
     return failed;
