@@ -144,15 +144,23 @@ std::string EncodeHistoryEntry(const events::Envelope& envelope, const std::stri
       stream.WriteVarint64(value.size());
       stream.WriteRaw(value.data(), static_cast<int>(value.size()));
     };
-    auto message_field = [&stream](int number, const google::protobuf::MessageLite& value) {
+    // An absent one is written empty, without sizing the shared default instance (which every
+    // lane would then write to at once).
+    auto message_field = [&stream](int number, bool present,
+                                   const google::protobuf::MessageLite& value) {
       stream.WriteTag(WireFormatLite::MakeTag(number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+      if (!present) {
+        stream.WriteVarint32(0);
+        return;
+      }
       stream.WriteVarint64(value.ByteSizeLong());
       value.SerializeWithCachedSizes(&stream);
     };
     string_field(v1::HistoryEntry::kEventIdFieldNumber, envelope.event_id());
     string_field(v1::HistoryEntry::kTypeFieldNumber, envelope.type());
-    message_field(v1::HistoryEntry::kOccurredAtFieldNumber, envelope.occurred_at());
-    message_field(v1::HistoryEntry::kActorFieldNumber, envelope.actor());
+    message_field(v1::HistoryEntry::kOccurredAtFieldNumber, envelope.has_occurred_at(),
+                  envelope.occurred_at());
+    message_field(v1::HistoryEntry::kActorFieldNumber, envelope.has_actor(), envelope.actor());
     string_field(v1::HistoryEntry::kProducerFieldNumber, envelope.producer());
     if (rejected) {
       stream.WriteTag(WireFormatLite::MakeTag(v1::HistoryEntry::kRejectedFieldNumber,
