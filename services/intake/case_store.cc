@@ -113,22 +113,14 @@ std::string Micros20(absl::Time time) {
 std::string EncodeHistoryEntry(const events::Envelope& envelope, const std::string* encoded,
                                bool rejected, absl::string_view rejection) {
   if (encoded == nullptr) {
-    v1::HistoryEntry entry;
-    entry.set_event_id(envelope.event_id());
-    entry.set_type(envelope.type());
-    *entry.mutable_occurred_at() = envelope.occurred_at();
-    *entry.mutable_actor() = envelope.actor();
-    entry.set_producer(envelope.producer());
-    entry.set_rejected(rejected);
-    entry.set_rejection(std::string(rejection));
-    *entry.mutable_event() = envelope;
-    return entry.SerializeAsString();
+    const std::string bytes = envelope.SerializeAsString();
+    return EncodeHistoryEntry(envelope, &bytes, rejected, rejection);
   }
   // The entry written field by field from the envelope, without a HistoryEntry to copy the
-  // actor and the strings into first: what encoding that message writes (the fields in number
-  // order, an empty string or a false left out, the two message fields always there, as setting
-  // them through mutable_ makes them). A field of a message type is its tag, its length and its
-  // encoding, so `event` is the record's bytes as they are. A unit test compares the two paths.
+  // actor and the strings into first: what encoding that message, its fields set from the
+  // envelope, writes (the fields in number order, an empty string or a false left out, the two
+  // message fields always there). A field of a message type is its tag, its length and its
+  // encoding, so `event` is the record's bytes as they are. A unit test holds it to the message.
   using google::protobuf::internal::WireFormatLite;
   using google::protobuf::io::CodedOutputStream;
   using google::protobuf::io::StringOutputStream;

@@ -370,6 +370,21 @@ TEST_F(ProjectionTest, TheWatcherRebuildsOnlyWhenTheMarkerIsGone) {
 // The history keeps the event as the log's bytes of it (FoldInput::encoded): the same entry as
 // encoding the envelope again, a length of more than one varint byte included, and a field this
 // version does not know kept as the log holds it.
+// The entry as a HistoryEntry message encodes it: the reference the store's encoder is held to.
+std::string EntryMessage(const events::Envelope& e, bool rejected = false,
+                         const std::string& rejection = "") {
+  v1::HistoryEntry entry;
+  entry.set_event_id(e.event_id());
+  entry.set_type(e.type());
+  *entry.mutable_occurred_at() = e.occurred_at();
+  *entry.mutable_actor() = e.actor();
+  entry.set_producer(e.producer());
+  entry.set_rejected(rejected);
+  entry.set_rejection(rejection);
+  *entry.mutable_event() = e;
+  return entry.SerializeAsString();
+}
+
 TEST(HistoryEntryTest, TheLogsBytesOfAnEventMakeTheSameEntryAsEncodingItAgain) {
   events::Envelope e = testing::Submitted("c1", kAt);
   e.mutable_case_submitted()->mutable_draft()->set_description(std::string(300, 'x'));
@@ -381,6 +396,8 @@ TEST(HistoryEntryTest, TheLogsBytesOfAnEventMakeTheSameEntryAsEncodingItAgain) {
   EXPECT_EQ(EncodeHistoryEntry(e, &bytes), EncodeHistoryEntry(e, nullptr));
   EXPECT_EQ(EncodeHistoryEntry(e, &bytes, true, "not open"),
             EncodeHistoryEntry(e, nullptr, true, "not open"));
+  EXPECT_EQ(EncodeHistoryEntry(e, &bytes), EntryMessage(e));
+  EXPECT_EQ(EncodeHistoryEntry(e, &bytes, true, "not open"), EntryMessage(e, true, "not open"));
   // Written field by field: an envelope without an actor, a time or a producer too.
   events::Envelope bare = e;
   bare.clear_actor();
@@ -388,6 +405,7 @@ TEST(HistoryEntryTest, TheLogsBytesOfAnEventMakeTheSameEntryAsEncodingItAgain) {
   bare.clear_producer();
   const std::string bare_bytes = bare.SerializeAsString();
   EXPECT_EQ(EncodeHistoryEntry(bare, &bare_bytes), EncodeHistoryEntry(bare, nullptr));
+  EXPECT_EQ(EncodeHistoryEntry(bare, &bare_bytes), EntryMessage(bare));
 
   v1::HistoryEntry entry;
   ASSERT_TRUE(entry.ParseFromString(EncodeHistoryEntry(e, &bytes, true, "not open")));
