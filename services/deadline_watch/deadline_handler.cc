@@ -22,7 +22,9 @@ void DeadlineHandler::Handle(events::Batch& batch) {
   BufferedTimerStore buffered(logic_.store());
   std::vector<std::string> case_ids;
   case_ids.reserve(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) case_ids.push_back(batch.envelope(i).case_id());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!DeadlineLogic::Inert(batch.envelope(i))) case_ids.push_back(batch.envelope(i).case_id());
+  }
   if (absl::Status read = buffered.Prefetch(case_ids); !read.ok()) return batch.Fail(0, read);
   std::vector<std::vector<events::Envelope>> out(batch.size());
   size_t done = 0;

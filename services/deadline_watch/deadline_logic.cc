@@ -211,17 +211,24 @@ absl::Status DeadlineLogic::UpdateFacts(TimerStore& store, const events::Envelop
 
 bool DeadlineLogic::Inert(const events::Envelope& e) {
   if (IsTeamChange(e)) return false;
+  // What OnEvent reads a case's record for, each branch of it: the facts (a submission, its
+  // department, its priority), the fired timers, a restart, a pause, and any start or stop of a
+  // clock. Everything else (its own clock records, a dispatch mail delivered, a note) it would
+  // read the record for and leave as it is.
   switch (e.payload_case()) {
-    case events::Envelope::kClockExtended:
-    case events::Envelope::kClockStarted:
-    case events::Envelope::kClocksStarted:
-    case events::Envelope::kClockPaused:
-    case events::Envelope::kClockResumed:
-    case events::Envelope::kClockStopped:
-    case events::Envelope::kEventRejected:
-      return true;
-    default:
+    case events::Envelope::kCaseSubmitted:
+    case events::Envelope::kCaseRouted:
+    case events::Envelope::kCaseReassigned:
+    case events::Envelope::kCaseBounced:
+    case events::Envelope::kPriorityChanged:
+    case events::Envelope::kInformationRequested:
+    case events::Envelope::kInformationProvided:
+    case events::Envelope::kDeadlineWarning:
+    case events::Envelope::kDeadlineBreached:
+    case events::Envelope::kCaseEscalated:
       return false;
+    default:
+      return StartToken(e).empty() && StopToken(e).empty();
   }
 }
 

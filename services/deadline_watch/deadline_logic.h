@@ -100,10 +100,12 @@ class DeadlineLogic {
   // logic's store) instead of the logic's own.
   absl::StatusOr<std::vector<events::Envelope>> OnEvent(const events::Envelope& envelope,
                                                         int32_t partition, TimerStore& store);
-  // Whether OnEvent drops `envelope` without reading or writing anything: this service's own
+  // Whether OnEvent drops `envelope` without reading or writing anything: an event that can
+  // neither start, stop, move or mark a clock nor change the facts a clock is chosen by. Its own
   // record of a clock (ClocksStarted, ClockStopped, ...; not the team's changes, which it
-  // applies) and a projection's EventRejected. The consumer loop lets such a record share a run
-  // with its case's other record (events::EventConsumerOptions::inert).
+  // applies), a projection's EventRejected, a delivery other than the acknowledgement, a note.
+  // The consumer loop lets such a record share a run with its case's other record
+  // (events::EventConsumerOptions::inert), and a run reads no record for it.
   static bool Inert(const events::Envelope& envelope);
 
   // Claims the due timers of one partition and builds their events (deterministic ids: case,

@@ -1,6 +1,8 @@
 #include "services/deadline_watch/deadline_logic.h"
 
 #include <map>
+#include <set>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "libs/grpc/status.h"
@@ -381,7 +383,12 @@ TEST_F(DeadlineLogicTest, ItsOwnClockRecordsAreInertButTheTeamsChangesAreNot) {
   own.insert(own.end(), stopped->begin(), stopped->end());
   own.push_back(Event([](events::Envelope& e) { e.mutable_event_rejected(); }));
   own.push_back(Event([](events::Envelope& e) { e.mutable_clock_paused(); }));
-  ASSERT_EQ(own.size(), 4u);
+  // A dispatch mail delivered and a link between cases neither start nor stop a clock.
+  own.push_back(Event([](events::Envelope& e) {
+    e.mutable_notification_delivered()->set_template_name("dispatch");
+  }));
+  own.push_back(Event([](events::Envelope& e) { e.mutable_case_linked(); }));
+  ASSERT_EQ(own.size(), 6u);
   auto before = store_.Load(kCase);
   ASSERT_TRUE(before.ok());
   for (const events::Envelope& e : own) {
@@ -403,6 +410,48 @@ TEST_F(DeadlineLogicTest, ItsOwnClockRecordsAreInertButTheTeamsChangesAreNot) {
       Event([](events::Envelope& e) { e.mutable_clock_paused()->set_suspended(true); })));
   EXPECT_FALSE(DeadlineLogic::Inert(
       Event([](events::Envelope& e) { e.mutable_clock_resumed()->set_suspended(true); })));
+}
+
+// Inert decides which records a run reads no record for: every kind of event the log can carry,
+// held to the list of those OnEvent acts on. A kind added to the envelope fails here until it is
+// placed on one side or the other.
+TEST(DeadlineLogicInert, EveryKindOfEventIsPlaced) {
+  const std::set<std::string> acted_on = {
+      "case_submitted",       "case_routed",           "case_triaged",     "case_accepted",
+      "case_bounced",         "case_reassigned",       "case_answered",    "case_closed",
+      "case_withdrawn",       "case_referred",         "case_merged",      "information_requested",
+      "information_provided", "priority_changed",      "deadline_warning", "deadline_breached",
+      "case_escalated",       "admissibility_decided", "clock_extended"};
+  const std::set<std::string> inert = {
+      "case_reopened",         "deadline_started", "deadline_escalated",   "notification_failed",
+      "event_rejected",        "case_linked",      "clock_started",        "clock_paused",
+      "clock_resumed",         "clock_stopped",    "reporter_data_erased", "clocks_started",
+      "notification_delivered"};
+  const google::protobuf::OneofDescriptor* payload =
+      events::Envelope::descriptor()->FindOneofByName("payload");
+  ASSERT_NE(payload, nullptr);
+  for (int i = 0; i < payload->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = payload->field(i);
+    events::Envelope e;
+    e.GetReflection()->MutableMessage(&e, field);
+    const bool placed = acted_on.count(field->name()) || inert.count(field->name());
+    EXPECT_TRUE(placed) << field->name()
+                        << " is placed neither with the events acted on nor "
+                           "with the inert ones";
+    if (acted_on.count(field->name())) EXPECT_FALSE(DeadlineLogic::Inert(e)) << field->name();
+    if (inert.count(field->name())) EXPECT_TRUE(DeadlineLogic::Inert(e)) << field->name();
+  }
+  // Those that depend on what they say: the acknowledgement delivered stops and starts clocks,
+  // another mail does not; a decision of admissibility either way; the team's own changes.
+  events::Envelope acknowledged;
+  acknowledged.mutable_notification_delivered()->set_template_name("acknowledgement");
+  EXPECT_FALSE(DeadlineLogic::Inert(acknowledged));
+  events::Envelope admissible;
+  admissible.mutable_admissibility_decided()->set_admissible(true);
+  EXPECT_FALSE(DeadlineLogic::Inert(admissible));
+  events::Envelope suspended;
+  suspended.mutable_clock_paused()->set_suspended(true);
+  EXPECT_FALSE(DeadlineLogic::Inert(suspended));
 }
 
 TEST_F(DeadlineLogicTest, ARepeatedStartAfterTheClockStoppedStillGivesItsClockStarted) {

@@ -43,7 +43,9 @@ void TimerRebuild::FoldRun(events::Batch& batch) {
   BufferedTimerStore buffered(store_, BufferedTimerStore::Writes::kFinalState);
   std::vector<std::string> case_ids;
   case_ids.reserve(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) case_ids.push_back(batch.envelope(i).case_id());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!DeadlineLogic::Inert(batch.envelope(i))) case_ids.push_back(batch.envelope(i).case_id());
+  }
   if (absl::Status read = buffered.Prefetch(case_ids); !read.ok()) return batch.Fail(0, read);
   for (size_t i = 0; i < batch.size(); ++i) {
     // The clock events of the past are in the log already: what OnEvent gives is dropped.

@@ -155,12 +155,16 @@ absl::Status RedisDeliveryStore::SaveAll(const std::vector<v1::Job>& jobs) {
   return AllOk(replies);
 }
 
-absl::Status RedisDeliveryStore::FinishAll(const std::vector<v1::Job>& jobs) {
+absl::Status RedisDeliveryStore::FinishAll(const std::vector<v1::Job>& jobs,
+                                           const std::vector<bool>& written) {
   if (jobs.empty()) return absl::OkStatus();
   std::vector<std::vector<std::string>> commands;
-  for (const v1::Job& job : jobs) {
-    commands.push_back({"HSET", JobsKey(job.delivery().case_id()), job.delivery().idempotency_key(),
-                        job.SerializeAsString()});
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const v1::Job& job = jobs[i];
+    if (i >= written.size() || !written[i]) {
+      commands.push_back({"HSET", JobsKey(job.delivery().case_id()),
+                          job.delivery().idempotency_key(), job.SerializeAsString()});
+    }
     commands.push_back({"ZREM", InflightKey(job.partition()), Member(job)});
     commands.push_back({"ZREM", DueKey(job.partition()), Member(job)});
     commands.push_back({"ZREM", QueuedKey(job.partition()), Member(job)});
@@ -304,7 +308,8 @@ absl::Status DeliveryStore::SaveAll(const std::vector<v1::Job>& jobs) {
   return absl::OkStatus();
 }
 
-absl::Status DeliveryStore::FinishAll(const std::vector<v1::Job>& jobs) {
+absl::Status DeliveryStore::FinishAll(const std::vector<v1::Job>& jobs,
+                                      const std::vector<bool>& /*written*/) {
   for (const v1::Job& job : jobs) RETURN_IF_ERROR(Finish(job));
   return absl::OkStatus();
 }

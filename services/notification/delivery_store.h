@@ -67,7 +67,10 @@ class DeliveryStore {
   using ClaimWant = std::pair<int32_t, int>;
   virtual std::vector<absl::StatusOr<std::vector<v1::Job>>> ClaimMany(
       const std::vector<ClaimWant>& wants, absl::Time now, absl::Duration lease);
-  virtual absl::Status FinishAll(const std::vector<v1::Job>& jobs);
+  // Finish of each job; where `written` (empty, or one flag a job) is set, the record holds the
+  // job already (its SaveAll before its event was appended) and only leaves the queue.
+  virtual absl::Status FinishAll(const std::vector<v1::Job>& jobs,
+                                 const std::vector<bool>& written = {});
 
   // What the letters of a case need: its submission and department.
   struct CaseInfo {
@@ -123,7 +126,8 @@ class RedisDeliveryStore final : public DeliveryStore {
                                                               absl::Duration lease) override;
   absl::StatusOr<std::map<JobKey, std::optional<v1::Job>>> JobsOf(
       const std::vector<JobKey>& keys) override;
-  absl::Status FinishAll(const std::vector<v1::Job>& jobs) override;
+  absl::Status FinishAll(const std::vector<v1::Job>& jobs,
+                         const std::vector<bool>& written = {}) override;
 
   static std::string DueKey(int32_t partition);
   static std::string InflightKey(int32_t partition);

@@ -820,7 +820,9 @@ std::vector<absl::StatusOr<AttemptOutcome>> NotificationLogic::Record(
         +[](size_t* left) { return *left == 0; }, &waiting.left));
   }
   // 3. Out of the queue, those whose events are durable (and the cancelled ones).
+  // A message delivered now has its record written in step 1: it only leaves the queue.
   std::vector<v1::Job> finishes;
+  std::vector<bool> written;
   std::vector<size_t> finished;
   for (size_t i = 0; i < attempted.size(); ++i) {
     if (attempted[i].left == Attempted::Left::kNothing || !out[i].ok()) continue;
@@ -829,9 +831,10 @@ std::vector<absl::StatusOr<AttemptOutcome>> NotificationLogic::Record(
       continue;
     }
     finishes.push_back(attempted[i].job);
+    written.push_back(attempted[i].left == Attempted::Left::kSave);
     finished.push_back(i);
   }
-  absl::Status done = store_.FinishAll(finishes);
+  absl::Status done = store_.FinishAll(finishes, written);
   for (size_t i : finished) {
     if (!done.ok()) {
       out[i] = done;

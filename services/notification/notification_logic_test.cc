@@ -197,6 +197,8 @@ TEST_F(NotificationLogicTest, AcknowledgementIsQueuedThenSentAndRecorded) {
   EXPECT_EQ(Only().status(), "delivered");
   EXPECT_EQ(Only().attempts(), 1);
   EXPECT_EQ(store_.Queued(), 0u);
+  // The record was written once, before the event: leaving the queue writes it no more.
+  EXPECT_EQ(store_.finish_writes, 0);
 }
 
 TEST_F(NotificationLogicTest, TheAcknowledgementNamesTheDayOfReceiptNotOfRegistration) {
