@@ -1,5 +1,6 @@
 #include "services/deadline_watch/timer_store.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -302,6 +303,44 @@ absl::Status RedisTimerStore::PutClocks(const std::vector<v1::Clock>& clocks) {
   return Send(redis_, commands);
 }
 
+namespace {
+// One HSET a record instead of one a field: the facts and the clocks a run writes of a case go in
+// one command (the fields in the order first written, each with its last value). Only HSET
+// writes a record here, so nothing else of the pipeline comes between.
+void OneWritePerRecord(Commands& commands) {
+  absl::flat_hash_map<std::string, size_t> first;  // the record's HSET in `out`
+  Commands out;
+  out.reserve(commands.size());
+  for (std::vector<std::string>& command : commands) {
+    if (command.size() < 4 || command[0] != "HSET") {
+      out.push_back(std::move(command));
+      continue;
+    }
+    auto [at, added] = first.try_emplace(command[1], out.size());
+    if (added) {
+      out.push_back(std::move(command));
+      continue;
+    }
+    std::vector<std::string>& merged = out[at->second];
+    for (size_t f = 2; f + 1 < command.size(); f += 2) {
+      bool replaced = false;
+      for (size_t g = 2; g + 1 < merged.size(); g += 2) {
+        if (merged[g] == command[f]) {
+          merged[g + 1] = std::move(command[f + 1]);
+          replaced = true;
+          break;
+        }
+      }
+      if (!replaced) {
+        merged.push_back(std::move(command[f]));
+        merged.push_back(std::move(command[f + 1]));
+      }
+    }
+  }
+  commands.swap(out);
+}
+}  // namespace
+
 absl::Status RedisTimerStore::WriteAll(const std::vector<Write>& writes) {
   Commands commands;
   for (const Write& w : writes) {
@@ -320,6 +359,7 @@ absl::Status RedisTimerStore::WriteAll(const std::vector<Write>& writes) {
         break;
     }
   }
+  OneWritePerRecord(commands);
   return Send(redis_, commands);
 }
 

@@ -2,6 +2,7 @@
 // cancellation and partition separation.
 #include "services/deadline_watch/timer_store.h"
 
+#include <map>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -179,7 +180,10 @@ TEST_F(TimerStoreTest, ARunOfWritesInOnePipelineInOrderAndRecordsReadAtOnce) {
   v1::Clock stopped = clock;
   stopped.set_status(v1::STOPPED);
 
-  std::vector<TimerStore::Write> writes(5);
+  v1::Clock other = clock;
+  other.set_name("acknowledge");
+
+  std::vector<TimerStore::Write> writes(7);
   writes[0].kind = TimerStore::Write::Kind::kFacts;
   writes[0].case_id = a;
   writes[0].facts = CaseFacts{.kind = types::v1::COMPLAINT, .department = "roads"};
@@ -194,6 +198,13 @@ TEST_F(TimerStoreTest, ARunOfWritesInOnePipelineInOrderAndRecordsReadAtOnce) {
   writes[3].timers = {At(a, 1'000)};
   writes[4].kind = TimerStore::Write::Kind::kClocks;
   writes[4].clocks = {stopped};
+  // A record's fields written in one command: another clock of a beside them, and its facts
+  // again (the later ones win).
+  writes[5].kind = TimerStore::Write::Kind::kClocks;
+  writes[5].clocks = {other};
+  writes[6].kind = TimerStore::Write::Kind::kFacts;
+  writes[6].case_id = a;
+  writes[6].facts = CaseFacts{.kind = types::v1::COMPLAINT, .department = "parks"};
   ASSERT_TRUE(store_->WriteAll(writes).ok());
   ASSERT_TRUE(store_->WriteAll({}).ok());
 
@@ -209,10 +220,13 @@ TEST_F(TimerStoreTest, ARunOfWritesInOnePipelineInOrderAndRecordsReadAtOnce) {
   ASSERT_EQ(records->size(), 2u);
   const TimerStore::CaseRecord& ra = records->at(a);
   ASSERT_TRUE(ra.facts.has_value());
-  EXPECT_EQ(ra.facts->department, "roads");
+  EXPECT_EQ(ra.facts->department, "parks");
   EXPECT_EQ(ra.facts->kind, types::v1::COMPLAINT);
-  ASSERT_EQ(ra.clocks.size(), 1u);
-  EXPECT_EQ(ra.clocks[0].status(), v1::STOPPED);
+  ASSERT_EQ(ra.clocks.size(), 2u);
+  std::map<std::string, v1::ClockStatus> statuses;
+  for (const v1::Clock& c : ra.clocks) statuses[c.name()] = c.status();
+  EXPECT_EQ(statuses["answer"], v1::STOPPED);
+  EXPECT_EQ(statuses["acknowledge"], v1::RUNNING);
   EXPECT_FALSE(records->at(b).facts.has_value());
   EXPECT_TRUE(records->at(b).clocks.empty());
   // Stopped: not in the deadline index.
