@@ -303,43 +303,46 @@ absl::Status RedisTimerStore::PutClocks(const std::vector<v1::Clock>& clocks) {
   return Send(redis_, commands);
 }
 
-namespace {
-// One HSET a record instead of one a field: the facts and the clocks a run writes of a case go in
-// one command (the fields in the order first written, each with its last value). Only HSET
-// writes a record here, so nothing else of the pipeline comes between.
+// Only HSET writes a record in WriteAll's commands.
 void OneWritePerRecord(Commands& commands) {
-  absl::flat_hash_map<std::string, size_t> first;  // the record's HSET in `out`
+  absl::flat_hash_map<std::string, size_t> last;  // each record's last HSET in `commands`
+  for (size_t i = 0; i < commands.size(); ++i) {
+    if (commands[i].size() >= 4 && commands[i][0] == "HSET") last[commands[i][1]] = i;
+  }
+  absl::flat_hash_map<std::string, std::vector<std::string>> merged;  // the fields so far
   Commands out;
   out.reserve(commands.size());
-  for (std::vector<std::string>& command : commands) {
+  for (size_t i = 0; i < commands.size(); ++i) {
+    std::vector<std::string>& command = commands[i];
     if (command.size() < 4 || command[0] != "HSET") {
       out.push_back(std::move(command));
       continue;
     }
-    auto [at, added] = first.try_emplace(command[1], out.size());
-    if (added) {
-      out.push_back(std::move(command));
-      continue;
-    }
-    std::vector<std::string>& merged = out[at->second];
-    for (size_t f = 2; f + 1 < command.size(); f += 2) {
-      bool replaced = false;
-      for (size_t g = 2; g + 1 < merged.size(); g += 2) {
-        if (merged[g] == command[f]) {
-          merged[g + 1] = std::move(command[f + 1]);
-          replaced = true;
-          break;
+    const std::string key = command[1];
+    auto [at, first] = merged.try_emplace(key);
+    std::vector<std::string>& fields = at->second;
+    if (first) {
+      fields = std::move(command);
+    } else {
+      for (size_t f = 2; f + 1 < command.size(); f += 2) {
+        bool replaced = false;
+        for (size_t g = 2; g + 1 < fields.size(); g += 2) {
+          if (fields[g] == command[f]) {
+            fields[g + 1] = std::move(command[f + 1]);
+            replaced = true;
+            break;
+          }
+        }
+        if (!replaced) {
+          fields.push_back(std::move(command[f]));
+          fields.push_back(std::move(command[f + 1]));
         }
       }
-      if (!replaced) {
-        merged.push_back(std::move(command[f]));
-        merged.push_back(std::move(command[f + 1]));
-      }
     }
+    if (last[key] == i) out.push_back(std::move(fields));
   }
   commands.swap(out);
 }
-}  // namespace
 
 absl::Status RedisTimerStore::WriteAll(const std::vector<Write>& writes) {
   Commands commands;

@@ -112,6 +112,12 @@ class TimerStore {
   virtual absl::Status Clear() = 0;
 };
 
+// The commands of a run's writes (RedisTimerStore::WriteAll) with each record's HSETs made one, in
+// the place of its last: the fields in the order first written, each with its last value. A
+// record's write only moves later, after the timers written before it (a crash part way leaves
+// timers without their record, never a record without its timers: DeadlineLogic::Start).
+void OneWritePerRecord(std::vector<std::vector<std::string>>& commands);
+
 // The replicas' lock of a timer rebuild, and what every timer pass asks of it: is a rebuild
 // running anywhere (then this replica holds its consumer and its timer loop: their work would
 // race the replay)?

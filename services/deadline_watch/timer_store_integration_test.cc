@@ -235,6 +235,31 @@ TEST_F(TimerStoreTest, ARunOfWritesInOnePipelineInOrderAndRecordsReadAtOnce) {
   for (const v1::Clock& listed : page->clocks) EXPECT_NE(listed.case_id(), a);
 }
 
+// Without Redis: the commands a run sends. A record's fields go in one HSET where its last write
+// was, after the timers scheduled before it (DeadlineLogic::Start writes them first, so that a
+// crash part way never leaves a clock without its timers); the other commands keep their order.
+TEST(OneWritePerRecord, ARecordIsWrittenOnceWhereItsLastWriteWas) {
+  std::vector<std::vector<std::string>> commands = {
+      {"HSET", "mp:clock:{a}", "_facts", "1|0||roads"},
+      {"ZADD", "mp:{p1}:timers", "100", "a|answer|1|breach"},
+      {"HSET", "mp:clock:{a}", "answer", "running"},
+      {"ZADD", "mp:deadlines", "100", "a|answer"},
+      {"HSET", "mp:clock:{b}", "answer", "running"},
+      {"HSET", "mp:clock:{a}", "_facts", "1|0||parks", "acknowledge", "running"},
+      {"ZREM", "mp:{p1}:timers", "b|answer|1|breach"},
+  };
+  OneWritePerRecord(commands);
+  const std::vector<std::vector<std::string>> expected = {
+      {"ZADD", "mp:{p1}:timers", "100", "a|answer|1|breach"},
+      {"ZADD", "mp:deadlines", "100", "a|answer"},
+      {"HSET", "mp:clock:{b}", "answer", "running"},
+      {"HSET", "mp:clock:{a}", "_facts", "1|0||parks", "answer", "running", "acknowledge",
+       "running"},
+      {"ZREM", "mp:{p1}:timers", "b|answer|1|breach"},
+  };
+  EXPECT_EQ(commands, expected);
+}
+
 TEST_F(TimerStoreTest, DeadlinesListedEarliestFirstFilteredAndPaged) {
   const std::string department = testing::UniqueName("dept");
   // Five clocks due at 1000, 2000, 2000, 3000, 4000 ms after the epoch; one stopped, one breached.
