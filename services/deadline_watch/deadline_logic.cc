@@ -213,8 +213,8 @@ bool DeadlineLogic::Inert(const events::Envelope& e) {
   if (IsTeamChange(e)) return false;
   // What OnEvent reads a case's record for, each branch of it: the facts (a submission, its
   // department, its priority), the fired timers, a restart, a pause, and any start or stop of a
-  // clock. Everything else (its own clock records, a dispatch mail delivered, a note) it would
-  // read the record for and leave as it is.
+  // clock. Everything else (its own clock records, a dispatch mail delivered, a link between
+  // cases) it would read the record for and leave as it is.
   switch (e.payload_case()) {
     case events::Envelope::kCaseSubmitted:
     case events::Envelope::kCaseRouted:

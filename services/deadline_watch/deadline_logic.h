@@ -103,7 +103,7 @@ class DeadlineLogic {
   // Whether OnEvent drops `envelope` without reading or writing anything: an event that can
   // neither start, stop, move or mark a clock nor change the facts a clock is chosen by. Its own
   // record of a clock (ClocksStarted, ClockStopped, ...; not the team's changes, which it
-  // applies), a projection's EventRejected, a delivery other than the acknowledgement, a note.
+  // applies), a projection's EventRejected, a delivery other than the acknowledgement, a link.
   // The consumer loop lets such a record share a run with its case's other record
   // (events::EventConsumerOptions::inert), and a run reads no record for it.
   static bool Inert(const events::Envelope& envelope);
