@@ -20,12 +20,8 @@ void DeadlineHandler::Handle(events::Batch& batch) {
   // record at a time did: a crash in between handles the run again, which gives the same clock
   // events, with the same ids, again).
   BufferedTimerStore buffered(logic_.store());
-  std::vector<std::string> case_ids;
-  case_ids.reserve(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    if (!DeadlineLogic::Inert(batch.envelope(i))) case_ids.push_back(batch.envelope(i).case_id());
-  }
-  if (absl::Status read = buffered.Prefetch(case_ids); !read.ok()) return batch.Fail(0, read);
+  if (absl::Status read = buffered.Prefetch(DeadlineLogic::CasesToRead(batch)); !read.ok())
+    return batch.Fail(0, read);
   std::vector<std::vector<events::Envelope>> out(batch.size());
   size_t done = 0;
   absl::Status failed;

@@ -232,6 +232,15 @@ bool DeadlineLogic::Inert(const events::Envelope& e) {
   }
 }
 
+std::vector<std::string> DeadlineLogic::CasesToRead(const events::Batch& batch) {
+  std::vector<std::string> case_ids;
+  case_ids.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!Inert(batch.envelope(i))) case_ids.push_back(batch.envelope(i).case_id());
+  }
+  return case_ids;
+}
+
 absl::StatusOr<std::vector<events::Envelope>> DeadlineLogic::OnEvent(const events::Envelope& e,
                                                                      int32_t partition) {
   return OnEvent(e, partition, store_);

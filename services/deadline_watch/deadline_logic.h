@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "libs/catalog/catalog_file.h"
 #include "libs/clock/clock.h"
+#include "libs/events/batch.h"
 #include "libs/events/codec.h"
 #include "services/deadline_watch/policy.h"
 #include "services/deadline_watch/timer_store.h"
@@ -107,6 +108,8 @@ class DeadlineLogic {
   // The consumer loop lets such a record share a run with its case's other record
   // (events::EventConsumerOptions::inert), and a run reads no record for it.
   static bool Inert(const events::Envelope& envelope);
+  // The cases whose records a run of `batch` needs read: those of its events that are not inert.
+  static std::vector<std::string> CasesToRead(const events::Batch& batch);
 
   // Claims the due timers of one partition and builds their events (deterministic ids: case,
   // clock, generation, kind and fraction or level).

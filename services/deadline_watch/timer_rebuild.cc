@@ -41,12 +41,8 @@ absl::Status TimerRebuild::StartFollowing() {
 void TimerRebuild::FoldRun(events::Batch& batch) {
   // Only what the run leaves: a rebuild that stops part way is done again from the start.
   BufferedTimerStore buffered(store_, BufferedTimerStore::Writes::kFinalState);
-  std::vector<std::string> case_ids;
-  case_ids.reserve(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    if (!DeadlineLogic::Inert(batch.envelope(i))) case_ids.push_back(batch.envelope(i).case_id());
-  }
-  if (absl::Status read = buffered.Prefetch(case_ids); !read.ok()) return batch.Fail(0, read);
+  if (absl::Status read = buffered.Prefetch(DeadlineLogic::CasesToRead(batch)); !read.ok())
+    return batch.Fail(0, read);
   for (size_t i = 0; i < batch.size(); ++i) {
     // The clock events of the past are in the log already: what OnEvent gives is dropped.
     absl::Status folded =

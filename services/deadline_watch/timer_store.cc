@@ -339,7 +339,7 @@ void OneWritePerRecord(Commands& commands) {
         }
       }
     }
-    if (last[key] == i) out.push_back(std::move(fields));
+    if (last.at(key) == i) out.push_back(std::move(fields));
   }
   commands.swap(out);
 }

@@ -367,9 +367,6 @@ TEST_F(ProjectionTest, TheWatcherRebuildsOnlyWhenTheMarkerIsGone) {
   EXPECT_EQ(store_.cases.count("c1"), 1u);
 }
 
-// The history keeps the event as the log's bytes of it (FoldInput::encoded): the same entry as
-// encoding the envelope again, a length of more than one varint byte included, and a field this
-// version does not know kept as the log holds it.
 // The entry as a HistoryEntry message encodes it: the reference the store's encoder is held to.
 std::string EntryMessage(const events::Envelope& e, bool rejected = false,
                          const std::string& rejection = "") {
@@ -385,6 +382,9 @@ std::string EntryMessage(const events::Envelope& e, bool rejected = false,
   return entry.SerializeAsString();
 }
 
+// The history keeps the event as the log's bytes of it (FoldInput::encoded): the same entry as
+// encoding the envelope again, a length of more than one varint byte included, and a field this
+// version does not know kept as the log holds it.
 TEST(HistoryEntryTest, TheLogsBytesOfAnEventMakeTheSameEntryAsEncodingItAgain) {
   events::Envelope e = testing::Submitted("c1", kAt);
   e.mutable_case_submitted()->mutable_draft()->set_description(std::string(300, 'x'));
