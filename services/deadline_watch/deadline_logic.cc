@@ -16,6 +16,19 @@ bool Running(const v1::Clock& clock) {
          clock.status() == v1::BREACHED;
 }
 
+// Whether the clock's record holds `t` as fired in its generation.
+bool Fired(const v1::Clock& clock, const Timer& t) {
+  if (t.kind == "warning") return clock.warned_permille() >= t.permille;
+  if (t.kind == "breach") return clock.breached();
+  return clock.escalation_level() >= t.permille;
+}
+
+// What a clock schedules of a timeline: its first timer (the others follow one by one).
+std::vector<Timer> First(std::vector<Timer> timers) {
+  if (timers.size() > 1) timers.resize(1);
+  return timers;
+}
+
 v1::Clock* Named(std::vector<v1::Clock>& clocks, const std::string& name) {
   for (v1::Clock& c : clocks)
     if (c.name() == name) return &c;
@@ -103,6 +116,13 @@ std::vector<Timer> DeadlineLogic::TimersFor(const v1::Clock& clock,
                           policy.escalate[i].after.DueFrom(due, calendar_)));
   }
   return timers;
+}
+
+std::vector<Timer> DeadlineLogic::PendingTimer(const v1::Clock& clock,
+                                               const ClockPolicy& policy) const {
+  for (Timer& t : TimersFor(clock, policy))
+    if (!Fired(clock, t)) return {std::move(t)};
+  return {};
 }
 
 namespace {
@@ -343,13 +363,14 @@ absl::Status DeadlineLogic::Start(TimerStore& store, const events::Envelope& e,
         existing->set_department(facts.department);
         existing->set_escalation_level(0);
         existing->set_breached(false);
+        existing->set_warned_permille(0);
         existing->set_changed_by(e.event_id());
         existing->set_started_by(e.event_id());
         *existing->mutable_started_at() = e.occurred_at();
         existing->set_registered_letter(false);
         events::SetTime(existing->mutable_due_at(),
                         policy->DueFrom(events::GetTime(e.occurred_at()), calendar_, false));
-        std::vector<Timer> timers = TimersFor(*existing, *policy);
+        std::vector<Timer> timers = First(TimersFor(*existing, *policy));
         new_timers.insert(new_timers.end(), timers.begin(), timers.end());
         announced.push_back(*existing);
         new_clocks.push_back(*existing);
@@ -377,7 +398,7 @@ absl::Status DeadlineLogic::Start(TimerStore& store, const events::Envelope& e,
     clock.set_registered_letter(submitted && draft.registered_letter());
     events::SetTime(clock.mutable_due_at(),
                     policy->DueFrom(started, calendar_, clock.registered_letter()));
-    std::vector<Timer> timers = TimersFor(clock, *policy);
+    std::vector<Timer> timers = First(TimersFor(clock, *policy));
     new_timers.insert(new_timers.end(), timers.begin(), timers.end());
     announced.push_back(clock);
     new_clocks.push_back(clock);
@@ -404,7 +425,7 @@ absl::Status DeadlineLogic::Restart(TimerStore& store, const events::Envelope& e
   if (!Running(clock)) return absl::OkStatus();  // stopped, or paused: left as it is
   const ClockPolicy* old_policy = Find(clock);
   if (old_policy == nullptr) return absl::OkStatus();
-  RETURN_IF_ERROR(store.Cancel(partition, TimersFor(clock, *old_policy)));
+  RETURN_IF_ERROR(store.Cancel(partition, PendingTimer(clock, *old_policy)));
   // The new department may have a policy of its own for this clock.
   const ClockPolicy* policy = Select(clock.name(), facts);
   if (policy == nullptr) policy = old_policy;
@@ -418,9 +439,10 @@ absl::Status DeadlineLogic::Restart(TimerStore& store, const events::Envelope& e
   events::SetTime(clock.mutable_due_at(), policy->DueFrom(at, calendar_, /*by_letter=*/false));
   clock.set_escalation_level(0);
   clock.set_breached(false);
+  clock.set_warned_permille(0);
   clock.set_changed_by(e.event_id());
   clock.set_started_by(e.event_id());
-  RETURN_IF_ERROR(store.Schedule(partition, TimersFor(clock, *policy)));
+  RETURN_IF_ERROR(store.Schedule(partition, First(TimersFor(clock, *policy))));
   RETURN_IF_ERROR(store.PutClock(clock));
   out.push_back(ClockEvent(e, clock, "started", reason));
   return absl::OkStatus();
@@ -460,7 +482,7 @@ absl::Status DeadlineLogic::Reprioritize(TimerStore& store, const events::Envelo
   change.set_was_breached(clock.breached() || clock.status() == v1::BREACHED);
 
   const bool paused = clock.status() == v1::PAUSED;
-  if (!paused) RETURN_IF_ERROR(store.Cancel(partition, TimersFor(clock, *old_policy)));
+  if (!paused) RETURN_IF_ERROR(store.Cancel(partition, PendingTimer(clock, *old_policy)));
   clock.set_policy(policy->id);
   clock.set_term(policy->duration.text);
   events::SetTime(clock.mutable_due_at(), due);
@@ -476,16 +498,19 @@ absl::Status DeadlineLogic::Reprioritize(TimerStore& store, const events::Envelo
   // A warning point of the new term that lies behind is not fired; the breach (and what follows
   // it) fires at once when the new due time has passed already.
   v1::ClockStatus next = v1::RUNNING;
+  int32_t passed = 0;  // the highest warning of the new term behind
   std::vector<Timer> timers;
   for (const Timer& t : TimersFor(clock, *policy)) {
     if (t.kind == "warning" && t.fire_ms < absl::ToUnixMillis(at)) {
       next = v1::WARNED;
+      passed = std::max(passed, t.permille);
       continue;
     }
     timers.push_back(t);
   }
   clock.set_status(next);
-  RETURN_IF_ERROR(store.Schedule(partition, timers));
+  clock.set_warned_permille(passed);
+  RETURN_IF_ERROR(store.Schedule(partition, First(std::move(timers))));
   RETURN_IF_ERROR(store.PutClock(clock));
   out.push_back(ClockEvent(e, clock, "started", "priority"));
   return absl::OkStatus();
@@ -499,7 +524,7 @@ absl::Status DeadlineLogic::Stop(TimerStore& store, const events::Envelope& e, v
     return absl::OkStatus();
   }
   const ClockPolicy* policy = Find(clock);
-  if (policy != nullptr) RETURN_IF_ERROR(store.Cancel(partition, TimersFor(clock, *policy)));
+  if (policy != nullptr) RETURN_IF_ERROR(store.Cancel(partition, PendingTimer(clock, *policy)));
   clock.set_status(v1::STOPPED);
   clock.set_stop_reason(token);
   *clock.mutable_stopped_at() = e.occurred_at();
@@ -533,7 +558,7 @@ absl::Status DeadlineLogic::PauseOrResume(TimerStore& store, const events::Envel
       return absl::OkStatus();
     }
     if (clock.status() != v1::RUNNING && clock.status() != v1::WARNED) return absl::OkStatus();
-    RETURN_IF_ERROR(store.Cancel(partition, TimersFor(clock, *policy)));
+    RETURN_IF_ERROR(store.Cancel(partition, PendingTimer(clock, *policy)));
     clock.set_status_before_pause(clock.status());
     clock.set_status(v1::PAUSED);
     *clock.mutable_paused_at() = e.occurred_at();
@@ -555,12 +580,12 @@ absl::Status DeadlineLogic::PauseOrResume(TimerStore& store, const events::Envel
   clock.set_status(clock.status_before_pause() == v1::WARNED ? v1::WARNED : v1::RUNNING);
   clock.clear_paused_at();
   clock.set_changed_by(e.event_id());
-  // Only what had not fired before the pause: the shifted timers still ahead of `at`.
+  // Only what had not fired before the pause: the first shifted timer still ahead of `at`.
   std::vector<Timer> ahead;
   for (const Timer& t : TimersFor(clock, *policy)) {
-    if (t.fire_ms >= absl::ToUnixMillis(at)) ahead.push_back(t);
+    if (t.fire_ms >= absl::ToUnixMillis(at) && !Fired(clock, t)) ahead.push_back(t);
   }
-  RETURN_IF_ERROR(store.Schedule(partition, ahead));
+  RETURN_IF_ERROR(store.Schedule(partition, First(std::move(ahead))));
   RETURN_IF_ERROR(store.PutClock(clock));
   out.push_back(ClockEvent(e, clock, "resumed", ""));
   return absl::OkStatus();
@@ -762,12 +787,13 @@ absl::Status DeadlineLogic::ApplyChange(TimerStore& store, const events::Envelop
   // Timers first, then the record (as everywhere here): a crash in between leaves timers that
   // wait for their record, and the event, not yet committed, is applied again.
   if (policy != nullptr && !paused)
-    RETURN_IF_ERROR(store.Cancel(partition, TimersFor(clock, *policy)));
+    RETURN_IF_ERROR(store.Cancel(partition, PendingTimer(clock, *policy)));
   std::vector<Timer> ahead;
   auto schedule_ahead = [&] {
     if (policy == nullptr) return;
     for (const Timer& t : TimersFor(clock, *policy))
-      if (t.fire_ms >= absl::ToUnixMillis(at)) ahead.push_back(t);
+      if (t.fire_ms >= absl::ToUnixMillis(at) && !Fired(clock, t)) ahead.push_back(t);
+    ahead = First(std::move(ahead));
   };
   if (e.has_clock_extended()) {
     const auto& x = e.clock_extended();
@@ -779,10 +805,16 @@ absl::Status DeadlineLogic::ApplyChange(TimerStore& store, const events::Envelop
     clock.set_extensions(clock.extensions() + 1);
     // WARNED when a warning point of the new term lies behind; its timers are not fired again.
     v1::ClockStatus next = v1::RUNNING;
+    int32_t passed = 0;  // the highest warning of the new term behind
     if (policy != nullptr) {
-      for (const Timer& t : TimersFor(clock, *policy))
-        if (t.kind == "warning" && t.fire_ms < absl::ToUnixMillis(at)) next = v1::WARNED;
+      for (const Timer& t : TimersFor(clock, *policy)) {
+        if (t.kind == "warning" && t.fire_ms < absl::ToUnixMillis(at)) {
+          next = v1::WARNED;
+          passed = std::max(passed, t.permille);
+        }
+      }
     }
+    clock.set_warned_permille(passed);
     if (paused) {
       clock.set_status_before_pause(next);
     } else {
@@ -838,12 +870,15 @@ absl::Status DeadlineLogic::MarkFired(TimerStore& store, const events::Envelope&
   }
   v1::Clock* clock = Named(clocks, name);
   if (clock == nullptr || clock->generation() != generation) return absl::OkStatus();
-  if (const ClockPolicy* policy = Find(*clock)) {
-    // Replayed from the log (a rebuild) or our own firing coming back: that timer is done.
-    for (const Timer& t : TimersFor(*clock, *policy)) {
-      if (t.kind == kind && t.permille == permille) RETURN_IF_ERROR(store.Cancel(partition, {t}));
-    }
+  const ClockPolicy* policy = Find(*clock);
+  std::vector<Timer> timeline;
+  if (policy != nullptr) timeline = TimersFor(*clock, *policy);
+  // Replayed from the log (a rebuild) or our own firing coming back: that timer is done.
+  size_t fired = timeline.size();
+  for (size_t i = 0; i < timeline.size(); ++i) {
+    if (timeline[i].kind == kind && timeline[i].permille == permille) fired = i;
   }
+  if (fired < timeline.size()) RETURN_IF_ERROR(store.Cancel(partition, {timeline[fired]}));
   if (clock->status() == v1::STOPPED) return absl::OkStatus();
   const v1::Clock before = *clock;
   // A firing claimed just before a pause still counts: it is what the clock returns to.
@@ -858,12 +893,26 @@ absl::Status DeadlineLogic::MarkFired(TimerStore& store, const events::Envelope&
   } else if (kind == "escalation") {
     clock->set_escalation_level(std::max(clock->escalation_level(), permille));
   }
+  if (kind == "warning") clock->set_warned_permille(std::max(clock->warned_permille(), permille));
   if (paused) {
     clock->set_status_before_pause(next);
   } else {
     clock->set_status(next);
   }
+  // Recorded before (a repeat): its next timer was scheduled then, before the record.
   if (clock->SerializeAsString() == before.SerializeAsString()) return absl::OkStatus();
+  // The clock's next timer; a paused clock gets it when it resumes. A firing its policy no longer
+  // names (the policy changed meanwhile) goes on with the first the record has not fired.
+  if (!paused && policy != nullptr) {
+    std::vector<Timer> next_timer;
+    if (fired >= timeline.size()) {
+      next_timer = PendingTimer(*clock, *policy);
+    } else if (fired + 1 < timeline.size() && !Fired(*clock, timeline[fired + 1])) {
+      next_timer = {timeline[fired + 1]};
+    }
+    // Timers first, then the record (a crash in between: the event is handled again).
+    RETURN_IF_ERROR(store.Schedule(partition, next_timer));
+  }
   return store.PutClock(*clock);
 }
 

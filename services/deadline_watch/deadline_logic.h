@@ -18,6 +18,12 @@
 // Only the event consumer writes clock records: a firing's status change (WARNED, BREACHED,
 // escalation level) is recorded when its event comes back from the log, so the timer loop never
 // races the consumer on a record.
+//
+// A clock keeps one timer at a time: the first of its timeline (warnings, breach, escalation
+// steps) that has not fired. The firing's event coming back from the log records it and schedules
+// the next (MarkFired), so a rebuild that replays the log leaves the same one timer. Every other
+// timer of the clock is stale by then, and a stale timer that fires is dropped: the firing checks
+// the clock's generation, status and due time.
 #pragma once
 
 #include <set>
@@ -153,7 +159,11 @@ class DeadlineLogic {
   absl::Status ApplyChange(TimerStore& store, const events::Envelope& e, int32_t partition);
   absl::Status MarkFired(TimerStore& store, const events::Envelope& envelope,
                          std::vector<v1::Clock>& clocks, int32_t partition);
+  // The clock's timeline: its warnings by fraction, the breach, then its escalation steps.
   std::vector<Timer> TimersFor(const v1::Clock& clock, const ClockPolicy& policy) const;
+  // The one timer the clock has in the store: the first of its timeline the record does not hold
+  // as fired (none when all have).
+  std::vector<Timer> PendingTimer(const v1::Clock& clock, const ClockPolicy& policy) const;
   const ClockPolicy* Find(const v1::Clock& clock) const;
   // The first policy for the clock `name` that applies to the case.
   const ClockPolicy* Select(const std::string& name, const CaseFacts& facts) const;

@@ -47,15 +47,22 @@ class DeadlineLogicTest : public ::testing::Test {
         calendar_(*calendar::BusinessCalendar::Create({})),
         logic_(store_, clock_, calendar_, Policies(), {.lease = absl::Seconds(30)}) {}
 
-  // Claims what is due, "appends" the events and lets them come back through the consumer.
+  // Claims what is due, "appends" the events and lets them come back through the consumer, which
+  // schedules each clock's next timer; again, as the timer loop's next passes do, until nothing
+  // is due. Every firing, in order.
   std::vector<Firing> FireAll(int32_t p = 0) { return Fire(logic_, p); }
   static std::vector<Firing> Fire(DeadlineLogic& logic, int32_t p = 0) {
-    auto firings = logic.ClaimDue(p);
-    EXPECT_TRUE(firings.ok());
-    EXPECT_TRUE(logic.Complete(p, *firings).ok());
-    for (const Firing& f : *firings)
-      if (f.event) EXPECT_TRUE(logic.OnEvent(*f.event, p).ok());
-    return *firings;
+    std::vector<Firing> all;
+    for (int pass = 0; pass < 100; ++pass) {
+      auto firings = logic.ClaimDue(p);
+      EXPECT_TRUE(firings.ok());
+      if (!firings.ok() || firings->empty()) break;
+      EXPECT_TRUE(logic.Complete(p, *firings).ok());
+      for (const Firing& f : *firings)
+        if (f.event) EXPECT_TRUE(logic.OnEvent(*f.event, p).ok());
+      all.insert(all.end(), firings->begin(), firings->end());
+    }
+    return all;
   }
 
   MemoryTimerStore store_;
@@ -73,7 +80,8 @@ TEST_F(DeadlineLogicTest, ComplaintGetsItsClocksWithDueTimes) {
     absl::Duration expected = c.name() == "answer" ? absl::Hours(24 * 45) : absl::Hours(24 * 10);
     EXPECT_EQ(events::GetTime(c.due_at()) - kStart, expected) << c.name();
   }
-  EXPECT_EQ(store_.Pending(3), 5u);  // acknowledge: 0.75 + breach; answer: 0.5, 0.9 + breach
+  // One timer a clock, the first of its timeline: acknowledge's 0.75, answer's 0.5.
+  EXPECT_EQ(store_.Pending(3), 2u);
   // A report only gets the acknowledge clock.
   MemoryTimerStore other;
   DeadlineLogic report_logic(other, clock_, calendar_, Policies());
@@ -140,12 +148,12 @@ TEST_F(DeadlineLogicTest, RepeatedSubmissionStartsNothingNew) {
 TEST_F(DeadlineLogicTest, ExpiredLeaseFiresAgainWithTheSameId) {
   ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
   clock_.Advance(absl::Hours(24 * 11));
-  auto first = *logic_.ClaimDue(0);  // claimed, never completed: the replica "died"
-  ASSERT_EQ(first.size(), 2u);
+  auto first = *logic_.ClaimDue(0);          // claimed, never completed: the replica "died"
+  ASSERT_EQ(first.size(), 1u);               // the warning; the breach follows once it is recorded
   EXPECT_TRUE(logic_.ClaimDue(0)->empty());  // leased
   clock_.Advance(absl::Seconds(31));
   auto again = *logic_.ClaimDue(0);
-  ASSERT_EQ(again.size(), 2u);
+  ASSERT_EQ(again.size(), 1u);
   std::set<std::string> a, b;
   for (auto& f : first) a.insert(f.event->event_id());
   for (auto& f : again) b.insert(f.event->event_id());
@@ -277,6 +285,76 @@ TEST_F(DeadlineLogicTest, ReplayingTheLogRebuildsTimersWithoutFiringTwice) {
   // Our own event coming back through the consumer changes nothing.
   ASSERT_TRUE(logic_.OnEvent(*warned[0].event, 0).ok());
   EXPECT_EQ((*store_.Clocks(kCase))[0].status(), v1::WARNED);
+}
+
+// A clock keeps one timer at a time, the first of its timeline that has not fired. Its event
+// coming back from the log schedules the next; an older firing delivered again after a later one
+// schedules nothing.
+TEST_F(DeadlineLogicTest, AClockKeepsOneTimerTheFirstOfItsTimelineNotFired) {
+  // acknowledge: 0.75 (180 h), breach (240 h); answer: 0.5 (540 h), 0.9 (972 h), breach (1080 h).
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::COMPLAINT), 0).ok());
+  EXPECT_EQ(store_.Pending(0), 2u);
+  clock_.Set(kStart + absl::Hours(540));
+  auto fired = FireAll();
+  // The first pass fires both warnings; acknowledge's breach is scheduled by its warning's return.
+  ASSERT_EQ(fired.size(), 3u);
+  EXPECT_EQ(fired[0].event->deadline_warning().clock(), "acknowledge");
+  EXPECT_EQ(fired[1].event->deadline_warning().clock(), "answer");
+  EXPECT_DOUBLE_EQ(fired[1].event->deadline_warning().fraction(), 0.5);
+  EXPECT_EQ(fired[2].event->deadline_breached().clock(), "acknowledge");
+  const events::Envelope half = *fired[1].event;
+  EXPECT_EQ(store_.Pending(0), 1u) << "answer's 0.9; acknowledge breached, with no step after it";
+  clock_.Set(kStart + absl::Hours(972));
+  fired = FireAll();
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_DOUBLE_EQ(fired[0].event->deadline_warning().fraction(), 0.9);
+  v1::Clock answer;
+  const std::vector<v1::Clock> clocks = *store_.Clocks(kCase);
+  for (const v1::Clock& c : clocks)
+    if (c.name() == "answer") answer = c;
+  EXPECT_EQ(answer.warned_permille(), 900);
+  EXPECT_EQ(store_.Pending(0), 1u) << "the breach";
+  // The 0.5 warning delivered again (a consumer that restarted): the record holds 0.9 already.
+  ASSERT_TRUE(logic_.OnEvent(half, 0).ok());
+  EXPECT_EQ(store_.Pending(0), 1u);
+  clock_.Set(kStart + absl::Hours(1079));
+  EXPECT_TRUE(FireAll().empty()) << "0.9 does not fire twice";
+  clock_.Set(kStart + absl::Hours(1080));
+  fired = FireAll();
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(fired[0].event->type(), "DeadlineBreached");
+  EXPECT_EQ(store_.Pending(0), 0u);
+}
+
+// The policy changed between a firing and its event's return: the clock goes on with the first
+// timer of the new timeline that the record does not hold as fired.
+TEST_F(DeadlineLogicTest, AFiringThePolicyNoLongerNamesGoesOnWithTheFirstNotFired) {
+  auto old_policies = ParsePolicies(YAML::Load(
+      "[{name: answer, kinds: [REPORT], duration: 100h, warn_at: [0.5], stop_on: [answered]}]"));
+  auto new_policies = ParsePolicies(
+      YAML::Load("[{name: answer, kinds: [REPORT], duration: 100h, warn_at: [0.8, 0.4], stop_on: "
+                 "[answered]}]"));
+  ASSERT_TRUE(old_policies.ok() && new_policies.ok());
+  EXPECT_EQ(new_policies->front().warn_at, std::vector<double>({0.4, 0.8})) << "in order";
+  MemoryTimerStore store;
+  DeadlineLogic before(store, clock_, calendar_, *old_policies);
+  ASSERT_TRUE(before.OnEvent(Submitted(t::REPORT), 0).ok());
+  clock_.Set(kStart + absl::Hours(50));
+  auto claimed = *before.ClaimDue(0);
+  ASSERT_EQ(claimed.size(), 1u);
+  ASSERT_TRUE(before.Complete(0, claimed).ok());
+  DeadlineLogic after(store, clock_, calendar_, *new_policies);
+  ASSERT_TRUE(after.OnEvent(*claimed[0].event, 0).ok());
+  EXPECT_EQ(store.Pending(0), 1u);
+  EXPECT_TRUE(Fire(after).empty()) << "0.4 lies behind the 0.5 that fired";
+  clock_.Set(kStart + absl::Hours(80));
+  auto fired = Fire(after);
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_DOUBLE_EQ(fired[0].event->deadline_warning().fraction(), 0.8);
+  clock_.Set(kStart + absl::Hours(100));
+  fired = Fire(after);
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(fired[0].event->type(), "DeadlineBreached");
 }
 
 TEST(Policies, ErrorsNameTheEntry) {

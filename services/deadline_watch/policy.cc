@@ -1,5 +1,7 @@
 #include "services/deadline_watch/policy.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -216,6 +218,9 @@ absl::StatusOr<std::vector<ClockPolicy>> ParsePolicies(const YAML::Node& clocks)
     } catch (const YAML::Exception& e) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": ", e.what()));
     }
+    // The warnings fire in the order of their fractions, one timer after the other.
+    std::sort(p.warn_at.begin(), p.warn_at.end());
+    p.warn_at.erase(std::unique(p.warn_at.begin(), p.warn_at.end()), p.warn_at.end());
     if (p.name.empty() || p.name.find('|') != std::string::npos) {
       return invalid("name", "required, without '|'");
     }

@@ -133,13 +133,14 @@ TEST_F(TimerStoreTest, CrashBetweenClaimAndAppendFiresAgainWithTheSameEventIds) 
   clock.Set(start + absl::Hours(241));
   auto claimed = first.ClaimDue(partition_);  // the "crash": never appended, never completed
   ASSERT_TRUE(claimed.ok()) << claimed.status();
-  ASSERT_EQ(claimed->size(), 40u);  // a warning and a breach per case
+  ASSERT_EQ(claimed->size(), 20u);  // each clock's one timer: its warning
   std::set<std::string> ids;
   for (const Firing& f : *claimed) {
     ASSERT_TRUE(f.event.has_value());
+    EXPECT_TRUE(f.event->has_deadline_warning());
     ids.insert(f.event->event_id());
   }
-  EXPECT_EQ(ids.size(), 40u);
+  EXPECT_EQ(ids.size(), 20u);
   // Within the lease nobody fires them.
   DeadlineLogic second(*store_, clock, *calendar, *policies, {.lease = absl::Seconds(30)});
   clock.Advance(absl::Seconds(29));
@@ -153,6 +154,20 @@ TEST_F(TimerStoreTest, CrashBetweenClaimAndAppendFiresAgainWithTheSameEventIds) 
   ASSERT_TRUE(second.Complete(partition_, *again).ok());
   clock.Advance(absl::Minutes(5));
   EXPECT_TRUE(second.ClaimDue(partition_)->empty()) << "completed: gone for good";
+  // The warnings come back from the log: each schedules its clock's breach, due already.
+  for (const Firing& f : *again) ASSERT_TRUE(second.OnEvent(*f.event, partition_).ok());
+  auto breaches = second.ClaimDue(partition_);
+  ASSERT_TRUE(breaches.ok());
+  ASSERT_EQ(breaches->size(), 20u);
+  for (const Firing& f : *breaches) {
+    ASSERT_TRUE(f.event.has_value());
+    EXPECT_TRUE(f.event->has_deadline_breached());
+    EXPECT_EQ(ids.count(f.event->event_id()), 0u);
+  }
+  // A warning delivered again changes nothing: its clock's next timer is in flight already.
+  for (const Firing& f : *again) ASSERT_TRUE(second.OnEvent(*f.event, partition_).ok());
+  clock.Advance(absl::Seconds(1));
+  EXPECT_TRUE(second.ClaimDue(partition_)->empty());
 }
 
 TEST_F(TimerStoreTest, ClockRecords) {

@@ -1127,7 +1127,9 @@ def part_deadline(args, rep, results):
         if "due at the same instant" in row[0]:
             rep.target(row[0], row[1], "drained within 5 s")
         if row[0].startswith("Rebuild from the log"):
-            rep.target("timers rebuilt from the log", row[1], "1,000,000 within 30 s")
+            rep.target("timers rebuilt from the log of 90,909 complaints (999,999 timers when a "
+                       "clock kept one for each warning, breach and step)", row[1],
+                       "1,000,000 timers' log within 30 s")
 
 
 def part_notification(args, rep, results):

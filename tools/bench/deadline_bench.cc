@@ -11,7 +11,7 @@
 // replica, polling every 100 ms as the shipped configuration does.
 //
 //   deadline_bench --redis 127.0.0.1:6390 --kafka 127.0.0.1:9093 [--pending 1000000]
-//       [--rate 2000] [--seconds 20] [--burst 100000] [--rebuild-timers 1000000]
+//       [--rate 2000] [--seconds 20] [--burst 100000] [--rebuild-cases 90909]
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -51,7 +51,9 @@ struct Args {
   int64_t rate = 2000;
   int64_t seconds = 20;
   int64_t burst = 100'000;
-  int64_t rebuild_timers = 1'000'000;
+  // Complaints on the log of the rebuild: 90,909 held 999,999 timers under the shipped policies
+  // when a clock kept a timer for each warning, breach and escalation step (it keeps one now).
+  int64_t rebuild_cases = 90'909;
 };
 
 void Die(const absl::Status& status, const char* what) {
@@ -244,7 +246,7 @@ int Run(const Args& args) {
     auto per_case = (*redis)->Command({"ZCARD", RedisTimerStore::TimersKey(0)});
     Die(per_case.status(), "ZCARD");
     const int64_t timers_per_case = std::max<int64_t>(1, per_case->integer);
-    const int64_t cases = args.rebuild_timers / timers_per_case;
+    const int64_t cases = args.rebuild_cases;
     const absl::Time t0 = absl::Now();
     std::atomic<int64_t> failed{0};
     for (int64_t i = 0; i < cases; ++i) {
@@ -334,8 +336,8 @@ int main(int argc, char** argv) {
       number(&args.seconds);
     else if (flag == "--burst")
       number(&args.burst);
-    else if (flag == "--rebuild-timers")
-      number(&args.rebuild_timers);
+    else if (flag == "--rebuild-cases")
+      number(&args.rebuild_cases);
     else {
       std::fprintf(stderr, "deadline_bench: unknown flag %s\n", flag.c_str());
       return 2;
