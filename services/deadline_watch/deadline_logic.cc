@@ -943,10 +943,13 @@ absl::StatusOr<std::vector<Firing>> DeadlineLogic::ClaimDue(int32_t partition) {
       }
     }
     const ClockPolicy* policy = clock != nullptr ? Find(*clock) : nullptr;
-    // Stale: the clock stopped, paused, restarted, or its due time moved since it was scheduled.
+    // Stale: the clock stopped, paused, restarted, or its due time moved since it was scheduled;
+    // or its record holds this firing already (its event came back; the claim before it did not
+    // complete).
     const bool live =
         policy != nullptr && clock->status() != v1::STOPPED && clock->status() != v1::PAUSED &&
         absl::ToUnixMillis(events::GetTime(clock->due_at())) == timer.due_ms &&
+        !Fired(*clock, timer) &&
         (timer.kind != "escalation" ||
          (timer.permille >= 1 && timer.permille <= static_cast<int>(policy->escalate.size())));
     if (live) {

@@ -160,6 +160,22 @@ TEST_F(DeadlineLogicTest, ExpiredLeaseFiresAgainWithTheSameId) {
   EXPECT_EQ(a, b);
 }
 
+// The firer appended a warning and its event came back, but the replica died before completing
+// the claim: after the lease the timer is claimed again, and its record holds it as fired.
+TEST_F(DeadlineLogicTest, AClaimWhoseEventCameBackIsDroppedAfterItsLease) {
+  ASSERT_TRUE(logic_.OnEvent(Submitted(t::REPORT), 0).ok());
+  clock_.Advance(absl::Hours(24 * 8));
+  auto claimed = *logic_.ClaimDue(0);
+  ASSERT_EQ(claimed.size(), 1u);
+  ASSERT_TRUE(logic_.OnEvent(*claimed[0].event, 0).ok());  // appended, back through the consumer
+  clock_.Advance(absl::Seconds(31));
+  auto again = *logic_.ClaimDue(0);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_FALSE(again[0].event.has_value()) << "not appended twice";
+  ASSERT_TRUE(logic_.Complete(0, again).ok());
+  EXPECT_EQ(store_.Pending(0), 1u) << "the breach, scheduled by the warning's return";
+}
+
 TEST_F(DeadlineLogicTest, TimersThatFellDueWhileDownFireAtOnce) {
   ASSERT_TRUE(logic_.OnEvent(Submitted(t::COMPLAINT), 0).ok());
   clock_.Advance(absl::Hours(24 * 100));

@@ -59,16 +59,13 @@ void ScheduleCommands(int32_t partition, const std::vector<Timer>& timers, Comma
   commands.push_back(std::move(command));
 }
 
+// Only from the pending timers: one in flight is completed by its firer (a stale firing, or one
+// its record holds as fired, appends nothing), or comes back after its lease and is dropped then.
 void CancelCommands(int32_t partition, const std::vector<Timer>& timers, Commands& commands) {
   if (timers.empty()) return;
   std::vector<std::string> timers_cmd = {"ZREM", RedisTimerStore::TimersKey(partition)};
-  std::vector<std::string> inflight_cmd = {"ZREM", RedisTimerStore::InflightKey(partition)};
-  for (const Timer& t : timers) {
-    timers_cmd.push_back(t.Member());
-    inflight_cmd.push_back(t.Member());
-  }
+  for (const Timer& t : timers) timers_cmd.push_back(t.Member());
   commands.push_back(std::move(timers_cmd));
-  commands.push_back(std::move(inflight_cmd));
 }
 
 // Sends `commands` in one pipeline; the first error reply is the result.
