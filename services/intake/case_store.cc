@@ -40,9 +40,13 @@ redis.call('RPUSH', KEYS[3], ARGV[5])
 return 'OK'
 )lua";
 
-// KEYS: case hash, event id set, history list, listing index, reference.
+// KEYS: case hash, event id set, history list, listing index, reference, the clear's fence.
 // ARGV: event id, pb, history entry, index member, case id.
+// Nothing is written while a rebuild clears the projection (the fence, RedisCaseStore::Clear):
+// the clear's SCAN and UNLINK, over many calls, could take part of a case written meanwhile and
+// leave its event id as folded without its state.
 constexpr char kCreateLua[] = R"lua(
+if redis.call('EXISTS', KEYS[6]) == 1 then return 'HELD' end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 'DUP' end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'EXISTS' end
 redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'ver', '1')
@@ -91,6 +95,9 @@ return 'OK'
 constexpr int kMaxCasAttempts = 20;
 constexpr char kIndexKey[] = "mp:cases";
 constexpr char kIntactKey[] = "mp:intake:intact";
+// Set while Clear runs (Create writes nothing then); it expires should the clear die half way.
+constexpr char kClearingKey[] = "mp:intake:clearing";
+constexpr char kClearingTtlMs[] = "3600000";
 constexpr int kListBatch = 100;
 constexpr int kListBudget = 5000;  // cases examined per call at most; then a token is returned
 
@@ -581,7 +588,7 @@ absl::StatusOr<redis::ScriptCall> CreateCall(const events::Envelope& envelope, C
   const std::string key = RedisCaseStore::CaseKey(envelope.case_id());
   return redis::ScriptCall{
       "case_create",
-      {key, key + ":events", key + ":history", kIndexKey, RefKey(next->reference())},
+      {key, key + ":events", key + ":history", kIndexKey, RefKey(next->reference()), kClearingKey},
       {envelope.event_id(), next->SerializeAsString(), EncodeHistoryEntry(envelope, nullptr),
        RedisCaseStore::IndexMember(*next), next->case_id()}};
 }
@@ -593,6 +600,7 @@ absl::StatusOr<bool> RedisCaseStore::Create(const events::Envelope& envelope, Ca
   ASSIGN_OR_RETURN(redis::ScriptCall call, CreateCall(envelope, &next));
   ASSIGN_OR_RETURN(redis::Reply result, redis_.Script(call.name, call.keys, call.args));
   RETURN_IF_ERROR(redis::ReplyStatus(result));
+  if (result.str == "HELD") return absl::UnavailableError(kCreateHeldText);
   if (result.str != "OK") return false;
   if (folded != nullptr) *folded = std::move(next);
   return true;
@@ -621,6 +629,8 @@ std::vector<absl::StatusOr<bool>> RedisCaseStore::CreateAll(
         out[i] = results.status();
       } else if (absl::Status error = redis::ReplyStatus((*results)[k]); !error.ok()) {
         out[i] = error;
+      } else if ((*results)[k].str == "HELD") {
+        out[i] = absl::UnavailableError(kCreateHeldText);
       } else {
         out[i] = (*results)[k].str == "OK";
       }
@@ -814,10 +824,18 @@ absl::StatusOr<ListPage> RedisCaseStore::List(const ListQuery& query) {
 }
 
 absl::StatusOr<int64_t> RedisCaseStore::Clear() {
+  // The fence first: a Create after it writes nothing until the clear is done (kCreateLua), one
+  // before it wrote every key of its case before the walk began, so the walk takes them all.
+  ASSIGN_OR_RETURN(redis::Reply fenced,
+                   redis_.Command({"SET", kClearingKey, "1", "PX", kClearingTtlMs}));
+  RETURN_IF_ERROR(redis::ReplyStatus(fenced));
   ForgetAll();
   absl::StatusOr<int64_t> removed =
       redis::DeleteMatching(redis_, {"mp:case:*", "mp:ref:*", "mp:cases"});
-  ForgetAll();  // a fold that ran beside the clear
+  ForgetAll();                        // a fold that ran beside the clear
+  if (!removed.ok()) return removed;  // the fence stays until a clear succeeds, or expires
+  ASSIGN_OR_RETURN(redis::Reply lifted, redis_.Command({"DEL", kClearingKey}));
+  RETURN_IF_ERROR(redis::ReplyStatus(lifted));
   return removed;
 }
 

@@ -50,6 +50,10 @@ enum class FoldFence { kLive, kNone };
 // where they are) until the rebuild marks the projection complete again.
 inline constexpr char kLiveFoldHeldText[] =
     "the projection is being rebuilt from the log; live folding waits for it";
+// What Create gets while a rebuild clears the projection (UNAVAILABLE): nothing written; the
+// rebuild's replay folds the case from its event.
+inline constexpr char kCreateHeldText[] =
+    "the projection is being cleared for a rebuild; the case shows once it is folded";
 
 // One event of a run to fold (ApplyAll), read from the log at `offset` (-1 when unknown).
 // `encoded`, when given, is the record's value: the envelope as the log holds it, which the
@@ -126,7 +130,9 @@ class CaseStore {
   // stored: the fold of the same event later finds its id and drops it, and the case's later
   // events fold on top in log order (an offset here could be a repeat's, past events of the
   // case the fold has yet to apply). True: written now (`folded` gets the case); false: the case
-  // exists already (folded from the log, or written by a concurrent call).
+  // exists already (folded from the log, or written by a concurrent call). While a rebuild
+  // clears the projection (Clear) nothing is written, and the answer is UNAVAILABLE with
+  // kCreateHeldText.
   virtual absl::StatusOr<bool> Create(const events::Envelope& envelope, Case* folded);
   // Create for several new cases at once: each one's answer as Create would give it (`folded`
   // gets the cases written, in the same order; an error of the store is every case's). The

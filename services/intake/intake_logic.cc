@@ -277,7 +277,13 @@ absl::StatusOr<SubmitResult> IntakeLogic::FinishSubmission(const events::Envelop
       created = true;
     }
   }
-  if (!created.ok() || !*created) {
+  if (!created.ok() && absl::IsUnavailable(created.status()) &&
+      created.status().message() == kCreateHeldText) {
+    // A rebuild is clearing the projection: its replay folds the case from its event, and until
+    // then a read of it answers "retry" (IntakeOptions::rebuilding).
+    c = Case();
+    RETURN_IF_ERROR(domain::Apply(c, envelope));
+  } else if (!created.ok() || !*created) {
     log::Warning("the new case could not be written to the projection; answering from the event",
                  {{"case_id", case_id},
                   {"event_id", envelope.event_id()},
