@@ -29,6 +29,17 @@ std::vector<Timer> First(std::vector<Timer> timers) {
   return timers;
 }
 
+// The highest warning of a new term's `timeline` that lies before `at` (0: none): not fired,
+// and held as fired (Clock.warned_permille), with the clock WARNED.
+int32_t WarningsBehind(const std::vector<Timer>& timeline, absl::Time at) {
+  int32_t passed = 0;
+  for (const Timer& t : timeline) {
+    if (t.kind == "warning" && t.fire_ms < absl::ToUnixMillis(at))
+      passed = std::max(passed, t.permille);
+  }
+  return passed;
+}
+
 v1::Clock* Named(std::vector<v1::Clock>& clocks, const std::string& name) {
   for (v1::Clock& c : clocks)
     if (c.name() == name) return &c;
@@ -497,20 +508,10 @@ absl::Status DeadlineLogic::Reprioritize(TimerStore& store, const events::Envelo
   clock.set_started_by(e.event_id());
   // A warning point of the new term that lies behind is not fired; the breach (and what follows
   // it) fires at once when the new due time has passed already.
-  v1::ClockStatus next = v1::RUNNING;
-  int32_t passed = 0;  // the highest warning of the new term behind
-  std::vector<Timer> timers;
-  for (const Timer& t : TimersFor(clock, *policy)) {
-    if (t.kind == "warning" && t.fire_ms < absl::ToUnixMillis(at)) {
-      next = v1::WARNED;
-      passed = std::max(passed, t.permille);
-      continue;
-    }
-    timers.push_back(t);
-  }
-  clock.set_status(next);
+  const int32_t passed = WarningsBehind(TimersFor(clock, *policy), at);
+  clock.set_status(passed > 0 ? v1::WARNED : v1::RUNNING);
   clock.set_warned_permille(passed);
-  RETURN_IF_ERROR(store.Schedule(partition, First(std::move(timers))));
+  RETURN_IF_ERROR(store.Schedule(partition, PendingTimer(clock, *policy)));
   RETURN_IF_ERROR(store.PutClock(clock));
   out.push_back(ClockEvent(e, clock, "started", "priority"));
   return absl::OkStatus();
@@ -804,16 +805,8 @@ absl::Status DeadlineLogic::ApplyChange(TimerStore& store, const events::Envelop
     clock.set_escalation_level(0);
     clock.set_extensions(clock.extensions() + 1);
     // WARNED when a warning point of the new term lies behind; its timers are not fired again.
-    v1::ClockStatus next = v1::RUNNING;
-    int32_t passed = 0;  // the highest warning of the new term behind
-    if (policy != nullptr) {
-      for (const Timer& t : TimersFor(clock, *policy)) {
-        if (t.kind == "warning" && t.fire_ms < absl::ToUnixMillis(at)) {
-          next = v1::WARNED;
-          passed = std::max(passed, t.permille);
-        }
-      }
-    }
+    const int32_t passed = policy != nullptr ? WarningsBehind(TimersFor(clock, *policy), at) : 0;
+    const v1::ClockStatus next = passed > 0 ? v1::WARNED : v1::RUNNING;
     clock.set_warned_permille(passed);
     if (paused) {
       clock.set_status_before_pause(next);

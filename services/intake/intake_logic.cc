@@ -277,17 +277,15 @@ absl::StatusOr<SubmitResult> IntakeLogic::FinishSubmission(const events::Envelop
       created = true;
     }
   }
-  if (!created.ok() && absl::IsUnavailable(created.status()) &&
-      created.status().message() == kCreateHeldText) {
-    // A rebuild is clearing the projection: its replay folds the case from its event, and until
-    // then a read of it answers "retry" (IntakeOptions::rebuilding).
-    c = Case();
-    RETURN_IF_ERROR(domain::Apply(c, envelope));
-  } else if (!created.ok() || !*created) {
-    log::Warning("the new case could not be written to the projection; answering from the event",
-                 {{"case_id", case_id},
-                  {"event_id", envelope.event_id()},
-                  {"error", created.ok() ? "not readable" : created.status().ToString()}});
+  if (!created.ok() || !*created) {
+    // Held while a rebuild clears the projection: expected, and its replay folds the case (a
+    // read answers "retry" until then, IntakeOptions::rebuilding). Anything else is worth a line.
+    const bool held = !created.ok() && created.status().message() == kCreateHeldText;
+    if (!held)
+      log::Warning("the new case could not be written to the projection; answering from the event",
+                   {{"case_id", case_id},
+                    {"event_id", envelope.event_id()},
+                    {"error", created.ok() ? "not readable" : created.status().ToString()}});
     c = Case();
     RETURN_IF_ERROR(domain::Apply(c, envelope));
   }
