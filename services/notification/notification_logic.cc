@@ -696,7 +696,8 @@ events::Envelope NotificationLogic::DeliveredEvent(const v1::Job& job) const {
   return outcome;
 }
 
-absl::StatusOr<v1::Letter> NotificationLogic::LetterOf(const v1::Job& job) const {
+absl::StatusOr<v1::Letter> NotificationLogic::LetterOf(const v1::Job& job,
+                                                       const std::optional<KnownKey>& known) const {
   v1::Letter letter;
   if (job.sealed().empty()) {
     letter.set_address(job.address());
@@ -707,7 +708,13 @@ absl::StatusOr<v1::Letter> NotificationLogic::LetterOf(const v1::Job& job) const
   }
   if (options_.keys == nullptr) return absl::FailedPreconditionError("no key store to open with");
   const std::string& case_id = job.delivery().case_id();
-  ASSIGN_OR_RETURN(std::string key, options_.keys->Find(case_id));  // NOT_FOUND: erased
+  std::string key;
+  if (known && clock_.Now() - known->read_at <= kFreshKey) {
+    if (!known->key) return absl::NotFoundError(absl::StrCat("no data key for ", case_id));
+    key = *known->key;
+  } else {
+    ASSIGN_OR_RETURN(key, options_.keys->Find(case_id));  // NOT_FOUND: erased
+  }
   ASSIGN_OR_RETURN(std::string plain, privacy::Open(key, job.sealed(), LetterAad(case_id)));
   if (!letter.ParseFromString(plain)) return absl::DataLossError("a sealed letter does not parse");
   return letter;
@@ -850,7 +857,29 @@ std::vector<absl::StatusOr<AttemptOutcome>> NotificationLogic::Record(
   return out;
 }
 
-absl::StatusOr<Attempted> NotificationLogic::Send(v1::Job job) {
+std::vector<std::optional<KnownKey>> NotificationLogic::ReadKeys(
+    const std::vector<v1::Job>& jobs) const {
+  std::vector<std::optional<KnownKey>> out(jobs.size());
+  if (options_.keys == nullptr) return out;
+  std::vector<std::string> case_ids;
+  for (const v1::Job& job : jobs) {
+    if (!job.sealed().empty()) case_ids.push_back(job.delivery().case_id());
+  }
+  if (case_ids.empty()) return out;
+  const absl::Time at = clock_.Now();
+  absl::StatusOr<std::map<std::string, std::string>> found = options_.keys->FindAll(case_ids);
+  if (!found.ok()) return out;  // each attempt reads its own, and meets the error there
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (jobs[i].sealed().empty()) continue;
+    auto it = found->find(jobs[i].delivery().case_id());
+    out[i] =
+        KnownKey{it == found->end() ? std::nullopt : std::optional<std::string>(it->second), at};
+  }
+  return out;
+}
+
+absl::StatusOr<Attempted> NotificationLogic::Send(v1::Job job,
+                                                  const std::optional<KnownKey>& known) {
   Attempted attempted;
   v1::Delivery* d = job.mutable_delivery();
   AttemptOutcome& outcome = attempted.outcome;
@@ -874,7 +903,7 @@ absl::StatusOr<Attempted> NotificationLogic::Send(v1::Job job) {
     return attempted;
   }
   // Opened only here, in memory: the job as stored keeps it sealed.
-  absl::StatusOr<v1::Letter> letter = LetterOf(job);
+  absl::StatusOr<v1::Letter> letter = LetterOf(job, known);
   if (absl::IsNotFound(letter.status())) {
     // The reporter's data was erased while the message waited: it will never go.
     RETURN_IF_ERROR(Cancel(job));

@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/random/random.h"
@@ -91,6 +92,16 @@ struct Attempted {
   Left left = Left::kNothing;
 };
 
+// A claimed message's data key, read before its attempt together with those of the other
+// messages of its claim (NotificationLogic::ReadKeys: one round trip, not one a message). `key`
+// nullopt: the store had none (erased). Send uses it only while it is fresh (kFreshKey); a message
+// that waited longer reads its key again, so that an erasure stops it as before.
+struct KnownKey {
+  std::optional<std::string> key;
+  absl::Time read_at;
+};
+inline constexpr absl::Duration kFreshKey = absl::Seconds(1);
+
 class NotificationLogic {
  public:
   NotificationLogic(const Templates& templates, const NotificationRules& rules, Mailer& mailer,
@@ -154,7 +165,11 @@ class NotificationLogic {
   // NotificationDelivered appended together and waited for once, and the messages taken out of the
   // queue in one more round trip. A message whose recording failed goes again after its lease (it
   // is sent no more: its record says delivered). Record is for one thread at a time.
-  absl::StatusOr<Attempted> Send(v1::Job job);
+  // `known`: its data key as ReadKeys read it (nullopt: Send reads it).
+  absl::StatusOr<Attempted> Send(v1::Job job, const std::optional<KnownKey>& known = std::nullopt);
+  // The data keys of the sealed messages among `jobs`, read at once, in their order (nullopt for a
+  // message with nothing sealed, or for all when the read failed: Send then reads its own).
+  std::vector<std::optional<KnownKey>> ReadKeys(const std::vector<v1::Job>& jobs) const;
   std::vector<absl::StatusOr<AttemptOutcome>> Record(std::vector<Attempted> attempted);
 
   // Puts a failed or dead-lettered message back in the queue, due now, with a fresh round of
@@ -187,7 +202,8 @@ class NotificationLogic {
   absl::Status Erase(const events::Envelope& erased);
   // What `job` sends: opened from `job.sealed` (NOT_FOUND once the data key is gone), or the
   // clear fields.
-  absl::StatusOr<v1::Letter> LetterOf(const v1::Job& job) const;
+  absl::StatusOr<v1::Letter> LetterOf(const v1::Job& job,
+                                      const std::optional<KnownKey>& known = std::nullopt) const;
   // A message to the reporter that will not go: recorded as NotificationFailed (not
   // dead-lettered), redacted, out of the queue.
   absl::Status Cancel(v1::Job& job);

@@ -96,6 +96,14 @@ events::Envelope Submitted(t::Language language = t::NL, bool anonymous = false)
   return e;
 }
 
+// The submission of another case, as Submitted's.
+events::Envelope SubmittedAs(const std::string& case_id) {
+  events::Envelope e = Submitted();
+  e.set_case_id(case_id);
+  events::Finish(e, case_id + "-submitted");
+  return e;
+}
+
 events::Envelope Event(const std::string& id, const std::function<void(events::Envelope&)>& set) {
   events::Envelope e = events::NewEnvelope(kCase, "test", kAt + absl::Hours(1));
   set(e);
@@ -760,6 +768,60 @@ TEST_F(NotificationLogicTest, AMessageWhoseKeyIsGoneWhenItsTurnComesIsCancelled)
   ASSERT_EQ(log_.appended.size(), 1u);
   EXPECT_EQ(log_.appended[0].type(), "NotificationFailed");
   EXPECT_FALSE(log_.appended[0].notification_failed().dead_lettered());
+}
+
+TEST_F(NotificationLogicTest, TheLettersOfAClaimOpenWithKeysReadAtOnce) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  ASSERT_TRUE(logic_.Handle(SubmittedAs("case-2"), 0).ok());
+  auto jobs = store_.Claim(0, clock_.Now(), absl::Minutes(2), 100);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 2u);
+  const int trips = keys_.round_trips();
+  std::vector<std::optional<KnownKey>> keys = logic_.ReadKeys(*jobs);
+  EXPECT_EQ(keys_.round_trips() - trips, 1) << "the claim's keys in one read";
+  ASSERT_EQ(keys.size(), 2u);
+  for (size_t i = 0; i < jobs->size(); ++i) {
+    ASSERT_TRUE(keys[i].has_value());
+    auto attempted = logic_.Send((*jobs)[i], keys[i]);
+    ASSERT_TRUE(attempted.ok()) << attempted.status();
+    EXPECT_EQ(attempted->outcome.status, "delivered");
+  }
+  EXPECT_EQ(keys_.round_trips() - trips, 1) << "no key read a letter";
+  ASSERT_EQ(mailer_.sent.size(), 2u);
+  EXPECT_EQ(mailer_.sent[0].to, "els@example.org");
+}
+
+TEST_F(NotificationLogicTest, AKeyReadBeforeAnErasureStopsTheLetterOnceItIsNoLongerFresh) {
+  ASSERT_TRUE(logic_.Handle(Submitted(), 0).ok());
+  auto jobs = store_.Claim(0, clock_.Now(), absl::Minutes(2), 100);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  std::vector<std::optional<KnownKey>> keys = logic_.ReadKeys(*jobs);
+  ASSERT_TRUE(keys[0].has_value() && keys[0]->key.has_value());
+  // Erased while the message waited for a sender longer than a key stays fresh.
+  ASSERT_TRUE(keys_.Destroy(kCase).ok());
+  ASSERT_LT(kFreshKey, absl::Seconds(2));
+  clock_.Advance(absl::Seconds(2));
+  auto attempted = logic_.Send((*jobs)[0], keys[0]);
+  ASSERT_TRUE(attempted.ok()) << attempted.status();
+  EXPECT_EQ(attempted->outcome.status, "cancelled");
+  EXPECT_TRUE(mailer_.sent.empty());
+
+  // A key the read found gone cancels at once, without reading again.
+  ASSERT_TRUE(logic_.Handle(SubmittedAs("case-2"), 0).ok());
+  ASSERT_TRUE(keys_.Destroy("case-2").ok());
+  jobs = store_.Claim(0, clock_.Now(), absl::Minutes(2), 100);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  keys = logic_.ReadKeys(*jobs);
+  ASSERT_TRUE(keys[0].has_value());
+  EXPECT_FALSE(keys[0]->key.has_value());
+  const int trips = keys_.round_trips();
+  attempted = logic_.Send((*jobs)[0], keys[0]);
+  ASSERT_TRUE(attempted.ok()) << attempted.status();
+  EXPECT_EQ(attempted->outcome.status, "cancelled");
+  EXPECT_EQ(keys_.round_trips(), trips);
+  EXPECT_TRUE(mailer_.sent.empty());
 }
 
 TEST_F(NotificationLogicTest, ARebuildAfterErasureBringsNothingBack) {

@@ -102,11 +102,11 @@ void Senders::DispatchLoop() {
                   order.end());
     }
     const absl::Time now = absl::Now();
+    std::vector<v1::Job> jobs;
     free -= ClaimFairly(order, free, [&](const std::vector<std::pair<int32_t, int>>& wants) {
       std::vector<absl::StatusOr<std::vector<v1::Job>>> claimed =
           store_.ClaimMany(wants, now, options_.lease);
       std::vector<absl::StatusOr<int>> got;
-      absl::MutexLock lock(&mu_);
       for (size_t i = 0; i < claimed.size(); ++i) {
         if (!claimed[i].ok()) {
           log::Warning("claiming messages failed",
@@ -115,10 +115,17 @@ void Senders::DispatchLoop() {
           continue;
         }
         got.push_back(static_cast<int>(claimed[i]->size()));
-        for (auto& job : *claimed[i]) queue_.push_back(std::move(job));
+        for (auto& job : *claimed[i]) jobs.push_back(std::move(job));
       }
       return got;
     });
+    if (!jobs.empty()) {
+      // The keys of the pass's letters to the reporter at once, not one read a sender.
+      std::vector<std::optional<KnownKey>> keys = logic_.ReadKeys(jobs);
+      absl::MutexLock lock(&mu_);
+      for (size_t i = 0; i < jobs.size(); ++i)
+        queue_.push_back(Claimed{std::move(jobs[i]), std::move(keys[i])});
+    }
     if (pass++ % 40 == 0) {
       int64_t waiting = 0;
       std::optional<absl::Time> oldest;
@@ -152,7 +159,7 @@ void Senders::DispatchLoop() {
 
 void Senders::WorkLoop() {
   while (true) {
-    v1::Job job;
+    Claimed claimed;
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]()
@@ -160,13 +167,13 @@ void Senders::WorkLoop() {
       mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
       if (stop_.load()) return;
       if (queue_.empty()) continue;
-      job = std::move(queue_.front());
+      claimed = std::move(queue_.front());
       queue_.pop_front();
       ++busy_;
     }
-    std::string channel = job.delivery().channel();
+    std::string channel = claimed.job.delivery().channel();
     const absl::Time start = absl::Now();
-    absl::StatusOr<Attempted> attempted = logic_.Send(std::move(job));
+    absl::StatusOr<Attempted> attempted = logic_.Send(std::move(claimed.job), claimed.key);
     const bool record = attempted.ok() && attempted->left != Attempted::Left::kNothing;
     {
       absl::MutexLock lock(&mu_);

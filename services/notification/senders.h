@@ -1,5 +1,6 @@
 // The sending side of notification: a dispatcher claims due messages of the partitions this
-// replica owns (every partition in one Redis round trip, and their records in one more; up to
+// replica owns (every partition in one Redis round trip, their records in one more, and the data
+// keys of those to the reporter in one round trip to the key store; up to
 // half as many again as there are senders, so that a sender that finishes finds its next message
 // waiting; and again once half the senders' worth is free, or every poll interval), a pool of
 // senders makes one attempt each (NotificationLogic::Send), and a recorder records the delivered
@@ -75,6 +76,11 @@ class Senders {
   void WorkLoop();
   void RecordLoop();
 
+  // A claimed message waiting for a sender, with its data key as the dispatcher read it.
+  struct Claimed {
+    v1::Job job;
+    std::optional<KnownKey> key;
+  };
   // An attempt the recorder has yet to record.
   struct Sent {
     Attempted attempted;
@@ -88,7 +94,7 @@ class Senders {
   AttemptObserver observe_;
   absl::Mutex mu_;
   std::set<int32_t> partitions_ ABSL_GUARDED_BY(mu_);
-  std::deque<v1::Job> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Claimed> queue_ ABSL_GUARDED_BY(mu_);
   int busy_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Sent> sent_ ABSL_GUARDED_BY(mu_);
   bool workers_done_ ABSL_GUARDED_BY(mu_) = false;
