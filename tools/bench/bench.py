@@ -335,6 +335,36 @@ class Counters:
         say("the log still grew after %d s" % timeout)
 
 
+def redis_rewriting(address):
+    """Whether the Redis at `address` has a forked child writing (an AOF rewrite or a snapshot)."""
+    host, port = address.rsplit(":", 1)
+    out = subprocess.run(["redis-cli", "-h", host, "-p", port, "info", "persistence"],
+                         check=True, capture_output=True, text=True).stdout
+    return bool(re.search(r"^(aof_rewrite|rdb_bgsave)_in_progress:1", out, re.M))
+
+
+def wait_caught_up(admin, redis=None, timeout=180):
+    """Until the service's consumers are behind by no record (meldpunt_kafka_consumer_lag, sampled
+    every second) and `redis` has no AOF rewrite running, twice in a row: a fixed-rate run
+    measures the rate alone, not the catching up after a run at the maximum rate nor the rewrite
+    it set off (a forked child that takes most of a core for a few seconds). Returns the seconds
+    it waited."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    start, zeros = time.time(), 0
+    while time.time() - start < timeout:
+        with opener.open("http://%s/metrics" % admin, timeout=10) as r:
+            text = r.read().decode()
+        lag = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith("meldpunt_kafka_consumer_lag"))
+        quiet = lag == 0 and not (redis and redis_rewriting(redis))
+        zeros = zeros + 1 if quiet else 0
+        if zeros >= 2:
+            return time.time() - start
+        time.sleep(1.1)
+    say("the consumers were still behind after %d s" % timeout)
+    return time.time() - start
+
+
 def ghz(args, target, out, system, seconds=None, concurrency=50, rps=0):
     """One ghz run of SubmitCase from `system` (max rate, or `rps`); OK/s and OK latencies."""
     draft = dict(DRAFT, location=GEO_LOCATION) if getattr(args, "geo", False) else DRAFT
@@ -469,6 +499,10 @@ def submit_session(args, bin_dir, config_dir, runs, half):
             if half is None:
                 half = int(statistics.median(r["rps_ok"] for r in runs_["intake"]) / 2)
             for i in range(runs):
+                # The live fold behind after the runs at the maximum rate: caught up first.
+                waited = wait_caught_up(st["services"]["intake"]["admin"], st["redis"])
+                say("submit: the intake's consumers caught up and Redis's rewrite done in %.0f s"
+                    % waited)
                 r = ghz(args, targets["intake"], os.path.join(out, "half-%d.json" % i), "bench",
                         rps=half)
                 runs_["half"].append(r)
