@@ -200,10 +200,10 @@ class NotificationLogic {
   // ReporterDataErased: the stored submission loses its sealed reporter, every message to the
   // reporter its address and letter, and those still waiting are cancelled.
   absl::Status Erase(const events::Envelope& erased);
-  // What `job` sends: opened from `job.sealed` (NOT_FOUND once the data key is gone), or the
-  // clear fields.
+  // What `job` sends: opened from `job.sealed` (NOT_FOUND once the data key is gone) with `known`
+  // while it is fresh, else with the key read now; or the clear fields.
   absl::StatusOr<v1::Letter> LetterOf(const v1::Job& job,
-                                      const std::optional<KnownKey>& known = std::nullopt) const;
+                                      const std::optional<KnownKey>& known) const;
   // A message to the reporter that will not go: recorded as NotificationFailed (not
   // dead-lettered), redacted, out of the queue.
   absl::Status Cancel(v1::Job& job);

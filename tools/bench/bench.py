@@ -215,9 +215,9 @@ def children_seconds(pid):
     return stat_seconds(pid, 13, 15)
 
 
-def redis_info(address, field):
+def redis_info(address, field, section="memory"):
     host, port = address.rsplit(":", 1)
-    out = subprocess.run(["redis-cli", "-h", host, "-p", port, "info", "memory"], check=True,
+    out = subprocess.run(["redis-cli", "-h", host, "-p", port, "info", section], check=True,
                          capture_output=True, text=True).stdout
     for line in out.splitlines():
         if line.startswith(field + ":"):
@@ -337,10 +337,8 @@ class Counters:
 
 def redis_rewriting(address):
     """Whether the Redis at `address` has a forked child writing (an AOF rewrite or a snapshot)."""
-    host, port = address.rsplit(":", 1)
-    out = subprocess.run(["redis-cli", "-h", host, "-p", port, "info", "persistence"],
-                         check=True, capture_output=True, text=True).stdout
-    return bool(re.search(r"^(aof_rewrite|rdb_bgsave)_in_progress:1", out, re.M))
+    return any(redis_info(address, field, "persistence")
+               for field in ("aof_rewrite_in_progress", "rdb_bgsave_in_progress"))
 
 
 def wait_caught_up(admin, redis=None, timeout=180):
