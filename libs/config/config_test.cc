@@ -153,8 +153,12 @@ TEST(ServiceKeys, LanesAndLingerAreBoundedAndNamed) {
   AddServiceKeys(schema);
   const std::string dev = "grpc: {listen: '127.0.0.1:1', plaintext_loopback: true}\n";
   auto ok = schema.LoadString(
-      dev + "kafka: {consumer_lanes: 3, consumer_lane_min_records: 16, linger: 5ms}", {});
+      dev +
+          "kafka: {consumer_lanes: 3, consumer_lane_min_records: 16, linger: 5ms, "
+          "fetch_wait: 7ms}",
+      {});
   ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->consumer_fetch_wait, absl::Milliseconds(7));
   EXPECT_EQ(ok->consumer_lanes, 3);
   EXPECT_EQ(ok->consumer_lane_min_records, 16);
   EXPECT_EQ(ok->producer_linger, absl::Milliseconds(5));
@@ -162,7 +166,13 @@ TEST(ServiceKeys, LanesAndLingerAreBoundedAndNamed) {
   ASSERT_TRUE(defaults.ok());
   EXPECT_EQ(defaults->consumer_lanes, 6);
   EXPECT_EQ(defaults->consumer_lane_min_records, 64);
-  EXPECT_EQ(defaults->producer_linger, absl::Milliseconds(10));  // the intake sets 2 ms
+  EXPECT_EQ(defaults->producer_linger, absl::Milliseconds(10));      // the intake sets 2 ms
+  EXPECT_EQ(defaults->consumer_fetch_wait, absl::Milliseconds(20));  // routing sets 5 ms
+  for (const char* wait : {"0s", "2s"}) {
+    auto bad_wait = schema.LoadString(dev + "kafka: {fetch_wait: " + wait + "}", {});
+    EXPECT_THAT(bad_wait.status().message(), HasSubstr("'kafka.fetch_wait'")) << wait;
+    EXPECT_THAT(bad_wait.status().message(), HasSubstr("between 1ms and 1s")) << wait;
+  }
   auto no_lanes = schema.LoadString(dev + "kafka: {consumer_lanes: 0}", {});
   EXPECT_THAT(no_lanes.status().message(), HasSubstr("'kafka.consumer_lanes'"));
   auto no_records = schema.LoadString(dev + "kafka: {consumer_lane_min_records: 0}", {});

@@ -70,6 +70,9 @@ TEST(Wiring, TheCaseEventConsumerFetchesFullerRequestsUnlessTheConfigSaysOtherwi
   EXPECT_EQ(defaults.at("fetch.min.bytes"), "32768");
   EXPECT_EQ(defaults.at("fetch.wait.max.ms"), "20");
 
+  config.consumer_fetch_wait = absl::Milliseconds(5);  // kafka.fetch_wait (routing's default)
+  EXPECT_EQ(CaseEventConsumerProperties(config).at("fetch.wait.max.ms"), "5");
+
   config.consumer_properties = {{"fetch.wait.max.ms", "500"}, {"fetch.max.bytes", "1048576"}};
   std::map<std::string, std::string> set = CaseEventConsumerProperties(config);
   EXPECT_EQ(set.at("fetch.wait.max.ms"), "500") << "kafka.consumer_properties wins";

@@ -80,8 +80,9 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeConsumer(const config::Serv
 
 std::map<std::string, std::string> CaseEventConsumerProperties(
     const config::ServiceConfig& config) {
-  std::map<std::string, std::string> properties = {{"fetch.min.bytes", kFetchMinBytes},
-                                                   {"fetch.wait.max.ms", kFetchWaitMaxMs}};
+  std::map<std::string, std::string> properties = {
+      {"fetch.min.bytes", kFetchMinBytes},
+      {"fetch.wait.max.ms", absl::StrCat(absl::ToInt64Milliseconds(config.consumer_fetch_wait))}};
   for (const auto& [key, value] : config.consumer_properties) properties[key] = value;
   return properties;
 }

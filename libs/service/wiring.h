@@ -63,15 +63,15 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeConsumer(
 
 // The case-event consumer fetches in fewer, fuller requests than librdkafka's defaults (which
 // answer a fetch as soon as one byte is there): the broker holds a fetch until 32 KiB are waiting
-// or 20 ms have passed. Measured on the whole pipeline (docs/benchmarks.md, "Fewer, fuller
-// fetches"): Fetch requests per case 11.5 -> 3.7 and the stack's CPU per case 10.8 -> 7.6 ms at the
-// maximum rate, at the price of up to 20 ms per hop when the log is quiet and about 50 empty
-// fetches a second per consumer at rest. kafka.consumer_properties overrides either.
+// or kafka.fetch_wait (20 ms; routing 5 ms) has passed. Measured on the whole pipeline
+// (docs/benchmarks.md, "Fewer, fuller fetches"): Fetch requests per case 11.5 -> 3.7 and the
+// stack's CPU per case 10.8 -> 7.6 ms at the maximum rate, at the price of up to the wait per hop
+// when the log is quiet and an empty fetch per wait and consumer at rest.
+// kafka.consumer_properties overrides either.
 inline constexpr char kFetchMinBytes[] = "32768";
-inline constexpr char kFetchWaitMaxMs[] = "20";
 
-// The librdkafka properties of the case-event consumer: the fetch defaults above, then
-// kafka.consumer_properties on top.
+// The librdkafka properties of the case-event consumer: fetch.min.bytes above and
+// fetch.wait.max.ms from kafka.fetch_wait, then kafka.consumer_properties on top.
 std::map<std::string, std::string> CaseEventConsumerProperties(const config::ServiceConfig& config);
 
 absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
