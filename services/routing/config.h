@@ -29,7 +29,6 @@ struct RoutingConfig : config::ServiceConfig {
 inline config::Schema<RoutingConfig> RoutingSchema() {
   config::Schema<RoutingConfig> schema("meldpunt-routing");
   config::AddServiceKeys(schema);
-  config::AddPrivacyKeys(schema);
   config::AddCatalogKeys(schema,
                          "the category catalogue (deploy/config/categories.yaml); required by "
                          "routing: its rules are read against the catalogue's category tree. Read "

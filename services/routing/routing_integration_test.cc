@@ -69,8 +69,6 @@ TEST(RoutingIntegration, ReloadRefusesABrokenFileAndKeepsTheRulesInForce) {
   config.admin_listen = "127.0.0.1:0";
   testing::UseStackKafka(*stack, config);
   config.redis_address = stack->redis;
-  config.privacy_master_key_file = testing::DevMasterKeyFile();
-  config.key_store_address = stack->key_store;
   config.consumer_group = testing::UniqueName("routing-test");
   // From the end of the shared log: earlier tests' records are not this test's (routing reads
   // their clock records too, for the workload view, which made a whole-log catch-up slow).
@@ -158,8 +156,6 @@ categories: [{id: roads, department: works}]
   config.admin_listen = "127.0.0.1:0";
   testing::UseStackKafka(*stack, config);
   config.redis_address = stack->redis;
-  config.privacy_master_key_file = testing::DevMasterKeyFile();
-  config.key_store_address = stack->key_store;
   config.consumer_group = testing::UniqueName("routing-catalog");
   ASSERT_TRUE(
       testing::StartGroupAtEnd(*stack, config.consumer_group, events::kCaseEventsTopic).ok());
@@ -289,8 +285,6 @@ TEST(RoutingIntegration, NearbyCasesRoutedAtOnceOnOtherLanesAreLinked) {
   config.admin_listen = "127.0.0.1:0";
   testing::UseStackKafka(*stack, config);
   config.redis_address = stack->redis;
-  config.privacy_master_key_file = testing::DevMasterKeyFile();
-  config.key_store_address = stack->key_store;
   config.redis_pool_size = 8;
   config.consumer_lanes = 6;
   config.consumer_lane_min_records = 1;  // every partition of the first batch on a lane of its own
@@ -362,8 +356,6 @@ categories: [{id: roads, department: works}, {id: noise}]
   config.admin_listen = "127.0.0.1:0";
   testing::UseStackKafka(*stack, config);
   config.redis_address = stack->redis;
-  config.privacy_master_key_file = testing::DevMasterKeyFile();
-  config.key_store_address = stack->key_store;
   config.consumer_group = testing::UniqueName("routing-triage");
   // This test waits for routing to fold its own answer: no record earlier tests left on the shared
   // log may stand before it in its partition (one this configuration cannot append would be

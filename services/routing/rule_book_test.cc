@@ -6,11 +6,13 @@
 
 #include <fstream>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "libs/events/topics.h"
 #include "libs/service/testing/metric_values.h"
 #include "prometheus/registry.h"
+#include "services/routing/config.h"
 
 namespace meldpunt::routing {
 namespace {
@@ -125,6 +127,19 @@ TEST_F(RuleBookTest, TopicsThatCannotBeMadeKeepTheRulesInForce) {
   EXPECT_EQ(book_.Reload(), absl::UnavailableError("kafka: no broker"));
   EXPECT_EQ(book_.Current(), before);
   EXPECT_EQ(Reloads("applied") + Reloads("refused"), 0);
+}
+
+// Routing never opens a reporter (nothing personal goes on a dispatch feed), so it takes neither
+// the master key nor the key store: a configuration that hands it either is refused, naming the
+// key, instead of leaving the key with a service that has no use for it.
+TEST(RoutingConfig, TakesNeitherTheMasterKeyNorTheKeyStore) {
+  for (const char* privacy : {"privacy: {master_key_file: /etc/meldpunt/master-key/master.key}\n",
+                              "privacy: {key_store: {address: 'meldpunt-key-store:6379'}}\n"}) {
+    const absl::StatusOr<RoutingConfig> loaded = RoutingSchema().LoadString(privacy, {});
+    ASSERT_FALSE(loaded.ok()) << privacy;
+    EXPECT_THAT(loaded.status().message(), ::testing::HasSubstr("unknown config key 'privacy"))
+        << loaded.status();
+  }
 }
 
 }  // namespace
