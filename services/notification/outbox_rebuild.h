@@ -4,12 +4,12 @@
 // RebuildGuard and the lock mp:notify:rebuilding): the messages it holds during the replay are
 // this process's until it releases them.
 //
-// The replay: NotificationLogic::Hold, then the log in runs of up to 500 records (FoldRun: what
-// Restore does for each event, with a run's reads and writes at once: every message the rules
-// call for is queued again, not due; a NotificationDelivered or dead-lettered NotificationFailed
-// met later marks its message and takes it out of the queue), Release (what has no outcome on the
-// log becomes due and is sent, with its idempotency key). The consumer and
-// the senders go on meanwhile: live messages queued during the replay wait for the Release too.
+// The replay: NotificationLogic::Hold, then the log in runs of up to kReplayBatch (5,000) records
+// (FoldRun: what Restore does for each event, with a run's reads and writes at once: every message
+// the rules call for is queued again, not due; a NotificationDelivered or dead-lettered
+// NotificationFailed met later marks its message and takes it out of the queue), Release (what has
+// no outcome on the log becomes due and is sent, with its idempotency key). The consumer and the
+// senders go on meanwhile: live messages queued during the replay wait for the Release too.
 //
 //   OutboxRebuild rebuild(app.rebuild(), marks, logic, replay);
 //   rebuild.Start();   // the watcher: a rebuild when the marker is gone

@@ -1149,8 +1149,9 @@ def part_deadline(args, rep, results):
         "`tools/bench/deadline_bench` through the service's own code on a fresh Redis and Kafka "
         "per run: the Lua claim with leases, `FireDue` appending each page of events to the case "
         "log (acks=all) and waiting for every acknowledgement, one thread over six partitions "
-        "polling every 100 ms as the shipped configuration does; the rebuild replays the log "
-        "with the shipped policies in six lanes. Lateness is from the instant a timer was due "
+        "polling every 100 ms as the shipped configuration does; the rebuild is the service's "
+        "own (`TimerRebuild`, as `RebuildTimers` runs it: its clear, then the log with the "
+        "shipped policies in runs, one lane per partition, through `BufferedTimerStore`). Lateness is from the instant a timer was due "
         "to Kafka's acknowledgement of its event. The raw Redis baselines are in the table "
         "above.", rows)
     for row in rows:

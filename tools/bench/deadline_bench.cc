@@ -5,7 +5,8 @@
 //   2. firing lateness p50 / p99 / max at 2,000 timers due per second, on top of those;
 //   3. how long 100,000 timers due at the same instant take to drain;
 //   4. rebuild: the timers of ~1,000,000 (complaints under the shipped policies) rebuilt from the
-//      log, against the raw rate of reading that log.
+//      log by the service's own rebuild (TimerRebuild: the clear, then the log in runs through
+//      BufferedTimerStore, one lane per partition), against the raw rate of reading that log.
 // Firing goes through the service's own path (DeadlineLogic, the Lua claim, FireDue appending
 // to the case log with acks=all, then completion), one thread over every partition like a single
 // replica, polling every 100 ms as the shipped configuration does.
@@ -32,9 +33,12 @@
 #include "libs/kafka/admin.h"
 #include "libs/kafka/producer.h"
 #include "libs/redis/redis.h"
+#include "libs/service/consumer_slot.h"
+#include "libs/service/rebuild_guard.h"
 #include "libs/service/replay.h"
 #include "services/deadline_watch/deadline_logic.h"
 #include "services/deadline_watch/firer.h"
+#include "services/deadline_watch/timer_rebuild.h"
 #include "services/deadline_watch/timer_store.h"
 #include "yaml-cpp/yaml.h"
 
@@ -280,14 +284,22 @@ int Run(const Args& args) {
         [](const events::Envelope&, const kafka::Record&) { return absl::OkStatus(); });
     Die(raw.status(), "raw read");
     const double raw_seconds = absl::ToDoubleSeconds(absl::Now() - r0);
-    Die(store.Clear(), "clear");
+    // The service's rebuild as RebuildTimers runs it (its clear included), with no live consumer
+    // to stop and start.
+    struct NoLiveConsumer final : service::LiveConsumer {
+      absl::Status Start() override { return absl::OkStatus(); }
+      void Stop() override {}
+    } no_consumer;
+    service::RebuildGuard guard(absl::Minutes(30));
+    TimerRebuild rebuild(guard, store, store, shipped, no_consumer,
+                         [&service](const events::BatchHandler& handle,
+                                    const std::function<absl::Status()>& reached) {
+                           return service::ReplayCaseLog(service, "deadline-bench-rebuild",
+                                                         absl::Minutes(30), handle, kPartitions,
+                                                         reached);
+                         });
     absl::Time b0 = absl::Now();
-    auto rebuilt = service::ReplayCaseLog(
-        service, "deadline-bench-rebuild", absl::Minutes(30),
-        [&](const events::Envelope& e, const kafka::Record& r) {
-          return shipped.OnEvent(e, r.partition).status();
-        },
-        kPartitions);
+    auto rebuilt = rebuild.Rebuild();
     Die(rebuilt.status(), "rebuild");
     const double rebuild_seconds = absl::ToDoubleSeconds(absl::Now() - b0);
     int64_t timers = 0;
