@@ -18,6 +18,13 @@ bool FoldWatch::Waiter::Wait(absl::Time deadline) {
   return watch_.mu_.AwaitWithDeadline(absl::Condition(&done_), deadline);
 }
 
+std::optional<types::v1::Case> FoldWatch::Waiter::TakeFolded() {
+  absl::MutexLock lock(&watch_.mu_);
+  std::optional<types::v1::Case> out = std::move(folded_);
+  folded_.reset();
+  return out;
+}
+
 void FoldWatch::Folded(const std::string& case_id, const std::string& event_id,
                        const types::v1::Case* folded) {
   absl::MutexLock lock(&mu_);

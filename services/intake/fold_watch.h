@@ -7,7 +7,7 @@
 //   FoldWatch watch;
 //   FoldWatch::Waiter waiter(watch, case_id, event_id);    // before the append
 //   ... append ...
-//   if (waiter.Wait(deadline)) use(waiter.folded());       // the case, when the fold gave it
+//   if (waiter.Wait(deadline)) use(waiter.TakeFolded());   // the case, when the fold gave it
 //
 //   // projection consumer, after Redis has the fold:
 //   watch.Folded(case_id, event_id, &folded_case);
@@ -37,16 +37,19 @@ class FoldWatch {
 
     // True once the event was folded (or found folded before), false at `deadline`.
     bool Wait(absl::Time deadline);
-    // The case right after the fold, when the projection passed it on (not for a repeat).
-    const std::optional<types::v1::Case>& folded() const { return folded_; }
+    // The case right after the fold, when the projection passed it on (not for a repeat), moved
+    // out: empty before the fold reached this waiter, or once taken. Under the watch's mutex,
+    // like the fold's write of it: a caller that learnt of the fold elsewhere (polling Redis)
+    // may ask while the projection consumer is still reporting it.
+    std::optional<types::v1::Case> TakeFolded();
 
    private:
     friend class FoldWatch;
     FoldWatch& watch_;
     std::string case_id_;
     std::string event_id_;
-    bool done_ = false;  // guarded by watch_.mu_
-    std::optional<types::v1::Case> folded_;
+    bool done_ = false;                      // guarded by watch_.mu_
+    std::optional<types::v1::Case> folded_;  // guarded by watch_.mu_
     std::multimap<std::string, Waiter*>::iterator entry_;
   };
 

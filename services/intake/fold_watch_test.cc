@@ -1,5 +1,6 @@
 #include "services/intake/fold_watch.h"
 
+#include <optional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -24,8 +25,10 @@ TEST(FoldWatch, AWaiterWakesForItsOwnEventOnlyAndGetsTheCase) {
   watch.Folded("MP-2", "ev-1", &folded);  // another case
   watch.Folded("MP-1", "ev-1", &folded);
   EXPECT_TRUE(mine.Wait(absl::Now()));
-  ASSERT_TRUE(mine.folded().has_value());
-  EXPECT_EQ(mine.folded()->case_id(), "MP-1");
+  const std::optional<types::v1::Case> taken = mine.TakeFolded();
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_EQ(taken->case_id(), "MP-1");
+  EXPECT_FALSE(mine.TakeFolded().has_value()) << "taken once";
   EXPECT_FALSE(other.Wait(absl::Now()));  // deadline already passed, not told
 }
 
@@ -34,7 +37,7 @@ TEST(FoldWatch, ARepeatWakesWithoutACase) {
   FoldWatch::Waiter waiter(watch, "MP-1", "ev-1");
   watch.Folded("MP-1", "ev-1", nullptr);
   EXPECT_TRUE(waiter.Wait(absl::Now()));
-  EXPECT_FALSE(waiter.folded().has_value());
+  EXPECT_FALSE(waiter.TakeFolded().has_value());
 }
 
 TEST(FoldWatch, AWaiterBlockedInWaitIsWokenFromAnotherThread) {
@@ -48,6 +51,24 @@ TEST(FoldWatch, AWaiterBlockedInWaitIsWokenFromAnotherThread) {
   });
   EXPECT_TRUE(waiter.Wait(absl::Now() + absl::Seconds(30)));
   projection.join();
+}
+
+// The caller may learn of the fold elsewhere (polling Redis finds it) and ask for the case while
+// the projection consumer is still reporting it: the read and the fold's write of the case are
+// under one mutex (reading it unlocked was a data race that `tools/dev tsan` reported).
+TEST(FoldWatch, TheCaseCanBeAskedForWhileTheFoldReportsIt) {
+  FoldWatch watch;
+  FoldWatch::Waiter waiter(watch, "MP-1", "ev-1");
+  std::thread projection([&] {
+    const types::v1::Case folded = CaseWith("MP-1");
+    watch.Folded("MP-1", "ev-1", &folded);
+  });
+  std::optional<types::v1::Case> taken;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!taken && absl::Now() < deadline) taken = waiter.TakeFolded();
+  projection.join();
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_EQ(taken->case_id(), "MP-1");
 }
 
 TEST(FoldWatch, AGoneWaiterIsForgotten) {

@@ -112,7 +112,9 @@ absl::StatusOr<Case> IntakeLogic::AppendAndWait(const events::Envelope& envelope
       },
       wait_deadline, waiter ? &*waiter : nullptr);
   if (caught_up.ok() && *caught_up) {
-    if (waiter && waiter->folded()) return *waiter->folded();
+    if (waiter) {
+      if (std::optional<Case> folded = waiter->TakeFolded()) return *std::move(folded);
+    }
     absl::StatusOr<std::optional<Case>> shown = store_.Get(envelope.case_id());
     if (shown.ok() && shown->has_value()) return **shown;
   }
