@@ -391,6 +391,31 @@ def ghz(args, target, out, system, seconds=None, concurrency=50, rps=0):
             "p50": pct(50), "p99": pct(99), "p999": pct(99.9)}
 
 
+def submit_load(args, target, out, system, seconds=None, concurrency=50, rps=0):
+    """One run of `tools/bench/submit_load` (the same SubmitCase as ghz's, from gRPC's C++
+    callback client): the pipeline's load generator unless --load-generator ghz. Its calls in
+    flight at the end are waited for and counted. The same figures as ghz()."""
+    cmd = [os.path.join(args.build, "tools/bench/submit_load"), "--target", target, "--system",
+           system, "--seconds", str(seconds or args.seconds), "--concurrency", str(concurrency),
+           "--connections", "4", "--rps", str(rps), "--out", out]
+    if getattr(args, "geo", False):
+        cmd.append("--geo")
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    with open(out) as f:
+        report = json.load(f)
+    return {"rps_ok": report["ok_per_second"], "ok": report["ok"], "p50": report["p50_ms"],
+            "p99": report["p99_ms"], "p999": report["p999_ms"]}
+
+
+def load(args, *a, **kw):
+    """The pipeline's load: a run of the load generator --load-generator names."""
+    return (ghz if args.load_generator == "ghz" else submit_load)(args, *a, **kw)
+
+
+LOAD_GENERATORS = {"submit_load": "`tools/bench/submit_load` (gRPC's C++ callback client)",
+                   "ghz": "ghz"}
+
+
 # ----------------------------------------------------------------------------- parts
 
 THIS_BUILD = "this build"
@@ -668,7 +693,7 @@ def smtp_sink_messages(log):
 
 
 def measured(counters, st, probe_exe, system, load):
-    """`load()` (a ghz run) between two snapshots of the stack, the second once the log stopped
+    """`load()` (a run of the load generator) between two snapshots of the stack, the second once the log stopped
     growing and before pipeline_probe reads the log (its reads are not the pipeline's work); then
     the probe until every case of `system` went through every stage. The probe and the window:
     their difference, with "cases" (the cases of `system`)."""
@@ -709,13 +734,13 @@ def pipeline_session(args, bin_dir, config_dir, runs, rebuild_runs):
         warm = warm_seconds(args, 15)
         data["jit_warm"] = []  # the compiler's CPU seconds in each 10 s at 300/s
         if warm:
-            ghz(args, intake, os.path.join(out, "warm.json"), "bench-warm", seconds=warm,
+            load(args, intake, os.path.join(out, "warm.json"), "bench-warm", seconds=warm,
                 rps=150)
             kafka_pid = st["processes"]["kafka"]["pid"]
             waited = 0
             while waited < args.jit_warm_max:
                 j0 = jit_seconds(kafka_pid)
-                ghz(args, intake, os.path.join(out, "warm.json"), "bench-warm", seconds=10,
+                load(args, intake, os.path.join(out, "warm.json"), "bench-warm", seconds=10,
                     rps=300)
                 waited += 10
                 data["jit_warm"].append(jit_seconds(kafka_pid) - j0)
@@ -734,7 +759,7 @@ def pipeline_session(args, bin_dir, config_dir, runs, rebuild_runs):
         with RssSampler(pids) as sampler:
             for i in range(runs):
                 system = "bench-fixed-%d" % i
-                probe, window = measured(counters, st, probe_exe, system, lambda: ghz(
+                probe, window = measured(counters, st, probe_exe, system, lambda: load(
                     args, intake, os.path.join(out, "%s.json" % system), system, rps=args.rate))
                 data["fixed"].append(probe)
                 data["fixed_windows"].append(window)
@@ -749,7 +774,7 @@ def pipeline_session(args, bin_dir, config_dir, runs, rebuild_runs):
                                            ("calm", args.calm_rate, 10)):
                 for i in range(runs):
                     system = "bench-%s-%d" % (key, i)
-                    r = ghz(args, intake, os.path.join(out, "%s.json" % system), system,
+                    r = load(args, intake, os.path.join(out, "%s.json" % system), system,
                             concurrency=concurrency, rps=rate)
                     probe = wait_pipeline(probe_exe, st, system, r["ok"])
                     data[key].append(probe)
@@ -759,7 +784,7 @@ def pipeline_session(args, bin_dir, config_dir, runs, rebuild_runs):
                                      probe["dispatched"]["p99_ms"], probe["complete"]["p99_ms"]))
             for i in range(runs):
                 system = "bench-max-%d" % i
-                probe, window = measured(counters, st, probe_exe, system, lambda: ghz(
+                probe, window = measured(counters, st, probe_exe, system, lambda: load(
                     args, intake, os.path.join(out, "%s.json" % system), system))
                 data["maxed"].append(probe)
                 data["max_windows"].append(window)
@@ -904,12 +929,13 @@ def pipeline_tables(args, m):
         "Full pipeline at %d cases per second" % args.rate,
         "The four services (`deploy/config`) on a Redis, Kafka, %s and webhook sink of "
         "their own, after a warm-up of %d s at 150 cases/s and then at 300 cases/s until the "
-        "broker's JIT compiler is done (at most %d s more). ghz submits at a fixed rate%s; "
+        "broker's JIT compiler is done (at most %d s more). %s submits at a fixed rate%s; "
         "`tools/bench/pipeline_probe` then reads the case log and every dispatch feed "
         "(read-committed) until every case of the run was routed, dispatched, had its first "
         "clock started and its acknowledgement delivered. Times are the records' Kafka "
         "timestamps (set when a service appended them; milliseconds) minus the "
         "CaseSubmitted's." % (sink, warm_seconds(args, 15), args.jit_warm_max,
+                              LOAD_GENERATORS[args.load_generator],
                               " (`--geo`: every report with a point, searched for duplicates)"
                               if args.geo else ""), rows,
         ("figure (median of runs, min-max)", "value")))
@@ -943,7 +969,8 @@ def pipeline_tables(args, m):
                     fmt(stage(calm, "dispatched", "p99_ms"), 1),
                     "(no target; the unloaded latency)"))
     rows = [
-        ["cases per run (ghz at max rate, 50 concurrent, %d s)" % args.seconds,
+        ["cases per run (%s at max rate, 50 concurrent, %d s)" % (args.load_generator,
+                                                                  args.seconds),
          fmt(med([r["submitted"] for r in maxed]))],
         ["submitted at (cases/s)", fmt(med([r.get("submit_per_second") for r in maxed]))],
         ["pipeline throughput: cases / (last stage done - first submission) (cases/s)",
@@ -958,7 +985,7 @@ def pipeline_tables(args, m):
                       fmt(stage(maxed, "complete", "p99_ms"), 1))],
     ]
     sections.append(("Full pipeline at the maximum rate",
-                     "The same stack, ghz at its maximum rate.", rows,
+                     "The same stack, %s at its maximum rate." % args.load_generator, rows,
                      ("figure (median of runs, min-max)", "value")))
     # Counts and CPU over the same windows: from just before each run's first call until the
     # log stopped growing after it, before the probe reads the log.
@@ -1003,7 +1030,8 @@ def pipeline_tables(args, m):
     rows.append(cpu_row("CPU per case, the sinks (SMTP: %s; webhooks: webhook_sink.py)" %
                         MAIL_SINKS[args.mail_sink], SINKS))
     load = sum(w.get("load", 0) for w in windows) * 1000.0 / max(1, fixed_cases)
-    rows.append(["CPU per case, the load generator (ghz; in neither sum above)", "",
+    rows.append(["CPU per case, the load generator (%s; in neither sum above)" %
+                 args.load_generator, "",
                  "%.2f" % load, ""])
     machine = (sum(cpu.values()) * 1000.0 / max(1, fixed_cases)) + load
     cores = os.cpu_count() or 1
@@ -1030,9 +1058,9 @@ def pipeline_tables(args, m):
         "runs above (each from just before its first call until the log stopped growing), "
         "divided by the cases; and each process at rest (%.0f s with no load). The broker is "
         "warmed until its JIT compiler is done (%s) before anything is measured. The load "
-        "generator (ghz) is not a process of the stack. The sinks stand in for the mail server "
+        "generator (%s) is not a process of the stack. The sinks stand in for the mail server "
         "and the departments' systems and share the two cores with everything else." % (
-            rest["seconds"], warm_note(m)), rows,
+            rest["seconds"], warm_note(m), args.load_generator), rows,
         ("process", "at rest (share of one core)", "CPU ms per case",
          "CPU ms per case above rest")))
     targets.append(("CPU per case, every process of the stack except the load generator and "
@@ -1391,7 +1419,11 @@ def main(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("part", choices=["all"] + ORDER)
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--seconds", type=int, default=10, help="ghz run length")
+    p.add_argument("--seconds", type=int, default=10, help="a load run's length")
+    p.add_argument("--load-generator", choices=sorted(LOAD_GENERATORS), default="submit_load",
+                   help="pipeline: what submits the cases; submit_load spends a third of ghz's "
+                        "CPU a call on the cores the stack shares (docs/benchmarks.md); the "
+                        "SubmitCase and Open311 parts use ghz either way")
     p.add_argument("--rate", type=int, default=1000, help="the pipeline's fixed rate")
     p.add_argument("--mid-rate", type=int, default=500,
                    help="the pipeline's second fixed rate, for the dispatch target at 500/s")
