@@ -14,10 +14,14 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -321,6 +325,26 @@ class PrivacyE2e : public testing::E2eSuite {
         << when << ": in clear in Redis:\n  " << absl::StrJoin(found, "\n  ");
   }
 };
+
+// Only the services that open reporters' personal data are told where the key store is: the
+// stack gives routing and deadline-watch neither its address nor its Sentinels, as deploy/ does.
+TEST_F(PrivacyE2e, OnlyIntakeAndNotificationAreToldWhereTheKeyStoreIs) {
+  auto told = [](const std::string& service) {
+    std::ifstream in(absl::StrCat("/proc/", stack_->pids.at(service), "/environ"),
+                     std::ios::binary);
+    EXPECT_TRUE(in.good()) << "cannot read the environment of " << service;
+    std::vector<std::string> privacy;
+    std::string entry;
+    while (std::getline(in, entry, '\0')) {
+      if (absl::StartsWith(entry, "MELDPUNT_PRIVACY_")) privacy.push_back(entry);
+    }
+    return privacy;
+  };
+  EXPECT_FALSE(told("intake").empty());
+  EXPECT_FALSE(told("notification").empty());
+  EXPECT_THAT(told("routing"), ::testing::IsEmpty());
+  EXPECT_THAT(told("deadline_watch"), ::testing::IsEmpty());
+}
 
 TEST_F(PrivacyE2e, AfterErasureTheReporterIsNowhereInClearNotEvenAfterARebuild) {
   const Person p = NewPerson();

@@ -71,6 +71,9 @@ SERVICE_ORDER = ["intake", "routing", "deadline_watch", "notification"]
 # HTTP gateways: clients of another service's gRPC port, without Kafka or Redis and without a
 # Kafka principal. name -> the service it calls (recorded before the gateway starts).
 GATEWAYS = {"open311": "intake"}
+# The services that open reporters' personal data and so are told where the key store is; the
+# others get neither its address nor its Sentinels (as in deploy/: least privilege).
+PRIVACY_SERVICES = {"intake", "notification"}
 # The order services start in (a gateway right after the service it calls); they stop in reverse.
 START_ORDER = ["intake", "open311", "routing", "deadline_watch", "notification"]
 
@@ -1729,12 +1732,13 @@ def cmd_start_services(args):
                 env = {
                     "MELDPUNT_KAFKA_BROKERS": st["kafka"],
                     "MELDPUNT_REDIS_ADDRESS": st["redis"],
-                    "MELDPUNT_PRIVACY_KEY_STORE_ADDRESS": st["key_store"],
                     "MELDPUNT_GRPC_LISTEN": grpc,
                     "MELDPUNT_ADMIN_LISTEN": admin,
                 }
+                if base in PRIVACY_SERVICES:
+                    env["MELDPUNT_PRIVACY_KEY_STORE_ADDRESS"] = st["key_store"]
                 if st.get("cluster"):
-                    env.update(cluster_env(st))
+                    env.update(cluster_env(st, privacy=base in PRIVACY_SERVICES))
                 sec = st.get("kafka_security")
                 if sec:
                     # Each service as its own principal (its ACLs), over SASL_SSL.
@@ -1790,22 +1794,24 @@ def cluster_short(procs):
     return short
 
 
-def cluster_env(st):
+def cluster_env(st, privacy):
     """What a service of a cluster stack is told on top of the one-node variables: all three
     brokers and replication factor 3 for the topics it creates, and the Sentinels that name each
-    Redis master (MELDPUNT_REDIS_ADDRESS and MELDPUNT_PRIVACY_KEY_STORE_ADDRESS stay the first
-    primaries); a write to the derived state waits for one replica (unless the caller's
-    MELDPUNT_REDIS_WAIT_REPLICAS says otherwise)."""
-    return {
+    Redis master it uses (MELDPUNT_REDIS_ADDRESS and MELDPUNT_PRIVACY_KEY_STORE_ADDRESS stay the
+    first primaries; the key store's only with `privacy`); a write to the derived state waits for
+    one replica (unless the caller's MELDPUNT_REDIS_WAIT_REPLICAS says otherwise)."""
+    env = {
         "MELDPUNT_KAFKA_BROKERS": st["kafka"],
         "MELDPUNT_KAFKA_REPLICATION_FACTOR": str(len(KAFKA_NODES)),
         "MELDPUNT_REDIS_SENTINELS": st["redis_sentinels"],
         "MELDPUNT_REDIS_MASTER_NAME": st["redis_master_name"],
         # The caller may say otherwise (the chaos suite shows what happens without it).
         "MELDPUNT_REDIS_WAIT_REPLICAS": os.environ.get("MELDPUNT_REDIS_WAIT_REPLICAS", "1"),
-        "MELDPUNT_PRIVACY_KEY_STORE_SENTINELS": st["redis_sentinels"],
-        "MELDPUNT_PRIVACY_KEY_STORE_MASTER_NAME": st["key_store_master_name"],
     }
+    if privacy:
+        env["MELDPUNT_PRIVACY_KEY_STORE_SENTINELS"] = st["redis_sentinels"]
+        env["MELDPUNT_PRIVACY_KEY_STORE_MASTER_NAME"] = st["key_store_master_name"]
+    return env
 
 
 def start_gateway(d, st, args, name, base, bin_dir, config_dir, taken):
