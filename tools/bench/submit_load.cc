@@ -170,7 +170,7 @@ struct Call {
   Clock::time_point started;
 };
 
-const char* CodeName(grpc::StatusCode code) {
+std::string CodeName(grpc::StatusCode code) {
   switch (code) {
     case grpc::StatusCode::OK:
       return "OK";
@@ -195,7 +195,7 @@ const char* CodeName(grpc::StatusCode code) {
     case grpc::StatusCode::INTERNAL:
       return "Internal";
     default:
-      return "Other";
+      return "Code" + std::to_string(static_cast<int>(code));
   }
 }
 
@@ -263,11 +263,15 @@ int main(int argc, char** argv) {
   std::map<grpc::StatusCode, int64_t> codes = tally.codes();
   std::vector<Clock::duration> latencies = tally.latencies();
   std::sort(latencies.begin(), latencies.end());
-  auto percentile = [&](double p) {
-    if (latencies.empty()) return -1.0;
+  // In milliseconds; null without an OK call.
+  auto percentile = [&](double p) -> std::string {
+    if (latencies.empty()) return "null";
     const size_t i = std::min(latencies.size() - 1,
                               static_cast<size_t>(static_cast<double>(latencies.size()) * p / 100));
-    return std::chrono::duration<double, std::milli>(latencies[i]).count();
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%.3f",
+                  std::chrono::duration<double, std::milli>(latencies[i]).count());
+    return ms;
   };
   const int64_t ok = codes.count(grpc::StatusCode::OK) ? codes[grpc::StatusCode::OK] : 0;
   std::string report = "{\"started\": " + std::to_string(started) + ", \"codes\": {";
@@ -280,9 +284,9 @@ int main(int argc, char** argv) {
   char tail[256];
   std::snprintf(tail, sizeof tail,
                 "}, \"ok\": %lld, \"seconds\": %.3f, \"ok_per_second\": %.1f, "
-                "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"p999_ms\": %.3f}\n",
+                "\"p50_ms\": %s, \"p99_ms\": %s, \"p999_ms\": %s}\n",
                 static_cast<long long>(ok), seconds, seconds > 0 ? ok / seconds : 0.0,
-                percentile(50), percentile(99), percentile(99.9));
+                percentile(50).c_str(), percentile(99).c_str(), percentile(99.9).c_str());
   report += tail;
   if (o.out.empty()) {
     std::fputs(report.c_str(), stdout);
