@@ -693,10 +693,10 @@ def smtp_sink_messages(log):
 
 
 def measured(counters, st, probe_exe, system, load):
-    """`load()` (a run of the load generator) between two snapshots of the stack, the second once the log stopped
-    growing and before pipeline_probe reads the log (its reads are not the pipeline's work); then
-    the probe until every case of `system` went through every stage. The probe and the window:
-    their difference, with "cases" (the cases of `system`)."""
+    """`load()` (a run of the load generator) between two snapshots of the stack, the second once
+    the log stopped growing and before pipeline_probe reads the log (its reads are not the
+    pipeline's work); then the probe until every case of `system` went through every stage. The
+    probe and the window: their difference, with "cases" (the cases of `system`)."""
     before = counters.snap()
     r = load()
     counters.wait_quiet()
@@ -735,13 +735,13 @@ def pipeline_session(args, bin_dir, config_dir, runs, rebuild_runs):
         data["jit_warm"] = []  # the compiler's CPU seconds in each 10 s at 300/s
         if warm:
             load(args, intake, os.path.join(out, "warm.json"), "bench-warm", seconds=warm,
-                rps=150)
+                 rps=150)
             kafka_pid = st["processes"]["kafka"]["pid"]
             waited = 0
             while waited < args.jit_warm_max:
                 j0 = jit_seconds(kafka_pid)
                 load(args, intake, os.path.join(out, "warm.json"), "bench-warm", seconds=10,
-                    rps=300)
+                     rps=300)
                 waited += 10
                 data["jit_warm"].append(jit_seconds(kafka_pid) - j0)
                 if data["jit_warm"][-1] < 0.1:  # under 1 % of a core
@@ -775,7 +775,7 @@ def pipeline_session(args, bin_dir, config_dir, runs, rebuild_runs):
                 for i in range(runs):
                     system = "bench-%s-%d" % (key, i)
                     r = load(args, intake, os.path.join(out, "%s.json" % system), system,
-                            concurrency=concurrency, rps=rate)
+                             concurrency=concurrency, rps=rate)
                     probe = wait_pipeline(probe_exe, st, system, r["ok"])
                     data[key].append(probe)
                     total_cases += probe["submitted"]
@@ -1029,11 +1029,10 @@ def pipeline_tables(args, m):
     rows.append(ours_row)
     rows.append(cpu_row("CPU per case, the sinks (SMTP: %s; webhooks: webhook_sink.py)" %
                         MAIL_SINKS[args.mail_sink], SINKS))
-    load = sum(w.get("load", 0) for w in windows) * 1000.0 / max(1, fixed_cases)
+    load_ms = sum(w.get("load", 0) for w in windows) * 1000.0 / max(1, fixed_cases)
     rows.append(["CPU per case, the load generator (%s; in neither sum above)" %
-                 args.load_generator, "",
-                 "%.2f" % load, ""])
-    machine = (sum(cpu.values()) * 1000.0 / max(1, fixed_cases)) + load
+                 args.load_generator, "", "%.2f" % load_ms, ""])
+    machine = (sum(cpu.values()) * 1000.0 / max(1, fixed_cases)) + load_ms
     cores = os.cpu_count() or 1
     rows.append(["CPU per case, everything on the machine (our processes, the sinks and the "
                  "load generator), and the cases a second its %d cores could carry at that cost"
