@@ -40,7 +40,8 @@ HAND_MARK = "<!-- Everything below this line is written by hand; tools/dev bench
 RAW_TOPIC = "meldpunt.bench.raw.v1"
 SERVICES = ["intake", "routing", "deadline_watch", "notification"]
 
-# The SubmitCase every ghz call makes; a fresh request key per call ({{.UUID}}): a new case each.
+# The SubmitCase every ghz and submit_load call makes; a fresh request key per call: a new case
+# each.
 CALL = "meldpunt.intake.v1.Intake.SubmitCase"
 DRAFT = {
     "kind": "REPORT",
@@ -395,9 +396,10 @@ def submit_load(args, target, out, system, seconds=None, concurrency=50, rps=0):
     """One run of `tools/bench/submit_load` (the same SubmitCase as ghz's, from gRPC's C++
     callback client): the pipeline's load generator unless --load-generator ghz. Its calls in
     flight at the end are waited for and counted. The same figures as ghz()."""
-    cmd = [os.path.join(args.build, "tools/bench/submit_load"), "--target", target, "--system",
-           system, "--seconds", str(seconds or args.seconds), "--concurrency", str(concurrency),
-           "--connections", "4", "--rps", str(rps), "--out", out]
+    request = {"submittingSystem": system, "draft": DRAFT}
+    cmd = [os.path.join(args.build, "tools/bench/submit_load"), "--target", target, "--request",
+           json.dumps(request), "--seconds", str(seconds or args.seconds), "--concurrency",
+           str(concurrency), "--connections", "4", "--rps", str(rps), "--out", out]
     if getattr(args, "geo", False):
         cmd.append("--geo")
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)

@@ -3,11 +3,14 @@
 // 2-core benchmark machine the load generator shares the cores with the stack it loads: ghz
 // spends 0.35-0.45 ms of CPU a call there (its Go client and the call's JSON made into protobuf
 // each time), a third of a core at 1,000 calls a second that the stack then does not get. This
-// client builds each request once from a fixed draft and a fresh request key.
+// client parses the request once and gives each call a fresh request key.
 //
-//   submit_load --target HOST:PORT --system SYSTEM [--seconds 10] [--rps 0] [--concurrency 50]
+//   submit_load --target HOST:PORT --request JSON [--seconds 10] [--rps 0] [--concurrency 50]
 //               [--connections 4] [--geo] [--out FILE]
 //
+// --request is a SubmitCaseRequest in protobuf's JSON form (tools/bench/bench.py passes its
+// DRAFT, the one its ghz calls send); its request_key is replaced, call by call, by
+// "<submitting system>-<run>-<n>".
 // --rps 0 is as fast as it goes. Calls are started for `--seconds`; the ones in flight then are
 // waited for (they are cases on the log either way) and counted. --geo gives each report a point
 // in a square of about 10 by 6 km, as tools/bench/bench.py's --geo does with ghz. The report
@@ -33,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "google/protobuf/util/json_util.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 
 namespace {
@@ -42,7 +46,7 @@ namespace v1 = meldpunt::intake::v1;
 
 struct Options {
   std::string target;
-  std::string system;
+  std::string request;  // JSON
   double seconds = 10;
   double rps = 0;
   int concurrency = 50;
@@ -53,7 +57,7 @@ struct Options {
 
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr,
-               "submit_load: %s\nusage: submit_load --target HOST:PORT --system SYSTEM "
+               "submit_load: %s\nusage: submit_load --target HOST:PORT --request JSON "
                "[--seconds 10] [--rps 0] [--concurrency 50] [--connections 4] [--geo] "
                "[--out FILE]\n",
                why);
@@ -64,7 +68,9 @@ double Number(const char* flag, const char* text, double min) {
   char* end = nullptr;
   const double v = std::strtod(text, &end);
   if (end == text || *end != '\0' || !(v >= min)) {
-    Usage((std::string(flag) + " takes a number of at least " + std::to_string(min)).c_str());
+    char why[96];
+    std::snprintf(why, sizeof why, "%s takes a number of at least %g", flag, min);
+    Usage(why);
   }
   return v;
 }
@@ -81,8 +87,8 @@ Options Parse(int argc, char** argv) {
     const char* value = argv[++i];
     if (flag == "--target") {
       o.target = value;
-    } else if (flag == "--system") {
-      o.system = value;
+    } else if (flag == "--request") {
+      o.request = value;
     } else if (flag == "--seconds") {
       o.seconds = Number("--seconds", value, 0.001);
     } else if (flag == "--rps") {
@@ -98,26 +104,8 @@ Options Parse(int argc, char** argv) {
     }
   }
   if (o.target.empty()) Usage("--target is required");
-  if (o.system.empty()) Usage("--system is required");
+  if (o.request.empty()) Usage("--request is required");
   return o;
-}
-
-// What tools/bench/bench.py's DRAFT is: a street light out, reported on the web by a citizen
-// who wants an answer by e-mail.
-v1::SubmitCaseRequest Template(const std::string& system) {
-  v1::SubmitCaseRequest r;
-  r.set_submitting_system(system);
-  auto* d = r.mutable_draft();
-  d->set_kind(meldpunt::types::v1::REPORT);
-  d->set_channel(meldpunt::types::v1::WEB);
-  d->set_category("street-lighting");
-  d->set_description("Street light out in front of number 12");
-  d->mutable_location()->set_postcode("9000");
-  auto* reporter = d->mutable_reporter();
-  reporter->set_name("Jan Peeters");
-  reporter->set_email("jan.peeters@example.org");
-  reporter->set_language(meldpunt::types::v1::NL);
-  return r;
 }
 
 // The calls in flight, bounded by --concurrency, and what came back.
@@ -218,7 +206,11 @@ int main(int argc, char** argv) {
   char run[17];
   std::snprintf(run, sizeof run, "%016llx", static_cast<unsigned long long>(random()));
   std::uniform_int_distribution<int> fraction(10000, 99999);
-  const v1::SubmitCaseRequest base = Template(o.system);
+  v1::SubmitCaseRequest base;
+  if (auto parsed = google::protobuf::util::JsonStringToMessage(o.request, &base); !parsed.ok()) {
+    Usage(("--request is not a SubmitCaseRequest: " + parsed.ToString()).c_str());
+  }
+  if (base.submitting_system().empty()) Usage("--request names no submittingSystem");
 
   Tally tally(o.concurrency);
   const Clock::time_point start = Clock::now();
@@ -242,7 +234,8 @@ int main(int argc, char** argv) {
     }
     auto* call = new Call;
     call->request = base;
-    call->request.set_request_key(o.system + "-" + run + "-" + std::to_string(started));
+    call->request.set_request_key(base.submitting_system() + "-" + run + "-" +
+                                  std::to_string(started));
     if (o.geo) {
       auto* where = call->request.mutable_draft()->mutable_location();
       where->set_has_coordinates(true);
