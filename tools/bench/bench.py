@@ -684,6 +684,9 @@ def wait_pipeline(probe_exe, st, system, expected, timeout=240):
 
 
 REBUILDS = ("rebuild", "rebuild-timers", "rebuild-deliveries")
+# The service whose state each rebuild makes again.
+REBUILT_BY = {"rebuild": "intake", "rebuild-timers": "deadline_watch",
+              "rebuild-deliveries": "notification"}
 SINKS = ("smtp_sink", "webhook_sink")
 # The pipeline's SMTP sinks (stack.py --mail-sink), as the tables name them.
 MAIL_SINKS = {"smtp-sink": "Postfix's smtp-sink", "mailpit": "Mailpit",
@@ -817,13 +820,20 @@ def pipeline_session(args, bin_dir, config_dir, runs, rebuild_runs):
             data["raw"].append(run_json([kb, "consume", "--brokers", st["kafka"], "--topic",
                                          "meldpunt.case-events.v1"]))
             for command in REBUILDS:
+                # Each process's CPU over the call, the replay's threads included (a per-thread
+                # count would miss them: they end with the replay).
+                watched = (REBUILT_BY[command], "redis", "kafka")
+                before = {n: cpu_seconds(pids[n]) for n in watched}
                 t0 = time.time()
                 got = subprocess.run([meldctl] + addr + ["--json", command], check=True,
                                      capture_output=True, text=True).stdout
                 seconds = time.time() - t0
+                cpu = {n: cpu_seconds(pids[n]) - before[n] for n in watched}
                 events = int(json.loads(got).get("events", 0))
-                data["rebuilds"][command].append((events, seconds))
-                say("%s run %d: %d events in %.1f s" % (command, i + 1, events, seconds))
+                data["rebuilds"][command].append((events, seconds, cpu))
+                say("%s run %d: %d events in %.1f s; CPU %s" % (
+                    command, i + 1, events, seconds,
+                    ", ".join("%s %.2f s" % (n, v) for n, v in cpu.items())))
     return data
 
 
@@ -1095,10 +1105,17 @@ def pipeline_tables(args, m):
                   "rebuild-deliveries": "notification outbox and deliveries "
                                         "(`meldctl rebuild-deliveries`)"}
         for command, got in m["rebuilds"].items():
-            rate = med([e / s for e, s in got if s > 0])
+            rate = med([e / s for e, s, _ in got if s > 0])
             rows.append(["rebuild of the %s (events/s; whole call)" % labels[command],
                          "%s (%s of the raw read)" % (fmt(rate), fmt(med(
-                             [(e / s) / r["per_second"] for (e, s), r in zip(got, raw)]), 2))])
+                             [(e / s) / r["per_second"] for (e, s, _), r in zip(got, raw)]),
+                             2))])
+            names = (REBUILT_BY[command], "redis", "kafka")
+            rows.append(["the same, CPU an event of %s, Redis and the broker (µs; the whole "
+                         "processes over the call, Redis's append-only-file rewrites included)"
+                         % REBUILT_BY[command].replace("_", "-"),
+                         " / ".join(fmt(med([c[n] / e * 1e6 for e, _, c in got if e > 0]), 1)
+                                    for n in names)])
         sections.append(("Redis memory, replay and rebuild",
                          "On the same stack after the pipeline runs; each rebuild clears what "
                          "the service keeps in Redis and folds the whole log again through the "
