@@ -685,10 +685,11 @@ def wait_pipeline(probe_exe, st, system, expected, timeout=240):
     return probe
 
 
-REBUILDS = ("rebuild", "rebuild-timers", "rebuild-deliveries")
-# The service whose state each rebuild makes again.
+# The rebuilds (meldctl commands), in the order they run, and the service whose state each makes
+# again.
 REBUILT_BY = {"rebuild": "intake", "rebuild-timers": "deadline_watch",
               "rebuild-deliveries": "notification"}
+REBUILDS = tuple(REBUILT_BY)
 SINKS = ("smtp_sink", "webhook_sink")
 # The pipeline's SMTP sinks (stack.py --mail-sink), as the tables name them.
 MAIL_SINKS = {"smtp-sink": "Postfix's smtp-sink", "mailpit": "Mailpit",
