@@ -279,6 +279,17 @@ absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
   return Send(commands);
 }
 
+absl::Status Connection::Connected() {
+  if (context_ != nullptr) return absl::OkStatus();
+  return Reconnect();
+}
+
+absl::StatusOr<std::vector<Reply>> Connection::SendOnce(
+    const std::vector<std::vector<std::string>>& commands) {
+  if (commands.empty()) return std::vector<Reply>();
+  return Send(commands);
+}
+
 absl::StatusOr<Reply> Connection::Command(const std::vector<std::string>& args) {
   ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline({args}));
   return std::move(replies[0]);
@@ -374,13 +385,6 @@ absl::Status Client::WaitForReplicas(int64_t mark) {
         "with the primary"));
   }
   return absl::OkStatus();
-}
-
-template <typename F>
-auto Client::With(F&& f) -> decltype(f(std::declval<Connection&>())) {
-  Slot& slot = *slots_[next_.fetch_add(1) % slots_.size()];
-  std::lock_guard<std::mutex> lock(slot.mu);
-  return f(*slot.connection);
 }
 
 absl::StatusOr<Reply> Client::Command(const std::vector<std::string>& args) {

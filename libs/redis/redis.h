@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -89,6 +90,13 @@ class Connection {
   // WAIT until options.wait_replicas replicas hold every command this connection sent: OK at once
   // when nothing was sent since the last OK; UNAVAILABLE when fewer acknowledged in time.
   absl::Status WaitForReplicas();
+  // For commands that span round trips on one connection (WATCH, then MULTI and EXEC; see
+  // Client::Exclusive): Connected() connects when it is not; SendOnce() sends on this connection
+  // as it is and never reconnects or repeats (a WATCH ends with its connection), so a broken
+  // connection is the caller's UNAVAILABLE (retry in place: from the WATCH).
+  absl::Status Connected();
+  absl::StatusOr<std::vector<Reply>> SendOnce(
+      const std::vector<std::vector<std::string>>& commands);
   // Where it is connected ("" when it is not).
   const std::string& address() const { return address_; }
 
@@ -127,6 +135,12 @@ class Client {
   absl::StatusOr<Reply> Script(const std::string& name, const std::vector<std::string>& keys,
                                const std::vector<std::string>& args);
   absl::StatusOr<std::vector<Reply>> Scripts(const std::vector<ScriptCall>& calls);
+  // Runs `f(Connection&)` with one connection of the pool held for it alone, for a transaction
+  // over several round trips (WATCH, reads, MULTI ... EXEC; Connection::SendOnce).
+  template <typename F>
+  auto Exclusive(F&& f) -> decltype(f(std::declval<Connection&>())) {
+    return With(std::forward<F>(f));
+  }
 
   // Durability of writes across a failover. Take a mark before the writes, then:
   //   int64_t mark = redis.DurabilityMark();
@@ -147,7 +161,11 @@ class Client {
     std::unique_ptr<Connection> connection;
   };
   template <typename F>
-  auto With(F&& f) -> decltype(f(std::declval<Connection&>()));
+  auto With(F&& f) -> decltype(f(std::declval<Connection&>())) {
+    Slot& slot = *slots_[next_.fetch_add(1) % slots_.size()];
+    std::lock_guard<std::mutex> lock(slot.mu);
+    return f(*slot.connection);
+  }
 
   std::vector<std::unique_ptr<Slot>> slots_;
   std::atomic<size_t> next_{0};

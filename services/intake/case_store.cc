@@ -22,8 +22,14 @@ namespace {
 
 namespace t = ::meldpunt::types::v1;
 
-// KEYS: case hash, event id set, history list.
-// ARGV: event id, expected ver, new pb, new ver, history entry, offset (-1: unknown).
+// The history of a case is one string: each entry as a field `entries` of
+// intake.v1.GetCaseHistoryResponse (its tag, its length, the entry), so the string parses as that
+// message. A run's entries go at the byte where the history ended (SETRANGE, or APPEND in a
+// script that checked the version): a write done twice writes the same bytes at the same place.
+
+// KEYS: case hash, event id set, history, listing index, references.
+// ARGV: event id, expected ver, new pb, new ver, history record, offset (-1: unknown), index
+// member ("": none), reference ("": none), case id.
 constexpr char kCasLua[] = R"lua(
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 'DUP' end
 local cur = redis.call('HMGET', KEYS[1], 'ver', 'off')
@@ -36,43 +42,46 @@ else
   redis.call('HSET', KEYS[1], 'pb', ARGV[3], 'ver', ARGV[4])
 end
 redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('RPUSH', KEYS[3], ARGV[5])
+redis.call('APPEND', KEYS[3], ARGV[5])
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[4], 0, ARGV[7]) end
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[5], ARGV[8], ARGV[9]) end
 return 'OK'
 )lua";
 
-// KEYS: case hash, event id set, history list, listing index, reference, the clear's fence.
-// ARGV: event id, pb, history entry, index member, case id.
+// KEYS: case hash, event id set, history, listing index, references, the clear's fence.
+// ARGV: event id, pb, history record, index member, case id, reference ("": none).
 // Nothing is written while a rebuild clears the projection (the fence, RedisCaseStore::Clear):
-// the clear's SCAN and UNLINK, over many calls, could take part of a case written meanwhile and
-// leave its event id as folded without its state.
+// the clear, over many calls, could take part of a case written meanwhile and leave its event id
+// as folded without its state.
 constexpr char kCreateLua[] = R"lua(
 if redis.call('EXISTS', KEYS[6]) == 1 then return 'HELD' end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 'DUP' end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'EXISTS' end
 redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'ver', '1')
 redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('RPUSH', KEYS[3], ARGV[3])
+redis.call('SET', KEYS[3], ARGV[3])
 redis.call('ZADD', KEYS[4], 0, ARGV[4])
-redis.call('SET', KEYS[5], ARGV[5])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[5], ARGV[6], ARGV[5]) end
 return 'OK'
 )lua";
 
-// KEYS: case hash, event id set, history list, the projection's marker[, listing index,
-// reference].
+// The live fold of a case's events in a run.
+// KEYS: case hash, event id set, history, the projection's marker, its layout[, listing index,
+// references].
 // ARGV: expected ver, new pb, new ver, offset (-1: none), n, fenced ("1": a live fold, written only
-// while the marker exists), check ("1": the ids were not read with the state: DUP when one of
-// them was folded before, and nothing written), n event ids, n history entries[, index member,
-// case id].
+// while the marker exists over this layout), check ("1": the ids were not read with the state:
+// DUP when one of them was folded before, and nothing written), this layout, the history records,
+// n event ids[, index member, case id, reference ("": none)].
 constexpr char kFoldLua[] = R"lua(
-if ARGV[6] == '1' and redis.call('EXISTS', KEYS[4]) == 0 then return 'HELD' end
+if ARGV[6] == '1' and (redis.call('EXISTS', KEYS[4]) == 0 or
+                       redis.call('GET', KEYS[5]) ~= ARGV[8]) then
+  return 'HELD'
+end
 local cur = redis.call('HGET', KEYS[1], 'ver')
 if (cur or '0') ~= ARGV[1] then return 'CONFLICT' end
 local n = tonumber(ARGV[5])
-local ids, entries = {}, {}
-for i = 1, n do
-  ids[i] = ARGV[7 + i]
-  entries[i] = ARGV[7 + n + i]
-end
+local ids = {}
+for i = 1, n do ids[i] = ARGV[9 + i] end
 if ARGV[7] == '1' then
   for _, folded in ipairs(redis.call('SMISMEMBER', KEYS[2], unpack(ids))) do
     if folded == 1 then return 'DUP' end
@@ -84,25 +93,50 @@ else
   redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'ver', ARGV[3])
 end
 redis.call('SADD', KEYS[2], unpack(ids))
-redis.call('RPUSH', KEYS[3], unpack(entries))
-if #KEYS == 6 then
-  redis.call('ZADD', KEYS[5], 0, ARGV[8 + 2 * n])
-  redis.call('SET', KEYS[6], ARGV[9 + 2 * n])
+redis.call('APPEND', KEYS[3], ARGV[9])
+if #KEYS == 7 then
+  redis.call('ZADD', KEYS[6], 0, ARGV[10 + n])
+  if ARGV[12 + n] ~= '' then redis.call('HSET', KEYS[7], ARGV[12 + n], ARGV[11 + n]) end
 end
 return 'OK'
 )lua";
 
 constexpr int kMaxCasAttempts = 20;
 constexpr char kIndexKey[] = "mp:cases";
+constexpr char kRefsKey[] = "mp:refs";
 constexpr char kIntactKey[] = "mp:intake:intact";
+constexpr char kRebuildLockKey[] = "mp:intake:rebuilding";
+// The layout the projection is written in. A projection of another layout (an older version's)
+// is not complete for this one (Intact): it is rebuilt, and its clear walks the whole keyspace
+// once; a projection of this layout is cleared by the names its listing index gives.
+constexpr char kLayoutKey[] = "mp:intake:layout";
+constexpr char kLayout[] = "2";
 // Set while Clear runs (Create writes nothing then); it expires should the clear die half way.
 constexpr char kClearingKey[] = "mp:intake:clearing";
 constexpr char kClearingTtlMs[] = "3600000";
 constexpr int kListBatch = 100;
 constexpr int kListBudget = 5000;  // cases examined per call at most; then a token is returned
 
-std::string RefKey(const std::string& reference) {
-  return absl::StrCat("mp:ref:{", reference, "}");
+std::string EventsKey(const std::string& case_id) {
+  return RedisCaseStore::CaseKey(case_id) + ":events";
+}
+std::string HistoryKey(const std::string& case_id) {
+  return RedisCaseStore::CaseKey(case_id) + ":history";
+}
+
+// Appends one history entry to `history` as a field `entries` of GetCaseHistoryResponse (its tag,
+// its length, the entry): the history string parses as that message.
+void AppendHistoryRecord(const std::string& entry, std::string* history) {
+  using google::protobuf::internal::WireFormatLite;
+  using google::protobuf::io::CodedOutputStream;
+  uint8_t head[10];  // two varints of 32 bits, five bytes each at most
+  uint8_t* end = CodedOutputStream::WriteVarint32ToArray(
+      WireFormatLite::MakeTag(v1::GetCaseHistoryResponse::kEntriesFieldNumber,
+                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
+      head);
+  end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(entry.size()), end);
+  history->append(reinterpret_cast<const char*>(head), end - head);
+  history->append(entry);
 }
 std::string LockKey(const std::string& case_id) {
   return absl::StrCat("mp:submit:{", case_id, "}");
@@ -255,8 +289,8 @@ std::vector<absl::StatusOr<SubmissionStart>> RedisCaseStore::BeginAll(
   for (const SubmissionKey& key : keys) {
     commands.push_back({"HGET", CaseKey(key.case_id), "pb"});
     commands.push_back({"SET", LockKey(key.case_id), "1", "NX", "PX", lock_ms});
-    commands.push_back({"SET", RefKey(key.reference), key.case_id, "NX"});
-    commands.push_back({"GET", RefKey(key.reference)});
+    commands.push_back({"HSETNX", kRefsKey, key.reference, key.case_id});
+    commands.push_back({"HGET", kRefsKey, key.reference});
   }
   absl::StatusOr<std::vector<redis::Reply>> replies = redis_.Pipeline(commands);
   if (!replies.ok()) {
@@ -289,8 +323,8 @@ std::vector<absl::StatusOr<SubmissionStart>> RedisCaseStore::BeginAll(
         undo.push_back({"DEL", LockKey(keys[i].case_id)});
         undone_by.push_back(i);
       }
-      if (!r[2].is_nil() && c.reference() != keys[i].reference) {
-        undo.push_back({"DEL", RefKey(keys[i].reference)});
+      if (r[2].integer == 1 && c.reference() != keys[i].reference) {
+        undo.push_back({"HDEL", kRefsKey, keys[i].reference});
         undone_by.push_back(i);
       }
       start.locked = false;
@@ -365,6 +399,30 @@ void RedisCaseStore::ForgetAll() {
 
 absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
     const std::vector<FoldInput>& events, FoldFence fence) {
+  if (fence == FoldFence::kLive) return Fold(events, nullptr, "");
+  // The replay's plain writes hold only while its rebuild does: each run is checked against the
+  // lock this store took, on one connection (WATCH, then MULTI and EXEC).
+  std::string owner;
+  {
+    absl::MutexLock lock(&known_mu_);
+    owner = rebuild_owner_;
+  }
+  if (owner.empty()) {
+    return absl::FailedPreconditionError(
+        "the rebuild's replay writes only while this store holds the rebuild lock "
+        "(TryLockRebuild)");
+  }
+  return redis_.Exclusive(
+      [&](redis::Connection& connection) -> absl::StatusOr<std::vector<FoldOutcome>> {
+        RETURN_IF_ERROR(connection.Connected());
+        return Fold(events, &connection, owner);
+      });
+}
+
+absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<FoldInput>& events,
+                                                              redis::Connection* replay,
+                                                              const std::string& owner) {
+  const bool live = replay == nullptr;
   std::vector<FoldOutcome> out(events.size());
   // Each case's events, in log order, the cases in the order they first come.
   std::vector<std::string> pending;
@@ -374,36 +432,73 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
     if (inserted) pending.push_back(it->first);
     it->second.push_back(i);
   }
+  // The replay's round trips: each begins with the lock watched and read (a run of a rebuild that
+  // no longer holds it writes nothing), and ends with the run's writes in one transaction (EXEC
+  // fails when the lock changed in between) or with the watch let go.
+  auto replay_send = [&](std::vector<std::vector<std::string>> commands,
+                         bool guard) -> absl::StatusOr<std::vector<redis::Reply>> {
+    if (guard) {
+      commands.insert(commands.begin(), {{"WATCH", kRebuildLockKey}, {"GET", kRebuildLockKey}});
+    }
+    ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, replay->SendOnce(commands));
+    if (guard) {
+      RETURN_IF_ERROR(redis::ReplyStatus(replies[1]));
+      if (replies[1].is_nil() || replies[1].str != owner) {
+        ASSIGN_OR_RETURN(std::vector<redis::Reply> unwatched, replay->SendOnce({{"UNWATCH"}}));
+        return absl::AbortedError(
+            "the rebuild no longer holds its lock (it outlived it, or Redis lost it): its replay "
+            "writes nothing more");
+      }
+      replies.erase(replies.begin(), replies.begin() + 2);
+    }
+    return replies;
+  };
   for (int attempt = 0; attempt < kMaxCasAttempts && !pending.empty(); ++attempt) {
     // Where each case's fold starts: what the store knows of it (the first attempt only: a case
     // that comes round again is read), what the pipeline reads, or, for the rebuild's replay, an
-    // absent case.
+    // absent case when its run starts with its submission and it does not exist.
     // read_at: where a case's replies are in the pipeline; SIZE_MAX for a case not read, whose
     // event ids its script checks.
+    enum class Read { kNone, kState, kExists };
     std::vector<Known> starts(pending.size());
+    std::vector<Read> how(pending.size(), Read::kNone);
     std::vector<size_t> read_at(pending.size(), SIZE_MAX);
     std::vector<std::vector<std::string>> reads;
     for (size_t k = 0; k < pending.size(); ++k) {
       const std::string& case_id = pending[k];
+      const std::vector<size_t>& indexes = of_case[case_id];
       if (attempt == 0) {
-        if (std::optional<Known> known = Recall(case_id)) {
+        // The replay writes a case's history at the byte it knows the history ends: a case
+        // known from a live fold (which appends) is read.
+        if (std::optional<Known> known = Recall(case_id);
+            known && (live || known->history_bytes >= 0)) {
           starts[k] = std::move(*known);
           continue;
         }
-        if (fence == FoldFence::kNone) continue;  // absent: no state, version "0"
+        if (!live &&
+            events[indexes.front()].envelope->payload_case() == events::Envelope::kCaseSubmitted) {
+          how[k] = Read::kExists;
+          read_at[k] = reads.size();
+          reads.push_back({"EXISTS", CaseKey(case_id)});
+          continue;
+        }
       }
-      const std::string key = CaseKey(case_id);
+      how[k] = Read::kState;
       read_at[k] = reads.size();
-      reads.push_back({"HMGET", key, "pb", "ver", "off"});
-      std::vector<std::string> members = {"SMISMEMBER", key + ":events"};
-      for (size_t i : of_case[case_id]) members.push_back(events[i].envelope->event_id());
+      reads.push_back({"HMGET", CaseKey(case_id), "pb", "ver", "off"});
+      std::vector<std::string> members = {"SMISMEMBER", EventsKey(case_id)};
+      for (size_t i : indexes) members.push_back(events[i].envelope->event_id());
       reads.push_back(std::move(members));
+      if (!live) reads.push_back({"STRLEN", HistoryKey(case_id)});
     }
     std::vector<redis::Reply> replies;
-    if (!reads.empty()) {
+    if (!live) {
+      ASSIGN_OR_RETURN(replies, replay_send(std::move(reads), true));
+    } else if (!reads.empty()) {
       ASSIGN_OR_RETURN(replies, redis_.Pipeline(reads));
     }
-    std::vector<redis::ScriptCall> writes;
+    std::vector<redis::ScriptCall> writes;                // the live fold's
+    std::vector<std::vector<std::string>> replay_writes;  // the replay's
     std::vector<std::string> written;
     std::vector<Known> written_known;
     std::vector<std::string> unchecked;  // cases folded from what the store knew, nothing written
@@ -413,16 +508,30 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
       Case next;
       std::string version = "0";
       int64_t stored_offset = -1;
+      int64_t history_bytes = 0;
       const redis::Reply* members = nullptr;
-      if (read_at[k] == SIZE_MAX) {
+      if (how[k] == Read::kNone) {
         if (starts[k].state != nullptr) next = *starts[k].state;
         version = starts[k].version;
         stored_offset = starts[k].offset;
+        history_bytes = starts[k].history_bytes;
+      } else if (how[k] == Read::kExists) {
+        RETURN_IF_ERROR(redis::ReplyStatus(replies[read_at[k]]));
+        if (replies[read_at[k]].integer != 0) {
+          // There after all (a submission's own write, or a repeat of the submission on the log):
+          // read and folded on in the next attempt.
+          unchecked.push_back(case_id);
+          continue;
+        }
       } else {
         const redis::Reply& state = replies[read_at[k]];
         members = &replies[read_at[k] + 1];
         RETURN_IF_ERROR(redis::ReplyStatus(state));
         RETURN_IF_ERROR(redis::ReplyStatus(*members));
+        if (!live) {
+          RETURN_IF_ERROR(redis::ReplyStatus(replies[read_at[k] + 2]));
+          history_bytes = replies[read_at[k] + 2].integer;
+        }
         if (state.elements.size() == 3 && !state.elements[0].is_nil()) {
           if (!next.ParseFromString(state.elements[0].str)) {
             for (size_t i : indexes) {
@@ -440,7 +549,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
       int64_t next_version = 0;
       if (!absl::SimpleAtoi(version, &next_version)) next_version = 0;
       std::vector<std::string> ids;
-      std::vector<std::string> entries;
+      std::string history;              // the run's history records
       std::vector<size_t> folded_here;  // the events applied or refused: they get the state
       std::set<std::string> seen;
       int64_t offset = -1;
@@ -474,11 +583,11 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
             continue;
           }
           next.set_rejected_events(next.rejected_events() + 1);
-          entries.push_back(
-              EncodeHistoryEntry(envelope, events[i].encoded, true, applied.message()));
+          AppendHistoryRecord(
+              EncodeHistoryEntry(envelope, events[i].encoded, true, applied.message()), &history);
           out[i].outcome = ApplyOutcome::kRejected;
         } else {
-          entries.push_back(EncodeHistoryEntry(envelope, events[i].encoded));
+          AppendHistoryRecord(EncodeHistoryEntry(envelope, events[i].encoded), &history);
           out[i].outcome = ApplyOutcome::kApplied;
           submitted = submitted || envelope.payload_case() == events::Envelope::kCaseSubmitted;
         }
@@ -487,7 +596,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
         if (events[i].offset >= 0) offset = events[i].offset;
       }
       if (ids.empty()) {
-        if (read_at[k] == SIZE_MAX) {
+        if (how[k] == Read::kNone) {
           // Nothing to write, so no script checks the version this fold started from: what it
           // decided (repeats, a case never submitted) holds only for what Redis holds. Read it.
           unchecked.push_back(case_id);
@@ -495,39 +604,104 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
         }
         // What was read is what Redis holds (one HMGET): as good to start from as a write.
         if (version != "0") {
-          Remember(case_id,
-                   Known{std::make_shared<const Case>(std::move(next)), version, stored_offset});
+          Remember(case_id, Known{std::make_shared<const Case>(std::move(next)), version,
+                                  stored_offset, live ? -1 : history_bytes});
         }
         continue;
       }
       const std::string key = CaseKey(case_id);
       const std::string new_version = absl::StrCat(next_version + static_cast<int64_t>(ids.size()));
-      redis::ScriptCall call{"case_fold", {key, key + ":events", key + ":history", kIntactKey}, {}};
-      call.args = {version,
-                   next.SerializeAsString(),
-                   new_version,
-                   absl::StrCat(offset),
-                   absl::StrCat(ids.size()),
-                   fence == FoldFence::kLive ? "1" : "0",
-                   read_at[k] == SIZE_MAX ? "1" : "0"};
-      call.args.insert(call.args.end(), std::make_move_iterator(ids.begin()),
-                       std::make_move_iterator(ids.end()));
-      call.args.insert(call.args.end(), std::make_move_iterator(entries.begin()),
-                       std::make_move_iterator(entries.end()));
-      if (submitted && !next.reference().empty()) {
-        call.keys.push_back(kIndexKey);
-        call.keys.push_back(RefKey(next.reference()));
-        call.args.push_back(IndexMember(next));
-        call.args.push_back(next.case_id());
+      const int64_t history_end = history_bytes + static_cast<int64_t>(history.size());
+      std::string index_member;
+      if (submitted) index_member = IndexMember(next);
+      const std::string reference = submitted ? next.reference() : std::string();
+      if (live) {
+        redis::ScriptCall call{
+            "case_fold",
+            {key, EventsKey(case_id), HistoryKey(case_id), kIntactKey, kLayoutKey},
+            {}};
+        call.args = {version,
+                     next.SerializeAsString(),
+                     new_version,
+                     absl::StrCat(offset),
+                     absl::StrCat(ids.size()),
+                     "1",
+                     how[k] == Read::kNone ? "1" : "0",
+                     kLayout,
+                     std::move(history)};
+        call.args.insert(call.args.end(), std::make_move_iterator(ids.begin()),
+                         std::make_move_iterator(ids.end()));
+        if (submitted) {
+          call.keys.push_back(kIndexKey);
+          call.keys.push_back(kRefsKey);
+          call.args.push_back(index_member);
+          call.args.push_back(next.case_id());
+          call.args.push_back(reference);
+        }
+        writes.push_back(std::move(call));
+      } else {
+        // Plain commands, each safe to repeat: the state, the ids, the history's bytes at their
+        // place (a case that starts here has its whole history set), the indexes.
+        std::vector<std::string> state = {"HSET", key,        "pb", next.SerializeAsString(),
+                                          "ver",  new_version};
+        if (offset >= 0) {
+          state.push_back("off");
+          state.push_back(absl::StrCat(offset));
+        }
+        replay_writes.push_back(std::move(state));
+        std::vector<std::string> add = {"SADD", EventsKey(case_id)};
+        add.insert(add.end(), std::make_move_iterator(ids.begin()),
+                   std::make_move_iterator(ids.end()));
+        replay_writes.push_back(std::move(add));
+        if (history_bytes == 0) {
+          replay_writes.push_back({"SET", HistoryKey(case_id), std::move(history)});
+        } else {
+          replay_writes.push_back(
+              {"SETRANGE", HistoryKey(case_id), absl::StrCat(history_bytes), std::move(history)});
+        }
+        if (submitted) {
+          replay_writes.push_back({"ZADD", kIndexKey, "0", index_member});
+          if (!reference.empty()) {
+            replay_writes.push_back({"HSET", kRefsKey, reference, next.case_id()});
+          }
+        }
       }
       // One copy of the state for every event of the case in this run.
       auto after = std::make_shared<const Case>(std::move(next));
       for (size_t i : folded_here) out[i].folded = after;
-      writes.push_back(std::move(call));
       written.push_back(case_id);
-      written_known.push_back(Known{after, new_version, offset >= 0 ? offset : stored_offset});
+      written_known.push_back(
+          Known{after, new_version, offset >= 0 ? offset : stored_offset, live ? -1 : history_end});
     }
     pending = std::move(unchecked);
+    if (!live) {
+      if (replay_writes.empty()) {
+        ASSIGN_OR_RETURN(std::vector<redis::Reply> unwatched, replay_send({{"UNWATCH"}}, false));
+        continue;
+      }
+      for (const std::string& case_id : written) Forget(case_id);
+      const size_t count = replay_writes.size();
+      replay_writes.insert(replay_writes.begin(), {"MULTI"});
+      replay_writes.push_back({"EXEC"});
+      ASSIGN_OR_RETURN(std::vector<redis::Reply> done,
+                       replay_send(std::move(replay_writes), false));
+      const redis::Reply& exec = done.back();
+      RETURN_IF_ERROR(redis::ReplyStatus(exec));
+      if (exec.is_nil()) {
+        return absl::AbortedError(
+            "the rebuild's lock changed during its run (another rebuild took it): its replay "
+            "writes nothing more");
+      }
+      for (const redis::Reply& reply : done) RETURN_IF_ERROR(redis::ReplyStatus(reply));
+      if (exec.elements.size() != count) {
+        return absl::InternalError("redis: the replay's transaction did not run every write");
+      }
+      for (const redis::Reply& reply : exec.elements) RETURN_IF_ERROR(redis::ReplyStatus(reply));
+      for (size_t w = 0; w < written.size(); ++w) {
+        Remember(written[w], std::move(written_known[w]));
+      }
+      continue;
+    }
     if (writes.empty()) continue;
     // Until a script's answer says what it did, the store knows nothing of its case.
     for (const std::string& case_id : written) Forget(case_id);
@@ -585,12 +759,15 @@ absl::StatusOr<redis::ScriptCall> CreateCall(const events::Envelope& envelope, C
     return absl::InvalidArgumentError("only a CaseSubmitted creates a case");
   }
   RETURN_IF_ERROR(domain::Apply(*next, envelope));
-  const std::string key = RedisCaseStore::CaseKey(envelope.case_id());
+  const std::string& id = envelope.case_id();
+  std::string history;
+  AppendHistoryRecord(EncodeHistoryEntry(envelope, nullptr), &history);
   return redis::ScriptCall{
       "case_create",
-      {key, key + ":events", key + ":history", kIndexKey, RefKey(next->reference()), kClearingKey},
-      {envelope.event_id(), next->SerializeAsString(), EncodeHistoryEntry(envelope, nullptr),
-       RedisCaseStore::IndexMember(*next), next->case_id()}};
+      {RedisCaseStore::CaseKey(id), EventsKey(id), HistoryKey(id), kIndexKey, kRefsKey,
+       kClearingKey},
+      {envelope.event_id(), next->SerializeAsString(), std::move(history),
+       RedisCaseStore::IndexMember(*next), next->case_id(), next->reference()}};
 }
 
 }  // namespace
@@ -648,8 +825,8 @@ std::vector<absl::StatusOr<bool>> RedisCaseStore::CreateAll(
 absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envelope, int64_t offset,
                                                    Case* folded) {
   const std::string key = CaseKey(envelope.case_id());
-  const std::string events_key = key + ":events";
-  const std::string history_key = key + ":history";
+  const std::string events_key = EventsKey(envelope.case_id());
+  const std::string history_key = HistoryKey(envelope.case_id());
   // A submission almost always starts a case nobody folded yet: try that first without reading
   // (the script refuses it as CONFLICT when the case exists, and the loop then reads it).
   bool assume_new = envelope.payload_case() == events::Envelope::kCaseSubmitted;
@@ -688,25 +865,22 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
     int64_t next_version = 0;
     if (!absl::SimpleAtoi(version, &next_version)) next_version = 0;
     ++next_version;
+    // A submission's indexes are written with its state, in the same step: every case the
+    // projection holds is named by its listing index (Clear relies on it).
+    const bool submitted = envelope.payload_case() == events::Envelope::kCaseSubmitted &&
+                           outcome == ApplyOutcome::kApplied;
+    std::string record;
+    AppendHistoryRecord(entry, &record);
     ASSIGN_OR_RETURN(
         redis::Reply result,
-        redis_.Script("case_cas", {key, events_key, history_key},
-                      {envelope.event_id(), version, next.SerializeAsString(),
-                       absl::StrCat(next_version), std::move(entry), absl::StrCat(offset)}));
+        redis_.Script(
+            "case_cas", {key, events_key, history_key, kIndexKey, kRefsKey},
+            {envelope.event_id(), version, next.SerializeAsString(), absl::StrCat(next_version),
+             std::move(record), absl::StrCat(offset), submitted ? IndexMember(next) : std::string(),
+             submitted ? next.reference() : std::string(), next.case_id()}));
     RETURN_IF_ERROR(redis::ReplyStatus(result));
     if (result.str == "DUP") return ApplyOutcome::kDuplicate;
     if (result.str != "OK") continue;  // CONFLICT: another writer folded meanwhile; read again
-    if (envelope.payload_case() == events::Envelope::kCaseSubmitted &&
-        outcome == ApplyOutcome::kApplied) {
-      // Secondary indexes: idempotent, rebuilt with the projection.
-      std::vector<std::vector<std::string>> commands = {
-          {"ZADD", kIndexKey, "0", IndexMember(next)}};
-      if (!next.reference().empty()) {
-        commands.push_back({"SET", RefKey(next.reference()), next.case_id()});
-      }
-      ASSIGN_OR_RETURN(std::vector<redis::Reply> indexed, redis_.Pipeline(commands));
-      for (const auto& r : indexed) RETURN_IF_ERROR(redis::ReplyStatus(r));
-    }
     if (folded != nullptr) *folded = std::move(next);
     return outcome;
   }
@@ -716,8 +890,7 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
 
 absl::StatusOr<bool> RedisCaseStore::HasEvent(const std::string& case_id,
                                               const std::string& event_id) {
-  ASSIGN_OR_RETURN(redis::Reply reply,
-                   redis_.Command({"SISMEMBER", CaseKey(case_id) + ":events", event_id}));
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"SISMEMBER", EventsKey(case_id), event_id}));
   RETURN_IF_ERROR(redis::ReplyStatus(reply));
   return reply.integer == 1;
 }
@@ -732,7 +905,7 @@ absl::StatusOr<int64_t> RedisCaseStore::AppliedOffset(const std::string& case_id
 
 absl::StatusOr<std::optional<std::string>> RedisCaseStore::ResolveReference(
     const std::string& reference) {
-  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"GET", RefKey(reference)}));
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"HGET", kRefsKey, reference}));
   RETURN_IF_ERROR(redis::ReplyStatus(reply));
   if (reply.is_nil()) return std::optional<std::string>();
   return std::optional<std::string>(reply.str);
@@ -742,7 +915,7 @@ absl::StatusOr<bool> RedisCaseStore::ClaimReference(const std::string& reference
                                                     const std::string& case_id) {
   ASSIGN_OR_RETURN(
       std::vector<redis::Reply> replies,
-      redis_.Pipeline({{"SET", RefKey(reference), case_id, "NX"}, {"GET", RefKey(reference)}}));
+      redis_.Pipeline({{"HSETNX", kRefsKey, reference, case_id}, {"HGET", kRefsKey, reference}}));
   RETURN_IF_ERROR(redis::ReplyStatus(replies[1]));
   return replies[1].str == case_id;
 }
@@ -762,18 +935,14 @@ absl::Status RedisCaseStore::ReleaseSubmission(const std::string& case_id) {
 }
 
 absl::StatusOr<std::vector<v1::HistoryEntry>> RedisCaseStore::History(const std::string& case_id) {
-  ASSIGN_OR_RETURN(redis::Reply reply,
-                   redis_.Command({"LRANGE", CaseKey(case_id) + ":history", "0", "-1"}));
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"GET", HistoryKey(case_id)}));
   RETURN_IF_ERROR(redis::ReplyStatus(reply));
-  std::vector<v1::HistoryEntry> entries;
-  for (const auto& item : reply.elements) {
-    v1::HistoryEntry entry;
-    if (!entry.ParseFromString(item.str)) {
-      return absl::DataLossError(absl::StrCat("history of ", case_id, " is corrupt"));
-    }
-    entries.push_back(std::move(entry));
+  v1::GetCaseHistoryResponse history;
+  if (!reply.is_nil() && !history.ParseFromString(reply.str)) {
+    return absl::DataLossError(absl::StrCat("history of ", case_id, " is corrupt"));
   }
-  return entries;
+  return std::vector<v1::HistoryEntry>(std::make_move_iterator(history.mutable_entries()->begin()),
+                                       std::make_move_iterator(history.mutable_entries()->end()));
 }
 
 absl::StatusOr<ListPage> RedisCaseStore::List(const ListQuery& query) {
@@ -825,13 +994,12 @@ absl::StatusOr<ListPage> RedisCaseStore::List(const ListQuery& query) {
 
 absl::StatusOr<int64_t> RedisCaseStore::Clear() {
   // The fence first: a Create after it writes nothing until the clear is done (kCreateLua), one
-  // before it wrote every key of its case before the walk began, so the walk takes them all.
+  // before it wrote every key of its case before the clear began, so the clear takes them all.
   ASSIGN_OR_RETURN(redis::Reply fenced,
                    redis_.Command({"SET", kClearingKey, "1", "PX", kClearingTtlMs}));
   RETURN_IF_ERROR(redis::ReplyStatus(fenced));
   ForgetAll();
-  absl::StatusOr<int64_t> removed =
-      redis::DeleteMatching(redis_, {"mp:case:*", "mp:ref:*", "mp:cases"});
+  absl::StatusOr<int64_t> removed = ClearKeys();
   ForgetAll();                        // a fold that ran beside the clear
   if (!removed.ok()) return removed;  // the fence stays until a clear succeeds, or expires
   ASSIGN_OR_RETURN(redis::Reply lifted, redis_.Command({"DEL", kClearingKey}));
@@ -839,9 +1007,59 @@ absl::StatusOr<int64_t> RedisCaseStore::Clear() {
   return removed;
 }
 
-absl::StatusOr<bool> RedisCaseStore::Intact() { return redis::HasMarker(redis_, kIntactKey); }
+absl::StatusOr<int64_t> RedisCaseStore::ClearKeys() {
+  ASSIGN_OR_RETURN(redis::Reply layout, redis_.Command({"GET", kLayoutKey}));
+  RETURN_IF_ERROR(redis::ReplyStatus(layout));
+  if (layout.is_nil() || layout.str != kLayout) {
+    // Another layout's projection, or none (Redis lost it): every key of either, found by
+    // walking the whole keyspace once; then this layout's name.
+    ASSIGN_OR_RETURN(int64_t removed,
+                     redis::DeleteMatching(redis_, {"mp:case:*", "mp:ref:*", kIndexKey, kRefsKey}));
+    ASSIGN_OR_RETURN(redis::Reply set, redis_.Command({"SET", kLayoutKey, kLayout}));
+    RETURN_IF_ERROR(redis::ReplyStatus(set));
+    return removed;
+  }
+  // Every case the projection holds is named by the listing index (its state, ids and history
+  // are written with its index entry, in one step); the references are one hash. The index is
+  // read in pages by rank and dropped last, so a clear cut short starts over where it began.
+  constexpr int kPage = 1000;
+  int64_t removed = 0;
+  for (int64_t from = 0;; from += kPage) {
+    ASSIGN_OR_RETURN(redis::Reply members, redis_.Command({"ZRANGE", kIndexKey, absl::StrCat(from),
+                                                           absl::StrCat(from + kPage - 1)}));
+    RETURN_IF_ERROR(redis::ReplyStatus(members));
+    if (members.elements.empty()) break;
+    std::vector<std::string> unlink = {"UNLINK"};
+    unlink.reserve(1 + 3 * members.elements.size());
+    for (const redis::Reply& member : members.elements) {
+      const std::string case_id = member.str.substr(member.str.find('|') + 1);
+      unlink.push_back(CaseKey(case_id));
+      unlink.push_back(EventsKey(case_id));
+      unlink.push_back(HistoryKey(case_id));
+    }
+    ASSIGN_OR_RETURN(redis::Reply unlinked, redis_.Command(unlink));
+    RETURN_IF_ERROR(redis::ReplyStatus(unlinked));
+    removed += unlinked.integer;
+    if (static_cast<int>(members.elements.size()) < kPage) break;
+  }
+  ASSIGN_OR_RETURN(redis::Reply rest, redis_.Command({"UNLINK", kIndexKey, kRefsKey}));
+  RETURN_IF_ERROR(redis::ReplyStatus(rest));
+  return removed + rest.integer;
+}
 
-absl::Status RedisCaseStore::MarkIntact() { return redis::SetMarker(redis_, kIntactKey); }
+absl::StatusOr<bool> RedisCaseStore::Intact() {
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
+                   redis_.Pipeline({{"EXISTS", kIntactKey}, {"GET", kLayoutKey}}));
+  for (const redis::Reply& reply : replies) RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  return replies[0].integer == 1 && !replies[1].is_nil() && replies[1].str == kLayout;
+}
+
+absl::Status RedisCaseStore::MarkIntact() {
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
+                   redis_.Pipeline({{"SET", kLayoutKey, kLayout}, {"SET", kIntactKey, "1"}}));
+  for (const redis::Reply& reply : replies) RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  return absl::OkStatus();
+}
 
 absl::Status RedisCaseStore::ForgetIntact() {
   ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"DEL", kIntactKey}));
@@ -849,15 +1067,24 @@ absl::Status RedisCaseStore::ForgetIntact() {
 }
 
 absl::StatusOr<bool> RedisCaseStore::MarkIntactIfLocked(const std::string& owner) {
-  return redis::SetMarkerIfLocked(redis_, kIntactKey, "mp:intake:rebuilding", owner);
+  return redis::SetMarkerIfLocked(redis_, kIntactKey, kRebuildLockKey, owner);
 }
 
 absl::StatusOr<bool> RedisCaseStore::TryLockRebuild(const std::string& owner, absl::Duration ttl) {
-  return redis::TryLock(redis_, "mp:intake:rebuilding", owner, ttl);
+  ASSIGN_OR_RETURN(bool locked, redis::TryLock(redis_, kRebuildLockKey, owner, ttl));
+  if (locked) {
+    absl::MutexLock lock(&known_mu_);
+    rebuild_owner_ = owner;
+  }
+  return locked;
 }
 
 absl::Status RedisCaseStore::UnlockRebuild(const std::string& owner) {
-  return redis::Unlock(redis_, "mp:intake:rebuilding", owner);
+  {
+    absl::MutexLock lock(&known_mu_);
+    if (rebuild_owner_ == owner) rebuild_owner_.clear();
+  }
+  return redis::Unlock(redis_, kRebuildLockKey, owner);
 }
 
 absl::StatusOr<std::vector<Case>> RedisCaseStore::Submitted(absl::Time from, absl::Time to,

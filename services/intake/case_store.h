@@ -4,17 +4,26 @@
 //   mp:case:{<id>}          hash: pb = serialized meldpunt.types.v1.Case, ver = records folded,
 //                           off = Kafka offset of the last event folded (the case's partition)
 //   mp:case:{<id>}:events   set of the event ids folded or refused (repeats are dropped)
-//   mp:case:{<id>}:history  list of serialized meldpunt.intake.v1.HistoryEntry, in fold order
-//   mp:ref:{<reference>}    the case id of a reference
+//   mp:case:{<id>}:history  string: the case's intake.v1.HistoryEntry in fold order, each as a
+//                           field `entries` of intake.v1.GetCaseHistoryResponse (so the string
+//                           parses as that message); a write puts its entries at the byte where
+//                           the history ended, so a write done twice changes nothing
 //   mp:cases                sorted set (all scores 0) of "<submitted µs, 20 digits>|<case id>",
-//                           the listing index, newest last
+//                           the listing index, newest last; it names every case the projection
+//                           holds (a case's first write writes its entry in the same step)
+//   mp:refs                 hash: reference -> case id
 //   mp:submit:{<id>}        short-lived lock while a submission is being appended
+//   mp:intake:layout        "2": the layout above (a projection of another layout is rebuilt)
 //
 // Create() writes a new case straight after its CaseSubmitted is durable (SubmitCase's
 // read-your-writes); the fold then finds the event's id and drops it.
-// Apply() folds with optimistic concurrency (a Lua compare-and-set on ver) and stores the event's
-// offset with the state in the same script: an event at or below the stored offset, or one whose
-// id was folded before, changes nothing, so the projection applies each event exactly once.
+// The live fold (ApplyAll, FoldFence::kLive) folds with optimistic concurrency (a Lua
+// compare-and-set on ver) and stores the event's offset with the state in the same script: an
+// event at or below the stored offset, or one whose id was folded before, changes nothing, so the
+// projection applies each event exactly once. The rebuild's replay (FoldFence::kNone) writes
+// plain commands, each safe to repeat, in one MULTI/EXEC per run under WATCH of the rebuild's
+// lock: no live fold writes meanwhile (the marker is gone), and a rebuild that no longer holds
+// the lock writes nothing.
 #pragma once
 
 #include <memory>
@@ -169,6 +178,8 @@ class CaseStore {
   virtual absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& case_id) = 0;
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
   // Deletes the whole projection (before a rebuild). Returns the number of keys removed.
+  // RedisCaseStore removes each case by the name its listing index gives; a projection of an
+  // older layout, or none, by walking the whole keyspace once.
   virtual absl::StatusOr<int64_t> Clear() = 0;
   // Every case submitted in [from, to), oldest first, for reports: without the description, the
   // attachments and the sealed reporter, which no figure needs. RESOURCE_EXHAUSTED past `limit`.
@@ -212,8 +223,12 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
   // the offset) for the cases it wrote last (Known): a case it knows is not read, and its script
   // checks the event ids itself. A case another writer changed in between (its version is not
   // the one the fold started from) or with an event id folded before is read and folded again.
-  // The rebuild's replay (FoldFence::kNone) folds into a cleared projection: a case it does not
-  // know it takes as absent, and the script's check says otherwise when it is not.
+  // The rebuild's replay (FoldFence::kNone) writes only while this store holds the rebuild lock
+  // (TryLockRebuild; FAILED_PRECONDITION otherwise), on one connection: the lock watched and read
+  // with the run's reads (a case it does not know is read, or, when its run starts with its
+  // submission, looked for: absent, it starts here), then the run's plain writes in one
+  // MULTI/EXEC. ABORTED when the lock is no longer this store's, or changed in between: nothing
+  // of the run is written.
   absl::StatusOr<std::vector<FoldOutcome>> ApplyAll(const std::vector<FoldInput>& events,
                                                     FoldFence fence) override;
   absl::StatusOr<bool> HasEvent(const std::string& case_id, const std::string& event_id) override;
@@ -234,12 +249,15 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
 
   // The marker of a complete projection (mp:intake:intact), set after a rebuild: gone when Redis
   // lost its data (FLUSHALL, a new instance), which the intake notices and repairs by itself.
+  // Complete only over this layout (mp:intake:layout): an older version's projection is rebuilt.
   absl::StatusOr<bool> Intact() override;
+  // Sets the marker and the layout (tests, and a projection known complete).
   absl::Status MarkIntact();
   // MarkIntact, only while `owner` holds the rebuild lock (false otherwise).
   absl::StatusOr<bool> MarkIntactIfLocked(const std::string& owner) override;
   absl::Status ForgetIntact() override;
-  // One rebuild at a time over all replicas (mp:intake:rebuilding, expires after `ttl`).
+  // One rebuild at a time over all replicas (mp:intake:rebuilding, expires after `ttl`). The
+  // store keeps the owner it took the lock for: its replay's writes are checked against it.
   absl::StatusOr<bool> TryLockRebuild(const std::string& owner, absl::Duration ttl) override;
   absl::Status UnlockRebuild(const std::string& owner) override;
 
@@ -260,7 +278,16 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
     std::shared_ptr<const Case> state;  // null: absent
     std::string version = "0";
     int64_t offset = -1;  // the stored offset (-1: none)
+    // The history's length in bytes, where the replay writes the next entries (-1: unknown, as
+    // after a live fold, whose script appends).
+    int64_t history_bytes = -1;
   };
+  // ApplyAll: the live fold (`replay` null) or the replay's, on its connection, under `owner`.
+  absl::StatusOr<std::vector<FoldOutcome>> Fold(const std::vector<FoldInput>& events,
+                                                redis::Connection* replay,
+                                                const std::string& owner);
+  // Clear's deletion, the fence set.
+  absl::StatusOr<int64_t> ClearKeys();
   std::optional<Known> Recall(const std::string& case_id);
   void Remember(const std::string& case_id, Known known);
   void Forget(const std::string& case_id);
@@ -272,6 +299,7 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
   // older one is dropped: the cases written least recently go first.
   absl::flat_hash_map<std::string, Known> known_ ABSL_GUARDED_BY(known_mu_);
   absl::flat_hash_map<std::string, Known> known_older_ ABSL_GUARDED_BY(known_mu_);
+  std::string rebuild_owner_ ABSL_GUARDED_BY(known_mu_);  // "": the lock is not this store's
 };
 
 // True when the case matches every filter of the query (paging aside).

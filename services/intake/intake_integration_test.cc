@@ -259,8 +259,8 @@ TEST_F(IntakeIntegration, ACaseSubmittedAcrossARebuildIsNeverNotFound) {
     EXPECT_TRUE(written.ok()) << written.error_code() << " " << written.error_message();
     // What the FLUSHALL did to a claim and a case written before it.
     const std::string key = "mp:case:{" + case_id + "}";
-    auto removed = (*redis)->Command(
-        {"DEL", "mp:ref:{" + response.reference() + "}", key, key + ":events", key + ":history"});
+    auto removed = (*redis)->Pipeline({{"HDEL", "mp:refs", response.reference()},
+                                       {"DEL", key, key + ":events", key + ":history"}});
     ASSERT_TRUE(removed.ok()) << removed.status();
     during = get_case(case_id);
   });
@@ -304,12 +304,10 @@ TEST_F(IntakeIntegration, ALostProjectionIsNoticedAndRebuiltWithoutAnOperator) {
   };
   ASSERT_TRUE(get_case().ok());
 
-  for (const std::string& key :
-       {std::string("mp:intake:intact"), "mp:case:{" + submitted.case_id() + "}",
-        "mp:ref:{" + submitted.reference() + "}"}) {
-    auto removed = (*redis)->Command({"DEL", key});
-    ASSERT_TRUE(removed.ok()) << removed.status();
-  }
+  auto removed =
+      (*redis)->Pipeline({{"DEL", "mp:intake:intact", "mp:case:{" + submitted.case_id() + "}"},
+                          {"HDEL", "mp:refs", submitted.reference()}});
+  ASSERT_TRUE(removed.ok()) << removed.status();
   int unavailable = 0;
   std::vector<std::string> wrong;
   const bool back = testing::Eventually(
@@ -383,6 +381,19 @@ class CaseStoreIntegration : public ::testing::Test {
     store_ = std::make_unique<RedisCaseStore>(*redis_);
   }
 
+  // A run folded as the rebuild's replay folds it: under the rebuild lock, taken by `store` for
+  // the call.
+  absl::StatusOr<std::vector<FoldOutcome>> Replay(RedisCaseStore& store,
+                                                  const std::vector<FoldInput>& run) {
+    const std::string owner = testing::UniqueName("replay");
+    absl::StatusOr<bool> locked = store.TryLockRebuild(owner, absl::Minutes(1));
+    if (!locked.ok()) return locked.status();
+    if (!*locked) return absl::AbortedError("the rebuild lock is held");
+    absl::StatusOr<std::vector<FoldOutcome>> folded = store.ApplyAll(run, FoldFence::kNone);
+    if (absl::Status unlocked = store.UnlockRebuild(owner); !unlocked.ok()) return unlocked;
+    return folded;
+  }
+
   std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<RedisCaseStore> store_;
 };
@@ -418,7 +429,7 @@ TEST_F(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
     run.push_back({&b[i], offset++});
   }
   run.push_back({&stray, offset++});
-  auto outcomes = store.ApplyAll(run, FoldFence::kNone);
+  auto outcomes = Replay(store, run);
   ASSERT_TRUE(outcomes.ok()) << outcomes.status();
   for (size_t i = 0; i < a.size(); ++i) {
     for (size_t k : {2 * i, 2 * i + 1}) {
@@ -442,7 +453,7 @@ TEST_F(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
   EXPECT_EQ(store.AppliedOffset(batch).value(), 100 + 2 * (static_cast<int64_t>(a.size()) - 1));
 
   // The same run again (a lane handling it twice): nothing is folded twice.
-  auto again = store.ApplyAll(run, FoldFence::kNone);
+  auto again = Replay(store, run);
   ASSERT_TRUE(again.ok()) << again.status();
   for (size_t k = 0; k + 1 < run.size(); ++k) {
     EXPECT_EQ(*(*again)[k].outcome, ApplyOutcome::kDuplicate) << k;
@@ -456,7 +467,7 @@ TEST_F(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
   ASSERT_TRUE(store.Create(c[0], nullptr).value());
   std::vector<FoldInput> rest;
   for (size_t i = 0; i < c.size(); ++i) rest.push_back({&c[i], 500 + static_cast<int64_t>(i)});
-  auto folded = store.ApplyAll(rest, FoldFence::kNone);
+  auto folded = Replay(store, rest);
   ASSERT_TRUE(folded.ok()) << folded.status();
   EXPECT_EQ(*(*folded)[0].outcome, ApplyOutcome::kDuplicate);
   EXPECT_EQ(*(*folded)[1].outcome, ApplyOutcome::kApplied);
@@ -505,7 +516,7 @@ TEST_F(CaseStoreIntegration, CreateWritesNothingWhileARebuildClearsTheProjection
   EXPECT_EQ(store.Get(id).value(), std::nullopt);
   EXPECT_EQ(store.ResolveReference(e[0].case_submitted().reference()).value(), std::nullopt);
   // The replay folds it from its event, as a new case.
-  auto folded = store.ApplyAll({{&e[0], 7}}, FoldFence::kNone);
+  auto folded = Replay(store, {{&e[0], 7}});
   ASSERT_TRUE(folded.ok()) << folded.status();
   ASSERT_TRUE((*folded)[0].outcome.ok()) << (*folded)[0].outcome.status();
   EXPECT_EQ(*(*folded)[0].outcome, ApplyOutcome::kApplied);
@@ -602,19 +613,19 @@ TEST_F(CaseStoreIntegration, TheReplayReadsACaseItTookAsAbsentWhenItIsThere) {
   RedisCaseStore& writer = *store_;
   const std::string id = events::CaseIdFor("absent-test", testing::UniqueName("there"));
   std::vector<events::Envelope> events = CaseEvents(id, "there");
-  auto written = writer.ApplyAll({{&events[0], 10}, {&events[1], 11}}, FoldFence::kNone);
+  auto written = Replay(writer, {{&events[0], 10}, {&events[1], 11}});
   ASSERT_TRUE(written.ok()) << written.status();
   EXPECT_EQ(*(*written)[1].outcome, ApplyOutcome::kApplied);
 
   // Its routing alone: folded on nothing, it would be refused as a case never submitted.
   RedisCaseStore replay(*redis_);
-  auto routed_again = replay.ApplyAll({{&events[1], 11}}, FoldFence::kNone);
+  auto routed_again = Replay(replay, {{&events[1], 11}});
   ASSERT_TRUE(routed_again.ok()) << routed_again.status();
   EXPECT_EQ(*(*routed_again)[0].outcome, ApplyOutcome::kDuplicate);
 
   // Its submission and withdrawal: folded on nothing, the case would start over.
   RedisCaseStore other(*redis_);
-  auto rest = other.ApplyAll({{&events[0], 10}, {&events[4], 12}}, FoldFence::kNone);
+  auto rest = Replay(other, {{&events[0], 10}, {&events[4], 12}});
   ASSERT_TRUE(rest.ok()) << rest.status();
   EXPECT_EQ(*(*rest)[0].outcome, ApplyOutcome::kDuplicate);
   EXPECT_EQ(*(*rest)[1].outcome, ApplyOutcome::kApplied);
@@ -649,8 +660,19 @@ TEST_F(CaseStoreIntegration, ALiveFoldWritesNothingOnceTheMarkerIsGone) {
   EXPECT_EQ(store.AppliedOffset(id).value(), 10);
   EXPECT_FALSE(store.HasEvent(id, events[1].event_id()).value());
 
+  // A marker over another layout (an older version's projection) holds the live fold too.
+  ASSERT_TRUE(store.MarkIntact().ok());
+  ASSERT_TRUE(redis_->Command({"SET", "mp:intake:layout", "1"}).ok());
+  EXPECT_FALSE(store.Intact().value());
+  auto old_layout = store.ApplyAll(rest, FoldFence::kLive);
+  ASSERT_TRUE(old_layout.ok()) << old_layout.status();
+  EXPECT_EQ((*old_layout)[0].outcome.status().message(), kLiveFoldHeldText);
+  EXPECT_EQ(store.History(id)->size(), 1u);
+  ASSERT_TRUE(redis_->Command({"SET", "mp:intake:layout", "2"}).ok());
+  ASSERT_TRUE(store.ForgetIntact().ok());
+
   // The rebuild's replay writes while the marker is gone.
-  auto replayed = store.ApplyAll(rest, FoldFence::kNone);
+  auto replayed = Replay(store, rest);
   ASSERT_TRUE(replayed.ok()) << replayed.status();
   EXPECT_EQ(*(*replayed)[0].outcome, ApplyOutcome::kApplied);
   EXPECT_EQ(*(*replayed)[1].outcome, ApplyOutcome::kApplied);
@@ -662,6 +684,97 @@ TEST_F(CaseStoreIntegration, ALiveFoldWritesNothingOnceTheMarkerIsGone) {
   } else {
     EXPECT_TRUE(store.ForgetIntact().ok());
   }
+}
+
+// The replay writes plain commands, so it must hold the rebuild's lock: a rebuild that outlived
+// its lock (a stalled host) while another took it, or whose lock Redis lost, writes nothing.
+TEST_F(CaseStoreIntegration, TheReplayWritesNothingOnceItNoLongerHoldsTheRebuildLock) {
+  const std::string id = events::CaseIdFor("lock-test", testing::UniqueName("locked"));
+  std::vector<events::Envelope> events = CaseEvents(id, "locked");
+  RedisCaseStore& store = *store_;
+  auto unlocked = store.ApplyAll({{&events[0], 10}}, FoldFence::kNone);
+  EXPECT_EQ(unlocked.status().code(), absl::StatusCode::kFailedPrecondition) << unlocked.status();
+
+  const std::string owner = testing::UniqueName("stalled");
+  ASSERT_TRUE(store.TryLockRebuild(owner, absl::Minutes(1)).value());
+  // Another rebuild took the lock after this one's expired.
+  ASSERT_TRUE(redis_->Command({"SET", "mp:intake:rebuilding", "another-rebuild"}).ok());
+  auto taken = store.ApplyAll({{&events[0], 10}, {&events[1], 11}}, FoldFence::kNone);
+  EXPECT_EQ(taken.status().code(), absl::StatusCode::kAborted) << taken.status();
+  // Redis lost it.
+  ASSERT_TRUE(redis_->Command({"DEL", "mp:intake:rebuilding"}).ok());
+  auto lost = store.ApplyAll({{&events[0], 10}}, FoldFence::kNone);
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kAborted) << lost.status();
+  EXPECT_EQ(store.Get(id).value(), std::nullopt);
+  EXPECT_FALSE(store.HasEvent(id, events[0].event_id()).value());
+  EXPECT_TRUE(store.History(id)->empty());
+  EXPECT_EQ(store.ResolveReference(events[0].case_submitted().reference()).value(), std::nullopt);
+  ASSERT_TRUE(store.UnlockRebuild(owner).ok());
+
+  // Held, the same run is written; once more by a store that knows nothing of it (a run
+  // repeated after its answer was lost), it changes nothing, and what follows folds on.
+  auto written = Replay(store, {{&events[0], 10}, {&events[1], 11}});
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(*(*written)[1].outcome, ApplyOutcome::kApplied);
+  RedisCaseStore again(*redis_);
+  auto repeated = Replay(again, {{&events[0], 10}, {&events[1], 11}, {&events[4], 12}});
+  ASSERT_TRUE(repeated.ok()) << repeated.status();
+  EXPECT_EQ(*(*repeated)[0].outcome, ApplyOutcome::kDuplicate);
+  EXPECT_EQ(*(*repeated)[1].outcome, ApplyOutcome::kDuplicate);
+  EXPECT_EQ(*(*repeated)[2].outcome, ApplyOutcome::kApplied);
+  auto history = store.History(id);
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ((*history)[0].event_id(), events[0].event_id());
+  EXPECT_EQ((*history)[1].event_id(), events[1].event_id());
+  EXPECT_EQ((*history)[2].event_id(), events[4].event_id());
+  EXPECT_EQ(store.ResolveReference(events[0].case_submitted().reference()).value(), id);
+}
+
+// The clear removes each case by the names its listing index gives, the references with their
+// hash, and nothing of anyone else's; a projection of an older layout (a list for a history, a
+// key per reference) by one walk over the keyspace, after which the layout is this one.
+// (It clears the whole projection of the shared Redis: these tests' cases are their own.)
+TEST_F(CaseStoreIntegration, TheClearRemovesEveryCaseByItsNameAndAnOlderLayoutByAWalk) {
+  RedisCaseStore& store = *store_;
+  const std::string other_key = "mp:other-service:" + testing::UniqueName("kept");
+  ASSERT_TRUE(redis_->Command({"SET", other_key, "1"}).ok());
+  ASSERT_TRUE(redis_
+                  ->Pipeline({{"DEL", "mp:intake:layout"},
+                              {"RPUSH", "mp:case:{old-layout}:history", "entry"},
+                              {"SET", "mp:case:{old-layout}", "state"},
+                              {"SET", "mp:ref:{MP-2026-OLD}", "old-layout"}})
+                  .ok());
+  auto removed = store.Clear();
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_GE(*removed, 3);
+  for (const char* key : {"mp:case:{old-layout}:history", "mp:case:{old-layout}",
+                          "mp:ref:{MP-2026-OLD}", "mp:cases", "mp:refs"}) {
+    EXPECT_EQ(redis_->Command({"EXISTS", key}).value().integer, 0) << key;
+  }
+  EXPECT_EQ(redis_->Command({"GET", "mp:intake:layout"}).value().str, "2");
+
+  // This layout: cases written by a submission and by the replay, and a reference claimed for a
+  // submission that never made it to the log.
+  const std::string a = events::CaseIdFor("clear-test", testing::UniqueName("a"));
+  const std::string b = events::CaseIdFor("clear-test", testing::UniqueName("b"));
+  std::vector<events::Envelope> first = CaseEvents(a, "clear-a");
+  std::vector<events::Envelope> second = CaseEvents(b, "clear-b");
+  ASSERT_TRUE(store.Create(first[0], nullptr).value());
+  ASSERT_TRUE(Replay(store, {{&second[0], 10}, {&second[1], 11}}).ok());
+  ASSERT_TRUE(store.ClaimReference("MP-2026-NEVER", "never-appended").value());
+  removed = store.Clear();
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(*removed, 2 * 3 + 2) << "three keys a case, the index and the references";
+  EXPECT_EQ(store.Get(a).value(), std::nullopt);
+  EXPECT_EQ(store.Get(b).value(), std::nullopt);
+  EXPECT_FALSE(store.HasEvent(a, first[0].event_id()).value());
+  EXPECT_FALSE(store.HasEvent(b, second[1].event_id()).value());
+  EXPECT_TRUE(store.History(b)->empty());
+  EXPECT_EQ(store.ResolveReference("MP-2026-NEVER").value(), std::nullopt);
+  EXPECT_EQ(redis_->Command({"EXISTS", other_key}).value().integer, 1);
+  EXPECT_EQ(redis_->Command({"EXISTS", "mp:intake:clearing"}).value().integer, 0);
+  ASSERT_TRUE(redis_->Command({"DEL", other_key}).ok());
 }
 
 }  // namespace
