@@ -111,6 +111,7 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions
   if (!consumer->consumer_)
     return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", error));
   consumer->subscribed_ = options.subscribe;
+  consumer->headers_ = options.headers;
   if (!options.subscribe) return consumer;
   RdKafka::ErrorCode err = consumer->consumer_->subscribe(options.topics);
   if (err != RdKafka::ERR_NO_ERROR) return ToStatus(err, "kafka subscribe");
@@ -147,7 +148,7 @@ absl::StatusOr<std::optional<Record>> Consumer::Poll(absl::Duration timeout) {
       record.value.assign(static_cast<const char*>(raw->payload), raw->len);
       record.timestamp = absl::FromUnixMillis(message->timestamp().timestamp);
       if (rd_kafka_headers_t* headers = nullptr;
-          rd_kafka_message_headers(raw, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          headers_ && rd_kafka_message_headers(raw, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const char* name = nullptr;
         const void* value = nullptr;
         size_t size = 0;

@@ -44,6 +44,9 @@ struct ConsumerOptions {
   // partitions (a replay of a whole topic: no JoinGroup before the first fetch, no LeaveGroup at
   // Close). `group_id` then only names it; nothing is committed under it.
   bool subscribe = true;
+  // False: records come without their headers (Record::headers empty), for a reader that needs
+  // only the values (a replay of the log): each header read is two strings made on every record.
+  bool headers = true;
 };
 
 struct Record {
@@ -137,6 +140,7 @@ class Consumer {
 
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   bool subscribed_ = true;  // ConsumerOptions::subscribe
+  bool headers_ = true;     // ConsumerOptions::headers
   std::vector<TopicPartition> held_;
   // Per held partition, the next offset to handle (or kFromLogStart: the group has committed
   // nothing, so consumption starts at the log start).

@@ -182,6 +182,28 @@ TEST_F(MockCluster, ConsumerReadsHeadersAndResumesAfterCommittedOffset) {
   EXPECT_EQ(rest[1].value, "v2");
 }
 
+// A reader that needs only the values (a replay of the log) takes no headers off its records.
+TEST_F(MockCluster, AReaderWithoutHeadersGetsTheRecordsWithoutThem) {
+  auto producer = MakeProducer();
+  ASSERT_TRUE(producer
+                  ->Send({"events", "MP-1", "payload", {{"event-id", "ev-1"}}},
+                         absl::Now() + absl::Seconds(10))
+                  .ok());
+  auto reader = Consumer::Create({.brokers = brokers_,
+                                  .group_id = "replay",
+                                  .topics = {"events"},
+                                  .subscribe = false,
+                                  .headers = false});
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  ASSERT_TRUE((*reader)->AssignFromStart("events", 2).ok());
+  std::vector<Record> read = ReadN(**reader, 1, absl::Seconds(20));
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].key, "MP-1");
+  EXPECT_EQ(read[0].value, "payload");
+  EXPECT_TRUE(read[0].headers.empty());
+  (*reader)->Close();
+}
+
 TEST_F(MockCluster, RetriableBrokerErrorIsRetriedTransparently) {
   auto producer = MakeProducer();
   rd_kafka_mock_push_request_errors(cluster_, kProduceApiKey, 2,

@@ -44,15 +44,24 @@ Reply Convert(const redisReply* raw) {
   return reply;
 }
 
-void Append(redisContext* context, const std::vector<std::string>& args) {
+// Appends one command to hiredis's output buffer; the bytes of its words.
+size_t Append(redisContext* context, const std::vector<std::string>& args) {
   std::vector<const char*> argv;
   std::vector<size_t> lengths;
+  size_t bytes = 0;
   for (const std::string& arg : args) {
     argv.push_back(arg.data());
     lengths.push_back(arg.size());
+    bytes += arg.size();
   }
   redisAppendCommandArgv(context, static_cast<int>(args.size()), argv.data(), lengths.data());
+  return bytes;
 }
+
+// hiredis keeps a pipeline's commands in one buffer, which it grows by copying: past 1 MiB by
+// 1 MiB at a time, so a pipeline of many megabytes (a replay's run in one transaction) would be
+// copied over and over. The buffer is written out whenever this much was appended to it instead.
+constexpr size_t kFlushBytes = 256 * 1024;
 
 }  // namespace
 
@@ -219,15 +228,34 @@ bool Demoted(const std::vector<Reply>& replies) {
 absl::StatusOr<std::vector<Reply>> Connection::Send(
     const std::vector<std::vector<std::string>>& commands) {
   return Exchange(commands.size(), [&] {
-    for (const auto& command : commands) Append(context_, command);
+    for (const auto& command : commands) Appended(Append(context_, command));
   });
+}
+
+void Connection::Appended(size_t bytes) {
+  appended_ += bytes;
+  if (appended_ < kFlushBytes || write_failed_) return;
+  appended_ = 0;
+  for (int done = 0; !done;) {
+    if (redisBufferWrite(context_, &done) != REDIS_OK) {
+      write_failed_ = true;
+      return;
+    }
+  }
 }
 
 absl::StatusOr<std::vector<Reply>> Connection::Exchange(size_t count,
                                                         absl::FunctionRef<void()> append) {
   if (context_ == nullptr) return status::InPlace(absl::UnavailableError("redis: not connected"));
   unconfirmed_ = true;
+  appended_ = 0;
+  write_failed_ = false;
   append();
+  if (write_failed_) {
+    std::string error = absl::StrCat("redis ", address_, ": ", context_->errstr);
+    Drop();  // part of the commands may have gone out: never reuse the stream
+    return status::InPlace(absl::UnavailableError(error));
+  }
   std::vector<Reply> replies;
   replies.reserve(count);
   for (size_t i = 0; i < count; ++i) {
@@ -337,6 +365,9 @@ absl::StatusOr<std::vector<Reply>> Connection::Scripts(const std::vector<ScriptC
         for (const std::string& arg : call.args) add(arg);
         redisAppendCommandArgv(context_, static_cast<int>(argv.size()), argv.data(),
                                lengths.data());
+        size_t bytes = 0;
+        for (size_t length : lengths) bytes += length;
+        Appended(bytes);
       }
     });
     if (!replies.ok()) {

@@ -62,6 +62,29 @@ TEST_F(RedisTest, PipelineKeepsOrder) {
   EXPECT_EQ(replies->back().elements[42].str, "42");
 }
 
+// A pipeline of several megabytes (a replay's run in one transaction) is written out as it is
+// appended, and every command arrives whole and in order.
+TEST_F(RedisTest, APipelineOfMegabytesArrivesWholeAndInOrder) {
+  auto client = Client::Create(options_);
+  ASSERT_TRUE(client.ok());
+  std::vector<std::vector<std::string>> commands = {{"MULTI"}};
+  for (int i = 0; i < 40; ++i) {
+    commands.push_back({"SET", prefix_ + ":big:" + std::to_string(i),
+                        std::string(128 * 1024, static_cast<char>('a' + i % 26))});
+  }
+  commands.push_back({"EXEC"});
+  for (int i = 0; i < 40; i += 13)
+    commands.push_back({"GET", prefix_ + ":big:" + std::to_string(i)});
+  auto replies = (*client)->Pipeline(commands);
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  ASSERT_EQ(replies->size(), 42u + 4u);
+  ASSERT_EQ((*replies)[41].elements.size(), 40u) << "EXEC ran every SET";
+  for (int k = 0; k < 4; ++k) {
+    EXPECT_EQ((*replies)[42 + k].str,
+              std::string(128 * 1024, static_cast<char>('a' + 13 * k % 26)));
+  }
+}
+
 TEST_F(RedisTest, ScriptsSurviveScriptFlush) {
   auto client = Client::Create(options_);
   ASSERT_TRUE(client.ok());

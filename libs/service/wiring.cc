@@ -106,7 +106,8 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseLogReader(
                                .topics = {events::kCaseEventsTopic},
                                .client_id = client_id,
                                .extra = CaseEventConsumerProperties(config),
-                               .subscribe = false});
+                               .subscribe = false,
+                               .headers = false});
 }
 
 events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config,

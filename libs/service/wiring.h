@@ -79,7 +79,8 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
     kafka::RebalanceListener* listener = nullptr);
 
 // A reader of the whole case log in no group (a replay): the case-event consumer's properties,
-// kafka::ConsumerOptions::subscribe false; Consumer::AssignFromStart gives it the partitions.
+// kafka::ConsumerOptions::subscribe false (Consumer::AssignFromStart gives it the partitions),
+// and no headers (the replay reads the values only).
 absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseLogReader(
     const config::ServiceConfig& config, const std::string& client_id);
 

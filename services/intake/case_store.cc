@@ -445,9 +445,11 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
       RETURN_IF_ERROR(redis::ReplyStatus(replies[1]));
       if (replies[1].is_nil() || replies[1].str != owner) {
         ASSIGN_OR_RETURN(std::vector<redis::Reply> unwatched, replay->SendOnce({{"UNWATCH"}}));
-        return absl::AbortedError(
+        // Given up at once (not retried in place): the replay passes over what is left, and
+        // the rebuild, which can no longer mark the projection complete, ends ABORTED.
+        return status::GiveUp(absl::AbortedError(
             "the rebuild no longer holds its lock (it outlived it, or Redis lost it): its replay "
-            "writes nothing more");
+            "writes nothing more"));
       }
       replies.erase(replies.begin(), replies.begin() + 2);
     }
@@ -688,9 +690,9 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
       const redis::Reply& exec = done.back();
       RETURN_IF_ERROR(redis::ReplyStatus(exec));
       if (exec.is_nil()) {
-        return absl::AbortedError(
+        return status::GiveUp(absl::AbortedError(
             "the rebuild's lock changed during its run (another rebuild took it): its replay "
-            "writes nothing more");
+            "writes nothing more"));
       }
       for (const redis::Reply& reply : done) RETURN_IF_ERROR(redis::ReplyStatus(reply));
       if (exec.elements.size() != count) {
