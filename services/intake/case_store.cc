@@ -687,6 +687,10 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
       replay_writes.push_back({"EXEC"});
       ASSIGN_OR_RETURN(std::vector<redis::Reply> done,
                        replay_send(std::move(replay_writes), false));
+      // The commands' own replies first: a write refused as it was queued (-READONLY: the
+      // primary became a replica, an outage to retry in place) makes EXEC refuse the whole
+      // transaction (-EXECABORT), which says less.
+      for (size_t r = 0; r + 1 < done.size(); ++r) RETURN_IF_ERROR(redis::ReplyStatus(done[r]));
       const redis::Reply& exec = done.back();
       RETURN_IF_ERROR(redis::ReplyStatus(exec));
       if (exec.is_nil()) {
@@ -694,7 +698,6 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
             "the rebuild's lock changed during its run (another rebuild took it): its replay "
             "writes nothing more"));
       }
-      for (const redis::Reply& reply : done) RETURN_IF_ERROR(redis::ReplyStatus(reply));
       if (exec.elements.size() != count) {
         return absl::InternalError("redis: the replay's transaction did not run every write");
       }
