@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <iterator>
-#include <map>
 #include <memory>
 #include <set>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -27,76 +28,80 @@ namespace t = ::meldpunt::types::v1;
 // message. A run's entries go at the byte where the history ended (SETRANGE, or APPEND in a
 // script that checked the version): a write done twice writes the same bytes at the same place.
 
-// KEYS: case hash, event id set, history, listing index, references.
+// A case's event ids are fields of its hash: e:<event id> (the value "1").
+// KEYS: case hash, history, listing index, references.
 // ARGV: event id, expected ver, new pb, new ver, history record, offset (-1: unknown), index
 // member ("": none), reference ("": none), case id.
 constexpr char kCasLua[] = R"lua(
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 'DUP' end
+local id = 'e:' .. ARGV[1]
+if redis.call('HEXISTS', KEYS[1], id) == 1 then return 'DUP' end
 local cur = redis.call('HMGET', KEYS[1], 'ver', 'off')
 local offset = tonumber(ARGV[6])
 if offset >= 0 and cur[2] and tonumber(cur[2]) >= offset then return 'DUP' end
 if (cur[1] or '0') ~= ARGV[2] then return 'CONFLICT' end
 if offset >= 0 then
-  redis.call('HSET', KEYS[1], 'pb', ARGV[3], 'ver', ARGV[4], 'off', ARGV[6])
+  redis.call('HSET', KEYS[1], 'pb', ARGV[3], 'ver', ARGV[4], 'off', ARGV[6], id, '1')
 else
-  redis.call('HSET', KEYS[1], 'pb', ARGV[3], 'ver', ARGV[4])
+  redis.call('HSET', KEYS[1], 'pb', ARGV[3], 'ver', ARGV[4], id, '1')
 end
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('APPEND', KEYS[3], ARGV[5])
-if ARGV[7] ~= '' then redis.call('ZADD', KEYS[4], 0, ARGV[7]) end
-if ARGV[8] ~= '' then redis.call('HSET', KEYS[5], ARGV[8], ARGV[9]) end
+redis.call('APPEND', KEYS[2], ARGV[5])
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[3], 0, ARGV[7]) end
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[4], ARGV[8], ARGV[9]) end
 return 'OK'
 )lua";
 
-// KEYS: case hash, event id set, history, listing index, references, the clear's fence.
+// KEYS: case hash, history, listing index, references, the clear's fence.
 // ARGV: event id, pb, history record, index member, case id, reference ("": none).
 // Nothing is written while a rebuild clears the projection (the fence, RedisCaseStore::Clear):
 // the clear, over many calls, could take part of a case written meanwhile and leave its event id
 // as folded without its state.
 constexpr char kCreateLua[] = R"lua(
-if redis.call('EXISTS', KEYS[6]) == 1 then return 'HELD' end
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 'DUP' end
+if redis.call('EXISTS', KEYS[5]) == 1 then return 'HELD' end
+local id = 'e:' .. ARGV[1]
+if redis.call('HEXISTS', KEYS[1], id) == 1 then return 'DUP' end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'EXISTS' end
-redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'ver', '1')
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('SET', KEYS[3], ARGV[3])
-redis.call('ZADD', KEYS[4], 0, ARGV[4])
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[5], ARGV[6], ARGV[5]) end
+redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'ver', '1', id, '1')
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], 0, ARGV[4])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[4], ARGV[6], ARGV[5]) end
 return 'OK'
 )lua";
 
 // The live fold of a case's events in a run.
-// KEYS: case hash, event id set, history, the projection's marker, its layout[, listing index,
-// references].
+// KEYS: case hash, history, the projection's marker, its layout[, listing index, references].
 // ARGV: expected ver, new pb, new ver, offset (-1: none), n, fenced ("1": a live fold, written only
 // while the marker exists over this layout), check ("1": the ids were not read with the state:
 // DUP when one of them was folded before, and nothing written), this layout, the history records,
 // n event ids[, index member, case id, reference ("": none)].
 constexpr char kFoldLua[] = R"lua(
-if ARGV[6] == '1' and (redis.call('EXISTS', KEYS[4]) == 0 or
-                       redis.call('GET', KEYS[5]) ~= ARGV[8]) then
+if ARGV[6] == '1' and (redis.call('EXISTS', KEYS[3]) == 0 or
+                       redis.call('GET', KEYS[4]) ~= ARGV[8]) then
   return 'HELD'
 end
 local cur = redis.call('HGET', KEYS[1], 'ver')
 if (cur or '0') ~= ARGV[1] then return 'CONFLICT' end
 local n = tonumber(ARGV[5])
 local ids = {}
-for i = 1, n do ids[i] = ARGV[9 + i] end
+for i = 1, n do ids[i] = 'e:' .. ARGV[9 + i] end
 if ARGV[7] == '1' then
-  for _, folded in ipairs(redis.call('SMISMEMBER', KEYS[2], unpack(ids))) do
-    if folded == 1 then return 'DUP' end
+  for _, folded in ipairs(redis.call('HMGET', KEYS[1], unpack(ids))) do
+    if folded then return 'DUP' end
   end
 end
+local set = {'pb', ARGV[2], 'ver', ARGV[3]}
 if tonumber(ARGV[4]) >= 0 then
-  redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'ver', ARGV[3], 'off', ARGV[4])
-else
-  redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'ver', ARGV[3])
+  set[5] = 'off'
+  set[6] = ARGV[4]
 end
-redis.call('SADD', KEYS[2], unpack(ids))
-redis.call('APPEND', KEYS[3], ARGV[9])
-if #KEYS == 7 then
-  redis.call('ZADD', KEYS[6], 0, ARGV[10 + n])
-  if ARGV[12 + n] ~= '' then redis.call('HSET', KEYS[7], ARGV[12 + n], ARGV[11 + n]) end
+for i = 1, n do
+  set[#set + 1] = ids[i]
+  set[#set + 1] = '1'
+end
+redis.call('HSET', KEYS[1], unpack(set))
+redis.call('APPEND', KEYS[2], ARGV[9])
+if #KEYS == 6 then
+  redis.call('ZADD', KEYS[5], 0, ARGV[10 + n])
+  if ARGV[12 + n] ~= '' then redis.call('HSET', KEYS[6], ARGV[12 + n], ARGV[11 + n]) end
 end
 return 'OK'
 )lua";
@@ -110,34 +115,19 @@ constexpr char kRebuildLockKey[] = "mp:intake:rebuilding";
 // is not complete for this one (Intact): it is rebuilt, and its clear walks the whole keyspace
 // once; a projection of this layout is cleared by the names its listing index gives.
 constexpr char kLayoutKey[] = "mp:intake:layout";
-constexpr char kLayout[] = "2";
+constexpr char kLayout[] = "3";
 // Set while Clear runs (Create writes nothing then); it expires should the clear die half way.
 constexpr char kClearingKey[] = "mp:intake:clearing";
 constexpr char kClearingTtlMs[] = "3600000";
 constexpr int kListBatch = 100;
 constexpr int kListBudget = 5000;  // cases examined per call at most; then a token is returned
 
-std::string EventsKey(const std::string& case_id) {
-  return RedisCaseStore::CaseKey(case_id) + ":events";
-}
+// The field of a case's hash that says an event was folded (or refused).
+std::string EventField(absl::string_view event_id) { return absl::StrCat("e:", event_id); }
 std::string HistoryKey(const std::string& case_id) {
   return RedisCaseStore::CaseKey(case_id) + ":history";
 }
 
-// Appends one history entry to `history` as a field `entries` of GetCaseHistoryResponse (its tag,
-// its length, the entry): the history string parses as that message.
-void AppendHistoryRecord(const std::string& entry, std::string* history) {
-  using google::protobuf::internal::WireFormatLite;
-  using google::protobuf::io::CodedOutputStream;
-  uint8_t head[10];  // two varints of 32 bits, five bytes each at most
-  uint8_t* end = CodedOutputStream::WriteVarint32ToArray(
-      WireFormatLite::MakeTag(v1::GetCaseHistoryResponse::kEntriesFieldNumber,
-                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
-      head);
-  end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(entry.size()), end);
-  history->append(reinterpret_cast<const char*>(head), end - head);
-  history->append(entry);
-}
 std::string LockKey(const std::string& case_id) {
   return absl::StrCat("mp:submit:{", case_id, "}");
 }
@@ -151,62 +141,66 @@ std::string Micros20(absl::Time time) {
 
 }  // namespace
 
-std::string EncodeHistoryEntry(const events::Envelope& envelope, const std::string* encoded,
-                               bool rejected, absl::string_view rejection) {
+void AppendHistoryEntry(const events::Envelope& envelope, const std::string* encoded,
+                        bool rejected, absl::string_view rejection, std::string* history) {
   if (encoded == nullptr) {
     const std::string bytes = envelope.SerializeAsString();
-    return EncodeHistoryEntry(envelope, &bytes, rejected, rejection);
+    return AppendHistoryEntry(envelope, &bytes, rejected, rejection, history);
   }
-  // The entry written field by field from the envelope, without a HistoryEntry to copy the
-  // actor and the strings into first: what encoding that message, its fields set from the
-  // envelope, writes (the fields in number order, an empty string or a false left out, the two
-  // message fields always there). A field of a message type is its tag, its length and its
-  // encoding, so `event` is the record's bytes as they are. A unit test holds it to the message.
+  // Written by hand, as encoding the message would (its fields in number order, an empty string
+  // or a false left out), straight into the history: a field of a message type is its tag, its
+  // length and its encoding, so `event` is the record's bytes as they are. A unit test holds it
+  // to the message.
   using google::protobuf::internal::WireFormatLite;
   using google::protobuf::io::CodedOutputStream;
-  using google::protobuf::io::StringOutputStream;
-  std::string out;
-  out.reserve(encoded->size() + envelope.event_id().size() + envelope.type().size() +
-              envelope.producer().size() + rejection.size() + 128);
-  {
-    StringOutputStream raw(&out);
-    CodedOutputStream stream(&raw);
-    auto string_field = [&stream](int number, absl::string_view value) {
-      if (value.empty()) return;
-      stream.WriteTag(WireFormatLite::MakeTag(number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-      stream.WriteVarint64(value.size());
-      stream.WriteRaw(value.data(), static_cast<int>(value.size()));
-    };
-    // An absent one is written empty, without sizing the shared default instance (which every
-    // lane would then write to at once).
-    auto message_field = [&stream](int number, bool present,
-                                   const google::protobuf::MessageLite& value) {
-      stream.WriteTag(WireFormatLite::MakeTag(number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-      if (!present) {
-        stream.WriteVarint32(0);
-        return;
-      }
-      stream.WriteVarint64(value.ByteSizeLong());
-      value.SerializeWithCachedSizes(&stream);
-    };
-    string_field(v1::HistoryEntry::kEventIdFieldNumber, envelope.event_id());
-    string_field(v1::HistoryEntry::kTypeFieldNumber, envelope.type());
-    message_field(v1::HistoryEntry::kOccurredAtFieldNumber, envelope.has_occurred_at(),
-                  envelope.occurred_at());
-    message_field(v1::HistoryEntry::kActorFieldNumber, envelope.has_actor(), envelope.actor());
-    string_field(v1::HistoryEntry::kProducerFieldNumber, envelope.producer());
-    if (rejected) {
-      stream.WriteTag(WireFormatLite::MakeTag(v1::HistoryEntry::kRejectedFieldNumber,
-                                              WireFormatLite::WIRETYPE_VARINT));
-      stream.WriteVarint32(1);
-    }
-    string_field(v1::HistoryEntry::kRejectionFieldNumber, rejection);
-    stream.WriteTag(WireFormatLite::MakeTag(v1::HistoryEntry::kEventFieldNumber,
-                                            WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-    stream.WriteVarint64(encoded->size());
-    stream.WriteRaw(encoded->data(), static_cast<int>(encoded->size()));
+  constexpr auto kBytes = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+  const uint32_t event_tag = WireFormatLite::MakeTag(v1::HistoryEntry::kEventFieldNumber, kBytes);
+  const uint32_t rejection_tag =
+      WireFormatLite::MakeTag(v1::HistoryEntry::kRejectionFieldNumber, kBytes);
+  size_t size = CodedOutputStream::VarintSize32(event_tag) +
+                CodedOutputStream::VarintSize64(encoded->size()) + encoded->size();
+  if (rejected) size += 2;  // the tag of field 6 and a 1, one byte each
+  if (!rejection.empty()) {
+    size += CodedOutputStream::VarintSize32(rejection_tag) +
+            CodedOutputStream::VarintSize64(rejection.size()) + rejection.size();
   }
-  return out;
+  uint8_t head[48];  // what precedes a string: at most 3 tags and 3 lengths, and the flag
+  uint8_t* at = head;
+  auto flush = [&] {
+    history->append(reinterpret_cast<const char*>(head), at - head);
+    at = head;
+  };
+  history->reserve(history->size() + size + 16);
+  at = CodedOutputStream::WriteVarint32ToArray(
+      WireFormatLite::MakeTag(v1::GetCaseHistoryResponse::kEntriesFieldNumber, kBytes), at);
+  at = CodedOutputStream::WriteVarint64ToArray(size, at);
+  if (rejected) {
+    at = CodedOutputStream::WriteVarint32ToArray(
+        WireFormatLite::MakeTag(v1::HistoryEntry::kRejectedFieldNumber,
+                                WireFormatLite::WIRETYPE_VARINT),
+        at);
+    at = CodedOutputStream::WriteVarint32ToArray(1, at);
+  }
+  if (!rejection.empty()) {
+    at = CodedOutputStream::WriteVarint32ToArray(rejection_tag, at);
+    at = CodedOutputStream::WriteVarint64ToArray(rejection.size(), at);
+    flush();
+    history->append(rejection.data(), rejection.size());
+  }
+  at = CodedOutputStream::WriteVarint32ToArray(event_tag, at);
+  at = CodedOutputStream::WriteVarint64ToArray(encoded->size(), at);
+  flush();
+  history->append(*encoded);
+}
+
+void CompleteHistoryEntry(v1::HistoryEntry& entry) {
+  const events::Envelope& event = entry.event();
+  entry.set_event_id(event.event_id());
+  entry.set_type(event.type());
+  // The two message fields always there (empty when the event has none), as they always were.
+  *entry.mutable_occurred_at() = event.occurred_at();
+  *entry.mutable_actor() = event.actor();
+  entry.set_producer(event.producer());
 }
 
 std::vector<redis::Script> RedisCaseStore::Scripts() {
@@ -373,22 +367,28 @@ std::optional<RedisCaseStore::Known> RedisCaseStore::Recall(const std::string& c
   return std::nullopt;
 }
 
-void RedisCaseStore::Remember(const std::string& case_id, Known known) {
-  absl::flat_hash_map<std::string, Known> dropped;  // freed after the lock is let go
+void RedisCaseStore::Remember(const std::vector<std::string>& case_ids, std::vector<Known> known) {
+  // The generations dropped, freed after the lock is let go.
+  std::vector<absl::flat_hash_map<std::string, Known>> dropped;
   absl::MutexLock lock(&known_mu_);
-  known_older_.erase(case_id);
-  if (known_.size() >= kKnownCases / 2 && known_.find(case_id) == known_.end()) {
-    dropped.swap(known_older_);
-    known_older_.swap(known_);
-    known_.reserve(kKnownCases / 2);  // filled again without growing step by step
+  for (size_t k = 0; k < case_ids.size(); ++k) {
+    const std::string& case_id = case_ids[k];
+    known_older_.erase(case_id);
+    if (known_.size() >= kKnownCases / 2 && known_.find(case_id) == known_.end()) {
+      dropped.emplace_back().swap(known_older_);
+      known_older_.swap(known_);
+      known_.reserve(kKnownCases / 2);  // filled again without growing step by step
+    }
+    known_.insert_or_assign(case_id, std::move(known[k]));
   }
-  known_.insert_or_assign(case_id, std::move(known));
 }
 
-void RedisCaseStore::Forget(const std::string& case_id) {
+void RedisCaseStore::Forget(const std::vector<std::string>& case_ids) {
   absl::MutexLock lock(&known_mu_);
-  known_.erase(case_id);
-  known_older_.erase(case_id);
+  for (const std::string& case_id : case_ids) {
+    known_.erase(case_id);
+    known_older_.erase(case_id);
+  }
 }
 
 void RedisCaseStore::ForgetAll() {
@@ -426,7 +426,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
   std::vector<FoldOutcome> out(events.size());
   // Each case's events, in log order, the cases in the order they first come.
   std::vector<std::string> pending;
-  std::map<std::string, std::vector<size_t>> of_case;
+  absl::flat_hash_map<std::string, std::vector<size_t>> of_case;
   for (size_t i = 0; i < events.size(); ++i) {
     auto [it, inserted] = of_case.try_emplace(events[i].envelope->case_id());
     if (inserted) pending.push_back(it->first);
@@ -487,10 +487,10 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
       }
       how[k] = Read::kState;
       read_at[k] = reads.size();
-      reads.push_back({"HMGET", CaseKey(case_id), "pb", "ver", "off"});
-      std::vector<std::string> members = {"SMISMEMBER", EventsKey(case_id)};
-      for (size_t i : indexes) members.push_back(events[i].envelope->event_id());
-      reads.push_back(std::move(members));
+      // The state, and which of the run's events were folded before (their fields).
+      std::vector<std::string> read = {"HMGET", CaseKey(case_id), "pb", "ver", "off"};
+      for (size_t i : indexes) read.push_back(EventField(events[i].envelope->event_id()));
+      reads.push_back(std::move(read));
       if (!live) reads.push_back({"STRLEN", HistoryKey(case_id)});
     }
     std::vector<redis::Reply> replies;
@@ -501,9 +501,13 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
     }
     std::vector<redis::ScriptCall> writes;                // the live fold's
     std::vector<std::vector<std::string>> replay_writes;  // the replay's
+    std::vector<std::string> index_adds = {"ZADD", kIndexKey};
+    std::vector<std::string> reference_sets = {"HSET", kRefsKey};
     std::vector<std::string> written;
     std::vector<Known> written_known;
     std::vector<std::string> unchecked;  // cases folded from what the store knew, nothing written
+    std::vector<std::string> read_unchanged;  // cases read and left as they are
+    std::vector<Known> read_known;
     for (size_t k = 0; k < pending.size(); ++k) {
       const std::string& case_id = pending[k];
       const std::vector<size_t>& indexes = of_case[case_id];
@@ -511,7 +515,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
       std::string version = "0";
       int64_t stored_offset = -1;
       int64_t history_bytes = 0;
-      const redis::Reply* members = nullptr;
+      const redis::Reply* members = nullptr;  // the state read, with the event fields from 3 on
       if (how[k] == Read::kNone) {
         if (starts[k].state != nullptr) next = *starts[k].state;
         version = starts[k].version;
@@ -527,14 +531,16 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
         }
       } else {
         const redis::Reply& state = replies[read_at[k]];
-        members = &replies[read_at[k] + 1];
         RETURN_IF_ERROR(redis::ReplyStatus(state));
-        RETURN_IF_ERROR(redis::ReplyStatus(*members));
-        if (!live) {
-          RETURN_IF_ERROR(redis::ReplyStatus(replies[read_at[k] + 2]));
-          history_bytes = replies[read_at[k] + 2].integer;
+        if (state.elements.size() != 3 + indexes.size()) {
+          return absl::InternalError("redis: HMGET answered a different number of fields");
         }
-        if (state.elements.size() == 3 && !state.elements[0].is_nil()) {
+        members = &state;
+        if (!live) {
+          RETURN_IF_ERROR(redis::ReplyStatus(replies[read_at[k] + 1]));
+          history_bytes = replies[read_at[k] + 1].integer;
+        }
+        if (!state.elements[0].is_nil()) {
           if (!next.ParseFromString(state.elements[0].str)) {
             for (size_t i : indexes) {
               out[i].outcome =
@@ -550,10 +556,10 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
       }
       int64_t next_version = 0;
       if (!absl::SimpleAtoi(version, &next_version)) next_version = 0;
-      std::vector<std::string> ids;
+      std::vector<absl::string_view> ids;  // of the events folded (the envelopes' own)
       std::string history;              // the run's history records
       std::vector<size_t> folded_here;  // the events applied or refused: they get the state
-      std::set<std::string> seen;
+      absl::flat_hash_set<absl::string_view> seen;
       int64_t offset = -1;
       bool submitted = false;
       bool failed = false;
@@ -566,8 +572,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
           continue;
         }
         const bool folded_before =
-            (members != nullptr && j < members->elements.size() &&
-             members->elements[j].integer == 1) ||
+            (members != nullptr && !members->elements[3 + j].is_nil()) ||
             (events[i].offset >= 0 && stored_offset >= events[i].offset) ||
             (!next.last_event_id().empty() && next.last_event_id() == envelope.event_id()) ||
             !seen.insert(envelope.event_id()).second;
@@ -585,11 +590,10 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
             continue;
           }
           next.set_rejected_events(next.rejected_events() + 1);
-          AppendHistoryRecord(
-              EncodeHistoryEntry(envelope, events[i].encoded, true, applied.message()), &history);
+          AppendHistoryEntry(envelope, events[i].encoded, true, applied.message(), &history);
           out[i].outcome = ApplyOutcome::kRejected;
         } else {
-          AppendHistoryRecord(EncodeHistoryEntry(envelope, events[i].encoded), &history);
+          AppendHistoryEntry(envelope, events[i].encoded, false, {}, &history);
           out[i].outcome = ApplyOutcome::kApplied;
           submitted = submitted || envelope.payload_case() == events::Envelope::kCaseSubmitted;
         }
@@ -606,8 +610,9 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
         }
         // What was read is what Redis holds (one HMGET): as good to start from as a write.
         if (version != "0") {
-          Remember(case_id, Known{std::make_shared<const Case>(std::move(next)), version,
-                                  stored_offset, live ? -1 : history_bytes});
+          read_unchanged.push_back(case_id);
+          read_known.push_back(Known{std::make_shared<const Case>(std::move(next)), version,
+                                     stored_offset, live ? -1 : history_bytes});
         }
         continue;
       }
@@ -620,7 +625,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
       if (live) {
         redis::ScriptCall call{
             "case_fold",
-            {key, EventsKey(case_id), HistoryKey(case_id), kIntactKey, kLayoutKey},
+            {key, HistoryKey(case_id), kIntactKey, kLayoutKey},
             {}};
         call.args = {version,
                      next.SerializeAsString(),
@@ -631,8 +636,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
                      how[k] == Read::kNone ? "1" : "0",
                      kLayout,
                      std::move(history)};
-        call.args.insert(call.args.end(), std::make_move_iterator(ids.begin()),
-                         std::make_move_iterator(ids.end()));
+        for (absl::string_view id : ids) call.args.emplace_back(id);
         if (submitted) {
           call.keys.push_back(kIndexKey);
           call.keys.push_back(kRefsKey);
@@ -642,19 +646,21 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
         }
         writes.push_back(std::move(call));
       } else {
-        // Plain commands, each safe to repeat: the state, the ids, the history's bytes at their
-        // place (a case that starts here has its whole history set), the indexes.
+        // Plain commands, each safe to repeat: the state with its event ids, the history's bytes
+        // at their place (a case that starts here has its whole history set); the run's index
+        // entries and references after its cases, one command each.
         std::vector<std::string> state = {"HSET", key,        "pb", next.SerializeAsString(),
                                           "ver",  new_version};
+        state.reserve(state.size() + 2 + 2 * ids.size());
         if (offset >= 0) {
           state.push_back("off");
           state.push_back(absl::StrCat(offset));
         }
+        for (absl::string_view id : ids) {
+          state.push_back(EventField(id));
+          state.push_back("1");
+        }
         replay_writes.push_back(std::move(state));
-        std::vector<std::string> add = {"SADD", EventsKey(case_id)};
-        add.insert(add.end(), std::make_move_iterator(ids.begin()),
-                   std::make_move_iterator(ids.end()));
-        replay_writes.push_back(std::move(add));
         if (history_bytes == 0) {
           replay_writes.push_back({"SET", HistoryKey(case_id), std::move(history)});
         } else {
@@ -662,9 +668,11 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
               {"SETRANGE", HistoryKey(case_id), absl::StrCat(history_bytes), std::move(history)});
         }
         if (submitted) {
-          replay_writes.push_back({"ZADD", kIndexKey, "0", index_member});
+          index_adds.push_back("0");
+          index_adds.push_back(index_member);
           if (!reference.empty()) {
-            replay_writes.push_back({"HSET", kRefsKey, reference, next.case_id()});
+            reference_sets.push_back(reference);
+            reference_sets.push_back(next.case_id());
           }
         }
       }
@@ -676,12 +684,15 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
           Known{after, new_version, offset >= 0 ? offset : stored_offset, live ? -1 : history_end});
     }
     pending = std::move(unchecked);
+    Remember(read_unchanged, std::move(read_known));
     if (!live) {
       if (replay_writes.empty()) {
         ASSIGN_OR_RETURN(std::vector<redis::Reply> unwatched, replay_send({{"UNWATCH"}}, false));
         continue;
       }
-      for (const std::string& case_id : written) Forget(case_id);
+      Forget(written);
+      if (index_adds.size() > 2) replay_writes.push_back(std::move(index_adds));
+      if (reference_sets.size() > 2) replay_writes.push_back(std::move(reference_sets));
       const size_t count = replay_writes.size();
       replay_writes.insert(replay_writes.begin(), {"MULTI"});
       replay_writes.push_back({"EXEC"});
@@ -702,19 +713,21 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
         return absl::InternalError("redis: the replay's transaction did not run every write");
       }
       for (const redis::Reply& reply : exec.elements) RETURN_IF_ERROR(redis::ReplyStatus(reply));
-      for (size_t w = 0; w < written.size(); ++w) {
-        Remember(written[w], std::move(written_known[w]));
-      }
+      Remember(written, std::move(written_known));
       continue;
     }
     if (writes.empty()) continue;
     // Until a script's answer says what it did, the store knows nothing of its case.
-    for (const std::string& case_id : written) Forget(case_id);
+    Forget(written);
     ASSIGN_OR_RETURN(std::vector<redis::Reply> results, redis_.Scripts(writes));
+    std::vector<std::string> ok;
+    std::vector<Known> ok_known;
+    absl::Cleanup remember = [&] { Remember(ok, std::move(ok_known)); };
     for (size_t w = 0; w < results.size(); ++w) {
       RETURN_IF_ERROR(redis::ReplyStatus(results[w]));
       if (results[w].str == "OK") {
-        Remember(written[w], std::move(written_known[w]));
+        ok.push_back(written[w]);
+        ok_known.push_back(std::move(written_known[w]));
         continue;
       }
       if (results[w].str == "HELD") {
@@ -766,11 +779,10 @@ absl::StatusOr<redis::ScriptCall> CreateCall(const events::Envelope& envelope, C
   RETURN_IF_ERROR(domain::Apply(*next, envelope));
   const std::string& id = envelope.case_id();
   std::string history;
-  AppendHistoryRecord(EncodeHistoryEntry(envelope, nullptr), &history);
+  AppendHistoryEntry(envelope, nullptr, false, {}, &history);
   return redis::ScriptCall{
       "case_create",
-      {RedisCaseStore::CaseKey(id), EventsKey(id), HistoryKey(id), kIndexKey, kRefsKey,
-       kClearingKey},
+      {RedisCaseStore::CaseKey(id), HistoryKey(id), kIndexKey, kRefsKey, kClearingKey},
       {envelope.event_id(), next->SerializeAsString(), std::move(history),
        RedisCaseStore::IndexMember(*next), next->case_id(), next->reference()}};
 }
@@ -830,7 +842,6 @@ std::vector<absl::StatusOr<bool>> RedisCaseStore::CreateAll(
 absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envelope, int64_t offset,
                                                    Case* folded) {
   const std::string key = CaseKey(envelope.case_id());
-  const std::string events_key = EventsKey(envelope.case_id());
   const std::string history_key = HistoryKey(envelope.case_id());
   // A submission almost always starts a case nobody folded yet: try that first without reading
   // (the script refuses it as CONFLICT when the case exists, and the loop then reads it).
@@ -839,21 +850,23 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
     Case current;
     std::string version = "0";
     if (!assume_new) {
-      ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
-                       redis_.Pipeline({{"HMGET", key, "pb", "ver"},
-                                        {"SISMEMBER", events_key, envelope.event_id()}}));
-      RETURN_IF_ERROR(redis::ReplyStatus(replies[0]));
-      if (replies[1].integer == 1) return ApplyOutcome::kDuplicate;
-      if (replies[0].elements.size() == 2 && !replies[0].elements[0].is_nil()) {
-        if (!current.ParseFromString(replies[0].elements[0].str)) {
+      ASSIGN_OR_RETURN(redis::Reply state,
+                       redis_.Command({"HMGET", key, "pb", "ver", EventField(envelope.event_id())}));
+      RETURN_IF_ERROR(redis::ReplyStatus(state));
+      if (state.elements.size() != 3) {
+        return absl::InternalError("redis: HMGET answered a different number of fields");
+      }
+      if (!state.elements[2].is_nil()) return ApplyOutcome::kDuplicate;
+      if (!state.elements[0].is_nil()) {
+        if (!current.ParseFromString(state.elements[0].str)) {
           return absl::DataLossError(
               absl::StrCat("projection of ", envelope.case_id(), " is corrupt"));
         }
-        version = replies[0].elements[1].str;
+        version = state.elements[1].str;
       }
     }
     assume_new = false;
-    std::string entry;
+    std::string record;  // the history entry
     Case next = current;
     ApplyOutcome outcome = ApplyOutcome::kApplied;
     if (absl::Status applied = domain::Apply(next, envelope); !applied.ok()) {
@@ -862,10 +875,10 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
       if (current.case_id().empty()) return applied;
       next = current;
       next.set_rejected_events(current.rejected_events() + 1);
-      entry = EncodeHistoryEntry(envelope, nullptr, true, applied.message());
+      AppendHistoryEntry(envelope, nullptr, true, applied.message(), &record);
       outcome = ApplyOutcome::kRejected;
     } else {
-      entry = EncodeHistoryEntry(envelope, nullptr);
+      AppendHistoryEntry(envelope, nullptr, false, {}, &record);
     }
     int64_t next_version = 0;
     if (!absl::SimpleAtoi(version, &next_version)) next_version = 0;
@@ -874,12 +887,10 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
     // projection holds is named by its listing index (Clear relies on it).
     const bool submitted = envelope.payload_case() == events::Envelope::kCaseSubmitted &&
                            outcome == ApplyOutcome::kApplied;
-    std::string record;
-    AppendHistoryRecord(entry, &record);
     ASSIGN_OR_RETURN(
         redis::Reply result,
         redis_.Script(
-            "case_cas", {key, events_key, history_key, kIndexKey, kRefsKey},
+            "case_cas", {key, history_key, kIndexKey, kRefsKey},
             {envelope.event_id(), version, next.SerializeAsString(), absl::StrCat(next_version),
              std::move(record), absl::StrCat(offset), submitted ? IndexMember(next) : std::string(),
              submitted ? next.reference() : std::string(), next.case_id()}));
@@ -895,7 +906,8 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
 
 absl::StatusOr<bool> RedisCaseStore::HasEvent(const std::string& case_id,
                                               const std::string& event_id) {
-  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"SISMEMBER", EventsKey(case_id), event_id}));
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"HEXISTS", CaseKey(case_id), EventField(event_id)}));
   RETURN_IF_ERROR(redis::ReplyStatus(reply));
   return reply.integer == 1;
 }
@@ -946,6 +958,7 @@ absl::StatusOr<std::vector<v1::HistoryEntry>> RedisCaseStore::History(const std:
   if (!reply.is_nil() && !history.ParseFromString(reply.str)) {
     return absl::DataLossError(absl::StrCat("history of ", case_id, " is corrupt"));
   }
+  for (v1::HistoryEntry& entry : *history.mutable_entries()) CompleteHistoryEntry(entry);
   return std::vector<v1::HistoryEntry>(std::make_move_iterator(history.mutable_entries()->begin()),
                                        std::make_move_iterator(history.mutable_entries()->end()));
 }
@@ -1035,11 +1048,10 @@ absl::StatusOr<int64_t> RedisCaseStore::ClearKeys() {
     RETURN_IF_ERROR(redis::ReplyStatus(members));
     if (members.elements.empty()) break;
     std::vector<std::string> unlink = {"UNLINK"};
-    unlink.reserve(1 + 3 * members.elements.size());
+    unlink.reserve(1 + 2 * members.elements.size());
     for (const redis::Reply& member : members.elements) {
       const std::string case_id = member.str.substr(member.str.find('|') + 1);
       unlink.push_back(CaseKey(case_id));
-      unlink.push_back(EventsKey(case_id));
       unlink.push_back(HistoryKey(case_id));
     }
     ASSIGN_OR_RETURN(redis::Reply unlinked, redis_.Command(unlink));

@@ -2,18 +2,22 @@
 //
 // Keys (the case id as hash tag, so Redis Cluster keeps a case's keys together):
 //   mp:case:{<id>}          hash: pb = serialized meldpunt.types.v1.Case, ver = records folded,
-//                           off = Kafka offset of the last event folded (the case's partition)
-//   mp:case:{<id>}:events   set of the event ids folded or refused (repeats are dropped)
-//   mp:case:{<id>}:history  string: the case's intake.v1.HistoryEntry in fold order, each as a
-//                           field `entries` of intake.v1.GetCaseHistoryResponse (so the string
-//                           parses as that message); a write puts its entries at the byte where
-//                           the history ended, so a write done twice changes nothing
+//                           off = Kafka offset of the last event folded (the case's partition),
+//                           and a field e:<event id> for each event folded or refused (a repeat
+//                           of one is dropped)
+//   mp:case:{<id>}:history  string: the case's history in fold order, each entry as a field
+//                           `entries` of intake.v1.GetCaseHistoryResponse (so the string parses
+//                           as that message); an entry keeps the event as the log's bytes and,
+//                           for a refused one, why: the fields HistoryEntry repeats from its event
+//                           (id, type, time, actor, producer) are filled in as it is read
+//                           (CompleteHistoryEntry). A write puts its entries at the byte where the
+//                           history ended, so a write done twice changes nothing
 //   mp:cases                sorted set (all scores 0) of "<submitted µs, 20 digits>|<case id>",
 //                           the listing index, newest last; it names every case the projection
 //                           holds (a case's first write writes its entry in the same step)
 //   mp:refs                 hash: reference -> case id
 //   mp:submit:{<id>}        short-lived lock while a submission is being appended
-//   mp:intake:layout        "2": the layout above (a projection of another layout is rebuilt)
+//   mp:intake:layout        "3": the layout above (a projection of another layout is rebuilt)
 //
 // Create() writes a new case straight after its CaseSubmitted is durable (SubmitCase's
 // read-your-writes); the fold then finds the event's id and drops it.
@@ -82,11 +86,14 @@ struct FoldOutcome {
   std::shared_ptr<const Case> folded;
 };
 
-// A history entry of `envelope` as the projection keeps it (intake.v1.HistoryEntry encoded), the
-// event as `encoded` (the log's bytes of it) when given: the same message as encoding the
-// envelope again, without the copy.
-std::string EncodeHistoryEntry(const events::Envelope& envelope, const std::string* encoded,
-                               bool rejected = false, absl::string_view rejection = {});
+// Appends the history entry of `envelope` as the projection keeps it to `history`: a field
+// `entries` of GetCaseHistoryResponse holding intake.v1.HistoryEntry with only `event` (the
+// log's bytes of it, `encoded`, when given: no encoding again) and, for a refused event,
+// `rejected` and `rejection`.
+void AppendHistoryEntry(const events::Envelope& envelope, const std::string* encoded,
+                        bool rejected, absl::string_view rejection, std::string* history);
+// A kept entry as GetCaseHistory answers it: the fields that repeat its event filled in from it.
+void CompleteHistoryEntry(v1::HistoryEntry& entry);
 
 struct ListQuery {
   types::v1::CaseKind kind = types::v1::CASE_KIND_UNSPECIFIED;
@@ -289,8 +296,9 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
   // Clear's deletion, the fence set.
   absl::StatusOr<int64_t> ClearKeys();
   std::optional<Known> Recall(const std::string& case_id);
-  void Remember(const std::string& case_id, Known known);
-  void Forget(const std::string& case_id);
+  // What the writes of `case_ids` left (`known`, in the same order), under one lock.
+  void Remember(const std::vector<std::string>& case_ids, std::vector<Known> known);
+  void Forget(const std::vector<std::string>& case_ids);
   void ForgetAll();
 
   redis::Client& redis_;

@@ -260,7 +260,7 @@ TEST_F(IntakeIntegration, ACaseSubmittedAcrossARebuildIsNeverNotFound) {
     // What the FLUSHALL did to a claim and a case written before it.
     const std::string key = "mp:case:{" + case_id + "}";
     auto removed = (*redis)->Pipeline({{"HDEL", "mp:refs", response.reference()},
-                                       {"DEL", key, key + ":events", key + ":history"}});
+                                       {"DEL", key, key + ":history"}});
     ASSERT_TRUE(removed.ok()) << removed.status();
     during = get_case(case_id);
   });
@@ -668,7 +668,7 @@ TEST_F(CaseStoreIntegration, ALiveFoldWritesNothingOnceTheMarkerIsGone) {
   ASSERT_TRUE(old_layout.ok()) << old_layout.status();
   EXPECT_EQ((*old_layout)[0].outcome.status().message(), kLiveFoldHeldText);
   EXPECT_EQ(store.History(id)->size(), 1u);
-  ASSERT_TRUE(redis_->Command({"SET", "mp:intake:layout", "2"}).ok());
+  ASSERT_TRUE(redis_->Command({"SET", "mp:intake:layout", "3"}).ok());
   ASSERT_TRUE(store.ForgetIntact().ok());
 
   // The rebuild's replay writes while the marker is gone.
@@ -736,7 +736,8 @@ TEST_F(CaseStoreIntegration, TheReplayWritesNothingOnceItNoLongerHoldsTheRebuild
 
 // The clear removes each case by the names its listing index gives, the references with their
 // hash, and nothing of anyone else's; a projection of an older layout (a list for a history, a
-// key per reference) by one walk over the keyspace, after which the layout is this one.
+// set of event ids, a key per reference) by one walk over the keyspace, after which the layout
+// is this one.
 // (It clears the whole projection of the shared Redis: these tests' cases are their own.)
 TEST_F(CaseStoreIntegration, TheClearRemovesEveryCaseByItsNameAndAnOlderLayoutByAWalk) {
   RedisCaseStore& store = *store_;
@@ -745,17 +746,19 @@ TEST_F(CaseStoreIntegration, TheClearRemovesEveryCaseByItsNameAndAnOlderLayoutBy
   ASSERT_TRUE(redis_
                   ->Pipeline({{"DEL", "mp:intake:layout"},
                               {"RPUSH", "mp:case:{old-layout}:history", "entry"},
+                              {"SADD", "mp:case:{old-layout}:events", "event-1"},
                               {"SET", "mp:case:{old-layout}", "state"},
                               {"SET", "mp:ref:{MP-2026-OLD}", "old-layout"}})
                   .ok());
   auto removed = store.Clear();
   ASSERT_TRUE(removed.ok()) << removed.status();
-  EXPECT_GE(*removed, 3);
-  for (const char* key : {"mp:case:{old-layout}:history", "mp:case:{old-layout}",
+  EXPECT_GE(*removed, 4);
+  for (const char* key : {"mp:case:{old-layout}:history", "mp:case:{old-layout}:events",
+                          "mp:case:{old-layout}",
                           "mp:ref:{MP-2026-OLD}", "mp:cases", "mp:refs"}) {
     EXPECT_EQ(redis_->Command({"EXISTS", key}).value().integer, 0) << key;
   }
-  EXPECT_EQ(redis_->Command({"GET", "mp:intake:layout"}).value().str, "2");
+  EXPECT_EQ(redis_->Command({"GET", "mp:intake:layout"}).value().str, "3");
 
   // This layout: cases written by a submission and by the replay, and a reference claimed for a
   // submission that never made it to the log.
@@ -768,7 +771,7 @@ TEST_F(CaseStoreIntegration, TheClearRemovesEveryCaseByItsNameAndAnOlderLayoutBy
   ASSERT_TRUE(store.ClaimReference("MP-2026-NEVER", "never-appended").value());
   removed = store.Clear();
   ASSERT_TRUE(removed.ok()) << removed.status();
-  EXPECT_EQ(*removed, 2 * 3 + 2) << "three keys a case, the index and the references";
+  EXPECT_EQ(*removed, 2 * 2 + 2) << "two keys a case, the index and the references";
   EXPECT_EQ(store.Get(a).value(), std::nullopt);
   EXPECT_EQ(store.Get(b).value(), std::nullopt);
   EXPECT_FALSE(store.HasEvent(a, first[0].event_id()).value());

@@ -367,7 +367,7 @@ TEST_F(ProjectionTest, TheWatcherRebuildsOnlyWhenTheMarkerIsGone) {
   EXPECT_EQ(store_.cases.count("c1"), 1u);
 }
 
-// The entry as a HistoryEntry message encodes it: the reference the store's encoder is held to.
+// The entry GetCaseHistory answers for an event: what a kept entry is completed to.
 std::string EntryMessage(const events::Envelope& e, bool rejected = false,
                          const std::string& rejection = "") {
   v1::HistoryEntry entry;
@@ -382,9 +382,29 @@ std::string EntryMessage(const events::Envelope& e, bool rejected = false,
   return entry.SerializeAsString();
 }
 
+// A history entry as the projection keeps it (one field `entries` of GetCaseHistoryResponse): the
+// event, and for a refused one why.
+std::string KeptEntry(const events::Envelope& e, bool rejected = false,
+                      const std::string& rejection = "") {
+  v1::GetCaseHistoryResponse history;
+  v1::HistoryEntry* entry = history.add_entries();
+  entry->set_rejected(rejected);
+  entry->set_rejection(rejection);
+  *entry->mutable_event() = e;
+  return history.SerializeAsString();
+}
+
+std::string Appended(const events::Envelope& e, const std::string* bytes, bool rejected = false,
+                     const std::string& rejection = "") {
+  std::string history;
+  AppendHistoryEntry(e, bytes, rejected, rejection, &history);
+  return history;
+}
+
 // The history keeps the event as the log's bytes of it (FoldInput::encoded): the same entry as
 // encoding the envelope again, a length of more than one varint byte included, and a field this
-// version does not know kept as the log holds it.
+// version does not know kept as the log holds it. Read back, an entry has the fields that repeat
+// its event filled in: the entry GetCaseHistory has always answered.
 TEST(HistoryEntryTest, TheLogsBytesOfAnEventMakeTheSameEntryAsEncodingItAgain) {
   events::Envelope e = testing::Submitted("c1", kAt);
   e.mutable_case_submitted()->mutable_draft()->set_description(std::string(300, 'x'));
@@ -393,35 +413,44 @@ TEST(HistoryEntryTest, TheLogsBytesOfAnEventMakeTheSameEntryAsEncodingItAgain) {
   e.set_producer("intake");
   const std::string bytes = e.SerializeAsString();
   ASSERT_GT(bytes.size(), 128u);
-  EXPECT_EQ(EncodeHistoryEntry(e, &bytes), EncodeHistoryEntry(e, nullptr));
-  EXPECT_EQ(EncodeHistoryEntry(e, &bytes, true, "not open"),
-            EncodeHistoryEntry(e, nullptr, true, "not open"));
-  EXPECT_EQ(EncodeHistoryEntry(e, &bytes), EntryMessage(e));
-  EXPECT_EQ(EncodeHistoryEntry(e, &bytes, true, "not open"), EntryMessage(e, true, "not open"));
-  // Written field by field: an envelope without an actor, a time or a producer too.
+  EXPECT_EQ(Appended(e, &bytes), Appended(e, nullptr));
+  EXPECT_EQ(Appended(e, &bytes, true, "not open"), Appended(e, nullptr, true, "not open"));
+  EXPECT_EQ(Appended(e, &bytes), KeptEntry(e));
+  EXPECT_EQ(Appended(e, &bytes, true, "not open"), KeptEntry(e, true, "not open"));
+  const std::string long_reason(200, 'r');  // a length of two varint bytes
+  EXPECT_EQ(Appended(e, &bytes, true, long_reason), KeptEntry(e, true, long_reason));
   events::Envelope bare = e;
   bare.clear_actor();
   bare.clear_occurred_at();
   bare.clear_producer();
   const std::string bare_bytes = bare.SerializeAsString();
-  EXPECT_EQ(EncodeHistoryEntry(bare, &bare_bytes), EncodeHistoryEntry(bare, nullptr));
-  EXPECT_EQ(EncodeHistoryEntry(bare, &bare_bytes), EntryMessage(bare));
+  EXPECT_EQ(Appended(bare, &bare_bytes), KeptEntry(bare));
 
-  v1::HistoryEntry entry;
-  ASSERT_TRUE(entry.ParseFromString(EncodeHistoryEntry(e, &bytes, true, "not open")));
-  EXPECT_EQ(entry.event_id(), e.event_id());
-  EXPECT_EQ(entry.type(), e.type());
-  EXPECT_TRUE(entry.rejected());
-  EXPECT_EQ(entry.rejection(), "not open");
-  EXPECT_EQ(entry.event().SerializeAsString(), bytes);
+  // Appended one after another, the entries parse as one history, each completed as the API
+  // entry of its event.
+  v1::GetCaseHistoryResponse history;
+  ASSERT_TRUE(history.ParseFromString(Appended(e, &bytes, true, "not open") +
+                                      Appended(bare, &bare_bytes)));
+  ASSERT_EQ(history.entries_size(), 2);
+  for (v1::HistoryEntry& entry : *history.mutable_entries()) CompleteHistoryEntry(entry);
+  EXPECT_EQ(history.entries(0).SerializeAsString(), EntryMessage(e, true, "not open"));
+  EXPECT_EQ(history.entries(1).SerializeAsString(), EntryMessage(bare));
+  EXPECT_EQ(history.entries(0).event_id(), e.event_id());
+  EXPECT_EQ(history.entries(0).type(), e.type());
+  EXPECT_EQ(history.entries(0).actor().id(), "staff-17");
+  EXPECT_TRUE(history.entries(0).rejected());
+  EXPECT_EQ(history.entries(0).rejection(), "not open");
+  EXPECT_EQ(history.entries(0).event().SerializeAsString(), bytes);
 
   // Field 4000, varint 7: written by a newer producer.
   const std::string newer = bytes + std::string("\x80\xfa\x01\x07", 4);
   events::Envelope parsed;
   ASSERT_TRUE(parsed.ParseFromString(newer));
-  ASSERT_TRUE(entry.ParseFromString(EncodeHistoryEntry(parsed, &newer)));
-  EXPECT_EQ(entry.event().SerializeAsString(), newer);
-  EXPECT_EQ(entry.event().case_submitted().draft().description(), std::string(300, 'x'));
+  ASSERT_TRUE(history.ParseFromString(Appended(parsed, &newer)));
+  ASSERT_EQ(history.entries_size(), 1);
+  EXPECT_EQ(history.entries(0).event().SerializeAsString(), newer);
+  EXPECT_EQ(history.entries(0).event().case_submitted().draft().description(),
+            std::string(300, 'x'));
 }
 
 }  // namespace
