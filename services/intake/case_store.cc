@@ -141,8 +141,8 @@ std::string Micros20(absl::Time time) {
 
 }  // namespace
 
-void AppendHistoryEntry(const events::Envelope& envelope, const std::string* encoded,
-                        bool rejected, absl::string_view rejection, std::string* history) {
+void AppendHistoryEntry(const events::Envelope& envelope, const std::string* encoded, bool rejected,
+                        absl::string_view rejection, std::string* history) {
   if (encoded == nullptr) {
     const std::string bytes = envelope.SerializeAsString();
     return AppendHistoryEntry(envelope, &bytes, rejected, rejection, history);
@@ -557,8 +557,8 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
       int64_t next_version = 0;
       if (!absl::SimpleAtoi(version, &next_version)) next_version = 0;
       std::vector<absl::string_view> ids;  // of the events folded (the envelopes' own)
-      std::string history;              // the run's history records
-      std::vector<size_t> folded_here;  // the events applied or refused: they get the state
+      std::string history;                 // the run's history records
+      std::vector<size_t> folded_here;     // the events applied or refused: they get the state
       absl::flat_hash_set<absl::string_view> seen;
       int64_t offset = -1;
       bool submitted = false;
@@ -623,10 +623,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
       if (submitted) index_member = IndexMember(next);
       const std::string reference = submitted ? next.reference() : std::string();
       if (live) {
-        redis::ScriptCall call{
-            "case_fold",
-            {key, HistoryKey(case_id), kIntactKey, kLayoutKey},
-            {}};
+        redis::ScriptCall call{"case_fold", {key, HistoryKey(case_id), kIntactKey, kLayoutKey}, {}};
         call.args = {version,
                      next.SerializeAsString(),
                      new_version,
@@ -850,8 +847,8 @@ absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envel
     Case current;
     std::string version = "0";
     if (!assume_new) {
-      ASSIGN_OR_RETURN(redis::Reply state,
-                       redis_.Command({"HMGET", key, "pb", "ver", EventField(envelope.event_id())}));
+      ASSIGN_OR_RETURN(redis::Reply state, redis_.Command({"HMGET", key, "pb", "ver",
+                                                           EventField(envelope.event_id())}));
       RETURN_IF_ERROR(redis::ReplyStatus(state));
       if (state.elements.size() != 3) {
         return absl::InternalError("redis: HMGET answered a different number of fields");

@@ -90,8 +90,8 @@ struct FoldOutcome {
 // `entries` of GetCaseHistoryResponse holding intake.v1.HistoryEntry with only `event` (the
 // log's bytes of it, `encoded`, when given: no encoding again) and, for a refused event,
 // `rejected` and `rejection`.
-void AppendHistoryEntry(const events::Envelope& envelope, const std::string* encoded,
-                        bool rejected, absl::string_view rejection, std::string* history);
+void AppendHistoryEntry(const events::Envelope& envelope, const std::string* encoded, bool rejected,
+                        absl::string_view rejection, std::string* history);
 // A kept entry as GetCaseHistory answers it: the fields that repeat its event filled in from it.
 void CompleteHistoryEntry(v1::HistoryEntry& entry);
 

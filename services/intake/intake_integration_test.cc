@@ -259,8 +259,8 @@ TEST_F(IntakeIntegration, ACaseSubmittedAcrossARebuildIsNeverNotFound) {
     EXPECT_TRUE(written.ok()) << written.error_code() << " " << written.error_message();
     // What the FLUSHALL did to a claim and a case written before it.
     const std::string key = "mp:case:{" + case_id + "}";
-    auto removed = (*redis)->Pipeline({{"HDEL", "mp:refs", response.reference()},
-                                       {"DEL", key, key + ":history"}});
+    auto removed = (*redis)->Pipeline(
+        {{"HDEL", "mp:refs", response.reference()}, {"DEL", key, key + ":history"}});
     ASSERT_TRUE(removed.ok()) << removed.status();
     during = get_case(case_id);
   });
@@ -754,8 +754,7 @@ TEST_F(CaseStoreIntegration, TheClearRemovesEveryCaseByItsNameAndAnOlderLayoutBy
   ASSERT_TRUE(removed.ok()) << removed.status();
   EXPECT_GE(*removed, 4);
   for (const char* key : {"mp:case:{old-layout}:history", "mp:case:{old-layout}:events",
-                          "mp:case:{old-layout}",
-                          "mp:ref:{MP-2026-OLD}", "mp:cases", "mp:refs"}) {
+                          "mp:case:{old-layout}", "mp:ref:{MP-2026-OLD}", "mp:cases", "mp:refs"}) {
     EXPECT_EQ(redis_->Command({"EXISTS", key}).value().integer, 0) << key;
   }
   EXPECT_EQ(redis_->Command({"GET", "mp:intake:layout"}).value().str, "3");

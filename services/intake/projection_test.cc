@@ -429,8 +429,8 @@ TEST(HistoryEntryTest, TheLogsBytesOfAnEventMakeTheSameEntryAsEncodingItAgain) {
   // Appended one after another, the entries parse as one history, each completed as the API
   // entry of its event.
   v1::GetCaseHistoryResponse history;
-  ASSERT_TRUE(history.ParseFromString(Appended(e, &bytes, true, "not open") +
-                                      Appended(bare, &bare_bytes)));
+  ASSERT_TRUE(
+      history.ParseFromString(Appended(e, &bytes, true, "not open") + Appended(bare, &bare_bytes)));
   ASSERT_EQ(history.entries_size(), 2);
   for (v1::HistoryEntry& entry : *history.mutable_entries()) CompleteHistoryEntry(entry);
   EXPECT_EQ(history.entries(0).SerializeAsString(), EntryMessage(e, true, "not open"));
