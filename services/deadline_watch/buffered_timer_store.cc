@@ -21,96 +21,72 @@ absl::Status BufferedTimerStore::Prefetch(const std::vector<std::string>& case_i
   return absl::OkStatus();
 }
 
-namespace {
-
-// What `writes` leave, as few writes (BufferedTimerStore::Writes::kFinalState). Each write of
-// the result touches other keys, fields or members than the others, except that a timer's
-// cancel comes before its schedule: the cancel also takes it out of the in-flight set, as it
-// did in the run, and the schedule puts it back where the run left it.
-std::vector<TimerStore::Write> FinalState(std::vector<TimerStore::Write> writes) {
-  using Write = TimerStore::Write;
-  struct TimerFate {
-    int32_t partition = 0;
-    Timer* timer = nullptr;  // in `writes`, the last write of it
-    bool cancelled = false;  // a cancel in the run: out of the in-flight set
-    bool scheduled = false;  // the run's last word on it was a schedule
-  };
-  // Each timer and clock once, in the order first written, pointing into `writes` at its last
-  // write (their places by "<partition>|<member>" and "<case>|<clock>"); each case's last facts.
-  std::vector<TimerFate> timers;
-  std::vector<v1::Clock*> clocks;
-  absl::flat_hash_map<std::string, size_t> timer_at, clock_at;
-  absl::flat_hash_map<std::string, CaseFacts*> facts;
-  for (Write& w : writes) {
-    switch (w.kind) {
-      case Write::Kind::kSchedule:
-      case Write::Kind::kCancel:
-        for (Timer& t : w.timers) {
-          auto [at, first] =
-              timer_at.try_emplace(absl::StrCat(w.partition, "|", t.Member()), timers.size());
-          if (first) timers.push_back({.partition = w.partition});
-          TimerFate& fate = timers[at->second];
-          fate.timer = &t;
-          fate.scheduled = w.kind == Write::Kind::kSchedule;
-          if (w.kind == Write::Kind::kCancel) fate.cancelled = true;
-        }
-        break;
-      case Write::Kind::kFacts:
-        facts[w.case_id] = &w.facts;
-        break;
-      case Write::Kind::kClocks:
-        for (v1::Clock& c : w.clocks) {
-          auto [at, first] =
-              clock_at.try_emplace(absl::StrCat(c.case_id(), "|", c.name()), clocks.size());
-          if (first) clocks.push_back(nullptr);
-          clocks[at->second] = &c;
-        }
-        break;
-    }
-  }
+// What the run leaves, as few writes (Writes::kFinalState). Each write of the result touches other
+// keys, fields or members than the others, except that a timer's cancel comes before its
+// schedule: the cancel also takes it out of the in-flight set, as it did in the run, and the
+// schedule puts it back where the run left it.
+std::vector<TimerStore::Write> BufferedTimerStore::FinalState() {
   std::map<int32_t, Write> cancels, schedules;
-  for (TimerFate& fate : timers) {
+  for (TimerFate& fate : timers_) {
     if (fate.cancelled) {
       Write& w = cancels[fate.partition];
       w.kind = Write::Kind::kCancel;
       w.partition = fate.partition;
-      w.timers.push_back(*fate.timer);
+      w.timers.push_back(fate.timer);
     }
     if (fate.scheduled) {
       Write& w = schedules[fate.partition];
       w.kind = Write::Kind::kSchedule;
       w.partition = fate.partition;
-      w.timers.push_back(std::move(*fate.timer));
+      w.timers.push_back(std::move(fate.timer));
     }
   }
   std::vector<Write> out;
-  out.reserve(cancels.size() + schedules.size() + facts.size() + 1);
+  out.reserve(cancels.size() + schedules.size() + facts_of_.size() + 1);
   for (auto& [partition, w] : cancels) out.push_back(std::move(w));
   for (auto& [partition, w] : schedules) out.push_back(std::move(w));
-  for (auto& [case_id, last] : facts) {
+  for (const std::string& case_id : facts_of_) {
     Write w;
     w.kind = Write::Kind::kFacts;
     w.case_id = case_id;
-    w.facts = std::move(*last);
+    w.facts = *records_.at(case_id).facts;
     out.push_back(std::move(w));
   }
-  if (!clocks.empty()) {
+  if (!clocks_of_.empty()) {
     Write w;
     w.kind = Write::Kind::kClocks;
-    w.clocks.reserve(clocks.size());
-    for (v1::Clock* c : clocks) w.clocks.push_back(std::move(*c));
+    w.clocks.reserve(clocks_of_.size());
+    for (const auto& [case_id, name] : clocks_of_) {
+      for (const v1::Clock& held : records_.at(case_id).clocks) {
+        if (held.name() == name) {
+          w.clocks.push_back(held);
+          break;
+        }
+      }
+    }
     out.push_back(std::move(w));
   }
+  DropFinalState();
   return out;
 }
 
-}  // namespace
+void BufferedTimerStore::DropFinalState() {
+  timers_.clear();
+  timer_at_.clear();
+  facts_of_.clear();
+  facts_seen_.clear();
+  clocks_of_.clear();
+  clocks_seen_.clear();
+}
 
 absl::Status BufferedTimerStore::Flush() {
-  if (writes_.empty()) return absl::OkStatus();
   std::vector<Write> writes;
-  writes.swap(writes_);
-  if (mode_ == Writes::kFinalState) writes = FinalState(std::move(writes));
+  if (mode_ == Writes::kFinalState) {
+    writes = FinalState();
+  } else {
+    writes.swap(writes_);
+  }
+  if (writes.empty()) return absl::OkStatus();
   absl::Status written = store_.WriteAll(writes);
   // Unknown how much of it arrived: what this view holds may no longer be what the store holds.
   if (!written.ok()) records_.clear();
@@ -128,8 +104,22 @@ absl::StatusOr<TimerStore::CaseRecord*> BufferedTimerStore::Held(const std::stri
   return &it->second;
 }
 
+void BufferedTimerStore::Fate(int32_t partition, const Timer& timer, bool schedule) {
+  auto [at, first] =
+      timer_at_.try_emplace(absl::StrCat(partition, "|", timer.Member()), timers_.size());
+  if (first) timers_.push_back(TimerFate{.partition = partition, .timer = timer});
+  TimerFate& fate = timers_[at->second];
+  fate.timer = timer;
+  fate.scheduled = schedule;
+  if (!schedule) fate.cancelled = true;
+}
+
 absl::Status BufferedTimerStore::Schedule(int32_t partition, const std::vector<Timer>& timers) {
   if (timers.empty()) return absl::OkStatus();
+  if (mode_ == Writes::kFinalState) {
+    for (const Timer& t : timers) Fate(partition, t, /*schedule=*/true);
+    return absl::OkStatus();
+  }
   Write w;
   w.kind = Write::Kind::kSchedule;
   w.partition = partition;
@@ -140,6 +130,10 @@ absl::Status BufferedTimerStore::Schedule(int32_t partition, const std::vector<T
 
 absl::Status BufferedTimerStore::Cancel(int32_t partition, const std::vector<Timer>& timers) {
   if (timers.empty()) return absl::OkStatus();
+  if (mode_ == Writes::kFinalState) {
+    for (const Timer& t : timers) Fate(partition, t, /*schedule=*/false);
+    return absl::OkStatus();
+  }
   Write w;
   w.kind = Write::Kind::kCancel;
   w.partition = partition;
@@ -151,6 +145,10 @@ absl::Status BufferedTimerStore::Cancel(int32_t partition, const std::vector<Tim
 absl::Status BufferedTimerStore::PutFacts(const std::string& case_id, const CaseFacts& facts) {
   ASSIGN_OR_RETURN(CaseRecord * record, Held(case_id));
   record->facts = facts;
+  if (mode_ == Writes::kFinalState) {
+    if (facts_seen_.insert(case_id).second) facts_of_.push_back(case_id);
+    return absl::OkStatus();
+  }
   Write w;
   w.kind = Write::Kind::kFacts;
   w.case_id = case_id;
@@ -175,7 +173,12 @@ absl::Status BufferedTimerStore::PutClocks(const std::vector<v1::Clock>& clocks)
       }
     }
     if (!replaced) record->clocks.push_back(clock);
+    if (mode_ == Writes::kFinalState &&
+        clocks_seen_.insert(absl::StrCat(clock.case_id(), "|", clock.name())).second) {
+      clocks_of_.emplace_back(clock.case_id(), clock.name());
+    }
   }
+  if (mode_ == Writes::kFinalState) return absl::OkStatus();
   Write w;
   w.kind = Write::Kind::kClocks;
   w.clocks = clocks;
@@ -231,6 +234,7 @@ absl::Status BufferedTimerStore::MarkIntact() {
 
 absl::Status BufferedTimerStore::Clear() {
   writes_.clear();
+  DropFinalState();
   records_.clear();
   return store_.Clear();
 }

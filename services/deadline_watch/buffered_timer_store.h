@@ -18,7 +18,12 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 
 #include "services/deadline_watch/timer_store.h"
 
@@ -49,7 +54,9 @@ class BufferedTimerStore final : public TimerStore {
   // Sends the writes made so far, at once. On an error they are dropped from the view as well:
   // the caller handles the records again, from the store.
   absl::Status Flush();
-  size_t pending() const { return writes_.size(); }
+  size_t pending() const {
+    return writes_.size() + timers_.size() + facts_of_.size() + clocks_of_.size();
+  }
 
   absl::Status Schedule(int32_t partition, const std::vector<Timer>& timers) override;
   absl::Status Cancel(int32_t partition, const std::vector<Timer>& timers) override;
@@ -73,10 +80,31 @@ class BufferedTimerStore final : public TimerStore {
   // The case's record as this view sees it (read from the store when not held yet).
   absl::StatusOr<CaseRecord*> Held(const std::string& case_id);
 
+  // Writes::kFinalState: a timer's fate in the run, as its writes come.
+  struct TimerFate {
+    int32_t partition = 0;
+    Timer timer;             // as last written
+    bool cancelled = false;  // a cancel in the run: out of the in-flight set
+    bool scheduled = false;  // the run's last word on it was a schedule
+  };
+  // What Writes::kFinalState sends, from what the view holds.
+  std::vector<Write> FinalState();
+  void Fate(int32_t partition, const Timer& timer, bool schedule);
+  void DropFinalState();
+
   TimerStore& store_;
   const Writes mode_;
-  std::map<std::string, CaseRecord> records_;
-  std::vector<Write> writes_;
+  absl::node_hash_map<std::string, CaseRecord> records_;
+  std::vector<Write> writes_;  // Writes::kInOrder
+  // Writes::kFinalState: each timer once, in the order first written (their places by
+  // "<partition>|<member>"); the cases whose facts the run wrote; the clocks it wrote, as
+  // (case, clock), each once in the order first written. The records hold their last values.
+  std::vector<TimerFate> timers_;
+  absl::flat_hash_map<std::string, size_t> timer_at_;
+  std::vector<std::string> facts_of_;
+  absl::flat_hash_set<std::string> facts_seen_;
+  std::vector<std::pair<std::string, std::string>> clocks_of_;
+  absl::flat_hash_set<std::string> clocks_seen_;  // "<case>|<clock>"
 };
 
 }  // namespace meldpunt::deadline

@@ -281,23 +281,31 @@ absl::StatusOr<std::vector<events::Envelope>> DeadlineLogic::OnEvent(const event
                                                                      int32_t partition,
                                                                      TimerStore& store) {
   std::vector<events::Envelope> out;
+  RETURN_IF_ERROR(Apply(store, e, partition, &out));
+  return out;
+}
+
+absl::Status DeadlineLogic::Fold(const events::Envelope& e, int32_t partition, TimerStore& store) {
+  return Apply(store, e, partition, nullptr);
+}
+
+absl::Status DeadlineLogic::Apply(TimerStore& store, const events::Envelope& e, int32_t partition,
+                                  std::vector<events::Envelope>* out) {
   if (IsTeamChange(e)) {
     // The event is the record of the change (appended by the gRPC adapter): nothing to append.
-    RETURN_IF_ERROR(ApplyChange(store, e, partition));
-    return out;
+    return ApplyChange(store, e, partition);
   }
-  if (Inert(e)) return out;  // our own record of what happened, or a projection's note
+  if (Inert(e)) return absl::OkStatus();  // our own record of what happened, or a projection's
   CaseFacts facts;
   bool known = false;
   // One read of the case's record: its facts and its clocks.
   ASSIGN_OR_RETURN(TimerStore::CaseRecord record, store.Load(e.case_id()));
   RETURN_IF_ERROR(UpdateFacts(store, e, record.facts, facts, known));
-  if (!known) return out;
+  if (!known) return absl::OkStatus();
   std::vector<v1::Clock>& clocks = record.clocks;
 
   if (e.has_deadline_warning() || e.has_deadline_breached() || e.has_case_escalated()) {
-    RETURN_IF_ERROR(MarkFired(store, e, clocks, partition));
-    return out;
+    return MarkFired(store, e, clocks, partition);
   }
   if (e.has_case_routed() || e.has_case_reassigned()) {
     // The ops view lists clocks by the department the case is with.
@@ -332,13 +340,12 @@ absl::StatusOr<std::vector<events::Envelope>> DeadlineLogic::OnEvent(const event
         RETURN_IF_ERROR(Stop(store, e, clock, token, partition, out));
     }
   }
-  RETURN_IF_ERROR(Start(store, e, facts, clocks, partition, out));
-  return out;
+  return Start(store, e, facts, clocks, partition, out);
 }
 
 absl::Status DeadlineLogic::Start(TimerStore& store, const events::Envelope& e,
                                   const CaseFacts& facts, std::vector<v1::Clock>& clocks,
-                                  int32_t partition, std::vector<events::Envelope>& out) {
+                                  int32_t partition, std::vector<events::Envelope>* out) {
   const std::string token = StartToken(e);
   if (token.empty()) return absl::OkStatus();
   std::set<std::string> seen;
@@ -357,7 +364,7 @@ absl::Status DeadlineLogic::Start(TimerStore& store, const events::Envelope& e,
                                     ? existing->changed_by() == e.event_id()
                                     : existing->started_by() == e.event_id();
       if (started_here) {
-        if (existing->generation() == 1 || existing->status() != v1::STOPPED) {
+        if (out != nullptr && (existing->generation() == 1 || existing->status() != v1::STOPPED)) {
           announced.push_back(*existing);
         }
         continue;
@@ -383,7 +390,7 @@ absl::Status DeadlineLogic::Start(TimerStore& store, const events::Envelope& e,
                         policy->DueFrom(events::GetTime(e.occurred_at()), calendar_, false));
         std::vector<Timer> timers = First(TimersFor(*existing, *policy));
         new_timers.insert(new_timers.end(), timers.begin(), timers.end());
-        announced.push_back(*existing);
+        if (out != nullptr) announced.push_back(*existing);
         new_clocks.push_back(*existing);
       }
       continue;
@@ -411,11 +418,11 @@ absl::Status DeadlineLogic::Start(TimerStore& store, const events::Envelope& e,
                     policy->DueFrom(started, calendar_, clock.registered_letter()));
     std::vector<Timer> timers = First(TimersFor(clock, *policy));
     new_timers.insert(new_timers.end(), timers.begin(), timers.end());
-    announced.push_back(clock);
+    if (out != nullptr) announced.push_back(clock);
     new_clocks.push_back(clock);
     clocks.push_back(std::move(clock));
   }
-  if (!announced.empty()) out.push_back(ClocksStartedEvent(e, announced, token));
+  if (out != nullptr && !announced.empty()) out->push_back(ClocksStartedEvent(e, announced, token));
   if (new_clocks.empty()) return absl::OkStatus();
   // Timers first: a crash in between leaves timers without a record, which wait for it (the
   // event is handled again and writes it), rather than a record without timers, which would
@@ -427,10 +434,10 @@ absl::Status DeadlineLogic::Start(TimerStore& store, const events::Envelope& e,
 absl::Status DeadlineLogic::Restart(TimerStore& store, const events::Envelope& e,
                                     const CaseFacts& facts, v1::Clock& clock,
                                     const std::string& reason, int32_t partition,
-                                    std::vector<events::Envelope>& out) {
+                                    std::vector<events::Envelope>* out) {
   if (clock.changed_by() == e.event_id()) {  // restarted by this very event: a repeat
     if (clock.generation() > 1 && Running(clock))
-      out.push_back(ClockEvent(e, clock, "started", reason));
+      if (out != nullptr) out->push_back(ClockEvent(e, clock, "started", reason));
     return absl::OkStatus();
   }
   if (!Running(clock)) return absl::OkStatus();  // stopped, or paused: left as it is
@@ -455,15 +462,16 @@ absl::Status DeadlineLogic::Restart(TimerStore& store, const events::Envelope& e
   clock.set_started_by(e.event_id());
   RETURN_IF_ERROR(store.Schedule(partition, First(TimersFor(clock, *policy))));
   RETURN_IF_ERROR(store.PutClock(clock));
-  out.push_back(ClockEvent(e, clock, "started", reason));
+  if (out != nullptr) out->push_back(ClockEvent(e, clock, "started", reason));
   return absl::OkStatus();
 }
 
 absl::Status DeadlineLogic::Reprioritize(TimerStore& store, const events::Envelope& e,
                                          const CaseFacts& facts, v1::Clock& clock,
-                                         int32_t partition, std::vector<events::Envelope>& out) {
+                                         int32_t partition, std::vector<events::Envelope>* out) {
   if (clock.changed_by() == e.event_id()) {  // moved by this very event: a repeat
-    if (Running(clock)) out.push_back(ClockEvent(e, clock, "started", "priority"));
+    if (out != nullptr && Running(clock))
+      out->push_back(ClockEvent(e, clock, "started", "priority"));
     return absl::OkStatus();
   }
   if (clock.status() == v1::STOPPED) return absl::OkStatus();
@@ -513,15 +521,16 @@ absl::Status DeadlineLogic::Reprioritize(TimerStore& store, const events::Envelo
   clock.set_warned_permille(passed);
   RETURN_IF_ERROR(store.Schedule(partition, PendingTimer(clock, *policy)));
   RETURN_IF_ERROR(store.PutClock(clock));
-  out.push_back(ClockEvent(e, clock, "started", "priority"));
+  if (out != nullptr) out->push_back(ClockEvent(e, clock, "started", "priority"));
   return absl::OkStatus();
 }
 
 absl::Status DeadlineLogic::Stop(TimerStore& store, const events::Envelope& e, v1::Clock& clock,
                                  const std::string& token, int32_t partition,
-                                 std::vector<events::Envelope>& out) {
+                                 std::vector<events::Envelope>* out) {
   if (clock.status() == v1::STOPPED) {
-    if (clock.changed_by() == e.event_id()) out.push_back(ClockEvent(e, clock, "stopped", token));
+    if (out != nullptr && clock.changed_by() == e.event_id())
+      out->push_back(ClockEvent(e, clock, "stopped", token));
     return absl::OkStatus();
   }
   const ClockPolicy* policy = Find(clock);
@@ -534,13 +543,13 @@ absl::Status DeadlineLogic::Stop(TimerStore& store, const events::Envelope& e, v
   clock.set_waiting_for_reporter(false);
   clock.set_changed_by(e.event_id());
   RETURN_IF_ERROR(store.PutClock(clock));
-  out.push_back(ClockEvent(e, clock, "stopped", token));
+  if (out != nullptr) out->push_back(ClockEvent(e, clock, "stopped", token));
   return absl::OkStatus();
 }
 
 absl::Status DeadlineLogic::PauseOrResume(TimerStore& store, const events::Envelope& e,
                                           v1::Clock& clock, int32_t partition,
-                                          std::vector<events::Envelope>& out) {
+                                          std::vector<events::Envelope>* out) {
   const ClockPolicy* policy = Find(clock);
   if (policy == nullptr || !policy->pauses) return absl::OkStatus();
   const bool pause = e.has_information_requested();
@@ -555,7 +564,7 @@ absl::Status DeadlineLogic::PauseOrResume(TimerStore& store, const events::Envel
   }
   if (pause) {
     if (clock.status() == v1::PAUSED) {
-      if (repeat) out.push_back(ClockEvent(e, clock, "paused", ""));
+      if (out != nullptr && repeat) out->push_back(ClockEvent(e, clock, "paused", ""));
       return absl::OkStatus();
     }
     if (clock.status() != v1::RUNNING && clock.status() != v1::WARNED) return absl::OkStatus();
@@ -565,11 +574,12 @@ absl::Status DeadlineLogic::PauseOrResume(TimerStore& store, const events::Envel
     *clock.mutable_paused_at() = e.occurred_at();
     clock.set_changed_by(e.event_id());
     RETURN_IF_ERROR(store.PutClock(clock));
-    out.push_back(ClockEvent(e, clock, "paused", ""));
+    if (out != nullptr) out->push_back(ClockEvent(e, clock, "paused", ""));
     return absl::OkStatus();
   }
   if (clock.status() != v1::PAUSED) {  // a repeat, or information nobody asked for
-    if (repeat && Running(clock)) out.push_back(ClockEvent(e, clock, "resumed", ""));
+    if (out != nullptr && repeat && Running(clock))
+      out->push_back(ClockEvent(e, clock, "resumed", ""));
     return absl::OkStatus();
   }
   const absl::Duration span =
@@ -588,7 +598,7 @@ absl::Status DeadlineLogic::PauseOrResume(TimerStore& store, const events::Envel
   }
   RETURN_IF_ERROR(store.Schedule(partition, First(std::move(ahead))));
   RETURN_IF_ERROR(store.PutClock(clock));
-  out.push_back(ClockEvent(e, clock, "resumed", ""));
+  if (out != nullptr) out->push_back(ClockEvent(e, clock, "resumed", ""));
   return absl::OkStatus();
 }
 

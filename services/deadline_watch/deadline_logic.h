@@ -107,6 +107,9 @@ class DeadlineLogic {
   // logic's store) instead of the logic's own.
   absl::StatusOr<std::vector<events::Envelope>> OnEvent(const events::Envelope& envelope,
                                                         int32_t partition, TimerStore& store);
+  // What OnEvent(envelope, partition, store) writes, without making the clock events: the rebuild,
+  // whose log holds them already.
+  absl::Status Fold(const events::Envelope& envelope, int32_t partition, TimerStore& store);
   // Whether OnEvent drops `envelope` without reading or writing anything: an event that can
   // neither start, stop, move or mark a clock nor change the facts a clock is chosen by. Its own
   // record of a clock (ClocksStarted, ClockStopped, ...; not the team's changes, which it
@@ -134,26 +137,29 @@ class DeadlineLogic {
   TimerStore& store() const { return store_; }
 
  private:
+  // OnEvent's work; the clock events go to `out`, or are not made when it is null.
+  absl::Status Apply(TimerStore& store, const events::Envelope& envelope, int32_t partition,
+                     std::vector<events::Envelope>* out);
   absl::Status UpdateFacts(TimerStore& store, const events::Envelope& envelope,
                            std::optional<CaseFacts> stored, CaseFacts& facts, bool& known);
   absl::Status Start(TimerStore& store, const events::Envelope& e, const CaseFacts& facts,
                      std::vector<v1::Clock>& clocks, int32_t partition,
-                     std::vector<events::Envelope>& out);
+                     std::vector<events::Envelope>* out);
   absl::Status Restart(TimerStore& store, const events::Envelope& e, const CaseFacts& facts,
                        v1::Clock& clock, const std::string& reason, int32_t partition,
-                       std::vector<events::Envelope>& out);
+                       std::vector<events::Envelope>* out);
   absl::Status Stop(TimerStore& store, const events::Envelope& e, v1::Clock& clock,
                     const std::string& token, int32_t partition,
-                    std::vector<events::Envelope>& out);
+                    std::vector<events::Envelope>* out);
   absl::Status PauseOrResume(TimerStore& store, const events::Envelope& e, v1::Clock& clock,
-                             int32_t partition, std::vector<events::Envelope>& out);
+                             int32_t partition, std::vector<events::Envelope>* out);
   // PriorityChanged: a clock that is not stopped moves to the policy the new priority selects,
   // when that is another one. The new term counts from the same start; the time paused and the
   // extensions are kept. A running clock gets a new generation (ClockStarted, reason
   // "priority"); a paused one takes the new due time with it when it resumes.
   absl::Status Reprioritize(TimerStore& store, const events::Envelope& e, const CaseFacts& facts,
                             v1::Clock& clock, int32_t partition,
-                            std::vector<events::Envelope>& out);
+                            std::vector<events::Envelope>* out);
   // A team's change (ClockExtended, or ClockPaused/ClockResumed with `suspended`) from the log:
   // applied when the clock is still as the change was planned on, else recorded as refused.
   absl::Status ApplyChange(TimerStore& store, const events::Envelope& e, int32_t partition);

@@ -303,6 +303,32 @@ TEST_F(DeadlineLogicTest, ReplayingTheLogRebuildsTimersWithoutFiringTwice) {
   EXPECT_EQ((*store_.Clocks(kCase))[0].status(), v1::WARNED);
 }
 
+// The rebuild folds the log with Fold: the same records and timers as OnEvent leaves, and no
+// clock events (the log holds them already).
+TEST_F(DeadlineLogicTest, FoldWritesWhatOnEventWritesAndMakesNoEvents) {
+  std::vector<events::Envelope> log = {Submitted(t::COMPLAINT)};
+  auto at = [](int hours) { return kStart + absl::Hours(hours); };
+  log.push_back(
+      Event([](events::Envelope& e) { e.mutable_case_routed()->set_department("roads"); }, at(1)));
+  log.push_back(Event([](events::Envelope& e) { e.mutable_information_requested(); }, at(2)));
+  log.push_back(Event([](events::Envelope& e) { e.mutable_information_provided(); }, at(30)));
+  log.push_back(Event(
+      [](events::Envelope& e) { e.mutable_case_reassigned()->set_department("parks"); }, at(31)));
+  log.push_back(Event([](events::Envelope& e) { e.mutable_case_answered(); }, at(40)));
+  log.push_back(log[2]);  // a repeat
+  MemoryTimerStore folded;
+  DeadlineLogic rebuild(folded, clock_, calendar_, Policies());
+  size_t made = 0;
+  for (const events::Envelope& e : log) {
+    absl::StatusOr<std::vector<events::Envelope>> out = logic_.OnEvent(e, 1);
+    ASSERT_TRUE(out.ok()) << out.status();
+    made += out->size();
+    ASSERT_TRUE(rebuild.Fold(e, 1, folded).ok());
+  }
+  EXPECT_EQ(made, 2u) << "OnEvent made ClocksStarted and ClockStopped";
+  EXPECT_EQ(folded.Dump(), store_.Dump());
+}
+
 // A clock keeps one timer at a time, the first of its timeline that has not fired. Its event
 // coming back from the log schedules the next; an older firing delivered again after a later one
 // schedules nothing.

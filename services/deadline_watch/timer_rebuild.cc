@@ -44,9 +44,8 @@ void TimerRebuild::FoldRun(events::Batch& batch) {
   if (absl::Status read = buffered.Prefetch(DeadlineLogic::CasesToRead(batch)); !read.ok())
     return batch.Fail(0, read);
   for (size_t i = 0; i < batch.size(); ++i) {
-    // The clock events of the past are in the log already: what OnEvent gives is dropped.
-    absl::Status folded =
-        logic_.OnEvent(batch.envelope(i), batch.record(i).partition, buffered).status();
+    // The clock events of the past are in the log already: none are made.
+    absl::Status folded = logic_.Fold(batch.envelope(i), batch.record(i).partition, buffered);
     if (!folded.ok()) {
       // What the records before it wrote is kept; it comes again with the ones after it.
       if (absl::Status written = buffered.Flush(); !written.ok()) return batch.Fail(0, written);

@@ -279,24 +279,36 @@ absl::StatusOr<ClockCounts> RedisTimerStore::Counts(absl::Time now, absl::Durati
   return ClockCounts{replies[0].integer, replies[1].integer};
 }
 
-namespace {
-void ClockCommands(const v1::Clock& clock, std::vector<std::vector<std::string>>& commands) {
-  const std::string member = absl::StrCat(clock.case_id(), "|", clock.name());
-  commands.push_back({"HSET", ClockKey(clock.case_id()), clock.name(), clock.SerializeAsString()});
-  if (clock.status() == v1::STOPPED) {
-    commands.push_back({"ZREM", kDeadlinesKey, member});
-  } else {
-    commands.push_back({"ZADD", kDeadlinesKey,
-                        absl::StrCat(absl::ToUnixMillis(events::GetTime(clock.due_at()))), member});
+void ClockCommands(const std::vector<v1::Clock>& clocks, Commands& commands) {
+  std::vector<std::string> add = {"ZADD", kDeadlinesKey};
+  std::vector<std::string> remove = {"ZREM", kDeadlinesKey};
+  absl::flat_hash_map<std::string, size_t> last;  // each member's last clock in `clocks`
+  for (size_t i = 0; i < clocks.size(); ++i)
+    last[absl::StrCat(clocks[i].case_id(), "|", clocks[i].name())] = i;
+  for (size_t i = 0; i < clocks.size(); ++i) {
+    const v1::Clock& clock = clocks[i];
+    std::string member = absl::StrCat(clock.case_id(), "|", clock.name());
+    if (last.at(member) != i) continue;
+    if (clock.status() == v1::STOPPED) {
+      remove.push_back(std::move(member));
+    } else {
+      add.push_back(absl::StrCat(absl::ToUnixMillis(events::GetTime(clock.due_at()))));
+      add.push_back(std::move(member));
+    }
+  }
+  if (remove.size() > 2) commands.push_back(std::move(remove));
+  if (add.size() > 2) commands.push_back(std::move(add));
+  for (const v1::Clock& clock : clocks) {
+    commands.push_back(
+        {"HSET", ClockKey(clock.case_id()), clock.name(), clock.SerializeAsString()});
   }
 }
-}  // namespace
 
 absl::Status RedisTimerStore::PutClock(const v1::Clock& clock) { return PutClocks({clock}); }
 
 absl::Status RedisTimerStore::PutClocks(const std::vector<v1::Clock>& clocks) {
   Commands commands;
-  for (const v1::Clock& clock : clocks) ClockCommands(clock, commands);
+  ClockCommands(clocks, commands);
   return Send(redis_, commands);
 }
 
@@ -355,7 +367,7 @@ absl::Status RedisTimerStore::WriteAll(const std::vector<Write>& writes) {
         commands.push_back(FactsCommand(w.case_id, w.facts));
         break;
       case Write::Kind::kClocks:
-        for (const v1::Clock& clock : w.clocks) ClockCommands(clock, commands);
+        ClockCommands(w.clocks, commands);
         break;
     }
   }

@@ -118,6 +118,13 @@ class TimerStore {
 // timers without their record, never a record without its timers: DeadlineLogic::Start).
 void OneWritePerRecord(std::vector<std::vector<std::string>>& commands);
 
+// The commands that write `clocks` (a run's, or one event's): the deadline index first, in one
+// ZADD and one ZREM (each clock by its last record in `clocks`), then the records. A crash in
+// between leaves entries ahead of their records (the ops view reads the record of each entry,
+// and the repeated event writes both again), never a record without its entry.
+void ClockCommands(const std::vector<v1::Clock>& clocks,
+                   std::vector<std::vector<std::string>>& commands);
+
 // The replicas' lock of a timer rebuild, and what every timer pass asks of it: is a rebuild
 // running anywhere (then this replica holds its consumer and its timer loop: their work would
 // race the replay)?

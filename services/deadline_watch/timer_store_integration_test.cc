@@ -250,6 +250,42 @@ TEST_F(TimerStoreTest, ARunOfWritesInOnePipelineInOrderAndRecordsReadAtOnce) {
   for (const v1::Clock& listed : page->clocks) EXPECT_NE(listed.case_id(), a);
 }
 
+// Without Redis: a run's clocks update the deadline index in one ZADD and one ZREM, before their
+// records, each clock by its last record in the run (stopped: out of the index; running: at its
+// last due time).
+TEST(ClockCommands, TheIndexInOneZaddAndOneZremBeforeTheRecords) {
+  auto clock = [](const std::string& case_id, const std::string& name, v1::ClockStatus status,
+                  int64_t due_ms) {
+    v1::Clock c;
+    c.set_case_id(case_id);
+    c.set_name(name);
+    c.set_status(status);
+    events::SetTime(c.mutable_due_at(), absl::FromUnixMillis(due_ms));
+    return c;
+  };
+  const std::vector<v1::Clock> clocks = {
+      clock("MP-A", "answer", v1::RUNNING, 100), clock("MP-B", "answer", v1::STOPPED, 200),
+      clock("MP-A", "answer", v1::STOPPED, 100), clock("MP-B", "answer", v1::WARNED, 300),
+      clock("MP-C", "acknowledge", v1::PAUSED, 400)};
+  std::vector<std::vector<std::string>> commands;
+  ClockCommands(clocks, commands);
+  ASSERT_EQ(commands.size(), 2u + clocks.size());
+  EXPECT_EQ(commands[0], (std::vector<std::string>{"ZREM", "mp:deadlines", "MP-A|answer"}));
+  EXPECT_EQ(commands[1], (std::vector<std::string>{"ZADD", "mp:deadlines", "300", "MP-B|answer",
+                                                   "400", "MP-C|acknowledge"}));
+  for (size_t i = 0; i < clocks.size(); ++i) {
+    EXPECT_EQ(commands[2 + i][0], "HSET");
+    EXPECT_EQ(commands[2 + i][1], "mp:clock:{" + clocks[i].case_id() + "}");
+    EXPECT_EQ(commands[2 + i][3], clocks[i].SerializeAsString());
+  }
+  // One clock: one index command and its record.
+  commands.clear();
+  ClockCommands({clocks[1]}, commands);
+  ASSERT_EQ(commands.size(), 2u);
+  EXPECT_EQ(commands[0], (std::vector<std::string>{"ZREM", "mp:deadlines", "MP-B|answer"}));
+  EXPECT_EQ(commands[1][0], "HSET");
+}
+
 // Without Redis: the commands a run sends. A record's fields go in one HSET where its last write
 // was, after the timers scheduled before it (DeadlineLogic::Start writes them first, so that a
 // crash part way never leaves a clock without its timers); the other commands keep their order.

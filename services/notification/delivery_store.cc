@@ -1,5 +1,6 @@
 #include "services/notification/delivery_store.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/redis/lease_queue.h"
@@ -158,17 +159,27 @@ absl::Status RedisDeliveryStore::SaveAll(const std::vector<v1::Job>& jobs) {
 absl::Status RedisDeliveryStore::FinishAll(const std::vector<v1::Job>& jobs,
                                            const std::vector<bool>& written) {
   if (jobs.empty()) return absl::OkStatus();
+  // The records first, then the queues, one ZREM a queue for all its messages: a crash in between
+  // leaves a finished record still queued, as a crash between one job's two writes would.
   std::vector<std::vector<std::string>> commands;
+  std::vector<std::vector<std::string>> removals;
+  absl::flat_hash_map<int32_t, size_t> removals_at;  // partition -> its first ZREM in `removals`
   for (size_t i = 0; i < jobs.size(); ++i) {
     const v1::Job& job = jobs[i];
     if (i >= written.size() || !written[i]) {
       commands.push_back({"HSET", JobsKey(job.delivery().case_id()),
                           job.delivery().idempotency_key(), job.SerializeAsString()});
     }
-    commands.push_back({"ZREM", InflightKey(job.partition()), Member(job)});
-    commands.push_back({"ZREM", DueKey(job.partition()), Member(job)});
-    commands.push_back({"ZREM", QueuedKey(job.partition()), Member(job)});
+    auto [at, first] = removals_at.try_emplace(job.partition(), removals.size());
+    if (first) {
+      removals.push_back({"ZREM", InflightKey(job.partition())});
+      removals.push_back({"ZREM", DueKey(job.partition())});
+      removals.push_back({"ZREM", QueuedKey(job.partition())});
+    }
+    const std::string member = Member(job);
+    for (size_t q = 0; q < 3; ++q) removals[at->second + q].push_back(member);
   }
+  for (auto& removal : removals) commands.push_back(std::move(removal));
   ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
   return AllOk(replies);
 }
@@ -197,24 +208,36 @@ absl::StatusOr<std::optional<v1::Job>> RedisDeliveryStore::Job(const std::string
 absl::StatusOr<std::map<DeliveryStore::JobKey, std::optional<v1::Job>>> RedisDeliveryStore::JobsOf(
     const std::vector<JobKey>& keys) {
   std::map<JobKey, std::optional<v1::Job>> out;
-  std::vector<JobKey> unique;
+  // One HMGET a case, for all its messages asked for.
+  std::vector<std::vector<JobKey>> asked;  // each command's keys, in its fields' order
   std::vector<std::vector<std::string>> commands;
+  absl::flat_hash_map<std::string, size_t> command_of;  // case -> its HMGET in `commands`
   for (const JobKey& key : keys) {
     if (!out.emplace(key, std::nullopt).second) continue;
-    unique.push_back(key);
-    commands.push_back({"HGET", JobsKey(key.first), key.second});
+    auto [at, first] = command_of.try_emplace(key.first, commands.size());
+    if (first) {
+      commands.push_back({"HMGET", JobsKey(key.first)});
+      asked.emplace_back();
+    }
+    commands[at->second].push_back(key.second);
+    asked[at->second].push_back(key);
   }
   if (commands.empty()) return out;
   ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
   RETURN_IF_ERROR(AllOk(replies));
-  for (size_t i = 0; i < replies.size(); ++i) {
-    if (replies[i].is_nil()) continue;
-    v1::Job job;
-    if (!job.ParseFromString(replies[i].str)) {
-      out.erase(unique[i]);  // read alone (Job), it fails only what needs it
-      continue;
+  for (size_t c = 0; c < replies.size(); ++c) {
+    if (replies[c].elements.size() != asked[c].size())
+      return absl::InternalError("redis: HMGET gave another number of fields");
+    for (size_t f = 0; f < asked[c].size(); ++f) {
+      const redis::Reply& reply = replies[c].elements[f];
+      if (reply.is_nil()) continue;
+      v1::Job job;
+      if (!job.ParseFromString(reply.str)) {
+        out.erase(asked[c][f]);  // read alone (Job), it fails only what needs it
+        continue;
+      }
+      out[asked[c][f]] = std::move(job);
     }
-    out[unique[i]] = std::move(job);
   }
   return out;
 }

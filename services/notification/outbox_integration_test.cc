@@ -467,6 +467,31 @@ TEST_F(OutboxIntegrationTest, StoreReadsManyMessagesAtOnce) {
   EXPECT_TRUE(store_->JobsOf({})->empty());
 }
 
+// Finishing several messages at once: their records, then each queue in one ZREM for all of its
+// messages; a message whose record holds it already (`written`) only leaves the queues.
+TEST_F(OutboxIntegrationTest, StoreFinishesManyMessagesAtOnce) {
+  const absl::Time t0 = absl::FromUnixMillis(1'763'800'000'000);
+  const int32_t other = partition_ + 3;
+  const std::string case_id = NewCaseId();
+  std::vector<v1::Job> jobs = {MakeJob(case_id, "a", partition_, "a"),
+                               MakeJob(case_id, "b", other, "b"),
+                               MakeJob(NewCaseId(), "c", partition_, "c")};
+  for (const v1::Job& job : jobs) ASSERT_TRUE(*store_->Enqueue(job, t0));
+  ASSERT_EQ(store_->Claim(partition_, t0, absl::Seconds(30), 1)->size(), 1u);  // one in flight
+  for (v1::Job& job : jobs) job.set_subject(job.subject() + " finished");
+  jobs[2].set_subject("written before");
+  ASSERT_TRUE(store_->Save(jobs[2]).ok());
+  jobs[2].set_subject("not written again");
+  ASSERT_TRUE(store_->FinishAll(jobs, {false, false, true}).ok());
+  EXPECT_EQ(*store_->Waiting(partition_), 0);
+  EXPECT_EQ(*store_->Waiting(other), 0);
+  EXPECT_EQ(*store_->OldestQueued(partition_), std::nullopt);
+  EXPECT_EQ(*store_->OldestQueued(other), std::nullopt);
+  EXPECT_EQ((*store_->Job(case_id, "a"))->subject(), "a finished");
+  EXPECT_EQ((*store_->Job(case_id, "b"))->subject(), "b finished");
+  EXPECT_EQ((*store_->Job(jobs[2].delivery().case_id(), "c"))->subject(), "written before");
+}
+
 TEST_F(OutboxIntegrationTest, StoreClaimsSeveralPartitionsAtOnce) {
   const absl::Time t0 = absl::FromUnixMillis(1'763'800'000'000);
   const int32_t other = partition_ + 1;
