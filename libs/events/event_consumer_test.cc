@@ -699,13 +699,19 @@ TEST_F(EventConsumerTest, AFewRecordsPolledAtOnceAreOneRunWhateverPartitionsThey
     ASSERT_TRUE(WaitFor([&] { return loop.stats().handled == 16; }));
     loop.Stop();
   };
-  Seen few;
-  run("few-one-run", {.lanes = 4}, few);
-  ASSERT_GT(few.partitions.size(), 1u) << "the cases' keys cover more than one partition";
-  EXPECT_EQ(few.threads.size(), 1u);
-  EXPECT_TRUE(std::any_of(few.runs.begin(), few.runs.end(), [](const std::set<int32_t>& p) {
-    return p.size() > 1;
-  })) << "one run holds records of several partitions";
+  // What one poll holds depends on when the partitions' fetched records reach the consumer's
+  // queue: on a busy machine a poll may find one partition's alone. So up to five consumers in
+  // new groups read the topic; the loop that splits a poll by partition never passes.
+  bool spanned = false;
+  for (int attempt = 0; attempt < 5 && !spanned; ++attempt) {
+    Seen few;
+    run(absl::StrCat("few-one-run-", attempt), {.lanes = 4}, few);
+    ASSERT_GT(few.partitions.size(), 1u) << "the cases' keys cover more than one partition";
+    EXPECT_EQ(few.threads.size(), 1u);
+    spanned = std::any_of(few.runs.begin(), few.runs.end(),
+                          [](const std::set<int32_t>& p) { return p.size() > 1; });
+  }
+  EXPECT_TRUE(spanned) << "one run holds records of several partitions";
 
   Seen spread;
   run("few-spread", {.lanes = 4, .lane_min_records = 1}, spread);
