@@ -96,7 +96,8 @@ absl::Status IntakeApp::StartSteps() {
       RetentionOptions{
           .interval = config_.retention_interval,
           .produce_timeout = config_.produce_timeout,
-          .term = [this](const std::string& kind) { return config_.RetentionOf(kind); }});
+          .term = [this](const std::string& kind) { return config_.RetentionOf(kind); },
+          .intact = [this] { return store_->Intact(); }});
   fold_ = std::make_unique<ProjectionFold>(*store_, *store_, fold_watch_, *retention_, *metrics_,
                                            clock_);
   dead_letters_ = service::MakeDeadLetters(config_, *security_.guard, *producer_, "intake",

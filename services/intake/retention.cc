@@ -48,6 +48,11 @@ absl::Status RetentionJob::Track(const events::Envelope& envelope, const Case& f
 }
 
 absl::StatusOr<int64_t> RetentionJob::EraseDue(absl::Time now) {
+  if (options_.intact) {
+    // A case the projection does not hold would count as gone, and leave the index unerased.
+    ASSIGN_OR_RETURN(const bool intact, options_.intact());
+    if (!intact) return 0;
+  }
   int64_t erased = 0;
   for (;;) {
     ASSIGN_OR_RETURN(std::vector<std::string> due, index_.Due(now, 100));

@@ -65,6 +65,9 @@ struct RetentionOptions {
   absl::Duration produce_timeout = absl::Seconds(10);
   // The term of a case kind (its CaseKind name): IntakeConfig::RetentionOf.
   std::function<absl::Duration(const std::string& kind)> term;
+  // Whether the projection is complete (ProjectionMarks::Intact; null: always). A pass waits for
+  // it: while a rebuild runs, a case its replay has not written yet is not gone.
+  std::function<absl::StatusOr<bool>()> intact;
 };
 
 // Thread-safe: Track runs on the projection's lanes, EraseDue on the job's thread or a test's.
@@ -85,6 +88,7 @@ class RetentionJob {
   // Keeps the index in step with a folded case (the fold applied `envelope`, giving `folded`).
   absl::Status Track(const events::Envelope& envelope, const Case& folded);
   // One pass: erases the personal data of every case due at `now`; returns how many were erased.
+  // None while the projection is not complete (RetentionOptions::intact).
   absl::StatusOr<int64_t> EraseDue(absl::Time now);
   absl::StatusOr<int64_t> RunOnce() { return EraseDue(clock_.Now()); }
 

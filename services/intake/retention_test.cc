@@ -102,6 +102,30 @@ TEST_F(RetentionJobTest, ACaseGoneFromTheProjectionLeavesTheIndexWithoutAnErasur
   EXPECT_TRUE(index_.due_by_case.empty());
 }
 
+// While a rebuild runs, a case its replay has not written yet is missing from the projection:
+// the pass waits for the marker instead of taking the case as gone.
+TEST(RetentionJobRebuild, APassWhileTheProjectionIsIncompleteChangesNothing) {
+  clock::FakeClock clock(kAt);
+  testing::MemoryStore store;
+  testing::MemoryRetentionIndex index;
+  bool intact = false;
+  int erasures = 0;
+  RetentionJob job(
+      index, store,
+      [&](Command, absl::Time) -> absl::StatusOr<CommandResult> {
+        ++erasures;
+        return CommandResult();
+      },
+      clock, {.term = [](const std::string&) { return kTerm; }, .intact = [&] { return intact; }});
+  index.due_by_case["not-replayed-yet"] = kAt;
+  EXPECT_EQ(job.EraseDue(kAt).value(), 0);
+  EXPECT_EQ(index.due_by_case.count("not-replayed-yet"), 1u);
+  intact = true;
+  EXPECT_EQ(job.EraseDue(kAt).value(), 0);
+  EXPECT_TRUE(index.due_by_case.empty()) << "complete, the case is gone";
+  EXPECT_EQ(erasures, 0);
+}
+
 TEST_F(RetentionJobTest, AFailedErasureStaysDueForTheNextPass) {
   Fold(testing::Submitted("c1", kAt));
   Fold(testing::Withdrawn("c1", kAt));
