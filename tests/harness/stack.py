@@ -1150,11 +1150,12 @@ def starting_masters(d, prev):
     return masters
 
 
-def cluster_redis_conf(port, data_dir, master_port=None):
-    """A node of a primary-and-replica pair: AOF like the single Redis; a replica names its
-    master. The initial sync goes at once (no diskless-sync delay), as any node may be the
-    master after a failover."""
-    text = redis_conf_lines(port, data_dir) + "repl-diskless-sync-delay 0\n"
+def cluster_redis_conf(port, data_dir, master_port=None, derived=True):
+    """A node of a primary-and-replica pair: AOF like the single Redis (`derived`: the derived
+    state's settings, as redis_conf_lines; the key store's pair keeps the defaults); a replica
+    names its master. The initial sync goes at once (no diskless-sync delay), as any node may be
+    the master after a failover."""
+    text = redis_conf_lines(port, data_dir, derived) + "repl-diskless-sync-delay 0\n"
     if master_port:
         text += "replicaof %s %d\n" % (LOOPBACK, master_port)
     return text
@@ -1187,7 +1188,8 @@ def cluster_records(d, ports, java, cache, kfs, masters, mail=None):
             os.makedirs(ndir, exist_ok=True)
             conf = os.path.join(ndir, "redis.conf")
             write_file(conf, cluster_redis_conf(ports[name], ndir,
-                                                None if name == master else ports[master]))
+                                                None if name == master else ports[master],
+                                                derived=group == REDIS_MASTER_NAME))
             recs[name] = {
                 "role": "infra", "endpoint": address[name],
                 "cmd": ["redis-server", conf], "cwd": ndir,
