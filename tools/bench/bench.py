@@ -756,7 +756,7 @@ def pipeline_session(args, bin_dir, config_dir, runs, rebuild_runs):
     probe_exe = os.path.join(bin_dir, "tools/bench/pipeline_probe")
     data = {"fixed": [], "mid": [], "calm": [], "maxed": [], "fixed_windows": [],
             "max_windows": [],
-            "raw": [], "rebuilds": {c: [] for c in REBUILDS}}
+            "raw": [], "rebuilds": {c: [] for c in REBUILDS}, "aof_rewrites": []}
     with stack(d, SERVICES, config_dir=config_dir, build=bin_dir,
                mail_sink=args.mail_sink) as st, Counters(st, d) as counters:
         pids = {name: st["processes"][name]["pid"] for name in SERVICES + ["kafka", "redis"]}
@@ -845,7 +845,7 @@ def pipeline_session(args, bin_dir, config_dir, runs, rebuild_runs):
             data["raw"].append(run_json([kb, "consume", "--brokers", st["kafka"], "--topic",
                                          "meldpunt.case-events.v1"]))
             for command in REBUILDS:
-                data.setdefault("aof_rewrites", []).append(rewrite_aof(st["redis"]))
+                data["aof_rewrites"].append(rewrite_aof(st["redis"]))
                 # Each process's CPU over the call, the replay's threads included (a per-thread
                 # count would miss them: they end with the replay).
                 watched = (REBUILT_BY[command], "redis", "kafka")
@@ -867,9 +867,8 @@ def merge_sessions(sessions):
     """The data of several pipeline sessions of one set of binaries as if of one."""
     m = {k: sum((s[k] for s in sessions), []) for k in (
         "fixed", "mid", "calm", "maxed", "fixed_windows", "max_windows", "raw",
-        "redis_per_case")}
+        "redis_per_case", "aof_rewrites")}
     m["rebuilds"] = {c: sum((s["rebuilds"][c] for s in sessions), []) for c in REBUILDS}
-    m["aof_rewrites"] = sum((s.get("aof_rewrites", []) for s in sessions), [])
     m["rest"] = functools.reduce(combine, (s["rest"] for s in sessions))
     m["total_cases"] = sum(s["total_cases"] for s in sessions)
     m["jit_warm"] = [s["jit_warm"][-1] for s in sessions if s.get("jit_warm")]
@@ -1144,7 +1143,7 @@ def pipeline_tables(args, m):
                          "ran)" % REBUILT_BY[command].replace("_", "-"),
                          " / ".join(fmt(med([c[n] / e * 1e6 for e, _, c in got if e > 0]), 1)
                                     for n in names)])
-        if m.get("aof_rewrites"):
+        if m["aof_rewrites"]:
             rows.append(["Redis's append-only-file rewrite done before each rebuild (CPU s of "
                          "its child)", fmt(med(m["aof_rewrites"]), 2)])
         sections.append(("Redis memory, replay and rebuild",
