@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -36,6 +37,7 @@ Reply Convert(const redisReply* raw) {
       break;
     case REDIS_REPLY_ARRAY:
       reply.type = Reply::Type::kArray;
+      reply.elements.reserve(raw->elements);
       for (size_t i = 0; i < raw->elements; ++i) reply.elements.push_back(Convert(raw->element[i]));
       break;
     default:
@@ -44,23 +46,32 @@ Reply Convert(const redisReply* raw) {
   return reply;
 }
 
-// Appends one command to hiredis's output buffer; the bytes of its words.
-size_t Append(redisContext* context, const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  size_t bytes = 0;
-  for (const std::string& arg : args) {
-    argv.push_back(arg.data());
-    lengths.push_back(arg.size());
-    bytes += arg.size();
+// Appends one command in the protocol's form (RESP: an array of bulk strings) to `out`. Written
+// here rather than by hiredis's redisAppendCommandArgv, which formats each command into a string
+// of its own (after two arrays of pointers and lengths) and then copies it into its buffer: a
+// replay's run is tens of thousands of commands, and the live paths' every write is one.
+template <typename Words>
+void AppendCommand(std::string& out, const Words& words) {
+  char head[24];
+  auto line = [&](char kind, size_t count) {
+    head[0] = kind;
+    char* end = std::to_chars(head + 1, head + sizeof head - 2, count).ptr;
+    *end++ = '\r';
+    *end++ = '\n';
+    out.append(head, static_cast<size_t>(end - head));
+  };
+  line('*', words.size());
+  for (const auto& word : words) {
+    line('$', word.size());
+    out.append(word.data(), word.size());
+    out.append("\r\n", 2);
   }
-  redisAppendCommandArgv(context, static_cast<int>(args.size()), argv.data(), lengths.data());
-  return bytes;
 }
 
 // hiredis keeps a pipeline's commands in one buffer, which it grows by copying: past 1 MiB by
 // 1 MiB at a time, so a pipeline of many megabytes (a replay's run in one transaction) would be
-// copied over and over. The buffer is written out whenever this much was appended to it instead.
+// copied over and over. The commands are handed to it and written out whenever this much was
+// formatted instead.
 constexpr size_t kFlushBytes = 256 * 1024;
 
 }  // namespace
@@ -228,14 +239,27 @@ bool Demoted(const std::vector<Reply>& replies) {
 absl::StatusOr<std::vector<Reply>> Connection::Send(
     const std::vector<std::vector<std::string>>& commands) {
   return Exchange(commands.size(), [&] {
-    for (const auto& command : commands) Appended(Append(context_, command));
+    for (const auto& command : commands) {
+      AppendCommand(out_, command);
+      Appended();
+    }
   });
 }
 
-void Connection::Appended(size_t bytes) {
-  appended_ += bytes;
-  if (appended_ < kFlushBytes || write_failed_) return;
-  appended_ = 0;
+void Connection::Appended() {
+  if (out_.size() < kFlushBytes || write_failed_) return;
+  HandOver(true);
+}
+
+void Connection::HandOver(bool write) {
+  if (!out_.empty()) {
+    if (redisAppendFormattedCommand(context_, out_.data(), out_.size()) != REDIS_OK) {
+      write_failed_ = true;  // hiredis could not grow its buffer
+      return;
+    }
+    out_.clear();
+  }
+  if (!write) return;
   for (int done = 0; !done;) {
     if (redisBufferWrite(context_, &done) != REDIS_OK) {
       write_failed_ = true;
@@ -248,9 +272,12 @@ absl::StatusOr<std::vector<Reply>> Connection::Exchange(size_t count,
                                                         absl::FunctionRef<void()> append) {
   if (context_ == nullptr) return status::InPlace(absl::UnavailableError("redis: not connected"));
   unconfirmed_ = true;
-  appended_ = 0;
+  out_.clear();
   write_failed_ = false;
   append();
+  if (!write_failed_) HandOver(false);
+  // A buffer a large pipeline grew is not kept for the small ones after it.
+  if (out_.capacity() > 2 * kFlushBytes) std::string().swap(out_);
   if (write_failed_) {
     std::string error = absl::StrCat("redis ", address_, ": ", context_->errstr);
     Drop();  // part of the commands may have gone out: never reuse the stream
@@ -343,31 +370,21 @@ absl::StatusOr<std::vector<Reply>> Connection::Scripts(const std::vector<ScriptC
       RETURN_IF_ERROR(Reconnect());
       continue;
     }
-    // Each call's words are handed to hiredis where they are, not copied into a command first.
     absl::StatusOr<std::vector<Reply>> replies = Exchange(calls.size(), [&] {
-      std::vector<const char*> argv;
-      std::vector<size_t> lengths;
-      auto add = [&](absl::string_view word) {
-        argv.push_back(word.data());
-        lengths.push_back(word.size());
-      };
+      std::vector<absl::string_view> words;
       for (const ScriptCall& call : calls) {
-        argv.clear();
-        lengths.clear();
+        words.clear();
         const std::string* sha = nullptr;
         for (const auto& [script, hash] : shas_)
           if (script == call.name) sha = &hash;
         const std::string numkeys = absl::StrCat(call.keys.size());
-        add("EVALSHA");
-        add(sha != nullptr ? absl::string_view(*sha) : absl::string_view());
-        add(numkeys);
-        for (const std::string& key : call.keys) add(key);
-        for (const std::string& arg : call.args) add(arg);
-        redisAppendCommandArgv(context_, static_cast<int>(argv.size()), argv.data(),
-                               lengths.data());
-        size_t bytes = 0;
-        for (size_t length : lengths) bytes += length;
-        Appended(bytes);
+        words.push_back("EVALSHA");
+        words.push_back(sha != nullptr ? absl::string_view(*sha) : absl::string_view());
+        words.push_back(numkeys);
+        for (const std::string& key : call.keys) words.push_back(key);
+        for (const std::string& arg : call.args) words.push_back(arg);
+        AppendCommand(out_, words);
+        Appended();
       }
     });
     if (!replies.ok()) {

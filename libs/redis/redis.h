@@ -108,12 +108,15 @@ class Connection {
   // The address to connect to: options.address, or the primary the sentinels name.
   absl::StatusOr<std::string> Primary();
   absl::StatusOr<std::vector<Reply>> Send(const std::vector<std::vector<std::string>>& commands);
-  // Writes `count` commands with `append` (into context_, calling Appended after each) and
-  // reads their replies.
+  // Writes `count` commands with `append` (each formatted into out_, then Appended) and reads
+  // their replies.
   absl::StatusOr<std::vector<Reply>> Exchange(size_t count, absl::FunctionRef<void()> append);
-  // Counts what `append` put into hiredis's buffer, and writes the buffer out every kFlushBytes
-  // (a write that fails sets write_failed_, which Exchange reports).
-  void Appended(size_t bytes);
+  // After a command was formatted into out_: every kFlushBytes, hands out_ over and writes it out
+  // (HandOver(true)).
+  void Appended();
+  // Hands the commands in out_ to hiredis's buffer and, when `write`, writes the buffer out (a
+  // failure sets write_failed_, which Exchange reports).
+  void HandOver(bool write);
   // Closes the connection; when it sent commands no WAIT confirmed, counts a loss (they may be
   // gone with a failover).
   void Drop();
@@ -124,7 +127,7 @@ class Connection {
   redisContext* context_ = nullptr;
   std::string address_;
   bool unconfirmed_ = false;  // commands sent since the last WAIT that confirmed them
-  size_t appended_ = 0;       // bytes appended since the buffer was last written out
+  std::string out_;           // commands formatted and not yet handed to hiredis
   bool write_failed_ = false;
   size_t sentinel_ = 0;  // the sentinel asked first (the last one that answered)
   std::vector<std::pair<std::string, std::string>> shas_;  // script name -> sha1

@@ -85,6 +85,41 @@ TEST_F(RedisTest, APipelineOfMegabytesArrivesWholeAndInOrder) {
   }
 }
 
+// The commands are written in the protocol's form by this library: a word of any bytes, the
+// protocol's own among them, or of none, arrives as it is, in commands and in script calls.
+TEST_F(RedisTest, WordsOfAnyBytesArriveAsTheyAre) {
+  auto client = Client::Create(options_);
+  ASSERT_TRUE(client.ok());
+  const std::vector<std::string> values = {"",
+                                           "\r\n",
+                                           "$5\r\nhello\r\n",
+                                           "*2\r\n$3\r\nGET\r\n",
+                                           " spaced out ",
+                                           std::string("\0\r\0", 3),
+                                           std::string(1000, '\n'),
+                                           std::string(70000, 'x')};
+  std::vector<std::vector<std::string>> commands;
+  for (size_t i = 0; i < values.size(); ++i) {
+    commands.push_back({"SET", prefix_ + ":word " + std::to_string(i), values[i]});
+  }
+  for (size_t i = 0; i < values.size(); ++i) {
+    commands.push_back({"GET", prefix_ + ":word " + std::to_string(i)});
+  }
+  auto replies = (*client)->Pipeline(commands);
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  ASSERT_EQ(replies->size(), 2 * values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ((*replies)[i].str, "OK") << i;
+    EXPECT_EQ((*replies)[values.size() + i].str, values[i]) << i;
+  }
+  // A script call's keys and arguments: the script adds the argument's length.
+  auto counted = (*client)->Scripts(
+      {{"incrby", {prefix_ + ":len\r\n"}, {"12"}}, {"incrby", {prefix_ + ":len\r\n"}, {"-2"}}});
+  ASSERT_TRUE(counted.ok()) << counted.status();
+  EXPECT_EQ((*counted)[1].integer, 10);
+  EXPECT_EQ((*client)->Command({"GET", prefix_ + ":len\r\n"})->str, "10");
+}
+
 TEST_F(RedisTest, ScriptsSurviveScriptFlush) {
   auto client = Client::Create(options_);
   ASSERT_TRUE(client.ok());
