@@ -22,9 +22,11 @@ absl::StatusOr<std::vector<ops::v1::DeadLetterEntry>> ReadDeadLetters(
   const absl::Time deadline = absl::Now() + timeout;
   const std::string prefix = absl::StrCat(group.empty() ? "meldpunt" : group, "-dlq-read");
   ASSIGN_OR_RETURN(auto reader,
-                   MakeConsumer(config, {.group_id = events::RandomId(prefix),
+                   MakeConsumer(config, {.brokers = {},  // MakeConsumer's, from `config`
+                                         .group_id = events::RandomId(prefix),
                                          .topics = {events::kCaseEventsDeadLetterTopic},
-                                         .client_id = prefix}));
+                                         .client_id = prefix,
+                                         .extra = {}}));
   std::map<int32_t, int64_t> remaining;  // partition -> high watermark still to reach
   ASSIGN_OR_RETURN(int partitions,
                    reader->PartitionCount(events::kCaseEventsDeadLetterTopic, absl::Seconds(10)));

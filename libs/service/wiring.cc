@@ -116,6 +116,7 @@ events::EventConsumerOptions LoopOptions(const config::ServiceConfig& config,
   return {.lanes = static_cast<int>(config.consumer_lanes),
           .lane_min_records = static_cast<int>(config.consumer_lane_min_records),
           .dead_letters = dead_letters,
+          .inert = nullptr,
           .durability = config.redis_wait_replicas > 0 ? durability : nullptr};
 }
 

@@ -106,6 +106,7 @@ absl::Status NotificationApp::StartSteps() {
       .first_backoff = config_.first_backoff,
       .max_backoff = config_.max_backoff,
       .retry_for = config_.retry_for,
+      .answer_days = {},  // below, from the config's strings
       .max_in_flight_per_host = static_cast<int>(config_.max_in_flight_per_host),
       .sealer = privacy_.sealer.get(),
       .keys = privacy_.keys.get(),
