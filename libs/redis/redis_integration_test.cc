@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "libs/status/retry.h"
 #include "tests/testing/stack.h"
 
@@ -118,6 +119,44 @@ TEST_F(RedisTest, WordsOfAnyBytesArriveAsTheyAre) {
   ASSERT_TRUE(counted.ok()) << counted.status();
   EXPECT_EQ((*counted)[1].integer, 10);
   EXPECT_EQ((*client)->Command({"GET", prefix_ + ":len\r\n"})->str, "10");
+}
+
+// Every shape of reply, nested in a transaction's reply, with nils, an empty array and an error
+// among its elements.
+TEST_F(RedisTest, RepliesOfEveryShapeNestedInATransaction) {
+  auto client = Client::Create(options_);
+  ASSERT_TRUE(client.ok());
+  auto replies = (*client)->Pipeline({{"MULTI"},
+                                      {"HSET", prefix_ + ":h", "a", "1", "c", ""},
+                                      {"HMGET", prefix_ + ":h", "a", "b", "c"},
+                                      {"LRANGE", prefix_ + ":empty", "0", "-1"},
+                                      {"INCR", prefix_ + ":h"},
+                                      {"GET", prefix_ + ":missing"},
+                                      {"EXEC"},
+                                      {"PING"}});
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  ASSERT_EQ(replies->size(), 8u);
+  EXPECT_EQ((*replies)[1].type, Reply::Type::kStatus);
+  EXPECT_EQ((*replies)[1].str, "QUEUED");
+  const Reply& exec = (*replies)[6];
+  ASSERT_EQ(exec.type, Reply::Type::kArray);
+  ASSERT_EQ(exec.elements.size(), 5u);
+  EXPECT_EQ(exec.elements[0].type, Reply::Type::kInteger);
+  EXPECT_EQ(exec.elements[0].integer, 2);
+  const Reply& fields = exec.elements[1];
+  ASSERT_EQ(fields.type, Reply::Type::kArray);
+  ASSERT_EQ(fields.elements.size(), 3u);
+  EXPECT_EQ(fields.elements[0].type, Reply::Type::kString);
+  EXPECT_EQ(fields.elements[0].str, "1");
+  EXPECT_TRUE(fields.elements[1].is_nil());
+  EXPECT_EQ(fields.elements[2].type, Reply::Type::kString);
+  EXPECT_EQ(fields.elements[2].str, "");
+  EXPECT_EQ(exec.elements[2].type, Reply::Type::kArray);
+  EXPECT_TRUE(exec.elements[2].elements.empty());
+  EXPECT_EQ(exec.elements[3].type, Reply::Type::kError);
+  EXPECT_TRUE(absl::StartsWith(exec.elements[3].str, "WRONGTYPE")) << exec.elements[3].str;
+  EXPECT_TRUE(exec.elements[4].is_nil());
+  EXPECT_EQ((*replies)[7].str, "PONG");
 }
 
 TEST_F(RedisTest, ScriptsSurviveScriptFlush) {
