@@ -262,6 +262,46 @@ absl::StatusOr<int64_t> Replay(const config::ServiceConfig& config, const std::s
 
 }  // namespace
 
+absl::StatusOr<int64_t> ScanCaseLog(const config::ServiceConfig& config,
+                                    const std::string& group_prefix, absl::Duration timeout,
+                                    const ScanVisitor& visit) {
+  const absl::Time deadline = absl::Now() + timeout;
+  ASSIGN_OR_RETURN(auto reader, MakeCaseLogReader(config, events::RandomId(group_prefix)));
+  int partitions = 0;
+  std::map<int32_t, int64_t> ends;       // partition -> high watermark at the start
+  std::map<int32_t, int64_t> remaining;  // the same, of the partitions not read to it yet
+  auto read_ends = [&]() -> absl::Status {
+    remaining.clear();
+    ASSIGN_OR_RETURN(partitions,
+                     reader->PartitionCount(events::kCaseEventsTopic, absl::Seconds(10)));
+    for (int32_t p = 0; p < partitions; ++p) {
+      ASSIGN_OR_RETURN(int64_t high,
+                       reader->HighWatermark(events::kCaseEventsTopic, p, absl::Seconds(10)));
+      ends[p] = high;
+      if (high > 0) remaining[p] = high;
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(
+      RetryUntilAvailable("kafka partition leaders", config.startup_timeout, read_ends));
+  RETURN_IF_ERROR(reader->AssignFromStart(events::kCaseEventsTopic, partitions));
+  int64_t records = 0;
+  while (!remaining.empty()) {
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError("the scan did not reach the end of the log");
+    }
+    ASSIGN_OR_RETURN(std::optional<kafka::Record> record, reader->Poll(absl::Milliseconds(200)));
+    if (!record) continue;
+    if (record->offset >= ends[record->partition]) continue;  // appended after the start
+    ++records;
+    if (!visit(*record)) break;
+    auto it = remaining.find(record->partition);
+    if (it != remaining.end() && record->offset + 1 >= it->second) remaining.erase(it);
+  }
+  reader->Close();
+  return records;
+}
+
 absl::StatusOr<int64_t> ReplayCaseLog(const config::ServiceConfig& config,
                                       const std::string& group_prefix, absl::Duration timeout,
                                       const ReplayHandler& handle, int parallelism,

@@ -62,4 +62,19 @@ absl::StatusOr<int64_t> ReplayCaseLog(const config::ServiceConfig& config,
                                       const events::BatchHandler& handle, int parallelism = 1,
                                       const std::function<absl::Status()>& reached = nullptr);
 
+// What a scan does with one record: false stops the scan.
+using ScanVisitor = std::function<bool(const kafka::Record&)>;
+// A scan of the case log as a rebuild runs it beside its replay: ScanCaseLog bound by the
+// composition root; a list of records in a unit test. Returns the records read.
+using CaseLogScan = std::function<absl::StatusOr<int64_t>(const ScanVisitor& visit)>;
+
+// Reads meldpunt.case-events.v1 from its first record to the high watermarks read at the start,
+// on the caller's thread, handing `visit` every record as it is (not decoded: the visitor picks
+// what it needs), in log order within a partition, until the ends, `timeout`, or `visit` answers
+// false. What a rebuild reads ahead of its replay (the outbox rebuild's outcomes). Returns the
+// records read.
+absl::StatusOr<int64_t> ScanCaseLog(const config::ServiceConfig& config,
+                                    const std::string& group_prefix, absl::Duration timeout,
+                                    const ScanVisitor& visit);
+
 }  // namespace meldpunt::service

@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -138,6 +139,38 @@ TEST_P(ReplayIntegration, TheRecordFormHandlesEveryRecordOnceAndWhatCameDuringRe
   absl::MutexLock lock(&mu);
   EXPECT_EQ(handled.size(), 25u);
   for (const auto& [id, times] : handled) EXPECT_EQ(times, 1) << id;
+}
+
+// The scan a rebuild runs beside its replay: every record up to the ends at its start, as its
+// bytes, in log order within a partition, and nothing appended after that start; a visitor that
+// answers false stops it at once.
+TEST_P(ReplayIntegration, TheScanReadsEveryRecordToTheEndsAtItsStartAndStopsWhenTold) {
+  Append(30, "before");
+  std::map<int32_t, int64_t> last;  // partition -> last offset seen
+  std::vector<std::string> ours;
+  bool appended = false;
+  absl::StatusOr<int64_t> records = ScanCaseLog(
+      config_, testing::UniqueName("scan-test"), absl::Minutes(2),
+      [&](const kafka::Record& record) {
+        EXPECT_GT(record.offset, last.count(record.partition) ? last[record.partition] : -1);
+        last[record.partition] = record.offset;
+        absl::StatusOr<events::Envelope> e = events::Decode(record.value);
+        if (e.ok() && Ours(*e)) ours.push_back(e->event_id());
+        if (!appended) {
+          appended = true;
+          Append(5, "after");  // past the ends the scan read at its start
+        }
+        return true;
+      });
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_EQ(ours.size(), 30u) << "every record before the start, none after it";
+  for (const std::string& id : ours) EXPECT_TRUE(absl::StrContains(id, "-before-")) << id;
+  int visited = 0;
+  records = ScanCaseLog(config_, testing::UniqueName("scan-test"), absl::Minutes(2),
+                        [&](const kafka::Record&) { return ++visited < 3; });
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_EQ(visited, 3);
+  EXPECT_EQ(*records, 3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Lanes, ReplayIntegration, ::testing::Values(1, 3));

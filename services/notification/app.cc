@@ -132,6 +132,10 @@ absl::Status NotificationApp::StartSteps() {
         return service::ReplayCaseLog(config_, "meldpunt-notification-rebuild",
                                       app_.replay_timeout(), handle,
                                       service::LoopOptions(config_).lanes, reached);
+      },
+      [this](const service::ScanVisitor& visit) {
+        return service::ScanCaseLog(config_, "meldpunt-notification-rebuild-scan",
+                                    app_.replay_timeout(), visit);
       });
   senders_ = std::make_unique<Senders>(
       *logic_, *store_,

@@ -54,6 +54,14 @@ absl::StatusOr<bool> BufferedDeliveryStore::Enqueue(const v1::Job& job, absl::Ti
   return false;  // known at Flush
 }
 
+absl::StatusOr<bool> BufferedDeliveryStore::AddFinished(const v1::Job& job) {
+  Write w;
+  w.kind = Write::Kind::kFinished;
+  w.job = job;
+  writes_.push_back(std::move(w));
+  return false;  // known at Flush
+}
+
 absl::Status BufferedDeliveryStore::SaveSubmission(const events::Envelope& submitted) {
   ASSIGN_OR_RETURN(CaseInfo * info, Held(submitted.case_id()));
   info->submitted = submitted;

@@ -8,9 +8,9 @@
 //   ASSIGN_OR_RETURN(std::vector<v1::Job> queued, buffered.Flush());  // the new messages
 //
 // Reads of a case's submission and department see the writes made through this view before them.
-// Enqueue answers false: whether a message is new is known once it is written, and Flush returns
-// the ones that were. Everything else (claims, the delivery records, the gauges) first flushes,
-// then goes to the store.
+// Enqueue and AddFinished answer false: whether a message is new is known once it is written, and
+// Flush returns the ones that were. Everything else (claims, the delivery records, the gauges)
+// first flushes, then goes to the store.
 //
 // For one thread (a lane's batch); what it holds is dropped with it.
 #pragma once
@@ -29,7 +29,8 @@ class BufferedDeliveryStore final : public DeliveryStore {
 
   // Reads what the cases not held yet need, at once.
   absl::Status Prefetch(const std::vector<std::string>& case_ids);
-  // Writes what was held, at once; returns the messages that were new. On an error what this view
+  // Writes what was held, at once; returns the messages that were new (queued, or finished records
+  // written: status other than "pending"). On an error what this view
   // held is dropped: the caller handles the records again, from the store.
   absl::StatusOr<std::vector<v1::Job>> Flush();
   // Drops what this view holds of the cases (after a write to the store that went around it).
@@ -37,6 +38,7 @@ class BufferedDeliveryStore final : public DeliveryStore {
   size_t pending() const { return writes_.size(); }
 
   absl::StatusOr<bool> Enqueue(const v1::Job& job, absl::Time due) override;
+  absl::StatusOr<bool> AddFinished(const v1::Job& job) override;
   absl::Status SaveSubmission(const events::Envelope& submitted) override;
   absl::StatusOr<std::optional<events::Envelope>> LoadSubmission(
       const std::string& case_id) override;

@@ -141,6 +141,14 @@ absl::Status RedisDeliveryStore::Reschedule(const v1::Job& job, absl::Time due) 
   return AllOk(replies);
 }
 
+absl::StatusOr<bool> RedisDeliveryStore::AddFinished(const v1::Job& job) {
+  ASSIGN_OR_RETURN(redis::Reply added,
+                   redis_.Command({"HSETNX", JobsKey(job.delivery().case_id()),
+                                   job.delivery().idempotency_key(), job.SerializeAsString()}));
+  RETURN_IF_ERROR(redis::ReplyStatus(added));
+  return added.integer == 1;
+}
+
 absl::Status RedisDeliveryStore::Save(const v1::Job& job) { return SaveAll({job}); }
 
 absl::Status RedisDeliveryStore::Finish(const v1::Job& job) { return FinishAll({job}); }
@@ -331,6 +339,14 @@ absl::Status DeliveryStore::SaveAll(const std::vector<v1::Job>& jobs) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> DeliveryStore::AddFinished(const v1::Job& job) {
+  ASSIGN_OR_RETURN(std::optional<v1::Job> stored,
+                   Job(job.delivery().case_id(), job.delivery().idempotency_key()));
+  if (stored) return false;
+  RETURN_IF_ERROR(Save(job));
+  return true;
+}
+
 absl::Status DeliveryStore::FinishAll(const std::vector<v1::Job>& jobs,
                                       const std::vector<bool>& /*written*/) {
   for (const v1::Job& job : jobs) RETURN_IF_ERROR(Finish(job));
@@ -366,6 +382,11 @@ absl::StatusOr<std::vector<bool>> DeliveryStore::WriteAll(const std::vector<Writ
         break;
       case Write::Kind::kEnqueue: {
         ASSIGN_OR_RETURN(bool added, Enqueue(w.job, w.due));
+        queued[i] = added;
+        break;
+      }
+      case Write::Kind::kFinished: {
+        ASSIGN_OR_RETURN(bool added, AddFinished(w.job));
         queued[i] = added;
         break;
       }
@@ -420,6 +441,7 @@ absl::StatusOr<std::vector<bool>> RedisDeliveryStore::WriteAll(const std::vector
         commands.push_back({"HSET", CaseKey(w.case_id), "department", w.department});
         break;
       case Write::Kind::kEnqueue:
+      case Write::Kind::kFinished:
         commands.push_back({"HSETNX", JobsKey(w.job.delivery().case_id()),
                             w.job.delivery().idempotency_key(), w.job.SerializeAsString()});
         break;
@@ -432,6 +454,10 @@ absl::StatusOr<std::vector<bool>> RedisDeliveryStore::WriteAll(const std::vector
   std::vector<std::vector<std::string>> queue;
   for (size_t i = 0; i < writes.size(); ++i) {
     const Write& w = writes[i];
+    if (w.kind == Write::Kind::kFinished) {
+      queued[i] = replies[i].integer == 1;  // finished: queued nowhere, known or not
+      continue;
+    }
     if (w.kind != Write::Kind::kEnqueue) continue;
     if (replies[i].integer == 1) {
       queued[i] = true;

@@ -60,6 +60,10 @@ class DeliveryStore {
   using JobKey = std::pair<std::string, std::string>;
   virtual absl::StatusOr<std::map<JobKey, std::optional<v1::Job>>> JobsOf(
       const std::vector<JobKey>& keys);
+  // Writes the record of a message that is finished already (a rebuild's, whose delivery the log
+  // holds further on), queued nowhere, unless a message with its key exists: false then, nothing
+  // changed. The default reads the record, then saves the job.
+  virtual absl::StatusOr<bool> AddFinished(const v1::Job& job);
   // Save and Finish of several jobs (one round trip each in Redis).
   virtual absl::Status SaveAll(const std::vector<v1::Job>& jobs);
   // Claim of several partitions at once, (partition, limit) each: what each got, or why its
@@ -81,18 +85,19 @@ class DeliveryStore {
   // out of the map, so that reading it alone fails the event that needs it and no other.
   virtual absl::StatusOr<std::map<std::string, CaseInfo>> LoadCases(
       const std::vector<std::string>& case_ids);
-  // A run of SaveSubmission, SetDepartment and Enqueue, applied in their order (two round trips
-  // in Redis: the records, then the queue entries of the messages that were new). Returns, per
-  // write, whether it queued a new message (Enqueue's answer; false for the others). A crash part
+  // A run of SaveSubmission, SetDepartment, Enqueue and AddFinished, applied in their order (two
+  // round trips in Redis: the records, then the queue entries of the messages that were new).
+  // Returns, per write, whether it queued a new message or wrote a new finished record (Enqueue's
+  // and AddFinished's answer; false for the others). A crash part
   // way leaves a prefix of them, or messages recorded but not queued yet, which Enqueue queues
   // when the event is handled again.
   struct Write {
-    enum class Kind { kSubmission, kDepartment, kEnqueue };
+    enum class Kind { kSubmission, kDepartment, kEnqueue, kFinished };
     Kind kind = Kind::kEnqueue;
     events::Envelope submitted;  // kSubmission
     std::string case_id;         // kDepartment
     std::string department;      // kDepartment
-    v1::Job job;                 // kEnqueue
+    v1::Job job;                 // kEnqueue, kFinished
     absl::Time due;              // kEnqueue
   };
   virtual absl::StatusOr<std::vector<bool>> WriteAll(const std::vector<Write>& writes);
@@ -102,6 +107,7 @@ class RedisDeliveryStore final : public DeliveryStore {
  public:
   explicit RedisDeliveryStore(redis::Client& redis) : redis_(redis) {}
   absl::StatusOr<bool> Enqueue(const v1::Job& job, absl::Time due) override;
+  absl::StatusOr<bool> AddFinished(const v1::Job& job) override;
   absl::StatusOr<std::vector<v1::Job>> Claim(int32_t partition, absl::Time now,
                                              absl::Duration lease, int limit) override;
   absl::Status Reschedule(const v1::Job& job, absl::Time due) override;

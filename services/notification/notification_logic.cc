@@ -381,7 +381,8 @@ bool NotificationLogic::ReadsCase(const events::Envelope& e) {
 }
 
 absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partition,
-                                       DeliveryStore& store, privacy::KeyStore* keys) {
+                                       DeliveryStore& store, privacy::KeyStore* keys,
+                                       const Ahead* ahead) {
   if (keys == nullptr) keys = options_.keys;
   if (!ReadsCase(e)) return absl::OkStatus();
   if (e.has_reporter_data_erased()) return Erase(e);
@@ -416,14 +417,15 @@ absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partit
     ASSIGN_OR_RETURN(department, store.Department(e.case_id()));
   }
   for (const Rule* rule : rules)
-    RETURN_IF_ERROR(Queue(store, *rule, e, partition, *submitted, department, keys));
+    RETURN_IF_ERROR(Queue(store, *rule, e, partition, *submitted, department, keys, ahead));
   return absl::OkStatus();
 }
 
 absl::Status NotificationLogic::Queue(DeliveryStore& store, const Rule& rule,
                                       const events::Envelope& e, int32_t partition,
                                       const events::Envelope& submitted,
-                                      const std::string& department, privacy::KeyStore* keys) {
+                                      const std::string& department, privacy::KeyStore* keys,
+                                      const Ahead* ahead) {
   const auto& reporter = submitted.case_submitted().draft().reporter();
 
   v1::Job job;
@@ -481,9 +483,6 @@ absl::Status NotificationLogic::Queue(DeliveryStore& store, const Rule& rule,
   const std::string key = events::DeterministicId(
       "notify", {e.event_id(), rule.template_name, d->recipient(), d->channel()});
   const bool for_reporter = rule.to == "reporter";
-  ASSIGN_OR_RETURN(auto values,
-                   Fill(store, e.case_id(), &submitted, department, &e, language, for_reporter));
-  ASSIGN_OR_RETURN(Rendered letter, templates_.Render(rule.template_name, language, values));
   d->set_case_id(e.case_id());
   d->set_template_name(rule.template_name);
   d->set_status("pending");
@@ -496,11 +495,24 @@ absl::Status NotificationLogic::Queue(DeliveryStore& store, const Rule& rule,
   events::SetTime(d->mutable_at(), now);  // queued: notification.retry_for counts from here
   events::SetTime(d->mutable_next_attempt_at(), now);
   d->set_recipient_hint(RecipientHint(d->channel(), job.address()));
-  job.set_subject(letter.subject);
-  job.set_body(letter.body);
   job.set_secret_name(secret_name);
   job.set_correlation_id(e.correlation_id());
   job.set_partition(partition);
+  if (ahead != nullptr && ahead->outcomes != nullptr) {
+    // A rebuild that knows this message's delivery further on the log: its final record now,
+    // the same bytes as the message made, queued and finished by its outcomes one by one.
+    const std::vector<KnownOutcome> known =
+        ahead->outcomes->Delivered(e.case_id(), ahead->offset, key);
+    if (!known.empty()) {
+      for (const KnownOutcome& outcome : known) ApplyOutcome(outcome, job);
+      return store.AddFinished(job).status();
+    }
+  }
+  ASSIGN_OR_RETURN(auto values,
+                   Fill(store, e.case_id(), &submitted, department, &e, language, for_reporter));
+  ASSIGN_OR_RETURN(Rendered letter, templates_.Render(rule.template_name, language, values));
+  job.set_subject(letter.subject);
+  job.set_body(letter.body);
   if (d->channel() == "webhook") {
     nlohmann::json payload = {{"type", "meldpunt.notification"},
                               {"idempotency_key", key},
@@ -583,18 +595,22 @@ std::optional<std::string> NotificationLogic::OutcomeKey(const events::Envelope&
 }
 
 void NotificationLogic::ApplyOutcome(const events::Envelope& e, v1::Job& job) {
+  if (std::optional<KnownOutcome> outcome = OutcomeOf(e, -1)) ApplyOutcome(*outcome, job);
+}
+
+void NotificationLogic::ApplyOutcome(const KnownOutcome& outcome, v1::Job& job) {
   v1::Delivery* d = job.mutable_delivery();
-  if (e.has_notification_delivered()) {
+  if (outcome.delivered) {
     d->set_status("delivered");
-    d->set_attempts(e.notification_delivered().attempts());
+    d->set_attempts(outcome.attempts);
     Redact(job);
   } else {
     // A retry by hand after a dead letter queues the same key again: the later event wins.
     d->set_status("dead_lettered");
-    d->set_attempts(e.notification_failed().attempts());
-    d->set_last_error(e.notification_failed().last_error());
+    d->set_attempts(outcome.attempts);
+    d->set_last_error(outcome.last_error);
   }
-  *d->mutable_at() = e.occurred_at();
+  *d->mutable_at() = outcome.at;
   d->clear_next_attempt_at();
 }
 

@@ -27,6 +27,7 @@
 #include "libs/privacy/privacy.h"
 #include "services/notification/delivery_store.h"
 #include "services/notification/mailer.h"
+#include "services/notification/outcomes_ahead.h"
 #include "services/notification/rules.h"
 #include "services/notification/templates.h"
 #include "services/notification/webhook.h"
@@ -126,8 +127,15 @@ class NotificationLogic {
   // over this logic's store) instead of the logic's own, and the data keys through `keys` (a
   // batch's privacy::BatchKeys over keys(); null: keys() itself). ReporterDataErased works on the
   // logic's own store: a batch sends what it holds first.
+  // With `ahead` (a rebuild's, and the offset of `envelope` in its partition): a message whose
+  // delivery the log holds further on is made at once as its final record (the outcomes applied,
+  // nothing filled, rendered or sealed, nothing queued) through DeliveryStore::AddFinished.
+  struct Ahead {
+    OutcomesAhead* outcomes = nullptr;
+    int64_t offset = -1;
+  };
   absl::Status Handle(const events::Envelope& envelope, int32_t partition, DeliveryStore& store,
-                      privacy::KeyStore* keys);
+                      privacy::KeyStore* keys, const Ahead* ahead = nullptr);
   // Whether Handle reads or writes what the store keeps of the case (its submission, its
   // department): false for an event that no rule can match and that changes nothing here (a
   // clock event, a delivery, a firing no rule names), which a batch need not read the case for.
@@ -155,6 +163,7 @@ class NotificationLogic {
   static std::optional<std::string> OutcomeKey(const events::Envelope& envelope);
   // What such an event makes of the message's record (Restore then finishes it).
   static void ApplyOutcome(const events::Envelope& envelope, v1::Job& job);
+  static void ApplyOutcome(const KnownOutcome& outcome, v1::Job& job);
 
   // Sending side: one attempt at a claimed message (Send, then Record of it alone).
   absl::StatusOr<AttemptOutcome> Attempt(v1::Job job);
@@ -187,7 +196,7 @@ class NotificationLogic {
  private:
   absl::Status Queue(DeliveryStore& store, const Rule& rule, const events::Envelope& e,
                      int32_t partition, const events::Envelope& submitted,
-                     const std::string& department, privacy::KeyStore* keys);
+                     const std::string& department, privacy::KeyStore* keys, const Ahead* ahead);
   // Opens the sealed reporter with the keys of `keys` (null: the sealer's own).
   absl::Status OpenReporter(events::Envelope& submitted, privacy::KeyStore* keys = nullptr) const;
   // The category's label in `lang`; never an id in a letter to the reporter.

@@ -1,6 +1,7 @@
 #include "services/notification/outbox_rebuild.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <optional>
 #include <set>
@@ -42,7 +43,29 @@ absl::StatusOr<v1::RebuildDeliveriesResponse> OutboxRebuild::Rebuild() {
   ASSIGN_OR_RETURN(service::RebuildGuard::Held held, guard_.Enter("the outbox", &marks_));
   log::Warning("rebuilding the outbox and the delivery records from the log");
   logic_.Hold();
-  absl::StatusOr<int64_t> events = replay_([this](events::Batch& run) { FoldRun(run); }, nullptr);
+  OutcomesAhead ahead;
+  std::atomic<bool> replayed = false;
+  std::thread scan;
+  if (scan_) {
+    scan = std::thread([this, &ahead, &replayed] {
+      observability::NameThread("mp-outbox-scan");
+      absl::StatusOr<int64_t> read = scan_([&ahead, &replayed](const kafka::Record& record) {
+        if (replayed.load(std::memory_order_relaxed)) return false;
+        if (!MayBeOutcomeOrErasure(record.value)) return true;
+        absl::StatusOr<events::Envelope> e = events::Decode(record.value);
+        return !e.ok() || ahead.Note(*e, record.offset);
+      });
+      if (!read.ok()) {
+        log::Warning("the outbox rebuild's look-ahead stopped; the replay goes on without it",
+                     {{"error", read.status().ToString()}});
+      }
+    });
+  }
+  absl::StatusOr<int64_t> events = replay_(
+      [this, &ahead](events::Batch& run) { FoldRun(run, scan_ ? &ahead : nullptr); }, nullptr);
+  replayed = true;
+  ahead.Close();
+  if (scan.joinable()) scan.join();
   // Released whatever the replay's outcome: a held message must not wait a year.
   absl::StatusOr<int64_t> released = logic_.Release();
   RETURN_IF_ERROR(events.status());
@@ -104,7 +127,7 @@ std::optional<std::pair<size_t, absl::Status>> ApplyOutcomes(DeliveryStore& stor
 
 }  // namespace
 
-void OutboxRebuild::FoldRun(events::Batch& batch) {
+void OutboxRebuild::FoldRun(events::Batch& batch, OutcomesAhead* ahead) {
   BufferedDeliveryStore buffered(logic_.store());
   std::vector<std::string> case_ids;
   case_ids.reserve(batch.size());
@@ -124,6 +147,19 @@ void OutboxRebuild::FoldRun(events::Batch& batch) {
     // again is counted in its last line (sent_again), and each of those is logged when it goes.
     absl::StatusOr<std::vector<v1::Job>> queued = buffered.Flush();
     if (!queued.ok()) return std::make_pair(size_t{0}, queued.status());
+    if (ahead != nullptr) {
+      // Final records written anew: their outcomes are in them already.
+      for (const v1::Job& job : *queued) {
+        if (job.delivery().status() != "pending") ahead->Made(job.delivery().idempotency_key());
+      }
+      outcomes.erase(std::remove_if(outcomes.begin(), outcomes.end(),
+                                    [&](size_t i) {
+                                      return ahead->Covered(
+                                          *NotificationLogic::OutcomeKey(batch.envelope(i)),
+                                          batch.record(i).offset);
+                                    }),
+                     outcomes.end());
+    }
     auto failed = ApplyOutcomes(logic_.store(), batch, outcomes);
     outcomes.clear();
     return failed;
@@ -142,7 +178,9 @@ void OutboxRebuild::FoldRun(events::Batch& batch) {
       buffered.Forget();
       if (keys) keys->Forget(e.case_id());
     } else {
-      handled = logic_.Handle(e, batch.record(i).partition, buffered, keys ? &*keys : nullptr);
+      const NotificationLogic::Ahead at{.outcomes = ahead, .offset = batch.record(i).offset};
+      handled = logic_.Handle(e, batch.record(i).partition, buffered, keys ? &*keys : nullptr,
+                              ahead != nullptr ? &at : nullptr);
     }
     if (!handled.ok()) {
       // What the records before it wrote is kept; it comes again with the ones after it.

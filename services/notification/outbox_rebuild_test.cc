@@ -7,10 +7,15 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <map>
+#include <thread>
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "libs/clock/clock.h"
+#include "libs/events/ids.h"
 #include "libs/status/retry.h"
 #include "libs/status/status_macros.h"
 #include "services/notification/testing/fakes.h"
@@ -289,12 +294,226 @@ TEST_F(OutboxRebuildTest, TheWatcherChecksAtOnceWhenStarted) {
         ++replays;
         return 0;
       },
-      /*check_interval=*/absl::Hours(1));
+      /*scan=*/nullptr, /*check_interval=*/absl::Hours(1));
   watcher.Start();
   for (absl::Time end = absl::Now() + absl::Seconds(10); replays == 0 && absl::Now() < end;)
     absl::SleepFor(absl::Milliseconds(1));
   watcher.Stop();  // does not wait an hour
   EXPECT_EQ(replays.load(), 1);
+}
+
+// An outcome on the log of the message `template_name` to `recipient` made by the event
+// `trigger_id` of `case_id`.
+events::Envelope OutcomeEvent(const std::string& case_id, const std::string& trigger_id,
+                              const std::string& template_name, const std::string& recipient,
+                              bool delivered, int attempts, const std::string& error, absl::Time at,
+                              const std::string& event_id) {
+  const std::string key =
+      events::DeterministicId("notify", {trigger_id, template_name, recipient, "email"});
+  events::Envelope e = events::NewEnvelope(case_id, "notification", at);
+  if (delivered) {
+    auto* d = e.mutable_notification_delivered();
+    d->set_template_name(template_name);
+    d->set_recipient(recipient);
+    d->set_idempotency_key(key);
+    d->set_attempts(attempts);
+    d->set_language("nl");
+  } else {
+    auto* f = e.mutable_notification_failed();
+    f->set_template_name(template_name);
+    f->set_recipient(recipient);
+    f->set_idempotency_key(key);
+    f->set_attempts(attempts);
+    f->set_dead_lettered(true);
+    f->set_last_error(error);
+  }
+  events::Finish(e, event_id);
+  return e;
+}
+
+// The same log rebuilt without the look-ahead and with it (the scan wholly ahead of the replay,
+// half way ahead, or not at all yet; the replay in runs of one record, of three, or the whole log
+// in one): the same records, byte for byte, and the same messages sent again. Every path of a
+// message is in the log: delivered; dead-lettered and then delivered after a retry by hand (the
+// dead letter's error stays on the record); delivered and then dead-lettered; only dead-lettered
+// (made the long way: its letter is kept for a retry by hand); never sent (released); its event
+// twice, once after its delivery; and a delivery after the reporter's data was erased (made the
+// long way: the erasure cancels it on the way).
+class OutboxLookAheadTest : public OutboxRebuildTest {
+ protected:
+  OutboxLookAheadTest() {
+    const absl::Time later = kAt + absl::Hours(1);
+    const std::string a = "MP-0123456789AAA", b = "MP-0123456789BBB", c = "MP-0123456789CCC",
+                      d = "MP-0123456789DDD", e = "MP-0123456789EEE", f = "MP-0123456789FFF";
+    auto ack = [&](const std::string& id, bool delivered, int attempts, const std::string& error,
+                   int n) {
+      return OutcomeEvent(id, "submitted-" + id, "acknowledgement", "reporter", delivered, attempts,
+                          error, later + absl::Minutes(n), absl::StrCat("outcome-", n));
+    };
+    auto dispatch = [&](const std::string& id, int n) {
+      return OutcomeEvent(id, "routed-" + id, "dispatch", "department:waste", true, 1, "",
+                          later + absl::Minutes(n), absl::StrCat("outcome-", n));
+    };
+    events::Envelope erased = events::NewEnvelope(f, "intake", later);
+    erased.mutable_reporter_data_erased()->set_reason("request of the reporter");
+    events::Finish(erased, "erased-" + f);
+    log_of_all_ = {Submitted(a),
+                   Submitted(b),
+                   Routed(a),
+                   Submitted(c),
+                   ack(a, true, 1, "", 1),
+                   Routed(b),
+                   ack(b, false, 7, "mailbox full", 2),
+                   Submitted(d),
+                   dispatch(a, 3),
+                   Submitted(e),
+                   ack(c, true, 2, "", 4),
+                   ack(c, false, 3, "bounced later", 5),
+                   ack(b, true, 1, "", 6),
+                   Submitted(d),
+                   ack(d, false, 9, "no such user", 7),
+                   Submitted(f),
+                   erased,
+                   ack(f, true, 1, "", 8),
+                   ack(e, true, 1, "", 9),
+                   Submitted(e),
+                   Routed(c)};
+  }
+
+  struct Result {
+    std::map<std::string, std::string> records;  // key -> the record's bytes
+    int64_t sent_again = 0;
+    int made_final = 0;  // records written by AddFinished
+  };
+
+  // `scan_ahead`: how many records the scan reads before the replay starts (-1: no scan).
+  Result Rebuild(int scan_ahead, size_t run) {
+    store_ = MemoryStore();
+    log_.appended.clear();
+    marks_.intact = false;
+    absl::Notification scanned, replayed;
+    service::CaseLogScan scan;
+    if (scan_ahead >= 0) {
+      scan = [&](const service::ScanVisitor& visit) -> absl::StatusOr<int64_t> {
+        int64_t read = 0;
+        for (size_t i = 0; i < log_of_all_.size(); ++i) {
+          if (static_cast<int>(i) == scan_ahead) {
+            scanned.Notify();
+            replayed.WaitForNotification();
+          }
+          kafka::Record record;
+          record.partition = 0;
+          record.offset = static_cast<int64_t>(i);
+          record.value = events::Encode(log_of_all_[i]);
+          ++read;
+          if (!visit(record)) break;
+        }
+        if (!scanned.HasBeenNotified()) scanned.Notify();
+        return read;
+      };
+    }
+    OutboxRebuild rebuild(
+        guard_, marks_, logic_,
+        [&](const events::BatchHandler& handle,
+            const std::function<absl::Status()>&) -> absl::StatusOr<int64_t> {
+          if (scan_ahead >= 0) scanned.WaitForNotification();
+          std::vector<kafka::Record> records(log_of_all_.size());
+          for (size_t from = 0; from < log_of_all_.size(); from += run) {
+            std::vector<events::Batch::Item> items;
+            for (size_t i = from; i < std::min(from + run, log_of_all_.size()); ++i) {
+              records[i].partition = 0;
+              records[i].offset = static_cast<int64_t>(i);
+              items.push_back({&records[i], log_of_all_[i]});
+            }
+            events::Batch batch(std::move(items));
+            handle(batch);
+            absl::Status error;
+            if (batch.Finish(absl::Now() + absl::Seconds(5), &error)) return error;
+          }
+          replayed.Notify();
+          return static_cast<int64_t>(log_of_all_.size());
+        },
+        std::move(scan));
+    absl::StatusOr<v1::RebuildDeliveriesResponse> done = rebuild.Rebuild();
+    EXPECT_TRUE(done.ok()) << done.status();
+    Result result;
+    if (done.ok()) result.sent_again = done->sent_again();
+    for (const auto& [key, job] : store_.jobs) result.records[key] = job.SerializeAsString();
+    result.made_final = store_.finished_adds;
+    return result;
+  }
+
+  std::vector<events::Envelope> log_of_all_;
+};
+
+TEST_F(OutboxLookAheadTest, TheRecordsAreTheSameWithTheLookAheadAsWithout) {
+  const Result without = Rebuild(/*scan_ahead=*/-1, /*run=*/1);
+  ASSERT_EQ(without.records.size(), 9u) << "six acknowledgements and three department letters";
+  EXPECT_EQ(without.made_final, 0);
+  EXPECT_EQ(without.sent_again, 2) << "b's and c's department letters";
+  for (size_t run : {size_t{1}, size_t{3}, size_t{100}}) {
+    for (int ahead : {0, 10, static_cast<int>(log_of_all_.size())}) {
+      SCOPED_TRACE(absl::StrCat("runs of ", run, ", the scan ", ahead, " records ahead"));
+      const Result with = Rebuild(ahead, run);
+      EXPECT_EQ(with.records, without.records);
+      EXPECT_EQ(with.sent_again, without.sent_again);
+      if (ahead == static_cast<int>(log_of_all_.size())) {
+        // a's two letters, b's acknowledgement (dead-lettered, then delivered) and e's (its
+        // event twice): not c's nor d's (dead-lettered last), nor f's (erased on the way), nor
+        // those never sent.
+        EXPECT_EQ(with.made_final, 4);
+      }
+    }
+  }
+}
+
+// The scan waits while the look-ahead holds as many messages as it may, until the replay forgets
+// one or the rebuild closes it; an erasure is noted whatever the count.
+TEST(OutcomesAhead, TheScanWaitsWhileItIsFullAndStopsWhenClosed) {
+  OutcomesAhead ahead(/*capacity=*/1);
+  const absl::Time at = kAt + absl::Hours(1);
+  const events::Envelope first =
+      OutcomeEvent(kCase, "submitted-1", "acknowledgement", "reporter", true, 1, "", at, "o-1");
+  const events::Envelope second =
+      OutcomeEvent(kCase, "submitted-2", "acknowledgement", "reporter", true, 1, "", at, "o-2");
+  ASSERT_TRUE(ahead.Note(first, 5));
+  events::Envelope erased = events::NewEnvelope(kCase, "intake", at);
+  erased.mutable_reporter_data_erased();
+  events::Finish(erased, "erased-1");
+  ASSERT_TRUE(ahead.Note(erased, 6)) << "not counted";
+  absl::Notification noted;
+  bool more = false;
+  std::thread scan([&] {
+    more = ahead.Note(second, 7);
+    noted.Notify();
+  });
+  EXPECT_FALSE(noted.WaitForNotificationWithTimeout(absl::Milliseconds(50))) << "full";
+  const std::string key = first.notification_delivered().idempotency_key();
+  EXPECT_TRUE(ahead.Delivered(kCase, 6, key).empty()) << "the erasure lies between";
+  ASSERT_EQ(ahead.Delivered(kCase, 1, key).size(), 1u);
+  ahead.Made(key);
+  EXPECT_TRUE(ahead.Covered(key, 5)) << "its outcome is in the record made";
+  noted.WaitForNotification();  // the replay met it: forgotten, room for the next
+  EXPECT_TRUE(more);
+  EXPECT_EQ(ahead.size(), 1u);
+  scan.join();
+  std::thread blocked([&] {
+    more = ahead.Note(
+        OutcomeEvent(kCase, "submitted-3", "acknowledgement", "reporter", true, 1, "", at, "o-3"),
+        9);
+  });
+  absl::SleepFor(absl::Milliseconds(20));
+  ahead.Close();
+  blocked.join();
+  EXPECT_FALSE(more) << "closed: the scan stops";
+}
+
+TEST(OutcomesAhead, OnlyOutcomesAndErasuresAreDecoded) {
+  EXPECT_FALSE(MayBeOutcomeOrErasure(events::Encode(Submitted())));
+  EXPECT_FALSE(MayBeOutcomeOrErasure(events::Encode(Routed())));
+  EXPECT_TRUE(MayBeOutcomeOrErasure(events::Encode(OutcomeEvent(
+      kCase, "submitted-1", "acknowledgement", "reporter", false, 1, "x", kAt, "o-1"))));
+  EXPECT_TRUE(MayBeOutcomeOrErasure("\xff\xff not an envelope")) << "decoding says what it is";
 }
 
 }  // namespace

@@ -80,6 +80,13 @@ class MemoryStore : public DeliveryStore {
     jobs[Key(job)] = job;
     return absl::OkStatus();
   }
+  absl::StatusOr<bool> AddFinished(const v1::Job& job) override {
+    Count();
+    if (jobs.count(Key(job))) return false;
+    jobs[Key(job)] = job;
+    ++finished_adds;
+    return true;
+  }
   absl::Status Finish(const v1::Job& job) override {
     Count();
     ++finish_writes;
@@ -189,6 +196,7 @@ class MemoryStore : public DeliveryStore {
   int round_trips = 0;
   // The records Finish wrote (FinishAll of a job whose record holds it already writes none).
   int finish_writes = 0;
+  int finished_adds = 0;  // records AddFinished wrote
   // What WriteAll answers (writing nothing) when not OK.
   absl::Status write_error;
 

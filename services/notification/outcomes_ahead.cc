@@ -1,0 +1,130 @@
+#include "services/notification/outcomes_ahead.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+
+namespace meldpunt::notification {
+
+std::optional<KnownOutcome> OutcomeOf(const events::Envelope& e, int64_t offset) {
+  KnownOutcome o;
+  o.offset = offset;
+  o.at = e.occurred_at();
+  if (e.has_notification_delivered()) {
+    o.delivered = true;
+    o.attempts = e.notification_delivered().attempts();
+    return o;
+  }
+  if (e.has_notification_failed() && e.notification_failed().dead_lettered()) {
+    o.attempts = e.notification_failed().attempts();
+    o.last_error = e.notification_failed().last_error();
+    return o;
+  }
+  return std::nullopt;
+}
+
+std::string KeyOf(const events::Envelope& e) {
+  return e.has_notification_delivered() ? e.notification_delivered().idempotency_key()
+                                        : e.notification_failed().idempotency_key();
+}
+
+bool MayBeOutcomeOrErasure(const std::string& bytes) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  while (const uint32_t tag = in.ReadTag()) {
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    if (field == events::Envelope::kNotificationDeliveredFieldNumber ||
+        field == events::Envelope::kNotificationFailedFieldNumber ||
+        field == events::Envelope::kReporterDataErasedFieldNumber) {
+      return true;
+    }
+    // Not an envelope after all: decoding it says so.
+    if (!WireFormatLite::SkipField(&in, tag)) return true;
+  }
+  return false;
+}
+
+bool OutcomesAhead::Note(const events::Envelope& e, int64_t offset) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return false;
+  if (e.has_reporter_data_erased()) {
+    erasures_[e.case_id()].push_back(offset);
+    return true;
+  }
+  std::optional<KnownOutcome> outcome = OutcomeOf(e, offset);
+  if (!outcome) return true;
+  const std::string key = KeyOf(e);
+  if (!messages_.contains(key)) {
+    auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return closed_ || messages_.size() < capacity_;
+    };
+    mu_.Await(absl::Condition(&room));
+    if (closed_) return false;
+  }
+  Message& m = messages_[key];
+  if (m.made) return true;  // its record is final: what comes after it is applied as it comes
+  m.last = offset;
+  m.outcomes.push_back(*std::move(outcome));
+  return true;
+}
+
+void OutcomesAhead::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+}
+
+std::vector<KnownOutcome> OutcomesAhead::Delivered(const std::string& case_id, int64_t offset,
+                                                   const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  auto it = messages_.find(key);
+  if (it == messages_.end() || it->second.made) return {};
+  Message& m = it->second;
+  // Once handed out, no further: a message made twice is made the same.
+  const int64_t upto = m.handed >= 0 ? m.handed : m.last;
+  std::vector<KnownOutcome> out;
+  for (const KnownOutcome& o : m.outcomes) {
+    if (o.offset > offset && o.offset <= upto) out.push_back(o);
+  }
+  if (out.empty() || !out.back().delivered) return {};
+  // An erasure between the event and the delivery changes the record on the way (it is
+  // cancelled, its hint goes): the replay makes that one step by step.
+  if (auto erased = erasures_.find(case_id); erased != erasures_.end()) {
+    const int64_t last = out.back().offset;
+    for (int64_t at : erased->second) {
+      if (at > offset && at <= last) return {};
+    }
+  }
+  m.handed = out.back().offset;
+  return out;
+}
+
+void OutcomesAhead::Made(const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  auto it = messages_.find(key);
+  if (it == messages_.end() || it->second.handed < 0) return;
+  it->second.made = true;
+  it->second.outcomes.clear();
+  it->second.outcomes.shrink_to_fit();
+}
+
+bool OutcomesAhead::Covered(const std::string& key, int64_t offset) {
+  absl::MutexLock lock(&mu_);
+  auto it = messages_.find(key);
+  if (it == messages_.end()) return false;
+  const Message& m = it->second;
+  const bool covered = m.made && offset <= m.handed;
+  // Met its last outcome noted: nothing more to know of it (the scan may note a later one, which
+  // is applied as it comes).
+  if (offset >= m.last && offset >= m.handed) messages_.erase(it);
+  return covered;
+}
+
+size_t OutcomesAhead::size() {
+  absl::MutexLock lock(&mu_);
+  return messages_.size();
+}
+
+}  // namespace meldpunt::notification

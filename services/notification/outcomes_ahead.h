@@ -1,0 +1,96 @@
+// What a rebuild of the outbox knows of the log ahead of its replay: the outcomes on the log
+// (NotificationDelivered, a dead-lettered NotificationFailed) of the messages it is about to make
+// again, and the case's erasures. A scan of the log notes them (OutboxRebuild runs it beside the
+// replay, a few times faster); the replay asks before it makes a message. A message whose last
+// outcome known is a delivery, with no erasure of its case in between, is made at once as its
+// final record (NotificationLogic::Handle with `ahead`): no letter filled, rendered or sealed,
+// nothing queued; and the replay passes over the outcomes that record holds (Covered). What the
+// scan has not reached yet is made as before, and its outcomes applied when the replay meets them.
+//
+//   OutcomesAhead ahead;
+//   scan thread:  for each record: if (!ahead.Note(envelope, offset)) stop;
+//   replay lane:  known = ahead.Delivered(case_id, trigger_offset, key);  // make the final record
+//                 ... written new: ahead.Made(key);
+//                 outcome event: if (ahead.Covered(key, offset)) pass it over;
+//   end:          ahead.Close();
+//
+// Bounded: at most `capacity` messages noted at once; the scan waits in Note for the replay to
+// use some (or for Close) before it notes another. Thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "libs/events/codec.h"
+
+namespace meldpunt::notification {
+
+// One outcome of a message on the log, as a rebuild applies it (NotificationLogic::ApplyOutcome).
+struct KnownOutcome {
+  int64_t offset = -1;  // its event's, in the case's partition
+  bool delivered = false;
+  int32_t attempts = 0;
+  std::string last_error;          // a dead letter's
+  google::protobuf::Timestamp at;  // its event's occurred_at
+};
+
+class OutcomesAhead {
+ public:
+  // About 100 bytes a message noted: at most some 10 MB.
+  static constexpr size_t kCapacity = 100'000;
+
+  explicit OutcomesAhead(size_t capacity = kCapacity) : capacity_(capacity) {}
+
+  // The scan: notes `e` at `offset` of its case's partition if it is an outcome or an erasure
+  // (anything else is ignored). Waits while `capacity` messages are noted; false once closed.
+  bool Note(const events::Envelope& e, int64_t offset);
+  // No more waiting in Note, and no more noting (the replay ended).
+  void Close();
+
+  // The outcomes of message `key` of `case_id` that come after the event that makes it (at
+  // `offset`), in log order, when the last of them is a delivery and no erasure of the case lies
+  // between the event and it: what its final record is made of. Empty otherwise. Once a message
+  // is handed out, later calls hand out no outcome past the same last one (a message made twice is
+  // made the same).
+  std::vector<KnownOutcome> Delivered(const std::string& case_id, int64_t offset,
+                                      const std::string& key);
+  // Its final record was written anew (it was not in the outbox): the replay passes over its
+  // outcomes up to the last one handed out.
+  void Made(const std::string& key);
+  // Whether the outcome of message `key` at `offset` is in a final record made (pass it over).
+  // The replay meeting the last outcome noted of a message forgets the message.
+  bool Covered(const std::string& key, int64_t offset);
+
+  size_t size();
+
+ private:
+  struct Message {
+    std::vector<KnownOutcome> outcomes;  // in log order; dropped once made
+    int64_t last = -1;                   // the last outcome's offset
+    int64_t handed = -1;                 // the last outcome handed out (Delivered), if any
+    bool made = false;
+  };
+
+  const size_t capacity_;
+  absl::Mutex mu_;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<std::string, Message> messages_ ABSL_GUARDED_BY(mu_);  // by key
+  // case id -> the offsets of its ReporterDataErased (rare)
+  absl::flat_hash_map<std::string, std::vector<int64_t>> erasures_ ABSL_GUARDED_BY(mu_);
+};
+
+// The outcome `e` states, if it is one (NotificationDelivered, a dead-lettered
+// NotificationFailed), at `offset`.
+std::optional<KnownOutcome> OutcomeOf(const events::Envelope& e, int64_t offset);
+
+// Whether the encoded envelope `bytes` may be an outcome or an erasure: its fields read without
+// decoding them (a scan reads every record of the log and decodes only these).
+bool MayBeOutcomeOrErasure(const std::string& bytes);
+
+}  // namespace meldpunt::notification
