@@ -1,6 +1,10 @@
 #include "libs/events/codec.h"
 
+#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/wire_format_lite.h>
+
+#include <bitset>
 
 #include "absl/strings/str_cat.h"
 
@@ -52,6 +56,29 @@ absl::StatusOr<Envelope> Decode(const std::string& bytes) {
         absl::StrCat("event ", envelope.event_id(), ": no payload (written by a newer version?)"));
   }
   return envelope;
+}
+
+int PayloadField(const std::string& bytes) {
+  using google::protobuf::internal::WireFormatLite;
+  // The envelope's payload fields, from its descriptor (once).
+  static const std::bitset<1024>* payload = [] {
+    auto* fields = new std::bitset<1024>();
+    const google::protobuf::OneofDescriptor* oneof =
+        Envelope::descriptor()->FindOneofByName("payload");
+    for (int i = 0; oneof != nullptr && i < oneof->field_count(); ++i) {
+      if (oneof->field(i)->number() < 1024) fields->set(oneof->field(i)->number());
+    }
+    return fields;
+  }();
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  int field = 0;
+  while (const uint32_t tag = in.ReadTag()) {
+    const int number = WireFormatLite::GetTagFieldNumber(tag);
+    if (number < 1024 && payload->test(number)) field = number;
+    if (!WireFormatLite::SkipField(&in, tag)) return 0;
+  }
+  return in.ConsumedEntireMessage() ? field : 0;
 }
 
 void AddTraceHeader(const Envelope& envelope,

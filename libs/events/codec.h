@@ -37,6 +37,12 @@ std::string Encode(const Envelope& envelope);
 // payload.
 absl::StatusOr<Envelope> Decode(const std::string& bytes);
 
+// The field number of the payload an encoded envelope carries (the last payload field in the
+// bytes, as a parse keeps it), read from the field numbers without decoding anything: for a
+// reader that decodes only the payloads it handles. 0 when the bytes carry none or do not parse
+// (decoding them says what is wrong).
+int PayloadField(const std::string& bytes);
+
 // The Kafka header that carries the envelope's correlation_id (the caller's trace id), so one
 // trace can be followed through the topics (kcat -f '%h') without decoding.
 inline constexpr char kTraceIdHeader[] = "trace-id";

@@ -46,6 +46,39 @@ TEST(Codec, PayloadTypeNamesEveryPayload) {
   EXPECT_EQ(PayloadType(envelope), "NotificationDelivered");
 }
 
+// Which payload a record carries, read without decoding it: the field number of every payload
+// of the envelope; nothing for bytes that do not parse or an envelope without one; of two
+// envelopes' bytes one after the other, the second's, as a parse keeps it.
+TEST(Codec, PayloadFieldReadsWhichPayloadARecordCarries) {
+  const google::protobuf::OneofDescriptor* payload =
+      Envelope::descriptor()->FindOneofByName("payload");
+  ASSERT_NE(payload, nullptr);
+  for (int i = 0; i < payload->field_count(); ++i) {
+    Envelope e = NewEnvelope("MP-0123456789ABC", "intake", absl::Now());
+    e.set_correlation_id("trace-1");
+    e.GetReflection()->MutableMessage(&e, payload->field(i));
+    Finish(e, "ev-1");
+    EXPECT_EQ(PayloadField(Encode(e)), payload->field(i)->number()) << payload->field(i)->name();
+  }
+  Envelope none = NewEnvelope("MP-0123456789ABC", "intake", absl::Now());
+  none.set_event_id("ev-1");
+  EXPECT_EQ(PayloadField(Encode(none)), 0);
+  EXPECT_EQ(PayloadField(""), 0);
+  EXPECT_EQ(PayloadField("\xff\xff\xff"), 0);
+  Envelope first = NewEnvelope("MP-0123456789ABC", "intake", absl::Now());
+  first.mutable_case_closed();
+  Envelope second = first;
+  second.mutable_notification_delivered()->set_template_name("acknowledgement");
+  const std::string both = Encode(first) + Encode(second);
+  EXPECT_EQ(PayloadField(both), Envelope::kNotificationDeliveredFieldNumber);
+  Envelope parsed;
+  ASSERT_TRUE(parsed.ParseFromString(both));
+  EXPECT_TRUE(parsed.has_notification_delivered());
+  // Cut short inside the payload: not an envelope.
+  const std::string whole = Encode(second);
+  EXPECT_EQ(PayloadField(whole.substr(0, whole.size() - 3)), 0);
+}
+
 TEST(Codec, JsonUsesProtoFieldNames) {
   v1::DispatchMessage dispatch;
   dispatch.set_case_id("MP-0123456789ABC");

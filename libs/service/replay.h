@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -56,11 +57,15 @@ absl::StatusOr<int64_t> ReplayCaseLog(
 // with the records after it, as the record form retries one record: an outage until `timeout`, a
 // record that cannot be handled (give up, or no class after 5 attempts) passed over with an error
 // log.
+// `pass_over`: the payloads (envelope field numbers) the handler does nothing with, which the
+// replay counts as read but neither decodes nor hands over (events::PayloadField reads which
+// payload a record carries without decoding it).
 inline constexpr size_t kReplayBatch = 5000;
 absl::StatusOr<int64_t> ReplayCaseLog(const config::ServiceConfig& config,
                                       const std::string& group_prefix, absl::Duration timeout,
                                       const events::BatchHandler& handle, int parallelism = 1,
-                                      const std::function<absl::Status()>& reached = nullptr);
+                                      const std::function<absl::Status()>& reached = nullptr,
+                                      const std::vector<int>& pass_over = {});
 
 // What a scan does with one record: false stops the scan.
 using ScanVisitor = std::function<bool(const kafka::Record&)>;

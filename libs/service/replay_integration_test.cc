@@ -141,6 +141,36 @@ TEST_P(ReplayIntegration, TheRecordFormHandlesEveryRecordOnceAndWhatCameDuringRe
   for (const auto& [id, times] : handled) EXPECT_EQ(times, 1) << id;
 }
 
+// The payloads a handler does nothing with are read and counted, not decoded or handed over.
+TEST_P(ReplayIntegration, PayloadsPassedOverAreCountedButNotHandedOver) {
+  Append(20, "withdrawn");
+  for (int i = 0; i < 10; ++i) {
+    events::Envelope e =
+        events::NewEnvelope(absl::StrCat(prefix_, "case-", i), "replay-test", absl::Now());
+    e.mutable_case_closed();
+    events::Finish(e, absl::StrCat(prefix_, "closed-", i));
+    ASSERT_TRUE(log_->Append(e, absl::Now() + absl::Seconds(10)).ok());
+  }
+  absl::Mutex mu;
+  int closed = 0, withdrawn = 0;
+  const events::BatchHandler handle = [&](events::Batch& batch) {
+    absl::MutexLock lock(&mu);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!Ours(batch.envelope(i))) continue;
+      closed += batch.envelope(i).has_case_closed();
+      withdrawn += batch.envelope(i).has_case_withdrawn();
+    }
+  };
+  absl::StatusOr<int64_t> records =
+      ReplayCaseLog(config_, testing::UniqueName("replay-test"), absl::Minutes(2), handle,
+                    GetParam(), nullptr, {events::Envelope::kCaseWithdrawnFieldNumber});
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_GE(*records, 30) << "counted as read";
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(closed, 10);
+  EXPECT_EQ(withdrawn, 0);
+}
+
 // The scan a rebuild runs beside its replay: every record up to the ends at its start, as its
 // bytes, in log order within a partition, and nothing appended after that start; a visitor that
 // answers false stops it at once.

@@ -263,6 +263,13 @@ bool DeadlineLogic::Inert(const events::Envelope& e) {
   }
 }
 
+const std::vector<int>& DeadlineLogic::InertPayloads() {
+  static const auto* inert = new std::vector<int>{events::Envelope::kClockStartedFieldNumber,
+                                                  events::Envelope::kClocksStartedFieldNumber,
+                                                  events::Envelope::kClockStoppedFieldNumber};
+  return *inert;
+}
+
 std::vector<std::string> DeadlineLogic::CasesToRead(const events::Batch& batch) {
   std::vector<std::string> case_ids;
   case_ids.reserve(batch.size());

@@ -117,6 +117,10 @@ class DeadlineLogic {
   // The consumer loop lets such a record share a run with its case's other record
   // (events::EventConsumerOptions::inert), and a run reads no record for it.
   static bool Inert(const events::Envelope& envelope);
+  // The payloads (envelope field numbers) that are inert whatever they hold: the clocks' own
+  // records (ClockStarted, ClocksStarted, ClockStopped). The rebuild's replay reads them without
+  // decoding them (service::ReplayCaseLog's pass_over).
+  static const std::vector<int>& InertPayloads();
   // The cases whose records a run of `batch` needs read: those of its events that are not inert.
   static std::vector<std::string> CasesToRead(const events::Batch& batch);
 

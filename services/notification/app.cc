@@ -129,9 +129,9 @@ absl::Status NotificationApp::StartSteps() {
   outbox_rebuild_ = std::make_unique<OutboxRebuild>(
       app_.rebuild(), *marks_, *logic_,
       [this](const events::BatchHandler& handle, const std::function<absl::Status()>& reached) {
-        return service::ReplayCaseLog(config_, "meldpunt-notification-rebuild",
-                                      app_.replay_timeout(), handle,
-                                      service::LoopOptions(config_).lanes, reached);
+        return service::ReplayCaseLog(
+            config_, "meldpunt-notification-rebuild", app_.replay_timeout(), handle,
+            service::LoopOptions(config_).lanes, reached, NotificationLogic::UnreadPayloads());
       },
       [this](const service::ScanVisitor& visit) {
         return service::ScanCaseLog(config_, "meldpunt-notification-rebuild-scan",

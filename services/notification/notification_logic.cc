@@ -380,6 +380,13 @@ bool NotificationLogic::ReadsCase(const events::Envelope& e) {
          e.has_case_reassigned() || KnownEvents().count(e.type()) > 0;
 }
 
+const std::vector<int>& NotificationLogic::UnreadPayloads() {
+  static const auto* unread = new std::vector<int>{events::Envelope::kClockStartedFieldNumber,
+                                                   events::Envelope::kClocksStartedFieldNumber,
+                                                   events::Envelope::kClockStoppedFieldNumber};
+  return *unread;
+}
+
 absl::Status NotificationLogic::Handle(const events::Envelope& e, int32_t partition,
                                        DeliveryStore& store, privacy::KeyStore* keys,
                                        const Ahead* ahead) {

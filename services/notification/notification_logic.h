@@ -140,6 +140,10 @@ class NotificationLogic {
   // department): false for an event that no rule can match and that changes nothing here (a
   // clock event, a delivery, a firing no rule names), which a batch need not read the case for.
   static bool ReadsCase(const events::Envelope& envelope);
+  // The payloads (envelope field numbers) nothing here reads whatever they hold, neither Handle
+  // nor a rebuild: the clocks' records (ClockStarted, ClocksStarted, ClockStopped). The outbox
+  // rebuild's replay reads them without decoding them (service::ReplayCaseLog's pass_over).
+  static const std::vector<int>& UnreadPayloads();
   // The store Handle(envelope, partition) reads and writes.
   DeliveryStore& store() const { return store_; }
   // The data keys it seals and opens with (NotificationOptions::keys; null: none).

@@ -1329,6 +1329,25 @@ TEST_F(NotificationLogicTest, ARunIsReadAtOnceAndWrittenAtOnceAndLaterEventsSeeE
   EXPECT_EQ(store_.Queued(), 0u);
 }
 
+// What the outbox rebuild's replay passes over undecoded (the clocks' records) is neither read
+// by Handle nor an outcome, whatever it holds; and no rule can name it.
+TEST(NotificationLogicUnread, TheClocksRecordsAreReadByNothingHere) {
+  const google::protobuf::OneofDescriptor* payload =
+      events::Envelope::descriptor()->FindOneofByName("payload");
+  for (int number : NotificationLogic::UnreadPayloads()) {
+    const google::protobuf::FieldDescriptor* field =
+        events::Envelope::descriptor()->FindFieldByNumber(number);
+    ASSERT_NE(field, nullptr) << number;
+    EXPECT_EQ(field->containing_oneof(), payload) << field->name();
+    events::Envelope e = events::NewEnvelope("MP-0123456789ABC", "deadline-watch", absl::Now());
+    e.GetReflection()->MutableMessage(&e, field);
+    events::Finish(e, "ev-1");
+    EXPECT_FALSE(NotificationLogic::ReadsCase(e)) << field->name();
+    EXPECT_FALSE(NotificationLogic::OutcomeKey(e)) << field->name();
+    EXPECT_FALSE(KnownEvents().count(e.type())) << field->name();
+  }
+}
+
 // Of a case's records, only its submission and its routing need what the store keeps of it: a run
 // of clock events and deliveries reads nothing, and a run with a submission in it reads that case
 // only.

@@ -3,9 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/wire_format_lite.h"
-
 namespace meldpunt::notification {
 
 std::optional<KnownOutcome> OutcomeOf(const events::Envelope& e, int64_t offset) {
@@ -31,20 +28,11 @@ std::string KeyOf(const events::Envelope& e) {
 }
 
 bool MayBeOutcomeOrErasure(const std::string& bytes) {
-  using google::protobuf::internal::WireFormatLite;
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                            static_cast<int>(bytes.size()));
-  while (const uint32_t tag = in.ReadTag()) {
-    const int field = WireFormatLite::GetTagFieldNumber(tag);
-    if (field == events::Envelope::kNotificationDeliveredFieldNumber ||
-        field == events::Envelope::kNotificationFailedFieldNumber ||
-        field == events::Envelope::kReporterDataErasedFieldNumber) {
-      return true;
-    }
-    // Not an envelope after all: decoding it says so.
-    if (!WireFormatLite::SkipField(&in, tag)) return true;
-  }
-  return false;
+  const int field = events::PayloadField(bytes);
+  return field == 0 ||  // not an envelope after all: decoding it says so
+         field == events::Envelope::kNotificationDeliveredFieldNumber ||
+         field == events::Envelope::kNotificationFailedFieldNumber ||
+         field == events::Envelope::kReporterDataErasedFieldNumber;
 }
 
 bool OutcomesAhead::Note(const events::Envelope& e, int64_t offset) {

@@ -1,7 +1,5 @@
 #include "services/open311/gateway.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <string_view>
 
@@ -43,12 +41,6 @@ HttpResponse Answer(int status, const Json& document, Format format, absl::strin
   response.content_type = ContentType(format);
   response.body = Render(document, format, root);
   return response;
-}
-
-int64_t Modified(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return -1;
-  return st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec + st.st_size;
 }
 
 bool ValidKey(const std::string& key) {
@@ -131,7 +123,7 @@ HttpResponse Gateway::Handle(const HttpRequest& request) {
   const absl::Time started = absl::Now();
   const std::string endpoint = EndpointOf(request.method, request.target);
   HttpResponse response;
-  Call call{request};
+  Call call{.request = request, .path = {}, .params = {}, .who = {}};
   const std::string target = request.target;
   const size_t question = target.find('?');
   const std::string path = target.substr(0, question);
