@@ -75,7 +75,11 @@ int PayloadField(const std::string& bytes) {
   int field = 0;
   while (const uint32_t tag = in.ReadTag()) {
     const int number = WireFormatLite::GetTagFieldNumber(tag);
-    if (number < 1024 && payload->test(number)) field = number;
+    // A payload field of another wire type is an unknown field to a parse: not the payload.
+    if (number < 1024 && payload->test(number) &&
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      field = number;
+    }
     if (!WireFormatLite::SkipField(&in, tag)) return 0;
   }
   return in.ConsumedEntireMessage() ? field : 0;

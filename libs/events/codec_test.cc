@@ -74,6 +74,12 @@ TEST(Codec, PayloadFieldReadsWhichPayloadARecordCarries) {
   Envelope parsed;
   ASSERT_TRUE(parsed.ParseFromString(both));
   EXPECT_TRUE(parsed.has_notification_delivered());
+  // A payload's field number with another wire type is an unknown field to a parse: the payload
+  // is what it was.
+  const std::string stray = Encode(second) + std::string("\xd8\x02\x00", 3);  // field 43, varint
+  EXPECT_EQ(PayloadField(stray), Envelope::kNotificationDeliveredFieldNumber);
+  ASSERT_TRUE(parsed.ParseFromString(stray));
+  EXPECT_TRUE(parsed.has_notification_delivered());
   // Cut short inside the payload: not an envelope.
   const std::string whole = Encode(second);
   EXPECT_EQ(PayloadField(whole.substr(0, whole.size() - 3)), 0);

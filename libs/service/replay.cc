@@ -270,8 +270,10 @@ absl::StatusOr<int64_t> Replay(const config::ServiceConfig& config, const std::s
 
 absl::StatusOr<int64_t> ScanCaseLog(const config::ServiceConfig& config,
                                     const std::string& group_prefix, absl::Duration timeout,
-                                    const ScanVisitor& visit) {
+                                    const ScanVisitor& visit,
+                                    const std::function<bool()>& stopped) {
   const absl::Time deadline = absl::Now() + timeout;
+  auto stop = [&stopped] { return stopped && stopped(); };
   ASSIGN_OR_RETURN(auto reader, MakeCaseLogReader(config, events::RandomId(group_prefix)));
   int partitions = 0;
   std::map<int32_t, int64_t> ends;       // partition -> high watermark at the start
@@ -288,11 +290,16 @@ absl::StatusOr<int64_t> ScanCaseLog(const config::ServiceConfig& config,
     }
     return absl::OkStatus();
   };
-  RETURN_IF_ERROR(
-      RetryUntilAvailable("kafka partition leaders", config.startup_timeout, read_ends));
+  // Until the partitions have leaders (a topic just made), or until stopped.
+  for (const absl::Time give_up = absl::Now() + config.startup_timeout;;) {
+    absl::Status read = read_ends();
+    if (read.ok()) break;
+    if (stop() || absl::Now() >= give_up) return read;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
   RETURN_IF_ERROR(reader->AssignFromStart(events::kCaseEventsTopic, partitions));
   int64_t records = 0;
-  while (!remaining.empty()) {
+  while (!remaining.empty() && !stop()) {
     if (absl::Now() > deadline) {
       return absl::DeadlineExceededError("the scan did not reach the end of the log");
     }

@@ -71,15 +71,18 @@ absl::StatusOr<int64_t> ReplayCaseLog(const config::ServiceConfig& config,
 using ScanVisitor = std::function<bool(const kafka::Record&)>;
 // A scan of the case log as a rebuild runs it beside its replay: ScanCaseLog bound by the
 // composition root; a list of records in a unit test. Returns the records read.
-using CaseLogScan = std::function<absl::StatusOr<int64_t>(const ScanVisitor& visit)>;
+using CaseLogScan = std::function<absl::StatusOr<int64_t>(const ScanVisitor& visit,
+                                                          const std::function<bool()>& stopped)>;
 
 // Reads meldpunt.case-events.v1 from its first record to the high watermarks read at the start,
 // on the caller's thread, handing `visit` every record as it is (not decoded: the visitor picks
 // what it needs), in log order within a partition, until the ends, `timeout`, or `visit` answers
-// false. What a rebuild reads ahead of its replay (the outbox rebuild's outcomes). Returns the
-// records read.
+// false or `stopped` answers true (asked at least every 200 ms, while it waits for Kafka too).
+// What a rebuild reads ahead of its replay (the outbox rebuild's outcomes). Returns the records
+// read.
 absl::StatusOr<int64_t> ScanCaseLog(const config::ServiceConfig& config,
                                     const std::string& group_prefix, absl::Duration timeout,
-                                    const ScanVisitor& visit);
+                                    const ScanVisitor& visit,
+                                    const std::function<bool()>& stopped = nullptr);
 
 }  // namespace meldpunt::service

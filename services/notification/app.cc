@@ -133,9 +133,9 @@ absl::Status NotificationApp::StartSteps() {
             config_, "meldpunt-notification-rebuild", app_.replay_timeout(), handle,
             service::LoopOptions(config_).lanes, reached, NotificationLogic::UnreadPayloads());
       },
-      [this](const service::ScanVisitor& visit) {
+      [this](const service::ScanVisitor& visit, const std::function<bool()>& stopped) {
         return service::ScanCaseLog(config_, "meldpunt-notification-rebuild-scan",
-                                    app_.replay_timeout(), visit);
+                                    app_.replay_timeout(), visit, stopped);
       });
   senders_ = std::make_unique<Senders>(
       *logic_, *store_,

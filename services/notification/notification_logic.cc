@@ -509,7 +509,7 @@ absl::Status NotificationLogic::Queue(DeliveryStore& store, const Rule& rule,
     // A rebuild that knows this message's delivery further on the log: its final record now,
     // the same bytes as the message made, queued and finished by its outcomes one by one.
     const std::vector<KnownOutcome> known =
-        ahead->outcomes->Delivered(e.case_id(), ahead->offset, key);
+        ahead->outcomes->Delivered(e.case_id(), partition, ahead->offset, key);
     if (!known.empty()) {
       for (const KnownOutcome& outcome : known) ApplyOutcome(outcome, job);
       return store.AddFinished(job).status();
@@ -602,7 +602,7 @@ std::optional<std::string> NotificationLogic::OutcomeKey(const events::Envelope&
 }
 
 void NotificationLogic::ApplyOutcome(const events::Envelope& e, v1::Job& job) {
-  if (std::optional<KnownOutcome> outcome = OutcomeOf(e, -1)) ApplyOutcome(*outcome, job);
+  if (std::optional<KnownOutcome> outcome = OutcomeOf(e, -1, -1)) ApplyOutcome(*outcome, job);
 }
 
 void NotificationLogic::ApplyOutcome(const KnownOutcome& outcome, v1::Job& job) {

@@ -49,12 +49,14 @@ absl::StatusOr<v1::RebuildDeliveriesResponse> OutboxRebuild::Rebuild() {
   if (scan_) {
     scan = std::thread([this, &ahead, &replayed] {
       observability::NameThread("mp-outbox-scan");
-      absl::StatusOr<int64_t> read = scan_([&ahead, &replayed](const kafka::Record& record) {
-        if (replayed.load(std::memory_order_relaxed)) return false;
-        if (!MayBeOutcomeOrErasure(record.value)) return true;
-        absl::StatusOr<events::Envelope> e = events::Decode(record.value);
-        return !e.ok() || ahead.Note(*e, record.offset);
-      });
+      absl::StatusOr<int64_t> read = scan_(
+          [&ahead, &replayed](const kafka::Record& record) {
+            if (replayed.load(std::memory_order_relaxed)) return false;
+            if (!MayBeOutcomeOrErasure(record.value)) return true;
+            absl::StatusOr<events::Envelope> e = events::Decode(record.value);
+            return !e.ok() || ahead.Note(*e, record.partition, record.offset);
+          },
+          [&replayed] { return replayed.load(std::memory_order_relaxed); });
       if (!read.ok()) {
         log::Warning("the outbox rebuild's look-ahead stopped; the replay goes on without it",
                      {{"error", read.status().ToString()}});
@@ -188,7 +190,16 @@ void OutboxRebuild::FoldRun(events::Batch& batch, OutcomesAhead* ahead) {
       return batch.Fail(i, handled);
     }
   }
-  if (auto failed = settle()) batch.Fail(failed->first, failed->second);
+  if (auto failed = settle()) return batch.Fail(failed->first, failed->second);
+  if (ahead != nullptr) {
+    // The whole run is done: outcomes the scan meets in it from now on are of no use.
+    std::map<int32_t, int64_t> last;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      int64_t& at = last.try_emplace(batch.record(i).partition, -1).first->second;
+      at = std::max(at, batch.record(i).offset);
+    }
+    for (const auto& [partition, offset] : last) ahead->Passed(partition, offset);
+  }
 }
 
 void OutboxRebuild::CheckOnce() {

@@ -382,21 +382,31 @@ class OutboxLookAheadTest : public OutboxRebuildTest {
 
   struct Result {
     std::map<std::string, std::string> records;  // key -> the record's bytes
+    std::map<std::string, absl::Time> queued;    // key -> due
     int64_t sent_again = 0;
     int made_final = 0;  // records written by AddFinished
   };
 
-  // `scan_ahead`: how many records the scan reads before the replay starts (-1: no scan).
-  Result Rebuild(int scan_ahead, size_t run) {
-    store_ = MemoryStore();
+  static constexpr int kNoScan = -1;
+  static constexpr int kSideBySide = -2;  // the scan and the replay at once, neither waiting
+
+  // `scan_ahead`: how many records the scan reads before the replay starts (or kNoScan,
+  // kSideBySide). `fresh`: the outbox lost (else rebuilt over what the last rebuild left).
+  // `failing_writes`: the outbox's first writes that fail (an outage: the run is handled again
+  // from the record that failed, as the replay does).
+  Result Rebuild(int scan_ahead, size_t run, bool fresh = true, int failing_writes = 0) {
+    if (fresh) store_ = MemoryStore();
+    store_.finished_adds = 0;
+    store_.failing_writes = failing_writes;
     log_.appended.clear();
     marks_.intact = false;
     absl::Notification scanned, replayed;
     service::CaseLogScan scan;
-    if (scan_ahead >= 0) {
-      scan = [&](const service::ScanVisitor& visit) -> absl::StatusOr<int64_t> {
+    if (scan_ahead != kNoScan) {
+      scan = [&](const service::ScanVisitor& visit,
+                 const std::function<bool()>& stopped) -> absl::StatusOr<int64_t> {
         int64_t read = 0;
-        for (size_t i = 0; i < log_of_all_.size(); ++i) {
+        for (size_t i = 0; i < log_of_all_.size() && !stopped(); ++i) {
           if (static_cast<int>(i) == scan_ahead) {
             scanned.Notify();
             replayed.WaitForNotification();
@@ -418,17 +428,25 @@ class OutboxLookAheadTest : public OutboxRebuildTest {
             const std::function<absl::Status()>&) -> absl::StatusOr<int64_t> {
           if (scan_ahead >= 0) scanned.WaitForNotification();
           std::vector<kafka::Record> records(log_of_all_.size());
-          for (size_t from = 0; from < log_of_all_.size(); from += run) {
-            std::vector<events::Batch::Item> items;
-            for (size_t i = from; i < std::min(from + run, log_of_all_.size()); ++i) {
-              records[i].partition = 0;
-              records[i].offset = static_cast<int64_t>(i);
-              items.push_back({&records[i], log_of_all_[i]});
+          for (size_t i = 0; i < log_of_all_.size(); ++i) {
+            records[i].partition = 0;
+            records[i].offset = static_cast<int64_t>(i);
+          }
+          for (size_t from = 0; from < log_of_all_.size();) {
+            const size_t end = std::min(from + run, log_of_all_.size());
+            for (int attempt = 0;; ++attempt) {
+              std::vector<events::Batch::Item> items;
+              for (size_t i = from; i < end; ++i) items.push_back({&records[i], log_of_all_[i]});
+              events::Batch batch(std::move(items));
+              handle(batch);
+              absl::Status error;
+              const std::optional<size_t> failed =
+                  batch.Finish(absl::Now() + absl::Seconds(5), &error);
+              if (!failed) break;
+              if (attempt == 5) return error;
+              from += *failed;  // the records before it are done
             }
-            events::Batch batch(std::move(items));
-            handle(batch);
-            absl::Status error;
-            if (batch.Finish(absl::Now() + absl::Seconds(5), &error)) return error;
+            from = end;
           }
           replayed.Notify();
           return static_cast<int64_t>(log_of_all_.size());
@@ -436,9 +454,11 @@ class OutboxLookAheadTest : public OutboxRebuildTest {
         std::move(scan));
     absl::StatusOr<v1::RebuildDeliveriesResponse> done = rebuild.Rebuild();
     EXPECT_TRUE(done.ok()) << done.status();
+    EXPECT_EQ(store_.failing_writes, 0) << "every failing write was met";
     Result result;
     if (done.ok()) result.sent_again = done->sent_again();
     for (const auto& [key, job] : store_.jobs) result.records[key] = job.SerializeAsString();
+    result.queued = store_.DueTimes();
     result.made_final = store_.finished_adds;
     return result;
   }
@@ -447,15 +467,17 @@ class OutboxLookAheadTest : public OutboxRebuildTest {
 };
 
 TEST_F(OutboxLookAheadTest, TheRecordsAreTheSameWithTheLookAheadAsWithout) {
-  const Result without = Rebuild(/*scan_ahead=*/-1, /*run=*/1);
+  const Result without = Rebuild(kNoScan, /*run=*/1);
   ASSERT_EQ(without.records.size(), 9u) << "six acknowledgements and three department letters";
   EXPECT_EQ(without.made_final, 0);
   EXPECT_EQ(without.sent_again, 2) << "b's and c's department letters";
+  EXPECT_EQ(without.queued.size(), 2u) << "the two sent again";
   for (size_t run : {size_t{1}, size_t{3}, size_t{100}}) {
-    for (int ahead : {0, 10, static_cast<int>(log_of_all_.size())}) {
+    for (int ahead : {0, 10, static_cast<int>(log_of_all_.size()), kSideBySide}) {
       SCOPED_TRACE(absl::StrCat("runs of ", run, ", the scan ", ahead, " records ahead"));
       const Result with = Rebuild(ahead, run);
       EXPECT_EQ(with.records, without.records);
+      EXPECT_EQ(with.queued, without.queued);
       EXPECT_EQ(with.sent_again, without.sent_again);
       if (ahead == static_cast<int>(log_of_all_.size())) {
         // a's two letters, b's acknowledgement (dead-lettered, then delivered) and e's (its
@@ -464,6 +486,42 @@ TEST_F(OutboxLookAheadTest, TheRecordsAreTheSameWithTheLookAheadAsWithout) {
         EXPECT_EQ(with.made_final, 4);
       }
     }
+  }
+}
+
+// The scan and the replay side by side, in whatever order the two threads go: the same.
+TEST_F(OutboxLookAheadTest, TheScanRacingTheReplayChangesNothing) {
+  const Result without = Rebuild(kNoScan, /*run=*/2);
+  for (int round = 0; round < 30; ++round) {
+    SCOPED_TRACE(round);
+    const Result with = Rebuild(kSideBySide, /*run=*/1 + round % 4);
+    EXPECT_EQ(with.records, without.records);
+    EXPECT_EQ(with.queued, without.queued);
+    EXPECT_EQ(with.sent_again, without.sent_again);
+  }
+}
+
+// A rebuild over the outbox the last one left (an operator's, with nothing lost): the records
+// the outbox has are left as they are and their outcomes applied as they come, as without the
+// scan; and a write that fails part way (the run handled again from there) changes nothing.
+TEST_F(OutboxLookAheadTest, AnOutboxThatHasTheRecordsAndWritesThatFailChangeNothing) {
+  const int all = static_cast<int>(log_of_all_.size());
+  Rebuild(kNoScan, /*run=*/3);
+  const Result without = Rebuild(kNoScan, /*run=*/3, /*fresh=*/false);
+  Rebuild(kNoScan, /*run=*/3);
+  const Result with = Rebuild(all, /*run=*/3, /*fresh=*/false);
+  EXPECT_EQ(with.records, without.records);
+  EXPECT_EQ(with.queued, without.queued);
+  EXPECT_EQ(with.sent_again, without.sent_again);
+  EXPECT_EQ(with.made_final, 0) << "each record was there already";
+
+  const Result fresh = Rebuild(kNoScan, /*run=*/4);
+  for (int failing : {1, 2, 3}) {
+    SCOPED_TRACE(absl::StrCat(failing, " writes fail"));
+    const Result failed = Rebuild(all, /*run=*/4, /*fresh=*/true, failing);
+    EXPECT_EQ(failed.records, fresh.records);
+    EXPECT_EQ(failed.queued, fresh.queued);
+    EXPECT_EQ(failed.sent_again, fresh.sent_again);
   }
 }
 
@@ -476,21 +534,22 @@ TEST(OutcomesAhead, TheScanWaitsWhileItIsFullAndStopsWhenClosed) {
       OutcomeEvent(kCase, "submitted-1", "acknowledgement", "reporter", true, 1, "", at, "o-1");
   const events::Envelope second =
       OutcomeEvent(kCase, "submitted-2", "acknowledgement", "reporter", true, 1, "", at, "o-2");
-  ASSERT_TRUE(ahead.Note(first, 5));
+  ASSERT_TRUE(ahead.Note(first, 0, 5));
   events::Envelope erased = events::NewEnvelope(kCase, "intake", at);
   erased.mutable_reporter_data_erased();
   events::Finish(erased, "erased-1");
-  ASSERT_TRUE(ahead.Note(erased, 6)) << "not counted";
+  ASSERT_TRUE(ahead.Note(erased, 0, 6)) << "not counted";
   absl::Notification noted;
   bool more = false;
   std::thread scan([&] {
-    more = ahead.Note(second, 7);
+    more = ahead.Note(second, 0, 7);
     noted.Notify();
   });
   EXPECT_FALSE(noted.WaitForNotificationWithTimeout(absl::Milliseconds(50))) << "full";
   const std::string key = first.notification_delivered().idempotency_key();
-  EXPECT_TRUE(ahead.Delivered(kCase, 6, key).empty()) << "the erasure lies between";
-  ASSERT_EQ(ahead.Delivered(kCase, 1, key).size(), 1u);
+  EXPECT_TRUE(ahead.Delivered(kCase, 0, 6, key).empty()) << "the erasure lies between";
+  EXPECT_TRUE(ahead.Delivered(kCase, 1, 1, key).empty()) << "offsets of another partition";
+  ASSERT_EQ(ahead.Delivered(kCase, 0, 1, key).size(), 1u);
   ahead.Made(key);
   EXPECT_TRUE(ahead.Covered(key, 5)) << "its outcome is in the record made";
   noted.WaitForNotification();  // the replay met it: forgotten, room for the next
@@ -500,12 +559,53 @@ TEST(OutcomesAhead, TheScanWaitsWhileItIsFullAndStopsWhenClosed) {
   std::thread blocked([&] {
     more = ahead.Note(
         OutcomeEvent(kCase, "submitted-3", "acknowledgement", "reporter", true, 1, "", at, "o-3"),
-        9);
+        0, 9);
   });
   absl::SleepFor(absl::Milliseconds(20));
   ahead.Close();
   blocked.join();
   EXPECT_FALSE(more) << "closed: the scan stops";
+}
+
+// Offsets of two partitions say nothing of their order (a topic whose partitions were added
+// to): outcomes or an erasure of the case on another partition send the message the long way.
+// An outcome the replay has passed already is not noted.
+TEST(OutcomesAhead, OtherPartitionsAndWhatTheReplayPassedAreLeftAlone) {
+  const absl::Time at = kAt + absl::Hours(1);
+  auto delivered = [&](const std::string& trigger, const std::string& case_id) {
+    return OutcomeEvent(case_id, trigger, "acknowledgement", "reporter", true, 1, "", at,
+                        "o-" + trigger);
+  };
+  OutcomesAhead ahead;
+  const events::Envelope mixed = delivered("submitted-1", kCase);
+  const std::string mixed_key = mixed.notification_delivered().idempotency_key();
+  ASSERT_TRUE(ahead.Note(mixed, 0, 10));
+  ASSERT_TRUE(ahead.Note(mixed, 1, 20));
+  EXPECT_TRUE(ahead.Delivered(kCase, 0, 1, mixed_key).empty()) << "outcomes on two partitions";
+
+  const std::string other = "MP-0123456789XYZ";
+  const events::Envelope after_erasure = delivered("submitted-2", other);
+  events::Envelope erased = events::NewEnvelope(other, "intake", at);
+  erased.mutable_reporter_data_erased();
+  events::Finish(erased, "erased-2");
+  ASSERT_TRUE(ahead.Note(erased, 1, 3));
+  ASSERT_TRUE(ahead.Note(after_erasure, 0, 30));
+  EXPECT_TRUE(ahead.Delivered(other, 0, 1, after_erasure.notification_delivered().idempotency_key())
+                  .empty())
+      << "an erasure of the case on another partition";
+
+  ahead.Passed(2, 100);
+  const size_t before = ahead.size();
+  ASSERT_TRUE(ahead.Note(delivered("submitted-3", "MP-0123456789QQQ"), 2, 90));
+  EXPECT_EQ(ahead.size(), before) << "passed: not noted";
+  const events::Envelope ahead_of_it = delivered("submitted-4", "MP-0123456789RRR");
+  ASSERT_TRUE(ahead.Note(ahead_of_it, 2, 101));
+  EXPECT_EQ(ahead.size(), before + 1);
+  EXPECT_EQ(ahead
+                .Delivered("MP-0123456789RRR", 2, 95,
+                           ahead_of_it.notification_delivered().idempotency_key())
+                .size(),
+            1u);
 }
 
 TEST(OutcomesAhead, OnlyOutcomesAndErasuresAreDecoded) {

@@ -5,8 +5,10 @@
 
 namespace meldpunt::notification {
 
-std::optional<KnownOutcome> OutcomeOf(const events::Envelope& e, int64_t offset) {
+std::optional<KnownOutcome> OutcomeOf(const events::Envelope& e, int32_t partition,
+                                      int64_t offset) {
   KnownOutcome o;
+  o.partition = partition;
   o.offset = offset;
   o.at = e.occurred_at();
   if (e.has_notification_delivered()) {
@@ -35,15 +37,18 @@ bool MayBeOutcomeOrErasure(const std::string& bytes) {
          field == events::Envelope::kReporterDataErasedFieldNumber;
 }
 
-bool OutcomesAhead::Note(const events::Envelope& e, int64_t offset) {
+bool OutcomesAhead::Note(const events::Envelope& e, int32_t partition, int64_t offset) {
   absl::MutexLock lock(&mu_);
   if (closed_) return false;
   if (e.has_reporter_data_erased()) {
-    erasures_[e.case_id()].push_back(offset);
+    erasures_[e.case_id()].emplace_back(partition, offset);
     return true;
   }
-  std::optional<KnownOutcome> outcome = OutcomeOf(e, offset);
+  std::optional<KnownOutcome> outcome = OutcomeOf(e, partition, offset);
   if (!outcome) return true;
+  if (auto passed = passed_.find(partition); passed != passed_.end() && offset <= passed->second) {
+    return true;  // the replay has met it: its message is made already
+  }
   const std::string key = KeyOf(e);
   if (!messages_.contains(key)) {
     auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -54,6 +59,8 @@ bool OutcomesAhead::Note(const events::Envelope& e, int64_t offset) {
   }
   Message& m = messages_[key];
   if (m.made) return true;  // its record is final: what comes after it is applied as it comes
+  if (m.partition == -1) m.partition = partition;
+  if (m.partition != partition) m.partition = -2;  // the long way
   m.last = offset;
   m.outcomes.push_back(*std::move(outcome));
   return true;
@@ -64,11 +71,11 @@ void OutcomesAhead::Close() {
   closed_ = true;
 }
 
-std::vector<KnownOutcome> OutcomesAhead::Delivered(const std::string& case_id, int64_t offset,
-                                                   const std::string& key) {
+std::vector<KnownOutcome> OutcomesAhead::Delivered(const std::string& case_id, int32_t partition,
+                                                   int64_t offset, const std::string& key) {
   absl::MutexLock lock(&mu_);
   auto it = messages_.find(key);
-  if (it == messages_.end() || it->second.made) return {};
+  if (it == messages_.end() || it->second.made || it->second.partition != partition) return {};
   Message& m = it->second;
   // Once handed out, no further: a message made twice is made the same.
   const int64_t upto = m.handed >= 0 ? m.handed : m.last;
@@ -81,8 +88,8 @@ std::vector<KnownOutcome> OutcomesAhead::Delivered(const std::string& case_id, i
   // cancelled, its hint goes): the replay makes that one step by step.
   if (auto erased = erasures_.find(case_id); erased != erasures_.end()) {
     const int64_t last = out.back().offset;
-    for (int64_t at : erased->second) {
-      if (at > offset && at <= last) return {};
+    for (const auto& [on, at] : erased->second) {
+      if (on != partition || (at > offset && at <= last)) return {};
     }
   }
   m.handed = out.back().offset;
@@ -108,6 +115,12 @@ bool OutcomesAhead::Covered(const std::string& key, int64_t offset) {
   // is applied as it comes).
   if (offset >= m.last && offset >= m.handed) messages_.erase(it);
   return covered;
+}
+
+void OutcomesAhead::Passed(int32_t partition, int64_t offset) {
+  absl::MutexLock lock(&mu_);
+  int64_t& passed = passed_.try_emplace(partition, -1).first->second;
+  passed = std::max(passed, offset);
 }
 
 size_t OutcomesAhead::size() {

@@ -8,10 +8,11 @@
 // scan has not reached yet is made as before, and its outcomes applied when the replay meets them.
 //
 //   OutcomesAhead ahead;
-//   scan thread:  for each record: if (!ahead.Note(envelope, offset)) stop;
-//   replay lane:  known = ahead.Delivered(case_id, trigger_offset, key);  // make the final record
-//                 ... written new: ahead.Made(key);
+//   scan thread:  for each record: if (!ahead.Note(envelope, partition, offset)) stop;
+//   replay lane:  known = ahead.Delivered(case_id, partition, trigger_offset, key);
+//                 ... its final record written new: ahead.Made(key);
 //                 outcome event: if (ahead.Covered(key, offset)) pass it over;
+//                 a run done: ahead.Passed(partition, last_offset);
 //   end:          ahead.Close();
 //
 // Bounded: at most `capacity` messages noted at once; the scan waits in Note for the replay to
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -33,7 +35,8 @@ namespace meldpunt::notification {
 
 // One outcome of a message on the log, as a rebuild applies it (NotificationLogic::ApplyOutcome).
 struct KnownOutcome {
-  int64_t offset = -1;  // its event's, in the case's partition
+  int32_t partition = -1;  // its event's
+  int64_t offset = -1;
   bool delivered = false;
   int32_t attempts = 0;
   std::string last_error;          // a dead letter's
@@ -47,18 +50,21 @@ class OutcomesAhead {
 
   explicit OutcomesAhead(size_t capacity = kCapacity) : capacity_(capacity) {}
 
-  // The scan: notes `e` at `offset` of its case's partition if it is an outcome or an erasure
-  // (anything else is ignored). Waits while `capacity` messages are noted; false once closed.
-  bool Note(const events::Envelope& e, int64_t offset);
+  // The scan: notes `e` at `offset` of `partition` if it is an outcome or an erasure (anything
+  // else is ignored, and so is an outcome the replay has passed already: Passed). Waits while
+  // `capacity` messages are noted; false once closed.
+  bool Note(const events::Envelope& e, int32_t partition, int64_t offset);
   // No more waiting in Note, and no more noting (the replay ended).
   void Close();
 
   // The outcomes of message `key` of `case_id` that come after the event that makes it (at
-  // `offset`), in log order, when the last of them is a delivery and no erasure of the case lies
-  // between the event and it: what its final record is made of. Empty otherwise. Once a message
-  // is handed out, later calls hand out no outcome past the same last one (a message made twice is
-  // made the same).
-  std::vector<KnownOutcome> Delivered(const std::string& case_id, int64_t offset,
+  // `offset` of `partition`), in log order, when the last of them is a delivery and no erasure of
+  // the case lies between the event and it: what its final record is made of. Empty otherwise,
+  // and also when any of them or any erasure of the case is on another partition (a topic whose
+  // partitions were added to: offsets of two partitions say nothing of their order). Once a
+  // message is handed out, later calls hand out no outcome past the same last one (a message made
+  // twice is made the same).
+  std::vector<KnownOutcome> Delivered(const std::string& case_id, int32_t partition, int64_t offset,
                                       const std::string& key);
   // Its final record was written anew (it was not in the outbox): the replay passes over its
   // outcomes up to the last one handed out.
@@ -66,12 +72,16 @@ class OutcomesAhead {
   // Whether the outcome of message `key` at `offset` is in a final record made (pass it over).
   // The replay meeting the last outcome noted of a message forgets the message.
   bool Covered(const std::string& key, int64_t offset);
+  // The replay has handled `partition` up to `offset`: outcomes the scan meets there later are of
+  // messages made already, and are not noted (they would never be used, nor forgotten).
+  void Passed(int32_t partition, int64_t offset);
 
   size_t size();
 
  private:
   struct Message {
     std::vector<KnownOutcome> outcomes;  // in log order; dropped once made
+    int32_t partition = -1;              // of its outcomes; -2 when they are on several
     int64_t last = -1;                   // the last outcome's offset
     int64_t handed = -1;                 // the last outcome handed out (Delivered), if any
     bool made = false;
@@ -81,13 +91,15 @@ class OutcomesAhead {
   absl::Mutex mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, Message> messages_ ABSL_GUARDED_BY(mu_);  // by key
-  // case id -> the offsets of its ReporterDataErased (rare)
-  absl::flat_hash_map<std::string, std::vector<int64_t>> erasures_ ABSL_GUARDED_BY(mu_);
+  // case id -> the partitions and offsets of its ReporterDataErased (rare)
+  absl::flat_hash_map<std::string, std::vector<std::pair<int32_t, int64_t>>> erasures_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<int32_t, int64_t> passed_ ABSL_GUARDED_BY(mu_);  // partition -> offset
 };
 
 // The outcome `e` states, if it is one (NotificationDelivered, a dead-lettered
-// NotificationFailed), at `offset`.
-std::optional<KnownOutcome> OutcomeOf(const events::Envelope& e, int64_t offset);
+// NotificationFailed), at `offset` of `partition`.
+std::optional<KnownOutcome> OutcomeOf(const events::Envelope& e, int32_t partition, int64_t offset);
 
 // Whether the encoded envelope `bytes` may be an outcome or an erasure: its fields read without
 // decoding them (a scan reads every record of the log and decodes only these).

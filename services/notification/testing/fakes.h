@@ -177,10 +177,15 @@ class MemoryStore : public DeliveryStore {
   }
   absl::StatusOr<std::vector<bool>> WriteAll(const std::vector<Write>& writes) override {
     if (!write_error.ok()) return write_error;
+    if (failing_writes > 0) {
+      --failing_writes;
+      return absl::UnavailableError("redis: connection lost (failing_writes)");
+    }
     Batch batch(*this);
     return DeliveryStore::WriteAll(writes);
   }
   size_t Queued() const { return due_.size() + inflight_.size(); }
+  std::map<std::string, absl::Time> DueTimes() const { return due_; }
   std::optional<absl::Time> DueAt(const v1::Job& job) const {
     auto it = due_.find(Key(job));
     if (it == due_.end()) return std::nullopt;
@@ -199,6 +204,8 @@ class MemoryStore : public DeliveryStore {
   int finished_adds = 0;  // records AddFinished wrote
   // What WriteAll answers (writing nothing) when not OK.
   absl::Status write_error;
+  // How many of the next WriteAll fail (UNAVAILABLE, writing nothing) before they work again.
+  int failing_writes = 0;
 
  private:
   void Count() {
