@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "services/notification/notification_logic.h"
+
 namespace meldpunt::notification {
 
 std::optional<KnownOutcome> OutcomeOf(const events::Envelope& e, int32_t partition,
@@ -22,11 +24,6 @@ std::optional<KnownOutcome> OutcomeOf(const events::Envelope& e, int32_t partiti
     return o;
   }
   return std::nullopt;
-}
-
-std::string KeyOf(const events::Envelope& e) {
-  return e.has_notification_delivered() ? e.notification_delivered().idempotency_key()
-                                        : e.notification_failed().idempotency_key();
 }
 
 bool MayBeOutcomeOrErasure(const std::string& bytes) {
@@ -49,7 +46,7 @@ bool OutcomesAhead::Note(const events::Envelope& e, int32_t partition, int64_t o
   if (auto passed = passed_.find(partition); passed != passed_.end() && offset <= passed->second) {
     return true;  // the replay has met it: its message is made already
   }
-  const std::string key = KeyOf(e);
+  const std::string key = *NotificationLogic::OutcomeKey(e);  // an outcome: it has one
   if (!messages_.contains(key)) {
     auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
       return closed_ || messages_.size() < capacity_;
