@@ -69,15 +69,21 @@ TEST(Wiring, TheCaseEventConsumerFetchesFullerRequestsUnlessTheConfigSaysOtherwi
   std::map<std::string, std::string> defaults = CaseEventConsumerProperties(config);
   EXPECT_EQ(defaults.at("fetch.min.bytes"), "32768");
   EXPECT_EQ(defaults.at("fetch.wait.max.ms"), "20");
+  // The prefetch bounded by its bytes (64 MiB), not by librdkafka's 100,000 records.
+  EXPECT_EQ(defaults.at("queued.min.messages"), "10000000");
+  EXPECT_EQ(defaults.count("queued.max.messages.kbytes"), 0u);
 
   config.consumer_fetch_wait = absl::Milliseconds(5);  // kafka.fetch_wait (routing's default)
   EXPECT_EQ(CaseEventConsumerProperties(config).at("fetch.wait.max.ms"), "5");
 
-  config.consumer_properties = {{"fetch.wait.max.ms", "500"}, {"fetch.max.bytes", "1048576"}};
+  config.consumer_properties = {{"fetch.wait.max.ms", "500"},
+                                {"fetch.max.bytes", "1048576"},
+                                {"queued.min.messages", "1000"}};
   std::map<std::string, std::string> set = CaseEventConsumerProperties(config);
   EXPECT_EQ(set.at("fetch.wait.max.ms"), "500") << "kafka.consumer_properties wins";
   EXPECT_EQ(set.at("fetch.min.bytes"), "32768") << "what it does not name keeps its default";
   EXPECT_EQ(set.at("fetch.max.bytes"), "1048576");
+  EXPECT_EQ(set.at("queued.min.messages"), "1000");
 }
 
 }  // namespace

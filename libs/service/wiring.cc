@@ -82,6 +82,7 @@ std::map<std::string, std::string> CaseEventConsumerProperties(
     const config::ServiceConfig& config) {
   std::map<std::string, std::string> properties = {
       {"fetch.min.bytes", kFetchMinBytes},
+      {"queued.min.messages", kQueuedMinMessages},
       {"fetch.wait.max.ms", absl::StrCat(absl::ToInt64Milliseconds(config.consumer_fetch_wait))}};
   for (const auto& [key, value] : config.consumer_properties) properties[key] = value;
   return properties;

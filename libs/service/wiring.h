@@ -70,8 +70,18 @@ absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeConsumer(
 // kafka.consumer_properties overrides either.
 inline constexpr char kFetchMinBytes[] = "32768";
 
-// The librdkafka properties of the case-event consumer: fetch.min.bytes above and
-// fetch.wait.max.ms from kafka.fetch_wait, then kafka.consumer_properties on top.
+// The prefetch queue bounded by its bytes only (queued.max.messages.kbytes, 64 MiB), not by
+// librdkafka's default count of 100,000 records: past either bound librdkafka stops fetching and
+// looks again only at its next wake-up, up to a second later (librdkafka 2.0; 2.1 added
+// fetch.queue.backoff.ms for it). A consumer that falls behind its fetches (a rebuild's replay,
+// a consumer catching up) then emptied its 100,000 records (32 MiB of case events) in 0.7 s and
+// waited the rest of the second: a rebuild of the projection stood still 0.2-0.3 s of every
+// second, 2.9 s against 2.5 for 420,000 events (docs/benchmarks.md, "The replay's prefetch
+// bounded by bytes"). 64 MiB holds more than a second of any replay's records.
+inline constexpr char kQueuedMinMessages[] = "10000000";
+
+// The librdkafka properties of the case-event consumer: fetch.min.bytes and queued.min.messages
+// above and fetch.wait.max.ms from kafka.fetch_wait, then kafka.consumer_properties on top.
 std::map<std::string, std::string> CaseEventConsumerProperties(const config::ServiceConfig& config);
 
 absl::StatusOr<std::unique_ptr<kafka::Consumer>> MakeCaseEventConsumer(
