@@ -108,13 +108,8 @@ class Lane {
           observability::NameThread("mp-replay-lane");
           Run();
         }) {}
-  Lane(const events::BatchHandler& handle, absl::Time deadline,
-       const std::function<absl::Status()>* ready)
-      : batch_handle_(&handle),
-        ready_(ready != nullptr && *ready ? ready : nullptr),
-        deadline_(deadline),
-        take_(kReplayBatch),
-        thread_([this] {
+  Lane(const events::BatchHandler& handle, absl::Time deadline)
+      : batch_handle_(&handle), deadline_(deadline), take_(kReplayBatch), thread_([this] {
           observability::NameThread("mp-replay-lane");
           Run();
         }) {}
@@ -166,14 +161,8 @@ class Lane {
         }
         busy_ = true;
       }
-      // Before the first run: what the replay's caller does beside its start (a clear).
-      if (ready_ != nullptr && !ready_answered_) {
-        ready_status_ = (*ready_)();
-        ready_answered_ = true;
-      }
       absl::Status handled =
-          !ready_status_.ok() ? ready_status_
-          : batch_handle_ != nullptr
+          batch_handle_ != nullptr
               ? HandleReplayedRun(*batch_handle_, run, deadline_)
               : HandleReplayed(*handle_, run.front().first, run.front().second, deadline_);
       absl::MutexLock lock(&mu_);
@@ -184,9 +173,6 @@ class Lane {
 
   const ReplayHandler* handle_ = nullptr;
   const events::BatchHandler* batch_handle_ = nullptr;
-  const std::function<absl::Status()>* const ready_ = nullptr;
-  bool ready_answered_ = false;  // the lane's thread only
-  absl::Status ready_status_;    // the same
   const absl::Time deadline_;
   const size_t take_;
   absl::Mutex mu_;
@@ -207,8 +193,7 @@ template <typename Handle>
 absl::StatusOr<int64_t> Replay(const config::ServiceConfig& config, const std::string& group_prefix,
                                absl::Duration timeout, const Handle& handle, int parallelism,
                                const std::function<absl::Status()>& reached,
-                               const std::vector<int>& pass_over,
-                               const std::function<absl::Status()>& ready) {
+                               const std::vector<int>& pass_over) {
   constexpr bool kBatches = std::is_same_v<Handle, events::BatchHandler>;
   const absl::Time deadline = absl::Now() + timeout;
   // In no group: the partitions are assigned from their start, with no JoinGroup before the
@@ -237,13 +222,7 @@ absl::StatusOr<int64_t> Replay(const config::ServiceConfig& config, const std::s
   RETURN_IF_ERROR(reader->AssignFromStart(events::kCaseEventsTopic, partitions));
   std::vector<std::unique_ptr<Lane>> lanes;
   const int lane_count = kBatches ? std::max(parallelism, 1) : (parallelism > 1 ? parallelism : 0);
-  for (int i = 0; i < lane_count; ++i) {
-    if constexpr (kBatches) {
-      lanes.push_back(std::make_unique<Lane>(handle, deadline, &ready));
-    } else {
-      lanes.push_back(std::make_unique<Lane>(handle, deadline));
-    }
-  }
+  for (int i = 0; i < lane_count; ++i) lanes.push_back(std::make_unique<Lane>(handle, deadline));
   int64_t records = 0;
   auto read_to_ends = [&]() -> absl::Status {
     while (!remaining.empty()) {
@@ -276,9 +255,6 @@ absl::StatusOr<int64_t> Replay(const config::ServiceConfig& config, const std::s
     return absl::OkStatus();
   };
   RETURN_IF_ERROR(read_to_ends());
-  // Done before `reached` and the end whatever the log held (a lane asks it before its first
-  // run; a log with no record for the handler asked nothing yet).
-  if (ready) RETURN_IF_ERROR(ready());
   if (reached) {
     // What was appended until `reached` returned (the caller's own consumer is back by then) is
     // read too: the caller's consumer takes over from there without a gap.
@@ -343,16 +319,15 @@ absl::StatusOr<int64_t> ReplayCaseLog(const config::ServiceConfig& config,
                                       const std::string& group_prefix, absl::Duration timeout,
                                       const ReplayHandler& handle, int parallelism,
                                       const std::function<absl::Status()>& reached) {
-  return Replay(config, group_prefix, timeout, handle, parallelism, reached, {}, nullptr);
+  return Replay(config, group_prefix, timeout, handle, parallelism, reached, {});
 }
 
 absl::StatusOr<int64_t> ReplayCaseLog(const config::ServiceConfig& config,
                                       const std::string& group_prefix, absl::Duration timeout,
                                       const events::BatchHandler& handle, int parallelism,
                                       const std::function<absl::Status()>& reached,
-                                      const std::vector<int>& pass_over,
-                                      const std::function<absl::Status()>& ready) {
-  return Replay(config, group_prefix, timeout, handle, parallelism, reached, pass_over, ready);
+                                      const std::vector<int>& pass_over) {
+  return Replay(config, group_prefix, timeout, handle, parallelism, reached, pass_over);
 }
 
 }  // namespace meldpunt::service

@@ -28,10 +28,9 @@ using ReplayHandler = std::function<absl::Status(const events::Envelope&, const 
 // records in a rebuild's unit test. Returns the records read.
 using CaseLogReplay = std::function<absl::StatusOr<int64_t>(const ReplayHandler& handle)>;
 // The same for a rebuild that folds runs of records at once (the batch form below), with its
-// `reached` and `ready` steps.
+// `reached` step.
 using CaseLogBatchReplay = std::function<absl::StatusOr<int64_t>(
-    const events::BatchHandler& handle, const std::function<absl::Status()>& reached,
-    const std::function<absl::Status()>& ready)>;
+    const events::BatchHandler& handle, const std::function<absl::Status()>& reached)>;
 
 // Calls `handle` for every decodable record of meldpunt.case-events.v1 up to the high watermarks
 // read at the start, retrying a record that fails for an outage until `timeout` (one that cannot
@@ -61,18 +60,12 @@ absl::StatusOr<int64_t> ReplayCaseLog(
 // `pass_over`: the payloads (envelope field numbers) the handler does nothing with, which the
 // replay counts as read but neither decodes nor hands over (events::PayloadField reads which
 // payload a record carries without decoding it).
-// `ready` (may be null): what must be done before the first run is handled, running beside the
-// replay's start (a rebuild's clear of what it rebuilds). Each lane calls it (from its own
-// thread) before its first run and waits for its answer, while the replay reads and decodes on,
-// and the replay asks it once more before `reached` (a log with nothing for the handler); an
-// error of it ends the replay with that error, nothing handled.
 inline constexpr size_t kReplayBatch = 5000;
 absl::StatusOr<int64_t> ReplayCaseLog(const config::ServiceConfig& config,
                                       const std::string& group_prefix, absl::Duration timeout,
                                       const events::BatchHandler& handle, int parallelism = 1,
                                       const std::function<absl::Status()>& reached = nullptr,
-                                      const std::vector<int>& pass_over = {},
-                                      const std::function<absl::Status()>& ready = nullptr);
+                                      const std::vector<int>& pass_over = {});
 
 // What a scan does with one record: false stops the scan.
 using ScanVisitor = std::function<bool(const kafka::Record&)>;

@@ -5,7 +5,6 @@
 // (a unique prefix) are counted.
 #include "libs/service/replay.h"
 
-#include <atomic>
 #include <map>
 #include <memory>
 #include <set>
@@ -170,59 +169,6 @@ TEST_P(ReplayIntegration, PayloadsPassedOverAreCountedButNotHandedOver) {
   absl::MutexLock lock(&mu);
   EXPECT_EQ(closed, 10);
   EXPECT_EQ(withdrawn, 0);
-}
-
-// `ready` (a rebuild's clear) runs beside the replay's start: no run is handed over before it
-// answered, whichever lane comes first, and `reached` waits for it too; an error of it ends the
-// replay with nothing handed over.
-TEST_P(ReplayIntegration, NoRunIsHandedOverBeforeReadyAnswersAndItsErrorEndsTheReplay) {
-  Append(30, "ready");
-  absl::Mutex mu;
-  bool answered = false;  // guarded by mu
-  int before = 0, after = 0;
-  std::atomic<int> asked{0};
-  const events::BatchHandler handle = [&](events::Batch& batch) {
-    absl::MutexLock lock(&mu);
-    (answered ? after : before) += static_cast<int>(batch.size());
-  };
-  const std::function<absl::Status()> ready = [&]() -> absl::Status {
-    asked.fetch_add(1);
-    // The first asker holds the lanes a while, as a clear would; the answer is the same for all.
-    absl::SleepFor(absl::Milliseconds(300));
-    absl::MutexLock lock(&mu);
-    answered = true;
-    return absl::OkStatus();
-  };
-  bool reached_after_ready = false;
-  absl::StatusOr<int64_t> records = ReplayCaseLog(
-      config_, testing::UniqueName("replay-test"), absl::Minutes(2), handle, GetParam(),
-      [&]() -> absl::Status {
-        absl::MutexLock lock(&mu);
-        reached_after_ready = answered;
-        return absl::OkStatus();
-      },
-      {}, ready);
-  ASSERT_TRUE(records.ok()) << records.status();
-  EXPECT_GE(asked.load(), 1);
-  {
-    absl::MutexLock lock(&mu);
-    EXPECT_EQ(before, 0) << "a run handed over before `ready` answered";
-    EXPECT_GE(after, 30);
-    EXPECT_TRUE(reached_after_ready);
-  }
-
-  int handed = 0;
-  const events::BatchHandler count = [&](events::Batch& batch) {
-    absl::MutexLock lock(&mu);
-    handed += static_cast<int>(batch.size());
-  };
-  absl::StatusOr<int64_t> failed = ReplayCaseLog(
-      config_, testing::UniqueName("replay-test"), absl::Minutes(2), count, GetParam(), nullptr, {},
-      [] { return absl::UnavailableError("redis down in the clear"); });
-  EXPECT_TRUE(absl::IsUnavailable(failed.status())) << failed.status();
-  EXPECT_EQ(failed.status().message(), "redis down in the clear");
-  absl::MutexLock lock(&mu);
-  EXPECT_EQ(handed, 0);
 }
 
 // The scan a rebuild runs beside its replay: every record up to the ends at its start, as its

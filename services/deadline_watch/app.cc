@@ -78,13 +78,11 @@ absl::Status DeadlineApp::StartSteps() {
       });
   rebuild_ = std::make_unique<TimerRebuild>(
       app_.rebuild(), *store_, *store_, *logic_, *consumer_,
-      [this](const events::BatchHandler& handle, const std::function<absl::Status()>& reached,
-             const std::function<absl::Status()>& ready) {
+      [this](const events::BatchHandler& handle, const std::function<absl::Status()>& reached) {
         // A lane per Redis connection: cases are independent.
-        return service::ReplayCaseLog(config_, "meldpunt-deadline-watch-rebuild",
-                                      app_.replay_timeout(), handle,
-                                      static_cast<int>(config_.redis_pool_size), reached,
-                                      DeadlineLogic::InertPayloads(), ready);
+        return service::ReplayCaseLog(
+            config_, "meldpunt-deadline-watch-rebuild", app_.replay_timeout(), handle,
+            static_cast<int>(config_.redis_pool_size), reached, DeadlineLogic::InertPayloads());
       });
   handler_ = std::make_unique<DeadlineHandler>(*logic_, *rebuild_, *sink_, *metrics_,
                                                config_.produce_timeout);

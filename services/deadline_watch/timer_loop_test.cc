@@ -14,7 +14,6 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "libs/events/topics.h"
 #include "libs/service/testing/fake_record_sink.h"
 #include "libs/service/testing/metric_values.h"
@@ -106,11 +105,8 @@ class DeadlineWatchTest : public ::testing::Test {
         guard_(absl::Minutes(30)),
         metrics_(registry_),
         rebuild_(guard_, lock_, store_, logic_, consumer_,
-                 [this](const events::BatchHandler& handle, const std::function<absl::Status()>&,
-                        const std::function<absl::Status()>& ready) -> absl::StatusOr<int64_t> {
-                   if (on_replay_start_) on_replay_start_();
-                   // As a lane does before its first run (the replay asks it in any case).
-                   if (ready) RETURN_IF_ERROR(ready());
+                 [this](const events::BatchHandler& handle,
+                        const std::function<absl::Status()>&) -> absl::StatusOr<int64_t> {
                    replay_saw_consumer_running_ = consumer_.running;
                    replay_saw_clears_ = store_.clears;
                    if (during_replay_) during_replay_();
@@ -171,7 +167,6 @@ class DeadlineWatchTest : public ::testing::Test {
   std::vector<std::pair<events::Envelope, int32_t>> log_;
   absl::Status replay_error_;
   std::function<void()> during_replay_;
-  std::function<void()> on_replay_start_;
   bool replay_saw_consumer_running_ = true;
   int replay_saw_clears_ = 0;
   TimerRebuild rebuild_;
@@ -407,38 +402,6 @@ TEST_F(DeadlineWatchTest, ARebuildStopsTheConsumerClearsReplaysMarksAndFollowsAg
   EXPECT_EQ(lock_.ttl, absl::Minutes(35)) << "rebuild.timeout and 5 minutes";
   EXPECT_TRUE(lock_.holder.empty()) << "given back";
   EXPECT_FALSE(rebuild_.running());
-}
-
-TEST_F(DeadlineWatchTest, TheReplayStartsBesideTheClearAndFoldsOnlyOnceItIsDone) {
-  Consume(Submitted("MP-0000000000001", t::COMPLAINT), 3);
-  store_.intact = false;
-  // The clear goes on only once the replay has started: a rebuild that replayed only after its
-  // clear would wait here in vain.
-  absl::Notification replay_started;
-  bool clear_saw_replay = false;
-  store_.on_clear = [&] {
-    clear_saw_replay = replay_started.WaitForNotificationWithTimeout(absl::Seconds(10));
-  };
-  on_replay_start_ = [&] { replay_started.Notify(); };
-  absl::StatusOr<int64_t> replayed = rebuild_.Rebuild();
-  ASSERT_TRUE(replayed.ok()) << replayed.status();
-  EXPECT_TRUE(clear_saw_replay);
-  EXPECT_EQ(replay_saw_clears_, 1) << "the run folded once the clear was done";
-  EXPECT_EQ(store_.Clocks("MP-0000000000001")->size(), 2u) << "nothing folded was cleared";
-  EXPECT_TRUE(store_.intact);
-}
-
-TEST_F(DeadlineWatchTest, AClearThatFailsBesideTheReplaysStartFoldsNothingAndFollowsAgain) {
-  Consume(Submitted("MP-0000000000001", t::COMPLAINT), 3);
-  ASSERT_TRUE(consumer_.Start().ok());
-  consumer_.calls.clear();
-  store_.intact = false;
-  store_.on_clear = [this] { store_.error = absl::UnavailableError("redis down in the clear"); };
-  absl::StatusOr<int64_t> replayed = rebuild_.Rebuild();
-  EXPECT_EQ(replayed.status(), absl::UnavailableError("redis down in the clear"));
-  EXPECT_EQ(consumer_.calls, std::vector<std::string>({"stop", "start"}));
-  EXPECT_EQ(store_.clears, 0);
-  EXPECT_FALSE(store_.intact);
 }
 
 TEST_F(DeadlineWatchTest, ARebuildFoldsARunAtOnceAndLaterEventsSeeEarlierOnes) {

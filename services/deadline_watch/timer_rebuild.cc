@@ -1,9 +1,5 @@
 #include "services/deadline_watch/timer_rebuild.h"
 
-#include <thread>
-
-#include "absl/cleanup/cleanup.h"
-#include "absl/synchronization/notification.h"
 #include "libs/observability/log.h"
 #include "libs/status/status_macros.h"
 #include "services/deadline_watch/buffered_timer_store.h"
@@ -13,30 +9,14 @@ namespace meldpunt::deadline {
 absl::StatusOr<int64_t> TimerRebuild::Rebuild() {
   ASSIGN_OR_RETURN(service::RebuildGuard::Held held, guard_.Enter("the timers", &lock_));
   consumer_.Stop();
-  // The clear (a walk of Redis's keys) runs beside the replay's start: the replay reads and
-  // decodes the log meanwhile, and its lanes fold their first runs once the clear is done.
-  absl::Status cleared = absl::UnknownError("the timers were not cleared");
-  absl::Notification clear_done;
-  std::thread clearing([&] {
-    cleared = store_.Clear();
-    clear_done.Notify();
-  });
-  absl::Cleanup join_clearing = [&clearing] {
-    if (clearing.joinable()) clearing.join();
-  };
-  absl::StatusOr<int64_t> replayed =
-      replay_([this](events::Batch& batch) { FoldRun(batch); }, nullptr,
-              [&] {
-                clear_done.WaitForNotification();
-                return cleared;
-              });
-  clearing.join();
-  if (!cleared.ok()) {
-    // Redis failed in the clear: nothing was folded; keep following the log; the marker still
-    // says what it said, and the caller may try again.
+  if (absl::Status cleared = store_.Clear(); !cleared.ok()) {
+    // Redis failed between the stop and the clear: keep following the log; the marker still says
+    // what it said, and the caller may try again.
     RETURN_IF_ERROR(consumer_.Start());
     return cleared;
   }
+  absl::StatusOr<int64_t> replayed =
+      replay_([this](events::Batch& batch) { FoldRun(batch); }, nullptr);
   if (!replayed.ok()) {
     RETURN_IF_ERROR(consumer_.Start());  // keep following the log; the marker stays unset: retried
     return replayed.status();

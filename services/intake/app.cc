@@ -121,12 +121,10 @@ absl::Status IntakeApp::StartSteps() {
   rebuild_ = std::make_unique<ProjectionRebuild>(
       app_.rebuild(), *store_, *store_, *fold_, *projection_,
       [this](absl::Time deadline) { return projection_->AwaitJoined(deadline); },
-      [this](const events::BatchHandler& handle, const std::function<absl::Status()>& reached,
-             const std::function<absl::Status()>& ready) {
+      [this](const events::BatchHandler& handle, const std::function<absl::Status()>& reached) {
         // The partitions in parallel lanes, as the live projection folds them.
         return service::ReplayCaseLog(config_, "meldpunt-intake-rebuild", app_.replay_timeout(),
-                                      handle, service::LoopOptions(config_).lanes, reached, {},
-                                      ready);
+                                      handle, service::LoopOptions(config_).lanes, reached);
       },
       ProjectionRebuildOptions{.join_timeout = config_.startup_timeout});
   rebuild_->SetHookForTest([this](const std::string& step) {

@@ -57,8 +57,7 @@ class IntakeApp {
   // Clears the projection and folds the whole log again (the Admin RPC calls this).
   absl::StatusOr<v1::RebuildProjectionResponse> RebuildProjection() { return rebuild_->Rebuild(); }
   // Tests: called on the rebuild's thread at its steps: "replayed" (the log folded up to the end
-  // positions read as the replay started, the live projection consumer not back yet). Before
-  // Start.
+  // positions read after the clear, the live projection consumer not back yet). Before Start.
   void SetRebuildHookForTest(std::function<void(const std::string& step)> hook) {
     rebuild_hook_ = std::move(hook);
   }

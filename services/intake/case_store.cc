@@ -170,11 +170,7 @@ void AppendHistoryEntry(const events::Envelope& envelope, const std::string* enc
     history->append(reinterpret_cast<const char*>(head), at - head);
     at = head;
   };
-  // Grown as append would grow it (doubling), not to the byte: a run of several events of a case
-  // copied the whole history again for each.
-  if (const size_t needed = history->size() + size + 16; history->capacity() < needed) {
-    history->reserve(std::max(needed, 2 * history->capacity()));
-  }
+  history->reserve(history->size() + size + 16);
   at = CodedOutputStream::WriteVarint32ToArray(
       WireFormatLite::MakeTag(v1::GetCaseHistoryResponse::kEntriesFieldNumber, kBytes), at);
   at = CodedOutputStream::WriteVarint64ToArray(size, at);
@@ -364,17 +360,11 @@ absl::StatusOr<std::vector<FoldOutcome>> CaseStore::ApplyAll(const std::vector<F
   return out;
 }
 
-std::optional<RedisCaseStore::Known> RedisCaseStore::Take(const std::string& case_id) {
-  std::optional<Known> taken;
+std::optional<RedisCaseStore::Known> RedisCaseStore::Recall(const std::string& case_id) {
   absl::MutexLock lock(&known_mu_);
-  for (auto* generation : {&known_, &known_older_}) {
-    if (auto it = generation->find(case_id); it != generation->end()) {
-      taken = std::move(it->second);
-      generation->erase(it);
-      break;
-    }
-  }
-  return taken;
+  if (auto it = known_.find(case_id); it != known_.end()) return it->second;
+  if (auto it = known_older_.find(case_id); it != known_older_.end()) return it->second;
+  return std::nullopt;
 }
 
 void RedisCaseStore::Remember(const std::vector<std::string>& case_ids, std::vector<Known> known) {
@@ -482,7 +472,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
       if (attempt == 0) {
         // The replay writes a case's history at the byte it knows the history ends: a case
         // known from a live fold (which appends) is read.
-        if (std::optional<Known> known = Take(case_id);
+        if (std::optional<Known> known = Recall(case_id);
             known && (live || known->history_bytes >= 0)) {
           starts[k] = std::move(*known);
           continue;
@@ -527,11 +517,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
       int64_t history_bytes = 0;
       const redis::Reply* members = nullptr;  // the state read, with the event fields from 3 on
       if (how[k] == Read::kNone) {
-        // The store's own copy moved, not copied, when nothing else holds it (the outcomes of
-        // the run that wrote it are gone by now, nearly always).
-        if (starts[k].state != nullptr) {
-          next = starts[k].state.use_count() == 1 ? std::move(*starts[k].state) : *starts[k].state;
-        }
+        if (starts[k].state != nullptr) next = *starts[k].state;
         version = starts[k].version;
         stored_offset = starts[k].offset;
         history_bytes = starts[k].history_bytes;
@@ -625,7 +611,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
         // What was read is what Redis holds (one HMGET): as good to start from as a write.
         if (version != "0") {
           read_unchanged.push_back(case_id);
-          read_known.push_back(Known{std::make_shared<Case>(std::move(next)), version,
+          read_known.push_back(Known{std::make_shared<const Case>(std::move(next)), version,
                                      stored_offset, live ? -1 : history_bytes});
         }
         continue;
@@ -688,7 +674,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
         }
       }
       // One copy of the state for every event of the case in this run.
-      auto after = std::make_shared<Case>(std::move(next));
+      auto after = std::make_shared<const Case>(std::move(next));
       for (size_t i : folded_here) out[i].folded = after;
       written.push_back(case_id);
       written_known.push_back(

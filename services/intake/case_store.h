@@ -282,9 +282,7 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
   // one: every write of a case's state sets a new version (the fold's, Apply's and Create's
   // scripts), and the fold's script writes only over the version it started from.
   struct Known {
-    // Null: absent. Shared with the outcomes of the run that wrote it (FoldOutcome::folded, a
-    // const view); the next fold of the case moves it when nothing else holds it any more.
-    std::shared_ptr<Case> state;
+    std::shared_ptr<const Case> state;  // null: absent
     std::string version = "0";
     int64_t offset = -1;  // the stored offset (-1: none)
     // The history's length in bytes, where the replay writes the next entries (-1: unknown, as
@@ -297,9 +295,7 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
                                                 const std::string& owner);
   // Clear's deletion, the fence set.
   absl::StatusOr<int64_t> ClearKeys();
-  // What the store knows of a case, taken out of the store (a fold of it writes or reads the
-  // case next, and remembers it again after).
-  std::optional<Known> Take(const std::string& case_id);
+  std::optional<Known> Recall(const std::string& case_id);
   // What the writes of `case_ids` left (`known`, in the same order), under one lock.
   void Remember(const std::vector<std::string>& case_ids, std::vector<Known> known);
   void Forget(const std::vector<std::string>& case_ids);

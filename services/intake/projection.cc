@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
-#include "absl/synchronization/notification.h"
 #include "libs/observability/log.h"
 #include "libs/observability/thread_name.h"
 #include "libs/status/retry.h"
@@ -105,26 +104,21 @@ absl::StatusOr<v1::RebuildProjectionResponse> ProjectionRebuild::Rebuild() {
     if (stopping.joinable()) stopping.join();
   };
   absl::Cleanup join_on_return = stopped;
-  // The clear runs beside the replay's start: the replay reads and decodes the log while Redis
-  // clears, and its lanes fold their first runs once the clear is done (`ready`). A failed clear
-  // ends the replay before anything is folded.
-  absl::StatusOr<int64_t> removed = absl::UnknownError("the projection was not cleared");
-  absl::Notification cleared;
-  std::thread clearing([&] {
-    removed = store_.Clear();
-    cleared.Notify();
-  });
-  auto clear_done = [&clearing] {
-    if (clearing.joinable()) clearing.join();
-  };
-  absl::Cleanup join_clear_on_return = clear_done;
+  absl::StatusOr<int64_t> removed = store_.Clear();
+  if (!removed.ok()) {
+    // Redis failed: keep following the log; the marker says what it said, and the next check
+    // (or the caller) tries again.
+    stopped();
+    RETURN_IF_ERROR(consumer_.Start());
+    return removed.status();
+  }
   v1::RebuildProjectionResponse response;
   std::atomic<int64_t> cases{0};
   bool restarted = false;
-  // The end positions are read as the replay starts; once they are folded the live consumer
-  // comes back, and the replay goes on to the end of the log as it is then: an event appended
-  // while the live consumer was stopped is folded before the rebuild returns, whether or not it
-  // was before the first end. Each lane's run is folded at once (CaseStore::ApplyAll).
+  // The end positions are read after the clear; once they are folded the live consumer comes
+  // back, and the replay goes on to the end of the log as it is then: an event appended while the
+  // live consumer was stopped is folded before the rebuild returns, whether or not it was before
+  // the first end. Each lane's run is folded at once (CaseStore::ApplyAll).
   absl::StatusOr<int64_t> records =
       replay_([&](events::Batch& batch) { fold_.FoldRun(batch, &cases); },
               [&]() -> absl::Status {
@@ -141,20 +135,11 @@ absl::StatusOr<v1::RebuildProjectionResponse> ProjectionRebuild::Rebuild() {
                       "on");
                 }
                 return absl::OkStatus();
-              },
-              [&]() -> absl::Status {
-                cleared.WaitForNotification();
-                return removed.status();
               });
-  // A log with nothing to fold asked nothing: the clear is waited for here.
-  clear_done();
   response.set_cases(cases.load());
   // The live consumer comes back whatever happened, so the intake keeps serving.
   stopped();
   absl::Status restart = restarted ? absl::OkStatus() : consumer_.Start();
-  // Redis failed in the clear: the marker says what it said, and the next check (or the caller)
-  // tries again.
-  if (!removed.ok()) return removed.status();
   if (!records.ok()) return records.status();
   RETURN_IF_ERROR(restart);
   // Marked only while this rebuild still holds the lock: a Redis that lost its data again

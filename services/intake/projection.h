@@ -103,9 +103,8 @@ class ProjectionRebuild {
   ~ProjectionRebuild() { Stop(); }
 
   // Takes the marker away (from then on no live fold of any replica writes: FoldFence::kLive),
-  // stops the live consumer, clears the projection while the replay starts (its lanes fold once
-  // the clear is done), folds the log up to its end positions read as the replay started, starts
-  // the live consumer again and waits for its partitions, folds on to the
+  // stops the live consumer, clears the projection, folds the log up to its end positions read
+  // after the clear, starts the live consumer again and waits for its partitions, folds on to the
   // end of the log as it is then, and marks the projection complete. ABORTED when a rebuild runs
   // here or on another replica, or when Redis lost the lock before the end (the marker stays
   // unset and the next check rebuilds once more). The live consumer comes back whatever happens.
@@ -118,7 +117,7 @@ class ProjectionRebuild {
   void Stop();
 
   // Tests: called on the rebuild's thread at its steps: "replayed" (the log folded up to the end
-  // positions read as the replay started, the live consumer not back yet).
+  // positions read after the clear, the live consumer not back yet).
   void SetHookForTest(std::function<void(const std::string& step)> hook) {
     hook_ = std::move(hook);
   }

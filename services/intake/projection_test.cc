@@ -5,13 +5,10 @@
 // to the second, counts the cases, and marks the projection only while it holds the lock.
 #include "services/intake/projection.h"
 
-#include <functional>
 #include <memory>
 #include <vector>
 
 #include <gtest/gtest.h>
-
-#include "absl/synchronization/notification.h"
 
 #include "libs/service/testing/metric_values.h"
 #include "libs/status/retry.h"
@@ -79,30 +76,19 @@ class ProjectionTest : public ::testing::Test {
               consumer_.steps.push_back("await joined");
               return true;
             },
-            [this](const events::BatchHandler& handle, const std::function<absl::Status()>& reached,
-                   const std::function<absl::Status()>& ready) -> absl::StatusOr<int64_t> {
-              return Replay(handle, reached, ready);
-            },
+            [this](const events::BatchHandler& handle, const std::function<absl::Status()>& reached)
+                -> absl::StatusOr<int64_t> { return Replay(handle, reached); },
             {.check_interval = absl::Hours(1)}) {
     // The store's fence looks at the same marker (as the Redis script does).
     store_.marker = &marks_.intact;
   }
 
   // The fake replay: `log` up to `first_end` in runs of `run`, then `reached`, then the rest
-  // (what was appended while the live consumer was stopped); `ready` asked before the first
-  // run, as a lane asks it (ReplayCaseLog).
+  // (what was appended while the live consumer was stopped).
   absl::StatusOr<int64_t> Replay(const events::BatchHandler& handle,
-                                 const std::function<absl::Status()>& reached,
-                                 const std::function<absl::Status()>& ready) {
-    if (on_replay_start) on_replay_start();
-    bool asked = false;
+                                 const std::function<absl::Status()>& reached) {
     auto fold = [&](size_t from, size_t to) -> absl::Status {
       for (size_t at = from; at < to; at += run) {
-        if (!asked && ready) {
-          asked = true;
-          ready_asked = true;
-          RETURN_IF_ERROR(ready());
-        }
         std::vector<events::Envelope> part(log.begin() + at, log.begin() + std::min(to, at + run));
         absl::Status error;
         if (HandBatch(handle, part, static_cast<int64_t>(at), &error)) return error;
@@ -111,7 +97,6 @@ class ProjectionTest : public ::testing::Test {
     };
     if (!replay_error.ok()) return replay_error;
     RETURN_IF_ERROR(fold(0, first_end));
-    if (ready) RETURN_IF_ERROR(ready());
     RETURN_IF_ERROR(reached());
     RETURN_IF_ERROR(fold(first_end, log.size()));
     return static_cast<int64_t>(log.size());
@@ -126,8 +111,6 @@ class ProjectionTest : public ::testing::Test {
   size_t first_end = 0;
   size_t run = 2;
   absl::Status replay_error = absl::OkStatus();
-  bool ready_asked = false;
-  std::function<void()> on_replay_start;
 
   clock::FakeClock clock_;
   prometheus::Registry registry_;
@@ -360,45 +343,6 @@ TEST_F(ProjectionTest, AFailedClearStartsTheConsumerAgain) {
   store_.error = absl::UnavailableError("redis down");
   EXPECT_TRUE(absl::IsUnavailable(rebuild_.Rebuild().status()));
   EXPECT_EQ(consumer_.steps, (std::vector<std::string>{"stop", "start"}));
-}
-
-TEST_F(ProjectionTest, AClearThatFailsBesideTheReplaysStartFoldsNothingAndLeavesTheMarkerUnset) {
-  marks_.intact = false;
-  log = {testing::Submitted("c1", kAt), testing::Submitted("c2", kAt)};
-  first_end = 2;
-  store_.on_clear = [this] { store_.error = absl::UnavailableError("redis down in the clear"); };
-  absl::StatusOr<v1::RebuildProjectionResponse> rebuilt = rebuild_.Rebuild();
-  EXPECT_EQ(rebuilt.status(), absl::UnavailableError("redis down in the clear"));
-  EXPECT_TRUE(ready_asked);
-  EXPECT_EQ(store_.apply_all_calls, 0) << "nothing folded over a projection not cleared";
-  EXPECT_EQ(consumer_.steps, (std::vector<std::string>{"stop", "start"}));
-  EXPECT_FALSE(marks_.intact);
-}
-
-TEST_F(ProjectionTest, TheReplayStartsBesideTheClearAndFoldsOnlyOnceItIsDone) {
-  marks_.intact = false;
-  ASSERT_TRUE(store_.Apply(testing::Submitted("stale", kAt), 0).ok());
-  log = {testing::Submitted("c1", kAt), testing::Submitted("c2", kAt),
-         testing::Withdrawn("c1", kAt + absl::Hours(1))};
-  first_end = 3;
-  // The clear goes on only once the replay has started: a rebuild that replayed only after its
-  // clear would wait here in vain.
-  absl::Notification replay_started;
-  bool clear_saw_replay = false;
-  store_.on_clear = [&] {
-    clear_saw_replay = replay_started.WaitForNotificationWithTimeout(absl::Seconds(10));
-  };
-  on_replay_start = [&] { replay_started.Notify(); };
-  absl::StatusOr<v1::RebuildProjectionResponse> rebuilt = rebuild_.Rebuild();
-  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
-  EXPECT_TRUE(clear_saw_replay);
-  EXPECT_TRUE(ready_asked);
-  EXPECT_EQ(store_.clears, 1);
-  // Folded after the clear: nothing of it wiped, the stale case gone.
-  EXPECT_EQ(store_.cases.size(), 2u);
-  EXPECT_EQ(store_.cases.count("stale"), 0u);
-  EXPECT_EQ(store_.cases["c1"].state(), types::v1::WITHDRAWN);
-  EXPECT_TRUE(marks_.intact);
 }
 
 TEST_F(ProjectionTest, ALockLostBeforeTheEndLeavesTheMarkerUnset) {

@@ -128,12 +128,10 @@ absl::Status NotificationApp::StartSteps() {
       *store_, *case_log_, *dead_letters_, clock_, options);
   outbox_rebuild_ = std::make_unique<OutboxRebuild>(
       app_.rebuild(), *marks_, *logic_,
-      [this](const events::BatchHandler& handle, const std::function<absl::Status()>& reached,
-             const std::function<absl::Status()>& ready) {
-        return service::ReplayCaseLog(config_, "meldpunt-notification-rebuild",
-                                      app_.replay_timeout(), handle,
-                                      service::LoopOptions(config_).lanes, reached,
-                                      NotificationLogic::UnreadPayloads(), ready);
+      [this](const events::BatchHandler& handle, const std::function<absl::Status()>& reached) {
+        return service::ReplayCaseLog(
+            config_, "meldpunt-notification-rebuild", app_.replay_timeout(), handle,
+            service::LoopOptions(config_).lanes, reached, NotificationLogic::UnreadPayloads());
       },
       [this](const service::ScanVisitor& visit, const std::function<bool()>& stopped) {
         return service::ScanCaseLog(config_, "meldpunt-notification-rebuild-scan",

@@ -63,9 +63,8 @@ absl::StatusOr<v1::RebuildDeliveriesResponse> OutboxRebuild::Rebuild() {
       }
     });
   }
-  absl::StatusOr<int64_t> events =
-      replay_([this, &ahead](events::Batch& run) { FoldRun(run, scan_ ? &ahead : nullptr); },
-              nullptr, nullptr);
+  absl::StatusOr<int64_t> events = replay_(
+      [this, &ahead](events::Batch& run) { FoldRun(run, scan_ ? &ahead : nullptr); }, nullptr);
   replayed = true;
   ahead.Close();
   if (scan.joinable()) scan.join();

@@ -105,7 +105,7 @@ class OutboxRebuildTest : public ::testing::Test {
                log_, dead_letters_, clock_, {}),
         guard_(absl::Minutes(30)),
         rebuild_(guard_, marks_, logic_,
-                 [this](const events::BatchHandler& handle, const std::function<absl::Status()>&,
+                 [this](const events::BatchHandler& handle,
                         const std::function<absl::Status()>&) -> absl::StatusOr<int64_t> {
                    ++replays_;
                    if (during_replay_) during_replay_();
@@ -289,7 +289,7 @@ TEST_F(OutboxRebuildTest, TheWatcherChecksAtOnceWhenStarted) {
   std::atomic<int> replays{0};
   OutboxRebuild watcher(
       guard_, marks_, logic_,
-      [&](const events::BatchHandler&, const std::function<absl::Status()>&,
+      [&](const events::BatchHandler&,
           const std::function<absl::Status()>&) -> absl::StatusOr<int64_t> {
         ++replays;
         return 0;
@@ -424,7 +424,7 @@ class OutboxLookAheadTest : public OutboxRebuildTest {
     }
     OutboxRebuild rebuild(
         guard_, marks_, logic_,
-        [&](const events::BatchHandler& handle, const std::function<absl::Status()>&,
+        [&](const events::BatchHandler& handle,
             const std::function<absl::Status()>&) -> absl::StatusOr<int64_t> {
           if (scan_ahead >= 0) scanned.WaitForNotification();
           std::vector<kafka::Record> records(log_of_all_.size());

@@ -291,13 +291,13 @@ int Run(const Args& args) {
       void Stop() override {}
     } no_consumer;
     service::RebuildGuard guard(absl::Minutes(30));
-    TimerRebuild rebuild(
-        guard, store, store, shipped, no_consumer,
-        [&service](const events::BatchHandler& handle, const std::function<absl::Status()>& reached,
-                   const std::function<absl::Status()>& ready) {
-          return service::ReplayCaseLog(service, "deadline-bench-rebuild", absl::Minutes(30),
-                                        handle, kPartitions, reached, {}, ready);
-        });
+    TimerRebuild rebuild(guard, store, store, shipped, no_consumer,
+                         [&service](const events::BatchHandler& handle,
+                                    const std::function<absl::Status()>& reached) {
+                           return service::ReplayCaseLog(service, "deadline-bench-rebuild",
+                                                         absl::Minutes(30), handle, kPartitions,
+                                                         reached);
+                         });
     absl::Time b0 = absl::Now();
     auto rebuilt = rebuild.Rebuild();
     Die(rebuilt.status(), "rebuild");

@@ -3,7 +3,6 @@
 // thread. Counts the calls that would each be a round trip to Redis (`round_trips`).
 #pragma once
 
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -105,7 +104,6 @@ class MemoryTimerStore : public TimerStore {
   }
   // Deletes every timer, clock and fact, as the Redis one does (the marker stays).
   absl::Status Clear() override {
-    if (on_clear) on_clear();
     if (!error.ok()) return error;
     ++clears;
     due_.clear();
@@ -152,7 +150,6 @@ class MemoryTimerStore : public TimerStore {
   // The marker (Intact, MarkIntact) and what Intact and Clear answer.
   bool intact = true;
   absl::Status error;
-  std::function<void()> on_clear;  // called as Clear begins
   int clears = 0;
   // What Counts answers.
   int64_t open_clocks = 0;

@@ -2,7 +2,6 @@
 // of RedisCaseStore, and the projection's marks (MemoryMarks: the marker and the replicas' lock).
 #pragma once
 
-#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -101,7 +100,6 @@ class MemoryStore : public CaseStore {
     return CaseStore::CreateAll(envelopes, folded);
   }
   absl::StatusOr<int64_t> Clear() override {
-    if (on_clear) on_clear();
     if (!error.ok()) return error;
     const int64_t removed = static_cast<int64_t>(cases.size());
     cases.clear();
@@ -112,7 +110,6 @@ class MemoryStore : public CaseStore {
     return removed;
   }
 
-  std::function<void()> on_clear;  // called as Clear begins
   std::map<std::string, Case> cases;
   std::map<std::string, std::set<std::string>> seen;
   std::map<std::string, int64_t> offsets;
