@@ -74,9 +74,9 @@ inline constexpr char kFetchMinBytes[] = "32768";
 // librdkafka's default count of 100,000 records: past either bound librdkafka stops fetching and
 // looks again only at its next wake-up, up to a second later (librdkafka 2.0; 2.1 added
 // fetch.queue.backoff.ms for it). A consumer that falls behind its fetches (a rebuild's replay,
-// a consumer catching up) then emptied its 100,000 records (32 MiB of case events) in 0.7 s and
-// waited the rest of the second: a rebuild of the projection stood still 0.2-0.3 s of every
-// second, 2.9 s against 2.5 for 420,000 events (docs/benchmarks.md, "The replay's prefetch
+// a consumer catching up) then emptied its 100,000 records (about 32 MB of case events) in 0.7 s
+// and waited the rest of the second: a rebuild of the projection stood still 0.2-0.3 s of every
+// second, 3.0 s against 2.5 for 420,000 events (docs/benchmarks.md, "The replay's prefetch
 // bounded by bytes"). 64 MiB holds more than a second of any replay's records.
 inline constexpr char kQueuedMinMessages[] = "10000000";
 
