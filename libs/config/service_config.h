@@ -242,7 +242,9 @@ void AddServiceKeys(Schema<T>& schema) {
                  "librdkafka properties of the case-event consumer, passed through (e.g. "
                  "fetch.max.bytes); the keys Meldpunt's guarantees rest on are refused. "
                  "Unless named here the consumer fetches with fetch.min.bytes 32768 and "
-                 "fetch.wait.max.ms from kafka.fetch_wait: fewer, fuller fetches under load")
+                 "fetch.wait.max.ms from kafka.fetch_wait (fewer, fuller fetches under load), "
+                 "and queued.min.messages 10000000 (its prefetch bounded by "
+                 "queued.max.messages.kbytes alone, 64 MiB)")
       .StringMap("kafka.producer_properties", &T::producer_properties,
                  "librdkafka properties of the producer, passed through (e.g. batch.size); the "
                  "keys Meldpunt's guarantees rest on are refused")
