@@ -98,8 +98,11 @@ absl::Status HandleReplayedRun(const events::BatchHandler& handle,
   return absl::OkStatus();
 }
 
-// A thread that handles the records of some partitions, in order: one at a time with a record
-// handler, the run it holds (up to kReplayBatch) with a batch handler.
+// A thread that decodes and handles the records of some partitions, in order: one at a time with
+// a record handler, the run it holds (up to kReplayBatch) with a batch handler. The lane decodes
+// (not the thread that reads): the envelopes are made and freed on one thread, and the lanes
+// decode side by side. A record that does not decode is passed over, as the live loop sets it
+// aside.
 class Lane {
  public:
   using Item = std::pair<events::Envelope, kafka::Record>;
@@ -121,14 +124,14 @@ class Lane {
     thread_.join();
   }
   // Waits while the lane is full; false once the lane failed.
-  bool Push(events::Envelope envelope, kafka::Record record) {
+  bool Push(kafka::Record record) {
     absl::MutexLock lock(&mu_);
     auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
       return queue_.size() < 2 * kReplayBatch || !error_.ok();
     };
     mu_.Await(absl::Condition(&room));
     if (!error_.ok()) return false;
-    queue_.emplace_back(std::move(envelope), std::move(record));
+    queue_.push_back(std::move(record));
     return true;
   }
   // Waits until everything pushed is handled; the first error, if any.
@@ -148,23 +151,32 @@ class Lane {
  private:
   void Run() {
     while (true) {
-      std::vector<Item> run;
+      std::vector<kafka::Record> records;
       {
         absl::MutexLock lock(&mu_);
         auto ready = [this]()
                          ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !queue_.empty() || closed_; };
         mu_.Await(absl::Condition(&ready));
         if (queue_.empty()) return;
-        while (!queue_.empty() && run.size() < take_) {
-          run.push_back(std::move(queue_.front()));
+        while (!queue_.empty() && records.size() < take_) {
+          records.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
         busy_ = true;
       }
-      absl::Status handled =
-          batch_handle_ != nullptr
-              ? HandleReplayedRun(*batch_handle_, run, deadline_)
-              : HandleReplayed(*handle_, run.front().first, run.front().second, deadline_);
+      std::vector<Item> run;
+      run.reserve(records.size());
+      for (kafka::Record& record : records) {
+        absl::StatusOr<events::Envelope> envelope = events::Decode(record.value);
+        if (envelope.ok()) run.emplace_back(*std::move(envelope), std::move(record));
+      }
+      absl::Status handled = absl::OkStatus();
+      if (run.empty()) {
+      } else if (batch_handle_ != nullptr) {
+        handled = HandleReplayedRun(*batch_handle_, run, deadline_);
+      } else {
+        handled = HandleReplayed(*handle_, run.front().first, run.front().second, deadline_);
+      }
       absl::MutexLock lock(&mu_);
       busy_ = false;
       if (!handled.ok() && error_.ok()) error_ = handled;
@@ -176,7 +188,7 @@ class Lane {
   const absl::Time deadline_;
   const size_t take_;
   absl::Mutex mu_;
-  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<kafka::Record> queue_ ABSL_GUARDED_BY(mu_);
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status error_ ABSL_GUARDED_BY(mu_);
@@ -237,12 +249,12 @@ absl::StatusOr<int64_t> Replay(const config::ServiceConfig& config, const std::s
                                           events::PayloadField(record->value)) != pass_over.end();
       if (passed_over) {
         // Read, not decoded: nothing of the handler's.
-      } else if (absl::StatusOr<events::Envelope> envelope = events::Decode(record->value);
-                 envelope.ok()) {
-        if (!lanes.empty()) {
-          Lane& lane = *lanes[static_cast<size_t>(partition) % lanes.size()];
-          if (!lane.Push(std::move(*envelope), std::move(*record))) return lane.error();
-        } else if constexpr (!kBatches) {
+      } else if (!lanes.empty()) {
+        Lane& lane = *lanes[static_cast<size_t>(partition) % lanes.size()];
+        if (!lane.Push(*std::move(record))) return lane.error();
+      } else if constexpr (!kBatches) {
+        if (absl::StatusOr<events::Envelope> envelope = events::Decode(record->value);
+            envelope.ok()) {
           RETURN_IF_ERROR(HandleReplayed(handle, *envelope, *record, deadline));
         }
       }
