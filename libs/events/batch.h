@@ -39,6 +39,9 @@ class Batch {
   struct Item {
     const kafka::Record* record;
     Envelope envelope;
+    // An envelope kept elsewhere, used instead of `envelope` when set (a replay's lane decodes a
+    // run onto an arena it frees at once, and hands the envelopes over without moving them).
+    const Envelope* decoded = nullptr;
   };
 
   explicit Batch(std::vector<Item> items);
@@ -47,7 +50,10 @@ class Batch {
 
   size_t size() const { return items_.size(); }
   const Item& item(size_t index) const { return items_[index]; }
-  const Envelope& envelope(size_t index) const { return items_[index].envelope; }
+  const Envelope& envelope(size_t index) const {
+    const Item& item = items_[index];
+    return item.decoded != nullptr ? *item.decoded : item.envelope;
+  }
   const kafka::Record& record(size_t index) const { return *items_[index].record; }
 
   // Sends a record for item `index` and tracks its acknowledgement; a refused enqueue is

@@ -44,17 +44,22 @@ void Finish(Envelope& envelope, const std::string& event_id) {
 
 std::string Encode(const Envelope& envelope) { return envelope.SerializeAsString(); }
 
-absl::StatusOr<Envelope> Decode(const std::string& bytes) {
-  Envelope envelope;
-  if (!envelope.ParseFromString(bytes)) {
+absl::Status DecodeInto(const std::string& bytes, Envelope* envelope) {
+  if (!envelope->ParseFromString(bytes)) {
     return absl::InvalidArgumentError("event: bytes are not a meldpunt.events.v1.Envelope");
   }
-  if (envelope.event_id().empty()) return absl::InvalidArgumentError("event: event_id is empty");
-  if (envelope.case_id().empty()) return absl::InvalidArgumentError("event: case_id is empty");
-  if (envelope.payload_case() == Envelope::PAYLOAD_NOT_SET) {
+  if (envelope->event_id().empty()) return absl::InvalidArgumentError("event: event_id is empty");
+  if (envelope->case_id().empty()) return absl::InvalidArgumentError("event: case_id is empty");
+  if (envelope->payload_case() == Envelope::PAYLOAD_NOT_SET) {
     return absl::InvalidArgumentError(
-        absl::StrCat("event ", envelope.event_id(), ": no payload (written by a newer version?)"));
+        absl::StrCat("event ", envelope->event_id(), ": no payload (written by a newer version?)"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Envelope> Decode(const std::string& bytes) {
+  Envelope envelope;
+  if (absl::Status decoded = DecodeInto(bytes, &envelope); !decoded.ok()) return decoded;
   return envelope;
 }
 

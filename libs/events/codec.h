@@ -36,6 +36,9 @@ std::string Encode(const Envelope& envelope);
 // Fails with INVALID_ARGUMENT on bytes that are not an envelope, or one without id, case or
 // payload.
 absl::StatusOr<Envelope> Decode(const std::string& bytes);
+// The same into `envelope` (one made on an arena by a reader that decodes many at once); on an
+// error `envelope` holds whatever the bytes gave.
+absl::Status DecodeInto(const std::string& bytes, Envelope* envelope);
 
 // The field number of the payload an encoded envelope carries (the last payload field in the
 // bytes, as a parse keeps it), read from the field numbers without decoding anything: for a
