@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "google/protobuf/arena.h"
+#include "libs/events/batch.h"
 #include "libs/events/ids.h"
 #include "libs/events/topics.h"
 
@@ -35,6 +37,36 @@ TEST(Codec, DecodeRejectsGarbageAndIncompleteEnvelopes) {
   Envelope no_id = NewEnvelope("MP-0123456789ABC", "intake", absl::Now());
   no_id.mutable_case_closed();
   EXPECT_NE(Decode(Encode(no_id)).status().message().find("event_id"), std::string::npos);
+}
+
+// What a replay's lane and the live loop do: decode onto an arena, with Decode's checks, and hand
+// the batch the envelope where it is.
+TEST(Codec, DecodeIntoAnArenaChecksAsDecodeDoesAndTheBatchReadsItInPlace) {
+  google::protobuf::Arena arena;
+  Envelope envelope = NewEnvelope("MP-0123456789ABC", "intake", absl::Now());
+  envelope.mutable_case_submitted()->mutable_draft()->set_category("street-lighting");
+  Finish(envelope, "ev-1");
+  const std::string bytes = Encode(envelope);
+  auto* decoded = google::protobuf::Arena::CreateMessage<Envelope>(&arena);
+  ASSERT_TRUE(DecodeInto(bytes, decoded).ok());
+  EXPECT_EQ(decoded->GetArena(), &arena);
+  EXPECT_EQ(decoded->case_submitted().draft().category(), "street-lighting");
+
+  Envelope no_id = NewEnvelope("MP-0123456789ABC", "intake", absl::Now());
+  no_id.mutable_case_closed();
+  auto* refused = google::protobuf::Arena::CreateMessage<Envelope>(&arena);
+  absl::Status error = DecodeInto(Encode(no_id), refused);
+  EXPECT_EQ(error.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(error.message().find("event_id"), std::string::npos);
+  EXPECT_EQ(DecodeInto("\xff\xff\xff", refused).code(), absl::StatusCode::kInvalidArgument);
+
+  kafka::Record record;
+  record.value = bytes;
+  Envelope held = envelope;
+  held.set_event_id("ev-held");
+  Batch batch({{&record, Envelope(), decoded}, {&record, held}});
+  EXPECT_EQ(&batch.envelope(0), decoded);
+  EXPECT_EQ(batch.envelope(1).event_id(), "ev-held");
 }
 
 TEST(Codec, PayloadTypeNamesEveryPayload) {
