@@ -17,7 +17,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "libs/events/event_log.h"
-#include "libs/events/topics.h"
 #include "libs/service/wiring.h"
 #include "libs/status/retry.h"
 #include "tests/testing/stack.h"
@@ -140,45 +139,6 @@ TEST_P(ReplayIntegration, TheRecordFormHandlesEveryRecordOnceAndWhatCameDuringRe
   absl::MutexLock lock(&mu);
   EXPECT_EQ(handled.size(), 25u);
   for (const auto& [id, times] : handled) EXPECT_EQ(times, 1) << id;
-}
-
-// A record that is not an event (bytes no envelope parses from) is read, counted and passed over
-// by either form; the records around it in its partition are handled.
-TEST_P(ReplayIntegration, ARecordThatDoesNotDecodeIsPassedOver) {
-  Append(10, "before");
-  for (int i = 0; i < 10; ++i) {
-    const std::string key = absl::StrCat(prefix_, "case-", i);  // the partitions of our cases
-    ASSERT_TRUE(producer_
-                    ->Send({events::kCaseEventsTopic, key, "\xff\xff not an envelope"},
-                           absl::Now() + absl::Seconds(10))
-                    .ok());
-  }
-  Append(10, "after");
-  absl::Mutex mu;
-  std::map<std::string, int> by_record, by_batch;
-  const ReplayHandler record_form = [&](const events::Envelope& e, const kafka::Record&) {
-    absl::MutexLock lock(&mu);
-    if (Ours(e)) ++by_record[e.event_id()];
-    return absl::OkStatus();
-  };
-  const events::BatchHandler batch_form = [&](events::Batch& batch) {
-    absl::MutexLock lock(&mu);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (Ours(batch.envelope(i))) ++by_batch[batch.envelope(i).event_id()];
-    }
-  };
-  absl::StatusOr<int64_t> read_by_record = ReplayCaseLog(
-      config_, testing::UniqueName("replay-test"), absl::Minutes(2), record_form, GetParam());
-  ASSERT_TRUE(read_by_record.ok()) << read_by_record.status();
-  absl::StatusOr<int64_t> read_by_batch = ReplayCaseLog(config_, testing::UniqueName("replay-test"),
-                                                        absl::Minutes(2), batch_form, GetParam());
-  ASSERT_TRUE(read_by_batch.ok()) << read_by_batch.status();
-  EXPECT_GE(*read_by_record, 30) << "counted as read";
-  EXPECT_GE(*read_by_batch, 30) << "counted as read";
-  absl::MutexLock lock(&mu);
-  EXPECT_EQ(by_record.size(), 20u);
-  EXPECT_EQ(by_batch.size(), 20u);
-  for (const auto& [id, times] : by_batch) EXPECT_EQ(times, 1) << id;
 }
 
 // The payloads a handler does nothing with are read and counted, not decoded or handed over.
