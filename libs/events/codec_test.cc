@@ -39,8 +39,8 @@ TEST(Codec, DecodeRejectsGarbageAndIncompleteEnvelopes) {
   EXPECT_NE(Decode(Encode(no_id)).status().message().find("event_id"), std::string::npos);
 }
 
-// What a replay's lane and the live loop do: decode onto an arena, with Decode's checks, and hand
-// the batch the envelope where it is.
+// What a replay's lane does: decode onto an arena, with Decode's checks, and hand the batch the
+// envelope where it is.
 TEST(Codec, DecodeIntoAnArenaChecksAsDecodeDoesAndTheBatchReadsItInPlace) {
   google::protobuf::Arena arena;
   Envelope envelope = NewEnvelope("MP-0123456789ABC", "intake", absl::Now());

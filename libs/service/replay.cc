@@ -175,11 +175,10 @@ class Lane {
         }
       }
       absl::Status handled = absl::OkStatus();
-      if (run.empty()) {
-      } else if (batch_handle_ != nullptr) {
-        handled = HandleReplayedRun(*batch_handle_, run, deadline_);
-      } else {
-        handled = HandleReplayed(*handle_, *run.front().first, run.front().second, deadline_);
+      if (!run.empty()) {
+        handled = batch_handle_ != nullptr
+                      ? HandleReplayedRun(*batch_handle_, run, deadline_)
+                      : HandleReplayed(*handle_, *run.front().first, run.front().second, deadline_);
       }
       run.clear();
       arena_.Reset();
