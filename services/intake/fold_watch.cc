@@ -6,11 +6,13 @@ FoldWatch::Waiter::Waiter(FoldWatch& watch, std::string case_id, std::string eve
     : watch_(watch), case_id_(std::move(case_id)), event_id_(std::move(event_id)) {
   absl::MutexLock lock(&watch_.mu_);
   entry_ = watch_.waiters_.emplace(case_id_, this);
+  watch_.count_.store(watch_.waiters_.size());
 }
 
 FoldWatch::Waiter::~Waiter() {
   absl::MutexLock lock(&watch_.mu_);
   watch_.waiters_.erase(entry_);
+  watch_.count_.store(watch_.waiters_.size());
 }
 
 bool FoldWatch::Waiter::Wait(absl::Time deadline) {
@@ -27,6 +29,7 @@ std::optional<types::v1::Case> FoldWatch::Waiter::TakeFolded() {
 
 void FoldWatch::Folded(const std::string& case_id, const std::string& event_id,
                        const types::v1::Case* folded) {
+  if (count_.load() == 0) return;
   absl::MutexLock lock(&mu_);
   auto [begin, end] = waiters_.equal_range(case_id);
   for (auto it = begin; it != end; ++it) {

@@ -15,6 +15,7 @@
 // Thread-safe; holds one absl::Mutex.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <optional>
 #include <string>
@@ -62,6 +63,10 @@ class FoldWatch {
  private:
   mutable absl::Mutex mu_;
   std::multimap<std::string, Waiter*> waiters_ ABSL_GUARDED_BY(mu_);  // by case id
+  // waiters_.size(), read without the mutex: a fold with no one waiting (a rebuild's replay, a
+  // replica's events) passes by. A waiter registers before its append, so it is counted before
+  // its event can be folded; one missed would still learn of the fold by polling Redis.
+  std::atomic<size_t> count_{0};
 };
 
 }  // namespace meldpunt::intake

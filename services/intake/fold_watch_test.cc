@@ -32,6 +32,22 @@ TEST(FoldWatch, AWaiterWakesForItsOwnEventOnlyAndGetsTheCase) {
   EXPECT_FALSE(other.Wait(absl::Now()));  // deadline already passed, not told
 }
 
+// With no one waiting a fold passes by without the mutex (a rebuild's replay folds hundreds of
+// thousands of events so); a waiter registered after that, and after one that left, still wakes.
+TEST(FoldWatch, AFoldWithNoOneWaitingPassesByAndALaterWaiterStillWakes) {
+  FoldWatch watch;
+  const types::v1::Case folded = CaseWith("MP-1");
+  watch.Folded("MP-1", "ev-1", &folded);
+  { FoldWatch::Waiter left(watch, "MP-1", "ev-0"); }
+  EXPECT_EQ(watch.waiting(), 0u);
+  watch.Folded("MP-1", "ev-1", &folded);
+  FoldWatch::Waiter waiter(watch, "MP-1", "ev-1");
+  EXPECT_FALSE(waiter.Wait(absl::Now())) << "an earlier fold is not this waiter's";
+  watch.Folded("MP-1", "ev-1", &folded);
+  EXPECT_TRUE(waiter.Wait(absl::Now()));
+  ASSERT_TRUE(waiter.TakeFolded().has_value());
+}
+
 TEST(FoldWatch, ARepeatWakesWithoutACase) {
   FoldWatch watch;
   FoldWatch::Waiter waiter(watch, "MP-1", "ev-1");

@@ -21,6 +21,9 @@ IntakeMetrics::IntakeMetrics(prometheus::Registry& registry)
                       .Name("meldpunt_intake_projection_events_total")
                       .Help("Events folded into the case projection by outcome")
                       .Register(registry)),
+      projection_applied_(projection_.Add({{"outcome", "applied"}})),
+      projection_duplicate_(projection_.Add({{"outcome", "duplicate"}})),
+      projection_rejected_(projection_.Add({{"outcome", "rejected"}})),
       commands_(prometheus::BuildCounter()
                     .Name("meldpunt_intake_commands_total")
                     .Help("Case commands by command and outcome (ok or the gRPC code)")
@@ -52,9 +55,9 @@ void IntakeMetrics::ObserveCommand(const std::string& command, const absl::Statu
 }
 
 void IntakeMetrics::ProjectionApplied(bool duplicate) {
-  projection_.Add({{"outcome", duplicate ? "duplicate" : "applied"}}).Increment();
+  (duplicate ? projection_duplicate_ : projection_applied_).Increment();
 }
 
-void IntakeMetrics::ProjectionRejected() { projection_.Add({{"outcome", "rejected"}}).Increment(); }
+void IntakeMetrics::ProjectionRejected() { projection_rejected_.Increment(); }
 
 }  // namespace meldpunt::intake

@@ -26,6 +26,10 @@ class IntakeMetrics {
   prometheus::Family<prometheus::Counter>& submits_;
   prometheus::Histogram& submit_latency_;
   prometheus::Family<prometheus::Counter>& projection_;
+  // The fold counts every event: its three series found once, not by their labels each time.
+  prometheus::Counter& projection_applied_;
+  prometheus::Counter& projection_duplicate_;
+  prometheus::Counter& projection_rejected_;
   prometheus::Family<prometheus::Counter>& commands_;
   prometheus::Family<prometheus::Histogram>& command_latency_;
 };
