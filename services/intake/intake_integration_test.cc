@@ -20,6 +20,7 @@
 #include "libs/status/retry.h"
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "services/intake/app.h"
+#include "services/intake/retention.h"
 #include "tests/testing/stack.h"
 
 namespace meldpunt::intake {
@@ -472,6 +473,30 @@ TEST_F(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
   EXPECT_EQ(*(*folded)[0].outcome, ApplyOutcome::kDuplicate);
   EXPECT_EQ(*(*folded)[1].outcome, ApplyOutcome::kApplied);
   EXPECT_EQ(store.Get(created).value()->state(), (*by_one)->state());
+}
+
+// A run's retention changes in one pipeline, in their order: an add keeps the first term (NX),
+// a removal after an add takes the case out. (Terms far ahead: the shared index's cases are
+// never due for another test's retention pass.)
+TEST_F(CaseStoreIntegration, TheRetentionIndexTakesARunsChangesAtOnceInTheirOrder) {
+  RedisRetentionIndex index(*redis_);
+  const std::string kept = testing::UniqueName("retained-kept");
+  const std::string reopened = testing::UniqueName("retained-reopened");
+  const absl::Time first = absl::Now() + absl::Hours(24 * 3650);
+  ASSERT_TRUE(index
+                  .Apply({{kept, first},
+                          {kept, first + absl::Hours(1)},
+                          {reopened, first},
+                          {reopened, std::nullopt}})
+                  .ok());
+  auto score = [&](const std::string& id) {
+    return redis_->Command({"ZSCORE", RedisRetentionIndex::kKey, id}).value();
+  };
+  EXPECT_EQ(score(kept).str, absl::StrCat(absl::ToUnixMillis(first)));
+  EXPECT_TRUE(score(reopened).is_nil());
+  ASSERT_TRUE(index.Apply({{kept, std::nullopt}}).ok());
+  EXPECT_TRUE(score(kept).is_nil());
+  EXPECT_TRUE(index.Apply({}).ok());
 }
 
 TEST_F(CaseStoreIntegration, CreateAllWritesSeveralNewCasesInOneGo) {

@@ -1,5 +1,6 @@
 #include "services/intake/projection.h"
 
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -28,7 +29,9 @@ absl::Status ProjectionFold::FoldLiveOne(const events::Envelope& envelope, int64
   if (!intact_.Set()) return Held();
   ASSIGN_OR_RETURN(std::vector<FoldOutcome> outcomes,
                    store_.ApplyAll({{&envelope, offset}}, FoldFence::kLive));
-  return Folded(envelope, outcomes.front());
+  RETURN_IF_ERROR(Folded(envelope, outcomes.front()));
+  if (Tracked(outcomes.front())) return retention_.Track(envelope, *outcomes.front().folded);
+  return absl::OkStatus();
 }
 
 void ProjectionFold::Fold(events::Batch& batch, FoldFence fence, std::atomic<int64_t>* submitted) {
@@ -42,12 +45,30 @@ void ProjectionFold::Fold(events::Batch& batch, FoldFence fence, std::atomic<int
   }
   absl::StatusOr<std::vector<FoldOutcome>> outcomes = store_.ApplyAll(folds, fence);
   if (!outcomes.ok()) return batch.Fail(0, outcomes.status());
+  // The retention index's changes of the run, made at once after the events before a failure
+  // (when one fails, the run is handled again from its first tracked event).
+  std::vector<RetentionJob::Folded> tracked;
+  size_t first_tracked = batch.size();
+  auto track = [&]() -> absl::Status {
+    if (tracked.empty()) return absl::OkStatus();
+    return retention_.TrackAll(tracked);
+  };
   for (size_t i = 0; i < batch.size(); ++i) {
     if (absl::Status done = Folded(batch.envelope(i), (*outcomes)[i]); !done.ok()) {
+      if (absl::Status kept = track(); !kept.ok()) return batch.Fail(first_tracked, kept);
       return batch.Fail(i, done);
+    }
+    if (Tracked((*outcomes)[i])) {
+      tracked.emplace_back(&batch.envelope(i), (*outcomes)[i].folded.get());
+      first_tracked = std::min(first_tracked, i);
     }
     if (submitted != nullptr && batch.envelope(i).has_case_submitted()) ++*submitted;
   }
+  if (absl::Status kept = track(); !kept.ok()) return batch.Fail(first_tracked, kept);
+}
+
+bool ProjectionFold::Tracked(const FoldOutcome& fold) {
+  return fold.outcome.ok() && *fold.outcome == ApplyOutcome::kApplied && fold.folded != nullptr;
 }
 
 absl::Status ProjectionFold::Folded(const events::Envelope& envelope, const FoldOutcome& fold) {
@@ -55,9 +76,6 @@ absl::Status ProjectionFold::Folded(const events::Envelope& envelope, const Fold
   if (outcome.ok()) {
     const Case* folded = *outcome == ApplyOutcome::kDuplicate ? nullptr : fold.folded.get();
     fold_watch_.Folded(envelope.case_id(), envelope.event_id(), folded);
-    if (*outcome == ApplyOutcome::kApplied && folded != nullptr) {
-      RETURN_IF_ERROR(retention_.Track(envelope, *folded));
-    }
     if (*outcome == ApplyOutcome::kRejected) {
       metrics_.ProjectionRejected();
       log::Warning("event refused by the case state machine; kept in the history as refused",

@@ -35,9 +35,9 @@
 namespace meldpunt::intake {
 
 // Folds events into the projection and does what follows each fold: the waiting command told
-// (FoldWatch), the retention index kept (RetentionJob::Track), the metrics counted; an event for
-// a case never submitted is counted and skipped. Thread-safe (the consumer's lanes call it at
-// once for different cases).
+// (FoldWatch), the retention index kept (RetentionJob::TrackAll, once for a run), the metrics
+// counted; an event for a case never submitted is counted and skipped. Thread-safe (the
+// consumer's lanes call it at once for different cases).
 class ProjectionFold {
  public:
   ProjectionFold(CaseStore& store, ProjectionMarks& marks, FoldWatch& fold_watch,
@@ -64,7 +64,10 @@ class ProjectionFold {
 
  private:
   void Fold(events::Batch& batch, FoldFence fence, std::atomic<int64_t>* submitted);
+  // What follows a fold but the retention index (the waiting command told, the metrics counted).
   absl::Status Folded(const events::Envelope& envelope, const FoldOutcome& fold);
+  // An event the fold applied: the retention index follows its case (RetentionJob::TrackAll).
+  static bool Tracked(const FoldOutcome& fold);
 
   CaseStore& store_;
   FoldWatch& fold_watch_;

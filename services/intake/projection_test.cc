@@ -234,6 +234,7 @@ TEST_F(ProjectionTest, TheRebuildClearsAndFoldsTheLogInRunsRestartingTheConsumer
   EXPECT_EQ(marks_.ttl, absl::Minutes(35)) << "the replay timeout and the margin";
   EXPECT_FALSE(guard_.running());
   EXPECT_EQ(index_.due_by_case.size(), 2u) << "retention tracked by the rebuild's fold";
+  EXPECT_EQ(index_.apply_calls, 2) << "once for each run that closed a case: [2,4) and [4,6)";
 }
 
 TEST_F(ProjectionTest, AnOperatorsRebuildHoldsEveryReplicasLiveFoldBeforeItClears) {

@@ -23,6 +23,30 @@ absl::Status RedisRetentionIndex::Remove(const std::string& case_id) {
   return redis::ReplyStatus(removed);
 }
 
+absl::Status RetentionIndex::Apply(const std::vector<RetentionChange>& changes) {
+  for (const RetentionChange& change : changes) {
+    RETURN_IF_ERROR(change.due ? Add(change.case_id, *change.due) : Remove(change.case_id));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RedisRetentionIndex::Apply(const std::vector<RetentionChange>& changes) {
+  if (changes.empty()) return absl::OkStatus();
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(changes.size());
+  for (const RetentionChange& change : changes) {
+    if (change.due) {
+      commands.push_back(
+          {"ZADD", kKey, "NX", absl::StrCat(absl::ToUnixMillis(*change.due)), change.case_id});
+    } else {
+      commands.push_back({"ZREM", kKey, change.case_id});
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
+  for (const redis::Reply& reply : replies) RETURN_IF_ERROR(redis::ReplyStatus(reply));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<std::string>> RedisRetentionIndex::Due(absl::Time now, int limit) {
   ASSIGN_OR_RETURN(redis::Reply due, redis_.Command({"ZRANGEBYSCORE", kKey, "-inf",
                                                      absl::StrCat(absl::ToUnixMillis(now)), "LIMIT",
@@ -35,16 +59,24 @@ absl::StatusOr<std::vector<std::string>> RedisRetentionIndex::Due(absl::Time now
 }
 
 absl::Status RetentionJob::Track(const events::Envelope& envelope, const Case& folded) {
-  if (envelope.has_case_reopened() || envelope.has_reporter_data_erased()) {
-    return index_.Remove(folded.case_id());
+  return TrackAll({{&envelope, &folded}});
+}
+
+absl::Status RetentionJob::TrackAll(const std::vector<Folded>& folded) {
+  std::vector<RetentionChange> changes;
+  for (const auto& [envelope, after] : folded) {
+    if (envelope->has_case_reopened() || envelope->has_reporter_data_erased()) {
+      changes.push_back({after->case_id(), std::nullopt});
+      continue;
+    }
+    const types::v1::Reporter& reporter = after->draft().reporter();
+    if (domain::IsOpen(after->state()) || reporter.sealed().empty() || reporter.erased()) continue;
+    changes.push_back(
+        {after->case_id(), events::GetTime(after->updated_at()) +
+                               options_.term(types::v1::CaseKind_Name(after->draft().kind()))});
   }
-  const types::v1::Reporter& reporter = folded.draft().reporter();
-  if (domain::IsOpen(folded.state()) || reporter.sealed().empty() || reporter.erased()) {
-    return absl::OkStatus();
-  }
-  const absl::Time due = events::GetTime(folded.updated_at()) +
-                         options_.term(types::v1::CaseKind_Name(folded.draft().kind()));
-  return index_.Add(folded.case_id(), due);
+  if (changes.empty()) return absl::OkStatus();
+  return index_.Apply(changes);
 }
 
 absl::StatusOr<int64_t> RetentionJob::EraseDue(absl::Time now) {

@@ -18,8 +18,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -34,6 +36,13 @@
 
 namespace meldpunt::intake {
 
+// One change of the index: the case added, due at `due` unless it is in already, or removed
+// (`due` empty).
+struct RetentionChange {
+  std::string case_id;
+  std::optional<absl::Time> due;
+};
+
 // The cases whose personal data falls due, by when.
 class RetentionIndex {
  public:
@@ -41,6 +50,9 @@ class RetentionIndex {
   // Adds the case due at `due` unless it is in already (its term runs from the closing).
   virtual absl::Status Add(const std::string& case_id, absl::Time due) = 0;
   virtual absl::Status Remove(const std::string& case_id) = 0;
+  // The changes, in their order; the default makes them one by one (Add, Remove), the first
+  // error stopping the rest.
+  virtual absl::Status Apply(const std::vector<RetentionChange>& changes);
   // Up to `limit` cases due at or before `now`, earliest first.
   virtual absl::StatusOr<std::vector<std::string>> Due(absl::Time now, int limit) = 0;
 };
@@ -52,6 +64,8 @@ class RedisRetentionIndex final : public RetentionIndex {
   explicit RedisRetentionIndex(redis::Client& redis) : redis_(redis) {}
   absl::Status Add(const std::string& case_id, absl::Time due) override;
   absl::Status Remove(const std::string& case_id) override;
+  // One round trip: a ZADD NX or a ZREM for each, in one pipeline.
+  absl::Status Apply(const std::vector<RetentionChange>& changes) override;
   absl::StatusOr<std::vector<std::string>> Due(absl::Time now, int limit) override;
 
  private:
@@ -87,6 +101,10 @@ class RetentionJob {
 
   // Keeps the index in step with a folded case (the fold applied `envelope`, giving `folded`).
   absl::Status Track(const events::Envelope& envelope, const Case& folded);
+  // Track for each event a run applied, in their order, with the index's changes made at once
+  // (RedisRetentionIndex: one round trip for the run, not one for each event of a closed case).
+  using Folded = std::pair<const events::Envelope*, const Case*>;
+  absl::Status TrackAll(const std::vector<Folded>& folded);
   // One pass: erases the personal data of every case due at `now`; returns how many were erased.
   // None while the projection is not complete (RetentionOptions::intact).
   absl::StatusOr<int64_t> EraseDue(absl::Time now);

@@ -69,6 +69,41 @@ TEST_F(RetentionJobTest, AClosedCaseFallsDueItsTermAfterTheClosingAndAReopenTake
   EXPECT_EQ(index_.due_by_case.count("c1"), 0u);
 }
 
+// A run's events are tracked at once, in their order: the index ends as tracking them one by one
+// leaves it, after one change of it.
+TEST_F(RetentionJobTest, TrackAllMakesARunsChangesInOrderAtOnce) {
+  Fold(testing::Submitted("c1", kAt));
+  Fold(testing::Submitted("c2", kAt));
+  Fold(testing::Submitted("c3", kAt));
+  const int before = index_.apply_calls;
+  std::vector<events::Envelope> run = {testing::Withdrawn("c1", kAt + absl::Hours(2)),
+                                       testing::Withdrawn("c2", kAt + absl::Hours(3))};
+  events::Envelope reopened = events::NewEnvelope("c2", "intake", kAt + absl::Hours(4));
+  reopened.mutable_case_reopened()->set_reason("not solved");
+  events::Finish(reopened, "reopened-c2");
+  std::vector<Case> folded;
+  for (const events::Envelope& e : run) {
+    Case after;
+    ASSERT_EQ(store_.Apply(e, -1, &after).value(), ApplyOutcome::kApplied);
+    folded.push_back(after);
+  }
+  // (As in the test above, the reopening is tracked with the case as it is: what the index does
+  // with it does not depend on the state.)
+  ASSERT_TRUE(
+      job_.TrackAll({{&run[0], &folded[0]}, {&run[1], &folded[1]}, {&reopened, &folded[1]}}).ok());
+  EXPECT_EQ(index_.apply_calls, before + 1);
+  ASSERT_EQ(index_.due_by_case.count("c1"), 1u);
+  EXPECT_EQ(index_.due_by_case["c1"], kAt + absl::Hours(2) + kTerm);
+  EXPECT_EQ(index_.due_by_case.count("c2"), 0u) << "added, then taken out by the reopening";
+  EXPECT_EQ(index_.due_by_case.count("c3"), 0u);
+  // A run with nothing for the index changes nothing, in no call.
+  events::Envelope routed = events::NewEnvelope("c3", "routing", kAt + absl::Hours(5));
+  routed.mutable_case_routed()->set_department("public-works");
+  events::Finish(routed, "routed-c3");
+  ASSERT_TRUE(job_.TrackAll({{&routed, &store_.cases["c3"]}}).ok());
+  EXPECT_EQ(index_.apply_calls, before + 1);
+}
+
 TEST_F(RetentionJobTest, ACaseWithoutSealedDataIsNotTracked) {
   events::Envelope submitted = testing::Submitted("c1", kAt);
   submitted.mutable_case_submitted()->mutable_draft()->mutable_reporter()->clear_sealed();
