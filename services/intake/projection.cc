@@ -1,6 +1,5 @@
 #include "services/intake/projection.h"
 
-#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -59,8 +58,8 @@ void ProjectionFold::Fold(events::Batch& batch, FoldFence fence, std::atomic<int
       return batch.Fail(i, done);
     }
     if (Tracked((*outcomes)[i])) {
+      if (tracked.empty()) first_tracked = i;
       tracked.emplace_back(&batch.envelope(i), (*outcomes)[i].folded.get());
-      first_tracked = std::min(first_tracked, i);
     }
     if (submitted != nullptr && batch.envelope(i).has_case_submitted()) ++*submitted;
   }

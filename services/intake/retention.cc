@@ -10,17 +10,13 @@
 
 namespace meldpunt::intake {
 
+// One command, as Apply writes it.
 absl::Status RedisRetentionIndex::Add(const std::string& case_id, absl::Time due) {
-  // NX: the term runs from the closing, not from later events (deliveries) on the closed case.
-  ASSIGN_OR_RETURN(
-      redis::Reply added,
-      redis_.Command({"ZADD", kKey, "NX", absl::StrCat(absl::ToUnixMillis(due)), case_id}));
-  return redis::ReplyStatus(added);
+  return Apply({{case_id, due}});
 }
 
 absl::Status RedisRetentionIndex::Remove(const std::string& case_id) {
-  ASSIGN_OR_RETURN(redis::Reply removed, redis_.Command({"ZREM", kKey, case_id}));
-  return redis::ReplyStatus(removed);
+  return Apply({{case_id, std::nullopt}});
 }
 
 absl::Status RetentionIndex::Apply(const std::vector<RetentionChange>& changes) {
@@ -36,6 +32,7 @@ absl::Status RedisRetentionIndex::Apply(const std::vector<RetentionChange>& chan
   commands.reserve(changes.size());
   for (const RetentionChange& change : changes) {
     if (change.due) {
+      // NX: the term runs from the closing, not from later events (deliveries) on the closed case.
       commands.push_back(
           {"ZADD", kKey, "NX", absl::StrCat(absl::ToUnixMillis(*change.due)), change.case_id});
     } else {
