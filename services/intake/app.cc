@@ -15,7 +15,7 @@ constexpr int kCompletionThreads = 4;
 
 }  // namespace
 
-static_assert(std::string_view(IntakeApp::kRetentionKey) == RedisRetentionIndex::kKey);
+static_assert(std::string_view(IntakeApp::kRetentionKey) == kRetentionIndexKey);
 
 IntakeApp::IntakeApp(IntakeConfig config)
     : config_(std::move(config)),
@@ -86,6 +86,8 @@ absl::Status IntakeApp::StartSteps() {
           .catalog = catalog_.get(),
           .defer = [this](std::function<void()> work) { completions_->Post(std::move(work)); }},
       &fold_watch_);
+  // Every write of a case keeps the retention index with it, in the same step.
+  store_->KeepRetention([this](const std::string& kind) { return config_.RetentionOf(kind); });
   retention_index_ = std::make_unique<RedisRetentionIndex>(*redis_);
   retention_ = std::make_unique<RetentionJob>(
       *retention_index_, *store_,
@@ -93,13 +95,10 @@ absl::Status IntakeApp::StartSteps() {
         return logic_->Erase(std::move(command), deadline);
       },
       clock_,
-      RetentionOptions{
-          .interval = config_.retention_interval,
-          .produce_timeout = config_.produce_timeout,
-          .term = [this](const std::string& kind) { return config_.RetentionOf(kind); },
-          .intact = [this] { return store_->Intact(); }});
-  fold_ = std::make_unique<ProjectionFold>(*store_, *store_, fold_watch_, *retention_, *metrics_,
-                                           clock_);
+      RetentionOptions{.interval = config_.retention_interval,
+                       .produce_timeout = config_.produce_timeout,
+                       .intact = [this] { return store_->Intact(); }});
+  fold_ = std::make_unique<ProjectionFold>(*store_, *store_, fold_watch_, *metrics_, clock_);
   dead_letters_ = service::MakeDeadLetters(config_, *security_.guard, *producer_, "intake",
                                            config_.consumer_group,
                                            [this](const events::Envelope& e, const kafka::Record&) {

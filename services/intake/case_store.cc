@@ -29,26 +29,6 @@ namespace t = ::meldpunt::types::v1;
 // script that checked the version): a write done twice writes the same bytes at the same place.
 
 // A case's event ids are fields of its hash: e:<event id> (the value "1").
-// KEYS: case hash, history, listing index, references.
-// ARGV: event id, expected ver, new pb, new ver, history record, offset (-1: unknown), index
-// member ("": none), reference ("": none), case id.
-constexpr char kCasLua[] = R"lua(
-local id = 'e:' .. ARGV[1]
-if redis.call('HEXISTS', KEYS[1], id) == 1 then return 'DUP' end
-local cur = redis.call('HMGET', KEYS[1], 'ver', 'off')
-local offset = tonumber(ARGV[6])
-if offset >= 0 and cur[2] and tonumber(cur[2]) >= offset then return 'DUP' end
-if (cur[1] or '0') ~= ARGV[2] then return 'CONFLICT' end
-if offset >= 0 then
-  redis.call('HSET', KEYS[1], 'pb', ARGV[3], 'ver', ARGV[4], 'off', ARGV[6], id, '1')
-else
-  redis.call('HSET', KEYS[1], 'pb', ARGV[3], 'ver', ARGV[4], id, '1')
-end
-redis.call('APPEND', KEYS[2], ARGV[5])
-if ARGV[7] ~= '' then redis.call('ZADD', KEYS[3], 0, ARGV[7]) end
-if ARGV[8] ~= '' then redis.call('HSET', KEYS[4], ARGV[8], ARGV[9]) end
-return 'OK'
-)lua";
 
 // KEYS: case hash, history, listing index, references, the clear's fence.
 // ARGV: event id, pb, history record, index member, case id, reference ("": none).
@@ -67,12 +47,14 @@ if ARGV[6] ~= '' then redis.call('HSET', KEYS[4], ARGV[6], ARGV[5]) end
 return 'OK'
 )lua";
 
-// The live fold of a case's events in a run.
-// KEYS: case hash, history, the projection's marker, its layout[, listing index, references].
+// The live fold of a case's events in a run, with what they do to the retention index.
+// KEYS: case hash, history, the projection's marker, its layout, listing index, references,
+// retention index.
 // ARGV: expected ver, new pb, new ver, offset (-1: none), n, fenced ("1": a live fold, written only
 // while the marker exists over this layout), check ("1": the ids were not read with the state:
 // DUP when one of them was folded before, and nothing written), this layout, the history records,
-// n event ids[, index member, case id, reference ("": none)].
+// n event ids, index member ("": not a submission), case id, reference ("": none), retention
+// ("": unchanged, "nx": added unless in, "set": added, "rm": removed), due (ms).
 constexpr char kFoldLua[] = R"lua(
 if ARGV[6] == '1' and (redis.call('EXISTS', KEYS[3]) == 0 or
                        redis.call('GET', KEYS[4]) ~= ARGV[8]) then
@@ -99,9 +81,18 @@ for i = 1, n do
 end
 redis.call('HSET', KEYS[1], unpack(set))
 redis.call('APPEND', KEYS[2], ARGV[9])
-if #KEYS == 6 then
+local case_id = ARGV[11 + n]
+if ARGV[10 + n] ~= '' then
   redis.call('ZADD', KEYS[5], 0, ARGV[10 + n])
-  if ARGV[12 + n] ~= '' then redis.call('HSET', KEYS[6], ARGV[12 + n], ARGV[11 + n]) end
+  if ARGV[12 + n] ~= '' then redis.call('HSET', KEYS[6], ARGV[12 + n], case_id) end
+end
+local retention = ARGV[13 + n]
+if retention == 'rm' then
+  redis.call('ZREM', KEYS[7], case_id)
+elseif retention == 'nx' then
+  redis.call('ZADD', KEYS[7], 'NX', ARGV[14 + n], case_id)
+elseif retention == 'set' then
+  redis.call('ZADD', KEYS[7], ARGV[14 + n], case_id)
 end
 return 'OK'
 )lua";
@@ -130,6 +121,33 @@ std::string HistoryKey(const std::string& case_id) {
 
 std::string LockKey(const std::string& case_id) {
   return absl::StrCat("mp:submit:{", case_id, "}");
+}
+
+// The retention index's change of a case's run as the fold's script takes it: what to do and the
+// due time in ms ("" and "": nothing).
+std::pair<std::string, std::string> RetentionArgs(const RetentionStep& step) {
+  const std::string due = absl::StrCat(absl::ToUnixMillis(step.due()));
+  switch (step.op()) {
+    case RetentionStep::Op::kNone:
+      return {"", ""};
+    case RetentionStep::Op::kAddUnlessIn:
+      return {"nx", due};
+    case RetentionStep::Op::kSet:
+      return {"set", due};
+    case RetentionStep::Op::kRemove:
+      return {"rm", ""};
+  }
+  return {"", ""};
+}
+
+// The same as the replay's command; none when nothing changes.
+std::optional<std::vector<std::string>> RetentionCommand(const RetentionStep& step,
+                                                         const std::string& case_id) {
+  auto [op, due] = RetentionArgs(step);
+  if (op == "rm") return std::vector<std::string>{"ZREM", kRetentionIndexKey, case_id};
+  if (op == "nx") return std::vector<std::string>{"ZADD", kRetentionIndexKey, "NX", due, case_id};
+  if (op == "set") return std::vector<std::string>{"ZADD", kRetentionIndexKey, due, case_id};
+  return std::nullopt;
 }
 
 std::string Micros20(absl::Time time) {
@@ -204,7 +222,7 @@ void CompleteHistoryEntry(v1::HistoryEntry& entry) {
 }
 
 std::vector<redis::Script> RedisCaseStore::Scripts() {
-  return {{"case_cas", kCasLua}, {"case_create", kCreateLua}, {"case_fold", kFoldLua}};
+  return {{"case_create", kCreateLua}, {"case_fold", kFoldLua}};
 }
 
 std::string RedisCaseStore::CaseKey(const std::string& case_id) {
@@ -399,7 +417,7 @@ void RedisCaseStore::ForgetAll() {
 
 absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
     const std::vector<FoldInput>& events, FoldFence fence) {
-  if (fence == FoldFence::kLive) return Fold(events, nullptr, "");
+  if (fence == FoldFence::kLive) return Fold(events, nullptr, "", true);
   // The replay's plain writes hold only while its rebuild does: each run is checked against the
   // lock this store took, on one connection (WATCH, then MULTI and EXEC).
   std::string owner;
@@ -421,7 +439,8 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::ApplyAll(
 
 absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<FoldInput>& events,
                                                               redis::Connection* replay,
-                                                              const std::string& owner) {
+                                                              const std::string& owner,
+                                                              bool fenced) {
   const bool live = replay == nullptr;
   std::vector<FoldOutcome> out(events.size());
   // Each case's events, in log order, the cases in the order they first come.
@@ -563,6 +582,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
       int64_t offset = -1;
       bool submitted = false;
       bool failed = false;
+      RetentionStep retention;  // what the applied events do to the retention index
       for (size_t j = 0; j < indexes.size(); ++j) {
         const size_t i = indexes[j];
         const events::Envelope& envelope = *events[i].envelope;
@@ -596,6 +616,12 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
           AppendHistoryEntry(envelope, events[i].encoded, false, {}, &history);
           out[i].outcome = ApplyOutcome::kApplied;
           submitted = submitted || envelope.payload_case() == events::Envelope::kCaseSubmitted;
+          if (retention_term_) {
+            if (std::optional<RetentionChange> change =
+                    RetentionChangeOf(envelope, next, retention_term_)) {
+              retention.Then(*change);
+            }
+          }
         }
         folded_here.push_back(i);
         ids.push_back(envelope.event_id());
@@ -623,24 +649,26 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
       if (submitted) index_member = IndexMember(next);
       const std::string reference = submitted ? next.reference() : std::string();
       if (live) {
-        redis::ScriptCall call{"case_fold", {key, HistoryKey(case_id), kIntactKey, kLayoutKey}, {}};
+        redis::ScriptCall call{"case_fold",
+                               {key, HistoryKey(case_id), kIntactKey, kLayoutKey, kIndexKey,
+                                kRefsKey, kRetentionIndexKey},
+                               {}};
         call.args = {version,
                      next.SerializeAsString(),
                      new_version,
                      absl::StrCat(offset),
                      absl::StrCat(ids.size()),
-                     "1",
+                     fenced ? "1" : "0",
                      how[k] == Read::kNone ? "1" : "0",
                      kLayout,
                      std::move(history)};
         for (absl::string_view id : ids) call.args.emplace_back(id);
-        if (submitted) {
-          call.keys.push_back(kIndexKey);
-          call.keys.push_back(kRefsKey);
-          call.args.push_back(index_member);
-          call.args.push_back(next.case_id());
-          call.args.push_back(reference);
-        }
+        auto [retention_op, retention_due] = RetentionArgs(retention);
+        call.args.push_back(index_member);
+        call.args.push_back(case_id);
+        call.args.push_back(reference);
+        call.args.push_back(std::move(retention_op));
+        call.args.push_back(std::move(retention_due));
         writes.push_back(std::move(call));
       } else {
         // Plain commands, each safe to repeat: the state with its event ids, the history's bytes
@@ -663,6 +691,9 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
         } else {
           replay_writes.push_back(
               {"SETRANGE", HistoryKey(case_id), absl::StrCat(history_bytes), std::move(history)});
+        }
+        if (std::optional<std::vector<std::string>> kept = RetentionCommand(retention, case_id)) {
+          replay_writes.push_back(std::move(*kept));
         }
         if (submitted) {
           index_adds.push_back("0");
@@ -838,67 +869,13 @@ std::vector<absl::StatusOr<bool>> RedisCaseStore::CreateAll(
 
 absl::StatusOr<ApplyOutcome> RedisCaseStore::Apply(const events::Envelope& envelope, int64_t offset,
                                                    Case* folded) {
-  const std::string key = CaseKey(envelope.case_id());
-  const std::string history_key = HistoryKey(envelope.case_id());
-  // A submission almost always starts a case nobody folded yet: try that first without reading
-  // (the script refuses it as CONFLICT when the case exists, and the loop then reads it).
-  bool assume_new = envelope.payload_case() == events::Envelope::kCaseSubmitted;
-  for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
-    Case current;
-    std::string version = "0";
-    if (!assume_new) {
-      ASSIGN_OR_RETURN(redis::Reply state, redis_.Command({"HMGET", key, "pb", "ver",
-                                                           EventField(envelope.event_id())}));
-      RETURN_IF_ERROR(redis::ReplyStatus(state));
-      if (state.elements.size() != 3) {
-        return absl::InternalError("redis: HMGET answered a different number of fields");
-      }
-      if (!state.elements[2].is_nil()) return ApplyOutcome::kDuplicate;
-      if (!state.elements[0].is_nil()) {
-        if (!current.ParseFromString(state.elements[0].str)) {
-          return absl::DataLossError(
-              absl::StrCat("projection of ", envelope.case_id(), " is corrupt"));
-        }
-        version = state.elements[1].str;
-      }
-    }
-    assume_new = false;
-    std::string record;  // the history entry
-    Case next = current;
-    ApplyOutcome outcome = ApplyOutcome::kApplied;
-    if (absl::Status applied = domain::Apply(next, envelope); !applied.ok()) {
-      if (applied.code() != absl::StatusCode::kFailedPrecondition) return applied;
-      // A case that was never submitted has nowhere to keep the refusal: only the caller's log.
-      if (current.case_id().empty()) return applied;
-      next = current;
-      next.set_rejected_events(current.rejected_events() + 1);
-      AppendHistoryEntry(envelope, nullptr, true, applied.message(), &record);
-      outcome = ApplyOutcome::kRejected;
-    } else {
-      AppendHistoryEntry(envelope, nullptr, false, {}, &record);
-    }
-    int64_t next_version = 0;
-    if (!absl::SimpleAtoi(version, &next_version)) next_version = 0;
-    ++next_version;
-    // A submission's indexes are written with its state, in the same step: every case the
-    // projection holds is named by its listing index (Clear relies on it).
-    const bool submitted = envelope.payload_case() == events::Envelope::kCaseSubmitted &&
-                           outcome == ApplyOutcome::kApplied;
-    ASSIGN_OR_RETURN(
-        redis::Reply result,
-        redis_.Script(
-            "case_cas", {key, history_key, kIndexKey, kRefsKey},
-            {envelope.event_id(), version, next.SerializeAsString(), absl::StrCat(next_version),
-             std::move(record), absl::StrCat(offset), submitted ? IndexMember(next) : std::string(),
-             submitted ? next.reference() : std::string(), next.case_id()}));
-    RETURN_IF_ERROR(redis::ReplyStatus(result));
-    if (result.str == "DUP") return ApplyOutcome::kDuplicate;
-    if (result.str != "OK") continue;  // CONFLICT: another writer folded meanwhile; read again
-    if (folded != nullptr) *folded = std::move(next);
-    return outcome;
+  ASSIGN_OR_RETURN(std::vector<FoldOutcome> outcomes,
+                   Fold({{&envelope, offset, nullptr}}, nullptr, "", false));
+  FoldOutcome& outcome = outcomes.front();
+  if (outcome.outcome.ok() && folded != nullptr && outcome.folded != nullptr) {
+    *folded = *outcome.folded;
   }
-  return absl::AbortedError(
-      absl::StrCat("case ", envelope.case_id(), ": too many concurrent updates"));
+  return outcome.outcome;
 }
 
 absl::StatusOr<bool> RedisCaseStore::HasEvent(const std::string& case_id,

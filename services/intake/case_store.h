@@ -16,6 +16,9 @@
 //                           the listing index, newest last; it names every case the projection
 //                           holds (a case's first write writes its entry in the same step)
 //   mp:refs                 hash: reference -> case id
+//   mp:retention            sorted set: the cases whose reporter's data falls due, scored by
+//                           when (retention_rule.h); written with the case it follows, in the
+//                           same step, by every write of a store told its terms (KeepRetention)
 //   mp:submit:{<id>}        short-lived lock while a submission is being appended
 //   mp:intake:layout        "3": the layout above (a projection of another layout is rebuilt)
 //
@@ -46,6 +49,7 @@
 #include "libs/service/rebuild_guard.h"
 #include "meldpunt/intake/v1/intake.pb.h"
 #include "meldpunt/types/v1/case.pb.h"
+#include "services/intake/retention_rule.h"
 
 namespace meldpunt::intake {
 
@@ -194,6 +198,13 @@ class CaseStore {
                                                       int64_t limit) {
     return absl::UnimplementedError("this store keeps no index of submissions");
   }
+  // From now on every fold (Apply, ApplyAll) keeps the retention index of reporters' personal
+  // data (retention_rule.h) in the same atomic step as the case it follows; `term` is a kind's
+  // term. Called once, before the store folds anything. A store never told keeps no index.
+  void KeepRetention(RetentionTerm term) { retention_term_ = std::move(term); }
+
+ protected:
+  RetentionTerm retention_term_;
 };
 
 // Where the projection says it is complete, and who is rebuilding it (ProjectionRebuild,
@@ -214,6 +225,8 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
   explicit RedisCaseStore(redis::Client& redis) : redis_(redis) {}
 
   absl::StatusOr<std::optional<Case>> Get(const std::string& case_id) override;
+  // The live fold's script for one event (ApplyAll), written whether or not the projection is
+  // marked complete.
   absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& envelope, int64_t offset,
                                      Case* folded = nullptr) override;
   // One round trip (a script; the store runs on one Redis, not a cluster: the index and the
@@ -225,15 +238,15 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
   // One round trip for the whole run, two when a case must be read: one pipeline reads the cases
   // this store does not know (state, version, offset and which of its event ids were folded
   // before), one runs a compare-and-set script per case with all of its events (state, offset,
-  // event ids, history, and for a submission its indexes; for the live fold, the marker's
-  // presence). The store keeps what its own last write of a case left (the state, the version,
-  // the offset) for the cases it wrote last (Known): a case it knows is not read, and its script
-  // checks the event ids itself. A case another writer changed in between (its version is not
-  // the one the fold started from) or with an event id folded before is read and folded again.
-  // The rebuild's replay (FoldFence::kNone) writes only while this store holds the rebuild lock
-  // (TryLockRebuild; FAILED_PRECONDITION otherwise), on one connection: the lock watched and read
-  // with the run's reads (a case it does not know is read, or, when its run starts with its
-  // submission, looked for: absent, it starts here), then the run's plain writes in one
+  // event ids, history, the retention index's change, and for a submission its indexes; for the
+  // live fold, the marker's presence). The store keeps what its own last write of a case left (the
+  // state, the version, the offset) for the cases it wrote last (Known): a case it knows is not
+  // read, and its script checks the event ids itself. A case another writer changed in between (its
+  // version is not the one the fold started from) or with an event id folded before is read and
+  // folded again. The rebuild's replay (FoldFence::kNone) writes only while this store holds the
+  // rebuild lock (TryLockRebuild; FAILED_PRECONDITION otherwise), on one connection: the lock
+  // watched and read with the run's reads (a case it does not know is read, or, when its run starts
+  // with its submission, looked for: absent, it starts here), then the run's plain writes in one
   // MULTI/EXEC. ABORTED when the lock is no longer this store's, or changed in between: nothing
   // of the run is written.
   absl::StatusOr<std::vector<FoldOutcome>> ApplyAll(const std::vector<FoldInput>& events,
@@ -290,9 +303,11 @@ class RedisCaseStore final : public CaseStore, public ProjectionMarks {
     int64_t history_bytes = -1;
   };
   // ApplyAll: the live fold (`replay` null) or the replay's, on its connection, under `owner`.
+  // A live fold with `fenced` false (Apply) writes whether or not the projection is marked
+  // complete.
   absl::StatusOr<std::vector<FoldOutcome>> Fold(const std::vector<FoldInput>& events,
-                                                redis::Connection* replay,
-                                                const std::string& owner);
+                                                redis::Connection* replay, const std::string& owner,
+                                                bool fenced = true);
   // Clear's deletion, the fence set.
   absl::StatusOr<int64_t> ClearKeys();
   std::optional<Known> Recall(const std::string& case_id);

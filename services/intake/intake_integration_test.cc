@@ -21,17 +21,20 @@
 #include "meldpunt/intake/v1/intake.grpc.pb.h"
 #include "services/intake/app.h"
 #include "services/intake/retention.h"
+#include "services/intake/testing/events.h"
 #include "tests/testing/stack.h"
 
 namespace meldpunt::intake {
 namespace {
+
+namespace harness = ::meldpunt::testing;
 
 namespace t = ::meldpunt::types::v1;
 
 class IntakeIntegration : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto stack = testing::LoadStack();
+    auto stack = harness::LoadStack();
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = *stack;
   }
@@ -41,12 +44,12 @@ class IntakeIntegration : public ::testing::Test {
     config.grpc_listen = "127.0.0.1:0";
     config.grpc_plaintext_loopback = true;
     config.admin_listen = "127.0.0.1:0";
-    testing::UseStackKafka(stack_, config);
+    harness::UseStackKafka(stack_, config);
     config.kafka_brokers = brokers;  // a closed port in the tests of Kafka being down
     config.redis_address = stack_.redis;
-    config.privacy_master_key_file = testing::DevMasterKeyFile();
+    config.privacy_master_key_file = harness::DevMasterKeyFile();
     config.key_store_address = stack_.key_store;
-    config.consumer_group = testing::UniqueName("intake-test");
+    config.consumer_group = harness::UniqueName("intake-test");
     config.produce_timeout = absl::Seconds(5);
     config.startup_timeout = absl::Seconds(30);
     return config;
@@ -79,14 +82,14 @@ class IntakeIntegration : public ::testing::Test {
     return stub.SubmitCase(&context, request, response);
   }
 
-  testing::Stack stack_;
+  harness::Stack stack_;
 };
 
 TEST_F(IntakeIntegration, SubmitIsInTheLogAndReadableAtOnce) {
   IntakeApp app(Config(stack_.kafka));
   ASSERT_TRUE(app.Start().ok());
   auto stub = Stub(app.grpc_port());
-  const std::string key = testing::UniqueName("key");
+  const std::string key = harness::UniqueName("key");
   v1::SubmitCaseResponse response;
   grpc::Status status = Submit(*stub, Request(key), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -110,7 +113,7 @@ TEST_F(IntakeIntegration, SubmitIsInTheLogAndReadableAtOnce) {
 
   // Exactly one CaseSubmitted for this case in the real log.
   auto consumer = kafka::Consumer::Create({.brokers = stack_.kafka,
-                                           .group_id = testing::UniqueName("reader"),
+                                           .group_id = harness::UniqueName("reader"),
                                            .topics = {events::kCaseEventsTopic},
                                            .extra = stack_.kafka_properties});
   ASSERT_TRUE(consumer.ok());
@@ -139,7 +142,7 @@ TEST_F(IntakeIntegration, BadInputIsInvalidArgumentWithTheField) {
   IntakeApp app(Config(stack_.kafka));
   ASSERT_TRUE(app.Start().ok());
   auto stub = Stub(app.grpc_port());
-  auto request = Request(testing::UniqueName("bad"));
+  auto request = Request(harness::UniqueName("bad"));
   request.mutable_draft()->mutable_reporter()->set_email("nope");
   v1::SubmitCaseResponse response;
   grpc::Status status = Submit(*stub, request, &response);
@@ -158,7 +161,7 @@ TEST_F(IntakeIntegration, BadInputIsInvalidArgumentWithTheField) {
   EXPECT_EQ(stub->GetCase(&get_context, get, &got).error_code(), grpc::StatusCode::NOT_FOUND);
 
   // A request that does not parse (a description that is not UTF-8) names its field too.
-  auto broken = Request(testing::UniqueName("utf8"));
+  auto broken = Request(harness::UniqueName("utf8"));
   broken.mutable_draft()->set_description("Lamp @@ stuk");
   std::string bytes = broken.SerializeAsString();
   bytes.replace(bytes.find("@@"), 2, "\xc3\x28");
@@ -193,12 +196,12 @@ TEST_F(IntakeIntegration, KafkaDownGivesUnavailableWithinTheCallDeadlineNeverOk)
   ASSERT_TRUE(app.Start().ok());
   auto stub = Stub(app.grpc_port());
   v1::SubmitCaseResponse warm;
-  ASSERT_TRUE(Submit(*stub, Request(testing::UniqueName("warm")), &warm).ok());
+  ASSERT_TRUE(Submit(*stub, Request(harness::UniqueName("warm")), &warm).ok());
 
   ASSERT_EQ(kill(kafka_pid, SIGSTOP), 0);
   const absl::Time start = absl::Now();
   v1::SubmitCaseResponse response;
-  const std::string key = testing::UniqueName("down");
+  const std::string key = harness::UniqueName("down");
   grpc::Status status = Submit(*stub, Request(key), &response, absl::Seconds(3));
   const absl::Duration took = absl::Now() - start;
   ASSERT_EQ(kill(kafka_pid, SIGCONT), 0);
@@ -216,7 +219,7 @@ TEST_F(IntakeIntegration, KafkaDownGivesUnavailableWithinTheCallDeadlineNeverOk)
 
 // A broker that is not there at all: the intake does not start (and says why).
 TEST_F(IntakeIntegration, NoBrokerAtStartIsUnavailable) {
-  IntakeConfig config = Config("127.0.0.1:" + std::to_string(testing::ClosedPort()));
+  IntakeConfig config = Config("127.0.0.1:" + std::to_string(harness::ClosedPort()));
   config.startup_timeout = absl::Seconds(2);
   IntakeApp app(config);
   absl::Status started = app.Start();
@@ -253,7 +256,7 @@ TEST_F(IntakeIntegration, ACaseSubmittedAcrossARebuildIsNeverNotFound) {
     ++steps;
     v1::SubmitCaseResponse response;
     // The projection consumer is stopped; the intake writes the new case itself.
-    grpc::Status submitted = Submit(*stub, Request(testing::UniqueName("across")), &response);
+    grpc::Status submitted = Submit(*stub, Request(harness::UniqueName("across")), &response);
     ASSERT_TRUE(submitted.ok()) << submitted.error_message();
     case_id = response.case_id();
     grpc::Status written = get_case(case_id);
@@ -286,14 +289,14 @@ TEST_F(IntakeIntegration, ALostProjectionIsNoticedAndRebuiltWithoutAnOperator) {
   auto redis = redis::Client::Create({.address = stack_.redis});
   ASSERT_TRUE(redis.ok()) << redis.status();
   // A first start on a Redis without the marker rebuilds at once; wait for the marker.
-  ASSERT_TRUE(testing::Eventually(
+  ASSERT_TRUE(harness::Eventually(
       [&] {
         absl::StatusOr<bool> intact = redis::HasMarker(**redis, "mp:intake:intact");
         return intact.ok() && *intact;
       },
       absl::Seconds(120)));
   v1::SubmitCaseResponse submitted;
-  grpc::Status status = Submit(*stub, Request(testing::UniqueName("lost")), &submitted);
+  grpc::Status status = Submit(*stub, Request(harness::UniqueName("lost")), &submitted);
   ASSERT_TRUE(status.ok()) << status.error_message();
   auto get_case = [&] {
     grpc::ClientContext context;
@@ -311,7 +314,7 @@ TEST_F(IntakeIntegration, ALostProjectionIsNoticedAndRebuiltWithoutAnOperator) {
   ASSERT_TRUE(removed.ok()) << removed.status();
   int unavailable = 0;
   std::vector<std::string> wrong;
-  const bool back = testing::Eventually(
+  const bool back = harness::Eventually(
       [&] {
         grpc::Status got = get_case();
         if (got.error_code() == grpc::StatusCode::UNAVAILABLE) ++unavailable;
@@ -323,7 +326,7 @@ TEST_F(IntakeIntegration, ALostProjectionIsNoticedAndRebuiltWithoutAnOperator) {
       absl::Seconds(120));
   EXPECT_TRUE(back) << "the case did not come back without an operator";
   EXPECT_TRUE(wrong.empty()) << absl::StrJoin(wrong, "; ");
-  EXPECT_TRUE(testing::Eventually(
+  EXPECT_TRUE(harness::Eventually(
       [&] {
         absl::StatusOr<bool> intact = redis::HasMarker(**redis, "mp:intake:intact");
         return intact.ok() && *intact;
@@ -373,7 +376,7 @@ std::vector<events::Envelope> CaseEvents(const std::string& case_id, const std::
 class CaseStoreIntegration : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto stack = testing::LoadStack();
+    auto stack = harness::LoadStack();
     ASSERT_TRUE(stack.ok()) << stack.status();
     auto redis =
         redis::Client::Create({.address = stack->redis, .scripts = RedisCaseStore::Scripts()});
@@ -386,7 +389,7 @@ class CaseStoreIntegration : public ::testing::Test {
   // the call.
   absl::StatusOr<std::vector<FoldOutcome>> Replay(RedisCaseStore& store,
                                                   const std::vector<FoldInput>& run) {
-    const std::string owner = testing::UniqueName("replay");
+    const std::string owner = harness::UniqueName("replay");
     absl::StatusOr<bool> locked = store.TryLockRebuild(owner, absl::Minutes(1));
     if (!locked.ok()) return locked.status();
     if (!*locked) return absl::AbortedError("the rebuild lock is held");
@@ -401,9 +404,9 @@ class CaseStoreIntegration : public ::testing::Test {
 
 TEST_F(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
   RedisCaseStore& store = *store_;
-  const std::string one = events::CaseIdFor("batch-test", testing::UniqueName("one"));
-  const std::string batch = events::CaseIdFor("batch-test", testing::UniqueName("batch"));
-  const std::string other = events::CaseIdFor("batch-test", testing::UniqueName("other"));
+  const std::string one = events::CaseIdFor("batch-test", harness::UniqueName("one"));
+  const std::string batch = events::CaseIdFor("batch-test", harness::UniqueName("batch"));
+  const std::string other = events::CaseIdFor("batch-test", harness::UniqueName("other"));
 
   // One by one, the reference.
   std::vector<ApplyOutcome> expected;
@@ -420,9 +423,9 @@ TEST_F(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
   std::vector<events::Envelope> a = CaseEvents(batch, "batch");
   std::vector<events::Envelope> b = CaseEvents(other, "other");
   events::Envelope stray = events::NewEnvelope(
-      events::CaseIdFor("batch-test", testing::UniqueName("never")), "routing", absl::Now());
+      events::CaseIdFor("batch-test", harness::UniqueName("never")), "routing", absl::Now());
   stray.mutable_case_routed()->set_department("public-works");
-  events::Finish(stray, testing::UniqueName("stray"));
+  events::Finish(stray, harness::UniqueName("stray"));
   std::vector<FoldInput> run;
   int64_t offset = 100;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -463,7 +466,7 @@ TEST_F(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
 
   // A case the submission wrote itself (no offset) before the fold: its CaseSubmitted is a
   // repeat, the rest folds on top.
-  const std::string created = events::CaseIdFor("batch-test", testing::UniqueName("created"));
+  const std::string created = events::CaseIdFor("batch-test", harness::UniqueName("created"));
   std::vector<events::Envelope> c = CaseEvents(created, "created");
   ASSERT_TRUE(store.Create(c[0], nullptr).value());
   std::vector<FoldInput> rest;
@@ -475,34 +478,75 @@ TEST_F(CaseStoreIntegration, ABatchFoldsAsOneByOneWithTwoRoundTrips) {
   EXPECT_EQ(store.Get(created).value()->state(), (*by_one)->state());
 }
 
-// A run's retention changes in one pipeline, in their order: an add keeps the first term (NX),
-// a removal after an add takes the case out. (Terms far ahead: the shared index's cases are
-// never due for another test's retention pass.)
-TEST_F(CaseStoreIntegration, TheRetentionIndexTakesARunsChangesAtOnceInTheirOrder) {
-  RedisRetentionIndex index(*redis_);
-  const std::string kept = testing::UniqueName("retained-kept");
-  const std::string reopened = testing::UniqueName("retained-reopened");
-  const absl::Time first = absl::Now() + absl::Hours(24 * 3650);
-  ASSERT_TRUE(index
-                  .Apply({{kept, first},
-                          {kept, first + absl::Hours(1)},
-                          {reopened, first},
-                          {reopened, std::nullopt}})
-                  .ok());
+// Every fold of a store told the terms keeps the retention index in the same step as the case,
+// live and in the replay, one run at a time: an answer puts the case in with its term from the
+// answer, a later event keeps that term (NX), a reopening takes it out, and a reopening and a new
+// answer in one run set the new term over what was there. RedisCaseStore::Apply keeps it too.
+// (Terms far ahead: the shared index's cases are never due for another test's retention pass.)
+TEST_F(CaseStoreIntegration, EveryFoldKeepsTheRetentionIndexInTheSameStepAsTheCase) {
+  constexpr absl::Duration kTerm = absl::Hours(24 * 3650);
+  const absl::Time at = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
   auto score = [&](const std::string& id) {
-    return redis_->Command({"ZSCORE", RedisRetentionIndex::kKey, id}).value();
+    return redis_->Command({"ZSCORE", kRetentionIndexKey, id}).value();
   };
-  EXPECT_EQ(score(kept).str, absl::StrCat(absl::ToUnixMillis(first)));
-  EXPECT_TRUE(score(reopened).is_nil());
-  ASSERT_TRUE(index.Apply({{kept, std::nullopt}}).ok());
-  EXPECT_TRUE(score(kept).is_nil());
-  EXPECT_TRUE(index.Apply({}).ok());
+  auto millis = [](absl::Time t) { return absl::StrCat(absl::ToUnixMillis(t)); };
+  const absl::StatusOr<bool> had_marker = store_->Intact();
+  ASSERT_TRUE(had_marker.ok()) << had_marker.status();
+  ASSERT_TRUE(store_->MarkIntact().ok());
+  for (const bool live : {true, false}) {
+    SCOPED_TRACE(live ? "the live fold" : "the replay");
+    RedisCaseStore store(*redis_);
+    store.KeepRetention([&](const std::string&) { return kTerm; });
+    auto fold = [&](const std::vector<events::Envelope>& run) {
+      std::vector<FoldInput> inputs;
+      for (const events::Envelope& e : run) inputs.push_back({&e, -1});
+      absl::StatusOr<std::vector<FoldOutcome>> folded =
+          live ? store.ApplyAll(inputs, FoldFence::kLive) : Replay(store, inputs);
+      ASSERT_TRUE(folded.ok()) << folded.status();
+      for (const FoldOutcome& outcome : *folded) {
+        ASSERT_TRUE(outcome.outcome.ok()) << outcome.outcome.status();
+        EXPECT_EQ(*outcome.outcome, ApplyOutcome::kApplied);
+      }
+    };
+    const std::string answered = harness::UniqueName("retained-answered");
+    const std::string again = harness::UniqueName("retained-again");
+    const std::string open = harness::UniqueName("retained-open");
+    fold({testing::Submitted(answered, at), testing::Submitted(again, at),
+          testing::Submitted(open, at)});
+    fold({testing::Routed(answered, at + absl::Hours(1)), testing::Routed(again, at),
+          testing::Routed(open, at), testing::Answered(answered, at + absl::Hours(2)),
+          testing::Answered(again, at + absl::Hours(2))});
+    EXPECT_EQ(score(answered).str, millis(at + absl::Hours(2) + kTerm));
+    EXPECT_TRUE(score(open).is_nil()) << "an open case keeps its data";
+
+    // Its letter a day later: the term stays. A reopening and a new answer in one run: the new
+    // term, over a stale score too.
+    ASSERT_TRUE(redis_->Command({"ZADD", kRetentionIndexKey, "1", again}).ok());
+    fold({testing::Delivered(answered, at + absl::Hours(26)),
+          testing::Reopened(again, at + absl::Hours(3)),
+          testing::Answered(again, at + absl::Hours(4), 2)});
+    EXPECT_EQ(score(answered).str, millis(at + absl::Hours(2) + kTerm));
+    EXPECT_EQ(score(again).str, millis(at + absl::Hours(4) + kTerm));
+
+    fold({testing::Reopened(answered, at + absl::Hours(30))});
+    EXPECT_TRUE(score(answered).is_nil()) << "reopened: its data is kept again";
+    if (live) {
+      ASSERT_EQ(store.Apply(testing::Answered(answered, at + absl::Hours(31), 2), -1).value(),
+                ApplyOutcome::kApplied);
+      EXPECT_EQ(score(answered).str, millis(at + absl::Hours(31) + kTerm)) << "Apply";
+    }
+  }
+  if (*had_marker) {
+    EXPECT_TRUE(store_->MarkIntact().ok());
+  } else {
+    EXPECT_TRUE(store_->ForgetIntact().ok());
+  }
 }
 
 TEST_F(CaseStoreIntegration, CreateAllWritesSeveralNewCasesInOneGo) {
   RedisCaseStore& store = *store_;
-  const std::string a = events::CaseIdFor("create-test", testing::UniqueName("a"));
-  const std::string b = events::CaseIdFor("create-test", testing::UniqueName("b"));
+  const std::string a = events::CaseIdFor("create-test", harness::UniqueName("a"));
+  const std::string b = events::CaseIdFor("create-test", harness::UniqueName("b"));
   std::vector<events::Envelope> first = CaseEvents(a, "created-a");
   std::vector<events::Envelope> second = CaseEvents(b, "created-b");
   ASSERT_TRUE(store.Create(second[0], nullptr).value()) << "b exists already";
@@ -527,7 +571,7 @@ TEST_F(CaseStoreIntegration, CreateAllWritesSeveralNewCasesInOneGo) {
 // Here the fence the clear holds is set by hand: a real clear would wipe the other tests' cases.
 TEST_F(CaseStoreIntegration, CreateWritesNothingWhileARebuildClearsTheProjection) {
   RedisCaseStore& store = *store_;
-  const std::string id = events::CaseIdFor("create-held", testing::UniqueName("held"));
+  const std::string id = events::CaseIdFor("create-held", harness::UniqueName("held"));
   std::vector<events::Envelope> e = CaseEvents(id, "created-held");
   ASSERT_TRUE(redis_->Command({"SET", "mp:intake:clearing", "1", "PX", "60000"}).ok());
   const absl::StatusOr<bool> one = store.Create(e[0], nullptr);
@@ -550,9 +594,9 @@ TEST_F(CaseStoreIntegration, CreateWritesNothingWhileARebuildClearsTheProjection
 
 TEST_F(CaseStoreIntegration, BeginAllStartsSeveralSubmissionsInOneGo) {
   RedisCaseStore& store = *store_;
-  const std::string fresh = events::CaseIdFor("begin-test", testing::UniqueName("fresh"));
-  const std::string known = events::CaseIdFor("begin-test", testing::UniqueName("known"));
-  const std::string taken = events::CaseIdFor("begin-test", testing::UniqueName("taken"));
+  const std::string fresh = events::CaseIdFor("begin-test", harness::UniqueName("fresh"));
+  const std::string known = events::CaseIdFor("begin-test", harness::UniqueName("known"));
+  const std::string taken = events::CaseIdFor("begin-test", harness::UniqueName("taken"));
   std::vector<events::Envelope> known_events = CaseEvents(known, "begin-known");
   ASSERT_TRUE(store.Create(known_events[0], nullptr).value());
   const std::string known_reference = known_events[0].case_submitted().reference();
@@ -595,7 +639,7 @@ TEST_F(CaseStoreIntegration, AFoldStartsFromItsLastWriteAndReadsWhatAnotherWrite
   const absl::StatusOr<bool> had_marker = store.Intact();
   ASSERT_TRUE(had_marker.ok()) << had_marker.status();
   ASSERT_TRUE(store.MarkIntact().ok());
-  const std::string id = events::CaseIdFor("known-test", testing::UniqueName("known"));
+  const std::string id = events::CaseIdFor("known-test", harness::UniqueName("known"));
   std::vector<events::Envelope> events = CaseEvents(id, "known");
 
   auto submitted = store.ApplyAll({{&events[0], 10}}, FoldFence::kLive);
@@ -636,7 +680,7 @@ TEST_F(CaseStoreIntegration, AFoldStartsFromItsLastWriteAndReadsWhatAnotherWrite
 // one another writer put there meanwhile is read and folded on, never folded over or refused.
 TEST_F(CaseStoreIntegration, TheReplayReadsACaseItTookAsAbsentWhenItIsThere) {
   RedisCaseStore& writer = *store_;
-  const std::string id = events::CaseIdFor("absent-test", testing::UniqueName("there"));
+  const std::string id = events::CaseIdFor("absent-test", harness::UniqueName("there"));
   std::vector<events::Envelope> events = CaseEvents(id, "there");
   auto written = Replay(writer, {{&events[0], 10}, {&events[1], 11}});
   ASSERT_TRUE(written.ok()) << written.status();
@@ -665,7 +709,7 @@ TEST_F(CaseStoreIntegration, ALiveFoldWritesNothingOnceTheMarkerIsGone) {
   const absl::StatusOr<bool> had_marker = store.Intact();
   ASSERT_TRUE(had_marker.ok()) << had_marker.status();
   ASSERT_TRUE(store.MarkIntact().ok());
-  const std::string id = events::CaseIdFor("fence-test", testing::UniqueName("fenced"));
+  const std::string id = events::CaseIdFor("fence-test", harness::UniqueName("fenced"));
   std::vector<events::Envelope> events = CaseEvents(id, "fenced");
   auto first = store.ApplyAll({{&events[0], 10}}, FoldFence::kLive);
   ASSERT_TRUE(first.ok()) << first.status();
@@ -714,13 +758,13 @@ TEST_F(CaseStoreIntegration, ALiveFoldWritesNothingOnceTheMarkerIsGone) {
 // The replay writes plain commands, so it must hold the rebuild's lock: a rebuild that outlived
 // its lock (a stalled host) while another took it, or whose lock Redis lost, writes nothing.
 TEST_F(CaseStoreIntegration, TheReplayWritesNothingOnceItNoLongerHoldsTheRebuildLock) {
-  const std::string id = events::CaseIdFor("lock-test", testing::UniqueName("locked"));
+  const std::string id = events::CaseIdFor("lock-test", harness::UniqueName("locked"));
   std::vector<events::Envelope> events = CaseEvents(id, "locked");
   RedisCaseStore& store = *store_;
   auto unlocked = store.ApplyAll({{&events[0], 10}}, FoldFence::kNone);
   EXPECT_EQ(unlocked.status().code(), absl::StatusCode::kFailedPrecondition) << unlocked.status();
 
-  const std::string owner = testing::UniqueName("stalled");
+  const std::string owner = harness::UniqueName("stalled");
   ASSERT_TRUE(store.TryLockRebuild(owner, absl::Minutes(1)).value());
   // Another rebuild took the lock after this one's expired.
   ASSERT_TRUE(redis_->Command({"SET", "mp:intake:rebuilding", "another-rebuild"}).ok());
@@ -766,7 +810,7 @@ TEST_F(CaseStoreIntegration, TheReplayWritesNothingOnceItNoLongerHoldsTheRebuild
 // (It clears the whole projection of the shared Redis: these tests' cases are their own.)
 TEST_F(CaseStoreIntegration, TheClearRemovesEveryCaseByItsNameAndAnOlderLayoutByAWalk) {
   RedisCaseStore& store = *store_;
-  const std::string other_key = "mp:other-service:" + testing::UniqueName("kept");
+  const std::string other_key = "mp:other-service:" + harness::UniqueName("kept");
   ASSERT_TRUE(redis_->Command({"SET", other_key, "1"}).ok());
   ASSERT_TRUE(redis_
                   ->Pipeline({{"DEL", "mp:intake:layout"},
@@ -786,8 +830,8 @@ TEST_F(CaseStoreIntegration, TheClearRemovesEveryCaseByItsNameAndAnOlderLayoutBy
 
   // This layout: cases written by a submission and by the replay, and a reference claimed for a
   // submission that never made it to the log.
-  const std::string a = events::CaseIdFor("clear-test", testing::UniqueName("a"));
-  const std::string b = events::CaseIdFor("clear-test", testing::UniqueName("b"));
+  const std::string a = events::CaseIdFor("clear-test", harness::UniqueName("a"));
+  const std::string b = events::CaseIdFor("clear-test", harness::UniqueName("b"));
   std::vector<events::Envelope> first = CaseEvents(a, "clear-a");
   std::vector<events::Envelope> second = CaseEvents(b, "clear-b");
   ASSERT_TRUE(store.Create(first[0], nullptr).value());

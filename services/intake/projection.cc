@@ -28,9 +28,7 @@ absl::Status ProjectionFold::FoldLiveOne(const events::Envelope& envelope, int64
   if (!intact_.Set()) return Held();
   ASSIGN_OR_RETURN(std::vector<FoldOutcome> outcomes,
                    store_.ApplyAll({{&envelope, offset}}, FoldFence::kLive));
-  RETURN_IF_ERROR(Folded(envelope, outcomes.front()));
-  if (Tracked(outcomes.front())) return retention_.Track(envelope, *outcomes.front().folded);
-  return absl::OkStatus();
+  return Folded(envelope, outcomes.front());
 }
 
 void ProjectionFold::Fold(events::Batch& batch, FoldFence fence, std::atomic<int64_t>* submitted) {
@@ -44,30 +42,12 @@ void ProjectionFold::Fold(events::Batch& batch, FoldFence fence, std::atomic<int
   }
   absl::StatusOr<std::vector<FoldOutcome>> outcomes = store_.ApplyAll(folds, fence);
   if (!outcomes.ok()) return batch.Fail(0, outcomes.status());
-  // The retention index's changes of the run, made at once after the events before a failure
-  // (when one fails, the run is handled again from its first tracked event).
-  std::vector<RetentionJob::Folded> tracked;
-  size_t first_tracked = batch.size();
-  auto track = [&]() -> absl::Status {
-    if (tracked.empty()) return absl::OkStatus();
-    return retention_.TrackAll(tracked);
-  };
   for (size_t i = 0; i < batch.size(); ++i) {
     if (absl::Status done = Folded(batch.envelope(i), (*outcomes)[i]); !done.ok()) {
-      if (absl::Status kept = track(); !kept.ok()) return batch.Fail(first_tracked, kept);
       return batch.Fail(i, done);
-    }
-    if (Tracked((*outcomes)[i])) {
-      if (tracked.empty()) first_tracked = i;
-      tracked.emplace_back(&batch.envelope(i), (*outcomes)[i].folded.get());
     }
     if (submitted != nullptr && batch.envelope(i).has_case_submitted()) ++*submitted;
   }
-  if (absl::Status kept = track(); !kept.ok()) return batch.Fail(first_tracked, kept);
-}
-
-bool ProjectionFold::Tracked(const FoldOutcome& fold) {
-  return fold.outcome.ok() && *fold.outcome == ApplyOutcome::kApplied && fold.folded != nullptr;
 }
 
 absl::Status ProjectionFold::Folded(const events::Envelope& envelope, const FoldOutcome& fold) {

@@ -3,7 +3,7 @@
 // projection cleared and folded again from the whole log, by hand or by its watcher when Redis
 // lost it).
 //
-//   ProjectionFold fold(store, marks, fold_watch, retention, metrics, clock);
+//   ProjectionFold fold(store, marks, fold_watch, metrics, clock);
 //   EventConsumer live(consumer, BatchHandler([&](Batch& b) { fold.FoldLive(b); }), ...);
 //   ProjectionRebuild rebuild(guard, marks, store, fold, slot, replay, {...});
 //   rebuild.Start();  // the watcher: a rebuild when the marker is gone
@@ -30,21 +30,20 @@
 #include "services/intake/case_store.h"
 #include "services/intake/fold_watch.h"
 #include "services/intake/metrics.h"
-#include "services/intake/retention.h"
 
 namespace meldpunt::intake {
 
 // Folds events into the projection and does what follows each fold: the waiting command told
-// (FoldWatch), the retention index kept (RetentionJob::TrackAll, once for a run), the metrics
-// counted; an event for a case never submitted is counted and skipped. Thread-safe (the
-// consumer's lanes call it at once for different cases).
+// (FoldWatch), the metrics counted; an event for a case never submitted is counted and skipped.
+// The retention index is the store's to keep, in the same step as each case
+// (CaseStore::KeepRetention). Thread-safe (the consumer's lanes call it at once for different
+// cases).
 class ProjectionFold {
  public:
   ProjectionFold(CaseStore& store, ProjectionMarks& marks, FoldWatch& fold_watch,
-                 RetentionJob& retention, IntakeMetrics& metrics, const clock::Clock& clock)
+                 IntakeMetrics& metrics, const clock::Clock& clock)
       : store_(store),
         fold_watch_(fold_watch),
-        retention_(retention),
         metrics_(metrics),
         intact_([&marks] { return marks.Intact(); }, clock) {}
 
@@ -64,14 +63,11 @@ class ProjectionFold {
 
  private:
   void Fold(events::Batch& batch, FoldFence fence, std::atomic<int64_t>* submitted);
-  // What follows a fold but the retention index (the waiting command told, the metrics counted).
+  // What follows a fold (the waiting command told, the metrics counted).
   absl::Status Folded(const events::Envelope& envelope, const FoldOutcome& fold);
-  // An event the fold applied: the retention index follows its case (RetentionJob::TrackAll).
-  static bool Tracked(const FoldOutcome& fold);
 
   CaseStore& store_;
   FoldWatch& fold_watch_;
-  RetentionJob& retention_;
   IntakeMetrics& metrics_;
   service::CachedMarker intact_;
 };

@@ -67,9 +67,7 @@ class ProjectionTest : public ::testing::Test {
   ProjectionTest()
       : clock_(kAt),
         metrics_(registry_),
-        retention_(index_, store_, nullptr, clock_,
-                   {.term = [](const std::string&) { return absl::Hours(24); }}),
-        fold_(store_, marks_, fold_watch_, retention_, metrics_, clock_),
+        fold_(store_, marks_, fold_watch_, metrics_, clock_),
         rebuild_(
             guard_, marks_, store_, fold_, consumer_,
             [this](absl::Time) {
@@ -79,8 +77,11 @@ class ProjectionTest : public ::testing::Test {
             [this](const events::BatchHandler& handle, const std::function<absl::Status()>& reached)
                 -> absl::StatusOr<int64_t> { return Replay(handle, reached); },
             {.check_interval = absl::Hours(1)}) {
-    // The store's fence looks at the same marker (as the Redis script does).
+    // The store's fence looks at the same marker (as the Redis script does), and it keeps the
+    // retention index with the cases.
     store_.marker = &marks_.intact;
+    store_.retention = &index_;
+    store_.KeepRetention([](const std::string&) { return absl::Hours(24); });
   }
 
   // The fake replay: `log` up to `first_end` in runs of `run`, then `reached`, then the rest
@@ -121,7 +122,6 @@ class ProjectionTest : public ::testing::Test {
   FoldWatch fold_watch_;
   service::RebuildGuard guard_{absl::Minutes(30)};
   FakeConsumer consumer_;
-  RetentionJob retention_;
   ProjectionFold fold_;
   ProjectionRebuild rebuild_;
 };
@@ -233,8 +233,29 @@ TEST_F(ProjectionTest, TheRebuildClearsAndFoldsTheLogInRunsRestartingTheConsumer
   EXPECT_TRUE(marks_.holder.empty()) << "the lock is given back";
   EXPECT_EQ(marks_.ttl, absl::Minutes(35)) << "the replay timeout and the margin";
   EXPECT_FALSE(guard_.running());
-  EXPECT_EQ(index_.due_by_case.size(), 2u) << "retention tracked by the rebuild's fold";
-  EXPECT_EQ(index_.apply_calls, 2) << "once for each run that closed a case: [2,4) and [4,6)";
+  EXPECT_EQ(index_.due_by_case.size(), 2u) << "retention kept by the rebuild's fold";
+}
+
+// The retention index is written in the same step as the case: a run that cannot write it
+// writes nothing, so when it is handled again its events are not repeats and the index gets
+// them. (With the index kept after the projection's write, the run came again as repeats, and
+// a closed case never entered the index: its reporter's data would have been kept for good.)
+TEST_F(ProjectionTest, ARunWhoseRetentionCannotBeWrittenWritesNothingAndIsKeptWhenItComesAgain) {
+  absl::Status error;
+  auto fold_live = [this](events::Batch& b) { fold_.FoldLive(b); };
+  ASSERT_FALSE(HandBatch(fold_live, {testing::Submitted("c1", kAt)}, 0, &error).has_value());
+  const std::vector<events::Envelope> run = {testing::Routed("c1", kAt + absl::Hours(1)),
+                                             testing::Withdrawn("c1", kAt + absl::Hours(2))};
+  index_.error = absl::UnavailableError("redis down");
+  EXPECT_EQ(HandBatch(fold_live, run, 1, &error), std::optional<size_t>(0));
+  EXPECT_TRUE(absl::IsUnavailable(error)) << error;
+  EXPECT_EQ(store_.cases["c1"].state(), types::v1::RECEIVED) << "nothing of the run written";
+
+  index_.error = absl::OkStatus();
+  EXPECT_FALSE(HandBatch(fold_live, run, 1, &error).has_value()) << error;
+  EXPECT_EQ(store_.cases["c1"].state(), types::v1::WITHDRAWN);
+  ASSERT_EQ(index_.due_by_case.count("c1"), 1u);
+  EXPECT_EQ(index_.due_by_case["c1"], kAt + absl::Hours(2) + absl::Hours(24));
 }
 
 TEST_F(ProjectionTest, AnOperatorsRebuildHoldsEveryReplicasLiveFoldBeforeItClears) {
@@ -244,7 +265,7 @@ TEST_F(ProjectionTest, AnOperatorsRebuildHoldsEveryReplicasLiveFoldBeforeItClear
   testing::MemoryStore other_store;
   FoldWatch other_watch;
   other_store.marker = &marks_.intact;
-  ProjectionFold other(other_store, marks_, other_watch, retention_, metrics_, clock_);
+  ProjectionFold other(other_store, marks_, other_watch, metrics_, clock_);
   log = {testing::Submitted("c1", kAt)};
   first_end = 1;
   marks_.intact = true;
@@ -281,7 +302,7 @@ TEST_F(ProjectionTest, AReplicaStillTrustingItsCachedMarkerWritesNothingOnceTheR
   testing::MemoryStore other_store;
   other_store.marker = &marks_.intact;
   FoldWatch other_watch;
-  ProjectionFold other(other_store, marks_, other_watch, retention_, metrics_, clock_);
+  ProjectionFold other(other_store, marks_, other_watch, metrics_, clock_);
   absl::Status error;
   ASSERT_FALSE(HandBatch([&](events::Batch& b) { other.FoldLive(b); },
                          {testing::Submitted("c8", kAt)}, 0, &error)

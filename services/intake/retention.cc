@@ -3,49 +3,27 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "libs/domain/case_state.h"
 #include "libs/observability/log.h"
 #include "libs/observability/thread_name.h"
 #include "libs/status/status_macros.h"
 
 namespace meldpunt::intake {
 
-// One command, as Apply writes it.
 absl::Status RedisRetentionIndex::Add(const std::string& case_id, absl::Time due) {
-  return Apply({{case_id, due}});
+  // NX: the term runs from the closing, not from later events (deliveries) on the closed case.
+  ASSIGN_OR_RETURN(redis::Reply reply,
+                   redis_.Command({"ZADD", kRetentionIndexKey, "NX",
+                                   absl::StrCat(absl::ToUnixMillis(due)), case_id}));
+  return redis::ReplyStatus(reply);
 }
 
 absl::Status RedisRetentionIndex::Remove(const std::string& case_id) {
-  return Apply({{case_id, std::nullopt}});
-}
-
-absl::Status RetentionIndex::Apply(const std::vector<RetentionChange>& changes) {
-  for (const RetentionChange& change : changes) {
-    RETURN_IF_ERROR(change.due ? Add(change.case_id, *change.due) : Remove(change.case_id));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RedisRetentionIndex::Apply(const std::vector<RetentionChange>& changes) {
-  if (changes.empty()) return absl::OkStatus();
-  std::vector<std::vector<std::string>> commands;
-  commands.reserve(changes.size());
-  for (const RetentionChange& change : changes) {
-    if (change.due) {
-      // NX: the term runs from the closing, not from later events (deliveries) on the closed case.
-      commands.push_back(
-          {"ZADD", kKey, "NX", absl::StrCat(absl::ToUnixMillis(*change.due)), change.case_id});
-    } else {
-      commands.push_back({"ZREM", kKey, change.case_id});
-    }
-  }
-  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_.Pipeline(commands));
-  for (const redis::Reply& reply : replies) RETURN_IF_ERROR(redis::ReplyStatus(reply));
-  return absl::OkStatus();
+  ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"ZREM", kRetentionIndexKey, case_id}));
+  return redis::ReplyStatus(reply);
 }
 
 absl::StatusOr<std::vector<std::string>> RedisRetentionIndex::Due(absl::Time now, int limit) {
-  ASSIGN_OR_RETURN(redis::Reply due, redis_.Command({"ZRANGEBYSCORE", kKey, "-inf",
+  ASSIGN_OR_RETURN(redis::Reply due, redis_.Command({"ZRANGEBYSCORE", kRetentionIndexKey, "-inf",
                                                      absl::StrCat(absl::ToUnixMillis(now)), "LIMIT",
                                                      "0", absl::StrCat(limit)}));
   RETURN_IF_ERROR(redis::ReplyStatus(due));
@@ -53,27 +31,6 @@ absl::StatusOr<std::vector<std::string>> RedisRetentionIndex::Due(absl::Time now
   ids.reserve(due.elements.size());
   for (const redis::Reply& id : due.elements) ids.push_back(id.str);
   return ids;
-}
-
-absl::Status RetentionJob::Track(const events::Envelope& envelope, const Case& folded) {
-  return TrackAll({{&envelope, &folded}});
-}
-
-absl::Status RetentionJob::TrackAll(const std::vector<Folded>& folded) {
-  std::vector<RetentionChange> changes;
-  for (const auto& [envelope, after] : folded) {
-    if (envelope->has_case_reopened() || envelope->has_reporter_data_erased()) {
-      changes.push_back({after->case_id(), std::nullopt});
-      continue;
-    }
-    const types::v1::Reporter& reporter = after->draft().reporter();
-    if (domain::IsOpen(after->state()) || reporter.sealed().empty() || reporter.erased()) continue;
-    changes.push_back(
-        {after->case_id(), events::GetTime(after->updated_at()) +
-                               options_.term(types::v1::CaseKind_Name(after->draft().kind()))});
-  }
-  if (changes.empty()) return absl::OkStatus();
-  return index_.Apply(changes);
 }
 
 absl::StatusOr<int64_t> RetentionJob::EraseDue(absl::Time now) {

@@ -1,15 +1,14 @@
 // The retention of reporters' personal data: a closed case's data is erased once its term
 // (privacy.retention per kind, from the closing) has passed.
-// - Track (called by the projection's fold for every event it applies) keeps the index
-//   mp:retention in step with the case: added when it closes, removed when it reopens or its
-//   reporter's data is erased.
+// - The projection's store keeps the index mp:retention in step with the case, in the same
+//   atomic step as each write of it (retention_rule.h, CaseStore::KeepRetention): added when it
+//   closes, removed when it reopens or its reporter's data is erased.
 // - The job erases what fell due, every privacy.retention_interval, as `service:retention`, with
 //   a deterministic command id, so replicas running it at once erase once.
 //
+//   store.KeepRetention([&](const std::string& kind) { return config.RetentionOf(kind); });
 //   RedisRetentionIndex index(redis);
-//   RetentionJob retention(index, store, erase, clock, {.interval = config.retention_interval,
-//                          .term = [&](const std::string& kind) { return config.RetentionOf(kind);
-//                          }});
+//   RetentionJob retention(index, store, erase, clock, {.interval = config.retention_interval});
 //   retention.Start();  // the job's thread
 //   retention.Stop();
 //
@@ -33,15 +32,9 @@
 #include "services/intake/case_store.h"
 #include "services/intake/commands.h"
 #include "services/intake/intake_logic.h"
+#include "services/intake/retention_rule.h"
 
 namespace meldpunt::intake {
-
-// One change of the index: the case added, due at `due` unless it is in already, or removed
-// (`due` empty).
-struct RetentionChange {
-  std::string case_id;
-  std::optional<absl::Time> due;
-};
 
 // The cases whose personal data falls due, by when.
 class RetentionIndex {
@@ -50,22 +43,17 @@ class RetentionIndex {
   // Adds the case due at `due` unless it is in already (its term runs from the closing).
   virtual absl::Status Add(const std::string& case_id, absl::Time due) = 0;
   virtual absl::Status Remove(const std::string& case_id) = 0;
-  // The changes, in their order; the default makes them one by one (Add, Remove), the first
-  // error stopping the rest.
-  virtual absl::Status Apply(const std::vector<RetentionChange>& changes);
   // Up to `limit` cases due at or before `now`, earliest first.
   virtual absl::StatusOr<std::vector<std::string>> Due(absl::Time now, int limit) = 0;
 };
 
-// mp:retention: a sorted set of case ids scored by when their data falls due (ms).
+// mp:retention (kRetentionIndexKey): a sorted set of case ids scored by when their data falls
+// due (ms). Its additions and removals as the projection's store writes them.
 class RedisRetentionIndex final : public RetentionIndex {
  public:
-  static constexpr char kKey[] = "mp:retention";
   explicit RedisRetentionIndex(redis::Client& redis) : redis_(redis) {}
   absl::Status Add(const std::string& case_id, absl::Time due) override;
   absl::Status Remove(const std::string& case_id) override;
-  // One round trip: a ZADD NX or a ZREM for each, in one pipeline.
-  absl::Status Apply(const std::vector<RetentionChange>& changes) override;
   absl::StatusOr<std::vector<std::string>> Due(absl::Time now, int limit) override;
 
  private:
@@ -77,14 +65,12 @@ struct RetentionOptions {
   absl::Duration interval = absl::Hours(1);
   // How long an erasure may wait for Kafka (kafka.produce_timeout).
   absl::Duration produce_timeout = absl::Seconds(10);
-  // The term of a case kind (its CaseKind name): IntakeConfig::RetentionOf.
-  std::function<absl::Duration(const std::string& kind)> term;
   // Whether the projection is complete (ProjectionMarks::Intact; null: always). A pass waits for
   // it: while a rebuild runs, a case its replay has not written yet is not gone.
   std::function<absl::StatusOr<bool>()> intact;
 };
 
-// Thread-safe: Track runs on the projection's lanes, EraseDue on the job's thread or a test's.
+// Thread-safe: EraseDue runs on the job's thread or a test's.
 class RetentionJob {
  public:
   // IntakeLogic::Erase in the app.
@@ -99,12 +85,6 @@ class RetentionJob {
         options_(std::move(options)) {}
   ~RetentionJob() { Stop(); }
 
-  // Keeps the index in step with a folded case (the fold applied `envelope`, giving `folded`).
-  absl::Status Track(const events::Envelope& envelope, const Case& folded);
-  // Track for each event a run applied, in their order, with the index's changes made at once
-  // (RedisRetentionIndex: one round trip for the run, not one for each event of a closed case).
-  using Folded = std::pair<const events::Envelope*, const Case*>;
-  absl::Status TrackAll(const std::vector<Folded>& folded);
   // One pass: erases the personal data of every case due at `now`; returns how many were erased.
   // None while the projection is not complete (RetentionOptions::intact).
   absl::StatusOr<int64_t> EraseDue(absl::Time now);

@@ -27,20 +27,20 @@ class RetentionJobTest : public ::testing::Test {
                if (!erase_error_.ok()) return erase_error_;
                return CommandResult();
              },
-             clock_, {.term = [](const std::string& kind) {
-               return kind == "REPORT" ? kTerm : absl::Hours(1);
-             }}) {}
+             clock_, {}) {
+    store_.retention = &index_;
+    store_.KeepRetention(
+        [](const std::string& kind) { return kind == "REPORT" ? kTerm : absl::Hours(1); });
+  }
 
-  // Folds `e` into the store and tracks it, as the projection's fold does.
+  // Folds `e` into the store, which keeps the index with the case.
   void Fold(const events::Envelope& e) {
-    Case folded;
-    ASSERT_EQ(store_.Apply(e, -1, &folded).value(), ApplyOutcome::kApplied);
-    ASSERT_TRUE(job_.Track(e, folded).ok());
+    ASSERT_EQ(store_.Apply(e, -1).value(), ApplyOutcome::kApplied) << e.event_id();
   }
 
   clock::FakeClock clock_;
-  testing::MemoryStore store_;
   testing::MemoryRetentionIndex index_;
+  testing::MemoryStore store_;
   std::vector<Command> erased_;
   absl::Status erase_error_ = absl::OkStatus();
   RetentionJob job_;
@@ -48,60 +48,54 @@ class RetentionJobTest : public ::testing::Test {
 
 TEST_F(RetentionJobTest, AClosedCaseFallsDueItsTermAfterTheClosingAndAReopenTakesItOut) {
   Fold(testing::Submitted("c1", kAt));
+  Fold(testing::Routed("c1", kAt + absl::Hours(1)));
   EXPECT_TRUE(index_.due_by_case.empty()) << "an open case keeps its data";
-  Fold(testing::Withdrawn("c1", kAt + absl::Hours(2)));
+  Fold(testing::Answered("c1", kAt + absl::Hours(2)));
   ASSERT_EQ(index_.due_by_case.count("c1"), 1u);
   EXPECT_EQ(index_.due_by_case["c1"], kAt + absl::Hours(2) + kTerm);
 
-  // A later event on the closed case does not move the term (NX).
-  events::Envelope routed = events::NewEnvelope("c1", "routing", kAt + absl::Hours(5));
-  routed.mutable_case_routed()->set_department("public-works");
-  events::Finish(routed, "routed-c1");
-  Case closed = store_.cases["c1"];
-  events::SetTime(closed.mutable_updated_at(), kAt + absl::Hours(5));
-  ASSERT_TRUE(job_.Track(routed, closed).ok());
+  // A later event on the answered case does not move the term (NX).
+  Fold(testing::Delivered("c1", kAt + absl::Hours(5)));
   EXPECT_EQ(index_.due_by_case["c1"], kAt + absl::Hours(2) + kTerm);
 
-  events::Envelope reopened = events::NewEnvelope("c1", "intake", kAt + absl::Hours(6));
-  reopened.mutable_case_reopened()->set_reason("not solved");
-  events::Finish(reopened, "reopened-c1");
-  ASSERT_TRUE(job_.Track(reopened, store_.cases["c1"]).ok());
+  Fold(testing::Reopened("c1", kAt + absl::Hours(6)));
   EXPECT_EQ(index_.due_by_case.count("c1"), 0u);
+  Fold(testing::Answered("c1", kAt + absl::Hours(7), 2));
+  EXPECT_EQ(index_.due_by_case["c1"], kAt + absl::Hours(7) + kTerm) << "a new term";
 }
 
-// A run's events are tracked at once, in their order: the index ends as tracking them one by one
-// leaves it, after one change of it.
-TEST_F(RetentionJobTest, TrackAllMakesARunsChangesInOrderAtOnce) {
-  Fold(testing::Submitted("c1", kAt));
-  Fold(testing::Submitted("c2", kAt));
-  Fold(testing::Submitted("c3", kAt));
-  const int before = index_.apply_calls;
-  std::vector<events::Envelope> run = {testing::Withdrawn("c1", kAt + absl::Hours(2)),
-                                       testing::Withdrawn("c2", kAt + absl::Hours(3))};
-  events::Envelope reopened = events::NewEnvelope("c2", "intake", kAt + absl::Hours(4));
-  reopened.mutable_case_reopened()->set_reason("not solved");
-  events::Finish(reopened, "reopened-c2");
-  std::vector<Case> folded;
-  for (const events::Envelope& e : run) {
-    Case after;
-    ASSERT_EQ(store_.Apply(e, -1, &after).value(), ApplyOutcome::kApplied);
-    folded.push_back(after);
-  }
-  // (As in the test above, the reopening is tracked with the case as it is: what the index does
-  // with it does not depend on the state.)
-  ASSERT_TRUE(
-      job_.TrackAll({{&run[0], &folded[0]}, {&run[1], &folded[1]}, {&reopened, &folded[1]}}).ok());
-  EXPECT_EQ(index_.apply_calls, before + 1);
-  ASSERT_EQ(index_.due_by_case.count("c1"), 1u);
-  EXPECT_EQ(index_.due_by_case["c1"], kAt + absl::Hours(2) + kTerm);
-  EXPECT_EQ(index_.due_by_case.count("c2"), 0u) << "added, then taken out by the reopening";
-  EXPECT_EQ(index_.due_by_case.count("c3"), 0u);
-  // A run with nothing for the index changes nothing, in no call.
-  events::Envelope routed = events::NewEnvelope("c3", "routing", kAt + absl::Hours(5));
-  routed.mutable_case_routed()->set_department("public-works");
-  events::Finish(routed, "routed-c3");
-  ASSERT_TRUE(job_.TrackAll({{&routed, &store_.cases["c3"]}}).ok());
-  EXPECT_EQ(index_.apply_calls, before + 1);
+// A case's changes in one run as one write: what ZADD NX and ZREM, in their order, leave.
+TEST(RetentionStepTest, ARunsChangesOfACaseLeaveWhatTheyLeaveOneByOne) {
+  const absl::Time first = kAt + kTerm;
+  const absl::Time later = first + absl::Hours(1);
+  const RetentionChange add_first{"c1", first};
+  const RetentionChange add_later{"c1", later};
+  const RetentionChange remove{"c1", std::nullopt};
+  using Op = RetentionStep::Op;
+
+  RetentionStep none;
+  EXPECT_EQ(none.op(), Op::kNone);
+
+  RetentionStep added;
+  added.Then(add_first);
+  added.Then(add_later);
+  EXPECT_EQ(added.op(), Op::kAddUnlessIn) << "a term already there stays";
+  EXPECT_EQ(added.due(), first);
+
+  RetentionStep added_removed;
+  added_removed.Then(add_first);
+  added_removed.Then(remove);
+  EXPECT_EQ(added_removed.op(), Op::kRemove);
+
+  RetentionStep removed_added;
+  removed_added.Then(remove);
+  removed_added.Then(add_later);
+  removed_added.Then(add_first);
+  EXPECT_EQ(removed_added.op(), Op::kSet) << "after the removal nothing is in: the term is set";
+  EXPECT_EQ(removed_added.due(), later);
+
+  removed_added.Then(remove);
+  EXPECT_EQ(removed_added.op(), Op::kRemove);
 }
 
 TEST_F(RetentionJobTest, ACaseWithoutSealedDataIsNotTracked) {
@@ -141,17 +135,16 @@ TEST_F(RetentionJobTest, ACaseGoneFromTheProjectionLeavesTheIndexWithoutAnErasur
 // the pass waits for the marker instead of taking the case as gone.
 TEST(RetentionJobRebuild, APassWhileTheProjectionIsIncompleteChangesNothing) {
   clock::FakeClock clock(kAt);
-  testing::MemoryStore store;
   testing::MemoryRetentionIndex index;
+  testing::MemoryStore store;
   bool intact = false;
   int erasures = 0;
-  RetentionJob job(
-      index, store,
-      [&](Command, absl::Time) -> absl::StatusOr<CommandResult> {
-        ++erasures;
-        return CommandResult();
-      },
-      clock, {.term = [](const std::string&) { return kTerm; }, .intact = [&] { return intact; }});
+  RetentionJob job(index, store,
+                   [&](Command, absl::Time) -> absl::StatusOr<CommandResult> {
+                     ++erasures;
+                     return CommandResult();
+                   },
+                   clock, {.intact = [&] { return intact; }});
   index.due_by_case["not-replayed-yet"] = kAt;
   EXPECT_EQ(job.EraseDue(kAt).value(), 0);
   EXPECT_EQ(index.due_by_case.count("not-replayed-yet"), 1u);

@@ -31,4 +31,34 @@ inline events::Envelope Withdrawn(const std::string& case_id, absl::Time at) {
   return e;
 }
 
+inline events::Envelope Routed(const std::string& case_id, absl::Time at) {
+  events::Envelope e = events::NewEnvelope(case_id, "routing", at);
+  e.mutable_case_routed()->set_department("public-works");
+  events::Finish(e, "routed-" + case_id);
+  return e;
+}
+
+// `n` tells apart the answers of a case answered again after a reopening.
+inline events::Envelope Answered(const std::string& case_id, absl::Time at, int n = 1) {
+  events::Envelope e = events::NewEnvelope(case_id, "intake", at);
+  e.mutable_case_answered()->set_answer("The light is repaired.");
+  events::Finish(e, "answered-" + std::to_string(n) + "-" + case_id);
+  return e;
+}
+
+inline events::Envelope Delivered(const std::string& case_id, absl::Time at) {
+  events::Envelope e = events::NewEnvelope(case_id, "notification", at);
+  e.mutable_notification_delivered()->set_template_name("answer");
+  e.mutable_notification_delivered()->set_recipient("reporter");
+  events::Finish(e, "delivered-" + case_id);
+  return e;
+}
+
+inline events::Envelope Reopened(const std::string& case_id, absl::Time at) {
+  events::Envelope e = events::NewEnvelope(case_id, "intake", at);
+  e.mutable_case_reopened()->set_reason("not solved");
+  events::Finish(e, "reopened-" + case_id);
+  return e;
+}
+
 }  // namespace meldpunt::intake::testing

@@ -21,10 +21,6 @@ class MemoryRetentionIndex : public RetentionIndex {
     due_by_case.erase(case_id);
     return absl::OkStatus();
   }
-  absl::Status Apply(const std::vector<RetentionChange>& changes) override {
-    ++apply_calls;
-    return RetentionIndex::Apply(changes);
-  }
   absl::StatusOr<std::vector<std::string>> Due(absl::Time now, int limit) override {
     if (!error.ok()) return error;
     std::multimap<absl::Time, std::string> by_time;
@@ -40,7 +36,6 @@ class MemoryRetentionIndex : public RetentionIndex {
   }
   std::map<std::string, absl::Time> due_by_case;
   absl::Status error = absl::OkStatus();
-  int apply_calls = 0;  // the changes made at once (a run's)
 };
 
 }  // namespace meldpunt::intake::testing

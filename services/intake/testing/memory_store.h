@@ -11,10 +11,13 @@
 #include "libs/domain/case_state.h"
 #include "libs/status/retry.h"
 #include "services/intake/case_store.h"
+#include "services/intake/testing/memory_retention.h"
 
 namespace meldpunt::intake::testing {
 
-// The projection in memory, with the same semantics as RedisCaseStore.
+// The projection in memory, with the same semantics as RedisCaseStore: told the terms
+// (KeepRetention), it keeps `retention` (when set) with each case, in the same step: when the
+// index cannot be written (its `error`), nothing is.
 class MemoryStore : public CaseStore {
  public:
   absl::StatusOr<std::optional<Case>> Get(const std::string& id) override {
@@ -26,6 +29,7 @@ class MemoryStore : public CaseStore {
   absl::StatusOr<ApplyOutcome> Apply(const events::Envelope& e, int64_t offset,
                                      Case* folded = nullptr) override {
     if (!error.ok()) return error;
+    if (retention != nullptr && !retention->error.ok()) return retention->error;
     if (seen[e.case_id()].count(e.event_id())) return ApplyOutcome::kDuplicate;
     auto off = offsets.find(e.case_id());
     if (offset >= 0 && off != offsets.end() && off->second >= offset)
@@ -40,6 +44,13 @@ class MemoryStore : public CaseStore {
       return ApplyOutcome::kRejected;
     }
     cases[e.case_id()] = next;
+    if (retention != nullptr && retention_term_) {
+      if (std::optional<RetentionChange> change = RetentionChangeOf(e, next, retention_term_)) {
+        absl::Status kept = change->due ? retention->Add(change->case_id, *change->due)
+                                        : retention->Remove(change->case_id);
+        if (!kept.ok()) return kept;
+      }
+    }
     if (folded != nullptr) *folded = next;
     seen[e.case_id()].insert(e.event_id());
     if (offset >= 0) offsets[e.case_id()] = offset;
@@ -117,6 +128,7 @@ class MemoryStore : public CaseStore {
   std::set<std::string> locks;
   absl::Status error = absl::OkStatus();
   const bool* marker = nullptr;
+  MemoryRetentionIndex* retention = nullptr;  // kept with the cases once told the terms
   int apply_all_calls = 0;
   int begin_all_calls = 0;
   int create_all_calls = 0;
