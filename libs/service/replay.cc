@@ -211,6 +211,48 @@ class Lane {
 
 namespace {
 
+// The case log read from its start, in no group (no JoinGroup before the first fetch, no
+// LeaveGroup at the end): the reader, the partitions counted when it opened, and each one's end.
+struct CaseLogRead {
+  std::unique_ptr<kafka::Consumer> reader;
+  int partitions = 0;
+  std::map<int32_t, int64_t> ends;  // partition -> high watermark, as last read (ReadEnds)
+
+  // Each partition's end now.
+  absl::Status ReadEnds() {
+    for (int32_t p = 0; p < partitions; ++p) {
+      ASSIGN_OR_RETURN(ends[p],
+                       reader->HighWatermark(events::kCaseEventsTopic, p, absl::Seconds(10)));
+    }
+    return absl::OkStatus();
+  }
+};
+
+// Opens the read with its ends read and every partition assigned from its first record. Right
+// after the topic was made it may be unknown still, or its partitions lack a leader (NOT_FOUND,
+// UNAVAILABLE): tried again every 200 ms until config.startup_timeout, or until `stop` answers
+// true; then, or on another error, that error.
+absl::StatusOr<CaseLogRead> OpenCaseLogRead(const config::ServiceConfig& config,
+                                            const std::string& group_prefix,
+                                            const std::function<bool()>& stop) {
+  CaseLogRead read;
+  ASSIGN_OR_RETURN(read.reader, MakeCaseLogReader(config, events::RandomId(group_prefix)));
+  auto attempt = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(read.partitions,
+                     read.reader->PartitionCount(events::kCaseEventsTopic, absl::Seconds(10)));
+    return read.ReadEnds();
+  };
+  for (const absl::Time give_up = absl::Now() + config.startup_timeout;;) {
+    absl::Status done = attempt();
+    if (done.ok()) break;
+    const bool not_yet = absl::IsUnavailable(done) || absl::IsNotFound(done);
+    if (!not_yet || (stop && stop()) || absl::Now() >= give_up) return done;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  RETURN_IF_ERROR(read.reader->AssignFromStart(events::kCaseEventsTopic, read.partitions));
+  return read;
+}
+
 // The replay of both forms: `handle` is a ReplayHandler or a BatchHandler; a batch handler
 // always has lanes (one at least), where its runs gather.
 template <typename Handle>
@@ -220,30 +262,18 @@ absl::StatusOr<int64_t> Replay(const config::ServiceConfig& config, const std::s
                                const std::vector<int>& pass_over) {
   constexpr bool kBatches = std::is_same_v<Handle, events::BatchHandler>;
   const absl::Time deadline = absl::Now() + timeout;
-  // In no group: the partitions are assigned from their start, with no JoinGroup before the
-  // first fetch and no LeaveGroup at the end.
-  ASSIGN_OR_RETURN(auto reader, MakeCaseLogReader(config, events::RandomId(group_prefix)));
+  ASSIGN_OR_RETURN(CaseLogRead log, OpenCaseLogRead(config, group_prefix, nullptr));
+  kafka::Consumer* reader = log.reader.get();
   std::map<int32_t, int64_t> next;       // partition -> the offset after the last record read
   std::map<int32_t, int64_t> remaining;  // partition -> high watermark still to reach
-  int partitions = 0;                    // those read (the count at the start)
-  // The end of the log now: every partition with records past what was read.
-  auto read_ends = [&]() -> absl::Status {
+  // Every partition with records past what was read, by the ends last read.
+  auto to_read = [&] {
     remaining.clear();
-    if (partitions == 0) {
-      ASSIGN_OR_RETURN(partitions,
-                       reader->PartitionCount(events::kCaseEventsTopic, absl::Seconds(10)));
-    }
-    for (int32_t p = 0; p < partitions; ++p) {
-      ASSIGN_OR_RETURN(int64_t high,
-                       reader->HighWatermark(events::kCaseEventsTopic, p, absl::Seconds(10)));
+    for (const auto& [p, high] : log.ends) {
       if (high > next[p]) remaining[p] = high;
     }
-    return absl::OkStatus();
   };
-  // Right after the topic was created its partitions may still lack a leader: wait for them.
-  RETURN_IF_ERROR(
-      RetryUntilAvailable("kafka partition leaders", config.startup_timeout, read_ends));
-  RETURN_IF_ERROR(reader->AssignFromStart(events::kCaseEventsTopic, partitions));
+  to_read();
   std::vector<std::unique_ptr<Lane>> lanes;
   const int lane_count = kBatches ? std::max(parallelism, 1) : (parallelism > 1 ? parallelism : 0);
   for (int i = 0; i < lane_count; ++i) lanes.push_back(std::make_unique<Lane>(handle, deadline));
@@ -283,7 +313,8 @@ absl::StatusOr<int64_t> Replay(const config::ServiceConfig& config, const std::s
     // What was appended until `reached` returned (the caller's own consumer is back by then) is
     // read too: the caller's consumer takes over from there without a gap.
     RETURN_IF_ERROR(reached());
-    RETURN_IF_ERROR(read_ends());
+    RETURN_IF_ERROR(log.ReadEnds());
+    to_read();
     RETURN_IF_ERROR(read_to_ends());
   }
   reader->Close();
@@ -298,30 +329,13 @@ absl::StatusOr<int64_t> ScanCaseLog(const config::ServiceConfig& config,
                                     const std::function<bool()>& stopped) {
   const absl::Time deadline = absl::Now() + timeout;
   auto stop = [&stopped] { return stopped && stopped(); };
-  ASSIGN_OR_RETURN(auto reader, MakeCaseLogReader(config, events::RandomId(group_prefix)));
-  int partitions = 0;
-  std::map<int32_t, int64_t> ends;       // partition -> high watermark at the start
-  std::map<int32_t, int64_t> remaining;  // the same, of the partitions not read to it yet
-  auto read_ends = [&]() -> absl::Status {
-    remaining.clear();
-    ASSIGN_OR_RETURN(partitions,
-                     reader->PartitionCount(events::kCaseEventsTopic, absl::Seconds(10)));
-    for (int32_t p = 0; p < partitions; ++p) {
-      ASSIGN_OR_RETURN(int64_t high,
-                       reader->HighWatermark(events::kCaseEventsTopic, p, absl::Seconds(10)));
-      ends[p] = high;
-      if (high > 0) remaining[p] = high;
-    }
-    return absl::OkStatus();
-  };
-  // Until the partitions have leaders (a topic just made), or until stopped.
-  for (const absl::Time give_up = absl::Now() + config.startup_timeout;;) {
-    absl::Status read = read_ends();
-    if (read.ok()) break;
-    if (stop() || absl::Now() >= give_up) return read;
-    absl::SleepFor(absl::Milliseconds(200));
+  ASSIGN_OR_RETURN(CaseLogRead log, OpenCaseLogRead(config, group_prefix, stop));
+  kafka::Consumer* reader = log.reader.get();
+  std::map<int32_t, int64_t>& ends = log.ends;  // as they were at the start
+  std::map<int32_t, int64_t> remaining;         // of the partitions not read to their end yet
+  for (const auto& [p, high] : ends) {
+    if (high > 0) remaining[p] = high;
   }
-  RETURN_IF_ERROR(reader->AssignFromStart(events::kCaseEventsTopic, partitions));
   int64_t records = 0;
   while (!remaining.empty() && !stop()) {
     if (absl::Now() > deadline) {

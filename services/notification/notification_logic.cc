@@ -595,9 +595,7 @@ void NotificationLogic::Hold() {
 }
 
 std::optional<std::string> NotificationLogic::OutcomeKey(const events::Envelope& e) {
-  if (e.has_notification_delivered()) return e.notification_delivered().idempotency_key();
-  if (e.has_notification_failed() && e.notification_failed().dead_lettered())
-    return e.notification_failed().idempotency_key();
+  if (const std::string* key = OutcomeKeyOf(e)) return *key;
   return std::nullopt;
 }
 

@@ -3,12 +3,19 @@
 #include <algorithm>
 #include <utility>
 
-#include "services/notification/notification_logic.h"
-
 namespace meldpunt::notification {
+
+const std::string* OutcomeKeyOf(const events::Envelope& e) {
+  if (e.has_notification_delivered()) return &e.notification_delivered().idempotency_key();
+  if (e.has_notification_failed() && e.notification_failed().dead_lettered()) {
+    return &e.notification_failed().idempotency_key();
+  }
+  return nullptr;
+}
 
 std::optional<KnownOutcome> OutcomeOf(const events::Envelope& e, int32_t partition,
                                       int64_t offset) {
+  if (OutcomeKeyOf(e) == nullptr) return std::nullopt;
   KnownOutcome o;
   o.partition = partition;
   o.offset = offset;
@@ -16,14 +23,11 @@ std::optional<KnownOutcome> OutcomeOf(const events::Envelope& e, int32_t partiti
   if (e.has_notification_delivered()) {
     o.delivered = true;
     o.attempts = e.notification_delivered().attempts();
-    return o;
-  }
-  if (e.has_notification_failed() && e.notification_failed().dead_lettered()) {
+  } else {
     o.attempts = e.notification_failed().attempts();
     o.last_error = e.notification_failed().last_error();
-    return o;
   }
-  return std::nullopt;
+  return o;
 }
 
 bool MayBeOutcomeOrErasure(const std::string& bytes) {
@@ -46,7 +50,7 @@ bool OutcomesAhead::Note(const events::Envelope& e, int32_t partition, int64_t o
   if (auto passed = passed_.find(partition); passed != passed_.end() && offset <= passed->second) {
     return true;  // the replay has met it: its message is made already
   }
-  const std::string key = *NotificationLogic::OutcomeKey(e);  // an outcome: it has one
+  const std::string& key = *OutcomeKeyOf(e);  // an outcome: it has one
   if (!messages_.contains(key)) {
     auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
       return closed_ || messages_.size() < capacity_;

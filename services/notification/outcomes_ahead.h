@@ -97,8 +97,11 @@ class OutcomesAhead {
   absl::flat_hash_map<int32_t, int64_t> passed_ ABSL_GUARDED_BY(mu_);  // partition -> offset
 };
 
-// The outcome `e` states, if it is one (NotificationDelivered, a dead-lettered
-// NotificationFailed), at `offset` of `partition`.
+// The idempotency key of the message whose outcome `e` states (NotificationDelivered, a
+// dead-lettered NotificationFailed); null when it states none.
+const std::string* OutcomeKeyOf(const events::Envelope& e);
+
+// The outcome `e` states, if it is one (OutcomeKeyOf), at `offset` of `partition`.
 std::optional<KnownOutcome> OutcomeOf(const events::Envelope& e, int32_t partition, int64_t offset);
 
 // Whether the encoded envelope `bytes` may be an outcome or an erasure: its fields read without
