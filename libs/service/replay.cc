@@ -247,6 +247,8 @@ absl::StatusOr<CaseLogRead> OpenCaseLogRead(const config::ServiceConfig& config,
     if (done.ok()) break;
     const bool not_yet = absl::IsUnavailable(done) || absl::IsNotFound(done);
     if (!not_yet || (stop && stop()) || absl::Now() >= give_up) return done;
+    log::Warning("waiting for the case log's partitions",
+                 {{"topic", events::kCaseEventsTopic}, {"error", done.ToString()}});
     absl::SleepFor(absl::Milliseconds(200));
   }
   RETURN_IF_ERROR(read.reader->AssignFromStart(events::kCaseEventsTopic, read.partitions));

@@ -70,17 +70,9 @@ if ARGV[7] == '1' then
     if folded then return 'DUP' end
   end
 end
-local set = {'pb', ARGV[2], 'ver', ARGV[3]}
-if tonumber(ARGV[4]) >= 0 then
-  set[5] = 'off'
-  set[6] = ARGV[4]
-end
-for i = 1, n do
-  set[#set + 1] = ids[i]
-  set[#set + 1] = '1'
-end
-redis.call('HSET', KEYS[1], unpack(set))
-redis.call('APPEND', KEYS[2], ARGV[9])
+-- The indexes before the case's state and event ids: a script stopped half way by an error
+-- (Redis does not undo what a script wrote) leaves its events unfolded, and their fold done again
+-- writes the same index entries again.
 local case_id = ARGV[11 + n]
 if ARGV[10 + n] ~= '' then
   redis.call('ZADD', KEYS[5], 0, ARGV[10 + n])
@@ -94,6 +86,17 @@ elseif retention == 'nx' then
 elseif retention == 'set' then
   redis.call('ZADD', KEYS[7], ARGV[14 + n], case_id)
 end
+local set = {'pb', ARGV[2], 'ver', ARGV[3]}
+if tonumber(ARGV[4]) >= 0 then
+  set[5] = 'off'
+  set[6] = ARGV[4]
+end
+for i = 1, n do
+  set[#set + 1] = ids[i]
+  set[#set + 1] = '1'
+end
+redis.call('HSET', KEYS[1], unpack(set))
+redis.call('APPEND', KEYS[2], ARGV[9])
 return 'OK'
 )lua";
 

@@ -9,14 +9,6 @@
 
 namespace meldpunt::intake {
 
-absl::Status RedisRetentionIndex::Add(const std::string& case_id, absl::Time due) {
-  // NX: the term runs from the closing, not from later events (deliveries) on the closed case.
-  ASSIGN_OR_RETURN(redis::Reply reply,
-                   redis_.Command({"ZADD", kRetentionIndexKey, "NX",
-                                   absl::StrCat(absl::ToUnixMillis(due)), case_id}));
-  return redis::ReplyStatus(reply);
-}
-
 absl::Status RedisRetentionIndex::Remove(const std::string& case_id) {
   ASSIGN_OR_RETURN(redis::Reply reply, redis_.Command({"ZREM", kRetentionIndexKey, case_id}));
   return redis::ReplyStatus(reply);

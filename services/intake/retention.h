@@ -36,23 +36,23 @@
 
 namespace meldpunt::intake {
 
-// The cases whose personal data falls due, by when.
+// The cases whose personal data falls due, by when, as the job reads them (the projection's store
+// puts them in).
 class RetentionIndex {
  public:
   virtual ~RetentionIndex() = default;
-  // Adds the case due at `due` unless it is in already (its term runs from the closing).
-  virtual absl::Status Add(const std::string& case_id, absl::Time due) = 0;
+  // Takes a case out (its data erased, or the case gone).
   virtual absl::Status Remove(const std::string& case_id) = 0;
   // Up to `limit` cases due at or before `now`, earliest first.
   virtual absl::StatusOr<std::vector<std::string>> Due(absl::Time now, int limit) = 0;
 };
 
 // mp:retention (kRetentionIndexKey): a sorted set of case ids scored by when their data falls
-// due (ms). Its additions and removals as the projection's store writes them.
+// due (ms): what the job reads and takes out; the projection's store adds and removes cases as
+// it writes them.
 class RedisRetentionIndex final : public RetentionIndex {
  public:
   explicit RedisRetentionIndex(redis::Client& redis) : redis_(redis) {}
-  absl::Status Add(const std::string& case_id, absl::Time due) override;
   absl::Status Remove(const std::string& case_id) override;
   absl::StatusOr<std::vector<std::string>> Due(absl::Time now, int limit) override;
 

@@ -11,11 +11,6 @@ namespace meldpunt::intake::testing {
 
 class MemoryRetentionIndex : public RetentionIndex {
  public:
-  absl::Status Add(const std::string& case_id, absl::Time due) override {
-    if (!error.ok()) return error;
-    due_by_case.emplace(case_id, due);  // NX
-    return absl::OkStatus();
-  }
   absl::Status Remove(const std::string& case_id) override {
     if (!error.ok()) return error;
     due_by_case.erase(case_id);

@@ -43,14 +43,16 @@ class MemoryStore : public CaseStore {
       seen[e.case_id()].insert(e.event_id());
       return ApplyOutcome::kRejected;
     }
-    cases[e.case_id()] = next;
     if (retention != nullptr && retention_term_) {
       if (std::optional<RetentionChange> change = RetentionChangeOf(e, next, retention_term_)) {
-        absl::Status kept = change->due ? retention->Add(change->case_id, *change->due)
-                                        : retention->Remove(change->case_id);
-        if (!kept.ok()) return kept;
+        if (change->due) {
+          retention->due_by_case.emplace(change->case_id, *change->due);  // NX
+        } else {
+          retention->due_by_case.erase(change->case_id);
+        }
       }
     }
+    cases[e.case_id()] = next;
     if (folded != nullptr) *folded = next;
     seen[e.case_id()].insert(e.event_id());
     if (offset >= 0) offsets[e.case_id()] = offset;
