@@ -15,8 +15,6 @@ constexpr int kCompletionThreads = 4;
 
 }  // namespace
 
-static_assert(std::string_view(IntakeApp::kRetentionKey) == kRetentionIndexKey);
-
 IntakeApp::IntakeApp(IntakeConfig config)
     : config_(std::move(config)),
       registry_(std::make_shared<prometheus::Registry>()),

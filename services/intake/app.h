@@ -64,7 +64,6 @@ class IntakeApp {
 
   // One pass of the retention job now (tests and meldctl use the scheduled one otherwise).
   absl::StatusOr<int64_t> RunRetentionOnce() { return retention_->RunOnce(); }
-  static constexpr char kRetentionKey[] = "mp:retention";
 
  private:
   absl::Status StartSteps();

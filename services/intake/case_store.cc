@@ -126,17 +126,16 @@ std::string LockKey(const std::string& case_id) {
   return absl::StrCat("mp:submit:{", case_id, "}");
 }
 
-// The retention index's change of a case's run as the fold's script takes it: what to do and the
-// due time in ms ("" and "": nothing).
-std::pair<std::string, std::string> RetentionArgs(const RetentionStep& step) {
-  const std::string due = absl::StrCat(absl::ToUnixMillis(step.due()));
+// The retention index's change of a case's run as the fold's script takes it: what to do ("":
+// nothing, "nx", "set", "rm") and the due time in ms ("" when there is none).
+std::pair<const char*, std::string> RetentionArgs(const RetentionStep& step) {
   switch (step.op()) {
     case RetentionStep::Op::kNone:
       return {"", ""};
     case RetentionStep::Op::kAddUnlessIn:
-      return {"nx", due};
+      return {"nx", absl::StrCat(absl::ToUnixMillis(step.due()))};
     case RetentionStep::Op::kSet:
-      return {"set", due};
+      return {"set", absl::StrCat(absl::ToUnixMillis(step.due()))};
     case RetentionStep::Op::kRemove:
       return {"rm", ""};
   }
@@ -146,10 +145,18 @@ std::pair<std::string, std::string> RetentionArgs(const RetentionStep& step) {
 // The same as the replay's command; none when nothing changes.
 std::optional<std::vector<std::string>> RetentionCommand(const RetentionStep& step,
                                                          const std::string& case_id) {
-  auto [op, due] = RetentionArgs(step);
-  if (op == "rm") return std::vector<std::string>{"ZREM", kRetentionIndexKey, case_id};
-  if (op == "nx") return std::vector<std::string>{"ZADD", kRetentionIndexKey, "NX", due, case_id};
-  if (op == "set") return std::vector<std::string>{"ZADD", kRetentionIndexKey, due, case_id};
+  switch (step.op()) {
+    case RetentionStep::Op::kNone:
+      return std::nullopt;
+    case RetentionStep::Op::kAddUnlessIn:
+      return std::vector<std::string>{"ZADD", kRetentionIndexKey, "NX",
+                                      absl::StrCat(absl::ToUnixMillis(step.due())), case_id};
+    case RetentionStep::Op::kSet:
+      return std::vector<std::string>{"ZADD", kRetentionIndexKey,
+                                      absl::StrCat(absl::ToUnixMillis(step.due())), case_id};
+    case RetentionStep::Op::kRemove:
+      return std::vector<std::string>{"ZREM", kRetentionIndexKey, case_id};
+  }
   return std::nullopt;
 }
 
@@ -670,7 +677,7 @@ absl::StatusOr<std::vector<FoldOutcome>> RedisCaseStore::Fold(const std::vector<
         call.args.push_back(index_member);
         call.args.push_back(case_id);
         call.args.push_back(reference);
-        call.args.push_back(std::move(retention_op));
+        call.args.emplace_back(retention_op);
         call.args.push_back(std::move(retention_due));
         writes.push_back(std::move(call));
       } else {
