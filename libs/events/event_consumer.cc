@@ -43,6 +43,22 @@ EventConsumer::EventConsumer(std::unique_ptr<kafka::Consumer> consumer, EventHan
                            "holds, by consumer group")
                        .Register(*registry)
                        .Add({{"group", group}});
+    batch_metric_ = &prometheus::BuildHistogram()
+                         .Name("meldpunt_events_batch_records")
+                         .Help(
+                             "Records a poll of the case-event loop took at once (what the broker "
+                             "had fetched), by consumer group")
+                         .Register(*registry)
+                         .Add({{"group", group}}, prometheus::Histogram::BucketBoundaries{
+                                                      1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
+    runs_metric_ = &prometheus::BuildCounter()
+                        .Name("meldpunt_events_runs_total")
+                        .Help(
+                            "Runs of records handed to a batch handler at once, each with its own "
+                            "Redis round trips and one wait for its acknowledgements, by consumer "
+                            "group")
+                        .Register(*registry)
+                        .Add({{"group", group}});
   }
 }
 
@@ -151,6 +167,7 @@ void EventConsumer::RunLanes() {
     // A rebalance inside those polls may have taken partitions away: their records are the next
     // owner's now, and handling them here would race with it.
     const bool moved = consumer_->rebalances() != generation;
+    if (batch_metric_ != nullptr) batch_metric_->Observe(static_cast<double>(batch.size()));
     const std::vector<kafka::TopicPartition> owned =
         moved ? consumer_->Assignment() : std::vector<kafka::TopicPartition>();
     // One lane for every lane_min_records records: a lane's run costs its round trips and its
@@ -294,6 +311,7 @@ std::vector<char> EventConsumer::RunBatchLane(const std::vector<kafka::Record>& 
     }
     if (items.empty()) continue;
     Batch batch(std::move(items));
+    if (runs_metric_ != nullptr) runs_metric_->Increment();
     batch_handler_(batch);
     absl::Status error;
     const std::optional<size_t> failed = batch.Finish(absl::Now() + options_.ack_timeout, &error);

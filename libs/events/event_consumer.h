@@ -49,6 +49,7 @@
 #include "libs/kafka/consumer.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
 namespace meldpunt::events {
@@ -111,7 +112,10 @@ class EventConsumer {
   // `registry` (optional, must outlive the loop) gets meldpunt_events_consumed_total{group,
   // outcome} and meldpunt_kafka_consumer_lag{group}: the records behind on the partitions this
   // loop holds (kafka::Consumer::Lag), sampled by the loop thread at most once a second between
-  // polls, 0 once stopped. Loops of one group in one process add up.
+  // polls, 0 once stopped. Loops of one group in one process add up. With lanes > 1 or a batch
+  // handler also meldpunt_events_batch_records{group} (the records each poll took at once) and, for
+  // a batch handler, meldpunt_events_runs_total{group} (the handler's calls: each run costs its
+  // round trips and one wait for acknowledgements, so runs per record is what batching saves).
   EventConsumer(std::unique_ptr<kafka::Consumer> consumer, EventHandler handler,
                 prometheus::Registry* registry = nullptr, const std::string& group = "",
                 EventConsumerOptions options = {});
@@ -172,6 +176,8 @@ class EventConsumer {
   prometheus::Counter* dead_lettered_metric_ = nullptr;
   prometheus::Counter* retried_metric_ = nullptr;
   prometheus::Gauge* lag_metric_ = nullptr;
+  prometheus::Histogram* batch_metric_ = nullptr;
+  prometheus::Counter* runs_metric_ = nullptr;
   int64_t lag_reported_ = 0;  // what this loop added to the gauge (loop thread, then Stop)
   std::chrono::steady_clock::time_point next_lag_sample_;
   std::thread thread_;

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -943,6 +944,50 @@ TEST_F(EventConsumerTest, ExportsTheLagOfItsGroupWhileBehindAndNoneOnceCaughtUpO
       << handled_count() << " handled, lag " << LagGauge(registry, "loop");
   next.Stop();
   EXPECT_EQ(LagGauge(registry, "loop"), 0);
+}
+
+// The series `name`{group} in `registry`: a counter's value, or a histogram's sample count and
+// sum; nullopt when there is none.
+std::optional<std::pair<double, double>> Series(prometheus::Registry& registry,
+                                                const std::string& name, const std::string& group) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name != name) continue;
+    for (const auto& metric : family.metric) {
+      for (const auto& label : metric.label) {
+        if (label.name != "group" || label.value != group) continue;
+        if (family.type == prometheus::MetricType::Histogram) {
+          return std::make_pair(static_cast<double>(metric.histogram.sample_count),
+                                metric.histogram.sample_sum);
+        }
+        return std::make_pair(metric.counter.value, 0.0);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+TEST_F(EventConsumerTest, ExportsTheRecordsOfEachPollAndTheRunsItsHandlerWasGiven) {
+  for (int i = 0; i < 40; ++i) Append(absl::StrCat("MP-b", i), absl::StrCat("ev-b", i));
+  prometheus::Registry registry;
+  std::atomic<int> calls{0};
+  std::atomic<int> records{0};
+  EventConsumer loop(NewConsumer(), BatchHandler([&](Batch& batch) {
+                       calls.fetch_add(1);
+                       records.fetch_add(static_cast<int>(batch.size()));
+                     }),
+                     &registry, "batches", {.lanes = 2});
+  loop.Start();
+  ASSERT_TRUE(WaitFor([&] { return loop.stats().handled == 40; }));
+  loop.Stop();
+  const auto polls = Series(registry, "meldpunt_events_batch_records", "batches");
+  ASSERT_TRUE(polls.has_value());
+  EXPECT_GE(polls->first, 1);  // polls
+  EXPECT_LE(polls->first, 40);
+  EXPECT_EQ(polls->second, 40);  // every record in one poll's count
+  const auto runs = Series(registry, "meldpunt_events_runs_total", "batches");
+  ASSERT_TRUE(runs.has_value());
+  EXPECT_EQ(runs->first, calls.load());
+  EXPECT_EQ(records.load(), 40);
 }
 
 TEST(AddTraceHeader, AddsTheCorrelationIdAfterTheOtherHeadersOnce) {

@@ -6,7 +6,7 @@
 // client parses the request once and gives each call a fresh request key.
 //
 //   submit_load --target HOST:PORT --request JSON [--seconds 10] [--rps 0] [--concurrency 50]
-//               [--connections 4] [--geo] [--out FILE]
+//               [--connections 4] [--geo] [--out FILE] [--trace FILE]
 //
 // --request is a SubmitCaseRequest in protobuf's JSON form (tools/bench/bench.py passes its
 // DRAFT, the one its ghz calls send); its request_key is replaced, call by call, by
@@ -16,7 +16,8 @@
 // in a square of about 10 by 6 km, as tools/bench/bench.py's --geo does with ghz. The report
 // (JSON, to --out or stdout): the calls started and their outcomes by status code, the seconds
 // the calls were started over, OK calls a second over them, and the OK calls' latency
-// percentiles in milliseconds.
+// percentiles in milliseconds. --trace writes each OK call's start (milliseconds after the first
+// call) and latency (milliseconds), "start latency" a line, in the order they finished.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -53,13 +54,14 @@ struct Options {
   int connections = 4;
   bool geo = false;
   std::string out;
+  std::string trace;  // each OK call's start (ms after the first) and latency (ms), a line each
 };
 
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr,
                "submit_load: %s\nusage: submit_load --target HOST:PORT --request JSON "
                "[--seconds 10] [--rps 0] [--concurrency 50] [--connections 4] [--geo] "
-               "[--out FILE]\n",
+               "[--out FILE] [--trace FILE]\n",
                why);
   std::exit(2);
 }
@@ -99,6 +101,8 @@ Options Parse(int argc, char** argv) {
       o.connections = static_cast<int>(Number("--connections", value, 1));
     } else if (flag == "--out") {
       o.out = value;
+    } else if (flag == "--trace") {
+      o.trace = value;
     } else {
       Usage(("unknown flag " + flag).c_str());
     }
@@ -126,10 +130,13 @@ class Tally {
     cv_.notify_all();
   }
 
-  void Done(grpc::StatusCode code, Clock::duration latency) {
+  void Done(grpc::StatusCode code, Clock::time_point started, Clock::duration latency) {
     std::lock_guard lock(mu_);
     ++codes_[code];
-    if (code == grpc::StatusCode::OK) latencies_.push_back(latency);
+    if (code == grpc::StatusCode::OK) {
+      latencies_.push_back(latency);
+      starts_.push_back(started);
+    }
     --in_flight_;
     cv_.notify_all();
   }
@@ -141,6 +148,7 @@ class Tally {
 
   std::map<grpc::StatusCode, int64_t> codes() const { return codes_; }
   std::vector<Clock::duration> latencies() const { return latencies_; }
+  std::vector<Clock::time_point> starts() const { return starts_; }
 
  private:
   const int limit_;
@@ -149,6 +157,7 @@ class Tally {
   int in_flight_ = 0;
   std::map<grpc::StatusCode, int64_t> codes_;
   std::vector<Clock::duration> latencies_;
+  std::vector<Clock::time_point> starts_;  // of the OK calls, in latencies_'s order
 };
 
 struct Call {
@@ -246,7 +255,7 @@ int main(int argc, char** argv) {
     call->started = last;
     stubs[started % stubs.size()]->async()->SubmitCase(
         &call->context, &call->request, &call->response, [call, &tally](grpc::Status status) {
-          tally.Done(status.error_code(), Clock::now() - call->started);
+          tally.Done(status.error_code(), call->started, Clock::now() - call->started);
           delete call;
         });
   }
@@ -255,6 +264,14 @@ int main(int argc, char** argv) {
 
   std::map<grpc::StatusCode, int64_t> codes = tally.codes();
   std::vector<Clock::duration> latencies = tally.latencies();
+  if (!o.trace.empty()) {
+    const std::vector<Clock::time_point> starts = tally.starts();
+    std::ofstream trace(o.trace);
+    for (size_t i = 0; i < latencies.size(); ++i) {
+      trace << std::chrono::duration<double, std::milli>(starts[i] - start).count() << ' '
+            << std::chrono::duration<double, std::milli>(latencies[i]).count() << '\n';
+    }
+  }
   std::sort(latencies.begin(), latencies.end());
   // In milliseconds; null without an OK call.
   auto percentile = [&](double p) -> std::string {
