@@ -172,15 +172,11 @@ void EventConsumer::RunLanes() {
         moved ? consumer_->Assignment() : std::vector<kafka::TopicPartition>();
     // One lane for every lane_min_records records: a lane's run costs its round trips and its
     // wait whatever it holds, so a small batch goes to one lane, whose runs take its partitions
-    // side by side (LaneRuns). Not when a case is taken once per run (one_record_per_case): a
-    // partition cut at a case's second record would wait for the other partitions' runs and
-    // acknowledgements before its next one; on a lane of its own it goes on at once.
-    const size_t spread =
-        options_.one_record_per_case
-            ? lanes
-            : std::clamp<size_t>(
-                  batch.size() / static_cast<size_t>(std::max(1, options_.lane_min_records)), 1,
-                  lanes);
+    // side by side (LaneRuns). Also when a case is taken once per run (one_record_per_case): a
+    // partition cut at a case's second record goes on in the lane's next run, once the first
+    // run's acknowledgements are in, as it would on a lane of its own.
+    const size_t spread = std::clamp<size_t>(
+        batch.size() / static_cast<size_t>(std::max(1, options_.lane_min_records)), 1, lanes);
     std::vector<std::vector<kafka::Record>> by_lane(spread);
     for (kafka::Record& record : batch) {
       if (moved &&

@@ -85,10 +85,9 @@ struct EventConsumerOptions {
   // however few records it holds, so a batch is spread over another lane only for each
   // `lane_min_records` records it holds: a batch of fewer than 2 * lane_min_records records goes
   // to one lane on the loop's own thread, whatever partitions it spans, and each of its runs
-  // takes the partitions side by side (libs/events/lane_runs.h). Not with one_record_per_case:
-  // there each partition keeps its lane (partition % lanes), because a run cut at a case's second
-  // record would hold up the other partitions of its lane until its acknowledgements came (a
-  // case's first clock 18 ms later at 100 cases/s on one lane, docs/benchmarks.md).
+  // takes the partitions side by side (libs/events/lane_runs.h), with one_record_per_case too: a
+  // partition cut at a case's second record goes on in the next run, once the acknowledgements
+  // of the run before are in (docs/benchmarks.md, "Deadline-watch's small batches on one lane").
   int lane_min_records = 64;
   // Where records that cannot be handled go (must outlive the loop); every service sets it.
   DeadLetterSink* dead_letters = nullptr;
