@@ -885,17 +885,34 @@ TEST(Acks, WaitsForEveryRecordAndSaysWhatFailed) {
   hang(kafka::Delivered{0, 2});  // after the wait gave up: harmless
 }
 
-// meldpunt_kafka_consumer_lag{group}, or -1 when the registry does not have the series.
-double LagGauge(prometheus::Registry& registry, const std::string& group) {
+// The series `name`{group} in `registry`: a counter's or a gauge's value, or a histogram's sample
+// count and sum; nullopt when there is none.
+std::optional<std::pair<double, double>> Series(prometheus::Registry& registry,
+                                                const std::string& name, const std::string& group) {
   for (const auto& family : registry.Collect()) {
-    if (family.name != "meldpunt_kafka_consumer_lag") continue;
+    if (family.name != name) continue;
     for (const auto& metric : family.metric) {
       for (const auto& label : metric.label) {
-        if (label.name == "group" && label.value == group) return metric.gauge.value;
+        if (label.name != "group" || label.value != group) continue;
+        switch (family.type) {
+          case prometheus::MetricType::Histogram:
+            return std::make_pair(static_cast<double>(metric.histogram.sample_count),
+                                  metric.histogram.sample_sum);
+          case prometheus::MetricType::Gauge:
+            return std::make_pair(metric.gauge.value, 0.0);
+          default:
+            return std::make_pair(metric.counter.value, 0.0);
+        }
       }
     }
   }
-  return -1;
+  return std::nullopt;
+}
+
+// meldpunt_kafka_consumer_lag{group}, or -1 when the registry does not have the series.
+double LagGauge(prometheus::Registry& registry, const std::string& group) {
+  const auto lag = Series(registry, "meldpunt_kafka_consumer_lag", group);
+  return lag ? lag->first : -1;
 }
 
 TEST_F(EventConsumerTest, ExportsTheLagOfItsGroupWhileBehindAndNoneOnceCaughtUpOrStopped) {
@@ -943,26 +960,6 @@ TEST_F(EventConsumerTest, ExportsTheLagOfItsGroupWhileBehindAndNoneOnceCaughtUpO
       << handled_count() << " handled, lag " << LagGauge(registry, "loop");
   next.Stop();
   EXPECT_EQ(LagGauge(registry, "loop"), 0);
-}
-
-// The series `name`{group} in `registry`: a counter's value, or a histogram's sample count and
-// sum; nullopt when there is none.
-std::optional<std::pair<double, double>> Series(prometheus::Registry& registry,
-                                                const std::string& name, const std::string& group) {
-  for (const auto& family : registry.Collect()) {
-    if (family.name != name) continue;
-    for (const auto& metric : family.metric) {
-      for (const auto& label : metric.label) {
-        if (label.name != "group" || label.value != group) continue;
-        if (family.type == prometheus::MetricType::Histogram) {
-          return std::make_pair(static_cast<double>(metric.histogram.sample_count),
-                                metric.histogram.sample_sum);
-        }
-        return std::make_pair(metric.counter.value, 0.0);
-      }
-    }
-  }
-  return std::nullopt;
 }
 
 TEST_F(EventConsumerTest, ExportsTheRecordsOfEachPollAndTheRunsItsHandlerWasGiven) {

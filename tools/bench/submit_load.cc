@@ -130,13 +130,12 @@ class Tally {
     cv_.notify_all();
   }
 
-  void Done(grpc::StatusCode code, Clock::time_point started, Clock::duration latency) {
+  // A call started at `started` came back now with `code`.
+  void Done(grpc::StatusCode code, Clock::time_point started) {
+    const Clock::time_point now = Clock::now();
     std::lock_guard lock(mu_);
     ++codes_[code];
-    if (code == grpc::StatusCode::OK) {
-      latencies_.push_back(latency);
-      starts_.push_back(started);
-    }
+    if (code == grpc::StatusCode::OK) ok_.push_back({started, now - started});
     --in_flight_;
     cv_.notify_all();
   }
@@ -147,8 +146,12 @@ class Tally {
   }
 
   std::map<grpc::StatusCode, int64_t> codes() const { return codes_; }
-  std::vector<Clock::duration> latencies() const { return latencies_; }
-  std::vector<Clock::time_point> starts() const { return starts_; }
+  struct Ok {
+    Clock::time_point started;
+    Clock::duration latency;
+  };
+  // The OK calls, in the order they came back.
+  std::vector<Ok> ok() const { return ok_; }
 
  private:
   const int limit_;
@@ -156,8 +159,7 @@ class Tally {
   std::condition_variable cv_;
   int in_flight_ = 0;
   std::map<grpc::StatusCode, int64_t> codes_;
-  std::vector<Clock::duration> latencies_;
-  std::vector<Clock::time_point> starts_;  // of the OK calls, in latencies_'s order
+  std::vector<Ok> ok_;
 };
 
 struct Call {
@@ -255,7 +257,7 @@ int main(int argc, char** argv) {
     call->started = last;
     stubs[started % stubs.size()]->async()->SubmitCase(
         &call->context, &call->request, &call->response, [call, &tally](grpc::Status status) {
-          tally.Done(status.error_code(), call->started, Clock::now() - call->started);
+          tally.Done(status.error_code(), call->started);
           delete call;
         });
   }
@@ -263,15 +265,17 @@ int main(int argc, char** argv) {
   tally.WaitAll();
 
   std::map<grpc::StatusCode, int64_t> codes = tally.codes();
-  std::vector<Clock::duration> latencies = tally.latencies();
+  const std::vector<Tally::Ok> oks = tally.ok();
   if (!o.trace.empty()) {
-    const std::vector<Clock::time_point> starts = tally.starts();
     std::ofstream trace(o.trace);
-    for (size_t i = 0; i < latencies.size(); ++i) {
-      trace << std::chrono::duration<double, std::milli>(starts[i] - start).count() << ' '
-            << std::chrono::duration<double, std::milli>(latencies[i]).count() << '\n';
+    for (const Tally::Ok& call : oks) {
+      trace << std::chrono::duration<double, std::milli>(call.started - start).count() << ' '
+            << std::chrono::duration<double, std::milli>(call.latency).count() << '\n';
     }
   }
+  std::vector<Clock::duration> latencies;
+  latencies.reserve(oks.size());
+  for (const Tally::Ok& call : oks) latencies.push_back(call.latency);
   std::sort(latencies.begin(), latencies.end());
   // In milliseconds; null without an OK call.
   auto percentile = [&](double p) -> std::string {
