@@ -219,7 +219,7 @@ void AddServiceKeys(Schema<T>& schema) {
       .Int("kafka.consumer_lane_min_records", &T::consumer_lane_min_records,
            "records polled at once that make another lane worth its round trips: a poll of "
            "fewer than twice this many goes to one lane, whose runs take its partitions side "
-           "by side (not in deadline-watch, which keeps a lane per partition)",
+           "by side",
            Range(1, 100000))
       .Duration("kafka.linger", &T::producer_linger,
                 "how long the producer gathers records into one request (linger.ms): longer "
